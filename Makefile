@@ -1,0 +1,48 @@
+# The same commands everywhere: `make test` locally is what CI runs; `make demo` is what a newcomer runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_LINK_MODE := copy
+
+.PHONY: demo test lint typecheck contracts pytest bench eval clean-env lock
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+
+# --inexact keeps uv itself in the environment it manages.
+$(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --frozen --inexact --all-extras
+	touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	$(BIN)/fairtel demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck contracts pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+lock: | $(BIN)/uv
+	$(BIN)/uv lock
+
+clean-env:
+	rm -rf $(VENV)

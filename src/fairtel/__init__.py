@@ -1,0 +1,4 @@
+"""fairtel: every charge correct, consented and explainable."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""api: see README.md in this folder."""

@@ -1,0 +1,1 @@
+"""assurance: see README.md in this folder."""

@@ -1,0 +1,1 @@
+"""care: see README.md in this folder."""

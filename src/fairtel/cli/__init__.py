@@ -1,0 +1,71 @@
+"""The ``fairtel`` command line: the user's first contact. Command names follow DESIGN.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fairtel import __version__
+from fairtel.cli import (
+    _assistant,
+    _assure,
+    _catalog,
+    _churn,
+    _demo,
+    _fraud,
+    _kpi,
+    _load,
+    _mediation,
+    _rating,
+    _serve,
+    _synth,
+)
+from fairtel.core.errors import FairtelError
+
+app = typer.Typer(
+    name="fairtel",
+    help="fairtel: every charge correct, consented and explainable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class CliState:
+    home: Path | None = None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fairtel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="FAIRTEL_HOME", help="Directory for everything fairtel writes (default ./var)."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    ctx.obj = CliState(home=home)
+
+
+# One module per capability; each registers its commands (or says it has not landed yet).
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _assure, _fraud, _churn, _assistant, _kpi, _serve):
+    module.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except FairtelError as exc:  # anything a command did not handle itself
+        from fairtel.cli._ui import fail
+
+        raise SystemExit(fail(exc).exit_code) from None

@@ -1,0 +1,12 @@
+"""Placeholder: this capability has not landed yet; its commands say so."""
+
+from __future__ import annotations
+
+import typer
+
+from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+
+
+def register(app: typer.Typer) -> None:
+    stub_command(app, 'ingest', 3, 'mediation')
+    stub_command(app, 'watch', 3, 'the mediation inbox')

@@ -1,0 +1,1 @@
+"""consent: see README.md in this folder."""

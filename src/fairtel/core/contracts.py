@@ -1,0 +1,91 @@
+"""The public data contracts (v1) of DESIGN.md, as code: field names, closed sets and Arrow schemas.
+
+Operators feed their own data in these shapes; extend with optional fields, never change a meaning.
+docs/formats.md documents each one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pyarrow as pa
+
+
+class UsageKind(StrEnum):
+    VOICE = "voice"
+    SMS = "sms"
+    DATA = "data"
+    VAS = "vas"
+
+
+class Direction(StrEnum):
+    OUT = "out"
+    IN = "in"
+
+
+class ConsentEventKind(StrEnum):
+    ORDERED = "ordered"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ConsentChannel(StrEnum):
+    SMS = "sms"
+    APP = "app"
+    WEB = "web"
+    STORE = "store"
+    IVR = "ivr"
+
+
+class SubscriberStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+# Canonical usage record as an operator writes it (CSV header / JSON keys / Parquet columns).
+USAGE_FIELDS: tuple[str, ...] = (
+    "record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up",
+    "bytes_down", "peer", "offer_id", "amount", "currency", "roaming_country", "cell_id", "imei",
+    "session_id", "seq", "final",
+)
+USAGE_REQUIRED: tuple[str, ...] = ("record_id", "msisdn", "kind", "started_at")
+
+# A clean usage record after mediation: typed, deduplicated, partials stitched. Money at rest is integer
+# minor units plus currency. ``parts`` counts stitched partial records (1 for a whole record) and
+# ``incomplete`` marks a session emitted on timeout without its final part.
+CLEAN_USAGE_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("msisdn", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("direction", pa.string()),
+        pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("duration_s", pa.int64()),
+        pa.field("bytes_up", pa.int64()),
+        pa.field("bytes_down", pa.int64()),
+        pa.field("peer", pa.string()),
+        pa.field("offer_id", pa.string()),
+        pa.field("amount_minor", pa.int64()),
+        pa.field("currency", pa.string()),
+        pa.field("roaming_country", pa.string()),
+        pa.field("cell_id", pa.string()),
+        pa.field("imei", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("parts", pa.int32()),
+        pa.field("incomplete", pa.bool_()),
+    ]
+)
+
+CONSENT_FIELDS: tuple[str, ...] = ("event", "subscription_id", "msisdn", "offer_id", "at", "channel", "evidence")
+
+SUBSCRIBER_FIELDS: tuple[str, ...] = (
+    "msisdn", "customer_id", "plan_id", "activated_at", "status", "language", "region",
+)

@@ -1,0 +1,85 @@
+"""One error root with stable codes.
+
+Every failure a user or another system can see is a ``FairtelError`` with a ``code`` that never changes
+meaning; the API maps codes to HTTP statuses in one place and the CLI prints ``code: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class FairtelError(Exception):
+    """Root of every error fairtel raises on purpose."""
+
+    code: ClassVar[str] = "fairtel_error"
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **({"details": self.details} if self.details else {})}
+
+
+class ConfigError(FairtelError):
+    code = "config_invalid"
+
+
+class NotFoundError(FairtelError):
+    code = "not_found"
+
+
+class NotAvailableError(FairtelError):
+    """A command or feature whose implementation has not landed yet."""
+
+    code = "not_available"
+
+
+class CurrencyMismatchError(FairtelError):
+    code = "currency_mismatch"
+
+
+class ConflictError(FairtelError):
+    code = "conflict"
+
+
+class PermissionDeniedError(FairtelError):
+    code = "permission_denied"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in an input file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = f" [{self.field}]" if self.field else ""
+        return f"{where}{what}: {self.message}"
+
+
+class InvalidInputError(FairtelError):
+    """Input that failed validation; carries every problem found, not only the first."""
+
+    code = "input_invalid"
+
+    def __init__(self, problems: Iterable[Problem], *, what: str = "input") -> None:
+        self.problems = list(problems)
+        n = len(self.problems)
+        super().__init__(f"{what}: {n} problem{'s' if n != 1 else ''}", details={"problems": [str(p) for p in self.problems]})
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  {p}" for p in self.problems)])
+
+
+class CatalogError(InvalidInputError):
+    code = "catalog_invalid"

@@ -1,0 +1,125 @@
+"""Time helpers. Time zones are explicit everywhere: a naive datetime is a bug, not a default."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fairtel.core.errors import FairtelError
+
+DEMO_TIMEZONE = "Asia/Shanghai"
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class NaiveTimeError(FairtelError):
+    code = "time_naive"
+
+
+class BadTimeError(FairtelError):
+    code = "time_invalid"
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except Exception as exc:  # zoneinfo raises several kinds
+        raise BadTimeError(f"unknown time zone {name!r}") from exc
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def require_aware(value: datetime, what: str = "datetime") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveTimeError(f"{what} has no time zone: {value.isoformat()}")
+    return value
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp; the offset is mandatory."""
+    s = text.strip()
+    if not _RFC3339.match(s):
+        raise BadTimeError(f"not an RFC 3339 timestamp with offset: {text!r}")
+    s = s.replace("z", "Z").replace("Z", "+00:00")
+    if "." in s:  # Python keeps microseconds only
+        head, rest = s.split(".", 1)
+        frac = re.match(r"\d+", rest)
+        assert frac is not None
+        digits = frac.group(0)
+        s = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+    try:
+        return datetime.fromisoformat(s)
+    except ValueError as exc:
+        raise BadTimeError(f"invalid timestamp {text!r}: {exc}") from exc
+
+
+def format_rfc3339(value: datetime) -> str:
+    return require_aware(value).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    """A monthly billing period in a time zone: ``2026-11`` in Asia/Shanghai is [start, end)."""
+
+    year: int
+    month: int
+    tz: str = DEMO_TIMEZONE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise BadTimeError(f"month must be 1..12, got {self.month}")
+
+    @classmethod
+    def parse(cls, text: str, tz: str = DEMO_TIMEZONE) -> Period:
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})", text.strip())
+        if not m:
+            raise BadTimeError(f"a period is written YYYY-MM, got {text!r}")
+        return cls(int(m.group(1)), int(m.group(2)), tz)
+
+    @classmethod
+    def containing(cls, instant: datetime, tz: str = DEMO_TIMEZONE) -> Period:
+        local = require_aware(instant).astimezone(zone(tz))
+        return cls(local.year, local.month, tz)
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, self.month, 1, tzinfo=zone(self.tz))
+
+    @property
+    def end(self) -> datetime:
+        return self.next().start
+
+    @property
+    def days(self) -> int:
+        return (date(self.next().year, self.next().month, 1) - date(self.year, self.month, 1)).days
+
+    def next(self) -> Period:
+        return Period(self.year + self.month // 12, self.month % 12 + 1, self.tz)
+
+    def previous(self) -> Period:
+        return Period(self.year - (self.month == 1), 12 if self.month == 1 else self.month - 1, self.tz)
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= require_aware(instant) < self.end
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def day_start(instant: datetime, tz: str) -> datetime:
+    local = require_aware(instant).astimezone(zone(tz))
+    return datetime(local.year, local.month, local.day, tzinfo=zone(tz))
+
+
+def seconds_between(a: datetime, b: datetime) -> float:
+    return (require_aware(b) - require_aware(a)) / timedelta(seconds=1)

@@ -1,0 +1,1 @@
+"""fraud: see README.md in this folder."""

@@ -1,0 +1,1 @@
+"""insight: see README.md in this folder."""

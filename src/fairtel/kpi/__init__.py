@@ -1,0 +1,1 @@
+"""kpi: see README.md in this folder."""

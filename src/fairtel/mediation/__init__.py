@@ -1,0 +1,1 @@
+"""mediation: see README.md in this folder."""

@@ -1,0 +1,58 @@
+"""The one protocol every reader follows.
+
+A reader turns a file into ``RawBatch``es: records in canonical field names (DESIGN.md usage record), not
+yet validated, each with its position in the file, plus the records it could not even split into fields.
+Validation, dedup and stitching are shared and happen after the reader (fairtel.mediation).
+
+Accounting rule: for every batch, ``batch.table.num_rows + len(batch.rejects)`` is the number of records
+the reader consumed, so that per file ``read = accepted + rejected + duplicate`` holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+POS = "_pos"  # int64: 1-based line number (text formats) or byte offset of the record (binary formats)
+RAW = "_raw"  # binary, optional: the original line or record bytes; when absent, rejects recover it by position
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record refused, with a stable reason code and the original bytes and position, so nothing is lost."""
+
+    file: str
+    position: int
+    reason: str  # stable code: column_count, bad_timestamp, missing_field, bad_value, undecodable, ...
+    field: str | None
+    message: str
+    raw: bytes = b""
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Columns named after canonical fields (any subset of fairtel.core.contracts.USAGE_FIELDS) holding
+    strings (text formats) or native Arrow values (Parquet, decoded binary), plus ``_pos`` and optionally
+    ``_raw``. Extra non-canonical columns are ignored by validation."""
+
+    table: pa.Table
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def consumed(self) -> int:
+        return self.table.num_rows + len(self.rejects)
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """One per format. ``name`` is what ``--format`` takes; ``sniff`` lets ``ingest`` detect the format."""
+
+    name: ClassVar[str]
+
+    def sniff(self, head: bytes, path: Path) -> bool: ...
+
+    def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]: ...

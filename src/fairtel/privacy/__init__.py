@@ -1,0 +1,1 @@
+"""privacy: see README.md in this folder."""

@@ -1,0 +1,1 @@
+"""rating: see README.md in this folder."""

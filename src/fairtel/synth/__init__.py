@@ -1,0 +1,1 @@
+"""synth: see README.md in this folder."""
