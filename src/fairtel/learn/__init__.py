@@ -1,0 +1,1 @@
+"""Shared tabular-model tools: preparation of any labelled table, LightGBM training, calibration, evaluation, reasons."""
