@@ -11,6 +11,14 @@ from fairtel.mediation.readers._base import POS, RAW, RawBatch, Reader, Reject
 
 # name -> "module:Class", in sniffing order. Each format's module adds its own line here.
 _REGISTRY: dict[str, str] = {
+    "tap3": "fairtel.mediation.readers._tap3:Tap3Reader",
+    "3gpp-ber": "fairtel.mediation.readers._ber:GprsBerReader",
+    "freeswitch-json": "fairtel.mediation.readers._freeswitch:FreeswitchJsonReader",
+    "freeswitch-csv": "fairtel.mediation.readers._freeswitch:FreeswitchCsvReader",
+    "asterisk-csv": "fairtel.mediation.readers._asterisk:AsteriskCsvReader",
+    "parquet": "fairtel.mediation.readers._canonical:ParquetReader",
+    "jsonl": "fairtel.mediation.readers._canonical:JsonlReader",
+    "csv": "fairtel.mediation.readers._canonical:CsvReader",
 }
 
 
@@ -30,7 +38,10 @@ def get_reader(name: str) -> Reader:
 
 def detect(path: Path, head: bytes) -> Reader | None:
     for name in _REGISTRY:
-        reader = get_reader(name)
+        try:
+            reader = get_reader(name)
+        except ImportError:  # an optional format whose decoder is not installed
+            continue
         if reader.sniff(head, path):
             return reader
     return None
