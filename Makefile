@@ -41,6 +41,9 @@ test: lint typecheck contracts pytest
 bench: install
 	$(BIN)/python bench/run_all.py
 
+eval: install
+	$(BIN)/python bench/run_all.py --eval
+
 lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
