@@ -1,1 +1,65 @@
-"""catalog: see README.md in this folder."""
+"""catalog: tariffs as data. See README.md in this folder.
+
+Owns the TOML tariff format (docs/catalog.md), its typed model, validation that reports every problem with
+file, line and field, the lookups rating needs (zones by longest prefix, roaming zones, time bands, rules)
+and ``price_steps``, the CGRateS rate-step arithmetic. Does not own rating usage, balances or bills.
+"""
+
+from fairtel.catalog._bands import BandWindow
+from fairtel.catalog._load import default_catalog_path, load_catalog, parse_catalog, validate_catalog
+from fairtel.catalog._model import (
+    ALL_DAY_BAND,
+    ANY_ROAMING,
+    Allowance,
+    Band,
+    Catalog,
+    Match,
+    MaxCostStrategy,
+    Name,
+    Offer,
+    OfferPeriod,
+    Operator,
+    Plan,
+    PricingRule,
+    Rate,
+    RateStep,
+    RoamingZone,
+    RuleSet,
+    Zone,
+)
+from fairtel.catalog._pricing import PriceBreakdown, StepCharge, price_breakdown, price_steps
+from fairtel.catalog._units import UNIT_OF_KIND, Unit, format_quantity, parse_quantity
+
+__all__ = [
+    "ALL_DAY_BAND",
+    "ANY_ROAMING",
+    "UNIT_OF_KIND",
+    "Allowance",
+    "Band",
+    "BandWindow",
+    "Catalog",
+    "Match",
+    "MaxCostStrategy",
+    "Name",
+    "Offer",
+    "OfferPeriod",
+    "Operator",
+    "Plan",
+    "PriceBreakdown",
+    "PricingRule",
+    "Rate",
+    "RateStep",
+    "RoamingZone",
+    "RuleSet",
+    "StepCharge",
+    "Unit",
+    "Zone",
+    "default_catalog_path",
+    "format_quantity",
+    "load_catalog",
+    "parse_catalog",
+    "parse_quantity",
+    "price_breakdown",
+    "price_steps",
+    "validate_catalog",
+]

@@ -1,13 +1,151 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""``fairtel catalog``: check and show tariff catalogs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.catalog import (
+    ANY_ROAMING,
+    Catalog,
+    Match,
+    Unit,
+    default_catalog_path,
+    format_quantity,
+    load_catalog,
+    validate_catalog,
+)
+from fairtel.cli._ui import console, err_console, fail, print_json, table
+from fairtel.core.errors import FairtelError, Problem
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help='Tariff catalogs.', no_args_is_help=True)
-    stub_command(sub, 'validate', 2, 'catalog validation')
-    app.add_typer(sub, name='catalog')
+    sub = typer.Typer(help="Tariff catalogs: check one, or show what it contains.", no_args_is_help=True)
+    sub.command("validate")(validate)
+    sub.command("show")(show)
+    app.add_typer(sub, name="catalog")
+
+
+def _problem_line(p: Problem) -> str:
+    where = p.file if p.line is None else f"{p.file}:{p.line}"
+    return f"{where}: {p.field or '-'}: {p.message} [{p.code}]"
+
+
+def _summary(c: Catalog) -> str:
+    n = c.counts()
+    return (f"{n['plans']} plans, {n['zones']} zones, {n['roaming_zones']} roaming zones, {n['bands']} bands, "
+            f"{n['rates']} rates, {n['rules']} rules, {n['offers']} offers ({c.operator.currency}, "
+            f"{c.operator.timezone})")
+
+
+def validate(
+    file: Annotated[Path, typer.Argument(help="The catalog TOML file to check.")],
+    as_json: _JSON = False,
+) -> None:
+    """Check a catalog and list every problem as FILE:LINE: FIELD: message [code]. Exit 0 if valid, 2 if not."""
+    problems = validate_catalog(file)
+    catalog = load_catalog(file) if not problems else None
+    if as_json:
+        print_json({
+            "file": str(file), "valid": not problems,
+            "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "code": p.code}
+                         for p in problems],
+            **({"counts": catalog.counts()} if catalog is not None else {}),
+        })
+    elif catalog is not None:
+        console.print(f"{file}: valid: {_summary(catalog)}", highlight=False, soft_wrap=True)
+    else:
+        for p in problems:
+            console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
+        n = len(problems)
+        err_console.print(f"{n} problem{'s' if n != 1 else ''} in {file}", highlight=False)
+    if problems:
+        raise typer.Exit(2)
+
+
+def _match_text(m: Match) -> str:
+    parts = [str(m.kind)]
+    if m.directions is not None:
+        parts.append("/".join(sorted(m.directions)))
+    if m.zones is not None:
+        parts.append("to " + ",".join(sorted(m.zones)))
+    if m.roaming_zones is None:
+        parts.append("at home")
+    else:
+        parts.append("roaming " + ("anywhere" if ANY_ROAMING in m.roaming_zones else ",".join(sorted(m.roaming_zones))))
+    if m.bands is not None:
+        parts.append("in " + ",".join(sorted(m.bands)))
+    return " ".join(parts)
+
+
+def show(
+    file: Annotated[Path | None, typer.Argument(help="Catalog TOML file (default: the demo operator's).")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help="Show one plan's rules in full.")] = None,
+    as_json: _JSON = False,
+) -> None:
+    """Summarise a catalog: plans, zones, rates and offers."""
+    path = file or default_catalog_path()
+    try:
+        c = load_catalog(path)
+        selected = [c.plan(plan)] if plan else list(c.plans)
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
+    cur = c.operator.currency
+    if as_json:
+        print_json({
+            "file": str(path), "operator": c.operator.id, "currency": cur, "timezone": c.operator.timezone,
+            "version": c.version, "counts": c.counts(),
+            "plans": [{"plan_id": p.id, "name": {"zh": p.name.zh, "en": p.name.en}, "monthly_fee": p.monthly_fee,
+                       "allowances": [a.id for a in p.allowances], "rules": [r.id for r in p.rules]}
+                      for p in selected],
+            "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period)}
+                       for o in c.offers],
+        })
+        return
+    console.print(f"[bold]{c.operator.name.en}[/bold] ({c.operator.name.zh}) · {path}", highlight=False)
+    console.print(_summary(c), highlight=False)
+    plan_rows = []
+    for p in selected:
+        bundles = []
+        for a in p.allowances:
+            amount = "unlimited" if a.quantity is None else format_quantity(a.quantity, a.unit)
+            if a.throttle_after is not None:
+                amount += f" (throttled to {a.throttle_kbps} kbit/s after {format_quantity(a.throttle_after, Unit.BYTE)})"
+            bundles.append(f"{a.match.kind} {amount}")
+        plan_rows.append([p.id, f"{p.name.zh} / {p.name.en}", f"{p.monthly_fee} {cur}", "; ".join(bundles) or "-",
+                          len(p.rules)])
+    console.print(table("Plans", ["plan", "name", "monthly fee", "allowances", "rules"], plan_rows))
+    if plan:
+        p = selected[0]
+        console.print(table(f"Rules of {p.id}, first match wins", ["#", "rule_id", "applies to", "price"], [
+            [i + 1, r.id, _match_text(r.match), "free" if r.free else r.rate
+             + (f" (daily cap {r.daily_cap} {cur})" if r.daily_cap else "")]
+            for i, r in enumerate(p.rules)
+        ]))
+    console.print(table("Destination zones", ["zone", "name", "prefixes"], [
+        [z.id, z.name.en, "fallback" if z.fallback else f"{len(z.prefixes)}: " + " ".join(z.prefixes[:8])
+         + (" …" if len(z.prefixes) > 8 else "")] for z in c.zones
+    ]))
+    console.print(table("Roaming zones", ["zone", "name", "countries"], [
+        [z.id, z.name.en, "fallback" if z.fallback else " ".join(z.countries)] for z in c.roaming_zones
+    ]))
+    console.print(table("Time bands", ["band", "windows"], [
+        [b.id, "; ".join(str(w) for w in b.windows)] for b in c.bands
+    ]))
+    rate_rows = []
+    for r in c.rates:
+        steps = "; ".join(
+            f"from {format_quantity(s.group_interval_start, r.unit)}: {s.rate}/{format_quantity(s.rate_unit, r.unit)}"
+            f" per {format_quantity(s.increment, r.unit)}" + (f" + {s.connect_fee} connect" if s.connect_fee else "")
+            for s in r.steps
+        )
+        cap = f"{r.max_cost} ({r.max_cost_strategy})" if r.max_cost is not None else "-"
+        rate_rows.append([r.id, r.unit, steps, f"{r.rounding} {r.rounding_decimals}", cap])
+    console.print(table(f"Rates ({cur})", ["rate", "unit", "steps", "rounding", "max cost"], rate_rows))
+    console.print(table("Value-added offers", ["offer", "name", "provider", "price", "period"], [
+        [o.id, f"{o.name.zh} / {o.name.en}", o.provider, f"{o.price} {cur}", o.period] for o in c.offers
+    ]))

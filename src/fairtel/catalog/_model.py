@@ -1,0 +1,413 @@
+"""The typed tariff catalog: frozen dataclasses, Decimal money, no floats. Built by ``load_catalog``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from fairtel.catalog._bands import DAY, BandWindow, WeekTable, second_of_week
+from fairtel.catalog._prefixes import PrefixTable
+from fairtel.catalog._units import UNIT_OF_KIND, Unit
+from fairtel.core.contracts import Direction, Language, UsageKind
+from fairtel.core.errors import NotFoundError
+from fairtel.core.money import Rounding
+from fairtel.core.time import require_aware, zone
+
+if TYPE_CHECKING:
+    import polars as pl
+
+ANY_ROAMING = "*"
+"""In ``roaming_zones``: usage while roaming in any roaming zone."""
+
+ALL_DAY_BAND = "all"
+"""The band a catalog without ``[[bands]]`` has: the whole week."""
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A name in both languages of the demo operator's subscribers."""
+
+    zh: str
+    en: str
+
+    def in_language(self, language: Language | str) -> str:
+        return self.zh if str(language) == Language.ZH else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: Name
+    currency: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """A destination zone: numbers whose longest matching prefix is one of ``prefixes``."""
+
+    id: str
+    name: Name
+    prefixes: tuple[str, ...]
+    fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoamingZone:
+    """Where a subscriber is when abroad, by ISO 3166-1 alpha-2 country."""
+
+    id: str
+    name: Name
+    countries: tuple[str, ...]
+    fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    id: str
+    name: Name | None
+    windows: tuple[BandWindow, ...]
+
+
+class MaxCostStrategy(StrEnum):
+    """What happens when a line reaches its rate's ``max_cost`` (CGRateS ``*free`` / ``*disconnect``)."""
+
+    FREE = "free"  # the rest of the usage is free: the line costs max_cost
+    DISCONNECT = "disconnect"  # the network should cut the session; the line still costs at most max_cost
+
+
+@dataclass(frozen=True, slots=True)
+class RateStep:
+    """One CGRateS rate step: from ``group_interval_start`` units on, ``rate`` per ``rate_unit``, billed in
+    blocks of ``increment``. ``connect_fee`` is charged once per line, and only on the first step."""
+
+    group_interval_start: int
+    rate: Decimal
+    rate_unit: int
+    increment: int
+    connect_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A price for a quantity of one unit. ``price_steps`` applies it; rounding happens once per line.
+
+    ``increment_decimals`` reproduces CGRateS, which rounds each increment's cost (to its general
+    ``rounding_decimals``, 5 by default) before adding them up; leave it unset for exact arithmetic.
+    """
+
+    id: str
+    unit: Unit
+    steps: tuple[RateStep, ...]
+    rounding: Rounding = Rounding.UP
+    rounding_decimals: int = 2
+    max_cost: Decimal | None = None
+    max_cost_strategy: MaxCostStrategy = MaxCostStrategy.FREE
+    name: Name | None = None
+    increment_decimals: int | None = None
+
+    @property
+    def rate_id(self) -> str:
+        return self.id
+
+    @property
+    def connect_fee(self) -> Decimal:
+        return self.steps[0].connect_fee if self.steps else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The usage a rule or an allowance applies to. ``None`` means any, except ``roaming_zones``: ``None``
+    is "at home only", and a set holding ``*`` is "roaming anywhere"."""
+
+    kind: UsageKind
+    directions: frozenset[Direction] | None = None
+    zones: frozenset[str] | None = None
+    roaming_zones: frozenset[str] | None = None
+    bands: frozenset[str] | None = None
+
+    def matches(
+        self, kind: UsageKind | str, direction: Direction | str | None = None, zone: str | None = None,
+        roaming_zone: str | None = None, band: str | None = None,
+    ) -> bool:
+        if kind != self.kind:
+            return False
+        if self.directions is not None and direction not in self.directions:
+            return False
+        if self.zones is not None and zone not in self.zones:
+            return False
+        if roaming_zone is None:
+            if self.roaming_zones is not None:
+                return False
+        elif self.roaming_zones is None or (
+            roaming_zone not in self.roaming_zones and ANY_ROAMING not in self.roaming_zones
+        ):
+            return False
+        return self.bands is None or band in self.bands
+
+
+@dataclass(frozen=True, slots=True)
+class PricingRule:
+    """Usage matching ``match`` is priced by ``rate`` (or is free). ``id`` is the rule_id rated lines carry.
+
+    ``daily_cap`` caps the sum this rule charges one subscriber in one local day (e.g. a roaming data day
+    pass): rating applies it across lines.
+    """
+
+    id: str
+    match: Match
+    rate: str | None
+    free: bool = False
+    daily_cap: Decimal | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """A monthly bundle of a plan. ``quantity`` in base units (seconds, messages, bytes); ``None`` is
+    unlimited. An unlimited allowance may slow down after ``throttle_after`` bytes instead of charging."""
+
+    id: str
+    match: Match
+    quantity: int | None
+    throttle_after: int | None = None
+    throttle_kbps: int | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.quantity is None
+
+    @property
+    def unit(self) -> Unit:
+        return UNIT_OF_KIND[self.match.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Rules several plans share (international calls, roaming); a plan lists the sets it uses."""
+
+    id: str
+    name: Name | None
+    rules: tuple[PricingRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A tariff plan. ``rules`` is the effective, ordered list: the plan's own rules, then those of each set
+    in ``rule_sets``, in the order listed."""
+
+    id: str
+    name: Name
+    monthly_fee: Decimal
+    allowances: tuple[Allowance, ...] = ()
+    rules: tuple[PricingRule, ...] = ()
+    included_offers: tuple[str, ...] = ()
+    rule_sets: tuple[str, ...] = ()
+
+    @property
+    def plan_id(self) -> str:
+        return self.id
+
+    @property
+    def pay_as_you_go(self) -> bool:
+        return self.monthly_fee == 0 and not self.allowances
+
+    def rule_for(
+        self, kind: UsageKind | str, direction: Direction | str | None = None, zone: str | None = None,
+        roaming_zone: str | None = None, band: str | None = None,
+    ) -> PricingRule | None:
+        """The first rule, in catalog order, that matches; ``None`` if none does."""
+        for rule in self.rules:
+            if rule.match.matches(kind, direction, zone, roaming_zone, band):
+                return rule
+        return None
+
+    def allowances_for(
+        self, kind: UsageKind | str, direction: Direction | str | None = None, zone: str | None = None,
+        roaming_zone: str | None = None, band: str | None = None,
+    ) -> tuple[Allowance, ...]:
+        """Allowances this usage may draw on, in catalog order."""
+        return tuple(a for a in self.allowances if a.match.matches(kind, direction, zone, roaming_zone, band))
+
+
+class OfferPeriod(StrEnum):
+    MONTHLY = "monthly"
+    PER_USE = "per_use"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A value-added service a content provider (merchant) sells through the operator's bill."""
+
+    id: str
+    provider: str
+    price: Decimal
+    period: OfferPeriod
+    name: Name
+    category: str | None = None
+
+    @property
+    def offer_id(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A whole tariff catalog with the lookups rating needs. Build it with ``load_catalog``."""
+
+    operator: Operator
+    zones: tuple[Zone, ...]
+    roaming_zones: tuple[RoamingZone, ...]
+    bands: tuple[Band, ...]
+    rates: tuple[Rate, ...]
+    plans: tuple[Plan, ...]
+    offers: tuple[Offer, ...]
+    rule_sets: tuple[RuleSet, ...] = ()
+    version: str | None = None
+    source: str | None = None
+    _prefixes: PrefixTable = field(init=False, repr=False, compare=False)
+    _week: WeekTable = field(init=False, repr=False, compare=False)
+    _tz: ZoneInfo = field(init=False, repr=False, compare=False)
+    _by_id: dict[str, dict[str, object]] = field(init=False, repr=False, compare=False)
+    _country: dict[str, RoamingZone] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bands = self.bands or (Band(ALL_DAY_BAND, Name("全天", "All day"), (BandWindow(tuple(range(7)), 0, DAY),)),)
+        object.__setattr__(self, "bands", bands)
+        fallback = next((z.id for z in self.zones if z.fallback), None)
+        pairs = [(p, z.id) for z in self.zones for p in z.prefixes]
+        object.__setattr__(self, "_prefixes", PrefixTable.build(pairs, fallback))
+        object.__setattr__(self, "_week", WeekTable.build(
+            (s, e, b.id) for b in bands for w in b.windows for s, e in w.intervals()
+        ))
+        object.__setattr__(self, "_tz", zone(self.operator.timezone))
+        object.__setattr__(self, "_by_id", {
+            "zone": {z.id: z for z in self.zones},
+            "roaming zone": {z.id: z for z in self.roaming_zones},
+            "band": {b.id: b for b in bands},
+            "rate": {r.id: r for r in self.rates},
+            "plan": {p.id: p for p in self.plans},
+            "offer": {o.id: o for o in self.offers},
+            "rule": {r.id: r for p in self.plans for r in p.rules},
+        })
+        object.__setattr__(self, "_country", {c: z for z in self.roaming_zones for c in z.countries})
+
+    # ---- by id
+    def _get(self, what: str, key: str) -> object:
+        try:
+            return self._by_id[what][key]
+        except KeyError:
+            raise NotFoundError(f"no {what} {key!r} in the catalog", details={"kind": what, "id": key}) from None
+
+    def plan(self, plan_id: str) -> Plan:
+        p = self._get("plan", plan_id)
+        assert isinstance(p, Plan)
+        return p
+
+    def offer(self, offer_id: str) -> Offer:
+        o = self._get("offer", offer_id)
+        assert isinstance(o, Offer)
+        return o
+
+    def rate(self, rate_id: str) -> Rate:
+        r = self._get("rate", rate_id)
+        assert isinstance(r, Rate)
+        return r
+
+    def zone(self, zone_id: str) -> Zone:
+        z = self._get("zone", zone_id)
+        assert isinstance(z, Zone)
+        return z
+
+    def band(self, band_id: str) -> Band:
+        b = self._get("band", band_id)
+        assert isinstance(b, Band)
+        return b
+
+    def rule(self, rule_id: str) -> PricingRule:
+        r = self._get("rule", rule_id)
+        assert isinstance(r, PricingRule)
+        return r
+
+    # ---- destinations and roaming
+    def zone_for(self, number: str) -> Zone:
+        """The destination zone of a number by longest prefix; the fallback zone if none matches."""
+        zone_id = self._prefixes.lookup(number)
+        if zone_id is None:
+            raise NotFoundError(f"no destination zone for {number!r} and the catalog has no fallback zone")
+        return self.zone(zone_id)
+
+    def prefix_table(self) -> list[tuple[str, str]]:
+        """(prefix, zone id), longest first; with ``fallback_zone`` this is all of ``zone_for``."""
+        return self._prefixes.rows()
+
+    @property
+    def fallback_zone(self) -> Zone | None:
+        return None if self._prefixes.fallback is None else self.zone(self._prefixes.fallback)
+
+    def zone_expr(self, number: pl.Expr | str) -> pl.Expr:
+        """``zone_for`` on a Polars column of E.164 digit strings (no ``+``, ``00`` or spaces: mediation has
+        normalised them); null where nothing matches and there is no fallback zone."""
+        import polars as pl
+
+        return self._prefixes.expr(pl.col(number) if isinstance(number, str) else number)
+
+    def roaming_zone_for(self, country: str) -> RoamingZone:
+        """The roaming zone of an ISO 3166-1 alpha-2 country; the fallback roaming zone if not listed."""
+        z = self._country.get(country.strip().upper())
+        if z is None:
+            z = next((r for r in self.roaming_zones if r.fallback), None)
+        if z is None:
+            raise NotFoundError(f"no roaming zone for country {country!r} and the catalog has no fallback")
+        return z
+
+    def country_table(self) -> dict[str, str]:
+        """Country code → roaming zone id (without the fallback)."""
+        return {c: z.id for c, z in self._country.items()}
+
+    # ---- time bands
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    def band_at(self, instant: datetime) -> Band:
+        """The band in force at an instant, read on the catalog's local clock."""
+        local = require_aware(instant, "instant").astimezone(self._tz)
+        band_id, _ = self._week.at(second_of_week(local))
+        return self.band(band_id)
+
+    def band_boundaries(self) -> list[tuple[int, str]]:
+        """(second of the local week, band id) where each band starts; Monday 00:00 is 0, the first is 0."""
+        return list(zip(self._week.starts, self._week.band_ids, strict=True))
+
+    def band_segments(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime, Band]]:
+        """Split ``[start, end)`` where the band changes (for pricing a long call in each band it crossed)."""
+        return [(s, e, self.band(b)) for s, e, b in self._week.segments(start, end, self._tz)]
+
+    def band_expr(self, started_at: pl.Expr | str) -> pl.Expr:
+        """``band_at`` on a Polars column of time-zone-aware datetimes."""
+        import polars as pl
+
+        col = pl.col(started_at) if isinstance(started_at, str) else started_at
+        wall = col.dt.convert_time_zone(self.operator.timezone).dt.replace_time_zone(None)
+        # 1970-01-01 was a Thursday: shifting by three days makes Monday 00:00 second 0 of the week
+        sow = (wall.dt.epoch("s") + 3 * DAY) % (7 * DAY)
+        starts = pl.lit(pl.Series(self._week.starts, dtype=pl.Int64))
+        ids = pl.lit(pl.Series(self._week.band_ids, dtype=pl.String))
+        return ids.gather(starts.search_sorted(sow, side="right") - 1)
+
+    # ---- summary
+    def counts(self) -> dict[str, int]:
+        return {
+            "plans": len(self.plans), "zones": len(self.zones), "roaming_zones": len(self.roaming_zones),
+            "bands": len(self.bands), "rates": len(self.rates), "offers": len(self.offers),
+            "rules": len(self._by_id["rule"]),
+        }
+

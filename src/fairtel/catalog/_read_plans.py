@@ -1,0 +1,169 @@
+"""Reading plans, rule sets, pricing rules and allowances, and checking what they refer to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fairtel.catalog._fields import FieldReader, declared, unknown
+from fairtel.catalog._locate import join
+from fairtel.catalog._model import ANY_ROAMING, Allowance, Match, Plan, PricingRule, RuleSet
+from fairtel.catalog._units import UNIT_OF_KIND, Unit
+from fairtel.core.contracts import Direction, UsageKind
+
+
+@dataclass(frozen=True)
+class Refs:
+    """The ids the rest of the catalog declares, for checking what rules and allowances name."""
+
+    zones: set[str]
+    roaming: set[str]
+    bands: set[str]
+    rates: dict[str, Unit | None]  # None: the rate's unit is itself wrong
+    offers: set[str]
+
+
+class PlanReader(FieldReader):
+    """Plans, their allowances and ordered rules, and the rule sets plans share."""
+
+    def rule_list(self, t: dict[str, Any], path: str, refs: Refs,
+                  seen: list[tuple[str | None, str]]) -> list[PricingRule]:
+        rules: list[PricingRule] = []
+        for rraw, rpath in self.array_of_tables(t, "rules", path):
+            seen.append((rraw.get("id") if isinstance(rraw.get("id"), str) else None, rpath))
+            r = self.rule(rraw, rpath, refs)
+            if r is None:
+                continue
+            shadow = next((e for e in rules if e.match == r.match), None)
+            if shadow is not None:
+                self.add(join(rpath, "id"), f"never applies: rule {shadow.id!r} before it matches the same usage",
+                         "unreachable_rule")
+            rules.append(r)
+        return rules
+
+    def rule_sets(self, top: dict[str, Any], refs: Refs, seen: list[tuple[str | None, str]]) -> list[RuleSet]:
+        out: list[RuleSet] = []
+        items = self.array_of_tables(top, "rule_sets", "")
+        self.unique(((t.get("id") if isinstance(t.get("id"), str) else None, p) for t, p in items), "rule set")
+        for raw, path in items:
+            t = self.table(raw, path, ("id", "name", "rules"), ("id", "rules"))
+            if t is None:
+                continue
+            ident, name = self.ident(t, "id", path), self.name(t, "name", path)
+            rules = self.rule_list(t, path, refs, seen)
+            if ident is not None:
+                out.append(RuleSet(ident, name, tuple(rules)))
+        return out
+
+    def plans(self, top: dict[str, Any], refs: Refs) -> tuple[list[Plan], list[RuleSet]]:
+        out: list[Plan] = []
+        rule_items: list[tuple[str | None, str]] = []
+        allowance_items: list[tuple[str | None, str]] = []
+        sets = {rs.id: rs for rs in self.rule_sets(top, refs, rule_items)}
+        declared_sets = declared(top, "rule_sets")
+        items = self.array_of_tables(top, "plans", "")
+        self.unique(((t.get("id") if isinstance(t.get("id"), str) else None, p) for t, p in items), "plan")
+        for raw, path in items:
+            t = self.table(raw, path, ("id", "name", "monthly_fee", "allowances", "rules", "rule_sets",
+                                       "included_offers"), ("id", "name", "monthly_fee"))
+            if t is None:
+                continue
+            ident, name = self.ident(t, "id", path), self.name(t, "name", path)
+            fee = self.money(t, "monthly_fee", path, exact=True)
+            allowances: list[Allowance] = []
+            for araw, apath in self.array_of_tables(t, "allowances", path):
+                allowance_items.append((araw.get("id") if isinstance(araw.get("id"), str) else None, apath))
+                a = self.allowance(araw, apath, refs)
+                if a is not None:
+                    allowances.append(a)
+            rules = self.rule_list(t, path, refs, rule_items)
+            used_sets: list[str] = []
+            for set_id, p in self.strings(t, "rule_sets", path, single_ok=False) or []:
+                if set_id not in declared_sets:
+                    self.add(p, unknown("rule set", set_id, declared_sets), "unknown_reference")
+                elif set_id in used_sets:
+                    self.add(p, f"rule set {set_id!r} is listed twice", "duplicate_id")
+                elif set_id in sets:
+                    used_sets.append(set_id)
+                    rules.extend(sets[set_id].rules)
+            if not t.get("rules") and not t.get("rule_sets"):
+                self.add(join(path, "rules"), "a plan needs at least one pricing rule (rules or rule_sets)",
+                         "missing_key")
+            included: list[str] = []
+            for offer, p in self.strings(t, "included_offers", path, single_ok=False) or []:
+                if offer not in refs.offers:
+                    self.add(p, unknown("offer", offer, refs.offers), "unknown_reference")
+                else:
+                    included.append(offer)
+            if ident and name and fee is not None:
+                out.append(Plan(ident, name, fee, tuple(allowances), tuple(rules), tuple(included), tuple(used_sets)))
+        self.unique(rule_items, "rule")
+        self.unique(allowance_items, "allowance")
+        return out, list(sets.values())
+
+    def match(self, t: dict[str, Any], path: str, refs: Refs, kinds: dict[str, UsageKind]) -> Match | None:
+        kind = self.choice(t, "kind", path, kinds)
+        ok_d, directions = self.members(t, "directions", path, {d.value: d for d in Direction}, "direction")
+        ok_z, zones = self.refs(t, "zones", path, refs.zones, "zone")
+        ok_r, roaming = self.refs(t, "roaming_zones", path, refs.roaming | {ANY_ROAMING}, "roaming zone")
+        ok_b, bands = self.refs(t, "bands", path, refs.bands, "band")
+        if kind is UsageKind.DATA:
+            for key in ("directions", "zones"):
+                if key in t:
+                    self.add(join(path, key), f"data usage has no {key[:-1]}: remove {key!r}", "invalid_value")
+        if kind is None or not (ok_d and ok_z and ok_r and ok_b):
+            return None
+        return Match(kind, directions, zones, roaming, bands)
+
+    def rule(self, raw: dict[str, Any], path: str, refs: Refs) -> PricingRule | None:
+        t = self.table(raw, path, ("id", "kind", "directions", "zones", "roaming_zones", "bands", "rate", "free",
+                                   "daily_cap"), ("id", "kind"))
+        if t is None:
+            return None
+        ident = self.ident(t, "id", path)
+        kinds = {k.value: k for k in UNIT_OF_KIND}
+        m = self.match(t, path, refs, kinds)
+        rate = self.string(t, "rate", path)
+        free = self.boolean(t, "free", path)
+        cap = self.money(t, "daily_cap", path, positive=True, exact=True)
+        if rate is not None and free:
+            self.add(join(path, "free"), "a rule is either free or priced by a rate, not both", "invalid_value")
+        elif rate is None and not free and "rate" not in t:
+            self.add(join(path, "rate"), "missing key 'rate' (or free = true)", "missing_key")
+        if rate is not None and rate not in refs.rates:
+            self.add(join(path, "rate"), unknown("rate", rate, set(refs.rates)), "unknown_reference")
+            rate = None
+        elif rate is not None and m is not None and refs.rates[rate] not in (None, UNIT_OF_KIND[m.kind]):
+            self.add(join(path, "rate"), f"rate {rate!r} counts {refs.rates[rate]}s but {m.kind} usage is counted in "
+                     f"{UNIT_OF_KIND[m.kind]}s", "unit_mismatch")
+            rate = None
+        if ident is None or m is None or (rate is None and not free) or ("daily_cap" in t and cap is None):
+            return None
+        return PricingRule(ident, m, rate, free and rate is None, cap)
+
+    def allowance(self, raw: dict[str, Any], path: str, refs: Refs) -> Allowance | None:
+        t = self.table(raw, path, ("id", "kind", "quantity", "unlimited", "throttle_after", "throttle_kbps",
+                                   "directions", "zones", "roaming_zones", "bands"), ("id", "kind"))
+        if t is None:
+            return None
+        ident = self.ident(t, "id", path)
+        m = self.match(t, path, refs, {k.value: k for k in UNIT_OF_KIND})
+        unlimited = self.boolean(t, "unlimited", path)
+        quantity = self.quantity(t, "quantity", path, UNIT_OF_KIND[m.kind]) if m is not None else None
+        if unlimited and "quantity" in t:
+            self.add(join(path, "quantity"), "an unlimited allowance has no quantity", "invalid_value")
+        elif not unlimited and "quantity" not in t:
+            self.add(join(path, "quantity"), "missing key 'quantity' (or unlimited = true)", "missing_key")
+        throttle_after = throttle_kbps = None
+        if "throttle_after" in t or "throttle_kbps" in t:
+            if (m is not None and m.kind is not UsageKind.DATA) or not unlimited:
+                self.add(join(path, "throttle_after" if "throttle_after" in t else "throttle_kbps"),
+                         "only an unlimited data allowance can throttle", "invalid_value")
+            throttle_after = self.quantity(t, "throttle_after", path, Unit.BYTE, positive=True)
+            throttle_kbps = self.integer(t, "throttle_kbps", path, minimum=1)
+            if ("throttle_after" in t) != ("throttle_kbps" in t):
+                missing = "throttle_kbps" if "throttle_after" in t else "throttle_after"
+                self.add(join(path, missing), f"missing key {missing!r} (throttling needs both)", "missing_key")
+        if ident is None or m is None or (quantity is None and not unlimited):
+            return None
+        return Allowance(ident, m, None if unlimited else quantity, throttle_after, throttle_kbps)
