@@ -10,7 +10,7 @@ the reader consumed, so that per file ``read = accepted + rejected + duplicate``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
@@ -41,6 +41,9 @@ class RawBatch:
 
     table: pa.Table
     rejects: list[Reject] = field(default_factory=list)
+    # Optional: the original bytes of the records at these ``_pos`` values (a text reader keeps its block and
+    # slices it only for the few records validation refuses, instead of carrying ``_raw`` for every row).
+    raw_of: Callable[[Sequence[int]], list[bytes]] | None = None
 
     @property
     def consumed(self) -> int:

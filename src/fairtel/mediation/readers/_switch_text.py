@@ -1,0 +1,123 @@
+"""Text helpers for the switch CSV readers (Asterisk, FreeSWITCH): bounded line reading, UTF-8 or GB18030
+decoding, CSV splitting, and switch-local times turned into RFC 3339 with an offset.
+
+Switch files are small and irregular (a layout chosen per line, a header that may or may not be there), so
+they are read line by line, each line keeping its exact bytes for a reject."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fairtel.core.time import DEMO_TIMEZONE, zone
+
+BOM = b"\xef\xbb\xbf"
+MAX_LINE = 1 << 20  # a longer line is not a CDR: it is rejected (line_too_long) and skipped to its end
+
+_LOCAL = re.compile(
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*$"
+)
+_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    number: int  # 1-based
+    raw: bytes  # without the line end
+    too_long: bool = False
+
+
+def iter_lines(path: Path, *, max_line: int = MAX_LINE) -> Iterator[Line]:
+    """Physical lines with bounded memory: a line longer than ``max_line`` comes back cut, flagged too_long."""
+    with path.open("rb") as f:
+        number = 0
+        while True:
+            line = f.readline(max_line + 1)
+            if not line:
+                return
+            number += 1
+            if len(line) > max_line and not line.endswith(b"\n"):
+                while True:  # drain the rest of the oversized line
+                    more = f.readline(1 << 20)
+                    if not more or more.endswith(b"\n"):
+                        break
+                yield Line(number, line[:max_line], True)
+                continue
+            if number == 1 and line.startswith(BOM):
+                line = line[len(BOM):]
+            yield Line(number, line.rstrip(b"\r\n"))
+
+
+def decode(raw: bytes) -> str | None:
+    """UTF-8, else GB18030 (a superset of GBK, what Chinese switches write); None when neither fits."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+
+
+def split_csv(text: str) -> list[str]:
+    if '"' not in text:
+        return text.split(",")
+    return next(csv.reader([text]), [])
+
+
+def head_lines(head: bytes, limit: int = 5) -> list[list[str]]:
+    """The first complete, non-empty lines of a file head, split as CSV (for sniffing)."""
+    if head.startswith(BOM):
+        head = head[len(BOM):]
+    lines = head.split(b"\n")
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last piece may be cut
+    out: list[list[str]] = []
+    for raw in lines:
+        text = decode(raw.rstrip(b"\r"))
+        if text is None or "\x00" in text:
+            return []  # binary: not a switch CSV
+        if not text.strip():
+            continue
+        out.append(split_csv(text))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def timezone(name: str | None) -> ZoneInfo:
+    return zone(name or DEMO_TIMEZONE)
+
+
+def local_to_rfc3339(text: str | None, tz: ZoneInfo) -> str | None:
+    """``2023-07-26 01:51:32`` or ``2020/2/10 22:41`` read in ``tz`` -> ``2023-07-26T01:51:32+08:00``.
+
+    Empty gives None. A value that already carries an offset is kept. Anything else is passed through
+    unchanged, so that validation rejects it with its own reason (bad_timestamp) and the field name."""
+    if text is None:
+        return None
+    s = text.strip()
+    if not s:
+        return None
+    m = _LOCAL.match(s)
+    if m is None:
+        return s
+    year, month, day, hour, minute = (int(m.group(i)) for i in range(1, 6))
+    second = int(m.group(6) or 0)
+    frac = m.group(7)
+    micro = int(frac[:6].ljust(6, "0")) if frac else 0
+    try:
+        value = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+    except ValueError:
+        return s
+    return value.isoformat(timespec="microseconds" if micro else "seconds")
+
+
+def looks_like_time(text: str) -> bool:
+    return bool(_LOCAL.match(text) or _WITH_OFFSET.match(text.strip()))

@@ -1,0 +1,309 @@
+"""GSMA TAP 3.12 transfer batches (TD.57): the calls our subscribers made abroad, as the visited network
+(the sender) bills them to us.
+
+Each call event is decoded on its own with pycrate's TAP_0312 module, so a damaged event costs only itself
+and a file cut short still yields every complete event before the cut. Mobile originated and terminated
+calls become ``voice`` records (``sms`` for the SMS teleservices 21/22), GPRS calls ``data`` records; other
+event kinds are rejected as ``unsupported_record``.
+
+- ``record_id``: ``<sender>-<file sequence number>-<index of the event in the file, from 1>``.
+- ``roaming_country``: the sender's TADIG code begins with the ISO 3166 alpha-3 code of its country, which
+  becomes alpha-2 (``CHNCT`` -> ``CN``); a code that is not a country (test codes such as ``ZZZAA``) becomes
+  ``ZZ``, the user-assigned "unknown country" code, and the sender stays in ``vpmn``. Rating prices ``ZZ``
+  in the catalog's fallback roaming zone.
+- ``tap_charge``/``tap_currency`` (extra columns, not the canonical ``amount``): the visited network's
+  wholesale charge, which is not what the subscriber pays (the home operator rates the call under its own
+  tariff), kept for inter-operator reconciliation. It is the sum of the event's total charges (charge type ``00``; the components when
+  no total is given), scaled by the batch's ``tapDecimalPlaces``, as a decimal string in the TAP currency
+  (``tapCurrency``, or ``XDR`` -- SDR -- when the batch names none, as TD.57 says). Taxes and discounts
+  are not included.
+- ``started_at``: the event's local time with the offset its ``utcTimeOffsetCode`` names in the batch's
+  network information.
+- GPRS partials (``partialTypeIndicator`` F/I/L) carry ``session_id`` ``<sender>:<chargingId>`` and
+  ``final`` (true for L); TAP numbers no parts, so ``seq`` stays empty.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from fairtel.mediation.readers._base import RawBatch
+from fairtel.mediation.readers._rows import NATIVE_TYPES, BatchBuilder, make_reject
+from fairtel.mediation.readers._tlv import APPLICATION, Buffer, TlvError, bcd, lenient, read_head
+
+UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code, by convention "unknown"
+
+OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
+          "peer", "tap_charge", "tap_currency", "roaming_country", "cell_id", "imei", "session_id", "seq", "final",
+          "imsi", "vpmn")
+
+TRANSFER_BATCH, NOTIFICATION = 1, 2
+CALL_EVENT_DETAILS, BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO = 3, 4, 5, 6
+SMS_TELESERVICES = frozenset({b"20", b"21", b"22"})
+SDR = "XDR"
+
+
+@cache
+def _tap() -> Any:
+    from pycrate_asn1dir import TAP3
+
+    return TAP3.TAP_0312
+
+
+@cache
+def _alpha3_to_alpha2() -> dict[str, str]:
+    from pycrate_mobile.MCC_MNC import CC_table
+
+    return {row[1]: row[0] for row in CC_table}
+
+
+def tadig_country(tadig: str) -> str:
+    """ISO 3166 alpha-2 country of a TADIG code, or the code itself when its prefix is not a country."""
+    return _alpha3_to_alpha2().get(tadig[:3].upper(), UNKNOWN_COUNTRY)
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return "" if value is None else str(value)
+
+
+class Batch:
+    """What every event of a transfer batch needs from its header parts."""
+
+    def __init__(self) -> None:
+        self.sender = ""
+        self.recipient = ""
+        self.sequence = ""
+        self.decimals = 0
+        self.currency = SDR
+        self.offsets: dict[int, str] = {}
+        self.problems: list[str] = []
+
+    def take(self, tag: int, data: bytes) -> None:
+        tap = _tap()
+        try:
+            if tag == BATCH_CONTROL_INFO:
+                tap.BatchControlInfo.from_ber(data)
+                info = tap.BatchControlInfo.get_val()
+                self.sender = _str(info.get("sender"))
+                self.recipient = _str(info.get("recipient"))
+                self.sequence = _str(info.get("fileSequenceNumber"))
+            elif tag == ACCOUNTING_INFO:
+                tap.AccountingInfo.from_ber(data)
+                info = tap.AccountingInfo.get_val()
+                self.decimals = int(info.get("tapDecimalPlaces", 0))
+                self.currency = _str(info.get("tapCurrency")) or SDR
+            elif tag == NETWORK_INFO:
+                tap.NetworkInfo.from_ber(data)
+                info = tap.NetworkInfo.get_val()
+                for item in info.get("utcTimeOffsetInfo", []):
+                    self.offsets[int(item["utcTimeOffsetCode"])] = _str(item["utcTimeOffset"])
+        except Exception as exc:  # pycrate raises several kinds on damaged input
+            self.problems.append(f"batch header part {tag} undecodable: {type(exc).__name__}: {exc}")
+
+    def timestamp(self, stamp: Mapping[str, Any] | None) -> str | None:
+        """``{'localTimeStamp': b'20240115100000', 'utcTimeOffsetCode': 1}`` -> RFC 3339 with offset."""
+        if not stamp:
+            return None
+        local = _str(stamp.get("localTimeStamp"))
+        if len(local) != 14 or not local.isdigit():
+            return local or None
+        text = f"{local[0:4]}-{local[4:6]}-{local[6:8]}T{local[8:10]}:{local[10:12]}:{local[12:14]}"
+        offset = self.offsets.get(int(stamp.get("utcTimeOffsetCode", -1)))
+        if offset is None or len(offset) != 5:
+            return text  # no offset: validation rejects it as a bad timestamp
+        return f"{text}{offset[:3]}:{offset[3:]}"
+
+    def amount(self, charge_lists: list[list[Mapping[str, Any]]]) -> str | None:
+        totals, parts, seen = 0, 0, False
+        for charges in charge_lists:
+            for info in charges:
+                for detail in info.get("chargeDetailList", []):
+                    seen = True
+                    if detail.get("chargeType") == b"00":
+                        totals += int(detail.get("charge", 0))
+                    else:
+                        parts += int(detail.get("charge", 0))
+        if not seen:
+            return None
+        value = Decimal(totals if totals or not parts else parts).scaleb(-self.decimals)
+        return f"{value:.{self.decimals}f}"
+
+
+def _subscriber(choice: Any) -> tuple[str, str]:
+    """(msisdn, imsi) of a ChargeableSubscriber."""
+    if not isinstance(choice, tuple):
+        return "", ""
+    kind, sub = choice
+    if kind == "simChargeableSubscriber":
+        return (bcd(sub["msisdn"]) if "msisdn" in sub else "", bcd(sub["imsi"]) if "imsi" in sub else "")
+    return (bcd(sub["mdn"]) if "mdn" in sub else "", _str(sub.get("min")))
+
+
+def _imei(value: Any) -> str | None:
+    if isinstance(value, tuple) and value[0] == "imei":
+        return bcd(value[1])
+    return None
+
+
+def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) -> dict[str, object]:
+    kind, call = event
+    record: dict[str, object] = {
+        "record_id": f"{batch.sender}-{batch.sequence}-{index}",
+        "roaming_country": tadig_country(batch.sender),
+        "tap_currency": batch.currency,
+        "vpmn": batch.sender,
+        "imei": _imei(call.get("equipmentIdentifier")),
+    }
+    if kind in ("mobileOriginatedCall", "mobileTerminatedCall"):
+        basic = call["basicCallInformation"]
+        msisdn, imsi = _subscriber(basic.get("chargeableSubscriber"))
+        if kind == "mobileOriginatedCall":
+            destination = basic.get("destination", {})
+            peer = bcd(destination["calledNumber"]) if "calledNumber" in destination else _str(
+                destination.get("dialledDigits"))
+        else:
+            origin = basic.get("callOriginator", {})
+            peer = bcd(origin["callingNumber"]) if "callingNumber" in origin else ""
+        services = call.get("basicServiceUsedList", [])
+        codes = {s.get("basicService", {}).get("serviceCode", ("", b""))[1] for s in services}
+        location = call.get("locationInformation", {}).get("networkLocation", {})
+        record.update(
+            msisdn=msisdn or imsi, imsi=imsi or None, peer=peer or None,
+            kind="sms" if codes and codes <= SMS_TELESERVICES else "voice",
+            direction="out" if kind == "mobileOriginatedCall" else "in",
+            started_at=batch.timestamp(basic.get("callEventStartTimeStamp")),
+            duration_s=basic.get("totalCallEventDuration"),
+            tap_charge=batch.amount([s.get("chargeInformationList", []) for s in services]),
+            cell_id=str(location["cellId"]) if "cellId" in location else None,
+        )
+        return record
+    if kind == "gprsCall":
+        basic = call["gprsBasicCallInformation"]
+        msisdn, imsi = _subscriber(basic.get("gprsChargeableSubscriber", {}).get("chargeableSubscriber"))
+        used = call.get("gprsServiceUsed", {})
+        location = call.get("gprsLocationInformation", {}).get("gprsNetworkLocation", {})
+        partial = _str(basic.get("partialTypeIndicator"))
+        record.update(
+            msisdn=msisdn or imsi, imsi=imsi or None, kind="data",
+            started_at=batch.timestamp(basic.get("callEventStartTimeStamp")),
+            duration_s=basic.get("totalCallEventDuration"),
+            bytes_up=used.get("dataVolumeOutgoing"), bytes_down=used.get("dataVolumeIncoming"),
+            tap_charge=batch.amount([used.get("chargeInformationList", [])]),
+            cell_id=str(location["cellId"]) if "cellId" in location else None,
+        )
+        if partial:
+            record.update(session_id=f"{batch.sender}:{basic.get('chargingId')}", final=partial == "L")
+        return record
+    raise UnsupportedEvent(kind)
+
+
+class UnsupportedEvent(Exception):
+    pass
+
+
+def _is_tap(head: bytes) -> bool:
+    try:
+        top = read_head(head, 0, len(head))
+        if top.cls != APPLICATION or not top.constructed or top.tag not in (TRANSFER_BATCH, NOTIFICATION):
+            return False
+        first = read_head(head, top.body, len(head))
+    except TlvError:
+        return False
+    # a transfer batch opens with its batch control info; a notification with the sender
+    return first.cls == APPLICATION and (first.tag == BATCH_CONTROL_INFO if top.tag == TRANSFER_BATCH else True)
+
+
+class Tap3Reader:
+    name: ClassVar[str] = "tap3"
+
+    def __init__(self) -> None:
+        _tap()  # fail at construction (ImportError) when pycrate is missing, so detection skips the format
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        return len(head) >= 4 and _is_tap(head)
+
+    def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]:
+        size = os.path.getsize(path)
+        if size == 0:
+            return
+        builder = BatchBuilder(OUTPUT, batch_size=batch_size, types=NATIVE_TYPES)
+        file = str(path)
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            try:
+                yield from self._read(buf, size, file, builder)
+            except TlvError as exc:
+                builder.reject(make_reject(file, 0, exc.reason, f"not a TAP transfer batch: {exc}", buf[:size]))
+        if len(builder):
+            yield builder.flush()
+
+    def _read(self, buf: Buffer, size: int, file: str, builder: BatchBuilder) -> Iterator[RawBatch]:
+        top, _ = lenient(buf, 0, size)
+        if top.cls != APPLICATION or not top.constructed or top.tag not in (TRANSFER_BATCH, NOTIFICATION):
+            raise TlvError("undecodable", f"top element is not a transfer batch (tag {top.tag})")
+        if top.tag == NOTIFICATION:  # a batch with no calls in it: nothing to read
+            return
+        batch = Batch()
+        tap = _tap()
+        at = top.body
+        while at < top.end:
+            try:
+                part, cut = lenient(buf, at, top.end)
+            except TlvError as exc:
+                builder.reject(make_reject(file, at, exc.reason, str(exc), buf[at:top.end]))
+                return
+            if part.cls == APPLICATION and part.tag == CALL_EVENT_DETAILS:
+                yield from self._events(buf, part.body, part.end, file, builder, batch, tap)
+            elif part.cls == APPLICATION and part.tag in (BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO):
+                batch.take(part.tag, bytes(buf[part.start:part.end]))
+            at = part.end
+            if cut:
+                break
+
+    def _events(self, buf: Buffer, at: int, end: int, file: str, builder: BatchBuilder, batch: Batch,
+                tap: Any) -> Iterator[RawBatch]:
+        index = 0
+        while at < end:
+            index += 1
+            try:
+                event, cut = lenient(buf, at, end)
+            except TlvError as exc:
+                builder.reject(make_reject(file, at, exc.reason, str(exc), buf[at:end]))
+                return
+            raw = bytes(buf[event.start:event.end])
+            if cut:
+                builder.reject(make_reject(file, at, "truncated", "call event cut short by the end of file", raw))
+            elif batch.problems or not batch.sender:
+                reason = "; ".join(batch.problems) or "no batch control info before the call events"
+                builder.reject(make_reject(file, at, "undecodable", reason, raw))
+            else:
+                self._event(raw, at, index, file, builder, batch, tap)
+            at = event.end
+            if builder.full:
+                yield builder.flush()
+
+    def _event(self, raw: bytes, at: int, index: int, file: str, builder: BatchBuilder, batch: Batch,
+               tap: Any) -> None:
+        try:
+            tap.CallEventDetail.from_ber(raw)
+            event = tap.CallEventDetail.get_val()
+        except Exception as exc:  # pycrate raises several kinds on damaged input
+            builder.reject(make_reject(file, at, "undecodable", f"{type(exc).__name__}: {exc}", raw))
+            return
+        try:
+            record = map_event(batch, index, event)
+        except UnsupportedEvent:
+            builder.reject(make_reject(file, at, "unsupported_record", f"TAP event {event[0]} is not read", raw))
+            return
+        except KeyError as exc:
+            builder.reject(make_reject(file, at, "missing_field", f"{event[0]} without {exc}", raw, field=str(exc)))
+            return
+        builder.add(at, raw, record)
+
