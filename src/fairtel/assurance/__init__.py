@@ -1,1 +1,77 @@
-"""assurance: see README.md in this folder."""
+"""assurance: charge assurance. Finds unexplained charges and says what to do about them.
+
+Owns: the detectors (unconsented charges, charges after cancellation, duplicate charges, price mismatches,
+confirmations that cannot be a person's, bill shock against caps, roaming without a welcome notice), the
+ranking of suspicious value-added providers and the suspension list, refund and dismissal decisions, and
+the subscriber notifications they cause. Does not own: the consent ledger and gate (consent/), storing
+findings and adjustments (store/), or applying refunds to bills (billing/).
+"""
+
+from fairtel.assurance._billshock import DOMESTIC, EU_DATA_ROAMING, PRESETS, BillShockPolicy, bill_shock_findings
+from fairtel.assurance._charges import charge_findings
+from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings, shared_evidence
+from fairtel.assurance._finding import (
+    CHARGE_KINDS,
+    FINDINGS_SCHEMA,
+    Finding,
+    FindingKind,
+    FindingStatus,
+    finding_id,
+    findings_frame,
+)
+from fairtel.assurance._merchants import SIGNALS, MerchantPolicy, merchant_evidence, rank_merchants, suspension_list
+from fairtel.assurance._notify import FileOutbox, Outbox, OutboxMessage, bill_shock_messages, refund_messages
+from fairtel.assurance._refunds import (
+    RefundAdjustment,
+    RefundDecisions,
+    RefundPolicy,
+    Resolution,
+    ResolutionError,
+    decide_refunds,
+    dismiss,
+    refund,
+)
+from fairtel.assurance._roaming import welcome_findings
+from fairtel.assurance._run import AssurancePolicy, AssuranceRun, assure, detect
+
+__all__ = [
+    "CHARGE_KINDS",
+    "DOMESTIC",
+    "EU_DATA_ROAMING",
+    "FINDINGS_SCHEMA",
+    "PRESETS",
+    "SIGNALS",
+    "AssurancePolicy",
+    "AssuranceRun",
+    "BillShockPolicy",
+    "FileOutbox",
+    "Finding",
+    "FindingKind",
+    "FindingStatus",
+    "MerchantPolicy",
+    "Outbox",
+    "OutboxMessage",
+    "RefundAdjustment",
+    "RefundDecisions",
+    "RefundPolicy",
+    "Resolution",
+    "ResolutionError",
+    "assure",
+    "bill_shock_findings",
+    "bill_shock_messages",
+    "charge_findings",
+    "decide_refunds",
+    "detect",
+    "dismiss",
+    "finding_id",
+    "findings_frame",
+    "machine_speed_findings",
+    "merchant_evidence",
+    "rank_merchants",
+    "refund",
+    "refund_messages",
+    "replayed_evidence_findings",
+    "shared_evidence",
+    "suspension_list",
+    "welcome_findings",
+]

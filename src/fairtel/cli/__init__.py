@@ -14,6 +14,7 @@ from fairtel.cli import (
     _assure,
     _catalog,
     _churn,
+    _consent,
     _demo,
     _fraud,
     _kpi,
@@ -58,7 +59,7 @@ def _root(
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _assure, _fraud, _churn, _assistant, _kpi, _serve):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _assure, _consent, _fraud, _churn, _assistant, _kpi, _serve):
     module.register(app)
 
 

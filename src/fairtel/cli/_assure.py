@@ -1,11 +1,410 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""`fairtel assure`: run the charge-assurance detectors over an operator directory or the home's lake."""
 
 from __future__ import annotations
 
+import json
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.assurance import (
+    PRESETS,
+    AssurancePolicy,
+    AssuranceRun,
+    FileOutbox,
+    Finding,
+    assure,
+    bill_shock_messages,
+    decide_refunds,
+    findings_frame,
+    merchant_evidence,
+    refund_messages,
+    suspension_list,
+)
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
+from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, offer_book, read_consent_events
+from fairtel.core.errors import ConfigError, FairtelError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.money import Money
+from fairtel.core.time import Period, utc_now
+
+_USAGE_COLUMNS = ("record_id", "source", "msisdn", "kind", "started_at", "offer_id", "amount", "amount_minor", "currency", "roaming_country")
+
+
+@dataclass
+class Inputs:
+    usage: pl.DataFrame
+    ledger: ConsentLedger
+    offers: dict[str, list[Offer]]
+    rated: pl.DataFrame | None = None
+    notices: pl.DataFrame | None = None
+    complaints: pl.DataFrame | None = None
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# ---- offers -------------------------------------------------------------------------------------------
+def _offers_from_toml(path: Path) -> dict[str, list[Offer]]:
+    """The [[offers]] tables of a catalog, read minimally (the catalog package validates the whole file)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    currency = str(data.get("operator", {}).get("currency", "CNY"))
+    book: dict[str, list[Offer]] = {}
+    problems = []
+    for i, t in enumerate(data.get("offers", [])):
+        try:
+            period = str(t.get("period", "monthly")).replace("-", "_")
+            o = Offer(
+                offer_id=str(t.get("id") or t["offer_id"]),
+                provider_id=str(t.get("provider") or t["provider_id"]),
+                price=Decimal(str(t["price"])),
+                currency=str(t.get("currency", currency)),
+                period=OfferPeriod(period),
+            )
+        except (KeyError, ValueError, ArithmeticError) as exc:
+            problems.append(Problem(str(path), None, f"offers[{i}]", f"cannot read offer: {exc}"))
+            continue
+        book.setdefault(o.offer_id, []).append(o)
+    if problems:
+        raise InvalidInputError(problems, what="catalog offers")
+    return book
+
+
+def _load_offers(path: Path, notes: list[str]) -> dict[str, list[Offer]]:
+    try:
+        from fairtel.catalog import load_catalog
+    except ImportError:
+        return _offers_from_toml(path)
+    try:
+        catalog = load_catalog(path)
+    except FairtelError as exc:
+        notes.append(f"catalog {path} did not load ({exc.code}); its [[offers]] were read directly")
+        return _offers_from_toml(path)
+    return offer_book(catalog.offers, currency=catalog.operator.currency)
+
+
+# ---- usage --------------------------------------------------------------------------------------------
+def _to_clean(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Canonical usage rows (strings) → the clean columns the detectors read; money to minor units."""
+    f = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in _USAGE_COLUMNS if c not in frame.columns)
+    f = f.with_columns(pl.col(c).cast(pl.String) for c in ("record_id", "source", "msisdn", "kind", "offer_id", "currency", "roaming_country"))
+    if f.schema["started_at"] == pl.String:
+        f = f.with_columns(
+            pl.col("started_at").str.replace(r"[Zz]$", "+00:00").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC")
+        )
+    else:
+        f = f.with_columns(pl.col("started_at").dt.convert_time_zone("UTC"))
+    f = f.with_columns(pl.col("started_at").dt.cast_time_unit("us"), pl.col("source").fill_null(source))
+    if f.schema["amount_minor"] == pl.Null or f["amount_minor"].null_count() == f.height:
+        pairs = f.select(pl.col("amount").cast(pl.String), "currency").unique().drop_nulls()
+        rows = []
+        for amount, currency in pairs.iter_rows():
+            try:
+                rows.append({"amount": amount, "currency": currency, "_minor": Money.of(amount.strip(), currency).to_minor()})
+            except Exception:  # an amount that is not exact in minor units is left null: the gate refuses it
+                continue
+        mapping = pl.DataFrame(rows, schema={"amount": pl.String(), "currency": pl.String(), "_minor": pl.Int64()})
+        f = f.with_columns(pl.col("amount").cast(pl.String)).join(mapping, on=["amount", "currency"], how="left").with_columns(
+            pl.col("_minor").alias("amount_minor")
+        )
+    f = f.with_columns(pl.col("amount_minor").cast(pl.Int64))
+    return f.select("record_id", "source", "msisdn", "kind", "started_at", "offer_id", "amount_minor", "currency", "roaming_country").filter(
+        pl.col("record_id").is_not_null() & pl.col("msisdn").is_not_null() & pl.col("started_at").is_not_null()
+    )
+
+
+def _wanted(with_roaming: bool) -> pl.Expr:
+    cond = pl.col("kind") == "vas"
+    return cond | pl.col("roaming_country").is_not_null() if with_roaming else cond
+
+
+def _read_usage_file(path: Path, with_roaming: bool, notes: list[str]) -> pl.DataFrame | None:
+    suffix = path.suffix.lower()
+    source = path.stem
+    if suffix == ".parquet":
+        lf = pl.scan_parquet(path)
+        names = lf.collect_schema().names()
+        if not {"record_id", "kind", "msisdn", "started_at"} <= set(names):
+            return None
+        if "roaming_country" not in names:
+            lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias("roaming_country"))
+        cols = [c for c in _USAGE_COLUMNS if c in names or c == "roaming_country"]
+        return _to_clean(lf.select(cols).filter(_wanted(with_roaming)).collect(), source)
+    if suffix == ".csv":
+        header = path.open(encoding="utf-8", errors="replace").readline()
+        if not {"record_id", "kind", "msisdn", "started_at"} <= {h.strip() for h in header.strip().split(",")}:
+            return None  # a switch's own layout (Asterisk, FreeSWITCH): no value-added charges in it
+        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, ignore_errors=True, encoding="utf8-lossy")
+        if "roaming_country" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("roaming_country"))
+        return _to_clean(frame.filter(_wanted(with_roaming)), source)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        rows, bad = [], 0
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                # Cheap textual filter first: most lines of a big feed are not value-added charges.
+                if not with_roaming and '"vas"' not in line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    bad += 1
+                    continue
+                if isinstance(obj, dict):
+                    rows.append({c: (None if obj.get(c) is None else str(obj.get(c))) for c in _USAGE_COLUMNS})
+        if bad:
+            notes.append(f"{path.name}: {bad} malformed line(s) skipped (mediation reports them)")
+        frame = pl.DataFrame(rows, schema={c: pl.String() for c in _USAGE_COLUMNS})
+        return _to_clean(frame.filter(_wanted(with_roaming)), source)
+    return None
+
+
+def _read_jsonl_frame(paths: list[Path]) -> pl.DataFrame | None:
+    rows = []
+    for p in paths:
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return pl.DataFrame(rows) if rows else None
+
+
+def _notices(paths: list[Path]) -> pl.DataFrame | None:
+    frame = _read_jsonl_frame(paths)
+    if frame is None:
+        return None
+    return frame.select(
+        pl.col("msisdn").cast(pl.String),
+        pl.col("country").cast(pl.String),
+        pl.col("sent_at").str.replace(r"[Zz]$", "+00:00").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC"),
+    )
+
+
+def _from_operator_dir(root: Path, *, catalog: Path | None, policy: ConsentPolicy) -> Inputs:
+    notes: list[str] = []
+    if not root.is_dir():
+        raise NotFoundError(f"operator directory {root} does not exist")
+    cat = catalog or root / "catalog.toml"
+    if not cat.is_file():
+        raise NotFoundError(f"no catalog at {cat}")
+    offers = _load_offers(cat, notes)
+    batch = read_consent_events(sorted((root / "consent").glob("*.jsonl")))
+    ledger = ConsentLedger()
+    appended = ledger.append(batch)
+    notice_files = sorted((root / "notices").glob("*.jsonl"))
+    frames = []
+    for p in sorted((root / "usage").glob("*")):
+        if p.is_file():
+            try:
+                f = _read_usage_file(p, bool(notice_files), notes)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                notes.append(f"{p.name}: skipped, cannot be read ({exc.__class__.__name__}: {str(exc)[:120]})")
+                continue
+            if f is not None and f.height:
+                frames.append(f)
+    usage = pl.concat(frames) if frames else _to_clean(pl.DataFrame(), "none")
+    # Identical (source, record_id) pairs are one record (mediation's dedup key); re-sent copies with new ids stay.
+    usage = usage.unique(["source", "record_id"], keep="first", maintain_order=True)
+    complaint_files = sorted((root / "complaints").glob("*.jsonl"))
+    if (root / "complaints.jsonl").is_file():
+        complaint_files.append(root / "complaints.jsonl")
+    complaints = _read_jsonl_frame(complaint_files)
+    return Inputs(
+        usage=usage,
+        ledger=ledger,
+        offers=offers,
+        notices=_notices(notice_files) if notice_files else None,
+        complaints=complaints if complaints is not None and "msisdn" in complaints.columns else None,
+        problems=[*batch.problems, *appended.rejected],
+        notes=notes,
+    )
+
+
+def _from_home(home: Path, lake: Path, *, catalog: Path | None) -> Inputs:
+    notes: list[str] = []
+    if catalog is None:
+        from fairtel.catalog import default_catalog_path
+
+        catalog = home / "catalog.toml" if (home / "catalog.toml").is_file() else default_catalog_path()
+        notes.append(f"offers from {catalog}")
+    offers = _load_offers(catalog, notes)
+    batch = read_consent_events(sorted((home / "consent").glob("*.jsonl")))
+    ledger = ConsentLedger()
+    appended = ledger.append(batch)
+    files = sorted((lake / "usage").glob("period=*/*.parquet"))
+    if files:
+        lf = pl.scan_parquet(files)
+        names = lf.collect_schema().names()
+        cols = [c for c in _USAGE_COLUMNS if c in names]
+        usage = _to_clean(lf.select(cols).filter(pl.col("kind") == "vas").collect(), "lake")
+    else:
+        usage = _to_clean(pl.DataFrame(), "lake")
+        notes.append(f"no usage in {lake / 'usage'}")
+    rated = None
+    rated_files = sorted((lake / "rated").glob("period=*/*.parquet"))
+    if rated_files:
+        lf = pl.scan_parquet(rated_files)
+        needed = ["record_id", "msisdn", "started_at", "amount_minor", "currency", "kind", "roaming_country"]
+        if set(needed) <= set(lf.collect_schema().names()):
+            rated = lf.select(needed).collect()
+        else:
+            notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
+    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, problems=[*batch.problems, *appended.rejected], notes=notes)
+
+
+# ---- output -------------------------------------------------------------------------------------------
+def _finding_period(f: Finding, tz: str) -> str:
+    period = f.evidence.get("period")
+    if isinstance(period, str):
+        return period
+    for key in ("confirmed_at", "visit_started_at", "started_at"):
+        value = f.evidence.get(key)
+        if isinstance(value, str):
+            from fairtel.core.time import parse_rfc3339
+
+            try:
+                return Period.containing(parse_rfc3339(value), tz).key
+            except FairtelError:
+                continue
+    return Period.containing(f.detected_at, tz).key
+
+
+def _write_findings(lake: Path, findings: list[Finding], tz: str) -> int:
+    from fairtel.store import Lake
+
+    frame = findings_frame(findings).with_columns(pl.Series("period", [_finding_period(f, tz) for f in findings], dtype=pl.String))
+    store = Lake(lake)
+    for (period,), part in frame.partition_by("period", as_dict=True).items():
+        store.write("findings", str(period), part.drop("period").to_arrow(), part="assure")
+    return frame.height
+
+
+def _parse_rates(values: list[str]) -> dict[str, Decimal]:
+    rates: dict[str, Decimal] = {}
+    for v in values:
+        cur, _, rate = v.partition("=")
+        try:
+            rates[cur.strip().upper()] = Decimal(rate.strip())
+        except ArithmeticError:
+            raise ConfigError(f"--rate is CUR=VALUE (cap-currency units per unit of CUR), got {v!r}") from None
+    return rates
 
 
 def register(app: typer.Typer) -> None:
-    stub_command(app, 'assure', 5, 'consent ledger and charge assurance')
+    @app.command("assure")
+    def assure_cmd(
+        ctx: typer.Context,
+        home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")] = None,
+        operator_dir: Annotated[Path | None, typer.Option("--operator-dir", help="Read consent/, usage/ and catalog.toml from this operator directory.")] = None,
+        catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog TOML with the offers (default: the operator directory's, else the home's or the default catalog).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print every finding as JSON.")] = False,
+        suspend: Annotated[list[str] | None, typer.Option("--suspend", help="A provider whose billing rights are suspended (repeatable).")] = None,
+        confirm_window_h: Annotated[float, typer.Option("--confirm-window-h", help="Hours after an order within which its confirmation counts.")] = 24.0,
+        machine_speed_s: Annotated[float, typer.Option("--machine-speed-s", help="A confirmation sooner than this after its order cannot be a person's.")] = 3.0,
+        bill_shock: Annotated[list[str] | None, typer.Option("--bill-shock", help=f"Cap preset to watch over rated lines: {', '.join(PRESETS)} (repeatable).")] = None,
+        rate: Annotated[list[str] | None, typer.Option("--rate", help="Exchange rate for a cap in another currency: CUR=VALUE (repeatable).")] = None,
+        refund: Annotated[bool, typer.Option("--refund", help="Apply automatic refund decisions and write refund SMS to the outbox.")] = False,
+        write: Annotated[bool, typer.Option("--write/--no-write", help="Write findings to the lake and notifications to the outbox.")] = True,
+    ) -> None:
+        """Run the charge-assurance detectors: unconsented, after-cancellation, duplicate and mis-priced
+        charges, machine-speed and replayed confirmations, bill shock, roaming without a welcome notice."""
+        try:
+            fapp = app_for(ctx, home)
+            settings = fapp.settings
+            rates = _parse_rates(rate or [])
+            presets = []
+            for name in bill_shock or []:
+                if name not in PRESETS:
+                    raise ConfigError(f"unknown bill-shock preset {name!r}; choose from {', '.join(PRESETS)}")
+                presets.append(PRESETS[name].with_rates(rates))
+            policy = AssurancePolicy(
+                consent=ConsentPolicy(confirm_window=timedelta(hours=confirm_window_h)),
+                machine_speed_s=machine_speed_s,
+                bill_shock=tuple(presets),
+                tz=settings.timezone,
+            )
+            now = utc_now()
+            with reporter(quiet=as_json) as rep:
+                rep.note("reading inputs")
+                if operator_dir is not None:
+                    inputs = _from_operator_dir(operator_dir, catalog=catalog, policy=policy.consent)
+                else:
+                    inputs = _from_home(settings.home, settings.lake_dir, catalog=catalog)
+                rep.step("read", advance=inputs.usage.height)
+                run = assure(
+                    usage=inputs.usage,
+                    offers=inputs.offers,
+                    events=inputs.ledger.events,
+                    rated=inputs.rated,
+                    notices=inputs.notices,
+                    complaints=inputs.complaints,
+                    suspended=suspend or (),
+                    policy=policy,
+                    now=now,
+                )
+                rep.step("detected", advance=len(run.findings))
+                written = sent = 0
+                refunds = []
+                if write:
+                    written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
+                    messages = bill_shock_messages(run.findings, now=now)
+                    if refund:
+                        decisions = decide_refunds(run.findings, now=now)
+                        refunds = decisions.refunds
+                        messages += refund_messages(refunds, now=now)
+                    sent = FileOutbox(settings.outbox_dir).send(messages)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=len(refunds))
+
+
+def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, sent: int, refunds: int) -> None:
+    counts = Counter(f.kind.value for f in run.findings)
+    verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
+    advice = sorted(suspension_list(run.merchants))
+    if as_json:
+        print_json(
+            {
+                "findings": [f.to_dict() for f in run.findings],
+                "counts": dict(sorted(counts.items())),
+                "charges": {"gated": run.gated.height, "verdicts": dict(sorted(verdicts.items()))},
+                "merchants": [
+                    {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in run.merchants.iter_rows(named=True)
+                ],
+                "suspension_advice": advice,
+                "problems": [str(p) for p in inputs.problems],
+                "notes": inputs.notes,
+                "written": written,
+                "notifications": sent,
+                "refunds": refunds,
+            }
+        )
+        return
+    for n in inputs.notes:
+        err_console.print(n, highlight=False)
+    if inputs.problems:
+        err_console.print(f"{len(inputs.problems)} consent event problem(s); first: {inputs.problems[0]}", highlight=False)
+    by_kind: dict[str, Decimal] = {}
+    for f in run.findings:
+        if f.amount is not None:
+            by_kind[f.kind.value] = by_kind.get(f.kind.value, Decimal(0)) + f.amount
+    console.print(
+        table(
+            "Findings",
+            ["kind", "findings", "amount at risk"],
+            [[k, n, by_kind.get(k, "")] for k, n in sorted(counts.items())] or [["(none)", 0, ""]],
+        )
+    )
+    console.print(table("Charges through the consent gate", ["verdict", "charges"], [[k, n] for k, n in sorted(verdicts.items())]))
+    console.print(table("Providers, most suspicious first", ["rank", "evidence"], [[r["rank"], merchant_evidence(r)] for r in run.merchants.head(10).iter_rows(named=True)]))
+    if advice:
+        console.print(f"suspension advised: {', '.join(advice)}")
+    console.print(f"{written} finding(s) written to the lake, {sent} notification(s) to the outbox, {refunds} refund(s)")

@@ -1,0 +1,177 @@
+"""Findings: what the detectors raise, each with its evidence, the amount at risk and a status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import polars as pl
+
+from fairtel.core.ids import stable_id
+from fairtel.core.money import Money
+from fairtel.core.time import require_aware
+
+
+class FindingKind(StrEnum):
+    """Stable codes of what was found."""
+
+    UNCONSENTED_CHARGE = "unconsented_charge"
+    CHARGE_AFTER_CANCELLATION = "charge_after_cancellation"
+    DUPLICATE_CHARGE = "duplicate_charge"
+    PRICE_MISMATCH = "price_mismatch"
+    UNKNOWN_OFFER_CHARGE = "unknown_offer_charge"
+    MACHINE_SPEED_CONFIRMATION = "machine_speed_confirmation"
+    REPLAYED_EVIDENCE = "replayed_evidence"
+    BILL_SHOCK = "bill_shock"
+    USAGE_PAST_CAP = "usage_past_cap"
+    ROAMING_WITHOUT_WELCOME = "roaming_without_welcome"
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+CHARGE_KINDS = frozenset(
+    {
+        FindingKind.UNCONSENTED_CHARGE,
+        FindingKind.CHARGE_AFTER_CANCELLATION,
+        FindingKind.DUPLICATE_CHARGE,
+        FindingKind.PRICE_MISMATCH,
+        FindingKind.UNKNOWN_OFFER_CHARGE,
+    }
+)
+"""Findings about one charge a subscriber should not pay (or not pay in full)."""
+
+
+def finding_id(kind: FindingKind | str, *key: object) -> str:
+    """Derived from the kind and the ids it is about, so a rerun over the same data gives the same ids."""
+    return stable_id("fnd", str(kind), *key)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    finding_id: str
+    kind: FindingKind
+    msisdn: str | None
+    record_ids: tuple[str, ...]
+    subscription_id: str | None
+    amount: Decimal | None
+    currency: str | None
+    detected_at: datetime
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    status: FindingStatus = FindingStatus.OPEN
+
+    def __post_init__(self) -> None:
+        require_aware(self.detected_at, "Finding.detected_at")
+        if isinstance(self.amount, float):
+            raise TypeError("a finding's amount is a Decimal, never a float")
+
+    @property
+    def money(self) -> Money | None:
+        return None if self.amount is None or self.currency is None else Money(self.amount, self.currency)
+
+    @property
+    def amount_minor(self) -> int | None:
+        m = self.money
+        return None if m is None else m.to_minor()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape (``fairtel assure --json``): amount as a decimal string."""
+        return {
+            "finding_id": self.finding_id,
+            "kind": self.kind.value,
+            "msisdn": self.msisdn,
+            "record_ids": list(self.record_ids),
+            "subscription_id": self.subscription_id,
+            "amount": None if self.amount is None else str(self.amount),
+            "currency": self.currency,
+            "status": self.status.value,
+            "evidence": dict(self.evidence),
+            "detected_at": self.detected_at.isoformat(),
+        }
+
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "finding_id": pl.String(),
+    "kind": pl.String(),
+    "msisdn": pl.String(),
+    "record_ids": pl.List(pl.String()),
+    "subscription_id": pl.String(),
+    "amount_minor": pl.Int64(),
+    "currency": pl.String(),
+    "status": pl.String(),
+    "evidence": pl.String(),
+    "detected_at": pl.Datetime("us", "UTC"),
+}
+
+
+def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
+    """Findings at rest (the ``findings`` lake dataset): integer minor units, evidence as JSON text."""
+    import json
+
+    rows = [
+        {
+            "finding_id": f.finding_id,
+            "kind": f.kind.value,
+            "msisdn": f.msisdn,
+            "record_ids": list(f.record_ids),
+            "subscription_id": f.subscription_id,
+            "amount_minor": f.amount_minor,
+            "currency": f.currency,
+            "status": f.status.value,
+            "evidence": json.dumps(dict(f.evidence), ensure_ascii=False, sort_keys=True, default=str),
+            "detected_at": f.detected_at,
+        }
+        for f in findings
+    ]
+    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
+
+
+def minor_to_decimal(units: int | None, currency: str | None) -> Decimal | None:
+    if units is None or currency is None:
+        return None
+    return Money.from_minor(int(units), currency).amount
+
+
+def build_findings(
+    frame: pl.DataFrame,
+    kind: FindingKind,
+    *,
+    key: Sequence[str],
+    detected_at: datetime,
+    evidence: Sequence[str] = (),
+) -> list[Finding]:
+    """Findings from a frame with msisdn, record_ids (list), subscription_id, amount_minor, currency, the
+    ``key`` columns (what the finding is about, for its stable id) and ``evidence`` columns."""
+    out: list[Finding] = []
+    for row in frame.iter_rows(named=True):
+        ev = {c: _plain(row[c]) for c in evidence if row.get(c) is not None}
+        out.append(
+            Finding(
+                finding_id=finding_id(kind, *(row[k] for k in key)),
+                kind=kind,
+                msisdn=row.get("msisdn"),
+                record_ids=tuple(row.get("record_ids") or ()),
+                subscription_id=row.get("subscription_id"),
+                amount=minor_to_decimal(row.get("amount_minor"), row.get("currency")),
+                currency=row.get("currency"),
+                detected_at=detected_at,
+                evidence=ev,
+            )
+        )
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

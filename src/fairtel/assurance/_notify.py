@@ -1,0 +1,155 @@
+"""Notifications to subscribers (zh/en SMS texts) written to an outbox; delivery adapters are pluggable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from fairtel.assurance._finding import Finding, FindingKind
+from fairtel.assurance._refunds import RefundAdjustment
+from fairtel.core.ids import stable_id
+from fairtel.core.money import Money
+from fairtel.core.time import require_aware
+
+_SCOPE = {
+    "eu_data_roaming": {"zh": "漫游数据流量", "en": "data roaming"},
+    "domestic": {"zh": "套餐外", "en": "out-of-plan"},
+}
+_CURRENCY_ZH = {"CNY": "元", "EUR": "欧元", "USD": "美元", "HKD": "港元"}
+
+_TEXTS = {
+    "bill_shock": {
+        "zh": "【{sender}】您本月{scope}费用已达{spent}，为{cap}上限的{pct}%。",
+        "en": "{sender}: your {scope} charges this month have reached {spent}, {pct}% of your {cap} limit.",
+    },
+    "cutoff": {
+        "zh": "【{sender}】您本月{scope}费用已达上限{cap}，相关服务已暂停。如需继续使用，请回复“继续”。",
+        "en": "{sender}: your {scope} charges have reached your {cap} limit and the service is paused. Reply CONTINUE to keep using it.",
+    },
+    "refund": {
+        "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
+        "en": "{sender}: we have refunded {amount} ({reason}). It will appear on your next bill.",
+    },
+}
+_REASON_ZH = {
+    "charge without a confirmed order": "未经您确认订购的扣费",
+    "charge after the subscription ended": "退订后的扣费",
+    "charged twice for the same period": "同一周期重复扣费",
+    "charged more than the catalog price": "超出资费标准的扣费",
+    "charge for an offer not in the catalog": "不明业务扣费",
+    "usage charged after the spending cap": "超出消费上限后的费用",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    message_id: str
+    msisdn: str
+    language: str
+    kind: str  # bill_shock | cutoff | refund
+    text: str
+    created_at: datetime
+    finding_id: str | None = None
+
+
+def _money(amount: Decimal, currency: str, language: str) -> str:
+    m = Money(amount, currency).rounded()
+    if language == "zh":
+        return f"{m.amount}{_CURRENCY_ZH.get(currency, currency)}"
+    return f"{m.amount} {currency}"
+
+
+def _language(msisdn: str, languages: Mapping[str, str], default: str) -> str:
+    lang = languages.get(msisdn, default)
+    return lang if lang in ("zh", "en") else default
+
+
+def bill_shock_messages(
+    findings: Iterable[Finding],
+    *,
+    languages: Mapping[str, str] | None = None,
+    default_language: str = "zh",
+    sender: str = "fairtel",
+    now: datetime,
+) -> list[OutboxMessage]:
+    """One SMS per threshold crossed; at the cap of a stopping policy, the cut-off text instead."""
+    langs = languages or {}
+    out: list[OutboxMessage] = []
+    for f in findings:
+        if f.kind is not FindingKind.BILL_SHOCK or f.msisdn is None or f.amount is None or f.currency is None:
+            continue
+        lang = _language(f.msisdn, langs, default_language)
+        ev = f.evidence
+        policy = str(ev.get("policy", ""))
+        pct = int(ev.get("threshold_pct", 0))
+        kind = "cutoff" if pct >= 100 and ev.get("stop_at_cap") else "bill_shock"
+        cap = _money(Decimal(str(ev.get("cap", "0"))), str(ev.get("cap_currency", f.currency)), lang)
+        text = _TEXTS[kind][lang].format(
+            sender=sender,
+            scope=_SCOPE.get(policy, {"zh": "", "en": "usage"})[lang],
+            spent=_money(f.amount, f.currency, lang),
+            cap=cap,
+            pct=pct,
+        )
+        out.append(OutboxMessage(stable_id("msg", kind, f.finding_id), f.msisdn, lang, kind, text, require_aware(now), f.finding_id))
+    return out
+
+
+def refund_messages(
+    refunds: Iterable[RefundAdjustment],
+    *,
+    languages: Mapping[str, str] | None = None,
+    default_language: str = "zh",
+    sender: str = "fairtel",
+    now: datetime,
+) -> list[OutboxMessage]:
+    langs = languages or {}
+    out: list[OutboxMessage] = []
+    for r in refunds:
+        lang = _language(r.msisdn, langs, default_language)
+        reason = _REASON_ZH.get(r.reason, r.reason) if lang == "zh" else r.reason
+        text = _TEXTS["refund"][lang].format(sender=sender, amount=_money(r.amount, r.currency, lang), reason=reason)
+        out.append(OutboxMessage(stable_id("msg", "refund", r.adjustment_id), r.msisdn, lang, "refund", text, require_aware(now), r.finding_id))
+    return out
+
+
+class Outbox(Protocol):
+    """Where messages go: a table, a file, an SMS gateway. ``send`` returns how many were new."""
+
+    def send(self, messages: Sequence[OutboxMessage]) -> int: ...
+
+
+class FileOutbox:
+    """Messages appended as JSON Lines to ``<dir>/messages.jsonl``; a message id already written is skipped,
+    so rerunning the same detection sends nothing twice."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "messages.jsonl"
+
+    def _known(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        known: set[str] = set()
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    known.add(json.loads(line)["message_id"])
+        return known
+
+    def send(self, messages: Sequence[OutboxMessage]) -> int:
+        known = self._known()
+        fresh = [m for m in messages if m.message_id not in known]
+        if not fresh:
+            return 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            for m in fresh:
+                row = asdict(m)
+                row["created_at"] = m.created_at.isoformat()
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return len(fresh)

@@ -1,0 +1,155 @@
+"""Resolving findings: a refund adjustment for billing, or a dismissal with its reason. Both are records
+that are appended, never edited, so an auditor sees who decided what and when."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from fairtel.assurance._finding import CHARGE_KINDS, Finding, FindingKind, FindingStatus
+from fairtel.core.errors import FairtelError
+from fairtel.core.ids import stable_id
+from fairtel.core.time import require_aware, utc_now
+
+
+class ResolutionError(FairtelError):
+    code = "finding_resolution_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAdjustment:
+    """A refund billing applies to the subscriber's account (amount positive, in the charge's currency)."""
+
+    adjustment_id: str
+    finding_id: str
+    msisdn: str
+    amount: Decimal
+    currency: str
+    reason: str
+    created_at: datetime
+    created_by: str
+    record_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How a finding was closed: ``resolved`` (refunded) or ``dismissed``, with the reason and who decided."""
+
+    finding_id: str
+    status: FindingStatus
+    resolution: str
+    reason: str
+    resolved_at: datetime
+    resolved_by: str
+    adjustment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPolicy:
+    """Which kinds are refunded without a person deciding. Price mismatches refund only an over-charge."""
+
+    automatic: frozenset[FindingKind] = field(
+        default_factory=lambda: frozenset(
+            {
+                FindingKind.UNCONSENTED_CHARGE,
+                FindingKind.CHARGE_AFTER_CANCELLATION,
+                FindingKind.DUPLICATE_CHARGE,
+                FindingKind.UNKNOWN_OFFER_CHARGE,
+                FindingKind.PRICE_MISMATCH,
+            }
+        )
+    )
+    refund_usage_past_cap: bool = True
+
+
+_REASONS = {
+    FindingKind.UNCONSENTED_CHARGE: "charge without a confirmed order",
+    FindingKind.CHARGE_AFTER_CANCELLATION: "charge after the subscription ended",
+    FindingKind.DUPLICATE_CHARGE: "charged twice for the same period",
+    FindingKind.PRICE_MISMATCH: "charged more than the catalog price",
+    FindingKind.UNKNOWN_OFFER_CHARGE: "charge for an offer not in the catalog",
+    FindingKind.USAGE_PAST_CAP: "usage charged after the spending cap",
+    FindingKind.MACHINE_SPEED_CONFIRMATION: "confirmation not made by the subscriber",
+    FindingKind.REPLAYED_EVIDENCE: "confirmation evidence reused from another order",
+}
+
+
+def refundable_amount(finding: Finding) -> Decimal:
+    """What the subscriber gets back for this finding (zero when nothing was over-charged)."""
+    if finding.amount is None or finding.currency is None:
+        return Decimal(0)
+    return max(finding.amount, Decimal(0))
+
+
+def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetime | None = None) -> tuple[RefundAdjustment, Resolution]:
+    """Refund a finding's amount: an adjustment for billing and the resolution that records it."""
+    if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
+        raise ResolutionError(f"finding {finding.finding_id} is already {finding.status.value}")
+    amount = refundable_amount(finding)
+    if amount <= 0 or finding.msisdn is None or finding.currency is None:
+        raise ResolutionError(f"finding {finding.finding_id} has nothing to refund")
+    at = require_aware(now or utc_now(), "now")
+    why = reason or _REASONS.get(finding.kind, finding.kind.value)
+    adj = RefundAdjustment(
+        adjustment_id=stable_id("adj", "refund", finding.finding_id),
+        finding_id=finding.finding_id,
+        msisdn=finding.msisdn,
+        amount=amount,
+        currency=finding.currency,
+        reason=why,
+        created_at=at,
+        created_by=by,
+        record_ids=finding.record_ids,
+    )
+    res = Resolution(finding.finding_id, FindingStatus.RESOLVED, "refunded", why, at, by, adj.adjustment_id)
+    return adj, res
+
+
+def dismiss(finding: Finding, *, reason: str, by: str, now: datetime | None = None) -> Resolution:
+    """Close a finding without a refund; the reason is mandatory and kept."""
+    if not reason.strip():
+        raise ResolutionError("a dismissal needs a reason")
+    if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
+        raise ResolutionError(f"finding {finding.finding_id} is already {finding.status.value}")
+    return Resolution(finding.finding_id, FindingStatus.DISMISSED, "dismissed", reason.strip(), require_aware(now or utc_now(), "now"), by)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundDecisions:
+    refunds: list[RefundAdjustment]
+    resolutions: list[Resolution]
+    pending: list[Finding]  # left for an analyst
+
+
+def decide_refunds(
+    findings: Iterable[Finding],
+    *,
+    policy: RefundPolicy = RefundPolicy(),
+    billed_record_ids: Collection[str] | None = None,
+    by: str = "assurance",
+    now: datetime | None = None,
+) -> RefundDecisions:
+    """Refund automatically what the policy allows. With ``billed_record_ids``, only charges that reached a
+    bill are refunded (a charge the gate refused was never billed: its finding is resolved as
+    ``not_billed`` without money moving)."""
+    at = require_aware(now or utc_now(), "now")
+    refunds: list[RefundAdjustment] = []
+    resolutions: list[Resolution] = []
+    pending: list[Finding] = []
+    for f in findings:
+        auto = f.kind in policy.automatic or (f.kind is FindingKind.USAGE_PAST_CAP and policy.refund_usage_past_cap)
+        if not auto or f.status is not FindingStatus.OPEN:
+            pending.append(f)
+            continue
+        if billed_record_ids is not None and f.kind in CHARGE_KINDS and not any(r in billed_record_ids for r in f.record_ids):
+            resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", "refused by the consent gate before billing", at, by))
+            continue
+        if refundable_amount(f) <= 0:
+            pending.append(f)
+            continue
+        adj, res = refund(f, by=by, now=at)
+        refunds.append(adj)
+        resolutions.append(res)
+    return RefundDecisions(refunds, resolutions, pending)

@@ -1,0 +1,96 @@
+"""One assurance run: consent projection → gate → every detector → findings, merchant ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from fairtel.assurance._billshock import BillShockPolicy, bill_shock_findings
+from fairtel.assurance._charges import charge_findings
+from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings
+from fairtel.assurance._finding import Finding
+from fairtel.assurance._merchants import MerchantPolicy, rank_merchants
+from fairtel.assurance._roaming import welcome_findings
+from fairtel.consent import (
+    DEFAULT_POLICY,
+    ConsentPolicy,
+    OfferBook,
+    empty_events,
+    gate_vas,
+    offers_frame,
+    project_subscriptions,
+)
+from fairtel.core.time import DEMO_TIMEZONE, require_aware, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class AssurancePolicy:
+    """Everything an operator tunes about detection. ``machine_speed_s``: a confirmation sooner than this
+    after its order cannot be a person's (nobody reads a message and answers it in under three seconds). ``bill_shock``: the caps to watch (none by default: presets in
+    ``fairtel.assurance.PRESETS``). ``welcome_grace``: how late a roaming welcome notice may arrive."""
+
+    consent: ConsentPolicy = DEFAULT_POLICY
+    machine_speed_s: float = 3.0
+    bill_shock: tuple[BillShockPolicy, ...] = ()
+    welcome_grace: timedelta = timedelta(minutes=30)
+    merchants: MerchantPolicy = field(default_factory=MerchantPolicy)
+    tz: str = DEMO_TIMEZONE
+
+
+@dataclass(frozen=True, slots=True)
+class AssuranceRun:
+    findings: list[Finding]
+    gated: pl.DataFrame  # VAS records with subscription_id, verdict, billable
+    subscriptions: pl.DataFrame
+    merchants: pl.DataFrame
+
+
+def assure(
+    *,
+    usage: pl.DataFrame,
+    offers: OfferBook | pl.DataFrame,
+    events: pl.DataFrame | None = None,
+    subscriptions: pl.DataFrame | None = None,
+    rated: pl.DataFrame | None = None,
+    notices: pl.DataFrame | None = None,
+    complaints: pl.DataFrame | None = None,
+    suspended: Iterable[str] = (),
+    opted_in: Iterable[str] = (),
+    policy: AssurancePolicy = AssurancePolicy(),
+    now: datetime | None = None,
+) -> AssuranceRun:
+    """Run every detector whose input is given. ``usage`` is clean usage (CLEAN_USAGE_SCHEMA; only the VAS
+    rows are gated, all rows serve the roaming-notice check when ``notices`` is given); ``events`` the
+    consent ledger's events (or pass ``subscriptions`` already projected)."""
+    detected_at = require_aware(now or utc_now(), "now")
+    ev = events if events is not None else empty_events()
+    subs = subscriptions if subscriptions is not None else project_subscriptions(ev, policy=policy.consent)
+    book = offers if isinstance(offers, pl.DataFrame) else offers_frame(offers)
+    vas = usage.filter(pl.col("kind") == "vas") if "kind" in usage.columns else usage
+    gated = gate_vas(vas, subs, book, suspended=suspended, tz=policy.tz)
+
+    findings: list[Finding] = []
+    findings += charge_findings(gated, detected_at=detected_at)
+    findings += machine_speed_findings(subs, gated, max_human_s=policy.machine_speed_s, detected_at=detected_at)
+    if ev.height:
+        findings += replayed_evidence_findings(
+            ev, gated, detected_at=detected_at, offers=book, generic_min_providers=policy.merchants.generic_min_providers
+        )
+    if rated is not None:
+        for bs in policy.bill_shock:
+            findings += bill_shock_findings(rated, bs, detected_at=detected_at, opted_in=opted_in, tz=policy.tz)
+    if notices is not None and "roaming_country" in usage.columns:
+        findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace)
+    merchant_policy = replace(policy.merchants, machine_speed_s=policy.machine_speed_s, tz=policy.tz)
+    merchants = rank_merchants(subs, book, gated=gated, events=ev, complaints=complaints, policy=merchant_policy)
+    findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))
+    return AssuranceRun(findings=findings, gated=gated, subscriptions=subs, merchants=merchants)
+
+
+def detect(**kwargs: Any) -> list[Finding]:
+    """``assure(...)`` returning only the findings."""
+    return assure(**kwargs).findings

@@ -1,0 +1,173 @@
+"""Projections of the ledger: each subscription's confirmation, chargeable interval and state at an instant.
+
+The state machine, applied to events sorted by time whatever their order in the files:
+
+    ordered ──(confirmed within the window, by the subscriber, through an operator channel)──► confirmed
+    ordered / confirmed ──► cancelled | expired
+
+A confirmation is *valid* when an order precedes it, it comes no later than ``confirm_window`` after the
+order (the edge is inside) and before the subscription ended. Invalid confirmations are kept and counted,
+never silently dropped. A subscription is chargeable on [confirmed_at, ended_at).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import polars as pl
+import pyarrow as pa
+
+from fairtel.consent._ledger import as_events
+from fairtel.consent._policy import DEFAULT_POLICY, ConsentPolicy
+from fairtel.core.time import require_aware
+
+
+class ConfirmationStatus(StrEnum):
+    VALID = "valid"
+    MISSING = "missing"  # no confirmation event at all
+    WITHOUT_ORDER = "without_order"  # no order before it
+    OUTSIDE_WINDOW = "outside_window"  # later than the window after the order
+    AFTER_END = "after_end"  # the subscription was already cancelled or expired
+
+
+class SubscriptionState(StrEnum):
+    NONE = "none"  # nothing ordered yet at that instant
+    ORDERED = "ordered"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+SUBSCRIPTION_SCHEMA: dict[str, pl.DataType] = {
+    "subscription_id": pl.String(),
+    "msisdn": pl.String(),
+    "offer_id": pl.String(),
+    "ordered_at": pl.Datetime("us", "UTC"),
+    "order_channel": pl.String(),
+    "order_evidence": pl.String(),
+    "confirmed_at": pl.Datetime("us", "UTC"),
+    "confirm_channel": pl.String(),
+    "confirm_evidence": pl.String(),
+    "confirm_delay_s": pl.Float64(),
+    "confirmation": pl.String(),
+    "invalid_confirmations": pl.UInt32(),
+    "ended_at": pl.Datetime("us", "UTC"),
+    "end_reason": pl.String(),
+}
+
+_END = ("cancelled", "expired")
+
+
+def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPolicy = DEFAULT_POLICY) -> pl.DataFrame:
+    """One row per subscription (see SUBSCRIPTION_SCHEMA); independent of the events' order in the input."""
+    ev = as_events(events).lazy()
+    # Deterministic order whatever the input order: time, then event kind, then content.
+    ev = ev.sort("subscription_id", "at", "event", "channel", "evidence", nulls_last=True)
+    base = ev.group_by("subscription_id").agg(
+        pl.col("msisdn").first(),
+        pl.col("offer_id").first(),
+    )
+    orders = ev.filter(pl.col("event") == "ordered").group_by("subscription_id").agg(
+        pl.col("at").first().alias("ordered_at"),
+        pl.col("channel").first().alias("order_channel"),
+        pl.col("evidence").first().alias("order_evidence"),
+    )
+    ends = ev.filter(pl.col("event").is_in(_END)).group_by("subscription_id").agg(
+        pl.col("at").first().alias("ended_at"),
+        pl.col("event").first().alias("end_reason"),
+    )
+    window = pl.duration(microseconds=int(policy.confirm_window.total_seconds() * 1_000_000))
+    confirms = (
+        ev.filter(pl.col("event") == "confirmed")
+        .join(orders.select("subscription_id", "ordered_at"), on="subscription_id", how="left")
+        .join(ends.select("subscription_id", "ended_at"), on="subscription_id", how="left")
+        .with_columns(
+            pl.when(pl.col("ordered_at").is_null() | (pl.col("at") < pl.col("ordered_at")))
+            .then(pl.lit(ConfirmationStatus.WITHOUT_ORDER.value))
+            .when(pl.col("at") > pl.col("ordered_at") + window)
+            .then(pl.lit(ConfirmationStatus.OUTSIDE_WINDOW.value))
+            .when(pl.col("ended_at").is_not_null() & (pl.col("at") >= pl.col("ended_at")))
+            .then(pl.lit(ConfirmationStatus.AFTER_END.value))
+            .otherwise(pl.lit(ConfirmationStatus.VALID.value))
+            .alias("status")
+        )
+        .group_by("subscription_id")
+        .agg(
+            pl.col("at").filter(pl.col("status") == "valid").first().alias("confirmed_at"),
+            pl.col("channel").filter(pl.col("status") == "valid").first().alias("confirm_channel"),
+            pl.col("evidence").filter(pl.col("status") == "valid").first().alias("confirm_evidence"),
+            pl.col("status").first().alias("_first_status"),
+            (pl.col("status") != "valid").sum().cast(pl.UInt32).alias("invalid_confirmations"),
+        )
+    )
+    out = (
+        base.join(orders, on="subscription_id", how="left")
+        .join(confirms, on="subscription_id", how="left")
+        .join(ends, on="subscription_id", how="left")
+        .with_columns(
+            pl.when(pl.col("confirmed_at").is_not_null())
+            .then(pl.lit(ConfirmationStatus.VALID.value))
+            .otherwise(pl.col("_first_status").fill_null(ConfirmationStatus.MISSING.value))
+            .alias("confirmation"),
+            ((pl.col("confirmed_at") - pl.col("ordered_at")).dt.total_microseconds() / 1_000_000).alias("confirm_delay_s"),
+            pl.col("invalid_confirmations").fill_null(0),
+        )
+        .select(list(SUBSCRIPTION_SCHEMA))
+        .sort("subscription_id")
+    )
+    return out.collect().cast(SUBSCRIPTION_SCHEMA)  # type: ignore[arg-type]
+
+
+def chargeable_intervals(subscriptions: pl.DataFrame) -> pl.DataFrame:
+    """[chargeable_from, chargeable_until) per validly confirmed subscription; until is null while open."""
+    return subscriptions.filter(pl.col("confirmation") == ConfirmationStatus.VALID.value).select(
+        "subscription_id",
+        "msisdn",
+        "offer_id",
+        pl.col("confirmed_at").alias("chargeable_from"),
+        pl.col("ended_at").alias("chargeable_until"),
+    )
+
+
+def state_expr(at: pl.Expr, *, policy: ConsentPolicy = DEFAULT_POLICY) -> pl.Expr:
+    """The state of each subscription row at the instants ``at`` (an expression over the same rows).
+
+    An order left unconfirmed past its window has lapsed: it reads as ``expired`` from the window's end.
+    """
+    window = pl.duration(microseconds=int(policy.confirm_window.total_seconds() * 1_000_000))
+    lapsed_at = pl.when(pl.col("confirmed_at").is_null()).then(pl.col("ordered_at") + window)
+    return (
+        pl.when(pl.col("ended_at").is_not_null() & (at >= pl.col("ended_at")))
+        .then(pl.col("end_reason"))
+        .when(pl.col("confirmed_at").is_not_null() & (at >= pl.col("confirmed_at")))
+        .then(pl.lit(SubscriptionState.CONFIRMED.value))
+        .when(lapsed_at.is_not_null() & (at > lapsed_at))
+        .then(pl.lit(SubscriptionState.EXPIRED.value))
+        .when(pl.col("ordered_at").is_not_null() & (at >= pl.col("ordered_at")))
+        .then(pl.lit(SubscriptionState.ORDERED.value))
+        .otherwise(pl.lit(SubscriptionState.NONE.value))
+    )
+
+
+def states_at(subscriptions: pl.DataFrame, at: datetime, *, policy: ConsentPolicy = DEFAULT_POLICY) -> pl.DataFrame:
+    """Each subscription's state at one instant: subscription_id, msisdn, offer_id, state, chargeable."""
+    instant = pl.lit(require_aware(at, "at")).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return subscriptions.select(
+        "subscription_id",
+        "msisdn",
+        "offer_id",
+        state_expr(instant, policy=policy).alias("state"),
+    ).with_columns((pl.col("state") == SubscriptionState.CONFIRMED.value).alias("chargeable"))
+
+
+def archivable(subscriptions: pl.DataFrame, now: datetime, *, policy: ConsentPolicy = DEFAULT_POLICY) -> pl.DataFrame:
+    """Subscriptions whose retention has run out: ended more than ``retention_months`` before ``now``.
+
+    Their events may be moved to an archive by the store; the ledger itself never edits or deletes.
+    """
+    instant = pl.lit(require_aware(now, "now")).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return subscriptions.filter(
+        pl.col("ended_at").is_not_null()
+        & (pl.col("ended_at").dt.offset_by(f"{policy.retention_months}mo") <= instant)
+    ).select("subscription_id", "msisdn", "offer_id", "ended_at")

@@ -1,0 +1,113 @@
+"""`fairtel assure` over a small operator directory written by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fairtel.cli import app
+
+runner = CliRunner()
+M1, M2 = "8613800138000", "8613900139000"
+
+CATALOG = """
+[operator]
+id = "demo"
+currency = "CNY"
+
+[[offers]]
+id = "vas-music-10"
+provider = "sp-melody"
+price = "10.00"
+period = "monthly"
+
+[[offers]]
+id = "vas-ringtone-2"
+provider = "sp-melody"
+price = "2.00"
+period = "per_use"
+"""
+
+
+def _event(event: str, sub: str, at: str, msisdn: str = M1, offer: str = "vas-music-10") -> str:
+    return json.dumps({"event": event, "subscription_id": sub, "msisdn": msisdn, "offer_id": offer, "at": at, "channel": "sms", "evidence": f"{sub}-{event}"})
+
+
+def _operator_dir(root: Path) -> Path:
+    (root / "consent").mkdir(parents=True)
+    (root / "usage").mkdir()
+    (root / "catalog.toml").write_text(CATALOG, encoding="utf-8")
+    (root / "consent" / "events.jsonl").write_text("\n".join([
+        _event("ordered", "s1", "2026-09-01T10:00:00+08:00"),
+        _event("confirmed", "s1", "2026-09-01T10:03:00+08:00"),
+        _event("cancelled", "s1", "2026-09-10T09:00:00+08:00"),
+        "{oops",
+    ]) + "\n", encoding="utf-8")
+    vas = [
+        {"record_id": "v1", "msisdn": M1, "kind": "vas", "started_at": "2026-09-02T00:00:00Z", "offer_id": "vas-music-10", "amount": "10.00", "currency": "CNY"},
+        {"record_id": "v2", "msisdn": M1, "kind": "vas", "started_at": "2026-09-05T00:00:00Z", "offer_id": "vas-music-10", "amount": "10.00", "currency": "CNY"},
+        {"record_id": "v3", "msisdn": M1, "kind": "vas", "started_at": "2026-09-20T00:00:00Z", "offer_id": "vas-music-10", "amount": "10.00", "currency": "CNY"},
+        {"record_id": "v4", "msisdn": M2, "kind": "vas", "started_at": "2026-09-03T00:00:00Z", "offer_id": "vas-ringtone-2", "amount": "2.00", "currency": "CNY"},
+        {"record_id": "c1", "msisdn": M2, "kind": "voice", "started_at": "2026-09-03T00:00:00Z", "duration_s": 30, "peer": M1, "direction": "out"},
+    ]
+    (root / "usage" / "spgw-01.jsonl").write_text("\n".join(json.dumps(v) for v in vas) + "\nnot json\n", encoding="utf-8")
+    (root / "usage" / "msc-02.csv").write_text(
+        "record_id,msisdn,kind,direction,started_at,duration_s,peer,offer_id,amount,currency\n"
+        f"x1,{M2},vas,,2026-09-04T00:00:00+08:00,,,vas-music-10,10.00,CNY\n"
+        f"x2,{M2},voice,out,2026-09-04T00:00:00+08:00,12,{M1},,,\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_assure_json_lists_every_finding(tmp_path: Path) -> None:
+    op = _operator_dir(tmp_path / "op")
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["assure", "--home", str(home), "--operator-dir", str(op), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    found = {(f["kind"], tuple(f["record_ids"])): f for f in out["findings"]}
+    assert set(found) == {
+        ("duplicate_charge", ("v2",)),
+        ("charge_after_cancellation", ("v3",)),
+        ("unconsented_charge", ("v4",)),
+        ("unconsented_charge", ("x1",)),
+    }
+    after = found[("charge_after_cancellation", ("v3",))]
+    assert after["amount"] == "10.00" and after["subscription_id"] == "s1" and after["status"] == "open" and after["msisdn"] == M1
+    assert all(f["finding_id"].startswith("fnd_") for f in out["findings"])
+    assert out["charges"]["verdicts"]["consented"] == 1
+    assert any(":4" in p for p in out["problems"])  # the bad consent line, with its line number
+    assert list((home / "lake" / "findings").glob("period=2026-09/*.parquet"))
+    again = json.loads(runner.invoke(app, ["assure", "--home", str(home), "--operator-dir", str(op), "--json"]).stdout)
+    assert sorted(f["finding_id"] for f in again["findings"]) == sorted(f["finding_id"] for f in out["findings"])
+
+
+def test_assure_summary_and_suspension(tmp_path: Path) -> None:
+    op = _operator_dir(tmp_path / "op")
+    result = runner.invoke(app, ["assure", "--home", str(tmp_path / "h"), "--operator-dir", str(op), "--suspend", "sp-melody", "--no-write"])
+    assert result.exit_code == 0, result.output
+    assert "merchant_suspended" in result.output and "unconsented_charge" in result.output
+
+
+def test_assure_reports_a_missing_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["assure", "--home", str(tmp_path / "h"), "--operator-dir", str(tmp_path / "nope"), "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "not_found"
+
+
+def test_consent_check_and_state(tmp_path: Path) -> None:
+    op = _operator_dir(tmp_path / "op")
+    events = str(op / "consent" / "events.jsonl")
+    checked = runner.invoke(app, ["consent", "check", events, "--json"])
+    assert checked.exit_code == 1  # the file has one malformed line
+    report = json.loads(checked.stdout)
+    assert (report["read"], report["accepted"]) == (4, 3) and report["problems"][0].endswith(":4: not valid JSON: Expecting property name enclosed in double quotes at column 2")
+    state = runner.invoke(app, ["consent", "state", events, "--at", "2026-09-05T00:00:00+08:00", "--json"])
+    assert state.exit_code == 0, state.output
+    (sub,) = json.loads(state.stdout)["subscriptions"]
+    assert (sub["subscription_id"], sub["state"], sub["confirmation"]) == ("s1", "confirmed", "valid")
+    later = json.loads(runner.invoke(app, ["consent", "state", events, "--at", "2026-09-11T00:00:00+08:00", "--json"]).stdout)
+    assert later["subscriptions"][0]["state"] == "cancelled"
