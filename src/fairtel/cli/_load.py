@@ -1,11 +1,202 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""`fairtel load DIR`: import an operator directory (catalog, subscribers, consent) and ingest its usage.
+
+Layout (docs/formats.md): ``catalog.toml``, ``subscribers.csv``, ``consent/*.jsonl``, ``usage/*``. Each
+file is imported in its own transaction, so one bad file does not undo the others, and every step is
+idempotent: loading the same directory twice adds nothing the second time.
+"""
 
 from __future__ import annotations
 
+import importlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.bootstrap import App
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, reporter, table
+from fairtel.core.errors import CatalogError, InvalidInputError, Problem
+from fairtel.store import ImportReport, ImportStatus, import_consent_events, import_subscribers, store_catalog
+
+_FILE_REPORT_FIELDS = ("file", "format", "read", "accepted", "rejected", "duplicate", "status", "message")
+EXIT_FAILED = 2  # a file could not be used at all
+EXIT_NOT_AVAILABLE = 3  # usage files present, but mediation has not landed
+
+
+@dataclass
+class LoadSummary:
+    directory: Path
+    catalog: dict[str, Any] = field(default_factory=dict)
+    subscribers: ImportReport | None = None
+    consent: list[ImportReport] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=lambda: {"status": "none", "files": []})
+
+    @property
+    def exit_code(self) -> int:
+        imports = [r for r in (self.subscribers, *self.consent) if r is not None]
+        if self.catalog.get("status") == "invalid" or any(r.status is ImportStatus.FAILED for r in imports):
+            return EXIT_FAILED
+        if any(f.get("status") == "failed" for f in self.usage["files"]):
+            return EXIT_FAILED
+        if self.usage["status"] == "not_available":
+            return EXIT_NOT_AVAILABLE
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "catalog": self.catalog,
+            "subscribers": None if self.subscribers is None else self.subscribers.to_dict(),
+            "consent": [r.to_dict() for r in self.consent],
+            "usage": self.usage,
+            "exit_code": self.exit_code,
+        }
+
+
+def load_directory(app: App, directory: Path, *, report: Reporter | None = None, usage: bool = True) -> LoadSummary:
+    """Import ``directory`` into ``app``'s home. Raises ``CatalogError`` (nothing imported) when the
+    catalog is invalid; problems in other files are reported in the summary, file by file."""
+    summary = LoadSummary(directory)
+    catalog_file = directory / "catalog.toml"
+    subscribers_file = directory / "subscribers.csv"
+    consent_files = sorted((directory / "consent").glob("*.jsonl"))
+    usage_files = sorted(
+        p for p in (directory / "usage").rglob("*") if p.is_file() and not p.name.startswith(".")
+    ) if usage else []
+    total = 1 + 1 + len(consent_files) + len(usage_files)
+
+    def step(name: str) -> None:
+        if report is not None:
+            report.step("load", total=total)
+            report.note(name)
+
+    known_plans: set[str] | None = None
+    if catalog_file.is_file():
+        text = catalog_file.read_text(encoding="utf-8")
+        known_plans, validated, note = _validate_catalog(catalog_file, text)
+        with app.db.begin() as conn:
+            stored = store_catalog(conn, text)
+        summary.catalog = {
+            "file": str(catalog_file), "status": "stored" if stored.created else "unchanged",
+            "validated": validated, "version_id": stored.version_id, "sha256": stored.sha256,
+            "plans": None if known_plans is None else len(known_plans), **({"note": note} if note else {}),
+        }
+    else:
+        summary.catalog = {"file": str(catalog_file), "status": "missing", "validated": False}
+    step(f"catalog: {summary.catalog['status']}")
+
+    if subscribers_file.is_file():
+        with app.db.begin() as conn:
+            summary.subscribers = import_subscribers(conn, subscribers_file, known_plans=known_plans)
+    step("subscribers")
+
+    for path in consent_files:
+        with app.db.begin() as conn:
+            summary.consent.append(import_consent_events(conn, path, source=f"consent/{path.name}"))
+        step(f"consent {path.name}")
+
+    if usage_files:
+        summary.usage = _ingest_usage(app, usage_files, report)
+    return summary
+
+
+def _optional(module: str, name: str) -> Any:
+    """A function another package provides, or None while that package has not landed."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _validate_catalog(path: Path, text: str) -> tuple[set[str] | None, bool, str | None]:
+    """Plan ids of a valid catalog, whether it was fully validated, and a note when it could not be."""
+    load_catalog = _optional("fairtel.catalog", "load_catalog")
+    if load_catalog is None:  # the catalog package has not landed yet: check the TOML syntax only
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            problem = Problem(str(path), getattr(exc, "lineno", None), None, str(exc), "toml_syntax")
+            raise CatalogError([problem], what=str(path)) from None
+        return None, False, "only the TOML syntax was checked: fairtel.catalog.load_catalog is not available"
+    catalog = load_catalog(path)  # raises CatalogError / InvalidInputError listing every problem
+    try:
+        plans: set[str] | None = {str(p.plan_id) for p in catalog.plans}
+    except AttributeError:
+        plans = None
+    return plans, True, None
+
+
+def _ingest_usage(app: App, files: list[Path], report: Reporter | None) -> dict[str, Any]:
+    ingest_files = _optional("fairtel.mediation", "ingest_files")
+    if ingest_files is None:
+        return {
+            "status": "not_available", "files": [], "pending": [str(f) for f in files],
+            "note": "usage not ingested: fairtel.mediation.ingest_files is not available (issue #3)",
+        }
+    results = ingest_files(files, settings=app.settings, report=report)
+    rows = [{k: _plain(getattr(r, k, None)) for k in _FILE_REPORT_FIELDS} for r in results]
+    return {"status": "ok", "files": rows}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    return getattr(value, "value", value)  # enums
+
+
+def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
+    rows: list[list[Any]] = []
+    cat = summary.catalog
+    rows.append(["catalog", Path(cat["file"]).name, cat["status"], "", "", "", ""])
+    imports = [r for r in (summary.subscribers, *summary.consent) if r is not None]
+    for r in imports:
+        rows.append([r.kind, _rel(summary.directory, r.file), r.status.value, r.read, r.accepted, r.duplicate, r.rejected])
+    for f in summary.usage["files"]:
+        rows.append(["usage", _rel(summary.directory, str(f["file"])), f["status"], f["read"], f["accepted"], f["duplicate"], f["rejected"]])
+    for pending in summary.usage.get("pending", []):
+        rows.append(["usage", _rel(summary.directory, pending), "pending", "", "", "", ""])
+    console.print(table(f"fairtel load {summary.directory}", ["what", "file", "status", "read", "accepted", "duplicate", "rejected"], rows))
+
+    problems = [p for r in imports for p in r.problems]
+    for p in problems[:max_problems]:
+        console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
+    if len(problems) > max_problems:
+        console.print(f"  … and {len(problems) - max_problems} more (use --json for all)", highlight=False)
+    for note in (cat.get("note"), summary.usage.get("note")):
+        if note:
+            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _rel(base: Path, file: str) -> str:
+    try:
+        return str(Path(file).relative_to(base))
+    except ValueError:
+        return file
 
 
 def register(app: typer.Typer) -> None:
-    stub_command(app, 'load', 2, 'loading an operator directory')
+    @app.command("load")
+    def load(
+        ctx: typer.Context,
+        directory: Annotated[Path, typer.Argument(help="Operator directory: catalog.toml, subscribers.csv, consent/, usage/.")],
+        home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")] = None,
+        no_usage: Annotated[bool, typer.Option("--no-usage", help="Import catalog, subscribers and consent only.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ) -> None:
+        """Import an operator directory (catalog, subscribers, consent events) and ingest its usage files."""
+        if not directory.is_dir():
+            raise fail(InvalidInputError([Problem(str(directory), None, None, "not a directory")], what="load"), as_json=as_json)
+        with app_for(ctx, home) as fairtel, reporter(quiet=as_json) as rep:
+            try:
+                summary = load_directory(fairtel, directory, report=rep, usage=not no_usage)
+            except InvalidInputError as exc:  # an invalid catalog: nothing was imported
+                raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(summary.to_dict())
+        else:
+            _print_summary(summary)
+        if summary.exit_code:
+            raise typer.Exit(summary.exit_code)

@@ -1,13 +1,106 @@
-"""OLTP tables (SQLAlchemy 2: SQLite or PostgreSQL, Alembic) and the usage lake (Parquet + DuckDB)."""
+"""OLTP tables (SQLAlchemy 2: SQLite or PostgreSQL, Alembic) and the usage lake (Parquet + DuckDB).
+
+Repositories are plain functions over a ``Connection``; the caller owns the transaction
+(``with engine.begin() as conn: import_subscribers(conn, path)``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from fairtel.store._audit import AccessRecord, PlainNumberInAuditError, access_log, record_access
+from fairtel.store._catalog import (
+    StoredCatalog,
+    catalog_sha256,
+    catalog_text,
+    current_catalog,
+    current_catalog_text,
+    store_catalog,
+)
+from fairtel.store._consent import (
+    CONSENT_LEDGER_SCHEMA,
+    ConsentEventRecord,
+    consent_event_id,
+    consent_events_for,
+    consent_ledger,
+    import_consent_events,
+)
+from fairtel.store._engine import connect
+from fairtel.store._lake import Lake, LakeError
+from fairtel.store._migrate import current_revision, head_revision, migrate
+from fairtel.store._report import ImportReport, ImportStatus
+from fairtel.store._schema import (
+    AccessAudit,
+    Adjustment,
+    ApiKey,
+    Base,
+    Bill,
+    BillLine,
+    CatalogVersion,
+    Complaint,
+    ConsentEvent,
+    Customer,
+    Finding,
+    FraudCase,
+    LoyaltyEntry,
+    Subscriber,
+    Survey,
+    TroubleTicket,
+    User,
+    metadata,
+)
+from fairtel.store._subscribers import (
+    SubscriberRecord,
+    count_subscribers,
+    get_subscriber,
+    import_subscribers,
+    list_subscribers,
+)
 
-
-def connect(url: str) -> Engine:
-    return create_engine(url, future=True)
-
-
-__all__ = ["connect"]
+__all__ = [
+    "CONSENT_LEDGER_SCHEMA",
+    "AccessAudit",
+    "AccessRecord",
+    "Adjustment",
+    "ApiKey",
+    "Base",
+    "Bill",
+    "BillLine",
+    "CatalogVersion",
+    "Complaint",
+    "ConsentEvent",
+    "ConsentEventRecord",
+    "Customer",
+    "Finding",
+    "FraudCase",
+    "ImportReport",
+    "ImportStatus",
+    "Lake",
+    "LakeError",
+    "LoyaltyEntry",
+    "PlainNumberInAuditError",
+    "StoredCatalog",
+    "Subscriber",
+    "SubscriberRecord",
+    "Survey",
+    "TroubleTicket",
+    "User",
+    "access_log",
+    "catalog_sha256",
+    "catalog_text",
+    "connect",
+    "consent_event_id",
+    "consent_events_for",
+    "consent_ledger",
+    "count_subscribers",
+    "current_catalog",
+    "current_catalog_text",
+    "current_revision",
+    "get_subscriber",
+    "head_revision",
+    "import_consent_events",
+    "import_subscribers",
+    "list_subscribers",
+    "metadata",
+    "migrate",
+    "record_access",
+    "store_catalog",
+]

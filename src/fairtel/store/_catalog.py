@@ -1,0 +1,66 @@
+"""Catalog versions: every distinct catalog text ever loaded, kept verbatim so a bill can be explained
+by the exact tariff that priced it. Loading a text again makes it current again without a new row."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from fairtel.core.time import utc_now
+from fairtel.store._schema import CatalogVersion, table_of
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCatalog:
+    version_id: int
+    sha256: str
+    loaded_at: datetime  # first time this text was loaded
+    activated_at: datetime  # last time it became the current catalog
+    created: bool = False  # True when this call added the row
+
+
+def catalog_sha256(toml_text: str) -> str:
+    return hashlib.sha256(toml_text.encode("utf-8")).hexdigest()
+
+
+def store_catalog(conn: Connection, toml_text: str, *, now: datetime | None = None) -> StoredCatalog:
+    """Record ``toml_text`` as the current catalog. The text is not validated here: validate it with
+    ``fairtel.catalog`` first."""
+    now = now or utc_now()
+    sha = catalog_sha256(toml_text)
+    t = table_of(CatalogVersion)
+    row = conn.execute(select(t.c.version_id, t.c.loaded_at).where(t.c.sha256 == sha)).first()
+    if row is None:
+        version_id = conn.execute(
+            t.insert().values(sha256=sha, toml_text=toml_text, loaded_at=now, activated_at=now).returning(t.c.version_id)
+        ).scalar_one()
+        return StoredCatalog(version_id, sha, now, now, created=True)
+    current = current_catalog(conn)
+    if current is not None and current.version_id == row.version_id:
+        return current
+    conn.execute(update(t).where(t.c.version_id == row.version_id).values(activated_at=now))
+    return StoredCatalog(row.version_id, sha, row.loaded_at, now)
+
+
+def current_catalog(conn: Connection) -> StoredCatalog | None:
+    t = table_of(CatalogVersion)
+    row = conn.execute(
+        select(t.c.version_id, t.c.sha256, t.c.loaded_at, t.c.activated_at)
+        .order_by(t.c.activated_at.desc(), t.c.version_id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else StoredCatalog(row.version_id, row.sha256, row.loaded_at, row.activated_at)
+
+
+def current_catalog_text(conn: Connection) -> str | None:
+    current = current_catalog(conn)
+    return None if current is None else catalog_text(conn, current.version_id)
+
+
+def catalog_text(conn: Connection, version_id: int) -> str | None:
+    t = table_of(CatalogVersion)
+    return conn.scalar(select(t.c.toml_text).where(t.c.version_id == version_id))

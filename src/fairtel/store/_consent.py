@@ -1,0 +1,224 @@
+"""The consent ledger: import consent events (JSON Lines, idempotent) and read them back.
+
+An event's id is derived from its natural key (subscription, event, instant), so importing the same file
+twice, or two files that overlap, records each event once. An event whose key is already recorded with
+different content is refused: the ledger is append-only and never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from fairtel.core.contracts import ConsentChannel, ConsentEventKind
+from fairtel.core.errors import FairtelError, Problem
+from fairtel.core.ids import stable_id
+from fairtel.core.time import parse_rfc3339, utc_now
+from fairtel.store._report import MSISDN_RE, ImportReport, chunks, dialect_insert
+from fairtel.store._schema import ConsentEvent, table_of
+
+_EVENTS = frozenset(e.value for e in ConsentEventKind)
+_CHANNELS = frozenset(c.value for c in ConsentChannel)
+# Columns compared when a key is seen again: same key, different content is a conflict.
+_CONTENT = ("subscription_id", "msisdn", "offer_id", "event", "at", "channel")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEventRecord:
+    event_id: str
+    subscription_id: str
+    msisdn: str
+    offer_id: str
+    event: str
+    at: datetime
+    channel: str
+    evidence: Any
+    recorded_at: datetime
+    source: str
+
+
+def consent_event_id(subscription_id: str, event: str, at: datetime) -> str:
+    return stable_id("cev", subscription_id, event, at.astimezone(UTC).isoformat())
+
+
+def import_consent_events(
+    conn: Connection,
+    path: Path | str,
+    *,
+    source: str | None = None,
+    chunk_size: int = 2000,
+) -> ImportReport:
+    """Append the events of a JSON Lines file to the ledger. Re-importing adds nothing (counted as
+    ``duplicate``); a bad line is reported with file, line and field and left out. ``source`` (default:
+    the file name) records where each event came from. Runs inside the caller's transaction."""
+    path = Path(path)
+    source = source or path.name
+    report = ImportReport(file=str(path), kind="consent")
+    pending: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            report.read += 1
+            record, problems = _check_line(str(path), line_no, raw)
+            if record is None:
+                report.rejected += 1
+                report.problems.extend(problems)
+                continue
+            seen = pending.get(record["event_id"])
+            if seen is not None:
+                if _same(seen[1], record):
+                    report.duplicate += 1
+                else:
+                    report.rejected += 1
+                    report.problems.append(
+                        Problem(str(path), line_no, None, f"conflicts with the event on line {seen[0]} (same subscription, event and time)", "conflict")
+                    )
+                continue
+            pending[record["event_id"]] = (line_no, record)
+
+    recorded_at = utc_now()
+    for chunk in chunks(list(pending.values()), chunk_size):
+        _append(conn, chunk, str(path), source, recorded_at, report)
+    return report
+
+
+def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, [Problem(file, line, None, "not valid UTF-8", "undecodable")]
+    except json.JSONDecodeError as exc:
+        return None, [Problem(file, line, None, f"not valid JSON: {exc.msg} at column {exc.colno}", "bad_json")]
+    if not isinstance(obj, dict):
+        return None, [Problem(file, line, None, f"expected a JSON object, found {type(obj).__name__}", "bad_json")]
+
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str, code: str = "bad_value") -> None:
+        problems.append(Problem(file, line, field, message, code))
+
+    def text(field: str, limit: int = 64) -> str:
+        value = obj.get(field)
+        if value is None or value == "":
+            bad(field, "required field is missing", "missing_field")
+            return ""
+        if not isinstance(value, str):
+            bad(field, f"expected a string, found {type(value).__name__}")
+            return ""
+        if len(value) > limit:
+            bad(field, f"longer than {limit} characters")
+        return value
+
+    event, subscription_id, msisdn = text("event"), text("subscription_id"), text("msisdn", 15)
+    offer_id, at_text, channel = text("offer_id"), text("at"), text("channel")
+    if event and event not in _EVENTS:
+        bad("event", f"{event!r} is not one of {', '.join(sorted(_EVENTS))}")
+    if channel and channel not in _CHANNELS:
+        bad("channel", f"{channel!r} is not one of {', '.join(sorted(_CHANNELS))}")
+    if msisdn and not MSISDN_RE.fullmatch(msisdn):
+        bad("msisdn", f"not an E.164 number (7-15 digits, no '+'): {msisdn!r}")
+    at: datetime | None = None
+    if at_text:
+        try:
+            at = parse_rfc3339(at_text)
+        except FairtelError as exc:
+            bad("at", exc.message, "bad_timestamp")
+    if problems or at is None:
+        return None, problems
+    return {
+        "event_id": consent_event_id(subscription_id, event, at),
+        "subscription_id": subscription_id,
+        "msisdn": msisdn,
+        "offer_id": offer_id,
+        "event": event,
+        "at": at.astimezone(UTC),
+        "channel": channel,
+        "evidence": obj.get("evidence"),
+    }, []
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a[c] == b[c] for c in _CONTENT)
+
+
+def _append(
+    conn: Connection,
+    chunk: list[tuple[int, dict[str, Any]]],
+    file: str,
+    source: str,
+    recorded_at: datetime,
+    report: ImportReport,
+) -> None:
+    ids = [r["event_id"] for _, r in chunk]
+    cols = [table_of(ConsentEvent).c[c] for c in ("event_id", *_CONTENT)]
+    stored = {row.event_id: row._asdict() for row in conn.execute(select(*cols).where(ConsentEvent.event_id.in_(ids)))}
+    new: list[dict[str, Any]] = []
+    for line_no, record in chunk:
+        old = stored.get(record["event_id"])
+        if old is None:
+            new.append({**record, "recorded_at": recorded_at, "source": source})
+        elif _same(old, record):
+            report.duplicate += 1
+        else:
+            report.rejected += 1
+            report.problems.append(
+                Problem(file, line_no, None, "conflicts with an event already in the ledger (same subscription, event and time); the ledger is append-only", "conflict")
+            )
+    if new:
+        # ON CONFLICT DO NOTHING: a concurrent import of the same events cannot fail this one. (A plain
+        # executemany: psycopg pipelines it, faster here than multi-row INSERT ... RETURNING.)
+        conn.execute(dialect_insert(conn, table_of(ConsentEvent)).on_conflict_do_nothing(), new)
+    report.accepted += len(new)
+    report.inserted += len(new)
+
+
+def _record(row: Any) -> ConsentEventRecord:
+    return ConsentEventRecord(**{f.name: getattr(row, f.name) for f in fields(ConsentEventRecord)})
+
+
+def consent_events_for(conn: Connection, msisdn: str) -> list[ConsentEventRecord]:
+    """A subscriber's consent events in the order they happened."""
+    query = (
+        select(table_of(ConsentEvent))
+        .where(ConsentEvent.msisdn == msisdn)
+        .order_by(ConsentEvent.at, ConsentEvent.event_id)
+    )
+    return [_record(r) for r in conn.execute(query)]
+
+
+CONSENT_LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("subscription_id", pa.string(), nullable=False),
+        pa.field("msisdn", pa.string(), nullable=False),
+        pa.field("offer_id", pa.string(), nullable=False),
+        pa.field("event", pa.string(), nullable=False),
+        pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("channel", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+
+def consent_ledger(conn: Connection, *, msisdns: list[str] | None = None) -> pa.Table:
+    """The whole ledger (or that of some numbers) as an Arrow table ordered by time, for the consent
+    gate and the assurance detectors, which work on frames."""
+    t = table_of(ConsentEvent)
+    query = select(*(t.c[f.name] for f in CONSENT_LEDGER_SCHEMA)).order_by(t.c.at, t.c.event_id)
+    if msisdns is not None:
+        query = query.where(t.c.msisdn.in_(msisdns))
+    rows = conn.execute(query).all()
+    columns: list[list[Any]] = [[row[i] for row in rows] for i in range(len(CONSENT_LEDGER_SCHEMA))]
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, CONSENT_LEDGER_SCHEMA, strict=True)],
+        schema=CONSENT_LEDGER_SCHEMA,
+    )

@@ -1,0 +1,64 @@
+"""Alembic, configured in code: the migrations ship inside the package, no alembic.ini at run time."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from fairtel.store._engine import connect
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_IN_PROCESS = threading.Lock()
+_LOCK_KEY = 0x66616972_74656C  # "fairtel": the advisory lock PostgreSQL migrations take
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships at least one migration"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine_or_url: Engine | str, *, revision: str = "head") -> Engine:
+    """Upgrade the database to ``revision`` (default: head). Safe to call on every start: a database
+    already at head is left as it is. Returns the engine (made from the URL when one is given)."""
+    engine = connect(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    # One migrator at a time: in this process (Alembic's context is process-global) and across processes
+    # (SQLite: the write lock taken by BEGIN IMMEDIATE; PostgreSQL: an advisory lock). The others wait,
+    # then find the database at head and do nothing.
+    with _IN_PROCESS, engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            command.upgrade(alembic_config(conn), revision)
+    return engine
+
+
+def autogenerate_revision(message: str, *, rev_id: str, scratch_url: str = "sqlite://") -> None:
+    """Write a new migration from the difference between ``_schema.py`` and head (development only):
+    migrates a scratch database to head, compares, writes ``migrations/versions/<rev_id>_<message>.py``."""
+    engine = migrate(connect(scratch_url))
+    with engine.begin() as conn:
+        command.revision(alembic_config(conn), message=message, autogenerate=True, rev_id=rev_id)
+    engine.dispose()

@@ -1,0 +1,329 @@
+"""The OLTP schema: one declarative class per table.
+
+Money is ``BigInteger`` minor units plus a ``CHAR(3)`` currency; every timestamp is ``UTCDateTime`` (aware,
+stored as UTC). Ledgers (consent events, adjustments, loyalty points, the access audit) are append-only and
+issued bills are immutable: the repositories offer no update for them. Closed sets are kept honest with
+CHECK constraints rather than native enum types, so adding a value is a one-line migration on both
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    CHAR,
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from fairtel.core.contracts import ConsentChannel, ConsentEventKind, Language, SubscriberStatus
+from fairtel.privacy import Role
+from fairtel.store._types import BigIntPK, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FINDING_STATUSES = ("open", "confirmed", "resolved", "dismissed")
+ADJUSTMENT_KINDS = ("refund", "credit", "debit")
+TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+COMPLAINT_STATUSES = ("open", "in_progress", "closed")
+LOYALTY_KINDS = ("earn", "redeem")
+FRAUD_CASE_STATUSES = ("open", "confirmed", "false_alarm")
+
+MSISDN = String(15)  # E.164: at most 15 digits, no "+"
+ID = String(64)
+
+
+def one_of(column: str, values: Iterable[str], name: str | None = None) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def money_pair(prefix: str = "") -> CheckConstraint:
+    """An amount and its currency are both present or both absent."""
+    amount, currency = f"{prefix}amount_minor", f"{prefix}currency"
+    return CheckConstraint(f"({amount} IS NULL) = ({currency} IS NULL)", name=f"{prefix}money_pair")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        one_of("status", SubscriberStatus),
+        one_of("language", Language),
+    )
+
+    msisdn: Mapped[str] = mapped_column(MSISDN, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    plan_id: Mapped[str] = mapped_column(ID, index=True)
+    activated_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class CatalogVersion(Base):
+    """Each distinct catalog text ever loaded, kept verbatim; the current one has the latest ``activated_at``."""
+
+    __tablename__ = "catalog_versions"
+
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    toml_text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+    activated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConsentEvent(Base):
+    """The VAS consent ledger (append-only). The natural key makes a re-import add nothing."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event", "at"),
+        Index("ix_consent_events_msisdn_at", "msisdn", "at"),
+        one_of("event", ConsentEventKind),
+        one_of("channel", ConsentChannel),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ID)
+    msisdn: Mapped[str] = mapped_column(MSISDN)
+    offer_id: Mapped[str] = mapped_column(ID)
+    event: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(8))
+    evidence: Mapped[Any | None] = mapped_column(JSON)
+    recorded_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(255))
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+    __table_args__ = (one_of("status", FINDING_STATUSES), money_pair())
+
+    finding_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    msisdn: Mapped[str | None] = mapped_column(MSISDN, index=True)
+    subscription_id: Mapped[str | None] = mapped_column(ID)
+    record_ids: Mapped[list[str]]
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(CHAR(3))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    evidence: Mapped[dict[str, Any]]
+    detected_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(ID)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class Bill(Base):
+    """A bill's summary. Immutable once issued: corrections are adjustments, never edits."""
+
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("msisdn", "period"),)
+
+    bill_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN)
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM in the operator's time zone
+    issued_at: Mapped[datetime]
+    catalog_version_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_versions.version_id"))
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    subtotal_minor: Mapped[int] = mapped_column(BigInteger)
+    tax_minor: Mapped[int] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class BillLine(Base):
+    __tablename__ = "bill_lines"
+
+    bill_id: Mapped[str] = mapped_column(ForeignKey("bills.bill_id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))  # plan_fee, voice, sms, data, vas, roaming, tax, ...
+    description: Mapped[str] = mapped_column(String(200))
+    rule_id: Mapped[str | None] = mapped_column(String(128))  # the tariff rule that priced it
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    unit: Mapped[str | None] = mapped_column(String(16))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CHAR(3))
+
+
+class Adjustment(Base):
+    """Refunds, credits and debits (append-only). ``amount_minor`` is positive; ``kind`` gives the direction."""
+
+    __tablename__ = "adjustments"
+    __table_args__ = (
+        one_of("kind", ADJUSTMENT_KINDS),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    adjustment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    bill_id: Mapped[str | None] = mapped_column(ForeignKey("bills.bill_id"))
+    finding_id: Mapped[str | None] = mapped_column(ForeignKey("findings.finding_id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(ID)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (one_of("status", COMPLAINT_STATUSES),)
+
+    complaint_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    category: Mapped[str] = mapped_column(String(48), index=True)  # e.g. unexplained_charge
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Survey(Base):
+    """One NPS answer."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (CheckConstraint("score BETWEEN 0 AND 10", name="score_0_10"),)
+
+    survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    answered_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class TroubleTicket(Base):
+    __tablename__ = "trouble_tickets"
+    __table_args__ = (one_of("status", TICKET_STATUSES),)
+
+    ticket_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str | None] = mapped_column(MSISDN, index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(48))  # no_signal, slow_data, dropped_calls, ...
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None]
+    summary: Mapped[str] = mapped_column(Text)
+
+
+class LoyaltyEntry(Base):
+    """The loyalty points ledger (append-only); the balance is the sum of earns minus redemptions."""
+
+    __tablename__ = "loyalty_points"
+    __table_args__ = (
+        one_of("kind", LOYALTY_KINDS),
+        CheckConstraint("points > 0", name="points_positive"),
+    )
+
+    entry_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    booked_at: Mapped[datetime]
+
+
+class FraudCase(Base):
+    __tablename__ = "fraud_cases"
+    __table_args__ = (one_of("status", FRAUD_CASE_STATUSES),)
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(48), index=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    score: Mapped[float] = mapped_column(Double)  # a model score, not money
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    evidence: Mapped[dict[str, Any]]
+    opened_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(ID)
+    decided_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (one_of("role", Role),)
+
+    username: Mapped[str] = mapped_column(ID, primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    msisdn: Mapped[str | None] = mapped_column(MSISDN, index=True)  # set for subscribers: their own line
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """Only a hash of the key is kept; the key itself is shown once, when it is made."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AccessAudit(Base):
+    """Who looked at or changed whose data, and why (append-only). Subjects are pseudonyms, never numbers."""
+
+    __tablename__ = "access_audit"
+
+    audit_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(ID, index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(255))
+    subject_msisdn_pseudonym: Mapped[str | None] = mapped_column(String(32), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(ID)
+
+
+metadata = Base.metadata
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` of a mapped class (typed, for Core statements in the repositories)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
