@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_LINK_MODE := copy
 
-.PHONY: demo test lint typecheck contracts pytest bench eval clean-env lock
+.PHONY: system-deps install demo test lint typecheck contracts pytest bench eval clean-env lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
 
 install: $(VENV)/.synced
 
+# Debian packages the tests need: chromium for the console's browser tests. Installed when missing and
+# we may (root or sudo); otherwise the browser tests report as skipped with the reason.
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ]; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and no root: browser tests will be skipped"; fi; \
+	fi
+
 demo: install
 	$(BIN)/fairtel demo
 
@@ -33,7 +44,7 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install
+pytest: install system-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck contracts pytest
