@@ -8,7 +8,6 @@ idempotent: loading the same directory twice adds nothing the second time.
 from __future__ import annotations
 
 import importlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,21 +111,13 @@ def _optional(module: str, name: str) -> Any:
 
 
 def _validate_catalog(path: Path, text: str) -> tuple[set[str] | None, bool, str | None]:
-    """Plan ids of a valid catalog, whether it was fully validated, and a note when it could not be."""
-    load_catalog = _optional("fairtel.catalog", "load_catalog")
-    if load_catalog is None:  # the catalog package has not landed yet: check the TOML syntax only
-        try:
-            tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            problem = Problem(str(path), getattr(exc, "lineno", None), None, str(exc), "toml_syntax")
-            raise CatalogError([problem], what=str(path)) from None
-        return None, False, "only the TOML syntax was checked: fairtel.catalog.load_catalog is not available"
-    catalog = load_catalog(path)  # raises CatalogError / InvalidInputError listing every problem
-    try:
-        plans: set[str] | None = {str(p.plan_id) for p in catalog.plans}
-    except AttributeError:
-        plans = None
-    return plans, True, None
+    """Plan ids of a valid catalog; raises ``CatalogError`` listing every problem of an invalid one."""
+    from fairtel.catalog import parse_catalog
+
+    catalog, problems = parse_catalog(text, file=str(path))
+    if problems or catalog is None:
+        raise CatalogError(problems, what=f"catalog {path}")
+    return {p.id for p in catalog.plans}, True, None
 
 
 def _ingest_usage(app: App, files: list[Path], report: Reporter | None) -> dict[str, Any]:
