@@ -28,6 +28,7 @@ from fairtel.assurance import (
     refund_messages,
     suspension_list,
 )
+from fairtel.bootstrap import App
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, offer_book, read_consent_events
@@ -228,17 +229,33 @@ def _from_operator_dir(root: Path, *, catalog: Path | None, policy: ConsentPolic
     )
 
 
-def _from_home(home: Path, lake: Path, *, catalog: Path | None) -> Inputs:
+def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None = None) -> Inputs:
     notes: list[str] = []
-    if catalog is None:
+    offers_path = catalog
+    if offers_path is None:
         from fairtel.catalog import default_catalog_path
 
-        catalog = home / "catalog.toml" if (home / "catalog.toml").is_file() else default_catalog_path()
-        notes.append(f"offers from {catalog}")
-    offers = _load_offers(catalog, notes)
-    batch = read_consent_events(sorted((home / "consent").glob("*.jsonl")))
+        offers_path = home / "catalog.toml" if (home / "catalog.toml").is_file() else None
+        if offers_path is None and fapp is not None:
+            offers_path = _stored_catalog(fapp, notes)
+        if offers_path is None:
+            offers_path = default_catalog_path()
+            notes.append(f"offers from the default catalog {offers_path}")
+    offers = _load_offers(offers_path, notes)
     ledger = ConsentLedger()
-    appended = ledger.append(batch)
+    problems: list[Problem] = []
+    if fapp is not None:  # the consent events the home's database holds (fairtel load, the API)
+        from fairtel.consent import as_events
+        from fairtel.store import consent_ledger
+
+        with fapp.db.connect() as conn:
+            stored = consent_ledger(conn)
+        problems += ledger.append(as_events(stored), source="database").rejected
+    files = sorted((home / "consent").glob("*.jsonl"))
+    if files:
+        batch = read_consent_events(files)
+        appended = ledger.append(batch)
+        problems += [*batch.problems, *appended.rejected]
     files = sorted((lake / "usage").glob("period=*/*.parquet"))
     if files:
         lf = pl.scan_parquet(files)
@@ -257,7 +274,21 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None) -> Inputs:
             rated = lf.select(needed).collect()
         else:
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
-    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, problems=[*batch.problems, *appended.rejected], notes=notes)
+    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, problems=problems, notes=notes)
+
+
+def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:
+    """The home's current catalog (as `fairtel load` stored it), written beside the lake for reading."""
+    from fairtel.store import current_catalog_text
+
+    with fapp.db.connect() as conn:
+        text = current_catalog_text(conn)
+    if text is None:
+        return None
+    path = fapp.settings.home / "current-catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    notes.append("offers from the home's current catalog")
+    return path
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -337,7 +368,7 @@ def register(app: typer.Typer) -> None:
                 if operator_dir is not None:
                     inputs = _from_operator_dir(operator_dir, catalog=catalog, policy=policy.consent)
                 else:
-                    inputs = _from_home(settings.home, settings.lake_dir, catalog=catalog)
+                    inputs = _from_home(settings.home, settings.lake_dir, catalog=catalog, fapp=fapp)
                 rep.step("read", advance=inputs.usage.height)
                 run = assure(
                     usage=inputs.usage,

@@ -205,6 +205,7 @@ CONSENT_LEDGER_SCHEMA = pa.schema(
         pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("channel", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        pa.field("evidence", pa.string()),  # as recorded: a string, or a JSON object rendered canonically
     ]
 )
 
@@ -218,7 +219,14 @@ def consent_ledger(conn: Connection, *, msisdns: list[str] | None = None) -> pa.
         query = query.where(t.c.msisdn.in_(msisdns))
     rows = conn.execute(query).all()
     columns: list[list[Any]] = [[row[i] for row in rows] for i in range(len(CONSENT_LEDGER_SCHEMA))]
+    columns[-1] = [_evidence_text(v) for v in columns[-1]]
     return pa.Table.from_arrays(
         [pa.array(col, type=f.type) for col, f in zip(columns, CONSENT_LEDGER_SCHEMA, strict=True)],
         schema=CONSENT_LEDGER_SCHEMA,
     )
+
+
+def _evidence_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
