@@ -2,14 +2,17 @@
 
 Owns the TOML tariff format (docs/catalog.md), its typed model, validation that reports every problem with
 file, line and field, the lookups rating needs (zones by longest prefix, roaming zones, time bands, rules)
-and ``price_steps``, the CGRateS rate-step arithmetic. Does not own rating usage, balances or bills.
+and ``price_steps``, the CGRateS rate-step arithmetic; ``plan_for_subject`` (the ``[[subjects]]`` map) and
+``import_cgrates`` (a CGRateS CSV tariff plan → catalog TOML). Does not own rating usage, balances or bills.
 """
 
 from fairtel.catalog._bands import BandWindow
+from fairtel.catalog._cgrates import CgratesImport, import_cgrates
 from fairtel.catalog._load import default_catalog_path, load_catalog, parse_catalog, validate_catalog
 from fairtel.catalog._model import (
     ALL_DAY_BAND,
     ANY_ROAMING,
+    ANY_SUBJECT,
     Allowance,
     Band,
     Catalog,
@@ -25,19 +28,23 @@ from fairtel.catalog._model import (
     RateStep,
     RoamingZone,
     RuleSet,
+    SubjectPlan,
     Zone,
 )
 from fairtel.catalog._pricing import PriceBreakdown, StepCharge, price_breakdown, price_steps
+from fairtel.catalog._subjects import plan_for_subject
 from fairtel.catalog._units import UNIT_OF_KIND, Unit, format_quantity, parse_quantity
 
 __all__ = [
     "ALL_DAY_BAND",
     "ANY_ROAMING",
+    "ANY_SUBJECT",
     "UNIT_OF_KIND",
     "Allowance",
     "Band",
     "BandWindow",
     "Catalog",
+    "CgratesImport",
     "Match",
     "MaxCostStrategy",
     "Name",
@@ -52,13 +59,16 @@ __all__ = [
     "RoamingZone",
     "RuleSet",
     "StepCharge",
+    "SubjectPlan",
     "Unit",
     "Zone",
     "default_catalog_path",
     "format_quantity",
+    "import_cgrates",
     "load_catalog",
     "parse_catalog",
     "parse_quantity",
+    "plan_for_subject",
     "price_breakdown",
     "price_steps",
     "validate_catalog",

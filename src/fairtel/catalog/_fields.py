@@ -58,6 +58,7 @@ class FieldReader:
     def __init__(self, ctx: Collector) -> None:
         self.ctx = ctx
         self.currency = "CNY"
+        self.amount_decimals: int | None = None  # [operator] amount_decimals, once read
 
     def add(self, path: str, message: str, code: str) -> None:
         self.ctx.add(path, message, code)

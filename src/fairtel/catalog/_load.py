@@ -34,6 +34,7 @@ from fairtel.catalog._model import (
     Zone,
 )
 from fairtel.catalog._read_plans import PlanReader, Refs
+from fairtel.catalog._subjects import read_subjects
 from fairtel.catalog._units import Unit
 from fairtel.core.errors import CatalogError, Problem
 from fairtel.core.money import MINOR_UNITS, Rounding
@@ -41,6 +42,7 @@ from fairtel.core.money import MINOR_UNITS, Rounding
 _PREFIX = re.compile(r"^[1-9][0-9]{0,14}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_MAX_AMOUNT_DECIMALS = 6
 
 _ROUNDING_NAMES: dict[str, Rounding] = {
     "up": Rounding.UP, "down": Rounding.DOWN, "half-up": Rounding.HALF_UP, "half_up": Rounding.HALF_UP,
@@ -101,7 +103,7 @@ class _Reader(PlanReader):
 
     def catalog(self, raw: dict[str, Any]) -> Catalog | None:
         top = self.table(raw, "", ("version", "operator", "zones", "roaming_zones", "bands", "rates", "rule_sets",
-                                   "plans", "offers"), ("operator", "zones", "rates", "plans"))
+                                   "plans", "offers", "subjects"), ("operator", "zones", "rates", "plans"))
         assert top is not None
         version = self.string(top, "version", "")
         operator = self.operator(top.get("operator"), "operator") if "operator" in top else None
@@ -121,13 +123,15 @@ class _Reader(PlanReader):
             offers=declared(top, "offers"),
         )
         plans, rule_sets = self.plans(top, refs)
+        subjects = read_subjects(self, top, declared(top, "plans"))
         if self.ctx.problems or operator is None:
             return None
         return Catalog(operator, tuple(zones), tuple(roaming), tuple(bands), tuple(rates), tuple(plans),
-                       tuple(offers), tuple(rule_sets), version=version)
+                       tuple(offers), tuple(rule_sets), version=version, subjects=tuple(subjects))
 
     def operator(self, raw: object, path: str) -> Operator | None:
-        t = self.table(raw, path, ("id", "name", "currency", "timezone"), ("id", "name", "currency", "timezone"))
+        t = self.table(raw, path, ("id", "name", "currency", "timezone", "amount_decimals"),
+                       ("id", "name", "currency", "timezone"))
         if t is None:
             return None
         ident = self.ident(t, "id", path)
@@ -149,9 +153,19 @@ class _Reader(PlanReader):
                 self.add(join(path, "timezone"), f"{tz!r} is not an IANA time zone (e.g. 'Asia/Shanghai')",
                          "bad_timezone")
                 tz = None
-        if ident is None or name is None or currency is None or tz is None:
+        amount_decimals = self.integer(t, "amount_decimals", path) if "amount_decimals" in t else None
+        if amount_decimals is not None:
+            minor = MINOR_UNITS.get(self.currency, 2)
+            if not minor <= amount_decimals <= _MAX_AMOUNT_DECIMALS:
+                self.add(join(path, "amount_decimals"), f"must be from {self.currency} minor units ({minor}) to "
+                         f"{_MAX_AMOUNT_DECIMALS}, got {amount_decimals}", "invalid_value")
+                amount_decimals = None
+            else:
+                self.amount_decimals = amount_decimals
+        if ident is None or name is None or currency is None or tz is None or (
+                "amount_decimals" in t and amount_decimals is None):
             return None
-        return Operator(ident, name, currency, tz)
+        return Operator(ident, name, currency, tz, amount_decimals)
 
     def zones(self, top: dict[str, Any]) -> list[Zone]:
         out: list[Zone] = []
@@ -312,11 +326,14 @@ class _Reader(PlanReader):
         unit = self.choice(t, "unit", path, {u.value: u for u in Unit})
         rounding = self.choice(t, "rounding", path, _ROUNDING_NAMES) if "rounding" in t else Rounding.UP
         minor = MINOR_UNITS.get(self.currency, 2)
+        finest = minor if self.amount_decimals is None else self.amount_decimals
         decimals = self.integer(t, "rounding_decimals", path) if "rounding_decimals" in t else minor
-        if decimals is not None and decimals > minor:
+        if decimals is not None and decimals > finest:
+            where = (f"{self.currency} minor units ({minor})" if self.amount_decimals is None
+                     else f"operator.amount_decimals ({finest})")
             self.add(join(path, "rounding_decimals"),
-                     f"{decimals} decimals is finer than {self.currency} minor units ({minor}): amounts are stored in "
-                     "minor units and a line is rounded once", "rounding_too_fine")
+                     f"{decimals} decimals is finer than {where}: amounts are stored in "
+                     "that precision and a line is rounded once", "rounding_too_fine")
         max_cost = self.money(t, "max_cost", path, positive=True)
         strategy = (self.choice(t, "max_cost_strategy", path, {s.value: s for s in MaxCostStrategy})
                     if "max_cost_strategy" in t else MaxCostStrategy.FREE)

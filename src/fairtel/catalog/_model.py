@@ -40,10 +40,14 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class Operator:
+    """``amount_decimals``: the decimals amounts are kept in when finer than the currency's minor units (a
+    CGRateS plan priced to 4 decimals); ``None`` means the minor units."""
+
     id: str
     name: Name
     currency: str
     timezone: str
+    amount_decimals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +262,25 @@ class Offer:
         return self.id
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectPlan:
+    """A rating subject (usually an msisdn) priced under ``plan``, as a CGRateS rating profile maps it.
+
+    ``subject`` ``*any`` is the fallback for subjects without an entry of their own. ``kinds`` limits the entry
+    to some usage kinds (``None``: any kind); ``active_from`` is when it takes effect (``None``: always), the
+    latest entry already in effect wins.
+    """
+
+    subject: str
+    plan: str
+    kinds: frozenset[UsageKind] | None = None
+    active_from: datetime | None = None
+
+
+ANY_SUBJECT = "*any"
+"""In ``[[subjects]]``: the entry for every subject that has none of its own."""
+
+
 @dataclass(frozen=True)
 class Catalog:
     """A whole tariff catalog with the lookups rating needs. Build it with ``load_catalog``."""
@@ -272,6 +295,7 @@ class Catalog:
     rule_sets: tuple[RuleSet, ...] = ()
     version: str | None = None
     source: str | None = None
+    subjects: tuple[SubjectPlan, ...] = ()
     _prefixes: PrefixTable = field(init=False, repr=False, compare=False)
     _week: WeekTable = field(init=False, repr=False, compare=False)
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
@@ -408,6 +432,6 @@ class Catalog:
         return {
             "plans": len(self.plans), "zones": len(self.zones), "roaming_zones": len(self.roaming_zones),
             "bands": len(self.bands), "rates": len(self.rates), "offers": len(self.offers),
-            "rules": len(self._by_id["rule"]),
+            "rules": len(self._by_id["rule"]), "subjects": len(self.subjects),
         }
 

@@ -14,11 +14,13 @@ from fairtel.catalog import (
     Unit,
     default_catalog_path,
     format_quantity,
+    import_cgrates,
     load_catalog,
     validate_catalog,
 )
 from fairtel.cli._ui import console, err_console, fail, print_json, table
-from fairtel.core.errors import FairtelError, Problem
+from fairtel.core.contracts import UsageKind
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -27,6 +29,7 @@ def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Tariff catalogs: check one, or show what it contains.", no_args_is_help=True)
     sub.command("validate")(validate)
     sub.command("show")(show)
+    sub.command("import-cgrates")(import_cgrates_command)
     app.add_typer(sub, name="catalog")
 
 
@@ -122,7 +125,7 @@ def show(
     if plan:
         p = selected[0]
         console.print(table(f"Rules of {p.id}, first match wins", ["#", "rule_id", "applies to", "price"], [
-            [i + 1, r.id, _match_text(r.match), "free" if r.free else r.rate
+            [i + 1, r.id, _match_text(r.match), "free" if r.free else f"{r.rate}"
              + (f" (daily cap {r.daily_cap} {cur})" if r.daily_cap else "")]
             for i, r in enumerate(p.rules)
         ]))
@@ -149,3 +152,62 @@ def show(
     console.print(table("Value-added offers", ["offer", "name", "provider", "price", "period"], [
         [o.id, f"{o.name.zh} / {o.name.en}", o.provider, f"{o.price} {cur}", o.period] for o in c.offers
     ]))
+
+
+def import_cgrates_command(
+    directory: Annotated[Path, typer.Argument(help="A CGRateS CSV tariff plan directory (Destinations.csv, Rates.csv, "
+                                                   "DestinationRates.csv, RatingPlans.csv, RatingProfiles.csv, "
+                                                   "Timings.csv).")],
+    out: Annotated[Path, typer.Option("--out", help="The catalog TOML file to write.")],
+    currency: Annotated[str, typer.Option("--currency", help="ISO 4217 currency of the plan's amounts.")] = "CNY",
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone the plan's timings are read in.")]
+    = "Asia/Shanghai",
+    tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant to import (default: the first in "
+                                                                "RatingProfiles.csv).")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="CATEGORY=KIND: rate a CGRateS category as voice, sms or data (repeatable).")] = None,
+    increment_decimals: Annotated[int, typer.Option(
+        "--increment-decimals", help="CGRateS general rounding_decimals: each increment's cost is rounded to it "
+                                     "(-1: exact).")] = 5,
+    as_json: _JSON = False,
+) -> None:
+    """Convert a CGRateS tariff plan into a fairtel catalog, keeping its ids; report what it cannot carry over."""
+    mapping: dict[str, UsageKind] = {}
+    for item in category or []:
+        name, _, kind = item.partition("=")
+        if kind not in {k.value for k in UsageKind} - {"vas"}:
+            raise fail(InvalidInputError([Problem("--category", None, None, f"{item!r} is not CATEGORY=voice|sms|data",
+                                                  "invalid_value")], what="option"), as_json=as_json)
+        mapping[name] = UsageKind(kind)
+    try:
+        result = import_cgrates(directory, currency=currency, timezone=timezone, tenant=tenant, categories=mapping,
+                                increment_decimals=None if increment_decimals < 0 else increment_decimals)
+    except FairtelError as exc:
+        if not as_json and isinstance(exc, InvalidInputError):
+            for p in exc.problems:
+                console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
+        raise fail(exc, as_json=as_json) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(result.text, encoding="utf-8")
+    tmp.replace(out)
+    problems = validate_catalog(out)
+    notes = [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "code": p.code}
+             for p in result.notes]
+    if as_json:
+        print_json({"directory": str(directory), "out": str(out), "tenant": result.tenant, "valid": not problems,
+                    "counts": result.counts, "notes": notes,
+                    "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message,
+                                  "code": p.code} for p in problems]})
+    else:
+        for p in result.notes:
+            console.print("note: " + _problem_line(p), highlight=False, soft_wrap=True, markup=False)
+        for p in problems:
+            console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
+        n = result.counts
+        state = "valid" if not problems else f"{len(problems)} problems"
+        console.print(f"{out}: {state}: tenant {result.tenant}, {n['plans']} plans, {n['zones']} zones, "
+                      f"{n['rates']} rates, {n['subjects']} subjects, {n['notes']} notes", highlight=False,
+                      soft_wrap=True)
+    if problems:
+        raise typer.Exit(2)
