@@ -1,0 +1,390 @@
+"""The trainable intent engine: TF-IDF word and character n-grams, a linear SVM, and out-of-scope rejection.
+
+How a message is classified:
+
+1. normalise (NFKC full-width to half-width, lower case), detect its language, segment Chinese with jieba;
+2. features = word n-grams (TF-IDF, sublinear tf) + character n-grams within words (``char_wb``), the two
+   blocks weighted;
+3. a one-vs-rest linear SVM gives one score per intent; a softmax with a temperature fitted on
+   cross-validated scores turns them into probabilities;
+4. out of scope: when the data has an out-of-scope label it is a class of its own, and in any case a
+   message whose best in-scope SVM score is under a threshold, or that has no known feature, is
+   rejected. The threshold is chosen on cross-validated (out-of-fold) predictions of the training data:
+   the least rejection that reaches a
+   target out-of-scope recall, never losing more than a set share of in-scope accuracy. Without
+   out-of-scope examples it rejects the least confident few percent of in-scope messages.
+
+The model file is a joblib pickle of scikit-learn objects with its format version and labels beside them.
+Load only model files you trust: unpickling runs code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+
+from fairtel.care._intent_data import Example
+from fairtel.care._intent_text import CharNgrams, Language, WordNgrams, detect_language
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+from fairtel.core.time import utc_now
+
+MODEL_FORMAT = "fairtel-intent-model"
+MODEL_VERSION = 1
+
+
+class IntentModelError(FairtelError):
+    """A model file that is missing, not an intent model, or of a version this code cannot read."""
+
+    code = "intent_model_invalid"
+
+
+class Progress(Protocol):
+    """What training reports to: the CLI's reporter fits, and so does anything with these two methods."""
+
+    def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntentConfig:
+    """Hyper-parameters; the defaults were chosen on BANKING77 and CLINC150 validation data (bench/eval_intents.py)."""
+
+    word_ngrams: tuple[int, int] = (1, 3)
+    char_ngrams: tuple[int, int] = (1, 5)
+    word_weight: float = 1.0
+    char_weight: float = 1.0
+    c: float = 0.7
+    folds: int = 4
+    target_oos_recall: float = 0.65
+    max_in_scope_loss: float = 0.015
+    reject_rate: float = 0.02
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    """One message's intent: its label, the probability behind it, the language, and the runners-up."""
+
+    label: str
+    confidence: float
+    language: Language
+    out_of_scope: bool
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(slots=True)
+class IntentModel:
+    """A trained intent classifier. Build one with :func:`train_intents`; keep it with ``save`` / ``load``."""
+
+    features: FeatureUnion
+    classifier: LinearSVC
+    labels: tuple[str, ...]
+    oos_label: str | None
+    temperature: float
+    threshold: float
+    config: IntentConfig
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # -- prediction ---------------------------------------------------------------------------------------
+    def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores per label, and which messages have no feature the model knows (nothing to judge them by)."""
+        x = self.features.transform(list(texts)).tocsr()
+        scores = np.asarray(self.classifier.decision_function(x), dtype=np.float64)
+        if scores.ndim == 1:  # two classes: one score for the second
+            scores = np.column_stack([-scores, scores])
+        return scores, np.diff(x.indptr) == 0
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one column per label in ``labels`` order."""
+        return _softmax(self._scores(texts)[0] * self.temperature)
+
+    def predict(self, texts: Sequence[str], *, oos_label: str | None = None) -> list[IntentPrediction]:
+        """Classify messages. ``oos_label`` names the rejection label when the model was trained without one;
+        with neither, nothing is rejected (every message gets its best label)."""
+        if not texts:
+            return []
+        scores, unknown = self._scores(texts)
+        probs = _softmax(scores * self.temperature)
+        label_for_oos = self.oos_label or oos_label
+        threshold = self.threshold if label_for_oos else None
+        decided = decide(scores, probs, self.labels, label_for_oos, threshold, unknown=unknown)
+        out: list[IntentPrediction] = []
+        for text, row, (label, confidence, rejected) in zip(texts, probs, decided, strict=True):
+            top = np.argsort(-row)[:3]
+            out.append(
+                IntentPrediction(
+                    label=label,
+                    confidence=round(float(confidence), 4),
+                    language=detect_language(text),
+                    out_of_scope=rejected,
+                    alternatives=tuple((self.labels[i], round(float(row[i]), 4)) for i in top),
+                )
+            )
+        return out
+
+    def predict_one(self, text: str, *, oos_label: str | None = None) -> IntentPrediction:
+        return self.predict([text], oos_label=oos_label)[0]
+
+    # -- persistence --------------------------------------------------------------------------------------
+    def save(self, path: Path) -> Path:
+        """Write the model atomically (temporary file, then rename)."""
+        import joblib
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "labels": list(self.labels),
+            "oos_label": self.oos_label,
+            "temperature": self.temperature,
+            "threshold": self.threshold,
+            "config": asdict(self.config),
+            "metadata": self.metadata,
+            "features": self.features,
+            "classifier": self.classifier,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            joblib.dump(payload, tmp, compress=3)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> IntentModel:
+        import joblib
+
+        path = Path(path)
+        if not path.is_file():
+            raise IntentModelError(f"no intent model at {path}", details={"path": str(path)})
+        try:
+            payload = joblib.load(path)
+        except Exception as exc:
+            raise IntentModelError(
+                f"{path} is not a readable intent model: {exc}", details={"path": str(path)}
+            ) from exc
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise IntentModelError(f"{path} is not a fairtel intent model", details={"path": str(path)})
+        if payload.get("version") != MODEL_VERSION:
+            raise IntentModelError(
+                f"{path} has intent model version {payload.get('version')}; this fairtel reads version {MODEL_VERSION}",
+                details={"path": str(path)},
+            )
+        cfg = dict(payload["config"])
+        cfg["word_ngrams"] = tuple(cfg["word_ngrams"])
+        cfg["char_ngrams"] = tuple(cfg["char_ngrams"])
+        return cls(
+            features=payload["features"],
+            classifier=payload["classifier"],
+            labels=tuple(payload["labels"]),
+            oos_label=payload["oos_label"],
+            temperature=float(payload["temperature"]),
+            threshold=float(payload["threshold"]),
+            config=IntentConfig(**cfg),
+            metadata=dict(payload.get("metadata") or {}),
+        )
+
+
+# -- training ---------------------------------------------------------------------------------------------
+def _features(config: IntentConfig) -> FeatureUnion:
+    word = TfidfVectorizer(
+        analyzer=WordNgrams(*config.word_ngrams), sublinear_tf=True, lowercase=False, dtype=np.float32
+    )
+    char = TfidfVectorizer(
+        analyzer=CharNgrams(*config.char_ngrams), sublinear_tf=True, lowercase=False, dtype=np.float32
+    )
+    return FeatureUnion(
+        [("word", word), ("char", char)],
+        transformer_weights={"word": config.word_weight, "char": config.char_weight},
+    )
+
+
+def _classifier(config: IntentConfig) -> LinearSVC:
+    return LinearSVC(C=config.c, random_state=config.seed)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def decide(
+    scores: np.ndarray,
+    probs: np.ndarray,
+    labels: Sequence[str],
+    oos_label: str | None,
+    threshold: float | None,
+    *,
+    unknown: np.ndarray | None = None,
+) -> list[tuple[str, float, bool]]:
+    """Turn scores into (label, confidence, rejected). A message is out of scope when the out-of-scope class
+    wins, when its best in-scope *score* (the SVM margin, which transfers from cross-validation to the
+    final model better than a probability does) is under ``threshold``, or when it has no known feature."""
+    labels = list(labels)
+    best = probs.argmax(axis=1)
+    if oos_label is None or threshold is None:
+        return [(labels[b], float(probs[i, b]), False) for i, b in enumerate(best)]
+    in_scope = np.array([lab != oos_label for lab in labels])
+    masked = np.where(in_scope[None, :], scores, -np.inf)
+    best_in = masked.argmax(axis=1)
+    top_in = masked[np.arange(len(scores)), best_in]
+    out: list[tuple[str, float, bool]] = []
+    for i in range(len(scores)):
+        p_in = float(probs[i, best_in[i]])
+        if labels[best[i]] == oos_label or top_in[i] < threshold or (unknown is not None and unknown[i]):
+            out.append((oos_label, 1.0 - p_in, True))
+        else:
+            out.append((labels[best_in[i]], p_in, False))
+    return out
+
+
+def _out_of_fold_scores(
+    x: Any, y: np.ndarray, n_classes: int, config: IntentConfig, progress: Progress | None
+) -> np.ndarray:
+    counts = np.bincount(y, minlength=n_classes)
+    smallest = int(counts[counts > 0].min())
+    n_splits = max(2, min(config.folds, smallest)) if smallest >= 2 else max(2, min(config.folds, len(y)))
+    splitter: StratifiedKFold | KFold
+    if smallest >= 2:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=config.seed)
+    else:
+        splitter = KFold(n_splits=n_splits, shuffle=True, random_state=config.seed)
+    scores = np.full((len(y), n_classes), -10.0)
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        if len(np.unique(y[train_idx])) < 2:
+            continue
+        clf = _classifier(config).fit(x[train_idx], y[train_idx])
+        s = np.asarray(clf.decision_function(x[test_idx]), dtype=np.float64)
+        if s.ndim == 1:
+            s = np.column_stack([-s, s])
+        scores[np.ix_(test_idx, clf.classes_)] = s
+        if progress is not None:
+            progress.step("validate", total=n_splits)
+    return scores
+
+
+def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    best_t, best_nll = 1.0, float("inf")
+    for t in np.geomspace(0.5, 100.0, 60):
+        p = _softmax(scores * t)[np.arange(len(y)), y]
+        nll = float(-np.log(np.clip(p, 1e-12, None)).mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def _choose_threshold(
+    scores: np.ndarray, y: np.ndarray, labels: Sequence[str], oos_label: str | None, config: IntentConfig
+) -> tuple[float, dict[str, float]]:
+    """Pick the rejection threshold on out-of-fold scores; also return the validation figures it gives."""
+    labels = list(labels)
+    oos_idx = labels.index(oos_label) if oos_label in labels else None
+    is_oos = (y == oos_idx) if oos_idx is not None else np.zeros(len(y), dtype=bool)
+    in_scope = np.array([lab != oos_label for lab in labels])
+    masked = np.where(in_scope[None, :], scores, -np.inf)
+    top_in = masked.max(axis=1)
+    best_in = masked.argmax(axis=1)
+    argmax_oos = scores.argmax(axis=1) == oos_idx if oos_idx is not None else np.zeros(len(y), dtype=bool)
+    correct_in = (~is_oos) & (best_in == y) & ~argmax_oos
+    n_in = max(1, int((~is_oos).sum()))
+
+    def figures(t: float) -> tuple[float, float]:
+        rejected = argmax_oos | (top_in < t)
+        acc = float((correct_in & ~rejected).sum() / n_in)
+        rec = float((rejected & is_oos).sum() / is_oos.sum()) if is_oos.any() else float("nan")
+        return acc, rec
+
+    base_acc, _ = figures(-np.inf)
+    if not is_oos.any():
+        t = float(np.quantile(top_in[~is_oos], config.reject_rate))
+        return t, {"validation_in_scope_accuracy": round(figures(t)[0], 4), "validation_accuracy": round(base_acc, 4)}
+    # Candidates: the in-scope score quantiles, ascending, so each step rejects a little more.
+    candidates = np.unique(np.quantile(top_in[~is_oos], np.linspace(0.0, 0.5, 501)))
+    chosen = float(candidates[0]) - 1e-9
+    for t in candidates:
+        acc, rec = figures(float(t))
+        if acc < base_acc - config.max_in_scope_loss:
+            break
+        chosen = float(t)
+        if rec >= config.target_oos_recall:
+            break
+    acc, rec = figures(chosen)
+    return chosen, {
+        "validation_in_scope_accuracy": round(acc, 4),
+        "validation_oos_recall": round(rec, 4),
+        "validation_accuracy": round(base_acc, 4),
+    }
+
+
+def train_intents(
+    examples: Sequence[Example],
+    *,
+    oos_label: str | None = None,
+    config: IntentConfig | None = None,
+    progress: Progress | None = None,
+) -> IntentModel:
+    """Train an intent model on labelled examples (any language mix). ``oos_label`` names the out-of-scope
+    label; it may or may not occur in the examples (see the module doc for what each case does)."""
+    config = config or IntentConfig()
+    problems: list[Problem] = []
+    labels = sorted({e.label for e in examples})
+    if len(labels) < 2:
+        problems.append(Problem("training data", None, "label", f"need at least 2 labels, found {len(labels)}"))
+    if problems:
+        raise InvalidInputError(problems, what="intent training data")
+    index = {lab: i for i, lab in enumerate(labels)}
+    texts = [e.text for e in examples]
+    y = np.array([index[e.label] for e in examples])
+    if progress is not None:
+        progress.note(f"training on {len(texts)} examples, {len(labels)} labels")
+    features = _features(config)
+    x = features.fit_transform(texts).tocsr()
+    if progress is not None:
+        progress.step("features", total=1)
+    oof = _out_of_fold_scores(x, y, len(labels), config, progress)
+    temperature = _fit_temperature(oof, y)
+    threshold, validation = _choose_threshold(oof, y, labels, oos_label, config)
+    classifier = _classifier(config).fit(x, y)
+    if progress is not None:
+        progress.step("fit", total=1)
+    languages = Counter(str(detect_language(t)) for t in texts)
+    metadata: dict[str, Any] = {
+        "trained_at": utc_now().isoformat(),
+        "examples": len(texts),
+        "examples_per_language": dict(sorted(languages.items())),
+        "features": int(x.shape[1]),
+        **validation,
+    }
+    try:
+        from fairtel import __version__
+
+        metadata["fairtel_version"] = __version__
+    except ImportError:  # pragma: no cover
+        pass
+    return IntentModel(
+        features=features,
+        classifier=classifier,
+        labels=tuple(labels),
+        oos_label=oos_label,
+        temperature=temperature,
+        threshold=threshold,
+        config=config,
+        metadata=metadata,
+    )
