@@ -1,11 +1,27 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""`fairtel fraud`: the supervised fraud model on any labelled per-user CSV (train, evaluate, cv)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.cli._tabular import register_tabular
+from fairtel.cli._ui import stub_command
+
+if TYPE_CHECKING:
+    from fairtel.learn import TabularModel
+
+
+def _train(*args: Any, **kwargs: Any) -> TabularModel:
+    from fairtel.fraud import train_fraud_model
+
+    return train_fraud_model(*args, **kwargs)
 
 
 def register(app: typer.Typer) -> None:
-    stub_group(app, 'fraud', ['train', 'evaluate', 'score'], 6, 'fraud and abnormal-user detection')
+    sub = typer.Typer(help="Fraud and abnormal-user detection (issue #6).", no_args_is_help=True)
+    register_tabular(sub, task="fraud", trainer=_train, headline=["roc_auc", "pr_auc"])
+    stub_command(sub, "score", 6, "scoring the operator's own usage")
+    stub_command(sub, "cases", 6, "the fraud case queue")
+    app.add_typer(sub, name="fraud")

@@ -1,0 +1,205 @@
+"""`train`, `evaluate` and `cv` on any labelled CSV: shared by `fairtel fraud` and `fairtel churn`.
+
+LightGBM and scikit-learn load only when one of these commands runs, so that every other command starts fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fairtel.cli._ui import console, fail, print_json, reporter, table
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from fairtel.learn import TabularModel
+
+Trainer = Callable[..., "TabularModel"]
+
+
+class Calibration(StrEnum):
+    PLATT = "platt"
+    ISOTONIC = "isotonic"
+    NONE = "none"
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Labelled CSV, one row per subscriber/line.", exists=False)]
+LabelOpt = Annotated[str, typer.Option("--label", help="Label column (1/0, yes/no, true/false, churn/stayed...).")]
+IdOpt = Annotated[str | None, typer.Option("--id", help="Id column (kept out of the features, used in --scores).")]
+ExcludeOpt = Annotated[list[str] | None, typer.Option("--exclude", help="Column left out of the features (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of folds and trees.")]
+CalOpt = Annotated[Calibration, typer.Option("--calibration", help="Probability calibration on out-of-fold scores.")]
+LinearOpt = Annotated[bool, typer.Option("--linear/--no-linear", help="Blend a logistic regression with the trees when it helps out of fold.")]
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN: undefined metrics (one class only) become null."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def _metric_row(name: str, value: Any) -> list[Any]:
+    return [name, f"{value:.4f}" if isinstance(value, float) else value]
+
+
+def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline: Iterable[str]) -> None:
+    """Add `train`, `evaluate` and `cv` to a command group; ``headline`` are the metrics shown first."""
+    shown = list(headline)
+
+    @sub.command("train")
+    def train(
+        data: DataOpt,
+        label: LabelOpt,
+        model: Annotated[Path, typer.Option("--model", help="Directory to write the model to.")],
+        id_column: IdOpt = None,
+        exclude: ExcludeOpt = None,
+        seed: SeedOpt = 0,
+        folds: Annotated[int, typer.Option("--folds", min=2, help="Internal folds for trees, calibration and threshold.")] = 5,
+        calibration: CalOpt = Calibration.PLATT,
+        linear: LinearOpt = True,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Train a calibrated model on a labelled CSV and save it (LightGBM text + JSON metadata)."""
+        from fairtel.learn import CalibrationKind, TrainOptions, read_table
+
+        try:
+            frame = read_table(data)
+            opts = TrainOptions(folds=folds, seed=seed, calibration=CalibrationKind(calibration.value), blend_linear=linear)
+            with reporter(quiet=as_json) as rep:
+                m = trainer(frame, label=label, id_column=id_column, exclude=exclude or [], options=opts,
+                            source=str(data), progress=rep)
+            out = m.save(model)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        result = {
+            "model": str(out),
+            "task": task,
+            "rows": m.meta["rows"],
+            "positives": m.meta["positives"],
+            "positive_label": m.spec.positive,
+            "features": len(m.spec.columns),
+            "dropped": m.spec.dropped,
+            "n_rounds": m.n_rounds,
+            "blend_weight": m.blend_weight,
+            "threshold": m.threshold,
+            "out_of_fold": _clean(m.meta["out_of_fold"]),
+        }
+        if as_json:
+            print_json(result)
+            return
+        oof = result["out_of_fold"]
+        console.print(f"model saved to {out} ({result['rows']} rows, {result['positives']} positive "
+                      f"= {m.spec.label} {m.spec.positive!r}; {result['features']} features)")
+        for col, why in m.spec.dropped.items():
+            console.print(f"  left out {col}: {why}", highlight=False)
+        console.print(table("out-of-fold quality (training rows)", ["metric", "value"],
+                            [_metric_row(k, oof[k]) for k in [*shown, "f1", "precision", "recall", "threshold"]
+                             if k in oof]))
+
+    @sub.command("evaluate")
+    def evaluate(
+        data: DataOpt,
+        model: Annotated[Path | None, typer.Option("--model", help="Model directory written by `train`.")] = None,
+        label: Annotated[str | None, typer.Option("--label", help="Label column (default: the one the model was trained on).")] = None,
+        id_column: IdOpt = None,
+        exclude: Annotated[list[str] | None, typer.Option("--exclude", help="With --cv: column left out of the features (repeatable).")] = None,
+        scores: Annotated[Path | None, typer.Option("--scores", help="Write id, probability, flagged and reasons (en, zh) to this CSV.")] = None,
+        top: Annotated[int, typer.Option("--top", min=1, help="Reasons per row in --scores.")] = 3,
+        cv: Annotated[int | None, typer.Option("--cv", min=2, help="Instead of a saved model: repeated stratified CV with N folds on the data.")] = None,
+        repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats of --cv.")] = 3,
+        seed: SeedOpt = 0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Score a labelled CSV with a saved model and print ROC-AUC, PR-AUC, F1, precision, recall, lift."""
+        if cv is not None:
+            if label is None:
+                raise fail(InvalidInputError([Problem(str(data), None, "--label", "--cv needs --label")]), as_json=as_json)
+            _run_cv(data, label, id_column, exclude or [], cv, repeats, seed, shown, as_json)
+            return
+        if model is None:
+            raise fail(InvalidInputError([Problem(str(data), None, "--model", "give --model, or --cv N to cross-validate")]),
+                       as_json=as_json)
+        from fairtel.learn import load_model, read_table
+
+        try:
+            m = load_model(model)
+            frame = read_table(data)
+            if label and label != m.spec.label:
+                if label not in frame.columns:
+                    raise InvalidInputError([Problem(str(data), 1, label, "label column not found")], what=str(data))
+                frame = frame.drop(m.spec.label, strict=False).rename({label: m.spec.label})
+            metrics = m.evaluate(frame, source=str(data))
+            if scores is not None:
+                _write_scores(scores, m, frame, top, id_column, str(data))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        result = _clean(metrics.to_dict())
+        if as_json:
+            print_json(result)
+            return
+        console.print(table(f"{task} model on {data}", ["metric", "value"],
+                            [_metric_row(k, result[k]) for k in [*shown, "f1", "precision", "recall", "threshold", "n", "positives"]
+                             if k in result]))
+        if scores is not None:
+            console.print(f"scores and reasons written to {scores}")
+
+    @sub.command("cv")
+    def cv_command(
+        data: DataOpt,
+        label: LabelOpt,
+        id_column: IdOpt = None,
+        exclude: ExcludeOpt = None,
+        folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+        repeats: Annotated[int, typer.Option("--repeats", min=1)] = 3,
+        seed: SeedOpt = 0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Repeated stratified cross-validation of the whole training procedure: mean ± sd of each metric."""
+        _run_cv(data, label, id_column, exclude or [], folds, repeats, seed, shown, as_json)
+
+
+def _run_cv(data: Path, label: str, id_column: str | None, exclude: list[str], folds: int, repeats: int, seed: int,
+            shown: list[str], as_json: bool) -> None:
+    """Cross-validates the shared training procedure (a phrasebook changes words, not scores)."""
+    from fairtel.learn import Progress, cross_validate, read_table
+
+    try:
+        frame = read_table(data)
+        with reporter(quiet=as_json) as rep:
+            progress: Progress = rep
+            res = cross_validate(frame, label=label, id_column=id_column, exclude=exclude, folds=folds,
+                                 repeats=repeats, seed=seed, source=str(data), progress=progress)
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
+    doc = res.to_dict()
+    if as_json:
+        print_json({k: (_clean(v) if isinstance(v, dict) else v) for k, v in doc.items() if k != "runs"}
+                   | {"runs": [_clean(r) for r in doc["runs"]]})
+        return
+    s = res.summary
+    console.print(table(f"{repeats}x{folds}-fold stratified CV on {data}", ["metric", "mean ± sd"],
+                        [[k, str(s[k])] for k in [*shown, "f1", "precision", "recall"] if k in s]))
+
+
+def _write_scores(path: Path, m: TabularModel, frame: pl.DataFrame, top: int, id_column: str | None, source: str) -> None:
+    import polars as pl
+
+    scored = m.score(frame, top=top, source=source)
+    own_id = id_column if id_column and id_column in frame.columns else None
+    ids = frame.get_column(own_id).cast(pl.Utf8).to_list() if own_id else [s.id for s in scored]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([id_column or m.spec.id_column or "row", "probability", "flagged", "reasons_en", "reasons_zh"])
+        for i, s in zip(ids, scored, strict=True):
+            w.writerow([i, f"{s.probability:.6f}", int(s.flagged), "; ".join(r.en for r in s.reasons),
+                        "；".join(r.zh for r in s.reasons)])
+    tmp.replace(path)

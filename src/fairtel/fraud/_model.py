@@ -1,0 +1,78 @@
+"""The supervised fraud model: the shared tabular scorer with the words of fraud investigation.
+
+Works on any labelled per-user table; the phrasebook below names the features of the Sichuan fraud-call
+data and of fairtel's own usage features, so that a flagged line comes with reasons an analyst can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from fairtel.learn import Phrase, Progress, TabularModel, TrainOptions, train_model
+
+TASK = "fraud"
+
+FRAUD_PHRASES: dict[str, Phrase] = {
+    "opposite_count": Phrase("many calls ({value})", "通话次数多（{value}）", "few calls ({value})", "通话次数少（{value}）"),
+    "opposite_unique": Phrase("many distinct callees ({value})", "被叫号码多且分散（{value}个）",
+                              "few distinct callees ({value})", "联系的号码少（{value}个）"),
+    "voccalltype1": Phrase("many outgoing calls ({value})", "主叫次数多（{value}）", "few outgoing calls ({value})", "主叫次数少（{value}）"),
+    "voc_calltype1": Phrase("calls are mostly outgoing ({value})", "主叫占比高（{value}）",
+                            "calls are mostly incoming ({value})", "被叫占比高（{value}）"),
+    "sms_count": Phrase("many SMS ({value})", "短信多（{value}条）", "few SMS ({value})", "短信很少（{value}条）"),
+    "imeis": Phrase("several handsets used ({value} IMEIs)", "使用多部手机（{value}个IMEI）"),
+    "idcard_cnt": Phrase("several ID cards behind the line ({value})", "关联多个身份证（{value}）"),
+    "phone2opposite_mean": Phrase("calls each number many times ({value})", "对同一号码反复拨打（{value}次）",
+                                  "rarely calls the same number twice ({value})", "很少重复联系同一号码（{value}次）"),
+    "phone2opposite_median": Phrase("calls each number many times ({value})", "对同一号码反复拨打（{value}次）",
+                                    "rarely calls the same number twice ({value})", "很少重复联系同一号码（{value}次）"),
+    "call_dur_mean": Phrase("long calls on average ({value} s)", "平均通话时长较长（{value}秒）",
+                            "short calls on average ({value} s)", "平均通话时长短（{value}秒）"),
+    "call_dur_median": Phrase("long typical call ({value} s)", "通话时长中位数较长（{value}秒）",
+                              "short typical call ({value} s)", "通话时长中位数短（{value}秒）"),
+    "city_name_call": Phrase("calls from many cities ({value})", "在多个城市通话（{value}）"),
+    "city_name_nunique": Phrase("calls from many cities ({value})", "在多个城市通话（{value}）"),
+    "county_name_call": Phrase("calls from many counties ({value})", "在多个区县通话（{value}）"),
+    "county_name_nunique": Phrase("calls from many counties ({value})", "在多个区县通话（{value}）"),
+    "voc_day_nunique": Phrase("calls on many days ({value})", "通话天数多（{value}天）",
+                              "active on few days ({value})", "通话天数少（{value}天），疑似短期突击使用"),
+    "voc_hour_mode_count": Phrase("calls bunched in one hour of day ({value})", "通话集中在同一时段（{value}次）"),
+    "voc_day_mode_count": Phrase("calls bunched on one day ({value})", "通话集中在同一天（{value}次）"),
+    "flow_sum": Phrase("heavy mobile data use ({value})", "流量使用多（{value}）", "little mobile data use ({value})", "几乎不用流量（{value}）"),
+    "flow_mean": Phrase("heavy mobile data use ({value})", "流量使用多（{value}）", "little mobile data use ({value})", "几乎不用流量（{value}）"),
+    "busi_count": Phrase("many app sessions ({value})", "应用使用多（{value}）", "few app sessions ({value})", "应用使用很少（{value}）"),
+    "arpu_mean": Phrase("high monthly spend ({value})", "月消费较高（{value}元）", "low monthly spend ({value})", "月消费较低（{value}元）"),
+    "arpu_max": Phrase("high peak monthly spend ({value})", "最高月消费较高（{value}元）"),
+    "arpu_sum": Phrase("high total spend ({value})", "总消费较高（{value}元）", "low total spend ({value})", "总消费较低（{value}元）"),
+    "month_ids": Phrase("active for many months ({value})", "在网月数多（{value}）", "new or short-lived line ({value} months)", "新入网或短期号码（{value}个月）"),
+    # features derived from raw call tables (fairtel's own usage features and the evaluation's feature builder)
+    "distinct_callees": Phrase("many distinct callees ({value})", "被叫号码多且分散（{value}个）"),
+    "unique_ratio": Phrase("most numbers called only once ({value})", "大部分号码只联系一次（{value}）",
+                           "calls the same people repeatedly ({value})", "经常联系固定号码（{value}）"),
+    "callback_ratio": Phrase("many callees call back ({value})", "回拨比例高（{value}）", "few callees ever call back ({value})", "很少有人回拨（{value}）"),
+    "night_share": Phrase("many night calls ({value})", "夜间通话占比高（{value}）"),
+    "short_call_share": Phrase("many very short calls ({value})", "极短通话占比高（{value}）"),
+    "outgoing_share": Phrase("calls are mostly outgoing ({value})", "主叫占比高（{value}）", "calls are mostly incoming ({value})", "被叫占比高（{value}）"),
+    "calls_per_day": Phrase("many calls per active day ({value})", "日均通话次数多（{value}）"),
+    "callees_per_day": Phrase("many new callees per day ({value})", "日均联系号码多（{value}）"),
+    "imei_count": Phrase("several handsets used ({value})", "使用多部手机（{value}）"),
+}
+
+
+def train_fraud_model(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    id_column: str | None = None,
+    exclude: Iterable[str] = (),
+    options: TrainOptions | None = None,
+    source: str = "table",
+    progress: Progress | None = None,
+) -> TabularModel:
+    """Train the fraud scorer on a labelled per-user table (1 row per line or subscriber)."""
+    return train_model(
+        frame, label=label, id_column=id_column, exclude=exclude, options=options, task=TASK,
+        phrasebook=FRAUD_PHRASES, source=source, progress=progress,
+    )

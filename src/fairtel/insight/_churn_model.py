@@ -1,0 +1,90 @@
+"""The churn early-warning model on any labelled customer table: the shared tabular scorer with churn words.
+
+The phrasebook covers the usual columns of operator customer tables (tenure, charges, contract, support
+calls, complaints) under their common spellings; any other column gets a generic phrase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from fairtel.learn import Phrase, Progress, TabularModel, TrainOptions, train_model
+
+TASK = "churn"
+
+_TENURE = Phrase("long tenure ({value})", "在网时间长（{value}）", "short tenure ({value})", "在网时间短（{value}）")
+_MONTHLY = Phrase("high monthly charges ({value})", "月租较高（{value}）", "low monthly charges ({value})", "月租较低（{value}）")
+_TOTAL = Phrase("high total spend ({value})", "累计消费较高（{value}）", "low total spend so far ({value})", "累计消费较低（{value}）")
+_SUPPORT = Phrase("many customer-service calls ({value})", "客服来电多（{value}次）", "few customer-service calls ({value})", "客服来电少（{value}次）")
+_COMPLAINTS = Phrase("many complaints ({value})", "投诉较多（{value}次）")
+
+
+def _cat(en: str, zh: str) -> Phrase:
+    return Phrase(category_en=f"{en}: {{value}}", category_zh=f"{zh}：{{value}}")
+
+
+CHURN_PHRASES: dict[str, Phrase] = {
+    "tenure": _TENURE,
+    "tenure_months": _TENURE,
+    "account_length": _TENURE,
+    "months_on_network": _TENURE,
+    "MonthlyCharges": _MONTHLY,
+    "monthly_charge": _MONTHLY,
+    "monthly_fee": _MONTHLY,
+    "arpu": _MONTHLY,
+    "TotalCharges": _TOTAL,
+    "total_charges": _TOTAL,
+    "customer_service_calls": _SUPPORT,
+    "CustServCalls": _SUPPORT,
+    "complaints": _COMPLAINTS,
+    "complaint_count": _COMPLAINTS,
+    "Complain": _cat("complained", "有投诉"),
+    "Contract": _cat("contract", "合约类型"),
+    "PaymentMethod": _cat("payment method", "付款方式"),
+    "InternetService": _cat("internet service", "宽带服务"),
+    "OnlineSecurity": _cat("online security add-on", "网络安全服务"),
+    "OnlineBackup": _cat("online backup add-on", "云备份服务"),
+    "DeviceProtection": _cat("device protection", "设备保障"),
+    "TechSupport": _cat("tech support", "技术支持服务"),
+    "StreamingTV": _cat("streaming TV", "电视流媒体"),
+    "StreamingMovies": _cat("streaming movies", "电影流媒体"),
+    "PaperlessBilling": _cat("paperless billing", "电子账单"),
+    "MultipleLines": _cat("multiple lines", "多线路"),
+    "PhoneService": _cat("phone service", "语音服务"),
+    "Partner": _cat("has a partner", "有配偶"),
+    "Dependents": _cat("has dependents", "有家属"),
+    "gender": _cat("gender", "性别"),
+    "international_plan": _cat("international plan", "国际套餐"),
+    "voice_mail_plan": _cat("voicemail plan", "语音信箱套餐"),
+    "plan_id": _cat("plan", "套餐"),
+    "SeniorCitizen": Phrase("senior citizen", "老年用户", "not a senior citizen", "非老年用户"),
+    "total_day_minutes": Phrase("many daytime minutes ({value})", "白天通话分钟多（{value}）"),
+    "total_day_charge": Phrase("high daytime charges ({value})", "白天通话费用高（{value}）"),
+    "total_intl_calls": Phrase("many international calls ({value})", "国际通话多（{value}）", "few international calls ({value})", "国际通话少（{value}）"),
+    "Age": Phrase("older customer ({value})", "年龄较大（{value}）", "younger customer ({value})", "年龄较小（{value}）"),
+    "Balance": Phrase("high account balance ({value})", "账户余额较高（{value}）", "low account balance ({value})", "账户余额较低（{value}）"),
+    "NumOfProducts": Phrase("many products held ({value})", "持有产品多（{value}）", "few products held ({value})", "持有产品少（{value}）"),
+    "IsActiveMember": Phrase("active member", "活跃用户", "inactive member", "不活跃用户"),
+    "data_usage_trend": Phrase("data use rising ({value})", "流量使用上升（{value}）", "data use falling ({value})", "流量使用下降（{value}）"),
+    "usage_trend": Phrase("usage rising ({value})", "使用量上升（{value}）", "usage falling ({value})", "使用量下降（{value}）"),
+    "bill_shock": Phrase("recent bill shock ({value})", "近期账单异常偏高（{value}）"),
+}
+
+
+def train_churn_model(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    id_column: str | None = None,
+    exclude: Iterable[str] = (),
+    options: TrainOptions | None = None,
+    source: str = "table",
+    progress: Progress | None = None,
+) -> TabularModel:
+    """Train the churn scorer on a labelled customer table (one row per customer)."""
+    return train_model(
+        frame, label=label, id_column=id_column, exclude=exclude, options=options, task=TASK,
+        phrasebook=CHURN_PHRASES, source=source, progress=progress,
+    )

@@ -1,0 +1,359 @@
+"""A calibrated LightGBM (+ linear) scorer for any labelled table, with its threshold and reasons.
+
+Training, on the given rows only:
+1. stratified K folds: LightGBM with early stopping picks the number of trees (mean validation curve over
+   folds, as ``lightgbm.cv`` does) and gives out-of-fold scores; a logistic regression gives its own;
+2. the blend weight of the two, the calibration and the F1-maximising threshold are fitted on those
+   out-of-fold scores, so none of them has seen a row through the model that scored it;
+3. both parts are refitted on all rows.
+
+Saved as a directory: ``booster.txt`` (LightGBM's own text format) and ``model.json`` (everything else).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
+from fairtel.learn._calibration import Calibration, CalibrationKind, fit_calibration
+from fairtel.learn._linear import LinearPart, fit_linear
+from fairtel.learn._metrics import Metrics, best_f1_threshold, binary_metrics
+from fairtel.learn._prepare import ColumnKind, TableSpec, _clean_text, frame_hash, infer_spec
+from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, format_value, phrase, phrases_for
+
+FORMAT_VERSION = 1
+Matrix = npt.NDArray[np.float64]
+Labels = npt.NDArray[np.int64]
+
+
+class ModelError(FairtelError):
+    code = "model_invalid"
+
+
+class Progress(Protocol):
+    def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrainOptions:
+    """Defaults meant to hold on tables of a few thousand to a few million rows without tuning."""
+
+    folds: int = 5
+    seed: int = 0
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    feature_fraction: float = 0.7
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    max_rounds: int = 3000
+    early_stopping: int = 150
+    calibration: CalibrationKind = CalibrationKind.PLATT
+    blend_linear: bool = True
+    linear_c: float = 0.3
+    threads: int = 1
+
+    def lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "cat_smooth": 10.0,
+            "min_data_per_group": 20,
+            "seed": self.seed,
+            "deterministic": True,
+            "num_threads": self.threads,
+            "verbosity": -1,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["calibration"] = self.calibration.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainOptions:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["calibration"] = CalibrationKind(known.get("calibration", "platt"))
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    id: str
+    probability: float
+    flagged: bool
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "probability": round(self.probability, 6),
+            "flagged": self.flagged,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
+@dataclass
+class TabularModel:
+    spec: TableSpec
+    booster: lgb.Booster
+    n_rounds: int
+    linear: LinearPart | None
+    blend_weight: float  # weight of the trees in log-odds space; 1.0 = trees only
+    calibration: Calibration
+    threshold: float
+    options: TrainOptions
+    task: str = "generic"
+    phrases: dict[str, Phrase] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def matrix(self, frame: pl.DataFrame, *, source: str = "table") -> Matrix:
+        return self.spec.matrix(frame, source=source)
+
+    def contributions(self, x: Matrix) -> Matrix:
+        """Per-feature log-odds contributions (last column: the base value); rows sum to the raw score."""
+        trees = np.asarray(self.booster.predict(x, num_iteration=self.n_rounds, pred_contrib=True), dtype=np.float64)
+        if self.linear is None or self.blend_weight >= 1.0:
+            return trees
+        return self.blend_weight * trees + (1.0 - self.blend_weight) * self.linear.contributions(x)
+
+    def raw_score(self, x: Matrix) -> Matrix:
+        trees = np.asarray(self.booster.predict(x, num_iteration=self.n_rounds, raw_score=True), dtype=np.float64)
+        if self.linear is None or self.blend_weight >= 1.0:
+            return trees
+        return self.blend_weight * trees + (1.0 - self.blend_weight) * self.linear.raw(x)
+
+    def predict_proba(self, frame: pl.DataFrame, *, source: str = "table") -> Matrix:
+        return self.calibration(self.raw_score(self.matrix(frame, source=source)))
+
+    def reasons(self, frame: pl.DataFrame, *, top: int = 3, source: str = "table") -> list[tuple[Reason, ...]]:
+        """For each row, up to ``top`` features that raised its score most, in words (en and zh)."""
+        x = self.matrix(frame, source=source)
+        return self._reasons(frame, x, self.contributions(x), top)
+
+    def score(self, frame: pl.DataFrame, *, top: int = 3, source: str = "table") -> list[Scored]:
+        x = self.matrix(frame, source=source)
+        contrib = self.contributions(x)
+        p = self.calibration(contrib.sum(axis=1))
+        reasons = self._reasons(frame, x, contrib, top)
+        ids = self.spec.ids(frame)
+        return [Scored(i, float(pi), bool(pi >= self.threshold), r) for i, pi, r in zip(ids, p, reasons, strict=True)]
+
+    def evaluate(self, frame: pl.DataFrame, *, source: str = "table") -> Metrics:
+        frame = _labelled(frame, self.spec.label)
+        y = self.spec.labels(frame, source=source)
+        return binary_metrics(y, self.predict_proba(frame, source=source), self.threshold)
+
+    def _reasons(self, frame: pl.DataFrame, x: Matrix, contrib: Matrix, top: int) -> list[tuple[Reason, ...]]:
+        cols = self.spec.columns
+        raw_text = {c.name: _clean_text(frame.get_column(c.name)).to_list() for c in cols}
+        out: list[tuple[Reason, ...]] = []
+        per_feature = contrib[:, :-1]
+        order = np.argsort(-per_feature, axis=1, kind="stable")[:, :top]
+        for i in range(x.shape[0]):
+            rs: list[Reason] = []
+            for j in order[i]:
+                c = float(per_feature[i, j])
+                if c <= 0:
+                    break
+                col = cols[j]
+                text = raw_text[col.name][i]
+                if col.kind is ColumnKind.CATEGORICAL:
+                    direction = Direction.MISSING if text is None else Direction.CATEGORY
+                elif np.isnan(x[i, j]):
+                    direction = Direction.MISSING
+                else:
+                    direction = Direction.HIGH if col.is_high(float(x[i, j])) else Direction.LOW
+                value = text if col.kind is ColumnKind.CATEGORICAL or np.isnan(x[i, j]) else format_value(float(x[i, j]))
+                en, zh = phrase(col.name, value or "", direction, self.phrases.get(col.name))
+                rs.append(Reason(col.name, value or "", direction, c, en, zh))
+            out.append(tuple(rs))
+        return out
+
+    # -- persistence -----------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``booster.txt`` and ``model.json`` into directory ``path`` (created; files replaced atomically)."""
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "format": "fairtel.tabular",
+            "format_version": FORMAT_VERSION,
+            "task": self.task,
+            "spec": self.spec.to_dict(),
+            "n_rounds": self.n_rounds,
+            "linear": self.linear.to_dict() if self.linear else None,
+            "blend_weight": self.blend_weight,
+            "calibration": self.calibration.to_dict(),
+            "threshold": self.threshold,
+            "options": self.options.to_dict(),
+            "phrases": {k: v.to_dict() for k, v in self.phrases.items()},
+            "meta": self.meta,
+        }
+        _atomic_write(d / "booster.txt", self.booster.model_to_string(num_iteration=self.n_rounds))
+        _atomic_write(d / "model.json", json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=True))
+        return d
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_model(path: str | Path) -> TabularModel:
+    d = Path(path)
+    if not (d / "model.json").is_file() or not (d / "booster.txt").is_file():
+        raise NotFoundError(f"no model at {d} (expected model.json and booster.txt)")
+    try:
+        doc = json.loads((d / "model.json").read_text(encoding="utf-8"))
+        if doc.get("format") != "fairtel.tabular" or int(doc.get("format_version", 0)) > FORMAT_VERSION:
+            raise ModelError(f"{d}: not a fairtel tabular model of a known version")
+        booster = lgb.Booster(model_str=(d / "booster.txt").read_text(encoding="utf-8"))
+        return TabularModel(
+            spec=TableSpec.from_dict(doc["spec"]),
+            booster=booster,
+            n_rounds=int(doc["n_rounds"]),
+            linear=LinearPart.from_dict(doc["linear"]) if doc.get("linear") else None,
+            blend_weight=float(doc["blend_weight"]),
+            calibration=Calibration.from_dict(doc["calibration"]),
+            threshold=float(doc["threshold"]),
+            options=TrainOptions.from_dict(doc.get("options") or {}),
+            task=str(doc.get("task", "generic")),
+            phrases={k: Phrase.from_dict(v) for k, v in (doc.get("phrases") or {}).items()},
+            meta=dict(doc.get("meta") or {}),
+        )
+    except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+        raise ModelError(f"{d}: model files are damaged: {exc}") from exc
+
+
+def _labelled(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+    """Rows whose label is present (unlabelled rows cannot be trained or evaluated on)."""
+    if label not in frame.columns:
+        raise InvalidInputError([Problem("table", 1, label, "label column not found")], what="table")
+    return frame.filter(_clean_text(frame.get_column(label)).is_not_null())
+
+
+def _fit_trees(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, rounds: int) -> lgb.Booster:
+    ds = lgb.Dataset(x, y, categorical_feature=cat or "auto", free_raw_data=False)
+    return lgb.train(opts.lgb_params(), ds, num_boost_round=rounds)
+
+
+def _blend_weight(g: Matrix, lin: Matrix, y: Labels) -> float:
+    """Tree weight in the log-odds blend with the best out-of-fold ROC-AUC; ties go to the trees."""
+    best_w, best_auc = 1.0, -1.0
+    for w in (1.0, 0.8, 0.6, 0.5, 0.4, 0.2, 0.0):
+        auc = float(roc_auc_score(y, w * g + (1 - w) * lin))
+        if auc > best_auc + 1e-4:
+            best_w, best_auc = w, auc
+    return best_w
+
+
+def train_model(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    id_column: str | None = None,
+    exclude: Iterable[str] = (),
+    options: TrainOptions | None = None,
+    task: str = "generic",
+    phrasebook: Phrasebook | None = None,
+    source: str = "table",
+    progress: Progress | None = None,
+) -> TabularModel:
+    opts = options or TrainOptions()
+    spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source)
+    n_before = frame.height
+    frame = _labelled(frame, spec.label)
+    x, y = spec.matrix(frame, source=source), spec.labels(frame, source=source)
+    n_pos = int(y.sum())
+    folds = max(2, min(opts.folds, n_pos, len(y) - n_pos))
+    if n_pos < 2 or len(y) - n_pos < 2 or len(y) < 20:
+        raise InvalidInputError([Problem(source, None, spec.label, f"too few rows to train ({len(y)} rows, {n_pos} positive)")], what=source)
+    cat = spec.categorical_indices
+    params = opts.lgb_params()
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y))
+    total = len(splits) + 1
+    # 1. trees: every fold records its validation curve; the common best round minimises the mean curve.
+    curves: list[list[float]] = []
+    boosters: list[lgb.Booster] = []
+    for tr, va in splits:
+        dtr = lgb.Dataset(x[tr], y[tr], categorical_feature=cat or "auto", free_raw_data=False)
+        dva = lgb.Dataset(x[va], y[va], reference=dtr)
+        rec: dict[str, Any] = {}
+        b = lgb.train(params, dtr, num_boost_round=opts.max_rounds, valid_sets=[dva], valid_names=["va"],
+                      callbacks=[lgb.record_evaluation(rec), lgb.early_stopping(opts.early_stopping, verbose=False)])
+        curves.append(list(rec["va"]["binary_logloss"]))
+        boosters.append(b)
+        if progress:
+            progress.step("training folds", total=total)
+    depth = min(len(c) for c in curves)
+    best_round = int(np.argmin(np.mean([c[:depth] for c in curves], axis=0))) + 1
+    oof_trees = np.zeros(len(y))
+    oof_lin = np.zeros(len(y))
+    for (tr, va), b in zip(splits, boosters, strict=True):
+        oof_trees[va] = b.predict(x[va], num_iteration=best_round, raw_score=True)
+        if opts.blend_linear:
+            oof_lin[va] = fit_linear(x[tr], y[tr], spec, c=opts.linear_c).raw(x[va])
+    # 2. blend, calibration and threshold, all on out-of-fold scores.
+    w = _blend_weight(oof_trees, oof_lin, y) if opts.blend_linear else 1.0
+    oof_raw = w * oof_trees + (1 - w) * oof_lin
+    calibration = fit_calibration(oof_raw, y, opts.calibration)
+    oof_p = calibration(oof_raw)
+    threshold = best_f1_threshold(y, oof_p)
+    validation = binary_metrics(y, oof_p, threshold)
+    # 3. refit on all rows; more rows support proportionally more trees.
+    n_rounds = max(1, round(best_round * folds / (folds - 1)))
+    booster = _fit_trees(x, y, cat, opts, n_rounds)
+    linear = fit_linear(x, y, spec, c=opts.linear_c) if w < 1.0 else None
+    if progress:
+        progress.step("training folds", total=total)
+    meta = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_hash": frame_hash(frame),
+        "source": source,
+        "rows": len(y),
+        "rows_unlabelled": n_before - frame.height,
+        "positives": n_pos,
+        "best_round_cv": best_round,
+        "out_of_fold": validation.to_dict(),
+        "lightgbm": lgb.__version__,
+        "python": platform.python_version(),
+    }
+    return TabularModel(
+        spec=spec,
+        booster=booster,
+        n_rounds=n_rounds,
+        linear=linear,
+        blend_weight=w,
+        calibration=calibration,
+        threshold=threshold,
+        options=opts,
+        task=task,
+        phrases=phrases_for(spec.names, phrasebook or {}),
+        meta=meta,
+    )
+
+
+def with_options(options: TrainOptions | None, **changes: Any) -> TrainOptions:
+    return replace(options or TrainOptions(), **changes)

@@ -1,0 +1,288 @@
+"""Automatic preparation of any labelled table: column kinds, missing values, labels, id-like columns.
+
+Every column is read as text first and typed here, because CSV exports of real customer tables are messy:
+numbers with blanks (" " in IBM's TotalCharges), yes/no or True/False labels, id columns that look numeric.
+The resulting ``TableSpec`` is stored with the model, so scoring applies exactly the training preparation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from fairtel.core.errors import InvalidInputError, Problem
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"})
+POSITIVE_TOKENS = frozenset(
+    {"1", "1.0", "yes", "y", "true", "t", "churn", "churned", "fraud", "fraudulent", "positive", "pos", "bad",
+     "left", "exited", "lost", "cancelled", "canceled", "是"}
+)
+NEGATIVE_TOKENS = frozenset(
+    {"0", "0.0", "no", "n", "false", "f", "stayed", "normal", "negative", "neg", "good", "retained", "active",
+     "current", "legit", "legitimate", "否"}
+)
+# A text column is numeric when this share of its non-missing cells parses as a number.
+NUMERIC_SHARE = 0.98
+# Category levels seen fewer times than this are treated as missing: they cannot be learned and overfit.
+MIN_LEVEL_COUNT = 3
+
+
+class ColumnKind(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One model input: its kind, and for numbers the training median (used to phrase "high"/"low")."""
+
+    name: str
+    kind: ColumnKind
+    categories: tuple[str, ...] = ()
+    median: float | None = None
+    mean: float | None = None
+
+    def is_high(self, value: float) -> bool:
+        """Above the typical value; at the median (common for counts and 0/1 flags), above the mean."""
+        if self.median is None or self.mean is None:
+            return True
+        if value != self.median:
+            return value > self.median
+        return value >= self.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "categories": list(self.categories), "median": self.median,
+                "mean": self.mean}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Column:
+        return cls(d["name"], ColumnKind(d["kind"]), tuple(d.get("categories") or ()), d.get("median"), d.get("mean"))
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """How a raw table becomes a feature matrix: inputs, label and its positive value, what was left out and why."""
+
+    columns: tuple[Column, ...]
+    label: str
+    positive: str
+    negative: str
+    id_column: str | None = None
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, c in enumerate(self.columns) if c.kind is ColumnKind.CATEGORICAL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [c.to_dict() for c in self.columns],
+            "label": self.label,
+            "positive": self.positive,
+            "negative": self.negative,
+            "id_column": self.id_column,
+            "dropped": dict(self.dropped),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TableSpec:
+        return cls(
+            columns=tuple(Column.from_dict(c) for c in d["columns"]),
+            label=d["label"],
+            positive=d["positive"],
+            negative=d["negative"],
+            id_column=d.get("id_column"),
+            dropped=dict(d.get("dropped") or {}),
+        )
+
+    def matrix(self, frame: pl.DataFrame, *, source: str = "table") -> npt.NDArray[np.float64]:
+        """The float feature matrix: numbers as parsed (missing = NaN), categories as level codes (unknown = NaN)."""
+        missing = [c.name for c in self.columns if c.name not in frame.columns]
+        if missing:
+            raise InvalidInputError(
+                [Problem(source, 1, name, "column the model was trained on is missing") for name in missing],
+                what=source,
+            )
+        out = np.full((frame.height, len(self.columns)), np.nan, dtype=np.float64)
+        for j, col in enumerate(self.columns):
+            s = _clean_text(frame.get_column(col.name))
+            if col.kind is ColumnKind.NUMERIC:
+                out[:, j] = s.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+            else:
+                codes = {v: float(i) for i, v in enumerate(col.categories)}
+                out[:, j] = np.array([codes.get(v, np.nan) if v is not None else np.nan for v in s.to_list()])
+        return out
+
+    def labels(self, frame: pl.DataFrame, *, source: str = "table") -> npt.NDArray[np.int64]:
+        """0/1 labels; a row whose label is missing or neither class is reported with its line number."""
+        if self.label not in frame.columns:
+            raise InvalidInputError([Problem(source, 1, self.label, "label column not found")], what=source)
+        values = _clean_text(frame.get_column(self.label)).to_list()
+        y = np.zeros(len(values), dtype=np.int64)
+        problems = []
+        pos, neg = _norm(self.positive), _norm(self.negative)
+        for i, v in enumerate(values):
+            nv = _norm(v) if v is not None else None
+            if nv == pos:
+                y[i] = 1
+            elif nv != neg:
+                problems.append(Problem(source, i + 2, self.label, f"label {v!r} is neither {self.positive!r} nor {self.negative!r}"))
+        if problems:
+            raise InvalidInputError(problems[:50], what=source)
+        return y
+
+    def ids(self, frame: pl.DataFrame) -> list[str]:
+        if self.id_column and self.id_column in frame.columns:
+            return [str(v) for v in frame.get_column(self.id_column).cast(pl.Utf8).to_list()]
+        return [str(i) for i in range(frame.height)]
+
+
+def _norm(v: str) -> str:
+    return v.strip().lower()
+
+
+def _clean_text(s: pl.Series) -> pl.Series:
+    """Trim whitespace; blanks and the usual missing tokens become null."""
+    s = s.cast(pl.Utf8).str.strip_chars()
+    return pl.select(
+        pl.when(s.str.to_lowercase().is_in(list(MISSING_TOKENS))).then(None).otherwise(s).alias(s.name)
+    ).to_series()
+
+
+def read_table(path: str | Path) -> pl.DataFrame:
+    """Read a CSV with every column as text (typing happens in ``infer_spec``); trailing blanks are kept as cells."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError([Problem(str(p), None, None, "file not found")], what=str(p))
+    try:
+        frame = pl.read_csv(p, infer_schema=False, truncate_ragged_lines=False, encoding="utf8-lossy")
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError([Problem(str(p), None, None, f"cannot read as CSV: {exc}")], what=str(p)) from exc
+    if frame.height == 0:
+        raise InvalidInputError([Problem(str(p), None, None, "no data rows")], what=str(p))
+    return frame
+
+
+def frame_hash(frame: pl.DataFrame) -> str:
+    """A content hash of a table (column names and cells), stored with a model to name what it was trained on."""
+    return hashlib.sha256(frame.write_csv().encode("utf-8")).hexdigest()
+
+
+def _resolve(frame: pl.DataFrame, name: str, source: str, what: str) -> str:
+    """Column names match exactly, else case- and space-insensitively (``churn`` finds ``Churn``)."""
+    if name in frame.columns:
+        return name
+    key = re.sub(r"\s+", "", name).lower()
+    hits = [c for c in frame.columns if re.sub(r"\s+", "", c).lower() == key]
+    if len(hits) == 1:
+        return hits[0]
+    raise InvalidInputError([Problem(source, 1, name, f"{what} column not found; columns: {', '.join(frame.columns)}")], what=source)
+
+
+def _label_classes(values: Sequence[str], name: str, source: str) -> tuple[str, str]:
+    """(positive, negative) raw values of a two-class label column."""
+    counts: dict[str, int] = {}
+    raw: dict[str, str] = {}
+    for v in values:
+        nv = _norm(v)
+        counts[nv] = counts.get(nv, 0) + 1
+        raw.setdefault(nv, v)
+    if len(counts) != 2:
+        shown = ", ".join(sorted(raw.values())[:10])
+        raise InvalidInputError(
+            [Problem(source, None, name, f"label must have exactly two classes, found {len(counts)}: {shown}")], what=source
+        )
+    a, b = sorted(counts)
+    if a in POSITIVE_TOKENS and b not in POSITIVE_TOKENS:
+        return raw[a], raw[b]
+    if b in POSITIVE_TOKENS and a not in POSITIVE_TOKENS:
+        return raw[b], raw[a]
+    if a in NEGATIVE_TOKENS and b not in NEGATIVE_TOKENS:
+        return raw[b], raw[a]
+    if b in NEGATIVE_TOKENS and a not in NEGATIVE_TOKENS:
+        return raw[a], raw[b]
+    # Neither value says which class is the event: the rarer one is (fraud and churn are the minority).
+    pos = a if (counts[a], b) < (counts[b], a) else b
+    neg = b if pos == a else a
+    return raw[pos], raw[neg]
+
+
+def infer_spec(
+    frame: pl.DataFrame,
+    *,
+    label: str,
+    id_column: str | None = None,
+    exclude: Iterable[str] = (),
+    source: str = "table",
+    max_levels: int = 100,
+) -> TableSpec:
+    """Decide, from the data alone, which columns are inputs and of what kind.
+
+    Dropped (and said why): the id column, excluded columns, constant columns, id-like columns (distinct
+    integers or text on nearly every row), and text columns with too many levels to learn from.
+    """
+    label = _resolve(frame, label, source, "label")
+    id_name = _resolve(frame, id_column, source, "id") if id_column else None
+    excluded = {_resolve(frame, e, source, "excluded") for e in exclude}
+    labels = _clean_text(frame.get_column(label)).drop_nulls().to_list()
+    positive, negative = _label_classes(labels, label, source)
+
+    dropped: dict[str, str] = {}
+    if id_name:
+        dropped[id_name] = "id column"
+    for e in sorted(excluded):
+        dropped.setdefault(e, "excluded")
+    columns: list[Column] = []
+    n = frame.height
+    for name in frame.columns:
+        if name == label or name in dropped:
+            continue
+        s = _clean_text(frame.get_column(name))
+        present = s.drop_nulls()
+        if present.len() == 0:
+            dropped[name] = "empty"
+            continue
+        nums = present.cast(pl.Float64, strict=False)
+        numeric_share = 1.0 - nums.null_count() / present.len()
+        distinct = present.n_unique()
+        if distinct <= 1:
+            dropped[name] = "constant"
+            continue
+        if numeric_share >= NUMERIC_SHARE:
+            finite = nums.drop_nulls()
+            is_int = bool((finite == finite.round(0)).all())
+            if is_int and n >= 50 and distinct >= 0.99 * n:
+                dropped[name] = "id-like (distinct integer on every row)"
+                continue
+            med, mean = finite.median(), finite.mean()
+            columns.append(Column(name, ColumnKind.NUMERIC, median=float(med) if isinstance(med, (int, float)) else None,
+                                  mean=float(mean) if isinstance(mean, (int, float)) else None))
+            continue
+        if n >= 50 and distinct >= 0.5 * n:
+            dropped[name] = "id-like (distinct text on most rows)"
+            continue
+        vc = present.value_counts(sort=True)
+        levels = [str(v) for v, c in zip(vc[name].to_list(), vc["count"].to_list(), strict=True) if c >= MIN_LEVEL_COUNT]
+        if len(levels) > max_levels:
+            dropped[name] = f"too many categories ({distinct})"
+            continue
+        if len(levels) < 2:
+            dropped[name] = "no category frequent enough"
+            continue
+        columns.append(Column(name, ColumnKind.CATEGORICAL, categories=tuple(sorted(levels))))
+    if not columns:
+        raise InvalidInputError([Problem(source, None, None, "no usable feature columns")], what=source)
+    return TableSpec(tuple(columns), label, positive, negative, id_name, dropped)
