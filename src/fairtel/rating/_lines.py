@@ -1,0 +1,95 @@
+"""What rating produces: rated lines, records it could not rate, and allowance/cap counters (as schemas)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import polars as pl
+
+RATED_COLUMNS: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "source": pl.String(),
+    "line": pl.Int32(),  # 0, 1, ... within the record: band pieces, then allowance and charged parts
+    "msisdn": pl.String(),
+    "period": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),  # when this line's usage began (a band piece begins at the boundary)
+    "kind": pl.String(),
+    "direction": pl.String(),
+    "roaming_country": pl.String(),
+    "plan_id": pl.String(),
+    "rule_id": pl.String(),
+    "rate_id": pl.String(),
+    "zone": pl.String(),
+    "roaming_zone": pl.String(),
+    "band": pl.String(),
+    "offset": pl.Int64(),  # units of the record before this line's usage (band pieces)
+    "quantity": pl.Int64(),  # the usage this line covers, in ``unit``
+    "unit": pl.String(),
+    "allowance_id": pl.String(),
+    "allowance_before": pl.Int64(),  # the allowance's units used in the period before this line
+    "allowance_used": pl.Int64(),  # billed units this line drew from it
+    "charged_quantity": pl.Int64(),  # billed units priced by the rule (whole increments)
+    "amount_minor": pl.Int64(),
+    "currency": pl.String(),
+    "capped": pl.Boolean(),  # max cost or a daily cap lowered the amount
+    "throttled": pl.Boolean(),  # usage past an unlimited allowance's throttle threshold
+    "verdict": pl.String(),  # VAS: the consent gate's verdict
+    "subscription_id": pl.String(),  # VAS: the subscription that makes it billable
+}
+
+UNRATED_COLUMNS: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "source": pl.String(),
+    "msisdn": pl.String(),
+    "period": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "kind": pl.String(),
+    "plan_id": pl.String(),
+    "reason": pl.String(),
+}
+
+STATE_COLUMNS: dict[str, pl.DataType] = {
+    "msisdn": pl.String(),
+    "counter": pl.String(),  # an allowance id, or "cap:<rule_id>:<YYYY-MM-DD>" for a daily cap
+    "used": pl.Int64(),  # allowance units, or minor units charged under the cap
+}
+
+
+class UnratedReason(StrEnum):
+    """Why a record was left out of the rated lines. Stable codes."""
+
+    UNKNOWN_SUBSCRIBER = "unknown_subscriber"
+    UNKNOWN_PLAN = "unknown_plan"
+    UNKNOWN_KIND = "unknown_kind"
+    MISSING_QUANTITY = "missing_quantity"
+    NO_RULE = "no_rule"
+    QUANTITY_TOO_LARGE = "quantity_too_large"
+
+
+class Unit(StrEnum):
+    SECOND = "second"
+    MESSAGE = "message"
+    BYTE = "byte"
+    ITEM = "item"  # one value-added charge
+
+
+def empty(columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=columns)
+
+
+def cap_counter(rule_id: str, day: str) -> str:
+    return f"cap:{rule_id}:{day}"
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    """``rated``: RATED_COLUMNS; ``unrated``: UNRATED_COLUMNS; ``closing_state``: STATE_COLUMNS, the
+    counters after this batch (feed it as ``opening_state`` to rate later usage of the same period)."""
+
+    rated: pl.DataFrame
+    unrated: pl.DataFrame
+    closing_state: pl.DataFrame
+
+    def total_minor(self) -> int:
+        return int(self.rated["amount_minor"].sum() or 0)

@@ -1,0 +1,179 @@
+"""From usage columns to the rule and allowances that apply, resolved once per distinct situation.
+
+A line's situation is (plan, kind, direction, destination zone, roaming zone, band). A period holds millions of
+lines but only a few thousand situations, so each situation is packed into one integer key, the distinct keys
+are resolved with the catalog's own ``Plan.rule_for`` / ``Plan.allowances_for`` (the same first-match
+semantics everywhere), and the answers (rule, rate steps as integers, allowances) are joined back by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from fairtel.catalog import Allowance, Catalog, Plan, PricingRule
+from fairtel.catalog._bands import DAY, WEEK
+from fairtel.core.money import minor_units
+from fairtel.rating._steps import CompiledRate, compile_rate
+
+KINDS = ("voice", "sms", "data")
+DIRECTIONS = ("out", "in")
+NO_RULE = -1
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The catalog's closed sets, as Polars enums: a value's physical code is its index."""
+
+    catalog: Catalog
+    plans: tuple[str, ...]
+    zones: tuple[str, ...]
+    roaming: tuple[str, ...]
+    bands: tuple[str, ...]
+    rates: dict[str, CompiledRate]
+    allowances: tuple[str, ...]  # every allowance id of the catalog; slots hold indices into it
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Dimensions:
+        currency = catalog.operator.currency
+        minor_units(currency)
+        return cls(
+            catalog,
+            tuple(p.id for p in catalog.plans),
+            tuple(z.id for z in catalog.zones),
+            tuple(z.id for z in catalog.roaming_zones),
+            tuple(b.id for b in catalog.bands),
+            {r.id: compile_rate(r, currency) for r in catalog.rates},
+            tuple(a.id for p in catalog.plans for a in p.allowances),
+        )
+
+    # sizes of each dimension including its "none" code
+    @property
+    def sizes(self) -> tuple[int, int, int, int, int, int]:
+        return (len(self.plans), len(KINDS), len(DIRECTIONS) + 1, len(self.zones) + 1, len(self.roaming) + 1, len(self.bands))
+
+    def key_expr(self) -> pl.Expr:
+        """The packed situation of each line from the code columns ``_p _k _d _z _r _b``."""
+        _, nk, nd, nz, nr, nb = self.sizes
+        key = pl.col("_p").cast(pl.Int64)
+        for col, size in (("_k", nk), ("_d", nd), ("_z", nz), ("_r", nr), ("_b", nb)):
+            key = key * size + pl.col(col).cast(pl.Int64)
+        return key.alias("_key")
+
+    def decode(self, key: int) -> tuple[Plan, str, str | None, str | None, str | None, str]:
+        _, nk, nd, nz, nr, nb = self.sizes
+        key, b = divmod(key, nb)
+        key, r = divmod(key, nr)
+        key, z = divmod(key, nz)
+        key, d = divmod(key, nd)
+        p, k = divmod(key, nk)
+        return (
+            self.catalog.plan(self.plans[p]),
+            KINDS[k],
+            DIRECTIONS[d] if d < len(DIRECTIONS) else None,
+            self.zones[z] if z < len(self.zones) else None,
+            self.roaming[r] if r < len(self.roaming) else None,
+            self.bands[b],
+        )
+
+    def with_band(self, key: int, band: int) -> int:
+        nb = self.sizes[5]
+        return key - key % nb + band
+
+    def band_sensitive(self, key: int) -> bool:
+        """Whether the rule or the allowances of this situation change with the time band."""
+        plan, kind, direction, zone, roam, _ = self.decode(key)
+        seen = {
+            (id(plan.rule_for(kind, direction, zone, roam, b)), tuple(a.id for a in plan.allowances_for(kind, direction, zone, roam, b)))
+            for b in self.bands
+        }
+        return len(seen) > 1
+
+
+def _rule_row(dims: Dimensions, key: int, slots: int, steps: int) -> dict[str, Any]:
+    plan, kind, direction, zone, roam, band = dims.decode(key)
+    rule: PricingRule | None = plan.rule_for(kind, direction, zone, roam, band)
+    allowances: tuple[Allowance, ...] = plan.allowances_for(kind, direction, zone, roam, band)
+    row: dict[str, Any] = {
+        "_key": key,
+        "rule_id": None if rule is None else rule.id,
+        "rate_id": None,
+        "_free": rule is not None and (rule.free or rule.rate is None),
+        "_cap": None,
+        "_den": 1, "_cf": 0, "_rf": 1, "_mf": 1, "_rmode": 0, "_maxc": None, "_maxu": None,
+    }
+    if rule is not None and rule.daily_cap is not None:
+        row["_cap"] = int(rule.daily_cap.scaleb(minor_units(dims.catalog.operator.currency)))
+    compiled = dims.rates.get(rule.rate) if rule is not None and rule.rate is not None and not rule.free else None
+    if compiled is not None:
+        row.update({
+            "rate_id": compiled.rate_id, "_den": compiled.den, "_cf": compiled.connect_fee, "_rf": compiled.round_factor,
+            "_mf": compiled.minor_factor, "_rmode": compiled.rounding, "_maxc": compiled.max_cost_minor,
+            "_maxu": compiled.max_units,
+        })
+    for s in range(steps):
+        step = compiled.steps[s] if compiled is not None and s < len(compiled.steps) else None
+        # an absent step starts beyond any quantity, so it bills nothing
+        row[f"_st{s}"] = (2**62) if step is None else step.start
+        row[f"_en{s}"] = None if step is None else step.end
+        row[f"_inc{s}"] = 1 if step is None else step.increment
+        row[f"_num{s}"] = 0 if step is None else step.numerator
+    for j in range(slots):
+        a = allowances[j] if j < len(allowances) else None
+        row[f"_a{j}"] = None if a is None else dims.allowances.index(a.id)
+        row[f"_aq{j}"] = None if a is None else a.quantity
+        row[f"_at{j}"] = None if a is None else a.throttle_after
+    return row
+
+
+def key_table(dims: Dimensions, keys: list[int]) -> tuple[pl.DataFrame, int, int]:
+    """One row per situation: rule, integer rate steps and allowance slots. Returns (table, slots, steps)."""
+    slots = 0
+    steps = 1
+    for key in keys:
+        plan, kind, direction, zone, roam, band = dims.decode(key)
+        slots = max(slots, len(plan.allowances_for(kind, direction, zone, roam, band)))
+        rule = plan.rule_for(kind, direction, zone, roam, band)
+        if rule is not None and rule.rate is not None and not rule.free:
+            steps = max(steps, len(dims.rates[rule.rate].steps))
+    rows = [_rule_row(dims, k, slots, steps) for k in keys]
+    schema: dict[str, pl.DataType] = {
+        "_key": pl.Int64(), "rule_id": pl.String(), "rate_id": pl.String(), "_free": pl.Boolean(),
+        "_cap": pl.Int64(), "_den": pl.Int64(), "_cf": pl.Int64(), "_rf": pl.Int64(), "_mf": pl.Int64(),
+        "_rmode": pl.Int8(), "_maxc": pl.Int64(), "_maxu": pl.Int64(),
+    }
+    for s in range(steps):
+        schema |= {f"_st{s}": pl.Int64(), f"_en{s}": pl.Int64(), f"_inc{s}": pl.Int64(), f"_num{s}": pl.Int64()}
+    for j in range(slots):
+        schema |= {f"_a{j}": pl.Int32(), f"_aq{j}": pl.Int64(), f"_at{j}": pl.Int64()}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema), slots, steps
+
+
+def band_change_table(catalog: Catalog) -> tuple[list[int], list[int]]:
+    """Week table starts and, for each entry, the second of the week (possibly in the next week) where the band
+    next changes; a catalog with one band never changes (a point far in the future)."""
+    entries = catalog.band_boundaries()
+    starts = [s for s, _ in entries]
+    ids = [b for _, b in entries]
+    n = len(entries)
+    changes = []
+    for i in range(n):
+        nxt = None
+        for step in range(1, n + 1):
+            j = i + step
+            if ids[j % n] != ids[i]:
+                nxt = starts[j % n] + WEEK * (j // n)
+                break
+        changes.append(nxt if nxt is not None else 2**40)
+    return starts, changes
+
+
+def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
+    """Whole seconds from each instant to the next band change, on the catalog's local wall clock."""
+    starts, changes = band_change_table(catalog)
+    wall = started_at.dt.convert_time_zone(catalog.operator.timezone).dt.replace_time_zone(None)
+    sow = (wall.dt.epoch("s") + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
+    idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(sow, side="right").cast(pl.Int64) - 1
+    return pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(idx) - sow

@@ -1,0 +1,81 @@
+"""Value-added charges: the offer's price, only when the consent gate says billable; never without a gate."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+import pytest
+
+from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
+from fairtel.consent import parse_consent_lines, project_subscriptions
+from fairtel.core.errors import InvalidInputError
+from fairtel.rating import NO_GATE, consent_gate, rate
+
+CN = timezone(timedelta(hours=8))
+A = "8613800000001"
+CATALOG = load_catalog(default_catalog_path())
+
+
+def vas(rid: str, offer: str, day: int, amount: int, **kw: Any) -> dict[str, Any]:
+    return {"record_id": rid, "source": "sp", "msisdn": A, "kind": "vas", "offer_id": offer,
+            "started_at": datetime(2026, 3, day, 9, tzinfo=CN).astimezone(UTC), "amount_minor": amount,
+            "currency": "CNY"} | kw
+
+
+def ev(event: str, sub: str, at: datetime, offer: str) -> str:
+    return json.dumps({"event": event, "subscription_id": sub, "msisdn": A, "offer_id": offer,
+                       "at": at.isoformat(), "channel": "sms"})
+
+
+def test_without_a_gate_nothing_is_billable() -> None:
+    res = rate(pl.DataFrame([vas("v1", "vas-music-10", 3, 1000)]), CATALOG, {A: "basic-39"}, period="2026-03")
+    row = res.rated.row(0, named=True)
+    assert row["amount_minor"] == 0 and row["verdict"] == NO_GATE and row["charged_quantity"] == 0
+    assert row["rule_id"] == "offer/vas-music-10"
+
+
+def test_consent_gate_bills_only_confirmed_subscriptions() -> None:
+    t = datetime(2026, 3, 1, 10, tzinfo=CN)
+    events = [ev("ordered", "s1", t, "vas-music-10"), ev("confirmed", "s1", t + timedelta(minutes=5), "vas-music-10"),
+              ev("ordered", "s2", t, "vas-horoscope-6")]  # never confirmed
+    subs = project_subscriptions(parse_consent_lines(events).events)
+    rows = [vas("music", "vas-music-10", 3, 1000), vas("music-again", "vas-music-10", 20, 1000),
+            vas("horoscope", "vas-horoscope-6", 3, 600), vas("nobody", "vas-news-5", 3, 500)]
+    res = rate(pl.DataFrame(rows), CATALOG, {A: "basic-39"}, period="2026-03", gate=consent_gate(subs, CATALOG))
+    got = {r["record_id"]: (r["verdict"], r["amount_minor"], r["subscription_id"]) for r in res.rated.to_dicts()}
+    assert got == {
+        "music": ("consented", 1000, "s1"),
+        "music-again": ("duplicate_charge", 0, "s1"),  # a monthly offer is billed once a period
+        "horoscope": ("not_confirmed", 0, "s2"),
+        "nobody": ("no_subscription", 0, None),
+    }
+
+
+def test_included_offer_costs_nothing() -> None:
+    text = default_catalog_path().read_text(encoding="utf-8").replace(
+        'id = "basic-39"\nname = { zh = "基础套餐 39 元", en = "Basic 39" }\nmonthly_fee = "39.00"',
+        'id = "basic-39"\nname = { zh = "基础套餐 39 元", en = "Basic 39" }\nmonthly_fee = "39.00"\n'
+        'included_offers = ["vas-cloud-8"]')
+    catalog, problems = parse_catalog(text)
+    assert catalog is not None, problems
+
+    def approve(frame: pl.DataFrame) -> pl.DataFrame:
+        return pl.DataFrame({"billable": [True] * frame.height, "verdict": ["consented"] * frame.height,
+                             "subscription_id": ["s"] * frame.height})
+
+    res = rate(pl.DataFrame([vas("c", "vas-cloud-8", 3, 800), vas("m", "vas-music-10", 3, 1000)]), catalog,
+               {A: "basic-39"}, period="2026-03", gate=approve)
+    got = {r["record_id"]: (r["rule_id"], r["amount_minor"]) for r in res.rated.to_dicts()}
+    assert got == {"c": ("included/vas-cloud-8", 0), "m": ("offer/vas-music-10", 1000)}
+
+
+def test_a_gate_must_answer_every_record() -> None:
+    def broken(frame: pl.DataFrame) -> pl.DataFrame:
+        return pl.DataFrame({"billable": [True], "verdict": ["consented"], "subscription_id": [None]})
+
+    rows = [vas("a", "vas-music-10", 3, 1000), vas("b", "vas-news-5", 3, 500)]
+    with pytest.raises(InvalidInputError, match="VAS gate"):
+        rate(pl.DataFrame(rows), CATALOG, {A: "basic-39"}, period="2026-03", gate=broken)
