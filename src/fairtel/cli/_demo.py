@@ -83,13 +83,27 @@ def _load(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _rate(ctx: DemoContext) -> dict[str, Any]:
-    try:
-        from fairtel.cli._rating import rate_periods  # type: ignore[attr-defined]
-    except ImportError:
-        raise NotAvailableError("rating lands with issue #4") from None
-    result: dict[str, Any] = rate_periods(ctx.app, report=ctx.report)
-    ctx.facts["rate"] = result
-    return result
+    from fairtel.cli._rating import _catalog, rate_period
+    from fairtel.core.time import Period
+
+    app = ctx.app
+    catalog = _catalog(app, None, [])
+    periods = app.lake.periods("usage")
+    lines = unrated = records = 0
+    amounts: dict[str, int] = {}
+    for key in periods:
+        totals = rate_period(app, Period.parse(key, app.settings.timezone), catalog=catalog, report=ctx.report)
+        records += totals["records"]
+        lines += totals["lines"]
+        unrated += totals["unrated"]
+        amounts[totals["currency"]] = amounts.get(totals["currency"], 0) + int(totals["amount_minor"])
+    ctx.facts["rate"] = {"periods": periods, "records": records, "lines": lines, "unrated": unrated}
+    from fairtel.core.money import Money
+
+    return {
+        "periods": ", ".join(periods), "records": records, "rated lines": lines, "unrated": unrated,
+        "usage charges": ", ".join(str(Money.from_minor(v, c)) for c, v in sorted(amounts.items())),
+    }
 
 
 def _assure(ctx: DemoContext) -> dict[str, Any]:
