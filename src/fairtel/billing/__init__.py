@@ -1,1 +1,65 @@
-"""billing: see README.md in this folder."""
+"""billing: rated lines → bills, adjustments, itemised statements and rerating. See README.md in this folder.
+
+Owns the bill run (``run_bills``: pure, over frames), the bill and adjustment-entry model, pro-rating of
+plan fees, taxes as a policy (``BillingPolicy``), itemised statements (``build_statement``, CSV and HTML, zh
+and en) and rerating differences (``rerate_differences``). Does not own rating (rating/), storing bills and
+the adjustments ledger (store/) or finding what to refund (assurance/).
+"""
+
+from fairtel.billing._model import (
+    TAXABLE_KINDS,
+    USAGE_KINDS,
+    Account,
+    AdjustmentEntry,
+    AdjustmentKind,
+    Bill,
+    BillingPolicy,
+    BillLine,
+    LineKind,
+    bill_id_for,
+)
+from fairtel.billing._rerate import RecordChange, RerateResult, rerate_differences
+from fairtel.billing._run import (
+    BILLABLE_VERDICTS,
+    SNAPSHOT_COLUMNS,
+    BillRun,
+    normalise_rated,
+    prorated_fee_minor,
+    run_bills,
+)
+from fairtel.billing._statement import (
+    Statement,
+    StatementLine,
+    build_statement,
+    format_quantity,
+    statement_csv,
+    statement_html,
+)
+
+__all__ = [
+    "BILLABLE_VERDICTS",
+    "SNAPSHOT_COLUMNS",
+    "TAXABLE_KINDS",
+    "USAGE_KINDS",
+    "Account",
+    "AdjustmentEntry",
+    "AdjustmentKind",
+    "Bill",
+    "BillLine",
+    "BillRun",
+    "BillingPolicy",
+    "LineKind",
+    "RecordChange",
+    "RerateResult",
+    "Statement",
+    "StatementLine",
+    "bill_id_for",
+    "build_statement",
+    "format_quantity",
+    "normalise_rated",
+    "prorated_fee_minor",
+    "rerate_differences",
+    "run_bills",
+    "statement_csv",
+    "statement_html",
+]

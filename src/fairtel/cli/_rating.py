@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import typer
 
 from fairtel.cli._context import app_for
-from fairtel.cli._ui import console, err_console, fail, print_json, reporter, stub_command, table
+from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.time import Period
 
@@ -271,9 +271,6 @@ def register(app: typer.Typer) -> None:
             print_json(result.to_dict())
         else:
             console.print(result.render(language), highlight=False, soft_wrap=True)
-
-    stub_command(app, "bill", 4, "bill runs")
-    stub_command(app, "rerate", 4, "rerating")
 
 
 def _language(app: App, msisdn: str) -> str:

@@ -8,6 +8,7 @@ docs/operations.md#settings.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Address `fairtel serve` binds.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `fairtel serve` binds.")
     log_level: str = Field("INFO", description="Logging level.")
+    tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
 
     @field_validator("timezone")
     @classmethod

@@ -6,7 +6,19 @@ Repositories are plain functions over a ``Connection``; the caller owns the tran
 
 from __future__ import annotations
 
+
 from fairtel.store._audit import AccessRecord, PlainNumberInAuditError, access_log, record_access
+from fairtel.store._billing import (
+    IssueReport,
+    adjustments_of,
+    bills_of_period,
+    get_bill,
+    issue_bills,
+    issued_bills,
+    pending_adjustments,
+    record_adjustments,
+    rerate_entries,
+)
 from fairtel.store._catalog import (
     StoredCatalog,
     catalog_sha256,
@@ -30,6 +42,7 @@ from fairtel.store._report import ImportReport, ImportStatus
 from fairtel.store._schema import (
     AccessAudit,
     Adjustment,
+    AgentAssignment,
     ApiKey,
     Base,
     Bill,
@@ -41,6 +54,7 @@ from fairtel.store._schema import (
     Finding,
     FraudCase,
     LoyaltyEntry,
+    RoamingCap,
     Subscriber,
     Survey,
     TroubleTicket,
@@ -60,6 +74,7 @@ __all__ = [
     "AccessAudit",
     "AccessRecord",
     "Adjustment",
+    "AgentAssignment",
     "ApiKey",
     "Base",
     "Bill",
@@ -73,10 +88,13 @@ __all__ = [
     "FraudCase",
     "ImportReport",
     "ImportStatus",
+    "IssueReport",
     "Lake",
     "LakeError",
     "LoyaltyEntry",
     "PlainNumberInAuditError",
+    "RoamingCap",
+    "StoreCareData",
     "StoredCatalog",
     "Subscriber",
     "SubscriberRecord",
@@ -84,6 +102,8 @@ __all__ = [
     "TroubleTicket",
     "User",
     "access_log",
+    "adjustments_of",
+    "bills_of_period",
     "catalog_sha256",
     "catalog_text",
     "connect",
@@ -94,13 +114,19 @@ __all__ = [
     "current_catalog",
     "current_catalog_text",
     "current_revision",
+    "get_bill",
     "get_subscriber",
     "head_revision",
     "import_consent_events",
     "import_subscribers",
+    "issue_bills",
+    "issued_bills",
     "list_subscribers",
     "metadata",
     "migrate",
+    "pending_adjustments",
     "record_access",
+    "record_adjustments",
+    "rerate_entries",
     "store_catalog",
 ]

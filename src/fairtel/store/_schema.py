@@ -50,6 +50,7 @@ TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
 COMPLAINT_STATUSES = ("open", "in_progress", "closed")
 LOYALTY_KINDS = ("earn", "redeem")
 FRAUD_CASE_STATUSES = ("open", "confirmed", "false_alarm")
+ASSIGNMENT_KINDS = ("complaint", "ticket", "chat")
 
 MSISDN = String(15)  # E.164: at most 15 digits, no "+"
 ID = String(64)
@@ -155,7 +156,7 @@ class Bill(Base):
     """A bill's summary. Immutable once issued: corrections are adjustments, never edits."""
 
     __tablename__ = "bills"
-    __table_args__ = (UniqueConstraint("msisdn", "period"),)
+    __table_args__ = (UniqueConstraint("msisdn", "period"), Index("ix_bills_period", "period"))
 
     bill_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     msisdn: Mapped[str] = mapped_column(MSISDN)
@@ -166,10 +167,17 @@ class Bill(Base):
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)
     tax_minor: Mapped[int] = mapped_column(BigInteger)
     total_minor: Mapped[int] = mapped_column(BigInteger)
+    # the bill run that issued it: its snapshot of rated lines in the lake (dataset ``billed``) carries the same id
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    plan_id: Mapped[str | None] = mapped_column(ID)
 
 
 class BillLine(Base):
+    """A line of an issued bill. A line carrying an adjustment names it, and an adjustment is carried into one
+    bill line at most (the unique index): an entry can never be applied twice."""
+
     __tablename__ = "bill_lines"
+    __table_args__ = (Index("uq_bill_lines_adjustment_id", "adjustment_id", unique=True),)
 
     bill_id: Mapped[str] = mapped_column(ForeignKey("bills.bill_id"), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -180,6 +188,8 @@ class BillLine(Base):
     unit: Mapped[str | None] = mapped_column(String(16))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CHAR(3))
+    allowance_id: Mapped[str | None] = mapped_column(String(128))
+    adjustment_id: Mapped[str | None] = mapped_column(ForeignKey("adjustments.adjustment_id"))
 
 
 class Adjustment(Base):
@@ -189,6 +199,7 @@ class Adjustment(Base):
     __table_args__ = (
         one_of("kind", ADJUSTMENT_KINDS),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_adjustments_period_record", "period", "record_id"),
     )
 
     adjustment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -201,6 +212,13 @@ class Adjustment(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(ID)
+    # a rerate entry: the period and usage record it corrects, the rule pricing it now, amounts before tax
+    period: Mapped[str | None] = mapped_column(String(7))
+    source: Mapped[str | None] = mapped_column(String(255))
+    record_id: Mapped[str | None] = mapped_column(String(255))
+    rule_id: Mapped[str | None] = mapped_column(String(128))
+    old_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    new_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Complaint(Base):
@@ -301,6 +319,43 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class AgentAssignment(Base):
+    """An agent handling one customer's ticket, complaint or chat, until ``expires_at`` (or ``released_at``).
+
+    Agents see a customer's personal data only under a live assignment; the reference says which case it was,
+    so every read under it can be traced back to a reason."""
+
+    __tablename__ = "agent_assignments"
+    __table_args__ = (
+        one_of("reference_kind", ASSIGNMENT_KINDS),
+        Index("ix_agent_assignments_agent_msisdn", "agent", "msisdn"),
+    )
+
+    assignment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agent: Mapped[str] = mapped_column(ID)
+    msisdn: Mapped[str] = mapped_column(MSISDN)
+    reference_kind: Mapped[str] = mapped_column(String(16))
+    reference_id: Mapped[str] = mapped_column(ID)
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+
+
+class RoamingCap(Base):
+    """A subscriber's spending cap while roaming (append-only: the latest row is in force; a null amount
+    removes the cap)."""
+
+    __tablename__ = "roaming_caps"
+    __table_args__ = (money_pair(),)
+
+    cap_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(CHAR(3))
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(ID)
 
 
 class AccessAudit(Base):

@@ -1,0 +1,198 @@
+"""What billing reads and produces: accounts, adjustment entries, bills and their lines, the billing policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from fairtel.core.errors import ConfigError, InvalidInputError, Problem
+from fairtel.core.ids import stable_id
+from fairtel.core.money import Rounding
+from fairtel.core.time import require_aware
+
+
+class LineKind(StrEnum):
+    """What a bill line is for. Stable codes: stored in ``bill_lines.kind``."""
+
+    PLAN_FEE = "plan_fee"
+    VOICE = "voice"
+    SMS = "sms"
+    DATA = "data"
+    VAS = "vas"
+    TAX = "tax"
+    ADJUSTMENT = "adjustment"
+
+
+USAGE_KINDS: tuple[str, ...] = (LineKind.VOICE, LineKind.SMS, LineKind.DATA)
+TAXABLE_KINDS: tuple[str, ...] = (LineKind.PLAN_FEE, *USAGE_KINDS, LineKind.VAS)
+CHARGE_ORDER: dict[str, int] = {k: i for i, k in enumerate(TAXABLE_KINDS)}
+
+
+class AdjustmentKind(StrEnum):
+    """``debit`` adds to what the subscriber owes; ``credit`` and ``refund`` take from it."""
+
+    REFUND = "refund"
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A subscriber as billing sees them (the subscribers contract of DESIGN.md)."""
+
+    msisdn: str
+    plan_id: str
+    activated_at: datetime
+    status: str = "active"
+    language: str = "zh"
+
+    def __post_init__(self) -> None:
+        require_aware(self.activated_at, "activated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentEntry:
+    """One entry of the append-only adjustments ledger. ``amount_minor`` is positive; ``kind`` gives the sign.
+
+    ``bill_id`` is the bill the entry corrects (when it corrects one); a rerate entry also names the period,
+    the record (``source``, ``record_id``), the rule that priced it now and the amounts before and after
+    (before tax). An entry is carried into the first bill issued after it and never into two bills.
+    """
+
+    adjustment_id: str
+    kind: AdjustmentKind
+    msisdn: str
+    amount_minor: int
+    currency: str
+    reason: str
+    created_at: datetime
+    created_by: str
+    bill_id: str | None = None
+    finding_id: str | None = None
+    period: str | None = None
+    source: str | None = None
+    record_id: str | None = None
+    rule_id: str | None = None
+    old_amount_minor: int | None = None
+    new_amount_minor: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", AdjustmentKind(self.kind))
+        require_aware(self.created_at, "created_at")
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int) or self.amount_minor <= 0:
+            raise InvalidInputError(
+                [Problem("adjustment", None, "amount_minor", f"must be a positive integer, got {self.amount_minor!r}")],
+                what=f"adjustment {self.adjustment_id}",
+            )
+
+    @property
+    def signed_minor(self) -> int:
+        """What the entry adds to the subscriber's bill: positive for a debit, negative for a credit or refund."""
+        return self.amount_minor if self.kind is AdjustmentKind.DEBIT else -self.amount_minor
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One line of a bill. ``amount_minor`` is signed (credits are negative); lines sum to the bill total."""
+
+    line_no: int
+    kind: LineKind
+    description: str
+    amount_minor: int
+    currency: str
+    rule_id: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+    allowance_id: str | None = None
+    adjustment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """A subscriber's bill for one period. Immutable once issued: corrections are adjustment entries.
+
+    ``subtotal_minor`` is the charges plus the adjustments carried in; ``tax_minor`` the tax on the charges;
+    ``total_minor`` = subtotal + tax (negative when credits exceed charges: a balance in the subscriber's
+    favour). ``run_id`` names the bill run that issued it, and so the snapshot of rated lines behind it.
+    """
+
+    bill_id: str
+    msisdn: str
+    period: str
+    plan_id: str | None
+    currency: str
+    issued_at: datetime
+    run_id: str
+    lines: tuple[BillLine, ...]
+    charges_minor: int
+    adjustments_minor: int
+    tax_minor: int
+
+    @property
+    def subtotal_minor(self) -> int:
+        return self.charges_minor + self.adjustments_minor
+
+    @property
+    def total_minor(self) -> int:
+        return self.subtotal_minor + self.tax_minor
+
+    def amount_of(self, *kinds: str) -> int:
+        return sum(line.amount_minor for line in self.lines if line.kind in kinds)
+
+    @property
+    def adjustment_ids(self) -> tuple[str, ...]:
+        return tuple(line.adjustment_id for line in self.lines if line.adjustment_id is not None)
+
+
+def bill_id_for(msisdn: str, period: str) -> str:
+    """The bill id is stable: the same subscriber and period always name the same bill."""
+    return stable_id("bill", msisdn, period)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingPolicy:
+    """How a bill is completed beyond the tariff: taxes. Optional; by default no tax is added.
+
+    ``tax_rates`` maps a charge kind (``plan_fee``, ``voice``, ``sms``, ``data``, ``vas``) to a rate added on
+    top of that kind's charges (``Decimal("0.09")`` is 9 %); the tax of each kind is rounded once per bill.
+    Adjustments are amounts owed or refunded tax included, so they are not taxed again.
+    """
+
+    tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    tax_rounding: Rounding = Rounding.HALF_UP
+
+    def __post_init__(self) -> None:
+        problems = []
+        rates: dict[str, Decimal] = {}
+        for kind, rate in dict(self.tax_rates).items():
+            if kind not in TAXABLE_KINDS:
+                problems.append(f"tax_rates: {kind!r} is not one of {', '.join(TAXABLE_KINDS)}")
+                continue
+            if isinstance(rate, float):
+                problems.append(f"tax_rates.{kind}: write the rate as a decimal string, not a float")
+                continue
+            try:
+                value = Decimal(rate)
+            except Exception:
+                problems.append(f"tax_rates.{kind}: not a decimal: {rate!r}")
+                continue
+            if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+                problems.append(f"tax_rates.{kind}: a rate is between 0 and 1, got {rate}")
+                continue
+            rates[kind] = value
+        if problems:
+            raise ConfigError("; ".join(problems))
+        object.__setattr__(self, "tax_rates", rates)
+
+    def tax_rate(self, kind: str) -> Decimal:
+        return self.tax_rates.get(kind, Decimal(0))
+
+    def tax_on(self, kind: str, amount_minor: int) -> int:
+        """The tax on ``amount_minor`` of ``kind``, in minor units, rounded once."""
+        rate = self.tax_rate(kind)
+        if not rate or not amount_minor:
+            return 0
+        return int((Decimal(amount_minor) * rate).quantize(Decimal(1), rounding=self.tax_rounding.decimal_mode))

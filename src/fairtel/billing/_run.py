@@ -1,0 +1,295 @@
+"""The bill run: rated lines × catalog × accounts × pending adjustments → bills. Pure: no I/O, no clock.
+
+A subscriber in service during the period gets one bill: the plan's monthly fee (pro-rated by days in service
+when activated during the period, rounded once), the usage charges (the sum of the rated lines), the VAS
+charges the consent gate let through, the tax the policy adds per kind, and every pending adjustment entry
+(refunds, credits, rerate debits) carried in. What the caller has already billed (``skip``) is left alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from fairtel.billing._model import (
+    CHARGE_ORDER,
+    TAXABLE_KINDS,
+    USAGE_KINDS,
+    Account,
+    AdjustmentEntry,
+    Bill,
+    BillingPolicy,
+    BillLine,
+    LineKind,
+    bill_id_for,
+)
+from fairtel.catalog import Catalog, Plan
+from fairtel.consent import Verdict
+from fairtel.core.contracts import SubscriberStatus
+from fairtel.core.errors import CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.money import minor_units
+from fairtel.core.time import Period, require_aware, zone
+
+# The rated-line columns billing reads (rating's RATED_COLUMNS has more; absent optional ones are null).
+BILLED_INPUT: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "source": pl.String(),
+    "line": pl.Int32(),
+    "msisdn": pl.String(),
+    "period": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "kind": pl.String(),
+    "direction": pl.String(),
+    "roaming_country": pl.String(),
+    "plan_id": pl.String(),
+    "rule_id": pl.String(),
+    "zone": pl.String(),
+    "band": pl.String(),
+    "quantity": pl.Int64(),
+    "unit": pl.String(),
+    "allowance_id": pl.String(),
+    "allowance_used": pl.Int64(),
+    "charged_quantity": pl.Int64(),
+    "amount_minor": pl.Int64(),
+    "currency": pl.String(),
+    "verdict": pl.String(),
+    "subscription_id": pl.String(),
+}
+_REQUIRED = ("record_id", "msisdn", "period", "started_at", "kind", "rule_id", "amount_minor", "currency")
+BILLABLE_VERDICTS = frozenset({Verdict.CONSENTED.value})
+# The columns the snapshot of billed lines adds: which bill and which run each line went into.
+SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {**BILLED_INPUT, "bill_id": pl.String(), "run_id": pl.String()}
+
+
+@dataclass(frozen=True)
+class BillRun:
+    """The bills of one run, the rated lines they were built from (``billed``: SNAPSHOT_COLUMNS), the
+    adjustment entries they carry, and what was left out and why."""
+
+    period: str
+    run_id: str
+    issued_at: datetime
+    bills: tuple[Bill, ...]
+    billed: pl.DataFrame
+    refused_vas: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total_minor(self) -> int:
+        return sum(b.total_minor for b in self.bills)
+
+    def bill_for(self, msisdn: str) -> Bill | None:
+        return next((b for b in self.bills if b.msisdn == msisdn), None)
+
+    def summary(self) -> dict[str, Any]:
+        by_kind: dict[str, int] = defaultdict(int)
+        for b in self.bills:
+            for line in b.lines:
+                by_kind[line.kind.value] += line.amount_minor
+        return {"bills": len(self.bills), "total_minor": self.total_minor, "by_kind_minor": dict(sorted(by_kind.items())),
+                "refused_vas": self.refused_vas}
+
+
+def normalise_rated(rated: pl.DataFrame | pa.Table) -> pl.DataFrame:
+    """Rated lines with the columns billing reads, typed; optional columns absent from the input are null."""
+    frame = rated if isinstance(rated, pl.DataFrame) else pl.from_arrow(rated)
+    assert isinstance(frame, pl.DataFrame)
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise InvalidInputError([Problem("rated", None, c, "column missing") for c in missing], what="rated lines")
+    cols = []
+    for name, dtype in BILLED_INPUT.items():
+        if name not in frame.columns:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+        elif name == "started_at":
+            cols.append(pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+        else:
+            cols.append(pl.col(name).cast(dtype))
+    return frame.select(cols)
+
+
+def prorated_fee_minor(fee_minor: int, activated_at: datetime, period: Period) -> tuple[int, int]:
+    """(fee, days in service) for a plan of monthly ``fee_minor`` activated at ``activated_at``.
+
+    Days are counted on the period's clock, the activation day included; the fee is
+    ``fee × days / days in period``, rounded half-up once, so it never exceeds the monthly fee.
+    """
+    require_aware(activated_at, "activated_at")
+    if activated_at < period.start:
+        return fee_minor, period.days
+    if activated_at >= period.end:
+        return 0, 0
+    day = activated_at.astimezone(zone(period.tz)).day
+    days = period.days - day + 1
+    if days == period.days:
+        return fee_minor, days
+    amount = (Decimal(fee_minor) * days / Decimal(period.days)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(amount), days
+
+
+def _period(period: Period | str, catalog: Catalog) -> Period:
+    tz = catalog.operator.timezone
+    return Period.parse(period, tz) if isinstance(period, str) else Period(period.year, period.month, tz)
+
+
+def _usage_lines(lines: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per subscriber, the billed lines summed per kind, rule, allowance and unit."""
+    if lines.height == 0:
+        return {}
+    grouped = (
+        lines.group_by("msisdn", "kind", "rule_id", "allowance_id", "unit")
+        .agg(pl.col("quantity").sum().alias("quantity"), pl.col("amount_minor").sum().alias("amount_minor"))
+        .sort("msisdn", "rule_id", "allowance_id", nulls_last=True)
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in grouped.iter_rows(named=True):
+        out[row["msisdn"]].append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: (CHARGE_ORDER.get(r["kind"], 99), r["rule_id"] or "", r["allowance_id"] is None, r["allowance_id"] or ""))
+    return out
+
+
+def _describe_usage(row: dict[str, Any]) -> str:
+    if row["kind"] == LineKind.VAS:
+        text = f"VAS {str(row['rule_id']).split('/', 1)[-1]}"
+    else:
+        text = f"{row['kind']} {row['rule_id']}"
+    if row["allowance_id"]:
+        text += f" (allowance {row['allowance_id']})"
+    return text[:200]
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def run_bills(
+    rated: pl.DataFrame | pa.Table,
+    catalog: Catalog,
+    accounts: Iterable[Account],
+    *,
+    period: Period | str,
+    issued_at: datetime,
+    run_id: str,
+    adjustments: Iterable[AdjustmentEntry] = (),
+    policy: BillingPolicy | None = None,
+    skip: Collection[str] = (),
+) -> BillRun:
+    """Bill every account in service during ``period`` except those in ``skip`` (already billed).
+
+    ``rated``: the period's rated lines (rating's RATED_COLUMNS). ``adjustments``: the entries not yet
+    carried into any bill; an entry correcting a period is carried only into a later period's bill.
+    Usage lines of every kind are billed (allowance draws as zero-amount lines); VAS lines only with a
+    billable verdict. A closed account pays no plan fee but is billed for its usage and adjustments.
+    """
+    policy = policy or BillingPolicy()
+    per = _period(period, catalog)
+    currency = catalog.operator.currency
+    require_aware(issued_at, "issued_at")
+    lines = normalise_rated(rated)
+    problems: list[Problem] = []
+
+    wrong_period = lines.filter(pl.col("period") != per.key)
+    if wrong_period.height:
+        problems.append(Problem("rated", None, "period", f"{wrong_period.height} line(s) of another period than {per.key}"))
+    other = lines.filter(pl.col("currency") != currency)["currency"].unique().to_list()
+    if other:
+        raise CurrencyMismatchError(f"rated lines in {', '.join(sorted(other))} cannot be billed in {currency}")
+
+    accounts_by = {a.msisdn: a for a in accounts}
+    skipped = set(skip)
+    pending: dict[str, list[AdjustmentEntry]] = defaultdict(list)
+    for adj in adjustments:
+        if adj.currency != currency:
+            raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
+        if adj.period is not None and adj.period >= per.key:
+            continue  # it corrects this period or a later one: the next period's bill carries it
+        pending[adj.msisdn].append(adj)
+
+    usage = lines.filter(pl.col("kind").is_in(USAGE_KINDS))
+    vas = lines.filter(pl.col("kind") == LineKind.VAS)
+    refused = vas.filter(~pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(True))
+    billable = pl.concat([usage, vas.filter(pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))])
+    unknown = sorted(set(billable["msisdn"].unique().to_list()) - set(accounts_by))
+    notes: list[str] = []
+    if unknown:
+        notes.append(f"{len(unknown)} subscriber(s) with rated lines but no account left unbilled, e.g. {unknown[0]}")
+
+    with_lines = set(billable["msisdn"].unique().to_list())
+    to_bill = []
+    for msisdn, acct in sorted(accounts_by.items()):
+        if msisdn in skipped or acct.activated_at >= per.end:
+            continue
+        if acct.status == SubscriberStatus.CLOSED and msisdn not in with_lines and not pending.get(msisdn):
+            continue
+        try:
+            plan = catalog.plan(acct.plan_id)
+        except NotFoundError:
+            problems.append(Problem("subscribers", None, "plan_id", f"{msisdn}: plan {acct.plan_id!r} is not in the catalog"))
+            continue
+        to_bill.append((acct, plan))
+    if problems:
+        raise InvalidInputError(problems, what=f"bill run {per.key}")
+
+    billed_msisdns = [a.msisdn for a, _ in to_bill]
+    billable = billable.filter(pl.col("msisdn").is_in(billed_msisdns))
+    by_msisdn = _usage_lines(billable)
+    bills = [_bill_one(acct, plan, per, by_msisdn.get(acct.msisdn, []), pending.get(acct.msisdn, []),
+                       currency=currency, policy=policy, issued_at=issued_at, run_id=run_id) for acct, plan in to_bill]
+
+    ids = pl.DataFrame({"msisdn": billed_msisdns, "bill_id": [b.bill_id for b in bills]},
+                       schema={"msisdn": pl.String(), "bill_id": pl.String()})
+    snapshot = billable.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
+    snapshot = snapshot.sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS))
+    return BillRun(per.key, run_id, issued_at, tuple(bills), snapshot,
+                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes))
+
+
+def _bill_one(
+    acct: Account,
+    plan: Plan,
+    per: Period,
+    usage: list[dict[str, Any]],
+    pending: list[AdjustmentEntry],
+    *,
+    currency: str,
+    policy: BillingPolicy,
+    issued_at: datetime,
+    run_id: str,
+) -> Bill:
+    out: list[BillLine] = []
+
+    def add(kind: LineKind, description: str, amount: int, **extra: Any) -> None:
+        out.append(BillLine(len(out) + 1, kind, description[:200], amount, currency, **extra))
+
+    charge_by_kind: dict[str, int] = defaultdict(int)
+    fee_full = int(plan.monthly_fee.scaleb(minor_units(currency)))
+    if fee_full and acct.status != SubscriberStatus.CLOSED:
+        fee, days = prorated_fee_minor(fee_full, acct.activated_at, per)
+        text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
+        add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
+        charge_by_kind[LineKind.PLAN_FEE] += fee
+    for row in usage:
+        add(LineKind(row["kind"]), _describe_usage(row), int(row["amount_minor"]), rule_id=row["rule_id"],
+            quantity=row["quantity"], unit=row["unit"], allowance_id=row["allowance_id"])
+        charge_by_kind[row["kind"]] += int(row["amount_minor"])
+    tax = 0
+    for kind in TAXABLE_KINDS:
+        t = policy.tax_on(kind, charge_by_kind.get(kind, 0))
+        if t:
+            add(LineKind.TAX, f"Tax on {kind} {_percent(policy.tax_rate(kind))}", t, rule_id=f"tax/{kind}")
+            tax += t
+    adjusted = 0
+    for adj in sorted(pending, key=lambda a: (a.created_at, a.adjustment_id)):
+        add(LineKind.ADJUSTMENT, f"{adj.kind.value}: {adj.reason}", adj.signed_minor, rule_id=adj.rule_id,
+            adjustment_id=adj.adjustment_id)
+        adjusted += adj.signed_minor
+    return Bill(bill_id_for(acct.msisdn, per.key), acct.msisdn, per.key, plan.id, currency, issued_at, run_id, tuple(out),
+                sum(charge_by_kind.values()), adjusted, tax)

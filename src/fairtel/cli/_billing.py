@@ -1,0 +1,319 @@
+"""`fairtel bill` (bill runs and itemised statements) and `fairtel rerate` (tariff corrections as adjustments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import polars as pl
+import typer
+
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, fail, print_json, reporter, table
+from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.time import Period
+
+if TYPE_CHECKING:
+    from fairtel.billing import Account, Bill, BillingPolicy, BillRun
+    from fairtel.bootstrap import App
+    from fairtel.catalog import Catalog
+
+BILLED = "billed"  # lake dataset: the rated lines each bill was issued from (its statement's lines)
+BILLS = "bills"  # lake dataset: one row per issued bill
+
+
+def _money(minor: int, currency: str) -> str:
+    from fairtel.core.money import Money
+
+    return f"{Money.from_minor(minor, currency).amount:f}"
+
+
+def _policy(app: App) -> BillingPolicy:
+    from fairtel.billing import BillingPolicy
+
+    return BillingPolicy(tax_rates=app.settings.tax_rates)
+
+
+def _accounts(app: App) -> list[Account]:
+    from fairtel.billing import Account
+    from fairtel.store import list_subscribers
+
+    with app.db.connect() as conn:
+        subs = list_subscribers(conn)
+    return [Account(s.msisdn, s.plan_id, s.activated_at, s.status, s.language) for s in subs]
+
+
+def _period(text: str, catalog: Catalog) -> Period:
+    return Period.parse(text, catalog.operator.timezone)
+
+
+def _scan_usage(app: App, period: Period, msisdns: list[str] | None = None) -> pl.DataFrame:
+    files = app.lake.files("usage", periods=[period.key])
+    if not files:
+        return pl.DataFrame()
+    scan = pl.scan_parquet(files)
+    if msisdns is not None:
+        scan = scan.filter(pl.col("msisdn").is_in(msisdns))
+    return scan.collect()
+
+
+def _snapshot(app: App, period: Period, bills: dict[str, str]) -> pl.DataFrame:
+    """The billed lines of the given bills (bill_id → run_id): only the part each bill's own run wrote."""
+    from fairtel.billing import SNAPSHOT_COLUMNS
+
+    files = app.lake.files(BILLED, periods=[period.key])
+    if not files or not bills:
+        return pl.DataFrame(schema=SNAPSHOT_COLUMNS)
+    wanted = pl.DataFrame({"bill_id": list(bills), "run_id": list(bills.values())}, schema={"bill_id": pl.String(), "run_id": pl.String()})
+    return pl.scan_parquet(files).join(wanted.lazy(), on=["bill_id", "run_id"], how="semi").collect()
+
+
+def _bill_rows(run: BillRun) -> list[dict[str, Any]]:
+    return [
+        {"bill_id": b.bill_id, "msisdn": b.msisdn, "period": b.period, "plan_id": b.plan_id, "currency": b.currency,
+         "issued_at": b.issued_at, "run_id": b.run_id, "charges_minor": b.charges_minor, "tax_minor": b.tax_minor,
+         "adjustments_minor": b.adjustments_minor, "subtotal_minor": b.subtotal_minor, "total_minor": b.total_minor}
+        for b in run.bills
+    ]
+
+
+def _bill_json(b: Bill) -> dict[str, Any]:
+    return {"bill_id": b.bill_id, "msisdn": b.msisdn, "plan_id": b.plan_id, "charges": _money(b.charges_minor, b.currency),
+            "tax": _money(b.tax_minor, b.currency), "adjustments": _money(b.adjustments_minor, b.currency),
+            "total": _money(b.total_minor, b.currency), "currency": b.currency, "lines": len(b.lines)}
+
+
+def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report: Any = None) -> dict[str, Any]:
+    """Run the bill run of ``period``: a preview, or (``issue``) bills written to the database and the lake.
+    Bills already issued are never recomputed or rewritten."""
+    from fairtel.billing import run_bills
+    from fairtel.core.ids import new_id
+    from fairtel.core.time import utc_now
+    from fairtel.store import current_catalog, issue_bills, issued_bills, pending_adjustments
+
+    per = _period(period, catalog)
+    accounts = _accounts(app)
+    with app.db.connect() as conn:
+        issued = issued_bills(conn, per.key)
+        pending = pending_adjustments(conn, msisdns=[a.msisdn for a in accounts if a.msisdn not in issued])
+    rated_files = app.lake.files("rated", periods=[per.key])
+    if not rated_files and app.lake.files("usage", periods=[per.key]):
+        raise ConflictError(f"the usage of {per.key} is not rated yet: run `fairtel rate --period {per.key}` first")
+    if report is not None:
+        report.step("read", total=2)
+    rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
+        schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
+                "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
+    run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id("brun"), adjustments=pending,
+                    policy=_policy(app), skip=issued.keys())
+    if report is not None:
+        report.step("read")
+    cur = catalog.operator.currency
+    out: dict[str, Any] = {
+        "period": per.key, "mode": "issue" if issue else "preview", "currency": cur, "bills": len(run.bills),
+        "already_issued": len(issued), "total": _money(run.total_minor, cur),
+        "by_kind": {k: _money(v, cur) for k, v in run.summary()["by_kind_minor"].items()},
+        "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
+        "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
+    }
+    if not run.bills:
+        out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
+                            else f"no subscriber in service in {per.key}: no bills")
+        return out
+    if not issue:
+        return out
+    # Lake parts first (named after the run, so a retry cannot mix runs), then the bills in one transaction.
+    import pyarrow as pa
+
+    written = [app.lake.write(BILLED, per, run.billed.to_arrow(), part=run.run_id),
+               app.lake.write(BILLS, per, pa.Table.from_pylist(_bill_rows(run)), part=run.run_id)]
+    try:
+        with app.db.begin() as conn:
+            version = current_catalog(conn)
+            result = issue_bills(conn, run, catalog_version_id=None if version is None else version.version_id)
+    except BaseException:
+        for dataset in (BILLED, BILLS):
+            app.lake.delete_part(dataset, per, run.run_id)
+        raise
+    out.update(bills=len(result.issued), adjustments_carried=result.adjustments_carried, run_id=run.run_id,
+               files=[str(p) for p in written])
+    return out
+
+
+def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: str, lang: str | None) -> str:
+    from fairtel.billing import bill_id_for, build_statement, statement_csv, statement_html
+    from fairtel.store import get_bill, get_subscriber
+
+    per = _period(period, catalog)
+    with app.db.connect() as conn:
+        bill = get_bill(conn, bill_id_for(msisdn, per.key))
+        sub = get_subscriber(conn, msisdn)
+    if bill is None:
+        raise NotFoundError(f"no bill issued for {msisdn} in {per.key}: run `fairtel bill --period {per.key} --issue` first")
+    language = lang or (sub.language if sub is not None else "zh")
+    lines = _snapshot(app, per, {bill.bill_id: bill.run_id})
+    usage = _scan_usage(app, per, [msisdn])
+    st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None)
+    return statement_csv(st) if fmt == "csv" else statement_html(st)
+
+
+def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = "rerate", report: Any = None) -> dict[str, Any]:
+    """Rate the billed subscribers' usage of ``period`` again under ``catalog`` and issue the differences as
+    adjustment entries (append-only, idempotent)."""
+    from fairtel.billing import rerate_differences
+    from fairtel.cli._rating import _gate, _subscribers
+    from fairtel.core.time import utc_now
+    from fairtel.rating import rate
+    from fairtel.store import bills_of_period, record_adjustments, rerate_entries
+
+    per = _period(period, catalog)
+    with app.db.connect() as conn:
+        bills = bills_of_period(conn, per.key)
+        prior = rerate_entries(conn, per.key)
+    if not bills:
+        raise ConflictError(f"no bills issued for {per.key}: nothing was charged, so rerun `fairtel rate --period {per.key}` instead")
+    billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
+    msisdns = [b.msisdn for b in bills]
+    usage = _scan_usage(app, per, msisdns)
+    if report is not None:
+        report.step("rerate", total=2)
+    result = rate(usage, catalog, _subscribers(app), period=per, gate=_gate(app, catalog)) if usage.height else None
+    rerated = result.rated if result is not None else billed.head(0)
+    diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in bills},
+                              currency=catalog.operator.currency, created_at=utc_now(), prior=prior, policy=_policy(app),
+                              created_by=created_by)
+    with app.db.begin() as conn:
+        added = record_adjustments(conn, diff.adjustments)
+    if report is not None:
+        report.step("rerate")
+    cur = catalog.operator.currency
+    return {
+        "period": per.key, "currency": cur, "bills": len(bills), "records_compared": diff.compared,
+        "records_changed": len(diff.changes), "adjustments_issued": len(added),
+        "adjustments_already_issued": len(diff.adjustments) - len(added),
+        "net": _money(sum(a.signed_minor for a in diff.adjustments if a.adjustment_id in set(added)), cur),
+        "debits": sum(1 for a in diff.adjustments if a.signed_minor > 0 and a.adjustment_id in set(added)),
+        "credits": sum(1 for a in diff.adjustments if a.signed_minor < 0 and a.adjustment_id in set(added)),
+        "not_rerated": len(diff.missing), "unrated_now": 0 if result is None else result.unrated.height,
+        "sample": [
+            {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "record_id": a.record_id, "kind": a.kind.value,
+             "old": _money(a.old_amount_minor or 0, cur), "new": _money(a.new_amount_minor or 0, cur),
+             "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
+            for a in diff.adjustments if a.adjustment_id in set(added)
+        ][:20],
+    }
+
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")]
+CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Tariff catalog (default: the home's current one).")]
+
+
+def register(app: typer.Typer) -> None:
+    bill_app = typer.Typer(help="Bill runs and itemised statements.", invoke_without_command=True)
+
+    @bill_app.callback()
+    def bill_cmd(
+        ctx: typer.Context,
+        period: Annotated[str | None, typer.Option("--period", help="Billing period YYYY-MM on the operator's clock.")] = None,
+        issue: Annotated[bool, typer.Option("--issue", help="Issue the bills (default: a preview that writes nothing).")] = False,
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Bill a period: plan fees, usage, VAS, tax and pending adjustments. Issued bills never change."""
+        from fairtel.cli._rating import _catalog
+
+        if ctx.invoked_subcommand is not None:
+            return
+        notes: list[str] = []
+        try:
+            if period is None:
+                raise InvalidInputError([Problem("options", None, "--period", "a billing period YYYY-MM is required")], what="options")
+            application = app_for(ctx, home)
+            catalog = _catalog(application, catalog_file, notes)
+            with reporter(quiet=as_json) as rep:
+                out = bill_period(application, period, catalog=catalog, issue=issue, report=rep)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        out["notes"] = notes + out["notes"]
+        if as_json:
+            print_json(out)
+            return
+        if out["bills"]:
+            rows = [[k, v] for k, v in out["by_kind"].items()]
+            title = f"Bills {out['period']} ({'issued' if out['mode'] == 'issue' else 'preview, not issued'})"
+            console.print(table(title, ["line kind", f"amount ({out['currency']})"], rows))
+        console.print(f"{out['bills']} bill(s), total {out['total']} {out['currency']}; {out['already_issued']} already issued; "
+                      f"{out['adjustments_carried']} adjustment(s) carried in", highlight=False)
+        for n in out["notes"]:
+            console.print(n, highlight=False)
+
+    @bill_app.command("statement")
+    def statement_cmd(
+        ctx: typer.Context,
+        msisdn: Annotated[str, typer.Argument(help="The subscriber's number.")],
+        period: Annotated[str, typer.Option("--period", help="Billing period YYYY-MM.")],
+        fmt: Annotated[str, typer.Option("--format", help="csv or html.")] = "csv",
+        lang: Annotated[str | None, typer.Option("--lang", help="zh or en (default: the subscriber's language).")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Write to this file (default: standard output).")] = None,
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+    ) -> None:
+        """The itemised statement (详单) of an issued bill: every line, masked peers, totals equal to the bill."""
+        from fairtel.cli._rating import _catalog
+
+        try:
+            problems = []
+            if fmt not in ("csv", "html"):
+                problems.append(Problem("options", None, "--format", f"csv or html, got {fmt!r}"))
+            if lang not in (None, "zh", "en"):
+                problems.append(Problem("options", None, "--lang", f"zh or en, got {lang!r}"))
+            if problems:
+                raise InvalidInputError(problems, what="options")
+            application = app_for(ctx, home)
+            text = statement_for(application, msisdn, period, catalog=_catalog(application, catalog_file, []), fmt=fmt, lang=lang)
+        except FairtelError as exc:
+            raise fail(exc) from None
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote {out}", highlight=False)
+
+    app.add_typer(bill_app, name="bill")
+
+    @app.command("rerate")
+    def rerate_cmd(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="Billing period YYYY-MM whose bills are corrected.")],
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Rate an issued period again under the current tariff; differences become adjustment entries."""
+        from fairtel.cli._rating import _catalog
+
+        notes: list[str] = []
+        try:
+            application = app_for(ctx, home)
+            catalog = _catalog(application, catalog_file, notes)
+            with reporter(quiet=as_json) as rep:
+                out = rerate_period(application, period, catalog=catalog, report=rep)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        out["notes"] = notes
+        if as_json:
+            print_json(out)
+            return
+        if out["adjustments_issued"] == 0:
+            console.print(f"rerate {out['period']}: {out['records_compared']} records compared, no difference to issue"
+                          + (f" ({out['adjustments_already_issued']} already issued)" if out["adjustments_already_issued"] else ""),
+                          highlight=False)
+        else:
+            rows = [[s["msisdn"], s["record_id"], s["old"], s["new"], s["amount"], s["rule_id"] or ""] for s in out["sample"]]
+            console.print(table(f"Rerate {out['period']}", ["msisdn", "record", "old", "new", "adjustment", "rule"], rows))
+            console.print(f"{out['adjustments_issued']} adjustment(s): {out['debits']} debit(s), {out['credits']} credit(s), "
+                          f"net {out['net']} {out['currency']}; carried into the next bill", highlight=False)
+        for n in notes:
+            console.print(n, highlight=False)
+
