@@ -6,7 +6,6 @@ Repositories are plain functions over a ``Connection``; the caller owns the tran
 
 from __future__ import annotations
 
-
 from fairtel.store._audit import AccessRecord, PlainNumberInAuditError, access_log, record_access
 from fairtel.store._billing import (
     IssueReport,
@@ -94,7 +93,6 @@ __all__ = [
     "LoyaltyEntry",
     "PlainNumberInAuditError",
     "RoamingCap",
-    "StoreCareData",
     "StoredCatalog",
     "Subscriber",
     "SubscriberRecord",
