@@ -21,14 +21,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
 
 install: $(VENV)/.synced
 
-# Debian packages the tests need: chromium for the console's browser tests. Installed when missing and
-# we may (root or sudo); otherwise the browser tests report as skipped with the reason.
+# Debian packages the tests need: chromium for the console's browser tests and a CJK font so that the
+# Chinese console renders (screenshots). Installed when missing and we may (root or sudo); otherwise the
+# browser tests report as skipped with the reason.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	@if { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; } && command -v apt-get >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
 	  if [ "$$SUDO" != none ]; then \
-	    echo "installing Debian chromium for the browser tests"; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian chromium and fonts-noto-cjk for the browser tests"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium missing and no root: browser tests will be skipped"; fi; \
 	fi
 

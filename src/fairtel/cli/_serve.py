@@ -1,11 +1,119 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""`fairtel serve`: the REST API and the web console; `fairtel users`: logins and API keys."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, fail, print_json, table
+from fairtel.core.errors import FairtelError
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def register(app: typer.Typer) -> None:
-    stub_command(app, 'serve', 9, 'the REST API and web console')
+    @app.command("serve")
+    def serve(
+        ctx: typer.Context,
+        home: HomeOpt = None,
+        host: Annotated[str | None, typer.Option("--host", help="Address to bind (default: FAIRTEL_API_HOST, 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option("--port", help="Port (default: FAIRTEL_API_PORT, 8000).")] = None,
+        rate_limit: Annotated[float, typer.Option("--rate-limit", help="Requests per second per client; 0 turns the limit off.")] = 50.0,
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    ) -> None:
+        """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web console (/)."""
+        import uvicorn
+
+        try:
+            context = app_for(ctx, home)
+            settings = context.settings
+            settings.check_secrets()
+        except FairtelError as exc:
+            raise fail(exc) from exc
+        bind_host, bind_port = host or settings.api_host, port or settings.api_port
+        console.print(f"fairtel console at http://{bind_host}:{bind_port}/ (API: /api/v1, home {settings.home})", highlight=False)
+        if workers == 1:
+            from fairtel.api import ApiOptions
+            from fairtel.web import create_console
+
+            web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context)
+            uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False)
+        else:  # each process builds its own application from the environment
+            import os
+
+            os.environ["FAIRTEL_HOME"] = str(settings.home)
+            os.environ["FAIRTEL_SERVE_RATE_LIMIT"] = str(rate_limit)
+            uvicorn.run(
+                "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
+            )
+
+    users = typer.Typer(help="Logins for people and API keys for systems (issue #9).", no_args_is_help=True)
+
+    @users.command("add")
+    def add(
+        ctx: typer.Context,
+        username: Annotated[str, typer.Argument(help="The login name.")],
+        role: Annotated[str, typer.Option("--role", help="subscriber, agent, analyst, fraud_analyst or admin.")],
+        msisdn: Annotated[str | None, typer.Option("--msisdn", help="A subscriber's own number.")] = None,
+        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Add a login. The password is read from standard input (--password-stdin) or asked for."""
+        from fairtel.api import create_user
+
+        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        try:
+            with app_for(ctx, home) as context, context.db.begin() as conn:
+                user = create_user(conn, username, password, role, msisdn=msisdn)
+        except (FairtelError, ValueError) as exc:
+            err = exc if isinstance(exc, FairtelError) else FairtelError(str(exc))
+            raise fail(err, as_json=as_json) from exc
+        result = {"username": user.username, "role": user.role.value, "msisdn": user.msisdn}
+        if as_json:
+            print_json(result)
+        else:
+            console.print(f"added {user.username} ({user.role.value})", highlight=False)
+
+    @users.command("list")
+    def list_(ctx: typer.Context, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+        """The logins (numbers masked)."""
+        from fairtel.api import list_users
+        from fairtel.privacy import mask_msisdn
+
+        with app_for(ctx, home) as context, context.db.connect() as conn:
+            rows = list_users(conn)
+        data = [{"username": u.username, "role": u.role.value, "msisdn": mask_msisdn(u.msisdn) if u.msisdn else None, "disabled": u.disabled} for u in rows]
+        if as_json:
+            print_json(data)
+            return
+        console.print(table("users", ["username", "role", "msisdn", "disabled"], [list(d.values()) for d in data]))
+
+    @users.command("key")
+    def key(
+        ctx: typer.Context,
+        username: Annotated[str, typer.Argument(help="The user the system acts as.")],
+        label: Annotated[str | None, typer.Option("--label", help="What the key is for.")] = None,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Make an API key for a system; it is printed once, only its hash is kept."""
+        from fairtel.api import create_api_key
+
+        try:
+            with app_for(ctx, home) as context, context.db.begin() as conn:
+                key_id, secret = create_api_key(conn, username, label=label)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from exc
+        if as_json:
+            print_json({"key_id": key_id, "key": secret})
+        else:
+            console.print(f"{key_id}: {secret}\n(send it as the X-API-Key header; it is not shown again)", highlight=False)
+
+    app.add_typer(users, name="users")

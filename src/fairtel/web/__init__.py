@@ -1,1 +1,11 @@
-"""web: see README.md in this folder."""
+"""web: the console, server-rendered (Jinja2), zh/en, with every asset served from the package (works offline).
+
+Owns: the pages for each role (dashboard with SVG charts, findings queue, complaint desk, customer view,
+retention list, fraud cases, access audit; for subscribers their bill with “why this charge”, subscriptions,
+roaming cap and assistant), the session cookie and form tokens. Does not own: access rules and audit
+(api/, called through ``fairtel.api.ops``), or any data.
+"""
+
+from fairtel.web._console import create_console
+
+__all__ = ["create_console"]

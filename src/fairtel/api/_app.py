@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the REST API as a FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fairtel import __version__
+from fairtel.api._cases import sync_findings
+from fairtel.api._errors import install_error_handlers
+from fairtel.api._guard import Guard
+from fairtel.api._routes import router
+from fairtel.api._services import ApiOptions, Assistant, Services, find_assistant
+from fairtel.bootstrap import App, bootstrap
+from fairtel.core.settings import Settings
+
+DESCRIPTION = """fairtel's REST API. Log in at `POST /api/v1/auth/token` (form fields `username`, `password`) and send
+`Authorization: Bearer <token>`, or send a system's `X-API-Key`. Errors always read
+`{"error": {"code", "message", "details"}}` with a stable `code`; see docs/api.md."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    options: ApiOptions | None = None,
+    assistant: Assistant | None = None,
+    app: App | None = None,
+) -> FastAPI:
+    """The API over the home ``settings`` names. Outside development a default secret is refused here.
+
+    ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present)."""
+    settings.check_secrets()
+    context = app or bootstrap(settings)
+    services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings))
+
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        with context.db.begin() as conn:  # migrates on first use; then the findings `fairtel assure` left in the lake
+            sync_findings(conn, context.lake)
+        yield
+        if app is None:
+            context.close()
+
+    api = FastAPI(
+        title="fairtel",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the interactive docs load scripts from a CDN; the console works offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    api.state.services = services
+    install_error_handlers(api)
+    api.include_router(router)
+    api.add_middleware(Guard, services=services)
+    return api

@@ -1,0 +1,329 @@
+"""Subscribers, their bills and itemised lines (with “why this charge”), roaming caps and chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+from sqlalchemy import exists, select
+
+from fairtel.api._access import Access
+from fairtel.api._errors import AssistantUnavailableError
+from fairtel.api._explain import explain_line
+from fairtel.api._paging import Page, fetch_page, money_text, slice_page
+from fairtel.api._services import Assistant, ChatReply
+from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
+from fairtel.core.ids import new_id
+from fairtel.core.money import Money
+from fairtel.core.time import Period
+from fairtel.privacy import Permission, Role
+from fairtel.store import Bill, BillLine, Lake, RoamingCap, Subscriber
+from fairtel.store._schema import table_of
+
+
+class SubscriberOut(BaseModel):
+    msisdn: str = Field(description="Plain for the subscriber and an agent handling them, masked or pseudonymised otherwise.")
+    customer_id: str
+    plan_id: str
+    status: str
+    language: str
+    region: str | None
+    activated_at: datetime
+    view: str
+
+
+class BillLineOut(BaseModel):
+    line_no: int
+    kind: str
+    description: str
+    rule_id: str | None
+    quantity: int | None
+    unit: str | None
+    amount: str
+    currency: str
+
+
+class BillOut(BaseModel):
+    bill_id: str
+    msisdn: str
+    period: str
+    issued_at: datetime
+    currency: str
+    subtotal: str
+    tax: str
+    total: str
+    lines: list[BillLineOut] | None = None
+
+
+class UsageLineOut(BaseModel):
+    record_id: str
+    line: int
+    started_at: datetime
+    kind: str
+    direction: str | None
+    zone: str | None
+    band: str | None
+    roaming_country: str | None
+    quantity: int | None
+    unit: str | None
+    allowance_id: str | None
+    allowance_used: int | None
+    charged_quantity: int | None
+    amount: str
+    currency: str
+    rule_id: str | None
+    rate_id: str | None
+    verdict: str | None
+    subscription_id: str | None
+    why: dict[str, str] = Field(description="Why this charge, in English (en) and Chinese (zh).")
+
+
+class UsagePage(Page[UsageLineOut]):
+    period: str
+    total: str | None = None
+    currency: str | None = None
+
+
+class RoamingCapOut(BaseModel):
+    amount: str | None = Field(description="The cap; null when none is set.")
+    currency: str | None
+    set_at: datetime | None
+    set_by: str | None
+
+
+class ChatOut(BaseModel):
+    reply: str
+    intent: str | None
+    language: str | None
+
+
+# ---- subscribers ----------------------------------------------------------------------------------------
+def _subscriber_out(acc: Access, r: Any) -> SubscriberOut:
+    return SubscriberOut(
+        msisdn=acc.show(r.msisdn) or "",
+        customer_id=acc.show_customer(r.customer_id, r.msisdn),
+        plan_id=r.plan_id,
+        status=r.status,
+        language=r.language,
+        region=r.region,
+        activated_at=r.activated_at,
+        view=acc.view(r.msisdn).value,
+    )
+
+
+def list_subscribers(
+    acc: Access, *, status: str | None = None, plan_id: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Page[SubscriberOut]:
+    """Agents see masked numbers, analysts pseudonyms; nobody gets a plain list."""
+    acc.require(Permission.CUSTOMER_READ, Permission.AGGREGATE_READ)
+    t = table_of(Subscriber)
+    q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at).order_by(t.c.msisdn)
+    if status:
+        q = q.where(t.c.status == status)
+    if plan_id:
+        q = q.where(t.c.plan_id == plan_id)
+    rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
+    acc.audit("subscriber.list", "subscribers", reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
+    return Page(items=[_subscriber_out(acc, r) for r in rows], next_cursor=nxt)
+
+
+def get_subscriber(acc: Access, msisdn: str) -> SubscriberOut:
+    reason = acc.open_subject(msisdn)
+    t = table_of(Subscriber)
+    r = acc.conn.execute(
+        select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at).where(t.c.msisdn == msisdn)
+    ).first()
+    if r is None:
+        raise NotFoundError("no such subscriber")
+    acc.audit("subscriber.read", "subscriber", msisdn=msisdn, reason=reason)
+    return _subscriber_out(acc, r)
+
+
+# ---- bills ---------------------------------------------------------------------------------------------
+_BILL_COLS = ("bill_id", "msisdn", "period", "issued_at", "currency", "subtotal_minor", "tax_minor", "total_minor")
+
+
+def _bill_out(acc: Access, r: Any, lines: list[BillLineOut] | None = None) -> BillOut:
+    return BillOut(
+        bill_id=r.bill_id,
+        msisdn=acc.show(r.msisdn) or "",
+        period=r.period,
+        issued_at=r.issued_at,
+        currency=r.currency,
+        subtotal=money_text(r.subtotal_minor, r.currency) or "0",
+        tax=money_text(r.tax_minor, r.currency) or "0",
+        total=money_text(r.total_minor, r.currency) or "0",
+        lines=lines,
+    )
+
+
+def billing_available(acc: Access) -> bool:
+    return bool(acc.conn.scalar(select(exists().where(table_of(Bill).c.bill_id.is_not(None)))))
+
+
+def list_bills(acc: Access, msisdn: str, *, limit: int = 24, cursor: str | None = None) -> Page[BillOut]:
+    reason = acc.open_subject(msisdn)
+    t = table_of(Bill)
+    q = select(*(t.c[c] for c in _BILL_COLS)).where(t.c.msisdn == msisdn).order_by(t.c.period.desc())
+    rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
+    acc.audit("bill.list", "bills", msisdn=msisdn, reason=reason)
+    available = bool(rows) or billing_available(acc)
+    return Page(
+        items=[_bill_out(acc, r) for r in rows], next_cursor=nxt, available=available,
+        note=None if available else "billing has not run yet: no bills have been issued",
+    )
+
+
+def _lines(acc: Access, bill_id: str) -> list[BillLineOut]:
+    t = table_of(BillLine)
+    rows = acc.conn.execute(
+        select(t.c.line_no, t.c.kind, t.c.description, t.c.rule_id, t.c.quantity, t.c.unit, t.c.amount_minor, t.c.currency)
+        .where(t.c.bill_id == bill_id)
+        .order_by(t.c.line_no)
+    )
+    return [
+        BillLineOut(
+            line_no=r.line_no, kind=r.kind, description=r.description, rule_id=r.rule_id, quantity=r.quantity, unit=r.unit,
+            amount=money_text(r.amount_minor, r.currency) or "0", currency=r.currency,
+        )
+        for r in rows
+    ]
+
+
+def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
+    t = table_of(Bill)
+    r = acc.conn.execute(select(*(t.c[c] for c in _BILL_COLS)).where(t.c.bill_id == bill_id)).first()
+    if r is None:
+        raise NotFoundError(f"no bill {bill_id}")
+    try:
+        reason = acc.open_subject(r.msisdn)
+    except PermissionDeniedError:
+        if acc.role is Role.SUBSCRIBER:  # do not tell a subscriber that another's bill exists
+            raise NotFoundError(f"no bill {bill_id}") from None
+        raise
+    acc.audit("bill.read", f"bill/{bill_id}", msisdn=r.msisdn, reason=reason)
+    return _bill_out(acc, r, _lines(acc, bill_id) if with_lines else None)
+
+
+def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
+    reason = acc.open_subject(msisdn)
+    key = Period.parse(period).key
+    t = table_of(Bill)
+    r = acc.conn.execute(select(*(t.c[c] for c in _BILL_COLS)).where(t.c.msisdn == msisdn, t.c.period == key)).first()
+    acc.audit("bill.read", f"bill/{key}", msisdn=msisdn, reason=reason)
+    if r is None:
+        raise NotFoundError(f"no bill for {key}")
+    return _bill_out(acc, r, _lines(acc, r.bill_id))
+
+
+# ---- itemised usage (rated lines in the lake) ----------------------------------------------------------
+_USAGE_COLS = (
+    "record_id", "line", "msisdn", "started_at", "kind", "direction", "zone", "roaming_zone", "band", "roaming_country", "quantity",
+    "unit", "allowance_id", "allowance_used", "charged_quantity", "amount_minor", "currency", "rule_id", "rate_id", "capped",
+    "throttled", "verdict", "subscription_id",
+)
+
+
+def usage_periods(lake: Lake) -> list[str]:
+    return lake.periods("rated")
+
+
+def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None) -> list[dict[str, Any]]:
+    files = lake.files("rated", periods=[period])
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        present = set(pq.read_schema(f).names)
+        cols = [c for c in _USAGE_COLS if c in present]
+        table = pq.read_table(f, columns=cols, filters=[("msisdn", "=", msisdn)])
+        if kind:
+            table = table.filter(pc.equal(table["kind"], kind))
+        rows.extend(table.to_pylist())
+    rows.sort(key=lambda r: (r["started_at"], r["record_id"], r.get("line") or 0))
+    return rows
+
+
+def usage_lines(
+    acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None
+) -> UsagePage:
+    reason = acc.open_subject(msisdn)
+    periods = usage_periods(lake)
+    key = Period.parse(period).key if period else (periods[-1] if periods else "")
+    acc.audit("usage.read", f"usage/{key or 'none'}", msisdn=msisdn, reason=reason)
+    if not periods:
+        return UsagePage(items=[], period=key, available=False, note="rating has not run yet: no rated lines in the lake")
+    rows = _rated_rows(lake, msisdn, key, kind) if key in periods else []
+    total = sum(int(r.get("amount_minor") or 0) for r in rows)
+    currency = next((r["currency"] for r in rows if r.get("currency")), None)
+    part, nxt = slice_page(rows, limit=limit, cursor=cursor)
+    items = [
+        UsageLineOut(
+            record_id=r["record_id"], line=int(r.get("line") or 0), started_at=r["started_at"], kind=r["kind"],
+            direction=r.get("direction"), zone=r.get("zone"), band=r.get("band"), roaming_country=r.get("roaming_country"),
+            quantity=r.get("quantity"), unit=r.get("unit"), allowance_id=r.get("allowance_id"), allowance_used=r.get("allowance_used"),
+            charged_quantity=r.get("charged_quantity"), amount=money_text(r.get("amount_minor") or 0, r.get("currency") or currency or "CNY") or "0",
+            currency=r.get("currency") or currency or "", rule_id=r.get("rule_id"), rate_id=r.get("rate_id"), verdict=r.get("verdict"),
+            subscription_id=r.get("subscription_id"), why=explain_line(r),
+        )
+        for r in part
+    ]
+    return UsagePage(items=items, next_cursor=nxt, period=key, total=money_text(total, currency), currency=currency)
+
+
+# ---- roaming cap ---------------------------------------------------------------------------------------
+def roaming_cap(acc: Access, msisdn: str) -> RoamingCapOut:
+    reason = acc.open_subject(msisdn)
+    t = table_of(RoamingCap)
+    r = acc.conn.execute(
+        select(t.c.amount_minor, t.c.currency, t.c.set_at, t.c.set_by).where(t.c.msisdn == msisdn).order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)
+    ).first()
+    acc.audit("roaming_cap.read", "roaming_cap", msisdn=msisdn, reason=reason)
+    if r is None:
+        return RoamingCapOut(amount=None, currency=None, set_at=None, set_by=None)
+    return RoamingCapOut(amount=money_text(r.amount_minor, r.currency), currency=r.currency, set_at=r.set_at, set_by=r.set_by)
+
+
+def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str) -> RoamingCapOut:
+    """A subscriber sets (or, with no amount, removes) their own cap; an agent may do it for them while handling them."""
+    if acc.role is Role.SUBSCRIBER:
+        acc.require(Permission.OWN_CONSENT_WRITE)
+    reason = acc.open_subject(msisdn)
+    minor: int | None = None
+    if amount is not None and str(amount).strip():
+        try:
+            money = Money.of(Decimal(str(amount).strip()), currency)
+            minor = money.to_minor()
+        except (InvalidOperation, ValueError, ArithmeticError) as exc:
+            raise InvalidInputError([Problem("request", None, "amount", f"not an amount in {currency}: {amount!r}")], what="roaming cap") from exc
+        if minor < 0 or minor > 100_000_00:
+            raise InvalidInputError([Problem("request", None, "amount", "between 0 and 100000")], what="roaming cap")
+    acc.conn.execute(
+        table_of(RoamingCap).insert().values(
+            cap_id=new_id("cap"), msisdn=msisdn, amount_minor=minor, currency=currency if minor is not None else None,
+            set_at=acc.now, set_by=acc.principal.username,
+        )
+    )
+    acc.audit("roaming_cap.set", "roaming_cap", msisdn=msisdn, reason=reason)
+    return RoamingCapOut(amount=money_text(minor, currency), currency=currency if minor is not None else None, set_at=acc.now, set_by=acc.principal.username)
+
+
+# ---- chat ----------------------------------------------------------------------------------------------
+def chat(acc: Access, assistant: Assistant | None, message: str, *, language: str | None = None) -> ChatOut:
+    msisdn = acc.own_msisdn()
+    if not message.strip():
+        raise InvalidInputError([Problem("request", None, "message", "empty message")], what="chat")
+    if assistant is None:
+        raise AssistantUnavailableError("the assistant is not available yet: no trained assistant in this home")
+    acc.audit("chat.message", "chat", msisdn=msisdn, reason=OWN_CHAT)
+    answer = assistant.reply(message, msisdn=msisdn, language=language)
+    if isinstance(answer, str):
+        answer = ChatReply(answer)
+    elif isinstance(answer, dict):
+        answer = ChatReply(str(answer.get("text") or answer.get("reply") or ""), answer.get("intent"), answer.get("language"))
+    return ChatOut(reply=str(getattr(answer, "text", "")), intent=getattr(answer, "intent", None), language=getattr(answer, "language", language))
+
+
+OWN_CHAT = "own chat"

@@ -1,0 +1,110 @@
+"""Stable error codes mapped to HTTP statuses, in this one place.
+
+Every failure the API reports is a ``FairtelError`` (or is turned into one here) and reaches the client as
+``{"error": {"code", "message", "details"?}}`` with the status ``STATUS_OF_CODE`` gives its code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fairtel.core.errors import FairtelError, NotAvailableError, PermissionDeniedError
+
+
+class NotAuthenticatedError(FairtelError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = "not_authenticated"
+
+
+class RateLimitedError(FairtelError):
+    code = "rate_limited"
+
+
+class RequestTooLargeError(FairtelError):
+    code = "request_too_large"
+
+
+class AssistantUnavailableError(NotAvailableError):
+    code = "assistant_unavailable"
+
+
+class NoAssignmentError(PermissionDeniedError):
+    """An agent asked for a customer's data without handling that customer's ticket, complaint or chat."""
+
+    code = "assignment_required"
+
+
+STATUS_OF_CODE: dict[str, int] = {
+    "not_authenticated": 401,
+    "permission_denied": 403,
+    "assignment_required": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "finding_resolution_invalid": 409,
+    "request_too_large": 413,
+    "input_invalid": 422,
+    "catalog_invalid": 422,
+    "consent_event_invalid": 422,
+    "currency_mismatch": 422,
+    "time_invalid": 422,
+    "time_naive": 422,
+    "rate_limited": 429,
+    "config_invalid": 500,
+    "not_available": 503,
+    "assistant_unavailable": 503,
+}
+"""Codes not listed are client errors (400); anything that is not a ``FairtelError`` is a 500."""
+
+
+def status_for(code: str) -> int:
+    return STATUS_OF_CODE.get(code, 400)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
+
+
+def error_response(exc: FairtelError, *, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc.code), headers=headers)
+
+
+_HTTP_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves the API in one shape."""
+
+    async def fairtel_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, FairtelError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.code == "not_authenticated" else None
+        if exc.code == "rate_limited":
+            headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
+        return error_response(exc, headers=headers)
+
+    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(error_body("input_invalid", f"{len(problems)} problem(s) in the request", {"problems": problems}), status_code=422)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("internal_error", "an unexpected error; it has been logged"), status_code=500)
+
+    app.add_exception_handler(FairtelError, fairtel_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,212 @@
+"""Service indicators for the dashboard, the retention list and NPS answers."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from fairtel.api._access import OWN_DATA, Access
+from fairtel.api._paging import Page, money_text, slice_page
+from fairtel.core.ids import new_id
+from fairtel.core.time import zone
+from fairtel.privacy import Permission
+from fairtel.store import Adjustment, Complaint, FraudCase, Lake, Subscriber, Survey
+from fairtel.store import Finding as FindingRow
+from fairtel.store._schema import table_of
+
+RETENTION_DATASETS = ("retention", "churn_scores", "churn")
+
+
+class Point(BaseModel):
+    label: str
+    value: float
+
+
+class Series(BaseModel):
+    title: str
+    unit: str
+    available: bool = True
+    note: str | None = None
+    points: list[Point] = Field(default_factory=list)
+
+
+class Kpis(BaseModel):
+    subscribers: int
+    currency: str
+    revenue_at_risk: str = Field(description="Open and confirmed findings' amounts, in the operator's currency.")
+    refunded: str
+    complaints_per_million: Series
+    findings_by_kind: Series
+    refunds_by_month: Series
+    fraud_cases: Series
+    churn_risk: Series
+    rating_timeliness: Series
+    nps: Series
+
+
+def _month(at: datetime, tz: str) -> str:
+    local = at.astimezone(zone(tz))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
+    acc.require(Permission.AGGREGATE_READ)
+    conn = acc.conn
+    s = table_of(Subscriber)
+    active = int(conn.scalar(select(func.count()).select_from(s).where(s.c.status == "active")) or 0)
+
+    c = table_of(Complaint)
+    per_month = Counter(_month(r.opened_at, tz) for r in conn.execute(select(c.c.opened_at)))
+    cpm = Series(title="complaints per million subscribers", unit="per million")
+    if active and per_month:
+        cpm.points = [Point(label=m, value=round(n / active * 1_000_000, 1)) for m, n in sorted(per_month.items())]
+    else:
+        cpm.available, cpm.note = False, "no complaints or no active subscribers yet"
+
+    f = table_of(FindingRow)
+    by_kind = conn.execute(select(f.c.kind, func.count()).group_by(f.c.kind).order_by(f.c.kind)).all()
+    findings = Series(title="unexplained-charge findings", unit="findings", points=[Point(label=k, value=n) for k, n in by_kind])
+    if not by_kind:
+        findings.available, findings.note = False, "charge assurance has not run yet (fairtel assure)"
+    at_risk = conn.scalar(
+        select(func.coalesce(func.sum(f.c.amount_minor), 0)).where(f.c.status.in_(("open", "confirmed")), f.c.currency == currency)
+    )
+
+    a = table_of(Adjustment)
+    refunds: defaultdict[str, int] = defaultdict(int)
+    for r in conn.execute(select(a.c.created_at, a.c.amount_minor).where(a.c.kind == "refund", a.c.currency == currency)):
+        refunds[_month(r.created_at, tz)] += int(r.amount_minor)
+    refund_series = Series(
+        title="refunds", unit=currency, points=[Point(label=m, value=float(money_text(v, currency) or 0)) for m, v in sorted(refunds.items())]
+    )
+    if not refunds:
+        refund_series.available, refund_series.note = False, "no refunds yet"
+
+    fc = table_of(FraudCase)
+    cases = conn.execute(select(fc.c.detector, fc.c.status, func.count()).group_by(fc.c.detector, fc.c.status).order_by(fc.c.detector)).all()
+    fraud = Series(title="fraud cases", unit="cases", points=[Point(label=f"{d} ({st})", value=n) for d, st, n in cases])
+    if not cases:
+        fraud.available, fraud.note = False, "fraud detection has not raised cases yet"
+
+    sv = table_of(Survey)
+    answers: defaultdict[str, list[int]] = defaultdict(list)
+    for r in conn.execute(select(sv.c.answered_at, sv.c.score)):
+        answers[_month(r.answered_at, tz)].append(int(r.score))
+    nps = Series(title="net promoter score", unit="NPS", points=[Point(label=m, value=_nps(v)) for m, v in sorted(answers.items())])
+    if not answers:
+        nps.available, nps.note = False, "no survey answers yet"
+
+    acc.audit("kpi.read", "kpis", reason="dashboard (aggregates)")
+    return Kpis(
+        subscribers=active, currency=currency, revenue_at_risk=money_text(int(at_risk or 0), currency) or "0",
+        refunded=money_text(sum(refunds.values()), currency) or "0", complaints_per_million=cpm, findings_by_kind=findings,
+        refunds_by_month=refund_series, fraud_cases=fraud, churn_risk=_churn_distribution(lake), rating_timeliness=_timeliness(lake), nps=nps,
+    )
+
+
+def _nps(scores: list[int]) -> float:
+    promoters = sum(1 for x in scores if x >= 9)
+    detractors = sum(1 for x in scores if x <= 6)
+    return round((promoters - detractors) / len(scores) * 100, 1)
+
+
+def _retention_table(lake: Lake) -> pa.Table | None:
+    for name in RETENTION_DATASETS:
+        files = lake.files(name)
+        if files:
+            return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    return None
+
+
+def _risk_column(table: pa.Table) -> str | None:
+    return next((c for c in ("churn_risk", "risk", "score", "probability") if c in table.column_names), None)
+
+
+def _churn_distribution(lake: Lake) -> Series:
+    s = Series(title="churn risk", unit="subscribers")
+    table = _retention_table(lake)
+    col = None if table is None else _risk_column(table)
+    if table is None or col is None:
+        s.available, s.note = False, "churn scoring has not run yet"
+        return s
+    buckets = Counter(min(int(float(v) * 10), 9) for v in table.column(col).to_pylist() if v is not None)
+    s.points = [Point(label=f"{b / 10:.1f}-{(b + 1) / 10:.1f}", value=buckets.get(b, 0)) for b in range(10)]
+    return s
+
+
+def _timeliness(lake: Lake) -> Series:
+    """Hours from usage to its rated line (95th percentile per period), when rating records when it ran."""
+    s = Series(title="rating timeliness (p95 hours from usage to rated)", unit="hours")
+    periods = lake.periods("rated")
+    if not periods:
+        s.available, s.note = False, "rating has not run yet"
+        return s
+    for p in periods:
+        lags: list[float] = []
+        for f in lake.files("rated", periods=[p]):
+            if "rated_at" not in pq.read_schema(f).names:
+                continue
+            t = pq.read_table(f, columns=["started_at", "rated_at"])
+            lags.extend((b - a).total_seconds() / 3600 for a, b in zip(t["started_at"].to_pylist(), t["rated_at"].to_pylist(), strict=True) if a and b)
+        if lags:
+            lags.sort()
+            s.points.append(Point(label=p, value=round(lags[min(len(lags) - 1, int(len(lags) * 0.95))], 2)))
+    if not s.points:
+        s.available, s.note = False, "rated lines do not record when they were rated (rated_at)"
+    return s
+
+
+# ---- retention list ------------------------------------------------------------------------------------
+class RetentionOut(BaseModel):
+    msisdn: str
+    risk: float
+    reasons: list[str]
+    plan_id: str | None
+
+
+def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int = 50, cursor: str | None = None) -> Page[RetentionOut]:
+    acc.require(Permission.RETENTION_READ)
+    table = _retention_table(lake)
+    col = None if table is None else _risk_column(table)
+    acc.audit("retention.list", "retention", reason="retention list (pseudonymised)")
+    if table is None or col is None or "msisdn" not in table.column_names:
+        return Page(items=[], available=False, note="churn scoring has not run yet: no retention list")
+    rows: list[dict[str, Any]] = [r for r in table.to_pylist() if r.get(col) is not None and float(r[col]) >= min_risk]
+    rows.sort(key=lambda r: -float(r[col]))
+    part, nxt = slice_page(rows, limit=limit, cursor=cursor)
+    items = []
+    for r in part:
+        reasons = r.get("reasons") or r.get("reason") or []
+        if isinstance(reasons, str):
+            reasons = [x.strip() for x in reasons.split(";") if x.strip()]
+        items.append(RetentionOut(msisdn=acc.show(str(r["msisdn"])) or "", risk=round(float(r[col]), 4), reasons=[str(x) for x in reasons], plan_id=r.get("plan_id")))
+    return Page(items=items, next_cursor=nxt)
+
+
+# ---- surveys -------------------------------------------------------------------------------------------
+class SurveyIn(BaseModel):
+    score: int = Field(ge=0, le=10)
+    comment: str | None = Field(None, max_length=2000)
+    channel: str = Field("web", pattern=r"^(web|app|sms|ivr|chat)$")
+
+
+class SurveyOut(BaseModel):
+    survey_id: str
+    score: int
+    answered_at: datetime
+
+
+def answer_survey(acc: Access, body: SurveyIn) -> SurveyOut:
+    msisdn = acc.own_msisdn()
+    sid = new_id("srv")
+    acc.conn.execute(
+        table_of(Survey).insert().values(survey_id=sid, msisdn=msisdn, score=body.score, answered_at=acc.now, channel=body.channel, comment=body.comment)
+    )
+    acc.audit("survey.answer", f"survey/{sid}", msisdn=msisdn, reason=OWN_DATA)
+    return SurveyOut(survey_id=sid, score=body.score, answered_at=acc.now)

@@ -1,0 +1,318 @@
+"""The REST endpoints (``/api/v1``). Thin: each one calls a service function, which checks and audits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions
+from fairtel.api._deps import Acc, Svc, Who
+from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from fairtel.api._users import authenticate
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
+Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
+
+router = APIRouter(prefix="/api/v1")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+
+
+class WhoOut(BaseModel):
+    username: str
+    role: str
+    msisdn: str | None
+    via: str
+
+
+class OrderIn(BaseModel):
+    offer_id: str = Field(min_length=1, max_length=64)
+
+
+class CapIn(BaseModel):
+    amount: str | None = Field(None, max_length=20, description="Decimal amount; null removes the cap.")
+    currency: str | None = Field(None, pattern="^[A-Z]{3}$")
+
+
+class ChatIn(BaseModel):
+    message: str = Field(min_length=1, max_length=2000)
+    language: str | None = Field(None, pattern="^(zh|en)$")
+
+
+class DismissIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+# ---- session -------------------------------------------------------------------------------------------
+@router.get("/health", tags=["system"])
+def health() -> Health:
+    from fairtel import __version__
+
+    return Health(status="ok", version=__version__)
+
+
+@router.post("/auth/token", tags=["auth"], summary="Log in with a password; returns a bearer token")
+def login(request: Request, svc: Svc, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)]) -> TokenOut:
+    client = (request.client.host if request.client else "?")
+    svc.login_limiter.check(f"login:{client}:{username}")
+    with svc.app.db.connect() as conn:
+        who = authenticate(conn, username, password)
+    token = svc.signer.issue(who)
+    return TokenOut(access_token=token, expires_in=int(svc.signer.ttl.total_seconds()), role=who.role.value)
+
+
+@router.get("/auth/me", tags=["auth"])
+def me_who(who: Who) -> WhoOut:
+    return WhoOut(username=who.username, role=who.role.value, msisdn=who.msisdn, via=who.via)
+
+
+# ---- a subscriber's own data ---------------------------------------------------------------------------
+@router.get("/me", tags=["me"])
+def me(acc: Acc) -> _customers.SubscriberOut:
+    return _customers.get_subscriber(acc, acc.own_msisdn())
+
+
+@router.get("/me/bills", tags=["me"])
+def my_bills(acc: Acc, limit: Limit = 24, cursor: Cursor = None) -> Page[_customers.BillOut]:
+    return _customers.list_bills(acc, acc.own_msisdn(), limit=limit, cursor=cursor)
+
+
+@router.get("/me/bills/{period}", tags=["me"], summary="One bill with its itemised lines")
+def my_bill(acc: Acc, period: str) -> _customers.BillOut:
+    return _customers.bill_for_period(acc, acc.own_msisdn(), period)
+
+
+@router.get("/me/usage", tags=["me"], summary="Itemised rated lines, each with why it costs what it costs")
+def my_usage(
+    acc: Acc, svc: Svc, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
+) -> _customers.UsagePage:
+    return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor)
+
+
+@router.get("/me/subscriptions", tags=["me"])
+def my_subscriptions(acc: Acc, svc: Svc) -> list[_subscriptions.SubscriptionOut]:
+    return _subscriptions.subscriptions(acc, svc.catalog(), acc.own_msisdn())
+
+
+@router.post("/me/subscriptions", tags=["me"], status_code=201, summary="Order an offer (it is charged only once confirmed)")
+def order(acc: Acc, svc: Svc, body: OrderIn) -> _subscriptions.SubscriptionOut:
+    return _subscriptions.order(acc, svc.catalog(), body.offer_id)
+
+
+@router.post("/me/subscriptions/{subscription_id}/confirm", tags=["me"])
+def confirm(acc: Acc, svc: Svc, subscription_id: str) -> _subscriptions.SubscriptionOut:
+    return _subscriptions.confirm(acc, svc.catalog(), subscription_id)
+
+
+@router.post("/subscriptions/{subscription_id}/cancel", tags=["me", "customers"], summary="Cancel (the subscriber, or an agent handling them)")
+def cancel(acc: Acc, svc: Svc, subscription_id: str) -> _subscriptions.SubscriptionOut:
+    return _subscriptions.cancel(acc, svc.catalog(), subscription_id)
+
+
+@router.get("/me/roaming-cap", tags=["me"])
+def my_cap(acc: Acc) -> _customers.RoamingCapOut:
+    return _customers.roaming_cap(acc, acc.own_msisdn())
+
+
+@router.put("/me/roaming-cap", tags=["me"])
+def set_my_cap(acc: Acc, svc: Svc, body: CapIn) -> _customers.RoamingCapOut:
+    return _customers.set_roaming_cap(acc, acc.own_msisdn(), body.amount, body.currency or svc.settings.currency)
+
+
+@router.post("/me/surveys", tags=["me"], status_code=201)
+def survey(acc: Acc, body: _insight.SurveyIn) -> _insight.SurveyOut:
+    return _insight.answer_survey(acc, body)
+
+
+@router.post("/chat", tags=["me"], summary="Ask the assistant (503 assistant_unavailable until one is trained)")
+def chat(acc: Acc, svc: Svc, body: ChatIn) -> _customers.ChatOut:
+    return _customers.chat(acc, svc.assistant, body.message, language=body.language)
+
+
+@router.get("/offers", tags=["catalog"])
+def offers(_who: Who, svc: Svc) -> list[_subscriptions.OfferOut]:
+    return _subscriptions.offers(svc.catalog())
+
+
+# ---- customers (agents, under an assignment) -----------------------------------------------------------
+@router.get("/subscribers", tags=["customers"], summary="Subscribers: masked for agents, pseudonymised for analysts")
+def subscribers(
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(active|suspended|closed)$")] = None,
+    plan_id: Annotated[str | None, Query(max_length=64)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> Page[_customers.SubscriberOut]:
+    return _customers.list_subscribers(acc, status=status, plan_id=plan_id, limit=limit, cursor=cursor)
+
+
+@router.get("/subscribers/{msisdn}", tags=["customers"])
+def subscriber(acc: Acc, msisdn: str) -> _customers.SubscriberOut:
+    return _customers.get_subscriber(acc, msisdn)
+
+
+@router.get("/subscribers/{msisdn}/bills", tags=["customers"])
+def subscriber_bills(acc: Acc, msisdn: str, limit: Limit = 24, cursor: Cursor = None) -> Page[_customers.BillOut]:
+    return _customers.list_bills(acc, msisdn, limit=limit, cursor=cursor)
+
+
+@router.get("/subscribers/{msisdn}/usage", tags=["customers"])
+def subscriber_usage(
+    acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
+) -> _customers.UsagePage:
+    return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor)
+
+
+@router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])
+def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscriptions.SubscriptionOut]:
+    return _subscriptions.subscriptions(acc, svc.catalog(), msisdn)
+
+
+@router.get("/bills/{bill_id}", tags=["customers", "me"], summary="A bill and its itemised lines (its owner, or an agent handling them)")
+def bill(acc: Acc, bill_id: str) -> _customers.BillOut:
+    return _customers.get_bill(acc, bill_id)
+
+
+@router.get("/bills/{bill_id}/lines", tags=["customers", "me"])
+def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
+    return _customers.get_bill(acc, bill_id).lines or []
+
+
+# ---- complaints and assignments ------------------------------------------------------------------------
+@router.get("/complaints", tags=["care"])
+def complaints(
+    acc: Acc, status: Annotated[str | None, Query(max_length=16)] = None, category: Annotated[str | None, Query(max_length=48)] = None,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> Page[_cases.ComplaintOut]:
+    return _cases.list_complaints(acc, status=status, category=category, limit=limit, cursor=cursor)
+
+
+@router.post("/complaints", tags=["care"], status_code=201)
+def new_complaint(acc: Acc, body: _cases.NewComplaint) -> _cases.ComplaintOut:
+    return _cases.file_complaint(acc, body)
+
+
+@router.post("/complaints/{complaint_id}/take", tags=["care"], summary="Handle a complaint: opens the customer's data until the assignment expires")
+def take(acc: Acc, complaint_id: str) -> _cases.AssignmentOut:
+    return _cases.take_complaint(acc, complaint_id)
+
+
+@router.post("/complaints/{complaint_id}/close", tags=["care"])
+def close(acc: Acc, complaint_id: str) -> _cases.ComplaintOut:
+    return _cases.close_complaint(acc, complaint_id)
+
+
+@router.get("/assignments", tags=["care"])
+def assignments(acc: Acc) -> list[_cases.AssignmentOut]:
+    return _cases.my_assignments(acc)
+
+
+@router.post("/assignments/{assignment_id}/release", tags=["care"], status_code=204)
+def release(acc: Acc, assignment_id: str) -> Response:
+    _cases.release_assignment(acc, assignment_id)
+    return Response(status_code=204)
+
+
+# ---- findings and fraud --------------------------------------------------------------------------------
+@router.get("/findings", tags=["assurance"])
+def findings(
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|confirmed|resolved|dismissed)$")] = None,
+    kind: Annotated[str | None, Query(max_length=48)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> Page[_cases.FindingOut]:
+    return _cases.list_findings(acc, status=status, kind=kind, limit=limit, cursor=cursor)
+
+
+@router.get("/findings/{finding_id}", tags=["assurance"])
+def finding(acc: Acc, finding_id: str) -> _cases.FindingOut:
+    return _cases.get_finding(acc, finding_id)
+
+
+@router.post("/findings/{finding_id}/refund", tags=["assurance"], summary="Resolve with a refund adjustment")
+def refund(acc: Acc, finding_id: str, body: _cases.Resolve | None = None) -> _cases.ResolutionOut:
+    return _cases.refund_finding(acc, finding_id, reason=body.reason if body else None)
+
+
+@router.post("/findings/{finding_id}/dismiss", tags=["assurance"])
+def dismiss(acc: Acc, finding_id: str, body: DismissIn) -> _cases.ResolutionOut:
+    return _cases.dismiss_finding(acc, finding_id, reason=body.reason)
+
+
+@router.get("/fraud/cases", tags=["fraud"])
+def fraud_cases(
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|confirmed|false_alarm)$")] = None,
+    detector: Annotated[str | None, Query(max_length=48)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> Page[_cases.FraudCaseOut]:
+    return _cases.list_fraud_cases(acc, status=status, detector=detector, limit=limit, cursor=cursor)
+
+
+@router.post("/fraud/cases/{case_id}/decide", tags=["fraud"])
+def decide(acc: Acc, case_id: str, body: _cases.Decision) -> _cases.FraudCaseOut:
+    return _cases.decide_fraud_case(acc, case_id, body.status)
+
+
+@router.post("/fraud/cases/{case_id}/reveal", tags=["fraud"], summary="The plain number of a case: a separate, audited action")
+def reveal(acc: Acc, case_id: str, body: _cases.Reveal) -> _cases.RevealOut:
+    return _cases.reveal_fraud_number(acc, case_id, body.reason)
+
+
+# ---- indicators ----------------------------------------------------------------------------------------
+@router.get("/kpis", tags=["insight"])
+def kpis(acc: Acc, svc: Svc) -> _insight.Kpis:
+    return _insight.kpis(acc, svc.app.lake, tz=svc.settings.timezone, currency=svc.settings.currency)
+
+
+@router.get("/retention", tags=["insight"], summary="Subscribers at risk of leaving, with reasons (pseudonymised)")
+def retention(acc: Acc, svc: Svc, min_risk: Annotated[float, Query(ge=0, le=1)] = 0.0, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[_insight.RetentionOut]:
+    return _insight.retention_list(acc, svc.app.lake, min_risk=min_risk, limit=limit, cursor=cursor)
+
+
+# ---- administration ------------------------------------------------------------------------------------
+@router.get("/audit", tags=["admin"], summary="Search the access audit (a number is pseudonymised before the search)")
+def audit(
+    acc: Acc, actor: Annotated[str | None, Query(max_length=64)] = None, msisdn: Annotated[str | None, Query(pattern=r"^\d{7,15}$")] = None,
+    subject: Annotated[str | None, Query(max_length=32)] = None, action: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None, until: datetime | None = None, limit: Limit = 100, cursor: Cursor = None,
+) -> Page[_admin.AuditOut]:
+    return _admin.search_audit(acc, actor=actor, msisdn=msisdn, subject=subject, action=action, since=since, until=until, limit=limit, cursor=cursor)
+
+
+@router.get("/users", tags=["admin"])
+def users(acc: Acc) -> list[_admin.UserOut]:
+    return _admin.users(acc)
+
+
+@router.post("/users", tags=["admin"], status_code=201)
+def add_user(acc: Acc, body: _admin.NewUser) -> _admin.UserOut:
+    return _admin.add_user(acc, body)
+
+
+@router.post("/users/{username}/disable", tags=["admin"], status_code=204)
+def disable_user(acc: Acc, svc: Svc, username: str) -> Response:
+    _admin.disable_user(acc, username)
+    svc.forget_user(username)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/api-keys", tags=["admin"], status_code=201)
+def add_key(acc: Acc, username: str, body: _admin.NewApiKey | None = None) -> _admin.ApiKeyOut:
+    return _admin.add_api_key(acc, username, body or _admin.NewApiKey())
+
+
+@router.delete("/api-keys/{key_id}", tags=["admin"], status_code=204)
+def drop_key(acc: Acc, key_id: str) -> Response:
+    _admin.drop_api_key(acc, key_id)
+    return Response(status_code=204)
+

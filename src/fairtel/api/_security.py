@@ -1,0 +1,128 @@
+"""Credentials: scrypt password hashes, signed bearer tokens with expiry, API keys kept only as hashes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fairtel.api._errors import NotAuthenticatedError
+from fairtel.core.time import utc_now
+from fairtel.privacy import Role
+
+# scrypt at N=2^14, r=8, p=1 (the OWASP minimum): about 16 MiB and tens of milliseconds per guess.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+API_KEY_PREFIX = "ftk_"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, *, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P) -> str:
+    """``scrypt$N$r$p$salt$hash``: the parameters travel with the hash, so they can be raised later."""
+    if not password:
+        raise ValueError("a password cannot be empty")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=32)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            password.encode("utf-8"), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), maxmem=_SCRYPT_MAXMEM, dklen=32
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, _unb64(digest))
+
+
+# A fixed hash to verify against when the user does not exist: the answer takes as long either way.
+DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a user (by password and token) or a system (by API key) acting as that user."""
+
+    username: str
+    role: Role
+    msisdn: str | None = None  # a subscriber's own line
+    via: str = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    username: str
+    role: Role
+    msisdn: str | None
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenSigner:
+    """Bearer tokens: ``base64url(JSON claims).base64url(HMAC-SHA256)`` under a key derived from the secret.
+
+    Stateless (no session table); expiry is in the claims and checked on every use."""
+
+    def __init__(self, secret: str, *, ttl: timedelta = timedelta(hours=8)) -> None:
+        self._key = hmac.new(secret.encode("utf-8"), b"fairtel/api/token/v1", hashlib.sha256).digest()
+        self.ttl = ttl
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
+
+    def issue(self, principal: Principal, *, now: datetime | None = None, ttl: timedelta | None = None) -> str:
+        at = now or utc_now()
+        claims = {
+            "sub": principal.username,
+            "role": principal.role.value,
+            "msisdn": principal.msisdn,
+            "iat": int(at.timestamp()),
+            "exp": int((at + (ttl or self.ttl)).timestamp()),
+        }
+        payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, token: str, *, now: datetime | None = None) -> Claims:
+        payload, _, signature = token.partition(".")
+        if not payload or not signature or not hmac.compare_digest(self._sign(payload), signature):
+            raise NotAuthenticatedError("the token is not valid")
+        try:
+            claims = json.loads(_unb64(payload))
+            role = Role(claims["role"])
+            issued = datetime.fromtimestamp(int(claims["iat"]), tz=utc_now().tzinfo)
+            expires = datetime.fromtimestamp(int(claims["exp"]), tz=utc_now().tzinfo)
+            username = str(claims["sub"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NotAuthenticatedError("the token is not valid") from exc
+        if (now or utc_now()) >= expires:
+            raise NotAuthenticatedError("the token has expired; log in again")
+        msisdn = claims.get("msisdn")
+        return Claims(username, role, None if msisdn is None else str(msisdn), issued, expires)
+
+    def derive(self, purpose: str, value: str) -> str:
+        """A keyed tag of ``value`` for another purpose (e.g. the console's form tokens)."""
+        return _b64(hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).digest())[:32]
+
+
+def new_api_key() -> str:
+    """256 random bits: a key no one can guess, so a fast hash (SHA-256) is enough to store it."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,124 @@
+"""Users and API keys: made by an admin (or `fairtel users add`), checked on every request."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from fairtel.api._errors import NotAuthenticatedError
+from fairtel.api._security import DUMMY_HASH, Principal, api_key_hash, hash_password, new_api_key, verify_password
+from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.ids import new_id
+from fairtel.core.time import utc_now
+from fairtel.privacy import Role
+from fairtel.store import ApiKey, Subscriber, User
+from fairtel.store._schema import table_of
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,62}")
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    username: str
+    role: Role
+    msisdn: str | None
+    disabled: bool
+    created_at: datetime
+
+
+def create_user(
+    conn: Connection, username: str, password: str, role: Role | str, *, msisdn: str | None = None
+) -> UserInfo:
+    """A new login. A subscriber names their own line (which must exist); other roles name none."""
+    role = Role(role)
+    problems: list[Problem] = []
+    if not USERNAME_RE.fullmatch(username):
+        problems.append(Problem("user", None, "username", "2-63 letters, digits or . _ @ -, starting with a letter or digit"))
+    if len(password) < MIN_PASSWORD:
+        problems.append(Problem("user", None, "password", f"at least {MIN_PASSWORD} characters"))
+    if role is Role.SUBSCRIBER:
+        if not msisdn:
+            problems.append(Problem("user", None, "msisdn", "a subscriber login names its own number"))
+        elif conn.scalar(select(Subscriber.msisdn).where(Subscriber.msisdn == msisdn)) is None:
+            problems.append(Problem("user", None, "msisdn", f"no subscriber {msisdn}"))
+    elif msisdn:
+        problems.append(Problem("user", None, "msisdn", "only subscriber logins name a number"))
+    if problems:
+        raise InvalidInputError(problems, what="user")
+    t = table_of(User)
+    if conn.scalar(select(t.c.username).where(t.c.username == username)) is not None:
+        raise ConflictError(f"user {username} exists already")
+    now = utc_now()
+    conn.execute(
+        t.insert().values(
+            username=username, password_hash=hash_password(password), role=role.value, msisdn=msisdn, disabled=False, created_at=now
+        )
+    )
+    return UserInfo(username, role, msisdn, False, now)
+
+
+def authenticate(conn: Connection, username: str, password: str) -> Principal:
+    t = table_of(User)
+    row = conn.execute(select(t.c.username, t.c.password_hash, t.c.role, t.c.msisdn, t.c.disabled).where(t.c.username == username)).first()
+    ok = verify_password(password, row.password_hash if row is not None else DUMMY_HASH)
+    if row is None or not ok or row.disabled:
+        raise NotAuthenticatedError("wrong username or password")
+    return Principal(row.username, Role(row.role), row.msisdn, via="password")
+
+
+def active_user(conn: Connection, username: str) -> Principal | None:
+    t = table_of(User)
+    row = conn.execute(select(t.c.username, t.c.role, t.c.msisdn, t.c.disabled).where(t.c.username == username)).first()
+    if row is None or row.disabled:
+        return None
+    return Principal(row.username, Role(row.role), row.msisdn)
+
+
+def list_users(conn: Connection) -> list[UserInfo]:
+    t = table_of(User)
+    rows = conn.execute(select(t.c.username, t.c.role, t.c.msisdn, t.c.disabled, t.c.created_at).order_by(t.c.username))
+    return [UserInfo(r.username, Role(r.role), r.msisdn, r.disabled, r.created_at) for r in rows]
+
+
+def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
+    t = table_of(User)
+    if conn.execute(update(t).where(t.c.username == username).values(disabled=disabled)).rowcount == 0:
+        raise NotFoundError(f"no user {username}")
+
+
+def create_api_key(conn: Connection, username: str, *, label: str | None = None) -> tuple[str, str]:
+    """(key_id, key). The key is returned once and only its hash is kept."""
+    if active_user(conn, username) is None:
+        raise NotFoundError(f"no active user {username}")
+    key = new_api_key()
+    key_id = new_id("key")
+    conn.execute(
+        table_of(ApiKey).insert().values(
+            key_id=key_id, key_hash=api_key_hash(key), username=username, label=label, created_at=utc_now(), revoked_at=None
+        )
+    )
+    return key_id, key
+
+
+def revoke_api_key(conn: Connection, key_id: str) -> None:
+    t = table_of(ApiKey)
+    done = conn.execute(update(t).where(t.c.key_id == key_id, t.c.revoked_at.is_(None)).values(revoked_at=utc_now()))
+    if done.rowcount == 0:
+        raise NotFoundError(f"no live API key {key_id}")
+
+
+def principal_for_api_key(conn: Connection, key: str) -> Principal:
+    k, u = table_of(ApiKey), table_of(User)
+    row = conn.execute(
+        select(u.c.username, u.c.role, u.c.msisdn, u.c.disabled)
+        .join(k, k.c.username == u.c.username)
+        .where(k.c.key_hash == api_key_hash(key), k.c.revoked_at.is_(None))
+    ).first()
+    if row is None or row.disabled:
+        raise NotAuthenticatedError("the API key is not valid")
+    return Principal(row.username, Role(row.role), row.msisdn, via="api_key")

@@ -1,0 +1,294 @@
+"""The web console: server-rendered pages over the same service functions (and so the same access rules
+and audit) as the REST API. A session is the API's signed token in an HttpOnly, SameSite=Strict cookie;
+every form carries a token derived from it, so another site cannot post on the user's behalf."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from fairtel.api import ApiOptions, Assistant, Principal, Services, create_app, ops, status_for
+from fairtel.api._explain import quantity_text
+from fairtel.api._users import authenticate
+from fairtel.bootstrap import App
+from fairtel.core.errors import FairtelError, PermissionDeniedError
+from fairtel.core.settings import Environment as Env
+from fairtel.core.settings import Settings
+from fairtel.privacy import Permission, Role, can
+from fairtel.web._charts import bar_chart, line_chart
+from fairtel.web._i18n import LANGUAGES, translate
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "fairtel_session"
+LANG_COOKIE = "fairtel_lang"
+HOME_OF: dict[Role, str] = {
+    Role.SUBSCRIBER: "/my/bill",
+    Role.AGENT: "/desk",
+    Role.ANALYST: "/dashboard",
+    Role.FRAUD_ANALYST: "/fraud",
+    Role.ADMIN: "/dashboard",
+}
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class Console:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+        self.env.globals.update(
+            bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
+            pairs=lambda series: [(p.label, p.value) for p in series.points],
+            quantity=lambda value, unit, lang: quantity_text(value, unit)[1 if lang == 'zh' else 0],
+        )
+
+    # --- request context -----------------------------------------------------------------------------
+    def lang(self, request: Request) -> str:
+        chosen = request.cookies.get(LANG_COOKIE)
+        if chosen in LANGUAGES:
+            return chosen
+        accept = request.headers.get("accept-language", "")
+        return "zh" if accept.lower().startswith("zh") else "en"
+
+    def who(self, request: Request) -> Principal | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        try:
+            return self.services.principal_from_token(token)
+        except FairtelError:
+            return None
+
+    def csrf(self, request: Request) -> str:
+        return self.services.signer.derive("csrf", request.cookies.get(COOKIE, ""))
+
+    def check_csrf(self, request: Request, token: str) -> None:
+        if not request.cookies.get(COOKIE) or not hmac.compare_digest(self.csrf(request), token or ""):
+            raise PermissionDeniedError("the form has expired; reload the page and try again")
+
+    def render(self, request: Request, template: str, *, status_code: int = 200, **data: Any) -> HTMLResponse:
+        lang = self.lang(request)
+        who = data.pop("who", None) or self.who(request)
+        html = self.env.get_template(template).render(
+            t=lambda key: translate(key, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
+            msg=request.query_params.get("msg"), **data,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def page(self, request: Request, build: Callable[[Any, Principal], HTMLResponse | Response]) -> Response:
+        """Run ``build(access, principal)`` for a logged-in user; errors become a page with the right status."""
+        who = self.who(request)
+        if who is None:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        try:
+            self.services.limiter.check(f"user:{who.username}")
+            with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
+                return build(acc, who)
+        except FairtelError as exc:
+            return self.render(request, "error.html", status_code=status_for(exc.code), who=who, error=exc)
+
+    def action(self, request: Request, csrf: str, build: Callable[[Any, Principal], str]) -> Response:
+        """A form post: check its token, do it, then redirect (``build`` returns where to)."""
+
+        def run(acc: Any, who: Principal) -> Response:
+            self.check_csrf(request, csrf)
+            return RedirectResponse(build(acc, who), status_code=303)
+
+        return self.page(request, run)
+
+
+def _routes(c: Console) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    svc = c.services
+
+    @r.get("/")
+    def index(request: Request) -> Response:
+        who = c.who(request)
+        return RedirectResponse(HOME_OF[who.role] if who else "/login", status_code=303)
+
+    @r.get("/lang/{lang}")
+    def set_lang(request: Request, lang: str) -> Response:
+        back = request.query_params.get("next") or "/"
+        resp = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
+        if lang in LANGUAGES:
+            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+        return resp
+
+    @r.get("/login")
+    def login_form(request: Request) -> Response:
+        return c.render(request, "login.html", next=request.query_params.get("next", ""), failed=False, who=None)
+
+    @r.post("/login")
+    def login(request: Request, username: str = Form(..., max_length=64), password: str = Form(..., max_length=256), next: str = Form("")) -> Response:
+        client = request.client.host if request.client else "?"
+        try:
+            svc.login_limiter.check(f"login:{client}:{username}")
+            with svc.app.db.connect() as conn:
+                who = authenticate(conn, username, password)
+        except FairtelError:
+            return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None)
+        target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
+        resp = RedirectResponse(target, status_code=303)
+        secure = svc.settings.environment is Env.PRODUCTION
+        resp.set_cookie(COOKIE, svc.signer.issue(who), max_age=int(svc.signer.ttl.total_seconds()), httponly=True, samesite="strict", secure=secure)
+        return resp
+
+    @r.post("/logout")
+    def logout() -> Response:
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    # --- staff ---------------------------------------------------------------------------------------
+    @r.get("/dashboard")
+    def dashboard(request: Request) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "dashboard.html", k=ops.kpis(acc, svc.app.lake, tz=svc.settings.timezone, currency=svc.settings.currency)))
+
+    @r.get("/findings")
+    def findings(request: Request, status: str | None = "open") -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "findings.html", page=ops.list_findings(acc, status=status or None, limit=200), status=status or ""))
+
+    @r.post("/findings/{finding_id}/refund")
+    def refund(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.refund_finding(acc, finding_id, reason=reason or None), "/findings?msg=refunded_ok")[1])
+
+    @r.post("/findings/{finding_id}/dismiss")
+    def dismiss(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.dismiss_finding(acc, finding_id, reason=reason), "/findings?msg=dismissed_ok")[1])
+
+    @r.get("/desk")
+    def desk(request: Request) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            page = ops.list_complaints(acc, limit=200)
+            mine = ops.my_assignments(acc) if acc.role is Role.AGENT else []
+            return c.render(request, "desk.html", page=page, assignments=mine, handling=set(acc.assignments()) if acc.role is Role.AGENT else set())
+
+        return c.page(request, build)
+
+    @r.post("/desk/{complaint_id}/take")
+    def take(request: Request, complaint_id: str, csrf: str = Form("")) -> Response:
+        def build(acc: Any, _w: Principal) -> str:
+            ops.take_complaint(acc, complaint_id)
+            row = next(m for m, why in acc.assignments().items() if why.endswith(complaint_id))
+            return f"/customers/{row}"
+
+        return c.action(request, csrf, build)
+
+    @r.post("/desk/{complaint_id}/close")
+    def close(request: Request, complaint_id: str, csrf: str = Form("")) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.close_complaint(acc, complaint_id), "/desk")[1])
+
+    @r.get("/customers/{msisdn}")
+    def customer(request: Request, msisdn: str, period: str | None = None) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            sub = ops.get_subscriber(acc, msisdn)
+            return c.render(
+                request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn),
+                bills=ops.list_bills(acc, msisdn), usage=ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=200),
+                subs=ops.subscriptions(acc, svc.catalog(), msisdn),
+            )
+
+        return c.page(request, build)
+
+    @r.post("/subscriptions/{subscription_id}/cancel")
+    def cancel(request: Request, subscription_id: str, csrf: str = Form(""), back: str = Form("/")) -> Response:
+        target = back if back.startswith("/") and not back.startswith("//") else "/"
+        return c.action(request, csrf, lambda acc, _w: (ops.cancel(acc, svc.catalog(), subscription_id), f"{target}?msg=cancelled_ok")[1])
+
+    @r.get("/retention")
+    def retention(request: Request) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "retention.html", page=ops.retention_list(acc, svc.app.lake, limit=200)))
+
+    @r.get("/fraud")
+    def fraud(request: Request) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "fraud.html", page=ops.list_fraud_cases(acc, limit=200)))
+
+    @r.post("/fraud/{case_id}/decide")
+    def decide(request: Request, case_id: str, csrf: str = Form(""), status: str = Form(...)) -> Response:
+        if status not in ("confirmed", "false_alarm"):
+            status = "invalid"
+        return c.action(request, csrf, lambda acc, _w: (ops.decide_fraud_case(acc, case_id, status), "/fraud?msg=decided_ok")[1])
+
+    @r.get("/audit")
+    def audit(request: Request, actor: str | None = None, msisdn: str | None = None, action: str | None = None) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            page = ops.search_audit(acc, actor=actor or None, msisdn=msisdn or None, action=action or None, limit=200)
+            return c.render(request, "audit.html", page=page, q={"actor": actor or "", "msisdn": msisdn or "", "action": action or ""})
+
+        return c.page(request, build)
+
+    # --- subscribers -------------------------------------------------------------------------------------
+    @r.get("/my/bill")
+    def my_bill(request: Request, period: str | None = None) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            me = acc.own_msisdn()
+            bills = ops.list_bills(acc, me)
+            key = period or (bills.items[0].period if bills.items else None)
+            bill = next((b for b in bills.items if b.period == key), None)
+            full = ops.bill_for_period(acc, me, key) if bill is not None and key else None
+            usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=500)
+            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, period=key)
+
+        return c.page(request, build)
+
+    @r.get("/my/subscriptions")
+    def my_subscriptions(request: Request) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            catalog = svc.catalog()
+            return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog))
+
+        return c.page(request, build)
+
+    @r.post("/my/subscriptions")
+    def my_order(request: Request, csrf: str = Form(""), offer_id: str = Form(...)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.order(acc, svc.catalog(), offer_id), "/my/subscriptions?msg=ordered_ok")[1])
+
+    @r.post("/my/subscriptions/{subscription_id}/confirm")
+    def my_confirm(request: Request, subscription_id: str, csrf: str = Form("")) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.confirm(acc, svc.catalog(), subscription_id), "/my/subscriptions?msg=confirmed_ok")[1])
+
+    @r.get("/my/roaming")
+    def my_roaming(request: Request) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency))
+
+    @r.post("/my/roaming")
+    def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("")) -> Response:
+        return c.action(
+            request, csrf, lambda acc, _w: (ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, svc.settings.currency), "/my/roaming?msg=saved_ok")[1]
+        )
+
+    @r.get("/my/assistant")
+    def my_assistant(request: Request) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "my_assistant.html", available=svc.assistant is not None, reply=None, asked=None))
+
+    @r.post("/my/assistant")
+    def ask(request: Request, csrf: str = Form(""), message: str = Form(..., max_length=2000)) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            c.check_csrf(request, csrf)
+            out = ops.chat(acc, svc.assistant, message, language=c.lang(request))
+            return c.render(request, "my_assistant.html", available=True, reply=out, asked=message)
+
+        return c.page(request, build)
+
+    return r
+
+
+def create_console(
+    settings: Settings, *, options: ApiOptions | None = None, assistant: Assistant | None = None, app: App | None = None
+) -> FastAPI:
+    """The REST API (``/api/v1``) and the console (``/``) in one application: what ``fairtel serve`` runs."""
+    api = create_app(settings, options=options, assistant=assistant, app=app)
+    console = Console(api.state.services)
+    api.include_router(_routes(console))
+    api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return api
