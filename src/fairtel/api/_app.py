@@ -33,7 +33,7 @@ def create_app(
     ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present)."""
     settings.check_secrets()
     context = app or bootstrap(settings)
-    services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings))
+    services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings, context))
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:

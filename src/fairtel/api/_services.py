@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -46,20 +45,25 @@ class Assistant(Protocol):
     def reply(self, message: str, *, msisdn: str, language: str | None) -> Any: ...
 
 
-def find_assistant(settings: Settings) -> Assistant | None:
-    """The care package's assistant when it provides ``load_assistant(settings)``; ``None`` until then."""
-    try:
-        care = importlib.import_module("fairtel.care")
-    except ImportError:
+def find_assistant(settings: Settings, app: App | None = None) -> Assistant | None:
+    """The care assistant over this home's data, once the home has a trained intent model
+    (``fairtel assistant train``, or ``fairtel demo``); ``None`` until then, and chat says so."""
+    from fairtel.care import Assistant as CareAssistant
+    from fairtel.care import load_intent_model
+
+    if app is None or not (settings.models_dir / "intents.joblib").is_file():
         return None
-    loader = getattr(care, "load_assistant", None)
-    if not callable(loader):
-        return None
-    try:
-        assistant = loader(settings)
-    except Exception:  # a model not trained yet: the chat endpoint says the assistant is unavailable
-        return None
-    return assistant if hasattr(assistant, "reply") else None
+    from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
+    from fairtel.store import current_catalog_text
+    from fairtel.store._care import StoreCareData
+
+    with app.db.connect() as conn:
+        text = current_catalog_text(conn)
+    catalog = parse_catalog(text)[0] if text else None
+    catalog = catalog or load_catalog(default_catalog_path())
+    model = load_intent_model(settings.models_dir, train_if_missing=False)
+    assistant: Assistant = CareAssistant(model, StoreCareData(app.db, settings.lake_dir, catalog))
+    return assistant
 
 
 class RateLimiter:

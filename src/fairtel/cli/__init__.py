@@ -13,6 +13,7 @@ from fairtel.cli import (
     _assistant,
     _assure,
     _billing,
+    _care,
     _catalog,
     _churn,
     _consent,
@@ -60,7 +61,7 @@ def _root(
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _consent, _fraud, _churn, _assistant, _kpi, _serve):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve):
     module.register(app)
 
 

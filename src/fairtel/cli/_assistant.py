@@ -1,4 +1,4 @@
-"""``fairtel assistant train|evaluate|chat``: the trainable intent engine (chat lands with the conversation layer)."""
+"""``fairtel assistant train|evaluate|chat``: the trainable intent engine and the conversation (``_care``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fairtel.cli._context import app_for
-from fairtel.cli._ui import console, fail, print_json, reporter, stub_command, table
+from fairtel.cli._ui import console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError
 
 MODEL_FILE = "intents.joblib"
@@ -35,7 +35,7 @@ def _model_path(ctx: typer.Context, model: Path | None, home: Path | None) -> Pa
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
-        help="The bilingual assistant: train and evaluate its intent engine (issue #8).", no_args_is_help=True
+        help="The bilingual assistant: chat, and train and evaluate its intent engine (issue #8).", no_args_is_help=True
     )
 
     @sub.command("train")
@@ -125,5 +125,25 @@ def register(app: typer.Typer) -> None:
         ]
         console.print(table(f"intents: {path}", ["figure", "value"], rows))
 
-    stub_command(sub, "chat", 8, "the assistant's conversation layer")
+    @sub.command("chat")
+    def chat(
+        ctx: typer.Context,
+        msisdn: Annotated[str | None, typer.Option("--msisdn", help="Who is talking (their own line); asked for if absent.")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="auto (detected per message), zh or en.")] = "auto",
+        script: Annotated[
+            Path | None,
+            typer.Option("--script", help="Messages, one per line (- for stdin); prints the transcript. Default on a "
+                                          "terminal: interactive."),
+        ] = None,
+        today: Annotated[
+            str | None, typer.Option("--today", help="Pretend today is YYYY-MM-DD (for conversations about past data).")
+        ] = None,
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Talk to the assistant: bills, charges, usage left, faults, points, roaming, subscriptions, complaints."""
+        from fairtel.cli._care import chat as run_chat
+
+        run_chat(ctx, msisdn=msisdn, lang=lang, script=script, today=today, as_json=as_json, home=home)
+
     app.add_typer(sub, name="assistant")

@@ -106,6 +106,22 @@ def _rate(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def _bill(ctx: DemoContext) -> dict[str, Any]:
+    """Issue the bills of every rated period (a period already issued is left as it is: bills are immutable)."""
+    from fairtel.cli._billing import bill_period
+    from fairtel.cli._rating import _catalog
+
+    catalog = _catalog(ctx.app, None, [])
+    issued = 0
+    totals: list[str] = []
+    for key in ctx.app.lake.periods("rated"):
+        out = bill_period(ctx.app, key, catalog=catalog, issue=True, report=ctx.report)
+        issued += int(out["bills"]) if out.get("mode") == "issue" and out.get("run_id") else 0
+        totals.append(f"{key}: {out['total']} {out['currency']}")
+    ctx.facts["bill"] = totals
+    return {"bills issued": issued, "totals": "; ".join(totals)}
+
+
 def _assure(ctx: DemoContext) -> dict[str, Any]:
     from collections import Counter
 
@@ -121,12 +137,34 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
     counts = Counter(f.kind.value for f in run.findings)
     verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
     ctx.facts["assure"] = {"findings": dict(counts), "verdicts": dict(verdicts)}
+    ctx.facts["assure_msisdns"] = sorted({f.msisdn for f in run.findings if f.msisdn})
     return {
         "VAS charges gated": run.gated.height,
         "billed (consented)": verdicts.get("consented", 0),
         "refused at the gate": run.gated.height - verdicts.get("consented", 0),
         "findings": written,
         "suspension advised": ", ".join(sorted(suspension_list(run.merchants))) or "none",
+    }
+
+
+def _care(ctx: DemoContext) -> dict[str, Any]:
+    """Complaints from the operator directory, the assistant's intent model, and the month's KPIs."""
+    from fairtel.care import load_intent_model
+    from fairtel.cli._care import gather_kpis, import_complaints
+
+    complaints_file = ctx.operator_dir / "complaints.jsonl"
+    imported = import_complaints(ctx.app, complaints_file) if complaints_file.is_file() else {}
+    load_intent_model(ctx.app.settings.models_dir, progress=ctx.report)  # trained once per home
+    periods = ctx.app.lake.periods("usage")
+    report = gather_kpis(ctx.app, periods[0] if periods else None).to_dict()
+    ctx.facts["kpi"] = report
+    complaints = report["complaints"]
+    return {
+        "complaints imported": imported.get("inserted", 0),
+        "complaints per million": complaints.get("per_million"),
+        "unexplained-charge complaints per million": complaints.get("unexplained_charge_per_million"),
+        "NPS": report["nps"].get("nps"),
+        "assistant": "intent model ready",
     }
 
 
@@ -137,14 +175,49 @@ def _later(issue: int, what: str) -> Stage:
     return stage
 
 
+def _logins(ctx: DemoContext) -> dict[str, Any]:
+    """One console login per role, with fresh random passwords written to <home>/demo-logins.txt
+    (readable by the owner only). The subscriber login is a line that has a charge-assurance finding, so
+    "why this charge" has something to show."""
+    import os
+    import secrets
+
+    from sqlalchemy import select
+
+    from fairtel.api import create_user
+    from fairtel.store import Subscriber, User
+    from fairtel.store._schema import table_of
+
+    settings = ctx.app.settings
+    findings = ctx.facts.get("assure_msisdns") or []
+    users_t = table_of(User)
+    lines: list[str] = []
+    with ctx.app.db.begin() as conn:
+        msisdn = findings[0] if findings else conn.scalar(select(Subscriber.msisdn).order_by(Subscriber.msisdn).limit(1))
+        wanted = [("demo-admin", "admin", None), ("demo-analyst", "analyst", None), ("demo-agent", "agent", None),
+                  ("demo-fraud", "fraud_analyst", None), ("demo-subscriber", "subscriber", msisdn)]
+        for username, role, number in wanted:
+            password = secrets.token_urlsafe(12)
+            conn.execute(users_t.delete().where(users_t.c.username == username))
+            create_user(conn, username, password, role, msisdn=number)
+            lines.append(f"{username}\t{role}\t{password}" + (f"\t{number}" if number else ""))
+    path = settings.home / "demo-logins.txt"
+    path.write_text("username\trole\tpassword\tline\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+    ctx.facts["logins"] = str(path)
+    return {"logins": len(lines), "written to": str(path)}
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("synthesise", _synth),
     ("load + mediation", _load),
-    ("rate + bill", _rate),
+    ("rate", _rate),
+    ("bill", _bill),
     ("charge assurance", _assure),
     ("fraud detection", _later(6, "fraud detection")),
     ("churn + plan advice", _later(7, "churn warning and plan advice")),
-    ("care + KPIs", _later(8, "the assistant and service KPIs")),
+    ("care + KPIs", _care),
+    ("console logins", _logins),
 ]
 
 
@@ -174,6 +247,7 @@ def register(app: typer.Typer) -> None:
         days: Annotated[int, typer.Option(min=1, max=120, help="Days of traffic from 2026-09-01.")] = 30,
         seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same operator.")] = 7,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+        serve: Annotated[bool, typer.Option("--serve", help="Keep serving the console after the summary (Ctrl-C stops).")] = False,
     ) -> None:
         """Synthesise an operator, take it through every stage that exists, print a summary."""
         t0 = time.perf_counter()
@@ -201,10 +275,21 @@ def register(app: typer.Typer) -> None:
         console.print(f"done in {total:.1f} s. Home: {home_dir}  Operator directory: {operator_dir.resolve()}")
         console.print(f"Next: `fairtel --home {home_dir} assure` (findings), `fairtel catalog show`, "
                       f"`fairtel --home {home_dir} ingest FILE --json`")
+        logins = dctx.facts.get("logins")
         if serve_ready:
-            console.print(f"Console: run `fairtel --home {home_dir} serve`, then open {url}")
+            console.print(f"Console: {url}  (logins and passwords: {logins}; start it with "
+                          f"`fairtel --home {home_dir} serve`{' — starting now' if serve else ''})")
         else:
             console.print(f"Console: {url} once `fairtel serve` lands (issue #9)")
+        if serve and serve_ready:
+            import uvicorn
+
+            from fairtel.api import ApiOptions
+            from fairtel.web import create_console
+
+            web = create_console(fapp.settings, options=ApiOptions(), app=fapp)
+            uvicorn.run(web, host=fapp.settings.api_host, port=fapp.settings.api_port, access_log=False,
+                        log_level=fapp.settings.log_level.lower())
 
 
 def _serve_available() -> bool:

@@ -6,6 +6,8 @@ Repositories are plain functions over a ``Connection``; the caller owns the tran
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fairtel.store._audit import AccessRecord, PlainNumberInAuditError, access_log, record_access
 from fairtel.store._billing import (
     IssueReport,
@@ -93,6 +95,7 @@ __all__ = [
     "LoyaltyEntry",
     "PlainNumberInAuditError",
     "RoamingCap",
+    "StoreCareData",
     "StoredCatalog",
     "Subscriber",
     "SubscriberRecord",
@@ -128,3 +131,16 @@ __all__ = [
     "rerate_entries",
     "store_catalog",
 ]
+
+if TYPE_CHECKING:
+    from fairtel.store._care import StoreCareData
+
+
+def __getattr__(name: str) -> object:
+    # The assistant's data port pulls in the care package (and scikit-learn with it): loaded on first use so
+    # that importing the store stays fast.
+    if name == "StoreCareData":
+        from fairtel.store._care import StoreCareData
+
+        return StoreCareData
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,259 @@
+"""What the assistant says, in Chinese and English, and how it writes amounts and quantities.
+
+Templates only: every figure put into them is a field of the facts the data port returned.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from fairtel.core.money import Money
+
+GIB = 1024**3
+MIB = 1024**2
+
+_T: dict[str, tuple[str, str]] = {
+    # -- conversation ----------------------------------------------------------------------------------
+    "greeting": (
+        "您好！我是智能客服，可以帮您查询话费账单、解释扣费、查剩余流量和通话、报障、查积分、国际漫游资费、"
+        "查询和退订增值业务、推荐套餐、受理投诉或转人工。请问有什么可以帮您？",
+        "Hello! I can look up your bill, explain a charge, tell you the data and minutes left, take a fault "
+        "report, show your loyalty points, give roaming prices, list or cancel value-added services, advise "
+        "a plan, record a complaint or put you through to an agent. How can I help?",
+    ),
+    "thanks": ("不客气，还有其他问题随时问我。", "You're welcome. Ask me anything else any time."),
+    "out_of_scope": (
+        "抱歉，这个问题我帮不上忙。我只能回答与您的号码、账单、流量、业务和服务相关的问题。",
+        "Sorry, I can't help with that. I can only answer questions about your line, bills, usage, services "
+        "and support.",
+    ),
+    "ask_msisdn": ("请问您要查询哪个号码？", "Which number is this about?"),
+    "unknown_line": ("没有找到号码 {msisdn}，请核对后再试。", "I can't find the number {msisdn}. Please check it."),
+    "not_own_line": (
+        "抱歉，出于隐私保护，我只能查询您本人名下号码的信息，无法查询 {other}。",
+        "Sorry, to protect privacy I can only answer about your own lines, not about {other}.",
+    ),
+    "ask_month": ("请问您要查询哪个月的账单？（例如：上个月、9月）", "Which month? (for example: last month, September)"),
+    "anything_else": ("好的。还有什么可以帮您？", "OK. Anything else I can help with?"),
+    "reask": ("抱歉，我没听明白。", "Sorry, I didn't get that."),
+    "cancelled_action": ("好的，已取消，没有做任何更改。", "OK, I've left everything as it was."),
+    "confirm_hint": ("请回复“确认”或“取消”。", "Please reply yes or no."),
+    "error": ("抱歉，暂时无法完成：{reason}", "Sorry, I couldn't do that: {reason}"),
+    # -- bill ------------------------------------------------------------------------------------------
+    "bill_none": ("{period} 没有找到您的账单或消费记录。", "I found no bill and no charges for {period}."),
+    "bill_head_issued": (
+        "您 {msisdn} 在 {period} 的账单（账单号 {bill_id}）合计 {total}，明细：",
+        "Your bill for {msisdn} in {period} (bill {bill_id}) comes to {total}:",
+    ),
+    "bill_head_provisional": (
+        "您 {msisdn} 在 {period} 的费用（账单尚未出账，按已计费的话单和月租统计）合计 {total}，明细：",
+        "Your charges for {msisdn} in {period} (not billed yet: the rated usage and the plan fee) come to "
+        "{total}:",
+    ),
+    "bill_item": ("  · {what}：{amount}", "  · {what}: {amount}"),
+    "bill_more": ("想了解某一笔费用，可以问我“这笔费用是怎么来的”。", "Ask me \"why was I charged this\" about any item."),
+    # -- charges ---------------------------------------------------------------------------------------
+    "charges_none": ("{period} 没有收费的记录。", "There are no charged records in {period}."),
+    "charges_choose": (
+        "{period} 有这些收费，请问您想了解哪一笔？（回复序号）",
+        "These are the charges in {period}. Which one do you mean? (reply with its number)",
+    ),
+    "charge_row": ("  {n}. {when} {what} {amount}", "  {n}. {when} {what} {amount}"),
+    "charge_more": ("  ……共 {count} 笔，以上是金额最大的 {shown} 笔。", "  ... {count} in all; these are the {shown} largest."),
+    "charge_vas_consented": (
+        "{when} 的 {amount} 是增值业务“{offer}”的费用（订购号 {sub}）。您于 {confirmed} 确认订购，"
+        "扣费时订购有效，当前状态：{state}。如需退订，可以对我说“退订{offer}”。",
+        "The {amount} on {when} is for the value-added service \"{offer}\" (subscription {sub}). You "
+        "confirmed it on {confirmed}, so it was chargeable; its state now: {state}. To stop it, say "
+        "\"cancel {offer}\".",
+    ),
+    "charge_vas_refused": (
+        "{when} 的“{offer}”扣费 {amount} 没有有效的订购确认（核验结果：{verdict}），不应向您收取，"
+        "已作为异常扣费处理。需要我为您登记投诉吗？",
+        "The {amount} charge for \"{offer}\" on {when} has no valid confirmation (check: {verdict}); you "
+        "should not pay it and it is treated as an unexplained charge. Shall I record a complaint?",
+    ),
+    "charge_usage": (
+        "{when} 的这笔 {what} 费用 {amount}，由计费规则 {rule} 计算：",
+        "The {what} charge of {amount} on {when} was priced by rule {rule}:",
+    ),
+    "charge_allowance": (
+        "它超出了套餐内资源 {allowance}，超出部分按标准资费收费。",
+        "It went past your plan's allowance {allowance}; what is beyond it is charged at the standard rate.",
+    ),
+    # -- usage left ------------------------------------------------------------------------------------
+    "usage_head": ("截至目前，您 {msisdn} 本月（{period}）套餐余量：", "What is left of your plan this month ({period}) on {msisdn}:"),
+    "usage_row": ("  · {what}：已用 {used}，剩余 {left}（共 {total}）", "  · {what}: used {used}, {left} left of {total}"),
+    "usage_unlimited": (
+        "  · {what}：已用 {used}，不限量；超过 {threshold} 后降速",
+        "  · {what}: used {used}, unlimited; slowed down after {threshold}",
+    ),
+    "usage_unlimited_plain": ("  · {what}：已用 {used}，不限量", "  · {what}: used {used}, unlimited"),
+    "usage_none": (
+        "您的套餐（{plan}）不含流量或通话等套餐内资源，按使用量计费。",
+        "Your plan ({plan}) has no allowances: usage is paid as you go.",
+    ),
+    # -- fault -----------------------------------------------------------------------------------------
+    "fault_ask_type": (
+        "很抱歉给您带来不便。请问是什么问题：没有信号、上网慢、通话掉线，还是无法使用？",
+        "Sorry about that. What is the problem: no signal, slow data, dropped calls, or no service at all?",
+    ),
+    "fault_ask_location": ("请问问题出现在什么地方？（城市、街道或小区）", "Where does it happen? (city, street or area)"),
+    "fault_ask_since": ("请问从什么时候开始的？", "Since when has this been happening?"),
+    "fault_opened": (
+        "已为您创建故障单 {ticket}：{problem}，地点：{location}，开始时间：{since}。工程师会尽快处理，"
+        "处理进展会短信通知您。",
+        "I've opened trouble ticket {ticket}: {problem}, where: {location}, started: {since}. An engineer will "
+        "look into it and you'll get a text message on progress.",
+    ),
+    # -- loyalty ---------------------------------------------------------------------------------------
+    "points_balance": ("您 {msisdn} 当前积分余额 {balance} 分。", "Your loyalty balance on {msisdn} is {balance} points."),
+    "points_entry": ("  · {when} {sign}{points} {reason}", "  · {when} {sign}{points} {reason}"),
+    "points_recent": ("最近的积分记录：", "Recent entries:"),
+    "points_ask_amount": ("请问您要兑换多少积分？", "How many points would you like to redeem?"),
+    "points_short": (
+        "您的积分余额为 {balance} 分，不足以兑换 {points} 分。",
+        "Your balance is {balance} points, not enough to redeem {points}.",
+    ),
+    "points_confirm": (
+        "将从您的积分中扣除 {points} 分（当前余额 {balance} 分），确认兑换吗？",
+        "I'll redeem {points} points (your balance is {balance}). Shall I go ahead?",
+    ),
+    "points_done": ("已兑换 {points} 分，剩余积分 {balance} 分。", "Done: {points} points redeemed, {balance} points left."),
+    # -- roaming ---------------------------------------------------------------------------------------
+    "roam_ask_country": ("请问您要去哪个国家或地区？", "Which country or region are you travelling to?"),
+    "roam_head": ("在{country}属于“{zone}”，漫游资费如下：", "{country} is in \"{zone}\". Roaming prices:"),
+    "roam_rate": ("  · {what}：{price}/{per}", "  · {what}: {price} per {per}"),
+    "roam_rate_cap": ("  · {what}：{price}/{per}，每天最多收 {cap}", "  · {what}: {price} per {per}, at most {cap} a day"),
+    "roam_free": ("  · {what}：免费", "  · {what}: free"),
+    "roam_cap": (
+        "您设置的每月漫游消费上限为 {cap}，达到 80% 和上限时会短信提醒您。",
+        "Your monthly roaming spending cap is {cap}; you get a text at 80 % and at the cap.",
+    ),
+    "roam_default_cap": (
+        "您还没有设置漫游消费上限，默认按 {cap} 提醒。",
+        "You haven't set a roaming spending cap; alerts use the default of {cap}.",
+    ),
+    "roam_no_cap": ("您还没有设置漫游消费上限。", "You haven't set a roaming spending cap."),
+    "roam_change_cap": (
+        "如需修改上限，可以在 App 或网上营业厅的“漫游上限”中设置，或拨打客服热线。",
+        "To change the cap, set it under \"roaming cap\" in the app or the web self-service, or call customer "
+        "care.",
+    ),
+    "roam_unknown": ("抱歉，目录中没有 {country} 的漫游资费。", "Sorry, the catalog has no roaming prices for {country}."),
+    # -- VAS -------------------------------------------------------------------------------------------
+    "vas_none": ("您目前没有订购任何增值业务。", "You have no value-added services."),
+    "vas_head": ("您目前的增值业务：", "Your value-added services:"),
+    "vas_row": ("  {n}. {name}（{provider}）{price}，状态：{state}", "  {n}. {name} ({provider}) {price}, {state}"),
+    "vas_ask_which": ("请问要退订哪一项？（回复序号或业务名称）", "Which one should I cancel? (reply with its number or name)"),
+    "vas_not_found": ("您没有有效的“{offer}”订购。", "You have no active \"{offer}\" subscription."),
+    "vas_confirm": (
+        "确认退订“{name}”（{price}，订购号 {sub}）吗？退订后立即停止收费。",
+        "Cancel \"{name}\" ({price}, subscription {sub})? Charges stop at once.",
+    ),
+    "vas_done": ("已为您退订“{name}”，从现在起不再收费。", "\"{name}\" is cancelled; you won't be charged for it again."),
+    # -- plan advice -----------------------------------------------------------------------------------
+    "advice_unavailable": (
+        "抱歉，套餐推荐功能暂未开放。您当前的套餐是“{plan}”。",
+        "Sorry, plan advice isn't available yet. Your current plan is \"{plan}\".",
+    ),
+    "advice_same": ("根据您的用量，当前套餐“{plan}”已经是最划算的。", "Going by your usage, your plan \"{plan}\" is already the best value."),
+    "advice": (
+        "根据您的用量，换成“{plan}”每月可以节省约 {saving}。",
+        "Going by your usage, \"{plan}\" would save you about {saving} a month.",
+    ),
+    # -- complaint, agent ------------------------------------------------------------------------------
+    "complaint_ask": (
+        "很抱歉让您不满意。请简单说说是什么问题（例如：不明扣费、账单错误、网络质量、服务态度、诈骗、隐私）？",
+        "I'm sorry. Tell me briefly what it is about (for example: an unexplained charge, a billing error, "
+        "network quality, staff attitude, fraud, privacy)?",
+    ),
+    "complaint_done": (
+        "已为您登记投诉 {complaint}（类别：{category}），我们会在 {hours} 小时内联系您。",
+        "I've recorded complaint {complaint} (category: {category}). We'll contact you within {hours} hours.",
+    ),
+    "agent_done": (
+        "正在为您转接人工客服，工单号 {ref}。客服会看到我们的对话，无需重复说明。",
+        "I'm putting you through to an agent (reference {ref}). They will see our conversation, so you won't "
+        "need to repeat yourself.",
+    ),
+}
+
+CATEGORY_NAMES: dict[str, tuple[str, str]] = {
+    "unexplained_charge": ("不明扣费", "unexplained charge"),
+    "billing_error": ("账单错误", "billing error"),
+    "network_quality": ("网络质量", "network quality"),
+    "service_attitude": ("服务态度", "service attitude"),
+    "fraud": ("诈骗", "fraud"),
+    "privacy": ("隐私", "privacy"),
+    "price": ("资费", "price"),
+    "other": ("其他", "other"),
+}
+PROBLEM_NAMES: dict[str, tuple[str, str]] = {
+    "no_signal": ("没有信号", "no signal"),
+    "slow_data": ("上网慢", "slow data"),
+    "dropped_calls": ("通话掉线", "dropped calls"),
+    "no_service": ("无法使用", "no service"),
+    "other": ("其他问题", "another problem"),
+}
+KIND_NAMES: dict[str, tuple[str, str]] = {
+    "plan_fee": ("套餐月租", "plan fee"),
+    "voice": ("通话", "calls"),
+    "sms": ("短信", "SMS"),
+    "data": ("流量", "data"),
+    "vas": ("增值业务", "value-added services"),
+    "roaming": ("漫游", "roaming"),
+    "adjustment": ("调账/退款", "adjustments and refunds"),
+    "tax": ("税费", "tax"),
+}
+STATE_NAMES: dict[str, tuple[str, str]] = {
+    "ordered": ("待确认", "waiting for your confirmation"),
+    "confirmed": ("已订购", "active"),
+    "cancelled": ("已退订", "cancelled"),
+    "expired": ("已到期", "expired"),
+    "none": ("无", "none"),
+}
+
+
+def say(key: str, language: str, **values: Any) -> str:
+    zh, en = _T[key]
+    return (zh if language == "zh" else en).format(**values)
+
+
+def name_of(table: dict[str, tuple[str, str]], key: str, language: str) -> str:
+    pair = table.get(key)
+    if pair is None:
+        return key
+    return pair[0] if language == "zh" else pair[1]
+
+
+def money(value: Money, language: str) -> str:
+    """``39.00 元`` / ``39.00 CNY``: the amount as held, never re-rounded."""
+    if language == "zh" and value.currency == "CNY":
+        return f"{value.amount} 元"
+    return f"{value.amount} {value.currency}"
+
+
+def money_minor(minor: int, currency: str, language: str) -> str:
+    return money(Money.from_minor(minor, currency), language)
+
+
+def _two(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def quantity(amount: int, unit: str, language: str) -> str:
+    """Seconds as minutes (with seconds when not whole), bytes as GB (GiB, 2 decimals) or MB under 1 GB."""
+    if unit == "second":
+        minutes, seconds = divmod(amount, 60)
+        if language == "zh":
+            return f"{minutes} 分钟" + (f" {seconds} 秒" if seconds else "")
+        return f"{minutes} min" + (f" {seconds} s" if seconds else "")
+    if unit == "message":
+        return f"{amount} 条" if language == "zh" else f"{amount} SMS"
+    if unit == "byte":
+        if amount >= GIB:
+            return f"{_two(Decimal(amount) / GIB)} GB"
+        return f"{_two(Decimal(amount) / MIB)} MB"
+    return str(amount)

@@ -1,0 +1,147 @@
+"""The assistant: an intent model, a data port and the conversations it is holding.
+
+``Assistant.say(conversation, message)`` answers one message of a conversation the caller keeps (the CLI);
+``Assistant.reply(message, msisdn=...)`` keeps one conversation per subscriber itself, for a server that
+sees one request per message (the API). Conversations idle for ``session_ttl_s`` are forgotten.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from fairtel.care._chat_port import CareData
+from fairtel.care._dialog import Classifier, Conversation, Dialog, Reply, Turn
+from fairtel.care._intent_data import BUILTIN_OOS_LABEL, builtin_examples
+from fairtel.care._intent_model import IntentModel, IntentPrediction, Progress, train_intents
+from fairtel.care._intent_text import detect_language
+from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.core.ids import new_id
+
+MODEL_FILE = "intents.joblib"
+LANGUAGES = ("zh", "en")
+
+
+class TurnSink(Protocol):
+    """Where the assistant reports each turn (for the KPIs): no message text, no number."""
+
+    def append(self, turn: Turn) -> None: ...
+
+
+def load_intent_model(models_dir: Path, *, train_if_missing: bool = True, progress: Progress | None = None) -> IntentModel:
+    """``<models_dir>/intents.joblib``; when missing (and allowed), the built-in telecom model is trained
+    and saved there first."""
+    path = Path(models_dir) / MODEL_FILE
+    if path.is_file() or not train_if_missing:
+        return IntentModel.load(path)
+    if progress is not None:
+        progress.note(f"no intent model at {path}: training the built-in telecom model")
+    model = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL, progress=progress)
+    model.save(path)
+    return model
+
+
+def classifier_of(model: IntentModel) -> Classifier:
+    def classify(text: str) -> IntentPrediction:
+        return model.predict_one(text, oos_label=BUILTIN_OOS_LABEL)
+
+    return classify
+
+
+class Assistant:
+    """Answers subscribers in their language from their own records (see ``_dialog`` for the rules)."""
+
+    def __init__(
+        self,
+        model: IntentModel | Classifier,
+        data: CareData,
+        *,
+        log: TurnSink | None = None,
+        session_ttl_s: float = 1800.0,
+        max_sessions: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        classify = classifier_of(model) if isinstance(model, IntentModel) else model
+        self.data = data
+        self.dialog = Dialog(data, classify)
+        self.log = log
+        self.session_ttl_s = session_ttl_s
+        self.max_sessions = max_sessions
+        self._clock = clock
+        self._sessions: OrderedDict[str, Conversation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, msisdn: str | None = None, *, language: str | None = None, conversation_id: str | None = None) -> Conversation:
+        """A new conversation. ``msisdn`` is who is talking (their own line, already authenticated); without
+        it the assistant asks for a number first. ``language`` zh/en fixes the language; None detects it per
+        message."""
+        forced = _language_option(language)
+        conv = Conversation(conversation_id=conversation_id or new_id("chat"), msisdn=None, forced_language=forced)
+        conv.language = forced or "zh"
+        if msisdn is not None:
+            facts = self.data.line(msisdn)
+            if facts is None:
+                raise InvalidInputError([Problem("conversation", None, "msisdn", f"no subscriber {msisdn}")], what="chat")
+            conv.msisdn = facts.msisdn
+            conv.lines = tuple(dict.fromkeys((facts.msisdn, *facts.lines)))
+            if forced is None:
+                conv.language = facts.language if facts.language in LANGUAGES else "zh"
+        return conv
+
+    def say(self, conv: Conversation, message: str, *, language: str | None = None) -> Reply:
+        """Answer one message of ``conv`` (updated in place)."""
+        if not message.strip():
+            raise InvalidInputError([Problem("message", None, "text", "empty message")], what="chat")
+        forced = _language_option(language) or conv.forced_language
+        lang = forced or (str(detect_language(message)) if _has_words(message) else conv.language)
+        reply, classified = self.dialog.turn(conv, message, lang)
+        conv.last_seen = self._clock()
+        if self.log is not None:
+            self.log.append(Turn(
+                conversation_id=conv.conversation_id, at=self.data.now(), language=lang, intent=reply.intent,
+                confidence=reply.confidence, classified=classified, out_of_scope=reply.out_of_scope,
+                action=reply.action, handed_off=conv.handed_off,
+            ))
+        return reply
+
+    def reply(self, message: str, *, msisdn: str, language: str | None = None, session: str | None = None) -> Reply:
+        """One message from an authenticated subscriber; the conversation is kept per ``session`` (default:
+        the subscriber's number) until it has been idle for ``session_ttl_s``."""
+        key = session or msisdn
+        with self._lock:
+            self._expire()
+            conv = self._sessions.get(key)
+            if conv is None or conv.msisdn != msisdn:
+                conv = self.start(msisdn, language=language)
+                self._sessions[key] = conv
+            self._sessions.move_to_end(key)
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        lang = language if language in LANGUAGES else None
+        return self.say(conv, message, language=lang)
+
+    def forget(self, session: str) -> None:
+        with self._lock:
+            self._sessions.pop(session, None)
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for key in [k for k, c in self._sessions.items() if now - c.last_seen > self.session_ttl_s and c.last_seen]:
+            del self._sessions[key]
+
+
+def _has_words(message: str) -> bool:
+    """A reply of digits and signs only ("2", "100") says nothing of the language: keep the conversation's."""
+    return any(ch.isalpha() for ch in message)
+
+
+def _language_option(language: str | None) -> str | None:
+    if language is None or language == "auto":
+        return None
+    if language not in LANGUAGES:
+        raise InvalidInputError([Problem("options", None, "lang", f"auto, zh or en, not {language!r}")], what="chat")
+    return language

@@ -1,0 +1,224 @@
+"""What the assistant may know and do, as a port: the facts it reads and the actions it takes.
+
+The assistant never computes an amount of its own: every number it says is a field of one of these facts,
+filled by the implementation of :class:`CareData` over the operator's records (the store and the lake, or
+an in-memory set of records in tests). Amounts are integer minor units with their currency, as at rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from fairtel.core.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Words in both languages the assistant speaks (a plan's or an offer's name)."""
+
+    zh: str
+    en: str
+
+    def get(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class LineFacts:
+    """One subscriber line, and the other lines of the same customer (the numbers they may ask about)."""
+
+    msisdn: str
+    customer_id: str
+    plan_id: str
+    plan_name: Text
+    status: str
+    language: str
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BillItem:
+    kind: str  # plan_fee, voice, sms, data, vas, roaming, adjustment, tax ...
+    description: Text
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class BillFacts:
+    """A month's bill: the issued bill when billing holds one, else the provisional sum of the rated lines
+    and the plan fee (``issued`` False). ``total_minor`` is the sum of ``items``."""
+
+    msisdn: str
+    period: str
+    currency: str
+    total_minor: int
+    items: tuple[BillItem, ...]
+    issued: bool
+    bill_id: str | None = None
+
+    @property
+    def total(self) -> Money:
+        return Money.from_minor(self.total_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeFacts:
+    """One charged usage record and, when asked for, the chain that priced it."""
+
+    record_id: str
+    kind: str
+    started_at: datetime
+    amount_minor: int
+    currency: str
+    rule_id: str | None
+    allowance_id: str | None = None
+    offer_id: str | None = None
+    offer_name: Text | None = None
+    subscription_id: str | None = None
+    verdict: str | None = None  # VAS: the consent gate's verdict
+    consent_state: str | None = None  # VAS: the subscription's state now (confirmed, cancelled, ...)
+    confirmed_at: datetime | None = None
+    roaming_country: str | None = None
+    peer_zone: str | None = None
+    explanation: Text | None = None  # the rating explain chain, rendered
+
+    @property
+    def amount(self) -> Money:
+        return Money.from_minor(self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class AllowanceLeft:
+    """An allowance of the plan in a period: ``quantity`` None is unlimited; units are seconds, messages, bytes."""
+
+    allowance_id: str
+    kind: str
+    unit: str
+    quantity: int | None
+    used: int
+    throttle_after: int | None = None
+
+    @property
+    def left(self) -> int | None:
+        return None if self.quantity is None else max(0, self.quantity - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyEntryFacts:
+    kind: str  # earn | redeem
+    points: int
+    reason: str
+    booked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyFacts:
+    """The balance is earns minus redemptions of ``entries`` (the whole ledger of the line)."""
+
+    msisdn: str
+    balance: int
+    entries: tuple[LoyaltyEntryFacts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoamingRate:
+    kind: str  # voice, sms, data
+    rule_id: str
+    price: Decimal | None  # per ``per``; None when the rule is free
+    per: str  # "min", "SMS", "MB"
+    daily_cap: Decimal | None = None
+    free: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoamingFacts:
+    """Roaming prices for a country from the catalog's roaming zone, and the line's bill-shock cap."""
+
+    country: str
+    zone_id: str
+    zone_name: Text
+    currency: str
+    rates: tuple[RoamingRate, ...]
+    cap: Money | None  # the subscriber's own monthly roaming cap, when set
+    default_cap: Money | None = None  # what applies without one (the operator's preset)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFacts:
+    subscription_id: str
+    offer_id: str
+    name: Text
+    provider: str | None
+    price: Money | None
+    period: str | None  # monthly | per_use
+    state: str  # ordered, confirmed, cancelled, expired
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceFacts:
+    """Best-plan advice, from insight when it is available."""
+
+    current_plan: str
+    best_plan: str
+    best_plan_name: Text
+    monthly_saving: Money
+    reason: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRequest:
+    category: str  # no_signal, slow_data, dropped_calls, no_service, other
+    location: str
+    since: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRequest:
+    category: str
+    text: str
+    channel: str = "chat"
+    conversation_id: str | None = None
+    links: Mapping[str, str] = field(default_factory=dict)  # e.g. {"record_id": ..., "finding_id": ...}
+
+
+class CareData(Protocol):
+    """The subscriber's own records, and the few things the assistant may change. Every method takes the
+    line it is about; the assistant has already checked that the line belongs to the person it talks to."""
+
+    def now(self) -> datetime: ...
+
+    def line(self, msisdn: str) -> LineFacts | None: ...
+
+    def bill(self, msisdn: str, period: str) -> BillFacts | None: ...
+
+    def charges(self, msisdn: str, period: str) -> list[ChargeFacts]: ...
+
+    def explain_charge(self, msisdn: str, record_id: str, language: str) -> ChargeFacts | None: ...
+
+    def allowances(self, msisdn: str, period: str) -> list[AllowanceLeft]: ...
+
+    def loyalty(self, msisdn: str) -> LoyaltyFacts: ...
+
+    def redeem_points(self, msisdn: str, points: int, reason: str) -> LoyaltyFacts: ...
+
+    def roaming(self, msisdn: str, country: str) -> RoamingFacts | None: ...
+
+    def subscriptions(self, msisdn: str) -> list[SubscriptionFacts]: ...
+
+    def cancel_subscription(self, msisdn: str, subscription_id: str) -> SubscriptionFacts: ...
+
+    def open_ticket(self, msisdn: str, ticket: TicketRequest) -> str: ...
+
+    def record_complaint(self, msisdn: str, complaint: ComplaintRequest) -> str: ...
+
+    def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str: ...
+
+    def plan_advice(self, msisdn: str) -> AdviceFacts | None: ...
+
+    def offer_aliases(self) -> Mapping[str, tuple[str, ...]]: ...

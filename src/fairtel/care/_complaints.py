@@ -1,0 +1,218 @@
+"""Complaints: categories, the lifecycle (opened → acknowledged → resolved → closed, and reopened), SLA
+timers with escalation.
+
+A complaint's history is a list of events (append-only); its status is the last one. The store's
+``complaints`` table keeps the coarse status (open, in_progress, closed) and the open and close instants:
+:func:`store_status` maps a lifecycle status to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from types import MappingProxyType
+
+from fairtel.care._dialog_words import complaint_category
+from fairtel.core.errors import ConflictError, InvalidInputError, Problem
+from fairtel.core.time import require_aware
+
+
+class ComplaintCategory(StrEnum):
+    UNEXPLAINED_CHARGE = "unexplained_charge"
+    BILLING_ERROR = "billing_error"
+    NETWORK_QUALITY = "network_quality"
+    SERVICE_ATTITUDE = "service_attitude"
+    FRAUD = "fraud"
+    PRIVACY = "privacy"
+    PRICE = "price"
+    OTHER = "other"
+
+
+class ComplaintStatus(StrEnum):
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+_NEXT: Mapping[ComplaintStatus, frozenset[ComplaintStatus]] = MappingProxyType({
+    ComplaintStatus.OPENED: frozenset({ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED}),
+    ComplaintStatus.ACKNOWLEDGED: frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED}),
+    ComplaintStatus.RESOLVED: frozenset({ComplaintStatus.CLOSED, ComplaintStatus.REOPENED}),
+    ComplaintStatus.CLOSED: frozenset({ComplaintStatus.REOPENED}),
+    ComplaintStatus.REOPENED: frozenset({ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED}),
+})
+
+# The synthetic operator's complaint files use their own short categories.
+SYNTH_CATEGORIES: Mapping[str, ComplaintCategory] = MappingProxyType({
+    "vas": ComplaintCategory.UNEXPLAINED_CHARGE,
+    "roaming": ComplaintCategory.BILLING_ERROR,
+    "billing": ComplaintCategory.BILLING_ERROR,
+    "network": ComplaintCategory.NETWORK_QUALITY,
+    "service": ComplaintCategory.SERVICE_ATTITUDE,
+    "price": ComplaintCategory.PRICE,
+})
+
+
+def parse_category(value: str) -> ComplaintCategory:
+    """A category code, or a synthetic-data alias of one; anything else is an error naming the choices."""
+    v = value.strip().lower()
+    if v in SYNTH_CATEGORIES:
+        return SYNTH_CATEGORIES[v]
+    try:
+        return ComplaintCategory(v)
+    except ValueError:
+        allowed = ", ".join(c.value for c in ComplaintCategory)
+        raise InvalidInputError([Problem("complaint", None, "category", f"{value!r} is not one of {allowed}")],
+                                what="complaint") from None
+
+
+def classify_complaint(text: str) -> ComplaintCategory:
+    """The category a complaint's words point to (keywords in Chinese and English); ``other`` when unclear."""
+    found = complaint_category(text)
+    return ComplaintCategory(found) if found else ComplaintCategory.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintEvent:
+    status: ComplaintStatus
+    at: datetime
+    by: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A complaint and its history. ``links`` ties it to what it is about: a conversation, a finding, a
+    refund, a usage record."""
+
+    complaint_id: str
+    msisdn: str
+    category: ComplaintCategory
+    channel: str
+    text: str
+    events: tuple[ComplaintEvent, ...]
+    links: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> ComplaintStatus:
+        return self.events[-1].status
+
+    @property
+    def opened_at(self) -> datetime:
+        return self.events[0].at
+
+    def first(self, status: ComplaintStatus) -> datetime | None:
+        return next((e.at for e in self.events if e.status is status), None)
+
+    def last(self, status: ComplaintStatus) -> datetime | None:
+        return next((e.at for e in reversed(self.events) if e.status is status), None)
+
+    @property
+    def acknowledged_at(self) -> datetime | None:
+        """When someone first answered: an acknowledgement, or a resolution that came without one."""
+        ack = [t for t in (self.first(ComplaintStatus.ACKNOWLEDGED), self.first(ComplaintStatus.RESOLVED),
+                           self.first(ComplaintStatus.CLOSED)) if t is not None]
+        return min(ack) if ack else None
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        """The latest resolution (or close without one), unless the complaint was reopened after it."""
+        if self.status in (ComplaintStatus.OPENED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.REOPENED):
+            return None
+        since_reopen = [e for e in self.events if e.at >= (self.last(ComplaintStatus.REOPENED) or self.opened_at)]
+        return next(e.at for e in since_reopen if e.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED))
+
+
+def open_complaint(
+    complaint_id: str, msisdn: str, category: ComplaintCategory | str, text: str, *, at: datetime,
+    channel: str = "chat", by: str = "subscriber", links: Mapping[str, str] | None = None,
+) -> Complaint:
+    require_aware(at, "opened_at")
+    cat = category if isinstance(category, ComplaintCategory) else parse_category(category)
+    return Complaint(complaint_id, msisdn, cat, channel, text, (ComplaintEvent(ComplaintStatus.OPENED, at, by),),
+                     dict(links or {}))
+
+
+def transition(complaint: Complaint, status: ComplaintStatus | str, *, at: datetime, by: str, note: str | None = None) -> Complaint:
+    """The complaint after one more event; a move the lifecycle does not allow is a ConflictError."""
+    to = ComplaintStatus(status)
+    require_aware(at, "at")
+    if to not in _NEXT[complaint.status]:
+        raise ConflictError(f"complaint {complaint.complaint_id} is {complaint.status.value}: cannot become {to.value}",
+                            details={"from": complaint.status.value, "to": to.value})
+    if at < complaint.events[-1].at:
+        raise ConflictError(f"complaint {complaint.complaint_id}: an event cannot come before the previous one")
+    return replace(complaint, events=(*complaint.events, ComplaintEvent(to, at, by, note)))
+
+
+def store_status(status: ComplaintStatus) -> str:
+    """The store table's coarse status for a lifecycle status."""
+    if status in (ComplaintStatus.OPENED, ComplaintStatus.REOPENED):
+        return "open"
+    if status is ComplaintStatus.ACKNOWLEDGED:
+        return "in_progress"
+    return "closed"
+
+
+class Escalation(IntEnum):
+    NONE = 0
+    SUPERVISOR = 1  # acknowledgement or resolution overdue
+    MANAGER = 2  # resolution overdue by the escalation margin, or any regulator complaint overdue
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """Hours to acknowledge and to resolve, per category (``default`` for the rest). Charge complaints are
+    the tightest: money taken without consent is returned quickly or not at all."""
+
+    acknowledge: Mapping[str, int] = field(default_factory=lambda: {"default": 24, "unexplained_charge": 4, "fraud": 2})
+    resolve: Mapping[str, int] = field(default_factory=lambda: {
+        "default": 72, "unexplained_charge": 48, "billing_error": 48, "fraud": 24, "privacy": 48})
+    escalate_after_hours: int = 24  # past the resolution deadline by this much: to the manager
+
+    def acknowledge_hours(self, category: str) -> int:
+        return int(self.acknowledge.get(category, self.acknowledge["default"]))
+
+    def resolve_hours(self, category: str) -> int:
+        return int(self.resolve.get(category, self.resolve["default"]))
+
+
+DEFAULT_SLA = SlaPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class SlaState:
+    complaint_id: str
+    acknowledge_due: datetime
+    resolve_due: datetime
+    acknowledged_in_time: bool | None  # None: not acknowledged yet and not overdue
+    resolved_in_time: bool | None
+    escalation: Escalation
+
+
+def sla_state(complaint: Complaint, now: datetime, policy: SlaPolicy = DEFAULT_SLA) -> SlaState:
+    """Where a complaint stands against its deadlines at ``now``."""
+    require_aware(now, "now")
+    ack_due = complaint.opened_at + timedelta(hours=policy.acknowledge_hours(complaint.category))
+    res_due = complaint.opened_at + timedelta(hours=policy.resolve_hours(complaint.category))
+    ack, res = complaint.acknowledged_at, complaint.resolved_at
+    ack_ok = (ack <= ack_due) if ack is not None else (False if now > ack_due else None)
+    res_ok = (res <= res_due) if res is not None else (False if now > res_due else None)
+    level = Escalation.NONE
+    if res is None:
+        if now > res_due + timedelta(hours=policy.escalate_after_hours) or (complaint.channel == "regulator" and now > res_due):
+            level = Escalation.MANAGER
+        elif now > res_due or (ack is None and now > ack_due):
+            level = Escalation.SUPERVISOR
+    return SlaState(complaint.complaint_id, ack_due, res_due, ack_ok, res_ok, level)
+
+
+def escalations(complaints: list[Complaint], now: datetime, policy: SlaPolicy = DEFAULT_SLA) -> list[SlaState]:
+    """Open complaints past a deadline, the most urgent first."""
+    states = [sla_state(c, now, policy) for c in complaints]
+    late = [s for s in states if s.escalation is not Escalation.NONE]
+    return sorted(late, key=lambda s: (-int(s.escalation), s.resolve_due, s.complaint_id))

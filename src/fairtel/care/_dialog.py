@@ -1,0 +1,712 @@
+"""One conversation: what it knows so far, what it is waiting for, and how each intent is answered.
+
+A turn goes: language → privacy check (another customer's number is refused) → the answer to a question
+the assistant asked, if it is one → otherwise the intent of the message → slots from the message and the
+conversation (month, country, offer, ...) → either a question for what is missing, a confirmation before
+a change, or an answer built only from the data port's facts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fairtel.care import _dialog_words as words
+from fairtel.care._answers import (
+    CATEGORY_NAMES,
+    KIND_NAMES,
+    PROBLEM_NAMES,
+    STATE_NAMES,
+    money,
+    money_minor,
+    name_of,
+    quantity,
+    say,
+)
+from fairtel.care._chat_port import (
+    CareData,
+    ChargeFacts,
+    ComplaintRequest,
+    SubscriptionFacts,
+    TicketRequest,
+)
+from fairtel.care._intent_model import IntentPrediction
+from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, extract_msisdns, extract_offer
+from fairtel.core.errors import FairtelError
+from fairtel.core.money import Money
+
+LINE_INTENTS = frozenset(
+    {"bill_inquiry", "charge_explain", "usage_left", "fault_report", "loyalty_points", "roaming", "vas_list",
+     "vas_cancel", "plan_advice", "complaint", "human_agent"}
+)
+ACTIVE_STATES = ("ordered", "confirmed")
+CHARGES_SHOWN = 5
+NEW_QUESTION_CONFIDENCE = 0.9
+MAX_ASKS = 2
+
+
+@dataclass
+class Pending:
+    """A question the assistant asked and the intent it will resume once answered."""
+
+    intent: str
+    need: str  # msisdn, month, country, charge, subscription, fault_type, fault_location, fault_since,
+    #            points, complaint_text, confirm
+    options: list[str] = field(default_factory=list)
+    action: dict[str, Any] = field(default_factory=dict)
+    asks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The assistant's answer to one message. ``data`` holds the facts behind the numbers in ``text``."""
+
+    text: str
+    intent: str | None
+    language: str
+    confidence: float | None = None
+    out_of_scope: bool = False
+    waiting_for: str | None = None
+    action: str | None = None  # ticket_opened, complaint_recorded, handed_off, subscription_cancelled, ...
+    reference: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "intent": self.intent, "language": self.language, "confidence": self.confidence,
+            "out_of_scope": self.out_of_scope, "waiting_for": self.waiting_for, "action": self.action,
+            "reference": self.reference, "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the conversation log keeps of a turn: no message text, no number (privacy)."""
+
+    conversation_id: str
+    at: datetime
+    language: str
+    intent: str | None
+    confidence: float | None
+    classified: bool  # the intent engine judged this message (not an answer to the assistant's question)
+    out_of_scope: bool
+    action: str | None
+    handed_off: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id, "at": self.at.isoformat(), "language": self.language,
+            "intent": self.intent, "confidence": self.confidence, "classified": self.classified,
+            "out_of_scope": self.out_of_scope, "action": self.action, "handed_off": self.handed_off,
+        }
+
+
+@dataclass
+class Conversation:
+    conversation_id: str
+    msisdn: str | None  # who is talking: their own line
+    language: str = "zh"
+    forced_language: str | None = None
+    lines: tuple[str, ...] = ()  # every line of the same customer
+    line: str | None = None  # the line being discussed
+    slots: dict[str, str] = field(default_factory=dict)
+    pending: Pending | None = None
+    last_intent: str | None = None
+    handed_off: bool = False
+    transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text) for a hand-off
+    last_seen: float = 0.0
+
+
+Classifier = Callable[[str], IntentPrediction]
+
+
+class Dialog:
+    """The conversation rules over a data port and an intent classifier (stateless: state is the
+    :class:`Conversation` passed in)."""
+
+    def __init__(self, data: CareData, classify: Classifier) -> None:
+        self.data = data
+        self.classify = classify
+
+    # -- the turn ---------------------------------------------------------------------------------------
+    def turn(self, conv: Conversation, message: str, language: str) -> tuple[Reply, bool]:
+        """Answer one message; the flag says whether the intent engine classified it."""
+        conv.language = language
+        conv.transcript.append(("user", message))
+        reply, classified = self._turn(conv, message)
+        conv.transcript.append(("assistant", reply.text))
+        if reply.intent and reply.intent in LINE_INTENTS and reply.waiting_for is None:
+            conv.last_intent = reply.intent
+        return reply, classified
+
+    def _turn(self, conv: Conversation, message: str) -> tuple[Reply, bool]:
+        lang = conv.language
+        numbers = extract_msisdns(message)
+        # Privacy first: a number that is not one of this customer's lines is never looked up.
+        if conv.msisdn is not None:
+            others = [n for n in numbers if n not in conv.lines]
+            if others:
+                conv.pending = None
+                return self._reply(conv, say("not_own_line", lang, other=_mask(others[0])), "refused_other_line"), False
+            if numbers:
+                conv.line = numbers[0]
+        elif numbers:
+            who = self.data.line(numbers[0])
+            if who is None:
+                return self._reply(conv, say("unknown_line", lang, msisdn=_mask(numbers[0])), None,
+                                   waiting="msisdn"), False
+            conv.msisdn, conv.line = who.msisdn, who.msisdn
+            conv.lines = tuple(dict.fromkeys((who.msisdn, *who.lines)))
+            if conv.pending is not None and conv.pending.need == "msisdn":
+                pending, conv.pending = conv.pending, None
+                return self._resume_after_identity(conv, message, pending)
+
+        # Context: the month and the country last named stay the conversation's until another is named.
+        month = extract_month(message, today=self.data.now().date())
+        if month:
+            conv.slots["month"] = month
+        if conv.pending is not None:
+            answered = self._answer_pending(conv, message)
+            if answered is not None:
+                return answered, False
+
+        if words.yes_or_no(message) is not None and len(message.split()) <= 2 and len(message) <= 6:
+            # A bare "yes" / "不用了" with nothing pending answers nothing: offer more help.
+            return self._reply(conv, say("anything_else", conv.language), None), False
+        pred = self.classify(message)
+        intent = "out_of_scope" if pred.out_of_scope else pred.label
+        # A bare slot ("9月", "and Japan?") continues the last topic rather than being out of scope.
+        if intent in ("out_of_scope", "greeting", "thanks") and conv.last_intent is not None:
+            carried = self._carry_over(conv, message)
+            if carried is not None:
+                intent = carried
+        reply = self._dispatch(conv, intent, message)
+        return _with(reply, confidence=pred.confidence), True
+
+    def _resume_after_identity(self, conv: Conversation, message: str, pending: Pending) -> tuple[Reply, bool]:
+        original = pending.action.get("message", message)
+        return self._dispatch(conv, pending.intent, f"{original} {message}"), False
+
+    def _carry_over(self, conv: Conversation, message: str) -> str | None:
+        last = conv.last_intent
+        today = self.data.now().date()
+        if last in ("bill_inquiry", "charge_explain") and extract_month(message, today=today):
+            return last
+        if last == "roaming" and extract_country(message):
+            return last
+        return None
+
+    # -- questions and answers ----------------------------------------------------------------------------
+    def _ask(self, conv: Conversation, intent: str, need: str, text: str, **pending: Any) -> Reply:
+        previous = conv.pending
+        asks = previous.asks + 1 if previous is not None and previous.intent == intent and previous.need == need else 1
+        conv.pending = Pending(intent=intent, need=need, asks=asks, **pending)
+        return self._reply(conv, text, intent, waiting=need)
+
+    def _answer_pending(self, conv: Conversation, message: str) -> Reply | None:
+        p = conv.pending
+        assert p is not None
+        lang = conv.language
+        if p.need == "confirm":
+            decided = words.yes_or_no(message)
+            if decided is None:
+                if p.asks >= MAX_ASKS:
+                    conv.pending = None
+                    return None
+                p.asks += 1
+                return self._reply(conv, say("confirm_hint", lang), p.intent, waiting="confirm")
+            conv.pending = None
+            if not decided:
+                return self._reply(conv, say("cancelled_action", lang), p.intent, action="declined")
+            return self._confirmed(conv, p)
+        if p.need == "msisdn":
+            return None  # only a number answers it, handled before
+        if p.need in ("fault_location", "fault_since", "complaint_text"):
+            # An answer in the subscriber's own words, unless it is plainly a new question.
+            key = {"fault_location": "location", "fault_since": "since", "complaint_text": "complaint_text"}[p.need]
+            reader = {"location": words.fault_location, "since": words.fault_since}.get(key)
+            found = reader(message) if reader is not None else None
+            if found is None:
+                pred = self.classify(message)
+                if (not pred.out_of_scope and pred.label in LINE_INTENTS and pred.label != p.intent
+                        and pred.confidence >= NEW_QUESTION_CONFIDENCE and _looks_like_question(message)):
+                    conv.pending = None
+                    return None
+            conv.pending = None
+            answer = {"location": words.place_answer, "since": words.since_answer}.get(key, words.free_text)
+            conv.slots[key] = answer(message)  # asked for it: the whole reply is the answer, in its own words
+            return self._dispatch(conv, p.intent, message)
+        filled = self._fill(conv, p, message)
+        if filled:
+            conv.pending = None
+            return self._dispatch(conv, p.intent, message)
+        if p.asks >= MAX_ASKS:
+            conv.pending = None
+            return None
+        # Not an answer: a new question wins, otherwise ask again.
+        pred = self.classify(message)
+        if not pred.out_of_scope and pred.label in LINE_INTENTS and pred.label != p.intent:
+            conv.pending = None
+            return None
+        p.asks += 1
+        return self._reply(conv, say("reask", lang) + self._question_text(conv, p), p.intent, waiting=p.need)
+
+    def _question_text(self, conv: Conversation, p: Pending) -> str:
+        lang = conv.language
+        return {
+            "month": say("ask_month", lang),
+            "country": say("roam_ask_country", lang),
+            "fault_type": say("fault_ask_type", lang),
+            "points": say("points_ask_amount", lang),
+            "charge": say("vas_ask_which", lang) if p.intent == "vas_cancel" else say("charges_choose", lang, period=conv.slots.get("month", "")),
+            "subscription": say("vas_ask_which", lang),
+        }.get(p.need, "")
+
+    def _fill(self, conv: Conversation, p: Pending, message: str) -> bool:
+        """Put the slot a pending question asked for into the conversation, if the message gives it."""
+        today = self.data.now().date()
+        if p.need == "month":
+            month = extract_month(message, today=today)
+            if month:
+                conv.slots["month"] = month
+                return True
+        elif p.need == "country":
+            country = extract_country(message) or _country_code(message)
+            if country:
+                conv.slots["country"] = country
+                return True
+        elif p.need == "fault_type":
+            problem = words.fault_problem(message)
+            if problem:
+                conv.slots["problem"] = problem
+                for key, value in (("location", words.fault_location(message)), ("since", words.fault_since(message))):
+                    if value and key not in conv.slots:
+                        conv.slots[key] = value
+                return True
+        elif p.need == "points":
+            n = words.points_amount(message)
+            if n:
+                conv.slots["points"] = str(n)
+                return True
+        elif p.need in ("charge", "subscription"):
+            index = words.choice(message, len(p.options))
+            if index is None and p.need == "subscription":
+                offer = extract_offer(message, self.data.offer_aliases())
+                ids = p.action.get("offers", [])
+                if offer in ids:
+                    index = ids.index(offer)
+            if index is not None:
+                conv.slots[p.need] = p.options[index]
+                return True
+        return False
+
+    def _confirmed(self, conv: Conversation, p: Pending) -> Reply:
+        lang = conv.language
+        line = self._line(conv)
+        assert line is not None
+        try:
+            if p.action["do"] == "cancel_subscription":
+                sub = self.data.cancel_subscription(line, p.action["subscription_id"])
+                return self._reply(conv, say("vas_done", lang, name=sub.name.get(lang)), "vas_cancel",
+                                   action="subscription_cancelled", reference=sub.subscription_id,
+                                   data={"subscription_id": sub.subscription_id, "state": sub.state})
+            if p.action["do"] == "redeem_points":
+                points = int(p.action["points"])
+                after = self.data.redeem_points(line, points, p.action.get("reason", "redeemed in chat"))
+                return self._reply(conv, say("points_done", lang, points=points, balance=after.balance), "loyalty_points",
+                                   action="points_redeemed", data={"points": points, "balance": after.balance})
+        except FairtelError as exc:
+            return self._reply(conv, say("error", lang, reason=exc.message), p.intent)
+        raise AssertionError(f"unknown confirmed action {p.action!r}")
+
+    # -- intents --------------------------------------------------------------------------------------
+    def _dispatch(self, conv: Conversation, intent: str, message: str) -> Reply:
+        lang = conv.language
+        if intent in LINE_INTENTS and conv.msisdn is None:
+            conv.pending = Pending(intent=intent, need="msisdn", action={"message": message})
+            return self._reply(conv, say("ask_msisdn", lang), intent, waiting="msisdn")
+        handler = getattr(self, f"_intent_{intent}", None)
+        if handler is None:
+            return self._reply(conv, say("out_of_scope", lang), "out_of_scope", out_of_scope=True)
+        reply: Reply = handler(conv, message)
+        return reply
+
+    def _line(self, conv: Conversation) -> str | None:
+        return conv.line or conv.msisdn
+
+    def _month(self, conv: Conversation, message: str) -> str | None:
+        month = extract_month(message, today=self.data.now().date())
+        if month:
+            conv.slots["month"] = month
+        return conv.slots.get("month")
+
+    def _intent_greeting(self, conv: Conversation, message: str) -> Reply:
+        return self._reply(conv, say("greeting", conv.language), "greeting")
+
+    def _intent_thanks(self, conv: Conversation, message: str) -> Reply:
+        return self._reply(conv, say("thanks", conv.language), "thanks")
+
+    def _intent_out_of_scope(self, conv: Conversation, message: str) -> Reply:
+        return self._reply(conv, say("out_of_scope", conv.language), "out_of_scope", out_of_scope=True)
+
+    def _intent_bill_inquiry(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        month = self._month(conv, message)
+        if month is None:
+            return self._ask(conv, "bill_inquiry", "month", say("ask_month", lang))
+        bill = self.data.bill(line, month)
+        if bill is None or not bill.items:
+            return self._reply(conv, say("bill_none", lang, period=month), "bill_inquiry", data={"period": month})
+        head = "bill_head_issued" if bill.issued else "bill_head_provisional"
+        out = [say(head, lang, msisdn=_mask(line), period=month, bill_id=bill.bill_id or "", total=money(bill.total, lang))]
+        for item in bill.items:
+            what = item.description.get(lang) or name_of(KIND_NAMES, item.kind, lang)
+            out.append(say("bill_item", lang, what=what, amount=money_minor(item.amount_minor, bill.currency, lang)))
+        out.append(say("bill_more", lang))
+        return self._reply(conv, "\n".join(out), "bill_inquiry", data={
+            "period": month, "issued": bill.issued, "bill_id": bill.bill_id, "currency": bill.currency,
+            "total_minor": bill.total_minor, "items": [(i.kind, i.amount_minor) for i in bill.items],
+        })
+
+    def _intent_charge_explain(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        chosen = conv.slots.pop("charge", None)
+        if chosen is not None:
+            return self._explain(conv, line, chosen)
+        month = self._month(conv, message)
+        if month is None:
+            return self._ask(conv, "charge_explain", "month", say("ask_month", lang))
+        charges = [c for c in self.data.charges(line, month) if c.amount_minor > 0]
+        for c in charges:
+            if c.record_id.lower() in message.lower():
+                return self._explain(conv, line, c.record_id)
+        offer = extract_offer(message, self.data.offer_aliases())
+        kind = words.charge_kind(message)
+        if offer is not None:
+            charges = [c for c in charges if c.offer_id == offer] or charges
+        elif words.mentions_roaming(message):
+            charges = [c for c in charges if c.roaming_country] or charges
+        elif kind is not None:
+            charges = [c for c in charges if c.kind == kind] or charges
+        if not charges:
+            return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
+        if len(charges) == 1:
+            return self._explain(conv, line, charges[0].record_id)
+        ranked = sorted(charges, key=lambda c: (-c.amount_minor, c.started_at))[:CHARGES_SHOWN]
+        out = [say("charges_choose", lang, period=month)]
+        for n, c in enumerate(ranked, start=1):
+            out.append(say("charge_row", lang, n=n, when=_day(c.started_at), what=_charge_what(c, lang),
+                           amount=money(c.amount, lang)))
+        if len(charges) > len(ranked):
+            out.append(say("charge_more", lang, count=len(charges), shown=len(ranked)))
+        return self._ask(conv, "charge_explain", "charge", "\n".join(out), options=[c.record_id for c in ranked])
+
+    def _explain(self, conv: Conversation, line: str, record_id: str) -> Reply:
+        lang = conv.language
+        c = self.data.explain_charge(line, record_id, lang)
+        if c is None:
+            return self._reply(conv, say("charges_none", lang, period=conv.slots.get("month", "")), "charge_explain")
+        data = {"record_id": c.record_id, "amount_minor": c.amount_minor, "currency": c.currency, "rule_id": c.rule_id,
+                "allowance_id": c.allowance_id, "subscription_id": c.subscription_id, "verdict": c.verdict}
+        when = _day(c.started_at)
+        if c.kind == "vas":
+            offer = c.offer_name.get(lang) if c.offer_name else (c.offer_id or "")
+            if c.verdict == "consented":
+                text = say("charge_vas_consented", lang, when=when, amount=money(c.amount, lang), offer=offer,
+                           sub=c.subscription_id or "-", confirmed=_day(c.confirmed_at) if c.confirmed_at else "-",
+                           state=name_of(STATE_NAMES, c.consent_state or "none", lang))
+            else:
+                text = say("charge_vas_refused", lang, when=when, amount=money(c.amount, lang), offer=offer,
+                           verdict=c.verdict or "-")
+            return self._reply(conv, text, "charge_explain", data=data)
+        out = [say("charge_usage", lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang),
+                   rule=c.rule_id or "-")]
+        if c.allowance_id:
+            out.append(say("charge_allowance", lang, allowance=c.allowance_id))
+        if c.explanation is not None:
+            out.append(c.explanation.get(lang))
+        return self._reply(conv, "\n".join(out), "charge_explain", data=data)
+
+    def _intent_usage_left(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        now = self.data.now()
+        period = f"{now.year:04d}-{now.month:02d}"
+        facts = self.data.line(line)
+        left = self.data.allowances(line, period)
+        if not left:
+            plan = facts.plan_name.get(lang) if facts else ""
+            return self._reply(conv, say("usage_none", lang, plan=plan), "usage_left", data={"period": period})
+        kind = words.charge_kind(message)
+        shown = [a for a in left if a.kind == kind] if kind in ("voice", "sms", "data") else []
+        shown = shown or left
+        out = [say("usage_head", lang, msisdn=_mask(line), period=period)]
+        for a in shown:
+            what = name_of(KIND_NAMES, a.kind, lang)
+            used = quantity(a.used, a.unit, lang)
+            if a.quantity is None:
+                if a.throttle_after:
+                    out.append(say("usage_unlimited", lang, what=what, used=used,
+                                   threshold=quantity(a.throttle_after, a.unit, lang)))
+                else:
+                    out.append(say("usage_unlimited_plain", lang, what=what, used=used))
+            else:
+                out.append(say("usage_row", lang, what=what, used=used, left=quantity(a.left or 0, a.unit, lang),
+                               total=quantity(a.quantity, a.unit, lang)))
+        return self._reply(conv, "\n".join(out), "usage_left", data={
+            "period": period, "allowances": {a.allowance_id: {"quantity": a.quantity, "used": a.used, "left": a.left}
+                                             for a in shown}})
+
+    def _intent_fault_report(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        if "problem" not in conv.slots:
+            problem = words.fault_problem(message)
+            if problem:
+                conv.slots["problem"] = problem
+        for key, reader in (("location", words.fault_location), ("since", words.fault_since)):
+            value = reader(message)
+            if value and key not in conv.slots:
+                conv.slots[key] = value
+        if "problem" not in conv.slots:
+            return self._ask(conv, "fault_report", "fault_type", say("fault_ask_type", lang))
+        if "location" not in conv.slots:
+            return self._ask(conv, "fault_report", "fault_location", say("fault_ask_location", lang))
+        if "since" not in conv.slots:
+            return self._ask(conv, "fault_report", "fault_since", say("fault_ask_since", lang))
+        problem, location, since = conv.slots.pop("problem"), conv.slots.pop("location"), conv.slots.pop("since")
+        summary = f"{problem} at {location} since {since} (reported in chat {conv.conversation_id})"
+        ticket = self.data.open_ticket(line, TicketRequest(category=problem, location=location, since=since, summary=summary))
+        text = say("fault_opened", lang, ticket=ticket, problem=name_of(PROBLEM_NAMES, problem, lang), location=location,
+                   since=since)
+        return self._reply(conv, text, "fault_report", action="ticket_opened", reference=ticket,
+                           data={"ticket_id": ticket, "category": problem, "location": location, "since": since})
+
+    def _intent_loyalty_points(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        facts = self.data.loyalty(line)
+        redeem = words.wants_redeem(message) or "points" in conv.slots
+        if not redeem:
+            out = [say("points_balance", lang, msisdn=_mask(line), balance=facts.balance)]
+            recent = sorted(facts.entries, key=lambda e: e.booked_at, reverse=True)[:3]
+            if recent:
+                out.append(say("points_recent", lang))
+                for e in recent:
+                    out.append(say("points_entry", lang, when=_day(e.booked_at), sign="+" if e.kind == "earn" else "-",
+                                   points=e.points, reason=e.reason))
+            return self._reply(conv, "\n".join(out), "loyalty_points", data={"balance": facts.balance})
+        points = int(conv.slots.pop("points", 0)) or words.points_amount(message)
+        if not points:
+            return self._ask(conv, "loyalty_points", "points", say("points_ask_amount", lang))
+        if points > facts.balance:
+            return self._reply(conv, say("points_short", lang, balance=facts.balance, points=points), "loyalty_points",
+                               data={"balance": facts.balance, "points": points})
+        return self._ask(conv, "loyalty_points", "confirm", say("points_confirm", lang, points=points, balance=facts.balance),
+                         action={"do": "redeem_points", "points": points, "reason": "redeemed in chat"})
+
+    def _intent_roaming(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        country = extract_country(message) or _country_code(message)
+        if country:
+            conv.slots["country"] = country
+        country = conv.slots.get("country")
+        if country is None:
+            return self._ask(conv, "roaming", "country", say("roam_ask_country", lang))
+        facts = self.data.roaming(line, country)
+        place = _country_name(country, lang)
+        if facts is None:
+            return self._reply(conv, say("roam_unknown", lang, country=place), "roaming")
+        out = [say("roam_head", lang, country=place, zone=facts.zone_name.get(lang))]
+        for r in facts.rates:
+            what = name_of(KIND_NAMES, r.kind, lang)
+            if r.free or r.price is None:
+                out.append(say("roam_free", lang, what=what))
+                continue
+            price = money(_money(r.price, facts.currency), lang)
+            per = {"min": ("分钟", "minute"), "SMS": ("条", "SMS"), "MB": ("MB", "MB")}.get(r.per, (r.per, r.per))
+            per_text = per[0] if lang == "zh" else per[1]
+            if r.daily_cap is not None:
+                out.append(say("roam_rate_cap", lang, what=what, price=price, per=per_text,
+                               cap=money(_money(r.daily_cap, facts.currency), lang)))
+            else:
+                out.append(say("roam_rate", lang, what=what, price=price, per=per_text))
+        if facts.cap is not None:
+            out.append(say("roam_cap", lang, cap=money(facts.cap, lang)))
+        elif facts.default_cap is not None:
+            out.append(say("roam_default_cap", lang, cap=money(facts.default_cap, lang)))
+        else:
+            out.append(say("roam_no_cap", lang))
+        out.append(say("roam_change_cap", lang))
+        return self._reply(conv, "\n".join(out), "roaming", data={
+            "country": country, "zone": facts.zone_id,
+            "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates},
+            "cap": None if facts.cap is None else str(facts.cap.amount)})
+
+    def _active(self, line: str) -> list[SubscriptionFacts]:
+        return [s for s in self.data.subscriptions(line) if s.state in ACTIVE_STATES]
+
+    def _subscription_rows(self, subs: list[SubscriptionFacts], lang: str) -> list[str]:
+        rows = []
+        for n, s in enumerate(subs, start=1):
+            price = money(s.price, lang) if s.price is not None else "-"
+            rows.append(say("vas_row", lang, n=n, name=s.name.get(lang), provider=s.provider or "-", price=price,
+                            state=name_of(STATE_NAMES, s.state, lang)))
+        return rows
+
+    def _intent_vas_list(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        subs = self._active(line)
+        if not subs:
+            return self._reply(conv, say("vas_none", lang), "vas_list", data={"subscriptions": []})
+        out = [say("vas_head", lang), *self._subscription_rows(subs, lang)]
+        return self._reply(conv, "\n".join(out), "vas_list", data={"subscriptions": [s.subscription_id for s in subs]})
+
+    def _intent_vas_cancel(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        subs = self._active(line)
+        chosen = conv.slots.pop("subscription", None)
+        if chosen is None:
+            if not subs:
+                return self._reply(conv, say("vas_none", lang), "vas_cancel", data={"subscriptions": []})
+            offer = extract_offer(message, self.data.offer_aliases())
+            matching = [s for s in subs if s.offer_id == offer] if offer else subs
+            if offer and not matching:
+                out = [say("vas_not_found", lang, offer=_offer_name(self.data, offer, lang)), say("vas_head", lang),
+                       *self._subscription_rows(subs, lang), say("vas_ask_which", lang)]
+                return self._ask(conv, "vas_cancel", "subscription", "\n".join(out),
+                                 options=[s.subscription_id for s in subs], action={"offers": [s.offer_id for s in subs]})
+            if len(matching) > 1:
+                out = [say("vas_head", lang), *self._subscription_rows(matching, lang), say("vas_ask_which", lang)]
+                return self._ask(conv, "vas_cancel", "subscription", "\n".join(out),
+                                 options=[s.subscription_id for s in matching],
+                                 action={"offers": [s.offer_id for s in matching]})
+            chosen = matching[0].subscription_id
+        sub = next((s for s in subs if s.subscription_id == chosen), None)
+        if sub is None:
+            return self._reply(conv, say("vas_none", lang), "vas_cancel")
+        price = money(sub.price, lang) if sub.price is not None else "-"
+        return self._ask(conv, "vas_cancel", "confirm",
+                         say("vas_confirm", lang, name=sub.name.get(lang), price=price, sub=sub.subscription_id),
+                         action={"do": "cancel_subscription", "subscription_id": sub.subscription_id})
+
+    def _intent_plan_advice(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        facts = self.data.line(line)
+        plan = facts.plan_name.get(lang) if facts else ""
+        advice = self.data.plan_advice(line)
+        if advice is None:
+            return self._reply(conv, say("advice_unavailable", lang, plan=plan), "plan_advice", data={"available": False})
+        if advice.best_plan == advice.current_plan:
+            return self._reply(conv, say("advice_same", lang, plan=plan), "plan_advice", data={"best_plan": advice.best_plan})
+        text = say("advice", lang, plan=advice.best_plan_name.get(lang), saving=money(advice.monthly_saving, lang))
+        if advice.reason is not None:
+            text += " " + advice.reason.get(lang)
+        return self._reply(conv, text, "plan_advice", data={"best_plan": advice.best_plan,
+                                                             "saving": str(advice.monthly_saving.amount)})
+
+    def _intent_complaint(self, conv: Conversation, message: str) -> Reply:
+        from fairtel.care._complaints import DEFAULT_SLA
+
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        details = conv.slots.pop("complaint_text", None)
+        text = details or message
+        category = words.complaint_category(text)
+        if category is None and details is None:
+            return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
+        category = category or "other"
+        links = {"conversation_id": conv.conversation_id}
+        cid = self.data.record_complaint(line, ComplaintRequest(category=category, text=text, channel="chat",
+                                                                conversation_id=conv.conversation_id, links=links))
+        hours = DEFAULT_SLA.acknowledge_hours(category)
+        return self._reply(conv, say("complaint_done", lang, complaint=cid, category=name_of(CATEGORY_NAMES, category, lang),
+                                     hours=hours), "complaint", action="complaint_recorded", reference=cid,
+                           data={"complaint_id": cid, "category": category})
+
+    def _intent_human_agent(self, conv: Conversation, message: str) -> Reply:
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        transcript = "\n".join(f"{who}: {text}" for who, text in conv.transcript[-20:])
+        ref = self.data.hand_off(line, transcript, conv.conversation_id)
+        conv.handed_off = True
+        return self._reply(conv, say("agent_done", lang, ref=ref), "human_agent", action="handed_off", reference=ref,
+                           data={"reference": ref})
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _reply(
+        self, conv: Conversation, text: str, intent: str | None, *, waiting: str | None = None, action: str | None = None,
+        reference: str | None = None, out_of_scope: bool = False, data: dict[str, Any] | None = None,
+    ) -> Reply:
+        return Reply(text=text, intent=intent, language=conv.language, waiting_for=waiting, action=action,
+                     reference=reference, out_of_scope=out_of_scope, data=data or {})
+
+
+def _with(reply: Reply, *, confidence: float) -> Reply:
+    return Reply(text=reply.text, intent=reply.intent, language=reply.language, confidence=confidence,
+                 out_of_scope=reply.out_of_scope, waiting_for=reply.waiting_for, action=reply.action,
+                 reference=reply.reference, data=reply.data)
+
+
+_QUESTION = re.compile(r"[?？吗呢么]|\b(?:what|how|why|when|where|which|who|can|could|is|are|do|does|i want|i'd like)\b", re.I)
+
+
+def _looks_like_question(message: str) -> bool:
+    return bool(_QUESTION.search(message))
+
+
+def _mask(msisdn: str) -> str:
+    """A number as people write it back to its owner: 86 138****8000 style keeps it recognisable."""
+    if len(msisdn) == 13 and msisdn.startswith("86"):
+        return f"{msisdn[2:5]}****{msisdn[-4:]}"
+    return msisdn
+
+
+def _day(at: datetime | None) -> str:
+    return "-" if at is None else at.strftime("%Y-%m-%d")
+
+
+def _charge_what(c: ChargeFacts, lang: str) -> str:
+    if c.kind == "vas":
+        return c.offer_name.get(lang) if c.offer_name else (c.offer_id or "vas")
+    what = name_of(KIND_NAMES, c.kind, lang)
+    if c.roaming_country:
+        what += f" ({_country_name(c.roaming_country, lang)})"
+    return what
+
+
+def _country_name(code: str, lang: str) -> str:
+    names = COUNTRY_NAMES.get(code)
+    if not names:
+        return code
+    if lang == "zh":
+        return names[0]
+    english = next((n for n in names if n.isascii() and len(n) > 3), code)
+    return english.title() if english.islower() else english
+
+
+def _country_code(message: str) -> str | None:
+    """A bare ISO alpha-2 code ("JP") typed as the answer to "which country?"."""
+    t = message.strip().upper()
+    return t if len(t) == 2 and t.isalpha() and t.isascii() else None
+
+
+def _offer_name(data: CareData, offer: str, lang: str) -> str:
+    aliases = data.offer_aliases().get(offer, ())
+    if lang == "zh":
+        return next((a for a in aliases if not a.isascii()), offer)
+    return next((a for a in aliases if a.isascii() and not a.startswith("sp-") and a != offer), offer)
+
+
+def _money(amount: Decimal, currency: str) -> Money:
+    return Money.of(amount, currency)

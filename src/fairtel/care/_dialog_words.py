@@ -1,0 +1,208 @@
+"""The small readers of a conversation turn: yes or no, which item of a list, what kind of fault, since when,
+where, what a complaint is about, how many points. Chinese and English; each returns ``None`` when the
+message does not say."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_EN_ORD = {
+    "first": 1, "one": 1, "1st": 1, "second": 2, "two": 2, "2nd": 2, "third": 3, "three": 3, "3rd": 3,
+    "fourth": 4, "four": 4, "4th": 4, "fifth": 5, "five": 5, "5th": 5, "last": -1,
+}  # fmt: skip
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+# -- yes / no ---------------------------------------------------------------------------------------------
+_ZH_NO = re.compile(r"^(?:不|别|否|没)|不要|不用|算了|先不|不确认|不同意|暂时不")
+_ZH_YES = re.compile(r"确认|确定|是的|^是|^好|^对|可以|^行|^嗯|同意|没问题|办理|^要")
+_ZH_BARE_CANCEL = re.compile(r"^取消[。.!！]?$")
+_EN_NO = re.compile(r"\b(?:no|nope|nah|don'?t|do not|never ?mind|not now|stop|cancel that|wait)\b")
+_EN_YES = re.compile(r"\b(?:yes|y|yeah|yep|yup|ok|okay|sure|confirm(?:ed)?|go ahead|do it|please do|correct|right)\b")
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None when the message is neither (a new question, say)."""
+    t = _norm(text)
+    if not t:
+        return None
+    if _ZH_BARE_CANCEL.match(t) or _ZH_NO.search(t) or _EN_NO.search(t):
+        return False
+    if _ZH_YES.search(t) or _EN_YES.search(t):
+        return True
+    return None
+
+
+# -- which one of a list ----------------------------------------------------------------------------------
+_DIGIT_CHOICE = re.compile(r"^(?:no\.?|#|number|第)?\s*(\d{1,2})\s*(?:个|项|笔|条|号|\.|。)?$")
+_ZH_ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:个|项|笔|条)?")
+_ZH_LAST = re.compile(r"最后(?:一|1)?(?:个|项|笔|条)")
+_EN_ORDINAL = re.compile(r"\b(" + "|".join(_EN_ORD) + r")\b(?:\s+(?:one|item|charge))?")
+
+
+def choice(text: str, count: int) -> int | None:
+    """The 0-based index a reply picks from a numbered list of ``count`` items ("2", "第二个", "the second")."""
+    t = _norm(text)
+    m = _DIGIT_CHOICE.match(t)
+    n: int | None = None
+    if m:
+        n = int(m.group(1))
+    elif (m := _ZH_ORDINAL.search(t)) is not None:
+        g = m.group(1)
+        n = int(g) if g.isdigit() else _ZH_NUM[g]
+    elif _ZH_LAST.search(t):
+        n = count
+    elif (m := _EN_ORDINAL.search(t)) is not None and len(t.split()) <= 4:
+        n = _EN_ORD[m.group(1)]
+        n = count if n == -1 else n
+    if n is None or not 1 <= n <= count:
+        return None
+    return n - 1
+
+
+# -- faults -----------------------------------------------------------------------------------------------
+_PROBLEMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("dropped_calls", re.compile(r"掉线|断线|打不通|通话中断|电话断|dropp|drop out|calls? (?:keep )?(?:cut|drop)|cut off")),
+    ("slow_data", re.compile(r"网速|上网慢|网络慢|网很慢|网慢|很卡|太卡|加载|slow|speed|lag|buffer")),
+    ("no_signal", re.compile(r"没(?:有)?信号|无信号|信号(?:很|特别|太)?(?:差|弱|不好)|no (?:signal|coverage|bars)|(?:weak|bad|poor) (?:signal|coverage)")),
+    ("no_service", re.compile(r"无服务|无法使用|用不了|不能用|停机|不能上网|上不了网|no service|can'?t (?:use|connect|call)|cannot (?:use|connect)|not working|no internet")),
+)
+_SINCE = re.compile(
+    r"(今天|昨天|前天|今早|今晚|昨晚|刚才|这几天|这两天|最近|上周|上个?星期|本周|这周|上个?月"
+    r"|(?:\d{1,2}|[一二两三四五六七八九十])\s*(?:天|周|个星期|小时|个月)(?:前|以来|了)?"
+    r"|\d{1,2}\s*(?:号|日)|\d{1,2}\s*月\s*\d{1,2}\s*(?:号|日)"
+    r"|today|yesterday|this morning|this evening|tonight|last night|last week|this week|a while"
+    r"|(?:\d{1,2}|a|one|two|three|four|five|six|few|couple of)\s+(?:days?|hours?|weeks?|months?)(?:\s+ago)?"
+    r"|since\s+[a-z0-9 ]{2,20}?(?=[,.;!]|$))"
+)
+_ZH_PLACE = re.compile(
+    r"(?:在|于)([\u4e00-\u9fff0-9]{2,16}?)(?=没|无|信号|网|上网|打|通话|经常|总是|一直|老是|从|，|,|。|$)"
+    r"|((?:[\u4e00-\u9fff0-9]{1,8}?(?:省|市|区|县|镇|村|路|街|小区|大厦|广场|公园|学校|大学|公司|地铁站))+)"
+)
+_EN_PLACE = re.compile(
+    r"\b(?:at|in|near|around)\s+((?:my |the )?(?!the (?:evening|morning)|night|evening|morning|the last)"
+    r"[a-z0-9][a-z0-9 '\-]{1,40}?)(?=\s+(?:since|for|from|today|yesterday|every|all)\b|[,.;!]|$)"
+)
+
+
+def fault_problem(text: str) -> str | None:
+    t = _norm(text)
+    for code, pattern in _PROBLEMS:
+        if pattern.search(t):
+            return code
+    return None
+
+
+def _as_written(text: str, start: int, end: int) -> str:
+    """The span of the lower-cased form, cut from the message as written (case kept) when lengths agree."""
+    original = unicodedata.normalize("NFKC", text).strip()
+    low = original.lower()
+    return (original if len(low) == len(original) else low)[start:end]
+
+
+def fault_since(text: str) -> str | None:
+    m = _SINCE.search(_norm(text))
+    return _strip_since(_as_written(text, m.start(1), m.end(1))) if m else None
+
+
+def _strip_since(value: str) -> str:
+    return re.sub(r"^(?:since|from)\s+|^(?:从|自)", "", value.strip(), flags=re.I)
+
+
+def fault_location(text: str) -> str | None:
+    t = _norm(text)
+    m = _ZH_PLACE.search(t)
+    if m:
+        g = 1 if m.group(1) else 2
+        return _as_written(text, m.start(g), m.end(g))
+    m = _EN_PLACE.search(t)
+    if m:
+        place = _as_written(text, m.start(1), m.end(1)).strip()
+        if not _SINCE.fullmatch(place.lower()):
+            return place
+    return None
+
+
+def free_text(text: str, limit: int = 120) -> str:
+    """A reply given as an answer in its own words (a place, a time), tidied: trimmed, one line."""
+    t = " ".join(unicodedata.normalize("NFKC", text).split())
+    return t.strip(" 。.!！?？")[:limit]
+
+
+def place_answer(text: str) -> str:
+    """The answer to "where?" as given: "at Nanjing Road, Shanghai" → "Nanjing Road, Shanghai"."""
+    return re.sub(r"^(?:at|in|near|around)\s+|^(?:在|于)", "", free_text(text), flags=re.I)
+
+
+def since_answer(text: str) -> str:
+    """The answer to "since when?" as given: "since yesterday" → "yesterday"."""
+    return _strip_since(free_text(text))
+
+
+# -- complaints -------------------------------------------------------------------------------------------
+_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("fraud", re.compile(r"诈骗|骗子|骗钱|冒充|fraud|scam|phishing")),
+    ("privacy", re.compile(r"隐私|泄露|个人信息|骚扰短信名单|privacy|personal data|data leak|leaked")),
+    ("unexplained_charge", re.compile(
+        r"不明扣费|乱扣费|乱收费|莫名|没(?:有)?订(?:购|过)?|从来没有订|未经(?:我)?同意|偷扣|扣了.{0,6}钱|为什么扣|吸费"
+        r"|unexplained|never (?:ordered|subscribed|signed up|agreed)|didn'?t (?:order|subscribe|sign up|agree)"
+        r"|don'?t recogni[sz]e|unknown charge|without (?:my )?consent|charged for something")),
+    ("billing_error", re.compile(r"账单(?:错|不对|有误)|多收|重复收|收费错|计费错|对不上|bill (?:is )?wrong|overcharg|double charg|billing error|charged twice|wrong amount")),
+    ("network_quality", re.compile(r"信号|网速|掉线|断网|网络差|网络不好|signal|coverage|network|dropped|slow data")),
+    ("service_attitude", re.compile(r"态度|服务差|不耐烦|排队|打不进|客服.{0,4}(?:差|不好)|rude|attitude|unhelpful|waited|queue|impolite")),
+    ("price", re.compile(r"太贵|涨价|资费高|月租.{0,4}(?:贵|涨)|too expensive|price|overpriced")),
+)
+
+
+def complaint_category(text: str) -> str | None:
+    t = _norm(text)
+    for code, pattern in _CATEGORIES:
+        if pattern.search(t):
+            return code
+    return None
+
+
+# -- loyalty ----------------------------------------------------------------------------------------------
+_REDEEM = re.compile(r"兑换|换购|抵扣|用积分|使用积分|积分换|redeem|use (?:my )?points|spend (?:my )?points|cash in")
+_POINTS = re.compile(r"(\d{1,7})\s*(?:个)?\s*(?:积分|分|points?|pts)?")
+
+
+def wants_redeem(text: str) -> bool:
+    return bool(_REDEEM.search(_norm(text)))
+
+
+def points_amount(text: str) -> int | None:
+    t = _norm(text)
+    t = re.sub(r"(?:\+?86)?1[3-9]\d{9}", " ", t)  # a phone number is not an amount
+    m = _POINTS.search(t)
+    if not m:
+        return None
+    n = int(m.group(1))
+    return n if n > 0 else None
+
+
+# -- charges ----------------------------------------------------------------------------------------------
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("vas", re.compile(r"增值|业务费|订阅|会员|包月|value[- ]added|subscription|vas\b")),
+    ("data", re.compile(r"流量|上网|数据|data|internet|mobile data|\bgb\b|\bmb\b")),
+    ("sms", re.compile(r"短信|sms|text message|texts?\b")),
+    ("voice", re.compile(r"通话|电话|语音|长途|分钟|calls?\b|voice|minutes?")),
+)
+_ROAMING_WORDS = re.compile(r"漫游|出国|境外|roaming|abroad")
+
+
+def charge_kind(text: str) -> str | None:
+    t = _norm(text)
+    for code, pattern in _KINDS:
+        if pattern.search(t):
+            return code
+    return None
+
+
+def mentions_roaming(text: str) -> bool:
+    return bool(_ROAMING_WORDS.search(_norm(text)))

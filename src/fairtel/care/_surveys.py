@@ -1,0 +1,88 @@
+"""NPS surveys: the 0–10 answer to "how likely are you to recommend us?", asked after a complaint is resolved.
+
+Promoters answer 9–10, passives 7–8, detractors 0–6; NPS = % promoters − % detractors (−100 … 100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from fairtel.care._complaints import Complaint
+from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.core.time import require_aware
+
+
+class NpsGroup(StrEnum):
+    PROMOTER = "promoter"
+    PASSIVE = "passive"
+    DETRACTOR = "detractor"
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    survey_id: str
+    msisdn: str
+    score: int
+    answered_at: datetime
+    channel: str
+    comment: str | None = None
+
+
+def check_score(score: object) -> int:
+    """A score is a whole number 0–10 (a bool or "7.5" is not)."""
+    if isinstance(score, bool) or not isinstance(score, int | str):
+        raise InvalidInputError([Problem("survey", None, "score", "a whole number from 0 to 10")], what="survey")
+    try:
+        value = int(score)
+    except ValueError:
+        raise InvalidInputError([Problem("survey", None, "score", f"a whole number from 0 to 10, not {score!r}")],
+                                what="survey") from None
+    if not 0 <= value <= 10:
+        raise InvalidInputError([Problem("survey", None, "score", f"from 0 to 10, not {value}")], what="survey")
+    return value
+
+
+def nps_group(score: int) -> NpsGroup:
+    score = check_score(score)
+    if score >= 9:
+        return NpsGroup.PROMOTER
+    if score >= 7:
+        return NpsGroup.PASSIVE
+    return NpsGroup.DETRACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class NpsResult:
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+
+    @property
+    def score(self) -> Decimal | None:
+        """NPS to one decimal, or None without answers."""
+        if not self.responses:
+            return None
+        raw = Decimal(100 * (self.promoters - self.detractors)) / Decimal(self.responses)
+        return raw.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"responses": self.responses, "promoters": self.promoters, "passives": self.passives,
+                "detractors": self.detractors, "nps": None if self.score is None else str(self.score)}
+
+
+def nps(scores: Iterable[int]) -> NpsResult:
+    groups = [nps_group(s) for s in scores]
+    return NpsResult(len(groups), groups.count(NpsGroup.PROMOTER), groups.count(NpsGroup.PASSIVE),
+                     groups.count(NpsGroup.DETRACTOR))
+
+
+def surveys_due(complaints: Iterable[Complaint], answered_msisdns: set[str], *, since: datetime) -> list[Complaint]:
+    """Complaints resolved since ``since`` whose subscriber has not answered a survey yet: whom to ask."""
+    require_aware(since, "since")
+    due = [c for c in complaints if c.resolved_at is not None and c.resolved_at >= since and c.msisdn not in answered_msisdns]
+    return sorted(due, key=lambda c: (c.resolved_at or since, c.complaint_id))

@@ -1,0 +1,412 @@
+"""``fairtel assistant chat``, ``fairtel care complaints|complain|close|survey|import-complaints`` and what
+``fairtel kpi`` gathers: the care package's assistant, complaints and surveys over one home."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
+from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
+    from fairtel.care import Assistant, Reply
+    from fairtel.kpi import KpiReport
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+CARE_DIR = "care"
+EXIT_WORDS = frozenset({"quit", "exit", "bye", "再见", "退出", ":q"})
+
+
+# -- the assistant ------------------------------------------------------------------------------------------
+def fixed_clock(today: date, tz: str) -> Callable[[], datetime]:
+    """A clock standing at noon of ``today`` on the operator's clock (for scripts over past data)."""
+    from fairtel.core.time import zone
+
+    instant = datetime.combine(today, time(12, 0), tzinfo=zone(tz))
+    return lambda: instant
+
+
+def build_assistant(fapp: App, *, today: date | None = None, report: Any = None, log: bool = True) -> Assistant:
+    """The assistant over a home: its intent model (trained into ``<home>/models`` on first use), the
+    store's data port, and the conversation log under ``<home>/care``."""
+    from fairtel.care import Assistant, ConversationLog, load_intent_model
+    from fairtel.cli._rating import _catalog
+    from fairtel.store import StoreCareData
+
+    notes: list[str] = []
+    catalog = _catalog(fapp, None, notes)
+    for n in notes:
+        if report is not None:
+            report.note(n)
+    kwargs: dict[str, Any] = {}
+    if today is not None:
+        kwargs["clock"] = fixed_clock(today, catalog.operator.timezone)
+    data = StoreCareData(fapp.db, fapp.settings.lake_dir, catalog, **kwargs)
+    model = load_intent_model(fapp.settings.models_dir, progress=report)
+    sink = ConversationLog(fapp.settings.home / CARE_DIR) if log else None
+    return Assistant(model, data, log=sink)
+
+
+def _script_lines(lines: Iterable[str]) -> list[str]:
+    """Messages of a script: one per line; blank lines and lines starting with ``#`` are skipped."""
+    return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+
+
+def _print_turn(message: str, reply: Reply) -> None:
+    console.print(f"> {message}", highlight=False, markup=False, soft_wrap=True)
+    tag = reply.intent or "-"
+    if reply.confidence is not None:
+        tag += f" {reply.confidence:.2f}"
+    console.print(f"[{reply.language}|{tag}] {reply.text}", highlight=False, markup=False, soft_wrap=True)
+    console.print()
+
+
+def chat(
+    ctx: typer.Context, *, msisdn: str | None, lang: str, script: Path | None, today: str | None, as_json: bool,
+    home: Path | None,
+) -> None:
+    try:
+        day = _parse_day(today)
+        fapp = app_for(ctx, home)
+        with reporter(quiet=as_json) as rep:
+            assistant = build_assistant(fapp, today=day, report=rep)
+        conv = assistant.start(msisdn, language=lang)
+        interactive = script is None and sys.stdin.isatty() and not as_json
+        if interactive:
+            _interactive(assistant, conv, lang)
+            return
+        if script is None or str(script) == "-":
+            messages = _script_lines(sys.stdin)
+        else:
+            if not script.is_file():
+                raise InvalidInputError([Problem(str(script), None, None, "file not found")], what="--script")
+            messages = _script_lines(script.read_text(encoding="utf-8-sig").splitlines())
+        turns = []
+        for message in messages:
+            reply = assistant.say(conv, message)
+            turns.append({"message": message, **reply.to_dict()})
+            if not as_json:
+                _print_turn(message, reply)
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
+    if as_json:
+        print_json({"conversation_id": conv.conversation_id, "msisdn": conv.msisdn, "turns": turns})
+
+
+def _interactive(assistant: Assistant, conv: Any, lang: str) -> None:
+    hello = "你好 / Hello" if lang == "auto" else ("你好" if lang == "zh" else "Hello")
+    console.print(f"{hello}: type a message, or quit to leave.", highlight=False)
+    while True:
+        try:
+            message = console.input("[bold]> [/bold]")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not message.strip():
+            continue
+        if message.strip().lower() in EXIT_WORDS:
+            return
+        try:
+            reply = assistant.say(conv, message)
+        except FairtelError as exc:
+            err_console.print(f"{exc.code}: {exc}", highlight=False, markup=False)
+            continue
+        console.print(reply.text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _parse_day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError([Problem("--today", None, "today", f"a date YYYY-MM-DD, not {text!r}")],
+                                what="options") from None
+
+
+# -- KPIs -----------------------------------------------------------------------------------------------
+def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
+    """The month's facts from the home (database, lake, conversation log), then ``kpi.compute_kpis``."""
+    import polars as pl
+    from sqlalchemy import select
+
+    from fairtel.care import ConversationLog
+    from fairtel.core.time import Period, utc_now
+    from fairtel.kpi import ComplaintFact, FindingFact, KpiInputs, RefundFact, compute_kpis
+    from fairtel.store import Adjustment, Complaint, Subscriber, Survey
+    from fairtel.store._schema import table_of
+
+    settings = fapp.settings
+    tz = settings.timezone
+    now = utc_now()
+    period = Period.parse(period_key, tz) if period_key else Period.containing(now, tz)
+    start, end = period.start, period.end
+    with fapp.db.connect() as conn:
+        s = table_of(Subscriber)
+        subscribers = len(conn.execute(select(s.c.msisdn).where(
+            (s.c.activated_at < end) & s.c.status.in_(("active", "suspended")))).all())
+        c = table_of(Complaint)
+        complaints = [
+            ComplaintFact(r.complaint_id, r.category, r.channel, r.opened_at, r.closed_at)
+            for r in conn.execute(select(c).where((c.c.opened_at >= start) & (c.c.opened_at < end)))
+        ]
+        v = table_of(Survey)
+        scores = [r.score for r in conn.execute(select(v.c.score).where((v.c.answered_at >= start) & (v.c.answered_at < end)))]
+        a = table_of(Adjustment)
+        refunds = [
+            RefundFact(r.amount_minor, r.currency, r.finding_id)
+            for r in conn.execute(select(a).where((a.c.kind == "refund") & (a.c.created_at >= start) & (a.c.created_at < end)))
+        ]
+    findings: list[FindingFact] = []
+    files = sorted((settings.lake_dir / "findings" / f"period={period.key}").glob("*.parquet"))
+    if files:
+        frame = pl.scan_parquet(files).select("kind", "amount_minor", "currency").collect()
+        findings = [FindingFact(k, m, cur) for k, m, cur in frame.iter_rows()]
+    timeliness = None
+    rated = sorted((settings.lake_dir / "rated" / f"period={period.key}").glob("*.parquet"))
+    if rated:
+        names = pl.scan_parquet(rated).collect_schema().names()
+        if "arrived_at" in names and "rated_at" in names:
+            pairs = pl.scan_parquet(rated).group_by("source", "record_id").agg(
+                pl.col("arrived_at").min(), pl.col("rated_at").max()).drop_nulls().collect()
+            timeliness = list(zip(pairs["arrived_at"].to_list(), pairs["rated_at"].to_list(), strict=True))
+    turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
+    inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_scores=scores,
+                       turns=turns, findings=findings, refunds=refunds, timeliness=timeliness)
+    return compute_kpis(inputs)
+
+
+def print_kpis(report: KpiReport) -> None:
+    d = report.to_dict()
+    c, a, n, s, ch = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"]
+    rows: list[list[Any]] = [
+        ["subscribers", d["subscribers"]],
+        ["complaints", f"{c['total']} ({c['per_million']} per million)"],
+        ["unexplained-charge complaints", f"{c['unexplained_charge']} ({c['unexplained_charge_per_million']} per million; "
+                                          f"reference {c['unexplained_charge_reference_per_million']})"],
+        *[[f"  {cat}", f"{v['count']} ({v['per_million']} per million)"] for cat, v in c["by_category"].items()],
+        ["SLA attainment", f"{s['attainment']} ({s['resolved_in_time']} of {s['resolved']} resolved; "
+                           f"{s['open_overdue']} open past deadline)"],
+        ["NPS", f"{n['nps']} ({n['responses']} answers: {n['promoters']} promoters, {n['detractors']} detractors)"],
+        ["intent recognition", f"{a['recognition_rate']} ({a['recognised']} of {a['classified']} messages)"],
+        ["containment", f"{a['containment_rate']} ({a['conversations'] - a['handed_off']} of {a['conversations']} "
+                        f"conversations; hand-off {a['handoff_rate']})"],
+        ["unexplained-charge findings", f"{ch['unexplained_findings']} ({ch['amount_at_stake']} {ch['currency']} at stake)"],
+        ["refunds", f"{ch['refunds']} ({ch['refunded']} {ch['currency']})"],
+    ]
+    t = d["rating_timeliness"]
+    rows.append(["rating timeliness", "not measured" if t is None else f"{t['share']} within {t['window_minutes']} min "
+                                                                      f"({t['within_window']} of {t['records']})"])
+    console.print(table(f"Service KPIs {d['period']}", ["indicator", "value"], rows))
+    for note in d["notes"]:
+        err_console.print(f"note: {note}", highlight=False)
+
+
+# -- complaints and surveys ---------------------------------------------------------------------------------
+def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from fairtel.store import Complaint
+    from fairtel.store._schema import table_of
+
+    c = table_of(Complaint)
+    q = select(c).order_by(c.c.opened_at.desc(), c.c.complaint_id).limit(limit)
+    if status is not None:
+        q = q.where(c.c.status == status)
+    with fapp.db.connect() as conn:
+        return [
+            {"complaint_id": r.complaint_id, "msisdn": r.msisdn, "category": r.category, "channel": r.channel,
+             "status": r.status, "opened_at": r.opened_at, "closed_at": r.closed_at, "text": r.text}
+            for r in conn.execute(q)
+        ]
+
+
+def import_complaints(fapp: App, path: Path) -> dict[str, int]:
+    """Complaints of an operator directory (``complaints.jsonl``: complaint_id, msisdn, at, category,
+    channel, text); a complaint already stored is skipped."""
+    from sqlalchemy import select
+
+    from fairtel.care import parse_category
+    from fairtel.core.time import parse_rfc3339
+    from fairtel.store import Complaint
+    from fairtel.store._schema import table_of
+
+    rows: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            rows.append({
+                "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]),
+                "category": parse_category(str(obj["category"])).value, "opened_at": parse_rfc3339(str(obj["at"])),
+                "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
+                "text": str(obj.get("text") or ""),
+            })
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            problems.append(Problem(str(path), n, None, f"not a complaint: {exc}"))
+        except FairtelError as exc:
+            problems.append(Problem(str(path), n, None, exc.message))
+    if problems:
+        raise InvalidInputError(problems, what=str(path))
+    c = table_of(Complaint)
+    with fapp.db.begin() as conn:
+        have = {r[0] for r in conn.execute(select(c.c.complaint_id).where(c.c.complaint_id.in_([r["complaint_id"] for r in rows])))}
+        new = [r for r in rows if r["complaint_id"] not in have]
+        if new:
+            conn.execute(c.insert(), new)
+    return {"read": len(rows), "inserted": len(new), "duplicate": len(rows) - len(new)}
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(help="Customer care: complaints and NPS surveys (issue #8).", no_args_is_help=True)
+
+    @sub.command("complaints")
+    def complaints_cmd(
+        ctx: typer.Context,
+        status: Annotated[str | None, typer.Option("--status", help="open, in_progress or closed.")] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """List complaints, the newest first."""
+        try:
+            rows = _complaint_rows(app_for(ctx, home), status, limit)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(rows)
+            return
+        console.print(table("Complaints", ["id", "msisdn", "category", "channel", "status", "opened"],
+                            [[r["complaint_id"], r["msisdn"], r["category"], r["channel"], r["status"],
+                              r["opened_at"].isoformat(timespec="minutes")] for r in rows]))
+
+    @sub.command("complain")
+    def complain_cmd(
+        ctx: typer.Context,
+        msisdn: Annotated[str, typer.Option("--msisdn", help="The subscriber's number.")],
+        text: Annotated[str, typer.Option("--text", help="The complaint in the subscriber's words.")],
+        category: Annotated[str | None, typer.Option("--category", help="Default: classified from the text.")] = None,
+        channel: Annotated[str, typer.Option("--channel")] = "hotline",
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Record a complaint."""
+        from fairtel.care import ComplaintRequest, classify_complaint, parse_category
+        from fairtel.cli._rating import _catalog
+        from fairtel.store import StoreCareData
+
+        try:
+            fapp = app_for(ctx, home)
+            cat = parse_category(category) if category else classify_complaint(text)
+            data = StoreCareData(fapp.db, fapp.settings.lake_dir, _catalog(fapp, None, []))
+            if data.line(msisdn) is None:
+                raise NotFoundError(f"no subscriber {msisdn}")
+            cid = data.record_complaint(msisdn, ComplaintRequest(category=cat.value, text=text, channel=channel))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"complaint_id": cid, "category": cat.value})
+        else:
+            console.print(f"complaint {cid} recorded ({cat.value})", highlight=False)
+
+    @sub.command("close")
+    def close_cmd(
+        ctx: typer.Context,
+        complaint_id: Annotated[str, typer.Argument()],
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Close a complaint (resolved)."""
+        from sqlalchemy import select, update
+
+        from fairtel.core.errors import ConflictError
+        from fairtel.core.time import utc_now
+        from fairtel.store import Complaint
+        from fairtel.store._schema import table_of
+
+        try:
+            fapp = app_for(ctx, home)
+            c = table_of(Complaint)
+            with fapp.db.begin() as conn:
+                row = conn.execute(select(c.c.status).where(c.c.complaint_id == complaint_id)).first()
+                if row is None:
+                    raise NotFoundError(f"no complaint {complaint_id}")
+                if row.status == "closed":
+                    raise ConflictError(f"complaint {complaint_id} is closed already")
+                at = utc_now()
+                conn.execute(update(c).where(c.c.complaint_id == complaint_id).values(status="closed", closed_at=at))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"complaint_id": complaint_id, "status": "closed", "closed_at": at})
+        else:
+            console.print(f"complaint {complaint_id} closed", highlight=False)
+
+    @sub.command("survey")
+    def survey_cmd(
+        ctx: typer.Context,
+        msisdn: Annotated[str, typer.Option("--msisdn")],
+        score: Annotated[int, typer.Option("--score", help="0-10: how likely to recommend us.")],
+        comment: Annotated[str | None, typer.Option("--comment")] = None,
+        channel: Annotated[str, typer.Option("--channel")] = "sms",
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Record one NPS answer."""
+        from fairtel.care import check_score, nps_group
+        from fairtel.core.ids import new_id
+        from fairtel.core.time import utc_now
+        from fairtel.store import Survey, get_subscriber
+        from fairtel.store._schema import table_of
+
+        try:
+            value = check_score(score)
+            fapp = app_for(ctx, home)
+            sid = new_id("srv")
+            with fapp.db.begin() as conn:
+                if get_subscriber(conn, msisdn) is None:
+                    raise NotFoundError(f"no subscriber {msisdn}")
+                conn.execute(table_of(Survey).insert().values(
+                    survey_id=sid, msisdn=msisdn, score=value, answered_at=utc_now(), channel=channel[:16], comment=comment))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        result = {"survey_id": sid, "score": value, "group": nps_group(value).value}
+        if as_json:
+            print_json(result)
+        else:
+            console.print(f"survey {sid} recorded: {value} ({result['group']})", highlight=False)
+
+    @sub.command("import-complaints")
+    def import_cmd(
+        ctx: typer.Context,
+        path: Annotated[Path, typer.Argument(help="complaints.jsonl of an operator directory.")],
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Import complaints from JSON Lines (the synthetic operator writes complaints.jsonl)."""
+        try:
+            if not path.is_file():
+                raise InvalidInputError([Problem(str(path), None, None, "file not found")], what="complaints")
+            counts = import_complaints(app_for(ctx, home), path)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(counts)
+        else:
+            console.print(f"{counts['read']} complaints read, {counts['inserted']} new, {counts['duplicate']} already stored",
+                          highlight=False)
+
+    app.add_typer(sub, name="care")
+

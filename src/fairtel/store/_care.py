@@ -1,0 +1,396 @@
+"""The assistant's data port (``fairtel.care.CareData``) over the database and the usage lake.
+
+Reads: subscribers, issued bills and their lines, adjustments, the consent ledger, the loyalty ledger,
+roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``). Writes, each in its own
+transaction: a cancelled consent event, a loyalty redemption, a trouble ticket, a complaint. Every method
+reads the one line it is given: the assistant has already checked that the line is the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from fairtel.care import (
+    DEMO_OFFER_ALIASES,
+    AdviceFacts,
+    AllowanceLeft,
+    BillFacts,
+    BillItem,
+    ChargeFacts,
+    ComplaintRequest,
+    LineFacts,
+    LoyaltyEntryFacts,
+    LoyaltyFacts,
+    RoamingFacts,
+    RoamingRate,
+    SubscriptionFacts,
+    Text,
+    TicketRequest,
+)
+from fairtel.catalog import Catalog
+from fairtel.consent import project_subscriptions, states_at
+from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.ids import new_id
+from fairtel.core.money import Money
+from fairtel.core.time import Period, utc_now, zone
+from fairtel.store._consent import consent_event_id, consent_ledger
+from fairtel.store._schema import (
+    Adjustment,
+    Bill,
+    BillLine,
+    Complaint,
+    ConsentEvent,
+    LoyaltyEntry,
+    RoamingCap,
+    Subscriber,
+    TroubleTicket,
+    table_of,
+)
+from fairtel.store._subscribers import get_subscriber
+
+RATED = "rated"
+_PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MB")}
+_URGENT = frozenset({"no_service", "no_signal"})
+
+
+class StoreCareData:
+    """``CareData`` for one home. ``clock`` gives "now" (the operator's period and the instant of writes);
+    ``advisor`` gives plan advice for a line when the insight package provides it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        lake_dir: Path | str,
+        catalog: Catalog,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        advisor: Callable[[str], AdviceFacts | None] | None = None,
+        consent_channel: str = "app",
+        actor: str = "assistant",
+    ) -> None:
+        self.engine = engine
+        self.lake_dir = Path(lake_dir)
+        self.catalog = catalog
+        self.clock = clock
+        self.advisor = advisor
+        self.consent_channel = consent_channel
+        self.actor = actor
+        self.tz = catalog.operator.timezone
+        self.currency = catalog.operator.currency
+
+    # -- clock and lines --------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock().astimezone(zone(self.tz))
+
+    def line(self, msisdn: str) -> LineFacts | None:
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+            if sub is None:
+                return None
+            t = table_of(Subscriber)
+            lines = tuple(r[0] for r in conn.execute(
+                select(t.c.msisdn).where(t.c.customer_id == sub.customer_id).order_by(t.c.msisdn)))
+        return LineFacts(msisdn=sub.msisdn, customer_id=sub.customer_id, plan_id=sub.plan_id,
+                         plan_name=self._plan_name(sub.plan_id), status=sub.status, language=sub.language, lines=lines)
+
+    def _plan_name(self, plan_id: str) -> Text:
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
+        return Text(plan.name.zh, plan.name.en) if plan else Text(plan_id, plan_id)
+
+    # -- rated lines --------------------------------------------------------------------------------------
+    def _rated_files(self, period: str) -> list[Path]:
+        return sorted((self.lake_dir / RATED / f"period={period}").glob("*.parquet"))
+
+    def _rated(self, msisdn: str, period: str) -> pl.DataFrame | None:
+        files = self._rated_files(period)
+        if not files:
+            return None
+        return pl.scan_parquet(files).filter(pl.col("msisdn") == msisdn).collect()
+
+    # -- bill -----------------------------------------------------------------------------------------
+    def bill(self, msisdn: str, period: str) -> BillFacts | None:
+        with self.engine.connect() as conn:
+            b = table_of(Bill)
+            row = conn.execute(select(b).where((b.c.msisdn == msisdn) & (b.c.period == period))).first()
+            if row is not None:
+                bl = table_of(BillLine)
+                lines = conn.execute(select(bl).where(bl.c.bill_id == row.bill_id).order_by(bl.c.line_no)).all()
+                issued = tuple(BillItem(r.kind, Text(r.description, r.description), r.amount_minor) for r in lines)
+                return BillFacts(msisdn, period, row.currency, row.total_minor, issued, issued=True, bill_id=row.bill_id)
+            sub = get_subscriber(conn, msisdn)
+            adjustments = self._adjustments(conn, msisdn, period)
+        rated = self._rated(msisdn, period)
+        if rated is None or sub is None:
+            return None
+        items: list[BillItem] = []
+        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        if plan is not None and plan.monthly_fee:
+            fee = Money.of(plan.monthly_fee, self.currency).to_minor()
+            items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
+        if rated.height:
+            charged = rated.with_columns(
+                pl.when(pl.col("roaming_country").is_not_null() & (pl.col("kind") != "vas"))
+                .then(pl.lit("roaming")).otherwise(pl.col("kind")).alias("item")
+            ).group_by("item").agg(pl.col("amount_minor").sum())
+            sums = {k: int(v) for k, v in charged.iter_rows()}
+            for kind, zh, en in (("voice", "通话", "Calls"), ("sms", "短信", "SMS"), ("data", "流量", "Data"),
+                                 ("roaming", "漫游", "Roaming"), ("vas", "增值业务", "Value-added services")):
+                if sums.get(kind):
+                    items.append(BillItem(kind, Text(zh, en), sums[kind]))
+        if adjustments:
+            items.append(BillItem("adjustment", Text("调账/退款", "Adjustments and refunds"), adjustments))
+        return BillFacts(msisdn, period, self.currency, sum(i.amount_minor for i in items), tuple(items), issued=False)
+
+    def _adjustments(self, conn: Connection, msisdn: str, period: str) -> int:
+        """Refunds and credits (negative) and debits (positive) booked in the period and not on an issued bill."""
+        per = Period.parse(period, self.tz)
+        a = table_of(Adjustment)
+        rows = conn.execute(select(a.c.kind, a.c.amount_minor).where(
+            (a.c.msisdn == msisdn) & a.c.bill_id.is_(None) & (a.c.created_at >= per.start) & (a.c.created_at < per.end)
+            & (a.c.currency == self.currency))).all()
+        return sum(r.amount_minor if r.kind == "debit" else -r.amount_minor for r in rows)
+
+    # -- charges --------------------------------------------------------------------------------------
+    def charges(self, msisdn: str, period: str) -> list[ChargeFacts]:
+        rated = self._rated(msisdn, period)
+        if rated is None or rated.height == 0:
+            return []
+        per_record = rated.sort("line").group_by("source", "record_id", maintain_order=True).agg(
+            pl.col("kind").first(), pl.col("started_at").min(), pl.col("amount_minor").sum(),
+            pl.col("currency").first(),
+            pl.col("rule_id").filter(pl.col("amount_minor") > 0).first().alias("charged_rule"),
+            pl.col("rule_id").first(), pl.col("allowance_id").drop_nulls().first(),
+            pl.col("subscription_id").first(), pl.col("verdict").first(), pl.col("roaming_country").first(),
+        )
+        out = []
+        for r in per_record.iter_rows(named=True):
+            offer = _offer_of(r["rule_id"]) if r["kind"] == "vas" else None
+            out.append(ChargeFacts(
+                record_id=r["record_id"], kind=r["kind"], started_at=r["started_at"].astimezone(zone(self.tz)),
+                amount_minor=int(r["amount_minor"]), currency=r["currency"], rule_id=r["charged_rule"] or r["rule_id"],
+                allowance_id=r["allowance_id"], offer_id=offer, offer_name=self._offer_name(offer),
+                subscription_id=r["subscription_id"], verdict=r["verdict"], roaming_country=r["roaming_country"],
+            ))
+        return out
+
+    def _offer_name(self, offer_id: str | None) -> Text | None:
+        offer = next((o for o in self.catalog.offers if o.id == offer_id), None)
+        return None if offer is None else Text(offer.name.zh, offer.name.en)
+
+    def explain_charge(self, msisdn: str, record_id: str, language: str) -> ChargeFacts | None:
+        from fairtel.rating import explain
+
+        files = sorted((self.lake_dir / RATED).glob("period=*/*.parquet"))
+        if not files:
+            return None
+        mine = pl.scan_parquet(files).filter((pl.col("msisdn") == msisdn) & (pl.col("record_id") == record_id)).collect()
+        if mine.height == 0:
+            return None  # not this line's record: nothing is said about it
+        period = str(mine["period"][0])
+        charge = next((c for c in self.charges(msisdn, period) if c.record_id == record_id), None)
+        if charge is None:
+            return None
+        if charge.kind == "vas":
+            state, confirmed = self._subscription_state(msisdn, charge.subscription_id)
+            return _replace(charge, consent_state=state, confirmed_at=confirmed)
+        source = str(mine["source"][0])
+        e = explain(record_id, rated=mine, catalog=self.catalog, source=source)
+        return _replace(charge, explanation=Text(e.render("zh"), e.render("en")))
+
+    def _subscription_state(self, msisdn: str, subscription_id: str | None) -> tuple[str | None, datetime | None]:
+        if subscription_id is None:
+            return None, None
+        frame = self._projection(msisdn).filter(pl.col("subscription_id") == subscription_id)
+        if frame.height == 0:
+            return None, None
+        row = frame.row(0, named=True)
+        confirmed = row["confirmed_at"]
+        return row["state"], None if confirmed is None else confirmed.astimezone(zone(self.tz))
+
+    # -- allowances -----------------------------------------------------------------------------------
+    def allowances(self, msisdn: str, period: str) -> list[AllowanceLeft]:
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+        if sub is None:
+            return []
+        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        if plan is None or not plan.allowances:
+            return []
+        rated = self._rated(msisdn, period)
+        used: dict[str, int] = {}
+        if rated is not None and rated.height:
+            for aid, n in rated.filter(pl.col("allowance_id").is_not_null()).group_by("allowance_id").agg(
+                pl.col("allowance_used").sum()
+            ).iter_rows():
+                used[aid] = int(n or 0)
+        return [
+            AllowanceLeft(allowance_id=a.id, kind=str(a.match.kind), unit=str(a.unit), quantity=a.quantity,
+                          used=used.get(a.id, 0), throttle_after=a.throttle_after)
+            for a in plan.allowances
+        ]
+
+    # -- loyalty --------------------------------------------------------------------------------------
+    def loyalty(self, msisdn: str) -> LoyaltyFacts:
+        with self.engine.connect() as conn:
+            return self._loyalty(conn, msisdn)
+
+    def _loyalty(self, conn: Connection, msisdn: str) -> LoyaltyFacts:
+        t = table_of(LoyaltyEntry)
+        rows = conn.execute(select(t).where(t.c.msisdn == msisdn).order_by(t.c.booked_at, t.c.entry_id)).all()
+        entries = tuple(LoyaltyEntryFacts(r.kind, r.points, r.reason, r.booked_at.astimezone(zone(self.tz))) for r in rows)
+        balance = sum(e.points if e.kind == "earn" else -e.points for e in entries)
+        return LoyaltyFacts(msisdn, balance, entries)
+
+    def redeem_points(self, msisdn: str, points: int, reason: str) -> LoyaltyFacts:
+        if points <= 0:
+            raise InvalidInputError([Problem("loyalty", None, "points", "a positive number of points")], what="redeem")
+        with self.engine.begin() as conn:
+            before = self._loyalty(conn, msisdn)
+            if points > before.balance:
+                raise ConflictError(f"balance {before.balance} is less than {points} points",
+                                    details={"balance": before.balance, "points": points})
+            conn.execute(table_of(LoyaltyEntry).insert().values(
+                entry_id=new_id("pts"), msisdn=msisdn, kind="redeem", points=points, reason=reason[:200],
+                booked_at=self.clock()))
+            return self._loyalty(conn, msisdn)
+
+    # -- roaming --------------------------------------------------------------------------------------
+    def roaming(self, msisdn: str, country: str) -> RoamingFacts | None:
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+            t = table_of(RoamingCap)
+            cap_row = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
+                                   .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
+        if sub is None:
+            return None
+        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        try:
+            rz = self.catalog.roaming_zone_for(country)
+        except NotFoundError:
+            return None
+        if plan is None:
+            return None
+        rates: list[RoamingRate] = []
+        for kind, direction in (("voice", "out"), ("sms", "out"), ("data", None)):
+            rule = plan.rule_for(kind, direction, "domestic", rz.id)
+            if rule is None:
+                continue
+            if rule.free or rule.rate is None:
+                rates.append(RoamingRate(kind, rule.id, None, _PER_UNIT[kind][1], free=True))
+                continue
+            rate = self.catalog.rate(rule.rate)
+            step = rate.steps[0]
+            per_units, per = _PER_UNIT[kind]
+            price = step.rate * Decimal(per_units) / Decimal(step.rate_unit)
+            rates.append(RoamingRate(kind, rule.id, _price(price), per, daily_cap=rule.daily_cap))
+        cap = None
+        if cap_row is not None and cap_row.amount_minor is not None:
+            cap = Money.from_minor(cap_row.amount_minor, cap_row.currency)
+        return RoamingFacts(country=country.upper(), zone_id=rz.id, zone_name=Text(rz.name.zh, rz.name.en),
+                            currency=self.currency, rates=tuple(rates), cap=cap)
+
+    # -- VAS ------------------------------------------------------------------------------------------
+    def _projection(self, msisdn: str) -> pl.DataFrame:
+        with self.engine.connect() as conn:
+            ledger = consent_ledger(conn, msisdns=[msisdn])
+        subs = project_subscriptions(ledger)
+        if subs.height == 0:
+            return subs.with_columns(pl.lit(None, pl.String()).alias("state"))
+        states = states_at(subs, self.clock()).select("subscription_id", "state")
+        return subs.join(states, on="subscription_id", how="left")
+
+    def subscriptions(self, msisdn: str) -> list[SubscriptionFacts]:
+        frame = self._projection(msisdn)
+        offers = {o.id: o for o in self.catalog.offers}
+        out = []
+        for r in frame.sort("ordered_at", nulls_last=True).iter_rows(named=True):
+            o = offers.get(r["offer_id"])
+            out.append(SubscriptionFacts(
+                subscription_id=r["subscription_id"], offer_id=r["offer_id"],
+                name=Text(o.name.zh, o.name.en) if o else Text(r["offer_id"], r["offer_id"]),
+                provider=o.provider if o else None, price=Money.of(o.price, self.currency) if o else None,
+                period=o.period.value if o else None, state=str(r["state"]),
+                confirmed_at=None if r["confirmed_at"] is None else r["confirmed_at"].astimezone(zone(self.tz)),
+            ))
+        return out
+
+    def cancel_subscription(self, msisdn: str, subscription_id: str) -> SubscriptionFacts:
+        """Appends a ``cancelled`` event to the consent ledger (nothing is updated or deleted)."""
+        current = next((s for s in self.subscriptions(msisdn) if s.subscription_id == subscription_id), None)
+        if current is None:
+            raise NotFoundError(f"no subscription {subscription_id}")
+        if current.state not in ("ordered", "confirmed"):
+            raise ConflictError(f"subscription {subscription_id} is {current.state}: nothing to cancel")
+        at = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(table_of(ConsentEvent).insert().values(
+                event_id=consent_event_id(subscription_id, "cancelled", at), subscription_id=subscription_id,
+                msisdn=msisdn, offer_id=current.offer_id, event="cancelled", at=at, channel=self.consent_channel,
+                evidence={"via": self.actor}, recorded_at=utc_now(), source=self.actor))
+        after = next(s for s in self.subscriptions(msisdn) if s.subscription_id == subscription_id)
+        return after
+
+    def offer_aliases(self) -> Mapping[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for o in self.catalog.offers:
+            names = (o.name.zh, o.name.en.lower(), o.provider, *DEMO_OFFER_ALIASES.get(o.id, ()))
+            out[o.id] = tuple(dict.fromkeys(n for n in names if n))
+        return out
+
+    # -- tickets, complaints, hand-off ------------------------------------------------------------------
+    def open_ticket(self, msisdn: str, ticket: TicketRequest) -> str:
+        return self._ticket(msisdn, ticket.category, 1 if ticket.category in _URGENT else 2, ticket.summary)
+
+    def _ticket(self, msisdn: str, category: str, priority: int, summary: str) -> str:
+        tid = new_id("tkt")
+        with self.engine.begin() as conn:
+            sub = get_subscriber(conn, msisdn)
+            conn.execute(table_of(TroubleTicket).insert().values(
+                ticket_id=tid, msisdn=msisdn, region=sub.region if sub else None, category=category[:48],
+                priority=priority, status="open", opened_at=self.clock(), resolved_at=None, summary=summary))
+        return tid
+
+    def record_complaint(self, msisdn: str, complaint: ComplaintRequest) -> str:
+        cid = new_id("cmp")
+        text = complaint.text
+        if complaint.links:  # the table has no link columns yet: the links travel with the words
+            text += "\n[" + ", ".join(f"{k}={v}" for k, v in sorted(complaint.links.items())) + "]"
+        with self.engine.begin() as conn:
+            conn.execute(table_of(Complaint).insert().values(
+                complaint_id=cid, msisdn=msisdn, category=complaint.category[:48], opened_at=self.clock(),
+                closed_at=None, status="open", channel=complaint.channel[:16], text=text))
+        return cid
+
+    def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
+        """A ticket in the agents' queue carrying the conversation so far."""
+        return self._ticket(msisdn, "agent_handoff", 2, f"chat {conversation_id}\n{reason}")
+
+    def plan_advice(self, msisdn: str) -> AdviceFacts | None:
+        return None if self.advisor is None else self.advisor(msisdn)
+
+
+def _price(value: Decimal) -> Decimal:
+    """A unit price as the catalog writes prices: at least two decimals, more only when it has them."""
+    exact = value.normalize()
+    return exact if -exact.as_tuple().exponent > 2 else value.quantize(Decimal("0.01"))  # type: ignore[operator]
+
+
+def _offer_of(rule_id: str | None) -> str | None:
+    if rule_id and rule_id.startswith("offer/"):
+        return rule_id.removeprefix("offer/")
+    return None
+
+
+def _replace(c: ChargeFacts, **changes: Any) -> ChargeFacts:
+    from dataclasses import replace
+
+    return replace(c, **changes)
+
