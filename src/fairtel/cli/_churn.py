@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from fairtel.cli import _insight
 from fairtel.cli._tabular import register_tabular
-from fairtel.cli._ui import stub_command
 
 if TYPE_CHECKING:
     from fairtel.learn import TabularModel
@@ -22,7 +22,7 @@ def _train(*args: Any, **kwargs: Any) -> TabularModel:
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Churn early warning (issue #7).", no_args_is_help=True)
     register_tabular(sub, task="churn", trainer=_train, headline=["roc_auc", "pr_auc", "top_decile_lift"])
-    stub_command(sub, "score", 7, "churn scoring of the operator's own subscribers")
-    stub_command(sub, "retention", 7, "the retention list")
+    # On the operator's own data: `warn` (also as `score`) and `retention`; and `fairtel advise`.
+    _insight.register(app, churn=sub)
+    sub.command("score", help="Score the operator's own subscribers (the same as `churn warn`).")(_insight.warn_command)
     app.add_typer(sub, name="churn")
-    stub_command(app, "advise", 7, "best-plan advice")

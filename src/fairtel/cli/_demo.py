@@ -168,6 +168,21 @@ def _care(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def _advise(ctx: DemoContext) -> dict[str, Any]:
+    """Best-plan advice over the months in the lake, priced by the rating engine itself."""
+    from fairtel.cli._insight import _home_catalog, _home_subscribers, _home_usage
+    from fairtel.insight import advise
+
+    app = ctx.app
+    catalog = _home_catalog(app, None, [])
+    usage = _home_usage(app, app.lake.periods("usage")).collect()
+    result = advise(usage, catalog, _home_subscribers(app), months=None, progress=ctx.report)
+    summary = result.summary()
+    ctx.facts["advise"] = summary
+    return {"subscribers": summary["subscribers"], "would save": summary["would_save"],
+            "total saving": f"{summary['total_saving']} {summary['currency']}"}
+
+
 def _later(issue: int, what: str) -> Stage:
     def stage(ctx: DemoContext) -> dict[str, Any]:
         raise NotAvailableError(f"{what} lands with issue #{issue}")
@@ -215,7 +230,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("bill", _bill),
     ("charge assurance", _assure),
     ("fraud detection", _later(6, "fraud detection")),
-    ("churn + plan advice", _later(7, "churn warning and plan advice")),
+    ("plan advice", _advise),
     ("care + KPIs", _care),
     ("console logins", _logins),
 ]

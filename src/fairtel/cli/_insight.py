@@ -1,0 +1,277 @@
+"""`fairtel advise` (best-plan advice) and `fairtel churn warn | retention` (early warning on the operator's data).
+
+``register(app)`` adds ``advise`` and a ``churn`` group with ``warn`` and ``retention``; when the ``churn``
+group already exists (cli/_churn.py), ``register_churn(sub)`` adds the two commands to it instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import polars as pl
+import typer
+
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, fail, print_json, reporter, table
+from fairtel.core.errors import FairtelError, NotFoundError
+from fairtel.core.money import Money
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
+    from fairtel.catalog import Catalog
+    from fairtel.insight import ChurnData
+
+RETENTION_FILE = "retention.csv"
+MODEL_DIR = "churn-warning"
+_USAGE = ["record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
+          "peer", "roaming_country"]
+
+Home = Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _home_catalog(app: App, path: Path | None, notes: list[str]) -> Catalog:
+    from fairtel.cli._rating import _catalog
+
+    return _catalog(app, path, notes)
+
+
+def _home_usage(app: App, periods: list[str] | None = None) -> pl.LazyFrame:
+    files = app.lake.files("usage", periods=periods)
+    if not files:
+        raise NotFoundError(f"no usage in {app.settings.lake_dir}: run `fairtel load DIR` or `fairtel ingest` first")
+    lf = pl.scan_parquet(files)
+    names = lf.collect_schema().names()
+    return lf.select([c for c in _USAGE if c in names])
+
+
+def _home_subscribers(app: App) -> pl.DataFrame:
+    from sqlalchemy import select
+
+    from fairtel.store import Subscriber
+
+    with app.db.connect() as conn:
+        rows = conn.execute(select(Subscriber.msisdn, Subscriber.plan_id, Subscriber.activated_at, Subscriber.language,
+                                   Subscriber.region)).all()
+    frame = pl.DataFrame(
+        {"msisdn": [r[0] for r in rows], "plan_id": [r[1] for r in rows],
+         "activated_at": [r[2] if r[2].tzinfo else r[2].replace(tzinfo=UTC) for r in rows],
+         "language": [r[3] for r in rows], "region": [r[4] for r in rows]},
+        schema={"msisdn": pl.String(), "plan_id": pl.String(), "activated_at": pl.Datetime("us", "UTC"),
+                "language": pl.String(), "region": pl.String()},
+    )
+    if frame.height == 0:
+        raise NotFoundError("no subscribers in this home: run `fairtel load DIR` first")
+    return frame
+
+
+def _home_data(app: App, catalog: Catalog) -> ChurnData:
+    from sqlalchemy import select
+
+    from fairtel.insight import ChurnData
+    from fairtel.store import Complaint, consent_ledger
+
+    with app.db.connect() as conn:
+        ledger = pl.from_arrow(consent_ledger(conn))
+        rows = conn.execute(select(Complaint.msisdn, Complaint.opened_at, Complaint.category)).all()
+    complaints = pl.DataFrame(
+        {"msisdn": [r[0] for r in rows], "at": [r[1] if r[1].tzinfo else r[1].replace(tzinfo=UTC) for r in rows],
+         "category": [r[2] for r in rows]},
+        schema={"msisdn": pl.String(), "at": pl.Datetime("us", "UTC"), "category": pl.String()},
+    )
+    rated = app.lake.files("rated")
+    charges = pl.scan_parquet(rated).select("msisdn", "started_at", "amount_minor").collect() if rated else None
+    assert isinstance(ledger, pl.DataFrame)
+    return ChurnData(_home_usage(app), _home_subscribers(app), catalog, complaints=complaints,
+                     consent=ledger.select("msisdn", "event", "at"), charges=charges)
+
+
+def _dir_data(directory: Path, catalog: Catalog | None) -> ChurnData:
+    from fairtel.catalog import load_catalog
+    from fairtel.insight import ChurnData, read_operator_dir
+
+    parts = read_operator_dir(directory)
+    cat = catalog or load_catalog(directory / "catalog.toml")
+    subs, complaints, consent = parts["subscribers"], parts["complaints"], parts["consent"]
+    assert isinstance(subs, pl.DataFrame)
+    assert complaints is None or isinstance(complaints, pl.DataFrame)
+    assert consent is None or isinstance(consent, pl.DataFrame)
+    usage = parts["usage"]
+    assert usage is not None
+    return ChurnData(usage, subs, cat, complaints=complaints, consent=consent)
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{Money.from_minor(int(minor), currency).amount} {currency}"
+
+
+# -- advise --------------------------------------------------------------------------------------------------
+def advise_command(
+    ctx: typer.Context,
+    megaline: Annotated[Path | None, typer.Option("--megaline", help="A Megaline data directory instead of the home.")] = None,
+    catalog_file: Annotated[Path | None, typer.Option("--catalog", help="Catalog file (default: the home's, or Megaline's).")] = None,
+    months: Annotated[int, typer.Option("--months", help="Billing months to price, ending with --until (0: all).")] = 3,
+    until: Annotated[str | None, typer.Option("--until", help="Last month YYYY-MM (default: latest with usage).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write every subscriber's advice and notice here.")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="Notice language zh|en (default: the subscriber's).")] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of the largest savings to show.")] = 10,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Best plan for each subscriber: their actual months priced under every plan by the rating engine."""
+    from fairtel.catalog import load_catalog
+    from fairtel.insight import advise, load_megaline_catalog, notice_text, read_megaline
+
+    notes: list[str] = []
+    try:
+        with reporter(quiet=as_json) as rep:
+            if megaline is not None:
+                data = read_megaline(megaline)
+                catalog = load_catalog(catalog_file) if catalog_file else load_megaline_catalog()
+                usage, subscribers = data.usage, data.subscribers.select("msisdn", "plan_id", "language")
+            else:
+                app = app_for(ctx, home)
+                catalog = _home_catalog(app, catalog_file, notes)
+                # only the lake's partitions of the months priced are read
+                stored = [p for p in app.lake.periods("usage") if until is None or p <= until]
+                chosen = stored[-months:] if months else stored
+                usage = _home_usage(app, chosen).collect()
+                subscribers = _home_subscribers(app)
+            result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep)
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
+    langs = dict(zip(subscribers["msisdn"].to_list(), subscribers["language"].to_list(), strict=True)) if "language" in subscribers.columns else {}
+    summary = result.summary()
+    savers = result.savers()
+    if csv is not None:
+        rows = result.advice.to_dicts()
+        out = result.advice.with_columns(
+            pl.Series("notice", [notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en") for r in rows], dtype=pl.String)
+        )
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        tmp = csv.with_name(f".{csv.name}.tmp")
+        out.write_csv(tmp)
+        tmp.replace(csv)
+        summary["csv"] = str(csv)
+    if as_json:
+        summary["top"] = [
+            {**r, "notice": notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en")} for r in savers.head(top).to_dicts()
+        ]
+        summary["notes"] = notes
+        print_json(summary)
+        return
+    for n in notes:
+        console.print(f"note: {n}", highlight=False)
+    cur = result.currency
+    console.print(
+        f"{summary['subscribers']} subscribers priced over {', '.join(result.periods) or 'no months'} under "
+        f"{len(result.plans)} plans; {summary['would_save']} would have paid less on another plan, "
+        f"{summary['total_saving']} {cur} in all.", highlight=False)
+    rows_out = [[r["msisdn"], r["current_plan"], _money(r["current_minor"], cur), r["best_plan"], _money(r["best_minor"], cur),
+                 _money(r["saving_minor"], cur), r["months"]] for r in savers.head(top).iter_rows(named=True)]
+    if rows_out:
+        console.print(table("largest savings", ["msisdn", "plan", "paid", "best plan", "would cost", "saving", "months"], rows_out))
+        first = savers.row(0, named=True)
+        console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en"), highlight=False)
+
+
+# -- churn warn / retention ---------------------------------------------------------------------------------
+def warn_command(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Option("--dir", help="An operator directory (canonical Parquet usage) instead of the home.")] = None,
+    catalog_file: Annotated[Path | None, typer.Option("--catalog", help="Catalog file (default: the home's or the directory's).")] = None,
+    observation_days: Annotated[int, typer.Option(help="Days of behaviour the features describe (multiple of 7).")] = 28,
+    lead_days: Annotated[int, typer.Option(help="Days between the end of observation and the label window.")] = 14,
+    label_days: Annotated[int, typer.Option(help="Days of the label window.")] = 14,
+    drop: Annotated[float, typer.Option(help="Churned: label-window activity below this share of the observed.")] = 0.5,
+    out: Annotated[Path | None, typer.Option("--out", help="Retention list CSV (default <home>/outbox/retention.csv).")] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of the retention list to show.")] = 10,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Train on earlier cuts, validate on the latest labelled one, score everyone now; write the retention list."""
+    from fairtel.insight import ChurnWindow, churn_early_warning, retention_csv
+
+    notes: list[str] = []
+    try:
+        window = ChurnWindow(observation_days=observation_days, lead_days=lead_days, label_days=label_days, drop=drop)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        app = app_for(ctx, home)
+        with reporter(quiet=as_json) as rep:
+            if directory is not None:
+                from fairtel.catalog import load_catalog
+
+                data = _dir_data(directory, load_catalog(catalog_file) if catalog_file else None)
+            else:
+                data = _home_data(app, _home_catalog(app, catalog_file, notes))
+            warning = churn_early_warning(data, window=window, progress=rep)
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
+    ranked = warning.retention_list()
+    target = out or app.settings.home / "outbox" / RETENTION_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    retention_csv(ranked).write_csv(tmp)
+    tmp.replace(target)
+    model_dir = warning.model.save(app.settings.home / "models" / MODEL_DIR)
+    summary = warning.summary() | {"retention_csv": str(target), "model": str(model_dir), "notes": notes}
+    if as_json:
+        summary["top"] = retention_csv(ranked.head(top)).to_dicts()
+        print_json(summary)
+        return
+    v = warning.validation
+    console.print(
+        f"validation cut {warning.cuts.validation} (trained on {', '.join(c.isoformat() for c in warning.cuts.train)}): "
+        f"ROC-AUC {v.roc_auc:.3f}, PR-AUC {v.pr_auc:.3f}, top-decile lift {v.top_decile_lift:.2f} "
+        f"({v.positives} churners of {v.n})", highlight=False)
+    console.print(f"scored {warning.scores.height} subscribers at {warning.cuts.scoring}; retention list: {target}",
+                  highlight=False)
+    _show(ranked.head(top), warning.currency)
+
+
+def _show(ranked: pl.DataFrame, currency: str) -> None:
+    rows = [[r["rank"], r["msisdn"], f"{r['probability']:.2f}", _money(r["expected_value_minor"], currency), r["reason_1_en"] or "",
+             r["reason_2_en"] or "", r["reason_3_en"] or ""] for r in ranked.iter_rows(named=True)]
+    console.print(table("retention list (probability × monthly revenue)",
+                        ["rank", "msisdn", "p", "expected value", "reason 1", "reason 2", "reason 3"], rows))
+
+
+def retention_command(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Option("--file", help="Retention CSV (default <home>/outbox/retention.csv).")] = None,
+    top: Annotated[int, typer.Option("--top")] = 20,
+    language: Annotated[str, typer.Option("--language", help="Reasons in zh or en.")] = "en",
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """The retention list written by `fairtel churn warn`, highest expected value first."""
+    path = file or app_for(ctx, home).settings.home / "outbox" / RETENTION_FILE
+    if not path.is_file():
+        raise fail(NotFoundError(f"{path}: no retention list; run `fairtel churn warn` first"), as_json=as_json)
+    frame = pl.read_csv(path, infer_schema=False).head(top)
+    if as_json:
+        print_json(frame.to_dicts())
+        return
+    lang = "zh" if language == "zh" else "en"
+    rows: list[list[Any]] = [[r["rank"], r["msisdn"], r["probability"], f"{r['expected_value']} {r['currency']}",
+                              *(r[f"reason_{k}_{lang}"] or "" for k in (1, 2, 3))] for r in frame.iter_rows(named=True)]
+    console.print(table(f"retention list ({path})", ["rank", "msisdn", "p", "expected value", "reason 1", "reason 2", "reason 3"], rows))
+
+
+def register_churn(sub: typer.Typer) -> None:
+    sub.command("warn")(warn_command)
+    sub.command("retention")(retention_command)
+
+
+def register(app: typer.Typer, *, churn: typer.Typer | None = None) -> None:
+    app.command("advise")(advise_command)
+    if churn is not None:
+        register_churn(churn)
+        return
+    sub = typer.Typer(help="Churn early warning on the operator's own data.", no_args_is_help=True)
+    register_churn(sub)
+    app.add_typer(sub, name="churn")
