@@ -3,14 +3,21 @@
 The kernel is partitioned by subscriber: every counter (allowances, daily caps) is per subscriber, so rating
 any set of whole subscribers gives the same lines as rating them inside a larger batch. The steps:
 
-1. each record's situation: plan (from the subscriber), kind, direction, destination zone (longest prefix of
-   ``peer``), roaming zone (``roaming_country``), time band at its start;
+1. each record's situation as small integer codes: plan (from the subscriber), kind, direction, destination
+   zone (longest prefix of ``peer``, looked up once per distinct leading digits), roaming zone (once per
+   distinct country), time band at its start (one time-zone conversion);
 2. a call whose rule or allowances depend on the band is cut where the band changes (``_split_bands``);
 3. the distinct situations are resolved against the catalog (``_resolve``) and joined back;
-4. lines are ordered by subscriber, start, source, record id and offset (never by input order), billed units
-   are computed per rate step, allowances are drawn with running sums per subscriber and allowance, and
-   the rest is priced in exact integers and rounded once per line (``_steps``);
-5. daily caps, then the output: one line per allowance a piece drew from and one for its charged rest.
+4. lines are ordered by subscriber, start, source, record id and offset (never by input order; one sorted
+   128-bit key carries the permutation), billed units are computed per rate step, allowances are drawn with
+   running sums per subscriber and allowance (one integer group key), and the rest is priced in exact
+   integers and rounded once per line (``_steps``);
+5. daily caps, then the output: one line per allowance a piece drew from and one for its charged rest. Names
+   (plan, kind, zone, band, rule...) are produced from the codes at the end; only the record's own strings
+   (record id, source, roaming country) are gathered from the input.
+
+``tests/unit/_rating_reference.py`` keeps the first, plainer form of this kernel; ``test_rating_fast.py`` checks
+that both give the same lines.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from fairtel.catalog import Catalog
+from fairtel.catalog._bands import DAY, WEEK
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period
@@ -34,7 +42,14 @@ from fairtel.rating._lines import (
     UnratedReason,
     empty,
 )
-from fairtel.rating._resolve import DIRECTIONS, KINDS, Dimensions, key_table, seconds_to_band_change
+from fairtel.rating._resolve import (
+    DIRECTIONS,
+    KINDS,
+    Dimensions,
+    band_change_table,
+    key_table,
+    seconds_to_band_change,
+)
 from fairtel.rating._vas import VasGate, apply_gate, no_gate
 
 _INPUT: dict[str, pl.DataType] = {
@@ -118,30 +133,63 @@ def _check_period(usage: pl.DataFrame, period: Period) -> None:
         )
 
 
-def _situations(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
-    """The code columns ``_p _k _d _z _r _b`` and the packed ``_key`` of each line (``Dimensions.key_expr``);
-    ``zone``, ``roaming_zone`` and ``band`` stay as enums for the output."""
+def _zone_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
+    """Destination zone code of each voice/SMS line (``len(zones)``: none). A number's zone depends only on its
+    first ``L`` characters (``L``: the longest prefix), so the catalog's lookup runs once per distinct head."""
     cat = dims.catalog
-    zone = cat.zone_expr("peer").cast(pl.Enum(dims.zones))
-    countries = cat.country_table()
+    nz = len(dims.zones)
+    longest = max((len(p) for p, _ in cat.prefix_table()), default=0)
+    talk = pl.col("_k") < KINDS.index("data")
+    head = pl.col("peer").str.slice(0, longest)
+    distinct = lines.select(pl.when(talk).then(head).unique().drop_nulls().alias("_h"))
+    code = pl.col("_zone").cast(pl.Enum(dims.zones)).to_physical().cast(pl.Int64).fill_null(nz)
+    zoned = distinct.with_columns(cat.zone_expr("_h").alias("_zone")).select("_h", code.alias("_z"))
+    on_null = pl.select(cat.zone_expr(pl.lit(None, dtype=pl.String)).alias("_zone")).select(code).item()
+    found = head.replace_strict(zoned["_h"], zoned["_z"], default=None, return_dtype=pl.Int64).fill_null(on_null)
+    return pl.when(talk).then(found).otherwise(nz)
+
+
+def _roaming_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
+    """Roaming zone code of each line (``len(roaming)``: at home), resolved once per distinct country value."""
+    cat = dims.catalog
+    nr = len(dims.roaming)
     fallback = next((z.id for z in cat.roaming_zones if z.fallback), None)
-    abroad = pl.col("roaming_country").is_not_null() & (pl.col("roaming_country") != "")
-    roaming = pl.when(abroad).then(
-        pl.col("roaming_country").str.to_uppercase().replace_strict(countries, default=fallback, return_dtype=pl.String)
-    ).cast(pl.Enum(dims.roaming))
+    distinct = lines.select(pl.col("roaming_country").unique().drop_nulls())
+    abroad = distinct.filter(pl.col("roaming_country") != "")
+    zoned = abroad.select(
+        "roaming_country",
+        pl.col("roaming_country").str.to_uppercase()
+        .replace_strict(cat.country_table(), default=fallback, return_dtype=pl.String)
+        .cast(pl.Enum(dims.roaming)).to_physical().cast(pl.Int64).fill_null(nr).alias("_r"),
+    )
+    return pl.col("roaming_country").replace_strict(zoned["roaming_country"], zoned["_r"], default=nr,
+                                                    return_dtype=pl.Int64).fill_null(nr)
+
+
+def _week_position(catalog: Catalog) -> tuple[pl.Expr, pl.Expr]:
+    """The second of the local week at each line's start (``_sow``) and its entry in the band week table (``_wi``),
+    from one time-zone conversion."""
+    starts, _ = band_change_table(catalog)
+    wall = pl.col("started_at").dt.convert_time_zone(catalog.operator.timezone).dt.replace_time_zone(None)
+    sow = (wall.dt.epoch("s") + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
+    idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(pl.col("_sow"), side="right").cast(pl.Int64) - 1
+    return sow.alias("_sow"), idx.alias("_wi")
+
+
+def _situations(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
+    """The code columns ``_z _r _b`` (zone, roaming zone, band: indices into the catalog's lists, the list's
+    length meaning none), ``_sow``/``_wi`` (where the start falls in the band week) and the packed ``_key``
+    (``Dimensions.key_expr``) of each line."""
+    cat = dims.catalog
+    band_codes = [dims.bands.index(b) for _, b in cat.band_boundaries()]
+    sow, widx = _week_position(cat)
     return lines.with_columns(
-        pl.when(pl.col("kind").is_in(["voice", "sms"])).then(zone).alias("zone"),
-        roaming.alias("roaming_zone"),
-        cat.band_expr("started_at").cast(pl.Enum(dims.bands)).alias("band"),
-        pl.col("plan_id").cast(pl.Enum(dims.plans)).to_physical().alias("_p"),
-        pl.col("kind").cast(pl.Enum(KINDS)).to_physical().alias("_k"),
-        pl.col("direction").replace_strict({d: i for i, d in enumerate(DIRECTIONS)}, default=len(DIRECTIONS),
-                                           return_dtype=pl.Int64).alias("_d"),
-    ).with_columns(
-        pl.col("zone").to_physical().fill_null(len(dims.zones)).alias("_z"),
-        pl.col("roaming_zone").to_physical().fill_null(len(dims.roaming)).alias("_r"),
-        pl.col("band").to_physical().alias("_b"),
-    ).with_columns(dims.key_expr()).drop("peer", "roaming_country", "direction", "kind", "plan_id", "_p", "_d", "_z", "_r")
+        _zone_codes(lines, dims).alias("_z"),
+        _roaming_codes(lines, dims).alias("_r"),
+        sow,
+    ).with_columns(widx).with_columns(
+        pl.lit(pl.Series(band_codes, dtype=pl.Int64)).gather(pl.col("_wi")).alias("_b"),
+    ).with_columns(dims.key_expr()).drop("peer", "roaming_country").rename({"_d": "_dir"})
 
 
 def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
@@ -149,20 +197,23 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
 
     Rule: a call is priced in each band it crosses. The pieces share the call's unit positions (``offset``),
     so a first-minute step or the connect fee applies once, to the call's first piece; each piece rounds its
-    own last increment up. Pieces are found on the catalog's local wall clock.
+    own last increment up. Pieces are found on the catalog's local wall clock. Uncut lines come first, then
+    the pieces, each record's pieces together in ``offset`` order.
     """
     voice = KINDS.index("voice")
     keys = lines.filter(pl.col("_k") == voice)["_key"].unique().to_list()
     sensitive = [k for k in keys if dims.band_sensitive(k)]
     if not sensitive:
         return lines
-    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"))
-    crossing = (pl.col("_key").is_in(sensitive) & (pl.col("_qty") > to_change)).fill_null(False)
+    _, changes = band_change_table(dims.catalog)
+    to_change_here = pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(pl.col("_wi")) - pl.col("_sow")
+    crossing = (pl.col("_key").is_in(sensitive) & (pl.col("_qty") > to_change_here)).fill_null(False)
     mask = lines.select(crossing).to_series()
     if not mask.any():
         return lines
     keep = lines.filter(~mask)
     todo = lines.filter(mask)
+    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"))
     pieces = []
     while todo.height:
         todo = todo.with_columns(to_change.alias("_left"))
@@ -177,25 +228,50 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
         ).drop("_left")
     nb = dims.sizes[5]
     split = pl.concat(pieces).with_columns(
-        dims.catalog.band_expr("started_at").cast(pl.Enum(dims.bands)).alias("band"),
+        dims.catalog.band_expr("started_at").cast(pl.Enum(dims.bands)).to_physical().cast(pl.Int64).alias("_b"),
     ).with_columns(
-        (pl.col("_key") - pl.col("_key") % nb + pl.col("band").to_physical().cast(pl.Int64)).alias("_key"),
-        pl.col("band").to_physical().alias("_b"),
+        (pl.col("_key") - pl.col("_key") % nb + pl.col("_b")).alias("_key"),
         pl.len().over("_row").cast(pl.Int32).alias("_pieces"),
-    )
+    ).sort("_row", "offset")
     return pl.concat([keep, split.select(keep.columns)])
 
 
-def _order(lines: pl.DataFrame, data: pl.DataFrame) -> pl.DataFrame:
-    """Subscriber, record start, then source, record id and offset: never the input order. The string
-    tie-breakers are only needed (and only fetched) when two records of a subscriber start together."""
-    lines = lines.sort("_m", "_t0", "_row", "offset")  # _row: provisional tie-break
-    same = (pl.col("_m") == pl.col("_m").shift(1)) & (pl.col("_t0") == pl.col("_t0").shift(1)) & (
-        pl.col("_row") != pl.col("_row").shift(1))
-    if not lines.select(same.any()).item():
+_T_BITS = 42  # microseconds from the period's start (a month is < 2^42 µs)
+
+
+def _order(lines: pl.DataFrame, data: pl.DataFrame, period: Period, subscriber: pl.Series) -> pl.DataFrame:
+    """Subscriber, record start, then source, record id and offset: never the input order.
+
+    Lines are sorted stably on (subscriber rank, microseconds into the period), so a record's pieces keep their
+    ``offset`` order: that key and the line's position are packed into one 128-bit integer whose sorted values
+    carry the permutation (sorting one column is much cheaper than sorting a frame). The string tie-breakers
+    are only needed (and only fetched) when two records of a subscriber start together. ``subscriber``: the
+    ``_m`` of each subscriber row ``_si``."""
+    start = int(period.start.astimezone(UTC).timestamp()) * 1_000_000
+    position = 1 << 32
+    if lines.height < position and (lines.height == 0 or lines["_rank"].max() < 2 ** (63 - _T_BITS)):
+        key = pl.col("_rank").cast(pl.Int64) * (1 << _T_BITS) + (pl.col("_t0").dt.epoch("us") - start)
+        packed = (key.cast(pl.Int128) * pl.lit(position, dtype=pl.Int128) + pl.int_range(pl.len()).cast(pl.Int128)).sort()
+        order = lines.select(
+            (packed % pl.lit(position, dtype=pl.Int128)).cast(pl.Int64).alias("_pos"),
+            (packed // pl.lit(position, dtype=pl.Int128)).cast(pl.Int64).alias("_sk"),
+        )
+        lines = lines.drop("_rank", "_t0")[order["_pos"]]
+        same = (order["_sk"] == order["_sk"].shift(1)) & (lines["_row"] != lines["_row"].shift(1))
+    else:
+        lines = lines.sort("_rank", "_t0", maintain_order=True)
+        same = ((lines["_rank"] == lines["_rank"].shift(1)) & (lines["_t0"] == lines["_t0"].shift(1))
+                & (lines["_row"] != lines["_row"].shift(1)))
+        lines = lines.drop("_rank", "_t0")
+    if not same.any():
         return lines
-    ties = lines.with_columns(data["source"].gather(lines["_row"]).alias("_s"), data["record_id"].gather(lines["_row"]).alias("_id"))
-    return ties.sort("_m", "_t0", "_s", "_id", "offset").drop("_s", "_id")
+    row = pl.col("_row")
+    ties = lines.with_columns(
+        pl.lit(subscriber).gather(pl.col("_si")).alias("_m"),
+        (pl.col("started_at") - pl.duration(seconds=pl.col("offset"))).alias("_t0"),
+        pl.lit(data["source"]).gather(row).alias("_s"), pl.lit(data["record_id"]).gather(row).alias("_id"),
+    )
+    return ties.sort("_m", "_t0", "_s", "_id", "offset").drop("_m", "_t0", "_s", "_id")
 
 
 def _params(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
@@ -207,8 +283,11 @@ def _params(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _bill_and_draw(lines: pl.DataFrame, slots: int, steps: int, opening: pl.DataFrame | None) -> pl.DataFrame:
-    """Billed units per step, allowance draws in time order, then the charged amount rounded once."""
+def _bill_and_draw(
+    lines: pl.DataFrame, slots: int, steps: int, opening: pl.DataFrame | None, counters: int
+) -> pl.DataFrame:
+    """Billed units per step, allowance draws in time order, then the charged amount rounded once. The running
+    sums are per (subscriber, allowance), keyed by one integer (``_rank × counters + allowance``)."""
     hi = pl.col("offset") + pl.col("_qty")
     billed = []
     for s in range(steps):
@@ -230,7 +309,8 @@ def _bill_and_draw(lines: pl.DataFrame, slots: int, steps: int, opening: pl.Data
             lines = lines.with_columns(pl.col("_open").fill_null(0))
         else:
             lines = lines.with_columns(pl.lit(0, dtype=pl.Int64).alias("_open"))
-        before = pl.col("_d").cum_sum().over("_m", a) - pl.col("_d") + pl.col("_open")
+        group = pl.col("_rank").cast(pl.Int64) * counters + pl.col(a).cast(pl.Int64)
+        before = pl.col("_d").cum_sum().over(group) - pl.col("_d") + pl.col("_open")
         lines = lines.with_columns(before.alias(f"_before{j}")).with_columns(
             pl.when(~has)
             .then(0)
@@ -276,7 +356,8 @@ def _daily_caps(
     lines: pl.DataFrame, table: pl.DataFrame, tz: str, opening: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply rules' daily caps in time order; returns the lines and the cap counters they moved (by ``_m``)."""
-    idx = lines.with_row_index("_i").filter(pl.col("_cap").is_not_null() & (pl.col("amount_minor") > 0))
+    idx = lines.select("_m", "_cap", "amount_minor", "_ki", "started_at").with_row_index("_i").filter(
+        pl.col("_cap").is_not_null() & (pl.col("amount_minor") > 0))
     if idx.height == 0:
         return lines, pl.DataFrame(schema={"_m": lines.schema["_m"], "counter": pl.String(), "used": pl.Int64()})
     idx = idx.select(
@@ -301,19 +382,60 @@ def _daily_caps(
 
 def _explode_parts(lines: pl.DataFrame, slots: int) -> pl.DataFrame:
     """One output line per allowance a piece drew from, then one for its charged rest (or the whole piece
-    when nothing was drawn). Only pieces with several parts are exploded."""
+    when nothing was drawn). Only pieces with several parts are exploded; the single-part lines come first."""
     charged_part = (pl.col("charged_quantity") > 0) | (pl.col("_drawn") == 0)
+    count = pl.lit(0, dtype=pl.Int64)
+    for j in range(slots):
+        count = count + (pl.col(f"_draw{j}") > 0).cast(pl.Int64)
+    lines = lines.with_columns((count + charged_part.cast(pl.Int64)).alias("_parts"))
+    multi_mask = lines["_parts"] > 1
+    if not multi_mask.any():
+        return _single_parts(lines, slots, charged_part)
+    single = _single_parts(lines.filter(~multi_mask), slots, charged_part)
+    multi = _multi_parts(lines.filter(multi_mask), slots, charged_part)
+    return pl.concat([single, multi.select(single.columns)])
+
+
+def _single_parts(lines: pl.DataFrame, slots: int, charged_part: pl.Expr) -> pl.DataFrame:
+    """Lines of one part: the charged line, or the one allowance the whole piece drew from."""
+    is_charge = charged_part if slots else pl.lit(True)
+    aid: pl.Expr = pl.lit(None, dtype=pl.Int32)
+    before: pl.Expr = pl.lit(None, dtype=pl.Int64)
+    used: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    share: pl.Expr = pl.lit(None, dtype=pl.Int64)
+    for j in reversed(range(slots)):
+        drew = pl.col(f"_draw{j}") > 0
+        aid = pl.when(drew).then(pl.col(f"_a{j}")).otherwise(aid)
+        before = pl.when(drew).then(pl.col(f"_before{j}")).otherwise(before)
+        used = pl.when(drew).then(pl.col(f"_draw{j}")).otherwise(used)
+        # the only draw: no allowance part before it
+        share = pl.when(drew).then(pl.min_horizontal(pl.col(f"_draw{j}"), pl.col("_qty").clip(lower_bound=0))).otherwise(share)
+    charged_share = (pl.col("_qty") - pl.col("_drawn")).clip(lower_bound=0)
+    if not slots:
+        return lines.with_columns(
+            pl.lit(0, dtype=pl.Int64).alias("_part"), pl.lit(None, dtype=pl.Int32).alias("_aid"),
+            pl.lit(None, dtype=pl.Int64).alias("allowance_before"), pl.lit(0, dtype=pl.Int64).alias("allowance_used"),
+            charged_share.alias("quantity"),
+        )
+    return lines.with_columns(
+        pl.lit(0, dtype=pl.Int64).alias("_part"),
+        pl.when(is_charge).then(None).otherwise(aid).cast(pl.Int32).alias("_aid"),
+        pl.when(is_charge).then(None).otherwise(before).cast(pl.Int64).alias("allowance_before"),
+        pl.when(is_charge).then(0).otherwise(used).cast(pl.Int64).alias("allowance_used"),
+        pl.when(is_charge).then(pl.col("charged_quantity")).otherwise(0).alias("charged_quantity"),
+        pl.when(is_charge).then(pl.col("amount_minor")).otherwise(0).alias("amount_minor"),
+        pl.when(is_charge).then(pl.col("capped")).otherwise(False).alias("capped"),
+        pl.when(is_charge).then(charged_share).otherwise(share).alias("quantity"),
+    )
+
+
+def _multi_parts(lines: pl.DataFrame, slots: int, charged_part: pl.Expr) -> pl.DataFrame:
     count = pl.lit(0, dtype=pl.Int64)
     ranks: list[pl.Expr] = []
     for j in range(slots):
         ranks.append(count.alias(f"_rank{j}"))
         count = count + (pl.col(f"_draw{j}") > 0).cast(pl.Int64)
-    lines = lines.with_columns((count + charged_part.cast(pl.Int64)).alias("_parts"), *ranks)
-    single = lines.filter(pl.col("_parts") == 1).with_columns(pl.lit(0, dtype=pl.Int64).alias("_part"))
-    multi = lines.filter(pl.col("_parts") > 1)
-    if multi.height:
-        multi = multi.with_columns(pl.int_ranges(0, pl.col("_parts")).alias("_part")).explode("_part")
-    lines = pl.concat([single, multi]) if multi.height else single
+    lines = lines.with_columns(*ranks).with_columns(pl.int_ranges(0, pl.col("_parts")).alias("_part")).explode("_part")
 
     def pick(prefix: str) -> pl.Expr:
         out: pl.Expr = pl.lit(None)
@@ -337,7 +459,7 @@ def _explode_parts(lines: pl.DataFrame, slots: int) -> pl.DataFrame:
         pl.when(is_charge).then(pl.col("amount_minor")).otherwise(0).alias("amount_minor"),
         pl.when(is_charge).then(pl.col("capped")).otherwise(False).alias("capped"),
         pl.when(is_charge).then(charged_share).otherwise(share).alias("quantity"),
-    )
+    ).drop([f"_rank{j}" for j in range(slots)])
 
 
 def _line_numbers(lines: pl.DataFrame) -> pl.DataFrame:
@@ -355,9 +477,12 @@ def _closing(lines: pl.DataFrame, slots: int, caps: pl.DataFrame, opening: pl.Da
              dims: Dimensions) -> pl.DataFrame:
     """Counters after this batch, keyed by ``_m`` (mapped back to msisdn by the caller)."""
     names = pl.lit(pl.Series(dims.allowances, dtype=pl.String))
+    group = pl.col("_rank").cast(pl.Int64) * len(dims.allowances) + pl.col("_a").cast(pl.Int64)
     moved = [
-        lines.filter(pl.col(f"_draw{j}") > 0).group_by("_m", f"_a{j}").agg(pl.col(f"_draw{j}").sum().alias("used"))
-        .select("_m", names.gather(pl.col(f"_a{j}")).alias("counter"), "used")
+        lines.select("_m", "_rank", pl.col(f"_a{j}").alias("_a"), pl.col(f"_draw{j}").alias("_draw"))
+        .filter(pl.col("_draw") > 0)
+        .group_by(group.alias("_g")).agg(pl.col("_m").first(), pl.col("_a").first(), pl.col("_draw").sum().alias("used"))
+        .select("_m", names.gather(pl.col("_a")).alias("counter"), "used")
         for j in range(slots)
     ]
     frames = [*moved, caps]
@@ -427,6 +552,20 @@ _QUANTITY = (
 )
 
 
+def _subscriber_keys(subs: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
+    """Subscribers with their plan code ``_p`` (null: plan not in the catalog), row ``_si``, number as an integer
+    ``_mi`` (null if not digits) and the ranks of the number as an integer (``_rank_i``, equal integers equal
+    ranks) and as a string (``_rank_s``): the rank orders lines as the number itself would."""
+    return subs.with_columns(
+        pl.col("plan_id").replace_strict(dims.plans, pl.Series(range(len(dims.plans)), dtype=pl.Int64), default=None).alias("_p"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_si"),
+        pl.col("msisdn").cast(pl.Int64, strict=False).alias("_mi"),
+    ).with_columns(
+        pl.col("_mi").rank("dense").alias("_rank_i"),
+        pl.col("msisdn").rank("dense").alias("_rank_s"),
+    )
+
+
 def rate(
     usage: pl.DataFrame | pa.Table,
     catalog: Catalog,
@@ -448,23 +587,31 @@ def rate(
     dims = Dimensions.of(catalog)
     data = normalise_usage(usage)
     _check_period(data, per)
-    subs = normalise_subscribers(subscribers)
+    subs = _subscriber_keys(normalise_subscribers(subscribers), dims)
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
     rated_vas = _rate_vas(data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog,
                           gate or no_gate, per.key)
 
-    lines = data.select("_row", "msisdn", "started_at", "kind", "direction", "peer", "roaming_country", "plan_id", "_qty",
-                        "_reason").filter(pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
-    # the subscriber as an integer when every number is plain digits (faster windows), else the string
-    as_int = lines["msisdn"].cast(pl.Int64, strict=False)
-    numeric = as_int.null_count() == 0 and not lines["msisdn"].str.starts_with("0").any()
+    lines = data.select("_row", "msisdn", "started_at", "kind", "direction", "peer", "roaming_country", "_p", "_si",
+                        "_mi", "_rank_i", "_rank_s", "_qty", "_reason").filter(
+        pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
+    # the subscriber as an integer when every number is plain digits (faster windows), else the string; its
+    # rank among the subscribers orders lines and keys the running sums
+    numeric = lines["_mi"].null_count() == 0 and not lines["msisdn"].str.starts_with("0").any()
     key_of = (lambda e: e.cast(pl.Int64)) if numeric else (lambda e: e)
+    other_direction = lines.select(
+        (pl.col("direction").is_not_null() & ~pl.col("direction").is_in(DIRECTIONS)).any()).item()
     lines = lines.with_columns(
-        key_of(pl.col("msisdn")).alias("_m"), pl.col("started_at").alias("_t0"),
+        (pl.col("_mi") if numeric else pl.col("msisdn")).alias("_m"),
+        pl.col("_rank_i" if numeric else "_rank_s").cast(pl.Int64).alias("_rank"),
+        pl.col("kind").cast(pl.Enum(KINDS)).to_physical().cast(pl.Int64).alias("_k"),
+        pl.when(pl.col("direction") == DIRECTIONS[0]).then(0).when(pl.col("direction") == DIRECTIONS[1]).then(1)
+        .otherwise(len(DIRECTIONS)).cast(pl.Int64).alias("_d"),
+        pl.col("started_at").alias("_t0"),
         pl.lit(0, dtype=pl.Int64).alias("offset"), pl.lit(1, dtype=pl.Int32).alias("_pieces"),
-    ).drop("msisdn")
+    ).drop("msisdn", "kind", "direction", "_mi", "_rank_i", "_rank_s")
     lines = _split_bands(_situations(lines, dims), dims)
 
     keys = lines["_key"].unique().sort()
@@ -472,7 +619,8 @@ def rate(
     if not allowances:
         table = table.drop([c for c in table.columns if c.startswith(("_a", "_aq", "_at"))])
         slots = 0
-    lines = lines.with_columns(pl.col("_key").replace_strict(keys, pl.Series(range(len(keys)), dtype=pl.Int64)).alias("_ki"))
+    # keys are sorted and every line's key is among them: its position is its row in the table
+    lines = lines.with_columns(pl.lit(keys).search_sorted(pl.col("_key")).cast(pl.Int64).alias("_ki"))
     no_rule = pl.lit(table["rule_id"].is_null()).gather(pl.col("_ki"))
     missing = lines.filter(no_rule)
     if missing.height:
@@ -486,8 +634,14 @@ def rate(
             pl.col("counter").replace_strict(dims.allowances, pl.Series(range(len(dims.allowances)), dtype=pl.Int32),
                                              default=None).alias("_ac"),
         )
-    lines = _params(_order(lines, data), table)
-    lines = _bill_and_draw(lines, slots, steps, None if opening is None else opening.filter(pl.col("_ac").is_not_null()).select("_m", "_ac", "used"))
+    subscriber = subs["_mi" if numeric else "msisdn"]
+    rank = subs["_rank_i" if numeric else "_rank_s"].cast(pl.Int64)
+    lines = _order(lines.select("_row", "_si", "_ki", "_qty", "offset", "_pieces", "started_at", "_rank", "_t0"),
+                   data, per, subscriber)
+    lines = _params(lines, table.with_columns(dims.codes_expr("_key"))).with_columns(
+        pl.lit(subscriber).gather(pl.col("_si")).alias("_m"), pl.lit(rank).gather(pl.col("_si")).alias("_rank"))
+    lines = _bill_and_draw(lines, slots, steps, None if opening is None else opening.filter(pl.col("_ac").is_not_null()).select("_m", "_ac", "used"),
+                           len(dims.allowances))
     too_large = pl.col("_maxu").is_not_null() & (pl.col("_billed") > pl.col("_maxu"))
     if lines.select(too_large.any()).item():
         bad = lines.filter(too_large)["_row"].unique().sort()
@@ -495,17 +649,32 @@ def rate(
         lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
     lines, caps = _daily_caps(lines, table, catalog.operator.timezone, opening)
     closing = _closing(lines, slots, caps, opening, dims)
-    lines = _line_numbers(_explode_parts(lines, slots))
+    keep = ["_row", "_si", "_ki", "started_at", "offset", "_qty", "_pieces", "_p", "_k", "_dir", "_z", "_r", "_b",
+            "charged_quantity", "_drawn", "amount_minor", "capped", "throttled"]
+    keep += [f"{c}{j}" for j in range(slots) for c in ("_a", "_before", "_draw")]
+    lines = _line_numbers(_explode_parts(lines.select(keep), slots))
 
     row = pl.col("_row")
     names = pl.lit(pl.Series(dims.allowances, dtype=pl.String))
+
+    def name(values: tuple[str, ...], code: str, none: bool = True) -> pl.Expr:
+        """A code column back to the catalog's names (the code ``len(values)`` is null)."""
+        return pl.lit(pl.Series([*values, None] if none else list(values), dtype=pl.String)).gather(pl.col(code))
+
+    direction = pl.lit(data["direction"]).gather(row) if other_direction else name(DIRECTIONS, "_dir")
     rated = lines.select(
-        *(pl.lit(data[c]).gather(row).alias(c) for c in ("record_id", "source", "msisdn")),
+        *(pl.lit(data[c]).gather(row).alias(c) for c in ("record_id", "source")),
+        pl.lit(subs["msisdn"]).gather(pl.col("_si")).alias("msisdn"),
         "line", pl.lit(per.key).alias("period"), "started_at",
-        *(pl.lit(data[c]).gather(row).alias(c) for c in ("kind", "direction", "roaming_country", "plan_id")),
+        name(KINDS, "_k", none=False).alias("kind"),
+        direction.alias("direction"),
+        pl.lit(data["roaming_country"]).gather(row).alias("roaming_country"),
+        name(dims.plans, "_p", none=False).alias("plan_id"),
         pl.lit(table["rule_id"]).gather(pl.col("_ki")).alias("rule_id"),
         pl.lit(table["rate_id"]).gather(pl.col("_ki")).alias("rate_id"),
-        "zone", "roaming_zone", "band", "offset", "quantity",
+        name(dims.zones, "_z").alias("zone"), name(dims.roaming, "_r").alias("roaming_zone"),
+        name(dims.bands, "_b", none=False).alias("band"),
+        "offset", "quantity",
         pl.lit(pl.Series(list(_UNIT_OF_KIND.values()))).gather(pl.col("_k")).alias("unit"),
         names.gather(pl.col("_aid")).alias("allowance_id"),
         "allowance_before", "allowance_used", "charged_quantity", "amount_minor",

@@ -62,6 +62,17 @@ class Dimensions:
             key = key * size + pl.col(col).cast(pl.Int64)
         return key.alias("_key")
 
+    def codes_expr(self, key: str) -> list[pl.Expr]:
+        """The code columns ``_p _k _dir _z _r _b`` of a packed situation column (``key_expr`` undone)."""
+        _, nk, nd, nz, nr, nb = self.sizes
+        out = []
+        rest = pl.col(key)
+        for col, size in (("_b", nb), ("_r", nr), ("_z", nz), ("_dir", nd), ("_k", nk)):
+            out.append((rest % size).alias(col))
+            rest = rest // size
+        out.append(rest.alias("_p"))
+        return out
+
     def decode(self, key: int) -> tuple[Plan, str, str | None, str | None, str | None, str]:
         _, nk, nd, nz, nr, nb = self.sizes
         key, b = divmod(key, nb)
