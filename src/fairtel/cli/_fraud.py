@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from fairtel.cli import _fraud_detect
 from fairtel.cli._tabular import register_tabular
 from fairtel.cli._ui import stub_command
 
@@ -23,5 +24,5 @@ def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Fraud and abnormal-user detection (issue #6).", no_args_is_help=True)
     register_tabular(sub, task="fraud", trainer=_train, headline=["roc_auc", "pr_auc"])
     stub_command(sub, "score", 6, "scoring the operator's own usage")
-    stub_command(sub, "cases", 6, "the fraud case queue")
+    _fraud_detect.register(sub)
     app.add_typer(sub, name="fraud")

@@ -1,5 +1,65 @@
 """fraud: see README.md in this folder."""
 
+from fairtel.fraud._cases import (
+    SUSPENDABLE,
+    CallbackNotice,
+    CaseFiles,
+    CaseQueue,
+    CaseStatus,
+    Decision,
+    Detector,
+    FraudCase,
+    InvalidTransitionError,
+    MergeReport,
+    Reason,
+    Suspension,
+    case_id,
+)
+from fairtel.fraud._detectors import (
+    Detection,
+    IrsfThresholds,
+    ScamThresholds,
+    SimboxThresholds,
+    Thresholds,
+    WangiriThresholds,
+    detect,
+    detect_irsf,
+    detect_scam,
+    detect_simbox,
+    detect_wangiri,
+)
+from fairtel.fraud._features import USAGE_COLUMNS, FeatureConfig, FraudFeatures, compute_features
 from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
 
-__all__ = ["FRAUD_PHRASES", "train_fraud_model"]
+__all__ = [
+    "FRAUD_PHRASES",
+    "SUSPENDABLE",
+    "USAGE_COLUMNS",
+    "CallbackNotice",
+    "CaseFiles",
+    "CaseQueue",
+    "CaseStatus",
+    "Decision",
+    "Detection",
+    "Detector",
+    "FeatureConfig",
+    "FraudCase",
+    "FraudFeatures",
+    "InvalidTransitionError",
+    "IrsfThresholds",
+    "MergeReport",
+    "Reason",
+    "ScamThresholds",
+    "SimboxThresholds",
+    "Suspension",
+    "Thresholds",
+    "WangiriThresholds",
+    "case_id",
+    "compute_features",
+    "detect",
+    "detect_irsf",
+    "detect_scam",
+    "detect_simbox",
+    "detect_wangiri",
+    "train_fraud_model",
+]

@@ -1,0 +1,201 @@
+"""Fraud features and detectors over N clean usage records (default 50 M, one 30-day period): wall time and
+peak memory, beside a plain DuckDB GROUP BY computing a few of the same per-line aggregates in the same run.
+
+    python bench/bench_fraud_features.py                  # 50 M records, or FAIRTEL_BENCH_RECORDS
+    python bench/bench_fraud_features.py 10000000 --keep --out /tmp/fraud-bench
+
+The records are generated here with numpy (the synthesiser plus mediation would take far longer than the
+measurement): about 19.5 records per subscriber-day like the synthetic operator, 26 % voice, 13 % SMS, the
+rest data, a few international and premium calls, some roaming, and a few SIM-box groups so the detectors
+have something to find. Each measurement runs in its own process, so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+DAYS = 30
+CHUNK = 2_000_000
+START_S = 1_788_192_000  # 2026-09-01T00:00:00+08:00
+INTL = np.array([852, 1, 44, 81, 82, 65, 91, 7, 34, 234], dtype=np.int64)
+PREMIUM = np.array([882, 883, 881, 2393, 3712], dtype=np.int64)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _numbers(prefix: np.ndarray, rng: np.random.Generator, n: int, length: int = 12) -> np.ndarray:
+    plen = np.floor(np.log10(prefix)).astype(np.int64) + 1
+    rest = 10 ** (length - plen)
+    return prefix * rest + (rng.random(n) * rest).astype(np.int64)
+
+
+def generate(out: Path, records: int, seed: int = 1) -> int:
+    rng = np.random.default_rng(seed)
+    subs = max(100, records // int(19.5 * DAYS))
+    msisdn = 86 * 10**11 + 13 * 10**9 + rng.choice(10**9, size=subs, replace=False)
+    imei = 35_000_000_000_000 + np.arange(subs, dtype=np.int64) * 7919
+    home_cell = rng.integers(0, 4000, subs)
+    # SIM-box groups: 5 lines sharing one device and one cell, calling out all day.
+    boxes = rng.choice(subs, size=min(subs // 5, 5 * max(1, subs // 5000)), replace=False).reshape(-1, 5)
+    for g in boxes:
+        imei[g] = imei[g[0]]
+        home_cell[g] = home_cell[g[0]]
+    is_box = np.zeros(subs, dtype=bool)
+    is_box[boxes.ravel()] = True
+    box_ids = np.flatnonzero(is_box)
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    part = 0
+    while written < records:
+        m = min(CHUNK, records - written)
+        sub = rng.integers(0, subs, m)
+        # SIM-box lines get about 160 outgoing calls a day, like the synthetic operator's
+        n_box = min(m // 50, len(box_ids) * 160 * DAYS * m // records)
+        sub[:n_box] = box_ids[rng.integers(0, len(box_ids), n_box)] if len(box_ids) else sub[:n_box]
+        box = is_box[sub]
+        u = rng.random(m)
+        kind = np.where(box | (u < 0.26), 0, np.where(u < 0.39, 1, 2))
+        direction = np.where(box, 0, (rng.random(m) < 0.45).astype(np.int64))
+        ts = START_S + (rng.random(m) * DAYS * 86400).astype(np.int64)
+        dur = np.where(kind == 0, np.clip(rng.lognormal(np.log(55), 1.15, m), 0, 10_800), 0).astype(np.int64)
+        dur = np.where((kind == 0) & (rng.random(m) < 0.12), 0, dur)
+        peer_i = 86 * 10**11 + 13 * 10**9 + rng.integers(0, 10**9, m)
+        v = rng.random(m)
+        intl = (kind == 0) & ~box & (v < 0.005)
+        prem = (kind == 0) & (direction == 0) & ~box & (v > 0.99995)
+        peer_i = np.where(intl, _numbers(INTL[rng.integers(0, len(INTL), m)], rng, m), peer_i)
+        peer_i = np.where(prem, _numbers(PREMIUM[rng.integers(0, len(PREMIUM), m)], rng, m), peer_i)
+        cell = np.where(box | (rng.random(m) < 0.75), home_cell[sub], rng.integers(0, 4000, m))
+        roam = (~box) & (rng.random(m) < 0.01)
+        data = kind == 2
+        table = pa.table({
+            "record_id": pc.cast(pa.array(np.arange(written, written + m)), pa.string()),
+            "source": pa.array(["bench"] * m, pa.string()),
+            "msisdn": pc.cast(pa.array(msisdn[sub]), pa.string()),
+            "kind": pc.take(pa.array(["voice", "sms", "data"]), pa.array(kind)),
+            "direction": pc.take(pa.array(["out", "in"]), pa.array(direction, mask=data)),
+            "started_at": pa.array(ts * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "duration_s": pa.array(dur, mask=kind != 0),
+            "bytes_up": pa.array(rng.integers(200, 200_000, m), mask=~data),
+            "bytes_down": pa.array(rng.integers(1_000, 20_000_000, m), mask=~data),
+            "peer": pc.cast(pa.array(peer_i, mask=data), pa.string()),
+            "roaming_country": pa.array(np.where(roam, "TH", None), pa.string()),
+            "cell_id": pc.binary_join_element_wise("460-00-", pc.cast(pa.array(cell), pa.string()), ""),
+            "imei": pc.cast(pa.array(imei[sub]), pa.string()),
+        })
+        pq.write_table(table, out / f"part-{part:04d}.parquet", compression="zstd")
+        written += m
+        part += 1
+    subscribers = pa.table({
+        "msisdn": pc.cast(pa.array(msisdn), pa.string()),
+        "activated_at": pa.array((START_S - rng.integers(1, 2000, subs) * 86400) * 1_000_000, pa.timestamp("us", tz="UTC")),
+    })
+    pq.write_table(subscribers, out / "subscribers.parquet.meta")
+    return subs
+
+
+def run_fairtel(data: Path) -> dict[str, object]:
+    import polars as pl
+
+    from fairtel.catalog import default_catalog_path, load_catalog
+    from fairtel.core.time import utc_now
+    from fairtel.fraud import compute_features, detect
+
+    catalog = load_catalog(default_catalog_path())
+    t0 = time.perf_counter()
+    usage = pl.scan_parquet(sorted(data.glob("part-*.parquet")))
+    subscribers = pl.read_parquet(data / "subscribers.parquet.meta")
+    records = int(usage.select(pl.len()).collect().item())
+    chunks = max(1, -(-records // 8_000_000))
+    features = compute_features(usage, catalog=catalog, subscribers=subscribers, chunks=chunks)
+    t1 = time.perf_counter()
+    found = detect(features, period="2026-09", now=utc_now())
+    t2 = time.perf_counter()
+    return {"records": records, "chunks": chunks, "lines": features.lines.height, "features_s": round(t1 - t0, 1),
+            "detect_s": round(t2 - t1, 2), "cases": found.counts(), "peak_rss_mb": round(_peak_mb())}
+
+
+def run_duckdb(data: Path) -> dict[str, object]:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    glob = str(data / "part-*.parquet")
+    n = con.execute(f"""
+        SELECT count(*) FROM (
+          SELECT msisdn,
+            count(*) FILTER (WHERE kind = 'voice' AND direction = 'out') AS calls_out,
+            count(*) FILTER (WHERE kind = 'voice' AND direction = 'in') AS calls_in,
+            count(DISTINCT peer) FILTER (WHERE kind = 'voice' AND direction = 'out') AS distinct_callees,
+            count(*) FILTER (WHERE kind = 'sms') AS sms,
+            count(*) FILTER (WHERE kind = 'data') AS data_sessions,
+            count(DISTINCT cell_id) AS distinct_cells,
+            count(DISTINCT imei) AS distinct_imeis,
+            avg(CASE WHEN kind = 'voice' AND direction = 'out'
+                     THEN (hour(started_at AT TIME ZONE 'Asia/Shanghai') < 6)::INT END) AS night_share,
+            median(duration_s) FILTER (WHERE kind = 'voice' AND direction = 'out' AND duration_s > 0) AS median_out
+          FROM read_parquet('{glob}') GROUP BY msisdn)
+    """).fetchone()
+    return {"lines": n[0] if n else 0, "seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(_peak_mb())}
+
+
+def _child(flag: str, data: Path) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, flag, str(data)], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("records", nargs="?", type=int, default=int(os.environ.get("FAIRTEL_BENCH_RECORDS", 50_000_000)))
+    ap.add_argument("--out", type=Path, help="Where the generated records go (default: a temporary directory).")
+    ap.add_argument("--keep", action="store_true", help="Keep the generated records (and reuse them if present).")
+    ap.add_argument("--run-fairtel", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--run-duckdb", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run_fairtel:
+        print(json.dumps(run_fairtel(args.run_fairtel)))
+        return 0
+    if args.run_duckdb:
+        print(json.dumps(run_duckdb(args.run_duckdb)))
+        return 0
+    data = args.out or Path(tempfile.mkdtemp(prefix="fairtel-fraud-bench-"))
+    try:
+        if not (args.keep and any(data.glob("part-*.parquet"))):
+            t0 = time.perf_counter()
+            subs = generate(data, args.records)
+            print(f"generated {args.records:,} records for {subs:,} lines in {time.perf_counter() - t0:.1f} s ({data})")
+        fairtel = _child("--run-fairtel", data)
+        duck = _child("--run-duckdb", data)
+        rec = int(str(fairtel["records"]))
+        fs, ds = float(str(fairtel["features_s"])), float(str(duck["seconds"]))
+        print(f"fairtel features: {rec:,} records, {fairtel['lines']:,} lines, {fairtel['chunks']} chunk(s): "
+              f"{fs:.1f} s ({rec / fs / 1e6:.2f} M records/s), detectors {fairtel['detect_s']} s, "
+              f"peak RSS {fairtel['peak_rss_mb']} MB; cases {fairtel['cases']}")
+        print(f"duckdb GROUP BY (9 of the aggregates, 2 threads): {ds:.1f} s ({rec / ds / 1e6:.2f} M records/s), "
+              f"peak RSS {duck['peak_rss_mb']} MB, {duck['lines']:,} lines")
+        print(f"ratio fairtel/duckdb: {fs / ds:.2f}x time")
+    finally:
+        if not args.keep:
+            shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,504 @@
+"""Rule detectors over the fraud features: SIM-box, Wangiri, IRSF and scam callers.
+
+Each detector is a pure function of a features frame and its thresholds. A detector has *required*
+conditions (all must hold for a case to open) and weighted *signals*; the score is the weighted share of
+signals that hold (0..1), and a case opens when every required condition holds and the score reaches the
+detector's ``min_score``. Every condition that held is written into the case as a reason, in Chinese and
+English, with the measured value and the threshold it crossed. docs/fraud.md explains each threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any, Literal
+
+import polars as pl
+
+from fairtel.core.errors import ConfigError
+from fairtel.core.time import DEMO_TIMEZONE, require_aware, zone
+from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase, Reason, case_id, notice_id
+from fairtel.fraud._features import FraudFeatures
+
+Op = Literal[">=", "<="]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``column op threshold`` on a features frame, and how to say it. ``fmt`` formats value and threshold."""
+
+    code: str
+    column: str
+    op: Op
+    threshold: float
+    en: str
+    zh: str
+    weight: float = 1.0
+    fmt: str = "{:.0f}"
+    show_threshold: bool = True
+
+    def expr(self) -> pl.Expr:
+        c = pl.col(self.column)
+        return (c >= self.threshold if self.op == ">=" else c <= self.threshold).fill_null(False)
+
+    def reason(self, value: Any) -> Reason:
+        v = float(value)
+        shown, limit = self.fmt.format(v), self.fmt.format(self.threshold)
+        sign = "≥" if self.op == ">=" else "≤"
+        en, zh = self.en.format(v=shown), self.zh.format(v=shown)
+        return Reason(
+            code=self.code,
+            value=round(v, 4),
+            threshold=self.threshold,
+            en=f"{en} ({sign} {limit})" if self.show_threshold else en,
+            zh=f"{zh}（{sign} {limit}）" if self.show_threshold else zh,
+        )
+
+
+# ------------------------------------------------------------------------------------------ thresholds
+@dataclass(frozen=True, slots=True)
+class SimboxThresholds:
+    """SIM-box / interconnect bypass: a line that terminates a stream of calls for someone else.
+
+    Required: ``min_calls_out_per_day``, ``min_out_in_ratio``, ``min_callee_diversity`` (distinct numbers
+    called / calls). Signals: little SMS, no data, one fixed place, a device shared by several SIMs, callees
+    who never call back, traffic around the clock rather than office hours. A busy outbound call centre meets
+    the required conditions; its callbacks and office hours keep its score under ``min_score``.
+    """
+
+    min_calls_out_per_day: float = 40.0
+    min_out_in_ratio: float = 8.0
+    min_callee_diversity: float = 0.7
+    max_sms_per_day: float = 1.0
+    max_data_sessions_per_day: float = 1.0
+    max_distinct_cells: float = 2
+    min_sims_per_imei: float = 2
+    max_callback_share: float = 0.1
+    max_office_hours_share: float = 0.8
+    min_score: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class WangiriThresholds:
+    """Wangiri: an international number rings many subscribers once, hoping they call back a premium line.
+
+    Required: at least ``min_targets`` subscribers rung and a share of one-ring calls (0-3 s, the feature
+    config's ``one_ring_max_s``) of at least ``min_one_ring_share``. Signals: the number is in the premium
+    zone; the campaign lasts at most ``max_span_hours``; calls are answered for at most
+    ``max_mean_duration_s`` on average.
+    """
+
+    min_targets: float = 10
+    min_one_ring_share: float = 0.8
+    max_span_hours: float = 48.0
+    max_mean_duration_s: float = 3.0
+    min_score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IrsfThresholds:
+    """International revenue share fraud: a line pumping minutes into premium ranges.
+
+    Required: ``min_premium_calls`` calls and ``min_premium_minutes`` minutes to the premium zone. Signals:
+    a new line (premium traffic within ``max_new_line_days`` of activation), calls made while roaming,
+    night-time calls, many different premium numbers, very high volume.
+    """
+
+    min_premium_calls: float = 5
+    min_premium_minutes: float = 30.0
+    max_new_line_days: float = 30.0
+    min_roaming_calls: float = 1
+    min_night_share: float = 0.3
+    min_premium_numbers: float = 5
+    high_premium_minutes: float = 300.0
+    min_score: float = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class ScamThresholds:
+    """Scam callers: a line calling many different subscribers briefly, who rarely call back.
+
+    Required: ``min_distinct_callees`` numbers called, ``min_callee_diversity`` and
+    ``min_calls_out_per_day``. Signals: mostly brief calls, few callees calling back, few incoming calls,
+    several devices (IMEIs), a new line.
+    """
+
+    min_distinct_callees: float = 50
+    min_callee_diversity: float = 0.7
+    min_calls_out_per_day: float = 10.0
+    min_brief_call_share: float = 0.6
+    max_callback_share: float = 0.05
+    min_out_in_ratio: float = 5.0
+    min_distinct_imeis: float = 2
+    max_new_line_days: float = 30.0
+    min_score: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """All detectors' thresholds; ``enabled`` lists the detectors to run."""
+
+    simbox: SimboxThresholds = SimboxThresholds()
+    wangiri: WangiriThresholds = WangiriThresholds()
+    irsf: IrsfThresholds = IrsfThresholds()
+    scam: ScamThresholds = ScamThresholds()
+    enabled: tuple[Detector, ...] = tuple(Detector)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Thresholds:
+        """From a mapping shaped like the TOML file (``[simbox] min_calls_out_per_day = 60`` ...); unknown
+        detectors or fields are a ``ConfigError`` naming them, so a typo never passes silently."""
+        out = cls()
+        problems: list[str] = []
+        for key, value in data.items():
+            if key == "enabled":
+                try:
+                    out = replace(out, enabled=tuple(Detector(v) for v in value))
+                except ValueError as exc:
+                    problems.append(f"enabled: {exc}")
+                continue
+            if key not in {d.value for d in Detector} or not isinstance(value, Mapping):
+                problems.append(f"unknown section {key!r} (expected one of {', '.join(d.value for d in Detector)})")
+                continue
+            current = getattr(out, key)
+            known = {f.name for f in fields(current)}
+            bad = sorted(set(value) - known)
+            if bad:
+                problems.append(f"[{key}] unknown threshold(s): {', '.join(bad)}")
+                continue
+            try:
+                out = replace(out, **{key: replace(current, **{k: float(v) for k, v in value.items()})})
+            except (TypeError, ValueError) as exc:
+                problems.append(f"[{key}] {exc}")
+        if problems:
+            raise ConfigError("fraud thresholds: " + "; ".join(problems), details={"problems": problems})
+        return out
+
+
+# ------------------------------------------------------------------------------------------ conditions
+def _simbox(t: SimboxThresholds) -> tuple[list[Condition], list[Condition]]:
+    required = [
+        Condition("calls_out_per_day", "calls_out_per_day", ">=", t.min_calls_out_per_day,
+                  "{v} outgoing calls a day", "日均主叫 {v} 次"),
+        Condition("out_in_ratio", "out_in_ratio", ">=", t.min_out_in_ratio,
+                  "{v} outgoing calls per incoming call", "主被叫比 {v}", fmt="{:.1f}"),
+        Condition("callee_diversity", "callee_diversity", ">=", t.min_callee_diversity,
+                  "{v} of calls go to a number not called before", "被叫号码离散度 {v}", fmt="{:.0%}"),
+    ]
+    signals = [
+        Condition("no_sms", "sms_per_day", "<=", t.max_sms_per_day,
+                  "{v} SMS a day", "日均短信 {v} 条", weight=0.5, fmt="{:.2f}"),
+        Condition("no_data", "data_sessions_per_day", "<=", t.max_data_sessions_per_day,
+                  "{v} data sessions a day", "日均上网 {v} 次", fmt="{:.2f}"),
+        Condition("fixed_cell", "distinct_cells", "<=", t.max_distinct_cells,
+                  "calls from {v} cell(s) only", "仅在 {v} 个基站下通话"),
+        Condition("shared_device", "sims_per_imei", ">=", t.min_sims_per_imei,
+                  "its device (IMEI) carried {v} SIM cards", "同一终端 (IMEI) 使用了 {v} 张 SIM 卡", weight=1.5),
+        Condition("no_callbacks", "callback_share", "<=", t.max_callback_share,
+                  "{v} of the numbers called ever called back", "被叫回拨比例 {v}", fmt="{:.1%}"),
+        Condition("round_the_clock", "office_hours_share", "<=", t.max_office_hours_share,
+                  "{v} of calls in office hours", "工作时间通话占比 {v}", fmt="{:.0%}"),
+    ]
+    return required, signals
+
+
+def _wangiri(t: WangiriThresholds, premium_zone: str) -> tuple[list[Condition], list[Condition]]:
+    required = [
+        Condition("targets", "targets", ">=", t.min_targets,
+                  "rang {v} different subscribers", "呼叫了 {v} 位不同用户"),
+        Condition("one_ring_share", "one_ring_share", ">=", t.min_one_ring_share,
+                  "{v} of its calls were one-ring (0-3 s)", "响一声 (0-3 秒) 呼叫占比 {v}", fmt="{:.0%}"),
+    ]
+    signals = [
+        Condition("premium_zone", "_premium", ">=", 1,
+                  f"the number is in the premium-rate zone {premium_zone}", f"号码属于国际高资费号段 {premium_zone}",
+                  show_threshold=False),
+        Condition("burst", "span_hours", "<=", t.max_span_hours,
+                  "all calls within {v} hours", "全部呼叫集中在 {v} 小时内", fmt="{:.1f}"),
+        Condition("unanswered", "mean_duration_s", "<=", t.max_mean_duration_s,
+                  "calls lasted {v} s on average", "平均通话 {v} 秒", fmt="{:.1f}"),
+    ]
+    return required, signals
+
+
+def _irsf(t: IrsfThresholds) -> tuple[list[Condition], list[Condition]]:
+    required = [
+        Condition("premium_calls", "premium_calls", ">=", t.min_premium_calls,
+                  "{v} calls to premium-rate international ranges", "拨打国际高资费号段 {v} 次"),
+        Condition("premium_minutes", "premium_minutes", ">=", t.min_premium_minutes,
+                  "{v} minutes to premium-rate ranges", "高资费号段通话 {v} 分钟"),
+    ]
+    signals = [
+        Condition("new_line", "premium_line_age_days", "<=", t.max_new_line_days,
+                  "premium calls began {v} days after the line was activated", "开户 {v} 天后即开始拨打高资费号段",
+                  weight=1.5, fmt="{:.1f}"),
+        Condition("roaming", "premium_roaming_calls", ">=", t.min_roaming_calls,
+                  "{v} of them made while roaming", "其中 {v} 次在漫游时拨打", weight=1.5),
+        Condition("night", "premium_night_share", ">=", t.min_night_share,
+                  "{v} of them at night", "夜间拨打占比 {v}", fmt="{:.0%}"),
+        Condition("many_numbers", "premium_numbers", ">=", t.min_premium_numbers,
+                  "to {v} different premium numbers", "涉及 {v} 个不同高资费号码"),
+        Condition("high_volume", "premium_minutes", ">=", t.high_premium_minutes,
+                  "{v} premium minutes in the period", "本期高资费通话 {v} 分钟"),
+    ]
+    return required, signals
+
+
+def _scam(t: ScamThresholds) -> tuple[list[Condition], list[Condition]]:
+    required = [
+        Condition("distinct_callees", "distinct_callees", ">=", t.min_distinct_callees,
+                  "called {v} different numbers", "呼叫了 {v} 个不同号码"),
+        Condition("callee_diversity", "callee_diversity", ">=", t.min_callee_diversity,
+                  "{v} of calls go to a number not called before", "被叫号码离散度 {v}", fmt="{:.0%}"),
+        Condition("calls_out_per_day", "calls_out_per_day", ">=", t.min_calls_out_per_day,
+                  "{v} outgoing calls a day", "日均主叫 {v} 次"),
+    ]
+    signals = [
+        Condition("brief_calls", "brief_call_share", ">=", t.min_brief_call_share,
+                  "{v} of calls shorter than 30 s", "30 秒以内短通话占比 {v}", weight=1.5, fmt="{:.0%}"),
+        Condition("no_callbacks", "callback_share", "<=", t.max_callback_share,
+                  "{v} of the numbers called ever called back", "被叫回拨比例 {v}", fmt="{:.1%}"),
+        Condition("few_incoming", "out_in_ratio", ">=", t.min_out_in_ratio,
+                  "{v} outgoing calls per incoming call", "主被叫比 {v}", fmt="{:.1f}"),
+        Condition("several_devices", "distinct_imeis", ">=", t.min_distinct_imeis,
+                  "used {v} different devices (IMEIs)", "使用了 {v} 部不同终端 (IMEI)"),
+        Condition("new_line", "line_age_days", "<=", t.max_new_line_days,
+                  "line activated {v} days before this activity", "开户仅 {v} 天", fmt="{:.1f}"),
+    ]
+    return required, signals
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def _evaluate(frame: pl.DataFrame, required: list[Condition], signals: list[Condition], min_score: float) -> pl.DataFrame:
+    """The rows that open a case, with ``_score`` and one boolean ``_c<i>`` column per condition."""
+    conds = [*required, *signals]
+    total = sum(s.weight for s in signals) or 1.0
+    score = pl.sum_horizontal([pl.when(s.expr()).then(s.weight).otherwise(0.0) for s in signals]) / total if signals else pl.lit(1.0)
+    gate = pl.all_horizontal([c.expr() for c in required]) if required else pl.lit(True)
+    return (
+        frame.with_columns(*(c.expr().alias(f"_c{i}") for i, c in enumerate(conds)), score.alias("_score"))
+        .filter(gate & (pl.col("_score") >= min_score - 1e-9))
+        .sort(["_score", frame.columns[0]], descending=[True, False])
+    )
+
+
+def _reasons(row: Mapping[str, Any], conds: list[Condition]) -> tuple[Reason, ...]:
+    return tuple(c.reason(row[c.column]) for i, c in enumerate(conds) if row[f"_c{i}"])
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+_LINE_EVIDENCE: dict[Detector, tuple[str, ...]] = {
+    Detector.SIMBOX: (
+        "calls_out", "calls_in", "calls_out_per_day", "distinct_callees", "out_in_ratio", "callee_diversity",
+        "sms_per_day", "data_sessions_per_day", "distinct_cells", "distinct_imeis", "sims_per_imei",
+        "callback_share", "office_hours_share", "night_share", "median_out_duration_s", "active_days",
+        "line_age_days",
+    ),
+    Detector.IRSF: (
+        "premium_calls", "premium_minutes", "premium_numbers", "premium_night_share", "premium_roaming_calls",
+        "roaming_days", "premium_first_at", "premium_line_age_days", "line_age_days", "intl_calls_out",
+        "calls_out",
+    ),
+    Detector.SCAM: (
+        "calls_out", "calls_in", "calls_out_per_day", "distinct_callees", "callee_diversity", "brief_call_share",
+        "short_call_share", "callback_share", "out_in_ratio", "distinct_imeis", "line_age_days",
+        "median_out_duration_s", "active_days",
+    ),
+}
+
+
+def _line_cases(
+    detector: Detector,
+    lines: pl.DataFrame,
+    required: list[Condition],
+    signals: list[Condition],
+    min_score: float,
+    *,
+    period: str,
+    now: datetime,
+    exempt: Collection[str],
+) -> list[FraudCase]:
+    frame = lines.filter(~pl.col("msisdn").is_in(list(exempt))) if exempt else lines
+    hits = _evaluate(frame, required, signals, min_score)
+    conds = [*required, *signals]
+    keys = [k for k in _LINE_EVIDENCE[detector] if k in hits.columns]
+    return [
+        FraudCase(
+            case_id=case_id(detector, row["msisdn"], period),
+            detector=detector,
+            subject=row["msisdn"],
+            period=period,
+            score=round(float(row["_score"]), 4),
+            evidence={k: _clean(row[k]) for k in keys},
+            reasons=_reasons(row, conds),
+            opened_at=now,
+        )
+        for row in hits.iter_rows(named=True)
+    ]
+
+
+def detect_simbox(lines: pl.DataFrame, thresholds: SimboxThresholds | None = None, *, period: str, now: datetime,
+                  exempt: Collection[str] = ()) -> list[FraudCase]:
+    t = thresholds or SimboxThresholds()
+    required, signals = _simbox(t)
+    return _line_cases(Detector.SIMBOX, lines, required, signals, t.min_score, period=period, now=require_aware(now),
+                       exempt=exempt)
+
+
+def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *, period: str, now: datetime,
+                exempt: Collection[str] = ()) -> list[FraudCase]:
+    t = thresholds or IrsfThresholds()
+    required, signals = _irsf(t)
+    return _line_cases(Detector.IRSF, lines, required, signals, t.min_score, period=period, now=require_aware(now),
+                       exempt=exempt)
+
+
+def detect_scam(lines: pl.DataFrame, thresholds: ScamThresholds | None = None, *, period: str, now: datetime,
+                exempt: Collection[str] = ()) -> list[FraudCase]:
+    t = thresholds or ScamThresholds()
+    required, signals = _scam(t)
+    return _line_cases(Detector.SCAM, lines, required, signals, t.min_score, period=period, now=require_aware(now),
+                       exempt=exempt)
+
+
+def _local_text(value: datetime, tz: str) -> str:
+    return value.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def detect_wangiri(
+    callers: pl.DataFrame,
+    callbacks: pl.DataFrame,
+    thresholds: WangiriThresholds | None = None,
+    *,
+    period: str,
+    now: datetime,
+    premium_zone: str = "intl-premium",
+    tz: str = DEMO_TIMEZONE,
+    exempt: Collection[str] = (),
+) -> tuple[list[FraudCase], list[CallbackNotice]]:
+    """Cases against the calling numbers, and a protective notice for every subscriber who called one back.
+
+    The notices are not cases: the subscribers are victims, told what happened and what to do.
+    """
+    t = thresholds or WangiriThresholds()
+    now = require_aware(now)
+    required, signals = _wangiri(t, premium_zone)
+    frame = callers.with_columns((pl.col("zone") == premium_zone).cast(pl.Int8).alias("_premium"))
+    if exempt:
+        frame = frame.filter(~pl.col("peer").is_in(list(exempt)))
+    hits = _evaluate(frame, required, signals, t.min_score)
+    conds = [*required, *signals]
+    flagged = set(hits["peer"].to_list())
+    backs = callbacks.filter(pl.col("peer").is_in(list(flagged))) if flagged else callbacks.clear()
+    by_peer: dict[str, list[dict[str, Any]]] = {}
+    for row in backs.iter_rows(named=True):
+        by_peer.setdefault(row["peer"], []).append(row)
+    cases: list[FraudCase] = []
+    notices: list[CallbackNotice] = []
+    for row in hits.iter_rows(named=True):
+        peer = row["peer"]
+        cid = case_id(Detector.WANGIRI, peer, period)
+        back = by_peer.get(peer, [])
+        premium_backs = sum(1 for b in back if b["zone"] == premium_zone)
+        reasons = _reasons(row, conds)
+        if back:
+            reasons = (*reasons, Reason(
+                code="callbacks", value=float(len(back)), threshold=None,
+                en=f"{len(back)} subscriber call(s) back to it, {premium_backs} at premium rates",
+                zh=f"{len(back)} 次用户回拨，其中 {premium_backs} 次按高资费计费",
+            ))
+        cases.append(FraudCase(
+            case_id=cid,
+            detector=Detector.WANGIRI,
+            subject=peer,
+            subject_kind="caller",
+            period=period,
+            score=round(float(row["_score"]), 4),
+            evidence={
+                "zone": row["zone"], "calls": row["calls"], "targets": row["targets"],
+                "one_ring_share": _clean(row["one_ring_share"]), "mean_duration_s": _clean(row["mean_duration_s"]),
+                "first_at": _clean(row["first_at"]), "last_at": _clean(row["last_at"]),
+                "span_hours": _clean(row["span_hours"]), "callbacks": len(back), "premium_callbacks": premium_backs,
+            },
+            reasons=reasons,
+            opened_at=now,
+            related=tuple(sorted({b["msisdn"] for b in back})),
+        ))
+        for b in back:
+            premium = b["zone"] == premium_zone
+            when = _local_text(b["started_at"], tz)
+            rate_en = " at premium rates" if premium else ""
+            rate_zh = "，该号码按国际高资费计费" if premium else ""
+            notices.append(CallbackNotice(
+                notice_id=notice_id(cid, b["record_id"]),
+                case_id=cid,
+                msisdn=b["msisdn"],
+                caller=peer,
+                record_id=b["record_id"],
+                source=b["source"],
+                called_back_at=b["started_at"],
+                duration_s=int(b["duration_s"] or 0),
+                zone=b["zone"],
+                premium=premium,
+                text_en=(
+                    f"On {when} you returned a missed call from +{peer}, a number that rang many subscribers once "
+                    f"(a \"one-ring\" scam){rate_en}. Please do not call back unknown international numbers; "
+                    "if this call was charged, reply or call customer service to have it checked."
+                ),
+                text_zh=(
+                    f"您于 {when} 回拨了未接来电 +{peer}。该号码向大量用户“响一声”后挂断，属于诈骗来电{rate_zh}。"
+                    "请勿回拨陌生境外号码；如该通话已产生费用，请联系客服核查。"
+                ),
+            ))
+    return cases, notices
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What one run of the detectors over one period found."""
+
+    period: str
+    cases: tuple[FraudCase, ...]
+    notices: tuple[CallbackNotice, ...]
+
+    def counts(self) -> dict[str, int]:
+        out = {d.value: 0 for d in Detector}
+        for c in self.cases:
+            out[c.detector.value] += 1
+        return out
+
+
+def detect(
+    features: FraudFeatures,
+    thresholds: Thresholds | None = None,
+    *,
+    period: str,
+    now: datetime,
+    premium_zone: str = "intl-premium",
+    tz: str = DEMO_TIMEZONE,
+    exempt: Collection[str] = (),
+) -> Detection:
+    """Every enabled detector over one period's features. ``exempt`` numbers (known business lines, a
+    partner's call centre) never open a case."""
+    t = thresholds or Thresholds()
+    cases: list[FraudCase] = []
+    notices: list[CallbackNotice] = []
+    if Detector.SIMBOX in t.enabled:
+        cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt)
+    if Detector.WANGIRI in t.enabled:
+        w, notices = detect_wangiri(features.callers, features.callbacks, t.wangiri, period=period, now=now,
+                                    premium_zone=premium_zone, tz=tz, exempt=exempt)
+        cases += w
+    if Detector.IRSF in t.enabled:
+        cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt)
+    if Detector.SCAM in t.enabled:
+        cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt)
+    return Detection(period=period, cases=tuple(cases), notices=tuple(notices))

@@ -1,0 +1,302 @@
+"""Per-line and per-caller fraud features for one period, computed from clean usage in one Polars plan.
+
+Everything here is a group-by over frames: no Python loop touches a subscriber. The usage is read once per
+chunk of subscribers (a hash of the msisdn picks the chunk), so memory follows the chunk, not the period;
+the few aggregates that cross subscribers (SIMs per IMEI, international callers) are small and computed
+over the whole period.
+
+What the columns mean is documented in docs/fraud.md ("Features"); detectors read them by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+
+from fairtel.core.time import DEMO_TIMEZONE
+
+if TYPE_CHECKING:
+    from fairtel.catalog import Catalog
+
+# The columns of clean usage (CLEAN_USAGE_SCHEMA) the features read; the others are never loaded.
+USAGE_COLUMNS: tuple[str, ...] = (
+    "record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
+    "peer", "roaming_country", "cell_id", "imei",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """How the features read the usage. ``tz`` decides what a night, an office hour and a day are."""
+
+    tz: str = DEMO_TIMEZONE
+    domestic_zone: str = "domestic"
+    premium_zone: str = "intl-premium"
+    short_call_s: int = 5  # "short": an outgoing call shorter than this (unanswered attempts included)
+    brief_call_s: int = 30  # "brief": shorter than this
+    one_ring_max_s: int = 3  # an incoming call this short (0 = not answered) is a "one-ring" call
+    night_hours: tuple[int, int] = (0, 6)  # local [start, end)
+    office_hours: tuple[int, int] = (9, 18)  # local [start, end), Monday to Friday
+
+
+@dataclass(frozen=True, slots=True)
+class FraudFeatures:
+    """``lines``: one row per served msisdn; ``callers``: one row per international number that called in;
+    ``callbacks``: outgoing calls to an international number that had rung the same line with a one-ring call."""
+
+    lines: pl.DataFrame
+    callers: pl.DataFrame
+    callbacks: pl.DataFrame
+
+
+# ------------------------------------------------------------------------------------------------ zones
+def _zone_of(catalog: Catalog, config: FeatureConfig) -> tuple[pl.Expr, pl.Expr]:
+    """(maybe international, zone): a cheap prefix test that keeps every number outside the domestic zone,
+    and the catalog's longest-prefix zone, which is only evaluated on the numbers the test kept."""
+    peer = pl.col("peer")
+    domestic = catalog.zone(config.domestic_zone).prefixes
+    # A longer prefix of another zone may sit inside a domestic one ("8613..." for a special range).
+    inner = [p for p, z in catalog.prefix_table() if z != config.domestic_zone and any(p.startswith(d) for d in domestic)]
+    maybe_intl = ~pl.any_horizontal([peer.str.starts_with(d) for d in domestic]) if domestic else pl.lit(True)
+    if inner:
+        maybe_intl = maybe_intl | pl.any_horizontal([peer.str.starts_with(p) for p in inner])
+    return maybe_intl & peer.is_not_null(), catalog.zone_expr(peer)
+
+
+def _local(config: FeatureConfig) -> list[pl.Expr]:
+    local = pl.col("started_at").dt.convert_time_zone(config.tz)
+    hour = local.dt.hour()
+    n0, n1 = config.night_hours
+    o0, o1 = config.office_hours
+    night = (hour >= n0) & (hour < n1) if n0 <= n1 else (hour >= n0) | (hour < n1)
+    return [
+        local.dt.date().alias("_day"),
+        night.alias("_night"),
+        ((hour >= o0) & (hour < o1) & (local.dt.weekday() <= 5)).alias("_office"),
+    ]
+
+
+def _prepare(usage: pl.LazyFrame) -> pl.LazyFrame:
+    names = usage.collect_schema().names()
+    missing = [c for c in USAGE_COLUMNS if c not in names]
+    lf = usage.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing) if missing else usage
+    return lf.select(USAGE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------------ lines
+# Distinct counts are taken from unique (line, value) pairs, then counted: ``n_unique`` inside a grouped
+# aggregation is several times slower on the streaming engine than hashing the pairs once.
+def _line_plans(lf: pl.LazyFrame, config: FeatureConfig) -> list[pl.LazyFrame]:
+    kind, direction, dur = pl.col("kind"), pl.col("direction"), pl.col("duration_s").fill_null(0)
+    vo_cond = (kind == "voice") & (direction == "out")
+    lf = lf.with_columns(vo_cond.alias("_vo"), ((kind == "voice") & (direction == "in")).alias("_vi"), *_local(config))
+    vo, vi = pl.col("_vo"), pl.col("_vi")
+    answered = dur.filter(vo & (dur > 0))
+    main = lf.group_by("msisdn").agg(
+        vo.sum().alias("calls_out"),
+        (vo & (dur > 0)).sum().alias("calls_out_answered"),
+        vi.sum().alias("calls_in"),
+        ((kind == "sms") & (direction == "out")).sum().alias("sms_out"),
+        ((kind == "sms") & (direction == "in")).sum().alias("sms_in"),
+        (kind == "data").sum().alias("data_sessions"),
+        (pl.col("bytes_up").fill_null(0) + pl.col("bytes_down").fill_null(0)).filter(kind == "data").sum().alias("data_bytes"),
+        (vo & (dur < config.short_call_s)).sum().alias("_short"),
+        (vo & (dur < config.brief_call_s)).sum().alias("_brief"),
+        answered.mean().alias("mean_out_duration_s"),
+        answered.median().alias("median_out_duration_s"),
+        (vo & pl.col("_night")).sum().alias("_night_out"),
+        (vo & pl.col("_office")).sum().alias("_office_out"),
+        pl.col("started_at").min().alias("first_at"),
+    )
+    out_pairs = lf.filter(vo).select("msisdn", "peer").unique()
+    in_pairs = lf.filter(kind.is_in(["voice", "sms"]) & (direction == "in")).select("msisdn", "peer", vi).unique()
+    callees = out_pairs.group_by("msisdn").agg(pl.len().alias("distinct_callees"))
+    callers = in_pairs.filter(pl.col("_vi")).group_by("msisdn").agg(pl.len().alias("distinct_callers"))
+    # how many of the numbers a line called also called or texted it in the period
+    back = (
+        out_pairs.join(in_pairs.select("msisdn", "peer").unique(), on=["msisdn", "peer"], how="semi")
+        .group_by("msisdn")
+        .agg(pl.len().alias("callees_calling_back"))
+    )
+    cells = lf.select("msisdn", "cell_id").drop_nulls().unique().group_by("msisdn").agg(pl.len().alias("distinct_cells"))
+    imeis = lf.select("msisdn", "imei").drop_nulls().unique().group_by("msisdn").agg(pl.len().alias("distinct_imeis"))
+    days = (
+        lf.select("msisdn", "_day", pl.col("roaming_country").is_not_null().alias("_roam")).unique()
+        .group_by("msisdn")
+        .agg(pl.col("_day").n_unique().alias("active_days"), pl.col("_day").filter(pl.col("_roam")).n_unique().alias("roaming_days"))
+    )
+    return [main, callees, callers, back, cells, imeis, days]
+
+
+def _intl_plan(lf: pl.LazyFrame, config: FeatureConfig, maybe_intl: pl.Expr, zone: pl.Expr) -> pl.LazyFrame:
+    """International voice only (a small share of the records), with the catalog zone of each peer."""
+    return (
+        lf.filter((pl.col("kind") == "voice") & maybe_intl)
+        .with_columns(zone.alias("zone"), *_local(config))
+        .filter(pl.col("zone") != config.domestic_zone)
+    )
+
+
+def _intl_line_plan(intl: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
+    out = intl.filter(pl.col("direction") == "out")
+    prem = pl.col("zone") == config.premium_zone
+    dur = pl.col("duration_s").fill_null(0)
+    return out.group_by("msisdn").agg(
+        pl.len().alias("intl_calls_out"),
+        prem.sum().alias("premium_calls"),
+        (dur.filter(prem).sum() / 60.0).alias("premium_minutes"),
+        pl.col("peer").filter(prem).n_unique().alias("premium_numbers"),
+        (prem & pl.col("_night")).sum().alias("_premium_night"),
+        (prem & pl.col("roaming_country").is_not_null()).sum().alias("premium_roaming_calls"),
+        pl.col("started_at").filter(prem).min().alias("premium_first_at"),
+    )
+
+
+def _callbacks_plan(intl: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
+    rings = (
+        intl.filter((pl.col("direction") == "in") & (pl.col("duration_s").fill_null(0) <= config.one_ring_max_s))
+        .group_by("msisdn", "peer")
+        .agg(pl.col("started_at").min().alias("rung_at"))
+    )
+    outs = intl.filter(pl.col("direction") == "out").select(
+        "msisdn", "peer", "record_id", "source", "started_at", "duration_s", "zone", "roaming_country"
+    )
+    return outs.join(rings, on=["msisdn", "peer"], how="inner").filter(pl.col("started_at") > pl.col("rung_at"))
+
+
+def _caller_plan(intl: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
+    inc = intl.filter(pl.col("direction") == "in")
+    dur = pl.col("duration_s").fill_null(0)
+    ring = dur <= config.one_ring_max_s
+    return inc.group_by("peer").agg(
+        pl.first("zone"),
+        pl.len().alias("calls"),
+        pl.col("msisdn").n_unique().alias("targets"),
+        ring.sum().alias("one_ring_calls"),
+        pl.col("msisdn").filter(ring).n_unique().alias("one_ring_targets"),
+        dur.mean().alias("mean_duration_s"),
+        pl.col("started_at").min().alias("first_at"),
+        pl.col("started_at").max().alias("last_at"),
+    ).with_columns(
+        (pl.col("one_ring_calls") / pl.col("calls")).alias("one_ring_share"),
+        ((pl.col("last_at") - pl.col("first_at")).dt.total_seconds() / 3600.0).alias("span_hours"),
+    )
+
+
+def _sims_per_imei_plan(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Per line: the most lines seen in any one of its devices (a SIM-box holds many SIMs in one device)."""
+    pairs = lf.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique()
+    per_imei = pairs.group_by("imei").agg(pl.len().alias("_sims"))
+    return pairs.join(per_imei, on="imei").group_by("msisdn").agg(pl.col("_sims").max().alias("sims_per_imei"))
+
+
+def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFrame:
+    if subscribers is not None:
+        lines = lines.join(subscribers, on="msisdn", how="left")
+    else:
+        lines = lines.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("activated_at"))
+    zero = [
+        "distinct_callees", "distinct_callers", "distinct_cells", "distinct_imeis", "roaming_days",
+        "callees_calling_back", "intl_calls_out", "premium_calls", "premium_minutes", "premium_numbers",
+        "_premium_night", "premium_roaming_calls", "callbacks_to_one_ring", "premium_callbacks",
+    ]
+    days = pl.max_horizontal(pl.col("active_days"), pl.lit(1))
+    calls_out = pl.col("calls_out")
+
+    def share(num: str | pl.Expr, den: pl.Expr) -> pl.Expr:
+        n = pl.col(num) if isinstance(num, str) else num
+        return pl.when(den > 0).then(n / den).otherwise(0.0)
+
+    age = (pl.col("first_at") - pl.col("activated_at")).dt.total_seconds() / 86400.0
+    premium_age = (pl.col("premium_first_at") - pl.col("activated_at")).dt.total_seconds() / 86400.0
+    return (
+        lines.with_columns(pl.col(c).fill_null(0) for c in zero)
+        .with_columns(pl.col("sims_per_imei").fill_null(0))
+        .with_columns(
+            (calls_out / days).alias("calls_out_per_day"),
+            (pl.col("sms_out") + pl.col("sms_in")).truediv(days).alias("sms_per_day"),
+            (pl.col("data_sessions") / days).alias("data_sessions_per_day"),
+            (calls_out / (pl.col("calls_in") + 1)).alias("out_in_ratio"),
+            share("distinct_callees", calls_out).alias("callee_diversity"),
+            share("callees_calling_back", pl.col("distinct_callees")).alias("callback_share"),
+            share("_short", calls_out).alias("short_call_share"),
+            share("_brief", calls_out).alias("brief_call_share"),
+            share("_night_out", calls_out).alias("night_share"),
+            share("_office_out", calls_out).alias("office_hours_share"),
+            share("intl_calls_out", calls_out).alias("intl_share"),
+            share("_premium_night", pl.col("premium_calls")).alias("premium_night_share"),
+            age.alias("line_age_days"),
+            premium_age.alias("premium_line_age_days"),
+        )
+        .drop("_short", "_brief", "_night_out", "_office_out", "_premium_night")
+        .sort("msisdn")
+    )
+
+
+def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame | None:
+    if subscribers is None:
+        return None
+    lf = subscribers.lazy().select(pl.col("msisdn").cast(pl.String), "activated_at")
+    dtype = lf.collect_schema()["activated_at"]
+    if dtype == pl.String:
+        at = pl.col("activated_at").str.replace(r"[Zz]$", "+00:00").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC"
+        )
+    elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        raise ValueError("subscribers.activated_at has no time zone")
+    else:
+        at = pl.col("activated_at").dt.convert_time_zone("UTC")
+    return lf.with_columns(at.dt.cast_time_unit("us").alias("activated_at")).unique("msisdn", keep="first")
+
+
+def compute_features(
+    usage: pl.LazyFrame | pl.DataFrame,
+    *,
+    catalog: Catalog,
+    subscribers: pl.DataFrame | pl.LazyFrame | None = None,
+    config: FeatureConfig | None = None,
+    chunks: int = 1,
+    streaming: bool = True,
+) -> FraudFeatures:
+    """The features of every line and of every international caller in ``usage`` (one period of clean usage,
+    CLEAN_USAGE_SCHEMA; missing optional columns read as null).
+
+    ``subscribers`` (msisdn, activated_at) gives the line age; without it the ages are null. ``chunks``
+    splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
+    memory on large periods.
+    """
+    cfg = config or FeatureConfig()
+    if chunks < 1:
+        raise ValueError("chunks must be at least 1")
+    engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
+    lf = _prepare(usage.lazy())
+    subs = _subscriber_frame(subscribers)
+    maybe_intl, zone = _zone_of(catalog, cfg)
+    intl_all = _intl_plan(lf, cfg, maybe_intl, zone)
+    callers, sims = pl.collect_all([_caller_plan(intl_all, cfg), _sims_per_imei_plan(lf)], engine=engine)
+    line_parts: list[pl.DataFrame] = []
+    callback_parts: list[pl.DataFrame] = []
+    for i in range(chunks):
+        part = lf if chunks == 1 else lf.filter(pl.col("msisdn").hash(seed=0) % chunks == i)
+        intl = _intl_plan(part, cfg, maybe_intl, zone)
+        plans = _line_plans(part, cfg)
+        *frames, intl_lines, callbacks = pl.collect_all([*plans, _intl_line_plan(intl, cfg), _callbacks_plan(intl, cfg)],
+                                                        engine=engine)
+        per_line_cb = callbacks.group_by("msisdn").agg(
+            pl.len().alias("callbacks_to_one_ring"),
+            (pl.col("zone") == cfg.premium_zone).sum().alias("premium_callbacks"),
+        )
+        joined = frames[0].lazy()
+        for extra in [*frames[1:], intl_lines, per_line_cb, sims]:
+            joined = joined.join(extra.lazy(), on="msisdn", how="left")
+        line_parts.append(_finish(joined, subs).collect())
+        callback_parts.append(callbacks)
+    lines = pl.concat(line_parts).sort("msisdn") if len(line_parts) > 1 else line_parts[0]
+    cbs = pl.concat(callback_parts) if len(callback_parts) > 1 else callback_parts[0]
+    return FraudFeatures(
+        lines=lines,
+        callers=callers.sort("peer"),
+        callbacks=cbs.sort("started_at", "msisdn", "record_id"),
+    )
