@@ -1,12 +1,102 @@
-"""Placeholder: this capability has not landed yet; its commands say so."""
+"""``fairtel ingest`` and ``fairtel watch``: mediation of usage files into clean records (issue #3)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from fairtel.cli._ui import stub_command, stub_group  # noqa: F401
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
+from fairtel.core.errors import FairtelError
+from fairtel.mediation import FileReport, Status, ingest_files, watch
+
+FORMAT_HELP = ("Reader: csv, jsonl, parquet, asterisk-csv, freeswitch-csv, freeswitch-json, 3gpp-ber, tap3, or "
+               "fieldmap:PATH (a TOML field map; or a bundled one by name, e.g. fieldmap:cgrates-partial). "
+               "Default: detected per file.")
+SOURCE_HELP = ("Feed name for records that name no source (the dedup key is source + record_id). Default: the "
+               "format (canonical CSV, JSON Lines and Parquet share 'canonical'; a field map its own name).")
+
+
+def _rows(reports: list[FileReport]) -> list[list[Any]]:
+    return [[Path(r.file).name, r.format or "-", r.read, r.accepted, r.rejected, r.duplicate, r.held, r.emitted,
+             r.status] for r in reports]
+
+
+def _show(reports: list[FileReport], title: str) -> None:
+    cols = ["file", "format", "read", "accepted", "rejected", "duplicate", "held", "emitted", "status"]
+    console.print(table(title, cols, _rows(reports)))
+    for r in reports:
+        if r.message and r.status != Status.INGESTED:
+            err_console.print(f"{r.file}: {r.message}", highlight=False, soft_wrap=True)
+        if r.reasons:
+            reasons = ", ".join(f"{k} {v}" for k, v in r.reasons.items())
+            err_console.print(f"{r.file}: rejected {reasons}; see {r.rejects_file}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    stub_command(app, 'ingest', 3, 'mediation')
-    stub_command(app, 'watch', 3, 'the mediation inbox')
+    @app.command("ingest")
+    def ingest(
+        ctx: typer.Context,
+        paths: Annotated[list[Path], typer.Argument(help="Usage files (a directory stands for the files in it).")],
+        fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+        source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+        flush_partials: Annotated[bool, typer.Option(
+            "--flush-partials", help="Afterwards, emit every partial session still held (flagged incomplete).")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print per-file results as JSON.")] = False,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default ./var or FAIRTEL_HOME).")] = None,
+    ) -> None:
+        """Mediation: read, validate, deduplicate and stitch usage records into the lake. Per file
+        read = accepted + rejected + duplicate; rejects keep the original record and its position."""
+        try:
+            ctx_app = app_for(ctx, home)
+            with reporter(quiet=as_json) as rep:
+                reports = ingest_files(paths, settings=ctx_app.settings, fmt=fmt, source=source, report=rep,
+                                       flush_partials=flush_partials)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"files": [r.to_dict() for r in reports]})
+        else:
+            _show(reports, "ingest")
+        if any(r.status == Status.FAILED for r in reports):
+            raise typer.Exit(1)
+
+    @app.command("watch")
+    def watch_cmd(
+        ctx: typer.Context,
+        inbox: Annotated[Path, typer.Argument(help="Inbox directory; files move to done/ or failed/ inside it.")],
+        interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.")] = 5.0,
+        once: Annotated[bool, typer.Option("--once", help="One pass over the inbox, then exit.")] = False,
+        fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+        source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print per-file results as JSON.")] = False,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default ./var or FAIRTEL_HOME).")] = None,
+    ) -> None:
+        """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
+        results are committed. Write files under a .tmp name and rename them when complete."""
+        if not inbox.is_dir():
+            err_console.print(f"not a directory: {inbox}")
+            raise typer.Exit(2)
+        ctx_app = app_for(ctx, home)
+
+        def on_file(r: FileReport) -> None:
+            if not as_json and not once:
+                err_console.print(f"{Path(r.file).name}: {r.status} read {r.read} accepted {r.accepted} rejected "
+                                  f"{r.rejected} duplicate {r.duplicate}", highlight=False)
+
+        try:
+            with reporter(quiet=as_json) as rep:
+                reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
+                                source=source, report=rep, on_file=on_file)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"files": [r.to_dict() for r in reports]})
+        else:
+            _show(reports, f"watch {inbox}")
+        if any(r.status == Status.FAILED for r in reports):
+            raise typer.Exit(1)

@@ -1,0 +1,420 @@
+"""``ingest_files``: files in, clean usage records in the lake, every record accounted for.
+
+Per file: read (any reader) -> validate -> dedup on (source, record_id) -> whole records to the lake, parts of
+partial records to the holding area -> sessions that are complete or timed out stitched and emitted ->
+one commit (see ``_state`` for the protocol). ``read = accepted + rejected + duplicate`` for every file;
+``accepted`` counts parts held for stitching, ``emitted`` what this file wrote to the lake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fairtel.core.errors import FairtelError
+from fairtel.core.settings import Settings
+from fairtel.mediation._keys import KeyIndex, key_hashes
+from fairtel.mediation._output import PartWriter, RejectsWriter, remove_parts
+from fairtel.mediation._partials import held_from, held_ids, hold, release
+from fairtel.mediation._state import FileRecord, MediationState
+from fairtel.mediation._validate import validate
+from fairtel.mediation.readers import Reader, detect, get_reader
+from fairtel.mediation.readers._errors import UnknownFormatError
+from fairtel.mediation.readers._fieldmap import FieldMapReader, load_fieldmap
+
+CANONICAL_SOURCE = "canonical"
+T = TypeVar("T")
+HEAD_BYTES = 1 << 16
+
+
+class Progress(Protocol):
+    def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class _Quiet:
+    def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+class Status:
+    INGESTED = "ingested"
+    ALREADY = "already_ingested"
+    EMPTY = "empty"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What happened to one file. ``read == accepted + rejected + duplicate`` always."""
+
+    file: str
+    format: str | None = None
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    status: str = Status.INGESTED
+    message: str = ""
+    source: str | None = None
+    content_hash: str | None = None
+    held: int = 0
+    emitted: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+    parts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != Status.FAILED
+
+
+def content_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_reader(path: Path, fmt: str | None) -> Reader:
+    """The reader for ``--format`` (a name, or ``fieldmap:PATH|NAME``), or the one that recognises the file."""
+    if fmt:
+        if fmt.startswith("fieldmap:"):
+            return FieldMapReader(load_fieldmap(fmt.removeprefix("fieldmap:")))
+        try:
+            return get_reader(fmt)
+        except ValueError as exc:
+            raise UnknownFormatError(str(exc)) from None
+        except ImportError as exc:
+            raise UnknownFormatError(f"format {fmt!r} needs a decoder that is not installed: {exc}") from None
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    reader = detect(path, head)
+    if reader is None:
+        raise UnknownFormatError(
+            f"{path}: cannot tell the format (not canonical CSV/JSON Lines/Parquet nor a known switch or roaming "
+            "format); name it with --format, or describe the layout in a field map (--format fieldmap:PATH)")
+    return reader
+
+
+def _label(reader: Reader) -> str:
+    return str(getattr(reader, "label", reader.name))
+
+
+def default_source(reader: Reader) -> str:
+    """The feed name of records that name none, when ``--source`` is not given: each format is its own feed
+    (canonical CSV, JSON Lines and Parquet are one), so dedup keys and partial-record timeouts of different
+    switches never mix."""
+    if reader.name in ("csv", "jsonl", "parquet"):
+        return CANONICAL_SOURCE
+    fmap = getattr(reader, "fmap", None)
+    return str(getattr(fmap, "name", None) or reader.name)
+
+
+def expand(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given; a directory stands for the files under it (sorted, hidden ones skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file()
+                              and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+        else:
+            out.append(p)
+    return out
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] or "file"
+
+
+def recover(state: MediationState, settings: Settings) -> list[str]:
+    """Undo what a crash left half-done (see ``_state``); returns what was cleaned, for the log."""
+    cleaned = []
+    for digest, part_name, rejects_file in state.inflight():
+        remove_parts(settings.lake_dir, part_name)
+        if rejects_file:
+            rp = Path(rejects_file)
+            rp.unlink(missing_ok=True)
+            rp.with_name(f".{rp.name}.tmp").unlink(missing_ok=True)
+        for seg in state.keys_dir.glob(f"{part_name}-*.npy"):
+            seg.unlink()
+        state.unjournal(digest)
+        cleaned.append(digest)
+    registered = set(state.segments())
+    for f in state.keys_dir.iterdir():
+        if f.name not in registered:
+            f.unlink()
+    usage = settings.lake_dir / "usage"
+    if usage.is_dir():
+        for tmp in usage.glob("period=*/.*.tmp"):
+            tmp.unlink()
+    return cleaned
+
+
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Runs ``items`` on a thread, ``depth`` ahead of the consumer, so reading (which releases the GIL in
+    Arrow) overlaps validation. Errors surface in the consumer; stopping early stops the producer."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in items:
+                if not put(x):
+                    return
+        except BaseException as exc:
+            put(_Failed(exc))
+            return
+        put(_DONE)
+
+    t = threading.Thread(target=run, name="fairtel-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            x = q.get()
+            if x is _DONE:
+                return
+            if isinstance(x, _Failed):
+                raise x.exc
+            yield x
+    finally:
+        stop.set()
+        t.join(timeout=30)
+
+
+def _newest_by_source(clean: pa.Table, into: dict[str, int]) -> None:
+    if clean.num_rows == 0:
+        return
+    grouped = clean.group_by("source").aggregate([("started_at", "max")])
+    for s, ts in zip(grouped.column("source").to_pylist(),
+                     grouped.column("started_at_max").cast(pa.int64()).to_pylist(), strict=True):
+        if ts is not None and ts > into.get(s, -(1 << 62)):
+            into[s] = ts
+
+
+class _Session:
+    """One ingest run: the state (locked), the key index, settings and options."""
+
+    def __init__(self, state: MediationState, settings: Settings, *, durable: bool) -> None:
+        self.state = state
+        self.settings = settings
+        self.durable = durable
+        self.keys = KeyIndex(state.keys_dir, state.segments(), durable=durable)
+
+    def ingest(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
+        rep = FileReport(file=str(path))
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            rep.status, rep.message = Status.FAILED, f"file_unreadable: {exc.strerror or exc}"
+            return rep
+        if size == 0:
+            rep.status, rep.message = Status.EMPTY, "empty file: no records"
+            return rep
+        digest = content_hash(path)
+        rep.content_hash = digest
+        prev = self.state.done(digest)
+        if prev is not None:
+            rep.status, rep.format, rep.source = Status.ALREADY, prev.format, prev.source
+            rep.rejects_file, rep.parts = prev.rejects_file, prev.parts
+            rep.message = (f"already ingested as {prev.name} at {prev.ingested_at} (read {prev.read}, accepted "
+                           f"{prev.accepted}, rejected {prev.rejected}, duplicate {prev.duplicate}); nothing to do")
+            return rep
+        try:
+            reader = resolve_reader(path, fmt)
+        except FairtelError as exc:
+            rep.status, rep.message = Status.FAILED, f"{exc.code}: {exc}"
+            return rep
+        rep.format = _label(reader)
+        rep.source = source or default_source(reader)
+        try:
+            self._run(path, reader, digest, rep, progress)
+        except Exception as exc:
+            if isinstance(exc, FairtelError):
+                msg = f"{exc.code}: {exc}"
+            else:
+                msg = f"internal_error: {type(exc).__name__}: {exc}"
+            failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
+                                source=rep.source, content_hash=digest)
+            return failed
+        return rep
+
+    def _run(self, path: Path, reader: Reader, digest: str, rep: FileReport, progress: Progress) -> None:
+        st, settings = self.state, self.settings
+        part_name = digest[:24]
+        rejects_path = settings.rejects_dir / f"{_safe(path.name)}.{digest[:12]}.rejects.jsonl"
+        st.journal(digest, part_name, str(rejects_path))
+        writer = PartWriter(settings.lake_dir, part_name, settings.timezone, durable=self.durable)
+        rejects = RejectsWriter(rejects_path, durable=self.durable)
+        self.keys.begin(part_name)
+        seq = st.next_seq()
+        newest: dict[str, int] = {}
+        src = rep.source or CANONICAL_SOURCE
+        try:
+            with st.transaction() as conn:
+                for batch in prefetch(reader.read(path, source=src, batch_size=self.settings.batch_size), depth=1):
+                    rep.read += batch.consumed
+                    v = validate(batch, file=str(path), source=src)
+                    rejects.write(v.rejects)
+                    clean = v.clean
+                    if clean.num_rows:
+                        h1, h2 = key_hashes(clean.column("source"), clean.column("record_id"))
+                        dup = self.keys.seen(h1, h2)
+                        ndup = int(dup.sum())
+                        if ndup:
+                            clean = clean.filter(pa.array(~dup))
+                        rep.duplicate += ndup
+                        rep.accepted += clean.num_rows
+                        _newest_by_source(clean, newest)
+                        partial = np.asarray(pc.is_valid(clean.column("session_id")).to_numpy(zero_copy_only=False),
+                                             dtype=bool)
+                        if partial.any():
+                            hold(conn, clean.filter(pa.array(partial)), seq)
+                            clean = clean.filter(pa.array(~partial))
+                        writer.write(clean)
+                    progress.step(path.name, advance=batch.consumed)
+                rep.rejected = rejects.count
+                rep.reasons = dict(sorted(rejects.reasons.items()))
+                st.set_watermarks(newest)
+                released = release(conn, file_seq=seq, watermarks=st.watermarks(),
+                                   timeout_s=settings.partial_timeout_s)
+                writer.write(released)
+                rep.held = held_from(conn, seq)
+                rep.emitted = writer.rows
+                segs = self.keys.finish()
+                parts = writer.close()
+                rpath = rejects.close()
+                rep.parts = [str(p) for p in parts]
+                rep.rejects_file = str(rpath) if rpath else None
+                if rep.read != rep.accepted + rep.rejected + rep.duplicate:  # a reader broke the protocol
+                    raise AssertionError(f"accounting: read {rep.read} != accepted {rep.accepted} + rejected "
+                                         f"{rep.rejected} + duplicate {rep.duplicate}")
+                st.add_segments(segs)
+                st.register(FileRecord(digest, str(path), rep.format, rep.source, rep.read, rep.accepted,
+                                       rep.rejected, rep.duplicate, rep.held, rep.emitted, rep.rejects_file,
+                                       rep.parts, datetime.now(UTC).isoformat(timespec="seconds")), seq)
+                st.unjournal(digest)
+        except BaseException:
+            writer.abort()
+            rejects.abort()
+            self.keys.abort()
+            remove_parts(settings.lake_dir, part_name)
+            rejects_path.unlink(missing_ok=True)
+            st.unjournal(digest)
+            raise
+        self.keys.adopt()
+        self._compact()
+
+    def flush(self, progress: Progress) -> FileReport | None:
+        """Emits every held partial session now (end of a feed), flagged incomplete."""
+        st, settings = self.state, self.settings
+        ids = held_ids(st.conn)
+        if not ids:
+            return None
+        digest = hashlib.sha256("\n".join(f"{s}\x1f{r}" for s, r in ids).encode()).hexdigest()
+        name = f"flush-{digest[:18]}"
+        st.journal(name, name, None)
+        writer = PartWriter(settings.lake_dir, name, settings.timezone, durable=self.durable)
+        rep = FileReport(file="(held partial records)", format="partials", status=Status.INGESTED, content_hash=name)
+        try:
+            with st.transaction() as conn:
+                released = release(conn, file_seq=None, watermarks={}, timeout_s=settings.partial_timeout_s,
+                                   flush=True)
+                writer.write(released)
+                rep.emitted = writer.rows
+                rep.parts = [str(p) for p in writer.close()]
+                st.unjournal(name)
+        except BaseException:
+            writer.abort()
+            remove_parts(settings.lake_dir, name)
+            st.unjournal(name)
+            raise
+        rep.message = f"emitted {rep.emitted} held session(s) as incomplete records"
+        progress.note(rep.message)
+        return rep
+
+    def _compact(self) -> None:
+        names = self.keys.plan_merge()
+        if not names:
+            return
+        out = f"m-{hashlib.sha256(' '.join(names).encode()).hexdigest()[:20]}.npy"
+        n = self.keys.merge(names, out)
+        self.state.replace_segments(names, (out, n))
+        self.keys.replace(names, out)
+        for old in names:
+            (self.state.keys_dir / old).unlink(missing_ok=True)
+
+
+def ingest_files(
+    paths: Sequence[Path | str],
+    *,
+    settings: Settings,
+    fmt: str | None = None,
+    source: str | None = None,
+    report: Progress | None = None,
+    flush_partials: bool = False,
+    durable: bool = True,
+) -> list[FileReport]:
+    """Ingests files one after another (a directory stands for its files). Each file is committed on its own,
+    so an interruption loses at most the file in progress, which a rerun redoes identically. With
+    ``flush_partials`` every partial session still held afterwards is emitted (flagged incomplete)."""
+    progress = report or _Quiet()
+    files = expand(paths)
+    out: list[FileReport] = []
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with MediationState.open(settings.home) as state:
+        cleaned = recover(state, settings)
+        if cleaned:
+            progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")
+        session = _Session(state, settings, durable=durable)
+        for path in files:
+            r = session.ingest(path, fmt=fmt, source=source, progress=progress)
+            out.append(r)
+            if r.status == Status.FAILED:
+                progress.note(f"{path}: {r.message}")
+        if flush_partials:
+            flushed = session.flush(progress)
+            if flushed is not None:
+                out.append(flushed)
+    return out
+
+
+def mediation_stats(settings: Settings) -> dict[str, Any]:
+    with MediationState.open(settings.home) as state:
+        return state.stats()

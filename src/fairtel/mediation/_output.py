@@ -1,0 +1,216 @@
+"""What a file's ingest writes: lake parts (one Parquet file per billing period) and the rejects file.
+Both go to a hidden temporary name first and are synced and renamed only when the file is complete, so a
+reader of the lake never sees half a part and a crash leaves nothing a rerun would not rewrite identically."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
+from fairtel.mediation.readers import Reject
+
+USAGE_DATASET = "usage"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def periods_of(started_at: pa.Array, tz: str) -> np.ndarray:
+    """YYYYMM of each instant in the operator's time zone."""
+    local = started_at.cast(pa.timestamp("us", tz=tz))
+    years = np.asarray(pc.year(local).to_numpy(zero_copy_only=False), dtype=np.int64)
+    months = np.asarray(pc.month(local).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return years * 100 + months
+
+
+def part_path(lake_dir: Path, period: int, name: str) -> Path:
+    return lake_dir / USAGE_DATASET / f"period={period // 100:04d}-{period % 100:02d}" / f"{name}.parquet"
+
+
+class PartWriter:
+    """Clean usage rows -> ``<lake>/usage/period=YYYY-MM/<name>.parquet``, one file per period. Encoding and
+    compression run on a background thread (Arrow releases the GIL), overlapping the next batch's
+    validation; ``close`` waits for it and reports its errors."""
+
+    def __init__(self, lake_dir: Path, name: str, tz: str, *, durable: bool = True) -> None:
+        self.lake_dir = lake_dir
+        self.name = name
+        self.tz = tz
+        self.durable = durable
+        self._writers: dict[int, tuple[Path, pq.ParquetWriter]] = {}
+        self.rows = 0
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._error is not None:
+            raise self._error
+        self.rows += table.num_rows
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fairtel-parts", daemon=True)
+            self._thread.start()
+        self._queue.put(table)
+
+    def _run(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None:
+                return
+            if self._error is not None:
+                continue  # drain after a failure
+            try:
+                self._write(table)
+            except BaseException as exc:
+                self._error = exc
+
+    def _finish_thread(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _write(self, table: pa.Table) -> None:
+        table = table.select(CLEAN_USAGE_SCHEMA.names).cast(CLEAN_USAGE_SCHEMA)
+        periods = periods_of(table.column("started_at").combine_chunks(), self.tz)
+        uniq = np.unique(periods)
+        for p in uniq.tolist():
+            part = table if len(uniq) == 1 else table.filter(pa.array(periods == p))
+            self._writer(p).write_table(part)
+
+    def _writer(self, period: int) -> pq.ParquetWriter:
+        if period not in self._writers:
+            final = part_path(self.lake_dir, period, self.name)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f".{final.name}.tmp")
+            w = pq.ParquetWriter(tmp, CLEAN_USAGE_SCHEMA, compression="zstd", compression_level=1)
+            self._writers[period] = (tmp, w)
+        return self._writers[period][1]
+
+    def close(self) -> list[Path]:
+        self._finish_thread()
+        if self._error is not None:
+            raise self._error
+        out = []
+        for period, (tmp, w) in sorted(self._writers.items()):
+            w.close()
+            if self.durable:
+                _fsync_file(tmp)
+            final = part_path(self.lake_dir, period, self.name)
+            os.replace(tmp, final)
+            if self.durable:
+                fsync_dir(final.parent)
+            out.append(final)
+        self._writers.clear()
+        return out
+
+    def abort(self) -> None:
+        self._finish_thread()
+        for tmp, w in self._writers.values():
+            try:
+                w.close()
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._writers.clear()
+
+
+def remove_parts(lake_dir: Path, name: str) -> int:
+    """Deletes every part (and temporary part) of ``name``; returns how many files went."""
+    n = 0
+    base = lake_dir / USAGE_DATASET
+    if not base.is_dir():
+        return 0
+    for d in base.glob("period=*"):
+        for p in (d / f"{name}.parquet", d / f".{name}.parquet.tmp"):
+            if p.exists():
+                p.unlink()
+                n += 1
+    return n
+
+
+def reject_line(r: Reject) -> dict[str, object]:
+    out: dict[str, object] = {"file": r.file, "position": r.position, "reason": r.reason, "field": r.field,
+                              "message": r.message}
+    try:
+        out["raw"] = r.raw.decode("utf-8")
+    except UnicodeDecodeError:
+        out["raw_base64"] = base64.b64encode(r.raw).decode("ascii")
+    return out
+
+
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _dumps(obj: dict[str, object]) -> str:
+    """JSON on one line, readable (non-ASCII kept) but with the characters some readers take for line breaks
+    escaped, so that every reader sees one record per line."""
+    return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
+class RejectsWriter:
+    """One JSON Lines file per input under ``<home>/rejects/``: file, position, reason, field, message and the
+    original record (``raw``, or ``raw_base64`` when it is not UTF-8)."""
+
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        self.path = path
+        self.durable = durable
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._f: TextIO | None = None
+        self.count = 0
+        self.reasons: dict[str, int] = {}
+
+    def write(self, rejects: list[Reject]) -> None:
+        if not rejects:
+            return
+        if self._f is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()/abort()
+        f = self._f
+        assert f is not None
+        for r in rejects:
+            f.write(_dumps(reject_line(r)) + "\n")
+            self.reasons[r.reason] = self.reasons.get(r.reason, 0) + 1
+        self.count += len(rejects)
+
+    def close(self) -> Path | None:
+        if self._f is None:
+            return None
+        f = self._f
+        f.flush()
+        if self.durable:
+            os.fsync(f.fileno())
+        f.close()
+        self._f = None
+        os.replace(self._tmp, self.path)
+        if self.durable:
+            fsync_dir(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,220 @@
+"""Mediation's own durable state under ``<home>/mediation/``: one SQLite file (stdlib ``sqlite3``, WAL,
+synchronous=FULL) holding the file registry, the in-flight journal, the committed dedup segments, the
+partial records waiting for the rest of their session and the newest record time seen per source; plus the
+segment files themselves in ``keys/`` and an exclusive lock so two processes never ingest into one home.
+
+Commit protocol (crash safety): a file is first journalled as in flight (committed on its own); its lake
+parts, rejects file and key segments are then written under names derived from its content hash, each to a
+temporary name, synced and renamed; finally ONE transaction registers the file, its segments, its partial
+records and watermarks, and clears the journal entry. Whatever a crash leaves behind is found on the next
+start (``recover``): the parts, rejects and segments of journalled files are deleted, as are segment files no
+row names, and the file is simply ingested again, giving the same rows under the same names.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    content_hash TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    format TEXT,
+    source TEXT,
+    read INTEGER NOT NULL,
+    accepted INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    emitted INTEGER NOT NULL,
+    rejects_file TEXT,
+    parts TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inflight (
+    content_hash TEXT PRIMARY KEY,
+    part_name TEXT NOT NULL,
+    rejects_file TEXT,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_segments (
+    name TEXT PRIMARY KEY,
+    keys INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partials (
+    source TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    seq INTEGER,
+    final INTEGER,
+    arrival INTEGER NOT NULL,
+    started_us INTEGER NOT NULL,
+    msisdn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    direction TEXT,
+    duration_s INTEGER,
+    bytes_up INTEGER,
+    bytes_down INTEGER,
+    peer TEXT,
+    offer_id TEXT,
+    amount_minor INTEGER,
+    currency TEXT,
+    roaming_country TEXT,
+    cell_id TEXT,
+    imei TEXT,
+    PRIMARY KEY (source, record_id)
+);
+CREATE INDEX IF NOT EXISTS partials_session ON partials (source, session_id);
+CREATE TABLE IF NOT EXISTS sessions_done (
+    source TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (source, session_id)
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+    source TEXT PRIMARY KEY,
+    newest_us INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    content_hash: str
+    name: str
+    format: str | None
+    source: str | None
+    read: int
+    accepted: int
+    rejected: int
+    duplicate: int
+    held: int
+    emitted: int
+    rejects_file: str | None
+    parts: list[str]
+    ingested_at: str
+
+
+class LockedError(Exception):
+    pass
+
+
+class MediationState:
+    """Open with ``MediationState.open(home)``; holds the home's lock until closed."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int) -> None:
+        self.root = root
+        self.conn = conn
+        self._lock_fd = lock_fd
+        self.keys_dir = root / "keys"
+
+    @classmethod
+    @contextmanager
+    def open(cls, home: Path, *, wait: bool = True) -> Iterator[MediationState]:
+        root = home / "mediation"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "keys").mkdir(exist_ok=True)
+        fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            raise LockedError(f"another process is ingesting into {home}") from None
+        conn = sqlite3.connect(root / "state.sqlite", isolation_level=None, timeout=60)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(SCHEMA)
+            yield cls(root, conn, fd)
+        finally:
+            conn.close()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # --- transactions -----------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- files ------------------------------------------------------------------------------------------
+    def done(self, content_hash: str) -> FileRecord | None:
+        row = self.conn.execute(
+            "SELECT content_hash, name, format, source, read, accepted, rejected, duplicate, held, emitted,"
+            " rejects_file, parts, ingested_at FROM files WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return FileRecord(
+            content_hash=row[0], name=row[1], format=row[2], source=row[3], read=row[4], accepted=row[5],
+            rejected=row[6], duplicate=row[7], held=row[8], emitted=row[9], rejects_file=row[10],
+            parts=json.loads(row[11]), ingested_at=row[12],
+        )
+
+    def next_seq(self) -> int:
+        (n,) = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files").fetchone()
+        return int(n)
+
+    def register(self, rec: FileRecord, seq: int) -> None:
+        self.conn.execute(
+            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (rec.content_hash, seq, rec.name, rec.format, rec.source, rec.read, rec.accepted, rec.rejected,
+             rec.duplicate, rec.held, rec.emitted, rec.rejects_file, json.dumps(rec.parts), rec.ingested_at),
+        )
+
+    # --- journal ----------------------------------------------------------------------------------------
+    def journal(self, content_hash: str, part_name: str, rejects_file: str | None) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO inflight VALUES (?,?,?,?)",
+                      (content_hash, part_name, rejects_file, datetime.now(UTC).isoformat()))
+
+    def unjournal(self, content_hash: str) -> None:
+        self.conn.execute("DELETE FROM inflight WHERE content_hash = ?", (content_hash,))
+
+    def inflight(self) -> list[tuple[str, str, str | None]]:
+        return [(r[0], r[1], r[2]) for r in self.conn.execute("SELECT content_hash, part_name, rejects_file FROM inflight")]
+
+    # --- segments ---------------------------------------------------------------------------------------
+    def segments(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM key_segments ORDER BY rowid")]
+
+    def add_segments(self, segs: list[tuple[str, int]]) -> None:
+        self.conn.executemany("INSERT INTO key_segments VALUES (?,?)", segs)
+
+    def replace_segments(self, removed: list[str], added: tuple[str, int]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM key_segments WHERE name = ?", [(n,) for n in removed])
+            c.execute("INSERT INTO key_segments VALUES (?,?)", added)
+
+    # --- watermarks -------------------------------------------------------------------------------------
+    def watermarks(self) -> dict[str, int]:
+        return {s: int(v) for s, v in self.conn.execute("SELECT source, newest_us FROM watermarks")}
+
+    def set_watermarks(self, marks: dict[str, int]) -> None:
+        self.conn.executemany(
+            "INSERT INTO watermarks VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET newest_us ="
+            " MAX(newest_us, excluded.newest_us)", list(marks.items()))
+
+    def stats(self) -> dict[str, Any]:
+        c = self.conn
+        return {
+            "files": c.execute("SELECT COUNT(*) FROM files").fetchone()[0],
+            "keys": c.execute("SELECT COALESCE(SUM(keys), 0) FROM key_segments").fetchone()[0],
+            "segments": c.execute("SELECT COUNT(*) FROM key_segments").fetchone()[0],
+            "held_parts": c.execute("SELECT COUNT(*) FROM partials").fetchone()[0],
+            "held_sessions": c.execute("SELECT COUNT(*) FROM (SELECT DISTINCT source, session_id FROM partials)").fetchone()[0],
+        }

@@ -1,0 +1,525 @@
+"""RawBatch -> typed clean usage rows + rejects with stable reason codes, vectorised.
+
+Every check yields a boolean mask over the batch; a row is refused for the first check it fails, in the order
+below (so a record with no record_id says ``missing_field`` rather than whatever else is wrong with it). Casts
+take Arrow's fast path for a clean batch and fall back to a lenient, per-row parse (Polars) only when that
+fails, so a few bad rows never cost the good ones anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, Direction, UsageKind
+from fairtel.core.money import MINOR_UNITS
+from fairtel.mediation.readers import POS, RAW, RawBatch, Reject
+
+
+class Reason(StrEnum):
+    """Stable reject codes (docs/formats.md lists them with their meaning)."""
+
+    MISSING_FIELD = "missing_field"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_KIND = "bad_kind"
+    BAD_NUMBER = "bad_number"
+    BAD_VALUE = "bad_value"
+    NEGATIVE = "negative"
+    OUT_OF_RANGE = "out_of_range"
+    BAD_AMOUNT = "bad_amount"
+    COLUMN_COUNT = "column_count"
+    UNDECODABLE = "undecodable"
+    TRUNCATED = "truncated"
+    BAD_JSON = "bad_json"
+    LINE_TOO_LONG = "line_too_long"
+    FILTERED = "filtered"
+
+
+SEQ = "_seq"
+FINAL = "_final"
+
+MAX_ID = 128
+MAX_DURATION_S = 7 * 86400  # a single record longer than a week is a broken counter, not a call
+MAX_BYTES = 1 << 40  # 1 TiB in one record
+TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+_TS_MIN_US = int(TS_MIN.timestamp() * 1_000_000)
+_TS_MAX_US = int(TS_MAX.timestamp() * 1_000_000)
+_KINDS = [k.value for k in UsageKind]
+_DIRECTIONS = [d.value for d in Direction]
+_TRUE = ["true", "1", "yes", "y", "t"]
+_FALSE = ["false", "0", "no", "n", "f"]
+MAX_NUMBER = 64
+_MSISDN = r"^[0-9A-Za-z][0-9A-Za-z._@-]{0,63}$"
+_PEER = r"^[^\s\x00-\x1f]{1,64}$"
+_AMOUNT = r"^(?P<neg>-?)(?P<int>\d{1,15})(?:\.(?P<frac>\d{1,12}))?$"
+
+_STRING_OUT = ("record_id", "source", "msisdn", "kind", "direction", "peer", "offer_id", "currency",
+               "roaming_country", "cell_id", "imei", "session_id")
+
+
+@dataclass(slots=True)
+class Validated:
+    clean: pa.Table  # CLEAN_USAGE_SCHEMA + _pos, _seq, _final
+    rejects: list[Reject]
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+
+
+def _bool_np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = arr.fill_null(False)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _valid_np(arr: pa.Array) -> np.ndarray:
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    return _bool_np(arr.is_valid())
+
+
+def _nonempty_np(arr: pa.Array) -> np.ndarray:
+    """Non-empty values of a string array, straight from its offsets (no kernel, no copy)."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    return np.diff(offsets) > 0
+
+
+class _Columns:
+    """The batch's columns as single arrays, with 'present' masks (non-null, non-empty)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.n = table.num_rows
+        self.cols: dict[str, pa.Array] = {}
+        for name in table.column_names:
+            col = table.column(name)
+            arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            if pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode()
+            if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+                try:
+                    arr = arr.cast(pa.string())
+                except pa.ArrowInvalid:
+                    arr = pa.array([None if v is None else v.decode("utf-8", "replace") for v in arr.to_pylist()],
+                                   type=pa.string())
+            elif pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+                arr = arr.cast(pa.string())
+            self.cols[name] = arr
+        self._present: dict[str, np.ndarray] = {}
+        self._empty: dict[str, bool] = {}
+
+    def get(self, name: str) -> pa.Array | None:
+        return self.cols.get(name)
+
+    def present(self, name: str) -> np.ndarray:
+        if name not in self._present:
+            arr = self.cols.get(name)
+            if arr is None:
+                mask = np.zeros(self.n, dtype=bool)
+            elif _is_text(arr.type):
+                if arr.null_count == len(arr):
+                    mask = np.zeros(self.n, dtype=bool)
+                    self._empty[name] = False
+                else:
+                    valid = _valid_np(arr)
+                    mask = valid & _nonempty_np(arr)
+                    self._empty[name] = bool((valid & ~mask).any())
+            else:
+                mask = _valid_np(arr)
+            self._present[name] = mask
+        return self._present[name]
+
+    def text(self, name: str) -> pa.Array:
+        """The column as strings, null where absent or empty."""
+        arr = self.cols.get(name)
+        if arr is None:
+            return pa.nulls(self.n, pa.string())
+        if not _is_text(arr.type):
+            arr = arr.cast(pa.string())
+        if arr.null_count == len(arr):
+            return arr
+        present = self.present(name)
+        if not self._empty.get(name, False):  # nulls already stand for absent values
+            return arr
+        return pc.if_else(pa.array(present), arr, pa.scalar(None, pa.string()))
+
+
+def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """int64 values and an 'unparseable' mask (present but not an integer)."""
+    n = len(present)
+    if arr is None:
+        return pa.nulls(n, pa.int64()), np.zeros(n, dtype=bool)
+    t = arr.type
+    if pa.types.is_integer(t):
+        return arr.cast(pa.int64()), np.zeros(n, dtype=bool)
+    if pa.types.is_floating(t):
+        ints = pc.cast(arr, pa.int64(), safe=False)
+        exact = _bool_np(pc.equal(pc.cast(ints, pa.float64()), arr))
+        bad = present & ~exact
+        return pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad
+    if _is_text(t):
+        try:
+            return pc.cast(arr, pa.int64()), np.zeros(n, dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        s = pl.Series(arr).str.strip_chars()
+        values = s.cast(pl.Int64, strict=False).to_arrow()
+        if not isinstance(values, pa.Array):
+            values = values.combine_chunks()
+        bad = present & ~_bool_np(values.is_valid())
+        return values.cast(pa.int64()), bad
+    return pa.nulls(n, pa.int64()), present.copy()
+
+
+def _parse_ts(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray, str]:
+    """UTC microsecond timestamps and a 'bad' mask; the message names what was expected."""
+    n = len(present)
+    target = pa.timestamp("us", tz="UTC")
+    if arr is None:
+        return pa.nulls(n, target), np.zeros(n, dtype=bool), ""
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        if t.tz is None:
+            return pa.nulls(n, target), present.copy(), "a timestamp without time zone"
+        return arr.cast(target), np.zeros(n, dtype=bool), ""
+    if not _is_text(t):
+        return pa.nulls(n, target), present.copy(), f"a {t} is not a timestamp"
+    try:
+        values = pc.cast(arr, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        s = pl.Series(arr).str.strip_chars()
+        parsed = s.str.to_datetime(format="%+", time_zone="UTC", strict=False, time_unit="us").to_arrow()
+        if not isinstance(parsed, pa.Array):
+            parsed = parsed.combine_chunks()
+        values = parsed.cast(target)
+    bad = present & ~_bool_np(values.is_valid())
+    return values, bad, "not an RFC 3339 timestamp with offset"
+
+
+def _in_set(arr: pa.Array | None, present: np.ndarray, allowed: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
+    """Values normalised to one of ``allowed`` (case and surrounding spaces forgiven) and a 'bad' mask."""
+    n = len(present)
+    if arr is None:
+        return pa.nulls(n, pa.string()), np.zeros(n, dtype=bool)
+    if not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    ok = _bool_np(pc.is_in(arr, value_set=pa.array(allowed)))
+    if (ok | ~present).all():
+        return arr, np.zeros(n, dtype=bool)
+    norm = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+    ok = _bool_np(pc.is_in(norm, value_set=pa.array(allowed)))
+    return norm, present & ~ok
+
+
+def _bad_ident(arr: pa.Array | None, present: np.ndarray, pattern: str, limit: int) -> np.ndarray:
+    """Present values that do not match ``pattern`` (a fast alphanumeric test first, the regex only if needed)."""
+    n = len(present)
+    if arr is None or not present.any():
+        return np.zeros(n, dtype=bool)
+    if not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    fast = pc.and_(pc.ascii_is_alnum(arr), pc.less_equal(pc.binary_length(arr), limit))
+    bad = present & ~_bool_np(fast)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        ok = _bool_np(pc.match_substring_regex(pc.take(arr, pa.array(rows)), pattern))
+        bad[rows[ok]] = False
+    return bad
+
+
+def _drop_plus(arr: pa.Array | None) -> pa.Array | None:
+    """E.164 is written without '+'; a leading one is dropped rather than refused."""
+    if arr is None or not _is_text(arr.type) or not pc.any(pc.starts_with(arr, "+")).as_py():
+        return arr
+    return pc.utf8_ltrim(arr, "+")
+
+
+def _too_long(arr: pa.Array | None, present: np.ndarray, limit: int) -> np.ndarray:
+    if arr is None or not present.any():
+        return np.zeros(len(present), dtype=bool)
+    if not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    return present & _bool_np(pc.greater(pc.binary_length(arr), limit))
+
+
+def _parse_bool(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    n = len(present)
+    if arr is None:
+        return pa.nulls(n, pa.bool_()), np.zeros(n, dtype=bool)
+    if pa.types.is_boolean(arr.type):
+        return arr, np.zeros(n, dtype=bool)
+    if pa.types.is_integer(arr.type):
+        arr = arr.cast(pa.string())
+    if not _is_text(arr.type):
+        return pa.nulls(n, pa.bool_()), present.copy()
+    norm = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+    is_true = pc.is_in(norm, value_set=pa.array(_TRUE))
+    is_false = pc.is_in(norm, value_set=pa.array(_FALSE))
+    bad = present & ~(_bool_np(is_true) | _bool_np(is_false))
+    values = pc.if_else(pa.array(present & ~bad), is_true, pa.scalar(None, pa.bool_()))
+    return values, bad
+
+
+@dataclass(slots=True)
+class _Amounts:
+    minor: pa.Array
+    bad_format: np.ndarray
+    negative: np.ndarray
+    too_precise: np.ndarray
+    bad_currency: np.ndarray
+    currency: pa.Array
+
+
+def _amounts(cols: _Columns) -> _Amounts:
+    """Decimal strings -> integer minor units of each row's currency, without ever passing through a float.
+    Only the rows that carry an amount or a currency are looked at."""
+    n = cols.n
+    present = cols.present("amount")
+    cur_present = cols.present("currency")
+    currency = cols.text("currency")
+    none = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(present | cur_present)
+    if len(rows) == 0:
+        return _Amounts(pa.nulls(n, pa.int64()), none, none, none, none, currency)
+    sel = pa.array(rows)
+    arr = cols.get("amount")
+    bad_format = none.copy()
+    if arr is not None and pa.types.is_floating(arr.type):
+        bad_format = present.copy()  # money is never a float
+        arr = None
+    if arr is not None and not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    sub = pc.take(arr, sel) if arr is not None else pa.nulls(len(rows), pa.string())
+    sub_present, sub_cur_present = present[rows], cur_present[rows]
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(sub), _AMOUNT)
+    matched = _valid_np(parts)
+    bad_format[rows] |= sub_present & ~matched
+    neg = _bool_np(pc.equal(pc.struct_field(parts, "neg"), "-"))
+    negative = none.copy()
+    negative[rows] = sub_present & matched & neg
+    int_part = pc.struct_field(parts, "int")
+    frac = pc.struct_field(parts, "frac")  # empty string when absent
+    known = list(MINOR_UNITS)
+    cur_idx = pc.index_in(pc.take(currency, sel), value_set=pa.array(known))
+    bad_currency = none.copy()
+    bad_currency[rows] = sub_cur_present & ~_valid_np(cur_idx)
+    exps = pc.take(pa.array([MINOR_UNITS[c] for c in known], type=pa.int8()), cur_idx)
+    exp_np = np.asarray(exps.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    minor_sub = np.zeros(len(rows), dtype=np.int64)
+    precise_sub = np.ones(len(rows), dtype=bool)
+    ok = sub_present & matched & (exp_np >= 0)
+    for m in sorted(set(exp_np[ok].tolist())):
+        at = np.flatnonzero(ok & (exp_np == m))
+        pick = pa.array(at)
+        f = pc.take(frac, pick)
+        precise = _bool_np(pc.match_substring_regex(pc.utf8_slice_codeunits(f, m), r"^0*$"))
+        precise_sub[at[~precise]] = False
+        ints = np.asarray(pc.cast(pc.take(int_part, pick), pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        value = ints * (10**m)
+        if m:
+            head = pc.utf8_slice_codeunits(pc.utf8_rpad(f, m, "0"), 0, m)
+            value = value + np.asarray(pc.cast(head, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        minor_sub[at] = value
+    too_precise = none.copy()
+    too_precise[rows] = ok & ~precise_sub
+    valid = none.copy()
+    valid[rows] = ok & precise_sub & ~neg
+    minor = np.zeros(n, dtype=np.int64)
+    minor[rows] = minor_sub
+    return _Amounts(pa.array(minor, mask=~valid), bad_format, negative, too_precise, bad_currency, currency)
+
+
+def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
+    """Check and type one batch. ``source`` fills records that name none."""
+    table = batch.table
+    cols = _Columns(table)
+    for name in ("msisdn", "peer"):
+        if name in cols.cols:
+            cols.cols[name] = _drop_plus(cols.cols[name])
+    n = cols.n
+    P = cols.present
+    kind_v, bad_kind = _in_set(cols.get("kind"), P("kind"), _KINDS)
+    dir_v, bad_dir = _in_set(cols.get("direction"), P("direction"), _DIRECTIONS)
+    ts, bad_ts, ts_what = _parse_ts(cols.get("started_at"), P("started_at"))
+    ts_np = np.asarray(ts.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ts_range = P("started_at") & ~bad_ts & ((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US))
+    dur, bad_dur = _parse_int(cols.get("duration_s"), P("duration_s"))
+    up, bad_up = _parse_int(cols.get("bytes_up"), P("bytes_up"))
+    down, bad_down = _parse_int(cols.get("bytes_down"), P("bytes_down"))
+    seq, bad_seq = _parse_int(cols.get("seq"), P("seq"))
+    final, bad_final = _parse_bool(cols.get("final"), P("final"))
+    amounts = _amounts(cols)
+
+    def np_int(a: pa.Array) -> np.ndarray:
+        """int64 values with 0 where null, read from the buffer rather than through a fill_null copy."""
+        if len(a) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if a.null_count == len(a):
+            return np.zeros(len(a), dtype=np.int64)
+        raw = np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8)
+        return raw if a.null_count == 0 else np.where(_valid_np(a), raw, 0)
+
+    dur_np, up_np, down_np, seq_np = np_int(dur), np_int(up), np_int(down), np_int(seq)
+    is_voice = _bool_np(pc.equal(kind_v, "voice"))
+    is_sms = _bool_np(pc.equal(kind_v, "sms"))
+    is_data = _bool_np(pc.equal(kind_v, "data"))
+    is_vas = _bool_np(pc.equal(kind_v, "vas"))
+    is_out = _bool_np(pc.equal(dir_v, "out"))
+    talk = (is_voice | is_sms) & ~bad_kind
+
+    checks: list[tuple[Reason, str, str, np.ndarray]] = [
+        (Reason.MISSING_FIELD, "record_id", "required", ~P("record_id")),
+        (Reason.BAD_VALUE, "record_id", f"longer than {MAX_ID} characters", _too_long(cols.get("record_id"), P("record_id"), MAX_ID)),
+        (Reason.MISSING_FIELD, "msisdn", "required", ~P("msisdn")),
+        (Reason.MISSING_FIELD, "kind", "required", ~P("kind")),
+        (Reason.MISSING_FIELD, "started_at", "required", ~P("started_at")),
+        (Reason.BAD_KIND, "kind", f"not one of {', '.join(_KINDS)}", bad_kind),
+        (Reason.BAD_TIMESTAMP, "started_at", ts_what, bad_ts),
+        (Reason.BAD_TIMESTAMP, "started_at", f"outside {TS_MIN.year}..{TS_MAX.year - 1}", ts_range),
+        (Reason.BAD_NUMBER, "msisdn", "not a subscriber number (E.164 digits, or a PBX extension or SIP user)",
+         _bad_ident(cols.get("msisdn"), P("msisdn"), _MSISDN, MAX_NUMBER)),
+        (Reason.BAD_VALUE, "source", f"longer than {MAX_ID} characters", _too_long(cols.get("source"), P("source"), MAX_ID)),
+        (Reason.BAD_VALUE, "session_id", f"longer than {MAX_ID} characters", _too_long(cols.get("session_id"), P("session_id"), MAX_ID)),
+        (Reason.BAD_VALUE, "direction", "not out or in", bad_dir),
+        (Reason.MISSING_FIELD, "direction", "required for voice and sms", talk & ~P("direction")),
+        (Reason.BAD_NUMBER, "peer", f"not a number or address of at most {MAX_NUMBER} characters",
+         _bad_ident(cols.get("peer"), P("peer"), _PEER, MAX_NUMBER)),
+        (Reason.MISSING_FIELD, "peer", "required for outgoing voice and sms", talk & is_out & ~P("peer")),
+        (Reason.BAD_VALUE, "duration_s", "not an integer", bad_dur),
+        (Reason.NEGATIVE, "duration_s", "negative", P("duration_s") & ~bad_dur & (dur_np < 0)),
+        (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", ~bad_dur & (dur_np > MAX_DURATION_S)),
+        (Reason.MISSING_FIELD, "duration_s", "required for voice", is_voice & ~P("duration_s")),
+        (Reason.BAD_VALUE, "bytes_up", "not an integer", bad_up),
+        (Reason.NEGATIVE, "bytes_up", "negative", P("bytes_up") & ~bad_up & (up_np < 0)),
+        (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", ~bad_up & (up_np > MAX_BYTES)),
+        (Reason.BAD_VALUE, "bytes_down", "not an integer", bad_down),
+        (Reason.NEGATIVE, "bytes_down", "negative", P("bytes_down") & ~bad_down & (down_np < 0)),
+        (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", ~bad_down & (down_np > MAX_BYTES)),
+        (Reason.MISSING_FIELD, "bytes_down", "bytes_up or bytes_down required for data", is_data & ~P("bytes_up") & ~P("bytes_down")),
+        (Reason.MISSING_FIELD, "offer_id", "required for vas", is_vas & ~P("offer_id")),
+        (Reason.BAD_AMOUNT, "amount", "not a decimal amount like 6.00", amounts.bad_format),
+        (Reason.NEGATIVE, "amount", "negative", amounts.negative),
+        (Reason.MISSING_FIELD, "amount", "required for vas", is_vas & ~P("amount")),
+        (Reason.BAD_AMOUNT, "currency", "not a known ISO 4217 currency", amounts.bad_currency),
+        (Reason.MISSING_FIELD, "currency", "required with an amount", P("amount") & ~P("currency")),
+        (Reason.BAD_AMOUNT, "amount", "more decimals than the currency's minor unit", amounts.too_precise),
+        (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 code",
+         _bad_country(cols.get("roaming_country"), P("roaming_country"))),
+        (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
+        (Reason.NEGATIVE, "seq", "negative", P("seq") & ~bad_seq & (seq_np < 0)),
+        (Reason.BAD_VALUE, "final", "not true or false", bad_final),
+    ]
+    code = np.full(n, -1, dtype=np.int16)
+    for i, (_, _, _, mask) in enumerate(checks):
+        hit = mask & (code < 0)
+        if hit.any():
+            code[hit] = i
+    bad_rows = np.flatnonzero(code >= 0)
+    rejects = list(batch.rejects)
+    if len(bad_rows):
+        rejects.extend(_rejects(batch, cols, bad_rows, code, checks, file))
+        if batch.rejects:
+            rejects.sort(key=lambda r: r.position)  # the reader's and validation's, in file order
+    good = np.flatnonzero(code < 0)
+    keep = None if len(good) == n else pa.array(good)
+
+    def take(a: pa.Array) -> pa.Array:
+        return a if keep is None else pc.take(a, keep)
+
+    # data records: a missing direction of volume is zero
+    if is_data.any():
+        up = pc.if_else(pa.array(is_data & ~P("bytes_up")), pa.scalar(0, pa.int64()), up)
+        down = pc.if_else(pa.array(is_data & ~P("bytes_down")), pa.scalar(0, pa.int64()), down)
+    src = cols.text("source")
+    if not P("source").all():
+        src = pc.if_else(pa.array(P("source")), src, pa.scalar(source, pa.string()))
+    out: dict[str, pa.Array] = {
+        "record_id": cols.text("record_id"),
+        "source": src,
+        "msisdn": cols.text("msisdn"),
+        "kind": kind_v,
+        "direction": pc.if_else(pa.array(P("direction")), dir_v, pa.scalar(None, pa.string())) if len(dir_v) else dir_v,
+        "started_at": ts,
+        "duration_s": dur,
+        "bytes_up": up,
+        "bytes_down": down,
+        "peer": cols.text("peer"),
+        "offer_id": cols.text("offer_id"),
+        "amount_minor": amounts.minor,
+        "currency": amounts.currency,
+        "roaming_country": cols.text("roaming_country"),
+        "cell_id": cols.text("cell_id"),
+        "imei": cols.text("imei"),
+        "session_id": cols.text("session_id"),
+    }
+    arrays = []
+    for f in CLEAN_USAGE_SCHEMA:
+        if f.name == "parts":
+            arrays.append(pa.array(np.ones(len(good), dtype=np.int32)))
+        elif f.name == "incomplete":
+            arrays.append(pa.array(np.zeros(len(good), dtype=bool)))
+        else:
+            a = out[f.name]
+            arrays.append(take(a if a.type == f.type else a.cast(f.type)))
+    pos = cols.get(POS)
+    arrays.append(take(pos.cast(pa.int64())) if pos is not None else pa.array(good + 1, type=pa.int64()))
+    arrays.append(take(seq))
+    arrays.append(take(final))
+    schema = pa.schema([*CLEAN_USAGE_SCHEMA, pa.field(POS, pa.int64()), pa.field(SEQ, pa.int64()),
+                        pa.field(FINAL, pa.bool_())])
+    clean = pa.Table.from_arrays(arrays, schema=schema)
+    return Validated(clean, rejects)
+
+
+def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
+    if arr is None or not present.any():
+        return np.zeros(len(present), dtype=bool)
+    if not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    ok = pc.and_(pc.equal(pc.binary_length(arr), 2), pc.and_(pc.ascii_is_alpha(arr), pc.ascii_is_upper(arr)))
+    return present & ~_bool_np(ok)
+
+
+def _value_text(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _rejects(batch: RawBatch, cols: _Columns, rows: np.ndarray, code: np.ndarray,
+             checks: list[tuple[Reason, str, str, np.ndarray]], file: str) -> list[Reject]:
+    sel = pa.array(rows)
+    pos_col = cols.get(POS)
+    positions = (pc.take(pos_col, sel).to_pylist() if pos_col is not None else (rows + 1).tolist())
+    raws: list[bytes]
+    raw_col = cols.get(RAW)
+    if raw_col is not None:
+        raws = [b if isinstance(b, bytes) else (b.encode() if isinstance(b, str) else b"")
+                for b in pc.take(raw_col, sel).to_pylist()]
+    elif batch.raw_of is not None:
+        raws = batch.raw_of(positions)
+    else:  # a columnar source (Parquet): the record itself, as JSON
+        sub = batch.table.take(sel).drop_columns([c for c in (POS, RAW) if c in batch.table.column_names])
+        raws = [json.dumps(r, default=str, ensure_ascii=False).encode() for r in sub.to_pylist()]
+    fields_needed = {checks[int(code[r])][1] for r in rows}
+    values = {f: pc.take(cols.get(f), sel).to_pylist() if cols.get(f) is not None else [None] * len(rows)
+              for f in fields_needed}
+    out = []
+    for i, r in enumerate(rows):
+        reason, fld, what, _ = checks[int(code[r])]
+        v = values[fld][i]
+        msg = f"{fld}: {what}" if reason is Reason.MISSING_FIELD or v is None else f"{fld}: {what}: {_value_text(v)}"
+        out.append(Reject(file, int(positions[i]), reason.value, fld, msg, raws[i]))
+    return out

@@ -1,0 +1,20 @@
+"""Errors a reader raises for a whole file (a bad record is a ``Reject``, not an error)."""
+
+from __future__ import annotations
+
+from fairtel.core.errors import FairtelError, InvalidInputError
+
+
+class UnreadableFileError(FairtelError):
+    """The file as a whole cannot be read: binary garbage, no header, a broken container. Nothing of it is
+    accepted; the file is left intact (``watch`` moves it to failed/) so it can be fixed and fed again."""
+
+    code = "file_unreadable"
+
+
+class UnknownFormatError(FairtelError):
+    code = "format_unknown"
+
+
+class FieldMapError(InvalidInputError):
+    code = "fieldmap_invalid"

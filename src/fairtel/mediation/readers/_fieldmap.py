@@ -1,0 +1,437 @@
+"""A TOML field map: any delimited text layout read as canonical usage records, without code.
+
+    [input]
+    delimiter = ","            # one character ("\\t" for tabs)
+    quote = '"'                # "" for none
+    header = false             # true: the first line names the columns
+    encoding = "gb18030"       # optional; default: detect (UTF-8, else GB18030)
+    skip_lines = 0             # lines before the header or data
+    timezone = "Asia/Shanghai" # for timestamps written without an offset
+    timestamp_format = "%Y-%m-%d %H:%M:%S"   # strptime, "epoch" or "epoch_ms"; default RFC 3339
+
+    [fields]                   # canonical field = a column (0-based index or header name) or a table:
+    msisdn = 1
+    peer = { column = 2, replace = ["^00", ""] }          # regex replace
+    kind = { value = "voice" }                            # a constant
+    record_id = { template = "{16}-{18}" }                # columns joined with literal text
+    duration_s = { column = "billsec", unit = "ms" }      # s, ms (rounded up), min, h; bytes: B, kB, KiB, MB, MiB
+    started_at = { column = 9, format = "%d.%m.%Y %H:%M:%S", timezone = "UTC" }
+    final = { column = 10, map = { partial = "false", complete = "true" } }   # unmapped values pass through
+
+    [[filters]]                # records whose column is not in keep are refused with this reason
+    column = "disposition"
+    keep = ["ANSWERED"]
+    reason = "not_answered"    # default "filtered"
+
+Refused by a filter or an unreadable timestamp, a record is a reject with its original line, like any other.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fairtel.core.contracts import USAGE_FIELDS
+from fairtel.core.errors import Problem
+from fairtel.core.time import zone
+from fairtel.mediation.readers._base import POS, RawBatch, Reject
+from fairtel.mediation.readers._delimited import TextDialect, read_delimited, read_layout
+from fairtel.mediation.readers._errors import FieldMapError, UnreadableFileError
+
+_DURATION_UNITS = {"s": (1, 1), "ms": (1, 1000), "min": (60, 1), "h": (3600, 1)}
+_BYTE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+_VOLUME_FIELDS = ("bytes_up", "bytes_down")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    field: str
+    column: int | str | None = None
+    value: str | None = None
+    template: list[tuple[str, int | str | None]] | None = None  # (literal, column)
+    replace: tuple[str, str] | None = None
+    mapping: dict[str, str] | None = None
+    unit: str | None = None
+    format: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    column: int | str
+    keep: frozenset[str]
+    reason: str = "filtered"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    name: str
+    dialect: TextDialect
+    columns: int | None
+    timezone: str
+    timestamp_format: str | None
+    rules: tuple[FieldRule, ...]
+    filters: tuple[Filter, ...] = field(default=())
+
+    def referenced(self) -> set[int | str]:
+        out: set[int | str] = set()
+        for r in self.rules:
+            if r.column is not None:
+                out.add(r.column)
+            for _, c in r.template or []:
+                if c is not None:
+                    out.add(c)
+        out.update(f.column for f in self.filters)
+        return out
+
+
+def _column(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"a column is a 0-based index or a header name, not {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"column index must be >= 0, got {value}")
+    return value
+
+
+def _template(text: str) -> list[tuple[str, int | str | None]]:
+    out: list[tuple[str, int | str | None]] = []
+    for literal, name, spec, conv in string.Formatter().parse(text):
+        if spec or conv:
+            raise ValueError(f"template {text!r}: no format specs, only {{column}}")
+        col: int | str | None = None
+        if name is not None:
+            col = int(name) if name.isdigit() else name
+        out.append((literal, col))
+    return out
+
+
+def parse_fieldmap(data: dict[str, Any], *, name: str, file: str = "<fieldmap>") -> FieldMap:
+    """A FieldMap from parsed TOML; every problem is reported at once."""
+    problems: list[Problem] = []
+
+    def bad(where: str | None, msg: str) -> None:
+        problems.append(Problem(file, None, where, msg, code="fieldmap_invalid"))
+
+    inp = data.get("input", {})
+    if not isinstance(inp, dict):
+        bad("input", "must be a table")
+        inp = {}
+    unknown = set(inp) - {"delimiter", "quote", "header", "encoding", "skip_lines", "timezone", "timestamp_format",
+                          "columns"}
+    for k in sorted(unknown):
+        bad(f"input.{k}", "unknown setting")
+    delimiter = inp.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        bad("input.delimiter", "must be one character")
+        delimiter = ","
+    quote = inp.get("quote", '"')
+    if not isinstance(quote, str) or len(quote) > 1:
+        bad("input.quote", 'must be one character or ""')
+        quote = '"'
+    encoding = inp.get("encoding")
+    if encoding is not None:
+        try:
+            "".encode(encoding)
+        except (LookupError, TypeError):
+            bad("input.encoding", f"unknown encoding {encoding!r}")
+            encoding = None
+    tz = inp.get("timezone", "UTC")
+    try:
+        zone(tz)
+    except Exception:
+        bad("input.timezone", f"unknown time zone {tz!r}")
+        tz = "UTC"
+    skip = inp.get("skip_lines", 0)
+    if not isinstance(skip, int) or skip < 0:
+        bad("input.skip_lines", "must be an integer >= 0")
+        skip = 0
+    columns = inp.get("columns")
+    if columns is not None and (not isinstance(columns, int) or columns < 1):
+        bad("input.columns", "must be an integer >= 1")
+        columns = None
+    dialect = TextDialect(delimiter=delimiter, quote=quote or None, header=bool(inp.get("header", False)),
+                          encoding=encoding, skip_lines=skip)
+    rules: list[FieldRule] = []
+    fields = data.get("fields", {})
+    if not isinstance(fields, dict) or not fields:
+        bad("fields", "a [fields] table mapping canonical fields is required")
+        fields = {}
+    for fname, spec in fields.items():
+        where = f"fields.{fname}"
+        if fname not in USAGE_FIELDS:
+            bad(where, f"not a canonical usage field (known: {', '.join(USAGE_FIELDS)})")
+            continue
+        try:
+            rules.append(_rule(fname, spec))
+        except (ValueError, TypeError) as exc:
+            bad(where, str(exc))
+    for req in ("record_id", "msisdn", "kind", "started_at"):
+        if req not in fields:
+            bad(f"fields.{req}", "required field has no rule")
+    filters: list[Filter] = []
+    raw_filters = data.get("filters", [])
+    if not isinstance(raw_filters, list):
+        bad("filters", "must be an array of tables ([[filters]])")
+        raw_filters = []
+    for i, f in enumerate(raw_filters):
+        where = f"filters[{i}]"
+        try:
+            keep = f["keep"]
+            if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+                raise ValueError("keep must be a list of strings")
+            reason = f.get("reason", "filtered")
+            if not isinstance(reason, str) or not reason.replace("_", "").isalnum():
+                raise ValueError("reason must be a code like not_answered")
+            filters.append(Filter(_column(f["column"]), frozenset(keep), reason))
+        except KeyError as exc:
+            bad(where, f"missing {exc.args[0]}")
+        except (ValueError, TypeError) as exc:
+            bad(where, str(exc))
+    for k in sorted(set(data) - {"input", "fields", "filters"}):
+        bad(k, "unknown section")
+    fmt = inp.get("timestamp_format")
+    if fmt is not None and not isinstance(fmt, str):
+        bad("input.timestamp_format", "must be a string")
+        fmt = None
+    if problems:
+        raise FieldMapError(problems, what=f"field map {file}")
+    return FieldMap(name, dialect, columns, tz, fmt, tuple(rules), tuple(filters))
+
+
+def _rule(fname: str, spec: Any) -> FieldRule:
+    if isinstance(spec, int | str) and not isinstance(spec, bool):
+        return FieldRule(fname, column=_column(spec))
+    if not isinstance(spec, dict):
+        raise ValueError("a column, or a table with column / value / template")
+    keys = set(spec)
+    unknown = keys - {"column", "value", "template", "replace", "map", "unit", "format", "timezone"}
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    sources = [k for k in ("column", "value", "template") if k in spec]
+    if len(sources) != 1:
+        raise ValueError("exactly one of column, value or template")
+    replace = spec.get("replace")
+    if replace is not None and (not isinstance(replace, list) or len(replace) != 2
+                                or not all(isinstance(x, str) for x in replace)):
+        raise ValueError('replace is ["regex", "replacement"]')
+    mapping = spec.get("map")
+    if mapping is not None and (not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values())):
+        raise ValueError("map is a table of text -> text")
+    unit = spec.get("unit")
+    if unit is not None:
+        if fname == "duration_s" and unit not in _DURATION_UNITS:
+            raise ValueError(f"unit for duration_s is one of {', '.join(_DURATION_UNITS)}")
+        if fname in _VOLUME_FIELDS and unit.lower() not in _BYTE_UNITS:
+            raise ValueError(f"unit for {fname} is one of B, kB, KiB, MB, MiB, GB, GiB")
+        if fname != "duration_s" and fname not in _VOLUME_FIELDS:
+            raise ValueError("unit applies to duration_s, bytes_up and bytes_down")
+    tz = spec.get("timezone")
+    if tz is not None:
+        zone(tz)
+    value = spec.get("value")
+    return FieldRule(
+        fname,
+        column=_column(spec["column"]) if "column" in spec else None,
+        value=None if value is None else str(value).lower() if isinstance(value, bool) else str(value),
+        template=_template(spec["template"]) if "template" in spec else None,
+        replace=(replace[0], replace[1]) if replace else None,
+        mapping={str(k): v for k, v in mapping.items()} if mapping else None,
+        unit=unit,
+        format=spec.get("format"),
+        timezone=tz,
+    )
+
+
+BUNDLED = "fairtel.mediation.fieldmaps"
+
+
+def bundled_fieldmaps() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files(BUNDLED).iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_fieldmap(ref: str | Path) -> FieldMap:
+    """A field map from a TOML file, or a bundled one by name (``cgrates-partial``)."""
+    path = Path(ref)
+    if path.is_file():
+        text, file, name = path.read_text(encoding="utf-8"), str(path), path.stem
+    else:
+        res = resources.files(BUNDLED) / f"{ref}.toml"
+        if not res.is_file():
+            raise FieldMapError([Problem(str(ref), None, None, f"no such file and no bundled field map; bundled: "
+                                         f"{', '.join(bundled_fieldmaps())}", code="fieldmap_invalid")],
+                                what="field map")
+        text, file, name = res.read_text(encoding="utf-8"), f"{BUNDLED}/{ref}.toml", str(ref)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FieldMapError([Problem(file, None, None, f"not TOML: {exc}", code="fieldmap_invalid")],
+                            what=f"field map {file}") from None
+    return parse_fieldmap(data, name=name, file=file)
+
+
+def _present(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.greater(pc.binary_length(arr), 0).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+class FieldMapReader:
+    """Reads a delimited file through a FieldMap. ``--format fieldmap:PATH`` (or a bundled map's name)."""
+
+    name: ClassVar[str] = "fieldmap"
+
+    def __init__(self, fmap: FieldMap) -> None:
+        self.fmap = fmap
+
+    @property
+    def label(self) -> str:
+        return f"fieldmap:{self.fmap.name}"
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        return False  # chosen explicitly, never detected
+
+    def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]:
+        fm = self.fmap
+        layout = read_layout(path, fm.dialect)
+        header = layout.header
+        ncols = fm.columns or layout.ncols
+        names = header or [f"c{i}" for i in range(ncols)]
+        if not names or ncols == 0:
+            return
+        lookup: dict[int | str, str] = {}
+        missing = []
+        for ref in fm.referenced():
+            if isinstance(ref, int):
+                if ref >= len(names):
+                    missing.append(str(ref))
+                else:
+                    lookup[ref] = names[ref]
+            elif header is not None and ref in header:
+                lookup[ref] = ref
+            else:
+                missing.append(repr(ref))
+        if missing:
+            raise UnreadableFileError(
+                f"the field map {fm.name} names column(s) {', '.join(sorted(missing))} but the file has "
+                f"{len(names)} column(s){': ' + ', '.join(header) if header else ''}")
+        keep = sorted(set(lookup.values()), key=names.index)
+        for batch in read_delimited(path, dialect=fm.dialect, batch_size=batch_size, layout=layout, names=names,
+                                    keep=keep):
+            yield self._map(batch, lookup, str(path))
+
+    def _map(self, batch: RawBatch, lookup: dict[int | str, str], file: str) -> RawBatch:
+        fm = self.fmap
+        t = batch.table
+        n = t.num_rows
+        pos = t.column(POS).combine_chunks()
+
+        def col(ref: int | str) -> pa.Array:
+            return t.column(lookup[ref]).combine_chunks()
+
+        refuse: list[tuple[np.ndarray, str, str | None, str]] = []  # mask, reason, field, message
+        for flt in fm.filters:
+            values = col(flt.column)
+            kept = np.asarray(pc.is_in(values, value_set=pa.array(sorted(flt.keep), pa.string()))
+                              .fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+            refuse.append((~kept, flt.reason, None, f"column {flt.column!r} is not one of {', '.join(sorted(flt.keep))}"))
+        out: dict[str, pa.Array] = {}
+        for rule in fm.rules:
+            arr = self._value(rule, col, n)
+            if rule.field == "started_at":
+                arr, bad = self._timestamp(rule, arr)
+                refuse.append((bad, "bad_timestamp", "started_at",
+                               f"started_at: does not match {rule.format or fm.timestamp_format!r}"))
+            out[rule.field] = arr
+        columns = {**out, POS: pos}
+        table = pa.table(columns)
+        rejects = list(batch.rejects)
+        code = np.full(n, -1, dtype=np.int32)
+        for i, (mask, *_rest) in enumerate(refuse):
+            code[(code < 0) & mask] = i
+        gone = np.flatnonzero(code >= 0)
+        if len(gone):
+            positions = pc.take(pos, pa.array(gone)).to_pylist()
+            raws = batch.raw_of(positions) if batch.raw_of is not None else [b""] * len(gone)
+            for j, r in enumerate(gone):
+                _, reason, fld, msg = refuse[int(code[r])]
+                rejects.append(Reject(file, int(positions[j]), reason, fld, msg, raws[j]))
+            table = table.filter(pa.array(code < 0))
+        return RawBatch(table, rejects, batch.raw_of)
+
+    def _value(self, rule: FieldRule, col: Any, n: int) -> pa.Array:
+        if rule.value is not None:
+            arr = pa.array([rule.value] * n, type=pa.string())
+        elif rule.template is not None:
+            parts: list[Any] = []
+            for literal, ref in rule.template:
+                if literal:
+                    parts.append(pa.scalar(literal, pa.string()))
+                if ref is not None:
+                    parts.append(col(ref))
+            if not parts:
+                arr = pa.array([""] * n, type=pa.string())
+            elif len(parts) == 1:
+                arr = parts[0] if isinstance(parts[0], pa.Array) else pa.array([parts[0].as_py()] * n, pa.string())
+            else:
+                arr = pc.binary_join_element_wise(*parts, pa.scalar("", pa.string()), null_handling="replace",
+                                                  null_replacement="")
+        else:
+            assert rule.column is not None
+            arr = col(rule.column)
+        if rule.replace is not None:
+            arr = pc.replace_substring_regex(arr, pattern=rule.replace[0], replacement=rule.replace[1])
+        if rule.mapping:
+            keys = list(rule.mapping)
+            idx = pc.index_in(arr, value_set=pa.array(keys, pa.string()))
+            mapped = pc.take(pa.array([rule.mapping[k] for k in keys], pa.string()), idx)
+            arr = pc.if_else(idx.is_valid(), mapped, arr)
+        if rule.unit is not None:
+            arr = self._scale(rule, arr)
+        return arr
+
+    @staticmethod
+    def _scale(rule: FieldRule, arr: pa.Array) -> pa.Array:
+        """Unit conversion on the integers; text that is not an integer passes through for validation."""
+        import polars as pl
+
+        ints = pl.Series(arr).str.strip_chars().cast(pl.Int64, strict=False)
+        if rule.field == "duration_s":
+            mul, div = _DURATION_UNITS[rule.unit or "s"]
+            scaled = (ints * mul + (div - 1)) // div if div > 1 else ints * mul  # ms: any started second counts
+        else:
+            scaled = ints * _BYTE_UNITS[(rule.unit or "b").lower()]
+        text = scaled.cast(pl.String).to_arrow()
+        if not isinstance(text, pa.Array):
+            text = text.combine_chunks()
+        return pc.if_else(pc.is_valid(text), text.cast(pa.string()), arr)
+
+    def _timestamp(self, rule: FieldRule, arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        fmt = rule.format or self.fmap.timestamp_format
+        present = _present(arr)
+        if fmt is None:
+            return arr, np.zeros(len(arr), dtype=bool)  # RFC 3339 text: validation parses it
+        tz = rule.timezone or self.fmap.timezone
+        if fmt in ("epoch", "epoch_ms"):
+            import polars as pl
+
+            ints = pl.Series(arr).str.strip_chars().cast(pl.Int64, strict=False).to_arrow()
+            if not isinstance(ints, pa.Array):
+                ints = ints.combine_chunks()
+            ints = ints.cast(pa.int64())
+            scale = 1_000_000 if fmt == "epoch" else 1_000
+            ts = pc.multiply(ints, scale).cast(pa.timestamp("us", tz="UTC"))
+        else:
+            parsed = pc.strptime(pc.utf8_trim_whitespace(arr), format=fmt, unit="us", error_is_null=True)
+            if parsed.type.tz is None:
+                parsed = pc.assume_timezone(parsed, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+            ts = parsed.cast(pa.timestamp("us", tz="UTC"))
+        bad = present & ~np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        return ts, bad
