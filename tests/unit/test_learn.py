@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -193,12 +194,53 @@ def test_reasons_in_both_languages_with_phrasebook_and_fallback(model: TabularMo
 
 def test_save_and_reload_give_identical_predictions(model: TabularModel, frame: pl.DataFrame, tmp_path: Path) -> None:
     out = model.save(tmp_path / "m")
-    assert sorted(p.name for p in out.iterdir()) == ["booster.txt", "model.json"]
+    assert model.options.bag == 3 and len(model.more_boosters) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["booster-1.txt", "booster-2.txt", "booster.txt", "model.json"]
     doc = json.loads((out / "model.json").read_text(encoding="utf-8"))
     assert doc["spec"]["positive"] == "Yes" and doc["threshold"] == model.threshold
+    assert doc["format_version"] == 2 and doc["boosters"] == ["booster.txt", "booster-1.txt", "booster-2.txt"]
     again = load_model(out)
     assert np.array_equal(again.predict_proba(frame), model.predict_proba(frame))
     assert [s.to_dict() for s in again.score(frame[:20])] == [s.to_dict() for s in model.score(frame[:20])]
+
+
+def test_bagged_seeds_are_averaged_and_a_smaller_bag_replaces_a_larger_one(
+    model: TabularModel, frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    x = model.matrix(frame)
+    each = [b.predict(x, num_iteration=model.n_rounds, raw_score=True) for b in [model.booster, *model.more_boosters]]
+    assert not np.allclose(each[0], each[1])  # the seeds differ (row and feature sampling)
+    single = replace(model, more_boosters=[])
+    assert np.allclose(model._trees(x, raw_score=True), np.mean(each, axis=0))
+    out = model.save(tmp_path / "m")
+    single.save(out)
+    assert sorted(p.name for p in out.iterdir()) == ["booster.txt", "model.json"]
+    assert np.array_equal(load_model(out).predict_proba(frame), single.predict_proba(frame))
+
+
+def test_version_1_model_files_still_load(model: TabularModel, frame: pl.DataFrame, tmp_path: Path) -> None:
+    single = replace(model, more_boosters=[])
+    out = single.save(tmp_path / "v1")
+    doc = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    del doc["boosters"]
+    doc["format_version"] = 1
+    for k in ("search", "bag"):
+        del doc["options"][k]
+    (out / "model.json").write_text(json.dumps(doc), encoding="utf-8")
+    old = load_model(out)
+    assert (old.options.search, old.options.bag) == (False, 1)
+    assert np.array_equal(old.predict_proba(frame), single.predict_proba(frame))
+
+
+def test_tree_shape_is_chosen_on_inner_folds_by_log_loss(model: TabularModel) -> None:
+    shapes = model.meta["shapes"]
+    assert len(shapes) == 2 and sum(s["chosen"] for s in shapes) == 1
+    chosen = next(s for s in shapes if s["chosen"])
+    assert chosen["logloss"] == min(s["logloss"] for s in shapes)
+    assert (model.options.num_leaves, model.options.min_child_samples) == (chosen["num_leaves"], chosen["min_child_samples"])
+    assert model.meta["best_round_cv"] == chosen["best_round"]
+    one = TrainOptions(search=False)
+    assert one.shapes() == [(one.num_leaves, one.min_child_samples, one.feature_fraction)]
 
 
 def test_scoring_tolerates_unseen_levels_and_names_missing_columns(model: TabularModel, frame: pl.DataFrame) -> None:

@@ -2,12 +2,16 @@
 
 Training, on the given rows only:
 1. stratified K folds: LightGBM with early stopping picks the number of trees (mean validation curve over
-   folds, as ``lightgbm.cv`` does) and gives out-of-fold scores; a logistic regression gives its own;
+   folds, as ``lightgbm.cv`` does) and gives out-of-fold scores; a logistic regression gives its own. With
+   ``search`` (the default) a second, wider tree shape is run on the same folds and the shape with the lower
+   mean validation log-loss is kept: a data-driven choice made on the training rows only;
 2. the blend weight of the two, the calibration and the F1-maximising threshold are fitted on those
    out-of-fold scores, so none of them has seen a row through the model that scored it;
-3. both parts are refitted on all rows.
+3. both parts are refitted on all rows; the trees ``bag`` times with different seeds, their log-odds averaged
+   (less variance from row and feature sampling; contributions stay exact, being averaged the same way).
 
-Saved as a directory: ``booster.txt`` (LightGBM's own text format) and ``model.json`` (everything else).
+Saved as a directory: ``booster.txt`` (and ``booster-1.txt``... for the other seeds; LightGBM's own text
+format) and ``model.json`` (everything else).
 """
 
 from __future__ import annotations
@@ -34,7 +38,12 @@ from fairtel.learn._metrics import Metrics, best_f1_threshold, binary_metrics
 from fairtel.learn._prepare import ColumnKind, TableSpec, _clean_text, frame_hash, infer_spec
 from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, format_value, phrase, phrases_for
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: several boosters (seed bagging); version 1 files (one booster) still load
+
+# The tree shapes compared on the inner folds when ``TrainOptions.search`` is on: (num_leaves,
+# min_child_samples, feature_fraction). The first comes from the options; this one is the wider alternative,
+# which wins on tables with many informative, correlated aggregates (fraud) and loses on small, simple ones.
+WIDE_SHAPE = (31, 10, 0.5)
 Matrix = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
 
@@ -65,8 +74,17 @@ class TrainOptions:
     blend_linear: bool = True
     linear_c: float = 0.3
     threads: int = 1
+    search: bool = True  # also try WIDE_SHAPE on the inner folds; keep the shape with the lower log-loss
+    bag: int = 3  # final trees refitted with this many seeds, log-odds averaged
 
-    def lgb_params(self) -> dict[str, Any]:
+    def shapes(self) -> list[tuple[int, int, float]]:
+        own = (self.num_leaves, self.min_child_samples, self.feature_fraction)
+        return [own, WIDE_SHAPE] if self.search and own != WIDE_SHAPE else [own]
+
+    def with_shape(self, shape: tuple[int, int, float]) -> TrainOptions:
+        return replace(self, num_leaves=shape[0], min_child_samples=shape[1], feature_fraction=shape[2])
+
+    def lgb_params(self, seed_offset: int = 0) -> dict[str, Any]:
         return {
             "objective": "binary",
             "metric": "binary_logloss",
@@ -79,7 +97,7 @@ class TrainOptions:
             "lambda_l2": self.lambda_l2,
             "cat_smooth": 10.0,
             "min_data_per_group": 20,
-            "seed": self.seed,
+            "seed": self.seed + seed_offset,
             "deterministic": True,
             "num_threads": self.threads,
             "verbosity": -1,
@@ -94,6 +112,8 @@ class TrainOptions:
     def from_dict(cls, d: Mapping[str, Any]) -> TrainOptions:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["calibration"] = CalibrationKind(known.get("calibration", "platt"))
+        known.setdefault("search", False)  # options saved before shape search and bagging existed
+        known.setdefault("bag", 1)
         return cls(**known)
 
 
@@ -126,6 +146,13 @@ class TabularModel:
     task: str = "generic"
     phrases: dict[str, Phrase] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    more_boosters: list[lgb.Booster] = field(default_factory=list)  # seed bagging: averaged with ``booster``
+
+    def _trees(self, x: Matrix, **kind: bool) -> Matrix:
+        """Average over the bagged boosters of raw scores (``raw_score``) or contributions (``pred_contrib``)."""
+        bs = [self.booster, *self.more_boosters]
+        total = sum(np.asarray(b.predict(x, num_iteration=self.n_rounds, **kind), dtype=np.float64) for b in bs)
+        return np.asarray(total, dtype=np.float64) / len(bs)
 
     # -- scoring ---------------------------------------------------------------------------------------------
     def matrix(self, frame: pl.DataFrame, *, source: str = "table") -> Matrix:
@@ -133,13 +160,13 @@ class TabularModel:
 
     def contributions(self, x: Matrix) -> Matrix:
         """Per-feature log-odds contributions (last column: the base value); rows sum to the raw score."""
-        trees = np.asarray(self.booster.predict(x, num_iteration=self.n_rounds, pred_contrib=True), dtype=np.float64)
+        trees = self._trees(x, pred_contrib=True)
         if self.linear is None or self.blend_weight >= 1.0:
             return trees
         return self.blend_weight * trees + (1.0 - self.blend_weight) * self.linear.contributions(x)
 
     def raw_score(self, x: Matrix) -> Matrix:
-        trees = np.asarray(self.booster.predict(x, num_iteration=self.n_rounds, raw_score=True), dtype=np.float64)
+        trees = self._trees(x, raw_score=True)
         if self.linear is None or self.blend_weight >= 1.0:
             return trees
         return self.blend_weight * trees + (1.0 - self.blend_weight) * self.linear.raw(x)
@@ -196,7 +223,8 @@ class TabularModel:
         """Write ``booster.txt`` and ``model.json`` into directory ``path`` (created; files replaced atomically)."""
         d = Path(path)
         d.mkdir(parents=True, exist_ok=True)
-        doc = {
+        files = [_booster_file(i) for i in range(1 + len(self.more_boosters))]
+        doc: dict[str, Any] = {
             "format": "fairtel.tabular",
             "format_version": FORMAT_VERSION,
             "task": self.task,
@@ -209,10 +237,19 @@ class TabularModel:
             "options": self.options.to_dict(),
             "phrases": {k: v.to_dict() for k, v in self.phrases.items()},
             "meta": self.meta,
+            "boosters": files,
         }
-        _atomic_write(d / "booster.txt", self.booster.model_to_string(num_iteration=self.n_rounds))
+        for name, b in zip(files, [self.booster, *self.more_boosters], strict=True):
+            _atomic_write(d / name, b.model_to_string(num_iteration=self.n_rounds))
         _atomic_write(d / "model.json", json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=True))
+        for stale in d.glob("booster-*.txt"):  # left by an earlier model with more seeds in the same directory
+            if stale.name not in files:
+                stale.unlink()
         return d
+
+
+def _booster_file(i: int) -> str:
+    return "booster.txt" if i == 0 else f"booster-{i}.txt"
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -229,10 +266,12 @@ def load_model(path: str | Path) -> TabularModel:
         doc = json.loads((d / "model.json").read_text(encoding="utf-8"))
         if doc.get("format") != "fairtel.tabular" or int(doc.get("format_version", 0)) > FORMAT_VERSION:
             raise ModelError(f"{d}: not a fairtel tabular model of a known version")
-        booster = lgb.Booster(model_str=(d / "booster.txt").read_text(encoding="utf-8"))
+        files = list(doc.get("boosters") or ["booster.txt"])
+        boosters = [lgb.Booster(model_str=(d / name).read_text(encoding="utf-8")) for name in files]
         return TabularModel(
             spec=TableSpec.from_dict(doc["spec"]),
-            booster=booster,
+            booster=boosters[0],
+            more_boosters=boosters[1:],
             n_rounds=int(doc["n_rounds"]),
             linear=LinearPart.from_dict(doc["linear"]) if doc.get("linear") else None,
             blend_weight=float(doc["blend_weight"]),
@@ -243,7 +282,7 @@ def load_model(path: str | Path) -> TabularModel:
             phrases={k: Phrase.from_dict(v) for k, v in (doc.get("phrases") or {}).items()},
             meta=dict(doc.get("meta") or {}),
         )
-    except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+    except (KeyError, TypeError, ValueError, OSError, lgb.basic.LightGBMError) as exc:
         raise ModelError(f"{d}: model files are damaged: {exc}") from exc
 
 
@@ -254,9 +293,42 @@ def _labelled(frame: pl.DataFrame, label: str) -> pl.DataFrame:
     return frame.filter(_clean_text(frame.get_column(label)).is_not_null())
 
 
-def _fit_trees(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, rounds: int) -> lgb.Booster:
+def _fit_trees(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, rounds: int) -> list[lgb.Booster]:
+    """The final trees on all rows, once per seed of the bag."""
     ds = lgb.Dataset(x, y, categorical_feature=cat or "auto", free_raw_data=False)
-    return lgb.train(opts.lgb_params(), ds, num_boost_round=rounds)
+    return [lgb.train(opts.lgb_params(k), ds, num_boost_round=rounds) for k in range(max(1, opts.bag))]
+
+
+@dataclass
+class _Curves:
+    """One tree shape run on the inner folds: its boosters, the common best round and the log-loss there."""
+
+    opts: TrainOptions
+    boosters: list[lgb.Booster]
+    best_round: int
+    logloss: float
+
+
+def _inner_folds(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, splits: list[tuple[Any, Any]],
+                 progress: Progress | None, total: int) -> _Curves:
+    """Every fold records its validation curve; the common best round minimises the mean curve."""
+    params = opts.lgb_params()
+    curves: list[list[float]] = []
+    boosters: list[lgb.Booster] = []
+    for tr, va in splits:
+        dtr = lgb.Dataset(x[tr], y[tr], categorical_feature=cat or "auto", free_raw_data=False)
+        dva = lgb.Dataset(x[va], y[va], reference=dtr)
+        rec: dict[str, Any] = {}
+        b = lgb.train(params, dtr, num_boost_round=opts.max_rounds, valid_sets=[dva], valid_names=["va"],
+                      callbacks=[lgb.record_evaluation(rec), lgb.early_stopping(opts.early_stopping, verbose=False)])
+        curves.append(list(rec["va"]["binary_logloss"]))
+        boosters.append(b)
+        if progress:
+            progress.step("training folds", total=total)
+    depth = min(len(c) for c in curves)
+    mean_curve = np.mean([c[:depth] for c in curves], axis=0)
+    best = int(np.argmin(mean_curve))
+    return _Curves(opts, boosters, best + 1, float(mean_curve[best]))
 
 
 def _blend_weight(g: Matrix, lin: Matrix, y: Labels) -> float:
@@ -291,24 +363,13 @@ def train_model(
     if n_pos < 2 or len(y) - n_pos < 2 or len(y) < 20:
         raise InvalidInputError([Problem(source, None, spec.label, f"too few rows to train ({len(y)} rows, {n_pos} positive)")], what=source)
     cat = spec.categorical_indices
-    params = opts.lgb_params()
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y))
-    total = len(splits) + 1
-    # 1. trees: every fold records its validation curve; the common best round minimises the mean curve.
-    curves: list[list[float]] = []
-    boosters: list[lgb.Booster] = []
-    for tr, va in splits:
-        dtr = lgb.Dataset(x[tr], y[tr], categorical_feature=cat or "auto", free_raw_data=False)
-        dva = lgb.Dataset(x[va], y[va], reference=dtr)
-        rec: dict[str, Any] = {}
-        b = lgb.train(params, dtr, num_boost_round=opts.max_rounds, valid_sets=[dva], valid_names=["va"],
-                      callbacks=[lgb.record_evaluation(rec), lgb.early_stopping(opts.early_stopping, verbose=False)])
-        curves.append(list(rec["va"]["binary_logloss"]))
-        boosters.append(b)
-        if progress:
-            progress.step("training folds", total=total)
-    depth = min(len(c) for c in curves)
-    best_round = int(np.argmin(np.mean([c[:depth] for c in curves], axis=0))) + 1
+    shapes = opts.shapes()
+    total = len(splits) * len(shapes) + 1
+    # 1. trees: each candidate shape on the same inner folds; the lower mean validation log-loss wins.
+    runs = [_inner_folds(x, y, cat, opts.with_shape(s), splits, progress, total) for s in shapes]
+    chosen = min(runs, key=lambda r: r.logloss)
+    opts, boosters, best_round = chosen.opts, chosen.boosters, chosen.best_round
     oof_trees = np.zeros(len(y))
     oof_lin = np.zeros(len(y))
     for (tr, va), b in zip(splits, boosters, strict=True):
@@ -324,7 +385,7 @@ def train_model(
     validation = binary_metrics(y, oof_p, threshold)
     # 3. refit on all rows; more rows support proportionally more trees.
     n_rounds = max(1, round(best_round * folds / (folds - 1)))
-    booster = _fit_trees(x, y, cat, opts, n_rounds)
+    bag = _fit_trees(x, y, cat, opts, n_rounds)
     linear = fit_linear(x, y, spec, c=opts.linear_c) if w < 1.0 else None
     if progress:
         progress.step("training folds", total=total)
@@ -336,13 +397,17 @@ def train_model(
         "rows_unlabelled": n_before - frame.height,
         "positives": n_pos,
         "best_round_cv": best_round,
+        "shapes": [{"num_leaves": r.opts.num_leaves, "min_child_samples": r.opts.min_child_samples,
+                    "feature_fraction": r.opts.feature_fraction, "best_round": r.best_round,
+                    "logloss": round(r.logloss, 6), "chosen": r is chosen} for r in runs],
         "out_of_fold": validation.to_dict(),
         "lightgbm": lgb.__version__,
         "python": platform.python_version(),
     }
     return TabularModel(
         spec=spec,
-        booster=booster,
+        booster=bag[0],
+        more_boosters=bag[1:],
         n_rounds=n_rounds,
         linear=linear,
         blend_weight=w,
