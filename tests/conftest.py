@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The public evaluation data and real-format samples live beside the checkout (../shared), never inside it.
+SHARED = Path(os.environ.get("FAIRTEL_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 POSTGRES_URL = os.environ.get("FAIRTEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"shared data not found at {SHARED}")
+        pytest.skip(f"shared data not found at {SHARED} (set FAIRTEL_SHARED_DIR)")
     return SHARED
 
 
