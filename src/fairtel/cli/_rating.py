@@ -238,18 +238,31 @@ def register(app: typer.Typer) -> None:
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
         catalog_file: Annotated[Path | None, typer.Option("--catalog", help="Tariff catalog (default: the home's current one).")] = None,
         batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Records per batch of subscribers.")] = None,
+        engine: Annotated[str | None, typer.Option("--engine", help="local or spark (default: FAIRTEL_ENGINE, local).")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Rate a period's clean usage from the lake into rated lines (a rerun replaces them)."""
         notes: list[str] = []
         try:
-            application = app_for(ctx, home)
+            application = app_for(ctx, home, engine=engine)
             catalog = _catalog(application, catalog_file, notes)
             per = Period.parse(period, catalog.operator.timezone)
             with reporter(quiet=as_json) as rep:
                 for n in notes:
                     rep.note(n)
-                totals = rate_period(application, per, catalog=catalog, batch_size=batch_size, report=rep)
+                if application.settings.engine == "spark":  # the same kernel, per partition of subscribers
+                    from fairtel.engines import engine_for
+
+                    eng = engine_for(application.settings, master=application.settings.spark_master)
+                    try:
+                        totals = eng.rate_period(
+                            application.settings, per, catalog=catalog, subscribers=_subscribers(application),
+                            gate=_gate(application, catalog), batch_size=batch_size, report=rep,
+                        ).to_dict()
+                    finally:
+                        eng.close()
+                else:
+                    totals = rate_period(application, per, catalog=catalog, batch_size=batch_size, report=rep)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         totals["notes"] = notes

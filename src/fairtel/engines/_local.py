@@ -1,0 +1,174 @@
+"""The local engine: Polars on this machine, the period read in hash groups of whole subscribers."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from fairtel.core.settings import Settings
+from fairtel.core.time import Period
+from fairtel.engines._base import (
+    FEATURE_DATASETS,
+    RATED,
+    UNRATED,
+    USAGE,
+    FeatureSummary,
+    Progress,
+    RateSummary,
+    period_key,
+)
+from fairtel.engines._kernels import (
+    RATING_USAGE_COLUMNS,
+    SUMMARY_COLUMNS,
+    add_summary,
+    normalise_features,
+    rate_group,
+    rating_summary,
+)
+from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
+from fairtel.fraud import FeatureConfig, compute_features
+
+if TYPE_CHECKING:
+    from fairtel.catalog import Catalog
+    from fairtel.rating import VasGate
+
+
+def usage_files(lake: Path, period: str) -> list[Path]:
+    """The period's usage parts (hidden files are writes in flight)."""
+    d = lake / USAGE / f"period={period}"
+    return sorted(p for p in d.glob("*.parquet") if not p.name.startswith((".", "_"))) if d.is_dir() else []
+
+
+class PeriodWriter:
+    """Parts of one dataset period, staged in a hidden directory and swapped in whole on ``commit``: a rerun
+    replaces the period (never adds to it), and a reader sees the old set of parts or the new one."""
+
+    def __init__(self, lake: Path, dataset: str, period: str) -> None:
+        self.final = lake / dataset / f"period={period}"
+        self.staging = lake / dataset / f".period={period}.{uuid.uuid4().hex}.staging"
+        self.parts = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        self.staging.mkdir(parents=True, exist_ok=True)
+        path = self.staging / f"part-{self.parts:05d}.parquet"
+        with path.open("wb") as fh:
+            pq.write_table(frame.to_arrow(), fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.parts += 1
+
+    def commit(self) -> None:
+        old = self.final.with_name(f".{self.final.name}.{uuid.uuid4().hex}.old")
+        if self.final.exists():
+            os.replace(self.final, old)
+        if self.parts:
+            os.replace(self.staging, self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+class LocalEngine:
+    """Runs the kernels in this process. Memory follows ``batch_size`` (records per group of subscribers)."""
+
+    name = "local"
+
+    def rate_period(
+        self,
+        settings: Settings,
+        period: Period | str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame,
+        gate: VasGate | None = None,
+        batch_size: int | None = None,
+        report: Progress | None = None,
+    ) -> RateSummary:
+        t0 = time.perf_counter()
+        key = period_key(period)
+        lake = settings.lake_dir
+        files = usage_files(lake, key)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        groups = max(1, math.ceil(rows / (batch_size or settings.batch_size)))
+        subs = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+        rated_out, unrated_out = PeriodWriter(lake, RATED, key), PeriodWriter(lake, UNRATED, key)
+        summaries = []
+        try:
+            for g in range(groups if files else 0):
+                scan = pl.scan_parquet(files)
+                names = scan.collect_schema().names()
+                scan = scan.select([c for c in RATING_USAGE_COLUMNS if c in names])
+                if groups > 1:
+                    scan = scan.filter(pl.col("msisdn").hash(seed=7) % groups == g)
+                rated, unrated_rows = rate_group(scan.collect(), catalog=catalog, period=key, gate=gate, subscribers=subs)
+                rated_out.add(rated)
+                unrated_out.add(unrated_rows)
+                summaries.append(rating_summary(rated, unrated_rows))
+                if report is not None:
+                    report.step("rate", total=groups)
+            rated_out.commit()
+            unrated_out.commit()
+        except BaseException:
+            rated_out.abort()
+            unrated_out.abort()
+            raise
+        lines, unrated, by_kind, by_reason = add_summary(pl.concat(summaries) if summaries else pl.DataFrame(
+            schema=SUMMARY_COLUMNS))
+        return RateSummary(self.name, key, rows, groups, lines, unrated, catalog.operator.currency, by_kind, by_reason,
+                           time.perf_counter() - t0)
+
+    def features(
+        self,
+        settings: Settings,
+        period: Period | str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame | None = None,
+        config: FeatureConfig | None = None,
+        batch_size: int | None = None,
+        report: Progress | None = None,
+    ) -> FeatureSummary:
+        t0 = time.perf_counter()
+        key = period_key(period)
+        lake = settings.lake_dir
+        files = usage_files(lake, key)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        cfg = config or FeatureConfig(tz=catalog.operator.timezone)
+        counts = dict.fromkeys(FEATURE_DATASETS, 0)
+        writers = {name: PeriodWriter(lake, ds, key) for name, ds in FEATURE_DATASETS.items()}
+        try:
+            if files:
+                scan = pl.scan_parquet(files)
+                names = scan.collect_schema().names()
+                usage = scan.select([c for c in FEATURE_USAGE_COLUMNS if c in names])
+                chunks = max(1, math.ceil(rows / (batch_size or settings.batch_size)))
+                found = normalise_features(compute_features(usage, catalog=catalog, subscribers=subscribers, config=cfg,
+                                                            chunks=chunks))
+                for name, writer in writers.items():
+                    frame: pl.DataFrame = getattr(found, name)
+                    writer.add(frame)
+                    counts[name] = frame.height
+            for writer in writers.values():
+                writer.commit()
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+        if report is not None:
+            report.step("features", total=1)
+        return FeatureSummary(self.name, key, rows, counts, time.perf_counter() - t0)
+
+    def close(self) -> None:
+        return None

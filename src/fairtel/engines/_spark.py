@@ -1,0 +1,412 @@
+"""The Spark engine: the same kernels, applied with Arrow grouped maps to groups of whole subscribers.
+
+The period's usage is read from the lake with Spark, hashed on the msisdn into groups (one group is what the
+local engine calls a batch), shuffled so that every record of a subscriber lands in one group, and each
+group is handed as one Arrow table to the kernel (``groupBy(...).applyInArrow`` or, with the subscribers
+partitioned the same way, ``cogroup(...).applyInArrow``). The catalog and the consent gate travel inside the
+function's closure (Spark broadcasts a large one). Results are written as Parquet to a hidden staging
+directory and swapped in whole through the Hadoop file system, so a rerun or a retried job replaces the
+period and a failed one leaves the previous result in place.
+
+pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow as pa
+
+from fairtel.core.errors import ConfigError
+from fairtel.core.settings import Settings
+from fairtel.core.time import Period
+from fairtel.engines._base import (
+    FEATURE_DATASETS,
+    RATED,
+    UNRATED,
+    USAGE,
+    FeatureSummary,
+    Progress,
+    RateSummary,
+    period_key,
+)
+from fairtel.engines._kernels import (
+    OUT,
+    RATING_OUTPUTS,
+    RATING_USAGE_COLUMNS,
+    SIMS,
+    Schema,
+    add_summary,
+    caller_group,
+    device_pairs,
+    feature_group,
+    feature_schemas,
+    rate_group,
+    rating_summary,
+    sims_group,
+    tag,
+    tagged_schema,
+)
+from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
+from fairtel.fraud import FeatureConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from fairtel.catalog import Catalog
+    from fairtel.rating import VasGate
+
+GROUP = "_group"
+# Spark defaults that matter for the lake: UTC session clock (timestamps reach the kernels as UTC) and
+# Parquet timestamps as INT64 microseconds (what pyarrow, Polars and DuckDB read as timestamp[us, UTC]).
+BASE_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    "spark.sql.adaptive.enabled": "true",
+}
+
+
+def _spark_type(dtype: pl.DataType) -> str:
+    if dtype == pl.String:
+        return "string"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype == pl.Int32:
+        return "int"
+    if dtype == pl.Int64:
+        return "bigint"
+    if dtype == pl.Float64:
+        return "double"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp"
+    raise ConfigError(f"no Spark type for {dtype}")
+
+
+def spark_schema(schema: Schema) -> StructType:
+    from pyspark.sql.types import StructType, _parse_datatype_string
+
+    struct = _parse_datatype_string(", ".join(f"`{c}` {_spark_type(t)}" for c, t in schema.items()))
+    assert isinstance(struct, StructType)
+    return struct
+
+
+def spark_session(
+    master: str | None = None, *, app_name: str = "fairtel", conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """A Spark session with the settings the engine relies on.
+
+    Under ``spark-submit`` the master comes from the submit command; elsewhere from ``master`` (for example
+    ``local[2]``), and Python workers run this interpreter.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ConfigError("engine=spark needs pyspark: pip install 'fairtel[spark]' (and Java 17 or later)") from exc
+    builder = SparkSession.builder.appName(app_name)
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master and not submitted:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            # the workers must run this interpreter (and see fairtel); Spark reads the variable at start
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    for k, v in {**BASE_CONF, **(conf or {})}.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def _arrow_target(spark: SparkSession, struct: StructType) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    large = str(spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false")).lower() == "true"
+    return to_arrow_schema(struct, timezone="UTC", prefers_large_types=large)
+
+
+def _to_arrow(frame: pl.DataFrame, target: pa.Schema) -> pa.Table:
+    return frame.to_arrow().select(target.names).cast(target)
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    out = pl.from_arrow(table)
+    assert isinstance(out, pl.DataFrame)
+    return out.drop(GROUP, strict=False)
+
+
+class _HadoopFs:
+    """Renames and deletes through Hadoop's FileSystem, so the commit works on a local disk, HDFS or S3A."""
+
+    def __init__(self, spark: SparkSession, uri: str) -> None:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self._fs = self._path(uri).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def exists(self, uri: str) -> bool:
+        return bool(self._fs.exists(self._path(uri)))
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self._fs.rename(self._path(src), self._path(dst)):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def has_parts(self, uri: str) -> bool:
+        """True when the directory holds a visible Parquet part (hidden ones are writes in flight)."""
+        found = self._fs.globStatus(self._path(f"{uri}/*.parquet")) or []
+        return any(not s.getPath().getName().startswith((".", "_")) for s in found)
+
+    def delete(self, uri: str) -> None:
+        self._fs.delete(self._path(uri), True)
+
+
+class SparkEngine:
+    """Runs the kernels on a Spark cluster (or ``local[N]``).
+
+    ``spark``: an existing session (else one is built from ``master`` or ``settings.spark_master``).
+    ``lake_uri``: the lake as Spark sees it (default: ``settings.lake_dir`` as a file URI; on a cluster, for
+    example ``hdfs:///fairtel/lake``). ``groups``: the number of subscriber groups (default: records /
+    batch size, at least twice the shuffle partitions). ``conf``: extra Spark settings for a new session.
+    """
+
+    name = "spark"
+
+    def __init__(
+        self,
+        *,
+        spark: SparkSession | None = None,
+        master: str | None = None,
+        lake_uri: str | None = None,
+        groups: int | None = None,
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
+        self._spark = spark
+        self._own = spark is None
+        self._master = master
+        self._lake_uri = lake_uri
+        self._groups = groups
+        self._conf = dict(conf or {})
+
+    # --- plumbing ------------------------------------------------------------------------------------
+    def session(self, settings: Settings) -> SparkSession:
+        if self._spark is None:
+            self._spark = spark_session(self._master or settings.spark_master, conf=self._conf)
+        return self._spark
+
+    def close(self) -> None:
+        if self._spark is not None and self._own:
+            self._spark.stop()
+        self._spark = None
+
+    def lake_uri(self, settings: Settings) -> str:
+        return (self._lake_uri or settings.lake_dir.resolve().as_uri()).rstrip("/")
+
+    def _group_count(self, spark: SparkSession, rows: int, batch_size: int) -> int:
+        if self._groups:
+            return self._groups
+        partitions = int(spark.conf.get("spark.sql.shuffle.partitions", "200") or 200)
+        return max(2 * partitions, -(-rows // batch_size))
+
+    def _usage(self, spark: SparkSession, settings: Settings, key: str, columns: Sequence[str]) -> DataFrame | None:
+        uri = f"{self.lake_uri(settings)}/{USAGE}/period={key}"
+        if not _HadoopFs(spark, uri).has_parts(uri):
+            return None
+        df = spark.read.parquet(uri)
+        return df.select([c for c in columns if c in df.columns])
+
+    def _write(self, spark: SparkSession, settings: Settings, datasets: Mapping[str, tuple[DataFrame | None, int]],
+               key: str) -> None:
+        """Write each dataset's rows to staging, then swap every period in (a dataset without rows loses its
+        period, as in the local engine)."""
+        base = self.lake_uri(settings)
+        fs = _HadoopFs(spark, base)
+        staged: dict[str, str] = {}
+        try:
+            for dataset, (df, count) in datasets.items():
+                staging = f"{base}/{dataset}/.period={key}.{uuid.uuid4().hex}.staging"
+                if df is not None and count:
+                    df.write.mode("overwrite").parquet(staging)
+                staged[dataset] = staging
+            for dataset, staging in staged.items():
+                final = f"{base}/{dataset}/period={key}"
+                old = f"{base}/{dataset}/.period={key}.{uuid.uuid4().hex}.old"
+                if fs.exists(final):
+                    fs.rename(final, old)
+                if fs.exists(staging):
+                    fs.rename(staging, final)
+                fs.delete(old)
+        finally:
+            for staging in staged.values():
+                fs.delete(staging)
+
+    @staticmethod
+    def _grouped(df: DataFrame, column: str, groups: int) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        return df.withColumn(GROUP, F.pmod(F.xxhash64(column), F.lit(groups)))
+
+    @staticmethod
+    def _untag(df: DataFrame, index: int, output: Schema) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        return df.filter(F.col(OUT) == index).select([F.col(f"o{index}_{c}").alias(c) for c in output])
+
+    # --- rating --------------------------------------------------------------------------------------
+    def rate_period(
+        self,
+        settings: Settings,
+        period: Period | str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame,
+        gate: VasGate | None = None,
+        batch_size: int | None = None,
+        report: Progress | None = None,
+    ) -> RateSummary:
+        from pyspark import StorageLevel
+
+        t0 = time.perf_counter()
+        key = period_key(period)
+        spark = self.session(settings)
+        usage = self._usage(spark, settings, key, RATING_USAGE_COLUMNS)
+        currency = catalog.operator.currency
+        if usage is None:
+            self._write(spark, settings, {RATED: (None, 0), UNRATED: (None, 0)}, key)
+            return RateSummary(self.name, key, 0, 0, 0, 0, currency, seconds=time.perf_counter() - t0)
+        rows = usage.count()
+        groups = self._group_count(spark, rows, batch_size or settings.batch_size)
+        if report is not None:
+            report.note(f"spark: {rows:,} records of {key} in {groups} groups of subscribers")
+        subs = spark.createDataFrame(
+            subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String)).to_arrow()
+        )
+        struct = spark_schema(tagged_schema(RATING_OUTPUTS))
+        target = _arrow_target(spark, struct)
+
+        def rate_one(usage_t: pa.Table, subs_t: pa.Table) -> pa.Table:
+            rated, unrated = rate_group(_frame(usage_t), catalog=catalog, period=key, gate=gate, subscribers=_frame(subs_t))
+            return _to_arrow(tag([rated, unrated, rating_summary(rated, unrated)], RATING_OUTPUTS), target)
+
+        out = (
+            self._grouped(usage, "msisdn", groups).groupBy(GROUP)
+            .cogroup(self._grouped(subs, "msisdn", groups).groupBy(GROUP))
+            .applyInArrow(rate_one, struct)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        try:
+            summary = pl.from_arrow(self._untag(out, 2, RATING_OUTPUTS[2]).toArrow())
+            assert isinstance(summary, pl.DataFrame)
+            lines, unrated, by_kind, by_reason = add_summary(summary)
+            self._write(spark, settings, {
+                RATED: (self._untag(out, 0, RATING_OUTPUTS[0]), lines),
+                UNRATED: (self._untag(out, 1, RATING_OUTPUTS[1]), unrated),
+            }, key)
+        finally:
+            out.unpersist()
+        if report is not None:
+            report.step("rate", total=1)
+        return RateSummary(self.name, key, rows, groups, lines, unrated, currency, by_kind, by_reason,
+                           time.perf_counter() - t0)
+
+    # --- fraud features ------------------------------------------------------------------------------
+    def features(
+        self,
+        settings: Settings,
+        period: Period | str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame | None = None,
+        config: FeatureConfig | None = None,
+        batch_size: int | None = None,
+        report: Progress | None = None,
+    ) -> FeatureSummary:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        t0 = time.perf_counter()
+        key = period_key(period)
+        spark = self.session(settings)
+        cfg = config or FeatureConfig(tz=catalog.operator.timezone)
+        usage = self._usage(spark, settings, key, FEATURE_USAGE_COLUMNS)
+        if usage is None:
+            self._write(spark, settings, {ds: (None, 0) for ds in FEATURE_DATASETS.values()}, key)
+            return FeatureSummary(self.name, key, 0, dict.fromkeys(FEATURE_DATASETS, 0), time.perf_counter() - t0)
+        rows = usage.count()
+        groups = self._group_count(spark, rows, batch_size or settings.batch_size)
+        schemas = feature_schemas(catalog, cfg)
+        outputs = (schemas["lines"], schemas["callbacks"])
+        struct = spark_schema(tagged_schema(outputs))
+        target = _arrow_target(spark, struct)
+
+        # per line and its callbacks: groups of whole subscribers
+        grouped = self._grouped(usage, "msisdn", groups).groupBy(GROUP)
+        if subscribers is None:
+            def lines_one(usage_t: pa.Table) -> pa.Table:
+                return _to_arrow(tag(feature_group(_frame(usage_t), catalog=catalog, config=cfg), outputs), target)
+
+            tagged = grouped.applyInArrow(lines_one, struct)
+        else:
+            subs = spark.createDataFrame(_activation(subscribers).to_arrow())
+
+            def lines_subs(usage_t: pa.Table, subs_t: pa.Table) -> pa.Table:
+                found = feature_group(_frame(usage_t), catalog=catalog, config=cfg, subscribers=_frame(subs_t))
+                return _to_arrow(tag(found, outputs), target)
+
+            tagged = grouped.cogroup(self._grouped(subs, "msisdn", groups).groupBy(GROUP)).applyInArrow(lines_subs, struct)
+        tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)
+
+        # SIMs per device: groups of devices, then the largest count per line
+        pairs = usage.filter(F.col("imei").isNotNull()).select("imei", "msisdn").distinct()
+        sims_struct = spark_schema({"msisdn": pl.String(), SIMS: pl.Int64()})
+        sims_target = _arrow_target(spark, sims_struct)
+        sims = self._grouped(pairs, "imei", groups).groupBy(GROUP).applyInArrow(
+            _kernel(lambda t: sims_group(device_pairs(_frame(t)), catalog=catalog, config=cfg), sims_target), sims_struct
+        ).groupBy("msisdn").agg(F.max(SIMS).alias(SIMS))
+        lines = self._untag(tagged, 0, outputs[0])
+        lines = lines.drop(SIMS).join(sims, on="msisdn", how="left").fillna(0, subset=[SIMS]).select(list(outputs[0]))
+
+        # international callers: groups of peers, each with every incoming call it made
+        caller_struct = spark_schema(schemas["callers"])
+        caller_target = _arrow_target(spark, caller_struct)
+        incoming = usage.filter((F.col("kind") == "voice") & (F.col("direction") == "in") & F.col("peer").isNotNull())
+        callers = self._grouped(incoming, "peer", groups).groupBy(GROUP).applyInArrow(
+            _kernel(lambda t: caller_group(_frame(t), catalog=catalog, config=cfg), caller_target), caller_struct
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            counts: dict[int, int] = {int(r[0]): int(r[1]) for r in tagged.groupBy(OUT).count().collect()}
+            rows_out = {"lines": counts.get(0, 0), "callers": callers.count(), "callbacks": counts.get(1, 0)}
+            frames = {"lines": lines, "callers": callers, "callbacks": self._untag(tagged, 1, outputs[1])}
+            self._write(spark, settings, {FEATURE_DATASETS[n]: (frames[n], rows_out[n]) for n in FEATURE_DATASETS}, key)
+        finally:
+            tagged.unpersist()
+            callers.unpersist()
+        if report is not None:
+            report.step("features", total=1)
+        return FeatureSummary(self.name, key, rows, rows_out, time.perf_counter() - t0)
+
+
+def _kernel(fn: Callable[[pa.Table], pl.DataFrame], target: pa.Schema) -> Callable[[pa.Table], pa.Table]:
+    def run(table: pa.Table) -> pa.Table:
+        return _to_arrow(fn(table), target)
+
+    return run
+
+
+def _activation(subscribers: pl.DataFrame) -> pl.DataFrame:
+    """(msisdn, activated_at) as Spark can carry them: text stays text (the kernel parses it)."""
+    frame = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
+    dtype = frame.schema["activated_at"]
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            raise ConfigError("subscribers.activated_at has no time zone")
+        frame = frame.with_columns(pl.col("activated_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+    return frame
+
