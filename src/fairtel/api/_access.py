@@ -7,9 +7,11 @@ in the access audit (``audit``), in the same transaction as the read or change i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -21,9 +23,13 @@ from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Permission, Pseudonymizer, Role, can, mask_msisdn, view_of
 from fairtel.privacy._roles import View
-from fairtel.store import AgentAssignment, record_access
+from fairtel.store import AgentAssignment, access_row, record_accesses
 from fairtel.store._schema import table_of
 
+if TYPE_CHECKING:
+    from fairtel.api._bills import IssuedBills
+
+T = TypeVar("T")
 OWN_DATA = "own data"
 DEFAULT_ASSIGNMENT_TTL = timedelta(hours=2)
 
@@ -38,14 +44,96 @@ class Pseudonyms:
         self.customer = lru_cache(maxsize=65536)(self._customer.__call__)
 
 
-@dataclass
+class NeedsDatabase(Exception):
+    """Raised by ``Access.conn`` inside ``Access.try_offline``: the work needs the database after all."""
+
+
 class Access:
-    principal: Principal
-    conn: Connection
-    pseudonyms: Pseudonyms
-    request_id: str | None = None
-    now: datetime = field(default_factory=utc_now)
-    _assigned: dict[str, str] | None = field(default=None, repr=False)
+    """One request's view of the data: who asks, and the transaction their reads and changes share.
+
+    The transaction (``begin()``, e.g. ``engine.begin``) is opened on first use of ``conn`` and ended by
+    ``end``: committed with the request's audit rows, or rolled back on an error. A request answered from
+    memory (an issued bill) opens none; its audit rows are then left for the caller to commit before it
+    answers (``take_pending_audit``, ``AuditLog``)."""
+
+    def __init__(
+        self,
+        *,
+        principal: Principal,
+        pseudonyms: Pseudonyms,
+        begin: Callable[[], AbstractContextManager[Connection]],
+        request_id: str | None = None,
+        now: datetime | None = None,
+        bills: IssuedBills | None = None,
+    ) -> None:
+        self.principal = principal
+        self.pseudonyms = pseudonyms
+        self.request_id = request_id
+        self.now = now or utc_now()
+        self.bills = bills
+        self._begin = begin
+        self._tx: AbstractContextManager[Connection] | None = None
+        self._conn: Connection | None = None
+        self._assigned: dict[str, str] | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._offline = False
+
+    @property
+    def conn(self) -> Connection:
+        """The request's transaction (opened now if not yet); pending audit rows join it."""
+        if self._conn is None:
+            if self._offline:
+                raise NeedsDatabase
+            tx = self._begin()
+            self._conn = tx.__enter__()
+            self._tx = tx
+            self._flush_into(self._conn)
+        return self._conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx is not None
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Commit the transaction with its audit rows, or roll it back when ``error`` ended the request."""
+        tx, conn = self._tx, self._conn
+        self._tx = self._conn = None
+        if tx is None:
+            return
+        if error is not None:
+            tx.__exit__(type(error), error, error.__traceback__)
+            return
+        try:
+            assert conn is not None
+            self._flush_into(conn)
+        except BaseException as exc:
+            tx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        tx.__exit__(None, None, None)
+
+    def take_pending_audit(self) -> list[dict[str, Any]]:
+        """The audit rows no transaction took: the caller commits them (``AuditLog``) before answering."""
+        rows, self._pending = self._pending, []
+        return rows
+
+    def try_offline(self, fn: Callable[[], T]) -> tuple[bool, T | None]:
+        """Run ``fn`` if it can answer without opening the database: (True, its result); else (False, None),
+        with anything it recorded undone, so that it can be run again where blocking is allowed."""
+        if self._conn is not None:
+            return False, None
+        mark, self._offline = len(self._pending), True
+        try:
+            return True, fn()
+        except NeedsDatabase:
+            del self._pending[mark:]
+            return False, None
+        finally:
+            self._offline = False
+
+    def _flush_into(self, conn: Connection) -> None:
+        if self._pending:
+            record_accesses(conn, self._pending)
+            self._pending = []
 
     @property
     def role(self) -> Role:
@@ -61,7 +149,7 @@ class Access:
     def assignments(self) -> dict[str, str]:
         """The agent's live assignments: msisdn → why (e.g. ``complaint cmp_…``)."""
         if self._assigned is None:
-            self._assigned = {}
+            assigned: dict[str, str] = {}
             if self.role is Role.AGENT:
                 t = table_of(AgentAssignment)
                 rows = self.conn.execute(
@@ -70,7 +158,8 @@ class Access:
                     .order_by(t.c.started_at)
                 )
                 for r in rows:
-                    self._assigned[r.msisdn] = f"{r.reference_kind} {r.reference_id}"
+                    assigned[r.msisdn] = f"{r.reference_kind} {r.reference_id}"
+            self._assigned = assigned  # only once read: ``try_offline`` may stop the read half-way
         return self._assigned
 
     def open_subject(self, msisdn: str) -> str:
@@ -115,8 +204,9 @@ class Access:
 
     # --- audit -------------------------------------------------------------------------------------------
     def audit(self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None) -> None:
-        record_access(
-            self.conn,
+        """Record a read or change of personal data: in the request's transaction when it has one, otherwise
+        committed (with other requests' rows) before the request answers; on an error neither is kept."""
+        row = access_row(
             actor=self.principal.username,
             role=self.role.value,
             action=action,
@@ -126,6 +216,10 @@ class Access:
             request_id=self.request_id,
             at=self.now,
         )
+        if self._conn is not None:
+            record_accesses(self._conn, [row])
+        else:
+            self._pending.append(row)
 
     # --- assignments -------------------------------------------------------------------------------------
     def assign(self, msisdn: str, *, kind: str, reference_id: str, ttl: timedelta = DEFAULT_ASSIGNMENT_TTL) -> str:

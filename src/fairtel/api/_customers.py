@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 
 from fairtel.api._access import Access
+from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, fetch_page, money_text, slice_page
@@ -21,7 +22,7 @@ from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period
 from fairtel.privacy import Permission, Role
-from fairtel.store import Bill, BillLine, Lake, RoamingCap, Subscriber
+from fairtel.store import Bill, Lake, RoamingCap, Subscriber
 from fairtel.store._schema import table_of
 
 
@@ -144,7 +145,7 @@ def get_subscriber(acc: Access, msisdn: str) -> SubscriberOut:
 
 
 # ---- bills ---------------------------------------------------------------------------------------------
-_BILL_COLS = ("bill_id", "msisdn", "period", "issued_at", "currency", "subtotal_minor", "tax_minor", "total_minor")
+
 
 
 def _bill_out(acc: Access, r: Any, lines: list[BillLineOut] | None = None) -> BillOut:
@@ -168,7 +169,7 @@ def billing_available(acc: Access) -> bool:
 def list_bills(acc: Access, msisdn: str, *, limit: int = 24, cursor: str | None = None) -> Page[BillOut]:
     reason = acc.open_subject(msisdn)
     t = table_of(Bill)
-    q = select(*(t.c[c] for c in _BILL_COLS)).where(t.c.msisdn == msisdn).order_by(t.c.period.desc())
+    q = select(*(t.c[c] for c in BILL_COLUMNS)).where(t.c.msisdn == msisdn).order_by(t.c.period.desc())
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
     acc.audit("bill.list", "bills", msisdn=msisdn, reason=reason)
     available = bool(rows) or billing_available(acc)
@@ -178,27 +179,27 @@ def list_bills(acc: Access, msisdn: str, *, limit: int = 24, cursor: str | None 
     )
 
 
-def _lines(acc: Access, bill_id: str) -> list[BillLineOut]:
-    t = table_of(BillLine)
-    rows = acc.conn.execute(
-        select(t.c.line_no, t.c.kind, t.c.description, t.c.rule_id, t.c.quantity, t.c.unit, t.c.amount_minor, t.c.currency)
-        .where(t.c.bill_id == bill_id)
-        .order_by(t.c.line_no)
-    )
+def _issued(acc: Access, **key: str) -> IssuedBill | None:
+    if acc.bills is None:
+        return read_bill(acc.conn, **key)
+    return acc.bills.get(lambda: acc.conn, **key)
+
+
+def _lines_out(bill: IssuedBill) -> list[BillLineOut]:
     return [
         BillLineOut(
             line_no=r.line_no, kind=r.kind, description=r.description, rule_id=r.rule_id, quantity=r.quantity, unit=r.unit,
             amount=money_text(r.amount_minor, r.currency) or "0", currency=r.currency,
         )
-        for r in rows
+        for r in bill.lines
     ]
 
 
 def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
-    t = table_of(Bill)
-    r = acc.conn.execute(select(*(t.c[c] for c in _BILL_COLS)).where(t.c.bill_id == bill_id)).first()
-    if r is None:
+    found = _issued(acc, bill_id=bill_id)
+    if found is None:
         raise NotFoundError(f"no bill {bill_id}")
+    r = found.bill
     try:
         reason = acc.open_subject(r.msisdn)
     except PermissionDeniedError:
@@ -206,18 +207,17 @@ def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
             raise NotFoundError(f"no bill {bill_id}") from None
         raise
     acc.audit("bill.read", f"bill/{bill_id}", msisdn=r.msisdn, reason=reason)
-    return _bill_out(acc, r, _lines(acc, bill_id) if with_lines else None)
+    return _bill_out(acc, r, _lines_out(found) if with_lines else None)
 
 
 def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     reason = acc.open_subject(msisdn)
     key = Period.parse(period).key
-    t = table_of(Bill)
-    r = acc.conn.execute(select(*(t.c[c] for c in _BILL_COLS)).where(t.c.msisdn == msisdn, t.c.period == key)).first()
+    found = _issued(acc, msisdn=msisdn, period=key)
     acc.audit("bill.read", f"bill/{key}", msisdn=msisdn, reason=reason)
-    if r is None:
+    if found is None:
         raise NotFoundError(f"no bill for {key}")
-    return _bill_out(acc, r, _lines(acc, r.bill_id))
+    return _bill_out(acc, found.bill, _lines_out(found))
 
 
 # ---- itemised usage (rated lines in the lake) ----------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from fairtel.api._access import Access
@@ -13,11 +15,18 @@ from fairtel.api._errors import NotAuthenticatedError
 from fairtel.api._security import Principal
 from fairtel.api._services import Services
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key made by an admin for a system.")
 
 
-def services(request: Request) -> Services:
+# The dependencies are coroutines: they run on the event loop with no thread hop, and go to the thread pool
+# only for database work (an account not looked up lately; the commit of a request's transaction or audit).
+async def services(request: Request) -> Services:
+    return _services_of(request)
+
+
+def _services_of(request: Request) -> Services:
     svc = request.app.state.services
     assert isinstance(svc, Services)
     return svc
@@ -27,16 +36,18 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def principal(
+async def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
     key: Annotated[str | None, Security(_api_key)] = None,
 ) -> Principal:
-    svc = services(request)
+    svc = _services_of(request)
     if creds is not None and creds.credentials:
-        who = svc.principal_from_token(creds.credentials)
+        who = svc.cached_principal_from_token(creds.credentials)
+        if who is None:
+            who = await run_in_threadpool(svc.principal_from_token, creds.credentials)
     elif key:
-        who = svc.principal_from_api_key(key)
+        who = await run_in_threadpool(svc.principal_from_api_key, key)
     else:
         raise NotAuthenticatedError("log in first: send a bearer token or an API key")
     svc.limiter.check(f"user:{who.username}")
@@ -44,11 +55,34 @@ def principal(
     return who
 
 
-def access(request: Request, who: Annotated[Principal, Depends(principal)]) -> Iterator[Access]:
-    with services(request).access(who, request_id=request_id(request)) as acc:
+async def access(request: Request, who: Annotated[Principal, Depends(principal)]) -> AsyncIterator[Access]:
+    """The request's ``Access``; its transaction (if it opened one) commits, and its audit rows are durable,
+    before the response is sent (the dependency's "function" scope below)."""
+    svc = _services_of(request)
+    acc = svc.new_access(who, request_id=request_id(request))
+    try:
         yield acc
+    except BaseException as exc:
+        if acc.in_transaction:
+            await run_in_threadpool(acc.end, exc)
+        raise
+    if acc.in_transaction:
+        await run_in_threadpool(acc.end)
+    pending = acc.take_pending_audit()
+    if pending:
+        await asyncio.wrap_future(svc.audit_log.submit(pending))
+
+
+async def served(acc: Access, fn: Callable[[], T]) -> T:
+    """``fn()`` on the event loop when it can answer from memory (no thread hop), else in the thread pool."""
+    done, result = acc.try_offline(fn)
+    if done:
+        return result  # type: ignore[return-value]
+    return await run_in_threadpool(fn)
 
 
 Svc = Annotated[Services, Depends(services)]
-Acc = Annotated[Access, Depends(access)]
+# "function" scope: the transaction (and its audit rows) commits before the response is sent, not after,
+# so no one receives data whose access was not recorded and no client is told of a change that did not commit.
+Acc = Annotated[Access, Depends(access, scope="function")]
 Who = Annotated[Principal, Depends(principal)]

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fairtel.core.errors import FairtelError, NotAvailableError, PermissionDeniedError
@@ -61,6 +62,35 @@ STATUS_OF_CODE: dict[str, int] = {
     "assistant_unavailable": 503,
 }
 """Codes not listed are client errors (400); anything that is not a ``FairtelError`` is a 500."""
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable: a client may branch on it (docs/api.md lists them).")
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error the API answers with."""
+
+    error: ErrorDetail
+
+
+_ERROR_STATUSES = {
+    400: "Bad request",
+    401: "Not authenticated: no, a wrong, an expired or a revoked credential",
+    403: "Not allowed for this role (or, for an agent, without the customer's case)",
+    404: "Not found (or not visible to the caller)",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid input: every problem is listed in `details`",
+    429: "Too many requests: retry after `Retry-After` seconds",
+    503: "A stage or service this needs is not available yet",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
+}
+"""Documented on every operation, so clients (and schema checks) know each error's shape."""
 
 
 def status_for(code: str) -> int:

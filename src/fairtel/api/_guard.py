@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fairtel.api._errors import RateLimitedError, RequestTooLargeError, error_body, status_for
 from fairtel.api._services import Services
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ID_PREFIX = secrets.token_hex(4)  # this process; a counter numbers its requests (cheaper than random bytes each)
+_ids = itertools.count(1)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -36,7 +40,7 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else f"{_ID_PREFIX}{next(_ids):08x}"
         scope.setdefault("state", {})["request_id"] = request_id
         limit = self.services.options.max_body_bytes
 
@@ -47,6 +51,7 @@ class Guard:
         try:
             if length > limit:
                 raise RequestTooLargeError(f"request body over {limit} bytes")
+            _refuse_repeated_parameters(scope)
             client = (scope.get("client") or ("?", 0))[0]
             self.services.limiter.check(f"ip:{client}")
         except FairtelError as exc:
@@ -83,3 +88,15 @@ class Guard:
         start: dict[str, Any] = {"type": "http.response.start", "status": status_for(exc.code), "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+def _refuse_repeated_parameters(scope: Scope) -> None:
+    """No API parameter is a list: a repeated one (``?action=a&action=b``) is refused, not silently cut to
+    its last value (which a filter in front of the API might have read as the first)."""
+    query: bytes = scope.get("query_string", b"")
+    if b"&" not in query or not str(scope.get("path", "")).startswith("/api/"):
+        return
+    names = [unquote_plus(part.partition("=")[0]) for part in query.decode("latin-1").split("&") if part]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidInputError([Problem("query", None, n, "given more than once") for n in repeated], what="request")

@@ -1,23 +1,28 @@
-"""The REST endpoints (``/api/v1``). Thin: each one calls a service function, which checks and audits."""
+"""The REST endpoints (``/api/v1``). Thin: each one calls a service function, which checks and audits.
+
+Most are plain functions (run in the thread pool: they use the database). The hot reads of issued bills are
+coroutines that answer from the bill cache on the event loop and go to the thread pool only on a miss."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions
-from fairtel.api._deps import Acc, Svc, Who
+from fairtel.api._deps import Acc, Svc, Who, served
+from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from fairtel.api._users import authenticate
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
 Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
+PERIOD_PATTERN = r"^\d{4}-\d{2}$"  # YYYY-MM; a month out of range is `time_invalid`
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 class TokenOut(BaseModel):
@@ -66,7 +71,7 @@ def health() -> Health:
 
 
 @router.post("/auth/token", tags=["auth"], summary="Log in with a password; returns a bearer token")
-def login(request: Request, svc: Svc, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)]) -> TokenOut:
+def login(request: Request, svc: Svc, username: Annotated[str, Form(min_length=1, max_length=64)], password: Annotated[str, Form(min_length=1, max_length=256)]) -> TokenOut:
     client = (request.client.host if request.client else "?")
     svc.login_limiter.check(f"login:{client}:{username}")
     with svc.app.db.connect() as conn:
@@ -92,13 +97,13 @@ def my_bills(acc: Acc, limit: Limit = 24, cursor: Cursor = None) -> Page[_custom
 
 
 @router.get("/me/bills/{period}", tags=["me"], summary="One bill with its itemised lines")
-def my_bill(acc: Acc, period: str) -> _customers.BillOut:
-    return _customers.bill_for_period(acc, acc.own_msisdn(), period)
+async def my_bill(acc: Acc, period: Annotated[str, Path(pattern=PERIOD_PATTERN, description="YYYY-MM")]) -> _customers.BillOut:
+    return await served(acc, lambda: _customers.bill_for_period(acc, acc.own_msisdn(), period))
 
 
 @router.get("/me/usage", tags=["me"], summary="Itemised rated lines, each with why it costs what it costs")
 def my_usage(
-    acc: Acc, svc: Svc, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    acc: Acc, svc: Svc, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
     return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor)
@@ -170,7 +175,7 @@ def subscriber_bills(acc: Acc, msisdn: str, limit: Limit = 24, cursor: Cursor = 
 
 @router.get("/subscribers/{msisdn}/usage", tags=["customers"])
 def subscriber_usage(
-    acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
     return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor)
@@ -182,19 +187,19 @@ def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscript
 
 
 @router.get("/bills/{bill_id}", tags=["customers", "me"], summary="A bill and its itemised lines (its owner, or an agent handling them)")
-def bill(acc: Acc, bill_id: str) -> _customers.BillOut:
-    return _customers.get_bill(acc, bill_id)
+async def bill(acc: Acc, bill_id: str) -> _customers.BillOut:
+    return await served(acc, lambda: _customers.get_bill(acc, bill_id))
 
 
 @router.get("/bills/{bill_id}/lines", tags=["customers", "me"])
-def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
-    return _customers.get_bill(acc, bill_id).lines or []
+async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
+    return await served(acc, lambda: _customers.get_bill(acc, bill_id).lines or [])
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------
 @router.get("/complaints", tags=["care"])
 def complaints(
-    acc: Acc, status: Annotated[str | None, Query(max_length=16)] = None, category: Annotated[str | None, Query(max_length=48)] = None,
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|in_progress|closed)$")] = None, category: Annotated[str | None, Query(max_length=48)] = None,
     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
 ) -> Page[_cases.ComplaintOut]:
     return _cases.list_complaints(acc, status=status, category=category, limit=limit, cursor=cursor)

@@ -11,12 +11,15 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from fairtel.api._access import Access, Pseudonyms
+from fairtel.api._auditlog import AuditLog
+from fairtel.api._bills import IssuedBills
 from fairtel.api._errors import NotAuthenticatedError, RateLimitedError
-from fairtel.api._security import Principal, TokenSigner
+from fairtel.api._security import Claims, Principal, TokenSigner
 from fairtel.api._users import active_user, principal_for_api_key
 from fairtel.bootstrap import App
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
 from fairtel.core.settings import Settings
+from fairtel.core.time import utc_now
 from fairtel.store import current_catalog, current_catalog_text
 
 
@@ -30,6 +33,7 @@ class ApiOptions:
     login_attempts_per_minute: int = 10
     max_body_bytes: int = 64 * 1024
     user_cache_s: float = 10.0
+    bill_cache_size: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,22 +103,40 @@ class Services:
         self.signer = TokenSigner(secret, ttl=options.token_ttl)
         self.pseudonyms = Pseudonyms(secret)
         self.assistant = assistant
+        self.bills = IssuedBills(options.bill_cache_size)
+        self.audit_log = AuditLog(lambda: app.db)
         self.limiter = RateLimiter(options.rate_per_second, options.rate_burst)
         self.login_limiter = RateLimiter(options.login_attempts_per_minute / 60.0, options.login_attempts_per_minute)
         self._users: dict[str, tuple[float, Principal | None]] = {}
+        self._verified: dict[str, Claims] = {}  # token → its claims, once the signature was checked
         self._catalog: tuple[str, Catalog] | None = None
         self._lock = threading.Lock()
 
     # --- who is asking --------------------------------------------------------------------------------
     def principal_from_token(self, token: str) -> Principal:
         claims = self.signer.verify(token)
-        now = time.monotonic()
         cached = self._users.get(claims.username)
-        if cached is None or now - cached[0] > self.options.user_cache_s:
+        if cached is None or time.monotonic() - cached[0] > self.options.user_cache_s:
             with self.app.db.connect() as conn:
-                cached = (now, active_user(conn, claims.username))
+                cached = (time.monotonic(), active_user(conn, claims.username))
             self._users[claims.username] = cached
-        user = cached[1]
+        return self._check(claims, cached[1])
+
+    def cached_principal_from_token(self, token: str) -> Principal | None:
+        """``principal_from_token`` when it needs no database read (the account was looked up lately); else None."""
+        claims = self._verified.get(token)
+        if claims is None or utc_now() >= claims.expires_at:
+            claims = self.signer.verify(token)  # raises when forged or expired
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[token] = claims
+        cached = self._users.get(claims.username)
+        if cached is None or time.monotonic() - cached[0] > self.options.user_cache_s:
+            return None
+        return self._check(claims, cached[1])
+
+    @staticmethod
+    def _check(claims: Claims, user: Principal | None) -> Principal:
         if user is None or user.role is not claims.role or user.msisdn != claims.msisdn:
             raise NotAuthenticatedError("the account behind this token is disabled or changed; log in again")
         return user
@@ -126,11 +148,28 @@ class Services:
     def forget_user(self, username: str) -> None:
         self._users.pop(username, None)
 
+    def new_access(self, principal: Principal, *, request_id: str | None = None) -> Access:
+        """A request's ``Access``; its transaction opens on first use. End it with ``Access.end`` and commit
+        ``Access.take_pending_audit()`` through ``audit_log`` (``access`` does both)."""
+        return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self.app.db.begin, request_id=request_id, bills=self.bills)
+
     @contextmanager
     def access(self, principal: Principal, *, request_id: str | None = None) -> Iterator[Access]:
-        """One transaction: the reads or changes of a request and their audit rows commit together."""
-        with self.app.db.begin() as conn:
-            yield Access(principal=principal, conn=conn, pseudonyms=self.pseudonyms, request_id=request_id)
+        """One request: its reads or changes and their audit rows commit together, before it answers.
+
+        A request that needed no transaction (answered from memory) commits its audit rows through the
+        group commit of ``audit_log``, also before it answers. On an error nothing of it is kept."""
+        acc = self.new_access(principal, request_id=request_id)
+        try:
+            yield acc
+        except BaseException as exc:
+            acc.end(exc)
+            raise
+        acc.end()
+        self.audit_log.write(acc.take_pending_audit())
+
+    def close(self) -> None:
+        self.audit_log.close()
 
     # --- the catalog in force -------------------------------------------------------------------------
     def catalog(self) -> Catalog:

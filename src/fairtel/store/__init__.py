@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fairtel.store._audit import AccessRecord, PlainNumberInAuditError, access_log, record_access
+from fairtel.store._audit import (
+    AccessRecord,
+    PlainNumberInAuditError,
+    access_log,
+    access_row,
+    record_access,
+    record_accesses,
+)
 from fairtel.store._billing import (
     IssueReport,
     adjustments_of,
@@ -103,6 +110,7 @@ __all__ = [
     "TroubleTicket",
     "User",
     "access_log",
+    "access_row",
     "adjustments_of",
     "bills_of_period",
     "catalog_sha256",
@@ -127,6 +135,7 @@ __all__ = [
     "migrate",
     "pending_adjustments",
     "record_access",
+    "record_accesses",
     "record_adjustments",
     "rerate_entries",
     "store_catalog",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,34 @@ class AccessRecord:
     request_id: str | None
 
 
+def access_row(
+    *,
+    actor: str,
+    role: str,
+    action: str,
+    resource: str,
+    subject_msisdn_pseudonym: str | None = None,
+    reason: str | None = None,
+    request_id: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One audit entry's values, checked: the subject is a ``fairtel.privacy.Pseudonymizer`` pseudonym;
+    a plain number is refused."""
+    subject = subject_msisdn_pseudonym
+    if subject is not None and MSISDN_RE.fullmatch(subject.lstrip("+")):
+        raise PlainNumberInAuditError("the audit records a subscriber's pseudonym, not the number itself")
+    return {
+        "at": require_aware(at) if at is not None else utc_now(),
+        "actor": actor,
+        "role": str(role),
+        "action": action,
+        "resource": resource,
+        "subject_msisdn_pseudonym": subject,
+        "reason": reason,
+        "request_id": request_id,
+    }
+
+
 def record_access(
     conn: Connection,
     *,
@@ -46,23 +75,25 @@ def record_access(
     request_id: str | None = None,
     at: datetime | None = None,
 ) -> int:
-    """Append one audit entry and return its id. The subject is a ``fairtel.privacy.Pseudonymizer``
-    pseudonym; a plain number is refused."""
-    subject = subject_msisdn_pseudonym
-    if subject is not None and MSISDN_RE.fullmatch(subject.lstrip("+")):
-        raise PlainNumberInAuditError("the audit records a subscriber's pseudonym, not the number itself")
+    """Append one audit entry and return its id (see ``access_row``)."""
+    values = access_row(
+        actor=actor, role=role, action=action, resource=resource, subject_msisdn_pseudonym=subject_msisdn_pseudonym,
+        reason=reason, request_id=request_id, at=at,
+    )
     t = table_of(AccessAudit)
-    values: dict[str, Any] = {
-        "at": require_aware(at) if at is not None else utc_now(),
-        "actor": actor,
-        "role": str(role),
-        "action": action,
-        "resource": resource,
-        "subject_msisdn_pseudonym": subject,
-        "reason": reason,
-        "request_id": request_id,
-    }
     return int(conn.execute(t.insert().values(**values).returning(t.c.audit_id)).scalar_one())
+
+
+def record_accesses(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Append entries made by ``access_row``, in one statement; returns how many."""
+    if not rows:
+        return 0
+    for row in rows:  # rows may come from many callers: check each again
+        subject = row.get("subject_msisdn_pseudonym")
+        if subject is not None and MSISDN_RE.fullmatch(str(subject).lstrip("+")):
+            raise PlainNumberInAuditError("the audit records a subscriber's pseudonym, not the number itself")
+    conn.execute(table_of(AccessAudit).insert(), [dict(r) for r in rows])
+    return len(rows)
 
 
 def access_log(
