@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import mmap
 import os
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 SPILL_KEYS = 8_000_000
+RELEASE_EVERY = 4  # batches between releasing mapped key pages from the resident set
 MERGE_FANIN = 2
 _BASE_LEVEL = 1 << 16
 _RANGES = 16
@@ -160,6 +162,14 @@ def _contains(seg: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
     return hit
 
 
+def _release(seg: np.ndarray) -> None:
+    """Drops a memory-mapped segment's pages from this process's resident set; they stay in the page cache
+    and come back on the next touch. Keeps a long ingest's memory bounded by batches, not by keys seen."""
+    m = getattr(seg, "_mmap", None)
+    if m is not None and hasattr(m, "madvise"):
+        m.madvise(mmap.MADV_DONTNEED)
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -281,6 +291,7 @@ class KeyIndex:
         self._bloom = _Bloom(1 << 20)
         self._prefix = ""
         self._serial = 0
+        self._batches = 0
 
     def _open(self, name: str) -> np.ndarray:
         return np.load(self.dir / name, mmap_mode="r")
@@ -328,6 +339,10 @@ class KeyIndex:
                 hit = _contains(seg, q1[cand], q2[cand])
                 known[cand[hit]] = True
                 cand = cand[~hit]
+        self._batches += 1
+        if self._batches % RELEASE_EVERY == 0:
+            for seg in [*self._segments, *(s for _, s in self._spilled)]:
+                _release(seg)
         dup_sorted = again
         dup_sorted[first] = known
         fresh = ~known
