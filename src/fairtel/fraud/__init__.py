@@ -1,5 +1,7 @@
 """fraud: see README.md in this folder."""
 
+from typing import TYPE_CHECKING, Any
+
 from fairtel.fraud._cases import (
     SUSPENDABLE,
     CallbackNotice,
@@ -29,7 +31,9 @@ from fairtel.fraud._detectors import (
     detect_wangiri,
 )
 from fairtel.fraud._features import USAGE_COLUMNS, FeatureConfig, FraudFeatures, compute_features
-from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
+
+if TYPE_CHECKING:
+    from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
 
 __all__ = [
     "FRAUD_PHRASES",
@@ -63,3 +67,13 @@ __all__ = [
     "detect_wangiri",
     "train_fraud_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The supervised model pulls in scikit-learn and LightGBM: loaded on first use, so that the detectors
+    # (and every command of the CLI) start fast.
+    if name in ("FRAUD_PHRASES", "train_fraud_model"):
+        from fairtel.fraud import _model
+
+        return getattr(_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
