@@ -5,12 +5,19 @@ of `fairtel assure` over a lake of many usage records.
     python bench/eval_assurance.py                          # 1 M subscribers' month (value-added part)
     python bench/eval_assurance.py --subscribers 100000 --full   # a whole operator directory via `fairtel synth`
     python bench/eval_assurance.py --lake-records 50000000  # also time `fairtel assure` over 50 M records
+    python bench/eval_assurance.py --bill-shock --subscribers 5000   # bill-shock alerts against truth/bill_shock.jsonl
 
 The default builds only what the detectors read (consent events, value-added charges, complaints-free truth)
 with the synthesiser's own generators and seed, so that a million subscribers fit on a small machine; the
 voice and data records it skips are not read by these detectors. ``--full`` runs the whole synthesiser.
 Re-sent charges (same content, new record id) are not produced by the synthesiser; this script adds them
 (``--resent``, a share of consented charges) and labels them, so duplicate detection is measured too.
+
+``--bill-shock`` is a separate evaluation: the whole synthesiser, then `fairtel load` and `fairtel rate`
+(their Python functions) into a fresh home, then the bill-shock detector over the rated lines as `fairtel
+assure --bill-shock` reads them. The synthesiser marks the travellers whose roaming data use is heavy
+(truth/bill_shock.jsonl); an alert for a subscriber in it is a true positive. It prints precision and
+recall per preset and threshold, and for a sweep of roaming-data caps in the operator's currency.
 """
 
 from __future__ import annotations
@@ -139,6 +146,89 @@ def _lake(home: Path, ops: Path, records: int, seed: int) -> int:
     return part
 
 
+def _bill_shock(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from fairtel.assurance import DOMESTIC, EU_DATA_ROAMING, BillShockPolicy, bill_shock_findings
+    from fairtel.bootstrap import bootstrap
+    from fairtel.cli._assure import _from_home
+    from fairtel.cli._load import load_directory
+    from fairtel.cli._rating import _catalog, rate_period
+    from fairtel.core.money import Money
+    from fairtel.core.settings import load_settings
+    from fairtel.core.time import Period
+
+    ops = args.work / f"bs-op-{args.subscribers}-{args.days}-{args.seed}"
+    home = args.work / f"bs-home-{args.subscribers}-{args.days}-{args.seed}"
+    for d in (ops, home):
+        shutil.rmtree(d, ignore_errors=True)
+    t0 = time.perf_counter()
+    made = _full(ops, args.subscribers, args.days, args.seed)
+    print(f"synthesised {args.subscribers:,} subscribers x {args.days} days in {time.perf_counter() - t0:.1f} s: {made}")
+    app = bootstrap(load_settings(home=home))
+    t0 = time.perf_counter()
+    summary = load_directory(app, ops)
+    print(f"loaded in {time.perf_counter() - t0:.1f} s: {summary.subscribers.accepted if summary.subscribers else 0:,} subscribers, "
+          f"{len(summary.usage.get('files', []))} usage file(s) ingested ({summary.usage.get('status')})")
+    catalog = _catalog(app, None, [])
+    t0 = time.perf_counter()
+    for key in app.lake.periods("usage"):
+        totals = rate_period(app, Period.parse(key, catalog.operator.timezone), catalog=catalog)
+        print(f"rated {key}: {totals['records']:,} records -> {totals['lines']:,} lines, {totals['unrated']:,} unrated")
+    print(f"rating took {time.perf_counter() - t0:.1f} s")
+    rated = _from_home(home, app.settings.lake_dir, catalog=None, fapp=app).rated
+    if rated is None:
+        print("no rated lines with the columns bill shock needs")
+        return 1
+    roaming = rated.filter(pl.col("roaming_country").is_not_null() & (pl.col("kind") == "data"))
+    print(f"{rated.height:,} rated lines, {roaming.height:,} of roaming data on {roaming['msisdn'].n_unique():,} subscribers, "
+          f"charged {Money.from_minor(int(roaming['amount_minor'].sum() or 0), catalog.operator.currency)}")
+
+    truth_path = ops / "truth" / "bill_shock.jsonl"
+    truth = set(pl.read_ndjson(truth_path)["msisdn"].to_list()) if truth_path.stat().st_size else set()
+    trips = ops / "truth" / "roaming_trips.jsonl"
+    travellers = set(pl.read_ndjson(trips)["msisdn"].to_list()) if trips.exists() and trips.stat().st_size else set()
+    print(f"truth: {len(truth):,} heavy roaming-data users among {len(travellers):,} travellers")
+
+    capped = set(pl.scan_parquet(app.lake.files("rated")).filter(
+        pl.col("roaming_country").is_not_null() & (pl.col("kind") == "data") & pl.col("capped").fill_null(False)
+    ).select("msisdn").unique().collect()["msisdn"].to_list())
+    spend = roaming.group_by("msisdn").agg(pl.col("amount_minor").sum()).with_columns(pl.col("msisdn").is_in(list(capped)).alias("capped"))
+    for label, part in (("heavy users (truth)", spend.filter(pl.col("msisdn").is_in(list(truth)))),
+                        ("other roaming users", spend.filter(~pl.col("msisdn").is_in(list(truth))))):
+        if part.height:
+            q = [Money.from_minor(int(part["amount_minor"].quantile(x, "nearest") or 0), catalog.operator.currency) for x in (0.1, 0.5, 0.9)]
+            print(f"  roaming data spend of {label:<20} p10 {q[0]}  median {q[1]}  p90 {q[2]}  "
+                  f"(a daily cap reached by {part['capped'].sum():,} of {part.height:,})")
+
+    cur = catalog.operator.currency
+    eur = Decimal(args.eur_per_cny)
+    fractions = (Decimal("0.5"), Decimal("0.8"), Decimal("1"))
+    policies = [
+        BillShockPolicy(EU_DATA_ROAMING.name, EU_DATA_ROAMING.cap, fractions, EU_DATA_ROAMING.kinds, True, True, rates={cur: eur}),
+        BillShockPolicy(DOMESTIC.name, DOMESTIC.cap, fractions, DOMESTIC.kinds, False, False),
+    ]
+    policies += [
+        BillShockPolicy(f"roaming_data_{cap}_{cur}", Money.of(str(cap), cur), fractions, frozenset({"data"}), True, False)
+        for cap in args.caps
+    ]
+    now = datetime.now(UTC)
+    print(f"\nbill-shock alerts per subscriber against truth (EUR 1 = {1 / eur:.2f} {cur})")
+    print(f"  {'policy':<28} {'cap':>12} {'at':>5} {'alerts':>7} {'precision':>10} {'recall':>8} {'tp':>6} {'fp':>6} {'fn':>6}   seconds")
+    for policy in policies:
+        t0 = time.perf_counter()
+        found = [f for f in bill_shock_findings(rated, policy, detected_at=now, tz=catalog.operator.timezone) if f.kind.value == "bill_shock"]
+        took = time.perf_counter() - t0
+        for fraction in fractions:
+            pct = int(fraction * 100)
+            alerted = {f.msisdn for f in found if f.evidence.get("threshold_pct") == pct and f.msisdn}
+            p, r, tp, fp, fn = _pr(alerted, truth)
+            print(f"  {policy.name:<28} {policy.cap!s:>12} {pct:>4}% {len(alerted):>7,} {p:>10.2%} {r:>8.2%} {tp:>6,} {fp:>6,} {fn:>6,}   {took:.2f}")
+    app.close()
+    return 0
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", type=int, default=1_000_000)
@@ -148,7 +238,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--resent", type=float, default=0.002, help="share of consented charges re-sent with new ids")
     ap.add_argument("--lake-records", type=int, default=0, help="also time `fairtel assure` over a lake this big")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "fairtel-eval-assurance")
+    ap.add_argument("--bill-shock", action="store_true", help="evaluate bill-shock alerts after load and rate (whole synthesiser)")
+    ap.add_argument("--eur-per-cny", default="0.13", help="exchange rate for the EU preset's EUR cap")
+    ap.add_argument("--caps", type=int, nargs="*", default=[100, 200, 300, 500], help="roaming-data caps to sweep, operator currency")
     args = ap.parse_args(argv)
+    if args.bill_shock:
+        return _bill_shock(args)
 
     ops = args.work / f"op-{args.subscribers}-{args.days}-{args.seed}{'-full' if args.full else ''}"
     if ops.exists():

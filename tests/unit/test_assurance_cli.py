@@ -111,3 +111,24 @@ def test_consent_check_and_state(tmp_path: Path) -> None:
     assert (sub["subscription_id"], sub["state"], sub["confirmation"]) == ("s1", "confirmed", "valid")
     later = json.loads(runner.invoke(app, ["consent", "state", events, "--at", "2026-09-11T00:00:00+08:00", "--json"]).stdout)
     assert later["subscriptions"][0]["state"] == "cancelled"
+
+
+def test_refund_decisions_follow_what_billing_did() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from fairtel.assurance import Finding, FindingKind, FindingStatus, decide_refunds, finding_id
+
+    now = datetime(2026, 10, 2, tzinfo=UTC)
+
+    def charge(rid: str, status: FindingStatus = FindingStatus.OPEN) -> Finding:
+        return Finding(finding_id(FindingKind.UNCONSENTED_CHARGE, rid), FindingKind.UNCONSENTED_CHARGE, M1, (rid,), None,
+                       Decimal("6.00"), "CNY", now, status=status)
+
+    billed, refused, unrated, confirmed = charge("b1"), charge("r1"), charge("n1"), charge("b2", FindingStatus.CONFIRMED)
+    d = decide_refunds([billed, refused, unrated, confirmed], billed_record_ids={"b1", "b2"}, refused_record_ids={"r1"}, now=now)
+    assert sorted(r.finding_id for r in d.refunds) == sorted([billed.finding_id, confirmed.finding_id])
+    assert [(r.finding_id, r.resolution) for r in d.resolutions if r.adjustment_id is None] == [(refused.finding_id, "not_billed")]
+    assert d.pending == [unrated]  # not billed yet and not refused: a later run decides
+    closed = charge("b1", FindingStatus.RESOLVED)
+    assert decide_refunds([closed], billed_record_ids={"b1"}, now=now).refunds == []

@@ -76,6 +76,9 @@ _REASONS = {
 }
 
 
+_UNRESOLVED = frozenset({FindingStatus.OPEN, FindingStatus.CONFIRMED})
+
+
 def refundable_amount(finding: Finding) -> Decimal:
     """What the subscriber gets back for this finding (zero when nothing was over-charged)."""
     if finding.amount is None or finding.currency is None:
@@ -128,23 +131,31 @@ def decide_refunds(
     *,
     policy: RefundPolicy = RefundPolicy(),
     billed_record_ids: Collection[str] | None = None,
+    refused_record_ids: Collection[str] | None = None,
     by: str = "assurance",
     now: datetime | None = None,
 ) -> RefundDecisions:
-    """Refund automatically what the policy allows. With ``billed_record_ids``, only charges that reached a
-    bill are refunded (a charge the gate refused was never billed: its finding is resolved as
-    ``not_billed`` without money moving)."""
+    """Refund automatically what the policy allows.
+
+    Without ``billed_record_ids`` every charge found is taken as billed (the charges of an operator's own
+    billing). With it, only charges that reached a bill are refunded; one that did not is resolved as
+    ``not_billed`` without money moving when the consent gate refused it (every one of its records is in
+    ``refused_record_ids``, or that set is not given), and otherwise left pending: it may still be billed,
+    and a later run refunds it then."""
     at = require_aware(now or utc_now(), "now")
     refunds: list[RefundAdjustment] = []
     resolutions: list[Resolution] = []
     pending: list[Finding] = []
     for f in findings:
         auto = f.kind in policy.automatic or (f.kind is FindingKind.USAGE_PAST_CAP and policy.refund_usage_past_cap)
-        if not auto or f.status is not FindingStatus.OPEN:
+        if not auto or f.status not in _UNRESOLVED:
             pending.append(f)
             continue
         if billed_record_ids is not None and f.kind in CHARGE_KINDS and not any(r in billed_record_ids for r in f.record_ids):
-            resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", "refused by the consent gate before billing", at, by))
+            if refused_record_ids is None or (f.record_ids and all(r in refused_record_ids for r in f.record_ids)):
+                resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", "refused by the consent gate before billing", at, by))
+            else:
+                pending.append(f)
             continue
         if refundable_amount(f) <= 0:
             pending.append(f)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -22,13 +22,13 @@ from fairtel.assurance import (
     Finding,
     assure,
     bill_shock_messages,
-    decide_refunds,
     findings_frame,
     merchant_evidence,
     refund_messages,
     suspension_list,
 )
 from fairtel.bootstrap import App
+from fairtel.cli._assure_refunds import RefundOutcome, post_refunds, queue_findings
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, offer_book, read_consent_events
@@ -342,7 +342,7 @@ def register(app: typer.Typer) -> None:
         machine_speed_s: Annotated[float, typer.Option("--machine-speed-s", help="A confirmation sooner than this after its order cannot be a person's.")] = 3.0,
         bill_shock: Annotated[list[str] | None, typer.Option("--bill-shock", help=f"Cap preset to watch over rated lines: {', '.join(PRESETS)} (repeatable).")] = None,
         rate: Annotated[list[str] | None, typer.Option("--rate", help="Exchange rate for a cap in another currency: CUR=VALUE (repeatable).")] = None,
-        refund: Annotated[bool, typer.Option("--refund", help="Apply automatic refund decisions and write refund SMS to the outbox.")] = False,
+        refund: Annotated[bool, typer.Option("--refund", help="Post automatic refunds to the adjustments ledger (the next bill carries them) and refund SMS to the outbox.")] = False,
         write: Annotated[bool, typer.Option("--write/--no-write", help="Write findings to the lake and notifications to the outbox.")] = True,
     ) -> None:
         """Run the charge-assurance detectors: unconsented, after-cancellation, duplicate and mis-priced
@@ -383,21 +383,40 @@ def register(app: typer.Typer) -> None:
                 )
                 rep.step("detected", advance=len(run.findings))
                 written = sent = 0
-                refunds = []
+                outcome: RefundOutcome | None = None
                 if write:
                     written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
                     messages = bill_shock_messages(run.findings, now=now)
                     if refund:
-                        decisions = decide_refunds(run.findings, now=now)
-                        refunds = decisions.refunds
-                        messages += refund_messages(refunds, now=now)
+                        rep.note("posting refunds")
+                        outcome = post_refunds(fapp, run.findings, outside_billing=operator_dir is not None, now=now)
+                        messages += refund_messages(outcome.posted, languages=outcome.languages, now=now)
+                    elif run.findings:
+                        queue_findings(fapp)
                     sent = FileOutbox(settings.outbox_dir).send(messages)
+                elif refund:
+                    inputs.notes.append("--no-write: nothing recorded, so no refund was posted")
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=len(refunds))
+        _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=outcome)
 
 
-def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, sent: int, refunds: int) -> None:
+def _refund_summary(outcome: RefundOutcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return {}
+    return {
+        "posted": len(outcome.posted),
+        "amount": {cur: f"{sum((r.amount for r in outcome.posted if r.currency == cur), Decimal(0)):f}" for cur in sorted({r.currency for r in outcome.posted})},
+        "adjustment_ids": [r.adjustment_id for r in outcome.posted],
+        "already_refunded": outcome.already_refunded,
+        "not_billed": outcome.not_billed,
+        "closed_before": outcome.closed_before,
+        "pending": outcome.pending,
+        "queued": outcome.synced,
+    }
+
+
+def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, sent: int, refunds: RefundOutcome | None) -> None:
     counts = Counter(f.kind.value for f in run.findings)
     verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
     advice = sorted(suspension_list(run.merchants))
@@ -415,7 +434,8 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
                 "notes": inputs.notes,
                 "written": written,
                 "notifications": sent,
-                "refunds": refunds,
+                "refunds": len(refunds.posted) if refunds is not None else 0,
+                "refund": _refund_summary(refunds),
             }
         )
         return
@@ -438,4 +458,10 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
     console.print(table("Providers, most suspicious first", ["rank", "evidence"], [[r["rank"], merchant_evidence(r)] for r in run.merchants.head(10).iter_rows(named=True)]))
     if advice:
         console.print(f"suspension advised: {', '.join(advice)}")
-    console.print(f"{written} finding(s) written to the lake, {sent} notification(s) to the outbox, {refunds} refund(s)")
+    posted = len(refunds.posted) if refunds is not None else 0
+    console.print(f"{written} finding(s) written to the lake, {sent} notification(s) to the outbox, {posted} refund(s) posted")
+    if refunds is not None:
+        console.print(
+            f"refunds: {refunds.already_refunded} already refunded, {refunds.not_billed} closed as never billed (refused by the consent "
+            f"gate), {refunds.closed_before} closed earlier by an analyst, {refunds.pending} left pending"
+        )

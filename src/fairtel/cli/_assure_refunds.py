@@ -1,0 +1,231 @@
+"""`fairtel assure --refund`: the findings of a run put in the database's work queue, and the automatic
+refunds posted to the adjustments ledger that billing carries into the next bill.
+
+Idempotent by construction: a refund's adjustment id is derived from its finding id (the API's refund
+endpoint derives the same one), the ledger ignores an id it already holds, and a finding already resolved or
+dismissed in the queue (by this command or by an analyst through the API) is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from fairtel.assurance import (
+    CHARGE_KINDS,
+    Finding,
+    FindingStatus,
+    RefundAdjustment,
+    RefundPolicy,
+    Resolution,
+    decide_refunds,
+)
+from fairtel.billing import AdjustmentEntry, AdjustmentKind
+from fairtel.bootstrap import App
+from fairtel.core.money import Money
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+ACTOR = "assure"
+ROLE = "system"
+_CHUNK = 2000
+_BILLABLE = "consented"  # the consent gate's verdict for a charge billing may bill
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeEvidence:
+    """What fairtel's own rating and billing did with the records of some findings.
+
+    ``billed`` maps a record to the issued bill that charged it (None: charged outside fairtel, by the
+    operator's own billing); ``refused`` are records the consent gate refused, never billed."""
+
+    billed: dict[str, str | None] = field(default_factory=dict)
+    refused: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    synced: int  # findings added to the database's queue
+    posted: list[RefundAdjustment]  # refunds new to the ledger
+    already_refunded: int  # findings refunded earlier (by this command or through the API)
+    not_billed: int  # findings closed without money moving: the gate refused the charge
+    closed_before: int  # findings an analyst had resolved or dismissed
+    pending: int  # findings left for an analyst, or charges not billed yet
+    languages: dict[str, str] = field(default_factory=dict)
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def charge_evidence(app: App, record_ids: Collection[str], *, outside_billing: bool) -> ChargeEvidence:
+    """Which of ``record_ids`` reached an issued bill, and which the consent gate refused.
+
+    The lake's ``billed`` dataset holds the lines of every bill run; only the part written by the run that
+    issued a bill counts (a failed run's part is not a bill). With ``outside_billing`` (an operator
+    directory), a record fairtel never rated is taken as charged by the operator's own billing."""
+    from sqlalchemy import select
+
+    from fairtel.store import Bill as BillRow
+    from fairtel.store._schema import table_of
+
+    wanted = sorted(set(record_ids))
+    if not wanted:
+        return ChargeEvidence()
+    ids = pl.LazyFrame({"record_id": wanted}, schema={"record_id": pl.String()})
+    billed: dict[str, str | None] = {}
+    files = app.lake.files("billed")
+    if files:
+        lines = (
+            pl.scan_parquet(files)
+            .join(ids, on="record_id", how="semi")
+            .select("record_id", "bill_id", "run_id")
+            .unique()
+            .collect()
+        )
+        runs: dict[str, str | None] = {}
+        t = table_of(BillRow)
+        with app.db.connect() as conn:
+            for chunk in _chunks(sorted(set(lines["bill_id"].to_list()))):
+                runs.update({r.bill_id: r.run_id for r in conn.execute(select(t.c.bill_id, t.c.run_id).where(t.c.bill_id.in_(chunk)))})
+        for record_id, bill_id, run_id in lines.iter_rows():
+            if bill_id in runs and runs[bill_id] == run_id:
+                billed[record_id] = bill_id
+    refused: set[str] = set()
+    rated_ids: set[str] = set()
+    files = app.lake.files("rated")
+    if files:
+        scan = pl.scan_parquet(files)
+        if "verdict" in scan.collect_schema().names():
+            rated = scan.join(ids, on="record_id", how="semi").select("record_id", "verdict").collect()
+            rated_ids = set(rated["record_id"].to_list())
+            refused = set(rated.filter(pl.col("verdict").fill_null("") != _BILLABLE)["record_id"].to_list()) - set(billed)
+    if outside_billing:
+        for r in wanted:
+            if r not in rated_ids and r not in billed:
+                billed[r] = None
+    return ChargeEvidence(billed, frozenset(refused))
+
+
+def _queue_state(conn: Connection, finding_ids: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+    """The queue's status of each finding, and the findings the ledger already holds a refund for."""
+    from sqlalchemy import select
+
+    from fairtel.store import Adjustment as AdjustmentRow
+    from fairtel.store import Finding as FindingRow
+    from fairtel.store._schema import table_of
+
+    ft, at = table_of(FindingRow), table_of(AdjustmentRow)
+    status: dict[str, str] = {}
+    refunded: set[str] = set()
+    for chunk in _chunks(sorted(finding_ids)):
+        status.update({r.finding_id: r.status for r in conn.execute(select(ft.c.finding_id, ft.c.status).where(ft.c.finding_id.in_(chunk)))})
+        refunded.update(
+            str(r) for r in conn.scalars(select(at.c.finding_id).where(at.c.finding_id.in_(chunk), at.c.kind == AdjustmentKind.REFUND.value))
+        )
+    return status, refunded
+
+
+def _close(conn: Connection, res: Resolution) -> bool:
+    from sqlalchemy import update
+
+    from fairtel.store import Finding as FindingRow
+    from fairtel.store._schema import table_of
+
+    t = table_of(FindingRow)
+    done = conn.execute(
+        update(t)
+        .where(t.c.finding_id == res.finding_id, t.c.status.in_((FindingStatus.OPEN.value, FindingStatus.CONFIRMED.value)))
+        .values(status=res.status.value, resolved_at=res.resolved_at, resolved_by=res.resolved_by, resolution=f"{res.resolution}: {res.reason}")
+    )
+    return done.rowcount == 1
+
+
+def queue_findings(app: App) -> int:
+    """Findings the lake holds, added to the database's work queue once (the queue keeps their status)."""
+    from fairtel.api._cases import sync_findings
+
+    with app.db.begin() as conn:
+        return sync_findings(conn, app.lake)
+
+
+def _entry(adj: RefundAdjustment, evidence: ChargeEvidence) -> AdjustmentEntry:
+    """The ledger entry of a refund; it names the bill that charged it, when fairtel issued that bill."""
+    bill_id = next((b for b in (evidence.billed.get(r) for r in adj.record_ids) if b), None)
+    return AdjustmentEntry(
+        adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
+        currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=ACTOR, bill_id=bill_id, finding_id=adj.finding_id,
+    )
+
+
+def post_refunds(
+    app: App,
+    findings: Sequence[Finding],
+    *,
+    outside_billing: bool,
+    now: datetime,
+    policy: RefundPolicy = RefundPolicy(),
+) -> RefundOutcome:
+    """Queue the findings (the lake holds them already), decide the automatic refunds and post them.
+
+    Everything the database records (adjustments, resolutions, audit rows) is written in one transaction."""
+    from fairtel.privacy import Pseudonymizer
+    from fairtel.store import access_row, get_subscriber, record_accesses, record_adjustments
+
+    synced = queue_findings(app)
+    with app.db.connect() as conn:
+        status, refunded = _queue_state(conn, [f.finding_id for f in findings])
+    fresh: list[Finding] = []
+    closed_before = 0
+    for f in findings:
+        if f.finding_id in refunded:
+            continue
+        queued = FindingStatus(status.get(f.finding_id, f.status.value))
+        if queued in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
+            closed_before += 1
+            continue
+        fresh.append(replace(f, status=queued))
+    charged = [r for f in fresh if f.kind in CHARGE_KINDS for r in f.record_ids]
+    evidence = charge_evidence(app, charged, outside_billing=outside_billing)
+    decisions = decide_refunds(fresh, policy=policy, billed_record_ids=evidence.billed, refused_record_ids=evidence.refused, by=ACTOR, now=now)
+    by_finding = {f.finding_id: f for f in fresh}
+    refunds = {adj.adjustment_id: adj for adj in decisions.refunds}
+    pseudonym = Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
+    posted: list[RefundAdjustment] = []
+    not_billed = 0
+    languages: dict[str, str] = {}
+    with app.db.begin() as conn:
+        audit: list[dict[str, Any]] = []
+        entries: list[AdjustmentEntry] = []
+        for res in decisions.resolutions:
+            if not _close(conn, res):
+                continue  # resolved meanwhile (through the API): its decision stands
+            msisdn = by_finding[res.finding_id].msisdn
+            adj = refunds.get(res.adjustment_id or "")
+            if adj is None:
+                not_billed += 1
+            else:
+                entries.append(_entry(adj, evidence))
+            audit.append(
+                access_row(actor=ACTOR, role=ROLE, action="finding.resolve" if adj is None else "finding.refund",
+                           resource=f"finding/{res.finding_id}"[:255], subject_msisdn_pseudonym=None if msisdn is None else pseudonym(msisdn),
+                           reason=f"automatic resolution: {res.resolution}" if adj is None else "automatic refund", at=now)
+            )
+        added = set(record_adjustments(conn, entries))
+        record_accesses(conn, audit)
+        for adj_id in sorted(added):
+            adj = refunds[adj_id]
+            posted.append(adj)
+            if adj.msisdn not in languages:
+                sub = get_subscriber(conn, adj.msisdn)
+                if sub is not None:
+                    languages[adj.msisdn] = str(sub.language)
+    return RefundOutcome(
+        synced=synced, posted=posted, already_refunded=len(findings) - len(fresh) - closed_before, not_billed=not_billed,
+        closed_before=closed_before, pending=len(decisions.pending), languages=languages,
+    )
