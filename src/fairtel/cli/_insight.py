@@ -218,7 +218,9 @@ def warn_command(
     retention_csv(ranked).write_csv(tmp)
     tmp.replace(target)
     model_dir = warning.model.save(app.settings.home / "models" / MODEL_DIR)
-    summary = warning.summary() | {"retention_csv": str(target), "model": str(model_dir), "notes": notes}
+    lake_part = _publish_retention(app, ranked, warning.cuts.scoring)
+    summary = warning.summary() | {"retention_csv": str(target), "retention_lake": str(lake_part), "model": str(model_dir),
+                                   "notes": notes}
     if as_json:
         summary["top"] = retention_csv(ranked.head(top)).to_dicts()
         print_json(summary)
@@ -275,3 +277,25 @@ def register(app: typer.Typer, *, churn: typer.Typer | None = None) -> None:
     sub = typer.Typer(help="Churn early warning on the operator's own data.", no_args_is_help=True)
     register_churn(sub)
     app.add_typer(sub, name="churn")
+
+
+def _publish_retention(app: Any, ranked: pl.DataFrame, scored_at: Any) -> Path:
+    """The retention list as the lake dataset ``retention`` (the console and the API read it): one part per
+    scoring run's period, replaced by the next run of the same period."""
+    from datetime import datetime
+
+    from fairtel.core.time import Period
+    from fairtel.insight import retention_csv
+
+    at = scored_at if isinstance(scored_at, datetime) else datetime.combine(scored_at, datetime.min.time(), tzinfo=UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    period = Period.containing(at, app.settings.timezone)
+    exported = retention_csv(ranked)
+    reasons = [f"reason_{k + 1}_en" for k in range(3) if f"reason_{k + 1}_en" in exported.columns]
+    table = exported.with_columns(
+        pl.concat_str([pl.col(c).fill_null("") for c in reasons], separator="; ").str.strip_chars("; ").alias("reasons")
+        if reasons else pl.lit("").alias("reasons"),
+    ).to_arrow()
+    path: Path = app.lake.write("retention", period, table, part="churn-warn")
+    return path
