@@ -24,7 +24,7 @@ from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
 from fairtel.privacy import Permission, Role, can
 from fairtel.web._charts import bar_chart, line_chart
-from fairtel.web._i18n import LANGUAGES, translate
+from fairtel.web._i18n import LANGUAGES, line_kind, translate
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -80,7 +80,7 @@ class Console:
         lang = self.lang(request)
         who = data.pop("who", None) or self.who(request)
         html = self.env.get_template(template).render(
-            t=lambda key: translate(key, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
+            t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
             msg=request.query_params.get("msg"), **data,
         )
         return HTMLResponse(html, status_code=status_code)

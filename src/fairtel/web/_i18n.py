@@ -98,7 +98,23 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "offers": ("Available offers", "可订购业务"),
     "ordered_ok": ("Ordered: confirm to start the subscription.", "已下单：请确认后生效。"),
     "confirmed_ok": ("Subscription confirmed.", "订购已确认。"),
+    # bill-line kinds (billing.LineKind codes) and usage kinds
+    "line_plan_fee": ("Monthly plan fee", "套餐月费"),
+    "line_voice": ("Calls", "语音通话"),
+    "line_sms": ("SMS", "短信"),
+    "line_data": ("Data", "上网流量"),
+    "line_vas": ("Value-added service", "增值业务"),
+    "line_tax": ("Tax", "税费"),
+    "line_adjustment": ("Adjustment", "调账"),
 }
+
+
+def line_kind(kind: str | None, lang: str) -> str:
+    """A bill line's or usage record's kind in the reader's language; an unknown code shows itself."""
+    if not kind:
+        return ""
+    pair = TEXT.get(f"line_{kind}")
+    return kind if pair is None else (pair[1] if lang == "zh" else pair[0])
 
 
 def translate(key: str, lang: str) -> str:
