@@ -200,13 +200,6 @@ def _fraud(ctx: DemoContext) -> dict[str, Any]:
             "callback warnings": len(notices)}
 
 
-def _later(issue: int, what: str) -> Stage:
-    def stage(ctx: DemoContext) -> dict[str, Any]:
-        raise NotAvailableError(f"{what} lands with issue #{issue}")
-
-    return stage
-
-
 def _logins(ctx: DemoContext) -> dict[str, Any]:
     """One console login per role, with fresh random passwords written to <home>/demo-logins.txt
     (readable by the owner only). The subscriber login is a line that has a charge-assurance finding, so

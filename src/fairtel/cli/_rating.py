@@ -1,4 +1,4 @@
-"""`fairtel rate | quote | explain` (billing and rerating land with issue #4's later items)."""
+"""`fairtel rate | quote | explain`: rating a period, pricing single records, explaining a charge (billing: _billing.py)."""
 
 from __future__ import annotations
 
