@@ -171,10 +171,10 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.
         bad = present & ~exact
         return pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad
     if _is_text(t):
-        try:
+        try:  # fast path: every value is already a clean integer
             return pc.cast(arr, pa.int64()), np.zeros(n, dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+            pass  # some value is not: parse leniently below and mark exactly the ones that fail
         s = pl.Series(arr).str.strip_chars()
         values = s.cast(pl.Int64, strict=False).to_arrow()
         if not isinstance(values, pa.Array):
