@@ -6,10 +6,10 @@
 1. generates ``--records`` clean usage records (CLEAN_USAGE_SCHEMA, vectorised with NumPy/Polars) for
    ``--subscribers`` subscribers over the demo plans, written as lake parts of ``--file-rows`` rows
    (``<work>/lake/usage/period=2026-03/part-*.parquet``), as mediation would;
-2. rates them end to end in a child process: the lake is read in batches of whole subscribers (a hash of the
-   msisdn picks the batch; ``--batch-records`` bounds memory), each batch goes through ``fairtel.rating.rate``
-   (zones, bands, rule resolution, rate steps, allowances, daily caps, VAS gate) and its rated lines are
-   written as Parquet parts;
+2. rates them end to end in a child process with ``LocalEngine`` (``--workers`` processes), as ``fairtel rate``
+   does: the lake is split once into hash buckets of whole subscribers (``--batch-records`` per bucket bounds
+   memory), each bucket goes through ``fairtel.rating.rate`` (zones, bands, rule resolution, rate steps,
+   allowances, daily caps, VAS gate) and its rated lines are written as a Parquet part;
 3. runs the reference in another child: one DuckDB SQL statement that does the bare minimum (join each record
    to a per-minute rate by the destination's two-digit prefix, multiply the started minutes, write Parquet).
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import shutil
@@ -128,66 +127,40 @@ USAGE_COLUMNS = ("record_id", "source", "msisdn", "kind", "direction", "started_
                  "bytes_down", "peer", "offer_id", "amount_minor", "currency", "roaming_country")
 
 
-def run_fairtel(work: Path, batch_records: int) -> dict[str, object]:
-    """Child process: lake → rate → rated Parquet, in batches of whole subscribers, read and written as
-    ``fairtel rate`` does (``usage_buckets``: the lake read once and split by subscriber hash; parts written
-    with zstd level 1)."""
+def run_fairtel(work: Path, batch_records: int, workers: int) -> dict[str, object]:
+    """Child process: lake → rated lines, as ``fairtel rate`` does (``LocalEngine.rate_period``: the lake split
+    once into hash buckets of whole subscribers by worker processes, each bucket rated by the kernel and written
+    as a Parquet part with zstd level 1)."""
     from fairtel.catalog import default_catalog_path, load_catalog
-    from fairtel.cli._rating import usage_buckets
-    from fairtel.rating import rate
+    from fairtel.core.settings import load_settings
+    from fairtel.engines import LocalEngine
 
     catalog = load_catalog(default_catalog_path())
-    files = sorted((work / "lake" / "usage" / f"period={PERIOD}").glob("*.parquet"))
-    import pyarrow.parquet as pq
-
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     subs = pl.read_parquet(work / "subscribers.parquet")
-    out = work / "lake" / "rated" / f"period={PERIOD}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    buckets = max(1, math.ceil(rows / batch_records))
+    settings = load_settings(home=work, batch_size=batch_records)
+    engine = LocalEngine(workers=workers, parallel_from=0)
     cpu0 = _cpu()
     t0 = time.perf_counter()
-    wall = {"read": 0.0, "rate": 0.0, "write": 0.0}
-    cpu = dict.fromkeys(wall, 0.0)
-    lines = 0
-    amount = 0
-
-    def took(phase: str, t: float, c: float) -> None:
-        wall[phase] += time.perf_counter() - t
-        cpu[phase] += _cpu() - c
-
-    t, c = time.perf_counter(), _cpu()
-    for b, usage in enumerate(usage_buckets(files, buckets, USAGE_COLUMNS, spill=work / ".spill")):
-        mine = subs.filter(pl.col("msisdn").hash(seed=7) % buckets == b) if buckets > 1 else subs
-        took("read", t, c)
-        t, c = time.perf_counter(), _cpu()
-        result = rate(usage, catalog, mine, period=PERIOD)
-        del usage
-        took("rate", t, c)
-        t, c = time.perf_counter(), _cpu()
-        result.rated.write_parquet(out / f"part-{b:05d}.parquet", compression="zstd", compression_level=1)
-        took("write", t, c)
-        lines += result.rated.height
-        amount += int(result.rated["amount_minor"].sum() or 0)
-        del result
-        t, c = time.perf_counter(), _cpu()
+    summary = engine.rate_period(settings, PERIOD, catalog=catalog, subscribers=subs)
     total_wall = time.perf_counter() - t0
     total_cpu = _cpu() - cpu0
+    rows = summary.records
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
-        "engine": "fairtel", "records": rows, "batches": buckets, "lines": lines, "amount_minor": amount,
-        "wall_s": round(total_wall, 2), **{f"{k}_s": round(v, 2) for k, v in wall.items()},
-        **{f"{k}_cpu_s": round(v, 2) for k, v in cpu.items()},
+        "engine": "fairtel", "workers": workers, "records": rows, "batches": summary.groups, "lines": summary.lines,
+        "amount_minor": summary.amount_minor, "wall_s": round(total_wall, 2),
         "records_per_s": round(rows / total_wall), "cpu_s": round(total_cpu, 2),
         "records_per_cpu_s": round(rows / total_cpu),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "worker_peak_rss_mib": children.ru_maxrss // 1024,
     }
 
 
 def _cpu() -> float:
-    """CPU seconds of this process (all threads): the machine may be shared, so wall time alone misleads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU seconds of this process and its finished workers (all threads): the machine may be shared, so wall
+    time alone misleads."""
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
 
 
 def run_duckdb(work: Path, threads: int) -> dict[str, object]:
@@ -229,7 +202,8 @@ def main() -> None:
     p.add_argument("--records", type=int, default=10_000_000)
     p.add_argument("--subscribers", type=int, default=0, help="default: one per 50 records")
     p.add_argument("--file-rows", type=int, default=1_000_000)
-    p.add_argument("--batch-records", type=int, default=2_500_000)
+    p.add_argument("--batch-records", type=int, default=1_000_000)
+    p.add_argument("--workers", type=int, default=2, help="rating processes (1: in the child itself)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--work", type=Path, default=None, help="working directory (default: a temporary one)")
@@ -237,7 +211,7 @@ def main() -> None:
     p.add_argument("--child", choices=["fairtel", "duckdb"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child == "fairtel":
-        print(json.dumps(run_fairtel(a.work, a.batch_records)))
+        print(json.dumps(run_fairtel(a.work, a.batch_records, a.workers)))
         return
     if a.child == "duckdb":
         print(json.dumps(run_duckdb(a.work, a.threads)))
@@ -253,16 +227,16 @@ def main() -> None:
             print(f"generated {a.records:,} records for {subscribers:,} subscribers in {time.perf_counter() - t:.1f}s → {work}")
         env_threads = {"POLARS_MAX_THREADS": str(a.threads)}
         os.environ.update(env_threads)
-        ours = child(["--child", "fairtel", "--work", str(work), "--batch-records", str(a.batch_records)])
+        ours = child(["--child", "fairtel", "--work", str(work), "--batch-records", str(a.batch_records),
+                      "--workers", str(a.workers)])
         ref = child(["--child", "duckdb", "--work", str(work), "--threads", str(a.threads)])
         print(json.dumps(ours))
         print(json.dumps(ref))
         ratio = float(ours["wall_s"]) / float(ref["wall_s"])  # type: ignore[arg-type]
         cpu_ratio = float(ours["cpu_s"]) / float(ref["cpu_s"])  # type: ignore[arg-type]
         print(f"fairtel: {ours['records_per_s']:,} records/s wall, {ours['records_per_cpu_s']:,} per CPU-s; "
-              f"{ours['wall_s']} s wall, {ours['cpu_s']} CPU-s, peak RSS {ours['peak_rss_mib']} MiB "
-              f"(CPU-s: read {ours['read_cpu_s']}, rate {ours['rate_cpu_s']}, write {ours['write_cpu_s']}; "
-              f"{ours['batches']} batches)")
+              f"{ours['wall_s']} s wall, {ours['cpu_s']} CPU-s; peak RSS {ours['peak_rss_mib']} MiB main + "
+              f"{ours['worker_peak_rss_mib']} MiB largest worker × {ours['workers']} workers; {ours['batches']} batches)")
         print(f"duckdb reference: {ref['records_per_s']:,} records/s wall, {ref['records_per_cpu_s']:,} per CPU-s; "
               f"{ref['wall_s']} s wall, {ref['cpu_s']} CPU-s, peak RSS {ref['peak_rss_mib']} MiB")
         print(f"fairtel / reference: {ratio:.2f}× wall, {cpu_ratio:.2f}× CPU (goal ≤ 2×); "

@@ -15,7 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from fairtel.catalog import default_catalog_path, load_catalog
-from fairtel.cli._rating import SPILL_AFTER, usage_buckets
+from fairtel.engines._buckets import read_bucket, split_file
 from fairtel.rating import rate
 
 CATALOG = load_catalog(default_catalog_path())
@@ -84,8 +84,8 @@ def test_same_lines_with_non_numeric_numbers() -> None:
     assert_same(usage(8, 1500, numbers, odd_direction=False), subs, allowances=False)
 
 
-@pytest.mark.parametrize("buckets", [1, 2, SPILL_AFTER + 1])
-def test_usage_buckets_split_like_a_filter(tmp_path: Path, buckets: int) -> None:
+@pytest.mark.parametrize("buckets", [1, 2, 7])
+def test_bucket_split_like_a_filter(tmp_path: Path, buckets: int) -> None:
     files = []
     for i in range(3):
         part = usage(10 + i, 400, [str(8613800000000 + k) for k in range(50)], odd_direction=False)
@@ -95,8 +95,11 @@ def test_usage_buckets_split_like_a_filter(tmp_path: Path, buckets: int) -> None
         part.write_parquet(files[-1])
     columns = ("record_id", "msisdn", "kind", "started_at", "roaming_country")
     spill = tmp_path / "spill"
-    got = list(usage_buckets(files, buckets, columns, spill=spill))
-    assert len(got) == buckets and not spill.exists()
+    pieces: list[list[Path]] = [[] for _ in range(buckets)]
+    for i, f in enumerate(files):
+        for b, piece in split_file(f, i, buckets, columns, spill):
+            pieces[b].append(piece)
+    got = [read_bucket(p, columns) for p in pieces]
     whole = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").select(columns)
     for b, frame in enumerate(got):
         want = whole.filter(pl.col("msisdn").hash(seed=7) % buckets == b)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     engine: EngineKind = Field(EngineKind.LOCAL, description="Where kernels run: local (Polars/DuckDB) or spark.")
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
     batch_size: int = Field(1_000_000, ge=1_000, description="Records per Arrow batch in mediation and rating; bounds memory.")
+    workers: int = Field(0, ge=0, description="Processes rating a period on this machine; 0: one per CPU. Periods under 1.5 M records are rated in one process.")
     partial_timeout_s: int = Field(6 * 3600, ge=0, description="Seconds a partial record waits for its final part before it is emitted flagged incomplete.")
     api_host: str = Field("127.0.0.1", description="Address `fairtel serve` binds.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `fairtel serve` binds.")

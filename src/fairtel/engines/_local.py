@@ -25,13 +25,12 @@ from fairtel.engines._base import (
     RateSummary,
     period_key,
 )
+from fairtel.engines._buckets import PARALLEL_FROM, RatingJob, rate_buckets, workers_for
 from fairtel.engines._kernels import (
     RATING_USAGE_COLUMNS,
     SUMMARY_COLUMNS,
     add_summary,
     normalise_features,
-    rate_group,
-    rating_summary,
 )
 from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
 from fairtel.fraud import FeatureConfig, compute_features
@@ -71,7 +70,7 @@ class PeriodWriter:
         old = self.final.with_name(f".{self.final.name}.{uuid.uuid4().hex}.old")
         if self.final.exists():
             os.replace(self.final, old)
-        if self.parts:
+        if self.staging.exists():  # parts added here or written into it by rating workers
             os.replace(self.staging, self.final)
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -84,6 +83,10 @@ class LocalEngine:
     """Runs the kernels in this process. Memory follows ``batch_size`` (records per group of subscribers)."""
 
     name = "local"
+
+    def __init__(self, workers: int = 0, parallel_from: int = PARALLEL_FROM) -> None:
+        self.workers = workers  # processes for rating; 0: FAIRTEL_WORKERS (0 there: one per CPU)
+        self.parallel_from = parallel_from  # smaller periods are rated in this process
 
     def rate_period(
         self,
@@ -101,23 +104,15 @@ class LocalEngine:
         lake = settings.lake_dir
         files = usage_files(lake, key)
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        groups = max(1, math.ceil(rows / (batch_size or settings.batch_size)))
+        groups = max(1, math.ceil(rows / (batch_size or settings.batch_size))) if files else 0
         subs = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
         rated_out, unrated_out = PeriodWriter(lake, RATED, key), PeriodWriter(lake, UNRATED, key)
-        summaries = []
+        job = RatingJob(catalog, key, subs, gate, RATING_USAGE_COLUMNS, rated_out.staging, unrated_out.staging)
+        spill = lake / RATED / f".period={key}.{uuid.uuid4().hex}.spill"
+        step = None if report is None else (lambda: report.step("rate", total=groups))
         try:
-            for g in range(groups if files else 0):
-                scan = pl.scan_parquet(files)
-                names = scan.collect_schema().names()
-                scan = scan.select([c for c in RATING_USAGE_COLUMNS if c in names])
-                if groups > 1:
-                    scan = scan.filter(pl.col("msisdn").hash(seed=7) % groups == g)
-                rated, unrated_rows = rate_group(scan.collect(), catalog=catalog, period=key, gate=gate, subscribers=subs)
-                rated_out.add(rated)
-                unrated_out.add(unrated_rows)
-                summaries.append(rating_summary(rated, unrated_rows))
-                if report is not None:
-                    report.step("rate", total=groups)
+            summaries = rate_buckets(files, groups, job, spill=spill, workers=workers_for(rows, self.workers or settings.workers, self.parallel_from),
+                                     step=step)
             rated_out.commit()
             unrated_out.commit()
         except BaseException:

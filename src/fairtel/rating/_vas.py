@@ -9,11 +9,12 @@ package's ``gate_vas`` over a subscription projection.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import polars as pl
 
 from fairtel.catalog import Catalog
-from fairtel.consent import gate_vas
+from fairtel.consent import OfferBook, gate_vas
 from fairtel.core.errors import InvalidInputError, Problem
 
 VasGate = Callable[[pl.DataFrame], pl.DataFrame]
@@ -48,6 +49,19 @@ def price_only_gate(vas: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class ConsentGate:
+    """``consent_gate``'s gate: a plain object (not a closure), so that it can be sent to worker processes."""
+
+    subscriptions: pl.DataFrame
+    book: OfferBook | pl.DataFrame
+    suspended: tuple[str, ...]
+    tz: str
+
+    def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
+        return gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, tz=self.tz)
+
+
 def consent_gate(
     subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = ()
 ) -> VasGate:
@@ -55,13 +69,7 @@ def consent_gate(
     from fairtel.consent import offer_book
 
     book = offer_book(catalog.offers, currency=catalog.operator.currency)
-    blocked = tuple(suspended)
-    tz = catalog.operator.timezone
-
-    def gate(vas: pl.DataFrame) -> pl.DataFrame:
-        return gate_vas(vas, subscriptions, book, suspended=blocked, tz=tz)
-
-    return gate
+    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone)
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:

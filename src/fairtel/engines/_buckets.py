@@ -1,0 +1,200 @@
+"""Rating a period on this machine: the lake split once into hash buckets of whole subscribers, the buckets
+rated by a pool of worker processes.
+
+Two passes, both parallel over processes (Polars runs much of a kernel on one thread, so threads alone leave a
+core idle):
+
+1. **split**: each usage part is read once (only the columns rating needs) and partitioned by
+   ``hash(msisdn) % buckets`` into uncompressed Arrow IPC pieces under a spill directory;
+2. **rate**: each bucket's pieces are read back, rated by the unchanged kernel (``rate_group``), and its rated
+   and unrated lines are written as ``part-<bucket>.parquet`` into the writers' staging directories (fsynced);
+   the worker returns only the bucket's summary.
+
+The caller commits the staging directories whole (``PeriodWriter``): a crash leaves the previous period's lines
+in place and a rerun replaces them. Bucket membership depends only on the msisdn and the number of buckets,
+and the kernel gives a subscriber the same lines in any batch of whole subscribers, so the result does not
+depend on the number of workers (tested).
+
+Small periods are rated in this process through the same two functions: starting a worker costs about a
+second of imports.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from fairtel.engines._kernels import rate_group, rating_summary
+
+if TYPE_CHECKING:
+    from fairtel.catalog import Catalog
+    from fairtel.rating import VasGate
+
+SEED = 7  # the bucket hash's seed: fixed, so buckets are the same in every run
+PARALLEL_FROM = 1_500_000  # records; below this, workers cost more than they save
+
+
+def bucket_of(buckets: int) -> pl.Expr:
+    return (pl.col("msisdn").hash(seed=SEED) % buckets).cast(pl.Int64)
+
+
+def split_file(path: Path, index: int, buckets: int, columns: Sequence[str], spill: Path) -> list[tuple[int, Path]]:
+    """Partition one usage part into per-bucket IPC pieces ``b<bucket>-<index>.arrow``; returns (bucket, piece)."""
+    scan = pl.scan_parquet(path)
+    names = scan.collect_schema().names()
+    frame = scan.select([c for c in columns if c in names]).collect()
+    if frame.height == 0:
+        return []
+    spill.mkdir(parents=True, exist_ok=True)
+    out = []
+    parts = frame.with_columns(bucket_of(buckets).alias("_b")).partition_by("_b", as_dict=True, include_key=False)
+    for (b,), part in parts.items():
+        piece = spill / f"b{int(b):05d}-{index:05d}.arrow"
+        part.write_ipc(piece, compression="uncompressed")
+        out.append((int(b), piece))
+    return out
+
+
+def read_bucket(pieces: Sequence[Path], columns: Sequence[str]) -> pl.DataFrame:
+    """One bucket's usage from its pieces (parts written before a column existed lack it: null)."""
+    frames = [pl.read_ipc(p) for p in pieces]
+    if not frames:
+        return pl.DataFrame()
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    return frame.select([c for c in columns if c in frame.columns])
+
+
+@dataclass(frozen=True)
+class RatingJob:
+    """What every bucket needs; sent once to each worker."""
+
+    catalog: Catalog
+    period: str
+    subscribers: pl.DataFrame
+    gate: VasGate | None
+    columns: tuple[str, ...]
+    rated_dir: Path
+    unrated_dir: Path
+
+
+_JOB: RatingJob | None = None
+
+
+def _start_worker(job: RatingJob) -> None:
+    global _JOB
+    _JOB = job
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    if frame.height == 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        # zstd level 1: about as small as the default level here, and the cheapest encoder setting
+        frame.write_parquet(fh, compression="zstd", compression_level=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = None) -> pl.DataFrame:
+    """Rate one bucket, write its lines into the staging directories, remove its pieces; returns its summary."""
+    job = job or _JOB
+    if job is None:  # pragma: no cover - a worker always has its job
+        raise RuntimeError("rating worker started without a job")
+    usage = read_bucket(pieces, job.columns)
+    for p in pieces:
+        p.unlink(missing_ok=True)
+    if usage.height == 0:
+        return rating_summary(*(pl.DataFrame(schema=s) for s in _EMPTY))
+    rated, unrated = rate_group(usage, catalog=job.catalog, period=job.period, gate=job.gate,
+                                subscribers=job.subscribers)
+    del usage
+    _write(rated, job.rated_dir / f"part-{bucket:05d}.parquet")
+    _write(unrated, job.unrated_dir / f"part-{bucket:05d}.parquet")
+    return rating_summary(rated, unrated)
+
+
+def _empty_schemas() -> tuple[dict[str, pl.DataType], dict[str, pl.DataType]]:
+    from fairtel.rating import RATED_COLUMNS, UNRATED_COLUMNS
+
+    return dict(RATED_COLUMNS), dict(UNRATED_COLUMNS)
+
+
+_EMPTY = _empty_schemas()
+
+
+def workers_for(records: int, workers: int, parallel_from: int = PARALLEL_FROM) -> int:
+    """Processes to use: ``workers`` (0: one per CPU this process may use); one below ``parallel_from`` records."""
+    if workers <= 0:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if records < parallel_from else max(1, workers)
+
+
+@contextmanager
+def _pool(workers: int, job: RatingJob) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes started fresh (``spawn``: Polars' thread pool does not survive ``fork``), each with its
+    share of the CPUs for Polars' threads."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    before = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = str(max(1, cpus // workers))  # read by the workers when they start
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(job,))
+    try:
+        # start them all now, while the variable is set
+        for f in [pool.submit(os.getpid) for _ in range(workers)]:
+            f.result()
+    finally:
+        if before is None:
+            os.environ.pop("POLARS_MAX_THREADS", None)
+        else:
+            os.environ["POLARS_MAX_THREADS"] = before
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def rate_buckets(
+    files: Sequence[Path], buckets: int, job: RatingJob, *, spill: Path, workers: int,
+    step: Callable[[], None] | None = None,
+) -> list[pl.DataFrame]:
+    """Rate ``files`` in ``buckets`` hash buckets with ``workers`` processes (1: in this process); returns one
+    summary per bucket. The spill directory is removed at the end, whatever happens."""
+    try:
+        if workers <= 1:
+            pieces = _group([split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)], buckets)
+            out = []
+            for b in range(buckets):
+                out.append(rate_bucket(b, pieces[b], job))
+                if step is not None:
+                    step()
+            return out
+        with _pool(workers, job) as pool:
+            splits = [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
+            pieces = _group([s.result() for s in splits], buckets)
+            futures: list[Future[pl.DataFrame]] = [pool.submit(rate_bucket, b, pieces[b]) for b in range(buckets)]
+            out = []
+            for fut in futures:
+                out.append(fut.result())
+                if step is not None:
+                    step()
+            return out
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _group(found: Sequence[Sequence[tuple[int, Path]]], buckets: int) -> list[list[Path]]:
+    pieces: list[list[Path]] = [[] for _ in range(buckets)]
+    for one in found:
+        for b, path in one:
+            pieces[b].append(path)
+    return pieces
