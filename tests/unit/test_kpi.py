@@ -126,6 +126,12 @@ def test_compute_kpis_end_to_end() -> None:
     assert not d["notes"]
 
 
+def test_timeliness_per_file_weighs_each_file_by_its_records() -> None:
+    got = rating_timeliness([(T0, T0 + timedelta(seconds=40), 900), (T0, T0 + timedelta(minutes=20), 100)])
+    assert got == {"records": 1000, "within_window": 900, "window_minutes": 15, "share": "0.9000"}
+    assert rating_timeliness([(T0, T0 + timedelta(seconds=61), 5)], within=timedelta(seconds=60))["within_window"] == 0  # type: ignore[index]
+
+
 def test_missing_timeliness_is_said_not_guessed() -> None:
     d = compute_kpis(KpiInputs(period="2026-09", subscribers=0, now=T0)).to_dict()
     assert d["rating_timeliness"] is None and d["complaints"]["per_million"] is None

@@ -141,24 +141,21 @@ def _churn_distribution(lake: Lake) -> Series:
 
 
 def _timeliness(lake: Lake) -> Series:
-    """Hours from usage to its rated line (95th percentile per period), when rating records when it ran."""
-    s = Series(title="rating timeliness (p95 hours from usage to rated)", unit="hours")
-    periods = lake.periods("rated")
-    if not periods:
-        s.available, s.note = False, "rating has not run yet"
-        return s
-    for p in periods:
-        lags: list[float] = []
-        for f in lake.files("rated", periods=[p]):
-            if "rated_at" not in pq.read_schema(f).names:
-                continue
-            t = pq.read_table(f, columns=["started_at", "rated_at"])
-            lags.extend((b - a).total_seconds() / 3600 for a, b in zip(t["started_at"].to_pylist(), t["rated_at"].to_pylist(), strict=True) if a and b)
-        if lags:
-            lags.sort()
-            s.points.append(Point(label=p, value=round(lags[min(len(lags) - 1, int(len(lags) * 0.95))], 2)))
+    """Share of records rated within 15 minutes of their file's arrival, per period (files rated online)."""
+    from fairtel.engines import timeliness
+
+    s = Series(title="rating timeliness (% of records rated within 15 min of arrival)", unit="%")
+    by_period: dict[str, list[int]] = {}
+    for p in lake.periods("rated"):
+        for arrived, rated, n in timeliness(lake.root, p):
+            acc = by_period.setdefault(p, [0, 0])
+            acc[0] += n
+            acc[1] += n if (rated - arrived).total_seconds() <= 15 * 60 else 0
+    for p, (total, on_time) in sorted(by_period.items()):
+        if total:
+            s.points.append(Point(label=p, value=round(100 * on_time / total, 2)))
     if not s.points:
-        s.available, s.note = False, "rated lines do not record when they were rated (rated_at)"
+        s.available, s.note = False, "no file was rated online yet (fairtel watch --rate)"
     return s
 
 

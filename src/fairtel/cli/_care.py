@@ -172,14 +172,11 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     if files:
         frame = pl.scan_parquet(files).select("kind", "amount_minor", "currency").collect()
         findings = [FindingFact(k, m, cur) for k, m, cur in frame.iter_rows()]
-    timeliness = None
-    rated = sorted((settings.lake_dir / "rated" / f"period={period.key}").glob("*.parquet"))
-    if rated:
-        names = pl.scan_parquet(rated).collect_schema().names()
-        if "arrived_at" in names and "rated_at" in names:
-            pairs = pl.scan_parquet(rated).group_by("source", "record_id").agg(
-                pl.col("arrived_at").min(), pl.col("rated_at").max()).drop_nulls().collect()
-            timeliness = list(zip(pairs["arrived_at"].to_list(), pairs["rated_at"].to_list(), strict=True))
+    from fairtel.engines import timeliness as online_timeliness
+
+    # files rated online (``watch --rate``) log when they arrived and when they were rated; a batch-only home
+    # has no such instants, and the KPI says so rather than guess
+    timeliness = online_timeliness(settings.lake_dir, period.key) or None
     turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
     inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_scores=scores,
                        turns=turns, findings=findings, refunds=refunds, timeliness=timeliness)

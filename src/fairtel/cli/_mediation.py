@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +14,9 @@ from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError
 from fairtel.mediation import FileReport, Status, ingest_files, watch
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
 
 FORMAT_HELP = ("Reader: csv, jsonl, parquet, asterisk-csv, freeswitch-csv, freeswitch-json, 3gpp-ber, tap3, or "
                "fieldmap:PATH (a TOML field map; or a bundled one by name, e.g. fieldmap:cgrates-partial). "
@@ -73,6 +79,9 @@ def register(app: typer.Typer) -> None:
         source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print per-file results as JSON.")] = False,
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default ./var or FAIRTEL_HOME).")] = None,
+        rate: Annotated[bool, typer.Option("--rate", help=(
+            "Rate each file's records as soon as they are committed (online rating, counters carried from file to "
+            "file); the file moves to done/ once rated. Timeliness is logged in the lake's rating_log."))] = False,
     ) -> None:
         """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
         results are committed. Write files under a .tmp name and rename them when complete."""
@@ -87,9 +96,10 @@ def register(app: typer.Typer) -> None:
                                   f"{r.rejected} duplicate {r.duplicate}", highlight=False)
 
         try:
+            after = _online_rating(ctx_app, quiet=as_json or once) if rate else None
             with reporter(quiet=as_json) as rep:
                 reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
-                                source=source, report=rep, on_file=on_file)
+                                source=source, report=rep, on_file=on_file, after=after)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
         except FairtelError as exc:
@@ -100,3 +110,33 @@ def register(app: typer.Typer) -> None:
             _show(reports, f"watch {inbox}")
         if any(r.status == Status.FAILED for r in reports):
             raise typer.Exit(1)
+
+
+SUBSCRIBERS_REFRESH_S = 60.0
+
+
+def _online_rating(app: App, *, quiet: bool) -> Callable[[FileReport], None]:
+    """The ``after`` hook of ``watch --rate``: each committed file rated with the home's catalog, subscribers
+    (re-read every minute, for new lines) and consent gate."""
+    from fairtel.cli._rating import _catalog, _gate, _subscribers
+    from fairtel.engines import OnlineRater
+
+    catalog = _catalog(app, None, [])
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=_subscribers(app), gate=_gate(app, catalog))
+    loaded = time.monotonic()
+
+    def after(r: FileReport) -> None:
+        nonlocal loaded
+        if r.status not in (Status.INGESTED, Status.ALREADY) or not r.parts or r.content_hash is None:
+            return
+        if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:
+            rater.subscribers = _subscribers(app)
+            rater.gate = _gate(app, catalog)
+            loaded = time.monotonic()
+        arrived = datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC)
+        res = rater.rate_file(r.content_hash, r.parts, arrived_at=arrived)
+        if not quiet and not res.skipped:
+            err_console.print(f"{Path(r.file).name}: rated {res.records} records → {res.lines} lines, "
+                              f"{res.unrated} unrated, {res.lag_s:.1f} s after arrival", highlight=False)
+
+    return after

@@ -73,7 +73,7 @@ class KpiInputs:
     turns: Sequence[Mapping[str, Any]] = ()
     findings: Sequence[FindingFact] = ()
     refunds: Sequence[RefundFact] = ()
-    timeliness: Sequence[tuple[datetime, datetime]] | None = None
+    timeliness: Sequence[tuple[datetime, datetime] | tuple[datetime, datetime, int]] | None = None
     currency: str = "CNY"
 
 
@@ -172,12 +172,21 @@ def charge_figures(findings: Sequence[FindingFact], refunds: Sequence[RefundFact
     }
 
 
-def rating_timeliness(pairs: Sequence[tuple[datetime, datetime]] | None, within: timedelta = TIMELINESS_WINDOW) -> dict[str, Any] | None:
+def rating_timeliness(
+    pairs: Sequence[tuple[datetime, datetime] | tuple[datetime, datetime, int]] | None,
+    within: timedelta = TIMELINESS_WINDOW,
+) -> dict[str, Any] | None:
+    """Share of records rated within ``within`` of their arrival; ``pairs``: (arrived, rated) per record, or
+    (arrived, rated, records) per file."""
     if pairs is None:
         return None
-    on_time = sum(1 for arrived, rated in pairs if rated - arrived <= within)
-    return {"records": len(pairs), "within_window": on_time, "window_minutes": int(within.total_seconds() // 60),
-            "share": _text(share(on_time, len(pairs)))}
+    total = on_time = 0
+    for p in pairs:
+        n = p[2] if len(p) == 3 else 1
+        total += n
+        on_time += n if p[1] - p[0] <= within else 0
+    return {"records": total, "within_window": on_time, "window_minutes": int(within.total_seconds() // 60),
+            "share": _text(share(on_time, total))}
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,7 @@ def compute_kpis(
     if inputs.subscribers <= 0:
         notes.append("no subscribers in the period: per-million rates are undefined")
     if inputs.timeliness is None:
-        notes.append("rated lines carry no arrival and rating instants: rating timeliness not measured")
+        notes.append("no file of this period was rated online (fairtel watch --rate): rating timeliness not measured")
     return KpiReport(
         period=inputs.period,
         subscribers=inputs.subscribers,

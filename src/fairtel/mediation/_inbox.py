@@ -7,8 +7,11 @@ poll waits for the next one."""
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fairtel.core.settings import Settings
@@ -40,6 +43,49 @@ def _move(path: Path, target_dir: Path) -> Path:
     return target
 
 
+class _Committer:
+    """Runs ``after`` on each ingested file in a thread of its own (so that the next file is ingested
+    meanwhile), then moves the file to done/. Until then the file stays in the inbox: a crash before ``after``
+    finished leaves it there, and the next pass finds it already ingested and runs ``after`` again."""
+
+    def __init__(self, after: Callable[[FileReport], None], done: Path, handled: list[FileReport],
+                 on_file: Callable[[FileReport], None] | None, depth: int = 2) -> None:
+        self.after, self.done, self.handled, self.on_file = after, done, handled, on_file
+        self.queue: queue.Queue[tuple[Path, FileReport] | None] = queue.Queue(maxsize=depth)
+        self.pending: set[Path] = set()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="fairtel-watch-commit", daemon=True)
+        self.thread.start()
+
+    def put(self, path: Path, rep: FileReport) -> None:
+        self.check()
+        self.pending.add(path)
+        self.queue.put((path, rep))  # blocks while ``depth`` files wait: ingest never runs far ahead
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            path, rep = item
+            if self.error is None:
+                try:
+                    self.after(rep)
+                    _move(path, self.done)
+                    self.handled.append(rep)
+                    if self.on_file is not None:
+                        self.on_file(rep)
+                except BaseException as exc:  # reported by the watch loop; the file stays in the inbox
+                    self.error = exc
+            self.pending.discard(path)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.check()
+
+
 def watch(
     inbox: Path,
     *,
@@ -51,33 +97,52 @@ def watch(
     report: Progress | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    after: Callable[[FileReport], None] | None = None,
 ) -> list[FileReport]:
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
-    it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why."""
+    it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why. ``after``
+    (online rating) runs on each ingested or already-ingested file, in a thread beside the ingest, before the
+    file moves to done/."""
     progress = report or _Quiet()
     done, failed = inbox / "done", inbox / "failed"
     handled: list[FileReport] = []
     seen: dict[Path, tuple[int, int]] = {}
-    while True:
-        for path in inbox_files(inbox):
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            sig = (st.st_size, st.st_mtime_ns)
-            if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
-                seen[path] = sig
-                continue
-            seen.pop(path, None)
-            rep = ingest_files([path], settings=settings, fmt=fmt, source=source, report=progress)[0]
-            if rep.status == Status.FAILED:
-                moved = _move(path, failed)
-                moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
-            else:
-                _move(path, done)
-            handled.append(rep)
-            if on_file is not None:
-                on_file(rep)
-        if once or (stop is not None and stop()):
-            return handled
-        time.sleep(interval)
+    first_seen: dict[Path, datetime] = {}
+    committer = None if after is None else _Committer(after, done, handled, on_file)
+    try:
+        while True:
+            for path in inbox_files(inbox):
+                if committer is not None and path in committer.pending:
+                    continue
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                first_seen.setdefault(path, datetime.now(UTC))
+                sig = (st.st_size, st.st_mtime_ns)
+                if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
+                    seen[path] = sig
+                    continue
+                seen.pop(path, None)
+                rep = ingest_files([path], settings=settings, fmt=fmt, source=source, report=progress)[0]
+                rep.arrived_at = first_seen.pop(path).isoformat()
+                if rep.status == Status.FAILED:
+                    moved = _move(path, failed)
+                    moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
+                elif committer is not None:
+                    committer.put(path, rep)
+                    continue
+                else:
+                    _move(path, done)
+                handled.append(rep)
+                if on_file is not None:
+                    on_file(rep)
+            if committer is not None:
+                committer.check()
+            if once or (stop is not None and stop()):
+                break
+            time.sleep(interval)
+    finally:
+        if committer is not None:
+            committer.close()
+    return handled

@@ -78,6 +78,7 @@ class FileReport:
     reasons: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     parts: list[str] = field(default_factory=list)
+    arrived_at: str | None = None  # when ``watch`` first saw the file (ISO 8601, UTC)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

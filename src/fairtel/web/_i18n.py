@@ -30,7 +30,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "refunds_by_month": ("Refunds by month", "每月退款"),
     "fraud_cases": ("Fraud cases", "欺诈案件"),
     "churn_risk": ("Churn-risk distribution", "流失风险分布"),
-    "rating_timeliness": ("Rating timeliness (p95 hours)", "计费及时性（p95 小时）"),
+    "rating_timeliness": ("Rated within 15 min of arrival (%)", "到达后15分钟内完成计费（%）"),
     "nps": ("Net promoter score", "净推荐值"),
     "kind": ("Kind", "类型"),
     "number": ("Number", "号码"),
@@ -106,7 +106,107 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "line_vas": ("Value-added service", "增值业务"),
     "line_tax": ("Tax", "税费"),
     "line_adjustment": ("Adjustment", "调账"),
+    "record": ("record", "话单"),
+    "allowance": ("Allowance", "套餐内额度"),
 }
+
+# Stable codes the console shows (finding kinds, fraud detectors, states, directions, roles, complaint
+# categories): (en, zh). A code not listed shows as itself, with spaces for underscores in English.
+CODES: dict[str, tuple[str, str]] = {
+    # findings (assurance.FindingKind)
+    "unconsented_charge": ("unconsented charge", "未经同意扣费"),
+    "charge_after_cancellation": ("charge after cancellation", "退订后扣费"),
+    "duplicate_charge": ("duplicate charge", "重复扣费"),
+    "price_mismatch": ("price mismatch", "价格不符"),
+    "unknown_offer_charge": ("unknown offer", "未知业务扣费"),
+    "machine_speed_confirmation": ("machine-speed confirmation", "异常快速确认"),
+    "replayed_evidence": ("replayed evidence", "重复使用的确认凭证"),
+    "bill_shock": ("bill shock", "账单突增"),
+    "usage_past_cap": ("usage past the cap", "超出消费上限"),
+    "roaming_without_welcome": ("roaming without welcome SMS", "漫游未发提醒"),
+    # fraud detectors (fraud.Detector)
+    "simbox": ("SIM box", "SIM 卡池"),
+    "wangiri": ("Wangiri", "响一声诈骗"),
+    "irsf": ("IRSF", "国际收入分成欺诈"),
+    "scam": ("scam calls", "诈骗电话"),
+    # states of findings, cases, complaints and subscriptions
+    "open": ("open", "待处理"),
+    "confirmed": ("confirmed", "已确认"),
+    "resolved": ("resolved", "已解决"),
+    "dismissed": ("dismissed", "已驳回"),
+    "false_alarm": ("false alarm", "误报"),
+    "closed": ("closed", "已结案"),
+    "in_progress": ("in progress", "处理中"),
+    "ordered": ("ordered", "待确认"),
+    "cancelled": ("cancelled", "已退订"),
+    "expired": ("expired", "已到期"),
+    "active": ("active", "在用"),
+    "suspended": ("suspended", "停机"),
+    # directions
+    "out": ("outgoing", "主叫"),
+    "in": ("incoming", "被叫"),
+    # complaint categories
+    "unexplained_charge": ("unexplained charge", "不明扣费"),
+    "billing": ("billing", "账单"),
+    "billing_error": ("billing error", "账单错误"),
+    "network_quality": ("network quality", "网络质量"),
+    "service_attitude": ("service attitude", "服务态度"),
+    "fraud": ("fraud", "诈骗"),
+    "privacy": ("privacy", "隐私"),
+    "price": ("price", "资费"),
+    "network": ("network", "网络"),
+    "bill shock": ("bill shock", "账单突增"),
+    "other": ("other", "其他"),
+    # roles
+    "subscriber": ("subscriber", "用户"),
+    "agent": ("agent", "客服"),
+    "analyst": ("analyst", "分析师"),
+    "fraud_analyst": ("fraud analyst", "反欺诈分析师"),
+    "admin": ("admin", "管理员"),
+    # languages
+    "zh": ("Chinese", "中文"),
+    "en": ("English", "英文"),
+}
+
+# The API's notes for what is not available yet (fixed sentences), in Chinese.
+NOTES_ZH: dict[str, str] = {
+    "no complaints or no active subscribers yet": "暂无投诉或在用用户",
+    "charge assurance has not run yet (fairtel assure)": "扣费稽核尚未运行（fairtel assure）",
+    "no refunds yet": "暂无退款",
+    "fraud detection has not raised cases yet": "欺诈检测尚未产生案件",
+    "no survey answers yet": "暂无满意度调查结果",
+    "churn scoring has not run yet": "流失评分尚未运行",
+    "churn scoring has not run yet: no retention list": "流失评分尚未运行：暂无挽留名单",
+    "rating has not run yet": "计费尚未运行",
+    "rating has not run yet: no rated lines in the lake": "计费尚未运行：暂无已计费话单",
+    "rated lines do not record when they were rated (rated_at)": "已计费话单未记录计费时间（rated_at），无法统计",
+    "no file was rated online yet (fairtel watch --rate)": "尚无文件经在线计费（fairtel watch --rate）",
+    "billing has not run yet: no bills have been issued": "尚未出账：暂无账单",
+}
+
+
+def code_text(code: str | None, lang: str) -> str:
+    """A stable code in the reader's language."""
+    if not code:
+        return ""
+    pair = CODES.get(code)
+    if pair is not None:
+        return pair[1] if lang == "zh" else pair[0]
+    return code if lang == "zh" else code.replace("_", " ")
+
+
+def chart_label(label: str, lang: str) -> str:
+    """A chart label: a code, or ``code (state)`` as the fraud chart has it; months and ranges stay as they are."""
+    head, sep, rest = label.partition(" (")
+    if sep and rest.endswith(")"):
+        return f"{code_text(head, lang)} ({code_text(rest[:-1], lang)})" if lang != "zh" else f"{code_text(head, lang)}（{code_text(rest[:-1], lang)}）"
+    return code_text(label, lang) if label in CODES else label
+
+
+def note_text(note: str | None, lang: str) -> str:
+    if not note:
+        return ""
+    return NOTES_ZH.get(note, note) if lang == "zh" else note
 
 
 def line_kind(kind: str | None, lang: str) -> str:

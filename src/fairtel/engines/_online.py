@@ -1,0 +1,232 @@
+"""Online rating: each file's accepted records rated as soon as mediation has committed them (``fairtel watch
+--rate``), with the period's allowance and cap counters carried from file to file.
+
+The batch run (``fairtel rate --period``) rates a whole period in time order and replaces its lines; online
+rating gives the subscriber a charge (and the operator revenue, bill-shock and fraud signals) within seconds of
+the switch's file, in arrival order. Both use the same kernel; a record's online lines equal its batch lines
+whenever the files arrive in time order.
+
+Per file and period, in this order:
+
+1. the records are rated with the period's counters as opening state (``rate(..., opening_state=...)``);
+2. its rated lines and unrated records are written as ``o-<seq>-<file>.parquet`` parts of ``rated`` and
+   ``unrated``, and the counters after it as ``rating_state/period=P/o-<seq>-<file>.parquet`` (each to a hidden
+   name, fsynced, then renamed);
+3. a line ``{seq, file, period, records, arrived_at, rated_at, ...}`` is appended to
+   ``rating_log/online.jsonl`` and fsynced: that line is the commit.
+
+A crash anywhere leaves parts without a log line; the next start removes them, and the file is rated again from
+the last committed counters, so nothing is charged twice and nothing is lost. The log is also the record of
+timeliness: how long after its file arrived each record was rated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from fairtel.core.time import Period
+from fairtel.engines._base import RATED, UNRATED
+from fairtel.engines._kernels import RATING_USAGE_COLUMNS
+
+if TYPE_CHECKING:
+    from fairtel.catalog import Catalog
+    from fairtel.core.settings import Settings
+    from fairtel.rating import VasGate
+
+STATE = "rating_state"
+LOG_DIR = "rating_log"
+LOG_FILE = "online.jsonl"
+PREFIX = "o-"
+
+
+@dataclass(frozen=True)
+class OnlineResult:
+    """What rating one file did."""
+
+    seq: int
+    file: str
+    records: int
+    lines: int
+    unrated: int
+    amount_minor: int
+    periods: tuple[str, ...]
+    arrived_at: datetime
+    rated_at: datetime
+    skipped: bool = False
+
+    @property
+    def lag_s(self) -> float:
+        return (self.rated_at - self.arrived_at).total_seconds()
+
+
+@dataclass
+class _Log:
+    path: Path
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> _Log:
+        log = cls(path)
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            for line in text.splitlines():
+                try:
+                    log.entries.append(json.loads(line))
+                except json.JSONDecodeError:  # a line torn by a crash: not committed
+                    break
+            good = "".join(json.dumps(e, sort_keys=True) + "\n" for e in log.entries)
+            if good != text:  # drop the torn tail so that the next append starts on a clean line
+                _write_atomic(path, good.encode())
+        return log
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.entries.append(entry)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as fh:
+        frame.write_parquet(fh, compression="zstd", compression_level=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class OnlineRater:
+    """Rates committed usage files one after another, carrying each period's counters. Not thread-safe: one
+    rater per home (``fairtel watch`` holds mediation's lock while it runs)."""
+
+    def __init__(self, settings: Settings, *, catalog: Catalog, subscribers: pl.DataFrame,
+                 gate: VasGate | None = None) -> None:
+        self.lake = settings.lake_dir
+        self.catalog = catalog
+        self.subscribers = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+        self.gate = gate
+        self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE)
+        self._state: dict[str, pl.DataFrame] = {}
+        self._recover()
+
+    # --- state ----------------------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Remove what a crash left without a log line (parts, counters, hidden files)."""
+        committed = {self._name(e["seq"], e["file"]) for e in self.log.entries}
+        for dataset in (RATED, UNRATED, STATE):
+            for p in (self.lake / dataset).glob("period=*/*"):
+                stem = p.name.removeprefix(".").removesuffix(".tmp").removesuffix(".parquet")
+                if stem.startswith(PREFIX) and (p.name.startswith(".") or stem not in committed):
+                    p.unlink(missing_ok=True)
+
+    @staticmethod
+    def _name(seq: int, file: str) -> str:
+        return f"{PREFIX}{seq:08d}-{file}"
+
+    def done(self, file: str) -> bool:
+        return any(e["file"] == file for e in self.log.entries)
+
+    def state(self, period: str) -> pl.DataFrame:
+        """The period's counters after the last committed file."""
+        if period not in self._state:
+            last = [e for e in self.log.entries if period in e["periods"]]
+            from fairtel.rating import STATE_COLUMNS
+
+            frame = pl.DataFrame(schema=STATE_COLUMNS)
+            if last:
+                path = self.lake / STATE / f"period={period}" / f"{self._name(last[-1]['seq'], last[-1]['file'])}.parquet"
+                if path.exists():
+                    frame = pl.read_parquet(path)
+            self._state[period] = frame
+        return self._state[period]
+
+    # --- rating -----------------------------------------------------------------------------------------------
+    def rate_file(self, file: str, parts: Sequence[str | Path], *, arrived_at: datetime) -> OnlineResult:
+        """Rate the records of one committed file (its lake ``parts``). ``file``: a stable name for it (the
+        content hash mediation gives it); rating a file already in the log is a no-op."""
+        prior = next((e for e in self.log.entries if e["file"] == file), None)
+        if prior is not None:
+            return OnlineResult(prior["seq"], file, prior["records"], prior["lines"], prior["unrated"],
+                                prior["amount_minor"], tuple(prior["periods"]),
+                                datetime.fromisoformat(prior["arrived_at"]), datetime.fromisoformat(prior["rated_at"]),
+                                skipped=True)
+        seq = (self.log.entries[-1]["seq"] + 1) if self.log.entries else 1
+        name = self._name(seq, file)
+        paths = [Path(p) for p in parts if Path(p).exists()]
+        usage = _read(paths)
+        from fairtel.rating import rate
+
+        tz = self.catalog.operator.timezone
+        periods: list[str] = []
+        lines = unrated = amount = 0
+        new_state: dict[str, pl.DataFrame] = {}
+        if usage.height:
+            keyed = usage.with_columns(
+                pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_period"))
+            for (key,), frame in sorted(keyed.partition_by("_period", as_dict=True, include_key=False).items()):
+                period = str(key)
+                opening = self.state(period)
+                mine = frame.select("msisdn").unique()
+                result = rate(frame, self.catalog, self.subscribers, period=Period.parse(period, tz), gate=self.gate,
+                              opening_state=opening.join(mine, on="msisdn", how="semi"))
+                _write_parquet(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet")
+                if result.unrated.height:
+                    _write_parquet(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet")
+                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), result.closing_state]).sort("msisdn", "counter")
+                _write_parquet(state, self.lake / STATE / f"period={period}" / f"{name}.parquet")
+                new_state[period] = state
+                periods.append(period)
+                lines += result.rated.height
+                unrated += result.unrated.height
+                amount += int(result.rated["amount_minor"].sum() or 0)
+        rated_at = datetime.now(UTC)
+        entry = {"seq": seq, "file": file, "records": usage.height, "lines": lines, "unrated": unrated,
+                 "amount_minor": amount, "periods": periods, "arrived_at": arrived_at.astimezone(UTC).isoformat(),
+                 "rated_at": rated_at.isoformat()}
+        self.log.append(entry)  # the commit
+        self._state.update(new_state)
+        self._prune(periods)
+        return OnlineResult(seq, file, usage.height, lines, unrated, amount, tuple(periods), arrived_at, rated_at)
+
+    def _prune(self, periods: Iterable[str]) -> None:
+        """Keep the last two counter files of each period (the newest is the one in use)."""
+        for period in periods:
+            files = sorted((self.lake / STATE / f"period={period}").glob(f"{PREFIX}*.parquet"))
+            for old in files[:-2]:
+                old.unlink(missing_ok=True)
+
+
+def _read(paths: Sequence[Path]) -> pl.DataFrame:
+    if not paths:
+        return pl.DataFrame()
+    scan = pl.scan_parquet(list(paths), missing_columns="insert")
+    names = scan.collect_schema().names()
+    return scan.select([c for c in RATING_USAGE_COLUMNS if c in names]).collect()
+
+
+def timeliness(lake: Path, period: str | None = None) -> list[tuple[datetime, datetime, int]]:
+    """(arrived_at, rated_at, records) of each file rated online (of ``period``'s files when given)."""
+    log = _Log.read(lake / LOG_DIR / LOG_FILE) if (lake / LOG_DIR / LOG_FILE).exists() else _Log(lake)
+    return [(datetime.fromisoformat(e["arrived_at"]), datetime.fromisoformat(e["rated_at"]), int(e["records"]))
+            for e in log.entries if period is None or period in e["periods"]]

@@ -1,0 +1,140 @@
+"""`fairtel watch --rate`: each committed file rated at once, counters carried from file to file, crash-safe.
+
+A synthetic month's canonical records, cut into files in time order, go through the inbox. Online rating must
+give exactly the lines the batch run (`fairtel rate --period`) gives for the whole month, log when each file
+arrived and was rated, and survive a crash between its parts and its commit without charging anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from fairtel.bootstrap import bootstrap
+from fairtel.catalog import load_catalog
+from fairtel.cli import app as fairtel_app
+from fairtel.cli._rating import _gate, _subscribers, rate_period
+from fairtel.core.settings import load_settings
+from fairtel.core.time import Period
+from fairtel.engines import OnlineRater, timeliness
+from fairtel.engines._online import LOG_DIR, LOG_FILE
+from fairtel.store import import_subscribers, store_catalog
+from fairtel.synth import synthesize
+
+P = "2026-03"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def operator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    op = tmp_path_factory.mktemp("online") / "op"
+    synthesize(op, subscribers=40, days=31, seed=5, start=date(2026, 3, 1))
+    return op
+
+
+def _home(operator: Path, root: Path) -> Path:
+    home = root / "home"
+    app = bootstrap(load_settings(home=home))
+    with app.db.begin() as conn:
+        store_catalog(conn, (operator / "catalog.toml").read_text(encoding="utf-8"))
+        assert import_subscribers(conn, operator / "subscribers.csv").accepted == 40
+    app.close()
+    return home
+
+
+def _files_in_time_order(operator: Path, inbox: Path, n: int) -> pl.DataFrame:
+    """The operator's canonical Parquet records of the period, cut into ``n`` files at distinct instants."""
+    usage = pl.concat([pl.read_parquet(f) for f in sorted((operator / "usage").glob("*.parquet"))], how="vertical_relaxed")
+    usage = usage.filter(pl.col("session_id").is_null() & (pl.col("started_at").dt.strftime("%Y-%m") == P))
+    usage = usage.sort("started_at", "source", "record_id")
+    instants = usage["started_at"].unique().sort()
+    cuts = [instants[len(instants) * k // n] for k in range(1, n)]
+    inbox.mkdir(parents=True)
+    bounds = [None, *cuts, None]
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        part = usage.filter((pl.col("started_at") >= lo) if lo is not None else pl.lit(True)).filter(
+            (pl.col("started_at") < hi) if hi is not None else pl.lit(True))
+        part.write_parquet(inbox / f"f{k}.parquet")
+    return usage
+
+
+def _rated(home: Path) -> pl.DataFrame:
+    frame = pl.read_parquet(sorted((home / "lake" / "rated" / f"period={P}").glob("*.parquet")))
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def test_online_lines_equal_the_batch_run_and_timeliness_is_logged(operator: Path, tmp_path: Path) -> None:
+    home = _home(operator, tmp_path)
+    inbox = tmp_path / "inbox"
+    usage = _files_in_time_order(operator, inbox, 4)
+    t0 = datetime.now(UTC)
+    result = runner.invoke(fairtel_app, ["watch", str(inbox), "--once", "--rate", "--json", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == [f"f{k}.parquet" for k in range(4)]
+    online = _rated(home)
+    assert all(p.name.startswith("o-") for p in (home / "lake" / "rated" / f"period={P}").iterdir())
+    entries = [json.loads(line) for line in (home / "lake" / LOG_DIR / LOG_FILE).read_text().splitlines()]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
+    accepted = sum(f["accepted"] for f in json.loads(result.stdout)["files"])
+    assert usage.height - 200 < accepted <= usage.height  # synth's injected duplicates and bad values are not
+    assert sum(e["records"] for e in entries) == accepted
+    assert online.select(pl.struct("source", "record_id").n_unique()).item() + sum(e["unrated"] for e in entries) == accepted
+    pairs = timeliness(home / "lake", P)
+    assert sum(n for _, _, n in pairs) == accepted
+    assert all(t0 <= arrived <= rated <= datetime.now(UTC) for arrived, rated, _ in pairs)
+    assert online.filter(pl.col("allowance_id").is_not_null()).height > 0 and online["amount_minor"].sum() > 0
+
+    app = bootstrap(load_settings(home=home))
+    catalog = load_catalog(operator / "catalog.toml")
+    rate_period(app, Period.parse(P, catalog.operator.timezone), catalog=catalog)  # replaces the period
+    app.close()
+    batch = _rated(home)
+    assert_frame_equal(online, batch, check_exact=True)
+
+
+def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Path, tmp_path: Path) -> None:
+    home = _home(operator, tmp_path)
+    inbox = tmp_path / "inbox"
+    _files_in_time_order(operator, inbox, 3)
+    app = bootstrap(load_settings(home=home))
+    catalog = load_catalog(operator / "catalog.toml")
+    subs, gate = _subscribers(app), _gate(app, catalog)
+    from fairtel.mediation import ingest_files
+
+    reports = ingest_files(sorted(inbox.glob("*.parquet")), settings=app.settings)
+    arrived = datetime.now(UTC)
+    clean = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    for r in reports:
+        assert r.content_hash is not None
+        clean.rate_file(r.content_hash, r.parts, arrived_at=arrived)
+    want = _rated(home)
+
+    # start again: the second file's parts written, then the process dies before its log line
+    for d in ("rated", "unrated", "rating_state", LOG_DIR):
+        for p in (home / "lake" / d).rglob("*"):
+            if p.is_file():
+                p.unlink()
+    crashing = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    first, second, third = reports
+    assert first.content_hash and second.content_hash and third.content_hash
+    crashing.rate_file(first.content_hash, first.parts, arrived_at=arrived)
+    log = home / "lake" / LOG_DIR / LOG_FILE
+    committed = log.read_bytes()
+    crashing.rate_file(second.content_hash, second.parts, arrived_at=arrived)
+    log.write_bytes(committed + b'{"seq": 2, "file": "torn')  # the commit line torn by the crash
+
+    again = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    assert again.rate_file(first.content_hash, first.parts, arrived_at=arrived).skipped  # committed: no-op
+    for r in (second, third):
+        assert r.content_hash is not None
+        assert not again.rate_file(r.content_hash, r.parts, arrived_at=arrived).skipped
+    assert_frame_equal(_rated(home), want, check_exact=True)
+    assert [json.loads(line)["seq"] for line in log.read_text().splitlines()] == [1, 2, 3]
+    app.close()
