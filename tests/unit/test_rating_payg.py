@@ -48,13 +48,27 @@ def test_accepts_the_lakes_arrow_schema() -> None:
 
 def test_unrated_records_say_why() -> None:
     rows = [rec("stranger", "voice", msisdn=C, duration_s=60), rec("old-plan", "voice", msisdn=B, duration_s=60),
-            rec("fax", "fax"), rec("silent", "voice"), rec("ok", "voice", duration_s=60)]
+            rec("fax", "fax"), rec("silent", "voice"), rec("ok", "voice", duration_s=60),
+            rec("no-kind", None, duration_s=60)]  # type: ignore[arg-type]
     res = rate(pl.DataFrame(rows), CATALOG, {A: "payg", B: "retired-plan"}, period="2026-03")
     assert dict(zip(res.unrated["record_id"], res.unrated["reason"], strict=True)) == {
         "stranger": UnratedReason.UNKNOWN_SUBSCRIBER, "old-plan": UnratedReason.UNKNOWN_PLAN,
         "fax": UnratedReason.UNKNOWN_KIND, "silent": UnratedReason.MISSING_QUANTITY,
+        "no-kind": UnratedReason.UNKNOWN_KIND,
     }
     assert res.rated["record_id"].to_list() == ["ok"]
+
+
+def test_numbers_that_read_as_the_same_integer_are_different_subscribers() -> None:
+    """"+8613800000001" and "8613800000001" are two lines as far as the subscriber list says: each has its own
+    allowance (a shared counter would charge one for the other's usage)."""
+    plus = "+" + A
+    rows = [rec("a1", "voice", duration_s=60 * 60), rec("p1", "voice", msisdn=plus, duration_s=60 * 60)]
+    one = rate(pl.DataFrame(rows[:1]), CATALOG, {A: "basic-39"}, period="2026-03").rated
+    both = rate(pl.DataFrame(rows), CATALOG, {A: "basic-39", plus: "basic-39"}, period="2026-03").rated
+    assert both.filter(pl.col("msisdn") == A).drop("msisdn").equals(one.drop("msisdn"))
+    assert both.filter(pl.col("msisdn") == plus).drop("msisdn", "record_id").equals(one.drop("msisdn", "record_id"))
+    assert one["allowance_id"].drop_nulls().len() > 0
 
 
 def test_no_rule_is_reported() -> None:

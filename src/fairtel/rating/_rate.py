@@ -536,7 +536,7 @@ def _reason(plans: tuple[str, ...]) -> pl.Expr:
     return (
         pl.when(pl.col("plan_id").is_null()).then(pl.lit(UnratedReason.UNKNOWN_SUBSCRIBER.value))
         .when(~pl.col("plan_id").is_in(plans)).then(pl.lit(UnratedReason.UNKNOWN_PLAN.value))
-        .when(~pl.col("kind").is_in([*KINDS, "vas"])).then(pl.lit(UnratedReason.UNKNOWN_KIND.value))
+        .when(pl.col("kind").is_null() | ~pl.col("kind").is_in([*KINDS, "vas"])).then(pl.lit(UnratedReason.UNKNOWN_KIND.value))
         .when(pl.col("kind").is_in(KINDS) & (pl.col("_qty").is_null() | (pl.col("_qty") < 0)))
         .then(pl.lit(UnratedReason.MISSING_QUANTITY.value))
     )
@@ -599,7 +599,8 @@ def rate(
         pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
     # the subscriber as an integer when every number is plain digits (faster windows), else the string; its
     # rank among the subscribers orders lines and keys the running sums
-    numeric = lines["_mi"].null_count() == 0 and not lines["msisdn"].str.starts_with("0").any()
+    # only when the integer gives back the very string: "+86..." or "086..." are other subscribers than "86..."
+    numeric = lines["_mi"].null_count() == 0 and bool((lines["_mi"].cast(pl.String) == lines["msisdn"]).all())
     key_of = (lambda e: e.cast(pl.Int64)) if numeric else (lambda e: e)
     other_direction = lines.select(
         (pl.col("direction").is_not_null() & ~pl.col("direction").is_in(DIRECTIONS)).any()).item()
