@@ -20,7 +20,8 @@ from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, re
 from fairtel.core.errors import CatalogError, InvalidInputError, Problem
 from fairtel.store import ImportReport, ImportStatus, import_consent_events, import_subscribers, store_catalog
 
-_FILE_REPORT_FIELDS = ("file", "format", "read", "accepted", "rejected", "duplicate", "status", "message")
+_FILE_REPORT_FIELDS = ("file", "format", "read", "accepted", "rejected", "duplicate", "status", "message", "content_hash",
+                       "parts")
 EXIT_FAILED = 2  # a file could not be used at all
 EXIT_NOT_AVAILABLE = 3  # usage files present, but mediation has not landed
 
