@@ -193,7 +193,7 @@ class OnlineRater:
                 _write_parquet(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet")
                 if result.unrated.height:
                     _write_parquet(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet")
-                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), result.closing_state]).sort("msisdn", "counter")
+                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), result.closing_state])
                 _write_parquet(state, self.lake / STATE / f"period={period}" / f"{name}.parquet")
                 new_state[period] = state
                 periods.append(period)

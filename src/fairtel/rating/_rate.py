@@ -287,7 +287,8 @@ def _bill_and_draw(
     lines: pl.DataFrame, slots: int, steps: int, opening: pl.DataFrame | None, counters: int
 ) -> pl.DataFrame:
     """Billed units per step, allowance draws in time order, then the charged amount rounded once. The running
-    sums are per (subscriber, allowance), keyed by one integer (``_rank × counters + allowance``)."""
+    sums are per (subscriber, allowance), keyed by one integer (``_rank × counters + allowance``); ``opening``:
+    the counters already used, by that key (``_g``, ``used``)."""
     hi = pl.col("offset") + pl.col("_qty")
     billed = []
     for s in range(steps):
@@ -304,12 +305,13 @@ def _bill_and_draw(
         a = f"_a{j}"
         has = pl.col(a).is_not_null()
         lines = lines.with_columns(pl.when(has).then(pl.col("_left")).otherwise(0).alias("_d"))
+        group = pl.col("_rank").cast(pl.Int64) * counters + pl.col(a).cast(pl.Int64)
         if opening is not None and opening.height:
-            lines = lines.join(opening.rename({"_ac": a, "used": "_open"}), on=["_m", a], how="left", maintain_order="left")
-            lines = lines.with_columns(pl.col("_open").fill_null(0))
+            # one integer key (the running sum's group), looked up in the opening counters
+            found = group.replace_strict(opening["_g"], opening["used"], default=0, return_dtype=pl.Int64)
+            lines = lines.with_columns(found.fill_null(0).alias("_open"))
         else:
             lines = lines.with_columns(pl.lit(0, dtype=pl.Int64).alias("_open"))
-        group = pl.col("_rank").cast(pl.Int64) * counters + pl.col(a).cast(pl.Int64)
         before = pl.col("_d").cum_sum().over(group) - pl.col("_d") + pl.col("_open")
         lines = lines.with_columns(before.alias(f"_before{j}")).with_columns(
             pl.when(~has)
@@ -641,7 +643,12 @@ def rate(
                    data, per, subscriber)
     lines = _params(lines, table.with_columns(dims.codes_expr("_key"))).with_columns(
         pl.lit(subscriber).gather(pl.col("_si")).alias("_m"), pl.lit(rank).gather(pl.col("_si")).alias("_rank"))
-    lines = _bill_and_draw(lines, slots, steps, None if opening is None else opening.filter(pl.col("_ac").is_not_null()).select("_m", "_ac", "used"),
+    opening_keys = None
+    if opening is not None:
+        ranks = pl.DataFrame({"_m": subscriber, "_rk": rank}).drop_nulls().unique("_m")
+        opening_keys = opening.filter(pl.col("_ac").is_not_null()).join(ranks, on="_m", how="inner").select(
+            (pl.col("_rk") * len(dims.allowances) + pl.col("_ac").cast(pl.Int64)).alias("_g"), "used")
+    lines = _bill_and_draw(lines, slots, steps, opening_keys,
                            len(dims.allowances))
     too_large = pl.col("_maxu").is_not_null() & (pl.col("_billed") > pl.col("_maxu"))
     if lines.select(too_large.any()).item():
