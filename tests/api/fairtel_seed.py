@@ -1,37 +1,47 @@
-"""A tiny operator for API and console tests: written as an operator would (CSV, JSON Lines) and loaded with
-the store's import functions; bills, findings and cases are inserted as billing, assurance and fraud would."""
+"""A tiny operator for API and console tests, produced by the real pipeline.
+
+The operator directory is written as an operator would (catalog, subscribers CSV, consent JSON Lines, canonical
+usage CSV) and goes through ``load`` (import and mediation), ``rate`` and ``bill --issue``, so every bill the
+tests read is one billing issued from rated usage, and its lines add up to its total. Findings, fraud cases,
+complaints, surveys and churn scores are inserted as assurance, fraud, care and insight would write them
+(they point at the seeded usage records).
+
+The pipeline runs once per test process, into a template home that each ``seed`` copies (a SQLite home is a
+directory), so a test module gets a fresh home of its own for the price of a copy.
+"""
 
 from __future__ import annotations
 
+import atexit
+import csv
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy.engine import Engine
 
 from fairtel.api import create_user
+from fairtel.billing import bill_id_for
+from fairtel.bootstrap import App, bootstrap
+from fairtel.catalog import Catalog, default_catalog_path, load_catalog
+from fairtel.cli._billing import bill_period
+from fairtel.cli._load import load_directory
+from fairtel.cli._rating import rate_period
 from fairtel.core.settings import Settings, load_settings
-from fairtel.rating._lines import RATED_COLUMNS
-from fairtel.store import (
-    Bill,
-    BillLine,
-    Complaint,
-    FraudCase,
-    Lake,
-    Survey,
-    connect,
-    import_consent_events,
-    import_subscribers,
-    migrate,
-)
+from fairtel.core.time import Period
+from fairtel.store import Complaint, FraudCase, Lake, Survey
 from fairtel.store import Finding as FindingRow
 from fairtel.store._schema import table_of
 
 ALICE, BOB, CAROL = "8613800138000", "8613900139000", "8613700137000"
 PASSWORD = "correct-horse-battery"
 PERIOD = "2026-10"
+BILL_A, BILL_B = bill_id_for(ALICE, PERIOD), bill_id_for(BOB, PERIOD)
 USERS = {
     "alice": ("subscriber", ALICE),
     "bob": ("subscriber", BOB),
@@ -41,56 +51,114 @@ USERS = {
     "admin1": ("admin", None),
 }
 
+SUBSCRIBERS = (
+    "msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+    f"{ALICE},cust-a,basic-39,2025-01-05T10:00:00+08:00,active,en,Shanghai\n"
+    f"{BOB},cust-b,unlimited-129,2024-06-01T09:00:00+08:00,active,zh,Beijing\n"
+    f"{CAROL},cust-c,payg,2023-03-01T09:00:00+08:00,active,zh,Shenzhen\n"
+)
+CONSENT = (
+    {"event": "ordered", "subscription_id": "sub-a1", "msisdn": ALICE, "offer_id": "vas-music-10", "at": "2026-09-01T10:00:00+08:00", "channel": "app"},
+    {"event": "confirmed", "subscription_id": "sub-a1", "msisdn": ALICE, "offer_id": "vas-music-10", "at": "2026-09-01T10:02:00+08:00", "channel": "sms"},
+    {"event": "ordered", "subscription_id": "sub-b1", "msisdn": BOB, "offer_id": "vas-news-5", "at": "2026-09-02T10:00:00+08:00", "channel": "web"},
+    {"event": "confirmed", "subscription_id": "sub-b1", "msisdn": BOB, "offer_id": "vas-news-5", "at": "2026-09-02T10:03:00+08:00", "channel": "sms"},
+)
+# Canonical usage records (docs/formats.md) of October 2026, on the operator's clock (Asia/Shanghai).
+USAGE_FIELDS = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down", "peer",
+                "offer_id", "amount", "currency")
+USAGE: tuple[dict[str, Any], ...] = (
+    # alice, basic-39: a domestic call inside the 300-minute allowance, a call to Hong Kong (charged), data inside
+    # the allowance, the music pack she confirmed, and a horoscope charge she never ordered (refused by the consent gate)
+    {"record_id": "r-0", "msisdn": ALICE, "kind": "voice", "direction": "out", "started_at": "2026-10-03T20:00:00+08:00", "duration_s": 185, "peer": BOB},
+    {"record_id": "r-1", "msisdn": ALICE, "kind": "voice", "direction": "out", "started_at": "2026-10-05T10:30:00+08:00", "duration_s": 125, "peer": "85291234567"},
+    {"record_id": "r-2", "msisdn": ALICE, "kind": "data", "started_at": "2026-10-06T09:00:00+08:00", "bytes_up": 50_000_000, "bytes_down": 200_000_000},
+    {"record_id": "r-3", "msisdn": ALICE, "kind": "vas", "started_at": "2026-10-07T08:00:00+08:00", "offer_id": "vas-music-10", "amount": "10.00", "currency": "CNY"},
+    {"record_id": "r-4", "msisdn": ALICE, "kind": "vas", "started_at": "2026-10-08T08:00:00+08:00", "offer_id": "vas-horoscope-6", "amount": "6.00", "currency": "CNY"},
+    # bob, unlimited-129: a call and an SMS inside the allowances, his news service charged twice the same morning
+    {"record_id": "r-5", "msisdn": BOB, "kind": "voice", "direction": "out", "started_at": "2026-10-03T13:00:00+08:00", "duration_s": 600, "peer": CAROL},
+    {"record_id": "r-6", "msisdn": BOB, "kind": "sms", "direction": "out", "started_at": "2026-10-03T14:00:00+08:00", "peer": ALICE},
+    {"record_id": "r-7", "msisdn": BOB, "kind": "vas", "started_at": "2026-10-04T08:00:00+08:00", "offer_id": "vas-news-5", "amount": "5.00", "currency": "CNY"},
+    {"record_id": "r-8", "msisdn": BOB, "kind": "vas", "started_at": "2026-10-04T08:00:05+08:00", "offer_id": "vas-news-5", "amount": "5.00", "currency": "CNY"},
+    # carol, pay as you go: one peak-time call
+    {"record_id": "r-9", "msisdn": CAROL, "kind": "voice", "direction": "out", "started_at": "2026-10-09T10:00:00+08:00", "duration_s": 61, "peer": ALICE},
+)
+
 
 @dataclass
 class Seeded:
     settings: Settings
     engine: Engine
+    app: App
+    catalog: Catalog
     ids: dict[str, str] = field(default_factory=dict)
+
+    def issue(self, period: str) -> dict[str, Any]:
+        """Rate and bill ``period`` as ``fairtel rate`` and ``fairtel bill --issue`` do."""
+        rate_period(self.app, Period.parse(period, self.catalog.operator.timezone), catalog=self.catalog)
+        return bill_period(self.app, period, catalog=self.catalog, issue=True)
+
+
+def write_operator(ops: Path) -> Path:
+    """The operator directory ``fairtel load`` reads."""
+    (ops / "consent").mkdir(parents=True, exist_ok=True)
+    (ops / "usage").mkdir(exist_ok=True)
+    shutil.copyfile(default_catalog_path(), ops / "catalog.toml")
+    (ops / "subscribers.csv").write_text(SUBSCRIBERS, encoding="utf-8")
+    (ops / "consent" / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in CONSENT), encoding="utf-8")
+    with (ops / "usage" / f"switch-{PERIOD}.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=USAGE_FIELDS)
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in USAGE_FIELDS} for r in USAGE)
+    return ops
+
+
+def _settings(home: Path, database_url: str | None = None) -> Settings:
+    return load_settings(home=home, database_url=database_url, environment="test", secret_key="test-secret-key-0123456789abcdef")
+
+
+_TEMPLATE: list[Path] = []
+
+
+def _template() -> Path:
+    """A home seeded by the pipeline, built on first use and removed when the process ends."""
+    if not _TEMPLATE:
+        root = Path(tempfile.mkdtemp(prefix="fairtel-seed-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        built = _build(root / "home")
+        built.app.close()
+        _TEMPLATE.append(root / "home")
+    return _TEMPLATE[0]
 
 
 def seed(home: Path, *, database_url: str | None = None) -> Seeded:
-    settings = load_settings(home=home, database_url=database_url, environment="test", secret_key="test-secret-key-0123456789abcdef")
-    home.mkdir(parents=True, exist_ok=True)
-    ops = home / "operator"
-    ops.mkdir(exist_ok=True)
-    (ops / "subscribers.csv").write_text(
-        "msisdn,customer_id,plan_id,activated_at,status,language,region\n"
-        f"{ALICE},cust-a,basic-39,2025-01-05T10:00:00+08:00,active,en,Shanghai\n"
-        f"{BOB},cust-b,unlimited-129,2024-06-01T09:00:00+08:00,active,zh,Beijing\n"
-        f"{CAROL},cust-c,payg,2023-03-01T09:00:00+08:00,active,zh,Shenzhen\n",
-        encoding="utf-8",
-    )
-    events = [
-        {"event": "ordered", "subscription_id": "sub-a1", "msisdn": ALICE, "offer_id": "vas-music-10", "at": "2026-09-01T10:00:00+08:00", "channel": "app"},
-        {"event": "confirmed", "subscription_id": "sub-a1", "msisdn": ALICE, "offer_id": "vas-music-10", "at": "2026-09-01T10:02:00+08:00", "channel": "sms"},
-        {"event": "ordered", "subscription_id": "sub-b1", "msisdn": BOB, "offer_id": "vas-news-5", "at": "2026-09-02T10:00:00+08:00", "channel": "web"},
-        {"event": "confirmed", "subscription_id": "sub-b1", "msisdn": BOB, "offer_id": "vas-news-5", "at": "2026-09-02T10:03:00+08:00", "channel": "sms"},
-    ]
-    (ops / "consent.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    """A home of its own at ``home``: a copy of the template (SQLite), or built afresh in ``database_url``."""
+    if database_url is not None or _settings(home).database_url:  # the database is not in the home: build it there
+        return _build(home, database_url)
+    shutil.copytree(_template(), home, dirs_exist_ok=True)
+    app = bootstrap(_settings(home))
+    return Seeded(settings=app.settings, engine=app.db, app=app, catalog=load_catalog(home / "operator" / "catalog.toml"),
+                  ids={"bill_a": BILL_A, "bill_b": BILL_B})
 
-    engine = migrate(connect(settings.db_url))
-    ids: dict[str, str] = {}
+
+def _build(home: Path, database_url: str | None = None) -> Seeded:
+    settings = _settings(home, database_url)
+    app = bootstrap(settings)
+    loaded = load_directory(app, write_operator(home / "operator"))
+    assert loaded.exit_code == 0, loaded.to_dict()
+    assert loaded.subscribers is not None and loaded.subscribers.accepted == 3
+    assert [f["accepted"] for f in loaded.usage["files"]] == [len(USAGE)], loaded.usage
+    catalog = load_catalog(home / "operator" / "catalog.toml")
+    s = Seeded(settings=settings, engine=app.db, app=app, catalog=catalog, ids={"bill_a": BILL_A, "bill_b": BILL_B})
+    issued = s.issue(PERIOD)
+    assert issued["bills"] == 3, issued
+
     now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    with engine.begin() as conn:
-        assert import_subscribers(conn, ops / "subscribers.csv").accepted == 3
-        assert import_consent_events(conn, ops / "consent.jsonl").accepted == 4
-        for name, msisdn, total in (("a", ALICE, 5400), ("b", BOB, 13400)):
-            bill_id = f"bill-{name}-{PERIOD}"
-            ids[f"bill_{name}"] = bill_id
-            conn.execute(table_of(Bill).insert().values(
-                bill_id=bill_id, msisdn=msisdn, period=PERIOD, issued_at=now, catalog_version_id=None, currency="CNY",
-                subtotal_minor=total, tax_minor=0, total_minor=total,
-            ))
-            conn.execute(table_of(BillLine).insert(), [
-                {"bill_id": bill_id, "line_no": 1, "kind": "plan_fee", "description": "monthly fee", "rule_id": "plan:fee", "quantity": 1, "unit": "month", "amount_minor": total - 1000, "currency": "CNY"},
-                {"bill_id": bill_id, "line_no": 2, "kind": "vas", "description": "vas-music-10", "rule_id": "vas:vas-music-10", "quantity": 1, "unit": "item", "amount_minor": 1000, "currency": "CNY"},
-            ])
+    with app.db.begin() as conn:
         conn.execute(table_of(FindingRow).insert(), [
-            {"finding_id": "fnd-1", "kind": "unconsented_charge", "msisdn": ALICE, "subscription_id": None, "record_ids": ["r-vas-9"],
+            {"finding_id": "fnd-1", "kind": "unconsented_charge", "msisdn": ALICE, "subscription_id": None, "record_ids": ["r-4"],
              "amount_minor": 600, "currency": "CNY", "status": "open", "evidence": {"offer_id": "vas-horoscope-6", "peer": CAROL},
              "detected_at": now, "resolved_at": None, "resolved_by": None, "resolution": None},
-            {"finding_id": "fnd-2", "kind": "duplicate_charge", "msisdn": BOB, "subscription_id": "sub-b1", "record_ids": ["r-vas-7", "r-vas-8"],
+            {"finding_id": "fnd-2", "kind": "duplicate_charge", "msisdn": BOB, "subscription_id": "sub-b1", "record_ids": ["r-7", "r-8"],
              "amount_minor": 500, "currency": "CNY", "status": "open", "evidence": {}, "detected_at": now,
              "resolved_at": None, "resolved_by": None, "resolution": None},
         ])
@@ -105,39 +173,18 @@ def seed(home: Path, *, database_url: str | None = None) -> Seeded:
              "status": "open", "channel": "web", "text": "bill too high"},
         ])
         conn.execute(table_of(Survey).insert(), [
-            {"survey_id": f"srv-{i}", "msisdn": m, "score": s, "answered_at": now - timedelta(days=d), "channel": "sms", "comment": None}
-            for i, (m, s, d) in enumerate([(ALICE, 9, 1), (BOB, 3, 2), (CAROL, 10, 35)])
+            {"survey_id": f"srv-{i}", "msisdn": m, "score": sc, "answered_at": now - timedelta(days=d), "channel": "sms", "comment": None}
+            for i, (m, sc, d) in enumerate([(ALICE, 9, 1), (BOB, 3, 2), (CAROL, 10, 35)])
         ])
         for username, (role, msisdn) in USERS.items():
             create_user(conn, username, PASSWORD, role, msisdn=msisdn)
 
-    lake = Lake(settings.lake_dir)
-    base = datetime(2026, 10, 3, 12, 0, tzinfo=UTC)
-    rows = []
-    for i, (msisdn, kind) in enumerate([(ALICE, "voice"), (ALICE, "data"), (ALICE, "vas"), (BOB, "voice"), (BOB, "sms")]):
-        row = {c: None for c in RATED_COLUMNS}
-        row.update(
-            record_id=f"r-{i}", source="switch", line=0, msisdn=msisdn, period=PERIOD, started_at=base + timedelta(hours=i), kind=kind,
-            plan_id="basic-39", rule_id=f"basic-39:{kind}", rate_id=f"rate-{kind}", zone="domestic" if kind != "vas" else None, band="peak",
-            capped=False, throttled=False, currency="CNY",
-        )
-        if kind == "voice":
-            row.update(direction="out", quantity=185, unit="second", allowance_id="basic-39:voice", allowance_used=120, charged_quantity=60, amount_minor=15)
-        elif kind == "data":
-            row.update(quantity=250_000_000, unit="byte", allowance_id="basic-39:data", allowance_used=250_000_000, charged_quantity=0, amount_minor=0)
-        elif kind == "sms":
-            row.update(direction="out", quantity=1, unit="message", charged_quantity=1, amount_minor=10)
-        else:
-            row.update(quantity=1, unit="item", charged_quantity=1, amount_minor=1000, verdict="billable", subscription_id="sub-a1", band=None)
-        rows.append(row)
-    frame = pl.DataFrame(rows, schema=RATED_COLUMNS).drop("period")
-    lake.write("rated", PERIOD, frame.to_arrow(), part="seed")
-    lake.write(
+    Lake(settings.lake_dir).write(
         "retention", PERIOD,
         pl.DataFrame({"msisdn": [ALICE, BOB, CAROL], "churn_risk": [0.12, 0.81, 0.55], "reasons": ["", "bill shock;network", "price"]}).to_arrow(),
         part="seed",
     )
-    return Seeded(settings=settings, engine=engine, ids=ids)
+    return s
 
 
 def auth(token: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, CAROL, Seeded, auth
+from fairtel_seed import ALICE, BILL_A, BILL_B, BOB, CAROL, Seeded, auth
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -60,10 +60,10 @@ MATRIX = [
     R("GET", f"/api/v1/subscribers/{BOB}/usage", "/api/v1/subscribers/{msisdn}/usage", set()),
     R("GET", f"/api/v1/subscribers/{ALICE}/subscriptions", "/api/v1/subscribers/{msisdn}/subscriptions", {"subscriber", "agent"}, personal=True),
     R("GET", f"/api/v1/subscribers/{BOB}/subscriptions", "/api/v1/subscribers/{msisdn}/subscriptions", set()),
-    R("GET", "/api/v1/bills/bill-a-2026-10", "/api/v1/bills/{bill_id}", {"subscriber", "agent"}, personal=True),
-    R("GET", "/api/v1/bills/bill-b-2026-10", "/api/v1/bills/{bill_id}", set(), denied_status={"subscriber": 404}),
-    R("GET", "/api/v1/bills/bill-a-2026-10/lines", "/api/v1/bills/{bill_id}/lines", {"subscriber", "agent"}, personal=True),
-    R("GET", "/api/v1/bills/bill-b-2026-10/lines", "/api/v1/bills/{bill_id}/lines", set(), denied_status={"subscriber": 404}),
+    R("GET", f"/api/v1/bills/{BILL_A}", "/api/v1/bills/{bill_id}", {"subscriber", "agent"}, personal=True),
+    R("GET", f"/api/v1/bills/{BILL_B}", "/api/v1/bills/{bill_id}", set(), denied_status={"subscriber": 404}),
+    R("GET", f"/api/v1/bills/{BILL_A}/lines", "/api/v1/bills/{bill_id}/lines", {"subscriber", "agent"}, personal=True),
+    R("GET", f"/api/v1/bills/{BILL_B}/lines", "/api/v1/bills/{bill_id}/lines", set(), denied_status={"subscriber": 404}),
     R("GET", "/api/v1/complaints", "/api/v1/complaints", ALL, personal=True),
     R("POST", "/api/v1/complaints", "/api/v1/complaints", {"subscriber", "agent"}, {"category": "billing", "text": "matrix", "msisdn": ALICE}),
     R("POST", "/api/v1/complaints/cmp-none/take", "/api/v1/complaints/{complaint_id}/take", {"agent"}),

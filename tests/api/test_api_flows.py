@@ -4,6 +4,7 @@ explanations, pagination, error codes, limits and secrets."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from fairtel.api import (
     hash_password,
     verify_password,
 )
+from fairtel.billing import bill_id_for
 from fairtel.core.errors import ConfigError
 from fairtel.core.settings import load_settings
 from fairtel.privacy import Role
@@ -142,17 +144,39 @@ def test_refund_writes_an_adjustment_once(client: TestClient, tokens: dict[str, 
 def test_usage_lines_are_own_and_explained(client: TestClient, tokens: dict[str, str]) -> None:
     page = client.get("/api/v1/me/usage", params={"period": "2026-10"}, headers=auth(tokens["alice"])).json()
     assert page["available"] and page["period"] == "2026-10"
-    assert [i["record_id"] for i in page["items"]] == ["r-0", "r-1", "r-2"]  # bob's r-3, r-4 are not there
-    assert page["total"] == "10.15"
-    voice = page["items"][0]
-    assert "basic-39:voice" in voice["why"]["en"] and "2 min 00 s" in voice["why"]["en"] and "0.15 CNY" in voice["why"]["en"]
-    assert "套餐内额度" in voice["why"]["zh"]
-    vas = page["items"][2]
-    assert "sub-a1" in vas["why"]["en"]
+    assert [i["record_id"] for i in page["items"]] == ["r-0", "r-1", "r-2", "r-3", "r-4"]  # bob's r-5 ... are not there
+    assert page["total"] == "14.50"  # the call to Hong Kong and the music pack; the rest is in allowances or refused
+    in_allowance, to_hong_kong = page["items"][0], page["items"][1]
+    assert in_allowance["amount"] == "0.00" and in_allowance["allowance_id"] == "basic-39/voice"
+    assert "3 min 05 s" in in_allowance["why"]["en"] and "“Domestic calls included, 300 min”" in in_allowance["why"]["en"]
+    assert "套餐内额度“套餐内国内主叫 300 分钟”" in in_allowance["why"]["zh"] and "（国内）" in in_allowance["why"]["zh"]
+    assert to_hong_kong["amount"] == "4.50" and to_hong_kong["zone"] == "intl-1"
+    assert "intl/voice-intl-1" in to_hong_kong["why"]["en"] and "Hong Kong, Macao and Taiwan" in to_hong_kong["why"]["en"]
+    assert "港澳台长途" in to_hong_kong["why"]["zh"] and "忙时" in to_hong_kong["why"]["zh"]
+    assert page["items"][2]["why"]["en"].startswith("238.42 MB data")  # 250,000,000 bytes in MB of 1024², as the statement counts
+    music, horoscope = page["items"][3], page["items"][4]
+    assert "sub-a1" in music["why"]["en"] and "畅听音乐包" in music["why"]["zh"]
+    assert horoscope["amount"] == "0.00" and horoscope["why"]["en"].startswith("Not billed") and horoscope["verdict"] == "no_subscription"
     only_vas = client.get("/api/v1/me/usage", params={"period": "2026-10", "kind": "vas"}, headers=auth(tokens["alice"])).json()
-    assert [i["record_id"] for i in only_vas["items"]] == ["r-2"]
+    assert [i["record_id"] for i in only_vas["items"]] == ["r-3", "r-4"]
     empty = client.get("/api/v1/me/usage", params={"period": "2026-01"}, headers=auth(tokens["alice"])).json()
     assert empty["items"] == [] and empty["available"]
+
+
+def test_every_bill_adds_up_to_its_lines_and_they_come_from_the_rated_usage(client: TestClient, tokens: dict[str, str]) -> None:
+    """The seeded bills were issued by a real bill run: lines sum to the total, usage lines are the rated lines."""
+    for user, msisdn in (("alice", ALICE), ("bob", BOB)):
+        h = auth(tokens[user])
+        bill = client.get("/api/v1/me/bills/2026-10", headers=h).json()
+        assert bill["bill_id"] == bill_id_for(msisdn, "2026-10")
+        assert sum(Decimal(line["amount"]) for line in bill["lines"]) == Decimal(bill["total"]) == Decimal(bill["subtotal"]) + Decimal(bill["tax"])
+        usage = client.get("/api/v1/me/usage", params={"period": "2026-10"}, headers=h).json()
+        billed_usage = sum(Decimal(line["amount"]) for line in bill["lines"] if line["kind"] not in ("plan_fee", "tax", "adjustment"))
+        assert billed_usage == Decimal(usage["total"])
+    alice = client.get("/api/v1/me/bills/2026-10", headers=auth(tokens["alice"])).json()
+    assert [(line["kind"], line["amount"]) for line in alice["lines"]] == [
+        ("plan_fee", "39.00"), ("voice", "0.00"), ("voice", "4.50"), ("data", "0.00"), ("vas", "10.00")]
+    assert alice["total"] == "53.50" and alice["lines"][1]["allowance_id"] == "basic-39/voice"
 
 
 def test_pagination_walks_every_row_once(client: TestClient, tokens: dict[str, str]) -> None:

@@ -35,9 +35,9 @@ def test_subscriber_reads_bill_cancels_and_sets_a_cap(browser: Any, live_server:
     for lang, why in (("en", "Why this charge"), ("zh", "为何收费")):
         page = _page(browser, live_server, "alice", lang)
         page.wait_for_url("**/my/bill")
-        assert page.inner_text("#bill-total") == "54.00 CNY"
+        assert page.inner_text("#bill-total") == "53.50 CNY"
         rows = page.locator("#usage-table tbody tr")
-        assert rows.count() == 3
+        assert rows.count() == 5
         rows.first.locator("summary").click()
         text = rows.first.locator("details p").first.inner_text()
         assert ("allowance" in text) if lang == "en" else ("套餐内额度" in text)
@@ -72,7 +72,7 @@ def test_agent_takes_a_complaint_opens_the_customer_and_refunds(browser: Any, li
     row.locator("button.take").click()
     page.wait_for_url(f"**/customers/{ALICE}")
     assert page.inner_text("#customer-msisdn") == ALICE
-    assert page.locator("#usage-table tbody tr").count() == 3
+    assert page.locator("#usage-table tbody tr").count() == 5
     _shot(page, artifacts, "agent-customer-en")
     page.goto(f"{live_server}/findings")
     page.locator("#finding-fnd-1 button.refund").click()

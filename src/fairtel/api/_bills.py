@@ -21,7 +21,7 @@ from fairtel.store import Bill, BillLine
 from fairtel.store._schema import table_of
 
 BILL_COLUMNS = ("bill_id", "msisdn", "period", "issued_at", "currency", "subtotal_minor", "tax_minor", "total_minor")
-LINE_COLUMNS = ("line_no", "kind", "description", "rule_id", "quantity", "unit", "amount_minor", "currency")
+LINE_COLUMNS = ("line_no", "kind", "description", "rule_id", "quantity", "unit", "amount_minor", "currency", "allowance_id")
 
 
 @dataclass(frozen=True, slots=True)

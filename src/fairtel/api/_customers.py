@@ -17,6 +17,7 @@ from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
+from fairtel.catalog import Catalog
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
@@ -46,6 +47,7 @@ class BillLineOut(BaseModel):
     unit: str | None
     amount: str
     currency: str
+    allowance_id: str | None = Field(None, description="The plan allowance a usage line drew on, if any.")
 
 
 class BillOut(BaseModel):
@@ -189,7 +191,7 @@ def _lines_out(bill: IssuedBill) -> list[BillLineOut]:
     return [
         BillLineOut(
             line_no=r.line_no, kind=r.kind, description=r.description, rule_id=r.rule_id, quantity=r.quantity, unit=r.unit,
-            amount=money_text(r.amount_minor, r.currency) or "0", currency=r.currency,
+            amount=money_text(r.amount_minor, r.currency) or "0", currency=r.currency, allowance_id=r.allowance_id,
         )
         for r in bill.lines
     ]
@@ -247,8 +249,10 @@ def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None) -> list[
 
 
 def usage_lines(
-    acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None
+    acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None,
+    catalog: Catalog | None = None,
 ) -> UsagePage:
+    """The rated lines of a period, each with “why this charge” in both languages (named from ``catalog``)."""
     reason = acc.open_subject(msisdn)
     periods = usage_periods(lake)
     key = Period.parse(period).key if period else (periods[-1] if periods else "")
@@ -266,7 +270,7 @@ def usage_lines(
             quantity=r.get("quantity"), unit=r.get("unit"), allowance_id=r.get("allowance_id"), allowance_used=r.get("allowance_used"),
             charged_quantity=r.get("charged_quantity"), amount=money_text(r.get("amount_minor") or 0, r.get("currency") or currency or "CNY") or "0",
             currency=r.get("currency") or currency or "", rule_id=r.get("rule_id"), rate_id=r.get("rate_id"), verdict=r.get("verdict"),
-            subscription_id=r.get("subscription_id"), why=explain_line(r),
+            subscription_id=r.get("subscription_id"), why=explain_line(r, catalog),
         )
         for r in part
     ]

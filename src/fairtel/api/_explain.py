@@ -1,7 +1,9 @@
 """“Why this charge”: a rated line told back in words, in both of the operator's languages.
 
 Every fact comes from the line itself (the rule, rate, zone, band, allowance and consent verdict rating
-recorded), so the sentence can always be checked against the catalog and the usage record behind it.
+recorded), so the sentence can always be checked against the catalog and the usage record behind it. With
+the catalog, zones, bands, rules, allowances and offers are called by their names in each language (the rule
+id is kept beside its name); without it, by their ids.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fairtel.api._paging import money_text
+from fairtel.catalog import Catalog
 
 
 def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
@@ -18,8 +21,8 @@ def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
     if unit == "second":
         m, s = divmod(int(value), 60)
         return (f"{m} min {s:02d} s", f"{m}分{s:02d}秒") if m else (f"{s} s", f"{s}秒")
-    if unit == "byte":
-        mb = int(value) / 1_000_000
+    if unit == "byte":  # MB of 1024² bytes, as the catalog prices data and the statement counts it
+        mb = int(value) / 1024**2
         return f"{mb:,.2f} MB", f"{mb:,.2f} MB"
     if unit == "message":
         return f"{value} message{'s' if value != 1 else ''}", f"{value}条"
@@ -30,49 +33,88 @@ _KIND = {"voice": ("call", "通话"), "sms": ("SMS", "短信"), "data": ("data",
 _DIR = {"out": ("outgoing", "主叫"), "in": ("incoming", "被叫")}
 
 
-def explain_line(row: dict[str, Any]) -> dict[str, str]:
-    """{"en": ..., "zh": ...} for one rated line (a dict with RATED_COLUMNS keys)."""
+_VERDICT = {
+    "consented": ("confirmed subscription", "订购已确认"),
+    "no_subscription": ("no subscription", "无订购记录"),
+    "not_confirmed": ("not confirmed", "订购未确认"),
+    "after_cancellation": ("after cancellation", "退订后扣费"),
+    "price_mismatch": ("price differs from the offer", "价格与业务不符"),
+    "duplicate_charge": ("charged twice", "重复扣费"),
+    "unknown_offer": ("unknown offer", "未知业务"),
+    "merchant_suspended": ("merchant suspended", "服务商已暂停"),
+}
+
+
+def _names(catalog: Catalog | None, what: str, key: Any) -> tuple[str, str] | None:
+    """(en, zh) name of a catalog entry, or None (no catalog, no such entry, or no name)."""
+    if catalog is None or not key:
+        return None
+    name = catalog.name_of(what, str(key))
+    return None if name is None else (name.en, name.zh)
+
+
+def _label(catalog: Catalog | None, what: str, key: Any) -> tuple[str, str]:
+    """(en, zh): the entry's name, or its id when the catalog has none."""
+    return _names(catalog, what, key) or (str(key or "-"), str(key or "-"))
+
+
+def _rule(catalog: Catalog | None, rule_id: Any) -> tuple[str, str]:
+    """(en, zh) of a rule: “Domestic calls (basic-39/voice-domestic)”, or the id alone."""
+    rule = str(rule_id or "?")
+    named = _names(catalog, "rule", rule)
+    return (f"“{named[0]}” ({rule})", f"“{named[1]}”（{rule}）") if named else (rule, rule)
+
+
+def explain_line(row: dict[str, Any], catalog: Catalog | None = None) -> dict[str, str]:
+    """{"en": ..., "zh": ...} for one rated line (a dict with RATED_COLUMNS keys); names come from ``catalog``."""
     kind = str(row.get("kind") or "")
     amount = money_text(row.get("amount_minor"), row.get("currency")) or "0"
     currency = row.get("currency") or ""
-    rule = row.get("rule_id") or "?"
+    rule_en, rule_zh = _rule(catalog, row.get("rule_id"))
     if kind == "vas":
         sub = row.get("subscription_id")
-        verdict = row.get("verdict") or "unknown"
+        verdict = str(row.get("verdict") or "unknown")
+        v_en, v_zh = _VERDICT.get(verdict, (verdict, verdict))
+        offer_id = str(row.get("rule_id") or "").split("/", 1)[-1]
+        o_en, o_zh = _label(catalog, "offer", offer_id)
         if sub and (row.get("amount_minor") or 0) > 0:
             return {
-                "en": f"Value-added charge of {amount} {currency} under your confirmed subscription {sub} (rule {rule}, consent check: {verdict}).",
-                "zh": f"增值业务费用 {amount} {currency}，依据您已确认的订购 {sub}（规则 {rule}，同意校验：{verdict}）。",
+                "en": f"Value-added charge of {amount} {currency} for {o_en} under your confirmed subscription {sub} (rule {rule_en}, consent check: {v_en}).",
+                "zh": f"增值业务“{o_zh}”费用 {amount} {currency}，依据您已确认的订购 {sub}（规则 {rule_zh}，同意校验：{v_zh}）。",
             }
         return {
-            "en": f"Not billed: no confirmed subscription covers this value-added charge (consent check: {verdict}).",
-            "zh": f"未计费：没有已确认的订购可支持此增值业务扣费（同意校验：{verdict}）。",
+            "en": f"Not billed: no confirmed subscription covers this value-added charge for {o_en} (consent check: {v_en}).",
+            "zh": f"未计费：没有已确认的订购可支持此“{o_zh}”增值业务扣费（同意校验：{v_zh}）。",
         }
     k_en, k_zh = _KIND.get(kind, (kind, kind))
     d_en, d_zh = _DIR.get(str(row.get("direction") or ""), ("", ""))
     q_en, q_zh = quantity_text(row.get("quantity"), row.get("unit"))
-    zone = row.get("zone") or "-"
-    where_en = f" to zone {zone}" if kind in ("voice", "sms") else ""
-    where_zh = f"（{zone}区）" if kind in ("voice", "sms") else ""
+    z_en, z_zh = _label(catalog, "zone", row.get("zone"))
+    where_en = f" to zone “{z_en}”" if kind in ("voice", "sms") else ""
+    where_zh = f"（{z_zh}）" if kind in ("voice", "sms") else ""
     if row.get("roaming_country"):
-        where_en += f", roaming in {row['roaming_country']} ({row.get('roaming_zone') or '-'})"
-        where_zh += f"，在{row['roaming_country']}漫游（{row.get('roaming_zone') or '-'}）"
+        r_en, r_zh = _label(catalog, "roaming zone", row.get("roaming_zone"))
+        where_en += f", roaming in {row['roaming_country']} ({r_en})"
+        where_zh += f"，在{row['roaming_country']}漫游（{r_zh}）"
     band = row.get("band")
-    en = [f"{q_en} {d_en} {k_en}{where_en}".replace("  ", " ").strip() + (f", {band} band" if band else "") + "."]
-    zh = [f"{d_zh}{k_zh}{q_zh}{where_zh}" + (f"，{band}时段" if band else "") + "。"]
+    b_en, b_zh = _label(catalog, "band", band)
+    en = [f"{q_en} {d_en} {k_en}{where_en}".replace("  ", " ").strip() + (f", {b_en.lower()} band" if band else "") + "."]
+    zh = [f"{d_zh}{k_zh}{q_zh}{where_zh}" + (f"，{b_zh}时段" if band else "") + "。"]
     used = row.get("allowance_used") or 0
     if row.get("allowance_id") and used:
         u_en, u_zh = quantity_text(used, row.get("unit"))
-        en.append(f"{u_en} came from your allowance {row['allowance_id']}.")
-        zh.append(f"其中{u_zh}由套餐内额度 {row['allowance_id']} 抵扣。")
+        a_en, a_zh = _label(catalog, "allowance", row["allowance_id"])
+        en.append(f"{u_en} came from your allowance “{a_en}”.")
+        zh.append(f"其中{u_zh}由套餐内额度“{a_zh}”抵扣。")
     charged = row.get("charged_quantity") or 0
+    rate_en, rate_zh = _label(catalog, "rate", row.get("rate_id"))
     if (row.get("amount_minor") or 0) > 0:
         c_en, c_zh = quantity_text(charged, row.get("unit"))
-        en.append(f"{c_en} charged {amount} {currency} by rule {rule} (rate {row.get('rate_id') or '-'}).")
-        zh.append(f"按规则 {rule}（费率 {row.get('rate_id') or '-'}）对{c_zh}计费 {amount} {currency}。")
+        en.append(f"{c_en} charged {amount} {currency} by rule {rule_en} at {rate_en}.")
+        zh.append(f"按规则{rule_zh}，以{rate_zh}对{c_zh}计费 {amount} {currency}。")
     else:
-        en.append(f"No charge (rule {rule}).")
-        zh.append(f"不收费（规则 {rule}）。")
+        en.append(f"No charge (rule {rule_en}).")
+        zh.append(f"不收费（规则{rule_zh}）。")
     if row.get("capped"):
         en.append("A price cap lowered the amount.")
         zh.append("费用已按封顶规则降低。")

@@ -106,7 +106,8 @@ def my_usage(
     acc: Acc, svc: Svc, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
-    return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor)
+    return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor,
+                                  catalog=svc.catalog())
 
 
 @router.get("/me/subscriptions", tags=["me"])
@@ -178,7 +179,8 @@ def subscriber_usage(
     acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
-    return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor)
+    return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor,
+                                  catalog=svc.catalog())
 
 
 @router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])

@@ -32,6 +32,7 @@ from fairtel.billing._statement import (
     StatementLine,
     build_statement,
     format_quantity,
+    line_text,
     statement_csv,
     statement_html,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "bill_id_for",
     "build_statement",
     "format_quantity",
+    "line_text",
     "normalise_rated",
     "prorated_fee_minor",
     "rerate_differences",

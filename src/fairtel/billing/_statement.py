@@ -65,6 +65,7 @@ class StatementLine:
     allowance_used: int | None
     amount_minor: int
     description: str
+    allowance_name: str | None = None  # the allowance's name in the statement's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +113,66 @@ def _offer_name(catalog: Catalog, rule_id: str | None, language: str) -> str:
     return f"{offer.name.in_language(language)} ({offer.provider})"
 
 
+def _named(catalog: Catalog, what: str, key: str | None, language: str) -> str:
+    """The catalog's name of ``key`` in ``language``; the id itself when the catalog has no name for it."""
+    name = catalog.name_of(what, key)
+    return name.in_language(language) if name is not None else (key or "")
+
+
 def _zone_name(catalog: Catalog, zone_id: str | None, language: str) -> str:
-    if not zone_id:
-        return ""
-    try:
-        return catalog.zone(zone_id).name.in_language(language)
-    except Exception:
-        return zone_id
+    return _named(catalog, "zone", zone_id, language) if zone_id else ""
+
+
+_ALLOWANCE_IN_TEXT = re.compile(r"\(allowance ([^)]+)\)")
+_PRORATED = re.compile(r"(\d+) of (\d+) days")
+
+
+def line_text(
+    kind: str,
+    *,
+    rule_id: str | None,
+    catalog: Catalog,
+    language: str,
+    description: str = "",
+    allowance_id: str | None = None,
+    zone_id: str | None = None,
+    roaming_country: str | None = None,
+) -> str:
+    """What a bill line (or a rated line) is, in the reader's language, from the catalog's names of its plan,
+    rule, allowance, zone or offer: ``国内主叫（套餐内国内主叫 300 分钟）`` / ``Domestic calls (allowance: Domestic
+    calls included, 300 min)``. ``description`` is the line's stored text (billing writes it in English); what the
+    catalog cannot name (an adjustment's reason) is taken from it."""
+    lang = _language(language)
+    t = _TEXT[lang]
+    if kind == LineKind.PLAN_FEE:
+        text = f"{t['plan_fee']} · {_named(catalog, 'plan', rule_id, lang)}"
+        days = _PRORATED.search(description)
+        if days:
+            part = f"{days.group(1)}/{days.group(2)} {t['days']}"
+            text += f"（{part}）" if lang == Language.ZH else f" ({part})"
+        return text
+    if kind == LineKind.VAS:
+        return _offer_name(catalog, rule_id, lang)
+    if kind == LineKind.TAX:
+        taxed = (rule_id or "").removeprefix("tax/")
+        pct = _PERCENT.search(description)
+        return f"{t['tax']} · {t.get(taxed, taxed)}" + (f" {pct.group(0)}" if pct else "")
+    if kind == LineKind.ADJUSTMENT:
+        what, _, reason = description.partition(": ")
+        return f"{t.get(what, what)}: {reason}" if reason else description
+    text = _named(catalog, "rule", rule_id, lang) if rule_id else t.get(kind, kind)
+    zone_name = _zone_name(catalog, zone_id, lang)
+    if zone_name and zone_name not in text:
+        text = f"{text} · {zone_name}"
+    if roaming_country:
+        text = f"{text} · {t['roaming']} {roaming_country}"
+    if allowance_id is None:
+        found = _ALLOWANCE_IN_TEXT.search(description)
+        allowance_id = found.group(1) if found else None
+    if allowance_id:
+        allowance = _named(catalog, "allowance", allowance_id, lang)
+        text += f"（{allowance}）" if lang == Language.ZH else f" ({t['allowance'].lower()}: {allowance})"
+    return text
 
 
 def build_statement(
@@ -132,7 +186,6 @@ def build_statement(
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
     ``usage``: the clean usage records, for the other party's number (shown masked)."""
     lang = _language(language)
-    t = _TEXT[lang]
     tz = zone(catalog.operator.timezone)
     mine = billed.filter(pl.col("bill_id") == bill.bill_id) if "bill_id" in billed.columns else billed
     if usage is not None and usage.height and "peer" in usage.columns:
@@ -152,33 +205,28 @@ def build_statement(
     for bl in bill.lines:
         if bl.kind is LineKind.PLAN_FEE:
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, bl.quantity, bl.unit, bl.rule_id,
-                                       None, None, bl.amount_minor, f"{t['plan_fee']} · {plan_name or bl.rule_id}"))
+                                       None, None, bl.amount_minor,
+                                       line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)))
     for section in (*USAGE_KINDS, LineKind.VAS.value):
         for row in mine.filter(pl.col("kind") == section).iter_rows(named=True):
             peer = row["_peer"] if section != LineKind.DATA else None
             direction = row["direction"] if section in (LineKind.VOICE, LineKind.SMS) else None
-            if section == LineKind.VAS:
-                text = _offer_name(catalog, row["rule_id"], lang)
-            else:
-                text = _zone_name(catalog, row["zone"], lang)
-                if row["roaming_country"]:
-                    text = f"{text} · {t['roaming']} {row['roaming_country']}".strip(" ·")
+            text = line_text(section, rule_id=row["rule_id"], catalog=catalog, language=lang,
+                             zone_id=row["zone"], roaming_country=row["roaming_country"])
             lines.append(StatementLine(
                 section, row["started_at"].astimezone(tz) if row["started_at"] else None, section, direction,
                 mask_msisdn(peer) if peer else None, row["quantity"], row["unit"], row["rule_id"], row["allowance_id"],
                 row["allowance_used"] or None, int(row["amount_minor"]), text,
+                _named(catalog, "allowance", row["allowance_id"], lang) if row["allowance_id"] else None,
             ))
     for bl in bill.lines:
         if bl.kind is LineKind.TAX:
-            taxed = (bl.rule_id or "").removeprefix("tax/")
-            pct = _PERCENT.search(bl.description)
-            text = f"{t['tax']} · {t.get(taxed, taxed)}" + (f" {pct.group(0)}" if pct else "")
+            text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
     for bl in bill.lines:
         if bl.kind is LineKind.ADJUSTMENT:
-            kind, _, reason = bl.description.partition(": ")
-            text = f"{t.get(kind, kind)}: {reason}" if reason else bl.description
+            text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
     st = Statement(bill, lang, plan_name, catalog.operator.name.in_language(lang), tuple(lines))
@@ -205,7 +253,7 @@ def _cells(st: Statement, line: StatementLine) -> list[str]:
         line.peer or "",
         format_quantity(line.quantity, line.unit, st.language),
         line.rule_id or "",
-        line.allowance_id or "",
+        line.allowance_name or line.allowance_id or "",
         format_quantity(line.allowance_used, line.unit, st.language) if line.allowance_used else "",
         _money(line.amount_minor, st.bill.currency),
         st.bill.currency,

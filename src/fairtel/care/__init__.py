@@ -1,6 +1,6 @@
 """care: see README.md in this folder."""
 
-from fairtel.care._answers import CATEGORY_NAMES
+from fairtel.care._answers import CATEGORY_NAMES, bill_item_text
 from fairtel.care._chat import Assistant, TurnSink, classifier_of, load_intent_model
 from fairtel.care._chat_log import ConversationLog
 from fairtel.care._chat_port import (
@@ -115,6 +115,7 @@ __all__ = [
     "TicketRequest",
     "Turn",
     "TurnSink",
+    "bill_item_text",
     "builtin_examples",
     "builtin_path",
     "check_score",

@@ -8,6 +8,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fairtel.billing import line_text
+from fairtel.care._chat_port import Text
+from fairtel.catalog import Catalog
 from fairtel.core.money import Money
 
 GIB = 1024**3
@@ -214,6 +217,16 @@ STATE_NAMES: dict[str, tuple[str, str]] = {
     "expired": ("已到期", "expired"),
     "none": ("无", "none"),
 }
+
+
+def bill_item_text(
+    kind: str, *, rule_id: str | None, description: str, catalog: Catalog, allowance_id: str | None = None
+) -> Text:
+    """How the assistant names an issued bill line in each language: the catalog's names of its plan, rule,
+    allowance or offer (``国内主叫（套餐内国内主叫 300 分钟）``), never billing's English text."""
+    zh, en = (line_text(kind, rule_id=rule_id, catalog=catalog, language=lang, description=description,
+                        allowance_id=allowance_id) for lang in ("zh", "en"))
+    return Text(zh, en)
 
 
 def say(key: str, language: str, **values: Any) -> str:

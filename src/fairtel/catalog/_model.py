@@ -159,7 +159,8 @@ class PricingRule:
     """Usage matching ``match`` is priced by ``rate`` (or is free). ``id`` is the rule_id rated lines carry.
 
     ``daily_cap`` caps the sum this rule charges one subscriber in one local day (e.g. a roaming data day
-    pass): rating applies it across lines.
+    pass): rating applies it across lines. ``name``: what a statement or the console calls the rule (optional;
+    without it they show the id).
     """
 
     id: str
@@ -167,6 +168,7 @@ class PricingRule:
     rate: str | None
     free: bool = False
     daily_cap: Decimal | None = None
+    name: Name | None = None
 
     @property
     def rule_id(self) -> str:
@@ -176,13 +178,15 @@ class PricingRule:
 @dataclass(frozen=True, slots=True)
 class Allowance:
     """A monthly bundle of a plan. ``quantity`` in base units (seconds, messages, bytes); ``None`` is
-    unlimited. An unlimited allowance may slow down after ``throttle_after`` bytes instead of charging."""
+    unlimited. An unlimited allowance may slow down after ``throttle_after`` bytes instead of charging.
+    ``name``: optional, as for a rule."""
 
     id: str
     match: Match
     quantity: int | None
     throttle_after: int | None = None
     throttle_kbps: int | None = None
+    name: Name | None = None
 
     @property
     def unlimited(self) -> bool:
@@ -320,6 +324,7 @@ class Catalog:
             "plan": {p.id: p for p in self.plans},
             "offer": {o.id: o for o in self.offers},
             "rule": {r.id: r for p in self.plans for r in p.rules},
+            "allowance": {a.id: a for p in self.plans for a in p.allowances},
         })
         object.__setattr__(self, "_country", {c: z for z in self.roaming_zones for c in z.countries})
 
@@ -359,6 +364,18 @@ class Catalog:
         r = self._get("rule", rule_id)
         assert isinstance(r, PricingRule)
         return r
+
+    def allowance(self, allowance_id: str) -> Allowance:
+        a = self._get("allowance", allowance_id)
+        assert isinstance(a, Allowance)
+        return a
+
+    def name_of(self, what: str, key: str | None) -> Name | None:
+        """The name of the ``what`` (``zone``, ``roaming zone``, ``band``, ``rate``, ``plan``, ``offer``, ``rule``,
+        ``allowance``) called ``key``; ``None`` when there is none or it has no name, so a caller shows the id."""
+        found = self._by_id.get(what, {}).get(key or "")
+        name = getattr(found, "name", None)
+        return name if isinstance(name, Name) else None
 
     # ---- destinations and roaming
     def zone_for(self, number: str) -> Zone:

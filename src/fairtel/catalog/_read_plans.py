@@ -116,11 +116,11 @@ class PlanReader(FieldReader):
         return Match(kind, directions, zones, roaming, bands)
 
     def rule(self, raw: dict[str, Any], path: str, refs: Refs) -> PricingRule | None:
-        t = self.table(raw, path, ("id", "kind", "directions", "zones", "roaming_zones", "bands", "rate", "free",
+        t = self.table(raw, path, ("id", "name", "kind", "directions", "zones", "roaming_zones", "bands", "rate", "free",
                                    "daily_cap"), ("id", "kind"))
         if t is None:
             return None
-        ident = self.ident(t, "id", path)
+        ident, name = self.ident(t, "id", path), self.name(t, "name", path)
         kinds = {k.value: k for k in UNIT_OF_KIND}
         m = self.match(t, path, refs, kinds)
         rate = self.string(t, "rate", path)
@@ -137,16 +137,17 @@ class PlanReader(FieldReader):
             self.add(join(path, "rate"), f"rate {rate!r} counts {refs.rates[rate]}s but {m.kind} usage is counted in "
                      f"{UNIT_OF_KIND[m.kind]}s", "unit_mismatch")
             rate = None
-        if ident is None or m is None or (rate is None and not free) or ("daily_cap" in t and cap is None):
+        if ident is None or m is None or (rate is None and not free) or ("daily_cap" in t and cap is None) or (
+                "name" in t and name is None):
             return None
-        return PricingRule(ident, m, rate, free and rate is None, cap)
+        return PricingRule(ident, m, rate, free and rate is None, cap, name)
 
     def allowance(self, raw: dict[str, Any], path: str, refs: Refs) -> Allowance | None:
-        t = self.table(raw, path, ("id", "kind", "quantity", "unlimited", "throttle_after", "throttle_kbps",
+        t = self.table(raw, path, ("id", "name", "kind", "quantity", "unlimited", "throttle_after", "throttle_kbps",
                                    "directions", "zones", "roaming_zones", "bands"), ("id", "kind"))
         if t is None:
             return None
-        ident = self.ident(t, "id", path)
+        ident, name = self.ident(t, "id", path), self.name(t, "name", path)
         m = self.match(t, path, refs, {k.value: k for k in UNIT_OF_KIND})
         unlimited = self.boolean(t, "unlimited", path)
         quantity = self.quantity(t, "quantity", path, UNIT_OF_KIND[m.kind]) if m is not None else None
@@ -164,6 +165,6 @@ class PlanReader(FieldReader):
             if ("throttle_after" in t) != ("throttle_kbps" in t):
                 missing = "throttle_kbps" if "throttle_after" in t else "throttle_after"
                 self.add(join(path, missing), f"missing key {missing!r} (throttling needs both)", "missing_key")
-        if ident is None or m is None or (quantity is None and not unlimited):
+        if ident is None or m is None or (quantity is None and not unlimited) or ("name" in t and name is None):
             return None
-        return Allowance(ident, m, None if unlimited else quantity, throttle_after, throttle_kbps)
+        return Allowance(ident, m, None if unlimited else quantity, throttle_after, throttle_kbps, name)

@@ -24,7 +24,7 @@ def bar_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: 
     """Vertical bars with their values and labels; negative values hang below the axis."""
     if not points:
         return Markup("")
-    pad_l, pad_r, pad_t, pad_b = 48, 8, 18, 60
+    pad_l, pad_r, pad_t, pad_b = 48, 8, 18, 76  # room below for labels slanted at 30°
     hi = max(0.0, *(v for _, v in points))
     lo = min(0.0, *(v for _, v in points))
     span = (hi - lo) or 1.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,13 +19,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from fairtel.api import ApiOptions, Assistant, Principal, Services, create_app, ops, status_for
 from fairtel.api._explain import quantity_text
 from fairtel.api._users import authenticate
+from fairtel.billing import line_text
 from fairtel.bootstrap import App
+from fairtel.catalog import Catalog
 from fairtel.core.errors import FairtelError, PermissionDeniedError
 from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
+from fairtel.core.time import zone
 from fairtel.privacy import Permission, Role, can
 from fairtel.web._charts import bar_chart, line_chart
-from fairtel.web._i18n import LANGUAGES, line_kind, translate
+from fairtel.web._i18n import LANGUAGES, chart_label, code_text, line_kind, note_text, translate
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -42,14 +46,29 @@ class LoginRequired(Exception):
     pass
 
 
+def bill_line_text(line: Any, catalog: Catalog, lang: str) -> str:
+    """A bill line in the reader's language, named from the catalog (billing stores its text in English)."""
+    return line_text(line.kind, rule_id=line.rule_id, catalog=catalog, language=lang, description=line.description,
+                     allowance_id=line.allowance_id)
+
+
+def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
+    """The catalog's name of a plan, offer, zone ... in the reader's language; the id when it has none."""
+    name = catalog.name_of(what, key)
+    return name.in_language(lang) if name is not None else (key or "")
+
+
 class Console:
     def __init__(self, services: Services) -> None:
         self.services = services
+        tz = zone(services.settings.timezone)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
-            pairs=lambda series: [(p.label, p.value) for p in series.points],
+            pairs=lambda series, lang: [(chart_label(p.label, lang), p.value) for p in series.points],
             quantity=lambda value, unit, lang: quantity_text(value, unit)[1 if lang == 'zh' else 0],
+            bill_line_text=bill_line_text, name_in=name_in,
+            local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
 
     # --- request context -----------------------------------------------------------------------------
@@ -80,7 +99,8 @@ class Console:
         lang = self.lang(request)
         who = data.pop("who", None) or self.who(request)
         html = self.env.get_template(template).render(
-            t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
+            t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), code=lambda c: code_text(c, lang),
+            note=lambda n: note_text(n, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
             msg=request.query_params.get("msg"), **data,
         )
         return HTMLResponse(html, status_code=status_code)
@@ -192,10 +212,11 @@ def _routes(c: Console) -> APIRouter:
     def customer(request: Request, msisdn: str, period: str | None = None) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             sub = ops.get_subscriber(acc, msisdn)
+            catalog = svc.catalog()
             return c.render(
-                request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn),
-                bills=ops.list_bills(acc, msisdn), usage=ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=200),
-                subs=ops.subscriptions(acc, svc.catalog(), msisdn),
+                request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn), catalog=catalog,
+                bills=ops.list_bills(acc, msisdn), usage=ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=200, catalog=catalog),
+                subs=ops.subscriptions(acc, catalog, msisdn),
             )
 
         return c.page(request, build)
@@ -236,8 +257,9 @@ def _routes(c: Console) -> APIRouter:
             key = period or (bills.items[0].period if bills.items else None)
             bill = next((b for b in bills.items if b.period == key), None)
             full = ops.bill_for_period(acc, me, key) if bill is not None and key else None
-            usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=500)
-            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, period=key)
+            catalog = svc.catalog()
+            usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=500, catalog=catalog)
+            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, period=key, catalog=catalog)
 
         return c.page(request, build)
 

@@ -19,6 +19,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "audit": ("Access audit", "访问审计"),
     "my_bill": ("My bill", "我的账单"),
     "my_subscriptions": ("My subscriptions", "我的订购"),
+    "subscriptions": ("Subscriptions", "订购业务"),
     "roaming_cap": ("Roaming cap", "漫游限额"),
     "assistant": ("Assistant", "智能助手"),
     "not_available": ("Not available yet", "暂不可用"),
@@ -107,6 +108,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "line_tax": ("Tax", "税费"),
     "line_adjustment": ("Adjustment", "调账"),
     "record": ("record", "话单"),
+    "usage_total": ("Usage charges", "详单费用合计"),
     "allowance": ("Allowance", "套餐内额度"),
 }
 
