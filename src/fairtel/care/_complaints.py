@@ -1,9 +1,10 @@
 """Complaints: categories, the lifecycle (opened → acknowledged → resolved → closed, and reopened), SLA
 timers with escalation.
 
-A complaint's history is a list of events (append-only); its status is the last one. The store's
-``complaints`` table keeps the coarse status (open, in_progress, closed) and the open and close instants:
-:func:`store_status` maps a lifecycle status to it.
+A complaint's history is a list of events (append-only); its status is the last one. The store keeps the
+lifecycle status and the history, and beside them the coarse status (open, in_progress, closed) that
+readers predating the lifecycle use: :func:`store_status` maps a lifecycle status to it, and
+:func:`status_from_store` reads a coarse status changed by such a reader back into the lifecycle.
 """
 
 from __future__ import annotations
@@ -158,6 +159,19 @@ def store_status(status: ComplaintStatus) -> str:
     return "closed"
 
 
+def status_from_store(coarse: str, current: ComplaintStatus) -> ComplaintStatus:
+    """The lifecycle status a coarse status means, given the lifecycle status stored beside it: ``current``
+    when the two agree, otherwise what the coarse change can only have been (a take is an acknowledgement,
+    a close a close, an open again a reopening)."""
+    if store_status(current) == coarse:
+        return current
+    if coarse == "in_progress":
+        return ComplaintStatus.ACKNOWLEDGED
+    if coarse == "closed":
+        return ComplaintStatus.CLOSED
+    return ComplaintStatus.REOPENED
+
+
 class Escalation(IntEnum):
     NONE = 0
     SUPERVISOR = 1  # acknowledgement or resolution overdue
@@ -194,11 +208,19 @@ class SlaState:
     escalation: Escalation
 
 
-def sla_state(complaint: Complaint, now: datetime, policy: SlaPolicy = DEFAULT_SLA) -> SlaState:
-    """Where a complaint stands against its deadlines at ``now``."""
+def resolve_due(category: str, opened_at: datetime, policy: SlaPolicy = DEFAULT_SLA) -> datetime:
+    """The resolution deadline of a complaint of ``category`` opened at ``opened_at``."""
+    return require_aware(opened_at, "opened_at") + timedelta(hours=policy.resolve_hours(category))
+
+
+def sla_state(
+    complaint: Complaint, now: datetime, policy: SlaPolicy = DEFAULT_SLA, *, due_at: datetime | None = None
+) -> SlaState:
+    """Where a complaint stands against its deadlines at ``now``. ``due_at``: the resolution deadline set
+    when the complaint was opened (kept even if the policy changed since); default: from ``policy``."""
     require_aware(now, "now")
     ack_due = complaint.opened_at + timedelta(hours=policy.acknowledge_hours(complaint.category))
-    res_due = complaint.opened_at + timedelta(hours=policy.resolve_hours(complaint.category))
+    res_due = due_at if due_at is not None else resolve_due(complaint.category, complaint.opened_at, policy)
     ack, res = complaint.acknowledged_at, complaint.resolved_at
     ack_ok = (ack <= ack_due) if ack is not None else (False if now > ack_due else None)
     res_ok = (res <= res_due) if res is not None else (False if now > res_due else None)

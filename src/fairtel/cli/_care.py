@@ -1,5 +1,6 @@
-"""``fairtel assistant chat``, ``fairtel care complaints|complain|close|survey|import-complaints`` and what
-``fairtel kpi`` gathers: the care package's assistant, complaints and surveys over one home."""
+"""``fairtel assistant chat``, ``fairtel care complaints|complain|close|survey|import-complaints``, the
+complaint lifecycle (``care complaint-ack|complaint-resolve|complaint-close|complaint-reopen|complaint-history``,
+``care escalate``) and what ``fairtel kpi`` gathers: the care package's assistant, complaints and surveys over one home."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from fairtel.bootstrap import App
     from fairtel.care import Assistant, Reply
     from fairtel.kpi import KpiReport
+    from fairtel.store import AuditAs, ComplaintRecord
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -51,7 +53,8 @@ def build_assistant(fapp: App, *, today: date | None = None, report: Any = None,
     kwargs: dict[str, Any] = {}
     if today is not None:
         kwargs["clock"] = fixed_clock(today, catalog.operator.timezone)
-    data = StoreCareData(fapp.db, fapp.settings.lake_dir, catalog, **kwargs)
+    data = StoreCareData(fapp.db, fapp.settings.lake_dir, catalog, pseudonymize=_audit_as(fapp, "assistant", "system").pseudonym,
+                         **kwargs)
     model = load_intent_model(fapp.settings.models_dir, progress=report)
     sink = ConversationLog(fapp.settings.home / CARE_DIR) if log else None
     return Assistant(model, data, log=sink)
@@ -157,7 +160,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
             (s.c.activated_at < end) & s.c.status.in_(("active", "suspended")))).all())
         c = table_of(Complaint)
         complaints = [
-            ComplaintFact(r.complaint_id, r.category, r.channel, r.opened_at, r.closed_at)
+            ComplaintFact(r.complaint_id, r.category, r.channel, r.opened_at, r.closed_at, r.due_at)
             for r in conn.execute(select(c).where((c.c.opened_at >= start) & (c.c.opened_at < end)))
         ]
         v = table_of(Survey)
@@ -223,7 +226,8 @@ def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str,
     with fapp.db.connect() as conn:
         return [
             {"complaint_id": r.complaint_id, "msisdn": r.msisdn, "category": r.category, "channel": r.channel,
-             "status": r.status, "opened_at": r.opened_at, "closed_at": r.closed_at, "text": r.text}
+             "status": r.status, "opened_at": r.opened_at, "closed_at": r.closed_at, "text": r.text,
+             "lifecycle": r.lifecycle, "due_at": r.due_at, "escalation_level": r.escalation_level}
             for r in conn.execute(q)
         ]
 
@@ -234,8 +238,9 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     from sqlalchemy import select
 
     from fairtel.care import parse_category
+    from fairtel.care._complaints import resolve_due
     from fairtel.core.time import parse_rfc3339
-    from fairtel.store import Complaint
+    from fairtel.store import Complaint, ComplaintEvent
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
@@ -245,11 +250,12 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
             continue
         try:
             obj = json.loads(raw)
+            category, opened_at = parse_category(str(obj["category"])).value, parse_rfc3339(str(obj["at"]))
             rows.append({
-                "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]),
-                "category": parse_category(str(obj["category"])).value, "opened_at": parse_rfc3339(str(obj["at"])),
-                "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
-                "text": str(obj.get("text") or ""),
+                "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
+                "opened_at": opened_at, "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
+                "text": str(obj.get("text") or ""), "lifecycle": "opened", "due_at": resolve_due(category, opened_at),
+                "escalation_level": 0,
             })
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             problems.append(Problem(str(path), n, None, f"not a complaint: {exc}"))
@@ -263,7 +269,145 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
         new = [r for r in rows if r["complaint_id"] not in have]
         if new:
             conn.execute(c.insert(), new)
+            conn.execute(table_of(ComplaintEvent).insert(), [
+                {"complaint_id": r["complaint_id"], "seq": 1, "kind": "status", "status": "opened", "at": r["opened_at"],
+                 "actor": "import", "note": None} for r in new])
     return {"read": len(rows), "inserted": len(new), "duplicate": len(rows) - len(new)}
+
+
+# -- the complaint lifecycle ---------------------------------------------------------------------------------
+DESK_ACTOR = "care-desk"  # who moves complaints from the command line unless --by names someone
+SLA_ACTOR = "sla"
+
+
+def _audit_as(fapp: App, actor: str, role: str) -> AuditAs:
+    from fairtel.privacy import Pseudonymizer
+    from fairtel.store import AuditAs
+
+    pseudonym = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="msisdn")
+    return AuditAs(actor, role, pseudonym, reason="care desk (command line)")
+
+
+def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str | None, by: str) -> ComplaintRecord:
+    """One lifecycle move through the store (checked, recorded in the history and the access audit)."""
+    from fairtel.core.time import utc_now
+    from fairtel.store import move_complaint
+
+    with fapp.db.begin() as conn:
+        return move_complaint(conn, complaint_id, to, at=utc_now(), audit=_audit_as(fapp, by, "agent"), note=note,
+                              refund=refund)
+
+
+def _parse_instant(text: str | None, option: str) -> datetime:
+    from fairtel.core.time import parse_rfc3339, utc_now
+
+    if text is None:
+        return utc_now()
+    try:
+        return parse_rfc3339(text)
+    except (ValueError, FairtelError):
+        raise InvalidInputError([Problem(option, None, option.lstrip("-"), f"an RFC 3339 instant with offset, not {text!r}")],
+                                what="options") from None
+
+
+NoteOpt = Annotated[str | None, typer.Option("--note", help="What was done or said.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who does it (recorded in the history and the audit).")]
+IdArg = Annotated[str, typer.Argument(help="The complaint id.")]
+
+
+def _register_lifecycle(sub: typer.Typer) -> None:
+    def _run(ctx: typer.Context, complaint_id: str, to: str, note: str | None, refund: str | None, by: str,
+             as_json: bool, home: Path | None) -> None:
+        try:
+            rec = move(app_for(ctx, home), complaint_id, to, note=note, refund=refund, by=by)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(rec.to_dict())
+        else:
+            console.print(f"complaint {complaint_id} {rec.status}", highlight=False)
+
+    @sub.command("complaint-ack")
+    def ack_cmd(ctx: typer.Context, complaint_id: IdArg, note: NoteOpt = None, by: ByOpt = DESK_ACTOR,
+                as_json: JsonOpt = False, home: HomeOpt = None) -> None:
+        """Acknowledge a complaint: someone has answered the subscriber."""
+        _run(ctx, complaint_id, "acknowledged", note, None, by, as_json, home)
+
+    @sub.command("complaint-resolve")
+    def resolve_cmd(
+        ctx: typer.Context, complaint_id: IdArg,
+        note: Annotated[str, typer.Option("--note", help="The resolution, as told to the subscriber.")],
+        refund: Annotated[str | None, typer.Option("--refund", help="The adjustment (refund) that settles it.")] = None,
+        by: ByOpt = DESK_ACTOR, as_json: JsonOpt = False, home: HomeOpt = None,
+    ) -> None:
+        """Resolve a complaint, with the refund that settled it if there was one."""
+        _run(ctx, complaint_id, "resolved", note, refund, by, as_json, home)
+
+    @sub.command("complaint-close")
+    def close_lifecycle_cmd(ctx: typer.Context, complaint_id: IdArg, note: NoteOpt = None, by: ByOpt = DESK_ACTOR,
+                            as_json: JsonOpt = False, home: HomeOpt = None) -> None:
+        """Close a complaint (after its resolution, or without one)."""
+        _run(ctx, complaint_id, "closed", note, None, by, as_json, home)
+
+    @sub.command("complaint-reopen")
+    def reopen_cmd(ctx: typer.Context, complaint_id: IdArg, note: NoteOpt = None, by: ByOpt = DESK_ACTOR,
+                   as_json: JsonOpt = False, home: HomeOpt = None) -> None:
+        """Reopen a resolved or closed complaint."""
+        _run(ctx, complaint_id, "reopened", note, None, by, as_json, home)
+
+    @sub.command("complaint-history")
+    def history_cmd(ctx: typer.Context, complaint_id: IdArg, as_json: JsonOpt = False, home: HomeOpt = None) -> None:
+        """A complaint's history: every move and escalation, oldest first (events implied by a status set
+        outside the lifecycle are marked unrecorded)."""
+        from fairtel.core.time import utc_now
+        from fairtel.store import get_complaint, record_access
+
+        try:
+            fapp = app_for(ctx, home)
+            who = _audit_as(fapp, DESK_ACTOR, "agent")
+            with fapp.db.begin() as conn:
+                rec = get_complaint(conn, complaint_id)
+                record_access(conn, actor=who.actor, role=who.role, action="complaint.history",
+                              resource=f"complaint/{complaint_id}", subject_msisdn_pseudonym=who.pseudonym(rec.msisdn),
+                              reason=who.reason, at=utc_now())
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(rec.to_dict())
+            return
+        console.print(f"complaint {rec.complaint_id} ({rec.category}, {rec.channel}): {rec.status}, resolution due "
+                      f"{rec.due_at.isoformat(timespec='minutes')}, escalation level {rec.escalation_level}", highlight=False)
+        links = ", ".join(f"{k}={v}" for k in ("finding_id", "adjustment_id", "conversation_id") if (v := getattr(rec, k)))
+        if links:
+            console.print(f"links: {links}", highlight=False)
+        console.print(table("History", ["#", "at", "kind", "status", "by", "note"], [
+            [e.seq if e.recorded else "-", e.at.isoformat(timespec="minutes"), e.kind, e.status, e.actor, e.note or ""]
+            for e in rec.history]))
+
+    @sub.command("escalate")
+    def escalate_cmd(
+        ctx: typer.Context,
+        now: Annotated[str | None, typer.Option("--now", help="The instant to judge deadlines at (RFC 3339); default: now.")] = None,
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Escalate complaints past their deadlines (supervisor, then manager); each level gained is an event."""
+        from fairtel.store import escalate_overdue
+
+        try:
+            at = _parse_instant(now, "--now")
+            fapp = app_for(ctx, home)
+            with fapp.db.begin() as conn:
+                done = escalate_overdue(conn, now=at, audit=_audit_as(fapp, SLA_ACTOR, "system"))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"now": at, "escalated": [
+                {"complaint_id": e.complaint_id, "status": e.status, "due_at": e.due_at, "from_level": e.from_level,
+                 "to_level": e.to_level} for e in done]})
+            return
+        console.print(table(f"Escalated: {len(done)}", ["id", "status", "due", "level"], [
+            [e.complaint_id, e.status, e.due_at.isoformat(timespec="minutes"), f"{e.from_level} → {e.to_level}"] for e in done]))
 
 
 def register(app: typer.Typer) -> None:
@@ -307,7 +451,8 @@ def register(app: typer.Typer) -> None:
         try:
             fapp = app_for(ctx, home)
             cat = parse_category(category) if category else classify_complaint(text)
-            data = StoreCareData(fapp.db, fapp.settings.lake_dir, _catalog(fapp, None, []))
+            data = StoreCareData(fapp.db, fapp.settings.lake_dir, _catalog(fapp, None, []), actor=DESK_ACTOR,
+                                 pseudonymize=_audit_as(fapp, DESK_ACTOR, "agent").pseudonym)
             if data.line(msisdn) is None:
                 raise NotFoundError(f"no subscriber {msisdn}")
             cid = data.record_complaint(msisdn, ComplaintRequest(category=cat.value, text=text, channel=channel))
@@ -325,29 +470,13 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """Close a complaint (resolved)."""
-        from sqlalchemy import select, update
-
-        from fairtel.core.errors import ConflictError
-        from fairtel.core.time import utc_now
-        from fairtel.store import Complaint
-        from fairtel.store._schema import table_of
-
+        """Close a complaint (the same as complaint-close)."""
         try:
-            fapp = app_for(ctx, home)
-            c = table_of(Complaint)
-            with fapp.db.begin() as conn:
-                row = conn.execute(select(c.c.status).where(c.c.complaint_id == complaint_id)).first()
-                if row is None:
-                    raise NotFoundError(f"no complaint {complaint_id}")
-                if row.status == "closed":
-                    raise ConflictError(f"complaint {complaint_id} is closed already")
-                at = utc_now()
-                conn.execute(update(c).where(c.c.complaint_id == complaint_id).values(status="closed", closed_at=at))
+            rec = move(app_for(ctx, home), complaint_id, "closed", note=None, refund=None, by=DESK_ACTOR)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
-            print_json({"complaint_id": complaint_id, "status": "closed", "closed_at": at})
+            print_json({"complaint_id": complaint_id, "status": "closed", "closed_at": rec.closed_at})
         else:
             console.print(f"complaint {complaint_id} closed", highlight=False)
 
@@ -405,5 +534,6 @@ def register(app: typer.Typer) -> None:
             console.print(f"{counts['read']} complaints read, {counts['inserted']} new, {counts['duplicate']} already stored",
                           highlight=False)
 
+    _register_lifecycle(sub)
     app.add_typer(sub, name="care")
 

@@ -57,6 +57,7 @@ from fairtel.store._schema import (
     BillLine,
     CatalogVersion,
     Complaint,
+    ComplaintEvent,
     ConsentEvent,
     Customer,
     Finding,
@@ -84,14 +85,19 @@ __all__ = [
     "Adjustment",
     "AgentAssignment",
     "ApiKey",
+    "AuditAs",
     "Base",
     "Bill",
     "BillLine",
     "CatalogVersion",
     "Complaint",
+    "ComplaintEvent",
+    "ComplaintHistoryEntry",
+    "ComplaintRecord",
     "ConsentEvent",
     "ConsentEventRecord",
     "Customer",
+    "EscalatedComplaint",
     "Finding",
     "FraudCase",
     "ImportReport",
@@ -123,7 +129,9 @@ __all__ = [
     "current_catalog",
     "current_catalog_text",
     "current_revision",
+    "escalate_overdue",
     "get_bill",
+    "get_complaint",
     "get_subscriber",
     "head_revision",
     "import_consent_events",
@@ -133,6 +141,8 @@ __all__ = [
     "list_subscribers",
     "metadata",
     "migrate",
+    "move_complaint",
+    "open_complaint",
     "pending_adjustments",
     "record_access",
     "record_accesses",
@@ -143,13 +153,29 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fairtel.store._care import StoreCareData
+    from fairtel.store._complaints import (
+        AuditAs,
+        ComplaintHistoryEntry,
+        ComplaintRecord,
+        EscalatedComplaint,
+        escalate_overdue,
+        get_complaint,
+        move_complaint,
+        open_complaint,
+    )
+
+# The assistant's data port and the complaint lifecycle pull in the care package (and scikit-learn with it):
+# loaded on first use so that importing the store stays fast.
+_LAZY = {
+    "StoreCareData": "fairtel.store._care",
+    **dict.fromkeys(("AuditAs", "ComplaintHistoryEntry", "ComplaintRecord", "EscalatedComplaint", "escalate_overdue",
+                     "get_complaint", "move_complaint", "open_complaint"), "fairtel.store._complaints"),
+}
 
 
 def __getattr__(name: str) -> object:
-    # The assistant's data port pulls in the care package (and scikit-learn with it): loaded on first use so
-    # that importing the store stays fast.
-    if name == "StoreCareData":
-        from fairtel.store._care import StoreCareData
+    if name in _LAZY:
+        import importlib
 
-        return StoreCareData
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,6 +34,7 @@ from fairtel.care import (
     SubscriptionFacts,
     Text,
     TicketRequest,
+    bill_item_text,
 )
 from fairtel.catalog import Catalog
 from fairtel.consent import project_subscriptions, states_at
@@ -46,7 +47,6 @@ from fairtel.store._schema import (
     Adjustment,
     Bill,
     BillLine,
-    Complaint,
     ConsentEvent,
     LoyaltyEntry,
     RoamingCap,
@@ -75,6 +75,7 @@ class StoreCareData:
         advisor: Callable[[str], AdviceFacts | None] | None = None,
         consent_channel: str = "app",
         actor: str = "assistant",
+        pseudonymize: Callable[[str], str] | None = None,
     ) -> None:
         self.engine = engine
         self.lake_dir = Path(lake_dir)
@@ -83,6 +84,7 @@ class StoreCareData:
         self.advisor = advisor
         self.consent_channel = consent_channel
         self.actor = actor
+        self.pseudonymize = pseudonymize  # msisdn → audit pseudonym; None: complaints are not audited here
         self.tz = catalog.operator.timezone
         self.currency = catalog.operator.currency
 
@@ -123,7 +125,8 @@ class StoreCareData:
             if row is not None:
                 bl = table_of(BillLine)
                 lines = conn.execute(select(bl).where(bl.c.bill_id == row.bill_id).order_by(bl.c.line_no)).all()
-                issued = tuple(BillItem(r.kind, Text(r.description, r.description), r.amount_minor) for r in lines)
+                issued = tuple(BillItem(r.kind, bill_item_text(r.kind, rule_id=r.rule_id, description=r.description, catalog=self.catalog,
+                                                               allowance_id=r.allowance_id), r.amount_minor) for r in lines)
                 return BillFacts(msisdn, period, row.currency, row.total_minor, issued, issued=True, bill_id=row.bill_id)
             sub = get_subscriber(conn, msisdn)
             adjustments = self._adjustments(conn, msisdn, period)
@@ -359,15 +362,25 @@ class StoreCareData:
         return tid
 
     def record_complaint(self, msisdn: str, complaint: ComplaintRequest) -> str:
-        cid = new_id("cmp")
+        """An ``opened`` complaint with its deadline; the finding, refund and conversation it names go into
+        the link columns, any other link (a usage record) travels with the words. Audited when the store
+        was given a pseudonymizer."""
+        from fairtel.store._complaints import LINK_COLUMNS, AuditAs, open_complaint
+
+        links = dict(complaint.links)
+        if complaint.conversation_id:
+            links.setdefault("conversation_id", complaint.conversation_id)
         text = complaint.text
-        if complaint.links:  # the table has no link columns yet: the links travel with the words
-            text += "\n[" + ", ".join(f"{k}={v}" for k, v in sorted(complaint.links.items())) + "]"
+        other = {k: v for k, v in links.items() if k not in LINK_COLUMNS}
+        if other:
+            text += "\n[" + ", ".join(f"{k}={v}" for k, v in sorted(other.items())) + "]"
+        audit = None if self.pseudonymize is None else AuditAs(
+            self.actor, "system", self.pseudonymize, reason="recorded by the assistant for the subscriber")
         with self.engine.begin() as conn:
-            conn.execute(table_of(Complaint).insert().values(
-                complaint_id=cid, msisdn=msisdn, category=complaint.category[:48], opened_at=self.clock(),
-                closed_at=None, status="open", channel=complaint.channel[:16], text=text))
-        return cid
+            rec = open_complaint(conn, msisdn=msisdn, category=complaint.category, text=text, at=self.clock(),
+                                 audit=audit, channel=complaint.channel,
+                                 links={k: v for k, v in links.items() if k in LINK_COLUMNS})
+        return rec.complaint_id
 
     def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
         """A ticket in the agents' queue carrying the conversation so far."""

@@ -47,7 +47,9 @@ NAMING = {
 FINDING_STATUSES = ("open", "confirmed", "resolved", "dismissed")
 ADJUSTMENT_KINDS = ("refund", "credit", "debit")
 TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
-COMPLAINT_STATUSES = ("open", "in_progress", "closed")
+COMPLAINT_STATUSES = ("open", "in_progress", "closed")  # coarse: what readers that predate the lifecycle see
+COMPLAINT_LIFECYCLE = ("opened", "acknowledged", "resolved", "closed", "reopened")  # fairtel.care.ComplaintStatus
+COMPLAINT_EVENT_KINDS = ("status", "escalation")
 LOYALTY_KINDS = ("earn", "redeem")
 FRAUD_CASE_STATUSES = ("open", "confirmed", "false_alarm")
 ASSIGNMENT_KINDS = ("complaint", "ticket", "chat")
@@ -223,7 +225,11 @@ class Adjustment(Base):
 
 class Complaint(Base):
     __tablename__ = "complaints"
-    __table_args__ = (one_of("status", COMPLAINT_STATUSES),)
+    __table_args__ = (
+        one_of("status", COMPLAINT_STATUSES),
+        one_of("lifecycle", COMPLAINT_LIFECYCLE),
+        CheckConstraint("escalation_level >= 0", name="escalation_level"),
+    )
 
     complaint_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
@@ -233,6 +239,29 @@ class Complaint(Base):
     status: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    # The lifecycle (fairtel.care.ComplaintStatus); ``status`` keeps its coarse meaning beside it, and
+    # ``closed_at`` is when the complaint was last settled (resolved, or closed without a resolution).
+    lifecycle: Mapped[str] = mapped_column(String(16), server_default="opened")
+    due_at: Mapped[datetime | None] = mapped_column(index=True)  # the category's resolution deadline
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    finding_id: Mapped[str | None] = mapped_column(ForeignKey("findings.finding_id"), index=True)
+    adjustment_id: Mapped[str | None] = mapped_column(ForeignKey("adjustments.adjustment_id"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(ID, index=True)
+
+
+class ComplaintEvent(Base):
+    """A complaint's history (append-only): each lifecycle move and each escalation, numbered from 1."""
+
+    __tablename__ = "complaint_events"
+    __table_args__ = (one_of("kind", COMPLAINT_EVENT_KINDS), one_of("status", COMPLAINT_LIFECYCLE))
+
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.complaint_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # the status after the event
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(ID)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Survey(Base):

@@ -1,0 +1,308 @@
+"""Complaints over their lifecycle: open, move (checked by ``fairtel.care``'s transition rules), read the
+history, escalate the overdue ones. Each write appends to ``complaint_events`` and to the access audit in
+the caller's transaction.
+
+The ``complaints`` row keeps, beside the lifecycle status, the coarse ``status`` (open, in_progress,
+closed) that readers predating the lifecycle use and may still change (a take or a close through the
+API). A row whose coarse status no longer matches its lifecycle, or that has no events at all (stored
+before the lifecycle was), is read with the events its status implies, marked ``recorded=False``; the
+next move through this module writes them before its own event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Row
+
+from fairtel.care import (
+    DEFAULT_SLA,
+    ComplaintCategory,
+    ComplaintEvent,
+    ComplaintStatus,
+    Escalation,
+    SlaPolicy,
+    parse_category,
+    sla_state,
+    store_status,
+    transition,
+)
+from fairtel.care import Complaint as LifecycleComplaint
+from fairtel.care._complaints import resolve_due, status_from_store
+from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.ids import new_id
+from fairtel.core.time import require_aware
+from fairtel.store._audit import record_access
+from fairtel.store._schema import Adjustment, Complaint, Finding, table_of
+from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
+
+UNRECORDED = "unrecorded"  # the actor of an event implied by a complaint's status but never written
+LINK_COLUMNS = ("finding_id", "adjustment_id", "conversation_id")
+_VERBS = {
+    ComplaintStatus.ACKNOWLEDGED: "acknowledge",
+    ComplaintStatus.RESOLVED: "resolve",
+    ComplaintStatus.CLOSED: "close",
+    ComplaintStatus.REOPENED: "reopen",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAs:
+    """Who writes: ``actor`` goes into the complaint's history and, with ``role``, into the access audit,
+    whose subject is ``pseudonym(msisdn)`` (a ``fairtel.privacy.Pseudonymizer``)."""
+
+    actor: str
+    role: str
+    pseudonym: Callable[[str], str]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintHistoryEntry:
+    seq: int | None  # None: implied by the complaint's status, not written yet
+    kind: str  # status | escalation
+    status: str  # the lifecycle status after the event
+    at: datetime
+    actor: str
+    note: str | None
+    recorded: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRecord:
+    complaint_id: str
+    msisdn: str
+    category: str
+    channel: str
+    text: str
+    status: str  # the lifecycle status
+    store_status: str  # the coarse status
+    opened_at: datetime
+    closed_at: datetime | None  # when last settled (resolved, or closed without a resolution)
+    due_at: datetime
+    escalation_level: int
+    finding_id: str | None
+    adjustment_id: str | None
+    conversation_id: str | None
+    history: tuple[ComplaintHistoryEntry, ...]
+
+    def lifecycle(self) -> LifecycleComplaint:
+        """The care package's view: the status events only."""
+        events = tuple(ComplaintEvent(ComplaintStatus(e.status), e.at, e.actor, e.note)
+                       for e in self.history if e.kind == "status")
+        links = {k: v for k in LINK_COLUMNS if (v := getattr(self, k)) is not None}
+        return LifecycleComplaint(self.complaint_id, self.msisdn, _category(self.category), self.channel, self.text,
+                                  events, links)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalatedComplaint:
+    complaint_id: str
+    status: str
+    due_at: datetime
+    from_level: int
+    to_level: int
+
+
+def _category(value: str) -> ComplaintCategory:
+    try:
+        return ComplaintCategory(value)
+    except ValueError:  # rows written by readers that take any code: the SLA treats them as ``other``
+        return ComplaintCategory.OTHER
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+def _row(conn: Connection, complaint_id: str, *, lock: bool = False) -> Row[Any]:
+    t = table_of(Complaint)
+    q = select(t).where(t.c.complaint_id == complaint_id)
+    if lock:
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFoundError(f"no complaint {complaint_id}")
+    return row
+
+
+def _stored_events(conn: Connection, complaint_ids: list[str]) -> dict[str, list[ComplaintHistoryEntry]]:
+    e = table_of(ComplaintEventRow)
+    out: dict[str, list[ComplaintHistoryEntry]] = {cid: [] for cid in complaint_ids}
+    if not complaint_ids:
+        return out
+    for r in conn.execute(select(e).where(e.c.complaint_id.in_(complaint_ids)).order_by(e.c.complaint_id, e.c.seq)):
+        out[r.complaint_id].append(ComplaintHistoryEntry(r.seq, r.kind, r.status, r.at, r.actor, r.note))
+    return out
+
+
+def _record(row: Row[Any], stored: list[ComplaintHistoryEntry], policy: SlaPolicy) -> ComplaintRecord:
+    history = list(stored)
+    if not any(e.kind == "status" for e in history):
+        history.insert(0, ComplaintHistoryEntry(None, "status", ComplaintStatus.OPENED.value, row.opened_at, UNRECORDED,
+                                                "opened before the lifecycle was recorded", recorded=False))
+    current = status_from_store(row.status, ComplaintStatus(row.lifecycle))
+    last = next(e for e in reversed(history) if e.kind == "status")
+    if last.status != current.value:
+        at = row.closed_at if current is ComplaintStatus.CLOSED and row.closed_at is not None else history[-1].at
+        history.append(ComplaintHistoryEntry(None, "status", current.value, max(at, history[-1].at), UNRECORDED,
+                                             f"status {row.status} set outside the lifecycle", recorded=False))
+    due = row.due_at if row.due_at is not None else resolve_due(row.category, row.opened_at, policy)
+    return ComplaintRecord(
+        complaint_id=row.complaint_id, msisdn=row.msisdn, category=row.category, channel=row.channel, text=row.text,
+        status=current.value, store_status=row.status, opened_at=row.opened_at, closed_at=row.closed_at, due_at=due,
+        escalation_level=row.escalation_level, finding_id=row.finding_id, adjustment_id=row.adjustment_id,
+        conversation_id=row.conversation_id, history=tuple(history),
+    )
+
+
+def get_complaint(conn: Connection, complaint_id: str, *, policy: SlaPolicy = DEFAULT_SLA) -> ComplaintRecord:
+    """A complaint with its history, oldest event first."""
+    row = _row(conn, complaint_id)
+    return _record(row, _stored_events(conn, [complaint_id])[complaint_id], policy)
+
+
+# -- writing ----------------------------------------------------------------------------------------------
+def _audit(conn: Connection, audit: AuditAs, action: str, complaint_id: str, msisdn: str, at: datetime) -> None:
+    record_access(conn, actor=audit.actor, role=audit.role, action=action, resource=f"complaint/{complaint_id}",
+                  subject_msisdn_pseudonym=audit.pseudonym(msisdn), reason=audit.reason, at=at)
+
+
+def _append(conn: Connection, complaint_id: str, entries: list[ComplaintHistoryEntry]) -> None:
+    if not entries:
+        return
+    e = table_of(ComplaintEventRow)
+    seq = int(conn.execute(select(func.coalesce(func.max(e.c.seq), 0)).where(e.c.complaint_id == complaint_id)).scalar_one())
+    conn.execute(e.insert(), [
+        {"complaint_id": complaint_id, "seq": seq + n, "kind": x.kind, "status": x.status, "at": x.at,
+         "actor": x.actor[:64], "note": x.note}
+        for n, x in enumerate(entries, start=1)
+    ])
+
+
+def _check_link(conn: Connection, model: type[Finding] | type[Adjustment], column: str, value: str, msisdn: str) -> None:
+    t = table_of(model)
+    row = conn.execute(select(t.c.msisdn).where(t.c[column] == value)).first()
+    if row is None:
+        raise NotFoundError(f"no {column.removesuffix('_id')} {value}")
+    if row.msisdn is not None and row.msisdn != msisdn:
+        raise ConflictError(f"{column.removesuffix('_id')} {value} is about another line than the complaint",
+                            details={column: value})
+
+
+def open_complaint(
+    conn: Connection,
+    *,
+    msisdn: str,
+    category: ComplaintCategory | str,
+    text: str,
+    at: datetime,
+    audit: AuditAs | None,
+    channel: str = "chat",
+    links: Mapping[str, str] | None = None,
+    complaint_id: str | None = None,
+    policy: SlaPolicy = DEFAULT_SLA,
+) -> ComplaintRecord:
+    """Store a new complaint (``opened``) with its deadline and links (``finding_id``, ``adjustment_id``,
+    ``conversation_id``; a finding or refund must exist and be about the same line). ``audit`` None: the
+    caller records the access itself."""
+    require_aware(at, "opened_at")
+    cat = category if isinstance(category, ComplaintCategory) else parse_category(category)
+    given = dict(links or {})
+    unknown = sorted(set(given) - set(LINK_COLUMNS))
+    if unknown:
+        raise InvalidInputError([Problem("complaint", None, k, f"not a link; one of {', '.join(LINK_COLUMNS)}") for k in unknown],
+                                what="complaint")
+    if given.get("finding_id"):
+        _check_link(conn, Finding, "finding_id", given["finding_id"], msisdn)
+    if given.get("adjustment_id"):
+        _check_link(conn, Adjustment, "adjustment_id", given["adjustment_id"], msisdn)
+    cid = complaint_id or new_id("cmp")
+    opened = ComplaintStatus.OPENED
+    conn.execute(table_of(Complaint).insert().values(
+        complaint_id=cid, msisdn=msisdn, category=cat.value, opened_at=at, closed_at=None, status=store_status(opened),
+        channel=channel[:16], text=text, lifecycle=opened.value, due_at=resolve_due(cat.value, at, policy), escalation_level=0,
+        **{k: (given.get(k) or None) for k in LINK_COLUMNS},
+    ))
+    by = audit.actor if audit is not None else channel
+    _append(conn, cid, [ComplaintHistoryEntry(None, "status", opened.value, at, by, None)])
+    if audit is not None:
+        _audit(conn, audit, "complaint.create", cid, msisdn, at)
+    return get_complaint(conn, cid, policy=policy)
+
+
+def move_complaint(
+    conn: Connection,
+    complaint_id: str,
+    to: ComplaintStatus | str,
+    *,
+    at: datetime,
+    audit: AuditAs,
+    note: str | None = None,
+    refund: str | None = None,
+    policy: SlaPolicy = DEFAULT_SLA,
+) -> ComplaintRecord:
+    """One lifecycle move (acknowledged, resolved, closed, reopened). A move the lifecycle does not allow
+    (a closed complaint can only be reopened) is a ConflictError naming both statuses. ``refund``: the
+    adjustment that settles a resolution (only with ``resolved``)."""
+    target = ComplaintStatus(to)
+    if target is ComplaintStatus.OPENED:
+        raise ConflictError(f"complaint {complaint_id} exists: it can be reopened, not opened",
+                            details={"to": target.value})
+    if refund is not None and target is not ComplaintStatus.RESOLVED:
+        raise InvalidInputError([Problem("complaint", None, "refund", "a refund settles a resolution only")], what="complaint")
+    row = _row(conn, complaint_id, lock=True)
+    before = _record(row, _stored_events(conn, [complaint_id])[complaint_id], policy)
+    after = transition(before.lifecycle(), target, at=at, by=audit.actor, note=note)  # the rules live in care
+    if refund is not None:
+        _check_link(conn, Adjustment, "adjustment_id", refund, row.msisdn)
+    implied = [e for e in before.history if not e.recorded]
+    _append(conn, complaint_id, [*implied, ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, note)])
+    values: dict[str, Any] = {"lifecycle": target.value, "status": store_status(target), "closed_at": after.resolved_at}
+    if row.due_at is None:
+        values["due_at"] = before.due_at
+    if refund is not None:
+        values["adjustment_id"] = refund
+    t = table_of(Complaint)
+    conn.execute(update(t).where(t.c.complaint_id == complaint_id).values(**values))
+    _audit(conn, audit, f"complaint.{_VERBS[target]}", complaint_id, row.msisdn, at)
+    return get_complaint(conn, complaint_id, policy=policy)
+
+
+def escalate_overdue(
+    conn: Connection, *, now: datetime, audit: AuditAs, policy: SlaPolicy = DEFAULT_SLA
+) -> list[EscalatedComplaint]:
+    """Raise every unsettled complaint to the escalation level its deadlines call for at ``now``: one
+    ``escalation`` event per level gained (supervisor, then manager); a complaint already at that level is
+    left alone, so running this again changes nothing. The most urgent first."""
+    require_aware(now, "now")
+    t = table_of(Complaint)
+    rows = conn.execute(select(t).where((t.c.status != "closed") & (t.c.opened_at <= now))
+                        .order_by(t.c.opened_at, t.c.complaint_id).with_for_update()).all()
+    stored = _stored_events(conn, [r.complaint_id for r in rows])
+    out: list[EscalatedComplaint] = []
+    for row in rows:
+        rec = _record(row, stored[row.complaint_id], policy)
+        if rec.status in (ComplaintStatus.RESOLVED.value, ComplaintStatus.CLOSED.value):
+            continue
+        if rec.history[-1].at > now:  # judged at an instant its own history has passed: not ours to rewrite
+            continue
+        state = sla_state(rec.lifecycle(), now, policy, due_at=rec.due_at)
+        level = int(state.escalation)
+        if level <= rec.escalation_level:
+            continue
+        implied = [e for e in rec.history if not e.recorded]
+        steps = [ComplaintHistoryEntry(None, "escalation", rec.status, now, audit.actor,
+                                       f"escalated to {Escalation(n).name.lower()} (level {n}); resolution due "
+                                       f"{rec.due_at.isoformat(timespec='minutes')}")
+                 for n in range(rec.escalation_level + 1, level + 1)]
+        _append(conn, row.complaint_id, [*implied, *steps])
+        conn.execute(update(t).where(t.c.complaint_id == row.complaint_id).values(
+            escalation_level=level, lifecycle=rec.status, due_at=rec.due_at))
+        _audit(conn, audit, "complaint.escalate", row.complaint_id, row.msisdn, now)
+        out.append(EscalatedComplaint(row.complaint_id, rec.status, rec.due_at, rec.escalation_level, level))
+    return sorted(out, key=lambda e: (-e.to_level, e.due_at, e.complaint_id))
