@@ -28,5 +28,10 @@ def test_small_demo_runs_every_stage(tmp_path: Path) -> None:
     assert figures["duplicate"] >= synth["duplicates"]  # injected duplicates are all recognised
     assert stages["bill"]["figures"]["bills issued"] == 120
     assert stages["rate"]["figures"]["unrated"] == 0
+    rated, records = stages["rate"]["figures"]["rated online within 60 s of arrival"].split("/")
+    assert int(records) == stages["rate"]["figures"]["records"] and 0 <= int(rated) <= int(records)
+    care = stages["care + KPIs"]["figures"]
+    assert care["NPS answers imported"] == synth["surveys"] > 0
+    assert care["NPS"] is not None
     assert [s["stage"] for s in summary["stages"] if s["status"] != "done"] == []
     assert (tmp_path / "home" / "demo-logins.txt").stat().st_mode & 0o077 == 0  # passwords: owner only

@@ -171,12 +171,15 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _care(ctx: DemoContext) -> dict[str, Any]:
-    """Complaints from the operator directory, the assistant's intent model, and the month's KPIs."""
+    """Complaints and NPS answers from the operator directory, the assistant's intent model, the month's KPIs."""
     from fairtel.care import load_intent_model
     from fairtel.cli._care import gather_kpis, import_complaints
+    from fairtel.cli._surveys import import_surveys
 
     complaints_file = ctx.operator_dir / "complaints.jsonl"
     imported = import_complaints(ctx.app, complaints_file) if complaints_file.is_file() else {}
+    surveys_file = ctx.operator_dir / "surveys.jsonl"
+    answers = import_surveys(ctx.app, surveys_file) if surveys_file.is_file() else {}
     load_intent_model(ctx.app.settings.models_dir, progress=ctx.report)  # trained once per home
     periods = ctx.app.lake.periods("usage")
     report = gather_kpis(ctx.app, periods[0] if periods else None).to_dict()
@@ -184,6 +187,7 @@ def _care(ctx: DemoContext) -> dict[str, Any]:
     complaints = report["complaints"]
     return {
         "complaints imported": imported.get("inserted", 0),
+        "NPS answers imported": answers.get("inserted", 0),
         "complaints per million": complaints.get("per_million"),
         "unexplained-charge complaints per million": complaints.get("unexplained_charge_per_million"),
         "NPS": report["nps"].get("nps"),

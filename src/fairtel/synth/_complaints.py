@@ -120,3 +120,57 @@ def complaint_rows(rng: np.random.Generator, complaints: list[Complaint], pop: P
             **({"offer_id": offer.offer_id} if offer else {}),
         })
     return rows
+
+
+# NPS answers, as the operator's survey system delivers them: after a complaint is resolved (a share of the
+# complainants answer, harsher the worse the grievance) and a relationship survey of a random sample of lines
+# (churners in the sample mostly detractors). Probabilities of (detractor 0-6, passive 7-8, promoter 9-10).
+AFTER_COMPLAINT = {"vas": (0.55, 0.3, 0.15), "roaming": (0.5, 0.3, 0.2), "price": (0.7, 0.25, 0.05),
+                   "network": (0.6, 0.3, 0.1), "billing": (0.45, 0.35, 0.2), "service": (0.65, 0.25, 0.1)}
+RELATIONSHIP = (0.25, 0.35, 0.4)
+CHURNER = (0.75, 0.2, 0.05)
+ANSWER_SHARE = 0.35  # of resolved complaints
+SAMPLE_SHARE = 0.03  # of lines, once in the window
+COMMENTS = {
+    "zh": {0: ("问题到现在也没解决。", "扣费不明不白，很失望。"), 1: ("处理得还行，就是太慢。",), 2: ("客服很耐心，问题很快解决了。",)},
+    "en": {0: ("Still not fixed.", "Charges I never understood. Disappointed."), 1: ("Fine, but slow.",),
+           2: ("Helpful agent, sorted out quickly.",)},
+}
+
+
+def _score(rng: np.random.Generator, probs: tuple[float, float, float]) -> tuple[int, int]:
+    group = int(rng.choice(3, p=np.array(probs)))
+    lo, hi = ((0, 6), (7, 8), (9, 10))[group]
+    return int(rng.integers(lo, hi + 1)), group
+
+
+def survey_rows(rng: np.random.Generator, complaints: list[Complaint], rows: list[dict[str, Any]], pop: Population,
+                window: Window) -> list[dict[str, Any]]:
+    """``surveys.jsonl``: survey_id, msisdn, answered_at, score (0-10), channel, language, comment and, after a
+    complaint, its complaint_id."""
+    zi = ZoneInfo(window.tz)
+    out: list[tuple[int, dict[str, Any]]] = []
+
+    def row(sub: int, at_s: int, probs: tuple[float, float, float], channel: str, **extra: Any) -> None:
+        score, group = _score(rng, probs)
+        lang = "en" if pop.english[sub] else "zh"
+        comment = None
+        if rng.random() < 0.4:
+            texts = COMMENTS[lang][group]
+            comment = texts[int(rng.integers(0, len(texts)))]
+        out.append((at_s, {"msisdn": str(pop.msisdn[sub]), "answered_at": rfc3339_s(at_s, zi), "score": score,
+                           "channel": channel, "language": lang, "comment": comment, **extra}))
+
+    for c, r in zip(complaints, rows, strict=True):
+        at = c.at_s + int(rng.integers(2 * 86400, 8 * 86400))  # resolved, then asked
+        if at < window.end_s and rng.random() < ANSWER_SHARE:
+            row(c.sub, at, AFTER_COMPLAINT[c.category], "sms", complaint_id=r["complaint_id"])
+    sample = np.flatnonzero((rng.random(pop.n) < SAMPLE_SHARE) & (pop.simbox < 0))
+    for s in sample.tolist():
+        lo = max(int(window.day_start[int(pop.first_day[s])]), int(pop.activated_at[s]) + 86400)
+        if lo >= window.end_s:
+            continue
+        at = int(rng.integers(lo, window.end_s))
+        row(s, at, CHURNER if pop.churn_from[s] >= 0 else RELATIONSHIP, "app")
+    out.sort(key=lambda x: (x[0], x[1]["msisdn"]))
+    return [{"survey_id": f"nps-{i + 1:07d}", **r} for i, (_, r) in enumerate(out)]

@@ -29,7 +29,7 @@ import polars as pl
 
 from fairtel.core.errors import ConflictError, FairtelError, NotFoundError
 from fairtel.synth import _params as P
-from fairtel.synth._complaints import build_complaints, complaint_rows
+from fairtel.synth._complaints import build_complaints, complaint_rows, survey_rows
 from fairtel.synth._population import CHURN_REASONS, Population, Window, build_population
 from fairtel.synth._usage import (
     CSV_COLUMNS,
@@ -43,7 +43,7 @@ from fairtel.synth._vas import build_vas, charge_row, dumps, rfc3339_s, vas_trut
 RECORDS_PER_SUBSCRIBER_DAY = 19.5  # what the rates of _params give on average; sizes chunks and benchmarks
 CHUNK_RECORDS = 1_000_000
 SUMMARY_FILE = "synth.json"
-MANAGED = ("catalog.toml", "subscribers.csv", "complaints.jsonl", SUMMARY_FILE, "consent", "usage", "truth")
+MANAGED = ("catalog.toml", "subscribers.csv", "complaints.jsonl", "surveys.jsonl", SUMMARY_FILE, "consent", "usage", "truth")
 TRUTH_KINDS = ("vas_no_consent", "vas_after_cancellation", "fee_stealing_merchants", "duplicates",
                "partial_sessions", "malformed", "roaming_trips", "bill_shock", "simbox", "wangiri", "irsf", "churners")
 
@@ -80,6 +80,7 @@ class SynthSummary:
     consent_events: int = 0
     subscriptions: int = 0
     complaints: int = 0
+    surveys: int = 0
     truth: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
@@ -164,7 +165,7 @@ def synthesize(
     summary = SynthSummary(out, seed, subscribers, days, start, start + timedelta(days=days))
 
     ss = np.random.SeedSequence(seed)
-    s_pop, s_vas, s_complaints, s_legacy, s_chunks = ss.spawn(5)
+    s_pop, s_vas, s_complaints, s_legacy, s_chunks, s_surveys = ss.spawn(6)  # a 6th child leaves the 5 as they were
     pop = build_population(np.random.default_rng(s_pop), subscribers, window)
     _write_subscribers(out / "subscribers.csv", pop, window)
 
@@ -219,6 +220,9 @@ def synthesize(
     rows = complaint_rows(crng, complaints, pop, window)
     (out / "complaints.jsonl").write_text("".join(dumps(r) + "\n" for r in rows), encoding="utf-8")
     summary.complaints = len(rows)
+    surveys = survey_rows(np.random.default_rng(s_surveys), complaints, rows, pop, window)
+    (out / "surveys.jsonl").write_text("".join(dumps(r) + "\n" for r in surveys), encoding="utf-8")
+    summary.surveys = len(surveys)
     churners = np.flatnonzero(pop.churn_from >= 0)
     truth["churners"].append(pl.DataFrame({
         "kind": ["churner"] * len(churners),

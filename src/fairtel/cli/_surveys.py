@@ -1,0 +1,66 @@
+"""Importing NPS answers from an operator directory (``surveys.jsonl``), as ``import_complaints`` does for
+complaints: every line stored, or refused with its file, line and field; an answer already stored is skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
+
+
+def import_surveys(fapp: App, path: Path) -> dict[str, int]:
+    """``surveys.jsonl``: survey_id, msisdn, answered_at (RFC 3339), score (0-10), channel, comment."""
+    from sqlalchemy import select
+
+    from fairtel.core.time import parse_rfc3339
+    from fairtel.store import Survey
+    from fairtel.store._schema import table_of
+
+    rows: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(str(path), n, None, f"not JSON: {exc.msg}"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem(str(path), n, None, "not a JSON object"))
+            continue
+        missing = [k for k in ("survey_id", "msisdn", "answered_at", "score") if obj.get(k) in (None, "")]
+        if missing:
+            problems.extend(Problem(str(path), n, k, "missing") for k in missing)
+            continue
+        score = obj["score"]
+        if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10:
+            problems.append(Problem(str(path), n, "score", f"an integer from 0 to 10, not {score!r}"))
+            continue
+        try:
+            answered = parse_rfc3339(str(obj["answered_at"]))
+        except FairtelError as exc:
+            problems.append(Problem(str(path), n, "answered_at", exc.message))
+            continue
+        comment = obj.get("comment")
+        rows.append({"survey_id": str(obj["survey_id"])[:40], "msisdn": str(obj["msisdn"]), "score": score,
+                     "answered_at": answered, "channel": str(obj.get("channel") or "sms")[:16],
+                     "comment": None if comment is None else str(comment)})
+    if problems:
+        raise InvalidInputError(problems, what=str(path))
+    s = table_of(Survey)
+    inserted = 0
+    with fapp.db.begin() as conn:
+        for lo in range(0, len(rows), 500):
+            chunk = rows[lo:lo + 500]
+            have = {r[0] for r in conn.execute(select(s.c.survey_id).where(s.c.survey_id.in_([r["survey_id"] for r in chunk])))}
+            new = [r for r in chunk if r["survey_id"] not in have]
+            if new:
+                conn.execute(s.insert(), new)
+                inserted += len(new)
+    return {"read": len(rows), "inserted": inserted, "skipped": len(rows) - inserted}
