@@ -45,3 +45,20 @@ def test_bad_lines_name_their_line_and_field(tmp_path: Path) -> None:
     with app.db.connect() as conn:  # nothing stored from a file with a bad line
         assert conn.execute(select(func.count()).select_from(table_of(Survey))).scalar() == 0
     app.close()
+
+
+def test_the_command_imports_and_reports(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fairtel.cli import app as cli
+
+    path = tmp_path / "surveys.jsonl"
+    path.write_text(_line() + "\n", encoding="utf-8")
+    home = str(tmp_path / "home")
+    result = CliRunner().invoke(cli, ["care", "import-surveys", str(path), "--json", "--home", home])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"read": 1, "inserted": 1, "skipped": 0}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(_line(score="ten") + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["care", "import-surveys", str(bad), "--home", home])
+    assert result.exit_code != 0 and "score" in result.output

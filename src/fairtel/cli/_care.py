@@ -534,6 +534,28 @@ def register(app: typer.Typer) -> None:
             console.print(f"{counts['read']} complaints read, {counts['inserted']} new, {counts['duplicate']} already stored",
                           highlight=False)
 
+    @sub.command("import-surveys")
+    def import_surveys_cmd(
+        ctx: typer.Context,
+        path: Annotated[Path, typer.Argument(help="surveys.jsonl of an operator directory.")],
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Import NPS answers from JSON Lines (the synthetic operator writes surveys.jsonl)."""
+        from fairtel.cli._surveys import import_surveys
+
+        try:
+            if not path.is_file():
+                raise InvalidInputError([Problem(str(path), None, None, "file not found")], what="surveys")
+            counts = import_surveys(app_for(ctx, home), path)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(counts)
+        else:
+            console.print(f"{counts['read']} answers read, {counts['inserted']} new, {counts['skipped']} already stored",
+                          highlight=False)
+
     _register_lifecycle(sub)
     app.add_typer(sub, name="care")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -89,7 +90,8 @@ def fail(exc: FairtelError, *, as_json: bool = False) -> typer.Exit:
     if as_json:
         print_json({"error": exc.to_dict()})
     else:
-        err_console.print(f"[red]{exc.code}[/red]: {exc}", highlight=False, soft_wrap=True)
+        # the message is text, not markup: a problem's "[field]" must reach the reader
+        err_console.print(f"[red]{exc.code}[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(3 if isinstance(exc, NotAvailableError) else 2)
 
 
