@@ -93,6 +93,29 @@ def test_charge_explain_in_english(operator: dict[str, Any]) -> None:
     assert int(record["amount_minor"][0]) == largest
     shown = picked["data"]["subscription_id"] if picked["data"]["verdict"] else picked["data"]["rule_id"]
     assert shown in picked["text"]
+    name = operator["catalog"].name_of("rule", picked["data"]["rule_id"])
+    if not picked["data"]["verdict"] and name is not None:  # said in words, not only by its id
+        assert name.en in picked["text"]
+
+
+def test_charge_explain_in_chinese_names_the_rule_in_chinese(operator: dict[str, Any]) -> None:
+    from fairtel.care._dialog import CHARGES_SHOWN
+
+    mine = operator["rated"].filter((pl.col("msisdn") == operator["me"]) & (pl.col("amount_minor") > 0))
+    listed = mine.group_by("record_id").agg(pl.col("amount_minor").sum(), pl.col("started_at").min(),
+                                            pl.col("kind").first()).sort(
+        [pl.col("amount_minor"), pl.col("started_at")], descending=[True, False]).head(CHARGES_SHOWN)
+    usage = [i for i, k in enumerate(listed["kind"].to_list()) if k != "vas"]
+    assert usage, "the subscriber has a usage charge among those listed"
+    _bill, _listing, picked = chat(operator, ["查一下9月的话费", "为什么扣了这笔钱", str(usage[0] + 1)])
+    assert picked["intent"] == "charge_explain" and picked["language"] == "zh"
+    assert picked["data"]["verdict"] is None and picked["data"]["record_id"] == listed["record_id"][usage[0]]
+    name = operator["catalog"].name_of("rule", picked["data"]["rule_id"])
+    assert name is not None and name.zh in picked["text"]
+    allowance = picked["data"]["allowance_id"]
+    if allowance is not None:
+        allowance_name = operator["catalog"].name_of("allowance", allowance)
+        assert allowance_name is not None and allowance_name.zh in picked["text"]
 
 
 def test_vas_charge_is_explained_by_its_consent(operator: dict[str, Any]) -> None:

@@ -85,6 +85,8 @@ class ChargeFacts:
     roaming_country: str | None = None
     peer_zone: str | None = None
     explanation: Text | None = None  # the rating explain chain, rendered
+    rule_name: Text | None = None  # the catalog's names of the rule and allowance, when it has them
+    allowance_name: Text | None = None
 
     @property
     def amount(self) -> Money:

@@ -425,10 +425,12 @@ class Dialog:
                 text = say("charge_vas_refused", lang, when=when, amount=money(c.amount, lang), offer=offer,
                            verdict=c.verdict or "-")
             return self._reply(conv, text, "charge_explain", data=data)
+        rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")
         out = [say("charge_usage", lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang),
-                   rule=c.rule_id or "-")]
+                   rule=rule)]
         if c.allowance_id:
-            out.append(say("charge_allowance", lang, allowance=c.allowance_id))
+            allowance = c.allowance_name.get(lang) if c.allowance_name else c.allowance_id
+            out.append(say("charge_allowance", lang, allowance=allowance))
         if c.explanation is not None:
             out.append(c.explanation.get(lang))
         return self._reply(conv, "\n".join(out), "charge_explain", data=data)

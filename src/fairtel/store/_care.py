@@ -181,8 +181,14 @@ class StoreCareData:
                 amount_minor=int(r["amount_minor"]), currency=r["currency"], rule_id=r["charged_rule"] or r["rule_id"],
                 allowance_id=r["allowance_id"], offer_id=offer, offer_name=self._offer_name(offer),
                 subscription_id=r["subscription_id"], verdict=r["verdict"], roaming_country=r["roaming_country"],
+                rule_name=self._name("rule", r["charged_rule"] or r["rule_id"]),
+                allowance_name=self._name("allowance", r["allowance_id"]),
             ))
         return out
+
+    def _name(self, what: str, key: str | None) -> Text | None:
+        name = self.catalog.name_of(what, key) if key else None
+        return None if name is None else Text(name.zh, name.en)
 
     def _offer_name(self, offer_id: str | None) -> Text | None:
         offer = next((o for o in self.catalog.offers if o.id == offer_id), None)
