@@ -363,6 +363,22 @@ def test_subscribers_file(op: tuple[Path, SynthSummary]) -> None:
     assert {s["status"] for s in subs} <= {"active", "suspended", "closed"}
 
 
+def test_no_usage_before_a_line_is_activated(op: tuple[Path, SynthSummary], rows: list[dict[str, Any]]) -> None:
+    out, _ = op
+    with (out / "subscribers.csv").open(encoding="utf-8") as fh:
+        activated = {s["msisdn"]: parse_rfc3339(s["activated_at"]) for s in csv.DictReader(fh)}
+    start = parse_rfc3339("2026-09-01T00:00:00+08:00")
+    new_lines = {m for m, t in activated.items() if t > start}
+    mine = [r for r in rows if r["msisdn"] in new_lines]
+    assert mine, "lines activated in the window have usage"
+    early = [r for r in mine if _instant(r["started_at"]) < activated[r["msisdn"]]]
+    assert early == []
+
+
+def _instant(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else parse_rfc3339(str(value))
+
+
 def test_cli_synth_json(tmp_path: Path) -> None:
     from fairtel.cli import app
 

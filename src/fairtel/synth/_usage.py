@@ -323,6 +323,10 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
 
     ordinary, on_trip = _ordinary(rng, p, win)
     f = Frame.concat([ordinary, *_injected(rng, p, win)])
+    # a line activated during the window has no usage before its activation instant (days are drawn whole)
+    before = f.ts < p["activated_at"][f.sub]
+    if before.any():
+        f = f.take(np.flatnonzero(~before))
     m = len(f)
     if m == 0:
         return res
