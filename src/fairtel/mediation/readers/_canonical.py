@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -84,7 +85,7 @@ class ParquetReader:
         row = 1
         try:
             for rb in pf.iter_batches(batch_size=batch_size, columns=names, use_threads=True):
-                pos = pa.array(range(row, row + rb.num_rows), type=pa.int64())
+                pos = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
                 row += rb.num_rows
                 yield RawBatch(pa.Table.from_batches([rb]).append_column(POS, pos))
         except (pa.ArrowException, OSError) as exc:
