@@ -15,6 +15,7 @@ import pytest
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog
 from fairtel.core.errors import ConfigError
 from fairtel.fraud import (
+    RULE_DETECTORS,
     Detector,
     FraudFeatures,
     IrsfThresholds,
@@ -281,7 +282,7 @@ def test_ordinary_subscribers_open_no_case(catalog: Catalog) -> None:
     rows = [r for k in range(10) for r in ordinary(mobile(500 + k))]
     found = detect(features(catalog, rows), period=PERIOD, now=NOW)
     assert found.cases == () and found.notices == ()
-    assert found.counts() == {d.value: 0 for d in Detector}
+    assert found.counts() == {d.value: 0 for d in RULE_DETECTORS}
 
 
 # ---------------------------------------------------------------------------------------------- thresholds

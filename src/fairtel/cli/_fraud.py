@@ -1,4 +1,5 @@
-"""`fairtel fraud`: the supervised fraud model on any labelled per-user CSV (train, evaluate, cv)."""
+"""`fairtel fraud`: the supervised fraud model on any labelled per-user CSV (train, evaluate, cv), the same
+model on the home's own usage (features, score), and the rule detectors with their case queue."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fairtel.cli import _fraud_detect
+from fairtel.cli import _fraud_detect, _fraud_score
 from fairtel.cli._tabular import register_tabular
-from fairtel.cli._ui import stub_command
 
 if TYPE_CHECKING:
     from fairtel.learn import TabularModel
@@ -23,6 +23,6 @@ def _train(*args: Any, **kwargs: Any) -> TabularModel:
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Fraud and abnormal-user detection (issue #6).", no_args_is_help=True)
     register_tabular(sub, task="fraud", trainer=_train, headline=["roc_auc", "pr_auc"])
-    stub_command(sub, "score", 6, "scoring the operator's own usage")
+    _fraud_score.register(sub)
     _fraud_detect.register(sub)
     app.add_typer(sub, name="fraud")

@@ -20,6 +20,7 @@ from fairtel.cli._ui import console, err_console, fail, print_json, reporter, ta
 from fairtel.core.errors import ConfigError, FairtelError, InvalidInputError, NotFoundError
 from fairtel.core.time import Period, utc_now
 from fairtel.fraud import (
+    RULE_DETECTORS,
     CallbackNotice,
     CaseFiles,
     CaseQueue,
@@ -245,9 +246,9 @@ def register(fraud_app: typer.Typer) -> None:
         if as_json:
             print_json({**summary, "cases": [c.to_dict() for c in found]})
             return
-        rows = [[k, v.get("records", 0), *(v["cases"].get(d.value, 0) for d in Detector), v.get("callback_notices", 0)]
+        rows = [[k, v.get("records", 0), *(v["cases"].get(d.value, 0) for d in RULE_DETECTORS), v.get("callback_notices", 0)]
                 for k, v in summary["periods"].items()]
-        console.print(table("Fraud detectors", ["period", "records", *(d.value for d in Detector), "callback notices"], rows))
+        console.print(table("Fraud detectors", ["period", "records", *(d.value for d in RULE_DETECTORS), "callback notices"], rows))
         if found:
             console.print(_cases_table(f"Cases ({len(found)})", found, limit, decided=True))
         m = summary["merge"]
@@ -259,7 +260,7 @@ def register(fraud_app: typer.Typer) -> None:
         ctx: typer.Context,
         home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")] = None,
         status: Annotated[str | None, typer.Option("--status", help="open, confirmed or false_alarm.")] = None,
-        detector: Annotated[str | None, typer.Option("--detector", help="simbox, wangiri, irsf or scam.")] = None,
+        detector: Annotated[str | None, typer.Option("--detector", help="simbox, wangiri, irsf, scam or model.")] = None,
         period: Annotated[str | None, typer.Option("--period", help="YYYY-MM.")] = None,
         limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table (JSON lists all).")] = 50,
         explain: Annotated[bool, typer.Option("--explain", help="Each case with its reasons in words instead of a table.")] = False,

@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from fairtel.fraud._cases import (
+    RULE_DETECTORS,
     SUSPENDABLE,
     CallbackNotice,
     CaseFiles,
@@ -34,9 +35,11 @@ from fairtel.fraud._features import USAGE_COLUMNS, FeatureConfig, FraudFeatures,
 
 if TYPE_CHECKING:
     from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
+    from fairtel.fraud._score import LineScore, feature_table, label_from_cases, score_lines
 
 __all__ = [
     "FRAUD_PHRASES",
+    "RULE_DETECTORS",
     "SUSPENDABLE",
     "USAGE_COLUMNS",
     "CallbackNotice",
@@ -51,6 +54,7 @@ __all__ = [
     "FraudFeatures",
     "InvalidTransitionError",
     "IrsfThresholds",
+    "LineScore",
     "MergeReport",
     "Reason",
     "ScamThresholds",
@@ -65,15 +69,21 @@ __all__ = [
     "detect_scam",
     "detect_simbox",
     "detect_wangiri",
+    "feature_table",
+    "label_from_cases",
+    "score_lines",
     "train_fraud_model",
 ]
+
+_LAZY = {"FRAUD_PHRASES": "_model", "train_fraud_model": "_model", "LineScore": "_score", "feature_table": "_score",
+         "label_from_cases": "_score", "score_lines": "_score"}
 
 
 def __getattr__(name: str) -> Any:
     # The supervised model pulls in scikit-learn and LightGBM: loaded on first use, so that the detectors
     # (and every command of the CLI) start fast.
-    if name in ("FRAUD_PHRASES", "train_fraud_model"):
-        from fairtel.fraud import _model
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_model, name)
+        return getattr(importlib.import_module(f"fairtel.fraud.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

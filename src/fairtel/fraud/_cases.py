@@ -28,7 +28,11 @@ class Detector(StrEnum):
     WANGIRI = "wangiri"
     IRSF = "irsf"
     SCAM = "scam"
+    MODEL = "model"  # the supervised model's score (``fairtel fraud score``), not a rule
 
+
+RULE_DETECTORS: tuple[Detector, ...] = (Detector.SIMBOX, Detector.WANGIRI, Detector.IRSF, Detector.SCAM)
+"""The detectors configured by thresholds (``fraud detect``); the model is configured by its own threshold."""
 
 SUSPENDABLE: frozenset[Detector] = frozenset({Detector.SIMBOX, Detector.SCAM})
 """Detectors whose confirmed cases may suspend the line (the line itself is the instrument of the fraud)."""
@@ -61,7 +65,7 @@ class Reason:
     """One condition that held, in words: ``value`` measured against ``threshold``."""
 
     code: str
-    value: float
+    value: float | None  # None: the value was missing (a model may find that telling)
     threshold: float | None
     en: str
     zh: str
@@ -71,8 +75,9 @@ class Reason:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Reason:
-        t = d.get("threshold")
-        return cls(str(d["code"]), float(d["value"]), None if t is None else float(t), str(d["en"]), str(d["zh"]))
+        t, v = d.get("threshold"), d.get("value")
+        return cls(str(d["code"]), None if v is None else float(v), None if t is None else float(t), str(d["en"]),
+                   str(d["zh"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +346,7 @@ class CaseQueue:
 
 
 _DETECTOR_ZH = {Detector.SIMBOX: "SIM 盒", Detector.WANGIRI: "响一声诈骗", Detector.IRSF: "国际话费分成欺诈",
-                Detector.SCAM: "诈骗电话"}
+                Detector.SCAM: "诈骗电话", Detector.MODEL: "模型评分"}
 
 
 # ---------------------------------------------------------------------------------------------- files

@@ -18,7 +18,7 @@ import polars as pl
 
 from fairtel.core.errors import ConfigError
 from fairtel.core.time import DEMO_TIMEZONE, require_aware, zone
-from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase, Reason, case_id, notice_id
+from fairtel.fraud._cases import RULE_DETECTORS, CallbackNotice, Detector, FraudCase, Reason, case_id, notice_id
 from fairtel.fraud._features import FraudFeatures
 
 Op = Literal[">=", "<="]
@@ -143,7 +143,7 @@ class Thresholds:
     wangiri: WangiriThresholds = WangiriThresholds()
     irsf: IrsfThresholds = IrsfThresholds()
     scam: ScamThresholds = ScamThresholds()
-    enabled: tuple[Detector, ...] = tuple(Detector)
+    enabled: tuple[Detector, ...] = RULE_DETECTORS
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Thresholds:
@@ -155,11 +155,13 @@ class Thresholds:
             if key == "enabled":
                 try:
                     out = replace(out, enabled=tuple(Detector(v) for v in value))
+                    if set(out.enabled) - set(RULE_DETECTORS):
+                        raise ValueError(f"only {', '.join(RULE_DETECTORS)} are configured here")
                 except ValueError as exc:
                     problems.append(f"enabled: {exc}")
                 continue
-            if key not in {d.value for d in Detector} or not isinstance(value, Mapping):
-                problems.append(f"unknown section {key!r} (expected one of {', '.join(d.value for d in Detector)})")
+            if key not in {d.value for d in RULE_DETECTORS} or not isinstance(value, Mapping):
+                problems.append(f"unknown section {key!r} (expected one of {', '.join(d.value for d in RULE_DETECTORS)})")
                 continue
             current = getattr(out, key)
             known = {f.name for f in fields(current)}
@@ -470,7 +472,7 @@ class Detection:
     notices: tuple[CallbackNotice, ...]
 
     def counts(self) -> dict[str, int]:
-        out = {d.value: 0 for d in Detector}
+        out = {d.value: 0 for d in RULE_DETECTORS}
         for c in self.cases:
             out[c.detector.value] += 1
         return out

@@ -58,7 +58,46 @@ FRAUD_PHRASES: dict[str, Phrase] = {
     "calls_per_day": Phrase("many calls per active day ({value})", "日均通话次数多（{value}）"),
     "callees_per_day": Phrase("many new callees per day ({value})", "日均联系号码多（{value}）"),
     "imei_count": Phrase("several handsets used ({value})", "使用多部手机（{value}）"),
+    # fairtel's own per-line features (compute_features; `fraud features` exports them)
+    "calls_out": Phrase("many outgoing calls ({value})", "主叫次数多（{value}）", "few outgoing calls ({value})", "主叫次数少（{value}）"),
+    "calls_in": Phrase("many incoming calls ({value})", "被叫次数多（{value}）", "few incoming calls ({value})", "很少有人来电（{value}次）"),
+    "distinct_callers": Phrase("called by many numbers ({value})", "来电号码多（{value}个）",
+                               "called by few numbers ({value})", "来电号码少（{value}个）"),
+    "callees_calling_back": Phrase("many callees call back ({value})", "回拨的号码多（{value}个）",
+                                   "few callees call back ({value})", "回拨的号码少（{value}个）"),
+    "active_days": Phrase("active on many days ({value})", "活跃天数多（{value}天）", "active on few days ({value})", "活跃天数少（{value}天）"),
+    "sms_out": Phrase("many SMS sent ({value})", "发送短信多（{value}条）", "few SMS sent ({value})", "很少发短信（{value}条）"),
+    "sms_in": Phrase("many SMS received ({value})", "收到短信多（{value}条）", "few SMS received ({value})", "很少收到短信（{value}条）"),
+    "median_out_duration_s": Phrase("long typical outgoing call ({value} s)", "主叫时长中位数长（{value}秒）",
+                                    "short typical outgoing call ({value} s)", "主叫时长中位数短（{value}秒）"),
+    "calls_out_per_day": Phrase("many outgoing calls a day ({value})", "日均主叫次数多（{value}）",
+                                "few outgoing calls a day ({value})", "日均主叫次数少（{value}）"),
+    "out_in_ratio": Phrase("far more calls made than received ({value} per incoming)", "主叫远多于被叫（主被叫比 {value}）"),
+    "callee_diversity": Phrase("almost every call to a different number ({value})", "几乎每次呼叫不同号码（{value}）",
+                               "calls the same people repeatedly ({value})", "经常联系固定号码（{value}）"),
+    "callback_share": Phrase("many callees call back ({value})", "回拨比例高（{value}）",
+                             "few callees ever call back ({value})", "很少有人回拨（{value}）"),
+    "brief_call_share": Phrase("many brief calls under 30 s ({value})", "30秒以内短通话占比高（{value}）"),
+    "distinct_imeis": Phrase("several handsets used ({value})", "使用多部手机（{value}个IMEI）"),
+    "sims_per_imei": Phrase("its handset carried several SIM cards ({value})", "同一终端使用多张SIM卡（{value}）"),
+    "distinct_cells": Phrase("calls from many cells ({value})", "在多个基站下通话（{value}）",
+                             "calls from one place only ({value} cells)", "只在一处通话（{value}个基站）"),
+    "sms_per_day": Phrase("many SMS a day ({value})", "日均短信多（{value}）", "hardly any SMS ({value} a day)", "几乎不发短信（日均{value}）"),
+    "data_sessions_per_day": Phrase("much mobile data use ({value} sessions a day)", "日均上网次数多（{value}）",
+                                    "hardly any mobile data ({value} sessions a day)", "几乎不用流量（日均{value}次）"),
+    "office_hours_share": Phrase("calls mostly in office hours ({value})", "通话集中在工作时间（{value}）",
+                                 "calls mostly outside office hours ({value})", "通话多在非工作时间（{value}）"),
+    "intl_share": Phrase("many international calls ({value})", "国际通话占比高（{value}）"),
+    "premium_minutes": Phrase("many minutes to premium international numbers ({value})", "拨打国际高额号码时长多（{value}分钟）"),
+    "premium_calls": Phrase("many calls to premium international numbers ({value})", "拨打国际高额号码次数多（{value}）"),
+    "line_age_days": Phrase("an old line ({value} days)", "老号码（{value}天）", "a new line ({value} days)", "新开号码（{value}天）"),
+    "callbacks_to_one_ring": Phrase("called back one-ring numbers ({value})", "回拨了响一声号码（{value}次）"),
+    "mean_out_duration_s": Phrase("long outgoing calls ({value} s)", "主叫平均时长长（{value}秒）",
+                                  "short outgoing calls ({value} s)", "主叫平均时长短（{value}秒）"),
 }
+
+# A table exported by `fraud features` carries the period of each row: a key, never a behaviour to learn.
+PERIOD_COLUMN = "period"
 
 
 def train_fraud_model(
@@ -71,8 +110,12 @@ def train_fraud_model(
     source: str = "table",
     progress: Progress | None = None,
 ) -> TabularModel:
-    """Train the fraud scorer on a labelled per-user table (1 row per line or subscriber)."""
+    """Train the fraud scorer on a labelled per-user table (1 row per line or subscriber). A ``period``
+    column (the layout of `fraud features --out`) is left out of the features."""
+    excluded = list(exclude)
+    if PERIOD_COLUMN in frame.columns and label != PERIOD_COLUMN and PERIOD_COLUMN not in excluded:
+        excluded.append(PERIOD_COLUMN)
     return train_model(
-        frame, label=label, id_column=id_column, exclude=exclude, options=options, task=TASK,
+        frame, label=label, id_column=id_column, exclude=excluded, options=options, task=TASK,
         phrasebook=FRAUD_PHRASES, source=source, progress=progress,
     )
