@@ -80,6 +80,17 @@ def test_agent_takes_a_complaint_opens_the_customer_and_refunds(browser: Any, li
     assert page.locator("#finding-fnd-1").count() == 0  # gone from the open queue
     page.goto(f"{live_server}/findings?status=resolved")
     assert "refunded" in page.inner_text("#finding-fnd-1 .status")
+    # back at the desk: the complaint was acknowledged when taken; it is long overdue; the agent resolves it
+    page.goto(f"{live_server}/desk")
+    row = page.locator("#complaint-cmp-1")
+    assert row.locator("td.lifecycle").inner_text() == "acknowledged"
+    assert "overdue" in row.locator("td.due").inner_text()
+    row.locator("input[name=note]").fill("refunded the horoscope charge")
+    row.locator("button.resolve").click()
+    assert page.inner_text(".flash") == "Complaint resolved."
+    row = page.locator("#complaint-cmp-1")
+    assert row.locator("td.lifecycle").inner_text() == "resolved" and row.locator("button.reopen").count() == 1
+    _shot(page, artifacts, "agent-desk-en")
     page.context.close()
 
 

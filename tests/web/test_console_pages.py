@@ -111,3 +111,65 @@ def test_every_not_available_note_of_the_api_has_its_chinese() -> None:
         notes |= set(re.findall(r'\.note = False, "([^"]+)"', text)) | set(re.findall(r'note=(?:None if \w+ else )?"([^"]+)"', text))
     assert len(notes) >= 8, notes  # the patterns still find the API's notes
     assert sorted(n for n in notes if n not in NOTES_ZH) == []
+
+
+def _row(html: str, complaint_id: str) -> str:
+    m = re.search(rf'<tr id="complaint-{complaint_id}"[^>]*>(.*?)</tr>', html, re.S)
+    assert m, f"the desk lists {complaint_id}"
+    return m.group(0)
+
+
+def test_desk_shows_the_lifecycle_and_moves_complaints(web: TestClient, seeded: Seeded) -> None:
+    from fairtel.core.time import utc_now
+    from fairtel.privacy import Pseudonymizer
+    from fairtel.store import AuditAs, escalate_overdue, get_complaint
+
+    login(web, "agent1")
+    web.get("/lang/en?next=/desk")
+    desk = web.get("/desk").text
+    row = _row(desk, "cmp-2")
+    # bob's complaint (billing: 72 hours) was opened 2026-11-02 09:00 UTC: due 2026-11-05 17:00 on the operator's clock
+    assert ">opened<" in row and "2026-11-05 17:00" in row and "overdue" in row and 'action="/desk/cmp-2/take"' in row
+    assert "/desk/cmp-2/resolve" not in row and BOB not in row  # not handling bob yet: no moves, no number
+    assert web.post("/desk/cmp-2/take", data={"csrf": csrf(desk)}, follow_redirects=False).headers["location"] == f"/customers/{BOB}"
+    desk = web.get("/desk").text
+    row = _row(desk, "cmp-2")
+    assert ">acknowledged<" in row and 'action="/desk/cmp-2/resolve"' in row and "/desk/cmp-2/reopen" not in row
+    r = web.post("/desk/cmp-2/resolve", data={"csrf": csrf(desk), "note": "explained the roaming day pass"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk?msg=resolved_ok"
+    desk = web.get("/desk?msg=resolved_ok").text
+    row = _row(desk, "cmp-2")
+    assert "Complaint resolved." in desk and ">resolved<" in row and "/desk/cmp-2/reopen" in row and "overdue" not in row
+    assert web.post("/desk/cmp-2/close", data={"csrf": "forged"}, follow_redirects=False).status_code == 403
+    assert web.post("/desk/cmp-2/close", data={"csrf": csrf(desk)}, follow_redirects=False).status_code == 303
+    again = web.post("/desk/cmp-2/close", data={"csrf": csrf(desk)}, follow_redirects=False)
+    assert again.status_code == 409  # a closed complaint is only reopened
+    with seeded.engine.connect() as conn:
+        rec = get_complaint(conn, "cmp-2")
+    assert [e.status for e in rec.history] == ["opened", "acknowledged", "resolved", "closed"]
+    assert all(e.recorded for e in rec.history)  # the first move wrote the opening a row from before the lifecycle implied
+    assert rec.history[0].actor == "unrecorded" and {e.actor for e in rec.history[1:]} == {"agent1"}
+    assert rec.history[2].actor == "agent1" and rec.history[2].note == "explained the roaming day pass"
+
+    # the escalation the command line raises shows on the desk, in both languages
+    pseudonym = Pseudonymizer(seeded.settings.secret_key.get_secret_value(), domain="msisdn")
+    with seeded.engine.begin() as conn:
+        escalate_overdue(conn, now=utc_now(), audit=AuditAs("escalation-test", "agent", pseudonym))
+    row = _row(web.get("/desk").text, "cmp-1")
+    assert "Escalated to manager" in row
+    web.get("/lang/zh?next=/desk")
+    zh = web.get("/desk").text
+    assert "进度" in zh and "处理时限" in zh and "已升级至 经理" in _row(zh, "cmp-1") and "已超时" in _row(zh, "cmp-1")
+    assert "已结案" in _row(zh, "cmp-2") and "重新打开" in _row(zh, "cmp-2")  # still handling bob: may reopen
+
+    # an admin supervises through pseudonyms and may reopen; an analyst only reads
+    login(web, "admin1")
+    web.get("/lang/en?next=/desk")
+    desk = web.get("/desk").text
+    assert ALICE not in desk and BOB not in desk and "/desk/cmp-2/reopen" in _row(desk, "cmp-2")
+    r = web.post("/desk/cmp-2/reopen", data={"csrf": csrf(desk)}, follow_redirects=False)
+    assert r.headers["location"] == "/desk?msg=reopened_ok"
+    assert ">reopened<" in _row(web.get("/desk").text, "cmp-2")
+    login(web, "analyst1")
+    desk = web.get("/desk").text
+    assert "<form method=\"post\" action=\"/desk/" not in desk and ">reopened<" in _row(desk, "cmp-2")

@@ -9,21 +9,32 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
 from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import Finding, FindingKind, FindingStatus, dismiss, refund
 from fairtel.assurance._finding import minor_to_decimal
+from fairtel.care import ComplaintStatus
+from fairtel.care._complaints import DEFAULT_SLA, resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
-from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.privacy import Permission, Role
 from fairtel.store import Adjustment as AdjustmentRow
-from fairtel.store import AgentAssignment, Complaint, FraudCase, Lake, Subscriber
+from fairtel.store import (
+    AgentAssignment,
+    AuditAs,
+    Complaint,
+    FraudCase,
+    Lake,
+    Subscriber,
+    get_complaint,
+    move_complaint,
+    open_complaint,
+)
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import dialect_insert
-from fairtel.store._schema import COMPLAINT_STATUSES, table_of
+from fairtel.store._schema import COMPLAINT_LIFECYCLE, COMPLAINT_STATUSES, table_of
 
 _NUMBER = re.compile(r"(?<!\d)\d{7,15}(?!\d)")
 
@@ -263,14 +274,28 @@ def reveal_fraud_number(acc: Access, case_id: str, reason: str) -> RevealOut:
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------
+# Who moves a complaint: an agent while handling its customer (``open_subject``), or an admin, who supervises
+# the desk through pseudonyms (never the words or the plain number). A subscriber files and reads their own
+# complaints and may reopen their own resolved one (a closed complaint is reopened by the operator only).
+SUPERVISION = "complaint supervision"
+SETTLED = (ComplaintStatus.RESOLVED.value, ComplaintStatus.CLOSED.value)
+
+
 class ComplaintOut(BaseModel):
     complaint_id: str
     msisdn: str
     category: str
-    status: str
+    status: str = Field(description="Coarse: open, in_progress or closed (kept for clients predating the lifecycle).")
+    lifecycle: str = Field(description="opened, acknowledged, resolved, closed or reopened.")
     channel: str
     opened_at: datetime
-    closed_at: datetime | None
+    closed_at: datetime | None = Field(description="When last settled (resolved, or closed without a resolution).")
+    due_at: datetime = Field(description="The resolution deadline its category set when it was opened.")
+    overdue: bool = Field(description="Not settled and past `due_at` at the time of the request.")
+    escalation_level: int = Field(description="0 none, 1 supervisor, 2 manager (raised by `fairtel care escalate`).")
+    finding_id: str | None
+    adjustment_id: str | None = Field(description="The refund that settled it, if any.")
+    conversation_id: str | None
     text: str | None = Field(description="The complaint's words: shown to the subscriber and to the agent handling it.")
 
 
@@ -279,6 +304,31 @@ class NewComplaint(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
     msisdn: str | None = Field(None, pattern=r"^\d{7,15}$", description="For agents: the customer's number.")
     channel: str = Field("web", pattern=r"^(web|app|phone|store|chat|email)$")
+    finding_id: str | None = Field(None, min_length=1, max_length=40, description="The finding it is about (same line).")
+
+
+class ResolveComplaint(BaseModel):
+    note: str | None = Field(None, max_length=2000, description="What was done.")
+    refund: str | None = Field(None, min_length=1, max_length=40, description="The refund adjustment that settles it (same line).")
+
+
+class ComplaintNote(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+
+
+class ComplaintEventOut(BaseModel):
+    seq: int | None = Field(description="null: implied by a status set outside the lifecycle, not written yet.")
+    kind: str = Field(description="status or escalation")
+    status: str = Field(description="The lifecycle status after the event.")
+    at: datetime
+    actor: str
+    note: str | None
+    recorded: bool
+
+
+class ComplaintHistoryOut(BaseModel):
+    complaint: ComplaintOut
+    events: list[ComplaintEventOut]
 
 
 class AssignmentOut(BaseModel):
@@ -290,16 +340,38 @@ class AssignmentOut(BaseModel):
     expires_at: datetime
 
 
+def _lifecycle_of(r: Any) -> str:
+    """The lifecycle status of a row, reading a coarse status changed outside the lifecycle as the store does."""
+    return status_from_store(r.status, ComplaintStatus(r.lifecycle)).value
+
+
 def _complaint_out(acc: Access, r: Any) -> ComplaintOut:
     sees_text = acc.role is Role.SUBSCRIBER or r.msisdn in acc.assignments()
+    lifecycle = _lifecycle_of(r)
+    due = r.due_at if r.due_at is not None else resolve_due(r.category, r.opened_at, DEFAULT_SLA)
     return ComplaintOut(
-        complaint_id=r.complaint_id, msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, channel=r.channel,
-        opened_at=r.opened_at, closed_at=r.closed_at, text=r.text if sees_text else None,
+        complaint_id=r.complaint_id, msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
+        channel=r.channel, opened_at=r.opened_at, closed_at=r.closed_at, due_at=due, overdue=lifecycle not in SETTLED and acc.now > due,
+        escalation_level=r.escalation_level, finding_id=r.finding_id, adjustment_id=r.adjustment_id, conversation_id=r.conversation_id,
+        text=r.text if sees_text else None,
     )
 
 
+def _where_lifecycle(t: Any, lifecycle: str) -> Any:
+    """Rows whose lifecycle status (as ``_lifecycle_of`` reads it) is ``lifecycle``."""
+    if lifecycle == "opened":
+        return and_(t.c.status == "open", t.c.lifecycle == "opened")
+    if lifecycle == "reopened":
+        return and_(t.c.status == "open", t.c.lifecycle != "opened")
+    if lifecycle == "acknowledged":
+        return t.c.status == "in_progress"
+    if lifecycle == "resolved":
+        return and_(t.c.status == "closed", t.c.lifecycle == "resolved")
+    return and_(t.c.status == "closed", t.c.lifecycle != "resolved")
+
+
 def list_complaints(
-    acc: Access, *, status: str | None = None, category: str | None = None, limit: int = 50, cursor: str | None = None
+    acc: Access, *, status: str | None = None, lifecycle: str | None = None, category: str | None = None, limit: int = 50, cursor: str | None = None,
 ) -> Page[ComplaintOut]:
     t = table_of(Complaint)
     q = select(t).order_by(t.c.opened_at.desc(), t.c.complaint_id)
@@ -313,6 +385,10 @@ def list_complaints(
         if status not in COMPLAINT_STATUSES:
             raise InvalidInputError([Problem("query", None, "status", f"one of {', '.join(COMPLAINT_STATUSES)}")], what="request")
         q = q.where(t.c.status == status)
+    if lifecycle:
+        if lifecycle not in COMPLAINT_LIFECYCLE:
+            raise InvalidInputError([Problem("query", None, "lifecycle", f"one of {', '.join(COMPLAINT_LIFECYCLE)}")], what="request")
+        q = q.where(_where_lifecycle(t, lifecycle))
     if category:
         q = q.where(t.c.category == category)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
@@ -321,7 +397,8 @@ def list_complaints(
 
 
 def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
-    """A subscriber complains about their own line; an agent records a customer's complaint (and so handles it)."""
+    """A subscriber complains about their own line; an agent records a customer's complaint (and so handles it).
+    The store writes the ``opened`` event; the access is audited here, with the request."""
     if acc.role is Role.SUBSCRIBER:
         msisdn = acc.own_msisdn()
     else:
@@ -331,17 +408,14 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
         msisdn = body.msisdn
     if acc.conn.scalar(select(table_of(Subscriber).c.msisdn).where(table_of(Subscriber).c.msisdn == msisdn)) is None:
         raise NotFoundError("no such subscriber")
-    cid = new_id("cmp")
-    acc.conn.execute(
-        table_of(Complaint).insert().values(
-            complaint_id=cid, msisdn=msisdn, category=body.category, opened_at=acc.now, closed_at=None, status="open",
-            channel=body.channel, text=body.text,
-        )
-    )
-    acc.audit("complaint.create", f"complaint/{cid}", msisdn=msisdn, reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent")
+    links = {"finding_id": body.finding_id} if body.finding_id else None
+    rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=body.text, at=acc.now, audit=None,
+                         channel=body.channel, links=links)
+    acc.audit("complaint.create", f"complaint/{rec.complaint_id}", msisdn=msisdn,
+              reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent")
     if acc.role is Role.AGENT:
-        acc.assign(msisdn, kind="complaint", reference_id=cid)
-    return _complaint_out(acc, _complaint_row(acc, cid))
+        acc.assign(msisdn, kind="complaint", reference_id=rec.complaint_id)
+    return _complaint_out(acc, _complaint_row(acc, rec.complaint_id))
 
 
 def _complaint_row(acc: Access, complaint_id: str) -> Any:
@@ -352,29 +426,90 @@ def _complaint_row(acc: Access, complaint_id: str) -> Any:
     return r
 
 
+def _audit_as(acc: Access, reason: str) -> AuditAs:
+    return AuditAs(acc.principal.username, acc.role.value, acc.pseudonyms.msisdn, reason=reason)
+
+
+def _staff_reason(acc: Access, msisdn: str) -> str:
+    """Why a member of staff may move this customer's complaint: an agent handling them, or an admin supervising."""
+    if acc.role is Role.ADMIN:
+        return SUPERVISION
+    return acc.open_subject(msisdn)
+
+
+def _require_staff(acc: Access) -> None:
+    if acc.role is not Role.ADMIN:
+        acc.require(Permission.COMPLAINT_WRITE)
+
+
+def _move(acc: Access, r: Any, to: ComplaintStatus, reason: str, *, note: str | None = None, refund: str | None = None) -> ComplaintOut:
+    move_complaint(acc.conn, r.complaint_id, to, at=acc.now, audit=_audit_as(acc, reason), note=note or None, refund=refund)
+    return _complaint_out(acc, _complaint_row(acc, r.complaint_id))
+
+
 def take_complaint(acc: Access, complaint_id: str) -> AssignmentOut:
-    """An agent takes a complaint: from now until the assignment expires they may open that customer's data."""
+    """An agent takes a complaint: from now until the assignment expires they may open that customer's data.
+    Taking an opened or reopened complaint acknowledges it."""
     acc.require(Permission.COMPLAINT_WRITE)
     r = _complaint_row(acc, complaint_id)
-    if r.status == "closed":
-        raise ConflictError(f"complaint {complaint_id} is closed")
+    lifecycle = _lifecycle_of(r)
+    if lifecycle == ComplaintStatus.CLOSED.value:
+        raise ConflictError(f"complaint {complaint_id} is closed: reopen it first", details={"from": lifecycle})
     aid = acc.assign(r.msisdn, kind="complaint", reference_id=complaint_id)
-    if r.status == "open":
-        t = table_of(Complaint)
-        acc.conn.execute(update(t).where(t.c.complaint_id == complaint_id).values(status="in_progress"))
+    if lifecycle in (ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value):
+        move_complaint(acc.conn, complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now, audit=_audit_as(acc, f"complaint {complaint_id}"))
     return _assignment(acc, aid)
 
 
-def close_complaint(acc: Access, complaint_id: str) -> ComplaintOut:
-    acc.require(Permission.COMPLAINT_WRITE)
+def resolve_complaint(acc: Access, complaint_id: str, *, note: str | None = None, refund: str | None = None) -> ComplaintOut:
+    """Settle a complaint, with what was done and, if it was refunded, the refund adjustment."""
+    _require_staff(acc)
     r = _complaint_row(acc, complaint_id)
-    reason = acc.open_subject(r.msisdn)
-    if r.status == "closed":
-        raise ConflictError(f"complaint {complaint_id} is closed already")
-    t = table_of(Complaint)
-    acc.conn.execute(update(t).where(t.c.complaint_id == complaint_id).values(status="closed", closed_at=acc.now))
-    acc.audit("complaint.close", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
-    return _complaint_out(acc, _complaint_row(acc, complaint_id))
+    return _move(acc, r, ComplaintStatus.RESOLVED, _staff_reason(acc, r.msisdn), note=note, refund=refund)
+
+
+def close_complaint(acc: Access, complaint_id: str, *, note: str | None = None) -> ComplaintOut:
+    _require_staff(acc)
+    r = _complaint_row(acc, complaint_id)
+    return _move(acc, r, ComplaintStatus.CLOSED, _staff_reason(acc, r.msisdn), note=note)
+
+
+def reopen_complaint(acc: Access, complaint_id: str, *, note: str | None = None) -> ComplaintOut:
+    """Staff reopen a resolved or closed complaint; a subscriber reopens their own resolved one (not satisfied)."""
+    if acc.role is Role.SUBSCRIBER:
+        r = _own_complaint_row(acc, complaint_id)
+        if _lifecycle_of(r) != ComplaintStatus.RESOLVED.value:
+            raise ConflictError(f"complaint {complaint_id} is {_lifecycle_of(r)}: a subscriber reopens a resolved complaint only",
+                                details={"from": _lifecycle_of(r), "to": ComplaintStatus.REOPENED.value})
+        return _move(acc, r, ComplaintStatus.REOPENED, OWN_DATA, note=note)
+    _require_staff(acc)
+    r = _complaint_row(acc, complaint_id)
+    return _move(acc, r, ComplaintStatus.REOPENED, _staff_reason(acc, r.msisdn), note=note)
+
+
+def _own_complaint_row(acc: Access, complaint_id: str) -> Any:
+    """A subscriber's own complaint; another line's is not found (its existence is not confirmed)."""
+    r = _complaint_row(acc, complaint_id)
+    if r.msisdn != acc.own_msisdn():
+        raise NotFoundError(f"no complaint {complaint_id}")
+    return r
+
+
+def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
+    """A complaint and its events, oldest first: its subscriber, the agent handling it, or an admin (numbers in
+    notes shown as the reader may see numbers)."""
+    if acc.role is Role.SUBSCRIBER:
+        r = _own_complaint_row(acc, complaint_id)
+        reason = OWN_DATA
+    else:
+        _require_staff(acc)
+        r = _complaint_row(acc, complaint_id)
+        reason = _staff_reason(acc, r.msisdn)
+    rec = get_complaint(acc.conn, complaint_id)
+    acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
+    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=e.actor, note=_scrub(acc, e.note),
+                                recorded=e.recorded) for e in rec.history]
+    return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 
 
 def _assignment(acc: Access, assignment_id: str) -> AssignmentOut:

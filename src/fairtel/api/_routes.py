@@ -20,6 +20,7 @@ from fairtel.api._users import authenticate
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
 Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
+ComplaintId = Annotated[str, Path(max_length=40)]
 PERIOD_PATTERN = r"^\d{4}-\d{2}$"  # YYYY-MM; a month out of range is `time_invalid`
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -201,10 +202,11 @@ async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
 # ---- complaints and assignments ------------------------------------------------------------------------
 @router.get("/complaints", tags=["care"])
 def complaints(
-    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|in_progress|closed)$")] = None, category: Annotated[str | None, Query(max_length=48)] = None,
-    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|in_progress|closed)$")] = None,
+    lifecycle: Annotated[str | None, Query(pattern="^(opened|acknowledged|resolved|closed|reopened)$")] = None,
+    category: Annotated[str | None, Query(max_length=48)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
 ) -> Page[_cases.ComplaintOut]:
-    return _cases.list_complaints(acc, status=status, category=category, limit=limit, cursor=cursor)
+    return _cases.list_complaints(acc, status=status, lifecycle=lifecycle, category=category, limit=limit, cursor=cursor)
 
 
 @router.post("/complaints", tags=["care"], status_code=201)
@@ -212,14 +214,31 @@ def new_complaint(acc: Acc, body: _cases.NewComplaint) -> _cases.ComplaintOut:
     return _cases.file_complaint(acc, body)
 
 
-@router.post("/complaints/{complaint_id}/take", tags=["care"], summary="Handle a complaint: opens the customer's data until the assignment expires")
-def take(acc: Acc, complaint_id: str) -> _cases.AssignmentOut:
+@router.post("/complaints/{complaint_id}/take", tags=["care"],
+             summary="Handle a complaint: opens the customer's data until the assignment expires; acknowledges it if opened or reopened")
+def take(acc: Acc, complaint_id: ComplaintId) -> _cases.AssignmentOut:
     return _cases.take_complaint(acc, complaint_id)
 
 
+@router.post("/complaints/{complaint_id}/resolve", tags=["care"], summary="Settle a complaint, with a note and the refund that settled it")
+def resolve_complaint(acc: Acc, complaint_id: ComplaintId, body: _cases.ResolveComplaint | None = None) -> _cases.ComplaintOut:
+    b = body or _cases.ResolveComplaint()
+    return _cases.resolve_complaint(acc, complaint_id, note=b.note, refund=b.refund)
+
+
 @router.post("/complaints/{complaint_id}/close", tags=["care"])
-def close(acc: Acc, complaint_id: str) -> _cases.ComplaintOut:
-    return _cases.close_complaint(acc, complaint_id)
+def close(acc: Acc, complaint_id: ComplaintId, body: _cases.ComplaintNote | None = None) -> _cases.ComplaintOut:
+    return _cases.close_complaint(acc, complaint_id, note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/reopen", tags=["care"], summary="Reopen (staff; a subscriber their own resolved complaint)")
+def reopen_complaint(acc: Acc, complaint_id: ComplaintId, body: _cases.ComplaintNote | None = None) -> _cases.ComplaintOut:
+    return _cases.reopen_complaint(acc, complaint_id, note=body.note if body else None)
+
+
+@router.get("/complaints/{complaint_id}/history", tags=["care"], summary="A complaint and its lifecycle events, oldest first")
+def complaint_history(acc: Acc, complaint_id: ComplaintId) -> _cases.ComplaintHistoryOut:
+    return _cases.complaint_history(acc, complaint_id)
 
 
 @router.get("/assignments", tags=["care"])

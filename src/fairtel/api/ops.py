@@ -2,11 +2,13 @@
 
 from fairtel.api._admin import AuditOut, UserOut, search_audit, users
 from fairtel.api._cases import (
+    ComplaintHistoryOut,
     ComplaintOut,
     FindingOut,
     FraudCaseOut,
     NewComplaint,
     close_complaint,
+    complaint_history,
     decide_fraud_case,
     dismiss_finding,
     file_complaint,
@@ -16,6 +18,8 @@ from fairtel.api._cases import (
     my_assignments,
     refund_finding,
     release_assignment,
+    reopen_complaint,
+    resolve_complaint,
     take_complaint,
 )
 from fairtel.api._customers import (
@@ -38,6 +42,7 @@ from fairtel.api._subscriptions import SubscriptionOut, cancel, confirm, offers,
 __all__ = [
     "AuditOut",
     "BillOut",
+    "ComplaintHistoryOut",
     "ComplaintOut",
     "FindingOut",
     "FraudCaseOut",
@@ -53,6 +58,7 @@ __all__ = [
     "cancel",
     "chat",
     "close_complaint",
+    "complaint_history",
     "confirm",
     "decide_fraud_case",
     "dismiss_finding",
@@ -69,6 +75,8 @@ __all__ = [
     "order",
     "refund_finding",
     "release_assignment",
+    "reopen_complaint",
+    "resolve_complaint",
     "retention_list",
     "roaming_cap",
     "search_audit",

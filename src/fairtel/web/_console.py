@@ -204,9 +204,17 @@ def _routes(c: Console) -> APIRouter:
 
         return c.action(request, csrf, build)
 
+    @r.post("/desk/{complaint_id}/resolve")
+    def resolve(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.resolve_complaint(acc, complaint_id, note=note or None), "/desk?msg=resolved_ok")[1])
+
     @r.post("/desk/{complaint_id}/close")
-    def close(request: Request, complaint_id: str, csrf: str = Form("")) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.close_complaint(acc, complaint_id), "/desk")[1])
+    def close(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.close_complaint(acc, complaint_id, note=note or None), "/desk?msg=closed_ok")[1])
+
+    @r.post("/desk/{complaint_id}/reopen")
+    def reopen(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.reopen_complaint(acc, complaint_id, note=note or None), "/desk?msg=reopened_ok")[1])
 
     @r.get("/customers/{msisdn}")
     def customer(request: Request, msisdn: str, period: str | None = None) -> Response:
