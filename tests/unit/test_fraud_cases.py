@@ -222,3 +222,38 @@ def test_cli_detect_cases_decide(cli: tuple[typer.Typer, Path]) -> None:
         rows = dict(conn.execute(text("select case_id, status from fraud_cases")).all())
     engine.dispose()
     assert rows == {ids[0]: "confirmed", ids[1]: "open"}
+
+
+def test_confirmed_simbox_line_is_suspended_in_the_register_and_audited(cli: tuple[typer.Typer, Path]) -> None:
+    from sqlalchemy import select
+
+    from fairtel.bootstrap import bootstrap
+    from fairtel.core.settings import load_settings
+    from fairtel.store import AccessAudit, get_subscriber, import_subscribers
+    from fairtel.store._schema import table_of
+
+    app, home = cli
+    fapp = bootstrap(load_settings(home=home))
+    subs = home / "subscribers.csv"
+    subs.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+                    + "".join(f"861300000000{i},c{i},payg,2026-08-01T00:00:00+08:00,active,zh,sh\n" for i in (1, 2, 3)),
+                    encoding="utf-8")
+    with fapp.db.begin() as conn:
+        assert import_subscribers(conn, subs).accepted == 3
+    runner = CliRunner()
+    r = runner.invoke(app, ["fraud", "detect", "--home", str(home), "--json"])
+    case = json.loads(r.stdout)["cases"][0]
+    r = runner.invoke(app, ["fraud", "decide", case["case_id"], "--confirm", "--suspend", "--by", "analyst-li",
+                            "--home", str(home), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["line"] == "suspended"
+    with fapp.db.connect() as conn:
+        assert get_subscriber(conn, case["subject"]).status == "suspended"  # type: ignore[union-attr]
+        assert get_subscriber(conn, "8613000000003").status == "active"  # type: ignore[union-attr]
+        rows = conn.execute(select(table_of(AccessAudit)).where(table_of(AccessAudit).c.action == "line.suspend")).all()
+    assert len(rows) == 1 and rows[0].actor == "analyst-li" and case["subject"] not in str(tuple(rows[0]))
+    # deciding again is refused; the register is not touched twice
+    r = runner.invoke(app, ["fraud", "decide", case["case_id"], "--confirm", "--suspend", "--by", "analyst-li",
+                            "--home", str(home)])
+    assert r.exit_code == 2
+    fapp.close()

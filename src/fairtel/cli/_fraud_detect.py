@@ -326,11 +326,30 @@ def register(fraud_app: typer.Typer) -> None:
                 files.record(decision, suspension)
                 decided = queue.get(case)
                 sync_db(app, [decided])
+                line = _apply_suspension(app, suspension) if suspension is not None else None
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
-            print_json({"case": decided.to_dict(), "suspension": None if suspension is None else suspension.to_dict()})
+            print_json({"case": decided.to_dict(), "suspension": None if suspension is None else suspension.to_dict(),
+                        "line": line})
             return
         console.print(f"{case}: {decision.outcome.value} by {decision.by} at {decision.at.isoformat(timespec='seconds')}")
         if suspension is not None:
-            console.print(f"suspension of {suspension.msisdn} requested ({suspension.action_id}) in {files.suspensions_path}")
+            said = {"suspended": "the line is now suspended", "already_suspended": "the line was already suspended",
+                    "not_registered": "the line is not in the subscriber register: nothing to change there"}
+            console.print(f"suspension of {suspension.msisdn} requested ({suspension.action_id}) in {files.suspensions_path}; "
+                          + said.get(line or "", f"the line is {line}: left as it is"), highlight=False)
+
+
+def _apply_suspension(app: Any, suspension: Any) -> str:
+    """The line's status becomes ``suspended`` in the subscriber register (audited as the deciding analyst);
+    the request stays in the case files as the record of why."""
+    from fairtel.privacy import Pseudonymizer
+    from fairtel.store import AuditAs, suspend_line
+
+    who = AuditAs(suspension.requested_by, "fraud_analyst",
+                  Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn"),
+                  reason=f"fraud case {suspension.case_id}")
+    with app.db.begin() as conn:
+        return suspend_line(conn, suspension.msisdn, at=suspension.requested_at, audit=who,
+                            reason=f"{suspension.detector.value} case {suspension.case_id} confirmed")

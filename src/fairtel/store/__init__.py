@@ -76,6 +76,7 @@ from fairtel.store._subscribers import (
     get_subscriber,
     import_subscribers,
     list_subscribers,
+    suspend_line,
 )
 
 __all__ = [
@@ -149,6 +150,7 @@ __all__ = [
     "record_adjustments",
     "rerate_entries",
     "store_catalog",
+    "suspend_line",
 ]
 
 if TYPE_CHECKING:

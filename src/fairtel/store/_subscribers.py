@@ -226,3 +226,24 @@ def list_subscribers(
 
 def count_subscribers(conn: Connection) -> int:
     return int(conn.scalar(select(func.count()).select_from(Subscriber)) or 0)
+
+
+def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, reason: str) -> str:
+    """Suspend an active line (a confirmed SIM-box or scam case): its status becomes ``suspended``, audited
+    (``audit``: a ``store.AuditAs``: who, in which role, and the keyed pseudonym of the number). Returns what
+    happened: ``suspended``, or why nothing changed: ``already_suspended``, ``closed``, ``not_registered``."""
+    from fairtel.store._audit import record_access
+
+    sub = get_subscriber(conn, msisdn)
+    if sub is None:
+        return "not_registered"
+    if sub.status == SubscriberStatus.SUSPENDED.value:
+        return "already_suspended"
+    if sub.status != SubscriberStatus.ACTIVE.value:
+        return sub.status
+    t = table_of(Subscriber)
+    conn.execute(t.update().where(t.c.msisdn == msisdn).values(status=SubscriberStatus.SUSPENDED.value, updated_at=at))
+    who = audit.pseudonym(msisdn)
+    record_access(conn, actor=audit.actor, role=audit.role, action="line.suspend", resource=f"subscriber/{who}",
+                  subject_msisdn_pseudonym=who, reason=reason[:255], at=at)
+    return "suspended"
