@@ -12,6 +12,8 @@
 - Telecom built-in data: train on care/data/telecom_intents_train.jsonl, held-out test per language.
 
 Latency is per single message (one predict call each) on this machine, p50 and p95 in milliseconds.
+The figures depend on whether the `embeddings` extra is installed (sentence embeddings); each line says
+which sentence encoder the model used (`null`: word and character n-grams only).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from fairtel.care import (
     BUILTIN_OOS_LABEL,
     Example,
+    IntentModel,
     builtin_examples,
     evaluate_intents,
     train_intents,
@@ -34,7 +37,8 @@ from fairtel.care import (
 DATA = Path(os.environ.get("FAIRTEL_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "intents"
 
 
-def _show(name: str, report: dict[str, object], seconds: float) -> None:
+def _show(name: str, report: dict[str, object], seconds: float, model: IntentModel) -> None:
+    report["sentence_encoder"] = model.metadata.get("sentence_encoder")
     print(f"{name}: " + json.dumps(report, ensure_ascii=False) + f"  (train {seconds:.1f} s)", flush=True)
 
 
@@ -46,7 +50,8 @@ def banking77() -> None:
     train, test = read(DATA / "banking77" / "train.csv"), read(DATA / "banking77" / "test.csv")
     t0 = time.perf_counter()
     model = train_intents(train)
-    _show("banking77 test", evaluate_intents(model, test).to_dict(), time.perf_counter() - t0)
+    secs = time.perf_counter() - t0
+    _show("banking77 test", evaluate_intents(model, test).to_dict(), secs, model)
     print("  reference: BERT-Large 0.937, TF-IDF+linear ~0.915", flush=True)
 
 
@@ -64,14 +69,15 @@ def clinc150() -> None:
         report = evaluate_intents(model, test).to_dict()
         report.pop("per_language", None)
         report["threshold"] = round(model.threshold, 4)
-        _show(f"clinc150 test (trained on {name})", report, secs)
+        _show(f"clinc150 test (trained on {name})", report, secs, model)
     print("  reference: BERT 0.962 in scope / 0.523 oos recall; Rasa 0.915 / 0.453", flush=True)
 
 
 def telecom() -> None:
     t0 = time.perf_counter()
     model = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL)
-    _show("telecom held-out", evaluate_intents(model, builtin_examples("test")).to_dict(), time.perf_counter() - t0)
+    secs = time.perf_counter() - t0
+    _show("telecom held-out", evaluate_intents(model, builtin_examples("test")).to_dict(), secs, model)
 
 
 def main(argv: list[str]) -> int:

