@@ -15,8 +15,7 @@ from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import Finding, FindingKind, FindingStatus, dismiss, refund
 from fairtel.assurance._finding import minor_to_decimal
-from fairtel.care import ComplaintStatus
-from fairtel.care._complaints import DEFAULT_SLA, resolve_due, status_from_store
+from fairtel.care import DEFAULT_SLA, ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
 from fairtel.privacy import Permission, Role

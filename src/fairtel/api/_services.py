@@ -66,6 +66,9 @@ def find_assistant(settings: Settings, app: App | None = None) -> Assistant | No
     catalog = parse_catalog(text)[0] if text else None
     catalog = catalog or load_catalog(default_catalog_path())
     model = load_intent_model(settings.models_dir, train_if_missing=False)
+    # warm up now, not on a subscriber's first message: the sentence encoder (embeddings extra) loads its
+    # weights on first use (~1.5 s), and every first call pays its own set-up
+    model.predict(["你好", "hello"])
     assistant: Assistant = CareAssistant(model, StoreCareData(app.db, settings.lake_dir, catalog))
     return assistant
 

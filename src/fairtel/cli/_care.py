@@ -237,8 +237,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     channel, text); a complaint already stored is skipped."""
     from sqlalchemy import select
 
-    from fairtel.care import parse_category
-    from fairtel.care._complaints import resolve_due
+    from fairtel.care import parse_category, resolve_due
     from fairtel.core.time import parse_rfc3339
     from fairtel.store import Complaint, ComplaintEvent
     from fairtel.store._schema import table_of

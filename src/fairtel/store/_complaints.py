@@ -27,12 +27,13 @@ from fairtel.care import (
     Escalation,
     SlaPolicy,
     parse_category,
+    resolve_due,
     sla_state,
+    status_from_store,
     store_status,
     transition,
 )
 from fairtel.care import Complaint as LifecycleComplaint
-from fairtel.care._complaints import resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.time import require_aware
