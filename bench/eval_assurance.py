@@ -153,8 +153,9 @@ def _bill_shock(args: argparse.Namespace) -> int:
     from fairtel.assurance import DOMESTIC, EU_DATA_ROAMING, BillShockPolicy, bill_shock_findings
     from fairtel.bootstrap import bootstrap
     from fairtel.cli._assure import _from_home
+    from fairtel.cli._home import home_catalog
     from fairtel.cli._load import load_directory
-    from fairtel.cli._rating import _catalog, rate_period
+    from fairtel.cli._rating import rate_period
     from fairtel.core.money import Money
     from fairtel.core.settings import load_settings
     from fairtel.core.time import Period
@@ -171,7 +172,7 @@ def _bill_shock(args: argparse.Namespace) -> int:
     summary = load_directory(app, ops)
     print(f"loaded in {time.perf_counter() - t0:.1f} s: {summary.subscribers.accepted if summary.subscribers else 0:,} subscribers, "
           f"{len(summary.usage.get('files', []))} usage file(s) ingested ({summary.usage.get('status')})")
-    catalog = _catalog(app, None, [])
+    catalog = home_catalog(app, None, [])
     t0 = time.perf_counter()
     for key in app.lake.periods("usage"):
         totals = rate_period(app, Period.parse(key, catalog.operator.timezone), catalog=catalog)

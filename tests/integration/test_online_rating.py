@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from fairtel.bootstrap import bootstrap
 from fairtel.catalog import load_catalog
 from fairtel.cli import app as fairtel_app
-from fairtel.cli._rating import _gate, _subscribers, rate_period
+from fairtel.cli._home import home_gate, home_subscribers
+from fairtel.cli._rating import rate_period
 from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
 from fairtel.engines import OnlineRater, timeliness
@@ -105,7 +106,7 @@ def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Pa
     _files_in_time_order(operator, inbox, 3)
     app = bootstrap(load_settings(home=home))
     catalog = load_catalog(operator / "catalog.toml")
-    subs, gate = _subscribers(app), _gate(app, catalog)
+    subs, gate = home_subscribers(app), home_gate(app, catalog)
     from fairtel.mediation import ingest_files
 
     reports = ingest_files(sorted(inbox.glob("*.parquet")), settings=app.settings)

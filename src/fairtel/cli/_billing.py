@@ -161,7 +161,7 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
     """Rate the billed subscribers' usage of ``period`` again under ``catalog`` and issue the differences as
     adjustment entries (append-only, idempotent)."""
     from fairtel.billing import rerate_differences
-    from fairtel.cli._rating import _gate, _subscribers
+    from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.rating import rate
     from fairtel.store import bills_of_period, record_adjustments, rerate_entries
@@ -177,7 +177,7 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
     usage = _scan_usage(app, per, msisdns)
     if report is not None:
         report.step("rerate", total=2)
-    result = rate(usage, catalog, _subscribers(app), period=per, gate=_gate(app, catalog)) if usage.height else None
+    result = rate(usage, catalog, home_subscribers(app), period=per, gate=home_gate(app, catalog)) if usage.height else None
     rerated = result.rated if result is not None else billed.head(0)
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in bills},
                               currency=catalog.operator.currency, created_at=utc_now(), prior=prior, policy=_policy(app),
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Bill a period: plan fees, usage, VAS, tax and pending adjustments. Issued bills never change."""
-        from fairtel.cli._rating import _catalog
+        from fairtel.cli._home import home_catalog
 
         if ctx.invoked_subcommand is not None:
             return
@@ -230,7 +230,7 @@ def register(app: typer.Typer) -> None:
             if period is None:
                 raise InvalidInputError([Problem("options", None, "--period", "a billing period YYYY-MM is required")], what="options")
             application = app_for(ctx, home)
-            catalog = _catalog(application, catalog_file, notes)
+            catalog = home_catalog(application, catalog_file, notes)
             with reporter(quiet=as_json) as rep:
                 out = bill_period(application, period, catalog=catalog, issue=issue, report=rep)
         except FairtelError as exc:
@@ -260,7 +260,7 @@ def register(app: typer.Typer) -> None:
         catalog_file: CatalogOpt = None,
     ) -> None:
         """The itemised statement (详单) of an issued bill: every line, masked peers, totals equal to the bill."""
-        from fairtel.cli._rating import _catalog
+        from fairtel.cli._home import home_catalog
 
         try:
             problems = []
@@ -271,7 +271,7 @@ def register(app: typer.Typer) -> None:
             if problems:
                 raise InvalidInputError(problems, what="options")
             application = app_for(ctx, home)
-            text = statement_for(application, msisdn, period, catalog=_catalog(application, catalog_file, []), fmt=fmt, lang=lang)
+            text = statement_for(application, msisdn, period, catalog=home_catalog(application, catalog_file, []), fmt=fmt, lang=lang)
         except FairtelError as exc:
             raise fail(exc) from None
         if out is None:
@@ -291,12 +291,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Rate an issued period again under the current tariff; differences become adjustment entries."""
-        from fairtel.cli._rating import _catalog
+        from fairtel.cli._home import home_catalog
 
         notes: list[str] = []
         try:
             application = app_for(ctx, home)
-            catalog = _catalog(application, catalog_file, notes)
+            catalog = home_catalog(application, catalog_file, notes)
             with reporter(quiet=as_json) as rep:
                 out = rerate_period(application, period, catalog=catalog, report=rep)
         except FairtelError as exc:

@@ -42,11 +42,11 @@ def build_assistant(fapp: App, *, today: date | None = None, report: Any = None,
     """The assistant over a home: its intent model (trained into ``<home>/models`` on first use), the
     store's data port, and the conversation log under ``<home>/care``."""
     from fairtel.care import Assistant, ConversationLog, load_intent_model
-    from fairtel.cli._rating import _catalog
+    from fairtel.cli._home import home_catalog
     from fairtel.store import StoreCareData
 
     notes: list[str] = []
-    catalog = _catalog(fapp, None, notes)
+    catalog = home_catalog(fapp, None, notes)
     for n in notes:
         if report is not None:
             report.note(n)
@@ -444,13 +444,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Record a complaint."""
         from fairtel.care import ComplaintRequest, classify_complaint, parse_category
-        from fairtel.cli._rating import _catalog
+        from fairtel.cli._home import home_catalog
         from fairtel.store import StoreCareData
 
         try:
             fapp = app_for(ctx, home)
             cat = parse_category(category) if category else classify_complaint(text)
-            data = StoreCareData(fapp.db, fapp.settings.lake_dir, _catalog(fapp, None, []), actor=DESK_ACTOR,
+            data = StoreCareData(fapp.db, fapp.settings.lake_dir, home_catalog(fapp, None, []), actor=DESK_ACTOR,
                                  pseudonymize=_audit_as(fapp, DESK_ACTOR, "agent").pseudonym)
             if data.line(msisdn) is None:
                 raise NotFoundError(f"no subscriber {msisdn}")

@@ -87,11 +87,12 @@ def _load(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _rate(ctx: DemoContext) -> dict[str, Any]:
-    from fairtel.cli._rating import _catalog, rate_period
+    from fairtel.cli._home import home_catalog
+    from fairtel.cli._rating import rate_period
     from fairtel.core.time import Period
 
     app = ctx.app
-    catalog = _catalog(app, None, [])
+    catalog = home_catalog(app, None, [])
     online = _rate_online(ctx, catalog)
     periods = app.lake.periods("usage")
     lines = unrated = records = 0
@@ -116,13 +117,13 @@ def _rate_online(ctx: DemoContext, catalog: Catalog) -> dict[str, Any]:
     """Each ingested file rated as ``watch --rate`` does, as it would have been on arrival (its lag counts from
     the moment the load began: every file was waiting then); the batch run then rates each period whole, in time
     order, and replaces these lines. What stays is the rating log: the dashboard's timeliness."""
-    from fairtel.cli._rating import _gate, _subscribers
+    from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.engines import OnlineRater
 
     files = [f for f in ctx.facts.get("load", {}).get("usage", {}).get("files", []) if f.get("parts")]
     arrived = ctx.facts.get("arrived_at", datetime.now(UTC))
-    rater = OnlineRater(ctx.app.settings, catalog=catalog, subscribers=_subscribers(ctx.app),
-                        gate=_gate(ctx.app, catalog))
+    rater = OnlineRater(ctx.app.settings, catalog=catalog, subscribers=home_subscribers(ctx.app),
+                        gate=home_gate(ctx.app, catalog))
     lags = [rater.rate_file(f["content_hash"], f["parts"], arrived_at=arrived) for f in files]
     records = sum(r.records for r in lags)
     on_time = sum(r.records for r in lags if r.lag_s <= 60)
@@ -132,9 +133,9 @@ def _rate_online(ctx: DemoContext, catalog: Catalog) -> dict[str, Any]:
 def _bill(ctx: DemoContext) -> dict[str, Any]:
     """Issue the bills of every rated period (a period already issued is left as it is: bills are immutable)."""
     from fairtel.cli._billing import bill_period
-    from fairtel.cli._rating import _catalog
+    from fairtel.cli._home import home_catalog
 
-    catalog = _catalog(ctx.app, None, [])
+    catalog = home_catalog(ctx.app, None, [])
     issued = 0
     totals: list[str] = []
     for key in ctx.app.lake.periods("rated"):

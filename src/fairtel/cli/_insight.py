@@ -33,9 +33,9 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _home_catalog(app: App, path: Path | None, notes: list[str]) -> Catalog:
-    from fairtel.cli._rating import _catalog
+    from fairtel.cli._home import home_catalog
 
-    return _catalog(app, path, notes)
+    return home_catalog(app, path, notes)
 
 
 def _home_usage(app: App, periods: list[str] | None = None) -> pl.LazyFrame:

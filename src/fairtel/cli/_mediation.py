@@ -118,11 +118,11 @@ SUBSCRIBERS_REFRESH_S = 60.0
 def _online_rating(app: App, *, quiet: bool) -> Callable[[FileReport], None]:
     """The ``after`` hook of ``watch --rate``: each committed file rated with the home's catalog, subscribers
     (re-read every minute, for new lines) and consent gate."""
-    from fairtel.cli._rating import _catalog, _gate, _subscribers
+    from fairtel.cli._home import home_catalog, home_gate, home_subscribers
     from fairtel.engines import OnlineRater
 
-    catalog = _catalog(app, None, [])
-    rater = OnlineRater(app.settings, catalog=catalog, subscribers=_subscribers(app), gate=_gate(app, catalog))
+    catalog = home_catalog(app, None, [])
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_subscribers(app), gate=home_gate(app, catalog))
     loaded = time.monotonic()
 
     def after(r: FileReport) -> None:
@@ -130,8 +130,8 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[FileReport], None]:
         if r.status not in (Status.INGESTED, Status.ALREADY) or not r.parts or r.content_hash is None:
             return
         if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:
-            rater.subscribers = _subscribers(app)
-            rater.gate = _gate(app, catalog)
+            rater.subscribers = home_subscribers(app)
+            rater.gate = home_gate(app, catalog)
             loaded = time.monotonic()
         arrived = datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC)
         res = rater.rate_file(r.content_hash, r.parts, arrived_at=arrived)

@@ -11,6 +11,7 @@ import polars as pl
 import typer
 
 from fairtel.cli._context import app_for
+from fairtel.cli._home import home_catalog, home_gate, home_subscribers
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.time import Period
@@ -21,47 +22,6 @@ if TYPE_CHECKING:
 
 RATED = "rated"
 UNRATED = "unrated"
-
-
-def _catalog(app: App | None, path: Path | None, notes: list[str]) -> Catalog:
-    """``--catalog FILE``, else the store's current catalog, else the demo catalog (said in the notes)."""
-    from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
-
-    if path is not None:
-        return load_catalog(path)
-    if app is not None:
-        from fairtel.store import current_catalog_text
-
-        with app.db.connect() as conn:
-            text = current_catalog_text(conn)
-        if text is not None:
-            catalog, problems = parse_catalog(text, file="<stored catalog>")
-            if catalog is None:
-                raise InvalidInputError(problems, what="the stored catalog")
-            return catalog
-    notes.append(f"no catalog loaded in this home: using {default_catalog_path()}")
-    return load_catalog(default_catalog_path())
-
-
-def _subscribers(app: App) -> pl.DataFrame:
-    from sqlalchemy import select
-
-    from fairtel.store import Subscriber
-
-    with app.db.connect() as conn:
-        rows = conn.execute(select(Subscriber.msisdn, Subscriber.plan_id)).all()
-    return pl.DataFrame({"msisdn": [r[0] for r in rows], "plan_id": [r[1] for r in rows]},
-                        schema={"msisdn": pl.String(), "plan_id": pl.String()})
-
-
-def _gate(app: App, catalog: Catalog) -> Any:
-    from fairtel.consent import project_subscriptions
-    from fairtel.rating import consent_gate
-    from fairtel.store import consent_ledger
-
-    with app.db.connect() as conn:
-        ledger = consent_ledger(conn)
-    return consent_gate(project_subscriptions(ledger), catalog)
 
 
 def rate_period(
@@ -75,8 +35,8 @@ def rate_period(
     settings = app.settings
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
     try:
-        return eng.rate_period(settings, period, catalog=catalog, subscribers=_subscribers(app),
-                               gate=_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
+        return eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app),
+                               gate=home_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
     finally:
         eng.close()
 
@@ -108,7 +68,7 @@ def register(app: typer.Typer) -> None:
         notes: list[str] = []
         try:
             application = app_for(ctx, home, engine=engine)
-            catalog = _catalog(application, catalog_file, notes)
+            catalog = home_catalog(application, catalog_file, notes)
             per = Period.parse(period, catalog.operator.timezone)
             with reporter(quiet=as_json) as rep:
                 for n in notes:
@@ -136,7 +96,7 @@ def register(app: typer.Typer) -> None:
         from fairtel.rating import quote
 
         try:
-            catalog = _catalog(None, catalog_file, [])
+            catalog = home_catalog(None, catalog_file, [])
             text = sys.stdin.read()
             try:
                 data = json.loads(text)
@@ -176,7 +136,7 @@ def register(app: typer.Typer) -> None:
                     row = unrated.row(0, named=True)
                     raise NotFoundError(f"record {record_id!r} was not rated: {row['reason']}", details={"reason": row["reason"]})
                 raise NotFoundError(f"no rated line for record {record_id!r} in {lake / RATED}")
-            catalog = _catalog(application, catalog_file, [])
+            catalog = home_catalog(application, catalog_file, [])
             usage = _find(lake, "usage", record_id, source, period)
             result = explain(record_id, rated=rated, catalog=catalog, usage=usage if usage.height else None, source=source)
             language = lang or _language(application, result.msisdn)

@@ -1,0 +1,57 @@
+"""What several commands read from a home: its catalog, its subscribers with their plans, its consent gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from fairtel.core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
+    from fairtel.catalog import Catalog
+
+
+def home_catalog(app: App | None, path: Path | None, notes: list[str]) -> Catalog:
+    """``--catalog FILE``, else the store's current catalog, else the demo catalog (said in the notes)."""
+    from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
+
+    if path is not None:
+        return load_catalog(path)
+    if app is not None:
+        from fairtel.store import current_catalog_text
+
+        with app.db.connect() as conn:
+            text = current_catalog_text(conn)
+        if text is not None:
+            catalog, problems = parse_catalog(text, file="<stored catalog>")
+            if catalog is None:
+                raise InvalidInputError(problems, what="the stored catalog")
+            return catalog
+    notes.append(f"no catalog loaded in this home: using {default_catalog_path()}")
+    return load_catalog(default_catalog_path())
+
+
+def home_subscribers(app: App) -> pl.DataFrame:
+    """Every line in the register with its plan (``msisdn``, ``plan_id``): what rating needs."""
+    from sqlalchemy import select
+
+    from fairtel.store import Subscriber
+
+    with app.db.connect() as conn:
+        rows = conn.execute(select(Subscriber.msisdn, Subscriber.plan_id)).all()
+    return pl.DataFrame({"msisdn": [r[0] for r in rows], "plan_id": [r[1] for r in rows]},
+                        schema={"msisdn": pl.String(), "plan_id": pl.String()})
+
+
+def home_gate(app: App, catalog: Catalog) -> Any:
+    """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order."""
+    from fairtel.consent import project_subscriptions
+    from fairtel.rating import consent_gate
+    from fairtel.store import consent_ledger
+
+    with app.db.connect() as conn:
+        ledger = consent_ledger(conn)
+    return consent_gate(project_subscriptions(ledger), catalog)
