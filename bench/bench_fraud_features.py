@@ -110,25 +110,38 @@ def generate(out: Path, records: int, seed: int = 1) -> int:
     return subs
 
 
-def run_fairtel(data: Path) -> dict[str, object]:
+def run_fairtel(data: Path, buckets: bool = False) -> dict[str, object]:
+    """As ``fairtel fraud detect`` computes the features (``compute_features`` over the whole period in chunks of
+    8 M records, one scan of the period per chunk), or with ``buckets`` as the local engine does
+    (``engines.period_features``: the cross-subscriber aggregates in one pass, then the period split once into
+    buckets of 1 M records of whole subscribers, computed by worker processes)."""
     import polars as pl
 
     from fairtel.catalog import default_catalog_path, load_catalog
     from fairtel.core.time import utc_now
-    from fairtel.fraud import compute_features, detect
+    from fairtel.engines import period_features
+    from fairtel.fraud import FeatureConfig, compute_features, detect
 
     catalog = load_catalog(default_catalog_path())
     t0 = time.perf_counter()
-    usage = pl.scan_parquet(sorted(data.glob("part-*.parquet")))
+    files = sorted(data.glob("part-*.parquet"))
+    usage = pl.scan_parquet(files)
     subscribers = pl.read_parquet(data / "subscribers.parquet.meta")
     records = int(usage.select(pl.len()).collect().item())
-    chunks = max(1, -(-records // 8_000_000))
-    features = compute_features(usage, catalog=catalog, subscribers=subscribers, chunks=chunks)
+    if not buckets:
+        chunks = max(1, -(-records // 8_000_000))
+        features = compute_features(usage, catalog=catalog, subscribers=subscribers, chunks=chunks)
+    else:
+        chunks = max(1, -(-records // 1_000_000))
+        features = period_features(files, catalog=catalog, subscribers=subscribers, config=FeatureConfig(),
+                                   batch_size=1_000_000, spill=data / ".spill", workers=0, parallel_from=0)
     t1 = time.perf_counter()
     found = detect(features, period="2026-09", now=utc_now())
     t2 = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"records": records, "chunks": chunks, "lines": features.lines.height, "features_s": round(t1 - t0, 1),
-            "detect_s": round(t2 - t1, 2), "cases": found.counts(), "peak_rss_mb": round(_peak_mb())}
+            "detect_s": round(t2 - t1, 2), "cases": found.counts(), "peak_rss_mb": round(_peak_mb()),
+            "worker_peak_rss_mb": children.ru_maxrss // 1024}
 
 
 def run_duckdb(data: Path) -> dict[str, object]:
@@ -166,11 +179,16 @@ def main() -> int:
     ap.add_argument("records", nargs="?", type=int, default=int(os.environ.get("FAIRTEL_BENCH_RECORDS", 50_000_000)))
     ap.add_argument("--out", type=Path, help="Where the generated records go (default: a temporary directory).")
     ap.add_argument("--keep", action="store_true", help="Keep the generated records (and reuse them if present).")
+    ap.add_argument("--buckets", action="store_true", help="Also time the local engine's way (buckets in worker processes).")
     ap.add_argument("--run-fairtel", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--run-buckets", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--run-duckdb", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run_fairtel:
         print(json.dumps(run_fairtel(args.run_fairtel)))
+        return 0
+    if args.run_buckets:
+        print(json.dumps(run_fairtel(args.run_buckets, buckets=True)))
         return 0
     if args.run_duckdb:
         print(json.dumps(run_duckdb(args.run_duckdb)))
@@ -187,7 +205,14 @@ def main() -> int:
         fs, ds = float(str(fairtel["features_s"])), float(str(duck["seconds"]))
         print(f"fairtel features: {rec:,} records, {fairtel['lines']:,} lines, {fairtel['chunks']} chunk(s): "
               f"{fs:.1f} s ({rec / fs / 1e6:.2f} M records/s), detectors {fairtel['detect_s']} s, "
-              f"peak RSS {fairtel['peak_rss_mb']} MB; cases {fairtel['cases']}")
+              f"peak RSS {fairtel['peak_rss_mb']} MB main, {fairtel['worker_peak_rss_mb']} MB largest worker; "
+              f"cases {fairtel['cases']}")
+        if args.buckets:
+            other = _child("--run-buckets", data)
+            bs = float(str(other["features_s"]))
+            print(f"local engine (buckets in worker processes): {bs:.1f} s ({rec / bs / 1e6:.2f} M records/s), peak RSS "
+                  f"{other['peak_rss_mb']} MB main, {other['worker_peak_rss_mb']} MB largest worker; same lines: "
+                  f"{other['lines'] == fairtel['lines']}, same cases: {other['cases'] == fairtel['cases']}")
         print(f"duckdb GROUP BY (9 of the aggregates, 2 threads): {ds:.1f} s ({rec / ds / 1e6:.2f} M records/s), "
               f"peak RSS {duck['peak_rss_mb']} MB, {duck['lines']:,} lines")
         print(f"ratio fairtel/duckdb: {fs / ds:.2f}x time")

@@ -90,8 +90,7 @@ def homes(operator: Operator, spark_engine: SparkEngine, tmp_path_factory: pytes
         settings = _home(operator, tmp, name)
         rated = engine.rate_period(settings, PERIOD, catalog=operator.catalog, subscribers=operator.subscribers,
                                    gate=operator.gate)
-        if name != "local-workers":
-            engine.features(settings, PERIOD, catalog=operator.catalog, subscribers=operator.subscribers)
+        engine.features(settings, PERIOD, catalog=operator.catalog, subscribers=operator.subscribers)
         out[name] = Run(settings, rated)
     return out
 
@@ -114,13 +113,14 @@ def test_spark_writes_the_same_rows_as_local(homes: dict[str, Run], dataset: str
     assert_frame_equal(spark, local, check_exact=True)
 
 
-@pytest.mark.parametrize("dataset", ["rated", "unrated"])
+@pytest.mark.parametrize("dataset", ["rated", "unrated", "fraud_lines", "fraud_callers", "fraud_callbacks"])
 def test_local_worker_processes_write_the_same_rows(homes: dict[str, Run], dataset: str) -> None:
     one, many = _read(homes["local"].settings, dataset), _read(homes["local-workers"].settings, dataset)
     assert one.height > 0
     assert_frame_equal(many, one, check_exact=True)
     assert homes["local-workers"].rated.to_dict() | {"seconds": 0} == homes["local"].rated.to_dict() | {"seconds": 0}
-    assert not list((homes["local-workers"].settings.lake_dir / "rated").glob(".*")), "staging or spill left behind"
+    lake = homes["local-workers"].settings.lake_dir
+    assert not list(lake.glob(".*")) and not list((lake / "rated").glob(".*")), "staging or spill left behind"
 
 
 def test_spark_rating_equals_one_kernel_call_over_the_whole_month(operator: Operator, homes: dict[str, Run]) -> None:

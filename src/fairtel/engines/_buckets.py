@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -37,6 +37,7 @@ from fairtel.engines._kernels import rate_group, rating_summary
 
 if TYPE_CHECKING:
     from fairtel.catalog import Catalog
+    from fairtel.fraud import CrossFeatures, FeatureConfig
     from fairtel.rating import VasGate
 
 SEED = 7  # the bucket hash's seed: fixed, so buckets are the same in every run
@@ -86,10 +87,10 @@ class RatingJob:
     unrated_dir: Path
 
 
-_JOB: RatingJob | None = None
+_JOB: Any = None  # the job of this worker process (a RatingJob or a FeatureJob)
 
 
-def _start_worker(job: RatingJob) -> None:
+def _start_worker(job: Any) -> None:
     global _JOB
     _JOB = job
 
@@ -108,8 +109,8 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
 def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = None) -> pl.DataFrame:
     """Rate one bucket, write its lines into the staging directories, remove its pieces; returns its summary."""
     job = job or _JOB
-    if job is None:  # pragma: no cover - a worker always has its job
-        raise RuntimeError("rating worker started without a job")
+    if not isinstance(job, RatingJob):  # pragma: no cover - a worker always has its job
+        raise RuntimeError("rating worker started without a rating job")
     usage = read_bucket(pieces, job.columns)
     for p in pieces:
         p.unlink(missing_ok=True)
@@ -140,7 +141,7 @@ def workers_for(records: int, workers: int, parallel_from: int = PARALLEL_FROM) 
 
 
 @contextmanager
-def _pool(workers: int, job: RatingJob) -> Iterator[ProcessPoolExecutor]:
+def _pool(workers: int, job: Any) -> Iterator[ProcessPoolExecutor]:
     """Worker processes started fresh (``spawn``: Polars' thread pool does not survive ``fork``), each with its
     share of the CPUs for Polars' threads."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -198,3 +199,50 @@ def _group(found: Sequence[Sequence[tuple[int, Path]]], buckets: int) -> list[li
         for b, path in one:
             pieces[b].append(path)
     return pieces
+
+
+@dataclass(frozen=True)
+class FeatureJob:
+    """What every bucket of the fraud features needs: the cross-subscriber aggregates come computed."""
+
+    catalog: Catalog
+    config: FeatureConfig
+    subscribers: pl.DataFrame | None
+    cross: CrossFeatures
+    columns: tuple[str, ...]
+
+
+def feature_bucket(bucket: int, pieces: Sequence[Path], job: FeatureJob | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(lines, callbacks) of one bucket of whole subscribers; removes its pieces."""
+    from fairtel.engines._kernels import empty_usage
+    from fairtel.fraud import compute_features
+
+    job = job or _JOB
+    if not isinstance(job, FeatureJob):  # pragma: no cover - a worker always has its job
+        raise RuntimeError("feature worker started without a feature job")
+    usage = read_bucket(pieces, job.columns)
+    for p in pieces:
+        p.unlink(missing_ok=True)
+    if usage.height == 0:
+        usage = empty_usage(job.columns)
+    found = compute_features(usage, catalog=job.catalog, subscribers=job.subscribers, config=job.config,
+                             cross=job.cross)
+    return found.lines, found.callbacks
+
+
+def feature_buckets(
+    files: Sequence[Path], buckets: int, job: FeatureJob, *, spill: Path, workers: int,
+) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The fraud features of ``files`` in ``buckets`` hash buckets of whole subscribers, with ``workers``
+    processes (1: in this process); one (lines, callbacks) per bucket. The spill directory is removed at the end."""
+    try:
+        if workers <= 1:
+            pieces = _group([split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)], buckets)
+            return [feature_bucket(b, pieces[b], job) for b in range(buckets)]
+        with _pool(workers, job) as pool:
+            splits = [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
+            pieces = _group([s.result() for s in splits], buckets)
+            futures = [pool.submit(feature_bucket, b, pieces[b]) for b in range(buckets)]
+            return [f.result() for f in futures]
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ from fairtel.engines._base import (
     RateSummary,
     period_key,
 )
-from fairtel.engines._buckets import PARALLEL_FROM, RatingJob, rate_buckets, workers_for
+from fairtel.engines._buckets import PARALLEL_FROM, FeatureJob, RatingJob, feature_buckets, rate_buckets, workers_for
 from fairtel.engines._kernels import (
     RATING_USAGE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -33,7 +34,7 @@ from fairtel.engines._kernels import (
     normalise_features,
 )
 from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
-from fairtel.fraud import FeatureConfig, compute_features
+from fairtel.fraud import FeatureConfig, FraudFeatures, cross_features
 
 if TYPE_CHECKING:
     from fairtel.catalog import Catalog
@@ -145,12 +146,10 @@ class LocalEngine:
         writers = {name: PeriodWriter(lake, ds, key) for name, ds in FEATURE_DATASETS.items()}
         try:
             if files:
-                scan = pl.scan_parquet(files)
-                names = scan.collect_schema().names()
-                usage = scan.select([c for c in FEATURE_USAGE_COLUMNS if c in names])
-                chunks = max(1, math.ceil(rows / (batch_size or settings.batch_size)))
-                found = normalise_features(compute_features(usage, catalog=catalog, subscribers=subscribers, config=cfg,
-                                                            chunks=chunks))
+                found = period_features(files, catalog=catalog, subscribers=subscribers, config=cfg,
+                                        batch_size=batch_size or settings.batch_size,
+                                        workers=self.workers or settings.workers, parallel_from=self.parallel_from,
+                                        spill=lake / f".features-{key}-{uuid.uuid4().hex}.spill")
                 for name, writer in writers.items():
                     frame: pl.DataFrame = getattr(found, name)
                     writer.add(frame)
@@ -167,3 +166,23 @@ class LocalEngine:
 
     def close(self) -> None:
         return None
+
+
+def period_features(
+    files: Sequence[Path], *, catalog: Catalog, subscribers: pl.DataFrame | None, config: FeatureConfig,
+    batch_size: int, spill: Path, workers: int = 0, parallel_from: int = PARALLEL_FROM,
+) -> FraudFeatures:
+    """The fraud features of one period's usage parts: the aggregates that cross subscribers in one pass over the
+    period, then the lines' features per hash bucket of whole subscribers (the period split once, the buckets
+    computed by ``workers`` processes; 0: one per CPU). The same tables ``compute_features`` gives on the whole."""
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    scan = pl.scan_parquet(list(files), missing_columns="insert")
+    names = scan.collect_schema().names()
+    columns = tuple(c for c in FEATURE_USAGE_COLUMNS if c in names)
+    cross = cross_features(scan.select(list(columns)), catalog=catalog, config=config)
+    buckets = max(1, math.ceil(rows / batch_size))
+    job = FeatureJob(catalog, config, subscribers, cross, columns)
+    parts = feature_buckets(list(files), buckets, job, spill=spill, workers=workers_for(rows, workers, parallel_from))
+    lines = pl.concat([p[0] for p in parts], how="diagonal_relaxed").sort("msisdn")
+    callbacks = pl.concat([p[1] for p in parts], how="diagonal_relaxed").sort("started_at", "msisdn", "record_id")
+    return normalise_features(FraudFeatures(lines=lines, callers=cross.callers.sort("peer"), callbacks=callbacks))

@@ -31,7 +31,14 @@ from fairtel.fraud._detectors import (
     detect_simbox,
     detect_wangiri,
 )
-from fairtel.fraud._features import USAGE_COLUMNS, FeatureConfig, FraudFeatures, compute_features
+from fairtel.fraud._features import (
+    USAGE_COLUMNS,
+    CrossFeatures,
+    FeatureConfig,
+    FraudFeatures,
+    compute_features,
+    cross_features,
+)
 
 if TYPE_CHECKING:
     from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
@@ -46,6 +53,7 @@ __all__ = [
     "CaseFiles",
     "CaseQueue",
     "CaseStatus",
+    "CrossFeatures",
     "Decision",
     "Detection",
     "Detector",
@@ -64,6 +72,7 @@ __all__ = [
     "WangiriThresholds",
     "case_id",
     "compute_features",
+    "cross_features",
     "detect",
     "detect_irsf",
     "detect_scam",

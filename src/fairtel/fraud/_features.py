@@ -251,6 +251,28 @@ def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.Laz
     return lf.with_columns(at.dt.cast_time_unit("us").alias("activated_at")).unique("msisdn", keep="first")
 
 
+@dataclass(frozen=True)
+class CrossFeatures:
+    """The aggregates that cross subscribers: per international caller (``callers``) and the most lines seen
+    in one device per line (``sims``: msisdn, sims_per_imei)."""
+
+    callers: pl.DataFrame
+    sims: pl.DataFrame
+
+
+def cross_features(
+    usage: pl.LazyFrame | pl.DataFrame, *, catalog: Catalog, config: FeatureConfig | None = None, streaming: bool = True,
+) -> CrossFeatures:
+    """``CrossFeatures`` of a whole period, in one pass over ``usage``."""
+    cfg = config or FeatureConfig()
+    engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
+    lf = _prepare(usage.lazy())
+    maybe_intl, zone = _zone_of(catalog, cfg)
+    callers, sims = pl.collect_all([_caller_plan(_intl_plan(lf, cfg, maybe_intl, zone), cfg), _sims_per_imei_plan(lf)],
+                                   engine=engine)
+    return CrossFeatures(callers, sims)
+
+
 def compute_features(
     usage: pl.LazyFrame | pl.DataFrame,
     *,
@@ -259,13 +281,16 @@ def compute_features(
     config: FeatureConfig | None = None,
     chunks: int = 1,
     streaming: bool = True,
+    cross: CrossFeatures | None = None,
 ) -> FraudFeatures:
     """The features of every line and of every international caller in ``usage`` (one period of clean usage,
     CLEAN_USAGE_SCHEMA; missing optional columns read as null).
 
     ``subscribers`` (msisdn, activated_at) gives the line age; without it the ages are null. ``chunks``
     splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
-    memory on large periods.
+    memory on large periods. ``cross``: the two aggregates that cross subscribers (``cross_features``),
+    computed over the whole period; with it, ``usage`` may be any group of whole subscribers and the lines'
+    features are exact (a caller's and a device's counts come from ``cross``, not from the group).
     """
     cfg = config or FeatureConfig()
     if chunks < 1:
@@ -274,8 +299,11 @@ def compute_features(
     lf = _prepare(usage.lazy())
     subs = _subscriber_frame(subscribers)
     maybe_intl, zone = _zone_of(catalog, cfg)
-    intl_all = _intl_plan(lf, cfg, maybe_intl, zone)
-    callers, sims = pl.collect_all([_caller_plan(intl_all, cfg), _sims_per_imei_plan(lf)], engine=engine)
+    if cross is None:
+        intl_all = _intl_plan(lf, cfg, maybe_intl, zone)
+        callers, sims = pl.collect_all([_caller_plan(intl_all, cfg), _sims_per_imei_plan(lf)], engine=engine)
+    else:
+        callers, sims = cross.callers, cross.sims
     line_parts: list[pl.DataFrame] = []
     callback_parts: list[pl.DataFrame] = []
     for i in range(chunks):
