@@ -121,6 +121,27 @@ def test_load_imports_the_directory_and_is_idempotent(tmp_path: Path, operator_d
         engine.dispose()
 
 
+def test_load_imports_complaints_and_surveys_once(tmp_path: Path, operator_dir: Path, database_url: str) -> None:
+    (operator_dir / "complaints.jsonl").write_text(json.dumps(
+        {"complaint_id": "cmp-1", "msisdn": "8613800138000", "at": "2026-01-07T10:00:00+08:00", "category": "vas",
+         "channel": "hotline", "language": "zh", "text": "我没有订购过这个业务"}) + "\n", encoding="utf-8")
+    (operator_dir / "surveys.jsonl").write_text("\n".join(json.dumps(
+        {"survey_id": f"nps-{i}", "msisdn": "8613800138001", "answered_at": "2026-01-09T10:00:00+08:00", "score": score,
+         "channel": "app", "comment": None}) for i, score in enumerate((9, 3))) + "\n", encoding="utf-8")
+    home = tmp_path / "home"
+    code, first = load(home, operator_dir, database_url, "--no-usage")
+    assert code == 0, first
+    care = {Path(c["file"]).name: c for c in first["care"]}
+    assert (care["complaints.jsonl"]["status"], care["complaints.jsonl"]["inserted"]) == ("imported", 1)
+    assert (care["surveys.jsonl"]["status"], care["surveys.jsonl"]["inserted"]) == ("imported", 2)
+    code, second = load(home, operator_dir, database_url, "--no-usage")
+    assert code == 0 and all(c["inserted"] == 0 for c in second["care"])
+    (operator_dir / "surveys.jsonl").write_text('{"survey_id": "nps-9", "msisdn": "8613800138001"}\n', encoding="utf-8")
+    code, third = load(home, operator_dir, database_url, "--no-usage")
+    bad = next(c for c in third["care"] if c["file"].endswith("surveys.jsonl"))
+    assert code == 2 and bad["status"] == "failed" and "surveys.jsonl:1" in bad["message"]
+
+
 def test_load_ingests_usage_or_says_it_cannot(tmp_path: Path, operator_dir: Path, database_url: str) -> None:
     code, summary = load(tmp_path / "home", operator_dir, database_url)
     if _mediation_available():

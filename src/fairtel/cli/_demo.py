@@ -172,15 +172,13 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _care(ctx: DemoContext) -> dict[str, Any]:
-    """Complaints and NPS answers from the operator directory, the assistant's intent model, the month's KPIs."""
+    """The complaints and NPS answers the load imported, the assistant's intent model, the month's KPIs."""
     from fairtel.care import load_intent_model
-    from fairtel.cli._care import gather_kpis, import_complaints
-    from fairtel.cli._surveys import import_surveys
+    from fairtel.cli._care import gather_kpis
 
-    complaints_file = ctx.operator_dir / "complaints.jsonl"
-    imported = import_complaints(ctx.app, complaints_file) if complaints_file.is_file() else {}
-    surveys_file = ctx.operator_dir / "surveys.jsonl"
-    answers = import_surveys(ctx.app, surveys_file) if surveys_file.is_file() else {}
+    care = {Path(c["file"]).name: c for c in ctx.facts.get("load", {}).get("care", [])}  # imported by the load
+    imported = care.get("complaints.jsonl", {})
+    answers = care.get("surveys.jsonl", {})
     load_intent_model(ctx.app.settings.models_dir, progress=ctx.report)  # trained once per home
     periods = ctx.app.lake.periods("usage")
     report = gather_kpis(ctx.app, periods[0] if periods else None).to_dict()

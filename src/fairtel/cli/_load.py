@@ -17,7 +17,7 @@ import typer
 from fairtel.bootstrap import App
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, reporter, table
-from fairtel.core.errors import CatalogError, InvalidInputError, Problem
+from fairtel.core.errors import CatalogError, FairtelError, InvalidInputError, Problem
 from fairtel.store import ImportReport, ImportStatus, import_consent_events, import_subscribers, store_catalog
 
 _FILE_REPORT_FIELDS = ("file", "format", "read", "accepted", "rejected", "duplicate", "status", "message", "content_hash",
@@ -33,13 +33,14 @@ class LoadSummary:
     subscribers: ImportReport | None = None
     consent: list[ImportReport] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=lambda: {"status": "none", "files": []})
+    care: list[dict[str, Any]] = field(default_factory=list)  # complaints.jsonl, surveys.jsonl
 
     @property
     def exit_code(self) -> int:
         imports = [r for r in (self.subscribers, *self.consent) if r is not None]
         if self.catalog.get("status") == "invalid" or any(r.status is ImportStatus.FAILED for r in imports):
             return EXIT_FAILED
-        if any(f.get("status") == "failed" for f in self.usage["files"]):
+        if any(f.get("status") == "failed" for f in [*self.usage["files"], *self.care]):
             return EXIT_FAILED
         if self.usage["status"] == "not_available":
             return EXIT_NOT_AVAILABLE
@@ -52,6 +53,7 @@ class LoadSummary:
             "subscribers": None if self.subscribers is None else self.subscribers.to_dict(),
             "consent": [r.to_dict() for r in self.consent],
             "usage": self.usage,
+            "care": self.care,
             "exit_code": self.exit_code,
         }
 
@@ -98,9 +100,30 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
             summary.consent.append(import_consent_events(conn, path, source=f"consent/{path.name}"))
         step(f"consent {path.name}")
 
+    summary.care = _import_care(app, directory)
     if usage_files:
         summary.usage = _ingest_usage(app, usage_files, report)
     return summary
+
+
+def _import_care(app: App, directory: Path) -> list[dict[str, Any]]:
+    """The directory's complaints and NPS answers, when present: each file stored whole, or refused with its
+    problems (file, line, field); what is already stored is skipped."""
+    from fairtel.cli._care import import_complaints
+    from fairtel.cli._surveys import import_surveys
+
+    out: list[dict[str, Any]] = []
+    for name, importer in (("complaints.jsonl", import_complaints), ("surveys.jsonl", import_surveys)):
+        path = directory / name
+        if not path.is_file():
+            continue
+        try:
+            counts = importer(app, path)
+        except FairtelError as exc:
+            out.append({"file": str(path), "status": "failed", "message": str(exc)})
+            continue
+        out.append({"file": str(path), "status": "imported", **counts})
+    return out
 
 
 def _optional(module: str, name: str) -> Any:
@@ -148,11 +171,15 @@ def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
         rows.append([r.kind, _rel(summary.directory, r.file), r.status.value, r.read, r.accepted, r.duplicate, r.rejected])
     for f in summary.usage["files"]:
         rows.append(["usage", _rel(summary.directory, str(f["file"])), f["status"], f["read"], f["accepted"], f["duplicate"], f["rejected"]])
+    for c in summary.care:
+        rows.append([Path(c["file"]).stem, _rel(summary.directory, c["file"]), c["status"], c.get("read", ""),
+                     c.get("inserted", ""), c.get("duplicate", c.get("skipped", "")), ""])
     for pending in summary.usage.get("pending", []):
         rows.append(["usage", _rel(summary.directory, pending), "pending", "", "", "", ""])
     console.print(table(f"fairtel load {summary.directory}", ["what", "file", "status", "read", "accepted", "duplicate", "rejected"], rows))
 
-    problems = [p for r in imports for p in r.problems]
+    problems: list[Any] = [p for r in imports for p in r.problems]
+    problems += [c["message"] for c in summary.care if c["status"] == "failed"]
     for p in problems[:max_problems]:
         console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
     if len(problems) > max_problems:
