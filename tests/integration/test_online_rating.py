@@ -139,3 +139,30 @@ def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Pa
     assert_frame_equal(_rated(home), want, check_exact=True)
     assert [json.loads(line)["seq"] for line in log.read_text().splitlines()] == [1, 2, 3]
     app.close()
+
+
+def test_online_rating_continues_a_period_the_batch_run_rated(operator: Path, tmp_path: Path) -> None:
+    """Files 0-1 ingested and rated by the batch run; files 2-3 then rated online: the counters carry on from the
+    batch run's lines (no allowance granted twice), and the lines equal one batch run over all four files."""
+    from fairtel.mediation import ingest_files
+
+    home = _home(operator, tmp_path)
+    staged = tmp_path / "staged"
+    _files_in_time_order(operator, staged, 4)
+    app = bootstrap(load_settings(home=home))
+    catalog = load_catalog(operator / "catalog.toml")
+    period = Period.parse(P, catalog.operator.timezone)
+    ingest_files([staged / "f0.parquet", staged / "f1.parquet"], settings=app.settings)
+    rate_period(app, period, catalog=catalog)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for k in (2, 3):
+        (staged / f"f{k}.parquet").rename(inbox / f"f{k}.parquet")
+    result = runner.invoke(fairtel_app, ["watch", str(inbox), "--once", "--rate", "--json", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    mixed = _rated(home)
+    names = sorted(p.name for p in (home / "lake" / "rated" / f"period={P}").iterdir())
+    assert any(n.startswith("o-") for n in names) and any(n.startswith("part-") for n in names)
+    rate_period(app, period, catalog=catalog)  # the whole period in one batch run
+    app.close()
+    assert_frame_equal(mixed, _rated(home), check_exact=True)

@@ -106,3 +106,16 @@ def test_bucket_split_like_a_filter(tmp_path: Path, buckets: int) -> None:
         assert frame.height > 0
         assert_frame_equal(frame.select(columns).sort("record_id", "msisdn"), want.sort("record_id", "msisdn"))
     assert sum(f.height for f in got) == whole.height
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_counters_recovered_from_rated_lines_equal_the_closing_state(seed: int) -> None:
+    from fairtel.rating import state_from_rated
+
+    rng = np.random.default_rng(seed)
+    numbers = [str(8613800000000 + i) for i in rng.choice(10**6, size=15, replace=False)]
+    subs = {m: str(rng.choice(PLANS[:4])) for m in numbers}
+    res = rate(usage(seed, 4000, numbers, odd_direction=False), CATALOG, subs, period="2026-03")
+    state = res.closing_state.filter(pl.col("used") > 0).sort("msisdn", "counter")
+    assert state.filter(pl.col("counter").str.starts_with("cap:")).height > 0  # daily caps are among them
+    assert_frame_equal(state_from_rated(res.rated, CATALOG), state)

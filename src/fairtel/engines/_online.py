@@ -158,6 +158,15 @@ class OnlineRater:
                 path = self.lake / STATE / f"period={period}" / f"{self._name(last[-1]['seq'], last[-1]['file'])}.parquet"
                 if path.exists():
                     frame = pl.read_parquet(path)
+            else:
+                # a period rated before by the batch run: carry on from the counters its lines record, so that
+                # an allowance is not granted twice nor a daily cap restarted
+                batch = [f for f in sorted((self.lake / RATED / f"period={period}").glob("*.parquet"))
+                         if not f.name.startswith((".", PREFIX))]
+                if batch:
+                    from fairtel.rating import state_from_rated
+
+                    frame = state_from_rated(pl.scan_parquet(batch), self.catalog)
             self._state[period] = frame
         return self._state[period]
 

@@ -17,6 +17,7 @@ from fairtel.rating._lines import (
 )
 from fairtel.rating._quote import default_plan, quote
 from fairtel.rating._rate import normalise_usage, rate
+from fairtel.rating._state import state_from_rated
 from fairtel.rating._steps import CompiledRate, LineCharge, StepUse, charge_line, compile_rate
 from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, no_gate, price_only_gate
 
@@ -45,4 +46,5 @@ __all__ = [
     "price_only_gate",
     "quote",
     "rate",
+    "state_from_rated",
 ]
