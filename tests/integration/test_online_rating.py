@@ -130,6 +130,8 @@ def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Pa
     committed = log.read_bytes()
     crashing.rate_file(second.content_hash, second.parts, arrived_at=arrived)
     log.write_bytes(committed + b'{"seq": 2, "file": "torn')  # the commit line torn by the crash
+    assert [n for _, _, n in timeliness(home / "lake", P)] == [first.emitted]  # a reader sees the
+    assert log.read_bytes().endswith(b'"torn')  # committed lines and never rewrites the file the rater appends to
 
     again = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
     assert again.rate_file(first.content_hash, first.parts, arrived_at=arrived).skipped  # committed: no-op

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from fairtel.fraud import CrossFeatures, FeatureConfig
     from fairtel.rating import VasGate
 
+T = TypeVar("T")
 SEED = 7  # the bucket hash's seed: fixed, so buckets are the same in every run
 PARALLEL_FROM = 1_500_000  # records; below this, workers cost more than they save
 
@@ -95,15 +96,20 @@ def _start_worker(job: Any) -> None:
     _JOB = job
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
+def write_part(frame: pl.DataFrame, path: Path, *, atomic: bool = False) -> None:
+    """``frame`` as a Parquet part at ``path``, fsynced (nothing for an empty frame). ``atomic``: written to a
+    hidden name first and renamed, for parts that land directly in a dataset rather than in a staging directory."""
     if frame.height == 0:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
+    target = path.with_name(f".{path.name}.tmp") if atomic else path
+    with target.open("wb") as fh:
         # zstd level 1: about as small as the default level here, and the cheapest encoder setting
         frame.write_parquet(fh, compression="zstd", compression_level=1)
         fh.flush()
         os.fsync(fh.fileno())
+    if atomic:
+        os.replace(target, path)
 
 
 def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = None) -> pl.DataFrame:
@@ -119,8 +125,8 @@ def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = Non
     rated, unrated = rate_group(usage, catalog=job.catalog, period=job.period, gate=job.gate,
                                 subscribers=job.subscribers)
     del usage
-    _write(rated, job.rated_dir / f"part-{bucket:05d}.parquet")
-    _write(unrated, job.unrated_dir / f"part-{bucket:05d}.parquet")
+    write_part(rated, job.rated_dir / f"part-{bucket:05d}.parquet")
+    write_part(unrated, job.unrated_dir / f"part-{bucket:05d}.parquet")
     return rating_summary(rated, unrated)
 
 
@@ -164,25 +170,27 @@ def _pool(workers: int, job: Any) -> Iterator[ProcessPoolExecutor]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def rate_buckets(
-    files: Sequence[Path], buckets: int, job: RatingJob, *, spill: Path, workers: int,
+def map_buckets(
+    files: Sequence[Path], buckets: int, job: Any, fn: Callable[[int, list[Path]], T], *, spill: Path, workers: int,
     step: Callable[[], None] | None = None,
-) -> list[pl.DataFrame]:
-    """Rate ``files`` in ``buckets`` hash buckets with ``workers`` processes (1: in this process); returns one
-    summary per bucket. The spill directory is removed at the end, whatever happens."""
+) -> list[T]:
+    """Split ``files`` once into ``buckets`` hash buckets of whole subscribers (``job.columns``), then ``fn(bucket,
+    pieces)`` for each bucket, in order, with ``workers`` processes (1: in this process; ``fn`` then reads ``job``
+    from the worker's state, so it must be a module-level function taking an optional job). The spill directory is
+    removed at the end, whatever happens."""
     try:
         if workers <= 1:
             pieces = _group([split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)], buckets)
             out = []
             for b in range(buckets):
-                out.append(rate_bucket(b, pieces[b], job))
+                out.append(fn(b, pieces[b], job))  # type: ignore[call-arg]
                 if step is not None:
                     step()
             return out
         with _pool(workers, job) as pool:
             splits = [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
             pieces = _group([s.result() for s in splits], buckets)
-            futures: list[Future[pl.DataFrame]] = [pool.submit(rate_bucket, b, pieces[b]) for b in range(buckets)]
+            futures: list[Future[T]] = [pool.submit(fn, b, pieces[b]) for b in range(buckets)]
             out = []
             for fut in futures:
                 out.append(fut.result())
@@ -191,6 +199,14 @@ def rate_buckets(
             return out
     finally:
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def rate_buckets(
+    files: Sequence[Path], buckets: int, job: RatingJob, *, spill: Path, workers: int,
+    step: Callable[[], None] | None = None,
+) -> list[pl.DataFrame]:
+    """Rate ``files`` in ``buckets`` hash buckets; one summary per bucket."""
+    return map_buckets(files, buckets, job, rate_bucket, spill=spill, workers=workers, step=step)
 
 
 def _group(found: Sequence[Sequence[tuple[int, Path]]], buckets: int) -> list[list[Path]]:
@@ -233,16 +249,5 @@ def feature_bucket(bucket: int, pieces: Sequence[Path], job: FeatureJob | None =
 def feature_buckets(
     files: Sequence[Path], buckets: int, job: FeatureJob, *, spill: Path, workers: int,
 ) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
-    """The fraud features of ``files`` in ``buckets`` hash buckets of whole subscribers, with ``workers``
-    processes (1: in this process); one (lines, callbacks) per bucket. The spill directory is removed at the end."""
-    try:
-        if workers <= 1:
-            pieces = _group([split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)], buckets)
-            return [feature_bucket(b, pieces[b], job) for b in range(buckets)]
-        with _pool(workers, job) as pool:
-            splits = [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
-            pieces = _group([s.result() for s in splits], buckets)
-            futures = [pool.submit(feature_bucket, b, pieces[b]) for b in range(buckets)]
-            return [f.result() for f in futures]
-    finally:
-        shutil.rmtree(spill, ignore_errors=True)
+    """The fraud features of ``files`` in ``buckets`` hash buckets; one (lines, callbacks) per bucket."""
+    return map_buckets(files, buckets, job, feature_bucket, spill=spill, workers=workers)

@@ -26,7 +26,15 @@ from fairtel.engines._base import (
     RateSummary,
     period_key,
 )
-from fairtel.engines._buckets import PARALLEL_FROM, FeatureJob, RatingJob, feature_buckets, rate_buckets, workers_for
+from fairtel.engines._buckets import (
+    PARALLEL_FROM,
+    FeatureJob,
+    RatingJob,
+    feature_buckets,
+    rate_buckets,
+    workers_for,
+    write_part,
+)
 from fairtel.engines._kernels import (
     RATING_USAGE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -59,12 +67,7 @@ class PeriodWriter:
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        self.staging.mkdir(parents=True, exist_ok=True)
-        path = self.staging / f"part-{self.parts:05d}.parquet"
-        with path.open("wb") as fh:
-            pq.write_table(frame.to_arrow(), fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_part(frame, self.staging / f"part-{self.parts:05d}.parquet")
         self.parts += 1
 
     def commit(self) -> None:

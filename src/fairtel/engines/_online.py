@@ -34,6 +34,7 @@ import polars as pl
 
 from fairtel.core.time import Period
 from fairtel.engines._base import RATED, UNRATED
+from fairtel.engines._buckets import write_part
 from fairtel.engines._kernels import RATING_USAGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ class _Log:
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def read(cls, path: Path) -> _Log:
+    def read(cls, path: Path, *, repair: bool = False) -> _Log:
+        """The committed entries. ``repair`` (the rater, which alone appends): drop a torn last line from the
+        file; a reader never rewrites it (the rater may be appending that very line)."""
         log = cls(path)
         if path.exists():
             text = path.read_text(encoding="utf-8")
@@ -83,7 +86,7 @@ class _Log:
                 except json.JSONDecodeError:  # a line torn by a crash: not committed
                     break
             good = "".join(json.dumps(e, sort_keys=True) + "\n" for e in log.entries)
-            if good != text:  # drop the torn tail so that the next append starts on a clean line
+            if repair and good != text:  # drop the torn tail so that the next append starts on a clean line
                 _write_atomic(path, good.encode())
         return log
 
@@ -106,16 +109,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        frame.write_parquet(fh, compression="zstd", compression_level=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class OnlineRater:
     """Rates committed usage files one after another, carrying each period's counters. Not thread-safe: one
     rater per home (``fairtel watch`` holds mediation's lock while it runs)."""
@@ -126,7 +119,7 @@ class OnlineRater:
         self.catalog = catalog
         self.subscribers = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
         self.gate = gate
-        self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE)
+        self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
         self._state: dict[str, pl.DataFrame] = {}
         self._recover()
 
@@ -199,11 +192,11 @@ class OnlineRater:
                 mine = frame.select("msisdn").unique()
                 result = rate(frame, self.catalog, self.subscribers, period=Period.parse(period, tz), gate=self.gate,
                               opening_state=opening.join(mine, on="msisdn", how="semi"))
-                _write_parquet(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet")
+                write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 if result.unrated.height:
-                    _write_parquet(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet")
+                    write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 state = pl.concat([opening.join(mine, on="msisdn", how="anti"), result.closing_state])
-                _write_parquet(state, self.lake / STATE / f"period={period}" / f"{name}.parquet")
+                write_part(state, self.lake / STATE / f"period={period}" / f"{name}.parquet", atomic=True)
                 new_state[period] = state
                 periods.append(period)
                 lines += result.rated.height
@@ -236,6 +229,6 @@ def _read(paths: Sequence[Path]) -> pl.DataFrame:
 
 def timeliness(lake: Path, period: str | None = None) -> list[tuple[datetime, datetime, int]]:
     """(arrived_at, rated_at, records) of each file rated online (of ``period``'s files when given)."""
-    log = _Log.read(lake / LOG_DIR / LOG_FILE) if (lake / LOG_DIR / LOG_FILE).exists() else _Log(lake)
+    log = _Log.read(lake / LOG_DIR / LOG_FILE)
     return [(datetime.fromisoformat(e["arrived_at"]), datetime.fromisoformat(e["rated_at"]), int(e["records"]))
             for e in log.entries if period is None or period in e["periods"]]

@@ -299,11 +299,8 @@ def compute_features(
     lf = _prepare(usage.lazy())
     subs = _subscriber_frame(subscribers)
     maybe_intl, zone = _zone_of(catalog, cfg)
-    if cross is None:
-        intl_all = _intl_plan(lf, cfg, maybe_intl, zone)
-        callers, sims = pl.collect_all([_caller_plan(intl_all, cfg), _sims_per_imei_plan(lf)], engine=engine)
-    else:
-        callers, sims = cross.callers, cross.sims
+    cross = cross or cross_features(usage, catalog=catalog, config=cfg, streaming=streaming)
+    callers, sims = cross.callers, cross.sims
     line_parts: list[pl.DataFrame] = []
     callback_parts: list[pl.DataFrame] = []
     for i in range(chunks):
