@@ -1,5 +1,5 @@
-"""Fraud features and detectors over N clean usage records (default 50 M, one 30-day period): wall time and
-peak memory, beside a plain DuckDB GROUP BY computing a few of the same per-line aggregates in the same run.
+"""Fraud features, detectors and model scoring over N clean usage records (default 50 M, one 30-day period):
+wall time and peak memory, beside a plain DuckDB GROUP BY computing a few of the same per-line aggregates in the same run.
 
     python bench/bench_fraud_features.py                  # 50 M records, or FAIRTEL_BENCH_RECORDS
     python bench/bench_fraud_features.py 10000000 --keep --out /tmp/fraud-bench
@@ -107,6 +107,8 @@ def generate(out: Path, records: int, seed: int = 1) -> int:
         "activated_at": pa.array((START_S - rng.integers(1, 2000, subs) * 86400) * 1_000_000, pa.timestamp("us", tz="UTC")),
     })
     pq.write_table(subscribers, out / "subscribers.parquet.meta")
+    # the SIM-box lines, as the label the scoring step trains on
+    pq.write_table(pa.table({"msisdn": pc.cast(pa.array(msisdn[box_ids]), pa.string())}), out / "simbox.parquet.meta")
     return subs
 
 
@@ -138,10 +140,44 @@ def run_fairtel(data: Path, buckets: bool = False) -> dict[str, object]:
     t1 = time.perf_counter()
     found = detect(features, period="2026-09", now=utc_now())
     t2 = time.perf_counter()
+    scoring = _score(features.lines, data) if not buckets else {}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"records": records, "chunks": chunks, "lines": features.lines.height, "features_s": round(t1 - t0, 1),
-            "detect_s": round(t2 - t1, 2), "cases": found.counts(), "peak_rss_mb": round(_peak_mb()),
+            "detect_s": round(t2 - t1, 2), "cases": found.counts(), **scoring, "peak_rss_mb": round(_peak_mb()),
             "worker_peak_rss_mb": children.ru_maxrss // 1024}
+
+
+def _score(lines: object, data: Path) -> dict[str, object]:
+    """The supervised step as ``fraud train`` / ``fraud score`` run it: a model trained on a sample of the
+    period's lines (label: the generated SIM-box lines), then every line scored with its reasons (per-line
+    feature contributions) and turned into cases. Times the scoring of the whole period, not the training."""
+    import polars as pl
+
+    from fairtel.core.time import utc_now
+    from fairtel.fraud import train_fraud_model
+    from fairtel.fraud._score import LABEL_COLUMN, feature_table, score_lines
+    from fairtel.learn import TrainOptions
+
+    assert isinstance(lines, pl.DataFrame)
+    boxes = pl.read_parquet(data / "simbox.parquet.meta")["msisdn"]
+    t0 = time.perf_counter()
+    table = feature_table(lines, period="2026-09")
+    t1 = time.perf_counter()
+    labelled = table.with_columns(pl.col("msisdn").is_in(boxes.implode()).cast(pl.Int64).alias(LABEL_COLUMN))
+    positives = labelled.filter(pl.col(LABEL_COLUMN) == 1)
+    sample = pl.concat([positives, labelled.filter(pl.col(LABEL_COLUMN) == 0).sample(
+        min(20_000, labelled.height - positives.height), seed=0)])
+    model = train_fraud_model(sample, label=LABEL_COLUMN, id_column="msisdn", options=TrainOptions(folds=3, search=False, bag=1))
+    t2 = time.perf_counter()
+    scores, cases = score_lines(model, table, period="2026-09", now=utc_now())
+    t3 = time.perf_counter()
+    flagged = {s.msisdn for s in scores if s.flagged}
+    truth = set(boxes.to_list())
+    hit = len(flagged & truth)
+    return {"table_s": round(t1 - t0, 2), "train_s": round(t2 - t1, 1), "train_rows": sample.height,
+            "score_s": round(t3 - t2, 2), "scored_lines": len(scores), "model_cases": len(cases),
+            "model_precision": round(hit / len(flagged), 4) if flagged else None,
+            "model_recall": round(hit / len(truth), 4) if truth else None}
 
 
 def run_duckdb(data: Path) -> dict[str, object]:
@@ -207,6 +243,10 @@ def main() -> int:
               f"{fs:.1f} s ({rec / fs / 1e6:.2f} M records/s), detectors {fairtel['detect_s']} s, "
               f"peak RSS {fairtel['peak_rss_mb']} MB main, {fairtel['worker_peak_rss_mb']} MB largest worker; "
               f"cases {fairtel['cases']}")
+        print(f"fairtel scoring: feature table {fairtel['table_s']} s, model trained on {fairtel['train_rows']:,} lines "
+              f"in {fairtel['train_s']} s, {fairtel['scored_lines']:,} lines scored with reasons in "
+              f"{fairtel['score_s']} s → {fairtel['model_cases']} model cases (precision "
+              f"{fairtel['model_precision']}, recall {fairtel['model_recall']} against the generated SIM-box lines)")
         if args.buckets:
             other = _child("--run-buckets", data)
             bs = float(str(other["features_s"]))

@@ -202,6 +202,15 @@ def test_score_lines_threshold_and_exempt(tmp_path: Path) -> None:
     assert len(scores) == n and len(cases) == sum(s.flagged for s in scores)
     assert [s.probability for s in scores] == sorted((s.probability for s in scores), reverse=True)
     assert all(c.detector is Detector.MODEL and c.reasons for c in cases)
+    # reasons are worked out only for the flagged lines unless every line is asked for, and they are the same
+    everything, all_cases = score_lines(m, table, period="2026-09", now=T0, explain_all=True)
+    assert all(s.reasons for s in everything if s.probability > 0.5) and any(not s.flagged for s in everything)
+    by_line = {s.msisdn: s for s in everything}
+    for s in scores:
+        full = by_line[s.msisdn]
+        assert s.probability == pytest.approx(full.probability, abs=1e-9) and s.flagged == full.flagged
+        assert s.reasons == (full.reasons if s.flagged else ())
+    assert [c.case_id for c in all_cases] == [c.case_id for c in cases]
     top = cases[0].subject
     _, fewer = score_lines(m, table, period="2026-09", now=T0, threshold=0.999, exempt={top})
     assert top not in {c.subject for c in fewer} and len(fewer) < len(cases)

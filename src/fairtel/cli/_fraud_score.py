@@ -138,7 +138,7 @@ def register(fraud_app: typer.Typer) -> None:
                 cases: list[FraudCase] = []
                 for key, frame in tables.items():
                     line_scores, found = score_lines(m, frame, period=key, now=now, threshold=threshold, top=top,
-                                                     exempt=no_case)
+                                                     exempt=no_case, explain_all=show_all)
                     scores += line_scores
                     cases += found
                 merged = queue.merge(cases)

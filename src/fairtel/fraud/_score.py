@@ -94,17 +94,20 @@ def score_lines(
     threshold: float | None = None,
     top: int = 3,
     exempt: Collection[str] = (),
+    explain_all: bool = False,
 ) -> tuple[list[LineScore], list[FraudCase]]:
     """Score every line of ``table`` (``feature_table``'s layout, or any table with the model's columns and
     ``msisdn``); lines at or above ``threshold`` (default: the model's own, chosen for F1 on out-of-fold
     scores when it was trained) become ``model`` cases, highest probability first. ``exempt`` lines are
-    scored but open no case."""
+    scored but open no case. Reasons are worked out for the lines at or above the threshold (the costly part
+    of scoring), or for every line with ``explain_all``."""
     now = require_aware(now, "now")
     cut = model.threshold if threshold is None else threshold
     if table.height == 0:
         return [], []
     ids = table.get_column(ID_COLUMN).cast(pl.String).to_list()
-    scored: list[Scored] = model.score(table, top=top, source=f"features {period}")
+    scored: list[Scored] = model.score(table, top=top, source=f"features {period}",
+                                       explain_from=None if explain_all else cut)
     out: list[LineScore] = []
     cases: list[FraudCase] = []
     for msisdn, s in zip(ids, scored, strict=True):
