@@ -246,3 +246,35 @@ def test_score_refuses_a_model_trained_on_other_columns(tmp_path: Path) -> None:
 def test_commands_are_documented(cmd: list[str]) -> None:
     r = runner.invoke(app, cmd)
     assert r.exit_code == 0 and "--home" in r.output
+
+
+def test_cv_leaves_the_period_out_as_train_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `fraud features` export names its period in every row: `fraud cv` must not learn from it either."""
+    import fairtel.learn
+
+    rng = np.random.default_rng(4)
+    n = 90
+    scam = rng.random(n) < 0.4
+    export = tmp_path / "features.csv"
+    pl.DataFrame({
+        "msisdn": [f"86138{i:08d}" for i in range(n)], "period": ["2026-09", "2026-10", "2026-11"] * (n // 3),
+        "callee_diversity": np.where(scam, rng.uniform(0.5, 1.0, n), rng.uniform(0.0, 0.6, n)),
+        "fraud": scam.astype(int),
+    }).write_csv(export)
+    seen: list[list[str]] = []
+    real = fairtel.learn.cross_validate
+
+    def spy(frame: pl.DataFrame, **kw: Any) -> Any:
+        seen.append(list(kw["exclude"]))
+        return real(frame, **kw)
+
+    monkeypatch.setattr(fairtel.learn, "cross_validate", spy)
+    r = runner.invoke(app, ["fraud", "cv", "--data", str(export), "--label", "fraud", "--id", "msisdn", "--folds", "3",
+                            "--repeats", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert seen == [["period"]] and json.loads(r.stdout)["roc_auc"]["mean"] > 0.5
+    # churn exports have no such key: nothing is left out unless asked
+    r = runner.invoke(app, ["churn", "cv", "--data", str(export), "--label", "fraud", "--id", "msisdn", "--folds", "3",
+                            "--repeats", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == []

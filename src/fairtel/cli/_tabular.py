@@ -49,9 +49,12 @@ def _metric_row(name: str, value: Any) -> list[Any]:
     return [name, f"{value:.4f}" if isinstance(value, float) else value]
 
 
-def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline: Iterable[str]) -> None:
-    """Add `train`, `evaluate` and `cv` to a command group; ``headline`` are the metrics shown first."""
+def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline: Iterable[str],
+                     keys: Iterable[str] = ()) -> None:
+    """Add `train`, `evaluate` and `cv` to a command group; ``headline`` are the metrics shown first. ``keys``:
+    columns of the task's own exports that are never features (the trainer leaves them out; so does `cv`)."""
     shown = list(headline)
+    never = tuple(keys)
 
     @sub.command("train")
     def train(
@@ -121,7 +124,7 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
         if cv is not None:
             if label is None:
                 raise fail(InvalidInputError([Problem(str(data), None, "--label", "--cv needs --label")]), as_json=as_json)
-            _run_cv(data, label, id_column, exclude or [], cv, repeats, seed, shown, as_json)
+            _run_cv(data, label, id_column, exclude or [], cv, repeats, seed, shown, as_json, never)
             return
         if model is None:
             raise fail(InvalidInputError([Problem(str(data), None, "--model", "give --model, or --cv N to cross-validate")]),
@@ -162,16 +165,17 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
         as_json: JsonOpt = False,
     ) -> None:
         """Repeated stratified cross-validation of the whole training procedure: mean ± sd of each metric."""
-        _run_cv(data, label, id_column, exclude or [], folds, repeats, seed, shown, as_json)
+        _run_cv(data, label, id_column, exclude or [], folds, repeats, seed, shown, as_json, never)
 
 
 def _run_cv(data: Path, label: str, id_column: str | None, exclude: list[str], folds: int, repeats: int, seed: int,
-            shown: list[str], as_json: bool) -> None:
+            shown: list[str], as_json: bool, never: tuple[str, ...] = ()) -> None:
     """Cross-validates the shared training procedure (a phrasebook changes words, not scores)."""
     from fairtel.learn import Progress, cross_validate, read_table
 
     try:
         frame = read_table(data)
+        exclude = [*exclude, *(k for k in never if k in frame.columns and k not in (label, *exclude))]
         with reporter(quiet=as_json) as rep:
             progress: Progress = rep
             res = cross_validate(frame, label=label, id_column=id_column, exclude=exclude, folds=folds,
