@@ -79,6 +79,8 @@ class Population:
     wangiri_at: np.ndarray  # int64 epoch seconds of the first ring
     wangiri_callback: np.ndarray  # bool
     wangiri_numbers: np.ndarray  # int64, one per caller (not per subscriber)
+    # int8 LOOKALIKE_ROLES index + 1, 0 if none: honest lines whose usage resembles a fraud pattern
+    lookalike: np.ndarray
 
     @property
     def n(self) -> int:
@@ -93,6 +95,11 @@ class Population:
 
 
 CHURN_REASONS: tuple[str, ...] = ("price", "network", "billing", "service")
+# Honest lines that a careless detector would flag: a courier calling each day's customers (many numbers,
+# brief calls, some call back), an outbound service desk on a mobile line (busy, one cell, office hours,
+# customers call back) and a family abroad (long international calls at all hours, single rings asking for a
+# call back). They carry no fraud; the detectors must leave them alone.
+LOOKALIKE_ROLES: tuple[str, ...] = ("courier", "desk", "abroad")
 
 
 def luhn_imei(tac: np.ndarray, serial: np.ndarray) -> np.ndarray:
@@ -227,13 +234,25 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
 
     new = first_day > 0
     activated_at[new] = window.day_start[first_day[new]] + rng.integers(9 * 3600, 20 * 3600, int(new.sum()))
+    # drawn last, so that the lines and usage above stay what they were before look-alikes existed
+    lookalike = np.zeros(n, dtype=np.int8)
+    if roles:
+        honest = (simbox < 0) & (irsf_day < 0) & (wangiri_caller < 0) & (churn_from < 0) & (trip_start < 0) \
+            & (first_day == 0) & (until_day == days) & (status == 0) & (activated_at < window.begin_s - 90 * 86400)
+        left = np.flatnonzero(honest)
+        for role, share in ((1, 1 / 800), (2, 1 / 2500), (3, 1 / 800)):
+            chosen, left = _pick(rng, left, min(len(left), max(1, round(share * n))))
+            lookalike[chosen] = role
+        abroad = lookalike == 3
+        fav = np.concatenate([P.INTL_1, P.INTL_2])
+        intl_cc[abroad] = fav[rng.integers(0, len(fav), int(abroad.sum()))]
     return Population(
         msisdn=msisdn, customer=customer, plan=plan, region=region, english=english, activity=activity,
         activated_at=activated_at, first_day=first_day, until_day=until_day, status=status, home_cell=home_cell,
         imei=imei, intl_cc=intl_cc, churn_from=churn_from, churn_floor=churn_floor, churn_reason=churn_reason,
         trip_start=trip_start, trip_len=trip_len, trip_country=trip_country, shock=shock, simbox=simbox,
         irsf_day=irsf_day, irsf_roaming=irsf_roaming, wangiri_caller=wangiri_caller, wangiri_at=wangiri_at,
-        wangiri_callback=wangiri_callback, wangiri_numbers=wangiri_numbers,
+        wangiri_callback=wangiri_callback, wangiri_numbers=wangiri_numbers, lookalike=lookalike,
     )
 
 

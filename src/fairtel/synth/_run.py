@@ -30,7 +30,7 @@ import polars as pl
 from fairtel.core.errors import ConflictError, FairtelError, NotFoundError
 from fairtel.synth import _params as P
 from fairtel.synth._complaints import build_complaints, complaint_rows, survey_rows
-from fairtel.synth._population import CHURN_REASONS, Population, Window, build_population
+from fairtel.synth._population import CHURN_REASONS, LOOKALIKE_ROLES, Population, Window, build_population
 from fairtel.synth._usage import (
     CSV_COLUMNS,
     ChunkResult,
@@ -45,7 +45,7 @@ CHUNK_RECORDS = 1_000_000
 SUMMARY_FILE = "synth.json"
 MANAGED = ("catalog.toml", "subscribers.csv", "complaints.jsonl", "surveys.jsonl", SUMMARY_FILE, "consent", "usage", "truth")
 TRUTH_KINDS = ("vas_no_consent", "vas_after_cancellation", "fee_stealing_merchants", "duplicates",
-               "partial_sessions", "malformed", "roaming_trips", "bill_shock", "simbox", "wangiri", "irsf", "churners")
+               "partial_sessions", "malformed", "roaming_trips", "bill_shock", "simbox", "wangiri", "irsf", "churners", "lookalikes")
 
 
 class SynthError(FairtelError):
@@ -231,6 +231,13 @@ def synthesize(
         "usage_share_at_end": [round(float(x), 2) for x in pop.churn_floor[churners]],
         "reason": [CHURN_REASONS[int(r)] for r in pop.churn_reason[churners]],
         "complaints": [int(per_sub[s]) for s in churners],
+    }))
+    alike = np.flatnonzero(pop.lookalike > 0)
+    truth["lookalikes"].append(pl.DataFrame({
+        "kind": ["lookalike"] * len(alike),
+        "msisdn": [str(x) for x in pop.msisdn[alike]],
+        "role": [LOOKALIKE_ROLES[int(r) - 1] for r in pop.lookalike[alike]],
+        "calls_abroad_to": [str(int(c)) if r == 3 else None for c, r in zip(pop.intl_cc[alike], pop.lookalike[alike], strict=True)],
     }))
     for kind in TRUTH_KINDS:
         frames = [f for f in truth[kind] if f.height]

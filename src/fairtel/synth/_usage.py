@@ -31,7 +31,7 @@ VOICE, SMS, DATA = 0, 1, 2
 KINDS = ("voice", "sms", "data")
 OUT, IN = 0, 1
 ROUTE_PARQUET, ROUTE_CSV, ROUTE_JSONL, ROUTE_ASTERISK, ROUTE_FREESWITCH = range(5)
-TAG_NONE, TAG_WANGIRI_RING, TAG_WANGIRI_CALLBACK, TAG_IRSF, TAG_SIMBOX, TAG_SHOCK = range(6)
+TAG_NONE, TAG_WANGIRI_RING, TAG_WANGIRI_CALLBACK, TAG_IRSF, TAG_SIMBOX, TAG_SHOCK, TAG_LOOKALIKE = range(7)
 SOURCES = (P.SOURCE_VOICE, P.SOURCE_DATA, P.SOURCE_CSV, P.SOURCE_JSONL, P.SOURCE_ASTERISK, P.SOURCE_FREESWITCH)
 
 PARQUET_SCHEMA = pa.schema(
@@ -261,6 +261,73 @@ def _injected(rng: np.random.Generator, p: dict[str, np.ndarray], win: Window) -
     return frames
 
 
+def _calls(rng: np.random.Generator, lines: np.ndarray, per_day: float, days_on: np.ndarray, win: Window,
+           hours: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson(per_day) calls on the days ``days_on`` (bool per line and day) of each line, at a uniform time
+    between ``hours``; (line index into ``lines``, start instants)."""
+    li, day = _expand(rng.poisson(per_day * days_on), win.days)
+    ts = win.day_start[day] + rng.integers(hours[0] * 3600, hours[1] * 3600, len(li))
+    return li, ts
+
+
+def _answers(rng: np.random.Generator, out: Frame, share: float, delay_s: tuple[int, int], median_s: float) -> Frame:
+    """Incoming calls from ``share`` of the numbers ``out`` called, ``delay_s`` later: the other side calling back."""
+    back = np.flatnonzero(rng.random(len(out)) < share)
+    f = _frame(out.sub[back], VOICE, out.ts[back] + rng.integers(*delay_s, len(back)), TAG_LOOKALIKE)
+    f.direction = np.full(len(back), IN, dtype=np.int8)
+    f.dur = np.clip(rng.lognormal(np.log(median_s), 0.6, len(back)), 3, 3600).astype(np.int64)
+    f.peer = out.peer[back]
+    return f
+
+
+def _lookalikes(rng: np.random.Generator, p: dict[str, np.ndarray], win: Window) -> list[Frame]:
+    """The extra calls of the honest look-alike lines (``LOOKALIKE_ROLES``), on top of their ordinary usage."""
+    frames: list[Frame] = []
+    role = p["lookalike"]
+    workday = win.weekday[None, :]
+    for code, per_day, days_of_week, hours, median_s, unanswered, callback in (
+        (1, 45.0, 6, (8, 20), 35.0, 0.08, 0.25),   # courier: today's customers, Monday to Saturday
+        (2, 70.0, 5, (9, 18), 100.0, 0.15, 0.18),  # service desk: office hours, Monday to Friday
+    ):
+        lines = np.flatnonzero(role == code)
+        if not len(lines):
+            continue
+        li, ts = _calls(rng, lines, per_day, np.broadcast_to(workday < days_of_week, (len(lines), win.days)), win, hours)
+        f = _frame(lines[li], VOICE, ts, TAG_LOOKALIKE)
+        m = len(li)
+        f.direction = np.full(m, OUT, dtype=np.int8)
+        dur = np.clip(rng.lognormal(np.log(median_s), 0.7, m), 3, 3600).astype(np.int64)
+        f.dur = np.where(rng.random(m) < unanswered, 0, dur)
+        f.peer = mobile_numbers(rng, m)
+        frames += [f, _answers(rng, f, callback, (300, 4 * 3600), 45.0)]
+    # family abroad: two or three numbers in one country, long calls at any hour both ways; a single ring from
+    # abroad asks for a call back, which follows within minutes
+    lines = np.flatnonzero(role == 3)
+    if len(lines):
+        cc = p["intl_cc"][lines]
+        ccl = np.floor(np.log10(np.maximum(cc, 1))).astype(np.int64) + 1
+        family = cc[:, None] * 10 ** (12 - ccl[:, None]) + rng.integers(10**6, 10**7, (len(lines), 3))
+        every_day = np.ones((len(lines), win.days), dtype=bool)
+        for direction, per_day in ((OUT, 2.0), (IN, 1.5)):
+            li, ts = _calls(rng, lines, per_day, every_day, win, (0, 24))
+            f = _frame(lines[li], VOICE, ts, TAG_LOOKALIKE)
+            m = len(li)
+            f.direction = np.full(m, direction, dtype=np.int8)
+            f.dur = np.clip(rng.lognormal(np.log(900), 0.8, m), 10, 7200).astype(np.int64)
+            f.peer = family[li, rng.integers(0, 3, m)]
+            frames.append(f)
+            if direction == IN:
+                ring = rng.random(m) < 0.3
+                f.dur = np.where(ring, rng.integers(0, 3, m), f.dur)
+                k = int(ring.sum())
+                back = _frame(f.sub[ring], VOICE, f.ts[ring] + rng.integers(60, 1200, k), TAG_LOOKALIKE)
+                back.direction = np.full(k, OUT, dtype=np.int8)
+                back.dur = np.clip(rng.lognormal(np.log(900), 0.8, k), 10, 7200).astype(np.int64)
+                back.peer = f.peer[ring]
+                frames.append(back)
+    return [f.take(np.flatnonzero((f.ts >= win.begin_s) & (f.ts < win.end_s))) for f in frames]
+
+
 # -------------------------------------------------------------------------------------------------- strings
 
 
@@ -322,7 +389,7 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     res = ChunkResult(ci)
 
     ordinary, on_trip = _ordinary(rng, p, win)
-    f = Frame.concat([ordinary, *_injected(rng, p, win)])
+    f = Frame.concat([ordinary, *_injected(rng, p, win), *_lookalikes(rng, p, win)])
     # a line activated during the window has no usage before its activation instant (days are drawn whole)
     before = f.ts < p["activated_at"][f.sub]
     if before.any():
@@ -335,7 +402,8 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     f.roam = np.where(trip_row, p["trip_country"][f.sub], -1).astype(np.int8)
     region_cell = (p["region"][f.sub].astype(np.int64) + 1) * 10_000 + rng.integers(0, P.CELLS_PER_REGION, m)
     cell = np.where(rng.random(m) < 0.75, p["home_cell"][f.sub], region_cell)
-    cell = np.where(f.tag == TAG_SIMBOX, p["home_cell"][f.sub], cell)
+    fixed = (f.tag == TAG_SIMBOX) | ((f.tag == TAG_LOOKALIKE) & (p["lookalike"][f.sub] == 2))  # the desk sits still
+    cell = np.where(fixed, p["home_cell"][f.sub], cell)
     f.cell = np.where(trip_row, -1, cell)
 
     # Feeds: which switch (and so which file format) wrote each record.
