@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +38,15 @@ def chunk(start: int, n: int, rng: np.random.Generator) -> tuple[pa.Table, pa.Ta
     secs = 1_793_462_400 + rng.integers(0, 30 * 86400, n)  # November 2026
     started = pa.array(secs * 1_000_000, pa.timestamp("us", tz="UTC"))
     msisdn = pa.array((8613800000000 + rng.integers(0, 1_000_000, n)).astype(str))
-    peer = pa.array(np.where(talk, (8613900000000 + rng.integers(0, 1_000_000, n)).astype(str), None))
+    peer = pa.array((8613900000000 + rng.integers(0, 1_000_000, n)).astype(str), mask=~talk)
     duration = pa.array(np.where(kind_idx == 0, rng.integers(0, 3600, n), 0), mask=kind_idx != 0)
     up = pa.array(rng.integers(0, 10**7, n), mask=kind_idx != 2)
     down = pa.array(rng.integers(0, 10**8, n), mask=kind_idx != 2)
-    direction = pa.array(np.where(talk, "out", None))
+    direction = pa.array(np.full(n, "out"), mask=~talk)
     vas = kind_idx == 3
-    offer = pa.array(np.where(vas, "vas-music-10", None))
-    amount = pa.array(np.where(vas, "10.00", None))
-    currency = pa.array(np.where(vas, "CNY", None))
+    offer = pa.array(np.full(n, "vas-music-10"), mask=~vas)
+    amount = pa.array(np.full(n, "10.00"), mask=~vas)
+    currency = pa.array(np.full(n, "CNY"), mask=~vas)
     cols = {"record_id": record_id, "source": pa.array(["sw1"] * n), "msisdn": msisdn, "kind": kinds,
             "direction": direction, "started_at": started, "duration_s": duration, "bytes_up": up,
             "bytes_down": down, "peer": peer, "offer_id": offer, "amount": amount, "currency": currency}
@@ -98,13 +99,29 @@ DUCKDB = """
 import sys, duckdb
 con = duckdb.connect()
 con.execute("SET threads = 2")
+con.execute("SET enable_progress_bar = false")
 fn = "read_parquet" if sys.argv[1].endswith(".parquet") else "read_csv"
 print(con.execute(f"SELECT count(*), sum(duration_s) FROM {fn}(?)", [sys.argv[1]]).fetchone())
 """
 
 
-def measure(args: list[str]) -> tuple[float, float, int, str]:
-    """(wall seconds, CPU seconds, peak RSS in bytes, stdout) of one child process."""
+@dataclass(frozen=True, slots=True)
+class Measured:
+    label: str
+    wall: float  # seconds
+    user: float  # CPU seconds in user mode, all threads
+    system: float  # CPU seconds in the kernel (page faults, I/O, fsync)
+    rss: int  # peak resident set, bytes
+    load: float  # 1-minute load average when the measurement ended
+    out: str
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
+
+
+def measure(label: str, args: list[str]) -> Measured:
+    """Wall and CPU time, peak RSS and stdout of one child process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -114,7 +131,8 @@ def measure(args: list[str]) -> tuple[float, float, int, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed ({proc.returncode}): {args[1:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out.strip()
+    return Measured(label, elapsed, usage.ru_utime, usage.ru_stime, usage.ru_maxrss * 1024, os.getloadavg()[0],
+                    out.strip())
 
 
 def main() -> int:
@@ -129,23 +147,22 @@ def main() -> int:
     pq_path, csv_path = generate(a.dir, a.records, formats)
     sizes = ", ".join(f"{p.suffix[1:]} {p.stat().st_size / 1e9:.2f} GB" for p in (pq_path, csv_path) if p.exists())
     print(f"records {a.records:,}: {sizes}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)
-    rows = []
+    rows: list[Measured] = []
     for label, path in (("parquet", pq_path), ("csv", csv_path)):
         if label not in formats:
             continue
         home = a.dir / f"home-{label}"
         shutil.rmtree(home, ignore_errors=True)
-        secs, cpu, rss, out = measure([INGEST, str(home), str(path), str(a.batch_size)])
-        rows.append((f"ingest_files {label}", secs, cpu, rss, out))
+        rows.append(measure(f"ingest_files {label}", [INGEST, str(home), str(path), str(a.batch_size)]))
         shutil.rmtree(home, ignore_errors=True)
-        secs, cpu, rss, out = measure([DUCKDB, str(path)])
-        rows.append((f"duckdb read_{label} count+sum", secs, cpu, rss, out))
-        print(f"  {rows[-2][0]}: {a.records / rows[-2][1] / 1e6:.2f} M rec/s; {rows[-1][0]}: "
-              f"{a.records / rows[-1][1] / 1e6:.2f} M rec/s", flush=True)
-    print(f"\n{'measurement':34} {'wall s':>7} {'M rec/s':>8} {'CPU s':>7} {'M rec/CPU-s':>11} {'peak RSS':>9}  result")
-    for label, secs, cpu, rss, out in rows:
-        print(f"{label:34} {secs:7.1f} {a.records / secs / 1e6:8.2f} {cpu:7.1f} {a.records / cpu / 1e6:11.2f} "
-              f"{rss / 2**30:7.2f}Gi  {out[:80]}")
+        rows.append(measure(f"duckdb read_{label} count+sum", [DUCKDB, str(path)]))
+        print(f"  {rows[-2].label}: {a.records / rows[-2].wall / 1e6:.2f} M rec/s; {rows[-1].label}: "
+              f"{a.records / rows[-1].wall / 1e6:.2f} M rec/s", flush=True)
+    print(f"\n{'measurement':34} {'wall s':>7} {'M rec/s':>8} {'CPU s':>7} {'(sys)':>6} {'M rec/CPU-s':>11} "
+          f"{'peak RSS':>9} {'load':>5}  result")
+    for m in rows:
+        print(f"{m.label:34} {m.wall:7.1f} {a.records / m.wall / 1e6:8.2f} {m.cpu:7.1f} {m.system:6.1f} "
+              f"{a.records / m.cpu / 1e6:11.2f} {m.rss / 2**30:7.2f}Gi {m.load:5.1f}  {m.out[:80]}")
     print(f"load average after: {os.getloadavg()[0]:.1f} (the machine is shared; CPU seconds are the steadier figure)")
     if not a.keep:
         pq_path.unlink(missing_ok=True)

@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 
 from fairtel.core.errors import FairtelError
 from fairtel.core.settings import Settings
-from fairtel.mediation._keys import KeyIndex, key_hashes
-from fairtel.mediation._output import PartWriter, RejectsWriter, remove_parts
+from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
+from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
 from fairtel.mediation._partials import held_from, held_ids, hold, release
 from fairtel.mediation._state import FileRecord, MediationState
-from fairtel.mediation._validate import validate
+from fairtel.mediation._validate import Validated, validate
 from fairtel.mediation.readers import Reader, detect, get_reader
 from fairtel.mediation.readers._errors import UnknownFormatError
 from fairtel.mediation.readers._fieldmap import FieldMapReader, load_fieldmap
@@ -36,6 +36,10 @@ from fairtel.mediation.readers._fieldmap import FieldMapReader, load_fieldmap
 CANONICAL_SOURCE = "canonical"
 T = TypeVar("T")
 HEAD_BYTES = 1 << 16
+# Records per batch at most, whatever ``Settings.batch_size`` allows: about eight batches are in flight at once
+# (read, validated, deduplicated, queued for the lake writer, being written), and past this size a larger
+# batch costs memory without making anything faster (the lake writer gathers batches into its row groups).
+BATCH_ROWS = 1 << 18
 
 
 class Progress(Protocol):
@@ -89,11 +93,8 @@ class FileReport:
 
 
 def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as f:  # read into one reused buffer: no allocation per chunk
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def resolve_reader(path: Path, fmt: str | None) -> Reader:
@@ -222,11 +223,26 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 def _newest_by_source(clean: pa.Table, into: dict[str, int]) -> None:
     if clean.num_rows == 0:
         return
+    one = single_value(clean.column("source").combine_chunks())
+    if one is not None:  # one feed in the batch (the usual case): a plain max, no grouping
+        newest = pc.max(clean.column("started_at")).cast(pa.int64()).as_py()
+        if newest is not None and newest > into.get(one, -(1 << 62)):
+            into[one] = newest
+        return
     grouped = clean.group_by("source").aggregate([("started_at", "max")])
     for s, ts in zip(grouped.column("source").to_pylist(),
                      grouped.column("started_at_max").cast(pa.int64()).to_pylist(), strict=True):
         if ts is not None and ts > into.get(s, -(1 << 62)):
             into[s] = ts
+
+
+def _checked(reader: Reader, path: Path, source: str, batch_size: int) -> Iterator[tuple[int, Validated]]:
+    """Read and validate: a pure function of the file, so it runs ahead on the prefetch thread while the
+    consumer dedups and hands the previous batch to the lake writer."""
+    for batch in reader.read(path, source=source, batch_size=batch_size):
+        consumed, checked = batch.consumed, validate(batch, file=str(path), source=source)
+        del batch  # the raw batch (and the text block behind it) goes before the next one is read
+        yield consumed, checked
 
 
 class _Session:
@@ -289,27 +305,27 @@ class _Session:
         src = rep.source or CANONICAL_SOURCE
         try:
             with st.transaction() as conn:
-                for batch in prefetch(reader.read(path, source=src, batch_size=self.settings.batch_size), depth=1):
-                    rep.read += batch.consumed
-                    v = validate(batch, file=str(path), source=src)
+                batch_rows = min(self.settings.batch_size, BATCH_ROWS)
+                for consumed, v in prefetch(_checked(reader, path, src, batch_rows), depth=1):
+                    rep.read += consumed
                     rejects.write(v.rejects)
                     clean = v.clean
                     if clean.num_rows:
                         h1, h2 = key_hashes(clean.column("source"), clean.column("record_id"))
                         dup = self.keys.seen(h1, h2)
-                        ndup = int(dup.sum())
+                        ndup = int(np.count_nonzero(dup))
                         if ndup:
-                            clean = clean.filter(pa.array(~dup))
+                            clean = filter_rows(clean, ~dup)
                         rep.duplicate += ndup
                         rep.accepted += clean.num_rows
                         _newest_by_source(clean, newest)
-                        partial = np.asarray(pc.is_valid(clean.column("session_id")).to_numpy(zero_copy_only=False),
-                                             dtype=bool)
-                        if partial.any():
-                            hold(conn, clean.filter(pa.array(partial)), seq)
-                            clean = clean.filter(pa.array(~partial))
+                        sessions = clean.column("session_id")
+                        if sessions.null_count < len(sessions):
+                            partial = np.asarray(pc.is_valid(sessions).to_numpy(zero_copy_only=False), dtype=bool)
+                            hold(conn, filter_rows(clean, partial), seq)
+                            clean = filter_rows(clean, ~partial)
                         writer.write(clean)
-                    progress.step(path.name, advance=batch.consumed)
+                    progress.step(path.name, advance=consumed)
                 rep.rejected = rejects.count
                 rep.reasons = dict(sorted(rejects.reasons.items()))
                 st.set_watermarks(newest)

@@ -7,8 +7,11 @@ committed ones, so a segment becomes part of the index in the same transaction a
 Lookups are a binary search per segment on the memory map (only the h1 row is touched, h2 only on a hit);
 segments of similar size are merged in the background of a commit, range by range, in bounded memory.
 
-Within one file the new keys collect in memory as sorted runs (merged like a binary counter) and spill to a
-segment file past ``SPILL_KEYS``; at the end of the file they become that file's segments.
+Within one file the new keys collect in memory as sorted runs and spill to a segment file past
+``SPILL_KEYS``; at the end of the file they become that file's segments. Blocked Bloom filters over them,
+sized once and never rebuilt, say which keys of a batch need the exact check against the runs and segments.
+Sorting (a batch, a spill, a merge) sorts packed words (high bits of h1, position in the low bits) with a
+plain sort rather than an indirect one, and puts the rare near-ties in exact order afterwards.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SPILL_KEYS = 8_000_000
+SPILL_KEYS = 4_000_000  # keys of one file held in memory before they go to a segment file
+BLOOM_FIRST = 1 << 22  # keys the first Bloom filter of a file is sized for; each next one holds twice as many
 RELEASE_EVERY = 4  # batches between releasing mapped key pages from the resident set
 MERGE_FANIN = 2
+HASH_CHUNK = 1 << 16  # keys hashed at a time
+MERGE_RANGE_KEYS = 1 << 21  # keys of the inputs merged at a time
 _BASE_LEVEL = 1 << 16
-_RANGES = 16
 
 _U = np.uint64
 _C1, _C2 = _U(0xFF51AFD7ED558CCD), _U(0xC4CEB9FE1A85EC53)
@@ -38,12 +43,16 @@ _R29 = _U(29)
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser: a bijection with full avalanche."""
-    h = h ^ (h >> _R33)
-    h = h * _C1
-    h = h ^ (h >> _R33)
-    h = h * _C2
-    return h ^ (h >> _R33)
+    """MurmurHash3's 64-bit finaliser: a bijection with full avalanche. Works in place on ``h``."""
+    t = h >> _R33
+    h ^= t
+    h *= _C1
+    np.right_shift(h, _R33, out=t)
+    h ^= t
+    h *= _C2
+    np.right_shift(h, _R33, out=t)
+    h ^= t
+    return h
 
 
 def _words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -78,12 +87,23 @@ def _words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _hash_words(words: np.ndarray, lengths: np.ndarray, seed: np.uint64, k: np.uint64) -> np.ndarray:
     """Mixes each string's own words only, so a key hashes the same whatever else is in its batch. Each step
     (xor the word, multiply by an odd constant, xor-shift) is a bijection of the state, so two keys that
-    differ in one word always differ after it; the finaliser spreads every bit."""
-    h = (lengths.astype(np.uint64) + seed) * k
+    differ in one word always differ after it; the finaliser spreads every bit. (In place, into two buffers:
+    the same arithmetic as one expression per step, without a temporary array per operation.)"""
+    h = lengths.astype(np.uint64)
+    h += seed
+    h *= k
+    mixed = np.empty_like(h)
+    t = np.empty_like(h)
+    shortest = int(lengths.min(initial=0))
     for j in range(words.shape[1]):
-        mixed = (h ^ words[:, j]) * k
-        mixed ^= mixed >> _R29
-        h = mixed if j == 0 else np.where(lengths > 8 * j, mixed, h)
+        np.bitwise_xor(h, words[:, j], out=mixed)
+        mixed *= k
+        np.right_shift(mixed, _R29, out=t)
+        mixed ^= t
+        if j == 0 or shortest > 8 * j:  # every string has this word
+            h, mixed = mixed, h
+        else:
+            np.copyto(h, mixed, where=lengths > 8 * j)
     return _fmix(h)
 
 
@@ -102,40 +122,47 @@ def key_hashes(source: pa.Array, record_id: pa.Array) -> tuple[np.ndarray, np.nd
     if n == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
     words, lengths = _words(record_id)
-    with np.errstate(over="ignore"):
-        h1 = _hash_words(words, lengths, _S1, _K1)
-        h2 = _hash_words(words, lengths, _S2, _K2)
+    one = single_value(source)
+    if one is not None:  # one feed in the batch (the usual case): no dictionary pass
+        p1, p2 = (np.full(1, x, dtype=np.uint64) for x in _source_hash(one))
+        at = np.zeros(n, dtype=np.intp)
+    else:
         enc = pc.dictionary_encode(source)
-        names = enc.dictionary.to_pylist()
-        pairs = np.array([_source_hash(s) for s in names], dtype=np.uint64).reshape(len(names), 2)
-        idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        h1 = _fmix(h1 ^ pairs[idx, 0])
-        h2 = _fmix(h2 ^ pairs[idx, 1])
+        pairs = np.array([_source_hash(s) for s in enc.dictionary.to_pylist()], dtype=np.uint64).reshape(-1, 2)
+        p1, p2 = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+        at = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for lo in range(0, n, HASH_CHUNK):  # a slice at a time, so the dozens of passes stay in cache
+            hi = min(lo + HASH_CHUNK, n)
+            w, ln, src = words[lo:hi], lengths[lo:hi], at[lo:hi]
+            a = _hash_words(w, ln, _S1, _K1)
+            a ^= p1[src] if len(p1) > 1 else p1[0]
+            h1[lo:hi] = _fmix(a)
+            b = _hash_words(w, ln, _S2, _K2)
+            b ^= p2[src] if len(p2) > 1 else p2[0]
+            h2[lo:hi] = _fmix(b)
     return h1, h2
 
 
-def _merge2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two (2, n) runs sorted by their first row -> one, in linear time."""
-    if a.shape[1] == 0:
-        return np.asarray(b)
-    if b.shape[1] == 0:
-        return np.asarray(a)
-    at = np.searchsorted(a[0], b[0], side="right") + np.arange(b.shape[1])
-    out = np.empty((2, a.shape[1] + b.shape[1]), dtype=np.uint64)
-    rest = np.ones(out.shape[1], dtype=bool)
-    rest[at] = False
-    out[:, at] = b
-    out[:, rest] = a
-    return out
-
-
-def _merge_runs(runs: list[np.ndarray]) -> np.ndarray:
-    runs = sorted(runs, key=lambda r: r.shape[1])
-    while len(runs) > 1:
-        a, b = runs.pop(0), runs.pop(0)
-        runs.append(_merge2(np.asarray(a), np.asarray(b)))
-        runs.sort(key=lambda r: r.shape[1])
-    return np.asarray(runs[0]) if runs else np.zeros((2, 0), dtype=np.uint64)
+def single_value(arr: pa.Array) -> str | None:
+    """The one value of a string array that holds a single distinct value, else None (read from its buffers:
+    equal lengths and equal bytes)."""
+    n = len(arr)
+    if n == 0 or arr.null_count or not pa.types.is_string(arr.type):
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or int(offsets[-1] - offsets[0]) != n * width:
+        return None
+    if not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].tobytes()
+    if data != data[:width] * n:
+        return None
+    first = arr[0].as_py()
+    return first if isinstance(first, str) else None
 
 
 def _contains(seg: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
@@ -206,13 +233,22 @@ def read_rows(path: Path, row: int, lo: int, hi: int) -> np.ndarray:
     return np.fromfile(path, dtype="<u8", count=max(hi - lo, 0), offset=offset + (row * n + lo) * 8)
 
 
+def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
+    view = memoryview(data.data).cast("B")
+    while len(view):
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
 def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
     """The union of sorted segments written to ``out`` key range by key range, with plain reads and writes,
-    so memory stays bounded (one range of every input) whatever the sizes."""
+    so memory stays bounded (about ``MERGE_RANGE_KEYS`` keys of the inputs at a time) whatever the sizes.
+    Each range is the inputs' sorted pieces end to end, put in order by one merging sort of packed words."""
     layouts = [_layout(p) for p in paths]
     total = sum(n for _, n in layouts)
+    bits = max(4, (max(total // MERGE_RANGE_KEYS, 1) - 1).bit_length())
+    shift = 64 - bits
     maps = [np.load(p, mmap_mode="r") for p in paths]  # only to find range bounds (a few pages each)
-    bounds = [np.uint64(i << 60) for i in range(_RANGES)]
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "<u8", "fortran_order": False, "shape": (2, total)})
@@ -220,19 +256,30 @@ def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
         f.truncate(base + 2 * total * 8)
         fd = f.fileno()
         at = 0
-        for r in range(_RANGES):
-            pieces = []
+        for r in range(1 << bits):
+            spans = []
             for p, m in zip(paths, maps, strict=True):
-                lo = int(np.searchsorted(m[0], bounds[r], side="left"))
-                hi = int(np.searchsorted(m[0], bounds[r + 1], side="left")) if r + 1 < _RANGES else int(m.shape[1])
+                lo = int(np.searchsorted(m[0], _U(r << shift), side="left")) if r else 0
+                hi = (int(np.searchsorted(m[0], _U((r + 1) << shift), side="left")) if r + 1 < 1 << bits
+                      else int(m.shape[1]))
                 if hi > lo:
-                    pieces.append(np.stack([read_rows(p, 0, lo, hi), read_rows(p, 1, lo, hi)]))
-            if pieces:
-                block = _merge_runs(pieces)
-                k = block.shape[1]
-                os.pwrite(fd, np.ascontiguousarray(block[0]).tobytes(), base + at * 8)
-                os.pwrite(fd, np.ascontiguousarray(block[1]).tobytes(), base + (total + at) * 8)
-                at += k
+                    spans.append((p, lo, hi))
+            if not spans:
+                continue
+            row = np.concatenate([read_rows(p, 0, lo, hi) for p, lo, hi in spans])
+            order = _packed_order(row, runs=True)
+            s1 = row[order]
+            if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
+                order = _exact_order(order, row, None)
+                s1 = row[order]
+            del row
+            k = len(s1)
+            _pwrite_all(fd, s1, base + at * 8)
+            del s1
+            row = np.concatenate([read_rows(p, 1, lo, hi) for p, lo, hi in spans])
+            _pwrite_all(fd, row[order], base + (total + at) * 8)
+            del row, order
+            at += k
         f.flush()
         if durable:
             os.fsync(fd)
@@ -245,35 +292,94 @@ def size_class(keys: int) -> int:
     return 0 if keys <= _BASE_LEVEL else int(math.log2(keys / _BASE_LEVEL)) + 1
 
 
-class _Bloom:
-    """A blocked Bloom filter over h2: one 64-bit word per key, four bits in it. It only decides which of a
-    batch's keys need the exact check against this file's runs; a false positive costs a lookup, never a
-    record."""
+def _packed_order(h1: np.ndarray, *, runs: bool = False) -> np.ndarray:
+    """Positions that sort ``h1`` by its high bits, ties by position: one plain sort of words that hold h1's
+    high bits and the position in the low ones (several times faster than an indirect sort). ``runs``: h1 is
+    a concatenation of sorted runs, which a merging sort takes in linear passes."""
+    n = len(h1)
+    bits = max(1, (n - 1).bit_length())
+    low = _U((1 << bits) - 1)
+    packed = h1 & ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort(kind="stable" if runs else "quicksort")
+    packed &= low
+    return packed.view(np.int64)
 
-    BITS_PER_KEY = 12
+
+def _exact_order(order: np.ndarray, h1: np.ndarray, h2: np.ndarray | None) -> np.ndarray:
+    """``order`` with every run of equal ``h1`` high bits re-sorted by (h1, h2, position): the slow path, for
+    the rare keys whose h1 differs only in the bits the packed sort left out."""
+    high = h1[order] >> _U(max(1, (len(h1) - 1).bit_length()))  # the bits the packed sort ordered by
+    near = high[1:] == high[:-1]
+    member = np.zeros(len(order), dtype=bool)
+    member[1:] |= near
+    member[:-1] |= near
+    at = np.flatnonzero(member)
+    sub = order[at]
+    keys = (sub, h1[sub]) if h2 is None else (sub, h2[sub], h1[sub])
+    order[at] = sub[np.lexsort(keys)]
+    return order
+
+
+def _sorted_keys(h1: np.ndarray, h2: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Sorts the keys by (h1, h2), equal keys by position: writes them to ``out`` (2, n) and returns the
+    positions. The result is what an ``argsort`` of h1 and a ``lexsort`` of its ties give."""
+    order = _packed_order(h1)
+    s1 = np.take(h1, order, out=out[0])
+    s2 = np.take(h2, order, out=out[1])
+    same1 = s1[1:] == s1[:-1]
+    if (s1[1:] < s1[:-1]).any() or (same1 & (s2[1:] != s2[:-1])).any():
+        order = _exact_order(order, h1, h2)  # keys apart in the low bits only, or equal h1 with other h2
+        np.take(h1, order, out=out[0])
+        np.take(h2, order, out=out[1])
+    return order
+
+
+class _Bloom:
+    """A blocked Bloom filter: one 64-bit word per key, four bits in it (from h2), 16 bits per key. The word
+    is chosen by the high bits of h1, so keys sorted by h1 (as ``seen`` handles them) read and write the
+    filter in ascending order, like a merge, instead of at random. It only decides which keys need the exact
+    check against this file's runs and segments; a false positive costs a lookup, never a record. Sized once,
+    never rebuilt: when it is full the index starts another one, twice as large (a scalable Bloom filter)."""
 
     def __init__(self, capacity: int) -> None:
-        words = max(1 << 12, 1 << math.ceil(math.log2(max(capacity, 1) * self.BITS_PER_KEY / 64)))
+        words = 1 << max(6, (max(capacity, 1) - 1).bit_length() - 2)  # a power of two, >= capacity / 4
+        self.capacity = 4 * words
         self.words = np.zeros(words, dtype=np.uint64)
-        self.mask = np.uint64(words - 1)
-        self.capacity = capacity
+        self._shift = _U(64 - (words.bit_length() - 1))
         self.count = 0
 
-    def _where(self, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        one = np.uint64(1)
-        six = np.uint64(63)
-        bits = ((one << ((h2 >> np.uint64(40)) & six)) | (one << ((h2 >> np.uint64(46)) & six))
-                | (one << ((h2 >> np.uint64(52)) & six)) | (one << ((h2 >> np.uint64(58)) & six)))
-        return (h2 & self.mask).astype(np.intp), bits
+    def _index(self, h1: np.ndarray) -> np.ndarray:
+        return (h1 >> self._shift).view(np.int64)
 
-    def add(self, h2: np.ndarray) -> None:
-        idx, bits = self._where(h2)
-        np.bitwise_or.at(self.words, idx, bits)
-        self.count += len(h2)
+    def add(self, h1: np.ndarray, bits: np.ndarray) -> None:
+        """Adds keys (``bits``: their ``_bloom_bits``); in ascending h1 order the words are visited in order."""
+        np.bitwise_or.at(self.words, self._index(h1), bits)
+        self.count += len(h1)
 
-    def may_contain(self, h2: np.ndarray) -> np.ndarray:
-        idx, bits = self._where(h2)
-        return (self.words[idx] & bits) == bits
+    def may_contain(self, h1: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        return (self.words[self._index(h1)] & bits) == bits
+
+
+def _bit_patterns() -> np.ndarray:
+    """65 536 fixed words of (up to) four bits each, at positions drawn from a bijective mix of the index."""
+    x = np.arange(1 << 16, dtype=np.uint64) * _K1
+    with np.errstate(over="ignore"):
+        x = _fmix(x)
+    one, six = _U(1), _U(63)
+    out = np.zeros(1 << 16, dtype=np.uint64)
+    for shift in (0, 6, 12, 18):
+        out |= one << ((x >> _U(shift)) & six)
+    return out
+
+
+_PATTERNS = _bit_patterns()
+
+
+def _bloom_bits(h2: np.ndarray) -> np.ndarray:
+    """The bits of each key in its word: one of 65 536 four-bit patterns, picked by the top 16 bits of h2
+    (one table lookup instead of four shifts per key)."""
+    return _PATTERNS[h2 >> _U(48)]
 
 
 class KeyIndex:
@@ -288,7 +394,7 @@ class KeyIndex:
         self._runs: list[np.ndarray] = []
         self._run_keys = 0
         self._spilled: list[tuple[str, np.ndarray]] = []
-        self._bloom = _Bloom(1 << 20)
+        self._blooms: list[_Bloom] = []
         self._prefix = ""
         self._serial = 0
         self._batches = 0
@@ -298,8 +404,7 @@ class KeyIndex:
 
     # --- one file -------------------------------------------------------------------------------------------
     def begin(self, prefix: str) -> None:
-        self._runs, self._run_keys, self._spilled = [], 0, []
-        self._bloom = _Bloom(1 << 20)
+        self._runs, self._run_keys, self._spilled, self._blooms = [], 0, [], []
         self._prefix, self._serial = prefix, 0
 
     def seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -308,31 +413,30 @@ class KeyIndex:
         n = len(h1)
         if n == 0:
             return np.zeros(0, dtype=bool)
-        order = np.argsort(h1)
-        s1 = h1[order]
-        tie = s1[1:] == s1[:-1]
-        if tie.any():  # equal h1 (duplicates, mostly): order those by (h2, position) so the first one wins
-            member = np.zeros(n, dtype=bool)
-            member[1:] |= tie
-            member[:-1] |= tie
-            at = np.flatnonzero(member)
-            sub = order[at]
-            order[at] = sub[np.lexsort((sub, h2[sub], h1[sub]))]
-            s1 = h1[order]
-        s2 = h2[order]
+        keys = np.empty((2, n), dtype=np.uint64)  # sorted; becomes this batch's run when every key is new
+        order = _sorted_keys(h1, h2, keys)
+        s1, s2 = keys[0], keys[1]
         again = np.zeros(n, dtype=bool)
-        again[1:] = (s1[1:] == s1[:-1]) & (s2[1:] == s2[:-1])
-        first = np.flatnonzero(~again)
-        q1, q2 = s1[first], s2[first]
-        known = np.zeros(len(first), dtype=bool)
+        np.logical_and(s1[1:] == s1[:-1], s2[1:] == s2[:-1], out=again[1:])
+        first: np.ndarray | None = None
+        q1, q2 = s1, s2
+        if again.any():
+            first = np.flatnonzero(~again)
+            q1, q2 = s1[first], s2[first]
+        known = np.zeros(len(q1), dtype=bool)
         for seg in self._segments:
             todo = np.flatnonzero(~known)
             if len(todo) == 0:
                 break
             known[todo] = _contains(seg, q1[todo], q2[todo])
-        if self._bloom.count:
+        bits = _bloom_bits(q2)
+        if self._blooms:
             todo = np.flatnonzero(~known)
-            cand = todo[self._bloom.may_contain(q2[todo])]
+            t1, tb = (q1, bits) if len(todo) == len(q1) else (q1[todo], bits[todo])
+            maybe = self._blooms[0].may_contain(t1, tb)
+            for bloom in self._blooms[1:]:
+                maybe |= bloom.may_contain(t1, tb)
+            cand = todo[maybe]
             for seg in [*(s for _, s in self._spilled), *self._runs]:
                 if len(cand) == 0:
                     break
@@ -343,49 +447,66 @@ class KeyIndex:
         if self._batches % RELEASE_EVERY == 0:
             for seg in [*self._segments, *(s for _, s in self._spilled)]:
                 _release(seg)
-        dup_sorted = again
-        dup_sorted[first] = known
         fresh = ~known
+        if first is None and not known.any():
+            self._add(keys, bits)
+            return np.zeros(n, dtype=bool)
         if fresh.any():
-            self._add(np.stack([q1[fresh], q2[fresh]]))
+            self._add(np.stack([q1[fresh], q2[fresh]]), bits[fresh])
+        if first is None:
+            dup_sorted = known
+        else:
+            dup_sorted = again
+            dup_sorted[first] = known
         dup = np.empty(n, dtype=bool)
         dup[order] = dup_sorted
         return dup
 
-    def _add(self, run: np.ndarray) -> None:
+    def _add(self, run: np.ndarray, bits: np.ndarray) -> None:
+        """New keys (2, m), ascending in the first row (``bits``: their Bloom bits): one more sorted run, and
+        into the newest Bloom filter."""
+        m = int(run.shape[1])
         self._runs.append(run)
-        self._run_keys += run.shape[1]
-        if self._bloom.count + run.shape[1] > self._bloom.capacity:
-            self._grow(4 * (self._bloom.count + run.shape[1]))
-        else:
-            self._bloom.add(run[1])
+        self._run_keys += m
+        if not self._blooms or self._blooms[-1].count + m > self._blooms[-1].capacity:
+            last = self._blooms[-1].capacity if self._blooms else BLOOM_FIRST // 2
+            self._blooms.append(_Bloom(max(2 * last, m)))
+        self._blooms[-1].add(run[0], bits)
         if self._run_keys >= SPILL_KEYS:
             self._spill()
-
-    def _grow(self, capacity: int) -> None:
-        bloom = _Bloom(capacity)
-        self._bloom = _Bloom(1 << 12)  # let the old one go before the new one fills
-        for name, seg in self._spilled:
-            for lo in range(0, seg.shape[1], 1 << 22):
-                bloom.add(read_rows(self.dir / name, 1, lo, min(lo + (1 << 22), int(seg.shape[1]))))
-        for run in self._runs:
-            bloom.add(run[1])
-        self._bloom = bloom
 
     def _name(self) -> str:
         self._serial += 1
         return f"{self._prefix}-{self._serial:04d}.npy"
 
     def _spill(self) -> None:
+        """The runs, merged into one sorted segment file, one row at a time (memory: the runs plus three
+        arrays of one row)."""
         if not self._runs:
             return
-        both = np.concatenate(self._runs, axis=1)
-        merged = both[:, np.argsort(both[0], kind="stable")]  # sorted runs: a merge, not a full sort
-        del both
+        runs, self._runs, self._run_keys = self._runs, [], 0
+        total = sum(int(r.shape[1]) for r in runs)
+        row = np.concatenate([r[0] for r in runs])
+        order = _packed_order(row, runs=True)
+        s1 = row[order]
+        if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
+            order = _exact_order(order, row, None)
+            s1 = row[order]
+        del row
         name = self._name()
-        write_segment(self.dir / name, merged, durable=self.durable)
+        path = self.dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<u8", "fortran_order": False, "shape": (2, total)})
+            f.write(s1.data)
+            del s1
+            f.write(np.take(np.concatenate([r[1] for r in runs]), order).data)
+            del runs
+            f.flush()
+            if self.durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
         self._spilled.append((name, self._open(name)))
-        self._runs, self._run_keys = [], 0
 
     def finish(self) -> list[tuple[str, int]]:
         """Writes this file's remaining keys; returns (segment name, keys) to register at commit."""
@@ -398,13 +519,13 @@ class KeyIndex:
             self.committed.append(name)
             self._segments.append(seg)
         self._spilled = []
-        self._bloom = _Bloom(1 << 20)
+        self._blooms = []
 
     def abort(self) -> None:
         for name, _ in self._spilled:
             (self.dir / name).unlink(missing_ok=True)
         self._spilled, self._runs, self._run_keys = [], [], 0
-        self._bloom = _Bloom(1 << 20)
+        self._blooms = []
 
     # --- compaction ------------------------------------------------------------------------------------------
     def plan_merge(self) -> list[str]:

@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +22,12 @@ from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.mediation.readers import Reject
 
 USAGE_DATASET = "usage"
+ROW_GROUP_ROWS = 1 << 20  # rows per row group of a lake part (batches are gathered up to this)
+# Columns worth a dictionary: few distinct values, or subscribers that recur. Record ids, instants and
+# counters are (nearly) all distinct: trying a dictionary on them costs time and the writer falls back anyway.
+DICTIONARY_COLUMNS = [f.name for f in CLEAN_USAGE_SCHEMA
+                      if f.name not in ("record_id", "started_at", "duration_s", "bytes_up", "bytes_down",
+                                        "amount_minor")]
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,6 +51,48 @@ def periods_of(started_at: pa.Array, tz: str) -> np.ndarray:
     return years * 100 + months
 
 
+def _month_start_us(year: int, month: int) -> int:
+    return int((datetime(year, month, 1) - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
+
+
+def split_periods(started_at: pa.Array, tz: str) -> tuple[list[int], np.ndarray | None]:
+    """The periods (YYYYMM in the operator's time zone) a batch spans, ascending, and each row's index into
+    them (None when there is one). Local wall-clock times are converted once; a month is a contiguous range
+    of them, so the batch's earliest and latest local time settle the common case of one period, and month
+    boundaries settle the rest, without a per-row calendar."""
+    if started_at.null_count:  # not from validation (every clean row has a start): the general way
+        periods = periods_of(started_at, tz)
+        uniq, inverse = np.unique(periods, return_inverse=True)
+        return uniq.tolist(), (inverse if len(uniq) > 1 else None)
+    local = pc.local_timestamp(started_at.cast(pa.timestamp("us", tz=tz)))
+    bounds = pc.min_max(local)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    first, last = lo.year * 100 + lo.month, hi.year * 100 + hi.month
+    if first == last:
+        return [first], None
+    months = []
+    y, m = lo.year, lo.month
+    while y * 100 + m <= last:
+        months.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    starts = np.array([_month_start_us(y, m) for y, m in months[1:]], dtype=np.int64)
+    values = np.frombuffer(local.buffers()[1], dtype=np.int64, count=len(local), offset=local.offset * 8)
+    index = np.searchsorted(starts, values, side="right")
+    present = np.flatnonzero(np.bincount(index, minlength=len(months)))
+    remap = np.zeros(len(months), dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return [months[i][0] * 100 + months[i][1] for i in present.tolist()], remap[index]
+
+
+def filter_rows(table: pa.Table, mask: np.ndarray) -> pa.Table:
+    """The rows of ``table`` where ``mask`` holds, column by column (Table.filter goes through a query plan
+    and costs several times more on wide tables)."""
+    if mask.all():
+        return table
+    sel = pa.array(mask)
+    return pa.Table.from_arrays([c.filter(sel) for c in table.columns], schema=table.schema)
+
+
 def part_path(lake_dir: Path, period: int, name: str) -> Path:
     return lake_dir / USAGE_DATASET / f"period={period // 100:04d}-{period % 100:02d}" / f"{name}.parquet"
 
@@ -51,7 +100,9 @@ def part_path(lake_dir: Path, period: int, name: str) -> Path:
 class PartWriter:
     """Clean usage rows -> ``<lake>/usage/period=YYYY-MM/<name>.parquet``, one file per period. Encoding and
     compression run on a background thread (Arrow releases the GIL), overlapping the next batch's
-    validation; ``close`` waits for it and reports its errors."""
+    validation; ``close`` waits for it and reports its errors. Batches of a period are gathered into row
+    groups of about ``ROW_GROUP_ROWS`` rows (at most that many rows wait, over all periods), so the lake's
+    row groups do not shrink with the batches."""
 
     def __init__(self, lake_dir: Path, name: str, tz: str, *, durable: bool = True) -> None:
         self.lake_dir = lake_dir
@@ -59,6 +110,8 @@ class PartWriter:
         self.tz = tz
         self.durable = durable
         self._writers: dict[int, tuple[Path, pq.ParquetWriter]] = {}
+        self._pending: dict[int, list[pa.Table]] = {}
+        self._pending_rows: dict[int, int] = {}
         self.rows = 0
         self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
@@ -95,18 +148,30 @@ class PartWriter:
 
     def _write(self, table: pa.Table) -> None:
         table = table.select(CLEAN_USAGE_SCHEMA.names).cast(CLEAN_USAGE_SCHEMA)
-        periods = periods_of(table.column("started_at").combine_chunks(), self.tz)
-        uniq = np.unique(periods)
-        for p in uniq.tolist():
-            part = table if len(uniq) == 1 else table.filter(pa.array(periods == p))
-            self._writer(p).write_table(part)
+        periods, index = split_periods(table.column("started_at").combine_chunks(), self.tz)
+        for i, p in enumerate(periods):
+            part = table if index is None else filter_rows(table, index == i)
+            self._pending.setdefault(p, []).append(part)
+            self._pending_rows[p] = self._pending_rows.get(p, 0) + part.num_rows
+            if self._pending_rows[p] >= ROW_GROUP_ROWS:
+                self._flush(p)
+        if sum(self._pending_rows.values()) >= ROW_GROUP_ROWS:
+            for p in sorted(self._pending):
+                self._flush(p)
+
+    def _flush(self, period: int) -> None:
+        parts = self._pending.pop(period, [])
+        rows = self._pending_rows.pop(period, 0)
+        if rows:
+            self._writer(period).write_table(pa.concat_tables(parts), row_group_size=rows)
 
     def _writer(self, period: int) -> pq.ParquetWriter:
         if period not in self._writers:
             final = part_path(self.lake_dir, period, self.name)
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(f".{final.name}.tmp")
-            w = pq.ParquetWriter(tmp, CLEAN_USAGE_SCHEMA, compression="zstd", compression_level=1)
+            w = pq.ParquetWriter(tmp, CLEAN_USAGE_SCHEMA, compression="zstd", compression_level=1,
+                                 use_dictionary=DICTIONARY_COLUMNS)
             self._writers[period] = (tmp, w)
         return self._writers[period][1]
 
@@ -114,6 +179,8 @@ class PartWriter:
         self._finish_thread()
         if self._error is not None:
             raise self._error
+        for p in sorted(self._pending):
+            self._flush(p)
         out = []
         for period, (tmp, w) in sorted(self._writers.items()):
             w.close()
@@ -129,6 +196,8 @@ class PartWriter:
 
     def abort(self) -> None:
         self._finish_thread()
+        self._pending.clear()
+        self._pending_rows.clear()
         for tmp, w in self._writers.values():
             try:
                 w.close()

@@ -77,25 +77,67 @@ def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
+def _bits(buf: pa.Buffer, offset: int, n: int) -> np.ndarray:
+    """Bits ``offset .. offset + n`` of an Arrow bitmap as a numpy bool array (one unpacking pass)."""
+    return np.unpackbits(np.frombuffer(buf, dtype=np.uint8), count=offset + n, bitorder="little")[offset:].view(bool)
+
+
 def _bool_np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False, read from its bitmaps."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    n = len(arr)
+    if n == 0 or arr.null_count == n:
+        return np.zeros(n, dtype=bool)
+    values = _bits(arr.buffers()[1], arr.offset, n)
     if arr.null_count:
-        arr = arr.fill_null(False)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+        values &= _bits(arr.buffers()[0], arr.offset, n)
+    return values
 
 
 def _valid_np(arr: pa.Array) -> np.ndarray:
+    n = len(arr)
     if arr.null_count == 0:
-        return np.ones(len(arr), dtype=bool)
-    return _bool_np(arr.is_valid())
+        return np.ones(n, dtype=bool)
+    if arr.null_count == n or arr.buffers()[0] is None:
+        return _bool_np(arr.is_valid())
+    return _bits(arr.buffers()[0], arr.offset, n).copy()
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+
+
+def _lengths(arr: pa.Array) -> np.ndarray:
+    """Byte length of every value of a string array, straight from its offsets (no kernel, no copy)."""
+    return np.diff(_offsets(arr))
 
 
 def _nonempty_np(arr: pa.Array) -> np.ndarray:
     """Non-empty values of a string array, straight from its offsets (no kernel, no copy)."""
-    n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    return np.diff(offsets) > 0
+    return _lengths(arr) > 0
+
+
+def _value_bytes(arr: pa.Array) -> np.ndarray:
+    """The bytes of all values of a string array, end to end."""
+    offsets = _offsets(arr)
+    buf = arr.buffers()[2]
+    if buf is None or len(arr) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+
+
+_ALNUM = np.zeros(256, dtype=bool)
+_ALNUM[ord("0") : ord("9") + 1] = _ALNUM[ord("A") : ord("Z") + 1] = _ALNUM[ord("a") : ord("z") + 1] = True
+
+
+def _all_alnum(data: np.ndarray) -> bool:
+    """Whether every byte is an ASCII letter or digit (digits only, the usual case, by two reductions)."""
+    if len(data) == 0:
+        return True
+    if int(data.min()) >= ord("0") and int(data.max()) <= ord("9"):
+        return True
+    return bool(_ALNUM[data].all())
 
 
 class _Columns:
@@ -141,6 +183,11 @@ class _Columns:
                 mask = _valid_np(arr)
             self._present[name] = mask
         return self._present[name]
+
+    def has_empty(self, name: str) -> bool:
+        """Whether the column holds empty strings (absent values that are not null)."""
+        self.present(name)
+        return self._empty.get(name, False)
 
     def text(self, name: str) -> pa.Array:
         """The column as strings, null where absent or empty."""
@@ -209,19 +256,26 @@ def _parse_ts(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.n
     return values, bad, "not an RFC 3339 timestamp with offset"
 
 
-def _in_set(arr: pa.Array | None, present: np.ndarray, allowed: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
-    """Values normalised to one of ``allowed`` (case and surrounding spaces forgiven) and a 'bad' mask."""
+def _in_set(arr: pa.Array | None, present: np.ndarray, allowed: Sequence[str]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Values normalised to one of ``allowed`` (case and surrounding spaces forgiven), a 'bad' mask and each
+    row's index into ``allowed`` (-1 where none)."""
     n = len(present)
     if arr is None:
-        return pa.nulls(n, pa.string()), np.zeros(n, dtype=bool)
+        return pa.nulls(n, pa.string()), np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int8)
     if not _is_text(arr.type):
         arr = arr.cast(pa.string())
-    ok = _bool_np(pc.is_in(arr, value_set=pa.array(allowed)))
-    if (ok | ~present).all():
-        return arr, np.zeros(n, dtype=bool)
-    norm = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
-    ok = _bool_np(pc.is_in(norm, value_set=pa.array(allowed)))
-    return norm, present & ~ok
+    value_set = pa.array(allowed)
+    idx = pc.index_in(arr, value_set=value_set)
+    ok = _valid_np(idx)
+    values = arr
+    if not (ok | ~present).all():
+        values = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+        idx = pc.index_in(values, value_set=value_set)
+        ok = _valid_np(idx)
+    codes = np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8) if ok.any() else \
+        np.full(n, -1, dtype=np.int8)
+    bad = present & ~ok
+    return values, (bad if bad.any() else np.zeros(n, dtype=bool)), codes
 
 
 def _bad_ident(arr: pa.Array | None, present: np.ndarray, pattern: str, limit: int) -> np.ndarray:
@@ -231,6 +285,8 @@ def _bad_ident(arr: pa.Array | None, present: np.ndarray, pattern: str, limit: i
         return np.zeros(n, dtype=bool)
     if not _is_text(arr.type):
         arr = arr.cast(pa.string())
+    if int(_lengths(arr).max(initial=0)) <= limit and _all_alnum(_value_bytes(arr)):
+        return np.zeros(n, dtype=bool)  # every value is short ASCII letters and digits: they all match
     fast = pc.and_(pc.ascii_is_alnum(arr), pc.less_equal(pc.binary_length(arr), limit))
     bad = present & ~_bool_np(fast)
     if bad.any():
@@ -242,7 +298,12 @@ def _bad_ident(arr: pa.Array | None, present: np.ndarray, pattern: str, limit: i
 
 def _drop_plus(arr: pa.Array | None) -> pa.Array | None:
     """E.164 is written without '+'; a leading one is dropped rather than refused."""
-    if arr is None or not _is_text(arr.type) or not pc.any(pc.starts_with(arr, "+")).as_py():
+    if arr is None or not _is_text(arr.type) or len(arr) == 0 or arr.null_count == len(arr):
+        return arr
+    offsets = _offsets(arr)
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    buf = arr.buffers()[2]
+    if buf is None or len(starts) == 0 or not (np.frombuffer(buf, dtype=np.uint8)[starts] == ord("+")).any():
         return arr
     return pc.utf8_ltrim(arr, "+")
 
@@ -252,7 +313,10 @@ def _too_long(arr: pa.Array | None, present: np.ndarray, limit: int) -> np.ndarr
         return np.zeros(len(present), dtype=bool)
     if not _is_text(arr.type):
         arr = arr.cast(pa.string())
-    return present & _bool_np(pc.greater(pc.binary_length(arr), limit))
+    lengths = _lengths(arr)
+    if int(lengths.max(initial=0)) <= limit:
+        return np.zeros(len(present), dtype=bool)
+    return present & (lengths > limit)
 
 
 def _parse_bool(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray]:
@@ -342,6 +406,32 @@ def _amounts(cols: _Columns) -> _Amounts:
     return _Amounts(pa.array(minor, mask=~valid), bad_format, negative, too_precise, bad_currency, currency)
 
 
+def _np_int(a: pa.Array) -> np.ndarray:
+    """int64 (or timestamp) values with 0 where null, read from the buffer rather than through a fill_null copy."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.null_count == len(a):
+        return np.zeros(len(a), dtype=np.int64)
+    raw = np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8)
+    return raw if a.null_count == 0 else np.where(_valid_np(a), raw, 0)
+
+
+def _flag(cond: np.ndarray, present: np.ndarray | None, bad: np.ndarray) -> np.ndarray:
+    """``cond & present & ~bad``, combined only when ``cond`` holds anywhere (it rarely does)."""
+    if not cond.any():
+        return cond
+    out = cond & ~bad
+    return out if present is None else out & present
+
+
+def _absent_as_null(values: pa.Array, present: np.ndarray, has_empty: bool) -> pa.Array:
+    """``values`` with null where the field is absent; a no-op unless some value is an empty string (nulls
+    already stand for the other absent values)."""
+    if not len(values) or not has_empty:
+        return values
+    return pc.if_else(pa.array(present), values, pa.scalar(None, values.type))
+
+
 def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     """Check and type one batch. ``source`` fills records that name none."""
     table = batch.table
@@ -351,11 +441,11 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
             cols.cols[name] = _drop_plus(cols.cols[name])
     n = cols.n
     P = cols.present
-    kind_v, bad_kind = _in_set(cols.get("kind"), P("kind"), _KINDS)
-    dir_v, bad_dir = _in_set(cols.get("direction"), P("direction"), _DIRECTIONS)
+    kind_v, bad_kind, kind_code = _in_set(cols.get("kind"), P("kind"), _KINDS)
+    dir_v, bad_dir, dir_code = _in_set(cols.get("direction"), P("direction"), _DIRECTIONS)
     ts, bad_ts, ts_what = _parse_ts(cols.get("started_at"), P("started_at"))
-    ts_np = np.asarray(ts.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    ts_range = P("started_at") & ~bad_ts & ((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US))
+    ts_np = _np_int(ts)
+    ts_range = _flag((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US), P("started_at"), bad_ts)
     dur, bad_dur = _parse_int(cols.get("duration_s"), P("duration_s"))
     up, bad_up = _parse_int(cols.get("bytes_up"), P("bytes_up"))
     down, bad_down = _parse_int(cols.get("bytes_down"), P("bytes_down"))
@@ -363,21 +453,12 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     final, bad_final = _parse_bool(cols.get("final"), P("final"))
     amounts = _amounts(cols)
 
-    def np_int(a: pa.Array) -> np.ndarray:
-        """int64 values with 0 where null, read from the buffer rather than through a fill_null copy."""
-        if len(a) == 0:
-            return np.zeros(0, dtype=np.int64)
-        if a.null_count == len(a):
-            return np.zeros(len(a), dtype=np.int64)
-        raw = np.frombuffer(a.buffers()[1], dtype=np.int64, count=len(a), offset=a.offset * 8)
-        return raw if a.null_count == 0 else np.where(_valid_np(a), raw, 0)
-
-    dur_np, up_np, down_np, seq_np = np_int(dur), np_int(up), np_int(down), np_int(seq)
-    is_voice = _bool_np(pc.equal(kind_v, "voice"))
-    is_sms = _bool_np(pc.equal(kind_v, "sms"))
-    is_data = _bool_np(pc.equal(kind_v, "data"))
-    is_vas = _bool_np(pc.equal(kind_v, "vas"))
-    is_out = _bool_np(pc.equal(dir_v, "out"))
+    dur_np, up_np, down_np, seq_np = _np_int(dur), _np_int(up), _np_int(down), _np_int(seq)
+    is_voice = kind_code == _KINDS.index("voice")
+    is_sms = kind_code == _KINDS.index("sms")
+    is_data = kind_code == _KINDS.index("data")
+    is_vas = kind_code == _KINDS.index("vas")
+    is_out = dir_code == _DIRECTIONS.index("out")
     talk = (is_voice | is_sms) & ~bad_kind
 
     checks: list[tuple[Reason, str, str, np.ndarray]] = [
@@ -399,15 +480,15 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
          _bad_ident(cols.get("peer"), P("peer"), _PEER, MAX_NUMBER)),
         (Reason.MISSING_FIELD, "peer", "required for outgoing voice and sms", talk & is_out & ~P("peer")),
         (Reason.BAD_VALUE, "duration_s", "not an integer", bad_dur),
-        (Reason.NEGATIVE, "duration_s", "negative", P("duration_s") & ~bad_dur & (dur_np < 0)),
-        (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", ~bad_dur & (dur_np > MAX_DURATION_S)),
+        (Reason.NEGATIVE, "duration_s", "negative", _flag(dur_np < 0, P("duration_s"), bad_dur)),
+        (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", _flag(dur_np > MAX_DURATION_S, None, bad_dur)),
         (Reason.MISSING_FIELD, "duration_s", "required for voice", is_voice & ~P("duration_s")),
         (Reason.BAD_VALUE, "bytes_up", "not an integer", bad_up),
-        (Reason.NEGATIVE, "bytes_up", "negative", P("bytes_up") & ~bad_up & (up_np < 0)),
-        (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", ~bad_up & (up_np > MAX_BYTES)),
+        (Reason.NEGATIVE, "bytes_up", "negative", _flag(up_np < 0, P("bytes_up"), bad_up)),
+        (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", _flag(up_np > MAX_BYTES, None, bad_up)),
         (Reason.BAD_VALUE, "bytes_down", "not an integer", bad_down),
-        (Reason.NEGATIVE, "bytes_down", "negative", P("bytes_down") & ~bad_down & (down_np < 0)),
-        (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", ~bad_down & (down_np > MAX_BYTES)),
+        (Reason.NEGATIVE, "bytes_down", "negative", _flag(down_np < 0, P("bytes_down"), bad_down)),
+        (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", _flag(down_np > MAX_BYTES, None, bad_down)),
         (Reason.MISSING_FIELD, "bytes_down", "bytes_up or bytes_down required for data", is_data & ~P("bytes_up") & ~P("bytes_down")),
         (Reason.MISSING_FIELD, "offer_id", "required for vas", is_vas & ~P("offer_id")),
         (Reason.BAD_AMOUNT, "amount", "not a decimal amount like 6.00", amounts.bad_format),
@@ -419,21 +500,26 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 code",
          _bad_country(cols.get("roaming_country"), P("roaming_country"))),
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
-        (Reason.NEGATIVE, "seq", "negative", P("seq") & ~bad_seq & (seq_np < 0)),
+        (Reason.NEGATIVE, "seq", "negative", _flag(seq_np < 0, P("seq"), bad_seq)),
         (Reason.BAD_VALUE, "final", "not true or false", bad_final),
     ]
     code = np.full(n, -1, dtype=np.int16)
+    refused = False
     for i, (_, _, _, mask) in enumerate(checks):
-        hit = mask & (code < 0)
-        if hit.any():
-            code[hit] = i
-    bad_rows = np.flatnonzero(code >= 0)
+        if not mask.any():  # the usual case: a cheap scan, nothing to mark
+            continue
+        hit = mask & (code < 0) if refused else mask
+        code[hit] = i
+        refused = True
     rejects = list(batch.rejects)
-    if len(bad_rows):
+    if refused:
+        bad_rows = np.flatnonzero(code >= 0)
         rejects.extend(_rejects(batch, cols, bad_rows, code, checks, file))
         if batch.rejects:
             rejects.sort(key=lambda r: r.position)  # the reader's and validation's, in file order
-    good = np.flatnonzero(code < 0)
+        good = np.flatnonzero(code < 0)
+    else:
+        good = np.arange(n)
     keep = None if len(good) == n else pa.array(good)
 
     def take(a: pa.Array) -> pa.Array:
@@ -451,7 +537,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         "source": src,
         "msisdn": cols.text("msisdn"),
         "kind": kind_v,
-        "direction": pc.if_else(pa.array(P("direction")), dir_v, pa.scalar(None, pa.string())) if len(dir_v) else dir_v,
+        "direction": _absent_as_null(dir_v, P("direction"), cols.has_empty("direction")),
         "started_at": ts,
         "duration_s": dur,
         "bytes_up": up,
