@@ -75,7 +75,9 @@ class ParquetReader:
 
     def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]:
         try:
-            pf = pq.ParquetFile(path)
+            # pre_buffer=False: read column chunks as they are decoded rather than a row group's whole compressed
+            # bytes at once (hundreds of MB held for a large file)
+            pf = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowException, OSError) as exc:
             raise UnreadableFileError(f"not a readable Parquet file: {exc}") from None
         names = [n for n in pf.schema_arrow.names if n in _FIELDS]
@@ -84,7 +86,8 @@ class ParquetReader:
             raise UnreadableFileError(f"the Parquet schema lacks required column(s) {', '.join(missing)}")
         row = 1
         try:
-            for rb in pf.iter_batches(batch_size=batch_size, columns=names, use_threads=True):
+            # one thread: ingest already decodes on its read-ahead thread, beside the validating one
+            for rb in pf.iter_batches(batch_size=batch_size, columns=names, use_threads=False):
                 pos = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
                 row += rb.num_rows
                 yield RawBatch(pa.Table.from_batches([rb]).append_column(POS, pos))
