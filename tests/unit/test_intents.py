@@ -265,3 +265,17 @@ def test_cli_train_and_evaluate_round_trip(tmp_path: Path) -> None:
     res = runner.invoke(app, ["assistant", "evaluate", "--model", str(tmp_path / "nope.joblib"), "--json"])
     assert res.exit_code == 2
     assert json.loads(res.stdout)["error"]["code"] == "intent_model_invalid"
+
+
+def test_fast_prediction_path_matches_scikit_learn(model: IntentModel) -> None:
+    """Prediction skips the feature union's and the classifiers' per-call checks; the numbers are the same."""
+    texts = ["查一下积分", "cancel my music pack", "今天天气怎么样", "ꙮꙮꙮ"]
+    fast = _intent_model._transform(model.features, texts)
+    reference = model.features.transform(texts)
+    np.testing.assert_allclose(fast.toarray(), reference.toarray(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        _intent_model._decision(model.classifier, fast, len(model.labels)),
+        model.classifier.decision_function(reference),
+        rtol=1e-5,
+        atol=1e-6,
+    )

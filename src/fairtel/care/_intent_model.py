@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -137,7 +138,7 @@ class IntentModel:
     def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Scores per label; which messages have no feature the model knows (nothing to judge them by); and
         each message's closeness to the nearest in-scope centroid (None without embeddings)."""
-        x = self.features.transform(list(texts)).tocsr()
+        x = _transform(self.features, texts)
         scores = _decision(self.classifier, x, len(self.labels))
         closeness = None
         if _uses_embeddings(self.features):  # the dense block comes last; judge by the n-gram blocks
@@ -278,6 +279,20 @@ def _features(config: IntentConfig) -> FeatureUnion:
     return FeatureUnion(blocks, transformer_weights=weights)
 
 
+def _transform(features: FeatureUnion, texts: Sequence[str]) -> sp.csr_matrix:
+    """What ``features.transform`` gives, without its per-call dispatch: for one message that dispatch (a
+    parallel-job wrapper and output checks per block) cost more than the features themselves (measured:
+    p50 about 10 ms of a 13 ms prediction on a busy 2-core host)."""
+    texts = list(texts)
+    weights = features.transformer_weights or {}
+    blocks = []
+    for name, transformer in features.transformer_list:
+        block = transformer.transform(texts)
+        weight = weights.get(name)
+        blocks.append(block if weight is None else block * weight)
+    return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr", dtype=np.float64)
+
+
 def _uses_embeddings(features: FeatureUnion) -> bool:
     return any(name == "embed" for name, _ in features.transformer_list)
 
@@ -321,8 +336,11 @@ def _embedding_classifier(config: IntentConfig, emb: np.ndarray, y: np.ndarray) 
 
 def _decision(clf: Any, x: Any, n_classes: int) -> np.ndarray:
     """Scores of a fitted classifier as one column per label (-10 for a label it never saw)."""
-    s = np.asarray(clf.decision_function(x), dtype=np.float64)
-    if s.ndim == 1:  # two classes: one score for the second
+    # The linear score itself: ``decision_function`` would check its input first, which for one message
+    # costs more than the product.
+    s = np.asarray(x @ clf.coef_.T, dtype=np.float64) + clf.intercept_
+    if s.shape[1] == 1:  # two classes: one score for the second
+        s = s[:, 0]
         s = np.column_stack([-s, s])
     if s.shape[1] == n_classes:
         return s
