@@ -93,3 +93,16 @@ def test_fast_path_matches_line_by_line(lines: list[bytes], ends: list[bytes], t
         raws += b.raw_of(b.table.column("_pos").to_pylist())
     assert whole.raw_of is not None
     assert raws == whole.raw_of([row["_pos"] for row in rows])
+
+
+def test_a_nul_byte_is_rejected_whichever_path_reads_its_block(tmp_path: Path) -> None:
+    """A line holding a NUL byte is undecodable both alone in a clean block and beside an invalid line."""
+    parser = BlockParser("f.csv", ["a", "b", "c"], ["a", "c"], TextDialect(quote=None, header=False), "utf-8")
+    for neighbour in (b"4,5,6", b"4,\xff,6"):
+        body = b"1,2,3\n7,\x008,9\n" + neighbour + b"\n"
+        p = tmp_path / "f.csv"
+        p.write_bytes(body)
+        batches = [parser(b) for b in iter_blocks(p, offset=0, first_line=1, block_bytes=1 << 16)]
+        rejects = [r for b in batches for r in b.rejects]
+        assert [(r.position, r.reason) for r in rejects if r.position == 2] == [(2, "undecodable")], neighbour
+        assert [row["a"] for b in batches for row in b.table.to_pylist()][:1] == ["1"]

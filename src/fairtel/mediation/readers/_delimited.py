@@ -281,7 +281,9 @@ class BlockParser:
                 utf8 = block.data.decode(self.encoding).encode("utf-8")
             except UnicodeDecodeError:
                 utf8 = None
-        if utf8 is not None:
+        # a NUL byte in a text line is rejected (undecodable) line by line; Arrow's parser would accept it, so a
+        # block holding one is read line by line too and the line's verdict does not depend on its neighbours
+        if utf8 is not None and b"\x00" not in utf8:
             fast = self._fast(block, utf8)
             if fast is not None:
                 return fast
