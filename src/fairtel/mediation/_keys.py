@@ -267,11 +267,7 @@ def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
             if not spans:
                 continue
             row = np.concatenate([read_rows(p, 0, lo, hi) for p, lo, hi in spans])
-            order = _packed_order(row, runs=True)
-            s1 = row[order]
-            if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
-                order = _exact_order(order, row, None)
-                s1 = row[order]
+            order, s1 = _sorted_h1(row)
             del row
             k = len(s1)
             _pwrite_all(fd, s1, base + at * 8)
@@ -304,6 +300,16 @@ def _packed_order(h1: np.ndarray, *, runs: bool = False) -> np.ndarray:
     packed.sort(kind="stable" if runs else "quicksort")
     packed &= low
     return packed.view(np.int64)
+
+
+def _sorted_h1(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts an h1 row (sorted runs concatenated), and the row in that order."""
+    order = _packed_order(row, runs=True)
+    s1 = row[order]
+    if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
+        order = _exact_order(order, row, None)
+        s1 = row[order]
+    return order, s1
 
 
 def _exact_order(order: np.ndarray, h1: np.ndarray, h2: np.ndarray | None) -> np.ndarray:
@@ -487,11 +493,7 @@ class KeyIndex:
         runs, self._runs, self._run_keys = self._runs, [], 0
         total = sum(int(r.shape[1]) for r in runs)
         row = np.concatenate([r[0] for r in runs])
-        order = _packed_order(row, runs=True)
-        s1 = row[order]
-        if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
-            order = _exact_order(order, row, None)
-            s1 = row[order]
+        order, s1 = _sorted_h1(row)
         del row
         name = self._name()
         path = self.dir / name
