@@ -342,15 +342,17 @@ def _sorted_keys(h1: np.ndarray, h2: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class _Bloom:
-    """A blocked Bloom filter: one 64-bit word per key, four bits in it (from h2), 16 bits per key. The word
-    is chosen by the high bits of h1, so keys sorted by h1 (as ``seen`` handles them) read and write the
-    filter in ascending order, like a merge, instead of at random. It only decides which keys need the exact
-    check against this file's runs and segments; a false positive costs a lookup, never a record. Sized once,
-    never rebuilt: when it is full the index starts another one, twice as large (a scalable Bloom filter)."""
+    """A blocked Bloom filter: one 64-bit word per key, four bits in it (from h2), 32 bits per key: about one
+    false positive in 1 000 when full (at 16 bits per key the exact lookups of its false positives, in each of
+    the file's runs and segments, cost more than the larger filter does). The word is chosen by the high bits
+    of h1, so keys sorted by h1 (as ``seen`` handles them) read and write the filter in ascending order, like
+    a merge, instead of at random. It only decides which keys need the exact check against this file's runs
+    and segments; a false positive costs a lookup, never a record. Sized once, never rebuilt: when it is full
+    the index starts another one, twice as large (a scalable Bloom filter)."""
 
     def __init__(self, capacity: int) -> None:
-        words = 1 << max(6, (max(capacity, 1) - 1).bit_length() - 2)  # a power of two, >= capacity / 4
-        self.capacity = 4 * words
+        words = 1 << max(6, (max(capacity, 1) - 1).bit_length() - 1)  # a power of two, >= capacity / 2
+        self.capacity = 2 * words
         self.words = np.zeros(words, dtype=np.uint64)
         self._shift = _U(64 - (words.bit_length() - 1))
         self.count = 0
@@ -359,8 +361,18 @@ class _Bloom:
         return (h1 >> self._shift).view(np.int64)
 
     def add(self, h1: np.ndarray, bits: np.ndarray) -> None:
-        """Adds keys (``bits``: their ``_bloom_bits``); in ascending h1 order the words are visited in order."""
-        np.bitwise_or.at(self.words, self._index(h1), bits)
+        """Adds keys (``bits``: their ``_bloom_bits``). Keys in ascending h1 order (the usual case) visit the
+        words in order, and the bits of keys that share a word are or-ed together first (one pass, no
+        ``ufunc.at``)."""
+        if len(h1) == 0:
+            return
+        idx = self._index(h1)
+        if (idx[1:] >= idx[:-1]).all():
+            starts = np.flatnonzero(idx[1:] != idx[:-1]) + 1
+            starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+            self.words[idx[starts]] |= np.bitwise_or.reduceat(bits, starts)
+        else:
+            np.bitwise_or.at(self.words, idx, bits)
         self.count += len(h1)
 
     def may_contain(self, h1: np.ndarray, bits: np.ndarray) -> np.ndarray:
