@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from fairtel.core.settings import Settings
-from fairtel.mediation import _keys, ingest_files, key_hashes
+from fairtel.mediation import _ingest, _keys, _output, ingest_files, key_hashes
 from fairtel.mediation._keys import KeyIndex, merge_segments
+from fairtel.mediation._state import MediationState
 
 HEADER = "record_id,source,msisdn,kind,direction,started_at,duration_s,peer\n"
 
@@ -118,3 +120,73 @@ def test_compaction_merges_segments_of_one_size(tmp_path: Path) -> None:
     r = ingest_files([dup], settings=s)[0]
     assert (r.duplicate, r.accepted) == (5, 1)
 
+
+
+def _home_state(home: Path) -> tuple[list[tuple[object, ...]], dict[str, str], list[tuple[object, ...]], list[str], int]:
+    """Lake rows, rejects files by name, registry rows (less the time), temporary files, keys indexed."""
+    parts = sorted((home / "lake" / "usage").glob("period=*/*.parquet"))
+    rows = sorted(tuple(r.values()) for p in parts for r in pq.read_table(p).to_pylist())
+    rejects = {p.name: p.read_text() for p in sorted((home / "rejects").glob("*.jsonl"))}
+    with MediationState.open(home) as st:
+        registry = [tuple(r) for r in st.conn.execute(
+            "SELECT content_hash, name, read, accepted, rejected, duplicate, emitted, rejects_file, parts"
+            " FROM files ORDER BY seq")]
+        keys = int(st.stats()["keys"])
+    temps = sorted(str(p.relative_to(home)) for p in home.rglob("*.tmp"))
+    return rows, rejects, registry, temps, keys
+
+
+def test_records_processed_before_the_content_hash_is_known_land_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The content hash is computed beside the reading: batches read, rejected, deduplicated, written to
+    temporary parts and spilled to key segments before it is known must give what they give when it is
+    known first; a file found already ingested once it is known leaves nothing behind."""
+    monkeypatch.setattr(_keys, "SPILL_KEYS", 7000)  # the first spill comes in the third batch (~3 400 rows each)
+    monkeypatch.setattr(_output, "ROW_GROUP_ROWS", 500)  # parts open (under temporary names) early
+    lines = []
+    for i in range(12_000):
+        if i % 997 == 5:
+            lines.append(f"{i},sw1,8613800138000,voice,out,not-a-time,60,1\n")
+        else:
+            lines.append(row(str(i % 9_000), day=1 + i % 28))
+    src = tmp_path / "in.csv"
+    src.write_text(HEADER + "".join(lines))
+    reference = ingest_files([src], settings=settings(tmp_path / "reference"))[0]
+    assert reference.read == 12_000 and reference.duplicate > 0 and reference.rejected > 0
+
+    real_hash = _ingest.content_hash
+    seen_calls = 0
+    release = threading.Event()
+
+    def late_hash(path: Path) -> str:
+        assert release.wait(60), "the ingest waited for the hash before the third batch"
+        return real_hash(path)
+
+    real_seen = _keys.KeyIndex.seen
+
+    def seen(self: KeyIndex, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        nonlocal seen_calls
+        seen_calls += 1
+        if seen_calls == 3:  # two batches (and their rejects and parts) go through without the hash
+            release.set()
+        return real_seen(self, h1, h2)
+
+    monkeypatch.setattr(_ingest, "content_hash", late_hash)
+    monkeypatch.setattr(_keys.KeyIndex, "seen", seen)
+    late_home = tmp_path / "late"
+    late = ingest_files([src], settings=settings(late_home))[0]
+    assert seen_calls > 3
+    assert (late.status, late.read, late.accepted, late.rejected, late.duplicate) == (
+        reference.status, reference.read, reference.accepted, reference.rejected, reference.duplicate)
+    assert late.content_hash == reference.content_hash
+    want, got = _home_state(tmp_path / "reference"), _home_state(late_home)
+    assert got[0] == want[0] and got[1] == want[1] and got[3] == [] and got[4] == want[4]
+    assert [r[0] for r in got[2]] == [r[0] for r in want[2]]
+    assert [r[2:7] for r in got[2]] == [r[2:7] for r in want[2]]
+    assert [Path(r[7]).name for r in got[2]] == [Path(r[7]).name for r in want[2]]
+
+    seen_calls = 0
+    release.clear()
+    again = ingest_files([src], settings=settings(late_home))[0]
+    assert again.status == "already_ingested" and again.content_hash == reference.content_hash
+    assert _home_state(late_home) == got  # nothing added, nothing left behind, no segment touched

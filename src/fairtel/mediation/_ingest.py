@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import queue
 import re
+import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +100,39 @@ def content_hash(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+class _Hasher:
+    """``content_hash`` of a file on a thread of its own (hashlib releases the GIL), so a file's records are
+    read, checked and deduplicated while its hash, which names what the file writes and says whether it was
+    ingested before, is still being computed."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, args=(path,), name="fairtel-hash", daemon=True)
+        self._thread.start()
+
+    def _work(self, path: Path) -> None:
+        try:
+            self._digest = content_hash(path)
+        except BaseException as exc:
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
+
+
+class _AlreadyIngested(Exception):
+    def __init__(self, prev: FileRecord) -> None:
+        self.prev = prev
+
+
 def resolve_reader(path: Path, fmt: str | None) -> Reader:
     """The reader for ``--format`` (a name, or ``fieldmap:PATH|NAME``), or the one that recognises the file."""
     if fmt:
@@ -116,6 +152,14 @@ def resolve_reader(path: Path, fmt: str | None) -> Reader:
             f"{path}: cannot tell the format (not canonical CSV/JSON Lines/Parquet nor a known switch or roaming "
             "format); name it with --format, or describe the layout in a field map (--format fieldmap:PATH)")
     return reader
+
+
+def _already(rep: FileReport, digest: str, prev: FileRecord) -> FileReport:
+    rep.status, rep.format, rep.source, rep.content_hash = Status.ALREADY, prev.format, prev.source, digest
+    rep.rejects_file, rep.parts = prev.rejects_file, prev.parts
+    rep.message = (f"already ingested as {prev.name} at {prev.ingested_at} (read {prev.read}, accepted "
+                   f"{prev.accepted}, rejected {prev.rejected}, duplicate {prev.duplicate}); nothing to do")
+    return rep
 
 
 def _label(reader: Reader) -> str:
@@ -168,6 +212,9 @@ def recover(state: MediationState, settings: Settings) -> list[str]:
     usage = settings.lake_dir / "usage"
     if usage.is_dir():
         for tmp in usage.glob("period=*/.*.tmp"):
+            tmp.unlink()
+    if settings.rejects_dir.is_dir():  # rejects of a file whose hash was not known yet (never journalled)
+        for tmp in settings.rejects_dir.glob(".pending-*.tmp"):
             tmp.unlink()
     return cleaned
 
@@ -264,49 +311,87 @@ class _Session:
         if size == 0:
             rep.status, rep.message = Status.EMPTY, "empty file: no records"
             return rep
-        digest = content_hash(path)
-        rep.content_hash = digest
-        prev = self.state.done(digest)
-        if prev is not None:
-            rep.status, rep.format, rep.source = Status.ALREADY, prev.format, prev.source
-            rep.rejects_file, rep.parts = prev.rejects_file, prev.parts
-            rep.message = (f"already ingested as {prev.name} at {prev.ingested_at} (read {prev.read}, accepted "
-                           f"{prev.accepted}, rejected {prev.rejected}, duplicate {prev.duplicate}); nothing to do")
-            return rep
+        hasher = _Hasher(path)
+        try:
+            return self._ingest(path, hasher, rep, fmt=fmt, source=source, progress=progress)
+        finally:
+            try:
+                hasher.result()  # never leave the hashing thread behind
+            except Exception:
+                pass
+
+    def _ingest(self, path: Path, hasher: _Hasher, rep: FileReport, *, fmt: str | None, source: str | None,
+                progress: Progress) -> FileReport:
         try:
             reader = resolve_reader(path, fmt)
         except FairtelError as exc:
+            digest = hasher.result()
+            if (prev := self.state.done(digest)) is not None:
+                return _already(rep, digest, prev)
+            rep.content_hash = digest
             rep.status, rep.message = Status.FAILED, f"{exc.code}: {exc}"
             return rep
         rep.format = _label(reader)
         rep.source = source or default_source(reader)
         try:
-            self._run(path, reader, digest, rep, progress)
+            self._run(path, reader, hasher, rep, progress)
+        except _AlreadyIngested as already:
+            return _already(FileReport(file=rep.file), already.prev.content_hash, already.prev)
         except Exception as exc:
             if isinstance(exc, FairtelError):
                 msg = f"{exc.code}: {exc}"
             else:
                 msg = f"internal_error: {type(exc).__name__}: {exc}"
             failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
-                                source=rep.source, content_hash=digest)
+                                source=rep.source, content_hash=rep.content_hash)
             return failed
         return rep
 
-    def _run(self, path: Path, reader: Reader, digest: str, rep: FileReport, progress: Progress) -> None:
+    def _run(self, path: Path, reader: Reader, hasher: _Hasher, rep: FileReport, progress: Progress) -> None:
+        """Reads the file while its content hash is computed. Once the hash is known (looked at after each
+        batch; waited for before the first partial record is held, and at the end) the file is looked up in
+        the registry (already ingested: everything so far is dropped), journalled, and the transaction that
+        registers it begins. Until then lake parts and rejects go to temporary files, which ``recover``
+        removes whatever their names; they are named after the hash when the file is complete."""
         st, settings = self.state, self.settings
-        part_name = digest[:24]
-        rejects_path = settings.rejects_dir / f"{_safe(path.name)}.{digest[:12]}.rejects.jsonl"
-        st.journal(digest, part_name, str(rejects_path))
-        writer = PartWriter(settings.lake_dir, part_name, settings.timezone, durable=self.durable)
-        rejects = RejectsWriter(rejects_path, durable=self.durable)
-        self.keys.begin(part_name)
+        pending = f"pending-{uuid.uuid4().hex[:16]}"
+        writer = PartWriter(settings.lake_dir, pending, settings.timezone, durable=self.durable)
+        rejects = RejectsWriter(settings.rejects_dir / f"{pending}.rejects.jsonl", durable=self.durable)
+
+        def segment_prefix() -> str:  # a key segment written before the hash is known waits for it
+            d = hasher.result()
+            if (prev := st.done(d)) is not None:  # its names may be an earlier ingest's: never write them
+                raise _AlreadyIngested(prev)
+            return d[:24]
+
+        self.keys.begin(segment_prefix)
         seq = st.next_seq()
         newest: dict[str, int] = {}
         src = rep.source or CANONICAL_SOURCE
+        digest: str | None = None
+        part_name = ""
+        rejects_path = Path()
+        unreported = 0  # records read before the file was known to be new: shown once it is
         try:
-            with st.transaction() as conn:
+            with ExitStack() as stack:
+                conn: sqlite3.Connection | None = None
+
+                def settle() -> sqlite3.Connection:
+                    nonlocal digest, part_name, rejects_path
+                    d = hasher.result()
+                    prev = st.done(d)
+                    if prev is not None:
+                        raise _AlreadyIngested(prev)
+                    digest, part_name = d, d[:24]
+                    rejects_path = settings.rejects_dir / f"{_safe(path.name)}.{d[:12]}.rejects.jsonl"
+                    rep.content_hash = d
+                    st.journal(d, part_name, str(rejects_path))
+                    return stack.enter_context(st.transaction())
+
                 batch_rows = min(self.settings.batch_size, BATCH_ROWS)
                 for consumed, v in prefetch(_checked(reader, path, src, batch_rows), depth=1):
+                    if conn is None and hasher.done():
+                        conn = settle()
                     rep.read += consumed
                     rejects.write(v.rejects)
                     clean = v.clean
@@ -322,10 +407,20 @@ class _Session:
                         sessions = clean.column("session_id")
                         if sessions.null_count < len(sessions):
                             partial = np.asarray(pc.is_valid(sessions).to_numpy(zero_copy_only=False), dtype=bool)
+                            if conn is None:
+                                conn = settle()
                             hold(conn, filter_rows(clean, partial), seq)
                             clean = filter_rows(clean, ~partial)
                         writer.write(clean)
-                    progress.step(path.name, advance=consumed)
+                    unreported += consumed
+                    if conn is not None:
+                        progress.step(path.name, advance=unreported)
+                        unreported = 0
+                if conn is None:
+                    conn = settle()
+                if unreported:
+                    progress.step(path.name, advance=unreported)
+                assert digest is not None
                 rep.rejected = rejects.count
                 rep.reasons = dict(sorted(rejects.reasons.items()))
                 st.set_watermarks(newest)
@@ -335,8 +430,8 @@ class _Session:
                 rep.held = held_from(conn, seq)
                 rep.emitted = writer.rows
                 segs = self.keys.finish()
-                parts = writer.close()
-                rpath = rejects.close()
+                parts = writer.close(part_name)
+                rpath = rejects.close(rejects_path)
                 rep.parts = [str(p) for p in parts]
                 rep.rejects_file = str(rpath) if rpath else None
                 if rep.read != rep.accepted + rep.rejected + rep.duplicate:  # a reader broke the protocol
@@ -351,9 +446,11 @@ class _Session:
             writer.abort()
             rejects.abort()
             self.keys.abort()
-            remove_parts(settings.lake_dir, part_name)
-            rejects_path.unlink(missing_ok=True)
-            st.unjournal(digest)
+            remove_parts(settings.lake_dir, pending)
+            if digest is not None:
+                remove_parts(settings.lake_dir, part_name)
+                rejects_path.unlink(missing_ok=True)
+                st.unjournal(digest)
             raise
         self.keys.adopt()
         self._compact()

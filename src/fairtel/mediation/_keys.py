@@ -20,6 +20,7 @@ import hashlib
 import math
 import mmap
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -413,7 +414,7 @@ class KeyIndex:
         self._run_keys = 0
         self._spilled: list[tuple[str, np.ndarray]] = []
         self._blooms: list[_Bloom] = []
-        self._prefix = ""
+        self._prefix: str | Callable[[], str] = ""
         self._serial = 0
         self._batches = 0
 
@@ -421,7 +422,9 @@ class KeyIndex:
         return np.load(self.dir / name, mmap_mode="r")
 
     # --- one file -------------------------------------------------------------------------------------------
-    def begin(self, prefix: str) -> None:
+    def begin(self, prefix: str | Callable[[], str]) -> None:
+        """Starts a file; its segments are named ``<prefix>-NNNN.npy``. A callable prefix is asked for only
+        when the first segment is written (the content hash it comes from may still be being computed)."""
         self._runs, self._run_keys, self._spilled, self._blooms = [], 0, [], []
         self._prefix, self._serial = prefix, 0
 
@@ -494,6 +497,8 @@ class KeyIndex:
             self._spill()
 
     def _name(self) -> str:
+        if callable(self._prefix):
+            self._prefix = self._prefix()
         self._serial += 1
         return f"{self._prefix}-{self._serial:04d}.npy"
 

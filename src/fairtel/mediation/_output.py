@@ -102,7 +102,8 @@ class PartWriter:
     compression run on a background thread (Arrow releases the GIL), overlapping the next batch's
     validation; ``close`` waits for it and reports its errors. Batches of a period are gathered into row
     groups of about ``ROW_GROUP_ROWS`` rows (at most that many rows wait, over all periods), so the lake's
-    row groups do not shrink with the batches."""
+    row groups do not shrink with the batches. ``close`` may give the parts their final name then (the
+    temporary files carry ``name``), so writing can start before the name is known."""
 
     def __init__(self, lake_dir: Path, name: str, tz: str, *, durable: bool = True) -> None:
         self.lake_dir = lake_dir
@@ -175,7 +176,8 @@ class PartWriter:
             self._writers[period] = (tmp, w)
         return self._writers[period][1]
 
-    def close(self) -> list[Path]:
+    def close(self, name: str | None = None) -> list[Path]:
+        """Finishes every part and renames it to ``name`` (default: the writer's own); returns their paths."""
         self._finish_thread()
         if self._error is not None:
             raise self._error
@@ -186,7 +188,7 @@ class PartWriter:
             w.close()
             if self.durable:
                 _fsync_file(tmp)
-            final = part_path(self.lake_dir, period, self.name)
+            final = part_path(self.lake_dir, period, name or self.name)
             os.replace(tmp, final)
             if self.durable:
                 fsync_dir(final.parent)
@@ -241,7 +243,8 @@ def _dumps(obj: dict[str, object]) -> str:
 
 class RejectsWriter:
     """One JSON Lines file per input under ``<home>/rejects/``: file, position, reason, field, message and the
-    original record (``raw``, or ``raw_base64`` when it is not UTF-8)."""
+    original record (``raw``, or ``raw_base64`` when it is not UTF-8). ``close`` may name the final file
+    (the temporary one is named after ``path``)."""
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
@@ -264,19 +267,20 @@ class RejectsWriter:
             self.reasons[r.reason] = self.reasons.get(r.reason, 0) + 1
         self.count += len(rejects)
 
-    def close(self) -> Path | None:
+    def close(self, path: Path | None = None) -> Path | None:
         if self._f is None:
             return None
+        final = path or self.path
         f = self._f
         f.flush()
         if self.durable:
             os.fsync(f.fileno())
         f.close()
         self._f = None
-        os.replace(self._tmp, self.path)
+        os.replace(self._tmp, final)
         if self.durable:
-            fsync_dir(self.path.parent)
-        return self.path
+            fsync_dir(final.parent)
+        return final
 
     def abort(self) -> None:
         if self._f is not None:
