@@ -315,6 +315,8 @@ class BlockParser:
                     strings_can_be_null=True,
                     null_values=[""],
                     quoted_strings_can_be_null=False,
+                    # ASCII is valid UTF-8: one scan of the block spares the parser's per-value check
+                    check_utf8=not utf8.isascii(),
                 ),
             )
         except (pa.ArrowInvalid, UnicodeDecodeError):
