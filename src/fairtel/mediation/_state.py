@@ -3,12 +3,14 @@ synchronous=FULL) holding the file registry, the in-flight journal, the committe
 partial records waiting for the rest of their session and the newest record time seen per source; plus the
 segment files themselves in ``keys/`` and an exclusive lock so two processes never ingest into one home.
 
-Commit protocol (crash safety): a file is first journalled as in flight (committed on its own); its lake
-parts, rejects file and key segments are then written under names derived from its content hash, each to a
-temporary name, synced and renamed; finally ONE transaction registers the file, its segments, its partial
-records and watermarks, and clears the journal entry. Whatever a crash leaves behind is found on the next
-start (``recover``): the parts, rejects and segments of journalled files are deleted, as are segment files no
-row names, and the file is simply ingested again, giving the same rows under the same names.
+Commit protocol (crash safety): a file's lake parts and rejects go to temporary files while its content hash
+is computed; once the hash is known the file is journalled as in flight (committed on its own), and its
+parts, rejects file and key segments end up under names derived from the hash, each written to a temporary
+name, synced and renamed; finally ONE transaction registers the file, its segments, its partial records and
+watermarks, and clears the journal entry. Whatever a crash leaves behind is found on the next start
+(``recover``): the parts, rejects and segments of journalled files are deleted, as are segment files no row
+names and every temporary file, and the file is simply ingested again, giving the same rows under the same
+names.
 """
 
 from __future__ import annotations
