@@ -190,3 +190,13 @@ def test_records_processed_before_the_content_hash_is_known_land_the_same(
     again = ingest_files([src], settings=settings(late_home))[0]
     assert again.status == "already_ingested" and again.content_hash == reference.content_hash
     assert _home_state(late_home) == got  # nothing added, nothing left behind, no segment touched
+
+
+def test_a_file_that_fails_to_read_is_reported_with_its_hash_and_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("record_id,kind,started_at\n1,voice,2026-11-01T08:00:00+08:00\n")  # no msisdn column
+    home = tmp_path / "home"
+    r = ingest_files([bad], settings=settings(home), fmt="csv")[0]
+    assert r.status == "failed" and "msisdn" in r.message
+    assert r.content_hash == _ingest.content_hash(bad)
+    assert not list(home.rglob("*.tmp")) and not list((home / "lake").rglob("*.parquet"))

@@ -342,8 +342,16 @@ class _Session:
                 msg = f"{exc.code}: {exc}"
             else:
                 msg = f"internal_error: {type(exc).__name__}: {exc}"
+            digest = rep.content_hash
+            if digest is None:  # failed before the hash was known: a file registered before says so instead
+                try:
+                    digest = hasher.result()
+                except OSError:
+                    digest = None
+                if digest is not None and (prev := self.state.done(digest)) is not None:
+                    return _already(FileReport(file=rep.file), digest, prev)
             failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
-                                source=rep.source, content_hash=rep.content_hash)
+                                source=rep.source, content_hash=digest)
             return failed
         return rep
 
