@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.mediation.readers import Reject
+from fairtel.mediation.readers._base import bulk_pool
 
 USAGE_DATASET = "usage"
 ROW_GROUP_ROWS = 1 << 20  # rows per row group of a lake part (batches are gathered up to this)
@@ -172,7 +173,7 @@ class PartWriter:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(f".{final.name}.tmp")
             w = pq.ParquetWriter(tmp, CLEAN_USAGE_SCHEMA, compression="zstd", compression_level=1,
-                                 use_dictionary=DICTIONARY_COLUMNS)
+                                 use_dictionary=DICTIONARY_COLUMNS, memory_pool=bulk_pool())
             self._writers[period] = (tmp, w)
         return self._writers[period][1]
 

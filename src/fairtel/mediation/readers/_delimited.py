@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from fairtel.mediation.readers._base import POS, RawBatch, Reject
+from fairtel.mediation.readers._base import POS, RawBatch, Reject, bulk_pool
 from fairtel.mediation.readers._errors import UnreadableFileError
 
 BOMS: tuple[tuple[bytes, str], ...] = ((b"\xef\xbb\xbf", "utf-8"), (b"\x84\x31\x95\x33", "gb18030"))
@@ -318,6 +318,7 @@ class BlockParser:
                     # ASCII is valid UTF-8: one scan of the block spares the parser's per-value check
                     check_utf8=not utf8.isascii(),
                 ),
+                memory_pool=bulk_pool(),
             )
         except (pa.ArrowInvalid, UnicodeDecodeError):
             return None
