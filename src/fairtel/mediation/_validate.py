@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, Direction, UsageKind
 from fairtel.core.money import MINOR_UNITS
 from fairtel.mediation.readers import POS, RAW, RawBatch, Reject
+from fairtel.mediation.readers._base import bulk_pool
 
 
 class Reason(StrEnum):
@@ -148,7 +149,7 @@ class _Columns:
         self.cols: dict[str, pa.Array] = {}
         for name in table.column_names:
             col = table.column(name)
-            arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            arr = col.combine_chunks(memory_pool=bulk_pool()) if col.num_chunks != 1 else col.chunk(0)
             if pa.types.is_dictionary(arr.type):
                 arr = arr.dictionary_decode()
             if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
@@ -219,7 +220,7 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.
         return pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad
     if _is_text(t):
         try:  # fast path: every value is already a clean integer
-            return pc.cast(arr, pa.int64()), np.zeros(n, dtype=bool)
+            return pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), np.zeros(n, dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # some value is not: parse leniently below and mark exactly the ones that fail
         s = pl.Series(arr).str.strip_chars()
@@ -245,7 +246,7 @@ def _parse_ts(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.n
     if not _is_text(t):
         return pa.nulls(n, target), present.copy(), f"a {t} is not a timestamp"
     try:
-        values = pc.cast(arr, target)
+        values = pc.cast(arr, target, memory_pool=bulk_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         s = pl.Series(arr).str.strip_chars()
         parsed = s.str.to_datetime(format="%+", time_zone="UTC", strict=False, time_unit="us").to_arrow()
