@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,10 +315,8 @@ class _Session:
         try:
             return self._ingest(path, hasher, rep, fmt=fmt, source=source, progress=progress)
         finally:
-            try:
+            with suppress(Exception):
                 hasher.result()  # never leave the hashing thread behind
-            except Exception:
-                pass
 
     def _ingest(self, path: Path, hasher: _Hasher, rep: FileReport, *, fmt: str | None, source: str | None,
                 progress: Progress) -> FileReport:
@@ -342,16 +340,14 @@ class _Session:
                 msg = f"{exc.code}: {exc}"
             else:
                 msg = f"internal_error: {type(exc).__name__}: {exc}"
-            digest = rep.content_hash
-            if digest is None:  # failed before the hash was known: a file registered before says so instead
-                try:
-                    digest = hasher.result()
-                except OSError:
-                    digest = None
-                if digest is not None and (prev := self.state.done(digest)) is not None:
-                    return _already(FileReport(file=rep.file), digest, prev)
+            known = rep.content_hash
+            if known is None:  # failed before the hash was known: a file registered before says so instead
+                with suppress(OSError):
+                    known = hasher.result()
+                if known is not None and (prev := self.state.done(known)) is not None:
+                    return _already(FileReport(file=rep.file), known, prev)
             failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
-                                source=rep.source, content_hash=digest)
+                                source=rep.source, content_hash=known)
             return failed
         return rep
 

@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+
 def bulk_pool() -> pa.MemoryPool:
     """The memory pool for mediation's bulk buffers (parsed CSV blocks, the lake writer's pages): jemalloc
     where pyarrow has it, otherwise the default pool. Batches of the same size come and go all the time; with
