@@ -46,35 +46,22 @@ def fraud_dir(app: App) -> Path:
 
 # ---- inputs -------------------------------------------------------------------------------------------
 def _catalog(app: App, explicit: Path | None, operator_dir: Path | None) -> Catalog:
-    from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
+    """``--catalog``, else the operator directory's ``catalog.toml``, else the home's (``home_catalog``)."""
+    from fairtel.cli._home import home_catalog
 
-    if explicit is not None:
-        return load_catalog(explicit)
-    if operator_dir is not None and (operator_dir / "catalog.toml").is_file():
-        return load_catalog(operator_dir / "catalog.toml")
-    from fairtel.store import current_catalog_text
-
-    with app.db.connect() as conn:
-        text = current_catalog_text(conn)
-    if text is not None:
-        catalog, problems = parse_catalog(text, file="<stored catalog>")
-        if catalog is not None:
-            return catalog
-        err_console.print(f"the stored catalog does not parse ({len(problems)} problem(s)); using the default catalog")
-    return load_catalog(default_catalog_path())
+    if explicit is None and operator_dir is not None and (operator_dir / "catalog.toml").is_file():
+        explicit = operator_dir / "catalog.toml"
+    notes: list[str] = []
+    catalog = home_catalog(app, explicit, notes)
+    for note in notes:
+        err_console.print(note)
+    return catalog
 
 
 def _subscribers(app: App) -> pl.DataFrame:
-    from sqlalchemy import select
+    from fairtel.cli._home import home_subscribers
 
-    from fairtel.store import Subscriber
-
-    with app.db.connect() as conn:
-        rows = conn.execute(select(Subscriber.msisdn, Subscriber.activated_at)).all()
-    return pl.DataFrame(
-        {"msisdn": [r[0] for r in rows], "activated_at": [r[1] for r in rows]},
-        schema={"msisdn": pl.String(), "activated_at": pl.Datetime("us", "UTC")},
-    )
+    return home_subscribers(app, ("msisdn", "activated_at"))
 
 
 def _thresholds(app: App, path: Path | None) -> Thresholds:
