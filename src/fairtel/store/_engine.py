@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -48,6 +50,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if cursor.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor)
     finally:
         cursor.close()
+
+
+WAL_WAIT_S = 30.0  # as long as busy_timeout
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL, waiting while another connection holds the database. SQLite can answer the switch with
+    "database is locked" at once, without its busy handler, while another process is creating the database
+    or its WAL (seen with three processes migrating a new file at the same moment), so wait and try again."""
+    deadline = time.monotonic() + WAL_WAIT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
