@@ -53,6 +53,7 @@ from fairtel.care._intent_text import (
     Language,
     SentenceEmbedding,
     WordNgrams,
+    describe_encoders,
     detect_language,
     encoder_version,
     sentence_encoder_version,
@@ -559,11 +560,7 @@ def train_intents(
         "examples": len(texts),
         "examples_per_language": dict(sorted(languages.items())),
         "features": int(x.shape[1]),
-        "sentence_encoder": (
-            " + ".join(f"{n} {encoder_version(n)}" for n in _embedding_block(features).encoders)
-            if _uses_embeddings(features)
-            else None
-        ),
+        "sentence_encoder": describe_encoders(_embedding_block(features).encoders) if _uses_embeddings(features) else None,
         **validation,
     }
     try:

@@ -168,11 +168,14 @@ def sentence_encoders() -> tuple[str, ...]:
     return tuple(name for name in SENTENCE_ENCODERS if encoder_version(name) is not None)
 
 
-def sentence_encoder_version() -> str | None:
-    """What a new model's embedding block would be, as ``name version`` per encoder joined by `` + ``; None
-    when no encoder is installed."""
-    names = sentence_encoders()
+def describe_encoders(names: Sequence[str]) -> str | None:
+    """``name version`` per encoder joined by `` + `` (what a model's metadata says); None for no encoder."""
     return " + ".join(f"{n} {encoder_version(n)}" for n in names) or None
+
+
+def sentence_encoder_version() -> str | None:
+    """What a new model's embedding block would be (``describe_encoders``); None when no encoder is installed."""
+    return describe_encoders(sentence_encoders())
 
 
 class _E5:
