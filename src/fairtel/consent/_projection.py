@@ -92,6 +92,8 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
             .otherwise(pl.lit(ConfirmationStatus.VALID.value))
             .alias("status")
         )
+        # Again after the joins, which need not keep the rows' order: "first" below is the earliest confirmation.
+        .sort("subscription_id", "at", "channel", "evidence", nulls_last=True)
         .group_by("subscription_id")
         .agg(
             pl.col("at").filter(pl.col("status") == "valid").first().alias("confirmed_at"),
