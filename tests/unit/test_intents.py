@@ -151,6 +151,41 @@ def test_embedding_classifier_is_blended_in_and_kept(model: IntentModel, tmp_pat
     np.testing.assert_allclose(again.probabilities(texts), blended)
 
 
+def test_nearest_example_scores_are_the_closest_example_per_label() -> None:
+    """Per label, the cosine similarity to that label's closest training example, on the chosen block only;
+    a label without examples scores -1."""
+    from fairtel.care._intent_model import Neighbours
+
+    rng = np.random.default_rng(3)
+    emb = rng.normal(size=(40, 12)).astype(np.float32)
+    y = rng.permutation(np.repeat([0, 1, 3], [10, 20, 10]))  # label 2 has no example
+    near = Neighbours(emb, y, 4, (4, 12))
+    queries = rng.normal(size=(5, 12)).astype(np.float32)
+    got = near.scores(queries)
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    sims = unit(queries[:, 4:]) @ unit(emb[:, 4:]).T
+    for label in (0, 1, 3):
+        np.testing.assert_allclose(got[:, label], sims[:, y == label].max(axis=1), rtol=1e-5)
+    assert (got[:, 2] == -1.0).all()
+
+
+@needs_encoder
+def test_nearest_examples_are_blended_in_and_kept(model: IntentModel, tmp_path: Path) -> None:
+    """The nearest-example score takes part on its own scale and survives the model file; a model without it
+    (files from before it) still predicts."""
+    assert model.neighbours is not None and model.neighbour_scale > 0
+    assert model.neighbours.vectors.shape[1] == ENCODER_DIMS[model.config.neighbour_encoder]
+    texts = ["查一下积分", "cancel my music pack", "今天天气怎么样"]
+    blended = model.probabilities(texts)
+    without = dataclasses.replace(model, neighbours=None)
+    assert not np.allclose(blended, without.probabilities(texts))
+    best = without.probabilities(texts).argmax(axis=1)  # the threshold was chosen with the score in
+    assert [without.labels[i] for i in best][:2] == ["loyalty_points", "vas_cancel"]
+    again = IntentModel.load(model.save(tmp_path / "near.joblib"))
+    assert again.neighbour_scale == model.neighbour_scale
+    np.testing.assert_allclose(again.probabilities(texts), blended)
+
+
 @pytest.mark.parametrize(
     ("text", "label"),
     [
