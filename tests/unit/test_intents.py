@@ -169,6 +169,45 @@ def test_nearest_example_scores_are_the_closest_example_per_label() -> None:
     assert (got[:, 2] == -1.0).all()
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_uses_two_threads_while_they_pay_off() -> None:
+    """One message goes on two threads only once one thread's cost is known, stays there while two are faster
+    per token, drops to one for the cooldown when two were no faster than one, then tries two again."""
+    from fairtel.care._intent_text import _Pacer
+
+    clock = _Clock()
+    pacer = _Pacer(max_threads=2, cooldown=5.0, clock=clock)
+    assert pacer.threads() == 1  # first message: time one thread
+    pacer.observe(1, 18, 0.020)  # 1 ms per token (with the fixed two)
+    assert pacer.threads() == 2
+    pacer.observe(2, 8, 0.006)  # 0.6 ms per token: pays off
+    assert pacer.threads() == 2 and pacer.contended == 0
+    pacer.observe(2, 38, 0.045)  # 1.1 ms per token: no better than one thread, the other core is busy
+    assert pacer.threads() == 1 and pacer.contended == 1
+    clock.now += 4.9
+    assert pacer.threads() == 1
+    pacer.observe(1, 18, 0.030)  # a slower single-thread call does not raise the best cost
+    clock.now += 0.2
+    assert pacer.threads() == 2
+    pacer.observe(2, 18, 0.019)  # 0.95 ms per token: still under one thread's best, kept
+    assert pacer.threads() == 2 and pacer.contended == 1
+
+
+def test_pacer_on_one_core_never_asks_for_more() -> None:
+    from fairtel.care._intent_text import _Pacer
+
+    pacer = _Pacer(max_threads=1)
+    pacer.observe(1, 10, 0.01)
+    assert pacer.threads() == 1
+
+
 @needs_encoder
 def test_nearest_examples_are_blended_in_and_kept(model: IntentModel, tmp_path: Path) -> None:
     """The nearest-example score takes part on its own scale and survives the model file; a model without it

@@ -349,10 +349,51 @@ def _transform(features: FeatureUnion, texts: Sequence[str]) -> sp.csr_matrix:
     weights = features.transformer_weights or {}
     blocks = []
     for name, transformer in features.transformer_list:
-        block = transformer.transform(texts)
+        block = _tfidf(transformer, texts) if _plain_tfidf(transformer) else transformer.transform(texts)
         weight = weights.get(name)
         blocks.append(block if weight is None else block * weight)
     return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr", dtype=np.float64)
+
+
+def _plain_tfidf(transformer: Any) -> bool:
+    """A fitted TF-IDF block as ``_features`` makes them (own analyzer, sublinear tf, idf, unit length)."""
+    return (
+        isinstance(transformer, TfidfVectorizer)
+        and callable(transformer.analyzer)
+        and transformer.sublinear_tf
+        and transformer.use_idf
+        and transformer.norm == "l2"
+        and not transformer.binary
+        and hasattr(transformer, "vocabulary_")
+    )
+
+
+def _tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+    """``vectorizer.transform(texts)`` for ``_plain_tfidf`` blocks, computed directly: (1 + log count) × idf,
+    each row scaled to unit length. For one message scikit-learn's path (count matrix, input checks, a
+    diagonal product, ``normalize``) took about 1 ms per block, most of it overhead."""
+    vocab = vectorizer.vocabulary_
+    indptr = [0]
+    indices: list[int] = []
+    counts: list[int] = []
+    for text in texts:
+        seen: dict[int, int] = {}
+        for gram in vectorizer.analyzer(text):
+            j = vocab.get(gram)
+            if j is not None:
+                seen[j] = seen.get(j, 0) + 1
+        for j in sorted(seen):
+            indices.append(j)
+            counts.append(seen[j])
+        indptr.append(len(indices))
+    cols = np.asarray(indices, dtype=np.int64)
+    values = (np.log(np.asarray(counts, dtype=np.float64)) + 1.0) * np.asarray(vectorizer.idf_, dtype=np.float64)[cols]
+    starts = np.asarray(indptr, dtype=np.int64)
+    rows = np.repeat(np.arange(len(texts)), np.diff(starts))
+    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+    values = values / np.where(norms > 0, norms, 1.0)[rows]
+    dtype = getattr(vectorizer, "dtype", np.float64)
+    return sp.csr_matrix((values.astype(dtype), cols, starts), shape=(len(texts), len(vectorizer.idf_)))
 
 
 def _uses_embeddings(features: FeatureUnion) -> bool:
