@@ -183,7 +183,7 @@ def test_records_processed_before_the_content_hash_is_known_land_the_same(
     assert got[0] == want[0] and got[1] == want[1] and got[3] == [] and got[4] == want[4]
     assert [r[0] for r in got[2]] == [r[0] for r in want[2]]
     assert [r[2:7] for r in got[2]] == [r[2:7] for r in want[2]]
-    assert [Path(r[7]).name for r in got[2]] == [Path(r[7]).name for r in want[2]]
+    assert [Path(str(r[7])).name for r in got[2]] == [Path(str(r[7])).name for r in want[2]]
 
     seen_calls = 0
     release.clear()

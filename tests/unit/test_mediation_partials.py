@@ -25,9 +25,9 @@ def lake(home: Path) -> list[dict[str, Any]]:
     files = list((home / "lake" / "usage").glob("period=*/*.parquet"))
     if not files:
         return []
-    rel = duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY record_id")
-    cols = rel.columns
-    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+    cur = duckdb.execute(f"SELECT * FROM read_parquet({[str(f) for f in files]}) ORDER BY record_id")
+    cols = [d[0] for d in cur.description or ()]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def settings(home: Path, timeout: int = 3600) -> Settings:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,8 @@ bad_line = st.sampled_from([
     "r1,8613800138000,voice,out,yesterday,1,1", "r2,,voice,out,2026-11-01T08:00:00Z,1,1", "x,y", "r3,1,fax,,,,",
     "r4,8613800138000,voice,out,2026-11-01T08:00:00Z,-5,1", '"unclosed,quote', "r5,1,sms,in,2026-11-01T08:00:00Z,,,extra",
 ])
-noise = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=40)
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+noise = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=_SURROGATES), max_size=40)
 lines = st.lists(st.one_of(good_line, good_line, bad_line, noise), max_size=40)
 
 
@@ -31,7 +33,7 @@ def lake_ids(home: Path) -> list[str]:
     files = [str(f) for f in (home / "lake" / "usage").glob("period=*/*.parquet")]
     if not files:
         return []
-    return [r[0] for r in duckdb.sql(f"SELECT record_id FROM read_parquet({files})").fetchall()]
+    return [r[0] for r in duckdb.execute(f"SELECT record_id FROM read_parquet({files})").fetchall()]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
