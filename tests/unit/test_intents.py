@@ -399,3 +399,24 @@ def test_sentence_encoders_setting_none_and_unknown(tmp_path: Path) -> None:
                                    "--encoders", "none", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["sentence_encoder"] is None
+
+
+def test_one_blas_thread_is_shared_by_overlapping_callers() -> None:
+    """Scoring a few messages holds BLAS to one thread; callers that overlap (threads of a server) share the
+    limit, and the previous setting comes back when the last one leaves, whatever the order they leave in."""
+    from threadpoolctl import threadpool_info
+
+    from fairtel.care._intent_model import _one_blas_thread
+
+    def counts() -> list[int]:
+        return [int(d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas"]
+
+    before = counts()
+    a, b = _one_blas_thread(), _one_blas_thread()
+    a.__enter__()
+    assert set(counts()) <= {1}
+    b.__enter__()
+    a.__exit__(None, None, None)  # the first to enter leaves first: the limit stays for the other
+    assert set(counts()) <= {1}
+    b.__exit__(None, None, None)
+    assert counts() == before

@@ -300,19 +300,41 @@ class IntentModel:
 # BLAS pool's threads keep spinning on the other core after each product, where the sentence encoder's second
 # thread then waits for them (measured on 2 cores: p50 40 ms per message with the default pool, 20 ms without).
 _FEW = 8
-_blas_lock = threading.Lock()
-_blas: Any = None
 
 
-def _one_blas_thread() -> Any:
-    global _blas
-    if _blas is None:
-        with _blas_lock:
-            if _blas is None:
-                from threadpoolctl import ThreadpoolController
+class _OneBlasThread:
+    """A context in which BLAS runs on one thread. The limit is process-wide, so concurrent callers share it:
+    the first to enter sets it, the last to leave puts the previous setting back."""
 
-                _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._controller: Any = None
+        self._limit: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limit = self._controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limit is not None:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+_one_blas = _OneBlasThread()
+
+
+def _one_blas_thread() -> _OneBlasThread:
+    return _one_blas
 
 
 # -- training ---------------------------------------------------------------------------------------------
