@@ -97,7 +97,8 @@ def replayed_evidence_findings(
     conf = events.filter(pl.col("event") == "confirmed")
     per_sub = (
         conf.join(shared, on="evidence", how="inner")
-        .sort("at")
+        # The earliest confirmation; at the same instant the smallest token (the join may reorder rows).
+        .sort("subscription_id", "at", "evidence", "msisdn", "offer_id", nulls_last=True)
         .group_by("subscription_id")
         .agg(
             pl.col("msisdn").first(),
