@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import polars as pl
 
+from fairtel.assurance import EU_DATA_ROAMING, bill_shock_findings
 from fairtel.assurance._confirmations import replayed_evidence_findings
 from fairtel.consent import parse_consent_lines
 
@@ -60,3 +62,31 @@ def test_replayed_evidence_token_is_the_same_for_confirmations_at_one_instant() 
     (only,) = seen
     s = json.loads(dict(only)["s"])
     assert s["token"] == "otp-a" and s["shared_by"] == 2 and s["other_subscriptions"] == ["a"]
+
+
+def test_bill_shock_crossing_amount_does_not_depend_on_the_order_of_a_records_lines() -> None:
+    # d2 has two charged lines that start together: the running sum must add them in one order.
+    rated = pl.DataFrame(
+        {
+            "record_id": ["d1", "d2", "d2", "d3"],
+            "msisdn": [M1] * 4,
+            "started_at": [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=1), T0 + timedelta(hours=2)],
+            "amount_minor": [3000, 500, 2000, 700],
+            "currency": ["EUR"] * 4,
+            "kind": ["data"] * 4,
+            "roaming_country": ["FR"] * 4,
+        },
+        schema_overrides={"started_at": pl.Datetime("us", "UTC")},
+    )
+    seen = set()
+    for frame in shuffles(rated, seed=2):
+        found = bill_shock_findings(frame, EU_DATA_ROAMING, detected_at=NOW)
+        seen.add(tuple((f.finding_id, f.record_ids, f.amount, json.dumps(f.evidence, sort_keys=True)) for f in found))
+    assert len(seen) == 1
+    (only,) = seen
+    # 30.00 + 5.00 + 20.00 (a record's lines tied on time: smaller amount first): 80 % and 100 % are crossed at 55.00
+    assert sorted((ids, amount) for _, ids, amount, _ in only) == [
+        (("d2",), Decimal("55.00")),
+        (("d2",), Decimal("55.00")),
+        (("d2", "d3"), Decimal("12.00")),
+    ]

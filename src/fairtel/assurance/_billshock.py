@@ -128,13 +128,16 @@ def bill_shock_findings(
             pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("period"),
             pl.col("started_at"),
         )
-        .sort("msisdn", "period", "currency", "started_at", "record_id")
+        # Every column, so that rows tied on time and record id (several lines of one record, one id from two
+        # sources) are summed in the same order whatever the input order: a crossing's amount depends on it.
+        .sort("msisdn", "period", "currency", "started_at", "record_id", "amount_minor", "kind", "roaming_country")
         .with_columns(pl.col("amount_minor").cum_sum().over("msisdn", "period", "currency").alias("spent_minor"))
         .with_columns((pl.col("spent_minor") - pl.col("amount_minor")).alias("before_minor"))
     )
     crossings = (
         spend.join(limits, on="currency", how="inner")
         .filter((pl.col("before_minor") < pl.col("limit_minor")) & (pl.col("spent_minor") >= pl.col("limit_minor")))
+        .sort("msisdn", "period", "currency", "started_at", "record_id", "spent_minor", "pct")
         .with_columns(
             pl.concat_list("record_id").alias("record_ids"),
             pl.lit(None, dtype=pl.String).alias("subscription_id"),
@@ -171,7 +174,7 @@ def bill_shock_findings(
             )
             .group_by("msisdn", "period", "currency")
             .agg(
-                pl.col("record_id").alias("record_ids"),
+                pl.col("record_id").sort_by("started_at", "record_id", "amount_minor").alias("record_ids"),
                 pl.col("over_minor").sum().alias("amount_minor"),
                 pl.col("limit_minor").first(),
                 pl.col("started_at").min().alias("first_past_cap_at"),
@@ -182,7 +185,7 @@ def bill_shock_findings(
                 pl.lit(str(policy.cap.amount)).alias("cap"),
                 pl.lit(policy.cap.currency).alias("cap_currency"),
             )
-            .sort("msisdn", "period")
+            .sort("msisdn", "period", "currency")
         )
         out.extend(
             build_findings(
