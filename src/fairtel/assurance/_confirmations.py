@@ -58,13 +58,20 @@ def machine_speed_findings(
     )
 
 
+def offer_providers(offers: pl.DataFrame) -> pl.DataFrame:
+    """offer_id, provider_id: one row per offer, the provider of its latest price version (an offer's
+    versions may name different providers; picking any one of them varied from run to run)."""
+    order = ["valid_from", "provider_id"] if "valid_from" in offers.columns else ["provider_id"]
+    return offers.group_by("offer_id").agg(pl.col("provider_id").sort_by(order, nulls_last=False).last())
+
+
 def shared_evidence(events: pl.DataFrame, offers: pl.DataFrame | None = None, *, generic_min_providers: int = 3) -> pl.DataFrame:
     """Confirmation evidence used by more than one subscription: evidence, subscriptions (sorted list),
     msisdns (count). A value seen across ``generic_min_providers`` or more providers (offers, without an
     offer book) names a method ("sms-reply:Y"), not a proof, and is not a replay."""
     conf = events.filter((pl.col("event") == "confirmed") & pl.col("evidence").is_not_null() & (pl.col("evidence") != ""))
     if offers is not None:
-        conf = conf.join(offers.select("offer_id", "provider_id").unique("offer_id"), on="offer_id", how="left")
+        conf = conf.join(offer_providers(offers), on="offer_id", how="left")
         owner = pl.coalesce("provider_id", "offer_id")
     else:
         owner = pl.col("offer_id")

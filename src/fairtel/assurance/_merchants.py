@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from fairtel.assurance._confirmations import shared_evidence
+from fairtel.assurance._confirmations import offer_providers, shared_evidence
 from fairtel.consent import ConfirmationStatus, Verdict
 from fairtel.core.time import DEMO_TIMEZONE
 
@@ -66,7 +66,7 @@ def rank_merchants(
     each signal, score and rank. ``offers`` is ``fairtel.consent.offers_frame(...)``; ``complaints`` has one
     row per complaint with provider_id or offer_id, or only msisdn (and category: those in
     ``complaint_categories`` count against each provider that subscribed or charged that number)."""
-    prov = offers.select("offer_id", "provider_id").unique("offer_id")
+    prov = offer_providers(offers)
     s = subscriptions.join(prov, on="offer_id", how="inner")
     local_hour = pl.col("ordered_at").dt.convert_time_zone(policy.tz).dt.hour()
     if policy.night_from_hour <= policy.night_to_hour:
