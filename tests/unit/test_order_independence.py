@@ -8,13 +8,16 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from fairtel.assurance import EU_DATA_ROAMING, bill_shock_findings, rank_merchants
 from fairtel.assurance._confirmations import replayed_evidence_findings, shared_evidence
+from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.consent import Offer, OfferPeriod, offers_frame, parse_consent_lines
+from fairtel.store import StoreCareData
 
 M1, M2, M3, M4 = "8613800138000", "8613900139000", "8613700137000", "8613600136000"
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -158,3 +161,45 @@ def test_evidence_owners_use_one_provider_per_offer() -> None:
         out = shared_evidence(batch.events, frame, generic_min_providers=2)
         seen.add(tuple(out["evidence"].to_list()))
     assert seen == {("otp-1",)}
+
+
+def test_care_charges_come_in_time_order_whatever_the_lake_order(tmp_path: Path) -> None:
+    catalog = load_catalog(default_catalog_path())
+    n = 8
+    # every record starts at the same instant except the last; r3 has two lines (allowance, then charged)
+    rated = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(n)] + ["r3"],
+            "source": ["sw"] * (n + 1),
+            "line": [0] * n + [1],
+            "msisdn": [M1] * (n + 1),
+            "period": ["2026-03"] * (n + 1),
+            "started_at": [T0] * (n - 1) + [T0 - timedelta(hours=1), T0],
+            "kind": ["data"] * (n + 1),
+            "roaming_country": [None] * (n + 1),
+            "rule_id": [f"rule-{i}" for i in range(n)] + ["rule-charged"],
+            "allowance_id": [None] * 3 + ["a1"] + [None] * (n - 3),
+            "amount_minor": [100] * 3 + [0] + [100] * (n - 3),
+            "currency": ["CNY"] * (n + 1),
+            "subscription_id": [None] * (n + 1),
+            "verdict": [None] * (n + 1),
+        },
+        schema_overrides={
+            "started_at": pl.Datetime("us", "UTC"),
+            "roaming_country": pl.String,
+            "allowance_id": pl.String,
+            "subscription_id": pl.String,
+            "verdict": pl.String,
+        },
+    ).with_columns(pl.col("line").cast(pl.Int32))
+    part = tmp_path / "rated" / "period=2026-03" / "part.parquet"
+    part.parent.mkdir(parents=True)
+    data = StoreCareData(None, tmp_path, catalog)  # type: ignore[arg-type]  # charges read only the lake
+    seen = set()
+    for frame in shuffles(rated, seed=5, n=50):
+        frame.write_parquet(part)
+        seen.add(tuple((c.record_id, c.amount_minor, c.rule_id, c.allowance_id) for c in data.charges(M1, "2026-03")))
+    assert len(seen) == 1
+    (only,) = seen
+    assert [c[0] for c in only] == ["r7", "r0", "r1", "r2", "r3", "r4", "r5", "r6"]
+    assert only[4] == ("r3", 100, "rule-charged", "a1")

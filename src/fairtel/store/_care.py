@@ -166,13 +166,14 @@ class StoreCareData:
         rated = self._rated(msisdn, period)
         if rated is None or rated.height == 0:
             return []
-        per_record = rated.sort("line").group_by("source", "record_id", maintain_order=True).agg(
+        # Each record's lines in line order for "first"; the records by start, then id (lake order varies).
+        per_record = rated.sort("source", "record_id", "line", nulls_last=True).group_by("source", "record_id").agg(
             pl.col("kind").first(), pl.col("started_at").min(), pl.col("amount_minor").sum(),
             pl.col("currency").first(),
             pl.col("rule_id").filter(pl.col("amount_minor") > 0).first().alias("charged_rule"),
             pl.col("rule_id").first(), pl.col("allowance_id").drop_nulls().first(),
             pl.col("subscription_id").first(), pl.col("verdict").first(), pl.col("roaming_country").first(),
-        )
+        ).sort("started_at", "source", "record_id", nulls_last=True)
         out = []
         for r in per_record.iter_rows(named=True):
             offer = _offer_of(r["rule_id"]) if r["kind"] == "vas" else None
