@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from fairtel.assurance import EU_DATA_ROAMING, bill_shock_findings, rank_merchants
 from fairtel.assurance._confirmations import replayed_evidence_findings, shared_evidence
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.consent import Offer, OfferPeriod, offers_frame, parse_consent_lines
+from fairtel.core.errors import InvalidInputError
 from fairtel.store import StoreCareData
 
 M1, M2, M3, M4 = "8613800138000", "8613900139000", "8613700137000", "8613600136000"
@@ -203,3 +205,16 @@ def test_care_charges_come_in_time_order_whatever_the_lake_order(tmp_path: Path)
     (only,) = seen
     assert [c[0] for c in only] == ["r7", "r0", "r1", "r2", "r3", "r4", "r5", "r6"]
     assert only[4] == ("r3", 100, "rule-charged", "a1")
+
+
+def test_duplicate_offer_versions_are_reported_in_the_books_order() -> None:
+    book = {
+        f"vas-{i:02d}": [Offer(f"vas-{i:02d}", "sp", Decimal("1.00"), "CNY", OfferPeriod.MONTHLY, valid_from=T0)] * 2
+        for i in range(40)
+    }
+    seen = set()
+    for _ in range(20):
+        with pytest.raises(InvalidInputError) as err:
+            offers_frame(book)
+        seen.add(tuple(p.message.split(":")[0] for p in err.value.problems))
+    assert seen == {tuple(book)}

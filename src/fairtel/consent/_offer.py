@@ -141,7 +141,7 @@ def offers_frame(offers: OfferBook, *, currency: str = "CNY") -> pl.DataFrame:
     dup = frame.filter(pl.struct("offer_id", "valid_from").is_duplicated())
     if dup.height:
         raise InvalidInputError(
-            [Problem("offers", None, "valid_from", f"{r['offer_id']}: two versions from the same instant") for r in dup.unique("offer_id").iter_rows(named=True)],
+            [Problem("offers", None, "valid_from", f"{r['offer_id']}: two versions from the same instant") for r in dup.unique("offer_id", maintain_order=True).iter_rows(named=True)],
             what="offers",
         )
     return frame.sort("offer_id", "valid_from", nulls_last=False)
