@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from fairtel.assurance._confirmations import replayed_evidence_findings, shared_
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.consent import Offer, OfferPeriod, offers_frame, parse_consent_lines
 from fairtel.core.errors import InvalidInputError
+from fairtel.insight import ChurnWindow, activity, churn_features
 from fairtel.store import StoreCareData
 
 M1, M2, M3, M4 = "8613800138000", "8613900139000", "8613700137000", "8613600136000"
@@ -218,3 +219,48 @@ def test_duplicate_offer_versions_are_reported_in_the_books_order() -> None:
             offers_frame(book)
         seen.add(tuple(p.message.split(":")[0] for p in err.value.problems))
     assert seen == {tuple(book)}
+
+
+def test_last_complaint_is_the_same_for_complaints_filed_at_one_instant() -> None:
+    tz = "Asia/Shanghai"
+    start = date(2026, 9, 1)
+    days = 35
+    base = datetime(start.year, start.month, start.day, 4, tzinfo=UTC)
+    rows = [(m, base + timedelta(days=d)) for m in (M1, M2) for d in range(days)]
+    usage = pl.DataFrame(
+        {
+            "record_id": [f"u{i}" for i in range(len(rows))],
+            "source": ["t"] * len(rows),
+            "msisdn": [m for m, _ in rows],
+            "kind": ["data"] * len(rows),
+            "direction": [None] * len(rows),
+            "started_at": [t for _, t in rows],
+            "duration_s": [None] * len(rows),
+            "bytes_down": [10**6] * len(rows),
+            "peer": [None] * len(rows),
+        },
+        schema_overrides={
+            "started_at": pl.Datetime("us", "UTC"),
+            "direction": pl.String,
+            "duration_s": pl.Int64,
+            "peer": pl.String,
+        },
+    )
+    subs = pl.DataFrame(
+        {"msisdn": [M1, M2], "plan_id": ["basic-39"] * 2, "activated_at": [datetime(2024, 1, 1, tzinfo=UTC)] * 2}
+    )
+    cut = start + timedelta(days=days)
+    at = datetime(2026, 9, 20, 3, tzinfo=UTC)
+    complaints = pl.DataFrame(
+        {
+            "msisdn": [M1, M1, M1, M2],
+            "at": [at - timedelta(days=1), at, at, at],
+            "category": ["network", "price", "billing", "vas"],
+        }
+    )
+    act = activity(usage, tz)
+    seen = set()
+    for frame in shuffles(complaints, seed=6):
+        out = churn_features(act, subs, cut, ChurnWindow(), complaints=frame)
+        seen.add(tuple(out.sort("msisdn").select("msisdn", "last_complaint").iter_rows()))
+    assert seen == {((M1, "price"), (M2, "vas"))}

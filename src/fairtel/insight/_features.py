@@ -248,7 +248,7 @@ def churn_features(
         agg = c.group_by(pl.col("msisdn").cast(pl.String)).agg(
             pl.len().cast(pl.Int64).alias("complaints"),
             (pl.lit(start) - pl.col("at").max()).dt.total_days().alias("days_since_complaint"),
-            pl.col("category").sort_by("at").last().cast(pl.String).alias("last_complaint"),
+            pl.col("category").sort_by("at", "category").last().cast(pl.String).alias("last_complaint"),
             *(
                 (pl.col("category") == cat).sum().cast(pl.Int64).alias(f"complaints_{cat}")
                 for cat in ("price", "network", "billing", "service", "vas")
