@@ -225,7 +225,7 @@ class ConsentLedger:
         owner = combined.sort("_old", "at", "_pos", descending=[True, False, False]).group_by("subscription_id", maintain_order=True).agg(
             pl.col("msisdn").first().alias("_m"), pl.col("offer_id").first().alias("_o")
         )
-        checked = combined.join(owner, on="subscription_id", how="left")
+        checked = combined.join(owner, on="subscription_id", how="left", maintain_order="left")
         bad = checked.filter(~pl.col("_old") & ((pl.col("msisdn") != pl.col("_m")) | (pl.col("offer_id") != pl.col("_o"))))
         rejected = [
             Problem(
