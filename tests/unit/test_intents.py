@@ -169,35 +169,31 @@ def test_nearest_example_scores_are_the_closest_example_per_label() -> None:
     assert (got[:, 2] == -1.0).all()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_pacer_uses_two_threads_while_they_pay_off() -> None:
-    """One message goes on two threads only once one thread's cost is known, stays there while two are faster
-    per token, drops to one for the cooldown when two were no faster than one, then tries two again."""
+    """One message goes on two threads once one thread's cost is known and stays there while two are faster
+    per token; one slow call is noise; two slow calls of the last three send the next ``rest`` messages to one
+    thread; then two are tried again, and a single slow call right after the rest switches back at once."""
     from fairtel.care._intent_text import _Pacer
 
-    clock = _Clock()
-    pacer = _Pacer(max_threads=2, cooldown=5.0, clock=clock)
+    pacer = _Pacer(max_threads=2, rest=3)
     assert pacer.threads() == 1  # first message: time one thread
     pacer.observe(1, 18, 0.020)  # 1 ms per token (with the fixed two)
     assert pacer.threads() == 2
     pacer.observe(2, 8, 0.006)  # 0.6 ms per token: pays off
+    pacer.observe(2, 38, 0.045)  # 1.1 ms per token: one slow call
     assert pacer.threads() == 2 and pacer.contended == 0
-    pacer.observe(2, 38, 0.045)  # 1.1 ms per token: no better than one thread, the other core is busy
-    assert pacer.threads() == 1 and pacer.contended == 1
-    clock.now += 4.9
-    assert pacer.threads() == 1
-    pacer.observe(1, 18, 0.030)  # a slower single-thread call does not raise the best cost
-    clock.now += 0.2
-    assert pacer.threads() == 2
+    pacer.observe(2, 8, 0.006)
+    pacer.observe(2, 18, 0.025)  # the second slow call of the last three: the other core is busy
+    assert pacer.contended == 1
+    seen = []
+    for _ in range(3):
+        seen.append(pacer.threads())
+        pacer.observe(1, 18, 0.030)  # a slower single-thread call does not raise the best cost
+    assert seen == [1, 1, 1] and pacer.threads() == 2
     pacer.observe(2, 18, 0.019)  # 0.95 ms per token: still under one thread's best, kept
     assert pacer.threads() == 2 and pacer.contended == 1
+    pacer.observe(2, 18, 0.040)  # slow again: with the slow call kept from before, back to one thread
+    assert pacer.threads() == 1 and pacer.contended == 2
 
 
 def test_pacer_on_one_core_never_asks_for_more() -> None:

@@ -20,6 +20,7 @@ import threading
 import time
 import unicodedata
 import warnings
+from collections import deque
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -184,7 +185,7 @@ class _E5:
     embedded as queries (the model's ``query: `` prefix), as its authors advise for classification.
 
     Threads: many messages at once (training, evaluation) are spread over up to four cores. One message runs
-    on two cores while that pays off (``_Pacer``): about 1.7x faster on an idle 2-core host, but several
+    on two cores while that pays off (``_Pacer``): about 1.9x faster on an idle 2-core host, but several
     times slower when the other core is busy, because each of the engine's parallel steps then waits for
     the preempted thread. The engine's OpenMP runtime starts with one thread per caller (read from
     ``OMP_NUM_THREADS`` when it loads; the variable is put back at once so that libraries loaded later, such
@@ -230,25 +231,27 @@ class _E5:
 
 
 class _Pacer:
-    """How many threads one message gets: ``max_threads`` while they pay off, else one for ``cooldown``
-    seconds.
+    """How many threads one message gets: ``max_threads`` while they pay off, else one for the next ``rest``
+    messages.
 
-    Each call's cost per token is compared with the best seen on one thread: a call on several threads that
-    was no faster than one thread has been means another process holds a core, so the next calls run on one
-    thread; after the cooldown several are tried again (under lasting load that costs one slow message per
-    cooldown). The first message runs on one thread, to know that cost; the costs kept are the least seen
-    (noise only ever slows a call down)."""
+    Each call's cost per token is compared with the best seen on one thread. When two of the last three calls
+    on several threads were no faster than one thread has been, another process holds a core, and the next
+    ``rest`` messages run on one thread; then several are tried again (under lasting load that costs about
+    one slow message in ``rest``). One slow call alone is noise, not a busy core: a quiet 2-core host showed
+    a few such calls per minute, and switching on each of them put 1 message in 10 on one thread. The first
+    message runs on one thread, to know that cost; the costs kept are the least seen (noise only ever slows
+    a call down)."""
 
-    def __init__(self, max_threads: int, cooldown: float = 5.0, clock: Any = time.monotonic) -> None:
+    def __init__(self, max_threads: int, rest: int = 20) -> None:
         self.max_threads = max(1, max_threads)
-        self.cooldown = cooldown
-        self._clock = clock
+        self.rest = rest
         self._best: dict[int, float] = {}
-        self._single_until = 0.0
+        self._single_left = 0
+        self._slow: deque[bool] = deque(maxlen=3)  # the last calls on several threads: no faster than one?
         self.contended = 0  # how many times several threads were found not to pay off
 
     def threads(self) -> int:
-        if self.max_threads == 1 or 1 not in self._best or self._clock() < self._single_until:
+        if self.max_threads == 1 or 1 not in self._best or self._single_left > 0:
             return 1
         return self.max_threads
 
@@ -257,11 +260,16 @@ class _Pacer:
         best = self._best.get(threads)
         self._best[threads] = rate if best is None else min(best, rate)
         if threads == 1:
+            self._single_left = max(0, self._single_left - 1)
             return
-        one = self._best.get(1)
-        if one is not None and rate >= one:
-            self._single_until = self._clock() + self.cooldown
+        self._slow.append(rate >= self._best[1])
+        if sum(self._slow) >= 2:
+            self._single_left = self.rest
             self.contended += 1
+            # what is kept: that the last call was slow, so one more slow call after the rest switches back at
+            # once, and one fast call does not
+            self._slow.clear()
+            self._slow.append(True)
 
 
 def _bundled_openmp() -> Any:
