@@ -11,7 +11,8 @@
   Rasa 91.5% / 45.3%.
 - Telecom built-in data: train on care/data/telecom_intents_train.jsonl, held-out test per language.
 
-Latency is per single message (one predict call each) on this machine, p50 and p95 in milliseconds.
+Latency is per single message (one predict call each) on this machine, p50 and p95 in milliseconds; for
+repeated timings of a saved model, see bench/latency_intents.py.
 The figures depend on whether the `embeddings` extra is installed (sentence embeddings); each line says
 which sentence encoder the model used (`null`: word and character n-grams only).
 CLINC150's validation split is for choosing settings (the rejection target, the weight of the embedding
