@@ -264,3 +264,32 @@ def test_last_complaint_is_the_same_for_complaints_filed_at_one_instant() -> Non
         out = churn_features(act, subs, cut, ChurnWindow(), complaints=frame)
         seen.add(tuple(out.sort("msisdn").select("msisdn", "last_complaint").iter_rows()))
     assert seen == {((M1, "price"), (M2, "vas"))}
+
+
+def test_a_number_listed_twice_is_as_new_as_its_latest_activation() -> None:
+    """Fraud features read one activation per number; a recycled number listed twice (old and new holder)
+    takes its latest activation whatever the order of the subscriber rows."""
+    from fairtel.fraud._features import _subscriber_frame
+
+    subs = pl.DataFrame(
+        {
+            "msisdn": [M1, M1, M2, M3, M3],
+            "activated_at": [
+                "2019-05-01T00:00:00Z",
+                "2026-03-01T00:00:00Z",
+                "2024-01-01T00:00:00Z",
+                None,
+                "2025-07-01T08:00:00+08:00",
+            ],
+        }
+    )
+    seen = set()
+    for frame in shuffles(subs, seed=11):
+        out = _subscriber_frame(frame)
+        assert out is not None
+        got = out.collect().sort("msisdn")
+        seen.add(tuple(zip(got["msisdn"].to_list(), got["activated_at"].to_list(), strict=True)))
+    assert len(seen) == 1
+    rows = dict(next(iter(seen)))
+    assert rows[M1] == datetime(2026, 3, 1, tzinfo=UTC)
+    assert rows[M3] == datetime(2025, 7, 1, tzinfo=UTC)

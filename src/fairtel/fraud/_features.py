@@ -248,7 +248,12 @@ def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.Laz
         raise ValueError("subscribers.activated_at has no time zone")
     else:
         at = pl.col("activated_at").dt.convert_time_zone("UTC")
-    return lf.with_columns(at.dt.cast_time_unit("us").alias("activated_at")).unique("msisdn", keep="first")
+    # One row per number. A number listed twice (a recycled number's old and new holder) is as new as its
+    # latest activation: the line in use now is the one activated last. ("first" took whichever row the file
+    # or the engine happened to put first.)
+    return lf.with_columns(at.dt.cast_time_unit("us").alias("activated_at")).group_by("msisdn").agg(
+        pl.col("activated_at").max()
+    )
 
 
 @dataclass(frozen=True)
