@@ -86,6 +86,7 @@ def charge_evidence(app: App, record_ids: Collection[str], *, outside_billing: b
             .join(ids, on="record_id", how="semi")
             .select("record_id", "bill_id", "run_id")
             .unique()
+            .sort("record_id", "bill_id", "run_id")
             .collect()
         )
         runs: dict[str, str | None] = {}
@@ -93,9 +94,11 @@ def charge_evidence(app: App, record_ids: Collection[str], *, outside_billing: b
         with app.db.connect() as conn:
             for chunk in _chunks(sorted(set(lines["bill_id"].to_list()))):
                 runs.update({r.bill_id: r.run_id for r in conn.execute(select(t.c.bill_id, t.c.run_id).where(t.c.bill_id.in_(chunk)))})
+        # A record id in two issued bills (the same id from two sources) is shown under the first bill by id,
+        # on every run (it took whichever row came last).
         for record_id, bill_id, run_id in lines.iter_rows():
             if bill_id in runs and runs[bill_id] == run_id:
-                billed[record_id] = bill_id
+                billed.setdefault(record_id, bill_id)
     refused: set[str] = set()
     rated_ids: set[str] = set()
     files = app.lake.files("rated")
