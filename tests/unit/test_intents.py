@@ -157,10 +157,10 @@ def test_nearest_example_scores_are_the_closest_example_per_label() -> None:
     from fairtel.care._intent_model import Neighbours
 
     rng = np.random.default_rng(3)
-    emb = rng.normal(size=(40, 12)).astype(np.float32)
-    y = rng.permutation(np.repeat([0, 1, 3], [10, 20, 10]))  # label 2 has no example
+    emb = rng.normal(size=(20_000, 12)).astype(np.float32)
+    y = rng.permutation(np.repeat([0, 1, 3], [5_000, 10_000, 5_000]))  # label 2 has no example
     near = Neighbours(emb, y, 4, (4, 12))
-    queries = rng.normal(size=(5, 12)).astype(np.float32)
+    queries = rng.normal(size=(2_000, 12)).astype(np.float32)  # scored in slices (20,000 x 838 at a time)
     got = near.scores(queries)
     unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
     sims = unit(queries[:, 4:]) @ unit(emb[:, 4:]).T

@@ -452,10 +452,14 @@ class Neighbours:
 
     def scores(self, emb: np.ndarray) -> np.ndarray:
         q = _unit(np.asarray(emb[:, self.block[0] : self.block[1]], dtype=np.float32))
-        sims = q @ self.vectors.T
         out = np.full((len(q), self.n_classes), -1.0)
-        if len(self.present):
-            out[:, self.present] = np.maximum.reduceat(sims, self.starts, axis=1)
+        if not len(self.present):
+            return out
+        # in slices of queries, so that the similarity matrix stays under about 64 MB whatever the data's size
+        step = max(1, (1 << 24) // max(1, len(self.vectors)))
+        for i in range(0, len(q), step):
+            sims = q[i : i + step] @ self.vectors.T
+            out[i : i + step, self.present] = np.maximum.reduceat(sims, self.starts, axis=1)
         return out
 
 
