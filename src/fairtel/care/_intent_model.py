@@ -698,17 +698,16 @@ def train_intents(
     )
     # Put the views on the SVM's spread, then weigh them (cross-validated scores, not the fitted ones).
     svm_spread = float(oof.std())
-    embedding_scale = neighbour_scale = 0.0
-    if oof_emb is not None:
-        spread = float(oof_emb.std())
-        embedding_scale = config.embedding_model_weight * svm_spread / spread if spread > 0 else 0.0
-    if oof_near is not None:
-        spread = float(oof_near.std())
-        neighbour_scale = config.neighbour_weight * svm_spread / spread if spread > 0 else 0.0
-    if oof_emb is not None:
-        oof = oof + embedding_scale * oof_emb
-    if oof_near is not None:
-        oof = oof + neighbour_scale * oof_near
+
+    def scale(weight: float, view: np.ndarray | None) -> float:
+        spread = 0.0 if view is None else float(view.std())
+        return weight * svm_spread / spread if spread > 0 else 0.0
+
+    embedding_scale = scale(config.embedding_model_weight, oof_emb)
+    neighbour_scale = scale(config.neighbour_weight, oof_near)
+    for factor, view in ((embedding_scale, oof_emb), (neighbour_scale, oof_near)):
+        if view is not None:
+            oof = oof + factor * view
     temperature = _fit_temperature(oof, y)
     extra = None if closeness is None else config.centroid_weight * closeness
     threshold, validation = _choose_threshold(oof, y, labels, oos_label, config, extra=extra)
