@@ -25,6 +25,7 @@ event kinds are rejected as ``unsupported_record``.
 
 from __future__ import annotations
 
+import importlib.util
 import mmap
 import os
 from collections.abc import Iterator, Mapping
@@ -225,7 +226,12 @@ class Tap3Reader:
     name: ClassVar[str] = "tap3"
 
     def __init__(self) -> None:
-        _tap()  # fail at construction (ImportError) when pycrate is missing, so detection skips the format
+        # fail at construction (ImportError) when pycrate is missing, so detection skips the format; only
+        # looked up here: loading the TAP module takes about half a second, which detecting a file of
+        # another format should not pay (the first read loads it)
+        missing = [m for m in ("pycrate_asn1rt", "pycrate_asn1dir") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ImportError(f"TAP 3 needs pycrate ({', '.join(missing)} not installed)")
 
     def sniff(self, head: bytes, path: Path) -> bool:
         return len(head) >= 4 and _is_tap(head)
