@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -223,6 +222,8 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.
             return pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), np.zeros(n, dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # some value is not: parse leniently below and mark exactly the ones that fail
+        import polars as pl  # only for the lenient path: importing polars costs a third of a second
+
         s = pl.Series(arr).str.strip_chars()
         values = s.cast(pl.Int64, strict=False).to_arrow()
         if not isinstance(values, pa.Array):
@@ -248,6 +249,8 @@ def _parse_ts(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.n
     try:
         values = pc.cast(arr, target, memory_pool=bulk_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        import polars as pl
+
         s = pl.Series(arr).str.strip_chars()
         parsed = s.str.to_datetime(format="%+", time_zone="UTC", strict=False, time_unit="us").to_arrow()
         if not isinstance(parsed, pa.Array):
