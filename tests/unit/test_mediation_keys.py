@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from fairtel.mediation import _keys
-from fairtel.mediation._keys import KeyIndex, _Bloom, _bloom_bits, _sorted_keys, key_hashes, single_value
+from fairtel.mediation._keys import KeyIndex, _Bloom, _bloom_bits, _sorted_h1, _sorted_keys, key_hashes, single_value
 
 
 def reference_order(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -32,6 +32,24 @@ def test_sorted_keys_match_a_lexsort(n: int) -> None:
     ref = reference_order(h1, h2)
     assert (order == ref).all()
     assert (out[0] == h1[ref]).all() and (out[1] == h2[ref]).all()
+
+
+@pytest.mark.parametrize("n", [2, 1000, 70_000])
+def test_sorted_runs_match_a_lexsort(n: int) -> None:
+    """Sorted runs end to end (a spill, a merge range) with keys apart only in the low bits, in runs of
+    several such keys, some in the highest run of high bits."""
+    rng = np.random.default_rng(n + 1)
+    h1 = rng.integers(0, 2**64, n, dtype=np.uint64)
+    near = rng.integers(0, n, max(2, n // 50))
+    h1[near[: len(near) // 2]] = (h1[near[0]] & ~np.uint64(0xFFFFF)) | rng.integers(0, 0xFFFFF, len(near) // 2,
+                                                                                   dtype=np.uint64)
+    h1[near[len(near) // 2 :]] = np.uint64(2**64 - 1) - rng.integers(0, 0xFFF, len(near) - len(near) // 2,
+                                                                      dtype=np.uint64)
+    row = np.concatenate([np.sort(part) for part in np.array_split(h1, 5)])
+    order, s1 = _sorted_h1(row)
+    ref = np.lexsort((np.arange(n), row))
+    assert (order == ref).all()
+    assert (s1 == row[ref]).all()
 
 
 def test_bloom_has_no_false_negatives() -> None:

@@ -289,43 +289,67 @@ def size_class(keys: int) -> int:
     return 0 if keys <= _BASE_LEVEL else int(math.log2(keys / _BASE_LEVEL)) + 1
 
 
+_POSITIONS = np.arange(1 << 18, dtype=np.uint64)  # 0..n-1 for a batch's sort, made once (2 MB)
+
+
+def _positions(n: int) -> np.ndarray:
+    return _POSITIONS[:n] if n <= len(_POSITIONS) else np.arange(n, dtype=np.uint64)
+
+
 def _packed_order(h1: np.ndarray, *, runs: bool = False) -> np.ndarray:
     """Positions that sort ``h1`` by its high bits, ties by position: one plain sort of words that hold h1's
     high bits and the position in the low ones (several times faster than an indirect sort). ``runs``: h1 is
     a concatenation of sorted runs, which a merging sort takes in linear passes."""
     n = len(h1)
-    bits = max(1, (n - 1).bit_length())
+    bits = _low_bits(n)
     low = _U((1 << bits) - 1)
     packed = h1 & ~low
-    packed |= np.arange(n, dtype=np.uint64)
+    packed |= _positions(n)
     packed.sort(kind="stable" if runs else "quicksort")
     packed &= low
     return packed.view(np.int64)
+
+
+def _low_bits(n: int) -> int:
+    """How many low bits of h1 the packed sort of ``n`` keys gives to the position."""
+    return max(1, (n - 1).bit_length())
 
 
 def _sorted_h1(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The order that sorts an h1 row (sorted runs concatenated), and the row in that order."""
     order = _packed_order(row, runs=True)
     s1 = row[order]
-    if (s1[1:] < s1[:-1]).any():  # keys apart in the low bits only
-        order = _exact_order(order, row, None)
-        s1 = row[order]
+    bad = np.flatnonzero(s1[1:] < s1[:-1])
+    if len(bad):  # keys apart in the low bits only
+        _exact_order(order, bad, row, None, s1)
     return order, s1
 
 
-def _exact_order(order: np.ndarray, h1: np.ndarray, h2: np.ndarray | None) -> np.ndarray:
-    """``order`` with every run of equal ``h1`` high bits re-sorted by (h1, h2, position): the slow path, for
-    the rare keys whose h1 differs only in the bits the packed sort left out."""
-    high = h1[order] >> _U(max(1, (len(h1) - 1).bit_length()))  # the bits the packed sort ordered by
-    near = high[1:] == high[:-1]
-    member = np.zeros(len(order), dtype=bool)
-    member[1:] |= near
-    member[:-1] |= near
-    at = np.flatnonzero(member)
-    sub = order[at]
-    keys = (sub, h1[sub]) if h2 is None else (sub, h2[sub], h1[sub])
-    order[at] = sub[np.lexsort(keys)]
-    return order
+def _exact_order(order: np.ndarray, bad: np.ndarray, h1: np.ndarray, h2: np.ndarray | None,
+                 s1: np.ndarray, s2: np.ndarray | None = None) -> None:
+    """The slow path, for the rare keys whose h1 differs only in the bits the packed sort left out (or, with
+    ``h2``, equal h1 with other h2): each run of equal h1 high bits that holds a position of ``bad`` (``i``:
+    keys ``i`` and ``i + 1`` out of order) is re-sorted by (h1, h2, position), in ``order`` and in the sorted
+    rows ``s1`` (and ``s2``). The other runs are in that order already, so only these few are touched.
+    ``s1`` is sorted by the high bits, so a run's bounds are found by binary search on it even while the
+    run itself is out of order."""
+    n = len(order)
+    shift = _low_bits(n)
+    top_high = (1 << (64 - shift)) - 1
+    end = -1
+    for i in bad.tolist():
+        if i < end:  # in the run just re-sorted
+            continue
+        high = int(s1[i]) >> shift
+        lo = int(np.searchsorted(s1, _U(high << shift), side="left"))
+        end = n if high == top_high else int(np.searchsorted(s1, _U((high + 1) << shift), side="left"))
+        sub = order[lo:end]
+        keys = (sub, h1[sub]) if h2 is None else (sub, h2[sub], h1[sub])
+        sub = sub[np.lexsort(keys)]
+        order[lo:end] = sub
+        s1[lo:end] = h1[sub]
+        if s2 is not None and h2 is not None:
+            s2[lo:end] = h2[sub]
 
 
 def _sorted_keys(h1: np.ndarray, h2: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -334,11 +358,10 @@ def _sorted_keys(h1: np.ndarray, h2: np.ndarray, out: np.ndarray) -> np.ndarray:
     order = _packed_order(h1)
     s1 = np.take(h1, order, out=out[0])
     s2 = np.take(h2, order, out=out[1])
-    same1 = s1[1:] == s1[:-1]
-    if (s1[1:] < s1[:-1]).any() or (same1 & (s2[1:] != s2[:-1])).any():
-        order = _exact_order(order, h1, h2)  # keys apart in the low bits only, or equal h1 with other h2
-        np.take(h1, order, out=out[0])
-        np.take(h2, order, out=out[1])
+    apart = s1[1:] < s1[:-1]  # keys apart in the low bits only
+    other = (s1[1:] == s1[:-1]) & (s2[1:] != s2[:-1])  # equal h1 with other h2
+    if apart.any() or other.any():
+        _exact_order(order, np.flatnonzero(apart | other), h1, h2, s1, s2)
     return order
 
 
