@@ -73,6 +73,35 @@ def test_each_reason_names_the_field(change: dict[str, Any], reason: Reason, fie
     assert rej.position == 1 and field in rej.message
 
 
+def test_range_checks_at_their_bounds_in_one_batch() -> None:
+    """Values at the bounds pass and one past them is refused, beside good rows and absent values (the batch's
+    minimum and maximum decide when a row-by-row check is needed)."""
+    rows = [
+        GOOD | {"record_id": "ok-max", "duration_s": str(7 * 86400), "started_at": "2099-12-31T23:59:59.999999Z"},
+        GOOD | {"record_id": "ok-min", "duration_s": "0", "started_at": "2000-01-01T00:00:00Z"},
+        GOOD | {"record_id": "long", "duration_s": str(7 * 86400 + 1)},
+        GOOD | {"record_id": "late", "started_at": "2100-01-01T00:00:00Z"},
+        GOOD | {"record_id": "early", "started_at": "1999-12-31T23:59:59Z"},
+        GOOD | {"record_id": "neg-seq", "seq": "-1", "session_id": "s"},
+        GOOD | {"record_id": "seq", "seq": "0", "session_id": "s"},
+        {"record_id": "d", "msisdn": "8613800138000", "kind": "data", "started_at": "2026-11-01T08:00:00Z",
+         "bytes_up": str(1 << 40), "bytes_down": None},
+        {"record_id": "d-big", "msisdn": "8613800138000", "kind": "data", "started_at": "2026-11-01T08:00:00Z",
+         "bytes_up": "1", "bytes_down": str((1 << 40) + 1)},
+        {"record_id": "d-neg", "msisdn": "8613800138000", "kind": "data", "started_at": "2026-11-01T08:00:00Z",
+         "bytes_up": "-1", "bytes_down": "5"},
+    ]
+    v = validate(batch(rows), file="f.csv", source="feed")
+    assert sorted(v.clean.column("record_id").to_pylist()) == ["d", "ok-max", "ok-min", "seq"]
+    by_id = {rows[r.position - 1]["record_id"]: (r.reason, r.field) for r in v.rejects}
+    assert by_id == {"long": ("out_of_range", "duration_s"), "late": ("bad_timestamp", "started_at"),
+                     "early": ("bad_timestamp", "started_at"), "neg-seq": ("negative", "seq"),
+                     "d-big": ("out_of_range", "bytes_down"), "d-neg": ("negative", "bytes_up")}
+    v = validate(batch([GOOD, GOOD | {"record_id": "no-ts", "started_at": None}]), file="f.csv", source="feed")
+    assert v.clean.column("record_id").to_pylist() == ["r1"]
+    assert [(r.reason, r.field) for r in v.rejects] == [("missing_field", "started_at")]
+
+
 DATA = {"record_id": "d1", "msisdn": "8613800138000", "kind": "data", "started_at": "2026-11-01T08:00:00Z"}
 VAS = {"record_id": "v1", "msisdn": "8613800138000", "kind": "vas", "started_at": "2026-11-01T08:00:00Z",
        "offer_id": "vas-horoscope-6", "amount": "6.00", "currency": "CNY"}

@@ -420,6 +420,35 @@ def _np_int(a: pa.Array) -> np.ndarray:
     return raw if a.null_count == 0 else np.where(_valid_np(a), raw, 0)
 
 
+def _within(a: pa.Array, low: int, high: int | None) -> bool:
+    """Whether every value of an int64 or timestamp array (nulls skipped) is in ``low .. high``: the minimum and
+    maximum settle the usual batch, where none is out of range, without a masked copy and comparisons. The raw
+    buffer is looked at first (its null slots too, so a yes is certain); the exact minimum and maximum only
+    when that says no."""
+    n = len(a)
+    if a.null_count == n:
+        return True
+    raw = np.frombuffer(a.buffers()[1], dtype=np.int64, count=n, offset=a.offset * 8)
+    if int(raw.min()) >= low and (high is None or int(raw.max()) <= high):
+        return True
+    if a.null_count == 0:
+        return False
+    bounds = pc.min_max(a.view(pa.int64()) if pa.types.is_timestamp(a.type) else a)
+    least, most = bounds["min"].as_py(), bounds["max"].as_py()
+    return bool(least >= low and (high is None or most <= high))
+
+
+def _range_flags(values: pa.Array, present: np.ndarray, bad: np.ndarray,
+                 high: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(negative, above ``high``) masks of a parsed integer column's well-formed values."""
+    if _within(values, 0, high):
+        none = np.zeros(len(values), dtype=bool)
+        return none, none
+    v = _np_int(values)
+    above = _flag(v > high, None, bad) if high is not None else np.zeros(len(values), dtype=bool)
+    return _flag(v < 0, present, bad), above
+
+
 def _flag(cond: np.ndarray, present: np.ndarray | None, bad: np.ndarray) -> np.ndarray:
     """``cond & present & ~bad``, combined only when ``cond`` holds anywhere (it rarely does)."""
     if not cond.any():
@@ -448,8 +477,11 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     kind_v, bad_kind, kind_code = _in_set(cols.get("kind"), P("kind"), _KINDS)
     dir_v, bad_dir, dir_code = _in_set(cols.get("direction"), P("direction"), _DIRECTIONS)
     ts, bad_ts, ts_what = _parse_ts(cols.get("started_at"), P("started_at"))
-    ts_np = _np_int(ts)
-    ts_range = _flag((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US), P("started_at"), bad_ts)
+    if _within(ts, _TS_MIN_US, _TS_MAX_US - 1):
+        ts_range = np.zeros(n, dtype=bool)
+    else:
+        ts_np = _np_int(ts)
+        ts_range = _flag((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US), P("started_at"), bad_ts)
     dur, bad_dur = _parse_int(cols.get("duration_s"), P("duration_s"))
     up, bad_up = _parse_int(cols.get("bytes_up"), P("bytes_up"))
     down, bad_down = _parse_int(cols.get("bytes_down"), P("bytes_down"))
@@ -457,7 +489,10 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     final, bad_final = _parse_bool(cols.get("final"), P("final"))
     amounts = _amounts(cols)
 
-    dur_np, up_np, down_np, seq_np = _np_int(dur), _np_int(up), _np_int(down), _np_int(seq)
+    dur_neg, dur_high = _range_flags(dur, P("duration_s"), bad_dur, MAX_DURATION_S)
+    up_neg, up_high = _range_flags(up, P("bytes_up"), bad_up, MAX_BYTES)
+    down_neg, down_high = _range_flags(down, P("bytes_down"), bad_down, MAX_BYTES)
+    seq_neg, _ = _range_flags(seq, P("seq"), bad_seq, None)
     is_voice = kind_code == _KINDS.index("voice")
     is_sms = kind_code == _KINDS.index("sms")
     is_data = kind_code == _KINDS.index("data")
@@ -484,15 +519,15 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
          _bad_ident(cols.get("peer"), P("peer"), _PEER, MAX_NUMBER)),
         (Reason.MISSING_FIELD, "peer", "required for outgoing voice and sms", talk & is_out & ~P("peer")),
         (Reason.BAD_VALUE, "duration_s", "not an integer", bad_dur),
-        (Reason.NEGATIVE, "duration_s", "negative", _flag(dur_np < 0, P("duration_s"), bad_dur)),
-        (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", _flag(dur_np > MAX_DURATION_S, None, bad_dur)),
+        (Reason.NEGATIVE, "duration_s", "negative", dur_neg),
+        (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", dur_high),
         (Reason.MISSING_FIELD, "duration_s", "required for voice", is_voice & ~P("duration_s")),
         (Reason.BAD_VALUE, "bytes_up", "not an integer", bad_up),
-        (Reason.NEGATIVE, "bytes_up", "negative", _flag(up_np < 0, P("bytes_up"), bad_up)),
-        (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", _flag(up_np > MAX_BYTES, None, bad_up)),
+        (Reason.NEGATIVE, "bytes_up", "negative", up_neg),
+        (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", up_high),
         (Reason.BAD_VALUE, "bytes_down", "not an integer", bad_down),
-        (Reason.NEGATIVE, "bytes_down", "negative", _flag(down_np < 0, P("bytes_down"), bad_down)),
-        (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", _flag(down_np > MAX_BYTES, None, bad_down)),
+        (Reason.NEGATIVE, "bytes_down", "negative", down_neg),
+        (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", down_high),
         (Reason.MISSING_FIELD, "bytes_down", "bytes_up or bytes_down required for data", is_data & ~P("bytes_up") & ~P("bytes_down")),
         (Reason.MISSING_FIELD, "offer_id", "required for vas", is_vas & ~P("offer_id")),
         (Reason.BAD_AMOUNT, "amount", "not a decimal amount like 6.00", amounts.bad_format),
@@ -504,7 +539,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 code",
          _bad_country(cols.get("roaming_country"), P("roaming_country"))),
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
-        (Reason.NEGATIVE, "seq", "negative", _flag(seq_np < 0, P("seq"), bad_seq)),
+        (Reason.NEGATIVE, "seq", "negative", seq_neg),
         (Reason.BAD_VALUE, "final", "not true or false", bad_final),
     ]
     code = np.full(n, -1, dtype=np.int16)
