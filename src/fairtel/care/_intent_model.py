@@ -119,6 +119,10 @@ class IntentConfig:
     # Which sentence encoders make the embedding block (import names, see ``SENTENCE_ENCODERS``); None: every
     # one installed; () : none (n-grams alone, the fastest per message).
     sentence_encoders: tuple[str, ...] | None = None
+    # e5 reads at most this many tokens of a message (its query prefix and special tokens included; None: all):
+    # its cost grows with each token, and the n-grams and the other encoder still read the whole message.
+    # 32 clips 8.8% of BANKING77's messages and 0.13% of CLINC150's (see docs/assistant.md for what it costs).
+    e5_max_tokens: int | None = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +279,7 @@ class IntentModel:
         cfg.setdefault("centroid_weight", 0.0)
         cfg.setdefault("embedding_model_weight", 0.0)  # and before the embedding classifier
         cfg.setdefault("neighbour_weight", 0.0)  # and before the nearest-example score
+        cfg.setdefault("e5_max_tokens", None)  # and before e5 read a clipped message
         cfg["word_ngrams"] = tuple(cfg["word_ngrams"])
         cfg["char_ngrams"] = tuple(cfg["char_ngrams"])
         if cfg.get("sentence_encoders") is not None:
@@ -358,7 +363,7 @@ def _features(config: IntentConfig) -> FeatureUnion:
                                  "installed (fairtel's 'embeddings' extra)") for n in missing]
             raise InvalidInputError(problems, what="intent model settings")
     if config.embed_weight > 0 and sentence_encoder_version() is not None and wanted != ():
-        blocks.append(("embed", SentenceEmbedding(wanted)))  # last: _scores relies on it
+        blocks.append(("embed", SentenceEmbedding(wanted, config.e5_max_tokens)))  # last: _scores relies on it
         weights["embed"] = config.embed_weight
     return FeatureUnion(blocks, transformer_weights=weights)
 

