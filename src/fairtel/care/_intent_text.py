@@ -230,7 +230,7 @@ class _E5:
             return out
 
     def clip(self, text: str, max_tokens: int, size: int | None = None) -> str:
-        """The longest prefix of ``text`` that ends at a word (a Han or Hangul character is a word) and that the
+        """The longest prefix of ``text`` that ends at a word (each Han, kana or Hangul character is a word) and that the
         engine reads as at most ``max_tokens`` tokens, the query prefix and the special tokens included;
         ``text`` itself when it fits, its first word when even that does not. ``size``: the token count of
         ``text`` when the caller knows it."""
