@@ -32,6 +32,7 @@ from fairtel.engines._buckets import (
     RatingJob,
     feature_buckets,
     rate_buckets,
+    split_subscribers,
     workers_for,
     write_part,
 )
@@ -43,6 +44,7 @@ from fairtel.engines._kernels import (
 )
 from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
 from fairtel.fraud import FeatureConfig, FraudFeatures, cross_features
+from fairtel.rating import normalise_subscribers
 
 if TYPE_CHECKING:
     from fairtel.catalog import Catalog
@@ -109,9 +111,10 @@ class LocalEngine:
         files = usage_files(lake, key)
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         groups = max(1, math.ceil(rows / (batch_size or settings.batch_size))) if files else 0
-        subs = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+        subs = normalise_subscribers(subscribers)  # checked once here, not once per bucket
         rated_out, unrated_out = PeriodWriter(lake, RATED, key), PeriodWriter(lake, UNRATED, key)
-        job = RatingJob(catalog, key, subs, gate, RATING_USAGE_COLUMNS, rated_out.staging, unrated_out.staging)
+        job = RatingJob(catalog, key, subs, gate, RATING_USAGE_COLUMNS, rated_out.staging, unrated_out.staging,
+                        by_bucket=split_subscribers(subs, groups) if groups > 1 else ())
         spill = lake / RATED / f".period={key}.{uuid.uuid4().hex}.spill"
         step = None if report is None else (lambda: report.step("rate", total=groups))
         try:

@@ -16,7 +16,7 @@ from fairtel.rating._lines import (
     UnratedReason,
 )
 from fairtel.rating._quote import default_plan, quote
-from fairtel.rating._rate import normalise_usage, rate
+from fairtel.rating._rate import normalise_subscribers, normalise_usage, rate
 from fairtel.rating._state import state_from_rated
 from fairtel.rating._steps import CompiledRate, LineCharge, StepUse, charge_line, compile_rate
 from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, no_gate, price_only_gate
@@ -42,6 +42,7 @@ __all__ = [
     "default_plan",
     "explain",
     "no_gate",
+    "normalise_subscribers",
     "normalise_usage",
     "price_only_gate",
     "quote",

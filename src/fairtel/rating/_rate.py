@@ -100,6 +100,7 @@ def normalise_usage(usage: pl.DataFrame | pa.Table) -> pl.DataFrame:
 
 
 def normalise_subscribers(subscribers: pl.DataFrame | pa.Table | Mapping[str, str]) -> pl.DataFrame:
+    """The register as (msisdn, plan_id) strings; a number listed twice is an error (which plan would rate it?)."""
     if isinstance(subscribers, Mapping):
         frame = pl.DataFrame({"msisdn": list(subscribers.keys()), "plan_id": list(subscribers.values())},
                              schema={"msisdn": pl.String(), "plan_id": pl.String()})
@@ -589,7 +590,10 @@ def rate(
     dims = Dimensions.of(catalog)
     data = normalise_usage(usage)
     _check_period(data, per)
-    subs = _subscriber_keys(normalise_subscribers(subscribers), dims)
+    # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
+    # share of a register that may list millions; ranks among them order lines as among all
+    subs = normalise_subscribers(subscribers)
+    subs = _subscriber_keys(subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
@@ -600,9 +604,11 @@ def rate(
                         "_mi", "_rank_i", "_rank_s", "_qty", "_reason").filter(
         pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
     # the subscriber as an integer when every number is plain digits (faster windows), else the string; its
-    # rank among the subscribers orders lines and keys the running sums
-    # only when the integer gives back the very string: "+86..." or "086..." are other subscribers than "86..."
-    numeric = lines["_mi"].null_count() == 0 and bool((lines["_mi"].cast(pl.String) == lines["msisdn"]).all())
+    # rank among the subscribers orders lines and keys the running sums. Plain digits only when the integer
+    # gives back the very string ("+86..." or "086..." are other subscribers than "86..."), checked on the
+    # register rows of the subscribers with a plan (every line's subscriber is among them), not on every line
+    planned = subs.filter(pl.col("_p").is_not_null())
+    numeric = planned["_mi"].null_count() == 0 and bool((planned["_mi"].cast(pl.String) == planned["msisdn"]).all())
     key_of = (lambda e: e.cast(pl.Int64)) if numeric else (lambda e: e)
     other_direction = lines.select(
         (pl.col("direction").is_not_null() & ~pl.col("direction").is_in(DIRECTIONS)).any()).item()
