@@ -59,6 +59,13 @@ def assert_same(data: pl.DataFrame, subs: dict[str, str], **kw: object) -> None:
     assert_frame_equal(fast.rated, slow.rated)  # same lines, same values, same order
     assert_frame_equal(fast.unrated, slow.unrated)
     assert_frame_equal(fast.closing_state, slow.closing_state)
+    # a register listing many more subscribers (one not plain digits) rates the same lines; without the
+    # closing state (as the engines rate a bucket) the lines are the same too
+    wide = {**{str(8613700000000 + i): "payg" for i in range(200)}, "+8613700000000": "basic-39", **subs}
+    lean = rate(data, CATALOG, wide, period="2026-03", closing_state=False, **kw)  # type: ignore[arg-type]
+    assert_frame_equal(lean.rated, fast.rated)
+    assert_frame_equal(lean.unrated, fast.unrated)
+    assert lean.closing_state.height == 0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -74,7 +74,7 @@ def rate_group(
     if subscribers is None:
         subscribers = usage.select("msisdn", "plan_id").filter(pl.col("plan_id").is_not_null()).unique("msisdn")
         usage = usage.drop("plan_id")
-    result = rate(usage, catalog, subscribers, period=period, gate=gate)
+    result = rate(usage, catalog, subscribers, period=period, gate=gate, closing_state=False)
     return result.rated, result.unrated
 
 
@@ -84,9 +84,11 @@ RATING_OUTPUTS: tuple[Schema, Schema, Schema] = (dict(RATED_COLUMNS), dict(UNRAT
 
 def rating_summary(rated: pl.DataFrame, unrated: pl.DataFrame) -> pl.DataFrame:
     """Counts of one group, to be added up over groups (they partition the subscribers, hence the records):
-    rated records and amount per kind, unrated records per reason, lines and unrated rows."""
+    rated records and amount per kind, unrated records per reason, lines and unrated rows. A rated record's
+    lines are numbered from 0, so its line 0 counts it (a distinct count of (source, record_id) pairs cost a
+    tenth of the kernel's time)."""
     kinds = rated.group_by("kind").agg(
-        pl.struct("source", "record_id").n_unique().alias("records"), pl.col("amount_minor").sum()
+        (pl.col("line") == 0).sum().cast(pl.Int64).alias("records"), pl.col("amount_minor").sum()
     ).select(pl.lit("kind").alias("what"), pl.col("kind").alias("key"), "records", "amount_minor")
     reasons = unrated.group_by("reason").len("records").select(
         pl.lit("reason").alias("what"), pl.col("reason").alias("key"), "records", pl.lit(0).alias("amount_minor"))

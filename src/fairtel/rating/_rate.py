@@ -284,6 +284,27 @@ def _params(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _running_sums(frame: pl.DataFrame, value: str, group: pl.Expr) -> pl.Series:
+    """``value``'s running sum within each ``group`` in row order: ``cum_sum().over(group)``, computed by sorting
+    one packed integer key (group, row) and one scan with a reset at each group's first row, about four times
+    cheaper than the hash grouping of a window. ``value`` is never negative and ``group`` a non-negative integer
+    (or null, a group of its own); where the key or the sum could overflow, the window itself."""
+    n = frame.height
+    top = frame.select(pl.col(value).max().alias("v"), group.max().alias("g")).row(0)
+    biggest, groups = int(top[0] or 0), int(top[1] or 0) + 2
+    if n == 0 or biggest * n >= 2**62 or groups * n >= 2**62:
+        return frame.select(pl.col(value).cum_sum().over(group))[value]
+    # nulls first as a group of their own; the row number makes every key distinct, so any sort is stable
+    key = (group.cast(pl.Int64).fill_null(-1) + 1) * n + pl.int_range(n, dtype=pl.Int64)
+    order = frame.select(key.arg_sort().alias("_o"))["_o"]
+    g = frame.select(group.cast(pl.Int64).fill_null(-1).alias("g"), pl.col(value).alias("x"))[order]
+    run = g.select(
+        (pl.col("x").cum_sum() - pl.when(pl.col("g") != pl.col("g").shift(1, fill_value=-2))
+         .then(pl.col("x").cum_sum() - pl.col("x")).forward_fill()).alias(value)
+    )[value]
+    return pl.zeros(n, dtype=run.dtype, eager=True).alias(value).scatter(order, run)
+
+
 def _bill_and_draw(
     lines: pl.DataFrame, slots: int, steps: int, opening: pl.DataFrame | None, counters: int
 ) -> pl.DataFrame:
@@ -313,7 +334,7 @@ def _bill_and_draw(
             lines = lines.with_columns(found.fill_null(0).alias("_open"))
         else:
             lines = lines.with_columns(pl.lit(0, dtype=pl.Int64).alias("_open"))
-        before = pl.col("_d").cum_sum().over(group) - pl.col("_d") + pl.col("_open")
+        before = pl.lit(_running_sums(lines, "_d", group)) - pl.col("_d") + pl.col("_open")
         lines = lines.with_columns(before.alias(f"_before{j}")).with_columns(
             pl.when(~has)
             .then(0)
@@ -478,21 +499,28 @@ def _line_numbers(lines: pl.DataFrame) -> pl.DataFrame:
 
 def _closing(lines: pl.DataFrame, slots: int, caps: pl.DataFrame, opening: pl.DataFrame | None,
              dims: Dimensions) -> pl.DataFrame:
-    """Counters after this batch, keyed by ``_m`` (mapped back to msisdn by the caller)."""
+    """Counters after this batch, keyed by ``_m`` (mapped back to msisdn by the caller). The draws are summed by
+    one integer key (``_rank × counters + allowance``, distinct per subscriber and allowance); the counters are
+    named afterwards."""
+    counters = len(dims.allowances)
     names = pl.lit(pl.Series(dims.allowances, dtype=pl.String))
-    group = pl.col("_rank").cast(pl.Int64) * len(dims.allowances) + pl.col("_a").cast(pl.Int64)
-    moved = [
-        lines.select("_m", "_rank", pl.col(f"_a{j}").alias("_a"), pl.col(f"_draw{j}").alias("_draw"))
-        .filter(pl.col("_draw") > 0)
-        .group_by(group.alias("_g")).agg(pl.col("_m").first(), pl.col("_a").first(), pl.col("_draw").sum().alias("used"))
-        .select("_m", names.gather(pl.col("_a")).alias("counter"), "used")
+    draws = [
+        lines.select("_m", (pl.col("_rank").cast(pl.Int64) * counters + pl.col(f"_a{j}").cast(pl.Int64)).alias("_g"),
+                     pl.col(f"_draw{j}").alias("_draw")).filter(pl.col("_draw") > 0)
         for j in range(slots)
     ]
-    frames = [*moved, caps]
-    if opening is not None:
+    frames: list[pl.DataFrame] = []
+    if draws:
+        moved = pl.concat(draws).group_by("_g").agg(pl.col("_m").first(), pl.col("_draw").sum().alias("used"))
+        frames.append(moved.select("_m", names.gather(pl.col("_g") % counters).alias("counter"), "used"))
+    frames.append(caps)
+    merge = (opening is not None and opening.height > 0) or any(a.startswith("cap:") for a in dims.allowances)
+    if merge:
         frames.append(opening.select("_m", "counter", "used"))
     state = pl.concat([f.select("_m", pl.col("counter").cast(pl.String), pl.col("used").cast(pl.Int64)) for f in frames])
-    return state.group_by("_m", "counter").agg(pl.col("used").sum())
+    # the draws hold one row per (subscriber, allowance), the caps one per (subscriber, cap counter), and the
+    # two share no name unless an allowance id starts with "cap:": only opening counters need adding to
+    return state.group_by("_m", "counter").agg(pl.col("used").sum()) if merge else state
 
 
 def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str) -> pl.DataFrame:
@@ -578,12 +606,15 @@ def rate(
     gate: VasGate | None = None,
     opening_state: pl.DataFrame | None = None,
     allowances: bool = True,
+    closing_state: bool = True,
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
     ``subscribers``: msisdn → plan_id (a frame with both columns, or a mapping). ``gate``: the consent gate
     for VAS records (default: nothing billable). ``opening_state``: counters (STATE_COLUMNS) from usage of the
     same period rated before. ``allowances=False`` prices usage as if the plan had none (quotes).
+    ``closing_state=False``: the result's ``state`` is left empty (a batch run over whole subscribers has no
+    use for the counters after it; working them out costs a tenth of the kernel).
     Every record must start inside ``period`` (on the catalog's clock).
     """
     per = _period_of(period, catalog)
@@ -666,7 +697,7 @@ def rate(
         unrated.append(_unrated(data[bad], pl.lit(UnratedReason.QUANTITY_TOO_LARGE.value), per.key))
         lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
     lines, caps = _daily_caps(lines, table, catalog.operator.timezone, opening)
-    closing = _closing(lines, slots, caps, opening, dims)
+    closing = _closing(lines, slots, caps, opening, dims) if closing_state else None
     keep = ["_row", "_si", "_ki", "started_at", "offset", "_qty", "_pieces", "_p", "_k", "_dir", "_z", "_r", "_b",
             "charged_quantity", "_drawn", "amount_minor", "capped", "throttled"]
     keep += [f"{c}{j}" for j in range(slots) for c in ("_a", "_before", "_draw")]
@@ -700,9 +731,12 @@ def rate(
         pl.lit(None, dtype=pl.String).alias("verdict"), pl.lit(None, dtype=pl.String).alias("subscription_id"),
     ).select(list(RATED_COLUMNS)).cast(RATED_COLUMNS)  # type: ignore[arg-type]
 
-    state = closing.select(
-        (pl.col("_m").cast(pl.String) if numeric else pl.col("_m")).alias("msisdn"), "counter", "used"
-    ).sort("msisdn", "counter")
+    if closing is None:
+        state = empty(STATE_COLUMNS)
+    else:
+        state = closing.select(
+            (pl.col("_m").cast(pl.String) if numeric else pl.col("_m")).alias("msisdn"), "counter", "used"
+        ).sort("msisdn", "counter")
     return RatingResult(
         pl.concat([rated, rated_vas]),
         pl.concat(unrated).sort("msisdn", "started_at", "source", "record_id"),
