@@ -89,6 +89,10 @@ def test_same_lines_with_non_numeric_numbers() -> None:
     subs = dict(zip(numbers, ["basic-39", "payg", "senior-19", "unlimited-129", "payg"], strict=True))
     assert_same(usage(7, 1500, numbers, odd_direction=False), subs)
     assert_same(usage(8, 1500, numbers, odd_direction=False), subs, allowances=False)
+    # no allowance slot at all, and counters carried in: the closing state still adds them up
+    opening = pl.DataFrame({"msisdn": numbers[:2], "counter": ["basic-39/voice", "cap:payg/voice-domestic:2026-03-05"],
+                            "used": [600, 10_000]})
+    assert_same(usage(9, 1500, numbers, odd_direction=False), subs, allowances=False, opening_state=opening)
 
 
 @pytest.mark.parametrize("buckets", [1, 2, 7])

@@ -514,9 +514,10 @@ def _closing(lines: pl.DataFrame, slots: int, caps: pl.DataFrame, opening: pl.Da
         moved = pl.concat(draws).group_by("_g").agg(pl.col("_m").first(), pl.col("_draw").sum().alias("used"))
         frames.append(moved.select("_m", names.gather(pl.col("_g") % counters).alias("counter"), "used"))
     frames.append(caps)
-    merge = (opening is not None and opening.height > 0) or any(a.startswith("cap:") for a in dims.allowances)
-    if merge:
+    merge = any(a.startswith("cap:") for a in dims.allowances)
+    if opening is not None and opening.height:
         frames.append(opening.select("_m", "counter", "used"))
+        merge = True
     state = pl.concat([f.select("_m", pl.col("counter").cast(pl.String), pl.col("used").cast(pl.Int64)) for f in frames])
     # the draws hold one row per (subscriber, allowance), the caps one per (subscriber, cap counter), and the
     # two share no name unless an allowance id starts with "cap:": only opening counters need adding to
