@@ -272,7 +272,8 @@ def _order(lines: pl.DataFrame, data: pl.DataFrame, period: Period, subscriber: 
         (pl.col("started_at") - pl.duration(seconds=pl.col("offset"))).alias("_t0"),
         pl.lit(data["source"]).gather(row).alias("_s"), pl.lit(data["record_id"]).gather(row).alias("_id"),
     )
-    return ties.sort("_m", "_t0", "_s", "_id", "offset").drop("_m", "_t0", "_s", "_id")
+    # stable: two records with the same source and id (possible only outside mediation) keep their input order
+    return ties.sort("_m", "_t0", "_s", "_id", "offset", maintain_order=True).drop("_m", "_t0", "_s", "_id")
 
 
 def _params(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
