@@ -168,3 +168,79 @@ def test_online_rating_continues_a_period_the_batch_run_rated(operator: Path, tm
     rate_period(app, period, catalog=catalog)  # the whole period in one batch run
     app.close()
     assert_frame_equal(mixed, _rated(home), check_exact=True)
+
+
+def _sorted_state(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("msisdn", "counter")
+
+
+def test_counters_are_written_as_deltas_between_snapshots(operator: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file writes the counters of the subscribers it names; a snapshot of every counter comes first and again
+    once the deltas hold as many rows. A rater started afresh after any file reads the very counters the running
+    one holds, and the lines still equal the batch run's."""
+    import fairtel.engines._online as online
+    from fairtel.mediation import ingest_files
+
+    monkeypatch.setattr(online, "SNAPSHOT_MIN_ROWS", 0)
+    home = _home(operator, tmp_path)
+    staged = tmp_path / "staged"
+    _files_in_time_order(operator, staged, 8)
+    app = bootstrap(load_settings(home=home))
+    catalog = load_catalog(operator / "catalog.toml")
+    subs, gate = home_subscribers(app), home_gate(app, catalog)
+    reports = ingest_files([staged / f"f{k}.parquet" for k in range(8)], settings=app.settings)
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    state_dir = home / "lake" / "rating_state" / f"period={P}"
+    kinds = []
+    for r in reports:
+        assert r.content_hash is not None
+        rater.rate_file(r.content_hash, r.parts, arrived_at=datetime.now(UTC))
+        names = sorted(p.name for p in state_dir.iterdir())
+        newest = names[-1]
+        kinds.append("full" if newest.endswith(".full.parquet") else "delta")
+        assert names[0].endswith(".full.parquet"), names  # nothing kept from before the newest snapshot
+        assert sum(n.endswith(".full.parquet") for n in names) == 1
+        fresh = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+        assert_frame_equal(_sorted_state(fresh.state(P)), _sorted_state(rater.state(P)))
+        if kinds[-1] == "delta":  # a delta names only subscribers of this file
+            mine = pl.read_parquet(r.parts).select("msisdn").unique()
+            delta = pl.read_parquet(state_dir / newest)
+            assert delta.height > 0 and delta.join(mine, on="msisdn", how="anti").height == 0
+            assert delta.height < rater.state(P).height
+    assert kinds[0] == "full" and "delta" in kinds and kinds.count("full") >= 2, kinds
+    online_lines = _rated(home)
+    rate_period(app, Period.parse(P, catalog.operator.timezone), catalog=catalog)
+    app.close()
+    assert_frame_equal(online_lines, _rated(home), check_exact=True)
+
+
+def test_counters_of_a_home_from_before_deltas_are_read_whole(operator: Path, tmp_path: Path) -> None:
+    """A home whose online rating wrote the whole state per file (no snapshot marks) carries on from it."""
+    from fairtel.mediation import ingest_files
+
+    home = _home(operator, tmp_path)
+    staged = tmp_path / "staged"
+    _files_in_time_order(operator, staged, 3)
+    app = bootstrap(load_settings(home=home))
+    catalog = load_catalog(operator / "catalog.toml")
+    subs, gate = home_subscribers(app), home_gate(app, catalog)
+    reports = ingest_files([staged / f"f{k}.parquet" for k in range(3)], settings=app.settings)
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    for r in reports[:2]:
+        assert r.content_hash is not None
+        rater.rate_file(r.content_hash, r.parts, arrived_at=datetime.now(UTC))
+    want = rater.state(P)
+    # the older layout: the last two files each with the whole state, no snapshot name
+    state_dir = home / "lake" / "rating_state" / f"period={P}"
+    for p in state_dir.iterdir():
+        p.unlink()
+    names = [f"o-{e['seq']:08d}-{e['file']}.parquet" for e in rater.log.entries]
+    want.write_parquet(state_dir / names[-1])
+    want.head(3).write_parquet(state_dir / names[-2])  # an older, smaller whole state
+    fresh = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    assert_frame_equal(_sorted_state(fresh.state(P)), _sorted_state(want))
+    assert reports[2].content_hash is not None
+    fresh.rate_file(reports[2].content_hash, reports[2].parts, arrived_at=datetime.now(UTC))
+    assert any(p.name.endswith(".full.parquet") for p in state_dir.iterdir())
+    app.close()

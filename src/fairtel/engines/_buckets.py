@@ -109,10 +109,11 @@ def _start_worker(job: Any) -> None:
     _JOB = job
 
 
-def write_part(frame: pl.DataFrame, path: Path, *, atomic: bool = False) -> None:
-    """``frame`` as a Parquet part at ``path``, fsynced (nothing for an empty frame). ``atomic``: written to a
-    hidden name first and renamed, for parts that land directly in a dataset rather than in a staging directory."""
-    if frame.height == 0:
+def write_part(frame: pl.DataFrame, path: Path, *, atomic: bool = False, keep_empty: bool = False) -> None:
+    """``frame`` as a Parquet part at ``path``, fsynced (nothing for an empty frame unless ``keep_empty``).
+    ``atomic``: written to a hidden name first and renamed, for parts that land directly in a dataset rather than
+    in a staging directory."""
+    if frame.height == 0 and not keep_empty:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     target = path.with_name(f".{path.name}.tmp") if atomic else path

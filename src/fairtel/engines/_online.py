@@ -10,10 +10,18 @@ Per file and period, in this order:
 
 1. the records are rated with the period's counters as opening state (``rate(..., opening_state=...)``);
 2. its rated lines and unrated records are written as ``o-<seq>-<file>.parquet`` parts of ``rated`` and
-   ``unrated``, and the counters after it as ``rating_state/period=P/o-<seq>-<file>.parquet`` (each to a hidden
-   name, fsynced, then renamed);
+   ``unrated``, and the counters after it under ``rating_state/period=P/`` (each to a hidden name, fsynced, then
+   renamed): as a delta ``o-<seq>-<file>.parquet``, every counter of the subscribers the file names (those
+   rows are the whole state of those subscribers), or as a snapshot ``o-<seq>-<file>.full.parquet``, every
+   counter of the period;
 3. a line ``{seq, file, period, records, arrived_at, rated_at, ...}`` is appended to
    ``rating_log/online.jsonl`` and fsynced: that line is the commit.
+
+Writing only deltas keeps a file's cost in proportion to the file, not to the operator's millions of
+subscribers. A snapshot is written for the period's first online file, and again once the deltas since the
+last one hold as many rows as it does (so the deltas never take more room than the state, and each counter row
+written costs at most one more row of snapshots); files before the newest snapshot are then removed. The state
+is the newest snapshot with, for each subscriber, the rows of the newest delta that names it.
 
 A crash anywhere leaves parts without a log line; the next start removes them, and the file is rated again from
 the last committed counters, so nothing is charged twice and nothing is lost. The log is also the record of
@@ -46,6 +54,8 @@ STATE = "rating_state"
 LOG_DIR = "rating_log"
 LOG_FILE = "online.jsonl"
 PREFIX = "o-"
+FULL = ".full"  # a snapshot's name: o-<seq>-<file>.full.parquet
+SNAPSHOT_MIN_ROWS = 100_000  # deltas below this many rows since the last snapshot never call for a new one
 
 
 @dataclass(frozen=True)
@@ -117,11 +127,23 @@ class OnlineRater:
                  gate: VasGate | None = None) -> None:
         self.lake = settings.lake_dir
         self.catalog = catalog
-        self.subscribers = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+        self.subscribers = subscribers
         self.gate = gate
         self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
-        self._state: dict[str, pl.DataFrame] = {}
+        self._state: dict[str, _PeriodState] = {}
         self._recover()
+
+    @property
+    def subscribers(self) -> pl.DataFrame:
+        return self._subscribers
+
+    @subscribers.setter
+    def subscribers(self, frame: pl.DataFrame) -> None:
+        """The register, checked once here (a number listed twice is an error); each file is rated with the rows
+        of the subscribers it names."""
+        from fairtel.rating import normalise_subscribers
+
+        self._subscribers = normalise_subscribers(frame)
 
     # --- state ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -129,7 +151,7 @@ class OnlineRater:
         committed = {self._name(e["seq"], e["file"]) for e in self.log.entries}
         for dataset in (RATED, UNRATED, STATE):
             for p in (self.lake / dataset).glob("period=*/*"):
-                stem = p.name.removeprefix(".").removesuffix(".tmp").removesuffix(".parquet")
+                stem = p.name.removeprefix(".").removesuffix(".tmp").removesuffix(".parquet").removesuffix(FULL)
                 if stem.startswith(PREFIX) and (p.name.startswith(".") or stem not in committed):
                     p.unlink(missing_ok=True)
 
@@ -142,16 +164,29 @@ class OnlineRater:
 
     def state(self, period: str) -> pl.DataFrame:
         """The period's counters after the last committed file."""
+        return self._period_state(period).frame
+
+    def _period_state(self, period: str) -> _PeriodState:
         if period not in self._state:
-            last = [e for e in self.log.entries if period in e["periods"]]
             from fairtel.rating import STATE_COLUMNS
 
-            frame = pl.DataFrame(schema=STATE_COLUMNS)
-            if last:
-                path = self.lake / STATE / f"period={period}" / f"{self._name(last[-1]['seq'], last[-1]['file'])}.parquet"
-                if path.exists():
-                    frame = pl.read_parquet(path)
+            entries = [e for e in self.log.entries if period in e["periods"]]
+            d = self.lake / STATE / f"period={period}"
+            if entries:
+                # the newest committed snapshot, then the deltas committed after it (a home from before deltas has
+                # no snapshot: its state files each hold the whole state, and read as deltas give it whole)
+                names = [self._name(e["seq"], e["file"]) for e in entries]
+                last_full = max((i for i, n in enumerate(names) if (d / f"{n}{FULL}.parquet").exists()), default=-1)
+                base = pl.read_parquet(d / f"{names[last_full]}{FULL}.parquet") if last_full >= 0 else pl.DataFrame(schema=STATE_COLUMNS)
+                deltas = [pl.read_parquet(d / f"{n}.parquet").with_columns(pl.lit(i, dtype=pl.Int64).alias("_i"))
+                          for i, n in enumerate(names) if i > last_full and (d / f"{n}.parquet").exists()]
+                since, snapshot_rows = sum(f.height for f in deltas), base.height
+                if deltas:
+                    newest = pl.concat(deltas).filter(pl.col("_i") == pl.col("_i").max().over("msisdn")).drop("_i")
+                    base = pl.concat([base.join(newest.select("msisdn").unique(), on="msisdn", how="anti"), newest])
+                self._state[period] = _PeriodState(base, snapshot=last_full >= 0, since=since, snapshot_rows=snapshot_rows)
             else:
+                frame = pl.DataFrame(schema=STATE_COLUMNS)
                 # a period rated before by the batch run: carry on from the counters its lines record, so that
                 # an allowance is not granted twice nor a daily cap restarted
                 batch = [f for f in sorted((self.lake / RATED / f"period={period}").glob("*.parquet"))
@@ -160,7 +195,7 @@ class OnlineRater:
                     from fairtel.rating import state_from_rated
 
                     frame = state_from_rated(pl.scan_parquet(batch), self.catalog)
-            self._state[period] = frame
+                self._state[period] = _PeriodState(frame)
         return self._state[period]
 
     # --- rating -----------------------------------------------------------------------------------------------
@@ -182,22 +217,31 @@ class OnlineRater:
         tz = self.catalog.operator.timezone
         periods: list[str] = []
         lines = unrated = amount = 0
-        new_state: dict[str, pl.DataFrame] = {}
+        new_state: dict[str, _PeriodState] = {}
         if usage.height:
             keyed = usage.with_columns(
                 pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_period"))
             for (key,), frame in sorted(keyed.partition_by("_period", as_dict=True, include_key=False).items()):
                 period = str(key)
-                opening = self.state(period)
+                before = self._period_state(period)
+                opening = before.frame
                 mine = frame.select("msisdn").unique()
-                result = rate(frame, self.catalog, self.subscribers, period=Period.parse(period, tz), gate=self.gate,
+                result = rate(frame, self.catalog, self.subscribers.join(mine, on="msisdn", how="semi"),
+                              period=Period.parse(period, tz), gate=self.gate,
                               opening_state=opening.join(mine, on="msisdn", how="semi"))
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 if result.unrated.height:
                     write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
-                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), result.closing_state])
-                write_part(state, self.lake / STATE / f"period={period}" / f"{name}.parquet", atomic=True)
-                new_state[period] = state
+                # the closing state holds every counter of the subscribers it names (their opening rows too)
+                delta = result.closing_state
+                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), delta])
+                after, whole = before.after(state, delta.height)
+                out = self.lake / STATE / f"period={period}"
+                if whole:
+                    write_part(state, out / f"{name}{FULL}.parquet", atomic=True, keep_empty=True)
+                else:
+                    write_part(delta, out / f"{name}.parquet", atomic=True, keep_empty=True)
+                new_state[period] = after
                 periods.append(period)
                 lines += result.rated.height
                 unrated += result.unrated.height
@@ -212,11 +256,31 @@ class OnlineRater:
         return OnlineResult(seq, file, usage.height, lines, unrated, amount, tuple(periods), arrived_at, rated_at)
 
     def _prune(self, periods: Iterable[str]) -> None:
-        """Keep the last two counter files of each period (the newest is the one in use)."""
+        """Remove the counter files of each period from before its newest committed snapshot (the names sort by
+        sequence number)."""
         for period in periods:
             files = sorted((self.lake / STATE / f"period={period}").glob(f"{PREFIX}*.parquet"))
-            for old in files[:-2]:
+            full = [i for i, f in enumerate(files) if f.name.endswith(f"{FULL}.parquet")]
+            for old in files[: full[-1]] if full else []:
                 old.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _PeriodState:
+    """A period's counters in memory, and what its files on disk hold: whether a snapshot is among them, the
+    rows of the deltas written since it and the rows of the snapshot."""
+
+    frame: pl.DataFrame
+    snapshot: bool = False
+    since: int = 0
+    snapshot_rows: int = 0
+
+    def after(self, frame: pl.DataFrame, delta_rows: int) -> tuple[_PeriodState, bool]:
+        """The state after one more file, and whether its counters are written as a snapshot (else as a delta)."""
+        since = self.since + delta_rows
+        if not self.snapshot or since >= max(self.snapshot_rows, SNAPSHOT_MIN_ROWS):
+            return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height), True
+        return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows), False
 
 
 def _read(paths: Sequence[Path]) -> pl.DataFrame:
