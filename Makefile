@@ -14,9 +14,12 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 
-# --inexact keeps uv itself in the environment it manages.
+# --inexact keeps uv itself in the environment it manages. Bytecode is compiled at install (the packages and
+# fairtel's own sources): where PYTHONDONTWRITEBYTECODE is set, as in many container images, every command and
+# every worker process would otherwise compile its imports again (`fairtel --help`: 2.5 s against 1.0 s).
 $(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
-	$(BIN)/uv sync --frozen --inexact --all-extras
+	$(BIN)/uv sync --frozen --inexact --all-extras --compile-bytecode
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@
 
 install: $(VENV)/.synced
