@@ -117,6 +117,20 @@ def test_load_imports_the_directory_and_is_idempotent(tmp_path: Path, operator_d
             assert current_catalog_text(conn) == (operator_dir / "catalog.toml").read_text(encoding="utf-8")
             sub = get_subscriber(conn, "8613800138001")
             assert sub is not None and sub.language == "en"
+        # the register as rating reads it (plain strings straight from the driver's cursor) and as fraud
+        # detection reads it (a timestamp through the database layer's types)
+        from types import SimpleNamespace
+
+        import polars as pl
+
+        from fairtel.cli._home import home_subscribers
+
+        home_app = SimpleNamespace(db=engine)
+        plans = home_subscribers(home_app).sort("msisdn")  # type: ignore[arg-type]
+        assert plans.schema == pl.Schema({"msisdn": pl.String(), "plan_id": pl.String()})
+        assert plans.rows() == [("8613800138000", "basic-39"), ("8613800138001", "payg")]
+        ages = home_subscribers(home_app, ("msisdn", "activated_at")).sort("msisdn")  # type: ignore[arg-type]
+        assert ages["activated_at"].dt.strftime("%Y-%m-%dT%H:%M").to_list() == ["2025-03-01T01:00", "2025-03-02T01:00"]
     finally:
         engine.dispose()
 
