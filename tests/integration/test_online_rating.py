@@ -244,3 +244,28 @@ def test_counters_of_a_home_from_before_deltas_are_read_whole(operator: Path, tm
     fresh.rate_file(reports[2].content_hash, reports[2].parts, arrived_at=datetime.now(UTC))
     assert any(p.name.endswith(".full.parquet") for p in state_dir.iterdir())
     app.close()
+
+
+def test_a_snapshot_written_before_a_crash_is_removed_and_the_committed_one_kept(tmp_path: Path) -> None:
+    from fairtel.rating import STATE_COLUMNS
+
+    settings = load_settings(home=tmp_path / "home")
+    state_dir = settings.lake_dir / "rating_state" / f"period={P}"
+    state_dir.mkdir(parents=True)
+    log = settings.lake_dir / LOG_DIR / LOG_FILE
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps({"seq": 1, "file": "a", "periods": [P], "records": 1, "lines": 1, "unrated": 0,
+                               "amount_minor": 0, "arrived_at": "2026-03-01T00:00:00+00:00",
+                               "rated_at": "2026-03-01T00:00:01+00:00"}) + "\n")
+    counters = pl.DataFrame({"msisdn": ["8613800000001"], "counter": ["basic-39/voice"], "used": [60]},
+                            schema=STATE_COLUMNS)
+    counters.write_parquet(state_dir / "o-00000001-a.full.parquet")  # committed (seq 1)
+    counters.with_columns(pl.lit(120).alias("used")).write_parquet(state_dir / "o-00000002-b.full.parquet")  # not
+    (state_dir / ".o-00000002-b.full.parquet.tmp").write_bytes(b"torn")
+    from fairtel.catalog import default_catalog_path
+
+    rater = OnlineRater(settings, catalog=load_catalog(default_catalog_path()),
+                        subscribers=pl.DataFrame({"msisdn": ["8613800000001"], "plan_id": ["basic-39"]}))
+    assert sorted(p.name for p in state_dir.iterdir()) == ["o-00000001-a.full.parquet"]
+    assert rater.state(P)["used"].to_list() == [60]
+
