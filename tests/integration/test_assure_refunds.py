@@ -125,6 +125,10 @@ def test_refunds_of_billed_charges_are_posted_once_and_carried_by_the_next_bill(
             assert import_consent_events(conn, _write_jsonl(tmp_path / "c1.jsonl", events)).accepted == 4
         usage = [_vas("v1", A, "vas-music-10", 1000, 2), _vas("v2", B, "vas-video-15", 1500, 6),
                  _vas("u1", C, "vas-ringtone-2", 200, 3), _vas("u2", A, "vas-news-5", 500, 4)]  # u1, u2: never ordered
+        # a call of A's from a switch that numbers its records "u1" too: billed on A's bill, never C's charge
+        usage.append(_vas("u1", A, "", 0, 3) | {"source": "msc-2", "kind": "voice", "direction": "out", "duration_s": 65,
+                                               "peer": "8613912345678", "offer_id": None, "amount_minor": None,
+                                               "currency": None})
         app.lake.write("usage", "2026-03", pa.Table.from_pylist(usage, schema=CLEAN_USAGE_SCHEMA), part="t1")
         rate_period(app, Period.parse("2026-03"), catalog=load_catalog(default_catalog_path()))
     march = _run(home, database_url, "bill", "--period", "2026-03", "--issue")

@@ -126,9 +126,12 @@ def test_refund_decisions_follow_what_billing_did() -> None:
                        Decimal("6.00"), "CNY", now, status=status)
 
     billed, refused, unrated, confirmed = charge("b1"), charge("r1"), charge("n1"), charge("b2", FindingStatus.CONFIRMED)
-    d = decide_refunds([billed, refused, unrated, confirmed], billed_record_ids={"b1", "b2"}, refused_record_ids={"r1"}, now=now)
+    d = decide_refunds([billed, refused, unrated, confirmed], billed_records={(M1, "b1"), (M1, "b2")}, refused_records={(M1, "r1")}, now=now)
     assert sorted(r.finding_id for r in d.refunds) == sorted([billed.finding_id, confirmed.finding_id])
     assert [(r.finding_id, r.resolution) for r in d.resolutions if r.adjustment_id is None] == [(refused.finding_id, "not_billed")]
     assert d.pending == [unrated]  # not billed yet and not refused: a later run decides
+    # another subscriber's record with the same id (from another switch) is not this charge's record
+    other = decide_refunds([unrated], billed_records={(M2, "n1")}, refused_records={(M2, "n1")}, now=now)
+    assert other.refunds == [] and other.resolutions == [] and other.pending == [unrated]
     closed = charge("b1", FindingStatus.RESOLVED)
-    assert decide_refunds([closed], billed_record_ids={"b1"}, now=now).refunds == []
+    assert decide_refunds([closed], billed_records={(M1, "b1")}, now=now).refunds == []

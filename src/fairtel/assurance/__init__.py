@@ -22,6 +22,7 @@ from fairtel.assurance._finding import (
 from fairtel.assurance._merchants import SIGNALS, MerchantPolicy, merchant_evidence, rank_merchants, suspension_list
 from fairtel.assurance._notify import FileOutbox, Outbox, OutboxMessage, bill_shock_messages, refund_messages
 from fairtel.assurance._refunds import (
+    RecordKey,
     RefundAdjustment,
     RefundDecisions,
     RefundPolicy,
@@ -29,6 +30,7 @@ from fairtel.assurance._refunds import (
     ResolutionError,
     decide_refunds,
     dismiss,
+    record_keys,
     refund,
 )
 from fairtel.assurance._roaming import welcome_findings
@@ -51,6 +53,7 @@ __all__ = [
     "MerchantPolicy",
     "Outbox",
     "OutboxMessage",
+    "RecordKey",
     "RefundAdjustment",
     "RefundDecisions",
     "RefundPolicy",
@@ -68,6 +71,7 @@ __all__ = [
     "machine_speed_findings",
     "merchant_evidence",
     "rank_merchants",
+    "record_keys",
     "refund",
     "refund_messages",
     "replayed_evidence_findings",

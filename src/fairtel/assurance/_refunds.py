@@ -126,22 +126,31 @@ class RefundDecisions:
     pending: list[Finding]  # left for an analyst
 
 
+RecordKey = tuple[str, str]  # (msisdn, record_id): a record id is unique per source, not across the operator
+
+
+def record_keys(finding: Finding) -> list[RecordKey]:
+    """The finding's records as (msisdn, record id): another subscriber's record with the same id (from another
+    switch) is never taken for one of them."""
+    return [(finding.msisdn or "", r) for r in finding.record_ids]
+
+
 def decide_refunds(
     findings: Iterable[Finding],
     *,
     policy: RefundPolicy = RefundPolicy(),
-    billed_record_ids: Collection[str] | None = None,
-    refused_record_ids: Collection[str] | None = None,
+    billed_records: Collection[RecordKey] | None = None,
+    refused_records: Collection[RecordKey] | None = None,
     by: str = "assurance",
     now: datetime | None = None,
 ) -> RefundDecisions:
     """Refund automatically what the policy allows.
 
-    Without ``billed_record_ids`` every charge found is taken as billed (the charges of an operator's own
+    Without ``billed_records`` every charge found is taken as billed (the charges of an operator's own
     billing). With it, only charges that reached a bill are refunded; one that did not is resolved as
     ``not_billed`` without money moving when the consent gate refused it (every one of its records is in
-    ``refused_record_ids``, or that set is not given), and otherwise left pending: it may still be billed,
-    and a later run refunds it then."""
+    ``refused_records``, or that set is not given), and otherwise left pending: it may still be billed, and a
+    later run refunds it then. Records are (msisdn, record id) pairs (``record_keys``)."""
     at = require_aware(now or utc_now(), "now")
     refunds: list[RefundAdjustment] = []
     resolutions: list[Resolution] = []
@@ -151,8 +160,9 @@ def decide_refunds(
         if not auto or f.status not in _UNRESOLVED:
             pending.append(f)
             continue
-        if billed_record_ids is not None and f.kind in CHARGE_KINDS and not any(r in billed_record_ids for r in f.record_ids):
-            if refused_record_ids is None or (f.record_ids and all(r in refused_record_ids for r in f.record_ids)):
+        keys = record_keys(f)
+        if billed_records is not None and f.kind in CHARGE_KINDS and not any(k in billed_records for k in keys):
+            if refused_records is None or (keys and all(k in refused_records for k in keys)):
                 resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", "refused by the consent gate before billing", at, by))
             else:
                 pending.append(f)

@@ -19,10 +19,12 @@ from fairtel.assurance import (
     CHARGE_KINDS,
     Finding,
     FindingStatus,
+    RecordKey,
     RefundAdjustment,
     RefundPolicy,
     Resolution,
     decide_refunds,
+    record_keys,
 )
 from fairtel.billing import AdjustmentEntry, AdjustmentKind
 from fairtel.bootstrap import App
@@ -39,13 +41,13 @@ _BILLABLE = "consented"  # the consent gate's verdict for a charge billing may b
 
 @dataclass(frozen=True, slots=True)
 class ChargeEvidence:
-    """What fairtel's own rating and billing did with the records of some findings.
+    """What fairtel's own rating and billing did with the records of some findings, by (msisdn, record id).
 
     ``billed`` maps a record to the issued bill that charged it (None: charged outside fairtel, by the
     operator's own billing); ``refused`` are records the consent gate refused, never billed."""
 
-    billed: dict[str, str | None] = field(default_factory=dict)
-    refused: frozenset[str] = frozenset()
+    billed: dict[RecordKey, str | None] = field(default_factory=dict)
+    refused: frozenset[RecordKey] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +65,33 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
-def charge_evidence(app: App, record_ids: Collection[str], *, outside_billing: bool) -> ChargeEvidence:
-    """Which of ``record_ids`` reached an issued bill, and which the consent gate refused.
+def charge_evidence(app: App, records: Collection[RecordKey], *, outside_billing: bool) -> ChargeEvidence:
+    """Which of ``records`` ((msisdn, record id) pairs) reached an issued bill, and which the consent gate refused.
 
-    The lake's ``billed`` dataset holds the lines of every bill run; only the part written by the run that
-    issued a bill counts (a failed run's part is not a bill). With ``outside_billing`` (an operator
-    directory), a record fairtel never rated is taken as charged by the operator's own billing."""
+    A record is matched on its subscriber and id: record ids are unique per source, so another subscriber's
+    record with the same id (from another switch) is never taken for it. The lake's ``billed`` dataset holds the
+    lines of every bill run; only the part written by the run that issued a bill counts (a failed run's part is
+    not a bill). With ``outside_billing`` (an operator directory), a record fairtel never rated is taken as
+    charged by the operator's own billing."""
     from sqlalchemy import select
 
     from fairtel.store import Bill as BillRow
     from fairtel.store._schema import table_of
 
-    wanted = sorted(set(record_ids))
+    wanted = sorted(set(records))
     if not wanted:
         return ChargeEvidence()
-    ids = pl.LazyFrame({"record_id": wanted}, schema={"record_id": pl.String()})
-    billed: dict[str, str | None] = {}
+    keys = pl.LazyFrame({"msisdn": [m for m, _ in wanted], "record_id": [r for _, r in wanted]},
+                        schema={"msisdn": pl.String(), "record_id": pl.String()})
+    billed: dict[RecordKey, str | None] = {}
     files = app.lake.files("billed")
     if files:
         lines = (
             pl.scan_parquet(files)
-            .join(ids, on="record_id", how="semi")
-            .select("record_id", "bill_id", "run_id")
+            .join(keys, on=["msisdn", "record_id"], how="semi")
+            .select("msisdn", "record_id", "bill_id", "run_id")
             .unique()
-            .sort("record_id", "bill_id", "run_id")
+            .sort("msisdn", "record_id", "bill_id", "run_id")
             .collect()
         )
         runs: dict[str, str | None] = {}
@@ -94,24 +99,24 @@ def charge_evidence(app: App, record_ids: Collection[str], *, outside_billing: b
         with app.db.connect() as conn:
             for chunk in _chunks(sorted(set(lines["bill_id"].to_list()))):
                 runs.update({r.bill_id: r.run_id for r in conn.execute(select(t.c.bill_id, t.c.run_id).where(t.c.bill_id.in_(chunk)))})
-        # A record id in two issued bills (the same id from two sources) is shown under the first bill by id,
-        # on every run (it took whichever row came last).
-        for record_id, bill_id, run_id in lines.iter_rows():
+        # A subscriber's record id in two issued bills (the same id from two of the subscriber's sources) is shown
+        # under the first bill by id, on every run.
+        for msisdn, record_id, bill_id, run_id in lines.iter_rows():
             if bill_id in runs and runs[bill_id] == run_id:
-                billed.setdefault(record_id, bill_id)
-    refused: set[str] = set()
-    rated_ids: set[str] = set()
+                billed.setdefault((msisdn, record_id), bill_id)
+    refused: set[RecordKey] = set()
+    rated_keys: set[RecordKey] = set()
     files = app.lake.files("rated")
     if files:
         scan = pl.scan_parquet(files)
         if "verdict" in scan.collect_schema().names():
-            rated = scan.join(ids, on="record_id", how="semi").select("record_id", "verdict").collect()
-            rated_ids = set(rated["record_id"].to_list())
-            refused = set(rated.filter(pl.col("verdict").fill_null("") != _BILLABLE)["record_id"].to_list()) - set(billed)
+            rated = scan.join(keys, on=["msisdn", "record_id"], how="semi").select("msisdn", "record_id", "verdict").collect()
+            rated_keys = set(rated.select("msisdn", "record_id").iter_rows())
+            refused = set(rated.filter(pl.col("verdict").fill_null("") != _BILLABLE).select("msisdn", "record_id").iter_rows()) - set(billed)
     if outside_billing:
-        for r in wanted:
-            if r not in rated_ids and r not in billed:
-                billed[r] = None
+        for k in wanted:
+            if k not in rated_keys and k not in billed:
+                billed[k] = None
     return ChargeEvidence(billed, frozenset(refused))
 
 
@@ -159,7 +164,7 @@ def queue_findings(app: App) -> int:
 
 def _entry(adj: RefundAdjustment, evidence: ChargeEvidence) -> AdjustmentEntry:
     """The ledger entry of a refund; it names the bill that charged it, when fairtel issued that bill."""
-    bill_id = next((b for b in (evidence.billed.get(r) for r in adj.record_ids) if b), None)
+    bill_id = next((b for b in (evidence.billed.get((adj.msisdn, r)) for r in adj.record_ids) if b), None)
     return AdjustmentEntry(
         adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
         currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=ACTOR, bill_id=bill_id, finding_id=adj.finding_id,
@@ -193,9 +198,9 @@ def post_refunds(
             closed_before += 1
             continue
         fresh.append(replace(f, status=queued))
-    charged = [r for f in fresh if f.kind in CHARGE_KINDS for r in f.record_ids]
+    charged = [k for f in fresh if f.kind in CHARGE_KINDS for k in record_keys(f)]
     evidence = charge_evidence(app, charged, outside_billing=outside_billing)
-    decisions = decide_refunds(fresh, policy=policy, billed_record_ids=evidence.billed, refused_record_ids=evidence.refused, by=ACTOR, now=now)
+    decisions = decide_refunds(fresh, policy=policy, billed_records=evidence.billed, refused_records=evidence.refused, by=ACTOR, now=now)
     by_finding = {f.finding_id: f for f in fresh}
     refunds = {adj.adjustment_id: adj for adj in decisions.refunds}
     pseudonym = Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
