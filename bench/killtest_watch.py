@@ -125,7 +125,7 @@ def main() -> int:
         same = w.equals(g)
         ok &= same
         print(f"{key:8s} {'identical' if same else 'DIFFERENT'}: {g.height:,} rows (uninterrupted: {w.height:,})")
-    same_log = want["log"] == got["log"]
+    same_log = bool(want["log"] == got["log"])
     ok &= same_log
     print(f"log      {'identical' if same_log else 'DIFFERENT'}: {len(got['log'])} files committed once each")
     snapshots = sorted(p.name for p in home.glob("lake/rating_state/period=*/*.full.parquet"))
