@@ -226,15 +226,16 @@ class OnlineRater:
                 before = self._period_state(period)
                 opening = before.frame
                 mine = frame.select("msisdn").unique()
+                # the counters of this file's subscribers, and the rest: one membership test over the state
+                touched = opening.select(pl.col("msisdn").is_in(mine["msisdn"].implode()).fill_null(False)).to_series()
                 result = rate(frame, self.catalog, self.subscribers.join(mine, on="msisdn", how="semi"),
-                              period=Period.parse(period, tz), gate=self.gate,
-                              opening_state=opening.join(mine, on="msisdn", how="semi"))
+                              period=Period.parse(period, tz), gate=self.gate, opening_state=opening.filter(touched))
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 if result.unrated.height:
                     write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 # the closing state holds every counter of the subscribers it names (their opening rows too)
                 delta = result.closing_state
-                state = pl.concat([opening.join(mine, on="msisdn", how="anti"), delta])
+                state = pl.concat([opening.filter(~touched), delta])
                 after, whole = before.after(state, delta.height)
                 out = self.lake / STATE / f"period={period}"
                 if whole:
