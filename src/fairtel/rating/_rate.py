@@ -617,7 +617,7 @@ def rate(
     ``subscribers``: msisdn → plan_id (a frame with both columns, or a mapping). ``gate``: the consent gate
     for VAS records (default: nothing billable). ``opening_state``: counters (STATE_COLUMNS) from usage of the
     same period rated before. ``allowances=False`` prices usage as if the plan had none (quotes).
-    ``closing_state=False``: the result's ``state`` is left empty (a batch run over whole subscribers has no
+    ``closing_state=False``: the result's ``closing_state`` is left empty (a batch run over whole subscribers has no
     use for the counters after it; working them out costs a tenth of the kernel).
     Every record must start inside ``period`` (on the catalog's clock).
     """
