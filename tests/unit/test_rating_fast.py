@@ -12,6 +12,8 @@ import _rating_reference as reference
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from fairtel.catalog import default_catalog_path, load_catalog
@@ -130,3 +132,19 @@ def test_counters_recovered_from_rated_lines_equal_the_closing_state(seed: int) 
     state = res.closing_state.filter(pl.col("used") > 0).sort("msisdn", "counter")
     assert state.filter(pl.col("counter").str.starts_with("cap:")).height > 0  # daily caps are among them
     assert_frame_equal(state_from_rated(res.rated, CATALOG), state)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 6)), st.integers(0, 10**6)), max_size=300),
+       st.booleans())
+def test_running_sums_equal_the_window(rows: list[tuple[int | None, int]], huge: bool) -> None:
+    """The sort-and-scan running sum equals ``cum_sum().over(group)`` in row order, null groups included; a value
+    large enough that a sum kept across groups could overflow takes the window itself."""
+    from fairtel.rating._rate import _running_sums
+
+    values = [x for _, x in rows]
+    if huge and values:
+        values[0] = 2**61  # times two rows or more: past the packed sum's bound
+    frame = pl.DataFrame({"g": [g for g, _ in rows], "x": values}, schema={"g": pl.Int64(), "x": pl.Int64()})
+    want = frame.select(pl.col("x").cum_sum().over("g"))["x"] if rows else pl.Series("x", [], dtype=pl.Int64)
+    assert _running_sums(frame, "x", pl.col("g")).to_list() == want.to_list()
