@@ -8,6 +8,7 @@ arrived and was rated, and survive a crash between its parts and its commit with
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from fairtel.bootstrap import bootstrap
-from fairtel.catalog import load_catalog
+from fairtel.bootstrap import App, bootstrap
+from fairtel.catalog import Catalog, load_catalog
 from fairtel.cli import app as fairtel_app
 from fairtel.cli._home import home_gate, home_subscribers
 from fairtel.cli._rating import rate_period
@@ -25,6 +26,7 @@ from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
 from fairtel.engines import OnlineRater, timeliness
 from fairtel.engines._online import LOG_DIR, LOG_FILE
+from fairtel.mediation import FileReport
 from fairtel.store import import_subscribers, store_catalog
 from fairtel.synth import synthesize
 
@@ -66,6 +68,33 @@ def _files_in_time_order(operator: Path, inbox: Path, n: int) -> pl.DataFrame:
     return usage
 
 
+@dataclass
+class _Ingested:
+    """A home whose usage files went through mediation (not rated yet), with what a rater needs."""
+
+    home: Path
+    app: App
+    catalog: Catalog
+    reports: list[FileReport]
+
+    def rater(self) -> OnlineRater:
+        """A rater as ``watch --rate`` starts one: reading the committed log and counters afresh."""
+        return OnlineRater(self.app.settings, catalog=self.catalog, subscribers=home_subscribers(self.app),
+                           gate=home_gate(self.app, self.catalog))
+
+
+def _ingested(operator: Path, tmp_path: Path, files: int) -> _Ingested:
+    """The month cut into ``files`` files in time order, ingested into a fresh home."""
+    from fairtel.mediation import ingest_files
+
+    home = _home(operator, tmp_path)
+    staged = tmp_path / "staged"
+    _files_in_time_order(operator, staged, files)
+    app = bootstrap(load_settings(home=home))
+    reports = ingest_files([staged / f"f{k}.parquet" for k in range(files)], settings=app.settings)
+    return _Ingested(home, app, load_catalog(operator / "catalog.toml"), reports)
+
+
 def _rated(home: Path) -> pl.DataFrame:
     frame = pl.read_parquet(sorted((home / "lake" / "rated" / f"period={P}").glob("*.parquet")))
     return frame.sort(frame.columns, nulls_last=True)
@@ -101,17 +130,10 @@ def test_online_lines_equal_the_batch_run_and_timeliness_is_logged(operator: Pat
 
 
 def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Path, tmp_path: Path) -> None:
-    home = _home(operator, tmp_path)
-    inbox = tmp_path / "inbox"
-    _files_in_time_order(operator, inbox, 3)
-    app = bootstrap(load_settings(home=home))
-    catalog = load_catalog(operator / "catalog.toml")
-    subs, gate = home_subscribers(app), home_gate(app, catalog)
-    from fairtel.mediation import ingest_files
-
-    reports = ingest_files(sorted(inbox.glob("*.parquet")), settings=app.settings)
+    run = _ingested(operator, tmp_path, 3)
+    home, reports = run.home, run.reports
     arrived = datetime.now(UTC)
-    clean = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    clean = run.rater()
     for r in reports:
         assert r.content_hash is not None
         clean.rate_file(r.content_hash, r.parts, arrived_at=arrived)
@@ -122,7 +144,7 @@ def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Pa
         for p in (home / "lake" / d).rglob("*"):
             if p.is_file():
                 p.unlink()
-    crashing = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    crashing = run.rater()
     first, second, third = reports
     assert first.content_hash and second.content_hash and third.content_hash
     crashing.rate_file(first.content_hash, first.parts, arrived_at=arrived)
@@ -133,14 +155,14 @@ def test_a_crash_before_the_commit_is_redone_without_double_charges(operator: Pa
     assert [n for _, _, n in timeliness(home / "lake", P)] == [first.emitted]  # a reader sees the
     assert log.read_bytes().endswith(b'"torn')  # committed lines and never rewrites the file the rater appends to
 
-    again = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    again = run.rater()
     assert again.rate_file(first.content_hash, first.parts, arrived_at=arrived).skipped  # committed: no-op
     for r in (second, third):
         assert r.content_hash is not None
         assert not again.rate_file(r.content_hash, r.parts, arrived_at=arrived).skipped
     assert_frame_equal(_rated(home), want, check_exact=True)
     assert [json.loads(line)["seq"] for line in log.read_text().splitlines()] == [1, 2, 3]
-    app.close()
+    run.app.close()
 
 
 def test_online_rating_continues_a_period_the_batch_run_rated(operator: Path, tmp_path: Path) -> None:
@@ -180,17 +202,11 @@ def test_counters_are_written_as_deltas_between_snapshots(operator: Path, tmp_pa
     once the deltas hold as many rows. A rater started afresh after any file reads the very counters the running
     one holds, and the lines still equal the batch run's."""
     import fairtel.engines._online as online
-    from fairtel.mediation import ingest_files
 
     monkeypatch.setattr(online, "SNAPSHOT_MIN_ROWS", 0)
-    home = _home(operator, tmp_path)
-    staged = tmp_path / "staged"
-    _files_in_time_order(operator, staged, 8)
-    app = bootstrap(load_settings(home=home))
-    catalog = load_catalog(operator / "catalog.toml")
-    subs, gate = home_subscribers(app), home_gate(app, catalog)
-    reports = ingest_files([staged / f"f{k}.parquet" for k in range(8)], settings=app.settings)
-    rater = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    run = _ingested(operator, tmp_path, 8)
+    home, reports = run.home, run.reports
+    rater = run.rater()
     state_dir = home / "lake" / "rating_state" / f"period={P}"
     kinds = []
     for r in reports:
@@ -201,8 +217,7 @@ def test_counters_are_written_as_deltas_between_snapshots(operator: Path, tmp_pa
         kinds.append("full" if newest.endswith(".full.parquet") else "delta")
         assert names[0].endswith(".full.parquet"), names  # nothing kept from before the newest snapshot
         assert sum(n.endswith(".full.parquet") for n in names) == 1
-        fresh = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
-        assert_frame_equal(_sorted_state(fresh.state(P)), _sorted_state(rater.state(P)))
+        assert_frame_equal(_sorted_state(run.rater().state(P)), _sorted_state(rater.state(P)))
         if kinds[-1] == "delta":  # a delta names only subscribers of this file
             mine = pl.read_parquet(r.parts).select("msisdn").unique()
             delta = pl.read_parquet(state_dir / newest)
@@ -210,23 +225,16 @@ def test_counters_are_written_as_deltas_between_snapshots(operator: Path, tmp_pa
             assert delta.height < rater.state(P).height
     assert kinds[0] == "full" and "delta" in kinds and kinds.count("full") >= 2, kinds
     online_lines = _rated(home)
-    rate_period(app, Period.parse(P, catalog.operator.timezone), catalog=catalog)
-    app.close()
+    rate_period(run.app, Period.parse(P, run.catalog.operator.timezone), catalog=run.catalog)
+    run.app.close()
     assert_frame_equal(online_lines, _rated(home), check_exact=True)
 
 
 def test_counters_of_a_home_from_before_deltas_are_read_whole(operator: Path, tmp_path: Path) -> None:
     """A home whose online rating wrote the whole state per file (no snapshot marks) carries on from it."""
-    from fairtel.mediation import ingest_files
-
-    home = _home(operator, tmp_path)
-    staged = tmp_path / "staged"
-    _files_in_time_order(operator, staged, 3)
-    app = bootstrap(load_settings(home=home))
-    catalog = load_catalog(operator / "catalog.toml")
-    subs, gate = home_subscribers(app), home_gate(app, catalog)
-    reports = ingest_files([staged / f"f{k}.parquet" for k in range(3)], settings=app.settings)
-    rater = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    run = _ingested(operator, tmp_path, 3)
+    home, reports = run.home, run.reports
+    rater = run.rater()
     for r in reports[:2]:
         assert r.content_hash is not None
         rater.rate_file(r.content_hash, r.parts, arrived_at=datetime.now(UTC))
@@ -238,12 +246,12 @@ def test_counters_of_a_home_from_before_deltas_are_read_whole(operator: Path, tm
     names = [f"o-{e['seq']:08d}-{e['file']}.parquet" for e in rater.log.entries]
     want.write_parquet(state_dir / names[-1])
     want.head(3).write_parquet(state_dir / names[-2])  # an older, smaller whole state
-    fresh = OnlineRater(app.settings, catalog=catalog, subscribers=subs, gate=gate)
+    fresh = run.rater()
     assert_frame_equal(_sorted_state(fresh.state(P)), _sorted_state(want))
     assert reports[2].content_hash is not None
     fresh.rate_file(reports[2].content_hash, reports[2].parts, arrived_at=datetime.now(UTC))
     assert any(p.name.endswith(".full.parquet") for p in state_dir.iterdir())
-    app.close()
+    run.app.close()
 
 
 def test_a_snapshot_written_before_a_crash_is_removed_and_the_committed_one_kept(tmp_path: Path) -> None:

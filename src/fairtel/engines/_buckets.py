@@ -81,21 +81,20 @@ class RatingJob:
 
     catalog: Catalog
     period: str
-    subscribers: pl.DataFrame
+    # the register's rows of each bucket (``split_subscribers``): a bucket rates with its own subscribers only,
+    # not with a register of millions each time
+    subscribers: tuple[pl.DataFrame, ...]
     gate: VasGate | None
     columns: tuple[str, ...]
     rated_dir: Path
     unrated_dir: Path
-    # the register split by ``bucket_of`` (``split_subscribers``): a bucket rates with its own subscribers only,
-    # not with a register of millions each time; empty: every bucket gets ``subscribers``
-    by_bucket: tuple[pl.DataFrame, ...] = ()
-
-    def subscribers_of(self, bucket: int) -> pl.DataFrame:
-        return self.by_bucket[bucket] if self.by_bucket else self.subscribers
 
 
 def split_subscribers(subscribers: pl.DataFrame, buckets: int) -> tuple[pl.DataFrame, ...]:
-    """The register's rows of each bucket (a subscriber's usage and register row fall in the same bucket)."""
+    """The register's rows of each bucket (a subscriber's usage and register row fall in the same bucket); one
+    bucket, or none, is the whole register."""
+    if buckets <= 1:
+        return (subscribers,)
     parts = subscribers.with_columns(bucket_of(buckets).alias("_b")).partition_by("_b", as_dict=True, include_key=False)
     empty = subscribers.clear()
     return tuple(parts.get((b,), empty) for b in range(buckets))
@@ -137,7 +136,7 @@ def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = Non
     if usage.height == 0:
         return rating_summary(*(pl.DataFrame(schema=s) for s in _EMPTY))
     rated, unrated = rate_group(usage, catalog=job.catalog, period=job.period, gate=job.gate,
-                                subscribers=job.subscribers_of(bucket))
+                                subscribers=job.subscribers[bucket])
     del usage
     write_part(rated, job.rated_dir / f"part-{bucket:05d}.parquet")
     write_part(unrated, job.unrated_dir / f"part-{bucket:05d}.parquet")

@@ -113,8 +113,8 @@ class LocalEngine:
         groups = max(1, math.ceil(rows / (batch_size or settings.batch_size))) if files else 0
         subs = normalise_subscribers(subscribers)  # checked once here, not once per bucket
         rated_out, unrated_out = PeriodWriter(lake, RATED, key), PeriodWriter(lake, UNRATED, key)
-        job = RatingJob(catalog, key, subs, gate, RATING_USAGE_COLUMNS, rated_out.staging, unrated_out.staging,
-                        by_bucket=split_subscribers(subs, groups) if groups > 1 else ())
+        job = RatingJob(catalog, key, split_subscribers(subs, groups), gate, RATING_USAGE_COLUMNS, rated_out.staging,
+                        unrated_out.staging)
         spill = lake / RATED / f".period={key}.{uuid.uuid4().hex}.spill"
         step = None if report is None else (lambda: report.step("rate", total=groups))
         try:
