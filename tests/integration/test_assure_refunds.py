@@ -129,6 +129,8 @@ def test_refunds_of_billed_charges_are_posted_once_and_carried_by_the_next_bill(
         usage.append(_vas("u1", A, "", 0, 3) | {"source": "msc-2", "kind": "voice", "direction": "out", "duration_s": 65,
                                                "peer": "8613912345678", "offer_id": None, "amount_minor": None,
                                                "currency": None})
+        # and one numbered "u2", the id of A's own charge the gate refused: billing it must not refund that charge
+        usage.append(usage[-1] | {"record_id": "u2", "duration_s": 30, "started_at": datetime(2026, 3, 4, 11, tzinfo=CN).astimezone(UTC)})
         app.lake.write("usage", "2026-03", pa.Table.from_pylist(usage, schema=CLEAN_USAGE_SCHEMA), part="t1")
         rate_period(app, Period.parse("2026-03"), catalog=load_catalog(default_catalog_path()))
     march = _run(home, database_url, "bill", "--period", "2026-03", "--issue")

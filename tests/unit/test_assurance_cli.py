@@ -117,21 +117,32 @@ def test_refund_decisions_follow_what_billing_did() -> None:
     from datetime import UTC, datetime
     from decimal import Decimal
 
-    from fairtel.assurance import Finding, FindingKind, FindingStatus, decide_refunds, finding_id
+    from dataclasses import replace
+
+    from fairtel.assurance import Finding, FindingKind, FindingStatus, decide_refunds, finding_id, record_keys
 
     now = datetime(2026, 10, 2, tzinfo=UTC)
 
-    def charge(rid: str, status: FindingStatus = FindingStatus.OPEN) -> Finding:
-        return Finding(finding_id(FindingKind.UNCONSENTED_CHARGE, rid), FindingKind.UNCONSENTED_CHARGE, M1, (rid,), None,
-                       Decimal("6.00"), "CNY", now, status=status)
+    def charge(rid: str, status: FindingStatus = FindingStatus.OPEN, source: str = "spgw") -> Finding:
+        return Finding(finding_id(FindingKind.UNCONSENTED_CHARGE, source, rid), FindingKind.UNCONSENTED_CHARGE, M1, (rid,), None,
+                       Decimal("6.00"), "CNY", now, evidence={"source": source}, status=status)
 
+    assert record_keys(charge("b1")) == [(M1, "spgw", "b1")]
     billed, refused, unrated, confirmed = charge("b1"), charge("r1"), charge("n1"), charge("b2", FindingStatus.CONFIRMED)
-    d = decide_refunds([billed, refused, unrated, confirmed], billed_records={(M1, "b1"), (M1, "b2")}, refused_records={(M1, "r1")}, now=now)
+    d = decide_refunds([billed, refused, unrated, confirmed], billed_records={(M1, "spgw", "b1"), (M1, "spgw", "b2")},
+                       refused_records={(M1, "spgw", "r1")}, now=now)
     assert sorted(r.finding_id for r in d.refunds) == sorted([billed.finding_id, confirmed.finding_id])
     assert [(r.finding_id, r.resolution) for r in d.resolutions if r.adjustment_id is None] == [(refused.finding_id, "not_billed")]
     assert d.pending == [unrated]  # not billed yet and not refused: a later run decides
     # another subscriber's record with the same id (from another switch) is not this charge's record
-    other = decide_refunds([unrated], billed_records={(M2, "n1")}, refused_records={(M2, "n1")}, now=now)
+    other = decide_refunds([unrated], billed_records={(M2, "spgw", "n1")}, refused_records={(M2, "spgw", "n1")}, now=now)
     assert other.refunds == [] and other.resolutions == [] and other.pending == [unrated]
+    # nor is the same subscriber's record with the same id from another source (a call the switch numbers "r1")
+    call = decide_refunds([refused], billed_records={(M1, "msc-2", "r1"), (M1, "", "r1")}, refused_records={(M1, "spgw", "r1")}, now=now)
+    assert call.refunds == [] and [r.resolution for r in call.resolutions] == ["not_billed"]
+    # a finding that does not name its source matches the subscriber's record of any source
+    anywhere = replace(refused, evidence={})
+    assert record_keys(anywhere) == [(M1, "", "r1")]
+    assert [r.finding_id for r in decide_refunds([anywhere], billed_records={(M1, "", "r1")}, now=now).refunds] == [anywhere.finding_id]
     closed = charge("b1", FindingStatus.RESOLVED)
-    assert decide_refunds([closed], billed_records={(M1, "b1")}, now=now).refunds == []
+    assert decide_refunds([closed], billed_records={(M1, "spgw", "b1")}, now=now).refunds == []

@@ -111,7 +111,7 @@ def test_automatic_refunds_follow_the_policy() -> None:
     assert decide_refunds([unconsented], now=NOW).refunds[0].adjustment_id == d.refunds[0].adjustment_id  # stable
     none_auto = decide_refunds([unconsented], policy=RefundPolicy(automatic=frozenset()), now=NOW)
     assert none_auto.refunds == [] and none_auto.pending == [unconsented]
-    not_billed = decide_refunds([unconsented], billed_records={(unconsented.msisdn, "other")}, now=NOW)
+    not_billed = decide_refunds([unconsented], billed_records={(unconsented.msisdn, "", "other")}, now=NOW)
     assert not_billed.refunds == [] and not_billed.resolutions[0].resolution == "not_billed"
 
 

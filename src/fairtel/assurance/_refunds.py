@@ -126,13 +126,22 @@ class RefundDecisions:
     pending: list[Finding]  # left for an analyst
 
 
-RecordKey = tuple[str, str]  # (msisdn, record_id): a record id is unique per source, not across the operator
+RecordKey = tuple[str, str, str]
+"""(msisdn, source, record_id). A record id is unique per source only: two switches may number records alike, even
+for one subscriber. The source is "" when a finding does not name it; such a key stands for the subscriber's
+records with that id from any source (``any_source``)."""
 
 
 def record_keys(finding: Finding) -> list[RecordKey]:
-    """The finding's records as (msisdn, record id): another subscriber's record with the same id (from another
-    switch) is never taken for one of them."""
-    return [(finding.msisdn or "", r) for r in finding.record_ids]
+    """The finding's records as (msisdn, source, record id). A charge finding names its record's source (in its
+    evidence); for the others the source is "" (any)."""
+    src = finding.evidence.get("source") if finding.kind in CHARGE_KINDS else None
+    return [(finding.msisdn or "", str(src or ""), r) for r in finding.record_ids]
+
+
+def any_source(key: RecordKey) -> RecordKey:
+    """The key of the subscriber's records with this id from any source."""
+    return (key[0], "", key[2])
 
 
 def decide_refunds(
@@ -150,7 +159,8 @@ def decide_refunds(
     billing). With it, only charges that reached a bill are refunded; one that did not is resolved as
     ``not_billed`` without money moving when the consent gate refused it (every one of its records is in
     ``refused_records``, or that set is not given), and otherwise left pending: it may still be billed, and a
-    later run refunds it then. Records are (msisdn, record id) pairs (``record_keys``)."""
+    later run refunds it then. Records are (msisdn, source, record id) keys (``record_keys``); the collections
+    hold, beside each record's own key, its ``any_source`` key (``charge_evidence`` builds them so)."""
     at = require_aware(now or utc_now(), "now")
     refunds: list[RefundAdjustment] = []
     resolutions: list[Resolution] = []

@@ -8,7 +8,7 @@ dismissed in the queue (by this command or by an analyst through the API) is lef
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from fairtel.assurance import (
     RefundAdjustment,
     RefundPolicy,
     Resolution,
+    any_source,
     decide_refunds,
     record_keys,
 )
@@ -41,13 +42,19 @@ _BILLABLE = "consented"  # the consent gate's verdict for a charge billing may b
 
 @dataclass(frozen=True, slots=True)
 class ChargeEvidence:
-    """What fairtel's own rating and billing did with the records of some findings, by (msisdn, record id).
+    """What fairtel's own rating and billing did with the records of some findings, by (msisdn, source, record id)
+    and by (msisdn, "", record id) for a finding that does not name its source (``any_source``).
 
     ``billed`` maps a record to the issued bill that charged it (None: charged outside fairtel, by the
-    operator's own billing); ``refused`` are records the consent gate refused, never billed."""
+    operator's own billing); ``refused`` are records the consent gate refused, never billed (a key of any
+    source: every record with that id was refused)."""
 
     billed: dict[RecordKey, str | None] = field(default_factory=dict)
     refused: frozenset[RecordKey] = frozenset()
+
+    def bill_of(self, keys: Iterable[RecordKey]) -> str | None:
+        """The first issued bill that charged one of ``keys``."""
+        return next((b for b in (self.billed.get(k) for k in keys) if b), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +73,12 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
 
 
 def charge_evidence(app: App, records: Collection[RecordKey], *, outside_billing: bool) -> ChargeEvidence:
-    """Which of ``records`` ((msisdn, record id) pairs) reached an issued bill, and which the consent gate refused.
+    """Which of ``records`` ((msisdn, source, record id) keys, ``record_keys``) reached an issued bill, and which
+    the consent gate refused.
 
-    A record is matched on its subscriber and id: record ids are unique per source, so another subscriber's
-    record with the same id (from another switch) is never taken for it. The lake's ``billed`` dataset holds the
+    A record is matched on its subscriber, source and id: record ids are unique per source only, so another
+    switch's record with the same id, even the same subscriber's, is never taken for it. A key without a source
+    ("") matches the subscriber's records with that id from any source. The lake's ``billed`` dataset holds the
     lines of every bill run; only the part written by the run that issued a bill counts (a failed run's part is
     not a bill). With ``outside_billing`` (an operator directory), a record fairtel never rated is taken as
     charged by the operator's own billing."""
@@ -81,17 +90,21 @@ def charge_evidence(app: App, records: Collection[RecordKey], *, outside_billing
     wanted = sorted(set(records))
     if not wanted:
         return ChargeEvidence()
-    keys = pl.LazyFrame({"msisdn": [m for m, _ in wanted], "record_id": [r for _, r in wanted]},
+    pairs = sorted({(m, r) for m, _, r in wanted})
+    keys = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
                         schema={"msisdn": pl.String(), "record_id": pl.String()})
+
+    def keyed(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.join(keys, on=["msisdn", "record_id"], how="semi").with_columns(pl.col("source").fill_null(""))
+
     billed: dict[RecordKey, str | None] = {}
     files = app.lake.files("billed")
     if files:
         lines = (
-            pl.scan_parquet(files)
-            .join(keys, on=["msisdn", "record_id"], how="semi")
-            .select("msisdn", "record_id", "bill_id", "run_id")
+            keyed(pl.scan_parquet(files))
+            .select("msisdn", "source", "record_id", "bill_id", "run_id")
             .unique()
-            .sort("msisdn", "record_id", "bill_id", "run_id")
+            .sort("msisdn", "source", "record_id", "bill_id", "run_id")
             .collect()
         )
         runs: dict[str, str | None] = {}
@@ -99,20 +112,26 @@ def charge_evidence(app: App, records: Collection[RecordKey], *, outside_billing
         with app.db.connect() as conn:
             for chunk in _chunks(sorted(set(lines["bill_id"].to_list()))):
                 runs.update({r.bill_id: r.run_id for r in conn.execute(select(t.c.bill_id, t.c.run_id).where(t.c.bill_id.in_(chunk)))})
-        # A subscriber's record id in two issued bills (the same id from two of the subscriber's sources) is shown
-        # under the first bill by id, on every run.
-        for msisdn, record_id, bill_id, run_id in lines.iter_rows():
+        # A record in two issued bills is shown under the first bill by id, on every run; a key of any source
+        # under the first bill of any of its sources' records.
+        for msisdn, source, record_id, bill_id, run_id in lines.iter_rows():
             if bill_id in runs and runs[bill_id] == run_id:
-                billed.setdefault((msisdn, record_id), bill_id)
+                billed.setdefault((msisdn, source, record_id), bill_id)
+                billed.setdefault((msisdn, "", record_id), bill_id)
     refused: set[RecordKey] = set()
     rated_keys: set[RecordKey] = set()
     files = app.lake.files("rated")
     if files:
         scan = pl.scan_parquet(files)
         if "verdict" in scan.collect_schema().names():
-            rated = scan.join(keys, on=["msisdn", "record_id"], how="semi").select("msisdn", "record_id", "verdict").collect()
-            rated_keys = set(rated.select("msisdn", "record_id").iter_rows())
-            refused = set(rated.filter(pl.col("verdict").fill_null("") != _BILLABLE).select("msisdn", "record_id").iter_rows()) - set(billed)
+            rated = keyed(scan).select("msisdn", "source", "record_id", "verdict").collect()
+            own = set(rated.select("msisdn", "source", "record_id").iter_rows())
+            said_no = set(rated.filter(pl.col("verdict").fill_null("") != _BILLABLE).select("msisdn", "source", "record_id").iter_rows())
+            said_yes = own - said_no
+            refused = {k for k in said_no if k not in billed}
+            # any source: refused when every record of the subscriber with that id was refused and none billed
+            refused |= {any_source(k) for k in refused} - {any_source(k) for k in said_yes} - set(billed)
+            rated_keys = own | {any_source(k) for k in own}
     if outside_billing:
         for k in wanted:
             if k not in rated_keys and k not in billed:
@@ -162,9 +181,9 @@ def queue_findings(app: App) -> int:
         return sync_findings(conn, app.lake)
 
 
-def _entry(adj: RefundAdjustment, evidence: ChargeEvidence) -> AdjustmentEntry:
+def _entry(adj: RefundAdjustment, keys: Sequence[RecordKey], evidence: ChargeEvidence) -> AdjustmentEntry:
     """The ledger entry of a refund; it names the bill that charged it, when fairtel issued that bill."""
-    bill_id = next((b for b in (evidence.billed.get((adj.msisdn, r)) for r in adj.record_ids) if b), None)
+    bill_id = evidence.bill_of(keys)
     return AdjustmentEntry(
         adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
         currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=ACTOR, bill_id=bill_id, finding_id=adj.finding_id,
@@ -218,7 +237,7 @@ def post_refunds(
             if adj is None:
                 not_billed += 1
             else:
-                entries.append(_entry(adj, evidence))
+                entries.append(_entry(adj, record_keys(by_finding[res.finding_id]), evidence))
             audit.append(
                 access_row(actor=ACTOR, role=ROLE, action="finding.resolve" if adj is None else "finding.refund",
                            resource=f"finding/{res.finding_id}"[:255], subject_msisdn_pseudonym=None if msisdn is None else pseudonym(msisdn),
