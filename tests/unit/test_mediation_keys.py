@@ -65,16 +65,19 @@ def test_bloom_has_no_false_negatives() -> None:
     assert fp < 0.02
 
 
-def test_seen_matches_a_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("expected", [None, 1, 10**9])
+def test_seen_matches_a_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected: int | None) -> None:
+    """``expected``: the file's expected keys, far too few or too many for the first filter's size."""
     monkeypatch.setattr(_keys, "SPILL_KEYS", 3000)
-    monkeypatch.setattr(_keys, "BLOOM_FIRST", 256)  # several filters per file
+    monkeypatch.setattr(_keys, "BLOOM_FIRST", 4096)  # several filters per file
+    monkeypatch.setattr(_keys, "BLOOM_SMALLEST", 64)
     rng = np.random.default_rng(2)
     universe = rng.integers(0, 2**64, (2, 20_000), dtype=np.uint64)
     committed: list[str] = []
     known: set[tuple[int, int]] = set()
     for f in range(3):
         k = KeyIndex(tmp_path, committed, durable=False)
-        k.begin(f"f{f}")
+        k.begin(f"f{f}", expected_keys=expected)
         for _ in range(6):
             pick = rng.integers(0, universe.shape[1], 1500)
             h1, h2 = universe[0, pick], universe[1, pick]
@@ -83,6 +86,8 @@ def test_seen_matches_a_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
                 expect.append((a, b) in known)
                 known.add((a, b))
             assert k.seen(h1, h2).tolist() == expect
+        first = k._blooms[0].capacity  # as configured, or (expecting fewer keys) for the first batch's new keys
+        assert first == 4096 if expected != 1 else first <= 2048
         committed += [name for name, _ in k.finish()]
         k.adopt()
     assert sum(int(np.load(tmp_path / n).shape[1]) for n in committed) == len(known)
@@ -91,8 +96,10 @@ def test_seen_matches_a_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert (seg[0][1:] >= seg[0][:-1]).all()
 
 
-def test_merge_in_many_ranges_is_the_sorted_union(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_keys, "MERGE_RANGE_KEYS", 64)
+@pytest.mark.parametrize("range_keys", [64, 1 << 21])
+def test_merge_in_many_ranges_is_the_sorted_union(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_keys: int) -> None:
+    """In many key ranges, or in one (inputs that fit in one range)."""
+    monkeypatch.setattr(_keys, "MERGE_RANGE_KEYS", range_keys)
     rng = np.random.default_rng(4)
     paths, union = [], []
     for i, n in enumerate([0, 1, 700, 1500]):

@@ -368,7 +368,8 @@ class _Session:
                 raise _AlreadyIngested(prev)
             return d[:24]
 
-        self.keys.begin(segment_prefix)
+        # about 16 bytes a record in a compressed Parquet file, many more in text: rarely fewer keys than this
+        self.keys.begin(segment_prefix, expected_keys=path.stat().st_size // 16 + 1)
         seq = st.next_seq()
         newest: dict[str, int] = {}
         src = rep.source or CANONICAL_SOURCE

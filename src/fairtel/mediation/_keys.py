@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 SPILL_KEYS = 4_000_000  # keys of one file held in memory before they go to a segment file
-BLOOM_FIRST = 1 << 22  # keys the first Bloom filter of a file is sized for; each next one holds twice as many
+BLOOM_FIRST = 1 << 22  # keys the first Bloom filter of a file is sized for at most; each next one holds twice as many
+BLOOM_SMALLEST = 1 << 16  # ... and at least, whatever the file's expected keys
 RELEASE_EVERY = 4  # batches between releasing mapped key pages from the resident set
 MERGE_FANIN = 2
 HASH_CHUNK = 1 << 16  # keys hashed at a time
@@ -227,10 +228,11 @@ def _layout(path: Path) -> tuple[int, int]:
         return f.tell(), int(shape[1])
 
 
-def read_rows(path: Path, row: int, lo: int, hi: int) -> np.ndarray:
+def read_rows(path: Path, row: int, lo: int, hi: int, layout: tuple[int, int] | None = None) -> np.ndarray:
     """Keys lo..hi of one row of a segment, read with plain I/O: unlike a memory map, the pages do not stay
-    in this process's resident set (merges and rebuilds read every key once)."""
-    offset, n = _layout(path)
+    in this process's resident set (merges and rebuilds read every key once). ``layout``: the segment's
+    ``_layout``, when the caller has it already (parsing the header costs more than reading a small range)."""
+    offset, n = layout or _layout(path)
     return np.fromfile(path, dtype="<u8", count=max(hi - lo, 0), offset=offset + (row * n + lo) * 8)
 
 
@@ -244,12 +246,14 @@ def _pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
 def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
     """The union of sorted segments written to ``out`` key range by key range, with plain reads and writes,
     so memory stays bounded (about ``MERGE_RANGE_KEYS`` keys of the inputs at a time) whatever the sizes.
-    Each range is the inputs' sorted pieces end to end, put in order by one merging sort of packed words."""
+    Each range is the inputs' sorted pieces end to end, put in order by one merging sort of packed words.
+    Inputs that fit in one range are merged in one (each header is read once: a merge of the small segments
+    of many small files is dominated by the fixed costs)."""
     layouts = [_layout(p) for p in paths]
     total = sum(n for _, n in layouts)
-    bits = max(4, (max(total // MERGE_RANGE_KEYS, 1) - 1).bit_length())
+    bits = (max(-(-total // MERGE_RANGE_KEYS), 1) - 1).bit_length()
     shift = 64 - bits
-    maps = [np.load(p, mmap_mode="r") for p in paths]  # only to find range bounds (a few pages each)
+    maps = [np.load(p, mmap_mode="r") for p in paths] if bits else []  # only to find range bounds (a few pages each)
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "<u8", "fortran_order": False, "shape": (2, total)})
@@ -259,21 +263,24 @@ def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
         at = 0
         for r in range(1 << bits):
             spans = []
-            for p, m in zip(paths, maps, strict=True):
-                lo = int(np.searchsorted(m[0], _U(r << shift), side="left")) if r else 0
-                hi = (int(np.searchsorted(m[0], _U((r + 1) << shift), side="left")) if r + 1 < 1 << bits
-                      else int(m.shape[1]))
+            for i, (_, n) in enumerate(layouts):
+                if bits:
+                    m = maps[i]
+                    lo = int(np.searchsorted(m[0], _U(r << shift), side="left")) if r else 0
+                    hi = int(np.searchsorted(m[0], _U((r + 1) << shift), side="left")) if r + 1 < 1 << bits else n
+                else:
+                    lo, hi = 0, n
                 if hi > lo:
-                    spans.append((p, lo, hi))
+                    spans.append((i, lo, hi))
             if not spans:
                 continue
-            row = np.concatenate([read_rows(p, 0, lo, hi) for p, lo, hi in spans])
+            row = np.concatenate([read_rows(paths[i], 0, lo, hi, layouts[i]) for i, lo, hi in spans])
             order, s1 = _sorted_h1(row)
             del row
             k = len(s1)
             _pwrite_all(fd, s1, base + at * 8)
             del s1
-            row = np.concatenate([read_rows(p, 1, lo, hi) for p, lo, hi in spans])
+            row = np.concatenate([read_rows(paths[i], 1, lo, hi, layouts[i]) for i, lo, hi in spans])
             _pwrite_all(fd, row[order], base + (total + at) * 8)
             del row, order
             at += k
@@ -439,17 +446,22 @@ class KeyIndex:
         self._blooms: list[_Bloom] = []
         self._prefix: str | Callable[[], str] = ""
         self._serial = 0
+        self._bloom_first = BLOOM_FIRST
         self._batches = 0
 
     def _open(self, name: str) -> np.ndarray:
         return np.load(self.dir / name, mmap_mode="r")
 
     # --- one file -------------------------------------------------------------------------------------------
-    def begin(self, prefix: str | Callable[[], str]) -> None:
+    def begin(self, prefix: str | Callable[[], str], *, expected_keys: int | None = None) -> None:
         """Starts a file; its segments are named ``<prefix>-NNNN.npy``. A callable prefix is asked for only
-        when the first segment is written (the content hash it comes from may still be being computed)."""
+        when the first segment is written (the content hash it comes from may still be being computed).
+        ``expected_keys``: about how many records the file holds, to size its first Bloom filter (a small file
+        neither allocates nor clears a filter for millions of keys; a guess too small costs one more filter)."""
         self._runs, self._run_keys, self._spilled, self._blooms = [], 0, [], []
         self._prefix, self._serial = prefix, 0
+        first = BLOOM_FIRST if expected_keys is None else min(BLOOM_FIRST, max(BLOOM_SMALLEST, expected_keys))
+        self._bloom_first = 1 << max(0, (first - 1).bit_length())
 
     def seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Marks keys already known (committed, earlier in this file, or earlier in this batch) and adds the
@@ -513,7 +525,7 @@ class KeyIndex:
         self._runs.append(run)
         self._run_keys += m
         if not self._blooms or self._blooms[-1].count + m > self._blooms[-1].capacity:
-            last = self._blooms[-1].capacity if self._blooms else BLOOM_FIRST // 2
+            last = self._blooms[-1].capacity if self._blooms else self._bloom_first // 2
             self._blooms.append(_Bloom(max(2 * last, m)))
         self._blooms[-1].add(run[0], bits)
         if self._run_keys >= SPILL_KEYS:
