@@ -114,10 +114,9 @@ def test_consent_check_and_state(tmp_path: Path) -> None:
 
 
 def test_refund_decisions_follow_what_billing_did() -> None:
+    from dataclasses import replace
     from datetime import UTC, datetime
     from decimal import Decimal
-
-    from dataclasses import replace
 
     from fairtel.assurance import Finding, FindingKind, FindingStatus, decide_refunds, finding_id, record_keys
 
