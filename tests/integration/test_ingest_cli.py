@@ -114,6 +114,30 @@ def test_watch_once_moves_files_after_commit(tmp_path: Path) -> None:
     assert len(lake_rows(home)) == 4
 
 
+def test_watch_opens_the_mediation_state_once_per_pass(tmp_path: Path, monkeypatch: Any) -> None:
+    """A pass over the inbox ingests its files in one session (the state locked, recovered and its key
+    segments mapped once), each file still committed and moved on its own."""
+    from fairtel.core.settings import Settings
+    from fairtel.mediation import _ingest, watch
+    from fairtel.mediation._state import MediationState
+
+    opened: list[Path] = []
+    real = MediationState.open.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[MediationState], home: Path, **kw: Any) -> Any:
+        opened.append(home)
+        return real(cls, home, **kw)
+
+    monkeypatch.setattr(_ingest.MediationState, "open", classmethod(counting))
+    inbox = tmp_path / "inbox"
+    files = fixtures(inbox)
+    reps = watch(inbox, settings=Settings(home=tmp_path / "home"), once=True)
+    assert len(opened) == 1 and len(reps) == len(files) >= 2
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == sorted(f.name for f in files)
+    assert len(lake_rows(tmp_path / "home")) == 4
+    assert watch(inbox, settings=Settings(home=tmp_path / "home"), once=True) == [] and len(opened) == 1  # nothing ready
+
+
 def test_every_shared_sample_is_read(shared_dir: Path, tmp_path: Path) -> None:
     cdr = shared_dir / "samples" / "cdr"
     home = tmp_path / "home"

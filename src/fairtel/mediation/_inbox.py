@@ -11,11 +11,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fairtel.core.settings import Settings
-from fairtel.mediation._ingest import FileReport, Progress, Status, _Quiet, ingest_files
+from fairtel.mediation._ingest import FileReport, Progress, Status, _Quiet, ingest_session
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
@@ -111,32 +112,36 @@ def watch(
     committer = None if after is None else _Committer(after, done, handled, on_file)
     try:
         while True:
-            for path in inbox_files(inbox):
-                if committer is not None and path in committer.pending:
-                    continue
-                try:
-                    st = path.stat()
-                except FileNotFoundError:
-                    continue
-                first_seen.setdefault(path, datetime.now(UTC))
-                sig = (st.st_size, st.st_mtime_ns)
-                if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
-                    seen[path] = sig
-                    continue
-                seen.pop(path, None)
-                rep = ingest_files([path], settings=settings, fmt=fmt, source=source, report=progress)[0]
-                rep.arrived_at = first_seen.pop(path).isoformat()
-                if rep.status == Status.FAILED:
-                    moved = _move(path, failed)
-                    moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
-                elif committer is not None:
-                    committer.put(path, rep)
-                    continue
-                else:
-                    _move(path, done)
-                handled.append(rep)
-                if on_file is not None:
-                    on_file(rep)
+            with ExitStack() as pass_:
+                session = None  # one mediation session for the files of this pass, opened at the first ready one
+                for path in inbox_files(inbox):
+                    if committer is not None and path in committer.pending:
+                        continue
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:
+                        continue
+                    first_seen.setdefault(path, datetime.now(UTC))
+                    sig = (st.st_size, st.st_mtime_ns)
+                    if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
+                        seen[path] = sig
+                        continue
+                    seen.pop(path, None)
+                    if session is None:
+                        session = pass_.enter_context(ingest_session(settings, report=progress))
+                    rep = session.ingest(path, fmt=fmt, source=source, progress=progress)
+                    rep.arrived_at = first_seen.pop(path).isoformat()
+                    if rep.status == Status.FAILED:
+                        moved = _move(path, failed)
+                        moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
+                    elif committer is not None:
+                        committer.put(path, rep)
+                        continue
+                    else:
+                        _move(path, done)
+                    handled.append(rep)
+                    if on_file is not None:
+                        on_file(rep)
             if committer is not None:
                 committer.check()
             if once or (stop is not None and stop()):

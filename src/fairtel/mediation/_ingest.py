@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,6 +302,13 @@ class _Session:
         self.keys = KeyIndex(state.keys_dir, state.segments(), durable=durable)
 
     def ingest(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
+        """One file, committed on its own (a failed file is reported, and noted on ``progress``)."""
+        out = self._file(path, fmt=fmt, source=source, progress=progress)
+        if out.status == Status.FAILED:
+            progress.note(f"{path}: {out.message}")
+        return out
+
+    def _file(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
         rep = FileReport(file=str(path))
         try:
             size = path.stat().st_size
@@ -516,22 +523,29 @@ def ingest_files(
     progress = report or _Quiet()
     files = expand(paths)
     out: list[FileReport] = []
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with MediationState.open(settings.home) as state:
-        cleaned = recover(state, settings)
-        if cleaned:
-            progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")
-        session = _Session(state, settings, durable=durable)
+    with ingest_session(settings, report=progress, durable=durable) as session:
         for path in files:
-            r = session.ingest(path, fmt=fmt, source=source, progress=progress)
-            out.append(r)
-            if r.status == Status.FAILED:
-                progress.note(f"{path}: {r.message}")
+            out.append(session.ingest(path, fmt=fmt, source=source, progress=progress))
         if flush_partials:
             flushed = session.flush(progress)
             if flushed is not None:
                 out.append(flushed)
     return out
+
+
+@contextmanager
+def ingest_session(settings: Settings, *, report: Progress | None = None, durable: bool = True) -> Iterator[_Session]:
+    """The home's mediation state, locked and recovered, with its key index open: ingest files one after another
+    with ``session.ingest(path, fmt=..., source=..., progress=...)``, each committed on its own. ``watch`` keeps one
+    open for a pass over its inbox instead of opening the state, recovering and mapping every key segment again
+    for each file."""
+    progress = report or _Quiet()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with MediationState.open(settings.home) as state:
+        cleaned = recover(state, settings)
+        if cleaned:
+            progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")
+        yield _Session(state, settings, durable=durable)
 
 
 def mediation_stats(settings: Settings) -> dict[str, Any]:
