@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--subscribers", type=int, default=100_000)
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--max-delay", type=float, default=3.0, help="kill between 0.5 s and this long after each start")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/fairtel-killtest-watch"))
     a = ap.parse_args()
@@ -103,7 +104,7 @@ def main() -> int:
     t = time.perf_counter()
     while kills < a.kills and any(p.is_file() for p in inbox.iterdir()):
         proc = watch_once(home, inbox)
-        time.sleep(rng.uniform(0.5, 3.0))  # startup (about 1.5 s) included: some kills land before any work
+        time.sleep(rng.uniform(0.5, a.max_delay))  # startup (about 1.5 s) included: some kills land before any work
         if proc.poll() is not None:
             continue  # it finished the inbox before the kill
         proc.send_signal(signal.SIGKILL)
