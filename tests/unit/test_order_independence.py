@@ -293,3 +293,32 @@ def test_a_number_listed_twice_is_as_new_as_its_latest_activation() -> None:
     rows = dict(next(iter(seen)))
     assert rows[M1] == datetime(2026, 3, 1, tzinfo=UTC)
     assert rows[M3] == datetime(2025, 7, 1, tzinfo=UTC)
+
+
+def test_a_charge_is_explained_by_its_own_record_when_two_sources_number_records_alike(tmp_path: Path) -> None:
+    """A call from one switch and an SMS from another, both numbered "x1": the assistant tells the facts and
+    the pricing chain of the same record (the earlier one), whichever comes first in the lake."""
+    from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
+    from fairtel.rating import rate
+
+    catalog = load_catalog(default_catalog_path())
+    base = {f.name: None for f in CLEAN_USAGE_SCHEMA} | {"record_id": "x1", "msisdn": M1, "parts": 1, "incomplete": False}
+    usage = pl.DataFrame(
+        [base | {"source": "msc-1", "kind": "voice", "direction": "out", "duration_s": 65, "peer": "8613912345678",
+                 "started_at": T0 - timedelta(hours=2)},
+         base | {"source": "smsc-2", "kind": "sms", "direction": "out", "peer": "8613912345678", "started_at": T0}],
+        schema=pl.Schema(CLEAN_USAGE_SCHEMA),
+    )
+    rated = rate(usage, catalog, {M1: "payg"}, period="2026-03").rated
+    assert sorted(rated["source"].unique().to_list()) == ["msc-1", "smsc-2"]
+    part = tmp_path / "rated" / "period=2026-03" / "part.parquet"
+    part.parent.mkdir(parents=True)
+    data = StoreCareData(None, tmp_path, catalog)  # type: ignore[arg-type]  # a call's explanation reads only the lake
+    told = set()
+    for frame in (rated.sort("source", descending=True), rated.sort("source")):
+        frame.write_parquet(part)
+        charge = data.explain_charge(M1, "x1", "en")
+        assert charge is not None and charge.explanation is not None
+        told.add((charge.source, charge.kind, charge.amount_minor, charge.explanation.en))
+    (only,) = told
+    assert only[:2] == ("msc-1", "voice") and "voice" in only[3] and "sms" not in only[3].lower()

@@ -87,6 +87,7 @@ class ChargeFacts:
     explanation: Text | None = None  # the rating explain chain, rendered
     rule_name: Text | None = None  # the catalog's names of the rule and allowance, when it has them
     allowance_name: Text | None = None
+    source: str | None = None  # the switch or platform that sent the record (ids are unique per source only)
 
     @property
     def amount(self) -> Money:

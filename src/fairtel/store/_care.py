@@ -184,6 +184,7 @@ class StoreCareData:
                 subscription_id=r["subscription_id"], verdict=r["verdict"], roaming_country=r["roaming_country"],
                 rule_name=self._name("rule", r["charged_rule"] or r["rule_id"]),
                 allowance_name=self._name("allowance", r["allowance_id"]),
+                source=r["source"],
             ))
         return out
 
@@ -211,8 +212,8 @@ class StoreCareData:
         if charge.kind == "vas":
             state, confirmed = self._subscription_state(msisdn, charge.subscription_id)
             return _replace(charge, consent_state=state, confirmed_at=confirmed)
-        source = str(mine["source"][0])
-        e = explain(record_id, rated=mine, catalog=self.catalog, source=source)
+        # the chain of the very record whose facts are told: two sources may number records alike
+        e = explain(record_id, rated=mine, catalog=self.catalog, source=charge.source)
         return _replace(charge, explanation=Text(e.render("zh"), e.render("en")))
 
     def _subscription_state(self, msisdn: str, subscription_id: str | None) -> tuple[str | None, datetime | None]:
