@@ -204,3 +204,8 @@ def test_roaming_without_welcome_notice() -> None:
     # KR: the notice came two hours late.
     assert sorted((f.evidence["roaming_country"], f.record_ids) for f in found) == [("JP", ("jp3",)), ("KR", ("kr1",))]
     assert len(welcome_findings(usage, notices, detected_at=NOW, grace=timedelta(hours=3))) == 1
+    # two switches that number records alike: the first records of both uncovered visits are "x"
+    alike = usage.with_columns(pl.col("record_id").replace({"jp3": "x", "kr1": "x"}))
+    found = welcome_findings(alike, notices, detected_at=NOW)
+    assert sorted((f.evidence["roaming_country"], f.record_ids, f.evidence["records_in_visit"]) for f in found) == [
+        ("JP", ("x",), 1), ("KR", ("x",), 1)]

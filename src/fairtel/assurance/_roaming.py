@@ -33,22 +33,17 @@ def welcome_findings(
         pl.col("started_at").shift(1).over("msisdn").alias("_prev_at"),
         (pl.int_range(pl.len()).over("msisdn") == 0).alias("_first"),
     )
-    starts = u.filter(
-        pl.col("roaming_country").is_not_null()
-        & (pl.col("_first") | pl.col("_prev_country").is_null() | (pl.col("_prev_country") != pl.col("roaming_country")))
-    ).with_columns(
+    arrives = pl.col("roaming_country").is_not_null() & (
+        pl.col("_first") | pl.col("_prev_country").is_null() | (pl.col("_prev_country") != pl.col("roaming_country")))
+    # each record's visit (numbered per subscriber), carried by the visit's first record: its record id alone
+    # may name another record of the subscriber too (two switches may number records alike)
+    u = u.with_columns(arrives.cum_sum().over("msisdn").alias("_visit"))
+    starts = u.filter(arrives).with_columns(
         pl.coalesce("_prev_at", pl.col("started_at") - lookback).alias("_window_from"),
         (pl.col("started_at") + grace).alias("_window_to"),
     )
     if starts.height == 0:
         return []
-    # Each visit's records, for the amount of evidence a reviewer needs.
-    visit_no = u.with_columns(
-        (pl.col("roaming_country").is_not_null() & (pl.col("_first") | pl.col("_prev_country").is_null() | (pl.col("_prev_country") != pl.col("roaming_country"))))
-        .cum_sum()
-        .over("msisdn")
-        .alias("_visit")
-    )
     n = notices.select(
         "msisdn",
         pl.col("country").str.to_uppercase().alias("roaming_country"),
@@ -60,17 +55,13 @@ def welcome_findings(
     missing = matched.filter(pl.col("sent_at").is_null() | (pl.col("sent_at") < pl.col("_window_from")))
     if missing.height == 0:
         return []
-    ids = visit_no.filter(pl.col("roaming_country").is_not_null()).group_by("msisdn", "_visit").agg(
-        pl.col("record_id").sort().alias("record_ids"), pl.col("record_id").sort().first().alias("_first_id")
-    )
-    starts_v = visit_no.filter(
-        pl.col("roaming_country").is_not_null()
-        & (pl.col("_first") | pl.col("_prev_country").is_null() | (pl.col("_prev_country") != pl.col("roaming_country")))
-    ).select("msisdn", "record_id", "_visit")
+    # each visit's records, for the amount of evidence a reviewer needs
+    ids = u.filter(pl.col("roaming_country").is_not_null()).group_by("msisdn", "_visit").agg(
+        pl.col("record_id").sort().alias("record_ids"))
     rows = (
-        missing.select("msisdn", "record_id", "roaming_country", pl.col("started_at").alias("visit_started_at"), pl.col("sent_at").alias("last_notice_at"))
-        .join(starts_v, on=["msisdn", "record_id"], how="left")
-        .join(ids.drop("_first_id"), on=["msisdn", "_visit"], how="left")
+        missing.select("msisdn", "_visit", "roaming_country", pl.col("started_at").alias("visit_started_at"),
+                       pl.col("sent_at").alias("last_notice_at"))
+        .join(ids, on=["msisdn", "_visit"], how="left")
         .with_columns(
             pl.lit(None, dtype=pl.String).alias("subscription_id"),
             pl.lit(None, dtype=pl.Int64).alias("amount_minor"),
