@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,43 @@ def test_compaction_merges_segments_of_one_size(tmp_path: Path) -> None:
     r = ingest_files([dup], settings=s)[0]
     assert (r.duplicate, r.accepted) == (5, 1)
 
+
+
+def test_a_merge_in_flight_leaves_every_key_findable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The merge a commit starts runs beside the next file: until it is applied, that file's records are checked
+    against its inputs, so no duplicate slips through; when the session ends the merge is applied (registered,
+    its inputs gone, nothing unregistered left)."""
+    started, finished = threading.Event(), threading.Event()
+    seen_during: list[bool] = []
+    real_merge, real_seen = _keys.merge_segments, KeyIndex.seen
+
+    def slow_merge(paths: list[Path], out: Path, *, durable: bool) -> int:
+        started.set()
+        time.sleep(0.5)  # the next file is read and checked meanwhile
+        n = real_merge(paths, out, durable=durable)
+        finished.set()
+        return n
+
+    def watching_seen(self: KeyIndex, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        seen_during.append(started.is_set() and not finished.is_set())
+        return real_seen(self, h1, h2)
+
+    monkeypatch.setattr(_keys, "merge_segments", slow_merge)
+    monkeypatch.setattr(KeyIndex, "seen", watching_seen)
+    s = settings(tmp_path / "home")
+    a, b, c = (tmp_path / f"{n}.csv" for n in "abc")
+    a.write_text(HEADER + "".join(row(f"a{i}") for i in range(40)))
+    b.write_text(HEADER + "".join(row(f"b{i}") for i in range(40)))
+    c.write_text(HEADER + "".join(row(f"{x}{i}") for x in "abc" for i in range(0, 40, 2)))  # half of a and b, new c
+    reports = ingest_files([a, b, c], settings=s)
+    assert [(r.accepted, r.duplicate) for r in reports] == [(40, 0), (40, 0), (20, 40)]
+    assert any(seen_during)  # c was deduplicated while the merge of a's and b's keys ran
+    keys_dir = s.home / "mediation" / "keys"
+    with MediationState.open(s.home) as st:
+        registered = st.segments()
+        assert st.stats()["keys"] == 100
+    assert sorted(p.name for p in keys_dir.iterdir()) == sorted(registered) and any(n.startswith("m-") for n in registered)
+    assert ingest_files([c.rename(tmp_path / "c2.csv")], settings=s)[0].status == "already_ingested"
 
 
 def _home_state(home: Path) -> tuple[list[tuple[object, ...]], dict[str, str], list[tuple[object, ...]], list[str], int]:

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -293,13 +294,22 @@ def _checked(reader: Reader, path: Path, source: str, batch_size: int) -> Iterat
 
 
 class _Session:
-    """One ingest run: the state (locked), the key index, settings and options."""
+    """One ingest run: the state (locked), the key index, settings and options. ``close`` waits for the key
+    merge a commit may have started."""
 
     def __init__(self, state: MediationState, settings: Settings, *, durable: bool) -> None:
         self.state = state
         self.settings = settings
         self.durable = durable
         self.keys = KeyIndex(state.keys_dir, state.segments(), durable=durable)
+        self._merger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fairtel-merge")
+        self._merging: tuple[list[str], str, Future[int]] | None = None
+
+    def close(self) -> None:
+        try:
+            self._settle_merge(wait=True)
+        finally:
+            self._merger.shutdown(wait=True)
 
     def ingest(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
         """One file, committed on its own (a failed file is reported, and noted on ``progress``)."""
@@ -496,11 +506,29 @@ class _Session:
         return rep
 
     def _compact(self) -> None:
+        """After a commit: a finished merge becomes part of the index, and the next merge the binary counter
+        asks for starts on a thread, beside the next file's reading and checking. Until it is applied, lookups
+        use its inputs, which stay in place; a merge left unapplied by a crash is an unregistered file, which
+        ``recover`` removes."""
+        self._settle_merge(wait=False)
+        if self._merging is not None:
+            return
         names = self.keys.plan_merge()
         if not names:
             return
         out = f"m-{hashlib.sha256(' '.join(names).encode()).hexdigest()[:20]}.npy"
-        n = self.keys.merge(names, out)
+        self._merging = (names, out, self._merger.submit(self.keys.merge, names, out))
+
+    def _settle_merge(self, *, wait: bool) -> None:
+        """Applies the merge in flight once it is done (``wait``: waits for it): registered in the state in
+        place of its inputs, swapped into the index, the inputs removed."""
+        if self._merging is None:
+            return
+        names, out, done = self._merging
+        if not wait and not done.done():
+            return
+        self._merging = None
+        n = done.result()
         self.state.replace_segments(names, (out, n))
         self.keys.replace(names, out)
         for old in names:
@@ -545,7 +573,11 @@ def ingest_session(settings: Settings, *, report: Progress | None = None, durabl
         cleaned = recover(state, settings)
         if cleaned:
             progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")
-        yield _Session(state, settings, durable=durable)
+        session = _Session(state, settings, durable=durable)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def mediation_stats(settings: Settings) -> dict[str, Any]:
