@@ -261,15 +261,19 @@ def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
         f.truncate(base + 2 * total * 8)
         fd = f.fileno()
         at = 0
+
+        def bound(i: int, r: int) -> int:
+            """Where range ``r`` starts in input ``i`` (its end past the last range)."""
+            if r == 0:
+                return 0
+            if r == 1 << bits:
+                return layouts[i][1]
+            return int(np.searchsorted(maps[i][0], _U(r << shift), side="left"))
+
         for r in range(1 << bits):
             spans = []
-            for i, (_, n) in enumerate(layouts):
-                if bits:
-                    m = maps[i]
-                    lo = int(np.searchsorted(m[0], _U(r << shift), side="left")) if r else 0
-                    hi = int(np.searchsorted(m[0], _U((r + 1) << shift), side="left")) if r + 1 < 1 << bits else n
-                else:
-                    lo, hi = 0, n
+            for i in range(len(paths)):
+                lo, hi = bound(i, r), bound(i, r + 1)
                 if hi > lo:
                     spans.append((i, lo, hi))
             if not spans:
@@ -287,7 +291,7 @@ def merge_segments(paths: list[Path], out: Path, *, durable: bool) -> int:
         f.flush()
         if durable:
             os.fsync(fd)
-    del maps
+    maps.clear()  # the range bounds are found: unmap the inputs
     os.replace(tmp, out)
     return total
 
