@@ -119,20 +119,24 @@ def main() -> int:
     watcher.send_signal(signal.SIGINT)
     watcher.wait(timeout=60)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    from fairtel.engines._online import entry_files
+
     entries = [json.loads(line) for line in (home / "lake" / "rating_log" / "online.jsonl").read_text().splitlines()]
     lags, weights = [], []
+    commits = len(entries)
     for e in entries:
-        name = hashes.get(e["file"])
-        if name is None:
-            continue
-        lags.append((datetime.fromisoformat(e["rated_at"]) - dropped[name]).total_seconds())
-        weights.append(e["records"])
+        for f in entry_files(e):  # a commit rates every file that was waiting
+            name = hashes.get(f["file"])
+            if name is None:
+                continue
+            lags.append((datetime.fromisoformat(e["rated_at"]) - dropped[name]).total_seconds())
+            weights.append(f["records"])
     records = sum(weights)
     lag = np.repeat(np.array(lags), np.array(weights)) if records else np.array([0.0])
     within = lambda s: float(np.sum(np.array(weights)[np.array(lags) <= s]) / records) if records else 0.0  # noqa: E731
     arrived = len(files) * per_file
     print(json.dumps({
-        "files_dropped": len(files), "files_rated": len(lags), "records_arrived": arrived, "records_rated": records,
+        "files_dropped": len(files), "files_rated": len(lags), "commits": commits, "records_arrived": arrived, "records_rated": records,
         "arrival_rate_per_s": round(per_file / a.every), "feed_s": round(feed_s, 1),
         "drained_s": round(drained_s, 1), "throughput_per_s": round(records / drained_s) if drained_s else None,
         "within_60s": round(within(60), 5), "within_15min": round(within(900), 5),

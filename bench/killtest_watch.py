@@ -42,6 +42,7 @@ def outcome(home: Path) -> dict[str, pl.DataFrame | list[dict[str, object]]]:
     from fairtel.cli._home import home_catalog, home_subscribers
     from fairtel.core.settings import load_settings
     from fairtel.engines import OnlineRater
+    from fairtel.engines._online import entry_files
 
     lake = home / "lake"
     out: dict[str, pl.DataFrame | list[dict[str, object]]] = {}
@@ -50,7 +51,10 @@ def outcome(home: Path) -> dict[str, pl.DataFrame | list[dict[str, object]]]:
         frame = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed") if files else pl.DataFrame()
         out[dataset] = frame.sort(frame.columns, nulls_last=True) if frame.height else frame
     log = [json.loads(line) for line in (lake / "rating_log" / "online.jsonl").read_text().splitlines()]
-    out["log"] = [{k: v for k, v in e.items() if k not in ("arrived_at", "rated_at")} for e in log]
+    # each file committed once, in arrival order, with its records (which files share a commit depends on
+    # timing, so the commits themselves are compared by their totals)
+    out["log"] = [{k: v for k, v in f.items() if k != "arrived_at"} for e in log for f in entry_files(e)]
+    out["totals"] = [{k: sum(int(e[k]) for e in log) for k in ("records", "lines", "unrated", "amount_minor")}]
     app = bootstrap(load_settings(home=home))
     try:
         rater = OnlineRater(app.settings, catalog=home_catalog(app, None, []), subscribers=home_subscribers(app))
@@ -129,6 +133,9 @@ def main() -> int:
     same_log = bool(want["log"] == got["log"])
     ok &= same_log
     print(f"log      {'identical' if same_log else 'DIFFERENT'}: {len(got['log'])} files committed once each")
+    same_totals = bool(want["totals"] == got["totals"])
+    ok &= same_totals
+    print(f"totals   {'identical' if same_totals else 'DIFFERENT'}: {got['totals'][0]}")
     snapshots = sorted(p.name for p in home.glob("lake/rating_state/period=*/*.full.parquet"))
     deltas = [p for p in home.glob("lake/rating_state/period=*/*.parquet") if not p.name.endswith(".full.parquet")]
     print(f"counter files kept: {len(snapshots)} snapshot(s), {len(deltas)} delta(s) after them")

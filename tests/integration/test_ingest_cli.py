@@ -4,6 +4,8 @@ and every shared sample read correctly."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,39 @@ def test_every_shared_sample_is_read(shared_dir: Path, tmp_path: Path) -> None:
         "SELECT duration_s, parts FROM read_parquet('" + str(home / "lake" / "usage" / "*" / "*.parquet") + "')"
         " WHERE msisdn = '4986517174963'").fetchall()
     assert durations == [(80, 2)]
+
+
+def test_watch_hands_the_files_waiting_to_one_after_call(tmp_path: Path) -> None:
+    """While ``after`` (online rating) is busy, the files ingested meanwhile wait; the next call gets all of them
+    in arrival order, up to its record limit, and each moves to done/ only after its call returned."""
+    import threading
+
+    from fairtel.mediation import FileReport
+    from fairtel.mediation._inbox import _Committer
+
+    release = threading.Event()
+    calls: list[list[str]] = []
+    done_when_called: list[list[str]] = []
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def after(reps: Sequence[FileReport]) -> None:
+        done_when_called.append(sorted(p.name for p in (inbox / "done").glob("*")) if (inbox / "done").exists() else [])
+        calls.append([Path(r.file).name for r in reps])
+        release.wait(timeout=30)
+
+    handled: list[FileReport] = []
+    committer = _Committer(after, inbox / "done", handled, None, records=250)
+    names = [f"f{k}.csv" for k in range(6)]
+    for k, name in enumerate(names):
+        (inbox / name).write_text("x")
+        committer.put(inbox / name, FileReport(file=str(inbox / name), accepted=100))
+        if k == 0:
+            while not calls:  # the first file's call is under way, the others queue behind it
+                time.sleep(0.01)
+    release.set()
+    committer.close()
+    assert calls == [["f0.csv"], ["f1.csv", "f2.csv"], ["f3.csv", "f4.csv"], ["f5.csv"]]  # 250 records a call
+    assert done_when_called[1] == ["f0.csv"] and done_when_called[2] == ["f0.csv", "f1.csv", "f2.csv"]
+    assert [Path(r.file).name for r in handled] == names
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == names and committer.pending == set()

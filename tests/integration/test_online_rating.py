@@ -25,7 +25,7 @@ from fairtel.cli._rating import rate_period
 from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
 from fairtel.engines import OnlineRater, timeliness
-from fairtel.engines._online import LOG_DIR, LOG_FILE
+from fairtel.engines._online import LOG_DIR, LOG_FILE, entry_files
 from fairtel.mediation import FileReport
 from fairtel.store import import_subscribers, store_catalog
 from fairtel.synth import synthesize
@@ -111,8 +111,12 @@ def test_online_lines_equal_the_batch_run_and_timeliness_is_logged(operator: Pat
     online = _rated(home)
     assert all(p.name.startswith("o-") for p in (home / "lake" / "rated" / f"period={P}").iterdir())
     entries = [json.loads(line) for line in (home / "lake" / LOG_DIR / LOG_FILE).read_text().splitlines()]
-    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
-    accepted = sum(f["accepted"] for f in json.loads(result.stdout)["files"])
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    # the files waiting together are rated in one commit, each named once, in arrival order
+    reports = json.loads(result.stdout)["files"]
+    assert [f["file"] for e in entries for f in entry_files(e)] == [r["content_hash"] for r in reports]
+    assert [f["records"] for e in entries for f in entry_files(e)] == [r["accepted"] for r in reports]
+    accepted = sum(f["accepted"] for f in reports)
     assert usage.height - 200 < accepted <= usage.height  # synth's injected duplicates and bad values are not
     assert sum(e["records"] for e in entries) == accepted
     assert online.select(pl.struct("source", "record_id").n_unique()).item() + sum(e["unrated"] for e in entries) == accepted
@@ -277,3 +281,46 @@ def test_a_snapshot_written_before_a_crash_is_removed_and_the_committed_one_kept
     assert sorted(p.name for p in state_dir.iterdir()) == ["o-00000001-a.full.parquet"]
     assert rater.state(P)["used"].to_list() == [60]
 
+
+
+def _wipe_rating(home: Path) -> None:
+    for d in ("rated", "unrated", "rating_state", LOG_DIR):
+        for p in (home / "lake" / d).rglob("*"):
+            if p.is_file():
+                p.unlink()
+
+
+def test_files_rated_in_one_commit_equal_files_rated_one_by_one(operator: Path, tmp_path: Path) -> None:
+    """However the waiting files are grouped into commits, the lines and counters are those of rating them one by
+    one in arrival order, here an order that is not their time order; a crash before a commit of several files
+    redoes all of them, and a file already committed is skipped."""
+    from fairtel.engines import ArrivedFile
+
+    run = _ingested(operator, tmp_path, 6)
+    arrived = datetime.now(UTC)
+    files = [ArrivedFile(r.content_hash, r.parts, arrived) for r in reversed(run.reports) if r.content_hash]
+    assert len(files) == 6
+    one = run.rater()
+    for f in files:
+        one.rate_file(f.file, f.parts, arrived_at=arrived)
+    want, want_state = _rated(run.home), _sorted_state(one.state(P))
+    assert want.filter(pl.col("allowance_id").is_not_null()).height > 0
+
+    _wipe_rating(run.home)
+    grouped = run.rater()
+    first = grouped.rate_files(files[:1])
+    assert len(first) == 1 and first[0].files[0][0] == files[0].file and not first[0].skipped
+    log = run.home / "lake" / LOG_DIR / LOG_FILE
+    committed = log.read_bytes()
+    grouped.rate_files(files[1:4])
+    log.write_bytes(committed)  # the three-file commit lost in a crash: its parts are left without a log line
+    again = run.rater()
+    results = again.rate_files(files[:5])  # the first already committed, the next four in one commit
+    assert [r.skipped for r in results] == [True, False] and results[0].seq == 1
+    assert [f for f, _, _ in results[1].files] == [f.file for f in files[1:5]]
+    assert results[1].records == sum(pl.read_parquet(f.parts).height for f in files[1:5])
+    again.rate_files(files[5:])
+    assert_frame_equal(_rated(run.home), want, check_exact=True)
+    assert_frame_equal(_sorted_state(run.rater().state(P)), want_state)
+    assert sum(n for _, _, n in timeliness(run.home / "lake", P)) == sum(r.emitted for r in run.reports)
+    run.app.close()

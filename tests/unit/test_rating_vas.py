@@ -79,3 +79,32 @@ def test_a_gate_must_answer_every_record() -> None:
     rows = [vas("a", "vas-music-10", 3, 1000), vas("b", "vas-news-5", 3, 500)]
     with pytest.raises(InvalidInputError, match="VAS gate"):
         rate(pl.DataFrame(rows), CATALOG, {A: "basic-39"}, period="2026-03", gate=broken)
+
+
+def test_a_charge_billed_in_an_earlier_call_is_a_duplicate_in_the_next() -> None:
+    """Online rating rates file after file: a monthly charge billed from one file, sent again in a later file
+    (another record id), must not be billed twice; nor an identical per-use charge. The counters carry what was
+    billed, and a batch run's lines give the same counters."""
+    from fairtel.rating import state_from_rated
+
+    t = datetime(2026, 3, 1, 10, tzinfo=CN)
+    events = [ev("ordered", "s1", t, "vas-music-10"), ev("confirmed", "s1", t + timedelta(minutes=5), "vas-music-10")]
+    gate = consent_gate(project_subscriptions(parse_consent_lines(events).events), CATALOG)
+    first = rate(pl.DataFrame([vas("music", "vas-music-10", 20, 1000)]), CATALOG, {A: "basic-39"},
+                 period="2026-03", gate=gate)
+    assert first.rated.select("verdict", "amount_minor").row(0) == ("consented", 1000)
+    assert first.closing_state.filter(pl.col("counter").str.starts_with("vas:"))["counter"].to_list() == ["vas:s1|2026-03"]
+    assert_state = state_from_rated(first.rated, CATALOG)
+    assert assert_state.filter(pl.col("counter").str.starts_with("vas:")).rows() == [(A, "vas:s1|2026-03", 1)]
+    # the next file: the same month's charge again (earlier in time, arrived later), and a voice call
+    later = pl.DataFrame([vas("music-again", "vas-music-10", 3, 1000)])
+    second = rate(later, CATALOG, {A: "basic-39"}, period="2026-03", gate=gate, opening_state=first.closing_state)
+    assert second.rated.select("verdict", "amount_minor").row(0) == ("duplicate_charge", 0)
+    assert second.closing_state.equals(first.closing_state)  # nothing new billed, the counter kept
+    from_batch = rate(later, CATALOG, {A: "basic-39"}, period="2026-03", gate=gate, opening_state=assert_state)
+    assert from_batch.rated.equals(second.rated)
+    # one call over both, the earlier-arrived file first: the same verdicts as the two calls
+    both = rate(pl.concat([pl.DataFrame([vas("music", "vas-music-10", 20, 1000)]), later]).with_columns(
+        pl.Series("_file", [0, 1])), CATALOG, {A: "basic-39"}, period="2026-03", gate=gate, arrival="_file")
+    got = {r["record_id"]: (r["verdict"], r["amount_minor"]) for r in both.rated.to_dicts()}
+    assert got == {"music": ("consented", 1000), "music-again": ("duplicate_charge", 0)}

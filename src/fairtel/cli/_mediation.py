@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -115,28 +115,34 @@ def register(app: typer.Typer) -> None:
 SUBSCRIBERS_REFRESH_S = 60.0
 
 
-def _online_rating(app: App, *, quiet: bool) -> Callable[[FileReport], None]:
-    """The ``after`` hook of ``watch --rate``: each committed file rated with the home's catalog, subscribers
-    (re-read every minute, for new lines) and consent gate."""
+def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], None]:
+    """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
+    rating them one by one would) with the home's catalog, subscribers (re-read every minute, for new lines) and
+    consent gate."""
     from fairtel.cli._home import home_catalog, home_gate, home_subscribers
-    from fairtel.engines import OnlineRater
+    from fairtel.engines import ArrivedFile, OnlineRater
 
     catalog = home_catalog(app, None, [])
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_subscribers(app), gate=home_gate(app, catalog))
     loaded = time.monotonic()
 
-    def after(r: FileReport) -> None:
+    def after(reports: Sequence[FileReport]) -> None:
         nonlocal loaded
-        if r.status not in (Status.INGESTED, Status.ALREADY) or not r.parts or r.content_hash is None:
+        files = [ArrivedFile(r.content_hash, r.parts,
+                             datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC))
+                 for r in reports
+                 if r.status in (Status.INGESTED, Status.ALREADY) and r.parts and r.content_hash is not None]
+        if not files:
             return
         if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:
             rater.subscribers = home_subscribers(app)
             rater.gate = home_gate(app, catalog)
             loaded = time.monotonic()
-        arrived = datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC)
-        res = rater.rate_file(r.content_hash, r.parts, arrived_at=arrived)
-        if not quiet and not res.skipped:
-            err_console.print(f"{Path(r.file).name}: rated {res.records} records → {res.lines} lines, "
-                              f"{res.unrated} unrated, {res.lag_s:.1f} s after arrival", highlight=False)
+        names = {r.content_hash: Path(r.file).name for r in reports}
+        for res in rater.rate_files(files):
+            if not quiet and not res.skipped:
+                what = ", ".join(names.get(f, f) for f, _, _ in res.files)
+                err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
+                                  f"{res.lag_s:.1f} s after arrival", highlight=False)
 
     return after

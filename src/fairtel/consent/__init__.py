@@ -7,7 +7,7 @@ catalog's offers (catalog/; any object with the ``OfferLike`` attributes is acce
 raised from refused charges (assurance/).
 """
 
-from fairtel.consent._gate import GATE_COLUMNS, Verdict, gate_vas
+from fairtel.consent._gate import GATE_COLUMNS, Verdict, charge_key, gate_vas
 from fairtel.consent._ledger import (
     EVENT_SCHEMA,
     AppendResult,
@@ -50,6 +50,7 @@ __all__ = [
     "Verdict",
     "archivable",
     "as_events",
+    "charge_key",
     "chargeable_intervals",
     "empty_events",
     "gate_vas",

@@ -34,8 +34,21 @@ class Verdict(StrEnum):
 GATE_REQUIRED = ("record_id", "msisdn", "offer_id", "started_at", "amount_minor", "currency")
 GATE_COLUMNS = (
     "subscription_id", "verdict", "billable", "provider_id", "price_minor", "offer_currency", "offer_period",
-    "period", "duplicate_of",
+    "period", "duplicate_of", "charge_key",
 )
+
+
+def charge_key(subscription_id: pl.Expr, offer_period: pl.Expr, period: pl.Expr, started_at: pl.Expr,
+               amount_minor: pl.Expr) -> pl.Expr:
+    """What a subscription may be charged for once: the billing period (``YYYY-MM``) of a monthly offer, the
+    instant and amount of a use otherwise (an identical use sent again is the same use)."""
+    return (
+        pl.when(offer_period == "monthly")
+        .then(pl.concat_str(subscription_id, pl.lit("|"), period))
+        .otherwise(pl.concat_str(subscription_id, pl.lit("|"),
+                                 started_at.dt.convert_time_zone("UTC").dt.epoch("us").cast(pl.String),
+                                 pl.lit("|"), amount_minor.cast(pl.String)))
+    )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -55,7 +68,9 @@ def gate_vas(
     tz: str = DEMO_TIMEZONE,
 ) -> pl.DataFrame:
     """Add ``subscription_id``, ``verdict``, ``billable`` (and the offer's price, the billing ``period`` in
-    ``tz`` and ``duplicate_of``) to each VAS record; rows keep their input order.
+    ``tz``, ``duplicate_of`` and the ``charge_key`` a charge uses up) to each VAS record; rows keep their input
+    order. Of two charges with one key the earlier is billed; with an ``arrival`` column (integers: the file
+    each came in, say) the one that arrived first, then the earlier.
 
     ``subscriptions`` is ``project_subscriptions(...)``; ``offers`` maps offer ids to offers (or is
     ``offers_frame(...)``). When several validly confirmed subscriptions cover a charge, the one confirmed
@@ -75,6 +90,7 @@ def gate_vas(
         pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_t"),
         pl.col("amount_minor").cast(pl.Int64),
         pl.col("currency").cast(pl.String),
+        (pl.col("arrival").cast(pl.Int64) if "arrival" in recs.columns else pl.lit(0, dtype=pl.Int64)).alias("_arrival"),
     )
 
     # The price version in force at the charge's time.
@@ -139,13 +155,9 @@ def gate_vas(
 
     # Once per subscription per period (monthly), once per use (per_use); identical re-sent uses are one.
     ok = g.filter(pl.col("verdict").is_null())
-    group_key = (
-        pl.when(pl.col("offer_period") == "monthly")
-        .then(pl.concat_str(pl.col("subscription_id"), pl.lit("|"), pl.col("period")))
-        .otherwise(pl.concat_str(pl.col("subscription_id"), pl.lit("|"), pl.col("_t").dt.epoch("us").cast(pl.String), pl.lit("|"), pl.col("amount_minor").cast(pl.String)))
-        .alias("_dup")
-    )
-    ok = ok.with_columns(group_key).sort("_dup", "_t", "record_id", "_row").with_columns(
+    group_key = charge_key(pl.col("subscription_id"), pl.col("offer_period"), pl.col("period"), pl.col("_t"),
+                           pl.col("amount_minor")).alias("_dup")
+    ok = ok.with_columns(group_key).sort("_dup", "_arrival", "_t", "record_id", "_row").with_columns(
         pl.col("record_id").first().over("_dup").alias("_first"),
         (pl.int_range(pl.len()).over("_dup") > 0).alias("_again"),
     )
@@ -153,6 +165,7 @@ def gate_vas(
         "_row",
         pl.when(pl.col("_again")).then(pl.lit(Verdict.DUPLICATE_CHARGE.value)).otherwise(pl.lit(Verdict.CONSENTED.value)).alias("_v2"),
         pl.when(pl.col("_again")).then(pl.col("_first")).alias("duplicate_of"),
+        pl.col("_dup").alias("charge_key"),
     )
     g = g.join(dup, on="_row", how="left").with_columns(pl.coalesce("verdict", "_v2").alias("verdict"))
     g = g.with_columns((pl.col("verdict") == Verdict.CONSENTED.value).alias("billable")).select(

@@ -8,12 +8,13 @@ database (store/): the caller hands in the catalog, the subscribers and the cons
 
 from fairtel.engines._base import FEATURE_DATASETS, Engine, FeatureSummary, Progress, RateSummary
 from fairtel.engines._local import LocalEngine, period_features
-from fairtel.engines._online import OnlineRater, OnlineResult, timeliness
+from fairtel.engines._online import ArrivedFile, OnlineRater, OnlineResult, timeliness
 from fairtel.engines._select import engine_for, read_features
 from fairtel.engines._spark import SparkEngine, spark_session
 
 __all__ = [
     "FEATURE_DATASETS",
+    "ArrivedFile",
     "Engine",
     "FeatureSummary",
     "LocalEngine",

@@ -6,16 +6,22 @@ rating gives the subscriber a charge (and the operator revenue, bill-shock and f
 the switch's file, in arrival order. Both use the same kernel; a record's online lines equal its batch lines
 whenever the files arrive in time order.
 
-Per file and period, in this order:
+A commit rates one file, or every file that was waiting (``rate_files``): each subscriber's records are ordered
+by the file they came in before their start, so the lines and counters are exactly those of one commit per
+file in arrival order, however the files happen to be grouped. A call's cost is mostly fixed (a few hundred
+frame operations, whatever its size), so a rater that falls behind catches up by taking more files at once.
+Per commit and period, in this order:
 
-1. the records are rated with the period's counters as opening state (``rate(..., opening_state=...)``);
+1. the records are rated with the period's counters as opening state (``rate(..., opening_state=...,
+   arrival=...)``);
 2. its rated lines and unrated records are written as ``o-<seq>-<file>.parquet`` parts of ``rated`` and
-   ``unrated``, and the counters after it under ``rating_state/period=P/`` (each to a hidden name, fsynced, then
-   renamed): as a delta ``o-<seq>-<file>.parquet``, every counter of the subscribers the file names (those
-   rows are the whole state of those subscribers), or as a snapshot ``o-<seq>-<file>.full.parquet``, every
-   counter of the period;
-3. a line ``{seq, file, period, records, arrived_at, rated_at, ...}`` is appended to
-   ``rating_log/online.jsonl`` and fsynced: that line is the commit.
+   ``unrated`` (``file``: the commit's first file), and the counters after it under ``rating_state/period=P/``
+   (each to a hidden name, fsynced, then renamed): as a delta ``o-<seq>-<file>.parquet``, every counter of the
+   subscribers the commit names (those rows are the whole state of those subscribers), or as a snapshot
+   ``o-<seq>-<file>.full.parquet``, every counter of the period;
+3. one line ``{seq, file, files: [{file, records, periods, arrived_at}], periods, records, lines, unrated,
+   amount_minor, rated_at}`` is appended to ``rating_log/online.jsonl`` and fsynced: that line is the commit of
+   all its files.
 
 Writing only deltas keeps a file's cost in proportion to the file, not to the operator's millions of
 subscribers. A snapshot is written for the period's first online file, and again once the deltas since the
@@ -23,7 +29,7 @@ last one hold as many rows as it does (so the deltas never take more room than t
 written costs at most one more row of snapshots); files before the newest snapshot are then removed. The state
 is the newest snapshot with, for each subscriber, the rows of the newest delta that names it.
 
-A crash anywhere leaves parts without a log line; the next start removes them, and the file is rated again from
+A crash anywhere leaves parts without a log line; the next start removes them, and the files are rated again from
 the last committed counters, so nothing is charged twice and nothing is lost. The log is also the record of
 timeliness: how long after its file arrived each record was rated.
 """
@@ -59,23 +65,61 @@ SNAPSHOT_MIN_ROWS = 100_000  # deltas below this many rows since the last snapsh
 
 
 @dataclass(frozen=True)
+class ArrivedFile:
+    """A committed usage file waiting to be rated: a stable name for it (the content hash mediation gives it),
+    its lake parts and when it arrived."""
+
+    file: str
+    parts: Sequence[str | Path]
+    arrived_at: datetime
+
+
+@dataclass(frozen=True)
 class OnlineResult:
-    """What rating one file did."""
+    """What one commit did: the files rated together in it (in arrival order, with their records), and the lines,
+    unrated records and amount of all of them."""
 
     seq: int
-    file: str
-    records: int
+    files: tuple[tuple[str, int, datetime], ...]  # (file, records, arrived_at)
     lines: int
     unrated: int
     amount_minor: int
     periods: tuple[str, ...]
-    arrived_at: datetime
     rated_at: datetime
     skipped: bool = False
 
     @property
+    def file(self) -> str:
+        return self.files[0][0]
+
+    @property
+    def records(self) -> int:
+        return sum(n for _, n, _ in self.files)
+
+    @property
+    def arrived_at(self) -> datetime:
+        return min(t for _, _, t in self.files)
+
+    @property
     def lag_s(self) -> float:
+        """From the earliest arrival among the files to the commit."""
         return (self.rated_at - self.arrived_at).total_seconds()
+
+    @classmethod
+    def of(cls, entry: dict[str, Any], *, skipped: bool = False) -> OnlineResult:
+        return cls(entry["seq"], tuple((f["file"], int(f["records"]), datetime.fromisoformat(f["arrived_at"]))
+                                       for f in entry_files(entry)),
+                   entry["lines"], entry["unrated"], entry["amount_minor"], tuple(entry["periods"]),
+                   datetime.fromisoformat(entry["rated_at"]), skipped=skipped)
+
+
+def entry_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files a log entry committed, each ``{file, records, arrived_at}`` (an entry from before commits of
+    several files names one, at its top level)."""
+    if "files" in entry:
+        return list(entry["files"])
+    return [{"file": entry["file"], "records": entry["records"], "periods": entry["periods"],
+             "arrived_at": entry["arrived_at"]}]
 
 
 @dataclass
@@ -131,6 +175,8 @@ class OnlineRater:
         self.gate = gate
         self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
         self._state: dict[str, _PeriodState] = {}
+        self._by_file: dict[str, dict[str, Any]] | None = None
+        self._by_file_of: list[dict[str, Any]] = []
         self._recover()
 
     @property
@@ -160,7 +206,13 @@ class OnlineRater:
         return f"{PREFIX}{seq:08d}-{file}"
 
     def done(self, file: str) -> bool:
-        return any(e["file"] == file for e in self.log.entries)
+        return self._committed(file) is not None
+
+    def _committed(self, file: str) -> dict[str, Any] | None:
+        if self._by_file is None or len(self._by_file_of) != len(self.log.entries):
+            self._by_file = {f["file"]: e for e in self.log.entries for f in entry_files(e)}
+            self._by_file_of = list(self.log.entries)
+        return self._by_file.get(file)
 
     def state(self, period: str) -> pl.DataFrame:
         """The period's counters after the last committed file."""
@@ -202,36 +254,57 @@ class OnlineRater:
     def rate_file(self, file: str, parts: Sequence[str | Path], *, arrived_at: datetime) -> OnlineResult:
         """Rate the records of one committed file (its lake ``parts``). ``file``: a stable name for it (the
         content hash mediation gives it); rating a file already in the log is a no-op."""
-        prior = next((e for e in self.log.entries if e["file"] == file), None)
-        if prior is not None:
-            return OnlineResult(prior["seq"], file, prior["records"], prior["lines"], prior["unrated"],
-                                prior["amount_minor"], tuple(prior["periods"]),
-                                datetime.fromisoformat(prior["arrived_at"]), datetime.fromisoformat(prior["rated_at"]),
-                                skipped=True)
+        return self.rate_files([ArrivedFile(file, parts, arrived_at)])[0]
+
+    def rate_files(self, files: Sequence[ArrivedFile]) -> list[OnlineResult]:
+        """Rate committed files, in the order given, in one commit: each subscriber's records are ordered by
+        the file they came in before their start (``rate(..., arrival=...)``), so the lines and counters are
+        those of rating the files one commit each, in that order, whatever number of them come together. Files
+        already in the log are skipped. Returns the earlier commits of skipped files (``skipped``), then this
+        commit's result, if any file was new."""
+        out: list[OnlineResult] = []
+        todo: list[ArrivedFile] = []
+        for f in files:
+            prior = self._committed(f.file)
+            if prior is not None:
+                if not any(r.seq == prior["seq"] for r in out):
+                    out.append(OnlineResult.of(prior, skipped=True))
+            elif all(t.file != f.file for t in todo):
+                todo.append(f)
+        if todo:
+            out.append(self._commit(todo))
+        return out
+
+    def _commit(self, files: Sequence[ArrivedFile]) -> OnlineResult:
         seq = (self.log.entries[-1]["seq"] + 1) if self.log.entries else 1
-        name = self._name(seq, file)
-        paths = [Path(p) for p in parts if Path(p).exists()]
-        usage = _read(paths)
+        name = self._name(seq, files[0].file)
+        usage = _read([[Path(p) for p in f.parts if Path(p).exists()] for f in files])
         from fairtel.rating import rate
 
         tz = self.catalog.operator.timezone
         periods: list[str] = []
         lines = unrated = amount = 0
         new_state: dict[str, _PeriodState] = {}
+        counts = [0] * len(files)
+        file_periods: list[list[str]] = [[] for _ in files]
         if usage.height:
             keyed = usage.with_columns(
                 pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_period"))
+            for k, p, n in keyed.group_by(ARRIVAL, "_period").len().sort(ARRIVAL, "_period").iter_rows():
+                counts[k] += n
+                file_periods[k].append(p)
             for (key,), frame in sorted(keyed.partition_by("_period", as_dict=True, include_key=False).items()):
                 period = str(key)
                 before = self._period_state(period)
                 opening = before.frame
                 mine = frame.select("msisdn").unique()
-                # the register rows and the counters of this file's subscribers (and the other counters): one
-                # membership test against the file's numbers each (cheaper than a join over the larger side)
+                # the register rows and the counters of these files' subscribers (and the other counters): one
+                # membership test against the files' numbers each (cheaper than a join over the larger side)
                 named = pl.col("msisdn").is_in(mine["msisdn"].implode()).fill_null(False)
                 touched = opening.select(named).to_series()
                 result = rate(frame, self.catalog, self.subscribers.filter(named), period=Period.parse(period, tz),
-                              gate=self.gate, opening_state=opening.filter(touched))
+                              gate=self.gate, opening_state=opening.filter(touched),
+                              arrival=ARRIVAL if len(files) > 1 else None)
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 if result.unrated.height:
                     write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
@@ -250,13 +323,15 @@ class OnlineRater:
                 unrated += result.unrated.height
                 amount += int(result.rated["amount_minor"].sum() or 0)
         rated_at = datetime.now(UTC)
-        entry = {"seq": seq, "file": file, "records": usage.height, "lines": lines, "unrated": unrated,
-                 "amount_minor": amount, "periods": periods, "arrived_at": arrived_at.astimezone(UTC).isoformat(),
-                 "rated_at": rated_at.isoformat()}
-        self.log.append(entry)  # the commit
+        entry = {"seq": seq, "file": files[0].file, "records": usage.height, "lines": lines, "unrated": unrated,
+                 "amount_minor": amount, "periods": periods, "rated_at": rated_at.isoformat(),
+                 "files": [{"file": f.file, "records": n, "periods": ps,
+                            "arrived_at": f.arrived_at.astimezone(UTC).isoformat()}
+                           for f, n, ps in zip(files, counts, file_periods, strict=True)]}
+        self.log.append(entry)  # the commit: one line, whatever the number of files
         self._state.update(new_state)
         self._prune(periods)
-        return OnlineResult(seq, file, usage.height, lines, unrated, amount, tuple(periods), arrived_at, rated_at)
+        return OnlineResult.of(entry)
 
     def _prune(self, periods: Iterable[str]) -> None:
         """Remove the counter files of each period from before its newest committed snapshot (the names sort by
@@ -286,16 +361,26 @@ class _PeriodState:
         return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows), False
 
 
-def _read(paths: Sequence[Path]) -> pl.DataFrame:
-    if not paths:
-        return pl.DataFrame()
-    scan = pl.scan_parquet(list(paths), missing_columns="insert")
-    names = scan.collect_schema().names()
-    return scan.select([c for c in RATING_USAGE_COLUMNS if c in names]).collect()
+ARRIVAL = "_file"  # which of a commit's files a record came in (0, 1, ...)
+
+
+def _read(files: Sequence[Sequence[Path]]) -> pl.DataFrame:
+    """The rating columns of each file's parts, with the file's position in ``ARRIVAL``."""
+    frames = []
+    for k, paths in enumerate(files):
+        if not paths:
+            continue
+        scan = pl.scan_parquet(list(paths), missing_columns="insert")
+        names = scan.collect_schema().names()
+        frames.append(scan.select(*(c for c in RATING_USAGE_COLUMNS if c in names),
+                                  pl.lit(k, dtype=pl.Int64).alias(ARRIVAL)))
+    if not frames:
+        return pl.DataFrame(schema={ARRIVAL: pl.Int64()})
+    return pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
 
 
 def timeliness(lake: Path, period: str | None = None) -> list[tuple[datetime, datetime, int]]:
     """(arrived_at, rated_at, records) of each file rated online (of ``period``'s files when given)."""
     log = _Log.read(lake / LOG_DIR / LOG_FILE)
-    return [(datetime.fromisoformat(e["arrived_at"]), datetime.fromisoformat(e["rated_at"]), int(e["records"]))
-            for e in log.entries if period is None or period in e["periods"]]
+    return [(datetime.fromisoformat(f["arrived_at"]), datetime.fromisoformat(e["rated_at"]), int(f["records"]))
+            for e in log.entries for f in entry_files(e) if period is None or period in f["periods"]]

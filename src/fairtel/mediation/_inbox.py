@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,14 +44,23 @@ def _move(path: Path, target_dir: Path) -> Path:
     return target
 
 
-class _Committer:
-    """Runs ``after`` on each ingested file in a thread of its own (so that the next file is ingested
-    meanwhile), then moves the file to done/. Until then the file stays in the inbox: a crash before ``after``
-    finished leaves it there, and the next pass finds it already ingested and runs ``after`` again."""
+AFTER_FILES = 32  # files ingested and waiting for ``after`` at most (ingest never runs further ahead)
+AFTER_RECORDS = 1_000_000  # accepted records handed to one ``after`` call at most (unless one file holds more)
 
-    def __init__(self, after: Callable[[FileReport], None], done: Path, handled: list[FileReport],
-                 on_file: Callable[[FileReport], None] | None, depth: int = 2) -> None:
+
+class _Committer:
+    """Runs ``after`` on ingested files in a thread of its own (so that the next file is ingested meanwhile),
+    then moves them to done/. ``after`` gets every file waiting when it is free, in arrival order, up to
+    ``records`` accepted records (at least one file): a slow ``after`` (online rating, whose cost per call
+    barely depends on its size) takes more files at once instead of falling behind. Until ``after`` is done a
+    file stays in the inbox: a crash before leaves it there, and the next pass finds it already ingested and
+    runs ``after`` again."""
+
+    def __init__(self, after: Callable[[Sequence[FileReport]], None], done: Path, handled: list[FileReport],
+                 on_file: Callable[[FileReport], None] | None, depth: int = AFTER_FILES,
+                 records: int = AFTER_RECORDS) -> None:
         self.after, self.done, self.handled, self.on_file = after, done, handled, on_file
+        self.records = records
         self.queue: queue.Queue[tuple[Path, FileReport] | None] = queue.Queue(maxsize=depth)
         self.pending: set[Path] = set()
         self.error: BaseException | None = None
@@ -63,19 +72,40 @@ class _Committer:
         self.pending.add(path)
         self.queue.put((path, rep))  # blocks while ``depth`` files wait: ingest never runs far ahead
 
+    def _batches(self) -> Iterator[list[tuple[Path, FileReport]]]:
+        """The waiting files, in turn: each batch as many as have arrived, up to ``records`` records."""
+        nxt, have = self.queue.get(), True
+        while nxt is not None:
+            batch, n = [nxt], nxt[1].accepted
+            have = False
+            while True:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None or n + item[1].accepted > self.records:
+                    nxt, have = item, True  # the end, or the next batch's first file
+                    break
+                batch.append(item)
+                n += item[1].accepted
+            yield batch
+            if not have:
+                nxt = self.queue.get()
+
     def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            path, rep = item
+        for batch in self._batches():
             if self.error is None:
                 try:
-                    self.after(rep)
-                    _move(path, self.done)
-                    self.handled.append(rep)
-                    if self.on_file is not None:
-                        self.on_file(rep)
-                except BaseException as exc:  # reported by the watch loop; the file stays in the inbox
+                    self.after([rep for _, rep in batch])
+                    for path, rep in batch:
+                        _move(path, self.done)
+                        self.handled.append(rep)
+                        if self.on_file is not None:
+                            self.on_file(rep)
+                except BaseException as exc:  # reported by the watch loop; the files stay in the inbox
                     self.error = exc
-            self.pending.discard(path)
+            for path, _ in batch:
+                self.pending.discard(path)
 
     def check(self) -> None:
         if self.error is not None:
@@ -98,7 +128,7 @@ def watch(
     report: Progress | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     stop: Callable[[], bool] | None = None,
-    after: Callable[[FileReport], None] | None = None,
+    after: Callable[[Sequence[FileReport]], None] | None = None,
 ) -> list[FileReport]:
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
     it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why. ``after``

@@ -51,9 +51,10 @@ UNRATED_COLUMNS: dict[str, pl.DataType] = {
 
 STATE_COLUMNS: dict[str, pl.DataType] = {
     "msisdn": pl.String(),
-    "counter": pl.String(),  # an allowance id, or "cap:<rule_id>:<YYYY-MM-DD>" for a daily cap
-    "used": pl.Int64(),  # allowance units, or minor units charged under the cap
+    "counter": pl.String(),  # an allowance id, "cap:<rule_id>:<YYYY-MM-DD>" for a daily cap, "vas:<charge key>"
+    "used": pl.Int64(),  # allowance units, minor units charged under the cap, 1 for a VAS charge billed
 }
+VAS_COUNTER = "vas:"  # a counter ``vas:<charge key>`` (used 1): that value-added charge was billed this period
 
 
 class UnratedReason(StrEnum):

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from fairtel.catalog import Catalog
 from fairtel.catalog._bands import DAY, WEEK
+from fairtel.consent import Verdict
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period
@@ -37,6 +38,7 @@ from fairtel.rating._lines import (
     RATED_COLUMNS,
     STATE_COLUMNS,
     UNRATED_COLUMNS,
+    VAS_COUNTER,
     RatingResult,
     Unit,
     UnratedReason,
@@ -81,10 +83,11 @@ def _as_frame(data: pl.DataFrame | pa.Table, what: str) -> pl.DataFrame:
     return frame
 
 
-def normalise_usage(usage: pl.DataFrame | pa.Table) -> pl.DataFrame:
-    """The usage columns rating reads, typed; optional ones absent from the input are null."""
+def normalise_usage(usage: pl.DataFrame | pa.Table, arrival: str | None = None) -> pl.DataFrame:
+    """The usage columns rating reads, typed; optional ones absent from the input are null. ``arrival``: a
+    column kept as ``_f`` (a non-negative integer, never null)."""
     frame = _as_frame(usage, "usage")
-    missing = [c for c in _REQUIRED if c not in frame.columns]
+    missing = [c for c in (*_REQUIRED, *([arrival] if arrival else [])) if c not in frame.columns]
     if missing:
         raise InvalidInputError([Problem("usage", None, c, "column missing") for c in missing], what="usage")
     ts = frame.schema["started_at"]
@@ -96,7 +99,13 @@ def normalise_usage(usage: pl.DataFrame | pa.Table) -> pl.DataFrame:
         if c != "started_at"
     ]
     cols.append(pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
-    return frame.select(cols).with_columns(pl.col("source").fill_null("")).select(list(_INPUT))
+    out = frame.select(cols).with_columns(pl.col("source").fill_null("")).select(list(_INPUT))
+    if arrival is None:
+        return out
+    f = frame[arrival].cast(pl.Int64)
+    if f.null_count() or (f.len() and f.min() < 0):  # type: ignore[operator]
+        raise InvalidInputError([Problem("usage", None, arrival, "arrival must be a non-negative integer")], what="usage")
+    return out.with_columns(f.alias("_f"))
 
 
 def normalise_subscribers(subscribers: pl.DataFrame | pa.Table | Mapping[str, str]) -> pl.DataFrame:
@@ -243,31 +252,41 @@ _T_BITS = 42  # microseconds from the period's start (a month is < 2^42 µs)
 
 
 def _order(lines: pl.DataFrame, data: pl.DataFrame, period: Period, subscriber: pl.Series) -> pl.DataFrame:
-    """Subscriber, record start, then source, record id and offset: never the input order.
+    """Subscriber, record start, then source, record id and offset: never the input order. With an arrival
+    ordinal ``_f`` on the lines, a subscriber's lines are ordered by it before their start: rating files
+    together in one call then draws allowances and caps as rating them one after another would.
 
-    Lines are sorted stably on (subscriber rank, microseconds into the period), so a record's pieces keep their
-    ``offset`` order: that key and the line's position are packed into one 128-bit integer whose sorted values
-    carry the permutation (sorting one column is much cheaper than sorting a frame). The string tie-breakers
-    are only needed (and only fetched) when two records of a subscriber start together. ``subscriber``: the
-    ``_m`` of each subscriber row ``_si``."""
+    Lines are sorted stably on (subscriber rank, arrival, microseconds into the period), so a record's pieces
+    keep their ``offset`` order: that key and the line's position are packed into one 128-bit integer whose
+    sorted values carry the permutation (sorting one column is much cheaper than sorting a frame). The string
+    tie-breakers are only needed (and only fetched) when two records of a subscriber start together.
+    ``subscriber``: the ``_m`` of each subscriber row ``_si``."""
     start = int(period.start.astimezone(UTC).timestamp()) * 1_000_000
     position = 1 << 32
-    if lines.height < position and (lines.height == 0 or lines["_rank"].max() < 2 ** (63 - _T_BITS)):
-        key = pl.col("_rank").cast(pl.Int64) * (1 << _T_BITS) + (pl.col("_t0").dt.epoch("us") - start)
+    arrival = "_f" in lines.columns
+    top = lines.select(pl.col("_f").max() if arrival else pl.lit(0), pl.col("_rank").max()).row(0)
+    files, top_rank = int(top[0] or 0) + 1, int(top[1] or 0)
+    if lines.height < position and top_rank * files < 2 ** (127 - 32 - _T_BITS - 1):
+        # the (subscriber, arrival, start) key in 64 bits when it fits (cheaper), else in 128
+        wide = pl.Int64 if top_rank * files < 2 ** (63 - _T_BITS) else pl.Int128
+        unit = pl.col("_rank").cast(wide) * files + pl.col("_f").cast(wide) if arrival else pl.col("_rank").cast(wide)
+        key = unit * (1 << _T_BITS) + (pl.col("_t0").dt.epoch("us") - start).cast(wide)
         packed = (key.cast(pl.Int128) * pl.lit(position, dtype=pl.Int128) + pl.int_range(pl.len()).cast(pl.Int128)).sort()
         order = lines.select(
             (packed % pl.lit(position, dtype=pl.Int128)).cast(pl.Int64).alias("_pos"),
-            (packed // pl.lit(position, dtype=pl.Int128)).cast(pl.Int64).alias("_sk"),
+            (packed // pl.lit(position, dtype=pl.Int128)).cast(wide).alias("_sk"),
         )
         lines = lines.drop("_rank", "_t0")[order["_pos"]]
         same = (order["_sk"] == order["_sk"].shift(1)) & (lines["_row"] != lines["_row"].shift(1))
     else:
-        lines = lines.sort("_rank", "_t0", maintain_order=True)
-        same = ((lines["_rank"] == lines["_rank"].shift(1)) & (lines["_t0"] == lines["_t0"].shift(1))
-                & (lines["_row"] != lines["_row"].shift(1)))
+        by = ["_rank", *(["_f"] if arrival else []), "_t0"]
+        lines = lines.sort(by, maintain_order=True)
+        same = (lines["_row"] != lines["_row"].shift(1))
+        for c in by:
+            same = same & (lines[c] == lines[c].shift(1))
         lines = lines.drop("_rank", "_t0")
     if not same.any():
-        return lines
+        return lines.drop("_f", strict=False)
     row = pl.col("_row")
     ties = lines.with_columns(
         pl.lit(subscriber).gather(pl.col("_si")).alias("_m"),
@@ -275,7 +294,8 @@ def _order(lines: pl.DataFrame, data: pl.DataFrame, period: Period, subscriber: 
         pl.lit(data["source"]).gather(row).alias("_s"), pl.lit(data["record_id"]).gather(row).alias("_id"),
     )
     # stable: two records with the same source and id (possible only outside mediation) keep their input order
-    return ties.sort("_m", "_t0", "_s", "_id", "offset", maintain_order=True).drop("_m", "_t0", "_s", "_id")
+    by = ["_m", *(["_f"] if arrival else []), "_t0", "_s", "_id", "offset"]
+    return ties.sort(by, maintain_order=True).drop("_m", "_t0", "_s", "_id", *(["_f"] if arrival else []))
 
 
 def _params(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
@@ -527,11 +547,31 @@ def _closing(lines: pl.DataFrame, slots: int, caps: pl.DataFrame, opening: pl.Da
     return state.group_by("_m", "counter").agg(pl.col("used").sum()) if merge else state
 
 
-def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str) -> pl.DataFrame:
+def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
+              opening: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The VAS lines, and the ``vas:`` counters of the charges they billed (msisdn, counter, used). A charge
+    whose key the ``opening`` counters (msisdn, counter) hold was billed before: a duplicate."""
+    counters = pl.DataFrame(schema={"msisdn": pl.String(), "counter": pl.String(), "used": pl.Int64()})
     if vas.height == 0:
-        return empty(RATED_COLUMNS)
+        return empty(RATED_COLUMNS), counters
     vas = vas.sort("msisdn", "started_at", "source", "record_id")
-    verdicts = apply_gate(gate, vas.select("record_id", "source", "msisdn", "offer_id", "started_at", "amount_minor", "currency"))
+    arrival = [pl.col("_f").alias("arrival")] if "_f" in vas.columns else []
+    verdicts = apply_gate(gate, vas.select("record_id", "source", "msisdn", "offer_id", "started_at", "amount_minor",
+                                           "currency", *arrival))
+    verdicts = pl.concat([vas.select("msisdn"), verdicts], how="horizontal").with_columns(
+        pl.concat_str(pl.lit(VAS_COUNTER), pl.col("charge_key")).alias("_counter"))
+    if opening is not None and opening.height:
+        seen = opening.filter(pl.col("counter").str.starts_with(VAS_COUNTER)).select("msisdn", "counter")
+        if seen.height:
+            again = verdicts.join(seen, left_on=["msisdn", "_counter"], right_on=["msisdn", "counter"], how="left",
+                                  coalesce=False, maintain_order="left")["counter"].is_not_null() & verdicts["billable"]
+            verdicts = verdicts.with_columns(
+                pl.when(again).then(pl.lit(Verdict.DUPLICATE_CHARGE.value)).otherwise(pl.col("verdict")).alias("verdict"),
+                (pl.col("billable") & ~again).alias("billable"),
+            )
+    counters = verdicts.filter(pl.col("billable") & pl.col("_counter").is_not_null()).select(
+        "msisdn", pl.col("_counter").alias("counter"), pl.lit(1, dtype=pl.Int64).alias("used"))
+    verdicts = verdicts.drop("msisdn", "charge_key", "_counter")
     currency = catalog.operator.currency
     prices = {o.id: int(o.price.scaleb(minor_units(currency))) for o in catalog.offers}
     included = [(p.id, o) for p in catalog.plans for o in p.included_offers]
@@ -555,9 +595,10 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str) -
         pl.lit(False).alias("capped"),
         pl.lit(False).alias("throttled"),
     )
-    return out.select([pl.col(c) if c in out.columns else pl.lit(None).alias(c) for c in RATED_COLUMNS]).cast(
+    rated = out.select([pl.col(c) if c in out.columns else pl.lit(None).alias(c) for c in RATED_COLUMNS]).cast(
         RATED_COLUMNS  # type: ignore[arg-type]
     )
+    return rated, counters
 
 
 def _unrated(frame: pl.DataFrame, reason: pl.Expr, period: str) -> pl.DataFrame:
@@ -611,6 +652,7 @@ def rate(
     opening_state: pl.DataFrame | None = None,
     allowances: bool = True,
     closing_state: bool = True,
+    arrival: str | None = None,
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
@@ -619,11 +661,14 @@ def rate(
     same period rated before. ``allowances=False`` prices usage as if the plan had none (quotes).
     ``closing_state=False``: the result's ``closing_state`` is left empty (a batch run over whole subscribers has no
     use for the counters after it; working them out costs a tenth of the kernel).
+    ``arrival``: a column of non-negative integers (which file each record came in, say) that orders each
+    subscriber's records before their start, so that one call over several files rates them as calls over
+    each file in that order, each opening with the counters the one before closed with, would.
     Every record must start inside ``period`` (on the catalog's clock).
     """
     per = _period_of(period, catalog)
     dims = Dimensions.of(catalog)
-    data = normalise_usage(usage)
+    data = normalise_usage(usage, arrival)
     _check_period(data, per)
     # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
     # share of a register that may list millions; ranks among them order lines as among all
@@ -632,11 +677,13 @@ def rate(
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
-    rated_vas = _rate_vas(data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog,
-                          gate or no_gate, per.key)
+    rated_vas, vas_counters = _rate_vas(
+        data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog, gate or no_gate, per.key,
+        None if opening_state is None else opening_state.select(pl.col("msisdn").cast(pl.String), pl.col("counter").cast(pl.String)))
 
+    ordinal = ["_f"] if arrival else []
     lines = data.select("_row", "msisdn", "started_at", "kind", "direction", "peer", "roaming_country", "_p", "_si",
-                        "_mi", "_rank_i", "_rank_s", "_qty", "_reason").filter(
+                        "_mi", "_rank_i", "_rank_s", "_qty", "_reason", *ordinal).filter(
         pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
     # the subscriber as an integer when every number is plain digits (faster windows), else the string; its
     # rank among the subscribers orders lines and keys the running sums. Plain digits only when the integer
@@ -684,7 +731,7 @@ def rate(
         )
     subscriber = subs["_mi" if numeric else "msisdn"]
     rank = subs["_rank_i" if numeric else "_rank_s"].cast(pl.Int64)
-    lines = _order(lines.select("_row", "_si", "_ki", "_qty", "offset", "_pieces", "started_at", "_rank", "_t0"),
+    lines = _order(lines.select("_row", "_si", "_ki", "_qty", "offset", "_pieces", "started_at", "_rank", "_t0", *ordinal),
                    own, per, subscriber)
     lines = _params(lines, table.with_columns(dims.codes_expr("_key"))).with_columns(
         pl.lit(subscriber).gather(pl.col("_si")).alias("_m"), pl.lit(rank).gather(pl.col("_si")).alias("_rank"))
@@ -701,7 +748,10 @@ def rate(
         unrated.append(_unrated(data[bad], pl.lit(UnratedReason.QUANTITY_TOO_LARGE.value), per.key))
         lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
     lines, caps = _daily_caps(lines, table, catalog.operator.timezone, opening)
-    closing = _closing(lines, slots, caps, opening, dims) if closing_state else None
+    closing = None
+    if closing_state:
+        closing = pl.concat([_closing(lines, slots, caps, opening, dims),
+                             vas_counters.select(key_of(pl.col("msisdn")).alias("_m"), "counter", "used")])
     keep = ["_row", "_si", "_ki", "started_at", "offset", "_qty", "_pieces", "_p", "_k", "_dir", "_z", "_r", "_b",
             "charged_quantity", "_drawn", "amount_minor", "capped", "throttled"]
     keep += [f"{c}{j}" for j in range(slots) for c in ("_a", "_before", "_draw")]

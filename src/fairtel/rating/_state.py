@@ -7,12 +7,14 @@ from __future__ import annotations
 import polars as pl
 
 from fairtel.catalog import Catalog
-from fairtel.rating._lines import STATE_COLUMNS
+from fairtel.consent import Verdict, charge_key
+from fairtel.rating._lines import STATE_COLUMNS, VAS_COUNTER
 
 
 def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     """Allowance counters: the units drawn per (msisdn, allowance_id); daily caps: the minor units charged per
-    (msisdn, capped rule, local day), named ``cap:<rule_id>:<YYYY-MM-DD>`` as the kernel names them."""
+    (msisdn, capped rule, local day), named ``cap:<rule_id>:<YYYY-MM-DD>`` as the kernel names them; value-added
+    charges billed: ``vas:<charge key>``."""
     lf = rated.lazy()
     capped = sorted({r.id for p in catalog.plans for r in p.rules if r.daily_cap is not None})
     allowances = lf.filter(pl.col("allowance_id").is_not_null() & (pl.col("allowance_used") > 0)).group_by(
@@ -23,5 +25,18 @@ def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl
                       pl.col("started_at").dt.convert_time_zone(catalog.operator.timezone).dt.strftime("%Y-%m-%d"))
         .alias("counter"),
     ).agg(pl.col("amount_minor").sum().alias("used"))
-    out = pl.concat(pl.collect_all([allowances, caps]))
+    # charges billed under a subscription: ``vas:<charge key>`` as the kernel names them (an offer included in
+    # the plan costs nothing, its lines 0: a repeat of it would cost nothing either, so it is not carried)
+    periods = {o.id: str(getattr(o.period, "value", o.period)) for o in catalog.offers}
+    billed = lf.filter((pl.col("verdict") == Verdict.CONSENTED.value) & (pl.col("amount_minor") > 0)
+                       & pl.col("subscription_id").is_not_null() & pl.col("rule_id").str.starts_with("offer/"))
+    vas = billed.select(
+        "msisdn",
+        pl.concat_str(pl.lit(VAS_COUNTER), charge_key(
+            pl.col("subscription_id"),
+            pl.col("rule_id").str.strip_prefix("offer/").replace_strict(periods, default=None, return_dtype=pl.String),
+            pl.col("period"), pl.col("started_at"), pl.col("amount_minor"))).alias("counter"),
+        pl.lit(1, dtype=pl.Int64).alias("used"),
+    ).unique(["msisdn", "counter"])
+    out = pl.concat(pl.collect_all([allowances, caps, vas]))
     return out.cast(STATE_COLUMNS).sort("msisdn", "counter")  # type: ignore[arg-type]

@@ -20,7 +20,9 @@ from fairtel.core.errors import InvalidInputError, Problem
 VasGate = Callable[[pl.DataFrame], pl.DataFrame]
 """Takes VAS records (record_id, source, msisdn, offer_id, started_at, amount_minor, currency) and returns a
 frame of the same height and order with at least ``billable`` (bool), ``verdict`` (str) and
-``subscription_id`` (str, null when none)."""
+``subscription_id`` (str, null when none); optionally ``charge_key`` (str), what a billable charge used up
+(``consent.charge_key``): rating carries the keys it billed in its counters, so that a charge billed in one
+call (one file, online) is a duplicate in the next."""
 
 GATE_OUTPUT = ("billable", "verdict", "subscription_id")
 NO_GATE = "no_gate"
@@ -84,4 +86,6 @@ def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
         pl.col("billable").cast(pl.Boolean).fill_null(False),
         pl.col("verdict").cast(pl.String),
         pl.col("subscription_id").cast(pl.String),
+        (pl.col("charge_key").cast(pl.String) if "charge_key" in out.columns else pl.lit(None, dtype=pl.String))
+        .alias("charge_key"),
     )
