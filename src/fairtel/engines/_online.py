@@ -190,6 +190,16 @@ class OnlineRater:
         from fairtel.rating import normalise_subscribers
 
         self._subscribers = normalise_subscribers(frame)
+        self._register_keys = numeric_keys(self._subscribers["msisdn"])
+
+    def _register_of(self, numbers: pl.Series) -> pl.DataFrame:
+        """The register rows of the subscribers ``numbers`` names (and perhaps a few more, see
+        ``_PeriodState.touched``): a membership test over integers when every registered number is digits."""
+        if self._register_keys is not None:
+            mask = self._register_keys.is_in(numbers.cast(pl.Int64, strict=False).drop_nulls().implode())
+        else:
+            mask = self._subscribers["msisdn"].is_in(numbers.implode())
+        return self._subscribers.filter(mask)
 
     # --- state ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -297,12 +307,11 @@ class OnlineRater:
                 period = str(key)
                 before = self._period_state(period)
                 opening = before.frame
-                mine = frame.select("msisdn").unique()
+                mine = frame["msisdn"].unique()
                 # the register rows and the counters of these files' subscribers (and the other counters): one
                 # membership test against the files' numbers each (cheaper than a join over the larger side)
-                named = pl.col("msisdn").is_in(mine["msisdn"].implode()).fill_null(False)
-                touched = opening.select(named).to_series()
-                result = rate(frame, self.catalog, self.subscribers.filter(named), period=Period.parse(period, tz),
+                touched = before.touched(mine).fill_null(False)
+                result = rate(frame, self.catalog, self._register_of(mine), period=Period.parse(period, tz),
                               gate=self.gate, opening_state=opening.filter(touched),
                               arrival=ARRIVAL if len(files) > 1 else None)
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
@@ -310,11 +319,10 @@ class OnlineRater:
                     write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 # the closing state holds every counter of the subscribers it names (their opening rows too)
                 delta = result.closing_state
-                state = pl.concat([opening.filter(~touched), delta])
-                after, whole = before.after(state, delta.height)
+                after, whole = before.after(~touched, delta)
                 out = self.lake / STATE / f"period={period}"
                 if whole:
-                    write_part(state, out / f"{name}{FULL}.parquet", atomic=True, keep_empty=True)
+                    write_part(after.frame, out / f"{name}{FULL}.parquet", atomic=True, keep_empty=True)
                 else:
                     write_part(delta, out / f"{name}.parquet", atomic=True, keep_empty=True)
                 new_state[period] = after
@@ -346,19 +354,46 @@ class OnlineRater:
 @dataclass(frozen=True)
 class _PeriodState:
     """A period's counters in memory, and what its files on disk hold: whether a snapshot is among them, the
-    rows of the deltas written since it and the rows of the snapshot."""
+    rows of the deltas written since it and the rows of the snapshot. ``keys``: each row's number as an integer
+    (None unless every number is plain digits), for the membership tests each commit makes over the whole
+    state (about ten times cheaper than over the strings)."""
 
     frame: pl.DataFrame
     snapshot: bool = False
     since: int = 0
     snapshot_rows: int = 0
+    keys: pl.Series | None = field(default=None, compare=False)
 
-    def after(self, frame: pl.DataFrame, delta_rows: int) -> tuple[_PeriodState, bool]:
-        """The state after one more file, and whether its counters are written as a snapshot (else as a delta)."""
-        since = self.since + delta_rows
+    def __post_init__(self) -> None:
+        if self.keys is None:
+            object.__setattr__(self, "keys", numeric_keys(self.frame["msisdn"]))
+
+    def touched(self, numbers: pl.Series) -> pl.Series:
+        """Which rows belong to the subscribers ``numbers`` (strings) names: every one of them, and perhaps a
+        few more (``"086…"`` and ``"86…"`` have one integer), which is harmless to a caller that hands these
+        rows to rating and keeps the others as they are."""
+        if self.keys is not None:
+            return self.keys.is_in(numbers.cast(pl.Int64, strict=False).drop_nulls().implode())
+        return self.frame["msisdn"].is_in(numbers.implode())
+
+    def after(self, untouched: pl.Series, delta: pl.DataFrame) -> tuple[_PeriodState, bool]:
+        """The state after one more commit (the rows not ``untouched`` replaced by ``delta``), and whether its
+        counters are written as a snapshot (else as a delta)."""
+        frame = pl.concat([self.frame.filter(untouched), delta])
+        new = numeric_keys(delta["msisdn"])
+        keys = pl.concat([self.keys.filter(untouched), new]) if self.keys is not None and new is not None else None
+        since = self.since + delta.height
         if not self.snapshot or since >= max(self.snapshot_rows, SNAPSHOT_MIN_ROWS):
-            return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height), True
-        return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows), False
+            return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height, keys=keys), True
+        return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows, keys=keys), False
+
+
+def numeric_keys(numbers: pl.Series) -> pl.Series | None:
+    """``numbers`` as integers when every one is plain digits that the integer gives back, else None."""
+    ints = numbers.cast(pl.Int64, strict=False)
+    if ints.null_count() != numbers.null_count() or not bool((ints.cast(pl.String) == numbers).all()):
+        return None
+    return ints
 
 
 ARRIVAL = "_file"  # which of a commit's files a record came in (0, 1, ...)

@@ -86,7 +86,8 @@ def cap_counter(rule_id: str, day: str) -> str:
 @dataclass(frozen=True)
 class RatingResult:
     """``rated``: RATED_COLUMNS; ``unrated``: UNRATED_COLUMNS; ``closing_state``: STATE_COLUMNS, the
-    counters after this batch (feed it as ``opening_state`` to rate later usage of the same period)."""
+    counters after this batch (feed it as ``opening_state`` to rate later usage of the same period), ordered by
+    subscriber (by the number's value when every number is plain digits, else as a string) and counter."""
 
     rated: pl.DataFrame
     unrated: pl.DataFrame

@@ -788,9 +788,10 @@ def rate(
     if closing is None:
         state = empty(STATE_COLUMNS)
     else:
-        state = closing.select(
-            (pl.col("_m").cast(pl.String) if numeric else pl.col("_m")).alias("msisdn"), "counter", "used"
-        ).sort("msisdn", "counter")
+        # by subscriber as the lines are ordered (the number's value when every number is plain digits: an
+        # integer sort, a few times cheaper than sorting the strings) and counter
+        state = closing.sort("_m", "counter").select(
+            (pl.col("_m").cast(pl.String) if numeric else pl.col("_m")).alias("msisdn"), "counter", "used")
     return RatingResult(
         pl.concat([rated, rated_vas]),
         pl.concat(unrated).sort("msisdn", "started_at", "source", "record_id"),
