@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from fairtel.engines._online import _PeriodState, numeric_keys
+from fairtel.engines._online import ARRIVAL, _by_period, _Numbers, _PeriodState, numeric_keys
 from fairtel.rating import STATE_COLUMNS
 
 
@@ -28,11 +28,22 @@ def test_touched_rows_and_the_state_after_a_commit() -> None:
         before = _PeriodState(state([(a, "basic-39/voice", 60), (b, "basic-39/voice", 120), (b, "cap:x:2026-03-01", 5),
                                      (c, "senior-19/sms", 3)]))
         assert (before.keys is not None) == (numbers[1][0] != "+")
-        touched = before.touched(pl.Series([b, "8613899999999", "+1"]))
+        touched = before.touched(_Numbers(pl.Series([b, "8613899999999", "+1", b])))
         assert touched.to_list() == [False, True, True, False]
         delta = state([(b, "basic-39/voice", 180), (b, "cap:x:2026-03-01", 5), ("8613899999999", "payg/x", 1)])
         after, whole = before.after(~touched, delta)
         assert whole  # no snapshot on disk yet: the first commit writes one
         assert_frame_equal(after.frame, pl.concat([before.frame.filter(~touched), delta]))
         # the keys stay aligned with the rows: the next commit finds the new rows and the old ones
-        assert after.touched(pl.Series(["8613899999999", a])).to_list() == [True, False, False, False, True]
+        assert after.touched(_Numbers(pl.Series(["8613899999999", a]))).to_list() == [True, False, False, False, True]
+
+
+def test_records_split_by_period_on_the_catalog_clock() -> None:
+    t = pl.Series(["2026-03-31T15:59:59Z", "2026-03-31T16:00:00Z", "2026-03-10T00:00:00Z"]).str.to_datetime(
+        time_unit="us", time_zone="UTC")
+    usage = pl.DataFrame({"msisdn": ["1", "2", "3"], "started_at": t, ARRIVAL: [0, 0, 1]})
+    frames, counts = _by_period(usage, "Asia/Shanghai")  # 16:00 UTC on the 31st is April in Shanghai
+    assert [(p, f["msisdn"].to_list()) for p, f in frames] == [("2026-03", ["1", "3"]), ("2026-04", ["2"])]
+    assert counts == [(0, "2026-03", 1), (0, "2026-04", 1), (1, "2026-03", 1)]
+    frames, counts = _by_period(usage.head(1).vstack(usage.tail(1)), "Asia/Shanghai")  # one period: as it came
+    assert [(p, f.height) for p, f in frames] == [("2026-03", 2)] and counts == [(0, "2026-03", 1), (1, "2026-03", 1)]

@@ -41,8 +41,10 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -192,13 +194,13 @@ class OnlineRater:
         self._subscribers = normalise_subscribers(frame)
         self._register_keys = numeric_keys(self._subscribers["msisdn"])
 
-    def _register_of(self, numbers: pl.Series) -> pl.DataFrame:
+    def _register_of(self, numbers: _Numbers) -> pl.DataFrame:
         """The register rows of the subscribers ``numbers`` names (and perhaps a few more, see
         ``_PeriodState.touched``): a membership test over integers when every registered number is digits."""
         if self._register_keys is not None:
-            mask = self._register_keys.is_in(numbers.cast(pl.Int64, strict=False).drop_nulls().implode())
+            mask = self._register_keys.is_in(numbers.ints.implode())
         else:
-            mask = self._subscribers["msisdn"].is_in(numbers.implode())
+            mask = self._subscribers["msisdn"].is_in(numbers.strings.implode())
         return self._subscribers.filter(mask)
 
     # --- state ----------------------------------------------------------------------------------------------
@@ -298,16 +300,14 @@ class OnlineRater:
         counts = [0] * len(files)
         file_periods: list[list[str]] = [[] for _ in files]
         if usage.height:
-            keyed = usage.with_columns(
-                pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_period"))
-            for k, p, n in keyed.group_by(ARRIVAL, "_period").len().sort(ARRIVAL, "_period").iter_rows():
+            by_period = _by_period(usage, tz)
+            for k, p, n in by_period[1]:
                 counts[k] += n
                 file_periods[k].append(p)
-            for (key,), frame in sorted(keyed.partition_by("_period", as_dict=True, include_key=False).items()):
-                period = str(key)
+            for period, frame in by_period[0]:
                 before = self._period_state(period)
                 opening = before.frame
-                mine = frame["msisdn"].unique()
+                mine = _Numbers(frame["msisdn"])
                 # the register rows and the counters of these files' subscribers (and the other counters): one
                 # membership test against the files' numbers each (cheaper than a join over the larger side)
                 touched = before.touched(mine).fill_null(False)
@@ -368,13 +368,13 @@ class _PeriodState:
         if self.keys is None:
             object.__setattr__(self, "keys", numeric_keys(self.frame["msisdn"]))
 
-    def touched(self, numbers: pl.Series) -> pl.Series:
-        """Which rows belong to the subscribers ``numbers`` (strings) names: every one of them, and perhaps a
-        few more (``"086…"`` and ``"86…"`` have one integer), which is harmless to a caller that hands these
-        rows to rating and keeps the others as they are."""
+    def touched(self, numbers: _Numbers) -> pl.Series:
+        """Which rows belong to the subscribers ``numbers`` names: every one of them, and perhaps a few more
+        (``"086…"`` and ``"86…"`` have one integer), which is harmless to a caller that hands these rows to
+        rating and keeps the others as they are."""
         if self.keys is not None:
-            return self.keys.is_in(numbers.cast(pl.Int64, strict=False).drop_nulls().implode())
-        return self.frame["msisdn"].is_in(numbers.implode())
+            return self.keys.is_in(numbers.ints.implode())
+        return self.frame["msisdn"].is_in(numbers.strings.implode())
 
     def after(self, untouched: pl.Series, delta: pl.DataFrame) -> tuple[_PeriodState, bool]:
         """The state after one more commit (the rows not ``untouched`` replaced by ``delta``), and whether its
@@ -386,6 +386,37 @@ class _PeriodState:
         if not self.snapshot or since >= max(self.snapshot_rows, SNAPSHOT_MIN_ROWS):
             return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height, keys=keys), True
         return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows, keys=keys), False
+
+
+class _Numbers:
+    """The numbers of a commit's records: distinct, as strings and as integers (those that read as one), each
+    worked out when first asked for."""
+
+    def __init__(self, msisdn: pl.Series) -> None:
+        self._msisdn = msisdn
+
+    @cached_property
+    def strings(self) -> pl.Series:
+        return self._msisdn.unique()
+
+    @cached_property
+    def ints(self) -> pl.Series:
+        return self._msisdn.cast(pl.Int64, strict=False).drop_nulls().unique()
+
+
+def _by_period(usage: pl.DataFrame, tz: str) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[int, str, int]]]:
+    """The records of each billing period (on the catalog's clock ``tz``), and (file, period, records) counts.
+    A commit's records nearly always fall in one period: found from the earliest and latest start alone."""
+    lo, hi = usage.select(pl.col("started_at").min().alias("lo"), pl.col("started_at").max().alias("hi")).row(0)
+    zone = ZoneInfo(tz)
+    first, last = lo.astimezone(zone).strftime("%Y-%m"), hi.astimezone(zone).strftime("%Y-%m")
+    if first == last:
+        counts = usage.group_by(ARRIVAL).len().sort(ARRIVAL)
+        return [(first, usage)], [(k, first, n) for k, n in counts.iter_rows()]
+    keyed = usage.with_columns(pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_period"))
+    counts = keyed.group_by(ARRIVAL, "_period").len().sort(ARRIVAL, "_period")
+    frames = sorted(keyed.partition_by("_period", as_dict=True, include_key=False).items())
+    return [(str(key), frame) for (key,), frame in frames], [(k, p, n) for k, p, n in counts.iter_rows()]
 
 
 def numeric_keys(numbers: pl.Series) -> pl.Series | None:

@@ -628,18 +628,21 @@ _QUANTITY = (
 )
 
 
-def _subscriber_keys(subs: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
+def _subscriber_keys(subs: pl.DataFrame, dims: Dimensions) -> tuple[pl.DataFrame, bool]:
     """Subscribers with their plan code ``_p`` (null: plan not in the catalog), row ``_si``, number as an integer
-    ``_mi`` (null if not digits) and the ranks of the number as an integer (``_rank_i``, equal integers equal
-    ranks) and as a string (``_rank_s``): the rank orders lines as the number itself would."""
-    return subs.with_columns(
+    ``_mi`` (null if not digits) and the rank ``_rank`` of the number, which orders lines as the number itself
+    would; and whether the numbers are plain digits. Plain digits only when the integer gives back the very string
+    ("+86..." or "086..." are other subscribers than "86..."), checked on the rows of the subscribers with a plan
+    (every line's subscriber is among them): then the rank is the integer's (equal integers, equal ranks),
+    else the string's."""
+    subs = subs.with_columns(
         pl.col("plan_id").replace_strict(dims.plans, pl.Series(range(len(dims.plans)), dtype=pl.Int64), default=None).alias("_p"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_si"),
         pl.col("msisdn").cast(pl.Int64, strict=False).alias("_mi"),
-    ).with_columns(
-        pl.col("_mi").rank("dense").alias("_rank_i"),
-        pl.col("msisdn").rank("dense").alias("_rank_s"),
     )
+    planned = subs.filter(pl.col("_p").is_not_null())
+    numeric = planned["_mi"].null_count() == 0 and bool((planned["_mi"].cast(pl.String) == planned["msisdn"]).all())
+    return subs.with_columns(pl.col("_mi" if numeric else "msisdn").rank("dense").cast(pl.Int64).alias("_rank")), numeric
 
 
 def rate(
@@ -673,7 +676,8 @@ def rate(
     # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
     # share of a register that may list millions; ranks among them order lines as among all
     subs = normalise_subscribers(subscribers)
-    subs = _subscriber_keys(subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
+    subs, numeric = _subscriber_keys(
+        subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
@@ -683,14 +687,10 @@ def rate(
 
     ordinal = ["_f"] if arrival else []
     lines = data.select("_row", "msisdn", "started_at", "kind", "direction", "peer", "roaming_country", "_p", "_si",
-                        "_mi", "_rank_i", "_rank_s", "_qty", "_reason", *ordinal).filter(
+                        "_mi", "_rank", "_qty", "_reason", *ordinal).filter(
         pl.col("_reason").is_null() & pl.col("kind").is_in(KINDS)).drop("_reason")
     # the subscriber as an integer when every number is plain digits (faster windows), else the string; its
-    # rank among the subscribers orders lines and keys the running sums. Plain digits only when the integer
-    # gives back the very string ("+86..." or "086..." are other subscribers than "86..."), checked on the
-    # register rows of the subscribers with a plan (every line's subscriber is among them), not on every line
-    planned = subs.filter(pl.col("_p").is_not_null())
-    numeric = planned["_mi"].null_count() == 0 and bool((planned["_mi"].cast(pl.String) == planned["msisdn"]).all())
+    # rank among the subscribers orders lines and keys the running sums
     key_of = (lambda e: e.cast(pl.Int64)) if numeric else (lambda e: e)
     other_direction = lines.select(
         (pl.col("direction").is_not_null() & ~pl.col("direction").is_in(DIRECTIONS)).any()).item()
@@ -700,13 +700,12 @@ def rate(
     own = data.select("record_id", "source", "roaming_country", *(["direction"] if other_direction else [])).rechunk()
     lines = lines.with_columns(
         (pl.col("_mi") if numeric else pl.col("msisdn")).alias("_m"),
-        pl.col("_rank_i" if numeric else "_rank_s").cast(pl.Int64).alias("_rank"),
         pl.col("kind").cast(pl.Enum(KINDS)).to_physical().cast(pl.Int64).alias("_k"),
         pl.when(pl.col("direction") == DIRECTIONS[0]).then(0).when(pl.col("direction") == DIRECTIONS[1]).then(1)
         .otherwise(len(DIRECTIONS)).cast(pl.Int64).alias("_d"),
         pl.col("started_at").alias("_t0"),
         pl.lit(0, dtype=pl.Int64).alias("offset"), pl.lit(1, dtype=pl.Int32).alias("_pieces"),
-    ).drop("msisdn", "kind", "direction", "_mi", "_rank_i", "_rank_s")
+    ).drop("msisdn", "kind", "direction", "_mi")
     lines = _split_bands(_situations(lines, dims), dims)
 
     keys = lines["_key"].unique().sort()
@@ -730,7 +729,7 @@ def rate(
                                              default=None).alias("_ac"),
         )
     subscriber = subs["_mi" if numeric else "msisdn"]
-    rank = subs["_rank_i" if numeric else "_rank_s"].cast(pl.Int64)
+    rank = subs["_rank"]
     lines = _order(lines.select("_row", "_si", "_ki", "_qty", "offset", "_pieces", "started_at", "_rank", "_t0", *ordinal),
                    own, per, subscriber)
     lines = _params(lines, table.with_columns(dims.codes_expr("_key"))).with_columns(
