@@ -214,6 +214,23 @@ def test_vas_charge_is_explained_by_its_consent(model, data: MemoryData) -> None
     assert "2026-08-03" in reply.text and "6.00 元" in reply.text
 
 
+def test_a_charge_named_by_its_amount_or_day_is_explained_without_a_list(model, data: MemoryData) -> None:  # type: ignore[no-untyped-def]
+    """A subscriber names a charge the way the bill shows it, by its amount or its day, not by a record id."""
+    data.charge_list[(ME, "2026-09")].append(
+        ChargeFacts("r-2", "voice", datetime(2026, 9, 9, 20, tzinfo=TZ), 300, "CNY", "basic-39/voice-domestic"))
+    a = Assistant(model, data)
+    _, (by_amount,) = _talk(a, ME, ["Why was I charged 11.37 yuan in September?"])
+    assert by_amount.intent == "charge_explain" and by_amount.data["record_id"] == "r-1"
+    _, (by_day,) = _talk(a, ME, ["9月4号扣的钱是什么费用"])
+    assert by_day.intent == "charge_explain" and by_day.data["record_id"] == "r-1"
+    _, (both,) = _talk(a, ME, ["what is the 3 yuan charge on September 9?"])
+    assert both.data["record_id"] == "r-2"
+    # a day with two charges and no amount: the list of that day's charges, nothing else
+    _, (listing,) = _talk(a, ME, ["explain the charges on the 9th of September"])
+    assert listing.waiting_for == "charge" and "3.00 CNY" in listing.text and "6.00 CNY" in listing.text
+    assert "11.37" not in listing.text
+
+
 def test_cancel_needs_an_explicit_confirmation(model, data: MemoryData) -> None:  # type: ignore[no-untyped-def]
     a = Assistant(model, data)
     _, (ask, no) = _talk(a, ME, ["退订星座运势", "算了"])

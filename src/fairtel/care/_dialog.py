@@ -394,6 +394,12 @@ class Dialog:
             charges = [c for c in charges if c.roaming_country] or charges
         elif kind is not None:
             charges = [c for c in charges if c.kind == kind] or charges
+        # "the 6 yuan on the 9th": the amount and the day narrow the list down (each only if some charge matches)
+        amount, day = words.money_mentioned(message), words.day_mentioned(message)
+        if amount is not None:
+            charges = [c for c in charges if Money.from_minor(c.amount_minor, c.currency).amount == amount] or charges
+        if day is not None:
+            charges = [c for c in charges if c.started_at.day == day] or charges
         if not charges:
             return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
         if len(charges) == 1:

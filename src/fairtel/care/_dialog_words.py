@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 
 _ZH_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_ORD = {
@@ -206,3 +207,34 @@ def charge_kind(text: str) -> str | None:
 
 def mentions_roaming(text: str) -> bool:
     return bool(_ROAMING_WORDS.search(_norm(text)))
+
+
+_MONEY = re.compile(
+    r"(?:[¥￥]|\b(?:cny|rmb)\s?)\s*(\d{1,6}(?:\.\d{1,2})?)(?![\d.])"
+    r"|(?<![\d.])(\d{1,6}(?:\.\d{1,2})?)\s*(?:元|块|塊|yuan\b|rmb\b|cny\b)"
+)
+
+
+def money_mentioned(text: str) -> Decimal | None:
+    """An amount of money the message names ("6块钱", "11.37元", "¥6", "6 yuan", "CNY 11.37")."""
+    m = _MONEY.search(_norm(text))
+    return None if m is None else Decimal(m.group(1) or m.group(2))
+
+
+_MONTHS = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_ZH_DAY = re.compile(r"(?<![\d.])([0-3]?\d)\s*(?:号|日)(?!\s*(?:内|以内|之内|前|以前|之前))")
+_EN_DAY = re.compile(
+    rf"\b(?:{_MONTHS})[a-z]*\.?\s+([0-3]?\d)(?:st|nd|rd|th)?\b"
+    rf"|\b([0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})[a-z]*\b"
+    r"|\bthe\s+([0-3]?\d)(?:st|nd|rd|th)\b"
+)
+
+
+def day_mentioned(text: str) -> int | None:
+    """The day of the month the message names ("4号", "9月4日", "September 4", "on the 4th", "4 Sept")."""
+    t = _norm(text)
+    m = _ZH_DAY.search(t) or _EN_DAY.search(t)
+    if m is None:
+        return None
+    day = int(next(g for g in m.groups() if g is not None))
+    return day if 1 <= day <= 31 else None

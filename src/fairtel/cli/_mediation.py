@@ -81,7 +81,8 @@ def register(app: typer.Typer) -> None:
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default ./var or FAIRTEL_HOME).")] = None,
         rate: Annotated[bool, typer.Option("--rate", help=(
             "Rate each file's records as soon as they are committed (online rating, counters carried from file to "
-            "file); the file moves to done/ once rated. Timeliness is logged in the lake's rating_log."))] = False,
+            "file; the files waiting are rated together, priced as one by one in arrival order); a file moves to "
+            "done/ once rated. Timeliness is logged in the lake's rating_log."))] = False,
     ) -> None:
         """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
         results are committed. Write files under a .tmp name and rename them when complete."""
