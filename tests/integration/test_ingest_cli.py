@@ -183,9 +183,15 @@ def test_watch_hands_the_files_waiting_to_one_after_call(tmp_path: Path) -> None
     handled: list[FileReport] = []
     committer = _Committer(after, inbox / "done", handled, None, records=250)
     names = [f"f{k}.csv" for k in range(6)]
+    lake = tmp_path / "lake"
+    lake.mkdir()
     for k, name in enumerate(names):
         (inbox / name).write_text("x")
-        committer.put(inbox / name, FileReport(file=str(inbox / name), accepted=100))
+        part = lake / f"{name}.parquet"  # 100 records in the lake; f3 was found already ingested (no counts)
+        pq.write_table(pa.table({"record_id": [f"r{i}" for i in range(100)]}), part)
+        rep = FileReport(file=str(inbox / name), accepted=0 if k == 3 else 100, parts=[str(part)],
+                         status="already_ingested" if k == 3 else "ingested")
+        committer.put(inbox / name, rep)
         if k == 0:
             while not calls:  # the first file's call is under way, the others queue behind it
                 time.sleep(0.01)

@@ -15,6 +15,9 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from fairtel.core.settings import Settings
 from fairtel.mediation._ingest import FileReport, Progress, Status, _Quiet, ingest_session
 
@@ -48,6 +51,15 @@ AFTER_FILES = 32  # files ingested and waiting for ``after`` at most (ingest nev
 AFTER_RECORDS = 1_000_000  # accepted records handed to one ``after`` call at most (unless one file holds more)
 
 
+def lake_records(rep: FileReport) -> int:
+    """The records a file put in the lake, from its parts' footers: what ``after`` will read of it (a file found
+    already ingested reports no counts of its own, and may be the largest of all after a crash)."""
+    try:
+        return sum(pq.ParquetFile(part).metadata.num_rows for part in rep.parts)
+    except (OSError, pa.ArrowInvalid):
+        return rep.accepted  # unreadable here: ``after`` will say why
+
+
 class _Committer:
     """Runs ``after`` on ingested files in a thread of its own (so that the next file is ingested meanwhile),
     then moves them to done/. ``after`` gets every file waiting when it is free, in arrival order, up to
@@ -76,18 +88,18 @@ class _Committer:
         """The waiting files, in turn: each batch as many as have arrived, up to ``records`` records."""
         nxt, have = self.queue.get(), True
         while nxt is not None:
-            batch, n = [nxt], nxt[1].accepted
+            batch, n = [nxt], lake_records(nxt[1])
             have = False
             while True:
                 try:
                     item = self.queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None or n + item[1].accepted > self.records:
+                if item is None or n + (m := lake_records(item[1])) > self.records:
                     nxt, have = item, True  # the end, or the next batch's first file
                     break
                 batch.append(item)
-                n += item[1].accepted
+                n += m
             yield batch
             if not have:
                 nxt = self.queue.get()
