@@ -1,6 +1,7 @@
 """kill -9 `fairtel watch --rate` at random moments, many times, then let it finish: the rated lines, the unrated
-records, the allowance and cap counters and the rating log must be identical to one uninterrupted run over the
-same files (nothing charged twice, nothing lost, no file left in flight).
+records, the allowance and cap counters, the files the rating log commits (each once, in arrival order, with its
+records) and the log's totals must be identical to one uninterrupted run over the same files (nothing charged
+twice, nothing lost, no file left in flight). Which files share a commit depends on timing, not on the result.
 
     python bench/killtest_watch.py                         # 60 files x 50 000 records, 100 000 subscribers, 20 kills
     python bench/killtest_watch.py --files 40 --kills 40 --dir /tmp/killtest-watch
