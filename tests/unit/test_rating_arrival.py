@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_rating_fast import CATALOG, PLANS, usage
 
 from fairtel.consent import parse_consent_lines, project_subscriptions
 from fairtel.core.errors import InvalidInputError
-from fairtel.rating import STATE_COLUMNS, VasGate, consent_gate, rate
+from fairtel.rating import STATE_COLUMNS, VasGate, consent_gate, no_gate, rate
 
 ORDER = ["source", "record_id", "line"]
 
@@ -78,3 +80,36 @@ def test_arrival_must_be_a_non_negative_integer() -> None:
              arrival="_file")
     with pytest.raises(InvalidInputError, match=r"_file\]: column missing"):
         rate(data, CATALOG, {"8613800000001": "payg"}, period="2026-03", arrival="_file")
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), nfiles=st.integers(2, 6), cuts=st.lists(st.booleans(), min_size=5, max_size=5))
+def test_any_grouping_of_files_into_calls_rates_alike(seed: int, nfiles: int, cuts: list[bool]) -> None:
+    """Files cut from a month at random, rated in consecutive groups (each group one call, ordered by arrival,
+    counters carried from group to group): every grouping gives the lines and counters of one call per file."""
+    rng = np.random.default_rng(seed)
+    numbers = [str(8613800000000 + i) for i in rng.choice(10**6, size=6, replace=False)]
+    subs = {m: str(rng.choice(PLANS[:4])) for m in numbers}
+    data = usage(seed, 600, numbers, odd_direction=False)
+    data = data.with_columns(pl.Series("_file", rng.integers(0, nfiles, size=data.height)))
+    files = [data.filter(pl.col("_file") == k).drop("_file") for k in range(nfiles)]
+    opening = pl.DataFrame(schema=STATE_COLUMNS)
+    want_rated, want_unrated, want_state = one_by_one(files, subs, opening, no_gate)
+
+    groups, start = [], 0
+    for k in range(1, nfiles):
+        if cuts[k - 1]:
+            groups.append(range(start, k))
+            start = k
+    groups.append(range(start, nfiles))
+    state, rated, unrated = opening, [], []
+    for g in groups:
+        part = data.filter(pl.col("_file").is_in(list(g))).with_columns(pl.col("_file") - g.start)
+        res = rate(part, CATALOG, subs, period="2026-03", opening_state=state, arrival="_file")
+        state = pl.concat([state.join(res.closing_state.select("msisdn").unique(), on="msisdn", how="anti"),
+                           res.closing_state])
+        rated.append(res.rated)
+        unrated.append(res.unrated)
+    assert_frame_equal(pl.concat(rated).sort(ORDER), want_rated)
+    assert_frame_equal(pl.concat(unrated).sort("source", "record_id"), want_unrated)
+    assert_frame_equal(state.sort("msisdn", "counter"), want_state)
