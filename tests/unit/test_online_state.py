@@ -25,7 +25,7 @@ def test_touched_rows_and_the_state_after_a_commit() -> None:
     for numbers in (["8613800000001", "8613800000002", "8613800000003"],
                     ["8613800000001", "+8613800000002", "abc"]):  # integer keys, then the strings
         a, b, c = numbers
-        before = _PeriodState(state([(a, "basic-39/voice", 60), (b, "basic-39/voice", 120), (b, "cap:x:2026-03-01", 5),
+        before = _PeriodState.of(state([(a, "basic-39/voice", 60), (b, "basic-39/voice", 120), (b, "cap:x:2026-03-01", 5),
                                      (c, "senior-19/sms", 3)]))
         assert (before.keys is not None) == (numbers[1][0] != "+")
         touched = before.touched(_Numbers(pl.Series([b, "8613899999999", "+1", b])))

@@ -177,8 +177,8 @@ class OnlineRater:
         self.gate = gate
         self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
         self._state: dict[str, _PeriodState] = {}
-        self._by_file: dict[str, dict[str, Any]] | None = None
-        self._by_file_of: list[dict[str, Any]] = []
+        self._by_file: dict[str, dict[str, Any]] = {}
+        self._by_file_entries = 0  # how many log entries ``_by_file`` holds
         self._recover()
 
     @property
@@ -197,11 +197,7 @@ class OnlineRater:
     def _register_of(self, numbers: _Numbers) -> pl.DataFrame:
         """The register rows of the subscribers ``numbers`` names (and perhaps a few more, see
         ``_PeriodState.touched``): a membership test over integers when every registered number is digits."""
-        if self._register_keys is not None:
-            mask = self._register_keys.is_in(numbers.ints.implode())
-        else:
-            mask = self._subscribers["msisdn"].is_in(numbers.strings.implode())
-        return self._subscribers.filter(mask)
+        return self._subscribers.filter(numbers.named(self._subscribers["msisdn"], self._register_keys))
 
     # --- state ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -221,9 +217,9 @@ class OnlineRater:
         return self._committed(file) is not None
 
     def _committed(self, file: str) -> dict[str, Any] | None:
-        if self._by_file is None or len(self._by_file_of) != len(self.log.entries):
-            self._by_file = {f["file"]: e for e in self.log.entries for f in entry_files(e)}
-            self._by_file_of = list(self.log.entries)
+        for e in self.log.entries[self._by_file_entries:]:
+            self._by_file.update((f["file"], e) for f in entry_files(e))
+        self._by_file_entries = len(self.log.entries)
         return self._by_file.get(file)
 
     def state(self, period: str) -> pl.DataFrame:
@@ -248,7 +244,7 @@ class OnlineRater:
                 if deltas:
                     newest = pl.concat(deltas).filter(pl.col("_i") == pl.col("_i").max().over("msisdn")).drop("_i")
                     base = pl.concat([base.join(newest.select("msisdn").unique(), on="msisdn", how="anti"), newest])
-                self._state[period] = _PeriodState(base, snapshot=last_full >= 0, since=since, snapshot_rows=snapshot_rows)
+                self._state[period] = _PeriodState.of(base, snapshot=last_full >= 0, since=since, snapshot_rows=snapshot_rows)
             else:
                 frame = pl.DataFrame(schema=STATE_COLUMNS)
                 # a period rated before by the batch run: carry on from the counters its lines record, so that
@@ -259,7 +255,7 @@ class OnlineRater:
                     from fairtel.rating import state_from_rated
 
                     frame = state_from_rated(pl.scan_parquet(batch), self.catalog)
-                self._state[period] = _PeriodState(frame)
+                self._state[period] = _PeriodState.of(frame)
         return self._state[period]
 
     # --- rating -----------------------------------------------------------------------------------------------
@@ -364,17 +360,15 @@ class _PeriodState:
     snapshot_rows: int = 0
     keys: pl.Series | None = field(default=None, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.keys is None:
-            object.__setattr__(self, "keys", numeric_keys(self.frame["msisdn"]))
+    @classmethod
+    def of(cls, frame: pl.DataFrame, **kw: Any) -> _PeriodState:
+        """The state of ``frame`` as read or worked out afresh, its integer keys computed once here (a commit
+        carries them over in ``after``)."""
+        return cls(frame, keys=numeric_keys(frame["msisdn"]), **kw)
 
     def touched(self, numbers: _Numbers) -> pl.Series:
-        """Which rows belong to the subscribers ``numbers`` names: every one of them, and perhaps a few more
-        (``"086…"`` and ``"86…"`` have one integer), which is harmless to a caller that hands these rows to
-        rating and keeps the others as they are."""
-        if self.keys is not None:
-            return self.keys.is_in(numbers.ints.implode())
-        return self.frame["msisdn"].is_in(numbers.strings.implode())
+        """Which rows belong to the subscribers ``numbers`` names (see ``_Numbers.named``)."""
+        return numbers.named(self.frame["msisdn"], self.keys)
 
     def after(self, untouched: pl.Series, delta: pl.DataFrame) -> tuple[_PeriodState, bool]:
         """The state after one more commit (the rows not ``untouched`` replaced by ``delta``), and whether its
@@ -402,6 +396,14 @@ class _Numbers:
     @cached_property
     def ints(self) -> pl.Series:
         return self._msisdn.cast(pl.Int64, strict=False).drop_nulls().unique()
+
+    def named(self, msisdn: pl.Series, keys: pl.Series | None) -> pl.Series:
+        """Which of the rows ``msisdn`` (with their integer ``keys``, when every one is digits) are numbers named
+        here: every one of them, and perhaps a few more (``"086…"`` and ``"86…"`` read as one integer), which is
+        harmless to a caller that hands these rows to rating and keeps the others as they are."""
+        if keys is not None:
+            return keys.is_in(self.ints.implode())
+        return msisdn.is_in(self.strings.implode())
 
 
 def _by_period(usage: pl.DataFrame, tz: str) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[int, str, int]]]:
