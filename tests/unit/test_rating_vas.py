@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -108,3 +109,48 @@ def test_a_charge_billed_in_an_earlier_call_is_a_duplicate_in_the_next() -> None
         pl.Series("_file", [0, 1])), CATALOG, {A: "basic-39"}, period="2026-03", gate=gate, arrival="_file")
     got = {r["record_id"]: (r["verdict"], r["amount_minor"]) for r in both.rated.to_dicts()}
     assert got == {"music": ("consented", 1000), "music-again": ("duplicate_charge", 0)}
+
+
+RINGTONE_RISE = default_catalog_path().read_text(encoding="utf-8").replace(
+    'period = "per_use"\ncategory = "ringtone"\n',
+    'period = "per_use"\ncategory = "ringtone"\n'
+    '[[offers.price_changes]]\nfrom = "2026-03-15T00:00:00+08:00"\nprice = "3.00"\n')
+
+
+def test_a_charge_is_priced_at_the_offer_price_in_force_when_it_was_made() -> None:
+    """The catalog dates each later price of an offer: a charge is billed at the price in force at its time,
+    and a charge claiming the old price after the change is refused, not billed at either price."""
+    catalog, problems = parse_catalog(RINGTONE_RISE)
+    assert catalog is not None, problems
+    offer = next(o for o in catalog.offers if o.id == "vas-ringtone-2")
+    assert [str(p) for _, p in offer.versions()] == ["2.00", "3.00"]
+    assert offer.price_at(datetime(2026, 3, 14, 23, 59, tzinfo=CN)) == Decimal("2.00")
+    assert offer.price_at(datetime(2026, 3, 15, 0, 0, tzinfo=CN)) == Decimal("3.00")
+    b = "8613800000002"
+    t = datetime(2026, 3, 1, 10, tzinfo=CN)
+    events = [ev("ordered", "s1", t, "vas-ringtone-2"), ev("confirmed", "s1", t + timedelta(minutes=5), "vas-ringtone-2")]
+    later = datetime(2026, 3, 16, 10, tzinfo=CN)
+    events += [json.dumps({"event": e, "subscription_id": "s2", "msisdn": b, "offer_id": "vas-ringtone-2",
+                           "at": (later + timedelta(minutes=m)).isoformat(), "channel": "sms"})
+               for e, m in (("ordered", 0), ("confirmed", 5))]
+    gate = consent_gate(project_subscriptions(parse_consent_lines(events).events), catalog)
+    rows = [vas("before", "vas-ringtone-2", 3, 200), vas("old-price-after", "vas-ringtone-2", 20, 200),
+            vas("b-after", "vas-ringtone-2", 20, 300, msisdn=b)]
+    res = rate(pl.DataFrame(rows), catalog, {A: "basic-39", b: "basic-39"}, period="2026-03", gate=gate)
+    got = {r["record_id"]: (r["verdict"], r["amount_minor"]) for r in res.rated.to_dicts()}
+    assert got == {"before": ("consented", 200), "old-price-after": ("price_mismatch", 0), "b-after": ("consented", 300)}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ('[[offers.price_changes]]\nfrom = "2026-04-01T00:00:00+08:00"\nprice = "3.00"\n'
+     '[[offers.price_changes]]\nfrom = "2026-03-01T00:00:00+08:00"\nprice = "4.00"', "is not after the previous change"),
+    ('[[offers.price_changes]]\nfrom = "2026-04-01"\nprice = "3.00"', "needs an offset"),
+    ('[[offers.price_changes]]\nfrom = "2026-04-01T00:00:00+08:00"\nprice = "3.005"', "more decimals"),
+    ('[[offers.price_changes]]\nprice = "3.00"', "from"),
+])
+def test_price_changes_are_checked(changes: str, message: str) -> None:
+    text = default_catalog_path().read_text(encoding="utf-8").replace(
+        'period = "per_use"\ncategory = "ringtone"\n', 'period = "per_use"\ncategory = "ringtone"\n' + changes + "\n")
+    catalog, problems = parse_catalog(text)
+    assert catalog is None
+    assert any(message in p.message and "price_changes" in (p.field or "") for p in problems), problems

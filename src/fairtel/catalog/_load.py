@@ -28,13 +28,14 @@ from fairtel.catalog._model import (
     Offer,
     OfferPeriod,
     Operator,
+    PriceChange,
     Rate,
     RateStep,
     RoamingZone,
     Zone,
 )
 from fairtel.catalog._read_plans import PlanReader, Refs
-from fairtel.catalog._subjects import read_subjects
+from fairtel.catalog._subjects import read_instant, read_subjects
 from fairtel.catalog._units import Unit
 from fairtel.core.errors import CatalogError, Problem
 from fairtel.core.money import MINOR_UNITS, Rounding
@@ -397,7 +398,7 @@ class _Reader(PlanReader):
         self.unique(((t.get("id") if isinstance(t.get("id"), str) else None, p) for t, p in items), "offer")
         periods = {p.value: p for p in OfferPeriod} | {"per-use": OfferPeriod.PER_USE}
         for raw, path in items:
-            t = self.table(raw, path, ("id", "name", "provider", "price", "period", "category"),
+            t = self.table(raw, path, ("id", "name", "provider", "price", "period", "category", "price_changes"),
                            ("id", "name", "provider", "price", "period"))
             if t is None:
                 continue
@@ -406,9 +407,34 @@ class _Reader(PlanReader):
             price = self.money(t, "price", path, exact=True)
             period = self.choice(t, "period", path, periods)
             category = self.string(t, "category", path)
-            if ident and name and provider and price is not None and period is not None:
-                out.append(Offer(ident, provider, price, period, name, category))
+            changes = self.price_changes(t, path)
+            if ident and name and provider and price is not None and period is not None and changes is not None:
+                out.append(Offer(ident, provider, price, period, name, category, changes))
         return out
+
+    def price_changes(self, t: dict[str, Any], path: str) -> tuple[PriceChange, ...] | None:
+        """An offer's ``[[offers.price_changes]]`` (``from``: a date-time with an offset, ``price``), in time order;
+        None if any is wrong."""
+        out: list[PriceChange] = []
+        ok = True
+        for raw, p in self.array_of_tables(t, "price_changes", path):
+            c = self.table(raw, p, ("from", "price"), ("from", "price"))
+            if c is None:
+                ok = False
+                continue
+            at = read_instant(self, c, "from", p) if "from" in c else None
+            price = self.money(c, "price", p, exact=True)
+            if at is None or price is None:
+                ok = False
+            elif out and at <= out[-1].valid_from:
+                self.add(join(p, "from"), f"{at.isoformat()} is not after the previous change "
+                         f"({out[-1].valid_from.isoformat()}): list the changes in time order", "invalid_value")
+                ok = False
+            else:
+                out.append(PriceChange(at, price))
+        if "price_changes" in t and not isinstance(t["price_changes"], list):
+            ok = False
+        return tuple(out) if ok else None
 
 
 def _days(text: str) -> list[int] | None:

@@ -251,8 +251,18 @@ class OfferPeriod(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PriceChange:
+    """From ``valid_from`` on, an offer costs ``price`` (until its next change)."""
+
+    valid_from: datetime
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Offer:
-    """A value-added service a content provider (merchant) sells through the operator's bill."""
+    """A value-added service a content provider (merchant) sells through the operator's bill. ``price`` is what
+    it cost first; ``price_changes`` (in time order) date every later price, so that a charge is priced, and its
+    consent checked, at the price in force when it was made."""
 
     id: str
     provider: str
@@ -260,10 +270,25 @@ class Offer:
     period: OfferPeriod
     name: Name
     category: str | None = None
+    price_changes: tuple[PriceChange, ...] = ()
 
     @property
     def offer_id(self) -> str:
         return self.id
+
+    def price_at(self, at: datetime) -> Decimal:
+        """The price in force at ``at``."""
+        require_aware(at, "at")
+        price = self.price
+        for change in self.price_changes:
+            if change.valid_from > at:
+                break
+            price = change.price
+        return price
+
+    def versions(self) -> tuple[tuple[datetime | None, Decimal], ...]:
+        """(valid from, price) of each price the offer has had, the first from the beginning (None)."""
+        return ((None, self.price), *((c.valid_from, c.price) for c in self.price_changes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def read_subjects(reader: FieldReader, top: dict[str, Any], plans: set[str]) -> 
             reader.add(join(path, "plan"), unknown("plan", plan, plans), "unknown_reference")
             plan = None
         ok_kinds, kind_set = reader.members(t, "kinds", path, kinds, "usage kind")
-        active_from = _instant(reader, t, "from", path) if "from" in t else None
+        active_from = read_instant(reader, t, "from", path) if "from" in t else None
         if subject is None or plan is None or not ok_kinds or ("from" in t and active_from is None):
             continue
         key = (subject, kind_set, active_from)
@@ -43,7 +43,7 @@ def read_subjects(reader: FieldReader, top: dict[str, Any], plans: set[str]) -> 
     return out
 
 
-def _instant(reader: FieldReader, t: dict[str, Any], key: str, path: str) -> datetime | None:
+def read_instant(reader: FieldReader, t: dict[str, Any], key: str, path: str) -> datetime | None:
     v = t[key]
     if isinstance(v, str):
         try:

@@ -105,7 +105,8 @@ def show(
             "plans": [{"plan_id": p.id, "name": {"zh": p.name.zh, "en": p.name.en}, "monthly_fee": p.monthly_fee,
                        "allowances": [a.id for a in p.allowances], "rules": [r.id for r in p.rules]}
                       for p in selected],
-            "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period)}
+            "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period),
+                        "price_changes": [{"from": ch.valid_from.isoformat(), "price": ch.price} for ch in o.price_changes]}
                        for o in c.offers],
         })
         return
@@ -150,7 +151,9 @@ def show(
         rate_rows.append([r.id, r.unit, steps, f"{r.rounding} {r.rounding_decimals}", cap])
     console.print(table(f"Rates ({cur})", ["rate", "unit", "steps", "rounding", "max cost"], rate_rows))
     console.print(table("Value-added offers", ["offer", "name", "provider", "price", "period"], [
-        [o.id, f"{o.name.zh} / {o.name.en}", o.provider, f"{o.price} {cur}", o.period] for o in c.offers
+        [o.id, f"{o.name.zh} / {o.name.en}", o.provider,
+         "; ".join([f"{o.price} {cur}", *(f"{ch.price} {cur} from {ch.valid_from.isoformat()}" for ch in o.price_changes)]),
+         o.period] for o in c.offers
     ]))
 
 

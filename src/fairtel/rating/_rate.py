@@ -23,7 +23,7 @@ that both give the same lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow as pa
@@ -573,13 +573,14 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
         "msisdn", pl.col("_counter").alias("counter"), pl.lit(1, dtype=pl.Int64).alias("used"))
     verdicts = verdicts.drop("msisdn", "charge_key", "_counter")
     currency = catalog.operator.currency
-    prices = {o.id: int(o.price.scaleb(minor_units(currency))) for o in catalog.offers}
+    price = _offer_prices(vas, catalog, minor_units(currency))
     included = [(p.id, o) for p in catalog.plans for o in p.included_offers]
     inc = pl.DataFrame({"plan_id": [p for p, _ in included], "offer_id": [o for _, o in included]},
                        schema={"plan_id": pl.String(), "offer_id": pl.String()}).with_columns(pl.lit(True).alias("_included"))
     vas = pl.concat([vas.drop("amount_minor", "currency"), verdicts], how="horizontal").join(
         inc, on=["plan_id", "offer_id"], how="left", maintain_order="left")
-    price = pl.col("offer_id").replace_strict(prices, default=None, return_dtype=pl.Int64)
+    vas = vas.with_columns(price.alias("_price"))
+    price = pl.col("_price")
     billed = pl.col("billable") & price.is_not_null() & pl.col("_included").is_null()
     out = vas.with_columns(
         pl.lit(0, dtype=pl.Int32).alias("line"),
@@ -599,6 +600,23 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
         RATED_COLUMNS  # type: ignore[arg-type]
     )
     return rated, counters
+
+
+def _offer_prices(vas: pl.DataFrame, catalog: Catalog, digits: int) -> pl.Series:
+    """Each VAS record's offer price in minor units, the one in force when the charge was made (null: the catalog
+    has no such offer)."""
+    if not any(o.price_changes for o in catalog.offers):
+        prices = {o.id: int(o.price.scaleb(digits)) for o in catalog.offers}
+        return vas.select(pl.col("offer_id").replace_strict(prices, default=None, return_dtype=pl.Int64))["offer_id"]
+    versions = pl.DataFrame(
+        [(o.id, at or datetime(1970, 1, 1, tzinfo=UTC), int(p.scaleb(digits))) for o in catalog.offers for at, p in o.versions()],
+        schema={"offer_id": pl.String(), "_from": pl.Datetime("us", "UTC"), "_price": pl.Int64()}, orient="row",
+    ).sort("_from")
+    keyed = vas.select(pl.col("offer_id").cast(pl.String),
+                       pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_t"),
+                       pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"))
+    return keyed.sort("_t").join_asof(versions, left_on="_t", right_on="_from", by="offer_id", strategy="backward",
+                                      check_sortedness=False).sort("_i")["_price"]
 
 
 def _unrated(frame: pl.DataFrame, reason: pl.Expr, period: str) -> pl.DataFrame:

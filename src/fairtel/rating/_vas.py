@@ -68,10 +68,17 @@ def consent_gate(
     subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = ()
 ) -> VasGate:
     """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock."""
-    from fairtel.consent import offer_book
+    return ConsentGate(subscriptions, offer_versions(catalog), tuple(suspended), catalog.operator.timezone)
 
-    book = offer_book(catalog.offers, currency=catalog.operator.currency)
-    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone)
+
+def offer_versions(catalog: Catalog) -> OfferBook:
+    """The catalog's offers as the consent gate's book: every price an offer has had, each from when it applied."""
+    from fairtel.consent import Offer
+
+    currency = catalog.operator.currency
+    return {o.id: [Offer(o.id, o.provider, price, currency, o.period.value, valid_from=at)  # type: ignore[arg-type]
+                   for at, price in o.versions()]
+            for o in catalog.offers}
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
