@@ -573,13 +573,13 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
         "msisdn", pl.col("_counter").alias("counter"), pl.lit(1, dtype=pl.Int64).alias("used"))
     verdicts = verdicts.drop("msisdn", "charge_key", "_counter")
     currency = catalog.operator.currency
-    price = _offer_prices(vas, catalog, minor_units(currency))
+    prices = _offer_prices(vas, catalog, minor_units(currency))
     included = [(p.id, o) for p in catalog.plans for o in p.included_offers]
     inc = pl.DataFrame({"plan_id": [p for p, _ in included], "offer_id": [o for _, o in included]},
                        schema={"plan_id": pl.String(), "offer_id": pl.String()}).with_columns(pl.lit(True).alias("_included"))
     vas = pl.concat([vas.drop("amount_minor", "currency"), verdicts], how="horizontal").join(
         inc, on=["plan_id", "offer_id"], how="left", maintain_order="left")
-    vas = vas.with_columns(price.alias("_price"))
+    vas = vas.with_columns(prices.alias("_price"))
     price = pl.col("_price")
     billed = pl.col("billable") & price.is_not_null() & pl.col("_included").is_null()
     out = vas.with_columns(
