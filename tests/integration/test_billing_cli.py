@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pytest
 import typer
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from fairtel.bootstrap import App, bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.cli import _billing
+from fairtel.cli._home import home_subscribers
 from fairtel.cli._rating import rate_period
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.settings import load_settings
@@ -139,3 +141,20 @@ def test_errors_are_reported_with_codes(home: Path) -> None:
     assert result.exit_code == 2 and "not_found" in result.output
     result = runner.invoke(cli(), ["bill", "--home", str(home)])
     assert result.exit_code == 2 and "--period" in result.output
+
+
+def test_rerate_prices_each_record_under_the_plan_its_bill_was_issued_on(home: Path, tmp_path: Path) -> None:
+    """A subscriber who moved to another plan after the period: rerating that period with an unchanged tariff
+    issues nothing and leaves nothing aside (the usage is priced under the billed plan, not the new one)."""
+    as_json(home, "bill", "--period", P, "--issue")
+    moved = tmp_path / "moved.csv"
+    moved.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+                     f"{B},c2,basic-39,2025-01-01T00:00:00+08:00,active,en,sh\n", encoding="utf-8")
+    app = open_app(home)
+    with app.db.begin() as conn:
+        import_subscribers(conn, moved)
+    assert home_subscribers(app).filter(pl.col("msisdn") == B)["plan_id"].to_list() == ["basic-39"]
+    app.close()
+    rr = as_json(home, "rerate", "--period", P)
+    assert rr["adjustments_issued"] == 0 and rr["records_changed"] == 0
+    assert rr["not_rerated"] == 0 and rr["records_compared"] == 4, rr

@@ -7,6 +7,14 @@ many entries the record already has: issuing the same entries twice is impossibl
 the same tariff finds nothing left to correct. So the subscriber pays each record exactly once, at its
 current price.
 
+The bill taxes each kind once, on the kind's total; so an entry's tax is what its difference changes in that
+total's tax (the kind's running total, from what was billed plus earlier corrections), not the difference
+taxed and rounded on its own, which would drift from the bill by a rounding per record. The entries of a
+bill thus add up to what a bill issued under the corrected tariff would differ by, tax included.
+
+A record is compared only in the bill's currency and under the plan it was billed on: usage rated again under
+another plan (the subscriber changed plan after the period) is not a tariff correction and is left as billed.
+
 Only usage (voice, SMS, data) is rerated. A VAS charge costs its offer's price under a consent verdict; it is
 corrected by charge assurance's refunds, which would otherwise be paid twice.
 """
@@ -23,6 +31,7 @@ import pyarrow as pa
 
 from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy
 from fairtel.billing._run import normalise_rated
+from fairtel.core.errors import CurrencyMismatchError
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
@@ -66,8 +75,21 @@ def _per_record(lines: pl.DataFrame) -> pl.DataFrame:
             pl.col("kind").first(),
             pl.col("amount_minor").sum().alias("amount"),
             pl.col("rule_id").drop_nulls().unique().sort().str.join("+").alias("rules"),
+            pl.col("plan_id").drop_nulls().first().alias("plan"),
         )
     )
+
+
+def _refuse_other_currencies(lines: pl.DataFrame, currency: str, what: str) -> None:
+    other = lines.filter(pl.col("kind").is_in(USAGE_KINDS) & (pl.col("currency") != currency))["currency"].unique().to_list()
+    if other:
+        raise CurrencyMismatchError(f"{what} in {', '.join(sorted(other))} cannot be compared with bills in {currency}")
+
+
+def _billed_plans(old: pl.DataFrame) -> dict[str, str]:
+    """msisdn → the plan its billed records were rated under (when the snapshot names exactly one)."""
+    plans = old.filter(pl.col("plan").is_not_null()).group_by("msisdn").agg(pl.col("plan").unique())
+    return {r["msisdn"]: r["plan"][0] for r in plans.iter_rows(named=True) if len(r["plan"]) == 1}
 
 
 def rerate_differences(
@@ -93,19 +115,43 @@ def rerate_differences(
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
     billed_msisdns = list(bills)
-    old = _per_record(normalise_rated(billed).filter(pl.col("msisdn").is_in(billed_msisdns)))
-    new = _per_record(normalise_rated(rerated).filter(pl.col("msisdn").is_in(billed_msisdns)))
+    billed_lines = normalise_rated(billed).filter(pl.col("msisdn").is_in(billed_msisdns))
+    rerated_lines = normalise_rated(rerated).filter(pl.col("msisdn").is_in(billed_msisdns))
+    _refuse_other_currencies(billed_lines, currency, "billed lines")
+    _refuse_other_currencies(rerated_lines, currency, "rerated lines")
+    old = _per_record(billed_lines)
+    new = _per_record(rerated_lines)
 
     shift: dict[tuple[str, str, str], int] = defaultdict(int)
     count: dict[tuple[str, str, str], int] = defaultdict(int)
     for p in prior:
         if p.period != period or p.record_id is None or p.old_amount_minor is None or p.new_amount_minor is None:
             continue
+        if p.currency != currency:
+            raise CurrencyMismatchError(f"rerate entry {p.adjustment_id} is in {p.currency}, bills are in {currency}")
         key = (p.msisdn, p.source or "", p.record_id)
         shift[key] += p.new_amount_minor - p.old_amount_minor
         count[key] += 1
 
-    joined = new.join(old, on=_KEY, how="left", suffix="_old")
+    # A record rated now under another plan than its bill's is not comparable: leave it as billed.
+    plans = _billed_plans(old)
+    other_plan = new.filter(
+        pl.col("plan").is_not_null()
+        & (pl.col("plan") != pl.col("msisdn").replace_strict(plans, default=None, return_dtype=pl.String()))
+    )
+    new = new.join(other_plan, on=_KEY, how="anti")
+
+    # What each bill charged per kind of usage, with the corrections already issued: the base of its tax.
+    charged: dict[tuple[str, str], int] = defaultdict(int)
+    for r in old.group_by("msisdn", "kind").agg(pl.col("amount").sum()).iter_rows(named=True):
+        charged[(r["msisdn"], r["kind"])] += int(r["amount"])
+    if shift:
+        moved = pl.DataFrame([(*k, v) for k, v in shift.items()], schema=[*_KEY, "moved"], orient="row")
+        kinds = pl.concat([old, new]).select(*_KEY, "kind").unique(_KEY)
+        for r in moved.join(kinds, on=_KEY, how="inner").group_by("msisdn", "kind").agg(pl.col("moved").sum()).iter_rows(named=True):
+            charged[(r["msisdn"], r["kind"])] += int(r["moved"])
+
+    joined = new.join(old, on=_KEY, how="left", suffix="_old").sort(_KEY)  # one order: each entry's tax share
     missing = old.join(new, on=_KEY, how="anti")
     changes: list[RecordChange] = []
     entries: list[AdjustmentEntry] = []
@@ -118,7 +164,10 @@ def rerate_differences(
         change = RecordChange(*key, row["kind"], before, after, row["rules_old"] or "", row["rules"] or "")
         changes.append(change)
         delta = after - before
-        taxed = delta + policy.tax_on(row["kind"], delta)
+        base = (row["msisdn"], row["kind"])
+        tax = policy.tax_on(row["kind"], charged[base] + delta) - policy.tax_on(row["kind"], charged[base])
+        charged[base] += delta
+        taxed = delta + tax
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))

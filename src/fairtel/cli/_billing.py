@@ -177,7 +177,14 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
     usage = _scan_usage(app, per, msisdns)
     if report is not None:
         report.step("rerate", total=2)
-    result = rate(usage, catalog, home_subscribers(app), period=per, gate=home_gate(app, catalog)) if usage.height else None
+    # each subscriber's usage under the plan its bill was issued on (a plan changed since is not a tariff
+    # correction of this period); a subscriber whose bill names no plan, under the register's
+    register = home_subscribers(app)
+    on_bill = pl.DataFrame({"msisdn": [b.msisdn for b in bills if b.plan_id], "plan_id": [b.plan_id for b in bills if b.plan_id]},
+                           schema={"msisdn": pl.String(), "plan_id": pl.String()})
+    plans = pl.concat([on_bill, register.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+                       .join(on_bill, on="msisdn", how="anti")])
+    result = rate(usage, catalog, plans, period=per, gate=home_gate(app, catalog)) if usage.height else None
     rerated = result.rated if result is not None else billed.head(0)
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in bills},
                               currency=catalog.operator.currency, created_at=utc_now(), prior=prior, policy=_policy(app),
