@@ -113,6 +113,7 @@ def bill_shock_findings(
     scoped = _scope(rated, policy)
     if scoped.height == 0:
         return []
+    chose_to_continue = sorted(set(opted_in))
     currencies = scoped["currency"].unique().drop_nulls().to_list()
     limits = pl.DataFrame(
         [
@@ -145,7 +146,9 @@ def bill_shock_findings(
             pl.lit(policy.name).alias("policy"),
             pl.lit(str(policy.cap.amount)).alias("cap"),
             pl.lit(policy.cap.currency).alias("cap_currency"),
-            pl.lit(policy.stop_at_cap).alias("stop_at_cap"),
+            # The service stops at the cap only for those who did not choose to continue: the others are told
+            # what they spent, never that their service is paused.
+            (pl.lit(policy.stop_at_cap) & ~pl.col("msisdn").is_in(chose_to_continue)).alias("stop_at_cap"),
             pl.col("pct").alias("threshold_pct"),
         )
     )
@@ -157,7 +160,6 @@ def bill_shock_findings(
         evidence=("policy", "period", "threshold_pct", "cap", "cap_currency", "limit_minor", "stop_at_cap", "started_at"),
     )
     if policy.stop_at_cap:
-        chose_to_continue = sorted(set(opted_in))
         cap = limits.filter(pl.col("fraction") == "1")
         if cap.height == 0:
             cap = pl.DataFrame(

@@ -113,17 +113,29 @@ def rank_merchants(
     )
     if complaints is not None and complaints.height:
         c = complaints.with_row_index("_complaint")
-        if "provider_id" not in c.columns and "offer_id" in c.columns:
-            c = c.join(prov, on="offer_id", how="inner")
-        elif "provider_id" not in c.columns:
-            # Only a number: the complaint counts against every provider that subscribed or charged it.
+        named = pl.col("provider_id") if "provider_id" in c.columns else pl.lit(None, dtype=pl.String)
+        if "offer_id" in c.columns:
+            c = c.with_columns(pl.col("offer_id").cast(pl.String)).join(
+                prov.rename({"provider_id": "_offer_provider"}), on="offer_id", how="left"
+            )
+            named = pl.coalesce(named, pl.col("_offer_provider"))
+        c = c.with_columns(named.cast(pl.String).alias("_provider"))
+        direct = c.filter(pl.col("_provider").is_not_null()).select("_complaint", pl.col("_provider").alias("provider_id"))
+        parts = [direct]
+        if "msisdn" in c.columns:
+            # Only a number, no provider or offer named (e.g. "a charge I do not recognise"): the complaint
+            # counts against every provider that subscribed or charged that number.
+            by_number = c.filter(pl.col("_provider").is_null())
+            if "offer_id" in c.columns:
+                by_number = by_number.filter(pl.col("offer_id").is_null())
             if "category" in c.columns:
-                c = c.filter(pl.col("category").is_in(list(policy.complaint_categories)))
+                by_number = by_number.filter(pl.col("category").is_in(list(policy.complaint_categories)))
             links = [s.select("msisdn", "provider_id")]
             if gated is not None and gated.height:
                 links.append(gated.filter(pl.col("provider_id").is_not_null()).select("msisdn", "provider_id"))
-            c = c.join(pl.concat(links).unique(), on="msisdn", how="inner")
-        cc = c.group_by("provider_id").agg(pl.col("_complaint").n_unique().cast(pl.UInt32).alias("complaints"))
+            numbers = by_number.select("_complaint", pl.col("msisdn").cast(pl.String))
+            parts.append(numbers.join(pl.concat(links).unique(), on="msisdn", how="inner").drop("msisdn"))
+        cc = pl.concat(parts).group_by("provider_id").agg(pl.col("_complaint").n_unique().cast(pl.UInt32).alias("complaints"))
     else:
         cc = pl.DataFrame(schema={"provider_id": pl.String(), "complaints": pl.UInt32()})
     per = per.join(cc, on="provider_id", how="left").with_columns(

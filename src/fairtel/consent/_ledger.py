@@ -118,7 +118,13 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
     f = frame.with_columns(
         pl.col(c).str.strip_chars() for c in ("event", "subscription_id", "msisdn", "offer_id", "channel")
     ).with_columns(
-        pl.col("at").str.strip_chars().str.replace(r"[Zz]$", "+00:00").alias("_at_text"),
+        # RFC 3339 allows a lower-case "t" or "z" and a space between date and time (as the store's parser
+        # does); the pattern accepts them, so the parse must too.
+        pl.col("at")
+        .str.strip_chars()
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[t ]", "${1}T")
+        .alias("_at_text"),
     ).with_columns(
         pl.when(pl.col("_at_text").str.contains(_RFC3339))
         .then(pl.col("_at_text").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC"))

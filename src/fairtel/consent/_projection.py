@@ -5,9 +5,10 @@ The state machine, applied to events sorted by time whatever their order in the 
     ordered ──(confirmed within the window, by the subscriber, through an operator channel)──► confirmed
     ordered / confirmed ──► cancelled | expired
 
-A confirmation is *valid* when an order precedes it, it comes no later than ``confirm_window`` after the
-order (the edge is inside) and before the subscription ended. Invalid confirmations are kept and counted,
-never silently dropped. A subscription is chargeable on [confirmed_at, ended_at).
+A confirmation is *valid* when an order precedes it, it names the subscriber and offer of that order, it
+comes no later than ``confirm_window`` after the order (the edge is inside) and before the subscription
+ended. Invalid confirmations are kept and counted, never silently dropped. A subscription is chargeable on
+[confirmed_at, ended_at).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ConfirmationStatus(StrEnum):
     VALID = "valid"
     MISSING = "missing"  # no confirmation event at all
     WITHOUT_ORDER = "without_order"  # no order before it
+    MISMATCH = "mismatch"  # names another subscriber or offer than the order it would confirm
     OUTSIDE_WINDOW = "outside_window"  # later than the window after the order
     AFTER_END = "after_end"  # the subscription was already cancelled or expired
 
@@ -64,14 +66,24 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
     ev = as_events(events).lazy()
     # Deterministic order whatever the input order: time, then event kind, then content.
     ev = ev.sort("subscription_id", "at", "event", "channel", "evidence", nulls_last=True)
-    base = ev.group_by("subscription_id").agg(
-        pl.col("msisdn").first(),
-        pl.col("offer_id").first(),
-    )
     orders = ev.filter(pl.col("event") == "ordered").group_by("subscription_id").agg(
         pl.col("at").first().alias("ordered_at"),
         pl.col("channel").first().alias("order_channel"),
         pl.col("evidence").first().alias("order_evidence"),
+        pl.col("msisdn").first().alias("_order_msisdn"),
+        pl.col("offer_id").first().alias("_order_offer"),
+    )
+    # A subscription belongs to the subscriber and offer of its order (of its earliest event, if never ordered):
+    # an event under its id that names anyone or anything else cannot confirm it.
+    base = (
+        ev.group_by("subscription_id")
+        .agg(pl.col("msisdn").first().alias("_first_msisdn"), pl.col("offer_id").first().alias("_first_offer"))
+        .join(orders.select("subscription_id", "_order_msisdn", "_order_offer"), on="subscription_id", how="left")
+        .select(
+            "subscription_id",
+            pl.coalesce("_order_msisdn", "_first_msisdn").alias("msisdn"),
+            pl.coalesce("_order_offer", "_first_offer").alias("offer_id"),
+        )
     )
     ends = ev.filter(pl.col("event").is_in(_END)).group_by("subscription_id").agg(
         pl.col("at").first().alias("ended_at"),
@@ -80,11 +92,13 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
     window = pl.duration(microseconds=int(policy.confirm_window.total_seconds() * 1_000_000))
     confirms = (
         ev.filter(pl.col("event") == "confirmed")
-        .join(orders.select("subscription_id", "ordered_at"), on="subscription_id", how="left")
+        .join(orders.select("subscription_id", "ordered_at", "_order_msisdn", "_order_offer"), on="subscription_id", how="left")
         .join(ends.select("subscription_id", "ended_at"), on="subscription_id", how="left")
         .with_columns(
             pl.when(pl.col("ordered_at").is_null() | (pl.col("at") < pl.col("ordered_at")))
             .then(pl.lit(ConfirmationStatus.WITHOUT_ORDER.value))
+            .when((pl.col("msisdn") != pl.col("_order_msisdn")) | (pl.col("offer_id") != pl.col("_order_offer")))
+            .then(pl.lit(ConfirmationStatus.MISMATCH.value))
             .when(pl.col("at") > pl.col("ordered_at") + window)
             .then(pl.lit(ConfirmationStatus.OUTSIDE_WINDOW.value))
             .when(pl.col("ended_at").is_not_null() & (pl.col("at") >= pl.col("ended_at")))
