@@ -115,6 +115,18 @@ def test_automatic_refunds_follow_the_policy() -> None:
     assert not_billed.refunds == [] and not_billed.resolutions[0].resolution == "not_billed"
 
 
+def test_a_charge_is_refunded_once_whatever_the_findings_about_it() -> None:
+    """Two runs may classify one charge differently (an earlier cancellation turns up between them): both
+    findings name the charge, and their refunds carry one id, so the ledger takes one."""
+    first = _finding(FindingKind.UNCONSENTED_CHARGE)
+    second = _finding(FindingKind.CHARGE_AFTER_CANCELLATION)
+    assert first.finding_id != second.finding_id
+    ids = {decide_refunds([f], now=NOW).refunds[0].adjustment_id for f in (first, second)}
+    assert len(ids) == 1
+    other_charge = Finding(first.finding_id, first.kind, first.msisdn, ("r2",), "s1", first.amount, "CNY", NOW)
+    assert decide_refunds([other_charge], now=NOW).refunds[0].adjustment_id not in ids
+
+
 def test_dismissal_needs_a_reason_and_closed_findings_stay_closed() -> None:
     f = _finding(FindingKind.MACHINE_SPEED_CONFIRMATION)
     with pytest.raises(ResolutionError):

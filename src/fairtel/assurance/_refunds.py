@@ -86,6 +86,17 @@ def refundable_amount(finding: Finding) -> Decimal:
     return max(finding.amount, Decimal(0))
 
 
+def _refund_id(finding: Finding) -> str:
+    """A charge's refund of an amount is made once, whatever the findings about it: its id is the charge's (its
+    records) and the amount, so a second finding about the same charge (its verdict changed between two runs,
+    say) cannot post the refund again. (A refund of the overcharge alone, then of the whole charge, are two.)
+    Other findings are refunded once each."""
+    if finding.kind in CHARGE_KINDS and finding.record_ids:
+        keys = (part for key in sorted(record_keys(finding)) for part in key)
+        return stable_id("adj", "refund", "charge", *keys, str(refundable_amount(finding)), finding.currency or "")
+    return stable_id("adj", "refund", finding.finding_id)
+
+
 def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetime | None = None) -> tuple[RefundAdjustment, Resolution]:
     """Refund a finding's amount: an adjustment for billing and the resolution that records it."""
     if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
@@ -96,7 +107,7 @@ def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetim
     at = require_aware(now or utc_now(), "now")
     why = reason or _REASONS.get(finding.kind, finding.kind.value)
     adj = RefundAdjustment(
-        adjustment_id=stable_id("adj", "refund", finding.finding_id),
+        adjustment_id=_refund_id(finding),
         finding_id=finding.finding_id,
         msisdn=finding.msisdn,
         amount=amount,
