@@ -2,11 +2,14 @@
 
 ``Access`` is made once per request. Every service function asks it first (``require``, ``open_subject``),
 shows numbers through it (``show``: plain, masked or pseudonym by role) and records what was read or changed
-in the access audit (``audit``), in the same transaction as the read or change itself.
+in the access audit (``audit``), in the same transaction as the read or change itself. A request that fails
+(refused, nothing found, a conflict) keeps none of its changes but keeps its audit rows, marked failed, and a
+refused attempt to open a subscriber is recorded as such (``failure_audit``): probing is on record too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -31,6 +34,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 OWN_DATA = "own data"
+ACCESS_DENIED = "access.denied"
+# A number standing alone (not a run of digits inside an id such as ``fnd_01jd1234567...``).
+_NUMBER = re.compile(r"(?<![0-9A-Za-z_])\d{7,15}(?![0-9A-Za-z_])")
+# Refusals worth a row even when no subscriber was named: someone asked for what their role may not see.
+_REFUSALS = frozenset({"permission_denied", "assignment_required"})
 DEFAULT_ASSIGNMENT_TTL = timedelta(hours=2)
 
 
@@ -76,7 +84,10 @@ class Access:
         self._conn: Connection | None = None
         self._assigned: dict[str, str] | None = None
         self._pending: list[dict[str, Any]] = []
+        self._recorded: list[dict[str, Any]] = []  # every audit row of the request, kept if it fails
+        self._refused: tuple[str, str] | None = None  # (msisdn, code) of a subject ``open_subject`` refused
         self._offline = False
+        self.resource_hint: str | None = None  # what was asked (e.g. the route), for rows of refused requests
 
     @property
     def conn(self) -> Connection:
@@ -121,11 +132,12 @@ class Access:
         with anything it recorded undone, so that it can be run again where blocking is allowed."""
         if self._conn is not None:
             return False, None
-        mark, self._offline = len(self._pending), True
+        mark, recorded, self._offline = len(self._pending), len(self._recorded), True
         try:
             return True, fn()
         except NeedsDatabase:
             del self._pending[mark:]
+            del self._recorded[recorded:]
             return False, None
         finally:
             self._offline = False
@@ -166,17 +178,22 @@ class Access:
         """Check that the principal may see this subscriber's personal data; returns why (for the audit).
 
         A subscriber may open only their own line, an agent only a customer whose case they are handling;
-        other roles never open a subscriber's plain data."""
+        other roles never open a subscriber's plain data. A refusal is remembered for ``failure_audit``."""
         if self.role is Role.SUBSCRIBER:
             if self.principal.msisdn != msisdn:
-                raise PermissionDeniedError("a subscriber sees only their own data")
+                raise self._refuse(msisdn, PermissionDeniedError("a subscriber sees only their own data"))
             return OWN_DATA
         if self.role is Role.AGENT:
             reason = self.assignments().get(msisdn)
             if reason is None:
-                raise NoAssignmentError("open the customer's complaint, ticket or chat first: agents see a customer's data only while handling it")
+                raise self._refuse(msisdn, NoAssignmentError(
+                    "open the customer's complaint, ticket or chat first: agents see a customer's data only while handling it"))
             return reason
-        raise PermissionDeniedError(f"role {self.role.value} sees subscribers only through pseudonyms")
+        raise self._refuse(msisdn, PermissionDeniedError(f"role {self.role.value} sees subscribers only through pseudonyms"))
+
+    def _refuse(self, msisdn: str, error: PermissionDeniedError) -> PermissionDeniedError:
+        self._refused = (msisdn, error.code)
+        return error
 
     def own_msisdn(self) -> str:
         if self.role is not Role.SUBSCRIBER or not self.principal.msisdn:
@@ -203,23 +220,56 @@ class Access:
         return customer_id if self.view(msisdn) is View.PLAIN else self.pseudonyms.customer(customer_id)
 
     # --- audit -------------------------------------------------------------------------------------------
-    def audit(self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None) -> None:
+    def hide_numbers(self, text: str) -> str:
+        """``text`` with every number in it replaced by its keyed pseudonym (free text bound for the audit)."""
+        return _NUMBER.sub(lambda m: self.pseudonyms.msisdn(m.group(0)), text)
+
+    def audit(
+        self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None, subject: str | None = None
+    ) -> None:
         """Record a read or change of personal data: in the request's transaction when it has one, otherwise
-        committed (with other requests' rows) before the request answers; on an error neither is kept."""
+        committed (with other requests' rows) before the request answers. If the request fails, its changes are
+        undone but its rows are kept, marked failed (``failure_audit``). ``subject`` is a pseudonym already
+        (when ``msisdn`` is not given); numbers in ``reason`` (free text) are kept as pseudonyms, never plain."""
         row = access_row(
             actor=self.principal.username,
             role=self.role.value,
             action=action,
             resource=resource[:255],
-            subject_msisdn_pseudonym=None if msisdn is None else self.pseudonyms.msisdn(msisdn),
-            reason=reason,
+            subject_msisdn_pseudonym=subject if msisdn is None else self.pseudonyms.msisdn(msisdn),
+            reason=None if reason is None else self.hide_numbers(reason),
             request_id=self.request_id,
             at=self.now,
         )
+        self._recorded.append(row)
         if self._conn is not None:
             record_accesses(self._conn, [row])
         else:
             self._pending.append(row)
+
+    def failure_audit(self, error: BaseException) -> list[dict[str, Any]]:
+        """The audit rows to keep when the request failed with ``error`` (its transaction rolled back, its pending
+        rows dropped): what it recorded, marked failed, and a row for a subject it was refused or a refusal of
+        its role. The caller commits them (``AuditLog``); the request's changes are not kept."""
+        self._pending = []
+        if not isinstance(error, Exception):  # cancelled, interrupted: nothing was answered
+            return []
+        code = str(getattr(error, "code", "") or "internal_error")
+        rows = [dict(r, reason=f"{r['reason']} (failed: {code})" if r["reason"] else f"failed: {code}") for r in self._recorded]
+        refused_subject = None if self._refused is None else self.pseudonyms.msisdn(self._refused[0])
+        if self._refused is not None and all(r["subject_msisdn_pseudonym"] != refused_subject for r in rows):
+            rows.append(self._denied_row(refused_subject, self._refused[1], code))
+        elif not rows and code in _REFUSALS:
+            rows.append(self._denied_row(None, code, code))
+        self._recorded = []
+        return rows
+
+    def _denied_row(self, subject: str | None, refusal: str, answered: str) -> dict[str, Any]:
+        reason = f"refused: {refusal}" + (f", answered {answered}" if answered != refusal else "")
+        return access_row(
+            actor=self.principal.username, role=self.role.value, action=ACCESS_DENIED, resource=(self.resource_hint or "subscriber")[:255],
+            subject_msisdn_pseudonym=subject, reason=reason, request_id=self.request_id, at=self.now,
+        )
 
     # --- assignments -------------------------------------------------------------------------------------
     def assign(self, msisdn: str, *, kind: str, reference_id: str, ttl: timedelta = DEFAULT_ASSIGNMENT_TTL) -> str:

@@ -46,6 +46,8 @@ def search_audit(
     q = select(t).order_by(t.c.at.desc(), t.c.audit_id.desc())
     if actor:
         q = q.where(t.c.actor == actor)
+    if subject and subject.lstrip("+").isdigit():  # a number given as the subject: searched (and recorded) by its pseudonym
+        msisdn = msisdn or subject.lstrip("+")
     if msisdn:
         subject = acc.pseudonyms.msisdn(msisdn)
     if subject:
@@ -57,7 +59,8 @@ def search_audit(
     if until:
         q = q.where(t.c.at < require_aware(until, "until"))
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    acc.audit("audit.search", "access_audit", reason=f"audit search ({len(rows)} rows)")
+    # a search by a subscriber is a look at that subscriber: it is recorded with their pseudonym
+    acc.audit("audit.search", "access_audit", subject=subject or None, reason=f"audit search ({len(rows)} rows)")
     return Page(
         items=[
             AuditOut(

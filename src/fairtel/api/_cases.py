@@ -87,7 +87,7 @@ def _finding_out(acc: Access, r: Any) -> FindingOut:
     return FindingOut(
         finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=r.subscription_id, record_ids=list(r.record_ids or []),
         amount=money_text(r.amount_minor, r.currency), currency=r.currency, status=r.status, evidence=_scrub(acc, dict(r.evidence or {})),
-        detected_at=r.detected_at, resolved_at=r.resolved_at, resolved_by=r.resolved_by, resolution=r.resolution,
+        detected_at=r.detected_at, resolved_at=r.resolved_at, resolved_by=r.resolved_by, resolution=_scrub(acc, r.resolution),
     )
 
 
@@ -506,7 +506,7 @@ def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
         reason = _staff_reason(acc, r.msisdn)
     rec = get_complaint(acc.conn, complaint_id)
     acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
-    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=e.actor, note=_scrub(acc, e.note),
+    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=_scrub(acc, e.actor), note=_scrub(acc, e.note),
                                 recorded=e.recorded) for e in rec.history]
     return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 

@@ -198,6 +198,10 @@ def _lines_out(bill: IssuedBill) -> list[BillLineOut]:
 
 
 def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
+    """A bill by id, to its subscriber or an agent handling them. Other roles are refused before the bill is
+    looked up: a bill id is computable from a number and a period, so a refusal for a bill that exists beside
+    a 404 for one that does not would tell them whether a number is a customer."""
+    acc.require(Permission.OWN_LINES_READ, Permission.CUSTOMER_READ)
     found = _issued(acc, bill_id=bill_id)
     if found is None:
         raise NotFoundError(f"no bill {bill_id}")
@@ -208,7 +212,9 @@ def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
         if acc.role is Role.SUBSCRIBER:  # do not tell a subscriber that another's bill exists
             raise NotFoundError(f"no bill {bill_id}") from None
         raise
-    acc.audit("bill.read", f"bill/{bill_id}", msisdn=r.msisdn, reason=reason)
+    # named by period with the subject's pseudonym, not by its id: an unkeyed hash of the number, which anyone
+    # reading the audit could recompute for every number of a range
+    acc.audit("bill.read", f"bill/{r.period}", msisdn=r.msisdn, reason=reason)
     return _bill_out(acc, r, _lines_out(found) if with_lines else None)
 
 

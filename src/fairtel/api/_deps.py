@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -16,6 +17,7 @@ from fairtel.api._security import Principal
 from fairtel.api._services import Services
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key made by an admin for a system.")
 
@@ -60,11 +62,19 @@ async def access(request: Request, who: Annotated[Principal, Depends(principal)]
     before the response is sent (the dependency's "function" scope below)."""
     svc = _services_of(request)
     acc = svc.new_access(who, request_id=request_id(request))
+    route = request.scope.get("route")
+    acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template: never the path, which may hold a number
     try:
         yield acc
     except BaseException as exc:
         if acc.in_transaction:
             await run_in_threadpool(acc.end, exc)
+        failed = acc.failure_audit(exc)
+        if failed:  # a refused or failed read is on record too (it answers no data, so its own failure is logged, not raised)
+            try:
+                await asyncio.wrap_future(svc.audit_log.submit(failed))
+            except Exception:
+                log.exception("the audit rows of a failed request could not be written")
         raise
     if acc.in_transaction:
         await run_in_threadpool(acc.end)

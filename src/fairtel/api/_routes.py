@@ -16,6 +16,7 @@ from fairtel.api._deps import Acc, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from fairtel.api._users import authenticate
+from fairtel.care import ComplaintCategory
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
@@ -200,11 +201,14 @@ async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------
+_CATEGORIES = "^(" + "|".join(c.value for c in ComplaintCategory) + ")$"  # a filter by anything else is refused
+
+
 @router.get("/complaints", tags=["care"])
 def complaints(
     acc: Acc, status: Annotated[str | None, Query(pattern="^(open|in_progress|closed)$")] = None,
     lifecycle: Annotated[str | None, Query(pattern="^(opened|acknowledged|resolved|closed|reopened)$")] = None,
-    category: Annotated[str | None, Query(max_length=48)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+    category: Annotated[str | None, Query(pattern=_CATEGORIES)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
 ) -> Page[_cases.ComplaintOut]:
     return _cases.list_complaints(acc, status=status, lifecycle=lifecycle, category=category, limit=limit, cursor=cursor)
 

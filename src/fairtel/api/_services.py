@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_c
 from fairtel.core.settings import Settings
 from fairtel.core.time import utc_now
 from fairtel.store import current_catalog, current_catalog_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +164,19 @@ class Services:
         """One request: its reads or changes and their audit rows commit together, before it answers.
 
         A request that needed no transaction (answered from memory) commits its audit rows through the
-        group commit of ``audit_log``, also before it answers. On an error nothing of it is kept."""
+        group commit of ``audit_log``, also before it answers. On an error none of its changes is kept, but its
+        audit rows are, marked failed, with a row for a refused subject (``Access.failure_audit``)."""
         acc = self.new_access(principal, request_id=request_id)
         try:
             yield acc
         except BaseException as exc:
             acc.end(exc)
+            failed = acc.failure_audit(exc)
+            if failed:
+                try:
+                    self.audit_log.write(failed)
+                except Exception:
+                    log.exception("the audit rows of a failed request could not be written")
             raise
         acc.end()
         self.audit_log.write(acc.take_pending_audit())
