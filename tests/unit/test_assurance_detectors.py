@@ -84,6 +84,16 @@ def test_charge_findings_name_the_record_subscription_and_amount_and_rerun_gives
     assert len({f.finding_id for f in run.findings}) == len(run.findings)
 
 
+def test_a_charge_at_a_price_raised_after_the_confirmation_is_unconsented() -> None:
+    ledger = events(ev("ordered", "s1", T0), ev("confirmed", "s1", T0 + timedelta(minutes=3)))
+    rise = T0 + timedelta(days=10)
+    offers = {"vas-music-10": [OFFERS["vas-music-10"],
+                               Offer("vas-music-10", "sp-melody", Decimal("12.00"), "CNY", OfferPeriod.MONTHLY, valid_from=rise)]}
+    run = assure(usage=vas(("raised", M1, "vas-music-10", rise + timedelta(days=25), 1200)), offers=offers, events=ledger, now=NOW)
+    (f,) = run.findings
+    assert (f.kind.value, f.record_ids, f.amount) == ("unconsented_charge", ("raised",), Decimal("12.00"))
+
+
 def test_price_mismatch_amount_is_the_difference() -> None:
     ledger = events(ev("ordered", "s1", T0), ev("confirmed", "s1", T0 + timedelta(minutes=3)))
     run = assure(usage=vas(("over", M1, "vas-music-10", T0 + timedelta(days=1), 1250)), offers=OFFERS, events=ledger, now=NOW)

@@ -150,8 +150,30 @@ def test_price_change_applies_from_its_date() -> None:
         subs,
         versions,
     )
-    assert verdicts(g) == {"old-ok": "consented", "old-after-change": "price_mismatch", "new-ok": "consented"}
+    # s1 confirmed at 10.00: a charge at the raised price is not covered by that confirmation
+    assert verdicts(g) == {"old-ok": "consented", "old-after-change": "price_mismatch", "new-ok": "price_raised"}
     assert g["price_minor"].to_list() == [1000, 1200, 1200]
+    assert g["billable"].to_list() == [True, False, False]
+
+
+def test_a_price_rise_needs_a_new_confirmation_and_a_price_cut_does_not() -> None:
+    """Consent is to an offer at a price: after a rise, only a subscription confirmed at the new price covers a
+    charge (the earlier one, confirmed at the old price, does not); after a cut, the old confirmation covers the
+    lower price."""
+    change = T0 + timedelta(days=30)
+    rise = {"vas-music-10": [Offer("vas-music-10", "sp-melody", Decimal("10.00"), "CNY", OfferPeriod.MONTHLY),
+                             Offer("vas-music-10", "sp-melody", Decimal("12.00"), "CNY", OfferPeriod.MONTHLY, valid_from=change)]}
+    again = change + timedelta(days=3)
+    subs = subs_of([*subscribed("old"), *subscribed("new", at=again, msisdn=M2), *subscribed("m2-old", msisdn=M2)])
+    g = gate_vas(charges(("m1-raised", M1, "vas-music-10", change + timedelta(days=5), 1200),
+                         ("m2-before-reconfirming", M2, "vas-music-10", change + timedelta(days=1), 1200),
+                         ("m2-reconfirmed", M2, "vas-music-10", change + timedelta(days=35), 1200)), subs, rise)
+    assert verdicts(g) == {"m1-raised": "price_raised", "m2-before-reconfirming": "price_raised", "m2-reconfirmed": "consented"}
+    assert g.filter(pl.col("record_id") == "m2-reconfirmed")["subscription_id"].to_list() == ["new"]
+    cut = {"vas-music-10": [Offer("vas-music-10", "sp-melody", Decimal("10.00"), "CNY", OfferPeriod.MONTHLY),
+                            Offer("vas-music-10", "sp-melody", Decimal("8.00"), "CNY", OfferPeriod.MONTHLY, valid_from=change)]}
+    g = gate_vas(charges(("cheaper", M1, "vas-music-10", change + timedelta(days=5), 800)), subs_of(subscribed("old")), cut)
+    assert verdicts(g) == {"cheaper": "consented"}
 
 
 def test_currency_is_part_of_the_price() -> None:

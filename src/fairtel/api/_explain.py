@@ -39,6 +39,7 @@ _VERDICT = {
     "not_confirmed": ("not confirmed", "订购未确认"),
     "after_cancellation": ("after cancellation", "退订后扣费"),
     "price_mismatch": ("price differs from the offer", "价格与业务不符"),
+    "price_raised": ("price rose after the confirmation", "确认后资费上调，未再次确认"),
     "duplicate_charge": ("charged twice", "重复扣费"),
     "unknown_offer": ("unknown offer", "未知业务"),
     "merchant_suspended": ("merchant suspended", "服务商已暂停"),

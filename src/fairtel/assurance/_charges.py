@@ -12,6 +12,7 @@ from fairtel.consent import Verdict
 _KIND_OF_VERDICT: dict[str, FindingKind] = {
     Verdict.NO_SUBSCRIPTION.value: FindingKind.UNCONSENTED_CHARGE,
     Verdict.NOT_CONFIRMED.value: FindingKind.UNCONSENTED_CHARGE,
+    Verdict.PRICE_RAISED.value: FindingKind.UNCONSENTED_CHARGE,  # consented at a lower price only
     Verdict.AFTER_CANCELLATION.value: FindingKind.CHARGE_AFTER_CANCELLATION,
     Verdict.DUPLICATE_CHARGE.value: FindingKind.DUPLICATE_CHARGE,
     Verdict.PRICE_MISMATCH.value: FindingKind.PRICE_MISMATCH,

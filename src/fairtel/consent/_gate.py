@@ -26,6 +26,7 @@ class Verdict(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     AFTER_CANCELLATION = "after_cancellation"
     PRICE_MISMATCH = "price_mismatch"
+    PRICE_RAISED = "price_raised"  # the price rose after the subscriber confirmed: a new confirmation is needed
     DUPLICATE_CHARGE = "duplicate_charge"
     UNKNOWN_OFFER = "unknown_offer"
     MERCHANT_SUSPENDED = "merchant_suspended"
@@ -106,9 +107,24 @@ def gate_vas(
         pl.col("ended_at").fill_null(_FAR).alias("_until"),
         pl.col("ended_at").is_not_null().alias("_ended"),
     )
-    pairs = priced.select("_row", "msisdn", "offer_id", "_t").join(subs, on=["msisdn", "offer_id"], how="inner")
+    pairs = priced.select("_row", "msisdn", "offer_id", "_t", "price_minor", "amount_minor").join(subs, on=["msisdn", "offer_id"], how="inner")
+    # The price the subscriber confirmed: the version in force at the confirmation. A charge at a higher price
+    # is not covered by it (a price rise needs a new confirmation, e.g. a new subscription); a lower one is. (A
+    # charge at another price than the one in force is a price mismatch, whatever was confirmed.)
+    confirmed_price = (
+        pairs.select("_row", "subscription_id", "offer_id", pl.col("_from").fill_null(_EPOCH).dt.cast_time_unit("us").alias("_at"))
+        .sort("_at")
+        .join_asof(versions.select("offer_id", "valid_from", pl.col("price_minor").alias("_agreed")),
+                   left_on="_at", right_on="valid_from", by="offer_id", strategy="backward", check_sortedness=False)
+        .select("_row", "subscription_id", "_agreed")
+    )
+    pairs = pairs.join(confirmed_price, on=["_row", "subscription_id"], how="left")
+    raised = (pl.col("_agreed").is_not_null() & pl.col("price_minor").is_not_null() & (pl.col("price_minor") > pl.col("_agreed"))
+              & (pl.col("amount_minor") == pl.col("price_minor")))
     pairs = pairs.with_columns(
-        pl.when(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until")))
+        pl.when(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until")) & raised)
+        .then(pl.lit(3))
+        .when(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until")))
         .then(pl.lit(0))
         .when(pl.col("_from").is_not_null() & pl.col("_ended") & (pl.col("_until") <= pl.col("_t")) & (pl.col("_from") < pl.col("_until")))
         .then(pl.lit(1))
@@ -141,6 +157,8 @@ def gate_vas(
         .then(pl.lit(Verdict.AFTER_CANCELLATION.value))
         .when(pl.col("_rank") == 2)
         .then(pl.lit(Verdict.NOT_CONFIRMED.value))
+        .when(pl.col("_rank") == 3)
+        .then(pl.lit(Verdict.PRICE_RAISED.value))
         .when(pl.col("provider_id").is_in(suspended_ids))
         .then(pl.lit(Verdict.MERCHANT_SUSPENDED.value))
         .when(
