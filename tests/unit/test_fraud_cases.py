@@ -42,6 +42,38 @@ def test_case_ids_are_stable_per_detector_subject_and_period() -> None:
     assert case_id(Detector.SIMBOX, "8613800138000", "2026-09") != case_id(Detector.SCAM, "8613800138000", "2026-09")
 
 
+def test_keyed_case_ids_cannot_be_recomputed_from_a_number_without_the_key() -> None:
+    """Analysts see case ids beside pseudonyms: an unkeyed id is a hash anyone can compute for every number of
+    a range, so the id would give the number away. With the operator's key it cannot be matched."""
+    from fairtel.core.ids import purpose_key
+    from fairtel.fraud import CASE_ID_PURPOSE
+
+    key = purpose_key("operator secret", CASE_ID_PURPOSE)
+    keyed = case_id(Detector.SCAM, "8613800138000", "2026-09", key)
+    assert keyed == case_id(Detector.SCAM, "8613800138000", "2026-09", key)  # stable for its holder
+    assert keyed != case_id(Detector.SCAM, "8613800138000", "2026-09")
+    assert keyed != case_id(Detector.SCAM, "8613800138000", "2026-09", purpose_key("another secret", CASE_ID_PURPOSE))
+    guesses = {case_id(Detector.SCAM, f"86138001{n:05d}", "2026-09"): n for n in range(38000 - 50, 38000 + 50)}
+    assert keyed not in guesses and case_id(Detector.SCAM, "8613800138000", "2026-09") in guesses
+
+
+def test_a_case_found_again_under_a_new_id_merges_into_the_one_held() -> None:
+    """A queue from before case ids were keyed: a rerun finds the same detector, subject and period under the
+    keyed id; the case held keeps its id, its decision and when it was opened."""
+    from fairtel.core.ids import purpose_key
+
+    old = make(Detector.SIMBOX, "8613800138000")
+    q = CaseQueue([old])
+    q.decide(old.case_id, "confirmed", by="analyst-li", at=T0 + timedelta(hours=1))
+    again = replace(make(Detector.SIMBOX, "8613800138000", score=0.9),
+                    case_id=case_id(Detector.SIMBOX, "8613800138000", "2026-09", purpose_key("s", "fraud-case-ids")))
+    assert q.held(again).case_id == old.case_id
+    report = q.merge([again, make(Detector.SCAM, "8613800138000")])
+    assert report.kept == (old.case_id,) and len(report.added) == 1
+    assert len(q) == 2 and q.get(old.case_id).status is CaseStatus.CONFIRMED
+    assert q.merge([again]).kept == (old.case_id,) and len(q) == 2
+
+
 def test_open_to_confirmed_with_who_when_and_note() -> None:
     q = CaseQueue([make(Detector.SIMBOX, "8613800138000")])
     cid = case_id(Detector.SIMBOX, "8613800138000", "2026-09")
@@ -197,6 +229,8 @@ def test_cli_detect_cases_decide(cli: tuple[typer.Typer, Path]) -> None:
     out = json.loads(r.stdout)
     assert out["periods"]["2026-09"]["cases"]["simbox"] == 2 and out["merge"]["added"] == 2
     ids = [c["case_id"] for c in out["cases"]]
+    # keyed by the home's secret: not the hash anyone could compute from the number
+    assert all(c["case_id"] != case_id(c["detector"], c["subject"], c["period"]) for c in out["cases"])
     # a rerun finds the same cases
     r = runner.invoke(app, ["fraud", "detect", "--home", str(home), "--json"])
     assert json.loads(r.stdout)["merge"] == {"added": 0, "refreshed": 2, "kept": 0}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,8 +19,10 @@ from rich.table import Table
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import ConfigError, FairtelError, InvalidInputError, NotFoundError
+from fairtel.core.ids import purpose_key
 from fairtel.core.time import Period, utc_now
 from fairtel.fraud import (
+    CASE_ID_PURPOSE,
     RULE_DETECTORS,
     CallbackNotice,
     CaseFiles,
@@ -31,6 +34,7 @@ from fairtel.fraud import (
     Thresholds,
     compute_features,
     detect,
+    notice_id,
 )
 
 if TYPE_CHECKING:
@@ -149,6 +153,12 @@ def _periods(app: App, asked: list[str] | None) -> list[str]:
     return app.lake.periods("usage")
 
 
+def case_key(app: App) -> bytes:
+    """The key of this home's fraud case ids: only who holds the operator's secret can recompute a case's id from
+    a number (analysts see ids beside pseudonyms)."""
+    return purpose_key(app.settings.secret_key.get_secret_value(), CASE_ID_PURPOSE)
+
+
 def run_detect(
     app: App,
     *,
@@ -178,11 +188,15 @@ def run_detect(
             n = chunks or max(1, math.ceil(records / ROWS_PER_CHUNK))
             rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")
             features = compute_features(usage, catalog=catalog, subscribers=subscribers, config=config, chunks=n)
-            found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt)
-            merged = queue.merge(found.cases)
+            found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt,
+                           id_key=case_key(app))
+            cases = [queue.held(c) for c in found.cases]
+            moved = {f.case_id: c.case_id for f, c in zip(found.cases, cases, strict=True) if f.case_id != c.case_id}
+            merged = queue.merge(cases)
             for k, v in merged.to_dict().items():
                 summary["merge"][k] += v
-            notices.extend(found.notices)
+            notices.extend(replace(n, case_id=moved[n.case_id], notice_id=notice_id(moved[n.case_id], n.record_id))
+                           if n.case_id in moved else n for n in found.notices)
             summary["periods"][key] = {"records": records, "lines": features.lines.height, "cases": found.counts(),
                                        "callback_notices": len(found.notices)}
             rep.step("periods", total=len(periods))

@@ -16,7 +16,16 @@ import typer
 from rich.table import Table
 
 from fairtel.cli._context import app_for
-from fairtel.cli._fraud_detect import ROWS_PER_CHUNK, _catalog, _exempt, _periods, _subscribers, fraud_dir, sync_db
+from fairtel.cli._fraud_detect import (
+    ROWS_PER_CHUNK,
+    _catalog,
+    _exempt,
+    _periods,
+    _subscribers,
+    case_key,
+    fraud_dir,
+    sync_db,
+)
 from fairtel.cli._ui import console, fail, print_json, reporter
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.time import utc_now
@@ -138,9 +147,9 @@ def register(fraud_app: typer.Typer) -> None:
                 cases: list[FraudCase] = []
                 for key, frame in tables.items():
                     line_scores, found = score_lines(m, frame, period=key, now=now, threshold=threshold, top=top,
-                                                     exempt=no_case, explain_all=show_all)
+                                                     exempt=no_case, explain_all=show_all, id_key=case_key(app))
                     scores += line_scores
-                    cases += found
+                    cases += [queue.held(c) for c in found]
                 merged = queue.merge(cases)
                 files.save_cases(queue)
                 sync_db(app, [queue.get(c.case_id) for c in cases])

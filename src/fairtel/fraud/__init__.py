@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from fairtel.fraud._cases import (
+    CASE_ID_PURPOSE,
     RULE_DETECTORS,
     SUSPENDABLE,
     CallbackNotice,
@@ -17,6 +18,7 @@ from fairtel.fraud._cases import (
     Reason,
     Suspension,
     case_id,
+    notice_id,
 )
 from fairtel.fraud._detectors import (
     Detection,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from fairtel.fraud._score import LineScore, feature_table, label_from_cases, score_lines
 
 __all__ = [
+    "CASE_ID_PURPOSE",
     "FRAUD_PHRASES",
     "RULE_DETECTORS",
     "SUSPENDABLE",
@@ -80,6 +83,7 @@ __all__ = [
     "detect_wangiri",
     "feature_table",
     "label_from_cases",
+    "notice_id",
     "score_lines",
     "train_fraud_model",
 ]

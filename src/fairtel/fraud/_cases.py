@@ -48,8 +48,13 @@ class InvalidTransitionError(ConflictError):
     code = "fraud_case_transition"
 
 
-def case_id(detector: Detector | str, subject: str, period: str) -> str:
-    return stable_id("fcs", str(detector), subject, period)
+def case_id(detector: Detector | str, subject: str, period: str, key: bytes | None = None) -> str:
+    """The case of a subject (a number) in a period; with the operator's ``key`` (``case_key``) nobody without it
+    can recompute the id from a number, so the id shown beside a pseudonym does not give the number away."""
+    return stable_id("fcs", str(detector), subject, period, key=key)
+
+
+CASE_ID_PURPOSE = "fraud-case-ids"
 
 
 def notice_id(case: str, record_id: str) -> str:
@@ -237,6 +242,7 @@ class CaseQueue:
     def __init__(self, cases: Iterable[FraudCase] = (), decisions: Iterable[Decision] = ()) -> None:
         self._found: dict[str, FraudCase] = {}
         self._history: dict[str, list[Decision]] = {}
+        self._natural: dict[tuple[str, str, str], str] | None = None  # (detector, subject, period) -> id
         for c in cases:
             self._found[c.case_id] = replace(c, history=())
         for d in decisions:
@@ -275,14 +281,29 @@ class CaseQueue:
         out.sort(key=lambda c: c.period, reverse=True)
         return out
 
+    def known_id(self, detector: Detector | str, subject: str, period: str) -> str | None:
+        """The id under which the queue holds the case of ``subject`` by ``detector`` in ``period``, if it does
+        (a case opened before its ids were keyed keeps its id)."""
+        if self._natural is None:
+            self._natural = {(c.detector.value, c.subject, c.period): k for k, c in self._found.items()}
+        return self._natural.get((Detector(detector).value, subject, period))
+
+    def held(self, case: FraudCase) -> FraudCase:
+        """``case`` under the id the queue holds its detector, subject and period by (itself when new)."""
+        known = self.known_id(case.detector, case.subject, case.period)
+        return case if known is None or known == case.case_id else replace(case, case_id=known)
+
     def merge(self, found: Iterable[FraudCase]) -> MergeReport:
-        """Add what a detector run found. A rerun finds the same ids: an open case takes the new evidence (and
-        keeps when it was first opened); a decided case is left exactly as it was decided."""
+        """Add what a detector run found. A rerun finds the same cases (by detector, subject and period, under the
+        id the queue already holds them by): an open case takes the new evidence (and keeps when it was first
+        opened); a decided case is left exactly as it was decided."""
         added, refreshed, kept = [], [], []
-        for c in found:
+        for c in map(self.held, found):
             old = self._found.get(c.case_id)
             if old is None:
                 self._found[c.case_id] = replace(c, history=())
+                assert self._natural is not None
+                self._natural[(c.detector.value, c.subject, c.period)] = c.case_id
                 added.append(c.case_id)
             elif self._history.get(c.case_id):
                 kept.append(c.case_id)

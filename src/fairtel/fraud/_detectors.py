@@ -327,6 +327,7 @@ def _line_cases(
     period: str,
     now: datetime,
     exempt: Collection[str],
+    id_key: bytes | None = None,
 ) -> list[FraudCase]:
     frame = lines.filter(~pl.col("msisdn").is_in(list(exempt))) if exempt else lines
     hits = _evaluate(frame, required, signals, min_score)
@@ -334,7 +335,7 @@ def _line_cases(
     keys = [k for k in _LINE_EVIDENCE[detector] if k in hits.columns]
     return [
         FraudCase(
-            case_id=case_id(detector, row["msisdn"], period),
+            case_id=case_id(detector, row["msisdn"], period, id_key),
             detector=detector,
             subject=row["msisdn"],
             period=period,
@@ -348,27 +349,27 @@ def _line_cases(
 
 
 def detect_simbox(lines: pl.DataFrame, thresholds: SimboxThresholds | None = None, *, period: str, now: datetime,
-                  exempt: Collection[str] = ()) -> list[FraudCase]:
+                  exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
     t = thresholds or SimboxThresholds()
     required, signals = _simbox(t)
     return _line_cases(Detector.SIMBOX, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt)
+                       exempt=exempt, id_key=id_key)
 
 
 def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *, period: str, now: datetime,
-                exempt: Collection[str] = ()) -> list[FraudCase]:
+                exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
     t = thresholds or IrsfThresholds()
     required, signals = _irsf(t)
     return _line_cases(Detector.IRSF, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt)
+                       exempt=exempt, id_key=id_key)
 
 
 def detect_scam(lines: pl.DataFrame, thresholds: ScamThresholds | None = None, *, period: str, now: datetime,
-                exempt: Collection[str] = ()) -> list[FraudCase]:
+                exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
     t = thresholds or ScamThresholds()
     required, signals = _scam(t)
     return _line_cases(Detector.SCAM, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt)
+                       exempt=exempt, id_key=id_key)
 
 
 def _local_text(value: datetime, tz: str) -> str:
@@ -385,6 +386,7 @@ def detect_wangiri(
     premium_zone: str = "intl-premium",
     tz: str = DEMO_TIMEZONE,
     exempt: Collection[str] = (),
+    id_key: bytes | None = None,
 ) -> tuple[list[FraudCase], list[CallbackNotice]]:
     """Cases against the calling numbers, and a protective notice for every subscriber who called one back.
 
@@ -407,7 +409,7 @@ def detect_wangiri(
     notices: list[CallbackNotice] = []
     for row in hits.iter_rows(named=True):
         peer = row["peer"]
-        cid = case_id(Detector.WANGIRI, peer, period)
+        cid = case_id(Detector.WANGIRI, peer, period, id_key)
         back = by_peer.get(peer, [])
         premium_backs = sum(1 for b in back if b["zone"] == premium_zone)
         reasons = _reasons(row, conds)
@@ -487,20 +489,21 @@ def detect(
     premium_zone: str = "intl-premium",
     tz: str = DEMO_TIMEZONE,
     exempt: Collection[str] = (),
+    id_key: bytes | None = None,
 ) -> Detection:
     """Every enabled detector over one period's features. ``exempt`` numbers (known business lines, a
-    partner's call centre) never open a case."""
+    partner's call centre) never open a case. ``id_key``: the operator's key of case ids (``case_id``)."""
     t = thresholds or Thresholds()
     cases: list[FraudCase] = []
     notices: list[CallbackNotice] = []
     if Detector.SIMBOX in t.enabled:
-        cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt)
+        cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt, id_key=id_key)
     if Detector.WANGIRI in t.enabled:
         w, notices = detect_wangiri(features.callers, features.callbacks, t.wangiri, period=period, now=now,
-                                    premium_zone=premium_zone, tz=tz, exempt=exempt)
+                                    premium_zone=premium_zone, tz=tz, exempt=exempt, id_key=id_key)
         cases += w
     if Detector.IRSF in t.enabled:
-        cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt)
+        cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt, id_key=id_key)
     if Detector.SCAM in t.enabled:
-        cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt)
+        cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt, id_key=id_key)
     return Detection(period=period, cases=tuple(cases), notices=tuple(notices))

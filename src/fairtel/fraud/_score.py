@@ -95,6 +95,7 @@ def score_lines(
     top: int = 3,
     exempt: Collection[str] = (),
     explain_all: bool = False,
+    id_key: bytes | None = None,
 ) -> tuple[list[LineScore], list[FraudCase]]:
     """Score every line of ``table`` (``feature_table``'s layout, or any table with the model's columns and
     ``msisdn``); lines at or above ``threshold`` (default: the model's own, chosen for F1 on out-of-fold
@@ -124,7 +125,7 @@ def score_lines(
             **{r.code: r.value for r in reasons},
         }
         cases.append(FraudCase(
-            case_id=case_id(Detector.MODEL, msisdn, period), detector=Detector.MODEL, subject=msisdn, period=period,
+            case_id=case_id(Detector.MODEL, msisdn, period, id_key), detector=Detector.MODEL, subject=msisdn, period=period,
             score=round(s.probability, 6), evidence=evidence, reasons=reasons, opened_at=now,
         ))
     out.sort(key=lambda r: (-r.probability, r.msisdn))
