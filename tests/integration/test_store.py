@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fairtel.privacy import Pseudonymizer
 from fairtel.store import (
@@ -319,3 +319,18 @@ def test_access_audit_records_pseudonyms_only(engine: Engine) -> None:
         assert access_log(conn, actor="nobody") == []
     assert [r.audit_id for r in log] == [second, first]  # newest first
     assert log[1].at == t0 and log[1].reason == "complaint cmp_1" and log[1].request_id == "req-1"
+
+
+def test_the_database_refuses_to_rewrite_or_delete_audit_rows(engine: Engine) -> None:
+    """Append-only in the database itself, not by convention: the application's account can add rows only."""
+    t = metadata.tables["access_audit"]
+    with engine.begin() as conn:
+        kept = record_access(conn, actor="agent-7", role="agent", action="read", resource="usage",
+                             subject_msisdn_pseudonym=Pseudonymizer("k" * 32)("8613800138000"), reason="complaint cmp_1")
+    for statement in (t.update().where(t.c.audit_id == kept).values(reason="nothing to see"),
+                      t.delete().where(t.c.audit_id == kept), t.delete()):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+    with engine.connect() as conn:
+        (row,) = access_log(conn, actor="agent-7")
+    assert row.audit_id == kept and row.reason == "complaint cmp_1"
