@@ -122,7 +122,11 @@ def _situations(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     """The code columns ``_p _k _d _z _r _b`` and the packed ``_key`` of each line (``Dimensions.key_expr``);
     ``zone``, ``roaming_zone`` and ``band`` stay as enums for the output."""
     cat = dims.catalog
-    zone = cat.zone_expr("peer").cast(pl.Enum(dims.zones))
+    # numbers read as ``Catalog.zone_for`` reads them: a leading "+" or "00", spaces and dashes dropped
+    number = pl.col("peer").str.strip_chars().str.replace_all(" ", "", literal=True).str.replace_all("-", "", literal=True)
+    e164 = (pl.when(number.str.starts_with("+")).then(number.str.slice(1))
+            .when(number.str.starts_with("00")).then(number.str.slice(2)).otherwise(number))
+    zone = cat.zone_expr(e164).cast(pl.Enum(dims.zones))
     countries = cat.country_table()
     fallback = next((z.id for z in cat.roaming_zones if z.fallback), None)
     abroad = pl.col("roaming_country").is_not_null() & (pl.col("roaming_country") != "")
@@ -270,6 +274,20 @@ def _bill_and_draw(lines: pl.DataFrame, slots: int, steps: int, opening: pl.Data
         (pl.col("_hasrate") & capped).alias("capped"),
         (pl.col("_demand") - pl.col("_drawn")).alias("charged_quantity"),
     )
+
+
+def _cap_cut_calls(lines: pl.DataFrame) -> pl.DataFrame:
+    """A call cut at band changes costs at most its rates' max cost in all: each piece, in offset order, costs at
+    most what its rate's cap leaves after the pieces before it."""
+    amounts = lines["amount_minor"].to_list()
+    flags = lines["capped"].to_list()
+    spent: dict[int, int] = {}
+    for i, (row, maxc) in enumerate(zip(lines["_row"].to_list(), lines["_maxc"].to_list(), strict=True)):
+        before = spent.get(row, 0)
+        if maxc is not None and amounts[i] > max(maxc - before, 0):
+            amounts[i], flags[i] = max(maxc - before, 0), True
+        spent[row] = before + amounts[i]
+    return lines.with_columns(pl.Series("amount_minor", amounts, dtype=pl.Int64), pl.Series("capped", flags))
 
 
 def _daily_caps(
@@ -493,6 +511,7 @@ def rate(
         bad = lines.filter(too_large)["_row"].unique().sort()
         unrated.append(_unrated(data[bad], pl.lit(UnratedReason.QUANTITY_TOO_LARGE.value), per.key))
         lines = lines.filter(~pl.col("_row").is_in(bad.implode()))
+    lines = _cap_cut_calls(lines)
     lines, caps = _daily_caps(lines, table, catalog.operator.timezone, opening)
     closing = _closing(lines, slots, caps, opening, dims)
     lines = _line_numbers(_explode_parts(lines, slots))

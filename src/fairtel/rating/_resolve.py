@@ -9,6 +9,7 @@ semantics everywhere), and the answers (rule, rate steps as integers, allowances
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -181,10 +182,45 @@ def band_change_table(catalog: Catalog) -> tuple[list[int], list[int]]:
     return starts, changes
 
 
+def utc_offset_seconds(instant: pl.Expr, tz: str) -> pl.Expr:
+    """The UTC offset, in seconds, of the zone ``tz`` at each instant of a time-zone-aware column."""
+    local = instant.dt.convert_time_zone(tz)
+    return (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_seconds()
+
+
+def offset_spread(tz: str, first: datetime, last: datetime) -> int:
+    """How far apart (seconds) the zone's UTC offsets are from ``first`` to a week and a day after ``last``: how
+    much a local wall-clock interval ending within a week can differ from the time that really elapses."""
+    hours = pl.datetime_range(first - timedelta(days=1), last + timedelta(days=8), "1h", time_zone="UTC", eager=True)
+    offsets = pl.select(utc_offset_seconds(pl.lit(hours), tz)).to_series()
+    return int(offsets.max() - offsets.min())  # type: ignore[operator,arg-type]
+
+
 def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
-    """Whole seconds from each instant to the next band change, on the catalog's local wall clock."""
+    """Whole seconds that really elapse from each instant (its whole second) to the next band change.
+
+    Bands change at a local wall-clock time; across a daylight-saving change the wall-clock interval is an hour
+    longer or shorter than the time elapsed, so the change is read back as an instant: the wall time less the
+    offset in force at the start, or, when the zone's offset changed in between, less the offset in force then.
+    A change whose wall time does not exist (skipped by the clocks) is read with the offset before the gap, as
+    ``Catalog.band_segments`` does."""
     starts, changes = band_change_table(catalog)
-    wall = started_at.dt.convert_time_zone(catalog.operator.timezone).dt.replace_time_zone(None)
+    tz = catalog.operator.timezone
+    local = started_at.dt.convert_time_zone(tz)
+    wall = local.dt.replace_time_zone(None)
     sow = (wall.dt.epoch("s") + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
     idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(sow, side="right").cast(pl.Int64) - 1
-    return pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(idx) - sow
+    wall_left = pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(idx) - sow
+    if len(starts) < 2:  # one band: it never changes
+        return wall_left
+    t0 = started_at.dt.epoch("s")
+    at_start = utc_offset_seconds(started_at, tz)
+    first = t0 + wall_left  # the change's wall time read with the start's offset
+
+    def offset_at(epoch: pl.Expr) -> pl.Expr:
+        return utc_offset_seconds(pl.from_epoch(epoch, time_unit="s").dt.replace_time_zone("UTC"), tz)
+
+    there = offset_at(first)
+    second = first + at_start - there  # read with the offset in force there
+    end = pl.when(there == at_start).then(first).when(offset_at(second) == there).then(second).otherwise(first)
+    return end - t0
