@@ -59,6 +59,10 @@ class CsvReader:
                 f"line {layout.first_line - 1}: the header lacks required field(s) {', '.join(missing)}; "
                 f"it names {', '.join(h for h in header if h) or 'nothing'}"
             )
+        twice = sorted({h for h in header if h in _FIELDS and header.count(h) > 1})
+        if twice:  # names told apart only by case or quotes (Record_ID, record_id) name one field
+            raise UnreadableFileError(
+                f"line {layout.first_line - 1}: the header names field(s) {', '.join(twice)} more than once")
         names = [h if h in _FIELDS else f"_extra{i}" for i, h in enumerate(header)]
         keep = [n for n in names if n in _FIELDS]
         yield from read_delimited(path, dialect=dialect, batch_size=batch_size, layout=layout, names=names, keep=keep)
@@ -171,8 +175,8 @@ class JsonlReader:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             return Reject(file, number, "undecodable", None, f"not valid {encoding}: {exc.reason}", raw)
-        try:
-            doc = json.loads(text, parse_float=str, parse_int=str)  # numbers keep their literal text
+        try:  # a BOM opening a line inside the file (files joined end to end) is not data
+            doc = json.loads(text.removeprefix("\ufeff"), parse_float=str, parse_int=str)  # numbers keep their text
         except ValueError as exc:
             return Reject(file, number, "bad_json", None, f"not JSON: {exc}", raw)
         if not isinstance(doc, dict):

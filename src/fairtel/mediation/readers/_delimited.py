@@ -283,7 +283,8 @@ class BlockParser:
                 utf8 = None
         # a NUL byte in a text line is rejected (undecodable) line by line; Arrow's parser would accept it, so a
         # block holding one is read line by line too and the line's verdict does not depend on its neighbours
-        if utf8 is not None and b"\x00" not in utf8:
+        # a BOM opening a line inside the file (files joined end to end) is not data: read line by line, dropped
+        if utf8 is not None and b"\x00" not in utf8 and b"\xef\xbb\xbf" not in utf8:
             fast = self._fast(block, utf8)
             if fast is not None:
                 return fast
@@ -291,6 +292,8 @@ class BlockParser:
 
     # Arrow's parser; None when the block cannot be accounted for exactly.
     def _fast(self, block: _Block, utf8: bytes) -> RawBatch | None:
+        if self.dialect.quote and _odd_quotes(utf8, self.dialect.quote):
+            return None  # a quoted value may run past its line end, which the parser would cut silently
         bad: list[tuple[int, int]] = []
 
         def handler(row: pcsv.InvalidRow) -> str:
@@ -380,13 +383,23 @@ class BlockParser:
                 rejects.append(Reject(self.file, position, "undecodable", None,
                                       f"bytes {exc.start}-{exc.end} are not valid {self.encoding}: {exc.reason}", raw))
                 continue
+            text = text.removeprefix("\ufeff")
             try:
                 fields = split_fields(text, self.dialect)
             except csv.Error as exc:
                 rejects.append(Reject(self.file, position, "column_count", None, f"unparseable line: {exc}", raw))
                 continue
+            unterminated = block.last and i == len(lines) - 1 and not block.data.endswith(b"\n")
+            if self.dialect.quote and self.dialect.quote in text and _open_quote(text, self.dialect):
+                if unterminated:
+                    rejects.append(Reject(self.file, position, "truncated", None,
+                                          "last line is cut off inside a quoted value", raw))
+                else:
+                    rejects.append(Reject(self.file, position, "column_count", None,
+                                          "a quoted value runs past the line end (a value may not hold a line "
+                                          "break)", raw))
+                continue
             if len(fields) != ncols:
-                unterminated = block.last and i == len(lines) - 1 and not block.data.endswith(b"\n")
                 if unterminated and len(fields) < ncols:
                     rejects.append(Reject(self.file, position, "truncated", None,
                                           f"last line is cut off: {len(fields)} of {ncols} fields and no line end", raw))
@@ -404,6 +417,40 @@ class BlockParser:
         arrays = [pa.array(c, type=pa.string()) for c in cols]
         table = pa.table([*arrays, pa.array(pos, type=pa.int64())], names=[*self.keep, POS])
         return RawBatch(table, rejects, _RawLines(block.data, block.first_line))
+
+
+def _odd_quotes(data: bytes, quote: str) -> bool:
+    """Whether some line of ``data`` holds an odd number of quote characters: the lines a quoted value may
+    leave open (a value that goes on past the line end), which only a line-by-line reading tells apart."""
+    q = ord(quote)
+    if data.find(q) < 0:
+        return False
+    arr = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(arr == q)
+    line_of = np.searchsorted(np.flatnonzero(arr == 10), quotes)
+    return bool((np.bincount(line_of) & 1).any())
+
+
+def _open_quote(text: str, dialect: TextDialect) -> bool:
+    """Whether ``text`` ends inside a quoted value, read as the ``csv`` module reads it (a quote opens a value
+    only at its start, a doubled quote inside stands for one, text after the closing quote is kept)."""
+    quote, delimiter = dialect.quote, dialect.delimiter
+    start, quoted, closing = True, False, False
+    for c in text:
+        if quoted:
+            if closing:
+                closing = False
+                if c == quote:  # a doubled quote: still inside
+                    continue
+                quoted = False
+                start = c == delimiter
+            elif c == quote:
+                closing = True
+        elif start and c == quote:
+            quoted, start = True, False
+        else:
+            start = c == delimiter
+    return quoted and not closing
 
 
 def read_delimited(

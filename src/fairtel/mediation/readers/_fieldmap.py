@@ -50,6 +50,7 @@ from fairtel.mediation.readers._errors import FieldMapError, UnreadableFileError
 _DURATION_UNITS = {"s": (1, 1), "ms": (1, 1000), "min": (60, 1), "h": (3600, 1)}
 _BYTE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _VOLUME_FIELDS = ("bytes_up", "bytes_down")
+_INT64_MAX = (1 << 63) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +408,15 @@ class FieldMapReader:
             mul, div = _DURATION_UNITS[rule.unit or "s"]
             scaled = (ints * mul + (div - 1)) // div if div > 1 else ints * mul  # ms: any started second counts
         else:
-            scaled = ints * _BYTE_UNITS[(rule.unit or "b").lower()]
+            mul, div = _BYTE_UNITS[(rule.unit or "b").lower()], 1
+            scaled = ints * mul
+        # int64 arithmetic wraps: a count too large to scale (2**34 GiB would wrap to 0) becomes the largest
+        # int64 of its sign instead, which validation refuses as out of range (or negative)
+        limit = (_INT64_MAX - (div - 1)) // mul
+        if bool(((ints > limit) | (ints < -limit)).any()):
+            n = len(ints)
+            scaled = pl.Series([_INT64_MAX] * n, dtype=pl.Int64).zip_with((ints > limit).fill_null(False), scaled)
+            scaled = pl.Series([-_INT64_MAX] * n, dtype=pl.Int64).zip_with((ints < -limit).fill_null(False), scaled)
         text = scaled.cast(pl.String).to_arrow()
         if not isinstance(text, pa.Array):
             text = text.combine_chunks()
