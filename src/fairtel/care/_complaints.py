@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
@@ -124,8 +124,9 @@ class Complaint:
         """The latest resolution (or close without one), unless the complaint was reopened after it."""
         if self.status in (ComplaintStatus.OPENED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.REOPENED):
             return None
-        since_reopen = [e for e in self.events if e.at >= (self.last(ComplaintStatus.REOPENED) or self.opened_at)]
-        return next(e.at for e in since_reopen if e.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED))
+        # by position, not by time: a reopening may carry the same instant as the resolution it undid
+        reopened = max((i for i, e in enumerate(self.events) if e.status is ComplaintStatus.REOPENED), default=0)
+        return next(e.at for e in self.events[reopened:] if e.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED))
 
 
 def open_complaint(
@@ -208,9 +209,20 @@ class SlaState:
     escalation: Escalation
 
 
+def hours_after(at: datetime, hours: int) -> datetime:
+    """``hours`` elapsed hours after ``at``, shown on ``at``'s clock. Aware arithmetic in one zone is wall-clock
+    arithmetic: across a daylight-saving change "48 h" would be 47 or 49 real hours."""
+    return (require_aware(at, "at").astimezone(UTC) + timedelta(hours=hours)).astimezone(at.tzinfo)
+
+
+def _utc(at: datetime) -> datetime:
+    """For comparisons: aware datetimes sharing a zone compare by wall clock, wrong in a repeated hour."""
+    return at.astimezone(UTC)
+
+
 def resolve_due(category: str, opened_at: datetime, policy: SlaPolicy = DEFAULT_SLA) -> datetime:
     """The resolution deadline of a complaint of ``category`` opened at ``opened_at``."""
-    return require_aware(opened_at, "opened_at") + timedelta(hours=policy.resolve_hours(category))
+    return hours_after(require_aware(opened_at, "opened_at"), policy.resolve_hours(category))
 
 
 def sla_state(
@@ -218,17 +230,18 @@ def sla_state(
 ) -> SlaState:
     """Where a complaint stands against its deadlines at ``now``. ``due_at``: the resolution deadline set
     when the complaint was opened (kept even if the policy changed since); default: from ``policy``."""
-    require_aware(now, "now")
-    ack_due = complaint.opened_at + timedelta(hours=policy.acknowledge_hours(complaint.category))
+    now = _utc(require_aware(now, "now"))
+    ack_due = hours_after(complaint.opened_at, policy.acknowledge_hours(complaint.category))
     res_due = due_at if due_at is not None else resolve_due(complaint.category, complaint.opened_at, policy)
     ack, res = complaint.acknowledged_at, complaint.resolved_at
-    ack_ok = (ack <= ack_due) if ack is not None else (False if now > ack_due else None)
-    res_ok = (res <= res_due) if res is not None else (False if now > res_due else None)
+    ack_ok = (_utc(ack) <= _utc(ack_due)) if ack is not None else (False if now > _utc(ack_due) else None)
+    res_ok = (_utc(res) <= _utc(res_due)) if res is not None else (False if now > _utc(res_due) else None)
     level = Escalation.NONE
     if res is None:
-        if now > res_due + timedelta(hours=policy.escalate_after_hours) or (complaint.channel == "regulator" and now > res_due):
+        late = now > _utc(res_due)
+        if _utc(hours_after(res_due, policy.escalate_after_hours)) < now or (complaint.channel == "regulator" and late):
             level = Escalation.MANAGER
-        elif now > res_due or (ack is None and now > ack_due):
+        elif late or (ack is None and now > _utc(ack_due)):
             level = Escalation.SUPERVISOR
     return SlaState(complaint.complaint_id, ack_due, res_due, ack_ok, res_ok, level)
 
@@ -237,4 +250,4 @@ def escalations(complaints: list[Complaint], now: datetime, policy: SlaPolicy = 
     """Open complaints past a deadline, the most urgent first."""
     states = [sla_state(c, now, policy) for c in complaints]
     late = [s for s in states if s.escalation is not Escalation.NONE]
-    return sorted(late, key=lambda s: (-int(s.escalation), s.resolve_due, s.complaint_id))
+    return sorted(late, key=lambda s: (-int(s.escalation), _utc(s.resolve_due), s.complaint_id))

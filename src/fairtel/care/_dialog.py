@@ -174,7 +174,7 @@ class Dialog:
             if answered is not None:
                 return answered, False
 
-        if words.yes_or_no(message) is not None and len(message.split()) <= 2 and len(message) <= 6:
+        if words.is_bare_reply(message) and words.yes_or_no(message) is not None:
             # A bare "yes" / "不用了" with nothing pending answers nothing: offer more help.
             return self._reply(conv, say("anything_else", conv.language), None), False
         pred = self.classify(message)
@@ -306,7 +306,8 @@ class Dialog:
 
     def _confirmed(self, conv: Conversation, p: Pending) -> Reply:
         lang = conv.language
-        line = self._line(conv)
+        # the line the confirmation was asked about, even if another of the customer's lines was named since
+        line = p.action.get("line") or self._line(conv)
         assert line is not None
         try:
             if p.action["do"] == "cancel_subscription":
@@ -517,7 +518,7 @@ class Dialog:
             return self._reply(conv, say("points_short", lang, balance=facts.balance, points=points), "loyalty_points",
                                data={"balance": facts.balance, "points": points})
         return self._ask(conv, "loyalty_points", "confirm", say("points_confirm", lang, points=points, balance=facts.balance),
-                         action={"do": "redeem_points", "points": points, "reason": "redeemed in chat"})
+                         action={"do": "redeem_points", "points": points, "reason": "redeemed in chat", "line": line})
 
     def _intent_roaming(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
@@ -605,7 +606,7 @@ class Dialog:
         price = money(sub.price, lang) if sub.price is not None else "-"
         return self._ask(conv, "vas_cancel", "confirm",
                          say("vas_confirm", lang, name=sub.name.get(lang), price=price, sub=sub.subscription_id),
-                         action={"do": "cancel_subscription", "subscription_id": sub.subscription_id})
+                         action={"do": "cancel_subscription", "subscription_id": sub.subscription_id, "line": line})
 
     def _intent_plan_advice(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)

@@ -27,16 +27,37 @@ _EN_NO = re.compile(r"\b(?:no|nope|nah|don'?t|do not|never ?mind|not now|stop|ca
 _EN_YES = re.compile(r"\b(?:yes|y|yeah|yep|yup|ok|okay|sure|confirm(?:ed)?|go ahead|do it|please do|correct|right)\b")
 
 
+# A yes that starts like a no: 没问题 ("no problem"), 没错 ("that's right").
+_YES_LIKE_NO = re.compile(r"没问题|没毛病|没错|\bno (?:problem|worries)\b|\bnot a problem\b")
+
+
 def yes_or_no(text: str) -> bool | None:
     """True for a yes, False for a no, None when the message is neither (a new question, say)."""
     t = _norm(text)
     if not t:
         return None
-    if _ZH_BARE_CANCEL.match(t) or _ZH_NO.search(t) or _EN_NO.search(t):
+    rest, yes_like = _YES_LIKE_NO.subn(" ", t)
+    rest = rest.strip(" ,，、。.!！~～")
+    if _ZH_BARE_CANCEL.match(rest) or _ZH_NO.search(rest) or _EN_NO.search(rest):
         return False
-    if _ZH_YES.search(t) or _EN_YES.search(t):
+    if yes_like or _ZH_YES.search(rest) or _EN_YES.search(rest):
         return True
     return None
+
+
+_REPLY_WORD = (
+    r"(?:好|行|是|对|嗯|恩|可以|确认|确定|同意|没问题|没毛病|没错|不|不用|不要|不需要|不必|算了|没有|没了|否|取消"
+    r"|先不用|暂时不用|谢谢|ok|okay|yes|yeah|yep|yup|y|sure|fine|alright|no|nope|nah|not now|never ?mind"
+    r"|no problem|thanks|thank you|please)"
+)
+# one way only to read each message (no word is two others run together), so matching stays linear
+_BARE_REPLY = re.compile(rf"{_REPLY_WORD}[的吧啊呀啦了哦呢嘛]*(?:[\s,，、]*{_REPLY_WORD}[的吧啊呀啦了哦呢嘛]*)*[\s。.!！~～]*")
+
+
+def is_bare_reply(text: str) -> bool:
+    """A message that is nothing but yes / no / OK words ("好的", "不用了", "no thanks"): it answers a
+    question and asks none. "没信号" or "要转人工" start like one and are requests."""
+    return bool(_BARE_REPLY.fullmatch(_norm(text)))
 
 
 # -- which one of a list ----------------------------------------------------------------------------------

@@ -26,16 +26,21 @@ _EN_MONTHS = {
 }  # fmt: skip
 _MONTH_CONTEXT = re.compile(r"\b(?:in|for|of|from|during|since|until)\s+$")
 _EN_COUNTS = {"one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "twelve": 12}
-_ZH_MONTH_NUM = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二两三四五六七八九])"
+_ZH_MONTH_NUM = r"(?:(?<!\d)(?:1[0-2]|0?[1-9])|十[一二]?|[一二两三四五六七八九])"  # "15月" is no month
 
+# A bare 上月 / 下月 (without 个) is also the tail of other words: 查一下月租 is "look up the monthly fee",
+# 早上月租扣了 "this morning the monthly fee was taken"; those are not a month.
+_ZH_COMPOUND = r"(?![租费費度结結卡包])"
 _ZH_RELATIVE = [
-    (re.compile(r"上上(?:个)?月"), -2),
-    (re.compile(r"(?<!上)上(?:个)?月"), -1),
+    (re.compile(r"上上(?:个|個)?月"), -2),
+    (re.compile(r"(?<!上)上(?:个|個)月|(?<![上早晚马路网线以])上月" + _ZH_COMPOUND), -1),
     (re.compile(r"(?:本|这|這|当|當)(?:个|個)?月"), 0),
-    (re.compile(r"下(?:个|個)?月"), 1),
+    (re.compile(r"下(?:个|個)月|(?<![一])下月" + _ZH_COMPOUND), 1),
 ]
 _ZH_N_MONTHS_AGO = re.compile(r"(\d{1,2}|[一二两三四五六七八九十]+)(?:个|個)月(?:以)?前")
-_ZH_DATED = re.compile(rf"(?:(\d{{4}})年|(去年|今年|前年))?\s*({_ZH_MONTH_NUM})\s*月(?!\s*(?:以前|前|内))")
+_ZH_DATED = re.compile(
+    rf"(?:(?<!\d)(\d{{4}}|\d{{2}})年|(去年|今年|前年))?\s*({_ZH_MONTH_NUM})\s*月(?!\s*(?:以前|前|内))"
+)
 _ISO_MONTH = re.compile(r"(?<!\d)(\d{4})[-/.年](0?[1-9]|1[0-2])(?!\d)")
 _SLASH_MONTH = re.compile(r"(?<!\d)(0?[1-9]|1[0-2])/(\d{4})(?!\d)")
 _EN_RELATIVE = [
@@ -91,7 +96,8 @@ def extract_month(text: str, *, today: date) -> str | None:
     if m:
         month = _zh_number(m.group(3))
         if m.group(1):
-            return f"{int(m.group(1)):04d}-{month:02d}"
+            year = int(m.group(1))
+            return f"{year + 2000 if year < 100 else year:04d}-{month:02d}"  # "25年9月" is 2025
         if m.group(2):
             offset = {"今年": 0, "去年": 1, "前年": 2}[m.group(2)]
             return f"{today.year - offset:04d}-{month:02d}"

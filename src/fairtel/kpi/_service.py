@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fairtel.care import DEFAULT_SLA, ComplaintCategory, SlaPolicy, nps
+from fairtel.care import DEFAULT_SLA, ComplaintCategory, SlaPolicy, nps, resolve_due
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
 
@@ -113,13 +113,14 @@ def complaint_rates(complaints: Sequence[ComplaintFact], subscribers: int) -> di
 def sla_attainment(complaints: Sequence[ComplaintFact], now: datetime, policy: SlaPolicy = DEFAULT_SLA) -> dict[str, Any]:
     """Resolved complaints settled by their resolution deadline; open ones past it. The deadline is the one
     stored with the complaint, else its category's under ``policy``."""
-    require_aware(now, "now")
+    now = require_aware(now, "now").astimezone(UTC)
     resolved = in_time = overdue = 0
     for c in complaints:
-        due = c.due_at if c.due_at is not None else c.opened_at + timedelta(hours=policy.resolve_hours(c.category))
+        # elapsed hours and instants compared in UTC: the operator's zone may change its clocks
+        due = (c.due_at if c.due_at is not None else resolve_due(c.category, c.opened_at, policy)).astimezone(UTC)
         if c.closed_at is not None:
             resolved += 1
-            in_time += c.closed_at <= due
+            in_time += c.closed_at.astimezone(UTC) <= due
         elif now > due:
             overdue += 1
     return {"resolved": resolved, "resolved_in_time": in_time, "attainment": _text(share(in_time, resolved)),
@@ -187,7 +188,7 @@ def rating_timeliness(
     for p in pairs:
         n = p[2] if len(p) == 3 else 1
         total += n
-        on_time += n if p[1] - p[0] <= within else 0
+        on_time += n if p[1].astimezone(UTC) - p[0].astimezone(UTC) <= within else 0  # elapsed, not wall-clock
     return {"records": total, "within_window": on_time, "window_minutes": int(within.total_seconds() // 60),
             "share": _text(share(on_time, total))}
 
