@@ -196,13 +196,15 @@ def _care(ctx: DemoContext) -> dict[str, Any]:
 
 def _advise(ctx: DemoContext) -> dict[str, Any]:
     """Best-plan advice over the months in the lake, priced by the rating engine itself."""
+    from fairtel.cli._home import home_gate
     from fairtel.cli._insight import _home_catalog, _home_subscribers, _home_usage
     from fairtel.insight import advise
 
     app = ctx.app
     catalog = _home_catalog(app, None, [])
     usage = _home_usage(app, app.lake.periods("usage")).collect()
-    result = advise(usage, catalog, _home_subscribers(app), months=None, progress=ctx.report)
+    result = advise(usage, catalog, _home_subscribers(app), months=None, progress=ctx.report, prorate=True,
+                    gate=home_gate(app, catalog))
     summary = result.summary()
     ctx.facts["advise"] = summary
     return {"subscribers": summary["subscribers"], "would save": summary["would_save"],

@@ -122,6 +122,7 @@ def advise_command(
 ) -> None:
     """Best plan for each subscriber: their actual months priced under every plan by the rating engine."""
     from fairtel.catalog import load_catalog
+    from fairtel.cli._home import home_gate
     from fairtel.insight import advise, load_megaline_catalog, notice_text, read_megaline
 
     notes: list[str] = []
@@ -131,6 +132,7 @@ def advise_command(
                 data = read_megaline(megaline)
                 catalog = load_catalog(catalog_file) if catalog_file else load_megaline_catalog()
                 usage, subscribers = data.usage, data.subscribers.select("msisdn", "plan_id", "language")
+                home_bill: dict[str, Any] = {}  # Megaline charges whole months and has no consent ledger
             else:
                 app = app_for(ctx, home)
                 catalog = _home_catalog(app, catalog_file, notes)
@@ -139,7 +141,9 @@ def advise_command(
                 chosen = stored[-months:] if months else stored
                 usage = _home_usage(app, chosen).collect()
                 subscribers = _home_subscribers(app)
-            result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep)
+                # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
+                home_bill = {"prorate": True, "gate": home_gate(app, catalog)}
+            result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep, **home_bill)
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     langs = dict(zip(subscribers["msisdn"].to_list(), subscribers["language"].to_list(), strict=True)) if "language" in subscribers.columns else {}
