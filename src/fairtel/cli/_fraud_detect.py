@@ -82,13 +82,16 @@ def _thresholds(app: App, path: Path | None) -> Thresholds:
 
 
 def _exempt(values: list[str]) -> set[str]:
+    """Numbers given on the command line or listed in files (one a line; ``#`` starts a comment, on its own line
+    or after the number), written as the lake writes them (no ``+``)."""
     out: set[str] = set()
     for v in values:
         p = Path(v)
-        if p.is_file():
-            out.update(line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
-        else:
-            out.add(v.strip().lstrip("+"))
+        lines = p.read_text(encoding="utf-8").splitlines() if p.is_file() else [v]
+        for line in lines:
+            number = line.split("#", 1)[0].strip().lstrip("+")
+            if number:
+                out.add(number)
     return out
 
 

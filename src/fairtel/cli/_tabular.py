@@ -175,7 +175,7 @@ def _run_cv(data: Path, label: str, id_column: str | None, exclude: list[str], f
 
     try:
         frame = read_table(data)
-        exclude = [*exclude, *(k for k in never if k in frame.columns and k not in (label, *exclude))]
+        exclude = [*exclude, *(k for k in never if k in frame.columns and k not in (label, id_column, *exclude))]
         with reporter(quiet=as_json) as rep:
             progress: Progress = rep
             res = cross_validate(frame, label=label, id_column=id_column, exclude=exclude, folds=folds,

@@ -37,10 +37,16 @@ class Condition:
     weight: float = 1.0
     fmt: str = "{:.0f}"
     show_threshold: bool = True
+    # Below this value the data say nothing and the condition does not hold: a line whose records carry no
+    # cell id has 0 distinct cells, which is no evidence of one fixed place.
+    floor: float | None = None
 
     def expr(self) -> pl.Expr:
         c = pl.col(self.column)
-        return (c >= self.threshold if self.op == ">=" else c <= self.threshold).fill_null(False)
+        held = c >= self.threshold if self.op == ">=" else c <= self.threshold
+        if self.floor is not None:
+            held = held & (c >= self.floor)
+        return held.fill_null(False)
 
     def reason(self, value: Any) -> Reason:
         v = float(value)
@@ -194,7 +200,7 @@ def _simbox(t: SimboxThresholds) -> tuple[list[Condition], list[Condition]]:
         Condition("no_data", "data_sessions_per_day", "<=", t.max_data_sessions_per_day,
                   "{v} data sessions a day", "日均上网 {v} 次", fmt="{:.2f}"),
         Condition("fixed_cell", "distinct_cells", "<=", t.max_distinct_cells,
-                  "calls from {v} cell(s) only", "仅在 {v} 个基站下通话"),
+                  "calls from {v} cell(s) only", "仅在 {v} 个基站下通话", floor=1),
         Condition("shared_device", "sims_per_imei", ">=", t.min_sims_per_imei,
                   "its device (IMEI) carried {v} SIM cards", "同一终端 (IMEI) 使用了 {v} 张 SIM 卡", weight=1.5),
         Condition("no_callbacks", "callback_share", "<=", t.max_callback_share,
@@ -289,6 +295,12 @@ def _reasons(row: Mapping[str, Any], conds: list[Condition]) -> tuple[Reason, ..
     return tuple(c.reason(row[c.column]) for i, c in enumerate(conds) if row[f"_c{i}"])
 
 
+def exempt_numbers(exempt: Collection[str]) -> set[str]:
+    """The exempt numbers as usage writes them (E.164 digits without ``+``): an operator's list may carry a
+    ``+``, blanks or a trailing newline, and such a number must still open no case."""
+    return {n for n in (str(v).strip().removeprefix("+").strip() for v in exempt) if n}
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
@@ -329,7 +341,8 @@ def _line_cases(
     exempt: Collection[str],
     id_key: bytes | None = None,
 ) -> list[FraudCase]:
-    frame = lines.filter(~pl.col("msisdn").is_in(list(exempt))) if exempt else lines
+    no_case = exempt_numbers(exempt)
+    frame = lines.filter(~pl.col("msisdn").is_in(list(no_case))) if no_case else lines
     hits = _evaluate(frame, required, signals, min_score)
     conds = [*required, *signals]
     keys = [k for k in _LINE_EVIDENCE[detector] if k in hits.columns]
@@ -396,8 +409,9 @@ def detect_wangiri(
     now = require_aware(now)
     required, signals = _wangiri(t, premium_zone)
     frame = callers.with_columns((pl.col("zone") == premium_zone).cast(pl.Int8).alias("_premium"))
-    if exempt:
-        frame = frame.filter(~pl.col("peer").is_in(list(exempt)))
+    no_case = exempt_numbers(exempt)
+    if no_case:
+        frame = frame.filter(~pl.col("peer").is_in(list(no_case)))
     hits = _evaluate(frame, required, signals, t.min_score)
     conds = [*required, *signals]
     flagged = set(hits["peer"].to_list())

@@ -110,8 +110,10 @@ def _line_plans(lf: pl.LazyFrame, config: FeatureConfig) -> list[pl.LazyFrame]:
         (vo & pl.col("_office")).sum().alias("_office_out"),
         pl.col("started_at").min().alias("first_at"),
     )
-    out_pairs = lf.filter(vo).select("msisdn", "peer").unique()
-    in_pairs = lf.filter(kind.is_in(["voice", "sms"]) & (direction == "in")).select("msisdn", "peer", vi).unique()
+    # A record without the other party (a withheld caller id) names no number: it is no distinct callee or caller.
+    known = pl.col("peer").is_not_null()
+    out_pairs = lf.filter(vo & known).select("msisdn", "peer").unique()
+    in_pairs = lf.filter(kind.is_in(["voice", "sms"]) & (direction == "in") & known).select("msisdn", "peer", vi).unique()
     callees = out_pairs.group_by("msisdn").agg(pl.len().alias("distinct_callees"))
     callers = in_pairs.filter(pl.col("_vi")).group_by("msisdn").agg(pl.len().alias("distinct_callers"))
     # how many of the numbers a line called also called or texted it in the period
@@ -256,6 +258,11 @@ def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.Laz
     )
 
 
+def _operator_config(catalog: Catalog) -> FeatureConfig:
+    """The default reading of the usage: on the operator's own clock (the catalog's time zone), as the engines do."""
+    return FeatureConfig(tz=catalog.operator.timezone)
+
+
 @dataclass(frozen=True)
 class CrossFeatures:
     """The aggregates that cross subscribers: per international caller (``callers``) and the most lines seen
@@ -269,7 +276,7 @@ def cross_features(
     usage: pl.LazyFrame | pl.DataFrame, *, catalog: Catalog, config: FeatureConfig | None = None, streaming: bool = True,
 ) -> CrossFeatures:
     """``CrossFeatures`` of a whole period, in one pass over ``usage``."""
-    cfg = config or FeatureConfig()
+    cfg = config or _operator_config(catalog)
     engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
     lf = _prepare(usage.lazy())
     maybe_intl, zone = _zone_of(catalog, cfg)
@@ -295,9 +302,10 @@ def compute_features(
     splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
     memory on large periods. ``cross``: the two aggregates that cross subscribers (``cross_features``),
     computed over the whole period; with it, ``usage`` may be any group of whole subscribers and the lines'
-    features are exact (a caller's and a device's counts come from ``cross``, not from the group).
+    features are exact (a caller's and a device's counts come from ``cross``, not from the group). Without
+    ``config``, days, nights and office hours are read on the catalog operator's clock.
     """
-    cfg = config or FeatureConfig()
+    cfg = config or _operator_config(catalog)
     if chunks < 1:
         raise ValueError("chunks must be at least 1")
     engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"

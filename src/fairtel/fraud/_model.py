@@ -96,8 +96,11 @@ FRAUD_PHRASES: dict[str, Phrase] = {
                                   "short outgoing calls ({value} s)", "主叫平均时长短（{value}秒）"),
 }
 
-# A table exported by `fraud features` carries the period of each row: a key, never a behaviour to learn.
+# A table exported by `fraud features` carries the line and the period of each row: keys, never behaviour to
+# learn. The line's number repeats once per period, so without ``id_column`` it would not look like an id and
+# would be learned as a number.
 PERIOD_COLUMN = "period"
+LINE_COLUMN = "msisdn"
 
 
 def train_fraud_model(
@@ -111,10 +114,13 @@ def train_fraud_model(
     progress: Progress | None = None,
 ) -> TabularModel:
     """Train the fraud scorer on a labelled per-user table (1 row per line or subscriber). A ``period``
-    column (the layout of `fraud features --out`) is left out of the features."""
+    column (the layout of `fraud features --out`) is left out of the features, and without ``id_column`` an
+    ``msisdn`` column is the id."""
     excluded = list(exclude)
     if PERIOD_COLUMN in frame.columns and label != PERIOD_COLUMN and PERIOD_COLUMN not in excluded:
         excluded.append(PERIOD_COLUMN)
+    if id_column is None and LINE_COLUMN in frame.columns and label != LINE_COLUMN:
+        id_column = LINE_COLUMN
     return train_model(
         frame, label=label, id_column=id_column, exclude=excluded, options=options, task=TASK,
         phrasebook=FRAUD_PHRASES, source=source, progress=progress,

@@ -19,6 +19,7 @@ import polars as pl
 
 from fairtel.core.time import require_aware
 from fairtel.fraud._cases import CaseQueue, CaseStatus, Detector, FraudCase, Reason, case_id
+from fairtel.fraud._detectors import exempt_numbers
 from fairtel.learn import Scored, TabularModel
 
 ID_COLUMN = "msisdn"
@@ -107,13 +108,14 @@ def score_lines(
     if table.height == 0:
         return [], []
     ids = table.get_column(ID_COLUMN).cast(pl.String).to_list()
+    no_case = exempt_numbers(exempt)
     scored: list[Scored] = model.score(table, top=top, source=f"features {period}",
                                        explain_from=None if explain_all else cut)
     out: list[LineScore] = []
     cases: list[FraudCase] = []
     for msisdn, s in zip(ids, scored, strict=True):
         reasons = tuple(_reason(r) for r in s.reasons)
-        flagged = s.probability >= cut and msisdn not in exempt
+        flagged = s.probability >= cut and msisdn not in no_case
         out.append(LineScore(msisdn, period, s.probability, flagged, reasons))
         if not flagged:
             continue

@@ -59,7 +59,7 @@ def cross_validate(
         for tr, te in splitter.split(np.zeros(len(y)), y):
             model = train_model(
                 frame[tr.tolist()], label=spec.label, id_column=spec.id_column, exclude=excluded,
-                options=options, source=source,
+                options=options, source=source, positive=spec.positive,
             )
             runs.append(model.evaluate(frame[te.tolist()], source=source))
             if progress:

@@ -365,9 +365,12 @@ def train_model(
     phrasebook: Phrasebook | None = None,
     source: str = "table",
     progress: Progress | None = None,
+    positive: str | None = None,
 ) -> TabularModel:
+    """``positive``: the label value of the event class when the caller has decided it (cross-validation
+    does, so that every fold scores the same class); otherwise inferred from the label values."""
     opts = options or TrainOptions()
-    spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source)
+    spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source, positive=positive)
     n_before = frame.height
     frame = _labelled(frame, spec.label)
     x, y = spec.matrix(frame, source=source), spec.labels(frame, source=source)

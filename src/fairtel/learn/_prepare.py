@@ -192,8 +192,9 @@ def _resolve(frame: pl.DataFrame, name: str, source: str, what: str) -> str:
     raise InvalidInputError([Problem(source, 1, name, f"{what} column not found; columns: {', '.join(frame.columns)}")], what=source)
 
 
-def _label_classes(values: Sequence[str], name: str, source: str) -> tuple[str, str]:
-    """(positive, negative) raw values of a two-class label column."""
+def _label_classes(values: Sequence[str], name: str, source: str, positive: str | None = None) -> tuple[str, str]:
+    """(positive, negative) raw values of a two-class label column; ``positive`` names the event class when the
+    caller already knows it (a cross-validation fold must keep the class chosen on the whole table)."""
     counts: dict[str, int] = {}
     raw: dict[str, str] = {}
     for v in values:
@@ -206,6 +207,14 @@ def _label_classes(values: Sequence[str], name: str, source: str) -> tuple[str, 
             [Problem(source, None, name, f"label must have exactly two classes, found {len(counts)}: {shown}")], what=source
         )
     a, b = sorted(counts)
+    if positive is not None:
+        if _norm(positive) not in counts:
+            raise InvalidInputError(
+                [Problem(source, None, name, f"positive class {positive!r} is not among the labels: {', '.join(sorted(raw.values()))}")],
+                what=source,
+            )
+        pos = _norm(positive)
+        return raw[pos], raw[b if pos == a else a]
     if a in POSITIVE_TOKENS and b not in POSITIVE_TOKENS:
         return raw[a], raw[b]
     if b in POSITIVE_TOKENS and a not in POSITIVE_TOKENS:
@@ -228,17 +237,19 @@ def infer_spec(
     exclude: Iterable[str] = (),
     source: str = "table",
     max_levels: int = 100,
+    positive: str | None = None,
 ) -> TableSpec:
     """Decide, from the data alone, which columns are inputs and of what kind.
 
     Dropped (and said why): the id column, excluded columns, constant columns, id-like columns (distinct
-    integers or text on nearly every row), and text columns with too many levels to learn from.
+    integers or text on nearly every row), and text columns with too many levels to learn from. ``positive``:
+    the label value of the event class, when already decided (otherwise inferred from the values).
     """
     label = _resolve(frame, label, source, "label")
     id_name = _resolve(frame, id_column, source, "id") if id_column else None
     excluded = {_resolve(frame, e, source, "excluded") for e in exclude}
     labels = _clean_text(frame.get_column(label)).drop_nulls().to_list()
-    positive, negative = _label_classes(labels, label, source)
+    positive, negative = _label_classes(labels, label, source, positive)
 
     dropped: dict[str, str] = {}
     if id_name:
