@@ -254,3 +254,21 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert schema["info"]["title"] == "fairtel"
     assert "/api/v1/me/usage" in schema["paths"] and "/api/v1/findings/{finding_id}/refund" in schema["paths"]
     assert {"HTTPBearer", "APIKeyHeader"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_the_dashboard_counts_complaints_and_nps_as_fairtel_kpi_does(client: TestClient, tokens: dict[str, str],
+                                                                     seeded: Seeded) -> None:
+    """One definition of each indicator: each month's complaints per million lines in service and its NPS on the
+    dashboard are the figures `fairtel kpi --period` reports for that month."""
+    from decimal import Decimal
+
+    from fairtel.cli._care import gather_kpis
+
+    kpis = client.get("/api/v1/kpis", headers=auth(tokens["analyst1"])).json()
+    months = [p["label"] for p in kpis["complaints_per_million"]["points"]]
+    assert len(months) == 2
+    for p in kpis["complaints_per_million"]["points"]:
+        report = gather_kpis(seeded.app, p["label"])
+        assert Decimal(str(p["value"])) == Decimal(report.complaints["per_million"]), p
+    for p in kpis["nps"]["points"]:
+        assert Decimal(str(p["value"])) == Decimal(gather_kpis(seeded.app, p["label"]).nps["nps"]), p

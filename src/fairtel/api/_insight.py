@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 
 from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, money_text, slice_page
+from fairtel.care import nps as nps_of
 from fairtel.core.ids import new_id
-from fairtel.core.time import zone
+from fairtel.core.time import Period, zone
+from fairtel.kpi import per_million
 from fairtel.privacy import Permission
 from fairtel.store import Adjustment, Complaint, FraudCase, Lake, Subscriber, Survey
 from fairtel.store import Finding as FindingRow
@@ -61,12 +63,19 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     s = table_of(Subscriber)
     active = int(conn.scalar(select(func.count()).select_from(s).where(s.c.status == "active")) or 0)
 
+    # as `fairtel kpi` counts them: each month's complaints over the lines in service (active or suspended)
+    # activated before that month ended
     c = table_of(Complaint)
     per_month = Counter(_month(r.opened_at, tz) for r in conn.execute(select(c.c.opened_at)))
     cpm = Series(title="complaints per million subscribers", unit="per million")
-    if active and per_month:
-        cpm.points = [Point(label=m, value=round(n / active * 1_000_000, 1)) for m, n in sorted(per_month.items())]
-    else:
+    for m, n in sorted(per_month.items()):
+        end = Period.parse(m, tz).end
+        lines = int(conn.scalar(select(func.count()).select_from(s).where(
+            (s.c.activated_at < end) & s.c.status.in_(("active", "suspended")))) or 0)
+        rate = per_million(n, lines)
+        if rate is not None:
+            cpm.points.append(Point(label=m, value=float(rate)))
+    if not cpm.points:
         cpm.available, cpm.note = False, "no complaints or no active subscribers yet"
 
     f = table_of(FindingRow)
@@ -98,7 +107,8 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     answers: defaultdict[str, list[int]] = defaultdict(list)
     for r in conn.execute(select(sv.c.answered_at, sv.c.score)):
         answers[_month(r.answered_at, tz)].append(int(r.score))
-    nps = Series(title="net promoter score", unit="NPS", points=[Point(label=m, value=_nps(v)) for m, v in sorted(answers.items())])
+    nps = Series(title="net promoter score", unit="NPS",
+                 points=[Point(label=m, value=float(nps_of(v).score or 0)) for m, v in sorted(answers.items())])
     if not answers:
         nps.available, nps.note = False, "no survey answers yet"
 
@@ -108,12 +118,6 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
         refunded=money_text(sum(refunds.values()), currency) or "0", complaints_per_million=cpm, findings_by_kind=findings,
         refunds_by_month=refund_series, fraud_cases=fraud, churn_risk=_churn_distribution(lake), rating_timeliness=_timeliness(lake), nps=nps,
     )
-
-
-def _nps(scores: list[int]) -> float:
-    promoters = sum(1 for x in scores if x >= 9)
-    detractors = sum(1 for x in scores if x <= 6)
-    return round((promoters - detractors) / len(scores) * 100, 1)
 
 
 def _retention_table(lake: Lake) -> pa.Table | None:
