@@ -63,6 +63,20 @@ def test_csv_gb18030_file_is_detected_and_bad_bytes_rejected(tmp_path: Path) -> 
     assert rejects[0].raw.endswith(b",\xff")
 
 
+def test_a_gbk_line_past_the_head_of_a_utf8_file_is_read_as_gb18030(tmp_path: Path) -> None:
+    """The encoding is told from the head of a file; a Chinese switch's GBK line further on is still read (as
+    the switch readers read it), not refused as undecodable. Only a line that is neither stays undecodable."""
+    p = tmp_path / "late-gbk.csv"
+    filler = "".join(ROW.format(i=i) + ",\n" for i in range(10, 4010)).encode()  # far past the 64 KiB head
+    late = (ROW.format(i=2) + ",成都基站\n").encode("gb18030")
+    neither = (ROW.format(i=3) + ",\xff\n").encode("latin-1").replace(b"\xc3\xbf", b"\xff")
+    p.write_bytes((HEADER + ",cell_id\n").encode() + filler + late + neither)
+    assert len(filler) > 1 << 16
+    rows, rejects, _ = read(CsvReader(), p)
+    assert [r["cell_id"] for r in rows if r["record_id"] == "r2"] == ["成都基站"]
+    assert [(r.position, r.reason) for r in rejects] == [(4003, "undecodable")]
+
+
 def test_csv_quoted_newline_is_accounted_line_by_line(tmp_path: Path) -> None:
     p = tmp_path / "q.csv"
     p.write_text(HEADER + "\n" + ROW.format(i=1) + '\nr2,8613800138000,voice,out,"2026-11-01\nT08",60,1\n'

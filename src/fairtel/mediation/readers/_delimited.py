@@ -7,7 +7,8 @@ numbers in the file. Lines the parser refuses (wrong number of fields) become ``
 a quoted value spanning lines) is re-read line by line with the ``csv`` module, so nothing is lost either way.
 
 Encodings: UTF-8 (with or without a BOM) unless the head of the file says otherwise; Chinese switches often
-write GBK/GB18030, detected when the non-ASCII lines of the head are not UTF-8 but are GB18030. A NUL byte in
+write GBK/GB18030, detected when the non-ASCII lines of the head are not UTF-8 but are GB18030; in a file read
+as UTF-8, a later line that is not UTF-8 is read as GB18030 (only a line that is neither is undecodable). A NUL byte in
 the head means the file is not text at all.
 """
 
@@ -378,11 +379,17 @@ class BlockParser:
                 continue
             position = block.first_line + i
             try:
-                text = raw.decode(self.encoding)
+                text: str | None = raw.decode(self.encoding)
             except UnicodeDecodeError as exc:
-                rejects.append(Reject(self.file, position, "undecodable", None,
-                                      f"bytes {exc.start}-{exc.end} are not valid {self.encoding}: {exc.reason}", raw))
-                continue
+                # a UTF-8 file (by its head) with a GBK line further on: read as GB18030, as the switch readers do
+                text = _gb18030(raw) if codecs.lookup(self.encoding).name == "utf-8" else None
+                if text is None:
+                    rejects.append(Reject(self.file, position, "undecodable", None,
+                                          f"bytes {exc.start}-{exc.end} are not valid {self.encoding}"
+                                          f"{' nor GB18030' if codecs.lookup(self.encoding).name == 'utf-8' else ''}: "
+                                          f"{exc.reason}", raw))
+                    continue
+            assert text is not None
             text = text.removeprefix("\ufeff")
             try:
                 fields = split_fields(text, self.dialect)
@@ -417,6 +424,13 @@ class BlockParser:
         arrays = [pa.array(c, type=pa.string()) for c in cols]
         table = pa.table([*arrays, pa.array(pos, type=pa.int64())], names=[*self.keep, POS])
         return RawBatch(table, rejects, _RawLines(block.data, block.first_line))
+
+
+def _gb18030(raw: bytes) -> str | None:
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
 
 
 def _odd_quotes(data: bytes, quote: str) -> bool:
