@@ -295,6 +295,17 @@ def test_thresholds_from_mapping() -> None:
     assert "min_calls_per_day" in str(err.value) and "sim-box" in str(err.value)
 
 
+def test_thresholds_out_of_range_are_refused_not_silently_disabling_a_detector() -> None:
+    """A share written as a percentage (80 for 0.8) would never be reached and turn the detector off unseen."""
+    with pytest.raises(ConfigError) as err:
+        Thresholds.from_mapping({"wangiri": {"min_one_ring_share": 80}, "scam": {"min_score": 1.5},
+                                 "simbox": {"min_calls_out_per_day": -1}, "irsf": {"min_night_share": float("nan")}})
+    text = str(err.value)
+    assert "min_one_ring_share = 80: a share from 0 to 1" in text and "min_score = 1.5" in text
+    assert "min_calls_out_per_day = -1" in text and "min_night_share" in text
+    assert Thresholds.from_mapping({"wangiri": {"min_one_ring_share": 1}}).wangiri.min_one_ring_share == 1.0
+
+
 def test_disabled_detectors_do_not_run(catalog: Catalog) -> None:
     f = features(catalog, simbox_group([mobile(1), mobile(2)], "356938037867562"))
     t = Thresholds.from_mapping({"enabled": ["irsf"]})

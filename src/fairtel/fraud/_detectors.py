@@ -9,6 +9,7 @@ English, with the measured value and the threshold it crossed. docs/fraud.md exp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -176,12 +177,27 @@ class Thresholds:
                 problems.append(f"[{key}] unknown threshold(s): {', '.join(bad)}")
                 continue
             try:
-                out = replace(out, **{key: replace(current, **{k: float(v) for k, v in value.items()})})
+                numbers = {k: float(v) for k, v in value.items()}
             except (TypeError, ValueError) as exc:
                 problems.append(f"[{key}] {exc}")
+                continue
+            out_of_range = [f"{k} = {v:g}: {_RANGE_NOTE}" if _is_share(k) else f"{k} = {v:g}: not a number of 0 or more"
+                            for k, v in numbers.items() if not math.isfinite(v) or v < 0 or (_is_share(k) and v > 1)]
+            if out_of_range:
+                problems.append(f"[{key}] " + "; ".join(out_of_range))
+                continue
+            out = replace(out, **{key: replace(current, **numbers)})
         if problems:
             raise ConfigError("fraud thresholds: " + "; ".join(problems), details={"problems": problems})
         return out
+
+
+_RANGE_NOTE = "a share from 0 to 1 (80 % is 0.8)"
+
+
+def _is_share(name: str) -> bool:
+    """Thresholds compared with a share of calls (or the weighted score): 0 to 1, never a percentage."""
+    return "share" in name or "diversity" in name or name == "min_score"
 
 
 # ------------------------------------------------------------------------------------------ conditions
