@@ -37,13 +37,17 @@ TODAY = date(2026, 11, 25)
         ("2026-09 statement", "2026-09"),
         ("10/2026", "2026-10"),
         ("ＯＣＴＯＢＥＲ　２０２５", "2025-10"),
+        ("上一个月的账单", "2026-10"),
+        ("下一个月的套餐", "2026-12"),
+        ("2026.9的账单", "2026-09"),
     ],
 )
 def test_month(text: str, month: str) -> None:
     assert extract_month(text, today=TODAY) == month
 
 
-@pytest.mark.parametrize("text", ["查一下账单", "最近三个月的话费", "may I see my bill", "包月业务", "how much data"])
+@pytest.mark.parametrize("text", ["查一下账单", "最近三个月的话费", "may I see my bill", "包月业务", "how much data",
+                                  "扣了1234.5元", "2026.5元是什么钱", "查一下一个月的流量"])
 def test_no_month(text: str) -> None:
     assert extract_month(text, today=TODAY) is None
 

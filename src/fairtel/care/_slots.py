@@ -33,15 +33,17 @@ _ZH_MONTH_NUM = r"(?:(?<!\d)(?:1[0-2]|0?[1-9])|十[一二]?|[一二两三四五�
 _ZH_COMPOUND = r"(?![租费費度结結卡包])"
 _ZH_RELATIVE = [
     (re.compile(r"上上(?:个|個)?月"), -2),
-    (re.compile(r"(?<!上)上(?:个|個)月|(?<![上早晚马路网线以])上月" + _ZH_COMPOUND), -1),
+    (re.compile(r"(?<!上)上一?(?:个|個)月|(?<![上早晚马路网线以])上一?月" + _ZH_COMPOUND), -1),
     (re.compile(r"(?:本|这|這|当|當)(?:个|個)?月"), 0),
-    (re.compile(r"下(?:个|個)月|(?<![一])下月" + _ZH_COMPOUND), 1),
+    (re.compile(r"(?<![一])下一?(?:个|個)月|(?<![一])下一?月" + _ZH_COMPOUND), 1),
 ]
 _ZH_N_MONTHS_AGO = re.compile(r"(\d{1,2}|[一二两三四五六七八九十]+)(?:个|個)月(?:以)?前")
 _ZH_DATED = re.compile(
     rf"(?:(?<!\d)(\d{{4}}|\d{{2}})年|(去年|今年|前年))?\s*({_ZH_MONTH_NUM})\s*月(?!\s*(?:以前|前|内))"
 )
-_ISO_MONTH = re.compile(r"(?<!\d)(\d{4})[-/.年](0?[1-9]|1[0-2])(?!\d)")
+# a year of this century (1234.5 is an amount, not May 1234), not followed by a currency or more decimals
+_ISO_MONTH = re.compile(r"(?<![\d.])(20\d{2})[-/.年](0?[1-9]|1[0-2])(?![\d.])(?!\s*(?:元|块|塊|yuan|rmb|cny|hkd|usd))",
+                        re.IGNORECASE)
 _SLASH_MONTH = re.compile(r"(?<!\d)(0?[1-9]|1[0-2])/(\d{4})(?!\d)")
 _EN_RELATIVE = [
     (re.compile(r"\b(?:the\s+)?month\s+before\s+last\b"), -2),
