@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +28,7 @@ from fairtel.core.settings import Settings
 from fairtel.core.time import zone
 from fairtel.privacy import Permission, Role, can
 from fairtel.web._charts import bar_chart, line_chart
-from fairtel.web._i18n import LANGUAGES, chart_label, code_text, line_kind, note_text, translate
+from fairtel.web._i18n import LANGUAGES, TEXT, chart_label, code_text, line_kind, note_text, translate
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -44,6 +44,31 @@ HOME_OF: dict[Role, str] = {
 
 class LoginRequired(Exception):
     pass
+
+
+# Fetch-metadata values of a request another site started (a sibling subdomain counts: it may not be ours).
+FOREIGN_SITES = frozenset({"cross-site", "same-site"})
+
+
+def from_elsewhere(request: Request) -> bool:
+    """A post another site's page made the browser send. Login and logout have no session to tie a form token
+    to, so this is what protects them; the console's pages (Referrer-Policy: no-referrer) make browsers send
+    ``Origin: null`` on their own posts, hence the browser's ``Sec-Fetch-Site`` is the main witness."""
+    if request.headers.get("sec-fetch-site", "").lower() in FOREIGN_SITES:
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+
+
+def flash_key(msg: str | None) -> str | None:
+    """Only the console's own confirmations are shown: a link cannot put words of its own on a page."""
+    return msg if msg is not None and msg.endswith("_ok") and msg in TEXT else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
 def bill_line_text(line: Any, catalog: Catalog, lang: str) -> str:
@@ -92,8 +117,11 @@ class Console:
         return self.services.signer.derive("csrf", request.cookies.get(COOKIE, ""))
 
     def check_csrf(self, request: Request, token: str) -> None:
-        if not request.cookies.get(COOKIE) or not hmac.compare_digest(self.csrf(request), token or ""):
+        if not request.cookies.get(COOKIE) or from_elsewhere(request) or not _same(self.csrf(request), token or ""):
             raise PermissionDeniedError("the form has expired; reload the page and try again")
+
+    def secure_cookies(self, request: Request) -> bool:
+        return self.services.settings.environment is Env.PRODUCTION or request.url.scheme == "https"
 
     def render(self, request: Request, template: str, *, status_code: int = 200, **data: Any) -> HTMLResponse:
         lang = self.lang(request)
@@ -101,7 +129,7 @@ class Console:
         html = self.env.get_template(template).render(
             t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), code=lambda c: code_text(c, lang),
             note=lambda n: note_text(n, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
-            msg=request.query_params.get("msg"), **data,
+            msg=flash_key(request.query_params.get("msg")), **data,
         )
         return HTMLResponse(html, status_code=status_code)
 
@@ -113,6 +141,8 @@ class Console:
         try:
             self.services.limiter.check(f"user:{who.username}")
             with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
+                route = request.scope.get("route")
+                acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
                 return build(acc, who)
         except FairtelError as exc:
             return self.render(request, "error.html", status_code=status_for(exc.code), who=who, error=exc)
@@ -141,7 +171,7 @@ def _routes(c: Console) -> APIRouter:
         back = request.query_params.get("next") or "/"
         resp = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
         if lang in LANGUAGES:
-            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", secure=c.secure_cookies(request))
         return resp
 
     @r.get("/login")
@@ -150,6 +180,8 @@ def _routes(c: Console) -> APIRouter:
 
     @r.post("/login")
     def login(request: Request, username: str = Form(..., max_length=64), password: str = Form(..., max_length=256), next: str = Form("")) -> Response:
+        if from_elsewhere(request):
+            return c.render(request, "error.html", status_code=403, who=None, error=PermissionDeniedError("log in from the console's own page"))
         client = request.client.host if request.client else "?"
         try:
             svc.login_limiter.check(f"login:{client}:{username}")
@@ -159,14 +191,17 @@ def _routes(c: Console) -> APIRouter:
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None)
         target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
         resp = RedirectResponse(target, status_code=303)
-        secure = svc.settings.environment is Env.PRODUCTION
-        resp.set_cookie(COOKIE, svc.signer.issue(who), max_age=int(svc.signer.ttl.total_seconds()), httponly=True, samesite="strict", secure=secure)
+        resp.set_cookie(
+            COOKIE, svc.signer.issue(who), max_age=int(svc.signer.ttl.total_seconds()), httponly=True, samesite="strict", secure=c.secure_cookies(request)
+        )
         return resp
 
     @r.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        if from_elsewhere(request):
+            return c.render(request, "error.html", status_code=403, error=PermissionDeniedError("log out from the console's own page"))
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=c.secure_cookies(request))
         return resp
 
     # --- staff ---------------------------------------------------------------------------------------

@@ -144,6 +144,7 @@ CODES: dict[str, tuple[str, str]] = {
     "wangiri": ("Wangiri", "响一声诈骗"),
     "irsf": ("IRSF", "国际收入分成欺诈"),
     "scam": ("scam calls", "诈骗电话"),
+    "model": ("fraud model", "欺诈模型"),
     # states of findings, cases, complaints and subscriptions
     "open": ("open", "待处理"),
     "confirmed": ("confirmed", "已确认"),
@@ -175,6 +176,8 @@ CODES: dict[str, tuple[str, str]] = {
     "network": ("network", "网络"),
     "bill shock": ("bill shock", "账单突增"),
     "other": ("other", "其他"),
+    # what an agent's assignment to a customer rests on
+    "complaint": ("complaint", "投诉"),
     # roles
     "subscriber": ("subscriber", "用户"),
     "agent": ("agent", "客服"),
