@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from fairtel.core.contracts import ConsentChannel, ConsentEventKind
-from fairtel.core.errors import FairtelError, Problem
+from fairtel.core.errors import Problem
 from fairtel.core.ids import stable_id
-from fairtel.core.time import parse_rfc3339, utc_now
-from fairtel.store._report import MSISDN_RE, ImportReport, chunks, dialect_insert
+from fairtel.core.time import utc_now
+from fairtel.store._report import MSISDN_RE, ImportReport, chunks, dialect_insert, parse_instant, text_problem
 from fairtel.store._schema import ConsentEvent, table_of
 
 _EVENTS = frozenset(e.value for e in ConsentEventKind)
@@ -91,13 +91,24 @@ def import_consent_events(
     return report
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON value")
+
+
 def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+    if line == 1:
+        raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark, as editors on Windows write it
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        # NaN and Infinity are Python's extension, not JSON: PostgreSQL would refuse them as evidence
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
         return None, [Problem(file, line, None, "not valid UTF-8", "undecodable")]
     except json.JSONDecodeError as exc:
         return None, [Problem(file, line, None, f"not valid JSON: {exc.msg} at column {exc.colno}", "bad_json")]
+    except ValueError as exc:
+        return None, [Problem(file, line, None, f"not valid JSON: {exc}", "bad_json")]
+    except RecursionError:
+        return None, [Problem(file, line, None, "not valid JSON: nested too deeply", "bad_json")]
     if not isinstance(obj, dict):
         return None, [Problem(file, line, None, f"expected a JSON object, found {type(obj).__name__}", "bad_json")]
 
@@ -116,6 +127,8 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
             return ""
         if len(value) > limit:
             bad(field, f"longer than {limit} characters")
+        if (why := text_problem(value)) is not None:
+            bad(field, why)
         return value
 
     event, subscription_id, msisdn = text("event"), text("subscription_id"), text("msisdn", 15)
@@ -128,10 +141,15 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
         bad("msisdn", f"not an E.164 number (7-15 digits, no '+'): {msisdn!r}")
     at: datetime | None = None
     if at_text:
-        try:
-            at = parse_rfc3339(at_text)
-        except FairtelError as exc:
-            bad("at", exc.message, "bad_timestamp")
+        at, why = parse_instant(at_text)
+        if why is not None:
+            bad("at", why, "bad_timestamp")
+    evidence = obj.get("evidence")
+    if evidence is not None:
+        try:  # every string in it, keys included, must be Unicode text to be stored and read back
+            json.dumps(evidence, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            bad("evidence", "not valid Unicode text (a lone surrogate)")
     if problems or at is None:
         return None, problems
     return {
@@ -142,7 +160,7 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
         "event": event,
         "at": at.astimezone(UTC),
         "channel": channel,
-        "evidence": obj.get("evidence"),
+        "evidence": evidence,
     }, []
 
 

@@ -189,6 +189,9 @@ class Lake:
             return pa.table({c: pa.array([], pa.null()) for c in columns or []})
         schema = schema.append(pa.field(PERIOD_COLUMN, pa.string()))
         if columns is not None:
+            unknown = [c for c in columns if c not in schema.names]
+            if unknown:  # as when parts exist: an unknown column is the caller's error, whatever is stored
+                raise LakeError(f"{dataset}: no column {', '.join(unknown)} in any part")
             schema = pa.schema([schema.field(c) for c in columns])
         return schema.empty_table()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -11,7 +12,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from fairtel.core.errors import NotAvailableError, Problem
+from fairtel.core.errors import FairtelError, NotAvailableError, Problem
+from fairtel.core.time import parse_rfc3339
 
 MSISDN_RE = re.compile(r"[1-9][0-9]{6,14}")  # E.164 digits without "+"
 
@@ -81,3 +83,26 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 def has_undecodable(text: str) -> bool:
     """True when the text held bytes that are not UTF-8 (decoded with ``surrogateescape``)."""
     return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text alike on SQLite and PostgreSQL, or None. PostgreSQL refuses a
+    NUL where SQLite keeps it, and neither driver can encode a lone surrogate (from an ``\\ud800`` escape in
+    JSON): left in, either fails the whole file at insert time instead of rejecting its line."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def parse_instant(text: str) -> tuple[datetime | None, str | None]:
+    """An RFC 3339 timestamp as an aware UTC instant, or the reason it is not one. An instant whose UTC
+    form falls outside Python's years 1-9999 (year 1 east of UTC, 9999 west of it) is refused here rather
+    than overflowing when stored."""
+    try:
+        return parse_rfc3339(text).astimezone(UTC), None
+    except FairtelError as exc:
+        return None, exc.message
+    except OverflowError:
+        return None, f"outside the range of storable instants (UTC years 1-9999): {text!r}"

@@ -13,9 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
-from fairtel.core.errors import FairtelError, Problem
-from fairtel.core.time import parse_rfc3339, utc_now
-from fairtel.store._report import MSISDN_RE, ImportReport, chunks, dialect_insert, has_undecodable
+from fairtel.core.errors import Problem
+from fairtel.core.time import utc_now
+from fairtel.store._report import (
+    MSISDN_RE,
+    ImportReport,
+    chunks,
+    dialect_insert,
+    has_undecodable,
+    parse_instant,
+    text_problem,
+)
 from fairtel.store._schema import Customer, Subscriber, table_of
 
 OPTIONAL_FIELDS = frozenset({"region"})
@@ -45,7 +53,8 @@ def import_subscribers(
     """Import a subscribers CSV (DESIGN.md contract): new numbers are added, known ones updated.
 
     Every bad row is reported with file, line and field and left out; the good rows are written. A number
-    that appears twice in one file is a problem (which row is right is not ours to guess). With
+    that appears twice in one file with different values is a problem (which row is right is not ours to
+    guess); the same row repeated is counted as a duplicate. With
     ``known_plans`` a plan id outside the catalog is a problem too. Runs inside the caller's transaction.
     """
     path = Path(path)
@@ -66,7 +75,18 @@ def import_subscribers(
             report.problems.append(Problem(str(path), 1, name, "required column is missing from the header", "missing_column"))
 
         line = reader.line_num
-        for row in reader:
+        kept: dict[str, dict[str, Any]] = {}
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a field over the csv module's size limit: this record only
+                start, line = line + 1, reader.line_num
+                report.read += 1
+                report.rejected += 1
+                report.problems.append(Problem(str(path), start, None, f"not a CSV record: {exc}", "bad_csv"))
+                continue
             start, line = line + 1, reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
@@ -76,6 +96,9 @@ def import_subscribers(
                 continue
             record, problems = _check_row(str(path), start, row, columns, index, known_plans)
             if record is not None and record["msisdn"] in first_line:
+                if not problems and record == kept[record["msisdn"]]:
+                    report.duplicate += 1  # the very same subscriber again: nothing to choose between
+                    continue
                 problems.append(
                     Problem(str(path), start, "msisdn", f"number appears again (first on line {first_line[record['msisdn']]})", "duplicate")
                 )
@@ -84,6 +107,7 @@ def import_subscribers(
                 report.problems.extend(problems)
                 continue
             first_line[record["msisdn"]] = start
+            kept[record["msisdn"]] = record
             good.append(record)
 
     now = utc_now()
@@ -112,6 +136,8 @@ def _check_row(
     for name, text in value.items():
         if has_undecodable(text):
             bad(name, "not valid UTF-8", "undecodable")
+        elif (why := text_problem(text)) is not None:
+            bad(name, why)
     for name in REQUIRED_FIELDS:
         if not value.get(name):
             bad(name, "required value is empty", "missing_field")
@@ -127,10 +153,9 @@ def _check_row(
         bad("plan_id", f"plan {plan!r} is not in the catalog", "unknown_plan")
     activated: datetime | None = None
     if value.get("activated_at"):
-        try:
-            activated = parse_rfc3339(value["activated_at"])
-        except FairtelError as exc:
-            bad("activated_at", exc.message, "bad_timestamp")
+        activated, why = parse_instant(value["activated_at"])
+        if why is not None:
+            bad("activated_at", why, "bad_timestamp")
     for name, limit in (("customer_id", 64), ("plan_id", 64), ("region", 64)):
         if len(value.get(name, "")) > limit:
             bad(name, f"longer than {limit} characters")
