@@ -182,3 +182,35 @@ def test_consent_line_nested_too_deeply_is_rejected(engine: Engine, tmp_path: Pa
         report = import_consent_events(conn, path)
     assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
     assert [(p.line, p.code) for p in report.problems] == [(1, "bad_json")]
+
+
+def test_a_closed_line_keeps_when_it_left_service(engine: Engine, tmp_path: Path) -> None:
+    """closed_at (optional column): read back as the same instant on both databases; refused on a line that is
+    not closed, or before its activation; a re-import with a closing date updates the line."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "subscribers.csv"
+    path.write_text(
+        HEADER.rstrip("\n") + ",closed_at\n"
+        + "8613800138000,cus-1,basic-39,2025-03-01T09:00:00+08:00,closed,zh,Shanghai,2026-03-10T18:00:00+08:00\n"
+        + "8613800138001,cus-1,basic-39,2025-03-01T09:00:00+08:00,active,zh,Shanghai,2026-03-10T18:00:00+08:00\n"
+        + "8613800138002,cus-1,basic-39,2025-03-01T09:00:00+08:00,closed,zh,Shanghai,2025-02-01T00:00:00+08:00\n"
+        + "8613800138003,cus-1,basic-39,2025-03-01T09:00:00+08:00,closed,zh,Shanghai,\n", encoding="utf-8")
+    with engine.begin() as conn:
+        report = import_subscribers(conn, path)
+    assert (report.read, report.accepted, report.rejected) == (4, 2, 2)
+    assert [(p.line, p.field) for p in report.problems] == [(3, "closed_at"), (4, "closed_at")]
+    with engine.connect() as conn:
+        closed = get_subscriber(conn, "8613800138000")
+        unknown = get_subscriber(conn, "8613800138003")
+    assert closed is not None and closed.closed_at == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    assert unknown is not None and unknown.closed_at is None
+    again = tmp_path / "again.csv"
+    again.write_text(HEADER.rstrip("\n") + ",closed_at\n"
+                     + "8613800138003,cus-1,basic-39,2025-03-01T09:00:00+08:00,closed,zh,Shanghai,2026-03-01T00:00:00Z\n",
+                     encoding="utf-8")
+    with engine.begin() as conn:
+        assert import_subscribers(conn, again).updated == 1
+    with engine.connect() as conn:
+        now_known = get_subscriber(conn, "8613800138003")
+    assert now_known is not None and now_known.closed_at == datetime(2026, 3, 1, tzinfo=UTC)

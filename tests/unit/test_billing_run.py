@@ -84,6 +84,25 @@ def test_prorating_counts_days_in_service_on_the_operators_clock() -> None:
     assert prorated_fee_minor(3900, datetime(2026, 4, 1, tzinfo=CN), per) == (0, 0)
 
 
+def test_a_line_closed_during_the_period_pays_the_days_it_was_in_service() -> None:
+    """Pro-rated at the end as at the start: the closing day counts, a line closed before the period pays no fee,
+    and a closed line that does not say when it closed pays none (as before closing dates were kept)."""
+    per = Period.parse(P)
+    closing = datetime(2026, 3, 10, 18, 0, tzinfo=CN)
+    assert prorated_fee_minor(3100, datetime(2025, 1, 1, tzinfo=CN), per, closing) == (1000, 10)
+    assert prorated_fee_minor(3100, datetime(2026, 3, 5, tzinfo=CN), per, closing) == (600, 6)
+    assert prorated_fee_minor(3100, datetime(2025, 1, 1, tzinfo=CN), per, datetime(2026, 2, 28, tzinfo=CN)) == (0, 0)
+    assert prorated_fee_minor(3100, datetime(2025, 1, 1, tzinfo=CN), per, datetime(2026, 4, 2, tzinfo=CN)) == (3100, 31)
+    accounts = [Account(A, "basic-39", datetime(2025, 1, 1, tzinfo=CN), "closed", "zh", closing),
+                Account(B, "payg", datetime(2025, 6, 1, tzinfo=CN), "closed", "en"),
+                Account(C, "basic-39", datetime(2025, 1, 1, tzinfo=CN), "closed", "zh", datetime(2026, 2, 1, tzinfo=CN))]
+    run = run_bills(rated().filter(pl.col("msisdn") == A), CATALOG, accounts, period=P, issued_at=NOW, run_id="r")
+    a = run.bill_for(A)
+    assert a is not None and a.amount_of(LineKind.PLAN_FEE) == prorated_fee_minor(3900, accounts[0].activated_at, per, closing)[0]
+    assert [ln.quantity for ln in a.lines if ln.kind is LineKind.PLAN_FEE] == [10]
+    assert run.bill_for(B) is None and run.bill_for(C) is None  # no fee, no usage, nothing to bill
+
+
 def test_bill_run_charges_fees_usage_and_consented_vas_only() -> None:
     lines = rated()
     run = run_bills(lines, CATALOG, ACCOUNTS, period=P, issued_at=NOW, run_id="run1")

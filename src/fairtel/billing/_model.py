@@ -48,6 +48,7 @@ class Account:
     activated_at: datetime
     status: str = "active"
     language: str = "zh"
+    closed_at: datetime | None = None  # a closed line: when it left service (its last month's fee is pro-rated)
 
     def __post_init__(self) -> None:
         require_aware(self.activated_at, "activated_at")

@@ -115,19 +115,23 @@ def normalise_rated(rated: pl.DataFrame | pa.Table) -> pl.DataFrame:
     return frame.select(cols)
 
 
-def prorated_fee_minor(fee_minor: int, activated_at: datetime, period: Period) -> tuple[int, int]:
-    """(fee, days in service) for a plan of monthly ``fee_minor`` activated at ``activated_at``.
+def prorated_fee_minor(fee_minor: int, activated_at: datetime, period: Period,
+                       closed_at: datetime | None = None) -> tuple[int, int]:
+    """(fee, days in service) for a plan of monthly ``fee_minor`` activated at ``activated_at`` (and, for a
+    closed line, closed at ``closed_at``).
 
-    Days are counted on the period's clock, the activation day included; the fee is
+    Days are counted on the period's clock, the activation day and the closing day included; the fee is
     ``fee × days / days in period``, rounded half-up once, so it never exceeds the monthly fee.
     """
     require_aware(activated_at, "activated_at")
-    if activated_at < period.start:
-        return fee_minor, period.days
-    if activated_at >= period.end:
+    if closed_at is not None:
+        require_aware(closed_at, "closed_at")
+    if activated_at >= period.end or (closed_at is not None and closed_at < period.start):
         return 0, 0
-    day = activated_at.astimezone(zone(period.tz)).day
-    days = period.days - day + 1
+    tz = zone(period.tz)
+    first = 1 if activated_at < period.start else activated_at.astimezone(tz).day
+    last = period.days if closed_at is None or closed_at >= period.end else closed_at.astimezone(tz).day
+    days = max(0, last - first + 1)
     if days == period.days:
         return fee_minor, days
     amount = (Decimal(fee_minor) * days / Decimal(period.days)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
@@ -187,7 +191,8 @@ def run_bills(
     ``rated``: the period's rated lines (rating's RATED_COLUMNS). ``adjustments``: the entries not yet
     carried into any bill; an entry correcting a period is carried only into a later period's bill.
     Usage lines of every kind are billed (allowance draws as zero-amount lines); VAS lines only with a
-    billable verdict. A closed account pays no plan fee but is billed for its usage and adjustments.
+    billable verdict. A closed account pays the plan fee for the days of the period it was in
+    service when it says when it closed (``closed_at``), else none; its usage and adjustments are billed.
     """
     policy = policy or BillingPolicy()
     per = _period(period, catalog)
@@ -227,7 +232,8 @@ def run_bills(
     for msisdn, acct in sorted(accounts_by.items()):
         if msisdn in skipped or acct.activated_at >= per.end:
             continue
-        if acct.status == SubscriberStatus.CLOSED and msisdn not in with_lines and not pending.get(msisdn):
+        in_service = acct.closed_at is not None and acct.closed_at >= per.start
+        if acct.status == SubscriberStatus.CLOSED and not in_service and msisdn not in with_lines and not pending.get(msisdn):
             continue
         try:
             plan = catalog.plan(acct.plan_id)
@@ -271,11 +277,13 @@ def _bill_one(
 
     charge_by_kind: dict[str, int] = defaultdict(int)
     fee_full = int(plan.monthly_fee.scaleb(minor_units(currency)))
-    if fee_full and acct.status != SubscriberStatus.CLOSED:
-        fee, days = prorated_fee_minor(fee_full, acct.activated_at, per)
-        text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
-        add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
-        charge_by_kind[LineKind.PLAN_FEE] += fee
+    closed = acct.status == SubscriberStatus.CLOSED
+    if fee_full and (not closed or acct.closed_at is not None):
+        fee, days = prorated_fee_minor(fee_full, acct.activated_at, per, acct.closed_at if closed else None)
+        if days:  # a line closed before the period (billed for late usage or adjustments) has no fee line
+            text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
+            add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
+            charge_by_kind[LineKind.PLAN_FEE] += fee
     for row in usage:
         add(LineKind(row["kind"]), _describe_usage(row), int(row["amount_minor"]), rule_id=row["rule_id"],
             quantity=row["quantity"], unit=row["unit"], allowance_id=row["allowance_id"])

@@ -40,7 +40,7 @@ def _accounts(app: App) -> list[Account]:
 
     with app.db.connect() as conn:
         subs = list_subscribers(conn)
-    return [Account(s.msisdn, s.plan_id, s.activated_at, s.status, s.language) for s in subs]
+    return [Account(s.msisdn, s.plan_id, s.activated_at, s.status, s.language, s.closed_at) for s in subs]
 
 
 def _period(text: str, catalog: Catalog) -> Period:

@@ -98,6 +98,7 @@ class Subscriber(Base):
     language: Mapped[str] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]  # when a closed line left service (None: not closed, or not known)
 
 
 class CatalogVersion(Base):

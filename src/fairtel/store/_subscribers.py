@@ -27,6 +27,8 @@ from fairtel.store._report import (
 from fairtel.store._schema import Customer, Subscriber, table_of
 
 OPTIONAL_FIELDS = frozenset({"region"})
+# beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it)
+EXTRA_FIELDS = ("closed_at",)
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -41,6 +43,7 @@ class SubscriberRecord:
     status: str
     language: str
     region: str | None
+    closed_at: datetime | None = None
 
 
 def import_subscribers(
@@ -127,7 +130,7 @@ def _check_row(
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     if len(row) != len(columns):
         return None, [Problem(file, line, None, f"expected {len(columns)} fields, found {len(row)}", "column_count")]
-    value = {name: row[i].strip() for name, i in index.items() if name in SUBSCRIBER_FIELDS}
+    value = {name: row[i].strip() for name, i in index.items() if name in SUBSCRIBER_FIELDS or name in EXTRA_FIELDS}
     problems: list[Problem] = []
 
     def bad(field: str, message: str, code: str = "bad_value") -> None:
@@ -156,6 +159,15 @@ def _check_row(
         activated, why = parse_instant(value["activated_at"])
         if why is not None:
             bad("activated_at", why, "bad_timestamp")
+    closed: datetime | None = None
+    if value.get("closed_at"):
+        closed, why = parse_instant(value["closed_at"])
+        if why is not None:
+            bad("closed_at", why, "bad_timestamp")
+        elif value.get("status") != SubscriberStatus.CLOSED.value:
+            bad("closed_at", f"a line that is {value.get('status')!r} has not left service (closed_at is for closed lines)")
+        elif activated is not None and closed is not None and closed < activated:
+            bad("closed_at", "before the line was activated")
     for name, limit in (("customer_id", 64), ("plan_id", 64), ("region", 64)):
         if len(value.get(name, "")) > limit:
             bad(name, f"longer than {limit} characters")
@@ -169,10 +181,11 @@ def _check_row(
         "status": value["status"],
         "language": value["language"],
         "region": value.get("region") or None,
+        "closed_at": closed,
     }, []
 
 
-_FIELDS = ("customer_id", "plan_id", "activated_at", "status", "language", "region")
+_FIELDS = ("customer_id", "plan_id", "activated_at", "status", "language", "region", "closed_at")
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport) -> None:
@@ -220,6 +233,7 @@ def _record(row: Any) -> SubscriberRecord:
         status=row.status,
         language=row.language,
         region=row.region,
+        closed_at=row.closed_at,
     )
 
 
