@@ -40,3 +40,21 @@ def test_cut_off_notice_only_for_subscribers_whose_service_stops() -> None:
     assert len(continuing) == 2  # 80 % and 100 %
     assert not any("paused" in t for t in continuing)
     assert any("100%" in t and "55.00 EUR" in t for t in continuing)
+
+
+def test_findings_about_a_number_are_named_with_the_operators_key() -> None:
+    """Analysts see finding ids beside pseudonyms: an id hashed from the number alone could be matched by
+    hashing every number of a range. Keyed, it cannot; a finding already held under its unkeyed id keeps it."""
+    from fairtel.assurance import FINDING_ID_PURPOSE, FindingIds, finding_id
+    from fairtel.core.ids import purpose_key
+
+    plain = bill_shock_findings(_rated(), EU_DATA_ROAMING, detected_at=NOW)
+    key = purpose_key("operator secret", FINDING_ID_PURPOSE)
+    keyed = bill_shock_findings(_rated(), EU_DATA_ROAMING, detected_at=NOW, ids=FindingIds(key))
+    assert len(keyed) == len(plain) and not {f.finding_id for f in keyed} & {f.finding_id for f in plain}
+    first = next(f for f in plain if f.kind is FindingKind.BILL_SHOCK and f.msisdn == STAYS)
+    assert first.finding_id == finding_id(FindingKind.BILL_SHOCK, first.evidence["policy"], STAYS,
+                                          first.evidence["period"], first.evidence["threshold_pct"])
+    again = bill_shock_findings(_rated(), EU_DATA_ROAMING, detected_at=NOW, ids=FindingIds(key, frozenset({first.finding_id})))
+    kept = {f.finding_id for f in again}
+    assert first.finding_id in kept and len(kept & {f.finding_id for f in keyed}) == len(keyed) - 1

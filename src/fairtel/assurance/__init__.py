@@ -12,8 +12,10 @@ from fairtel.assurance._charges import charge_findings
 from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings, shared_evidence
 from fairtel.assurance._finding import (
     CHARGE_KINDS,
+    FINDING_ID_PURPOSE,
     FINDINGS_SCHEMA,
     Finding,
+    FindingIds,
     FindingKind,
     FindingStatus,
     finding_id,
@@ -42,6 +44,7 @@ __all__ = [
     "DOMESTIC",
     "EU_DATA_ROAMING",
     "FINDINGS_SCHEMA",
+    "FINDING_ID_PURPOSE",
     "PRESETS",
     "SIGNALS",
     "AssurancePolicy",
@@ -49,6 +52,7 @@ __all__ = [
     "BillShockPolicy",
     "FileOutbox",
     "Finding",
+    "FindingIds",
     "FindingKind",
     "FindingStatus",
     "MerchantPolicy",

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import polars as pl
 
-from fairtel.assurance._finding import Finding, FindingKind, build_findings
+from fairtel.assurance._finding import Finding, FindingIds, FindingKind, build_findings
 from fairtel.core.errors import ConfigError, InvalidInputError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import DEMO_TIMEZONE
@@ -103,6 +103,7 @@ def bill_shock_findings(
     detected_at: datetime,
     opted_in: Iterable[str] = (),
     tz: str = DEMO_TIMEZONE,
+    ids: FindingIds = FindingIds(),
 ) -> list[Finding]:
     """``bill_shock`` at each threshold crossed (on the record that crossed it) and, under a policy that
     stops service at the cap, ``usage_past_cap`` for the charges after the cap of subscribers who did not
@@ -158,6 +159,7 @@ def bill_shock_findings(
         key=("policy", "msisdn", "period", "threshold_pct"),
         detected_at=detected_at,
         evidence=("policy", "period", "threshold_pct", "cap", "cap_currency", "limit_minor", "stop_at_cap", "started_at"),
+        ids=ids,
     )
     if policy.stop_at_cap:
         cap = limits.filter(pl.col("fraction") == "1")
@@ -196,6 +198,7 @@ def bill_shock_findings(
                 key=("policy", "msisdn", "period"),
                 detected_at=detected_at,
                 evidence=("policy", "period", "cap", "cap_currency", "limit_minor", "first_past_cap_at"),
+                ids=ids,
             )
         )
     return out

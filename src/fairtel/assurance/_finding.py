@@ -50,9 +50,31 @@ CHARGE_KINDS = frozenset(
 """Findings about one charge a subscriber should not pay (or not pay in full)."""
 
 
-def finding_id(kind: FindingKind | str, *key: object) -> str:
-    """Derived from the kind and the ids it is about, so a rerun over the same data gives the same ids."""
-    return stable_id("fnd", str(kind), *key)
+def finding_id(kind: FindingKind | str, *key: object, id_key: bytes | None = None) -> str:
+    """Derived from the kind and the ids it is about, so a rerun over the same data gives the same ids; with the
+    operator's ``id_key``, only its holder can recompute it (see ``FindingIds``)."""
+    return stable_id("fnd", str(kind), *key, key=id_key)
+
+
+FINDING_ID_PURPOSE = "finding-ids"
+
+
+@dataclass(frozen=True)
+class FindingIds:
+    """How findings about a subscriber's number are named. An id derived from the number alone is a hash anyone
+    who sees it beside a pseudonym could match by hashing every number of a range; with the operator's ``key``
+    (``core.ids.purpose_key(secret, FINDING_ID_PURPOSE)``) it cannot be matched. A finding already ``held``
+    under its unkeyed id (raised before ids were keyed) keeps it, so a rerun neither opens it again nor
+    notifies its subscriber twice."""
+
+    key: bytes | None = None
+    held: frozenset[str] = frozenset()
+
+    def of(self, kind: FindingKind, names: Sequence[str], values: Sequence[object]) -> str:
+        plain = finding_id(kind, *values)
+        if self.key is None or "msisdn" not in names or plain in self.held:
+            return plain
+        return finding_id(kind, *values, id_key=self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +169,7 @@ def build_findings(
     key: Sequence[str],
     detected_at: datetime,
     evidence: Sequence[str] = (),
+    ids: FindingIds = FindingIds(),
 ) -> list[Finding]:
     """Findings from a frame with msisdn, record_ids (list), subscription_id, amount_minor, currency, the
     ``key`` columns (what the finding is about, for its stable id) and ``evidence`` columns."""
@@ -155,7 +178,7 @@ def build_findings(
         ev = {c: _plain(row[c]) for c in evidence if row.get(c) is not None}
         out.append(
             Finding(
-                finding_id=finding_id(kind, *(row[k] for k in key)),
+                finding_id=ids.of(kind, key, [row[k] for k in key]),
                 kind=kind,
                 msisdn=row.get("msisdn"),
                 record_ids=tuple(row.get("record_ids") or ()),

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from fairtel.assurance._finding import Finding, FindingKind, build_findings
+from fairtel.assurance._finding import Finding, FindingIds, FindingKind, build_findings
 
 
 def welcome_findings(
@@ -21,6 +21,7 @@ def welcome_findings(
     detected_at: datetime,
     grace: timedelta = timedelta(minutes=30),
     lookback: timedelta = timedelta(hours=24),
+    ids: FindingIds = FindingIds(),
 ) -> list[Finding]:
     """``usage``: record_id, msisdn, started_at, roaming_country (null at home).
     ``notices``: msisdn, country, sent_at."""
@@ -56,12 +57,12 @@ def welcome_findings(
     if missing.height == 0:
         return []
     # each visit's records, for the amount of evidence a reviewer needs
-    ids = u.filter(pl.col("roaming_country").is_not_null()).group_by("msisdn", "_visit").agg(
+    visit_records = u.filter(pl.col("roaming_country").is_not_null()).group_by("msisdn", "_visit").agg(
         pl.col("record_id").sort().alias("record_ids"))
     rows = (
         missing.select("msisdn", "_visit", "roaming_country", pl.col("started_at").alias("visit_started_at"),
                        pl.col("sent_at").alias("last_notice_at"))
-        .join(ids, on=["msisdn", "_visit"], how="left")
+        .join(visit_records, on=["msisdn", "_visit"], how="left")
         .with_columns(
             pl.lit(None, dtype=pl.String).alias("subscription_id"),
             pl.lit(None, dtype=pl.Int64).alias("amount_minor"),
@@ -77,4 +78,5 @@ def welcome_findings(
         key=("msisdn", "roaming_country", "visit_started_at"),
         detected_at=detected_at,
         evidence=("roaming_country", "visit_started_at", "last_notice_at", "records_in_visit"),
+        ids=ids,
     )

@@ -12,7 +12,7 @@ import polars as pl
 from fairtel.assurance._billshock import BillShockPolicy, bill_shock_findings
 from fairtel.assurance._charges import charge_findings
 from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings
-from fairtel.assurance._finding import Finding
+from fairtel.assurance._finding import Finding, FindingIds
 from fairtel.assurance._merchants import MerchantPolicy, rank_merchants
 from fairtel.assurance._roaming import welcome_findings
 from fairtel.consent import (
@@ -62,10 +62,12 @@ def assure(
     opted_in: Iterable[str] = (),
     policy: AssurancePolicy = AssurancePolicy(),
     now: datetime | None = None,
+    ids: FindingIds = FindingIds(),
 ) -> AssuranceRun:
     """Run every detector whose input is given. ``usage`` is clean usage (CLEAN_USAGE_SCHEMA; only the VAS
     rows are gated, all rows serve the roaming-notice check when ``notices`` is given); ``events`` the
-    consent ledger's events (or pass ``subscriptions`` already projected)."""
+    consent ledger's events (or pass ``subscriptions`` already projected). ``ids``: how findings about a number
+    are named (keyed with the operator's key; see ``FindingIds``)."""
     detected_at = require_aware(now or utc_now(), "now")
     ev = events if events is not None else empty_events()
     subs = subscriptions if subscriptions is not None else project_subscriptions(ev, policy=policy.consent)
@@ -82,9 +84,9 @@ def assure(
         )
     if rated is not None:
         for bs in policy.bill_shock:
-            findings += bill_shock_findings(rated, bs, detected_at=detected_at, opted_in=opted_in, tz=policy.tz)
+            findings += bill_shock_findings(rated, bs, detected_at=detected_at, opted_in=opted_in, tz=policy.tz, ids=ids)
     if notices is not None and "roaming_country" in usage.columns:
-        findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace)
+        findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace, ids=ids)
     merchant_policy = replace(policy.merchants, machine_speed_s=policy.machine_speed_s, tz=policy.tz)
     merchants = rank_merchants(subs, book, gated=gated, events=ev, complaints=complaints, policy=merchant_policy)
     findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))

@@ -15,11 +15,14 @@ import polars as pl
 import typer
 
 from fairtel.assurance import (
+    FINDING_ID_PURPOSE,
     PRESETS,
     AssurancePolicy,
     AssuranceRun,
     FileOutbox,
     Finding,
+    FindingIds,
+    FindingKind,
     assure,
     bill_shock_messages,
     findings_frame,
@@ -292,6 +295,22 @@ def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:
 
 
 # ---- output -------------------------------------------------------------------------------------------
+def finding_ids(fapp: App) -> FindingIds:
+    """Findings about a number named with this home's key, those already queued under their unkeyed id kept."""
+    from sqlalchemy import select
+
+    from fairtel.core.ids import purpose_key
+    from fairtel.store import Finding as FindingRow
+
+    about_numbers = [k.value for k in (FindingKind.BILL_SHOCK, FindingKind.USAGE_PAST_CAP, FindingKind.ROAMING_WITHOUT_WELCOME)]
+    with fapp.db.connect() as conn:
+        held = {str(i) for i in conn.scalars(select(FindingRow.finding_id).where(FindingRow.kind.in_(about_numbers)))}
+    files = fapp.lake.files("findings")  # written by an earlier run and perhaps not queued yet
+    if files:
+        held |= set(pl.scan_parquet(files).filter(pl.col("kind").is_in(about_numbers)).select("finding_id").collect()["finding_id"])
+    return FindingIds(purpose_key(fapp.settings.secret_key.get_secret_value(), FINDING_ID_PURPOSE), frozenset(held))
+
+
 def _finding_period(f: Finding, tz: str) -> str:
     period = f.evidence.get("period")
     if isinstance(period, str):
@@ -380,6 +399,7 @@ def register(app: typer.Typer) -> None:
                     suspended=suspend or (),
                     policy=policy,
                     now=now,
+                    ids=finding_ids(fapp),
                 )
                 rep.step("detected", advance=len(run.findings))
                 written = sent = 0

@@ -150,13 +150,13 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
     from collections import Counter
 
     from fairtel.assurance import AssurancePolicy, assure, rank_merchants, suspension_list  # noqa: F401
-    from fairtel.cli._assure import _from_home, _write_findings
+    from fairtel.cli._assure import _from_home, _write_findings, finding_ids
     from fairtel.core.time import utc_now
 
     settings = ctx.app.settings
     inputs = _from_home(settings.home, settings.lake_dir, catalog=None, fapp=ctx.app)
     run = assure(usage=inputs.usage, offers=inputs.offers, events=inputs.ledger.events, rated=inputs.rated,
-                 policy=AssurancePolicy(tz=settings.timezone), now=utc_now())
+                 policy=AssurancePolicy(tz=settings.timezone), now=utc_now(), ids=finding_ids(ctx.app))
     written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
     counts = Counter(f.kind.value for f in run.findings)
     verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
