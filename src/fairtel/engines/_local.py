@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 import uuid
@@ -36,6 +35,7 @@ from fairtel.engines._buckets import (
     workers_for,
     write_part,
 )
+from fairtel.engines._commit import period_lock, remove_leftovers, swap_in, write_manifest
 from fairtel.engines._kernels import (
     RATING_USAGE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -73,13 +73,9 @@ class PeriodWriter:
         self.parts += 1
 
     def commit(self) -> None:
-        old = self.final.with_name(f".{self.final.name}.{uuid.uuid4().hex}.old")
-        if self.final.exists():
-            os.replace(self.final, old)
-        if self.staging.exists():  # parts added here or written into it by rating workers
-            os.replace(self.staging, self.final)
-        shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Swap the staged parts (added here or written into the staging directory by rating workers) in for the
+        period's in one step: a period without parts becomes an empty directory, never a missing one."""
+        swap_in(self.staging, self.final)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -105,8 +101,26 @@ class LocalEngine:
         batch_size: int | None = None,
         report: Progress | None = None,
     ) -> RateSummary:
-        t0 = time.perf_counter()
         key = period_key(period)
+        # from listing the usage to swapping the lines in: online rating of the period waits, and so does
+        # another batch run of it (whose staging would otherwise be taken for a killed run's leftovers)
+        with period_lock(settings.lake_dir, key):
+            remove_leftovers(settings.lake_dir, (RATED, UNRATED), key)
+            return self._rate_period(settings, key, catalog=catalog, subscribers=subscribers, gate=gate,
+                                     batch_size=batch_size, report=report)
+
+    def _rate_period(
+        self,
+        settings: Settings,
+        key: str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame,
+        gate: VasGate | None,
+        batch_size: int | None,
+        report: Progress | None,
+    ) -> RateSummary:
+        t0 = time.perf_counter()
         lake = settings.lake_dir
         files = usage_files(lake, key)
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
@@ -120,6 +134,7 @@ class LocalEngine:
         try:
             summaries = rate_buckets(files, groups, job, spill=spill, workers=workers_for(rows, self.workers or settings.workers, self.parallel_from),
                                      step=step)
+            write_manifest(rated_out.staging, files)  # which usage these lines rated, for online rating
             rated_out.commit()
             unrated_out.commit()
         except BaseException:

@@ -30,15 +30,26 @@ written costs at most one more row of snapshots); files before the newest snapsh
 is the newest snapshot with, for each subscriber, the rows of the newest delta that names it.
 
 A crash anywhere leaves parts without a log line; the next start removes them, and the files are rated again from
-the last committed counters, so nothing is charged twice and nothing is lost. The log is also the record of
+the last committed counters, so nothing is charged twice and nothing is lost. Each commit holds the rating lock of its periods
+(``_commit.period_lock``), as does the batch run from listing a period's usage to swapping its lines in, and
+recovery takes each period's lock before it removes anything: another process's commit in flight is never
+taken for a leftover, and a batch run never swaps out a commit made while it ran.
+
+When a batch run replaced a period (its manifest ``rated/period=P/_batch.json`` names the run and the usage
+parts it rated), the records of those parts are charged already and are not rated again, and the period's
+counters are read again from its lines (the batch run's and the online parts committed since), so that an
+allowance is not granted twice nor a daily cap restarted. Each log line names the batch run its periods'
+counters carry on from, so that a rater started afresh knows whether the counter files still hold. The log is also the record of
 timeliness: how long after its file arrived each record was rated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -51,6 +62,7 @@ import polars as pl
 from fairtel.core.time import Period
 from fairtel.engines._base import RATED, UNRATED
 from fairtel.engines._buckets import write_part
+from fairtel.engines._commit import lock, period_lock, period_locks, read_manifest
 from fairtel.engines._kernels import RATING_USAGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -58,6 +70,11 @@ if TYPE_CHECKING:
     from fairtel.core.settings import Settings
     from fairtel.rating import VasGate
 
+class _Unset:
+    """No value given (the period's batch run is then looked up)."""
+
+
+_UNSET = _Unset()
 STATE = "rating_state"
 LOG_DIR = "rating_log"
 LOG_FILE = "online.jsonl"
@@ -128,6 +145,7 @@ def entry_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
 class _Log:
     path: Path
     entries: list[dict[str, Any]] = field(default_factory=list)
+    size: int = 0  # bytes of the file as read and appended to by this process
 
     @classmethod
     def read(cls, path: Path, *, repair: bool = False) -> _Log:
@@ -135,7 +153,9 @@ class _Log:
         file; a reader never rewrites it (the rater may be appending that very line)."""
         log = cls(path)
         if path.exists():
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
+            log.size = len(data)
+            text = data.decode("utf-8", errors="replace")
             for line in text.splitlines():
                 try:
                     log.entries.append(json.loads(line))
@@ -144,15 +164,18 @@ class _Log:
             good = "".join(json.dumps(e, sort_keys=True) + "\n" for e in log.entries)
             if repair and good != text:  # drop the torn tail so that the next append starts on a clean line
                 _write_atomic(path, good.encode())
+                log.size = len(good.encode())
         return log
 
     def append(self, entry: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+        with self.path.open("ab") as fh:
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
         self.entries.append(entry)
+        self.size += len(line)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -175,7 +198,8 @@ class OnlineRater:
         self.catalog = catalog
         self.subscribers = subscribers
         self.gate = gate
-        self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
+        with lock(self.lake, "log"):  # no other rater is appending the line a repair would take for torn
+            self.log = _Log.read(self.lake / LOG_DIR / LOG_FILE, repair=True)
         self._state: dict[str, _PeriodState] = {}
         self._by_file: dict[str, dict[str, Any]] = {}
         self._by_file_entries = 0  # how many log entries ``_by_file`` holds
@@ -201,13 +225,44 @@ class OnlineRater:
 
     # --- state ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
-        """Remove what a crash left without a log line (parts, counters, hidden files)."""
-        committed = {self._name(e["seq"], e["file"]) for e in self.log.entries}
-        for dataset in (RATED, UNRATED, STATE):
-            for p in (self.lake / dataset).glob("period=*/*"):
-                stem = p.name.removeprefix(".").removesuffix(".tmp").removesuffix(".parquet").removesuffix(FULL)
-                if stem.startswith(PREFIX) and (p.name.startswith(".") or stem not in committed):
-                    p.unlink(missing_ok=True)
+        """Remove what a crash left without a log line (parts, counters, hidden files): each period under its
+        lock, with the log as it stands then, so that another process's commit in flight is never taken for
+        a leftover."""
+        periods = {d.name.removeprefix("period=") for dataset in (RATED, UNRATED, STATE)
+                   for d in (self.lake / dataset).glob("period=*") if d.is_dir()}
+        for period in sorted(periods):
+            with period_lock(self.lake, period):
+                self._reload()
+                committed = {self._name(e["seq"], e["file"]) for e in self.log.entries}
+                for dataset in (RATED, UNRATED, STATE):
+                    for p in (self.lake / dataset / f"period={period}").glob("*"):
+                        stem = p.name.removeprefix(".").removesuffix(".tmp").removesuffix(".parquet").removesuffix(FULL)
+                        if stem.startswith(PREFIX) and (p.name.startswith(".") or stem not in committed):
+                            p.unlink(missing_ok=True)
+
+    def _reload(self) -> bool:
+        """Read the log again if another process appended to it since (its counters then read afresh too)."""
+        size = self.log.path.stat().st_size if self.log.path.exists() else 0
+        if size == self.log.size:
+            return False
+        self.log = _Log.read(self.log.path)
+        self._state.clear()
+        self._by_file.clear()
+        self._by_file_entries = 0
+        return True
+
+    def _batch(self, period: str) -> tuple[str | None, frozenset[str]]:
+        """The batch run whose lines the period holds (None: no batch run) and the usage parts it rated. A batch
+        run from before manifests is named after its parts (then which usage it rated is not known)."""
+        d = self.lake / RATED / f"period={period}"
+        found = read_manifest(d)
+        if found is not None:
+            return found
+        parts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.glob("*.parquet")
+                       if not p.name.startswith((".", "_", PREFIX)))
+        if not parts:
+            return None, frozenset()
+        return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16], frozenset()
 
     @staticmethod
     def _name(seq: int, file: str) -> str:
@@ -226,13 +281,20 @@ class OnlineRater:
         """The period's counters after the last committed file."""
         return self._period_state(period).frame
 
-    def _period_state(self, period: str) -> _PeriodState:
-        if period not in self._state:
+    def _period_state(self, period: str, batch: str | _Unset | None = _UNSET) -> _PeriodState:
+        """The period's counters. They carry on from the committed online files while the period's lines are
+        those the online commits were rated against (``batch``: the batch run under them, if any); once a batch
+        run replaced the period they are read again from its lines (and the online parts committed after it), so
+        that no allowance is granted twice nor a daily cap restarted."""
+        if isinstance(batch, _Unset):
+            batch = self._batch(period)[0]
+        cached = self._state.get(period)
+        if cached is None or cached.batch != batch:
             from fairtel.rating import STATE_COLUMNS
 
             entries = [e for e in self.log.entries if period in e["periods"]]
             d = self.lake / STATE / f"period={period}"
-            if entries:
+            if entries and entries[-1].get("batch", {}).get(period) == batch:
                 # the newest committed snapshot, then the deltas committed after it (a home from before deltas has
                 # no snapshot: its state files each hold the whole state, and read as deltas give it whole)
                 names = [self._name(e["seq"], e["file"]) for e in entries]
@@ -244,18 +306,19 @@ class OnlineRater:
                 if deltas:
                     newest = pl.concat(deltas).filter(pl.col("_i") == pl.col("_i").max().over("msisdn")).drop("_i")
                     base = pl.concat([base.join(newest.select("msisdn").unique(), on="msisdn", how="anti"), newest])
-                self._state[period] = _PeriodState.of(base, snapshot=last_full >= 0, since=since, snapshot_rows=snapshot_rows)
+                self._state[period] = _PeriodState.of(base, snapshot=last_full >= 0, since=since,
+                                                      snapshot_rows=snapshot_rows, batch=batch)
             else:
                 frame = pl.DataFrame(schema=STATE_COLUMNS)
-                # a period rated before by the batch run: carry on from the counters its lines record, so that
-                # an allowance is not granted twice nor a daily cap restarted
-                batch = [f for f in sorted((self.lake / RATED / f"period={period}").glob("*.parquet"))
-                         if not f.name.startswith((".", PREFIX))]
-                if batch:
+                # a period (re)rated by the batch run: carry on from the counters its lines record, with those
+                # of the online files committed since (the next commit writes them as a snapshot)
+                lines = [f for f in sorted((self.lake / RATED / f"period={period}").glob("*.parquet"))
+                         if not f.name.startswith((".", "_"))]
+                if lines:
                     from fairtel.rating import state_from_rated
 
-                    frame = state_from_rated(pl.scan_parquet(batch), self.catalog)
-                self._state[period] = _PeriodState.of(frame)
+                    frame = state_from_rated(pl.scan_parquet(lines), self.catalog)
+                self._state[period] = _PeriodState.of(frame, batch=batch)
         return self._state[period]
 
     # --- rating -----------------------------------------------------------------------------------------------
@@ -270,23 +333,44 @@ class OnlineRater:
         those of rating the files one commit each, in that order, whatever number of them come together. Files
         already in the log are skipped. Returns the earlier commits of skipped files (``skipped``), then this
         commit's result, if any file was new."""
-        out: list[OnlineResult] = []
-        todo: list[ArrivedFile] = []
-        for f in files:
-            prior = self._committed(f.file)
-            if prior is not None:
-                if not any(r.seq == prior["seq"] for r in out):
-                    out.append(OnlineResult.of(prior, skipped=True))
-            elif all(t.file != f.file for t in todo):
-                todo.append(f)
-        if todo:
-            out.append(self._commit(todo))
+        # the periods of the files' parts, locked from the log's check to the commit: a batch run of one of them
+        # is then either done (its lines and manifest in place) or not started
+        locked = {Path(p).parent.name.removeprefix("period=") for f in files for p in f.parts
+                  if Path(p).parent.name.startswith("period=")}
+        with period_locks(self.lake, locked) as stack:
+            self._reload()  # another process may have committed since
+            out: list[OnlineResult] = []
+            todo: list[ArrivedFile] = []
+            for f in files:
+                prior = self._committed(f.file)
+                if prior is not None:
+                    if not any(r.seq == prior["seq"] for r in out):
+                        out.append(OnlineResult.of(prior, skipped=True))
+                elif all(t.file != f.file for t in todo):
+                    todo.append(f)
+            if todo:
+                out.append(self._commit(todo, stack, locked))
         return out
 
-    def _commit(self, files: Sequence[ArrivedFile]) -> OnlineResult:
+    def _commit(self, files: Sequence[ArrivedFile], stack: ExitStack, locked: set[str]) -> OnlineResult:
         seq = (self.log.entries[-1]["seq"] + 1) if self.log.entries else 1
         name = self._name(seq, files[0].file)
-        usage = _read([[Path(p) for p in f.parts if Path(p).exists()] for f in files])
+        batches: dict[str, tuple[str | None, frozenset[str]]] = {}
+
+        def batch_of(period: str) -> tuple[str | None, frozenset[str]]:
+            if period not in locked:  # a record's period that its part's directory did not name
+                stack.enter_context(period_lock(self.lake, period))
+                locked.add(period)
+            if period not in batches:
+                batches[period] = self._batch(period)
+            return batches[period]
+
+        def rated_by_batch(part: Path) -> bool:
+            """A usage part the period's batch run rated: its records are charged already."""
+            folder = part.parent.name
+            return folder.startswith("period=") and part.name in batch_of(folder.removeprefix("period="))[1]
+
+        usage = _read([[Path(p) for p in f.parts if Path(p).exists() and not rated_by_batch(Path(p))] for f in files])
         from fairtel.rating import rate
 
         tz = self.catalog.operator.timezone
@@ -301,7 +385,7 @@ class OnlineRater:
                 counts[k] += n
                 file_periods[k].append(p)
             for period, frame in by_period[0]:
-                before = self._period_state(period)
+                before = self._period_state(period, batch_of(period)[0])
                 opening = before.frame
                 mine = _Numbers(frame["msisdn"])
                 # the register rows and the counters of these files' subscribers (and the other counters): one
@@ -332,7 +416,12 @@ class OnlineRater:
                  "files": [{"file": f.file, "records": n, "periods": ps,
                             "arrived_at": f.arrived_at.astimezone(UTC).isoformat()}
                            for f, n, ps in zip(files, counts, file_periods, strict=True)]}
-        self.log.append(entry)  # the commit: one line, whatever the number of files
+        # the batch run each period's counters carry on from: a rater started afresh reads them from the
+        # counter files only while the period still holds that run's lines
+        if under := {p: b for p in periods if (b := batch_of(p)[0]) is not None}:
+            entry["batch"] = under
+        with lock(self.lake, "log"):
+            self.log.append(entry)  # the commit: one line, whatever the number of files
         self._state.update(new_state)
         self._prune(periods)
         return OnlineResult.of(entry)
@@ -359,6 +448,7 @@ class _PeriodState:
     since: int = 0
     snapshot_rows: int = 0
     keys: pl.Series | None = field(default=None, compare=False)
+    batch: str | None = None  # the batch run whose lines the counters carry on from
 
     @classmethod
     def of(cls, frame: pl.DataFrame, **kw: Any) -> _PeriodState:
@@ -378,8 +468,10 @@ class _PeriodState:
         keys = pl.concat([self.keys.filter(untouched), new]) if self.keys is not None and new is not None else None
         since = self.since + delta.height
         if not self.snapshot or since >= max(self.snapshot_rows, SNAPSHOT_MIN_ROWS):
-            return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height, keys=keys), True
-        return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows, keys=keys), False
+            return _PeriodState(frame, snapshot=True, since=0, snapshot_rows=frame.height, keys=keys,
+                                batch=self.batch), True
+        return _PeriodState(frame, snapshot=True, since=since, snapshot_rows=self.snapshot_rows, keys=keys,
+                            batch=self.batch), False
 
 
 class _Numbers:
