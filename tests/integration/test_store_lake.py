@@ -92,6 +92,19 @@ def test_duckdb_views_query_every_dataset_with_the_period_column(tmp_path: Path)
     assert lake.datasets() == ["findings", "usage"]
 
 
+def test_sql_views_skip_a_rating_runs_staging_directories(tmp_path: Path) -> None:
+    """A batch run stages a period's new lines in a hidden directory beside it (and a killed one may leave it):
+    queries over the dataset see the committed parts only, and do not fail on the staging's layout."""
+    import shutil
+
+    lake = Lake(tmp_path)
+    lake.write("usage", "2026-01", usage(3), part="a")
+    staging = tmp_path / "usage" / ".period=2026-01.abc.staging"
+    staging.mkdir()
+    shutil.copy(tmp_path / "usage" / "period=2026-01" / "a.parquet", staging / "part-00000.parquet")
+    assert lake.sql("SELECT period, count(*) AS n FROM usage GROUP BY period").to_pylist() == [{"period": "2026-01", "n": 3}]
+
+
 def test_delete_part(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     lake.write("usage", "2026-01", usage(1), part="a")

@@ -202,7 +202,8 @@ class Lake:
         con = duckdb.connect()
         try:
             for name in self.datasets():
-                pattern = str(self.root / name / "*" / "*.parquet").replace("'", "''")
+                # committed periods only: a rating run stages new parts in a hidden ".period=..." directory
+                pattern = str(self.root / name / f"{PERIOD_COLUMN}=*" / "*.parquet").replace("'", "''")
                 con.execute(
                     f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet(\'{pattern}\', hive_partitioning = true, '
                     f"union_by_name = true, hive_types = {{'{PERIOD_COLUMN}': 'VARCHAR'}})"
