@@ -62,3 +62,41 @@ def test_the_command_imports_and_reports(tmp_path: Path) -> None:
     bad.write_text(_line(score="ten") + "\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["care", "import-surveys", str(bad), "--home", home])
     assert result.exit_code != 0 and "score" in result.output
+
+
+def test_ids_repeated_in_one_file_and_values_the_database_would_cut(tmp_path: Path) -> None:
+    """The same answer twice in a file is one answer (a duplicate); another answer under an id already read, an id
+    longer than the store keeps (it was cut, so two ids became one) or a number that is not E.164 is refused
+    with its line; nothing reaches the database half-way."""
+    app = bootstrap(load_settings(home=tmp_path / "home"))
+    again = tmp_path / "again.jsonl"
+    again.write_text(_line() + "\n" + _line() + "\n", encoding="utf-8")
+    assert import_surveys(app, again) == {"read": 2, "inserted": 1, "skipped": 1}
+    bad = tmp_path / "bad.jsonl"
+    long_id = "nps-" + "x" * 40
+    bad.write_text("\n".join([_line(survey_id="nps-9"), _line(survey_id="nps-9", score=2), _line(survey_id=long_id),
+                              _line(survey_id="nps-8", msisdn="+86 138"), _line(survey_id="nps-7", comment="a\x00b")]) + "\n",
+                   encoding="utf-8")
+    with pytest.raises(InvalidInputError) as err:
+        import_surveys(app, bad)
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "survey_id"), (3, "survey_id"), (4, "msisdn"), (5, "comment")]
+    with app.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(table_of(Survey))).scalar() == 1
+    app.close()
+
+
+def test_complaints_repeated_in_one_file_are_one_and_conflicts_are_refused(tmp_path: Path) -> None:
+    from fairtel.cli._care import import_complaints
+
+    app = bootstrap(load_settings(home=tmp_path / "home"))
+    row = {"complaint_id": "cmp-1", "msisdn": "8613800000001", "at": "2026-09-03T10:00:00+08:00",
+           "category": "vas", "channel": "hotline", "text": "不认识这笔扣费"}
+    path = tmp_path / "complaints.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    assert import_complaints(app, path) == {"read": 2, "inserted": 1, "duplicate": 1}
+    path.write_text(json.dumps(row | {"complaint_id": "cmp-2"}) + "\n" + json.dumps(row | {"complaint_id": "cmp-2", "text": "x"})
+                    + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError) as err:
+        import_complaints(app, path)
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "complaint_id")]
+    app.close()

@@ -238,28 +238,33 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     from sqlalchemy import select
 
     from fairtel.care import parse_category, resolve_due
+    from fairtel.cli._surveys import ImportedIds
     from fairtel.core.time import parse_rfc3339
     from fairtel.store import Complaint, ComplaintEvent
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    seen = ImportedIds(str(path))
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not raw.strip():
             continue
         try:
             obj = json.loads(raw)
             category, opened_at = parse_category(str(obj["category"])).value, parse_rfc3339(str(obj["at"]))
-            rows.append({
+            row = {
                 "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
                 "opened_at": opened_at, "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
                 "text": str(obj.get("text") or ""), "lifecycle": "opened", "due_at": resolve_due(category, opened_at),
                 "escalation_level": 0,
-            })
+            }
+            if seen.check(n, row, "complaint_id"):
+                rows.append(row)
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             problems.append(Problem(str(path), n, None, f"not a complaint: {exc}"))
         except FairtelError as exc:
             problems.append(Problem(str(path), n, None, exc.message))
+    problems += seen.problems
     if problems:
         raise InvalidInputError(problems, what=str(path))
     c = table_of(Complaint)
@@ -271,7 +276,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
             conn.execute(table_of(ComplaintEvent).insert(), [
                 {"complaint_id": r["complaint_id"], "seq": 1, "kind": "status", "status": "opened", "at": r["opened_at"],
                  "actor": "import", "note": None} for r in new])
-    return {"read": len(rows), "inserted": len(new), "duplicate": len(rows) - len(new)}
+    return {"read": len(rows) + seen.duplicate, "inserted": len(new), "duplicate": len(rows) + seen.duplicate - len(new)}
 
 
 # -- the complaint lifecycle ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
 
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    seen = ImportedIds(str(path))
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not raw.strip():
             continue
@@ -48,9 +49,13 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
             problems.append(Problem(str(path), n, "answered_at", exc.message))
             continue
         comment = obj.get("comment")
-        rows.append({"survey_id": str(obj["survey_id"])[:40], "msisdn": str(obj["msisdn"]), "score": score,
-                     "answered_at": answered, "channel": str(obj.get("channel") or "sms")[:16],
-                     "comment": None if comment is None else str(comment)})
+        row = {"survey_id": str(obj["survey_id"]), "msisdn": str(obj["msisdn"]), "score": score,
+               "answered_at": answered, "channel": str(obj.get("channel") or "sms")[:16],
+               "comment": None if comment is None else str(comment)}
+        if not seen.check(n, row, "survey_id"):
+            continue
+        rows.append(row)
+    problems += seen.problems
     if problems:
         raise InvalidInputError(problems, what=str(path))
     s = table_of(Survey)
@@ -63,4 +68,39 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
             if new:
                 conn.execute(s.insert(), new)
                 inserted += len(new)
-    return {"read": len(rows), "inserted": inserted, "skipped": len(rows) - inserted}
+    return {"read": len(rows) + seen.duplicate, "inserted": inserted, "skipped": len(rows) + seen.duplicate - inserted}
+
+
+class ImportedIds:
+    """The rows of one file by id, checked as they are read: an id or number the database would refuse or cut
+    (too long, not E.164, a NUL) is a problem naming its line and field; the same row again is a duplicate;
+    another row under an id already read is a problem naming the first line."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.first: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.problems: list[Problem] = []
+        self.duplicate = 0
+
+    def check(self, line: int, row: dict[str, Any], id_field: str) -> bool:
+        """Whether ``row`` is new and storable (else it is counted or its problems recorded)."""
+        from fairtel.store._report import MSISDN_RE, text_problem
+
+        found = []
+        if len(row[id_field]) > 40:
+            found.append(Problem(self.file, line, id_field, "longer than 40 characters"))
+        if not MSISDN_RE.fullmatch(row["msisdn"]):
+            found.append(Problem(self.file, line, "msisdn", f"not an E.164 number (7-15 digits, no '+'): {row['msisdn']!r}"))
+        found += [Problem(self.file, line, k, why) for k, v in row.items() if isinstance(v, str) and (why := text_problem(v))]
+        if found:
+            self.problems += found
+            return False
+        first = self.first.get(row[id_field])
+        if first is None:
+            self.first[row[id_field]] = (line, row)
+            return True
+        if first[1] == row:
+            self.duplicate += 1
+        else:
+            self.problems.append(Problem(self.file, line, id_field, f"{row[id_field]!r} appears again (first on line {first[0]})"))
+        return False
