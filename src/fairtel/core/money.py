@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from enum import StrEnum
 from typing import Self
 
@@ -54,6 +69,12 @@ _MODES = {
 }
 
 
+# Money arithmetic never rounds behind the caller's back: sums, differences, products, scaling to minor
+# units and quantizing are exact under this context (the default one keeps 28 digits, which would round an
+# amount written with more digits once before the declared rounding and so round it twice).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
 def to_decimal(value: Decimal | int | str) -> Decimal:
     """A Decimal from an int, a decimal string or a Decimal; floats are refused on purpose."""
     if isinstance(value, float):
@@ -67,7 +88,7 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
 
 
 def quantize(amount: Decimal, decimals: int, rounding: Rounding) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=rounding.decimal_mode)
+    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=rounding.decimal_mode, context=EXACT)
 
 
 @dataclass(frozen=True, slots=True, order=False)
@@ -78,7 +99,10 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", to_decimal(self.amount))
+        amount = to_decimal(self.amount)
+        if amount.is_zero() and amount.is_signed():  # -0.00 is zero: never shown or stored with a sign
+            amount = amount.copy_abs()
+        object.__setattr__(self, "amount", amount)
         minor_units(self.currency)  # validates the code
 
     @classmethod
@@ -93,17 +117,17 @@ class Money:
     def from_minor(cls, units: int, currency: str) -> Self:
         if isinstance(units, bool) or not isinstance(units, int):
             raise TypeError("minor units are an int")
-        return cls(Decimal(units).scaleb(-minor_units(currency)), currency)
+        return cls(Decimal(units).scaleb(-minor_units(currency), context=EXACT), currency)
 
     def to_minor(self, rounding: Rounding | None = None) -> int:
         """Integer minor units. Without ``rounding`` the amount must already be exact in minor units."""
         exp = minor_units(self.currency)
-        scaled = self.amount.scaleb(exp)
+        scaled = self.amount.scaleb(exp, context=EXACT)
         if rounding is None:
-            if scaled != scaled.to_integral_value():
+            if scaled != scaled.to_integral_value(context=EXACT):
                 raise ValueError(f"{self} has more precision than {self.currency} minor units; round it first")
             return int(scaled)
-        return int(scaled.quantize(Decimal(1), rounding=rounding.decimal_mode))
+        return int(scaled.to_integral_value(rounding=rounding.decimal_mode, context=EXACT))
 
     def rounded(self, rounding: Rounding = Rounding.HALF_UP, decimals: int | None = None) -> Money:
         d = minor_units(self.currency) if decimals is None else decimals
@@ -117,16 +141,16 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         self._check(other)
-        return Money(self.amount + other.amount, self.currency)
+        return Money(EXACT.add(self.amount, other.amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._check(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money(EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, float | Money):
             raise TypeError("multiply money by a Decimal or an int")
-        return Money(self.amount * to_decimal(factor), self.currency)
+        return Money(EXACT.multiply(self.amount, to_decimal(factor)), self.currency)
 
     __rmul__ = __mul__
 

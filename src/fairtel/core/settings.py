@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from fairtel.core.errors import ConfigError
+from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
 
 DEFAULT_SECRET = "change-me-development-only"
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
         zone(v)
         return v
 
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, v: str) -> str:
+        code = v.strip().upper()
+        minor_units(code)  # every amount billed in it must be representable as Money
+        return code
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -100,9 +108,15 @@ class Settings(BaseSettings):
         return self.home / "outbox"
 
     def check_secrets(self) -> None:
-        """Outside development, a secret left at its default is refused."""
-        if self.environment is not Environment.DEVELOPMENT and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+        """Outside development, a secret left at its default, or empty, is refused."""
+        if self.environment is Environment.DEVELOPMENT:
+            return
+        secret = self.secret_key.get_secret_value().strip()
+        if secret == DEFAULT_SECRET:
             raise ConfigError("FAIRTEL_SECRET_KEY is left at its default; set a secret outside development")
+        if not secret:
+            # an empty key makes keyed pseudonyms and ids computable by anyone, like no key at all
+            raise ConfigError("FAIRTEL_SECRET_KEY is empty; set a secret outside development")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -11,8 +11,9 @@ from fairtel.core.errors import FairtelError
 
 DEMO_TIMEZONE = "Asia/Shanghai"
 
+# RFC 3339 time-numoffset: hours 00-23, minutes 00-59 (Python alone would read "+08:60" as +09:00).
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$", re.ASCII
 )
 
 
@@ -122,4 +123,6 @@ def day_start(instant: datetime, tz: str) -> datetime:
 
 
 def seconds_between(a: datetime, b: datetime) -> float:
-    return (require_aware(b) - require_aware(a)) / timedelta(seconds=1)
+    """Elapsed seconds from ``a`` to ``b``. Both are taken to UTC first: Python subtracts two datetimes that
+    share a tzinfo by wall clock, which is off by the DST shift across a transition."""
+    return (require_aware(b).astimezone(UTC) - require_aware(a).astimezone(UTC)) / timedelta(seconds=1)

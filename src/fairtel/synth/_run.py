@@ -316,7 +316,13 @@ def _write_legacy(out: Path, rng: np.random.Generator, pop: Population, window: 
     day = rng.integers(0, window.days, n)
     ok = (day >= pop.first_day[subs]) & (day < pop.until_day[subs]) & (pop.simbox[subs] < 0)
     subs, day = subs[ok], day[ok]
-    ts = np.sort(window.day_start[day] + rng.integers(8 * 3600, 22 * 3600, len(day)))
+    ts = window.day_start[day] + rng.integers(8 * 3600, 22 * 3600, len(day))
+    # each time stays with its own subscriber (sorting the times alone would hand a line another line's day,
+    # before its activation or after it stopped), and none precedes the activation instant of its line
+    keep = ts >= pop.activated_at[subs]
+    subs, ts = subs[keep], ts[keep]
+    by_time = np.argsort(ts, kind="stable")
+    subs, ts = subs[by_time], ts[by_time]
     zi = ZoneInfo(window.tz)
     lines = [",".join(CSV_COLUMNS)]
     rids = []
