@@ -58,5 +58,7 @@ class App:
 
 
 def bootstrap(settings: Settings) -> App:
+    # every command that keys pseudonyms and ids by the secret goes through here, not only the server
+    settings.check_secrets()
     settings.home.mkdir(parents=True, exist_ok=True)
     return App(settings=settings)

@@ -91,3 +91,14 @@ def test_empty_or_default_secret_refused_outside_development(tmp_path: Path, sec
     with pytest.raises(ConfigError, match="FAIRTEL_SECRET_KEY"):
         load_settings(home=tmp_path, environment=environment, secret_key=secret).check_secrets()
     load_settings(home=tmp_path, secret_key=secret).check_secrets()  # development accepts anything
+
+
+def test_every_command_refuses_the_default_secret_outside_development(tmp_path: Path) -> None:
+    """Commands key pseudonyms and ids by the secret as the server does: bootstrap (which they all go through)
+    refuses a default or empty secret outside development, as the server did alone."""
+    from fairtel.bootstrap import bootstrap
+
+    with pytest.raises(ConfigError, match="FAIRTEL_SECRET_KEY"):
+        bootstrap(load_settings(home=tmp_path / "prod", environment="production"))
+    app = bootstrap(load_settings(home=tmp_path / "prod", environment="production", secret_key="s" * 32))
+    app.close()
