@@ -460,9 +460,10 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
         )
         return
     for n in inputs.notes:
-        err_console.print(n, highlight=False)
+        err_console.print(n, markup=False, highlight=False)
     if inputs.problems:
-        err_console.print(f"{len(inputs.problems)} consent event problem(s); first: {inputs.problems[0]}", highlight=False)
+        err_console.print(f"{len(inputs.problems)} consent event problem(s); first: {inputs.problems[0]}", markup=False,
+                          highlight=False)
     by_kind: dict[str, Decimal] = {}
     for f in run.findings:
         if f.amount is not None:

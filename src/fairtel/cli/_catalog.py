@@ -49,7 +49,7 @@ def validate(
     file: Annotated[Path, typer.Argument(help="The catalog TOML file to check.")],
     as_json: _JSON = False,
 ) -> None:
-    """Check a catalog and list every problem as FILE:LINE: FIELD: message [code]. Exit 0 if valid, 2 if not."""
+    r"""Check a catalog and list every problem as FILE:LINE: FIELD: message \[code]. Exit 0 if valid, 2 if not."""
     problems = validate_catalog(file)
     catalog = load_catalog(file) if not problems else None
     if as_json:

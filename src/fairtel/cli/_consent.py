@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
                         "problems": [str(p) for p in problems]})
         else:
             for p in problems:
-                err_console.print(str(p), highlight=False, soft_wrap=True)
+                # a problem names its field as "[field]": text, not console markup
+                err_console.print(str(p), markup=False, highlight=False, soft_wrap=True)
             console.print(f"{batch.read} read, {result.added} accepted, {result.duplicates} duplicate(s), {len(problems)} problem(s)")
         if problems:
             raise typer.Exit(1)

@@ -35,7 +35,7 @@ def _show(reports: list[FileReport], title: str) -> None:
     console.print(table(title, cols, _rows(reports)))
     for r in reports:
         if r.message and r.status != Status.INGESTED:
-            err_console.print(f"{r.file}: {r.message}", highlight=False, soft_wrap=True)
+            err_console.print(f"{r.file}: {r.message}", markup=False, highlight=False, soft_wrap=True)
         if r.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in r.reasons.items())
             err_console.print(f"{r.file}: rejected {reasons}; see {r.rejects_file}", highlight=False, soft_wrap=True)

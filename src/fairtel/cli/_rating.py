@@ -145,7 +145,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.to_dict())
         else:
-            console.print(result.render(language), highlight=False, soft_wrap=True)
+            # plain text: a rule's conditions are written in square brackets, which console markup would eat
+            console.print(result.render(language), markup=False, highlight=False, soft_wrap=True)
 
 
 def _language(app: App, msisdn: str) -> str:
