@@ -268,3 +268,15 @@ def test_command_writes_a_valid_catalog(tmp_path: Path) -> None:
     bad_category = runner.invoke(app, ["catalog", "import-cgrates", str(TIMED), "--out", str(out),
                                        "--category", "mms=fax"])
     assert bad_category.exit_code == 2
+
+
+def test_quote_of_an_imported_plan_gives_cgrates_cost_to_its_decimals(tutorial: Catalog) -> None:
+    """`fairtel quote --catalog` on a CGRateS subject's call: the cost CGRateS gives (2m10s from 1001 to 1002:
+    0.7169), not the fen the rated line keeps."""
+    from fairtel.rating import quote
+
+    rec = {"record_id": "c1", "msisdn": "1001", "kind": "voice", "direction": "out", "peer": "1002",
+           "started_at": NOW.isoformat(), "duration_s": 130}
+    (q,) = quote([rec], tutorial)
+    assert (q["amount"], q["plan_id"]) == ("0.7169", "RP_1001"), q
+    assert q["lines"][0]["amount"] == "0.72"  # what a bill charges, in minor units

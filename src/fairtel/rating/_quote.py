@@ -99,6 +99,26 @@ def _plan(catalog: Catalog, raw: Mapping[str, Any], plan_id: str | None, frame: 
     return payg
 
 
+def _exact_amount(catalog: Catalog, lines: list[dict[str, Any]], exp: int) -> Decimal | None:
+    """The amount at the catalog's ``amount_decimals`` when they are finer than the currency's minor units (a
+    CGRateS plan priced to 0.7169 CNY), for a record priced by one rate in one piece with no allowance: the rate's
+    own steps, which the rated line (in minor units) rounds to the fen. None otherwise, or when the line is not
+    that amount rounded (a cap took part): the line's amount stands."""
+    decimals = catalog.operator.amount_decimals
+    if decimals is None or decimals <= exp or len(lines) != 1:
+        return None
+    (line,) = lines
+    if line["rate_id"] is None or line["allowance_id"] is not None or line["capped"] or line["offset"]:
+        return None
+    from fairtel.catalog import price_steps
+
+    rate = catalog.rate(line["rate_id"])
+    exact = price_steps(rate, int(line["quantity"]))
+    if Money(exact, catalog.operator.currency).to_minor(rate.rounding) != line["amount_minor"]:
+        return None
+    return exact
+
+
 def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: str | None = None) -> list[dict[str, Any]]:
     """For each record: ``record_id``, ``amount`` (decimal string), ``currency``, ``rule`` (the rule of its
     charged line) and its ``lines``; or ``record_id`` and ``error`` when it cannot be priced."""
@@ -131,12 +151,13 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
                         "error": {"code": reason, "message": f"not rated under plan {plan}: {reason}"}})
             continue
         lines = result.rated.to_dicts()
+        exact = _exact_amount(catalog, lines, exp)
         total = sum(ln["amount_minor"] for ln in lines)
         charged = [ln for ln in lines if ln["allowance_id"] is None] or lines
         rules = list(dict.fromkeys(ln["rule_id"] for ln in charged))
         out.append({
             "record_id": record_id,
-            "amount": str(Decimal(total).scaleb(-exp)),
+            "amount": str(exact if exact is not None else Decimal(total).scaleb(-exp)),
             "currency": currency,
             "rule": rules[0] if len(rules) == 1 else "+".join(rules),
             "plan_id": plan,
