@@ -136,10 +136,16 @@ def test_an_offer_a_plan_includes_is_free_on_that_plan_when_charges_are_priced()
     assert catalog is not None, problems
     usage = frame(records(LIGHT, 9, sms=5, vas="vas-music-10") + records(LIGHT, 10, sms=5, vas="vas-music-10"))
     subs = pl.DataFrame({"msisdn": [LIGHT], "plan_id": ["basic-39"]})
-    row = advise(usage, catalog, subs, months=2, plans=["basic-39", "music-45"], gate=price_only_gate).advice.row(0, named=True)
+    priced = advise(usage, catalog, subs, months=2, plans=["basic-39", "music-45"], gate=price_only_gate)
+    row = priced.advice.row(0, named=True)
     # basic-39 + the music pack: 2 × (39 + 10); music-45 includes it: 2 × 45
     assert row["current_minor"] == 2 * 4900 and row["best_plan"] == "music-45" and row["best_minor"] == 2 * 4500
     assert row["switch"] and row["saving_minor"] == 800
+    # the notice says what it counted: VAS in (priced), or left out
+    assert priced.vas_priced and "value-added services you confirmed included" in notice_text(row, catalog, "en", vas_priced=True)
+    assert "含您已确认订购的增值业务" in notice_text(row, catalog, "zh", vas_priced=True)
     # without a consent gate VAS is left out, as before
-    plain = advise(usage, catalog, subs, months=2, plans=["basic-39", "music-45"]).advice.row(0, named=True)
+    unpriced = advise(usage, catalog, subs, months=2, plans=["basic-39", "music-45"])
+    plain = unpriced.advice.row(0, named=True)
     assert plain["best_plan"] == "basic-39" and plain["current_minor"] == 2 * 3900
+    assert not unpriced.vas_priced and "leaves out value-added services" in notice_text(row, catalog, "en")

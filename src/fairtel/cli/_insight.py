@@ -152,7 +152,7 @@ def advise_command(
     if csv is not None:
         rows = result.advice.to_dicts()
         out = result.advice.with_columns(
-            pl.Series("notice", [notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en") for r in rows], dtype=pl.String)
+            pl.Series("notice", [notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced) for r in rows], dtype=pl.String)
         )
         csv.parent.mkdir(parents=True, exist_ok=True)
         tmp = csv.with_name(f".{csv.name}.tmp")
@@ -161,7 +161,7 @@ def advise_command(
         summary["csv"] = str(csv)
     if as_json:
         summary["top"] = [
-            {**r, "notice": notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en")} for r in savers.head(top).to_dicts()
+            {**r, "notice": notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced)} for r in savers.head(top).to_dicts()
         ]
         summary["notes"] = notes
         print_json(summary)
@@ -178,7 +178,7 @@ def advise_command(
     if rows_out:
         console.print(table("largest savings", ["msisdn", "plan", "paid", "best plan", "would cost", "saving", "months"], rows_out))
         first = savers.row(0, named=True)
-        console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en"), highlight=False)
+        console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en", vas_priced=result.vas_priced), highlight=False)
 
 
 # -- churn warn / retention ---------------------------------------------------------------------------------

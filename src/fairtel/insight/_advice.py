@@ -71,6 +71,7 @@ class AdviceResult:
     periods: tuple[str, ...]
     plans: tuple[str, ...]
     currency: str
+    vas_priced: bool = False  # value-added charges priced through a consent gate (else left out)
 
     def savers(self) -> pl.DataFrame:
         return self.advice.filter(pl.col("switch")).sort("saving_minor", "msisdn", descending=[True, False])
@@ -314,6 +315,7 @@ def advise(
         periods=tuple(sorted(by_period)),
         plans=candidates,
         currency=currency,
+        vas_priced=gate is not None,
     )
 
 
@@ -322,8 +324,9 @@ def _amount(minor: int, currency: str) -> str:
     return f"{d:,.{minor_units(currency)}f} {currency}"
 
 
-def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en") -> str:
-    """A best-tariff notice for one advice row (ADVICE_COLUMNS), in ``zh`` or ``en``.
+def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en", *, vas_priced: bool = False) -> str:
+    """A best-tariff notice for one advice row (ADVICE_COLUMNS), in ``zh`` or ``en``; ``vas_priced``: the advice
+    priced value-added charges (``AdviceResult.vas_priced``), else the notice says they are left out.
 
     Modelled on the UK regulator's best-tariff notices: what the subscriber paid, on which plan and over which
     months, and what the cheapest plan would have cost for the same usage.
@@ -347,7 +350,8 @@ def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en") 
         return (f"【最优资费提醒】根据您 {span}（{months} 个月）的实际使用，您在「{cur_name}」上共支付 {paid}。"
                 f"同样的使用量，「{best_name}」只需 {would}，可节省 {_amount(saving, cur)}（约每月 {per_month}）。"
                 + (f"但其中 {dearer} 个月「{best_name}」会比「{cur_name}」更贵（单月最多多付 {extra}）。" if dearer else "")
-                + "您可随时免费更换套餐；本提醒依据您的账单用量计算，不含增值业务费用。")
+                + ("您可随时免费更换套餐；本提醒依据您的账单用量计算，含您已确认订购的增值业务。" if vas_priced
+                   else "您可随时免费更换套餐；本提醒依据您的账单用量计算，不含增值业务费用。"))
     if not row["switch"]:
         return (f"Your best tariff: based on your actual use over {months} month(s) ({span}), your current plan "
                 f"{cur_name} is already the cheapest for you ({paid}).")
@@ -356,5 +360,7 @@ def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en") 
             f"a month). "
             + (f"But in {dearer} of these months {best_name} would have cost more than {cur_name} (up to {extra} "
                f"more in a month). " if dearer else "")
-            + "You can change plan at no charge. This notice is based on your billed usage and leaves out "
-            "value-added services.")
+            + ("You can change plan at no charge. This notice is based on your billed usage, value-added services you "
+               "confirmed included." if vas_priced else
+               "You can change plan at no charge. This notice is based on your billed usage and leaves out "
+               "value-added services."))
