@@ -195,6 +195,24 @@ def test_statement_lines_add_up_to_the_bill_in_both_languages() -> None:
         build_statement(a, run.billed, catalog=CATALOG, language="fr")
 
 
+def test_statement_csv_keeps_text_that_would_start_a_formula_as_text() -> None:
+    """A line's text can come from outside (a provider's offer name in the catalog): a cell starting with
+    = + - @ would run as a formula when the subscriber opens the CSV; it is kept as text. Amounts stay numbers."""
+    from dataclasses import replace
+
+    run = run_bills(rated(), CATALOG, ACCOUNTS, period=P, issued_at=NOW, run_id="r")
+    a = run.bill_for(A)
+    assert a is not None
+    st = build_statement(a, run.billed, catalog=CATALOG, language="en", usage=USAGE)
+    forged = replace(st, lines=tuple(replace(ln, description='=HYPERLINK("http://x","Music pack")') if i == 0 else ln
+                                     for i, ln in enumerate(st.lines)))
+    rows = _statement_rows(statement_csv(forged))
+    cells = [c for r in rows for c in r]
+    assert not any(c.startswith(("=", "@")) for c in cells)
+    assert rows[1][11] == '\'=HYPERLINK("http://x","Music pack")'
+    assert sum(Decimal(r[9]) for r in rows[1:-1]) == Decimal(rows[-1][9]) == Decimal(a.total_minor) / 100
+
+
 def test_statement_refuses_a_snapshot_that_does_not_match_the_bill() -> None:
     run = run_bills(rated(), CATALOG, ACCOUNTS, period=P, issued_at=NOW, run_id="r")
     a = run.bill_for(A)

@@ -243,6 +243,15 @@ def _money(minor: int, currency: str) -> str:
     return f"{Money.from_minor(minor, currency).amount:f}"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str) -> str:
+    """Text from outside (a provider's offer name, a rule id, a number) as a spreadsheet shows it: a cell that
+    would start a formula (=HYPERLINK(...) in an offer name) is kept as text with a leading apostrophe."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
 def _cells(st: Statement, line: StatementLine) -> list[str]:
     t = _TEXT[st.language]
     return [
@@ -250,14 +259,14 @@ def _cells(st: Statement, line: StatementLine) -> list[str]:
         line.at.strftime("%Y-%m-%d %H:%M:%S") if line.at else "",
         t.get(line.kind, line.kind),
         t.get(line.direction, line.direction) if line.direction else "",
-        line.peer or "",
+        _text_cell(line.peer or ""),
         format_quantity(line.quantity, line.unit, st.language),
-        line.rule_id or "",
-        line.allowance_name or line.allowance_id or "",
+        _text_cell(line.rule_id or ""),
+        _text_cell(line.allowance_name or line.allowance_id or ""),
         format_quantity(line.allowance_used, line.unit, st.language) if line.allowance_used else "",
         _money(line.amount_minor, st.bill.currency),
         st.bill.currency,
-        line.description,
+        _text_cell(line.description),
     ]
 
 
