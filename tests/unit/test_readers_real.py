@@ -607,3 +607,11 @@ def test_indefinite_length_record_goes_to_the_complete_decoder(tmp_path: Path) -
     assert [(r["record_id"], r["bytes_up"], r["final"]) for r in rows] == [
         ("pgw:10.0.0.1:1000:4", 15, False), ("pgw:10.0.0.1:1000:4", 15, False)]
     assert rows[0]["_raw"] == indefinite and rows[1]["_pos"] == len(indefinite)
+
+
+def test_a_freeswitch_template_naming_none_of_the_cdr_variables_is_a_clear_error() -> None:
+    from fairtel.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must name the CDR's variables"):
+        FreeswitchCsvReader(columns=["a", "b", "c"])
+    assert FreeswitchCsvReader(columns=["uuid", "caller_id_number"]).columns == ("uuid", "caller_id_number")

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+from fairtel.core.errors import ConfigError
 from fairtel.mediation.readers._base import RawBatch
 from fairtel.mediation.readers._rows import BatchBuilder, make_reject
 from fairtel.mediation.readers._switch_text import (
@@ -83,6 +84,9 @@ class FreeswitchCsvReader:
         a template other than the default, in order (a header line in the file does the same)."""
         self.tz = tz_for(timezone)
         self.columns = tuple(columns) if columns else None
+        if self.columns is not None and not any(c in self.columns for c in REQUIRED):
+            raise ConfigError(f"a FreeSWITCH template's columns must name the CDR's variables ({', '.join(REQUIRED)}); "
+                              f"these name none of them: {', '.join(self.columns)}")
 
     def sniff(self, head: bytes, path: Path) -> bool:
         rows = head_lines(head, limit=3)
