@@ -126,6 +126,11 @@ def test_a_charge_is_priced_at_the_offer_price_in_force_when_it_was_made() -> No
     assert [str(p) for _, p in offer.versions()] == ["2.00", "3.00"]
     assert offer.price_at(datetime(2026, 3, 14, 23, 59, tzinfo=CN)) == Decimal("2.00")
     assert offer.price_at(datetime(2026, 3, 15, 0, 0, tzinfo=CN)) == Decimal("3.00")
+    # every gate over the catalog (rating's, and charge assurance's re-check) sees each dated price
+    from fairtel.consent import offer_book
+
+    book = offer_book(catalog.offers, currency="CNY")["vas-ringtone-2"]
+    assert [(o.valid_from, str(o.price)) for o in book] == [(None, "2.00"), (datetime(2026, 3, 15, tzinfo=CN), "3.00")]
     b = "8613800000002"
     t = datetime(2026, 3, 1, 10, tzinfo=CN)
     events = [ev("ordered", "s1", t, "vas-ringtone-2"), ev("confirmed", "s1", t + timedelta(minutes=5), "vas-ringtone-2")]

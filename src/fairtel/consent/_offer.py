@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -98,11 +98,14 @@ def _versions(value: OfferLike | Sequence[OfferLike]) -> Iterable[OfferLike]:
 
 
 def offer_book(offers: Iterable[OfferLike], *, currency: str = "CNY") -> dict[str, list[Offer]]:
-    """An offer book from any offers (e.g. ``catalog.offers``), grouping price versions by offer id."""
+    """An offer book from any offers (e.g. ``catalog.offers``), grouping price versions by offer id. An offer
+    that dates its prices (``versions()``: (valid from, price) pairs, as the catalog's do) gives one version each."""
     book: dict[str, list[Offer]] = {}
     for raw in offers:
         o = Offer.adapt(raw, currency=currency)
-        book.setdefault(o.offer_id, []).append(o)
+        versions = getattr(raw, "versions", None)
+        dated = [replace(o, price=price, valid_from=at) for at, price in versions()] if callable(versions) else [o]
+        book.setdefault(o.offer_id, []).extend(dated)
     return book
 
 

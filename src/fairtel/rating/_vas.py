@@ -68,17 +68,10 @@ def consent_gate(
     subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = ()
 ) -> VasGate:
     """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock."""
-    return ConsentGate(subscriptions, offer_versions(catalog), tuple(suspended), catalog.operator.timezone)
+    from fairtel.consent import offer_book
 
-
-def offer_versions(catalog: Catalog) -> OfferBook:
-    """The catalog's offers as the consent gate's book: every price an offer has had, each from when it applied."""
-    from fairtel.consent import Offer
-
-    currency = catalog.operator.currency
-    return {o.id: [Offer(o.id, o.provider, price, currency, o.period.value, valid_from=at)  # type: ignore[arg-type]
-                   for at, price in o.versions()]
-            for o in catalog.offers}
+    book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
+    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone)
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
