@@ -13,7 +13,11 @@ _KIND_OF_VERDICT: dict[str, FindingKind] = {
     Verdict.NO_SUBSCRIPTION.value: FindingKind.UNCONSENTED_CHARGE,
     Verdict.NOT_CONFIRMED.value: FindingKind.UNCONSENTED_CHARGE,
     Verdict.PRICE_RAISED.value: FindingKind.UNCONSENTED_CHARGE,  # consented at a lower price only
+    Verdict.BEFORE_ACTIVATION.value: FindingKind.UNCONSENTED_CHARGE,  # consented by the number's previous holder
     Verdict.AFTER_CANCELLATION.value: FindingKind.CHARGE_AFTER_CANCELLATION,
+    # a closed line ends every subscription on it; a suspended one holds them (the verdict is in the evidence)
+    Verdict.LINE_CLOSED.value: FindingKind.CHARGE_AFTER_CANCELLATION,
+    Verdict.LINE_SUSPENDED.value: FindingKind.CHARGE_AFTER_CANCELLATION,
     Verdict.DUPLICATE_CHARGE.value: FindingKind.DUPLICATE_CHARGE,
     Verdict.PRICE_MISMATCH.value: FindingKind.PRICE_MISMATCH,
     Verdict.UNKNOWN_OFFER.value: FindingKind.UNKNOWN_OFFER_CHARGE,

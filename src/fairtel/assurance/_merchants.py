@@ -27,7 +27,8 @@ SIGNALS = (
     "complaint_rate",
     "unconsented_share",
 )
-_UNCONSENTED = [Verdict.NO_SUBSCRIPTION.value, Verdict.NOT_CONFIRMED.value, Verdict.AFTER_CANCELLATION.value]
+_UNCONSENTED = [Verdict.NO_SUBSCRIPTION.value, Verdict.NOT_CONFIRMED.value, Verdict.AFTER_CANCELLATION.value,
+               Verdict.LINE_CLOSED.value]
 
 
 @dataclass(frozen=True, slots=True)

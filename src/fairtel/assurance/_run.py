@@ -59,6 +59,7 @@ def assure(
     notices: pl.DataFrame | None = None,
     complaints: pl.DataFrame | None = None,
     suspended: Iterable[str] = (),
+    lines: pl.DataFrame | None = None,
     opted_in: Iterable[str] = (),
     policy: AssurancePolicy = AssurancePolicy(),
     now: datetime | None = None,
@@ -66,14 +67,16 @@ def assure(
 ) -> AssuranceRun:
     """Run every detector whose input is given. ``usage`` is clean usage (CLEAN_USAGE_SCHEMA; only the VAS
     rows are gated, all rows serve the roaming-notice check when ``notices`` is given); ``events`` the
-    consent ledger's events (or pass ``subscriptions`` already projected). ``ids``: how findings about a number
-    are named (keyed with the operator's key; see ``FindingIds``)."""
+    consent ledger's events (or pass ``subscriptions`` already projected). ``lines``: the subscriber register
+    (``msisdn``, ``status``, optional ``closed_at``, ``suspended_at``): charges on a line after it closed or
+    while it was suspended become findings (without it lines are not checked). ``ids``: how findings about a
+    number are named (keyed with the operator's key; see ``FindingIds``)."""
     detected_at = require_aware(now or utc_now(), "now")
     ev = events if events is not None else empty_events()
     subs = subscriptions if subscriptions is not None else project_subscriptions(ev, policy=policy.consent)
     book = offers if isinstance(offers, pl.DataFrame) else offers_frame(offers)
     vas = usage.filter(pl.col("kind") == "vas") if "kind" in usage.columns else usage
-    gated = gate_vas(vas, subs, book, suspended=suspended, tz=policy.tz)
+    gated = gate_vas(vas, subs, book, suspended=suspended, lines=lines, tz=policy.tz)
 
     findings: list[Finding] = []
     findings += charge_findings(gated, detected_at=detected_at)

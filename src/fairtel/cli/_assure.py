@@ -50,6 +50,7 @@ class Inputs:
     rated: pl.DataFrame | None = None
     notices: pl.DataFrame | None = None
     complaints: pl.DataFrame | None = None
+    lines: pl.DataFrame | None = None  # the subscriber register's state of each line (the consent gate checks it)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -247,6 +248,7 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
     offers = _load_offers(offers_path, notes)
     ledger = ConsentLedger()
     problems: list[Problem] = []
+    lines = None
     if fapp is not None:  # the consent events the home's database holds (fairtel load, the API)
         from fairtel.consent import as_events
         from fairtel.store import consent_ledger
@@ -254,6 +256,9 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         with fapp.db.connect() as conn:
             stored = consent_ledger(conn)
         problems += ledger.append(as_events(stored), source="database").rejected
+        from fairtel.cli._home import home_subscribers
+
+        lines = home_subscribers(fapp, ("msisdn", "status", "activated_at", "closed_at"))
     files = sorted((home / "consent").glob("*.jsonl"))
     if files:
         batch = read_consent_events(files)
@@ -277,7 +282,7 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
             rated = lf.select(needed).collect()
         else:
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
-    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, problems=problems, notes=notes)
+    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes)
 
 
 def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:
@@ -396,6 +401,7 @@ def register(app: typer.Typer) -> None:
                     rated=inputs.rated,
                     notices=inputs.notices,
                     complaints=inputs.complaints,
+                    lines=inputs.lines,
                     suspended=suspend or (),
                     policy=policy,
                     now=now,

@@ -38,12 +38,15 @@ _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {
     "msisdn": pl.String(),
     "plan_id": pl.String(),
     "activated_at": pl.Datetime("us", "UTC"),
+    "status": pl.String(),
+    "closed_at": pl.Datetime("us", "UTC"),
 }
 
 
 def home_subscribers(app: App, columns: tuple[str, ...] = ("msisdn", "plan_id")) -> pl.DataFrame:
-    """Every line in the register with the columns asked for (``msisdn``, ``plan_id``, ``activated_at``); by
-    default its plan, what rating needs (fraud detection asks for the activation instant: line age)."""
+    """Every line in the register with the columns asked for (``msisdn``, ``plan_id``, ``activated_at``,
+    ``status``, ``closed_at``); by default its plan, what rating needs (fraud detection asks for the activation
+    instant: line age; the consent gate for the line's state)."""
     from fairtel.store import Subscriber
 
     unknown = [c for c in columns if c not in _SUBSCRIBER_TYPES]
@@ -79,11 +82,13 @@ def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def home_gate(app: App, catalog: Catalog) -> Any:
-    """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order."""
+    """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order, on a
+    line in service (not after it closed), under consent given by the line's current holder."""
     from fairtel.consent import project_subscriptions
     from fairtel.rating import consent_gate
     from fairtel.store import consent_ledger
 
     with app.db.connect() as conn:
         ledger = consent_ledger(conn)
-    return consent_gate(project_subscriptions(ledger), catalog)
+    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at"))
+    return consent_gate(project_subscriptions(ledger), catalog, lines=lines)

@@ -7,7 +7,7 @@ catalog's offers (catalog/; any object with the ``OfferLike`` attributes is acce
 raised from refused charges (assurance/).
 """
 
-from fairtel.consent._gate import GATE_COLUMNS, Verdict, charge_key, gate_vas
+from fairtel.consent._gate import GATE_COLUMNS, Verdict, charge_key, gate_vas, line_states, subscription_coverage
 from fairtel.consent._ledger import (
     EVENT_SCHEMA,
     AppendResult,
@@ -54,6 +54,7 @@ __all__ = [
     "chargeable_intervals",
     "empty_events",
     "gate_vas",
+    "line_states",
     "offer_book",
     "offers_frame",
     "parse_consent_lines",
@@ -61,4 +62,5 @@ __all__ = [
     "read_consent_events",
     "state_expr",
     "states_at",
+    "subscription_coverage",
 ]

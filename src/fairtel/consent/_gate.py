@@ -1,5 +1,7 @@
 """The consent gate: a value-added charge is billable only under a confirmed subscription that covers its
-time, at the catalog price, once per billing period for monthly offers, and from a provider not suspended.
+time, at the catalog price the subscriber last confirmed (or a lower one), once per billing period for monthly
+offers, from a provider not suspended, and (given the subscriber register) on a line in service whose
+holder gave the consent.
 
 Pure function over frames: rating calls it with the period's VAS records; assurance reads its verdicts.
 """
@@ -14,6 +16,7 @@ import polars as pl
 
 from fairtel.consent._offer import OfferBook, offers_frame
 from fairtel.consent._projection import ConfirmationStatus
+from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.time import DEMO_TIMEZONE
 
@@ -30,6 +33,10 @@ class Verdict(StrEnum):
     DUPLICATE_CHARGE = "duplicate_charge"
     UNKNOWN_OFFER = "unknown_offer"
     MERCHANT_SUSPENDED = "merchant_suspended"
+    LINE_CLOSED = "line_closed"  # the subscriber's line was closed when charged (or closed at a date not known)
+    LINE_SUSPENDED = "line_suspended"  # the line was suspended when charged
+    # consent given before the line's activation: by a previous holder of the number, not by this subscriber
+    BEFORE_ACTIVATION = "before_activation"
 
 
 GATE_REQUIRED = ("record_id", "msisdn", "offer_id", "started_at", "amount_minor", "currency")
@@ -42,7 +49,9 @@ GATE_COLUMNS = (
 def charge_key(subscription_id: pl.Expr, offer_period: pl.Expr, period: pl.Expr, started_at: pl.Expr,
                amount_minor: pl.Expr) -> pl.Expr:
     """What a subscription may be charged for once: the billing period (``YYYY-MM``) of a monthly offer, the
-    instant and amount of a use otherwise (an identical use sent again is the same use)."""
+    instant and amount of a use otherwise (an identical use sent again is the same use). The gate passes the
+    first subscription of the charge's unbroken coverage (see ``gate_vas``), which is the charge's own
+    subscription unless several overlapped."""
     return (
         pl.when(offer_period == "monthly")
         .then(pl.concat_str(subscription_id, pl.lit("|"), period))
@@ -52,6 +61,8 @@ def charge_key(subscription_id: pl.Expr, offer_period: pl.Expr, period: pl.Expr,
     )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)
+_LINE_STATUSES = tuple(s.value for s in SubscriberStatus)
+_INSTANT = pl.Datetime("us", "UTC")
 
 
 def _check_columns(frame: pl.DataFrame, needed: Iterable[str], what: str) -> None:
@@ -60,12 +71,93 @@ def _check_columns(frame: pl.DataFrame, needed: Iterable[str], what: str) -> Non
         raise InvalidInputError([Problem(what, None, c, "column missing") for c in missing], what=what)
 
 
+def _utc(frame: pl.DataFrame, column: str, what: str) -> pl.Expr:
+    """An optional instant column as UTC microseconds (null when the frame has no such column); a naive one is
+    read as the UTC wall clock, as the store keeps it."""
+    dtype = frame.schema.get(column)
+    if dtype is None:
+        return pl.lit(None, dtype=_INSTANT).alias(column)
+    if dtype == pl.Null:
+        return pl.col(column).cast(_INSTANT)
+    if not isinstance(dtype, pl.Datetime):
+        raise InvalidInputError([Problem(what, None, column, f"must be a timestamp, got {dtype}")], what=what)
+    if dtype.time_zone is None:
+        return pl.col(column).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+    return pl.col(column).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def line_states(lines: pl.DataFrame, *, subscriptions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The subscriber register as the gate reads it: ``msisdn``, ``status`` (active, suspended, closed) and the
+    optional ``activated_at``, ``closed_at`` and ``suspended_at``; one row per number. Every problem is reported
+    at once.
+
+    Only the lines that restrict something are kept, so that a register of millions stays small: those not
+    active, and active ones with an activation instant; given ``subscriptions``, only those active lines
+    activated after one of their subscriptions was confirmed (a number that passed to a new holder)."""
+    _check_columns(lines, ("msisdn", "status"), "lines")
+    frame = lines.select(
+        pl.col("msisdn").cast(pl.String),
+        pl.col("status").cast(pl.String),
+        *(_utc(lines, c, "lines").alias(c) for c in ("activated_at", "closed_at", "suspended_at")),
+    )
+    problems = [
+        Problem("lines", None, "status", f"{r['msisdn']}: {r['status']!r} is not one of {', '.join(_LINE_STATUSES)}")
+        for r in frame.filter(pl.col("status").is_null() | ~pl.col("status").is_in(_LINE_STATUSES)).head(20).iter_rows(named=True)
+    ]
+    problems += [
+        Problem("lines", None, "msisdn", f"{m}: listed more than once")
+        for m in frame.filter(pl.col("msisdn").is_duplicated())["msisdn"].unique().sort().head(20)
+    ]
+    if problems:
+        raise InvalidInputError(problems, what="lines")
+    active = pl.col("status") == SubscriberStatus.ACTIVE.value
+    if subscriptions is not None:
+        earliest = subscriptions.filter(pl.col("confirmed_at").is_not_null()).group_by(pl.col("msisdn").cast(pl.String)).agg(
+            pl.col("confirmed_at").min().dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_first"))
+        frame = frame.join(earliest, on="msisdn", how="left").filter(
+            ~active | (pl.col("activated_at") > pl.col("_first")).fill_null(False)).drop("_first")
+        return frame
+    return frame.filter(~active | pl.col("activated_at").is_not_null())
+
+
+def _episodes(subs: pl.DataFrame) -> pl.DataFrame:
+    """subscription_id → ``_episode``: the first (earliest confirmed) subscription of the unbroken coverage of
+    its subscriber and offer that it belongs to. Validly confirmed subscriptions whose chargeable intervals
+    overlap or touch cover one stretch of time without a break; a monthly offer is charged once a period over
+    that stretch, whichever of them covers each charge (otherwise, once the first ended mid-month, the
+    second would charge the same month again)."""
+    valid = subs.filter(pl.col("_from").is_not_null()).sort("msisdn", "offer_id", "_from", "subscription_id")
+    return (
+        valid.with_columns(pl.col("_until").cum_max().shift(1).over("msisdn", "offer_id").alias("_reach"))
+        .with_columns((pl.col("_reach").is_null() | (pl.col("_from") > pl.col("_reach"))).cum_sum().over("msisdn", "offer_id").alias("_n"))
+        .with_columns(pl.col("subscription_id").first().over("msisdn", "offer_id", "_n").alias("_episode"))
+        .select("subscription_id", "_episode")
+        .unique("subscription_id", keep="first", maintain_order=True)
+    )
+
+
+def subscription_coverage(subscriptions: pl.DataFrame) -> pl.DataFrame:
+    """``subscription_id`` → ``coverage_id``: the subscription whose id names the charge key of every charge made
+    under it (the first of its unbroken coverage, see ``_episodes``); a subscription never validly confirmed
+    maps to itself. Lets counters recovered from rated lines (which name the subscription that covered each
+    charge) use the keys the gate uses."""
+    _check_columns(subscriptions, ("subscription_id", "msisdn", "offer_id", "confirmed_at", "ended_at", "confirmation"), "subscriptions")
+    subs = subscriptions.select(
+        pl.col("subscription_id").cast(pl.String), pl.col("msisdn").cast(pl.String), pl.col("offer_id").cast(pl.String),
+        pl.when(pl.col("confirmation") == ConfirmationStatus.VALID.value).then(pl.col("confirmed_at")).alias("_from"),
+        pl.col("ended_at").fill_null(_FAR).alias("_until"),
+    )
+    return subs.select("subscription_id").join(_episodes(subs), on="subscription_id", how="left").select(
+        "subscription_id", pl.coalesce("_episode", "subscription_id").alias("coverage_id"))
+
+
 def gate_vas(
     vas_records: pl.DataFrame,
     subscriptions: pl.DataFrame,
     offers: OfferBook | pl.DataFrame,
     *,
     suspended: Iterable[str] = (),
+    lines: pl.DataFrame | None = None,
     tz: str = DEMO_TIMEZONE,
 ) -> pl.DataFrame:
     """Add ``subscription_id``, ``verdict``, ``billable`` (and the offer's price, the billing ``period`` in
@@ -75,16 +167,22 @@ def gate_vas(
 
     ``subscriptions`` is ``project_subscriptions(...)``; ``offers`` maps offer ids to offers (or is
     ``offers_frame(...)``). When several validly confirmed subscriptions cover a charge, the one confirmed
-    first takes it, so a second subscription to the same offer cannot bill the same month twice.
+    first takes it; overlapping subscriptions to one offer share one charge a period (see ``_episodes``), so a
+    second subscription cannot bill a month that another already billed. ``lines``: the subscriber register
+    (``line_states``): a charge at or after a closed line's ``closed_at`` (any charge, when the register does
+    not say when it closed) or a suspended line's ``suspended_at`` is refused, and a subscription confirmed
+    before the line's ``activated_at`` (by a previous holder of the number) covers nothing; without it lines
+    are not checked.
     """
     _check_columns(vas_records, GATE_REQUIRED, "vas_records")
     _check_columns(subscriptions, ("subscription_id", "msisdn", "offer_id", "ordered_at", "confirmed_at", "ended_at", "confirmation"), "subscriptions")
     book = offers if isinstance(offers, pl.DataFrame) else offers_frame(offers)
     suspended_ids = sorted(set(suspended))
+    line_frame = line_states(lines) if lines is not None else None
 
     recs = vas_records.drop([c for c in GATE_COLUMNS if c in vas_records.columns]).with_row_index("_row")
     if recs.schema["started_at"] == pl.Null:
-        recs = recs.with_columns(pl.col("started_at").cast(pl.Datetime("us", "UTC")))
+        recs = recs.with_columns(pl.col("started_at").cast(_INSTANT))
     keyed = recs.select(
         "_row",
         *(pl.col(c).cast(pl.String) for c in ("record_id", "msisdn", "offer_id")),
@@ -101,18 +199,39 @@ def gate_vas(
     ).drop("valid_from")
 
     # Every subscription of the same subscriber and offer is a candidate; rank them for this charge.
+    valid = pl.col("confirmation") == ConfirmationStatus.VALID.value
     subs = subscriptions.select(
         "subscription_id", "msisdn", "offer_id", "ordered_at",
-        pl.when(pl.col("confirmation") == ConfirmationStatus.VALID.value).then(pl.col("confirmed_at")).alias("_from"),
+        pl.when(valid).then(pl.col("confirmed_at")).alias("_from"),
         pl.col("ended_at").fill_null(_FAR).alias("_until"),
         pl.col("ended_at").is_not_null().alias("_ended"),
     )
     pairs = priced.select("_row", "msisdn", "offer_id", "_t", "price_minor", "amount_minor").join(subs, on=["msisdn", "offer_id"], how="inner")
-    # The price the subscriber confirmed: the version in force at the confirmation. A charge at a higher price
-    # is not covered by it (a price rise needs a new confirmation, e.g. a new subscription); a lower one is. (A
-    # charge at another price than the one in force is a price mismatch, whatever was confirmed.)
+    if line_frame is not None:
+        pairs = pairs.join(line_frame.select("msisdn", pl.col("activated_at").alias("_activated")), on="msisdn", how="left")
+    else:
+        pairs = pairs.with_columns(pl.lit(None, dtype=_INSTANT).alias("_activated"))
+    # The price the subscriber agreed to: the version in force at their latest confirmation before the charge
+    # (the first, or a re-confirmation, e.g. of a price rise). A charge at a higher price is not covered by it
+    # (a price rise needs a new confirmation); a lower one is. (A charge at another price than the one in
+    # force is a price mismatch, whatever was confirmed.)
+    reconfirmed = (
+        subscriptions.filter(valid).select("subscription_id", pl.col("reconfirmed_at").alias("_c")).explode("_c")
+        if "reconfirmed_at" in subscriptions.columns
+        else pl.DataFrame(schema={"subscription_id": pl.String(), "_c": _INSTANT})
+    )
+    confirmations = pl.concat([
+        subs.filter(pl.col("_from").is_not_null()).select("subscription_id", pl.col("_from").cast(_INSTANT).alias("_c")),
+        reconfirmed.select(pl.col("subscription_id").cast(pl.String), pl.col("_c").cast(_INSTANT)).drop_nulls(),
+    ]).sort("_c")
+    latest = (
+        pairs.select("_row", "subscription_id", "_t").sort("_t")
+        .join_asof(confirmations, left_on="_t", right_on="_c", by="subscription_id", strategy="backward", check_sortedness=False)
+        .select("_row", "subscription_id", "_c")
+    )
+    pairs = pairs.join(latest, on=["_row", "subscription_id"], how="left")
     confirmed_price = (
-        pairs.select("_row", "subscription_id", "offer_id", pl.col("_from").fill_null(_EPOCH).dt.cast_time_unit("us").alias("_at"))
+        pairs.select("_row", "subscription_id", "offer_id", pl.coalesce("_c", "_from").fill_null(_EPOCH).dt.cast_time_unit("us").alias("_at"))
         .sort("_at")
         .join_asof(versions.select("offer_id", "valid_from", pl.col("price_minor").alias("_agreed")),
                    left_on="_at", right_on="valid_from", by="offer_id", strategy="backward", check_sortedness=False)
@@ -121,10 +240,14 @@ def gate_vas(
     pairs = pairs.join(confirmed_price, on=["_row", "subscription_id"], how="left")
     raised = (pl.col("_agreed").is_not_null() & pl.col("price_minor").is_not_null() & (pl.col("price_minor") > pl.col("_agreed"))
               & (pl.col("amount_minor") == pl.col("price_minor")))
+    covering = pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until"))
+    previous_holder = (pl.col("_from") < pl.col("_activated")).fill_null(False)
     pairs = pairs.with_columns(
-        pl.when(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until")) & raised)
+        pl.when(covering & previous_holder)
+        .then(pl.lit(4))
+        .when(covering & raised)
         .then(pl.lit(3))
-        .when(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until")))
+        .when(covering)
         .then(pl.lit(0))
         .when(pl.col("_from").is_not_null() & pl.col("_ended") & (pl.col("_until") <= pl.col("_t")) & (pl.col("_from") < pl.col("_until")))
         .then(pl.lit(1))
@@ -144,10 +267,19 @@ def gate_vas(
     best = best.sort("_row", "_cov", "_k", "_rank", "subscription_id").unique("_row", keep="first").select(
         "_row", "subscription_id", "_rank"
     )
+    best = best.join(_episodes(subs), on="subscription_id", how="left")
 
     g = priced.join(best, on="_row", how="left").with_columns(
         pl.col("_t").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("period")
     )
+    if line_frame is not None:
+        g = g.join(line_frame.select("msisdn", "status", "closed_at", "suspended_at"), on="msisdn", how="left")
+    else:
+        g = g.with_columns(pl.lit(None, dtype=pl.String).alias("status"), pl.lit(None, dtype=_INSTANT).alias("closed_at"),
+                           pl.lit(None, dtype=_INSTANT).alias("suspended_at"))
+    line_closed = (pl.col("status") == SubscriberStatus.CLOSED.value) & (
+        pl.col("closed_at").is_null() | (pl.col("_t") >= pl.col("closed_at")))
+    line_suspended = (pl.col("status") == SubscriberStatus.SUSPENDED.value) & (pl.col("_t") >= pl.col("suspended_at"))
     verdict = (
         pl.when(pl.col("offer_id").is_null() | pl.col("provider_id").is_null())
         .then(pl.lit(Verdict.UNKNOWN_OFFER.value))
@@ -157,6 +289,12 @@ def gate_vas(
         .then(pl.lit(Verdict.AFTER_CANCELLATION.value))
         .when(pl.col("_rank") == 2)
         .then(pl.lit(Verdict.NOT_CONFIRMED.value))
+        .when(line_closed.fill_null(False))
+        .then(pl.lit(Verdict.LINE_CLOSED.value))
+        .when(line_suspended.fill_null(False))
+        .then(pl.lit(Verdict.LINE_SUSPENDED.value))
+        .when(pl.col("_rank") == 4)
+        .then(pl.lit(Verdict.BEFORE_ACTIVATION.value))
         .when(pl.col("_rank") == 3)
         .then(pl.lit(Verdict.PRICE_RAISED.value))
         .when(pl.col("provider_id").is_in(suspended_ids))
@@ -171,9 +309,9 @@ def gate_vas(
     )
     g = g.with_columns(verdict.alias("verdict"), pl.when(pl.col("_rank") != 9).then(pl.col("subscription_id")).alias("subscription_id"))
 
-    # Once per subscription per period (monthly), once per use (per_use); identical re-sent uses are one.
+    # Once per unbroken coverage per period (monthly), once per use (per_use); identical re-sent uses are one.
     ok = g.filter(pl.col("verdict").is_null())
-    group_key = charge_key(pl.col("subscription_id"), pl.col("offer_period"), pl.col("period"), pl.col("_t"),
+    group_key = charge_key(pl.coalesce("_episode", "subscription_id"), pl.col("offer_period"), pl.col("period"), pl.col("_t"),
                            pl.col("amount_minor")).alias("_dup")
     ok = ok.with_columns(group_key).sort("_dup", "_arrival", "_t", "record_id", "_row").with_columns(
         pl.col("record_id").first().over("_dup").alias("_first"),

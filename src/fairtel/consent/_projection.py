@@ -9,6 +9,12 @@ A confirmation is *valid* when an order precedes it, it names the subscriber and
 comes no later than ``confirm_window`` after the order (the edge is inside) and before the subscription
 ended. Invalid confirmations are kept and counted, never silently dropped. A subscription is chargeable on
 [confirmed_at, ended_at).
+
+A later confirmation of an already confirmed subscription (say, the subscriber accepting a price rise) is a
+*re-confirmation*: it needs no new order and is not bound to the order's window (it confirms the subscription,
+not the order), but must name the subscription's subscriber and offer and come before it ended. It does not
+move ``confirmed_at`` (the chargeable interval still starts at the first); it is listed in ``reconfirmed_at``,
+and moves the price the subscriber agreed to (see the gate).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ SUBSCRIPTION_SCHEMA: dict[str, pl.DataType] = {
     "confirm_delay_s": pl.Float64(),
     "confirmation": pl.String(),
     "invalid_confirmations": pl.UInt32(),
+    "reconfirmed_at": pl.List(pl.Datetime("us", "UTC")),
     "ended_at": pl.Datetime("us", "UTC"),
     "end_reason": pl.String(),
 }
@@ -106,6 +113,20 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
             .otherwise(pl.lit(ConfirmationStatus.VALID.value))
             .alias("status")
         )
+        .with_columns(
+            pl.col("at").filter(pl.col("status") == ConfirmationStatus.VALID.value).min().over("subscription_id").alias("_first_valid")
+        )
+        .with_columns(
+            # After the first valid confirmation, a confirmation by the subscriber, of the offer, before the end
+            # is a re-confirmation, whenever it comes: the order's window bounds the first confirmation only.
+            pl.when(pl.col("_first_valid").is_null() | (pl.col("at") <= pl.col("_first_valid"))
+                    | (pl.col("status") != ConfirmationStatus.OUTSIDE_WINDOW.value))
+            .then(pl.col("status"))
+            .when(pl.col("ended_at").is_not_null() & (pl.col("at") >= pl.col("ended_at")))
+            .then(pl.lit(ConfirmationStatus.AFTER_END.value))
+            .otherwise(pl.lit(ConfirmationStatus.VALID.value))
+            .alias("status")
+        )
         # Again after the joins, which need not keep the rows' order: "first" below is the earliest confirmation.
         .sort("subscription_id", "at", "channel", "evidence", nulls_last=True)
         .group_by("subscription_id")
@@ -115,6 +136,8 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
             pl.col("evidence").filter(pl.col("status") == "valid").first().alias("confirm_evidence"),
             pl.col("status").first().alias("_first_status"),
             (pl.col("status") != "valid").sum().cast(pl.UInt32).alias("invalid_confirmations"),
+            pl.col("at").filter((pl.col("status") == "valid") & (pl.col("at") > pl.col("_first_valid"))).unique(maintain_order=True)
+            .alias("reconfirmed_at"),
         )
     )
     out = (
@@ -128,6 +151,7 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
             .alias("confirmation"),
             ((pl.col("confirmed_at") - pl.col("ordered_at")).dt.total_microseconds() / 1_000_000).alias("confirm_delay_s"),
             pl.col("invalid_confirmations").fill_null(0),
+            pl.col("reconfirmed_at").fill_null(pl.lit([], dtype=pl.List(pl.Datetime("us", "UTC")))),
         )
         .select(list(SUBSCRIPTION_SCHEMA))
         .sort("subscription_id")

@@ -7,14 +7,17 @@ from __future__ import annotations
 import polars as pl
 
 from fairtel.catalog import Catalog
-from fairtel.consent import Verdict, charge_key
+from fairtel.consent import Verdict, charge_key, subscription_coverage
 from fairtel.rating._lines import STATE_COLUMNS, VAS_COUNTER
 
 
-def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
+def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog,
+                     subscriptions: pl.DataFrame | None = None) -> pl.DataFrame:
     """Allowance counters: the units drawn per (msisdn, allowance_id); daily caps: the minor units charged per
     (msisdn, capped rule, local day), named ``cap:<rule_id>:<YYYY-MM-DD>`` as the kernel names them; value-added
-    charges billed: ``vas:<charge key>``."""
+    charges billed: ``vas:<charge key>``. ``subscriptions`` (the gate's projection): a line's subscription is
+    keyed as the gate keys it, by the first subscription of its unbroken coverage, so that a month billed under
+    one of two overlapping subscriptions is not billed again under the other."""
     lf = rated.lazy()
     capped = sorted({r.id for p in catalog.plans for r in p.rules if r.daily_cap is not None})
     allowances = lf.filter(pl.col("allowance_id").is_not_null() & (pl.col("allowance_used") > 0)).group_by(
@@ -30,6 +33,10 @@ def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl
     periods = {o.id: str(getattr(o.period, "value", o.period)) for o in catalog.offers}
     billed = lf.filter((pl.col("verdict") == Verdict.CONSENTED.value) & (pl.col("amount_minor") > 0)
                        & pl.col("subscription_id").is_not_null() & pl.col("rule_id").str.starts_with("offer/"))
+    if subscriptions is not None and subscriptions.height:
+        coverage = subscription_coverage(subscriptions)
+        billed = billed.join(coverage.lazy(), on="subscription_id", how="left").with_columns(
+            pl.coalesce("coverage_id", "subscription_id").alias("subscription_id"))
     vas = billed.select(
         "msisdn",
         pl.concat_str(pl.lit(VAS_COUNTER), charge_key(

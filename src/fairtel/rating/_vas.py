@@ -3,7 +3,8 @@
 Rating does not decide consent. It hands the period's VAS records to a ``VasGate`` and reads back, row for
 row, ``billable``, ``verdict`` and ``subscription_id``. Without a gate nothing is billable (verdict
 ``no_gate``), so a VAS charge can never reach a bill by accident; ``consent_gate`` adapts the consent
-package's ``gate_vas`` over a subscription projection.
+package's ``gate_vas`` over a subscription projection (and, given the subscriber register, the lines' state:
+no charge is billable on a line after it closed or while it is suspended).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from fairtel.catalog import Catalog
-from fairtel.consent import OfferBook, gate_vas
+from fairtel.consent import OfferBook, gate_vas, line_states
 from fairtel.core.errors import InvalidInputError, Problem
 
 VasGate = Callable[[pl.DataFrame], pl.DataFrame]
@@ -59,19 +60,26 @@ class ConsentGate:
     book: OfferBook | pl.DataFrame
     suspended: tuple[str, ...]
     tz: str
+    lines: pl.DataFrame | None = None  # ``consent.line_states``: the lines that restrict charges
 
     def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
-        return gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, tz=self.tz)
+        return gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, lines=self.lines, tz=self.tz)
 
 
 def consent_gate(
-    subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = ()
+    subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = (),
+    lines: pl.DataFrame | None = None,
 ) -> VasGate:
-    """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock."""
+    """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock. ``lines``: the
+    subscriber register (``msisdn``, ``status``, optional ``activated_at``, ``closed_at`` and ``suspended_at``),
+    so that a charge on a line after it closed, or while it is suspended, or under consent given before the
+    line's activation (by a previous holder of the number), is not billable; only the lines that restrict
+    something are kept (the gate may be sent to worker processes). Without it lines are not checked."""
     from fairtel.consent import offer_book
 
     book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
-    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone)
+    kept = None if lines is None else line_states(lines, subscriptions=subscriptions)
+    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone, kept)
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
