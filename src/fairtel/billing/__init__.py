@@ -2,8 +2,8 @@
 
 Owns the bill run (``run_bills``: pure, over frames), the bill and adjustment-entry model, pro-rating of
 plan fees, taxes as a policy (``BillingPolicy``), itemised statements (``build_statement``, CSV and HTML, zh
-and en) and rerating differences (``rerate_differences``). Does not own rating (rating/), storing bills and
-the adjustments ledger (store/) or finding what to refund (assurance/).
+and en) and rerating differences (``rerate_differences`` for usage, ``rerate_fees`` for plan fees). Does not
+own rating (rating/), storing bills and the adjustments ledger (store/) or finding what to refund (assurance/).
 """
 
 from fairtel.billing._model import (
@@ -18,7 +18,14 @@ from fairtel.billing._model import (
     LineKind,
     bill_id_for,
 )
-from fairtel.billing._rerate import RecordChange, RerateResult, rerate_differences
+from fairtel.billing._rerate import (
+    FeeChange,
+    FeeRerateResult,
+    RecordChange,
+    RerateResult,
+    rerate_differences,
+    rerate_fees,
+)
 from fairtel.billing._run import (
     BILLABLE_VERDICTS,
     SNAPSHOT_COLUMNS,
@@ -26,6 +33,7 @@ from fairtel.billing._run import (
     normalise_rated,
     prorated_fee_minor,
     run_bills,
+    snapshot_mismatches,
 )
 from fairtel.billing._statement import (
     Statement,
@@ -49,6 +57,8 @@ __all__ = [
     "BillLine",
     "BillRun",
     "BillingPolicy",
+    "FeeChange",
+    "FeeRerateResult",
     "LineKind",
     "RecordChange",
     "RerateResult",
@@ -61,7 +71,9 @@ __all__ = [
     "normalise_rated",
     "prorated_fee_minor",
     "rerate_differences",
+    "rerate_fees",
     "run_bills",
+    "snapshot_mismatches",
     "statement_csv",
     "statement_html",
 ]

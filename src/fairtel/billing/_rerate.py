@@ -15,8 +15,13 @@ bill thus add up to what a bill issued under the corrected tariff would differ b
 A record is compared only in the bill's currency and under the plan it was billed on: usage rated again under
 another plan (the subscriber changed plan after the period) is not a tariff correction and is left as billed.
 
-Only usage (voice, SMS, data) is rerated. A VAS charge costs its offer's price under a consent verdict; it is
-corrected by charge assurance's refunds, which would otherwise be paid twice.
+Only usage (voice, SMS, data) and plan fees are rerated. A VAS charge costs its offer's price under a consent
+verdict; it is corrected by charge assurance's refunds, which would otherwise be paid twice.
+
+A plan fee (``rerate_fees``) is compared per bill: what the bill charged for its plan (plus the fee corrections
+already issued) against the plan's current monthly fee pro-rated by the same days in service as the bill's fee
+line, so a correction of the fee reaches a part-month bill in the same proportion. The entry names the bill
+and the period but no record, and its id counts the bill's earlier fee corrections, as for records.
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ from datetime import datetime
 import polars as pl
 import pyarrow as pa
 
-from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy
-from fairtel.billing._run import normalise_rated
-from fairtel.core.errors import CurrencyMismatchError
+from fairtel.billing._model import USAGE_KINDS, Account, AdjustmentEntry, AdjustmentKind, Bill, BillingPolicy, LineKind
+from fairtel.billing._run import fee_days, fee_for_days, normalise_rated, plan_fee_minor
+from fairtel.catalog import Catalog
+from fairtel.core.errors import CurrencyMismatchError, NotFoundError
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
-from fairtel.core.time import require_aware
+from fairtel.core.time import Period, require_aware
 
 _KEY = ["msisdn", "source", "record_id"]
 
@@ -196,3 +202,125 @@ def rerate_differences(
         adjustments=tuple(entries),
         missing=tuple(f"{r['source']}/{r['record_id']}" for r in missing.sort(_KEY).iter_rows(named=True)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FeeChange:
+    """One bill whose plan fee changed: ``days`` in service of the period, amounts in minor units before tax."""
+
+    msisdn: str
+    bill_id: str
+    plan_id: str
+    days: int
+    old_minor: int
+    new_minor: int
+
+
+@dataclass(frozen=True)
+class FeeRerateResult:
+    period: str
+    compared: int  # bills whose fee was compared
+    changes: tuple[FeeChange, ...]
+    adjustments: tuple[AdjustmentEntry, ...]
+    missing: tuple[str, ...]  # bills left as billed: their plan is no longer in the catalog, or their days are unknown
+
+    @property
+    def net_minor(self) -> int:
+        return sum(a.signed_minor for a in self.adjustments)
+
+
+def rerate_fees(
+    bills: Iterable[Bill],
+    catalog: Catalog,
+    *,
+    period: str,
+    created_at: datetime,
+    accounts: Mapping[str, Account] | None = None,
+    prior: Iterable[AdjustmentEntry] = (),
+    policy: BillingPolicy | None = None,
+    created_by: str = "rerate",
+) -> FeeRerateResult:
+    """Adjustment entries that bring each bill's plan fee to the plan's current monthly fee.
+
+    ``bills``: the issued bills of ``period``, each under the plan it names (a plan changed since is not a
+    correction of this period). The current fee is pro-rated by the days of the bill's fee line; a bill
+    without one (its plan had no fee) takes the days from ``accounts`` as the bill run did, and is left as
+    billed (listed in ``missing``) when its account is not given. ``prior``: the rerate entries already issued
+    for the period; the fee ones (naming no record) are counted as already corrected.
+    """
+    require_aware(created_at, "created_at")
+    policy = policy or BillingPolicy()
+    currency = catalog.operator.currency
+    per = Period.parse(period, catalog.operator.timezone)
+    accounts = accounts or {}
+
+    shift: dict[str, int] = defaultdict(int)
+    count: dict[str, int] = defaultdict(int)
+    for p in prior:
+        if p.period != period or p.record_id is not None or p.old_amount_minor is None or p.new_amount_minor is None:
+            continue
+        if p.currency != currency:
+            raise CurrencyMismatchError(f"rerate entry {p.adjustment_id} is in {p.currency}, bills are in {currency}")
+        shift[p.msisdn] += p.new_amount_minor - p.old_amount_minor
+        count[p.msisdn] += 1
+
+    compared = 0
+    changes: list[FeeChange] = []
+    entries: list[AdjustmentEntry] = []
+    missing: list[str] = []
+    for bill in sorted(bills, key=lambda b: b.msisdn):
+        if bill.period != period:
+            continue
+        if bill.currency != currency:
+            raise CurrencyMismatchError(f"bill {bill.bill_id} is in {bill.currency}, the catalog in {currency}")
+        try:
+            plan = catalog.plan(bill.plan_id) if bill.plan_id else None
+        except NotFoundError:
+            plan = None
+        if plan is None:
+            missing.append(bill.bill_id)
+            continue
+        fee_lines = [ln for ln in bill.lines if ln.kind is LineKind.PLAN_FEE]
+        full = plan_fee_minor(plan, currency)
+        if fee_lines:
+            days = sum(ln.quantity or 0 for ln in fee_lines)
+            billed = sum(ln.amount_minor for ln in fee_lines)
+            if not days:
+                missing.append(bill.bill_id)
+                continue
+        else:  # the plan had no fee when billed: the days in service are the account's, as the bill run counted them
+            billed = 0
+            acct = accounts.get(bill.msisdn)
+            if full and acct is None:
+                missing.append(bill.bill_id)
+                continue
+            days = fee_days(acct, per) if full and acct is not None else 0
+        compared += 1
+        before = billed + shift.get(bill.msisdn, 0)
+        after = fee_for_days(full, days, per)
+        if before == after:
+            continue
+        changes.append(FeeChange(bill.msisdn, bill.bill_id, plan.id, days, before, after))
+        delta = after - before
+        tax = policy.tax_on(LineKind.PLAN_FEE, before + delta) - policy.tax_on(LineKind.PLAN_FEE, before)
+        taxed = delta + tax
+        if taxed == 0:
+            continue
+        money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
+        span = "" if days == per.days else f", {days} of {per.days} days"
+        entries.append(AdjustmentEntry(
+            adjustment_id=stable_id("adj", "rerate-fee", period, bill.msisdn, count.get(bill.msisdn, 0)),
+            kind=AdjustmentKind.DEBIT if taxed > 0 else AdjustmentKind.CREDIT,
+            msisdn=bill.msisdn,
+            amount_minor=abs(taxed),
+            currency=currency,
+            reason=f"rerate {period}: monthly fee {plan.id}{span} {money[0]} → {money[1]} {currency}",
+            created_at=created_at,
+            created_by=created_by,
+            bill_id=bill.bill_id,
+            period=period,
+            rule_id=plan.id,
+            old_amount_minor=before,
+            new_amount_minor=after,
+        ))
+    return FeeRerateResult(period, compared, tuple(changes), tuple(entries), tuple(missing))

@@ -132,10 +132,56 @@ def prorated_fee_minor(fee_minor: int, activated_at: datetime, period: Period,
     first = 1 if activated_at < period.start else activated_at.astimezone(tz).day
     last = period.days if closed_at is None or closed_at >= period.end else closed_at.astimezone(tz).day
     days = max(0, last - first + 1)
-    if days == period.days:
-        return fee_minor, days
-    amount = (Decimal(fee_minor) * days / Decimal(period.days)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return int(amount), days
+    return fee_for_days(fee_minor, days, period), days
+
+
+def fee_for_days(fee_minor: int, days: int, period: Period) -> int:
+    """The monthly ``fee_minor`` for ``days`` of ``period`` in service: whole for the whole period, else
+    ``fee × days / days in period`` rounded half-up once. Rerating a fee pro-rates it by the same days."""
+    if days >= period.days:
+        return fee_minor
+    if days <= 0:
+        return 0
+    return int((Decimal(fee_minor) * days / Decimal(period.days)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fee_days(acct: Account, period: Period) -> int:
+    """The days of ``period`` the account owes its plan fee for: from activation, and for a closed line up to
+    its ``closed_at``; a closed line that does not say when it closed owes none."""
+    closed = acct.status == SubscriberStatus.CLOSED
+    if closed and acct.closed_at is None:
+        return 0
+    return prorated_fee_minor(1, acct.activated_at, period, acct.closed_at if closed else None)[1]
+
+
+def snapshot_mismatches(bills: Iterable[Bill], billed: pl.DataFrame) -> list[str]:
+    """The ids of the bills whose snapshot of billed lines (SNAPSHOT_COLUMNS) does not add up to their usage
+    and VAS lines, in amount and quantity per kind: a snapshot lost or never written. Compared with such a
+    snapshot, every billed record would look unbilled and be charged again."""
+    kinds = [*USAGE_KINDS, LineKind.VAS.value]
+    have: dict[tuple[str, str], tuple[int, int]] = {}
+    if billed.height:
+        sums = (billed.filter(pl.col("kind").is_in(kinds))
+                .group_by("bill_id", "kind")
+                .agg(pl.col("amount_minor").sum().alias("amount"), pl.col("quantity").fill_null(0).sum().alias("quantity")))
+        have = {(r["bill_id"], r["kind"]): (int(r["amount"]), int(r["quantity"])) for r in sums.iter_rows(named=True)}
+    out = []
+    for bill in bills:
+        want: dict[str, tuple[int, int]] = {}
+        for line in bill.lines:
+            if line.kind in kinds:
+                amount, quantity = want.get(line.kind, (0, 0))
+                want[line.kind] = (amount + line.amount_minor, quantity + (line.quantity or 0))
+        for kind in kinds:
+            if want.get(kind, (0, 0)) != have.get((bill.bill_id, kind), (0, 0)):
+                out.append(bill.bill_id)
+                break
+    return sorted(out)
+
+
+def plan_fee_minor(plan: Plan, currency: str) -> int:
+    """The plan's monthly fee in minor units of ``currency`` (the catalog keeps it exact to them)."""
+    return int(plan.monthly_fee.scaleb(minor_units(currency)))
 
 
 def _period(period: Period | str, catalog: Catalog) -> Period:
@@ -229,8 +275,13 @@ def run_bills(
 
     with_lines = set(billable["msisdn"].unique().to_list())
     to_bill = []
+    not_yet: list[str] = []
     for msisdn, acct in sorted(accounts_by.items()):
-        if msisdn in skipped or acct.activated_at >= per.end:
+        if msisdn in skipped:
+            continue
+        if acct.activated_at >= per.end:
+            if msisdn in with_lines:
+                not_yet.append(msisdn)
             continue
         in_service = acct.closed_at is not None and acct.closed_at >= per.start
         if acct.status == SubscriberStatus.CLOSED and not in_service and msisdn not in with_lines and not pending.get(msisdn):
@@ -243,6 +294,8 @@ def run_bills(
         to_bill.append((acct, plan))
     if problems:
         raise InvalidInputError(problems, what=f"bill run {per.key}")
+    if not_yet:  # usage before the activation the register holds: a wrong activation date or misrouted usage
+        notes.append(f"{len(not_yet)} subscriber(s) with rated lines but activated after {per.key} left unbilled, e.g. {not_yet[0]}")
 
     billed_msisdns = [a.msisdn for a, _ in to_bill]
     billable = billable.filter(pl.col("msisdn").is_in(billed_msisdns))
@@ -276,14 +329,13 @@ def _bill_one(
         out.append(BillLine(len(out) + 1, kind, description[:200], amount, currency, **extra))
 
     charge_by_kind: dict[str, int] = defaultdict(int)
-    fee_full = int(plan.monthly_fee.scaleb(minor_units(currency)))
-    closed = acct.status == SubscriberStatus.CLOSED
-    if fee_full and (not closed or acct.closed_at is not None):
-        fee, days = prorated_fee_minor(fee_full, acct.activated_at, per, acct.closed_at if closed else None)
-        if days:  # a line closed before the period (billed for late usage or adjustments) has no fee line
-            text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
-            add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
-            charge_by_kind[LineKind.PLAN_FEE] += fee
+    fee_full = plan_fee_minor(plan, currency)
+    days = fee_days(acct, per) if fee_full else 0
+    if days:  # a line closed before the period (billed for late usage or adjustments) has no fee line
+        fee = fee_for_days(fee_full, days, per)
+        text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
+        add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
+        charge_by_kind[LineKind.PLAN_FEE] += fee
     for row in usage:
         add(LineKind(row["kind"]), _describe_usage(row), int(row["amount_minor"]), rule_id=row["rule_id"],
             quantity=row["quantity"], unit=row["unit"], allowance_id=row["allowance_id"])

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,12 +19,123 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 from fairtel.core.time import Period
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from fairtel.billing import Account, Bill, BillingPolicy, BillRun
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
 
 BILLED = "billed"  # lake dataset: the rated lines each bill was issued from (its statement's lines)
 BILLS = "bills"  # lake dataset: one row per issued bill
+# Beside each period of BILLED and BILLS, hidden from readers (they look in ``period=P/``): the parts of a run
+# whose bills the database has not committed yet, as ``<dataset>/.issuing/period=P/<run_id>.parquet``.
+STAGING = ".issuing"
+RUN_PREFIX = "brun"  # a bill run's id, and so the name of its parts
+LOCK_DIR = "billing_log"  # in the lake's root: one lock per period, held while a run issues or rerates it
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a directory be opened
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _period_lock(app: App, key: str) -> Iterator[None]:
+    """Hold the billing lock of period ``key`` (waits for the holder). Issuing and rerating a period take it,
+    so that recovering one run's leftovers never takes another run's parts, staged and about to be committed,
+    for a crashed run's. The lock dies with its process (``kill -9`` included)."""
+    path = app.lake.root / LOCK_DIR / f"period={key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _staged(app: App, dataset: str, key: str, run_id: str) -> Path:
+    final = app.lake.part_path(dataset, key, run_id)
+    return final.parent.parent / STAGING / final.parent.name / final.name
+
+
+def _stage(app: App, dataset: str, key: str, run_id: str, data: pa.Table) -> None:
+    """Write a run's part where no reader looks, whole (a temporary file, flushed, renamed)."""
+    import pyarrow.parquet as pq
+
+    path = _staged(app, dataset, key, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            pq.write_table(data, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _move_in(app: App, dataset: str, key: str, run_id: str) -> bool:
+    """Move one staged part to where readers look: one rename, so a reader sees it whole or not at all."""
+    staged, final = _staged(app, dataset, key, run_id), app.lake.part_path(dataset, key, run_id)
+    if not staged.exists():
+        return False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, final)
+    _fsync_dir(final.parent)
+    _prune(staged.parent)
+    return True
+
+
+def _promote(app: App, key: str, run_id: str) -> list[Path]:
+    """Move a committed run's staged parts in; returns the run's parts in place."""
+    for dataset in (BILLED, BILLS):
+        _move_in(app, dataset, key, run_id)
+    return [p for p in (app.lake.part_path(d, key, run_id) for d in (BILLED, BILLS)) if p.exists()]
+
+
+def _prune(staging: Path) -> None:
+    """Remove a period's staging directory, and the dataset's, once empty."""
+    for d in (staging, staging.parent):
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def settle_issue(app: App, key: str) -> dict[str, int]:
+    """Finish or undo what an interrupted ``bill --issue`` of period ``key`` left; under the period's lock.
+
+    A run whose bills the database committed gets its staged parts moved in (it stopped before moving them);
+    every other run's parts are removed: staged ones, temporary files, and parts in place that no committed
+    bill names (written before the commit by a run that died before it, as runs did before staging)."""
+    from fairtel.store._billing import issued_runs
+
+    with app.db.connect() as conn:
+        committed = issued_runs(conn, key)
+    moved = removed = 0
+    for dataset in (BILLED, BILLS):
+        staging = _staged(app, dataset, key, "x").parent
+        for f in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if f.suffix == ".parquet" and not f.name.startswith(".") and f.stem in committed:
+                moved += int(_move_in(app, dataset, key, f.stem))
+            elif f.is_file():
+                f.unlink()
+                removed += 1
+        _prune(staging)
+        in_place = app.lake.part_path(dataset, key, "x").parent
+        for f in in_place.glob(f".{RUN_PREFIX}_*.tmp") if in_place.is_dir() else []:  # a write killed half way
+            f.unlink(missing_ok=True)
+            removed += 1
+        for part in app.lake.parts(dataset, key):
+            if part.startswith(f"{RUN_PREFIX}_") and part not in committed:
+                removed += int(app.lake.delete_part(dataset, key, part))
+    return {"parts_moved_in": moved, "parts_removed": removed}
 
 
 def _money(minor: int, currency: str) -> str:
@@ -85,13 +201,55 @@ def _bill_json(b: Bill) -> dict[str, Any]:
 
 def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report: Any = None) -> dict[str, Any]:
     """Run the bill run of ``period``: a preview, or (``issue``) bills written to the database and the lake.
-    Bills already issued are never recomputed or rewritten."""
+    Bills already issued are never recomputed or rewritten. Issuing holds the period's billing lock and first
+    settles what an interrupted run left (``settle_issue``), so a rerun after a crash charges nothing twice."""
+    per = _period(period, catalog)
+    if not issue:
+        return _bill_run(app, per, catalog=catalog, issue=False, report=report)
+    with _period_lock(app, per.key):
+        settled = settle_issue(app, per.key)
+        out = _bill_run(app, per, catalog=catalog, issue=True, report=report)
+    if settled["parts_moved_in"] or settled["parts_removed"]:
+        out["notes"].insert(0, f"an interrupted bill run of {per.key} was settled: {settled['parts_moved_in']} lake part(s) of "
+                               f"issued bills moved in, {settled['parts_removed']} of bills never issued removed")
+    out["recovered"] = settled
+    return out
+
+
+def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path]) -> tuple[int, int]:
+    """(usage records, consented VAS charges) rated for subscribers already billed for the period that none of
+    their bills' snapshots holds: rated after the bill run, so a rerun of the bill run (which skips issued bills)
+    does not charge them."""
+    from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS
+    from fairtel.store._billing import issued_runs
+
+    if not issued or not rated_files:
+        return 0, 0
+    key = ["msisdn", "source", "record_id"]
+    scan = pl.scan_parquet(rated_files)
+    verdict = pl.col("verdict") if "verdict" in scan.collect_schema().names() else pl.lit(None, dtype=pl.String())
+    rated = (scan.filter(pl.col("msisdn").is_in(list(issued)))
+             .select(*key, "kind", verdict.alias("verdict"))
+             .filter(pl.col("kind").is_in(USAGE_KINDS) | (pl.col("kind") == "vas") & pl.col("verdict").is_in(list(BILLABLE_VERDICTS)))
+             .with_columns(pl.col("source").fill_null(""))
+             .unique(key).collect())
+    with app.db.connect() as conn:
+        runs = issued_runs(conn, per.key)
+    files = [f for f in app.lake.files(BILLED, periods=[per.key]) if f.stem in runs]
+    if files:
+        billed = (pl.scan_parquet(files).filter(pl.col("run_id").is_in(list(runs))).select(key)
+                  .with_columns(pl.col("source").fill_null("")).unique().collect())
+        rated = rated.join(billed, on=key, how="anti")
+    vas = rated.filter(pl.col("kind") == "vas").height
+    return rated.height - vas, vas
+
+
+def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any) -> dict[str, Any]:
     from fairtel.billing import run_bills
     from fairtel.core.ids import new_id
     from fairtel.core.time import utc_now
     from fairtel.store import current_catalog, issue_bills, issued_bills, pending_adjustments
 
-    per = _period(period, catalog)
     accounts = _accounts(app)
     with app.db.connect() as conn:
         issued = issued_bills(conn, per.key)
@@ -104,7 +262,7 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
     rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
         schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
                 "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
-    run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id("brun"), adjustments=pending,
+    run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id(RUN_PREFIX), adjustments=pending,
                     policy=_policy(app), skip=issued.keys())
     if report is not None:
         report.step("read")
@@ -116,32 +274,43 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
         "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
         "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
     }
+    late_usage, late_vas = _on_no_bill(app, per, issued, rated_files)
+    if late_usage:
+        out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
+                            f"their bill run): `fairtel rerate --period {per.key}` charges them")
+    if late_vas:
+        out["notes"].append(f"{late_vas} consented VAS charge(s) of subscribers already billed for {per.key} are on no bill "
+                            "(rated after their bill run); rerating does not bill VAS charges")
+    out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas)
     if not run.bills:
         out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
                             else f"no subscriber in service in {per.key}: no bills")
         return out
     if not issue:
         return out
-    # Lake parts first (named after the run, so a retry cannot mix runs), then the bills in one transaction.
+    # Stage the lake parts (named after the run) where no reader looks, commit the bills in one transaction, then
+    # move the parts in. A crash anywhere leaves either no bills and staged parts the next run removes, or the
+    # bills and staged parts the next run moves in (settle_issue): never parts of bills that were not issued.
     import pyarrow as pa
 
-    written = [app.lake.write(BILLED, per, run.billed.to_arrow(), part=run.run_id),
-               app.lake.write(BILLS, per, pa.Table.from_pylist(_bill_rows(run)), part=run.run_id)]
+    _stage(app, BILLED, per.key, run.run_id, run.billed.to_arrow())
+    _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run)))
     try:
         with app.db.begin() as conn:
             version = current_catalog(conn)
             result = issue_bills(conn, run, catalog_version_id=None if version is None else version.version_id)
     except BaseException:
-        for dataset in (BILLED, BILLS):
-            app.lake.delete_part(dataset, per, run.run_id)
+        with contextlib.suppress(Exception):  # the database decides: moved in if it did commit, removed if not
+            settle_issue(app, per.key)
         raise
+    written = _promote(app, per.key, run.run_id)
     out.update(bills=len(result.issued), adjustments_carried=result.adjustments_carried, run_id=run.run_id,
                files=[str(p) for p in written])
     return out
 
 
 def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: str, lang: str | None) -> str:
-    from fairtel.billing import bill_id_for, build_statement, statement_csv, statement_html
+    from fairtel.billing import bill_id_for, build_statement, snapshot_mismatches, statement_csv, statement_html
     from fairtel.store import get_bill, get_subscriber
 
     per = _period(period, catalog)
@@ -152,28 +321,42 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
         raise NotFoundError(f"no bill issued for {msisdn} in {per.key}: run `fairtel bill --period {per.key} --issue` first")
     language = lang or (sub.language if sub is not None else "zh")
     lines = _snapshot(app, per, {bill.bill_id: bill.run_id})
+    if bill.run_id and _staged(app, BILLED, per.key, bill.run_id).exists() and snapshot_mismatches([bill], lines):
+        raise ConflictError(f"the bill run that issued {bill.bill_id} stopped before moving its lines into the lake: "
+                            f"run `fairtel bill --period {per.key} --issue` again to finish it")
     usage = _scan_usage(app, per, [msisdn])
     st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None)
     return statement_csv(st) if fmt == "csv" else statement_html(st)
 
 
 def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = "rerate", report: Any = None) -> dict[str, Any]:
-    """Rate the billed subscribers' usage of ``period`` again under ``catalog`` and issue the differences as
-    adjustment entries (append-only, idempotent)."""
-    from fairtel.billing import rerate_differences
+    """Rate the billed subscribers' usage of ``period`` again under ``catalog``, price their plan fees again,
+    and issue the differences as adjustment entries (append-only, idempotent). Holds the period's billing lock,
+    so the bills it corrects and their snapshot are those of finished runs."""
+    per = _period(period, catalog)
+    with _period_lock(app, per.key):
+        settle_issue(app, per.key)
+        return _rerate(app, per, catalog=catalog, created_by=created_by, report=report)
+
+
+def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report: Any) -> dict[str, Any]:
+    from fairtel.billing import rerate_differences, rerate_fees, snapshot_mismatches
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.rating import rate
     from fairtel.store import bills_of_period, record_adjustments, rerate_entries
 
-    per = _period(period, catalog)
     with app.db.connect() as conn:
         bills = bills_of_period(conn, per.key)
         prior = rerate_entries(conn, per.key)
     if not bills:
         raise ConflictError(f"no bills issued for {per.key}: nothing was charged, so rerun `fairtel rate --period {per.key}` instead")
     billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
-    msisdns = [b.msisdn for b in bills]
+    # A bill whose snapshot is missing or incomplete cannot tell which records it charged: compared, every one
+    # of them would look unbilled and be charged again. Its usage is left as billed (its fee is still rerated).
+    broken = set(snapshot_mismatches(bills, billed))
+    compared_bills = [b for b in bills if b.bill_id not in broken]
+    msisdns = [b.msisdn for b in compared_bills]
     usage = _scan_usage(app, per, msisdns)
     if report is not None:
         report.step("rerate", total=2)
@@ -186,27 +369,39 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
                        .join(on_bill, on="msisdn", how="anti")])
     result = rate(usage, catalog, plans, period=per, gate=home_gate(app, catalog)) if usage.height else None
     rerated = result.rated if result is not None else billed.head(0)
-    diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in bills},
-                              currency=catalog.operator.currency, created_at=utc_now(), prior=prior, policy=_policy(app),
+    now = utc_now()
+    diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
+                              currency=catalog.operator.currency, created_at=now, prior=prior, policy=_policy(app),
                               created_by=created_by)
+    fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app)},
+                       prior=prior, policy=_policy(app), created_by=created_by)
+    entries = [*diff.adjustments, *fees.adjustments]
     with app.db.begin() as conn:
-        added = record_adjustments(conn, diff.adjustments)
+        added = set(record_adjustments(conn, entries))
     if report is not None:
         report.step("rerate")
     cur = catalog.operator.currency
+    new = [a for a in entries if a.adjustment_id in added]
+    notes = []
+    if broken:
+        notes.append(f"{len(broken)} bill(s) of {per.key} whose billed lines are missing from the lake were not rerated "
+                     f"(their usage is left as billed), e.g. {min(broken)}")
+    if fees.missing:
+        notes.append(f"{len(fees.missing)} bill(s) whose plan fee could not be priced again (plan no longer in the catalog, "
+                     f"or days in service unknown), e.g. {fees.missing[0]}")
     return {
         "period": per.key, "currency": cur, "bills": len(bills), "records_compared": diff.compared,
-        "records_changed": len(diff.changes), "adjustments_issued": len(added),
-        "adjustments_already_issued": len(diff.adjustments) - len(added),
-        "net": _money(sum(a.signed_minor for a in diff.adjustments if a.adjustment_id in set(added)), cur),
-        "debits": sum(1 for a in diff.adjustments if a.signed_minor > 0 and a.adjustment_id in set(added)),
-        "credits": sum(1 for a in diff.adjustments if a.signed_minor < 0 and a.adjustment_id in set(added)),
-        "not_rerated": len(diff.missing), "unrated_now": 0 if result is None else result.unrated.height,
+        "records_changed": len(diff.changes), "fees_compared": fees.compared, "fees_changed": len(fees.changes),
+        "adjustments_issued": len(new), "adjustments_already_issued": len(entries) - len(new),
+        "net": _money(sum(a.signed_minor for a in new), cur),
+        "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
+        "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
+        "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
-            {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "record_id": a.record_id, "kind": a.kind.value,
-             "old": _money(a.old_amount_minor or 0, cur), "new": _money(a.new_amount_minor or 0, cur),
-             "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
-            for a in diff.adjustments if a.adjustment_id in set(added)
+            {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "item": "usage" if a.record_id is not None else "plan_fee",
+             "record_id": a.record_id, "kind": a.kind.value, "old": _money(a.old_amount_minor or 0, cur),
+             "new": _money(a.new_amount_minor or 0, cur), "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
+            for a in new
         ][:20],
     }
 
@@ -308,19 +503,21 @@ def register(app: typer.Typer) -> None:
                 out = rerate_period(application, period, catalog=catalog, report=rep)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        out["notes"] = notes
+        out["notes"] = notes + out["notes"]
         if as_json:
             print_json(out)
             return
         if out["adjustments_issued"] == 0:
-            console.print(f"rerate {out['period']}: {out['records_compared']} records compared, no difference to issue"
+            console.print(f"rerate {out['period']}: {out['records_compared']} records and {out['fees_compared']} plan fees compared, "
+                          "no difference to issue"
                           + (f" ({out['adjustments_already_issued']} already issued)" if out["adjustments_already_issued"] else ""),
                           highlight=False)
         else:
-            rows = [[s["msisdn"], s["record_id"], s["old"], s["new"], s["amount"], s["rule_id"] or ""] for s in out["sample"]]
+            rows = [[s["msisdn"], s["record_id"] or "plan fee", s["old"], s["new"], s["amount"], s["rule_id"] or ""]
+                    for s in out["sample"]]
             console.print(table(f"Rerate {out['period']}", ["msisdn", "record", "old", "new", "adjustment", "rule"], rows))
             console.print(f"{out['adjustments_issued']} adjustment(s): {out['debits']} debit(s), {out['credits']} credit(s), "
                           f"net {out['net']} {out['currency']}; carried into the next bill", highlight=False)
-        for n in notes:
+        for n in out["notes"]:
             console.print(n, highlight=False)
 

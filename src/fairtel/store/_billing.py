@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -45,6 +45,12 @@ def issued_bills(conn: Connection, period: str, *, msisdns: Collection[str] | No
     for chunk in chunks(sorted(set(msisdns)), _CHUNK):
         out.update({r.msisdn: r.bill_id for r in conn.execute(query.where(t.c.msisdn.in_(chunk)))})
     return out
+
+
+def issued_runs(conn: Connection, period: str) -> set[str]:
+    """The ids of the bill runs whose bills of ``period`` are committed: only their lake parts are bills."""
+    t = table_of(BillRow)
+    return {r for r in conn.scalars(select(t.c.run_id).where(t.c.period == period, t.c.run_id.is_not(None)).distinct())}
 
 
 def issue_bills(conn: Connection, run: BillRun, *, catalog_version_id: int | None = None) -> IssueReport:
@@ -152,9 +158,14 @@ def pending_adjustments(conn: Connection, *, msisdns: Collection[str] | None = N
 
 
 def rerate_entries(conn: Connection, period: str) -> list[AdjustmentEntry]:
-    """The rerate entries issued for ``period`` (those naming a record), oldest first."""
+    """The rerate entries issued for ``period``, oldest first: those naming a record, and the plan-fee ones
+    (no record, the amounts before and after)."""
     t = table_of(Adjustment)
-    query = select(t).where(t.c.period == period, t.c.record_id.is_not(None)).order_by(t.c.created_at, t.c.adjustment_id)
+    query = (
+        select(t)
+        .where(t.c.period == period, or_(t.c.record_id.is_not(None), t.c.old_amount_minor.is_not(None)))
+        .order_by(t.c.created_at, t.c.adjustment_id)
+    )
     return [_entry(r) for r in conn.execute(query)]
 
 
