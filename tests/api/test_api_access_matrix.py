@@ -94,7 +94,7 @@ MATRIX = [
     R("POST", "/api/v1/users/analyst1/api-keys", "/api/v1/users/{username}/api-keys", {"admin"}, {"label": "matrix"}),
     R("DELETE", "/api/v1/api-keys/key-none", "/api/v1/api-keys/{key_id}", {"admin"}),
 ]
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/token")}
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/logout")}
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,8 @@ def api(tmp_path: Path) -> Iterator[tuple[FastAPI, TestClient]]:
 
 def run_schema(app: FastAPI, token: str) -> tuple[int, int, collections.Counter[int], dict[str, str]]:
     """(operations, examples, statuses seen, failures by operation and mode)."""
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    # logging out would end the token the run uses
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app).exclude(path="/api/v1/auth/logout")
     operations = [result.ok() for result in schema.get_all_operations()]
     headers = {"Authorization": f"Bearer {token}"}
     statuses: collections.Counter[int] = collections.Counter()

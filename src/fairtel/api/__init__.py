@@ -1,8 +1,8 @@
 """api: the REST API (FastAPI) over one fairtel home.
 
-Owns: authentication (scrypt passwords, signed bearer tokens with expiry, hashed API keys), the access rules
-of each role (``Access``: subscribers see their own lines, agents a customer only while handling their case,
-analysts pseudonyms), the access audit of every personal-data read or change, the mapping of error codes to
+Owns: authentication (scrypt passwords, signed bearer tokens with expiry, ended early by logging out, hashed API
+keys), the access rules of each role (``Access``: subscribers see their own lines, agents a customer only while
+handling their case, analysts pseudonyms), the access audit of every personal-data read or change, the mapping of error codes to
 HTTP statuses (``STATUS_OF_CODE``), pagination, and limits on request size and rate. Does not own: the data
 (store/), the rules of roles (privacy/), or the domain decisions (consent/, assurance/, ...), which it calls.
 """

@@ -9,7 +9,6 @@ refused attempt to open a subscriber is recorded as such (``failure_audit``): pr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from fairtel.api._security import Principal
 from fairtel.core.errors import NotFoundError, PermissionDeniedError
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
-from fairtel.privacy import Permission, Pseudonymizer, Role, can, mask_msisdn, view_of
+from fairtel.privacy import Permission, Pseudonymizer, Role, can, mask_msisdn, replace_numbers, view_of
 from fairtel.privacy._roles import View
 from fairtel.store import AgentAssignment, access_row, record_accesses
 from fairtel.store._schema import table_of
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 OWN_DATA = "own data"
 ACCESS_DENIED = "access.denied"
-# A number standing alone (not a run of digits inside an id such as ``fnd_01jd1234567...``).
-_NUMBER = re.compile(r"(?<![0-9A-Za-z_])\d{7,15}(?![0-9A-Za-z_])")
 # Refusals worth a row even when no subscriber was named: someone asked for what their role may not see.
 _REFUSALS = frozenset({"permission_denied", "assignment_required"})
 DEFAULT_ASSIGNMENT_TTL = timedelta(hours=2)
@@ -50,6 +47,8 @@ class Pseudonyms:
         self._customer = Pseudonymizer(key, domain="customer")
         self.msisdn = lru_cache(maxsize=65536)(self._msisdn.__call__)
         self.customer = lru_cache(maxsize=65536)(self._customer.__call__)
+        self.msisdn_digest = self._msisdn.digest  # sorts as ``msisdn`` does (a list in pseudonym order)
+        self.msisdn_pads = self._msisdn.hmac_pads
 
 
 class NeedsDatabase(Exception):
@@ -221,8 +220,9 @@ class Access:
 
     # --- audit -------------------------------------------------------------------------------------------
     def hide_numbers(self, text: str) -> str:
-        """``text`` with every number in it replaced by its keyed pseudonym (free text bound for the audit)."""
-        return _NUMBER.sub(lambda m: self.pseudonyms.msisdn(m.group(0)), text)
+        """``text`` with every number in it, however written (``+86 138-0013-8000``), replaced by its keyed
+        pseudonym: free text bound for the audit. A run of digits inside an id (``fnd_01jd1234567…``) is the id's."""
+        return replace_numbers(text, self.pseudonyms.msisdn, standalone=True)
 
     def audit(
         self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None, subject: str | None = None
@@ -235,7 +235,7 @@ class Access:
             actor=self.principal.username,
             role=self.role.value,
             action=action,
-            resource=resource[:255],
+            resource=self.hide_numbers(resource)[:255],  # e.g. a user named by their number
             subject_msisdn_pseudonym=subject if msisdn is None else self.pseudonyms.msisdn(msisdn),
             reason=None if reason is None else self.hide_numbers(reason),
             request_id=self.request_id,

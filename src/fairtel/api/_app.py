@@ -18,7 +18,7 @@ from fairtel.bootstrap import App, bootstrap
 from fairtel.core.settings import Settings
 
 DESCRIPTION = """fairtel's REST API. Log in at `POST /api/v1/auth/token` (form fields `username`, `password`) and send
-`Authorization: Bearer <token>`, or send a system's `X-API-Key`. Errors always read
+`Authorization: Bearer <token>` (`POST /api/v1/auth/logout` ends it), or send a system's `X-API-Key`. Errors always read
 `{"error": {"code", "message", "details"}}` with a stable `code`; see docs/api.md."""
 
 

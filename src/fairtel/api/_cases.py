@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from fairtel.assurance._finding import minor_to_decimal
 from fairtel.care import DEFAULT_SLA, ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
-from fairtel.privacy import Permission, Role
+from fairtel.privacy import Permission, Role, replace_numbers_in
 from fairtel.store import Adjustment as AdjustmentRow
 from fairtel.store import (
     AgentAssignment,
@@ -35,18 +34,11 @@ from fairtel.store import Finding as FindingRow
 from fairtel.store._report import dialect_insert
 from fairtel.store._schema import COMPLAINT_LIFECYCLE, COMPLAINT_STATUSES, table_of
 
-_NUMBER = re.compile(r"(?<!\d)\d{7,15}(?!\d)")
-
 
 def _scrub(acc: Access, value: Any) -> Any:
-    """Numbers inside evidence are shown the way the principal may see numbers."""
-    if isinstance(value, str):
-        return _NUMBER.sub(lambda m: acc.show(m.group(0)) or "", value)
-    if isinstance(value, list):
-        return [_scrub(acc, v) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(acc, v) for k, v in value.items()}
-    return value
+    """Numbers inside evidence and notes are shown the way the principal may see numbers: in text however they
+    are written (``138-0013-8000``), in the keys of evidence, and given as integers."""
+    return replace_numbers_in(value, lambda digits: acc.show(digits) or "")
 
 
 # ---- findings ------------------------------------------------------------------------------------------

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, LargeBinary, exists, func, literal, select
 
 from fairtel.api._access import Access
 from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
-from fairtel.api._paging import Page, fetch_page, money_text, slice_page
+from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
 from fairtel.catalog import Catalog
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
@@ -118,18 +118,43 @@ def _subscriber_out(acc: Access, r: Any) -> SubscriberOut:
     )
 
 
+_ORDER_FUNCTION = "fairtel_pseudonym_order"
+
+
+def _pseudonym_order(acc: Access, msisdn: ColumnElement[Any]) -> ColumnElement[bytes]:
+    """The digest each number's pseudonym is cut from, computed by the database: rows sorted by it are sorted
+    by pseudonym, with no per-request pass over every subscriber in Python. PostgreSQL builds the HMAC from
+    its own SHA-256; SQLite calls the pseudonymiser, registered on the request's connection."""
+    conn = acc.conn
+    if conn.dialect.name == "postgresql":
+        inner, outer = acc.pseudonyms.msisdn_pads()
+        blob = LargeBinary()
+        inside = func.sha256(literal(inner, blob).op("||", return_type=blob)(func.convert_to(msisdn, "UTF8")), type_=blob)
+        return func.sha256(literal(outer, blob).op("||", return_type=blob)(inside), type_=blob)
+    raw = conn.connection.driver_connection
+    raw.create_function(_ORDER_FUNCTION, 1, acc.pseudonyms.msisdn_digest, deterministic=True)  # type: ignore[union-attr]
+    return func.fairtel_pseudonym_order(msisdn, type_=LargeBinary())
+
+
 def list_subscribers(
     acc: Access, *, status: str | None = None, plan_id: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> Page[SubscriberOut]:
-    """Agents see masked numbers, analysts pseudonyms; nobody gets a plain list."""
+    """Agents see masked numbers, analysts pseudonyms; nobody gets a plain list, nor one in the numbers' order
+    (where a row stands would tell the range of its number): the list is in pseudonym order, paged by the
+    last row's place in it."""
     acc.require(Permission.CUSTOMER_READ, Permission.AGGREGATE_READ)
+    after = decode_after(cursor)
     t = table_of(Subscriber)
-    q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at).order_by(t.c.msisdn)
+    order = _pseudonym_order(acc, t.c.msisdn).label("order_key")
+    q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at, order).order_by(order)
     if status:
         q = q.where(t.c.status == status)
     if plan_id:
         q = q.where(t.c.plan_id == plan_id)
-    rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
+    if after is not None:
+        q = q.where(order > after)
+    rows = acc.conn.execute(q.limit(limit + 1)).all()
+    rows, nxt = rows[:limit], (encode_after(bytes(rows[limit - 1].order_key)) if len(rows) > limit else None)
     acc.audit("subscriber.list", "subscribers", reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
     return Page(items=[_subscriber_out(acc, r) for r in rows], next_cursor=nxt)
 
@@ -304,7 +329,7 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str)
     minor: int | None = None
     if amount is not None and str(amount).strip():
         try:
-            money = Money.of(Decimal(str(amount).strip()), currency)
+            money = Money.of(str(amount).strip(), currency)  # a string: Money refuses '1_000' and non-ASCII digits
             minor = money.to_minor()
         except (InvalidOperation, ValueError, ArithmeticError) as exc:
             raise InvalidInputError([Problem("request", None, "amount", f"not an amount in {currency}: {amount!r}")], what="roaming cap") from exc

@@ -96,3 +96,4 @@ Svc = Annotated[Services, Depends(services)]
 # so no one receives data whose access was not recorded and no client is told of a change that did not commit.
 Acc = Annotated[Access, Depends(access, scope="function")]
 Who = Annotated[Principal, Depends(principal)]
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]

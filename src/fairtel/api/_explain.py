@@ -43,6 +43,9 @@ _VERDICT = {
     "duplicate_charge": ("charged twice", "重复扣费"),
     "unknown_offer": ("unknown offer", "未知业务"),
     "merchant_suspended": ("merchant suspended", "服务商已暂停"),
+    "line_closed": ("line closed when charged", "扣费时号码已销户"),
+    "line_suspended": ("line suspended when charged", "扣费时号码已停机"),
+    "before_activation": ("consent given before this line's activation (by a previous holder)", "订购早于本号码入网（前机主所订）"),
 }
 
 

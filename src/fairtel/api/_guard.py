@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fairtel.api._errors import RateLimitedError, RequestTooLargeError, error_body, status_for
-from fairtel.api._services import Services
+from fairtel.api._services import Services, client_key
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -22,7 +22,11 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    # The console runs no script and embeds nothing: anything else a page might be made to load is refused. A
+    # ``<base>`` injected into a page would re-point every relative link and form, so base-uri is closed too
+    # (it does not fall back to default-src, nor do form-action and frame-ancestors).
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
+                                 b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     (b"cache-control", b"no-store"),
 ]
 
@@ -53,7 +57,7 @@ class Guard:
                 raise RequestTooLargeError(f"request body over {limit} bytes")
             _refuse_repeated_parameters(scope)
             client = (scope.get("client") or ("?", 0))[0]
-            self.services.limiter.check(f"ip:{client}")
+            self.services.limiter.check(f"ip:{client_key(client)}")
         except FairtelError as exc:
             await self._refuse(send, exc, request_id)
             return

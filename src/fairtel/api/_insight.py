@@ -179,7 +179,8 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
     if table is None or col is None or "msisdn" not in table.column_names:
         return Page(items=[], available=False, note="churn scoring has not run yet: no retention list")
     rows: list[dict[str, Any]] = [r for r in table.to_pylist() if r.get(col) is not None and float(r[col]) >= min_risk]
-    rows.sort(key=lambda r: -float(r[col]))
+    # by risk, and among equal risks by pseudonym: the lake's own order (often by number) would show through
+    rows.sort(key=lambda r: (-float(r[col]), acc.pseudonyms.msisdn_digest(str(r["msisdn"]))))
     part, nxt = slice_page(rows, limit=limit, cursor=cursor)
     items = []
     for r in part:

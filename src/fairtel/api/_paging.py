@@ -43,6 +43,25 @@ def decode_cursor(cursor: str | None) -> int:
     return offset
 
 
+def encode_after(key: bytes) -> str:
+    """A cursor naming the sort key of the last row shown: the next page starts after it wherever rows were
+    added or removed meanwhile (an offset would skip or repeat rows that moved past it)."""
+    return base64.urlsafe_b64encode(b"k:" + key.hex().encode()).decode().rstrip("=")
+
+
+def decode_after(cursor: str | None) -> bytes | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "k":
+            raise ValueError(cursor)
+        return bytes.fromhex(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError([Problem("query", None, "cursor", "not a cursor this API gave out")], what="request") from exc
+
+
 def fetch_page(conn: Connection, query: Select[Any], *, limit: int, cursor: str | None) -> tuple[Sequence[Any], str | None]:
     """Rows of one page of ``query`` (which must be ordered) and the cursor of the next page."""
     offset = decode_cursor(cursor)

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions
-from fairtel.api._deps import Acc, Svc, Who, served
+from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from fairtel.api._users import authenticate
 from fairtel.care import ComplaintCategory
+from fairtel.core.errors import PermissionDeniedError
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
@@ -74,12 +75,20 @@ def health() -> Health:
 
 @router.post("/auth/token", tags=["auth"], summary="Log in with a password; returns a bearer token")
 def login(request: Request, svc: Svc, username: Annotated[str, Form(min_length=1, max_length=64)], password: Annotated[str, Form(min_length=1, max_length=256)]) -> TokenOut:
-    client = (request.client.host if request.client else "?")
-    svc.login_limiter.check(f"login:{client}:{username}")
+    succeeded = svc.check_login(request.client.host if request.client else "?", username)
     with svc.app.db.connect() as conn:
         who = authenticate(conn, username, password)
+    succeeded()
     token = svc.signer.issue(who)
     return TokenOut(access_token=token, expires_in=int(svc.signer.ttl.total_seconds()), role=who.role.value)
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=204, summary="Log out: this bearer token is refused from now on")
+def logout(svc: Svc, who: Who, creds: BearerToken) -> Response:
+    if who.via != "token" or creds is None:
+        raise PermissionDeniedError("an API key is not logged out: an admin revokes it (DELETE /api/v1/api-keys/{key_id})")
+    svc.revoke_token(creds.credentials)
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", tags=["auth"])

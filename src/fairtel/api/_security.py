@@ -71,12 +71,15 @@ class Claims:
     msisdn: str | None
     issued_at: datetime
     expires_at: datetime
+    token_id: str  # what logging out revokes (``jti``)
 
 
 class TokenSigner:
     """Bearer tokens: ``base64url(JSON claims).base64url(HMAC-SHA256)`` under a key derived from the secret.
 
-    Stateless (no session table); expiry is in the claims and checked on every use."""
+    Checked without a database: the signature and the expiry are in the token. Each token has a random id
+    (``jti``), so that logging out can end that one token (``Services.revoke_token``) and no other, even one
+    issued to the same user in the same second."""
 
     def __init__(self, secret: str, *, ttl: timedelta = timedelta(hours=8)) -> None:
         self._key = hmac.new(secret.encode("utf-8"), b"fairtel/api/token/v1", hashlib.sha256).digest()
@@ -93,6 +96,7 @@ class TokenSigner:
             "msisdn": principal.msisdn,
             "iat": int(at.timestamp()),
             "exp": int((at + (ttl or self.ttl)).timestamp()),
+            "jti": secrets.token_urlsafe(16),
         }
         payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
@@ -112,7 +116,9 @@ class TokenSigner:
         if (now or utc_now()) >= expires:
             raise NotAuthenticatedError("the token has expired; log in again")
         msisdn = claims.get("msisdn")
-        return Claims(username, role, None if msisdn is None else str(msisdn), issued, expires)
+        # a token issued before tokens had ids is named by its signature: it can be revoked all the same
+        token_id = str(claims.get("jti") or signature)
+        return Claims(username, role, None if msisdn is None else str(msisdn), issued, expires, token_id)
 
     def derive(self, purpose: str, value: str) -> str:
         """A keyed tag of ``value`` for another purpose (e.g. the console's form tokens)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from fairtel.api._access import Access, Pseudonyms
@@ -16,7 +18,7 @@ from fairtel.api._auditlog import AuditLog
 from fairtel.api._bills import IssuedBills
 from fairtel.api._errors import NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Claims, Principal, TokenSigner
-from fairtel.api._users import active_user, principal_for_api_key
+from fairtel.api._users import active_user, principal_for_api_key, revoke_token, revoked_token_ids
 from fairtel.bootstrap import App
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
 from fairtel.core.settings import Settings
@@ -99,6 +101,35 @@ class RateLimiter:
             if len(self._buckets) > 100_000:  # forget idle clients
                 self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
 
+    def refund(self, key: str, cost: float = 1.0) -> None:
+        """Give back what ``check`` took, when what was paid for turned out not to count (a login that succeeded)."""
+        if self.per_second <= 0:
+            return
+        with self._lock:
+            if key in self._buckets:
+                tokens, last = self._buckets[key]
+                self._buckets[key] = (min(float(self.burst), tokens + cost), last)
+
+
+def client_key(host: str) -> str:
+    """The rate-limit key of a client address. An IPv6 client holds a whole /64 (every address in it is
+    theirs to use), so the /64 is the client; an IPv4 address mapped into IPv6 is that IPv4 address."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host.strip().lower()[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def login_name(username: str) -> str:
+    """The user a login attempt counts against: one bucket for ``Alice``, ``alice`` and `` alice ``, so that
+    spelling a name differently does not buy more guesses (whether or not the lookup tells them apart)."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
 
 class Services:
     def __init__(self, app: App, *, options: ApiOptions, assistant: Assistant | None) -> None:
@@ -115,6 +146,7 @@ class Services:
         self.login_limiter = RateLimiter(options.login_attempts_per_minute / 60.0, options.login_attempts_per_minute)
         self._users: dict[str, tuple[float, Principal | None]] = {}
         self._verified: dict[str, Claims] = {}  # token → its claims, once the signature was checked
+        self._revoked: dict[str, datetime] = {}  # ids of tokens ended by a logout → when they expire anyway
         self._catalog: tuple[str, Catalog] | None = None
         self._lock = threading.Lock()
 
@@ -123,8 +155,13 @@ class Services:
         claims = self.signer.verify(token)
         cached = self._users.get(claims.username)
         if cached is None or time.monotonic() - cached[0] > self.options.user_cache_s:
+            # the account and the tokens its user logged out of are read together: a logout in another server
+            # process holds here from this read on, as a disabled account does
             with self.app.db.connect() as conn:
-                cached = (time.monotonic(), active_user(conn, claims.username))
+                user = active_user(conn, claims.username)
+                revoked = revoked_token_ids(conn, claims.username)
+            self._remember_revoked(revoked)
+            cached = (time.monotonic(), user)
             self._users[claims.username] = cached
         return self._check(claims, cached[1])
 
@@ -141,15 +178,47 @@ class Services:
             return None
         return self._check(claims, cached[1])
 
-    @staticmethod
-    def _check(claims: Claims, user: Principal | None) -> Principal:
+    def _check(self, claims: Claims, user: Principal | None) -> Principal:
+        if claims.token_id in self._revoked:
+            raise NotAuthenticatedError("this token was ended by logging out; log in again")
         if user is None or user.role is not claims.role or user.msisdn != claims.msisdn:
             raise NotAuthenticatedError("the account behind this token is disabled or changed; log in again")
         return user
 
+    def revoke_token(self, token: str) -> None:
+        """Log out: the token is refused from now on, by this process at once and by every other one from its
+        next read of the account (within ``user_cache_s``), until it would have expired anyway."""
+        claims = self.signer.verify(token)  # a forged or expired token has nothing to end
+        with self.app.db.begin() as conn:
+            revoke_token(conn, claims.token_id, username=claims.username, expires_at=claims.expires_at)
+        self._remember_revoked({claims.token_id: claims.expires_at})
+        self._verified.pop(token, None)
+
+    def _remember_revoked(self, revoked: dict[str, datetime]) -> None:
+        if len(self._revoked) >= 100_000:  # tokens past their expiry are refused for that already
+            now = utc_now()
+            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+        self._revoked.update(revoked)
+
     def principal_from_api_key(self, key: str) -> Principal:
         with self.app.db.connect() as conn:
             return principal_for_api_key(conn, key)
+
+    # --- logins ----------------------------------------------------------------------------------------
+    def check_login(self, client: str, username: str) -> Callable[[], None]:
+        """Count a login attempt against its client address and, apart, against the username (so neither many
+        names from one address nor many addresses for one name get past the limit); before the password is
+        checked, so that parallel guesses are counted too. Returns what to call when the login succeeded: a
+        successful login gives its attempt back (people behind one address log in all day; guesses fail)."""
+        by_address, by_user = f"login-ip:{client_key(client)}", f"login-user:{login_name(username)}"
+        self.login_limiter.check(by_address)
+        self.login_limiter.check(by_user)
+
+        def succeeded() -> None:
+            self.login_limiter.refund(by_address)
+            self.login_limiter.refund(by_user)
+
+        return succeeded
 
     def forget_user(self, username: str) -> None:
         self._users.pop(username, None)

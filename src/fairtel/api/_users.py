@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from fairtel.api._errors import NotAuthenticatedError
@@ -16,7 +16,8 @@ from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Role
 from fairtel.store import ApiKey, Subscriber, User
-from fairtel.store._schema import table_of
+from fairtel.store._report import dialect_insert
+from fairtel.store._schema import RevokedToken, table_of
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,62}")
 MIN_PASSWORD = 10
@@ -122,3 +123,22 @@ def principal_for_api_key(conn: Connection, key: str) -> Principal:
     if row is None or row.disabled:
         raise NotAuthenticatedError("the API key is not valid")
     return Principal(row.username, Role(row.role), row.msisdn, via="api_key")
+
+
+def revoke_token(conn: Connection, token_id: str, *, username: str, expires_at: datetime) -> None:
+    """Record that the token ``token_id`` was ended (logout); tokens past their expiry need no row, so theirs go."""
+    t = table_of(RevokedToken)
+    now = utc_now()
+    conn.execute(
+        dialect_insert(conn, t)
+        .values(token_id=token_id, username=username, revoked_at=now, expires_at=expires_at)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(delete(t).where(t.c.expires_at <= now))
+
+
+def revoked_token_ids(conn: Connection, username: str) -> dict[str, datetime]:
+    """The user's tokens ended before their expiry and not expired yet: token id → when it expires."""
+    t = table_of(RevokedToken)
+    rows = conn.execute(select(t.c.token_id, t.c.expires_at).where(t.c.username == username, t.c.expires_at > utc_now()))
+    return {r.token_id: r.expires_at for r in rows}

@@ -342,7 +342,7 @@ def register(app: typer.Typer) -> None:
 
             web = create_console(fapp.settings, options=ApiOptions(), app=fapp)
             uvicorn.run(web, host=fapp.settings.api_host, port=fapp.settings.api_port, access_log=False,
-                        log_level=fapp.settings.log_level.lower())
+                        log_level=fapp.settings.log_level.lower(), proxy_headers=False)
 
 
 def _serve_available() -> bool:

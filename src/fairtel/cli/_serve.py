@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option("--port", help="Port (default: FAIRTEL_API_PORT, 8000).")] = None,
         rate_limit: Annotated[float, typer.Option("--rate-limit", help="Requests per second per client; 0 turns the limit off.")] = 50.0,
         workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+        trusted_proxy: Annotated[list[str] | None, typer.Option(
+            "--trusted-proxy",
+            help="Address of a reverse proxy whose X-Forwarded-For names the client (repeatable). Without one the "
+                 "header is ignored: any client could otherwise pick the address the login and request limits count.")] = None,
     ) -> None:
         """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web console (/)."""
         import uvicorn
@@ -37,12 +41,14 @@ def register(app: typer.Typer) -> None:
             raise fail(exc) from exc
         bind_host, bind_port = host or settings.api_host, port or settings.api_port
         console.print(f"fairtel console at http://{bind_host}:{bind_port}/ (API: /api/v1, home {settings.home})", highlight=False)
+        forwarded, proxies = bool(trusted_proxy), ",".join(trusted_proxy or ()) or None
         if workers == 1:
             from fairtel.api import ApiOptions
             from fairtel.web import create_console
 
             web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context)
-            uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False)
+            uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
+                        proxy_headers=forwarded, forwarded_allow_ips=proxies)
         else:  # each process builds its own application from the environment
             import os
 
@@ -51,6 +57,7 @@ def register(app: typer.Typer) -> None:
             uvicorn.run(
                 "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
+                proxy_headers=forwarded, forwarded_allow_ips=proxies,
             )
 
     users = typer.Typer(help="Logins for people and API keys for systems (issue #9).", no_args_is_help=True)

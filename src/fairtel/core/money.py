@@ -81,6 +81,10 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
         raise TypeError("money is never a float: pass a decimal string or a Decimal")
     if isinstance(value, bool):
         raise TypeError("a bool is not an amount")
+    if isinstance(value, str) and ("_" in value or not value.isascii()):
+        # Python's Decimal reads "1_000" (digit grouping in code) and non-ASCII digits ("١٠"); neither is
+        # how an amount is written in a file or a request, so a typo there must not become a price.
+        raise ValueError(f"not a decimal amount (ASCII digits, no '_'): {value!r}")
     d = value if isinstance(value, Decimal) else Decimal(value)
     if not d.is_finite():
         raise ValueError(f"amount must be finite, got {value!r}")

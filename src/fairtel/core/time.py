@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 DEMO_TIMEZONE = "Asia/Shanghai"
 
@@ -61,7 +61,17 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def format_rfc3339(value: datetime) -> str:
-    return require_aware(value).isoformat(timespec="seconds")
+    """The instant as RFC 3339, read back equal by ``parse_rfc3339``: microseconds are kept when there are
+    any. RFC 3339 offsets are whole minutes, so an offset with seconds (a zone's local mean time before it
+    adopted standard time, e.g. +08:05:43 in Shanghai until 1901) is written as the same instant in UTC."""
+    offset = require_aware(value).utcoffset()
+    assert offset is not None
+    if offset % timedelta(minutes=1):
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise BadTimeError(f"{value.isoformat()} has no RFC 3339 form: its UTC instant is before year 1 or after 9999") from None
+    return value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -75,6 +85,10 @@ class Period:
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise BadTimeError(f"month must be 1..12, got {self.month}")
+        # Its start and end must be datetimes (years 1..9999): 9999-12 would end in year 10000.
+        if not (1, 1) <= (self.year, self.month) <= (9999, 11):
+            message = f"{self.year:04d}-{self.month:02d} is outside 0001-01..9999-11 (a period must end by year 9999)"
+            raise InvalidInputError([Problem("period", None, "year", message)], what="period")
 
     @classmethod
     def parse(cls, text: str, tz: str = DEMO_TIMEZONE) -> Period:
@@ -98,14 +112,19 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        return self.next().start
+        # not ``self.next().start``: the last period, 9999-11, has no next one but has an end
+        year, month = self._after()
+        return datetime(year, month, 1, tzinfo=zone(self.tz))
 
     @property
     def days(self) -> int:
-        return (date(self.next().year, self.next().month, 1) - date(self.year, self.month, 1)).days
+        return (date(*self._after(), 1) - date(self.year, self.month, 1)).days
+
+    def _after(self) -> tuple[int, int]:
+        return self.year + self.month // 12, self.month % 12 + 1
 
     def next(self) -> Period:
-        return Period(self.year + self.month // 12, self.month % 12 + 1, self.tz)
+        return Period(*self._after(), self.tz)
 
     def previous(self) -> Period:
         return Period(self.year - (self.month == 1), 12 if self.month == 1 else self.month - 1, self.tz)

@@ -1,12 +1,23 @@
 """Privacy: who may see which personal data, and how analysts see subscribers without seeing them.
 
 Owns: keyed pseudonyms of numbers and ids (stable per key, not reversible without it, unlike plain hashes
-which anyone can brute-force over the 10^10 mobile numbers of a country), masking for display, the role
-model and its permissions. Does not own: storing the access audit (store/) or enforcing it on requests
+which anyone can brute-force over the 10^10 mobile numbers of a country), finding numbers in text however
+people write them, masking for display, the role model and its permissions. Does not own: storing the access audit (store/) or enforcing it on requests
 (api/): those call ``can`` and ``view_of`` here.
 """
 
+from fairtel.privacy._numbers import replace_numbers, replace_numbers_in
 from fairtel.privacy._pseudonym import Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
 
-__all__ = ["Permission", "Pseudonymizer", "Role", "can", "mask_msisdn", "permissions_of", "view_of"]
+__all__ = [
+    "Permission",
+    "Pseudonymizer",
+    "Role",
+    "can",
+    "mask_msisdn",
+    "permissions_of",
+    "replace_numbers",
+    "replace_numbers_in",
+    "view_of",
+]

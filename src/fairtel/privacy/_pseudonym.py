@@ -23,8 +23,7 @@ class Pseudonymizer:
         self._prefix = {"msisdn": "p", "customer": "c", "imei": "d"}.get(domain, "x")
 
     def __call__(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode(), hashlib.sha256).digest()
-        n = int.from_bytes(digest[:13], "big") >> 4  # 100 bits
+        n = int.from_bytes(self.digest(value)[:13], "big") >> 4  # 100 bits
         out = []
         for _ in range(20):
             out.append(_ALPHABET[n & 31])
@@ -33,6 +32,18 @@ class Pseudonymizer:
 
     def many(self, values: list[str]) -> list[str]:
         return [self(v) for v in values]
+
+    def digest(self, value: str) -> bytes:
+        """The keyed digest a pseudonym is cut from (its first 100 bits, in an alphabet in ASCII order): a
+        list sorted by digest is sorted by pseudonym, an order that says nothing about the values."""
+        return hmac.digest(self._key, value.encode(), "sha256")
+
+    def hmac_pads(self) -> tuple[bytes, bytes]:
+        """The inner and outer key blocks of HMAC-SHA256 under this key. A database with SHA-256 computes
+        ``digest(v)`` as ``sha256(outer || sha256(inner || v))``, and so sorts by pseudonym where the rows are.
+        They are as secret as the key itself."""
+        block = self._key.ljust(64, b"\0")
+        return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
 
 
 def mask_msisdn(msisdn: str) -> str:

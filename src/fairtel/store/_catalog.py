@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from fairtel.core.time import utc_now
+from fairtel.store._report import dialect_insert
 from fairtel.store._schema import CatalogVersion, table_of
 
 
@@ -29,16 +30,25 @@ def catalog_sha256(toml_text: str) -> str:
 
 def store_catalog(conn: Connection, toml_text: str, *, now: datetime | None = None) -> StoredCatalog:
     """Record ``toml_text`` as the current catalog. The text is not validated here: validate it with
-    ``fairtel.catalog`` first."""
+    ``fairtel.catalog`` first.
+
+    Idempotent under concurrency: two processes storing the same text at once both succeed with the same
+    version (the insert does nothing when the other's row is there, PostgreSQL waiting for the other's
+    transaction to end first). The insert comes before any read so that on SQLite it takes the write lock
+    (waiting for the other writer) before this transaction has a snapshot that the other's commit would
+    make stale; call it first in its transaction."""
     now = now or utc_now()
     sha = catalog_sha256(toml_text)
     t = table_of(CatalogVersion)
-    row = conn.execute(select(t.c.version_id, t.c.loaded_at).where(t.c.sha256 == sha)).first()
-    if row is None:
-        version_id = conn.execute(
-            t.insert().values(sha256=sha, toml_text=toml_text, loaded_at=now, activated_at=now).returning(t.c.version_id)
-        ).scalar_one()
-        return StoredCatalog(version_id, sha, now, now, created=True)
+    inserted = conn.execute(
+        dialect_insert(conn, t)
+        .values(sha256=sha, toml_text=toml_text, loaded_at=now, activated_at=now)
+        .on_conflict_do_nothing(index_elements=[t.c.sha256])
+        .returning(t.c.version_id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return StoredCatalog(inserted, sha, now, now, created=True)
+    row = conn.execute(select(t.c.version_id, t.c.loaded_at).where(t.c.sha256 == sha)).one()
     current = current_catalog(conn)
     if current is not None and current.version_id == row.version_id:
         return current

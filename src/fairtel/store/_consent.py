@@ -8,6 +8,7 @@ different content is refused: the ledger is append-only and never rewritten.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,9 @@ from fairtel.store._schema import ConsentEvent, table_of
 
 _EVENTS = frozenset(e.value for e in ConsentEventKind)
 _CHANNELS = frozenset(c.value for c in ConsentChannel)
-# Columns compared when a key is seen again: same key, different content is a conflict.
-_CONTENT = ("subscription_id", "msisdn", "offer_id", "event", "at", "channel")
+# Columns compared when a key is seen again: same key, different content is a conflict. The evidence is
+# content too: the same event re-sent with other proof of consent is not the event already recorded.
+_CONTENT = ("subscription_id", "msisdn", "offer_id", "event", "at", "channel", "evidence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +97,20 @@ def _not_json(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON value")
 
 
+def _finite(token: str) -> float:
+    # Python reads 1e400 as infinity, which it would then write back as Infinity (see _not_json)
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"{token} is too large for a JSON number")
+    return value
+
+
 def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     if line == 1:
         raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark, as editors on Windows write it
     try:
         # NaN and Infinity are Python's extension, not JSON: PostgreSQL would refuse them as evidence
-        obj = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
     except UnicodeDecodeError:
         return None, [Problem(file, line, None, "not valid UTF-8", "undecodable")]
     except json.JSONDecodeError as exc:
@@ -165,7 +175,13 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a[c] == b[c] for c in _CONTENT)
+    return all(_canonical(a[c]) == _canonical(b[c]) if c == "evidence" else a[c] == b[c] for c in _CONTENT)
+
+
+def _canonical(evidence: Any) -> str:
+    """Evidence as canonical JSON: equal only when the JSON is, where Python's ``==`` would also take
+    ``true`` for ``1`` and ``1.0`` for ``1``; the order of an object's keys does not matter."""
+    return json.dumps(evidence, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _append(

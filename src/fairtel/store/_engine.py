@@ -15,7 +15,8 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
 
     SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout.
     On PostgreSQL, ``schema`` puts every table (and Alembic's version table) in that schema through the
-    connection's ``search_path``, so two deployments or test runs can share one database.
+    connection's ``search_path``, so two deployments or test runs can share one database; and every session
+    runs in UTC, whatever the server, the database or the client's ``PGTZ`` says.
     """
     parsed = make_url(url)
     options = dict(engine_options)
@@ -27,7 +28,27 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgresql_utc, insert=True)
     return engine
+
+
+def _postgresql_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Put the session in UTC. Timestamps read back through the schema's types are UTC either way, but
+    a textual query, a date cast or a ``date_trunc`` works in the session's zone, which otherwise comes
+    from the server, the database or the client's ``PGTZ`` (a startup parameter that wins over
+    ``-c TimeZone`` in the connection options, hence a ``SET`` once connected). Committed at once: a
+    ``SET`` inside a transaction that is rolled back is undone, and the pool rolls back every checkin."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        finally:
+            cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})

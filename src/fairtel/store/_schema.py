@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    CHAR,
     JSON,
     BigInteger,
     Boolean,
@@ -34,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from fairtel.core.contracts import ConsentChannel, ConsentEventKind, Language, SubscriberStatus
 from fairtel.privacy import Role
-from fairtel.store._types import BigIntPK, UTCDateTime
+from fairtel.store._types import BigIntPK, CurrencyCode, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -146,7 +145,7 @@ class Finding(Base):
     subscription_id: Mapped[str | None] = mapped_column(ID)
     record_ids: Mapped[list[str]]
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
-    currency: Mapped[str | None] = mapped_column(CHAR(3))
+    currency: Mapped[str | None] = mapped_column(CurrencyCode())
     status: Mapped[str] = mapped_column(String(16), index=True)
     evidence: Mapped[dict[str, Any]]
     detected_at: Mapped[datetime]
@@ -166,7 +165,7 @@ class Bill(Base):
     period: Mapped[str] = mapped_column(String(7))  # YYYY-MM in the operator's time zone
     issued_at: Mapped[datetime]
     catalog_version_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_versions.version_id"))
-    currency: Mapped[str] = mapped_column(CHAR(3))
+    currency: Mapped[str] = mapped_column(CurrencyCode())
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)
     tax_minor: Mapped[int] = mapped_column(BigInteger)
     total_minor: Mapped[int] = mapped_column(BigInteger)
@@ -190,7 +189,7 @@ class BillLine(Base):
     quantity: Mapped[int | None] = mapped_column(BigInteger)
     unit: Mapped[str | None] = mapped_column(String(16))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(CHAR(3))
+    currency: Mapped[str] = mapped_column(CurrencyCode())
     allowance_id: Mapped[str | None] = mapped_column(String(128))
     adjustment_id: Mapped[str | None] = mapped_column(ForeignKey("adjustments.adjustment_id"))
 
@@ -211,7 +210,7 @@ class Adjustment(Base):
     bill_id: Mapped[str | None] = mapped_column(ForeignKey("bills.bill_id"))
     finding_id: Mapped[str | None] = mapped_column(ForeignKey("findings.finding_id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(CHAR(3))
+    currency: Mapped[str] = mapped_column(CurrencyCode())
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(ID)
@@ -306,7 +305,7 @@ class LoyaltyEntry(Base):
     entry_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)  # 64-bit: one entry moving a large balance passes 2^31
     reason: Mapped[str] = mapped_column(String(200))
     booked_at: Mapped[datetime]
 
@@ -383,7 +382,7 @@ class RoamingCap(Base):
     cap_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     msisdn: Mapped[str] = mapped_column(MSISDN, index=True)
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
-    currency: Mapped[str | None] = mapped_column(CHAR(3))
+    currency: Mapped[str | None] = mapped_column(CurrencyCode())
     set_at: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(ID)
 
@@ -402,6 +401,18 @@ class AccessAudit(Base):
     subject_msisdn_pseudonym: Mapped[str | None] = mapped_column(String(32), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(ID)
+
+
+class RevokedToken(Base):
+    """A signed bearer token ended before its expiry (logout), by its id (``jti``). Kept until ``expires_at``,
+    when the token is refused for its age anyway; every server process reads these, so a logout holds in all."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(ID, index=True)
+    revoked_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 metadata = Base.metadata

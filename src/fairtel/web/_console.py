@@ -1,11 +1,13 @@
 """The web console: server-rendered pages over the same service functions (and so the same access rules
-and audit) as the REST API. A session is the API's signed token in an HttpOnly, SameSite=Strict cookie;
-every form carries a token derived from it, so another site cannot post on the user's behalf."""
+and audit) as the REST API. A session is the API's signed token in an HttpOnly, SameSite=Strict cookie,
+which logging out revokes; every form carries a token derived from it, so another site cannot post on the
+user's behalf."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -182,11 +184,11 @@ def _routes(c: Console) -> APIRouter:
     def login(request: Request, username: str = Form(..., max_length=64), password: str = Form(..., max_length=256), next: str = Form("")) -> Response:
         if from_elsewhere(request):
             return c.render(request, "error.html", status_code=403, who=None, error=PermissionDeniedError("log in from the console's own page"))
-        client = request.client.host if request.client else "?"
         try:
-            svc.login_limiter.check(f"login:{client}:{username}")
+            succeeded = svc.check_login(request.client.host if request.client else "?", username)
             with svc.app.db.connect() as conn:
                 who = authenticate(conn, username, password)
+            succeeded()
         except FairtelError:
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None)
         target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
@@ -200,6 +202,10 @@ def _routes(c: Console) -> APIRouter:
     def logout(request: Request) -> Response:
         if from_elsewhere(request):
             return c.render(request, "error.html", status_code=403, error=PermissionDeniedError("log out from the console's own page"))
+        token = request.cookies.get(COOKIE)
+        if token:  # the token itself is ended, not only the browser's copy of it (a forged or expired one needs nothing)
+            with suppress(FairtelError):
+                svc.revoke_token(token)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=c.secure_cookies(request))
         return resp

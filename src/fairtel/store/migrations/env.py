@@ -1,7 +1,8 @@
 """Alembic environment: runs on the connection handed in by ``fairtel.store.migrate``.
 
-Migrations use plain SQLAlchemy types only (``UTCDateTime`` renders as ``sa.DateTime(timezone=True)``), so
-an old migration never breaks when the package's own types change.
+Migrations use plain SQLAlchemy types only (``UTCDateTime`` renders as ``sa.DateTime(timezone=True)``,
+``CurrencyCode`` as ``sa.CHAR(length=3)``), so an old migration never breaks when the package's own types
+change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
 from fairtel.store._schema import metadata
-from fairtel.store._types import UTCDateTime
+from fairtel.store._types import CurrencyCode, UTCDateTime
 
 config = context.config
 
@@ -22,6 +23,8 @@ config = context.config
 def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, CurrencyCode):
+        return "sa.CHAR(length=3)"
     return False
 
 
