@@ -258,7 +258,7 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         problems += ledger.append(as_events(stored), source="database").rejected
         from fairtel.cli._home import home_subscribers
 
-        lines = home_subscribers(fapp, ("msisdn", "status", "activated_at", "closed_at"))
+        lines = home_subscribers(fapp, ("msisdn", "status", "activated_at", "closed_at", "suspended_at"))
     files = sorted((home / "consent").glob("*.jsonl"))
     if files:
         batch = read_consent_events(files)

@@ -40,6 +40,7 @@ _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {
     "activated_at": pl.Datetime("us", "UTC"),
     "status": pl.String(),
     "closed_at": pl.Datetime("us", "UTC"),
+    "suspended_at": pl.Datetime("us", "UTC"),
 }
 
 
@@ -90,5 +91,5 @@ def home_gate(app: App, catalog: Catalog) -> Any:
 
     with app.db.connect() as conn:
         ledger = consent_ledger(conn)
-    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at"))
+    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at", "suspended_at"))
     return consent_gate(project_subscriptions(ledger), catalog, lines=lines)

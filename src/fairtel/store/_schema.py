@@ -98,6 +98,8 @@ class Subscriber(Base):
     region: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]  # when a closed line left service (None: not closed, or not known)
+    # since when a suspended line is suspended (as suspended, or as the register learnt it); None otherwise
+    suspended_at: Mapped[datetime | None]
 
 
 class CatalogVersion(Base):

@@ -44,6 +44,7 @@ class SubscriberRecord:
     language: str
     region: str | None
     closed_at: datetime | None = None
+    suspended_at: datetime | None = None
 
 
 def import_subscribers(
@@ -194,7 +195,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     stored = {
         r.msisdn: r
         for r in conn.execute(
-            select(subscribers.c.msisdn, *(subscribers.c[f] for f in _FIELDS)).where(
+            select(subscribers.c.msisdn, subscribers.c.suspended_at, *(subscribers.c[f] for f in _FIELDS)).where(
                 subscribers.c.msisdn.in_([r["msisdn"] for r in rows])
             )
         )
@@ -208,7 +209,12 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
             report.updated += 1
         else:
             continue
-        changed.append({**r, "updated_at": now})
+        # a line the file says is suspended is suspended since the register learnt it (or since it was suspended
+        # here), and no longer once the file says otherwise
+        suspended = r["status"] == SubscriberStatus.SUSPENDED.value
+        kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
+        since = (old.suspended_at if kept and old is not None else now) if suspended else None
+        changed.append({**r, "updated_at": now, "suspended_at": since})
     if not changed:
         return
 
@@ -219,7 +225,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     ins = dialect_insert(conn, subscribers)
     stmt = ins.on_conflict_do_update(
         index_elements=[subscribers.c.msisdn],
-        set_={c: getattr(ins.excluded, c) for c in (*_FIELDS, "updated_at")},
+        set_={c: getattr(ins.excluded, c) for c in (*_FIELDS, "updated_at", "suspended_at")},
     )
     conn.execute(stmt, changed)
 
@@ -234,6 +240,7 @@ def _record(row: Any) -> SubscriberRecord:
         language=row.language,
         region=row.region,
         closed_at=row.closed_at,
+        suspended_at=row.suspended_at,
     )
 
 
@@ -281,7 +288,8 @@ def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, rea
     if sub.status != SubscriberStatus.ACTIVE.value:
         return sub.status
     t = table_of(Subscriber)
-    conn.execute(t.update().where(t.c.msisdn == msisdn).values(status=SubscriberStatus.SUSPENDED.value, updated_at=at))
+    conn.execute(t.update().where(t.c.msisdn == msisdn).values(status=SubscriberStatus.SUSPENDED.value, suspended_at=at,
+                                                                updated_at=at))
     who = audit.pseudonym(msisdn)
     record_access(conn, actor=audit.actor, role=audit.role, action="line.suspend", resource=f"subscriber/{who}",
                   subject_msisdn_pseudonym=who, reason=reason[:255], at=at)
