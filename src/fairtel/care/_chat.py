@@ -7,6 +7,7 @@ sees one request per message (the API). Conversations idle for ``session_ttl_s``
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Protocol
 
 from fairtel.care._chat_port import CareData
+from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy
 from fairtel.care._dialog import Classifier, Conversation, Dialog, Reply, Turn
+from fairtel.care._dialog_words import is_bare_reply
 from fairtel.care._intent_data import BUILTIN_OOS_LABEL, builtin_examples
 from fairtel.care._intent_model import IntentModel, IntentPrediction, Progress, train_intents
-from fairtel.care._intent_text import detect_language
+from fairtel.care._intent_text import detect_language, normalise
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.ids import new_id
 
@@ -53,7 +56,8 @@ def classifier_of(model: IntentModel) -> Classifier:
 
 
 class Assistant:
-    """Answers subscribers in their language from their own records (see ``_dialog`` for the rules)."""
+    """Answers subscribers in their language from their own records (see ``_dialog`` for the rules).
+    ``sla``: the operator's complaint deadlines; a recorded complaint's reply quotes its category's."""
 
     def __init__(
         self,
@@ -64,10 +68,11 @@ class Assistant:
         session_ttl_s: float = 1800.0,
         max_sessions: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        sla: SlaPolicy = DEFAULT_SLA,
     ) -> None:
         classify = classifier_of(model) if isinstance(model, IntentModel) else model
         self.data = data
-        self.dialog = Dialog(data, classify)
+        self.dialog = Dialog(data, classify, sla=sla)
         self.log = log
         self.session_ttl_s = session_ttl_s
         self.max_sessions = max_sessions
@@ -82,14 +87,15 @@ class Assistant:
         forced = _language_option(language)
         conv = Conversation(conversation_id=conversation_id or new_id("chat"), msisdn=None, forced_language=forced)
         conv.language = forced or "zh"
+        conv.language_known = forced is not None
         if msisdn is not None:
             facts = self.data.line(msisdn)
             if facts is None:
                 raise InvalidInputError([Problem("conversation", None, "msisdn", f"no subscriber {msisdn}")], what="chat")
             conv.msisdn = facts.msisdn
             conv.lines = tuple(dict.fromkeys((facts.msisdn, *facts.lines)))
-            if forced is None:
-                conv.language = facts.language if facts.language in LANGUAGES else "zh"
+            if forced is None and facts.language in LANGUAGES:
+                conv.language, conv.language_known = facts.language, True
         return conv
 
     def say(self, conv: Conversation, message: str, *, language: str | None = None) -> Reply:
@@ -97,7 +103,8 @@ class Assistant:
         if not message.strip():
             raise InvalidInputError([Problem("message", None, "text", "empty message")], what="chat")
         forced = _language_option(language) or conv.forced_language
-        lang = forced or (str(detect_language(message)) if _has_words(message) else conv.language)
+        lang = forced or turn_language(message, conv.language, known=conv.language_known)
+        conv.language_known = conv.language_known or forced is not None or _has_words(message)
         reply, classified = self.dialog.turn(conv, message, lang)
         conv.last_seen = self._clock()
         if self.log is not None:
@@ -132,6 +139,31 @@ class Assistant:
         now = self._clock()
         for key in [k for k, c in self._sessions.items() if now - c.last_seen > self.session_ttl_s and c.last_seen]:
             del self._sessions[key]
+
+
+def turn_language(message: str, current: str, *, known: bool = True) -> str:
+    """The language to answer ``message`` in, in a conversation held in ``current``.
+
+    Chinese writing is Chinese; English words switch a Chinese conversation only when the message is clearly
+    English: Chinese subscribers write "OK", "yes", "hello", "VIP" or "iPhone" among Chinese turns, and an
+    answer in English to "OK" is a reply in a language they did not choose. Clearly English is two words or
+    more that are not only yes / no / thanks words. While the conversation's language is not ``known`` (no
+    register, no message yet), the message decides alone."""
+    if not _has_words(message):
+        return current
+    detected = str(detect_language(message))
+    if detected != "en" or current == "en" or not known:
+        return detected
+    return "en" if _clearly_english(message) else current
+
+
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+
+
+def _clearly_english(message: str) -> bool:
+    if is_bare_reply(message):
+        return False
+    return len(_LATIN_WORD.findall(normalise(message))) >= 2
 
 
 def _has_words(message: str) -> bool:

@@ -34,6 +34,7 @@ from fairtel.care._chat_port import (
     SubscriptionFacts,
     TicketRequest,
 )
+from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy
 from fairtel.care._intent_model import IntentPrediction
 from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, extract_msisdns, extract_offer
 from fairtel.core.errors import FairtelError
@@ -111,6 +112,9 @@ class Conversation:
     msisdn: str | None  # who is talking: their own line
     language: str = "zh"
     forced_language: str | None = None
+    # Whether ``language`` is the subscriber's (registered, forced, or written in an earlier message) rather
+    # than the default: once it is, a short English token ("OK") no longer switches the conversation.
+    language_known: bool = False
     lines: tuple[str, ...] = ()  # every line of the same customer
     line: str | None = None  # the line being discussed
     slots: dict[str, str] = field(default_factory=dict)
@@ -126,11 +130,13 @@ Classifier = Callable[[str], IntentPrediction]
 
 class Dialog:
     """The conversation rules over a data port and an intent classifier (stateless: state is the
-    :class:`Conversation` passed in)."""
+    :class:`Conversation` passed in). ``sla``: the operator's complaint deadlines, quoted to a subscriber
+    whose complaint is recorded (the same policy the complaints are opened under)."""
 
-    def __init__(self, data: CareData, classify: Classifier) -> None:
+    def __init__(self, data: CareData, classify: Classifier, *, sla: SlaPolicy = DEFAULT_SLA) -> None:
         self.data = data
         self.classify = classify
+        self.sla = sla
 
     # -- the turn ---------------------------------------------------------------------------------------
     def turn(self, conv: Conversation, message: str, language: str) -> tuple[Reply, bool]:
@@ -625,8 +631,6 @@ class Dialog:
                                                              "saving": str(advice.monthly_saving.amount)})
 
     def _intent_complaint(self, conv: Conversation, message: str) -> Reply:
-        from fairtel.care._complaints import DEFAULT_SLA
-
         lang, line = conv.language, self._line(conv)
         assert line is not None
         details = conv.slots.pop("complaint_text", None)
@@ -638,10 +642,11 @@ class Dialog:
         links = {"conversation_id": conv.conversation_id}
         cid = self.data.record_complaint(line, ComplaintRequest(category=category, text=text, channel="chat",
                                                                 conversation_id=conv.conversation_id, links=links))
-        hours = DEFAULT_SLA.acknowledge_hours(category)
+        # The promise made is the deadline the complaint is held to: the configured policy's, for its category.
+        hours = self.sla.acknowledge_hours(category)
         return self._reply(conv, say("complaint_done", lang, complaint=cid, category=name_of(CATEGORY_NAMES, category, lang),
                                      hours=hours), "complaint", action="complaint_recorded", reference=cid,
-                           data={"complaint_id": cid, "category": category})
+                           data={"complaint_id": cid, "category": category, "acknowledge_hours": hours})
 
     def _intent_human_agent(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)

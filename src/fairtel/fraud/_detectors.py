@@ -10,6 +10,7 @@ English, with the measured value and the threshold it crossed. docs/fraud.md exp
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -20,9 +21,11 @@ import polars as pl
 from fairtel.core.errors import ConfigError
 from fairtel.core.time import DEMO_TIMEZONE, require_aware, zone
 from fairtel.fraud._cases import RULE_DETECTORS, CallbackNotice, Detector, FraudCase, Reason, case_id, notice_id
-from fairtel.fraud._features import FraudFeatures
+from fairtel.fraud._features import FeatureConfig, FraudFeatures
 
 Op = Literal[">=", "<="]
+# The features' default reading: the durations a reason states when it is not told the ones counted.
+_DEFAULT_READING = FeatureConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ class Condition:
 
     def reason(self, value: Any) -> Reason:
         v = float(value)
-        shown, limit = self.fmt.format(v), self.fmt.format(self.threshold)
+        fmt = _exact_format(self.fmt, self.threshold)
+        shown, limit = fmt.format(v), fmt.format(self.threshold)
         sign = "≥" if self.op == ">=" else "≤"
         en, zh = self.en.format(v=shown), self.zh.format(v=shown)
         return Reason(
@@ -61,6 +65,25 @@ class Condition:
             en=f"{en} ({sign} {limit})" if self.show_threshold else en,
             zh=f"{zh}（{sign} {limit}）" if self.show_threshold else zh,
         )
+
+
+_FIXED = re.compile(r"\{:\.(\d+)([f%])\}")
+
+
+def _exact_format(fmt: str, threshold: float) -> str:
+    """``fmt`` with as many more decimals as it takes to state ``threshold`` as configured: a reason must not
+    say "(≥ 38)" of a threshold of 37.5, nor "(≥ 76%)" of 0.755. The value is shown with the same decimals,
+    so that a value that crossed the threshold never reads as if it had not."""
+    m = _FIXED.fullmatch(fmt)
+    if m is None:
+        return fmt
+    digits, kind = int(m[1]), m[2]
+    scale = 100.0 if kind == "%" else 1.0
+    for d in range(digits, digits + 7):
+        candidate = f"{{:.{d}{kind}}}"
+        if math.isclose(float(candidate.format(threshold).rstrip("%")) / scale, threshold, rel_tol=1e-12, abs_tol=1e-12):
+            return candidate
+    return candidate
 
 
 # ------------------------------------------------------------------------------------------ thresholds
@@ -90,10 +113,10 @@ class SimboxThresholds:
 class WangiriThresholds:
     """Wangiri: an international number rings many subscribers once, hoping they call back a premium line.
 
-    Required: at least ``min_targets`` subscribers rung and a share of one-ring calls (0-3 s, the feature
-    config's ``one_ring_max_s``) of at least ``min_one_ring_share``. Signals: the number is in the premium
-    zone; the campaign lasts at most ``max_span_hours``; calls are answered for at most
-    ``max_mean_duration_s`` on average.
+    Required: at least ``min_targets`` subscribers rung and a share of one-ring calls (answered for at most
+    the feature config's ``one_ring_max_s``, 3 s by default) of at least ``min_one_ring_share``. Signals: the
+    number is in the premium zone; the campaign lasts at most ``max_span_hours``; calls are answered for at
+    most ``max_mean_duration_s`` on average.
     """
 
     min_targets: float = 10
@@ -227,12 +250,14 @@ def _simbox(t: SimboxThresholds) -> tuple[list[Condition], list[Condition]]:
     return required, signals
 
 
-def _wangiri(t: WangiriThresholds, premium_zone: str) -> tuple[list[Condition], list[Condition]]:
+def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int) -> tuple[list[Condition], list[Condition]]:
+    # The features counted a call as one-ring up to ``one_ring_max_s``: the words say the same bound.
+    ring = f"0-{one_ring_max_s}"
     required = [
         Condition("targets", "targets", ">=", t.min_targets,
                   "rang {v} different subscribers", "呼叫了 {v} 位不同用户"),
         Condition("one_ring_share", "one_ring_share", ">=", t.min_one_ring_share,
-                  "{v} of its calls were one-ring (0-3 s)", "响一声 (0-3 秒) 呼叫占比 {v}", fmt="{:.0%}"),
+                  f"{{v}} of its calls were one-ring ({ring} s)", f"响一声 ({ring} 秒) 呼叫占比 {{v}}", fmt="{:.0%}"),
     ]
     signals = [
         Condition("premium_zone", "_premium", ">=", 1,
@@ -269,7 +294,7 @@ def _irsf(t: IrsfThresholds) -> tuple[list[Condition], list[Condition]]:
     return required, signals
 
 
-def _scam(t: ScamThresholds) -> tuple[list[Condition], list[Condition]]:
+def _scam(t: ScamThresholds, brief_call_s: int) -> tuple[list[Condition], list[Condition]]:
     required = [
         Condition("distinct_callees", "distinct_callees", ">=", t.min_distinct_callees,
                   "called {v} different numbers", "呼叫了 {v} 个不同号码"),
@@ -280,7 +305,8 @@ def _scam(t: ScamThresholds) -> tuple[list[Condition], list[Condition]]:
     ]
     signals = [
         Condition("brief_calls", "brief_call_share", ">=", t.min_brief_call_share,
-                  "{v} of calls shorter than 30 s", "30 秒以内短通话占比 {v}", weight=1.5, fmt="{:.0%}"),
+                  f"{{v}} of calls shorter than {brief_call_s} s", f"{brief_call_s} 秒以内短通话占比 {{v}}", weight=1.5,
+                  fmt="{:.0%}"),
         Condition("no_callbacks", "callback_share", "<=", t.max_callback_share,
                   "{v} of the numbers called ever called back", "被叫回拨比例 {v}", fmt="{:.1%}"),
         Condition("few_incoming", "out_in_ratio", ">=", t.min_out_in_ratio,
@@ -394,9 +420,11 @@ def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *
 
 
 def detect_scam(lines: pl.DataFrame, thresholds: ScamThresholds | None = None, *, period: str, now: datetime,
-                exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
+                exempt: Collection[str] = (), id_key: bytes | None = None,
+                brief_call_s: int = _DEFAULT_READING.brief_call_s) -> list[FraudCase]:
+    """``brief_call_s``: the bound the features' ``brief_call_share`` was computed with, said in the reason."""
     t = thresholds or ScamThresholds()
-    required, signals = _scam(t)
+    required, signals = _scam(t, brief_call_s)
     return _line_cases(Detector.SCAM, lines, required, signals, t.min_score, period=period, now=require_aware(now),
                        exempt=exempt, id_key=id_key)
 
@@ -416,14 +444,16 @@ def detect_wangiri(
     tz: str = DEMO_TIMEZONE,
     exempt: Collection[str] = (),
     id_key: bytes | None = None,
+    one_ring_max_s: int = _DEFAULT_READING.one_ring_max_s,
 ) -> tuple[list[FraudCase], list[CallbackNotice]]:
     """Cases against the calling numbers, and a protective notice for every subscriber who called one back.
 
     The notices are not cases: the subscribers are victims, told what happened and what to do.
+    ``one_ring_max_s``: the bound the features' one-ring calls were counted with, said in the reason.
     """
     t = thresholds or WangiriThresholds()
     now = require_aware(now)
-    required, signals = _wangiri(t, premium_zone)
+    required, signals = _wangiri(t, premium_zone, one_ring_max_s)
     frame = callers.with_columns((pl.col("zone") == premium_zone).cast(pl.Int8).alias("_premium"))
     no_case = exempt_numbers(exempt)
     if no_case:
@@ -522,18 +552,23 @@ def detect(
     id_key: bytes | None = None,
 ) -> Detection:
     """Every enabled detector over one period's features. ``exempt`` numbers (known business lines, a
-    partner's call centre) never open a case. ``id_key``: the operator's key of case ids (``case_id``)."""
+    partner's call centre) never open a case. ``id_key``: the operator's key of case ids (``case_id``).
+    The reasons state the durations the features were computed with (``features.config``; the defaults
+    when the features do not say)."""
     t = thresholds or Thresholds()
+    reading = features.config or _DEFAULT_READING
     cases: list[FraudCase] = []
     notices: list[CallbackNotice] = []
     if Detector.SIMBOX in t.enabled:
         cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt, id_key=id_key)
     if Detector.WANGIRI in t.enabled:
         w, notices = detect_wangiri(features.callers, features.callbacks, t.wangiri, period=period, now=now,
-                                    premium_zone=premium_zone, tz=tz, exempt=exempt, id_key=id_key)
+                                    premium_zone=premium_zone, tz=tz, exempt=exempt, id_key=id_key,
+                                    one_ring_max_s=reading.one_ring_max_s)
         cases += w
     if Detector.IRSF in t.enabled:
         cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt, id_key=id_key)
     if Detector.SCAM in t.enabled:
-        cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt, id_key=id_key)
+        cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt, id_key=id_key,
+                             brief_call_s=reading.brief_call_s)
     return Detection(period=period, cases=tuple(cases), notices=tuple(notices))

@@ -44,11 +44,14 @@ class FeatureConfig:
 @dataclass(frozen=True, slots=True)
 class FraudFeatures:
     """``lines``: one row per served msisdn; ``callers``: one row per international number that called in;
-    ``callbacks``: outgoing calls to an international number that had rung the same line with a one-ring call."""
+    ``callbacks``: outgoing calls to an international number that had rung the same line with a one-ring call.
+    ``config``: the reading they were computed with (None when not known, as for tables read back from a
+    lake), so that the detectors' reasons state the durations that were actually counted."""
 
     lines: pl.DataFrame
     callers: pl.DataFrame
     callbacks: pl.DataFrame
+    config: FeatureConfig | None = None
 
 
 # ------------------------------------------------------------------------------------------------ zones
@@ -85,6 +88,20 @@ def _prepare(usage: pl.LazyFrame) -> pl.LazyFrame:
     return lf.select(USAGE_COLUMNS)
 
 
+def _distinct_records(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` with each record once: a record repeated under its dedup key (source, record_id) on the same line
+    counts once, the first copy kept. Ingest drops such copies, but usage handed to the features directly
+    (a file loaded twice, a feed that resends) would count a call twice toward the evidence.
+
+    Only the counting plans need it (a distinct count is the same with or without copies), and it is a
+    filter on the first occurrence of the key rather than a ``unique``, which took about twice the time and
+    memory of this filter on the streaming engine. The line is part of the key so that the features do not depend
+    on how the lines are split into chunks or buckets. A row without a record_id names no record and is kept.
+    """
+    rid = pl.col("record_id")
+    return lf.filter(rid.is_null() | pl.struct("msisdn", "source", "record_id").is_first_distinct())
+
+
 # ------------------------------------------------------------------------------------------------ lines
 # Distinct counts are taken from unique (line, value) pairs, then counted: ``n_unique`` inside a grouped
 # aggregation is several times slower on the streaming engine than hashing the pairs once.
@@ -94,7 +111,7 @@ def _line_plans(lf: pl.LazyFrame, config: FeatureConfig) -> list[pl.LazyFrame]:
     lf = lf.with_columns(vo_cond.alias("_vo"), ((kind == "voice") & (direction == "in")).alias("_vi"), *_local(config))
     vo, vi = pl.col("_vo"), pl.col("_vi")
     answered = dur.filter(vo & (dur > 0))
-    main = lf.group_by("msisdn").agg(
+    main = _distinct_records(lf).group_by("msisdn").agg(
         vo.sum().alias("calls_out"),
         (vo & (dur > 0)).sum().alias("calls_out_answered"),
         vi.sum().alias("calls_in"),
@@ -135,7 +152,7 @@ def _line_plans(lf: pl.LazyFrame, config: FeatureConfig) -> list[pl.LazyFrame]:
 def _intl_plan(lf: pl.LazyFrame, config: FeatureConfig, maybe_intl: pl.Expr, zone: pl.Expr) -> pl.LazyFrame:
     """International voice only (a small share of the records), with the catalog zone of each peer."""
     return (
-        lf.filter((pl.col("kind") == "voice") & maybe_intl)
+        _distinct_records(lf.filter((pl.col("kind") == "voice") & maybe_intl))
         .with_columns(zone.alias("zone"), *_local(config))
         .filter(pl.col("zone") != config.domestic_zone)
     )
@@ -337,4 +354,5 @@ def compute_features(
         lines=lines,
         callers=callers.sort("peer"),
         callbacks=cbs.sort("started_at", "msisdn", "record_id"),
+        config=cfg,
     )

@@ -127,19 +127,33 @@ class TableSpec:
         return out
 
     def labels(self, frame: pl.DataFrame, *, source: str = "table") -> npt.NDArray[np.int64]:
-        """0/1 labels; a row whose label is missing or neither class is reported with its line number."""
+        """0/1 labels; a row whose label is missing or neither class is reported with its line number.
+
+        Another file may write the same classes in other words: a model trained on yes/no is evaluated on a
+        1/0 or true/false export. When the recorded classes are words of that kind (the positive one a
+        positive word, or the negative one a negative word, and neither the opposite), a value is read by its
+        word too; only a value that is neither class nor such a word is an error. Classes with no such word
+        (``A``/``B``, the rarer one taken as positive) match exactly."""
         if self.label not in frame.columns:
             raise InvalidInputError([Problem(source, 1, self.label, "label column not found")], what=source)
         values = _clean_text(frame.get_column(self.label)).to_list()
         y = np.zeros(len(values), dtype=np.int64)
         problems = []
         pos, neg = _norm(self.positive), _norm(self.negative)
+        by_word = _label_words_agree(pos, neg)
         for i, v in enumerate(values):
             nv = _norm(v) if v is not None else None
             if nv == pos:
                 y[i] = 1
-            elif nv != neg:
-                problems.append(Problem(source, i + 2, self.label, f"label {v!r} is neither {self.positive!r} nor {self.negative!r}"))
+            elif nv == neg:
+                continue
+            elif by_word and nv is not None and (side := _label_word(nv)) is not None:
+                y[i] = side
+            else:
+                also = f" (or a word for one: {_WORD_HINT})" if by_word else ""
+                problems.append(Problem(source, i + 2, self.label,
+                                        f"label {v!r} is neither {self.positive!r} (the positive class) nor "
+                                        f"{self.negative!r}{also}"))
         if problems:
             raise InvalidInputError(problems[:50], what=source)
         return y
@@ -152,6 +166,30 @@ class TableSpec:
 
 def _norm(v: str) -> str:
     return v.strip().lower()
+
+
+_WORD_HINT = "1/0, yes/no, true/false, fraud/normal, churn/stayed..."
+
+
+def _label_word(nv: str) -> int | None:
+    """1 for a word of the positive class (``yes``, ``1``, ``1.00``, ``true``, ``churn`` ...), 0 for one of the
+    negative class, None for any other value. ``nv`` is normalised (``_norm``)."""
+    if nv in POSITIVE_TOKENS:
+        return 1
+    if nv in NEGATIVE_TOKENS:
+        return 0
+    try:
+        number = float(nv)
+    except ValueError:
+        return None
+    return 1 if number == 1 else 0 if number == 0 else None
+
+
+def _label_words_agree(pos: str, neg: str) -> bool:
+    """Whether a model's classes ``pos``/``neg`` (normalised) may be read by their words: at least one of them
+    is such a word and neither says the opposite (a model whose positive class is ``0`` matches exactly)."""
+    p, n = _label_word(pos), _label_word(neg)
+    return p in (1, None) and n in (0, None) and (p, n) != (None, None)
 
 
 def _clean_text(s: pl.Series) -> pl.Series:
