@@ -97,7 +97,14 @@ def register(app: typer.Typer) -> None:
                                   f"{r.rejected} duplicate {r.duplicate}", highlight=False)
 
         try:
-            after = _online_rating(ctx_app, quiet=as_json or once) if rate else None
+            after = None
+            if rate:
+                from fairtel.mediation._state import MediationState
+
+                # the rater's start removes what a crash left: done holding mediation's lock (another process
+                # ingesting into the home is waited for first), as every later pass of the watch holds it
+                with MediationState.open(ctx_app.settings.home):
+                    after = _online_rating(ctx_app, quiet=as_json or once)
             with reporter(quiet=as_json) as rep:
                 reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
                                 source=source, report=rep, on_file=on_file, after=after)

@@ -10,8 +10,8 @@ core idle):
    and unrated lines are written as ``part-<bucket>.parquet`` into the writers' staging directories (fsynced);
    the worker returns only the bucket's summary.
 
-The caller commits the staging directories whole (``PeriodWriter``): a crash leaves the previous period's lines
-in place and a rerun replaces them. Bucket membership depends only on the msisdn and the number of buckets,
+The caller commits the staging directories whole and together (``commit_period``): a crash leaves the previous
+period's lines in place and a rerun replaces them. Bucket membership depends only on the msisdn and the number of buckets,
 and the kernel gives a subscriber the same lines in any batch of whole subscribers, so the result does not
 depend on the number of workers (tested).
 

@@ -23,11 +23,23 @@ from fairtel.catalog import load_catalog
 from fairtel.core.settings import load_settings
 from fairtel.engines._spark import SparkEngine, spark_session
 
+_REGISTER = ("msisdn", "plan_id", "activated_at", "status", "closed_at", "suspended_at")
+
+
+def _lines(subscribers: pl.DataFrame) -> pl.DataFrame | None:
+    """The register's line states for the consent gate (None when the register has no ``status``)."""
+    if "status" not in subscribers.columns:
+        return None
+    cols = [c for c in ("msisdn", "status", "activated_at", "closed_at", "suspended_at") if c in subscribers.columns]
+    return subscribers.select(cols).with_columns(
+        pl.col(c).str.to_datetime(time_zone="UTC", time_unit="us") for c in cols[2:] if subscribers.schema[c] == pl.String)
+
 
 def _subscribers(uri: str) -> pl.DataFrame:
     if "://" in uri and not uri.startswith("file://"):
         spark = spark_session()
-        table = spark.read.parquet(uri).select("msisdn", "plan_id", "activated_at").toArrow()
+        data = spark.read.parquet(uri)
+        table = data.select(*(c for c in _REGISTER if c in data.columns)).toArrow()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -65,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from fairtel.consent import project_subscriptions, read_consent_events
                 from fairtel.rating import consent_gate
 
-                gate = consent_gate(project_subscriptions(read_consent_events([args.consent]).events), catalog)
+                gate = consent_gate(project_subscriptions(read_consent_events([args.consent]).events), catalog,
+                                    lines=_lines(subscribers))
             summary = engine.rate_period(settings, args.period, catalog=catalog,
                                          subscribers=subscribers.select("msisdn", "plan_id"), gate=gate,
                                          batch_size=args.batch_size).to_dict()

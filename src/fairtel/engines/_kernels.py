@@ -162,7 +162,7 @@ def feature_schemas(catalog: Catalog, config: FeatureConfig) -> dict[str, Schema
 
 def normalise_features(found: FraudFeatures) -> FraudFeatures:
     return FraudFeatures(lines=normalise(found.lines), callers=normalise(found.callers),
-                         callbacks=normalise(found.callbacks))
+                         callbacks=normalise(found.callbacks), config=found.config)
 
 
 # ------------------------------------------------------------------------------------------------- tagging

@@ -35,7 +35,14 @@ from fairtel.engines._buckets import (
     workers_for,
     write_part,
 )
-from fairtel.engines._commit import period_lock, remove_leftovers, swap_in, write_manifest
+from fairtel.engines._commit import (
+    commit,
+    features_lock,
+    features_lock_name,
+    period_lock,
+    rating_lock_name,
+    remove_leftovers,
+)
 from fairtel.engines._kernels import (
     RATING_USAGE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -58,8 +65,10 @@ def usage_files(lake: Path, period: str) -> list[Path]:
 
 
 class PeriodWriter:
-    """Parts of one dataset period, staged in a hidden directory and swapped in whole on ``commit``: a rerun
-    replaces the period (never adds to it), and a reader sees the old set of parts or the new one."""
+    """Parts of one dataset period (added here or written into the staging directory by rating workers), staged
+    in a hidden directory and swapped in whole by ``commit_period``: a rerun replaces the period (never adds to
+    it), a reader sees the old set of parts or the new one, and a period without parts becomes an empty
+    directory, never a missing one."""
 
     def __init__(self, lake: Path, dataset: str, period: str) -> None:
         self.final = lake / dataset / f"period={period}"
@@ -72,13 +81,14 @@ class PeriodWriter:
         write_part(frame, self.staging / f"part-{self.parts:05d}.parquet")
         self.parts += 1
 
-    def commit(self) -> None:
-        """Swap the staged parts (added here or written into the staging directory by rating workers) in for the
-        period's in one step: a period without parts becomes an empty directory, never a missing one."""
-        swap_in(self.staging, self.final)
-
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def commit_period(lake: Path, lock_name: str, writers: Sequence[PeriodWriter], usage: Sequence[Path]) -> str:
+    """Swap the writers' staged parts in together (``_commit.commit``), under the lock ``lock_name`` the caller
+    holds; returns the run's name."""
+    return commit(lake, lock_name, [(w.staging, w.final) for w in writers], usage)
 
 
 class LocalEngine:
@@ -134,13 +144,13 @@ class LocalEngine:
         try:
             summaries = rate_buckets(files, groups, job, spill=spill, workers=workers_for(rows, self.workers or settings.workers, self.parallel_from),
                                      step=step)
-            write_manifest(rated_out.staging, files)  # which usage these lines rated, for online rating
-            rated_out.commit()
-            unrated_out.commit()
         except BaseException:
             rated_out.abort()
             unrated_out.abort()
             raise
+        # the lines and the unrated records go in together (a crash between the two swaps is finished by the
+        # lock's next holder), with the manifest of the usage they rated, for online rating
+        commit_period(lake, rating_lock_name(key), [rated_out, unrated_out], files)
         lines, unrated, by_kind, by_reason = add_summary(pl.concat(summaries) if summaries else pl.DataFrame(
             schema=SUMMARY_COLUMNS))
         return RateSummary(self.name, key, rows, groups, lines, unrated, catalog.operator.currency, by_kind, by_reason,
@@ -157,30 +167,51 @@ class LocalEngine:
         batch_size: int | None = None,
         report: Progress | None = None,
     ) -> FeatureSummary:
-        t0 = time.perf_counter()
         key = period_key(period)
+        # two feature passes of a period wait for each other (the later one would take the earlier one's staging
+        # for a killed run's leftovers); rating does not wait for them
+        with features_lock(settings.lake_dir, key):
+            remove_leftovers(settings.lake_dir, FEATURE_DATASETS.values(), key)
+            for old in settings.lake_dir.glob(f".features-{key}-*.spill"):  # where earlier versions spilled
+                shutil.rmtree(old, ignore_errors=True)
+            return self._features(settings, key, catalog=catalog, subscribers=subscribers, config=config,
+                                  batch_size=batch_size, report=report)
+
+    def _features(
+        self,
+        settings: Settings,
+        key: str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame | None,
+        config: FeatureConfig | None,
+        batch_size: int | None,
+        report: Progress | None,
+    ) -> FeatureSummary:
+        t0 = time.perf_counter()
         lake = settings.lake_dir
         files = usage_files(lake, key)
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         cfg = config or FeatureConfig(tz=catalog.operator.timezone)
         counts = dict.fromkeys(FEATURE_DATASETS, 0)
         writers = {name: PeriodWriter(lake, ds, key) for name, ds in FEATURE_DATASETS.items()}
+        # named like a staging directory, so that a killed run's spill is removed with its staging
+        spill = lake / FEATURE_DATASETS["lines"] / f".period={key}.{uuid.uuid4().hex}.spill"
         try:
             if files:
                 found = period_features(files, catalog=catalog, subscribers=subscribers, config=cfg,
                                         batch_size=batch_size or settings.batch_size,
                                         workers=self.workers or settings.workers, parallel_from=self.parallel_from,
-                                        spill=lake / f".features-{key}-{uuid.uuid4().hex}.spill")
+                                        spill=spill)
                 for name, writer in writers.items():
                     frame: pl.DataFrame = getattr(found, name)
                     writer.add(frame)
                     counts[name] = frame.height
-            for writer in writers.values():
-                writer.commit()
         except BaseException:
             for writer in writers.values():
                 writer.abort()
             raise
+        commit_period(lake, features_lock_name(key), list(writers.values()), files)
         if report is not None:
             report.step("features", total=1)
         return FeatureSummary(self.name, key, rows, counts, time.perf_counter() - t0)
@@ -206,4 +237,5 @@ def period_features(
     parts = feature_buckets(list(files), buckets, job, spill=spill, workers=workers_for(rows, workers, parallel_from))
     lines = pl.concat([p[0] for p in parts], how="diagonal_relaxed").sort("msisdn")
     callbacks = pl.concat([p[1] for p in parts], how="diagonal_relaxed").sort("started_at", "msisdn", "record_id")
-    return normalise_features(FraudFeatures(lines=lines, callers=cross.callers.sort("peer"), callbacks=callbacks))
+    return normalise_features(FraudFeatures(lines=lines, callers=cross.callers.sort("peer"), callbacks=callbacks,
+                                            config=config))

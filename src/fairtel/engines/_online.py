@@ -190,7 +190,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 class OnlineRater:
     """Rates committed usage files one after another, carrying each period's counters. Not thread-safe: one
-    rater per home (``fairtel watch`` holds mediation's lock while it runs)."""
+    rater per home (``fairtel watch --rate`` starts it holding mediation's lock, and each pass over the inbox
+    holds that lock)."""
 
     def __init__(self, settings: Settings, *, catalog: Catalog, subscribers: pl.DataFrame,
                  gate: VasGate | None = None) -> None:
@@ -317,7 +318,9 @@ class OnlineRater:
                 if lines:
                     from fairtel.rating import state_from_rated
 
-                    frame = state_from_rated(pl.scan_parquet(lines), self.catalog)
+                    # the gate's subscriptions: a charge keyed as the gate keys it (by its unbroken coverage)
+                    frame = state_from_rated(pl.scan_parquet(lines), self.catalog,
+                                             getattr(self.gate, "subscriptions", None))
                 self._state[period] = _PeriodState.of(frame, batch=batch)
         return self._state[period]
 

@@ -5,8 +5,16 @@ local engine calls a batch), shuffled so that every record of a subscriber lands
 group is handed as one Arrow table to the kernel (``groupBy(...).applyInArrow`` or, with the subscribers
 partitioned the same way, ``cogroup(...).applyInArrow``). The catalog and the consent gate travel inside the
 function's closure (Spark broadcasts a large one). Results are written as Parquet to a hidden staging
-directory and swapped in whole through the Hadoop file system, so a rerun or a retried job replaces the
-period and a failed one leaves the previous result in place.
+directory and swapped in whole, so a rerun or a retried job replaces the period and a failed one leaves the
+previous result in place.
+
+On a lake on this machine's file system (the home's, by default) the run gives the local engine's guarantees
+with the same helpers (``_commit``): it holds the period's rating lock (or the feature pass's) from listing the
+usage to the swap, reads exactly the parts it listed, removes a killed run's staging, swaps each dataset in with
+one exchange, all of a run's datasets together (a journal finishes a swap a crash interrupted), and writes the
+manifest ``_batch.json`` that online rating reads. On another file system (HDFS, S3A: a ``lake_uri`` of the
+cluster) there is no lock nor exchange: each dataset is swapped in with two renames through Hadoop's file
+system, one dataset after the other.
 
 pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is imported only here.
 """
@@ -14,11 +22,16 @@ pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is impo
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import polars as pl
 import pyarrow as pa
@@ -35,6 +48,14 @@ from fairtel.engines._base import (
     Progress,
     RateSummary,
     period_key,
+)
+from fairtel.engines._commit import (
+    commit,
+    features_lock,
+    features_lock_name,
+    period_lock,
+    rating_lock_name,
+    remove_leftovers,
 )
 from fairtel.engines._kernels import (
     OUT,
@@ -53,6 +74,7 @@ from fairtel.engines._kernels import (
     tag,
     tagged_schema,
 )
+from fairtel.engines._local import usage_files
 from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
 from fairtel.fraud import FeatureConfig
 
@@ -209,23 +231,72 @@ class SparkEngine:
     def lake_uri(self, settings: Settings) -> str:
         return (self._lake_uri or settings.lake_dir.resolve().as_uri()).rstrip("/")
 
+    def local_lake(self, settings: Settings) -> Path | None:
+        """The lake as a path of this machine when Spark sees it through a ``file:`` URI (then locks, exchanges
+        and manifests work on it), else None."""
+        uri = urlparse(self.lake_uri(settings))
+        return Path(url2pathname(uri.path)) if uri.scheme == "file" and uri.netloc in ("", "localhost") else None
+
+    @staticmethod
+    @contextmanager
+    def _held(lake: Path | None, lock: Callable[[Path, str], AbstractContextManager[None]], datasets: Sequence[str],
+              key: str) -> Iterator[None]:
+        """The period's lock (``lock``) for a run on a local lake, a killed run's leftovers removed under it."""
+        if lake is None:
+            yield
+            return
+        with lock(lake, key):
+            remove_leftovers(lake, datasets, key)
+            yield
+
     def _group_count(self, spark: SparkSession, rows: int, batch_size: int) -> int:
         if self._groups:
             return self._groups
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions", "200") or 200)
         return max(2 * partitions, -(-rows // batch_size))
 
-    def _usage(self, spark: SparkSession, settings: Settings, key: str, columns: Sequence[str]) -> DataFrame | None:
+    def _usage(self, spark: SparkSession, settings: Settings, key: str,
+               columns: Sequence[str]) -> tuple[DataFrame | None, list[Path]]:
+        """The period's usage, and on a local lake the parts listed and read (exactly those: a part committed
+        meanwhile is not rated by this run, and the manifest names what was)."""
         uri = f"{self.lake_uri(settings)}/{USAGE}/period={key}"
-        if not _HadoopFs(spark, uri).has_parts(uri):
-            return None
-        df = spark.read.parquet(uri)
-        return df.select([c for c in columns if c in df.columns])
+        lake = self.local_lake(settings)
+        if lake is not None:
+            files = usage_files(lake, key)
+            if not files:
+                return None, []
+            df = spark.read.option("basePath", _file_uri(files[0].parent)).parquet(*(_file_uri(f) for f in files))
+        else:
+            if not _HadoopFs(spark, uri).has_parts(uri):
+                return None, []
+            files, df = [], spark.read.parquet(uri)
+        return df.select([c for c in columns if c in df.columns]), files
 
     def _write(self, spark: SparkSession, settings: Settings, datasets: Mapping[str, tuple[DataFrame | None, int]],
-               key: str) -> None:
-        """Write each dataset's rows to staging, then swap every period in (a dataset without rows loses its
-        period, as in the local engine)."""
+               key: str, *, lock_name: str, usage: Sequence[Path]) -> None:
+        """Write each dataset's rows to staging, then swap every period in: on a local lake all together with
+        the manifest of the ``usage`` read (``_commit.commit``, under the lock ``lock_name`` the caller holds), a
+        dataset without rows as an empty period; elsewhere one after the other, a dataset without rows losing
+        its period."""
+        lake = self.local_lake(settings)
+        if lake is not None:
+            swaps = [(lake / dataset / f".period={key}.{uuid.uuid4().hex}.staging", lake / dataset / f"period={key}")
+                     for dataset in datasets]
+            try:
+                for (df, count), (staging, _) in zip(datasets.values(), swaps, strict=True):
+                    if df is not None and count:
+                        df.write.mode("overwrite").parquet(_file_uri(staging))
+            except BaseException:
+                for staging, _ in swaps:
+                    shutil.rmtree(staging, ignore_errors=True)
+                raise
+            commit(lake, lock_name, swaps, usage)
+        else:
+            self._write_remote(spark, settings, datasets, key)
+
+    def _write_remote(self, spark: SparkSession, settings: Settings,
+                      datasets: Mapping[str, tuple[DataFrame | None, int]], key: str) -> None:
+        """``_write`` on a lake of the cluster's file system: two renames per dataset through Hadoop's."""
         base = self.lake_uri(settings)
         fs = _HadoopFs(spark, base)
         staged: dict[str, str] = {}
@@ -271,15 +342,32 @@ class SparkEngine:
         batch_size: int | None = None,
         report: Progress | None = None,
     ) -> RateSummary:
+        key = period_key(period)
+        # from listing the usage to swapping the lines in, as the local engine: online rating of the period waits
+        with self._held(self.local_lake(settings), period_lock, (RATED, UNRATED), key):
+            return self._rate_period(settings, key, catalog=catalog, subscribers=subscribers, gate=gate,
+                                     batch_size=batch_size, report=report)
+
+    def _rate_period(
+        self,
+        settings: Settings,
+        key: str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame,
+        gate: VasGate | None,
+        batch_size: int | None,
+        report: Progress | None,
+    ) -> RateSummary:
         from pyspark import StorageLevel
 
         t0 = time.perf_counter()
-        key = period_key(period)
         spark = self.session(settings)
-        usage = self._usage(spark, settings, key, RATING_USAGE_COLUMNS)
+        usage, files = self._usage(spark, settings, key, RATING_USAGE_COLUMNS)
         currency = catalog.operator.currency
+        lock_name = rating_lock_name(key)
         if usage is None:
-            self._write(spark, settings, {RATED: (None, 0), UNRATED: (None, 0)}, key)
+            self._write(spark, settings, {RATED: (None, 0), UNRATED: (None, 0)}, key, lock_name=lock_name, usage=files)
             return RateSummary(self.name, key, 0, 0, 0, 0, currency, seconds=time.perf_counter() - t0)
         rows = usage.count()
         groups = self._group_count(spark, rows, batch_size or settings.batch_size)
@@ -308,7 +396,7 @@ class SparkEngine:
             self._write(spark, settings, {
                 RATED: (self._untag(out, 0, RATING_OUTPUTS[0]), lines),
                 UNRATED: (self._untag(out, 1, RATING_OUTPUTS[1]), unrated),
-            }, key)
+            }, key, lock_name=lock_name, usage=files)
         finally:
             out.unpersist()
         if report is not None:
@@ -328,16 +416,33 @@ class SparkEngine:
         batch_size: int | None = None,
         report: Progress | None = None,
     ) -> FeatureSummary:
+        key = period_key(period)
+        with self._held(self.local_lake(settings), features_lock, tuple(FEATURE_DATASETS.values()), key):
+            return self._features(settings, key, catalog=catalog, subscribers=subscribers, config=config,
+                                  batch_size=batch_size, report=report)
+
+    def _features(
+        self,
+        settings: Settings,
+        key: str,
+        *,
+        catalog: Catalog,
+        subscribers: pl.DataFrame | None,
+        config: FeatureConfig | None,
+        batch_size: int | None,
+        report: Progress | None,
+    ) -> FeatureSummary:
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         t0 = time.perf_counter()
-        key = period_key(period)
         spark = self.session(settings)
         cfg = config or FeatureConfig(tz=catalog.operator.timezone)
-        usage = self._usage(spark, settings, key, FEATURE_USAGE_COLUMNS)
+        usage, files = self._usage(spark, settings, key, FEATURE_USAGE_COLUMNS)
+        lock_name = features_lock_name(key)
         if usage is None:
-            self._write(spark, settings, {ds: (None, 0) for ds in FEATURE_DATASETS.values()}, key)
+            self._write(spark, settings, {ds: (None, 0) for ds in FEATURE_DATASETS.values()}, key,
+                        lock_name=lock_name, usage=files)
             return FeatureSummary(self.name, key, 0, dict.fromkeys(FEATURE_DATASETS, 0), time.perf_counter() - t0)
         rows = usage.count()
         groups = self._group_count(spark, rows, batch_size or settings.batch_size)
@@ -384,13 +489,20 @@ class SparkEngine:
             counts: dict[int, int] = {int(r[0]): int(r[1]) for r in tagged.groupBy(OUT).count().collect()}
             rows_out = {"lines": counts.get(0, 0), "callers": callers.count(), "callbacks": counts.get(1, 0)}
             frames = {"lines": lines, "callers": callers, "callbacks": self._untag(tagged, 1, outputs[1])}
-            self._write(spark, settings, {FEATURE_DATASETS[n]: (frames[n], rows_out[n]) for n in FEATURE_DATASETS}, key)
+            self._write(spark, settings, {FEATURE_DATASETS[n]: (frames[n], rows_out[n]) for n in FEATURE_DATASETS}, key,
+                        lock_name=lock_name, usage=files)
         finally:
             tagged.unpersist()
             callers.unpersist()
         if report is not None:
             report.step("features", total=1)
         return FeatureSummary(self.name, key, rows, rows_out, time.perf_counter() - t0)
+
+
+def _file_uri(path: Path) -> str:
+    """``path`` as Hadoop reads a local path: not percent-encoded (``as_uri`` would turn the ``=`` of
+    ``period=`` into a directory name of its own)."""
+    return f"file://{path.resolve()}"
 
 
 def _kernel(fn: Callable[[pa.Table], pl.DataFrame], target: pa.Schema) -> Callable[[pa.Table], pa.Table]:
