@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fairtel.core.time import require_aware
@@ -95,23 +95,42 @@ class WeekTable:
         return self.band_ids[i], nxt - seconds_of_week
 
     def segments(self, start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[datetime, datetime, str]]:
-        """Split ``[start, end)`` where the band changes; each piece keeps the time zone of ``start``."""
+        """Split ``[start, end)`` where the band changes; each piece keeps the time zone of ``start``.
+
+        The walk compares instants in UTC: two datetimes of one ``ZoneInfo`` compare by wall time and ignore
+        ``fold``, so in the hour the clocks repeat a later instant could look earlier.
+        """
         require_aware(start, "start")
         require_aware(end, "end")
         out: list[tuple[datetime, datetime, str]] = []
-        cursor = start
-        while cursor < end:
+        cursor, stop = start.astimezone(UTC), end.astimezone(UTC)
+        while cursor < stop:
             local = cursor.astimezone(tz)
             band, left = self.at(second_of_week(local))
             # wall-clock arithmetic in the local zone, then back: the change happens at a local time
-            boundary = (local.replace(microsecond=0) + timedelta(seconds=left)).astimezone(start.tzinfo)
-            piece_end = min(boundary, end)
+            wall = local.replace(microsecond=0, tzinfo=None) + timedelta(seconds=left)
+            piece_end = min(_first_after(wall, tz, cursor), stop)
             if out and out[-1][2] == band:
                 out[-1] = (out[-1][0], piece_end, band)
             else:
                 out.append((cursor, piece_end, band))
             cursor = piece_end
-        return out
+        zone_of_start = start.tzinfo
+        return [(s.astimezone(zone_of_start), e.astimezone(zone_of_start), b) for s, e, b in out]
+
+
+def _first_after(wall: datetime, tz: ZoneInfo, after: datetime) -> datetime:
+    """The first instant (in UTC) after ``after`` whose local time in ``tz`` is the wall time ``wall``.
+
+    A wall time the clocks repeat (the hour after daylight saving ends) is two instants: from inside the repeated
+    hour the change is the second one, never the first, which is already past. A wall time the clocks skip is
+    read with the offset before the gap (``fold=0``), as rating's kernel reads it.
+    """
+    for fold in (0, 1):
+        instant = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if instant > after:
+            return instant
+    return after + timedelta(seconds=1)  # not reached for a wall time after ``after``'s own; keeps the walk going
 
 
 def coverage_problems(intervals: list[tuple[int, int, str, str]]) -> tuple[list[tuple[str, str]], list[str]]:

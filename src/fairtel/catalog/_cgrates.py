@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from itertools import pairwise
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from fairtel.catalog._cgrates_read import (
     Timing,
     read_tariff_plan,
 )
+from fairtel.catalog._load import MAX_AMOUNT_DECIMALS
 from fairtel.catalog._units import UNIT_OF_KIND, Unit, format_quantity
 from fairtel.core.contracts import UsageKind
 from fairtel.core.errors import InvalidInputError, Problem
@@ -347,17 +348,34 @@ class _Converter:
         if any(s.connect_fee for s in slots[1:]):
             self.note("Rates.csv", slots[1].line, "ConnectFee", f"{dr.rates}: only the first slot's connect fee "
                       "applies (once per call)", "connect_fee_ignored")
+        decimals = dr.decimals
+        if decimals > MAX_AMOUNT_DECIMALS:
+            # a catalog keeps amounts to at most that many decimals; a finer plan would not validate at all
+            self.note("DestinationRates.csv", dr.line, "RoundingDecimals", f"{dr.id}: {dr.decimals} decimals is finer "
+                      f"than a catalog keeps amounts ({MAX_AMOUNT_DECIMALS}): rounded to {MAX_AMOUNT_DECIMALS}",
+                      "rounding_decimals_reduced")
+            decimals = MAX_AMOUNT_DECIMALS
         max_cost: Decimal | None = None
         if dr.max_cost > 0:
             if dr.strategy == "*free":
-                max_cost = dr.max_cost
+                max_cost = dr.max_cost.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
+                if max_cost != dr.max_cost:
+                    # a line is rounded to RoundingDecimals before it is capped: a finer cap is no price a line
+                    # can have, and the catalog refuses it; rounded down, nothing is charged above CGRateS's cap
+                    self.note("DestinationRates.csv", dr.line, "MaxCost", f"{dr.id}: max cost {dr.max_cost} has more "
+                              f"decimals than RoundingDecimals ({decimals}): imported as {max_cost}",
+                              "max_cost_rounded")
+                if max_cost == 0:
+                    self.note("DestinationRates.csv", dr.line, "MaxCost", f"{dr.id}: max cost {dr.max_cost} is 0 at "
+                              f"{decimals} decimals: imported without max cost", "unsupported_max_cost")
+                    max_cost = None
             else:
                 self.note("DestinationRates.csv", dr.line, "MaxCostStrategy", f"{dr.id}: max cost {dr.max_cost} with "
                           f"strategy {dr.strategy or '(none)'!r} is not a price cap in CGRateS (it cuts live sessions; "
                           "a finished call is rated in full): imported without max cost", "unsupported_max_cost")
-        key = (dr.rates, unit, dr.rounding, dr.decimals, max_cost)
+        key = (dr.rates, unit, dr.rounding, decimals, max_cost)
         if key not in self.rates:
-            self.rates[key] = _Rate("", dr.rates, unit, _ROUNDING[dr.rounding], dr.decimals, max_cost, slots)
+            self.rates[key] = _Rate("", dr.rates, unit, _ROUNDING[dr.rounding], decimals, max_cost, slots)
         return "|".join(map(str, key))
 
     def name_rates(self) -> None:

@@ -19,7 +19,8 @@ from fairtel.core.money import MINOR_UNITS
 
 T = TypeVar("T")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
+# ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before a final newline, which would let "86\n" in
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]*")
 
 
 @dataclass
@@ -96,7 +97,7 @@ class FieldReader:
 
     def ident(self, t: dict[str, Any], key: str, path: str) -> str | None:
         v = self.string(t, key, path)
-        if v is not None and not _ID.match(v):
+        if v is not None and not _ID.fullmatch(v):
             self.add(join(path, key), f"{v!r} is not a valid id (letters, digits and . _ : / + -)", "bad_id")
             return None
         return v

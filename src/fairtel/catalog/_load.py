@@ -40,10 +40,15 @@ from fairtel.catalog._units import Unit
 from fairtel.core.errors import CatalogError, Problem
 from fairtel.core.money import MINOR_UNITS, Rounding
 
-_PREFIX = re.compile(r"^[1-9][0-9]{0,14}$")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_MAX_AMOUNT_DECIMALS = 6
+# matched with ``fullmatch``: ``$`` would also accept a trailing newline ("86\n", a prefix no number matches)
+_PREFIX = re.compile(r"[1-9][0-9]{0,14}")
+_CLOCK = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9]))?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+MAX_AMOUNT_DECIMALS = 6
+_MAX_INCREMENT_DECIMALS = 10
+# names ``ZoneInfo`` loads from the system's database that are not IANA zones: the machine's own setting, a
+# placeholder and the alternative trees; rating cannot convert to them (and they differ from machine to machine)
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 
 _ROUNDING_NAMES: dict[str, Rounding] = {
     "up": Rounding.UP, "down": Rounding.DOWN, "half-up": Rounding.HALF_UP, "half_up": Rounding.HALF_UP,
@@ -139,7 +144,7 @@ class _Reader(PlanReader):
         name = self.name(t, "name", path)
         currency = self.string(t, "currency", path)
         if currency is not None:
-            if not _CURRENCY.match(currency) or currency not in MINOR_UNITS:
+            if not _CURRENCY.fullmatch(currency) or currency not in MINOR_UNITS:
                 self.add(join(path, "currency"), f"{currency!r} is not a known ISO 4217 currency code", "bad_currency")
                 currency = None
             else:
@@ -149,6 +154,8 @@ class _Reader(PlanReader):
             try:
                 from zoneinfo import ZoneInfo
 
+                if tz in _NOT_ZONES or tz.startswith(("posix/", "right/")):
+                    raise ValueError(tz)
                 ZoneInfo(tz)
             except Exception:
                 self.add(join(path, "timezone"), f"{tz!r} is not an IANA time zone (e.g. 'Asia/Shanghai')",
@@ -157,9 +164,9 @@ class _Reader(PlanReader):
         amount_decimals = self.integer(t, "amount_decimals", path) if "amount_decimals" in t else None
         if amount_decimals is not None:
             minor = MINOR_UNITS.get(self.currency, 2)
-            if not minor <= amount_decimals <= _MAX_AMOUNT_DECIMALS:
+            if not minor <= amount_decimals <= MAX_AMOUNT_DECIMALS:
                 self.add(join(path, "amount_decimals"), f"must be from {self.currency} minor units ({minor}) to "
-                         f"{_MAX_AMOUNT_DECIMALS}, got {amount_decimals}", "invalid_value")
+                         f"{MAX_AMOUNT_DECIMALS}, got {amount_decimals}", "invalid_value")
                 amount_decimals = None
             else:
                 self.amount_decimals = amount_decimals
@@ -188,7 +195,7 @@ class _Reader(PlanReader):
                 self.add(join(path, "prefixes"), "missing key 'prefixes' (only the fallback zone may have none)",
                          "missing_key")
             for prefix, p in listed or []:
-                if not _PREFIX.match(prefix):
+                if not _PREFIX.fullmatch(prefix):
                     self.add(p, f"{prefix!r} is not a dialling prefix (1 to 15 digits, not starting with 0, no '+')", "bad_prefix")
                 elif prefix in owner:
                     self.add(p, f"prefix {prefix!r} is already in {owner[prefix]}", "duplicate_prefix")
@@ -297,7 +304,7 @@ class _Reader(PlanReader):
         v = t[key]
         if isinstance(v, time):  # a TOML local time
             return v.hour * 3600 + v.minute * 60 + v.second
-        m = _CLOCK.match(v) if isinstance(v, str) else None
+        m = _CLOCK.fullmatch(v) if isinstance(v, str) else None
         if m is None:
             self.add(join(path, key), f"{v!r} is not a local time of day 'HH:MM' (00:00 to 24:00)", "bad_time")
             return None
@@ -341,9 +348,20 @@ class _Reader(PlanReader):
         if "max_cost_strategy" in t and "max_cost" not in t:
             self.add(join(path, "max_cost_strategy"), "max_cost_strategy without max_cost", "invalid_value")
         inc_decimals = self.integer(t, "increment_decimals", path) if "increment_decimals" in t else None
+        if inc_decimals is not None and inc_decimals > _MAX_INCREMENT_DECIMALS:
+            # finer than this changes no stored amount, and a 28-digit Decimal cannot round a cost to it
+            self.add(join(path, "increment_decimals"), f"must be at most {_MAX_INCREMENT_DECIMALS}, got {inc_decimals}",
+                     "invalid_value")
+            inc_decimals = None
+        if max_cost is not None and decimals is not None and max_cost != round(max_cost, decimals):
+            # a line is rounded to rounding_decimals and then capped: a finer cap would be a price no line can have
+            self.add(join(path, "max_cost"), f"{t['max_cost']} has more decimals than the rate's rounding_decimals "
+                     f"({decimals})", "too_precise")
+            max_cost = None
         steps = self.steps(t, path, unit) if unit is not None else None
         if None in (ident, unit, rounding, decimals, strategy, steps) or (
-            "max_cost" in t and max_cost is None) or ("name" in t and name is None):
+            "max_cost" in t and max_cost is None) or ("name" in t and name is None) or (
+                "increment_decimals" in t and inc_decimals is None):
             return None
         assert ident is not None and unit is not None and rounding is not None and decimals is not None
         assert strategy is not None and steps is not None

@@ -18,7 +18,7 @@ from fairtel.core.time import require_aware, utc_now
 def read_subjects(reader: FieldReader, top: dict[str, Any], plans: set[str]) -> list[SubjectPlan]:
     """The ``[[subjects]]`` of a catalog; every problem is recorded on ``reader``."""
     out: list[SubjectPlan] = []
-    seen: dict[tuple[str, frozenset[UsageKind] | None, datetime | None], str] = {}
+    seen: dict[tuple[str, datetime | None], list[tuple[frozenset[UsageKind] | None, str]]] = {}
     kinds = {k.value: k for k in UNIT_OF_KIND}
     for raw, path in reader.array_of_tables(top, "subjects", ""):
         t = reader.table(raw, path, ("subject", "plan", "kinds", "from"), ("subject", "plan"))
@@ -33,12 +33,15 @@ def read_subjects(reader: FieldReader, top: dict[str, Any], plans: set[str]) -> 
         active_from = read_instant(reader, t, "from", path) if "from" in t else None
         if subject is None or plan is None or not ok_kinds or ("from" in t and active_from is None):
             continue
-        key = (subject, kind_set, active_from)
-        if key in seen:
+        # two entries of one subject from the same time that share a kind (no kinds: every kind) would leave
+        # the plan of that kind to the order of the file
+        earlier = seen.setdefault((subject, active_from), [])
+        clash = next((p for k, p in earlier if k is None or kind_set is None or k & kind_set), None)
+        if clash is not None:
             reader.add(join(path, "subject"), f"subject {subject!r} is mapped twice for the same kinds and time "
-                       f"(first at {seen[key]})", "duplicate_id")
+                       f"(first at {clash})", "duplicate_id")
             continue
-        seen[key] = path
+        earlier.append((kind_set, path))
         out.append(SubjectPlan(subject, plan, kind_set, active_from))
     return out
 

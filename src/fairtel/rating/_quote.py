@@ -5,26 +5,35 @@ Each record is priced on its own. It consumes no allowance unless it names a pla
 period). The plan is the record's ``plan_id``, else the caller's, else the catalog's ``[[subjects]]`` entry for
 the msisdn (CGRateS rating profiles, ``*any`` fallback), else the catalog's pay-as-you-go plan. A VAS record
 is quoted at its offer's price, as if consented (nothing is billed by a quote).
+
+Records are checked as ``fairtel ingest`` checks them (mediation's ``validate``): a quote never prices what
+ingest would refuse, such as an outgoing call without a peer (it would fall in the fallback zone) or a
+duration of years (the band walk would not end). Only a VAS record's amount may be left out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
-from fairtel.catalog import Catalog, plan_for_subject
+from fairtel.catalog import Catalog, Plan, plan_for_subject
+from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, USAGE_FIELDS
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
-from fairtel.core.time import Period, parse_rfc3339
+from fairtel.core.time import Period
+from fairtel.mediation import validate
+from fairtel.mediation.readers import POS, RawBatch
 from fairtel.rating._rate import rate
+from fairtel.rating._steps import INT_LIMIT
 from fairtel.rating._vas import price_only_gate
 
-_INT_FIELDS = ("duration_s", "bytes_up", "bytes_down")
-_STR_FIELDS = ("record_id", "source", "msisdn", "kind", "direction", "peer", "offer_id", "currency", "roaming_country")
 QUOTE_MSISDN = "quote"
+QUOTE_FILE = "<quote>"
+_STATE_PREFIXES = ("cap:", "vas:")  # rating's other counters: a rule's daily cap, a value-added charge billed
 
 
 def default_plan(catalog: Catalog) -> str | None:
@@ -32,43 +41,60 @@ def default_plan(catalog: Catalog) -> str | None:
     return next((p.id for p in catalog.plans if p.pay_as_you_go), None)
 
 
-def _record_frame(raw: Mapping[str, Any], where: str) -> tuple[pl.DataFrame, list[Problem]]:
+def _as_text(value: object) -> str | None:
+    """A JSON value as the text of a canonical field, as the JSON Lines reader passes it to validation."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _text_row(raw: Mapping[str, Any], where: str, catalog: Catalog) -> tuple[dict[str, str | None], list[Problem]]:
+    """The record's canonical fields as text, with the quote's defaults (record id, msisdn, and for a VAS record
+    without an amount its offer's price, which it is quoted at anyway)."""
     problems: list[Problem] = []
-    row: dict[str, Any] = {}
-    for f in _STR_FIELDS:
-        v = raw.get(f)
-        if v is not None and not isinstance(v, str):
-            problems.append(Problem(where, None, f, "expected a string"))
-        row[f] = v
-    for f in _INT_FIELDS:
-        v = raw.get(f)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-            problems.append(Problem(where, None, f, "expected an integer ≥ 0"))
-            v = None
-        row[f] = v
+    row: dict[str, str | None] = {}
+    for f in USAGE_FIELDS:
+        try:
+            row[f] = _as_text(raw.get(f))
+        except TypeError as exc:
+            problems.append(Problem(where, None, f, f"expected a string or a number, got {exc}", "bad_value"))
+            row[f] = None
     row["record_id"] = row["record_id"] or where
-    row["source"] = row["source"] or "quote"
     row["msisdn"] = row["msisdn"] or QUOTE_MSISDN
-    if not row["kind"]:
-        problems.append(Problem(where, None, "kind", "required"))
-    started = raw.get("started_at")
-    if not isinstance(started, str):
-        problems.append(Problem(where, None, "started_at", "required: an RFC 3339 timestamp with offset"))
-    else:
-        try:
-            row["started_at"] = parse_rfc3339(started)
-        except FairtelError as exc:
-            problems.append(Problem(where, None, "started_at", exc.message))
-    row["amount_minor"] = None
-    if raw.get("amount") is not None:
-        try:
-            money = Money.of(str(raw["amount"]), row["currency"] or "CNY")
-            row["amount_minor"] = money.to_minor()
-        except (FairtelError, InvalidOperation, ValueError, TypeError) as exc:
-            problems.append(Problem(where, None, "amount", str(exc)))
-    if problems:
-        return pl.DataFrame(), problems
-    return pl.DataFrame([row]), []
+    if row["kind"] == "vas" and row["offer_id"]:
+        offer = next((o for o in catalog.offers if o.id == row["offer_id"]), None)
+        if offer is None:
+            problems.append(Problem(where, None, "offer_id", f"no offer {row['offer_id']!r} in the catalog",
+                                    "unknown_offer"))
+        elif row["amount"] is None:
+            row["amount"] = str(offer.price)
+            row["currency"] = row["currency"] or catalog.operator.currency
+    return row, problems
+
+
+def _records(rows: Mapping[int, dict[str, str | None]]) -> tuple[dict[int, pl.DataFrame], dict[int, list[Problem]]]:
+    """Each record checked as ``fairtel ingest`` checks it (required fields per kind, numbers, timestamps and
+    their ranges): a quote prices only what ingest would accept. One clean usage frame per good record."""
+    if not rows:
+        return {}, {}
+    order = sorted(rows)
+    table = pa.table({**{f: pa.array([rows[i][f] for i in order], type=pa.string()) for f in USAGE_FIELDS},
+                      POS: pa.array([i + 1 for i in order], type=pa.int64())})
+    checked = validate(RawBatch(table), file=QUOTE_FILE, source="quote")
+    problems: dict[int, list[Problem]] = {}
+    for r in checked.rejects:
+        message = r.message.removeprefix(f"{r.field}: ") if r.field else r.message
+        problems.setdefault(r.position - 1, []).append(Problem(f"record[{r.position - 1}]", None, r.field, message,
+                                                               r.reason))
+    clean = pl.from_arrow(checked.clean)
+    assert isinstance(clean, pl.DataFrame)
+    frames = {int(pos) - 1: clean.filter(pl.col(POS) == pos).select(CLEAN_USAGE_SCHEMA.names)
+              for pos in clean[POS].to_list()}
+    return frames, problems
 
 
 def _opening(raw: Mapping[str, Any], msisdn: str, where: str) -> tuple[pl.DataFrame | None, list[Problem]]:
@@ -76,13 +102,22 @@ def _opening(raw: Mapping[str, Any], msisdn: str, where: str) -> tuple[pl.DataFr
     if state is None:
         return None, []
     if not isinstance(state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in state.items()
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v < INT_LIMIT
+        for k, v in state.items()
     ):
-        return None, [Problem(where, None, "allowance_used", "expected an object of allowance id → units used (integers ≥ 0)")]
+        return None, [Problem(where, None, "allowance_used",
+                              f"expected an object of allowance id → units used (integers from 0 to {INT_LIMIT - 1})")]
     return pl.DataFrame(
         {"msisdn": [msisdn] * len(state), "counter": list(state.keys()), "used": list(state.values())},
         schema={"msisdn": pl.String(), "counter": pl.String(), "used": pl.Int64()},
     ), []
+
+
+def _unknown_counters(plan: Plan, used: Mapping[str, int]) -> list[str]:
+    """The ``allowance_used`` keys that are none of the plan's allowances (nor a daily-cap or VAS counter): a
+    state that names them would be silently ignored, and the record priced as if nothing had been used."""
+    ids = {a.id for a in plan.allowances}
+    return [k for k in used if k not in ids and not k.startswith(_STATE_PREFIXES)]
 
 
 def _plan(catalog: Catalog, raw: Mapping[str, Any], plan_id: str | None, frame: pl.DataFrame) -> str:
@@ -125,20 +160,36 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
     out: list[dict[str, Any]] = []
     currency = catalog.operator.currency
     exp = minor_units(currency)
+    rows: dict[int, dict[str, str | None]] = {}
+    early: dict[int, list[Problem]] = {}
+    for i, raw in enumerate(records):
+        if isinstance(raw, Mapping):
+            row, problems = _text_row(raw, f"record[{i}]", catalog)
+            if problems:
+                early[i] = problems
+            else:
+                rows[i] = row
+    frames, late = _records(rows)
     for i, raw in enumerate(records):
         where = f"record[{i}]"
         if not isinstance(raw, Mapping):
             out.append({"record_id": None, "error": {"code": "input_invalid", "message": f"{where}: not a JSON object"}})
             continue
-        frame, problems = _record_frame(raw, where)
         record_id = raw.get("record_id") or where
+        problems = early.get(i) or late.get(i) or []
+        opening = None
         if not problems:
+            frame = frames[i]
             opening, problems = _opening(raw, frame["msisdn"][0], where)
         if problems:
             out.append({"record_id": record_id, "error": InvalidInputError(problems, what=where).to_dict()})
             continue
         try:
             plan = _plan(catalog, raw, plan_id, frame)
+            unknown = _unknown_counters(catalog.plan(plan), raw.get("allowance_used") or {})
+            if unknown:
+                raise InvalidInputError([Problem(where, None, "allowance_used", f"plan {plan} has no allowance "
+                                                 + ", ".join(map(repr, unknown)), "unknown_allowance")], what=where)
             period = Period.containing(frame["started_at"][0], catalog.operator.timezone)
             result = rate(frame, catalog, {frame["msisdn"][0]: plan}, period=period, gate=price_only_gate,
                           opening_state=opening, allowances=opening is not None)
