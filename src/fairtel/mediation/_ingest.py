@@ -14,7 +14,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -30,10 +30,11 @@ from fairtel.core.errors import FairtelError
 from fairtel.core.settings import Settings
 from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
 from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
-from fairtel.mediation._partials import held_from, held_ids, hold, release
+from fairtel.mediation._partials import conflicting_parts, held_from, held_ids, hold, release
 from fairtel.mediation._state import FileRecord, MediationState
-from fairtel.mediation._validate import Validated, validate
-from fairtel.mediation.readers import Reader, detect, get_reader
+from fairtel.mediation._validate import SEQ, Reason, Validated, validate
+from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
+from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
 from fairtel.mediation.readers._fieldmap import FieldMapReader, load_fieldmap
 
@@ -94,6 +95,24 @@ class FileReport:
     @property
     def ok(self) -> bool:
         return self.status != Status.FAILED
+
+
+_BLANK = b" \t\r\n\x0b\x0c"
+
+
+def _only_blank_lines(path: Path) -> bool:
+    """Whether the file holds nothing but white space and line ends (after a BOM): no reader finds a record
+    in it, so it is empty rather than of an unknown format. Stops at the first other byte, which is almost
+    always in the first block."""
+    with open(path, "rb") as f:
+        chunk = f.read(HEAD_BYTES)
+        for bom, _ in BOMS:
+            chunk = chunk.removeprefix(bom)
+        while chunk:
+            if chunk.lstrip(_BLANK):  # no copy when the first byte is not blank, as in any file with records
+                return False
+            chunk = f.read(1 << 20)
+    return True
 
 
 def content_hash(path: Path) -> str:
@@ -284,12 +303,32 @@ def _newest_by_source(clean: pa.Table, into: dict[str, int]) -> None:
             into[s] = ts
 
 
+def _drop_conflicting_parts(conn: sqlite3.Connection, clean: pa.Table,
+                            raw_of: Callable[[Sequence[int]], list[bytes]], file: str) -> tuple[pa.Table, list[Reject]]:
+    """``clean`` without the parts whose sequence number their session already has under another record id
+    (``_partials.conflicting_parts``), and those parts as rejects with their original bytes."""
+    clashes = conflicting_parts(conn, clean)
+    if not clashes:
+        return clean, []
+    rows = [row for row, _ in clashes]
+    picked = clean.select(["session_id", SEQ, "record_id", POS]).take(pa.array(rows)).to_pylist()
+    out = [Reject(file, int(r[POS]), Reason.CONFLICTING_PART.value, "seq",
+                  f"seq: session {r['session_id']} already has part {r[SEQ]} as record {owner} (this is record "
+                  f"{r['record_id']}); the first one is kept", raw)
+           for (_, owner), r, raw in zip(clashes, picked, raw_of(rows), strict=True)]
+    keep = np.ones(clean.num_rows, dtype=bool)
+    keep[rows] = False
+    return filter_rows(clean, keep), out
+
+
 def _checked(reader: Reader, path: Path, source: str, batch_size: int) -> Iterator[tuple[int, Validated]]:
     """Read and validate: a pure function of the file, so it runs ahead on the prefetch thread while the
     consumer dedups and hands the previous batch to the lake writer."""
     for batch in reader.read(path, source=source, batch_size=batch_size):
         consumed, checked = batch.consumed, validate(batch, file=str(path), source=source)
-        del batch  # the raw batch (and the text block behind it) goes before the next one is read
+        # the raw batch (and the text block behind it) goes before the next one is read, unless it holds parts of
+        # partial records (``checked.raw_of``: a part refused when held keeps its original bytes)
+        del batch
         yield consumed, checked
 
 
@@ -327,6 +366,14 @@ class _Session:
             return rep
         if size == 0:
             rep.status, rep.message = Status.EMPTY, "empty file: no records"
+            return rep
+        try:
+            blank = _only_blank_lines(path)
+        except OSError as exc:
+            rep.status, rep.message = Status.FAILED, f"file_unreadable: {exc.strerror or exc}"
+            return rep
+        if blank:  # no format to tell, and no record to read in any of them
+            rep.status, rep.message = Status.EMPTY, "empty file: only blank lines, no records"
             return rep
         hasher = _Hasher(path)
         try:
@@ -415,8 +462,15 @@ class _Session:
                     if conn is None and hasher.done():
                         conn = settle()
                     rep.read += consumed
-                    rejects.write(v.rejects)
                     clean = v.clean
+                    refused = v.rejects
+                    if v.raw_of is not None:  # parts of partial records: a sequence number taken twice is refused
+                        if conn is None:
+                            conn = settle()
+                        clean, clashes = _drop_conflicting_parts(conn, clean, v.raw_of, str(path))
+                        if clashes:
+                            refused = sorted([*refused, *clashes], key=lambda r: r.position)
+                    rejects.write(refused)
                     if clean.num_rows:
                         h1, h2 = key_hashes(clean.column("source"), clean.column("record_id"))
                         dup = self.keys.seen(h1, h2)

@@ -9,6 +9,12 @@ session was already emitted (it becomes a session fragment of its own).
 
 Stitching: the first part (by seq, then start, then arrival) gives the record_id and the descriptive fields;
 ``started_at`` is the earliest start; duration, volumes and amounts are summed; ``parts`` counts them.
+
+A session has one part per sequence number. A part numbered like one its session already holds, under another
+record id, is refused (``conflicting_part``, with its original bytes), the part that came first being kept:
+holding both would leave the sequence with a repeat it can never complete, and either one alone may be the
+right one, so the later one goes where a person can see it rather than being summed or silently dropped.
+(The same record id again is a duplicate, as anywhere.)
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.mediation._validate import FINAL, SEQ
@@ -57,6 +65,33 @@ def hold(conn: sqlite3.Connection, parts: pa.Table, file_seq: int) -> None:
             columns.append(parts.column(src).to_pylist())
     conn.executemany(f"INSERT INTO partials ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})",
                      zip(*columns, strict=True))
+
+
+def conflicting_parts(conn: sqlite3.Connection, clean: pa.Table) -> list[tuple[int, str]]:
+    """Rows of ``clean`` (the accepted records of one batch, in file order) that are parts numbered like a part
+    held for their session, or like an earlier row of the batch, under another record id: ``(row, the record id
+    that has the number)``. Checked before dedup, so a refused part claims no key and a corrected resend of it
+    is read again."""
+    seqs = clean.column(SEQ)
+    sessions = clean.column("session_id")
+    numbered = pc.and_(pc.is_valid(sessions), pc.is_valid(seqs))
+    rows = np.flatnonzero(np.asarray(numbered.to_numpy(zero_copy_only=False), dtype=bool))
+    if not len(rows):
+        return []
+    sel = pa.array(rows)
+    columns = [clean.column(c).take(sel).to_pylist() for c in ("source", "session_id", SEQ, "record_id")]
+    taken: dict[tuple[str, str, int], str] = {}
+    out: list[tuple[int, str]] = []
+    for row, source, session_id, seq, record_id in zip(rows.tolist(), *columns, strict=True):
+        key = (source, session_id, seq)
+        owner = taken.get(key)
+        if owner is None:
+            held = [r for r, in conn.execute(
+                "SELECT record_id FROM partials WHERE source = ? AND session_id = ? AND seq = ? ORDER BY arrival", key)]
+            owner = taken[key] = record_id if not held or record_id in held else held[0]
+        if owner != record_id:
+            out.append((row, owner))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ fails, so a few bad rows never cost the good ones anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -42,6 +42,7 @@ class Reason(StrEnum):
     BAD_JSON = "bad_json"
     LINE_TOO_LONG = "line_too_long"
     FILTERED = "filtered"
+    CONFLICTING_PART = "conflicting_part"
 
 
 SEQ = "_seq"
@@ -71,6 +72,10 @@ _STRING_OUT = ("record_id", "source", "msisdn", "kind", "direction", "peer", "of
 class Validated:
     clean: pa.Table  # CLEAN_USAGE_SCHEMA + _pos, _seq, _final
     rejects: list[Reject]
+    # The original bytes of rows of ``clean`` (by row index), set only when the batch holds parts of partial
+    # records: a part may still be refused when it is held (a sequence number its session already has). It
+    # keeps the raw batch alive until the batch is done with, so only batches with parts pay for it.
+    raw_of: Callable[[Sequence[int]], list[bytes]] | None = None
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -639,7 +644,14 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     schema = pa.schema([*CLEAN_USAGE_SCHEMA, pa.field(POS, pa.int64()), pa.field(SEQ, pa.int64()),
                         pa.field(FINAL, pa.bool_())])
     clean = pa.Table.from_arrays(arrays, schema=schema)
-    return Validated(clean, rejects)
+    raw_of = None
+    if cols.get("session_id") is not None and P("session_id")[good].any():
+
+        def raw_of(clean_rows: Sequence[int]) -> list[bytes]:
+            rows = good[np.asarray(clean_rows, dtype=np.int64)]
+            return _raw_bytes(batch, cols, rows, _positions(cols, rows))
+
+    return Validated(clean, rejects, raw_of)
 
 
 def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
@@ -656,21 +668,30 @@ def _value_text(v: Any) -> str:
     return s if len(s) <= 80 else s[:77] + "..."
 
 
+def _positions(cols: _Columns, rows: np.ndarray) -> list[int]:
+    pos_col = cols.get(POS)
+    return pc.take(pos_col, pa.array(rows)).to_pylist() if pos_col is not None else (rows + 1).tolist()
+
+
+def _raw_bytes(batch: RawBatch, cols: _Columns, rows: np.ndarray, positions: list[int]) -> list[bytes]:
+    """The original bytes of rows of the batch: kept by the reader, sliced from its text, or (a columnar
+    source, Parquet) the record itself as JSON."""
+    sel = pa.array(rows, type=pa.int64())
+    raw_col = cols.get(RAW)
+    if raw_col is not None:
+        return [b if isinstance(b, bytes) else (b.encode() if isinstance(b, str) else b"")
+                for b in pc.take(raw_col, sel).to_pylist()]
+    if batch.raw_of is not None:
+        return batch.raw_of(positions)
+    sub = batch.table.take(sel).drop_columns([c for c in (POS, RAW) if c in batch.table.column_names])
+    return [json.dumps(r, default=str, ensure_ascii=False).encode() for r in sub.to_pylist()]
+
+
 def _rejects(batch: RawBatch, cols: _Columns, rows: np.ndarray, code: np.ndarray,
              checks: list[tuple[Reason, str, str, np.ndarray]], file: str) -> list[Reject]:
     sel = pa.array(rows)
-    pos_col = cols.get(POS)
-    positions = (pc.take(pos_col, sel).to_pylist() if pos_col is not None else (rows + 1).tolist())
-    raws: list[bytes]
-    raw_col = cols.get(RAW)
-    if raw_col is not None:
-        raws = [b if isinstance(b, bytes) else (b.encode() if isinstance(b, str) else b"")
-                for b in pc.take(raw_col, sel).to_pylist()]
-    elif batch.raw_of is not None:
-        raws = batch.raw_of(positions)
-    else:  # a columnar source (Parquet): the record itself, as JSON
-        sub = batch.table.take(sel).drop_columns([c for c in (POS, RAW) if c in batch.table.column_names])
-        raws = [json.dumps(r, default=str, ensure_ascii=False).encode() for r in sub.to_pylist()]
+    positions = _positions(cols, rows)
+    raws = _raw_bytes(batch, cols, rows, positions)
     fields_needed = {checks[int(code[r])][1] for r in rows}
     values = {f: pc.take(cols.get(f), sel).to_pylist() if cols.get(f) is not None else [None] * len(rows)
               for f in fields_needed}

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from fairtel.mediation.readers._base import RawBatch
 from fairtel.mediation.readers._rows import BatchBuilder, make_reject
 from fairtel.mediation.readers._switch_text import (
-    decode,
     head_lines,
     iter_lines,
     local_to_rfc3339,
     looks_like_time,
     split_csv,
+    text_line,
 )
 from fairtel.mediation.readers._switch_text import timezone as tz_for
 
@@ -105,9 +105,9 @@ class AsteriskCsvReader:
             if line.too_long:
                 builder.reject(make_reject(file, line.number, "line_too_long", "line longer than the limit", line.raw))
             elif line.raw.strip():
-                text = decode(line.raw)
+                text, why = text_line(line.raw)
                 if text is None:
-                    builder.reject(make_reject(file, line.number, "undecodable", "neither UTF-8 nor GB18030", line.raw))
+                    builder.reject(make_reject(file, line.number, "undecodable", why, line.raw))
                 else:
                     fields = split_csv(text)
                     layout = self.columns if self.columns else _layout(fields)

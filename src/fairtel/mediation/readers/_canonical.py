@@ -5,6 +5,7 @@ text they were written as (never through a float)."""
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,16 @@ _FIELDS = frozenset(USAGE_FIELDS)
 
 def _canonical_name(name: str) -> str:
     return name.strip().strip('"').strip().lower()
+
+
+def _text_of(raw: bytes) -> str | None:
+    """UTF-8, else GB18030; None when it is neither."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def _strip_bom(head: bytes) -> bytes:
@@ -120,8 +131,11 @@ class JsonlReader:
         if not body.startswith(b"{"):
             return False
         first = body.split(b"\n", 1)[0]
+        text = _text_of(first)  # a GBK switch writes its Chinese text (cell names) in GB18030, not UTF-8
+        if text is None:
+            return False
         try:
-            doc = json.loads(first)
+            doc = json.loads(text)
         except ValueError:
             return False
         return isinstance(doc, dict) and "record_id" in doc and "kind" in doc
@@ -174,7 +188,13 @@ class JsonlReader:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            return Reject(file, number, "undecodable", None, f"not valid {encoding}: {exc.reason}", raw)
+            # a UTF-8 file (by its head) with a GBK line further on: read as GB18030, as canonical CSV is
+            fallback = _text_of(raw) if codecs.lookup(encoding).name == "utf-8" else None
+            if fallback is None:
+                return Reject(file, number, "undecodable", None, f"not valid {encoding}: {exc.reason}", raw)
+            text = fallback
+        if "\x00" in text:  # a damaged line of a text file: refused alone, as in CSV
+            return Reject(file, number, "undecodable", None, "NUL byte in a text line", raw)
         try:  # a BOM opening a line inside the file (files joined end to end) is not data
             doc = json.loads(text.removeprefix("\ufeff"), parse_float=str, parse_int=str)  # numbers keep their text
         except ValueError as exc:

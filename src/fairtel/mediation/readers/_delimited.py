@@ -8,8 +8,9 @@ a quoted value spanning lines) is re-read line by line with the ``csv`` module, 
 
 Encodings: UTF-8 (with or without a BOM) unless the head of the file says otherwise; Chinese switches often
 write GBK/GB18030, detected when the non-ASCII lines of the head are not UTF-8 but are GB18030; in a file read
-as UTF-8, a later line that is not UTF-8 is read as GB18030 (only a line that is neither is undecodable). A NUL byte in
-the head means the file is not text at all.
+as UTF-8, a later line that is not UTF-8 is read as GB18030 (only a line that is neither is undecodable). NUL bytes in
+most lines of the head mean the file is not text at all (binary data, UTF-16); a line of a text file holding one is
+rejected alone (undecodable).
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def detect_encoding(head: bytes) -> tuple[str, int]:
     for bom, enc in BOMS:
         if head.startswith(bom):
             return enc, len(bom)
-    if b"\x00" in head:
-        raise UnreadableFileError("not a text file: NUL bytes in the first 64 KiB (binary data or UTF-16)")
+    if is_binary(head):
+        raise UnreadableFileError("not a text file: NUL bytes in most lines of the first 64 KiB (binary data or "
+                                  "UTF-16)")
     lines = [ln for ln in head.split(b"\n")[:-1] if any(b >= 0x80 for b in ln)] if len(head) == HEAD_BYTES else [
         ln for ln in head.split(b"\n") if any(b >= 0x80 for b in ln)
     ]
@@ -86,6 +88,20 @@ def detect_encoding(head: bytes) -> tuple[str, int]:
         f"not a text file: {len(lines) - max(utf8, gb)} of {len(lines)} non-ASCII lines in the head are neither "
         "UTF-8 nor GB18030"
     )
+
+
+def is_binary(head: bytes) -> bool:
+    """Whether a file head holding NUL bytes is binary data rather than text with a few damaged lines: NUL bytes
+    in more than half of its non-empty lines (UTF-16 puts one beside every ASCII character, so in every line;
+    binary data has them everywhere). A text file with a damaged record, or a zero-filled tail left by a crash,
+    keeps its other lines, each rejected or read on its own."""
+    if b"\x00" not in head:
+        return False
+    lines = head.split(b"\n")
+    if len(head) >= HEAD_BYTES and len(lines) > 1:
+        lines.pop()  # the last piece may be cut
+    lines = [ln for ln in lines if ln.rstrip(b"\r")]
+    return 2 * sum(b"\x00" in ln for ln in lines) > len(lines)
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -293,8 +309,8 @@ class BlockParser:
 
     # Arrow's parser; None when the block cannot be accounted for exactly.
     def _fast(self, block: _Block, utf8: bytes) -> RawBatch | None:
-        if self.dialect.quote and _odd_quotes(utf8, self.dialect.quote):
-            return None  # a quoted value may run past its line end, which the parser would cut silently
+        if self.dialect.quote and _irregular_quotes(utf8, self.dialect.quote, self.dialect.delimiter):
+            return None  # the parser may read such quoting differently from the line-by-line reading
         bad: list[tuple[int, int]] = []
 
         def handler(row: pcsv.InvalidRow) -> str:
@@ -433,16 +449,36 @@ def _gb18030(raw: bytes) -> str | None:
         return None
 
 
-def _odd_quotes(data: bytes, quote: str) -> bool:
-    """Whether some line of ``data`` holds an odd number of quote characters: the lines a quoted value may
-    leave open (a value that goes on past the line end), which only a line-by-line reading tells apart."""
-    q = ord(quote)
+def _irregular_quotes(data: bytes, quote: str, delimiter: str) -> bool:
+    """Whether some line of ``data`` quotes otherwise than by whole quoted values (a quote opening a value right
+    after a delimiter or at the line start, inner quotes doubled, the closing one right before a delimiter or the
+    line end). Only such values are read alike by Arrow's parser and the ``csv`` module; anything else is
+    read line by line: a line with an odd number of quotes (a value that may go on past the line end), and one
+    like ``x"y,"z`` (a quote inside an unquoted value, then a value opened and never closed on its line, which the
+    parser would close at the end of the block).
+
+    In a line of whole quoted values, the quotes before a position are odd in number exactly when the position
+    is inside a value; so a quote preceded by an even number of quotes on its line opens a value (or is the
+    second of a doubled pair) and one preceded by an odd number closes it (or is the first of a pair)."""
+    q, d = ord(quote), ord(delimiter)
+    if q > 0x7F or d > 0x7F:
+        return data.find(quote.encode("utf-8")) >= 0  # a multi-byte quote or delimiter: line by line
     if data.find(q) < 0:
         return False
     arr = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(arr == q)
     line_of = np.searchsorted(np.flatnonzero(arr == 10), quotes)
-    return bool((np.bincount(line_of) & 1).any())
+    if (np.bincount(line_of) & 1).any():
+        return True
+    nth = np.arange(len(quotes)) - np.searchsorted(line_of, line_of, side="left")  # quotes before it on its line
+    before = arr[np.maximum(quotes - 1, 0)]
+    before[quotes == 0] = 10
+    after = arr[np.minimum(quotes + 1, len(arr) - 1)]
+    after[quotes == len(arr) - 1] = 10
+    opens = (nth & 1) == 0
+    bad_open = opens & (before != d) & (before != 10) & (before != q)
+    bad_close = ~opens & (after != d) & (after != 10) & (after != 13) & (after != q)
+    return bool(bad_open.any() or bad_close.any())
 
 
 def _open_quote(text: str, dialect: TextDialect) -> bool:

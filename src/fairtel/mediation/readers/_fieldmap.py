@@ -348,8 +348,10 @@ class FieldMapReader:
             arr = self._value(rule, col, n)
             if rule.field == "started_at":
                 arr, bad = self._timestamp(rule, arr)
-                refuse.append((bad, "bad_timestamp", "started_at",
-                               f"started_at: does not match {rule.format or fm.timestamp_format!r}"))
+                fmt = rule.format or fm.timestamp_format
+                what = (f"not an integer count of {'seconds' if fmt == 'epoch' else 'milliseconds'} since 1970 "
+                        "within the range of a timestamp") if fmt in ("epoch", "epoch_ms") else f"does not match {fmt!r}"
+                refuse.append((bad, "bad_timestamp", "started_at", f"started_at: {what}"))
             out[rule.field] = arr
         columns = {**out, POS: pos}
         table = pa.table(columns)
@@ -436,6 +438,11 @@ class FieldMapReader:
                 ints = ints.combine_chunks()
             ints = ints.cast(pa.int64())
             scale = 1_000_000 if fmt == "epoch" else 1_000
+            # int64 arithmetic wraps: a count too large to scale to microseconds (one that wraps can land on a
+            # plausible time) is no time at all, refused like any other unreadable value
+            limit = _INT64_MAX // scale
+            fits = pc.and_(pc.less_equal(ints, limit), pc.greater_equal(ints, -limit))
+            ints = pc.if_else(fits, ints, pa.scalar(None, pa.int64()))
             ts = pc.multiply(ints, scale).cast(pa.timestamp("us", tz="UTC"))
         else:
             parsed = pc.strptime(pc.utf8_trim_whitespace(arr), format=fmt, unit="us", error_is_null=True)

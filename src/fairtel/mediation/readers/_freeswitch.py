@@ -21,12 +21,14 @@ from fairtel.mediation.readers._base import RawBatch
 from fairtel.mediation.readers._rows import BatchBuilder, make_reject
 from fairtel.mediation.readers._switch_text import (
     BOM,
+    Line,
     decode,
     head_lines,
     iter_lines,
     local_to_rfc3339,
     looks_like_time,
     split_csv,
+    text_line,
 )
 from fairtel.mediation.readers._switch_text import timezone as tz_for
 
@@ -105,9 +107,9 @@ class FreeswitchCsvReader:
             if line.too_long:
                 builder.reject(make_reject(file, line.number, "line_too_long", "line longer than the limit", line.raw))
             elif line.raw.strip():
-                text = decode(line.raw)
+                text, why = text_line(line.raw)
                 if text is None:
-                    builder.reject(make_reject(file, line.number, "undecodable", "neither UTF-8 nor GB18030", line.raw))
+                    builder.reject(make_reject(file, line.number, "undecodable", why, line.raw))
                 else:
                     fields = split_csv(text)
                     if first and _is_header(fields):
@@ -210,14 +212,14 @@ class FreeswitchJsonReader:
         builder = BatchBuilder(OUTPUT, batch_size=batch_size)
         file = str(path)
         lines = iter_lines(path)
-        first: tuple[int, bytes] | None = None
+        first: Line | None = None
         for line in lines:
             if line.raw.strip():
-                first = (line.number, line.raw)
+                first = line
                 break
         if first is None:
             return
-        if _whole_object(first[1]):
+        if _whole_object(first.raw):
             yield from self._read_lines(file, first, lines, builder)
         else:
             yield from self._read_documents(path, file, builder)
@@ -231,70 +233,164 @@ class FreeswitchJsonReader:
             record["started_at"] = local_to_rfc3339(str(record["started_at"]), self.tz)
         builder.add(pos, raw, record)
 
-    def _read_lines(self, file: str, first: tuple[int, bytes], rest: Iterator[Any],
-                    builder: BatchBuilder) -> Iterator[RawBatch]:
+    def _read_lines(self, file: str, first: Line, rest: Iterator[Line], builder: BatchBuilder) -> Iterator[RawBatch]:
         """One document per line (JSON Lines)."""
-        self._parse_line(builder, file, *first)
+        self._parse_line(builder, file, first)
         for line in rest:
             if builder.full:
                 yield builder.flush()
             if line.too_long:
                 builder.reject(make_reject(file, line.number, "line_too_long", "line longer than the limit", line.raw))
             elif line.raw.strip():
-                self._parse_line(builder, file, line.number, line.raw)
+                self._parse_line(builder, file, line)
         if len(builder):
             yield builder.flush()
 
-    def _parse_line(self, builder: BatchBuilder, file: str, number: int, raw: bytes) -> None:
-        text = decode(raw)
-        if text is None:
-            builder.reject(make_reject(file, number, "undecodable", "neither UTF-8 nor GB18030", raw))
-            return
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            builder.reject(make_reject(file, number, "undecodable", f"not JSON: {exc}", raw))
+    def _parse_line(self, builder: BatchBuilder, file: str, line: Line) -> None:
+        number, raw = line.number, line.raw
+        text, why = text_line(raw)
+        doc: object = None
+        if text is not None:
+            try:
+                doc = json.loads(text)
+            except ValueError as exc:
+                why = f"not JSON: {exc}"
+        if why:
+            if not line.ended:  # the file ends inside this line: a record cut short, not a damaged one
+                builder.reject(make_reject(file, number, "truncated", f"last line is cut off: {why}", raw))
+            else:
+                builder.reject(make_reject(file, number, "undecodable", why, raw))
             return
         self._add(builder, file, number, raw, doc)
 
     def _read_documents(self, path: Path, file: str, builder: BatchBuilder) -> Iterator[RawBatch]:
-        """Pretty-printed documents, one per file or concatenated: positions are the line of each '{'."""
+        """Pretty-printed documents, one per file or concatenated, or arrays of them: positions are the line of
+        each document's (or array item's) '{', and each keeps its own original bytes. A damaged document is
+        rejected alone (see ``_documents``); bytes that are neither UTF-8 nor GB18030 spoil only the documents
+        holding them."""
         data = path.read_bytes()
         if data.startswith(BOM):
             data = data[len(BOM):]
-        text = decode(data)
-        if text is None:
-            builder.reject(make_reject(file, 1, "undecodable", "neither UTF-8 nor GB18030", data))
-            yield builder.flush()
-            return
-        decoder = json.JSONDecoder()
-        at = 0
-        while True:
-            while at < len(text) and text[at] in " \t\r\n":
-                at += 1
-            if at >= len(text):
-                break
-            line_no = text.count("\n", 0, at) + 1
-            try:
-                doc, end = decoder.raw_decode(text, at)
-            except json.JSONDecodeError as exc:
-                # a document still open at the end of the file was cut short; anything else is not JSON
-                rest = text[at:]
-                cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string") or \
-                    rest.count("{") > rest.count("}")
+        text, spans = _decoded(data)
+        lines = _LineCounter(text)
+        for start, end, doc, error in _documents(text):
+            line_no = lines.at(start)
+            raw = spans.bytes(start, end)
+            if error is not None:
+                # cut short: the last stretch of the file, still open where the file ends
+                stretch = text[start:end]
+                cut = not text[end:].strip(_WS) and (
+                    error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string")
+                    or stretch.count("{") > stretch.count("}") or stretch.count("[") > stretch.count("]"))
+                what = "a document cut short at the end of the file" if cut else "a damaged document"
                 builder.reject(make_reject(file, line_no, "truncated" if cut else "undecodable",
-                                           f"not JSON from here: {exc.msg}", rest.encode("utf-8")))
-                break
-            if isinstance(doc, list):  # an array of call records
-                for item in doc:
-                    self._add(builder, file, line_no, json.dumps(item).encode("utf-8"), item)
+                                           f"{what}: {error.msg} at line {error.lineno} column {error.colno}", raw))
+            elif spans.errors != "strict" and _UNDECODED.search(text, start, end):
+                builder.reject(make_reject(file, line_no, "undecodable", "neither UTF-8 nor GB18030", raw))
             else:
-                self._add(builder, file, line_no, text[at:end].encode("utf-8"), doc)
-            at = end
+                self._add(builder, file, line_no, raw, doc)
             if builder.full:
                 yield builder.flush()
         if len(builder):
             yield builder.flush()
+
+
+_WS = " \t\r\n\x0b\x0c"  # what separates documents: the white space a blank line may hold
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape: neither UTF-8 nor GB18030
+
+
+def _skip(text: str, at: int) -> int:
+    n = len(text)
+    while at < n and text[at] in _WS:
+        at += 1
+    return at
+
+
+def _documents(text: str) -> Iterator[tuple[int, int, Any, json.JSONDecodeError | None]]:
+    """``(start, end, document, None)`` for each JSON value of a concatenation, the items of a top-level array
+    one by one; ``(start, end, None, error)`` for a damaged stretch. A damaged stretch runs to the next line that
+    opens with '{' (where mod_json_cdr starts each document; the nested objects of a pretty-printed document are
+    indented) or to the end of the text, so the documents after it are still read."""
+    decoder = json.JSONDecoder()
+    n = len(text)
+    at = 0
+    while (at := _skip(text, at)) < n:
+        start = at
+        try:
+            if text[at] != "[":
+                doc, at = decoder.raw_decode(text, at)
+                yield start, at, doc, None
+                continue
+            opened, items = at, 0
+            at = _skip(text, at + 1)  # an array of call records
+            while at < n and text[at] != "]":
+                start = at
+                item, at = decoder.raw_decode(text, at)
+                yield start, at, item, None
+                items += 1
+                at = _skip(text, at)
+                if at < n and text[at] == ",":
+                    at = _skip(text, at + 1)
+                elif at >= n or text[at] != "]":
+                    start = at
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            if at >= n and not items:  # cut before its first record: the array itself is the reject
+                start = opened
+                raise json.JSONDecodeError("Unterminated array", text, at)
+            at += 1
+        except json.JSONDecodeError as exc:
+            nxt = text.find("\n{", start)
+            end = n if nxt < 0 else nxt + 1
+            kept = len(text[start:end].rstrip(_WS))
+            if kept:  # (an array cut right after an item loses no record)
+                yield start, start + kept, None, exc
+            at = end
+
+
+class _LineCounter:
+    """1-based line numbers of increasing offsets into a text, counted once."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.offset, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+class _Spans:
+    """The original bytes of increasing stretches of a decoded text, found by encoding the text between them
+    once, in order. Exact when encoding the text gives the file's bytes back (always for UTF-8, checked for
+    GB18030); otherwise a stretch is its text encoded as UTF-8."""
+
+    def __init__(self, data: bytes, text: str, encoding: str, errors: str) -> None:
+        self.data, self.text, self.encoding, self.errors = data, text, encoding, errors
+        self.exact = encoding == "utf-8" or text.encode(encoding, errors) == data
+        self.char, self.byte = 0, 0
+
+    def _offset(self, pos: int) -> int:
+        self.byte += len(self.text[self.char:pos].encode(self.encoding, self.errors))
+        self.char = pos
+        return self.byte
+
+    def bytes(self, start: int, end: int) -> bytes:
+        if not self.exact:
+            return self.text[start:end].encode("utf-8", "surrogateescape")
+        return self.data[self._offset(start):self._offset(end)]
+
+
+def _decoded(data: bytes) -> tuple[str, _Spans]:
+    """The file's text: UTF-8, else GB18030, else UTF-8 with the bytes that are neither kept as lone
+    surrogates (``surrogateescape``), so that only the documents holding them are refused."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, _Spans(data, text, encoding, "strict")
+    text = data.decode("utf-8", "surrogateescape")
+    return text, _Spans(data, text, "utf-8", "surrogateescape")
 
 
 def _whole_object(raw: bytes) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fairtel.core.time import DEMO_TIMEZONE, zone
+from fairtel.mediation.readers._delimited import is_binary
 
 BOM = b"\xef\xbb\xbf"
 MAX_LINE = 1 << 20  # a longer line is not a CDR: it is rejected (line_too_long) and skipped to its end
@@ -30,6 +31,7 @@ class Line:
     number: int  # 1-based
     raw: bytes  # without the line end
     too_long: bool = False
+    ended: bool = True  # False for a last line without a line end (a file cut short, or just not terminated)
 
 
 def iter_lines(path: Path, *, max_line: int = MAX_LINE) -> Iterator[Line]:
@@ -50,7 +52,7 @@ def iter_lines(path: Path, *, max_line: int = MAX_LINE) -> Iterator[Line]:
                 continue
             if number == 1 and line.startswith(BOM):
                 line = line[len(BOM):]
-            yield Line(number, line.rstrip(b"\r\n"))
+            yield Line(number, line.rstrip(b"\r\n"), ended=line.endswith(b"\n"))
 
 
 def decode(raw: bytes) -> str | None:
@@ -65,6 +67,17 @@ def decode(raw: bytes) -> str | None:
         return None
 
 
+def text_line(raw: bytes) -> tuple[str | None, str]:
+    """A line's text, or None and why it is undecodable: neither UTF-8 nor GB18030, or a NUL byte (a damaged
+    line of a text file, refused alone)."""
+    text = decode(raw)
+    if text is None:
+        return None, "neither UTF-8 nor GB18030"
+    if "\x00" in text:
+        return None, "NUL byte in a text line"
+    return text, ""
+
+
 def split_csv(text: str) -> list[str]:
     if '"' not in text:
         return text.split(",")
@@ -75,15 +88,17 @@ def head_lines(head: bytes, limit: int = 5) -> list[list[str]]:
     """The first complete, non-empty lines of a file head, split as CSV (for sniffing)."""
     if head.startswith(BOM):
         head = head[len(BOM):]
+    if is_binary(head):
+        return []  # binary: not a switch CSV
     lines = head.split(b"\n")
     if len(lines) > 1:
         lines = lines[:-1]  # the last piece may be cut
     out: list[list[str]] = []
     for raw in lines:
         text = decode(raw.rstrip(b"\r"))
-        if text is None or "\x00" in text:
+        if text is None:
             return []  # binary: not a switch CSV
-        if not text.strip():
+        if not text.strip() or "\x00" in text:  # a damaged line is rejected when read; the others tell the format
             continue
         out.append(split_csv(text))
         if len(out) >= limit:
