@@ -9,7 +9,8 @@ refused attempt to open a subscriber is recorded as such (``failure_audit``): pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -20,10 +21,11 @@ from sqlalchemy.engine import Connection
 
 from fairtel.api._errors import NoAssignmentError
 from fairtel.api._security import Principal
+from fairtel.care import DEFAULT_SLA, SlaPolicy
 from fairtel.core.errors import NotFoundError, PermissionDeniedError
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
-from fairtel.privacy import Permission, Pseudonymizer, Role, can, mask_msisdn, replace_numbers, view_of
+from fairtel.privacy import Permission, Pseudonymizer, Role, can, has_number, mask_msisdn, replace_numbers, view_of
 from fairtel.privacy._roles import View
 from fairtel.store import AgentAssignment, access_row, record_accesses
 from fairtel.store._schema import table_of
@@ -37,6 +39,9 @@ ACCESS_DENIED = "access.denied"
 # Refusals worth a row even when no subscriber was named: someone asked for what their role may not see.
 _REFUSALS = frozenset({"permission_denied", "assignment_required"})
 DEFAULT_ASSIGNMENT_TTL = timedelta(hours=2)
+# What ``Pseudonymizer(domain="login")`` makes: "u" and 20 characters of its alphabet. Its digits may read as a
+# number, so a name already in this form is not pseudonymised again.
+_LOGIN_PSEUDONYM = re.compile(r"u[0-9a-hjkmnp-tv-z]{20}")
 
 
 class Pseudonyms:
@@ -49,6 +54,16 @@ class Pseudonyms:
         self.customer = lru_cache(maxsize=65536)(self._customer.__call__)
         self.msisdn_digest = self._msisdn.digest  # sorts as ``msisdn`` does (a list in pseudonym order)
         self.msisdn_pads = self._msisdn.hmac_pads
+        self._login = Pseudonymizer(key, domain="login")
+        self.login = lru_cache(maxsize=4096)(self._login_name)
+
+    def _login_name(self, username: str) -> str:
+        """A login's name as the audit records it and others read it: a name holding a number (a login named by
+        its phone number, made before such names were refused) becomes its keyed pseudonym (``u…``, unlinkable
+        to the number's own ``p…``); other names, and such a pseudonym itself, stay as they are."""
+        if _LOGIN_PSEUDONYM.fullmatch(username) or not has_number(username):
+            return username
+        return self._login(username)
 
 
 class NeedsDatabase(Exception):
@@ -72,12 +87,14 @@ class Access:
         request_id: str | None = None,
         now: datetime | None = None,
         bills: IssuedBills | None = None,
+        sla: SlaPolicy = DEFAULT_SLA,
     ) -> None:
         self.principal = principal
         self.pseudonyms = pseudonyms
         self.request_id = request_id
         self.now = now or utc_now()
         self.bills = bills
+        self.sla = sla  # the operator's complaint deadlines (settings ``sla``), for complaints opened or read
         self._begin = begin
         self._tx: AbstractContextManager[Connection] | None = None
         self._conn: Connection | None = None
@@ -149,6 +166,19 @@ class Access:
     @property
     def role(self) -> Role:
         return self.principal.role
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as the audit and the records others read (``resolved_by``, ``decided_by``, a complaint's
+        history) name them: never a number a login was named by (``Pseudonyms.login``)."""
+        return self.pseudonyms.login(self.principal.username)
+
+    def login_name(self, username: str | None) -> str | None:
+        """A login's name as this principal may read it: their own as it is, another's through
+        ``Pseudonyms.login`` (rows written before names holding numbers were pseudonymised are shown so too)."""
+        if username is None or username == self.principal.username:
+            return username
+        return self.pseudonyms.login(username)
 
     def require(self, *permissions: Permission) -> None:
         """Allowed when the role holds any one of ``permissions``."""
@@ -231,21 +261,35 @@ class Access:
         committed (with other requests' rows) before the request answers. If the request fails, its changes are
         undone but its rows are kept, marked failed (``failure_audit``). ``subject`` is a pseudonym already
         (when ``msisdn`` is not given); numbers in ``reason`` (free text) are kept as pseudonyms, never plain."""
-        row = access_row(
-            actor=self.principal.username,
+        self._keep([self._row(action, resource, subject if msisdn is None else self.pseudonyms.msisdn(msisdn), reason)])
+
+    def audit_list(self, action: str, resource: str, msisdns: Iterable[str | None], *, reason: str) -> None:
+        """Record the read of a list of personal records (a page of subscribers, complaints, findings, cases): one
+        row for each subscriber in it, with their pseudonym, so that a subscriber's trail in the audit shows
+        every list they were read in; a list naming nobody writes one row without a subject. The rows are as
+        many as the subscribers on the page, bounded by the page size (at most ``MAX_LIMIT``), and are written
+        in one statement."""
+        subjects: list[str | None] = list(dict.fromkeys(self.pseudonyms.msisdn(m) for m in msisdns if m))
+        self._keep([self._row(action, resource, subject, reason) for subject in subjects or [None]])
+
+    def _row(self, action: str, resource: str, subject: str | None, reason: str | None) -> dict[str, Any]:
+        return access_row(
+            actor=self.actor,
             role=self.role.value,
             action=action,
             resource=self.hide_numbers(resource)[:255],  # e.g. a user named by their number
-            subject_msisdn_pseudonym=subject if msisdn is None else self.pseudonyms.msisdn(msisdn),
+            subject_msisdn_pseudonym=subject,
             reason=None if reason is None else self.hide_numbers(reason),
             request_id=self.request_id,
             at=self.now,
         )
-        self._recorded.append(row)
+
+    def _keep(self, rows: list[dict[str, Any]]) -> None:
+        self._recorded.extend(rows)
         if self._conn is not None:
-            record_accesses(self._conn, [row])
+            record_accesses(self._conn, rows)
         else:
-            self._pending.append(row)
+            self._pending.extend(rows)
 
     def failure_audit(self, error: BaseException) -> list[dict[str, Any]]:
         """The audit rows to keep when the request failed with ``error`` (its transaction rolled back, its pending
@@ -267,7 +311,7 @@ class Access:
     def _denied_row(self, subject: str | None, refusal: str, answered: str) -> dict[str, Any]:
         reason = f"refused: {refusal}" + (f", answered {answered}" if answered != refusal else "")
         return access_row(
-            actor=self.principal.username, role=self.role.value, action=ACCESS_DENIED, resource=(self.resource_hint or "subscriber")[:255],
+            actor=self.actor, role=self.role.value, action=ACCESS_DENIED, resource=(self.resource_hint or "subscriber")[:255],
             subject_msisdn_pseudonym=subject, reason=reason, request_id=self.request_id, at=self.now,
         )
 

@@ -40,12 +40,14 @@ def search_audit(
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page[AuditOut]:
-    """Who looked at or changed whose data, newest first. ``msisdn`` is pseudonymised before it is searched."""
+    """Who looked at or changed whose data, newest first. ``msisdn`` is pseudonymised before it is searched; an
+    ``actor`` named by a number is searched as the audit records it (its login pseudonym) and as rows written
+    before that recorded it, and such names are shown as their pseudonyms."""
     acc.require(Permission.AUDIT_READ)
     t = table_of(AccessAudit)
     q = select(t).order_by(t.c.at.desc(), t.c.audit_id.desc())
     if actor:
-        q = q.where(t.c.actor == actor)
+        q = q.where(t.c.actor.in_(sorted({actor, acc.pseudonyms.login(actor)})))
     if subject and subject.lstrip("+").isdigit():  # a number given as the subject: searched (and recorded) by its pseudonym
         msisdn = msisdn or subject.lstrip("+")
     if msisdn:
@@ -64,7 +66,7 @@ def search_audit(
     return Page(
         items=[
             AuditOut(
-                audit_id=r.audit_id, at=r.at, actor=r.actor, role=r.role, action=r.action, resource=r.resource,
+                audit_id=r.audit_id, at=r.at, actor=acc.login_name(r.actor) or "", role=r.role, action=r.action, resource=r.resource,
                 subject=r.subject_msisdn_pseudonym, reason=r.reason, request_id=r.request_id,
             )
             for r in rows
@@ -103,8 +105,9 @@ def _user_out(acc: Access, u: UserInfo) -> UserOut:
 
 def users(acc: Access) -> list[UserOut]:
     acc.require(Permission.USER_ADMIN)
-    acc.audit("user.list", "users", reason="user administration")
-    return [_user_out(acc, u) for u in list_users(acc.conn)]
+    found = list_users(acc.conn)
+    acc.audit_list("user.list", "users", (u.msisdn for u in found), reason="user administration")
+    return [_user_out(acc, u) for u in found]
 
 
 def add_user(acc: Access, body: NewUser) -> UserOut:
@@ -117,13 +120,13 @@ def add_user(acc: Access, body: NewUser) -> UserOut:
 def disable_user(acc: Access, username: str, disabled: bool = True) -> None:
     acc.require(Permission.USER_ADMIN)
     set_disabled(acc.conn, username, disabled)
-    acc.audit("user.disable" if disabled else "user.enable", f"user/{username}", reason="user administration")
+    acc.audit("user.disable" if disabled else "user.enable", f"user/{acc.pseudonyms.login(username)}", reason="user administration")
 
 
 def add_api_key(acc: Access, username: str, body: NewApiKey) -> ApiKeyOut:
     acc.require(Permission.USER_ADMIN)
     key_id, key = create_api_key(acc.conn, username, label=body.label)
-    acc.audit("api_key.create", f"api_key/{key_id}", reason=f"for {username}")
+    acc.audit("api_key.create", f"api_key/{key_id}", reason=f"for {acc.pseudonyms.login(username)}")
     return ApiKeyOut(key_id=key_id, key=key)
 
 

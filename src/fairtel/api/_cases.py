@@ -14,7 +14,7 @@ from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import Finding, FindingKind, FindingStatus, dismiss, refund
 from fairtel.assurance._finding import minor_to_decimal
-from fairtel.care import DEFAULT_SLA, ComplaintStatus, resolve_due, status_from_store
+from fairtel.care import ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
 from fairtel.privacy import Permission, Role, replace_numbers_in
@@ -77,9 +77,10 @@ class ResolutionOut(BaseModel):
 
 def _finding_out(acc: Access, r: Any) -> FindingOut:
     return FindingOut(
-        finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=r.subscription_id, record_ids=list(r.record_ids or []),
-        amount=money_text(r.amount_minor, r.currency), currency=r.currency, status=r.status, evidence=_scrub(acc, dict(r.evidence or {})),
-        detected_at=r.detected_at, resolved_at=r.resolved_at, resolved_by=r.resolved_by, resolution=_scrub(acc, r.resolution),
+        finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=r.subscription_id,
+        record_ids=[_scrub(acc, str(rid)) for rid in r.record_ids or []], amount=money_text(r.amount_minor, r.currency), currency=r.currency,
+        status=r.status, evidence=_scrub(acc, dict(r.evidence or {})), detected_at=r.detected_at, resolved_at=r.resolved_at,
+        resolved_by=acc.login_name(r.resolved_by), resolution=_scrub(acc, r.resolution),
     )
 
 
@@ -94,7 +95,7 @@ def list_findings(
     if kind:
         q = q.where(t.c.kind == kind)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    acc.audit("finding.list", "findings", reason=f"findings queue ({len(rows)} rows)")
+    acc.audit_list("finding.list", "findings", (r.msisdn for r in rows), reason=f"findings queue ({len(rows)} rows)")
     return Page(items=[_finding_out(acc, r) for r in rows], next_cursor=nxt)
 
 
@@ -129,7 +130,7 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
     """Resolve with a refund: an adjustment row (append-only) and the finding's resolution."""
     acc.require(Permission.FINDING_RESOLVE)
     r = _finding_row(acc, finding_id)
-    adj, res = refund(_as_finding(r), by=acc.principal.username, reason=reason, now=acc.now)
+    adj, res = refund(_as_finding(r), by=acc.actor, reason=reason, now=acc.now)
     minor = Money(adj.amount, adj.currency).to_minor()
     acc.conn.execute(
         table_of(AdjustmentRow).insert().values(
@@ -148,7 +149,7 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
 def dismiss_finding(acc: Access, finding_id: str, *, reason: str) -> ResolutionOut:
     acc.require(Permission.FINDING_RESOLVE)
     r = _finding_row(acc, finding_id)
-    res = dismiss(_as_finding(r), reason=reason or "", by=acc.principal.username, now=acc.now)
+    res = dismiss(_as_finding(r), reason=reason or "", by=acc.actor, now=acc.now)
     _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, f"dismissed: {res.reason}")
     acc.audit("finding.dismiss", f"finding/{finding_id}", msisdn=r.msisdn, reason=res.reason)
     return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None)
@@ -218,7 +219,7 @@ class RevealOut(BaseModel):
 def _case_out(acc: Access, r: Any) -> FraudCaseOut:
     return FraudCaseOut(
         case_id=r.case_id, detector=r.detector, msisdn=acc.show(r.msisdn) or "", score=float(r.score), status=r.status,
-        evidence=_scrub(acc, dict(r.evidence or {})), opened_at=r.opened_at, decided_by=r.decided_by, decided_at=r.decided_at,
+        evidence=_scrub(acc, dict(r.evidence or {})), opened_at=r.opened_at, decided_by=acc.login_name(r.decided_by), decided_at=r.decided_at,
     )
 
 
@@ -233,7 +234,7 @@ def list_fraud_cases(
     if detector:
         q = q.where(t.c.detector == detector)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    acc.audit("fraud_case.list", "fraud_cases", reason=f"fraud queue ({len(rows)} rows)")
+    acc.audit_list("fraud_case.list", "fraud_cases", (r.msisdn for r in rows), reason=f"fraud queue ({len(rows)} rows)")
     return Page(items=[_case_out(acc, r) for r in rows], next_cursor=nxt)
 
 
@@ -251,7 +252,7 @@ def decide_fraud_case(acc: Access, case_id: str, status: str) -> FraudCaseOut:
     if r.status != "open":
         raise ConflictError(f"fraud case {case_id} is already {r.status}")
     t = table_of(FraudCase)
-    acc.conn.execute(update(t).where(t.c.case_id == case_id).values(status=status, decided_by=acc.principal.username, decided_at=acc.now))
+    acc.conn.execute(update(t).where(t.c.case_id == case_id).values(status=status, decided_by=acc.actor, decided_at=acc.now))
     acc.audit("fraud_case.decide", f"fraud_case/{case_id}", msisdn=r.msisdn, reason=status)
     return _case_out(acc, _case_row(acc, case_id))
 
@@ -339,7 +340,7 @@ def _lifecycle_of(r: Any) -> str:
 def _complaint_out(acc: Access, r: Any) -> ComplaintOut:
     sees_text = acc.role is Role.SUBSCRIBER or r.msisdn in acc.assignments()
     lifecycle = _lifecycle_of(r)
-    due = r.due_at if r.due_at is not None else resolve_due(r.category, r.opened_at, DEFAULT_SLA)
+    due = r.due_at if r.due_at is not None else resolve_due(r.category, r.opened_at, acc.sla)
     return ComplaintOut(
         complaint_id=r.complaint_id, msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
         channel=r.channel, opened_at=r.opened_at, closed_at=r.closed_at, due_at=due, overdue=lifecycle not in SETTLED and acc.now > due,
@@ -383,7 +384,7 @@ def list_complaints(
     if category:
         q = q.where(t.c.category == category)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    acc.audit("complaint.list", "complaints", msisdn=acc.principal.msisdn, reason=reason)
+    acc.audit_list("complaint.list", "complaints", [acc.principal.msisdn, *(r.msisdn for r in rows)], reason=reason)
     return Page(items=[_complaint_out(acc, r) for r in rows], next_cursor=nxt)
 
 
@@ -401,7 +402,7 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
         raise NotFoundError("no such subscriber")
     links = {"finding_id": body.finding_id} if body.finding_id else None
     rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=body.text, at=acc.now, audit=None,
-                         channel=body.channel, links=links)
+                         channel=body.channel, links=links, policy=acc.sla)
     acc.audit("complaint.create", f"complaint/{rec.complaint_id}", msisdn=msisdn,
               reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent")
     if acc.role is Role.AGENT:
@@ -418,7 +419,7 @@ def _complaint_row(acc: Access, complaint_id: str) -> Any:
 
 
 def _audit_as(acc: Access, reason: str) -> AuditAs:
-    return AuditAs(acc.principal.username, acc.role.value, acc.pseudonyms.msisdn, reason=reason)
+    return AuditAs(acc.actor, acc.role.value, acc.pseudonyms.msisdn, reason=reason)
 
 
 def _staff_reason(acc: Access, msisdn: str) -> str:
@@ -434,7 +435,8 @@ def _require_staff(acc: Access) -> None:
 
 
 def _move(acc: Access, r: Any, to: ComplaintStatus, reason: str, *, note: str | None = None, refund: str | None = None) -> ComplaintOut:
-    move_complaint(acc.conn, r.complaint_id, to, at=acc.now, audit=_audit_as(acc, reason), note=note or None, refund=refund)
+    move_complaint(acc.conn, r.complaint_id, to, at=acc.now, audit=_audit_as(acc, reason), note=note or None, refund=refund,
+                   policy=acc.sla)
     return _complaint_out(acc, _complaint_row(acc, r.complaint_id))
 
 
@@ -448,7 +450,8 @@ def take_complaint(acc: Access, complaint_id: str) -> AssignmentOut:
         raise ConflictError(f"complaint {complaint_id} is closed: reopen it first", details={"from": lifecycle})
     aid = acc.assign(r.msisdn, kind="complaint", reference_id=complaint_id)
     if lifecycle in (ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value):
-        move_complaint(acc.conn, complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now, audit=_audit_as(acc, f"complaint {complaint_id}"))
+        move_complaint(acc.conn, complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now, audit=_audit_as(acc, f"complaint {complaint_id}"),
+                       policy=acc.sla)
     return _assignment(acc, aid)
 
 
@@ -496,9 +499,9 @@ def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
         _require_staff(acc)
         r = _complaint_row(acc, complaint_id)
         reason = _staff_reason(acc, r.msisdn)
-    rec = get_complaint(acc.conn, complaint_id)
+    rec = get_complaint(acc.conn, complaint_id, policy=acc.sla)
     acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
-    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=_scrub(acc, e.actor), note=_scrub(acc, e.note),
+    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=_scrub(acc, e.note),
                                 recorded=e.recorded) for e in rec.history]
     return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 

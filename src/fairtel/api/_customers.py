@@ -155,7 +155,8 @@ def list_subscribers(
         q = q.where(order > after)
     rows = acc.conn.execute(q.limit(limit + 1)).all()
     rows, nxt = rows[:limit], (encode_after(bytes(rows[limit - 1].order_key)) if len(rows) > limit else None)
-    acc.audit("subscriber.list", "subscribers", reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
+    acc.audit_list("subscriber.list", "subscribers", (r.msisdn for r in rows),
+                   reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
     return Page(items=[_subscriber_out(acc, r) for r in rows], next_cursor=nxt)
 
 
@@ -318,7 +319,7 @@ def roaming_cap(acc: Access, msisdn: str) -> RoamingCapOut:
     acc.audit("roaming_cap.read", "roaming_cap", msisdn=msisdn, reason=reason)
     if r is None:
         return RoamingCapOut(amount=None, currency=None, set_at=None, set_by=None)
-    return RoamingCapOut(amount=money_text(r.amount_minor, r.currency), currency=r.currency, set_at=r.set_at, set_by=r.set_by)
+    return RoamingCapOut(amount=money_text(r.amount_minor, r.currency), currency=r.currency, set_at=r.set_at, set_by=acc.login_name(r.set_by))
 
 
 def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str) -> RoamingCapOut:
@@ -338,11 +339,11 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str)
     acc.conn.execute(
         table_of(RoamingCap).insert().values(
             cap_id=new_id("cap"), msisdn=msisdn, amount_minor=minor, currency=currency if minor is not None else None,
-            set_at=acc.now, set_by=acc.principal.username,
+            set_at=acc.now, set_by=acc.actor,
         )
     )
     acc.audit("roaming_cap.set", "roaming_cap", msisdn=msisdn, reason=reason)
-    return RoamingCapOut(amount=money_text(minor, currency), currency=currency if minor is not None else None, set_at=acc.now, set_by=acc.principal.username)
+    return RoamingCapOut(amount=money_text(minor, currency), currency=currency if minor is not None else None, set_at=acc.now, set_by=acc.actor)
 
 
 # ---- chat ----------------------------------------------------------------------------------------------

@@ -175,13 +175,15 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
     acc.require(Permission.RETENTION_READ)
     table = _retention_table(lake)
     col = None if table is None else _risk_column(table)
-    acc.audit("retention.list", "retention", reason="retention list (pseudonymised)")
+    reason = "retention list (pseudonymised)"
     if table is None or col is None or "msisdn" not in table.column_names:
+        acc.audit("retention.list", "retention", reason=reason)
         return Page(items=[], available=False, note="churn scoring has not run yet: no retention list")
     rows: list[dict[str, Any]] = [r for r in table.to_pylist() if r.get(col) is not None and float(r[col]) >= min_risk]
     # by risk, and among equal risks by pseudonym: the lake's own order (often by number) would show through
     rows.sort(key=lambda r: (-float(r[col]), acc.pseudonyms.msisdn_digest(str(r["msisdn"]))))
     part, nxt = slice_page(rows, limit=limit, cursor=cursor)
+    acc.audit_list("retention.list", "retention", (str(r["msisdn"]) for r in part), reason=reason)
     items = []
     for r in part:
         reasons = r.get("reasons") or r.get("reason") or []

@@ -20,6 +20,7 @@ from fairtel.api._errors import NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Claims, Principal, TokenSigner
 from fairtel.api._users import active_user, principal_for_api_key, revoke_token, revoked_token_ids
 from fairtel.bootstrap import App
+from fairtel.care import SlaPolicy, sla_policy
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
 from fairtel.core.settings import Settings
 from fairtel.core.time import utc_now
@@ -74,7 +75,9 @@ def find_assistant(settings: Settings, app: App | None = None) -> Assistant | No
     # warm up now, not on a subscriber's first message: the sentence encoder (embeddings extra) loads its
     # weights on first use (~1.5 s), and every first call pays its own set-up
     model.predict(["你好", "hello"])
-    assistant: Assistant = CareAssistant(model, StoreCareData(app.db, settings.lake_dir, catalog))
+    # one policy for the reply's promise and the deadline the store writes (settings ``sla``)
+    sla = sla_policy(settings.sla)
+    assistant: Assistant = CareAssistant(model, StoreCareData(app.db, settings.lake_dir, catalog, sla=sla), sla=sla)
     return assistant
 
 
@@ -136,6 +139,7 @@ class Services:
         self.app = app
         self.settings = app.settings
         self.options = options
+        self.sla: SlaPolicy = sla_policy(app.settings.sla)  # the deadlines complaints are opened and judged by
         secret = app.settings.secret_key.get_secret_value()
         self.signer = TokenSigner(secret, ttl=options.token_ttl)
         self.pseudonyms = Pseudonyms(secret)
@@ -226,7 +230,8 @@ class Services:
     def new_access(self, principal: Principal, *, request_id: str | None = None) -> Access:
         """A request's ``Access``; its transaction opens on first use. End it with ``Access.end`` and commit
         ``Access.take_pending_audit()`` through ``audit_log`` (``access`` does both)."""
-        return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self.app.db.begin, request_id=request_id, bills=self.bills)
+        return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self.app.db.begin, request_id=request_id, bills=self.bills,
+                      sla=self.sla)
 
     @contextmanager
     def access(self, principal: Principal, *, request_id: str | None = None) -> Iterator[Access]:

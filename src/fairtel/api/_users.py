@@ -14,7 +14,7 @@ from fairtel.api._security import DUMMY_HASH, Principal, api_key_hash, hash_pass
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
-from fairtel.privacy import Role
+from fairtel.privacy import Role, has_number
 from fairtel.store import ApiKey, Subscriber, User
 from fairtel.store._report import dialect_insert
 from fairtel.store._schema import RevokedToken, table_of
@@ -35,11 +35,18 @@ class UserInfo:
 def create_user(
     conn: Connection, username: str, password: str, role: Role | str, *, msisdn: str | None = None
 ) -> UserInfo:
-    """A new login. A subscriber names their own line (which must exist); other roles name none."""
+    """A new login. A subscriber names their own line (which must exist); other roles name none.
+
+    A name holding a phone number (``13800138000``, ``138-0013-8000``, ``13800138000@mail.example``) is refused:
+    the name is recorded in the access audit and shown to analysts beside what its user did (``resolved_by``,
+    ``decided_by``), where a number must never be."""
     role = Role(role)
     problems: list[Problem] = []
     if not USERNAME_RE.fullmatch(username):
         problems.append(Problem("user", None, "username", "2-63 letters, digits or . _ @ -, starting with a letter or digit"))
+    elif has_number(username):
+        problems.append(Problem("user", None, "username", "must not hold a phone number (7 or more digits together): "
+                                                          "the name is shown in the access audit and the work queues"))
     if len(password) < MIN_PASSWORD:
         problems.append(Problem("user", None, "password", f"at least {MIN_PASSWORD} characters"))
     if role is Role.SUBSCRIBER:

@@ -14,10 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from fairtel.care._dialog_words import complaint_category
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
+
+if TYPE_CHECKING:
+    from fairtel.core.settings import SlaHours
 
 
 class ComplaintCategory(StrEnum):
@@ -189,6 +193,18 @@ class SlaPolicy:
         "default": 72, "unexplained_charge": 48, "billing_error": 48, "fraud": 24, "privacy": 48})
     escalate_after_hours: int = 24  # past the resolution deadline by this much: to the manager
 
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+        for kind, table in (("acknowledge", self.acknowledge), ("resolve", self.resolve)):
+            if "default" not in table:  # else a category without hours of its own fails only when one comes along
+                problems.append(Problem("sla", None, f"{kind}.default", "hours for every category not named are required"))
+            problems += [Problem("sla", None, f"{kind}.{category}", f"hours must be a whole number above 0, not {hours!r}")
+                         for category, hours in table.items() if not _whole(hours, least=1)]
+        if not _whole(self.escalate_after_hours, least=0):
+            problems.append(Problem("sla", None, "escalate_after_hours", f"0 or more hours, not {self.escalate_after_hours!r}"))
+        if problems:
+            raise InvalidInputError(problems, what="SLA policy")
+
     def acknowledge_hours(self, category: str) -> int:
         return int(self.acknowledge.get(category, self.acknowledge["default"]))
 
@@ -196,7 +212,23 @@ class SlaPolicy:
         return int(self.resolve.get(category, self.resolve["default"]))
 
 
+def _whole(hours: object, *, least: int) -> bool:
+    return isinstance(hours, int) and not isinstance(hours, bool) and hours >= least
+
+
 DEFAULT_SLA = SlaPolicy()
+
+
+def sla_policy(hours: SlaHours | None, *, base: SlaPolicy = DEFAULT_SLA) -> SlaPolicy:
+    """The operator's policy: ``base`` with the hours of the ``sla`` setting over it. A category the setting
+    names gets its hours, the others keep ``base``'s, so that an operator states only what differs. Every
+    reader of deadlines (the assistant's reply, the stored ``due_at``, escalation, attainment) takes the
+    policy made here from the same settings, so what a subscriber is promised is what is measured."""
+    if hours is None:
+        return base
+    margin = base.escalate_after_hours if hours.escalate_after_hours is None else hours.escalate_after_hours
+    return SlaPolicy(acknowledge=MappingProxyType({**base.acknowledge, **hours.acknowledge}),
+                     resolve=MappingProxyType({**base.resolve, **hours.resolve}), escalate_after_hours=margin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, 
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
-    from fairtel.care import Assistant, Reply
+    from fairtel.care import Assistant, Reply, SlaPolicy
     from fairtel.kpi import KpiReport
     from fairtel.store import AuditAs, ComplaintRecord
 
@@ -38,9 +38,17 @@ def fixed_clock(today: date, tz: str) -> Callable[[], datetime]:
     return lambda: instant
 
 
+def sla_of(fapp: App) -> SlaPolicy:
+    """The home's complaint deadlines (settings ``sla`` over the built-in policy): what the assistant
+    promises, what a complaint is stored due by, what escalation and ``fairtel kpi`` judge by."""
+    from fairtel.care import sla_policy
+
+    return sla_policy(fapp.settings.sla)
+
+
 def build_assistant(fapp: App, *, today: date | None = None, report: Any = None, log: bool = True) -> Assistant:
     """The assistant over a home: its intent model (trained into ``<home>/models`` on first use), the
-    store's data port, and the conversation log under ``<home>/care``."""
+    store's data port, and the conversation log under ``<home>/care``; both under the home's SLA policy."""
     from fairtel.care import Assistant, ConversationLog, load_intent_model
     from fairtel.cli._home import home_catalog
     from fairtel.store import StoreCareData
@@ -53,11 +61,12 @@ def build_assistant(fapp: App, *, today: date | None = None, report: Any = None,
     kwargs: dict[str, Any] = {}
     if today is not None:
         kwargs["clock"] = fixed_clock(today, catalog.operator.timezone)
+    sla = sla_of(fapp)
     data = StoreCareData(fapp.db, fapp.settings.lake_dir, catalog, pseudonymize=_audit_as(fapp, "assistant", "system").pseudonym,
-                         **kwargs)
+                         sla=sla, **kwargs)
     model = load_intent_model(fapp.settings.models_dir, progress=report)
     sink = ConversationLog(fapp.settings.home / CARE_DIR) if log else None
-    return Assistant(model, data, log=sink)
+    return Assistant(model, data, log=sink, sla=sla)
 
 
 def _script_lines(lines: Iterable[str]) -> list[str]:
@@ -183,7 +192,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
     inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_scores=scores,
                        turns=turns, findings=findings, refunds=refunds, timeliness=timeliness)
-    return compute_kpis(inputs)
+    return compute_kpis(inputs, sla=sla_of(fapp))
 
 
 def print_kpis(report: KpiReport) -> None:
@@ -246,6 +255,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
     seen = ImportedIds(str(path))
+    sla = sla_of(fapp)
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not raw.strip():
             continue
@@ -255,7 +265,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
             row = {
                 "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
                 "opened_at": opened_at, "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
-                "text": str(obj.get("text") or ""), "lifecycle": "opened", "due_at": resolve_due(category, opened_at),
+                "text": str(obj.get("text") or ""), "lifecycle": "opened", "due_at": resolve_due(category, opened_at, sla),
                 "escalation_level": 0,
             }
             if seen.check(n, row, "complaint_id"):
@@ -299,7 +309,7 @@ def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str
 
     with fapp.db.begin() as conn:
         return move_complaint(conn, complaint_id, to, at=utc_now(), audit=_audit_as(fapp, by, "agent"), note=note,
-                              refund=refund)
+                              refund=refund, policy=sla_of(fapp))
 
 
 def _parse_instant(text: str | None, option: str) -> datetime:
@@ -370,7 +380,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
             fapp = app_for(ctx, home)
             who = _audit_as(fapp, DESK_ACTOR, "agent")
             with fapp.db.begin() as conn:
-                rec = get_complaint(conn, complaint_id)
+                rec = get_complaint(conn, complaint_id, policy=sla_of(fapp))
                 record_access(conn, actor=who.actor, role=who.role, action="complaint.history",
                               resource=f"complaint/{complaint_id}", subject_msisdn_pseudonym=who.pseudonym(rec.msisdn),
                               reason=who.reason, at=utc_now())
@@ -402,7 +412,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
             at = _parse_instant(now, "--now")
             fapp = app_for(ctx, home)
             with fapp.db.begin() as conn:
-                done = escalate_overdue(conn, now=at, audit=_audit_as(fapp, SLA_ACTOR, "system"))
+                done = escalate_overdue(conn, now=at, audit=_audit_as(fapp, SLA_ACTOR, "system"), policy=sla_of(fapp))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -456,7 +466,7 @@ def register(app: typer.Typer) -> None:
             fapp = app_for(ctx, home)
             cat = parse_category(category) if category else classify_complaint(text)
             data = StoreCareData(fapp.db, fapp.settings.lake_dir, home_catalog(fapp, None, []), actor=DESK_ACTOR,
-                                 pseudonymize=_audit_as(fapp, DESK_ACTOR, "agent").pseudonym)
+                                 pseudonymize=_audit_as(fapp, DESK_ACTOR, "agent").pseudonym, sla=sla_of(fapp))
             if data.line(msisdn) is None:
                 raise NotFoundError(f"no subscriber {msisdn}")
             cid = data.record_complaint(msisdn, ComplaintRequest(category=cat.value, text=text, channel=channel))

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     @users.command("add")
     def add(
         ctx: typer.Context,
-        username: Annotated[str, typer.Argument(help="The login name.")],
+        username: Annotated[str, typer.Argument(help="The login name; not a phone number, nor holding one (it is shown in the access audit).")],
         role: Annotated[str, typer.Option("--role", help="subscriber, agent, analyst, fraud_analyst or admin.")],
         msisdn: Annotated[str | None, typer.Option("--msisdn", help="A subscriber's own number.")] = None,
         password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,

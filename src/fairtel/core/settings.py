@@ -7,13 +7,16 @@ docs/operations.md#settings.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from fairtel.core.errors import ConfigError
+from fairtel.core.errors import ConfigError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
 
@@ -37,6 +40,74 @@ class Environment(StrEnum):
 class EngineKind(StrEnum):
     LOCAL = "local"
     SPARK = "spark"
+
+
+# Complaint categories an SLA table may name: ``default`` (every category not named) and the codes of
+# ``fairtel.care.ComplaintCategory``. core stands below care and cannot import it; a unit test keeps the two
+# equal.
+SLA_CATEGORIES = ("default", "unexplained_charge", "billing_error", "network_quality", "service_attitude", "fraud",
+                  "privacy", "price", "other")
+SLA_KEYS = ("acknowledge", "resolve", "escalate_after_hours")
+MAX_SLA_HOURS = 24 * 366  # a deadline past a year is a typo, and would overflow dates near the end of time
+
+
+class SlaHours(BaseModel):
+    """The operator's complaint deadlines: hours to acknowledge and to resolve per category, and the margin
+    past the resolution deadline after which a complaint goes to the manager. Each value given replaces the
+    built-in one of ``fairtel.care.SlaPolicy``; categories not named keep theirs (``care.sla_policy``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    acknowledge: dict[str, int] = Field(default_factory=dict)
+    resolve: dict[str, int] = Field(default_factory=dict)
+    escalate_after_hours: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked(cls, value: Any) -> Any:
+        """Every problem at once, each with the key it is about (``load_settings`` adds file and line)."""
+        if isinstance(value, SlaHours):
+            return value
+        problems: list[tuple[tuple[str, ...], str]] = []
+        if not isinstance(value, Mapping):
+            raise SlaSettingError([((), f"a table of {', '.join(SLA_KEYS)}, not {value!r}")])
+        for key in value:
+            if key not in SLA_KEYS:
+                problems.append(((str(key),), f"not an SLA setting; one of {', '.join(SLA_KEYS)}"))
+        for kind in ("acknowledge", "resolve"):
+            table = value.get(kind, {})
+            if not isinstance(table, Mapping):
+                problems.append(((kind,), f"a table of hours per complaint category, not {table!r}"))
+                continue
+            for category, hours in table.items():
+                if category not in SLA_CATEGORIES:
+                    problems.append(((kind, str(category)), f"not a complaint category; one of {', '.join(SLA_CATEGORIES)}"))
+                if (why := _hours_problem(hours, least=1)) is not None:
+                    problems.append(((kind, str(category)), why))
+        margin = value.get("escalate_after_hours")
+        if margin is not None and (why := _hours_problem(margin, least=0)) is not None:
+            problems.append((("escalate_after_hours",), why))
+        if problems:
+            raise SlaSettingError(problems)
+        return value
+
+
+class SlaSettingError(ValueError):
+    """What is wrong with the ``sla`` setting: (key path under ``sla``, message) pairs."""
+
+    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(('sla', *p))}: {m}" for p, m in problems))
+        self.problems = problems
+
+
+def _hours_problem(value: Any, *, least: int) -> str | None:
+    # bool is an int to Python, and 12.0 or "12" are likely a misplaced decimal or quote: whole numbers only
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"a whole number of hours, not {value!r}"
+    if not least <= value <= MAX_SLA_HOURS:
+        low = "above 0" if least == 1 else "0 or more"
+        return f"hours must be {low} and at most {MAX_SLA_HOURS}, not {value}"
+    return None
 
 
 class Settings(BaseSettings):
@@ -57,6 +128,7 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="Port `fairtel serve` binds.")
     log_level: str = Field("INFO", description="Logging level.")
     tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
+    sla: SlaHours = Field(default_factory=SlaHours, description="Complaint deadlines: hours to acknowledge and to resolve per category, and the manager-escalation margin, over the built-in policy; e.g. {\"resolve\": {\"unexplained_charge\": 12}}.")
 
     @field_validator("timezone")
     @classmethod
@@ -80,7 +152,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = Path(os.environ.get("FAIRTEL_CONFIG", "fairtel.toml"))
+        config = config_path()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if config.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
@@ -119,8 +191,117 @@ class Settings(BaseSettings):
             raise ConfigError("FAIRTEL_SECRET_KEY is empty; set a secret outside development")
 
 
+def config_path() -> Path:
+    """The settings file: ``FAIRTEL_CONFIG``, else ``fairtel.toml`` in the working directory."""
+    return Path(os.environ.get("FAIRTEL_CONFIG", "fairtel.toml"))
+
+
 def load_settings(**overrides: Any) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = _sla_problems(exc, given)
+        if not problems:
+            raise ConfigError(f"invalid settings: {exc}") from exc
+        others = [e for e in exc.errors() if not _is_sla_error(e)]
+        text = [str(p) for p in problems] + [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in others]
+        raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
     except Exception as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def _is_sla_error(error: Any) -> bool:
+    return bool(error["loc"]) and error["loc"][0] == "sla" and isinstance(error.get("ctx", {}).get("error"), SlaSettingError)
+
+
+def _sla_problems(exc: ValidationError, given: Mapping[str, Any]) -> list[Problem]:
+    """The ``sla`` setting's problems, each named by the source that set the value: the argument, the
+    ``FAIRTEL_SLA`` variable, or the settings file with its line (sources merge key by key, highest first)."""
+    out: list[Problem] = []
+    for error in exc.errors():
+        if not _is_sla_error(error):
+            continue
+        for path, message in error["ctx"]["error"].problems:
+            field = ".".join(("sla", *path))
+            out.append(Problem(*_sla_origin(path, given), field, message))
+    return out
+
+
+def _sla_origin(path: tuple[str, ...], given: Mapping[str, Any]) -> tuple[str, int | None]:
+    def holds(value: Any) -> bool:
+        for key in path:
+            if not isinstance(value, Mapping) or key not in value:
+                return False
+            value = value[key]
+        return True
+
+    if "sla" in given and holds(given["sla"]):
+        return "settings argument sla", None
+    env = next((v for k, v in os.environ.items() if k.upper() == "FAIRTEL_SLA"), None)
+    if env is not None:
+        try:
+            from_env = json.loads(env)
+        except ValueError:
+            from_env = None
+        if holds(from_env):
+            return "FAIRTEL_SLA", None
+    config = config_path()
+    if config.is_file():
+        text = config.read_text(encoding="utf-8")
+        return str(config), _toml_line(text, ("sla", *path))
+    return "FAIRTEL_SLA" if env is not None else "settings", None
+
+
+def _toml_keys(text: str) -> tuple[str, ...]:
+    """The keys of a (possibly dotted, possibly quoted) TOML key."""
+    return tuple(k.strip().strip("\"'") for k in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', text.strip()))
+
+
+_KEY = re.compile(r'\s*("[^"]*"|\'[^\']*\'|[A-Za-z0-9_\-]+(?:\s*\.\s*(?:"[^"]*"|\'[^\']*\'|[A-Za-z0-9_\-]+))*)\s*=\s*')
+
+
+def _toml_line(text: str, path: tuple[str, ...]) -> int | None:
+    """The line of ``path`` (keys from the top) in a TOML document: where its key is written (under a table
+    header, dotted, or in an inline table), else where its nearest enclosing table is; None when nowhere.
+    A reader's aid for error messages, not a parser: the document has already parsed."""
+    best: tuple[int, int] | None = None  # (keys matched, line)
+
+    def seen(keys: tuple[str, ...], n: int) -> None:
+        nonlocal best
+        if keys and keys == path[:len(keys)] and (best is None or len(keys) > best[0]):
+            best = (len(keys), n)
+
+    table: tuple[str, ...] = ()
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        header = re.fullmatch(r"\[\[?([^\[\]]+)\]\]?\s*(#.*)?", line)
+        if header:
+            table = _toml_keys(header.group(1))
+            seen(table, n)
+            continue
+        # key = value, where value may be an inline table holding more keys (on this line: TOML says so)
+        stack, pos = [table], 0
+        while pos < len(line):
+            m = _KEY.match(line, pos)
+            if m is None:
+                ch = line[pos]
+                if ch == "#":  # a comment to the end of the line (one inside a string is skipped below)
+                    break
+                if ch == "}" and len(stack) > 1:
+                    stack.pop()
+                if ch in "\"'":  # skip a string value whole: it may hold '=', '{' or '}'
+                    end = line.find(ch, pos + 1)
+                    pos = len(line) if end < 0 else end + 1
+                    continue
+                pos += 1
+                continue
+            keys = stack[-1] + _toml_keys(m.group(1))
+            seen(keys, n)
+            pos = m.end()
+            if line.startswith("{", pos):
+                stack.append(keys)
+                pos += 1
+    return None if best is None else best[1]

@@ -7,14 +7,16 @@ data and of fairtel's own usage features, so that a flagged line comes with reas
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import polars as pl
 
-from fairtel.learn import Phrase, Progress, TabularModel, TrainOptions, train_model
+from fairtel.fraud._features import FeatureConfig
+from fairtel.learn import Phrase, Progress, TabularModel, TrainOptions, phrase_key, train_model
 
 TASK = "fraud"
 
-FRAUD_PHRASES: dict[str, Phrase] = {
+_PHRASES: dict[str, Phrase] = {
     "opposite_count": Phrase("many calls ({value})", "通话次数多（{value}）", "few calls ({value})", "通话次数少（{value}）"),
     "opposite_unique": Phrase("many distinct callees ({value})", "被叫号码多且分散（{value}个）",
                               "few distinct callees ({value})", "联系的号码少（{value}个）"),
@@ -77,7 +79,6 @@ FRAUD_PHRASES: dict[str, Phrase] = {
                                "calls the same people repeatedly ({value})", "经常联系固定号码（{value}）"),
     "callback_share": Phrase("many callees call back ({value})", "回拨比例高（{value}）",
                              "few callees ever call back ({value})", "很少有人回拨（{value}）"),
-    "brief_call_share": Phrase("many brief calls under 30 s ({value})", "30秒以内短通话占比高（{value}）"),
     "distinct_imeis": Phrase("several handsets used ({value})", "使用多部手机（{value}个IMEI）"),
     "sims_per_imei": Phrase("its handset carried several SIM cards ({value})", "同一终端使用多张SIM卡（{value}）"),
     "distinct_cells": Phrase("calls from many cells ({value})", "在多个基站下通话（{value}）",
@@ -96,6 +97,32 @@ FRAUD_PHRASES: dict[str, Phrase] = {
                                   "short outgoing calls ({value} s)", "主叫平均时长短（{value}秒）"),
 }
 
+
+def _reading_phrases(reading: FeatureConfig) -> dict[str, Phrase]:
+    """The phrases of features counted against a configured duration, stating the one they were counted with."""
+    brief = reading.brief_call_s
+    return {"brief_call_share": Phrase(f"many brief calls under {brief} s ({{value}})", f"{brief}秒以内短通话占比高（{{value}}）")}
+
+
+def fraud_phrases(reading: FeatureConfig | None = None) -> dict[str, Phrase]:
+    """The fraud phrasebook, its reasons stating the durations the features were computed with
+    (``FraudFeatures.config``; the features' defaults when not known, as for a table read from a file)."""
+    return {**_PHRASES, **_reading_phrases(reading or FeatureConfig())}
+
+
+FRAUD_PHRASES: dict[str, Phrase] = fraud_phrases()
+
+
+def restate(model: TabularModel, reading: FeatureConfig | None) -> TabularModel:
+    """``model`` with the reasons of its duration-bound features worded for features computed with
+    ``reading``: the durations a line's features were counted with when it is scored, which may not be the
+    ones of the table the model was trained on (nor the default its stored words say). ``None``: as it is."""
+    if reading is None:
+        return model
+    worded = {phrase_key(k): v for k, v in _reading_phrases(reading).items()}  # matched as training matched them
+    return replace(model, phrases={**model.phrases, **{n: worded[phrase_key(n)] for n in model.spec.names if phrase_key(n) in worded}})
+
+
 # A table exported by `fraud features` carries the line and the period of each row: keys, never behaviour to
 # learn. The line's number repeats once per period, so without ``id_column`` it would not look like an id and
 # would be learned as a number.
@@ -112,10 +139,12 @@ def train_fraud_model(
     options: TrainOptions | None = None,
     source: str = "table",
     progress: Progress | None = None,
+    reading: FeatureConfig | None = None,
 ) -> TabularModel:
     """Train the fraud scorer on a labelled per-user table (1 row per line or subscriber). A ``period``
     column (the layout of `fraud features --out`) is left out of the features, and without ``id_column`` an
-    ``msisdn`` column is the id."""
+    ``msisdn`` column is the id. ``reading``: the config the table's features were computed with
+    (``FraudFeatures.config``), whose durations the reasons state; the features' defaults when not given."""
     excluded = list(exclude)
     if PERIOD_COLUMN in frame.columns and label != PERIOD_COLUMN and PERIOD_COLUMN not in excluded:
         excluded.append(PERIOD_COLUMN)
@@ -123,5 +152,5 @@ def train_fraud_model(
         id_column = LINE_COLUMN
     return train_model(
         frame, label=label, id_column=id_column, exclude=excluded, options=options, task=TASK,
-        phrasebook=FRAUD_PHRASES, source=source, progress=progress,
+        phrasebook=fraud_phrases(reading), source=source, progress=progress,
     )

@@ -6,7 +6,7 @@ people write them, masking for display, the role model and its permissions. Does
 (api/): those call ``can`` and ``view_of`` here.
 """
 
-from fairtel.privacy._numbers import replace_numbers, replace_numbers_in
+from fairtel.privacy._numbers import has_number, replace_numbers, replace_numbers_in
 from fairtel.privacy._pseudonym import Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
 
@@ -15,6 +15,7 @@ __all__ = [
     "Pseudonymizer",
     "Role",
     "can",
+    "has_number",
     "mask_msisdn",
     "permissions_of",
     "replace_numbers",

@@ -66,6 +66,21 @@ def replace_numbers(text: str, replace: Callable[[str], str], *, standalone: boo
     return pattern.sub(one, text)
 
 
+def has_number(text: str) -> bool:
+    """Whether ``text`` holds a number as people write one, wherever it stands (touching letters or not): what
+    ``replace_numbers`` would replace. A name that does (a login named by its phone number) would carry the
+    number into every place the name is shown or recorded."""
+    found = False
+
+    def mark(digits: str) -> str:
+        nonlocal found
+        found = True
+        return digits
+
+    replace_numbers(text, mark)
+    return found
+
+
 def replace_numbers_in(value: Any, replace: Callable[[str], str]) -> Any:
     """``value`` (JSON-like data: evidence, notes) with every number replaced, in strings, in the keys of
     mappings, and in integers that have a number's digits (the replacement of those is a string)."""

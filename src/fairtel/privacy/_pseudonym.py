@@ -20,7 +20,7 @@ class Pseudonymizer:
         if len(k) < 16:
             raise ValueError("a pseudonymisation key needs at least 16 bytes")
         self._key = hmac.new(k, f"fairtel/pseudonym/{domain}".encode(), hashlib.sha256).digest()
-        self._prefix = {"msisdn": "p", "customer": "c", "imei": "d"}.get(domain, "x")
+        self._prefix = {"msisdn": "p", "customer": "c", "imei": "d", "login": "u"}.get(domain, "x")
 
     def __call__(self, value: str) -> str:
         n = int.from_bytes(self.digest(value)[:13], "big") >> 4  # 100 bits

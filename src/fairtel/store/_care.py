@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from fairtel.care import (
+    DEFAULT_SLA,
     DEMO_OFFER_ALIASES,
     AdviceFacts,
     AllowanceLeft,
@@ -31,6 +32,7 @@ from fairtel.care import (
     LoyaltyFacts,
     RoamingFacts,
     RoamingRate,
+    SlaPolicy,
     SubscriptionFacts,
     Text,
     TicketRequest,
@@ -63,7 +65,9 @@ _URGENT = frozenset({"no_service", "no_signal"})
 
 class StoreCareData:
     """``CareData`` for one home. ``clock`` gives "now" (the operator's period and the instant of writes);
-    ``advisor`` gives plan advice for a line when the insight package provides it."""
+    ``advisor`` gives plan advice for a line when the insight package provides it; ``sla``: the operator's
+    complaint deadlines (``care.sla_policy(settings.sla)``), which a recorded complaint's ``due_at`` is set
+    from: give the assistant over this port the same policy, so that its reply quotes the stored deadline's."""
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class StoreCareData:
         consent_channel: str = "app",
         actor: str = "assistant",
         pseudonymize: Callable[[str], str] | None = None,
+        sla: SlaPolicy = DEFAULT_SLA,
     ) -> None:
         self.engine = engine
         self.lake_dir = Path(lake_dir)
@@ -85,6 +90,7 @@ class StoreCareData:
         self.consent_channel = consent_channel
         self.actor = actor
         self.pseudonymize = pseudonymize  # msisdn → audit pseudonym; None: complaints are not audited here
+        self.sla = sla
         self.tz = catalog.operator.timezone
         self.currency = catalog.operator.currency
 
@@ -386,7 +392,7 @@ class StoreCareData:
             self.actor, "system", self.pseudonymize, reason="recorded by the assistant for the subscriber")
         with self.engine.begin() as conn:
             rec = open_complaint(conn, msisdn=msisdn, category=complaint.category, text=text, at=self.clock(),
-                                 audit=audit, channel=complaint.channel,
+                                 audit=audit, channel=complaint.channel, policy=self.sla,
                                  links={k: v for k, v in links.items() if k in LINK_COLUMNS})
         return rec.complaint_id
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from fairtel.api import ApiOptions, Assistant, Principal, Services, create_app, ops, status_for
+from fairtel.api import ApiOptions, Assistant, Principal, RateLimitedError, Services, create_app, ops, status_for
 from fairtel.api._explain import quantity_text
 from fairtel.api._users import authenticate
 from fairtel.billing import line_text
@@ -146,8 +146,18 @@ class Console:
                 route = request.scope.get("route")
                 acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
                 return build(acc, who)
+        except RateLimitedError as exc:
+            return self.limited(request, exc, "error.html", who=who, error=exc)
         except FairtelError as exc:
             return self.render(request, "error.html", status_code=status_for(exc.code), who=who, error=exc)
+
+    def limited(self, request: Request, exc: RateLimitedError, template: str, **data: Any) -> HTMLResponse:
+        """``template`` answered 429 with ``Retry-After``, as the API answers, and the wait in words (``limited``)."""
+        wait = max(1, int(exc.details.get("retry_after_s", 1)))
+        data.setdefault("who", None)
+        resp = self.render(request, template, status_code=429, limited=wait, **data)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
 
     def action(self, request: Request, csrf: str, build: Callable[[Any, Principal], str]) -> Response:
         """A form post: check its token, do it, then redirect (``build`` returns where to)."""
@@ -189,6 +199,8 @@ def _routes(c: Console) -> APIRouter:
             with svc.app.db.connect() as conn:
                 who = authenticate(conn, username, password)
             succeeded()
+        except RateLimitedError as exc:  # no password was checked: "wrong password" would send them guessing again
+            return c.limited(request, exc, "login.html", next=next, failed=False)
         except FairtelError:
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None)
         target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]

@@ -11,6 +11,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "username": ("Username", "用户名"),
     "password": ("Password", "密码"),
     "login_failed": ("Wrong username or password.", "用户名或密码错误。"),
+    "login_limited": ("Too many login attempts. Try again in {s} s.", "登录尝试次数过多，请 {s} 秒后再试。"),
+    "retry_in": ("Too many requests. Try again in {s} s.", "请求过于频繁，请 {s} 秒后再试。"),
     "dashboard": ("Dashboard", "仪表盘"),
     "findings": ("Findings", "异常扣费"),
     "desk": ("Complaint desk", "投诉受理台"),
