@@ -1,16 +1,18 @@
 """Invariants of rating (Hypothesis): amounts never negative, monotone in usage within a rule, allowances never
-over-drawn, results independent of row order and batching, free incoming free."""
+over-drawn, results independent of row order and batching, free incoming free, a call cut where ``band_at``
+changes when the clocks go forward."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fairtel.catalog import default_catalog_path, load_catalog
+from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
 from fairtel.rating import RatingResult, rate
 
 CATALOG = load_catalog(default_catalog_path())
@@ -149,3 +151,70 @@ def test_monotone_in_volume(gib: int, extra: int, plan: str, roaming: str | None
 
     base = gib * 1024**3
     assert amount(base) <= amount(base + extra)
+
+
+# ---- band changes on a clock with daylight saving ----------------------------------------------------------------
+# London: the clocks go from 01:00 GMT to 02:00 BST at 01:00 UTC on 30 March 2025, so a change at 01:xx is skipped
+SPRING = datetime(2025, 3, 30, 1, tzinfo=UTC)
+LONDON_BANDS = """
+[operator]
+id = "t"
+name = { zh = "测试", en = "Test" }
+currency = "GBP"
+timezone = "Europe/London"
+
+[[zones]]
+id = "uk"
+name = { zh = "英国", en = "UK" }
+prefixes = ["44"]
+
+[[bands]]
+id = "night"
+windows = [{ days = ["all"], start = "NIGHT", end = "08:00" }]
+
+[[bands]]
+id = "day"
+windows = [{ days = ["all"], start = "08:00", end = "NIGHT" }]
+
+[[rates]]
+id = "r"
+unit = "second"
+steps = [{ rate = "0.60", rate_unit = "60s", increment = "1s" }]
+
+[[plans]]
+id = "payg"
+name = { zh = "按量", en = "Pay as you go" }
+monthly_fee = "0.00"
+
+[[plans.rules]]
+id = "payg/night"
+kind = "voice"
+bands = ["night"]
+rate = "r"
+
+[[plans.rules]]
+id = "payg/day"
+kind = "voice"
+rate = "r"
+"""
+NIGHTS = ("00:30", "00:59", "01:00", "01:01", "01:15", "01:30", "01:59", "02:00", "02:30")
+LONDON = {n: parse_catalog(LONDON_BANDS.replace("NIGHT", n))[0] for n in NIGHTS}
+
+
+@settings(max_examples=60, deadline=None)
+@given(night=st.sampled_from(NIGHTS), before=st.integers(0, 3 * 3600), seconds=st.integers(1, 4 * 3600))
+def test_pieces_are_where_band_at_changes_when_the_clocks_go_forward(night: str, before: int, seconds: int) -> None:
+    catalog = LONDON[night]
+    assert catalog is not None
+    start = SPRING - timedelta(seconds=before)
+    end = start + timedelta(seconds=seconds)
+    parts = catalog.band_segments(start, end)
+    # one band per piece, band_at's from its first second to its last, and a change at every cut
+    for s, e, b in parts:
+        assert catalog.band_at(s).id == b.id == catalog.band_at(e - timedelta(seconds=1)).id
+    assert all(a[2] != b[2] for a, b in pairwise(parts))
+    usage = pl.DataFrame([{"record_id": "x", "source": "t", "msisdn": "447700900001", "kind": "voice",
+                           "direction": "out", "started_at": start, "duration_s": seconds, "peer": "447700900002"}])
+    res = rate(usage, catalog, {"447700900001": "payg"}, period="2025-03")
+    assert res.rated.sort("line").select("started_at", "band", "quantity").rows() == [
+        (s, b.id, int((e - s).total_seconds())) for s, e, b in parts]

@@ -1,5 +1,6 @@
 """Time bands on a clock with daylight saving: a call in the hour the clocks repeat is cut where its band really
-changes, never before it began, and rating's pieces are the catalog's band segments."""
+changes, never before it began; a change at a time the clocks skip happens when they jump over it, where band_at
+changes; and rating's pieces are the catalog's band segments."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 
 from fairtel.catalog import Catalog, parse_catalog
 from fairtel.core.time import Period
-from fairtel.rating import rate
+from fairtel.rating import explain, rate
 
 LONDON = ZoneInfo("Europe/London")
 A = "447700900001"
@@ -102,3 +104,68 @@ def test_rating_cuts_the_call_where_band_segments_does() -> None:
     expected = [(s.astimezone(UTC), b.id, int((e - s).total_seconds()))
                 for s, e, b in cat.band_segments(start, start + timedelta(seconds=2400))]
     assert res.rated.sort("line").select("started_at", "band", "quantity").rows() == expected
+
+
+# ---- the clocks going forward: a change at a wall time they skip -------------------------------------------------
+# London's clocks go from 01:00 GMT to 02:00 BST on 30 March 2025 (01:00 UTC): 01:30, where night begins, never
+# shows on them. Night begins when they jump over it, at 02:00 BST, which is what band_at reads.
+JUMP = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
+
+
+def test_band_at_gives_night_from_the_jump() -> None:
+    cat = catalog()
+    assert cat.band_at(JUMP - timedelta(seconds=1)).id == "day"
+    assert cat.band_at(JUMP).id == "night"
+
+
+def test_band_segments_cut_where_the_clocks_jump_over_the_change() -> None:
+    cat = catalog()
+    start = datetime(2025, 3, 30, 0, 50, tzinfo=UTC)
+    parts = cat.band_segments(start, start + timedelta(hours=1))
+    assert [(s, e, b.id) for s, e, b in parts] == [
+        (start, JUMP, "day"),  # not to 02:30 BST (01:30 UTC), half an hour after band_at says night
+        (JUMP, start + timedelta(hours=1), "night"),
+    ]
+    assert all(cat.band_at(s).id == b.id for s, _, b in parts)
+
+
+def test_rating_cuts_a_call_across_the_jump_where_band_at_changes() -> None:
+    cat = catalog()
+    start = datetime(2025, 3, 30, 0, 50, tzinfo=UTC)
+    usage = pl.DataFrame([{"record_id": "r", "source": "t", "msisdn": A, "kind": "voice", "direction": "out",
+                           "started_at": start, "duration_s": 3600, "peer": "447700900002"}])
+    res = rate(usage, cat, {A: "payg"}, period=Period.containing(start, cat.operator.timezone))
+    assert res.unrated.height == 0
+    assert res.rated.sort("line").select("started_at", "band", "offset", "quantity", "amount_minor").rows() == [
+        (start, "day", 0, 600, 600), (JUMP, "night", 600, 3000, 1500),
+    ]
+    explained = explain("r", rated=res.rated, catalog=cat)
+    assert [(ln.started_at, ln.band) for ln in explained.lines] == [(start, "day"), (JUMP, "night")]
+
+
+# a band that changes inside the gap in several zones: London's hour, Lord Howe's half hour (02:00 → 02:30)
+# and New York at 02:00 → 03:00
+SKIPS = [
+    ("Europe/London", "01:30", datetime(2025, 3, 30, 0, 40, tzinfo=UTC)),
+    ("Europe/London", "01:00", datetime(2025, 3, 30, 0, 40, tzinfo=UTC)),
+    ("Australia/Lord_Howe", "02:10", datetime(2025, 10, 4, 15, 0, tzinfo=UTC)),
+    ("America/New_York", "02:59", datetime(2025, 3, 9, 6, 30, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize(("tz", "change", "start"), SKIPS)
+def test_pieces_follow_band_at_when_the_change_is_skipped(tz: str, change: str, start: datetime) -> None:
+    text = CATALOG.replace('timezone = "Europe/London"', f'timezone = "{tz}"').replace('"01:30"', f'"{change}"')
+    cat, problems = parse_catalog(text)
+    assert cat is not None, problems
+    seconds = 3 * 3600
+    parts = cat.band_segments(start, start + timedelta(seconds=seconds))
+    # each piece is one band, band_at's, and band_at changes at each cut
+    for s, e, b in parts:
+        assert {cat.band_at(s).id, cat.band_at(e - timedelta(seconds=1)).id} == {b.id}
+    assert [b.id for _, _, b in parts] == ["day", "night"]
+    usage = pl.DataFrame([{"record_id": "r", "source": "t", "msisdn": A, "kind": "voice", "direction": "out",
+                           "started_at": start, "duration_s": seconds, "peer": "447700900002"}])
+    res = rate(usage, cat, {A: "payg"}, period=Period.containing(start, cat.operator.timezone))
+    assert res.rated.sort("line").select("started_at", "band", "quantity").rows() == [
+        (s.astimezone(UTC), b.id, int((e - s).total_seconds())) for s, e, b in parts]

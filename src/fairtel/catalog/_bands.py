@@ -7,6 +7,7 @@ midnight into the next day (``23:00``–``07:00``). Windows become intervals in 
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,17 +121,44 @@ class WeekTable:
 
 
 def _first_after(wall: datetime, tz: ZoneInfo, after: datetime) -> datetime:
-    """The first instant (in UTC) after ``after`` whose local time in ``tz`` is the wall time ``wall``.
+    """The first instant (in UTC) after ``after`` whose local time in ``tz`` is at or after the wall time ``wall``.
 
     A wall time the clocks repeat (the hour after daylight saving ends) is two instants: from inside the repeated
-    hour the change is the second one, never the first, which is already past. A wall time the clocks skip is
-    read with the offset before the gap (``fold=0``), as rating's kernel reads it.
+    hour the change is the second one, never the first, which is already past. A wall time the clocks skip changes
+    the band when the clocks jump over it (``skipped_at``), which is where ``band_at`` starts giving the new band.
     """
+    jump = skipped_at(wall, tz)
+    if jump is not None and jump > after:
+        return jump
     for fold in (0, 1):
         instant = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
         if instant > after:
             return instant
     return after + timedelta(seconds=1)  # not reached for a wall time after ``after``'s own; keeps the walk going
+
+
+def skipped_at(wall: datetime, tz: ZoneInfo) -> datetime | None:
+    """For a naive wall time the clocks of ``tz`` skip (the hour lost when daylight saving begins): the instant, in
+    UTC, of the jump over it, the first instant whose local wall time is at or after it. ``None`` when it exists.
+
+    Both readings of a skipped time (with the offset before the jump and with the one after) miss the jump; it is
+    the one offset change between them, found to the second, as time zone rules state their changes.
+    """
+    naive = wall.replace(tzinfo=None)
+    with_offset_before = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if with_offset_before.astimezone(tz).replace(tzinfo=None) == naive:
+        return None
+    with_offset_after = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    # the earlier reading falls before the jump (its local wall time is earlier), the later one after it
+    first, last = sorted((with_offset_before, with_offset_after))
+    lo, hi = math.floor(first.timestamp()), math.ceil(last.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
 
 
 def coverage_problems(intervals: list[tuple[int, int, str, str]]) -> tuple[list[tuple[str, str]], list[str]]:

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -37,6 +37,7 @@ from fairtel.catalog._cgrates_read import (
     RateSlot,
     TariffPlan,
     Timing,
+    first_slot,
     read_tariff_plan,
 )
 from fairtel.catalog._load import MAX_AMOUNT_DECIMALS
@@ -124,7 +125,8 @@ class _Rate:
     rounding: str
     decimals: int
     max_cost: Decimal | None
-    slots: tuple[RateSlot, ...]
+    slots: tuple[RateSlot, ...]  # by GroupIntervalStart
+    connect_fee: Decimal  # of the slot first in the file, which CGRateS charges
 
 
 @dataclass
@@ -252,7 +254,7 @@ class _Converter:
         taken: set[str] = set()
         for chain, prefixes in groups.items():
             base = "+".join(_ident(d) for d in sorted(chain[0]))
-            zone_id = base if firsts[chain[0]] == 1 and base not in taken else f"{base}@{prefixes[0]}"
+            zone_id = base if firsts[chain[0]] == 1 and base not in taken else f"{base}:{prefixes[0]}"  # "@" is no id character
             taken.add(zone_id)
             self.zone_chain[zone_id] = chain
             self.zone_prefixes[zone_id] = prefixes
@@ -345,9 +347,11 @@ class _Converter:
                     self.note("Rates.csv", s.line, what, f"{dr.rates}: {ns} ns is not a whole number of seconds "
                               f"(voice is counted in seconds): {dr.id} is not imported for {kind}", "unsupported_unit")
                     return None
-        if any(s.connect_fee for s in slots[1:]):
-            self.note("Rates.csv", slots[1].line, "ConnectFee", f"{dr.rates}: only the first slot's connect fee "
-                      "applies (once per call)", "connect_fee_ignored")
+        first = first_slot(slots)
+        ignored = [s for s in slots if s is not first and s.connect_fee]
+        if ignored:
+            self.note("Rates.csv", ignored[0].line, "ConnectFee", f"{dr.rates}: only the connect fee of its first line "
+                      f"(line {first.line}) applies, once per call, as in CGRateS", "connect_fee_ignored")
         decimals = dr.decimals
         if decimals > MAX_AMOUNT_DECIMALS:
             # a catalog keeps amounts to at most that many decimals; a finer plan would not validate at all
@@ -375,7 +379,8 @@ class _Converter:
                           "a finished call is rated in full): imported without max cost", "unsupported_max_cost")
         key = (dr.rates, unit, dr.rounding, decimals, max_cost)
         if key not in self.rates:
-            self.rates[key] = _Rate("", dr.rates, unit, _ROUNDING[dr.rounding], decimals, max_cost, slots)
+            self.rates[key] = _Rate("", dr.rates, unit, _ROUNDING[dr.rounding], decimals, max_cost, slots,
+                                    first.connect_fee)
         return "|".join(map(str, key))
 
     def name_rates(self) -> None:
@@ -439,59 +444,114 @@ class _Converter:
     # ---- plans and subjects
     def plans_and_subjects(self, profiles: list[Profile], plan_kinds: Mapping[str, list[UsageKind]],
                            ) -> tuple[dict[str, list[str]], list[tuple[str, str, list[UsageKind], datetime]]]:
+        """The catalog's plans and ``[[subjects]]`` entries, for every time the profiles say, not only today.
+
+        A subject's plan is its rating plan's rule sets, then those of its fallback subjects' plans, then those of
+        the ``*any`` subject's plans, each as in force at the time priced. So each profile becomes one dated entry
+        per stretch of time in which its fallback subjects and ``*any`` keep the same plans for its usage kind: a
+        ``*any`` profile that becomes active next year is followed from then on. (Rule sets of other kinds never
+        price the entry's usage; they are taken as on the day of the import.) The plan in force on the day of the
+        import keeps the rating plan's id; one in force at other times has ``/from-DATE`` appended (its first day).
+        """
         def sets_of(rp: str, kinds: Iterable[UsageKind]) -> list[str]:
             return [self.rule_sets[(rp, k)][0] for k in kinds if self.rule_sets.get((rp, k), ("", []))[1]]
 
-        def current(subject: str, category: str) -> Profile | None:
-            live = [p for p in profiles if p.subject == subject and p.category == category and p.activation <= self.now]
+        history: dict[tuple[str, str], list[Profile]] = {}
+        for p in profiles:
+            history.setdefault((p.subject, p.category), []).append(p)
+
+        def in_force(subject: str, category: str, at: datetime) -> Profile | None:
+            live = [p for p in history.get((subject, category), []) if p.activation <= at]
             return max(live, key=lambda p: p.activation, default=None)
 
-        any_sets: list[tuple[UsageKind, str]] = []  # (kind, rule set) of the *any subject, in force now
-        for category in dict.fromkeys(p.category for p in profiles if p.subject == ANY):
-            p = current(ANY, category)
+        any_categories = list(dict.fromkeys(p.category for p in profiles if p.subject == ANY))
+        for p in profiles:
+            if p.subject == ANY and p.fallback_subjects:
+                self.note("RatingProfiles.csv", p.line, "FallbackSubjects", "fallback subjects of '*any' are not "
+                          "followed", "unsupported_fallback")
+        missing: set[tuple[int, str]] = set()
+
+        def composed(rp: str, p: Profile | None, at: datetime) -> list[str]:
+            """Rule sets of ``rp`` for profile ``p`` (None: the plan alone) at ``at``: its own, its fallback
+            subjects', then ``*any``'s (for kinds other than ``p``'s, today's)."""
+            own = sets_of(rp, plan_kinds[rp])
+            kind = None
             if p is not None:
-                any_sets.extend((self.kinds[category], s) for s in sets_of(p.plan, [self.kinds[category]]))
-                if p.fallback_subjects:
-                    self.note("RatingProfiles.csv", p.line, "FallbackSubjects", "fallback subjects of '*any' are not "
-                              "followed", "unsupported_fallback")
+                kind = self.kinds[p.category]
+                for fs in p.fallback_subjects:
+                    fp = in_force(fs, p.category, at)
+                    if fp is not None:
+                        own += sets_of(fp.plan, [kind])
+                    elif (p.line, fs) not in missing:
+                        missing.add((p.line, fs))
+                        self.note("RatingProfiles.csv", p.line, "FallbackSubjects", f"fallback subject {fs!r} has no "
+                                  f"{p.category} profile in force on {at.isoformat()}", "unknown_reference")
+            for category in any_categories:
+                ap = in_force(ANY, category, at if self.kinds[category] == kind else self.now)
+                if ap is not None:
+                    own += sets_of(ap.plan, [self.kinds[category]])
+            return list(dict.fromkeys(own))
 
-        plans: dict[str, list[str]] = {}
+        # (base id, rule sets) → first instant used, and whether in force on the day of the import
+        wanted: dict[tuple[str, tuple[str, ...]], tuple[datetime | None, bool]] = {}
+        uses: list[tuple[str, str, tuple[str, ...], UsageKind, datetime]] = []
 
-        def plan(rp: str, extra: list[str], plan_id: str) -> str | None:
-            own = sets_of(rp, plan_kinds[rp]) + [s for s in extra if s not in sets_of(rp, plan_kinds[rp])]
-            tail = [s for _, s in any_sets if s not in own]
-            if not own and not tail:
+        def want(base: str, sets: list[str], at: datetime | None, now: bool) -> tuple[str, ...] | None:
+            if not sets:
                 return None
-            plans.setdefault(plan_id, own + tail)
-            return plan_id
+            key = (base, tuple(sets))
+            first, was_now = wanted.get(key, (at, now))
+            wanted[key] = (first if first is None or (at is not None and first <= at) else at, was_now or now)
+            return key[1]
 
         for rp in plan_kinds:
-            plan(rp, [], _ident(rp))
-        subjects: list[tuple[str, str, list[UsageKind], datetime]] = []
+            want(_ident(rp), composed(rp, None, self.now), None, True)
         for p in profiles:
             if p.plan not in plan_kinds:
                 continue
             kind = self.kinds[p.category]
-            plan_id: str | None = _ident(p.plan)
-            if p.fallback_subjects:
-                extra: list[str] = []
-                for fs in p.fallback_subjects:
-                    fp = current(fs, p.category)
-                    if fp is None:
-                        self.note("RatingProfiles.csv", p.line, "FallbackSubjects", f"fallback subject {fs!r} has no "
-                                  f"{p.category} profile in force", "unknown_reference")
-                    else:
-                        extra.extend(sets_of(fp.plan, [kind]))
-                plan_id = plan(p.plan, extra, _ident(f"{p.plan}+fallback:{'+'.join(p.fallback_subjects)}"))
-            if plan_id is None or plan_id not in plans:
-                continue
-            same = next((s for s in subjects if s[0] == p.subject and s[1] == plan_id and s[3] == p.activation), None)
+            changes = [q.activation for q in profiles if q.subject == ANY and self.kinds[q.category] == kind]
+            later = [q.activation for q in history[(p.subject, p.category)] if q.activation > p.activation]
+            until = min(later, default=None)
+            moments = changes + [q.activation for fs in p.fallback_subjects for q in history.get((fs, p.category), [])]
+            starts = [p.activation, *sorted({t for t in moments if t > p.activation and (until is None or t < until)})]
+            base = _ident(p.plan if not p.fallback_subjects else f"{p.plan}+fallback:{'+'.join(p.fallback_subjects)}")
+            previous: tuple[str, ...] | None = None
+            for i, at in enumerate(starts):
+                end = starts[i + 1] if i + 1 < len(starts) else until
+                sets = want(base, composed(p.plan, p, at), at, at <= self.now and (end is None or self.now < end))
+                if sets is not None and sets != previous:
+                    uses.append((p.subject, base, sets, kind, at))
+                previous = sets
+
+        plans: dict[str, list[str]] = {}
+        ids: dict[tuple[str, tuple[str, ...]], str] = {}
+        by_base: dict[str, list[tuple[tuple[str, ...], datetime | None, bool]]] = {}
+        for (base, sets), (first, now) in wanted.items():
+            by_base.setdefault(base, []).append((sets, first, now))
+        for base, versions in by_base.items():
+            # the version in force today keeps the plain id, else the earliest; the others are dated
+            versions.sort(key=lambda v: (not v[2], v[1] is not None, v[1] or self.now))
+            for n, (sets, first, _) in enumerate(versions):
+                plan_id = base
+                if n:
+                    stamp = (first or self.now).astimezone(UTC)
+                    plan_id = f"{base}/from-{stamp:%Y-%m-%d}"
+                    if plan_id in plans:
+                        plan_id = f"{base}/from-{stamp:%Y-%m-%dT%H:%M:%SZ}"
+                    while plan_id in plans:
+                        plan_id += "+"
+                plans[plan_id] = list(sets)
+                ids[(base, sets)] = plan_id
+        subjects: list[tuple[str, str, list[UsageKind], datetime]] = []
+        for subject, base, sets, kind, at in uses:
+            plan_id = ids[(base, sets)]
+            same = next((s for s in subjects if s[0] == subject and s[1] == plan_id and s[3] == at), None)
             if same is not None:
-                same[2].append(kind)
+                if kind not in same[2]:
+                    same[2].append(kind)
             else:
-                subjects.append((p.subject, plan_id, [kind], p.activation))
-        for rp in [rp for rp, sets in plans.items() if not sets]:
-            del plans[rp]
+                subjects.append((subject, plan_id, [kind], at))
         return plans, subjects
 
     # ---- TOML
@@ -534,7 +594,7 @@ class _Converter:
             for i, s in enumerate(r.slots):
                 def qty(ns: int, unit: Unit = r.unit) -> str:
                     return format_quantity(ns // NS if unit is Unit.SECOND else ns, unit)
-                fee = f"connect_fee = {_q(s.connect_fee)}, " if i == 0 and s.connect_fee else ""
+                fee = f"connect_fee = {_q(r.connect_fee)}, " if i == 0 and r.connect_fee else ""
                 out.append(f"  {{ group_interval_start = {_q(qty(s.start_ns))}, {fee}rate = {_q(s.rate)}, "
                            f"rate_unit = {_q(qty(s.unit_ns))}, increment = {_q(qty(s.increment_ns))} }},")
             out.append("]")

@@ -19,6 +19,7 @@ from fairtel.core.errors import Problem
 
 ANY = "*any"
 NS = 1_000_000_000
+DAY = 86_400
 
 _GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS, "m": 60 * NS, "h": 3600 * NS}
 _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -102,6 +103,7 @@ class TariffPlan:
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     profiles: list[Profile] = field(default_factory=list)
     has_timings_file: bool = False
+    refused_timings: set[str] = field(default_factory=set)  # ids of Timings.csv lines with a problem reported
 
     def file(self, name: str) -> str:
         return str(self.directory / name)
@@ -197,6 +199,8 @@ def read_tariff_plan(directory: Path) -> tuple[TariffPlan, list[Problem]]:
         if dr not in tp.destination_rates:
             r.add("RatingPlans.csv", line, "DestinationRatesId", f"unknown DestinationRates id {dr!r}",
                   "unknown_reference")
+        elif timing in tp.refused_timings:
+            continue  # its own problem is reported; a second one here would say nothing new
         elif timing != ANY and timing not in tp.timings:
             r.add("RatingPlans.csv", line, "TimingTag", f"unknown timing {timing!r}" +
                   ("" if tp.has_timings_file else " (there is no Timings.csv)"), "unknown_reference")
@@ -222,8 +226,14 @@ def _read_rates(r: _Rows, tp: TariffPlan) -> None:
             continue
         timed = any(c.isalpha() for c in unit + increment)
         tp.rates.setdefault(tag, []).append(RateSlot(tag, f, p, u, i, s, timed, line))
+    # sorted as CGRateS applies them; the connect fee stays the first line's (``first_slot``)
     for slots in tp.rates.values():
         slots.sort(key=lambda s: s.start_ns)
+
+
+def first_slot(slots: list[RateSlot] | tuple[RateSlot, ...]) -> RateSlot:
+    """The slot written first in Rates.csv: CGRateS charges its connect fee, whatever its GroupIntervalStart."""
+    return min(slots, key=lambda s: s.line)
 
 
 def _read_destination_rates(r: _Rows, tp: TariffPlan) -> None:
@@ -251,29 +261,46 @@ def _read_destination_rates(r: _Rows, tp: TariffPlan) -> None:
 
 
 def _read_timings(r: _Rows, tp: TariffPlan) -> None:
+    """Timings.csv as CGRateS reads it: week days are Go's ``time.Weekday`` numbers, 0 (Sunday) to 6, with 7 also
+    Sunday (CGRateS takes them modulo 7 for that); ``Time`` is ``HH:MM:SS`` or ``start;end`` on a 24-hour clock.
+
+    What CGRateS would misread is refused rather than guessed: a day 8 or more is some other day only by the
+    accident of that modulo, a negative one never matches, a start at 24:00:00 or later (or 08:60:00) is
+    carried into the next day by Go's date arithmetic, and a time without its seconds is one CGRateS's rating
+    cannot read.
+    """
     name = "Timings.csv"
     tp.has_timings_file = (tp.directory / name).is_file()
-    clock = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+    clock = re.compile(r"(\d{1,2}):(\d{1,2}):(\d{1,2})")
     for line, (ident, years, months, mdays, wdays, times) in r.read(
             name, ("Id", "Years", "Months", "MonthDays", "WeekDays", "Time"), required=False):
         weekdays: frozenset[int] | None = None
         if wdays and wdays != ANY:
-            try:
-                weekdays = frozenset(int(d) % 7 for d in wdays.split(";") if d)
-            except ValueError:
-                r.add(name, line, "WeekDays", f"{wdays!r} is not a list of week days 0-6 separated by ';'",
-                      "bad_day")
+            days = [d for d in wdays.split(";") if d]
+            bad = [d for d in days if not re.fullmatch(r"[0-7]", d)]
+            if bad or not days:
+                r.add(name, line, "WeekDays", f"{wdays!r}: {', '.join(repr(d) for d in bad) or 'no day'} is not a week "
+                      "day (0 = Sunday … 6 = Saturday, 7 also Sunday; *any for every day), separated by ';'", "bad_day")
+                tp.refused_timings.add(ident)
                 continue
-        spans: list[int | None] = []
-        for part in (times.split(";") if times and times != ANY else ["00:00:00"]):
-            m = clock.match(part)
-            if m is None or int(m.group(1)) > 24 or int(m.group(2)) > 59:
-                r.add(name, line, "Time", f"{part!r} is not a time of day HH:MM:SS", "bad_time")
+            weekdays = frozenset(int(d) % 7 for d in days)
+        parts = times.split(";") if times and times != ANY else ["00:00:00"]
+        spans: list[int] = []
+        for i, part in enumerate(parts[:2]):
+            m = clock.fullmatch(part)
+            h, mi, sec = (int(g) for g in m.groups()) if m else (99, 0, 0)
+            seconds = h * 3600 + mi * 60 + sec
+            # an end may be the end of the day, 24:00:00; nothing starts there
+            if m is None or mi > 59 or sec > 59 or seconds > DAY or (i == 0 and seconds == DAY):
+                what = "a start" if i == 0 else "an end"
+                r.add(name, line, "Time", f"{part!r} is not {what} time of day HH:MM:SS (00:00:00 to "
+                      f"{'23:59:59' if i == 0 else '24:00:00'})", "bad_time")
+                tp.refused_timings.add(ident)
                 break
-            spans.append(int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0))
+            spans.append(seconds)
         else:
             calendar = any(v and v != ANY for v in (years, months, mdays))
-            tp.timings[ident] = Timing(ident, weekdays, spans[0] or 0, spans[1] if len(spans) > 1 else None,
+            tp.timings[ident] = Timing(ident, weekdays, spans[0], spans[1] if len(spans) > 1 else None,
                                        calendar, line)
 
 

@@ -8,20 +8,23 @@ semantics everywhere), and the answers (rule, rate steps as integers, allowances
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from fairtel.catalog import Allowance, Catalog, Plan, PricingRule
-from fairtel.catalog._bands import DAY, WEEK
+from fairtel.catalog._bands import DAY, WEEK, skipped_at
 from fairtel.core.money import minor_units
 from fairtel.rating._steps import CompiledRate, compile_rate
 
 KINDS = ("voice", "sms", "data")
 DIRECTIONS = ("out", "in")
 NO_RULE = -1
+EPOCH = datetime(1970, 1, 1)  # naive: local wall times are counted from it
 
 
 @dataclass(frozen=True)
@@ -202,8 +205,9 @@ def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
     Bands change at a local wall-clock time; across a daylight-saving change the wall-clock interval is an hour
     longer or shorter than the time elapsed, so the change is read back as an instant: the wall time less the
     offset in force at the start, or, when the zone's offset changed in between, less the offset in force then.
-    A change whose wall time does not exist (skipped by the clocks) is read with the offset before the gap, as
-    ``Catalog.band_segments`` does."""
+    A change whose wall time does not exist (skipped by the clocks) happens when the clocks jump over it, the
+    first instant whose wall time is at or after it: where ``Catalog.band_at`` gives the new band, and where
+    ``Catalog.band_segments`` cuts."""
     starts, changes = band_change_table(catalog)
     tz = catalog.operator.timezone
     local = started_at.dt.convert_time_zone(tz)
@@ -223,4 +227,25 @@ def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
     there = offset_at(first)
     second = first + at_start - there  # read with the offset in force there
     end = pl.when(there == at_start).then(first).when(offset_at(second) == there).then(second).otherwise(first)
-    return end - t0
+    # the change's wall time as seconds since 1970-01-01 00:00 on the local clock: few distinct values (one per
+    # band change), so the skipped ones are found once each
+    jump = (wall.dt.epoch("s") + wall_left).map_batches(_jumps(tz), return_dtype=pl.Int64, is_elementwise=True)
+    return pl.coalesce(jump, end) - t0
+
+
+def _jumps(tz: str) -> Callable[[pl.Series], pl.Series]:
+    """Local wall times (seconds since 1970-01-01 00:00 on the clock of ``tz``) → the instant (epoch seconds) the
+    clocks jump over each one they skip, null for those that exist (``skipped_at``)."""
+    zone = ZoneInfo(tz)
+
+    def jumps(walls: pl.Series) -> pl.Series:
+        found = {}
+        for w in walls.drop_nulls().unique().to_list():
+            instant = skipped_at(EPOCH + timedelta(seconds=w), zone)
+            if instant is not None:
+                found[w] = int(instant.timestamp())
+        if not found:
+            return pl.Series(walls.name, [None] * len(walls), dtype=pl.Int64)
+        return walls.replace_strict(found, default=None, return_dtype=pl.Int64)
+
+    return jumps
