@@ -18,6 +18,7 @@ from fairtel.cli._rating import rate_period
 from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
 from fairtel.engines import OnlineRater
+from fairtel.engines._commit import read_manifest
 from fairtel.mediation import ingest_files
 
 
@@ -85,26 +86,45 @@ def test_online_rating_after_a_batch_rerun_carries_on_from_its_lines(operator: P
 def test_a_rerun_interrupted_at_its_swap_leaves_the_previous_lines(operator: Path, tmp_path: Path,  # noqa: F811
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The rerun's staged lines replace the period in one step: stopped at the moment they go in, the period
-    holds the previous lines (never none: a reader, the bill run or online rating would take it for unrated)."""
+    holds the previous lines (never none: a reader, the bill run or online rating would take it for unrated).
+    The stop stands in for the swap the commit makes: the exchange where the system has one (the period is
+    there, so that is the one used), the renames where it has not."""
     import os
+
+    import fairtel.engines._commit as commit_module
 
     run = _ingested(operator, tmp_path, 2)
     period = Period.parse(P, run.catalog.operator.timezone)
     rate_period(run.app, period, catalog=run.catalog)
     want = _rated(run.home)
-    real = os.replace
+    final = run.home / "lake" / "rated" / f"period={P}"
+    real_exchange, real_replace = commit_module.exchange, os.replace
+    stops: list[bool] = []
 
-    def stopped(src: object, dst: object) -> None:
-        if str(src).endswith(".staging"):  # the staged lines going in
+    def stop_here(src: object) -> None:
+        if str(src).endswith(".staging") and not stops:  # the staged lines going in
+            stops.append(final.is_dir())
             raise KeyboardInterrupt
-        real(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(os, "replace", stopped)
+    def exchanging(a: Path, b: Path) -> bool:
+        stop_here(a)
+        return real_exchange(a, b)
+
+    def replacing(src: object, dst: object) -> None:
+        stop_here(src)
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(commit_module, "exchange", exchanging)
+    monkeypatch.setattr(os, "replace", replacing)
     with contextlib.suppress(KeyboardInterrupt):
         rate_period(run.app, period, catalog=run.catalog)
-    monkeypatch.setattr(os, "replace", real)
-    assert (run.home / "lake" / "rated" / f"period={P}").is_dir()
+    monkeypatch.setattr(os, "replace", real_replace)
+    monkeypatch.setattr(commit_module, "exchange", real_exchange)
+    assert stops == [True], "the rerun's swap was never reached: the test checks nothing"
+    assert final.is_dir()
     assert_frame_equal(_rated(run.home), want, check_exact=True)
+    runs = {d: read_manifest(run.home / "lake" / d / f"period={P}") for d in ("rated", "unrated")}
+    assert runs["rated"] is not None and runs["rated"] == runs["unrated"]  # lines and unrated records of one run
     run.app.close()
 
 

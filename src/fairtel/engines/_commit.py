@@ -16,62 +16,67 @@ the several datasets of one run (``rated`` with ``unrated``, the three ``fraud_*
 - The **journal** (``rating_log/<lock>.commit.json``, written once every dataset is staged, removed once every
   one is swapped in): the run and its (staging, period) pairs. One exchange per dataset cannot swap two
   directories at once, so a crash between two of them would leave new lines beside the previous run's unrated
-  records; whoever takes the lock next (a rerun, the online rater, a reader of the features) finds the journal
-  and swaps in the rest before anything else, so the datasets of a period always come from one run.
+  records; whoever takes the lock next (a rerun, the online rater, a reader of the features or of the lake)
+  finds the journal and swaps in the rest before anything else, so the datasets of a period always come from
+  one run.
+
+The lock, the exchange, the manifest and the journal's recovery are in ``fairtel.core.commits`` (the lake's
+readers in ``fairtel.store`` use them too); this module writes a run's journal and swaps its datasets in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
-import fcntl
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-LOCK_DIR = "rating_log"
-MANIFEST = "_batch.json"
-JOURNAL = ".commit.json"
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
+# the lock, the exchange, the manifest and the journal are shared with the lake's readers (``fairtel.store``),
+# which finish a pending commit before they read a period
+from fairtel.core.commits import (
+    JOURNAL,
+    LOCK_DIR,
+    MANIFEST,
+    exchange,
+    features_lock,
+    features_lock_name,
+    finish_commit,
+    journal_path,
+    lock,
+    pending_commit,
+    period_lock,
+    rating_lock_name,
+    read_manifest,
+    run_of,
+    swap,
+    swap_in,
+)
 
-
-def period_lock(lake: Path, period: str) -> AbstractContextManager[None]:
-    """Hold the rating lock of ``period`` (waits for the holder)."""
-    return lock(lake, rating_lock_name(period))
-
-
-def features_lock(lake: Path, period: str) -> AbstractContextManager[None]:
-    """Hold the feature pass's lock of ``period`` (waits for the holder)."""
-    return lock(lake, features_lock_name(period))
-
-
-def rating_lock_name(period: str) -> str:
-    return f"period={period}"
-
-
-def features_lock_name(period: str) -> str:
-    return f"features-period={period}"
-
-
-@contextmanager
-def lock(lake: Path, name: str) -> Iterator[None]:
-    """Hold the lock ``name`` of the home's rating (waits for the holder), a commit that a crash interrupted
-    under it finished first (``finish_commit``)."""
-    path = lake / LOCK_DIR / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        finish_commit(lake, name)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+__all__ = [
+    "JOURNAL",
+    "LOCK_DIR",
+    "MANIFEST",
+    "commit",
+    "exchange",
+    "features_lock",
+    "features_lock_name",
+    "finish_commit",
+    "journal_path",
+    "lock",
+    "pending_commit",
+    "period_lock",
+    "period_locks",
+    "rating_lock_name",
+    "read_manifest",
+    "remove_leftovers",
+    "run_of",
+    "swap_in",
+    "write_manifest",
+]
 
 
 @contextmanager
@@ -84,49 +89,9 @@ def period_locks(lake: Path, periods: Iterable[str]) -> Iterator[ExitStack]:
         yield stack
 
 
-def _renameat2() -> object | None:
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):  # pragma: no cover - a C library without it
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_EXCHANGE = _renameat2()
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swap the directories ``a`` and ``b`` in one step; False where the system cannot (the caller falls back)."""
-    if _EXCHANGE is None:  # pragma: no cover
-        return False
-    if _EXCHANGE(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:  # type: ignore[operator]
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # pragma: no cover - a file system without it
-        return False
-    raise OSError(err, os.strerror(err), str(a))
-
-
-def swap_in(staging: Path, final: Path) -> None:
-    """Make ``staging`` the directory ``final`` (an empty one when nothing was staged), atomically where the
-    system can; the previous parts are removed afterwards."""
-    old = _swap(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _swap(staging: Path, final: Path) -> Path | None:
-    """``swap_in`` without removing the previous parts: where they are now (None: there were none)."""
-    staging.mkdir(parents=True, exist_ok=True)
-    if final.exists() and exchange(staging, final):
-        return staging  # now the previous parts
-    old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
-    if final.exists():  # pragma: no cover - only where the exchange is not available
-        os.replace(final, old)
-    os.replace(staging, final)
-    return old
+    """``swap`` by this module's ``exchange`` (looked up at each call, so that a test can stand in for it)."""
+    return swap(staging, final, by=exchange)
 
 
 def commit(lake: Path, name: str, swaps: Sequence[tuple[Path, Path]], usage: Iterable[Path]) -> str:
@@ -159,41 +124,6 @@ def commit(lake: Path, name: str, swaps: Sequence[tuple[Path, Path]], usage: Ite
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return run
-
-
-def journal_path(lake: Path, name: str) -> Path:
-    return lake / LOCK_DIR / f"{name}{JOURNAL}"
-
-
-def finish_commit(lake: Path, name: str) -> bool:
-    """Swap in what a commit under the lock ``name`` staged and did not swap in before it was interrupted (the
-    caller holds the lock); True when there was such a commit. A dataset whose period holds the run's manifest
-    went in already (its staging path holds the previous parts, removed here)."""
-    journal = journal_path(lake, name)
-    try:
-        data = json.loads(journal.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return False
-    run = str(data["run"])
-    for staging_name, final_name in data["swaps"]:
-        staging, final = lake / staging_name, lake / final_name
-        if run_of(final) == run:
-            shutil.rmtree(staging, ignore_errors=True)
-        elif run_of(staging) == run:
-            swap_in(staging, final)
-    journal.unlink()
-    return True
-
-
-def pending_commit(lake: Path, name: str) -> bool:
-    """Whether a commit under the lock ``name`` is between its first and last swap (or was interrupted there)."""
-    return journal_path(lake, name).exists()
-
-
-def run_of(directory: Path) -> str | None:
-    """The name of the run whose parts ``directory`` holds (None: none recorded)."""
-    found = read_manifest(directory)
-    return None if found is None else found[0]
 
 
 def remove_leftovers(lake: Path, datasets: Iterable[str], period: str) -> None:
@@ -235,12 +165,3 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def read_manifest(directory: Path) -> tuple[str, frozenset[str]] | None:
-    """(run, usage part names) of the batch run whose lines ``directory`` holds, if it wrote a manifest."""
-    try:
-        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return str(data["run"]), frozenset(data["usage"])

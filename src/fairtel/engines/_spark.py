@@ -21,6 +21,7 @@ pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is impo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -286,6 +287,8 @@ class SparkEngine:
                 for (df, count), (staging, _) in zip(datasets.values(), swaps, strict=True):
                     if df is not None and count:
                         df.write.mode("overwrite").parquet(_file_uri(staging))
+                for staging, _ in swaps:  # on disk before the swap makes them the period
+                    _fsync_tree(staging)
             except BaseException:
                 for staging, _ in swaps:
                     shutil.rmtree(staging, ignore_errors=True)
@@ -497,6 +500,33 @@ class SparkEngine:
         if report is not None:
             report.step("features", total=1)
         return FeatureSummary(self.name, key, rows, rows_out, time.perf_counter() - t0)
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Every file and directory Spark wrote under ``directory``, and its entry in its parent, flushed to disk.
+    Spark's Parquet writers close their files without syncing them: swapped in as they are, a power cut soon
+    after the commit could leave the period with parts missing or cut short."""
+    if not directory.is_dir():
+        return
+    for root, _, files in os.walk(directory, topdown=False):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(root))
+    _fsync_dir(directory.parent)  # the staging directory's entry in the dataset
+    _fsync_dir(directory.parent.parent)  # the dataset's entry in the lake, when Spark made it
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # not every file system syncs a directory
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _file_uri(path: Path) -> str:

@@ -2,7 +2,7 @@
 results are committed; a crash in between leaves it in the inbox, and the next pass finds it already
 ingested (a no-op) and moves it. Files still being written should arrive under a hidden or ``.tmp``/``.part``
 name and be renamed when complete (a rename is atomic); a file whose size or mtime changed since the last
-poll waits for the next one."""
+poll waits for the next one. A watch holds the home's mediation lock from its start to its end."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from fairtel.core.settings import Settings
 from fairtel.mediation._ingest import FileReport, Progress, Status, _Quiet, ingest_session
+from fairtel.mediation._state import mediation_lock
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
@@ -145,51 +146,54 @@ def watch(
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
     it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why. ``after``
     (online rating) runs on each ingested or already-ingested file, in a thread beside the ingest, before the
-    file moves to done/."""
+    file moves to done/. Holds the home's mediation lock from start to end (``mediation_lock``; the caller may
+    hold it already): a second watch of the home fails at once (``LockedError`` naming this one) rather than
+    taking turns with it between passes, so two watches never rate one home."""
     progress = report or _Quiet()
     done, failed = inbox / "done", inbox / "failed"
     handled: list[FileReport] = []
     seen: dict[Path, tuple[int, int]] = {}
     first_seen: dict[Path, datetime] = {}
-    committer = None if after is None else _Committer(after, done, handled, on_file)
-    try:
-        while True:
-            with ExitStack() as pass_:
-                session = None  # one mediation session for the files of this pass, opened at the first ready one
-                for path in inbox_files(inbox):
-                    if committer is not None and path in committer.pending:
-                        continue
-                    try:
-                        st = path.stat()
-                    except FileNotFoundError:
-                        continue
-                    first_seen.setdefault(path, datetime.now(UTC))
-                    sig = (st.st_size, st.st_mtime_ns)
-                    if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
-                        seen[path] = sig
-                        continue
-                    seen.pop(path, None)
-                    if session is None:
-                        session = pass_.enter_context(ingest_session(settings, report=progress))
-                    rep = session.ingest(path, fmt=fmt, source=source, progress=progress)
-                    rep.arrived_at = first_seen.pop(path).isoformat()
-                    if rep.status == Status.FAILED:
-                        moved = _move(path, failed)
-                        moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
-                    elif committer is not None:
-                        committer.put(path, rep)
-                        continue
-                    else:
-                        _move(path, done)
-                    handled.append(rep)
-                    if on_file is not None:
-                        on_file(rep)
+    with mediation_lock(settings.home, holder=f"a watch of {inbox}"):
+        committer = None if after is None else _Committer(after, done, handled, on_file)
+        try:
+            while True:
+                with ExitStack() as pass_:
+                    session = None  # one mediation session for the files of this pass, opened at the first ready one
+                    for path in inbox_files(inbox):
+                        if committer is not None and path in committer.pending:
+                            continue
+                        try:
+                            st = path.stat()
+                        except FileNotFoundError:
+                            continue
+                        first_seen.setdefault(path, datetime.now(UTC))
+                        sig = (st.st_size, st.st_mtime_ns)
+                        if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
+                            seen[path] = sig
+                            continue
+                        seen.pop(path, None)
+                        if session is None:
+                            session = pass_.enter_context(ingest_session(settings, report=progress))
+                        rep = session.ingest(path, fmt=fmt, source=source, progress=progress)
+                        rep.arrived_at = first_seen.pop(path).isoformat()
+                        if rep.status == Status.FAILED:
+                            moved = _move(path, failed)
+                            moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
+                        elif committer is not None:
+                            committer.put(path, rep)
+                            continue
+                        else:
+                            _move(path, done)
+                        handled.append(rep)
+                        if on_file is not None:
+                            on_file(rep)
+                if committer is not None:
+                    committer.check()
+                if once or (stop is not None and stop()):
+                    break
+                time.sleep(interval)
+        finally:
             if committer is not None:
-                committer.check()
-            if once or (stop is not None and stop()):
-                break
-            time.sleep(interval)
-    finally:
-        if committer is not None:
-            committer.close()
+                committer.close()  # ``after`` done with every file handed to it, under the lock
     return handled

@@ -30,9 +30,9 @@ from fairtel.core.errors import FairtelError
 from fairtel.core.settings import Settings
 from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
 from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
-from fairtel.mediation._partials import conflicting_parts, held_from, held_ids, hold, release
+from fairtel.mediation._partials import Clash, conflicting_parts, held_from, held_ids, hold, late_parts, release
 from fairtel.mediation._state import FileRecord, MediationState
-from fairtel.mediation._validate import SEQ, Reason, Validated, validate
+from fairtel.mediation._validate import Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
 from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
@@ -84,6 +84,10 @@ class FileReport:
     content_hash: str | None = None
     held: int = 0
     emitted: int = 0
+    # parts held from earlier files, refused when this file released their session (a sequence number held twice,
+    # from before such parts were refused on arrival): in this file's rejects file, each naming its own file and
+    # line, and not counted in ``rejected`` (they are not this file's records)
+    held_refused: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     parts: list[str] = field(default_factory=list)
@@ -305,17 +309,20 @@ def _newest_by_source(clean: pa.Table, into: dict[str, int]) -> None:
 
 def _drop_conflicting_parts(conn: sqlite3.Connection, clean: pa.Table,
                             raw_of: Callable[[Sequence[int]], list[bytes]], file: str) -> tuple[pa.Table, list[Reject]]:
-    """``clean`` without the parts whose sequence number their session already has under another record id
-    (``_partials.conflicting_parts``), and those parts as rejects with their original bytes."""
-    clashes = conflicting_parts(conn, clean)
+    """``clean`` without the parts whose sequence number their session already has (held or emitted) under
+    another record id (``_partials.conflicting_parts``), and those parts as rejects with their original bytes."""
+    return _drop_parts(clean, conflicting_parts(conn, clean), raw_of, file)
+
+
+def _drop_parts(clean: pa.Table, clashes: list[Clash], raw_of: Callable[[Sequence[int]], list[bytes]],
+                file: str) -> tuple[pa.Table, list[Reject]]:
     if not clashes:
         return clean, []
-    rows = [row for row, _ in clashes]
-    picked = clean.select(["session_id", SEQ, "record_id", POS]).take(pa.array(rows)).to_pylist()
-    out = [Reject(file, int(r[POS]), Reason.CONFLICTING_PART.value, "seq",
-                  f"seq: session {r['session_id']} already has part {r[SEQ]} as record {owner} (this is record "
-                  f"{r['record_id']}); the first one is kept", raw)
-           for (_, owner), r, raw in zip(clashes, picked, raw_of(rows), strict=True)]
+    rows = [c.row for c in clashes]
+    positions = clean.column(POS).take(pa.array(rows)).to_pylist()
+    out = [Reject(file, int(pos), c.reason, "seq" if c.reason == Reason.CONFLICTING_PART else "session_id",
+                  c.message, raw)
+           for c, pos, raw in zip(clashes, positions, raw_of(rows), strict=True)]
     keep = np.ones(clean.num_rows, dtype=bool)
     keep[rows] = False
     return filter_rows(clean, keep), out
@@ -464,13 +471,11 @@ class _Session:
                     rep.read += consumed
                     clean = v.clean
                     refused = v.rejects
+                    clashes: list[Reject] = []
                     if v.raw_of is not None:  # parts of partial records: a sequence number taken twice is refused
                         if conn is None:
                             conn = settle()
                         clean, clashes = _drop_conflicting_parts(conn, clean, v.raw_of, str(path))
-                        if clashes:
-                            refused = sorted([*refused, *clashes], key=lambda r: r.position)
-                    rejects.write(refused)
                     if clean.num_rows:
                         h1, h2 = key_hashes(clean.column("source"), clean.column("record_id"))
                         dup = self.keys.seen(h1, h2)
@@ -478,16 +483,26 @@ class _Session:
                         if ndup:
                             clean = filter_rows(clean, ~dup)
                         rep.duplicate += ndup
-                        rep.accepted += clean.num_rows
-                        _newest_by_source(clean, newest)
                         sessions = clean.column("session_id")
                         if sessions.null_count < len(sessions):
                             partial = np.asarray(pc.is_valid(sessions).to_numpy(zero_copy_only=False), dtype=bool)
                             if conn is None:
                                 conn = settle()
-                            hold(conn, filter_rows(clean, partial), seq)
+                            parts = filter_rows(clean, partial)
+                            if v.raw_of is not None:  # a part of a session emitted and forgotten: too late to tell
+                                parts, late = _drop_parts(parts, late_parts(
+                                    conn, parts, timeout_s=settings.partial_timeout_s), v.raw_of, str(path))
+                                clashes += late
+                            hold(conn, parts, seq)
+                            rep.accepted += parts.num_rows
+                            _newest_by_source(parts, newest)
                             clean = filter_rows(clean, ~partial)
+                        rep.accepted += clean.num_rows
+                        _newest_by_source(clean, newest)
                         writer.write(clean)
+                    if clashes:
+                        refused = sorted([*refused, *clashes], key=lambda r: r.position)
+                    rejects.write(refused)
                     unreported += consumed
                     if conn is not None:
                         progress.step(path.name, advance=unreported)
@@ -500,9 +515,11 @@ class _Session:
                 rep.rejected = rejects.count
                 rep.reasons = dict(sorted(rejects.reasons.items()))
                 st.set_watermarks(newest)
-                released = release(conn, file_seq=seq, watermarks=st.watermarks(),
-                                   timeout_s=settings.partial_timeout_s)
+                released, held_refused = release(conn, file_seq=seq, watermarks=st.watermarks(),
+                                                 timeout_s=settings.partial_timeout_s)
                 writer.write(released)
+                rejects.write(held_refused)
+                rep.held_refused = len(held_refused)
                 rep.held = held_from(conn, seq)
                 rep.emitted = writer.rows
                 segs = self.keys.finish()
@@ -539,20 +556,28 @@ class _Session:
             return None
         digest = hashlib.sha256("\n".join(f"{s}\x1f{r}" for s, r in ids).encode()).hexdigest()
         name = f"flush-{digest[:18]}"
-        st.journal(name, name, None)
+        rejects_path = settings.rejects_dir / f"{name}.rejects.jsonl"
+        st.journal(name, name, str(rejects_path))
         writer = PartWriter(settings.lake_dir, name, settings.timezone, durable=self.durable)
+        rejects = RejectsWriter(rejects_path, durable=self.durable)
         rep = FileReport(file="(held partial records)", format="partials", status=Status.INGESTED, content_hash=name)
         try:
             with st.transaction() as conn:
-                released = release(conn, file_seq=None, watermarks={}, timeout_s=settings.partial_timeout_s,
-                                   flush=True)
+                released, held_refused = release(conn, file_seq=None, watermarks={},
+                                                 timeout_s=settings.partial_timeout_s, flush=True)
                 writer.write(released)
+                rejects.write(held_refused)
                 rep.emitted = writer.rows
+                rep.held_refused = len(held_refused)
                 rep.parts = [str(p) for p in writer.close()]
+                rpath = rejects.close()
+                rep.rejects_file = str(rpath) if rpath else None
                 st.unjournal(name)
         except BaseException:
             writer.abort()
+            rejects.abort()
             remove_parts(settings.lake_dir, name)
+            rejects_path.unlink(missing_ok=True)
             st.unjournal(name)
             raise
         rep.message = f"emitted {rep.emitted} held session(s) as incomplete records"

@@ -5,7 +5,7 @@ A session is complete when a final part has arrived and, when the parts carry ``
 run without a gap from 0 or 1 up to the final part's. It times out when the newest record time seen from its
 source is more than ``partial_timeout_s`` past its latest part (record time, not wall-clock time, so a rerun
 makes the same decisions); it is then emitted flagged ``incomplete``, as is a part that arrives after its
-session was already emitted (it becomes a session fragment of its own).
+session was already emitted (it becomes a session fragment of its own), unless it repeats one of them (below).
 
 Stitching: the first part (by seq, then start, then arrival) gives the record_id and the descriptive fields;
 ``started_at`` is the earliest start; duration, volumes and amounts are summed; ``parts`` counts them.
@@ -14,11 +14,21 @@ A session has one part per sequence number. A part numbered like one its session
 record id, is refused (``conflicting_part``, with its original bytes), the part that came first being kept:
 holding both would leave the sequence with a repeat it can never complete, and either one alone may be the
 right one, so the later one goes where a person can see it rather than being summed or silently dropped.
-(The same record id again is a duplicate, as anywhere.)
+(The same record id again is a duplicate, as anywhere.) Parts with a repeated number held before they were
+refused on arrival (a state database from an earlier version) do not hold their session back: the first to
+arrive counts, and the others are refused (``conflicting_part``) when the session is released.
+
+An emitted session is remembered (source, session, the number and record id of each part, its latest part's
+time) until its source's newest record time is two timeouts past its latest part: one timeout more than a held
+session waits. Until then a late part numbered like one already emitted, under another record id, is refused
+(``conflicting_part``) rather than charged a second time as a fragment. Past it, nothing tells such a part from
+a repeat, so a part of an emitted session is refused as ``late_part`` when it is itself that old (a resend
+carries the time of the part it repeats); a part of it that is more recent is read as any other.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,8 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
-from fairtel.mediation._validate import FINAL, SEQ
-from fairtel.mediation.readers import POS
+from fairtel.mediation._validate import FINAL, SEQ, Reason
+from fairtel.mediation.readers import POS, Reject
 
 # (column in the partials table, column of the clean batch it comes from)
 _STORED = (
@@ -44,6 +54,28 @@ _COLS = [c for c, _ in _STORED]
 _IDX = {c: i for i, c in enumerate(_COLS)}
 _SUMMED = ("duration_s", "bytes_up", "bytes_down", "amount_minor")
 _FIRST = ("msisdn", "kind", "direction", "peer", "offer_id", "currency", "roaming_country", "cell_id", "imei")
+
+
+_REMEMBERED = 2  # timeouts an emitted session's parts are remembered past its latest part
+
+# Emitted sessions' parts, kept for ``_REMEMBERED`` timeouts to recognise late repeats. Created here, inside the
+# transaction of the file that first emits a session, so that state databases of every version get it.
+_EMITTED_DDL = (
+    """CREATE TABLE IF NOT EXISTS partials_emitted (
+        source TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        seq INTEGER,
+        last_us INTEGER NOT NULL,
+        PRIMARY KEY (source, record_id))""",
+    "CREATE INDEX IF NOT EXISTS partials_emitted_session ON partials_emitted (source, session_id, seq)",
+    "CREATE INDEX IF NOT EXISTS partials_emitted_age ON partials_emitted (source, last_us)",
+)
+
+
+def _ensure(conn: sqlite3.Connection) -> None:
+    for ddl in _EMITTED_DDL:
+        conn.execute(ddl)
 
 
 def arrival_range(file_seq: int) -> tuple[int, int]:
@@ -67,30 +99,80 @@ def hold(conn: sqlite3.Connection, parts: pa.Table, file_seq: int) -> None:
                      zip(*columns, strict=True))
 
 
-def conflicting_parts(conn: sqlite3.Connection, clean: pa.Table) -> list[tuple[int, str]]:
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """A part refused before it is held: its row in the batch, the reason code and what to tell a person."""
+
+    row: int
+    reason: str
+    message: str
+
+
+def conflicting_parts(conn: sqlite3.Connection, clean: pa.Table) -> list[Clash]:
     """Rows of ``clean`` (the accepted records of one batch, in file order) that are parts numbered like a part
-    held for their session, or like an earlier row of the batch, under another record id: ``(row, the record id
-    that has the number)``. Checked before dedup, so a refused part claims no key and a corrected resend of it
-    is read again."""
+    held for their session, like an earlier row of the batch, or like a part of their session already emitted,
+    under another record id (``conflicting_part``). Checked before dedup, so a refused part claims no key and a
+    corrected resend of it is read again."""
     seqs = clean.column(SEQ)
     sessions = clean.column("session_id")
     numbered = pc.and_(pc.is_valid(sessions), pc.is_valid(seqs))
     rows = np.flatnonzero(np.asarray(numbered.to_numpy(zero_copy_only=False), dtype=bool))
     if not len(rows):
         return []
+    _ensure(conn)
     sel = pa.array(rows)
     columns = [clean.column(c).take(sel).to_pylist() for c in ("source", "session_id", SEQ, "record_id")]
-    taken: dict[tuple[str, str, int], str] = {}
-    out: list[tuple[int, str]] = []
+    taken: dict[tuple[str, str, int], tuple[str, bool]] = {}  # -> (record id that has the number, emitted)
+    out: list[Clash] = []
     for row, source, session_id, seq, record_id in zip(rows.tolist(), *columns, strict=True):
         key = (source, session_id, seq)
         owner = taken.get(key)
         if owner is None:
             held = [r for r, in conn.execute(
                 "SELECT record_id FROM partials WHERE source = ? AND session_id = ? AND seq = ? ORDER BY arrival", key)]
-            owner = taken[key] = record_id if not held or record_id in held else held[0]
-        if owner != record_id:
-            out.append((row, owner))
+            emitted = [r for r, in conn.execute(
+                "SELECT record_id FROM partials_emitted WHERE source = ? AND session_id = ? AND seq = ?", key)]
+            if record_id in held or record_id in emitted or not (held or emitted):
+                owner = taken[key] = (record_id, False)  # its own number (a duplicate at most), or the first
+            else:
+                owner = taken[key] = (emitted[0], True) if emitted else (held[0], False)
+        if owner[0] != record_id:
+            if owner[1]:
+                why = (f"seq: session {session_id} was already emitted with part {seq} as record {owner[0]} (this "
+                       f"is record {record_id}, a late repeat); it is not charged again")
+            else:
+                why = (f"seq: session {session_id} already has part {seq} as record {owner[0]} (this is record "
+                       f"{record_id}); the first one is kept")
+            out.append(Clash(row, Reason.CONFLICTING_PART.value, why))
+    return out
+
+
+def late_parts(conn: sqlite3.Connection, parts: pa.Table, *, timeout_s: int) -> list[Clash]:
+    """Rows of ``parts`` (accepted, not duplicate) whose session was emitted and is no longer remembered, and
+    which are themselves older than the memory (``_REMEMBERED`` timeouts before their source's newest record):
+    such a part cannot be told from a repeat of one already charged (``late_part``)."""
+    if not parts.num_rows:
+        return []
+    _ensure(conn)
+    horizon = _REMEMBERED * timeout_s * 1_000_000
+    newest = dict(conn.execute("SELECT source, newest_us FROM watermarks").fetchall())
+    columns = [parts.column(c).to_pylist() for c in ("source", "session_id", "record_id")]
+    started = parts.column("started_at").cast(pa.int64()).to_pylist()
+    out: list[Clash] = []
+    for row, (source, session_id, record_id, at) in enumerate(zip(*columns, started, strict=True)):
+        mark = newest.get(source)
+        if mark is None or at is None or at >= mark - horizon:
+            continue
+        key = (source, session_id)
+        if conn.execute("SELECT 1 FROM sessions_done WHERE source = ? AND session_id = ?", key).fetchone() is None:
+            continue  # never emitted: held like any part (and timed out at once)
+        if conn.execute("SELECT 1 FROM partials_emitted WHERE source = ? AND session_id = ? LIMIT 1",
+                        key).fetchone() is not None:
+            continue  # remembered: checked by number (conflicting_parts)
+        out.append(Clash(row, Reason.LATE_PART.value,
+                         f"session_id: session {session_id} was emitted and is no longer remembered (its parts are "
+                         f"kept {_REMEMBERED} timeouts of {timeout_s} s); record {record_id} is older than that and "
+                         "cannot be told from a repeat of a part already charged"))
     return out
 
 
@@ -102,15 +184,34 @@ class Session:
 
 
 def is_complete(parts: Sequence[tuple[Any, ...]]) -> bool:
+    """A final part has arrived and the sequence numbers run without a gap from 0 or 1 up to the final part's.
+    A number held twice (parts held before repeats were refused on arrival) counts once: the repeat is refused
+    when the session is released, it does not hold the session back."""
     finals = [p for p in parts if p[_IDX["final"]]]
     if not finals:
         return False
     seqs = [p[_IDX["seq"]] for p in parts]
     if any(s is None for s in seqs):
         return True  # no sequence numbers to check gaps with: the final part closes the session
-    s = sorted(seqs)
+    s = sorted(set(seqs))
     final_seq = max(p[_IDX["seq"]] for p in finals)
     return s[0] in (0, 1) and s == list(range(s[0], s[0] + len(s))) and final_seq == s[-1]
+
+
+def _first_of_each_seq(parts: Sequence[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(the parts that count, the repeats): of parts sharing a sequence number, the first to arrive counts."""
+    kept: list[tuple[Any, ...]] = []
+    repeats: list[tuple[Any, ...]] = []
+    seen: set[int] = set()
+    for p in sorted(parts, key=lambda p: p[_IDX["arrival"]]):
+        seq = p[_IDX["seq"]]
+        if seq is not None and seq in seen:
+            repeats.append(p)
+            continue
+        if seq is not None:
+            seen.add(seq)
+        kept.append(p)
+    return kept, repeats
 
 
 def stitch(session: Session, *, incomplete: bool) -> dict[str, Any]:
@@ -155,9 +256,12 @@ def _load(conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]) -> list[Ses
 
 
 def release(conn: sqlite3.Connection, *, file_seq: int | None, watermarks: dict[str, int], timeout_s: int,
-            flush: bool = False) -> pa.Table:
+            flush: bool = False) -> tuple[pa.Table, list[Reject]]:
     """Stitches and removes the sessions due now: those this file completed, those past the timeout, and with
-    ``flush`` every one still held. Returns their records, in a deterministic order."""
+    ``flush`` every one still held. Returns their records, in a deterministic order, and the repeated parts
+    held before repeats were refused on arrival (``conflicting_part``, each naming the file it came from). The
+    parts of the sessions emitted are remembered (``partials_emitted``); those past the memory are forgotten."""
+    _ensure(conn)
     due: dict[tuple[str, str], bool] = {}  # session -> complete
     if file_seq is not None:
         lo, hi = arrival_range(file_seq)
@@ -176,19 +280,51 @@ def release(conn: sqlite3.Connection, *, file_seq: int | None, watermarks: dict[
     if flush:
         for source, sid in conn.execute("SELECT DISTINCT source, session_id FROM partials"):
             due.setdefault((source, sid), False)
-    if not due:
-        return to_table([])
     records = []
+    refused: list[Reject] = []
     for s in _load(conn, sorted(due)):
         if not s.parts:
             continue
         late = conn.execute("SELECT 1 FROM sessions_done WHERE source = ? AND session_id = ?",
                             (s.source, s.session_id)).fetchone() is not None
         complete = due[(s.source, s.session_id)] and not late
-        records.append(stitch(s, incomplete=not complete))
+        kept, repeats = _first_of_each_seq(s.parts)
+        records.append(stitch(Session(s.source, s.session_id, kept), incomplete=not complete))
+        refused.extend(_repeat_reject(conn, s, p, kept) for p in repeats)
+        _remember(conn, s.source, s.session_id, kept)
         conn.execute("DELETE FROM partials WHERE source = ? AND session_id = ?", (s.source, s.session_id))
         conn.execute("INSERT OR IGNORE INTO sessions_done VALUES (?, ?)", (s.source, s.session_id))
-    return to_table(records)
+    for source, newest in watermarks.items():  # forget what is past the memory
+        conn.execute("DELETE FROM partials_emitted WHERE source = ? AND last_us < ?",
+                     (source, newest - _REMEMBERED * timeout_us))
+    refused.sort(key=lambda r: (r.file, r.position))
+    return to_table(records), refused
+
+
+def _remember(conn: sqlite3.Connection, source: str, session_id: str, parts: Sequence[tuple[Any, ...]]) -> None:
+    """Keeps the parts of an emitted session (a fragment joins what is kept of its session, which it keeps for
+    longer if it is the newest)."""
+    last = max(p[_IDX["started_us"]] for p in parts)
+    conn.executemany("INSERT OR IGNORE INTO partials_emitted VALUES (?, ?, ?, ?, ?)",
+                     [(source, p[_IDX["record_id"]], session_id, p[_IDX["seq"]], last) for p in parts])
+    conn.execute("UPDATE partials_emitted SET last_us = ? WHERE source = ? AND session_id = ? AND last_us < ?",
+                 (last, source, session_id, last))
+
+
+def _repeat_reject(conn: sqlite3.Connection, session: Session, part: tuple[Any, ...],
+                   kept: Sequence[tuple[Any, ...]]) -> Reject:
+    """A repeated part held from an earlier file: its file and line from its arrival, its fields as the raw
+    record (its original bytes were not kept when it was held)."""
+    arrival = part[_IDX["arrival"]]
+    file_seq, position = arrival >> 32, arrival & 0xFFFFFFFF
+    found = conn.execute("SELECT name FROM files WHERE seq = ?", (file_seq,)).fetchone()
+    seq = part[_IDX["seq"]]
+    owner = next(p[_IDX["record_id"]] for p in kept if p[_IDX["seq"]] == seq)
+    fields = {c: part[_IDX[c]] for c in _COLS if c != "arrival" and part[_IDX[c]] is not None}
+    return Reject(found[0] if found else f"(file {file_seq})", position, Reason.CONFLICTING_PART.value, "seq",
+                  f"seq: session {session.session_id} already has part {seq} as record {owner} (this is record "
+                  f"{part[_IDX['record_id']]}, held before such parts were refused on arrival); the first one is kept",
+                  json.dumps(fields, ensure_ascii=False).encode())
 
 
 def held_from(conn: sqlite3.Connection, file_seq: int) -> int:

@@ -3,6 +3,11 @@ synchronous=FULL) holding the file registry, the in-flight journal, the committe
 partial records waiting for the rest of their session and the newest record time seen per source; plus the
 segment files themselves in ``keys/`` and an exclusive lock so two processes never ingest into one home.
 
+The lock (``mediation/lock``, ``flock``) is held by an ingest for its files, and by a watch from its start to its
+end (``mediation_lock``): a second watch of the home, or an ingest while a watch runs, fails at once naming the
+holder (written into the lock file while it is held) instead of taking turns with it between passes, so a home
+never has two online raters. The watch's own ingest sessions, in the thread that holds it, use its hold.
+
 Commit protocol (crash safety): a file's lake parts and rejects go to temporary files while its content hash
 is computed; once the hash is known the file is journalled as in flight (committed on its own), and its
 parts, rejects file and key segments end up under names derived from the hash, each written to a temporary
@@ -15,16 +20,20 @@ names.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from fairtel.core.errors import ConflictError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -106,14 +115,113 @@ class FileRecord:
     ingested_at: str
 
 
-class LockedError(Exception):
-    pass
+class LockedError(ConflictError):
+    """The home's mediation is held by another process (or thread)."""
+
+    code = "mediation_locked"
+
+
+@dataclass(slots=True)
+class _Hold:
+    thread: int
+    depth: int
+
+
+_HOLDS: dict[Path, _Hold] = {}  # the homes whose lock a ``mediation_lock`` of this process holds
+_HOLDS_GUARD = threading.Lock()
+
+
+def _lock_file(home: Path) -> Path:
+    root = home / "mediation"
+    root.mkdir(parents=True, exist_ok=True)
+    return root / "lock"
+
+
+def _holder(fd: int) -> dict[str, Any] | None:
+    """What the lock's holder wrote into the lock file (None: nothing readable, an older holder)."""
+    try:
+        found = json.loads(os.pread(fd, 4096, 0) or b"null")
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _describe(home: Path, holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return f"another process is ingesting into {home}"
+    return (f"mediation of {home} is held by {holder.get('holder', 'another process')} (pid {holder.get('pid')}, "
+            f"since {holder.get('since')})")
+
+
+def _acquire(home: Path, *, wait: bool, holder: str, keeps: bool) -> int:
+    """The lock taken, the holder written into it. Taken by another: LockedError at once, unless ``wait`` and the
+    holder lets it go after its files (an ingest; a watch keeps it until stopped)."""
+    fd = os.open(_lock_file(home), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = _holder(fd)
+            if not wait or (other is not None and other.get("keeps")):
+                raise LockedError(_describe(home, other)) from None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        note = {"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                "keeps": keeps}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(note).encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)  # no holder to name any more
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def _held_here(home: Path) -> _Hold | None:
+    """This thread's ``mediation_lock`` of ``home``, if it holds one."""
+    with _HOLDS_GUARD:
+        hold = _HOLDS.get(home.resolve())
+    return hold if hold is not None and hold.thread == threading.get_ident() else None
+
+
+@contextmanager
+def mediation_lock(home: Path, *, holder: str = "a watch", wait: bool = False) -> Iterator[None]:
+    """Hold the home's mediation lock until the block ends: no other process ingests into the home, nor rates it
+    online, meanwhile; the ingest sessions this thread opens inside the block use this hold (a watch holds it
+    from its start to its end, its passes inside). Held by another: ``LockedError`` naming the holder, at once
+    (``wait``: waits for an ingest to end, not for a watch). Taken again inside the block by the same thread, it
+    is the same hold. ``holder``: how another process's error names this one."""
+    home = Path(home)
+    hold = _held_here(home)
+    if hold is not None:
+        hold.depth += 1
+        try:
+            yield
+        finally:
+            hold.depth -= 1
+        return
+    fd = _acquire(home, wait=wait, holder=holder, keeps=True)
+    key = home.resolve()
+    with _HOLDS_GUARD:
+        _HOLDS[key] = _Hold(threading.get_ident(), 1)
+    try:
+        yield
+    finally:
+        with _HOLDS_GUARD:
+            del _HOLDS[key]
+        _release(fd)
 
 
 class MediationState:
-    """Open with ``MediationState.open(home)``; holds the home's lock until closed."""
+    """Open with ``MediationState.open(home)``; holds the home's lock until closed (or uses this thread's
+    ``mediation_lock`` of the home)."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int) -> None:
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int | None) -> None:
         self.root = root
         self.conn = conn
         self._lock_fd = lock_fd
@@ -125,22 +233,19 @@ class MediationState:
         root = home / "mediation"
         root.mkdir(parents=True, exist_ok=True)
         (root / "keys").mkdir(exist_ok=True)
-        fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = None if _held_here(home) is not None else _acquire(home, wait=wait, holder="an ingest", keeps=False)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            raise LockedError(f"another process is ingesting into {home}") from None
-        conn = sqlite3.connect(root / "state.sqlite", isolation_level=None, timeout=60)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(SCHEMA)
-            yield cls(root, conn, fd)
+            conn = sqlite3.connect(root / "state.sqlite", isolation_level=None, timeout=60)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.executescript(SCHEMA)
+                yield cls(root, conn, fd)
+            finally:
+                conn.close()
         finally:
-            conn.close()
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if fd is not None:
+                _release(fd)
 
     # --- transactions -----------------------------------------------------------------------------------
     @contextmanager

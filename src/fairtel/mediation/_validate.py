@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, Direction, UsageKind
 from fairtel.core.money import MINOR_UNITS
+from fairtel.mediation._countries import ROAMING_COUNTRIES
 from fairtel.mediation.readers import POS, RAW, RawBatch, Reject
 from fairtel.mediation.readers._base import bulk_pool
 
@@ -43,6 +44,7 @@ class Reason(StrEnum):
     LINE_TOO_LONG = "line_too_long"
     FILTERED = "filtered"
     CONFLICTING_PART = "conflicting_part"
+    LATE_PART = "late_part"
 
 
 SEQ = "_seq"
@@ -574,7 +576,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         (Reason.BAD_AMOUNT, "currency", "not a known ISO 4217 currency", amounts.bad_currency),
         (Reason.MISSING_FIELD, "currency", "required with an amount", P("amount") & ~P("currency")),
         (Reason.BAD_AMOUNT, "amount", "more decimals than the currency's minor unit", amounts.too_precise),
-        (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 code",
+        (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 country code",
          _bad_country(cols.get("roaming_country"), P("roaming_country"))),
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
         (Reason.NEGATIVE, "seq", "negative", seq_neg),
@@ -654,12 +656,21 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     return Validated(clean, rejects, raw_of)
 
 
+# and ZZ, ISO's user-assigned "unknown country": what a TAP file's sender that is no country (a test PLMN) is read
+# as, priced in the catalog's fallback roaming zone (docs/formats.md)
+UNKNOWN_COUNTRY = "ZZ"
+_COUNTRY_SET = pa.array(sorted({*ROAMING_COUNTRIES, UNKNOWN_COUNTRY}), type=pa.string())
+
+
 def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
+    """A country that is not an assigned ISO 3166-1 alpha-2 code (``XX``, ``UK``, lower case), nor ``ZZ``, the
+    explicit "unknown": the shape alone would let a typo through, to be priced in the fallback roaming zone as if it
+    were a country."""
     if arr is None or not present.any():
         return np.zeros(len(present), dtype=bool)
-    if not _is_text(arr.type):
-        arr = arr.cast(pa.string())
-    ok = pc.and_(pc.equal(pc.binary_length(arr), 2), pc.and_(pc.ascii_is_alpha(arr), pc.ascii_is_upper(arr)))
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())  # is_in has no kernel for string views
+    ok = pc.is_in(arr, value_set=_COUNTRY_SET)
     return present & ~_bool_np(ok)
 
 

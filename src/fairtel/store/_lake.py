@@ -3,6 +3,12 @@
 Layout: ``<root>/<dataset>/period=YYYY-MM/<part>.parquet``. A part is written to a hidden temporary file
 in the same directory, flushed to disk, then renamed over its final name, so a reader (or a crash) never
 sees half a file; writing the same part name again replaces it, which is what makes a rerun idempotent.
+
+The datasets an engine run writes together (``rated`` with ``unrated``, the three ``fraud_*`` tables) go in by
+one swap each, under a journal (``fairtel.core.commits``): a reader of them that finds a commit pending for a
+period it reads (a crash between two swaps, or swaps in flight) takes and releases that period's lock first,
+which finishes the commit (or waits for it), so it never reads the new lines beside the previous run's unrated
+records. With no journal in ``rating_log/`` (almost always) this costs one directory listing per read.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import contextlib
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fairtel.core.commits import features_lock_name, finish_pending, pending_commits, rating_lock_name
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.errors import FairtelError
 from fairtel.core.time import Period
@@ -29,6 +36,15 @@ _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # Datasets whose shape is a public contract: a write is cast to it, so every part of them agrees.
 KNOWN_SCHEMAS: dict[str, pa.Schema] = {"usage": CLEAN_USAGE_SCHEMA}
+# Datasets an engine run commits together with others, and the name of the lock a period's commit is under
+# (the engines' ``RATED``, ``UNRATED`` and ``FEATURE_DATASETS``).
+COMMITTED_TOGETHER: dict[str, Callable[[str], str]] = {
+    "rated": rating_lock_name,
+    "unrated": rating_lock_name,
+    "fraud_lines": features_lock_name,
+    "fraud_callers": features_lock_name,
+    "fraud_callbacks": features_lock_name,
+}
 
 
 class LakeError(FairtelError):
@@ -75,10 +91,15 @@ class Lake:
     def datasets(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and _DATASET.fullmatch(d.name) and self.periods(d.name))
+        self._settle(COMMITTED_TOGETHER)
+        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and _DATASET.fullmatch(d.name) and self._periods(d.name))
 
     def periods(self, dataset: str) -> list[str]:
         """The periods holding at least one part, oldest first."""
+        self._settle([dataset])
+        return self._periods(dataset)
+
+    def _periods(self, dataset: str) -> list[str]:
         base = self.root / _check_name("dataset", dataset, _DATASET)
         if not base.is_dir():
             return []
@@ -90,13 +111,38 @@ class Lake:
         return sorted(out)
 
     def parts(self, dataset: str, period: Period | str) -> list[str]:
+        self.part_path(dataset, period, "x")  # the names checked first, as before anything is read
+        self._settle([dataset], [_period_key(period)])
+        return self._parts(dataset, period)
+
+    def _parts(self, dataset: str, period: Period | str) -> list[str]:
         d = self.part_path(dataset, period, "x").parent
         return sorted(p.stem for p in d.glob("*.parquet")) if d.is_dir() else []
 
     def files(self, dataset: str, *, periods: Sequence[Period | str] | None = None) -> list[Path]:
         """The Parquet files of ``dataset`` (of some periods only, when given), in period and part order."""
-        keys = self.periods(dataset) if periods is None else sorted({_period_key(p) for p in periods})
-        return [self.part_path(dataset, k, p) for k in keys for p in self.parts(dataset, k)]
+        wanted = None if periods is None else sorted({_period_key(p) for p in periods})
+        self._settle([dataset], wanted)
+        keys = self._periods(dataset) if wanted is None else wanted
+        return [self.part_path(dataset, k, p) for k in keys for p in self._parts(dataset, k)]
+
+    def _settle(self, datasets: Iterable[str], periods: Iterable[str] | None = None) -> None:
+        """Finish (or wait for) the commits pending for the periods of ``datasets`` about to be read (all of
+        their periods when ``periods`` is None): a run's datasets are read as that run committed them, never one
+        swapped in and the other not yet. Nothing to do, and no lock taken, without a journal."""
+        pending = pending_commits(self.root)
+        if not pending:
+            return
+        names: set[str] = set()
+        for dataset in datasets:
+            name_of = COMMITTED_TOGETHER.get(dataset)
+            if name_of is None:
+                continue
+            if periods is None:
+                names.update(n for n in pending if name_of(n.rpartition("=")[2]) == n)
+            else:
+                names.update(name_of(k) for k in periods)
+        finish_pending(self.root, names.intersection(pending))
 
     # --- writing -------------------------------------------------------------------------------------
     def write(self, dataset: str, period: Period | str, table: pa.Table, *, part: str) -> Path:
@@ -201,7 +247,7 @@ class Lake:
         parts (hive-partitioned: the ``period`` column comes from the directory)."""
         con = duckdb.connect()
         try:
-            for name in self.datasets():
+            for name in self.datasets():  # commits pending for any period finished first (``datasets``)
                 # committed periods only: a rating run stages new parts in a hidden ".period=..." directory
                 pattern = str(self.root / name / f"{PERIOD_COLUMN}=*" / "*.parquet").replace("'", "''")
                 con.execute(

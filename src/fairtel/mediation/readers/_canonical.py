@@ -5,7 +5,6 @@ text they were written as (never through a float)."""
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,17 @@ import pyarrow.parquet as pq
 
 from fairtel.core.contracts import USAGE_FIELDS, USAGE_REQUIRED
 from fairtel.mediation.readers._base import POS, RAW, RawBatch, Reject
-from fairtel.mediation.readers._delimited import BOMS, TextDialect, detect_encoding, read_delimited, read_layout
+from fairtel.mediation.readers._delimited import (
+    BOMS,
+    HEAD_BYTES,
+    TextDialect,
+    decode_line,
+    decode_text,
+    detect_encoding,
+    encoding_name,
+    read_delimited,
+    read_layout,
+)
 from fairtel.mediation.readers._errors import UnreadableFileError
 
 _FIELDS = frozenset(USAGE_FIELDS)
@@ -25,16 +34,6 @@ _FIELDS = frozenset(USAGE_FIELDS)
 
 def _canonical_name(name: str) -> str:
     return name.strip().strip('"').strip().lower()
-
-
-def _text_of(raw: bytes) -> str | None:
-    """UTF-8, else GB18030; None when it is neither."""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
 
 
 def _strip_bom(head: bytes) -> bytes:
@@ -51,12 +50,10 @@ class CsvReader:
 
     def sniff(self, head: bytes, path: Path) -> bool:
         body = _strip_bom(head)
-        first = body.split(b"\n", 1)[0].rstrip(b"\r")
-        try:
-            names = {_canonical_name(n) for n in first.decode("utf-8").split(",")}
-        except UnicodeDecodeError:
+        first = decode_line(body.split(b"\n", 1)[0].rstrip(b"\r"))  # an extra column may be named in GBK
+        if first is None:
             return False
-        return set(USAGE_REQUIRED) <= names
+        return set(USAGE_REQUIRED) <= {_canonical_name(n) for n in first.split(",")}
 
     def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]:
         dialect = TextDialect()
@@ -121,24 +118,34 @@ def _as_text(value: Any) -> str | None:
     raise TypeError(type(value).__name__)
 
 
+def _is_record(raw: bytes) -> bool:
+    text = decode_line(raw)  # a GBK switch writes its Chinese text (cell names) in GB18030, not UTF-8
+    if text is None or not text.lstrip().startswith("{"):
+        return False
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "record_id" in doc and "kind" in doc
+
+
 class JsonlReader:
     """Canonical JSON Lines: one object per line with canonical keys; other keys are ignored."""
 
     name: ClassVar[str] = "jsonl"
 
+    SNIFF_LINES: ClassVar[int] = 5
+
     def sniff(self, head: bytes, path: Path) -> bool:
-        body = _strip_bom(head).lstrip()
-        if not body.startswith(b"{"):
-            return False
-        first = body.split(b"\n", 1)[0]
-        text = _text_of(first)  # a GBK switch writes its Chinese text (cell names) in GB18030, not UTF-8
-        if text is None:
-            return False
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return False
-        return isinstance(doc, dict) and "record_id" in doc and "kind" in doc
+        """One of the first few non-blank lines is a canonical record (an object with ``record_id`` and
+        ``kind``): damaged lines, the first one included, do not hide the format of the file (each is rejected
+        alone when read). No other format checked after this one has such a line."""
+        body = _strip_bom(head)
+        lines = body.split(b"\n")
+        if len(head) >= HEAD_BYTES and len(lines) > 1:
+            lines.pop()  # the last piece may be cut
+        sample = [ln for ln in lines if ln.strip()][: self.SNIFF_LINES]
+        return any(map(_is_record, sample))
 
     def read(self, path: Path, *, source: str, batch_size: int) -> Iterator[RawBatch]:
         with open(path, "rb") as f:
@@ -185,14 +192,10 @@ class JsonlReader:
 
     @staticmethod
     def _line(raw: bytes, number: int, encoding: str, file: str, cols: dict[str, list[str | None]]) -> Reject | None:
-        try:
-            text = raw.decode(encoding)
+        try:  # each line UTF-8 when valid, else GB18030, as in canonical CSV
+            text = decode_text(raw, encoding)
         except UnicodeDecodeError as exc:
-            # a UTF-8 file (by its head) with a GBK line further on: read as GB18030, as canonical CSV is
-            fallback = _text_of(raw) if codecs.lookup(encoding).name == "utf-8" else None
-            if fallback is None:
-                return Reject(file, number, "undecodable", None, f"not valid {encoding}: {exc.reason}", raw)
-            text = fallback
+            return Reject(file, number, "undecodable", None, f"not valid {encoding_name(encoding)}: {exc.reason}", raw)
         if "\x00" in text:  # a damaged line of a text file: refused alone, as in CSV
             return Reject(file, number, "undecodable", None, "NUL byte in a text line", raw)
         try:  # a BOM opening a line inside the file (files joined end to end) is not data

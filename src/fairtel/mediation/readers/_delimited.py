@@ -6,11 +6,14 @@ numbers in the file. Lines the parser refuses (wrong number of fields) become ``
 ``truncated`` for an unterminated last line. A block the fast path cannot account for exactly (invalid UTF-8,
 a quoted value spanning lines) is re-read line by line with the ``csv`` module, so nothing is lost either way.
 
-Encodings: UTF-8 (with or without a BOM) unless the head of the file says otherwise; Chinese switches often
-write GBK/GB18030, detected when the non-ASCII lines of the head are not UTF-8 but are GB18030; in a file read
-as UTF-8, a later line that is not UTF-8 is read as GB18030 (only a line that is neither is undecodable). NUL bytes in
-most lines of the head mean the file is not text at all (binary data, UTF-16); a line of a text file holding one is
-rejected alone (undecodable).
+Encodings: unless a field map declares one, each line is decoded on its own: UTF-8 when it is valid UTF-8, else
+GB18030 (a superset of the GBK that Chinese switches write), else it is rejected (undecodable). A file is never
+read in one encoding as a whole, since one switch's file may hold lines of both (a UTF-8 line read as GB18030
+would be accepted as garbled text). A line of Chinese in GB18030 is almost never valid UTF-8 (its byte pairs do
+not follow UTF-8's lead/continuation pattern), so the rule reads both correctly. A BOM (UTF-8 or GB18030) is
+skipped. NUL bytes in most lines of the head mean the file is not text at all (binary data, UTF-16), as do
+non-ASCII lines in the head that are mostly neither UTF-8 nor GB18030; a line of a text file holding a NUL byte
+is rejected alone (undecodable).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +36,7 @@ from fairtel.mediation.readers._base import POS, RawBatch, Reject, bulk_pool
 from fairtel.mediation.readers._errors import UnreadableFileError
 
 BOMS: tuple[tuple[bytes, str], ...] = ((b"\xef\xbb\xbf", "utf-8"), (b"\x84\x31\x95\x33", "gb18030"))
+AUTO = "utf-8|gb18030"  # no declared encoding: each line UTF-8 when valid, else GB18030
 HEAD_BYTES = 1 << 16
 _MIN_BLOCK = 1 << 18
 _MAX_BLOCK = 1 << 26  # 64 MiB of text (~600 k canonical records): bounds memory, costs no speed
@@ -43,7 +48,7 @@ class TextDialect:
     delimiter: str = ","
     quote: str | None = '"'
     header: bool = True
-    encoding: str | None = None  # None: detect (utf-8, else gb18030)
+    encoding: str | None = None  # None: each line UTF-8 when valid, else GB18030 (AUTO)
     skip_lines: int = 0  # lines before the header (or before the data when there is no header)
 
 
@@ -51,7 +56,7 @@ class TextDialect:
 class TextLayout:
     """What the head of a file says: encoding, where data starts, the header's column names."""
 
-    encoding: str
+    encoding: str  # AUTO (decided line by line) or the encoding a field map declares
     bom: int  # bytes of BOM to skip
     data_offset: int  # byte offset of the first data line
     first_line: int  # its 1-based line number
@@ -66,28 +71,57 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
 
 
 def detect_encoding(head: bytes) -> tuple[str, int]:
-    """(encoding, BOM length) from the first bytes of a file; raises UnreadableFileError for binary data."""
-    for bom, enc in BOMS:
-        if head.startswith(bom):
-            return enc, len(bom)
+    """(AUTO, BOM length) from the first bytes of a file; raises UnreadableFileError for binary data. The
+    encoding is decided line by line when the file is read (``decode_text``); the head only tells text from
+    binary data."""
+    bom = next((len(b) for b, _ in BOMS if head.startswith(b)), 0)
+    if bom:
+        return AUTO, bom
     if is_binary(head):
         raise UnreadableFileError("not a text file: NUL bytes in most lines of the first 64 KiB (binary data or "
                                   "UTF-16)")
     lines = [ln for ln in head.split(b"\n")[:-1] if any(b >= 0x80 for b in ln)] if len(head) == HEAD_BYTES else [
         ln for ln in head.split(b"\n") if any(b >= 0x80 for b in ln)
     ]
-    if not lines:
-        return "utf-8", 0
-    utf8 = sum(_decodes(ln, "utf-8") for ln in lines)
-    if utf8 * 2 >= len(lines):
-        return "utf-8", 0
-    gb = sum(_decodes(ln, "gb18030") for ln in lines)
-    if gb * 2 >= len(lines):
-        return "gb18030", 0
-    raise UnreadableFileError(
-        f"not a text file: {len(lines) - max(utf8, gb)} of {len(lines)} non-ASCII lines in the head are neither "
-        "UTF-8 nor GB18030"
-    )
+    readable = sum(decode_line(ln) is not None for ln in lines)
+    if readable * 2 < len(lines):
+        raise UnreadableFileError(
+            f"not a text file: {len(lines) - readable} of {len(lines)} non-ASCII lines in the head are neither "
+            "UTF-8 nor GB18030"
+        )
+    return AUTO, 0
+
+
+def decode_line(raw: bytes) -> str | None:
+    """One line of a file with no declared encoding: UTF-8 when it is valid UTF-8, else GB18030; None when it
+    is neither. The one rule of every text reader, so that no line is read in another line's encoding."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+
+
+def decode_text(raw: bytes, encoding: str) -> str:
+    """One line in ``encoding`` (AUTO: ``decode_line``'s rule); raises UnicodeDecodeError when it does not
+    decode (for AUTO, the error of UTF-8)."""
+    if encoding != AUTO:
+        return raw.decode(encoding)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = _gb18030(raw)
+        if text is None:
+            raise exc from None
+        return text
+
+
+def encoding_name(encoding: str) -> str:
+    """How messages name an encoding."""
+    return "UTF-8 nor GB18030" if encoding == AUTO else encoding
 
 
 def is_binary(head: bytes) -> bool:
@@ -124,8 +158,11 @@ def read_layout(path: Path, dialect: TextDialect) -> TextLayout:
     if not head:
         return TextLayout("utf-8", 0, 0, 1, [] if dialect.header else None, 0, 100.0)
     if dialect.encoding:
+        # a declared encoding holds for every line; UTF-8 declared is the default rule (a GBK line in a UTF-8
+        # file is still read as GB18030, as it always was)
         encoding, bom = dialect.encoding, next((len(b) for b, _ in BOMS if head.startswith(b)), 0)
-        codecs.lookup(encoding)
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = AUTO
     else:
         encoding, bom = detect_encoding(head)
     offset, line_no = bom, 1
@@ -142,9 +179,10 @@ def read_layout(path: Path, dialect: TextDialect) -> TextLayout:
             raise UnreadableFileError("header line longer than 64 KiB")
         raw = head[offset : nl if nl >= 0 else len(head)].rstrip(b"\r")
         try:
-            text = raw.decode(encoding)
+            text = decode_text(raw, encoding)
         except UnicodeDecodeError as exc:
-            raise UnreadableFileError(f"line {line_no}: header is not valid {encoding}: {exc.reason}") from None
+            raise UnreadableFileError(f"line {line_no}: header is not valid {encoding_name(encoding)}: "
+                                      f"{exc.reason}") from None
         try:
             fields = split_fields(text, dialect)
         except csv.Error as exc:
@@ -161,7 +199,7 @@ def read_layout(path: Path, dialect: TextDialect) -> TextLayout:
     else:
         first = head[offset : sample_end if sample_end >= 0 else len(head)].rstrip(b"\r")
         try:
-            ncols = len(split_fields(first.decode(encoding, errors="replace"), dialect))
+            ncols = len(split_fields(_decode_lenient(first, encoding), dialect))
         except csv.Error:
             ncols = 1
     body = head[offset:]
@@ -291,8 +329,8 @@ class BlockParser:
     encoding: str
 
     def __call__(self, block: _Block) -> RawBatch:
-        if self.encoding in ("utf-8", "utf8", "ascii"):
-            utf8: bytes | None = block.data
+        if self.encoding == AUTO:
+            utf8: bytes | None = as_utf8(block.data)
         else:
             try:
                 utf8 = block.data.decode(self.encoding).encode("utf-8")
@@ -335,8 +373,8 @@ class BlockParser:
                     strings_can_be_null=True,
                     null_values=[""],
                     quoted_strings_can_be_null=False,
-                    # ASCII is valid UTF-8: one scan of the block spares the parser's per-value check
-                    check_utf8=not utf8.isascii(),
+                    # checked (or made) by the caller: as_utf8, or a declared encoding's text encoded again
+                    check_utf8=False,
                 ),
                 memory_pool=bulk_pool(),
             )
@@ -395,17 +433,12 @@ class BlockParser:
                 continue
             position = block.first_line + i
             try:
-                text: str | None = raw.decode(self.encoding)
+                text = decode_text(raw, self.encoding)
             except UnicodeDecodeError as exc:
-                # a UTF-8 file (by its head) with a GBK line further on: read as GB18030, as the switch readers do
-                text = _gb18030(raw) if codecs.lookup(self.encoding).name == "utf-8" else None
-                if text is None:
-                    rejects.append(Reject(self.file, position, "undecodable", None,
-                                          f"bytes {exc.start}-{exc.end} are not valid {self.encoding}"
-                                          f"{' nor GB18030' if codecs.lookup(self.encoding).name == 'utf-8' else ''}: "
-                                          f"{exc.reason}", raw))
-                    continue
-            assert text is not None
+                rejects.append(Reject(self.file, position, "undecodable", None,
+                                      f"bytes {exc.start}-{exc.end} are not valid {encoding_name(self.encoding)}: "
+                                      f"{exc.reason}", raw))
+                continue
             text = text.removeprefix("\ufeff")
             try:
                 fields = split_fields(text, self.dialect)
@@ -447,6 +480,80 @@ def _gb18030(raw: bytes) -> str | None:
         return raw.decode("gb18030")
     except UnicodeDecodeError:
         return None
+
+
+def _decode_lenient(raw: bytes, encoding: str) -> str:
+    if encoding != AUTO:
+        return raw.decode(encoding, errors="replace")
+    text = decode_line(raw)
+    return text if text is not None else raw.decode("utf-8", errors="replace")
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, kept by surrogateescape
+# the rest of a line that is valid UTF-8 and not ASCII: no escaped byte, at least one non-ASCII character (searched
+# for after a line feed, which the regex engine finds fast; possessive, so a line is looked at once)
+_UTF8_REST = "[\x00-\x09\x0b-\x7f]*+[^\x00-\x7f\udc80-\udcff][^\n\udc80-\udcff]*+(?=\n|\\Z)"
+_UTF8_FIRST = re.compile(_UTF8_REST)
+_UTF8_NEXT = re.compile("\n" + _UTF8_REST)
+
+
+def _utf8_lines(escaped: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each line of ``escaped`` (text decoded with surrogateescape) that is valid UTF-8 and
+    not ASCII."""
+    first = _UTF8_FIRST.match(escaped)
+    if first is not None:
+        yield 0, first.group()
+    at = 0
+    while (found := _UTF8_NEXT.search(escaped, at)) is not None:
+        yield found.start() + 1, found.group()[1:]
+        at = found.end()
+
+
+def as_utf8(data: bytes) -> bytes | None:
+    """A block of whole lines as UTF-8, each line decoded on its own (``decode_line``): the block itself when it
+    is all UTF-8; None when some line is neither UTF-8 nor GB18030 (the block is then read line by line, which
+    rejects that line alone). Line ends stay where they were (no GB18030 or UTF-8 sequence holds a line feed), so
+    line numbers do not move.
+
+    A block that is not all UTF-8 is decoded twice at C speed: as UTF-8 with the bytes that are not kept as lone
+    surrogates, and, when every line is GB18030, as GB18030. The lines that differ are put right one by one: in a
+    GB18030 file, the few lines that are valid UTF-8; otherwise, the lines holding bytes that are not UTF-8."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        pass
+    escaped = data.decode("utf-8", "surrogateescape")
+    try:
+        gb = data.decode("gb18030")
+    except UnicodeDecodeError:
+        gb = None
+    if gb is not None:
+        lines: list[str] | None = None
+        at, line = 0, 0
+        for start, text in _utf8_lines(escaped):
+            if lines is None:
+                lines = gb.split("\n")
+            line += escaped.count("\n", at, start)
+            at = start
+            lines[line] = text
+        # a GB18030 block (no line in it valid UTF-8), or one with its UTF-8 lines put back
+        return (gb if lines is None else "\n".join(lines)).encode("utf-8")
+    pieces: list[str] = []
+    at = 0
+    while (bad := _ESCAPED.search(escaped, at)) is not None:
+        start = escaped.rfind("\n", 0, bad.start()) + 1
+        end = escaped.find("\n", bad.start())
+        end = len(escaped) if end < 0 else end
+        line_text = _gb18030(escaped[start:end].encode("utf-8", "surrogateescape"))
+        if line_text is None:
+            return None
+        pieces += (escaped[at:start], line_text)
+        at = end
+    pieces.append(escaped[at:])
+    return "".join(pieces).encode("utf-8")
 
 
 def _irregular_quotes(data: bytes, quote: str, delimiter: str) -> bool:

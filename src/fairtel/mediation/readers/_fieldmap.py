@@ -4,7 +4,7 @@
     delimiter = ","            # one character ("\\t" for tabs)
     quote = '"'                # "" for none
     header = false             # true: the first line names the columns
-    encoding = "gb18030"       # optional; default: detect (UTF-8, else GB18030)
+    encoding = "gb18030"       # optional; default: each line UTF-8 when valid, else GB18030
     skip_lines = 0             # lines before the header or data
     timezone = "Asia/Shanghai" # for timestamps written without an offset
     timestamp_format = "%Y-%m-%d %H:%M:%S"   # strptime, "epoch" or "epoch_ms"; default RFC 3339

@@ -285,7 +285,7 @@ class FreeswitchJsonReader:
                 what = "a document cut short at the end of the file" if cut else "a damaged document"
                 builder.reject(make_reject(file, line_no, "truncated" if cut else "undecodable",
                                            f"{what}: {error.msg} at line {error.lineno} column {error.colno}", raw))
-            elif spans.errors != "strict" and _UNDECODED.search(text, start, end):
+            elif spans.undecodable and _UNDECODED.search(text, start, end):
                 builder.reject(make_reject(file, line_no, "undecodable", "neither UTF-8 nor GB18030", raw))
             else:
                 self._add(builder, file, line_no, raw, doc)
@@ -360,17 +360,24 @@ class _LineCounter:
 
 
 class _Spans:
-    """The original bytes of increasing stretches of a decoded text, found by encoding the text between them
-    once, in order. Exact when encoding the text gives the file's bytes back (always for UTF-8, checked for
-    GB18030); otherwise a stretch is its text encoded as UTF-8."""
+    """The original bytes of increasing stretches of a text decoded line by line (``_decoded``), found by
+    encoding the text between them once, in order, in the encoding of the run of lines they fall in. Exact when
+    every GB18030 line encodes back to its own bytes (checked); otherwise a stretch is its text encoded as
+    UTF-8."""
 
-    def __init__(self, data: bytes, text: str, encoding: str, errors: str) -> None:
-        self.data, self.text, self.encoding, self.errors = data, text, encoding, errors
-        self.exact = encoding == "utf-8" or text.encode(encoding, errors) == data
-        self.char, self.byte = 0, 0
+    def __init__(self, data: bytes, text: str, runs: list[tuple[int, int, str]], *, exact: bool,
+                 undecodable: bool) -> None:
+        # runs: (offset in the text, offset in the data, encoding) where lines of another encoding begin
+        self.data, self.text, self.runs, self.exact = data, text, runs, exact
+        self.undecodable = undecodable  # some line is neither UTF-8 nor GB18030 (kept as lone surrogates)
+        self.char, self.byte, self.run = 0, 0, 0
 
     def _offset(self, pos: int) -> int:
-        self.byte += len(self.text[self.char:pos].encode(self.encoding, self.errors))
+        while self.run + 1 < len(self.runs) and self.runs[self.run + 1][0] <= pos:
+            self.run += 1
+            self.char, self.byte, _ = self.runs[self.run]
+        encoding = self.runs[self.run][2]
+        self.byte += len(self.text[self.char:pos].encode(encoding, _ERRORS[encoding]))
         self.char = pos
         return self.byte
 
@@ -380,17 +387,45 @@ class _Spans:
         return self.data[self._offset(start):self._offset(end)]
 
 
+_ERRORS = {"utf-8": "surrogateescape", "gb18030": "strict"}
+
+
 def _decoded(data: bytes) -> tuple[str, _Spans]:
-    """The file's text: UTF-8, else GB18030, else UTF-8 with the bytes that are neither kept as lone
-    surrogates (``surrogateescape``), so that only the documents holding them are refused."""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, _Spans(data, text, encoding, "strict")
-    text = data.decode("utf-8", "surrogateescape")
-    return text, _Spans(data, text, "utf-8", "surrogateescape")
+    """The file's text, each line decoded on its own as every text reader does (``_switch_text.decode``): UTF-8
+    when valid, else GB18030, else UTF-8 with the bytes that are neither kept as lone surrogates
+    (``surrogateescape``), so that only the documents holding them are refused. A file is never decoded as a
+    whole in one encoding: a document in GBK does not turn the UTF-8 documents beside it into garbled text, nor
+    the other way round."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return text, _Spans(data, text, [(0, 0, "utf-8")], exact=True, undecodable=False)
+    pieces: list[str] = []
+    runs: list[tuple[int, int, str]] = [(0, 0, "utf-8")]
+    char = byte = 0
+    exact, undecodable = True, False
+    for raw in data.split(b"\n"):
+        encoding: str | None = None  # ASCII reads the same in either encoding: it joins the run it is in
+        if raw.isascii():
+            piece = raw.decode("ascii")
+        else:
+            try:
+                piece, encoding = raw.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                try:
+                    piece, encoding = raw.decode("gb18030"), "gb18030"
+                    exact = exact and piece.encode("gb18030") == raw
+                except UnicodeDecodeError:
+                    piece, encoding, undecodable = raw.decode("utf-8", "surrogateescape"), "utf-8", True
+        if encoding is not None and encoding != runs[-1][2]:
+            runs.append((char, byte, encoding))
+        pieces.append(piece)
+        char += len(piece) + 1
+        byte += len(raw) + 1
+    text = "\n".join(pieces)
+    return text, _Spans(data, text, runs, exact=exact, undecodable=undecodable)
 
 
 def _whole_object(raw: bytes) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fairtel.core.time import DEMO_TIMEZONE, zone
-from fairtel.mediation.readers._delimited import is_binary
+from fairtel.mediation.readers._delimited import decode_line, is_binary
 
 BOM = b"\xef\xbb\xbf"
 MAX_LINE = 1 << 20  # a longer line is not a CDR: it is rejected (line_too_long) and skipped to its end
@@ -56,15 +56,9 @@ def iter_lines(path: Path, *, max_line: int = MAX_LINE) -> Iterator[Line]:
 
 
 def decode(raw: bytes) -> str | None:
-    """UTF-8, else GB18030 (a superset of GBK, what Chinese switches write); None when neither fits."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
-    except UnicodeDecodeError:
-        return None
+    """One line: UTF-8, else GB18030 (a superset of GBK, what Chinese switches write); None when neither fits.
+    Decided line by line, as every text reader does (``_delimited.decode_line``)."""
+    return decode_line(raw)
 
 
 def text_line(raw: bytes) -> tuple[str | None, str]:

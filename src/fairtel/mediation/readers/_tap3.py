@@ -10,7 +10,7 @@ event kinds are rejected as ``unsupported_record``.
 - ``roaming_country``: the sender's TADIG code begins with the ISO 3166 alpha-3 code of its country, which
   becomes alpha-2 (``CHNCT`` -> ``CN``); a code that is not a country (test codes such as ``ZZZAA``) becomes
   ``ZZ``, the user-assigned "unknown country" code, and the sender stays in ``vpmn``. Rating prices ``ZZ``
-  in the catalog's fallback roaming zone.
+  in the catalog's fallback roaming zone (validation accepts it, as the one code outside ISO's assigned ones).
 - ``tap_charge``/``tap_currency`` (extra columns, not the canonical ``amount``): the visited network's
   wholesale charge, which is not what the subscriber pays (the home operator rates the call under its own
   tariff), kept for inter-operator reconciliation. It is the sum of the event's total charges (charge type ``00``; the components when

@@ -1,0 +1,178 @@
+"""How a period's datasets in the usage lake change hands safely, for the engines that write them and the lake's
+readers alike (both stand on this module, neither on the other): a per-period lock in the home, an atomic
+exchange of two directories, the run's manifest and the journal of a commit of several datasets.
+
+- The **lock** (``<lake>/rating_log/<name>.lock``, ``flock``): ``period=P`` for rating, ``features-period=P``
+  for the fraud feature pass. It dies with its process (``kill -9`` included).
+- The **exchange** (``renameat2(RENAME_EXCHANGE)``) swaps a staged directory with the period in one step.
+- The **manifest** (``<dataset>/period=P/_batch.json``): the name of the run whose parts the period holds.
+- The **journal** (``<lake>/rating_log/<name>.commit.json``): a commit of several datasets between its first
+  and last swap, or interrupted there. Whoever takes the lock next swaps the rest in first (``lock`` does), so
+  a reader that finds a journal takes and releases the lock (``finish_pending``) before it reads: it never sees
+  one dataset of the new run beside another of the previous run.
+
+The engines' side (staging, writing the journal, the swaps of a run) is in ``fairtel.engines._commit``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+LOCK_DIR = "rating_log"
+MANIFEST = "_batch.json"
+JOURNAL = ".commit.json"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def period_lock(lake: Path, period: str) -> AbstractContextManager[None]:
+    """Hold the rating lock of ``period`` (waits for the holder)."""
+    return lock(lake, rating_lock_name(period))
+
+
+def features_lock(lake: Path, period: str) -> AbstractContextManager[None]:
+    """Hold the feature pass's lock of ``period`` (waits for the holder)."""
+    return lock(lake, features_lock_name(period))
+
+
+def rating_lock_name(period: str) -> str:
+    return f"period={period}"
+
+
+def features_lock_name(period: str) -> str:
+    return f"features-period={period}"
+
+
+@contextmanager
+def lock(lake: Path, name: str) -> Iterator[None]:
+    """Hold the lock ``name`` of the home's rating (waits for the holder), a commit that a crash interrupted
+    under it finished first (``finish_commit``)."""
+    path = lake / LOCK_DIR / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        finish_commit(lake, name)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _renameat2() -> object | None:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # pragma: no cover - a C library without it
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_EXCHANGE = _renameat2()
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` in one step; False where the system cannot (the caller falls back)."""
+    if _EXCHANGE is None:  # pragma: no cover
+        return False
+    if _EXCHANGE(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:  # type: ignore[operator]
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # pragma: no cover - a file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def swap_in(staging: Path, final: Path) -> None:
+    """Make ``staging`` the directory ``final`` (an empty one when nothing was staged), atomically where the
+    system can; the previous parts are removed afterwards."""
+    old = swap(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def swap(staging: Path, final: Path, *, by: Callable[[Path, Path], bool] | None = None) -> Path | None:
+    """``swap_in`` without removing the previous parts: where they are now (None: there were none). ``by``: the
+    exchange to use (default ``exchange``)."""
+    staging.mkdir(parents=True, exist_ok=True)
+    if final.exists() and (by or exchange)(staging, final):
+        return staging  # now the previous parts
+    old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+    if final.exists():  # pragma: no cover - only where the exchange is not available
+        os.replace(final, old)
+    os.replace(staging, final)
+    return old
+
+
+def journal_path(lake: Path, name: str) -> Path:
+    return lake / LOCK_DIR / f"{name}{JOURNAL}"
+
+
+def finish_commit(lake: Path, name: str) -> bool:
+    """Swap in what a commit under the lock ``name`` staged and did not swap in before it was interrupted (the
+    caller holds the lock); True when there was such a commit. A dataset whose period holds the run's manifest
+    went in already (its staging path holds the previous parts, removed here)."""
+    journal = journal_path(lake, name)
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    run = str(data["run"])
+    for staging_name, final_name in data["swaps"]:
+        staging, final = lake / staging_name, lake / final_name
+        if run_of(final) == run:
+            shutil.rmtree(staging, ignore_errors=True)
+        elif run_of(staging) == run:
+            swap_in(staging, final)
+    journal.unlink()
+    return True
+
+
+def pending_commit(lake: Path, name: str) -> bool:
+    """Whether a commit under the lock ``name`` is between its first and last swap (or was interrupted there)."""
+    return journal_path(lake, name).exists()
+
+
+def pending_commits(lake: Path) -> list[str]:
+    """The names of the locks under which a commit is pending (one directory listing; none most of the time)."""
+    try:
+        found = os.listdir(lake / LOCK_DIR)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(f.removesuffix(JOURNAL) for f in found if f.endswith(JOURNAL) and not f.startswith("."))
+
+
+def finish_pending(lake: Path, names: Iterable[str]) -> list[str]:
+    """For a reader of the lake: each lock of ``names`` under which a commit is pending taken and released, so
+    that the commit is finished (by this reader, after a crash) or waited for (one in flight) before the read;
+    returns the names it took. A name without a pending commit costs one ``stat``, and no lock is taken."""
+    took = []
+    for name in sorted(set(names)):
+        if pending_commit(lake, name):
+            with lock(lake, name):
+                took.append(name)
+    return took
+
+
+def run_of(directory: Path) -> str | None:
+    """The name of the run whose parts ``directory`` holds (None: none recorded)."""
+    found = read_manifest(directory)
+    return None if found is None else found[0]
+
+
+def read_manifest(directory: Path) -> tuple[str, frozenset[str]] | None:
+    """(run, usage part names) of the batch run whose lines ``directory`` holds, if it wrote a manifest."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return str(data["run"]), frozenset(data["usage"])
