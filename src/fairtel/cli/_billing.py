@@ -150,13 +150,18 @@ def _policy(app: App) -> BillingPolicy:
     return BillingPolicy(tax_rates=app.settings.tax_rates)
 
 
-def _accounts(app: App) -> list[Account]:
+def _accounts(app: App, period: Period) -> list[Account]:
+    """The register's lines as billing sees them for ``period``: each on the plan in force for it (a plan change
+    takes effect from a period's start), not the latest the register names."""
     from fairtel.billing import Account
-    from fairtel.store import list_subscribers
+    from fairtel.store import list_subscribers, plans_in_force
 
     with app.db.connect() as conn:
         subs = list_subscribers(conn)
-    return [Account(s.msisdn, s.plan_id, s.activated_at, s.status, s.language, s.closed_at) for s in subs]
+        in_force = plans_in_force(conn, at=period.start)
+    plans = dict(zip(in_force["msisdn"].to_pylist(), in_force["plan_id"].to_pylist(), strict=True))
+    return [Account(s.msisdn, plans.get(s.msisdn, s.plan_id), s.activated_at, s.status, s.language, s.closed_at)
+            for s in subs]
 
 
 def _period(text: str, catalog: Catalog) -> Period:
@@ -250,7 +255,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     from fairtel.core.time import utc_now
     from fairtel.store import current_catalog, issue_bills, issued_bills, pending_adjustments
 
-    accounts = _accounts(app)
+    accounts = _accounts(app, per)
     with app.db.connect() as conn:
         issued = issued_bills(conn, per.key)
         pending = pending_adjustments(conn, msisdns=[a.msisdn for a in accounts if a.msisdn not in issued])
@@ -361,8 +366,8 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if report is not None:
         report.step("rerate", total=2)
     # each subscriber's usage under the plan its bill was issued on (a plan changed since is not a tariff
-    # correction of this period); a subscriber whose bill names no plan, under the register's
-    register = home_subscribers(app)
+    # correction of this period); a subscriber whose bill names no plan, under the one in force for the period
+    register = home_subscribers(app, period=per)
     on_bill = pl.DataFrame({"msisdn": [b.msisdn for b in bills if b.plan_id], "plan_id": [b.plan_id for b in bills if b.plan_id]},
                            schema={"msisdn": pl.String(), "plan_id": pl.String()})
     plans = pl.concat([on_bill, register.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
@@ -373,7 +378,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=_policy(app),
                               created_by=created_by)
-    fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app)},
+    fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
                        prior=prior, policy=_policy(app), created_by=created_by)
     entries = [*diff.adjustments, *fees.adjustments]
     with app.db.begin() as conn:

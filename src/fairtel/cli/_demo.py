@@ -117,12 +117,12 @@ def _rate_online(ctx: DemoContext, catalog: Catalog) -> dict[str, Any]:
     """Each ingested file rated as ``watch --rate`` does, as it would have been on arrival (its lag counts from
     the moment the load began: every file was waiting then); the batch run then rates each period whole, in time
     order, and replaces these lines. What stays is the rating log: the dashboard's timeliness."""
-    from fairtel.cli._home import home_gate, home_subscribers
+    from fairtel.cli._home import home_gate, home_plans
     from fairtel.engines import OnlineRater
 
     files = [f for f in ctx.facts.get("load", {}).get("usage", {}).get("files", []) if f.get("parts")]
     arrived = ctx.facts.get("arrived_at", datetime.now(UTC))
-    rater = OnlineRater(ctx.app.settings, catalog=catalog, subscribers=home_subscribers(ctx.app),
+    rater = OnlineRater(ctx.app.settings, catalog=catalog, subscribers=home_plans(ctx.app),
                         gate=home_gate(ctx.app, catalog))
     lags = [rater.rate_file(f["content_hash"], f["parts"], arrived_at=arrived) for f in files]
     records = sum(r.records for r in lags)

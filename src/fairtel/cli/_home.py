@@ -12,6 +12,7 @@ from fairtel.core.errors import InvalidInputError
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
+    from fairtel.core.time import Period
 
 
 def home_catalog(app: App | None, path: Path | None, notes: list[str]) -> Catalog:
@@ -44,11 +45,15 @@ _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {
 }
 
 
-def home_subscribers(app: App, columns: tuple[str, ...] = ("msisdn", "plan_id")) -> pl.DataFrame:
+def home_subscribers(
+    app: App, columns: tuple[str, ...] = ("msisdn", "plan_id"), *, period: Period | None = None,
+) -> pl.DataFrame:
     """Every line in the register with the columns asked for (``msisdn``, ``plan_id``, ``activated_at``,
     ``status``, ``closed_at``); by default its plan, what rating needs (fraud detection asks for the activation
-    instant: line age; the consent gate for the line's state)."""
-    from fairtel.store import Subscriber
+    instant: line age; the consent gate for the line's state). ``plan_id`` is the register's latest plan, or with
+    ``period`` the plan in force for that period (a change takes effect from a period's start): what rating and
+    billing the period use."""
+    from fairtel.store import Subscriber, plans_in_force
 
     unknown = [c for c in columns if c not in _SUBSCRIBER_TYPES]
     if unknown:
@@ -64,8 +69,29 @@ def home_subscribers(app: App, columns: tuple[str, ...] = ("msisdn", "plan_id"))
         rows = raw.fetchall()
         loose = {c: (pl.String() if t == pl.String() else None) for c, t in schema.items()}
         frame = pl.DataFrame(rows, schema=list(loose.items()), orient="row", infer_schema_length=None)
+        in_force = (pl.from_arrow(plans_in_force(conn, at=period.start))
+                    if period is not None and "plan_id" in columns and "msisdn" in columns else None)
     stamps = [c for c, t in schema.items() if isinstance(t, pl.Datetime)]
-    return frame.with_columns(_utc(frame, c) for c in stamps).select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    frame = frame.with_columns(_utc(frame, c) for c in stamps).select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    if in_force is not None:
+        assert isinstance(in_force, pl.DataFrame)
+        # every line has a plan in force (a line that never changed plan, the register's): a line added between
+        # the two reads keeps the register's
+        frame = frame.join(in_force.rename({"plan_id": "_in_force"}), on="msisdn", how="left", maintain_order="left")
+        frame = frame.with_columns(pl.coalesce("_in_force", "plan_id").alias("plan_id")).drop("_in_force")
+    return frame
+
+
+def home_plans(app: App) -> pl.DataFrame:
+    """Every line's plans through time (``msisdn``, ``plan_id``, ``effective_from``: several rows a line that
+    changed plan, a pending change included), for online rating, which rates each record under the plan in
+    force for the period it falls in (``rating.rate`` picks the row)."""
+    from fairtel.store import plan_timeline
+
+    with app.db.connect() as conn:
+        frame = pl.from_arrow(plan_timeline(conn))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:

@@ -13,7 +13,7 @@ import typer
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError
-from fairtel.mediation import FileReport, Status, ingest_files, watch
+from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -97,17 +97,13 @@ def register(app: typer.Typer) -> None:
                                   f"{r.rejected} duplicate {r.duplicate}", highlight=False)
 
         try:
-            after = None
-            if rate:
-                from fairtel.mediation._state import MediationState
-
-                # the rater's start removes what a crash left: done holding mediation's lock (another process
-                # ingesting into the home is waited for first), as every later pass of the watch holds it
-                with MediationState.open(ctx_app.settings.home):
-                    after = _online_rating(ctx_app, quiet=as_json or once)
-            with reporter(quiet=as_json) as rep:
-                reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
-                                source=source, report=rep, on_file=on_file, after=after)
+            # mediation's lock, held from the rater's start (which removes what a crash left) to the watch's end:
+            # another watch of the home fails at once, naming this one, so two never rate one home
+            with mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
+                after = _online_rating(ctx_app, quiet=as_json or once) if rate else None
+                with reporter(quiet=as_json) as rep:
+                    reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
+                                    source=source, report=rep, on_file=on_file, after=after)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
         except FairtelError as exc:
@@ -126,12 +122,13 @@ SUBSCRIBERS_REFRESH_S = 60.0
 def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], None]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
     rating them one by one would) with the home's catalog, subscribers (re-read every minute, for new lines) and
-    consent gate."""
-    from fairtel.cli._home import home_catalog, home_gate, home_subscribers
+    consent gate. The subscribers are each line's plans through time: a record is rated under the plan in force for
+    its period, not the one the line moved to since."""
+    from fairtel.cli._home import home_catalog, home_gate, home_plans
     from fairtel.engines import ArrivedFile, OnlineRater
 
     catalog = home_catalog(app, None, [])
-    rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_subscribers(app), gate=home_gate(app, catalog))
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app), gate=home_gate(app, catalog))
     loaded = time.monotonic()
 
     def after(reports: Sequence[FileReport]) -> None:
@@ -143,7 +140,7 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
         if not files:
             return
         if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:
-            rater.subscribers = home_subscribers(app)
+            rater.subscribers = home_plans(app)
             rater.gate = home_gate(app, catalog)
             loaded = time.monotonic()
         names = {r.content_hash: Path(r.file).name for r in reports}

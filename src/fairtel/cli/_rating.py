@@ -28,14 +28,15 @@ def rate_period(
     app: App, period: Period, *, catalog: Catalog, batch_size: int | None = None, report: Any = None,
 ) -> dict[str, Any]:
     """Rate every usage record of ``period`` in the home's lake with the home's engine (local: worker processes
-    over hash buckets of whole subscribers), replacing the period's rated lines and unrated records. Returns the
+    over hash buckets of whole subscribers), replacing the period's rated lines and unrated records, each line
+    under the plan it was on in the period (a plan change takes effect from a period's start). Returns the
     totals (``RateSummary.to_dict``)."""
     from fairtel.engines import engine_for
 
     settings = app.settings
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
     try:
-        return eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app),
+        return eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),
                                gate=home_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
     finally:
         eng.close()

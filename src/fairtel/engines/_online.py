@@ -213,7 +213,9 @@ class OnlineRater:
     @subscribers.setter
     def subscribers(self, frame: pl.DataFrame) -> None:
         """The register, checked once here (a number listed twice is an error); each file is rated with the rows
-        of the subscribers it names."""
+        of the subscribers it names. A register with ``effective_from`` (each line's plans through time, as
+        ``cli._home.home_plans`` reads them) rates each record under the plan in force for its period, so a record
+        of a period before a plan change is charged under the plan the line was on then."""
         from fairtel.rating import normalise_subscribers
 
         self._subscribers = normalise_subscribers(frame)

@@ -109,8 +109,16 @@ def normalise_usage(usage: pl.DataFrame | pa.Table, arrival: str | None = None) 
     return out.with_columns(f.alias("_f"))
 
 
-def normalise_subscribers(subscribers: pl.DataFrame | pa.Table | Mapping[str, str]) -> pl.DataFrame:
-    """The register as (msisdn, plan_id) strings; a number listed twice is an error (which plan would rate it?)."""
+def normalise_subscribers(
+    subscribers: pl.DataFrame | pa.Table | Mapping[str, str], *, period: Period | None = None,
+) -> pl.DataFrame:
+    """The register as (msisdn, plan_id) strings; a number listed twice is an error (which plan would rate it?).
+
+    A frame with an ``effective_from`` column (aware instants; null: since always) is a plan history: a row for
+    each plan a line is on from that instant until its next row. With ``period`` each line's row in force for it
+    is kept (the latest in force by the period's start; for a line activated during the period, its first);
+    without, the rows are kept as (msisdn, plan_id, effective_from), a number listed twice for one instant being
+    the error."""
     if isinstance(subscribers, Mapping):
         frame = pl.DataFrame({"msisdn": list(subscribers.keys()), "plan_id": list(subscribers.values())},
                              schema={"msisdn": pl.String(), "plan_id": pl.String()})
@@ -119,6 +127,8 @@ def normalise_subscribers(subscribers: pl.DataFrame | pa.Table | Mapping[str, st
         missing = [c for c in ("msisdn", "plan_id") if c not in frame.columns]
         if missing:
             raise InvalidInputError([Problem("subscribers", None, c, "column missing") for c in missing], what="subscribers")
+        if "effective_from" in frame.columns:
+            return _plans_in_force(frame, period)
         frame = frame.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
     if frame["msisdn"].n_unique() == frame.height:  # one hashing pass; the examples only when needed
         return frame
@@ -127,6 +137,36 @@ def normalise_subscribers(subscribers: pl.DataFrame | pa.Table | Mapping[str, st
         raise InvalidInputError([Problem("subscribers", None, "msisdn", f"number listed twice: {m}") for m in dup],
                                 what="subscribers")
     return frame
+
+
+_SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _plans_in_force(frame: pl.DataFrame, period: Period | None) -> pl.DataFrame:
+    """A plan history's rows (see ``normalise_subscribers``): all of them, or each line's row in force for
+    ``period``, in the order given."""
+    since = frame.schema["effective_from"]
+    if not (since == pl.Null() or (isinstance(since, pl.Datetime) and since.time_zone is not None)):
+        raise InvalidInputError([Problem("subscribers", None, "effective_from", "must be a time-zone-aware timestamp")],
+                                what="subscribers")
+    history = frame.select(
+        pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String),
+        pl.col("effective_from").cast(pl.Datetime("us", "UTC")).fill_null(_SINCE_ALWAYS),
+    )
+    twice = history.filter(pl.struct("msisdn", "effective_from").is_duplicated())
+    if twice.height:
+        raise InvalidInputError([Problem("subscribers", None, "msisdn", f"number listed twice from {t}: {m}")
+                                 for m, t in twice.select("msisdn", "effective_from").unique().sort("msisdn").head(5).iter_rows()],
+                                what="subscribers")
+    if period is None:
+        return history
+    start = period.start.astimezone(UTC)
+    due = pl.when(pl.col("effective_from") <= start).then(pl.col("effective_from"))
+    return history.with_columns(due.alias("_due")).filter(
+        pl.when(pl.col("_due").is_not_null().any().over("msisdn"))
+        .then(pl.col("_due") == pl.col("_due").max().over("msisdn"))
+        .otherwise(pl.col("effective_from") == pl.col("effective_from").min().over("msisdn"))
+    ).select("msisdn", "plan_id")
 
 
 def _period_of(period: Period | str, catalog: Catalog) -> Period:
@@ -720,7 +760,8 @@ def rate(
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
-    ``subscribers``: msisdn → plan_id (a frame with both columns, or a mapping). ``gate``: the consent gate
+    ``subscribers``: msisdn → plan_id (a frame with both columns, or a mapping), or a plan history (with
+    ``effective_from``: each line is rated under its row in force for ``period``). ``gate``: the consent gate
     for VAS records (default: nothing billable). ``opening_state``: counters (STATE_COLUMNS) from usage of the
     same period rated before. ``allowances=False`` prices usage as if the plan had none (quotes).
     ``closing_state=False``: the result's ``closing_state`` is left empty (a batch run over whole subscribers has no
@@ -736,7 +777,7 @@ def rate(
     _check_period(data, per)
     # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
     # share of a register that may list millions; ranks among them order lines as among all
-    subs = normalise_subscribers(subscribers)
+    subs = normalise_subscribers(subscribers, period=per)
     subs, numeric = _subscriber_keys(
         subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")

@@ -417,6 +417,23 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+
+class SubscriberPlan(Base):
+    """A line's plan history (append-only): from ``effective_from`` on, the line is on ``plan_id``, as the register
+    learnt at ``recorded_at``. A line's first row is its activation; a plan change takes effect from a period's
+    start, never in the middle of one. A row recorded later overrides, from its ``effective_from`` on, what the
+    rows recorded before it said (``store.plan_timeline``)."""
+
+    __tablename__ = "subscriber_plans"
+    __table_args__ = (Index("ix_subscriber_plans_msisdn_effective_from", "msisdn", "effective_from"),)
+
+    plan_change_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    msisdn: Mapped[str] = mapped_column(ForeignKey("subscribers.msisdn"))
+    plan_id: Mapped[str] = mapped_column(ID)
+    effective_from: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+
+
 metadata = Base.metadata
 
 

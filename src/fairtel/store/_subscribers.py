@@ -1,20 +1,26 @@
-"""Subscribers: import the operator's CSV (upsert by msisdn) and read them back."""
+"""Subscribers: import the operator's CSV (upsert by msisdn) and read them back, with each line's plan history.
+
+A plan change takes effect from the start of the next billing period after the register learns it (the practice
+of the operators fairtel serves: a change made in March applies from April), unless the file says from when
+(``plan_since``): a period is then rated and billed under the plan the line was on in it."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
 from fairtel.core.errors import Problem
-from fairtel.core.time import utc_now
+from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, utc_now
 from fairtel.store._report import (
     MSISDN_RE,
     ImportReport,
@@ -24,11 +30,12 @@ from fairtel.store._report import (
     parse_instant,
     text_problem,
 )
-from fairtel.store._schema import Customer, Subscriber, table_of
+from fairtel.store._schema import Customer, Subscriber, SubscriberPlan, table_of
 
 OPTIONAL_FIELDS = frozenset({"region"})
-# beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it)
-EXTRA_FIELDS = ("closed_at",)
+# beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it), and
+# from when a line's new plan applies (the first period starting at or after it; default: the next period)
+EXTRA_FIELDS = ("closed_at", "plan_since")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -53,6 +60,8 @@ def import_subscribers(
     *,
     known_plans: Collection[str] | None = None,
     chunk_size: int = 2000,
+    timezone: str | None = None,
+    now: datetime | None = None,
 ) -> ImportReport:
     """Import a subscribers CSV (DESIGN.md contract): new numbers are added, known ones updated.
 
@@ -60,6 +69,12 @@ def import_subscribers(
     that appears twice in one file with different values is a problem (which row is right is not ours to
     guess); the same row repeated is counted as a duplicate. With
     ``known_plans`` a plan id outside the catalog is a problem too. Runs inside the caller's transaction.
+
+    Each new line and each plan change is written to the plan history (``subscriber_plans``): a new line is on
+    its plan from its activation; a changed plan applies from the start of the billing period after ``now``
+    (default: the clock), on the operator's clock ``timezone`` (default: that of the home's current catalog),
+    or, when the row has a ``plan_since`` instant, from the first period starting at or after it. The register
+    (``subscribers.plan_id``) keeps the latest plan, a change not yet in force included.
     """
     path = Path(path)
     report = ImportReport(file=str(path), kind="subscribers")
@@ -114,9 +129,10 @@ def import_subscribers(
             kept[record["msisdn"]] = record
             good.append(record)
 
-    now = utc_now()
+    now = now or utc_now()
+    tz = timezone or _operator_timezone(conn)
     for chunk in chunks(good, chunk_size):
-        _upsert(conn, chunk, now, report)
+        _upsert(conn, chunk, now, report, tz)
     report.accepted = len(good)
     return report
 
@@ -169,6 +185,13 @@ def _check_row(
             bad("closed_at", f"a line that is {value.get('status')!r} has not left service (closed_at is for closed lines)")
         elif activated is not None and closed is not None and closed < activated:
             bad("closed_at", "before the line was activated")
+    plan_since: datetime | None = None
+    if value.get("plan_since"):
+        plan_since, why = parse_instant(value["plan_since"])
+        if why is not None:
+            bad("plan_since", why, "bad_timestamp")
+        elif activated is not None and plan_since is not None and plan_since < activated:
+            bad("plan_since", "before the line was activated")
     for name, limit in (("customer_id", 64), ("plan_id", 64), ("region", 64)):
         if len(value.get(name, "")) > limit:
             bad(name, f"longer than {limit} characters")
@@ -183,14 +206,43 @@ def _check_row(
         "language": value["language"],
         "region": value.get("region") or None,
         "closed_at": closed,
+        "plan_since": plan_since,
     }, []
 
 
 _FIELDS = ("customer_id", "plan_id", "activated_at", "status", "language", "region", "closed_at")
 
 
-def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport) -> None:
-    """Insert new numbers, update changed ones; a row identical to what is stored is left untouched."""
+def _operator_timezone(conn: Connection) -> str:
+    """The operator's time zone as the home's current catalog gives it (its billing periods' clock); the demo
+    operator's when no catalog is stored or it names none (a catalog is validated before it is stored)."""
+    import tomllib
+
+    from fairtel.store._catalog import current_catalog_text
+
+    text = current_catalog_text(conn)
+    if text:
+        try:
+            zone = tomllib.loads(text).get("operator", {}).get("timezone")
+        except tomllib.TOMLDecodeError:
+            zone = None
+        if isinstance(zone, str) and zone:
+            return zone
+    return DEMO_TIMEZONE
+
+
+def _first_period_start(instant: datetime, tz: str) -> datetime:
+    """The start of the first billing period (on the clock ``tz``) that starts at or after ``instant``: when a
+    plan change made or dated then takes effect (as UTC)."""
+    period = Period.containing(instant, tz)
+    start = period.start if period.start == instant else period.next().start
+    return start.astimezone(UTC)
+
+
+def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str) -> None:
+    """Insert new numbers, update changed ones; a row identical to what is stored is left untouched. A new number
+    and a changed plan each add a row to the plan history, and so does a ``plan_since`` that the history does not
+    say yet (the register's plan dated back to a period that was under another)."""
     subscribers = table_of(Subscriber)
     stored = {
         r.msisdn: r
@@ -200,15 +252,29 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
             )
         )
     }
+    spells = _spells_of(conn, [r["msisdn"] for r in rows if r["plan_since"] is not None and r["msisdn"] in stored])
     changed = []
-    for r in rows:
+    history: list[dict[str, Any]] = []
+    for row in rows:
+        plan_since = row["plan_since"]
+        r = {k: v for k, v in row.items() if k != "plan_since"}
         old = stored.get(r["msisdn"])
+        plan_from: datetime | None = None
+        if old is None:
+            plan_from = r["activated_at"]
+        elif old.plan_id != r["plan_id"] or plan_since is not None:
+            plan_from = _effective_from(old.activated_at, r["activated_at"], plan_since, now, tz)
+            if old.plan_id == r["plan_id"] and _holds(spells.get(r["msisdn"], []), r["plan_id"], plan_from):
+                plan_from = None  # the history says so already (this file imported before, say)
         if old is None:
             report.inserted += 1
-        elif any(getattr(old, f) != r[f] for f in _FIELDS):
+        elif plan_from is not None or any(getattr(old, f) != r[f] for f in _FIELDS):
             report.updated += 1
         else:
             continue
+        if plan_from is not None:
+            history.append({"msisdn": r["msisdn"], "plan_id": r["plan_id"], "effective_from": plan_from,
+                            "recorded_at": now})
         # a line the file says is suspended is suspended since the register learnt it (or since it was suspended
         # here), and no longer once the file says otherwise
         suspended = r["status"] == SubscriberStatus.SUSPENDED.value
@@ -228,6 +294,36 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         set_={c: getattr(ins.excluded, c) for c in (*_FIELDS, "updated_at", "suspended_at")},
     )
     conn.execute(stmt, changed)
+    if history:
+        conn.execute(table_of(SubscriberPlan).insert(), history)
+
+
+def _spells_of(conn: Connection, msisdns: list[str]) -> dict[str, list[tuple[datetime, str]]]:
+    """The plan timeline (``plan_timeline``) of each of ``msisdns``: (effective_from, plan_id) in time order."""
+    if not msisdns:
+        return {}
+    out: dict[str, list[tuple[datetime, str]]] = {}
+    for row in plan_timeline(conn, msisdns=msisdns).to_pylist():
+        out.setdefault(row["msisdn"], []).append((row["effective_from"], row["plan_id"]))
+    return out
+
+
+def _holds(spells: list[tuple[datetime, str]], plan: str, since: datetime) -> bool:
+    """Whether the timeline ``spells`` has the line on ``plan`` from ``since`` on, and on no other after."""
+    before = [p for s, p in spells if s <= since]
+    return bool(before) and before[-1] == plan and all(p == plan for s, p in spells if s > since)
+
+
+def _effective_from(was_activated: datetime, activated: datetime, plan_since: datetime | None, now: datetime,
+                    tz: str) -> datetime:
+    """From when a line's new plan applies: the first period starting at or after ``plan_since`` when the file
+    gives it; from its activation when the number was activated again since (a new holder's line is on its
+    plan from the start); else from the next period after the register learnt the change (``now``)."""
+    if plan_since is not None:
+        return _first_period_start(plan_since, tz)
+    if activated > was_activated:
+        return activated
+    return Period.containing(now, tz).next().start.astimezone(UTC)
 
 
 def _record(row: Any) -> SubscriberRecord:
@@ -272,6 +368,94 @@ def list_subscribers(
 
 def count_subscribers(conn: Connection) -> int:
     return int(conn.scalar(select(func.count()).select_from(Subscriber)) or 0)
+
+
+PLAN_TIMELINE_SCHEMA = pa.schema([("msisdn", pa.string()), ("plan_id", pa.string()),
+                                  ("effective_from", pa.timestamp("us", tz="UTC"))])
+PLANS_IN_FORCE_SCHEMA = pa.schema([("msisdn", pa.string()), ("plan_id", pa.string())])
+
+
+def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.DataFrame:
+    """The plans (msisdn, plan_id, effective_from) of the lines that changed plan, each in force from its
+    ``effective_from`` until the line's next row, in number and time order. A history row recorded later replaces,
+    from its own ``effective_from`` on, what the rows recorded before it said (a change dated back with
+    ``plan_since`` replaces one still pending, and two changes learnt in one period leave the last).
+
+    Every other line has one history row, whose plan is the register's (the import keeps them so), or none: it is
+    on the register's plan throughout, and read from the register. Only the lines with several rows are read and
+    resolved here (a window query over the whole history took several times as long on SQLite: seconds for every
+    300 000 lines)."""
+    h = table_of(SubscriberPlan)
+    several = select(h.c.msisdn).group_by(h.c.msisdn).having(func.count() > 1)
+    rows = select(h.c.msisdn, h.c.plan_id, h.c.effective_from, h.c.recorded_at, h.c.plan_change_id).where(
+        h.c.msisdn.in_(several))
+    if msisdns is not None:
+        rows = rows.where(h.c.msisdn.in_(list(msisdns)))
+    # a row holds until the earliest start among the rows recorded after it, when that is not after its own
+    later = pl.col("effective_from").cum_min(reverse=True).shift(-1).over("msisdn")
+    return (_frame(conn, rows).sort("msisdn", "recorded_at", "plan_change_id").with_columns(later.alias("_later"))
+            .filter(pl.col("_later").is_null() | (pl.col("effective_from") < pl.col("_later")))
+            .select("msisdn", "plan_id", "effective_from").sort("msisdn", "effective_from"))
+
+
+def _register(conn: Connection, *columns: str, msisdns: Collection[str] | None = None) -> pl.DataFrame:
+    """The register's ``columns`` (of every line, or of ``msisdns``) as a frame."""
+    s = table_of(Subscriber)
+    query = select(*(s.c[c] for c in columns))
+    if msisdns is not None:
+        query = query.where(s.c.msisdn.in_(list(msisdns)))
+    return _frame(conn, query)
+
+
+def plan_timeline(conn: Connection, *, msisdns: Collection[str] | None = None) -> pa.Table:
+    """Every line's plans (``PLAN_TIMELINE_SCHEMA``), in number and time order: one row per plan a line is on
+    from ``effective_from`` until its next row (a change not yet in force included, so a console can show it); a
+    line that never changed plan, on its register plan since its activation. Online rating takes this whole, and
+    rates each record under the row in force for its period."""
+    changed = _changed(conn, msisdns)
+    unchanged = (_register(conn, "msisdn", "plan_id", "activated_at", msisdns=msisdns)
+                 .rename({"activated_at": "effective_from"}).join(changed.select("msisdn"), on="msisdn", how="anti"))
+    return pl.concat([unchanged, changed]).sort("msisdn", "effective_from").to_arrow().cast(PLAN_TIMELINE_SCHEMA)
+
+
+def plans_in_force(conn: Connection, *, at: datetime) -> pa.Table:
+    """The plan each line of the register is on for a billing period starting ``at`` (``PLANS_IN_FORCE_SCHEMA``,
+    one row per line, in number order): its latest plan in force by then, or, for a line activated during or after
+    it, its first. A period is rated and billed, and rated again later, under these plans."""
+    at = require_aware(at, "at").astimezone(UTC)
+    changed = _changed(conn)
+    due = pl.col("effective_from") <= at
+    # in time order within each line: the last row in force by ``at``, else (none yet) the first
+    picked = changed.group_by("msisdn", maintain_order=True).agg(
+        pl.when(due.any()).then(pl.col("plan_id").filter(due).last()).otherwise(pl.col("plan_id").first()))
+    unchanged = _register(conn, "msisdn", "plan_id").join(picked.select("msisdn"), on="msisdn", how="anti")
+    return pl.concat([unchanged, picked]).sort("msisdn").to_arrow().cast(PLANS_IN_FORCE_SCHEMA)
+
+
+def _frame(conn: Connection, query: Any) -> pl.DataFrame:
+    """The query's rows as a frame (timestamps as UTC), straight from the driver's cursor: a register may list
+    millions of lines, and a result row object per line would cost more than the query itself."""
+    raw = conn.execute(query).cursor
+    assert raw is not None
+    names = [d[0] for d in raw.description]
+    rows = raw.fetchall()
+    instants = {"effective_from", "recorded_at", "activated_at"}
+    schema = [(n, None if n in instants else (pl.Int64() if n == "plan_change_id" else pl.String())) for n in names]
+    frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
+    return frame.with_columns(_utc(frame, n) for n in names if n in instants)
+
+
+def _utc(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """A timestamp column as UTC microseconds, from the driver's aware values or SQLite's text of the UTC wall
+    clock (what ``UTCDateTime`` stores there)."""
+    col, dtype = pl.col(name), frame.schema[name]
+    if dtype == pl.Null():  # no row, or no value
+        return col.cast(pl.Datetime("us", "UTC"))
+    if dtype == pl.String():
+        return col.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us").dt.replace_time_zone("UTC")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return col.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+    return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
 
 def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, reason: str) -> str:
