@@ -15,6 +15,7 @@ from fairtel.api._guard import Guard
 from fairtel.api._routes import router
 from fairtel.api._services import ApiOptions, Assistant, Services, find_assistant
 from fairtel.bootstrap import App, bootstrap
+from fairtel.core.errors import ConfigError
 from fairtel.core.settings import Settings
 
 DESCRIPTION = """fairtel's REST API. Log in at `POST /api/v1/auth/token` (form fields `username`, `password`) and send
@@ -31,7 +32,14 @@ def create_app(
 ) -> FastAPI:
     """The API over the home ``settings`` names. Outside development a default secret is refused here.
 
-    ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present)."""
+    ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present).
+    ``app``: the stores already built from these same settings (a command serving its own home); built from
+    other settings it is refused, since the services would use its settings and the rest of the API these."""
+    if app is not None and app.settings != settings:
+        differ = sorted(name for name in type(settings).model_fields
+                        if getattr(app.settings, name, None) != getattr(settings, name))
+        raise ConfigError("create_app: the app was built from other settings than the ones given (they differ in "
+                          f"{', '.join(differ) or 'their type'}); pass the app's own settings, or no app")
     settings.check_secrets()
     context = app or bootstrap(settings)
     services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings, context))

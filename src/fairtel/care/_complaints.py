@@ -17,22 +17,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from fairtel.care._dialog_words import complaint_category
+from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
 
 if TYPE_CHECKING:
     from fairtel.core.settings import SlaHours
-
-
-class ComplaintCategory(StrEnum):
-    UNEXPLAINED_CHARGE = "unexplained_charge"
-    BILLING_ERROR = "billing_error"
-    NETWORK_QUALITY = "network_quality"
-    SERVICE_ATTITUDE = "service_attitude"
-    FRAUD = "fraud"
-    PRIVACY = "privacy"
-    PRICE = "price"
-    OTHER = "other"
 
 
 class ComplaintStatus(StrEnum):

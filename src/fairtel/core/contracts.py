@@ -49,6 +49,20 @@ class Language(StrEnum):
     EN = "en"
 
 
+class ComplaintCategory(StrEnum):
+    """What a complaint is about: the codes complaints are filed, stored and reported under, and the keys of the
+    ``sla`` setting (core's settings check them; care files complaints under them)."""
+
+    UNEXPLAINED_CHARGE = "unexplained_charge"
+    BILLING_ERROR = "billing_error"
+    NETWORK_QUALITY = "network_quality"
+    SERVICE_ATTITUDE = "service_attitude"
+    FRAUD = "fraud"
+    PRIVACY = "privacy"
+    PRICE = "price"
+    OTHER = "other"
+
+
 # Canonical usage record as an operator writes it (CSV header / JSON keys / Parquet columns).
 USAGE_FIELDS: tuple[str, ...] = (
     "record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up",

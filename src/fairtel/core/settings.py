@@ -21,9 +21,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConfigError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
@@ -42,11 +44,9 @@ class EngineKind(StrEnum):
     SPARK = "spark"
 
 
-# Complaint categories an SLA table may name: ``default`` (every category not named) and the codes of
-# ``fairtel.care.ComplaintCategory``. core stands below care and cannot import it; a unit test keeps the two
-# equal.
-SLA_CATEGORIES = ("default", "unexplained_charge", "billing_error", "network_quality", "service_attitude", "fraud",
-                  "privacy", "price", "other")
+# Complaint categories an SLA table may name: ``default`` (every category not named) and the complaint category
+# codes (``core.contracts``, which care's complaints use too).
+SLA_CATEGORIES: tuple[str, ...] = ("default", *(c.value for c in ComplaintCategory))
 SLA_KEYS = ("acknowledge", "resolve", "escalate_after_hours")
 MAX_SLA_HOURS = 24 * 366  # a deadline past a year is a typo, and would overflow dates near the end of time
 
@@ -208,7 +208,35 @@ def load_settings(**overrides: Any) -> Settings:
         text = [str(p) for p in problems] + [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in others]
         raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
     except Exception as exc:
+        if isinstance(exc, SettingsError) and (problems := _env_json_problems()):
+            text = [str(p) for p in problems]
+            raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
         raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+# Settings whose environment variable holds JSON (a table): pydantic-settings only says it could not parse one.
+_JSON_SETTINGS = ("sla", "tax_rates")
+
+
+def _env_json_problems() -> list[Problem]:
+    """The JSON settings in the environment that are not JSON, each named by its variable, with where the text
+    stops being JSON (line and column, from 1)."""
+    out: list[Problem] = []
+    for name in _JSON_SETTINGS:
+        var = f"FAIRTEL_{name.upper()}"
+        value = next((v for k, v in os.environ.items() if k.upper() == var), None)  # names match in any case
+        if value is None:
+            continue
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+            out.append(Problem(var, None, name, f"not valid JSON: {exc.msg} at {where} of {_value_text(value)}"))
+    return out
+
+
+def _value_text(value: str) -> str:
+    return repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
 
 
 def _is_sla_error(error: Any) -> bool:

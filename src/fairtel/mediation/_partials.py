@@ -18,12 +18,21 @@ right one, so the later one goes where a person can see it rather than being sum
 refused on arrival (a state database from an earlier version) do not hold their session back: the first to
 arrive counts, and the others are refused (``conflicting_part``) when the session is released.
 
-An emitted session is remembered (source, session, the number and record id of each part, its latest part's
-time) until its source's newest record time is two timeouts past its latest part: one timeout more than a held
-session waits. Until then a late part numbered like one already emitted, under another record id, is refused
+An emitted session's parts (the number and record id of each, its latest part's time) are remembered until its
+source's newest record time is two timeouts past its latest part: one timeout more than a held session waits.
+Until then a late part numbered like one already emitted, under another record id, is refused
 (``conflicting_part``) rather than charged a second time as a fragment. Past it, nothing tells such a part from
 a repeat, so a part of an emitted session is refused as ``late_part`` when it is itself that old (a resend
 carries the time of the part it repeats); a part of it that is more recent is read as any other.
+
+That the session was emitted at all is remembered longer, four timeouts past its latest part, then forgotten
+too, so that neither memory grows without bound. A part older than that (four timeouts before its source's
+newest record), of a session whose parts are not remembered, is refused as ``late_part`` whatever became of
+its session: it may have been emitted and forgotten, and nothing tells the part from a repeat. A part between
+two and four timeouts old of a session never emitted is held like any other (and emitted at once, timed out):
+a file delivered up to that late is still charged. A resend of an emitted part is never charged again: it
+carries a time no later than its session's latest part, so while it is younger than four timeouts its session
+is still remembered, and older it is refused.
 """
 
 from __future__ import annotations
@@ -56,26 +65,10 @@ _SUMMED = ("duration_s", "bytes_up", "bytes_down", "amount_minor")
 _FIRST = ("msisdn", "kind", "direction", "peer", "offer_id", "currency", "roaming_country", "cell_id", "imei")
 
 
-_REMEMBERED = 2  # timeouts an emitted session's parts are remembered past its latest part
-
-# Emitted sessions' parts, kept for ``_REMEMBERED`` timeouts to recognise late repeats. Created here, inside the
-# transaction of the file that first emits a session, so that state databases of every version get it.
-_EMITTED_DDL = (
-    """CREATE TABLE IF NOT EXISTS partials_emitted (
-        source TEXT NOT NULL,
-        record_id TEXT NOT NULL,
-        session_id TEXT NOT NULL,
-        seq INTEGER,
-        last_us INTEGER NOT NULL,
-        PRIMARY KEY (source, record_id))""",
-    "CREATE INDEX IF NOT EXISTS partials_emitted_session ON partials_emitted (source, session_id, seq)",
-    "CREATE INDEX IF NOT EXISTS partials_emitted_age ON partials_emitted (source, last_us)",
-)
-
-
-def _ensure(conn: sqlite3.Connection) -> None:
-    for ddl in _EMITTED_DDL:
-        conn.execute(ddl)
+# Timeouts past an emitted session's latest part that its parts (``partials_emitted``), and that it was emitted
+# at all (``sessions_done``), are remembered; the tables are in ``_state.SCHEMA``.
+_REMEMBERED = 2
+_DONE_REMEMBERED = 4
 
 
 def arrival_range(file_seq: int) -> tuple[int, int]:
@@ -119,7 +112,6 @@ def conflicting_parts(conn: sqlite3.Connection, clean: pa.Table) -> list[Clash]:
     rows = np.flatnonzero(np.asarray(numbered.to_numpy(zero_copy_only=False), dtype=bool))
     if not len(rows):
         return []
-    _ensure(conn)
     sel = pa.array(rows)
     columns = [clean.column(c).take(sel).to_pylist() for c in ("source", "session_id", SEQ, "record_id")]
     taken: dict[tuple[str, str, int], tuple[str, bool]] = {}  # -> (record id that has the number, emitted)
@@ -148,13 +140,15 @@ def conflicting_parts(conn: sqlite3.Connection, clean: pa.Table) -> list[Clash]:
 
 
 def late_parts(conn: sqlite3.Connection, parts: pa.Table, *, timeout_s: int) -> list[Clash]:
-    """Rows of ``parts`` (accepted, not duplicate) whose session was emitted and is no longer remembered, and
-    which are themselves older than the memory (``_REMEMBERED`` timeouts before their source's newest record):
-    such a part cannot be told from a repeat of one already charged (``late_part``)."""
+    """Rows of ``parts`` (accepted, not duplicate) that cannot be told from a repeat of a part already charged
+    (``late_part``): older than the memory of emitted parts (``_REMEMBERED`` timeouts before their source's newest
+    record), of a session whose parts are not remembered, and either emitted (``sessions_done``) or older than the
+    memory of emitted sessions too (``_DONE_REMEMBERED`` timeouts; held or not, since what is held may be a fragment
+    of a session emitted and forgotten)."""
     if not parts.num_rows:
         return []
-    _ensure(conn)
-    horizon = _REMEMBERED * timeout_s * 1_000_000
+    timeout_us = timeout_s * 1_000_000
+    horizon, done_horizon = _REMEMBERED * timeout_us, _DONE_REMEMBERED * timeout_us
     newest = dict(conn.execute("SELECT source, newest_us FROM watermarks").fetchall())
     columns = [parts.column(c).to_pylist() for c in ("source", "session_id", "record_id")]
     started = parts.column("started_at").cast(pa.int64()).to_pylist()
@@ -164,15 +158,20 @@ def late_parts(conn: sqlite3.Connection, parts: pa.Table, *, timeout_s: int) -> 
         if mark is None or at is None or at >= mark - horizon:
             continue
         key = (source, session_id)
-        if conn.execute("SELECT 1 FROM sessions_done WHERE source = ? AND session_id = ?", key).fetchone() is None:
-            continue  # never emitted: held like any part (and timed out at once)
         if conn.execute("SELECT 1 FROM partials_emitted WHERE source = ? AND session_id = ? LIMIT 1",
                         key).fetchone() is not None:
             continue  # remembered: checked by number (conflicting_parts)
+        if conn.execute("SELECT 1 FROM sessions_done WHERE source = ? AND session_id = ?", key).fetchone():
+            why = (f"session {session_id} was emitted and is no longer remembered (its parts are kept "
+                   f"{_REMEMBERED} timeouts of {timeout_s} s); record {record_id} is older than that")
+        elif at < mark - done_horizon:
+            why = (f"record {record_id} is more than {_DONE_REMEMBERED} timeouts of {timeout_s} s older than its "
+                   f"source's newest record, past what is remembered of emitted sessions: session {session_id} "
+                   "may have been emitted and forgotten")
+        else:
+            continue  # never emitted: held like any part (and timed out at once)
         out.append(Clash(row, Reason.LATE_PART.value,
-                         f"session_id: session {session_id} was emitted and is no longer remembered (its parts are "
-                         f"kept {_REMEMBERED} timeouts of {timeout_s} s); record {record_id} is older than that and "
-                         "cannot be told from a repeat of a part already charged"))
+                         f"session_id: {why}, and it cannot be told from a repeat of a part already charged"))
     return out
 
 
@@ -260,8 +259,8 @@ def release(conn: sqlite3.Connection, *, file_seq: int | None, watermarks: dict[
     """Stitches and removes the sessions due now: those this file completed, those past the timeout, and with
     ``flush`` every one still held. Returns their records, in a deterministic order, and the repeated parts
     held before repeats were refused on arrival (``conflicting_part``, each naming the file it came from). The
-    parts of the sessions emitted are remembered (``partials_emitted``); those past the memory are forgotten."""
-    _ensure(conn)
+    parts of the sessions emitted are remembered (``partials_emitted``), and the sessions (``sessions_done``);
+    what is past either memory is forgotten, inside the same transaction."""
     due: dict[tuple[str, str], bool] = {}  # session -> complete
     if file_seq is not None:
         lo, hi = arrival_range(file_seq)
@@ -291,24 +290,29 @@ def release(conn: sqlite3.Connection, *, file_seq: int | None, watermarks: dict[
         kept, repeats = _first_of_each_seq(s.parts)
         records.append(stitch(Session(s.source, s.session_id, kept), incomplete=not complete))
         refused.extend(_repeat_reject(conn, s, p, kept) for p in repeats)
-        _remember(conn, s.source, s.session_id, kept)
+        last = _remember(conn, s.source, s.session_id, kept)
         conn.execute("DELETE FROM partials WHERE source = ? AND session_id = ?", (s.source, s.session_id))
-        conn.execute("INSERT OR IGNORE INTO sessions_done VALUES (?, ?)", (s.source, s.session_id))
+        conn.execute("INSERT INTO sessions_done (source, session_id, last_us) VALUES (?, ?, ?)"
+                     " ON CONFLICT (source, session_id) DO UPDATE SET last_us = MAX(COALESCE(last_us, excluded.last_us),"
+                     " excluded.last_us)", (s.source, s.session_id, last))
     for source, newest in watermarks.items():  # forget what is past the memory
         conn.execute("DELETE FROM partials_emitted WHERE source = ? AND last_us < ?",
                      (source, newest - _REMEMBERED * timeout_us))
+        conn.execute("DELETE FROM sessions_done WHERE source = ? AND last_us < ?",
+                     (source, newest - _DONE_REMEMBERED * timeout_us))
     refused.sort(key=lambda r: (r.file, r.position))
     return to_table(records), refused
 
 
-def _remember(conn: sqlite3.Connection, source: str, session_id: str, parts: Sequence[tuple[Any, ...]]) -> None:
+def _remember(conn: sqlite3.Connection, source: str, session_id: str, parts: Sequence[tuple[Any, ...]]) -> int:
     """Keeps the parts of an emitted session (a fragment joins what is kept of its session, which it keeps for
-    longer if it is the newest)."""
+    longer if it is the newest); returns its latest part's time."""
     last = max(p[_IDX["started_us"]] for p in parts)
     conn.executemany("INSERT OR IGNORE INTO partials_emitted VALUES (?, ?, ?, ?, ?)",
                      [(source, p[_IDX["record_id"]], session_id, p[_IDX["seq"]], last) for p in parts])
     conn.execute("UPDATE partials_emitted SET last_us = ? WHERE source = ? AND session_id = ? AND last_us < ?",
                  (last, source, session_id, last))
+    return int(last)
 
 
 def _repeat_reject(conn: sqlite3.Connection, session: Session, part: tuple[Any, ...],

@@ -1,7 +1,8 @@
 """Mediation's own durable state under ``<home>/mediation/``: one SQLite file (stdlib ``sqlite3``, WAL,
 synchronous=FULL) holding the file registry, the in-flight journal, the committed dedup segments, the
-partial records waiting for the rest of their session and the newest record time seen per source; plus the
-segment files themselves in ``keys/`` and an exclusive lock so two processes never ingest into one home.
+partial records waiting for the rest of their session, the sessions emitted (remembered for a few partial
+timeouts, see ``_partials``) and the newest record time seen per source; plus the segment files themselves in
+``keys/`` and an exclusive lock so two processes never ingest into one home.
 
 The lock (``mediation/lock``, ``flock``) is held by an ingest for its files, and by a watch from its start to its
 end (``mediation_lock``): a second watch of the home, or an ingest while a watch runs, fails at once naming the
@@ -86,16 +87,59 @@ CREATE TABLE IF NOT EXISTS partials (
     PRIMARY KEY (source, record_id)
 );
 CREATE INDEX IF NOT EXISTS partials_session ON partials (source, session_id);
+-- partial sessions emitted, each until its source's newest record time is _partials._DONE_REMEMBERED timeouts
+-- past its latest part (last_us: null only in a database from before it was kept, with no watermark to go by)
 CREATE TABLE IF NOT EXISTS sessions_done (
     source TEXT NOT NULL,
     session_id TEXT NOT NULL,
+    last_us INTEGER,
     PRIMARY KEY (source, session_id)
 );
+-- the parts of the sessions emitted (number and record id), for _partials._REMEMBERED timeouts past the latest
+CREATE TABLE IF NOT EXISTS partials_emitted (
+    source TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    seq INTEGER,
+    last_us INTEGER NOT NULL,
+    PRIMARY KEY (source, record_id)
+);
+CREATE INDEX IF NOT EXISTS partials_emitted_session ON partials_emitted (source, session_id, seq);
+CREATE INDEX IF NOT EXISTS partials_emitted_age ON partials_emitted (source, last_us);
 CREATE TABLE IF NOT EXISTS watermarks (
     source TEXT PRIMARY KEY,
     newest_us INTEGER NOT NULL
 );
 """
+
+# After SCHEMA (its tables exist by then): the columns a database of an earlier version lacks, added in one
+# transaction, then the indexes on them (which SCHEMA cannot create on such a table). A session emitted before its
+# time was kept is given its source's newest record time, an upper bound of its latest part's: it is forgotten no
+# sooner than it would have been.
+_UPGRADES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("sessions_done", "last_us", (
+        "ALTER TABLE sessions_done ADD COLUMN last_us INTEGER",
+        "UPDATE sessions_done SET last_us = (SELECT w.newest_us FROM watermarks w WHERE w.source = sessions_done.source)",
+    )),
+)
+_AGE_INDEX = "CREATE INDEX IF NOT EXISTS sessions_done_age ON sessions_done (source, last_us)"
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Brings a state database of an earlier version up to SCHEMA, all or nothing (a crash midway leaves the
+    earlier version, upgraded again on the next open)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, steps in _UPGRADES:
+            if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                continue
+            for sql in steps:
+                conn.execute(sql)
+        conn.execute(_AGE_INDEX)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +284,7 @@ class MediationState:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.executescript(SCHEMA)
+                _upgrade(conn)
                 yield cls(root, conn, fd)
             finally:
                 conn.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, Direction, UsageKind
+from fairtel.core.countries import COUNTRIES
 from fairtel.core.money import MINOR_UNITS
-from fairtel.mediation._countries import ROAMING_COUNTRIES
 from fairtel.mediation.readers import POS, RAW, RawBatch, Reject
 from fairtel.mediation.readers._base import bulk_pool
 
@@ -166,7 +166,7 @@ class _Columns:
                 except pa.ArrowInvalid:
                     arr = pa.array([None if v is None else v.decode("utf-8", "replace") for v in arr.to_pylist()],
                                    type=pa.string())
-            elif pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+            elif pa.types.is_large_string(arr.type):  # 32-bit offsets: what the byte-level checks read
                 arr = arr.cast(pa.string())
             self.cols[name] = arr
         self._present: dict[str, np.ndarray] = {}
@@ -505,9 +505,34 @@ def _absent_as_null(values: pa.Array, present: np.ndarray, has_empty: bool) -> p
     return pc.if_else(pa.array(present), values, pa.scalar(None, values.type))
 
 
+_PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+
+
+def _without_views(table: pa.Table) -> pa.Table:
+    """``table`` with its string and binary views (a reader's or a field map's choice) as plain strings and
+    bytes: Arrow's take, index_in and is_in, which checking and rejecting rest on, have no kernels for views.
+    Cast once here, at the boundary, so nothing past it meets one; a table without views is returned as is."""
+    if not any(f.type in _PLAIN or (pa.types.is_dictionary(f.type) and f.type.value_type in _PLAIN)
+               for f in table.schema):
+        return table
+    columns = []
+    for col in table.columns:
+        t = col.type
+        if t in _PLAIN:
+            col = col.cast(_PLAIN[t])
+        elif pa.types.is_dictionary(t) and t.value_type in _PLAIN:  # decoding one needs take too: cast its values
+            col = pa.chunked_array(
+                [pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(_PLAIN[t.value_type])) for c in col.chunks],
+                type=pa.dictionary(t.index_type, _PLAIN[t.value_type], t.ordered))
+        columns.append(col)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
 def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     """Check and type one batch. ``source`` fills records that name none."""
-    table = batch.table
+    table = _without_views(batch.table)
+    if table is not batch.table:  # rejects take their original records from the batch: the plain one
+        batch = replace(batch, table=table)
     cols = _Columns(table)
     for name in ("msisdn", "peer"):
         if name in cols.cols:
@@ -656,10 +681,11 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     return Validated(clean, rejects, raw_of)
 
 
-# and ZZ, ISO's user-assigned "unknown country": what a TAP file's sender that is no country (a test PLMN) is read
-# as, priced in the catalog's fallback roaming zone (docs/formats.md)
+# The countries a catalog's roaming zone may list (``core.countries``), and ZZ, ISO's user-assigned "unknown
+# country": what a TAP file's sender that is no country (a test PLMN) is read as, priced in the catalog's fallback
+# roaming zone (docs/formats.md)
 UNKNOWN_COUNTRY = "ZZ"
-_COUNTRY_SET = pa.array(sorted({*ROAMING_COUNTRIES, UNKNOWN_COUNTRY}), type=pa.string())
+_COUNTRY_SET = pa.array(sorted({*COUNTRIES, UNKNOWN_COUNTRY}), type=pa.string())
 
 
 def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
@@ -669,7 +695,7 @@ def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
     if arr is None or not present.any():
         return np.zeros(len(present), dtype=bool)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.string())  # is_in has no kernel for string views
+        arr = arr.cast(pa.string())
     ok = pc.is_in(arr, value_set=_COUNTRY_SET)
     return present & ~_bool_np(ok)
 

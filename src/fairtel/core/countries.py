@@ -1,9 +1,13 @@
-"""The roaming countries a usage record may name: ISO 3166-1 alpha-2 codes, plus XK (Kosovo), which roaming
-agreements use and which a catalog's roaming zone may list. The same set as the catalog's, which refuses a
-roaming zone naming any other code: a record naming one could only be priced in the fallback roaming zone, so it
-is refused at the boundary instead (``bad_value``)."""
+"""The country codes fairtel accepts: ISO 3166-1 alpha-2, plus XK (Kosovo), which roaming agreements use.
 
-ROAMING_COUNTRIES: frozenset[str] = frozenset("""
+One set for both boundaries that name a country: the catalog refuses a roaming zone listing any other code, and
+mediation refuses a usage record roaming in one (``bad_value``), since such a record could only be priced in the
+fallback roaming zone.
+"""
+
+from __future__ import annotations
+
+COUNTRIES: frozenset[str] = frozenset("""
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY
 BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK
 FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR
