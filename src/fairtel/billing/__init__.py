@@ -2,8 +2,9 @@
 
 Owns the bill run (``run_bills``: pure, over frames), the bill and adjustment-entry model, pro-rating of
 plan fees, taxes as a policy (``BillingPolicy``), itemised statements (``build_statement``, CSV and HTML, zh
-and en) and rerating differences (``rerate_differences`` for usage, ``rerate_fees`` for plan fees). Does not
-own rating (rating/), storing bills and the adjustments ledger (store/) or finding what to refund (assurance/).
+and en) and rerating differences (``rerate_differences`` for usage, ``rerate_fees`` for plan fees,
+``charge_late_vas`` for consented VAS charges rated after their bill). Does not own rating (rating/), storing
+bills and the adjustments ledger (store/) or finding what to refund (assurance/).
 """
 
 from fairtel.billing._model import (
@@ -21,8 +22,10 @@ from fairtel.billing._model import (
 from fairtel.billing._rerate import (
     FeeChange,
     FeeRerateResult,
+    LateVasResult,
     RecordChange,
     RerateResult,
+    charge_late_vas,
     rerate_differences,
     rerate_fees,
 )
@@ -59,6 +62,7 @@ __all__ = [
     "BillingPolicy",
     "FeeChange",
     "FeeRerateResult",
+    "LateVasResult",
     "LineKind",
     "RecordChange",
     "RerateResult",
@@ -66,6 +70,7 @@ __all__ = [
     "StatementLine",
     "bill_id_for",
     "build_statement",
+    "charge_late_vas",
     "format_quantity",
     "line_text",
     "normalise_rated",

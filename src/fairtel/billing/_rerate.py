@@ -16,7 +16,9 @@ A record is compared only in the bill's currency and under the plan it was bille
 another plan (the subscriber changed plan after the period) is not a tariff correction and is left as billed.
 
 Only usage (voice, SMS, data) and plan fees are rerated. A VAS charge costs its offer's price under a consent
-verdict; it is corrected by charge assurance's refunds, which would otherwise be paid twice.
+verdict; it is corrected by charge assurance's refunds, which would otherwise be paid twice. A consented VAS charge
+that no bill holds (rated after its subscriber's bill was issued) is charged once (``charge_late_vas``) and never
+compared again: not at a changed price, not when consent is withdrawn later (assurance's refunds do that).
 
 A plan fee (``rerate_fees``) is compared per bill: what the bill charged for its plan (plus the fee corrections
 already issued) against the plan's current monthly fee pro-rated by the same days in service as the bill's fee
@@ -35,7 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from fairtel.billing._model import USAGE_KINDS, Account, AdjustmentEntry, AdjustmentKind, Bill, BillingPolicy, LineKind
-from fairtel.billing._run import fee_days, fee_for_days, normalise_rated, plan_fee_minor
+from fairtel.billing._run import BILLABLE_VERDICTS, fee_days, fee_for_days, normalise_rated, plan_fee_minor
 from fairtel.catalog import Catalog
 from fairtel.core.errors import CurrencyMismatchError, NotFoundError
 from fairtel.core.ids import stable_id
@@ -324,3 +326,102 @@ def rerate_fees(
             new_amount_minor=after,
         ))
     return FeeRerateResult(period, compared, tuple(changes), tuple(entries), tuple(missing))
+
+
+@dataclass(frozen=True)
+class LateVasResult:
+    period: str
+    adjustments: tuple[AdjustmentEntry, ...]  # one debit per consented VAS charge no bill holds
+    refused: tuple[str, ...]  # ``source/record_id`` of VAS charges no bill holds that a consent gate refused: never billed
+
+
+def charge_late_vas(
+    billed: pl.DataFrame | pa.Table,
+    rerated: pl.DataFrame | pa.Table,
+    *,
+    period: str,
+    bills: Mapping[str, str],
+    currency: str,
+    created_at: datetime,
+    prior: Iterable[AdjustmentEntry] = (),
+    stored: pl.DataFrame | pa.Table | None = None,
+    policy: BillingPolicy | None = None,
+    created_by: str = "rerate",
+) -> LateVasResult:
+    """Adjustment entries that charge, once, the consented VAS charges of billed subscribers that their bill of
+    ``period`` does not hold: rated after the bill run, which never reopens an issued bill.
+
+    ``billed``: the period's snapshot of billed lines; ``rerated``: the period rated again under the consent gate
+    as it stands (rating's RATED_COLUMNS, with ``verdict``); ``bills``: msisdn → the bill of the period the charge
+    belongs on (subscribers without one are left to their first bill run); ``prior``: the rerate entries already
+    issued for the period: a charge that has one is never charged again, whatever its price or verdict now.
+    ``stored``: the period's rated lines as rating stored them; a charge refused there is not billed even when
+    the gate consents now (a charge the gate refused is never billed late, and charge assurance may have closed
+    its finding as never billed). Each entry is a debit of the charge plus what it adds to the bill's VAS tax (the
+    bill taxed its VAS charges once, on their total: the base is that total plus the late charges before this
+    one, in record order), naming the bill, the period and the record; its id is the one a rerate entry of the
+    record gets, so issuing it twice is impossible.
+    """
+    require_aware(created_at, "created_at")
+    policy = policy or BillingPolicy()
+    billable = list(BILLABLE_VERDICTS)
+    msisdns = list(bills)
+    vas_kind = pl.col("kind") == LineKind.VAS.value
+    old = normalise_rated(billed).filter(pl.col("msisdn").is_in(msisdns)).with_columns(pl.col("source").fill_null(""))
+    new = (normalise_rated(rerated).filter(vas_kind & pl.col("msisdn").is_in(msisdns))
+           .with_columns(pl.col("source").fill_null("")).unique(_KEY, keep="first").sort(_KEY))
+    other = new.filter(pl.col("currency") != currency)["currency"].unique().to_list()
+    if other:
+        raise CurrencyMismatchError(f"rerated VAS charges in {', '.join(sorted(other))} cannot be billed in {currency}")
+
+    charged: dict[str, int] = defaultdict(int)  # msisdn → the VAS charges its bill taxed, and late ones since
+    for r in old.filter(vas_kind).group_by("msisdn").agg(pl.col("amount_minor").sum()).iter_rows(named=True):
+        charged[r["msisdn"]] += int(r["amount_minor"])
+    vas_keys = set(new.select(_KEY).iter_rows()) | set(old.filter(vas_kind).select(_KEY).iter_rows())
+    done: set[tuple[str, str, str]] = set()
+    for p in prior:
+        if p.period != period or p.record_id is None:
+            continue
+        key = (p.msisdn, p.source or "", p.record_id)
+        done.add(key)
+        if key in vas_keys and p.old_amount_minor is not None and p.new_amount_minor is not None:
+            charged[p.msisdn] += p.new_amount_minor - p.old_amount_minor
+
+    charged_before = pl.DataFrame(sorted(done), schema=dict.fromkeys(_KEY, pl.String()), orient="row")
+    late = new.join(old.select(_KEY).unique(), on=_KEY, how="anti").join(charged_before, on=_KEY, how="anti")
+    refused_before: set[tuple[str, str, str]] = set()
+    if stored is not None:
+        kept = normalise_rated(stored).filter(vas_kind).with_columns(pl.col("source").fill_null(""))
+        refused_before = set(kept.filter(~pl.col("verdict").is_in(billable).fill_null(True)).select(_KEY).iter_rows())
+    entries: list[AdjustmentEntry] = []
+    refused: list[str] = []
+    for row in late.iter_rows(named=True):
+        key = (row["msisdn"], row["source"], row["record_id"])
+        if row["verdict"] not in BILLABLE_VERDICTS or key in refused_before:
+            refused.append(f"{row['source']}/{row['record_id']}")
+            continue
+        amount = int(row["amount_minor"])
+        if amount <= 0:  # an offer the plan includes: nothing owed
+            continue
+        tax = policy.tax_on(LineKind.VAS, charged[row["msisdn"]] + amount) - policy.tax_on(LineKind.VAS, charged[row["msisdn"]])
+        charged[row["msisdn"]] += amount
+        money = Money.from_minor(amount, currency).amount
+        under = f" under subscription {row['subscription_id']}" if row["subscription_id"] else ""
+        entries.append(AdjustmentEntry(
+            adjustment_id=stable_id("adj", "rerate", period, *key, 0),
+            kind=AdjustmentKind.DEBIT,
+            msisdn=row["msisdn"],
+            amount_minor=amount + tax,
+            currency=currency,
+            reason=f"late VAS charge {period}: record {row['record_id']} {row['rule_id']}{under} {money} {currency}",
+            created_at=created_at,
+            created_by=created_by,
+            bill_id=bills[row["msisdn"]],
+            period=period,
+            source=row["source"],
+            record_id=row["record_id"],
+            rule_id=(row["rule_id"] or None) and str(row["rule_id"])[:128],
+            old_amount_minor=0,
+            new_amount_minor=amount,
+        ))
+    return LateVasResult(period, tuple(entries), tuple(refused))

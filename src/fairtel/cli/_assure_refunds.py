@@ -118,6 +118,23 @@ def charge_evidence(app: App, records: Collection[RecordKey], *, outside_billing
             if bill_id in runs and runs[bill_id] == run_id:
                 billed.setdefault((msisdn, source, record_id), bill_id)
                 billed.setdefault((msisdn, "", record_id), bill_id)
+    # a charge rated after its bill was issued is billed by a rerate entry on that bill (late usage and late VAS
+    # charges): the entry names the record
+    from fairtel.store import Adjustment
+
+    a = table_of(Adjustment)
+    asked = set(pairs)
+    with app.db.connect() as conn:
+        for chunk in _chunks(sorted({r for _, r in pairs})):
+            rows = conn.execute(
+                select(a.c.msisdn, a.c.source, a.c.record_id, a.c.bill_id)
+                .where(a.c.record_id.in_(chunk), a.c.bill_id.is_not(None), a.c.new_amount_minor > 0)
+                .order_by(a.c.bill_id)
+            )
+            for msisdn, source, record_id, bill_id in rows:
+                if (msisdn, record_id) in asked:
+                    billed.setdefault((msisdn, source or "", record_id), bill_id)
+                    billed.setdefault((msisdn, "", record_id), bill_id)
     refused: set[RecordKey] = set()
     rated_keys: set[RecordKey] = set()
     files = app.lake.files("rated")

@@ -189,6 +189,18 @@ def _snapshot(app: App, period: Period, bills: dict[str, str]) -> pl.DataFrame:
     return pl.scan_parquet(files).join(wanted.lazy(), on=["bill_id", "run_id"], how="semi").collect()
 
 
+def _stored_vas(app: App, per: Period, msisdns: list[str]) -> pl.DataFrame | None:
+    """The VAS lines of ``msisdns`` that rating stored for the period, with the consent verdict each was rated
+    under (None: no rated lines, or lines without verdicts)."""
+    files = app.lake.files("rated", periods=[per.key])
+    if not files:
+        return None
+    scan = pl.scan_parquet(files)
+    if "verdict" not in scan.collect_schema().names():
+        return None
+    return scan.filter((pl.col("kind") == "vas") & pl.col("msisdn").is_in(msisdns)).collect()
+
+
 def _bill_rows(run: BillRun) -> list[dict[str, Any]]:
     return [
         {"bill_id": b.bill_id, "msisdn": b.msisdn, "period": b.period, "plan_id": b.plan_id, "currency": b.currency,
@@ -204,16 +216,20 @@ def _bill_json(b: Bill) -> dict[str, Any]:
             "total": _money(b.total_minor, b.currency), "currency": b.currency, "lines": len(b.lines)}
 
 
-def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report: Any = None) -> dict[str, Any]:
+def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report: Any = None,
+                catalog_text: str | None = None) -> dict[str, Any]:
     """Run the bill run of ``period``: a preview, or (``issue``) bills written to the database and the lake.
     Bills already issued are never recomputed or rewritten. Issuing holds the period's billing lock and first
-    settles what an interrupted run left (``settle_issue``), so a rerun after a crash charges nothing twice."""
+    settles what an interrupted run left (``settle_issue``), so a rerun after a crash charges nothing twice.
+    ``catalog_text``: the text ``catalog`` was read from when it is not the home's current catalog (a catalog
+    file): the bills name it as their catalog version, stored if new but not made current. Without it they name
+    the home's current version."""
     per = _period(period, catalog)
     if not issue:
         return _bill_run(app, per, catalog=catalog, issue=False, report=report)
     with _period_lock(app, per.key):
         settled = settle_issue(app, per.key)
-        out = _bill_run(app, per, catalog=catalog, issue=True, report=report)
+        out = _bill_run(app, per, catalog=catalog, issue=True, report=report, catalog_text=catalog_text)
     if settled["parts_moved_in"] or settled["parts_removed"]:
         out["notes"].insert(0, f"an interrupted bill run of {per.key} was settled: {settled['parts_moved_in']} lake part(s) of "
                                f"issued bills moved in, {settled['parts_removed']} of bills never issued removed")
@@ -223,10 +239,10 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
 
 def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path]) -> tuple[int, int]:
     """(usage records, consented VAS charges) rated for subscribers already billed for the period that none of
-    their bills' snapshots holds: rated after the bill run, so a rerun of the bill run (which skips issued bills)
-    does not charge them."""
+    their bills' snapshots holds and no rerate entry charged yet: rated after the bill run, so a rerun of the bill
+    run (which skips issued bills) does not charge them; ``fairtel rerate`` does."""
     from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS
-    from fairtel.store._billing import issued_runs
+    from fairtel.store._billing import issued_runs, rerate_entries
 
     if not issued or not rated_files:
         return 0, 0
@@ -240,20 +256,24 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
              .unique(key).collect())
     with app.db.connect() as conn:
         runs = issued_runs(conn, per.key)
+        charged = {(e.msisdn, e.source or "", e.record_id) for e in rerate_entries(conn, per.key) if e.record_id is not None}
     files = [f for f in app.lake.files(BILLED, periods=[per.key]) if f.stem in runs]
     if files:
         billed = (pl.scan_parquet(files).filter(pl.col("run_id").is_in(list(runs))).select(key)
                   .with_columns(pl.col("source").fill_null("")).unique().collect())
         rated = rated.join(billed, on=key, how="anti")
+    if charged:
+        rated = rated.join(pl.DataFrame(sorted(charged), schema=dict.fromkeys(key, pl.String()), orient="row"), on=key, how="anti")
     vas = rated.filter(pl.col("kind") == "vas").height
     return rated.height - vas, vas
 
 
-def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any) -> dict[str, Any]:
+def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any,
+              catalog_text: str | None = None) -> dict[str, Any]:
     from fairtel.billing import run_bills
     from fairtel.core.ids import new_id
     from fairtel.core.time import utc_now
-    from fairtel.store import current_catalog, issue_bills, issued_bills, pending_adjustments
+    from fairtel.store import catalog_version, current_catalog, issue_bills, issued_bills, pending_adjustments
 
     accounts = _accounts(app, per)
     with app.db.connect() as conn:
@@ -285,7 +305,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                             f"their bill run): `fairtel rerate --period {per.key}` charges them")
     if late_vas:
         out["notes"].append(f"{late_vas} consented VAS charge(s) of subscribers already billed for {per.key} are on no bill "
-                            "(rated after their bill run); rerating does not bill VAS charges")
+                            f"(rated after their bill run): `fairtel rerate --period {per.key}` charges those the consent "
+                            "gate still lets through")
     out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas)
     if not run.bills:
         out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
@@ -302,8 +323,13 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run)))
     try:
         with app.db.begin() as conn:
-            version = current_catalog(conn)
-            result = issue_bills(conn, run, catalog_version_id=None if version is None else version.version_id)
+            # the version that priced the bills: the catalog file's text (kept, not made current), else the current one
+            if catalog_text is not None:
+                version_id: int | None = catalog_version(conn, catalog_text)
+            else:
+                version = current_catalog(conn)
+                version_id = None if version is None else version.version_id
+            result = issue_bills(conn, run, catalog_version_id=version_id)
     except BaseException:
         with contextlib.suppress(Exception):  # the database decides: moved in if it did commit, removed if not
             settle_issue(app, per.key)
@@ -345,7 +371,7 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
 
 
 def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report: Any) -> dict[str, Any]:
-    from fairtel.billing import rerate_differences, rerate_fees, snapshot_mismatches
+    from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, snapshot_mismatches
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.rating import rate
@@ -380,13 +406,19 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
                               created_by=created_by)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
                        prior=prior, policy=_policy(app), created_by=created_by)
-    entries = [*diff.adjustments, *fees.adjustments]
+    # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
+    # gate refused (the gate as it stands, or the one rating stored its verdict under)
+    late = charge_late_vas(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
+                           currency=catalog.operator.currency, created_at=now, prior=prior,
+                           stored=_stored_vas(app, per, msisdns), policy=_policy(app), created_by=created_by)
+    entries = [*diff.adjustments, *fees.adjustments, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
     if report is not None:
         report.step("rerate")
     cur = catalog.operator.currency
     new = [a for a in entries if a.adjustment_id in added]
+    vas_ids = {a.adjustment_id for a in late.adjustments}
     notes = []
     if broken:
         notes.append(f"{len(broken)} bill(s) of {per.key} whose billed lines are missing from the lake were not rerated "
@@ -394,6 +426,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if fees.missing:
         notes.append(f"{len(fees.missing)} bill(s) whose plan fee could not be priced again (plan no longer in the catalog, "
                      f"or days in service unknown), e.g. {fees.missing[0]}")
+    vas_new = sum(1 for a in new if a.adjustment_id in vas_ids)
+    if vas_new:
+        notes.append(f"{vas_new} consented VAS charge(s) rated after their bill of {per.key} charged as adjustment entries")
+    if late.refused:
+        notes.append(f"{len(late.refused)} VAS charge(s) on no bill of {per.key} refused by the consent gate were not billed, "
+                     f"e.g. {late.refused[0]}")
     return {
         "period": per.key, "currency": cur, "bills": len(bills), "records_compared": diff.compared,
         "records_changed": len(diff.changes), "fees_compared": fees.compared, "fees_changed": len(fees.changes),
@@ -401,14 +439,34 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "net": _money(sum(a.signed_minor for a in new), cur),
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
+        "vas_charged": vas_new, "vas_refused": len(late.refused),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
-            {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "item": "usage" if a.record_id is not None else "plan_fee",
+            {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
+             "item": "vas" if a.adjustment_id in vas_ids else "usage" if a.record_id is not None else "plan_fee",
              "record_id": a.record_id, "kind": a.kind.value, "old": _money(a.old_amount_minor or 0, cur),
              "new": _money(a.new_amount_minor or 0, cur), "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
             for a in new
         ][:20],
     }
+
+
+def _catalog_file(path: Path) -> tuple[Catalog, str]:
+    """The catalog in ``path`` and the text it was read from (read once: the text the bills name is the one that
+    priced them)."""
+    from fairtel.catalog import load_catalog, parse_catalog
+    from fairtel.core.errors import CatalogError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        load_catalog(path)  # raises the catalog error naming the file
+        raise
+    catalog, problems = parse_catalog(text, file=str(path))
+    if catalog is None:
+        raise CatalogError(problems, what=f"catalog {path}")
+    object.__setattr__(catalog, "source", str(path))
+    return catalog, text
 
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")]
@@ -437,9 +495,12 @@ def register(app: typer.Typer) -> None:
             if period is None:
                 raise InvalidInputError([Problem("options", None, "--period", "a billing period YYYY-MM is required")], what="options")
             application = app_for(ctx, home)
-            catalog = home_catalog(application, catalog_file, notes)
+            if catalog_file is None:
+                catalog, text = home_catalog(application, None, notes), None
+            else:
+                catalog, text = _catalog_file(catalog_file)
             with reporter(quiet=as_json) as rep:
-                out = bill_period(application, period, catalog=catalog, issue=issue, report=rep)
+                out = bill_period(application, period, catalog=catalog, issue=issue, report=rep, catalog_text=text)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         out["notes"] = notes + out["notes"]

@@ -19,6 +19,7 @@ from fairtel.core.time import Period
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
+    from fairtel.store import Lake
 
 RATED = "rated"
 UNRATED = "unrated"
@@ -42,10 +43,10 @@ def rate_period(
         eng.close()
 
 
-def _find(lake: Path, dataset: str, record_id: str, source: str | None, period: str | None) -> pl.DataFrame:
-    base = lake / dataset
-    pattern = f"period={period}" if period else "period=*"
-    files = sorted(base.glob(f"{pattern}/*.parquet"))
+def _find(lake: Lake, dataset: str, record_id: str, source: str | None, period: str | None) -> pl.DataFrame:
+    """The rows of ``dataset`` for one record. Read through the lake, so that a rating commit left pending (rated
+    lines swapped in, unrated records not yet) is finished first and the two datasets agree."""
+    files = lake.files(dataset, periods=None if period is None else [period])
     if not files:
         return pl.DataFrame()
     cond = pl.col("record_id") == record_id
@@ -129,14 +130,14 @@ def register(app: typer.Typer) -> None:
             if lang not in (None, "zh", "en"):
                 raise InvalidInputError([Problem("--lang", None, "lang", "zh or en")], what="options")
             application = app_for(ctx, home)
-            lake = application.settings.lake_dir
+            lake = application.lake
             rated = _find(lake, RATED, record_id, source, period)
             if rated.height == 0:
                 unrated = _find(lake, UNRATED, record_id, source, period)
                 if unrated.height:
                     row = unrated.row(0, named=True)
                     raise NotFoundError(f"record {record_id!r} was not rated: {row['reason']}", details={"reason": row["reason"]})
-                raise NotFoundError(f"no rated line for record {record_id!r} in {lake / RATED}")
+                raise NotFoundError(f"no rated line for record {record_id!r} in {lake.root / RATED}")
             catalog = home_catalog(application, catalog_file, [])
             usage = _find(lake, "usage", record_id, source, period)
             result = explain(record_id, rated=rated, catalog=catalog, usage=usage if usage.height else None, source=source)

@@ -1,9 +1,10 @@
 """The assistant's data port (``fairtel.care.CareData``) over the database and the usage lake.
 
 Reads: subscribers, issued bills and their lines, adjustments, the consent ledger, the loyalty ledger,
-roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``). Writes, each in its own
-transaction: a cancelled consent event, a loyalty redemption, a trouble ticket, a complaint. Every method
-reads the one line it is given: the assistant has already checked that the line is the caller's.
+roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``, through ``Lake.files``, which finishes a
+rating commit left pending first). Writes, each in its own transaction: a cancelled consent event, a loyalty
+redemption, a trouble ticket, a complaint. Every method reads the one line it is given: the assistant has
+already checked that the line is the caller's.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period, utc_now, zone
 from fairtel.store._consent import consent_event_id, consent_ledger
+from fairtel.store._lake import Lake, LakeError
 from fairtel.store._schema import (
     Adjustment,
     Bill,
@@ -114,8 +116,13 @@ class StoreCareData:
         return Text(plan.name.zh, plan.name.en) if plan else Text(plan_id, plan_id)
 
     # -- rated lines --------------------------------------------------------------------------------------
-    def _rated_files(self, period: str) -> list[Path]:
-        return sorted((self.lake_dir / RATED / f"period={period}").glob("*.parquet"))
+    def _rated_files(self, period: str | None = None) -> list[Path]:
+        """The rated parts of ``period`` (of every period when None), read through the lake: a rating commit left
+        pending is finished first, so the lines are one run's. A period not written ``YYYY-MM`` has none."""
+        try:
+            return Lake(self.lake_dir).files(RATED, periods=None if period is None else [period])
+        except LakeError:
+            return []
 
     def _rated(self, msisdn: str, period: str) -> pl.DataFrame | None:
         files = self._rated_files(period)
@@ -205,7 +212,7 @@ class StoreCareData:
     def explain_charge(self, msisdn: str, record_id: str, language: str) -> ChargeFacts | None:
         from fairtel.rating import explain
 
-        files = sorted((self.lake_dir / RATED).glob("period=*/*.parquet"))
+        files = self._rated_files()
         if not files:
             return None
         mine = pl.scan_parquet(files).filter((pl.col("msisdn") == msisdn) & (pl.col("record_id") == record_id)).collect()

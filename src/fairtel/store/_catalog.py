@@ -1,11 +1,15 @@
 """Catalog versions: every distinct catalog text ever loaded, kept verbatim so a bill can be explained
-by the exact tariff that priced it. Loading a text again makes it current again without a new row."""
+by the exact tariff that priced it. Loading a text again makes it current again without a new row.
+
+A text that priced bills without being loaded (``fairtel bill --catalog FILE``) is kept too
+(``catalog_version``), as a version never made current: its ``activated_at`` is ``NEVER_ACTIVATED``, which
+``current_catalog`` passes over; loading it later makes it current like any other."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -13,6 +17,9 @@ from sqlalchemy.engine import Connection
 from fairtel.core.time import utc_now
 from fairtel.store._report import dialect_insert
 from fairtel.store._schema import CatalogVersion, table_of
+
+# ``activated_at`` of a version stored without becoming current (the column is required): before any real instant
+NEVER_ACTIVATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +63,29 @@ def store_catalog(conn: Connection, toml_text: str, *, now: datetime | None = No
     return StoredCatalog(row.version_id, sha, row.loaded_at, now)
 
 
+def catalog_version(conn: Connection, toml_text: str, *, now: datetime | None = None) -> int:
+    """The version id of ``toml_text``, stored if it is not yet, without making it current: the record of what
+    priced a bill run given a catalog file. Idempotent under concurrency, as ``store_catalog``; call it first in
+    its transaction."""
+    sha = catalog_sha256(toml_text)
+    t = table_of(CatalogVersion)
+    inserted = conn.execute(
+        dialect_insert(conn, t)
+        .values(sha256=sha, toml_text=toml_text, loaded_at=now or utc_now(), activated_at=NEVER_ACTIVATED)
+        .on_conflict_do_nothing(index_elements=[t.c.sha256])
+        .returning(t.c.version_id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return int(inserted)
+    return int(conn.execute(select(t.c.version_id).where(t.c.sha256 == sha)).scalar_one())
+
+
 def current_catalog(conn: Connection) -> StoredCatalog | None:
+    """The version loaded last (``store_catalog``); a version only stored by ``catalog_version`` never is."""
     t = table_of(CatalogVersion)
     row = conn.execute(
         select(t.c.version_id, t.c.sha256, t.c.loaded_at, t.c.activated_at)
+        .where(t.c.activated_at > NEVER_ACTIVATED)
         .order_by(t.c.activated_at.desc(), t.c.version_id.desc())
         .limit(1)
     ).first()
