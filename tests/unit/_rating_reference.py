@@ -16,7 +16,7 @@ any set of whole subscribers gives the same lines as rating them inside a larger
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -34,7 +34,14 @@ from fairtel.rating._lines import (
     UnratedReason,
     empty,
 )
-from fairtel.rating._resolve import DIRECTIONS, KINDS, Dimensions, key_table, seconds_to_band_change
+from fairtel.rating._resolve import (
+    DIRECTIONS,
+    KINDS,
+    Dimensions,
+    band_jumps,
+    key_table,
+    seconds_to_band_change,
+)
 from fairtel.rating._vas import VasGate, apply_gate, no_gate
 
 _INPUT: dict[str, pl.DataType] = {
@@ -160,7 +167,13 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     sensitive = [k for k in keys if dims.band_sensitive(k)]
     if not sensitive:
         return lines
-    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"))
+    # where the clocks jump over a band change, from the first start to the end of the longest call
+    first, last, longest = lines.select(
+        pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b"),
+        pl.col("_qty").filter(pl.col("_k") == voice).max().alias("q"),
+    ).row(0)
+    jumps = [] if first is None else band_jumps(dims.catalog, first, last + timedelta(seconds=longest or 0))
+    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"), jumps=jumps)
     crossing = (pl.col("_key").is_in(sensitive) & (pl.col("_qty") > to_change)).fill_null(False)
     mask = lines.select(crossing).to_series()
     if not mask.any():

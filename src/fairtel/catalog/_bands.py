@@ -99,7 +99,10 @@ class WeekTable:
         """Split ``[start, end)`` where the band changes; each piece keeps the time zone of ``start``.
 
         The walk compares instants in UTC: two datetimes of one ``ZoneInfo`` compare by wall time and ignore
-        ``fold``, so in the hour the clocks repeat a later instant could look earlier.
+        ``fold``, so in the hour the clocks repeat a later instant could look earlier. The band is read as the
+        wall clock shows it (``Catalog.band_at``): where the clocks go back, the walk starts again from the wall
+        time they show then, so a repeated hour is priced as its wall time says each time it comes round (a
+        band changing at 01:30 is left at 02:00 summer time and entered again at 01:30 winter time).
         """
         require_aware(start, "start")
         require_aware(end, "end")
@@ -111,6 +114,11 @@ class WeekTable:
             # wall-clock arithmetic in the local zone, then back: the change happens at a local time
             wall = local.replace(microsecond=0, tzinfo=None) + timedelta(seconds=left)
             piece_end = min(_first_after(wall, tz, cursor), stop)
+            # the wall clock runs on evenly up to a change of the zone's offset; past one it is read again (a piece
+            # that keeps its band is merged below)
+            moved = offset_change(tz, cursor, piece_end)
+            if moved is not None:
+                piece_end = moved
             if out and out[-1][2] == band:
                 out[-1] = (out[-1][0], piece_end, band)
             else:
@@ -159,6 +167,37 @@ def skipped_at(wall: datetime, tz: ZoneInfo) -> datetime | None:
         else:
             lo = mid
     return datetime.fromtimestamp(hi, UTC)
+
+
+def offset_change(tz: ZoneInfo, after: datetime, before: datetime) -> datetime | None:
+    """The first instant (in UTC) strictly between ``after`` and ``before`` where the UTC offset of ``tz`` changes
+    (the clocks go forward or back), or ``None``.
+
+    Offsets are sampled hourly (no zone changes its offset twice within an hour), then the change is found to the
+    second, as time zone rules state their changes.
+    """
+    base = after.astimezone(tz).utcoffset()
+    lo = after
+    while lo < before:
+        hi = min(lo + timedelta(hours=1), before)
+        if hi.astimezone(tz).utcoffset() != base:
+            at = first_offset_change(tz, math.floor(lo.timestamp()), math.ceil(hi.timestamp()))
+            return datetime.fromtimestamp(at, UTC) if at < before.timestamp() else None
+        lo = hi
+    return None
+
+
+def first_offset_change(tz: ZoneInfo, lo: int, hi: int) -> int:
+    """The first second (epoch) in ``(lo, hi]`` whose UTC offset in ``tz`` differs from the offset at ``lo``;
+    the offset must differ at ``hi``."""
+    base = datetime.fromtimestamp(lo, tz).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).utcoffset() != base:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def coverage_problems(intervals: list[tuple[int, int, str, str]]) -> tuple[list[tuple[str, str]], list[str]]:

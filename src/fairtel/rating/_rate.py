@@ -23,7 +23,7 @@ that both give the same lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -49,6 +49,7 @@ from fairtel.rating._resolve import (
     KINDS,
     Dimensions,
     band_change_table,
+    band_jumps,
     key_table,
     offset_spread,
     seconds_to_band_change,
@@ -259,8 +260,9 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
 
     Rule: a call is priced in each band it crosses. The pieces share the call's unit positions (``offset``),
     so a first-minute step or the connect fee applies once, to the call's first piece; each piece rounds its
-    own last increment up. Pieces are found on the catalog's local wall clock. Uncut lines come first, then
-    the pieces, each record's pieces together in ``offset`` order.
+    own last increment up. Pieces are found on the catalog's local wall clock, as ``Catalog.band_at`` reads it
+    (where the clocks go back, the repeated wall times are priced again as they read). Uncut lines come first,
+    then the pieces, each record's pieces together in ``offset`` order.
     """
     voice = KINDS.index("voice")
     keys = lines.filter(pl.col("_k") == voice)["_key"].unique().to_list()
@@ -270,16 +272,30 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     _, changes = band_change_table(dims.catalog)
     to_change_here = pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(pl.col("_wi")) - pl.col("_sow")
     # the wall-clock time to the change is exact unless the zone's offset changes (daylight saving): then a
-    # call within that much of it may cross, and the cut below measures the time that really elapses
-    first, last = lines.select(pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b")).row(0)
-    slack = 0 if first is None else offset_spread(dims.catalog.operator.timezone, first, last)
-    crossing = (pl.col("_key").is_in(sensitive) & (pl.col("_qty") > to_change_here - slack)).fill_null(False)
-    mask = lines.select(crossing).to_series()
+    # call within that much of it may cross, and the cut below measures the time that really elapses. The
+    # last call start is moved on by the longest call, so that the offsets read cover every call to its end.
+    first, last, longest = lines.select(
+        pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b"),
+        pl.col("_qty").filter(pl.col("_k") == voice).max().alias("q"),
+    ).row(0)
+    slack, jumps = 0, []
+    if first is not None:
+        reach = last + timedelta(seconds=longest or 0)
+        slack = offset_spread(dims.catalog.operator.timezone, first, reach)
+        # where the clocks jump over a band change (back, or forward over a whole band) the band is read again
+        # from the wall time they show: a call across such a jump may cross, or not (a zone that keeps one offset
+        # has none, and neither has a period without a jump)
+        jumps = band_jumps(dims.catalog, first, reach) if slack else []
+    crossing = pl.col("_qty") > to_change_here - slack
+    if jumps:
+        t0 = pl.col("started_at").dt.epoch("s")
+        crossing |= pl.any_horizontal([(t0 < j) & (t0 + pl.col("_qty") > j) for j in jumps])
+    mask = lines.select((pl.col("_key").is_in(sensitive) & crossing).fill_null(False)).to_series()
     if not mask.any():
         return lines
     keep = lines.filter(~mask)
     todo = lines.filter(mask)
-    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"))
+    to_change = seconds_to_band_change(dims.catalog, pl.col("started_at"), jumps=jumps)
     pieces = []
     while todo.height:
         todo = todo.with_columns(to_change.alias("_left"))

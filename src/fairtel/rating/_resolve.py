@@ -8,7 +8,7 @@ semantics everywhere), and the answers (rule, rate steps as integers, allowances
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from fairtel.catalog import Allowance, Catalog, Plan, PricingRule
-from fairtel.catalog._bands import DAY, WEEK, skipped_at
+from fairtel.catalog._bands import DAY, WEEK, first_offset_change, skipped_at
 from fairtel.core.money import minor_units
 from fairtel.rating._steps import CompiledRate, compile_rate
 
@@ -194,12 +194,53 @@ def utc_offset_seconds(instant: pl.Expr, tz: str) -> pl.Expr:
 def offset_spread(tz: str, first: datetime, last: datetime) -> int:
     """How far apart (seconds) the zone's UTC offsets are from ``first`` to a week and a day after ``last``: how
     much a local wall-clock interval ending within a week can differ from the time that really elapses."""
-    hours = pl.datetime_range(first - timedelta(days=1), last + timedelta(days=8), "1h", time_zone="UTC", eager=True)
-    offsets = pl.select(utc_offset_seconds(pl.lit(hours), tz)).to_series()
+    offsets = _hourly_offsets(tz, first, last)[1]
     return int(offsets.max() - offsets.min())  # type: ignore[operator,arg-type]
 
 
-def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
+def _hourly_offsets(tz: str, first: datetime, last: datetime) -> tuple[pl.Series, pl.Series]:
+    """Every hour (UTC) from a day before ``first`` to a week and a day after ``last``, and the zone's UTC offset
+    (seconds) at each."""
+    hours = pl.datetime_range(first - timedelta(days=1), last + timedelta(days=8), "1h", time_zone="UTC", eager=True)
+    return hours, pl.select(utc_offset_seconds(pl.lit(hours), tz)).to_series()
+
+
+def band_jumps(catalog: Catalog, first: datetime, last: datetime) -> list[int]:
+    """The instants (epoch seconds, ascending) from a day before ``first`` to a week and a day after ``last`` where
+    the catalog's clock jumps, back or forward, across a band change: a band starts among the wall times it
+    repeats or skips there, or where they end.
+
+    ``Catalog.band_at`` reads the band as the clock shows it, so at such a jump the band is read again from the
+    wall time the clock shows then. Going back, a band changing at 01:30 is left when the clock goes from 02:00
+    summer time to 01:00 and entered again at 01:30 winter time, which no wall-clock distance to the next change
+    can see; going forward over a whole band (01:10-01:40 on a clock that skips 01:00-02:00), the band may be the
+    same on both sides. Where the wall times repeated or skipped all read one band, the wall-clock distance, read
+    with the offset in force at the change (or at the jump over a skipped change), is exact. A zone that keeps one
+    offset has none: one conversion of an hourly grid, as ``offset_spread``."""
+    starts, _ = band_change_table(catalog)
+    if len(starts) < 2:
+        return []
+    tz = catalog.operator.timezone
+    hours, offsets = _hourly_offsets(tz, first, last)
+    moved = (offsets.diff() != 0).arg_true().to_list()
+    if not moved:
+        return []
+    zone = ZoneInfo(tz)
+    epochs = hours.dt.epoch("s")
+    ahead = [s + k * WEEK for k in (0, 1) for s in starts]
+    out = []
+    for i in moved:
+        at = first_offset_change(zone, int(epochs[i - 1]), int(epochs[i]))
+        low, high = sorted((int(offsets[i - 1]), int(offsets[i])))
+        wall = (at + low + 3 * DAY) % WEEK  # the second of the week the earlier of the two wall times shows
+        # a band starts among the wall times repeated or skipped, or where they end (a band skipped whole starts at
+        # the jump's first wall time)
+        if any(wall <= s <= wall + high - low for s in ahead):
+            out.append(at)
+    return out
+
+
+def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr, *, jumps: Sequence[int] = ()) -> pl.Expr:
     """Whole seconds that really elapse from each instant (its whole second) to the next band change.
 
     Bands change at a local wall-clock time; across a daylight-saving change the wall-clock interval is an hour
@@ -207,38 +248,71 @@ def seconds_to_band_change(catalog: Catalog, started_at: pl.Expr) -> pl.Expr:
     offset in force at the start, or, when the zone's offset changed in between, less the offset in force then.
     A change whose wall time does not exist (skipped by the clocks) happens when the clocks jump over it, the
     first instant whose wall time is at or after it: where ``Catalog.band_at`` gives the new band, and where
-    ``Catalog.band_segments`` cuts."""
+    ``Catalog.band_segments`` cuts. Where the clocks jump over a band change (``jumps``, from ``band_jumps`` over
+    the instants read; going back, or forward over a whole band) the band is read again from the wall time they
+    show then, as ``Catalog.band_at`` reads it: the band changes at the jump when that wall time is in another
+    band, otherwise at the next change from there."""
     starts, changes = band_change_table(catalog)
     tz = catalog.operator.timezone
     local = started_at.dt.convert_time_zone(tz)
-    wall = local.dt.replace_time_zone(None)
-    sow = (wall.dt.epoch("s") + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
-    idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(sow, side="right").cast(pl.Int64) - 1
-    wall_left = pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(idx) - sow
+    wall = local.dt.replace_time_zone(None).dt.epoch("s")
+    idx, wall_left = _week_entry(starts, changes, wall)
     if len(starts) < 2:  # one band: it never changes
         return wall_left
     t0 = started_at.dt.epoch("s")
-    at_start = utc_offset_seconds(started_at, tz)
+    end = _change_instant(tz, t0, utc_offset_seconds(started_at, tz), wall, wall_left)
+    if not jumps:
+        return end - t0
+    # the first jump after the start (null past the last one); a skipped change puts ``end`` at the jump itself
+    table = pl.lit(pl.Series(sorted(jumps), dtype=pl.Int64))
+    nxt = table.search_sorted(t0, side="right").cast(pl.Int64)
+    jump = pl.when(nxt < len(jumps)).then(table.gather(nxt.clip(upper_bound=len(jumps) - 1)))
+    after = _offset_at(jump, tz)
+    jump_idx, jump_left = _week_entry(starts, changes, jump + after)
+    codes = pl.lit(pl.Series(_band_codes(catalog), dtype=pl.Int64))
+    from_jump = _change_instant(tz, jump, after, jump + after, jump_left)
+    there = pl.when(codes.gather(jump_idx) != codes.gather(idx)).then(jump).otherwise(from_jump)
+    return pl.when(jump <= end).then(there).otherwise(end) - t0  # a null ``jump``: none ahead
+
+
+def _band_codes(catalog: Catalog) -> list[int]:
+    """Each band week table entry's band as a number (equal numbers, equal bands)."""
+    ids = [b for _, b in catalog.band_boundaries()]
+    return [ids.index(b) for b in ids]
+
+
+def _week_entry(starts: list[int], changes: list[int], wall: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """For local wall times (seconds since 1970-01-01 00:00 on the local clock): the band week table entry they
+    fall in and the wall-clock seconds to the next band change."""
+    sow = (wall + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
+    idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(sow, side="right").cast(pl.Int64) - 1
+    return idx, pl.lit(pl.Series(changes, dtype=pl.Int64)).gather(idx) - sow
+
+
+def _offset_at(epoch: pl.Expr, tz: str) -> pl.Expr:
+    return utc_offset_seconds(pl.from_epoch(epoch, time_unit="s").dt.replace_time_zone("UTC"), tz)
+
+
+def _change_instant(tz: str, t0: pl.Expr, at_start: pl.Expr, wall: pl.Expr, wall_left: pl.Expr) -> pl.Expr:
+    """The instant (epoch seconds) of the band change ``wall_left`` wall-clock seconds after the instant ``t0``,
+    whose offset is ``at_start`` and whose wall time is ``wall`` (seconds on the local clock), when no jump of
+    ``band_jumps`` comes in between."""
     first = t0 + wall_left  # the change's wall time read with the start's offset
-
-    def offset_at(epoch: pl.Expr) -> pl.Expr:
-        return utc_offset_seconds(pl.from_epoch(epoch, time_unit="s").dt.replace_time_zone("UTC"), tz)
-
-    there = offset_at(first)
+    there = _offset_at(first, tz)
     second = first + at_start - there  # read with the offset in force there
-    end = pl.when(there == at_start).then(first).when(offset_at(second) == there).then(second).otherwise(first)
+    end = pl.when(there == at_start).then(first).when(_offset_at(second, tz) == there).then(second).otherwise(first)
     # the change's wall time as seconds since 1970-01-01 00:00 on the local clock: few distinct values (one per
     # band change), so the skipped ones are found once each
-    jump = (wall.dt.epoch("s") + wall_left).map_batches(_jumps(tz), return_dtype=pl.Int64, is_elementwise=True)
-    return pl.coalesce(jump, end) - t0
+    skip = (wall + wall_left).map_batches(_skips(tz), return_dtype=pl.Int64, is_elementwise=True)
+    return pl.coalesce(skip, end)
 
 
-def _jumps(tz: str) -> Callable[[pl.Series], pl.Series]:
+def _skips(tz: str) -> Callable[[pl.Series], pl.Series]:
     """Local wall times (seconds since 1970-01-01 00:00 on the clock of ``tz``) → the instant (epoch seconds) the
     clocks jump over each one they skip, null for those that exist (``skipped_at``)."""
     zone = ZoneInfo(tz)
 
-    def jumps(walls: pl.Series) -> pl.Series:
+    def skips(walls: pl.Series) -> pl.Series:
         found = {}
         for w in walls.drop_nulls().unique().to_list():
             instant = skipped_at(EPOCH + timedelta(seconds=w), zone)
@@ -248,4 +322,4 @@ def _jumps(tz: str) -> Callable[[pl.Series], pl.Series]:
             return pl.Series(walls.name, [None] * len(walls), dtype=pl.Int64)
         return walls.replace_strict(found, default=None, return_dtype=pl.Int64)
 
-    return jumps
+    return skips
