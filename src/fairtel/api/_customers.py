@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import InvalidOperation
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, LargeBinary, exists, func, literal, select
+from sqlalchemy import ColumnElement, LargeBinary, Table, exists, func, literal, select
 
 from fairtel.api._access import Access
 from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
@@ -24,13 +25,17 @@ from fairtel.core.money import Money
 from fairtel.core.time import Period
 from fairtel.privacy import Permission, Role
 from fairtel.store import Bill, Lake, RoamingCap, Subscriber
-from fairtel.store._schema import table_of
+from fairtel.store._care import PlanInForce, plan_in_force, plan_spells
+from fairtel.store._schema import SubscriberPlan, table_of
 
 
 class SubscriberOut(BaseModel):
     msisdn: str = Field(description="Plain for the subscriber and an agent handling them, masked or pseudonymised otherwise.")
     customer_id: str
-    plan_id: str
+    plan_id: str = Field(description="The plan in force now: the current billing period is rated and billed under it.")
+    pending_plan_id: str | None = Field(
+        None, description="A plan change not in force yet (it takes effect from the next billing period), if any.")
+    pending_from: datetime | None = Field(None, description="When the pending plan takes effect (a billing period's start).")
     status: str
     language: str
     region: str | None
@@ -105,17 +110,39 @@ class ChatOut(BaseModel):
 
 
 # ---- subscribers ----------------------------------------------------------------------------------------
-def _subscriber_out(acc: Access, r: Any) -> SubscriberOut:
+def _subscriber_out(acc: Access, r: Any, plan: PlanInForce) -> SubscriberOut:
     return SubscriberOut(
         msisdn=acc.show(r.msisdn) or "",
         customer_id=acc.show_customer(r.customer_id, r.msisdn),
-        plan_id=r.plan_id,
+        plan_id=plan.plan_id,
+        pending_plan_id=plan.pending_plan_id,
+        pending_from=plan.pending_from,
         status=r.status,
         language=r.language,
         region=r.region,
         activated_at=r.activated_at,
         view=acc.view(r.msisdn).value,
     )
+
+
+def _plans_now(acc: Access, rows: Sequence[Any]) -> dict[str, PlanInForce]:
+    """The plan in force now and the pending change of each row's line (``subscribers.plan_id`` is the latest
+    plan, a change that applies from the next period included), from one query for all of ``rows``."""
+    spells = plan_spells(acc.conn, [r.msisdn for r in rows])
+    return {r.msisdn: plan_in_force(spells.get(r.msisdn), r.plan_id, at=acc.now) for r in rows}
+
+
+def _plan_now_column(t: Table, at: datetime) -> ColumnElement[Any]:
+    """The plan in force at ``at`` of each register row, in SQL (what ``plan_in_force`` picks from the timeline):
+    the history row recorded last among those started by ``at`` (a row recorded later replaces the earlier
+    ones from its start on, so the last recorded of them is the one in force); for a line with none started,
+    its first; the register's plan for a line without history."""
+    h = table_of(SubscriberPlan)
+    started = (select(h.c.plan_id).where(h.c.msisdn == t.c.msisdn, h.c.effective_from <= at)
+               .order_by(h.c.recorded_at.desc(), h.c.plan_change_id.desc()).limit(1).scalar_subquery())
+    first = (select(h.c.plan_id).where(h.c.msisdn == t.c.msisdn)
+             .order_by(h.c.effective_from, h.c.recorded_at.desc(), h.c.plan_change_id.desc()).limit(1).scalar_subquery())
+    return func.coalesce(started, first, t.c.plan_id)
 
 
 _ORDER_FUNCTION = "fairtel_pseudonym_order"
@@ -149,15 +176,16 @@ def list_subscribers(
     q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at, order).order_by(order)
     if status:
         q = q.where(t.c.status == status)
-    if plan_id:
-        q = q.where(t.c.plan_id == plan_id)
+    if plan_id:  # the lines on the plan now, as the list shows them (not those only changing to it)
+        q = q.where(_plan_now_column(t, acc.now) == plan_id)
     if after is not None:
         q = q.where(order > after)
     rows = acc.conn.execute(q.limit(limit + 1)).all()
     rows, nxt = rows[:limit], (encode_after(bytes(rows[limit - 1].order_key)) if len(rows) > limit else None)
     acc.audit_list("subscriber.list", "subscribers", (r.msisdn for r in rows),
                    reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
-    return Page(items=[_subscriber_out(acc, r) for r in rows], next_cursor=nxt)
+    plans = _plans_now(acc, rows)
+    return Page(items=[_subscriber_out(acc, r, plans[r.msisdn]) for r in rows], next_cursor=nxt)
 
 
 def get_subscriber(acc: Access, msisdn: str) -> SubscriberOut:
@@ -169,7 +197,7 @@ def get_subscriber(acc: Access, msisdn: str) -> SubscriberOut:
     if r is None:
         raise NotFoundError("no such subscriber")
     acc.audit("subscriber.read", "subscriber", msisdn=msisdn, reason=reason)
-    return _subscriber_out(acc, r)
+    return _subscriber_out(acc, r, _plans_now(acc, [r])[r.msisdn])
 
 
 # ---- bills ---------------------------------------------------------------------------------------------

@@ -161,6 +161,11 @@ _T: dict[str, tuple[str, str]] = {
         "抱歉，套餐推荐功能暂未开放。您当前的套餐是“{plan}”。",
         "Sorry, plan advice isn't available yet. Your current plan is \"{plan}\".",
     ),
+    "plan_pending": (
+        "您已办理套餐变更：自 {since} 起改为“{plan}”（次月生效），本月仍按“{current}”计费。",
+        "Your change to \"{plan}\" takes effect on {since} (from the next billing period); this month is still "
+        "billed under \"{current}\".",
+    ),
     "advice_same": ("根据您的用量，当前套餐“{plan}”已经是最划算的。", "Going by your usage, your plan \"{plan}\" is already the best value."),
     "advice": (
         "根据您的用量，换成“{plan}”每月可以节省约 {saving}。",

@@ -29,7 +29,10 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class LineFacts:
-    """One subscriber line, and the other lines of the same customer (the numbers they may ask about)."""
+    """One subscriber line, and the other lines of the same customer (the numbers they may ask about).
+
+    ``plan_id`` is the plan in force now (this month is billed under it); a plan change takes effect from the next
+    billing period, and until then it is ``pending_plan_id`` from ``pending_from``."""
 
     msisdn: str
     customer_id: str
@@ -38,6 +41,9 @@ class LineFacts:
     status: str
     language: str
     lines: tuple[str, ...] = ()
+    pending_plan_id: str | None = None
+    pending_plan_name: Text | None = None
+    pending_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from fairtel.care._chat_port import (
     CareData,
     ChargeFacts,
     ComplaintRequest,
+    LineFacts,
     SubscriptionFacts,
     TicketRequest,
 )
@@ -457,7 +458,8 @@ class Dialog:
         left = self.data.allowances(line, period)
         if not left:
             plan = facts.plan_name.get(lang) if facts else ""
-            return self._reply(conv, say("usage_none", lang, plan=plan), "usage_left", data={"period": period})
+            return self._reply(conv, say("usage_none", lang, plan=plan) + _pending_plan(facts, lang), "usage_left",
+                               data={"period": period})
         kind = words.charge_kind(message)
         shown = [a for a in left if a.kind == kind] if kind in ("voice", "sms", "data") else []
         shown = shown or left
@@ -620,15 +622,19 @@ class Dialog:
         facts = self.data.line(line)
         plan = facts.plan_name.get(lang) if facts else ""
         advice = self.data.plan_advice(line)
+        # the plan named is the one in force (this month's); a change made this month is told as pending
+        pending = _pending_plan(facts, lang)
         if advice is None:
-            return self._reply(conv, say("advice_unavailable", lang, plan=plan), "plan_advice", data={"available": False})
+            return self._reply(conv, say("advice_unavailable", lang, plan=plan) + pending, "plan_advice",
+                               data={"available": False})
         if advice.best_plan == advice.current_plan:
-            return self._reply(conv, say("advice_same", lang, plan=plan), "plan_advice", data={"best_plan": advice.best_plan})
+            return self._reply(conv, say("advice_same", lang, plan=plan) + pending, "plan_advice",
+                               data={"best_plan": advice.best_plan})
         text = say("advice", lang, plan=advice.best_plan_name.get(lang), saving=money(advice.monthly_saving, lang))
         if advice.reason is not None:
             text += " " + advice.reason.get(lang)
-        return self._reply(conv, text, "plan_advice", data={"best_plan": advice.best_plan,
-                                                             "saving": str(advice.monthly_saving.amount)})
+        return self._reply(conv, text + pending, "plan_advice", data={"best_plan": advice.best_plan,
+                                                                      "saving": str(advice.monthly_saving.amount)})
 
     def _intent_complaint(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
@@ -684,6 +690,16 @@ def _mask(msisdn: str) -> str:
     if len(msisdn) == 13 and msisdn.startswith("86"):
         return f"{msisdn[2:5]}****{msisdn[-4:]}"
     return msisdn
+
+
+def _pending_plan(facts: LineFacts | None, lang: str) -> str:
+    """The sentence on a plan change not in force yet (it applies from the next billing period), after a space;
+    empty when there is none."""
+    if facts is None or facts.pending_plan_id is None:
+        return ""
+    plan = facts.pending_plan_name.get(lang) if facts.pending_plan_name else facts.pending_plan_id
+    text = say("plan_pending", lang, plan=plan, since=_day(facts.pending_from), current=facts.plan_name.get(lang))
+    return ("" if lang == "zh" else " ") + text
 
 
 def _day(at: datetime | None) -> str:

@@ -9,7 +9,8 @@ already checked that the line is the caller's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +56,7 @@ from fairtel.store._schema import (
     LoyaltyEntry,
     RoamingCap,
     Subscriber,
+    SubscriberPlan,
     TroubleTicket,
     table_of,
 )
@@ -63,6 +65,58 @@ from fairtel.store._subscribers import get_subscriber
 RATED = "rated"
 _PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MB")}
 _URGENT = frozenset({"no_service", "no_signal"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInForce:
+    """A line's plan at an instant: the plan in force (what its period is rated and billed under) and the next
+    change the register knows of that is not in force yet (``pending_plan_id`` from ``pending_from``, the start
+    of a billing period), if any."""
+
+    plan_id: str
+    pending_plan_id: str | None = None
+    pending_from: datetime | None = None
+
+
+def plan_spells(conn: Connection, msisdns: Collection[str]) -> dict[str, list[tuple[datetime, str]]]:
+    """The plan timeline of each of ``msisdns`` (``store.plan_timeline``'s rule: a history row recorded later
+    replaces, from its ``effective_from`` on, what the rows recorded before it said), as (effective_from,
+    plan_id) in time order, read in one query of those lines' history rows only: a page of a console list or
+    one subscriber's answer must not pay for a pass over the whole history. A line without history rows is
+    absent (it is on its register plan throughout)."""
+    if not msisdns:
+        return {}
+    h = table_of(SubscriberPlan)
+    rows = conn.execute(select(h.c.msisdn, h.c.plan_id, h.c.effective_from).where(h.c.msisdn.in_(sorted(set(msisdns))))
+                        .order_by(h.c.msisdn, h.c.recorded_at, h.c.plan_change_id)).all()
+    recorded: dict[str, list[tuple[datetime, str]]] = {}
+    for r in rows:
+        recorded.setdefault(r.msisdn, []).append((r.effective_from, r.plan_id))
+    out: dict[str, list[tuple[datetime, str]]] = {}
+    for msisdn, spells in recorded.items():
+        kept: list[tuple[datetime, str]] = []
+        later: datetime | None = None  # the earliest start among the rows recorded after the one looked at
+        for since, plan in reversed(spells):
+            if later is None or since < later:
+                kept.append((since, plan))
+            later = since if later is None else min(later, since)
+        out[msisdn] = sorted(kept, key=lambda s: s[0])
+    return out
+
+
+def plan_in_force(spells: list[tuple[datetime, str]] | None, register_plan: str, *, at: datetime) -> PlanInForce:
+    """The plan of a line (its timeline ``spells``, from ``plan_spells``) in force at ``at``: the latest one
+    started by then (for a line not activated yet, its first), and the next other plan after it as the pending
+    change.
+    ``register_plan`` (``subscribers.plan_id``, the latest plan) when the line has no history."""
+    if not spells:
+        return PlanInForce(register_plan)
+    started = [i for i, (since, _plan) in enumerate(spells) if since <= at]
+    current = spells[started[-1] if started else 0][1]
+    after = started[-1] + 1 if started else 1
+    # a change back to the plan in force before the first one took effect leaves nothing pending
+    pending = next(((since, plan) for since, plan in spells[after:] if plan != current), None)
+    return PlanInForce(current) if pending is None else PlanInForce(current, pending[1], pending[0])
 
 
 class StoreCareData:
@@ -101,6 +155,8 @@ class StoreCareData:
         return self.clock().astimezone(zone(self.tz))
 
     def line(self, msisdn: str) -> LineFacts | None:
+        """The line with the plan in force now (the register's ``plan_id`` is the latest plan, a change that
+        takes effect from the next period included) and the change pending, if any."""
         with self.engine.connect() as conn:
             sub = get_subscriber(conn, msisdn)
             if sub is None:
@@ -108,8 +164,20 @@ class StoreCareData:
             t = table_of(Subscriber)
             lines = tuple(r[0] for r in conn.execute(
                 select(t.c.msisdn).where(t.c.customer_id == sub.customer_id).order_by(t.c.msisdn)))
-        return LineFacts(msisdn=sub.msisdn, customer_id=sub.customer_id, plan_id=sub.plan_id,
-                         plan_name=self._plan_name(sub.plan_id), status=sub.status, language=sub.language, lines=lines)
+            plan = self._plan_at(conn, msisdn, sub.plan_id, self.clock())
+        pending_from = None if plan.pending_from is None else plan.pending_from.astimezone(zone(self.tz))
+        return LineFacts(msisdn=sub.msisdn, customer_id=sub.customer_id, plan_id=plan.plan_id,
+                         plan_name=self._plan_name(plan.plan_id), status=sub.status, language=sub.language, lines=lines,
+                         pending_plan_id=plan.pending_plan_id,
+                         pending_plan_name=None if plan.pending_plan_id is None else self._plan_name(plan.pending_plan_id),
+                         pending_from=pending_from)
+
+    def _plan_at(self, conn: Connection, msisdn: str, register_plan: str, at: datetime) -> PlanInForce:
+        return plan_in_force(plan_spells(conn, [msisdn]).get(msisdn), register_plan, at=at)
+
+    def _period_plan(self, conn: Connection, msisdn: str, register_plan: str, period: str) -> str:
+        """The plan ``period`` is rated and billed under (``store.plans_in_force``: the one in force at its start)."""
+        return self._plan_at(conn, msisdn, register_plan, Period.parse(period, self.tz).start).plan_id
 
     def _plan_name(self, plan_id: str) -> Text:
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
@@ -143,11 +211,12 @@ class StoreCareData:
                 return BillFacts(msisdn, period, row.currency, row.total_minor, issued, issued=True, bill_id=row.bill_id)
             sub = get_subscriber(conn, msisdn)
             adjustments = self._adjustments(conn, msisdn, period)
+            plan_id = None if sub is None else self._period_plan(conn, msisdn, sub.plan_id, period)
         rated = self._rated(msisdn, period)
         if rated is None or sub is None:
             return None
         items: list[BillItem] = []
-        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         if plan is not None and plan.monthly_fee:
             fee = Money.of(plan.monthly_fee, self.currency).to_minor()
             items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
@@ -243,9 +312,10 @@ class StoreCareData:
     def allowances(self, msisdn: str, period: str) -> list[AllowanceLeft]:
         with self.engine.connect() as conn:
             sub = get_subscriber(conn, msisdn)
+            plan_id = None if sub is None else self._period_plan(conn, msisdn, sub.plan_id, period)
         if sub is None:
             return []
-        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         if plan is None or not plan.allowances:
             return []
         rated = self._rated(msisdn, period)
@@ -293,9 +363,11 @@ class StoreCareData:
             t = table_of(RoamingCap)
             cap_row = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
                                    .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
+            # the prices of today's usage: those of the plan in force, not of a change pending for next period
+            plan_id = None if sub is None else self._plan_at(conn, msisdn, sub.plan_id, self.clock()).plan_id
         if sub is None:
             return None
-        plan = next((p for p in self.catalog.plans if p.id == sub.plan_id), None)
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         try:
             rz = self.catalog.roaming_zone_for(country)
         except NotFoundError:

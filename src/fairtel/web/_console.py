@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -79,6 +79,15 @@ def bill_line_text(line: Any, catalog: Catalog, lang: str) -> str:
                      allowance_id=line.allowance_id)
 
 
+def day_on_clock(instant: datetime | None, catalog: Catalog) -> str:
+    """The day of ``instant`` on the operator's clock (the catalog's time zone, which billing periods start by):
+    a plan change from 1 December must not read as 30 November on a console set to another zone."""
+    if instant is None:
+        return ""
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    return aware.astimezone(zone(catalog.operator.timezone)).strftime("%Y-%m-%d")
+
+
 def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
     """The catalog's name of a plan, offer, zone ... in the reader's language; the id when it has none."""
     name = catalog.name_of(what, key)
@@ -94,7 +103,7 @@ class Console:
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
             pairs=lambda series, lang: [(chart_label(p.label, lang), p.value) for p in series.points],
             quantity=lambda value, unit, lang: quantity_text(value, unit)[1 if lang == 'zh' else 0],
-            bill_line_text=bill_line_text, name_in=name_in,
+            bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock,
             local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
 

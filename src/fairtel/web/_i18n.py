@@ -51,6 +51,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "open_customer": ("Open customer", "查看客户"),
     "customer": ("Customer", "客户"),
     "plan": ("Plan", "套餐"),
+    "plan_pending": ("Changes to {plan} from {day} (the next billing period; this one is billed under the plan above)",
+                     "{day} 起变更为 {plan}（次月生效，本月仍按上述套餐计费）"),
     "region": ("Region", "地区"),
     "language": ("Language", "语言"),
     "bills": ("Bills", "账单"),
