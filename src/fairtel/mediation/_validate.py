@@ -8,6 +8,7 @@ fails, so a few bad rows never cost the good ones anything.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -685,7 +686,11 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
 # country": what a TAP file's sender that is no country (a test PLMN) is read as, priced in the catalog's fallback
 # roaming zone (docs/formats.md)
 UNKNOWN_COUNTRY = "ZZ"
-_COUNTRY_SET = pa.array(sorted({*COUNTRIES, UNKNOWN_COUNTRY}), type=pa.string())
+@functools.cache
+def _country_set() -> pa.Array:
+    """Made on first use: ``pa.array`` at import time would load pyarrow's pandas shim (about 0.3 s for every
+    command and worker process that imports mediation)."""
+    return pa.array(sorted({*COUNTRIES, UNKNOWN_COUNTRY}), type=pa.string())
 
 
 def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
@@ -696,7 +701,7 @@ def _bad_country(arr: pa.Array | None, present: np.ndarray) -> np.ndarray:
         return np.zeros(len(present), dtype=bool)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = arr.cast(pa.string())
-    ok = pc.is_in(arr, value_set=_COUNTRY_SET)
+    ok = pc.is_in(arr, value_set=_country_set())
     return present & ~_bool_np(ok)
 
 

@@ -25,8 +25,6 @@ from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, USAGE_FIELDS
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period
-from fairtel.mediation import validate
-from fairtel.mediation.readers import POS, RawBatch
 from fairtel.rating._rate import rate
 from fairtel.rating._steps import INT_LIMIT
 from fairtel.rating._vas import price_only_gate
@@ -81,6 +79,11 @@ def _records(rows: Mapping[int, dict[str, str | None]]) -> tuple[dict[int, pl.Da
     their ranges): a quote prices only what ingest would accept. One clean usage frame per good record."""
     if not rows:
         return {}, {}
+    # here, not at the top: every rating process imports this module, and mediation's readers and ingest cost
+    # about 0.3 s to import (each worker of a batch run would pay it)
+    from fairtel.mediation import validate
+    from fairtel.mediation.readers import POS, RawBatch
+
     order = sorted(rows)
     table = pa.table({**{f: pa.array([rows[i][f] for i in order], type=pa.string()) for f in USAGE_FIELDS},
                       POS: pa.array([i + 1 for i in order], type=pa.int64())})
