@@ -279,14 +279,20 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     with app.db.connect() as conn:
         issued = issued_bills(conn, per.key)
         pending = pending_adjustments(conn, msisdns=[a.msisdn for a in accounts if a.msisdn not in issued])
-    rated_files = app.lake.files("rated", periods=[per.key])
-    if not rated_files and app.lake.files("usage", periods=[per.key]):
-        raise ConflictError(f"the usage of {per.key} is not rated yet: run `fairtel rate --period {per.key}` first")
-    if report is not None:
-        report.step("read", total=2)
-    rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
-        schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
-                "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
+    from fairtel.core.commits import period_lock
+
+    # the period's rated lines read under rating's lock: a `fairtel rate` or an online commit of the period swapping
+    # its lines in meanwhile would remove the files listed here before they are read
+    with period_lock(app.lake.root, per.key):
+        rated_files = app.lake.files("rated", periods=[per.key])
+        if not rated_files and app.lake.files("usage", periods=[per.key]):
+            raise ConflictError(f"the usage of {per.key} is not rated yet: run `fairtel rate --period {per.key}` first")
+        if report is not None:
+            report.step("read", total=2)
+        rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
+            schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
+                    "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
+        late_usage, late_vas = _on_no_bill(app, per, issued, rated_files)
     run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id(RUN_PREFIX), adjustments=pending,
                     policy=_policy(app), skip=issued.keys())
     if report is not None:
@@ -299,7 +305,6 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
         "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
     }
-    late_usage, late_vas = _on_no_bill(app, per, issued, rated_files)
     if late_usage:
         out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
                             f"their bill run): `fairtel rerate --period {per.key}` charges them")
