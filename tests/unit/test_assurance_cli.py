@@ -145,3 +145,25 @@ def test_refund_decisions_follow_what_billing_did() -> None:
     assert [r.finding_id for r in decide_refunds([anywhere], billed_records={(M1, "", "r1")}, now=now).refunds] == [anywhere.finding_id]
     closed = charge("b1", FindingStatus.RESOLVED)
     assert decide_refunds([closed], billed_records={(M1, "spgw", "b1")}, now=now).refunds == []
+
+
+def test_assure_over_an_operator_directory_checks_the_registers_line_states(tmp_path: Path) -> None:
+    """M1 closed its line on 3 September: the consented music charge of the 2nd stands, a later one is a charge
+    after the line closed. Before, an operator directory's register was not read and the gate checked no line."""
+    op = _operator_dir(tmp_path / "op")
+    (op / "consent" / "events.jsonl").write_text("\n".join([
+        _event("ordered", "s1", "2026-09-01T10:00:00+08:00"),
+        _event("confirmed", "s1", "2026-09-01T10:03:00+08:00"),
+    ]) + "\n", encoding="utf-8")
+    (op / "subscribers.csv").write_text(
+        "msisdn,customer_id,plan_id,activated_at,status,language,region,closed_at\n"
+        f"{M1},c1,basic-39,2025-01-01T00:00:00+08:00,closed,zh,sh,2026-09-03T00:00:00+08:00\n"
+        f"{M2},c2,basic-39,2025-01-01T00:00:00+08:00,retired,zh,sh,\n", encoding="utf-8")
+    result = runner.invoke(app, ["assure", "--home", str(tmp_path / "h"), "--operator-dir", str(op), "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    kinds = {tuple(f["record_ids"]): f["kind"] for f in out["findings"]}
+    assert kinds[("v3",)] == "charge_after_cancellation"  # 20 September, after the line closed
+    assert ("v1",) not in kinds  # 2 September, consented, the line in service
+    assert out["charges"]["verdicts"].get("line_closed") == 2  # v2 (5 September) and v3
+    assert any("unknown status" in n for n in out["notes"])  # M2's "retired" restricts nothing, said so

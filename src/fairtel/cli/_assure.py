@@ -226,11 +226,38 @@ def _from_operator_dir(root: Path, *, catalog: Path | None, policy: ConsentPolic
         usage=usage,
         ledger=ledger,
         offers=offers,
+        lines=_register_lines(root / "subscribers.csv", notes),
         notices=_notices(notice_files) if notice_files else None,
         complaints=complaints if complaints is not None and "msisdn" in complaints.columns else None,
         problems=[*batch.problems, *appended.rejected],
         notes=notes,
     )
+
+
+def _register_lines(path: Path, notes: list[str]) -> pl.DataFrame | None:
+    """The line states of an operator directory's register (``msisdn``, ``status`` and the instants it has), for
+    the consent gate; None without a register. A row whose instants do not parse restricts nothing (noted)."""
+    if not path.is_file():
+        notes.append(f"no {path.name}: line states (closed, suspended, re-assigned numbers) not checked")
+        return None
+    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    if not {"msisdn", "status"} <= set(raw.columns):
+        notes.append(f"{path.name} has no msisdn/status columns: line states not checked")
+        return None
+    instants = [c for c in ("activated_at", "closed_at", "suspended_at") if c in raw.columns]
+    lines = raw.select("msisdn", "status", *(
+        pl.col(c).str.strip_chars().str.to_datetime(time_zone="UTC", time_unit="us", strict=False).alias(f"_{c}")
+        for c in instants), *instants)
+    bad = pl.any_horizontal([pl.col(c).is_not_null() & (pl.col(c) != "") & pl.col(f"_{c}").is_null() for c in instants]) \
+        if instants else pl.lit(False)
+    statuses = ("active", "suspended", "closed")
+    bad = bad | ~pl.col("status").is_in(statuses).fill_null(False)
+    unreadable = lines.filter(bad).height
+    if unreadable:
+        notes.append(f"{path.name}: {unreadable} row(s) with an unknown status or an instant that does not parse: their "
+                     "line state not checked")
+    return lines.filter(~bad).unique("msisdn", keep="last", maintain_order=True).select(
+        "msisdn", "status", *(pl.col(f"_{c}").alias(c) for c in instants))
 
 
 def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None = None) -> Inputs:
