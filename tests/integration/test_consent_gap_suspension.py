@@ -80,3 +80,30 @@ def test_charges_while_a_line_is_suspended_are_refused_from_its_suspension(tmp_p
         import_subscribers(conn, again)
         assert get_subscriber(conn, B).suspended_at is None  # type: ignore[union-attr]
     app.close()
+
+
+def test_a_closed_line_without_closed_at_is_closed_from_when_the_register_said_so(tmp_path: Path) -> None:
+    """Charges made while the line was in service stay billable (refusing them all would flag, and refund, months
+    the subscriber rightly paid); those after the register recorded the closure are refused."""
+    app = bootstrap(load_settings(home=tmp_path / "home"))
+    subs = tmp_path / "subscribers.csv"
+    subs.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+                    f"{A},c1,basic-39,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    events = tmp_path / "consent.jsonl"
+    events.write_text("".join(
+        f'{{"event":"{e}","subscription_id":"s-{A}","msisdn":"{A}","offer_id":"vas-music-10",'
+        f'"at":"{(T0 - timedelta(days=40) + timedelta(minutes=i)).isoformat()}","channel":"sms"}}\n'
+        for i, e in enumerate(("ordered", "confirmed"))), encoding="utf-8")
+    with app.db.begin() as conn:
+        store_catalog(conn, default_catalog_path().read_text(encoding="utf-8"))
+        import_subscribers(conn, subs)
+        import_consent_events(conn, events)
+    subs.write_text(subs.read_text(encoding="utf-8").replace(",active,", ",closed,"), encoding="utf-8")
+    with app.db.begin() as conn:
+        import_subscribers(conn, subs)
+        closed = get_subscriber(conn, A)
+    assert closed is not None and closed.closed_at is None
+    catalog = load_catalog(default_catalog_path())
+    gated = home_gate(app, catalog)(_charges(("earlier", A, T0), ("later", A, datetime.now(UTC) + timedelta(days=1))))
+    assert dict(zip(gated["record_id"], gated["verdict"], strict=True)) == {"earlier": "consented", "later": "line_closed"}
+    app.close()

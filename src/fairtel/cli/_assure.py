@@ -252,10 +252,14 @@ def _register_lines(path: Path, notes: list[str]) -> pl.DataFrame | None:
         if instants else pl.lit(False)
     statuses = ("active", "suspended", "closed")
     bad = bad | ~pl.col("status").is_in(statuses).fill_null(False)
+    if "_closed_at" in lines.columns:  # closed, but when is unknown: refusing every charge would flag paid months
+        bad = bad | ((pl.col("status") == "closed") & pl.col("_closed_at").is_null())
+    else:
+        bad = bad | (pl.col("status") == "closed")
     unreadable = lines.filter(bad).height
     if unreadable:
-        notes.append(f"{path.name}: {unreadable} row(s) with an unknown status or an instant that does not parse: their "
-                     "line state not checked")
+        notes.append(f"{path.name}: {unreadable} row(s) with an unknown status, an instant that does not parse, or closed "
+                     "without closed_at: their line state not checked")
     return lines.filter(~bad).unique("msisdn", keep="last", maintain_order=True).select(
         "msisdn", "status", *(pl.col(f"_{c}").alias(c) for c in instants))
 
@@ -285,9 +289,9 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         with fapp.db.connect() as conn:
             stored = consent_ledger(conn)
         problems += ledger.append(as_events(stored), source="database").rejected
-        from fairtel.cli._home import home_subscribers
+        from fairtel.cli._home import home_lines
 
-        lines = home_subscribers(fapp, ("msisdn", "status", "activated_at", "closed_at", "suspended_at"))
+        lines = home_lines(fapp)
     files = sorted((home / "consent").glob("*.jsonl"))
     if files:
         batch = read_consent_events(files)

@@ -42,6 +42,7 @@ _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {
     "status": pl.String(),
     "closed_at": pl.Datetime("us", "UTC"),
     "suspended_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
 }
 
 
@@ -117,5 +118,16 @@ def home_gate(app: App, catalog: Catalog) -> Any:
 
     with app.db.connect() as conn:
         ledger = consent_ledger(conn)
-    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at", "suspended_at"))
-    return consent_gate(project_subscriptions(ledger), catalog, lines=lines)
+    return consent_gate(project_subscriptions(ledger), catalog, lines=home_lines(app))
+
+
+def home_lines(app: App) -> pl.DataFrame:
+    """The register's line states as the consent gate reads them. A closed line whose register does not say when
+    it closed (``closed_at``, optional in the register file) is taken as closed when the register last changed
+    it: charges made while it was in service stay billable (refusing them all would flag, and refund, months of
+    charges it rightly paid), later ones are refused."""
+    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at"))
+    closed = pl.col("status") == "closed"
+    return lines.with_columns(
+        pl.when(closed & pl.col("closed_at").is_null()).then(pl.col("updated_at")).otherwise(pl.col("closed_at"))
+        .alias("closed_at")).drop("updated_at")
