@@ -87,3 +87,21 @@ def test_the_chat_promises_the_configured_hours_and_the_store_keeps_them(
         row = conn.execute(select(t.c.opened_at, t.c.due_at).where(t.c.channel == "chat").order_by(t.c.opened_at.desc())).first()
     assert row is not None and row.due_at - row.opened_at == timedelta(hours=12)
 
+
+
+def test_the_dashboard_shows_sla_attainment_judged_by_the_setting(
+    client: TestClient, tokens: dict[str, str], seeded: Seeded
+) -> None:
+    """Two unexplained-charge complaints of January 2025 stored without a deadline, resolved after 10 and 20 hours:
+    in time and late under the operator's 12 hours (the built-in 48 would call both in time)."""
+    from fairtel.core.time import UTC
+
+    opened = datetime(2025, 1, 10, 2, 0, tzinfo=UTC)
+    with seeded.engine.begin() as conn:
+        conn.execute(table_of(Complaint).insert(), [
+            {"complaint_id": f"cmp-sla-{h}", "msisdn": "8613800138000", "category": "unexplained_charge",
+             "opened_at": opened, "closed_at": opened + timedelta(hours=h), "status": "closed", "channel": "phone",
+             "text": "charged twice"} for h in (10, 20)])
+    kpis = client.get("/api/v1/kpis", headers=auth(tokens["analyst1"])).json()
+    points = {p["label"]: p["value"] for p in kpis["sla_attainment"]["points"]}
+    assert kpis["sla_attainment"]["available"] and points["2025-01"] == 0.5

@@ -15,8 +15,8 @@ from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, money_text, slice_page
 from fairtel.care import nps as nps_of
 from fairtel.core.ids import new_id
-from fairtel.core.time import Period, zone
-from fairtel.kpi import per_million
+from fairtel.core.time import Period, utc_now, zone
+from fairtel.kpi import ComplaintFact, per_million, sla_attainment
 from fairtel.privacy import Permission
 from fairtel.store import Adjustment, Complaint, FraudCase, Lake, Subscriber, Survey
 from fairtel.store import Finding as FindingRow
@@ -50,6 +50,7 @@ class Kpis(BaseModel):
     churn_risk: Series
     rating_timeliness: Series
     nps: Series
+    sla_attainment: Series = Field(description="Complaints resolved by their deadline, of those resolved, by month opened.")
 
 
 def _month(at: datetime, tz: str) -> str:
@@ -66,7 +67,21 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     # as `fairtel kpi` counts them: each month's complaints over the lines in service (active or suspended)
     # activated before that month ended
     c = table_of(Complaint)
-    per_month = Counter(_month(r.opened_at, tz) for r in conn.execute(select(c.c.opened_at)))
+    rows = conn.execute(select(c.c.complaint_id, c.c.category, c.c.channel, c.c.opened_at, c.c.closed_at, c.c.due_at)).all()
+    per_month = Counter(_month(cr.opened_at, tz) for cr in rows)
+    # as `fairtel kpi` judges them: by the deadline stored with each complaint, else the operator's SLA setting
+    facts: defaultdict[str, list[ComplaintFact]] = defaultdict(list)
+    for cr in rows:
+        facts[_month(cr.opened_at, tz)].append(ComplaintFact(cr.complaint_id, cr.category, cr.channel, cr.opened_at, cr.closed_at,
+                                                             cr.due_at))
+    now = utc_now()
+    sla = Series(title="complaints resolved in time", unit="share")
+    for m, month_facts in sorted(facts.items()):
+        share = sla_attainment(month_facts, now, acc.sla)["attainment"]
+        if share is not None:
+            sla.points.append(Point(label=m, value=float(share)))
+    if not sla.points:
+        sla.available, sla.note = False, "no complaint resolved yet"
     cpm = Series(title="complaints per million subscribers", unit="per million")
     for m, n in sorted(per_month.items()):
         end = Period.parse(m, tz).end
@@ -117,6 +132,7 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
         subscribers=active, currency=currency, revenue_at_risk=money_text(int(at_risk or 0), currency) or "0",
         refunded=money_text(sum(refunds.values()), currency) or "0", complaints_per_million=cpm, findings_by_kind=findings,
         refunds_by_month=refund_series, fraud_cases=fraud, churn_risk=_churn_distribution(lake), rating_timeliness=_timeliness(lake), nps=nps,
+        sla_attainment=sla,
     )
 
 
