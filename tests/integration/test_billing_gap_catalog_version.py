@@ -82,3 +82,35 @@ def test_a_bad_catalog_file_is_refused_naming_the_file(home: Path, tmp_path: Pat
         result = base.runner.invoke(base.cli(), ["bill", "--period", P, "--issue", "--catalog", str(path), "--home", str(home), "--json"])
         assert result.exit_code != 0 and str(path) in result.output
     assert _versions(home) == {}  # nothing issued
+
+
+def test_bills_of_a_home_with_no_catalog_name_the_demo_catalog_that_priced_them(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from test_billing_cli import rec
+
+    from fairtel.bootstrap import bootstrap
+    from fairtel.catalog import default_catalog_path, load_catalog
+    from fairtel.cli._rating import rate_period
+    from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
+    from fairtel.core.settings import load_settings
+    from fairtel.core.time import Period
+    from fairtel.store import import_subscribers
+
+    home = tmp_path / "bare"
+    app = bootstrap(load_settings(home=home))
+    subs = tmp_path / "subscribers.csv"
+    subs.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+                    f"{A},c1,basic-39,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    with app.db.begin() as conn:
+        assert import_subscribers(conn, subs).accepted == 1
+    app.lake.write("usage", P, pa.Table.from_pylist([rec("v1", A, duration_s=61)], schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    app.close()
+    assert as_json(home, "bill", "--period", P, "--issue")["bills"] == 1
+    version = _versions(home)[A]
+    assert version is not None  # it was None: the bills named no catalog
+    app = open_app(home)
+    with app.db.connect() as conn:
+        assert catalog_text(conn, version) == default_catalog_path().read_text(encoding="utf-8")
+        assert current_catalog(conn) is None  # named, not made the home's catalog
+    app.close()

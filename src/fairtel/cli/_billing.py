@@ -501,7 +501,14 @@ def register(app: typer.Typer) -> None:
                 raise InvalidInputError([Problem("options", None, "--period", "a billing period YYYY-MM is required")], what="options")
             application = app_for(ctx, home)
             if catalog_file is None:
-                catalog, text = home_catalog(application, None, notes), None
+                from fairtel.catalog import default_catalog_path
+                from fairtel.store import current_catalog_text
+
+                catalog = home_catalog(application, None, notes)
+                with application.db.connect() as conn:
+                    stored = current_catalog_text(conn) is not None
+                # no catalog in the home: the demo catalog priced the bills, and they name its version
+                text = None if stored else default_catalog_path().read_text(encoding="utf-8")
             else:
                 catalog, text = _catalog_file(catalog_file)
             with reporter(quiet=as_json) as rep:
