@@ -178,3 +178,19 @@ def test_a_list_read_of_nobody_still_writes_its_row(client: TestClient, tokens: 
     assert r.status_code == 200 and r.json()["items"] == []
     rows = audit_rows(seeded, "gap-list-empty")
     assert [(row["action"], row["subject_msisdn_pseudonym"]) for row in rows] == [("finding.list", None)]
+
+
+def test_an_agents_own_assignments_are_audited_for_each_customer(
+    client: TestClient, tokens: dict[str, str], seeded: Seeded
+) -> None:
+    """The list names the customers the agent handles, with their numbers: audited per subscriber like any list
+    (it wrote no row: each assignment was audited when it started, not each read of it)."""
+    took = client.post("/api/v1/complaints/cmp-1/take", headers=auth(tokens["agent1"]))
+    assert took.status_code in (200, 409), took.text
+    r = client.get("/api/v1/assignments", headers={**auth(tokens["agent1"]), "X-Request-Id": "gap-assignments"})
+    assert r.status_code == 200, r.text
+    shown = {item["msisdn"] for item in r.json()}
+    assert ALICE in shown
+    rows = audit_rows(seeded, "gap-assignments")
+    assert {row["action"] for row in rows} == {"assignment.list"}
+    assert sorted(str(row["subject_msisdn_pseudonym"]) for row in rows) == sorted(pseudonym(m) for m in shown)

@@ -521,10 +521,12 @@ def my_assignments(acc: Access) -> list[AssignmentOut]:
     acc.require(Permission.CUSTOMER_READ)
     t = table_of(AgentAssignment)
     rows = acc.conn.execute(
-        select(t.c.assignment_id)
+        select(t.c.assignment_id, t.c.msisdn)
         .where(t.c.agent == acc.principal.username, t.c.expires_at > acc.now, t.c.released_at.is_(None))
         .order_by(t.c.started_at.desc())
     ).all()
+    # the numbers of the customers handled: a read of personal data like any list, audited per subscriber
+    acc.audit_list("assignment.list", "assignments", [r.msisdn for r in rows], reason="the agent's own assignments")
     return [_assignment(acc, r.assignment_id) for r in rows]
 
 
