@@ -85,3 +85,16 @@ def test_classes_without_words_match_exactly_and_a_contrary_model_is_not_flipped
     assert list(zero.labels(pl.DataFrame({"label": ["0", "1"]}))) == [1, 0]
     with pytest.raises(InvalidInputError):
         zero.labels(pl.DataFrame({"label": ["yes"]}))
+
+
+def test_a_label_column_mixing_1_and_1_0_has_two_classes() -> None:
+    """A label exported partly as integers and partly as decimals (1 and 1.0, 0 and 0.00) is two classes, not four."""
+    import polars as pl
+
+    from fairtel.learn._prepare import infer_spec
+
+    frame = pl.DataFrame({"id": [str(i) for i in range(8)], "x": [0.1, 0.4, 0.2, 0.9, 0.8, 0.3, 0.7, 0.5],
+                          "label": ["1", "1.0", "0", "0.00", "0", "0", "1", "0.0"]})
+    spec = infer_spec(frame, label="label", id_column="id")
+    assert {spec.positive, spec.negative} <= {"1", "1.0", "0", "0.00", "0.0"}
+    assert spec.positive.startswith("1") and spec.negative.startswith("0")

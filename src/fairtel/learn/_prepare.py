@@ -164,8 +164,16 @@ class TableSpec:
         return [str(i) for i in range(frame.height)]
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+(\.0*)?")
+
+
 def _norm(v: str) -> str:
-    return v.strip().lower()
+    """A label value as compared: case and surrounding spaces ignored, and a whole number written as a decimal
+    (``1.0``, ``0.00``: an export from a spreadsheet or a float column) the same class as the integer."""
+    s = v.strip().lower()
+    if _WHOLE_NUMBER.fullmatch(s):
+        return str(int(s.split(".")[0]))
+    return s
 
 
 _WORD_HINT = "1/0, yes/no, true/false, fraud/normal, churn/stayed..."
