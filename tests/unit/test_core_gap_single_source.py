@@ -23,4 +23,4 @@ def test_the_catalog_and_mediation_check_countries_against_core_s_set() -> None:
     assert catalog_countries.COUNTRIES is COUNTRIES
     assert {"CN", "HK", "XK"} <= COUNTRIES and not {"UK", "ZZ", "XX"} & COUNTRIES
     # mediation accepts exactly these, and ZZ (the explicit unknown)
-    assert _validate._COUNTRY_SET.equals(pa.array(sorted({*COUNTRIES, "ZZ"}), type=pa.string()))
+    assert _validate._country_set().equals(pa.array(sorted({*COUNTRIES, "ZZ"}), type=pa.string()))
