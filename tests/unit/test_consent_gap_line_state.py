@@ -185,3 +185,18 @@ def test_register_instants_naive_or_aware_read_alike_and_text_is_refused() -> No
     with pytest.raises(InvalidInputError) as exc:
         line_states(pl.DataFrame({"msisdn": [M1], "status": ["closed"], "closed_at": ["2026-03-12"]}))
     assert [(p.file, p.field) for p in exc.value.problems] == [("lines", "closed_at")]
+
+
+def test_the_refund_of_a_charge_on_a_closed_line_says_the_line_was_closed() -> None:
+    """Not "after the subscription ended": the subscriber never cancelled; their line was closed."""
+    from fairtel.assurance import refund, refund_messages
+
+    events = parse_consent_lines(subscribed("s1")).events
+    usage = charges(("after", M1, "vas-music-10", CLOSED_AT + timedelta(days=1), 1000))
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    run = assure(usage=usage, offers=OFFERS, events=events, lines=register((M1, "closed", CLOSED_AT)), now=now)
+    [finding] = [f for f in run.findings if f.kind is FindingKind.CHARGE_AFTER_CANCELLATION]
+    adjustment, _ = refund(finding, by="assure", now=now)
+    assert adjustment.reason == "charge after the line was closed"
+    [zh] = refund_messages([adjustment], languages={M1: "zh"}, now=now)
+    assert "销户后的扣费" in zh.text

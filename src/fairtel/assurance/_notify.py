@@ -39,6 +39,8 @@ _TEXTS = {
 _REASON_ZH = {
     "charge without a confirmed order": "未经您确认订购的扣费",
     "charge after the subscription ended": "退订后的扣费",
+    "charge after the line was closed": "销户后的扣费",
+    "charge while the line was suspended": "停机期间的扣费",
     "charged twice for the same period": "同一周期重复扣费",
     "charged more than the catalog price": "超出资费标准的扣费",
     "charge for an offer not in the catalog": "不明业务扣费",

@@ -76,6 +76,22 @@ _REASONS = {
 }
 
 
+# a charge the gate refused for the line's state, told as such (the finding's kind is the cancellation one)
+_LINE_REASONS = {
+    "line_closed": "charge after the line was closed",
+    "line_suspended": "charge while the line was suspended",
+}
+
+
+def refund_reason(finding: Finding) -> str:
+    """The reason a refund of ``finding`` gives the subscriber."""
+    if finding.kind is FindingKind.CHARGE_AFTER_CANCELLATION:
+        line = _LINE_REASONS.get(str(finding.evidence.get("verdict", "")))
+        if line is not None:
+            return line
+    return _REASONS.get(finding.kind, finding.kind.value)
+
+
 _UNRESOLVED = frozenset({FindingStatus.OPEN, FindingStatus.CONFIRMED})
 
 
@@ -105,7 +121,7 @@ def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetim
     if amount <= 0 or finding.msisdn is None or finding.currency is None:
         raise ResolutionError(f"finding {finding.finding_id} has nothing to refund")
     at = require_aware(now or utc_now(), "now")
-    why = reason or _REASONS.get(finding.kind, finding.kind.value)
+    why = reason or refund_reason(finding)
     adj = RefundAdjustment(
         adjustment_id=_refund_id(finding),
         finding_id=finding.finding_id,
