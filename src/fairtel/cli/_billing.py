@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +14,7 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, fail, print_json, reporter, table
+from fairtel.core.commits import fsync_dir
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.time import Period
 
@@ -32,15 +32,6 @@ BILLS = "bills"  # lake dataset: one row per issued bill
 STAGING = ".issuing"
 RUN_PREFIX = "brun"  # a bill run's id, and so the name of its parts
 LOCK_DIR = "billing_log"  # in the lake's root: one lock per period, held while a run issues or rerates it
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a directory be opened
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -64,22 +55,10 @@ def _staged(app: App, dataset: str, key: str, run_id: str) -> Path:
 
 
 def _stage(app: App, dataset: str, key: str, run_id: str, data: pa.Table) -> None:
-    """Write a run's part where no reader looks, whole (a temporary file, flushed, renamed)."""
-    import pyarrow.parquet as pq
+    """Write a run's part where no reader looks, whole."""
+    from fairtel.core.commits import write_parquet
 
-    path = _staged(app, dataset, key, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            pq.write_table(data, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_parquet(_staged(app, dataset, key, run_id), data)
 
 
 def _move_in(app: App, dataset: str, key: str, run_id: str) -> bool:
@@ -89,7 +68,7 @@ def _move_in(app: App, dataset: str, key: str, run_id: str) -> bool:
         return False
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     _prune(staged.parent)
     return True
 

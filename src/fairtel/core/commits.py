@@ -6,6 +6,8 @@ exchange of two directories, the run's manifest and the journal of a commit of s
   for the fraud feature pass. It dies with its process (``kill -9`` included).
 - The **exchange** (``renameat2(RENAME_EXCHANGE)``) swaps a staged directory with the period in one step.
 - The **manifest** (``<dataset>/period=P/_batch.json``): the name of the run whose parts the period holds.
+- **Atomic writes** (``write_parquet``, ``fsync_dir``): a file written to a hidden name, fsynced, renamed over
+  its final name and the rename fsynced, so a reader or a crash never sees half of it.
 - The **journal** (``<lake>/rating_log/<name>.commit.json``): a commit of several datasets between its first
   and last swap, or interrupted there. Whoever takes the lock next swaps the rest in first (``lock`` does), so
   a reader that finds a journal takes and releases the lock (``finish_pending``) before it reads: it never sees
@@ -16,6 +18,7 @@ The engines' side (staging, writing the journal, the swaps of a run) is in ``fai
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -26,6 +29,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOCK_DIR = "rating_log"
 MANIFEST = "_batch.json"
@@ -176,3 +183,34 @@ def read_manifest(directory: Path) -> tuple[str, frozenset[str]] | None:
     except FileNotFoundError:
         return None
     return str(data["run"]), frozenset(data["usage"])
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (a rename into it, say) durable; nothing where the file system
+    cannot open or sync a directory."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_parquet(path: Path, table: pa.Table, *, compression: str = "zstd") -> Path:
+    """``table`` as Parquet at ``path``, whole or not at all: written to a hidden temporary name in the same
+    directory, fsynced, renamed over ``path``, the rename fsynced. Writing the same path again replaces it."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            pq.write_table(table, fh, compression=compression)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return path

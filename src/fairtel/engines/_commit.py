@@ -45,6 +45,7 @@ from fairtel.core.commits import (
     features_lock,
     features_lock_name,
     finish_commit,
+    fsync_dir,
     journal_path,
     lock,
     pending_commit,
@@ -160,8 +161,4 @@ def _write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

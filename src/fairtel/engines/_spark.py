@@ -21,7 +21,6 @@ pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is impo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -37,6 +36,7 @@ from urllib.request import url2pathname
 import polars as pl
 import pyarrow as pa
 
+from fairtel.core.commits import fsync_dir
 from fairtel.core.errors import ConfigError
 from fairtel.core.settings import Settings
 from fairtel.core.time import Period
@@ -515,18 +515,9 @@ def _fsync_tree(directory: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(root))
-    _fsync_dir(directory.parent)  # the staging directory's entry in the dataset
-    _fsync_dir(directory.parent.parent)  # the dataset's entry in the lake, when Spark made it
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # not every file system syncs a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(Path(root))
+    fsync_dir(directory.parent)  # the staging directory's entry in the dataset
+    fsync_dir(directory.parent.parent)  # the dataset's entry in the lake, when Spark made it
 
 
 def _file_uri(path: Path) -> str:

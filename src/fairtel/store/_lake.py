@@ -14,9 +14,7 @@ records. With no journal in ``rating_log/`` (almost always) this costs one direc
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fairtel.core.commits import features_lock_name, finish_pending, pending_commits, rating_lock_name
+from fairtel.core.commits import (
+    features_lock_name,
+    finish_pending,
+    fsync_dir,
+    pending_commits,
+    rating_lock_name,
+    write_parquet,
+)
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.errors import FairtelError
 from fairtel.core.time import Period
@@ -62,15 +67,6 @@ def _check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
     if not pattern.fullmatch(value):
         raise LakeError(f"invalid {kind} name {value!r}")
     return value
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a directory be opened
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class Lake:
@@ -160,18 +156,7 @@ class Lake:
         expected = KNOWN_SCHEMAS.get(dataset)
         if expected is not None:
             table = self._conform(dataset, table, expected)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{part}.{uuid.uuid4().hex}.tmp"
-        try:
-            with tmp.open("wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        write_parquet(path, table)
         return path
 
     @staticmethod
@@ -193,7 +178,7 @@ class Lake:
             return False
         with contextlib.suppress(OSError):  # not empty (other parts, or a write in flight): keep it
             path.parent.rmdir()
-        _fsync_dir(path.parent.parent)
+        fsync_dir(path.parent.parent)
         return True
 
     # --- reading -------------------------------------------------------------------------------------
