@@ -196,7 +196,7 @@ def test_two_subscriptions_to_the_same_offer_bill_one_month_once() -> None:
     assert g["subscription_id"].to_list() == ["first", "first"]
 
 
-def test_cancel_and_resubscribe_in_the_same_month_bills_each_subscription() -> None:
+def test_cancel_and_resubscribe_in_the_same_month_bills_the_month_once() -> None:
     subs = subs_of([
         *subscribed("a"), ev("cancelled", "a", T0 + timedelta(days=2)),
         *subscribed("b", at=T0 + timedelta(days=5)),
@@ -210,8 +210,9 @@ def test_cancel_and_resubscribe_in_the_same_month_bills_each_subscription() -> N
         subs,
         OFFERS,
     )
-    assert verdicts(g) == {"ca": "consented", "gap": "after_cancellation", "cb": "consented"}
+    assert verdicts(g) == {"ca": "consented", "gap": "after_cancellation", "cb": "duplicate_charge"}
     assert g["subscription_id"].to_list() == ["a", "a", "b"]
+    assert g.filter(pl.col("record_id") == "cb")["duplicate_of"].to_list() == ["ca"]
 
 
 def test_per_use_offers_bill_each_use_but_not_a_resent_copy() -> None:

@@ -7,7 +7,8 @@ from datetime import datetime
 import polars as pl
 
 from fairtel.assurance._finding import Finding, FindingKind, build_findings
-from fairtel.consent import Verdict
+from fairtel.assurance._refunds import RESUBSCRIBED_REASON, RESUBSCRIBED_REASON_ZH
+from fairtel.consent import OfferPeriod, Verdict
 
 _KIND_OF_VERDICT: dict[str, FindingKind] = {
     Verdict.NO_SUBSCRIPTION.value: FindingKind.UNCONSENTED_CHARGE,
@@ -24,18 +25,47 @@ _KIND_OF_VERDICT: dict[str, FindingKind] = {
 }
 _EVIDENCE = (
     "verdict", "offer_id", "provider_id", "started_at", "period", "charged_minor", "price_minor",
-    "duplicate_of", "source",
+    "duplicate_of", "billed_under_subscription", "reason", "reason_zh", "source",
 )
+
+
+def _billed_under(gated: pl.DataFrame) -> pl.DataFrame:
+    """``billed_under_subscription``, with the ``reason`` in English and Chinese, for a monthly fee refused as
+    a duplicate of the month billed under another subscription to the same offer (the subscriber subscribed
+    again within the month): the charge billed is the one consented with the same ``charge_key``. Null
+    otherwise, e.g. for a charge sent twice under one subscription."""
+    if "charge_key" not in gated.columns or "offer_period" not in gated.columns:
+        return gated.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("billed_under_subscription", "reason", "reason_zh"))
+    billed = gated.filter(pl.col("verdict") == Verdict.CONSENTED.value).select(
+        pl.col("charge_key").cast(pl.String), pl.col("subscription_id").cast(pl.String).alias("_under")
+    ).unique("charge_key", keep="first")
+    again = (
+        (pl.col("verdict") == Verdict.DUPLICATE_CHARGE.value)
+        & (pl.col("offer_period") == OfferPeriod.MONTHLY.value)
+        & (pl.col("_under") != pl.col("subscription_id"))
+    ).fill_null(False)
+    return (
+        gated.with_columns(pl.col("charge_key").cast(pl.String))
+        .join(billed, on="charge_key", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(again).then(pl.col("_under")).alias("billed_under_subscription"),
+            pl.when(again).then(pl.lit(RESUBSCRIBED_REASON)).alias("reason"),
+            pl.when(again).then(pl.lit(RESUBSCRIBED_REASON_ZH)).alias("reason_zh"),
+        )
+        .drop("_under")
+    )
 
 
 def charge_findings(gated: pl.DataFrame, *, detected_at: datetime) -> list[Finding]:
     """One finding per refused charge (the output of ``fairtel.consent.gate_vas``).
 
     The amount at risk is what the provider claimed, except for a price mismatch where it is the
-    difference from the catalog price (negative when the provider under-charged).
+    difference from the catalog price (negative when the provider under-charged). A monthly fee charged again
+    under a second subscription in a month already billed names, in its evidence, the subscription the month
+    was billed under and the reason (``reason``, ``reason_zh``: 当月退订后再次订购同一业务，当月不重复收取月功能费).
     """
     src = pl.col("source") if "source" in gated.columns else pl.lit(None, dtype=pl.String)
-    base = gated.filter(pl.col("verdict").is_in(list(_KIND_OF_VERDICT))).select(
+    base = _billed_under(gated).filter(pl.col("verdict").is_in(list(_KIND_OF_VERDICT))).select(
         "record_id",
         src.alias("source"),
         "msisdn",
@@ -46,6 +76,9 @@ def charge_findings(gated: pl.DataFrame, *, detected_at: datetime) -> list[Findi
         "period",
         "started_at",
         "duplicate_of",
+        "billed_under_subscription",
+        "reason",
+        "reason_zh",
         pl.col("amount_minor").alias("charged_minor"),
         "price_minor",
         pl.col("currency"),

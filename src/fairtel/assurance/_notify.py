@@ -42,6 +42,7 @@ _REASON_ZH = {
     "charge after the line was closed": "销户后的扣费",
     "charge while the line was suspended": "停机期间的扣费",
     "charged twice for the same period": "同一周期重复扣费",
+    "monthly fee charged again after re-subscribing in the same month": "当月退订后再次订购同一业务，当月不重复收取月功能费",
     "charged more than the catalog price": "超出资费标准的扣费",
     "charge for an offer not in the catalog": "不明业务扣费",
     "usage charged after the spending cap": "超出消费上限后的费用",

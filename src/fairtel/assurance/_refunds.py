@@ -83,8 +83,16 @@ _LINE_REASONS = {
 }
 
 
+# a monthly fee charged again under another subscription to the same offer in a month already billed: the
+# operators' rule for monthly services (the finding's evidence names the subscription the month was billed under)
+RESUBSCRIBED_REASON = "monthly fee charged again after re-subscribing in the same month"
+RESUBSCRIBED_REASON_ZH = "当月退订后再次订购同一业务，当月不重复收取月功能费"
+
+
 def refund_reason(finding: Finding) -> str:
     """The reason a refund of ``finding`` gives the subscriber."""
+    if finding.kind is FindingKind.DUPLICATE_CHARGE and finding.evidence.get("billed_under_subscription"):
+        return RESUBSCRIBED_REASON
     if finding.kind is FindingKind.CHARGE_AFTER_CANCELLATION:
         line = _LINE_REASONS.get(str(finding.evidence.get("verdict", "")))
         if line is not None:

@@ -1,6 +1,7 @@
 """The consent gate: a value-added charge is billable only under a confirmed subscription that covers its
-time, at the catalog price the subscriber last confirmed (or a lower one), once per billing period for monthly
-offers, from a provider not suspended, and (given the subscriber register) on a line in service whose
+time, at the catalog price the subscriber last confirmed (or a lower one), once per number, offer and billing
+month for monthly offers (whatever the number of subscriptions in the month: 当月退订后再次订购同一业务，当月不重复
+收取月功能费), from a provider not suspended, and (given the subscriber register) on a line in service whose
 holder gave the consent.
 
 Pure function over frames: rating calls it with the period's VAS records; assurance reads its verdicts.
@@ -9,7 +10,7 @@ Pure function over frames: rating calls it with the period's VAS records; assura
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import polars as pl
@@ -50,8 +51,9 @@ def charge_key(subscription_id: pl.Expr, offer_period: pl.Expr, period: pl.Expr,
                amount_minor: pl.Expr) -> pl.Expr:
     """What a subscription may be charged for once: the billing period (``YYYY-MM``) of a monthly offer, the
     instant and amount of a use otherwise (an identical use sent again is the same use). The gate passes the
-    first subscription of the charge's unbroken coverage (see ``gate_vas``), which is the charge's own
-    subscription unless several overlapped."""
+    coverage of the charge's subscription (``subscription_coverage``): every subscription of one number to one
+    offer within a billing month has the same one, so a monthly fee is charged once a month whatever the number
+    of subscriptions."""
     return (
         pl.when(offer_period == "monthly")
         .then(pl.concat_str(subscription_id, pl.lit("|"), period))
@@ -59,10 +61,15 @@ def charge_key(subscription_id: pl.Expr, offer_period: pl.Expr, period: pl.Expr,
                                  started_at.dt.convert_time_zone("UTC").dt.epoch("us").cast(pl.String),
                                  pl.lit("|"), amount_minor.cast(pl.String)))
     )
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)
 _LINE_STATUSES = tuple(s.value for s in SubscriberStatus)
 _INSTANT = pl.Datetime("us", "UTC")
+# Longer than any billing month in any time zone (31 days, and an hour when the clocks go back): two instants at
+# least this far apart are in different months wherever the month is counted.
+_MONTH_GAP = timedelta(days=32)
 
 
 def _check_columns(frame: pl.DataFrame, needed: Iterable[str], what: str) -> None:
@@ -121,15 +128,19 @@ def line_states(lines: pl.DataFrame, *, subscriptions: pl.DataFrame | None = Non
 
 
 def _episodes(subs: pl.DataFrame) -> pl.DataFrame:
-    """subscription_id → ``_episode``: the first (earliest confirmed) subscription of the unbroken coverage of
-    its subscriber and offer that it belongs to. Validly confirmed subscriptions whose chargeable intervals
-    overlap or touch cover one stretch of time without a break; a monthly offer is charged once a period over
-    that stretch, whichever of them covers each charge (otherwise, once the first ended mid-month, the
-    second would charge the same month again)."""
+    """subscription_id → ``_episode``: the first (earliest confirmed) subscription of the coverage of its
+    subscriber and offer that it belongs to. A validly confirmed subscription starting less than ``_MONTH_GAP``
+    after the previous ones of its number and offer ended (or while one still runs) continues their coverage, so
+    any subscriptions with charges in one billing month share a coverage, whatever the operator's time zone: a
+    monthly offer is charged once a month per coverage, whichever of them covers each charge, and a subscriber
+    who cancels and subscribes again within the month is not charged that month again (当月退订后再次订购同一业务，
+    当月不重复收取月功能费). Charges of one coverage in different months keep their own keys (the month is in
+    the key); a gap of a whole month or more starts a new coverage."""
     valid = subs.filter(pl.col("_from").is_not_null()).sort("msisdn", "offer_id", "_from", "subscription_id")
     return (
         valid.with_columns(pl.col("_until").cum_max().shift(1).over("msisdn", "offer_id").alias("_reach"))
-        .with_columns((pl.col("_reach").is_null() | (pl.col("_from") > pl.col("_reach"))).cum_sum().over("msisdn", "offer_id").alias("_n"))
+        .with_columns((pl.col("_reach").is_null() | (pl.col("_from") >= pl.col("_reach") + _MONTH_GAP))
+                      .cum_sum().over("msisdn", "offer_id").alias("_n"))
         .with_columns(pl.col("subscription_id").first().over("msisdn", "offer_id", "_n").alias("_episode"))
         .select("subscription_id", "_episode")
         .unique("subscription_id", keep="first", maintain_order=True)
@@ -138,9 +149,10 @@ def _episodes(subs: pl.DataFrame) -> pl.DataFrame:
 
 def subscription_coverage(subscriptions: pl.DataFrame) -> pl.DataFrame:
     """``subscription_id`` → ``coverage_id``: the subscription whose id names the charge key of every charge made
-    under it (the first of its unbroken coverage, see ``_episodes``); a subscription never validly confirmed
-    maps to itself. Lets counters recovered from rated lines (which name the subscription that covered each
-    charge) use the keys the gate uses."""
+    under it (the first of its coverage, see ``_episodes``: every subscription of a number to an offer with
+    charges in one billing month has the same); a subscription never validly confirmed maps to itself. Lets
+    counters recovered from rated lines (which name the subscription that covered each charge) use the keys the
+    gate uses. Needs no time zone: coverages are cut only at gaps no billing month fits in."""
     _check_columns(subscriptions, ("subscription_id", "msisdn", "offer_id", "confirmed_at", "ended_at", "confirmation"), "subscriptions")
     subs = subscriptions.select(
         pl.col("subscription_id").cast(pl.String), pl.col("msisdn").cast(pl.String), pl.col("offer_id").cast(pl.String),
@@ -167,8 +179,10 @@ def gate_vas(
 
     ``subscriptions`` is ``project_subscriptions(...)``; ``offers`` maps offer ids to offers (or is
     ``offers_frame(...)``). When several validly confirmed subscriptions cover a charge, the one confirmed
-    first takes it; overlapping subscriptions to one offer share one charge a period (see ``_episodes``), so a
-    second subscription cannot bill a month that another already billed. ``lines``: the subscriber register
+    first takes it; a monthly offer is charged once per number, offer and billing month (see ``_episodes``),
+    so a second subscription in the month, overlapping the first or ordered again after cancelling it, cannot
+    bill a month already billed: its charge is a ``duplicate_charge`` naming the charge billed. Per-use offers
+    charge each use. ``lines``: the subscriber register
     (``line_states``): a charge at or after a closed line's ``closed_at`` (any charge, when the register does
     not say when it closed) or a suspended line's ``suspended_at`` is refused, and a subscription confirmed
     before the line's ``activated_at`` (by a previous holder of the number) covers nothing; without it lines
@@ -309,7 +323,8 @@ def gate_vas(
     )
     g = g.with_columns(verdict.alias("verdict"), pl.when(pl.col("_rank") != 9).then(pl.col("subscription_id")).alias("subscription_id"))
 
-    # Once per unbroken coverage per period (monthly), once per use (per_use); identical re-sent uses are one.
+    # Once per coverage per period (monthly: once per number, offer and month), once per use (per_use);
+    # identical re-sent uses are one.
     ok = g.filter(pl.col("verdict").is_null())
     group_key = charge_key(pl.coalesce("_episode", "subscription_id"), pl.col("offer_period"), pl.col("period"), pl.col("_t"),
                            pl.col("amount_minor")).alias("_dup")

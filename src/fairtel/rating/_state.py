@@ -16,7 +16,7 @@ def state_from_rated(rated: pl.DataFrame | pl.LazyFrame, catalog: Catalog,
     """Allowance counters: the units drawn per (msisdn, allowance_id); daily caps: the minor units charged per
     (msisdn, capped rule, local day), named ``cap:<rule_id>:<YYYY-MM-DD>`` as the kernel names them; value-added
     charges billed: ``vas:<charge key>``. ``subscriptions`` (the gate's projection): a line's subscription is
-    keyed as the gate keys it, by the first subscription of its unbroken coverage, so that a month billed under
+    keyed as the gate keys it, by the first subscription of its coverage (subscription_coverage), so that a month billed under
     one of two overlapping subscriptions is not billed again under the other."""
     lf = rated.lazy()
     capped = sorted({r.id for p in catalog.plans for r in p.rules if r.daily_cap is not None})
