@@ -9,9 +9,13 @@ exchange of two directories, the run's manifest and the journal of a commit of s
 - **Atomic writes** (``write_parquet``, ``fsync_dir``): a file written to a hidden name, fsynced, renamed over
   its final name and the rename fsynced, so a reader or a crash never sees half of it.
 - The **journal** (``<lake>/rating_log/<name>.commit.json``): a commit of several datasets between its first
-  and last swap, or interrupted there. Whoever takes the lock next swaps the rest in first (``lock`` does), so
-  a reader that finds a journal takes and releases the lock (``finish_pending``) before it reads: it never sees
-  one dataset of the new run beside another of the previous run.
+  and last swap, or interrupted there. Once it is written the run is committed: whoever takes the lock next
+  swaps the rest in first (``lock`` does), so a reader that finds a journal takes and releases the lock
+  (``finish_pending``) before it reads: it never sees one dataset of the new run beside another of the
+  previous run. A reader that cannot write the lake (``can_finish``: a read-only mount, another OS user)
+  cannot finish it: it reads each dataset of the run where it is now, the period or its staging directory,
+  whichever holds the run's manifest (``read_journal``, ``run_at``), which is what the period holds once the
+  commit is finished. The run's directories are never removed while its journal exists.
 
 The engines' side (staging, writing the journal, the swaps of a run) is in ``fairtel.engines._commit``.
 """
@@ -28,6 +32,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,6 +149,51 @@ def finish_commit(lake: Path, name: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Journal:
+    """A pending commit: ``run`` and its ``swaps`` (period directory -> staging directory, relative to the lake)."""
+
+    run: str
+    swaps: dict[str, str]
+
+
+def read_journal(lake: Path, name: str) -> Journal | None:
+    """The commit pending under the lock ``name`` (None: none): its run and, for each period it replaces, the
+    staging directory holding the run's parts until it is swapped in."""
+    try:
+        data = json.loads(journal_path(lake, name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return Journal(str(data["run"]), {str(Path(final)): str(Path(staging)) for staging, final in data["swaps"]})
+
+
+def can_finish(lake: Path) -> bool:
+    """Whether this process may finish a commit pending in ``lake`` (take its lock, swap, remove the journal):
+    write access to ``rating_log/``, as ``os.access`` tells it (a read-only mount, a lake of another OS user)."""
+    return os.access(lake / LOCK_DIR, os.W_OK | os.X_OK)
+
+
+# what a process without write access to the lake gets when it tries to take a lock or swap
+NO_WRITE_ACCESS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+@contextmanager
+def shared_lock(lake: Path, name: str) -> Iterator[bool]:
+    """For a reader that cannot write the lake: the lock ``name`` held shared, once its holder is done, so that
+    no commit under it moves a directory meanwhile; True when held (False: the lock file cannot be opened, and
+    nothing is waited for)."""
+    try:
+        fd = os.open(lake / LOCK_DIR / f"{name}.lock", os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield True
+    finally:
+        os.close(fd)
+
+
 def pending_commit(lake: Path, name: str) -> bool:
     """Whether a commit under the lock ``name`` is between its first and last swap (or was interrupted there)."""
     return journal_path(lake, name).exists()
@@ -174,6 +224,16 @@ def run_of(directory: Path) -> str | None:
     """The name of the run whose parts ``directory`` holds (None: none recorded)."""
     found = read_manifest(directory)
     return None if found is None else found[0]
+
+
+def run_at(dir_fd: int) -> str | None:
+    """``run_of`` the directory open as ``dir_fd`` (wherever it has been moved since it was opened)."""
+    try:
+        fd = os.open(MANIFEST, os.O_RDONLY, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        return str(json.loads(fh.read())["run"])
 
 
 def read_manifest(directory: Path) -> tuple[str, frozenset[str]] | None:

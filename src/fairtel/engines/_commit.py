@@ -18,7 +18,11 @@ the several datasets of one run (``rated`` with ``unrated``, the three ``fraud_*
   directories at once, so a crash between two of them would leave new lines beside the previous run's unrated
   records; whoever takes the lock next (a rerun, the online rater, a reader of the features or of the lake)
   finds the journal and swaps in the rest before anything else, so the datasets of a period always come from
-  one run.
+  one run. A reader of the lake that cannot write it reads the run where the journal says it is (the period
+  or its staging directory, which are not removed while the journal exists) instead.
+- The **previous parts** are removed as soon as the run is swapped in: the lake's ``scan`` holds the parts it
+  listed open until it has read them, and a DuckDB connection of the lake until it closes, so their removal
+  never fails those reads (their disk space comes back when the last of them closes the parts).
 
 The lock, the exchange, the manifest and the journal's recovery are in ``fairtel.core.commits`` (the lake's
 readers in ``fairtel.store`` use them too); this module writes a run's journal and swaps its datasets in.

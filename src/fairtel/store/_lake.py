@@ -8,14 +8,30 @@ The datasets an engine run writes together (``rated`` with ``unrated``, the thre
 one swap each, under a journal (``fairtel.core.commits``): a reader of them that finds a commit pending for a
 period it reads (a crash between two swaps, or swaps in flight) takes and releases that period's lock first,
 which finishes the commit (or waits for it), so it never reads the new lines beside the previous run's unrated
-records. With no journal in ``rating_log/`` (almost always) this costs one directory listing per read.
+records. With no journal in ``rating_log/`` (almost always) this costs one directory listing per read. A reader
+that cannot write the lake (``Lake(read_only=True)``, or ``os.access`` says so: the API or an analyst running
+as another OS user, a read-only mount) cannot finish a commit and does not fail for it: it reads each dataset
+of the pending run where it is now, the period or its staging directory (the journal names both, the run's
+manifest tells which), which is what the period holds once the commit is finished.
+
+Every read lists its parts from one consistent state of the lake, without a lock: each period directory is
+opened, its parts listed through the open directory, and the listing kept only if, at its end, the commit
+pending under the period's lock (if any) is still the one it was read by, or none is and each directory is
+still the period (``_snapshot``; five tries, then under the locks). ``scan`` and ``duckdb`` also hold the
+parts open from their listing to their reading: a commit that lands meanwhile and removes the parts it
+replaced changes nothing they return (a DuckDB connection's views are a snapshot for its life).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
+import resource
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +40,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fairtel.core.commits import (
+    NO_WRITE_ACCESS,
+    Journal,
+    can_finish,
     features_lock_name,
     finish_pending,
     fsync_dir,
+    lock,
     pending_commits,
     rating_lock_name,
+    read_journal,
+    run_at,
+    shared_lock,
     write_parquet,
 )
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
@@ -70,10 +93,12 @@ def _check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
 
 
 class Lake:
-    """Datasets of Parquet parts under one root (``Settings.lake_dir``)."""
+    """Datasets of Parquet parts under one root (``Settings.lake_dir``). ``read_only``: whether this process
+    may finish a commit pending in the lake (None: as ``os.access`` tells, ``fairtel.core.commits.can_finish``)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, read_only: bool | None = None) -> None:
         self.root = Path(root)
+        self.read_only = read_only
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
@@ -85,49 +110,179 @@ class Lake:
         return self.root / dataset / f"{PERIOD_COLUMN}={_period_key(period)}" / f"{part}.parquet"
 
     def datasets(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        self._settle(COMMITTED_TOGETHER)
-        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and _DATASET.fullmatch(d.name) and self._periods(d.name))
+        """The datasets holding at least one part."""
+        with self._snapshot(self._dataset_dirs(), None, hold=False) as snap:
+            return sorted({p.dataset for p in snap.parts})
 
     def periods(self, dataset: str) -> list[str]:
         """The periods holding at least one part, oldest first."""
-        self._settle([dataset])
-        return self._periods(dataset)
-
-    def _periods(self, dataset: str) -> list[str]:
-        base = self.root / _check_name("dataset", dataset, _DATASET)
-        if not base.is_dir():
-            return []
-        out = []
-        for d in base.iterdir():
-            key = d.name.removeprefix(f"{PERIOD_COLUMN}=")
-            if d.is_dir() and key != d.name and _PERIOD.fullmatch(key) and any(d.glob("*.parquet")):
-                out.append(key)
-        return sorted(out)
+        with self._snapshot([_check_name("dataset", dataset, _DATASET)], None, hold=False) as snap:
+            return sorted({p.period for p in snap.parts})
 
     def parts(self, dataset: str, period: Period | str) -> list[str]:
         self.part_path(dataset, period, "x")  # the names checked first, as before anything is read
-        self._settle([dataset], [_period_key(period)])
-        return self._parts(dataset, period)
-
-    def _parts(self, dataset: str, period: Period | str) -> list[str]:
-        d = self.part_path(dataset, period, "x").parent
-        return sorted(p.stem for p in d.glob("*.parquet")) if d.is_dir() else []
+        with self._snapshot([dataset], [_period_key(period)], hold=False) as snap:
+            return [p.path.stem for p in snap.parts]
 
     def files(self, dataset: str, *, periods: Sequence[Period | str] | None = None) -> list[Path]:
-        """The Parquet files of ``dataset`` (of some periods only, when given), in period and part order."""
+        """The Parquet files of ``dataset`` (of some periods only, when given), in period and part order, as one
+        consistent state of the lake lists them. Where a commit is pending that this process cannot finish (no
+        write access) some are in the commit's staging directory. A path names a file, it does not hold it: a
+        commit landing before the caller reads them replaces them (``scan`` and ``duckdb`` hold what they read)."""
+        _check_name("dataset", dataset, _DATASET)
         wanted = None if periods is None else sorted({_period_key(p) for p in periods})
-        self._settle([dataset], wanted)
-        keys = self._periods(dataset) if wanted is None else wanted
-        return [self.part_path(dataset, k, p) for k in keys for p in self._parts(dataset, k)]
+        with self._snapshot([dataset], wanted, hold=False) as snap:
+            return [p.path for p in snap.parts]
+
+    def _dataset_dirs(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and _DATASET.fullmatch(d.name))
+
+    # --- one consistent state of the lake -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _snapshot(self, datasets: Sequence[str], periods: Sequence[str] | None, *, hold: bool) -> Iterator[_Snapshot]:
+        """The parts of ``datasets`` (of ``periods``, or all) as one consistent state of the lake holds them: a
+        commit pending for them finished first (or waited for) where this process may, else read where its
+        journal says; held open (``hold``) until the block ends. No lock is taken unless commits keep landing
+        on the listing."""
+        snap = None
+        for _ in range(_ATTEMPTS):
+            self._settle(datasets, periods)
+            if (snap := self._take(datasets, periods, hold=hold)) is not None:
+                break
+        else:  # commits landing all along: listed again holding their locks (waits for the one under way)
+            with self._locked(datasets, periods):
+                for _ in range(_ATTEMPTS):
+                    if (snap := self._take(datasets, periods, hold=hold)) is not None:
+                        break
+        if snap is None:  # pragma: no cover - only parts of a dataset no lock guards, removed at every listing
+            raise LakeError(f"{', '.join(datasets)}: the parts kept changing while they were listed; try again")
+        try:
+            yield snap
+        finally:
+            snap.close()
+
+    def _take(self, datasets: Sequence[str], periods: Sequence[str] | None, *, hold: bool) -> _Snapshot | None:
+        """One listing (``_snapshot``); None when a commit moved one of its directories meanwhile, or a part
+        listed was removed before it was opened."""
+        journals = {n: j for n in pending_commits(self.root) if (j := read_journal(self.root, n)) is not None}
+        snap = _Snapshot()
+        try:
+            for dataset in datasets:
+                name_of = COMMITTED_TOGETHER.get(dataset)
+                for key in periods if periods is not None else self._period_keys(dataset, journals):
+                    name = None if name_of is None else name_of(key)
+                    journal = None if name is None else journals.get(name)
+                    if not self._pin(snap, dataset, key, name, journal, hold=hold):
+                        snap.close()
+                        return None
+            if self._unchanged(snap):
+                if hold:
+                    _keep_headroom()
+                return snap
+        except FileNotFoundError:  # a part removed between the listing and its opening
+            pass
+        except BaseException:
+            snap.close()
+            raise
+        snap.close()
+        return None
+
+    def _period_keys(self, dataset: str, journals: dict[str, Journal]) -> list[str]:
+        """The periods of ``dataset`` on disk, and those a pending commit brings (still in its staging)."""
+        keys = set()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.listdir(self.root / dataset):
+                key = entry.removeprefix(f"{PERIOD_COLUMN}=")
+                if key != entry and _PERIOD.fullmatch(key):
+                    keys.add(key)
+        prefix = f"{dataset}/{PERIOD_COLUMN}="
+        for journal in journals.values():
+            keys.update(k for final in journal.swaps if final.startswith(prefix)
+                        and _PERIOD.fullmatch(k := final.removeprefix(prefix)))
+        return sorted(keys)
+
+    def _pin(self, snap: _Snapshot, dataset: str, key: str, name: str | None, journal: Journal | None, *,
+             hold: bool) -> bool:
+        """Add the period ``key`` of ``dataset`` to ``snap``: its directory opened, its parts listed through it
+        (and opened, ``hold``). With a commit pending for it, the directory holding the commit's run, which the
+        period is once the commit is finished: the period if it went in already, else its staging directory.
+        False when neither holds the run any more (finished, and replaced by another commit, meanwhile)."""
+        final = self.root / dataset / f"{PERIOD_COLUMN}={key}"
+        relative = f"{dataset}/{PERIOD_COLUMN}={key}"
+        run = None
+        if journal is not None and relative in journal.swaps:
+            run = journal.run
+            found = _open_run((final, self.root / journal.swaps[relative]), run)
+            if found is None:
+                return False
+            where, fd = found
+        else:
+            opened = _open_dir(final)
+            if opened is None:
+                return True  # no such period
+            where, fd = final, opened
+        snap.dirs.append(_Dir(dataset, key, where, fd, name, run))
+        names = sorted((n for n in os.listdir(fd) if n.endswith(".parquet") and not n.startswith(".")),
+                       key=lambda n: n.removesuffix(".parquet"))
+        for part in names:
+            part_fd = _open_part(part, fd) if hold else None
+            if part_fd is not None and not stat.S_ISREG(os.fstat(part_fd).st_mode):
+                os.close(part_fd)
+                continue
+            snap.parts.append(_Part(dataset, key, where / part, part_fd))
+        return True
+
+    def _unchanged(self, snap: _Snapshot) -> bool:
+        """Whether the directories ``snap`` listed were one state of the lake: for each, the commit pending
+        under its lock when listed still pending, or else no commit pending and the directory still the
+        period. A directory once swapped out never comes back, so one still the period was so all along."""
+        now: dict[str, str | None] = {}
+        for d in snap.dirs:
+            if d.lock is not None and d.lock not in now:
+                journal = read_journal(self.root, d.lock)
+                now[d.lock] = None if journal is None else journal.run
+        for d in snap.dirs:
+            pending = None if d.lock is None else now[d.lock]
+            if d.run is not None and pending == d.run:
+                continue
+            if pending is not None or not _same_dir(self.root / d.dataset / f"{PERIOD_COLUMN}={d.period}", d.fd):
+                return False
+        return True
+
+    @contextlib.contextmanager
+    def _locked(self, datasets: Sequence[str], periods: Sequence[str] | None) -> Iterator[None]:
+        """The locks the commits of ``datasets`` (their ``periods``, or all) are under, in order: taken where
+        this process may (a pending commit finished), held shared where it cannot write the lake."""
+        names: set[str] = set()
+        for dataset in datasets:
+            name_of = COMMITTED_TOGETHER.get(dataset)
+            if name_of is not None:
+                keys = periods if periods is not None else self._period_keys(dataset, {})
+                names.update(name_of(k) for k in keys)
+        with contextlib.ExitStack() as stack:
+            for name in sorted(names):
+                try:
+                    if not self._may_finish():
+                        raise PermissionError(errno.EACCES, "no write access", str(self.root))
+                    stack.enter_context(lock(self.root, name))
+                except OSError as exc:
+                    if exc.errno not in NO_WRITE_ACCESS:
+                        raise
+                    stack.enter_context(shared_lock(self.root, name))
+            yield
+
+    def _may_finish(self) -> bool:
+        return can_finish(self.root) if self.read_only is None else not self.read_only
 
     def _settle(self, datasets: Iterable[str], periods: Iterable[str] | None = None) -> None:
         """Finish (or wait for) the commits pending for the periods of ``datasets`` about to be read (all of
         their periods when ``periods`` is None): a run's datasets are read as that run committed them, never one
-        swapped in and the other not yet. Nothing to do, and no lock taken, without a journal."""
+        swapped in and the other not yet. Nothing to do, and no lock taken, without a journal; nor by a reader
+        that cannot write the lake (it reads where the journal says, ``_pin``)."""
         pending = pending_commits(self.root)
-        if not pending:
+        if not pending or not self._may_finish():
             return
         names: set[str] = set()
         for dataset in datasets:
@@ -138,7 +293,11 @@ class Lake:
                 names.update(n for n in pending if name_of(n.rpartition("=")[2]) == n)
             else:
                 names.update(name_of(k) for k in periods)
-        finish_pending(self.root, names.intersection(pending))
+        try:
+            finish_pending(self.root, names.intersection(pending))
+        except OSError as exc:  # access refused after all (a lock file of another user): read as the journal says
+            if exc.errno not in NO_WRITE_ACCESS:
+                raise
 
     # --- writing -------------------------------------------------------------------------------------
     def write(self, dataset: str, period: Period | str, table: pa.Table, *, part: str) -> Path:
@@ -190,22 +349,24 @@ class Lake:
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
         """Rows of ``dataset`` (of some periods only, when given) as one Arrow table, with the partition
-        column ``period``. Parts written with fewer columns get nulls for the others."""
-        files = self.files(dataset, periods=periods)
-        if not files:
-            return self._empty(dataset, columns)
+        column ``period``. Parts written with fewer columns get nulls for the others. The parts are held open
+        from their listing to their reading, so a commit landing meanwhile changes nothing of the result."""
+        _check_name("dataset", dataset, _DATASET)
+        wanted_periods = None if periods is None else sorted({_period_key(p) for p in periods})
         wanted = None if columns is None else [c for c in columns if c != PERIOD_COLUMN]
         tables = []
-        for f in files:
-            if wanted is None:
-                t = pq.read_table(f)
-            else:  # a part written before a column existed simply lacks it
-                present = set(pq.read_schema(f).names)
-                t = pq.read_table(f, columns=[c for c in wanted if c in present])
-            if PERIOD_COLUMN not in t.column_names and (columns is None or PERIOD_COLUMN in columns):
-                key = f.parent.name.removeprefix(f"{PERIOD_COLUMN}=")
-                t = t.append_column(PERIOD_COLUMN, pa.array([key] * t.num_rows, pa.string()))
-            tables.append(t)
+        with self._snapshot([dataset], wanted_periods, hold=True) as snap:
+            for part in snap.parts:
+                if wanted is None:
+                    t = pq.read_table(part.pinned)
+                else:  # a part written before a column existed simply lacks it
+                    present = set(pq.read_schema(part.pinned).names)
+                    t = pq.read_table(part.pinned, columns=[c for c in wanted if c in present])
+                if PERIOD_COLUMN not in t.column_names and (columns is None or PERIOD_COLUMN in columns):
+                    t = t.append_column(PERIOD_COLUMN, pa.array([part.period] * t.num_rows, pa.string()))
+                tables.append(t)
+        if not tables:
+            return self._empty(dataset, columns)
         out = pa.concat_tables(tables, promote_options="permissive")
         if columns is None:
             return out
@@ -227,23 +388,159 @@ class Lake:
         return schema.empty_table()
 
     @contextlib.contextmanager
-    def duckdb(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB connection with one view per dataset, named after it, over its Parquet
-        parts (hive-partitioned: the ``period`` column comes from the directory)."""
-        con = duckdb.connect()
-        try:
-            for name in self.datasets():  # commits pending for any period finished first (``datasets``)
-                # committed periods only: a rating run stages new parts in a hidden ".period=..." directory
-                pattern = str(self.root / name / f"{PERIOD_COLUMN}=*" / "*.parquet").replace("'", "''")
-                con.execute(
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet(\'{pattern}\', hive_partitioning = true, '
-                    f"union_by_name = true, hive_types = {{'{PERIOD_COLUMN}': 'VARCHAR'}})"
-                )
-            yield con
-        finally:
-            con.close()
+    def duckdb(self, datasets: Iterable[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An in-memory DuckDB connection with one view per dataset (of ``datasets`` only, when given), named
+        after it, over its Parquet parts, with the ``period`` column from the directory.
+
+        The views are a snapshot: the parts of one consistent state of the lake when the connection opens (a
+        run's datasets as that run committed them), held open until it closes. A commit that lands later is not
+        seen (a new connection sees it), and never makes a query fail: the parts it replaces stay readable to
+        the connection, their disk space freed when it closes."""
+        names = self._dataset_dirs() if datasets is None else sorted({_check_name("dataset", d, _DATASET)
+                                                                      for d in datasets})
+        with self._snapshot(names, None, hold=True) as snap:
+            con = duckdb.connect()
+            try:
+                for name in names:
+                    parts = [p for p in snap.parts if p.dataset == name]
+                    if parts:
+                        con.execute(f'CREATE VIEW "{name}" AS {_view(parts)}')
+                yield con
+            finally:
+                con.close()
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
-        """Run one DuckDB query over the lake's datasets and return the result as an Arrow table."""
-        with self.duckdb() as con:
+        """Run one DuckDB query over the lake's datasets (a view for each one the query names, as ``duckdb``)
+        and return the result as an Arrow table."""
+        named = [d for d in self._dataset_dirs()
+                 if re.search(rf"(?<![A-Za-z0-9_]){d}(?![A-Za-z0-9_])", query, re.IGNORECASE)]
+        with self.duckdb(named) as con:
             return con.sql(query, params=params).to_arrow_table()
+
+
+# --- snapshots: directories and parts held open ---------------------------------------------------------
+
+# where an open file can be opened again by name, whatever became of its path (Linux, then the BSDs and macOS)
+_FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+_ATTEMPTS = 5  # listings of a snapshot before its locks are taken (each commit moves a directory in a few calls)
+_HEADROOM = 128  # file descriptors kept free beside a snapshot's, for the reads of DuckDB and the rest
+
+
+@dataclass
+class _Dir:
+    """A period directory of a snapshot, open."""
+
+    dataset: str
+    period: str
+    path: Path  # where it was listed: the period, or while a commit is pending the staging holding its run
+    fd: int
+    lock: str | None  # the lock of the period's commits (None: a dataset no run commits with another)
+    run: str | None  # the pending commit's run it holds (None: the period as it stood)
+
+
+@dataclass
+class _Part:
+    dataset: str
+    period: str
+    path: Path
+    fd: int | None  # held open (a snapshot taken with ``hold``)
+
+    @property
+    def pinned(self) -> str:
+        """A name that opens this part as listed, until the snapshot is closed, even once it is replaced or
+        removed."""
+        return str(self.path) if self.fd is None or _FD_DIR is None else f"{_FD_DIR}/{self.fd}"
+
+
+@dataclass
+class _Snapshot:
+    dirs: list[_Dir] = field(default_factory=list)
+    parts: list[_Part] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fd in [p.fd for p in self.parts if p.fd is not None] + [d.fd for d in self.dirs]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.parts.clear()
+        self.dirs.clear()
+
+
+def _open_dir(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _open_run(candidates: Iterable[Path], run: str) -> tuple[Path, int] | None:
+    """The first of ``candidates`` holding ``run``'s manifest, opened (checked through the open directory)."""
+    for path in candidates:
+        fd = _open_dir(path)
+        if fd is None:
+            continue
+        try:
+            if run_at(fd) == run:
+                return path, fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    return None
+
+
+def _open_part(name: str, dir_fd: int) -> int:
+    """The part ``name`` of the directory ``dir_fd``, opened; the limit of open files raised (up to the hard
+    limit) where a snapshot of many parts reaches it."""
+    while True:
+        try:
+            return os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno != errno.EMFILE:
+                raise
+            if not _raise_open_files():
+                raise LakeError("too many parts to hold open at once: raise the limit of open files (ulimit -n), "
+                                "or query fewer datasets") from exc
+
+
+def _raise_open_files() -> bool:
+    """Double the soft limit of open files, up to the hard one; False when it is there already."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft >= hard:
+        return False
+    wanted = max(soft * 2, soft + _HEADROOM)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+    return True
+
+
+def _keep_headroom() -> None:
+    """Leave ``_HEADROOM`` descriptors free after a snapshot was opened (raising the soft limit if it can)."""
+    if _FD_DIR is None:  # pragma: no cover
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft - len(os.listdir(_FD_DIR)) < _HEADROOM:
+        _raise_open_files()
+
+
+def _same_dir(path: Path, fd: int) -> bool:
+    """Whether ``path`` is the directory open as ``fd``."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _view(parts: Sequence[_Part]) -> str:
+    """The query of a dataset's view over its parts held open: the parts of each period together (a column some
+    lack is null there), the period a column from the directory whether or not a part has its own, last."""
+    by_period: dict[str, list[str]] = {}
+    for part in parts:
+        by_period.setdefault(part.period, []).append("'" + part.pinned.replace("'", "''") + "'")
+    col = PERIOD_COLUMN
+    selects = [
+        f"SELECT * EXCLUDE ({col}), '{key}' AS {col} FROM (SELECT * FROM read_parquet([{', '.join(files)}], "
+        f"union_by_name = true, hive_partitioning = false) UNION ALL BY NAME SELECT NULL::VARCHAR AS {col} WHERE false)"
+        for key, files in by_period.items()
+    ]
+    return f"SELECT * EXCLUDE ({col}), {col} FROM ({' UNION ALL BY NAME '.join(selects)})"
