@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fairtel_seed import ALICE, BOB, Seeded, auth
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -22,7 +23,9 @@ def statuses(history: dict[str, Any]) -> list[str]:
     return [e["status"] for e in history["events"] if e["kind"] == "status"]
 
 
-def test_a_complaint_from_filing_to_close_is_recorded(client: TestClient, tokens: dict[str, str], seeded: Seeded) -> None:
+def test_a_complaint_from_filing_to_close_is_recorded(
+    client: TestClient, tokens: dict[str, str], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     alice, agent = auth(tokens["alice"]), auth(tokens["agent1"])
     r = client.post("/api/v1/complaints", json={"category": "unexplained_charge", "text": "a horoscope charge I never ordered",
                                                  "finding_id": "fnd-1"}, headers=alice)
@@ -40,12 +43,13 @@ def test_a_complaint_from_filing_to_close_is_recorded(client: TestClient, tokens
     assert cid in [c["complaint_id"] for c in listed] and {c["lifecycle"] for c in listed} == {"acknowledged"}
     assert all(c["status"] == "in_progress" for c in listed)
 
-    refunded = client.post("/api/v1/findings/fnd-1/refund", json={"reason": "never ordered"}, headers=agent)
-    assert refunded.status_code == 200, refunded.text
-    adjustment = refunded.json()["adjustment"]["adjustment_id"]
-    r = client.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "refunded the horoscope charge", "refund": adjustment}, headers=agent)
+    # the consent gate refused the horoscope charge: it was never billed, so the finding closes with no money moving
+    checked = client.post("/api/v1/findings/fnd-1/refund", json={"reason": "never ordered"}, headers=agent)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["outcome"] == "not_billed" and checked.json()["adjustment"] is None
+    r = client.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "the horoscope charge was never billed"}, headers=agent)
     assert r.status_code == 200, r.text
-    assert r.json()["lifecycle"] == "resolved" and r.json()["adjustment_id"] == adjustment and r.json()["closed_at"] is not None
+    assert r.json()["lifecycle"] == "resolved" and r.json()["adjustment_id"] is None and r.json()["closed_at"] is not None
 
     # not satisfied: the subscriber reopens her own resolved complaint; the agent closes it after a call
     r = client.post(f"/api/v1/complaints/{cid}/reopen", json={"note": "still charged"}, headers=alice)
@@ -60,7 +64,7 @@ def test_a_complaint_from_filing_to_close_is_recorded(client: TestClient, tokens
     assert statuses(history.json()) == ["opened", "acknowledged", "resolved", "reopened", "closed"]
     assert all(e["recorded"] for e in events) and [e["seq"] for e in events] == [1, 2, 3, 4, 5]
     assert [e["actor"] for e in events[1:]] == ["agent1", "agent1", "alice", "agent1"]
-    assert events[2]["note"] == "refunded the horoscope charge" and events[3]["note"] == "still charged"
+    assert events[2]["note"] == "the horoscope charge was never billed" and events[3]["note"] == "still charged"
     with seeded.engine.connect() as conn:
         stored = conn.execute(select(table_of(ComplaintEvent).c.status).where(table_of(ComplaintEvent).c.complaint_id == cid)
                               .order_by(table_of(ComplaintEvent).c.seq)).scalars().all()

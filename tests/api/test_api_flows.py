@@ -124,20 +124,29 @@ def test_order_confirm_cancel_appends_events(client: TestClient, tokens: dict[st
 
 
 # ---- findings -------------------------------------------------------------------------------------------
-def test_refund_writes_an_adjustment_once(client: TestClient, tokens: dict[str, str], seeded: Seeded) -> None:
+def test_refund_writes_an_adjustment_once(client: TestClient, tokens: dict[str, str], seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob's news charge was billed twice: refunded once, naming the bill. Alice's horoscope charge was refused by the
+    consent gate and never billed: its finding closes with no money moving."""
     h = auth(tokens["agent1"])
-    r = client.post("/api/v1/findings/fnd-1/refund", json={"reason": "customer never ordered"}, headers=h)
+    taken = [client.post(f"/api/v1/complaints/{c}/take", headers=h).json()["assignment_id"] for c in ("cmp-1", "cmp-2")]
+    r = client.post("/api/v1/findings/fnd-2/refund", json={"reason": "charged twice"}, headers=h)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["finding"]["status"] == "resolved" and body["adjustment"]["amount"] == "6.00"
+    assert body["finding"]["status"] == "resolved" and body["adjustment"]["amount"] == "5.00" and body["outcome"] == "refunded"
     with seeded.engine.connect() as conn:
-        adj = conn.execute(select(Adjustment.amount_minor, Adjustment.kind, Adjustment.created_by).where(Adjustment.finding_id == "fnd-1")).all()
-    assert [(a.amount_minor, a.kind, a.created_by) for a in adj] == [(600, "refund", "agent1")]
-    again = client.post("/api/v1/findings/fnd-1/refund", headers=h)
+        adj = conn.execute(select(Adjustment.amount_minor, Adjustment.kind, Adjustment.created_by, Adjustment.bill_id)
+                           .where(Adjustment.finding_id == "fnd-2")).all()
+    assert [tuple(a) for a in adj] == [(500, "refund", "agent1", bill_id_for(BOB, "2026-10"))]
+    again = client.post("/api/v1/findings/fnd-2/refund", headers=h)
     assert again.status_code == 409 and err(again) == "finding_resolution_invalid"
+    never_billed = client.post("/api/v1/findings/fnd-1/refund", json={"reason": "customer never ordered"}, headers=h)
+    assert never_billed.status_code == 200, never_billed.text
+    assert never_billed.json()["outcome"] == "not_billed" and never_billed.json()["adjustment"] is None
     assert client.post("/api/v1/findings/fnd-2/dismiss", json={"reason": ""}, headers=h).status_code == 422
     kpis = client.get("/api/v1/kpis", headers=auth(tokens["analyst1"])).json()
-    assert kpis["refunded"] == "6.00" and kpis["revenue_at_risk"] == "5.00"
+    assert kpis["refunded"] == "5.00" and kpis["revenue_at_risk"] == "0.00"
+    for assignment in taken:
+        assert client.post(f"/api/v1/assignments/{assignment}/release", headers=h).status_code == 204
 
 
 # ---- itemised lines -------------------------------------------------------------------------------------

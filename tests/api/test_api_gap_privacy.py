@@ -79,8 +79,11 @@ def test_numbers_in_reasons_reach_the_audit_as_pseudonyms_however_written(
     client: TestClient, tokens: dict[str, str], seeded: Seeded, evidence: None
 ) -> None:
     reason = "customer 138 0013 8000 disputes it; the provider called +86-139-0013-9000 and ８６１３７００１３７０００"
+    taken = client.post("/api/v1/complaints/cmp-1/take", headers=auth(tokens["agent1"]))  # handling Alice, whose finding it is
+    assert taken.status_code == 200, taken.text
     r = client.post("/api/v1/findings/fnd-gap/dismiss", json={"reason": reason}, headers=auth(tokens["agent1"]))
     assert r.status_code == 200, r.text
+    assert client.post(f"/api/v1/assignments/{taken.json()['assignment_id']}/release", headers=auth(tokens["agent1"])).status_code == 204
     audit = client.get("/api/v1/audit", params={"actor": "agent1", "action": "finding.dismiss"}, headers=auth(tokens["admin1"]))
     assert audit.status_code == 200
     row = next(i for i in audit.json()["items"] if i["resource"] == "finding/fnd-gap")

@@ -100,6 +100,9 @@ def test_an_existing_login_named_by_its_number_reaches_readers_as_a_pseudonym(
 ) -> None:
     staff, fraud = token(client, STAFF_NUMBER), token(client, FRAUD_NUMBER)
     shown_staff, shown_fraud = pseudonym(STAFF_NUMBER, "login"), pseudonym(FRAUD_NUMBER, "login")
+    filed = client.post("/api/v1/complaints", json={"category": "billing", "text": "a charge I do not know", "msisdn": CAROL},
+                        headers=auth(staff))  # recording Carol's complaint, the agent handles her: her finding is theirs to resolve
+    assert filed.status_code == 201, filed.text
     r = client.post("/api/v1/findings/fnd-new/dismiss", json={"reason": "not a charge"}, headers={**auth(staff), "X-Request-Id": "gap-dismiss"})
     assert r.status_code == 200, r.text
     r = client.post("/api/v1/fraud/cases/case-num/decide", json={"status": "false_alarm"}, headers={**auth(fraud), "X-Request-Id": "gap-decide"})

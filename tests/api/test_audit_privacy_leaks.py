@@ -101,9 +101,12 @@ def test_a_read_that_finds_nothing_is_audited(client: TestClient, tokens: dict[s
 
 
 def test_numbers_in_free_text_reach_neither_analysts_nor_the_audit(client: TestClient, tokens: dict[str, str], seeded: Seeded) -> None:
+    taken = client.post("/api/v1/complaints/cmp-2/take", headers=auth(tokens["agent1"]))  # handling Bob, whose finding it is
+    assert taken.status_code == 200, taken.text
     r = client.post("/api/v1/findings/fnd-2/dismiss", json={"reason": f"called {BOB}, the second charge was a retry"},
                     headers=auth(tokens["agent1"]))
     assert r.status_code == 200, r.text
+    assert client.post(f"/api/v1/assignments/{taken.json()['assignment_id']}/release", headers=auth(tokens["agent1"])).status_code == 204
     finding = client.get("/api/v1/findings/fnd-2", headers=auth(tokens["analyst1"]))
     assert finding.status_code == 200
     assert BOB not in finding.text and pseudonym(seeded, BOB) in finding.json()["resolution"]

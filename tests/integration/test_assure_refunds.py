@@ -152,8 +152,10 @@ def test_refunds_of_billed_charges_are_posted_once_and_carried_by_the_next_bill(
     # An agent refunds B's charge through the API first.
     with _open(home, database_url) as app:
         secret = app.settings.secret_key.get_secret_value()
-        acc = Access(principal=Principal("agent-1", Role.AGENT), pseudonyms=Pseudonyms(secret), begin=app.db.begin)
+        acc = Access(principal=Principal("agent-1", Role.AGENT), pseudonyms=Pseudonyms(secret), begin=app.db.begin,
+                     lake=app.lake)
         try:
+            acc.assign(B, kind="complaint", reference_id="cmp-b")  # an agent resolves findings of customers they handle
             refund_finding(acc, f_v2)
         finally:
             acc.end()

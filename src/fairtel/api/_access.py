@@ -32,6 +32,7 @@ from fairtel.store._schema import table_of
 
 if TYPE_CHECKING:
     from fairtel.api._bills import IssuedBills
+    from fairtel.store import Lake
 
 T = TypeVar("T")
 OWN_DATA = "own data"
@@ -88,6 +89,7 @@ class Access:
         now: datetime | None = None,
         bills: IssuedBills | None = None,
         sla: SlaPolicy = DEFAULT_SLA,
+        lake: Lake | None = None,
     ) -> None:
         self.principal = principal
         self.pseudonyms = pseudonyms
@@ -95,6 +97,7 @@ class Access:
         self.now = now or utc_now()
         self.bills = bills
         self.sla = sla  # the operator's complaint deadlines (settings ``sla``), for complaints opened or read
+        self.lake = lake  # the home's lake: what rating and billing did with a charge, for a refund to go by
         self._begin = begin
         self._tx: AbstractContextManager[Connection] | None = None
         self._conn: Connection | None = None

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, select, update
+from sqlalchemy.engine import Connection
 
 from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page, money_text
-from fairtel.assurance import Finding, FindingKind, FindingStatus, dismiss, refund
+from fairtel.assurance import (
+    CHARGE_KINDS,
+    Finding,
+    FindingKind,
+    FindingStatus,
+    RecordKey,
+    RefundPolicy,
+    ResolutionError,
+    any_source,
+    decide_refunds,
+    dismiss,
+    record_keys,
+    refund,
+)
 from fairtel.assurance._finding import minor_to_decimal
+from fairtel.billing import AdjustmentEntry, AdjustmentKind
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
-from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.errors import ConflictError, InvalidInputError, NotAvailableError, NotFoundError, Problem
 from fairtel.core.money import Money
 from fairtel.privacy import Permission, Role, replace_numbers_in
+from fairtel.privacy._roles import View
 from fairtel.store import Adjustment as AdjustmentRow
 from fairtel.store import (
     AgentAssignment,
     AuditAs,
+    Bill,
     Complaint,
     FraudCase,
     Lake,
@@ -29,6 +49,7 @@ from fairtel.store import (
     get_complaint,
     move_complaint,
     open_complaint,
+    record_adjustments,
 )
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import dialect_insert
@@ -42,12 +63,19 @@ def _scrub(acc: Access, value: Any) -> Any:
 
 
 # ---- findings ------------------------------------------------------------------------------------------
+NOT_BILLED = "not_billed"
+_BILLABLE = "consented"  # the consent gate's verdict for a charge billing may bill
+# Evidence that names a record (the charge a duplicate repeats): shown as the finding's record ids are.
+_RECORD_ID_KEYS = frozenset({"duplicate_of"})
+
+
 class FindingOut(BaseModel):
     finding_id: str
     kind: str
     msisdn: str | None
     subscription_id: str | None
-    record_ids: list[str]
+    record_ids: list[str] = Field(description="As stored to the agent handling the subscriber; to others with the numbers in them "
+                                              "shown as the reader may see numbers.")
     amount: str | None
     currency: str | None
     status: str
@@ -72,14 +100,30 @@ class AdjustmentOut(BaseModel):
 
 class ResolutionOut(BaseModel):
     finding: FindingOut
-    adjustment: AdjustmentOut | None
+    adjustment: AdjustmentOut | None = Field(description="The refund carrying the money back, if any.")
+    outcome: str = Field(description="refunded (this request posted the adjustment), refunded_before (the charge's refund was "
+                                     "posted earlier, through another finding about it: no money moved now), not_billed (the consent "
+                                     "gate refused the charge and no bill carried it: closed, no money moved) or dismissed.")
+
+
+def _record_id(acc: Access, record_id: str, *, plain: bool) -> str:
+    """A record id as this principal may read it. A record id is the switch's, not personal data, unless it holds
+    a number (an Asterisk channel ``SIP/8613800138000-…``): a reader who sees the finding's subscriber plainly (the
+    agent handling them) reads it as stored, so as to look the record up; to others the numbers in it read as
+    they may see numbers (masked, or pseudonymised: the same id reads the same in every response)."""
+    return record_id if plain else str(_scrub(acc, record_id))
 
 
 def _finding_out(acc: Access, r: Any) -> FindingOut:
+    plain = r.msisdn is not None and acc.view(r.msisdn) is View.PLAIN
+    evidence = dict(r.evidence or {})
+    ids = {k: v for k, v in evidence.items() if k in _RECORD_ID_KEYS and isinstance(v, str)}
+    shown = _scrub(acc, {k: v for k, v in evidence.items() if k not in ids})
+    shown.update({k: _record_id(acc, v, plain=plain) for k, v in ids.items()})
     return FindingOut(
         finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=r.subscription_id,
-        record_ids=[_scrub(acc, str(rid)) for rid in r.record_ids or []], amount=money_text(r.amount_minor, r.currency), currency=r.currency,
-        status=r.status, evidence=_scrub(acc, dict(r.evidence or {})), detected_at=r.detected_at, resolved_at=r.resolved_at,
+        record_ids=[_record_id(acc, str(rid), plain=plain) for rid in r.record_ids or []], amount=money_text(r.amount_minor, r.currency),
+        currency=r.currency, status=r.status, evidence=shown, detected_at=r.detected_at, resolved_at=r.resolved_at,
         resolved_by=acc.login_name(r.resolved_by), resolution=_scrub(acc, r.resolution),
     )
 
@@ -126,33 +170,162 @@ def _as_finding(r: Any) -> Finding:
     )
 
 
-def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -> ResolutionOut:
-    """Resolve with a refund: an adjustment row (append-only) and the finding's resolution."""
+def _to_resolve(acc: Access, finding_id: str) -> tuple[Any, Finding]:
+    """A finding still open, and its row. An agent resolves one only while handling its subscriber, as they move
+    that customer's complaints: a refund is posted to the customer's account and a dismissal closes their case."""
     acc.require(Permission.FINDING_RESOLVE)
     r = _finding_row(acc, finding_id)
-    adj, res = refund(_as_finding(r), by=acc.actor, reason=reason, now=acc.now)
-    minor = Money(adj.amount, adj.currency).to_minor()
-    acc.conn.execute(
-        table_of(AdjustmentRow).insert().values(
-            adjustment_id=adj.adjustment_id, kind="refund", msisdn=adj.msisdn, bill_id=None, finding_id=finding_id, amount_minor=minor,
-            currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=adj.created_by,
-        )
+    if r.msisdn is not None:
+        acc.open_subject(r.msisdn)
+    f = _as_finding(r)
+    if f.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
+        raise ResolutionError(f"finding {finding_id} is already {f.status.value}")
+    return r, f
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeTrace:
+    """What fairtel's rating and billing did with some charges' records, keyed as ``record_keys`` keys them (each
+    record under its own key and its ``any_source`` key): ``billed`` maps a record to the issued bill that charged
+    it; ``refused`` are records the consent gate refused that no bill charged."""
+
+    billed: dict[RecordKey, str | None]
+    refused: frozenset[RecordKey]
+
+    def bill_of(self, keys: Collection[RecordKey]) -> str | None:
+        """The first issued bill that charged one of ``keys``."""
+        return next((b for b in (self.billed.get(k) for k in keys) if b), None)
+
+
+def _lake_rows(lake: Lake, dataset: str, wanted: pl.LazyFrame, columns: tuple[str, ...]) -> pl.DataFrame | None:
+    """The rows of ``dataset`` about the ``wanted`` (msisdn, record id) pairs, with their source ("" when none);
+    None when the dataset holds none of ``columns``."""
+    files = lake.files(dataset)
+    if not files:
+        return None
+    scan = pl.scan_parquet(files)
+    names = set(scan.collect_schema().names())
+    if not {"msisdn", "record_id", *columns} <= names:
+        return None
+    source = pl.col("source").fill_null("") if "source" in names else pl.lit("", dtype=pl.String)
+    return (
+        scan.join(wanted, on=["msisdn", "record_id"], how="semi")
+        .select("msisdn", source.alias("source"), "record_id", *columns)
+        .unique()
+        .sort("msisdn", "source", "record_id", *columns)
+        .collect()
     )
+
+
+def charge_trace(conn: Connection, lake: Lake, keys: Collection[RecordKey]) -> ChargeTrace:
+    """Which of ``keys`` reached an issued bill, and which the consent gate refused: read as ``fairtel assure
+    --refund`` reads them in a home. A record is billed when the lake's ``billed`` lines written by the run that
+    issued a bill hold it (a failed run's lines are no bill), or a rerate entry on a bill charged it (a charge rated
+    after its bill); refused when rating gave it another verdict than ``consented`` and no bill charged it. Records
+    are matched on subscriber, source and id: another switch's record with the same id is never taken for it."""
+    pairs = sorted({(m, r) for m, _, r in keys})
+    if not pairs:
+        return ChargeTrace({}, frozenset())
+    wanted = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
+                          schema={"msisdn": pl.String(), "record_id": pl.String()})
+    billed: dict[RecordKey, str | None] = {}
+    lines = _lake_rows(lake, "billed", wanted, ("bill_id", "run_id"))
+    if lines is not None and lines.height:
+        b = table_of(Bill)
+        bill_ids = sorted({str(x) for x in lines["bill_id"].to_list() if x is not None})
+        runs = {row.bill_id: row.run_id for row in conn.execute(select(b.c.bill_id, b.c.run_id).where(b.c.bill_id.in_(bill_ids)))}
+        for msisdn, source, record_id, bill_id, run_id in lines.iter_rows():
+            if bill_id in runs and runs[bill_id] == run_id:
+                billed.setdefault((msisdn, source, record_id), bill_id)
+                billed.setdefault((msisdn, "", record_id), bill_id)
+    a = table_of(AdjustmentRow)
+    asked = set(pairs)
+    rerated = conn.execute(
+        select(a.c.msisdn, a.c.source, a.c.record_id, a.c.bill_id)
+        .where(a.c.record_id.in_(sorted({r for _, r in pairs})), a.c.bill_id.is_not(None), a.c.new_amount_minor > 0)
+        .order_by(a.c.bill_id)
+    )
+    for msisdn, source, record_id, bill_id in rerated:
+        if (msisdn, record_id) in asked:
+            billed.setdefault((msisdn, source or "", record_id), bill_id)
+            billed.setdefault((msisdn, "", record_id), bill_id)
+    refused: set[RecordKey] = set()
+    rated = _lake_rows(lake, "rated", wanted, ("verdict",))
+    if rated is not None:
+        own = {(m, s, r) for m, s, r, _ in rated.iter_rows()}
+        said_no = {(m, s, r) for m, s, r, v in rated.iter_rows() if (v or "") != _BILLABLE}
+        refused = {k for k in said_no if k not in billed}
+        # any source: refused when every record of the subscriber with that id was refused and none billed
+        refused |= {any_source(k) for k in refused} - {any_source(k) for k in own - said_no} - set(billed)
+    return ChargeTrace(billed, frozenset(refused))
+
+
+def _trace(acc: Access, f: Finding) -> ChargeTrace:
+    if acc.lake is None:
+        raise NotAvailableError("whether the charge reached a bill is read from the lake, which this request was not given: "
+                                "nothing was refunded")
+    return charge_trace(acc.conn, acc.lake, record_keys(f))
+
+
+def _refund_of(acc: Access, *, finding_id: str | None = None, adjustment_id: str | None = None) -> Any:
+    t = table_of(AdjustmentRow)
+    q = select(t).where(t.c.kind == AdjustmentKind.REFUND.value)
+    q = q.where(t.c.finding_id == finding_id) if finding_id is not None else q.where(t.c.adjustment_id == adjustment_id)
+    return acc.conn.execute(q.order_by(t.c.created_at, t.c.adjustment_id)).first()
+
+
+def _adjustment_out(r: Any) -> AdjustmentOut:
+    return AdjustmentOut(adjustment_id=r.adjustment_id, kind=r.kind, amount=money_text(r.amount_minor, r.currency) or "", currency=r.currency,
+                         reason=r.reason)
+
+
+def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -> ResolutionOut:
+    """Resolve with a refund, decided as ``fairtel assure --refund`` decides it in a home, so that the two never
+    disagree. A charge is refunded only once an issued bill carried it: an adjustment (append-only) for the next
+    bill, naming the bill that charged it. A charge the consent gate refused, which no bill carried, is closed
+    ``not_billed`` with no money moving; one that may still be billed is refused (409) until a bill carries it.
+    Money moves once: a finding refunded already is refused (409), and a charge refunded through another finding
+    about it closes this one with that refund (``refunded_before``). Other findings (a confirmation made at machine
+    speed, usage past a cap) are refunded as the agent decides."""
+    r, f = _to_resolve(acc, finding_id)
+    earlier = _refund_of(acc, finding_id=finding_id)
+    if earlier is not None:
+        raise ResolutionError(f"finding {finding_id} was refunded already ({earlier.adjustment_id})",
+                              details={"adjustment_id": earlier.adjustment_id})
+    bill_id = None
+    if f.kind in CHARGE_KINDS:
+        trace = _trace(acc, f)
+        decided = decide_refunds([f], policy=RefundPolicy(automatic=frozenset({f.kind})), billed_records=trace.billed,
+                                 refused_records=trace.refused, by=acc.actor, now=acc.now)
+        closed = next((res for res in decided.resolutions if res.resolution == NOT_BILLED), None)
+        if closed is not None:
+            text = f"{closed.resolution}: {closed.reason}"
+            _close(acc, finding_id, closed.status.value, closed.resolved_at, closed.resolved_by, text)
+            acc.audit("finding.resolve", f"finding/{finding_id}", msisdn=r.msisdn, reason=text)
+            return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None, outcome=NOT_BILLED)
+        bill_id = trace.bill_of(record_keys(f))
+        if not any(k in trace.billed for k in record_keys(f)):
+            raise ResolutionError(f"finding {finding_id}: no issued bill has carried its charge yet, so there is nothing to refund; "
+                                  "it is refunded once a bill carries it", details={"billed": False})
+    adj, res = refund(f, by=acc.actor, reason=reason, now=acc.now)  # refuses a finding with nothing over-charged
+    entry = AdjustmentEntry(
+        adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
+        currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=adj.created_by, bill_id=bill_id, finding_id=finding_id,
+    )
+    posted = record_adjustments(acc.conn, [entry])
     _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, f"refunded: {res.reason}")
     acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=res.reason)
-    return ResolutionOut(
-        finding=_finding_out(acc, _finding_row(acc, finding_id)),
-        adjustment=AdjustmentOut(adjustment_id=adj.adjustment_id, kind="refund", amount=str(adj.amount), currency=adj.currency, reason=adj.reason),
-    )
+    carried = _refund_of(acc, adjustment_id=adj.adjustment_id)
+    return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=_adjustment_out(carried),
+                         outcome="refunded" if posted else "refunded_before")
 
 
 def dismiss_finding(acc: Access, finding_id: str, *, reason: str) -> ResolutionOut:
-    acc.require(Permission.FINDING_RESOLVE)
-    r = _finding_row(acc, finding_id)
-    res = dismiss(_as_finding(r), reason=reason or "", by=acc.actor, now=acc.now)
+    r, f = _to_resolve(acc, finding_id)
+    res = dismiss(f, reason=reason or "", by=acc.actor, now=acc.now)
     _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, f"dismissed: {res.reason}")
     acc.audit("finding.dismiss", f"finding/{finding_id}", msisdn=r.msisdn, reason=res.reason)
-    return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None)
+    return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None, outcome="dismissed")
 
 
 def _close(acc: Access, finding_id: str, status: str, at: datetime, by: str, resolution: str) -> None:

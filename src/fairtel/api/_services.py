@@ -231,7 +231,7 @@ class Services:
         """A request's ``Access``; its transaction opens on first use. End it with ``Access.end`` and commit
         ``Access.take_pending_audit()`` through ``audit_log`` (``access`` does both)."""
         return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self.app.db.begin, request_id=request_id, bills=self.bills,
-                      sla=self.sla)
+                      sla=self.sla, lake=self.app.lake)
 
     @contextmanager
     def access(self, principal: Principal, *, request_id: str | None = None) -> Iterator[Access]:

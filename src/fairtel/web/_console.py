@@ -43,6 +43,9 @@ HOME_OF: dict[Role, str] = {
     Role.ADMIN: "/dashboard",
 }
 
+# what a refund of a finding did (``ResolutionOut.outcome``) → the message shown
+_REFUND_MESSAGES = {"refunded": "refunded_ok", "refunded_before": "refunded_before_ok", "not_billed": "not_billed_ok"}
+
 
 class LoginRequired(Exception):
     pass
@@ -242,7 +245,7 @@ def _routes(c: Console) -> APIRouter:
 
     @r.post("/findings/{finding_id}/refund")
     def refund(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.refund_finding(acc, finding_id, reason=reason or None), "/findings?msg=refunded_ok")[1])
+        return c.action(request, csrf, lambda acc, _w: f"/findings?msg={_REFUND_MESSAGES[ops.refund_finding(acc, finding_id, reason=reason or None).outcome]}")
 
     @r.post("/findings/{finding_id}/dismiss")
     def dismiss(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:

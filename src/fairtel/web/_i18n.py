@@ -99,6 +99,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "cancelled_ok": ("Subscription cancelled.", "已退订。"),
     "saved_ok": ("Saved.", "已保存。"),
     "refunded_ok": ("Refunded.", "已退款。"),
+    "not_billed_ok": ("Never billed: nothing to refund, the finding is closed.", "该笔费用未计入账单，无需退款，已关闭。"),
+    "refunded_before_ok": ("Already refunded: the finding is closed with that refund.", "此前已退款，已按该笔退款关闭。"),
     "dismissed_ok": ("Dismissed.", "已驳回。"),
     "decided_ok": ("Decision recorded.", "已记录决定。"),
     "resolved_ok": ("Complaint resolved.", "投诉已解决。"),
