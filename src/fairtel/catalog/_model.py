@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fairtel.catalog._bands import DAY, BandWindow, WeekTable, second_of_week
-from fairtel.catalog._prefixes import PrefixTable
+from fairtel.catalog._prefixes import PrefixTable, normalise_number
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, Language, UsageKind
 from fairtel.core.errors import NotFoundError
@@ -403,15 +403,32 @@ class Catalog:
         return name if isinstance(name, Name) else None
 
     # ---- destinations and roaming
+    @property
+    def number_width(self) -> int:
+        """How many leading characters of a destination the zones are told by: the longest prefix (at least 1)."""
+        return max(self._prefixes.lengths[:1] or (1,))
+
+    def is_number(self, number: str) -> bool:
+        """Whether a destination is a number the zones can be told for: its first ``number_width`` characters
+        (all of it when shorter), once a leading ``+`` or ``00``, spaces and dashes are dropped, are ASCII
+        digits. A switch placeholder (``&``), a SIP user (``client2``), ``anonymous`` or a feature code (``*86``)
+        is not: it has no digits to match, so no zone, not even the fallback zone of unmatched numbers."""
+        head = normalise_number(number)[: self.number_width]
+        return head.isascii() and head.isdigit()
+
     def zone_for(self, number: str) -> Zone:
-        """The destination zone of a number by longest prefix; the fallback zone if none matches."""
+        """The destination zone of a number by longest prefix; the fallback zone if none matches. A destination
+        that is not a number (``is_number``) has none: ``NotFoundError``, as for a number with no zone."""
+        if not self.is_number(number):
+            raise NotFoundError(f"no destination zone for {number!r}: not a number")
         zone_id = self._prefixes.lookup(number)
         if zone_id is None:
             raise NotFoundError(f"no destination zone for {number!r} and the catalog has no fallback zone")
         return self.zone(zone_id)
 
     def prefix_table(self) -> list[tuple[str, str]]:
-        """(prefix, zone id), longest first; with ``fallback_zone`` this is all of ``zone_for``."""
+        """(prefix, zone id), longest first; with ``fallback_zone`` and ``is_number`` this is all of
+        ``zone_for``."""
         return self._prefixes.rows()
 
     @property
@@ -420,10 +437,14 @@ class Catalog:
 
     def zone_expr(self, number: pl.Expr | str) -> pl.Expr:
         """``zone_for`` on a Polars column of E.164 digit strings (no ``+``, ``00`` or spaces: mediation has
-        normalised them); null where nothing matches and there is no fallback zone."""
+        normalised them); null where the value is not a number (its first ``number_width`` characters are not
+        all digits), and where nothing matches and there is no fallback zone. A null value gets the fallback
+        zone, as it always has (an incoming call with no caller number)."""
         import polars as pl
 
-        return self._prefixes.expr(pl.col(number) if isinstance(number, str) else number)
+        col = pl.col(number) if isinstance(number, str) else number
+        digits = col.str.slice(0, self.number_width).str.contains(r"^[0-9]+$")
+        return pl.when(col.is_null() | digits).then(self._prefixes.expr(col))
 
     def roaming_zone_for(self, country: str) -> RoamingZone:
         """The roaming zone of an ISO 3166-1 alpha-2 country; the fallback roaming zone if not listed."""

@@ -20,8 +20,6 @@ from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, re
 from fairtel.core.errors import CatalogError, FairtelError, InvalidInputError, Problem
 from fairtel.store import ImportReport, ImportStatus, import_consent_events, import_subscribers, store_catalog
 
-_FILE_REPORT_FIELDS = ("file", "format", "read", "accepted", "rejected", "duplicate", "status", "message", "content_hash",
-                       "parts")
 EXIT_FAILED = 2  # a file could not be used at all
 EXIT_NOT_AVAILABLE = 3  # usage files present, but mediation has not landed
 
@@ -152,7 +150,8 @@ def _ingest_usage(app: App, files: list[Path], report: Reporter | None) -> dict[
             "note": "usage not ingested: fairtel.mediation.ingest_files is not available (issue #3)",
         }
     results = ingest_files(files, settings=app.settings, report=report)
-    rows = [{k: _plain(getattr(r, k, None)) for k in _FILE_REPORT_FIELDS} for r in results]
+    # every field of the file's report, as ``fairtel ingest --json`` prints it: reasons, rejects file, held, emitted
+    rows = [{k: _plain(v) for k, v in r.to_dict().items()} for r in results]
     return {"status": "ok", "files": rows}
 
 
@@ -184,9 +183,25 @@ def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
         console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
     if len(problems) > max_problems:
         console.print(f"  … and {len(problems) - max_problems} more (use --json for all)", highlight=False)
+    for line in _usage_notes(summary):
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in (cat.get("note"), summary.usage.get("note")):
         if note:
             err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _usage_notes(summary: LoadSummary) -> list[str]:
+    """What ``fairtel ingest`` says under its table, for the usage files: why a file was not ingested, and
+    which reasons refused records and in which rejects file they are (with their original bytes)."""
+    out = []
+    for f in summary.usage["files"]:
+        name = _rel(summary.directory, str(f["file"]))
+        if f.get("message") and f.get("status") != "ingested":
+            out.append(f"{name}: {f['message']}")
+        if f.get("reasons"):
+            reasons = ", ".join(f"{k} {v}" for k, v in f["reasons"].items())
+            out.append(f"{name}: rejected {reasons}; see {f.get('rejects_file')}")
+    return out
 
 
 def _rel(base: Path, file: str) -> str:

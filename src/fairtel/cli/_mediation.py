@@ -12,7 +12,7 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
         ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="Usage files (a directory stands for the files in it).")],
+        paths: Annotated[list[Path] | None, typer.Argument(help=(
+            "Usage files (a directory stands for the files in it); none with --flush-partials alone."),
+            show_default=False)] = None,
         fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
         source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
         flush_partials: Annotated[bool, typer.Option(
@@ -55,10 +57,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Mediation: read, validate, deduplicate and stitch usage records into the lake. Per file
         read = accepted + rejected + duplicate; rejects keep the original record and its position."""
+        if not paths and not flush_partials:
+            raise fail(InvalidInputError([Problem("paths", None, None, "no usage files given (name files or "
+                                                  "directories, or emit held partial records with --flush-partials)")],
+                                         what="ingest"), as_json=as_json)
         try:
             ctx_app = app_for(ctx, home)
             with reporter(quiet=as_json) as rep:
-                reports = ingest_files(paths, settings=ctx_app.settings, fmt=fmt, source=source, report=rep,
+                reports = ingest_files(paths or [], settings=ctx_app.settings, fmt=fmt, source=source, report=rep,
                                        flush_partials=flush_partials)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
@@ -66,6 +72,8 @@ def register(app: typer.Typer) -> None:
             print_json({"files": [r.to_dict() for r in reports]})
         else:
             _show(reports, "ingest")
+            if flush_partials and not any(r.format == "partials" for r in reports):
+                err_console.print("no partial records held: nothing to flush", highlight=False)
         if any(r.status == Status.FAILED for r in reports):
             raise typer.Exit(1)
 

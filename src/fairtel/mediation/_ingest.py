@@ -74,6 +74,10 @@ class FileReport:
 
     file: str
     format: str | None = None
+    # ``already_ingested`` only: the ``--format`` / ``--source`` asked for, when it is not the one the file was
+    # ingested with (``format`` and ``source`` then say what that was). Not applied: a file is read once.
+    format_requested: str | None = None
+    source_requested: str | None = None
     read: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -178,11 +182,33 @@ def resolve_reader(path: Path, fmt: str | None) -> Reader:
     return reader
 
 
-def _already(rep: FileReport, digest: str, prev: FileRecord) -> FileReport:
+REREAD_DOC = 'docs/formats.md, "Reading a file again"'
+
+
+def _already(rep: FileReport, digest: str, prev: FileRecord, *, fmt: str | None = None, source: str | None = None,
+             unusable: str | None = None) -> FileReport:
+    """The report of a file registered before (same bytes): what it was ingested as. ``fmt`` and ``source``: the
+    format (a reader's label; the text of ``--format`` when it could not be used, ``unusable`` saying why) and
+    the source asked for explicitly, said to be not applied when they are not what the file was ingested with."""
     rep.status, rep.format, rep.source, rep.content_hash = Status.ALREADY, prev.format, prev.source, digest
     rep.rejects_file, rep.parts = prev.rejects_file, prev.parts
-    rep.message = (f"already ingested as {prev.name} at {prev.ingested_at} (read {prev.read}, accepted "
-                   f"{prev.accepted}, rejected {prev.rejected}, duplicate {prev.duplicate}); nothing to do")
+    rep.message = (f"already ingested as {prev.name} at {prev.ingested_at} with format {prev.format} (read "
+                   f"{prev.read}, accepted {prev.accepted}, rejected {prev.rejected}, duplicate {prev.duplicate}); "
+                   "nothing to do")
+    ignored = []
+    if fmt is not None and fmt != prev.format:
+        rep.format_requested = fmt
+        why = f", and cannot be used ({unusable})" if unusable else ""
+        ignored.append(f"--format {fmt} differs from the format the file was ingested with ({prev.format}){why}")
+    if source is not None and source != prev.source:
+        rep.source_requested = source
+        ignored.append(f"--source {source} differs from the source its records were ingested under ({prev.source})")
+    if ignored:
+        rep.message += (f"; not applied: {'; '.join(ignored)}. A file is read once, under the format and source of "
+                        f"its first ingest; to mediate it again see {REREAD_DOC}")
+    elif fmt is not None and fmt.startswith("fieldmap:"):
+        rep.message += (f"; the field map given now is not applied, even if it was changed since (a file is read "
+                        f"once; a field map is known by its name): see {REREAD_DOC}")
     return rep
 
 
@@ -396,16 +422,18 @@ class _Session:
         except FairtelError as exc:
             digest = hasher.result()
             if (prev := self.state.done(digest)) is not None:
-                return _already(rep, digest, prev)
+                return _already(rep, digest, prev, fmt=fmt, source=source, unusable=f"{exc.code}: {exc}")
             rep.content_hash = digest
             rep.status, rep.message = Status.FAILED, f"{exc.code}: {exc}"
             return rep
         rep.format = _label(reader)
         rep.source = source or default_source(reader)
+        asked = rep.format if fmt else None  # a format detected, not asked for, is no request to tell apart
         try:
             self._run(path, reader, hasher, rep, progress)
         except _AlreadyIngested as already:
-            return _already(FileReport(file=rep.file), already.prev.content_hash, already.prev)
+            return _already(FileReport(file=rep.file), already.prev.content_hash, already.prev, fmt=asked,
+                            source=source)
         except Exception as exc:
             if isinstance(exc, FairtelError):
                 msg = f"{exc.code}: {exc}"
@@ -416,7 +444,7 @@ class _Session:
                 with suppress(OSError):
                     known = hasher.result()
                 if known is not None and (prev := self.state.done(known)) is not None:
-                    return _already(FileReport(file=rep.file), known, prev)
+                    return _already(FileReport(file=rep.file), known, prev, fmt=asked, source=source)
             failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
                                 source=rep.source, content_hash=known)
             return failed

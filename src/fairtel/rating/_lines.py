@@ -66,6 +66,7 @@ class UnratedReason(StrEnum):
     MISSING_QUANTITY = "missing_quantity"
     NO_RULE = "no_rule"
     QUANTITY_TOO_LARGE = "quantity_too_large"
+    PEER_NOT_A_NUMBER = "peer_not_a_number"  # a call or SMS whose zone matters, to a destination with no digits
 
 
 class Unit(StrEnum):

@@ -4,7 +4,8 @@ The kernel is partitioned by subscriber: every counter (allowances, daily caps) 
 any set of whole subscribers gives the same lines as rating them inside a larger batch. The steps:
 
 1. each record's situation as small integer codes: plan (from the subscriber), kind, direction, destination
-   zone (longest prefix of ``peer``, looked up once per distinct leading digits), roaming zone (once per
+   zone (longest prefix of ``peer``, looked up once per distinct leading digits; a peer that is not a number,
+   such as ``&`` or ``client2``, gets a code of its own, never the fallback zone), roaming zone (once per
    distinct country), time band at its start (one time-zone conversion);
 2. a call whose rule or allowances depend on the band is cut where the band changes (``_split_bands``);
 3. the distinct situations are resolved against the catalog (``_resolve``) and joined back;
@@ -73,6 +74,10 @@ _INPUT: dict[str, pl.DataType] = {
     "roaming_country": pl.String(),
 }
 _REQUIRED = ("record_id", "msisdn", "kind", "started_at")
+PEER_NOT_A_NUMBER = UnratedReason.PEER_NOT_A_NUMBER.value
+"""Unrated reason: a voice or SMS record whose other party is not a number (``Catalog.is_number``: ``&``,
+``client2``, ``anonymous``) under a plan whose price depends on the destination zone. It has no digits to match
+a zone with, so it is not priced in the fallback zone of unmatched numbers (often the dearest)."""
 _UNIT_OF_KIND = {"voice": Unit.SECOND.value, "sms": Unit.MESSAGE.value, "data": Unit.BYTE.value, "vas": Unit.ITEM.value}
 # a record's pieces are consumed at the record's start, so batches cut in time never reorder them
 _ORDER = ["msisdn", "_t0", "source", "record_id", "offset"]
@@ -188,11 +193,12 @@ def _check_period(usage: pl.DataFrame, period: Period) -> None:
 
 
 def _zone_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
-    """Destination zone code of each voice/SMS line (``len(zones)``: none). A number's zone depends only on its
-    first ``L`` characters (``L``: the longest prefix), so the catalog's lookup runs once per distinct head."""
+    """Destination zone code of each voice/SMS line (``len(zones)``: none; ``Dimensions.no_number``: a peer that
+    is not a number). A number's zone depends only on its first ``L`` characters (``Catalog.number_width``), so
+    the catalog's lookup runs once per distinct head; so does the test that those characters are digits."""
     cat = dims.catalog
     nz = len(dims.zones)
-    longest = max((len(p) for p, _ in cat.prefix_table()), default=0)
+    longest = cat.number_width
     talk = pl.col("_k") < KINDS.index("data")
     head = pl.col("peer").str.slice(0, longest)
     distinct = lines.select(pl.when(talk).then(head).unique().drop_nulls().alias("_h"))
@@ -206,7 +212,10 @@ def _zone_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
         head = pl.when(head.is_in(written.implode())).then(e164.str.slice(0, longest)).otherwise(head)
         distinct = lines.select(pl.when(talk).then(head).unique().drop_nulls().alias("_h"))
     code = pl.col("_zone").cast(pl.Enum(dims.zones)).to_physical().cast(pl.Int64).fill_null(nz)
-    zoned = distinct.with_columns(cat.zone_expr("_h").alias("_zone")).select("_h", code.alias("_z"))
+    # a head that is not digits is no number (``Catalog.is_number``): no zone, not even the fallback one
+    digits = pl.col("_h").str.contains(r"^[0-9]+$")
+    zoned = distinct.with_columns(cat.zone_expr("_h").alias("_zone")).select(
+        "_h", pl.when(digits).then(code).otherwise(dims.no_number).alias("_z"))
     on_null = pl.select(cat.zone_expr(pl.lit(None, dtype=pl.String)).alias("_zone")).select(code).item()
     found = head.replace_strict(zoned["_h"], zoned["_z"], default=None, return_dtype=pl.Int64).fill_null(on_null)
     return pl.when(talk).then(found).otherwise(nz)
@@ -836,7 +845,12 @@ def rate(
     no_rule = pl.lit(table["rule_id"].is_null()).gather(pl.col("_ki"))
     missing = lines.filter(no_rule)
     if missing.height:
-        unrated.append(_unrated(data[missing["_row"].unique().sort()].with_columns(), pl.lit(UnratedReason.NO_RULE.value), per.key))
+        # a call to no number whose price depends on the destination says so, rather than "no rule"
+        no_number = missing["_z"] == dims.no_number
+        for which, reason in ((~no_number, UnratedReason.NO_RULE.value), (no_number, PEER_NOT_A_NUMBER)):
+            rows = missing.filter(which)["_row"].unique().sort()
+            if rows.len():
+                unrated.append(_unrated(data[rows], pl.lit(reason), per.key))
         lines = lines.filter(~no_rule)
 
     opening = None
@@ -893,7 +907,9 @@ def rate(
         name(dims.plans, "_p", none=False).alias("plan_id"),
         pl.lit(table["rule_id"]).gather(pl.col("_ki")).alias("rule_id"),
         pl.lit(table["rate_id"]).gather(pl.col("_ki")).alias("rate_id"),
-        name(dims.zones, "_z").alias("zone"), name(dims.roaming, "_r").alias("roaming_zone"),
+        # a call to no number priced where the destination does not matter has no zone, as one with none
+        pl.lit(pl.Series([*dims.zones, None, None], dtype=pl.String)).gather(pl.col("_z")).alias("zone"),
+        name(dims.roaming, "_r").alias("roaming_zone"),
         name(dims.bands, "_b", none=False).alias("band"),
         "offset", "quantity",
         pl.lit(pl.Series(list(_UNIT_OF_KIND.values()))).gather(pl.col("_k")).alias("unit"),

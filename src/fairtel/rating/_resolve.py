@@ -4,6 +4,12 @@ A line's situation is (plan, kind, direction, destination zone, roaming zone, ba
 lines but only a few thousand situations, so each situation is packed into one integer key, the distinct keys
 are resolved with the catalog's own ``Plan.rule_for`` / ``Plan.allowances_for`` (the same first-match
 semantics everywhere), and the answers (rule, rate steps as integers, allowances) are joined back by key.
+
+The destination zone is one of the catalog's zones, none (no prefix matched and the catalog has no fallback
+zone), or "not a number" (``Dimensions.no_number``: a peer such as ``&`` or ``client2``, with no digits to
+match). A call to no number is priced only where the destination does not matter: when its rule and
+allowances are the same as for every zone and for none; otherwise it has no rule (``Dimensions.situation``),
+and rating leaves it unrated as ``peer_not_a_number`` rather than pricing it in the fallback zone.
 """
 
 from __future__ import annotations
@@ -53,10 +59,20 @@ class Dimensions:
             tuple(a.id for p in catalog.plans for a in p.allowances),
         )
 
-    # sizes of each dimension including its "none" code
+    # sizes of each dimension including its "none" code (and, for zones, the "not a number" code after it)
     @property
     def sizes(self) -> tuple[int, int, int, int, int, int]:
-        return (len(self.plans), len(KINDS), len(DIRECTIONS) + 1, len(self.zones) + 1, len(self.roaming) + 1, len(self.bands))
+        return (len(self.plans), len(KINDS), len(DIRECTIONS) + 1, len(self.zones) + 2, len(self.roaming) + 1, len(self.bands))
+
+    @property
+    def no_number(self) -> int:
+        """The zone code of a destination that is not a number (``Catalog.is_number``); ``len(zones)`` is none."""
+        return len(self.zones) + 1
+
+    def zone_code(self, key: int) -> int:
+        """The destination zone code of a packed situation."""
+        _, _, _, nz, nr, nb = self.sizes
+        return key // (nb * nr) % nz
 
     def key_expr(self) -> pl.Expr:
         """The packed situation of each line from the code columns ``_p _k _d _z _r _b``."""
@@ -93,24 +109,36 @@ class Dimensions:
             self.bands[b],
         )
 
+    def situation(self, key: int) -> tuple[PricingRule | None, tuple[Allowance, ...]]:
+        """The rule (None: no rule) and the allowances of a packed situation. A call to no number has those of
+        no zone when every zone has the very same ones (the destination does not matter: an incoming call, a
+        flat SMS rule, roaming); otherwise none, rather than the fallback zone's price."""
+        plan, kind, direction, zone, roam, band = self.decode(key)
+        rule = plan.rule_for(kind, direction, zone, roam, band)
+        allowances = plan.allowances_for(kind, direction, zone, roam, band)
+        if self.zone_code(key) == self.no_number:
+            same = (id(rule), tuple(a.id for a in allowances))
+            for z in self.zones:
+                if (id(plan.rule_for(kind, direction, z, roam, band)),
+                        tuple(a.id for a in plan.allowances_for(kind, direction, z, roam, band))) != same:
+                    return None, ()
+        return rule, allowances
+
     def with_band(self, key: int, band: int) -> int:
         nb = self.sizes[5]
         return key - key % nb + band
 
     def band_sensitive(self, key: int) -> bool:
         """Whether the rule or the allowances of this situation change with the time band."""
-        plan, kind, direction, zone, roam, _ = self.decode(key)
-        seen = {
-            (id(plan.rule_for(kind, direction, zone, roam, b)), tuple(a.id for a in plan.allowances_for(kind, direction, zone, roam, b)))
-            for b in self.bands
-        }
+        seen = set()
+        for b in range(len(self.bands)):
+            rule, allowances = self.situation(self.with_band(key, b))
+            seen.add((id(rule), tuple(a.id for a in allowances)))
         return len(seen) > 1
 
 
 def _rule_row(dims: Dimensions, key: int, slots: int, steps: int) -> dict[str, Any]:
-    plan, kind, direction, zone, roam, band = dims.decode(key)
-    rule: PricingRule | None = plan.rule_for(kind, direction, zone, roam, band)
-    allowances: tuple[Allowance, ...] = plan.allowances_for(kind, direction, zone, roam, band)
+    rule, allowances = dims.situation(key)
     row: dict[str, Any] = {
         "_key": key,
         "rule_id": None if rule is None else rule.id,
@@ -148,9 +176,8 @@ def key_table(dims: Dimensions, keys: list[int]) -> tuple[pl.DataFrame, int, int
     slots = 0
     steps = 1
     for key in keys:
-        plan, kind, direction, zone, roam, band = dims.decode(key)
-        slots = max(slots, len(plan.allowances_for(kind, direction, zone, roam, band)))
-        rule = plan.rule_for(kind, direction, zone, roam, band)
+        rule, allowances = dims.situation(key)
+        slots = max(slots, len(allowances))
         if rule is not None and rule.rate is not None and not rule.free:
             steps = max(steps, len(dims.rates[rule.rate].steps))
     rows = [_rule_row(dims, k, slots, steps) for k in keys]

@@ -9,14 +9,16 @@ event kinds are rejected as ``unsupported_record``.
 - ``record_id``: ``<sender>-<file sequence number>-<index of the event in the file, from 1>``.
 - ``roaming_country``: the sender's TADIG code begins with the ISO 3166 alpha-3 code of its country, which
   becomes alpha-2 (``CHNCT`` -> ``CN``); a code that is not a country (test codes such as ``ZZZAA``) becomes
-  ``ZZ``, the user-assigned "unknown country" code, and the sender stays in ``vpmn``. Rating prices ``ZZ``
+  ``ZZ``, the user-assigned "unknown country" code (the sender itself is in ``vpmn``). Rating prices ``ZZ``
   in the catalog's fallback roaming zone (validation accepts it, as the one code outside ISO's assigned ones).
 - ``tap_charge``/``tap_currency`` (extra columns, not the canonical ``amount``): the visited network's
   wholesale charge, which is not what the subscriber pays (the home operator rates the call under its own
-  tariff), kept for inter-operator reconciliation. It is the sum of the event's total charges (charge type ``00``; the components when
-  no total is given), scaled by the batch's ``tapDecimalPlaces``, as a decimal string in the TAP currency
-  (``tapCurrency``, or ``XDR`` -- SDR -- when the batch names none, as TD.57 says). Taxes and discounts
-  are not included.
+  tariff). It is the sum of the event's total charges (charge type ``00``; the components when no total is
+  given), scaled by the batch's ``tapDecimalPlaces``, as a decimal string in the TAP currency (``tapCurrency``,
+  or ``XDR`` -- SDR -- when the batch names none, as TD.57 says). Taxes and discounts are not included.
+- The extra columns (``tap_charge``, ``tap_currency``, ``vpmn``, ``imsi``) are for a caller of this reader:
+  ingest keeps only ``CLEAN_USAGE_SCHEMA``, which has no column for them, so they do not reach the lake (its
+  ``amount_minor``/``currency`` are a VAS record's price, never a wholesale charge; docs/formats.md).
 - ``started_at``: the event's local time with the offset its ``utcTimeOffsetCode`` names in the batch's
   network information.
 - GPRS partials (``partialTypeIndicator`` F/I/L) carry ``session_id`` ``<sender>:<chargingId>`` and
