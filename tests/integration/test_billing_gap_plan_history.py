@@ -265,7 +265,7 @@ def test_migration_backfills_the_history_from_the_register(blank_engine: Engine)
              "language": "zh", "region": None, "updated_at": updated}
             for m, p in ((A, "basic-39"), (B, "payg"))])
     migrate(blank_engine)
-    assert current_revision(blank_engine) == head_revision() == "0010"
+    assert current_revision(blank_engine) == head_revision() >= "0010"  # later migrations may follow 0010
     with blank_engine.connect() as conn:
         rows = conn.execute(select(table_of(SubscriberPlan)).order_by("msisdn")).all()
         t = plans_in_force(conn, at=Period.parse(MARCH).start)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from urllib.parse import quote, unquote
 
 from fairtel.core.errors import ConfigError, InvalidInputError, Problem
 from fairtel.core.ids import stable_id
@@ -118,6 +120,8 @@ class Bill:
     ``subtotal_minor`` is the charges plus the adjustments carried in; ``tax_minor`` the tax on the charges;
     ``total_minor`` = subtotal + tax (negative when credits exceed charges: a balance in the subscriber's
     favour). ``run_id`` names the bill run that issued it, and so the snapshot of rated lines behind it.
+    ``tax_rates``: the rates it was taxed at, per kind (a kind absent: untaxed), so that a correction is taxed as
+    the bill was whatever the rates are now; ``None`` when not known (read back without them: ``issued_policy``).
     """
 
     bill_id: str
@@ -131,6 +135,7 @@ class Bill:
     charges_minor: int
     adjustments_minor: int
     tax_minor: int
+    tax_rates: Mapping[str, Decimal] | None = field(default=None, compare=False)
 
     @property
     def subtotal_minor(self) -> int:
@@ -197,3 +202,83 @@ class BillingPolicy:
         if not rate or not amount_minor:
             return 0
         return int((Decimal(amount_minor) * rate).quantize(Decimal(1), rounding=self.tax_rounding.decimal_mode))
+
+
+_TAX_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%$")
+
+
+def issued_policy(bill: Bill, current: BillingPolicy | None = None) -> BillingPolicy:
+    """The tax policy ``bill`` was issued under, for its corrections: a VAT change since must not reach them.
+
+    Its ``tax_rates`` when known. Otherwise (a bill issued before they were kept) the rates its tax lines show: each
+    names its rate exactly (``Tax on voice 9%``). A kind without a tax line is untaxed when the bill charged it
+    enough for ``current``'s rate to have shown a tax (so it was not taxed), else taxed at ``current``'s rate: the
+    bill charged it too little (or nothing) to tell.
+    """
+    current = current or BillingPolicy()
+    if bill.tax_rates is not None:
+        return BillingPolicy(tax_rates=dict(bill.tax_rates), tax_rounding=current.tax_rounding)
+    charged = {kind: bill.amount_of(kind) for kind in TAXABLE_KINDS}
+    rates: dict[str, Decimal] = {}
+    for kind in TAXABLE_KINDS:
+        lines = [ln for ln in bill.lines if ln.kind is LineKind.TAX and ln.rule_id == f"tax/{kind}"]
+        shown = _TAX_PERCENT.search(lines[0].description) if len(lines) == 1 else None
+        if shown is not None:
+            rates[kind] = Decimal(shown.group(1)).scaleb(-2)
+        elif lines or current.tax_on(kind, charged[kind]) == 0:  # a tax line whose rate does not read, or no telling
+            rates[kind] = current.tax_rate(kind)
+    return BillingPolicy(tax_rates={k: v for k, v in rates.items() if v}, tax_rounding=current.tax_rounding)
+
+
+# Why a rerate entry was issued is stored (the entry's ``reason``, and so the text of the bill line that carries it)
+# as a code and its parameters, not as a sentence: a statement says it in the reader's language. Code → the
+# parameters it needs; ``currency`` comes last in every one.
+REASON_PARAMS: dict[str, tuple[str, ...]] = {
+    "rerate-usage": ("period", "record", "old", "new"),  # a billed record priced again (optional: rule, old_rule)
+    "late-usage": ("period", "record", "new"),  # a record the bill does not hold, rated after it (optional: rule)
+    "rerate-fee": ("period", "plan", "old", "new"),  # a plan fee priced again (optional: days, as ``16/31``)
+    "late-vas": ("period", "record", "rule", "amount"),  # a VAS charge rated after the bill (optional: subscription)
+}
+REASON_LIMIT = 190  # a bill line keeps 200 characters, ``credit: `` included
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def encode_reason(code: str, currency: str, **params: str | None) -> str:
+    """``code k=v ... currency=XXX``: values percent-encoded (a space in a record id stays in one value), the
+    currency last, so a text cut short does not parse rather than parsing wrong. Optional parameters (those after
+    the required ones, last first) are left out when the text would not fit in a bill line."""
+    required = REASON_PARAMS[code]
+    pairs = [(k, v) for k, v in params.items() if v is not None and v != ""]
+    pairs.sort(key=lambda kv: (kv[0] not in required, required.index(kv[0]) if kv[0] in required else 0))
+
+    def text(kept: list[tuple[str, str]]) -> str:
+        return " ".join([code, *(f"{k}={quote(str(v), safe='/+-._~:')}" for k, v in kept), f"currency={currency}"])
+
+    while len(text(pairs)) > REASON_LIMIT and pairs and pairs[-1][0] not in required:
+        pairs.pop()
+    return text(pairs)
+
+
+def decode_reason(text: str) -> tuple[str, dict[str, str]] | None:
+    """The code and parameters of a reason ``encode_reason`` wrote; ``None`` for any other text (a reason written
+    as a sentence, by an earlier version or by hand, or one cut short)."""
+    code, *tokens = text.split(" ")
+    if code not in REASON_PARAMS or not tokens:
+        return None
+    params: dict[str, str] = {}
+    for token in tokens:
+        key, eq, value = token.partition("=")
+        if not eq or not key or key in params:
+            return None
+        params[key] = unquote(value)
+    if list(params)[-1] != "currency" or not _CURRENCY.match(params["currency"]):
+        return None
+    if any(k not in params for k in REASON_PARAMS[code]):
+        return None
+    try:
+        for k in ("old", "new", "amount"):
+            if k in params:
+                Decimal(params[k])
+    except InvalidOperation:
+        return None
+    return code, params

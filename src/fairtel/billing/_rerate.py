@@ -10,7 +10,11 @@ current price.
 The bill taxes each kind once, on the kind's total; so an entry's tax is what its difference changes in that
 total's tax (the kind's running total, from what was billed plus earlier corrections), not the difference
 taxed and rounded on its own, which would drift from the bill by a rounding per record. The entries of a
-bill thus add up to what a bill issued under the corrected tariff would differ by, tax included.
+bill thus add up to what a bill issued under the corrected tariff would differ by, tax included. The rates are
+those the bill was issued under (``policies``, from ``issued_policy``), not today's: a VAT change after the bill
+run is not a correction of the bill.
+
+An entry's ``reason`` is a code and parameters (``encode_reason``), which a statement words in its language.
 
 A record is compared only in the bill's currency and under the plan it was billed on: usage rated again under
 another plan (the subscriber changed plan after the period) is not a tariff correction and is left as billed.
@@ -36,7 +40,17 @@ from datetime import datetime
 import polars as pl
 import pyarrow as pa
 
-from fairtel.billing._model import USAGE_KINDS, Account, AdjustmentEntry, AdjustmentKind, Bill, BillingPolicy, LineKind
+from fairtel.billing._model import (
+    USAGE_KINDS,
+    Account,
+    AdjustmentEntry,
+    AdjustmentKind,
+    Bill,
+    BillingPolicy,
+    LineKind,
+    encode_reason,
+    issued_policy,
+)
 from fairtel.billing._run import BILLABLE_VERDICTS, fee_days, fee_for_days, normalise_rated, plan_fee_minor
 from fairtel.catalog import Catalog
 from fairtel.core.errors import CurrencyMismatchError, NotFoundError
@@ -110,6 +124,7 @@ def rerate_differences(
     created_at: datetime,
     prior: Iterable[AdjustmentEntry] = (),
     policy: BillingPolicy | None = None,
+    policies: Mapping[str, BillingPolicy] | None = None,
     created_by: str = "rerate",
 ) -> RerateResult:
     """Adjustment entries that bring each billed record to its rerated price.
@@ -118,10 +133,12 @@ def rerate_differences(
     RATED_COLUMNS); ``bills``: msisdn → the bill of the period each correction refers to (subscribers without
     one are not compared); ``prior``: the rerate entries already issued for the period. A record the new
     rating did not price is left as billed and listed in ``missing``; a record priced now but absent from the
-    bill (late usage) is charged.
+    bill (late usage) is charged. ``policies``: msisdn → the tax policy its bill was issued under
+    (``issued_policy``); a subscriber it does not name is taxed under ``policy``.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
+    policies = policies or {}
     billed_msisdns = list(bills)
     billed_lines = normalise_rated(billed).filter(pl.col("msisdn").is_in(billed_msisdns))
     rerated_lines = normalise_rated(rerated).filter(pl.col("msisdn").is_in(billed_msisdns))
@@ -173,20 +190,27 @@ def rerate_differences(
         changes.append(change)
         delta = after - before
         base = (row["msisdn"], row["kind"])
-        tax = policy.tax_on(row["kind"], charged[base] + delta) - policy.tax_on(row["kind"], charged[base])
+        taxes = policies.get(row["msisdn"], policy)
+        tax = taxes.tax_on(row["kind"], charged[base] + delta) - taxes.tax_on(row["kind"], charged[base])
         charged[base] += delta
         taxed = delta + tax
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
+        if row["amount_old"] is None and key not in shift:  # a record the bill does not hold: rated after it
+            reason = encode_reason("late-usage", currency, period=period, record=row["record_id"], new=money[1],
+                                   rule=change.new_rule)
+        else:
+            reason = encode_reason("rerate-usage", currency, period=period, record=row["record_id"], old=money[0],
+                                   new=money[1], rule=change.new_rule,
+                                   old_rule=change.old_rule if change.old_rule != change.new_rule else None)
         entries.append(AdjustmentEntry(
             adjustment_id=stable_id("adj", "rerate", period, *key, count.get(key, 0)),
             kind=AdjustmentKind.DEBIT if taxed > 0 else AdjustmentKind.CREDIT,
             msisdn=row["msisdn"],
             amount_minor=abs(taxed),
             currency=currency,
-            reason=(f"rerate {period}: record {row['record_id']} {change.old_rule or '(not billed)'} {money[0]} → "
-                    f"{change.new_rule} {money[1]} {currency}"),
+            reason=reason,
             created_at=created_at,
             created_by=created_by,
             bill_id=bills[row["msisdn"]],
@@ -248,7 +272,8 @@ def rerate_fees(
     correction of this period). The current fee is pro-rated by the days of the bill's fee line; a bill
     without one (its plan had no fee) takes the days from ``accounts`` as the bill run did, and is left as
     billed (listed in ``missing``) when its account is not given. ``prior``: the rerate entries already issued
-    for the period; the fee ones (naming no record) are counted as already corrected.
+    for the period; the fee ones (naming no record) are counted as already corrected. Each bill's tax is reckoned
+    at the rates it was issued under (``issued_policy``; ``policy``: the rates now, for a bill that cannot tell).
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -304,19 +329,20 @@ def rerate_fees(
             continue
         changes.append(FeeChange(bill.msisdn, bill.bill_id, plan.id, days, before, after))
         delta = after - before
-        tax = policy.tax_on(LineKind.PLAN_FEE, before + delta) - policy.tax_on(LineKind.PLAN_FEE, before)
+        taxes = issued_policy(bill, policy)
+        tax = taxes.tax_on(LineKind.PLAN_FEE, before + delta) - taxes.tax_on(LineKind.PLAN_FEE, before)
         taxed = delta + tax
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
-        span = "" if days == per.days else f", {days} of {per.days} days"
         entries.append(AdjustmentEntry(
             adjustment_id=stable_id("adj", "rerate-fee", period, bill.msisdn, count.get(bill.msisdn, 0)),
             kind=AdjustmentKind.DEBIT if taxed > 0 else AdjustmentKind.CREDIT,
             msisdn=bill.msisdn,
             amount_minor=abs(taxed),
             currency=currency,
-            reason=f"rerate {period}: monthly fee {plan.id}{span} {money[0]} → {money[1]} {currency}",
+            reason=encode_reason("rerate-fee", currency, period=period, plan=plan.id, old=money[0], new=money[1],
+                                 days=None if days == per.days else f"{days}/{per.days}"),
             created_at=created_at,
             created_by=created_by,
             bill_id=bill.bill_id,
@@ -346,6 +372,7 @@ def charge_late_vas(
     prior: Iterable[AdjustmentEntry] = (),
     stored: pl.DataFrame | pa.Table | None = None,
     policy: BillingPolicy | None = None,
+    policies: Mapping[str, BillingPolicy] | None = None,
     created_by: str = "rerate",
 ) -> LateVasResult:
     """Adjustment entries that charge, once, the consented VAS charges of billed subscribers that their bill of
@@ -360,10 +387,12 @@ def charge_late_vas(
     its finding as never billed). Each entry is a debit of the charge plus what it adds to the bill's VAS tax (the
     bill taxed its VAS charges once, on their total: the base is that total plus the late charges before this
     one, in record order), naming the bill, the period and the record; its id is the one a rerate entry of the
-    record gets, so issuing it twice is impossible.
+    record gets, so issuing it twice is impossible. ``policies``: msisdn → the tax policy its bill was issued
+    under (``issued_policy``); a subscriber it does not name is taxed under ``policy``.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
+    policies = policies or {}
     billable = list(BILLABLE_VERDICTS)
     msisdns = list(bills)
     vas_kind = pl.col("kind") == LineKind.VAS.value
@@ -403,17 +432,18 @@ def charge_late_vas(
         amount = int(row["amount_minor"])
         if amount <= 0:  # an offer the plan includes: nothing owed
             continue
-        tax = policy.tax_on(LineKind.VAS, charged[row["msisdn"]] + amount) - policy.tax_on(LineKind.VAS, charged[row["msisdn"]])
+        taxes = policies.get(row["msisdn"], policy)
+        tax = taxes.tax_on(LineKind.VAS, charged[row["msisdn"]] + amount) - taxes.tax_on(LineKind.VAS, charged[row["msisdn"]])
         charged[row["msisdn"]] += amount
         money = Money.from_minor(amount, currency).amount
-        under = f" under subscription {row['subscription_id']}" if row["subscription_id"] else ""
         entries.append(AdjustmentEntry(
             adjustment_id=stable_id("adj", "rerate", period, *key, 0),
             kind=AdjustmentKind.DEBIT,
             msisdn=row["msisdn"],
             amount_minor=amount + tax,
             currency=currency,
-            reason=f"late VAS charge {period}: record {row['record_id']} {row['rule_id']}{under} {money} {currency}",
+            reason=encode_reason("late-vas", currency, period=period, record=row["record_id"], rule=str(row["rule_id"] or ""),
+                                 amount=str(money), subscription=row["subscription_id"]),
             created_at=created_at,
             created_by=created_by,
             bill_id=bills[row["msisdn"]],

@@ -337,6 +337,8 @@ def _bill_one(
         add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
         charge_by_kind[LineKind.PLAN_FEE] += fee
     for row in usage:
+        if not row["amount_minor"] and not row["quantity"] and not row["allowance_id"]:
+            continue  # nothing used and nothing charged (calls of 0 seconds): the statement lists them, the bill need not
         add(LineKind(row["kind"]), _describe_usage(row), int(row["amount_minor"]), rule_id=row["rule_id"],
             quantity=row["quantity"], unit=row["unit"], allowance_id=row["allowance_id"])
         charge_by_kind[row["kind"]] += int(row["amount_minor"])
@@ -352,4 +354,4 @@ def _bill_one(
             adjustment_id=adj.adjustment_id)
         adjusted += adj.signed_minor
     return Bill(bill_id_for(acct.msisdn, per.key), acct.msisdn, per.key, plan.id, currency, issued_at, run_id, tuple(out),
-                sum(charge_by_kind.values()), adjusted, tax)
+                sum(charge_by_kind.values()), adjusted, tax, tax_rates=dict(policy.tax_rates))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +21,9 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 from fairtel.core.time import Period
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from decimal import Decimal
+
     import pyarrow as pa
 
     from fairtel.billing import Account, Bill, BillingPolicy, BillRun
@@ -180,13 +185,37 @@ def _stored_vas(app: App, per: Period, msisdns: list[str]) -> pl.DataFrame | Non
     return scan.filter((pl.col("kind") == "vas") & pl.col("msisdn").is_in(msisdns)).collect()
 
 
+def _rates_text(rates: Mapping[str, Decimal] | None) -> str | None:
+    """A bill's tax rates as the lake keeps them: JSON, kind → rate as a decimal string (``{}``: untaxed)."""
+    return None if rates is None else json.dumps({k: str(v) for k, v in sorted(rates.items())}, sort_keys=True)
+
+
 def _bill_rows(run: BillRun) -> list[dict[str, Any]]:
     return [
         {"bill_id": b.bill_id, "msisdn": b.msisdn, "period": b.period, "plan_id": b.plan_id, "currency": b.currency,
          "issued_at": b.issued_at, "run_id": b.run_id, "charges_minor": b.charges_minor, "tax_minor": b.tax_minor,
-         "adjustments_minor": b.adjustments_minor, "subtotal_minor": b.subtotal_minor, "total_minor": b.total_minor}
+         "adjustments_minor": b.adjustments_minor, "subtotal_minor": b.subtotal_minor, "total_minor": b.total_minor,
+         "tax_rates": _rates_text(b.tax_rates)}
         for b in run.bills
     ]
+
+
+def _issued_tax_rates(app: App, per: Period, bills: list[Bill]) -> dict[str, dict[str, Decimal]]:
+    """bill_id → the tax rates the bill was issued with, from its run's part of the ``bills`` dataset (the database
+    keeps a bill's tax lines, which show no rate for a kind whose tax came to nothing). A part written before the
+    rates were kept has none: such bills are left to ``issued_policy`` and their tax lines."""
+    from decimal import Decimal
+
+    runs = {b.run_id for b in bills if b.run_id}
+    wanted = {b.bill_id for b in bills}
+    out: dict[str, dict[str, Decimal]] = {}
+    for f in app.lake.files(BILLS, periods=[per.key]):
+        if f.stem not in runs or "tax_rates" not in pl.read_parquet_schema(f):
+            continue
+        for row in pl.read_parquet(f, columns=["bill_id", "tax_rates"]).iter_rows(named=True):
+            if row["bill_id"] in wanted and row["tax_rates"] is not None:
+                out[row["bill_id"]] = {k: Decimal(v) for k, v in json.loads(row["tax_rates"]).items()}
+    return out
 
 
 def _bill_json(b: Bill) -> dict[str, Any]:
@@ -324,10 +353,23 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     return out
 
 
+_NUMBER_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def msisdn_argument(text: str) -> str:
+    """A number as the register keeps it, from one as people type it: E.164 without its leading ``+`` (as usage
+    records are read), and a number written in groups (``+86 138-0000-0001``) without its spaces and dashes. Text
+    that is not digits once those are gone (a PBX extension or SIP user) is kept as typed, but for the ``+``."""
+    number = text.strip().lstrip("+")
+    digits = _NUMBER_SEPARATORS.sub("", number)
+    return digits if digits.isascii() and digits.isdigit() else number
+
+
 def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: str, lang: str | None) -> str:
     from fairtel.billing import bill_id_for, build_statement, snapshot_mismatches, statement_csv, statement_html
     from fairtel.store import get_bill, get_subscriber
 
+    msisdn = msisdn_argument(msisdn)
     per = _period(period, catalog)
     with app.db.connect() as conn:
         bill = get_bill(conn, bill_id_for(msisdn, per.key))
@@ -355,7 +397,10 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
 
 
 def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report: Any) -> dict[str, Any]:
+    from dataclasses import replace
+
     from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, snapshot_mismatches
+    from fairtel.billing._model import issued_policy
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.rating import rate
@@ -366,6 +411,11 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         prior = rerate_entries(conn, per.key)
     if not bills:
         raise ConflictError(f"no bills issued for {per.key}: nothing was charged, so rerun `fairtel rate --period {per.key}` instead")
+    # each correction is taxed at the rates its bill was issued with, not at today's settings
+    rates = _issued_tax_rates(app, per, bills)
+    bills = [replace(b, tax_rates=rates[b.bill_id]) if b.bill_id in rates else b for b in bills]
+    current = _policy(app)
+    policies = {b.msisdn: issued_policy(b, current) for b in bills}
     billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
     # A bill whose snapshot is missing or incomplete cannot tell which records it charged: compared, every one
     # of them would look unbilled and be charged again. Its usage is left as billed (its fee is still rerated).
@@ -386,15 +436,16 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     rerated = result.rated if result is not None else billed.head(0)
     now = utc_now()
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
-                              currency=catalog.operator.currency, created_at=now, prior=prior, policy=_policy(app),
-                              created_by=created_by)
+                              currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
+                              policies=policies, created_by=created_by)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
-                       prior=prior, policy=_policy(app), created_by=created_by)
+                       prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
     # gate refused (the gate as it stands, or the one rating stored its verdict under)
     late = charge_late_vas(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                            currency=catalog.operator.currency, created_at=now, prior=prior,
-                           stored=_stored_vas(app, per, msisdns), policy=_policy(app), created_by=created_by)
+                           stored=_stored_vas(app, per, msisdns), policy=current, policies=policies,
+                           created_by=created_by)
     entries = [*diff.adjustments, *fees.adjustments, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
