@@ -111,5 +111,30 @@ def test_kpi_sla_follows_the_lifecycle_and_keeps_its_keys(home: Path) -> None:
     res = runner.invoke(app, ["kpi", "--period", period, "--home", str(home), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
-    assert report["sla"] == {"resolved": 1, "resolved_in_time": 1, "attainment": "1.0000", "open": 2, "open_overdue": 0}
+    # three complaints, four terms: the reopened one was resolved in time, then reopened (a new term, open)
+    assert report["sla"] == {"resolved": 2, "resolved_in_time": 2, "attainment": "1.0000", "open": 2, "open_overdue": 0}
+    assert report["complaints"]["total"] == 3
     assert {"period", "subscribers", "complaints", "sla", "nps", "assistant", "charges", "rating_timeliness", "notes"} <= set(report)
+
+
+def test_kpi_counts_the_lines_in_service_during_the_month(home: Path) -> None:
+    """The per-million denominator of March 2026: the line of the home, and a line closed in April (in service in
+    March); not a line closed in February, one closed when not known, nor one activated in April."""
+    from fairtel.store import Customer, Subscriber
+
+    fapp = bootstrap(load_settings(home=home))
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    with fapp.db.begin() as conn:
+        conn.execute(insert(table_of(Customer)).values(customer_id="c2", created_at=at))
+        conn.execute(insert(table_of(Subscriber)), [
+            {"msisdn": m, "customer_id": "c2", "plan_id": "basic-39", "activated_at": activated, "status": status,
+             "language": "zh", "region": None, "updated_at": at, "closed_at": closed}
+            for m, activated, status, closed in (
+                ("8613800138101", at, "closed", datetime(2026, 4, 2, tzinfo=UTC)),
+                ("8613800138102", at, "closed", datetime(2026, 2, 2, tzinfo=UTC)),
+                ("8613800138103", at, "closed", None),
+                ("8613800138104", datetime(2026, 4, 2, tzinfo=UTC), "active", None))])
+    fapp.db.dispose()
+    res = runner.invoke(app, ["kpi", "--period", "2026-03", "--home", str(home), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["subscribers"] == 2

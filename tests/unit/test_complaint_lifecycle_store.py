@@ -211,7 +211,8 @@ def test_rows_written_outside_the_lifecycle_are_read_and_repaired(engine: Engine
         due = conn.execute(select(c.c.due_at, c.c.lifecycle).where(c.c.complaint_id == "cmp_api")).one()
     assert stored == ["opened", "closed", "reopened"]
     assert all(e.recorded for e in rec.history)
-    assert due.lifecycle == "reopened" and due.due_at == T0 + timedelta(hours=48)
+    # reopened at 5 h: a billing error is due 48 h from the reopening
+    assert due.lifecycle == "reopened" and due.due_at == T0 + timedelta(hours=5 + 48)
 
 
 def test_unknown_complaint_is_not_found(engine: Engine) -> None:

@@ -489,6 +489,8 @@ class ComplaintEventOut(BaseModel):
     actor: str
     note: str | None
     recorded: bool
+    due_at: datetime | None = Field(None, description="An opening or a reopening: the resolution deadline it set (inferred "
+                                    "for events recorded before deadlines were kept).")
 
 
 class ComplaintHistoryOut(BaseModel):
@@ -675,7 +677,7 @@ def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
     rec = get_complaint(acc.conn, complaint_id, policy=acc.sla)
     acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
     events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=_scrub(acc, e.note),
-                                recorded=e.recorded) for e in rec.history]
+                                recorded=e.recorded, due_at=e.due_at) for e in rec.history]
     return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 
 

@@ -16,9 +16,9 @@ from fairtel.api._paging import Page, money_text, slice_page
 from fairtel.care import nps as nps_of
 from fairtel.core.ids import new_id
 from fairtel.core.time import Period, utc_now, zone
-from fairtel.kpi import ComplaintFact, per_million, sla_attainment
+from fairtel.kpi import LineFact, complaint_rates, complaint_terms, lines_in_service_by_period, sla_attainment
 from fairtel.privacy import Permission
-from fairtel.store import Adjustment, Complaint, FraudCase, Lake, Subscriber, Survey
+from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, complaint_facts
 from fairtel.store import Finding as FindingRow
 from fairtel.store._schema import table_of
 
@@ -50,7 +50,8 @@ class Kpis(BaseModel):
     churn_risk: Series
     rating_timeliness: Series
     nps: Series
-    sla_attainment: Series = Field(description="Complaints resolved by their deadline, of those resolved, by month opened.")
+    sla_attainment: Series = Field(description="Resolution terms (a complaint's opening, each reopening) settled by their "
+                                               "deadline, of those settled, by month the term began.")
 
 
 def _month(at: datetime, tz: str) -> str:
@@ -64,32 +65,31 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     s = table_of(Subscriber)
     active = int(conn.scalar(select(func.count()).select_from(s).where(s.c.status == "active")) or 0)
 
-    # as `fairtel kpi` counts them: each month's complaints over the lines in service (active or suspended)
-    # activated before that month ended
-    c = table_of(Complaint)
-    rows = conn.execute(select(c.c.complaint_id, c.c.category, c.c.channel, c.c.opened_at, c.c.closed_at, c.c.due_at)).all()
-    per_month = Counter(_month(cr.opened_at, tz) for cr in rows)
-    # as `fairtel kpi` judges them: by the deadline stored with each complaint, else the operator's SLA setting
-    facts: defaultdict[str, list[ComplaintFact]] = defaultdict(list)
-    for cr in rows:
-        facts[_month(cr.opened_at, tz)].append(ComplaintFact(cr.complaint_id, cr.category, cr.channel, cr.opened_at, cr.closed_at,
-                                                             cr.due_at))
+    # as `fairtel kpi` counts and judges them, month by month: the complaints opened in the month (each once,
+    # however often reopened) over the lines in service at some time in it; the resolution terms begun in the
+    # month (an opening or a reopening) against the deadline each recorded, else the operator's SLA setting
+    facts = complaint_facts(conn, policy=acc.sla)
+    opened_in = sorted({_month(f.opened_at, tz) for f in facts})
+    begun_in = sorted({_month(term.started_at, tz) for f in facts for term in complaint_terms(f, acc.sla)})
     now = utc_now()
     sla = Series(title="complaints resolved in time", unit="share")
-    for m, month_facts in sorted(facts.items()):
-        share = sla_attainment(month_facts, now, acc.sla)["attainment"]
+    for m in begun_in:
+        p = Period.parse(m, tz)
+        share = sla_attainment(facts, now, acc.sla, start=p.start, end=p.end)["attainment"]
         if share is not None:
             sla.points.append(Point(label=m, value=float(share)))
     if not sla.points:
         sla.available, sla.note = False, "no complaint resolved yet"
     cpm = Series(title="complaints per million subscribers", unit="per million")
-    for m, n in sorted(per_month.items()):
-        end = Period.parse(m, tz).end
-        lines = int(conn.scalar(select(func.count()).select_from(s).where(
-            (s.c.activated_at < end) & s.c.status.in_(("active", "suspended")))) or 0)
-        rate = per_million(n, lines)
+    months = [Period.parse(m, tz) for m in opened_in]
+    lines = lines_in_service_by_period(
+        (LineFact(r.activated_at, r.status, r.closed_at)
+         for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < months[-1].end))),
+        [(p.start, p.end) for p in months]) if months else []
+    for p, in_service in zip(months, lines, strict=True):
+        rate = complaint_rates(facts, in_service, start=p.start, end=p.end)["per_million"]
         if rate is not None:
-            cpm.points.append(Point(label=m, value=float(rate)))
+            cpm.points.append(Point(label=p.key, value=float(rate)))
     if not cpm.points:
         cpm.available, cpm.note = False, "no complaints or no active subscribers yet"
 

@@ -1,6 +1,10 @@
 """Complaints: categories, the lifecycle (opened → acknowledged → resolved → closed, and reopened), SLA
 timers with escalation.
 
+A reopening starts a new term: the complaint must be acknowledged and resolved again, by a deadline counted
+from the reopening (recorded on the ``reopened`` event), while the terms before it keep their own deadlines
+and outcomes (:meth:`Complaint.terms`).
+
 A complaint's history is a list of events (append-only); its status is the last one. The store keeps the
 lifecycle status and the history, and beside them the coarse status (open, in_progress, closed) that
 readers predating the lifecycle use: :func:`store_status` maps a lifecycle status to it, and
@@ -9,7 +13,7 @@ readers predating the lifecycle use: :func:`store_status` maps a lifecycle statu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -73,10 +77,29 @@ def classify_complaint(text: str) -> ComplaintCategory:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintEvent:
+    """One move. ``due_at``: on an opening or a reopening, the resolution deadline it set, when recorded."""
+
     status: ComplaintStatus
     at: datetime
     by: str
     note: str | None = None
+    due_at: datetime | None = None
+
+
+_OPENINGS = frozenset({ComplaintStatus.OPENED, ComplaintStatus.REOPENED})
+_SETTLED = frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED})
+_ANSWERED = frozenset({ComplaintStatus.ACKNOWLEDGED, *_SETTLED})
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionTerm:
+    """One obligation to resolve a complaint: from its opening or a reopening to its deadline, and when it was
+    settled (resolved, or closed without a resolution; None while it is not)."""
+
+    started_at: datetime
+    due_at: datetime
+    settled_at: datetime | None
+    reopened: bool  # started by a reopening
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +121,13 @@ class Complaint:
 
     @property
     def opened_at(self) -> datetime:
+        """When it was first opened (a reopening does not move it)."""
         return self.events[0].at
+
+    @property
+    def term_started_at(self) -> datetime:
+        """When its current term began: the opening, or the latest reopening."""
+        return self.events[_last_opening(self.events)].at
 
     def first(self, status: ComplaintStatus) -> datetime | None:
         return next((e.at for e in self.events if e.status is status), None)
@@ -111,7 +140,7 @@ class Complaint:
         """When someone first answered: an acknowledgement, or a resolution that came without one."""
         ack = [t for t in (self.first(ComplaintStatus.ACKNOWLEDGED), self.first(ComplaintStatus.RESOLVED),
                            self.first(ComplaintStatus.CLOSED)) if t is not None]
-        return min(ack) if ack else None
+        return min(ack, key=_utc) if ack else None
 
     @property
     def resolved_at(self) -> datetime | None:
@@ -119,8 +148,28 @@ class Complaint:
         if self.status in (ComplaintStatus.OPENED, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.REOPENED):
             return None
         # by position, not by time: a reopening may carry the same instant as the resolution it undid
-        reopened = max((i for i, e in enumerate(self.events) if e.status is ComplaintStatus.REOPENED), default=0)
-        return next(e.at for e in self.events[reopened:] if e.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED))
+        return next(e.at for e in self.events[_last_opening(self.events):] if e.status in _SETTLED)
+
+    def terms(self, policy: SlaPolicy | None = None) -> tuple[ResolutionTerm, ...]:
+        """Its resolution terms, oldest first: one from the opening and one from each reopening. A term's
+        deadline is the one its event recorded, else its category's under ``policy`` (default
+        ``DEFAULT_SLA``) counted from the event; it is settled by the first resolution or close after it."""
+        rules = DEFAULT_SLA if policy is None else policy
+        starts = [i for i, e in enumerate(self.events) if e.status in _OPENINGS] or [0]
+        out: list[ResolutionTerm] = []
+        for n, i in enumerate(starts):
+            start = self.events[i]
+            stop = starts[n + 1] if n + 1 < len(starts) else len(self.events)
+            settled = next((e.at for e in self.events[i + 1:stop] if e.status in _SETTLED), None)
+            due = start.due_at if start.due_at is not None else resolve_due(self.category, start.at, rules)
+            out.append(ResolutionTerm(start.at, due, settled, reopened=start.status is ComplaintStatus.REOPENED))
+        return tuple(out)
+
+
+def _last_opening(events: Sequence[ComplaintEvent]) -> int:
+    """The position of the event that began the current term (by position, not by time: a reopening may
+    carry the same instant as the resolution it undid)."""
+    return max((i for i, e in enumerate(events) if e.status in _OPENINGS), default=0)
 
 
 def open_complaint(
@@ -140,7 +189,7 @@ def transition(complaint: Complaint, status: ComplaintStatus | str, *, at: datet
     if to not in _NEXT[complaint.status]:
         raise ConflictError(f"complaint {complaint.complaint_id} is {complaint.status.value}: cannot become {to.value}",
                             details={"from": complaint.status.value, "to": to.value})
-    if at < complaint.events[-1].at:
+    if _utc(at) < _utc(complaint.events[-1].at):  # instants: in one zone a repeated hour compares by wall clock
         raise ConflictError(f"complaint {complaint.complaint_id}: an event cannot come before the previous one")
     return replace(complaint, events=(*complaint.events, ComplaintEvent(to, at, by, note)))
 
@@ -250,12 +299,17 @@ def resolve_due(category: str, opened_at: datetime, policy: SlaPolicy = DEFAULT_
 def sla_state(
     complaint: Complaint, now: datetime, policy: SlaPolicy = DEFAULT_SLA, *, due_at: datetime | None = None
 ) -> SlaState:
-    """Where a complaint stands against its deadlines at ``now``. ``due_at``: the resolution deadline set
-    when the complaint was opened (kept even if the policy changed since); default: from ``policy``."""
+    """Where a complaint's current term stands against its deadlines at ``now``: a reopened complaint is
+    judged from its reopening, and must be acknowledged and resolved again. ``due_at``: the resolution
+    deadline stored for the term (set when it was opened or reopened, kept even if the policy changed
+    since); default: the one its event recorded, else from ``policy``."""
     now = _utc(require_aware(now, "now"))
-    ack_due = hours_after(complaint.opened_at, policy.acknowledge_hours(complaint.category))
-    res_due = due_at if due_at is not None else resolve_due(complaint.category, complaint.opened_at, policy)
-    ack, res = complaint.acknowledged_at, complaint.resolved_at
+    start = _last_opening(complaint.events)
+    term = complaint.terms(policy)[-1]
+    ack_due = hours_after(term.started_at, policy.acknowledge_hours(complaint.category))
+    res_due = due_at if due_at is not None else term.due_at
+    ack = next((e.at for e in complaint.events[start + 1:] if e.status in _ANSWERED), None)
+    res = term.settled_at
     ack_ok = (_utc(ack) <= _utc(ack_due)) if ack is not None else (False if now > _utc(ack_due) else None)
     res_ok = (_utc(res) <= _utc(res_due)) if res is not None else (False if now > _utc(res_due) else None)
     level = Escalation.NONE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -83,6 +83,7 @@ def nps(scores: Iterable[int]) -> NpsResult:
 
 def surveys_due(complaints: Iterable[Complaint], answered_msisdns: set[str], *, since: datetime) -> list[Complaint]:
     """Complaints resolved since ``since`` whose subscriber has not answered a survey yet: whom to ask."""
-    require_aware(since, "since")
-    due = [c for c in complaints if c.resolved_at is not None and c.resolved_at >= since and c.msisdn not in answered_msisdns]
-    return sorted(due, key=lambda c: (c.resolved_at or since, c.complaint_id))
+    since = require_aware(since, "since").astimezone(UTC)  # instants: in one zone a repeated hour compares by wall clock
+    due = [c for c in complaints
+           if c.resolved_at is not None and c.resolved_at.astimezone(UTC) >= since and c.msisdn not in answered_msisdns]
+    return sorted(due, key=lambda c: ((c.resolved_at or since).astimezone(UTC), c.complaint_id))

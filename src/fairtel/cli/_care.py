@@ -154,24 +154,25 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
 
     from fairtel.care import ConversationLog
     from fairtel.core.time import Period, utc_now
-    from fairtel.kpi import ComplaintFact, FindingFact, KpiInputs, RefundFact, compute_kpis
-    from fairtel.store import Adjustment, Complaint, Subscriber, Survey
+    from fairtel.kpi import FindingFact, KpiInputs, LineFact, RefundFact, compute_kpis, lines_in_service
+    from fairtel.store import Adjustment, Subscriber, Survey, complaint_facts
     from fairtel.store._schema import table_of
 
     settings = fapp.settings
     tz = settings.timezone
     now = utc_now()
+    sla = sla_of(fapp)
     period = Period.parse(period_key, tz) if period_key else Period.containing(now, tz)
     start, end = period.start, period.end
     with fapp.db.connect() as conn:
+        # the lines in service at some time in the month (a line closed since still counts in it)
         s = table_of(Subscriber)
-        subscribers = len(conn.execute(select(s.c.msisdn).where(
-            (s.c.activated_at < end) & s.c.status.in_(("active", "suspended")))).all())
-        c = table_of(Complaint)
-        complaints = [
-            ComplaintFact(r.complaint_id, r.category, r.channel, r.opened_at, r.closed_at, r.due_at)
-            for r in conn.execute(select(c).where((c.c.opened_at >= start) & (c.c.opened_at < end)))
-        ]
+        subscribers = lines_in_service([
+            LineFact(r.activated_at, r.status, r.closed_at)
+            for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < end))
+        ], start, end)
+        # the complaints opened in the month, and those reopened in it, each with its resolution terms
+        complaints = complaint_facts(conn, start=start, end=end, policy=sla)
         v = table_of(Survey)
         scores = [r.score for r in conn.execute(select(v.c.score).where((v.c.answered_at >= start) & (v.c.answered_at < end)))]
         a = table_of(Adjustment)
@@ -191,8 +192,8 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     timeliness = online_timeliness(settings.lake_dir, period.key) or None
     turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
     inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_scores=scores,
-                       turns=turns, findings=findings, refunds=refunds, timeliness=timeliness)
-    return compute_kpis(inputs, sla=sla_of(fapp))
+                       turns=turns, findings=findings, refunds=refunds, timeliness=timeliness, start=start, end=end)
+    return compute_kpis(inputs, sla=sla)
 
 
 def print_kpis(report: KpiReport) -> None:
@@ -285,7 +286,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
             conn.execute(c.insert(), new)
             conn.execute(table_of(ComplaintEvent).insert(), [
                 {"complaint_id": r["complaint_id"], "seq": 1, "kind": "status", "status": "opened", "at": r["opened_at"],
-                 "actor": "import", "note": None} for r in new])
+                 "actor": "import", "note": None, "due_at": r["due_at"]} for r in new])
     return {"read": len(rows) + seen.duplicate, "inserted": len(new), "duplicate": len(rows) + seen.duplicate - len(new)}
 
 

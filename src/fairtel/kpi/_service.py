@@ -1,9 +1,11 @@
 """Service indicators of one month, computed from plain facts (the CLI and the API gather them).
 
 - complaints per million subscribers, overall and per category (operators report about 0.78 per million
-  for unexplained charges);
-- SLA attainment: complaints resolved by the deadline stored when they were opened (their category's, for
-  complaints stored without one), and open ones already late; a reopened complaint counts as open again;
+  for unexplained charges): the complaints opened in the period, each once however often it is reopened,
+  over the lines in service at some time in the period (:func:`lines_in_service`);
+- SLA attainment of resolution terms: a complaint's opening and each reopening is an obligation to resolve
+  it by its own deadline (the one stored for it; its category's under the policy for complaints stored
+  without one), counted in the period it began: settled by that deadline, or still open and already late;
 - NPS of the month's survey answers;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
   or above the confidence threshold), containment (conversations closed without a human) and hand-off rate;
@@ -17,14 +19,15 @@ stay integers, so every ratio can be checked against them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fairtel.care import DEFAULT_SLA, ComplaintCategory, SlaPolicy, nps, resolve_due
+from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, nps, resolve_due
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
 
@@ -38,12 +41,27 @@ TIMELINESS_WINDOW = timedelta(minutes=15)
 
 @dataclass(frozen=True, slots=True)
 class ComplaintFact:
+    """A complaint as the indicators see it. ``terms``: its resolution terms (the opening, then each
+    reopening, with their deadlines and settlements, as ``fairtel.store.complaint_facts`` reads them from its
+    history); without them the complaint is one term, from ``opened_at`` to ``due_at``, settled at
+    ``closed_at``."""
+
     complaint_id: str
     category: str
     channel: str
-    opened_at: datetime
+    opened_at: datetime  # when first opened
     closed_at: datetime | None = None  # when last settled (resolved or closed); None while open or reopened
-    due_at: datetime | None = None  # the resolution deadline stored with the complaint
+    due_at: datetime | None = None  # the resolution deadline stored with the complaint (its current term's)
+    terms: tuple[ResolutionTerm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LineFact:
+    """A line of the register, for the subscribers behind per-million rates."""
+
+    activated_at: datetime
+    status: str  # active, suspended, closed
+    closed_at: datetime | None = None  # when a closed line left service (None: not closed, or not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,10 @@ class KpiInputs:
     refunds: Sequence[RefundFact] = ()
     timeliness: Sequence[tuple[datetime, datetime] | tuple[datetime, datetime, int]] | None = None
     currency: str = "CNY"
+    # the period's bounds: complaints opened, and terms begun, outside them are not of the period (None: all
+    # the facts given are)
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 def share(part: int, whole: int) -> Decimal | None:
@@ -95,12 +117,58 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def complaint_rates(complaints: Sequence[ComplaintFact], subscribers: int) -> dict[str, Any]:
-    by_category = Counter(c.category for c in complaints)
+def _within(at: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """``at`` in [start, end), compared as instants; an open bound does not limit."""
+    t = require_aware(at, "at").astimezone(UTC)
+    return (start is None or t >= start.astimezone(UTC)) and (end is None or t < end.astimezone(UTC))
+
+
+def _once(complaints: Sequence[ComplaintFact]) -> list[ComplaintFact]:
+    """Each complaint once (the first fact given of it), however many facts name it."""
+    first: dict[str, ComplaintFact] = {}
+    for c in complaints:
+        first.setdefault(c.complaint_id, c)
+    return list(first.values())
+
+
+def lines_in_service(lines: Sequence[LineFact], start: datetime, end: datetime) -> int:
+    """Lines in service at some time in [start, end): activated before its end and not closed before its
+    start (a closed line whose closing is not known counts as gone). The denominator of per-million rates: a
+    complaint of the period comes from one of these lines, and closing a line later does not change a past
+    period's count."""
+    return lines_in_service_by_period(lines, [(start, end)])[0]
+
+
+def lines_in_service_by_period(lines: Iterable[LineFact], periods: Sequence[tuple[datetime, datetime]]) -> list[int]:
+    """:func:`lines_in_service` of each period (start, end) of ``periods``, in their order, the lines read once
+    (a register of millions of lines over many months: sorted once, then a search per period)."""
+    since: list[datetime] = []  # lines not closed: when activated
+    left: list[tuple[datetime, datetime]] = []  # closed lines whose closing is known: activated, closed
+    for line in lines:
+        activated = require_aware(line.activated_at, "activated_at").astimezone(UTC)
+        if line.status != "closed":
+            since.append(activated)
+        elif line.closed_at is not None:
+            left.append((activated, require_aware(line.closed_at, "closed_at").astimezone(UTC)))
+    since.sort()
+    out: list[int] = []
+    for start, end in periods:
+        s, e = require_aware(start, "start").astimezone(UTC), require_aware(end, "end").astimezone(UTC)
+        out.append(bisect_left(since, e) + sum(1 for activated, closed in left if activated < e and closed >= s))
+    return out
+
+
+def complaint_rates(
+    complaints: Sequence[ComplaintFact], subscribers: int, *, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """Complaints opened in [start, end) (every one given when both are None), each counted once: a
+    reopening is not a new complaint."""
+    opened = [c for c in _once(complaints) if _within(c.opened_at, start, end)]
+    by_category = Counter(c.category for c in opened)
     unexplained = by_category.get(ComplaintCategory.UNEXPLAINED_CHARGE.value, 0)
     return {
-        "total": len(complaints),
-        "per_million": _text(per_million(len(complaints), subscribers)),
+        "total": len(opened),
+        "per_million": _text(per_million(len(opened), subscribers)),
         "by_category": {
             cat: {"count": n, "per_million": _text(per_million(n, subscribers))} for cat, n in sorted(by_category.items())
         },
@@ -110,21 +178,39 @@ def complaint_rates(complaints: Sequence[ComplaintFact], subscribers: int) -> di
     }
 
 
-def sla_attainment(complaints: Sequence[ComplaintFact], now: datetime, policy: SlaPolicy = DEFAULT_SLA) -> dict[str, Any]:
-    """Resolved complaints settled by their resolution deadline; open ones past it. The deadline is the one
-    stored with the complaint, else its category's under ``policy``."""
+def complaint_terms(complaint: ComplaintFact, policy: SlaPolicy = DEFAULT_SLA) -> tuple[ResolutionTerm, ...]:
+    """The resolution terms of a complaint: those given, else one from its opening to its stored deadline
+    (its category's under ``policy`` when it has none)."""
+    if complaint.terms:
+        return complaint.terms
+    due = complaint.due_at if complaint.due_at is not None else resolve_due(complaint.category, complaint.opened_at, policy)
+    return (ResolutionTerm(complaint.opened_at, due, complaint.closed_at, reopened=False),)
+
+
+def sla_attainment(
+    complaints: Sequence[ComplaintFact], now: datetime, policy: SlaPolicy = DEFAULT_SLA, *,
+    start: datetime | None = None, end: datetime | None = None,
+) -> dict[str, Any]:
+    """Resolution terms begun in [start, end) (all of them when both are None): settled by their deadline
+    (``resolved``: settled at all), or open and past it. A reopened complaint is a new obligation in the
+    period of its reopening, judged by the deadline the reopening set; the terms before it keep their own
+    deadline and outcome. The deadline is the one stored, else the category's under ``policy``."""
     now = require_aware(now, "now").astimezone(UTC)
-    resolved = in_time = overdue = 0
-    for c in complaints:
-        # elapsed hours and instants compared in UTC: the operator's zone may change its clocks
-        due = (c.due_at if c.due_at is not None else resolve_due(c.category, c.opened_at, policy)).astimezone(UTC)
-        if c.closed_at is not None:
-            resolved += 1
-            in_time += c.closed_at.astimezone(UTC) <= due
-        elif now > due:
-            overdue += 1
+    resolved = in_time = overdue = terms = 0
+    for c in _once(complaints):
+        for t in complaint_terms(c, policy):
+            if not _within(t.started_at, start, end):
+                continue
+            terms += 1
+            # elapsed hours and instants compared in UTC: the operator's zone may change its clocks
+            due = t.due_at.astimezone(UTC)
+            if t.settled_at is not None:
+                resolved += 1
+                in_time += t.settled_at.astimezone(UTC) <= due
+            elif now > due:
+                overdue += 1
     return {"resolved": resolved, "resolved_in_time": in_time, "attainment": _text(share(in_time, resolved)),
-            "open": len(complaints) - resolved, "open_overdue": overdue}
+            "open": terms - resolved, "open_overdue": overdue}
 
 
 def assistant_figures(
@@ -224,8 +310,8 @@ def compute_kpis(
     return KpiReport(
         period=inputs.period,
         subscribers=inputs.subscribers,
-        complaints=complaint_rates(inputs.complaints, inputs.subscribers),
-        sla=sla_attainment(inputs.complaints, inputs.now, sla),
+        complaints=complaint_rates(inputs.complaints, inputs.subscribers, start=inputs.start, end=inputs.end),
+        sla=sla_attainment(inputs.complaints, inputs.now, sla, start=inputs.start, end=inputs.end),
         nps=nps(inputs.survey_scores).to_dict(),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),
         charges=charge_figures(inputs.findings, inputs.refunds, inputs.currency),

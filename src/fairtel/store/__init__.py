@@ -132,6 +132,7 @@ __all__ = [
     "catalog_sha256",
     "catalog_text",
     "catalog_version",
+    "complaint_facts",
     "connect",
     "consent_event_id",
     "consent_events_for",
@@ -172,6 +173,7 @@ if TYPE_CHECKING:
         ComplaintHistoryEntry,
         ComplaintRecord,
         EscalatedComplaint,
+        complaint_facts,
         escalate_overdue,
         get_complaint,
         move_complaint,
@@ -182,8 +184,8 @@ if TYPE_CHECKING:
 # loaded on first use so that importing the store stays fast.
 _LAZY = {
     "StoreCareData": "fairtel.store._care",
-    **dict.fromkeys(("AuditAs", "ComplaintHistoryEntry", "ComplaintRecord", "EscalatedComplaint", "escalate_overdue",
-                     "get_complaint", "move_complaint", "open_complaint"), "fairtel.store._complaints"),
+    **dict.fromkeys(("AuditAs", "ComplaintHistoryEntry", "ComplaintRecord", "EscalatedComplaint", "complaint_facts",
+                     "escalate_overdue", "get_complaint", "move_complaint", "open_complaint"), "fairtel.store._complaints"),
 }
 
 

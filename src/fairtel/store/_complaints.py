@@ -7,16 +7,24 @@ closed) that readers predating the lifecycle use and may still change (a take or
 API). A row whose coarse status no longer matches its lifecycle, or that has no events at all (stored
 before the lifecycle was), is read with the events its status implies, marked ``recorded=False``; the
 next move through this module writes them before its own event.
+
+A reopening gives the complaint a new resolution deadline, counted from the reopening under the policy given
+(the operator's ``[sla]`` setting), and a fresh escalation level: ``due_at`` and ``escalation_level`` are
+those of the current term. ``opened_at`` stays when it was first opened, and the history keeps every term's
+deadline: the ``opened`` and ``reopened`` events record the deadline they set (``complaint_events.due_at``),
+and a reopening the deadline and escalation level it replaced (``previous_due_at``,
+``previous_escalation_level``). Events recorded before the events kept deadlines have none: the readers
+here infer them (:func:`_with_deadlines`). Notes are the writer's text only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 
 from fairtel.care import (
@@ -37,12 +45,14 @@ from fairtel.care import Complaint as LifecycleComplaint
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.time import require_aware
+from fairtel.kpi import ComplaintFact
 from fairtel.store._audit import record_access
 from fairtel.store._schema import Adjustment, Complaint, Finding, table_of
 from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
 
 UNRECORDED = "unrecorded"  # the actor of an event implied by a complaint's status but never written
 LINK_COLUMNS = ("finding_id", "adjustment_id", "conversation_id")
+_OPENINGS = frozenset({ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value})
 _VERBS = {
     ComplaintStatus.ACKNOWLEDGED: "acknowledge",
     ComplaintStatus.RESOLVED: "resolve",
@@ -71,6 +81,9 @@ class ComplaintHistoryEntry:
     actor: str
     note: str | None
     recorded: bool = True
+    due_at: datetime | None = None  # an opening or a reopening: the resolution deadline it set (inferred if not recorded)
+    previous_due_at: datetime | None = None  # a reopening: the deadline it replaced, when recorded
+    previous_escalation_level: int | None = None  # a reopening: the escalation level it reset, when recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +97,9 @@ class ComplaintRecord:
     store_status: str  # the coarse status
     opened_at: datetime
     closed_at: datetime | None  # when last settled (resolved, or closed without a resolution)
-    due_at: datetime
-    escalation_level: int
+    due_at: datetime  # the current term's resolution deadline: from the opening, or from the latest reopening
+    first_due_at: datetime  # the deadline set when it was first opened
+    escalation_level: int  # the current term's
     finding_id: str | None
     adjustment_id: str | None
     conversation_id: str | None
@@ -93,7 +107,7 @@ class ComplaintRecord:
 
     def lifecycle(self) -> LifecycleComplaint:
         """The care package's view: the status events only."""
-        events = tuple(ComplaintEvent(ComplaintStatus(e.status), e.at, e.actor, e.note)
+        events = tuple(ComplaintEvent(ComplaintStatus(e.status), e.at, e.actor, e.note, e.due_at)
                        for e in self.history if e.kind == "status")
         links = {k: v for k in LINK_COLUMNS if (v := getattr(self, k)) is not None}
         return LifecycleComplaint(self.complaint_id, self.msisdn, _category(self.category), self.channel, self.text,
@@ -131,14 +145,34 @@ def _row(conn: Connection, complaint_id: str, *, lock: bool = False) -> Row[Any]
     return row
 
 
-def _stored_events(conn: Connection, complaint_ids: list[str]) -> dict[str, list[ComplaintHistoryEntry]]:
+def _stored_events(conn: Connection, complaint_ids: list[str] | Select[Any]) -> dict[str, list[ComplaintHistoryEntry]]:
+    """The stored events of the complaints named, or selected by a query of their ids, oldest first."""
     e = table_of(ComplaintEventRow)
-    out: dict[str, list[ComplaintHistoryEntry]] = {cid: [] for cid in complaint_ids}
-    if not complaint_ids:
+    out: dict[str, list[ComplaintHistoryEntry]] = {cid: [] for cid in complaint_ids} if isinstance(complaint_ids, list) else {}
+    if isinstance(complaint_ids, list) and not complaint_ids:
         return out
     for r in conn.execute(select(e).where(e.c.complaint_id.in_(complaint_ids)).order_by(e.c.complaint_id, e.c.seq)):
-        out[r.complaint_id].append(ComplaintHistoryEntry(r.seq, r.kind, r.status, r.at, r.actor, r.note))
+        out.setdefault(r.complaint_id, []).append(ComplaintHistoryEntry(
+            r.seq, r.kind, r.status, r.at, r.actor, r.note, True, r.due_at, r.previous_due_at, r.previous_escalation_level))
     return out
+
+
+def _with_deadlines(history: list[ComplaintHistoryEntry], current: datetime) -> list[ComplaintHistoryEntry]:
+    """The entries as shown, each opening and reopening with the deadline it set: the one recorded on it, else
+    the one the next reopening recorded it replaced, else the one in force before it (a reopening recorded
+    before events kept deadlines, or a status changed outside the lifecycle, kept it), else ``current``, the
+    row's (which nothing has changed since)."""
+    openings = [i for i, e in enumerate(history) if e.kind == "status" and e.status in _OPENINGS]
+    dues: list[datetime | None] = [history[i].due_at for i in openings]
+    for k in range(len(openings) - 1, 0, -1):  # what a reopening replaced, or kept, was its predecessor's
+        if dues[k - 1] is None:
+            later = history[openings[k]]
+            dues[k - 1] = later.previous_due_at if later.due_at is not None else dues[k]
+    for k in range(len(openings)):
+        if dues[k] is None:
+            dues[k] = dues[k - 1] if k and dues[k - 1] is not None else current
+    due_of = dict(zip(openings, dues, strict=True))
+    return [replace(e, due_at=due_of[i]) if i in due_of else e for i, e in enumerate(history)]
 
 
 def _record(row: Row[Any], stored: list[ComplaintHistoryEntry], policy: SlaPolicy) -> ComplaintRecord:
@@ -153,10 +187,12 @@ def _record(row: Row[Any], stored: list[ComplaintHistoryEntry], policy: SlaPolic
         history.append(ComplaintHistoryEntry(None, "status", current.value, max(at, history[-1].at), UNRECORDED,
                                              f"status {row.status} set outside the lifecycle", recorded=False))
     due = row.due_at if row.due_at is not None else resolve_due(row.category, row.opened_at, policy)
+    history = _with_deadlines(history, due)
+    first_due = next(e.due_at for e in history if e.due_at is not None)  # the opening's
     return ComplaintRecord(
         complaint_id=row.complaint_id, msisdn=row.msisdn, category=row.category, channel=row.channel, text=row.text,
         status=current.value, store_status=row.status, opened_at=row.opened_at, closed_at=row.closed_at, due_at=due,
-        escalation_level=row.escalation_level, finding_id=row.finding_id, adjustment_id=row.adjustment_id,
+        first_due_at=first_due, escalation_level=row.escalation_level, finding_id=row.finding_id, adjustment_id=row.adjustment_id,
         conversation_id=row.conversation_id, history=tuple(history),
     )
 
@@ -173,6 +209,12 @@ def _audit(conn: Connection, audit: AuditAs, action: str, complaint_id: str, msi
                   subject_msisdn_pseudonym=audit.pseudonym(msisdn), reason=audit.reason, at=at)
 
 
+def _implied(history: tuple[ComplaintHistoryEntry, ...]) -> list[ComplaintHistoryEntry]:
+    """The events a complaint's status implies, to be written as they are known: without a deadline (the one
+    shown for them is inferred, and stays inferred the same way)."""
+    return [replace(e, due_at=None) for e in history if not e.recorded]
+
+
 def _append(conn: Connection, complaint_id: str, entries: list[ComplaintHistoryEntry]) -> None:
     if not entries:
         return
@@ -180,7 +222,8 @@ def _append(conn: Connection, complaint_id: str, entries: list[ComplaintHistoryE
     seq = int(conn.execute(select(func.coalesce(func.max(e.c.seq), 0)).where(e.c.complaint_id == complaint_id)).scalar_one())
     conn.execute(e.insert(), [
         {"complaint_id": complaint_id, "seq": seq + n, "kind": x.kind, "status": x.status, "at": x.at,
-         "actor": x.actor[:64], "note": x.note}
+         "actor": x.actor[:64], "note": x.note, "due_at": x.due_at, "previous_due_at": x.previous_due_at,
+         "previous_escalation_level": x.previous_escalation_level}
         for n, x in enumerate(entries, start=1)
     ])
 
@@ -224,13 +267,14 @@ def open_complaint(
         _check_link(conn, Adjustment, "adjustment_id", given["adjustment_id"], msisdn)
     cid = complaint_id or new_id("cmp")
     opened = ComplaintStatus.OPENED
+    due = resolve_due(cat.value, at, policy)
     conn.execute(table_of(Complaint).insert().values(
         complaint_id=cid, msisdn=msisdn, category=cat.value, opened_at=at, closed_at=None, status=store_status(opened),
-        channel=channel[:16], text=text, lifecycle=opened.value, due_at=resolve_due(cat.value, at, policy), escalation_level=0,
+        channel=channel[:16], text=text, lifecycle=opened.value, due_at=due, escalation_level=0,
         **{k: (given.get(k) or None) for k in LINK_COLUMNS},
     ))
     by = audit.actor if audit is not None else channel
-    _append(conn, cid, [ComplaintHistoryEntry(None, "status", opened.value, at, by, None)])
+    _append(conn, cid, [ComplaintHistoryEntry(None, "status", opened.value, at, by, None, due_at=due)])
     if audit is not None:
         _audit(conn, audit, "complaint.create", cid, msisdn, at)
     return get_complaint(conn, cid, policy=policy)
@@ -249,7 +293,9 @@ def move_complaint(
 ) -> ComplaintRecord:
     """One lifecycle move (acknowledged, resolved, closed, reopened). A move the lifecycle does not allow
     (a closed complaint can only be reopened) is a ConflictError naming both statuses. ``refund``: the
-    adjustment that settles a resolution (only with ``resolved``)."""
+    adjustment that settles a resolution (only with ``resolved``). A reopening starts a new term: a
+    resolution deadline counted from ``at`` under ``policy`` (the operator's setting) and escalation level
+    0; its event records the new deadline, and the deadline and level it replaced."""
     target = ComplaintStatus(to)
     if target is ComplaintStatus.OPENED:
         raise ConflictError(f"complaint {complaint_id} exists: it can be reopened, not opened",
@@ -261,11 +307,16 @@ def move_complaint(
     after = transition(before.lifecycle(), target, at=at, by=audit.actor, note=note)  # the rules live in care
     if refund is not None:
         _check_link(conn, Adjustment, "adjustment_id", refund, row.msisdn)
-    implied = [e for e in before.history if not e.recorded]
-    _append(conn, complaint_id, [*implied, ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, note)])
     values: dict[str, Any] = {"lifecycle": target.value, "status": store_status(target), "closed_at": after.resolved_at}
-    if row.due_at is None:
+    event = ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, note)
+    if target is ComplaintStatus.REOPENED:
+        values["due_at"] = resolve_due(row.category, at, policy)
+        values["escalation_level"] = 0
+        event = replace(event, due_at=values["due_at"], previous_due_at=before.due_at,
+                        previous_escalation_level=before.escalation_level)
+    elif row.due_at is None:
         values["due_at"] = before.due_at
+    _append(conn, complaint_id, [*_implied(before.history), event])
     if refund is not None:
         values["adjustment_id"] = refund
     t = table_of(Complaint)
@@ -296,14 +347,46 @@ def escalate_overdue(
         level = int(state.escalation)
         if level <= rec.escalation_level:
             continue
-        implied = [e for e in rec.history if not e.recorded]
         steps = [ComplaintHistoryEntry(None, "escalation", rec.status, now, audit.actor,
                                        f"escalated to {Escalation(n).name.lower()} (level {n}); resolution due "
                                        f"{rec.due_at.isoformat(timespec='minutes')}")
                  for n in range(rec.escalation_level + 1, level + 1)]
-        _append(conn, row.complaint_id, [*implied, *steps])
+        _append(conn, row.complaint_id, [*_implied(rec.history), *steps])
         conn.execute(update(t).where(t.c.complaint_id == row.complaint_id).values(
             escalation_level=level, lifecycle=rec.status, due_at=rec.due_at))
         _audit(conn, audit, "complaint.escalate", row.complaint_id, row.msisdn, now)
         out.append(EscalatedComplaint(row.complaint_id, rec.status, rec.due_at, rec.escalation_level, level))
     return sorted(out, key=lambda e: (-e.to_level, e.due_at, e.complaint_id))
+
+
+# -- the indicators' view -----------------------------------------------------------------------------------
+def complaint_facts(
+    conn: Connection, *, start: datetime | None = None, end: datetime | None = None, policy: SlaPolicy = DEFAULT_SLA
+) -> list[ComplaintFact]:
+    """The complaints a period [start, end) is about, for ``fairtel.kpi``: those opened in it and those
+    reopened in it, each once, with its resolution terms (each term's deadline as its history records it);
+    every complaint when both bounds are None. Give the facts to ``kpi.compute_kpis`` (or ``complaint_rates``
+    and ``sla_attainment``) with the same ``start`` and ``end``: a complaint counts in the per-million rate
+    of the period it was opened, and each term in the SLA attainment of the period it began."""
+    t, e = table_of(Complaint), table_of(ComplaintEventRow)
+    chosen: ColumnElement[bool] = true()
+    if start is not None or end is not None:
+        opened: list[ColumnElement[bool]] = []
+        reopened = [e.c.kind == "status", e.c.status == ComplaintStatus.REOPENED.value]
+        if start is not None:
+            require_aware(start, "start")
+            opened.append(t.c.opened_at >= start)
+            reopened.append(e.c.at >= start)
+        if end is not None:
+            require_aware(end, "end")
+            opened.append(t.c.opened_at < end)
+            reopened.append(e.c.at < end)
+        chosen = or_(and_(*opened), t.c.complaint_id.in_(select(e.c.complaint_id).where(*reopened)))
+    rows = conn.execute(select(t).where(chosen).order_by(t.c.opened_at, t.c.complaint_id)).all()
+    stored = _stored_events(conn, select(t.c.complaint_id).where(chosen))  # a query, not a list of every id
+    out: list[ComplaintFact] = []
+    for row in rows:
+        rec = _record(row, stored.get(row.complaint_id, []), policy)
+        out.append(ComplaintFact(rec.complaint_id, rec.category, rec.channel, rec.opened_at, rec.closed_at, rec.due_at,
+                                 terms=rec.lifecycle().terms(policy)))
+    return out

@@ -252,7 +252,10 @@ class Complaint(Base):
 
 
 class ComplaintEvent(Base):
-    """A complaint's history (append-only): each lifecycle move and each escalation, numbered from 1."""
+    """A complaint's history (append-only): each lifecycle move and each escalation, numbered from 1. An
+    opening or a reopening records the resolution deadline it set (``due_at``), and a reopening the deadline
+    and escalation level it replaced; events recorded before deadlines were kept here have none (readers
+    infer them: ``fairtel.store._complaints``)."""
 
     __tablename__ = "complaint_events"
     __table_args__ = (one_of("kind", COMPLAINT_EVENT_KINDS), one_of("status", COMPLAINT_LIFECYCLE))
@@ -264,6 +267,9 @@ class ComplaintEvent(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(ID)
     note: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column()  # an opening or a reopening: the resolution deadline it set
+    previous_due_at: Mapped[datetime | None] = mapped_column()  # a reopening: the deadline it replaced
+    previous_escalation_level: Mapped[int | None] = mapped_column(SmallInteger)  # a reopening: the level it reset
 
 
 class Survey(Base):

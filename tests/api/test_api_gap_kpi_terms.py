@@ -1,0 +1,44 @@
+"""The dashboard's complaint figures month by month, as `fairtel kpi` reports them: a reopened complaint counts once,
+in the month it was opened, over the lines in service during that month, and each of its resolution terms counts in
+the month it began, judged by its own deadline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fairtel_seed import Seeded, auth
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from fairtel.care import ComplaintStatus
+from fairtel.privacy import Pseudonymizer
+from fairtel.store import AuditAs, Customer, Subscriber, move_complaint, open_complaint
+from fairtel.store._schema import table_of
+
+LINE = "8613800139001"
+DESK = AuditAs("desk-1", "agent", Pseudonymizer("k" * 32, domain="msisdn"))
+
+
+def test_a_reopened_complaint_counts_once_and_each_term_in_its_month(
+    client: TestClient, tokens: dict[str, str], seeded: Seeded
+) -> None:
+    """September 2024 (Asia/Shanghai): the seed's two lines activated before it, a line closed in October (in
+    service in September) and one closed in August (not). An unexplained charge opened in September and resolved in
+    5 h (due in 48 h), reopened in October and resolved 60 h later."""
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    opened, reopened = datetime(2024, 9, 10, 2, 0, tzinfo=UTC), datetime(2024, 10, 15, 2, 0, tzinfo=UTC)
+    with seeded.engine.begin() as conn:
+        conn.execute(insert(table_of(Customer)).values(customer_id="cust-gap", created_at=at))
+        conn.execute(insert(table_of(Subscriber)), [
+            {"msisdn": m, "customer_id": "cust-gap", "plan_id": "payg", "activated_at": at, "status": "closed",
+             "language": "zh", "region": None, "updated_at": at, "closed_at": closed}
+            for m, closed in ((LINE, datetime(2024, 10, 20, tzinfo=UTC)), ("8613800139002", datetime(2024, 8, 1, tzinfo=UTC)))])
+        cid = open_complaint(conn, msisdn=LINE, category="unexplained_charge", text="6 yuan", at=opened, audit=DESK).complaint_id
+        move_complaint(conn, cid, ComplaintStatus.RESOLVED, at=opened + timedelta(hours=5), audit=DESK)
+        move_complaint(conn, cid, ComplaintStatus.REOPENED, at=reopened, audit=DESK)
+        move_complaint(conn, cid, ComplaintStatus.RESOLVED, at=reopened + timedelta(hours=60), audit=DESK)
+    kpis = client.get("/api/v1/kpis", headers=auth(tokens["analyst1"])).json()
+    per_million = {p["label"]: p["value"] for p in kpis["complaints_per_million"]["points"]}
+    sla = {p["label"]: p["value"] for p in kpis["sla_attainment"]["points"]}
+    assert per_million["2024-09"] == 333333.33 and "2024-10" not in per_million  # 1 complaint over 3 lines
+    assert (sla["2024-09"], sla["2024-10"]) == (1.0, 0.0)  # in time in September; 60 h against 48 h in October
