@@ -54,7 +54,7 @@ def test_subscriber_bill_in_both_languages(web: TestClient) -> None:
     assert "为何收费" in zh and "我的账单" in zh and "53.50 CNY" in zh
     lines = re.findall(r'<td class="line-text">([^<]*)</td>', zh)
     assert lines == ["套餐月费 · 基础套餐 39 元", "国内主叫（套餐内国内主叫 300 分钟）", "港澳台长途",
-                     "国内流量（套餐内国内流量 10 GB）", "畅听音乐包 (sp-melody)"]
+                     "国内流量（套餐内国内流量 10 GiB）", "畅听音乐包 (sp-melody)"]
     usage = zh[zh.index('id="usage-table"'):]
     assert "语音通话 (主叫)" in usage and "增值业务" in usage and "（国内）" in usage
     assert "2026-10-03 20:00" in usage  # on the operator's clock (Asia/Shanghai), as the record was written
