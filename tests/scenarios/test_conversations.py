@@ -17,7 +17,15 @@ from typer.testing import CliRunner
 from fairtel.catalog import load_catalog
 from fairtel.cli import app
 from fairtel.core.money import Money
-from fairtel.store import LoyaltyEntry, TroubleTicket, connect, consent_events_for, get_subscriber
+from fairtel.store import (
+    Complaint,
+    LoyaltyEntry,
+    Subscriber,
+    TroubleTicket,
+    connect,
+    consent_events_for,
+    get_subscriber,
+)
 from fairtel.store._schema import table_of
 
 PERIOD = "2026-09"
@@ -59,9 +67,10 @@ def operator(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "engine": engine, "stranger": stranger}
 
 
-def chat(operator: dict[str, Any], lines: list[str], *, lang: str = "auto") -> list[dict[str, Any]]:
-    result = _run("--home", str(operator["home"]), "assistant", "chat", "--msisdn", operator["me"], "--lang", lang,
-                  "--today", TODAY, "--script", "-", "--json", stdin="\n".join(lines) + "\n")
+def chat(operator: dict[str, Any], lines: list[str], *, lang: str = "auto", msisdn: str | None = None,
+         today: str = TODAY) -> list[dict[str, Any]]:
+    result = _run("--home", str(operator["home"]), "assistant", "chat", "--msisdn", msisdn or operator["me"], "--lang", lang,
+                  "--today", today, "--script", "-", "--json", stdin="\n".join(lines) + "\n")
     turns: list[dict[str, Any]] = json.loads(result.stdout)["turns"]
     assert len(turns) == len(lines)
     return turns
@@ -202,3 +211,58 @@ def test_json_and_transcript_agree(operator: dict[str, Any], tmp_path: Path) -> 
     result = _run("--home", str(operator["home"]), "assistant", "chat", "--msisdn", operator["me"], "--today", TODAY,
                   "--script", str(script))
     assert result.stdout.count("> ") == 2 and "greeting" in result.stdout and "thanks" in result.stdout
+
+
+def test_a_subscriber_naming_their_customers_other_line_is_answered_for_their_own_line(operator: dict[str, Any]) -> None:
+    s = table_of(Subscriber)
+    with operator["engine"].connect() as conn:
+        rows = conn.execute(select(s.c.customer_id, s.c.msisdn).order_by(s.c.customer_id, s.c.msisdn)).all()
+    by_customer: dict[str, list[str]] = {}
+    for customer, line in rows:
+        by_customer.setdefault(customer, []).append(line)
+    mine, other = next(lines for lines in by_customer.values() if len(lines) >= 2)[:2]
+    refused, bill, complaint = chat(operator, [f"帮我查一下{other}的账单", "我9月的账单", "我要投诉，信号太差了"], msisdn=mine)
+    assert refused["intent"] == "refused_other_line" and other[-4:] in refused["text"]
+    assert bill["intent"] == "bill_inquiry" and bill["line"] == mine and mine[-4:] in bill["text"]
+    assert complaint["action"] == "complaint_recorded"
+    c = table_of(Complaint)
+    with operator["engine"].connect() as conn:
+        filed = conn.execute(select(c.c.msisdn).where(c.c.complaint_id == complaint["reference"])).scalar_one()
+    assert filed == mine
+
+
+@pytest.mark.parametrize("message", ["I want to complain about an unexplained charge of 6 yuan",
+                                     "为什么没有提醒我，我要投诉天价漫游账单", "我要退款"])
+def test_an_explicit_complaint_or_refund_request_opens_a_complaint(operator: dict[str, Any], message: str) -> None:
+    turns = chat(operator, ["9月的账单", message, "我没有订过这个业务却被扣了钱"])
+    asked = turns[1]
+    if asked["action"] != "complaint_recorded":  # a refund alone: asked what it is about, then recorded
+        assert asked["waiting_for"] == "complaint_text" and turns[2]["action"] == "complaint_recorded"
+        asked = turns[2]
+    c = table_of(Complaint)
+    with operator["engine"].connect() as conn:
+        row = conn.execute(select(c.c.msisdn, c.c.category, c.c.channel).where(
+            c.c.complaint_id == asked["reference"])).one()
+    assert row.msisdn == operator["me"] and row.channel == "chat" and row.category in (
+        "unexplained_charge", "billing_error")
+
+
+def test_a_travel_month_does_not_become_the_bill_month(operator: dict[str, Any]) -> None:
+    roam, bill = chat(operator, ["下个月去美国，国际漫游怎么收费？", "我的账单"])
+    assert roam["intent"] == "roaming"
+    assert bill["intent"] == "bill_inquiry" and bill["waiting_for"] == "month" and "2026-10" not in bill["text"]
+
+
+def test_usage_of_a_past_month_is_that_months(operator: dict[str, Any]) -> None:
+    (reply,) = chat(operator, ["9月流量用了多少"], today="2026-10-15")
+    assert reply["intent"] == "usage_left" and reply["data"]["period"] == PERIOD
+    mine = operator["rated"].filter((pl.col("msisdn") == operator["me"]) & pl.col("allowance_id").is_not_null())
+    used = mine.group_by("allowance_id").agg(pl.col("allowance_used").sum())
+    for allowance_id, n in used.iter_rows():
+        if allowance_id in reply["data"]["allowances"]:
+            assert reply["data"]["allowances"][allowance_id]["used"] == int(n or 0)
+
+
+def test_setting_the_roaming_cap_is_not_answered_with_prices(operator: dict[str, Any]) -> None:
+    (reply,) = chat(operator, ["set my roaming cap to 100 yuan"])
+    assert reply["intent"] == "roaming" and "rates" not in reply["data"]

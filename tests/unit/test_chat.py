@@ -283,11 +283,14 @@ def test_another_customers_number_is_refused_without_reading_it(model, data: Mem
     assert all(m != STRANGER for _, m in data.reads)
 
 
-def test_own_other_line_may_be_asked_about(model, data: MemoryData) -> None:  # type: ignore[no-untyped-def]
+def test_own_other_line_is_read_only_where_the_caller_may_read_the_customers_lines(model, data: MemoryData) -> None:  # type: ignore[no-untyped-def]
     data.bills[(MY_OTHER_LINE, "2026-09")] = BillFacts(MY_OTHER_LINE, "2026-09", "CNY", 1900, (
         BillItem("plan_fee", Text("套餐月租", "Plan fee"), 1900),), issued=False)
     a = Assistant(model, data)
-    _, (reply,) = _talk(a, ME, ["查一下13900139000九月的账单"])
+    _, (refused,) = _talk(a, ME, ["查一下13900139000九月的账单"])  # a subscriber: their own line only
+    assert refused.intent == "refused_other_line" and all(m != MY_OTHER_LINE for _, m in data.reads)
+    conv = a.start(ME, other_lines=True)  # an agent handling the customer: any of the customer's lines
+    reply = a.say(conv, "查一下13900139000九月的账单")
     assert reply.intent == "bill_inquiry" and reply.data["total_minor"] == 1900
 
 

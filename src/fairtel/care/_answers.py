@@ -34,12 +34,18 @@ _T: dict[str, tuple[str, str]] = {
     "ask_msisdn": ("请问您要查询哪个号码？", "Which number is this about?"),
     "unknown_line": ("没有找到号码 {msisdn}，请核对后再试。", "I can't find the number {msisdn}. Please check it."),
     "not_own_line": (
-        "抱歉，出于隐私保护，我只能查询您本人名下号码的信息，无法查询 {other}。",
-        "Sorry, to protect privacy I can only answer about your own lines, not about {other}.",
+        "抱歉，出于隐私保护，我只能查询您当前咨询所用号码的信息，无法查询 {other}。如需了解该号码，请用该号码登录后再咨询。",
+        "Sorry, to protect privacy I can only answer about the line you are contacting us from, not about {other}. "
+        "To ask about that line, please sign in with it.",
     ),
+    "not_customer_line": (
+        "抱歉，出于隐私保护，我只能查询该客户名下号码的信息，无法查询 {other}。",
+        "Sorry, to protect privacy I can only answer about this customer's own lines, not about {other}.",
+    ),
+    "about_line": ("（以下是号码 {msisdn} 的信息）", "(About the line {msisdn}.) "),
     "ask_month": ("请问您要查询哪个月的账单？（例如：上个月、9月）", "Which month? (for example: last month, September)"),
     "anything_else": ("好的。还有什么可以帮您？", "OK. Anything else I can help with?"),
-    "reask": ("抱歉，我没听明白。", "Sorry, I didn't get that."),
+    "reask": ("抱歉，我没听明白。", "Sorry, I didn't get that. "),
     "cancelled_action": ("好的，已取消，没有做任何更改。", "OK, I've left everything as it was."),
     "confirm_hint": ("请回复“确认”或“取消”。", "Please reply yes or no."),
     "error": ("抱歉，暂时无法完成：{reason}", "Sorry, I couldn't do that: {reason}"),
@@ -73,10 +79,21 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "charge_vas_refused": (
         "{when} 的“{offer}”扣费 {amount} 没有有效的订购确认（核验结果：{verdict}），不应向您收取，"
-        "已作为异常扣费处理。需要我为您登记投诉吗？",
+        "已作为异常扣费处理。",
         "The {amount} charge for \"{offer}\" on {when} has no valid confirmation (check: {verdict}); you "
-        "should not pay it and it is treated as an unexplained charge. Shall I record a complaint?",
+        "should not pay it and it is treated as an unexplained charge.",
     ),
+    "charge_vas_blocked": (
+        "{when} 服务商对增值业务“{offer}”发起了扣费{attempted}，但没有有效的订购确认（核验结果：{verdict}），"
+        "这笔扣费已被拦截，没有计入您的账单，您无需支付。",
+        "On {when} the provider of the value-added service \"{offer}\" tried to charge you{attempted}, but there "
+        "is no valid confirmation (check: {verdict}): the charge was blocked and not billed, so you pay nothing "
+        "for it.",
+    ),
+    "charge_attempted": ("（{amount}）", " {amount}"),
+    "charge_blocked_tag": ("已拦截，未收费", "blocked, not billed"),
+    "complaint_offer": ("需要我为您登记投诉吗？", " Shall I record a complaint?"),
+    "complaint_already": ("您的投诉 {complaint} 已登记。", " Your complaint {complaint} is recorded."),
     "charge_usage": (
         "{when} 的这笔 {what} 费用 {amount}，由计费规则 {rule} 计算：",
         "The {what} charge of {amount} on {when} was priced by rule {rule}:",
@@ -88,6 +105,12 @@ _T: dict[str, tuple[str, str]] = {
     # -- usage left ------------------------------------------------------------------------------------
     "usage_head": ("截至目前，您 {msisdn} 本月（{period}）套餐余量：", "What is left of your plan this month ({period}) on {msisdn}:"),
     "usage_row": ("  · {what}：已用 {used}，剩余 {left}（共 {total}）", "  · {what}: used {used}, {left} left of {total}"),
+    "usage_head_past": ("您 {msisdn} 在 {period} 的套餐用量：", "Your plan's usage in {period} on {msisdn}:"),
+    "usage_row_past": ("  · {what}：已用 {used}，未用 {left}（共 {total}）", "  · {what}: used {used}, {left} unused of {total}"),
+    "usage_future": (
+        "{period} 还没有开始，没有用量。以下是本月（{current}）的情况。\n",
+        "{period} hasn't started yet, so there is no usage for it. This month ({current}):\n",
+    ),
     "usage_unlimited": (
         "  · {what}：已用 {used}，不限量；超过 {threshold} 后降速",
         "  · {what}: used {used}, unlimited; slowed down after {threshold}",
@@ -143,6 +166,23 @@ _T: dict[str, tuple[str, str]] = {
         "如需修改上限，可以在 App 或网上营业厅的“漫游上限”中设置，或拨打客服热线。",
         "To change the cap, set it under \"roaming cap\" in the app or the web self-service, or call customer "
         "care.",
+    ),
+    "roam_change_cap_chat": (
+        "如需修改上限，可以直接告诉我，例如“把漫游上限设为 200 元”。",
+        "To change the cap, just tell me, for example \"set my roaming cap to 200\".",
+    ),
+    "cap_ask_amount": ("请问要把每月漫游消费上限设为多少元？", "What should your monthly roaming spending cap be?"),
+    "cap_confirm": (
+        "确认将您的每月漫游消费上限设为 {cap} 吗？达到 80% 和上限时会短信提醒您。",
+        "Set your monthly roaming spending cap to {cap}? You get a text at 80 % and at the cap.",
+    ),
+    "cap_done": ("已将您的每月漫游消费上限设为 {cap}。", "Done: your monthly roaming spending cap is now {cap}."),
+    "cap_removed": ("已取消您的每月漫游消费上限。", "Your monthly roaming spending cap is removed."),
+    "cap_out_of_range": ("漫游消费上限需在 0 到 {most} 元之间。", "The roaming cap must be between 0 and {most}."),
+    "cap_not_here": (
+        "抱歉，暂时无法在对话中修改漫游上限，请在 App 或网上营业厅的“漫游上限”中设置，或拨打客服热线。",
+        "Sorry, I can't change the roaming cap here yet: set it under \"roaming cap\" in the app or the web "
+        "self-service, or call customer care.",
     ),
     "roam_unknown": ("抱歉，目录中没有 {country} 的漫游资费。", "Sorry, the catalog has no roaming prices for {country}."),
     # -- VAS -------------------------------------------------------------------------------------------
@@ -214,6 +254,20 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "roaming": ("漫游", "roaming"),
     "adjustment": ("调账/退款", "adjustments and refunds"),
     "tax": ("税费", "tax"),
+}
+VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as a subscriber is told them
+    "consented": ("订购已确认", "confirmed subscription"),
+    "no_subscription": ("无订购记录", "no subscription"),
+    "not_confirmed": ("订购未确认", "not confirmed"),
+    "after_cancellation": ("退订后扣费", "after cancellation"),
+    "price_mismatch": ("价格与业务不符", "price differs from the offer"),
+    "price_raised": ("确认后资费上调，未再次确认", "price rose after the confirmation"),
+    "duplicate_charge": ("重复扣费", "charged twice"),
+    "unknown_offer": ("未知业务", "unknown offer"),
+    "merchant_suspended": ("服务商已暂停", "provider suspended"),
+    "line_closed": ("扣费时号码已销户", "line closed when charged"),
+    "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
+    "before_activation": ("订购早于本号码入网", "consent given before this line's activation"),
 }
 STATE_NAMES: dict[str, tuple[str, str]] = {
     "ordered": ("待确认", "waiting for your confirmation"),

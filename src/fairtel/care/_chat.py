@@ -80,12 +80,18 @@ class Assistant:
         self._sessions: OrderedDict[str, Conversation] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, msisdn: str | None = None, *, language: str | None = None, conversation_id: str | None = None) -> Conversation:
+    def start(
+        self, msisdn: str | None = None, *, language: str | None = None, conversation_id: str | None = None,
+        other_lines: bool = False,
+    ) -> Conversation:
         """A new conversation. ``msisdn`` is who is talking (their own line, already authenticated); without
         it the assistant asks for a number first. ``language`` zh/en fixes the language; None detects it per
-        message."""
+        message. The conversation reads ``msisdn``'s records only, as a subscriber may (docs/api.md);
+        ``other_lines`` lets it read the same customer's other lines too, for a caller allowed them (an agent
+        handling the customer). Complaints, tickets and hand-offs are always ``msisdn``'s."""
         forced = _language_option(language)
-        conv = Conversation(conversation_id=conversation_id or new_id("chat"), msisdn=None, forced_language=forced)
+        conv = Conversation(conversation_id=conversation_id or new_id("chat"), msisdn=None, forced_language=forced,
+                            other_lines=other_lines)
         conv.language = forced or "zh"
         conv.language_known = forced is not None
         if msisdn is not None:
@@ -116,8 +122,9 @@ class Assistant:
         return reply
 
     def reply(self, message: str, *, msisdn: str, language: str | None = None, session: str | None = None) -> Reply:
-        """One message from an authenticated subscriber; the conversation is kept per ``session`` (default:
-        the subscriber's number) until it has been idle for ``session_ttl_s``."""
+        """One message from an authenticated subscriber, about their own line only (another number named is
+        refused); the conversation is kept per ``session`` (default: the subscriber's number) until it has
+        been idle for ``session_ttl_s``. ``Reply.line`` is the line whose records the answer read."""
         key = session or msisdn
         with self._lock:
             self._expire()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fairtel.core.money import Money
 
@@ -231,3 +231,13 @@ class CareData(Protocol):
     def plan_advice(self, msisdn: str) -> AdviceFacts | None: ...
 
     def offer_aliases(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
+@runtime_checkable
+class RoamingCapSetter(Protocol):
+    """A data port that can also set the line's monthly roaming spending cap, as ``PUT /me/roaming-cap`` does
+    (a new cap row, in the operator's currency, recorded as set by the assistant). ``amount`` None removes the
+    cap; the cap in force afterwards is returned. A port without it leaves the assistant telling the subscriber
+    where to change the cap."""
+
+    def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None: ...

@@ -1,9 +1,11 @@
 """One conversation: what it knows so far, what it is waiting for, and how each intent is answered.
 
-A turn goes: language → privacy check (another customer's number is refused) → the answer to a question
-the assistant asked, if it is one → otherwise the intent of the message → slots from the message and the
-conversation (month, country, offer, ...) → either a question for what is missing, a confirmation before
-a change, or an answer built only from the data port's facts.
+A turn goes: language → privacy check (a number the caller may not read is refused: a subscriber reads
+only the line they talk from) → the answer to a question the assistant asked, if it is one → otherwise the
+intent of the message → slots from the message and the conversation (month, country, offer, ...) → either a
+question for what is missing, a confirmation before a change, or an answer built only from the data port's
+facts. An explicit complaint or refund request is recorded as a complaint beside the answer to the question
+it comes with. Complaints, tickets and hand-offs are always the caller's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fairtel.care._answers import (
     KIND_NAMES,
     PROBLEM_NAMES,
     STATE_NAMES,
+    VERDICT_NAMES,
     money,
     money_minor,
     name_of,
@@ -32,6 +35,7 @@ from fairtel.care._chat_port import (
     ChargeFacts,
     ComplaintRequest,
     LineFacts,
+    RoamingCapSetter,
     SubscriptionFacts,
     TicketRequest,
 )
@@ -40,6 +44,7 @@ from fairtel.care._intent_model import IntentPrediction
 from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, extract_msisdns, extract_offer
 from fairtel.core.errors import FairtelError
 from fairtel.core.money import Money
+from fairtel.privacy import replace_numbers
 
 LINE_INTENTS = frozenset(
     {"bill_inquiry", "charge_explain", "usage_left", "fault_report", "loyalty_points", "roaming", "vas_list",
@@ -49,6 +54,13 @@ ACTIVE_STATES = ("ordered", "confirmed")
 CHARGES_SHOWN = 5
 NEW_QUESTION_CONFIDENCE = 0.9
 MAX_ASKS = 2
+CAP_MAX = Decimal("100000")  # the largest roaming cap, as PUT /me/roaming-cap allows
+# The category of a complaint asked for beside another question, when its words name none.
+COMPLAINT_FALLBACK = {
+    "charge_explain": "billing_error", "bill_inquiry": "billing_error", "usage_left": "billing_error",
+    "roaming": "billing_error", "vas_list": "unexplained_charge", "vas_cancel": "unexplained_charge",
+    "fault_report": "network_quality", "plan_advice": "price",
+}
 
 
 @dataclass
@@ -57,10 +69,12 @@ class Pending:
 
     intent: str
     need: str  # msisdn, month, country, charge, subscription, fault_type, fault_location, fault_since,
-    #            points, complaint_text, confirm
+    #            points, cap_amount, complaint_text, confirm
     options: list[str] = field(default_factory=list)
     action: dict[str, Any] = field(default_factory=dict)
     asks: int = 1
+    line: str | None = None  # the line the question is about, when it is not the caller's own
+    question: str = ""  # the question as asked (asked again, whole, when the reply does not answer it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +90,14 @@ class Reply:
     action: str | None = None  # ticket_opened, complaint_recorded, handed_off, subscription_cancelled, ...
     reference: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The line whose records the answer read (or None: none read): what a caller audits the read under.
+    line: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text, "intent": self.intent, "language": self.language, "confidence": self.confidence,
             "out_of_scope": self.out_of_scope, "waiting_for": self.waiting_for, "action": self.action,
-            "reference": self.reference, "data": self.data,
+            "reference": self.reference, "data": self.data, "line": self.line,
         }
 
 
@@ -117,13 +133,25 @@ class Conversation:
     # than the default: once it is, a short English token ("OK") no longer switches the conversation.
     language_known: bool = False
     lines: tuple[str, ...] = ()  # every line of the same customer
-    line: str | None = None  # the line being discussed
+    # Whether the caller may ask about the customer's other lines (an agent handling the customer). A
+    # subscriber may not: they read their own line only, as everywhere else (docs/api.md).
+    other_lines: bool = False
+    line: str | None = None  # another readable line named in this turn (or in the question it answers)
     slots: dict[str, str] = field(default_factory=dict)
     pending: Pending | None = None
     last_intent: str | None = None
     handed_off: bool = False
     transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text) for a hand-off
     last_seen: float = 0.0
+    complaint_id: str | None = None  # the last complaint recorded in this conversation
+    complaint_category: str | None = None
+    complaining: bool = False  # this turn asks for a complaint (recorded after the answer)
+
+    def readable(self) -> tuple[str, ...]:
+        """The lines this conversation may read: the caller's own, and the customer's others when allowed."""
+        if self.msisdn is None:
+            return ()
+        return tuple(dict.fromkeys((self.msisdn, *self.lines))) if self.other_lines else (self.msisdn,)
 
 
 Classifier = Callable[[str], IntentPrediction]
@@ -143,8 +171,20 @@ class Dialog:
     def turn(self, conv: Conversation, message: str, language: str) -> tuple[Reply, bool]:
         """Answer one message; the flag says whether the intent engine classified it."""
         conv.language = language
-        conv.transcript.append(("user", message))
-        reply, classified = self._turn(conv, message)
+        # What a hand-off carries to the agents: a number the caller may not read is kept masked, as the
+        # assistant said it back (it is a stranger's, and the refusal is all that was done with it).
+        conv.transcript.append(("user", _scrub(message, conv.readable())))
+        conv.line, conv.complaining = None, False
+        try:
+            reply, classified = self._turn(conv, message)
+        finally:
+            line, conv.line, conv.complaining = conv.line, None, False
+        if reply.intent in LINE_INTENTS and reply.intent not in ("complaint", "human_agent", "fault_report"):
+            read = line or conv.msisdn
+            if read is not None and read != conv.msisdn:
+                # another of the customer's lines (allowed): say so, so the answer is never taken for the caller's
+                reply = _replace_reply(reply, text=say("about_line", conv.language, msisdn=_mask(read)) + reply.text)
+            reply = _replace_reply(reply, line=read)
         conv.transcript.append(("assistant", reply.text))
         if reply.intent and reply.intent in LINE_INTENTS and reply.waiting_for is None:
             conv.last_intent = reply.intent
@@ -153,14 +193,16 @@ class Dialog:
     def _turn(self, conv: Conversation, message: str) -> tuple[Reply, bool]:
         lang = conv.language
         numbers = extract_msisdns(message)
-        # Privacy first: a number that is not one of this customer's lines is never looked up.
+        # Privacy first: a number the caller may not read is never looked up, and the conversation stays where
+        # it was (a question waiting for an answer still waits). A subscriber reads their own line only.
         if conv.msisdn is not None:
-            others = [n for n in numbers if n not in conv.lines]
+            readable = conv.readable()
+            others = [n for n in numbers if n not in readable]
             if others:
-                conv.pending = None
-                return self._reply(conv, say("not_own_line", lang, other=_mask(others[0])), "refused_other_line"), False
-            if numbers:
-                conv.line = numbers[0]
+                key = "not_customer_line" if conv.other_lines else "not_own_line"
+                return self._reply(conv, say(key, lang, other=_mask(others[0])), "refused_other_line"), False
+            # another line the caller may read (an agent's customer): for this message only
+            conv.line = next((n for n in numbers if n != conv.msisdn), None)
         elif numbers:
             who = self.data.line(numbers[0])
             if who is None:
@@ -172,10 +214,8 @@ class Dialog:
                 pending, conv.pending = conv.pending, None
                 return self._resume_after_identity(conv, message, pending)
 
-        # Context: the month and the country last named stay the conversation's until another is named.
-        month = extract_month(message, today=self.data.now().date())
-        if month:
-            conv.slots["month"] = month
+        # Context: the month a bill or charge question named stays the conversation's until another is named;
+        # it is read by those questions themselves (a travel date in a roaming question is not a bill month).
         if conv.pending is not None:
             answered = self._answer_pending(conv, message)
             if answered is not None:
@@ -191,8 +231,40 @@ class Dialog:
             carried = self._carry_over(conv, message)
             if carried is not None:
                 intent = carried
+        # Setting the roaming cap is a change the assistant makes (after a yes), not a question about prices.
+        if words.wants_cap_change(message) and (intent == "roaming" or words.mentions_roaming(message)
+                                                or conv.last_intent == "roaming"):
+            intent = "roaming"
+        # An explicit complaint or refund request is recorded as one, beside the answer to the question it
+        # comes with ("我要投诉天价漫游账单", "I was charged for X, I want a refund").
+        if words.wants_complaint(message) and intent not in ("complaint", "human_agent"):
+            if intent not in LINE_INTENTS or (intent == "vas_cancel" and not words.wants_cancel(message)):
+                intent = "complaint"  # "我要退款": a refund asked for, not a cancellation
+            else:
+                conv.complaining = True
+                reply = self._dispatch(conv, intent, message)
+                if conv.msisdn is not None:
+                    reply = self._complaint_beside(conv, intent, message, reply)
+                return _with(reply, confidence=pred.confidence), True
         reply = self._dispatch(conv, intent, message)
         return _with(reply, confidence=pred.confidence), True
+
+    def _complaint_beside(self, conv: Conversation, intent: str, message: str, answer: Reply) -> Reply:
+        """The complaint a message asked for, recorded after the answer to its question; its category from
+        its words, else from what the answer found (a VAS charge the gate refused), else from the topic."""
+        verdict = answer.data.get("verdict")
+        category = (words.complaint_category(message)
+                    or ("unexplained_charge" if verdict not in (None, "consented") else None)
+                    or COMPLAINT_FALLBACK.get(intent, "other"))
+        if conv.complaint_id is not None and conv.complaint_category == category:
+            # asked again in the same conversation: the complaint recorded already stands
+            text = answer.text + "\n" + say("complaint_already", conv.language, complaint=conv.complaint_id).strip()
+            return _replace_reply(answer, text=text, reference=conv.complaint_id)
+        links = {"record_id": str(answer.data["record_id"])} if answer.data.get("record_id") else {}
+        done = self._record_complaint(conv, category, message, links)
+        text = answer.text + "\n" + done.text
+        return _replace_reply(answer, text=text, action=done.action, reference=done.reference,
+                              data={**answer.data, "complaint": done.data})
 
     def _resume_after_identity(self, conv: Conversation, message: str, pending: Pending) -> tuple[Reply, bool]:
         original = pending.action.get("message", message)
@@ -208,16 +280,31 @@ class Dialog:
         return None
 
     # -- questions and answers ----------------------------------------------------------------------------
-    def _ask(self, conv: Conversation, intent: str, need: str, text: str, **pending: Any) -> Reply:
+    def _ask(self, conv: Conversation, intent: str, need: str, text: str, *, data: dict[str, Any] | None = None,
+             **pending: Any) -> Reply:
         previous = conv.pending
         asks = previous.asks + 1 if previous is not None and previous.intent == intent and previous.need == need else 1
-        conv.pending = Pending(intent=intent, need=need, asks=asks, **pending)
-        return self._reply(conv, text, intent, waiting=need)
+        conv.pending = Pending(intent=intent, need=need, asks=asks, line=conv.line, question=text, **pending)
+        return self._reply(conv, text, intent, waiting=need, data=data)
+
+    def _resume(self, conv: Conversation, p: Pending, message: str) -> Reply:
+        """The intent a question was asked for, with its answer, about the line the question was about; a
+        month answers a question that named what else it was about ("the horoscope charge"), kept with it."""
+        conv.line = conv.line or p.line
+        if p.need == "month" and p.action.get("message"):
+            message = f"{p.action['message']} {message}"
+        return self._dispatch(conv, p.intent, message)
 
     def _answer_pending(self, conv: Conversation, message: str) -> Reply | None:
         p = conv.pending
         assert p is not None
         lang = conv.language
+        if p.need != "complaint_text" and words.wants_complaint(message):
+            # "我要投诉" answers an offer to record a complaint; to any other question it is a new request
+            conv.pending = None
+            if p.need == "confirm" and p.action.get("do") == "record_complaint":
+                return self._confirmed(conv, p)
+            return None
         if p.need == "confirm":
             decided = words.yes_or_no(message)
             if decided is None:
@@ -246,11 +333,11 @@ class Dialog:
             conv.pending = None
             answer = {"location": words.place_answer, "since": words.since_answer}.get(key, words.free_text)
             conv.slots[key] = answer(message)  # asked for it: the whole reply is the answer, in its own words
-            return self._dispatch(conv, p.intent, message)
+            return self._resume(conv, p, message)
         filled = self._fill(conv, p, message)
         if filled:
             conv.pending = None
-            return self._dispatch(conv, p.intent, message)
+            return self._resume(conv, p, message)
         if p.asks >= MAX_ASKS:
             conv.pending = None
             return None
@@ -264,11 +351,14 @@ class Dialog:
 
     def _question_text(self, conv: Conversation, p: Pending) -> str:
         lang = conv.language
+        if p.question:
+            return p.question
         return {
             "month": say("ask_month", lang),
             "country": say("roam_ask_country", lang),
             "fault_type": say("fault_ask_type", lang),
             "points": say("points_ask_amount", lang),
+            "cap_amount": say("cap_ask_amount", lang),
             "charge": say("vas_ask_which", lang) if p.intent == "vas_cancel" else say("charges_choose", lang, period=conv.slots.get("month", "")),
             "subscription": say("vas_ask_which", lang),
         }.get(p.need, "")
@@ -299,6 +389,13 @@ class Dialog:
             if n:
                 conv.slots["points"] = str(n)
                 return True
+        elif p.need == "cap_amount":
+            amount = words.cap_amount(message)
+            if amount is None and re.fullmatch(r"\s*\d{1,6}(?:\.\d{1,2})?\s*", message):
+                amount = Decimal(message.strip())
+            if amount is not None:
+                conv.slots["cap"] = str(amount)
+                return True
         elif p.need in ("charge", "subscription"):
             index = words.choice(message, len(p.options))
             if index is None and p.need == "subscription":
@@ -316,6 +413,9 @@ class Dialog:
         # the line the confirmation was asked about, even if another of the customer's lines was named since
         line = p.action.get("line") or self._line(conv)
         assert line is not None
+        conv.line = line if line != conv.msisdn else None
+        if p.action["do"] == "record_complaint":
+            return self._record_complaint(conv, p.action["category"], p.action["text"], p.action.get("links", {}))
         try:
             if p.action["do"] == "cancel_subscription":
                 sub = self.data.cancel_subscription(line, p.action["subscription_id"])
@@ -327,6 +427,13 @@ class Dialog:
                 after = self.data.redeem_points(line, points, p.action.get("reason", "redeemed in chat"))
                 return self._reply(conv, say("points_done", lang, points=points, balance=after.balance), "loyalty_points",
                                    action="points_redeemed", data={"points": points, "balance": after.balance})
+            if p.action["do"] == "set_roaming_cap":
+                assert isinstance(self.data, RoamingCapSetter)
+                cap = self.data.set_roaming_cap(line, Decimal(p.action["amount"]))
+                text = say("cap_done", lang, cap=money(cap, lang)) if cap is not None else say("cap_removed", lang)
+                return self._reply(conv, text, "roaming", action="roaming_cap_set",
+                                   data={"cap": None if cap is None else str(cap.amount),
+                                         "currency": None if cap is None else cap.currency})
         except FairtelError as exc:
             return self._reply(conv, say("error", lang, reason=exc.message), p.intent)
         raise AssertionError(f"unknown confirmed action {p.action!r}")
@@ -344,6 +451,8 @@ class Dialog:
         return reply
 
     def _line(self, conv: Conversation) -> str | None:
+        """The line this turn reads: another readable line named in it (or in the question it answers), else
+        the caller's own."""
         return conv.line or conv.msisdn
 
     def _month(self, conv: Conversation, message: str) -> str | None:
@@ -366,7 +475,7 @@ class Dialog:
         assert line is not None
         month = self._month(conv, message)
         if month is None:
-            return self._ask(conv, "bill_inquiry", "month", say("ask_month", lang))
+            return self._ask(conv, "bill_inquiry", "month", say("ask_month", lang), action={"message": message})
         bill = self.data.bill(line, month)
         if bill is None or not bill.items:
             return self._reply(conv, say("bill_none", lang, period=month), "bill_inquiry", data={"period": month})
@@ -389,25 +498,35 @@ class Dialog:
             return self._explain(conv, line, chosen)
         month = self._month(conv, message)
         if month is None:
-            return self._ask(conv, "charge_explain", "month", say("ask_month", lang))
-        charges = [c for c in self.data.charges(line, month) if c.amount_minor > 0]
-        for c in charges:
+            return self._ask(conv, "charge_explain", "month", say("ask_month", lang), action={"message": message})
+        records = self.data.charges(line, month)
+        charged = [c for c in records if c.amount_minor > 0]
+        # VAS charges the consent gate refused are not billed (amount 0), but the subscriber may have been told
+        # of them or expect them: a question naming one ("为什么扣了我6块钱") is answered with the refusal.
+        blocked = [c for c in records if c.amount_minor <= 0 and c.kind == "vas" and c.verdict not in (None, "consented")]
+        for c in charged + blocked:
             if c.record_id.lower() in message.lower():
                 return self._explain(conv, line, c.record_id)
         offer = extract_offer(message, self.data.offer_aliases())
         kind = words.charge_kind(message)
+        charges = charged
         if offer is not None:
-            charges = [c for c in charges if c.offer_id == offer] or charges
+            charges = [c for c in charged + blocked if c.offer_id == offer] or charges
         elif words.mentions_roaming(message):
             charges = [c for c in charges if c.roaming_country] or charges
         elif kind is not None:
-            charges = [c for c in charges if c.kind == kind] or charges
-        # "the 6 yuan on the 9th": the amount and the day narrow the list down (each only if some charge matches)
+            charges = [c for c in charged + blocked if c.kind == kind] or charges
+        # "the 6 yuan on the 9th": the amount and the day narrow the list down (each only if some charge matches);
+        # a refused VAS charge is matched by the price it was attempted at (its subscription's)
         amount, day = words.money_mentioned(message), words.day_mentioned(message)
         if amount is not None:
-            charges = [c for c in charges if Money.from_minor(c.amount_minor, c.currency).amount == amount] or charges
+            prices = self._attempted_prices(line, blocked)
+            charges = ([c for c in charges if c.amount_minor > 0 and c.amount.amount == amount]
+                       or [c for c in blocked if prices.get(c.record_id) == amount] or charges)
         if day is not None:
             charges = [c for c in charges if c.started_at.day == day] or charges
+        if not charges and blocked and (amount is not None or offer is not None or kind == "vas"):
+            charges = blocked
         if not charges:
             return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
         if len(charges) == 1:
@@ -415,11 +534,25 @@ class Dialog:
         ranked = sorted(charges, key=lambda c: (-c.amount_minor, c.started_at))[:CHARGES_SHOWN]
         out = [say("charges_choose", lang, period=month)]
         for n, c in enumerate(ranked, start=1):
-            out.append(say("charge_row", lang, n=n, when=_day(c.started_at), what=_charge_what(c, lang),
-                           amount=money(c.amount, lang)))
+            shown = money(c.amount, lang) if c.amount_minor > 0 else say("charge_blocked_tag", lang)
+            out.append(say("charge_row", lang, n=n, when=_day(c.started_at), what=_charge_what(c, lang), amount=shown))
         if len(charges) > len(ranked):
             out.append(say("charge_more", lang, count=len(charges), shown=len(ranked)))
         return self._ask(conv, "charge_explain", "charge", "\n".join(out), options=[c.record_id for c in ranked])
+
+    def _attempted_prices(self, line: str, blocked: list[ChargeFacts]) -> dict[str, Decimal]:
+        """The price each refused VAS charge was attempted at, where its subscription (or offer) has one."""
+        if not blocked:
+            return {}
+        subs = self.data.subscriptions(line)
+        by_id = {s.subscription_id: s.price for s in subs if s.price is not None}
+        by_offer = {s.offer_id: s.price for s in subs if s.price is not None}
+        out: dict[str, Decimal] = {}
+        for c in blocked:
+            price = by_id.get(c.subscription_id or "") or by_offer.get(c.offer_id or "")
+            if price is not None:
+                out[c.record_id] = price.amount
+        return out
 
     def _explain(self, conv: Conversation, line: str, record_id: str) -> Reply:
         lang = conv.language
@@ -435,10 +568,16 @@ class Dialog:
                 text = say("charge_vas_consented", lang, when=when, amount=money(c.amount, lang), offer=offer,
                            sub=c.subscription_id or "-", confirmed=_day(c.confirmed_at) if c.confirmed_at else "-",
                            state=name_of(STATE_NAMES, c.consent_state or "none", lang))
-            else:
-                text = say("charge_vas_refused", lang, when=when, amount=money(c.amount, lang), offer=offer,
-                           verdict=c.verdict or "-")
-            return self._reply(conv, text, "charge_explain", data=data)
+                return self._reply(conv, text, "charge_explain", data=data)
+            verdict = name_of(VERDICT_NAMES, c.verdict or "-", lang)
+            if c.amount_minor > 0:
+                text = say("charge_vas_refused", lang, when=when, amount=money(c.amount, lang), offer=offer, verdict=verdict)
+            else:  # refused by the gate: never billed
+                price = self._attempted_prices(line, [c]).get(c.record_id)
+                attempted = "" if price is None else say("charge_attempted", lang, amount=money(Money.of(price, c.currency), lang))
+                text = say("charge_vas_blocked", lang, when=when, offer=offer, attempted=attempted, verdict=verdict)
+                data["blocked"] = True
+            return self._offer_complaint(conv, text, data, message=f"{when} {offer} ({c.verdict}, {c.record_id})")
         rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")
         out = [say("charge_usage", lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang),
                    rule=rule)]
@@ -449,21 +588,42 @@ class Dialog:
             out.append(c.explanation.get(lang))
         return self._reply(conv, "\n".join(out), "charge_explain", data=data)
 
+    def _offer_complaint(self, conv: Conversation, text: str, data: dict[str, Any], *, message: str) -> Reply:
+        """An answer about a charge that should not have been made, with the offer to record a complaint about
+        it (a yes records it); when the turn asks for one, or one is recorded already, it is not offered again."""
+        lang = conv.language
+        if conv.complaining:
+            return self._reply(conv, text, "charge_explain", data=data)
+        if conv.complaint_id is not None:
+            return self._reply(conv, text + say("complaint_already", lang, complaint=conv.complaint_id), "charge_explain",
+                               data=data)
+        links = {"record_id": str(data["record_id"])}
+        return self._ask(conv, "charge_explain", "confirm", text + say("complaint_offer", lang), data=data,
+                         action={"do": "record_complaint", "category": "unexplained_charge", "links": links,
+                                 "text": message})
+
     def _intent_usage_left(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
         assert line is not None
         now = self.data.now()
-        period = f"{now.year:04d}-{now.month:02d}"
+        current = f"{now.year:04d}-{now.month:02d}"
+        # the month asked about, from this message only ("9月流量用了多少"); "how much is left" is this month's
+        asked = extract_month(message, today=now.date())
+        note = ""
+        if asked is not None and asked > current:
+            note, asked = say("usage_future", lang, period=asked, current=current), None
+        period = asked or current
+        past = period != current
         facts = self.data.line(line)
         left = self.data.allowances(line, period)
         if not left:
             plan = facts.plan_name.get(lang) if facts else ""
-            return self._reply(conv, say("usage_none", lang, plan=plan) + _pending_plan(facts, lang), "usage_left",
+            return self._reply(conv, note + say("usage_none", lang, plan=plan) + _pending_plan(facts, lang), "usage_left",
                                data={"period": period})
         kind = words.charge_kind(message)
         shown = [a for a in left if a.kind == kind] if kind in ("voice", "sms", "data") else []
         shown = shown or left
-        out = [say("usage_head", lang, msisdn=_mask(line), period=period)]
+        out = [note + say("usage_head_past" if past else "usage_head", lang, msisdn=_mask(line), period=period)]
         for a in shown:
             what = name_of(KIND_NAMES, a.kind, lang)
             used = quantity(a.used, a.unit, lang)
@@ -474,14 +634,14 @@ class Dialog:
                 else:
                     out.append(say("usage_unlimited_plain", lang, what=what, used=used))
             else:
-                out.append(say("usage_row", lang, what=what, used=used, left=quantity(a.left or 0, a.unit, lang),
-                               total=quantity(a.quantity, a.unit, lang)))
+                out.append(say("usage_row_past" if past else "usage_row", lang, what=what, used=used,
+                               left=quantity(a.left or 0, a.unit, lang), total=quantity(a.quantity, a.unit, lang)))
         return self._reply(conv, "\n".join(out), "usage_left", data={
             "period": period, "allowances": {a.allowance_id: {"quantity": a.quantity, "used": a.used, "left": a.left}
                                              for a in shown}})
 
     def _intent_fault_report(self, conv: Conversation, message: str) -> Reply:
-        lang, line = conv.language, self._line(conv)
+        lang, line = conv.language, conv.msisdn  # the caller's ticket, whatever line was named
         assert line is not None
         if "problem" not in conv.slots:
             problem = words.fault_problem(message)
@@ -531,6 +691,8 @@ class Dialog:
     def _intent_roaming(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
         assert line is not None
+        if "cap" in conv.slots or words.wants_cap_change(message):
+            return self._roaming_cap(conv, line, message)
         country = extract_country(message) or _country_code(message)
         if country:
             conv.slots["country"] = country
@@ -561,11 +723,26 @@ class Dialog:
             out.append(say("roam_default_cap", lang, cap=money(facts.default_cap, lang)))
         else:
             out.append(say("roam_no_cap", lang))
-        out.append(say("roam_change_cap", lang))
+        out.append(say("roam_change_cap_chat" if isinstance(self.data, RoamingCapSetter) else "roam_change_cap", lang))
         return self._reply(conv, "\n".join(out), "roaming", data={
             "country": country, "zone": facts.zone_id,
             "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates},
             "cap": None if facts.cap is None else str(facts.cap.amount)})
+
+    def _roaming_cap(self, conv: Conversation, line: str, message: str) -> Reply:
+        """Set the monthly roaming spending cap, as PUT /me/roaming-cap does, after an explicit yes."""
+        lang = conv.language
+        if not isinstance(self.data, RoamingCapSetter):
+            conv.slots.pop("cap", None)
+            return self._reply(conv, say("cap_not_here", lang), "roaming")
+        held = conv.slots.pop("cap", None)
+        amount = Decimal(held) if held is not None else words.cap_amount(message)
+        if amount is None:
+            return self._ask(conv, "roaming", "cap_amount", say("cap_ask_amount", lang))
+        if amount < 0 or amount > CAP_MAX:
+            return self._reply(conv, say("cap_out_of_range", lang, most=CAP_MAX), "roaming", data={"amount": str(amount)})
+        return self._ask(conv, "roaming", "confirm", say("cap_confirm", lang, cap=_plain_amount(amount, lang)),
+                         action={"do": "set_roaming_cap", "amount": str(amount), "line": line})
 
     def _active(self, line: str) -> list[SubscriptionFacts]:
         return [s for s in self.data.subscriptions(line) if s.state in ACTIVE_STATES]
@@ -637,17 +814,23 @@ class Dialog:
                                                                       "saving": str(advice.monthly_saving.amount)})
 
     def _intent_complaint(self, conv: Conversation, message: str) -> Reply:
-        lang, line = conv.language, self._line(conv)
-        assert line is not None
+        lang = conv.language
         details = conv.slots.pop("complaint_text", None)
         text = details or message
         category = words.complaint_category(text)
         if category is None and details is None:
             return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
-        category = category or "other"
-        links = {"conversation_id": conv.conversation_id}
+        return self._record_complaint(conv, category or "other", text, {})
+
+    def _record_complaint(self, conv: Conversation, category: str, text: str, links: dict[str, str]) -> Reply:
+        """A complaint of the caller's (their own line, whatever line the conversation read), linked to the
+        conversation; the reply promises its category's acknowledgement deadline."""
+        lang, line = conv.language, conv.msisdn
+        assert line is not None
+        links = {**links, "conversation_id": conv.conversation_id}
         cid = self.data.record_complaint(line, ComplaintRequest(category=category, text=text, channel="chat",
                                                                 conversation_id=conv.conversation_id, links=links))
+        conv.complaint_id, conv.complaint_category = cid, category
         # The promise made is the deadline the complaint is held to: the configured policy's, for its category.
         hours = self.sla.acknowledge_hours(category)
         return self._reply(conv, say("complaint_done", lang, complaint=cid, category=name_of(CATEGORY_NAMES, category, lang),
@@ -655,7 +838,7 @@ class Dialog:
                            data={"complaint_id": cid, "category": category, "acknowledge_hours": hours})
 
     def _intent_human_agent(self, conv: Conversation, message: str) -> Reply:
-        lang, line = conv.language, self._line(conv)
+        lang, line = conv.language, conv.msisdn  # the caller's hand-off, whatever line was named
         assert line is not None
         transcript = "\n".join(f"{who}: {text}" for who, text in conv.transcript[-20:])
         ref = self.data.hand_off(line, transcript, conv.conversation_id)
@@ -673,9 +856,31 @@ class Dialog:
 
 
 def _with(reply: Reply, *, confidence: float) -> Reply:
-    return Reply(text=reply.text, intent=reply.intent, language=reply.language, confidence=confidence,
-                 out_of_scope=reply.out_of_scope, waiting_for=reply.waiting_for, action=reply.action,
-                 reference=reply.reference, data=reply.data)
+    return _replace_reply(reply, confidence=confidence)
+
+
+def _replace_reply(reply: Reply, **changes: Any) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, **changes)
+
+
+def _scrub(message: str, readable: tuple[str, ...]) -> str:
+    """``message`` with every number that is not one of ``readable`` masked (``137****7000``)."""
+
+    def one(digits: str) -> str:
+        msisdn = "86" + digits if len(digits) == 11 and digits.startswith("1") else digits
+        if msisdn in readable:
+            return digits
+        return _mask(msisdn) if len(msisdn) == 13 and msisdn.startswith("86") else "*" * len(digits)
+
+    return replace_numbers(message, one, standalone=True)
+
+
+def _plain_amount(amount: Decimal, lang: str) -> str:
+    """An amount the subscriber named, in the words money is said in (``100.00 元`` / ``100.00``)."""
+    shown = amount.quantize(Decimal("0.01"))
+    return f"{shown} 元" if lang == "zh" else f"{shown}"
 
 
 _QUESTION = re.compile(r"[?？吗呢么]|\b(?:what|how|why|when|where|which|who|can|could|is|are|do|does|i want|i'd like)\b", re.I)

@@ -189,6 +189,62 @@ def complaint_category(text: str) -> str | None:
     return None
 
 
+# An explicit request to complain or to be refunded, as a request ("我要投诉", "I want a refund"), not a
+# mention ("我的投诉处理得怎么样了", "I don't want to complain").
+_ZH_NOT_A_REQUEST = r"(?!的|过|进度|处理|结果|状态|记录|单|了吗|成功)"
+_ZH_COMPLAIN = re.compile(
+    r"(?<![不别没])(?:我要|我想|要|想|需要|申请|要求|必须|帮我|给我|我|你们)\s*(?:投诉|退款|退钱|退费|退还|索赔|赔偿)"
+    + _ZH_NOT_A_REQUEST + r"|^(?:投诉|退款)" + _ZH_NOT_A_REQUEST + r"|投诉(?:你们|一下|到)|退(?:我|回)(?:的)?钱|把钱退"
+)
+_EN_COMPLAIN = re.compile(
+    r"(?<!not )(?<!n't )\b(?:i (?:want|would like|'d like|wish|need|demand) (?:to )?(?:complain|make a complaint"
+    r"|file a complaint|lodge a complaint|(?:a |my )?refund|(?:my )?money back|be refunded)"
+    r"|(?:file|make|lodge|register|record) a complaint|complain(?:ing)? about|refund (?:me|it|this|that|the|my)"
+    r"|give me (?:my money back|a refund)|(?:get|want|need|demand|request) (?:a |my )?refund|money back|refund please)\b"
+    r"|^refund\b"
+)
+_NEGATED = re.compile(r"不(?:想|要|用|需要|打算)\s*(?:投诉|退款)|\b(?:don'?t|do not|won'?t|not)\s+(?:want|need|going)\s+(?:to\s+)?"
+                      r"(?:complain|(?:a\s+)?refund)")
+
+
+def wants_complaint(text: str) -> bool:
+    """Whether the message asks to complain or to be refunded: such a request is recorded as a complaint
+    whatever else the message asks."""
+    t = _norm(text)
+    if _NEGATED.search(t):
+        return False
+    return bool(_ZH_COMPLAIN.search(t) or _EN_COMPLAIN.search(t))
+
+
+# -- roaming cap ------------------------------------------------------------------------------------------
+_CAP_WORD = r"(?:上限|限额|封顶|额度)"
+_ZH_CAP_CHANGE = re.compile(
+    rf"(?:设置|设定|设为|设成|设到|设|改成|改为|改到|改|调整|调到|调成|调高|调低|调|修改|提高|降低|提到|降到|开通|定)"
+    rf"[^，。,.!?！？]{{0,10}}{_CAP_WORD}|{_CAP_WORD}[^，。,.!?！？]{{0,6}}(?:设|改|调|定|提高|降低|为|成|到)\s*\d"
+)
+_EN_CAP_CHANGE = re.compile(
+    r"\b(?:set|change|raise|lower|increase|decrease|put|make|update|adjust|move)\b[^.!?]{0,40}"
+    r"\b(?:cap|limit|spending limit)\b|\b(?:cap|limit)\b[^.!?]{0,20}\bto\s+[¥￥]?\d"
+)
+_CAP_AMOUNT = re.compile(r"(?:\bto\b|为|成|到|改|设|:|：)\s*(?:[¥￥]|\b(?:cny|rmb)\s?)?\s*(\d{1,6}(?:\.\d{1,2})?)(?![\d.])")
+
+
+def wants_cap_change(text: str) -> bool:
+    """Whether the message asks to set or change the roaming spending cap ("帮我设置漫游上限200元",
+    "set my roaming cap to 100 yuan"), rather than asking what it is."""
+    t = _norm(text)
+    return bool(_ZH_CAP_CHANGE.search(t) or _EN_CAP_CHANGE.search(t))
+
+
+def cap_amount(text: str) -> Decimal | None:
+    """The amount a cap is to be set to: money named ("200元", "100 yuan"), or a number after "to" / "为"."""
+    found = money_mentioned(text)
+    if found is not None:
+        return found
+    m = _CAP_AMOUNT.search(_norm(text))
+    return None if m is None else Decimal(m.group(1))
+
+
 # -- loyalty ----------------------------------------------------------------------------------------------
 _REDEEM = re.compile(r"兑换|换购|抵扣|用积分|使用积分|积分换|redeem|use (?:my )?points|spend (?:my )?points|cash in")
 _POINTS = re.compile(r"(\d{1,7})\s*(?:个)?\s*(?:积分|分|points?|pts)?")
@@ -228,6 +284,14 @@ def charge_kind(text: str) -> str | None:
 
 def mentions_roaming(text: str) -> bool:
     return bool(_ROAMING_WORDS.search(_norm(text)))
+
+
+_CANCEL_WORDS = re.compile(r"退订|取消|不要了|关闭|停掉|停止|\b(?:cancel|unsubscribe|stop|end|terminate|opt out)\b")
+
+
+def wants_cancel(text: str) -> bool:
+    """Whether the message asks to stop a service ("退订", "cancel"), as opposed to asking for money back."""
+    return bool(_CANCEL_WORDS.search(_norm(text)))
 
 
 _MONEY = re.compile(
