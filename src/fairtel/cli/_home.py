@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,24 +110,33 @@ def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
     return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(column)
 
 
-def home_gate(app: App, catalog: Catalog) -> Any:
+def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None) -> Any:
     """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order, on a
-    line in service (not after it closed), under consent given by the line's current holder."""
+    line in service (not after it closed), under consent given by the line's current holder. ``lines``: the
+    register's line states (``home_lines``) when the caller has them already."""
     from fairtel.consent import project_subscriptions
     from fairtel.rating import consent_gate
     from fairtel.store import consent_ledger
 
     with app.db.connect() as conn:
         ledger = consent_ledger(conn)
-    return consent_gate(project_subscriptions(ledger), catalog, lines=home_lines(app))
+    return consent_gate(project_subscriptions(ledger), catalog, lines=home_lines(app) if lines is None else lines)
 
 
-def home_lines(app: App) -> pl.DataFrame:
-    """The register's line states as the consent gate reads them. A closed line whose register does not say when
+def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame:
+    """The register's line states as the consent gate reads them (of ``msisdns`` alone, when given: the lines
+    ``store.register_changes`` names). A closed line whose register does not say when
     it closed (``closed_at``, optional in the register file) is taken as closed when the register last changed
     it: charges made while it was in service stay billable (refusing them all would flag, and refund, months of
     charges it rightly paid), later ones are refused."""
-    lines = home_subscribers(app, ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at"))
+    columns = ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at")
+    if msisdns is None:
+        lines = home_subscribers(app, columns)
+    else:
+        from fairtel.store import register_lines
+
+        with app.db.connect() as conn:
+            lines = register_lines(conn, msisdns).select(columns)
     closed = pl.col("status") == "closed"
     return lines.with_columns(
         pl.when(closed & pl.col("closed_at").is_null()).then(pl.col("updated_at")).otherwise(pl.col("closed_at"))

@@ -124,32 +124,53 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-SUBSCRIBERS_REFRESH_S = 60.0
+SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is read again
 
 
 def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], None]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
-    rating them one by one would) with the home's catalog, subscribers (re-read every minute, for new lines) and
-    consent gate. The subscribers are each line's plans through time: a record is rated under the plan in force for
-    its period, not the one the line moved to since."""
-    from fairtel.cli._home import home_catalog, home_gate, home_plans
+    rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
+    line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
+    to since. The register's changes are taken before each commit, line by line (``store.register_changes``: one
+    look-up in an index when nothing changed; the register read whole after a bulk import); the consent ledger is
+    read again every minute."""
+    import polars as pl
+
+    from fairtel.cli._home import home_catalog, home_gate, home_lines, home_plans
     from fairtel.engines import ArrivedFile, OnlineRater
+    from fairtel.store import plan_timeline, register_changes, register_version
 
     catalog = home_catalog(app, None, [])
-    rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app), gate=home_gate(app, catalog))
+    with app.db.connect() as conn:
+        seen = register_version(conn)  # before the whole read: a change committed in between is taken again
+    lines = home_lines(app)
+    rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app),
+                        gate=home_gate(app, catalog, lines=lines))
     loaded = time.monotonic()
 
     def after(reports: Sequence[FileReport]) -> None:
-        nonlocal loaded
+        nonlocal loaded, seen, lines
         files = [ArrivedFile(r.content_hash, r.parts,
                              datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC))
                  for r in reports
                  if r.status in (Status.INGESTED, Status.ALREADY) and r.parts and r.content_hash is not None]
         if not files:
             return
-        if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:
+        with app.db.connect() as conn:
+            seen, changed = register_changes(conn, since=seen)
+            plans = pl.from_arrow(plan_timeline(conn, msisdns=changed)) if changed else None
+        if changed is None:  # more lines changed than are worth taking one by one
+            lines = home_lines(app)
             rater.subscribers = home_plans(app)
-            rater.gate = home_gate(app, catalog)
+            rater.gate = home_gate(app, catalog, lines=lines)
+            loaded = time.monotonic()
+        elif changed:
+            assert isinstance(plans, pl.DataFrame)
+            theirs = home_lines(app, changed)
+            lines = pl.concat([lines.filter(~pl.col("msisdn").is_in(changed)), theirs])
+            rater.update_register(changed, plans, lines=theirs)
+        if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:  # new orders and confirmations
+            rater.gate = home_gate(app, catalog, lines=lines)
             loaded = time.monotonic()
         names = {r.content_hash: Path(r.file).name for r in reports}
         for res in rater.rate_files(files):

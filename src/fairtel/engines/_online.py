@@ -45,10 +45,11 @@ timeliness: how long after its file arrived each record was rated.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -220,6 +221,33 @@ class OnlineRater:
 
         self._subscribers = normalise_subscribers(frame)
         self._register_keys = numeric_keys(self._subscribers["msisdn"])
+
+    def update_register(self, msisdns: Collection[str], plans: pl.DataFrame, *,
+                        lines: pl.DataFrame | None = None) -> None:
+        """Take what changed in the register since it was read, at a cost in proportion to the change, not to the
+        register (``store.register_changes`` names the lines): ``plans`` are all the rows of the lines ``msisdns``
+        as the register is read (their plans through time, ``store.plan_timeline(conn, msisdns=...)``; none: the
+        line left the register), and replace theirs; every other line keeps its rows. ``lines``: their line states
+        (``cli._home.home_lines``'s columns) for a consent gate that checks lines (``rating.consent_gate(...,
+        lines=...)``): their rows in it are worked out again against the gate's subscriptions. A gate of another
+        kind is the caller's to build again. The plan in force for each record's period and the gate's verdicts
+        are then those of a register read whole."""
+        from fairtel.rating import normalise_subscribers
+
+        names = pl.Series("msisdn", sorted(set(msisdns)), dtype=pl.String)
+        rows = normalise_subscribers(plans)
+        if set(rows.columns) != set(self._subscribers.columns):  # a plan history against a plain register, say
+            raise ValueError(f"plans with columns {rows.columns}, the register has {self._subscribers.columns}")
+        if stray := rows.filter(~pl.col("msisdn").is_in(names.implode()))["msisdn"].unique().sort().head(3).to_list():
+            raise ValueError(f"plans of lines not named as changed: {', '.join(stray)}")
+        kept = ~self._subscribers["msisdn"].is_in(names.implode())
+        frame = pl.concat([self._subscribers.filter(kept), rows.select(self._subscribers.columns)])
+        keys, new = self._register_keys, numeric_keys(rows["msisdn"])
+        self._subscribers = frame  # the integer keys carried over row for row, not worked out again
+        self._register_keys = (pl.concat([keys.filter(kept), new]) if keys is not None and new is not None
+                               else numeric_keys(frame["msisdn"]))
+        if lines is not None:
+            self.gate = _with_lines(self.gate, names, lines)
 
     def _register_of(self, numbers: _Numbers) -> pl.DataFrame:
         """The register rows of the subscribers ``numbers`` names (and perhaps a few more, see
@@ -501,6 +529,22 @@ class _Numbers:
         if keys is not None:
             return keys.is_in(self.ints.implode())
         return msisdn.is_in(self.strings.implode())
+
+
+def _with_lines(gate: VasGate | None, names: pl.Series, lines: pl.DataFrame) -> VasGate | None:
+    """``gate`` with the line states of the lines ``names`` taken from ``lines`` (their register rows): a gate that
+    keeps the lines that restrict charges (``rating.consent_gate``'s ``lines``, kept as ``consent.line_states``
+    keeps them, against its subscriptions); any other gate as it is."""
+    kept = getattr(gate, "lines", None)
+    subscriptions = getattr(gate, "subscriptions", None)
+    if gate is None or kept is None or not isinstance(subscriptions, pl.DataFrame) or not dataclasses.is_dataclass(gate):
+        return gate
+    from fairtel.consent import line_states
+
+    theirs = subscriptions.filter(pl.col("msisdn").cast(pl.String).is_in(names.implode()))
+    fresh = line_states(lines.filter(pl.col("msisdn").is_in(names.implode())), subscriptions=theirs)
+    merged = pl.concat([kept.filter(~pl.col("msisdn").is_in(names.implode())), fresh.select(kept.columns)])
+    return dataclasses.replace(gate, lines=merged)
 
 
 def _by_period(usage: pl.DataFrame, tz: str) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[int, str, int]]]:

@@ -2,7 +2,10 @@
 
 A plan change takes effect from the start of the next billing period after the register learns it (the practice
 of the operators fairtel serves: a change made in March applies from April), unless the file says from when
-(``plan_since``): a period is then rated and billed under the plan the line was on in it."""
+(``plan_since``): a period is then rated and billed under the plan the line was on in it.
+
+Every write to a line (its row or its plan history) is noted in the register's change log (``register_changes``),
+so that a reader that keeps the register in memory (online rating) reads again only the lines that changed."""
 
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
 
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
 from fairtel.core.errors import Problem
@@ -30,7 +35,7 @@ from fairtel.store._report import (
     parse_instant,
     text_problem,
 )
-from fairtel.store._schema import Customer, Subscriber, SubscriberPlan, table_of
+from fairtel.store._schema import MSISDN, Base, Customer, Subscriber, SubscriberPlan, table_of
 
 OPTIONAL_FIELDS = frozenset({"region"})
 # beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it), and
@@ -39,6 +44,18 @@ EXTRA_FIELDS = ("closed_at", "plan_since")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
+
+
+class RegisterChange(Base):
+    """The register's change log (migration 0012): for each line, the newest committed change to its row or its
+    plan history, as a ``version`` numbered in commit order (``note_register_changes``). Every writer of
+    ``subscribers`` and ``subscriber_plans`` notes what it wrote here: a change it did not note is not seen by a
+    reader that keeps the register in memory until that reader reads it whole again."""
+
+    __tablename__ = "register_changes"
+
+    msisdn: Mapped[str] = mapped_column(MSISDN, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +148,10 @@ def import_subscribers(
 
     now = now or utc_now()
     tz = timezone or _operator_timezone(conn)
+    written: list[str] = []
     for chunk in chunks(good, chunk_size):
-        _upsert(conn, chunk, now, report, tz)
+        written += _upsert(conn, chunk, now, report, tz)
+    note_register_changes(conn, written)  # last: see there
     report.accepted = len(good)
     return report
 
@@ -239,10 +258,10 @@ def _first_period_start(instant: datetime, tz: str) -> datetime:
     return start.astimezone(UTC)
 
 
-def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str) -> None:
+def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str) -> list[str]:
     """Insert new numbers, update changed ones; a row identical to what is stored is left untouched. A new number
     and a changed plan each add a row to the plan history, and so does a ``plan_since`` that the history does not
-    say yet (the register's plan dated back to a period that was under another)."""
+    say yet (the register's plan dated back to a period that was under another). Returns the numbers written."""
     subscribers = table_of(Subscriber)
     stored = {
         r.msisdn: r
@@ -282,7 +301,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         since = (old.suspended_at if kept and old is not None else now) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since})
     if not changed:
-        return
+        return []
 
     customers = table_of(Customer)
     ins = dialect_insert(conn, customers).on_conflict_do_nothing()
@@ -296,6 +315,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     conn.execute(stmt, changed)
     if history:
         conn.execute(table_of(SubscriberPlan).insert(), history)
+    return [r["msisdn"] for r in changed]
 
 
 def _spells_of(conn: Connection, msisdns: list[str]) -> dict[str, list[tuple[datetime, str]]]:
@@ -387,10 +407,10 @@ def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.Dat
     300 000 lines)."""
     h = table_of(SubscriberPlan)
     several = select(h.c.msisdn).group_by(h.c.msisdn).having(func.count() > 1)
+    if msisdns is not None:  # those lines' rows alone, by the index, not a grouping of the whole history
+        several = several.where(h.c.msisdn.in_(list(msisdns)))
     rows = select(h.c.msisdn, h.c.plan_id, h.c.effective_from, h.c.recorded_at, h.c.plan_change_id).where(
         h.c.msisdn.in_(several))
-    if msisdns is not None:
-        rows = rows.where(h.c.msisdn.in_(list(msisdns)))
     # a row holds until the earliest start among the rows recorded after it, when that is not after its own
     later = pl.col("effective_from").cum_min(reverse=True).shift(-1).over("msisdn")
     return (_frame(conn, rows).sort("msisdn", "recorded_at", "plan_change_id").with_columns(later.alias("_later"))
@@ -432,6 +452,66 @@ def plans_in_force(conn: Connection, *, at: datetime) -> pa.Table:
     return pl.concat([unchanged, picked]).sort("msisdn").to_arrow().cast(PLANS_IN_FORCE_SCHEMA)
 
 
+def note_register_changes(conn: Connection, msisdns: Collection[str]) -> None:
+    """Note a change to each of ``msisdns`` in the register's change log, all under one new version, the newest
+    yet. A writer calls it last in its transaction, after its own writes: on PostgreSQL the log's lock, held from
+    here to the commit, makes the versions follow the commits (a reader that sees version v has seen every change
+    numbered below it, and one made later gets a higher number), and taken last it never waits while holding it;
+    SQLite writes one transaction at a time."""
+    names = sorted(set(msisdns))
+    if not names:
+        return
+    t = table_of(RegisterChange)
+    if conn.dialect.name == "postgresql":  # conflicts with itself and with writes, not with reads
+        conn.execute(sql_text(f"LOCK TABLE {t.name} IN SHARE ROW EXCLUSIVE MODE"))
+    version = int(conn.scalar(select(func.max(t.c.version))) or 0) + 1
+    ins = dialect_insert(conn, t)
+    stmt = ins.on_conflict_do_update(index_elements=[t.c.msisdn], set_={"version": ins.excluded.version})
+    for chunk in chunks(names, 5000):
+        conn.execute(stmt, [{"msisdn": m, "version": version} for m in chunk])
+
+
+def register_version(conn: Connection) -> int:
+    """The newest version in the register's change log (0: none yet), one look-up in its index. A reader that
+    keeps the register in memory reads this before reading the register whole, then asks ``register_changes``
+    from it: a change committed in between is read again, never missed."""
+    t = table_of(RegisterChange)
+    return int(conn.scalar(select(func.max(t.c.version))) or 0)
+
+
+REGISTER_CHANGES_MOST = 10_000  # above this many changed lines, reading the register whole costs less
+
+
+def register_changes(conn: Connection, *, since: int,
+                     most: int = REGISTER_CHANGES_MOST) -> tuple[int, list[str] | None]:
+    """The lines of the register that changed (their row or their plans) after version ``since``, in number order,
+    and the version to ask from next time: one look-up in the log's index when nothing changed. None instead of
+    the lines when more than ``most`` changed (a bulk import), or when the log holds less than ``since`` (it began
+    again: a database restored, say): the caller reads the register whole, after this call (the version returned
+    covers every change it then reads)."""
+    version = register_version(conn)
+    if version == since:
+        return since, []
+    if version < since:
+        return version, None
+    t = table_of(RegisterChange)
+    rows = conn.execute(select(t.c.msisdn, t.c.version).where(t.c.version > since).limit(most + 1)).all()
+    if len(rows) > most:
+        return version, None
+    return max(version, *(r.version for r in rows)), sorted(r.msisdn for r in rows)
+
+
+LINE_COLUMNS = ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at")
+
+
+def register_lines(conn: Connection, msisdns: Collection[str]) -> pl.DataFrame:
+    """The register rows (``LINE_COLUMNS``: each line's state and since when) of ``msisdns``, by the primary key:
+    what the consent gate reads of the lines ``register_changes`` names."""
+    s = table_of(Subscriber)
+    return pl.concat([_frame(conn, select(*(s.c[c] for c in LINE_COLUMNS)).where(s.c.msisdn.in_(chunk)))
+                      for chunk in chunks(sorted(set(msisdns)), 5000) or [[]]])
+
+
 def _frame(conn: Connection, query: Any) -> pl.DataFrame:
     """The query's rows as a frame (timestamps as UTC), straight from the driver's cursor: a register may list
     millions of lines, and a result row object per line would cost more than the query itself."""
@@ -439,7 +519,7 @@ def _frame(conn: Connection, query: Any) -> pl.DataFrame:
     assert raw is not None
     names = [d[0] for d in raw.description]
     rows = raw.fetchall()
-    instants = {"effective_from", "recorded_at", "activated_at"}
+    instants = {"effective_from", "recorded_at", "activated_at", "closed_at", "suspended_at", "updated_at"}
     schema = [(n, None if n in instants else (pl.Int64() if n == "plan_change_id" else pl.String())) for n in names]
     frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
     return frame.with_columns(_utc(frame, n) for n in names if n in instants)
@@ -477,4 +557,5 @@ def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, rea
     who = audit.pseudonym(msisdn)
     record_access(conn, actor=audit.actor, role=audit.role, action="line.suspend", resource=f"subscriber/{who}",
                   subject_msisdn_pseudonym=who, reason=reason[:255], at=at)
+    note_register_changes(conn, [msisdn])  # last: see there
     return "suspended"
