@@ -91,7 +91,7 @@ def test_explain_reads_the_lake(home: Path) -> None:
     assert runner.invoke(app, ["rate", "--period", "2026-03", "--home", str(home)]).exit_code == 0
     zh = runner.invoke(app, ["explain", "a2", "--home", str(home)])  # the subscriber speaks zh
     assert zh.exit_code == 0, zh.output
-    assert "套餐：senior-19" in zh.stdout and "合计：0.30 CNY" in zh.stdout
+    assert "套餐：关爱老人套餐 19 元" in zh.stdout and "合计：0.30 元" in zh.stdout
     en = runner.invoke(app, ["explain", "a2", "--home", str(home), "--lang", "en", "--json"])
     data = json.loads(en.stdout)
     assert data["total"] == "0.30" and data["lines"][0]["allowance_id"] == "senior-19/voice"

@@ -44,10 +44,11 @@ def test_chain_of_a_split_record() -> None:
 def test_render_in_both_languages() -> None:
     e = explain("c", rated=RATED, catalog=CATALOG)
     en, zh = e.render("en"), e.render("zh")
-    assert "rule intl/voice-premium" in en and "connect fee 2" in en and "Total: 26.00 CNY" in en
-    assert "计费规则 intl/voice-premium" in zh and "接通费 2" in zh and "合计：26.00 CNY" in zh
+    assert "tariff rule: Calls to international premium ranges" in en and "connect fee 2 CNY" in en
+    assert "Total: 26.00 CNY" in en
+    assert "计费规则：国际高资费号段通话" in zh and "接通费 2 元" in zh and "合计：26.00 元" in zh
     b = explain("b", rated=RATED, catalog=CATALOG).render("zh")
-    assert "从套餐内资源 senior-19/voice 扣减 1min" in b and "此前已用 99min" in b
+    assert "由套餐内额度“套餐内国内主叫 100 分钟”抵扣 1 分钟" in b and "此前已用 99 分钟" in b
 
 
 def test_flags_an_amount_the_catalog_no_longer_gives() -> None:
@@ -55,7 +56,8 @@ def test_flags_an_amount_the_catalog_no_longer_gives() -> None:
         pl.when(pl.col("record_id") == "c").then(9999).otherwise(pl.col("amount_minor")).alias("amount_minor"))
     e = explain("c", rated=changed, catalog=CATALOG)
     assert e.lines[0].recomputed_minor == 2600 and e.lines[0].amount_minor == 9999
-    assert "the catalog now gives 26.00 CNY" in e.render("en")
+    assert "this tariff gives 26.00 CNY for this part, not the 99.99 CNY recorded" in e.render("en")
+    assert not e.agrees and explain("c", rated=RATED, catalog=CATALOG).agrees
 
 
 def test_unknown_record() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fairtel.api._paging import money_text
 from fairtel.catalog import Catalog
+from fairtel.rating._explain import VERDICT_WORDS
 
 
 def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
@@ -33,20 +34,8 @@ _KIND = {"voice": ("call", "通话"), "sms": ("SMS", "短信"), "data": ("data",
 _DIR = {"out": ("outgoing", "主叫"), "in": ("incoming", "被叫")}
 
 
-_VERDICT = {
-    "consented": ("confirmed subscription", "订购已确认"),
-    "no_subscription": ("no subscription", "无订购记录"),
-    "not_confirmed": ("not confirmed", "订购未确认"),
-    "after_cancellation": ("after cancellation", "退订后扣费"),
-    "price_mismatch": ("price differs from the offer", "价格与业务不符"),
-    "price_raised": ("price rose after the confirmation", "确认后资费上调，未再次确认"),
-    "duplicate_charge": ("charged twice", "重复扣费"),
-    "unknown_offer": ("unknown offer", "未知业务"),
-    "merchant_suspended": ("merchant suspended", "服务商已暂停"),
-    "line_closed": ("line closed when charged", "扣费时号码已销户"),
-    "line_suspended": ("line suspended when charged", "扣费时号码已停机"),
-    "before_activation": ("consent given before this line's activation (by a previous holder)", "订购早于本号码入网（前机主所订）"),
-}
+# the consent gate's verdicts in words, as the rating explanation says them: (en, zh)
+_VERDICT = {code: (en, zh) for code, (zh, en) in VERDICT_WORDS.items()}
 
 
 def _names(catalog: Catalog | None, what: str, key: Any) -> tuple[str, str] | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fairtel.catalog import (
     ANY_ROAMING,
@@ -85,22 +86,58 @@ def _match_text(m: Match) -> str:
     return " ".join(parts)
 
 
+def _catalog_to_show(ctx: typer.Context, file: Path | None, home: Path | None,
+                     notes: list[str]) -> tuple[Catalog, dict[str, object]]:
+    """``FILE``, else the current catalog stored in the home in use (``--home``, ``FAIRTEL_HOME``, ./var), which
+    every other command defaults to, else the demo operator's (said in ``notes`` when a home has none stored).
+    Also where it came from: ``file``, or ``home`` and the stored ``catalog_version_id``."""
+    if file is not None:
+        return load_catalog(file), {"file": str(file)}
+    from fairtel.bootstrap import bootstrap
+    from fairtel.catalog import parse_catalog
+    from fairtel.cli._context import home_of
+    from fairtel.core.settings import load_settings
+    from fairtel.store import catalog_text, current_catalog
+
+    settings = load_settings(home=home_of(ctx, home))
+    demo = default_catalog_path()
+    if settings.database_url is None and not (settings.home / "fairtel.db").is_file():
+        return load_catalog(demo), {"file": str(demo)}  # no home here: nothing is stored, and nothing is created
+    with bootstrap(settings) as app, app.db.connect() as conn:
+        stored = current_catalog(conn)
+        text = None if stored is None else catalog_text(conn, stored.version_id)
+    if stored is None or text is None:
+        notes.append(f"no catalog loaded in the home {settings.home}: showing the demo catalog {demo}")
+        return load_catalog(demo), {"file": str(demo), "home": str(settings.home)}
+    catalog, problems = parse_catalog(text, file="<stored catalog>")
+    if catalog is None:
+        raise InvalidInputError(problems, what="the stored catalog")
+    return catalog, {"file": None, "home": str(settings.home), "catalog_version_id": stored.version_id,
+                     "activated_at": stored.activated_at.isoformat()}
+
+
 def show(
-    file: Annotated[Path | None, typer.Argument(help="Catalog TOML file (default: the demo operator's).")] = None,
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Catalog TOML file (default: the home's current catalog, "
+                                                     "else the demo operator's).")] = None,
     plan: Annotated[str | None, typer.Option("--plan", help="Show one plan's rules in full.")] = None,
+    home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
     as_json: _JSON = False,
 ) -> None:
     """Summarise a catalog: plans, zones, rates and offers."""
-    path = file or default_catalog_path()
+    notes: list[str] = []
     try:
-        c = load_catalog(path)
+        c, origin = _catalog_to_show(ctx, file, home, notes)
         selected = [c.plan(plan)] if plan else list(c.plans)
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
+    for n in notes if not as_json else ():
+        err_console.print(n, highlight=False, soft_wrap=True)
+    where = origin["file"] or f"catalog version {origin['catalog_version_id']} stored in {origin['home']}"
     cur = c.operator.currency
     if as_json:
         print_json({
-            "file": str(path), "operator": c.operator.id, "currency": cur, "timezone": c.operator.timezone,
+            **origin, "operator": c.operator.id, "currency": cur, "timezone": c.operator.timezone,
             "version": c.version, "counts": c.counts(),
             "plans": [{"plan_id": p.id, "name": {"zh": p.name.zh, "en": p.name.en}, "monthly_fee": p.monthly_fee,
                        "allowances": [a.id for a in p.allowances], "rules": [r.id for r in p.rules]}
@@ -108,9 +145,11 @@ def show(
             "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period),
                         "price_changes": [{"from": ch.valid_from.isoformat(), "price": ch.price} for ch in o.price_changes]}
                        for o in c.offers],
+            "notes": notes,
         })
         return
-    console.print(f"[bold]{c.operator.name.en}[/bold] ({c.operator.name.zh}) · {path}", highlight=False)
+    console.print(f"[bold]{escape(c.operator.name.en)}[/bold] ({escape(c.operator.name.zh)}) · {escape(str(where))}",
+                  highlight=False)
     console.print(_summary(c), highlight=False)
     plan_rows = []
     for p in selected:

@@ -2,11 +2,19 @@
 
 Works on frames (a record's rated lines and, when available, its usage row); the CLI finds them in the lake.
 Each charged line's step arithmetic is recomputed with ``charge_line`` from the catalog, and the explanation
-says whether it agrees with the stored amount (a daily cap, or a tariff changed since rating, may differ).
+says whether it agrees with the stored amount (a daily cap may differ; so does a catalog other than the one that
+priced the line, which is why a caller passes the version that priced the bill). A correction issued for the
+record after its bill (a rerate after a tariff change: ``Correction``) is told after the total, so that what
+the subscriber was charged and what the record costs now both add up.
+
+``render`` words the chain as the operator's statement to the subscriber: the catalog's names in the reader's
+language, quantities and prices in words, parts numbered from 1, numbers masked (``mask_msisdn``) unless the
+caller may see them. The codes (rule, rate, zone, band and allowance ids, the rounding) stay in ``to_dict``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -15,10 +23,10 @@ from typing import Any
 
 import polars as pl
 
-from fairtel.catalog import Catalog, Name, format_quantity
-from fairtel.catalog import Unit as CatalogUnit
+from fairtel.catalog import Catalog, Name
 from fairtel.core.errors import NotFoundError
 from fairtel.core.money import Money, minor_units
+from fairtel.privacy import mask_msisdn
 from fairtel.rating._steps import charge_line, compile_rate
 
 
@@ -37,13 +45,13 @@ class StepText:
 
 @dataclass(frozen=True, slots=True)
 class ExplainedLine:
-    line: int
+    line: int  # as stored: 0, 1, ... (the statement numbers parts from 1)
     started_at: datetime
     offset: int
     quantity: int
     unit: str
     rule_id: str | None
-    rule_name: str | None
+    rule_name: str | None  # what the rule matches, for engineers: "voice · out · zones domestic"
     rate_id: str | None
     rate_name: str | None
     zone: str | None
@@ -67,7 +75,25 @@ class ExplainedLine:
     throttled: bool
     verdict: str | None
     subscription_id: str | None
-    recomputed_minor: int | None  # what the catalog gives now; None when not a priced line
+    recomputed_minor: int | None  # what the catalog explained with gives; None when not a priced line
+    rate_steps: int = 0  # how many steps the rate has (the statement numbers them only when several)
+    # the catalog's names of what the line names ("rule", "rate", "zone", "roaming_zone", "band", "allowance",
+    # "offer"), in both languages: the statement's words; an entry without a name in the catalog is left out
+    labels: dict[str, Name] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """An adjustment entry issued for the record after its bill. A rerate (the record priced again after a
+    tariff change) has ``old_minor`` → ``new_minor``, before tax; an entry charging a record the bill did not
+    hold has only ``new_minor``. ``amount_minor`` is what the entry adds to the subscriber's bill, tax included:
+    negative for a credit."""
+
+    adjustment_id: str
+    amount_minor: int
+    created_at: datetime
+    old_minor: int | None = None
+    new_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +110,20 @@ class Explanation:
     total_minor: int
     lines: tuple[ExplainedLine, ...]
     record: dict[str, Any] = field(default_factory=dict)
+    corrections: tuple[Correction, ...] = ()
+    catalog_version: str | None = None  # the catalog's own ``version`` string
+    catalog_version_id: int | None = None  # the stored catalog version explained with (a caller says)
+    earlier_tariff: bool = False  # explained with the tariff the bill was issued under, since replaced
 
     @property
     def total(self) -> Decimal:
         return Money.from_minor(self.total_minor, self.currency).amount
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the catalog explained with gives every priced line its stored amount (a capped line aside)."""
+        return all(ln.recomputed_minor is None or ln.capped or ln.recomputed_minor == ln.amount_minor
+                   for ln in self.lines)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -95,12 +131,10 @@ class Explanation:
         out["total"] = str(self.total)
         return out
 
-    def render(self, language: str = "en") -> str:
-        return _render(self, _ZH if language == "zh" else _EN)
-
-
-def _name(name: Name | None, language: str) -> str | None:
-    return None if name is None else name.in_language(language)
+    def render(self, language: str = "en", *, plain_numbers: bool = False) -> str:
+        """The statement in ``language`` (zh or en). Numbers (the subscriber's, the other party's) are masked as
+        on every other reply unless ``plain_numbers``: for a caller allowed to see them in clear."""
+        return _render(self, language == "zh", plain_numbers)
 
 
 def _decimal(f: Fraction) -> str:
@@ -115,8 +149,14 @@ def explain(
     catalog: Catalog,
     usage: pl.DataFrame | None = None,
     source: str | None = None,
+    corrections: Iterable[Correction] = (),
+    catalog_version_id: int | None = None,
+    earlier_tariff: bool = False,
 ) -> Explanation:
-    """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read."""
+    """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read.
+    ``catalog``: the one the lines were priced with (the version the bill was issued under, when it was);
+    ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
+    ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since."""
     mine = rated.filter(pl.col("record_id") == record_id)
     if source is not None:
         mine = mine.filter(pl.col("source") == source)
@@ -179,7 +219,8 @@ def explain(
             rounding=None if rate is None else f"{rate.rounding.value}/{rate.rounding_decimals}",
             amount=str(Decimal(r["amount_minor"]).scaleb(-exp)), amount_minor=r["amount_minor"], capped=bool(r["capped"]),
             throttled=bool(r["throttled"]), verdict=r["verdict"], subscription_id=r["subscription_id"],
-            recomputed_minor=recomputed,
+            recomputed_minor=recomputed, rate_steps=0 if rate is None else len(rate.steps),
+            labels=_labels(catalog, r),
         ))
     record: dict[str, Any] = {}
     if usage is not None:
@@ -190,7 +231,23 @@ def explain(
         record_id=record_id, source=first["source"], msisdn=first["msisdn"], kind=first["kind"], period=first["period"],
         started_at=rows[0]["started_at"].astimezone(catalog.tz), plan_id=first["plan_id"], plan_name=None if plan is None else plan.name,
         currency=currency, total_minor=sum(r["amount_minor"] for r in rows), lines=tuple(lines), record=record,
+        corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
+        earlier_tariff=earlier_tariff,
     )
+
+
+def _labels(catalog: Catalog, row: dict[str, Any]) -> dict[str, Name]:
+    """The catalog's names of what a rated line names (those it has a name for)."""
+    keys = {"rule": row["rule_id"], "rate": row["rate_id"], "zone": row["zone"], "roaming zone": row["roaming_zone"],
+            "band": row["band"], "allowance": row["allowance_id"]}
+    if row["kind"] == "vas" and row["rule_id"]:
+        keys["offer"] = str(row["rule_id"]).split("/", 1)[-1]  # a VAS line's rule is ``offer/<offer id>``
+    out = {}
+    for what, key in keys.items():
+        name = catalog.name_of(what, key) if key else None
+        if name is not None:
+            out[what.replace(" ", "_")] = name
+    return out
 
 
 def _rule_text(rule: Any) -> str:
@@ -209,96 +266,244 @@ def _rule_text(rule: Any) -> str:
     return " · ".join(parts)
 
 
-_EN: dict[str, str] = {
-    "head": "Record {record_id} ({kind}) of {msisdn}, {started_at}, period {period}",
-    "usage": "Usage: {usage}",
-    "plan": "Plan: {plan_id} ({plan_name})",
-    "line": "Line {line}: {quantity} from {started_at}",
-    "situation": "  zone {zone}, roaming {roaming}, band {band}",
-    "allowance": "  drawn from allowance {id}: {used} ({before} used before, {after} after, of {total})",
-    "rule": "  rule {rule} [{rule_text}] → rate {rate}",
-    "free": "  rule {rule} [{rule_text}]: free",
-    "step": "  step {n}: {units} → {billed} billed in increments of {inc}, {drawn} from allowances, {charged} charged at {price} per {per} = {cost}",
-    "connect": "  connect fee {fee}",
-    "round": "  sum {unrounded}, rounded {rounding} → {amount} {currency}",
-    "capped": "  capped (max cost or daily cap)",
-    "throttled": "  past the unlimited allowance's threshold: speed reduced, no charge",
-    "vas": "  value-added charge, rule {rule}: consent verdict {verdict}, subscription {sub} → {amount} {currency}",
-    "mismatch": "  note: the catalog now gives {now} {currency} for this line",
-    "total": "Total: {total} {currency}",
-    "none": "none", "home": "home", "unlimited": "unlimited",
+# ---- the statement --------------------------------------------------------------------------------------
+
+_KIND = {"voice": ("通话", "call"), "sms": ("短信", "SMS"), "data": ("流量", "data"), "vas": ("增值业务", "value-added service")}
+_DIRECTION = {"out": ("主叫", "outgoing"), "in": ("被叫", "incoming")}
+_ROUNDING = {
+    "up": ("向上取整", "rounded up"), "ceiling": ("向上取整", "rounded up"),
+    "down": ("向下取整", "rounded down"), "floor": ("向下取整", "rounded down"),
+    "half_up": ("四舍五入", "rounded half up"), "half_even": ("四舍五入（逢五取偶）", "rounded half to even"),
 }
-_ZH: dict[str, str] = {
-    "head": "话单 {record_id}（{kind}），号码 {msisdn}，{started_at}，账期 {period}",
-    "usage": "用量：{usage}",
-    "plan": "套餐：{plan_id}（{plan_name}）",
-    "line": "第 {line} 行：{quantity}，开始于 {started_at}",
-    "situation": "  区域 {zone}，漫游 {roaming}，时段 {band}",
-    "allowance": "  从套餐内资源 {id} 扣减 {used}（此前已用 {before}，扣后 {after}，共 {total}）",
-    "rule": "  计费规则 {rule}［{rule_text}］→ 费率 {rate}",
-    "free": "  计费规则 {rule}［{rule_text}］：免费",
-    "step": "  第 {n} 段：{units} → 按 {inc} 计费单位计 {billed}，套餐抵扣 {drawn}，计费 {charged}，单价 {price}/{per}，金额 {cost}",
-    "connect": "  接通费 {fee}",
-    "round": "  合计 {unrounded}，按 {rounding} 取整 → {amount} {currency}",
-    "capped": "  已封顶（最高费用或每日上限）",
-    "throttled": "  已超出不限量套餐的限速阈值：降速，不收费",
-    "vas": "  增值业务费用，规则 {rule}：订购确认结果 {verdict}，订购号 {sub} → {amount} {currency}",
-    "mismatch": "  注意：按当前资费本行应为 {now} {currency}",
-    "total": "合计：{total} {currency}",
-    "none": "无", "home": "本地", "unlimited": "不限量",
+# what the consent gate decided for a value-added charge (its verdict codes, in words)
+VERDICT_WORDS: dict[str, tuple[str, str]] = {
+    "consented": ("订购已确认", "confirmed subscription"),
+    "no_subscription": ("无订购记录", "no subscription"),
+    "not_confirmed": ("订购未确认", "not confirmed"),
+    "after_cancellation": ("退订后扣费", "after cancellation"),
+    "price_mismatch": ("价格与业务不符", "price differs from the offer"),
+    "price_raised": ("确认后资费上调，未再次确认", "price rose after the confirmation"),
+    "duplicate_charge": ("重复扣费", "charged twice"),
+    "unknown_offer": ("未知业务", "unknown offer"),
+    "merchant_suspended": ("服务商已暂停", "merchant suspended"),
+    "line_closed": ("扣费时号码已销户", "line closed when charged"),
+    "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
+    "before_activation": ("订购早于本号码入网（前机主所订）", "consent given before this line's activation (by a previous holder)"),
+    "no_gate": ("未核对订购记录，不计费", "no consent ledger to check against: not billed"),
+    "not_checked": ("未核对订购记录", "consent not checked"),
 }
+_KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 
 
-def _q(amount: int | None, unit: str) -> str:
-    if amount is None:
+def _pick(zh: bool, pair: tuple[str, str]) -> str:
+    return pair[0] if zh else pair[1]
+
+
+def _money(amount: Decimal | str, currency: str, zh: bool) -> str:
+    return f"{amount} 元" if zh and currency == "CNY" else f"{amount} {currency}"
+
+
+def _minor(minor: int, currency: str, zh: bool) -> str:
+    return _money(Money.from_minor(minor, currency).amount, currency, zh)
+
+
+def _quantity(n: int | None, unit: str, zh: bool) -> str:
+    """A quantity in words: ``4 分 05 秒`` / ``4 min 05 s``, ``3 条``, ``5860 KB`` or ``1.50 MB`` (of 1024 and 1024²
+    bytes, as the catalog prices data)."""
+    if n is None:
         return "-"
-    try:
-        return format_quantity(amount, CatalogUnit(unit))
-    except ValueError:
-        return str(amount)
+    if unit == "second":
+        m, s = divmod(n, 60)
+        if not m:
+            return f"{s} 秒" if zh else f"{s} s"
+        if not s:
+            return f"{m} 分钟" if zh else f"{m} min"
+        return f"{m} 分 {s:02d} 秒" if zh else f"{m} min {s:02d} s"
+    if unit == "message":
+        return f"{n} 条" if zh else f"{n} message{'s' if n != 1 else ''}"
+    if unit == "byte":  # exact in the largest unit it is a whole number of (billed data is), else to 0.01
+        sizes = ((_GIB, "GB"), (_MIB, "MB"), (_KIB, "KB"))
+        exact = next(((size, suffix) for size, suffix in sizes if n and n % size == 0), None)
+        if exact is not None:
+            return f"{n // exact[0]} {exact[1]}"
+        size, suffix = next(((size, suffix) for size, suffix in sizes if n >= size), (1, ""))
+        if size == 1:
+            return f"{n} 字节" if zh else f"{n} bytes"
+        return f"{(Decimal(n) / size).quantize(Decimal('0.01'))} {suffix}"
+    return str(n)
 
 
-def _render(e: Explanation, t: dict[str, str]) -> str:
-    language = "zh" if t is _ZH else "en"
-    out = [t["head"].format(record_id=e.record_id, kind=e.kind, msisdn=e.msisdn, started_at=e.started_at.isoformat(),
-                            period=e.period)]
-    if e.record:
-        shown = ("direction", "peer", "duration_s", "bytes_up", "bytes_down", "roaming_country", "offer_id")
-        out.append(t["usage"].format(usage=", ".join(f"{k}={e.record[k]}" for k in shown if k in e.record)))
-    out.append(t["plan"].format(plan_id=e.plan_id, plan_name=_name(e.plan_name, language) or "?"))
+def _per(n: int, unit: str, zh: bool) -> str:
+    """The unit a price is per: ``分钟`` / ``min`` for 60 s, ``6 秒`` for 6 s, ``MB`` for 1024² bytes."""
+    named = {("second", 1): ("秒", "s"), ("second", 60): ("分钟", "min"), ("second", 3600): ("小时", "h"),
+             ("message", 1): ("条", "message"), ("byte", _KIB): ("KB", "KB"), ("byte", _MIB): ("MB", "MB"),
+             ("byte", _GIB): ("GB", "GB")}.get((unit, n))
+    return _pick(zh, named) if named else _quantity(n, unit, zh)
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _named(labels: dict[str, Name], what: str, fallback: str | None, zh: bool) -> str:
+    name = labels.get(what)
+    if name is not None:
+        return name.zh if zh else name.en
+    return fallback or "-"
+
+
+def _render(e: Explanation, zh: bool, plain: bool) -> str:
+    def number(n: str) -> str:
+        return n if plain else mask_msisdn(n)
+
+    cur = e.currency
+    kind = _pick(zh, _KIND.get(e.kind, (e.kind, e.kind)))
+    out = [f"话单 {e.record_id}：{kind}，号码 {number(e.msisdn)}，{_when(e.started_at)}，账期 {e.period}" if zh
+           else f"Record {e.record_id}: {kind} of {number(e.msisdn)}, {_when(e.started_at)}, billing period {e.period}"]
+    usage = _usage(e.record, zh, number)
+    if usage:
+        out.append(("用量：" if zh else "Usage: ") + usage)
+    plan = e.plan_name.zh if zh and e.plan_name else e.plan_name.en if e.plan_name else e.plan_id
+    out.append(f"套餐：{plan}" if zh else f"Plan: {plan}")
+    if e.earlier_tariff:
+        out.append("资费：按出账时适用的资费计算（此后资费已调整）" if zh
+                   else "Tariff: the one in force when the bill was issued (since changed)")
     for ln in e.lines:
-        out.append(t["line"].format(line=ln.line, quantity=_q(ln.quantity, ln.unit), started_at=ln.started_at.isoformat()))
-        if ln.unit == "item":
-            out.append(t["vas"].format(rule=ln.rule_id, verdict=ln.verdict, sub=ln.subscription_id or t["none"],
-                                       amount=ln.amount, currency=e.currency))
-            continue
-        out.append(t["situation"].format(zone=ln.zone or t["none"], roaming=ln.roaming_zone or t["home"], band=ln.band))
-        if ln.allowance_id is not None:
-            total = t["unlimited"] if ln.allowance_quantity is None else _q(ln.allowance_quantity, ln.unit)
-            out.append(t["allowance"].format(id=ln.allowance_id, used=_q(ln.allowance_used, ln.unit),
-                                             before=_q(ln.allowance_before, ln.unit), after=_q(ln.allowance_after, ln.unit),
-                                             total=total))
-            if ln.throttled:
-                out.append(t["throttled"])
-            continue
-        if ln.rate_id is None:
-            out.append(t["free"].format(rule=ln.rule_id, rule_text=ln.rule_name or ""))
-        else:
-            out.append(t["rule"].format(rule=ln.rule_id, rule_text=ln.rule_name or "", rate=ln.rate_id))
-            for s in ln.steps:
-                out.append(t["step"].format(n=s.step + 1, units=_q(s.units, ln.unit), billed=_q(s.billed, ln.unit),
-                                            inc=_q(s.increment, ln.unit), drawn=_q(s.drawn, ln.unit),
-                                            charged=_q(s.charged, ln.unit), price=s.rate, per=_q(s.rate_unit, ln.unit),
-                                            cost=s.cost))
-            if ln.connect_fee != "0":
-                out.append(t["connect"].format(fee=ln.connect_fee))
-            out.append(t["round"].format(unrounded=ln.unrounded, rounding=ln.rounding, amount=ln.amount, currency=e.currency))
-        if ln.capped:
-            out.append(t["capped"])
-        if ln.throttled:
-            out.append(t["throttled"])
-        if ln.recomputed_minor is not None and ln.recomputed_minor != ln.amount_minor and not ln.capped:
-            now = Money.from_minor(ln.recomputed_minor, e.currency).amount
-            out.append(t["mismatch"].format(now=now, currency=e.currency))
-    out.append(t["total"].format(total=e.total, currency=e.currency))
+        out.extend(_line(ln, e, zh))
+    out.append(f"合计：{_minor(e.total_minor, cur, zh)}" if zh else f"Total: {_minor(e.total_minor, cur, zh)}")
+    out.extend(_corrections(e, zh))
     return "\n".join(out)
+
+
+def _usage(record: dict[str, Any], zh: bool, number: Any) -> str:
+    """The usage record in words: direction, other party (masked), duration or volume, where roaming."""
+    parts = []
+    if record.get("direction") in _DIRECTION:
+        parts.append(_pick(zh, _DIRECTION[record["direction"]]))
+    if record.get("peer"):
+        parts.append(f"对方号码 {number(str(record['peer']))}" if zh else f"other party {number(str(record['peer']))}")
+    if record.get("duration_s") is not None:
+        d = _quantity(int(record["duration_s"]), "second", zh)
+        parts.append(f"时长 {d}" if zh else f"duration {d}")
+    up, down = record.get("bytes_up"), record.get("bytes_down")
+    if up is not None or down is not None:
+        u, d = _quantity(int(up or 0), "byte", zh), _quantity(int(down or 0), "byte", zh)
+        parts.append(f"上行 {u}，下行 {d}" if zh else f"{u} up, {d} down")
+    if record.get("roaming_country"):
+        parts.append(f"在 {record['roaming_country']} 漫游" if zh else f"roaming in {record['roaming_country']}")
+    return ("，" if zh else ", ").join(parts)
+
+
+def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
+    cur, n = e.currency, ln.line + 1
+    when = _when(ln.started_at)
+    if ln.unit == "item":  # a value-added charge
+        offer = _named(ln.labels, "offer", (ln.rule_id or "").split("/", 1)[-1], zh)
+        verdict = _pick(zh, VERDICT_WORDS.get(ln.verdict or "", (ln.verdict or "-", ln.verdict or "-")))
+        amount = _money(ln.amount, cur, zh)
+        if zh:
+            sub = f"订购号 {ln.subscription_id}" if ln.subscription_id else "无订购"
+            return [f"第 {n} 部分：{when}", f"  增值业务“{offer}”：{verdict}，{sub} → {amount}"]
+        sub = f"subscription {ln.subscription_id}" if ln.subscription_id else "no subscription"
+        return [f"Part {n}: {when}", f"  value-added service “{offer}”: {verdict}, {sub} → {amount}"]
+    where = []
+    if ln.zone:
+        z = _named(ln.labels, "zone", ln.zone, zh)
+        where.append(f"目的地：{z}" if zh else f"destination: {z}")
+    if ln.roaming_zone:
+        r = _named(ln.labels, "roaming_zone", ln.roaming_zone, zh)
+        where.append(f"漫游：{r}" if zh else f"roaming: {r}")
+    if ln.band:
+        b = _named(ln.labels, "band", ln.band, zh)
+        where.append(f"时段：{b}" if zh else f"time band: {b}")
+    situation = (f"（{'；'.join(where)}）" if zh else f" ({'; '.join(where)})") if where else ""
+    q = _quantity(ln.quantity, ln.unit, zh)
+    out = [f"第 {n} 部分：{when} 起，{q}{situation}" if zh else f"Part {n}: {q} from {when}{situation}"]
+    if ln.allowance_id is not None:
+        a = _named(ln.labels, "allowance", ln.allowance_id, zh)
+        total = ("不限量" if zh else "unlimited") if ln.allowance_quantity is None else _quantity(ln.allowance_quantity, ln.unit, zh)
+        used, before, after = (_quantity(v, ln.unit, zh) for v in (ln.allowance_used, ln.allowance_before, ln.allowance_after))
+        out.append(f"  由套餐内额度“{a}”抵扣 {used}（此前已用 {before}，抵扣后已用 {after}，额度共 {total}）" if zh
+                   else f"  {used} from your allowance “{a}” ({before} used before, {after} after, of {total})")
+        if ln.throttled:
+            out.append("  已超出不限量套餐的限速阈值：降速，不收费" if zh
+                       else "  past the unlimited allowance's threshold: speed reduced, no charge")
+        return out
+    rule = _named(ln.labels, "rule", ln.rule_id, zh)
+    if ln.rate_id is None:
+        out.append(f"  计费规则：{rule}（免费）" if zh else f"  tariff rule: {rule} (free of charge)")
+    else:
+        rate = _named(ln.labels, "rate", ln.rate_id, zh)
+        out.append(f"  计费规则：{rule}；资费：{rate}" if zh else f"  tariff rule: {rule}; rate: {rate}")
+        out.extend(_step(s, ln, cur, zh) for s in ln.steps)
+        if ln.connect_fee != "0":
+            fee = _money(ln.connect_fee, cur, zh)
+            out.append(f"  接通费 {fee}" if zh else f"  connect fee {fee}")
+        out.append(_rounded(ln, cur, zh))
+    if ln.capped:
+        out.append("  已封顶（最高费用或每日上限）" if zh else "  capped (max cost or daily cap)")
+    if ln.throttled:
+        out.append("  已超出不限量套餐的限速阈值：降速，不收费" if zh
+                   else "  past the unlimited allowance's threshold: speed reduced, no charge")
+    if ln.recomputed_minor is not None and ln.recomputed_minor != ln.amount_minor and not ln.capped:
+        now, was = _minor(ln.recomputed_minor, cur, zh), _money(ln.amount, cur, zh)
+        out.append(f"  注意：按此资费重新计算，本部分为 {now}，与记录的 {was}不同" if zh
+                   else f"  note: this tariff gives {now} for this part, not the {was} recorded")
+    return out
+
+
+def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
+    """One rate step: the usage, counted in whole increments, less what allowances covered, times the price."""
+    def q(v: int) -> str:
+        return _quantity(v, ln.unit, zh)
+
+    tier = (f"第 {s.step + 1} 档：" if zh else f"tier {s.step + 1}: ") if ln.rate_steps > 1 else ""
+    price = f"{_money(s.rate, cur, zh)}/{_per(s.rate_unit, ln.unit, zh)}"
+    cost = _money(s.cost, cur, zh)
+    inc = q(s.increment)
+    if zh:
+        counted = f"，按每 {inc}计为 {q(s.billed)}" if s.billed != s.units else ""
+        drawn = f"，其中 {q(s.drawn)}由套餐抵扣" if s.drawn else ""
+        return f"  {tier}用量 {q(s.units)}{counted}{drawn}，计费 {q(s.charged)} × {price} = {cost}"
+    counted = f", counted in steps of {inc} as {q(s.billed)}" if s.billed != s.units else ""
+    drawn = f", {q(s.drawn)} of it from allowances" if s.drawn else ""
+    return f"  {tier}{q(s.units)} used{counted}{drawn}; {q(s.charged)} charged at {price} = {cost}"
+
+
+def _rounded(ln: ExplainedLine, cur: str, zh: bool) -> str:
+    subtotal, amount = _money(ln.unrounded, cur, zh), _money(ln.amount, cur, zh)
+    mode, _, decimals = (ln.rounding or "").partition("/")
+    if not decimals.isdigit():
+        return f"  小计 {subtotal} → {amount}" if zh else f"  subtotal {subtotal} → {amount}"
+    step = _money(format(Decimal(1).scaleb(-int(decimals)), "f"), cur, zh)
+    how = _pick(zh, _ROUNDING.get(mode, (mode, mode)))
+    return f"  小计 {subtotal}，{how}到 {step}：{amount}" if zh else f"  subtotal {subtotal}, {how} to {step}: {amount}"
+
+
+def _corrections(e: Explanation, zh: bool) -> list[str]:
+    """The entries issued for the record since its bill, and what the record comes to with them."""
+    cur, out, now = e.currency, [], None
+    for c in e.corrections:
+        day = c.created_at.astimezone(e.started_at.tzinfo).strftime("%Y-%m-%d")
+        amount = _minor(abs(c.amount_minor), cur, zh)
+        credit = c.amount_minor < 0
+        if c.old_minor is not None and c.new_minor is not None:
+            taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
+            old, new = _minor(c.old_minor, cur, zh), _minor(c.new_minor, cur, zh)
+            if zh:
+                done = ("已退还 " if credit else "已补收 ") + amount + ("（含税）" if taxed else "")
+                out.append(f"更正：{day} 资费调整后重新计费，本话单由 {old}改为 {new}，{done}")
+            else:
+                done = f"{amount} {'credited' if credit else 'charged'}" + (" (tax included)" if taxed else "")
+                out.append(f"Correction on {day}: priced again after a tariff change, {old} → {new}; {done}")
+            now = c.new_minor
+        elif credit:
+            out.append(f"调整：{day} 已退还 {amount}" if zh else f"Adjustment on {day}: {amount} credited")
+        else:  # a record the bill did not hold, charged after it
+            out.append(f"补收：{day} 本话单在出账后计费，已作为调整项收取 {amount}" if zh
+                       else f"Charged after the bill on {day}: {amount}")
+            if c.new_minor is not None:
+                now = c.new_minor
+    if now is not None:
+        out.append(f"更正后本话单计：{_minor(now, cur, zh)}" if zh else f"After corrections this record comes to: {_minor(now, cur, zh)}")
+    return out
