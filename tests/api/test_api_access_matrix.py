@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from fairtel_seed import ALICE, BILL_A, BILL_B, BOB, CAROL, Seeded, auth
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from fairtel.store import AccessAudit
+from fairtel.store import AccessAudit, TroubleTicket
+from fairtel.store._schema import table_of
 
 ROLES = {"subscriber": "alice", "agent": "agent1", "analyst": "analyst1", "fraud_analyst": "fraud1", "admin": "admin1"}
 ALL = frozenset(ROLES)
@@ -76,6 +78,14 @@ MATRIX = [
     R("POST", "/api/v1/complaints/cmp-2/resolve", "/api/v1/complaints/{complaint_id}/resolve", {"admin"}, {"note": "matrix"}),
     R("POST", "/api/v1/complaints/cmp-2/reopen", "/api/v1/complaints/{complaint_id}/reopen", {"admin"}, denied_status={"subscriber": 404}),
     R("POST", "/api/v1/complaints/cmp-2/close", "/api/v1/complaints/{complaint_id}/close", {"admin"}),
+    R("GET", "/api/v1/tickets", "/api/v1/tickets", ALL, personal=True),
+    R("POST", "/api/v1/tickets/tkt-none/take", "/api/v1/tickets/{ticket_id}/take", {"agent"}),
+    # alice's hand-off: the agent handles alice (cmp-1); nobody else reads a transcript, analysts included
+    R("GET", "/api/v1/tickets/tkt-1/transcript", "/api/v1/tickets/{ticket_id}/transcript", {"agent"}, personal=True),
+    R("GET", "/api/v1/tickets/tkt-2/transcript", "/api/v1/tickets/{ticket_id}/transcript", set()),
+    R("POST", "/api/v1/tickets/tkt-none/resolve", "/api/v1/tickets/{ticket_id}/resolve", {"agent"}, {"note": "matrix"}),
+    R("POST", "/api/v1/tickets/tkt-2/resolve", "/api/v1/tickets/{ticket_id}/resolve", set(), {"note": "matrix"}),
+    R("POST", "/api/v1/tickets/tkt-none/close", "/api/v1/tickets/{ticket_id}/close", {"agent"}),
     R("GET", "/api/v1/assignments", "/api/v1/assignments", {"agent"}),
     R("POST", "/api/v1/assignments/asg-none/release", "/api/v1/assignments/{assignment_id}/release", {"agent"}),
     R("GET", "/api/v1/findings", "/api/v1/findings", {"agent", "analyst"}, personal=True),
@@ -95,6 +105,20 @@ MATRIX = [
     R("DELETE", "/api/v1/api-keys/key-none", "/api/v1/api-keys/{key_id}", {"admin"}),
 ]
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/logout")}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tickets(seeded: Seeded) -> None:
+    """Alice's hand-off (its conversation names carol's number) and bob's fault report, as the assistant opens them."""
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with seeded.engine.begin() as conn:
+        conn.execute(table_of(TroubleTicket).insert(), [
+            {"ticket_id": "tkt-1", "msisdn": ALICE, "region": "Shanghai", "category": "agent_handoff", "priority": 2, "status": "open",
+             "opened_at": at, "resolved_at": None,
+             "summary": f"chat chat_01matrix\nuser: my bill is wrong, {CAROL} never called me\nassistant: I'll put you through."},
+            {"ticket_id": "tkt-2", "msisdn": BOB, "region": "Beijing", "category": "no_signal", "priority": 1, "status": "open",
+             "opened_at": at, "resolved_at": None, "summary": "no_signal at home since yesterday (reported in chat chat_01bob)"},
+        ])
 
 
 @pytest.fixture(scope="module")

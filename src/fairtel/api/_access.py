@@ -219,7 +219,7 @@ class Access:
             reason = self.assignments().get(msisdn)
             if reason is None:
                 raise self._refuse(msisdn, NoAssignmentError(
-                    "open the customer's complaint, ticket or chat first: agents see a customer's data only while handling it"))
+                    "take the customer's complaint or ticket first: agents see a customer's data only while handling it"))
             return reason
         raise self._refuse(msisdn, PermissionDeniedError(f"role {self.role.value} sees subscribers only through pseudonyms"))
 

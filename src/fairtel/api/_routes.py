@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions
+from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions, _tickets
 from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -23,6 +23,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
 Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
 ComplaintId = Annotated[str, Path(max_length=40)]
+TicketId = Annotated[str, Path(max_length=40)]
 PERIOD_PATTERN = r"^\d{4}-\d{2}$"  # YYYY-MM; a month out of range is `time_invalid`
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -263,6 +264,40 @@ def assignments(acc: Acc) -> list[_cases.AssignmentOut]:
 def release(acc: Acc, assignment_id: str) -> Response:
     _cases.release_assignment(acc, assignment_id)
     return Response(status_code=204)
+
+
+# ---- trouble tickets: hand-offs and fault reports from the assistant ----------------------------------------
+@router.get("/tickets", tags=["care"], summary="The ticket queue: masked for agents until handled, pseudonymised for other staff; "
+                                               "a subscriber's own tickets")
+def tickets(
+    acc: Acc, status: Annotated[str | None, Query(pattern="^(open|in_progress|resolved|closed)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(handoff|fault)$")] = None,
+    unsettled: Annotated[bool, Query(description="Open and in-progress tickets only.")] = False,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+) -> Page[_tickets.TicketOut]:
+    return _tickets.list_tickets(acc, status=status, kind=kind, unsettled=unsettled, limit=limit, cursor=cursor)
+
+
+@router.post("/tickets/{ticket_id}/take", tags=["care"],
+             summary="Handle a ticket: opens the customer's data until the assignment expires; starts work on an open one")
+def take_ticket(acc: Acc, ticket_id: TicketId) -> _tickets.AssignmentOut:
+    return _tickets.take_ticket(acc, ticket_id)
+
+
+@router.get("/tickets/{ticket_id}/transcript", tags=["care"],
+            summary="The conversation a ticket carries and the agents' notes (the agent handling the customer)")
+def ticket_transcript(acc: Acc, ticket_id: TicketId) -> _tickets.TranscriptOut:
+    return _tickets.ticket_transcript(acc, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/resolve", tags=["care"], summary="Resolve a ticket, with a note of what was done")
+def resolve_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNote | None = None) -> _tickets.TicketOut:
+    return _tickets.resolve_ticket(acc, ticket_id, note=body.note if body else None)
+
+
+@router.post("/tickets/{ticket_id}/close", tags=["care"], summary="Close a ticket, with a note")
+def close_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNote | None = None) -> _tickets.TicketOut:
+    return _tickets.close_ticket(acc, ticket_id, note=body.note if body else None)
 
 
 # ---- findings and fraud --------------------------------------------------------------------------------

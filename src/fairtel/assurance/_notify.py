@@ -1,4 +1,7 @@
-"""Notifications to subscribers (zh/en SMS texts) written to an outbox; delivery adapters are pluggable."""
+"""Notifications to subscribers (zh/en SMS texts) written to an outbox; delivery adapters are pluggable.
+
+Each message is in the subscriber's language (``languages``: the register's) and signed with the operator's name
+in that language (``sender``: the catalog's ``[operator] name``)."""
 
 from __future__ import annotations
 
@@ -20,12 +23,18 @@ _SCOPE = {
     "eu_data_roaming": {"zh": "漫游数据流量", "en": "data roaming"},
     "domestic": {"zh": "套餐外", "en": "out-of-plan"},
 }
+DEFAULT_SENDER = "fairtel"  # when no operator name is known
 _CURRENCY_ZH = {"CNY": "元", "EUR": "欧元", "USD": "美元", "HKD": "港元"}
 
 _TEXTS = {
     "bill_shock": {
         "zh": "【{sender}】您本月{scope}费用已达{spent}，为{cap}上限的{pct}%。",
         "en": "{sender}: your {scope} charges this month have reached {spent}, {pct}% of your {cap} limit.",
+    },
+    # one charge took the spend past the alert threshold (or several at once): the share actually reached is said
+    "bill_shock_past": {
+        "zh": "【{sender}】您本月{scope}费用已达{spent}，为{cap}上限的{share}%（已超过{pct}%提醒线）。",
+        "en": "{sender}: your {scope} charges this month have reached {spent}, {share}% of your {cap} limit (past the {pct}% alert).",
     },
     "cutoff": {
         "zh": "【{sender}】您本月{scope}费用已达上限{cap}，相关服务已暂停。如需继续使用，请回复“继续”。",
@@ -72,32 +81,75 @@ def _language(msisdn: str, languages: Mapping[str, str], default: str) -> str:
     return lang if lang in ("zh", "en") else default
 
 
+Sender = str | Mapping[str, str]
+
+
+def _signed(sender: Sender, language: str) -> str:
+    """The operator's name in ``language`` (a name per language, as the catalog gives it), or the one name given."""
+    if isinstance(sender, str):
+        return sender
+    return sender.get(language) or next((n for n in sender.values() if n), DEFAULT_SENDER)
+
+
+def _share_pct(f: Finding, pct: int) -> int:
+    """The share of the cap (whole per cent, rounded down) the spend reached when it crossed ``pct`` %: the limit
+    of that threshold in the spend's currency (VAT and exchange rate included, ``limit_minor``) scaled back to
+    the whole cap. Never below the threshold itself (the limit is rounded up)."""
+    limit = f.evidence.get("limit_minor")
+    spent = f.amount_minor
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0 or spent is None or pct <= 0:
+        return pct
+    return max(pct, spent * pct // limit)
+
+
+def _crossings(findings: Iterable[Finding]) -> list[Finding]:
+    """The bill-shock findings to tell: one per crossing. A crossing is the charge that took a subscriber's spend
+    in a scope and month past one threshold or more; when it passed several at once (a single call past 80 % and
+    100 % of the cap), only the highest is told, since the alert for a lower one would state a spend far above it
+    as that share of the cap. Findings in their first order."""
+    best: dict[tuple[object, ...], Finding] = {}
+    for f in findings:
+        if f.kind is not FindingKind.BILL_SHOCK or f.msisdn is None or f.amount is None or f.currency is None:
+            continue
+        ev = f.evidence
+        key = (f.msisdn, ev.get("policy"), ev.get("period"), f.currency, tuple(f.record_ids), str(ev.get("started_at")))
+        held = best.get(key)
+        if held is None or int(ev.get("threshold_pct", 0)) > int(held.evidence.get("threshold_pct", 0)):
+            best[key] = f
+    return list(best.values())
+
+
 def bill_shock_messages(
     findings: Iterable[Finding],
     *,
     languages: Mapping[str, str] | None = None,
     default_language: str = "zh",
-    sender: str = "fairtel",
+    sender: Sender = DEFAULT_SENDER,
     now: datetime,
 ) -> list[OutboxMessage]:
-    """One SMS per threshold crossed; at the cap of a stopping policy, the cut-off text instead."""
+    """One SMS per crossing (``_crossings``: the highest threshold a charge crossed), stating the share of the cap
+    actually reached; at the cap of a stopping policy, the cut-off text instead. ``languages``: msisdn → zh/en
+    (the register's; ``default_language`` for a number it does not know); ``sender``: the operator's name, one
+    per language."""
     langs = languages or {}
     out: list[OutboxMessage] = []
-    for f in findings:
-        if f.kind is not FindingKind.BILL_SHOCK or f.msisdn is None or f.amount is None or f.currency is None:
-            continue
+    for f in _crossings(findings):
+        assert f.msisdn is not None and f.amount is not None and f.currency is not None
         lang = _language(f.msisdn, langs, default_language)
         ev = f.evidence
         policy = str(ev.get("policy", ""))
         pct = int(ev.get("threshold_pct", 0))
+        share = _share_pct(f, pct)
         kind = "cutoff" if pct >= 100 and ev.get("stop_at_cap") else "bill_shock"
         cap = _money(Decimal(str(ev.get("cap", "0"))), str(ev.get("cap_currency", f.currency)), lang)
-        text = _TEXTS[kind][lang].format(
-            sender=sender,
+        template = "bill_shock_past" if kind == "bill_shock" and share > pct else kind
+        text = _TEXTS[template][lang].format(
+            sender=_signed(sender, lang),
             scope=_SCOPE.get(policy, {"zh": "", "en": "usage"})[lang],
             spent=_money(f.amount, f.currency, lang),
             cap=cap,
             pct=pct,
+            share=share,
         )
         out.append(OutboxMessage(stable_id("msg", kind, f.finding_id), f.msisdn, lang, kind, text, require_aware(now), f.finding_id))
     return out
@@ -108,15 +160,16 @@ def refund_messages(
     *,
     languages: Mapping[str, str] | None = None,
     default_language: str = "zh",
-    sender: str = "fairtel",
+    sender: Sender = DEFAULT_SENDER,
     now: datetime,
 ) -> list[OutboxMessage]:
+    """One SMS per refund posted, in the subscriber's language, signed with the operator's name in it."""
     langs = languages or {}
     out: list[OutboxMessage] = []
     for r in refunds:
         lang = _language(r.msisdn, langs, default_language)
         reason = _REASON_ZH.get(r.reason, r.reason) if lang == "zh" else r.reason
-        text = _TEXTS["refund"][lang].format(sender=sender, amount=_money(r.amount, r.currency, lang), reason=reason)
+        text = _TEXTS["refund"][lang].format(sender=_signed(sender, lang), amount=_money(r.amount, r.currency, lang), reason=reason)
         out.append(OutboxMessage(stable_id("msg", "refund", r.adjustment_id), r.msisdn, lang, "refund", text, require_aware(now), r.finding_id))
     return out
 

@@ -30,6 +30,7 @@ from fairtel.assurance import (
     refund_messages,
     suspension_list,
 )
+from fairtel.assurance._notify import DEFAULT_SENDER
 from fairtel.bootstrap import App
 from fairtel.cli._assure_refunds import RefundOutcome, post_refunds, queue_findings
 from fairtel.cli._context import app_for
@@ -51,6 +52,7 @@ class Inputs:
     notices: pl.DataFrame | None = None
     complaints: pl.DataFrame | None = None
     lines: pl.DataFrame | None = None  # the subscriber register's state of each line (the consent gate checks it)
+    sender: dict[str, str] = field(default_factory=lambda: {"zh": DEFAULT_SENDER, "en": DEFAULT_SENDER})  # signs the SMS
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -81,7 +83,8 @@ def _offers_from_toml(path: Path) -> dict[str, list[Offer]]:
     return book
 
 
-def _load_offers(path: Path, notes: list[str]) -> dict[str, list[Offer]]:
+def _load_offers(path: Path, notes: list[str], sender: dict[str, str] | None = None) -> dict[str, list[Offer]]:
+    """The catalog's offers; ``sender`` (when given) gets the operator's name in each language."""
     try:
         from fairtel.catalog import load_catalog
     except ImportError:
@@ -91,7 +94,36 @@ def _load_offers(path: Path, notes: list[str]) -> dict[str, list[Offer]]:
     except FairtelError as exc:
         notes.append(f"catalog {path} did not load ({exc.code}); its [[offers]] were read directly")
         return _offers_from_toml(path)
+    if sender is not None:
+        sender.update(zh=catalog.operator.name.zh, en=catalog.operator.name.en)
     return offer_book(catalog.offers, currency=catalog.operator.currency)
+
+
+def _register_languages(fapp: App, operator_dir: Path | None, msisdns: list[str]) -> dict[str, str]:
+    """The language each of ``msisdns`` registered (zh/en): the operator directory's ``subscribers.csv`` when
+    reading one, else the home's register."""
+    if not msisdns:
+        return {}
+    if operator_dir is not None:
+        path = operator_dir / "subscribers.csv"
+        if not path.is_file():
+            return {}
+        raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        if not {"msisdn", "language"} <= set(raw.columns):
+            return {}
+        rows = raw.filter(pl.col("msisdn").is_in(msisdns)).select("msisdn", "language").iter_rows()
+        return {m: str(lang).strip() for m, lang in rows if lang}
+    from sqlalchemy import select
+
+    from fairtel.store import Subscriber
+
+    out: dict[str, str] = {}
+    with fapp.db.connect() as conn:
+        for i in range(0, len(msisdns), 500):
+            chunk = msisdns[i : i + 500]
+            out.update({m: str(lang) for m, lang in conn.execute(
+                select(Subscriber.msisdn, Subscriber.language).where(Subscriber.msisdn.in_(chunk))) if lang})
+    return out
 
 
 # ---- usage --------------------------------------------------------------------------------------------
@@ -200,7 +232,8 @@ def _from_operator_dir(root: Path, *, catalog: Path | None, policy: ConsentPolic
     cat = catalog or root / "catalog.toml"
     if not cat.is_file():
         raise NotFoundError(f"no catalog at {cat}")
-    offers = _load_offers(cat, notes)
+    sender = {"zh": DEFAULT_SENDER, "en": DEFAULT_SENDER}
+    offers = _load_offers(cat, notes, sender)
     batch = read_consent_events(sorted((root / "consent").glob("*.jsonl")))
     ledger = ConsentLedger()
     appended = ledger.append(batch)
@@ -231,6 +264,7 @@ def _from_operator_dir(root: Path, *, catalog: Path | None, policy: ConsentPolic
         complaints=complaints if complaints is not None and "msisdn" in complaints.columns else None,
         problems=[*batch.problems, *appended.rejected],
         notes=notes,
+        sender=sender,
     )
 
 
@@ -278,7 +312,8 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         if offers_path is None:
             offers_path = default_catalog_path()
             notes.append(f"offers from the default catalog {offers_path}")
-    offers = _load_offers(offers_path, notes)
+    sender = {"zh": DEFAULT_SENDER, "en": DEFAULT_SENDER}
+    offers = _load_offers(offers_path, notes, sender)
     ledger = ConsentLedger()
     problems: list[Problem] = []
     lines = None
@@ -317,7 +352,8 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
             rated = lf.select(needed).collect()
         else:
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
-    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes)
+    return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes,
+                  sender=sender)
 
 
 def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:
@@ -447,11 +483,15 @@ def register(app: typer.Typer) -> None:
                 outcome: RefundOutcome | None = None
                 if write:
                     written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
-                    messages = bill_shock_messages(run.findings, now=now)
+                    # each subscriber told in their registered language, signed with the operator's name in it
+                    shocked = sorted({f.msisdn for f in run.findings if f.kind is FindingKind.BILL_SHOCK and f.msisdn})
+                    languages = _register_languages(fapp, operator_dir, shocked)
+                    messages = bill_shock_messages(run.findings, languages=languages, sender=inputs.sender, now=now)
                     if refund:
                         rep.note("posting refunds")
                         outcome = post_refunds(fapp, run.findings, outside_billing=operator_dir is not None, now=now)
-                        messages += refund_messages(outcome.posted, languages=outcome.languages, now=now)
+                        messages += refund_messages(outcome.posted, languages={**languages, **outcome.languages},
+                                                    sender=inputs.sender, now=now)
                     elif run.findings:
                         queue_findings(fapp)
                     sent = FileOutbox(settings.outbox_dir).send(messages)

@@ -1,23 +1,30 @@
-"""The assistant's data port (``fairtel.care.CareData``) over the database and the usage lake.
+"""The assistant's data port (``fairtel.care.CareData``) over the database and the usage lake, and what the agents
+and the loader need of the same records.
 
 Reads: subscribers, issued bills and their lines, adjustments, the consent ledger, the loyalty ledger,
 roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``, through ``Lake.files``, which finishes a
-rating commit left pending first). Writes, each in its own transaction: a cancelled consent event, a loyalty
-redemption, a trouble ticket, a complaint. Every method reads the one line it is given: the assistant has
-already checked that the line is the caller's.
+rating commit left pending first); usage, for plan advice (``HomeAdvisor``). Writes, each in its own
+transaction: a cancelled consent event, a loyalty redemption, a trouble ticket, a complaint. Every method reads
+the one line it is given: the assistant has already checked that the line is the caller's.
+
+Also: the tickets read back for the agents (``ticket_text``) and moved by them (``move_ticket``), and an
+operator's loyalty ledger imported (``import_loyalty``).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from fairtel.care import (
@@ -42,13 +49,15 @@ from fairtel.care import (
 )
 from fairtel.catalog import Catalog
 from fairtel.consent import project_subscriptions, states_at
-from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
-from fairtel.core.time import Period, utc_now, zone
+from fairtel.core.time import Period, parse_rfc3339, utc_now, zone
 from fairtel.store._consent import consent_event_id, consent_ledger
 from fairtel.store._lake import Lake, LakeError
+from fairtel.store._report import ImportReport
 from fairtel.store._schema import (
+    LOYALTY_KINDS,
     Adjustment,
     Bill,
     BillLine,
@@ -65,6 +74,7 @@ from fairtel.store._subscribers import get_subscriber
 RATED = "rated"
 _PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MB")}
 _URGENT = frozenset({"no_service", "no_signal"})
+_MSISDN = re.compile(r"\d{7,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +131,8 @@ def plan_in_force(spells: list[tuple[datetime, str]] | None, register_plan: str,
 
 class StoreCareData:
     """``CareData`` for one home. ``clock`` gives "now" (the operator's period and the instant of writes);
-    ``advisor`` gives plan advice for a line when the insight package provides it; ``sla``: the operator's
+    ``advisor`` gives plan advice for a line (default: ``HomeAdvisor``, the home's own advice, priced from the
+    line's usage as ``fairtel advise`` prices it); ``sla``: the operator's
     complaint deadlines (``care.sla_policy(settings.sla)``), which a recorded complaint's ``due_at`` is set
     from: give the assistant over this port the same policy, so that its reply quotes the stored deadline's."""
 
@@ -142,13 +153,13 @@ class StoreCareData:
         self.lake_dir = Path(lake_dir)
         self.catalog = catalog
         self.clock = clock
-        self.advisor = advisor
         self.consent_channel = consent_channel
         self.actor = actor
         self.pseudonymize = pseudonymize  # msisdn → audit pseudonym; None: complaints are not audited here
         self.sla = sla
         self.tz = catalog.operator.timezone
         self.currency = catalog.operator.currency
+        self.advisor = HomeAdvisor(self) if advisor is None else advisor
 
     # -- clock and lines --------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -476,11 +487,353 @@ class StoreCareData:
         return rec.complaint_id
 
     def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
-        """A ticket in the agents' queue carrying the conversation so far."""
-        return self._ticket(msisdn, "agent_handoff", 2, f"chat {conversation_id}\n{reason}")
+        """A ticket in the agents' queue carrying the conversation so far (``ticket_text`` reads it back)."""
+        return self._ticket(msisdn, HANDOFF, 2, f"chat {conversation_id}\n{reason}")
 
     def plan_advice(self, msisdn: str) -> AdviceFacts | None:
         return None if self.advisor is None else self.advisor(msisdn)
+
+
+# -- the operator's loyalty ledger, imported ---------------------------------------------------------------
+LOYALTY_FIELDS = ("entry_id", "msisdn", "kind", "points", "reason", "booked_at")
+
+
+def import_loyalty(conn: Connection, path: Path | str, *, chunk_size: int = 2000) -> ImportReport:
+    """Append an operator's loyalty ledger (JSON Lines, one entry a line: ``entry_id``, ``msisdn``, ``kind`` earn or
+    redeem, ``points`` a whole number above 0, ``reason``, ``booked_at`` RFC 3339 with its offset; ``fairtel synth``
+    writes ``loyalty.jsonl``) to ``loyalty_points``, where the assistant reads balances and books redemptions.
+
+    The ledger is append-only: re-importing adds nothing (an entry id already stored, or repeated in the file, with
+    the same content is a ``duplicate``; with other content it is rejected). A bad line, an unknown line number,
+    or a redemption that would take a line's balance below zero at its time (with what is stored) is reported with
+    file, line and field and left out. Runs inside the caller's transaction."""
+    path = Path(path)
+    file = str(path)
+    report = ImportReport(file=file, kind="loyalty")
+    pending: dict[str, tuple[int, dict[str, Any]]] = {}
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            report.read += 1
+            entry, problems = _loyalty_line(file, line_no, raw.removeprefix(b"\xef\xbb\xbf") if line_no == 1 else raw)
+            if entry is None:
+                report.rejected += 1
+                report.problems.extend(problems)
+                continue
+            seen = pending.get(entry["entry_id"])
+            if seen is not None:
+                if seen[1] == entry:
+                    report.duplicate += 1
+                else:
+                    report.rejected += 1
+                    report.problems.append(Problem(file, line_no, "entry_id", f"conflicts with the entry on line {seen[0]}", "conflict"))
+                continue
+            pending[entry["entry_id"]] = (line_no, entry)
+    t = table_of(LoyaltyEntry)
+    stored: dict[str, Any] = {}
+    for part in _chunked(sorted(pending), chunk_size):
+        stored.update({r.entry_id: r for r in conn.execute(select(t).where(t.c.entry_id.in_(part)))})
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    for entry_id, (line_no, entry) in pending.items():
+        held = stored.get(entry_id)
+        if held is None:
+            fresh.append((line_no, entry))
+        elif (held.msisdn, held.kind, held.points, held.reason, _utc(held.booked_at)) == (
+                entry["msisdn"], entry["kind"], entry["points"], entry["reason"], entry["booked_at"]):
+            report.duplicate += 1
+        else:
+            report.rejected += 1
+            report.problems.append(Problem(file, line_no, "entry_id", f"entry {entry_id} is stored with other content", "conflict"))
+    s = table_of(Subscriber)
+    numbers = sorted({e["msisdn"] for _, e in fresh})
+    known: set[str] = set()
+    before: dict[str, list[tuple[datetime, str, int]]] = {}
+    for part in _chunked(numbers, chunk_size):
+        known.update(r[0] for r in conn.execute(select(s.c.msisdn).where(s.c.msisdn.in_(part))))
+        for r in conn.execute(select(t.c.msisdn, t.c.booked_at, t.c.entry_id, t.c.kind, t.c.points).where(t.c.msisdn.in_(part))):
+            before.setdefault(r.msisdn, []).append((_utc(r.booked_at) or r.booked_at, r.entry_id, r.points if r.kind == "earn" else -r.points))
+    accepted: list[dict[str, Any]] = []
+    by_line: dict[str, list[tuple[datetime, str, int, int, dict[str, Any] | None]]] = {}
+    for line_no, e in fresh:
+        if e["msisdn"] not in known:
+            report.rejected += 1
+            report.problems.append(Problem(file, line_no, "msisdn", f"no subscriber {e['msisdn']} in the register", "unknown"))
+            continue
+        by_line.setdefault(e["msisdn"], []).append((e["booked_at"], e["entry_id"], e["points"] if e["kind"] == "earn" else -e["points"], line_no, e))
+    for msisdn, entries in by_line.items():
+        ledger = sorted([*((at, eid, pts, 0, None) for at, eid, pts in before.get(msisdn, [])), *entries], key=lambda x: (x[0], x[1]))
+        balance = 0
+        for _at, _eid, pts, at_line, new in ledger:
+            if new is not None and pts < 0 and balance + pts < 0:
+                report.rejected += 1
+                report.problems.append(Problem(file, at_line, "points", f"redeems {-pts} points when the balance is {balance}", "balance"))
+                continue
+            balance += pts
+            if new is not None:
+                accepted.append(new)
+    for part in _chunked(accepted, chunk_size):
+        conn.execute(t.insert(), part)
+    report.accepted = report.inserted = len(accepted)
+    return report
+
+
+def _loyalty_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, [Problem(file, line, None, f"not a JSON line: {exc}")]
+    if not isinstance(obj, dict):
+        return None, [Problem(file, line, None, "not a JSON object")]
+    problems = [Problem(file, line, f, "missing") for f in LOYALTY_FIELDS if obj.get(f) in (None, "")]
+    if problems:
+        return None, problems
+    entry_id, msisdn, kind, points, reason = (obj[f] for f in LOYALTY_FIELDS[:5])
+    if not isinstance(entry_id, str) or len(entry_id) > 40:
+        problems.append(Problem(file, line, "entry_id", "a string of at most 40 characters"))
+    if not isinstance(msisdn, str) or not _MSISDN.fullmatch(msisdn):
+        problems.append(Problem(file, line, "msisdn", "7 to 15 digits (E.164 without +)"))
+    if kind not in LOYALTY_KINDS:
+        problems.append(Problem(file, line, "kind", f"one of {', '.join(LOYALTY_KINDS)}, not {kind!r}"))
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0 or points >= 2**63:
+        problems.append(Problem(file, line, "points", f"a whole number above 0, not {points!r}"))
+    if not isinstance(reason, str) or len(reason) > 200:
+        problems.append(Problem(file, line, "reason", "a string of at most 200 characters"))
+    try:
+        booked = parse_rfc3339(str(obj["booked_at"])).astimezone(UTC)
+    except (ValueError, FairtelError) as exc:
+        problems.append(Problem(file, line, "booked_at", str(exc)))
+        booked = None
+    if problems:
+        return None, problems
+    return {"entry_id": entry_id, "msisdn": msisdn, "kind": kind, "points": points, "reason": reason, "booked_at": booked}, []
+
+
+def _chunked(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# -- the agents' side of tickets -----------------------------------------------------------------------------
+# A ticket's ``summary`` is what the assistant wrote and what agents noted since. A hand-off's is ``chat <id>`` on
+# its first line, then the conversation so far, one turn a line (``user: ...`` / ``assistant: ...``, a reply
+# of several lines continued on the lines after it); a fault's is one line naming the chat it was reported in.
+# Each move an agent makes appends ``[<status> by <who> at <instant>] <note>``.
+HANDOFF = "agent_handoff"
+TICKET_UNSETTLED = ("open", "in_progress")
+_CHAT_REF = re.compile(r"\bchat (chat_[0-9a-z]+)")
+_TURN = re.compile(r"^(user|assistant): ?(.*)$", re.DOTALL)
+_NOTE = re.compile(r"^\[(in_progress|resolved|closed) by (\S+) at (\S+)\] ?(.*)$", re.DOTALL)
+# which moves an agent makes from which status (taking an open ticket starts work on it)
+TICKET_MOVES: dict[str, tuple[str, ...]] = {
+    "in_progress": ("open",),
+    "resolved": ("open", "in_progress"),
+    "closed": ("open", "in_progress", "resolved"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTurn:
+    who: str  # user | assistant
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNote:
+    status: str  # the status the move left the ticket in
+    by: str
+    at: str  # ISO 8601, UTC
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketText:
+    """A ticket's summary read back: the chat it links, what the subscriber reported (a fault's description;
+    empty for a hand-off), the conversation carried (a hand-off's) and the agents' notes."""
+
+    conversation_id: str | None
+    reported: str
+    turns: tuple[TicketTurn, ...]
+    notes: tuple[TicketNote, ...]
+
+
+def ticket_text(summary: str, category: str) -> TicketText:
+    lines = summary.split("\n")
+    conversation = None
+    reported: list[str] = []
+    turns: list[list[str]] = []
+    notes: list[TicketNote] = []
+    handoff = category == HANDOFF and bool(lines) and lines[0].startswith("chat ")
+    body = lines[1:] if handoff else lines
+    if handoff:
+        conversation = lines[0].removeprefix("chat ").strip() or None
+    for line in body:
+        note = _NOTE.match(line)
+        if note:
+            notes.append(TicketNote(note[1], note[2], note[3], note[4]))
+            continue
+        if notes:  # a note of several lines
+            last = notes[-1]
+            notes[-1] = TicketNote(last.status, last.by, last.at, f"{last.text}\n{line}")
+            continue
+        turn = _TURN.match(line) if handoff else None
+        if turn:
+            turns.append([turn[1], turn[2]])
+        elif handoff and turns:
+            turns[-1][1] += "\n" + line
+        else:
+            reported.append(line)
+    if conversation is None:
+        ref = _CHAT_REF.search("\n".join(reported))
+        conversation = ref[1] if ref else None
+    return TicketText(conversation, "\n".join(reported).strip(), tuple(TicketTurn(w, t) for w, t in turns), tuple(notes))
+
+
+def move_ticket(conn: Connection, ticket_id: str, to: str, *, at: datetime, actor: str, note: str | None = None) -> Any:
+    """Move a ticket to ``to`` (``TICKET_MOVES``: in progress, resolved or closed), appending the move and its note
+    to its summary; resolving or closing stamps ``resolved_at`` (the first settling's). Returns the row after the
+    move. A move from a status that does not allow it is a ``ConflictError`` (details: from, to)."""
+    t = table_of(TroubleTicket)
+    row = conn.execute(select(t).where(t.c.ticket_id == ticket_id)).first()
+    if row is None:
+        raise NotFoundError(f"no ticket {ticket_id}")
+    allowed = TICKET_MOVES.get(to)
+    if allowed is None:
+        raise InvalidInputError([Problem("request", None, "status", f"one of {', '.join(TICKET_MOVES)}")], what="ticket")
+    if row.status not in allowed:
+        raise ConflictError(f"ticket {ticket_id} is {row.status}: it cannot be {to.replace('_', ' ')}",
+                            details={"from": row.status, "to": to})
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"{row.summary}\n[{to} by {actor} at {stamp}]" + (f" {note.strip()}" if note and note.strip() else "")
+    values: dict[str, Any] = {"status": to, "summary": text}
+    if to in ("resolved", "closed"):
+        values["resolved_at"] = row.resolved_at or at
+    done = conn.execute(update(t).where(t.c.ticket_id == ticket_id, t.c.status == row.status).values(**values))
+    if done.rowcount != 1:
+        raise ConflictError(f"ticket {ticket_id} was moved meanwhile")
+    return conn.execute(select(t).where(t.c.ticket_id == ticket_id)).one()
+
+
+ADVICE_MONTHS = 3  # as `fairtel advise` prices by default
+_ADVICE_USAGE = ("record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
+                 "peer", "roaming_country", "offer_id", "amount", "amount_minor", "currency")
+
+
+class HomeAdvisor:
+    """Best-plan advice for one line from the home's own records, priced as ``fairtel advise`` prices the whole
+    base (``insight.advise``): the line's usage of its last ``months`` complete billing months in the lake (the
+    current month only while it has no complete one) rated under every plan of the catalog by the rating engine,
+    the fee of the month of activation pro-rated as on the bill, value-added charges through the consent gate.
+    Compared with the plan in force now (what the assistant names). A line without usage in the lake has no
+    advice (None). Each answer is kept until the line's plan or the lake's usage changes."""
+
+    def __init__(self, data: StoreCareData, *, months: int = ADVICE_MONTHS, cache_size: int = 1024) -> None:
+        self.data = data
+        self.months = months
+        self.cache_size = cache_size
+        self._cache: dict[tuple[Any, ...], AdviceFacts | None] = {}
+        self._lock = threading.Lock()  # the API answers chats from several threads
+
+    def __call__(self, msisdn: str) -> AdviceFacts | None:
+        d = self.data
+        try:
+            lake = Lake(d.lake_dir)
+            stored = lake.periods("usage")
+        except LakeError:
+            return None
+        current = Period.containing(d.clock(), d.tz).key
+        complete = [p for p in stored if p < current]
+        chosen = (complete or [p for p in stored if p <= current])[-self.months:]
+        if not chosen:
+            return None
+        with d.engine.connect() as conn:
+            t = table_of(Subscriber)
+            sub = conn.execute(select(t.c.msisdn, t.c.plan_id, t.c.activated_at, t.c.status, t.c.closed_at, t.c.suspended_at,
+                                      t.c.updated_at).where(t.c.msisdn == msisdn)).first()
+            if sub is None:
+                return None
+            plan = d._plan_at(conn, msisdn, sub.plan_id, d.clock()).plan_id
+            files = lake.files("usage", periods=chosen)
+            key = (msisdn, plan, tuple(str(f) for f in files), tuple(_mtime(f) for f in files))
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            ledger = consent_ledger(conn, msisdns=[msisdn])
+        advice = self._advise(sub, plan, files, ledger)
+        with self._lock:
+            while len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = advice
+        return advice
+
+    def _advise(self, sub: Any, plan: str, files: list[Path], ledger: Any) -> AdviceFacts | None:
+        from fairtel.insight import advise
+        from fairtel.rating import consent_gate
+
+        d = self.data
+        if not files or plan not in {p.id for p in d.catalog.plans}:
+            return None
+        scan = pl.scan_parquet(files)
+        names = scan.collect_schema().names()
+        usage = scan.filter(pl.col("msisdn") == sub.msisdn).select([c for c in _ADVICE_USAGE if c in names]).collect()
+        if usage.height == 0:
+            return None
+        instants = {c: _utc(getattr(sub, c)) for c in ("activated_at", "closed_at", "suspended_at", "updated_at")}
+        # a closed line whose register does not say when: closed when the register last changed it (as the bill run reads it)
+        closed = instants["closed_at"] or (instants["updated_at"] if sub.status == "closed" else None)
+        stamp = pl.Datetime("us", "UTC")
+        lines = pl.DataFrame({"msisdn": [sub.msisdn], "status": [sub.status], "activated_at": [instants["activated_at"]],
+                              "closed_at": [closed], "suspended_at": [instants["suspended_at"]]},
+                             schema={"msisdn": pl.String(), "status": pl.String(), "activated_at": stamp, "closed_at": stamp,
+                                     "suspended_at": stamp})
+        gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
+        subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at")
+        result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate)
+        if result.advice.height == 0:
+            return None
+        row = result.advice.row(0, named=True)
+        months = max(1, int(row["months"]))
+        monthly = int(row["saving_minor"]) // months
+        if not row["switch"] or monthly <= 0:  # not even a cent a month: the plan in force is the best value
+            return AdviceFacts(current_plan=plan, best_plan=plan, best_plan_name=d._plan_name(plan),
+                               monthly_saving=Money.from_minor(0, d.currency), reason=None)
+        return AdviceFacts(current_plan=plan, best_plan=row["best_plan"], best_plan_name=d._plan_name(row["best_plan"]),
+                           monthly_saving=Money.from_minor(monthly, d.currency), reason=self._reason(row, plan))
+
+    def _reason(self, row: Mapping[str, Any], plan: str) -> Text:
+        """What the advice rests on, in both languages: the months priced, what the line paid on its plan and what
+        the advised plan would have cost for the same use, and the months in which it would have cost more."""
+        d = self.data
+        cur, best = d._plan_name(plan), d._plan_name(str(row["best_plan"]))
+        first, last, n = str(row["first_period"]), str(row["last_period"]), int(row["months"])
+        span = first if first == last else f"{first} – {last}"
+        paid, would = (Money.from_minor(int(row[c]), d.currency) for c in ("current_minor", "best_minor"))
+        zh = f"按您 {span}（{n} 个月）的实际用量计算：“{cur.zh}”共 {_zh_money(paid)}，“{best.zh}”只需 {_zh_money(would)}。"
+        en = (f"Priced on your actual use over {n} month{'s' if n != 1 else ''} ({span}): {paid.amount} {paid.currency} on "
+              f"\"{cur.en}\", {would.amount} {would.currency} on \"{best.en}\".")
+        dearer = int(row.get("dearer_months") or 0)
+        if dearer:
+            extra = Money.from_minor(int(row.get("most_extra_minor") or 0), d.currency)
+            zh += f"但其中 {dearer} 个月“{best.zh}”会更贵（单月最多多付 {_zh_money(extra)}）。"
+            en += (f" In {dearer} of those months \"{best.en}\" would have cost more (up to {extra.amount} {extra.currency} "
+                   "more in a month).")
+        return Text(zh, en)
+
+
+def _zh_money(m: Money) -> str:
+    return f"{m.amount} 元" if m.currency == "CNY" else f"{m.amount} {m.currency}"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _price(value: Decimal) -> Decimal:

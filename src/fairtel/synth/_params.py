@@ -26,6 +26,17 @@ PLAN_MOD = np.array(
     ]
 )
 
+# The default catalog's monthly fees (yuan) and what a month's bill usually adds beyond the fee (out-of-plan calls,
+# data, value-added services), before the subscriber's own activity factor; rows follow PLANS.
+PLAN_FEE_YUAN: dict[str, float] = {"basic-39": 39.0, "unlimited-129": 129.0, "payg": 0.0, "senior-19": 19.0}
+PLAN_EXTRA_YUAN: tuple[float, ...] = (12.0, 8.0, 35.0, 4.0)
+
+# Loyalty points (_loyalty.py): earned from each month's bill, spent now and then.
+POINTS_PER_YUAN = 1  # 每消费 1 元积 1 分
+LOYALTY_MONTHS = 12  # points expire after a year: the bills of the last 12 whole months count
+REDEEM_SHARE = 0.25  # of subscribers with points: spent some once
+REDEEM_POINTS: tuple[int, ...] = (100, 200, 300, 500)  # the vouchers on offer, ascending
+
 REGIONS: tuple[str, ...] = ("shanghai", "beijing", "guangdong", "zhejiang", "jiangsu", "sichuan", "hubei", "fujian")
 REGION_SHARE = np.array([0.22, 0.16, 0.18, 0.12, 0.11, 0.09, 0.07, 0.05])
 MOBILE_PREFIXES = np.array(

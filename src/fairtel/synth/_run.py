@@ -30,6 +30,7 @@ import polars as pl
 from fairtel.core.errors import ConflictError, FairtelError, NotFoundError
 from fairtel.synth import _params as P
 from fairtel.synth._complaints import build_complaints, complaint_rows, survey_rows
+from fairtel.synth._loyalty import LOYALTY_FILE, loyalty_rows
 from fairtel.synth._population import CHURN_REASONS, LOOKALIKE_ROLES, Population, Window, build_population
 from fairtel.synth._usage import (
     CSV_COLUMNS,
@@ -43,7 +44,8 @@ from fairtel.synth._vas import build_vas, charge_row, dumps, rfc3339_s, vas_trut
 RECORDS_PER_SUBSCRIBER_DAY = 19.5  # what the rates of _params give on average; sizes chunks and benchmarks
 CHUNK_RECORDS = 1_000_000
 SUMMARY_FILE = "synth.json"
-MANAGED = ("catalog.toml", "subscribers.csv", "complaints.jsonl", "surveys.jsonl", SUMMARY_FILE, "consent", "usage", "truth")
+MANAGED = ("catalog.toml", "subscribers.csv", "complaints.jsonl", "surveys.jsonl", LOYALTY_FILE, SUMMARY_FILE, "consent", "usage",
+           "truth")
 TRUTH_KINDS = ("vas_no_consent", "vas_after_cancellation", "fee_stealing_merchants", "duplicates",
                "partial_sessions", "malformed", "roaming_trips", "bill_shock", "simbox", "wangiri", "irsf", "churners", "lookalikes")
 
@@ -81,6 +83,7 @@ class SynthSummary:
     subscriptions: int = 0
     complaints: int = 0
     surveys: int = 0
+    loyalty_entries: int = 0
     truth: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
@@ -165,7 +168,8 @@ def synthesize(
     summary = SynthSummary(out, seed, subscribers, days, start, start + timedelta(days=days))
 
     ss = np.random.SeedSequence(seed)
-    s_pop, s_vas, s_complaints, s_legacy, s_chunks, s_surveys = ss.spawn(6)  # a 6th child leaves the 5 as they were
+    # a 6th child left the 5 as they were, a 7th the 6
+    s_pop, s_vas, s_complaints, s_legacy, s_chunks, s_surveys, s_loyalty = ss.spawn(7)
     pop = build_population(np.random.default_rng(s_pop), subscribers, window)
     _write_subscribers(out / "subscribers.csv", pop, window)
 
@@ -223,6 +227,10 @@ def synthesize(
     surveys = survey_rows(np.random.default_rng(s_surveys), complaints, rows, pop, window)
     (out / "surveys.jsonl").write_text("".join(dumps(r) + "\n" for r in surveys), encoding="utf-8")
     summary.surveys = len(surveys)
+    ledger = loyalty_rows(np.random.default_rng(s_loyalty), pop, window)
+    with (out / LOYALTY_FILE).open("wb") as fh:
+        ledger.write_ndjson(fh)
+    summary.loyalty_entries = ledger.height
     churners = np.flatnonzero(pop.churn_from >= 0)
     truth["churners"].append(pl.DataFrame({
         "kind": ["churner"] * len(churners),

@@ -18,7 +18,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from fairtel.api import ApiOptions, Assistant, Principal, RateLimitedError, Services, create_app, ops, status_for
+from fairtel.api import (
+    ApiOptions,
+    Assistant,
+    Principal,
+    RateLimitedError,
+    Services,
+    _tickets,
+    create_app,
+    ops,
+    status_for,
+)
 from fairtel.api._explain import quantity_text
 from fairtel.api._users import authenticate
 from fairtel.billing import line_text
@@ -280,6 +290,32 @@ def _routes(c: Console) -> APIRouter:
     @r.post("/desk/{complaint_id}/reopen")
     def reopen(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
         return c.action(request, csrf, lambda acc, _w: (ops.reopen_complaint(acc, complaint_id, note=note or None), "/desk?msg=reopened_ok")[1])
+
+    @r.get("/tickets")
+    def tickets(request: Request, status: str | None = None) -> Response:
+        def build(acc: Any, _w: Principal) -> Response:
+            everything = status == "all"
+            page = _tickets.list_tickets(acc, unsettled=not everything, limit=200)
+            return c.render(request, "tickets.html", page=page, everything=everything,
+                            handling=set(acc.assignments()) if acc.role is Role.AGENT else set())
+
+        return c.page(request, build)
+
+    @r.get("/tickets/{ticket_id}")
+    def ticket(request: Request, ticket_id: str) -> Response:
+        return c.page(request, lambda acc, _w: c.render(request, "ticket.html", tx=_tickets.ticket_transcript(acc, ticket_id)))
+
+    @r.post("/tickets/{ticket_id}/take")
+    def take_ticket(request: Request, ticket_id: str, csrf: str = Form("")) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (_tickets.take_ticket(acc, ticket_id), f"/tickets/{quote(ticket_id)}")[1])
+
+    @r.post("/tickets/{ticket_id}/resolve")
+    def resolve_ticket(request: Request, ticket_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (_tickets.resolve_ticket(acc, ticket_id, note=note or None), "/tickets?msg=ticket_resolved_ok")[1])
+
+    @r.post("/tickets/{ticket_id}/close")
+    def close_ticket(request: Request, ticket_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (_tickets.close_ticket(acc, ticket_id, note=note or None), "/tickets?msg=ticket_closed_ok")[1])
 
     @r.get("/customers/{msisdn}")
     def customer(request: Request, msisdn: str, period: str | None = None) -> Response:

@@ -130,6 +130,21 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "record": ("record", "话单"),
     "usage_total": ("Usage charges", "详单费用合计"),
     "allowance": ("Allowance", "套餐内额度"),
+    # trouble tickets: hand-offs from the assistant and fault reports
+    "tickets": ("Tickets", "工单"),
+    "ticket": ("Ticket", "工单"),
+    "tickets_unsettled": ("Open and in progress", "待处理和处理中"),
+    "priority": ("Priority", "优先级"),
+    "urgent": ("urgent", "紧急"),
+    "normal": ("normal", "普通"),
+    "open_ticket": ("Open ticket", "查看工单"),
+    "chat": ("Chat", "会话"),
+    "reported": ("Reported", "用户描述"),
+    "conversation": ("The conversation with the assistant", "与智能客服的对话"),
+    "turn_subscriber": ("Customer", "客户"),
+    "turn_assistant": ("Assistant", "智能客服"),
+    "ticket_resolved_ok": ("Ticket resolved.", "工单已解决。"),
+    "ticket_closed_ok": ("Ticket closed.", "工单已关闭。"),
 }
 
 # Stable codes the console shows (finding kinds, fraud detectors, states, directions, roles, complaint
@@ -185,6 +200,15 @@ CODES: dict[str, tuple[str, str]] = {
     "other": ("other", "其他"),
     # what an agent's assignment to a customer rests on
     "complaint": ("complaint", "投诉"),
+    "ticket": ("ticket", "工单"),
+    # tickets: kinds and fault categories (care's problem names)
+    "handoff": ("hand-off from chat", "智能客服转人工"),
+    "fault": ("fault report", "故障报修"),
+    "agent_handoff": ("hand-off from chat", "智能客服转人工"),
+    "no_signal": ("no signal", "没有信号"),
+    "slow_data": ("slow data", "上网慢"),
+    "dropped_calls": ("dropped calls", "通话掉线"),
+    "no_service": ("no service", "无法使用"),
     # roles
     "subscriber": ("subscriber", "用户"),
     "agent": ("agent", "客服"),
