@@ -10,6 +10,13 @@ with the load average at the time.
 Needs PostgreSQL (FAIRTEL_BENCH_POSTGRES, default the local server; a database `fairtel_bench` is made
 afresh) and `wrk` (apt-get install wrk); without wrk a Python load generator is used, which itself needs
 a core, so its figures understate the server.
+
+    python bench/bench_api.py --list-pages 100000,300000   # time per page of the subscriber list
+
+``--list-pages`` needs neither: it builds a SQLite home of each size (the register imported as an operator
+would), then times, in process: keying the lines (as ``fairtel load`` does after an import), and pages of the
+analysts' subscriber list (its keyed order, keyset cursor, each audited): the first, those after it, and
+filtered pages.
 """
 
 from __future__ import annotations
@@ -27,11 +34,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 
 from fairtel.api import create_user
+from fairtel.api._access import Access, Pseudonyms
+from fairtel.api._customers import keep_sort_keys, list_order, list_subscribers
+from fairtel.api._paging import Page
+from fairtel.api._security import Principal
+from fairtel.privacy import Role
 from fairtel.store import Bill, BillLine, connect, import_subscribers, migrate
 from fairtel.store._schema import table_of
 
@@ -118,13 +131,68 @@ async def pyload(url: str, token: str, seconds: int, connections: int) -> dict[s
             "requests": float(len(lat))}
 
 
+def list_page(engine: Any, pseudonyms: Pseudonyms, **query: Any) -> tuple[float, Page[Any]]:
+    """One page of the subscriber list as an analyst asks for it, and its time (audit rows committed)."""
+    acc = Access(principal=Principal("bench-analyst", Role.ANALYST), pseudonyms=pseudonyms, begin=engine.begin)
+    t = time.perf_counter()
+    try:
+        page = list_subscribers(acc, **query)
+    except BaseException as exc:
+        acc.end(exc)
+        raise
+    acc.end()
+    return time.perf_counter() - t, page
+
+
+def list_pages(sizes: list[int], pages: int = 9) -> None:
+    """Time per page of the subscriber list on SQLite homes of ``sizes`` lines."""
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for n in sizes:
+        home = Path(tempfile.mkdtemp(prefix="fairtel-bench-list-"))
+        try:
+            engine = migrate(connect(f"sqlite:///{home / 'fairtel.db'}"))
+            csv = home / "subscribers.csv"
+            csv.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n" + "".join(
+                f"86138{i:08d},c{i},{'basic-39' if i % 3 == 0 else 'payg'},2025-01-01T00:00:00+08:00,"
+                f"{'closed' if i % 20 == 0 else 'active'},zh,Shanghai\n" for i in range(n)))
+            t0 = time.perf_counter()
+            with engine.begin() as conn:
+                import_subscribers(conn, csv)
+            built = time.perf_counter() - t0
+            pseudonyms = Pseudonyms("bench-secret-0123456789abcdef")
+            t0 = time.perf_counter()
+            with engine.begin() as conn:  # as `fairtel load` does after an import, and the server when it starts
+                keep_sort_keys(conn, list_order(pseudonyms))
+            keyed = time.perf_counter() - t0
+            first, page = list_page(engine, pseudonyms, limit=50)
+            took = []
+            for _ in range(pages):
+                dt, page = list_page(engine, pseudonyms, limit=50, cursor=page.next_cursor)
+                took.append(dt * 1000)
+            closed, _ = list_page(engine, pseudonyms, limit=50, status="closed")
+            plan, _ = list_page(engine, pseudonyms, limit=50, plan_id="basic-39")
+            print(f"{n:>9,} subscribers (imported in {built:.1f} s, keyed in {keyed:.1f} s): "
+                  f"first list {first * 1000:7.0f} ms; "
+                  f"next {pages} pages of 50: median {statistics.median(took):6.1f} ms (max {max(took):6.1f}); "
+                  f"status=closed {closed * 1000:6.1f} ms; plan_id {plan * 1000:6.1f} ms", flush=True)
+            engine.dispose()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", type=int, default=5000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--list-pages", metavar="N[,N...]",
+                    help="time pages of the subscriber list on SQLite homes of these sizes, and stop")
     args = ap.parse_args()
+    if args.list_pages:
+        list_pages([int(n) for n in args.list_pages.replace("_", "").split(",")])
+        return 0
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     home = Path(tempfile.mkdtemp(prefix="fairtel-bench-api-"))
     url = fresh_database()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from fairtel import __version__
 from fairtel.api._cases import sync_findings
+from fairtel.api._customers import keep_sort_keys, list_order
 from fairtel.api._errors import install_error_handlers
 from fairtel.api._guard import Guard
 from fairtel.api._routes import router
@@ -48,6 +49,8 @@ def create_app(
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         with context.db.begin() as conn:  # migrates on first use; then the findings `fairtel assure` left in the lake
             sync_findings(conn, context.lake)
+        with context.db.begin() as conn:  # every line's place in the subscriber list (all again after a new secret)
+            keep_sort_keys(conn, list_order(services.pseudonyms))
         # Everything loaded so far (modules, catalog, models) lives as long as the server: keep it out of the
         # collector's full passes, which would otherwise walk it all (~0.1 s) now and then, mid-request.
         gc.collect()

@@ -10,21 +10,23 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, LargeBinary, Table, exists, func, literal, select
+from sqlalchemy import Column, ColumnElement, CompoundSelect, Table, exists, func, select, text, union_all
+from sqlalchemy.engine import Connection
 
-from fairtel.api._access import Access
+from fairtel.api._access import Access, Pseudonyms
 from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
-from fairtel.catalog import Catalog
+from fairtel.billing import LineKind, line_text
+from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period
-from fairtel.privacy import Permission, Role
-from fairtel.store import Bill, Lake, RoamingCap, Subscriber
+from fairtel.privacy import KeyedOrder, Permission, Role
+from fairtel.store import Bill, Lake, RoamingCap, Subscriber, catalog_text, current_catalog
 from fairtel.store._care import PlanInForce, plan_in_force, plan_spells
 from fairtel.store._schema import SubscriberPlan, table_of
 
@@ -145,44 +147,89 @@ def _plan_now_column(t: Table, at: datetime) -> ColumnElement[Any]:
     return func.coalesce(started, first, t.c.plan_id)
 
 
-_ORDER_FUNCTION = "fairtel_pseudonym_order"
+_ORDER_LOCK = 0x66616972_6F726472  # "fairordr": the advisory lock PostgreSQL takes while sort keys are made
+_ORDER_BATCH = 10_000
+_ORDER_ANALYZE = 1000  # keys made at once after which PostgreSQL's statistics of them are read again
+_ORDER_CHANGED = ("this cursor belongs to an order since replaced (a new secret, or an earlier version of the list): "
+                  "start from the first page")
 
 
-def _pseudonym_order(acc: Access, msisdn: ColumnElement[Any]) -> ColumnElement[bytes]:
-    """The digest each number's pseudonym is cut from, computed by the database: rows sorted by it are sorted
-    by pseudonym, with no per-request pass over every subscriber in Python. PostgreSQL builds the HMAC from
-    its own SHA-256; SQLite calls the pseudonymiser, registered on the request's connection."""
-    conn = acc.conn
-    if conn.dialect.name == "postgresql":
-        inner, outer = acc.pseudonyms.msisdn_pads()
-        blob = LargeBinary()
-        inside = func.sha256(literal(inner, blob).op("||", return_type=blob)(func.convert_to(msisdn, "UTF8")), type_=blob)
-        return func.sha256(literal(outer, blob).op("||", return_type=blob)(inside), type_=blob)
-    raw = conn.connection.driver_connection
-    raw.create_function(_ORDER_FUNCTION, 1, acc.pseudonyms.msisdn_digest, deterministic=True)  # type: ignore[union-attr]
-    return func.fairtel_pseudonym_order(msisdn, type_=LargeBinary())
+def _stale_sort_keys(t: Table, key: Column[Any], order: KeyedOrder) -> CompoundSelect:
+    """Lines whose stored sort key is missing (added since the keys were last made) or made under another secret
+    (one since replaced): three ranges of the key's index, each empty in the steady state."""
+    parts = [select(t.c.msisdn).where(key.is_(None)), select(t.c.msisdn).where(key < order.low)]
+    if order.high is not None:
+        parts.append(select(t.c.msisdn).where(key >= order.high))
+    return union_all(*parts).limit(_ORDER_BATCH)
+
+
+def keep_sort_keys(conn: Connection, order: KeyedOrder) -> int:
+    """Give every line of the register its sort key in the list's keyed order (``subscribers.pseudonym_order``),
+    where it has none or one made under another secret; returns how many were made. A line costs one digest
+    once, when it is added or the secret is replaced, instead of one on every page. The server calls it when it
+    starts and ``fairtel load`` after an import, so that the first list after a large import does not pay for it;
+    the list calls it too, for the lines added otherwise. On PostgreSQL, one transaction at a time makes them
+    (the others wait, then find them made); the keys are the same whoever makes them."""
+    t = table_of(Subscriber)
+    key = t.c.pseudonym_order
+    stale = _stale_sort_keys(t, key, order)
+    made, locked = 0, conn.dialect.name != "postgresql"
+    # as text: the statement built per row by the expression language costs as much as the database's work
+    put = text(f"UPDATE {t.name} SET {key.name} = :sort_key WHERE {t.c.msisdn.name} = :line")
+    while names := sorted(conn.scalars(stale)):
+        if not locked:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
+            locked = True
+            continue  # look again: another transaction may have made them meanwhile
+        conn.execute(put, [{"line": m, "sort_key": order(m)} for m in names])
+        made += len(names)
+    if made >= _ORDER_ANALYZE and conn.dialect.name == "postgresql":
+        # the planner's statistics still say the keys are missing (autovacuum reads them again only later): it
+        # would read every line for a page meanwhile. ANALYZE counts this transaction's own rows.
+        conn.execute(text(f"ANALYZE {t.name}"))
+    return made
+
+
+def list_order(pseudonyms: Pseudonyms) -> KeyedOrder:
+    """The keyed order the subscriber list is in, under the secret of ``pseudonyms``: the same as
+    ``Pseudonymizer(secret).order``."""
+    return KeyedOrder(pseudonyms.msisdn_digest)
 
 
 def list_subscribers(
     acc: Access, *, status: str | None = None, plan_id: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> Page[SubscriberOut]:
     """Agents see masked numbers, analysts pseudonyms; nobody gets a plain list, nor one in the numbers' order
-    (where a row stands would tell the range of its number): the list is in pseudonym order, paged by the
-    last row's place in it."""
+    (where a row stands would tell the range of its number), nor one in the pseudonyms' (whose stored sort keys
+    would be the pseudonyms themselves, readable by anyone holding a copy of the database): the list is in a
+    keyed order of its own (``KeyedOrder``), paged by the last row's place in it. That place is a stored,
+    indexed sort key (``keep_sort_keys``), so a page reads its own rows from the index, not every line of the
+    register."""
     acc.require(Permission.CUSTOMER_READ, Permission.AGGREGATE_READ)
     after = decode_after(cursor)
+    order = list_order(acc.pseudonyms)
+    if after is not None and not order.current(after):
+        raise InvalidInputError([Problem("query", None, "cursor", _ORDER_CHANGED)], what="request")
+    keep_sort_keys(acc.conn, order)
     t = table_of(Subscriber)
-    order = _pseudonym_order(acc, t.c.msisdn).label("order_key")
-    q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at, order).order_by(order)
+    key = t.c.pseudonym_order
+    q = select(t.c.msisdn, t.c.customer_id, t.c.plan_id, t.c.status, t.c.language, t.c.region, t.c.activated_at,
+               key.label("order_key")).order_by(key)
+    # keys under the current secret only (a line added while this page is read has none yet: it is listed from
+    # the next request on)
+    q = q.where(key > (after if after is not None else order.low))
+    if order.high is not None:
+        q = q.where(key < order.high)
     if status:
         q = q.where(t.c.status == status)
     if plan_id:  # the lines on the plan now, as the list shows them (not those only changing to it)
         q = q.where(_plan_now_column(t, acc.now) == plan_id)
-    if after is not None:
-        q = q.where(order > after)
     rows = acc.conn.execute(q.limit(limit + 1)).all()
     rows, nxt = rows[:limit], (encode_after(bytes(rows[limit - 1].order_key)) if len(rows) > limit else None)
-    acc.audit_list("subscriber.list", "subscribers", (r.msisdn for r in rows),
+    # audited in the pseudonyms' order, not the page's: the audit's rows follow the order they are written in, and
+    # a copy of the database can sort the lines by their stored keys, so rows in the page's order would pair each
+    # pseudonym with its line
+    acc.audit_list("subscriber.list", "subscribers", sorted((r.msisdn for r in rows), key=acc.pseudonyms.msisdn),
                    reason=f"list of {len(rows)}, shown {acc.view(rows[0].msisdn).value if rows else 'none'}")
     plans = _plans_now(acc, rows)
     return Page(items=[_subscriber_out(acc, r, plans[r.msisdn]) for r in rows], next_cursor=nxt)
@@ -241,10 +288,45 @@ def _issued(acc: Access, **key: str) -> IssuedBill | None:
     return acc.bills.get(lambda: acc.conn, **key)
 
 
-def _lines_out(bill: IssuedBill) -> list[BillLineOut]:
+# The API takes no language for a bill: its lines are read as billing wrote them, in English, and an adjustment's
+# reason (stored as a code and parameters: ``rerate-fee period=… plan=… old=… new=… currency=…``) is worded in English.
+BILL_LINE_LANGUAGE = "en"
+_CATALOG_NOW: dict[str, Catalog] = {}  # the database's current catalog, by its version's hash (the latest only)
+
+
+def _current_catalog(acc: Access) -> Catalog:
+    """The database's current catalog (the package's demo catalog when none was loaded), parsed once per version:
+    what an adjustment's reason names (plans, tariff rules, offers) is worded from it."""
+    conn = acc.conn
+    current = current_catalog(conn)
+    key = current.sha256 if current is not None else "default"
+    kept = _CATALOG_NOW.get(key)
+    if kept is not None:
+        return kept
+    stored = catalog_text(conn, current.version_id) if current is not None else None
+    catalog = parse_catalog(stored, file="catalog (database)")[0] if stored is not None else None
+    if catalog is None:
+        catalog = load_catalog(default_catalog_path())
+    _CATALOG_NOW.clear()
+    _CATALOG_NOW[key] = catalog
+    return catalog
+
+
+def _lines_out(acc: Access, bill: IssuedBill) -> list[BillLineOut]:
+    """A bill's lines as the API shows them: as stored, but for adjustments, worded by ``fairtel.billing.line_text``
+    (never the stored code of a reason). Only a bill with adjustments reads the catalog."""
+    adjusted = any(r.kind == LineKind.ADJUSTMENT for r in bill.lines)
+    catalog = _current_catalog(acc) if adjusted else None
+
+    def description(r: Any) -> str:
+        if catalog is None or r.kind != LineKind.ADJUSTMENT:
+            return str(r.description)
+        return line_text(r.kind, rule_id=r.rule_id, catalog=catalog, language=BILL_LINE_LANGUAGE,
+                         description=r.description)
+
     return [
         BillLineOut(
-            line_no=r.line_no, kind=r.kind, description=r.description, rule_id=r.rule_id, quantity=r.quantity, unit=r.unit,
+            line_no=r.line_no, kind=r.kind, description=description(r), rule_id=r.rule_id, quantity=r.quantity, unit=r.unit,
             amount=money_text(r.amount_minor, r.currency) or "0", currency=r.currency, allowance_id=r.allowance_id,
         )
         for r in bill.lines
@@ -269,7 +351,7 @@ def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
     # named by period with the subject's pseudonym, not by its id: an unkeyed hash of the number, which anyone
     # reading the audit could recompute for every number of a range
     acc.audit("bill.read", f"bill/{r.period}", msisdn=r.msisdn, reason=reason)
-    return _bill_out(acc, r, _lines_out(found) if with_lines else None)
+    return _bill_out(acc, r, _lines_out(acc, found) if with_lines else None)
 
 
 def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
@@ -279,7 +361,7 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     acc.audit("bill.read", f"bill/{key}", msisdn=msisdn, reason=reason)
     if found is None:
         raise NotFoundError(f"no bill for {key}")
-    return _bill_out(acc, found.bill, _lines_out(found))
+    return _bill_out(acc, found.bill, _lines_out(acc, found))
 
 
 # ---- itemised usage (rated lines in the lake) ----------------------------------------------------------

@@ -13,12 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import exists, select
 
 from fairtel.bootstrap import App
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import CatalogError, FairtelError, InvalidInputError, Problem
-from fairtel.store import ImportReport, ImportStatus, import_consent_events, import_subscribers, store_catalog
+from fairtel.privacy import Pseudonymizer
+from fairtel.store import (
+    ImportReport,
+    ImportStatus,
+    Subscriber,
+    import_consent_events,
+    import_subscribers,
+    store_catalog,
+)
+from fairtel.store._schema import table_of
 
 EXIT_FAILED = 2  # a file could not be used at all
 EXIT_NOT_AVAILABLE = 3  # usage files present, but mediation has not landed
@@ -91,6 +101,7 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     if subscribers_file.is_file():
         with app.db.begin() as conn:
             summary.subscribers = import_subscribers(conn, subscribers_file, known_plans=known_plans)
+        _keep_sort_keys(app)
     step("subscribers")
 
     for path in consent_files:
@@ -102,6 +113,19 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     if usage_files:
         summary.usage = _ingest_usage(app, usage_files, report)
     return summary
+
+
+def _keep_sort_keys(app: App) -> int:
+    """Give the lines just imported their places in the subscriber list's keyed order (the API's
+    ``keep_sort_keys``), so that the first list after a large import does not make them while an analyst waits.
+    Returns how many were made; the API is imported only when some line has none."""
+    s = table_of(Subscriber)
+    with app.db.begin() as conn:
+        if not conn.scalar(select(exists().where(s.c.pseudonym_order.is_(None)))):
+            return 0
+        from fairtel.api._customers import keep_sort_keys
+
+        return keep_sort_keys(conn, Pseudonymizer(app.settings.secret_key.get_secret_value()).order)
 
 
 def _import_care(app: App, directory: Path) -> list[dict[str, Any]]:

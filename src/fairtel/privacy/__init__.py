@@ -1,16 +1,19 @@
 """Privacy: who may see which personal data, and how analysts see subscribers without seeing them.
 
 Owns: keyed pseudonyms of numbers and ids (stable per key, not reversible without it, unlike plain hashes
-which anyone can brute-force over the 10^10 mobile numbers of a country), finding numbers in text however
+which anyone can brute-force over the 10^10 mobile numbers of a country), keyed sort keys (a list in an order
+of its own, neither the numbers' nor the pseudonyms', read from an index), finding numbers in text however
 people write them, masking for display, the role model and its permissions. Does not own: storing the access audit (store/) or enforcing it on requests
 (api/): those call ``can`` and ``view_of`` here.
 """
 
 from fairtel.privacy._numbers import has_number, replace_numbers, replace_numbers_in
-from fairtel.privacy._pseudonym import Pseudonymizer, mask_msisdn
+from fairtel.privacy._pseudonym import ORDER_KEY_BYTES, KeyedOrder, Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
 
 __all__ = [
+    "ORDER_KEY_BYTES",
+    "KeyedOrder",
     "Permission",
     "Pseudonymizer",
     "Role",

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -100,6 +101,10 @@ class Subscriber(Base):
     closed_at: Mapped[datetime | None]  # when a closed line left service (None: not closed, or not known)
     # since when a suspended line is suspended (as suspended, or as the register learnt it); None otherwise
     suspended_at: Mapped[datetime | None]
+    # the line's place in the subscriber list's keyed order (``fairtel.privacy.KeyedOrder``: a tag naming the key,
+    # then the line's digest under a key derived from the secret apart from the pseudonyms' own, so it reveals no
+    # pseudonym), kept by ``fairtel.api._customers.keep_sort_keys``; None until made
+    pseudonym_order: Mapped[bytes | None] = mapped_column(LargeBinary(20), index=True)
 
 
 class CatalogVersion(Base):
