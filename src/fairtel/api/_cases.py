@@ -35,6 +35,8 @@ from fairtel.billing import AdjustmentEntry, AdjustmentKind
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import ConflictError, InvalidInputError, NotAvailableError, NotFoundError, Problem
 from fairtel.core.money import Money
+from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
+from fairtel.fraud import FraudCase as Case
 from fairtel.privacy import Permission, Role, replace_numbers_in
 from fairtel.privacy._roles import View
 from fairtel.store import Adjustment as AdjustmentRow
@@ -50,6 +52,7 @@ from fairtel.store import (
     move_complaint,
     open_complaint,
     record_adjustments,
+    suspend_line,
 )
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import dialect_insert
@@ -364,6 +367,10 @@ def sync_findings(conn: Any, lake: Lake) -> int:
 
 
 # ---- fraud cases ---------------------------------------------------------------------------------------
+# A case is decided in its ``fraud_cases`` row, by the API and the command line alike: the row still open is the
+# one decided, in one statement, so a case is never decided twice; the row's history holds the decision as the
+# command line's queue records it (``fairtel.fraud.Decision``), and ``fairtel fraud`` copies it into the home's
+# case files, where its queue and the training labels read it.
 class FraudCaseOut(BaseModel):
     case_id: str
     detector: str
@@ -374,10 +381,15 @@ class FraudCaseOut(BaseModel):
     opened_at: datetime
     decided_by: str | None
     decided_at: datetime | None
+    line: str | None = Field(None, description="Answering a decision that suspended the line: `suspended`, or why nothing "
+                                               "changed (`already_suspended`, `closed`, `not_registered`); null otherwise.")
 
 
 class Decision(BaseModel):
     status: str = Field(pattern="^(confirmed|false_alarm)$")
+    note: str | None = Field(None, max_length=500, description="Why; a number in it is kept as its pseudonym (in the case's "
+                                                              "history and the audit).")
+    suspend: bool = Field(False, description="With `confirmed`, on a SIM-box or scam line: suspend the line.")
 
 
 class Reveal(BaseModel):
@@ -389,16 +401,27 @@ class RevealOut(BaseModel):
     msisdn: str
 
 
+def _related(r: Any) -> list[str]:
+    """The other subscribers a case names (those who called a Wangiri number back), as stored: numbers."""
+    evidence = r.evidence if isinstance(r.evidence, dict) else {}
+    return [str(m) for m in evidence.get("related") or () if m]
+
+
 def _case_out(acc: Access, r: Any) -> FraudCaseOut:
+    evidence = dict(r.evidence or {})
+    if "status" in evidence:  # the row's status is the case's (a copy written before a decision may lag)
+        evidence["status"] = r.status
     return FraudCaseOut(
         case_id=r.case_id, detector=r.detector, msisdn=acc.show(r.msisdn) or "", score=float(r.score), status=r.status,
-        evidence=_scrub(acc, dict(r.evidence or {})), opened_at=r.opened_at, decided_by=acc.login_name(r.decided_by), decided_at=r.decided_at,
+        evidence=_scrub(acc, evidence), opened_at=r.opened_at, decided_by=acc.login_name(r.decided_by), decided_at=r.decided_at,
     )
 
 
 def list_fraud_cases(
     acc: Access, *, status: str | None = None, detector: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> Page[FraudCaseOut]:
+    """The queue, highest score first. The audit has a row for each subscriber on the page: a case's subject and the
+    subscribers it names (a Wangiri case's callers back), whose pseudonyms the page shows."""
     acc.require(Permission.FRAUD_CASE_READ)
     t = table_of(FraudCase)
     q = select(t).order_by(t.c.score.desc(), t.c.case_id)
@@ -407,7 +430,8 @@ def list_fraud_cases(
     if detector:
         q = q.where(t.c.detector == detector)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    acc.audit_list("fraud_case.list", "fraud_cases", (r.msisdn for r in rows), reason=f"fraud queue ({len(rows)} rows)")
+    acc.audit_list("fraud_case.list", "fraud_cases", (m for r in rows for m in (r.msisdn, *_related(r))),
+                   reason=f"fraud queue ({len(rows)} rows)")
     return Page(items=[_case_out(acc, r) for r in rows], next_cursor=nxt)
 
 
@@ -419,15 +443,51 @@ def _case_row(acc: Access, case_id: str) -> Any:
     return r
 
 
-def decide_fraud_case(acc: Access, case_id: str, status: str) -> FraudCaseOut:
+def _as_case(r: Any) -> Case:
+    """The open case of a row, as the command line's queue holds it (its detector, subject and kind decide whether a
+    decision may suspend the line); a row inserted with less evidence is read from its columns."""
+    evidence = dict(r.evidence or {})
+    try:
+        return Case.from_dict({**evidence, "case_id": r.case_id, "detector": r.detector, "subject": r.msisdn, "score": r.score,
+                               "period": evidence.get("period", ""), "opened_at": r.opened_at})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConflictError(f"fraud case {r.case_id} cannot be decided here: {exc}") from None
+
+
+def decide_fraud_case(acc: Access, case_id: str, status: str, *, note: str | None = None, suspend: bool = False) -> FraudCaseOut:
+    """Confirm an open case or mark it a false alarm, with a note, under the rules of ``fairtel fraud decide``:
+    ``suspend`` on a confirmed SIM-box or scam line suspends it in the subscriber register (``line.suspend``,
+    audited with the case and the note). The decision goes into the row's history; numbers in the note are
+    kept as their pseudonyms. A case decided already, here or on the command line, is refused (409)."""
     acc.require(Permission.FRAUD_CASE_DECIDE)
     r = _case_row(acc, case_id)
-    if r.status != "open":
-        raise ConflictError(f"fraud case {case_id} is already {r.status}")
+    if r.status != CaseStatus.OPEN.value:
+        by = acc.login_name(r.decided_by)
+        raise ConflictError(f"fraud case {case_id} is already {r.status}" + (f" (by {by})" if by else ""),
+                            details={"status": r.status, "decided_by": by})
+    said = acc.hide_numbers(note) if note and note.strip() else None
+    try:
+        decision, suspension = CaseQueue([_as_case(r)]).decide(case_id, status, by=acc.actor, at=acc.now, note=said, suspend=suspend)
+    except InvalidTransitionError as exc:  # a suspension the case cannot justify: a conflict with the case, as a decided one is
+        raise ConflictError(exc.message, details=exc.details) from None
+    evidence = dict(r.evidence or {})
+    evidence.update(status=decision.outcome.value, history=[*(evidence.get("history") or []), decision.to_dict()])
     t = table_of(FraudCase)
-    acc.conn.execute(update(t).where(t.c.case_id == case_id).values(status=status, decided_by=acc.actor, decided_at=acc.now))
-    acc.audit("fraud_case.decide", f"fraud_case/{case_id}", msisdn=r.msisdn, reason=status)
-    return _case_out(acc, _case_row(acc, case_id))
+    done = acc.conn.execute(
+        update(t).where(t.c.case_id == case_id, t.c.status == CaseStatus.OPEN.value)
+        .values(status=decision.outcome.value, decided_by=decision.by, decided_at=decision.at, evidence=evidence)
+    )
+    if done.rowcount != 1:
+        raise ConflictError(f"fraud case {case_id} was decided meanwhile")
+    acc.audit("fraud_case.decide", f"fraud_case/{case_id}", msisdn=r.msisdn, reason=decision.summary())
+    related = _related(r)
+    if related:  # the answer shows them (pseudonymised), as the queue does
+        acc.audit_list("fraud_case.read", f"fraud_case/{case_id}", related, reason="named by the decided case")
+    line = None
+    if suspension is not None:
+        line = suspend_line(acc.conn, suspension.msisdn, at=acc.now, audit=_audit_as(acc, f"fraud case {case_id}"),
+                            reason=suspension.audit_reason(decision.note))
+    return _case_out(acc, _case_row(acc, case_id)).model_copy(update={"line": line})
 
 
 def reveal_fraud_number(acc: Access, case_id: str, reason: str) -> RevealOut:

@@ -334,7 +334,7 @@ def fraud_cases(
 
 @router.post("/fraud/cases/{case_id}/decide", tags=["fraud"])
 def decide(acc: Acc, case_id: str, body: _cases.Decision) -> _cases.FraudCaseOut:
-    return _cases.decide_fraud_case(acc, case_id, body.status)
+    return _cases.decide_fraud_case(acc, case_id, body.status, note=body.note, suspend=body.suspend)
 
 
 @router.post("/fraud/cases/{case_id}/reveal", tags=["fraud"], summary="The plain number of a case: a separate, audited action")

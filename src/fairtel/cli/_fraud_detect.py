@@ -1,7 +1,11 @@
 """`fairtel fraud detect | cases | decide`: rule detectors over the home's usage lake and the case queue.
 
 Cases live under ``<home>/fraud`` (``fairtel.fraud.CaseFiles``) and are mirrored into the database's
-``fraud_cases`` table, so the API sees what the command line decided.
+``fraud_cases`` table, so the API sees what the command line decided. A decision is taken in the database
+first, by the command line and the API alike: the row still open is the one decided (``status = 'open'`` in the
+same statement), so a case is never decided twice, and the row a decision wrote is never written over by a
+rerun. The command line copies the decisions the database holds and its case files do not (those taken through
+the API) into the files, where its queue, ``fraud cases`` and the training labels read them.
 """
 
 from __future__ import annotations
@@ -28,20 +32,29 @@ from fairtel.fraud import (
     CaseFiles,
     CaseQueue,
     CaseStatus,
+    Decision,
     Detector,
     FeatureConfig,
     FraudCase,
+    InvalidTransitionError,
+    Suspension,
     Thresholds,
     compute_features,
+    decision_id,
     detect,
     notice_id,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
+    from sqlalchemy.engine import Connection
+
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
 
 ROWS_PER_CHUNK = 8_000_000  # usage rows per feature pass: about 1.5 GB of working memory
+DECIDER_ROLE = "fraud_analyst"  # the role the access audit names for a decision taken on the command line
 
 
 def fraud_dir(app: App) -> Path:
@@ -96,39 +109,193 @@ def _exempt(values: list[str]) -> set[str]:
 
 
 # ---- database mirror ----------------------------------------------------------------------------------
-def sync_db(app: App, cases: list[FraudCase]) -> int:
-    """Upsert cases into ``fraud_cases`` (status and who decided it included); returns the rows written."""
-    if not cases:
-        return 0
-    from sqlalchemy import Table, select
+def _case_values(c: FraudCase) -> dict[str, Any]:
+    """A case's ``fraud_cases`` row (but its id), with its status and who decided it."""
+    return {
+        "detector": c.detector.value, "msisdn": c.subject, "score": c.score, "status": c.status.value,
+        "evidence": {**c.to_dict(with_history=False), "history": [d.to_dict() for d in c.history]},
+        "opened_at": c.opened_at,
+        "decided_by": None if c.decided is None else c.decided.by,
+        "decided_at": None if c.decided is None else c.decided.at,
+    }
+
+
+def _cases_table_of() -> Any:
+    from sqlalchemy import Table
 
     from fairtel.store import FraudCase as CaseRow
 
     t = CaseRow.__table__
     assert isinstance(t, Table)
-    rows = [
-        {
-            "case_id": c.case_id, "detector": c.detector.value, "msisdn": c.subject, "score": c.score,
-            "status": c.status.value,
-            "evidence": {**c.to_dict(with_history=False), "history": [d.to_dict() for d in c.history]},
-            "opened_at": c.opened_at,
-            "decided_by": None if c.decided is None else c.decided.by,
-            "decided_at": None if c.decided is None else c.decided.at,
-        }
-        for c in cases
-    ]
+    return t
+
+
+def sync_db(app: App, cases: list[FraudCase], files: CaseFiles | None = None) -> int:
+    """Upsert cases into ``fraud_cases`` (status and who decided it included); returns the rows written.
+
+    Only a row still open is written over: a row decided in the database (through the API, or by a command
+    whose copy in the case files this queue does not hold yet) is left exactly as it was decided, and its
+    decision is copied into the case files (``import_decisions``), never the other way round."""
+    if not cases:
+        return 0
+    from sqlalchemy import select
+
+    t = _cases_table_of()
+    written = 0
     with app.db.begin() as conn:
         existing: set[str] = set()
-        ids = [r["case_id"] for r in rows]
+        ids = [c.case_id for c in cases]
         for i in range(0, len(ids), 500):
             existing.update(conn.scalars(select(t.c.case_id).where(t.c.case_id.in_(ids[i : i + 500]))))
-        new = [r for r in rows if r["case_id"] not in existing]
+        new = [{"case_id": c.case_id, **_case_values(c)} for c in cases if c.case_id not in existing]
         if new:
             conn.execute(t.insert(), new)
-        for r in rows:
-            if r["case_id"] in existing:
-                conn.execute(t.update().where(t.c.case_id == r["case_id"]).values(**{k: v for k, v in r.items() if k != "case_id"}))
-    return len(rows)
+            written += len(new)
+        for c in cases:
+            if c.case_id in existing:
+                done = conn.execute(t.update().where(t.c.case_id == c.case_id, t.c.status == CaseStatus.OPEN.value)
+                                    .values(**_case_values(c)))
+                written += done.rowcount or 0
+    queue = CaseQueue(cases, (d for c in cases for d in c.history))
+    import_decisions(app, files or CaseFiles(fraud_dir(app)), queue, ids=ids)
+    return written
+
+
+def _decision_of(row: Any) -> Decision:
+    """The decision a decided ``fraud_cases`` row holds: the last of its history that gave its status, as it was
+    recorded (its id, note and suspension); from the row's columns for a row decided without one."""
+    history = (row.evidence or {}).get("history") if isinstance(row.evidence, dict) else None
+    for d in reversed(history or []):
+        try:
+            decision = Decision.from_dict(d)
+        except (KeyError, ValueError, TypeError):
+            continue
+        if decision.case_id == row.case_id and decision.outcome.value == row.status:
+            return decision
+    by = row.decided_by or "unknown"
+    at = row.decided_at or row.opened_at
+    return Decision(decision_id(row.case_id, row.status, by, at), row.case_id, CaseStatus(row.status), by, at)
+
+
+def import_decisions(app: App, files: CaseFiles, queue: CaseQueue, *, ids: Collection[str] | None = None) -> int:
+    """Copy into the case files (and ``queue``) the decisions ``fraud_cases`` holds on cases the queue holds
+    open: decisions taken through the API. Returns how many were copied. A decision is copied once (a copy made
+    twice, by two commands at once, is read once); a case the files hold decided otherwise is left as the files
+    say, and the disagreement is reported."""
+    from sqlalchemy import select
+
+    if not len(queue):
+        return 0
+    t = _cases_table_of()
+    q = select(t.c.case_id, t.c.status, t.c.decided_by, t.c.decided_at, t.c.opened_at, t.c.evidence).where(
+        t.c.status != CaseStatus.OPEN.value)
+    wanted = sorted(ids) if ids is not None else None
+    with app.db.connect() as conn:
+        if wanted is None:
+            rows = list(conn.execute(q.order_by(t.c.decided_at, t.c.case_id)))
+        else:
+            rows = [r for i in range(0, len(wanted), 500) for r in conn.execute(q.where(t.c.case_id.in_(wanted[i : i + 500])))]
+    copied = 0
+    for row in rows:
+        if row.case_id not in queue:
+            continue
+        decision = _decision_of(row)
+        held = queue.get(row.case_id).decided
+        if held is not None:
+            if held.decision_id != decision.decision_id:
+                err_console.print(f"{row.case_id}: the database says {row.status} by {decision.by}, the case files "
+                                  f"{held.outcome.value} by {held.by}; the files' decision stands", highlight=False)
+            continue
+        try:
+            suspension = queue.adopt(decision)
+        except FairtelError as exc:
+            err_console.print(f"{row.case_id}: the database's decision could not be copied into the case files: {exc}",
+                              highlight=False)
+            continue
+        files.record(decision, suspension)
+        copied += 1
+    return copied
+
+
+def load_queue(app: App) -> tuple[CaseFiles, CaseQueue]:
+    """The home's case files and their queue, with the decisions taken through the API copied in."""
+    files = CaseFiles(fraud_dir(app))
+    queue = files.load()
+    import_decisions(app, files, queue)
+    return files, queue
+
+
+def _claim(conn: Connection, decided: FraudCase) -> None:
+    """Write the decision of ``decided`` to its ``fraud_cases`` row if that row is still open (in one
+    statement: a decision taken meanwhile through the API is not written over); a case without a row gets one."""
+    from sqlalchemy import select
+
+    t = _cases_table_of()
+    row = conn.execute(select(t.c.status, t.c.decided_by, t.c.decided_at).where(t.c.case_id == decided.case_id)).first()
+    if row is None:
+        conn.execute(t.insert().values(case_id=decided.case_id, **_case_values(decided)))
+        return
+    done = conn.execute(t.update().where(t.c.case_id == decided.case_id, t.c.status == CaseStatus.OPEN.value)
+                        .values(**_case_values(decided)))
+    if done.rowcount != 1:
+        at = row.decided_at.isoformat() if row.decided_at is not None else "?"
+        raise InvalidTransitionError(f"{decided.case_id} was already decided {row.status} by {row.decided_by} at {at}",
+                                     details={"status": row.status, "decided_by": row.decided_by, "decided_at": at})
+
+
+def record_decision(app: App, files: CaseFiles, decided: FraudCase, decision: Decision, suspension: Suspension | None,
+                    pseudonym: Callable[[str], str]) -> str | None:
+    """Take ``decision`` (made by ``queue.decide``) in the database, audited as the API audits a decision
+    (``fraud_case.decide``, the subject's pseudonym, what was decided and why), the line suspended in the same
+    transaction when asked; then append it to the case files. Returns what became of the line, if asked."""
+    from fairtel.store import AuditAs, record_access, suspend_line
+
+    with app.db.begin() as conn:
+        _claim(conn, decided)
+        record_access(conn, actor=decision.by, role=DECIDER_ROLE, action="fraud_case.decide", resource=f"fraud_case/{decided.case_id}",
+                      subject_msisdn_pseudonym=pseudonym(decided.subject), reason=decision.summary(), at=decision.at)
+        line = None
+        if suspension is not None:
+            who = AuditAs(decision.by, DECIDER_ROLE, pseudonym, reason=f"fraud case {suspension.case_id}")
+            line = suspend_line(conn, suspension.msisdn, at=suspension.requested_at, audit=who,
+                                reason=suspension.audit_reason(decision.note))
+    files.record(decision, suspension)
+    return line
+
+
+def decider_name(by: str) -> str:
+    """``--by``, refused when it holds a phone number (as a login's name is): the name is recorded in the access
+    audit and shown to analysts beside the decision (``decided_by``), where a number must never be."""
+    from fairtel.core.errors import Problem
+    from fairtel.privacy import has_number
+
+    name = by.strip()
+    problem = None
+    if not name:
+        problem = "who decided must be named"
+    elif has_number(name):
+        problem = ("must not hold a phone number (7 or more digits together): the name is recorded in the access audit "
+                   "and shown to analysts beside the decision")
+    elif len(name) > 64:
+        problem = "at most 64 characters"
+    if problem is not None:
+        raise InvalidInputError([Problem("--by", None, "by", problem)], what="fraud decision")
+    return name
+
+
+def msisdn_pseudonyms(app: App) -> Callable[[str], str]:
+    """The keyed pseudonym of a number, as the API and the audit write it."""
+    from fairtel.privacy import Pseudonymizer
+
+    return Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
+
+
+def hide_numbers(text: str | None, pseudonym: Callable[[str], str]) -> str | None:
+    """A note with every number in it, however written, kept as its keyed pseudonym (as the API keeps numbers out
+    of the audit): the note reaches the audit, the case files and the analysts reading the case."""
+    from fairtel.privacy import replace_numbers
+
+    return None if text is None else replace_numbers(text, pseudonym, standalone=True)
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -173,8 +340,7 @@ def run_detect(
     quiet: bool = False,
 ) -> tuple[CaseQueue, dict[str, Any], list[CallbackNotice]]:
     """Detectors over each period of the home's usage lake; the queue is saved, notices merged."""
-    files = CaseFiles(fraud_dir(app))
-    queue = files.load()
+    files, queue = load_queue(app)
     subscribers = _subscribers(app)
     config = FeatureConfig(tz=app.settings.timezone)
     summary: dict[str, Any] = {"periods": {}, "merge": {"added": 0, "refreshed": 0, "kept": 0}}
@@ -205,7 +371,7 @@ def run_detect(
             rep.step("periods", total=len(periods))
     files.save_cases(queue)
     summary["new_notices"] = files.save_notices(notices)
-    summary["db_rows"] = sync_db(app, queue.cases())
+    summary["db_rows"] = sync_db(app, queue.cases(), files)
     return queue, summary, notices
 
 
@@ -283,7 +449,8 @@ def register(fraud_app: typer.Typer) -> None:
             if problems:
                 raise InvalidInputError(problems, what="fraud cases")
             app = app_for(ctx, home)
-            queue = CaseFiles(fraud_dir(app)).load()
+            with app:
+                _, queue = load_queue(app)
             cases = queue.cases(status=status, detector=detector, period=period)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
@@ -307,30 +474,29 @@ def register(fraud_app: typer.Typer) -> None:
     def decide_cmd(
         ctx: typer.Context,
         case: Annotated[str, typer.Argument(help="The case id (see `fairtel fraud cases`).")],
-        by: Annotated[str, typer.Option("--by", help="Who decides (recorded in the history).")],
+        by: Annotated[str, typer.Option("--by", help="Who decides (recorded in the history and the access audit; never a phone number).")],
         confirm: Annotated[bool, typer.Option("--confirm", help="The case is fraud.")] = False,
         false_alarm: Annotated[bool, typer.Option("--false-alarm", help="The case is not fraud.")] = False,
         suspend: Annotated[bool, typer.Option("--suspend", help="With --confirm on a SIM-box or scam line: request the line's suspension.")] = False,
-        note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+        note: Annotated[str | None, typer.Option("--note", help="Why (numbers in it are kept as their pseudonyms).")] = None,
         home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the decided case as JSON.")] = False,
     ) -> None:
-        """Confirm a case or mark it a false alarm; the decision is appended to the case's history."""
+        """Confirm a case or mark it a false alarm; the decision is appended to the case's history and audited."""
         try:
             if confirm == false_alarm:
                 raise ConfigError("choose exactly one of --confirm and --false-alarm")
+            name = decider_name(by)
             app = app_for(ctx, home)
             with app:
-                files = CaseFiles(fraud_dir(app))
-                queue = files.load()
+                pseudonym = msisdn_pseudonyms(app)
+                files, queue = load_queue(app)
                 decision, suspension = queue.decide(
                     case, CaseStatus.CONFIRMED if confirm else CaseStatus.FALSE_ALARM,
-                    by=by, at=utc_now(), note=note, suspend=suspend,
+                    by=name, at=utc_now(), note=hide_numbers(note, pseudonym), suspend=suspend,
                 )
-                files.record(decision, suspension)
                 decided = queue.get(case)
-                sync_db(app, [decided])
-                line = _apply_suspension(app, suspension) if suspension is not None else None
+                line = record_decision(app, files, decided, decision, suspension, pseudonym)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -344,16 +510,3 @@ def register(fraud_app: typer.Typer) -> None:
             console.print(f"suspension of {suspension.msisdn} requested ({suspension.action_id}) in {files.suspensions_path}; "
                           + said.get(line or "", f"the line is {line}: left as it is"), highlight=False)
 
-
-def _apply_suspension(app: Any, suspension: Any) -> str:
-    """The line's status becomes ``suspended`` in the subscriber register (audited as the deciding analyst);
-    the request stays in the case files as the record of why."""
-    from fairtel.privacy import Pseudonymizer
-    from fairtel.store import AuditAs, suspend_line
-
-    who = AuditAs(suspension.requested_by, "fraud_analyst",
-                  Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn"),
-                  reason=f"fraud case {suspension.case_id}")
-    with app.db.begin() as conn:
-        return suspend_line(conn, suspension.msisdn, at=suspension.requested_at, audit=who,
-                            reason=f"{suspension.detector.value} case {suspension.case_id} confirmed")

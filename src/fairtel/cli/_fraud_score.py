@@ -23,13 +23,13 @@ from fairtel.cli._fraud_detect import (
     _periods,
     _subscribers,
     case_key,
-    fraud_dir,
+    load_queue,
     sync_db,
 )
 from fairtel.cli._ui import console, fail, print_json, reporter
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.time import utc_now
-from fairtel.fraud import CaseFiles, FeatureConfig, compute_features
+from fairtel.fraud import FeatureConfig, compute_features
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -93,7 +93,7 @@ def register(fraud_app: typer.Typer) -> None:
             with app:
                 keys = _keys(app, period)
                 tables = period_tables(app, keys, _catalog(app, catalog_path, None), chunks, quiet=as_json)
-                queue = CaseFiles(fraud_dir(app)).load()
+                _, queue = load_queue(app)  # the decisions taken through the API included: they are labels
             if not tables:
                 raise NotFoundError(f"no usage in the periods {', '.join(keys)}")
             frame = pl.concat(list(tables.values()), how="diagonal_relaxed")
@@ -139,8 +139,7 @@ def register(fraud_app: typer.Typer) -> None:
             with app:
                 keys = _keys(app, period)
                 tables = period_tables(app, keys, _catalog(app, catalog_path, None), chunks, quiet=as_json)
-                files = CaseFiles(fraud_dir(app))
-                queue = files.load()
+                files, queue = load_queue(app)
                 now = utc_now()
                 no_case = _exempt(exempt or [])
                 scores: list[LineScore] = []

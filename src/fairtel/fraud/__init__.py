@@ -18,7 +18,9 @@ from fairtel.fraud._cases import (
     Reason,
     Suspension,
     case_id,
+    decision_id,
     notice_id,
+    suspension_of,
 )
 from fairtel.fraud._detectors import (
     Detection,
@@ -76,6 +78,7 @@ __all__ = [
     "case_id",
     "compute_features",
     "cross_features",
+    "decision_id",
     "detect",
     "detect_irsf",
     "detect_scam",
@@ -85,6 +88,7 @@ __all__ = [
     "label_from_cases",
     "notice_id",
     "score_lines",
+    "suspension_of",
     "train_fraud_model",
 ]
 

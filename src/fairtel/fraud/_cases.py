@@ -1,9 +1,10 @@
 """Fraud cases and their queue: open → confirmed | false_alarm, decided by someone, at some time, with a note.
 
 A case's status is never stored on the case: it is the projection of an append-only list of decisions, so
-the history of who decided what and when cannot be lost or rewritten. Case ids derive from the detector, the
-subject (a line, or an outside calling number) and the period, so running the detectors again over the same
-period finds the same cases instead of adding copies. A confirmed SIM-box or scam line may be suspended:
+the history of who decided what and when cannot be lost or rewritten. A decision taken elsewhere (through the
+API, which writes it to the database first) joins the queue with ``CaseQueue.adopt`` under the same rules.
+Case ids derive from the detector, the subject (a line, or an outside calling number) and the period, so
+running the detectors again over the same period finds the same cases instead of adding copies. A confirmed SIM-box or scam line may be suspended:
 the decision then carries a suspension request that the store or the API applies to the line.
 """
 
@@ -111,6 +112,17 @@ class Decision:
         return cls(str(d["decision_id"]), str(d["case_id"]), CaseStatus(d["outcome"]), str(d["by"]), _time(d["at"]),
                    d.get("note"), bool(d.get("suspend", False)))
 
+    def summary(self) -> str:
+        """What was decided, in the words the access audit records for it (the command line and the API alike):
+        ``confirmed, line suspension requested: <note>``."""
+        said = self.outcome.value + (", line suspension requested" if self.suspend else "")
+        return f"{said}: {self.note}" if self.note else said
+
+
+def decision_id(case: str, outcome: CaseStatus | str, by: str, at: datetime) -> str:
+    """The id of a decision: the same case, outcome, decider and time give the same id wherever it was taken."""
+    return stable_id("fcd", case, CaseStatus(outcome).value, by, at.isoformat())
+
 
 @dataclass(frozen=True, slots=True)
 class Suspension:
@@ -131,6 +143,12 @@ class Suspension:
             "detector": self.detector.value, "requested_by": self.requested_by,
             "requested_at": self.requested_at.isoformat(), "reason_en": self.reason_en, "reason_zh": self.reason_zh,
         }
+
+    def audit_reason(self, note: str | None = None) -> str:
+        """Why the line is suspended, as the access audit's ``line.suspend`` row says it (the command line and the
+        API alike): the case, and the deciding analyst's note."""
+        said = f"{self.detector.value} case {self.case_id} confirmed"
+        return f"{said}: {note}" if note else said
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +263,11 @@ class CaseQueue:
         self._natural: dict[tuple[str, str, str], str] | None = None  # (detector, subject, period) -> id
         for c in cases:
             self._found[c.case_id] = replace(c, history=())
-        for d in decisions:
-            self._history.setdefault(d.case_id, []).append(d)
+        seen: set[str] = set()
+        for d in decisions:  # a decision written twice (two commands copying it from the database) counts once
+            if d.decision_id not in seen:
+                seen.add(d.decision_id)
+                self._history.setdefault(d.case_id, []).append(d)
 
     def __len__(self) -> int:
         return len(self._found)
@@ -324,11 +345,23 @@ class CaseQueue:
     ) -> tuple[Decision, Suspension | None]:
         """Decide an open case. Raises ``InvalidTransitionError`` for a case already decided, an outcome other
         than confirmed/false_alarm, or a suspension the case cannot justify."""
-        current = self.get(case)
-        result = CaseStatus(outcome)
+        self.get(case)
         if not by.strip():
             raise InvalidInputError([Problem("decision", None, "by", "who decided must be named")], what="decision")
-        if result is CaseStatus.OPEN:
+        at = require_aware(at, "decision time")
+        result = CaseStatus(outcome)
+        decision = Decision(decision_id=decision_id(case, result, by, at), case_id=case, outcome=result, by=by.strip(), at=at,
+                            note=note, suspend=suspend)
+        return decision, self.adopt(decision)
+
+    def adopt(self, decision: Decision) -> Suspension | None:
+        """Record ``decision`` under the rules of ``decide``, and return the suspension request it makes, if any:
+        a decision taken here, or one taken elsewhere (through the API) that the queue does not hold yet."""
+        case = decision.case_id
+        current = self.get(case)
+        if not decision.by.strip():
+            raise InvalidInputError([Problem("decision", None, "by", "who decided must be named")], what="decision")
+        if decision.outcome is CaseStatus.OPEN:
             raise InvalidTransitionError(f"{case}: a decision confirms a case or marks it a false alarm")
         if current.status is not CaseStatus.OPEN:
             d = current.decided
@@ -337,33 +370,33 @@ class CaseQueue:
                 f"{case} was already decided {d.outcome.value} by {d.by} at {d.at.isoformat()}",
                 details={"status": d.outcome.value, "decided_by": d.by, "decided_at": d.at.isoformat()},
             )
-        if suspend:
-            if result is not CaseStatus.CONFIRMED:
+        if decision.suspend:
+            if decision.outcome is not CaseStatus.CONFIRMED:
                 raise InvalidTransitionError(f"{case}: only a confirmed case can suspend a line")
             if current.detector not in SUSPENDABLE or current.subject_kind != "line":
                 raise InvalidTransitionError(
                     f"{case}: a {current.detector.value} case does not suspend the line "
                     f"(only {', '.join(sorted(d.value for d in SUSPENDABLE))} lines are suspended)"
                 )
-        at = require_aware(at, "decision time")
-        decision = Decision(
-            decision_id=stable_id("fcd", case, result.value, by, at.isoformat()),
-            case_id=case, outcome=result, by=by.strip(), at=at, note=note, suspend=suspend,
-        )
         self._history.setdefault(case, []).append(decision)
-        suspension = None
-        if suspend:
-            suspension = Suspension(
-                action_id=stable_id("fsa", decision.decision_id),
-                msisdn=current.subject,
-                case_id=case,
-                detector=current.detector,
-                requested_by=decision.by,
-                requested_at=at,
-                reason_en=f"confirmed {current.detector.value} case {case} ({current.period}): {current.explain('en')}",
-                reason_zh=f"已确认的{_DETECTOR_ZH[current.detector]}案件 {case}（{current.period}）：{current.explain('zh')}",
-            )
-        return decision, suspension
+        return suspension_of(current, decision) if decision.suspend else None
+
+
+def suspension_of(case: FraudCase, decision: Decision) -> Suspension:
+    """The request to suspend ``case``'s line that ``decision`` makes (the same wherever it is made again)."""
+    name_zh = _DETECTOR_ZH[case.detector]
+    # a space between Chinese and a Latin word, as the reasons write it ("使用了 4 张 SIM 卡")
+    confirmed_zh = f"已确认的 {name_zh}" if name_zh[:1].isascii() else f"已确认的{name_zh}"
+    return Suspension(
+        action_id=stable_id("fsa", decision.decision_id),
+        msisdn=case.subject,
+        case_id=case.case_id,
+        detector=case.detector,
+        requested_by=decision.by,
+        requested_at=decision.at,
+        reason_en=f"confirmed {case.detector.value} case {case.case_id} ({case.period}): {case.explain('en')}",
+        reason_zh=f"{confirmed_zh}案件 {case.case_id}（{case.period}）：{case.explain('zh')}",
+    )
 
 
 _DETECTOR_ZH = {Detector.SIMBOX: "SIM 盒", Detector.WANGIRI: "响一声诈骗", Detector.IRSF: "国际话费分成欺诈",
