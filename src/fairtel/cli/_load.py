@@ -42,10 +42,11 @@ class LoadSummary:
     consent: list[ImportReport] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=lambda: {"status": "none", "files": []})
     care: list[dict[str, Any]] = field(default_factory=list)  # complaints.jsonl, surveys.jsonl
+    loyalty: ImportReport | None = None  # loyalty.jsonl: points earned and redeemed
 
     @property
     def exit_code(self) -> int:
-        imports = [r for r in (self.subscribers, *self.consent) if r is not None]
+        imports = [r for r in (self.subscribers, *self.consent, self.loyalty) if r is not None]
         if self.catalog.get("status") == "invalid" or any(r.status is ImportStatus.FAILED for r in imports):
             return EXIT_FAILED
         if any(f.get("status") == "failed" for f in [*self.usage["files"], *self.care]):
@@ -62,6 +63,7 @@ class LoadSummary:
             "consent": [r.to_dict() for r in self.consent],
             "usage": self.usage,
             "care": self.care,
+            "loyalty": None if self.loyalty is None else self.loyalty.to_dict(),
             "exit_code": self.exit_code,
         }
 
@@ -76,7 +78,7 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     usage_files = sorted(
         p for p in (directory / "usage").rglob("*") if p.is_file() and not p.name.startswith(".")
     ) if usage else []
-    total = 1 + 1 + len(consent_files) + len(usage_files)
+    total = 1 + 1 + len(consent_files) + len(usage_files) + int((directory / "loyalty.jsonl").is_file())
 
     def step(name: str) -> None:
         if report is not None:
@@ -110,6 +112,12 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
         step(f"consent {path.name}")
 
     summary.care = _import_care(app, directory)
+    if (directory / "loyalty.jsonl").is_file():
+        from fairtel.store._care import import_loyalty
+
+        with app.db.begin() as conn:
+            summary.loyalty = import_loyalty(conn, directory / "loyalty.jsonl")
+        step("loyalty")
     if usage_files:
         summary.usage = _ingest_usage(app, usage_files, report)
     return summary
@@ -189,7 +197,7 @@ def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
     rows: list[list[Any]] = []
     cat = summary.catalog
     rows.append(["catalog", Path(cat["file"]).name, cat["status"], "", "", "", ""])
-    imports = [r for r in (summary.subscribers, *summary.consent) if r is not None]
+    imports = [r for r in (summary.subscribers, *summary.consent, summary.loyalty) if r is not None]
     for r in imports:
         rows.append([r.kind, _rel(summary.directory, r.file), r.status.value, r.read, r.accepted, r.duplicate, r.rejected])
     for f in summary.usage["files"]:
