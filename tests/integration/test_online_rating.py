@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -103,8 +103,9 @@ def _rated(home: Path) -> pl.DataFrame:
 def test_online_lines_equal_the_batch_run_and_timeliness_is_logged(operator: Path, tmp_path: Path) -> None:
     home = _home(operator, tmp_path)
     inbox = tmp_path / "inbox"
+    # a file arrives when it was written (its mtime, from the file system's coarser clock: a second's slack)
+    t0 = datetime.now(UTC) - timedelta(seconds=1)
     usage = _files_in_time_order(operator, inbox, 4)
-    t0 = datetime.now(UTC)
     result = runner.invoke(fairtel_app, ["watch", str(inbox), "--once", "--rate", "--json", "--home", str(home)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (inbox / "done").iterdir()) == [f"f{k}.parquet" for k in range(4)]

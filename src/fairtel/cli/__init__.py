@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -71,4 +72,27 @@ def main() -> None:
     except FairtelError as exc:  # anything a command did not handle itself
         from fairtel.cli._ui import fail
 
-        raise SystemExit(fail(exc).exit_code) from None
+        raise SystemExit(fail(exc, as_json=_wants_json()).exit_code) from None
+    except Exception as exc:
+        problem = _database_error(exc)
+        if problem is None:
+            raise
+        from fairtel.cli._ui import fail
+
+        raise SystemExit(fail(problem, as_json=_wants_json()).exit_code) from None
+
+
+def _wants_json() -> bool:
+    """Whether the command line asked for JSON (``--json`` before any ``--``): an error is then JSON too."""
+    args = sys.argv[1:]
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+
+
+def _database_error(exc: Exception) -> FairtelError | None:
+    """A database that could not be reached or used (down, restarting, missing, refusing the login), as the
+    ``database_unavailable`` error naming it without its password; None for any other error."""
+    if "sqlalchemy" not in sys.modules:  # no database was touched
+        return None
+    from fairtel.store._engine import unavailable
+
+    return unavailable(exc)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,8 +18,9 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
-from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+from fairtel.core.errors import DatabaseUnavailableError, FairtelError, InvalidInputError, Problem
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
+from fairtel.mediation._inbox import RetryLater
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -85,43 +92,150 @@ def register(app: typer.Typer) -> None:
         once: Annotated[bool, typer.Option("--once", help="One pass over the inbox, then exit.")] = False,
         fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
         source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print per-file results as JSON.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help=(
+            "JSON on stdout: with --once the per-file results as one document; else one line per file as it is "
+            "handled (JSON Lines) and, on stop, a summary line."))] = False,
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default ./var or FAIRTEL_HOME).")] = None,
         rate: Annotated[bool, typer.Option("--rate", help=(
             "Rate each file's records as soon as they are committed (online rating, counters carried from file to "
             "file; the files waiting are rated together, priced as one by one in arrival order); a file moves to "
-            "done/ once rated. Timeliness is logged in the lake's rating_log."))] = False,
+            "done/ once rated. Timeliness is logged in the lake's rating_log. While the database is unreachable "
+            "the files wait in the inbox and are taken again on the next pass."))] = False,
     ) -> None:
         """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
-        results are committed. Write files under a .tmp name and rename them when complete."""
+        results are committed. Write files under a .tmp name and rename them when complete.
+
+        SIGTERM or Ctrl-C stops at the next file (a second Ctrl-C at once) and prints a summary; the exit status
+        is 1 when a file failed."""
         if not inbox.is_dir():
             err_console.print(f"not a directory: {inbox}")
             raise typer.Exit(2)
         ctx_app = app_for(ctx, home)
+        handled: list[FileReport] = []
+        lines = _JsonLines()
 
-        def on_file(r: FileReport) -> None:
-            if not as_json and not once:
+        def on_file(r: FileReport) -> None:  # from the rating thread too
+            handled.append(r)
+            if as_json and not once:
+                lines.write(r.to_dict())
+            elif not as_json and not once:
                 err_console.print(f"{Path(r.file).name}: {r.status} read {r.read} accepted {r.accepted} rejected "
                                   f"{r.rejected} duplicate {r.duplicate}", highlight=False)
+
+        def on_retry(message: str) -> None:  # on stderr, --json or not: stdout holds the files' lines
+            err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
         try:
             # mediation's lock, held from the rater's start (which removes what a crash left) to the watch's end:
             # another watch of the home fails at once, naming this one, so two never rate one home
-            with mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
-                after = _online_rating(ctx_app, quiet=as_json or once) if rate else None
+            with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
+                after = _retrying(_online_rating(ctx_app, quiet=as_json or once)) if rate else None
                 with reporter(quiet=as_json) as rep:
-                    reports = watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt,
-                                    source=source, report=rep, on_file=on_file, after=after)
+                    watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
+                          report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
         except KeyboardInterrupt:
-            raise typer.Exit(0) from None
+            pass  # a second Ctrl-C: what was handled is reported below
+        except RetryLater as exc:  # --once while the database is unreachable: the files wait for the next run
+            raise fail(_retry_error(exc), as_json=as_json) from None
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        if as_json:
+        reports = list(handled)
+        if once and as_json:
             print_json({"files": [r.to_dict() for r in reports]})
-        else:
+        elif once:
             _show(reports, f"watch {inbox}")
+        elif as_json:
+            lines.write({"summary": _summary(reports)})
+        else:
+            err_console.print(_summary_line(inbox, reports), markup=False, highlight=False, soft_wrap=True)
         if any(r.status == Status.FAILED for r in reports):
             raise typer.Exit(1)
+
+
+class _JsonLines:
+    """One JSON object a line on stdout, flushed at once, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def write(self, data: dict[str, Any]) -> None:
+        line = json.dumps(data, ensure_ascii=False) + "\n"
+        with self._lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+
+def _summary(reports: Sequence[FileReport]) -> dict[str, Any]:
+    """What a watch did until it stopped: files by status, their records, and the files that failed."""
+    by = Counter(r.status for r in reports)
+    return {"files": len(reports), **{s: by.get(s, 0) for s in (Status.INGESTED, Status.ALREADY, Status.EMPTY,
+                                                                  Status.FAILED)},
+            **{k: sum(getattr(r, k) for r in reports) for k in ("read", "accepted", "rejected", "duplicate")},
+            "failed_files": [r.file for r in reports if r.status == Status.FAILED]}
+
+
+def _summary_line(inbox: Path, reports: Sequence[FileReport]) -> str:
+    s = _summary(reports)
+    line = (f"watch {inbox} stopped: {s['files']} files ({s[Status.INGESTED]} ingested, {s[Status.ALREADY]} already "
+            f"ingested, {s[Status.EMPTY]} empty, {s[Status.FAILED]} failed); read {s['read']} accepted "
+            f"{s['accepted']} rejected {s['rejected']} duplicate {s['duplicate']}")
+    if s["failed_files"]:
+        line += f"; failed (see {inbox / 'failed'}): {', '.join(Path(f).name for f in s['failed_files'])}"
+    return line
+
+
+@contextmanager
+def _stop_signals() -> Iterator[Callable[[], bool]]:
+    """SIGTERM (a service manager's stop) and a first Ctrl-C ask the watch to stop at its next safe point: before
+    the next file or while it waits, once the files handed to the rater are rated. A second Ctrl-C stops at once,
+    as a crash would (the commit protocols make that safe too). Outside the main thread, where no handler can be
+    set, only the caller stops it."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping.is_set
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        if signum == signal.SIGINT and stopping.is_set():
+            raise KeyboardInterrupt
+        if not stopping.is_set():
+            stopping.set()
+            again = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
+            sys.stderr.write(f"stopping after the current file{again}\n")
+            sys.stderr.flush()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping.is_set
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _retrying(after: Callable[[Sequence[FileReport]], None]) -> Callable[[Sequence[FileReport]], None]:
+    """``after`` that asks the watch to try its files again later when the database is out of reach (a restart, a
+    network fault), rather than ending: nothing of them was committed (the rater reads the database before it
+    rates), and the rater's state is as before (``_online_rating``)."""
+    from fairtel.store._engine import connection_lost, unavailable
+
+    def call(reports: Sequence[FileReport]) -> None:
+        try:
+            after(reports)
+        except Exception as exc:
+            if not connection_lost(exc):
+                raise
+            problem = unavailable(exc)
+            raise RetryLater(problem.message if problem is not None else str(exc)) from (problem or exc)
+
+    return call
+
+
+def _retry_error(exc: RetryLater) -> FairtelError:
+    """The error a ``--once`` run ends with when its files had to wait: the database's, saying so."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, DatabaseUnavailableError):
+        cause = cause.__cause__
+    return DatabaseUnavailableError(str(exc), details=cause.details if cause is not None else None)
 
 
 SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is read again
@@ -156,19 +270,23 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
                  if r.status in (Status.INGESTED, Status.ALREADY) and r.parts and r.content_hash is not None]
         if not files:
             return
+        # every read before any change: a read that fails (the database restarting) leaves the rater and ``seen``
+        # as they were, and the call made again takes the same changes
         with app.db.connect() as conn:
-            seen, changed = register_changes(conn, since=seen)
+            version, changed = register_changes(conn, since=seen)
             plans = pl.from_arrow(plan_timeline(conn, msisdns=changed)) if changed else None
         if changed is None:  # more lines changed than are worth taking one by one
-            lines = home_lines(app)
-            rater.subscribers = home_plans(app)
-            rater.gate = home_gate(app, catalog, lines=lines)
+            whole = home_lines(app)
+            subscribers = home_plans(app)
+            gate = home_gate(app, catalog, lines=whole)
+            lines, rater.subscribers, rater.gate = whole, subscribers, gate
             loaded = time.monotonic()
         elif changed:
             assert isinstance(plans, pl.DataFrame)
             theirs = home_lines(app, changed)
             lines = pl.concat([lines.filter(~pl.col("msisdn").is_in(changed)), theirs])
             rater.update_register(changed, plans, lines=theirs)
+        seen = version
         if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:  # new orders and confirmations
             rater.gate = home_gate(app, catalog, lines=lines)
             loaded = time.monotonic()

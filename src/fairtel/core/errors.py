@@ -83,3 +83,10 @@ class InvalidInputError(FairtelError):
 
 class CatalogError(InvalidInputError):
     code = "catalog_invalid"
+
+
+class DatabaseUnavailableError(FairtelError):
+    """The database could not be reached, or the connection to it was lost (a restart, a network fault). The
+    message names the database (backend, user, host, port, name), never its password."""
+
+    code = "database_unavailable"

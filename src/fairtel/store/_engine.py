@@ -6,8 +6,12 @@ import sqlite3
 import time
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import create_engine, event, exc
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
+
+from fairtel.core.errors import DatabaseUnavailableError
+
+POOL_RECYCLE_S = 1800  # a server connection is replaced after this long, before a firewall or proxy drops it idle
 
 
 def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> Engine:
@@ -16,7 +20,10 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
     SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout.
     On PostgreSQL, ``schema`` puts every table (and Alembic's version table) in that schema through the
     connection's ``search_path``, so two deployments or test runs can share one database; and every session
-    runs in UTC, whatever the server, the database or the client's ``PGTZ`` says.
+    runs in UTC, whatever the server, the database or the client's ``PGTZ`` says. A server database's pooled
+    connections are tested before each use (``pool_pre_ping``) and replaced after ``POOL_RECYCLE_S``: after a
+    server restart the first request gets a fresh connection, not the dead one. An error of the engine carries
+    the database it came from, without its password, for ``unavailable``.
     """
     parsed = make_url(url)
     options = dict(engine_options)
@@ -24,13 +31,92 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
         args = dict(options.pop("connect_args", {}))
         args["options"] = f"{args.get('options', '')} -csearch_path={schema}".strip()
         options["connect_args"] = args
+    if parsed.get_backend_name() != "sqlite":
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_recycle", POOL_RECYCLE_S)
     engine = create_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgresql_utc, insert=True)
+    where = describe(parsed)
+
+    def _name_database(context: ExceptionContext) -> None:
+        if context.sqlalchemy_exception is not None:  # (None for an error that is not the driver's)
+            setattr(context.sqlalchemy_exception, _WHERE, where)
+
+    event.listen(engine, "handle_error", _name_database)
     return engine
+
+
+_WHERE = "fairtel_database"  # the attribute ``connect``'s engines set on their errors: ``describe(url)``
+
+
+def describe(url: str | URL) -> str:
+    """The database ``url`` names, fit for a message: backend, user, host, port and name, without the password
+    or the query (which may carry one; a host given there, a socket directory, is said after the name)."""
+    parsed = make_url(url)
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database)
+    text = bare.render_as_string(hide_password=False)
+    host = parsed.query.get("host")
+    return f"{text} on {host if isinstance(host, str) else ','.join(host)}" if host and not parsed.host else text
+
+
+# PostgreSQL states that say the server went away or cannot take the connection yet: connection exceptions,
+# an administrator's or a crash's shutdown, a server starting up, too many connections
+_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached or the connection to it broke (a server
+    restarting, a network fault): an error that passes, where trying again later is right. A query's own error
+    (a constraint, a missing table, a lock held too long) is not one."""
+    if isinstance(error, exc.DisconnectionError | exc.TimeoutError):  # the pool's: no connection to be had
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:  # the dialect took the error for a lost connection
+        return True
+    if not isinstance(error, exc.OperationalError) or not type(error.orig).__module__.startswith("psycopg"):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    # no state: the client's own error (refused, closed, lost while connecting or reading)
+    return state is None or str(state).startswith(_TRANSIENT_STATES)
+
+
+# PostgreSQL state classes of a database that cannot be used at all: connection exceptions, login refused, no such
+# database, an administrator's or a crash's shutdown, insufficient resources (disk full, too many connections)
+_UNUSABLE_STATES = ("08", "28", "3D", "57P", "53")
+# SQLite's primary result codes of the same: busy, locked, I/O error, disk full, cannot open the file
+_UNUSABLE_SQLITE = frozenset({5, 6, 10, 13, 14})
+
+
+def _unusable(error: BaseException) -> bool:
+    if connection_lost(error):
+        return True
+    if not isinstance(error, exc.OperationalError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.Error):
+        return (getattr(orig, "sqlite_errorcode", 0) & 0xFF) in _UNUSABLE_SQLITE
+    state = getattr(orig, "sqlstate", None)
+    return state is None or str(state).startswith(_UNUSABLE_STATES)
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailableError | None:
+    """``error`` as a ``DatabaseUnavailableError`` naming the database (never its password), when it says the
+    database could not be used at all: a lost or refused connection, a database that does not exist, a login
+    refused, a server shutting down or out of room, a SQLite file that cannot be opened or stays locked. None for
+    any other error (a query's own, such as a missing table, is a fault to be seen whole)."""
+    if not _unusable(error):
+        return None
+    where = getattr(error, _WHERE, None)
+    cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    text = " ".join(str(cause).split("\n", 1)[0].split()) or type(cause).__name__
+    message = f"database unavailable{f' ({where})' if where else ''}: {text}"
+    details: dict[str, Any] = {"database": where} if where else {}
+    return DatabaseUnavailableError(message, details=details)
 
 
 def _postgresql_utc(dbapi_connection: Any, _record: Any) -> None:
