@@ -162,7 +162,7 @@ def test_usage_lines_are_own_and_explained(client: TestClient, tokens: dict[str,
     assert to_hong_kong["amount"] == "4.50" and to_hong_kong["zone"] == "intl-1"
     assert "intl/voice-intl-1" in to_hong_kong["why"]["en"] and "Hong Kong, Macao and Taiwan" in to_hong_kong["why"]["en"]
     assert "港澳台长途" in to_hong_kong["why"]["zh"] and "忙时" in to_hong_kong["why"]["zh"]
-    assert page["items"][2]["why"]["en"].startswith("238.42 MB data")  # 250,000,000 bytes in MB of 1024², as the statement counts
+    assert page["items"][2]["why"]["en"].startswith("238.42 MiB data")  # 250,000,000 bytes in MiB of 1024², as the statement counts and names them
     music, horoscope = page["items"][3], page["items"][4]
     assert "sub-a1" in music["why"]["en"] and "畅听音乐包" in music["why"]["zh"]
     assert horoscope["amount"] == "0.00" and horoscope["why"]["en"].startswith("Not billed") and horoscope["verdict"] == "no_subscription"

@@ -18,8 +18,10 @@ from fairtel.catalog import load_catalog
 from fairtel.cli import app
 from fairtel.core.money import Money
 from fairtel.store import (
+    AccessAudit,
     Complaint,
     LoyaltyEntry,
+    RoamingCap,
     Subscriber,
     TroubleTicket,
     connect,
@@ -180,9 +182,18 @@ def test_fault_report_slot_filling_opens_a_ticket(operator: dict[str, Any]) -> N
     assert "Tianhe Park, Guangzhou" in row.summary and "this morning" in row.summary
 
 
+def _balance(operator: dict[str, Any], msisdn: str) -> int:
+    t = table_of(LoyaltyEntry)
+    with operator["engine"].connect() as conn:
+        rows = conn.execute(select(t.c.kind, t.c.points).where(t.c.msisdn == msisdn)).all()
+    return sum(r.points if r.kind == "earn" else -r.points for r in rows)
+
+
 def test_points_balance_is_the_ledger_sum(operator: dict[str, Any]) -> None:
+    balance = _balance(operator, operator["me"])  # the operator directory's ledger (loaded), plus the fixture's 900
+    assert balance > 900
     (reply,) = chat(operator, ["how many loyalty points do I have?"])
-    assert reply["data"]["balance"] == 900 and "900 points" in reply["text"]
+    assert reply["data"]["balance"] == balance and f"{balance:,} points".replace(",", "") in reply["text"].replace(",", "")
 
 
 def test_another_number_is_refused_and_out_of_scope_politely(operator: dict[str, Any]) -> None:
@@ -266,3 +277,59 @@ def test_usage_of_a_past_month_is_that_months(operator: dict[str, Any]) -> None:
 def test_setting_the_roaming_cap_is_not_answered_with_prices(operator: dict[str, Any]) -> None:
     (reply,) = chat(operator, ["set my roaming cap to 100 yuan"])
     assert reply["intent"] == "roaming" and "rates" not in reply["data"]
+
+
+def _third_line(operator: dict[str, Any]) -> str:
+    """A line no other test talks as: what it writes stays out of their answers."""
+    lines = operator["rated"]["msisdn"].unique().sort().to_list()
+    return next(m for m in reversed(lines) if m not in (operator["me"], operator["stranger"]))
+
+
+def test_the_roaming_cap_is_set_in_chat_after_a_yes_and_audited(operator: dict[str, Any]) -> None:
+    line = _third_line(operator)
+    prices, ask, done, after = chat(operator, ["去日本漫游怎么收费？", "把漫游上限设为200元", "确认", "去日本漫游怎么收费？"],
+                                    msisdn=line)
+    assert "元/MiB" in prices["text"] and "元/MB" not in prices["text"] and "可以直接告诉我" in prices["text"]
+    assert ask["waiting_for"] == "confirm" and done["action"] == "roaming_cap_set"
+    assert done["data"] == {"cap": "200.00", "currency": "CNY"} and "200.00 元" in done["text"]
+    assert "您设置的每月漫游消费上限为 200.00 元" in after["text"]
+    caps, audit = table_of(RoamingCap), table_of(AccessAudit)
+    with operator["engine"].connect() as conn:
+        (row,) = conn.execute(select(caps).where(caps.c.msisdn == line)).all()
+        trail = conn.execute(select(audit).where(audit.c.action == "roaming_cap.set")).all()
+    assert row.amount_minor == 20000 and row.currency == "CNY" and row.set_by == "assistant"
+    assert row.set_at.replace(tzinfo=UTC) == datetime(2026, 9, 30, 4, 0, tzinfo=UTC)  # noon of --today, Beijing time
+    assert [(r.actor, r.resource) for r in trail] == [("assistant", "roaming_cap")]
+    assert trail[0].subject_msisdn_pseudonym and line not in str(tuple(trail[0]))
+
+
+def test_a_redemption_in_chat_is_booked_in_the_conversations_language(operator: dict[str, Any]) -> None:
+    line = _third_line(operator)
+    with operator["engine"].begin() as conn:
+        conn.execute(table_of(LoyaltyEntry).insert().values(entry_id="pts-third", msisdn=line, kind="earn", points=500,
+                                                            reason="bill paid", booked_at=datetime(2026, 9, 2, tzinfo=UTC)))
+    _ask, done = chat(operator, ["兑换100积分", "确认"], msisdn=line)
+    assert done["action"] == "points_redeemed"
+    t = table_of(LoyaltyEntry)
+    with operator["engine"].connect() as conn:
+        reasons = conn.execute(select(t.c.reason).where((t.c.msisdn == line) & (t.c.kind == "redeem"))).scalars().all()
+    assert reasons == ["聊天中兑换"]
+
+
+def test_a_charge_explained_and_handed_off_keeps_the_number_masked(operator: dict[str, Any]) -> None:
+    from fairtel.care._dialog import CHARGES_SHOWN
+
+    me = operator["me"]
+    mine = operator["rated"].filter((pl.col("msisdn") == me) & (pl.col("amount_minor") > 0))
+    listed = mine.group_by("record_id").agg(pl.col("amount_minor").sum(), pl.col("started_at").min(),
+                                            pl.col("kind").first()).sort(
+        [pl.col("amount_minor"), pl.col("started_at")], descending=[True, False]).head(CHARGES_SHOWN)
+    usage = [i for i, k in enumerate(listed["kind"].to_list()) if k != "vas"]
+    _bill, _listing, picked, handed = chat(operator, ["查一下9月的话费", "为什么扣了这笔钱", str(usage[0] + 1), "转人工"])
+    assert picked["intent"] == "charge_explain" and "话单" in picked["text"]
+    assert me not in picked["text"] and me[-4:] in picked["text"]
+    assert handed["action"] == "handed_off"
+    t = table_of(TroubleTicket)
+    with operator["engine"].connect() as conn:
+        summary = conn.execute(select(t.c.summary).where(t.c.ticket_id == handed["reference"])).scalar_one()
+    assert "话单" in summary and me not in summary

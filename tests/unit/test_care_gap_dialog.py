@@ -321,13 +321,13 @@ def test_usage_of_a_past_month_is_that_months() -> None:
     data = Records()
     (reply,) = _talk(data, ["9月流量用了多少"])
     assert reply.data["period"] == "2026-09" and ("allowances", "2026-09") in data.periods
-    assert "2026-09" in reply.text and "7.00 GB" in reply.text and "本月" not in reply.text
+    assert "2026-09" in reply.text and "7.00 GiB" in reply.text and "本月" not in reply.text
 
 
 def test_usage_without_a_month_is_this_months_and_a_future_month_says_so() -> None:
     data = Records()
     now, future = _talk(data, ["流量还剩多少", "下个月流量还剩多少"])
-    assert now.data["period"] == "2026-10" and "1.00 GB" in now.text
+    assert now.data["period"] == "2026-10" and "1.00 GiB" in now.text
     assert future.data["period"] == "2026-10" and "2026-11" in future.text and "还没有开始" in future.text
 
 

@@ -108,7 +108,7 @@ class MemoryData:
         zone, voice, data = zones[country]
         return RoamingFacts(country, zone, Text(zone, zone), "CNY", (
             RoamingRate("voice", f"roam/voice-{zone}", voice, "min"),
-            RoamingRate("data", f"roam/data-{zone}", data, "MB", daily_cap=Decimal("30.00")),
+            RoamingRate("data", f"roam/data-{zone}", data, "MiB", daily_cap=Decimal("30.00")),
         ), cap=Money.of("200.00", "CNY"))
 
     def subscriptions(self, msisdn: str) -> list[SubscriptionFacts]:
@@ -307,7 +307,7 @@ def test_usage_left_is_allowance_minus_used(model, data: MemoryData) -> None:  #
     assert reply.intent == "usage_left"
     left = reply.data["allowances"]["basic-39/data"]
     assert left["left"] == 10 * 1024**3 - (3 * 1024**3 + 512 * 1024**2)
-    assert quantity(left["left"], "byte", "en") == "6.50 GB" and "6.50 GB" in reply.text
+    assert quantity(left["left"], "byte", "en") == "6.50 GiB" and "6.50 GiB" in reply.text
 
 
 def test_points_balance_and_redeem_with_confirmation(model, data: MemoryData) -> None:  # type: ignore[no-untyped-def]

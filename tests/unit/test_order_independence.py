@@ -20,7 +20,7 @@ from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.consent import Offer, OfferPeriod, offers_frame, parse_consent_lines
 from fairtel.core.errors import InvalidInputError
 from fairtel.insight import ChurnWindow, activity, churn_features
-from fairtel.store import StoreCareData
+from fairtel.store import StoreCareData, connect, migrate
 
 M1, M2, M3, M4 = "8613800138000", "8613900139000", "8613700137000", "8613600136000"
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -197,7 +197,7 @@ def test_care_charges_come_in_time_order_whatever_the_lake_order(tmp_path: Path)
     ).with_columns(pl.col("line").cast(pl.Int32))
     part = tmp_path / "rated" / "period=2026-03" / "part.parquet"
     part.parent.mkdir(parents=True)
-    data = StoreCareData(None, tmp_path, catalog)  # type: ignore[arg-type]  # charges read only the lake
+    data = StoreCareData(migrate(connect(f"sqlite:///{tmp_path / 'fairtel.db'}")), tmp_path, catalog)
     seen = set()
     for frame in shuffles(rated, seed=5, n=50):
         frame.write_parquet(part)
@@ -313,7 +313,7 @@ def test_a_charge_is_explained_by_its_own_record_when_two_sources_number_records
     assert sorted(rated["source"].unique().to_list()) == ["msc-1", "smsc-2"]
     part = tmp_path / "rated" / "period=2026-03" / "part.parquet"
     part.parent.mkdir(parents=True)
-    data = StoreCareData(None, tmp_path, catalog)  # type: ignore[arg-type]  # a call's explanation reads only the lake
+    data = StoreCareData(migrate(connect(f"sqlite:///{tmp_path / 'fairtel.db'}")), tmp_path, catalog)
     told = set()
     for frame in (rated.sort("source", descending=True), rated.sort("source")):
         frame.write_parquet(part)

@@ -18,6 +18,7 @@ import pytest
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.rating import explain, rate
+from fairtel.store import connect, migrate
 from fairtel.store._care import StoreCareData
 
 CN = timezone(timedelta(hours=8))
@@ -92,7 +93,7 @@ def test_the_assistants_charge_explanation_reads_the_same(tmp_path: Path) -> Non
     part = tmp_path / "rated" / "period=2026-03" / "part.parquet"
     part.parent.mkdir(parents=True)
     RATED.write_parquet(part)
-    data = StoreCareData(None, tmp_path, CATALOG)  # type: ignore[arg-type]  # a call's explanation reads only the lake
+    data = StoreCareData(migrate(connect(f"sqlite:///{tmp_path / 'fairtel.db'}")), tmp_path, CATALOG)
     charge = data.explain_charge(A, "r1", "zh")
     assert charge is not None and charge.explanation is not None
     zh, en = charge.explanation.zh, charge.explanation.en

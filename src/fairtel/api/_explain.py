@@ -22,9 +22,9 @@ def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
     if unit == "second":
         m, s = divmod(int(value), 60)
         return (f"{m} min {s:02d} s", f"{m}分{s:02d}秒") if m else (f"{s} s", f"{s}秒")
-    if unit == "byte":  # MB of 1024² bytes, as the catalog prices data and the statement counts it
-        mb = int(value) / 1024**2
-        return f"{mb:,.2f} MB", f"{mb:,.2f} MB"
+    if unit == "byte":  # MiB of 1024² bytes, as the catalog prices data and the statement counts and names it
+        mib = int(value) / 1024**2
+        return f"{mib:,.2f} MiB", f"{mib:,.2f} MiB"
     if unit == "message":
         return f"{value} message{'s' if value != 1 else ''}", f"{value}条"
     return str(value), str(value)

@@ -77,7 +77,12 @@ def find_assistant(settings: Settings, app: App | None = None) -> Assistant | No
     model.predict(["你好", "hello"])
     # one policy for the reply's promise and the deadline the store writes (settings ``sla``)
     sla = sla_policy(settings.sla)
-    assistant: Assistant = CareAssistant(model, StoreCareData(app.db, settings.lake_dir, catalog, sla=sla), sla=sla)
+    # what the assistant writes (a complaint, a roaming cap, a redemption) is audited under the line's pseudonym
+    from fairtel.privacy import Pseudonymizer
+
+    pseudonymize = Pseudonymizer(settings.secret_key.get_secret_value(), domain="msisdn")
+    data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize)
+    assistant: Assistant = CareAssistant(model, data, sla=sla)
     return assistant
 
 

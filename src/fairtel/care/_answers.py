@@ -146,6 +146,7 @@ _T: dict[str, tuple[str, str]] = {
         "将从您的积分中扣除 {points} 分（当前余额 {balance} 分），确认兑换吗？",
         "I'll redeem {points} points (your balance is {balance}). Shall I go ahead?",
     ),
+    "points_reason": ("聊天中兑换", "redeemed in chat"),  # the ledger entry of a redemption booked in chat
     "points_done": ("已兑换 {points} 分，剩余积分 {balance} 分。", "Done: {points} points redeemed, {balance} points left."),
     # -- roaming ---------------------------------------------------------------------------------------
     "roam_ask_country": ("请问您要去哪个国家或地区？", "Which country or region are you travelling to?"),
@@ -316,7 +317,8 @@ def _two(value: Decimal) -> str:
 
 
 def quantity(amount: int, unit: str, language: str) -> str:
-    """Seconds as minutes (with seconds when not whole), bytes as GB (GiB, 2 decimals) or MB under 1 GB."""
+    """Seconds as minutes (with seconds when not whole), bytes in powers of 1024 and named so, as the statement
+    and the catalog name them: GiB (2 decimals), or MiB under 1 GiB."""
     if unit == "second":
         minutes, seconds = divmod(amount, 60)
         if language == "zh":
@@ -326,6 +328,6 @@ def quantity(amount: int, unit: str, language: str) -> str:
         return f"{amount} 条" if language == "zh" else f"{amount} SMS"
     if unit == "byte":
         if amount >= GIB:
-            return f"{_two(Decimal(amount) / GIB)} GB"
-        return f"{_two(Decimal(amount) / MIB)} MB"
+            return f"{_two(Decimal(amount) / GIB)} GiB"
+        return f"{_two(Decimal(amount) / MIB)} MiB"
     return str(amount)

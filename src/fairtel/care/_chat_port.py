@@ -138,7 +138,7 @@ class RoamingRate:
     kind: str  # voice, sms, data
     rule_id: str
     price: Decimal | None  # per ``per``; None when the rule is free
-    per: str  # "min", "SMS", "MB"
+    per: str  # "min", "SMS", "MiB"
     daily_cap: Decimal | None = None
     free: bool = False
 

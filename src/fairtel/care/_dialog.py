@@ -424,7 +424,7 @@ class Dialog:
                                    data={"subscription_id": sub.subscription_id, "state": sub.state})
             if p.action["do"] == "redeem_points":
                 points = int(p.action["points"])
-                after = self.data.redeem_points(line, points, p.action.get("reason", "redeemed in chat"))
+                after = self.data.redeem_points(line, points, p.action.get("reason") or say("points_reason", lang))
                 return self._reply(conv, say("points_done", lang, points=points, balance=after.balance), "loyalty_points",
                                    action="points_redeemed", data={"points": points, "balance": after.balance})
             if p.action["do"] == "set_roaming_cap":
@@ -686,7 +686,8 @@ class Dialog:
             return self._reply(conv, say("points_short", lang, balance=facts.balance, points=points), "loyalty_points",
                                data={"balance": facts.balance, "points": points})
         return self._ask(conv, "loyalty_points", "confirm", say("points_confirm", lang, points=points, balance=facts.balance),
-                         action={"do": "redeem_points", "points": points, "reason": "redeemed in chat", "line": line})
+                         action={"do": "redeem_points", "points": points, "reason": say("points_reason", lang),
+                                 "line": line})
 
     def _intent_roaming(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
@@ -710,7 +711,8 @@ class Dialog:
                 out.append(say("roam_free", lang, what=what))
                 continue
             price = money(_money(r.price, facts.currency), lang)
-            per = {"min": ("分钟", "minute"), "SMS": ("条", "SMS"), "MB": ("MB", "MB")}.get(r.per, (r.per, r.per))
+            # data is priced per MiB (1024² bytes), named so as on the statement and in the catalog
+            per = {"min": ("分钟", "minute"), "SMS": ("条", "SMS"), "MiB": ("MiB", "MiB")}.get(r.per, (r.per, r.per))
             per_text = per[0] if lang == "zh" else per[1]
             if r.daily_cap is not None:
                 out.append(say("roam_rate_cap", lang, what=what, price=price, per=per_text,

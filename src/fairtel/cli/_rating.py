@@ -17,8 +17,6 @@ from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, 
 from fairtel.core.time import Period
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
     from fairtel.rating import Explanation
@@ -158,57 +156,16 @@ def explain_record(
     app: App, record_id: str, *, rated: pl.DataFrame, usage: pl.DataFrame | None = None, source: str | None = None,
     catalog_file: Path | None = None,
 ) -> Explanation:
-    """``rating.explain`` of a record of the home, with the catalog that priced it and the corrections issued
-    for it since its bill (rerate entries: the record priced again after a tariff change), so that the
-    arithmetic shown gives the amount stored and what the subscriber pays after the corrections.
+    """``rating.explain`` of a record of the home as it was billed (``store.explain_stored``, what the assistant
+    says of a charge too): the tariff its bill was issued under and the corrections issued for it since, so that
+    the arithmetic shown gives the amount stored and what the subscriber pays after the corrections.
+    ``catalog_file``, when given, is the catalog the steps are recomputed with instead; else the home's
+    current catalog where the billed one does not give the stored amounts (the period rated again since)."""
+    from fairtel.store._care import explain_stored
 
-    The catalog is ``catalog_file`` when given; else the version the record's bill was issued under (bills keep
-    it; rated lines do not name one), unless it does not give the stored amounts while the home's current
-    catalog does (the period rated again since); else the home's current catalog."""
-    from sqlalchemy import select
-
-    from fairtel.catalog import parse_catalog
-    from fairtel.rating import explain
-    from fairtel.rating._explain import Correction
-    from fairtel.store import Bill, adjustments_of, catalog_text, current_catalog
-
-    mine = rated.filter(pl.col("record_id") == record_id)
-    if source is not None:
-        mine = mine.filter(pl.col("source") == source)
-    candidates: list[tuple[Callable[[], Catalog], int | None]] = []
-    corrections: list[Correction] = []
-    current_id = None
-    if mine.height and mine["source"].n_unique() == 1:  # else ``explain`` says what is wrong
-        first = mine.row(0, named=True)
-        with app.db.connect() as conn:
-            current = current_catalog(conn)
-            current_id = None if current is None else current.version_id
-            billed_id = conn.scalar(select(Bill.catalog_version_id).where(
-                (Bill.msisdn == first["msisdn"]) & (Bill.period == first["period"])))
-            text = None if billed_id is None or catalog_file is not None else catalog_text(conn, billed_id)
-            corrections = [
-                Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor)
-                for e in adjustments_of(conn, first["msisdn"])
-                if e.period == first["period"] and e.record_id == record_id and (e.source or "") == (first["source"] or "")
-            ]
-        if text is not None:
-            billed = parse_catalog(text, file=f"<stored catalog version {billed_id}>")[0]
-            if billed is not None:
-                candidates.append((lambda: billed, billed_id))
-    if catalog_file is not None:
-        candidates = [(lambda: home_catalog(None, catalog_file, []), None)]
-    elif not candidates or candidates[0][1] != current_id:
-        candidates.append((lambda: home_catalog(app, None, []), current_id))
-    found = None
-    for load, version_id in candidates:
-        e = explain(record_id, rated=rated, catalog=load(), usage=usage, source=source, corrections=corrections,
-                    catalog_version_id=version_id,
-                    earlier_tariff=version_id is not None and current_id is not None and version_id != current_id)
-        found = found or e
-        if e.agrees:
-            return e
-    assert found is not None
-    return found
+    given = None if catalog_file is None else (lambda: home_catalog(None, catalog_file, []))
+    return explain_stored(app.db, record_id, rated=rated, current=lambda: home_catalog(app, None, []), usage=usage,
+                          source=source, given=given)
 
 
 def _language(app: App, msisdn: str) -> str:

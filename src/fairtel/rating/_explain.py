@@ -322,7 +322,7 @@ def _quantity(n: int | None, unit: str, zh: bool) -> str:
     if unit == "message":
         return f"{n} 条" if zh else f"{n} message{'s' if n != 1 else ''}"
     if unit == "byte":  # exact in the largest unit it is a whole number of (billed data is), else to 0.01
-        sizes = ((_GIB, "GB"), (_MIB, "MB"), (_KIB, "KB"))
+        sizes = ((_GIB, "GiB"), (_MIB, "MiB"), (_KIB, "KiB"))
         exact = next(((size, suffix) for size, suffix in sizes if n and n % size == 0), None)
         if exact is not None:
             return f"{n // exact[0]} {exact[1]}"
@@ -334,10 +334,10 @@ def _quantity(n: int | None, unit: str, zh: bool) -> str:
 
 
 def _per(n: int, unit: str, zh: bool) -> str:
-    """The unit a price is per: ``分钟`` / ``min`` for 60 s, ``6 秒`` for 6 s, ``MB`` for 1024² bytes."""
+    """The unit a price is per: ``分钟`` / ``min`` for 60 s, ``6 秒`` for 6 s, ``MiB`` for 1024² bytes."""
     named = {("second", 1): ("秒", "s"), ("second", 60): ("分钟", "min"), ("second", 3600): ("小时", "h"),
-             ("message", 1): ("条", "message"), ("byte", _KIB): ("KB", "KB"), ("byte", _MIB): ("MB", "MB"),
-             ("byte", _GIB): ("GB", "GB")}.get((unit, n))
+             ("message", 1): ("条", "message"), ("byte", _KIB): ("KiB", "KiB"), ("byte", _MIB): ("MiB", "MiB"),
+             ("byte", _GIB): ("GiB", "GiB")}.get((unit, n))
     return _pick(zh, named) if named else _quantity(n, unit, zh)
 
 

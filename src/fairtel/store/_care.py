@@ -1,14 +1,16 @@
 """The assistant's data port (``fairtel.care.CareData``) over the database and the usage lake, and what the agents
 and the loader need of the same records.
 
-Reads: subscribers, issued bills and their lines, adjustments, the consent ledger, the loyalty ledger,
-roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``, through ``Lake.files``, which finishes a
-rating commit left pending first); usage, for plan advice (``HomeAdvisor``). Writes, each in its own
-transaction: a cancelled consent event, a loyalty redemption, a trouble ticket, a complaint. Every method reads
-the one line it is given: the assistant has already checked that the line is the caller's.
+Reads: subscribers, issued bills and their lines, adjustments, stored catalog versions, the consent ledger, the
+loyalty ledger, roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``, through ``Lake.files``,
+which finishes a rating commit left pending first); usage, for plan advice (``HomeAdvisor``) and a charge's
+explanation. Writes, each in its own
+transaction: a cancelled consent event, a loyalty redemption, a roaming cap, a trouble ticket, a complaint. Every
+method reads the one line it is given: the assistant has already checked that the line is the caller's.
 
-Also: the tickets read back for the agents (``ticket_text``) and moved by them (``move_ticket``), and an
-operator's loyalty ledger imported (``import_loyalty``).
+Also: a record's rating explained as it was billed (``explain_stored``, which ``fairtel explain`` uses too), the
+tickets read back for the agents (``ticket_text``) and moved by them (``move_ticket``), and an operator's
+loyalty ledger imported (``import_loyalty``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import select, update
@@ -53,6 +55,7 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period, parse_rfc3339, utc_now, zone
+from fairtel.store._audit import record_access
 from fairtel.store._consent import consent_event_id, consent_ledger
 from fairtel.store._lake import Lake, LakeError
 from fairtel.store._report import ImportReport
@@ -71,8 +74,12 @@ from fairtel.store._schema import (
 )
 from fairtel.store._subscribers import get_subscriber
 
+if TYPE_CHECKING:
+    from fairtel.rating import Explanation
+
 RATED = "rated"
-_PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MB")}
+_PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MiB")}  # data priced per MiB (1024² bytes)
+CAP_MAX = Decimal("100000")  # the largest roaming cap, in the currency, as PUT /me/roaming-cap allows
 _URGENT = frozenset({"no_service", "no_signal"})
 _MSISDN = re.compile(r"\d{7,15}")
 
@@ -290,8 +297,9 @@ class StoreCareData:
         return None if offer is None else Text(offer.name.zh, offer.name.en)
 
     def explain_charge(self, msisdn: str, record_id: str, language: str) -> ChargeFacts | None:
-        from fairtel.rating import explain
-
+        """The charge and, for usage, the chain that priced it as ``fairtel explain`` tells it (``explain_stored``:
+        the tariff the bill was issued under and the corrections issued since), with the numbers masked: the
+        text is said back in chat and carried into a hand-off's transcript."""
         files = self._rated_files()
         if not files:
             return None
@@ -306,8 +314,23 @@ class StoreCareData:
             state, confirmed = self._subscription_state(msisdn, charge.subscription_id)
             return _replace(charge, consent_state=state, confirmed_at=confirmed)
         # the chain of the very record whose facts are told: two sources may number records alike
-        e = explain(record_id, rated=mine, catalog=self.catalog, source=charge.source)
-        return _replace(charge, explanation=Text(e.render("zh"), e.render("en")))
+        e = explain_stored(self.engine, record_id, rated=mine, current=lambda: self.catalog,
+                           usage=self._usage_of(msisdn, record_id, charge.source, period), source=charge.source)
+        return _replace(charge, explanation=Text(e.render("zh", plain_numbers=False), e.render("en", plain_numbers=False)))
+
+    def _usage_of(self, msisdn: str, record_id: str, source: str | None, period: str) -> pl.DataFrame | None:
+        """The usage record behind a charge (what the statement says of the call or session), if the lake holds it."""
+        try:
+            files = Lake(self.lake_dir).files("usage", periods=[period])
+        except LakeError:
+            return None
+        if not files:
+            return None
+        cond = (pl.col("msisdn") == msisdn) & (pl.col("record_id") == record_id)
+        if source is not None:
+            cond &= pl.col("source") == source
+        found = pl.scan_parquet(files).filter(cond).collect()
+        return found if found.height else None
 
     def _subscription_state(self, msisdn: str, subscription_id: str | None) -> tuple[str | None, datetime | None]:
         if subscription_id is None:
@@ -492,6 +515,97 @@ class StoreCareData:
 
     def plan_advice(self, msisdn: str) -> AdviceFacts | None:
         return None if self.advisor is None else self.advisor(msisdn)
+
+    # -- roaming cap ------------------------------------------------------------------------------------
+    def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None:
+        """Set the line's monthly roaming spending cap as ``PUT /me/roaming-cap`` does: a new cap row (the history
+        is kept), in minor units of the operator's currency, set by ``actor`` at the clock's instant; ``amount``
+        None removes the cap. Audited under the subscriber's pseudonym when the store was given a pseudonymizer
+        (as a recorded complaint is). Returns the cap in force afterwards (None: none)."""
+        minor: int | None = None
+        if amount is not None:
+            try:
+                minor = Money.of(amount, self.currency).to_minor()
+            except (ArithmeticError, ValueError) as exc:
+                raise InvalidInputError([Problem("roaming cap", None, "amount", f"not an amount in {self.currency}: {amount}")],
+                                        what="roaming cap") from exc
+            if minor < 0 or Money.from_minor(minor, self.currency).amount > CAP_MAX:
+                raise InvalidInputError([Problem("roaming cap", None, "amount", "between 0 and 100000")], what="roaming cap")
+        at = self.clock()
+        t = table_of(RoamingCap)
+        with self.engine.begin() as conn:
+            if get_subscriber(conn, msisdn) is None:
+                raise NotFoundError(f"no subscriber {msisdn}")
+            conn.execute(t.insert().values(cap_id=new_id("cap"), msisdn=msisdn, amount_minor=minor,
+                                           currency=None if minor is None else self.currency, set_at=at, set_by=self.actor))
+            if self.pseudonymize is not None:
+                record_access(conn, actor=self.actor, role="system", action="roaming_cap.set", resource="roaming_cap",
+                              subject_msisdn_pseudonym=self.pseudonymize(msisdn),
+                              reason="set by the assistant for the subscriber", at=at)
+            held = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
+                                .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
+        if held is None or held.amount_minor is None:
+            return None
+        return Money.from_minor(held.amount_minor, held.currency)
+
+
+def explain_stored(
+    engine: Engine, record_id: str, *, rated: pl.DataFrame, current: Callable[[], Catalog],
+    usage: pl.DataFrame | None = None, source: str | None = None, given: Callable[[], Catalog] | None = None,
+) -> Explanation:
+    """``rating.explain`` of a record of the home, with the catalog that priced it and the corrections issued
+    for it since its bill (rerate entries: the record priced again after a tariff change), so that the
+    arithmetic shown gives the amount stored and what the subscriber pays after the corrections. What
+    ``fairtel explain`` prints and the assistant says of a charge.
+
+    The catalog is ``given`` (a file the caller names) when there is one; else the version the record's bill
+    was issued under (bills keep it; rated lines do not name one), unless it does not give the stored amounts
+    while the home's current catalog (``current``, loaded only when needed) does (the period rated again
+    since); else ``current``."""
+    from fairtel.catalog import parse_catalog
+    from fairtel.rating import explain
+    from fairtel.rating._explain import Correction
+    from fairtel.store._billing import adjustments_of
+    from fairtel.store._catalog import catalog_text, current_catalog
+
+    mine = rated.filter(pl.col("record_id") == record_id)
+    if source is not None:
+        mine = mine.filter(pl.col("source") == source)
+    candidates: list[tuple[Callable[[], Catalog], int | None]] = []
+    corrections: list[Correction] = []
+    current_id = None
+    if mine.height and mine["source"].n_unique() == 1:  # else ``explain`` says what is wrong
+        first = mine.row(0, named=True)
+        b = table_of(Bill)
+        with engine.connect() as conn:
+            stored = current_catalog(conn)
+            current_id = None if stored is None else stored.version_id
+            billed_id = conn.scalar(select(b.c.catalog_version_id).where(
+                (b.c.msisdn == first["msisdn"]) & (b.c.period == first["period"])))
+            text = None if billed_id is None or given is not None else catalog_text(conn, billed_id)
+            corrections = [
+                Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor)
+                for e in adjustments_of(conn, first["msisdn"])
+                if e.period == first["period"] and e.record_id == record_id and (e.source or "") == (first["source"] or "")
+            ]
+        if text is not None:
+            billed = parse_catalog(text, file=f"<stored catalog version {billed_id}>")[0]
+            if billed is not None:
+                candidates.append((lambda: billed, billed_id))
+    if given is not None:
+        candidates = [(given, None)]
+    elif not candidates or candidates[0][1] != current_id:
+        candidates.append((current, current_id))
+    found = None
+    for load, version_id in candidates:
+        e = explain(record_id, rated=rated, catalog=load(), usage=usage, source=source, corrections=corrections,
+                    catalog_version_id=version_id,
+                    earlier_tariff=version_id is not None and current_id is not None and version_id != current_id)
+        found = found or e
+        if e.agrees:
+            return e
+    assert found is not None
+    return found
 
 
 # -- the operator's loyalty ledger, imported ---------------------------------------------------------------
