@@ -42,3 +42,30 @@ def test_a_reopened_complaint_counts_once_and_each_term_in_its_month(
     sla = {p["label"]: p["value"] for p in kpis["sla_attainment"]["points"]}
     assert per_million["2024-09"] == 333333.33 and "2024-10" not in per_million  # 1 complaint over 3 lines
     assert (sla["2024-09"], sla["2024-10"]) == (1.0, 0.0)  # in time in September; 60 h against 48 h in October
+
+
+def test_the_headline_figures_are_those_of_fairtel_kpi(client: TestClient, tokens: dict[str, str], seeded: Seeded) -> None:
+    """Subscribers: the lines in service at some time this month (a suspended line, a line closed this month), not
+    the lines active now; revenue at risk: the open and confirmed charge findings (the seed's 6 + 5 yuan), not a
+    machine-speed confirmation whose amount is the same subscription's price, nor a resolved charge."""
+    from fairtel.core.time import utc_now
+    from fairtel.store import Finding
+
+    at, now = datetime(2024, 1, 1, tzinfo=UTC), utc_now()
+    with seeded.engine.begin() as conn:
+        conn.execute(insert(table_of(Customer)).values(customer_id="cust-headline", created_at=at))
+        conn.execute(insert(table_of(Subscriber)), [
+            {"msisdn": m, "customer_id": "cust-headline", "plan_id": "payg", "activated_at": at, "status": status,
+             "language": "zh", "region": None, "updated_at": at, "closed_at": closed}
+            for m, status, closed in (("8613800139011", "suspended", None), ("8613800139012", "closed", now))])
+        conn.execute(insert(table_of(Finding)), [
+            {"finding_id": fid, "kind": kind, "msisdn": LINE, "subscription_id": "sub-x", "record_ids": [], "amount_minor": amount,
+             "currency": "CNY", "status": status, "evidence": {}, "detected_at": now, "resolved_at": None, "resolved_by": None,
+             "resolution": None}
+            for fid, kind, amount, status in (("fnd-msc", "machine_speed_confirmation", 900, "open"),
+                                              ("fnd-done", "unconsented_charge", 300, "resolved"))])
+    kpis = client.get("/api/v1/kpis", headers=auth(tokens["analyst1"])).json()
+    assert kpis["subscribers"] == 5  # the seed's 3 active lines, the suspended one, the one closed this month
+    assert kpis["revenue_at_risk"] == "11.00"
+    by_kind = {p["label"]: p["value"] for p in kpis["findings_by_kind"]["points"]}
+    assert by_kind == {"duplicate_charge": 1, "unconsented_charge": 2}

@@ -47,7 +47,8 @@ def test_cli_churn_round_trip_with_excluded_leaky_column(tmp_path: Path) -> None
     assert trained["dropped"] == {"customerID": "id column", "ChurnReason": "excluded"}
     assert trained["positive_label"] == "Yes" and trained["features"] == 4
     assert 0.7 < trained["out_of_fold"]["roc_auc"] < 0.97
-    r = runner.invoke(app, ["churn", "evaluate", "--data", str(data), "--label", "Churn", "--id", "customerID",
+    later = write_customers(tmp_path / "later.csv", seed=4)  # the training table itself is refused
+    r = runner.invoke(app, ["churn", "evaluate", "--data", str(later), "--label", "Churn", "--id", "customerID",
                             "--model", str(clean), "--json"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)

@@ -44,12 +44,14 @@ def test_cli_train_then_evaluate_round_trip(tmp_path: Path) -> None:
     assert trained["task"] == "fraud" and trained["dropped"] == {"phone_no_m": "id column"}
     assert (model / "booster.txt").is_file() and (model / "model.json").is_file()
     scores = tmp_path / "scores.csv"
-    r = runner.invoke(app, ["fraud", "evaluate", "--data", str(data), "--label", "label", "--id", "phone_no_m",
+    held_out = write_users(tmp_path / "later.csv", seed=12)  # the training table itself is refused
+    r = runner.invoke(app, ["fraud", "evaluate", "--data", str(held_out), "--label", "label", "--id", "phone_no_m",
                             "--model", str(model), "--json", "--scores", str(scores)])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
     assert {"roc_auc", "pr_auc", "f1", "precision", "recall", "threshold", "n"} <= m.keys()
     assert m["n"] == 400 and m["roc_auc"] > 0.9 and m["threshold"] == trained["threshold"]
+    assert m["evaluated_on_training_data"] is False and m["warnings"] == []
     rows = list(csv.DictReader(scores.open(encoding="utf-8")))
     assert len(rows) == 400 and rows[0]["phone_no_m"] == "u0000"
     flagged = [r for r in rows if r["flagged"] == "1"]

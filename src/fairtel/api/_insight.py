@@ -16,7 +16,16 @@ from fairtel.api._paging import Page, money_text, slice_page
 from fairtel.care import nps as nps_of
 from fairtel.core.ids import new_id
 from fairtel.core.time import Period, utc_now, zone
-from fairtel.kpi import LineFact, complaint_rates, complaint_terms, lines_in_service_by_period, sla_attainment
+from fairtel.kpi import (
+    FindingFact,
+    LineFact,
+    amount_at_risk,
+    charge_figures,
+    complaint_rates,
+    complaint_terms,
+    lines_in_service_by_period,
+    sla_attainment,
+)
 from fairtel.privacy import Permission
 from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, complaint_facts
 from fairtel.store import Finding as FindingRow
@@ -39,12 +48,13 @@ class Series(BaseModel):
 
 
 class Kpis(BaseModel):
-    subscribers: int
+    subscribers: int = Field(description="Lines in service at some time this month, as `fairtel kpi` counts them.")
     currency: str
-    revenue_at_risk: str = Field(description="Open and confirmed findings' amounts, in the operator's currency.")
+    revenue_at_risk: str = Field(description="Unexplained-charge findings (the charge kinds `fairtel kpi` counts) still open "
+                                             "or confirmed: their amounts, in the operator's currency.")
     refunded: str
     complaints_per_million: Series
-    findings_by_kind: Series
+    findings_by_kind: Series = Field(description="Unexplained-charge findings by kind (the charge kinds), whatever their status.")
     refunds_by_month: Series
     fraud_cases: Series
     churn_risk: Series
@@ -63,7 +73,6 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     acc.require(Permission.AGGREGATE_READ)
     conn = acc.conn
     s = table_of(Subscriber)
-    active = int(conn.scalar(select(func.count()).select_from(s).where(s.c.status == "active")) or 0)
 
     # as `fairtel kpi` counts and judges them, month by month: the complaints opened in the month (each once,
     # however often reopened) over the lines in service at some time in it; the resolution terms begun in the
@@ -82,10 +91,13 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
         sla.available, sla.note = False, "no complaint resolved yet"
     cpm = Series(title="complaints per million subscribers", unit="per million")
     months = [Period.parse(m, tz) for m in opened_in]
-    lines = lines_in_service_by_period(
+    # the headline subscribers are `fairtel kpi`'s of this month: lines in service at some time in it
+    this_month = Period.containing(now, tz)
+    until = max(p.end for p in [*months, this_month])
+    *lines, subscribers = lines_in_service_by_period(
         (LineFact(r.activated_at, r.status, r.closed_at)
-         for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < months[-1].end))),
-        [(p.start, p.end) for p in months]) if months else []
+         for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < until))),
+        [(p.start, p.end) for p in [*months, this_month]])
     for p, in_service in zip(months, lines, strict=True):
         rate = complaint_rates(facts, in_service, start=p.start, end=p.end)["per_million"]
         if rate is not None:
@@ -93,14 +105,16 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     if not cpm.points:
         cpm.available, cpm.note = False, "no complaints or no active subscribers yet"
 
+    # the findings as `fairtel kpi` counts them (fairtel.kpi decides which kinds and statuses), read as totals
     f = table_of(FindingRow)
-    by_kind = conn.execute(select(f.c.kind, func.count()).group_by(f.c.kind).order_by(f.c.kind)).all()
-    findings = Series(title="unexplained-charge findings", unit="findings", points=[Point(label=k, value=n) for k, n in by_kind])
-    if not by_kind:
+    groups = [FindingFact(r.kind, int(r.amount), r.currency, r.status, int(r.n)) for r in conn.execute(
+        select(f.c.kind, f.c.currency, f.c.status, func.count().label("n"),
+               func.coalesce(func.sum(f.c.amount_minor), 0).label("amount")).group_by(f.c.kind, f.c.currency, f.c.status))]
+    by_kind = charge_figures(groups, (), currency)["by_kind"]
+    findings = Series(title="unexplained-charge findings", unit="findings", points=[Point(label=k, value=n) for k, n in by_kind.items()])
+    if not groups:  # assurance that found only other kinds leaves the series available and empty
         findings.available, findings.note = False, "charge assurance has not run yet (fairtel assure)"
-    at_risk = conn.scalar(
-        select(func.coalesce(func.sum(f.c.amount_minor), 0)).where(f.c.status.in_(("open", "confirmed")), f.c.currency == currency)
-    )
+    at_risk = amount_at_risk(groups, currency)
 
     a = table_of(Adjustment)
     refunds: defaultdict[str, int] = defaultdict(int)
@@ -129,7 +143,7 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
 
     acc.audit("kpi.read", "kpis", reason="dashboard (aggregates)")
     return Kpis(
-        subscribers=active, currency=currency, revenue_at_risk=money_text(int(at_risk or 0), currency) or "0",
+        subscribers=subscribers, currency=currency, revenue_at_risk=money_text(at_risk, currency) or "0",
         refunded=money_text(sum(refunds.values()), currency) or "0", complaints_per_million=cpm, findings_by_kind=findings,
         refunds_by_month=refund_series, fraud_cases=fraud, churn_risk=_churn_distribution(lake), rating_timeliness=_timeliness(lake), nps=nps,
         sla_attainment=sla,

@@ -15,13 +15,15 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, fail, print_json, reporter, table
-from fairtel.core.errors import FairtelError, NotFoundError
+from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
-    from fairtel.insight import ChurnData
+    from fairtel.insight import ChurnData, ChurnWindow
 
 RETENTION_FILE = "retention.csv"
 MODEL_DIR = "churn-warning"
@@ -212,7 +214,10 @@ def warn_command(
                 data = _dir_data(directory, load_catalog(catalog_file) if catalog_file else None)
             else:
                 data = _home_data(app, _home_catalog(app, catalog_file, notes))
-            warning = churn_early_warning(data, window=window, progress=rep)
+            try:
+                warning = churn_early_warning(data, window=window, progress=rep)
+            except InvalidInputError as exc:
+                raise _explain_usage_gap(exc, data, window) from None
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     ranked = warning.retention_list()
@@ -237,6 +242,77 @@ def warn_command(
     console.print(f"scored {warning.scores.height} subscribers at {warning.cuts.scoring}; retention list: {target}",
                   highlight=False)
     _show(ranked.head(top), warning.currency)
+
+
+def _usage_days(data: ChurnData) -> list[date]:
+    """The operator's local days that have any usage, in order."""
+    tz = data.catalog.operator.timezone
+    days = (data.usage.lazy().select(pl.col("started_at").dt.convert_time_zone(tz).dt.date().alias("day"))
+            .unique().collect().get_column("day").sort())
+    return list(days.to_list())
+
+
+def _explain_usage_gap(exc: InvalidInputError, data: ChurnData, window: ChurnWindow) -> FairtelError:
+    """A warning that failed on its data (typically: ``label must have exactly two classes, found 1``) because
+    days without any usage lie inside the span (a month not loaded): a label window there makes every
+    subscriber look churned. Says which days and months, which cuts they spoil and what the warning needs;
+    any other failure is returned as it was."""
+    from datetime import timedelta
+    from itertools import pairwise
+
+    from fairtel.insight import Activity, ChurnWarningError, plan_cuts
+
+    if isinstance(exc, ChurnWarningError):  # already says what the data lacks
+        return exc
+    try:
+        days = _usage_days(data)
+    except (FairtelError, pl.exceptions.PolarsError):
+        return exc
+    gaps = [(a + timedelta(days=1), b - timedelta(days=1)) for a, b in pairwise(days) if (b - a).days > 1]
+    if not gaps:
+        return exc
+    first, last = days[0], days[-1]
+
+    def span(a: date, b: date) -> str:
+        return a.isoformat() if a == b else f"{a.isoformat()} to {b.isoformat()}"
+
+    missing = ", ".join(f"{span(a, b)} ({(b - a).days + 1} days)" for a, b in gaps)
+    seen = {f"{d:%Y-%m}" for d in days}
+    months, d = [], first.replace(day=1)
+    while d <= last:
+        if f"{d:%Y-%m}" not in seen:
+            months.append(f"{d:%Y-%m}")
+        d = (d + timedelta(days=32)).replace(day=1)
+    spoiled: list[str] = []
+    try:
+        empty = pl.DataFrame()
+        cuts = plan_cuts(Activity(empty, empty, first, last, data.catalog.operator.timezone), window)
+        for cut in (*cuts.train, cuts.validation):
+            lab0 = cut + timedelta(days=window.lead_days)
+            lab1 = lab0 + timedelta(days=window.label_days - 1)
+            obs0 = cut - timedelta(days=window.observation_days)
+            hit = [f"{w} {span(a, b)}" for w, (a, b) in (("observed weeks", (obs0, cut - timedelta(days=1))),
+                                                          ("label window", (lab0, lab1)))
+                   if any(g0 <= b and a <= g1 for g0, g1 in gaps)]
+            if hit:
+                spoiled.append(f"cut {cut.isoformat()}: {' and '.join(hit)}")
+    except FairtelError:
+        pass
+    need = window.observation_days + 2 * window.horizon
+    since_gap = (last - gaps[-1][1]).days
+    months_text = f"; no usage at all in {', '.join(months)}" if months else ""
+    spoiled_text = f" Windows with missing days here: {'; '.join(spoiled)}." if spoiled else ""
+    told = "; ".join(p.message for p in exc.problems) or str(exc)
+    message = (
+        f"usage has days without a single record: {missing}, between {first.isoformat()} and {last.isoformat()}"
+        f"{months_text}. The warning compares each subscriber's use in the observed weeks before a cut with the "
+        f"label window after it, so a window in a gap makes every subscriber look churned (or none), and the "
+        f"model cannot learn ({told}).{spoiled_text} It needs usage without gaps over at least {need} days "
+        f"({window.observation_days} observed + 2 × ({window.lead_days} lead + {window.label_days} label)) up to "
+        f"the last day; since the last gap there {'is 1 day' if since_gap == 1 else f'are {since_gap} days'}. Load the missing usage (fairtel ingest / fairtel "
+        f"load), or warn on a span without gaps."
+    )
+    return ChurnWarningError([Problem("usage", None, "started_at", message)], what="churn data")
 
 
 def _show(ranked: pl.DataFrame, currency: str) -> None:

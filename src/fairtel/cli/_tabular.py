@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fairtel.cli._ui import console, fail, print_json, reporter, table
+from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 if TYPE_CHECKING:
@@ -47,6 +47,12 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 def _metric_row(name: str, value: Any) -> list[Any]:
     return [name, f"{value:.4f}" if isinstance(value, float) else value]
+
+
+def _warn(warnings: Iterable[str]) -> None:
+    """Warnings go to stderr in every mode (with --json they are in the document too)."""
+    for w in warnings:
+        err_console.print(f"warning: {w}", style="yellow", highlight=False)
 
 
 def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline: Iterable[str],
@@ -93,7 +99,9 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
             "blend_weight": m.blend_weight,
             "threshold": m.threshold,
             "out_of_fold": _clean(m.meta["out_of_fold"]),
+            "warnings": m.warnings,
         }
+        _warn(m.warnings)
         if as_json:
             print_json(result)
             return
@@ -118,9 +126,16 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
         cv: Annotated[int | None, typer.Option("--cv", min=2, help="Instead of a saved model: repeated stratified CV with N folds on the data.")] = None,
         repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats of --cv.")] = 3,
         seed: SeedOpt = 0,
+        allow_training_data: Annotated[bool, typer.Option(
+            "--allow-training-data",
+            help="Score the rows the model was trained on anyway (refused otherwise: their figures overstate "
+                 "its quality); the result says so.")] = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Score a labelled CSV with a saved model and print ROC-AUC, PR-AUC, F1, precision, recall, lift."""
+        """Score a labelled CSV with a saved model and print ROC-AUC, PR-AUC, F1, precision, recall, lift.
+
+        The model's own training table is refused (recognised by the hash of the table and of its rows stored
+        with the model): a model scores the rows it learned from far better than new ones."""
         if cv is not None:
             if label is None:
                 raise fail(InvalidInputError([Problem(str(data), None, "--label", "--cv needs --label")]), as_json=as_json)
@@ -131,23 +146,36 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
                        as_json=as_json)
         from fairtel.learn import load_model, read_table
 
+        source = str(data)
+        warnings: list[str] = []
         try:
             m = load_model(model)
             frame = read_table(data)
-            if label and label != m.spec.label:
-                if label not in frame.columns:
-                    raise InvalidInputError([Problem(str(data), 1, label, "label column not found")], what=str(data))
-                frame = frame.drop(m.spec.label, strict=False).rename({label: m.spec.label})
-            metrics = m.evaluate(frame, source=str(data))
+            label_col, id_col = _evaluation_columns(frame, m, label, id_column, source)
+            overlap = m.training_overlap(frame, source=source, label=label_col)
+            if overlap is not None:
+                oof = m.meta.get("out_of_fold") or {}
+                honest = ", ".join(f"{k} {oof[k]:.3f}" for k in ("roc_auc", "f1") if isinstance(oof.get(k), float))
+                said = (f"{overlap}: a model scores the rows it was trained on far better than new ones, so these "
+                        f"figures overstate its quality" + (f" (its out-of-fold figures on them: {honest})" if honest else ""))
+                if not allow_training_data:
+                    raise InvalidInputError([Problem(source, None, "--data", f"{said}. Evaluate on rows the model has not "
+                                                     "seen (or see `train`'s out-of-fold figures, or `cv`); "
+                                                     "--allow-training-data scores them anyway")], what=source)
+                warnings.append(f"evaluated on training data: {said}")
+            metrics = m.evaluate(frame, source=source, label=label_col)
             if scores is not None:
-                _write_scores(scores, m, frame, top, id_column, str(data))
+                _write_scores(scores, m, frame, top, id_col, source)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        result = _clean(metrics.to_dict())
+        result: dict[str, Any] = _clean(metrics.to_dict()) | {"evaluated_on_training_data": overlap is not None,
+                                                              "warnings": warnings}
+        _warn(warnings)
         if as_json:
             print_json(result)
             return
-        console.print(table(f"{task} model on {data}", ["metric", "value"],
+        title = f"{task} model on {data}" + (" (its training data: not a measure of quality)" if overlap else "")
+        console.print(table(title, ["metric", "value"],
                             [_metric_row(k, result[k]) for k in [*shown, "f1", "precision", "recall", "threshold", "n", "positives"]
                              if k in result]))
         if scores is not None:
@@ -183,6 +211,7 @@ def _run_cv(data: Path, label: str, id_column: str | None, exclude: list[str], f
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     doc = res.to_dict()
+    _warn(res.warnings)
     if as_json:
         print_json({k: (_clean(v) if isinstance(v, dict) else v) for k, v in doc.items() if k != "runs"}
                    | {"runs": [_clean(r) for r in doc["runs"]]})
@@ -192,17 +221,39 @@ def _run_cv(data: Path, label: str, id_column: str | None, exclude: list[str], f
                         [[k, str(s[k])] for k in [*shown, "f1", "precision", "recall"] if k in s]))
 
 
+def _evaluation_columns(frame: pl.DataFrame, m: TabularModel, label: str | None, id_column: str | None,
+                        source: str) -> tuple[str | None, str | None]:
+    """The columns `evaluate` reads, as the file names them: the label when it is not the model's own (None:
+    the model's), and the id. A name that matches no column, or the id naming the label, is an error that
+    names the column given and lists those there are."""
+    from fairtel.learn import resolve_column
+
+    label_col = resolve_column(frame, label, source, "label") if label else None
+    if label_col == m.spec.label:
+        label_col = None
+    if label_col is None and m.spec.label not in frame.columns:
+        raise InvalidInputError([Problem(source, 1, m.spec.label, f"label column the model was trained on not found (give "
+                                         f"--label COLUMN); columns: {', '.join(frame.columns)}")], what=source)
+    id_col = resolve_column(frame, id_column, source, "id") if id_column else None
+    if id_col is not None and id_col == (label_col or m.spec.label):
+        raise InvalidInputError([Problem(source, 1, id_column, f"the id column is the label column {id_col!r}; the id "
+                                         "must be another column")], what=source)
+    return label_col, id_col
+
+
 def _write_scores(path: Path, m: TabularModel, frame: pl.DataFrame, top: int, id_column: str | None, source: str) -> None:
+    """``id_column``: the file's own id column (checked to exist); else the model's id column when the file has
+    it; else the row's position, under the header ``row``."""
     import polars as pl
 
     scored = m.score(frame, top=top, source=source)
-    own_id = id_column if id_column and id_column in frame.columns else None
-    ids = frame.get_column(own_id).cast(pl.Utf8).to_list() if own_id else [s.id for s in scored]
+    own_id = id_column or (m.spec.id_column if m.spec.id_column and m.spec.id_column in frame.columns else None)
+    ids = frame.get_column(own_id).cast(pl.Utf8).to_list() if own_id else [str(i) for i in range(frame.height)]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow([id_column or m.spec.id_column or "row", "probability", "flagged", "reasons_en", "reasons_zh"])
+        w.writerow([own_id or "row", "probability", "flagged", "reasons_en", "reasons_zh"])
         for i, s in zip(ids, scored, strict=True):
             w.writerow([i, f"{s.probability:.6f}", int(s.flagged), "; ".join(r.en for r in s.reasons),
                         "；".join(r.zh for r in s.reasons)])

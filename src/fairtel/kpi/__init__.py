@@ -2,6 +2,7 @@
 rating. See README.md in this folder."""
 
 from fairtel.kpi._service import (
+    AT_RISK_STATUSES,
     TIMELINESS_WINDOW,
     UNEXPLAINED_CHARGE_REFERENCE,
     UNEXPLAINED_FINDINGS,
@@ -11,6 +12,7 @@ from fairtel.kpi._service import (
     KpiReport,
     LineFact,
     RefundFact,
+    amount_at_risk,
     assistant_figures,
     charge_figures,
     complaint_rates,
@@ -22,9 +24,11 @@ from fairtel.kpi._service import (
     rating_timeliness,
     share,
     sla_attainment,
+    unexplained_findings,
 )
 
 __all__ = [
+    "AT_RISK_STATUSES",
     "TIMELINESS_WINDOW",
     "UNEXPLAINED_CHARGE_REFERENCE",
     "UNEXPLAINED_FINDINGS",
@@ -34,6 +38,7 @@ __all__ = [
     "KpiReport",
     "LineFact",
     "RefundFact",
+    "amount_at_risk",
     "assistant_figures",
     "charge_figures",
     "complaint_rates",
@@ -45,4 +50,5 @@ __all__ = [
     "rating_timeliness",
     "share",
     "sla_attainment",
+    "unexplained_findings",
 ]

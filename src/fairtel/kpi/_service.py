@@ -9,7 +9,8 @@
 - NPS of the month's survey answers;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
   or above the confidence threshold), containment (conversations closed without a human) and hand-off rate;
-- unexplained-charge findings, the amount at stake, and the refunds made;
+- unexplained-charge findings (:func:`unexplained_findings`: the charge kinds only), the amount at stake, the
+  amount still at risk (:func:`amount_at_risk`), and the refunds made;
 - rating timeliness: the share of records rated within 15 minutes of arrival, when rated data carries both
   instants.
 
@@ -33,9 +34,14 @@ from fairtel.core.time import require_aware
 
 MILLION = 1_000_000
 UNEXPLAINED_CHARGE_REFERENCE = Decimal("0.78")  # complaints per million subscribers, as operators report
+# Findings about one charge a subscriber should not pay: the money of the indicators. The other kinds
+# (machine-speed confirmation, replayed evidence, bill shock...) are signals about a subscription or a bill
+# whose amounts are offer prices or bill totals: added in, one subscription's money would count twice.
 UNEXPLAINED_FINDINGS = frozenset(
     {"unconsented_charge", "charge_after_cancellation", "duplicate_charge", "price_mismatch", "unknown_offer_charge"}
 )
+# A finding still at risk: not yet resolved (refunded, corrected) nor dismissed.
+AT_RISK_STATUSES = frozenset({"open", "confirmed"})
 TIMELINESS_WINDOW = timedelta(minutes=15)
 
 
@@ -66,9 +72,15 @@ class LineFact:
 
 @dataclass(frozen=True, slots=True)
 class FindingFact:
+    """A finding, or ``count`` findings of the same kind, currency and status whose amounts sum to
+    ``amount_minor`` (a database's totals by group). ``status`` None: not known (counted as open, the status
+    a finding is raised with)."""
+
     kind: str
     amount_minor: int | None
     currency: str | None
+    status: str | None = None
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,13 +259,31 @@ def assistant_figures(
     }
 
 
+def unexplained_findings(findings: Iterable[FindingFact]) -> list[FindingFact]:
+    """The findings the indicators count, `fairtel kpi` and the dashboard alike: the charge kinds
+    (``UNEXPLAINED_FINDINGS``), each about money a subscriber should not have paid."""
+    return [f for f in findings if f.kind in UNEXPLAINED_FINDINGS]
+
+
+def amount_at_risk(findings: Iterable[FindingFact], currency: str) -> int:
+    """Minor units of ``currency`` of the unexplained-charge findings still open or confirmed (status not
+    known counts as open): the dashboard's revenue at risk."""
+    return sum(f.amount_minor or 0 for f in unexplained_findings(findings)
+               if f.currency in (None, currency) and (f.status is None or f.status in AT_RISK_STATUSES))
+
+
 def charge_figures(findings: Sequence[FindingFact], refunds: Sequence[RefundFact], currency: str) -> dict[str, Any]:
-    unexplained = [f for f in findings if f.kind in UNEXPLAINED_FINDINGS]
+    """The unexplained-charge findings (:func:`unexplained_findings`), by kind, with the amount at stake (all of
+    them, whatever became of them since), and the refunds made."""
+    unexplained = unexplained_findings(findings)
     at_stake = sum(f.amount_minor or 0 for f in unexplained if f.currency in (None, currency))
     refunded = sum(r.amount_minor for r in refunds if r.currency == currency)
+    by_kind: Counter[str] = Counter()
+    for f in unexplained:
+        by_kind[f.kind] += f.count
     return {
-        "unexplained_findings": len(unexplained),
-        "by_kind": dict(sorted(Counter(f.kind for f in unexplained).items())),
+        "unexplained_findings": sum(f.count for f in unexplained),
+        "by_kind": dict(sorted(by_kind.items())),
         "amount_at_stake": str(Money.from_minor(at_stake, currency).amount),
         "refunds": len(refunds),
         "refunds_for_findings": sum(1 for r in refunds if r.finding_id),

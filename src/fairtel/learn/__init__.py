@@ -9,11 +9,30 @@ insight/ bring their phrasebooks and feature builders) or where tables come from
 from fairtel.learn._calibration import Calibration, CalibrationKind
 from fairtel.learn._cv import CvResult, cross_validate
 from fairtel.learn._metrics import Metrics, Summary, best_f1_threshold, binary_metrics, summarise, top_decile_lift
-from fairtel.learn._model import ModelError, Progress, Scored, TabularModel, TrainOptions, load_model, train_model
-from fairtel.learn._prepare import Column, ColumnKind, TableSpec, frame_hash, infer_spec, read_table
+from fairtel.learn._model import (
+    MIN_CLASS_ROWS,
+    ModelError,
+    Progress,
+    Scored,
+    TabularModel,
+    TrainOptions,
+    load_model,
+    train_model,
+)
+from fairtel.learn._prepare import (
+    Column,
+    ColumnKind,
+    TableSpec,
+    frame_hash,
+    infer_spec,
+    read_table,
+    resolve_column,
+    rows_digest,
+)
 from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, phrase_key
 
 __all__ = [
+    "MIN_CLASS_ROWS",
     "Calibration",
     "CalibrationKind",
     "Column",
@@ -39,6 +58,8 @@ __all__ = [
     "load_model",
     "phrase_key",
     "read_table",
+    "resolve_column",
+    "rows_digest",
     "summarise",
     "top_decile_lift",
     "train_model",

@@ -35,7 +35,15 @@ from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, 
 from fairtel.learn._calibration import Calibration, CalibrationKind, fit_calibration
 from fairtel.learn._linear import LinearPart, fit_linear
 from fairtel.learn._metrics import Metrics, best_f1_threshold, binary_metrics
-from fairtel.learn._prepare import ColumnKind, TableSpec, _clean_text, frame_hash, infer_spec
+from fairtel.learn._prepare import (
+    ColumnKind,
+    TableSpec,
+    _clean_text,
+    frame_hash,
+    infer_spec,
+    resolve_column,
+    rows_digest,
+)
 from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, format_value, phrase, phrases_for
 
 FORMAT_VERSION = 2  # 2: several boosters (seed bagging); version 1 files (one booster) still load
@@ -46,6 +54,9 @@ FORMAT_VERSION = 2  # 2: several boosters (seed bagging); version 1 files (one b
 WIDE_SHAPE = (31, 10, 0.5)
 Matrix = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
+# Rows of the rarer class below which out-of-fold metrics are no measure of quality: with a handful of
+# positives, a ROC-AUC or an F1 of 1.0 is as likely luck as skill.
+MIN_CLASS_ROWS = 10
 
 
 class ModelError(FairtelError):
@@ -200,10 +211,39 @@ class TabularModel:
         ids = self.spec.ids(frame)
         return [Scored(i, float(pi), bool(pi >= self.threshold), r) for i, pi, r in zip(ids, p, reasons, strict=True)]
 
-    def evaluate(self, frame: pl.DataFrame, *, source: str = "table") -> Metrics:
-        frame = _labelled(frame, self.spec.label)
-        y = self.spec.labels(frame, source=source)
+    def evaluate(self, frame: pl.DataFrame, *, source: str = "table", label: str | None = None) -> Metrics:
+        """Metrics on ``frame``; ``label``: the column holding the true classes when it is not the one the
+        model was trained on (its problems name that column)."""
+        frame, y = self._truth(frame, source, label)
         return binary_metrics(y, self.predict_proba(frame, source=source), self.threshold)
+
+    def _truth(self, frame: pl.DataFrame, source: str, label: str | None) -> tuple[pl.DataFrame, Labels]:
+        column = resolve_column(frame, label, source, "label") if label else self.spec.label
+        frame = _labelled(frame, column, source)
+        return frame, self.spec.labels(frame, source=source, column=column)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What training found that makes its own figures doubtful (too few rows of a class...)."""
+        return [str(w) for w in self.meta.get("warnings") or []]
+
+    def training_overlap(self, frame: pl.DataFrame, *, source: str = "table", label: str | None = None) -> str | None:
+        """Why ``frame``'s labelled rows are the rows this model was trained on, or None when they are not known
+        to be: the same table (the data hash stored at training), or the same set of feature rows in any order
+        and whatever else the table carries (the rows digest). A table that shares only some rows with the
+        training table is not recognised: the model keeps no row or id of it, by design. Only a table with as many
+        labelled rows as the training table is hashed (a large evaluation file costs nothing more)."""
+        n = self.meta.get("rows")
+        if self.spec.label in frame.columns and self.meta.get("data_hash"):
+            own = _labelled(frame, self.spec.label, source)
+            if own.height == n and frame_hash(own) == self.meta["data_hash"]:
+                return f"the same table as the model's training table ({own.height} labelled rows)"
+        digest = self.meta.get("rows_digest")
+        if digest:
+            rows = _labelled(frame, resolve_column(frame, label, source, "label") if label else self.spec.label, source)
+            if rows.height == n and rows_digest(self.matrix(rows, source=source)) == digest:
+                return f"the same {rows.height} rows as the model's training table (in another order or layout)"
+        return None
 
     def _reasons(self, frame: pl.DataFrame, x: Matrix, contrib: Matrix, top: int) -> list[tuple[Reason, ...]]:
         cols = self.spec.columns
@@ -299,11 +339,26 @@ def load_model(path: str | Path) -> TabularModel:
         raise ModelError(f"{d}: model files are damaged: {exc}") from exc
 
 
-def _labelled(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+def _labelled(frame: pl.DataFrame, label: str, source: str = "table") -> pl.DataFrame:
     """Rows whose label is present (unlabelled rows cannot be trained or evaluated on)."""
     if label not in frame.columns:
-        raise InvalidInputError([Problem("table", 1, label, "label column not found")], what="table")
+        raise InvalidInputError([Problem(source, 1, label, f"label column not found; columns: {', '.join(frame.columns)}")],
+                                what=source)
     return frame.filter(_clean_text(frame.get_column(label)).is_not_null())
+
+
+def _few_rows_warnings(spec: TableSpec, n_pos: int, n_neg: int, folds_asked: int, folds: int) -> list[str]:
+    """Why out-of-fold figures of a table this small are no measure: folds cut down to the rows of a class,
+    and a class too rare to tell a good model from a lucky one."""
+    rare, n_rare = (spec.positive, n_pos) if n_pos <= n_neg else (spec.negative, n_neg)
+    out: list[str] = []
+    if folds < folds_asked:
+        out.append(f"only {n_rare} rows of class {rare!r} in {spec.label!r}: {folds} folds instead of {folds_asked} "
+                   f"(each fold needs a row of each class)")
+    if n_rare < MIN_CLASS_ROWS:
+        out.append(f"out-of-fold metrics rest on {n_rare} rows of class {rare!r} in {spec.label!r}: too few to measure "
+                   f"quality (a score of 1.0 may be luck); at least {MIN_CLASS_ROWS} rows of each class are needed")
+    return out
 
 
 def _fit_trees(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, rounds: int) -> list[lgb.Booster]:
@@ -372,12 +427,13 @@ def train_model(
     opts = options or TrainOptions()
     spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source, positive=positive)
     n_before = frame.height
-    frame = _labelled(frame, spec.label)
+    frame = _labelled(frame, spec.label, source)
     x, y = spec.matrix(frame, source=source), spec.labels(frame, source=source)
     n_pos = int(y.sum())
     folds = max(2, min(opts.folds, n_pos, len(y) - n_pos))
     if n_pos < 2 or len(y) - n_pos < 2 or len(y) < 20:
         raise InvalidInputError([Problem(source, None, spec.label, f"too few rows to train ({len(y)} rows, {n_pos} positive)")], what=source)
+    warnings = _few_rows_warnings(spec, n_pos, len(y) - n_pos, opts.folds, folds)
     cat = spec.categorical_indices
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y))
     shapes = opts.shapes()
@@ -408,6 +464,7 @@ def train_model(
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data_hash": frame_hash(frame),
+        "rows_digest": rows_digest(x),
         "source": source,
         "rows": len(y),
         "rows_unlabelled": n_before - frame.height,
@@ -417,6 +474,7 @@ def train_model(
                     "feature_fraction": r.opts.feature_fraction, "best_round": r.best_round,
                     "logloss": round(r.logloss, 6), "chosen": r is chosen} for r in runs],
         "out_of_fold": validation.to_dict(),
+        "warnings": warnings,
         "lightgbm": lgb.__version__,
         "python": platform.python_version(),
     }

@@ -126,17 +126,20 @@ class TableSpec:
                 out[:, j] = np.array([codes.get(v, np.nan) if v is not None else np.nan for v in s.to_list()])
         return out
 
-    def labels(self, frame: pl.DataFrame, *, source: str = "table") -> npt.NDArray[np.int64]:
+    def labels(self, frame: pl.DataFrame, *, source: str = "table", column: str | None = None) -> npt.NDArray[np.int64]:
         """0/1 labels; a row whose label is missing or neither class is reported with its line number.
 
         Another file may write the same classes in other words: a model trained on yes/no is evaluated on a
         1/0 or true/false export. When the recorded classes are words of that kind (the positive one a
         positive word, or the negative one a negative word, and neither the opposite), a value is read by its
         word too; only a value that is neither class nor such a word is an error. Classes with no such word
-        (``A``/``B``, the rarer one taken as positive) match exactly."""
-        if self.label not in frame.columns:
-            raise InvalidInputError([Problem(source, 1, self.label, "label column not found")], what=source)
-        values = _clean_text(frame.get_column(self.label)).to_list()
+        (``A``/``B``, the rarer one taken as positive) match exactly. ``column``: where the labels are when not
+        in the column the model was trained on (an evaluation file's own name for it)."""
+        name = column or self.label
+        if name not in frame.columns:
+            raise InvalidInputError([Problem(source, 1, name, f"label column not found; columns: {', '.join(frame.columns)}")],
+                                    what=source)
+        values = _clean_text(frame.get_column(name)).to_list()
         y = np.zeros(len(values), dtype=np.int64)
         problems = []
         pos, neg = _norm(self.positive), _norm(self.negative)
@@ -151,7 +154,7 @@ class TableSpec:
                 y[i] = side
             else:
                 also = f" (or a word for one: {_WORD_HINT})" if by_word else ""
-                problems.append(Problem(source, i + 2, self.label,
+                problems.append(Problem(source, i + 2, name,
                                         f"label {v!r} is neither {self.positive!r} (the positive class) nor "
                                         f"{self.negative!r}{also}"))
         if problems:
@@ -227,8 +230,22 @@ def frame_hash(frame: pl.DataFrame) -> str:
     return hashlib.sha256(frame.write_csv().encode("utf-8")).hexdigest()
 
 
-def _resolve(frame: pl.DataFrame, name: str, source: str, what: str) -> str:
-    """Column names match exactly, else case- and space-insensitively (``churn`` finds ``Churn``)."""
+def rows_digest(x: npt.NDArray[np.float64]) -> str:
+    """A content hash of a feature matrix that ignores the order of its rows: stored with a model, it recognises
+    its training rows however the table is sorted, whatever other columns (an id, a note) it carries and
+    however its numbers are written (``1`` or ``1.0``). One digest of the whole set, nothing per row."""
+    m = np.ascontiguousarray(x, dtype=np.float64) + 0.0  # -0.0 becomes 0.0
+    m[np.isnan(m)] = np.nan  # one NaN pattern
+    if m.shape[0] > 1 and m.shape[1] > 0:
+        m = m[np.lexsort(m.T[::-1])]
+    h = hashlib.sha256(f"{m.shape[0]}x{m.shape[1]}:".encode())
+    h.update(m.tobytes())
+    return h.hexdigest()
+
+
+def resolve_column(frame: pl.DataFrame, name: str, source: str, what: str) -> str:
+    """Column names match exactly, else case- and space-insensitively (``churn`` finds ``Churn``); a name that
+    matches no column is an error that lists the columns there are."""
     if name in frame.columns:
         return name
     key = re.sub(r"\s+", "", name).lower()
@@ -247,6 +264,12 @@ def _label_classes(values: Sequence[str], name: str, source: str, positive: str 
         nv = _norm(v)
         counts[nv] = counts.get(nv, 0) + 1
         raw.setdefault(nv, v)
+    if len(counts) == 1:
+        (only,) = raw.values()
+        raise InvalidInputError(
+            [Problem(source, None, name, f"label must have exactly two classes, found 1: every one of the {len(values)} "
+                                         f"labelled rows is {only!r}; a model needs rows of both classes")], what=source
+        )
     if len(counts) != 2:
         shown = ", ".join(sorted(raw.values())[:10])
         raise InvalidInputError(
@@ -275,6 +298,45 @@ def _label_classes(values: Sequence[str], name: str, source: str, positive: str 
     return raw[pos], raw[neg]
 
 
+# Words that make a column's name an identifier's: as its last word (``customer_id``, ``CustomerID``,
+# ``account_no``, ``RowNumber``) or as any word (``msisdn``, ``caller_imsi``).
+# (Not ``num``: in many exports ``call_num`` is a count of calls.)
+_ID_LAST_WORDS = frozenset({"id", "ids", "no", "number", "key", "idx", "index", "uuid", "guid"})
+_ID_ANY_WORDS = frozenset({"msisdn", "imsi", "imei", "iccid", "uuid", "guid"})
+# Digits of a number written the same width on every row that is a code, not a quantity (a phone number, an
+# IMSI, an ICCID): a quantity this large spans more than one power of ten.
+_CODE_DIGITS = 11
+
+
+def _name_words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name))
+    return [w for w in re.split(r"[^0-9A-Za-z]+", spaced.lower()) if w]
+
+
+def _integer_id(name: str, values: pl.Series) -> str | None:
+    """Why a numeric column holding a distinct integer on (nearly) every row is an identifier, or None when
+    it is a quantity: a distinct count of bytes or seconds on every row is normal for a continuous measure.
+    Identifiers are told by their name, by running in file order (row numbers, sequential ids), by filling
+    a range with hardly a gap, or by being written with the same many digits on every row (numbers, IMSIs)."""
+    words = _name_words(name)
+    if words and (words[-1] in _ID_LAST_WORDS or _ID_ANY_WORDS & set(words) or "".join(words) in {"rownumber", "rowid"}):
+        return "its name says it identifies a row; distinct integer on every row"
+    if values.len() < 2:
+        return None
+    diffs = values.diff().drop_nulls()
+    if bool((diffs > 0).all()) or bool((diffs < 0).all()):
+        return "distinct integers in file order, like row numbers"
+    lo, hi = values.min(), values.max()
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+        if hi - lo + 1 <= 1.05 * values.n_unique():
+            return "distinct integers filling a range, like sequential ids"
+        if lo > 0:
+            digits = (values.cast(pl.Float64).log10().floor() + 1).unique()
+            if digits.len() == 1 and digits[0] >= _CODE_DIGITS:
+                return f"distinct {int(digits[0])}-digit codes, like numbers or IMSIs"
+    return None
+
+
 def infer_spec(
     frame: pl.DataFrame,
     *,
@@ -288,12 +350,20 @@ def infer_spec(
     """Decide, from the data alone, which columns are inputs and of what kind.
 
     Dropped (and said why): the id column, excluded columns, constant columns, id-like columns (distinct
-    integers or text on nearly every row), and text columns with too many levels to learn from. ``positive``:
+    text on most rows; distinct integers on nearly every row that look like identifiers, see ``_integer_id``:
+    a quantity is distinct on every row too), and text columns with too many levels to learn from. ``positive``:
     the label value of the event class, when already decided (otherwise inferred from the values).
     """
-    label = _resolve(frame, label, source, "label")
-    id_name = _resolve(frame, id_column, source, "id") if id_column else None
-    excluded = {_resolve(frame, e, source, "excluded") for e in exclude}
+    label = resolve_column(frame, label, source, "label")
+    id_name = resolve_column(frame, id_column, source, "id") if id_column else None
+    excluded = {resolve_column(frame, e, source, "excluded") for e in exclude}
+    clash: list[Problem] = []
+    if id_column and id_name == label:
+        clash.append(Problem(source, 1, id_column, f"the id column is the label column {label!r}; the id must be another column"))
+    if label in excluded:
+        clash.append(Problem(source, 1, label, "the label column cannot be excluded from the features: it is never one"))
+    if clash:
+        raise InvalidInputError(clash, what=source)
     labels = _clean_text(frame.get_column(label)).drop_nulls().to_list()
     positive, negative = _label_classes(labels, label, source, positive)
 
@@ -321,8 +391,8 @@ def infer_spec(
         if numeric_share >= NUMERIC_SHARE:
             finite = nums.drop_nulls()
             is_int = bool((finite == finite.round(0)).all())
-            if is_int and n >= 50 and distinct >= 0.99 * n:
-                dropped[name] = "id-like (distinct integer on every row)"
+            if is_int and n >= 50 and distinct >= 0.99 * n and (why := _integer_id(name, finite)):
+                dropped[name] = f"id-like ({why})"
                 continue
             med, mean = finite.median(), finite.mean()
             columns.append(Column(name, ColumnKind.NUMERIC, median=float(med) if isinstance(med, (int, float)) else None,
