@@ -130,7 +130,8 @@ def rerate_differences(
     """Adjustment entries that bring each billed record to its rerated price.
 
     ``billed``: the period's snapshot of billed lines; ``rerated``: the same period rated again (rating's
-    RATED_COLUMNS); ``bills``: msisdn → the bill of the period each correction refers to (subscribers without
+    RATED_COLUMNS), in the order the billed lines were rated in (``billing._order.draw_order``: else an unchanged
+    tariff moves allowance draws between records and issues pairs of entries); ``bills``: msisdn → the bill of the period each correction refers to (subscribers without
     one are not compared); ``prior``: the rerate entries already issued for the period. A record the new
     rating did not price is left as billed and listed in ``missing``; a record priced now but absent from the
     bill (late usage) is charged. ``policies``: msisdn → the tax policy its bill was issued under

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fairtel.billing import Account, Bill, BillingPolicy, BillRun
+    from fairtel.billing._order import RatedOrder
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
 
@@ -152,14 +153,62 @@ def _period(text: str, catalog: Catalog) -> Period:
     return Period.parse(text, catalog.operator.timezone)
 
 
-def _scan_usage(app: App, period: Period, msisdns: list[str] | None = None) -> pl.DataFrame:
+def _scan_usage(app: App, period: Period, msisdns: list[str] | None = None, *, part: str | None = None) -> pl.DataFrame:
+    """The period's usage records (of ``msisdns`` when given); ``part``: a column naming the usage part (file
+    name) each record was read from."""
     files = app.lake.files("usage", periods=[period.key])
     if not files:
         return pl.DataFrame()
-    scan = pl.scan_parquet(files)
+    scan = pl.scan_parquet(files, include_file_paths=part)
+    if part is not None:
+        scan = scan.with_columns(pl.col(part).str.split("/").list.last())
     if msisdns is not None:
         scan = scan.filter(pl.col("msisdn").is_in(msisdns))
     return scan.collect()
+
+
+def _rating_batch(app: App, key: str) -> str | None:
+    """The batch run whose lines the rated period ``key`` holds (None: none), named as online rating names it in
+    its log (``OnlineRater._batch``): the manifest's run, else (a run from before manifests) after its parts."""
+    import hashlib
+
+    from fairtel.core.commits import read_manifest
+    from fairtel.engines._online import PREFIX
+
+    d = app.lake.root / "rated" / f"period={key}"
+    found = read_manifest(d)
+    if found is not None:
+        return found[0]
+    parts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.glob("*.parquet")
+                   if not p.name.startswith((".", "_", PREFIX)))
+    return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16] if parts else None
+
+
+def _rated_order(app: App, key: str) -> RatedOrder:
+    """How period ``key``'s usage was rated, as the lake records it: the batch run under its lines and the usage
+    parts it rated (its manifest), and the files rated online in the order the rating log committed them (a torn
+    last line is no commit). Read under rating's lock of the period, so that no batch run swaps the period between
+    the manifest and the log."""
+    from fairtel.billing._order import RatedOrder, logged_parts
+    from fairtel.core.commits import period_lock, read_manifest
+    from fairtel.engines._online import LOG_DIR, LOG_FILE, entry_files
+
+    with period_lock(app.lake.root, key):
+        found = read_manifest(app.lake.root / "rated" / f"period={key}")
+        batch = _rating_batch(app, key)
+        path = app.lake.root / LOG_DIR / LOG_FILE
+        entries = []
+        for line in (path.read_bytes().decode("utf-8", errors="replace").splitlines() if path.exists() else []):
+            if f'"{key}"' not in line:  # a commit of other periods (a torn line ends the log either way)
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    files = [(f["file"], [Path(p).name for p in f["parts"]] if f.get("parts") is not None else None,
+              f.get("periods", e.get("periods", [])), (e.get("batch") or {}).get(key))
+             for e in sorted(entries, key=lambda e: e["seq"]) for f in entry_files(e)]
+    return RatedOrder(batch, found[1] if found is not None else frozenset(), logged_parts(files, key))
 
 
 def _snapshot(app: App, period: Period, bills: dict[str, str]) -> pl.DataFrame:
@@ -190,14 +239,31 @@ def _rates_text(rates: Mapping[str, Decimal] | None) -> str | None:
     return None if rates is None else json.dumps({k: str(v) for k, v in sorted(rates.items())}, sort_keys=True)
 
 
-def _bill_rows(run: BillRun) -> list[dict[str, Any]]:
+def _bill_rows(run: BillRun, rating_batch: str | None) -> list[dict[str, Any]]:
+    """One row per bill of ``run``. ``rating_batch``: the batch run whose lines the period held when the run read
+    them (None: none), which says in what order those lines drew their allowances (``billing._order``)."""
     return [
         {"bill_id": b.bill_id, "msisdn": b.msisdn, "period": b.period, "plan_id": b.plan_id, "currency": b.currency,
          "issued_at": b.issued_at, "run_id": b.run_id, "charges_minor": b.charges_minor, "tax_minor": b.tax_minor,
          "adjustments_minor": b.adjustments_minor, "subtotal_minor": b.subtotal_minor, "total_minor": b.total_minor,
-         "tax_rates": _rates_text(b.tax_rates)}
+         "tax_rates": _rates_text(b.tax_rates), "rating_batch": rating_batch}
         for b in run.bills
     ]
+
+
+def _bill_part_column(app: App, per: Period, bills: list[Bill], column: str) -> dict[str, Any]:
+    """bill_id → ``column`` of the bill's row in its run's part of the ``bills`` dataset (null values included); a
+    bill whose part has no such column (written before it was kept) is not named."""
+    runs = {b.run_id for b in bills if b.run_id}
+    wanted = {b.bill_id for b in bills}
+    out: dict[str, Any] = {}
+    for f in app.lake.files(BILLS, periods=[per.key]):
+        if f.stem not in runs or column not in pl.read_parquet_schema(f):
+            continue
+        for bill_id, value in pl.read_parquet(f, columns=["bill_id", column]).iter_rows():
+            if bill_id in wanted:
+                out[bill_id] = value
+    return out
 
 
 def _issued_tax_rates(app: App, per: Period, bills: list[Bill]) -> dict[str, dict[str, Decimal]]:
@@ -206,16 +272,8 @@ def _issued_tax_rates(app: App, per: Period, bills: list[Bill]) -> dict[str, dic
     rates were kept has none: such bills are left to ``issued_policy`` and their tax lines."""
     from decimal import Decimal
 
-    runs = {b.run_id for b in bills if b.run_id}
-    wanted = {b.bill_id for b in bills}
-    out: dict[str, dict[str, Decimal]] = {}
-    for f in app.lake.files(BILLS, periods=[per.key]):
-        if f.stem not in runs or "tax_rates" not in pl.read_parquet_schema(f):
-            continue
-        for row in pl.read_parquet(f, columns=["bill_id", "tax_rates"]).iter_rows(named=True):
-            if row["bill_id"] in wanted and row["tax_rates"] is not None:
-                out[row["bill_id"]] = {k: Decimal(v) for k, v in json.loads(row["tax_rates"]).items()}
-    return out
+    return {bill_id: {k: Decimal(v) for k, v in json.loads(text).items()}
+            for bill_id, text in _bill_part_column(app, per, bills, "tax_rates").items() if text is not None}
 
 
 def _bill_json(b: Bill) -> dict[str, Any]:
@@ -297,6 +355,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             raise ConflictError(f"the usage of {per.key} is not rated yet: run `fairtel rate --period {per.key}` first")
         if report is not None:
             report.step("read", total=2)
+        rating_batch = _rating_batch(app, per.key)  # the lines' draw order, for a rerate to rate them in again
         rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
             schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
                     "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
@@ -333,7 +392,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     import pyarrow as pa
 
     _stage(app, BILLED, per.key, run.run_id, run.billed.to_arrow())
-    _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run)))
+    _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run, rating_batch)))
     try:
         with app.db.begin() as conn:
             # the version that priced the bills: the catalog file's text (kept, not made current), else the current one
@@ -401,6 +460,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
 
     from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, snapshot_mismatches
     from fairtel.billing._model import issued_policy
+    from fairtel.billing._order import ARRIVAL, PART, UNPLACED, draw_order
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.rating import rate
@@ -422,7 +482,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     broken = set(snapshot_mismatches(bills, billed))
     compared_bills = [b for b in bills if b.bill_id not in broken]
     msisdns = [b.msisdn for b in compared_bills]
-    usage = _scan_usage(app, per, msisdns)
+    # the order the bills' lines drew their allowances in: the batch run under each bill's lines when it was
+    # issued (recorded by its run; a run from before that is taken to be under today's), the files rated online
+    order = _rated_order(app, per.key)
+    kept = _bill_part_column(app, per, compared_bills, "rating_batch")
+    pins = {b.msisdn: kept[b.bill_id] for b in compared_bills if b.bill_id in kept}
+    usage = _scan_usage(app, per, msisdns, part=PART)
     if report is not None:
         report.step("rerate", total=2)
     # each subscriber's usage under the plan its bill was issued on (a plan changed since is not a tariff
@@ -432,7 +497,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
                            schema={"msisdn": pl.String(), "plan_id": pl.String()})
     plans = pl.concat([on_bill, register.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
                        .join(on_bill, on="msisdn", how="anti")])
-    result = rate(usage, catalog, plans, period=per, gate=home_gate(app, catalog)) if usage.height else None
+    # rated again in that order (the records no bill holds after those it does), so an unchanged tariff gives
+    # back every billed line, and a changed one differs by the tariff alone
+    ordered = draw_order(usage, billed, order, pins) if usage.height else None
+    result = (rate(ordered, catalog, plans, period=per, gate=home_gate(app, catalog), arrival=ARRIVAL)
+              if ordered is not None else None)
+    unplaced = 0 if ordered is None else int(ordered[UNPLACED].sum())
     rerated = result.rated if result is not None else billed.head(0)
     now = utc_now()
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
@@ -458,6 +528,10 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if broken:
         notes.append(f"{len(broken)} bill(s) of {per.key} whose billed lines are missing from the lake were not rerated "
                      f"(their usage is left as billed), e.g. {min(broken)}")
+    if unplaced:
+        notes.append(f"{unplaced} billed record(s) of {per.key} whose rating the lake does not record (no batch run's manifest "
+                     "names their usage part, no online commit their file) were rated again in time order: a correction "
+                     "of one of them may stem from the order allowances were drawn in, not the tariff")
     if fees.missing:
         notes.append(f"{len(fees.missing)} bill(s) whose plan fee could not be priced again (plan no longer in the catalog, "
                      f"or days in service unknown), e.g. {fees.missing[0]}")
@@ -474,7 +548,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "net": _money(sum(a.signed_minor for a in new), cur),
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
-        "vas_charged": vas_new, "vas_refused": len(late.refused),
+        "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
             {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
