@@ -12,9 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fairtel.core.errors import FairtelError, NotAvailableError, PermissionDeniedError
+from fairtel.store._engine import unavailable
 
 
 class NotAuthenticatedError(FairtelError):
@@ -49,6 +51,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "conflict": 409,
     "finding_resolution_invalid": 409,
+    "line_not_in_service": 409,
     "request_too_large": 413,
     "input_invalid": 422,
     "catalog_invalid": 422,
@@ -60,6 +63,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "config_invalid": 500,
     "not_available": 503,
     "assistant_unavailable": 503,
+    "database_unavailable": 503,
 }
 """Codes not listed are client errors (400); anything that is not a ``FairtelError`` is a 500."""
 
@@ -85,7 +89,7 @@ _ERROR_STATUSES = {
     413: "Request body too large",
     422: "Invalid input: every problem is listed in `details`",
     429: "Too many requests: retry after `Retry-After` seconds",
-    503: "A stage or service this needs is not available yet",
+    503: "A stage or service this needs is not available yet, or the database is unreachable (`database_unavailable`: retry after `Retry-After` seconds)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
@@ -105,6 +109,10 @@ def error_response(exc: FairtelError, *, headers: dict[str, str] | None = None) 
     return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc.code), headers=headers)
 
 
+DATABASE_RETRY_AFTER_S = 5
+"""What a client is told to wait before retrying when the database is unreachable: long enough for a pooled
+connection to be replaced or a restarting server to come back, short enough for a person at a page."""
+
 _HTTP_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
@@ -116,7 +124,18 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.code == "not_authenticated" else None
         if exc.code == "rate_limited":
             headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
+        elif exc.code == "database_unavailable":
+            headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
         return error_response(exc, headers=headers)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        """A lost or refused connection (the server restarting, a network fault) is ``database_unavailable``,
+        a 503 the client may retry; any other database error is a fault, answered and logged as one."""
+        assert isinstance(exc, SQLAlchemyError)
+        problem = unavailable(exc)
+        if problem is None:
+            raise exc
+        return await fairtel_error(request, problem)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -135,6 +154,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal_error", "an unexpected error; it has been logged"), status_code=500)
 
     app.add_exception_handler(FairtelError, fairtel_error)
+    app.add_exception_handler(SQLAlchemyError, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

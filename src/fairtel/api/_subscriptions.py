@@ -14,11 +14,27 @@ from sqlalchemy import select
 from fairtel.api._access import Access
 from fairtel.catalog import Catalog
 from fairtel.consent import project_subscriptions, states_at
+from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.privacy import Permission, Role
-from fairtel.store import ConsentEvent, consent_event_id, consent_ledger
+from fairtel.store import ConsentEvent, consent_event_id, consent_ledger, get_subscriber
 from fairtel.store._schema import table_of
+
+
+class LineNotInServiceError(ConflictError):
+    """A suspended (停机) or closed line takes no new orders: nothing new may become chargeable on it."""
+
+    code = "line_not_in_service"
+
+
+def _require_in_service(acc: Access, msisdn: str) -> None:
+    """Refuse to start or confirm an order on a line that is suspended or closed. Cancelling stays open: it only
+    stops charges."""
+    sub = get_subscriber(acc.conn, msisdn)
+    if sub is not None and sub.status in (SubscriberStatus.SUSPENDED.value, SubscriberStatus.CLOSED.value):
+        raise LineNotInServiceError(f"the line is {sub.status}: no new subscription can be ordered or confirmed on it",
+                                    details={"status": sub.status})
 
 
 class SubscriptionOut(BaseModel):
@@ -93,11 +109,13 @@ def _evidence(acc: Access, **more: Any) -> dict[str, Any]:
 
 
 def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
-    """The first step: the subscriber orders; nothing is chargeable until they confirm."""
+    """The first step: the subscriber orders; nothing is chargeable until they confirm. A line that is not in
+    service (suspended or closed) takes no order."""
     acc.require(Permission.OWN_CONSENT_WRITE)
     msisdn = acc.own_msisdn()
     if offer_id not in {o.id for o in catalog.offers}:
         raise InvalidInputError([Problem("request", None, "offer_id", f"no offer {offer_id!r} in the catalog")], what="order")
+    _require_in_service(acc, msisdn)
     sid = new_id("sub")
     _append(acc, subscription_id=sid, msisdn=msisdn, offer_id=offer_id, event="ordered", evidence=_evidence(acc))
     acc.audit("subscription.order", f"subscription/{sid}", msisdn=msisdn, reason="own order")
@@ -125,7 +143,8 @@ def _state(acc: Access, msisdn: str, subscription_id: str) -> str:
 
 
 def confirm(acc: Access, catalog: Catalog, subscription_id: str) -> SubscriptionOut:
-    """The second step, which only the subscriber can take: from now on the offer may be charged."""
+    """The second step, which only the subscriber can take: from now on the offer may be charged (not on a line
+    that has been suspended or closed since the order)."""
     acc.require(Permission.OWN_CONSENT_WRITE)
     mine = acc.own_msisdn()
     msisdn, offer_id = _owned(acc, subscription_id)
@@ -134,6 +153,7 @@ def confirm(acc: Access, catalog: Catalog, subscription_id: str) -> Subscription
     state = _state(acc, msisdn, subscription_id)
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
+    _require_in_service(acc, msisdn)
     _append(acc, subscription_id=subscription_id, msisdn=msisdn, offer_id=offer_id, event="confirmed", evidence=_evidence(acc))
     acc.audit("subscription.confirm", f"subscription/{subscription_id}", msisdn=msisdn, reason="own confirmation")
     return _one(acc, catalog, msisdn, subscription_id)

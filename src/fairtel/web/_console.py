@@ -34,7 +34,7 @@ from fairtel.api._users import authenticate
 from fairtel.billing import line_text
 from fairtel.bootstrap import App
 from fairtel.catalog import Catalog
-from fairtel.core.errors import FairtelError, PermissionDeniedError
+from fairtel.core.errors import FairtelError, InvalidInputError, PermissionDeniedError, Problem
 from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
 from fairtel.core.time import zone
@@ -54,6 +54,7 @@ HOME_OF: dict[Role, str] = {
 }
 
 # what a refund of a finding did (``ResolutionOut.outcome``) → the message shown
+FRAUD_NOTE_MAX = 500  # as the API's decision takes
 _REFUND_MESSAGES = {"refunded": "refunded_ok", "refunded_before": "refunded_before_ok", "not_billed": "not_billed_ok"}
 
 
@@ -344,10 +345,23 @@ def _routes(c: Console) -> APIRouter:
         return c.page(request, lambda acc, _w: c.render(request, "fraud.html", page=ops.list_fraud_cases(acc, limit=200)))
 
     @r.post("/fraud/{case_id}/decide")
-    def decide(request: Request, case_id: str, csrf: str = Form(""), status: str = Form(...)) -> Response:
+    def decide(request: Request, case_id: str, csrf: str = Form(""), status: str = Form(...), note: str = Form(""),
+               suspend: str = Form("")) -> Response:
+        """A decision with the analyst's note; "suspend the line" counts only with a confirmation (the form shows it
+        for SIM-box and scam cases, whose line is the instrument of the fraud)."""
         if status not in ("confirmed", "false_alarm"):
             status = "invalid"
-        return c.action(request, csrf, lambda acc, _w: (ops.decide_fraud_case(acc, case_id, status), "/fraud?msg=decided_ok")[1])
+        wanted = bool(suspend) and status == "confirmed"
+
+        def run(acc: Any, _w: Principal) -> str:
+            if len(note) > FRAUD_NOTE_MAX:
+                raise InvalidInputError([Problem("form", None, "note", f"longer than {FRAUD_NOTE_MAX} characters")], what="decision")
+            out = ops.decide_fraud_case(acc, case_id, status, note=note.strip() or None, suspend=wanted)
+            if not wanted:
+                return "/fraud?msg=decided_ok"
+            return "/fraud?msg=" + ("decided_suspended_ok" if out.line == "suspended" else "decided_not_suspended_ok")
+
+        return c.action(request, csrf, run)
 
     @r.get("/audit")
     def audit(request: Request, actor: str | None = None, msisdn: str | None = None, action: str | None = None) -> Response:
