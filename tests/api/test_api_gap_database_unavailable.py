@@ -84,3 +84,20 @@ def test_a_query_error_is_still_a_fault(api: tuple[FastAPI, TestClient], monkeyp
     r = client.get("/api/v1/me/subscriptions", headers=auth(token))
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
     assert "Retry-After" not in r.headers
+
+
+def test_a_request_failed_by_the_database_is_audited_with_our_code_not_the_librarys() -> None:
+    """The failure audit names ``database_unavailable`` (a lost connection) or ``internal_error`` (any other
+    database error), never the library's own error code."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from fairtel.api._access import Access
+
+    acc = Access.__new__(Access)  # only the audit rows a request recorded matter here
+    acc._pending, acc._refused = [], None
+    acc._recorded = [{"reason": "own bill", "subject_msisdn_pseudonym": "p1"}]
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    assert [r["reason"] for r in acc.failure_audit(lost)] == ["own bill (failed: database_unavailable)"]
+    acc._recorded = [{"reason": "own bill", "subject_msisdn_pseudonym": "p1"}]
+    broken = ProgrammingError("SELECT nope", {}, Exception("no such table: nope"))
+    assert [r["reason"] for r in acc.failure_audit(broken)] == ["own bill (failed: internal_error)"]

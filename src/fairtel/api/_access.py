@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from fairtel.api._errors import NoAssignmentError
 from fairtel.api._security import Principal
@@ -301,6 +302,10 @@ class Access:
         self._pending = []
         if not isinstance(error, Exception):  # cancelled, interrupted: nothing was answered
             return []
+        if isinstance(error, SQLAlchemyError):  # its ``code`` is the library's (``e3q8``), not ours
+            from fairtel.store._engine import unavailable
+
+            error = unavailable(error) or Exception("internal_error")
         code = str(getattr(error, "code", "") or "internal_error")
         rows = [dict(r, reason=f"{r['reason']} (failed: {code})" if r["reason"] else f"failed: {code}") for r in self._recorded]
         refused_subject = None if self._refused is None else self.pseudonyms.msisdn(self._refused[0])
