@@ -8,6 +8,7 @@ issued debit/credit pairs, and where the rates differ by band their net was not 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -101,14 +102,15 @@ def open_home(tmp_path: Path) -> App:
     return app
 
 
-def arrive(app: App, *files: list[dict[str, Any]]) -> None:
-    """Each file's records written as mediation writes a file's part (named after its content hash) and rated
-    online, one commit for all of them, in the order given."""
+def arrive(app: App, *files: list[dict[str, Any]], named: str | None = None) -> None:
+    """Each file's records written as mediation writes a file's part (named after its content hash; ``named``:
+    ``<named><i>`` instead) and rated online, one commit for all of them, in the order given."""
     arrived = []
-    for records in files:
+    for i, records in enumerate(files):
         digest = hashlib.sha256(repr(sorted(r["record_id"] for r in records)).encode()).hexdigest()
-        app.lake.write("usage", P, pa.Table.from_pylist(records, schema=CLEAN_USAGE_SCHEMA), part=digest[:24])
-        arrived.append(ArrivedFile(digest, [app.lake.part_path("usage", P, digest[:24])], datetime.now(UTC)))
+        part = digest[:24] if named is None else f"{named}{i}"
+        app.lake.write("usage", P, pa.Table.from_pylist(records, schema=CLEAN_USAGE_SCHEMA), part=part)
+        arrived.append(ArrivedFile(digest, [app.lake.part_path("usage", P, part)], datetime.now(UTC)))
     catalog = parsed(catalog_text())
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app), gate=home_gate(app, catalog))
     rater.rate_files(arrived)
@@ -204,12 +206,51 @@ def test_the_rerate_rates_as_rate_does_with_the_arrival_ordinals(app: App) -> No
     assert again == rated_amounts(app)
 
 
-def test_a_file_rated_under_another_name_than_its_hash_is_said_to_be_in_time_order(app: App) -> None:
+def test_the_log_names_each_files_parts_so_their_names_do_not_matter(app: App) -> None:
+    arrive(app, [R2, Q2], [R1], [R3, Q1], named="part-")  # no part named after its file's hash
+    log = (app.lake.root / "rating_log" / "online.jsonl").read_text().splitlines()
+    assert [f["parts"] for f in json.loads(log[0])["files"]] == [[f"usage/period={P}/part-{i}.parquet"] for i in range(3)]
+    assert bill_period(app, P, catalog=parsed(catalog_text()), issue=True)["bills"] == 2
+    out = rerate_period(app, P, catalog=parsed(catalog_text()))
+    assert (out["records_changed"], out["adjustments_issued"], out["net"]) == (0, 0, "0.00"), out["sample"]
+    assert out["records_order_unknown"] == 0 and out["notes"] == []
+
+
+def test_a_log_from_before_parts_finds_them_by_mediations_naming(app: App) -> None:
+    arrive(app, [R2, Q2], [R1], [R3, Q1])
+    log = app.lake.root / "rating_log" / "online.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    for e in entries:
+        for f in e["files"]:
+            del f["parts"]
+    log.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    bill_period(app, P, catalog=parsed(catalog_text()), issue=True)
+    out = rerate_period(app, P, catalog=parsed(catalog_text()))
+    assert (out["records_changed"], out["adjustments_issued"]) == (0, 0), out["sample"]
+    assert out["records_order_unknown"] == 0
+
+
+def test_a_file_under_another_name_than_its_hash_without_parts_logged_is_said_to_be_in_time_order(app: App) -> None:
     app.lake.write("usage", P, pa.Table.from_pylist([R2], schema=CLEAN_USAGE_SCHEMA), part="custom")
     catalog = parsed(catalog_text())
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app), gate=home_gate(app, catalog))
     rater.rate_file("not-a-content-hash", [app.lake.part_path("usage", P, "custom")], arrived_at=datetime.now(UTC))
+    log = app.lake.root / "rating_log" / "online.jsonl"
+    entry = json.loads(log.read_text())
+    del entry["files"][0]["parts"]  # as a log from before parts
+    log.write_text(json.dumps(entry, sort_keys=True) + "\n")
     bill_period(app, P, catalog=catalog, issue=True)
     out = rerate_period(app, P, catalog=catalog)
     assert out["adjustments_issued"] == 0 and out["records_order_unknown"] == 1
     assert any("time order" in n for n in out["notes"])
+
+
+def test_the_bill_run_names_the_batch_run_as_online_rating_does(app: App) -> None:
+    from fairtel.cli._billing import _rating_batch
+    from fairtel.engines._online import batch_of
+
+    assert _rating_batch(app, P) is None and batch_of(app.lake.root, P) == (None, frozenset())
+    app.lake.write("usage", P, pa.Table.from_pylist([R3], schema=CLEAN_USAGE_SCHEMA), part="batch")
+    rate_period(app, Period.parse(P), catalog=parsed(catalog_text()))
+    run, parts = batch_of(app.lake.root, P)
+    assert run is not None and parts == {"batch.parquet"} and _rating_batch(app, P) == run

@@ -169,19 +169,10 @@ def _scan_usage(app: App, period: Period, msisdns: list[str] | None = None, *, p
 
 def _rating_batch(app: App, key: str) -> str | None:
     """The batch run whose lines the rated period ``key`` holds (None: none), named as online rating names it in
-    its log (``OnlineRater._batch``): the manifest's run, else (a run from before manifests) after its parts."""
-    import hashlib
+    its log (``engines._online.batch_of``): the manifest's run, else (a run from before manifests) after its parts."""
+    from fairtel.engines._online import batch_of
 
-    from fairtel.core.commits import read_manifest
-    from fairtel.engines._online import PREFIX
-
-    d = app.lake.root / "rated" / f"period={key}"
-    found = read_manifest(d)
-    if found is not None:
-        return found[0]
-    parts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.glob("*.parquet")
-                   if not p.name.startswith((".", "_", PREFIX)))
-    return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16] if parts else None
+    return batch_of(app.lake.root, key)[0]
 
 
 def _rated_order(app: App, key: str) -> RatedOrder:

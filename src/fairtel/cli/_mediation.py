@@ -247,23 +247,32 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
     to since. The register's changes are taken before each commit, line by line (``store.register_changes``: one
     look-up in an index when nothing changed; the register read whole after a bulk import); the consent ledger is
-    read again every minute."""
+    read again every minute. So is the current catalog version before each commit (one indexed look-up): once
+    ``fairtel load`` made another version current, the files from then on are priced with it, as the bills will
+    name it (the counters carry on: they are keyed by allowance ids, cap rule ids and charge keys, which a new
+    version keeps), and one line on stderr says so."""
     import polars as pl
 
+    from fairtel.catalog import parse_catalog
     from fairtel.cli._home import home_catalog, home_gate, home_lines, home_plans
     from fairtel.engines import ArrivedFile, OnlineRater
-    from fairtel.store import plan_timeline, register_changes, register_version
+    from fairtel.store import catalog_text, current_catalog, plan_timeline, register_changes, register_version
 
-    catalog = home_catalog(app, None, [])
+    def catalog_version(conn: Any) -> int | None:
+        stored = current_catalog(conn)
+        return None if stored is None else stored.version_id
+
     with app.db.connect() as conn:
         seen = register_version(conn)  # before the whole read: a change committed in between is taken again
+        version_id = catalog_version(conn)  # likewise: a version loaded in between is taken on the next pass
+    catalog = home_catalog(app, None, [])
     lines = home_lines(app)
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app),
                         gate=home_gate(app, catalog, lines=lines))
     loaded = time.monotonic()
 
     def after(reports: Sequence[FileReport]) -> None:
-        nonlocal loaded, seen, lines
+        nonlocal loaded, seen, lines, catalog, version_id
         files = [ArrivedFile(r.content_hash, r.parts,
                              datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC))
                  for r in reports
@@ -275,6 +284,17 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
         with app.db.connect() as conn:
             version, changed = register_changes(conn, since=seen)
             plans = pl.from_arrow(plan_timeline(conn, msisdns=changed)) if changed else None
+            current = catalog_version(conn)
+            text = catalog_text(conn, current) if current is not None and current != version_id else None
+        if text is not None:  # another version loaded: price the files from now on with it
+            fresh, problems = parse_catalog(text, file=f"<stored catalog version {current}>")
+            if fresh is None:
+                raise InvalidInputError(problems, what="the stored catalog")
+            gate = home_gate(app, fresh, lines=lines)
+            catalog, version_id, rater.catalog, rater.gate = fresh, current, fresh, gate
+            loaded = time.monotonic()
+            err_console.print(f"catalog version {current} loaded: rating with it from now on", markup=False,
+                              highlight=False, soft_wrap=True)
         if changed is None:  # more lines changed than are worth taking one by one
             whole = home_lines(app)
             subscribers = home_plans(app)

@@ -19,9 +19,10 @@ Per commit and period, in this order:
    (each to a hidden name, fsynced, then renamed): as a delta ``o-<seq>-<file>.parquet``, every counter of the
    subscribers the commit names (those rows are the whole state of those subscribers), or as a snapshot
    ``o-<seq>-<file>.full.parquet``, every counter of the period;
-3. one line ``{seq, file, files: [{file, records, periods, arrived_at}], periods, records, lines, unrated,
+3. one line ``{seq, file, files: [{file, records, periods, parts, arrived_at}], periods, records, lines, unrated,
    amount_minor, rated_at}`` is appended to ``rating_log/online.jsonl`` and fsynced: that line is the commit of
-   all its files.
+   all its files (``parts``: each file's usage parts, relative to the lake, so that a rerate finds which records
+   drew allowances in which order without relying on how mediation names the parts).
 
 Writing only deltas keeps a file's cost in proportion to the file, not to the operator's millions of
 subscribers. A snapshot is written for the period's first online file, and again once the deltas since the
@@ -134,8 +135,8 @@ class OnlineResult:
 
 
 def entry_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The files a log entry committed, each ``{file, records, arrived_at}`` (an entry from before commits of
-    several files names one, at its top level)."""
+    """The files a log entry committed, each ``{file, records, periods, arrived_at}`` and ``parts`` (an entry from
+    before commits of several files names one, at its top level; one from before ``parts`` has none)."""
     if "files" in entry:
         return list(entry["files"])
     return [{"file": entry["file"], "records": entry["records"], "periods": entry["periods"],
@@ -189,10 +190,27 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def batch_of(lake: Path, period: str) -> tuple[str | None, frozenset[str]]:
+    """The batch run whose lines ``period`` holds in ``lake`` (None: no batch run) and the usage parts it rated, as
+    the rating log names it. A batch run from before manifests is named after its parts (then which usage it rated
+    is not known)."""
+    d = lake / RATED / f"period={period}"
+    found = read_manifest(d)
+    if found is not None:
+        return found
+    parts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.glob("*.parquet")
+                   if not p.name.startswith((".", "_", PREFIX)))
+    if not parts:
+        return None, frozenset()
+    return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16], frozenset()
+
+
 class OnlineRater:
     """Rates committed usage files one after another, carrying each period's counters. Not thread-safe: one
     rater per home (``fairtel watch --rate`` starts it holding mediation's lock, and each pass over the inbox
-    holds that lock)."""
+    holds that lock). ``catalog`` (and ``gate``) may be replaced between commits, as the watch does when another
+    catalog version is loaded: the counters are keyed by allowance ids, cap rule ids and charge keys, so those the
+    new version keeps carry on (the others are kept, drawn by no rule)."""
 
     def __init__(self, settings: Settings, *, catalog: Catalog, subscribers: pl.DataFrame,
                  gate: VasGate | None = None) -> None:
@@ -283,17 +301,8 @@ class OnlineRater:
         return True
 
     def _batch(self, period: str) -> tuple[str | None, frozenset[str]]:
-        """The batch run whose lines the period holds (None: no batch run) and the usage parts it rated. A batch
-        run from before manifests is named after its parts (then which usage it rated is not known)."""
-        d = self.lake / RATED / f"period={period}"
-        found = read_manifest(d)
-        if found is not None:
-            return found
-        parts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in d.glob("*.parquet")
-                       if not p.name.startswith((".", "_", PREFIX)))
-        if not parts:
-            return None, frozenset()
-        return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16], frozenset()
+        """The period's batch run and the usage parts it rated (``batch_of``)."""
+        return batch_of(self.lake, period)
 
     @staticmethod
     def _name(seq: int, file: str) -> str:
@@ -390,7 +399,7 @@ class OnlineRater:
         name = self._name(seq, files[0].file)
         batches: dict[str, tuple[str | None, frozenset[str]]] = {}
 
-        def batch_of(period: str) -> tuple[str | None, frozenset[str]]:
+        def period_batch(period: str) -> tuple[str | None, frozenset[str]]:
             if period not in locked:  # a record's period that its part's directory did not name
                 stack.enter_context(period_lock(self.lake, period))
                 locked.add(period)
@@ -401,7 +410,7 @@ class OnlineRater:
         def rated_by_batch(part: Path) -> bool:
             """A usage part the period's batch run rated: its records are charged already."""
             folder = part.parent.name
-            return folder.startswith("period=") and part.name in batch_of(folder.removeprefix("period="))[1]
+            return folder.startswith("period=") and part.name in period_batch(folder.removeprefix("period="))[1]
 
         usage = _read([[Path(p) for p in f.parts if Path(p).exists() and not rated_by_batch(Path(p))] for f in files])
         from fairtel.rating import rate
@@ -418,7 +427,7 @@ class OnlineRater:
                 counts[k] += n
                 file_periods[k].append(p)
             for period, frame in by_period[0]:
-                before = self._period_state(period, batch_of(period)[0])
+                before = self._period_state(period, period_batch(period)[0])
                 opening = before.frame
                 mine = _Numbers(frame["msisdn"])
                 # the register rows and the counters of these files' subscribers (and the other counters): one
@@ -446,18 +455,26 @@ class OnlineRater:
         rated_at = datetime.now(UTC)
         entry = {"seq": seq, "file": files[0].file, "records": usage.height, "lines": lines, "unrated": unrated,
                  "amount_minor": amount, "periods": periods, "rated_at": rated_at.isoformat(),
-                 "files": [{"file": f.file, "records": n, "periods": ps,
+                 "files": [{"file": f.file, "records": n, "periods": ps, "parts": [self._relative(p) for p in f.parts],
                             "arrived_at": f.arrived_at.astimezone(UTC).isoformat()}
                            for f, n, ps in zip(files, counts, file_periods, strict=True)]}
         # the batch run each period's counters carry on from: a rater started afresh reads them from the
         # counter files only while the period still holds that run's lines
-        if under := {p: b for p in periods if (b := batch_of(p)[0]) is not None}:
+        if under := {p: b for p in periods if (b := period_batch(p)[0]) is not None}:
             entry["batch"] = under
         with lock(self.lake, "log"):
             self.log.append(entry)  # the commit: one line, whatever the number of files
         self._state.update(new_state)
         self._prune(periods)
         return OnlineResult.of(entry)
+
+    def _relative(self, part: str | Path) -> str:
+        """A usage part's path as the log names it: relative to the lake (as given when it lies elsewhere)."""
+        path = Path(part)
+        try:
+            return path.resolve().relative_to(self.lake.resolve()).as_posix()
+        except ValueError:
+            return path.as_posix()
 
     def _prune(self, periods: Iterable[str]) -> None:
         """Remove the counter files of each period from before its newest committed snapshot (the names sort by

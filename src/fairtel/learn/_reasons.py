@@ -23,7 +23,9 @@ class Direction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """Words for one feature. ``{value}`` in a text is replaced by the row's value; ``category`` texts by the level."""
+    """Words for one feature. ``{value}`` in a text is replaced by the row's value; ``category`` texts by the level.
+    ``{s}`` in an English text is the plural ending the value calls for: "" after 1, else "s" ("{value} day{s}":
+    "1 day", "0 days", "2 days")."""
 
     high_en: str = ""
     high_zh: str = ""
@@ -95,4 +97,9 @@ def phrase(feature: str, value: str, direction: Direction, entry: Phrase | None)
     else:
         en = e.low_en or f"{feature} is low ({{value}})"
         zh = e.low_zh or f"{feature}偏低（{{value}}）"
-    return en.replace("{value}", value), zh.replace("{value}", value)
+    return en.replace("{value}", value).replace("{s}", _plural_s(value)), zh.replace("{value}", value)
+
+
+def _plural_s(value: str) -> str:
+    """The English plural ending after ``value``: none after one (or minus one), "s" after any other."""
+    return "" if value.strip().lstrip("+-") == "1" else "s"
