@@ -326,7 +326,7 @@ def register(app: typer.Typer) -> None:
             [[r.stage, r.status, f"{r.seconds:.1f} s", _figures_text(r.figures) or r.note] for r in results],
         ))
         console.print(f"done in {total:.1f} s. Home: {home_dir}  Operator directory: {operator_dir.resolve()}")
-        console.print(f"Next: `fairtel --home {home_dir} assure` (findings), `fairtel catalog show`, "
+        console.print(f"Next: `fairtel --home {home_dir} assure` (findings), `fairtel --home {home_dir} catalog show`, "
                       f"`fairtel --home {home_dir} ingest FILE --json`")
         logins = dctx.facts.get("logins")
         if serve_ready:
