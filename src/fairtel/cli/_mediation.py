@@ -238,7 +238,7 @@ def _retry_error(exc: RetryLater) -> FairtelError:
     return DatabaseUnavailableError(str(exc), details=cause.details if cause is not None else None)
 
 
-SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is read again
+SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is looked at (read again only when it changed)
 
 
 def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], None]:
@@ -246,8 +246,8 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
     rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
     to since. The register's changes are taken before each commit, line by line (``store.register_changes``: one
-    look-up in an index when nothing changed; the register read whole after a bulk import); the consent ledger is
-    read again every minute. So is the current catalog version before each commit (one indexed look-up): once
+    look-up in an index when nothing changed; the register read whole after a bulk import); the consent ledger is looked
+    at every minute and read again when it changed (its count of events). So is the current catalog version before each commit (one indexed look-up): once
     ``fairtel load`` made another version current, the files from then on are priced with it, as the bills will
     name it (the counters carry on: they are keyed by allowance ids, cap rule ids and charge keys, which a new
     version keeps), and one line on stderr says so."""
@@ -262,9 +262,21 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
         stored = current_catalog(conn)
         return None if stored is None else stored.version_id
 
+    def ledger_mark(conn: Any) -> tuple[Any, ...]:
+        """What tells whether the consent ledger changed: it is append-only, so an event added changes its count
+        (and the latest instant); the gate is built again only then, not every minute for nothing."""
+        from sqlalchemy import func, select
+
+        from fairtel.store import ConsentEvent
+        from fairtel.store._schema import table_of
+
+        t = table_of(ConsentEvent)
+        return tuple(conn.execute(select(func.count(), func.max(t.c.at))).one())
+
     with app.db.connect() as conn:
         seen = register_version(conn)  # before the whole read: a change committed in between is taken again
         version_id = catalog_version(conn)  # likewise: a version loaded in between is taken on the next pass
+        ledger = ledger_mark(conn)  # likewise: an event added in between makes the next look build the gate again
     catalog = home_catalog(app, None, [])
     lines = home_lines(app)
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app),
@@ -272,7 +284,7 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
     loaded = time.monotonic()
 
     def after(reports: Sequence[FileReport]) -> None:
-        nonlocal loaded, seen, lines, catalog, version_id
+        nonlocal loaded, seen, lines, catalog, version_id, ledger
         files = [ArrivedFile(r.content_hash, r.parts,
                              datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC))
                  for r in reports
@@ -307,8 +319,12 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
             lines = pl.concat([lines.filter(~pl.col("msisdn").is_in(changed)), theirs])
             rater.update_register(changed, plans, lines=theirs)
         seen = version
-        if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:  # new orders and confirmations
-            rater.gate = home_gate(app, catalog, lines=lines)
+        if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:  # new orders and confirmations, if any
+            with app.db.connect() as conn:
+                mark = ledger_mark(conn)  # before the read: an event added meanwhile is taken the next time
+            if mark != ledger:
+                rater.gate = home_gate(app, catalog, lines=lines)
+                ledger = mark
             loaded = time.monotonic()
         names = {r.content_hash: Path(r.file).name for r in reports}
         for res in rater.rate_files(files):
