@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import threading
@@ -30,7 +29,7 @@ from fairtel.engines import read_features
 from fairtel.engines._commit import _write_manifest, commit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_store_gap_lake_readonly import _without_root_powers
+from test_store_gap_lake_readonly import read_only_tree, read_without_write_access
 
 P = "2026-03"
 TABLES = {"fraud_lines": "msisdn", "fraud_callers": "peer", "fraud_callbacks": "record_id"}
@@ -127,22 +126,11 @@ CHILD = textwrap.dedent("""
 
 @pytest.fixture
 def read_only(crashed: Path) -> Iterator[Path]:
-    """The crashed lake, every file and directory of it read-only (restored afterwards, for the clean-up)."""
-    paths = [crashed, *crashed.rglob("*")]
-    modes = {p: p.stat().st_mode for p in paths}
-    for p in reversed(paths):
-        os.chmod(p, modes[p] & ~0o222)
-    yield crashed
-    for p in paths:
-        os.chmod(p, modes[p])
+    """The crashed lake, every file and directory of it read-only."""
+    with read_only_tree(crashed) as lake:
+        yield lake
 
 
 def test_a_reader_without_write_access_reads_the_pending_pass_and_does_not_fail(read_only: Path) -> None:
-    try:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(read_only), str(Path(__file__).parent)],
-                              capture_output=True, text=True, timeout=120, preexec_fn=_without_root_powers)
-    except subprocess.SubprocessError as exc:  # pragma: no cover - a system that refuses to drop them
-        pytest.skip(f"cannot run a reader without write access here: {exc}")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == NEW
+    assert read_without_write_access(CHILD, read_only, Path(__file__).parent) == NEW
     assert journal_path(read_only, features_lock_name(P)).exists()

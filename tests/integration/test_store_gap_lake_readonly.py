@@ -116,26 +116,41 @@ def _without_root_powers() -> None:
             raise OSError(ctypes.get_errno(), "cannot drop a capability")
 
 
-@pytest.fixture
-def read_only(crashed: Path) -> Iterator[Path]:
-    """The crashed lake, every file and directory of it read-only (restored afterwards, for the clean-up)."""
-    paths = [crashed, *crashed.rglob("*")]
+@contextmanager
+def read_only_tree(root: Path) -> Iterator[Path]:
+    """``root``, every file and directory of it read-only (restored afterwards, for the clean-up)."""
+    paths = [root, *root.rglob("*")]
     modes = {p: p.stat().st_mode for p in paths}
     for p in reversed(paths):
         os.chmod(p, modes[p] & ~0o222)
-    yield crashed
-    for p in paths:
-        os.chmod(p, modes[p])
-
-
-def test_a_reader_without_write_access_to_the_lake_reads_the_pending_run_and_does_not_fail(read_only: Path) -> None:
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(read_only), str(Path(__file__).parent)],
+        yield root
+    finally:
+        for p in paths:
+            os.chmod(p, modes[p])
+
+
+def read_without_write_access(child: str, lake: Path, tests_dir: Path) -> object:
+    """What the Python source ``child`` prints as JSON, run in a process that may not write ``lake`` (argv: the
+    lake, then ``tests_dir`` for its imports); skips where the system refuses to drop root's powers."""
+    try:
+        done = subprocess.run([sys.executable, "-c", child, str(lake), str(tests_dir)],
                               capture_output=True, text=True, timeout=120, preexec_fn=_without_root_powers)
     except subprocess.SubprocessError as exc:  # pragma: no cover - a system that refuses to drop them
         pytest.skip(f"cannot run a reader without write access here: {exc}")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {read: ["new"] for read in READS}
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def read_only(crashed: Path) -> Iterator[Path]:
+    """The crashed lake, every file and directory of it read-only."""
+    with read_only_tree(crashed) as lake:
+        yield lake
+
+
+def test_a_reader_without_write_access_to_the_lake_reads_the_pending_run_and_does_not_fail(read_only: Path) -> None:
+    assert read_without_write_access(CHILD, read_only, Path(__file__).parent) == {read: ["new"] for read in READS}
     assert journal_path(read_only, rating_lock_name(P)).exists()
 
 

@@ -244,7 +244,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def encode_reason(code: str, currency: str, **params: str | None) -> str:
-    """``code k=v ... currency=XXX``: values percent-encoded (a space in a record id stays in one value), the
+    """``code k=v ... currency=CNY``: values percent-encoded (a space in a record id stays in one value), the
     currency last, so a text cut short does not parse rather than parsing wrong. Optional parameters (those after
     the required ones, last first) are left out when the text would not fit in a bill line."""
     required = REASON_PARAMS[code]
