@@ -41,6 +41,7 @@ app = typer.Typer(
 @dataclass
 class CliState:
     home: Path | None = None
+    actor: str | None = None  # who runs the command, as the access audit records it (default: the OS user)
 
 
 def _version(value: bool) -> None:
@@ -56,9 +57,14 @@ def _root(
         Path | None,
         typer.Option("--home", envvar="FAIRTEL_HOME", help="Directory for everything fairtel writes (default ./var)."),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", envvar="FAIRTEL_ACTOR",
+                     help="Who runs the command, as the access audit records what it shows in clear (default: the OS user)."),
+    ] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
-    ctx.obj = CliState(home=home)
+    ctx.obj = CliState(home=home, actor=actor)
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).

@@ -497,6 +497,11 @@ def register(app: typer.Typer) -> None:
                     sent = FileOutbox(settings.outbox_dir).send(messages)
                 elif refund:
                     inputs.notes.append("--no-write: nothing recorded, so no refund was posted")
+            if as_json:  # every finding with its subscriber's number (the tables show counts only)
+                from fairtel.cli._audit import audit_shown, plural
+
+                audit_shown(ctx, fapp, action="finding.list", subjects=(f.msisdn for f in run.findings),
+                            what=plural(len(run.findings), "finding"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=outcome)

@@ -87,15 +87,30 @@ def chat(
     ctx: typer.Context, *, msisdn: str | None, lang: str, script: Path | None, today: str | None, as_json: bool,
     home: Path | None,
 ) -> None:
+    from fairtel.cli._audit import audit_shown
+
+    audited: set[str] = set()
+
+    def audit_line(conv: Any) -> None:
+        """The line the conversation speaks for, once known, and another line of the same customer a turn
+        reads, each recorded before its data is shown: the replies read its bills, usage and subscriptions to
+        whoever runs the command."""
+        new = [n for n in dict.fromkeys((conv.msisdn, getattr(conv, "line", None))) if n and n not in audited]
+        if new:
+            audit_shown(ctx, fapp, action="chat.session", resource=f"conversation/{conv.conversation_id}",
+                        subjects=new, what="a subscriber's conversation with the assistant")
+            audited.update(new)
+
     try:
         day = _parse_day(today)
         fapp = app_for(ctx, home)
         with reporter(quiet=as_json) as rep:
             assistant = build_assistant(fapp, today=day, report=rep)
         conv = assistant.start(msisdn, language=lang)
+        audit_line(conv)
         interactive = script is None and sys.stdin.isatty() and not as_json
         if interactive:
-            _interactive(assistant, conv, lang)
+            _interactive(assistant, conv, lang, audit_line)
             return
         if script is None or str(script) == "-":
             messages = _script_lines(sys.stdin)
@@ -106,6 +121,7 @@ def chat(
         turns = []
         for message in messages:
             reply = assistant.say(conv, message)
+            audit_line(conv)
             turns.append({"message": message, **reply.to_dict()})
             if not as_json:
                 _print_turn(message, reply)
@@ -115,7 +131,7 @@ def chat(
         print_json({"conversation_id": conv.conversation_id, "msisdn": conv.msisdn, "turns": turns})
 
 
-def _interactive(assistant: Assistant, conv: Any, lang: str) -> None:
+def _interactive(assistant: Assistant, conv: Any, lang: str, audit_line: Callable[[Any], None]) -> None:
     hello = "你好 / Hello" if lang == "auto" else ("你好" if lang == "zh" else "Hello")
     console.print(f"{hello}: type a message, or quit to leave.", highlight=False)
     while True:
@@ -130,6 +146,7 @@ def _interactive(assistant: Assistant, conv: Any, lang: str) -> None:
             return
         try:
             reply = assistant.say(conv, message)
+            audit_line(conv)
         except FairtelError as exc:
             err_console.print(f"{exc.code}: {exc}", highlight=False, markup=False)
             continue
@@ -295,21 +312,27 @@ DESK_ACTOR = "care-desk"  # who moves complaints from the command line unless --
 SLA_ACTOR = "sla"
 
 
-def _audit_as(fapp: App, actor: str, role: str) -> AuditAs:
-    from fairtel.privacy import Pseudonymizer
+def _audit_as(fapp: App, actor: str, role: str, ctx: typer.Context | None = None) -> AuditAs:
+    """Who writes, as the complaint's history and the access audit name them: ``actor`` (``--by``), and in the
+    audit's reason who ran the command (``--actor`` or the OS user), which ``--by`` does not prove."""
+    from fairtel.cli._audit import run_by
+    from fairtel.privacy import Pseudonymizer, replace_numbers
     from fairtel.store import AuditAs
 
     pseudonym = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="msisdn")
-    return AuditAs(actor, role, pseudonym, reason="care desk (command line)")
+    reason = replace_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym, standalone=True)
+    return AuditAs(actor, role, pseudonym, reason=reason)
 
 
-def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str | None, by: str) -> ComplaintRecord:
-    """One lifecycle move through the store (checked, recorded in the history and the access audit)."""
+def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str | None, by: str,
+         ctx: typer.Context | None = None) -> ComplaintRecord:
+    """One lifecycle move through the store (checked, recorded in the history and the access audit, which names
+    the subscriber shown by the move's answer)."""
     from fairtel.core.time import utc_now
     from fairtel.store import move_complaint
 
     with fapp.db.begin() as conn:
-        return move_complaint(conn, complaint_id, to, at=utc_now(), audit=_audit_as(fapp, by, "agent"), note=note,
+        return move_complaint(conn, complaint_id, to, at=utc_now(), audit=_audit_as(fapp, by, "agent", ctx), note=note,
                               refund=refund, policy=sla_of(fapp))
 
 
@@ -334,7 +357,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
     def _run(ctx: typer.Context, complaint_id: str, to: str, note: str | None, refund: str | None, by: str,
              as_json: bool, home: Path | None) -> None:
         try:
-            rec = move(app_for(ctx, home), complaint_id, to, note=note, refund=refund, by=by)
+            rec = move(app_for(ctx, home), complaint_id, to, note=note, refund=refund, by=by, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -374,17 +397,15 @@ def _register_lifecycle(sub: typer.Typer) -> None:
     def history_cmd(ctx: typer.Context, complaint_id: IdArg, as_json: JsonOpt = False, home: HomeOpt = None) -> None:
         """A complaint's history: every move and escalation, oldest first (events implied by a status set
         outside the lifecycle are marked unrecorded)."""
-        from fairtel.core.time import utc_now
-        from fairtel.store import get_complaint, record_access
+        from fairtel.cli._audit import audit_shown
+        from fairtel.store import get_complaint
 
         try:
             fapp = app_for(ctx, home)
-            who = _audit_as(fapp, DESK_ACTOR, "agent")
             with fapp.db.begin() as conn:
                 rec = get_complaint(conn, complaint_id, policy=sla_of(fapp))
-                record_access(conn, actor=who.actor, role=who.role, action="complaint.history",
-                              resource=f"complaint/{complaint_id}", subject_msisdn_pseudonym=who.pseudonym(rec.msisdn),
-                              reason=who.reason, at=utc_now())
+                audit_shown(ctx, fapp, action="complaint.history", resource=f"complaint/{complaint_id}",
+                            subjects=[rec.msisdn], what=f"complaint {complaint_id} and its history", conn=conn)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -413,7 +434,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
             at = _parse_instant(now, "--now")
             fapp = app_for(ctx, home)
             with fapp.db.begin() as conn:
-                done = escalate_overdue(conn, now=at, audit=_audit_as(fapp, SLA_ACTOR, "system"), policy=sla_of(fapp))
+                done = escalate_overdue(conn, now=at, audit=_audit_as(fapp, SLA_ACTOR, "system", ctx), policy=sla_of(fapp))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -436,9 +457,14 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """List complaints, the newest first."""
+        """List complaints, the newest first (numbers and words in clear: recorded in the access audit)."""
+        from fairtel.cli._audit import audit_shown, plural
+
         try:
-            rows = _complaint_rows(app_for(ctx, home), status, limit)
+            fapp = app_for(ctx, home)
+            rows = _complaint_rows(fapp, status, limit)
+            audit_shown(ctx, fapp, action="complaint.list", subjects=(r["msisdn"] for r in rows),
+                        what=plural(len(rows), "complaint"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -487,7 +513,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Close a complaint (the same as complaint-close)."""
         try:
-            rec = move(app_for(ctx, home), complaint_id, "closed", note=None, refund=None, by=DESK_ACTOR)
+            rec = move(app_for(ctx, home), complaint_id, "closed", note=None, refund=None, by=DESK_ACTOR, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:

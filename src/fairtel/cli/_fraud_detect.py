@@ -299,6 +299,17 @@ def hide_numbers(text: str | None, pseudonym: Callable[[str], str]) -> str | Non
 
 
 # ---- output -------------------------------------------------------------------------------------------
+def audit_cases(ctx: typer.Context, app: App, cases: list[FraudCase], *, listed: int, as_json: bool,
+                action: str = "fraud_case.list") -> None:
+    """Record in the access audit the numbers the output shows in clear: the subjects of the ``listed`` cases
+    a table shows, or every case and the numbers each names (a Wangiri case's callers back) in JSON."""
+    from fairtel.cli._audit import audit_shown, plural
+
+    shown = cases if as_json else cases[:listed]
+    subjects = [n for c in shown for n in (c.subject, *(c.related if as_json else ()))]
+    audit_shown(ctx, app, action=action, subjects=subjects, what=plural(len(shown), "fraud case"))
+
+
 def _cases_table(title: str, cases: list[FraudCase], limit: int, *, decided: bool) -> Table:
     """The full case id (what `decide` takes) never wraps; the codes of the conditions that held fold."""
     t = Table(title=title)
@@ -408,9 +419,10 @@ def register(fraud_app: typer.Typer) -> None:
                     raise NotFoundError(f"no usage in {app.settings.lake_dir / 'usage'}; run `fairtel load` or `fairtel ingest` first")
                 queue, summary, _ = run_detect(app, periods=keys, catalog=cat, thresholds=thresholds,
                                                exempt=_exempt(exempt or []), chunks=chunks, quiet=as_json)
+                found = [c for k in keys for c in queue.cases(period=k)]
+                audit_cases(ctx, app, found, listed=limit, as_json=as_json)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        found = [c for k in keys for c in queue.cases(period=k)]
         if load is not None:
             summary["load_exit_code"] = load.exit_code
         if as_json:
@@ -451,7 +463,8 @@ def register(fraud_app: typer.Typer) -> None:
             app = app_for(ctx, home)
             with app:
                 _, queue = load_queue(app)
-            cases = queue.cases(status=status, detector=detector, period=period)
+                cases = queue.cases(status=status, detector=detector, period=period)
+                audit_cases(ctx, app, cases, listed=limit, as_json=as_json)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -497,6 +510,13 @@ def register(fraud_app: typer.Typer) -> None:
                 )
                 decided = queue.get(case)
                 line = record_decision(app, files, decided, decision, suspension, pseudonym)
+                # the answer shows the case's number (and in JSON the numbers it names): recorded as shown, beside
+                # the decision's own row, with who ran the command and where it went
+                from fairtel.cli._audit import audit_shown
+
+                shown = (decided.subject, *decided.related) if as_json else (decided.subject,) if suspension else ()
+                audit_shown(ctx, app, action="fraud_case.read", resource=f"fraud_case/{case}", subjects=shown,
+                            what=f"fraud case {case}")
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:

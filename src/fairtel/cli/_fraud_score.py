@@ -15,6 +15,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from fairtel.cli._audit import audit_shown, plural
 from fairtel.cli._context import app_for
 from fairtel.cli._fraud_detect import (
     ROWS_PER_CHUNK,
@@ -94,10 +95,13 @@ def register(fraud_app: typer.Typer) -> None:
                 keys = _keys(app, period)
                 tables = period_tables(app, keys, _catalog(app, catalog_path, None), chunks, quiet=as_json)
                 _, queue = load_queue(app)  # the decisions taken through the API included: they are labels
-            if not tables:
-                raise NotFoundError(f"no usage in the periods {', '.join(keys)}")
-            frame = pl.concat(list(tables.values()), how="diagonal_relaxed")
-            frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None)
+                if not tables:
+                    raise NotFoundError(f"no usage in the periods {', '.join(keys)}")
+                frame = pl.concat(list(tables.values()), how="diagonal_relaxed")
+                frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None)
+                # the export names every line by its number: recorded before it is written
+                audit_shown(ctx, app, action="fraud_features.export", subjects=frame.get_column("msisdn").unique().to_list(),
+                            what=f"{plural(frame.height, 'row')} of line features", to=out)
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_name(f".{out.name}.tmp")
             frame.write_csv(tmp)
@@ -152,10 +156,15 @@ def register(fraud_app: typer.Typer) -> None:
                 merged = queue.merge(cases)
                 files.save_cases(queue)
                 sync_db(app, [queue.get(c.case_id) for c in cases])
+                listed = scores if show_all else [s for s in scores if s.flagged]
+                shown = listed if as_json else listed[:limit]
+                numbers = [s.msisdn for s in shown]
+                if as_json:  # the cases opened, with the numbers each names
+                    numbers += [n for c in cases for n in (c.subject, *queue.get(c.case_id).related)]
+                audit_shown(ctx, app, action="fraud_score.list", subjects=numbers, what=plural(len(shown), "scored line"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         cut = m.threshold if threshold is None else threshold
-        listed = scores if show_all else [s for s in scores if s.flagged]
         if as_json:
             print_json({"threshold": cut, "periods": list(tables), "lines": len(scores), "flagged": len(cases),
                         "merge": merged.to_dict(), "cases": [queue.get(c.case_id).to_dict() for c in cases],

@@ -3,8 +3,9 @@
 Owns: keyed pseudonyms of numbers and ids (stable per key, not reversible without it, unlike plain hashes
 which anyone can brute-force over the 10^10 mobile numbers of a country), keyed sort keys (a list in an order
 of its own, neither the numbers' nor the pseudonyms', read from an index), finding numbers in text however
-people write them, masking for display, the role model and its permissions. Does not own: storing the access audit (store/) or enforcing it on requests
-(api/): those call ``can`` and ``view_of`` here.
+people write them, masking for display, the role model and its permissions. Does not own: storing the access audit (store/),
+enforcing it on requests (api/: ``can`` and ``view_of`` here) or recording what the command line shows in clear
+(cli/_audit.py: the same audit, under these pseudonyms).
 """
 
 from fairtel.privacy._numbers import has_number, replace_numbers, replace_numbers_in
