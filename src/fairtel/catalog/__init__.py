@@ -2,12 +2,14 @@
 
 Owns the TOML tariff format (docs/catalog.md), its typed model, validation that reports every problem with
 file, line and field, the lookups rating needs (zones by longest prefix, roaming zones, time bands, rules)
-and ``price_steps``, the CGRateS rate-step arithmetic; ``plan_for_subject`` (the ``[[subjects]]`` map) and
-``import_cgrates`` (a CGRateS CSV tariff plan → catalog TOML). Does not own rating usage, balances or bills.
+and ``price_steps``, the CGRateS rate-step arithmetic; ``plan_for_subject`` (the ``[[subjects]]`` map),
+``import_cgrates`` (a CGRateS CSV tariff plan → catalog TOML) and who may order a plan (``Eligibility``, read
+from ``[plans.eligibility]``; advice applies it). Does not own rating usage, balances or bills.
 """
 
 from fairtel.catalog._bands import BandWindow
 from fairtel.catalog._cgrates import CgratesImport, import_cgrates
+from fairtel.catalog._eligibility import SALES_CHANNELS, Eligibility, Ineligible, Refusal
 from fairtel.catalog._load import default_catalog_path, load_catalog, parse_catalog, validate_catalog
 from fairtel.catalog._model import (
     ALL_DAY_BAND,
@@ -40,12 +42,15 @@ __all__ = [
     "ALL_DAY_BAND",
     "ANY_ROAMING",
     "ANY_SUBJECT",
+    "SALES_CHANNELS",
     "UNIT_OF_KIND",
     "Allowance",
     "Band",
     "BandWindow",
     "Catalog",
     "CgratesImport",
+    "Eligibility",
+    "Ineligible",
     "Match",
     "MaxCostStrategy",
     "Name",
@@ -58,6 +63,7 @@ __all__ = [
     "PricingRule",
     "Rate",
     "RateStep",
+    "Refusal",
     "RoamingZone",
     "RuleSet",
     "StepCharge",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fairtel.catalog._bands import DAY, BandWindow, WeekTable, second_of_week
+from fairtel.catalog._eligibility import Eligibility
 from fairtel.catalog._prefixes import PrefixTable, normalise_number
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, Language, UsageKind
-from fairtel.core.errors import NotFoundError
+from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Rounding
 from fairtel.core.time import require_aware, zone
 
@@ -209,7 +211,8 @@ class RuleSet:
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A tariff plan. ``rules`` is the effective, ordered list: the plan's own rules, then those of each set
-    in ``rule_sets``, in the order listed."""
+    in ``rule_sets``, in the order listed. ``eligibility``: who may order it (``[plans.eligibility]``); advice
+    reads it, rating does not."""
 
     id: str
     name: Name
@@ -218,6 +221,7 @@ class Plan:
     rules: tuple[PricingRule, ...] = ()
     included_offers: tuple[str, ...] = ()
     rule_sets: tuple[str, ...] = ()
+    eligibility: Eligibility = field(default_factory=Eligibility)
 
     @property
     def plan_id(self) -> str:
@@ -364,6 +368,24 @@ class Catalog:
         p = self._get("plan", plan_id)
         assert isinstance(p, Plan)
         return p
+
+    def plan_ids(self, ids: Iterable[str], *, what: str = "plans") -> tuple[str, ...]:
+        """``ids``, each once, in the order given, when every one is a plan of the catalog; else
+        ``InvalidInputError`` naming each unknown id (with the nearest plan id) and the catalog's plans."""
+        import difflib
+
+        known = [p.id for p in self.plans]
+        wanted = tuple(dict.fromkeys(i.strip() for i in ids))
+        problems = []
+        for i in wanted:
+            if i not in self._by_id["plan"]:
+                near = difflib.get_close_matches(i, known, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                problems.append(Problem(what, None, None, f"unknown plan {i!r}{hint}; the catalog's plans: "
+                                        f"{', '.join(known)}", "unknown_plan"))
+        if problems:
+            raise InvalidInputError(problems, what=what)
+        return wanted
 
     def offer(self, offer_id: str) -> Offer:
         o = self._get("offer", offer_id)

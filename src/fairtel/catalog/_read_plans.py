@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fairtel.catalog._eligibility import MAX_AGE, SALES_CHANNELS, Eligibility
 from fairtel.catalog._fields import FieldReader, declared, unknown
 from fairtel.catalog._locate import join
 from fairtel.catalog._model import ANY_ROAMING, Allowance, Match, Plan, PricingRule, RuleSet
+from fairtel.catalog._subjects import read_instant
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, UsageKind
 
@@ -65,7 +67,7 @@ class PlanReader(FieldReader):
         self.unique(((t.get("id") if isinstance(t.get("id"), str) else None, p) for t, p in items), "plan")
         for raw, path in items:
             t = self.table(raw, path, ("id", "name", "monthly_fee", "allowances", "rules", "rule_sets",
-                                       "included_offers"), ("id", "name", "monthly_fee"))
+                                       "included_offers", "eligibility"), ("id", "name", "monthly_fee"))
             if t is None:
                 continue
             ident, name = self.ident(t, "id", path), self.name(t, "name", path)
@@ -95,11 +97,47 @@ class PlanReader(FieldReader):
                     self.add(p, unknown("offer", offer, refs.offers), "unknown_reference")
                 else:
                     included.append(offer)
-            if ident and name and fee is not None:
-                out.append(Plan(ident, name, fee, tuple(allowances), tuple(rules), tuple(included), tuple(used_sets)))
+            eligibility = self.eligibility(t["eligibility"], join(path, "eligibility")) if "eligibility" in t else Eligibility()
+            if ident and name and fee is not None and eligibility is not None:
+                out.append(Plan(ident, name, fee, tuple(allowances), tuple(rules), tuple(included), tuple(used_sets),
+                                eligibility))
         self.unique(rule_items, "rule")
         self.unique(allowance_items, "allowance")
         return out, list(sets.values())
+
+    def eligibility(self, raw: object, path: str) -> Eligibility | None:
+        """``[plans.eligibility]``: who may order the plan; ``None`` if any of it is wrong."""
+        keys = ("on_sale", "sale_from", "sale_until", "min_age", "max_age", "channels")
+        t = self.table(raw, path, keys)
+        if t is None:
+            return None
+        on_sale = self.boolean(t, "on_sale", path, default=True)
+        since = read_instant(self, t, "sale_from", path) if "sale_from" in t else None
+        until = read_instant(self, t, "sale_until", path) if "sale_until" in t else None
+        ok = not any(k in t and v is None for k, v in (("sale_from", since), ("sale_until", until)))
+        if since is not None and until is not None and until <= since:
+            self.add(join(path, "sale_until"), f"{until.isoformat()} is not after sale_from ({since.isoformat()}): "
+                     "the plan would never be on sale", "invalid_value")
+            ok = False
+        ages: dict[str, int | None] = {}
+        for key in ("min_age", "max_age"):
+            age = self.integer(t, key, path) if key in t else None
+            if age is not None and age > MAX_AGE:
+                self.add(join(path, key), f"must be at most {MAX_AGE} (whole years), got {age}", "invalid_value")
+                age = None
+            ok = ok and (key not in t or age is not None)
+            ages[key] = age
+        lo, hi = ages["min_age"], ages["max_age"]
+        if lo is not None and hi is not None and hi < lo:
+            self.add(join(path, "max_age"), f"max_age {hi} is below min_age {lo}: nobody could order the plan",
+                     "invalid_value")
+            ok = False
+        ok_c, channels = self.members(t, "channels", path, {c: c for c in SALES_CHANNELS}, "sales channel")
+        if "on_sale" in t and not isinstance(t["on_sale"], bool):
+            ok = False
+        if not ok or not ok_c:
+            return None
+        return Eligibility(on_sale, since, until, lo, hi, channels)
 
     def match(self, t: dict[str, Any], path: str, refs: Refs, kinds: dict[str, UsageKind]) -> Match | None:
         kind = self.choice(t, "kind", path, kinds)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import polars as pl
 import typer
 
+from fairtel.catalog import SALES_CHANNELS
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
@@ -119,25 +120,42 @@ def advise_command(
     csv: Annotated[Path | None, typer.Option("--csv", help="Write every subscriber's advice and notice here.")] = None,
     language: Annotated[str | None, typer.Option("--language", help="Notice language zh|en (default: the subscriber's).")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the largest savings to show.")] = 10,
+    plans: Annotated[list[str] | None, typer.Option(
+        "--plans", metavar="ID,ID", help="Only these plans may be advised: ids separated by commas (or the option repeated).")] = None,
+    channel: Annotated[str | None, typer.Option(
+        "--channel", help=f"The channel the advice is given through ({', '.join(SALES_CHANNELS)}): a plan sold only "
+        "through other channels is not advised (without it: no such plan is).")] = None,
+    explain: Annotated[str | None, typer.Option(
+        "--explain", metavar="MSISDN", help="Advise this subscriber only, and say why each plan was or was not advised.")] = None,
     home: Home = None,
     as_json: Json = False,
 ) -> None:
-    """Best plan for each subscriber: their actual months priced under every plan by the rating engine."""
+    """Best plan for each subscriber: their actual months priced under every plan they could order, by the rating engine."""
     from fairtel.catalog import load_catalog
     from fairtel.cli._home import home_gate
     from fairtel.insight import advise, load_megaline_catalog, notice_text, read_megaline
 
     notes: list[str] = []
+    wanted = None if plans is None else [p.strip() for item in plans for p in item.split(",") if p.strip()]
     try:
+        if wanted is not None and not wanted:
+            raise InvalidInputError([Problem("--plans", None, None, "no plan id given", "missing_value")], what="--plans")
+        if channel is not None and channel not in SALES_CHANNELS:
+            raise InvalidInputError([Problem("--channel", None, None, f"{channel!r} is not one of "
+                                             f"{', '.join(SALES_CHANNELS)}", "invalid_value")], what="--channel")
         with reporter(quiet=as_json) as rep:
             if megaline is not None:
                 data = read_megaline(megaline)
                 catalog = load_catalog(catalog_file) if catalog_file else load_megaline_catalog()
+                if wanted is not None:
+                    catalog.plan_ids(wanted, what="--plans")  # before any pricing: an unknown id fails at once
                 usage, subscribers = data.usage, data.subscribers.select("msisdn", "plan_id", "language")
                 home_bill: dict[str, Any] = {}  # Megaline charges whole months and has no consent ledger
             else:
                 app = app_for(ctx, home)
                 catalog = _home_catalog(app, catalog_file, notes)
+                if wanted is not None:
+                    catalog.plan_ids(wanted, what="--plans")  # before the lake is read: an unknown id fails at once
                 # only the lake's partitions of the months priced are read
                 stored = [p for p in app.lake.periods("usage") if until is None or p <= until]
                 chosen = stored[-months:] if months else stored
@@ -145,11 +163,29 @@ def advise_command(
                 subscribers = _home_subscribers(app)
                 # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
                 home_bill = {"prorate": True, "gate": home_gate(app, catalog)}
-            result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep, **home_bill)
+            if explain is not None:
+                subscribers = subscribers.filter(pl.col("msisdn") == explain)
+                if subscribers.height == 0:
+                    raise NotFoundError(f"no subscriber {explain}", details={"msisdn": explain})
+            # the register holds no birth date: no age is known, and a plan for some ages only is advised to no one
+            result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep,
+                            plans=wanted, channel=channel, **home_bill)
+            why = None if explain is None else result.explain(explain)
+            if megaline is None:  # the home's subscribers, in clear: recorded before anything is shown
+                from fairtel.cli._audit import audit_shown, plural
+
+                if csv is not None:
+                    audit_shown(ctx, app, action="advice.export", subjects=result.advice["msisdn"].to_list(),
+                                what=plural(result.advice.height, "subscriber") + " with advice", to=csv)
+                shown = [explain] if explain is not None else result.savers().head(top)["msisdn"].to_list()
+                audit_shown(ctx, app, action="advice.list", subjects=shown,
+                            what="the plan advice of one subscriber" if explain is not None else "the largest savings")
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     langs = dict(zip(subscribers["msisdn"].to_list(), subscribers["language"].to_list(), strict=True)) if "language" in subscribers.columns else {}
     summary = result.summary()
+    if why is not None:
+        summary["explain"] = why
     savers = result.savers()
     if csv is not None:
         rows = result.advice.to_dicts()
@@ -171,16 +207,43 @@ def advise_command(
     for n in notes:
         console.print(f"note: {n}", highlight=False)
     cur = result.currency
+    lang = "zh" if language == "zh" else "en"
+    if why is not None:
+        _show_explain(why, lang)
+        return
     console.print(
         f"{summary['subscribers']} subscribers priced over {', '.join(result.periods) or 'no months'} under "
-        f"{len(result.plans)} plans; {summary['would_save']} would have paid less on another plan, "
+        f"{len(result.plans)} plans on offer; {summary['would_save']} would have paid less on another plan, "
         f"{summary['total_saving']} {cur} in all.", highlight=False)
+    for x in summary["excluded"]:
+        console.print(f"not advised: {x['plan_id']}: {'; '.join(r[lang] for r in x['reasons'])}", highlight=False)
+    for r in summary["refused"]:
+        console.print(f"not advised to {r['subscribers']} subscriber{'s' if r['subscribers'] != 1 else ''}: "
+                      f"{r['plan_id']}: {r[lang]}", highlight=False)
     rows_out = [[r["msisdn"], r["current_plan"], _money(r["current_minor"], cur), r["best_plan"], _money(r["best_minor"], cur),
                  _money(r["saving_minor"], cur), r["months"]] for r in savers.head(top).iter_rows(named=True)]
     if rows_out:
         console.print(table("largest savings", ["msisdn", "plan", "paid", "best plan", "would cost", "saving", "months"], rows_out))
         first = savers.row(0, named=True)
         console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en", vas_priced=result.vas_priced), highlight=False)
+
+
+def _show_explain(why: dict[str, Any], lang: str) -> None:
+    """One line a plan (reasons can be long: a table would cut them)."""
+    cur = why["currency"]
+    span = ", ".join(why["periods"]) or "no months"
+    console.print(f"{why['msisdn']} on {why['current_plan']}, each plan over {span}:", highlight=False)
+    for p in why["plans"]:
+        cost = "not priced" if p["total"] is None else f"{p['total']} {cur}"
+        if p["current"]:
+            state = "current plan, the cheapest it could order" if why["best_plan"] == p["plan_id"] else "current plan"
+        elif p["advised"]:
+            state = "advised"
+        elif p["reasons"]:
+            state = "not advised: " + "; ".join(r[lang] for r in p["reasons"])
+        else:
+            state = "costs more"
+        console.print(f"  {p['plan_id']}: {cost}; {state}", highlight=False, soft_wrap=True)
 
 
 # -- churn warn / retention ---------------------------------------------------------------------------------
@@ -222,6 +285,15 @@ def warn_command(
         raise fail(exc, as_json=as_json) from None
     ranked = warning.retention_list()
     target = out or app.settings.home / "outbox" / RETENTION_FILE
+    from fairtel.cli._audit import audit_shown, plural
+
+    try:
+        audit_shown(ctx, app, action="retention.export", subjects=ranked["msisdn"].to_list(),
+                    what=plural(ranked.height, "subscriber") + " on the retention list", to=target)
+        audit_shown(ctx, app, action="retention.list", subjects=ranked.head(top)["msisdn"].to_list(),
+                    what="the top of the retention list")
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     retention_csv(ranked).write_csv(tmp)
@@ -331,10 +403,18 @@ def retention_command(
     as_json: Json = False,
 ) -> None:
     """The retention list written by `fairtel churn warn`, highest expected value first."""
-    path = file or app_for(ctx, home).settings.home / "outbox" / RETENTION_FILE
+    from fairtel.cli._audit import audit_shown, plural
+
+    fapp = app_for(ctx, home)
+    path = file or fapp.settings.home / "outbox" / RETENTION_FILE
     if not path.is_file():
         raise fail(NotFoundError(f"{path}: no retention list; run `fairtel churn warn` first"), as_json=as_json)
     frame = pl.read_csv(path, infer_schema=False).head(top)
+    try:
+        audit_shown(ctx, fapp, action="retention.list", subjects=frame["msisdn"].to_list() if "msisdn" in frame.columns else [],
+                    what=plural(frame.height, "retention list row"))
+    except FairtelError as exc:
+        raise fail(exc, as_json=as_json) from None
     if as_json:
         print_json(frame.to_dicts())
         return

@@ -8,12 +8,19 @@ plans and the subscriber's own; a plan that cannot price some of the subscriber'
 unrated) is not offered to that subscriber. Value-added charges are priced only when a consent gate is
 given (then an offer a plan includes costs nothing on that plan, as on the bill); without one they are left
 out, since they cost the offer's price whatever the plan.
+
+Only a plan the subscriber could order is advised (the catalog's ``[plans.eligibility]``): a plan withdrawn from
+sale, outside its sale window at the time of the advice or sold only through other channels than the advice's
+is advised to no one; a plan for some ages only is advised only to a subscriber whose age is known and in its
+range (the subscriber register holds no birth date, so on a home's data nobody's age is known). The
+subscriber's own plan is always priced, whatever it says: it is what they pay. ``AdviceResult.explain`` says,
+plan by plan, why one was or was not advised to a subscriber.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -21,10 +28,10 @@ from typing import Any, Protocol
 import polars as pl
 
 from fairtel.billing import prorated_fee_minor
-from fairtel.catalog import Catalog
-from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.catalog import SALES_CHANNELS, Catalog, Ineligible, Refusal
+from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
-from fairtel.core.time import Period
+from fairtel.core.time import Period, require_aware, utc_now
 from fairtel.insight._features import in_utc
 from fairtel.rating import VasGate, rate
 
@@ -57,6 +64,15 @@ ADVICE_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+REFUSED_COLUMNS: dict[str, pl.DataType] = {
+    "msisdn": pl.String(),
+    "plan_id": pl.String(),
+    "reason": pl.String(),  # an ``Ineligible`` code: why this subscriber may not be advised the plan
+}
+
+NOT_REQUESTED = Refusal("not_requested", "不在本次建议的候选套餐之列", "not among the plans this advice was asked to consider")
+
+
 class Progress(Protocol):
     def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None: ...
 
@@ -69,9 +85,16 @@ class AdviceResult:
     costs: pl.DataFrame
     advice: pl.DataFrame
     periods: tuple[str, ...]
-    plans: tuple[str, ...]
+    plans: tuple[str, ...]  # the plans on offer to someone: asked for and on sale through the channel at the time
     currency: str
     vas_priced: bool = False  # value-added charges priced through a consent gate (else left out)
+    # plan → why it is advised to no one (not asked for, withdrawn, outside its sale window, another channel)
+    excluded: Mapping[str, tuple[Refusal, ...]] = field(default_factory=dict)
+    # REFUSED_COLUMNS: a plan of ``plans`` some subscriber may not be advised (an age range), never their own plan
+    refused: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFUSED_COLUMNS))
+    reasons: Mapping[tuple[str, str], Refusal] = field(default_factory=dict)  # (plan_id, reason) → its text
+    at: datetime | None = None  # the instant the advice is for (sale windows are read at it)
+    channel: str | None = None  # the channel it is given through (None: none named)
 
     def savers(self) -> pl.DataFrame:
         return self.advice.filter(pl.col("switch")).sort("saving_minor", "msisdn", descending=[True, False])
@@ -83,6 +106,7 @@ class AdviceResult:
             savers.group_by("current_plan", "best_plan").agg(pl.len().alias("subscribers"), pl.col("saving_minor").sum())
             .sort("current_plan", "best_plan")
         )
+        refused = self.refused.group_by("plan_id", "reason").agg(pl.len().alias("subscribers")).sort("plan_id", "reason")
         return {
             "subscribers": self.advice.height,
             "periods": list(self.periods),
@@ -96,7 +120,59 @@ class AdviceResult:
                  "saving": str(Money.from_minor(int(r["saving_minor"]), self.currency).amount)}
                 for r in by_move.iter_rows(named=True)
             ],
+            "at": None if self.at is None else self.at.isoformat(),
+            "channel": self.channel,
+            "excluded": [{"plan_id": p, "reasons": [_reason(r) for r in why]} for p, why in self.excluded.items()],
+            "refused": [
+                {"plan_id": r["plan_id"], "subscribers": r["subscribers"], **_reason(self.reasons[(r["plan_id"], r["reason"])])}
+                for r in refused.iter_rows(named=True)
+            ],
         }
+
+    def explain(self, msisdn: str) -> dict[str, Any]:
+        """Why each plan was or was not advised to ``msisdn``: per plan (those on offer, then the excluded), what
+        the subscriber's months would have cost on it (when priced), whether it is their plan or the advised
+        one, and each reason it could not be advised (``code``, ``zh``, ``en``: not asked for, withdrawn, outside
+        its sale window, another channel, an age range, usage it cannot price). Nothing here names the
+        subscriber's age. ``NotFoundError`` for a subscriber the advice has no row for."""
+        rows = self.advice.filter(pl.col("msisdn") == msisdn)
+        if rows.height == 0:
+            raise NotFoundError(f"no advice for {msisdn}: not a subscriber on a catalog plan, or no usage in "
+                                f"{', '.join(self.periods) or 'the months priced'}", details={"msisdn": msisdn})
+        row = rows.row(0, named=True)
+        mine = (self.costs.filter(pl.col("msisdn") == msisdn).group_by("plan_id")
+                .agg(pl.col("total_minor").sum(), pl.col("unrated").sum()))
+        priced = {r["plan_id"]: r for r in mine.iter_rows(named=True)}
+        refused: dict[str, list[str]] = {}
+        for r in self.refused.filter(pl.col("msisdn") == msisdn).iter_rows(named=True):
+            refused.setdefault(r["plan_id"], []).append(r["reason"])
+        plans: list[dict[str, Any]] = []
+        for plan_id in dict.fromkeys((row["current_plan"], *self.plans, *self.excluded)):
+            current = plan_id == row["current_plan"]
+            why: list[Refusal] = []
+            if not current:
+                why.extend(self.excluded.get(plan_id, ()))
+                why.extend(self.reasons[(plan_id, code)] for code in refused.get(plan_id, ()))
+            cost = priced.get(plan_id)
+            if cost is not None and cost["unrated"]:
+                n = int(cost["unrated"])
+                why.append(Refusal("unpriced", f"有 {n} 条用量无法按此套餐计费",
+                                   f"cannot price {n} of the subscriber's record{'s' if n != 1 else ''}"))
+            plans.append({
+                "plan_id": plan_id,
+                "current": current,
+                "advised": plan_id == row["best_plan"] and bool(row["switch"]),
+                "total_minor": None if cost is None else int(cost["total_minor"]),
+                "total": None if cost is None else str(Money.from_minor(int(cost["total_minor"]), self.currency).amount),
+                "reasons": [_reason(r) for r in why],
+            })
+        return {"msisdn": msisdn, "current_plan": row["current_plan"], "best_plan": row["best_plan"],
+                "switch": bool(row["switch"]), "months": int(row["months"]), "periods": list(self.periods),
+                "currency": self.currency, "channel": self.channel, "plans": plans}
+
+
+def _reason(r: Refusal) -> dict[str, str]:
+    return {"code": str(r.code), "zh": r.zh, "en": r.en}
 
 
 def _fee_minor(catalog: Catalog) -> dict[str, int]:
@@ -129,10 +205,7 @@ def price_months(
     fees = _fee_minor(catalog)
     kinds = (*PRICED_KINDS, "vas") if gate is not None else PRICED_KINDS
     since = activated_at or {}
-    candidates = tuple(plans) if plans is not None else tuple(p.id for p in catalog.plans)
-    unknown = [p for p in candidates if p not in fees]
-    if unknown:
-        raise InvalidInputError([Problem("plans", None, "plan_id", f"not in the catalog: {p}") for p in unknown], what="plans")
+    candidates = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
     wanted = pl.Series("msisdn", sorted(set(msisdns)), dtype=pl.String)
     frames: list[pl.DataFrame] = []
     total = len(usage_by_period) * len(candidates)
@@ -179,12 +252,14 @@ def best_plans(
     currency: str,
     min_saving_minor: int = 1,
     candidates: Sequence[str] | None = None,
+    refused: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """ADVICE_COLUMNS from priced months: per subscriber, the plan that would have cost least over the same
     months (ties go to the current plan, then to the plan id first in order). ``switch`` is set when the
     saving is at least ``min_saving_minor``. Only ``candidates`` (default: every plan priced) and the
     subscriber's own plan are considered: another subscriber's plan that is not a candidate (closed to new
-    subscribers, say) is never advised. ``dearer_months`` and ``most_extra_minor`` say in how many of the
+    subscribers, say) is never advised; nor is a candidate ``refused`` (msisdn, plan_id: REFUSED_COLUMNS) to
+    that subscriber, unless it is their own. ``dearer_months`` and ``most_extra_minor`` say in how many of the
     months, and by how much at most, the best plan would have cost more than the current one."""
     current = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String).alias("current_plan"))
     if current["msisdn"].is_duplicated().any():
@@ -201,9 +276,12 @@ def best_plans(
     cur = per_plan.filter(pl.col("plan_id") == pl.col("current_plan")).select(
         "msisdn", pl.col("total_minor").alias("current_minor"), pl.col("unrated").alias("_cur_unrated")
     )
-    open_to = pl.col("plan_id") == pl.col("current_plan")
-    if candidates is not None:
-        open_to = open_to | pl.col("plan_id").is_in(list(candidates))
+    offered = pl.col("plan_id").is_in(list(candidates)) if candidates is not None else pl.lit(True)
+    if refused is not None and refused.height:
+        marks = refused.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String)).unique()
+        per_plan = per_plan.join(marks.with_columns(pl.lit(True).alias("_refused")), on=["msisdn", "plan_id"], how="left")
+        offered = offered & pl.col("_refused").is_null()
+    open_to = (pl.col("plan_id") == pl.col("current_plan")) | offered
     ranked = (
         per_plan.filter((pl.col("unrated") == 0) & open_to)
         .with_columns((pl.col("plan_id") != pl.col("current_plan")).alias("_other"))
@@ -277,6 +355,9 @@ def advise(
     gate: VasGate | None = None,
     prorate: bool = False,
     progress: Progress | None = None,
+    at: datetime | None = None,
+    channel: str | None = None,
+    ages: Mapping[str, int] | None = None,
 ) -> AdviceResult:
     """Best plan for every subscriber over their last ``months`` billing months (all months when None).
 
@@ -285,10 +366,23 @@ def advise(
     pro-rated by days in service as the bill run does (fairtel's own bills; Megaline charges whole months).
     Subscribers whose current plan is not in the catalog are left out; a subscriber listed twice
     with the same plan counts once, with two plans is refused. ``plans``: the plans that may be advised
-    (those on sale; default every plan of the catalog); each subscriber's own plan is priced too, to know
-    what they paid, but is never advised to anyone else. ``gate``: the consent gate, to price VAS charges.
+    (default every plan of the catalog; an id not in the catalog is an ``InvalidInputError`` naming it); each
+    subscriber's own plan is priced too, to know what they paid, but is never advised to anyone else.
+    ``gate``: the consent gate, to price VAS charges.
+
+    Of those, only a plan the subscriber could order is advised (the plan's ``eligibility``): on sale at ``at``
+    (the instant a switch would be ordered; default now) through ``channel`` (one of ``SALES_CHANNELS``, the
+    channel the advice is given through; ``None``: none named, so a plan sold only through some channels is
+    advised to no one), and, for a plan with an age range, to a subscriber whose age ``ages`` (msisdn → whole
+    years at ``at``) gives inside it: a subscriber without one is not advised it. A plan nobody may be advised
+    is not priced, unless someone holds it.
     """
     known = {p.id for p in catalog.plans}
+    requested = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
+    if channel is not None and channel not in SALES_CHANNELS:
+        raise InvalidInputError([Problem("channel", None, None, f"{channel!r} is not a sales channel "
+                                         f"({', '.join(SALES_CHANNELS)})", "invalid_value")], what="channel")
+    when = utc_now() if at is None else require_aware(at, "at")
     if prorate and "activated_at" not in subscribers.columns:
         raise InvalidInputError([Problem("subscribers", None, "activated_at", "column missing (needed to pro-rate fees)")],
                                 what="subscribers")
@@ -299,24 +393,67 @@ def advise(
     if prorate:
         subs = in_utc(subs, "activated_at")
         activated = {m: a for m, a in subs.select("msisdn", "activated_at").iter_rows() if a is not None}
-    candidates = tuple(plans) if plans is not None else tuple(p.id for p in catalog.plans)
-    # the current plans are always priced, to know what each subscriber paid
-    priced = [*candidates, *(p for p in sorted(set(subs["plan_id"].to_list())) if p not in candidates)]
+    excluded: dict[str, tuple[Refusal, ...]] = {}
+    for plan in catalog.plans:
+        why = plan.eligibility.sale_refusals(at=when, channel=channel) if plan.id in requested else (NOT_REQUESTED,)
+        if why:
+            excluded[plan.id] = why
+    candidates = [p for p in requested if p not in excluded]
+    refused, reasons = _age_refusals(catalog, candidates, subs.select("msisdn", "plan_id"), ages or {})
+    # a plan every subscriber is refused is not worth pricing (only its holders', to know what they paid)
+    open_to_some = [p for p in candidates if refused.filter(pl.col("plan_id") == p).height < subs.height]
+    held = sorted(set(subs["plan_id"].to_list()))
+    priced = [*open_to_some, *(p for p in held if p not in open_to_some)]
     periods = None if months is None else last_periods(usage, catalog, months, until=until)
     by_period = split_by_period(usage, catalog, periods)
     costs = price_months(by_period, catalog, subs["msisdn"].to_list(), plans=priced, activated_at=activated, gate=gate,
                          progress=progress)
     currency = catalog.operator.currency
     advice = best_plans(costs, subs.select("msisdn", "plan_id"), currency=currency, min_saving_minor=min_saving_minor,
-                        candidates=candidates)
+                        candidates=candidates, refused=refused)
     return AdviceResult(
         costs=costs,
         advice=advice,
         periods=tuple(sorted(by_period)),
-        plans=candidates,
+        plans=tuple(candidates),
         currency=currency,
         vas_priced=gate is not None,
+        excluded=excluded,
+        refused=refused,
+        reasons=reasons,
+        at=when,
+        channel=channel,
     )
+
+
+def _age_refusals(catalog: Catalog, candidates: Sequence[str], subs: pl.DataFrame, ages: Mapping[str, int]
+                  ) -> tuple[pl.DataFrame, dict[tuple[str, str], Refusal]]:
+    """REFUSED_COLUMNS for the ``candidates`` with an age range: each subscriber whose age (``ages``) is not
+    known or not in the range, except on their own plan; and the text of each (plan, reason)."""
+    frames: list[pl.DataFrame] = []
+    reasons: dict[tuple[str, str], Refusal] = {}
+    if not any(catalog.plan(p).eligibility.by_age for p in candidates):
+        return pl.DataFrame(schema=REFUSED_COLUMNS), reasons
+    age = pl.Series("age", [ages.get(m) for m in subs["msisdn"].to_list()], dtype=pl.Int64)
+    aged = subs.with_columns(age)
+    for plan_id in candidates:
+        rule = catalog.plan(plan_id).eligibility
+        if not rule.by_age:
+            continue
+        lo, hi = rule.min_age, rule.max_age
+        samples: dict[str, int | None] = {str(Ineligible.AGE_UNKNOWN): None}
+        code: Any = pl.when(pl.col("age").is_null()).then(pl.lit(str(Ineligible.AGE_UNKNOWN)))
+        if lo is not None:
+            code = code.when(pl.col("age") < lo).then(pl.lit(str(Ineligible.UNDER_AGE)))
+            samples[str(Ineligible.UNDER_AGE)] = lo - 1
+        if hi is not None:
+            code = code.when(pl.col("age") > hi).then(pl.lit(str(Ineligible.OVER_AGE)))
+            samples[str(Ineligible.OVER_AGE)] = hi + 1
+        frames.append(aged.filter(pl.col("plan_id") != plan_id).select(
+            "msisdn", pl.lit(plan_id).alias("plan_id"), code.otherwise(None).alias("reason")).drop_nulls("reason"))
+        for key, sample in samples.items():
+            reasons[(plan_id, key)] = rule.age_refusals(sample)[0]
+    return pl.concat(frames).cast(REFUSED_COLUMNS).sort("plan_id", "msisdn"), reasons  # type: ignore[arg-type]
 
 
 def _amount(minor: int, currency: str) -> str:
