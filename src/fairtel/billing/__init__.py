@@ -3,10 +3,12 @@
 Owns the bill run (``run_bills``: pure, over frames), the bill and adjustment-entry model, pro-rating of
 plan fees, taxes as a policy (``BillingPolicy``), itemised statements (``build_statement``, CSV and HTML, zh
 and en) and rerating differences (``rerate_differences`` for usage, ``rerate_fees`` for plan fees,
-``charge_late_vas`` for consented VAS charges rated after their bill). Does not own rating (rating/), storing
+``charge_late_vas`` for consented VAS charges rated after their bill), and held usage (made at or after a line's
+suspension: left off the bill, ``release_held`` charges it once released). Does not own rating (rating/), storing
 bills and the adjustments ledger (store/) or finding what to refund (assurance/).
 """
 
+from fairtel.billing._held import HELD_RECORD_COLUMNS, ReleaseResult, held_records, release_held
 from fairtel.billing._model import (
     TAXABLE_KINDS,
     USAGE_KINDS,
@@ -33,6 +35,7 @@ from fairtel.billing._run import (
     BILLABLE_VERDICTS,
     SNAPSHOT_COLUMNS,
     BillRun,
+    held_usage,
     normalise_rated,
     prorated_fee_minor,
     run_bills,
@@ -50,6 +53,7 @@ from fairtel.billing._statement import (
 
 __all__ = [
     "BILLABLE_VERDICTS",
+    "HELD_RECORD_COLUMNS",
     "SNAPSHOT_COLUMNS",
     "TAXABLE_KINDS",
     "USAGE_KINDS",
@@ -65,6 +69,7 @@ __all__ = [
     "LateVasResult",
     "LineKind",
     "RecordChange",
+    "ReleaseResult",
     "RerateResult",
     "Statement",
     "StatementLine",
@@ -72,9 +77,12 @@ __all__ = [
     "build_statement",
     "charge_late_vas",
     "format_quantity",
+    "held_records",
+    "held_usage",
     "line_text",
     "normalise_rated",
     "prorated_fee_minor",
+    "release_held",
     "rerate_differences",
     "rerate_fees",
     "run_bills",

@@ -51,9 +51,13 @@ class Account:
     status: str = "active"
     language: str = "zh"
     closed_at: datetime | None = None  # a closed line: when it left service (its last month's fee is pro-rated)
+    # a suspended line: since when (its usage from then on is held off the bill; unknown: all of it)
+    suspended_at: datetime | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.activated_at, "activated_at")
+        if self.suspended_at is not None:
+            require_aware(self.suspended_at, "suspended_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +242,7 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "late-usage": ("period", "record", "new"),  # a record the bill does not hold, rated after it (optional: rule)
     "rerate-fee": ("period", "plan", "old", "new"),  # a plan fee priced again (optional: days, as ``16/31``)
     "late-vas": ("period", "record", "rule", "amount"),  # a VAS charge rated after the bill (optional: subscription)
+    "release-held": ("period", "record", "amount"),  # held usage released to be billed (optional: rule, hold)
 }
 REASON_LIMIT = 190  # a bill line keeps 200 characters, ``credit: `` included
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -33,7 +33,7 @@ and the period but no record, and its id counts the bill's earlier fee correctio
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,7 +51,14 @@ from fairtel.billing._model import (
     encode_reason,
     issued_policy,
 )
-from fairtel.billing._run import BILLABLE_VERDICTS, fee_days, fee_for_days, normalise_rated, plan_fee_minor
+from fairtel.billing._run import (
+    BILLABLE_VERDICTS,
+    HOLD_REASONS,
+    fee_days,
+    fee_for_days,
+    normalise_rated,
+    plan_fee_minor,
+)
 from fairtel.catalog import Catalog
 from fairtel.core.errors import CurrencyMismatchError, NotFoundError
 from fairtel.core.ids import stable_id
@@ -82,6 +89,7 @@ class RerateResult:
     changes: tuple[RecordChange, ...]
     adjustments: tuple[AdjustmentEntry, ...]
     missing: tuple[str, ...]  # billed records the new rating did not price (left as billed)
+    held: tuple[str, ...] = ()  # records no bill holds that are held (never released): not charged
 
     @property
     def net_minor(self) -> int:
@@ -98,6 +106,8 @@ def _per_record(lines: pl.DataFrame) -> pl.DataFrame:
             pl.col("amount_minor").sum().alias("amount"),
             pl.col("rule_id").drop_nulls().unique().sort().str.join("+").alias("rules"),
             pl.col("plan_id").drop_nulls().first().alias("plan"),
+            # usage held off the bill: why (null: billable)
+            pl.col("verdict").filter(pl.col("verdict").is_in(HOLD_REASONS)).first().alias("held"),
         )
     )
 
@@ -126,6 +136,7 @@ def rerate_differences(
     policy: BillingPolicy | None = None,
     policies: Mapping[str, BillingPolicy] | None = None,
     created_by: str = "rerate",
+    held: Collection[tuple[str, str, str]] = (),
 ) -> RerateResult:
     """Adjustment entries that bring each billed record to its rerated price.
 
@@ -136,10 +147,17 @@ def rerate_differences(
     rating did not price is left as billed and listed in ``missing``; a record priced now but absent from the
     bill (late usage) is charged. ``policies``: msisdn → the tax policy its bill was issued under
     (``issued_policy``); a subscriber it does not name is taxed under ``policy``.
+
+    Held usage is never charged here: a record no bill holds and no entry charged yet is left out (listed in
+    ``held``) when the new rating holds it (``rating.HoldReason``) or ``held`` names it (msisdn, source, record_id:
+    held by its bill run, or by the rating stored then), so that neither a rerun of rating after the line came back
+    into service nor a tariff change bills it. A released record (its release entry is in ``prior``) is compared as
+    a billed one: a tariff change corrects it. A billed record is compared whatever the new rating says of it.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
     policies = policies or {}
+    held_before = {(m, s or "", r) for m, s, r in held}
     billed_msisdns = list(bills)
     billed_lines = normalise_rated(billed).filter(pl.col("msisdn").is_in(billed_msisdns))
     rerated_lines = normalise_rated(rerated).filter(pl.col("msisdn").is_in(billed_msisdns))
@@ -181,8 +199,12 @@ def rerate_differences(
     missing = old.join(new, on=_KEY, how="anti")
     changes: list[RecordChange] = []
     entries: list[AdjustmentEntry] = []
+    kept_held: list[str] = []
     for row in joined.sort(_KEY).iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
+        if row["amount_old"] is None and key not in shift and (row["held"] is not None or key in held_before):
+            kept_held.append(f"{row['source']}/{row['record_id']}")  # held, never released: not ours to charge
+            continue
         before = int(row["amount_old"] or 0) + shift.get(key, 0)
         after = int(row["amount"])
         if before == after:
@@ -224,10 +246,11 @@ def rerate_differences(
         ))
     return RerateResult(
         period=period,
-        compared=joined.height,
+        compared=joined.height - len(kept_held),
         changes=tuple(changes),
         adjustments=tuple(entries),
         missing=tuple(f"{r['source']}/{r['record_id']}" for r in missing.sort(_KEY).iter_rows(named=True)),
+        held=tuple(kept_held),
     )
 
 

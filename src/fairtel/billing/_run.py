@@ -4,6 +4,11 @@ A subscriber in service during the period gets one bill: the plan's monthly fee 
 when activated during the period, rounded once), the usage charges (the sum of the rated lines), the VAS
 charges the consent gate let through, the tax the policy adds per kind, and every pending adjustment entry
 (refunds, credits, rerate debits) carried in. What the caller has already billed (``skip``) is left alone.
+
+Usage is held, not billed, when rating held it (its ``verdict`` is a ``rating.HoldReason``: made at or after the
+line's suspension) or when the account is suspended now and the record started at or after its ``suspended_at``
+(lines rated before the suspension was known, or by a version that did not hold): the run returns those lines
+apart (``BillRun.held``), and only a release (an adjustment entry, ``release_held``) ever charges them.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -36,6 +41,7 @@ from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period, require_aware, zone
+from fairtel.rating import HoldReason
 
 # The rated-line columns billing reads (rating's RATED_COLUMNS has more; absent optional ones are null).
 BILLED_INPUT: dict[str, pl.DataType] = {
@@ -64,6 +70,8 @@ BILLED_INPUT: dict[str, pl.DataType] = {
 }
 _REQUIRED = ("record_id", "msisdn", "period", "started_at", "kind", "rule_id", "amount_minor", "currency")
 BILLABLE_VERDICTS = frozenset({Verdict.CONSENTED.value})
+LINE_SUSPENDED = HoldReason.LINE_SUSPENDED.value
+HOLD_REASONS: tuple[str, ...] = tuple(r.value for r in HoldReason)  # a usage line's ``verdict`` that holds it
 # The columns the snapshot of billed lines adds: which bill and which run each line went into.
 SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {**BILLED_INPUT, "bill_id": pl.String(), "run_id": pl.String()}
 
@@ -80,6 +88,16 @@ class BillRun:
     billed: pl.DataFrame
     refused_vas: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # usage lines of the billed subscribers held off their bills (SNAPSHOT_COLUMNS, ``verdict`` the hold reason)
+    held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SNAPSHOT_COLUMNS))
+
+    @property
+    def held_records(self) -> int:
+        return self.held.select(pl.struct("msisdn", "source", "record_id").n_unique()).item() if self.held.height else 0
+
+    @property
+    def held_minor(self) -> int:
+        return int(self.held["amount_minor"].sum() or 0)
 
     @property
     def total_minor(self) -> int:
@@ -93,8 +111,11 @@ class BillRun:
         for b in self.bills:
             for line in b.lines:
                 by_kind[line.kind.value] += line.amount_minor
+        held = self.held.group_by("kind").agg(pl.col("amount_minor").sum()) if self.held.height else self.held
         return {"bills": len(self.bills), "total_minor": self.total_minor, "by_kind_minor": dict(sorted(by_kind.items())),
-                "refused_vas": self.refused_vas}
+                "refused_vas": self.refused_vas, "held_records": self.held_records, "held_minor": self.held_minor,
+                "held_by_kind_minor": {k: int(v) for k, v in sorted(held.select("kind", "amount_minor").iter_rows())},
+                "held_subscribers": self.held["msisdn"].n_unique() if self.held.height else 0}
 
 
 def normalise_rated(rated: pl.DataFrame | pa.Table) -> pl.DataFrame:
@@ -189,6 +210,26 @@ def _period(period: Period | str, catalog: Catalog) -> Period:
     return Period.parse(period, tz) if isinstance(period, str) else Period(period.year, period.month, tz)
 
 
+_SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+HOLD = "_hold"  # the column ``held_usage`` adds: why a usage line is held (null: billable)
+
+
+def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame:
+    """``usage`` (rated usage lines) with ``_hold``: why each line is held off the bill, or null. A line rating held
+    (its ``verdict`` a ``rating.HoldReason``), and every line of a record of a suspended account that
+    started at or after its ``suspended_at`` (any record, when the account does not say since when). A record is
+    held whole: its start is its first line's (a call cut at a band change starts where its first piece does)."""
+    hold = pl.when(pl.col("verdict").is_in(HOLD_REASONS)).then(pl.col("verdict"))
+    suspended = [(a.msisdn, a.suspended_at or _SINCE_ALWAYS) for a in accounts if a.status == SubscriberStatus.SUSPENDED]
+    if suspended and usage.height:
+        since = pl.DataFrame(suspended, schema={"msisdn": pl.String(), "_since": pl.Datetime("us", "UTC")}, orient="row")
+        usage = usage.join(since, on="msisdn", how="left", maintain_order="left")
+        start = pl.col("started_at").min().over("msisdn", "source", "record_id")
+        now_held = pl.when(pl.col("_since").is_not_null() & (start >= pl.col("_since"))).then(pl.lit(LINE_SUSPENDED))
+        return usage.with_columns(pl.coalesce(hold, now_held).alias(HOLD)).drop("_since")
+    return usage.with_columns(hold.alias(HOLD))
+
+
 def _usage_lines(lines: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per subscriber, the billed lines summed per kind, rule, allowance and unit."""
     if lines.height == 0:
@@ -236,8 +277,9 @@ def run_bills(
 
     ``rated``: the period's rated lines (rating's RATED_COLUMNS). ``adjustments``: the entries not yet
     carried into any bill; an entry correcting a period is carried only into a later period's bill.
-    Usage lines of every kind are billed (allowance draws as zero-amount lines); VAS lines only with a
-    billable verdict. A closed account pays the plan fee for the days of the period it was in
+    Usage lines of every kind are billed (allowance draws as zero-amount lines) but those held (``held_usage``:
+    made at or after the line's suspension), which the run returns apart (``BillRun.held``); VAS lines only with
+    a billable verdict. A closed account pays the plan fee for the days of the period it was in
     service when it says when it closed (``closed_at``), else none; its usage and adjustments are billed.
     """
     policy = policy or BillingPolicy()
@@ -264,7 +306,9 @@ def run_bills(
             continue  # it corrects this period or a later one: the next period's bill carries it
         pending[adj.msisdn].append(adj)
 
-    usage = lines.filter(pl.col("kind").is_in(USAGE_KINDS))
+    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), accounts_by.values())
+    held = usage.filter(pl.col(HOLD).is_not_null()).with_columns(pl.col(HOLD).alias("verdict")).drop(HOLD)
+    usage = usage.filter(pl.col(HOLD).is_null()).drop(HOLD)
     vas = lines.filter(pl.col("kind") == LineKind.VAS)
     refused = vas.filter(~pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(True))
     billable = pl.concat([usage, vas.filter(pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))])
@@ -307,8 +351,10 @@ def run_bills(
                        schema={"msisdn": pl.String(), "bill_id": pl.String()})
     snapshot = billable.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
     snapshot = snapshot.sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS))
+    kept = (held.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
+            .sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS)))
     return BillRun(per.key, run_id, issued_at, tuple(bills), snapshot,
-                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes))
+                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes), held=kept)
 
 
 def _bill_one(

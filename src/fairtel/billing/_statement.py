@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
+from typing import Any
 
 import polars as pl
 
@@ -35,6 +36,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "out": "主叫", "in": "被叫", "sms_out": "发送", "sms_in": "接收", "roaming": "漫游", "days": "天", "msg": "条",
         "item": "次",
         "min": "分", "sec": "秒", "refund": "退款", "credit": "减免", "debit": "补收", "note": "对方号码已部分隐藏。套餐内用量不收费。",
+        "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）", "line_suspended": "停机后产生的用量",
+        "held_note": "以下用量发生在号码停机之后：已按资费计价，但未计入本账单，也不在本期应付金额内。"
+                     "经核实确为您本人使用后才会另行收取（以调整项列入以后的账单），否则不予收取。",
     },
     "en": {
         "title": "Itemised statement", "msisdn": "Number", "period": "Period", "plan": "Plan", "bill_id": "Bill",
@@ -48,6 +52,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "roaming": "roaming", "days": "days",
         "msg": "msg", "item": "item", "min": "m", "sec": "s", "refund": "Refund", "credit": "Credit", "debit": "Debit",
         "note": "Other parties' numbers are partly hidden. Usage within an allowance is not charged.",
+        "held": "Held, not billed", "held_total": "Total held (not in the total due)",
+        "line_suspended": "usage after the line's suspension",
+        "held_note": "The usage below was made after the line was suspended. It is priced but not on this bill and not in "
+                     "the total due: it is charged (as an adjustment on a later bill) only once confirmed as yours, "
+                     "otherwise never.",
     },
 }
 _PERCENT = re.compile(r"\d+(\.\d+)?%$")
@@ -116,6 +125,8 @@ def country_name(code: str, language: str) -> str:
     return code if names is None else names[0 if language == Language.ZH else 1]
 
 
+_HELD = "held"  # the section of usage held off the bill
+
 COLUMNS = ("section", "time", "kind", "direction", "peer", "quantity", "rule", "allowance", "allowance_used", "amount",
            "currency", "description")
 
@@ -145,6 +156,12 @@ class Statement:
     operator_name: str
     lines: tuple[StatementLine, ...]
     timezone: str = "UTC"  # the operator's clock: lines and the issue time are shown on it
+    # usage held off the bill (made after the line's suspension): shown apart, never in the total
+    held: tuple[StatementLine, ...] = ()
+
+    @property
+    def held_minor(self) -> int:
+        return sum(line.amount_minor for line in self.held)
 
     @property
     def total_minor(self) -> int:
@@ -216,6 +233,9 @@ def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: st
             return f"{period} 出账后补收：增值业务 {offer}，话单 {p['record']}{f'，订购 {sub}' if sub else ''} {p['amount']} {cur}"
         return f"late VAS charge {period}: {offer}, record {p['record']}{f', subscription {sub}' if sub else ''} {p['amount']} {cur}"
     rule = _rule_name(catalog, p.get("rule"), language)
+    if code == "release-held":
+        return (f"{period} 停机后用量经核实补收：话单 {p['record']} {rule} {p['amount']} {cur}" if zh
+                else f"held usage of {period} released: record {p['record']} {rule} {p['amount']} {cur}")
     if code == "late-usage":
         return (f"{period} 出账后补计：话单 {p['record']} {rule} {p['new']} {cur}" if zh
                 else f"rated after the bill {period}: record {p['record']} {rule} {p['new']} {cur}")
@@ -291,18 +311,41 @@ def build_statement(
     catalog: Catalog,
     language: str,
     usage: pl.DataFrame | None = None,
+    held: pl.DataFrame | None = None,
 ) -> Statement:
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
-    ``usage``: the clean usage records, for the other party's number (shown masked)."""
+    ``usage``: the clean usage records, for the other party's number (shown masked); ``held``: the usage lines
+    its run held off it (``BillRun.held``: made after the line's suspension), listed apart with what they would
+    cost and why they are held, never added to the total."""
     lang = _language(language)
     tz = zone(catalog.operator.timezone)
-    mine = billed.filter(pl.col("bill_id") == bill.bill_id) if "bill_id" in billed.columns else billed
-    if usage is not None and usage.height and "peer" in usage.columns:
-        peers = usage.select("source", "record_id", pl.col("peer").alias("_peer")).unique(["source", "record_id"])
-        mine = mine.join(peers, on=["source", "record_id"], how="left")
-    else:
-        mine = mine.with_columns(pl.lit(None, dtype=pl.String).alias("_peer"))
-    mine = mine.sort("started_at", "source", "record_id", "line", nulls_last=True)
+
+    def own(frame: pl.DataFrame) -> pl.DataFrame:
+        mine = frame.filter(pl.col("bill_id") == bill.bill_id) if "bill_id" in frame.columns else frame
+        if usage is not None and usage.height and "peer" in usage.columns:
+            peers = usage.select("source", "record_id", pl.col("peer").alias("_peer")).unique(["source", "record_id"])
+            mine = mine.join(peers, on=["source", "record_id"], how="left")
+        else:
+            mine = mine.with_columns(pl.lit(None, dtype=pl.String).alias("_peer"))
+        return mine.sort("started_at", "source", "record_id", "line", nulls_last=True)
+
+    def usage_line(section: str, row: dict[str, Any]) -> StatementLine:
+        peer = row["_peer"] if row["kind"] != LineKind.DATA else None
+        direction = row["direction"] if row["kind"] in (LineKind.VOICE, LineKind.SMS) else None
+        text = line_text(row["kind"], rule_id=row["rule_id"], catalog=catalog, language=lang,
+                         zone_id=row["zone"], roaming_country=row["roaming_country"])
+        reason = row.get("verdict") if section == _HELD else None
+        if reason:
+            words = _TEXT[lang].get(str(reason), str(reason))
+            text += f"（{words}）" if lang == Language.ZH else f" ({words})"
+        return StatementLine(
+            section, row["started_at"].astimezone(tz) if row["started_at"] else None, row["kind"], direction,
+            mask_msisdn(peer) if peer else None, row["quantity"], row["unit"], row["rule_id"], row["allowance_id"],
+            row["allowance_used"] or None, int(row["amount_minor"]), text,
+            _named(catalog, "allowance", row["allowance_id"], lang) if row["allowance_id"] else None,
+        )
+
+    mine = own(billed)
 
     plan_name = None
     if bill.plan_id:
@@ -318,16 +361,7 @@ def build_statement(
                                        line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)))
     for section in (*USAGE_KINDS, LineKind.VAS.value):
         for row in mine.filter(pl.col("kind") == section).iter_rows(named=True):
-            peer = row["_peer"] if section != LineKind.DATA else None
-            direction = row["direction"] if section in (LineKind.VOICE, LineKind.SMS) else None
-            text = line_text(section, rule_id=row["rule_id"], catalog=catalog, language=lang,
-                             zone_id=row["zone"], roaming_country=row["roaming_country"])
-            lines.append(StatementLine(
-                section, row["started_at"].astimezone(tz) if row["started_at"] else None, section, direction,
-                mask_msisdn(peer) if peer else None, row["quantity"], row["unit"], row["rule_id"], row["allowance_id"],
-                row["allowance_used"] or None, int(row["amount_minor"]), text,
-                _named(catalog, "allowance", row["allowance_id"], lang) if row["allowance_id"] else None,
-            ))
+            lines.append(usage_line(section, row))
     for bl in bill.lines:
         if bl.kind is LineKind.TAX:
             text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
@@ -338,7 +372,10 @@ def build_statement(
             text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
-    st = Statement(bill, lang, plan_name, catalog.operator.name.in_language(lang), tuple(lines), catalog.operator.timezone)
+    kept = [] if held is None or held.height == 0 else [
+        usage_line(_HELD, row) for row in own(held).filter(pl.col("kind").is_in(USAGE_KINDS)).iter_rows(named=True)]
+    st = Statement(bill, lang, plan_name, catalog.operator.name.in_language(lang), tuple(lines), catalog.operator.timezone,
+                   tuple(kept))
     if st.total_minor != bill.total_minor:
         raise ConflictError(
             f"statement lines of {bill.bill_id} add up to {st.total_minor}, the bill to {bill.total_minor} (minor units): "
@@ -422,6 +459,12 @@ def statement_csv(st: Statement) -> str:
         w.writerow(_cells(st, line))
     w.writerow([_total_label(st), "", "", "", "", "", "", "", "", _money(st.bill.total_minor, st.bill.currency),
                 st.bill.currency, st.bill.bill_id])
+    if st.held:  # after the total, which they are not part of
+        w.writerow([t["held"], "", "", "", "", "", "", "", "", "", "", t["held_note"]])
+        for line in st.held:
+            w.writerow(_cells(st, line))
+        w.writerow([t["held_total"], "", "", "", "", "", "", "", "", _money(st.held_minor, st.bill.currency),
+                    st.bill.currency, ""])
     return buf.getvalue()
 
 
@@ -454,5 +497,22 @@ def statement_html(st: Statement) -> str:
         f"<table class=\"meta\">{info}</table>"
         f"<table class=\"lines\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<table class=\"totals\">{totals}</table>"
+        f"{_held_html(st, head)}"
         f"<p>{escape(t['note'])}</p></body></html>\n"
     )
+
+
+def _held_html(st: Statement, head: str) -> str:
+    """The usage held off the bill, in a table of its own after the totals, with its own total."""
+    if not st.held:
+        return ""
+    t = _TEXT[st.language]
+    rows = []
+    for line in st.held:
+        cells = _cells(st, line)
+        del cells[COLUMNS.index("currency")]
+        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    total = f"{escape(_money(st.held_minor, st.bill.currency))} {escape(st.bill.currency)}"
+    return (f"<h2>{escape(t['held'])}</h2><p>{escape(t['held_note'])}</p>"
+            f"<table class=\"held\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<table class=\"held-total\"><tr><th>{escape(t['held_total'])}</th><td>{total}</td></tr></table>")

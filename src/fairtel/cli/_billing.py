@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 BILLED = "billed"  # lake dataset: the rated lines each bill was issued from (its statement's lines)
 BILLS = "bills"  # lake dataset: one row per issued bill
+HELD = "held_usage"  # lake dataset: the usage lines each bill run held off its bills (made after a suspension)
+ISSUED_DATASETS = (BILLED, BILLS, HELD)
 # Beside each period of BILLED and BILLS, hidden from readers (they look in ``period=P/``): the parts of a run
 # whose bills the database has not committed yet, as ``<dataset>/.issuing/period=P/<run_id>.parquet``.
 STAGING = ".issuing"
@@ -81,9 +83,9 @@ def _move_in(app: App, dataset: str, key: str, run_id: str) -> bool:
 
 def _promote(app: App, key: str, run_id: str) -> list[Path]:
     """Move a committed run's staged parts in; returns the run's parts in place."""
-    for dataset in (BILLED, BILLS):
+    for dataset in ISSUED_DATASETS:
         _move_in(app, dataset, key, run_id)
-    return [p for p in (app.lake.part_path(d, key, run_id) for d in (BILLED, BILLS)) if p.exists()]
+    return [p for p in (app.lake.part_path(d, key, run_id) for d in ISSUED_DATASETS) if p.exists()]
 
 
 def _prune(staging: Path) -> None:
@@ -104,7 +106,7 @@ def settle_issue(app: App, key: str) -> dict[str, int]:
     with app.db.connect() as conn:
         committed = issued_runs(conn, key)
     moved = removed = 0
-    for dataset in (BILLED, BILLS):
+    for dataset in ISSUED_DATASETS:
         staging = _staged(app, dataset, key, "x").parent
         for f in sorted(staging.iterdir()) if staging.is_dir() else []:
             if f.suffix == ".parquet" and not f.name.startswith(".") and f.stem in committed:
@@ -145,7 +147,8 @@ def _accounts(app: App, period: Period) -> list[Account]:
         subs = list_subscribers(conn)
         in_force = plans_in_force(conn, at=period.start)
     plans = dict(zip(in_force["msisdn"].to_pylist(), in_force["plan_id"].to_pylist(), strict=True))
-    return [Account(s.msisdn, plans.get(s.msisdn, s.plan_id), s.activated_at, s.status, s.language, s.closed_at)
+    return [Account(s.msisdn, plans.get(s.msisdn, s.plan_id), s.activated_at, s.status, s.language, s.closed_at,
+                    s.suspended_at if s.status == "suspended" else None)
             for s in subs]
 
 
@@ -294,23 +297,52 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
     return out
 
 
-def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path]) -> tuple[int, int]:
-    """(usage records, consented VAS charges) rated for subscribers already billed for the period that none of
-    their bills' snapshots holds and no rerate entry charged yet: rated after the bill run, so a rerun of the bill
-    run (which skips issued bills) does not charge them; ``fairtel rerate`` does."""
-    from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS
+def _held_lines(app: App, per: Period, bills: dict[str, str] | None = None) -> pl.DataFrame:
+    """The usage lines the committed bill runs of ``per`` held off their bills (their ``held_usage`` parts); of the
+    given bills only (bill_id → run_id), when given. A run from before the dataset held nothing."""
+    from fairtel.billing import SNAPSHOT_COLUMNS
+    from fairtel.store._billing import issued_runs
+
+    if bills is None:
+        with app.db.connect() as conn:
+            runs = issued_runs(conn, per.key)
+    else:
+        runs = set(bills.values())
+    files = [f for f in app.lake.files(HELD, periods=[per.key]) if f.stem in runs]
+    if not files:
+        return pl.DataFrame(schema=SNAPSHOT_COLUMNS)
+    scan = pl.scan_parquet(files).filter(pl.col("run_id").is_in(list(runs)))
+    if bills is not None:
+        wanted = pl.DataFrame({"bill_id": list(bills), "run_id": list(bills.values())},
+                              schema={"bill_id": pl.String(), "run_id": pl.String()})
+        scan = scan.join(wanted.lazy(), on=["bill_id", "run_id"], how="semi")
+    return scan.collect()
+
+
+def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path],
+                accounts: list[Account]) -> tuple[int, int, int]:
+    """(usage records, consented VAS charges, held usage records) rated for subscribers already billed for the
+    period that none of their bills' snapshots holds and no entry charged yet: rated after the bill run, so a rerun
+    of the bill run (which skips issued bills) does not charge them; ``fairtel rerate`` charges the first two. The
+    third are held (made after the line's suspension, ``billing.held_usage``), not charged until released; records
+    a bill run held already are not counted again."""
+    from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_usage
+    from fairtel.billing._run import HOLD
     from fairtel.store._billing import issued_runs, rerate_entries
 
     if not issued or not rated_files:
-        return 0, 0
+        return 0, 0, 0
     key = ["msisdn", "source", "record_id"]
     scan = pl.scan_parquet(rated_files)
     verdict = pl.col("verdict") if "verdict" in scan.collect_schema().names() else pl.lit(None, dtype=pl.String())
     rated = (scan.filter(pl.col("msisdn").is_in(list(issued)))
-             .select(*key, "kind", verdict.alias("verdict"))
+             .select(*key, "kind", "started_at", verdict.alias("verdict"))
              .filter(pl.col("kind").is_in(USAGE_KINDS) | (pl.col("kind") == "vas") & pl.col("verdict").is_in(list(BILLABLE_VERDICTS)))
-             .with_columns(pl.col("source").fill_null(""))
-             .unique(key).collect())
+             .with_columns(pl.col("source").fill_null("")).collect())
+    usage = held_usage(rated.filter(pl.col("kind").is_in(USAGE_KINDS)), [a for a in accounts if a.msisdn in issued])
+    rated = pl.concat([usage.select(*key, "kind", HOLD),
+                       rated.filter(pl.col("kind") == "vas").select(*key, "kind", pl.lit(None, dtype=pl.String).alias(HOLD))]
+                      ).unique(key, keep="first")
     with app.db.connect() as conn:
         runs = issued_runs(conn, per.key)
         charged = {(e.msisdn, e.source or "", e.record_id) for e in rerate_entries(conn, per.key) if e.record_id is not None}
@@ -319,10 +351,32 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
         billed = (pl.scan_parquet(files).filter(pl.col("run_id").is_in(list(runs))).select(key)
                   .with_columns(pl.col("source").fill_null("")).unique().collect())
         rated = rated.join(billed, on=key, how="anti")
+    kept = _held_lines(app, per)
+    if kept.height:
+        rated = rated.join(kept.select(key).with_columns(pl.col("source").fill_null("")).unique(), on=key, how="anti")
     if charged:
         rated = rated.join(pl.DataFrame(sorted(charged), schema=dict.fromkeys(key, pl.String()), orient="row"), on=key, how="anti")
+    held = rated.filter(pl.col(HOLD).is_not_null()).height
     vas = rated.filter(pl.col("kind") == "vas").height
-    return rated.height - vas, vas
+    return rated.height - vas - held, vas, held
+
+
+def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str]) -> set[tuple[str, str, str]]:
+    """(msisdn, source, record_id) of the usage records of ``msisdns`` held off the bills (bill_id → run_id: their
+    runs' ``held_usage`` parts) or held by rating as it stored the period (a usage line with a ``verdict``)."""
+    from fairtel.billing import USAGE_KINDS
+    from fairtel.billing._run import HOLD_REASONS
+
+    key = ["msisdn", "source", "record_id"]
+    kept = _held_lines(app, per, bills).select(key)
+    files = app.lake.files("rated", periods=[per.key])
+    if files:
+        scan = pl.scan_parquet(files)
+        if "verdict" in scan.collect_schema().names():
+            flagged = scan.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS)
+                                  & pl.col("msisdn").is_in(msisdns)).select(key).collect()
+            kept = pl.concat([kept, flagged])
+    return {(m, s or "", r) for m, s, r in kept.unique().iter_rows()}
 
 
 def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any,
@@ -350,7 +404,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
             schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
                     "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
-        late_usage, late_vas = _on_no_bill(app, per, issued, rated_files)
+        late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
     run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id(RUN_PREFIX), adjustments=pending,
                     policy=_policy(app), skip=issued.keys())
     if report is not None:
@@ -363,6 +417,15 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
         "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
     }
+    summary = run.summary()
+    out.update(held_records=summary["held_records"], held=_money(summary["held_minor"], cur),
+               held_subscribers=summary["held_subscribers"],
+               held_by_kind={k: _money(v, cur) for k, v in summary["held_by_kind_minor"].items()})
+    if summary["held_records"]:
+        out["notes"].append(
+            f"{summary['held_records']} usage record(s) of {summary['held_subscribers']} suspended line(s) held, not billed "
+            f"({out['held']} {cur}): made at or after the line's suspension; `fairtel bill held --period {per.key}` lists "
+            f"them, `fairtel bill release --period {per.key}` charges those confirmed")
     if late_usage:
         out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
                             f"their bill run): `fairtel rerate --period {per.key}` charges them")
@@ -370,7 +433,11 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         out["notes"].append(f"{late_vas} consented VAS charge(s) of subscribers already billed for {per.key} are on no bill "
                             f"(rated after their bill run): `fairtel rerate --period {per.key}` charges those the consent "
                             "gate still lets through")
-    out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas)
+    if late_held:
+        out["notes"].append(f"{late_held} usage record(s) of subscribers already billed for {per.key}, rated after their bill "
+                            "run, are held (made at or after the line's suspension): neither billed nor charged by a rerate "
+                            "until released")
+    out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas, held_late_records=late_held)
     if not run.bills:
         out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
                             else f"no subscriber in service in {per.key}: no bills")
@@ -384,6 +451,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
 
     _stage(app, BILLED, per.key, run.run_id, run.billed.to_arrow())
     _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run, rating_batch)))
+    if run.held.height:
+        _stage(app, HELD, per.key, run.run_id, run.held.to_arrow())
     try:
         with app.db.begin() as conn:
             # the version that priced the bills: the catalog file's text (kept, not made current), else the current one
@@ -432,7 +501,8 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
         raise ConflictError(f"the bill run that issued {bill.bill_id} stopped before moving its lines into the lake: "
                             f"run `fairtel bill --period {per.key} --issue` again to finish it")
     usage = _scan_usage(app, per, [msisdn])
-    st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None)
+    held = _held_lines(app, per, {bill.bill_id: bill.run_id}) if bill.run_id else None
+    st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None, held=held)
     return statement_csv(st) if fmt == "csv" else statement_html(st)
 
 
@@ -496,9 +566,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     unplaced = 0 if ordered is None else int(ordered[UNPLACED].sum())
     rerated = result.rated if result is not None else billed.head(0)
     now = utc_now()
+    # usage held off the bills (by their runs, or by rating as it stored it) is charged only by a release: a rerun of
+    # rating after the line came back into service, or a changed tariff, must not bill it as late usage
+    held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns)
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
-                              policies=policies, created_by=created_by)
+                              policies=policies, created_by=created_by, held=held)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
@@ -532,6 +605,9 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if late.refused:
         notes.append(f"{len(late.refused)} VAS charge(s) on no bill of {per.key} refused by the consent gate were not billed, "
                      f"e.g. {late.refused[0]}")
+    if diff.held:
+        notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
+                     f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")
     return {
         "period": per.key, "currency": cur, "bills": len(bills), "records_compared": diff.compared,
         "records_changed": len(diff.changes), "fees_compared": fees.compared, "fees_changed": len(fees.changes),
@@ -540,6 +616,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
         "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
+        "held_records": len(diff.held),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
             {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
@@ -548,6 +625,164 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
              "new": _money(a.new_amount_minor or 0, cur), "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
             for a in new
         ][:20],
+    }
+
+
+RELEASER_ROLE = "fraud_analyst"  # the role the access audit names for a release or write-off on the command line
+RELEASE_ACTION, WRITE_OFF_ACTION = "held_usage.release", "held_usage.write_off"
+
+
+def _decision_resource(period: str, source: str, record_id: str) -> str:
+    """The audit resource naming one held record (an id: a record id may be long, and the number stays out)."""
+    from fairtel.core.ids import stable_id
+
+    return f"held_usage/{period}/{stable_id('held', source, record_id)}"
+
+
+def held_of_period(app: App, per: Period) -> pl.DataFrame:
+    """Every held usage record of ``per`` (``billing.HELD_RECORD_COLUMNS``), with ``status`` (``pending``, ``released``:
+    an entry charged it, ``written_off``) and ``bill_id`` (the subscriber's bill of the period, null before it is
+    issued). Held: by rating (a usage line's ``verdict``), of a line suspended now from its suspension on
+    (``billing.held_usage``), or by the bill run that left it off an issued bill; a record a bill charged is not."""
+    from fairtel.billing import USAGE_KINDS, held_records, held_usage, normalise_rated
+    from fairtel.billing._run import BILLED_INPUT, HOLD, HOLD_REASONS
+    from fairtel.store import bills_of_period, rerate_entries
+    from fairtel.store._schema import AccessAudit, table_of
+
+    key = ["msisdn", "source", "record_id"]
+    accounts = _accounts(app, per)
+    suspended = [a.msisdn for a in accounts if a.status == "suspended"]
+    files = app.lake.files("rated", periods=[per.key])
+    lines = pl.DataFrame(schema=BILLED_INPUT)
+    if files:
+        scan = pl.scan_parquet(files)
+        flagged = pl.col("verdict").is_in(HOLD_REASONS) if "verdict" in scan.collect_schema().names() else pl.lit(False)
+        lines = normalise_rated(scan.filter(pl.col("kind").is_in(USAGE_KINDS) & (flagged | pl.col("msisdn").is_in(suspended)))
+                                .collect())
+        lines = held_usage(lines, accounts).filter(pl.col(HOLD).is_not_null()).with_columns(
+            pl.col(HOLD).alias("verdict")).drop(HOLD)
+    with app.db.connect() as conn:
+        bills = bills_of_period(conn, per.key)
+        prior = rerate_entries(conn, per.key)
+        audit = table_of(AccessAudit)
+        decided = {r.resource: r.action for r in conn.execute(
+            select_decisions(audit, per.key))}
+    kept = normalise_rated(_held_lines(app, per))
+    lines = pl.concat([lines, kept.join(lines.select(key).unique(), on=key, how="anti")])
+    billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
+    if billed.height:
+        lines = lines.join(billed.select(key).unique(), on=key, how="anti")
+    records = held_records(lines)
+    charged = {(e.msisdn, e.source or "", e.record_id) for e in prior if e.record_id is not None}
+    bill_of = {b.msisdn: b.bill_id for b in bills}
+
+    def status_of(m: str, src: str, r: str) -> str:
+        decision = decided.get(_decision_resource(per.key, src, r))
+        if (m, src, r) in charged or decision == RELEASE_ACTION:  # a release that cost nothing has no entry
+            return "released"
+        return "written_off" if decision == WRITE_OFF_ACTION else "pending"
+
+    status = [status_of(*k) for k in records.select(key).iter_rows()]
+    return records.with_columns(pl.Series("status", status, dtype=pl.String()),
+                                pl.col("msisdn").replace_strict(bill_of, default=None, return_dtype=pl.String()).alias("bill_id"))
+
+
+def select_decisions(audit: Any, period: str) -> Any:
+    """The audit rows of release and write-off decisions about held usage of ``period``."""
+    from sqlalchemy import select
+
+    return select(audit.c.resource, audit.c.action).where(
+        audit.c.action.in_([RELEASE_ACTION, WRITE_OFF_ACTION]), audit.c.resource.like(f"held_usage/{period}/%"))
+
+
+def _held_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {"msisdn": row["msisdn"], "source": row["source"], "record_id": row["record_id"], "kind": row["kind"],
+            "started_at": row["started_at"].isoformat(), "rules": row["rules"], "quantity": row["quantity"], "unit": row["unit"],
+            "amount": _money(int(row["amount_minor"]), currency), "reason": row["reason"], "status": row["status"],
+            "bill_id": row["bill_id"]}
+
+
+def release_period(app: App, period: str, *, catalog: Catalog, by: str, records: list[str] | None = None,
+                   source: str | None = None, msisdn: str | None = None, every: bool = False, write_off: bool = False,
+                   note: str | None = None) -> dict[str, Any]:
+    """Release held usage of ``period`` (charge it: one debit entry per record, carried into the subscriber's next
+    bill) or write it off (never charged), as ``by``; every decision audited. Chosen by record ids (``records``, of
+    ``source`` when ids repeat across sources), by subscriber (``msisdn``) or all (``every``). A record released is
+    never charged again, nor written off; one written off is never released. Holds the period's billing lock."""
+    from dataclasses import replace
+
+    from fairtel.billing import release_held
+    from fairtel.billing._model import issued_policy
+    from fairtel.cli._fraud_detect import decider_name, hide_numbers, msisdn_pseudonyms
+    from fairtel.core.time import utc_now
+    from fairtel.store import bills_of_period, record_access, record_adjustments, rerate_entries
+
+    name = decider_name(by)
+    if not (records or msisdn or every):
+        raise InvalidInputError([Problem("options", None, "--record", "name the records (--record), a subscriber (--msisdn) "
+                                         "or --all")], what="release")
+    per = _period(period, catalog)
+    cur = catalog.operator.currency
+    with _period_lock(app, per.key):
+        settle_issue(app, per.key)
+        held = held_of_period(app, per)
+        chosen = held
+        if msisdn is not None:
+            chosen = chosen.filter(pl.col("msisdn") == msisdn_argument(msisdn))
+        if records:
+            chosen = chosen.filter(pl.col("record_id").is_in(records))
+            if source is not None:
+                chosen = chosen.filter(pl.col("source") == source)
+            missing = sorted(set(records) - set(chosen["record_id"].to_list()))
+            if missing:
+                raise NotFoundError(f"not held usage of {per.key}: {', '.join(missing[:10])}", details={"records": missing})
+            twice = chosen.filter(pl.col("record_id").is_duplicated())["record_id"].unique().sort().to_list()
+            if twice:
+                raise InvalidInputError([Problem("options", None, "--source", f"record {r} is held in several sources: name one")
+                                         for r in twice], what="release")
+        pending = chosen.filter(pl.col("status") == "pending")
+        skipped = chosen.filter(pl.col("status") != "pending")
+        pseudonym = msisdn_pseudonyms(app)
+        said = hide_numbers(note, pseudonym)
+        now = utc_now()
+        entries = []
+        free: tuple[str, ...] = ()
+        if not write_off and pending.height:
+            with app.db.connect() as conn:
+                bills = [b for b in bills_of_period(conn, per.key) if b.msisdn in set(pending["msisdn"].to_list())]
+                prior = rerate_entries(conn, per.key)
+            rates = _issued_tax_rates(app, per, bills)
+            bills = [replace(b, tax_rates=rates[b.bill_id]) if b.bill_id in rates else b for b in bills]
+            current = _policy(app)
+            result = release_held(pending, period=per.key, currency=cur, created_at=now, created_by=name,
+                                  bills={b.msisdn: b.bill_id for b in bills},
+                                  billed=_snapshot(app, per, {b.bill_id: b.run_id for b in bills}), prior=prior,
+                                  policy=current, policies={b.msisdn: issued_policy(b, current) for b in bills})
+            entries, free = list(result.adjustments), result.free
+        action = WRITE_OFF_ACTION if write_off else RELEASE_ACTION
+        with app.db.begin() as conn:
+            added = set(record_adjustments(conn, entries))
+            for r in pending.iter_rows(named=True):
+                why = f"{'write-off' if write_off else 'release'} of held usage {r['source']}/{r['record_id']} ({r['reason']})"
+                record_access(conn, actor=name, role=RELEASER_ROLE, action=action,
+                              resource=_decision_resource(per.key, r["source"], r["record_id"]),
+                              subject_msisdn_pseudonym=pseudonym(r["msisdn"]), reason=f"{why}: {said}" if said else why, at=now)
+    new = [a for a in entries if a.adjustment_id in added]
+    notes = []
+    if skipped.height:
+        notes.append(f"{skipped.height} record(s) left as they were: already "
+                     + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(skipped.group_by("status").len().iter_rows())))
+    if free:
+        notes.append(f"{len(free)} released record(s) cost nothing (drawn from allowances): no entry to issue")
+    if new:
+        notes.append(f"{len(new)} debit entr{'y' if len(new) == 1 else 'ies'} carried into the subscribers' next bills")
+    return {
+        "period": per.key, "currency": cur, "action": "write_off" if write_off else "release", "by": name,
+        "records": pending.height, "skipped": skipped.height,
+        "amount": _money(int(pending["amount_minor"].sum() or 0), cur),
+        "adjustments_issued": len(new), "charged": _money(sum(a.signed_minor for a in new), cur), "notes": notes,
+        "sample": [{"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "record_id": a.record_id,
+                    "amount": _money(a.amount_minor, cur), "rule_id": a.rule_id} for a in new][:20],
     }
 
 
@@ -608,6 +843,11 @@ def register(app: typer.Typer) -> None:
                 catalog, text = _catalog_file(catalog_file)
             with reporter(quiet=as_json) as rep:
                 out = bill_period(application, period, catalog=catalog, issue=issue, report=rep, catalog_text=text)
+            if as_json:  # the sample's numbers in clear (the table shows amounts by kind only)
+                from fairtel.cli._audit import audit_shown, plural
+
+                audit_shown(ctx, application, action="bill.list", subjects=(b["msisdn"] for b in out["sample"]),
+                            what=plural(len(out["sample"]), "bill"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         out["notes"] = notes + out["notes"]
@@ -647,6 +887,10 @@ def register(app: typer.Typer) -> None:
                 raise InvalidInputError(problems, what="options")
             application = app_for(ctx, home)
             text = statement_for(application, msisdn, period, catalog=home_catalog(application, catalog_file, []), fmt=fmt, lang=lang)
+            from fairtel.cli._audit import audit_shown
+
+            audit_shown(ctx, application, action="bill.read", resource=f"bill/{period}", subjects=[msisdn_argument(msisdn)],
+                        what=f"the itemised statement of {period} ({fmt})", to=out)
         except FairtelError as exc:
             raise fail(exc) from None
         if out is None:
@@ -654,6 +898,96 @@ def register(app: typer.Typer) -> None:
         else:
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote {out}", highlight=False)
+
+    @bill_app.command("held")
+    def held_cmd(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="Billing period YYYY-MM.")],
+        msisdn: Annotated[str | None, typer.Option("--msisdn", help="One subscriber's held usage only.")] = None,
+        status: Annotated[str | None, typer.Option("--status", help="pending, released or written_off.")] = None,
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Usage held off the bills (made at or after a line's suspension): what it would cost, why, and whether it
+        was released or written off."""
+        from fairtel.cli._home import home_catalog
+        from fairtel.privacy import mask_msisdn
+
+        try:
+            if status not in (None, "pending", "released", "written_off"):
+                raise InvalidInputError([Problem("options", None, "--status", f"pending, released or written_off, got {status!r}")],
+                                        what="options")
+            application = app_for(ctx, home)
+            catalog = home_catalog(application, catalog_file, [])
+            per = _period(period, catalog)
+            held = held_of_period(application, per)
+            if msisdn is not None:
+                held = held.filter(pl.col("msisdn") == msisdn_argument(msisdn))
+            if status is not None:
+                held = held.filter(pl.col("status") == status)
+            if as_json:  # numbers in clear (the table masks them)
+                from fairtel.cli._audit import audit_shown, plural
+
+                audit_shown(ctx, application, action="held_usage.list", resource=f"held_usage/{per.key}",
+                            subjects=held["msisdn"].to_list(), what=plural(held.height, "held record"))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        cur = catalog.operator.currency
+        rows = [_held_json(r, cur) for r in held.iter_rows(named=True)]
+        by_status = {s: n for s, n in held.group_by("status").len().sort("status").iter_rows()}
+        out = {"period": per.key, "currency": cur, "records": held.height, "amount": _money(int(held["amount_minor"].sum() or 0), cur),
+               "by_status": by_status, "held": rows}
+        if as_json:
+            print_json(out)
+            return
+        if rows:
+            console.print(table(f"Held usage {per.key}", ["msisdn", "record", "kind", "started", "amount", "reason", "status"],
+                                [[mask_msisdn(r["msisdn"]), f"{r['source']}/{r['record_id']}", r["kind"], r["started_at"],
+                                  r["amount"], r["reason"], r["status"]] for r in rows[:200]]))
+        console.print(f"{held.height} held record(s), {out['amount']} {cur}"
+                      + (": " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in by_status.items()) if by_status else ""),
+                      highlight=False)
+
+    @bill_app.command("release")
+    def release_cmd(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="Billing period YYYY-MM.")],
+        by: Annotated[str, typer.Option("--by", help="Who decides (recorded in the access audit; never a phone number).")],
+        record: Annotated[list[str] | None, typer.Option("--record", help="A held record's id (repeatable).")] = None,
+        source: Annotated[str | None, typer.Option("--source", help="The records' source, when ids repeat across sources.")] = None,
+        msisdn: Annotated[str | None, typer.Option("--msisdn", help="Every held record of this subscriber.")] = None,
+        every: Annotated[bool, typer.Option("--all", help="Every held record of the period.")] = False,
+        write_off: Annotated[bool, typer.Option("--write-off", help="Never charge them (default: charge them).")] = False,
+        note: Annotated[str | None, typer.Option("--note", help="Why (numbers in it are kept as their pseudonyms).")] = None,
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Release held usage (charged once, as a debit entry on the subscriber's next bill) or write it off."""
+        from fairtel.cli._home import home_catalog
+
+        try:
+            application = app_for(ctx, home)
+            catalog = home_catalog(application, catalog_file, [])
+            out = release_period(application, period, catalog=catalog, by=by, records=record, source=source, msisdn=msisdn,
+                                 every=every, write_off=write_off, note=note)
+            if as_json:
+                from fairtel.cli._audit import audit_shown, plural
+
+                audit_shown(ctx, application, action="held_usage.list", resource=f"held_usage/{out['period']}",
+                            subjects=(r.get("msisdn") for r in out.get("sample", [])), what=plural(len(out.get("sample", [])), "released record"))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(out)
+            return
+        n = out["adjustments_issued"]
+        done = ("written off" if write_off
+                else f"released, {n} debit entr{'y' if n == 1 else 'ies'} issued ({out['charged']} {out['currency']})")
+        console.print(f"{out['period']}: {out['records']} held record(s) ({out['amount']} {out['currency']}) {done}", highlight=False)
+        for n in out["notes"]:
+            console.print(n, highlight=False)
 
     app.add_typer(bill_app, name="bill")
 
@@ -674,6 +1008,10 @@ def register(app: typer.Typer) -> None:
             catalog = home_catalog(application, catalog_file, notes)
             with reporter(quiet=as_json) as rep:
                 out = rerate_period(application, period, catalog=catalog, report=rep)
+            from fairtel.cli._audit import audit_shown, plural
+
+            audit_shown(ctx, application, action="adjustment.list", subjects=(s["msisdn"] for s in out["sample"]),
+                        what=plural(len(out["sample"]), "adjustment"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         out["notes"] = notes + out["notes"]

@@ -38,10 +38,35 @@ def rate_period(
     settings = app.settings
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
     try:
-        return eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),
-                               gate=home_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
+        totals = eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),
+                                 gate=home_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
     finally:
         eng.close()
+    totals.update(held_totals(app.lake, period.key, catalog.operator.currency))
+    return totals
+
+
+def held_totals(lake: Lake, period: str, currency: str) -> dict[str, Any]:
+    """The period's rated usage held off the bills (``rating.HoldReason``: made at or after a line's suspension):
+    ``held_records`` (records, among the rated ones counted by kind) and the ``held`` amount they would cost, by
+    reason. Read from the lines just written (two columns of them)."""
+    from fairtel.billing import USAGE_KINDS
+    from fairtel.billing._run import HOLD_REASONS
+    from fairtel.core.money import Money
+
+    files = lake.files(RATED, periods=[period])
+    empty: dict[str, Any] = {"held_records": 0, "held": str(Money.from_minor(0, currency).amount), "held_by_reason": {}}
+    if not files:
+        return empty
+    scan = pl.scan_parquet(files)
+    if "verdict" not in scan.collect_schema().names():
+        return empty
+    held = (scan.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS))
+            .group_by("verdict").agg((pl.col("line") == 0).sum().alias("records"), pl.col("amount_minor").sum())
+            .sort("verdict").collect())
+    return {"held_records": int(held["records"].sum() or 0),
+            "held": str(Money.from_minor(int(held["amount_minor"].sum() or 0), currency).amount),
+            "held_by_reason": {r: int(n) for r, n, _ in held.iter_rows()}}
 
 
 def _find(lake: Lake, dataset: str, record_id: str, source: str | None, period: str | None) -> pl.DataFrame:
@@ -87,6 +112,10 @@ def register(app: typer.Typer) -> None:
         console.print(table(f"Rated {period}", ["kind", "records", f"amount ({totals['currency']})"], rows))
         console.print(f"{totals['records']} records → {totals['lines']} lines, {totals['unrated']} unrated; "
                       f"total {totals['amount']} {totals['currency']}", highlight=False)
+        if totals["held_records"]:
+            console.print(f"held: {totals['held_records']} record(s) of suspended lines, {totals['held']} {totals['currency']} "
+                          "of the total, made at or after the suspension: not billed unless released "
+                          "(`fairtel bill held`, `fairtel bill release`)", highlight=False)
         for reason, n in totals["unrated_by_reason"].items():
             err_console.print(f"unrated: {n} × {reason}", highlight=False)
 
@@ -143,6 +172,11 @@ def register(app: typer.Typer) -> None:
             result = explain_record(application, record_id, rated=rated, usage=usage if usage.height else None,
                                     source=source, catalog_file=catalog_file)
             language = lang or _language(application, result.msisdn)
+            from fairtel.cli._audit import audit_shown
+
+            # the usage record itself is shown either way (the text masks the numbers, --json does not)
+            audit_shown(ctx, application, action="usage.read", resource=f"usage/{record_id}", subjects=[result.msisdn],
+                        what=f"the rating chain of record {record_id}" + ("" if as_json else " (numbers masked)"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:

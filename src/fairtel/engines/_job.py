@@ -5,8 +5,10 @@
         --subscribers hdfs:///fairtel/export/subscribers.parquet [--consent events.jsonl]
 
 Inputs that live in the operator's database are passed as files: the catalog (TOML), subscribers (Parquet
-or CSV with msisdn, plan_id, activated_at) and consent events (JSON Lines) for the VAS gate. Prints the
-summary as JSON on the driver's standard output.
+or CSV with msisdn, plan_id, activated_at, and status, closed_at, suspended_at for the lines' states) and consent
+events (JSON Lines) for the VAS gate. With the lines' states, the usage of a suspended line made since its
+suspension is held (``rating.HoldReason``), consent events or not. Prints the summary as JSON on the driver's
+standard output.
 """
 
 from __future__ import annotations
@@ -73,12 +75,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.task == "rate":
             gate = None
+            lines = _lines(subscribers)
             if args.consent is not None:
                 from fairtel.consent import project_subscriptions, read_consent_events
                 from fairtel.rating import consent_gate
 
                 gate = consent_gate(project_subscriptions(read_consent_events([args.consent]).events), catalog,
-                                    lines=_lines(subscribers))
+                                    lines=lines)
+            elif lines is not None:
+                from fairtel.rating import register_gate
+
+                # no VAS charge is billable without consent events, but the register's suspended lines still hold
+                # the usage made since their suspension (the gate is how the kernel learns of them)
+                gate = register_gate(lines)
             summary = engine.rate_period(settings, args.period, catalog=catalog,
                                          subscribers=subscribers.select("msisdn", "plan_id"), gate=gate,
                                          batch_size=args.batch_size).to_dict()

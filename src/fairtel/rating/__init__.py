@@ -1,7 +1,8 @@
 """rating: clean usage × catalog → rated lines. See README.md in this folder.
 
 Owns the rating kernel (``rate``: pure, vectorised, partitioned by subscriber), the exact integer form of
-rate steps (``charge_line``), the VAS gate interface, explanations (``explain``) and quotes (``quote``).
+rate steps (``charge_line``), the VAS gate interface, holds of usage made while a line is suspended
+(``HoldReason``), explanations (``explain``) and quotes (``quote``).
 Does not own the catalog format (catalog/), consent (consent/), reading or writing the lake (cli/, store/)
 or bills (billing/).
 """
@@ -11,6 +12,7 @@ from fairtel.rating._lines import (
     RATED_COLUMNS,
     STATE_COLUMNS,
     UNRATED_COLUMNS,
+    HoldReason,
     RatingResult,
     Unit,
     UnratedReason,
@@ -19,7 +21,7 @@ from fairtel.rating._quote import default_plan, quote
 from fairtel.rating._rate import normalise_subscribers, normalise_usage, rate
 from fairtel.rating._state import state_from_rated
 from fairtel.rating._steps import CompiledRate, LineCharge, StepUse, charge_line, compile_rate
-from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, no_gate, price_only_gate
+from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, no_gate, price_only_gate, register_gate
 
 __all__ = [
     "NO_GATE",
@@ -29,6 +31,7 @@ __all__ = [
     "CompiledRate",
     "ExplainedLine",
     "Explanation",
+    "HoldReason",
     "LineCharge",
     "RatingResult",
     "StepText",
@@ -47,5 +50,6 @@ __all__ = [
     "price_only_gate",
     "quote",
     "rate",
+    "register_gate",
     "state_from_rated",
 ]

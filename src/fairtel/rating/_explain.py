@@ -116,6 +116,12 @@ class Explanation:
     earlier_tariff: bool = False  # explained with the tariff the bill was issued under, since replaced
 
     @property
+    def held(self) -> str | None:
+        """Why the usage is held off the bill (``HoldReason``), or None: billed as usual (a VAS charge's verdict is
+        the consent gate's, not a hold)."""
+        return next((ln.verdict for ln in self.lines if ln.unit != "item" and ln.verdict in HELD_WORDS), None)
+
+    @property
     def total(self) -> Decimal:
         return Money.from_minor(self.total_minor, self.currency).amount
 
@@ -129,6 +135,7 @@ class Explanation:
         out = asdict(self)
         out["plan_name"] = None if self.plan_name is None else {"zh": self.plan_name.zh, "en": self.plan_name.en}
         out["total"] = str(self.total)
+        out["held"] = self.held
         return out
 
     def render(self, language: str = "en", *, plain_numbers: bool = False) -> str:
@@ -292,6 +299,11 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
     "no_gate": ("未核对订购记录，不计费", "no consent ledger to check against: not billed"),
     "not_checked": ("未核对订购记录", "consent not checked"),
 }
+# why usage is held off the bill (``HoldReason`` codes, in words)
+HELD_WORDS: dict[str, tuple[str, str]] = {
+    "line_suspended": ("暂缓计费：本话单发生在号码停机之后，已计价但未计入账单，经核实确为本人使用后才会收取",
+                       "Held, not billed: made after the line was suspended; priced, but charged only if released after review"),
+}
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 
 
@@ -371,6 +383,8 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
     for ln in e.lines:
         out.extend(_line(ln, e, zh))
     out.append(f"合计：{_minor(e.total_minor, cur, zh)}" if zh else f"Total: {_minor(e.total_minor, cur, zh)}")
+    if e.held:
+        out.append(_pick(zh, HELD_WORDS.get(e.held, (e.held, e.held))))
     out.extend(_corrections(e, zh))
     return "\n".join(out)
 
@@ -487,7 +501,11 @@ def _corrections(e: Explanation, zh: bool) -> list[str]:
         day = c.created_at.astimezone(e.started_at.tzinfo).strftime("%Y-%m-%d")
         amount = _minor(abs(c.amount_minor), cur, zh)
         credit = c.amount_minor < 0
-        if c.old_minor is not None and c.new_minor is not None:
+        if e.held and c.old_minor == 0 and c.new_minor is not None and not credit and now is None:
+            out.append(f"放行：{day} 经核实后收取，已作为调整项收取 {amount}" if zh
+                       else f"Released on {day}: charged as an adjustment, {amount}")
+            now = c.new_minor
+        elif c.old_minor is not None and c.new_minor is not None:
             taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
             old, new = _minor(c.old_minor, cur, zh), _minor(c.new_minor, cur, zh)
             if zh:

@@ -34,7 +34,9 @@ RATED_COLUMNS: dict[str, pl.DataType] = {
     "currency": pl.String(),
     "capped": pl.Boolean(),  # max cost or a daily cap lowered the amount
     "throttled": pl.Boolean(),  # usage past an unlimited allowance's throttle threshold
-    "verdict": pl.String(),  # VAS: the consent gate's verdict
+    # VAS: the consent gate's verdict. Voice, SMS, data: null, or why the line is held (``HoldReason``): priced, so
+    # its amount is known and explained, but billed only once released (docs/billing.md, "Held usage")
+    "verdict": pl.String(),
     "subscription_id": pl.String(),  # VAS: the subscription that makes it billable
 }
 
@@ -67,6 +69,15 @@ class UnratedReason(StrEnum):
     NO_RULE = "no_rule"
     QUANTITY_TOO_LARGE = "quantity_too_large"
     PEER_NOT_A_NUMBER = "peer_not_a_number"  # a call or SMS whose zone matters, to a destination with no digits
+
+
+class HoldReason(StrEnum):
+    """Why usage is rated but held off the bill (a voice, SMS or data line's ``verdict``). Stable codes.
+
+    The register does not record why a line was suspended (fraud, non-payment, the subscriber's own request), so
+    every suspension holds: a subscriber is never charged silently for usage made after the line stopped."""
+
+    LINE_SUSPENDED = "line_suspended"  # made at or after the line's suspension (the VAS gate's verdict code too)
 
 
 class Unit(StrEnum):

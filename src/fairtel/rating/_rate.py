@@ -15,7 +15,11 @@ any set of whole subscribers gives the same lines as rating them inside a larger
    integers and rounded once per line (``_steps``);
 5. daily caps, then the output: one line per allowance a piece drew from and one for its charged rest. Names
    (plan, kind, zone, band, rule...) are produced from the codes at the end; only the record's own strings
-   (record id, source, roaming country) are gathered from the input.
+   (record id, source, roaming country) are gathered from the input;
+6. a record of a suspended line starting at or after its suspension is priced like any other (so its amount is
+   known and explained) and held: its lines' ``verdict`` is ``line_suspended`` and billing leaves them off the bill
+   until released. The suspension instant travels with the subscriber rows (one join of the few suspended lines),
+   and the record's start is compared with it once.
 
 ``tests/unit/_rating_reference.py`` keeps the first, plainer form of this kernel; ``test_rating_fast.py`` checks
 that both give the same lines.
@@ -40,6 +44,7 @@ from fairtel.rating._lines import (
     STATE_COLUMNS,
     UNRATED_COLUMNS,
     VAS_COUNTER,
+    HoldReason,
     RatingResult,
     Unit,
     UnratedReason,
@@ -55,7 +60,7 @@ from fairtel.rating._resolve import (
     offset_spread,
     seconds_to_band_change,
 )
-from fairtel.rating._vas import VasGate, apply_gate, no_gate
+from fairtel.rating._vas import VasGate, apply_gate, gate_lines, no_gate, suspensions
 
 _INPUT: dict[str, pl.DataType] = {
     "record_id": pl.String(),
@@ -677,6 +682,12 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
                 pl.when(again).then(pl.lit(Verdict.DUPLICATE_CHARGE.value)).otherwise(pl.col("verdict")).alias("verdict"),
                 (pl.col("billable") & ~again).alias("billable"),
             )
+    if "_held" in vas.columns:  # a charge on a line held for its suspension is never billable (its own verdict kept)
+        on_hold = vas["_held"] & verdicts["billable"]
+        verdicts = verdicts.with_columns(
+            pl.when(on_hold).then(pl.lit(HoldReason.LINE_SUSPENDED.value)).otherwise(pl.col("verdict")).alias("verdict"),
+            (pl.col("billable") & ~on_hold).alias("billable"),
+        )
     counters = verdicts.filter(pl.col("billable") & pl.col("_counter").is_not_null()).select(
         "msisdn", pl.col("_counter").alias("counter"), pl.lit(1, dtype=pl.Int64).alias("used"))
     verdicts = verdicts.drop("msisdn", "charge_key", "_counter")
@@ -782,6 +793,7 @@ def rate(
     allowances: bool = True,
     closing_state: bool = True,
     arrival: str | None = None,
+    register: pl.DataFrame | None = None,
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
@@ -794,6 +806,12 @@ def rate(
     ``arrival``: a column of non-negative integers (which file each record came in, say) that orders each
     subscriber's records before their start, so that one call over several files rates them as calls over
     each file in that order, each opening with the counters the one before closed with, would.
+    ``register``: the subscriber register's line states (``msisdn``, ``status``, optional ``suspended_at``; default:
+    those the gate carries, ``consent_gate(..., lines=...)``): a record of a suspended line starting at or after
+    its ``suspended_at`` (any record, when the register does not say since when) is rated and held, its lines'
+    ``verdict`` ``line_suspended`` (``HoldReason``): billing leaves it off the bill until someone releases it. A
+    value-added charge on it is never billable. Held usage draws allowances and caps as any usage does, in the
+    same order, so that its amount is what the subscriber would pay if it is released.
     Every record must start inside ``period`` (on the catalog's clock).
     """
     per = _period_of(period, catalog)
@@ -805,8 +823,16 @@ def rate(
     subs = normalise_subscribers(subscribers, period=per)
     subs, numeric = _subscriber_keys(
         subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
+    # the few suspended lines' instants ride on the subscriber rows into the records (no join of the usage itself)
+    held_from = suspensions(register, checked=False) if register is not None else suspensions(gate_lines(gate))
+    if held_from is not None:
+        subs = subs.join(held_from, on="msisdn", how="left", maintain_order="left")
+        if subs["_held_from"].null_count() == subs.height:
+            subs, held_from = subs.drop("_held_from"), None
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
+    if held_from is not None:
+        data = data.with_columns((pl.col("started_at") >= pl.col("_held_from")).fill_null(False).alias("_held"))
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
     rated_vas, vas_counters = _rate_vas(
         data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog, gate or no_gate, per.key,
@@ -824,7 +850,8 @@ def rate(
     # the record's own strings, gathered by row into the lines (ties in ``_order``, the output): copied into
     # one chunk each first, because a gather from a column in several chunks (a bucket read back from several
     # pieces) is several times slower than the copy; only these few columns are worth it
-    own = data.select("record_id", "source", "roaming_country", *(["direction"] if other_direction else [])).rechunk()
+    held = [pl.when(pl.col("_held")).then(pl.lit(HoldReason.LINE_SUSPENDED.value)).alias("verdict")] if held_from is not None else []
+    own = data.select("record_id", "source", "roaming_country", *(["direction"] if other_direction else []), *held).rechunk()
     lines = lines.with_columns(
         (pl.col("_mi") if numeric else pl.col("msisdn")).alias("_m"),
         pl.col("kind").cast(pl.Enum(KINDS)).to_physical().cast(pl.Int64).alias("_k"),
@@ -916,7 +943,8 @@ def rate(
         names.gather(pl.col("_aid")).alias("allowance_id"),
         "allowance_before", "allowance_used", "charged_quantity", "amount_minor",
         pl.lit(catalog.operator.currency).alias("currency"), "capped", "throttled",
-        pl.lit(None, dtype=pl.String).alias("verdict"), pl.lit(None, dtype=pl.String).alias("subscription_id"),
+        (pl.lit(own["verdict"]).gather(row) if held else pl.lit(None, dtype=pl.String)).alias("verdict"),
+        pl.lit(None, dtype=pl.String).alias("subscription_id"),
     ).select(list(RATED_COLUMNS)).cast(RATED_COLUMNS)  # type: ignore[arg-type]
 
     if closing is None:

@@ -5,17 +5,24 @@ row, ``billable``, ``verdict`` and ``subscription_id``. Without a gate nothing i
 ``no_gate``), so a VAS charge can never reach a bill by accident; ``consent_gate`` adapts the consent
 package's ``gate_vas`` over a subscription projection (and, given the subscriber register, the lines' state:
 no charge is billable on a line after it closed or while it is suspended).
+
+A gate may carry the register's line states as ``lines`` (``consent.line_states``): the gate is what every engine
+already hands the kernel (to worker processes, in a Spark closure, kept up to date by online rating), so the
+kernel reads from it the suspended lines whose usage it holds (``gate_lines``; ``HoldReason``). ``register_gate``
+carries them without a consent ledger.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import polars as pl
 
 from fairtel.catalog import Catalog
 from fairtel.consent import OfferBook, gate_vas, line_states
+from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, Problem
 
 VasGate = Callable[[pl.DataFrame], pl.DataFrame]
@@ -80,6 +87,47 @@ def consent_gate(
     book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
     kept = None if lines is None else line_states(lines, subscriptions=subscriptions)
     return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone, kept)
+
+
+@dataclass(frozen=True)
+class RegisterGate:
+    """``no_gate`` (no consent ledger: no VAS charge billable) that still carries the register's line states, so
+    that the kernel holds the usage of suspended lines (a Spark job given no consent events, say)."""
+
+    lines: pl.DataFrame | None = None
+
+    def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
+        return no_gate(vas)
+
+
+def register_gate(lines: pl.DataFrame) -> VasGate:
+    """A gate that bills no VAS charge (verdict ``no_gate``) but carries ``lines`` (the register: ``msisdn``,
+    ``status``, optional ``activated_at``, ``closed_at``, ``suspended_at``) for the kernel's holds."""
+    return RegisterGate(line_states(lines))
+
+
+def gate_lines(gate: VasGate | None) -> pl.DataFrame | None:
+    """The register's line states a gate carries (``ConsentGate.lines``, ``RegisterGate.lines``); None: none."""
+    kept = getattr(gate, "lines", None)
+    return kept if isinstance(kept, pl.DataFrame) else None
+
+
+_SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def suspensions(register: pl.DataFrame | None, *, checked: bool = True) -> pl.DataFrame | None:
+    """The suspended lines of ``register`` as (``msisdn``, ``_held_from``): usage starting at or after
+    ``_held_from`` is held (``HoldReason.LINE_SUSPENDED``). A line whose register does not say since when it is
+    suspended (suspended before the register kept the instant) holds all its usage: the safe side for the subscriber.
+    None when no line is suspended. ``checked``: ``register`` is already ``consent.line_states`` (a gate's)."""
+    if register is None:
+        return None
+    states = register if checked else line_states(register)
+    since = (pl.col("suspended_at").cast(pl.Datetime("us", "UTC")) if "suspended_at" in states.columns
+             else pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+    held = states.filter(pl.col("status") == SubscriberStatus.SUSPENDED.value).select(
+        pl.col("msisdn").cast(pl.String), since.fill_null(_SINCE_ALWAYS).alias("_held_from"))
+    return held if held.height else None
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
