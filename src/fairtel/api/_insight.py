@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
@@ -151,15 +152,19 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
 
 
 def _retention_table(lake: Lake) -> pa.Table | None:
+    """The latest scoring run's list: the parts of the dataset's last period. Every run writes the period its
+    scoring day falls in, so older periods hold earlier runs' scores of the same subscribers (read together,
+    each subscriber would be listed once per run)."""
     for name in RETENTION_DATASETS:
-        files = lake.files(name)
+        periods = lake.periods(name)
+        files = lake.files(name, periods=periods[-1:]) if periods else []
         if files:
             return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
     return None
 
 
 def _risk_column(table: pa.Table) -> str | None:
-    return next((c for c in ("churn_risk", "risk", "score", "probability") if c in table.column_names), None)
+    return next((c for c in ("probability", "churn_risk", "risk", "score") if c in table.column_names), None)
 
 
 def _churn_distribution(lake: Lake) -> Series:
@@ -195,13 +200,38 @@ def _timeliness(lake: Lake) -> Series:
 
 # ---- retention list ------------------------------------------------------------------------------------
 class RetentionOut(BaseModel):
+    rank: int = Field(description="Place in the list, ranked as `fairtel churn warn` ranks it: the highest expected value "
+                                  "first, equal values the higher risk first (among rows equal in both, by pseudonym).")
     msisdn: str
-    risk: float
-    reasons: list[str]
+    risk: float = Field(description="Probability of leaving (0-1).")
+    flagged: bool | None = Field(None, description="At or above the model's threshold.")
+    monthly_revenue: str | None = Field(None, description="The plan's monthly fee plus usage charges a month, in `currency`.")
+    expected_value: str | None = Field(None, description="risk × monthly_revenue, in `currency`: what the operator stands to "
+                                                         "lose a month; null in a list scored without it.")
+    currency: str | None = None
+    reasons: list[str] = Field(description="Why the model rates the risk so, in English.")
+    reasons_zh: list[str] = Field(default_factory=list, description="The same reasons in Chinese.")
     plan_id: str | None
 
 
+NO_EXPECTED_VALUE = ("this retention list has no expected values (it was scored without monthly revenue): ranked by "
+                     "churn risk alone; `fairtel churn warn` writes one ranked by expected value")
+
+
+def _reasons(r: dict[str, Any], lang: str) -> list[str]:
+    """A row's reasons in ``lang``: the list's ``reason_1_en`` … columns, else one text of reasons split at ``;``."""
+    numbered = [str(r[c]) for k in (1, 2, 3) if (c := f"reason_{k}_{lang}") in r and r[c]]
+    if numbered or lang != "en":
+        return numbered
+    given = r.get("reasons") or r.get("reason") or []
+    if isinstance(given, str):
+        given = [x.strip() for x in given.split(";") if x.strip()]
+    return [str(x) for x in given]
+
+
 def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int = 50, cursor: str | None = None) -> Page[RetentionOut]:
+    """The list `fairtel churn warn` wrote, in its order (``fairtel.insight``'s one definition: expected value, then
+    risk), numbers shown as the role may see them; ``min_risk`` leaves out lower risks (ranks stay the list's)."""
     acc.require(Permission.RETENTION_READ)
     table = _retention_table(lake)
     col = None if table is None else _risk_column(table)
@@ -209,18 +239,32 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
     if table is None or col is None or "msisdn" not in table.column_names:
         acc.audit("retention.list", "retention", reason=reason)
         return Page(items=[], available=False, note="churn scoring has not run yet: no retention list")
-    rows: list[dict[str, Any]] = [r for r in table.to_pylist() if r.get(col) is not None and float(r[col]) >= min_risk]
-    # by risk, and among equal risks by pseudonym: the lake's own order (often by number) would show through
-    rows.sort(key=lambda r: (-float(r[col]), acc.pseudonyms.msisdn_digest(str(r["msisdn"]))))
-    part, nxt = slice_page(rows, limit=limit, cursor=cursor)
+    from fairtel.insight._churn_warning import rank_retention, retention_from_export  # loads the model tools: only here
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if col != "probability":  # a list written before the churn warning named it so
+        frame = frame.drop("probability", strict=False).rename({col: "probability"})
+    frame = retention_from_export(frame.with_columns(pl.col("msisdn").cast(pl.String))).filter(
+        pl.col("msisdn").is_not_null() & pl.col("probability").is_not_null())
+    # equal figures are ordered by pseudonym: the list's own order among them (by number) would show through
+    order = pl.Series("_order", [acc.pseudonyms.msisdn_digest(m) for m in frame["msisdn"].to_list()], dtype=pl.Binary)
+    ranked = rank_retention(frame.with_columns(order), tie_break="_order").filter(pl.col("probability") >= min_risk)
+    shown, nxt = slice_page(range(ranked.height), limit=limit, cursor=cursor)
+    part = ranked.slice(shown[0], len(shown)).to_dicts() if shown else []
     acc.audit_list("retention.list", "retention", (str(r["msisdn"]) for r in part), reason=reason)
-    items = []
-    for r in part:
-        reasons = r.get("reasons") or r.get("reason") or []
-        if isinstance(reasons, str):
-            reasons = [x.strip() for x in reasons.split(";") if x.strip()]
-        items.append(RetentionOut(msisdn=acc.show(str(r["msisdn"])) or "", risk=round(float(r[col]), 4), reasons=[str(x) for x in reasons], plan_id=r.get("plan_id")))
-    return Page(items=items, next_cursor=nxt)
+    items = [
+        RetentionOut(
+            rank=int(r["rank"]), msisdn=acc.show(str(r["msisdn"])) or "", risk=round(float(r["probability"]), 4),
+            flagged=None if r.get("flagged") is None else bool(r["flagged"]),
+            monthly_revenue=money_text(r["monthly_revenue_minor"], r.get("currency")),
+            expected_value=money_text(r["expected_value_minor"], r.get("currency")), currency=r.get("currency"),
+            reasons=_reasons(r, "en"), reasons_zh=_reasons(r, "zh"), plan_id=r.get("plan_id"),
+        )
+        for r in part
+    ]
+    note = NO_EXPECTED_VALUE if ranked.height and ranked["expected_value_minor"].null_count() == ranked.height else None
+    return Page(items=items, next_cursor=nxt, note=note)
 
 
 # ---- surveys -------------------------------------------------------------------------------------------

@@ -152,29 +152,32 @@ def register_tabular(sub: typer.Typer, *, task: str, trainer: Trainer, headline:
             m = load_model(model)
             frame = read_table(data)
             label_col, id_col = _evaluation_columns(frame, m, label, id_column, source)
-            overlap = m.training_overlap(frame, source=source, label=label_col)
-            if overlap is not None:
+            overlap = m.evaluation_overlap(frame, source=source, label=label_col, id_column=id_col)
+            if overlap.refused:
                 oof = m.meta.get("out_of_fold") or {}
                 honest = ", ".join(f"{k} {oof[k]:.3f}" for k in ("roc_auc", "f1") if isinstance(oof.get(k), float))
-                said = (f"{overlap}: a model scores the rows it was trained on far better than new ones, so these "
+                said = (f"{overlap.message}: a model scores the rows it was trained on far better than new ones, so these "
                         f"figures overstate its quality" + (f" (its out-of-fold figures on them: {honest})" if honest else ""))
                 if not allow_training_data:
                     raise InvalidInputError([Problem(source, None, "--data", f"{said}. Evaluate on rows the model has not "
                                                      "seen (or see `train`'s out-of-fold figures, or `cv`); "
                                                      "--allow-training-data scores them anyway")], what=source)
                 warnings.append(f"evaluated on training data: {said}")
+            elif overlap.warning:
+                warnings.append(overlap.warning)
             metrics = m.evaluate(frame, source=source, label=label_col)
             if scores is not None:
                 _write_scores(scores, m, frame, top, id_col, source)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        result: dict[str, Any] = _clean(metrics.to_dict()) | {"evaluated_on_training_data": overlap is not None,
-                                                              "warnings": warnings}
+        result: dict[str, Any] = _clean(metrics.to_dict()) | {"evaluated_on_training_data": overlap.overlapping > 0,
+                                                              "training_overlap": overlap.to_dict(), "warnings": warnings}
         _warn(warnings)
         if as_json:
             print_json(result)
             return
-        title = f"{task} model on {data}" + (" (its training data: not a measure of quality)" if overlap else "")
+        title = f"{task} model on {data}" + (" (its training data: not a measure of quality)" if overlap.refused else
+                                             f" ({overlap.share:.1%} of it training data)" if overlap.overlapping else "")
         console.print(table(title, ["metric", "value"],
                             [_metric_row(k, result[k]) for k in [*shown, "f1", "precision", "recall", "threshold", "n", "positives"]
                              if k in result]))

@@ -12,7 +12,10 @@ Cuts (see ``_features`` for the windows and the label), with ``E`` the day after
 The model is the shared tabular scorer (``fairtel.learn``: LightGBM blended with a linear part, calibrated
 probabilities, reasons from per-feature contributions), worded with this module's zh/en phrasebook. The
 retention list ranks subscribers by expected value: churn probability × monthly revenue (the plan's
-monthly fee plus usage charges when rated lines are given).
+monthly fee plus usage charges when rated lines are given): the revenue a call to the subscriber may keep,
+so that a team with calls for only some of them calls first those it stands to lose most by. The one
+definition is ``score_frame`` (the figures) and ``rank_retention`` (the order); `fairtel churn warn`, the
+console and the API all rank with it, the latter two reading the exported list back (``retention_from_export``).
 """
 
 from __future__ import annotations
@@ -151,8 +154,7 @@ class ChurnWarning:
     counts: dict[str, Any] = field(default_factory=dict)
 
     def retention_list(self, top: int | None = None) -> pl.DataFrame:
-        ranked = self.scores.sort(["expected_value_minor", "probability", "msisdn"], descending=[True, True, False])
-        ranked = ranked.with_row_index("rank", offset=1)
+        ranked = rank_retention(self.scores)
         return ranked.head(top) if top else ranked
 
     def summary(self) -> dict[str, Any]:
@@ -281,6 +283,55 @@ def score_frame(
     )
 
 
+# The order of the retention list: the highest expected value first; equal values, the likelier leaver first,
+# by the probability as the list shows it (so that a list read back from its export ranks as it was made).
+RETENTION_ORDER = ("expected_value_minor", "probability")
+PROBABILITY_PLACES = 4
+
+
+def rank_retention(scores: pl.DataFrame, *, tie_break: str = "msisdn") -> pl.DataFrame:
+    """The retention list in its order (``RETENTION_ORDER``, the probability to ``PROBABILITY_PLACES`` places as
+    shown, then ``tie_break`` ascending), with a 1-based ``rank``.
+
+    ``scores``: rows of ``score_frame`` (or read back by ``retention_from_export``; a ``rank`` they carry is
+    replaced). A row without an expected value (a list scored before it was kept) comes after every row with
+    one, by probability. ``tie_break``: the column that orders rows equal in both, ``msisdn`` by default; a
+    reader that must not show the order of the numbers passes a column of their pseudonyms."""
+    value, probability = RETENTION_ORDER
+    ranked = scores.drop("rank", strict=False).sort(
+        [pl.col(value), pl.col(probability).round(PROBABILITY_PLACES), pl.col(tie_break)],
+        descending=[True, True, False], nulls_last=True, maintain_order=True)
+    return ranked.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+
+
+def _minor_of(col: str, digits: int) -> pl.Expr:
+    """A major-unit decimal string as ``retention_csv`` writes it → integer minor units; anything else → null
+    (never a rounded guess)."""
+    text = pl.col(col).cast(pl.String).str.strip_chars()
+    shape = r"^\d+$" if digits == 0 else rf"^\d+(\.\d{{1,{digits}}})?$"
+    exact = pl.when(text.str.contains(shape)).then(text)
+    return exact.cast(pl.Decimal(38, digits)).to_physical().cast(pl.Int64)
+
+
+def retention_from_export(exported: pl.DataFrame) -> pl.DataFrame:
+    """The retention list as ``retention_csv`` exported it (the outbox CSV, the lake's ``retention`` dataset), read
+    back into ``score_frame``'s columns: ``probability`` as a float, ``expected_value_minor`` and
+    ``monthly_revenue_minor`` in minor units (null where the list has no such figure), so that
+    ``rank_retention`` ranks it as the list was ranked when it was made. Other columns are kept as they are."""
+    named = exported["currency"].drop_nulls() if "currency" in exported.columns else pl.Series([], dtype=pl.String)
+    cur = str(named[0]) if named.len() else None
+    d = minor_units(cur) if cur else 0
+    figures: list[pl.Expr] = [pl.col("probability").cast(pl.Float64)]
+    for major, minor in (("expected_value", "expected_value_minor"), ("monthly_revenue", "monthly_revenue_minor")):
+        if minor in exported.columns:
+            figures.append(pl.col(minor).cast(pl.Int64))
+        elif major in exported.columns and cur is not None:
+            figures.append(_minor_of(major, d).alias(minor))
+        else:
+            figures.append(pl.lit(None, dtype=pl.Int64).alias(minor))
+    return exported.with_columns(figures)
+
+
 def retention_csv(ranked: pl.DataFrame) -> pl.DataFrame:
     """The retention list as exported: amounts in major units as decimal strings, probability rounded."""
     cur = str(ranked["currency"][0]) if ranked.height else "CNY"
@@ -293,7 +344,7 @@ def retention_csv(ranked: pl.DataFrame) -> pl.DataFrame:
     front = [c for c in ("rank", "msisdn", "plan_id", "language", "region") if c in ranked.columns]
     return ranked.select(
         *front,
-        pl.col("probability").round(4),
+        pl.col("probability").round(PROBABILITY_PLACES),
         "flagged",
         major("monthly_revenue_minor").alias("monthly_revenue"),
         major("expected_value_minor").alias("expected_value"),

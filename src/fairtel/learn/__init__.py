@@ -2,8 +2,9 @@
 
 Owns: typing the columns of a CSV (numbers, categories, blanks, labels, id-like columns), the calibrated
 LightGBM (+ linear) scorer with its F1 threshold, metrics, repeated cross-validation, reasons in zh/en
-words, and the model's on-disk format. Does not own: what the features of fraud or churn mean (fraud/,
-insight/ bring their phrasebooks and feature builders) or where tables come from.
+words, recognising its training rows in an evaluation table, and the model's on-disk format. Does not own:
+what the features of fraud or churn mean (fraud/, insight/ bring their phrasebooks and feature builders) or
+where tables come from.
 """
 
 from fairtel.learn._calibration import Calibration, CalibrationKind
@@ -11,10 +12,13 @@ from fairtel.learn._cv import CvResult, cross_validate
 from fairtel.learn._metrics import Metrics, Summary, best_f1_threshold, binary_metrics, summarise, top_decile_lift
 from fairtel.learn._model import (
     MIN_CLASS_ROWS,
+    OVERLAP_LIMIT,
     ModelError,
     Progress,
     Scored,
     TabularModel,
+    TrainingOverlap,
+    TrainingRows,
     TrainOptions,
     load_model,
     train_model,
@@ -33,6 +37,7 @@ from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, phrase
 
 __all__ = [
     "MIN_CLASS_ROWS",
+    "OVERLAP_LIMIT",
     "Calibration",
     "CalibrationKind",
     "Column",
@@ -50,6 +55,8 @@ __all__ = [
     "TableSpec",
     "TabularModel",
     "TrainOptions",
+    "TrainingOverlap",
+    "TrainingRows",
     "best_f1_threshold",
     "binary_metrics",
     "cross_validate",

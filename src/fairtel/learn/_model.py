@@ -16,7 +16,9 @@ format) and ``model.json`` (everything else).
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -40,8 +42,10 @@ from fairtel.learn._prepare import (
     TableSpec,
     _clean_text,
     frame_hash,
+    id_fingerprints,
     infer_spec,
     resolve_column,
+    row_fingerprints,
     rows_digest,
 )
 from fairtel.learn._reasons import Direction, Phrase, Phrasebook, Reason, format_value, phrase, phrases_for
@@ -57,6 +61,9 @@ Labels = npt.NDArray[np.int64]
 # Rows of the rarer class below which out-of-fold metrics are no measure of quality: with a handful of
 # positives, a ROC-AUC or an F1 of 1.0 is as likely luck as skill.
 MIN_CLASS_ROWS = 10
+# Share of an evaluation table's labelled rows that may be rows the model was trained on before `evaluate`
+# refuses to report its figures as quality (below it, they are reported with a warning that says how many).
+OVERLAP_LIMIT = 0.05
 
 
 class ModelError(FairtelError):
@@ -144,6 +151,112 @@ class Scored:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class TrainingRows:
+    """What the model keeps of its training rows to recognise them in another table: a keyed 64-bit fingerprint
+    of each row's values (its features and class: ``row_fingerprints``) and, when training named an id column,
+    of each row's id (``id_fingerprints``) and of each (id, values) pair; each set sorted, keyed with a random
+    salt of this model. No row, id or value is kept: a fingerprint is only compared with another table's,
+    computed with the same salt (another model of the same rows keeps other fingerprints)."""
+
+    salt: bytes
+    rows: npt.NDArray[np.uint64]
+    ids: npt.NDArray[np.uint64] | None = None
+    pairs: npt.NDArray[np.uint64] | None = None
+    id_column: str | None = None
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, x: Matrix, y: Labels, id_column: str | None) -> TrainingRows:
+        salt = os.urandom(16)
+        rows = row_fingerprints(x, y, salt)
+        if id_column is None or id_column not in frame.columns:
+            return cls(salt, np.unique(rows))
+        ids, present = id_fingerprints(frame.get_column(id_column), salt)
+        return cls(salt, np.unique(rows), np.unique(ids[present]), np.unique(_pair(ids, rows)[present]), id_column)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``model.json`` keeps them: each set as base64 of its little-endian 64-bit values (8 bytes a row)."""
+        def packed(a: npt.NDArray[np.uint64] | None) -> str | None:
+            return None if a is None else base64.b64encode(a.astype("<u8").tobytes()).decode("ascii")
+
+        return {"salt": self.salt.hex(), "id_column": self.id_column, "rows": packed(self.rows), "ids": packed(self.ids),
+                "pairs": packed(self.pairs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainingRows:
+        def unpacked(text: str | None) -> npt.NDArray[np.uint64] | None:
+            if text is None:
+                return None
+            raw = base64.b64decode(text, validate=True)
+            if len(raw) % 8:
+                raise ValueError(f"training row fingerprints of {len(raw)} bytes, not a whole number of 8")
+            return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+        rows, ids, pairs = unpacked(d["rows"]), unpacked(d.get("ids")), unpacked(d.get("pairs"))
+        if rows is None or (ids is None) != (pairs is None):
+            raise ValueError("training row fingerprints incomplete")
+        return cls(bytes.fromhex(str(d["salt"])), rows, ids, pairs, d.get("id_column") if ids is not None else None)
+
+
+def _pair(ids: npt.NDArray[np.uint64], rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """One fingerprint of an id and a row's values together (both already keyed and uniformly spread)."""
+    return np.bitwise_xor(ids, rows * np.uint64(0x9E3779B97F4A7C15))
+
+
+@dataclass(frozen=True)
+class TrainingOverlap:
+    """How many of an evaluation table's labelled rows the model was trained on (``TabularModel.evaluation_overlap``).
+
+    ``matched_by``: how they were recognised (their id and values, their values alone, or the whole table);
+    None when the model cannot tell (saved before it kept fingerprints of its rows: ``note`` says so).
+    ``same_ids``: rows whose id the model was trained on, with other values (a later snapshot of the same
+    customers: not its training rows; None when not matched by id). ``refused``: the whole training table, or a
+    share of training rows of at least ``limit``."""
+
+    rows: int
+    overlapping: int
+    matched_by: str | None
+    limit: float = OVERLAP_LIMIT
+    whole_table: str | None = None
+    note: str | None = None
+    same_ids: int | None = None
+
+    @property
+    def share(self) -> float:
+        return self.overlapping / self.rows if self.rows else 0.0
+
+    @property
+    def refused(self) -> bool:
+        return self.whole_table is not None or (self.overlapping > 0 and self.share >= self.limit)
+
+    @property
+    def message(self) -> str | None:
+        """Which rows the model was trained on, in words (None: none known to be)."""
+        if self.whole_table is not None:
+            return self.whole_table
+        if not self.overlapping:
+            return None
+        over = f", at or above the {self.limit * 100:g}% limit" if self.refused else ""
+        return (f"{self.overlapping} of the {self.rows} labelled rows ({self.share:.1%}{over}) are rows the model was "
+                f"trained on (matched by {self.matched_by})")
+
+    @property
+    def warning(self) -> str | None:
+        """What to say with the figures when they are reported: the training rows among the rows evaluated, or
+        that they could not be looked for (None: nothing to say)."""
+        if self.refused:
+            return self.message
+        if self.overlapping:
+            return (f"{self.message}: their scores are in-sample, so the figures are somewhat better than the model "
+                    f"does on new rows; evaluate on rows it has not seen for an honest measure")
+        return self.note if self.matched_by is None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "training_rows": self.overlapping, "share": round(self.share, 6),
+                "matched_by": self.matched_by, "limit": self.limit, "refused": self.refused,
+                "training_ids_with_other_values": self.same_ids, "note": self.note}
+
+
 @dataclass
 class TabularModel:
     spec: TableSpec
@@ -158,6 +271,7 @@ class TabularModel:
     phrases: dict[str, Phrase] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     more_boosters: list[lgb.Booster] = field(default_factory=list)  # seed bagging: averaged with ``booster``
+    training_rows: TrainingRows | None = None  # None: a model saved before it kept them (or built by hand)
 
     def _trees(self, x: Matrix, **kind: bool) -> Matrix:
         """Average over the bagged boosters of raw scores (``raw_score``) or contributions (``pred_contrib``)."""
@@ -227,22 +341,66 @@ class TabularModel:
         """What training found that makes its own figures doubtful (too few rows of a class...)."""
         return [str(w) for w in self.meta.get("warnings") or []]
 
-    def training_overlap(self, frame: pl.DataFrame, *, source: str = "table", label: str | None = None) -> str | None:
-        """Why ``frame``'s labelled rows are the rows this model was trained on, or None when they are not known
-        to be: the same table (the data hash stored at training), or the same set of feature rows in any order
-        and whatever else the table carries (the rows digest). A table that shares only some rows with the
-        training table is not recognised: the model keeps no row or id of it, by design. Only a table with as many
-        labelled rows as the training table is hashed (a large evaluation file costs nothing more)."""
+    def training_overlap(self, frame: pl.DataFrame, *, source: str = "table", label: str | None = None,
+                         id_column: str | None = None, limit: float = OVERLAP_LIMIT) -> str | None:
+        """Why ``frame``'s labelled rows may not be evaluated as a measure of quality, or None: the model's own
+        training table, or a share of at least ``limit`` of rows it was trained on (``evaluation_overlap`` tells
+        how many in every case, and what to say about fewer)."""
+        overlap = self.evaluation_overlap(frame, source=source, label=label, id_column=id_column, limit=limit)
+        return overlap.message if overlap.refused else None
+
+    def evaluation_overlap(self, frame: pl.DataFrame, *, source: str = "table", label: str | None = None,
+                           id_column: str | None = None, limit: float = OVERLAP_LIMIT) -> TrainingOverlap:
+        """How many of ``frame``'s labelled rows this model was trained on.
+
+        The same table (the data hash stored at training) or the same set of feature rows in any order and
+        layout (the rows digest) is the whole training table. Otherwise rows are matched with the fingerprints
+        the model keeps of its training rows: when training named an id column and ``frame`` has it
+        (``id_column``: its name in ``frame``, when not the model's), a row is a training row when a training
+        row had its id and its values and class; a row with a training id and other values (the same customer
+        later: an out-of-time evaluation) is counted apart, not as one. Without ids, by identical values and
+        class (two customers with the same values and class are one row to the model). ``label``: the column
+        with the classes when not the model's. A model saved before it kept fingerprints recognises the whole
+        table only."""
+        label_col = resolve_column(frame, label, source, "label") if label else self.spec.label
+        rows = _labelled(frame, label_col, source)
+        n = rows.height
+        whole = self._whole_table(frame, rows, source)
+        if whole is not None:
+            return TrainingOverlap(n, n, "the whole table", limit, whole_table=whole)
+        kept = self.training_rows
+        if kept is None:
+            return TrainingOverlap(n, 0, None, limit, note="this model keeps no fingerprints of its training rows (saved "
+                                   "before it did): only its whole training table is recognised, not some of its rows "
+                                   "in another table; train it again to have them checked")
+        own = (resolve_column(rows, id_column, source, "id") if id_column
+               else _find_column(rows, kept.id_column) if kept.id_column else None)
+        values = row_fingerprints(self.matrix(rows, source=source),
+                                  self.spec.labels(rows, source=source, column=label_col), kept.salt)
+        if kept.ids is not None and kept.pairs is not None and own is not None:
+            ids, present = id_fingerprints(rows.get_column(own), kept.salt)
+            seen = present & np.isin(ids, kept.ids)
+            hit = present & np.isin(_pair(ids, values), kept.pairs)
+            return TrainingOverlap(n, int(hit.sum()), f"id column {own!r} and values", limit,
+                                   same_ids=int((seen & ~hit).sum()))
+        note = None
+        if kept.id_column is not None:
+            note = (f"the model's id column {kept.id_column!r} is not in this table: its rows were matched by their "
+                    f"values and class alone")
+        hit = np.isin(values, kept.rows)
+        return TrainingOverlap(n, int(hit.sum()), "identical feature rows and class", limit, note=note)
+
+    def _whole_table(self, frame: pl.DataFrame, rows: pl.DataFrame, source: str) -> str | None:
+        """The training table itself: the same table, or the same set of feature rows in another order or layout.
+        Only a table with as many labelled rows as the training table is hashed."""
         n = self.meta.get("rows")
         if self.spec.label in frame.columns and self.meta.get("data_hash"):
             own = _labelled(frame, self.spec.label, source)
             if own.height == n and frame_hash(own) == self.meta["data_hash"]:
                 return f"the same table as the model's training table ({own.height} labelled rows)"
         digest = self.meta.get("rows_digest")
-        if digest:
-            rows = _labelled(frame, resolve_column(frame, label, source, "label") if label else self.spec.label, source)
-            if rows.height == n and rows_digest(self.matrix(rows, source=source)) == digest:
-                return f"the same {rows.height} rows as the model's training table (in another order or layout)"
+        if digest and rows.height == n and rows_digest(self.matrix(rows, source=source)) == digest:
+            return f"the same {rows.height} rows as the model's training table (in another order or layout)"
         return None
 
     def _reasons(self, frame: pl.DataFrame, x: Matrix, contrib: Matrix, top: int) -> list[tuple[Reason, ...]]:
@@ -291,6 +449,7 @@ class TabularModel:
             "phrases": {k: v.to_dict() for k, v in self.phrases.items()},
             "meta": self.meta,
             "boosters": files,
+            "training_rows": self.training_rows.to_dict() if self.training_rows is not None else None,
         }
         for name, b in zip(files, [self.booster, *self.more_boosters], strict=True):
             _atomic_write(d / name, b.model_to_string(num_iteration=self.n_rounds))
@@ -309,6 +468,14 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def _find_column(frame: pl.DataFrame, name: str) -> str | None:
+    """``name``'s column in ``frame`` as ``resolve_column`` finds it, or None when it has none."""
+    try:
+        return resolve_column(frame, name, "table", "id")
+    except InvalidInputError:
+        return None
 
 
 def load_model(path: str | Path) -> TabularModel:
@@ -334,6 +501,7 @@ def load_model(path: str | Path) -> TabularModel:
             task=str(doc.get("task", "generic")),
             phrases={k: Phrase.from_dict(v) for k, v in (doc.get("phrases") or {}).items()},
             meta=dict(doc.get("meta") or {}),
+            training_rows=TrainingRows.from_dict(doc["training_rows"]) if doc.get("training_rows") else None,
         )
     except (KeyError, TypeError, ValueError, OSError, lgb.basic.LightGBMError) as exc:
         raise ModelError(f"{d}: model files are damaged: {exc}") from exc
@@ -491,6 +659,7 @@ def train_model(
         task=task,
         phrases=phrases_for(spec.names, phrasebook or {}),
         meta=meta,
+        training_rows=TrainingRows.of(frame, x, y, spec.id_column),
     )
 
 

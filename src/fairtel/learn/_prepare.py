@@ -234,13 +234,49 @@ def rows_digest(x: npt.NDArray[np.float64]) -> str:
     """A content hash of a feature matrix that ignores the order of its rows: stored with a model, it recognises
     its training rows however the table is sorted, whatever other columns (an id, a note) it carries and
     however its numbers are written (``1`` or ``1.0``). One digest of the whole set, nothing per row."""
-    m = np.ascontiguousarray(x, dtype=np.float64) + 0.0  # -0.0 becomes 0.0
-    m[np.isnan(m)] = np.nan  # one NaN pattern
+    m = _canonical(x)
     if m.shape[0] > 1 and m.shape[1] > 0:
         m = m[np.lexsort(m.T[::-1])]
     h = hashlib.sha256(f"{m.shape[0]}x{m.shape[1]}:".encode())
     h.update(m.tobytes())
     return h.hexdigest()
+
+
+def _canonical(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The matrix as its bytes are hashed: -0.0 as 0.0, one NaN pattern (``1`` and ``1.0`` are the same float)."""
+    m = np.ascontiguousarray(x, dtype=np.float64) + 0.0
+    m[np.isnan(m)] = np.nan
+    return m
+
+
+def _keyed(domain: bytes, chunks: Iterable[bytes | memoryview], salt: bytes) -> npt.NDArray[np.uint64]:
+    """BLAKE2b keyed with ``salt``, 8 bytes of each chunk's digest (the keyed state is set up once and copied)."""
+    start = hashlib.blake2b(domain, digest_size=8, key=salt)
+
+    def one(chunk: bytes | memoryview) -> bytes:
+        h = start.copy()
+        h.update(chunk)
+        return h.digest()
+
+    return np.frombuffer(b"".join(one(c) for c in chunks), dtype="<u8").astype(np.uint64)
+
+
+def row_fingerprints(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], salt: bytes) -> npt.NDArray[np.uint64]:
+    """A keyed 64-bit fingerprint of each row: its features as ``rows_digest`` reads them, and its class. Two
+    rows share one only when they are the same row to the model (or by a chance of about n / 2**64)."""
+    m = _canonical(np.column_stack([x, np.asarray(y, dtype=np.float64)]) if x.shape[0] else x)
+    width = m.shape[1] * 8
+    raw = memoryview(m.tobytes())
+    return _keyed(b"row:", (raw[i * width:(i + 1) * width] for i in range(m.shape[0])), salt)
+
+
+def id_fingerprints(ids: pl.Series, salt: bytes) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """A keyed 64-bit fingerprint of each id (trimmed; a whole number written ``12.0`` as ``12``) and whether the
+    row has one (a blank or missing id has none)."""
+    text = _clean_text(ids).to_list()
+    present = np.array([v is not None for v in text], dtype=np.bool_)
+    norm = [str(int(v.split(".")[0])) if v is not None and _WHOLE_NUMBER.fullmatch(v) else (v or "") for v in text]
+    return _keyed(b"id:", (v.encode() for v in norm), salt), present
 
 
 def resolve_column(frame: pl.DataFrame, name: str, source: str, what: str) -> str:
