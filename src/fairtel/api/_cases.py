@@ -33,7 +33,14 @@ from fairtel.assurance import (
 from fairtel.assurance._finding import minor_to_decimal
 from fairtel.billing import AdjustmentEntry, AdjustmentKind
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
-from fairtel.core.errors import ConflictError, InvalidInputError, NotAvailableError, NotFoundError, Problem
+from fairtel.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotAvailableError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+)
 from fairtel.core.money import Money
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case
@@ -527,7 +534,8 @@ class ComplaintOut(BaseModel):
 class NewComplaint(BaseModel):
     category: str = Field(min_length=2, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")
     text: str = Field(min_length=1, max_length=4000)
-    msisdn: str | None = Field(None, pattern=r"^\d{7,15}$", description="For agents: the customer's number.")
+    msisdn: str | None = Field(None, pattern=r"^\d{7,15}$", description="For agents: the customer's number (required). A subscriber "
+                               "leaves it out or gives their own; another line's is refused (403 `permission_denied`).")
     channel: str = Field("web", pattern=r"^(web|app|phone|store|chat|email)$")
     finding_id: str | None = Field(None, min_length=1, max_length=40, description="The finding it is about (same line).")
 
@@ -625,18 +633,34 @@ def list_complaints(
 
 def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
     """A subscriber complains about their own line; an agent records a customer's complaint (and so handles it).
-    The store writes the ``opened`` event; the access is audited here, with the request."""
+    The store writes the ``opened`` event; the access is audited here, with the request.
+
+    ``msisdn`` is the customer's number an agent files for. A subscriber may leave it out or give their own; another
+    line's number is refused (403 ``permission_denied``, on record as a refused access to that line), not ignored:
+    the complaint would otherwise land on a line the subscriber did not mean. Words that are only spaces say
+    nothing to act on and are refused (422, field ``text``); the words are stored without surrounding spaces."""
     if acc.role is Role.SUBSCRIBER:
         msisdn = acc.own_msisdn()
+        if body.msisdn and body.msisdn != msisdn:
+            try:
+                acc.open_subject(body.msisdn)  # refused: remembered for the audit, as any attempt at another line
+            except PermissionDeniedError as exc:
+                raise PermissionDeniedError(
+                    "a subscriber files complaints about their own line only: leave msisdn out, or give your own number",
+                    details={"field": "msisdn"},
+                ) from exc
     else:
         acc.require(Permission.COMPLAINT_WRITE)
         if not body.msisdn:
             raise InvalidInputError([Problem("request", None, "msisdn", "the customer's number is required")], what="complaint")
         msisdn = body.msisdn
+    text = body.text.strip()
+    if not text:
+        raise InvalidInputError([Problem("request", None, "text", "say what went wrong: the text is empty")], what="complaint")
     if acc.conn.scalar(select(table_of(Subscriber).c.msisdn).where(table_of(Subscriber).c.msisdn == msisdn)) is None:
         raise NotFoundError("no such subscriber")
     links = {"finding_id": body.finding_id} if body.finding_id else None
-    rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=body.text, at=acc.now, audit=None,
+    rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=text, at=acc.now, audit=None,
                          channel=body.channel, links=links, policy=acc.sla)
     acc.audit("complaint.create", f"complaint/{rec.complaint_id}", msisdn=msisdn,
               reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fairtel.core.errors import FairtelError, NotAvailableError, PermissionDeniedError
+from fairtel.core.errors import FairtelError, InvalidInputError, NotAvailableError, PermissionDeniedError, Problem
 from fairtel.store._engine import unavailable
 
 
@@ -64,6 +64,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "not_available": 503,
     "assistant_unavailable": 503,
     "database_unavailable": 503,
+    "database_busy": 503,
 }
 """Codes not listed are client errors (400); anything that is not a ``FairtelError`` is a 500."""
 
@@ -89,7 +90,8 @@ _ERROR_STATUSES = {
     413: "Request body too large",
     422: "Invalid input: every problem is listed in `details`",
     429: "Too many requests: retry after `Retry-After` seconds",
-    503: "A stage or service this needs is not available yet, or the database is unreachable (`database_unavailable`: retry after `Retry-After` seconds)",
+    503: "A stage or service this needs is not available yet, the database is unreachable (`database_unavailable`), or another "
+         "transaction held it longer than this request waits (`database_busy`): retry after `Retry-After` seconds",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
@@ -105,13 +107,29 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
 
 
+def problem_out(problem: Problem) -> dict[str, Any]:
+    """One problem of an ``InvalidInputError`` as the API answers it: the field it is about (empty when it is about
+    no one field) and what is wrong, the shape a request's own validation answers with too."""
+    return {"field": problem.field or "", "message": problem.message}
+
+
+def error_details(exc: FairtelError) -> dict[str, Any]:
+    """``exc.details`` as the API answers them: an invalid input's problems as objects (``problem_out``), not the
+    text the command line prints."""
+    if isinstance(exc, InvalidInputError):
+        return {**exc.details, "problems": [problem_out(p) for p in exc.problems]}
+    return exc.details
+
+
 def error_response(exc: FairtelError, *, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status_for(exc.code), headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message, error_details(exc)), status_code=status_for(exc.code), headers=headers)
 
 
 DATABASE_RETRY_AFTER_S = 5
 """What a client is told to wait before retrying when the database is unreachable: long enough for a pooled
 connection to be replaced or a restarting server to come back, short enough for a person at a page."""
+DATABASE_BUSY_RETRY_AFTER_S = 1
+"""... and when it was busy: the transaction in the way has most likely ended by then."""
 
 _HTTP_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
@@ -126,11 +144,14 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
         elif exc.code == "database_unavailable":
             headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+        elif exc.code == "database_busy":
+            headers = {"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_S)}
         return error_response(exc, headers=headers)
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         """A lost or refused connection (the server restarting, a network fault) is ``database_unavailable``,
-        a 503 the client may retry; any other database error is a fault, answered and logged as one."""
+        a lock not had in time ``database_busy``: 503s the client may retry; any other database error is a fault,
+        answered and logged as one."""
         assert isinstance(exc, SQLAlchemyError)
         problem = unavailable(exc)
         if problem is None:

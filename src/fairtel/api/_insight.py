@@ -62,7 +62,7 @@ class Kpis(BaseModel):
     rating_timeliness: Series
     nps: Series
     sla_attainment: Series = Field(description="Resolution terms (a complaint's opening, each reopening) settled by their "
-                                               "deadline, of those settled, by month the term began.")
+                                               "deadline, of those settled or past their deadline, by month the term began.")
 
 
 def _month(at: datetime, tz: str) -> str:

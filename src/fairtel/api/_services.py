@@ -8,10 +8,10 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fairtel.api._access import Access, Pseudonyms
 from fairtel.api._auditlog import AuditLog
@@ -25,6 +25,10 @@ from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_c
 from fairtel.core.settings import Settings
 from fairtel.core.time import utc_now
 from fairtel.store import current_catalog, current_catalog_text
+from fairtel.store._engine import writer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +161,7 @@ class Services:
         self._verified: dict[str, Claims] = {}  # token → its claims, once the signature was checked
         self._revoked: dict[str, datetime] = {}  # ids of tokens ended by a logout → when they expire anyway
         self._catalog: tuple[str, Catalog] | None = None
+        self._writer: tuple[Engine, Engine] | None = None  # (the home's engine, its ``writer``)
         self._lock = threading.Lock()
 
     # --- who is asking --------------------------------------------------------------------------------
@@ -235,8 +240,18 @@ class Services:
     def new_access(self, principal: Principal, *, request_id: str | None = None) -> Access:
         """A request's ``Access``; its transaction opens on first use. End it with ``Access.end`` and commit
         ``Access.take_pending_audit()`` through ``audit_log`` (``access`` does both)."""
-        return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self.app.db.begin, request_id=request_id, bills=self.bills,
+        return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self._begin, request_id=request_id, bills=self.bills,
                       sla=self.sla, lake=self.app.lake)
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        """A request's transaction. It reads, then writes (its audit rows at least, a change often): on SQLite it
+        takes the write lock when it begins (``store.writer``), so that requests at the same moment wait their
+        turn rather than one failing at once when another committed between its read and its write."""
+        db = self.app.db
+        cached = self._writer
+        if cached is None or cached[0] is not db:  # the first request, or a home whose engine was replaced
+            cached = self._writer = (db, writer(db))
+        return cached[1].begin()
 
     @contextmanager
     def access(self, principal: Principal, *, request_id: str | None = None) -> Iterator[Access]:

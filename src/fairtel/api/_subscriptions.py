@@ -17,8 +17,9 @@ from fairtel.consent import project_subscriptions, states_at
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
+from fairtel.core.time import utc_now
 from fairtel.privacy import Permission, Role
-from fairtel.store import ConsentEvent, consent_event_id, consent_ledger, get_subscriber
+from fairtel.store import ConsentEvent, Subscriber, consent_event_id, consent_ledger, get_subscriber
 from fairtel.store._schema import table_of
 
 
@@ -108,14 +109,39 @@ def _evidence(acc: Access, **more: Any) -> dict[str, Any]:
     return {"actor": acc.principal.username, "role": acc.role.value, "request_id": acc.request_id, "via": acc.principal.via, **more}
 
 
+def _lock_line(acc: Access, msisdn: str) -> None:
+    """Hold the line's row until the request ends, so that two orders of one line are decided one after the other:
+    the second reads the first's order once it committed (PostgreSQL: a row lock, the next statement reads what
+    committed meanwhile; SQLite: the request's transaction holds the write lock already, ``Services``)."""
+    t = table_of(Subscriber)
+    acc.conn.execute(select(t.c.msisdn).where(t.c.msisdn == msisdn).with_for_update())
+    # the request's instant is taken again now that it has the line: a request that began first but waited may
+    # not date its event, and read the ledger, before an order made while it waited
+    acc.now = max(acc.now, utc_now())
+
+
+def _pending(acc: Access, msisdn: str, offer_id: str) -> str | None:
+    """The line's latest order of ``offer_id`` still waiting for its confirmation, if any."""
+    frame = _projection(acc, msisdn).filter((pl.col("offer_id") == offer_id) & (pl.col("state") == "ordered"))
+    if not frame.height:
+        return None
+    return str(frame.sort("ordered_at", "subscription_id", nulls_last=True)["subscription_id"][-1])
+
+
 def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
     """The first step: the subscriber orders; nothing is chargeable until they confirm. A line that is not in
-    service (suspended or closed) takes no order."""
+    service (suspended or closed) takes no order. Ordering an offer again while an order of it waits for
+    confirmation (a second click, a form sent twice, two at once) answers that order and appends nothing: one
+    order, one confirmation to give."""
     acc.require(Permission.OWN_CONSENT_WRITE)
     msisdn = acc.own_msisdn()
     if offer_id not in {o.id for o in catalog.offers}:
         raise InvalidInputError([Problem("request", None, "offer_id", f"no offer {offer_id!r} in the catalog")], what="order")
+    _lock_line(acc, msisdn)
     _require_in_service(acc, msisdn)
+    waiting = _pending(acc, msisdn, offer_id)
+    if waiting is not None:
+        return _one(acc, catalog, msisdn, waiting)
     sid = new_id("sub")
     _append(acc, subscription_id=sid, msisdn=msisdn, offer_id=offer_id, event="ordered", evidence=_evidence(acc))
     acc.audit("subscription.order", f"subscription/{sid}", msisdn=msisdn, reason="own order")

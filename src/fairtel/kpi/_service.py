@@ -5,7 +5,8 @@
   over the lines in service at some time in the period (:func:`lines_in_service`);
 - SLA attainment of resolution terms: a complaint's opening and each reopening is an obligation to resolve
   it by its own deadline (the one stored for it; its category's under the policy for complaints stored
-  without one), counted in the period it began: settled by that deadline, or still open and already late;
+  without one), counted in the period it began: settled by that deadline, or still open and already late
+  (missed); attainment is those settled in time over those settled or open past their deadline;
 - NPS of the month's survey answers;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
   or above the confidence threshold), containment (conversations closed without a human) and hand-off rate;
@@ -206,7 +207,12 @@ def sla_attainment(
     """Resolution terms begun in [start, end) (all of them when both are None): settled by their deadline
     (``resolved``: settled at all), or open and past it. A reopened complaint is a new obligation in the
     period of its reopening, judged by the deadline the reopening set; the terms before it keep their own
-    deadline and outcome. The deadline is the one stored, else the category's under ``policy``."""
+    deadline and outcome. The deadline is the one stored, else the category's under ``policy``.
+
+    ``attainment`` is the share of the terms already judged that were settled by their deadline: those settled
+    (in time or late) and those still open past their deadline, which have missed it whenever they are
+    settled. A term open and not yet due is not judged yet. A month whose complaints all lie open past their
+    deadlines attains 0, not "nothing to judge"."""
     now = require_aware(now, "now").astimezone(UTC)
     resolved = in_time = overdue = terms = 0
     for c in _once(complaints):
@@ -221,7 +227,8 @@ def sla_attainment(
                 in_time += t.settled_at.astimezone(UTC) <= due
             elif now > due:
                 overdue += 1
-    return {"resolved": resolved, "resolved_in_time": in_time, "attainment": _text(share(in_time, resolved)),
+    # judged: settled, or past the deadline while open (missed, however it ends)
+    return {"resolved": resolved, "resolved_in_time": in_time, "attainment": _text(share(in_time, resolved + overdue)),
             "open": terms - resolved, "open_overdue": overdue}
 
 

@@ -88,8 +88,30 @@ def connection_lost(error: BaseException) -> bool:
 # PostgreSQL state classes of a database that cannot be used at all: connection exceptions, login refused, no such
 # database, an administrator's or a crash's shutdown, insufficient resources (disk full, too many connections)
 _UNUSABLE_STATES = ("08", "28", "3D", "57P", "53")
-# SQLite's primary result codes of the same: busy, locked, I/O error, disk full, cannot open the file
-_UNUSABLE_SQLITE = frozenset({5, 6, 10, 13, 14})
+# SQLite's primary result codes of the same: I/O error, disk full, cannot open the file
+_UNUSABLE_SQLITE = frozenset({10, 13, 14})
+# A lock not had in time: SQLite busy or locked (another connection held the database past the busy timeout);
+# PostgreSQL lock_not_available (``lock_timeout``, ``NOWAIT``), deadlock_detected, serialization_failure
+_BUSY_SQLITE = frozenset({5, 6})
+_BUSY_STATES = ("55P03", "40P01", "40001")
+
+
+class DatabaseBusyError(DatabaseUnavailableError):
+    """The database is there and working, but another transaction held a lock this one needed for longer than it
+    waits (``busy_timeout`` on SQLite), or the two deadlocked: the request may be tried again at once. Not an
+    outage: its code is its own."""
+
+    code = "database_busy"
+
+
+def _busy(error: BaseException) -> bool:
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.Error):
+        return (getattr(orig, "sqlite_errorcode", 0) & 0xFF) in _BUSY_SQLITE
+    state = getattr(orig, "sqlstate", None)
+    return state is not None and str(state).startswith(_BUSY_STATES)
 
 
 def _unusable(error: BaseException) -> bool:
@@ -107,16 +129,32 @@ def _unusable(error: BaseException) -> bool:
 def unavailable(error: BaseException) -> DatabaseUnavailableError | None:
     """``error`` as a ``DatabaseUnavailableError`` naming the database (never its password), when it says the
     database could not be used at all: a lost or refused connection, a database that does not exist, a login
-    refused, a server shutting down or out of room, a SQLite file that cannot be opened or stays locked. None for
+    refused, a server shutting down or out of room, a SQLite file that cannot be opened. A lock not had in time
+    (a SQLite database locked past its busy timeout, a PostgreSQL lock timeout or deadlock) is the subclass
+    ``DatabaseBusyError`` (``database_busy``): the database works, another transaction was in the way. None for
     any other error (a query's own, such as a missing table, is a fault to be seen whole)."""
-    if not _unusable(error):
+    busy = _busy(error)
+    if not busy and not _unusable(error):
         return None
     where = getattr(error, _WHERE, None)
     cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
     text = " ".join(str(cause).split("\n", 1)[0].split()) or type(cause).__name__
-    message = f"database unavailable{f' ({where})' if where else ''}: {text}"
     details: dict[str, Any] = {"database": where} if where else {}
-    return DatabaseUnavailableError(message, details=details)
+    if busy:
+        return DatabaseBusyError(f"database busy{f' ({where})' if where else ''}: {text}; another transaction held it "
+                                 "longer than this one waits: try again", details=details)
+    return DatabaseUnavailableError(f"database unavailable{f' ({where})' if where else ''}: {text}", details=details)
+
+
+def writer(engine: Engine) -> Engine:
+    """``engine`` for transactions that read and then write. On SQLite they begin ``IMMEDIATE``: the write lock
+    is taken, waiting on the busy timeout, when the transaction begins. Begun ``DEFERRED``, a transaction that has
+    read holds a snapshot; when it comes to write after another connection committed, SQLite refuses the upgrade
+    at once ("database is locked") without waiting, as waiting could not make that snapshot current. Other
+    databases: ``engine`` itself (their writers wait on row locks)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def _postgresql_utc(dbapi_connection: Any, _record: Any) -> None:
