@@ -89,7 +89,7 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
         if share is not None:
             sla.points.append(Point(label=m, value=float(share)))
     if not sla.points:
-        sla.available, sla.note = False, "no complaint resolved yet"
+        sla.available, sla.note = False, "no complaint due yet"
     cpm = Series(title="complaints per million subscribers", unit="per million")
     months = [Period.parse(m, tz) for m in opened_in]
     # the headline subscribers are `fairtel kpi`'s of this month: lines in service at some time in it

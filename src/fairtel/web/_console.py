@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import pyarrow.parquet as pq
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +31,7 @@ from fairtel.api import (
     status_for,
 )
 from fairtel.api._explain import quantity_text
+from fairtel.api._paging import decode_cursor, encode_cursor
 from fairtel.api._users import authenticate
 from fairtel.billing import line_text
 from fairtel.bootstrap import App
@@ -39,8 +41,19 @@ from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
 from fairtel.core.time import zone
 from fairtel.privacy import Permission, Role, can
+from fairtel.store import Lake
 from fairtel.web._charts import bar_chart, line_chart
-from fairtel.web._i18n import LANGUAGES, TEXT, chart_label, code_text, line_kind, note_text, translate
+from fairtel.web._i18n import (
+    LANGUAGES,
+    TEXT,
+    chart_label,
+    code_text,
+    error_text,
+    line_kind,
+    note_text,
+    resolution_text,
+    translate,
+)
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -56,6 +69,7 @@ HOME_OF: dict[Role, str] = {
 # what a refund of a finding did (``ResolutionOut.outcome``) → the message shown
 FRAUD_NOTE_MAX = 500  # as the API's decision takes
 _REFUND_MESSAGES = {"refunded": "refunded_ok", "refunded_before": "refunded_before_ok", "not_billed": "not_billed_ok"}
+USAGE_PAGE = 100  # itemised usage lines a page shows (the API's default page)
 
 
 class LoginRequired(Exception):
@@ -102,6 +116,44 @@ def day_on_clock(instant: datetime | None, catalog: Catalog) -> str:
     return aware.astimezone(zone(catalog.operator.timezone)).strftime("%Y-%m-%d")
 
 
+def quantity_in(value: int | None, unit: str | None, lang: str) -> str:
+    """A usage quantity in the reader's language; a value-added service counts charges (unit ``item``)."""
+    if unit == "item" and value is not None:
+        return f"{value}笔" if lang == "zh" else f"{value} charge{'s' if value != 1 else ''}"
+    return quantity_text(value, unit)[1 if lang == "zh" else 0]
+
+
+def chart_pairs(series: Any, lang: str) -> list[tuple[str, float]]:
+    """A series' points to draw: labels in the reader's language, a share as a percentage."""
+    scale = 100.0 if series.unit == "share" else 1.0
+    return [(chart_label(p.label, lang), round(p.value * scale, 1)) for p in series.points]
+
+
+def usage_count(lake: Lake, msisdn: str, period: str) -> int:
+    """How many rated lines ``msisdn`` has in ``period``: the rows the API's usage pages are cut from (read
+    from the lake as it reads them, the number column only)."""
+    if not period or period not in lake.periods("rated"):
+        return 0
+    return sum(pq.read_table(f, columns=["msisdn"], filters=[("msisdn", "=", msisdn)]).num_rows
+               for f in lake.files("rated", periods=[period]))
+
+
+def usage_paging(usage: Any, lake: Lake, msisdn: str, cursor: str | None, base: str) -> dict[str, Any] | None:
+    """Where a page of itemised usage sits among the period's lines, and links to the pages beside it (the
+    API's cursors); None when there are no lines to page."""
+    if not usage.available or not usage.items:
+        return None
+    offset = decode_cursor(cursor)
+    count = usage_count(lake, msisdn, usage.period)
+    first, last = offset + 1, offset + len(usage.items)
+    back = encode_cursor(max(0, offset - USAGE_PAGE)) if offset > 0 else None
+    return {
+        "first": first, "last": last, "count": max(count, last),
+        "previous": None if back is None else f"{base}&cursor={back}",
+        "next": None if usage.next_cursor is None else f"{base}&cursor={usage.next_cursor}",
+    }
+
+
 def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
     """The catalog's name of a plan, offer, zone ... in the reader's language; the id when it has none."""
     name = catalog.name_of(what, key)
@@ -115,8 +167,7 @@ class Console:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
-            pairs=lambda series, lang: [(chart_label(p.label, lang), p.value) for p in series.points],
-            quantity=lambda value, unit, lang: quantity_text(value, unit)[1 if lang == 'zh' else 0],
+            pairs=chart_pairs, quantity=quantity_in,
             bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock,
             local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
@@ -153,7 +204,8 @@ class Console:
         who = data.pop("who", None) or self.who(request)
         html = self.env.get_template(template).render(
             t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), code=lambda c: code_text(c, lang),
-            note=lambda n: note_text(n, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
+            note=lambda n: note_text(n, lang), error_text=lambda e: error_text(e.code, e.message, lang),
+            resolution=lambda r: resolution_text(r, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
             msg=flash_key(request.query_params.get("msg")), **data,
         )
         return HTMLResponse(html, status_code=status_code)
@@ -319,13 +371,15 @@ def _routes(c: Console) -> APIRouter:
         return c.action(request, csrf, lambda acc, _w: (_tickets.close_ticket(acc, ticket_id, note=note or None), "/tickets?msg=ticket_closed_ok")[1])
 
     @r.get("/customers/{msisdn}")
-    def customer(request: Request, msisdn: str, period: str | None = None) -> Response:
+    def customer(request: Request, msisdn: str, period: str | None = None, cursor: str | None = None) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             sub = ops.get_subscriber(acc, msisdn)
             catalog = svc.catalog()
+            usage = ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=USAGE_PAGE, cursor=cursor, catalog=catalog)
+            base = f"/customers/{quote(msisdn)}?period={quote(usage.period)}"
             return c.render(
                 request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn), catalog=catalog,
-                bills=ops.list_bills(acc, msisdn), usage=ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=200, catalog=catalog),
+                bills=ops.list_bills(acc, msisdn), usage=usage, paging=usage_paging(usage, svc.app.lake, msisdn, cursor, base),
                 subs=ops.subscriptions(acc, catalog, msisdn),
             )
 
@@ -373,7 +427,7 @@ def _routes(c: Console) -> APIRouter:
 
     # --- subscribers -------------------------------------------------------------------------------------
     @r.get("/my/bill")
-    def my_bill(request: Request, period: str | None = None) -> Response:
+    def my_bill(request: Request, period: str | None = None, cursor: str | None = None) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             me = acc.own_msisdn()
             bills = ops.list_bills(acc, me)
@@ -381,8 +435,9 @@ def _routes(c: Console) -> APIRouter:
             bill = next((b for b in bills.items if b.period == key), None)
             full = ops.bill_for_period(acc, me, key) if bill is not None and key else None
             catalog = svc.catalog()
-            usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=500, catalog=catalog)
-            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, period=key, catalog=catalog)
+            usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=USAGE_PAGE, cursor=cursor, catalog=catalog)
+            paging = usage_paging(usage, svc.app.lake, me, cursor, f"/my/bill?period={quote(usage.period)}")
+            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, paging=paging, period=key, catalog=catalog)
 
         return c.page(request, build)
 
@@ -420,7 +475,9 @@ def _routes(c: Console) -> APIRouter:
     def ask(request: Request, csrf: str = Form(""), message: str = Form(..., max_length=2000)) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             c.check_csrf(request, csrf)
-            out = ops.chat(acc, svc.assistant, message, language=c.lang(request))
+            # the page's language is the console's, not the conversation's: the assistant answers a message in
+            # the language it is written in (a Chinese question in Chinese on the English console)
+            out = ops.chat(acc, svc.assistant, message)
             return c.render(request, "my_assistant.html", available=True, reply=out, asked=message)
 
         return c.page(request, build)

@@ -35,7 +35,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "churn_risk": ("Churn-risk distribution", "流失风险分布"),
     "rating_timeliness": ("Rated within 15 min of arrival (%)", "到达后15分钟内完成计费（%）"),
     "nps": ("Net promoter score", "净推荐值"),
-    "sla_attainment": ("Complaints resolved in time", "投诉按时办结率"),
+    "sla_attainment": ("Complaints resolved in time (%)", "投诉按时办结率（%）"),
     "kind": ("Kind", "类型"),
     "number": ("Number", "号码"),
     "amount": ("Amount", "金额"),
@@ -46,7 +46,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "dismiss": ("Dismiss", "驳回"),
     "reason": ("Reason", "原因"),
     "category": ("Category", "类别"),
-    "opened_at": ("Opened", "受理时间"),
+    "opened_at": ("Opened", "提交时间"),
     "take": ("Handle", "受理"),
     "close": ("Close", "结案"),
     "open_customer": ("Open customer", "查看客户"),
@@ -134,6 +134,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "line_adjustment": ("Adjustment", "调账"),
     "record": ("record", "话单"),
     "usage_total": ("Usage charges", "详单费用合计"),
+    "usage_shown": ("Showing records {a}–{b} of {n}; the total is of all {n}.", "显示第 {a}–{b} 条，共 {n} 条；合计为全部 {n} 条。"),
+    "page_previous": ("Previous", "上一页"),
+    "page_next": ("Next", "下一页"),
+    "related": ("Subscribers who called back", "回拨的用户"),
     "allowance": ("Allowance", "套餐内额度"),
     # trouble tickets: hand-offs from the assistant and fault reports
     "tickets": ("Tickets", "工单"),
@@ -180,8 +184,9 @@ CODES: dict[str, tuple[str, str]] = {
     "false_alarm": ("false alarm", "误报"),
     "closed": ("closed", "已结案"),
     "in_progress": ("in progress", "处理中"),
-    "opened": ("opened", "已受理"),
-    "acknowledged": ("acknowledged", "已响应"),
+    # a complaint's lifecycle, worded after the actions: "受理" (take) moves an opened complaint to acknowledged
+    "opened": ("opened", "待受理"),
+    "acknowledged": ("acknowledged", "已受理"),
     "reopened": ("reopened", "已重新打开"),
     "ordered": ("ordered", "待确认"),
     "cancelled": ("cancelled", "已退订"),
@@ -232,7 +237,9 @@ NOTES_ZH: dict[str, str] = {
     "no refunds yet": "暂无退款",
     "fraud detection has not raised cases yet": "欺诈检测尚未产生案件",
     "no survey answers yet": "暂无满意度调查结果",
-    "no complaint resolved yet": "暂无已办结的投诉",
+    "no complaint due yet": "暂无已到期的投诉",
+    "this retention list has no expected values (it was scored without monthly revenue): ranked by churn risk alone; `fairtel churn warn` writes one ranked by expected value":
+        "此挽留名单没有预期价值（评分时没有月收入）：仅按流失风险排序；`fairtel churn warn` 会生成按预期价值排序的名单",
     "churn scoring has not run yet": "流失评分尚未运行",
     "churn scoring has not run yet: no retention list": "流失评分尚未运行：暂无挽留名单",
     "rating has not run yet": "计费尚未运行",
@@ -241,6 +248,63 @@ NOTES_ZH: dict[str, str] = {
     "no file was rated online yet (fairtel watch --rate)": "尚无文件经在线计费（fairtel watch --rate）",
     "billing has not run yet: no bills have been issued": "尚未出账：暂无账单",
 }
+
+
+# What an error page says under its code, in Chinese: the code stays as it is (a stable name to quote to
+# support), the sentence is the reader's. English pages show the error's own message, which names the thing.
+ERRORS_ZH: dict[str, str] = {
+    "not_found": "未找到该记录，或您无权查看。",
+    "not_available": "该功能所需的数据尚未生成，暂不可用。",
+    "conflict": "该操作与当前状态不符（可能已由他人处理），请刷新页面后查看。",
+    "permission_denied": "您无权执行此操作，或表单已过期，请刷新页面后重试。",
+    "assignment_required": "请先受理该客户的投诉或工单：客服仅在处理期间可查看客户资料。",
+    "not_authenticated": "登录已失效，请重新登录。",
+    "input_invalid": "输入有误，请检查后重试。",
+    "currency_mismatch": "币种不一致，无法处理。",
+    "line_not_in_service": "该号码已停机或销户，无法办理。",
+    "assistant_unavailable": "智能助手暂不可用。",
+    "finding_resolution_invalid": "该异常扣费无法按此方式处理（可能已处理或尚未出账）。",
+    "fraud_case_transition": "该欺诈案件已有决定，无法再次处理。",
+    "database_unavailable": "数据库暂时无法连接，请稍后再试。",
+    "request_too_large": "提交的内容过长。",
+}
+ERROR_ZH_OTHER = "请求未能完成，请稍后再试或联系管理员。"
+
+# Why a finding was resolved, as refunds and the consent gate word it (assurance), in Chinese; a reason an
+# agent typed shows as typed.
+RESOLUTION_REASONS_ZH: dict[str, str] = {
+    "charge without a confirmed order": "未经用户确认订购的扣费",
+    "charge after the subscription ended": "退订后的扣费",
+    "charge after the line was closed": "销户后的扣费",
+    "charge while the line was suspended": "停机期间的扣费",
+    "charged twice for the same period": "同一周期重复扣费",
+    "monthly fee charged again after re-subscribing in the same month": "当月退订后再次订购同一业务，当月不重复收取月功能费",
+    "charged more than the catalog price": "超出资费标准的扣费",
+    "charge for an offer not in the catalog": "不明业务扣费",
+    "usage charged after the spending cap": "超出消费上限后的费用",
+    "confirmation not made by the subscriber": "订购确认并非用户本人操作",
+    "confirmation evidence reused from another order": "订购确认凭证取自其他订单",
+    "refused by the consent gate before billing": "计费时已被同意校验拦截，未计入账单",
+}
+RESOLUTION_OUTCOMES_ZH: dict[str, str] = {"refunded": "已退款", "not_billed": "未计费", "dismissed": "已驳回"}  # before the colon
+
+
+def error_text(code: str, message: str, lang: str) -> str:
+    """The sentence an error page shows under the code."""
+    if lang != "zh":
+        return message
+    return ERRORS_ZH.get(code, ERROR_ZH_OTHER)
+
+
+def resolution_text(resolution: str | None, lang: str) -> str:
+    """A finding's resolution (``outcome: reason``, as the API gives it) in the reader's language."""
+    if not resolution or lang != "zh":
+        return resolution or ""
+    head, sep, reason = resolution.partition(": ")
+    outcome = RESOLUTION_OUTCOMES_ZH.get(head) if sep else None
+    if outcome is None:
+        return resolution
+    return f"{outcome}：{RESOLUTION_REASONS_ZH.get(reason, reason)}"
 
 
 def code_text(code: str | None, lang: str) -> str:
