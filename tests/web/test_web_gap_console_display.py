@@ -69,6 +69,8 @@ def web(seeded: Seeded) -> Iterator[TestClient]:
         conn.execute(table_of(TroubleTicket).insert(), [
             {"ticket_id": "tkt-held", "msisdn": BOB, "region": "Beijing", "category": "agent_handoff", "priority": 2,
              "status": "open", "opened_at": AT, "resolved_at": None, "summary": "chat chat_held\nuser: 转人工"},
+            {"ticket_id": "tkt-second", "msisdn": BOB, "region": "Beijing", "category": "no_signal", "priority": 2,
+             "status": "open", "opened_at": AT, "resolved_at": None, "summary": "no_signal (reported in chat chat_held)"},
         ])
         conn.execute(table_of(FraudCaseRow).insert(), [
             {"case_id": "case-shown", "detector": "simbox", "msisdn": ALICE, "score": 0.97, "status": "open",
@@ -190,6 +192,10 @@ def test_an_agent_holding_the_customer_through_a_ticket_may_still_take_their_com
     login(web, "agent1", "zh")
     queue = web.get("/tickets").text
     assert web.post("/tickets/tkt-held/take", data={"csrf": csrf(queue)}, follow_redirects=False).status_code == 303
+    queue = web.get("/tickets").text
+    second = row_of(queue, "ticket-tkt-second")  # bob's other ticket, still open: the agent holding bob takes it too
+    assert 'action="/tickets/tkt-second/take"' in second and 'href="/tickets/tkt-second"' in second
+    assert 'action="/tickets/tkt-held/take"' not in row_of(queue, "ticket-tkt-held")  # in progress: taken already
     desk = web.get("/desk").text
     row = row_of(desk, "complaint-cmp-2")  # bob's complaint, opened; the agent handles bob through the hand-off
     assert BOB in row and "待受理" in row and "已受理" not in row

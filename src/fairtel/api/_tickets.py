@@ -2,9 +2,11 @@
 
 An agent lists the queue (numbers masked until they handle the customer, as on the complaint desk), takes a
 ticket, which opens that customer to them under an assignment of kind ``ticket`` (and starts work on an open
-one), reads the conversation it carries, and resolves or closes it with a note. Analysts, fraud analysts and
-admins see the queue through pseudonyms, never the words; a subscriber sees their own tickets. Every read and
-move is audited with the subscribers it names.
+one), reads the whole conversation it carries (a page of its turns at a time if asked) led by what the subscriber
+asked for first, and resolves or closes it with a note, or notes it without a move. Notes are entries of their own
+(who, when, the move), for agents only: a subscriber sees their own tickets, never the notes. Analysts, fraud
+analysts and admins see the queue through pseudonyms, never the words. Every read, move and note is audited with
+the subscribers it names.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from sqlalchemy import select
 
 from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page
-from fairtel.core.errors import ConflictError, NotFoundError
+from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.privacy import Permission, Role
 from fairtel.store import AgentAssignment
-from fairtel.store._care import HANDOFF, TICKET_UNSETTLED, move_ticket, ticket_text
+from fairtel.store._care import (
+    HANDOFF,
+    NOTE_MAX,
+    TICKET_UNSETTLED,
+    TicketNoteEntry,
+    add_ticket_note,
+    move_ticket,
+    ticket_notes,
+    ticket_text,
+)
 from fairtel.store._schema import TroubleTicket, table_of
 
 TICKET = "ticket"  # the kind of assignment taking a ticket starts
@@ -41,6 +52,10 @@ class TicketOut(BaseModel):
     conversation_id: str | None = Field(description="The chat it came from.")
     reported: str | None = Field(description="What the subscriber reported (a fault's description): to the subscriber and the "
                                              "agent handling them only.")
+    asked_first: str | None = Field(None, description="A hand-off's: what the subscriber asked for first in the conversation "
+                                                      "(to the subscriber and the agent handling them only).")
+    first_intent: str | None = Field(None, description="A hand-off's: the intent the assistant took that first request for "
+                                                       "(bill_inquiry, charge_explain, ...), when it recorded one.")
 
 
 class TurnOut(BaseModel):
@@ -49,21 +64,30 @@ class TurnOut(BaseModel):
 
 
 class NoteOut(BaseModel):
-    status: str
-    by: str
-    at: str
+    note_id: int
+    status: str | None = Field(description="The status the move it came with left the ticket in (in_progress, resolved, "
+                                           "closed); null for a note made without a move.")
+    by: str = Field(description="The agent who wrote it.")
+    at: datetime
     note: str
 
 
 class TranscriptOut(BaseModel):
     ticket: TicketOut
-    turns: list[TurnOut] = Field(description="The conversation the hand-off carries, oldest first (empty for a fault report, "
-                                             "whose words are in `ticket.reported`).")
-    notes: list[NoteOut] = Field(description="What agents noted when they moved it, oldest first.")
+    turns: list[TurnOut] = Field(description="The conversation the hand-off carries, oldest first, from turn `turns_from` "
+                                             "(empty for a fault report, whose words are in `ticket.reported`).")
+    turn_count: int = Field(description="How many turns the conversation has in all.")
+    turns_from: int = Field(description="The index (from 0) of the first turn in `turns`.")
+    next_turns_from: int | None = Field(description="Where the next page of turns starts; null on the last.")
+    notes: list[NoteOut] = Field(description="What agents wrote on it, each move and each note, oldest first: agents only.")
 
 
 class TicketNote(BaseModel):
-    note: str | None = Field(None, max_length=2000, description="What was done.")
+    note: str | None = Field(None, max_length=NOTE_MAX, description="What was done.")
+
+
+class TicketNoteIn(BaseModel):
+    note: str = Field(min_length=1, max_length=NOTE_MAX, description="What the agent notes (for the agents only).")
 
 
 def _kind(category: str) -> str:
@@ -77,7 +101,8 @@ def _ticket_out(acc: Access, r: Any) -> TicketOut:
     return TicketOut(
         ticket_id=r.ticket_id, msisdn=acc.show(r.msisdn), kind=_kind(r.category), category=r.category, priority=r.priority,
         status=r.status, region=r.region, opened_at=r.opened_at, resolved_at=r.resolved_at, conversation_id=text.conversation_id,
-        reported=(text.reported or None) if sees_words else None,
+        reported=(text.reported or None) if sees_words else None, asked_first=text.asked_first if sees_words else None,
+        first_intent=text.first_intent,
     )
 
 
@@ -153,16 +178,35 @@ def _handled(acc: Access, ticket_id: str) -> tuple[Any, str]:
     return r, acc.open_subject(r.msisdn)
 
 
-def ticket_transcript(acc: Access, ticket_id: str) -> TranscriptOut:
-    """The conversation a ticket carries and the agents' notes: the agent handling its customer only (audited)."""
+def ticket_transcript(acc: Access, ticket_id: str, *, turns_from: int = 0, turns_limit: int | None = None) -> TranscriptOut:
+    """The conversation a ticket carries, whole (or ``turns_limit`` turns from ``turns_from``), and the agents' notes:
+    the agent handling its customer only (audited)."""
+    if turns_from < 0 or (turns_limit is not None and turns_limit < 1):
+        raise InvalidInputError([Problem("request", None, "turns_from" if turns_from < 0 else "turns_limit",
+                                         "at least 0" if turns_from < 0 else "at least 1")], what="ticket")
     r, why = _handled(acc, ticket_id)
     text = ticket_text(r.summary or "", r.category)
     acc.audit("ticket.transcript", f"ticket/{ticket_id}", msisdn=r.msisdn, reason=why)
+    end = len(text.turns) if turns_limit is None else min(len(text.turns), turns_from + turns_limit)
     return TranscriptOut(
         ticket=_ticket_out(acc, r),
-        turns=[TurnOut(who="subscriber" if t.who == "user" else "assistant", text=t.text) for t in text.turns],
-        notes=[NoteOut(status=n.status, by=acc.login_name(n.by) or "", at=n.at, note=n.text) for n in text.notes],
+        turns=[TurnOut(who="subscriber" if t.who == "user" else "assistant", text=t.text) for t in text.turns[turns_from:end]],
+        turn_count=len(text.turns), turns_from=turns_from, next_turns_from=end if end < len(text.turns) else None,
+        notes=[_note_out(acc, n) for n in ticket_notes(acc.conn, ticket_id)],
     )
+
+
+def _note_out(acc: Access, n: TicketNoteEntry) -> NoteOut:
+    return NoteOut(note_id=n.note_id, status=n.status, by=acc.login_name(n.author) or "", at=n.noted_at, note=n.note)
+
+
+def note_ticket(acc: Access, ticket_id: str, note: str) -> NoteOut:
+    """An agent's note on a ticket without moving it: the agent handling its customer only (audited). Kept as an entry
+    of its own, beside the moves, for the agents."""
+    r, why = _handled(acc, ticket_id)
+    entry = add_ticket_note(acc.conn, ticket_id, note, at=acc.now, actor=acc.actor)
+    acc.audit("ticket.note", f"ticket/{ticket_id}", msisdn=r.msisdn, reason=why)
+    return _note_out(acc, entry)
 
 
 def resolve_ticket(acc: Access, ticket_id: str, *, note: str | None = None) -> TicketOut:
@@ -174,8 +218,8 @@ def close_ticket(acc: Access, ticket_id: str, *, note: str | None = None) -> Tic
 
 
 def _settle(acc: Access, ticket_id: str, to: str, note: str | None) -> TicketOut:
-    """Resolve or close a ticket with a note (kept in it, for the next agent and the subscriber): the agent
-    handling its customer only."""
+    """Resolve or close a ticket with a note (an entry of the ticket's notes, for the next agent: the subscriber
+    sees the status, not the note): the agent handling its customer only."""
     r, why = _handled(acc, ticket_id)
     after = move_ticket(acc.conn, ticket_id, to, at=acc.now, actor=acc.actor, note=note)
     acc.audit(f"ticket.{'resolve' if to == 'resolved' else 'close'}", f"ticket/{ticket_id}", msisdn=r.msisdn, reason=why)

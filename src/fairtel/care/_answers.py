@@ -38,6 +38,10 @@ _T: dict[str, tuple[str, str]] = {
         "Sorry, to protect privacy I can only answer about the line you are contacting us from, not about {other}. "
         "To ask about that line, please sign in with it.",
     ),
+    "not_own_lines": (
+        "抱歉，出于隐私保护，我只能查询您本人账户名下号码的信息，无法查询 {other}。",
+        "Sorry, to protect privacy I can only answer about the lines on your own account, not about {other}.",
+    ),
     "not_customer_line": (
         "抱歉，出于隐私保护，我只能查询该客户名下号码的信息，无法查询 {other}。",
         "Sorry, to protect privacy I can only answer about this customer's own lines, not about {other}.",

@@ -57,7 +57,10 @@ def classifier_of(model: IntentModel) -> Classifier:
 
 class Assistant:
     """Answers subscribers in their language from their own records (see ``_dialog`` for the rules).
-    ``sla``: the operator's complaint deadlines; a recorded complaint's reply quotes its category's."""
+    ``sla``: the operator's complaint deadlines; a recorded complaint's reply quotes its category's.
+    ``account_lines``: a subscriber's conversation (``reply``) may read the other lines of their own customer
+    account (the customer the register files their line under), each read audited where the data port can
+    (``LineReadAudit``); False (the default: an account may be a family's or a company's, and the register does not say which line is the holder's) keeps it to the line they sign in with."""
 
     def __init__(
         self,
@@ -69,9 +72,11 @@ class Assistant:
         max_sessions: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         sla: SlaPolicy = DEFAULT_SLA,
+        account_lines: bool = False,
     ) -> None:
         classify = classifier_of(model) if isinstance(model, IntentModel) else model
         self.data = data
+        self.account_lines = account_lines
         self.dialog = Dialog(data, classify, sla=sla)
         self.log = log
         self.session_ttl_s = session_ttl_s
@@ -82,16 +87,18 @@ class Assistant:
 
     def start(
         self, msisdn: str | None = None, *, language: str | None = None, conversation_id: str | None = None,
-        other_lines: bool = False,
+        other_lines: bool = False, account_lines: bool = False,
     ) -> Conversation:
         """A new conversation. ``msisdn`` is who is talking (their own line, already authenticated); without
         it the assistant asks for a number first. ``language`` zh/en fixes the language; None detects it per
-        message. The conversation reads ``msisdn``'s records only, as a subscriber may (docs/api.md);
-        ``other_lines`` lets it read the same customer's other lines too, for a caller allowed them (an agent
-        handling the customer). Complaints, tickets and hand-offs are always ``msisdn``'s."""
+        message. The conversation reads ``msisdn``'s records only unless told otherwise: ``account_lines``, the
+        caller holds the customer account (a subscriber asking about their own other lines), or ``other_lines``,
+        a caller allowed the customer's lines (an agent handling the customer), lets it read the same customer's
+        other lines too. Any other number is refused, and never looked up. Complaints, tickets and hand-offs
+        are always ``msisdn``'s."""
         forced = _language_option(language)
         conv = Conversation(conversation_id=conversation_id or new_id("chat"), msisdn=None, forced_language=forced,
-                            other_lines=other_lines)
+                            other_lines=other_lines or account_lines, holder=account_lines)
         conv.language = forced or "zh"
         conv.language_known = forced is not None
         if msisdn is not None:
@@ -122,15 +129,18 @@ class Assistant:
         return reply
 
     def reply(self, message: str, *, msisdn: str, language: str | None = None, session: str | None = None) -> Reply:
-        """One message from an authenticated subscriber, about their own line only (another number named is
-        refused); the conversation is kept per ``session`` (default: the subscriber's number) until it has
-        been idle for ``session_ttl_s``. ``Reply.line`` is the line whose records the answer read."""
+        """One message from an authenticated subscriber, about their own lines: the line they sign in with and,
+        with ``account_lines``, the other lines of their customer account (any other number named is refused,
+        alike whether it exists or not); the conversation is kept per ``session`` (default: the subscriber's
+        number) until it has been idle for ``session_ttl_s``. ``Reply.line`` is the line whose records the
+        answer read. ``language`` answers this message in zh or en; it does not fix the conversation's (a
+        later message without one is answered in the language it is written in)."""
         key = session or msisdn
         with self._lock:
             self._expire()
             conv = self._sessions.get(key)
             if conv is None or conv.msisdn != msisdn:
-                conv = self.start(msisdn, language=language)
+                conv = self.start(msisdn, account_lines=self.account_lines)
                 self._sessions[key] = conv
             self._sessions.move_to_end(key)
             while len(self._sessions) > self.max_sessions:

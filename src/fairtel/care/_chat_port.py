@@ -226,7 +226,10 @@ class CareData(Protocol):
 
     def record_complaint(self, msisdn: str, complaint: ComplaintRequest) -> str: ...
 
-    def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str: ...
+    def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
+        """A ticket in the agents' queue; ``reason`` is ``care.handoff_text``: what the subscriber asked for first,
+        then the whole conversation."""
+        ...
 
     def plan_advice(self, msisdn: str) -> AdviceFacts | None: ...
 
@@ -241,3 +244,13 @@ class RoamingCapSetter(Protocol):
     where to change the cap."""
 
     def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None: ...
+
+
+@runtime_checkable
+class LineReadAudit(Protocol):
+    """A data port that records, in the access audit, that a conversation read a line other than the caller's
+    own (``msisdn``: another line of the same customer; ``caller``: who is talking; ``topic``: the intent
+    answered; ``holder``: the caller holds the customer account). A caller audits its own conversation itself
+    (``POST /chat``); a read of another line must be found under that line's subject too."""
+
+    def audit_line_read(self, msisdn: str, *, caller: str, topic: str, holder: bool) -> None: ...

@@ -1,11 +1,13 @@
 """One conversation: what it knows so far, what it is waiting for, and how each intent is answered.
 
-A turn goes: language → privacy check (a number the caller may not read is refused: a subscriber reads
-only the line they talk from) → the answer to a question the assistant asked, if it is one → otherwise the
+A turn goes: language → privacy check (a number the caller may not read is refused, without being looked up:
+a subscriber reads the lines of their own customer account when the conversation was started so, else the line
+they talk from only) → the answer to a question the assistant asked, if it is one → otherwise the
 intent of the message → slots from the message and the conversation (month, country, offer, ...) → either a
 question for what is missing, a confirmation before a change, or an answer built only from the data port's
 facts. An explicit complaint or refund request is recorded as a complaint beside the answer to the question
-it comes with. Complaints, tickets and hand-offs are always the caller's.
+it comes with. Complaints, tickets and hand-offs are always the caller's; a hand-off carries the whole
+conversation, led by what the subscriber asked for first (``handoff_text``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from fairtel.care._chat_port import (
     ChargeFacts,
     ComplaintRequest,
     LineFacts,
+    LineReadAudit,
     RoamingCapSetter,
     SubscriptionFacts,
     TicketRequest,
@@ -133,15 +136,20 @@ class Conversation:
     # than the default: once it is, a short English token ("OK") no longer switches the conversation.
     language_known: bool = False
     lines: tuple[str, ...] = ()  # every line of the same customer
-    # Whether the caller may ask about the customer's other lines (an agent handling the customer). A
-    # subscriber may not: they read their own line only, as everywhere else (docs/api.md).
+    # Whether the caller may ask about the customer's other lines: an agent handling the customer, or a
+    # subscriber asking about the other lines of their own customer account (``holder``).
     other_lines: bool = False
+    # The caller holds the customer account: its lines are their own (what a refusal says of another number).
+    holder: bool = False
     line: str | None = None  # another readable line named in this turn (or in the question it answers)
     slots: dict[str, str] = field(default_factory=dict)
     pending: Pending | None = None
     last_intent: str | None = None
     handed_off: bool = False
-    transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text) for a hand-off
+    transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text), the whole of it, for a hand-off
+    # What the subscriber asked for first (as the transcript keeps it) and the intent it was taken for: a
+    # hand-off's summary leads with it, however long the conversation grew before the hand-off.
+    first_request: tuple[str, str | None] | None = None
     last_seen: float = 0.0
     complaint_id: str | None = None  # the last complaint recorded in this conversation
     complaint_category: str | None = None
@@ -171,9 +179,11 @@ class Dialog:
     def turn(self, conv: Conversation, message: str, language: str) -> tuple[Reply, bool]:
         """Answer one message; the flag says whether the intent engine classified it."""
         conv.language = language
-        # What a hand-off carries to the agents: a number the caller may not read is kept masked, as the
-        # assistant said it back (it is a stranger's, and the refusal is all that was done with it).
-        conv.transcript.append(("user", _scrub(message, conv.readable())))
+        # What a hand-off carries to the agents: any number but the caller's own line is kept masked, as the
+        # assistant says it back (a stranger's was only refused; another line of the account is not the one the
+        # agent taking the hand-off is assigned to).
+        said = _scrub(message, (conv.msisdn,) if conv.msisdn else ())
+        conv.transcript.append(("user", said))
         conv.line, conv.complaining = None, False
         try:
             reply, classified = self._turn(conv, message)
@@ -182,9 +192,15 @@ class Dialog:
         if reply.intent in LINE_INTENTS and reply.intent not in ("complaint", "human_agent", "fault_report"):
             read = line or conv.msisdn
             if read is not None and read != conv.msisdn:
-                # another of the customer's lines (allowed): say so, so the answer is never taken for the caller's
+                # another of the customer's lines (allowed): recorded as read, and said, so that the answer is
+                # never taken for the caller's
+                if isinstance(self.data, LineReadAudit):
+                    self.data.audit_line_read(read, caller=conv.msisdn or "", topic=reply.intent or "",
+                                              holder=conv.holder)
                 reply = _replace_reply(reply, text=say("about_line", conv.language, msisdn=_mask(read)) + reply.text)
             reply = _replace_reply(reply, line=read)
+        if conv.first_request is None and _is_request(reply, classified):
+            conv.first_request = (said, reply.intent)
         conv.transcript.append(("assistant", reply.text))
         if reply.intent and reply.intent in LINE_INTENTS and reply.waiting_for is None:
             conv.last_intent = reply.intent
@@ -194,14 +210,15 @@ class Dialog:
         lang = conv.language
         numbers = extract_msisdns(message)
         # Privacy first: a number the caller may not read is never looked up, and the conversation stays where
-        # it was (a question waiting for an answer still waits). A subscriber reads their own line only.
+        # it was (a question waiting for an answer still waits). The refusal is the same whether the number
+        # exists or not (it is not looked up), and it is masked as said back.
         if conv.msisdn is not None:
             readable = conv.readable()
             others = [n for n in numbers if n not in readable]
             if others:
-                key = "not_customer_line" if conv.other_lines else "not_own_line"
+                key = "not_own_lines" if conv.holder else "not_customer_line" if conv.other_lines else "not_own_line"
                 return self._reply(conv, say(key, lang, other=_mask(others[0])), "refused_other_line"), False
-            # another line the caller may read (an agent's customer): for this message only
+            # another line the caller may read (their own account's, or an agent's customer's): this message only
             conv.line = next((n for n in numbers if n != conv.msisdn), None)
         elif numbers:
             who = self.data.line(numbers[0])
@@ -842,8 +859,9 @@ class Dialog:
     def _intent_human_agent(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, conv.msisdn  # the caller's hand-off, whatever line was named
         assert line is not None
-        transcript = "\n".join(f"{who}: {text}" for who, text in conv.transcript[-20:])
-        ref = self.data.hand_off(line, transcript, conv.conversation_id)
+        if conv.first_request is None and conv.transcript:  # asked for a person before anything else
+            conv.first_request = (conv.transcript[-1][1], "human_agent")
+        ref = self.data.hand_off(line, handoff_text(conv), conv.conversation_id)
         conv.handed_off = True
         return self._reply(conv, say("agent_done", lang, ref=ref), "human_agent", action="handed_off", reference=ref,
                            data={"reference": ref})
@@ -855,6 +873,42 @@ class Dialog:
     ) -> Reply:
         return Reply(text=text, intent=intent, language=conv.language, waiting_for=waiting, action=action,
                      reference=reference, out_of_scope=out_of_scope, data=data or {})
+
+
+# What a hand-off carries to the agents (``CareData.hand_off``'s ``reason``): first ``asked first (<intent>): <words>``,
+# what the subscriber asked for first, on one line; then the whole conversation, one turn a line, ``user: ...`` or
+# ``assistant: ...``, a turn of several lines continued on the lines after it, each indented by two spaces (so no
+# line of what the subscriber wrote can pass for a turn of the assistant's or for the header).
+ASKED_FIRST = "asked first"
+CONTINUED = "  "
+FIRST_REQUEST_CHARS = 500
+_NOT_REQUESTS = frozenset({"greeting", "thanks"})
+
+
+def handoff_text(conv: Conversation) -> str:
+    """The hand-off summary of ``conv``: what the subscriber asked for first, then every turn, oldest first."""
+    lines: list[str] = []
+    first = conv.first_request
+    if first is None:  # nothing but greetings: the first thing said
+        first = next(((text, None) for who, text in conv.transcript if who == "user"), None)
+    if first is not None:
+        words = " ".join(first[0].split())
+        if len(words) > FIRST_REQUEST_CHARS:
+            words = words[: FIRST_REQUEST_CHARS - 1] + "…"
+        lines.append(f"{ASKED_FIRST} ({first[1]}): {words}" if first[1] else f"{ASKED_FIRST}: {words}")
+    for who, text in conv.transcript:
+        head, *rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        lines.append(f"{who}: {head}")
+        lines.extend(CONTINUED + more for more in rest)
+    return "\n".join(lines)
+
+
+def _is_request(reply: Reply, classified: bool) -> bool:
+    """Whether the message ``reply`` answers asked for something: not a greeting or thanks, not an answer to the
+    assistant's own question, and not a bare yes or no with nothing to answer."""
+    if reply.intent == "refused_other_line":
+        return True
+    return classified and reply.intent is not None and reply.intent not in _NOT_REQUESTS
 
 
 def _with(reply: Reply, *, confidence: float) -> Reply:

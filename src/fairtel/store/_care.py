@@ -9,8 +9,9 @@ transaction: a cancelled consent event, a loyalty redemption, a roaming cap, a t
 method reads the one line it is given: the assistant has already checked that the line is the caller's.
 
 Also: a record's rating explained as it was billed (``explain_stored``, which ``fairtel explain`` uses too), the
-tickets read back for the agents (``ticket_text``) and moved by them (``move_ticket``), and an operator's
-loyalty ledger imported (``import_loyalty``).
+tickets read back for the agents (``ticket_text``), moved and noted by them (``move_ticket``, ``add_ticket_note``:
+entries of ``ticket_notes``, read by ``ticket_notes``), and an operator's loyalty ledger imported
+(``import_loyalty``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from fairtel.store._schema import (
     RoamingCap,
     Subscriber,
     SubscriberPlan,
+    TicketNote,
     TroubleTicket,
     table_of,
 )
@@ -510,11 +512,24 @@ class StoreCareData:
         return rec.complaint_id
 
     def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
-        """A ticket in the agents' queue carrying the conversation so far (``ticket_text`` reads it back)."""
+        """A ticket in the agents' queue carrying the conversation (``reason``: ``care.handoff_text``, what the
+        subscriber asked for first and every turn; ``ticket_text`` reads it back)."""
         return self._ticket(msisdn, HANDOFF, 2, f"chat {conversation_id}\n{reason}")
 
     def plan_advice(self, msisdn: str) -> AdviceFacts | None:
         return None if self.advisor is None else self.advisor(msisdn)
+
+    def audit_line_read(self, msisdn: str, *, caller: str, topic: str, holder: bool) -> None:
+        """A conversation answered about another line than the caller's (``care.LineReadAudit``): one audit row under
+        that line's pseudonym, naming the caller's, when the store was given a pseudonymizer (as a recorded
+        complaint is audited), so that a search of the audit by that line finds the read."""
+        if self.pseudonymize is None:
+            return
+        whose = "a line of their own customer account" if holder else "a line of the customer handled"
+        with self.engine.begin() as conn:
+            record_access(conn, actor=self.actor, role="system", action="chat.line_read", resource=f"chat/{topic or 'answer'}",
+                          subject_msisdn_pseudonym=self.pseudonymize(msisdn),
+                          reason=f"asked in chat by {self.pseudonymize(caller)} about {whose}", at=self.clock())
 
     # -- roaming cap ------------------------------------------------------------------------------------
     def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None:
@@ -728,15 +743,20 @@ def _chunked(items: list[Any], size: int) -> list[list[Any]]:
 
 
 # -- the agents' side of tickets -----------------------------------------------------------------------------
-# A ticket's ``summary`` is what the assistant wrote and what agents noted since. A hand-off's is ``chat <id>`` on
-# its first line, then the conversation so far, one turn a line (``user: ...`` / ``assistant: ...``, a reply
-# of several lines continued on the lines after it); a fault's is one line naming the chat it was reported in.
-# Each move an agent makes appends ``[<status> by <who> at <instant>] <note>``.
+# A ticket's ``summary`` is what the assistant wrote from the conversation, and nothing an agent wrote: agents'
+# notes are rows of their own (``ticket_notes``: who, when, the move it came with). A hand-off's summary is
+# ``chat <id>`` on its first line, then what the subscriber asked for first (``asked first (<intent>): ...``),
+# then the whole conversation, one turn a line (``user: ...`` / ``assistant: ...``), a turn of several lines
+# continued on the lines after it, indented by two spaces (``care.handoff_text``; hand-offs written before it
+# have no header, carry their last 20 turns and continue unindented). A fault's is one line naming the chat it
+# was reported in.
 HANDOFF = "agent_handoff"
 TICKET_UNSETTLED = ("open", "in_progress")
+NOTE_MAX = 2000
 _CHAT_REF = re.compile(r"\bchat (chat_[0-9a-z]+)")
 _TURN = re.compile(r"^(user|assistant): ?(.*)$", re.DOTALL)
-_NOTE = re.compile(r"^\[(in_progress|resolved|closed) by (\S+) at (\S+)\] ?(.*)$", re.DOTALL)
+_ASKED_FIRST = re.compile(r"^asked first(?: \(([a-z_]+)\))?: ?(.*)$", re.DOTALL)
+_CONTINUED = "  "
 # which moves an agent makes from which status (taking an open ticket starts work on it)
 TICKET_MOVES: dict[str, tuple[str, ...]] = {
     "in_progress": ("open",),
@@ -752,60 +772,97 @@ class TicketTurn:
 
 
 @dataclass(frozen=True, slots=True)
-class TicketNote:
-    status: str  # the status the move left the ticket in
-    by: str
-    at: str  # ISO 8601, UTC
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class TicketText:
     """A ticket's summary read back: the chat it links, what the subscriber reported (a fault's description;
-    empty for a hand-off), the conversation carried (a hand-off's) and the agents' notes."""
+    empty for a hand-off), what they asked for first and the intent it was taken for (a hand-off's: its header,
+    or for one written without it, the first thing they said), and the conversation carried (a hand-off's)."""
 
     conversation_id: str | None
     reported: str
     turns: tuple[TicketTurn, ...]
-    notes: tuple[TicketNote, ...]
+    asked_first: str | None = None
+    first_intent: str | None = None
 
 
 def ticket_text(summary: str, category: str) -> TicketText:
     lines = summary.split("\n")
-    conversation = None
+    handoff = category == HANDOFF and bool(lines) and lines[0].startswith("chat ")
+    if not handoff:
+        refs = _CHAT_REF.findall(summary)  # the writer names the chat last, after the subscriber's words
+        return TicketText(refs[-1] if refs else None, summary.strip(), ())
+    conversation = lines[0].removeprefix("chat ").strip() or None
+    body = lines[1:]
+    asked: str | None = None
+    intent: str | None = None
+    first = _ASKED_FIRST.match(body[0]) if body else None
+    if first:
+        intent, asked, body = first[1], first[2].strip(), body[1:]
     reported: list[str] = []
     turns: list[list[str]] = []
-    notes: list[TicketNote] = []
-    handoff = category == HANDOFF and bool(lines) and lines[0].startswith("chat ")
-    body = lines[1:] if handoff else lines
-    if handoff:
-        conversation = lines[0].removeprefix("chat ").strip() or None
     for line in body:
-        note = _NOTE.match(line)
-        if note:
-            notes.append(TicketNote(note[1], note[2], note[3], note[4]))
-            continue
-        if notes:  # a note of several lines
-            last = notes[-1]
-            notes[-1] = TicketNote(last.status, last.by, last.at, f"{last.text}\n{line}")
-            continue
-        turn = _TURN.match(line) if handoff else None
+        turn = _TURN.match(line)
         if turn:
             turns.append([turn[1], turn[2]])
-        elif handoff and turns:
-            turns[-1][1] += "\n" + line
+        elif turns:
+            turns[-1][1] += "\n" + line.removeprefix(_CONTINUED)
         else:
             reported.append(line)
-    if conversation is None:
-        ref = _CHAT_REF.search("\n".join(reported))
-        conversation = ref[1] if ref else None
-    return TicketText(conversation, "\n".join(reported).strip(), tuple(TicketTurn(w, t) for w, t in turns), tuple(notes))
+    if asked is None:
+        asked = next((text for who, text in turns if who == "user"), None)
+    return TicketText(conversation, "\n".join(reported).strip(), tuple(TicketTurn(w, t) for w, t in turns),
+                      asked_first=asked or None, first_intent=intent)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNoteEntry:
+    """One entry of a ticket's notes: ``status`` the status a move left the ticket in (None: a note alone)."""
+
+    note_id: int
+    ticket_id: str
+    noted_at: datetime
+    author: str
+    status: str | None
+    note: str
+
+
+def ticket_notes(conn: Connection, ticket_id: str) -> list[TicketNoteEntry]:
+    """What agents wrote on a ticket, oldest first."""
+    n = table_of(TicketNote)
+    rows = conn.execute(select(n).where(n.c.ticket_id == ticket_id).order_by(n.c.noted_at, n.c.note_id)).all()
+    return [TicketNoteEntry(r.note_id, r.ticket_id, r.noted_at, r.author, r.status, r.note or "") for r in rows]
+
+
+def _clean_note(note: str | None) -> str | None:
+    text = (note or "").strip()
+    if len(text) > NOTE_MAX:
+        raise InvalidInputError([Problem("request", None, "note", f"at most {NOTE_MAX} characters")], what="ticket")
+    return text or None
+
+
+def add_ticket_note(conn: Connection, ticket_id: str, note: str, *, at: datetime, actor: str) -> TicketNoteEntry:
+    """An agent's note on a ticket without moving it (any status: a settled ticket may be followed up)."""
+    text = _clean_note(note)
+    if text is None:
+        raise InvalidInputError([Problem("request", None, "note", "a note says something")], what="ticket")
+    t = table_of(TroubleTicket)
+    if conn.execute(select(t.c.ticket_id).where(t.c.ticket_id == ticket_id)).first() is None:
+        raise NotFoundError(f"no ticket {ticket_id}")
+    return _note(conn, ticket_id, at=at, actor=actor, status=None, text=text)
+
+
+def _note(conn: Connection, ticket_id: str, *, at: datetime, actor: str, status: str | None, text: str | None) -> TicketNoteEntry:
+    n = table_of(TicketNote)
+    done = conn.execute(n.insert().values(ticket_id=ticket_id, noted_at=at, author=actor, status=status, note=text))
+    key = done.inserted_primary_key
+    assert key is not None
+    return TicketNoteEntry(int(key[0]), ticket_id, at, actor, status, text or "")
 
 
 def move_ticket(conn: Connection, ticket_id: str, to: str, *, at: datetime, actor: str, note: str | None = None) -> Any:
-    """Move a ticket to ``to`` (``TICKET_MOVES``: in progress, resolved or closed), appending the move and its note
-    to its summary; resolving or closing stamps ``resolved_at`` (the first settling's). Returns the row after the
-    move. A move from a status that does not allow it is a ``ConflictError`` (details: from, to)."""
+    """Move a ticket to ``to`` (``TICKET_MOVES``: in progress, resolved or closed), recording the move and its note
+    as an entry of the ticket's notes (its summary is left as the assistant wrote it); resolving or closing stamps
+    ``resolved_at`` (the first settling's). Returns the row after the move. A move from a status that does not
+    allow it is a ``ConflictError`` (details: from, to)."""
     t = table_of(TroubleTicket)
     row = conn.execute(select(t).where(t.c.ticket_id == ticket_id)).first()
     if row is None:
@@ -816,14 +873,14 @@ def move_ticket(conn: Connection, ticket_id: str, to: str, *, at: datetime, acto
     if row.status not in allowed:
         raise ConflictError(f"ticket {ticket_id} is {row.status}: it cannot be {to.replace('_', ' ')}",
                             details={"from": row.status, "to": to})
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = f"{row.summary}\n[{to} by {actor} at {stamp}]" + (f" {note.strip()}" if note and note.strip() else "")
-    values: dict[str, Any] = {"status": to, "summary": text}
+    text = _clean_note(note)
+    values: dict[str, Any] = {"status": to}
     if to in ("resolved", "closed"):
         values["resolved_at"] = row.resolved_at or at
     done = conn.execute(update(t).where(t.c.ticket_id == ticket_id, t.c.status == row.status).values(**values))
     if done.rowcount != 1:
         raise ConflictError(f"ticket {ticket_id} was moved meanwhile")
+    _note(conn, ticket_id, at=at, actor=actor, status=to, text=text)
     return conn.execute(select(t).where(t.c.ticket_id == ticket_id)).one()
 
 
@@ -837,8 +894,11 @@ class HomeAdvisor:
     base (``insight.advise``): the line's usage of its last ``months`` complete billing months in the lake (the
     current month only while it has no complete one) rated under every plan of the catalog by the rating engine,
     the fee of the month of activation pro-rated as on the bill, value-added charges through the consent gate.
-    Compared with the plan in force now (what the assistant names). A line without usage in the lake has no
-    advice (None). Each answer is kept until the line's plan or the lake's usage changes."""
+    Only plans the line could order are advised, by the same rule (``insight.advise``: the plan's
+    ``eligibility`` at the clock's instant, through the channel the assistant answers on, ``consent_channel``;
+    the register holds no age, so a plan for some ages only is not advised). Compared with the plan in force
+    now (what the assistant names). A line without usage in the lake has no advice (None). Each answer is kept
+    until the line's plan, the lake's usage or the plans on sale change."""
 
     def __init__(self, data: StoreCareData, *, months: int = ADVICE_MONTHS, cache_size: int = 1024) -> None:
         self.data = data
@@ -865,21 +925,24 @@ class HomeAdvisor:
                                       t.c.updated_at).where(t.c.msisdn == msisdn)).first()
             if sub is None:
                 return None
-            plan = d._plan_at(conn, msisdn, sub.plan_id, d.clock()).plan_id
+            now = d.clock()
+            plan = d._plan_at(conn, msisdn, sub.plan_id, now).plan_id
             files = lake.files("usage", periods=chosen)
-            key = (msisdn, plan, tuple(str(f) for f in files), tuple(_mtime(f) for f in files))
+            on_sale = tuple(p.id for p in d.catalog.plans
+                            if not p.eligibility.sale_refusals(at=now, channel=d.consent_channel))
+            key = (msisdn, plan, tuple(str(f) for f in files), tuple(_mtime(f) for f in files), on_sale)
             with self._lock:
                 if key in self._cache:
                     return self._cache[key]
             ledger = consent_ledger(conn, msisdns=[msisdn])
-        advice = self._advise(sub, plan, files, ledger)
+        advice = self._advise(sub, plan, files, ledger, now)
         with self._lock:
             while len(self._cache) >= self.cache_size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = advice
         return advice
 
-    def _advise(self, sub: Any, plan: str, files: list[Path], ledger: Any) -> AdviceFacts | None:
+    def _advise(self, sub: Any, plan: str, files: list[Path], ledger: Any, now: datetime) -> AdviceFacts | None:
         from fairtel.insight import advise
         from fairtel.rating import consent_gate
 
@@ -901,7 +964,8 @@ class HomeAdvisor:
                                      "suspended_at": stamp})
         gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
         subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at")
-        result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate)
+        result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate, at=now,
+                        channel=d.consent_channel)
         if result.advice.height == 0:
             return None
         row = result.advice.row(0, named=True)

@@ -47,6 +47,7 @@ NAMING = {
 FINDING_STATUSES = ("open", "confirmed", "resolved", "dismissed")
 ADJUSTMENT_KINDS = ("refund", "credit", "debit")
 TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+TICKET_MOVED_TO = ("in_progress", "resolved", "closed")  # the statuses an agent's move leaves a ticket in
 COMPLAINT_STATUSES = ("open", "in_progress", "closed")  # coarse: what readers that predate the lifecycle see
 COMPLAINT_LIFECYCLE = ("opened", "acknowledged", "resolved", "closed", "reopened")  # fairtel.care.ComplaintStatus
 COMPLAINT_EVENT_KINDS = ("status", "escalation")
@@ -304,6 +305,25 @@ class TroubleTicket(Base):
     opened_at: Mapped[datetime] = mapped_column(index=True)
     resolved_at: Mapped[datetime | None]
     summary: Mapped[str] = mapped_column(Text)
+
+
+class TicketNote(Base):
+    """What agents wrote on a trouble ticket (append-only), apart from its ``summary`` (what the assistant carried
+    from the subscriber): one entry per move (``status``: the status it left the ticket in) or per note alone
+    (``status`` None), with who wrote it and when. Agents' words: never shown to the subscriber."""
+
+    __tablename__ = "ticket_notes"
+    __table_args__ = (
+        one_of("status", TICKET_MOVED_TO),
+        Index("ix_ticket_notes_ticket_id_noted_at", "ticket_id", "noted_at"),
+    )
+
+    note_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("trouble_tickets.ticket_id"))
+    noted_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(ID)  # the login (as the audit names it)
+    status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class LoyaltyEntry(Base):
