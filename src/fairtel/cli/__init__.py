@@ -13,6 +13,7 @@ from fairtel import __version__
 from fairtel.cli import (
     _assistant,
     _assure,
+    _backup,
     _billing,
     _care,
     _catalog,
@@ -68,7 +69,7 @@ def _root(
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup):
     module.register(app)
 
 

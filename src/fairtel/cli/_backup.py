@@ -1,0 +1,221 @@
+"""``fairtel backup DEST``: a copy of the home that is itself a home, taken while nothing writes it.
+
+A home's state is its database (SQLite ``fairtel.db`` by default, or PostgreSQL), the usage lake (``lake/``),
+the mediation ledger of files and records already taken (``mediation/state.sqlite``: losing it would let a file
+ingested again charge its records twice), and the models, fraud notices, outbox, rejects and the catalog text it
+holds. The backup takes them in one consistent state:
+
+- it holds the home's mediation lock (no ingest, no watch meanwhile: one running refuses the backup, naming it)
+  and every lock of the lake's rating, feature and billing runs (a run in progress refuses it), for the whole copy;
+- every SQLite database of the home is copied with SQLite's online backup (a consistent snapshot, its write-ahead
+  log included), every other file byte for byte, each flushed to disk;
+- the copy is written under ``DEST.partial`` and renamed to ``DEST`` at the end, so a backup that was cut short
+  never looks whole; ``DEST/fairtel-backup.json`` says what it holds (the fairtel version, the schema revision,
+  files and bytes).
+
+A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is printed), while the writers are
+still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
+``FAIRTEL_SECRET_KEY`` (keyed pseudonyms and tokens derive from it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fairtel.cli._context import home_of
+from fairtel.cli._ui import console, fail, print_json
+from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
+
+MANIFEST = "fairtel-backup.json"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal")  # a SQLite database's side files: its backup carries them
+
+
+class BackupBusyError(ConflictError):
+    code = "backup_refused_busy"
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _run_locks(lake: Path) -> Iterator[int]:
+    """Every rating, feature and billing lock of the lake, taken without waiting: one held by a run refuses."""
+    fds: list[int] = []
+    try:
+        for path in sorted(lake.glob("*/*.lock")) if lake.is_dir() else []:
+            fd = os.open(path, os.O_RDWR)
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BackupBusyError(f"a run holds {path.relative_to(lake.parent)}: a rating, feature or bill run is "
+                                      "in progress; back up when it has ended") from None
+        yield len(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_sqlite(src: Path, dst: Path) -> None:
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=60)
+    try:
+        target = sqlite3.connect(dst)
+        try:
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, whatever the source's mode
+        finally:
+            target.close()
+    finally:
+        source.close()
+    _fsync(dst)
+
+
+def _skipped(rel: Path) -> bool:
+    """Lock files (held by their processes, made again on use) and SQLite side files (in their database's copy)."""
+    return rel.name.endswith((*_SKIPPED_SUFFIXES, ".lock")) or rel == Path("mediation", "lock")
+
+
+def _schema_revision(url: str) -> str | None:
+    from sqlalchemy import create_engine
+
+    from fairtel.store import current_revision
+
+    engine = create_engine(url)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def _database(settings: Any) -> dict[str, Any]:
+    url = settings.db_url
+    if url.startswith("sqlite"):
+        return {"backend": "sqlite", "in_backup": True, "revision": None}
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return {"backend": u.get_backend_name(), "in_backup": False, "revision": None,
+            "dump_command": f"pg_dump --format=custom --file=fairtel.pgdump --host={u.host or 'localhost'} "
+                            f"--port={u.port or 5432} --username={u.username or ''} {u.database or ''}".replace(" --username= ", " ")}
+
+
+def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
+    """Copy ``settings.home`` to ``dest`` (which must not exist, or be an empty directory), as the module says."""
+    from fairtel import __version__
+    from fairtel.mediation import LockedError, mediation_lock
+
+    home = Path(settings.home).resolve()
+    dest = dest.resolve()
+    if not home.is_dir():
+        raise InvalidInputError([Problem(str(home), None, "--home", "no such home directory")], what="backup")
+    if dest == home or home in dest.parents:
+        raise InvalidInputError([Problem(str(dest), None, "DEST", "the backup cannot be inside the home it copies")],
+                                what="backup")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InvalidInputError([Problem(str(dest), None, "DEST", "exists and is not an empty directory")], what="backup")
+    partial = dest.with_name(dest.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # a backup cut short before: never whole, never used
+    database = _database(settings)
+    files = sqlite_files = size = 0
+    started = datetime.now(UTC)
+    try:
+        with mediation_lock(home, holder="a backup"), _run_locks(home / "lake") as locks:
+            partial.mkdir(parents=True)
+            for root, dirs, names in os.walk(home):
+                dirs.sort()
+                here = Path(root)
+                rel_dir = here.relative_to(home)
+                (partial / rel_dir).mkdir(parents=True, exist_ok=True)
+                for name in sorted(names):
+                    src = here / name
+                    rel = rel_dir / name
+                    if _skipped(rel) or not src.is_file() or src.is_symlink():
+                        continue
+                    dst = partial / rel
+                    if _is_sqlite(src):
+                        _copy_sqlite(src, dst)
+                        sqlite_files += 1
+                    else:
+                        shutil.copy2(src, dst)
+                        _fsync(dst)
+                    files += 1
+                    size += dst.stat().st_size
+            if database["backend"] == "sqlite":
+                database["revision"] = _schema_revision(f"sqlite:///{partial / 'fairtel.db'}") if (partial / "fairtel.db").is_file() else None
+            else:
+                database["revision"] = _schema_revision(settings.db_url)
+            manifest = {"fairtel_version": __version__, "taken_at": started.isoformat(timespec="seconds"),
+                        "home": str(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
+                        "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks}
+            (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _fsync(partial / MANIFEST)
+            if dest.exists():
+                dest.rmdir()
+            partial.rename(dest)
+            dir_fd = os.open(dest.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except LockedError as exc:
+        raise BackupBusyError(f"{exc}: stop it (a watch stops on SIGTERM) and back up then") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    out = {"backup": str(dest), **manifest}
+    if "dump_command" in database:
+        out["database_dump"] = database["dump_command"]
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("backup")
+    def backup_cmd(
+        ctx: typer.Context,
+        dest: Annotated[Path, typer.Argument(help="Directory to write the backup to (new, or empty).")],
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Copy the home, consistently, to DEST: a directory that is itself a home (restore: put it back as the
+        home). Refused while an ingest, a watch or a rating/bill run writes the home."""
+        from fairtel.core.settings import load_settings
+
+        try:
+            out = backup_home(load_settings(home=home_of(ctx, home)), dest)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(out)
+            return
+        console.print(f"backup of {out['home']} in {out['backup']}: {out['files']} files, {out['bytes']:,} bytes "
+                      f"({out['sqlite_databases']} SQLite database(s) by online backup); schema revision "
+                      f"{out['database']['revision'] or 'none'}", highlight=False)
+        if "database_dump" in out:
+            console.print(f"the {out['database']['backend']} database is not in it: dump it now, before the writers "
+                          f"start again: {out['database_dump']}", highlight=False)
