@@ -65,6 +65,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "assistant_unavailable": 503,
     "database_unavailable": 503,
     "database_busy": 503,
+    "database_schema_newer": 503,  # migrated by a newer fairtel: this one must be upgraded (no Retry-After)
 }
 """Codes not listed are client errors (400); anything that is not a ``FairtelError`` is a 500."""
 

@@ -13,6 +13,12 @@ How CGRateS prices a record, and what each step becomes here:
   start) wins. → time bands (one per set of timings in force), a rule per winning entry.
 - Rates and DestinationRates → ``[[rates]]`` with the same steps, rounding and max cost, and
   ``increment_decimals`` (CGRateS rounds each increment's cost before adding them up).
+- CGRateS rates an event for the account it charges: the rating subject is "in most of the cases" that account
+  (the caller's), the Destination the number called, and only the ``*out`` direction was ever rated. The called
+  party of a call or an SMS is charged nothing for it. → every voice and SMS rule set starts with a free rule
+  for incoming usage (``RP_X/incoming``), so a subscriber's incoming leg is not priced as if they had called.
+- categories are not on a fairtel usage record, only its kind: when two categories rate one kind (``sms`` and
+  ``mms`` mapped to sms), a subject's profiles of the category known first are kept and the other's skipped.
 
 What cannot be carried over is reported as a note (file, line, code), never dropped silently.
 """
@@ -54,6 +60,8 @@ DEFAULT_CATEGORIES: Mapping[str, UsageKind] = {
     "sms": UsageKind.SMS, "*sms": UsageKind.SMS, "data": UsageKind.DATA, "*data": UsageKind.DATA,
 }
 _ROUNDING = {"*up": "up", "*down": "down", "*middle": "half-up"}
+_INCOMING = {UsageKind.VOICE: ("被叫免费", "Incoming call: not charged"),
+             UsageKind.SMS: ("接收短信免费", "Incoming SMS: not charged")}
 _ID_BAD = re.compile(r"[^A-Za-z0-9._:/+-]")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -77,9 +85,10 @@ def import_cgrates(
 
     ``tenant``: the tenant whose rating profiles to import (default: the first in RatingProfiles.csv; one
     catalog is one operator). ``categories`` adds CGRateS categories to the usage kinds they rate (``call`` →
-    voice, ``sms``, ``data`` are known). ``increment_decimals``: CGRateS's ``general.rounding_decimals`` (5),
-    to which it rounds each increment's cost; ``None`` prices exactly. Raises ``InvalidInputError`` listing
-    every problem when the files cannot be read as a tariff plan.
+    voice, ``sms``, ``data`` are known); where a subject has profiles in two categories of one kind, those of the
+    category known first (the built-in ones, then ``categories`` in order) price it. ``increment_decimals``:
+    CGRateS's ``general.rounding_decimals`` (5), to which it rounds each increment's cost; ``None`` prices
+    exactly. Raises ``InvalidInputError`` listing every problem when the files cannot be read as a tariff plan.
     """
     tp, problems = read_tariff_plan(Path(directory))
     if problems:
@@ -135,7 +144,9 @@ class _Rule:
     kind: UsageKind
     zones: list[str] | None
     bands: list[str] | None
-    rate: str
+    rate: str | None  # None: free
+    directions: str | None = None
+    name: tuple[str, str] | None = None  # zh, en
 
 
 @dataclass
@@ -155,6 +166,7 @@ class _Converter:
     band_sets: list[frozenset[str]] = field(default_factory=list)
     rates: dict[tuple[object, ...], _Rate] = field(default_factory=dict)
     rule_sets: dict[tuple[str, UsageKind], tuple[str, list[_Rule]]] = field(default_factory=dict)
+    incoming: list[str] = field(default_factory=list)  # ids of the free rules for incoming calls and SMS
 
     def note(self, file: str, line: int | None, fieldname: str | None, message: str, code: str) -> None:
         self.notes.append(Problem(self.tp.file(file) if file else str(self.tp.directory), line, fieldname, message,
@@ -194,17 +206,48 @@ class _Converter:
         for p in self.tp.profiles:
             if p.tenant != chosen:
                 continue
+            if p.direction != "*out":
+                self.note("RatingProfiles.csv", p.line, "Direction", f"profile of {p.subject!r} → {p.plan} rates "
+                          f"{p.direction} usage, which CGRateS never rated (it rates the account charged, *out): "
+                          "skipped; incoming calls and SMS are not charged", "unsupported_direction")
+                continue
             if p.category not in self.kinds:
                 self.note("RatingProfiles.csv", p.line, "Category", f"category {p.category!r} has no fairtel usage "
                           f"kind (voice, sms, data): profile of {p.subject!r} → {p.plan} skipped (map it with "
-                          f"--category {p.category}=KIND)", "unsupported_category")
+                          f"--category {p.category}=voice|sms|data)", "unsupported_category")
                 continue
             if p.activation > self.now:
                 self.note("RatingProfiles.csv", p.line, "ActivationTime", f"{p.subject!r} → {p.plan} takes effect "
                           f"only on {p.activation.isoformat()} (kept as the subject entry's 'from')",
                           "future_activation")
             selected.append(p)
-        return selected
+        return self.one_category_per_kind(selected)
+
+    def one_category_per_kind(self, profiles: list[Profile]) -> list[Profile]:
+        """The profiles left when each subject's usage of a kind is priced by one category's profiles.
+
+        CGRateS chooses a profile by the event's category; a fairtel record has a kind, not a category. Two
+        categories of one kind (``sms`` and ``mms`` mapped to sms) would give a subject two plans for the same usage
+        (refused as ``duplicate_id``, or the later one silently winning), so the category known first keeps the
+        subject: the built-in ones, then those added with ``--category``, in that order."""
+        rank = {c: i for i, c in enumerate(self.kinds)}
+        keep: dict[tuple[str, UsageKind], str] = {}
+        for p in profiles:
+            key = (p.subject, self.kinds[p.category])
+            if key not in keep or rank[p.category] < rank[keep[key]]:
+                keep[key] = p.category
+        out: list[Profile] = []
+        for p in profiles:
+            kind = self.kinds[p.category]
+            winner = keep[(p.subject, kind)]
+            if p.category != winner:
+                self.note("RatingProfiles.csv", p.line, "Category", f"profile of {p.subject!r} in category "
+                          f"{p.category!r} → {p.plan} skipped: category {winner!r} also rates {kind}, and a usage "
+                          f"record has a kind but no category, so {winner!r} profiles price the {kind} of "
+                          f"{p.subject!r}", "category_overlap")
+                continue
+            out.append(p)
+        return out
 
     def plan_kinds(self, profiles: list[Profile]) -> dict[str, list[UsageKind]]:
         """The usage kinds each rating plan is imported for: those of the categories that use it."""
@@ -439,6 +482,14 @@ class _Converter:
         if not rules:
             self.note("RatingPlans.csv", bindings[0].line, "Id", f"rating plan {rp} has no rate that can be imported "
                       f"for {kind}", "empty_plan")
+        elif kind in _INCOMING:
+            # CGRateS charges the account it rates, the caller's; the called party pays nothing for the call
+            taken = {r.id for r in rules}
+            incoming_id = _ident(f"{set_id}/incoming")
+            while incoming_id in taken:
+                incoming_id += "_"
+            rules.insert(0, _Rule(incoming_id, kind, None, None, None, directions="in", name=_INCOMING[kind]))
+            self.incoming.append(incoming_id)
         self.rule_sets[(rp, kind)] = (set_id, rules)
 
     # ---- plans and subjects
@@ -564,6 +615,11 @@ class _Converter:
         out = [f"# Imported from the CGRateS tariff plan {self.tp.directory} by `fairtel catalog import-cgrates`.",
                "# CGRateS ids are kept: a plan per RatingPlan, a zone per Destination (or set of destinations sharing",
                "# prefixes), a rate per Rates id with its DestinationRates rounding, [[subjects]] from RatingProfiles."]
+        if self.incoming:
+            # not a note (nothing is lost): how the plan is read, said where the rules are
+            out += ["# Incoming calls and SMS are free (the rules RULE_SET/incoming): CGRateS rates an event for the",
+                    "# account it charges, its rating subject (usually the caller's account), to its Destination; the",
+                    "# called party is not charged."]
         for n in self.notes:
             out.append(f"# note: {Path(n.file).name}" + (f":{n.line}" if n.line else "") + f": {n.message} [{n.code}]")
         out += ["", f"version = {_q('cgrates:' + self.tp.directory.name)}", "", "[operator]",
@@ -604,11 +660,15 @@ class _Converter:
             out += ["", "[[rule_sets]]", f"id = {_q(set_id)}", f"name = {_name('资费 ' + rp, 'Rating plan ' + rp)}"]
             for rule in rules:
                 out += ["", "[[rule_sets.rules]]", f"id = {_q(rule.id)}", f"kind = {_q(kind.value)}"]
+                if rule.name is not None:
+                    out.append(f"name = {_name(*rule.name)}")
+                if rule.directions is not None:
+                    out.append(f"directions = {_q(rule.directions)}")
                 if rule.zones is not None:
                     out.append(f"zones = {_q(rule.zones)}")
                 if rule.bands is not None:
                     out.append(f"bands = {_q(rule.bands)}")
-                out.append(f"rate = {_q(rate_ids[rule.rate])}")
+                out.append("free = true" if rule.rate is None else f"rate = {_q(rate_ids[rule.rate])}")
         for plan_id, sets in plans.items():
             out += ["", "[[plans]]", f"id = {_q(plan_id)}", f"name = {_name('资费 ' + plan_id, 'Rating plan ' + plan_id)}",
                     'monthly_fee = "0.00"', f"rule_sets = {_q(sets)}"]

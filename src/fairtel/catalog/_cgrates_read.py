@@ -88,6 +88,7 @@ class Profile:
     plan: str
     fallback_subjects: tuple[str, ...]
     line: int
+    direction: str = "*out"  # older plans' first column; CGRateS only ever rated *out (the account charged)
 
 
 @dataclass
@@ -132,8 +133,11 @@ class _Rows:
     def add(self, name: str, line: int | None, fieldname: str | None, message: str, code: str) -> None:
         self.problems.append(Problem(self.tp.file(name), line, fieldname, message, code))
 
-    def read(self, name: str, columns: tuple[str, ...], *, minimum: int | None = None,
+    def read(self, name: str, columns: tuple[str, ...], *, minimum: int | None = None, maximum: int | None = None,
              required: bool = True) -> list[tuple[int, list[str]]]:
+        """The rows of ``name`` with ``minimum`` (default: all) to ``maximum`` (default: all) of ``columns``, padded
+        with empty cells; a row with fewer or more is a problem, as CGRateS's loader refuses it (a trailing comma
+        is one column more)."""
         path = self.tp.directory / name
         if not path.is_file():
             if required:
@@ -152,6 +156,14 @@ class _Rows:
             if len(cells) < (minimum or len(columns)):
                 self.add(name, lineno, None, f"expected {len(columns)} columns ({','.join(columns)}), got "
                          f"{len(cells)}", "wrong_type")
+                continue
+            most = maximum or len(columns)
+            if len(cells) > most:
+                extra = cells[most:]
+                self.add(name, lineno, f"column {most + 1}", f"expected {len(columns)} columns ({','.join(columns)}), "
+                         f"got {len(cells)}" + (" (a trailing comma?)" if not any(extra) else
+                                                f": {', '.join(repr(c) for c in extra if c)} after the last"),
+                         "wrong_type")
                 continue
             out.append((lineno, cells + [""] * (len(columns) - len(cells))))
         return out
@@ -239,7 +251,7 @@ def first_slot(slots: list[RateSlot] | tuple[RateSlot, ...]) -> RateSlot:
 def _read_destination_rates(r: _Rows, tp: TariffPlan) -> None:
     name = "DestinationRates.csv"
     cols = ("Id", "DestinationId", "RatesTag", "RoundingMethod", "RoundingDecimals", "MaxCost", "MaxCostStrategy")
-    for line, cells in r.read(name, cols, minimum=5):
+    for line, cells in r.read(name, cols, minimum=5, maximum=7):
         ident, dest, rates, method, decimals, max_cost, strategy = cells[:7]
         if dest != ANY and dest not in tp.destinations:
             r.add(name, line, "DestinationId", f"unknown destination {dest!r}", "unknown_reference")
@@ -307,9 +319,15 @@ def _read_timings(r: _Rows, tp: TariffPlan) -> None:
 def _read_profiles(r: _Rows, tp: TariffPlan) -> None:
     name = "RatingProfiles.csv"
     cols = ("Tenant", "Category", "Subject", "ActivationTime", "RatingPlanId", "FallbackSubjects")
-    for line, cells in r.read(name, cols, minimum=5):
-        if cells[0] in ("*out", "*in") and len(cells) >= 7:  # older plans begin with a Direction column
-            cells = cells[1:]
+    # older plans begin with a Direction column, and some end with CdrStatQueueIds (not about prices)
+    for line, cells in r.read(name, cols, minimum=5, maximum=8):
+        direction = "*out"
+        if cells[0] in ("*out", "*in") and len(cells) >= 7:
+            direction, cells = cells[0], cells[1:]
+        elif len(cells) > 7:
+            r.add(name, line, "column 8", f"expected {len(cols)} columns ({','.join(cols)}), or a Direction "
+                  f"(*out, *in) before them, got {len(cells)}", "wrong_type")
+            continue
         tenant, category, subject, activation, plan, fallbacks = cells[:6]
         try:
             when = datetime.fromisoformat(activation.replace("Z", "+00:00"))
@@ -322,4 +340,4 @@ def _read_profiles(r: _Rows, tp: TariffPlan) -> None:
             r.add(name, line, "RatingPlanId", f"unknown rating plan {plan!r}", "unknown_reference")
             continue
         tp.profiles.append(Profile(tenant, category, subject, when, plan,
-                                   tuple(s for s in fallbacks.split(";") if s), line))
+                                   tuple(s for s in fallbacks.split(";") if s), line, direction))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from fairtel.catalog import (
     ANY_ROAMING,
     Catalog,
     Match,
+    Rate,
     Unit,
     default_catalog_path,
     format_quantity,
@@ -39,6 +41,17 @@ def _problem_line(p: Problem) -> str:
     return f"{where}: {p.field or '-'}: {p.message} [{p.code}]"
 
 
+def _cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    """Table rows with their text as text: a catalog's names, providers and ids are the operator's words, and a
+    ``[bold]`` in one is shown as written, not taken for markup."""
+    return [[escape(x) if isinstance(x, str) else x for x in row] for row in rows]
+
+
+def _rounding(r: Rate) -> str:
+    """A rate's rounding as the catalog spells it (``half-up``, as docs/catalog.md lists them)."""
+    return f"{str(r.rounding).replace('_', '-')} {r.rounding_decimals}"
+
+
 def _summary(c: Catalog) -> str:
     n = c.counts()
     return (f"{n['plans']} plans, {n['zones']} zones, {n['roaming_zones']} roaming zones, {n['bands']} bands, "
@@ -61,7 +74,7 @@ def validate(
             **({"counts": catalog.counts()} if catalog is not None else {}),
         })
     elif catalog is not None:
-        console.print(f"{file}: valid: {_summary(catalog)}", highlight=False, soft_wrap=True)
+        console.print(f"{file}: valid: {_summary(catalog)}", highlight=False, soft_wrap=True, markup=False)
     else:
         for p in problems:
             console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
@@ -132,7 +145,7 @@ def show(
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     for n in notes if not as_json else ():
-        err_console.print(n, highlight=False, soft_wrap=True)
+        err_console.print(n, highlight=False, soft_wrap=True, markup=False)
     where = origin["file"] or f"catalog version {origin['catalog_version_id']} stored in {origin['home']}"
     cur = c.operator.currency
     if as_json:
@@ -150,7 +163,7 @@ def show(
         return
     console.print(f"[bold]{escape(c.operator.name.en)}[/bold] ({escape(c.operator.name.zh)}) · {escape(str(where))}",
                   highlight=False)
-    console.print(_summary(c), highlight=False)
+    console.print(_summary(c), highlight=False, markup=False)
     plan_rows = []
     for p in selected:
         bundles = []
@@ -161,24 +174,23 @@ def show(
             bundles.append(f"{a.match.kind} {amount}")
         plan_rows.append([p.id, f"{p.name.zh} / {p.name.en}", f"{p.monthly_fee} {cur}", "; ".join(bundles) or "-",
                           len(p.rules)])
-    console.print(table("Plans", ["plan", "name", "monthly fee", "allowances", "rules"], plan_rows))
+    console.print(table("Plans", ["plan", "name", "monthly fee", "allowances", "rules"], _cells(plan_rows)))
     if plan:
         p = selected[0]
-        console.print(table(f"Rules of {p.id}, first match wins", ["#", "rule_id", "applies to", "price"], [
-            [i + 1, r.id, _match_text(r.match), "free" if r.free else f"{r.rate}"
-             + (f" (daily cap {r.daily_cap} {cur})" if r.daily_cap else "")]
-            for i, r in enumerate(p.rules)
-        ]))
-    console.print(table("Destination zones", ["zone", "name", "prefixes"], [
+        console.print(table(f"Rules of {escape(p.id)}, first match wins", ["#", "rule_id", "applies to", "price"],
+                            _cells([[i + 1, r.id, _match_text(r.match), "free" if r.free else f"{r.rate}"
+                                     + (f" (daily cap {r.daily_cap} {cur})" if r.daily_cap else "")]
+                                    for i, r in enumerate(p.rules)])))
+    console.print(table("Destination zones", ["zone", "name", "prefixes"], _cells([
         [z.id, z.name.en, "fallback" if z.fallback else f"{len(z.prefixes)}: " + " ".join(z.prefixes[:8])
          + (" …" if len(z.prefixes) > 8 else "")] for z in c.zones
-    ]))
-    console.print(table("Roaming zones", ["zone", "name", "countries"], [
+    ])))
+    console.print(table("Roaming zones", ["zone", "name", "countries"], _cells([
         [z.id, z.name.en, "fallback" if z.fallback else " ".join(z.countries)] for z in c.roaming_zones
-    ]))
-    console.print(table("Time bands", ["band", "windows"], [
+    ])))
+    console.print(table("Time bands", ["band", "windows"], _cells([
         [b.id, "; ".join(str(w) for w in b.windows)] for b in c.bands
-    ]))
+    ])))
     rate_rows = []
     for r in c.rates:
         steps = "; ".join(
@@ -187,13 +199,13 @@ def show(
             for s in r.steps
         )
         cap = f"{r.max_cost} ({r.max_cost_strategy})" if r.max_cost is not None else "-"
-        rate_rows.append([r.id, r.unit, steps, f"{r.rounding} {r.rounding_decimals}", cap])
-    console.print(table(f"Rates ({cur})", ["rate", "unit", "steps", "rounding", "max cost"], rate_rows))
-    console.print(table("Value-added offers", ["offer", "name", "provider", "price", "period"], [
+        rate_rows.append([r.id, r.unit, steps, _rounding(r), cap])
+    console.print(table(f"Rates ({cur})", ["rate", "unit", "steps", "rounding", "max cost"], _cells(rate_rows)))
+    console.print(table("Value-added offers", ["offer", "name", "provider", "price", "period"], _cells([
         [o.id, f"{o.name.zh} / {o.name.en}", o.provider,
          "; ".join([f"{o.price} {cur}", *(f"{ch.price} {cur} from {ch.valid_from.isoformat()}" for ch in o.price_changes)]),
          o.period] for o in c.offers
-    ]))
+    ])))
 
 
 def import_cgrates_command(
@@ -225,9 +237,15 @@ def import_cgrates_command(
         result = import_cgrates(directory, currency=currency, timezone=timezone, tenant=tenant, categories=mapping,
                                 increment_decimals=None if increment_decimals < 0 else increment_decimals)
     except FairtelError as exc:
-        if not as_json and isinstance(exc, InvalidInputError):
+        if not as_json and isinstance(exc, InvalidInputError) and exc.problems:
+            # each problem once, as `catalog validate` lists them: FILE:LINE: FIELD: message [code]
             for p in exc.problems:
                 console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
+            count = len(exc.problems)
+            err_console.print(f"{exc.code}: {count} problem{'s' if count != 1 else ''} in the CGRateS tariff plan "
+                              f"{directory}",
+                              highlight=False, soft_wrap=True, markup=False)
+            raise typer.Exit(2) from None
         raise fail(exc, as_json=as_json) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -84,13 +84,14 @@ class ImportedIds:
 
     def check(self, line: int, row: dict[str, Any], id_field: str) -> bool:
         """Whether ``row`` is new and storable (else it is counted or its problems recorded)."""
-        from fairtel.store._report import MSISDN_RE, text_problem
+        from fairtel.privacy._numbers import msisdn_problem
+        from fairtel.store._report import text_problem
 
         found = []
         if len(row[id_field]) > 40:
             found.append(Problem(self.file, line, id_field, "longer than 40 characters"))
-        if not MSISDN_RE.fullmatch(row["msisdn"]):
-            found.append(Problem(self.file, line, "msisdn", f"not an E.164 number (7-15 digits, no '+'): {row['msisdn']!r}"))
+        if (why := msisdn_problem(row["msisdn"])) is not None:
+            found.append(Problem(self.file, line, "msisdn", why))
         found += [Problem(self.file, line, k, why) for k, v in row.items() if isinstance(v, str) and (why := text_problem(v))]
         if found:
             self.problems += found

@@ -48,6 +48,26 @@ def number_digits(text: str) -> str | None:
     return digits
 
 
+def msisdn_problem(text: str) -> str | None:
+    """Why ``text`` is not a subscriber number as the register keeps one (E.164: 7 to 15 digits, the first the
+    country code's, so not 0, and no ``+``), or ``None`` when it is one. The message says the real reason and
+    quotes the value, so that whoever fixes the file knows what to change."""
+    if text.isascii() and text.isdigit():
+        if text.startswith("0"):
+            why = "starts with 0: write it from the country code, without a national 0 or an international 00"
+        elif len(text) < MIN_DIGITS:
+            why = f"{len(text)} digits, fewer than {MIN_DIGITS}"
+        elif len(text) > MAX_DIGITS:
+            why = f"{len(text)} digits, more than {MAX_DIGITS}"
+        else:
+            return None
+    elif text.startswith("+") and text[1:].isascii() and text[1:].isdigit():
+        why = "starts with '+': write the digits only"
+    else:
+        why = "holds characters other than the digits 0-9" if text else "empty"
+    return f"not an E.164 number ({why}): {text!r}"
+
+
 def replace_numbers(text: str, replace: Callable[[str], str], *, standalone: bool = False) -> str:
     """``text`` with every number in it replaced by ``replace(digits)``.
 

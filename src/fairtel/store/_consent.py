@@ -22,7 +22,8 @@ from fairtel.core.contracts import ConsentChannel, ConsentEventKind
 from fairtel.core.errors import Problem
 from fairtel.core.ids import stable_id
 from fairtel.core.time import utc_now
-from fairtel.store._report import MSISDN_RE, ImportReport, chunks, dialect_insert, parse_instant, text_problem
+from fairtel.privacy._numbers import msisdn_problem
+from fairtel.store._report import ImportReport, chunks, dialect_insert, parse_instant, text_problem
 from fairtel.store._schema import ConsentEvent, table_of
 
 _EVENTS = frozenset(e.value for e in ConsentEventKind)
@@ -147,8 +148,8 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
         bad("event", f"{event!r} is not one of {', '.join(sorted(_EVENTS))}")
     if channel and channel not in _CHANNELS:
         bad("channel", f"{channel!r} is not one of {', '.join(sorted(_CHANNELS))}")
-    if msisdn and not MSISDN_RE.fullmatch(msisdn):
-        bad("msisdn", f"not an E.164 number (7-15 digits, no '+'): {msisdn!r}")
+    if msisdn and (why := msisdn_problem(msisdn)) is not None:
+        bad("msisdn", why)
     at: datetime | None = None
     if at_text:
         at, why = parse_instant(at_text)

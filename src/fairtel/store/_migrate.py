@@ -9,14 +9,24 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from fairtel.store._engine import connect
+from fairtel.core.errors import FairtelError
+from fairtel.store._engine import connect, describe
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _IN_PROCESS = threading.Lock()
 _LOCK_KEY = 0x66616972_74656C  # "fairtel": the advisory lock PostgreSQL migrations take
+
+
+class SchemaNewerError(FairtelError):
+    """The database was migrated by a newer fairtel: its schema revision is not one this fairtel ships. Nothing is
+    read or written (this fairtel does not know the tables); upgrading fairtel is the way out, never a downgrade
+    of the database by an older one."""
+
+    code = "database_schema_newer"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -51,8 +61,26 @@ def migrate(engine_or_url: Engine | str, *, revision: str = "head") -> Engine:
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            command.upgrade(alembic_config(conn), revision)
+            cfg = alembic_config(conn)
+            _refuse_unknown_revisions(conn, ScriptDirectory.from_config(cfg), engine)
+            command.upgrade(cfg, revision)
     return engine
+
+
+def _refuse_unknown_revisions(conn: Connection, script: ScriptDirectory, engine: Engine) -> None:
+    """Raise ``SchemaNewerError`` when the database is at a revision this package does not ship: a newer fairtel
+    migrated it (Alembic would only say it "can't locate revision")."""
+    unknown: list[str] = []
+    for rev in MigrationContext.configure(conn).get_current_heads():
+        try:
+            if script.get_revision(rev) is None:
+                unknown.append(rev)
+        except CommandError:
+            unknown.append(rev)
+    if unknown:
+        head = script.get_current_head()
+        raise SchemaNewerError(f"{describe(engine.url)}: the database schema (revision {', '.join(unknown)}) is newer "
+                               f"than this fairtel (head {head}): upgrade fairtel")
 
 
 def autogenerate_revision(message: str, *, rev_id: str, scratch_url: str = "sqlite://") -> None:

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
 from fairtel.core.errors import Problem
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, utc_now
+from fairtel.privacy._numbers import msisdn_problem
 from fairtel.store._report import (
-    MSISDN_RE,
     ImportReport,
     chunks,
     dialect_insert,
@@ -181,8 +181,8 @@ def _check_row(
         if not value.get(name):
             bad(name, "required value is empty", "missing_field")
     msisdn = value.get("msisdn", "")
-    if msisdn and not MSISDN_RE.fullmatch(msisdn):
-        bad("msisdn", f"not an E.164 number (7-15 digits, no '+'): {msisdn!r}")
+    if msisdn and (why := msisdn_problem(msisdn)) is not None:
+        bad("msisdn", why)
     if value.get("status") and value["status"] not in _STATUSES:
         bad("status", f"{value['status']!r} is not one of {', '.join(sorted(_STATUSES))}")
     if value.get("language") and value["language"] not in _LANGUAGES:
