@@ -114,8 +114,15 @@ def _busy(error: BaseException) -> bool:
     return state is not None and str(state).startswith(_BUSY_STATES)
 
 
+# PostgreSQL insufficient_privilege: the login may connect but not use fairtel's tables (a role without grants,
+# a read-only role meeting a migration): the database cannot be used as configured, whatever the statement
+_PRIVILEGE_STATES = ("42501",)
+
+
 def _unusable(error: BaseException) -> bool:
     if connection_lost(error):
+        return True
+    if isinstance(error, exc.DBAPIError) and str(getattr(error.orig, "sqlstate", "") or "").startswith(_PRIVILEGE_STATES):
         return True
     if not isinstance(error, exc.OperationalError):
         return False
