@@ -27,6 +27,8 @@ def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
         return f"{mib:,.2f} MiB", f"{mib:,.2f} MiB"
     if unit == "message":
         return f"{value} message{'s' if value != 1 else ''}", f"{value}条"
+    if unit == "item":  # a value-added service counts its charges
+        return f"{value} charge{'s' if value != 1 else ''}", f"{value}笔"
     return str(value), str(value)
 
 

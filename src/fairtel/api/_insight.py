@@ -70,6 +70,14 @@ def _month(at: datetime, tz: str) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def _months_between(first: str, last: str, tz: str) -> list[Period]:
+    """The periods ``first`` to ``last`` (keys YYYY-MM, both included), one by one."""
+    out = [Period.parse(first, tz)]
+    while out[-1].key < last:
+        out.append(out[-1].next())
+    return out
+
+
 def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     acc.require(Permission.AGGREGATE_READ)
     conn = acc.conn
@@ -91,7 +99,9 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     if not sla.points:
         sla.available, sla.note = False, "no complaint due yet"
     cpm = Series(title="complaints per million subscribers", unit="per million")
-    months = [Period.parse(m, tz) for m in opened_in]
+    # every month from the first complaint's to the last one's, a month without a complaint at 0 (when lines
+    # were in service in it): the series must not join the months on either side of a quiet one
+    months = _months_between(opened_in[0], opened_in[-1], tz) if opened_in else []
     # the headline subscribers are `fairtel kpi`'s of this month: lines in service at some time in it
     this_month = Period.containing(now, tz)
     until = max(p.end for p in [*months, this_month])

@@ -19,10 +19,12 @@ Per commit and period, in this order:
    (each to a hidden name, fsynced, then renamed): as a delta ``o-<seq>-<file>.parquet``, every counter of the
    subscribers the commit names (those rows are the whole state of those subscribers), or as a snapshot
    ``o-<seq>-<file>.full.parquet``, every counter of the period;
-3. one line ``{seq, file, files: [{file, records, periods, parts, arrived_at}], periods, records, lines, unrated,
-   amount_minor, rated_at}`` is appended to ``rating_log/online.jsonl`` and fsynced: that line is the commit of
-   all its files (``parts``: each file's usage parts, relative to the lake, so that a rerate finds which records
-   drew allowances in which order without relying on how mediation names the parts).
+3. one line ``{seq, file, files: [{file, records, periods, by_period, parts, arrived_at}], periods, records, lines,
+   unrated, amount_minor, rated_at}`` is appended to ``rating_log/online.jsonl`` and fsynced: that line is the
+   commit of all its files (``parts``: each file's usage parts, relative to the lake, so that a rerate finds which
+   records drew allowances in which order without relying on how mediation names the parts; ``by_period``: how
+   many of the file's records fall in each of its periods, so that a period's timeliness counts its own records
+   of a file that spans two).
 
 Writing only deltas keeps a file's cost in proportion to the file, not to the operator's millions of
 subscribers. A snapshot is written for the period's first online file, and again once the deltas since the
@@ -135,8 +137,9 @@ class OnlineResult:
 
 
 def entry_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The files a log entry committed, each ``{file, records, periods, arrived_at}`` and ``parts`` (an entry from
-    before commits of several files names one, at its top level; one from before ``parts`` has none)."""
+    """The files a log entry committed, each ``{file, records, periods, arrived_at}`` with ``parts`` and ``by_period``
+    (an entry from before commits of several files names one, at its top level; one from before ``parts`` or
+    ``by_period`` has none: ``_records_by_period`` reads a file's records per period whichever it is)."""
     if "files" in entry:
         return list(entry["files"])
     return [{"file": entry["file"], "records": entry["records"], "periods": entry["periods"],
@@ -420,12 +423,12 @@ class OnlineRater:
         lines = unrated = amount = 0
         new_state: dict[str, _PeriodState] = {}
         counts = [0] * len(files)
-        file_periods: list[list[str]] = [[] for _ in files]
+        file_periods: list[dict[str, int]] = [{} for _ in files]
         if usage.height:
             by_period = _by_period(usage, tz)
             for k, p, n in by_period[1]:
                 counts[k] += n
-                file_periods[k].append(p)
+                file_periods[k][p] = n
             for period, frame in by_period[0]:
                 before = self._period_state(period, period_batch(period)[0])
                 opening = before.frame
@@ -455,7 +458,8 @@ class OnlineRater:
         rated_at = datetime.now(UTC)
         entry = {"seq": seq, "file": files[0].file, "records": usage.height, "lines": lines, "unrated": unrated,
                  "amount_minor": amount, "periods": periods, "rated_at": rated_at.isoformat(),
-                 "files": [{"file": f.file, "records": n, "periods": ps, "parts": [self._relative(p) for p in f.parts],
+                 "files": [{"file": f.file, "records": n, "periods": list(ps), "by_period": ps,
+                            "parts": [self._relative(p) for p in f.parts],
                             "arrived_at": f.arrived_at.astimezone(UTC).isoformat()}
                            for f, n, ps in zip(files, counts, file_periods, strict=True)]}
         # the batch run each period's counters carry on from: a rater started afresh reads them from the
@@ -606,7 +610,39 @@ def _read(files: Sequence[Sequence[Path]]) -> pl.DataFrame:
 
 
 def timeliness(lake: Path, period: str | None = None) -> list[tuple[datetime, datetime, int]]:
-    """(arrived_at, rated_at, records) of each file rated online (of ``period``'s files when given)."""
+    """(arrived_at, rated_at, records) of each file rated online; with ``period``, of its files and each one's records
+    of that period alone (a file spanning two periods counts each record once, in the period it falls in)."""
     log = _Log.read(lake / LOG_DIR / LOG_FILE)
-    return [(datetime.fromisoformat(f["arrived_at"]), datetime.fromisoformat(e["rated_at"]), int(f["records"]))
-            for e in log.entries for f in entry_files(e) if period is None or period in f["periods"]]
+    out = []
+    for e in log.entries:
+        for f in entry_files(e):
+            if period is not None and period not in f["periods"]:
+                continue
+            n = int(f["records"]) if period is None else _records_by_period(lake, f).get(period, 0)
+            if n or period is None:
+                out.append((datetime.fromisoformat(f["arrived_at"]), datetime.fromisoformat(e["rated_at"]), n))
+    return out
+
+
+def _records_by_period(lake: Path, f: dict[str, Any]) -> dict[str, int]:
+    """How many of a logged file's records (``entry_files``) fall in each of its periods: ``by_period`` as logged.
+    A line from before ``by_period`` whose file spans several periods is split by its usage parts (mediation writes
+    one a period, under ``period=P/``) when those still hold the records logged, else counted in its first period."""
+    if "by_period" in f:
+        return {str(p): int(n) for p, n in f["by_period"].items()}
+    periods, records = [str(p) for p in f["periods"]], int(f["records"])
+    if len(periods) <= 1:
+        return dict.fromkeys(periods, records)
+    import pyarrow.parquet as pq
+
+    split: dict[str, int] = {}
+    for rel in f.get("parts", ()):
+        part = lake / rel
+        folder = part.parent.name
+        if not folder.startswith("period=") or not part.exists():
+            continue
+        key = folder.removeprefix("period=")
+        split[key] = split.get(key, 0) + pq.read_metadata(part).num_rows
+    if sum(split.values()) == records and set(split) == set(periods):
+        return split
+    return {periods[0]: records}

@@ -117,13 +117,23 @@ CONSENT_CHANNEL_SHARE = np.array([0.35, 0.35, 0.15, 0.10, 0.05])
 
 # Feeds: which network element writes which file format.
 SOURCE_VOICE = "msc-01"  # canonical Parquet
-SOURCE_DATA = "pgw-01"  # canonical Parquet
+SOURCE_DATA = "pgw-01"  # canonical Parquet (the first chunk's: see data_sources)
 SOURCE_CSV = "msc-02"  # canonical CSV (voice, SMS)
-SOURCE_JSONL = "pgw-02"  # canonical JSON Lines (data)
+SOURCE_JSONL = "pgw-02"  # canonical JSON Lines (data; the first chunk's: see data_sources)
 SOURCE_ASTERISK = "pbx-ast-01"  # Asterisk Master.csv (outgoing voice), also in its accountcode column
 SOURCE_FREESWITCH = "pbx-fs-01"  # FreeSWITCH mod_cdr_csv (outgoing voice), also in its accountcode column
 SOURCE_VAS = "spgw-01"  # content providers' charge claims, canonical JSON Lines
 SOURCE_LEGACY = "msc-03"  # a legacy switch that writes GBK
+
+
+
+def data_sources(chunk: int) -> tuple[str, str]:
+    """The data gateways (Parquet, JSON Lines) of a chunk of subscribers: ``pgw-01``/``pgw-02`` for the first,
+    ``pgw-03``/``pgw-04`` for the second, and so on. A gateway serves its own subscribers and its files arrive in
+    time order, as partial records need (docs/formats.md, "Partial records"); one gateway whose files came chunk
+    after chunk would send each later chunk's sessions weeks behind its newest record."""
+    return f"pgw-{2 * chunk + 1:02d}", f"pgw-{2 * chunk + 2:02d}"
+
 
 # Shares of records sent to each format (the rest is canonical Parquet).
 SHARE_CSV_VOICE = 0.08
@@ -134,8 +144,9 @@ SHARE_JSONL_DATA = 0.06
 
 # Injected faults, as shares of the records of a feed.
 P_DUPLICATE = 0.002
-P_DUPLICATE_ACROSS = 0.4  # of Parquet duplicates: the copy goes to another file
+P_DUPLICATE_ACROSS = 0.4  # of Parquet duplicates: the copy is sent again in a later file
 P_PARTIAL = 0.004  # of data sessions: split into partial records
+P_PARTIAL_ACROSS = 0.5  # of Parquet partial sessions begun on a file's last day: run on past midnight, into the next file
 P_MALFORMED = 0.0008  # of canonical CSV and JSONL lines
 
 # Cells: "460-00-<region><site>" (MCC 460, MNC 00), so a region's cells share a prefix.

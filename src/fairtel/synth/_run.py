@@ -63,7 +63,9 @@ class SynthSummary:
     """What was written. ``usage_records`` counts every data line or row in usage/ (duplicates, partial
     parts, malformed lines and the GBK-encoded file included); ``expected_clean`` is what a correct
     mediation keeps before stitching partials: usage_records - duplicates - malformed, of which
-    ``gbk_records`` only if the reader decodes GBK."""
+    ``gbk_records`` only if the reader decodes GBK. The files are written so that mediation's partial-record
+    rule refuses none of them (no ``late_part``: see the package README), so ``fairtel load`` accepts exactly
+    this many."""
 
     out_dir: Path
     seed: int

@@ -34,6 +34,12 @@ ROUTE_PARQUET, ROUTE_CSV, ROUTE_JSONL, ROUTE_ASTERISK, ROUTE_FREESWITCH = range(
 TAG_NONE, TAG_WANGIRI_RING, TAG_WANGIRI_CALLBACK, TAG_IRSF, TAG_SIMBOX, TAG_SHOCK, TAG_LOOKALIKE = range(7)
 SOURCES = (P.SOURCE_VOICE, P.SOURCE_DATA, P.SOURCE_CSV, P.SOURCE_JSONL, P.SOURCE_ASTERISK, P.SOURCE_FREESWITCH)
 
+
+def chunk_sources(chunk: int) -> tuple[str, ...]:
+    """``SOURCES`` of a chunk: its own data gateways (``_params.data_sources``), the voice switches shared."""
+    data, jsonl = P.data_sources(chunk)
+    return (P.SOURCE_VOICE, data, P.SOURCE_CSV, jsonl, P.SOURCE_ASTERISK, P.SOURCE_FREESWITCH)
+
 PARQUET_SCHEMA = pa.schema(
     [
         ("record_id", pa.string()), ("source", pa.string()), ("msisdn", pa.string()), ("kind", pa.string()),
@@ -442,23 +448,24 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     final = seq == kk
     drop_final = partial & (rng.random(m) < 0.06)
     keep = ~(final & drop_final[src_row])
-    g, route, seq, kk, is_part, final, src_row = (
-        g.take(np.flatnonzero(keep)), route[keep], seq[keep], kk[keep], is_part[keep], final[keep], src_row[keep])
+    g, route, seq, kk, is_part, final, src_row, gap = (
+        g.take(np.flatnonzero(keep)), route[keep], seq[keep], kk[keep], is_part[keep], final[keep], src_row[keep],
+        gap[keep])
     del f, ordinary, w, share
     n_rows = len(g)
     new_pos = np.cumsum(keep) - 1  # expanded index -> kept index
 
-    # Files: Parquet per part of the window; one file each of the other formats.
+    # Files: Parquet per part of the window; one file each of the other formats. A switch writes each part in the
+    # file open at the part's time, so a session's parts are in two files only when it runs past a file's end:
+    # some sessions begun on a file's last day run on past midnight, their last part in the next file.
     n_parts = int(task.part_of_day.max()) + 1
+    if n_parts > 1:
+        g.ts = g.ts + _run_past_midnight(rng, g, p, win, task.part_of_day, src_row, seq, gap, is_part, route, m)
     gday = np.clip(np.searchsorted(win.day_start, g.ts, side="right") - 1, 0, days - 1)
     file_of = np.where(route == ROUTE_PARQUET, task.part_of_day[gday], n_parts + route - 1).astype(np.int32)
-    # Some sessions' last part arrives in another Parquet file.
-    last_part = np.flatnonzero(is_part & ((seq == kk) | ((seq == kk - 1) & drop_final[src_row])))
-    across = np.zeros(n_rows, dtype=bool)
-    if n_parts > 1:
-        move = last_part[(route[last_part] == ROUTE_PARQUET) & (rng.random(len(last_part)) < 0.25)]
-        file_of[move] = (file_of[move] + 1 + rng.integers(0, n_parts - 1, len(move))) % n_parts
-        across[move] = True
+    # a part in another file than its session's first part (rows of a session are adjacent, seq 1 first)
+    session_start = np.maximum.accumulate(np.where(np.r_[True, src_row[1:] != src_row[:-1]], np.arange(n_rows), 0))
+    across = is_part & (file_of != file_of[session_start])
 
     # Record ids: unique per source; Asterisk's uniqueid and FreeSWITCH's uuid in their own formats.
     digits = pc.utf8_slice_codeunits(_str(10**14 + ci * 10**9 + src_row.astype(np.int64)), 1)
@@ -476,8 +483,11 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     dup = np.flatnonzero(~is_part & (route != ROUTE_ASTERISK) & (rng.random(n_rows) < P.P_DUPLICATE))
     dup_file = file_of[dup].copy()
     if n_parts > 1:
-        other = (route[dup] == ROUTE_PARQUET) & (rng.random(len(dup)) < P.P_DUPLICATE_ACROSS)
-        dup_file[other] = (dup_file[other] + 1 + rng.integers(0, n_parts - 1, int(other.sum()))) % n_parts
+        # a copy sent again in a later file (a resend follows what it repeats: a copy in an earlier file would be
+        # a record from the future there, and move its source's newest record time weeks ahead)
+        other = (route[dup] == ROUTE_PARQUET) & (rng.random(len(dup)) < P.P_DUPLICATE_ACROSS) & (dup_file < n_parts - 1)
+        after = n_parts - 1 - dup_file[other]
+        dup_file[other] = dup_file[other] + 1 + (rng.random(int(other.sum())) * after).astype(np.int32)
     rows = np.concatenate([np.arange(n_rows), dup])
     files = np.concatenate([file_of, dup_file])
     sort_ts = np.concatenate([g.ts, g.ts[dup] + rng.integers(0, 86_400, len(dup))])
@@ -502,13 +512,14 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     kinds, kcount = np.unique(g.kind[final_rows], return_counts=True)
     res.by_kind = {KINDS[int(kk_)]: int(c) for kk_, c in zip(kinds, kcount, strict=True)}
 
+    sources = chunk_sources(ci)
     cols = _columns(g, rows=final_rows, route=route[final_rows], rid=rid.take(final_rows),
                     session_id=session_id.take(final_rows), seq=seq[final_rows], is_part=is_part[final_rows],
-                    final=final[final_rows], p=p)
+                    final=final[final_rows], p=p, sources=sources)
     offset = win.offset_s[np.clip(np.searchsorted(win.day_start, g.ts[final_rows], side="right") - 1, 0, days - 1)]
     bounds = np.searchsorted(final_files, np.arange(n_parts + 5))
     names = [f"usage/c{ci:04d}-w{part:02d}.parquet" for part in range(n_parts)]
-    names += [f"usage/c{ci:04d}-{P.SOURCE_CSV}.csv", f"usage/c{ci:04d}-{P.SOURCE_JSONL}.jsonl",
+    names += [f"usage/c{ci:04d}-{P.SOURCE_CSV}.csv", f"usage/c{ci:04d}-{sources[3]}.jsonl",
               f"usage/c{ci:04d}-asterisk-Master.csv", f"usage/c{ci:04d}-freeswitch-Master.csv"]
     malformed: list[dict[str, Any]] = []
     for fi, name in enumerate(names):
@@ -544,14 +555,42 @@ def generate_chunk(task: ChunkTask) -> ChunkResult:
     res.malformed = len(malformed)
 
     res.truth = _truth(g, p, win, rid, route, files, names, dup, is_part, seq, kk, final, session_id, out_of_order,
-                       across)
+                       across, sources)
     res.truth["malformed"] = pl.DataFrame(malformed, schema={"file": pl.String, "line": pl.Int64,
                                                              "reason": pl.String, "record_id": pl.String})
     return res
 
 
+def _run_past_midnight(rng: np.random.Generator, g: Frame, p: dict[str, np.ndarray], win: Window,
+                       part_of_day: np.ndarray, src_row: np.ndarray, seq: np.ndarray, gap: np.ndarray,
+                       is_part: np.ndarray, route: np.ndarray, records: int) -> np.ndarray:
+    """Seconds to move each row: a share (``P_PARTIAL_ACROSS``) of the Parquet partial sessions begun on a file's
+    last day move later on that day, so that their last part (the last one present) starts just past midnight,
+    in the next file, and the others before it. The same session, only later: never before its line's
+    activation, nor past the day its line stops. ``src_row``: the record each row is a part of (adjacent rows,
+    seq 1 first; ``records`` of them); ``gap``: the seconds between a session's parts."""
+    shift = np.zeros(len(seq), dtype=np.int64)
+    firsts = np.flatnonzero(is_part & (seq == 1))
+    if not len(firsts):
+        return shift
+    last_seq = seq[np.searchsorted(src_row, src_row[firsts], side="right") - 1]
+    day = np.clip(np.searchsorted(win.day_start, g.ts[firsts], side="right") - 1, 0, win.days - 1)
+    nxt = np.minimum(day + 1, win.days - 1)
+    sub = g.sub[firsts]
+    every = np.maximum(gap[firsts], 1)
+    chosen = rng.random(len(firsts)) < P.P_PARTIAL_ACROSS
+    last_at = win.day_start[nxt] + rng.integers(0, every)
+    first_at = last_at - (last_seq - 1) * every
+    ok = (chosen & (day + 1 < win.days) & (part_of_day[nxt] != part_of_day[day]) & (route[firsts] == ROUTE_PARQUET)
+          & (last_seq > 1) & (p["until_day"][sub] > day + 1) & (first_at >= p["activated_at"][sub]))
+    by_record = np.zeros(records, dtype=np.int64)
+    by_record[src_row[firsts[ok]]] = first_at[ok] - g.ts[firsts[ok]]
+    return by_record[src_row]
+
+
 def _columns(g: Frame, *, rows: np.ndarray, route: np.ndarray, rid: pa.Array, session_id: pa.Array,
-             seq: np.ndarray, is_part: np.ndarray, final: np.ndarray, p: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+             seq: np.ndarray, is_part: np.ndarray, final: np.ndarray, p: dict[str, np.ndarray],
+             sources: tuple[str, ...] = SOURCES) -> dict[str, pa.Array]:
     n = len(rows)
     sub = g.sub[rows]
     kind = g.kind[rows]
@@ -561,7 +600,7 @@ def _columns(g: Frame, *, rows: np.ndarray, route: np.ndarray, rid: pa.Array, se
     direction = g.direction[rows]
     return {
         "record_id": rid,
-        "source": _pick_str(SOURCES, src_idx),
+        "source": _pick_str(sources, src_idx),
         "msisdn": msisdn,
         "kind": _pick_str(KINDS, kind.astype(np.int64)),
         "direction": _pick_str(("out", "in"), np.maximum(direction, 0), direction < 0),
@@ -756,8 +795,8 @@ def _freeswitch(rng: np.random.Generator, cols: dict[str, pa.Array], sl: slice, 
 
 def _truth(g: Frame, p: dict[str, np.ndarray], win: Window, rid: pa.Array, route: np.ndarray, files: np.ndarray,
            names: list[str], dup: np.ndarray, is_part: np.ndarray, seq: np.ndarray, kk: np.ndarray,
-           final: np.ndarray, session_id: pa.Array, out_of_order: np.ndarray, across: np.ndarray
-           ) -> dict[str, pl.DataFrame]:
+           final: np.ndarray, session_id: pa.Array, out_of_order: np.ndarray, across: np.ndarray,
+           sources: tuple[str, ...] = SOURCES) -> dict[str, pl.DataFrame]:
     days = win.days
     msisdn_all = _str(p["msisdn"])
     src_idx = np.where(route == ROUTE_PARQUET, np.where(g.kind == DATA, 1, 0), route + 1)
@@ -767,7 +806,7 @@ def _truth(g: Frame, p: dict[str, np.ndarray], win: Window, rid: pa.Array, route
         return {
             "msisdn": pc.take(msisdn_all, pa.array(g.sub[idx])),
             "record_id": rid.take(pa.array(idx)),
-            "source": _pick_str(SOURCES, src_idx[idx]),
+            "source": _pick_str(sources, src_idx[idx]),
             "started_at": _rfc3339(g.ts[idx], offset),
         }
 
