@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -18,20 +20,27 @@ from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import (
     CHARGE_KINDS,
+    BillTaxBase,
+    ChargedRecord,
     Finding,
     FindingKind,
     FindingStatus,
     RecordKey,
+    RefundAdjustment,
     RefundPolicy,
+    RefundTaxes,
     ResolutionError,
     any_source,
     decide_refunds,
     dismiss,
     record_keys,
     refund,
+    refunded_text,
 )
 from fairtel.assurance._finding import minor_to_decimal
-from fairtel.billing import AdjustmentEntry, AdjustmentKind
+from fairtel.billing import TAXABLE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind
+from fairtel.billing import Bill as BillModel
+from fairtel.billing._model import issued_policy
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import (
     ConflictError,
@@ -55,6 +64,7 @@ from fairtel.store import (
     FraudCase,
     Lake,
     Subscriber,
+    get_bill,
     get_complaint,
     move_complaint,
     open_complaint,
@@ -103,9 +113,12 @@ class Resolve(BaseModel):
 class AdjustmentOut(BaseModel):
     adjustment_id: str
     kind: str
-    amount: str
+    amount: str = Field(description="What the subscriber gets back, tax included.")
     currency: str
     reason: str
+    tax: str | None = Field(None, description="The part of `amount` that is the tax the bill that charged the charge charged on it "
+                                              "(`0.00` when no bill of fairtel's charged it); null for a refund that does not record it "
+                                              "(posted by an earlier version, or by hand).")
 
 
 class ResolutionOut(BaseModel):
@@ -270,6 +283,125 @@ def charge_trace(conn: Connection, lake: Lake, keys: Collection[RecordKey]) -> C
     return ChargeTrace(billed, frozenset(refused))
 
 
+def _issued_rates(lake: Lake, bills: Collection[BillModel]) -> dict[str, dict[str, Decimal]]:
+    """bill id → the tax rates the bill was issued with, as its run's part of the lake's ``bills`` dataset keeps them
+    (a bill whose part was written before they were kept is not named)."""
+    runs = {b.run_id for b in bills if b.run_id}
+    wanted = {b.bill_id for b in bills}
+    out: dict[str, dict[str, Decimal]] = {}
+    for f in lake.files("bills", periods=sorted({b.period for b in bills})):
+        if f.stem not in runs or "tax_rates" not in pq.read_schema(f).names:
+            continue
+        for row in pq.read_table(f, columns=["bill_id", "tax_rates"]).to_pylist():
+            if row["bill_id"] in wanted and row["tax_rates"] is not None:
+                out[row["bill_id"]] = {k: Decimal(v) for k, v in json.loads(row["tax_rates"]).items()}
+    return out
+
+
+def _in_chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[Finding, int]]:
+    """The refunds the ledger holds for ``msisdns`` that name a finding the queue holds, oldest first: each finding
+    and the charge refunded before tax (``old_amount_minor``; a refund posted before it was kept gave no tax back,
+    its amount is the charge)."""
+    a, ft = table_of(AdjustmentRow), table_of(FindingRow)
+    rows = sorted((r for chunk in _in_chunks(sorted(msisdns)) for r in conn.execute(
+        select(a.c.finding_id, a.c.amount_minor, a.c.old_amount_minor, a.c.created_at, a.c.adjustment_id)
+        .where(a.c.kind == AdjustmentKind.REFUND.value, a.c.msisdn.in_(chunk), a.c.finding_id.is_not(None))
+    )), key=lambda r: (r.created_at, r.adjustment_id))
+    found: dict[str, Finding] = {}
+    for chunk in _in_chunks(sorted({r.finding_id for r in rows})):
+        for r in conn.execute(select(ft).where(ft.c.finding_id.in_(chunk))):
+            try:
+                found[r.finding_id] = _as_finding(r)
+            except ConflictError:  # a kind this version does not know: its records cannot be told
+                continue
+    return [(found[r.finding_id], int(r.amount_minor if r.old_amount_minor is None else r.old_amount_minor))
+            for r in rows if r.finding_id in found]
+
+
+def refund_taxes(conn: Connection, lake: Lake | None, findings: Sequence[Finding], *, current: BillingPolicy | None = None) -> RefundTaxes:
+    """What refunds of ``findings`` give back in tax (``assurance.RefundTaxes``): read from the issued bills that
+    charged their records, as ``fairtel assure --refund`` and ``POST /findings/{id}/refund`` both reckon it.
+
+    A record is charged by an issued bill through the lake's ``billed`` lines the run that issued it wrote, and
+    through the entries issued on that bill for it since (a rerate, a late charge); matched on subscriber, source
+    and id (any source for a finding that names none). Each bill is reckoned at the rates it was issued with (its
+    run's part of the ``bills`` dataset; a bill issued before they were kept: ``billing.issued_policy``, with
+    ``current`` the rates now), from what it charged per kind plus the corrections issued on it, less the refunds
+    the ledger already holds for its subscriber. Without the lake nothing can be told: no tax."""
+    taxes = RefundTaxes()
+    msisdns = sorted({f.msisdn for f in findings if f.msisdn})
+    if lake is None or not msisdns:
+        return taxes
+    earlier = _earlier_refunds(conn, msisdns)
+    every = [*findings, *(f for f, _ in earlier)]
+    a = table_of(AdjustmentRow)
+    entries = [e for chunk in _in_chunks(msisdns) for e in conn.execute(
+        select(a.c.msisdn, a.c.source, a.c.record_id, a.c.bill_id, a.c.old_amount_minor, a.c.new_amount_minor)
+        .where(a.c.msisdn.in_(chunk), a.c.bill_id.is_not(None), a.c.kind != AdjustmentKind.REFUND.value,
+               a.c.old_amount_minor.is_not(None), a.c.new_amount_minor.is_not(None))
+    )]
+    pairs = sorted({(m, r) for f in every for m, _, r in record_keys(f)} | {(e.msisdn, e.record_id) for e in entries if e.record_id})
+    if not pairs:
+        return taxes
+    wanted = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
+                          schema={"msisdn": pl.String(), "record_id": pl.String()})
+    kinds: dict[RecordKey, str] = {}
+    rated = _lake_rows(lake, "rated", wanted, ("kind",))
+    for m, src, r, kind in [] if rated is None else rated.iter_rows():
+        kinds.setdefault((m, src, r), kind)
+    # what each record came to on each issued bill: its billed lines, then the entries issued on the bill for it
+    charged: dict[RecordKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    lines = _lake_rows(lake, "billed", wanted, ("line", "kind", "amount_minor", "bill_id", "run_id"))
+    if lines is not None and lines.height:
+        b = table_of(Bill)
+        bill_ids = sorted({str(x) for x in lines["bill_id"].to_list() if x is not None})
+        runs = {row.bill_id: row.run_id for chunk in _in_chunks(bill_ids)
+                for row in conn.execute(select(b.c.bill_id, b.c.run_id).where(b.c.bill_id.in_(chunk)))}
+        for m, src, r, _, kind, minor, bill_id, run_id in lines.iter_rows():
+            if bill_id in runs and runs[bill_id] == run_id:
+                kinds[(m, src, r)] = kind
+                charged[(m, src, r)][bill_id] += int(minor or 0)
+    shifts: dict[str, dict[RecordKey | None, int]] = defaultdict(lambda: defaultdict(int))  # bill → record (None: its fee) → shift
+    for e in entries:
+        key = None if e.record_id is None else (e.msisdn, e.source or "", e.record_id)
+        shifts[e.bill_id][key] += e.new_amount_minor - e.old_amount_minor
+        if key is not None:
+            charged[key][e.bill_id] += e.new_amount_minor - e.old_amount_minor
+    by_pair: dict[tuple[str, str], list[RecordKey]] = defaultdict(list)
+    for k in sorted(charged):
+        by_pair[(k[0], k[2])].append(k)
+    for f in every:
+        if f.finding_id in taxes.records:
+            continue
+        records: list[ChargedRecord] = []
+        for m, src, r in record_keys(f):
+            for key in ([(m, src, r)] if src else by_pair.get((m, r), [])):
+                kind = kinds.get(key)
+                if kind is None:
+                    continue
+                records.extend(ChargedRecord(r, bill_id, kind, minor) for bill_id, minor in sorted(charged.get(key, {}).items()))
+        taxes.records[f.finding_id] = records
+    # each bill the records are on: its rates, and what it taxed per kind with the corrections issued on it since
+    bills = [b for b in (get_bill(conn, i) for i in sorted({c.bill_id for rs in taxes.records.values() for c in rs})) if b is not None]
+    rates = _issued_rates(lake, bills)
+    for bill in bills:
+        bill_id = bill.bill_id
+        if bill_id in rates:
+            bill = replace(bill, tax_rates=rates[bill_id])
+        base = {kind: bill.amount_of(kind) for kind in TAXABLE_KINDS}
+        for key, shift in shifts.get(bill_id, {}).items():
+            kind = LineKind.PLAN_FEE.value if key is None else kinds.get(key)
+            if kind in base:
+                base[kind] += shift
+        taxes.bills[bill_id] = BillTaxBase(issued_policy(bill, current), base)
+    taxes.taken_before(earlier)
+    return taxes
+
+
 def _trace(acc: Access, f: Finding) -> ChargeTrace:
     if acc.lake is None:
         raise NotAvailableError("whether the charge reached a bill is read from the lake, which this request was not given: "
@@ -285,8 +417,22 @@ def _refund_of(acc: Access, *, finding_id: str | None = None, adjustment_id: str
 
 
 def _adjustment_out(r: Any) -> AdjustmentOut:
+    tax = None
+    if r.old_amount_minor is not None and r.new_amount_minor is not None:
+        tax = money_text(r.amount_minor - abs(r.new_amount_minor - r.old_amount_minor), r.currency)
     return AdjustmentOut(adjustment_id=r.adjustment_id, kind=r.kind, amount=money_text(r.amount_minor, r.currency) or "", currency=r.currency,
-                         reason=r.reason)
+                         reason=r.reason, tax=tax)
+
+
+def refund_entry(adj: RefundAdjustment, *, bill_id: str | None) -> AdjustmentEntry:
+    """The ledger entry of a refund, naming the bill that charged it (when fairtel issued it). ``amount_minor`` is what
+    it gives back, tax included; ``old_amount_minor`` the charge before tax, ``new_amount_minor`` 0 (the charge as
+    it stands now), so that the tax in it is ``amount_minor - old_amount_minor``."""
+    return AdjustmentEntry(
+        adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
+        currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=adj.created_by, bill_id=bill_id, finding_id=adj.finding_id,
+        old_amount_minor=Money(adj.charge, adj.currency).to_minor(), new_amount_minor=0,
+    )
 
 
 def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -> ResolutionOut:
@@ -296,7 +442,11 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
     ``not_billed`` with no money moving; one that may still be billed is refused (409) until a bill carries it.
     Money moves once: a finding refunded already is refused (409), and a charge refunded through another finding
     about it closes this one with that refund (``refunded_before``). Other findings (a confirmation made at machine
-    speed, usage past a cap) are refunded as the agent decides."""
+    speed, usage past a cap) are refunded as the agent decides.
+
+    A refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged it
+    charged on it, at that bill's rates (``refund_taxes``, as ``fairtel assure --refund`` reckons it); a part no
+    issued bill charged gives no tax back."""
     r, f = _to_resolve(acc, finding_id)
     earlier = _refund_of(acc, finding_id=finding_id)
     if earlier is not None:
@@ -318,12 +468,12 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
             raise ResolutionError(f"finding {finding_id}: no issued bill has carried its charge yet, so there is nothing to refund; "
                                   "it is refunded once a bill carries it", details={"billed": False})
     adj, res = refund(f, by=acc.actor, reason=reason, now=acc.now)  # refuses a finding with nothing over-charged
-    entry = AdjustmentEntry(
-        adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
-        currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=adj.created_by, bill_id=bill_id, finding_id=finding_id,
-    )
-    posted = record_adjustments(acc.conn, [entry])
-    _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, f"refunded: {res.reason}")
+    if _refund_of(acc, adjustment_id=adj.adjustment_id) is None:  # else refunded through another finding: that refund stands
+        charge = Money(adj.charge, adj.currency)
+        tax = refund_taxes(acc.conn, acc.lake, [f]).take(f, charge.to_minor())
+        adj = adj.with_tax(Money.from_minor(tax, adj.currency).amount)
+    posted = record_adjustments(acc.conn, [refund_entry(adj, bill_id=bill_id)])
+    _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, refunded_text(res.reason, adj))
     acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=res.reason)
     carried = _refund_of(acc, adjustment_id=adj.adjustment_id)
     return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=_adjustment_out(carried),
@@ -349,27 +499,37 @@ def _close(acc: Access, finding_id: str, status: str, at: datetime, by: str, res
         raise ConflictError(f"finding {finding_id} was resolved meanwhile")
 
 
+_SYNC_CHUNK = 500  # findings a statement adds
+
+
 def sync_findings(conn: Any, lake: Lake) -> int:
-    """Findings `fairtel assure` wrote to the lake, added to the work queue (once; the queue keeps their status)."""
-    files = lake.files("findings")
-    added = 0
+    """Findings `fairtel assure` wrote to the lake, added to the work queue (once; the queue keeps their status).
+    Returns how many the queue did not hold yet: the rows the insert returns (a driver's row count of an
+    ``INSERT ... ON CONFLICT DO NOTHING`` is not to be trusted: psycopg gives -1 for it)."""
     t = table_of(FindingRow)
-    for f in files:
+    values: dict[str, dict[str, Any]] = {}
+    for f in lake.files("findings"):
         for row in pq.read_table(f).to_pylist():
+            if row["finding_id"] in values:  # the first written stands, as it did when it was queued
+                continue
             evidence = row.get("evidence")
             if isinstance(evidence, str):
                 try:
                     evidence = json.loads(evidence)
                 except json.JSONDecodeError:
                     evidence = {"text": evidence}
-            values = {
+            values[row["finding_id"]] = {
                 "finding_id": row["finding_id"], "kind": row["kind"], "msisdn": row.get("msisdn"), "subscription_id": row.get("subscription_id"),
                 "record_ids": list(row.get("record_ids") or []), "amount_minor": row.get("amount_minor"),
                 "currency": row.get("currency") if row.get("amount_minor") is not None else None,
                 "status": row.get("status") or "open", "evidence": evidence if isinstance(evidence, dict) else {"value": evidence},
                 "detected_at": row["detected_at"], "resolved_at": None, "resolved_by": None, "resolution": None,
             }
-            added += conn.execute(dialect_insert(conn, t).values(**values).on_conflict_do_nothing()).rowcount or 0
+    rows = list(values.values())
+    insert = dialect_insert(conn, t).on_conflict_do_nothing().returning(t.c.finding_id)
+    added = 0
+    for i in range(0, len(rows), _SYNC_CHUNK):
+        added += len(conn.execute(insert, rows[i : i + _SYNC_CHUNK]).all())
     return added
 
 

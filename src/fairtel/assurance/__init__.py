@@ -22,8 +22,17 @@ from fairtel.assurance._finding import (
     findings_frame,
 )
 from fairtel.assurance._merchants import SIGNALS, MerchantPolicy, merchant_evidence, rank_merchants, suspension_list
-from fairtel.assurance._notify import FileOutbox, Outbox, OutboxMessage, bill_shock_messages, refund_messages
+from fairtel.assurance._notify import (
+    FileOutbox,
+    Outbox,
+    OutboxMessage,
+    bill_shock_messages,
+    refund_messages,
+    refund_reason_text,
+)
+from fairtel.assurance._refund_tax import BillTaxBase, ChargedRecord, RefundTaxes, charged_parts, take_back
 from fairtel.assurance._refunds import (
+    NOT_BILLED_REASON,
     RecordKey,
     RefundAdjustment,
     RefundDecisions,
@@ -35,6 +44,9 @@ from fairtel.assurance._refunds import (
     dismiss,
     record_keys,
     refund,
+    refund_reason,
+    refund_reasons,
+    refunded_text,
 )
 from fairtel.assurance._roaming import welcome_findings
 from fairtel.assurance._run import AssurancePolicy, AssuranceRun, assure, detect
@@ -45,11 +57,14 @@ __all__ = [
     "EU_DATA_ROAMING",
     "FINDINGS_SCHEMA",
     "FINDING_ID_PURPOSE",
+    "NOT_BILLED_REASON",
     "PRESETS",
     "SIGNALS",
     "AssurancePolicy",
     "AssuranceRun",
     "BillShockPolicy",
+    "BillTaxBase",
+    "ChargedRecord",
     "FileOutbox",
     "Finding",
     "FindingIds",
@@ -62,6 +77,7 @@ __all__ = [
     "RefundAdjustment",
     "RefundDecisions",
     "RefundPolicy",
+    "RefundTaxes",
     "Resolution",
     "ResolutionError",
     "any_source",
@@ -69,6 +85,7 @@ __all__ = [
     "bill_shock_findings",
     "bill_shock_messages",
     "charge_findings",
+    "charged_parts",
     "decide_refunds",
     "detect",
     "dismiss",
@@ -80,8 +97,13 @@ __all__ = [
     "record_keys",
     "refund",
     "refund_messages",
+    "refund_reason",
+    "refund_reason_text",
+    "refund_reasons",
+    "refunded_text",
     "replayed_evidence_findings",
     "shared_evidence",
     "suspension_list",
+    "take_back",
     "welcome_findings",
 ]

@@ -44,6 +44,11 @@ _TEXTS = {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
         "en": "{sender}: we have refunded {amount} ({reason}). It will appear on your next bill.",
     },
+    # the refund gives back the tax the bill charged on the charge too: said, so the amount matches no price
+    "refund_taxed": {
+        "zh": "【{sender}】已为您退还{amount}（{reason}，含税费{tax}），将在下期账单中体现。",
+        "en": "{sender}: we have refunded {amount} ({reason}, tax of {tax} included). It will appear on your next bill.",
+    },
 }
 _REASON_ZH = {
     "charge without a confirmed order": "未经您确认订购的扣费",
@@ -55,7 +60,16 @@ _REASON_ZH = {
     "charged more than the catalog price": "超出资费标准的扣费",
     "charge for an offer not in the catalog": "不明业务扣费",
     "usage charged after the spending cap": "超出消费上限后的费用",
+    "confirmation not made by the subscriber": "非您本人操作的订购确认",
+    "confirmation evidence reused from another order": "订购确认凭证系从其他订单重复使用",
+    "refused by the consent gate before billing": "计费前已被订购核验拦截，未计入账单",
 }
+
+
+def refund_reason_text(reason: str, language: str) -> str:
+    """A refund's reason (``refund_reason``: stored in English) in ``language``; a reason given by hand is shown
+    as written."""
+    return _REASON_ZH.get(reason, reason) if language == "zh" else reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +182,10 @@ def refund_messages(
     out: list[OutboxMessage] = []
     for r in refunds:
         lang = _language(r.msisdn, langs, default_language)
-        reason = _REASON_ZH.get(r.reason, r.reason) if lang == "zh" else r.reason
-        text = _TEXTS["refund"][lang].format(sender=_signed(sender, lang), amount=_money(r.amount, r.currency, lang), reason=reason)
+        reason = refund_reason_text(r.reason, lang)
+        template = "refund_taxed" if r.tax > 0 else "refund"
+        text = _TEXTS[template][lang].format(sender=_signed(sender, lang), amount=_money(r.amount, r.currency, lang), reason=reason,
+                                             tax=_money(r.tax, r.currency, lang))
         out.append(OutboxMessage(stable_id("msg", "refund", r.adjustment_id), r.msisdn, lang, "refund", text, require_aware(now), r.finding_id))
     return out
 

@@ -4,7 +4,7 @@ that are appended, never edited, so an auditor sees who decided what and when.""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,7 +20,9 @@ class ResolutionError(FairtelError):
 
 @dataclass(frozen=True, slots=True)
 class RefundAdjustment:
-    """A refund billing applies to the subscriber's account (amount positive, in the charge's currency)."""
+    """A refund billing applies to the subscriber's account (amount positive, in the charge's currency): what the
+    subscriber paid for the charge, tax included. ``tax`` is the part of ``amount`` that is the tax the bill that
+    charged it charged on it (``assurance._refund_tax``; zero when no bill of fairtel's charged it)."""
 
     adjustment_id: str
     finding_id: str
@@ -31,6 +33,16 @@ class RefundAdjustment:
     created_at: datetime
     created_by: str
     record_ids: tuple[str, ...] = ()
+    tax: Decimal = Decimal(0)
+
+    @property
+    def charge(self) -> Decimal:
+        """The charge refunded, before tax."""
+        return self.amount - self.tax
+
+    def with_tax(self, tax: Decimal) -> RefundAdjustment:
+        """This refund with ``tax`` given back on top of the charge (``tax`` replaces any given before)."""
+        return replace(self, amount=self.charge + tax, tax=tax)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,15 @@ RESUBSCRIBED_REASON = "monthly fee charged again after re-subscribing in the sam
 RESUBSCRIBED_REASON_ZH = "当月退订后再次订购同一业务，当月不重复收取月功能费"
 
 
+# a charge the gate refused, which no bill carried: its finding is closed with no money moving
+NOT_BILLED_REASON = "refused by the consent gate before billing"
+
+
+def refund_reasons() -> tuple[str, ...]:
+    """Every reason ``refund_reason`` and ``decide_refunds`` give (in English, as stored)."""
+    return (*_REASONS.values(), *_LINE_REASONS.values(), RESUBSCRIBED_REASON, NOT_BILLED_REASON)
+
+
 def refund_reason(finding: Finding) -> str:
     """The reason a refund of ``finding`` gives the subscriber."""
     if finding.kind is FindingKind.DUPLICATE_CHARGE and finding.evidence.get("billed_under_subscription"):
@@ -121,8 +142,12 @@ def _refund_id(finding: Finding) -> str:
     return stable_id("adj", "refund", finding.finding_id)
 
 
-def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetime | None = None) -> tuple[RefundAdjustment, Resolution]:
-    """Refund a finding's amount: an adjustment for billing and the resolution that records it."""
+def refund(
+    finding: Finding, *, by: str, reason: str | None = None, now: datetime | None = None, tax: Decimal = Decimal(0),
+) -> tuple[RefundAdjustment, Resolution]:
+    """Refund a finding's amount: an adjustment for billing and the resolution that records it. ``tax``: what the
+    bill that charged it taxed on it (``RefundTaxes``), given back with it. The adjustment's id depends on the
+    charge only, never on the tax: a refund reckoned again is the same refund."""
     if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
         raise ResolutionError(f"finding {finding.finding_id} is already {finding.status.value}")
     amount = refundable_amount(finding)
@@ -134,15 +159,24 @@ def refund(finding: Finding, *, by: str, reason: str | None = None, now: datetim
         adjustment_id=_refund_id(finding),
         finding_id=finding.finding_id,
         msisdn=finding.msisdn,
-        amount=amount,
+        amount=amount + tax,
         currency=finding.currency,
         reason=why,
         created_at=at,
         created_by=by,
         record_ids=finding.record_ids,
+        tax=tax,
     )
     res = Resolution(finding.finding_id, FindingStatus.RESOLVED, "refunded", why, at, by, adj.adjustment_id)
     return adj, res
+
+
+def refunded_text(reason: str, adj: RefundAdjustment) -> str:
+    """A refunded finding's resolution as the queue records it: the reason and, when the refund gives tax back,
+    what it came to and the tax in it."""
+    if adj.tax > 0:
+        return f"refunded: {reason} ({adj.amount} {adj.currency}, tax {adj.tax} {adj.currency} included)"
+    return f"refunded: {reason}"
 
 
 def dismiss(finding: Finding, *, reason: str, by: str, now: datetime | None = None) -> Resolution:
@@ -208,7 +242,7 @@ def decide_refunds(
         keys = record_keys(f)
         if billed_records is not None and f.kind in CHARGE_KINDS and not any(k in billed_records for k in keys):
             if refused_records is None or (keys and all(k in refused_records for k in keys)):
-                resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", "refused by the consent gate before billing", at, by))
+                resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", NOT_BILLED_REASON, at, by))
             else:
                 pending.append(f)
             continue

@@ -1,9 +1,10 @@
 """`fairtel assure --refund`: the findings of a run put in the database's work queue, and the automatic
 refunds posted to the adjustments ledger that billing carries into the next bill.
 
-Idempotent by construction: a refund's adjustment id is derived from its finding id (the API's refund
-endpoint derives the same one), the ledger ignores an id it already holds, and a finding already resolved or
-dismissed in the queue (by this command or by an analyst through the API) is left as it is.
+Idempotent by construction: a refund's adjustment id is derived from its finding id (or its charge's), never from
+the tax it gives back (the API's refund endpoint derives the same one), the ledger ignores an id it already holds,
+and a finding already resolved or dismissed in the queue (by this command or by an analyst through the API) is left
+as it is.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def _queue_state(conn: Connection, finding_ids: Sequence[str]) -> tuple[dict[str
     return status, refunded
 
 
-def _close(conn: Connection, res: Resolution) -> bool:
+def _close(conn: Connection, res: Resolution, text: str | None = None) -> bool:
+    """Record the resolution of a finding still open; ``text``: what the queue says of it (default: how and why)."""
     from sqlalchemy import update
 
     from fairtel.store import Finding as FindingRow
@@ -185,7 +187,8 @@ def _close(conn: Connection, res: Resolution) -> bool:
     done = conn.execute(
         update(t)
         .where(t.c.finding_id == res.finding_id, t.c.status.in_((FindingStatus.OPEN.value, FindingStatus.CONFIRMED.value)))
-        .values(status=res.status.value, resolved_at=res.resolved_at, resolved_by=res.resolved_by, resolution=f"{res.resolution}: {res.reason}")
+        .values(status=res.status.value, resolved_at=res.resolved_at, resolved_by=res.resolved_by,
+                resolution=text or f"{res.resolution}: {res.reason}")
     )
     return done.rowcount == 1
 
@@ -198,13 +201,18 @@ def queue_findings(app: App) -> int:
         return sync_findings(conn, app.lake)
 
 
-def _entry(adj: RefundAdjustment, keys: Sequence[RecordKey], evidence: ChargeEvidence) -> AdjustmentEntry:
-    """The ledger entry of a refund; it names the bill that charged it, when fairtel issued that bill."""
-    bill_id = evidence.bill_of(keys)
-    return AdjustmentEntry(
-        adjustment_id=adj.adjustment_id, kind=AdjustmentKind.REFUND, msisdn=adj.msisdn, amount_minor=Money(adj.amount, adj.currency).to_minor(),
-        currency=adj.currency, reason=adj.reason, created_at=adj.created_at, created_by=ACTOR, bill_id=bill_id, finding_id=adj.finding_id,
-    )
+def _ledger_holds(conn: Connection, adjustment_ids: Collection[str]) -> set[str]:
+    """Which of ``adjustment_ids`` the ledger holds already (a charge refunded through another finding about it)."""
+    from sqlalchemy import select
+
+    from fairtel.store import Adjustment as AdjustmentRow
+    from fairtel.store._schema import table_of
+
+    t = table_of(AdjustmentRow)
+    held: set[str] = set()
+    for chunk in _chunks(sorted(adjustment_ids)):
+        held.update(str(i) for i in conn.scalars(select(t.c.adjustment_id).where(t.c.adjustment_id.in_(chunk))))
+    return held
 
 
 def post_refunds(
@@ -217,7 +225,13 @@ def post_refunds(
 ) -> RefundOutcome:
     """Queue the findings (the lake holds them already), decide the automatic refunds and post them.
 
-    Everything the database records (adjustments, resolutions, audit rows) is written in one transaction."""
+    Each refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged
+    it charged on it, at that bill's rates (``api._cases.refund_taxes``, as the API's refund reckons it; a part no
+    issued bill of fairtel's charged gives none), refunds of one bill taking their shares in turn. Everything the
+    database records (adjustments, resolutions, audit rows) is written in one transaction."""
+    from fairtel.api._cases import refund_entry, refund_taxes
+    from fairtel.assurance import refunded_text
+    from fairtel.billing import BillingPolicy
     from fairtel.privacy import Pseudonymizer
     from fairtel.store import access_row, get_subscriber, record_accesses, record_adjustments
 
@@ -246,15 +260,27 @@ def post_refunds(
     with app.db.begin() as conn:
         audit: list[dict[str, Any]] = []
         entries: list[AdjustmentEntry] = []
+        to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id in refunds]
+        taxes = refund_taxes(conn, app.lake, to_refund, current=BillingPolicy(tax_rates=app.settings.tax_rates))
+        held = _ledger_holds(conn, refunds)  # refunded already through another finding about the charge: as it was
         for res in decisions.resolutions:
-            if not _close(conn, res):
-                continue  # resolved meanwhile (through the API): its decision stands
-            msisdn = by_finding[res.finding_id].msisdn
+            f = by_finding[res.finding_id]
             adj = refunds.get(res.adjustment_id or "")
+            if adj is not None and adj.adjustment_id not in held:
+                tax = taxes.peek(f, Money(adj.charge, adj.currency).to_minor())
+                adj = adj.with_tax(Money.from_minor(tax, adj.currency).amount)
+            done = _close(conn, res) if adj is None else _close(conn, res, refunded_text(res.reason, adj))
+            if not done:
+                continue  # resolved meanwhile (through the API): its decision stands
+            msisdn = f.msisdn
             if adj is None:
                 not_billed += 1
             else:
-                entries.append(_entry(adj, record_keys(by_finding[res.finding_id]), evidence))
+                if adj.adjustment_id not in held:
+                    held.add(adj.adjustment_id)  # a second finding about the same charge in this run posts nothing more
+                    taxes.take(f, Money(adj.charge, adj.currency).to_minor())
+                refunds[adj.adjustment_id] = adj
+                entries.append(refund_entry(adj, bill_id=evidence.bill_of(record_keys(f))))
             audit.append(
                 access_row(actor=ACTOR, role=ROLE, action="finding.resolve" if adj is None else "finding.refund",
                            resource=f"finding/{res.finding_id}"[:255], subject_msisdn_pseudonym=None if msisdn is None else pseudonym(msisdn),
