@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
@@ -33,8 +34,9 @@ SOURCE_HELP = ("Feed name for records that name no source (the dedup key is sour
 
 
 def _rows(reports: list[FileReport]) -> list[list[Any]]:
-    return [[Path(r.file).name, r.format or "-", r.read, r.accepted, r.rejected, r.duplicate, r.held, r.emitted,
-             r.status] for r in reports]
+    # cells are console markup: a file named ``cdr[a].csv`` must keep its brackets
+    return [[escape(Path(r.file).name), escape(r.format or "-"), r.read, r.accepted, r.rejected, r.duplicate, r.held,
+             r.emitted, r.status] for r in reports]
 
 
 def _show(reports: list[FileReport], title: str) -> None:
@@ -45,7 +47,8 @@ def _show(reports: list[FileReport], title: str) -> None:
             err_console.print(f"{r.file}: {r.message}", markup=False, highlight=False, soft_wrap=True)
         if r.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in r.reasons.items())
-            err_console.print(f"{r.file}: rejected {reasons}; see {r.rejects_file}", highlight=False, soft_wrap=True)
+            err_console.print(f"{r.file}: rejected {reasons}; see {r.rejects_file}", markup=False, highlight=False,
+                              soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,7 +111,7 @@ def register(app: typer.Typer) -> None:
         SIGTERM or Ctrl-C stops at the next file (a second Ctrl-C at once) and prints a summary; the exit status
         is 1 when a file failed."""
         if not inbox.is_dir():
-            err_console.print(f"not a directory: {inbox}")
+            err_console.print(f"not a directory: {inbox}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         ctx_app = app_for(ctx, home)
         handled: list[FileReport] = []
@@ -119,8 +122,11 @@ def register(app: typer.Typer) -> None:
             if as_json and not once:
                 lines.write(r.to_dict())
             elif not as_json and not once:
-                err_console.print(f"{Path(r.file).name}: {r.status} read {r.read} accepted {r.accepted} rejected "
-                                  f"{r.rejected} duplicate {r.duplicate}", highlight=False)
+                line = (f"{Path(r.file).name}: {r.status} read {r.read} accepted {r.accepted} rejected {r.rejected} "
+                        f"duplicate {r.duplicate}")
+                if r.status == Status.FAILED and r.message:
+                    line += f": {r.message}"
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
         def on_retry(message: str) -> None:  # on stderr, --json or not: stdout holds the files' lines
             err_console.print(message, markup=False, highlight=False, soft_wrap=True)
@@ -331,6 +337,6 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
             if not quiet and not res.skipped:
                 what = ", ".join(names.get(f, f) for f, _, _ in res.files)
                 err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
-                                  f"{res.lag_s:.1f} s after arrival", highlight=False)
+                                  f"{res.lag_s:.1f} s after arrival", markup=False, highlight=False, soft_wrap=True)
 
     return after

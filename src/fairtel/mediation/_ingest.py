@@ -384,11 +384,9 @@ class _Session:
             self._merger.shutdown(wait=True)
 
     def ingest(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
-        """One file, committed on its own (a failed file is reported, and noted on ``progress``)."""
-        out = self._file(path, fmt=fmt, source=source, progress=progress)
-        if out.status == Status.FAILED:
-            progress.note(f"{path}: {out.message}")
-        return out
+        """One file, committed on its own. A failed file is reported (``status`` and ``message``), not noted on
+        ``progress``: the caller shows its reports, the reason once, where it shows the file's counts."""
+        return self._file(path, fmt=fmt, source=source, progress=progress)
 
     def _file(self, path: Path, *, fmt: str | None, source: str | None, progress: Progress) -> FileReport:
         rep = FileReport(file=str(path))

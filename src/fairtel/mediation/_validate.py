@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, Direction, UsageKind
 from fairtel.core.countries import COUNTRIES
 from fairtel.core.money import MINOR_UNITS
-from fairtel.mediation.readers import POS, RAW, RawBatch, Reject
+from fairtel.mediation.readers import POS, RAW, WRITTEN, RawBatch, Reject
 from fairtel.mediation.readers._base import bulk_pool
 
 
@@ -214,22 +214,35 @@ class _Columns:
         return pc.if_else(pa.array(present), arr, pa.scalar(None, pa.string()))
 
 
-def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """int64 values and an 'unparseable' mask (present but not an integer)."""
+_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
+
+
+@dataclass(slots=True)
+class _Ints:
+    values: pa.Array  # int64, null where absent or not read
+    bad: np.ndarray  # present but not an integer
+    huge: np.ndarray  # an integer beyond int64, positive ...
+    tiny: np.ndarray  # ... or negative: out of range (or negative), not "not an integer"
+
+
+def _parse_int(arr: pa.Array | None, present: np.ndarray) -> _Ints:
+    """int64 values, an 'unparseable' mask (present but not an integer), and the integers too large for int64
+    (``9999999999999999999999``), which are out of range rather than malformed."""
     n = len(present)
+    none = np.zeros(n, dtype=bool)
     if arr is None:
-        return pa.nulls(n, pa.int64()), np.zeros(n, dtype=bool)
+        return _Ints(pa.nulls(n, pa.int64()), none, none, none)
     t = arr.type
     if pa.types.is_integer(t):
-        return arr.cast(pa.int64()), np.zeros(n, dtype=bool)
+        return _Ints(arr.cast(pa.int64()), none, none, none)
     if pa.types.is_floating(t):
         ints = pc.cast(arr, pa.int64(), safe=False)
         exact = _bool_np(pc.equal(pc.cast(ints, pa.float64()), arr))
         bad = present & ~exact
-        return pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad
+        return _Ints(pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad, none, none)
     if _is_text(t):
         try:  # fast path: every value is already a clean integer
-            return pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), np.zeros(n, dtype=bool)
+            return _Ints(pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), none, none, none)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # some value is not: parse leniently below and mark exactly the ones that fail
         import polars as pl  # only for the lenient path: importing polars costs a third of a second
@@ -239,8 +252,19 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.
         if not isinstance(values, pa.Array):
             values = values.combine_chunks()
         bad = present & ~_bool_np(values.is_valid())
-        return values.cast(pa.int64()), bad
-    return pa.nulls(n, pa.int64()), present.copy()
+        huge, tiny = none, none
+        if bad.any():  # the few that failed: integers all the same when written as one, only too large
+            rows = np.flatnonzero(bad)
+            sub = pc.take(arr, pa.array(rows))
+            integer = _bool_np(pc.match_substring_regex(sub, _INTEGER))
+            if integer.any():
+                negative = _bool_np(pc.starts_with(pc.utf8_trim_whitespace(sub), "-"))
+                huge, tiny = none.copy(), none.copy()
+                huge[rows[integer & ~negative]] = True
+                tiny[rows[integer & negative]] = True
+                bad = bad & ~huge & ~tiny
+        return _Ints(values.cast(pa.int64()), bad, huge, tiny)
+    return _Ints(pa.nulls(n, pa.int64()), present.copy(), none, none)
 
 
 def _parse_ts(arr: pa.Array | None, present: np.ndarray) -> tuple[pa.Array, np.ndarray, str]:
@@ -479,15 +503,21 @@ def _within(a: pa.Array, low: int, high: int | None) -> bool:
     return bool(least >= low and (high is None or most <= high))
 
 
-def _range_flags(values: pa.Array, present: np.ndarray, bad: np.ndarray,
-                 high: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(negative, above ``high``) masks of a parsed integer column's well-formed values."""
+def _range_flags(ints: _Ints, present: np.ndarray, high: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(negative, above ``high``) masks of a parsed integer column's well-formed values; integers beyond int64 are
+    negative or above whatever ``high`` is (above int64 itself when there is none)."""
+    values, bad = ints.values, ints.bad
     if _within(values, 0, high):
-        none = np.zeros(len(values), dtype=bool)
-        return none, none
-    v = _np_int(values)
-    above = _flag(v > high, None, bad) if high is not None else np.zeros(len(values), dtype=bool)
-    return _flag(v < 0, present, bad), above
+        negative = above = np.zeros(len(values), dtype=bool)
+    else:
+        v = _np_int(values)
+        above = _flag(v > high, None, bad) if high is not None else np.zeros(len(values), dtype=bool)
+        negative = _flag(v < 0, present, bad)
+    if ints.huge.any():
+        above = above | ints.huge
+    if ints.tiny.any():
+        negative = negative | ints.tiny
+    return negative, above
 
 
 def _flag(cond: np.ndarray, present: np.ndarray | None, bad: np.ndarray) -> np.ndarray:
@@ -548,17 +578,19 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     else:
         ts_np = _np_int(ts)
         ts_range = _flag((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US), P("started_at"), bad_ts)
-    dur, bad_dur = _parse_int(cols.get("duration_s"), P("duration_s"))
-    up, bad_up = _parse_int(cols.get("bytes_up"), P("bytes_up"))
-    down, bad_down = _parse_int(cols.get("bytes_down"), P("bytes_down"))
-    seq, bad_seq = _parse_int(cols.get("seq"), P("seq"))
+    dur_i = _parse_int(cols.get("duration_s"), P("duration_s"))
+    up_i = _parse_int(cols.get("bytes_up"), P("bytes_up"))
+    down_i = _parse_int(cols.get("bytes_down"), P("bytes_down"))
+    seq_i = _parse_int(cols.get("seq"), P("seq"))
+    dur, bad_dur, up, bad_up, down, bad_down = dur_i.values, dur_i.bad, up_i.values, up_i.bad, down_i.values, down_i.bad
+    seq, bad_seq = seq_i.values, seq_i.bad
     final, bad_final = _parse_bool(cols.get("final"), P("final"))
     amounts = _amounts(cols)
 
-    dur_neg, dur_high = _range_flags(dur, P("duration_s"), bad_dur, MAX_DURATION_S)
-    up_neg, up_high = _range_flags(up, P("bytes_up"), bad_up, MAX_BYTES)
-    down_neg, down_high = _range_flags(down, P("bytes_down"), bad_down, MAX_BYTES)
-    seq_neg, _ = _range_flags(seq, P("seq"), bad_seq, None)
+    dur_neg, dur_high = _range_flags(dur_i, P("duration_s"), MAX_DURATION_S)
+    up_neg, up_high = _range_flags(up_i, P("bytes_up"), MAX_BYTES)
+    down_neg, down_high = _range_flags(down_i, P("bytes_down"), MAX_BYTES)
+    seq_neg, seq_high = _range_flags(seq_i, P("seq"), None)
     is_voice = kind_code == _KINDS.index("voice")
     is_sms = kind_code == _KINDS.index("sms")
     is_data = kind_code == _KINDS.index("data")
@@ -606,6 +638,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
          _bad_country(cols.get("roaming_country"), P("roaming_country"))),
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
         (Reason.NEGATIVE, "seq", "negative", seq_neg),
+        (Reason.OUT_OF_RANGE, "seq", "larger than a 64-bit integer", seq_high),
         (Reason.BAD_VALUE, "final", "not true or false", bad_final),
     ]
     code = np.full(n, -1, dtype=np.int16)
@@ -735,7 +768,12 @@ def _rejects(batch: RawBatch, cols: _Columns, rows: np.ndarray, code: np.ndarray
     positions = _positions(cols, rows)
     raws = _raw_bytes(batch, cols, rows, positions)
     fields_needed = {checks[int(code[r])][1] for r in rows}
-    values = {f: pc.take(cols.get(f), sel).to_pylist() if cols.get(f) is not None else [None] * len(rows)
+
+    def written(f: str) -> pa.Array | None:  # what the file wrote, when a reader converted it (``WRITTEN``)
+        w = cols.get(WRITTEN + f)
+        return w if w is not None else cols.get(f)
+
+    values = {f: pc.take(w, sel).to_pylist() if (w := written(f)) is not None else [None] * len(rows)
               for f in fields_needed}
     out = []
     for i, r in enumerate(rows):

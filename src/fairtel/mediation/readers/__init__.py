@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from fairtel.mediation.readers._base import POS, RAW, RawBatch, Reader, Reject
+from fairtel.mediation.readers._base import POS, RAW, WRITTEN, RawBatch, Reader, Reject
 
 # name -> "module:Class", in sniffing order. Each format's module adds its own line here.
 _REGISTRY: dict[str, str] = {
@@ -47,4 +47,4 @@ def detect(path: Path, head: bytes) -> Reader | None:
     return None
 
 
-__all__ = ["POS", "RAW", "RawBatch", "Reader", "Reject", "detect", "get_reader", "reader_names"]
+__all__ = ["POS", "RAW", "WRITTEN", "RawBatch", "Reader", "Reject", "detect", "get_reader", "reader_names"]

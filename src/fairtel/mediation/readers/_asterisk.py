@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 from fairtel.mediation.readers._base import RawBatch
 from fairtel.mediation.readers._rows import BatchBuilder, make_reject
 from fairtel.mediation.readers._switch_text import (
+    cut_short,
     head_lines,
     iter_lines,
     local_to_rfc3339,
     looks_like_time,
+    open_quote,
     split_csv,
     text_line,
 )
@@ -34,6 +36,9 @@ CUSTOM_COLUMNS: tuple[str, ...] = (
     "duration", "billsec", "disposition", "amaflags", "accountcode", "uniqueid", "userfield", "sequence",
 )
 DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
+MIN_COLUMNS = 16  # cdr_csv without uniqueid and userfield
+# the columns a record is made of (``map_record``): a last line cut inside one of them is not read
+USED = frozenset({"uniqueid", "sequence", "channel", "start", "answer", "billsec", "disposition", "src", "dst"})
 OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "peer")
 
 
@@ -111,7 +116,14 @@ class AsteriskCsvReader:
                 else:
                     fields = split_csv(text)
                     layout = self.columns if self.columns else _layout(fields)
-                    if layout is None or (self.columns is not None and len(fields) != len(self.columns)):
+                    cut = cut_short(line, text, fields, layout or CUSTOM_COLUMNS, USED,
+                                    least=MIN_COLUMNS if layout is None or layout is STOCK_COLUMNS else None)
+                    if cut is not None:
+                        builder.reject(make_reject(file, line.number, "truncated", cut, line.raw))
+                    elif open_quote(text):
+                        builder.reject(make_reject(file, line.number, "column_count", "a quoted value runs past the "
+                                                   "line end (a value may not hold a line break)", line.raw))
+                    elif layout is None or (self.columns is not None and len(fields) != len(self.columns)):
                         expected = str(len(self.columns)) if self.columns else "16 to 19"
                         builder.reject(make_reject(file, line.number, "column_count",
                                                    f"{len(fields)} columns, expected {expected}", line.raw))

@@ -36,6 +36,9 @@ _BULK_POOL: pa.MemoryPool | None = None
 
 POS = "_pos"  # int64: 1-based line number (text formats) or byte offset of the record (binary formats)
 RAW = "_raw"  # binary, optional: the original line or record bytes; when absent, rejects recover it by position
+# Optional text columns ``_written:<field>``: a field's value as the file wrote it, when the reader converted it (a
+# field map's unit, replace, map or timestamp format). A reject for that field quotes this, not the converted value.
+WRITTEN = "_written:"
 
 
 @dataclass(frozen=True, slots=True)

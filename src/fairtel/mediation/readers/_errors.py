@@ -12,6 +12,13 @@ class UnreadableFileError(FairtelError):
     code = "file_unreadable"
 
 
+class AuditMismatchError(UnreadableFileError):
+    """A batch whose own control totals disagree with its records (a TAP batch's audit control info): the file
+    is damaged or incomplete in a way no single record shows, so none of it is read."""
+
+    code = "audit_mismatch"
+
+
 class UnknownFormatError(FairtelError):
     code = "format_unknown"
 

@@ -28,10 +28,12 @@ Refused by a filter or an unreadable timestamp, a record is a reject with its or
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,7 +45,7 @@ import pyarrow.compute as pc
 from fairtel.core.contracts import USAGE_FIELDS
 from fairtel.core.errors import Problem
 from fairtel.core.time import zone
-from fairtel.mediation.readers._base import POS, RawBatch, Reject
+from fairtel.mediation.readers._base import POS, WRITTEN, RawBatch, Reject
 from fairtel.mediation.readers._delimited import TextDialect, read_delimited, read_layout
 from fairtel.mediation.readers._errors import FieldMapError, UnreadableFileError
 
@@ -115,8 +117,9 @@ def _template(text: str) -> list[tuple[str, int | str | None]]:
     return out
 
 
-def parse_fieldmap(data: dict[str, Any], *, name: str, file: str = "<fieldmap>") -> FieldMap:
-    """A FieldMap from parsed TOML; every problem is reported at once."""
+def parse_fieldmap(data: dict[str, Any], *, name: str, file: str = "<fieldmap>", text: str | None = None) -> FieldMap:
+    """A FieldMap from parsed TOML; every problem is reported at once, with the line of the key it concerns when
+    the TOML ``text`` is given (the line of its table for a key that is missing)."""
     problems: list[Problem] = []
 
     def bad(where: str | None, msg: str) -> None:
@@ -204,8 +207,26 @@ def parse_fieldmap(data: dict[str, Any], *, name: str, file: str = "<fieldmap>")
         bad("input.timestamp_format", "must be a string")
         fmt = None
     if problems:
+        if text is not None:
+            problems = _with_lines(problems, text)
         raise FieldMapError(problems, what=f"field map {file}")
     return FieldMap(name, dialect, columns, tz, fmt, tuple(rules), tuple(filters))
+
+
+def _with_lines(problems: list[Problem], text: str) -> list[Problem]:
+    """``problems`` with the line of each one's key (tomllib keeps no positions: the catalog's scanner finds
+    them), in the order of the file."""
+    from fairtel.catalog._locate import join, line_of, locate  # only for a field map that has problems
+
+    lines = locate(text)
+
+    def path(where: str) -> str:  # "fields.my key" as the scanner writes it: fields."my key"
+        head, dot, rest = where.partition(".")
+        return join(head, rest) if dot and "[" not in head else where
+
+    out = [Problem(p.file, line_of(lines, path(p.field)) if p.field else None, p.field, p.message, p.code)
+           for p in problems]
+    return sorted(out, key=lambda p: p.line or 0)
 
 
 def _rule(fname: str, spec: Any) -> FieldRule:
@@ -275,9 +296,11 @@ def load_fieldmap(ref: str | Path) -> FieldMap:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise FieldMapError([Problem(file, None, None, f"not TOML: {exc}", code="fieldmap_invalid")],
-                            what=f"field map {file}") from None
-    return parse_fieldmap(data, name=name, file=file)
+        m = re.search(r"\s*\(at line (\d+), column \d+\)", str(exc))
+        message = str(exc).replace(m.group(0), "") if m else str(exc)
+        raise FieldMapError([Problem(file, int(m.group(1)) if m else None, None, f"not TOML: {message}",
+                                     code="fieldmap_invalid")], what=f"field map {file}") from None
+    return parse_fieldmap(data, name=name, file=file, text=text)
 
 
 def _present(arr: pa.Array) -> np.ndarray:
@@ -337,23 +360,33 @@ class FieldMapReader:
         def col(ref: int | str) -> pa.Array:
             return t.column(lookup[ref]).combine_chunks()
 
-        refuse: list[tuple[np.ndarray, str, str | None, str]] = []  # mask, reason, field, message
+        # mask, reason, field, message, and the values to quote after it (what the file wrote) or None
+        refuse: list[tuple[np.ndarray, str, str | None, str, pa.Array | None]] = []
         for flt in fm.filters:
             values = col(flt.column)
             kept = np.asarray(pc.is_in(values, value_set=pa.array(sorted(flt.keep), pa.string()))
                               .fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-            refuse.append((~kept, flt.reason, None, f"column {flt.column!r} is not one of {', '.join(sorted(flt.keep))}"))
+            refuse.append((~kept, flt.reason, None, f"column {flt.column!r} is not one of {', '.join(sorted(flt.keep))}",
+                           None))
         out: dict[str, pa.Array] = {}
+        written: dict[str, pa.Array] = {}
         for rule in fm.rules:
             arr = self._value(rule, col, n)
             if rule.field == "started_at":
-                arr, bad = self._timestamp(rule, arr)
                 fmt = rule.format or fm.timestamp_format
+                original = arr
+                arr, bad, impossible = self._timestamp(rule, arr)
                 what = (f"not an integer count of {'seconds' if fmt == 'epoch' else 'milliseconds'} since 1970 "
                         "within the range of a timestamp") if fmt in ("epoch", "epoch_ms") else f"does not match {fmt!r}"
-                refuse.append((bad, "bad_timestamp", "started_at", f"started_at: {what}"))
+                refuse.append((bad, "bad_timestamp", "started_at", f"started_at: {what}", original))
+                refuse.append((impossible, "bad_timestamp", "started_at",
+                               f"started_at: no such date or time (read with {fmt!r})", original))
+                if fmt is not None:
+                    written[rule.field] = original
+            elif rule.column is not None and (rule.unit or rule.replace or rule.mapping):
+                written[rule.field] = col(rule.column)  # what validation quotes when it refuses the value
             out[rule.field] = arr
-        columns = {**out, POS: pos}
+        columns = {**out, **{f"{WRITTEN}{k}": v for k, v in written.items()}, POS: pos}
         table = pa.table(columns)
         rejects = list(batch.rejects)
         code = np.full(n, -1, dtype=np.int32)
@@ -364,7 +397,9 @@ class FieldMapReader:
             positions = pc.take(pos, pa.array(gone)).to_pylist()
             raws = batch.raw_of(positions) if batch.raw_of is not None else [b""] * len(gone)
             for j, r in enumerate(gone):
-                _, reason, fld, msg = refuse[int(code[r])]
+                _, reason, fld, msg, values = refuse[int(code[r])]
+                if values is not None and (v := values[int(r)].as_py()) is not None:
+                    msg = f"{msg}: {_quoted(v)}"
                 rejects.append(Reject(file, int(positions[j]), reason, fld, msg, raws[j]))
             table = table.filter(pa.array(code < 0))
         return RawBatch(table, rejects, batch.raw_of)
@@ -424,12 +459,17 @@ class FieldMapReader:
             text = text.combine_chunks()
         return pc.if_else(pc.is_valid(text), text.cast(pa.string()), arr)
 
-    def _timestamp(self, rule: FieldRule, arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    def _timestamp(self, rule: FieldRule, arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """UTC timestamps, the values that do not read as the format, and those that read as a date or time that
+        does not exist (31.02., a 61st second): Arrow's strptime rolls those over into the next month or minute,
+        which would charge a call on a day it was not made."""
         fmt = rule.format or self.fmap.timestamp_format
         present = _present(arr)
+        none = np.zeros(len(arr), dtype=bool)
         if fmt is None:
-            return arr, np.zeros(len(arr), dtype=bool)  # RFC 3339 text: validation parses it
+            return arr, none, none  # RFC 3339 text: validation parses it
         tz = rule.timezone or self.fmap.timezone
+        impossible = none
         if fmt in ("epoch", "epoch_ms"):
             import polars as pl
 
@@ -445,9 +485,116 @@ class FieldMapReader:
             ints = pc.if_else(fits, ints, pa.scalar(None, pa.int64()))
             ts = pc.multiply(ints, scale).cast(pa.timestamp("us", tz="UTC"))
         else:
-            parsed = pc.strptime(pc.utf8_trim_whitespace(arr), format=fmt, unit="us", error_is_null=True)
+            text = pc.utf8_trim_whitespace(arr)
+            parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+            impossible = _rolled_over(text, parsed, fmt)
+            if impossible.any():
+                parsed = pc.if_else(pa.array(~impossible), parsed, pa.scalar(None, parsed.type))
             if parsed.type.tz is None:
                 parsed = pc.assume_timezone(parsed, timezone=tz, ambiguous="earliest", nonexistent="earliest")
             ts = parsed.cast(pa.timestamp("us", tz="UTC"))
-        bad = present & ~np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        return ts, bad
+        bad = present & ~impossible & ~np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        return ts, bad, impossible
+
+
+def _quoted(value: object) -> str:
+    s = repr(value)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+_OFFSET_AT_END = r"\s*(?:[Zz]|[+-]\d{2}:?\d{2})$"
+
+
+def _normalised(text: pa.Array) -> pa.Array:
+    """Text compared for what it says, not how: case, runs of white space and leading zeros of numbers aside
+    (``1.3.2026`` and ``01.03.2026``, ``MAR`` and ``Mar`` say the same). Polars: about twice as fast as Arrow's
+    regex kernels here."""
+    import polars as pl
+
+    out = (pl.Series(text).str.to_lowercase().str.replace_all(r"\s+", " ")
+           .str.replace_all(r"(^|[^0-9])0+([0-9])", "${1}${2}").to_arrow())
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _rolled_over(text: pa.Array, parsed: pa.Array, fmt: str) -> np.ndarray:
+    """The rows Arrow's strptime read as a time other than the one written: it takes a day past the end of the
+    month, or a 60th or 61st second, and carries it into the next month or minute (``31.02.2026`` reads as
+    3 March), where Python's strptime, and every other reader, refuses the value.
+
+    Vectorised for the usual file: each time read is written back in the format and compared with the text (what
+    it says: ``_normalised``); only the few that differ, or every one when the format's offset (``%z``) is not at
+    its end, are read again one by one with Python's strptime, which checks days and seconds."""
+    valid = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if not valid.any():
+        return np.zeros(len(parsed), dtype=bool)
+    suspect = valid  # unless the format can be written back
+    local_fmt, local_text = fmt, text
+    if "%z" in fmt:
+        if not fmt.rstrip().endswith("%z"):
+            local_fmt = ""
+        else:  # the wall clock as written: the same text without its offset
+            local_fmt = fmt.rstrip().removesuffix("%z").rstrip()
+            local_text = pc.replace_substring_regex(text, pattern=_OFFSET_AT_END, replacement="")
+    if local_fmt:
+        if "%z" in fmt:
+            wall = pc.strptime(local_text, format=local_fmt, unit="s", error_is_null=True)
+        else:
+            wall = parsed.cast(pa.timestamp("s"), safe=False)
+        back = _strftime(wall, local_fmt)
+        same = _bools(pc.equal(back, local_text))
+        differ = np.flatnonzero(valid & ~same)
+        unpadded = _UNPADDED.sub(r"%-\1", local_fmt)
+        if len(differ) and unpadded != local_fmt:  # as a spreadsheet writes it: 2020/2/10 9:41
+            pick = pa.array(differ)
+            try:
+                alike = _bools(pc.equal(_strftime(pc.take(wall, pick), unpadded), pc.take(local_text, pick)))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                alike = np.zeros(len(differ), dtype=bool)
+            same[differ[alike]] = True
+            differ = differ[~alike]
+        if len(differ):  # written another way still (another case, other zeros): compare what they say
+            pick = pa.array(differ)
+            same[differ] = _bools(pc.equal(_normalised(pc.take(back, pick)), _normalised(pc.take(local_text, pick))))
+        suspect = valid & ~same
+    out = np.zeros(len(parsed), dtype=bool)
+    rows = np.flatnonzero(suspect)
+    if len(rows):
+        texts = pc.take(text, pa.array(rows)).to_pylist()
+        values = pc.take(parsed, pa.array(rows)).to_pylist()
+        for r, t, v in zip(rows, texts, values, strict=True):
+            out[r] = not _exists(t, fmt, v)
+    return out
+
+
+_UNPADDED = re.compile(r"%([dmHI])")  # day, month and hour without their leading zero: %-d (chrono)
+
+
+def _bools(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _strftime(ts: pa.Array, fmt: str) -> pa.Array:
+    """Times written in ``fmt``: by Polars (ten times as fast as Arrow's strftime), or Arrow for a directive
+    Polars does not know."""
+    import polars as pl
+
+    try:
+        out = pl.Series(ts).dt.strftime(fmt).to_arrow()
+    except Exception:  # a directive chrono does not write
+        return pc.strftime(ts, format=fmt)
+    return (out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out).cast(pa.string())
+
+
+def _exists(text: str, fmt: str, read: datetime) -> bool:
+    """Whether ``text`` is a date and time that exists and Arrow read it as such (``read``). A value Python's
+    strptime cannot read for other reasons than its ranges (a directive it lacks) is left as Arrow read it."""
+    try:
+        value = datetime.strptime(text, fmt)
+    except ValueError as exc:
+        message = str(exc)
+        return not ("out of range" in message or "must be in" in message)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if read.tzinfo is not None:
+        read = read.astimezone(UTC).replace(tzinfo=None)
+    return value == read

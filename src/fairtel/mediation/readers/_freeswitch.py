@@ -22,11 +22,13 @@ from fairtel.mediation.readers._rows import BatchBuilder, make_reject
 from fairtel.mediation.readers._switch_text import (
     BOM,
     Line,
+    cut_short,
     decode,
     head_lines,
     iter_lines,
     local_to_rfc3339,
     looks_like_time,
+    open_quote,
     split_csv,
     text_line,
 )
@@ -39,6 +41,8 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "write_codec",
 )
 REQUIRED = ("caller_id_number", "destination_number", "start_stamp", "billsec", "uuid")
+# the variables a record is made of (``map_csv_record``): a last line cut inside one of them is not read
+USED = frozenset({*REQUIRED, "answer_stamp"})
 OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "peer")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -117,7 +121,13 @@ class FreeswitchCsvReader:
                         first = False
                         continue
                     needed = max(columns.index(c) for c in REQUIRED if c in columns) + 1
-                    if len(fields) < needed:
+                    cut = cut_short(line, text, fields, columns, USED)
+                    if cut is not None:
+                        builder.reject(make_reject(file, line.number, "truncated", cut, line.raw))
+                    elif open_quote(text):
+                        builder.reject(make_reject(file, line.number, "column_count", "a quoted value runs past the "
+                                                   "line end (a value may not hold a line break)", line.raw))
+                    elif len(fields) < needed:
                         builder.reject(make_reject(file, line.number, "column_count",
                                                    f"{len(fields)} columns, expected at least {needed}", line.raw))
                     else:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fairtel.core.time import DEMO_TIMEZONE, zone
-from fairtel.mediation.readers._delimited import decode_line, is_binary
+from fairtel.mediation.readers._delimited import TextDialect, _open_quote, decode_line, is_binary
 
 BOM = b"\xef\xbb\xbf"
 MAX_LINE = 1 << 20  # a longer line is not a CDR: it is rejected (line_too_long) and skipped to its end
@@ -76,6 +76,41 @@ def split_csv(text: str) -> list[str]:
     if '"' not in text:
         return text.split(",")
     return next(csv.reader([text]), [])
+
+
+_CSV = TextDialect(delimiter=",", quote='"')
+
+
+def open_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quoted value: a value that runs past the line end, or a line cut short.
+    ``split_csv`` reads such a line without complaint, the open value running to the end of the text."""
+    return '"' in text and _open_quote(text, _CSV)
+
+
+def cut_short(line: Line, text: str, fields: Sequence[str], columns: Sequence[str], used: Collection[str], *,
+              least: int | None = None) -> str | None:
+    """Why the last line of a file, which has no line end, is taken for a record cut short (``truncated``); None
+    for a line that shows it is whole, or one that has its line end.
+
+    Switches end every line they write, so a last line without one is most often a file copied while the switch
+    was still writing it. Its values are not trusted unless they show they are whole: no quote left open, every
+    column of its layout there (``columns``; ``least`` when fewer are a whole line too), and a last value that
+    closes its quote unless it is one nothing is read from (``used``). Anything else is refused, keeping its bytes:
+    a record id or a duration cut short would otherwise be charged, and charged again as a different record
+    when the whole file comes."""
+    if line.ended:
+        return None
+    if open_quote(text):
+        return "last line is cut off inside a quoted value"
+    need = len(columns) if least is None else least
+    if len(fields) < need:
+        whole = f"{len(columns)}" if least is None else f"at least {least}"
+        return f"last line is cut off: {len(fields)} of {whole} fields and no line end"
+    last = columns[len(fields) - 1] if len(fields) <= len(columns) else None
+    if last in used and not text.rstrip(" \t").endswith('"'):
+        return (f"last line has no line end and its last value ({last}) is not quoted: it may be cut off, so the "
+                "line is not read")
+    return None
 
 
 def head_lines(head: bytes, limit: int = 5) -> list[list[str]]:

@@ -2,9 +2,14 @@
 (the sender) bills them to us.
 
 Each call event is decoded on its own with pycrate's TAP_0312 module, so a damaged event costs only itself
-and a file cut short still yields every complete event before the cut. Mobile originated and terminated
-calls become ``voice`` records (``sms`` for the SMS teleservices 21/22), GPRS calls ``data`` records; other
-event kinds are rejected as ``unsupported_record``.
+and a file cut short still yields every complete event before the cut; the cut itself is one ``truncated``
+reject, wherever it falls (in a call event, between two, in the batch's header or in its audit control info).
+A complete batch must agree with its audit control info: the number of call events (``callEventDetailsCount``)
+and their total charge (``totalCharge``: charges of type 00 and CAMEL invocation fees, refunds aside, checked
+when every event could be decoded). A batch that does not, or has no audit control info, fails as a whole
+(``audit_mismatch``): nothing of it is read. Mobile originated and terminated calls become ``voice`` records
+(``sms`` for the SMS teleservices 21/22), GPRS calls ``data`` records; other event kinds are rejected as
+``unsupported_record``.
 
 - ``record_id``: ``<sender>-<file sequence number>-<index of the event in the file, from 1>``.
 - ``roaming_country``: the sender's TADIG code begins with the ISO 3166 alpha-3 code of its country, which
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fairtel.mediation.readers._base import RawBatch
+from fairtel.mediation.readers._errors import AuditMismatchError
 from fairtel.mediation.readers._rows import NATIVE_TYPES, BatchBuilder, make_reject
 from fairtel.mediation.readers._tlv import APPLICATION, Buffer, TlvError, bcd, lenient, read_head
 
@@ -48,6 +54,10 @@ OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s"
 
 TRANSFER_BATCH, NOTIFICATION = 1, 2
 CALL_EVENT_DETAILS, BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO = 3, 4, 5, 6
+MESSAGE_DESCRIPTION_INFO, AUDIT_CONTROL_INFO = 8, 15
+PARTS = {BATCH_CONTROL_INFO: "batch control info", ACCOUNTING_INFO: "accounting info", NETWORK_INFO: "network info",
+         MESSAGE_DESCRIPTION_INFO: "message description info", CALL_EVENT_DETAILS: "call event list",
+         AUDIT_CONTROL_INFO: "audit control info"}
 SMS_TELESERVICES = frozenset({b"20", b"21", b"22"})
 SDR = "XDR"
 
@@ -212,6 +222,71 @@ class UnsupportedEvent(Exception):
     pass
 
 
+def audit_charge(value: Any, refund: bool = False) -> int:
+    """What one call event adds to the batch's Total Charge (TD.57): its charges of type ``00`` and its CAMEL
+    invocation fees, except those of a refund (charge information under a ``chargeRefundIndicator``). Walks the
+    decoded event whatever its kind, so events this reader does not read count too, as TD.57 counts them."""
+    total = 0
+    if isinstance(value, Mapping):
+        refund = refund or "chargeRefundIndicator" in value
+        for key, item in value.items():
+            if key == "chargeDetailList" and isinstance(item, list):
+                if not refund:
+                    total += sum(int(d.get("charge", 0)) for d in item
+                                 if isinstance(d, Mapping) and d.get("chargeType") == b"00")
+            elif key == "camelInvocationFee" and isinstance(item, int):
+                total += 0 if refund else item
+            else:
+                total += audit_charge(item, refund)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            total += audit_charge(item, refund)
+    return total
+
+
+class Audit:
+    """What the batch's audit control info is checked against: its call events as read."""
+
+    def __init__(self) -> None:
+        self.events = 0  # call events in the list, read or not
+        self.charge = 0  # their Total Charge, summed (``audit_charge``)
+        self.undecoded = 0  # events that could not be decoded: their charges are not known
+        self.lost_at: int | None = None  # where the list's framing was lost: the events after it are not counted
+        self.info: Mapping[str, Any] | None = None  # the decoded audit control info
+        self.problem = ""  # why it could not be decoded
+
+    def take(self, data: bytes) -> None:
+        tap = _tap()
+        try:
+            tap.AuditControlInfo.from_ber(data)
+            self.info = tap.AuditControlInfo.get_val()
+        except Exception as exc:  # pycrate raises several kinds on damaged input
+            self.problem = f"{type(exc).__name__}: {exc}"
+
+    def mismatch(self, batch: Batch) -> str | None:
+        """Why the batch does not add up (None when it does): the audit control info is missing or undecodable,
+        its call event count is not the number of events in the list, or its total charge is not what their
+        charges sum to (checked when every event could be decoded). Items the sender left out are not checked."""
+        if self.info is None:
+            if self.problem:
+                return f"its audit control info is undecodable ({self.problem})"
+            return "it has no audit control info (TD.57 makes it mandatory), so its call events cannot be checked"
+        out = []
+        count = self.info.get("callEventDetailsCount")
+        if count is not None and int(count) != self.events:
+            holds = (f"the batch holds {self.events} call event(s)" if self.lost_at is None else
+                     f"{self.events} call event(s) could be told apart before the list's framing was lost at byte "
+                     f"{self.lost_at}")
+            out.append(f"callEventDetailsCount is {count} but {holds}")
+        total = self.info.get("totalCharge")
+        if total is not None and not self.undecoded and self.lost_at is None and int(total) != self.charge:
+            places = batch.decimals
+            out.append(f"totalCharge is {int(total)} ({Decimal(int(total)).scaleb(-places):.{places}f} "
+                       f"{batch.currency}) but the call events' charges of type 00 sum to {self.charge} "
+                       f"({Decimal(self.charge).scaleb(-places):.{places}f})")
+        return "; ".join(out) or None
+
+
 def _is_tap(head: bytes) -> bool:
     try:
         top = read_head(head, 0, len(head))
@@ -253,58 +328,110 @@ class Tap3Reader:
             yield builder.flush()
 
     def _read(self, buf: Buffer, size: int, file: str, builder: BatchBuilder) -> Iterator[RawBatch]:
-        top, _ = lenient(buf, 0, size)
+        """The parts of the transfer batch in order. A batch cut short by the end of the file keeps every complete
+        call event; where the cut falls is one ``truncated`` reject (the call event it cuts, or the part of the
+        batch, holding no call event, that it cuts or that is missing). A complete batch is checked against its
+        audit control info, and fails as a whole when they do not agree (``AuditMismatchError``)."""
+        top, top_cut = lenient(buf, 0, size)
         if top.cls != APPLICATION or not top.constructed or top.tag not in (TRANSFER_BATCH, NOTIFICATION):
             raise TlvError("undecodable", f"top element is not a transfer batch (tag {top.tag})")
         if top.tag == NOTIFICATION:  # a batch with no calls in it: nothing to read
             return
         batch = Batch()
+        audit = Audit()
         tap = _tap()
         at = top.body
+        last = ""  # the part of the batch read last
         while at < top.end:
             try:
                 part, cut = lenient(buf, at, top.end)
             except TlvError as exc:
-                builder.reject(make_reject(file, at, exc.reason, str(exc), buf[at:top.end]))
+                message = str(exc)
+                if exc.reason == "truncated":
+                    message = f"transfer batch cut short by the end of the file ({exc}): {self._cut_message('', audit)}"
+                builder.reject(make_reject(file, at, exc.reason, message, buf[at:top.end]))
                 return
+            name = PARTS.get(part.tag, f"part {part.tag}") if part.cls == APPLICATION else f"element {part.tag}"
             if part.cls == APPLICATION and part.tag == CALL_EVENT_DETAILS:
-                yield from self._events(buf, part.body, part.end, file, builder, batch, tap)
+                yield from self._events(buf, part.body, part.end, file, builder, batch, audit, tap, cut=cut)
+            elif cut:  # a part that holds no call event, cut short: the batch is known to be incomplete
+                builder.reject(make_reject(file, at, "truncated", self._cut_message(name, audit), buf[at:top.end]))
             elif part.cls == APPLICATION and part.tag in (BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO):
                 batch.take(part.tag, bytes(buf[part.start:part.end]))
-            at = part.end
+            elif part.cls == APPLICATION and part.tag == AUDIT_CONTROL_INFO:
+                audit.take(bytes(buf[part.start:part.end]))
+            at, last = part.end, name
             if cut:
-                break
+                return
+        if top_cut:  # the file ends between two parts of the batch: what follows is missing
+            declared = read_head(buf, 0, size).length
+            missing = (f"the file ends after its {last}" if last else "the file ends after its header") + (
+                f" ({size} bytes of the {declared} the batch declares)" if declared is not None else "")
+            builder.reject(make_reject(file, size, "truncated",
+                                       f"transfer batch cut short: {missing}; {self._cut_message('', audit)}", b""))
+            return
+        if batch.sender and not batch.problems and (why := audit.mismatch(batch)) is not None:
+            raise AuditMismatchError(
+                f"TAP transfer batch {batch.sequence} from {batch.sender} to {batch.recipient} fails its audit "
+                f"control: {why}. Nothing of it is read: ask the sender for the batch again")
 
-    def _events(self, buf: Buffer, at: int, end: int, file: str, builder: BatchBuilder, batch: Batch,
-                tap: Any) -> Iterator[RawBatch]:
+    @staticmethod
+    def _cut_message(name: str, audit: Audit) -> str:
+        where = f"transfer batch cut short by the end of the file in its {name}" if name else ""
+        if name == PARTS[AUDIT_CONTROL_INFO]:
+            what = "its totals cannot be checked against the call events read"
+        elif audit.events:
+            what = f"no audit control info to check the {audit.events} call event(s) read against"
+        else:
+            what = "no call event read"
+        return f"{where}: {what}" if where else what
+
+    def _events(self, buf: Buffer, at: int, end: int, file: str, builder: BatchBuilder, batch: Batch, audit: Audit,
+                tap: Any, *, cut: bool) -> Iterator[RawBatch]:
         index = 0
         while at < end:
             index += 1
             try:
-                event, cut = lenient(buf, at, end)
+                event, event_cut = lenient(buf, at, end)
             except TlvError as exc:
-                builder.reject(make_reject(file, at, exc.reason, str(exc), buf[at:end]))
+                message = f"call event cut short by the end of the file ({exc})" if exc.reason == "truncated" else str(exc)
+                if exc.reason != "truncated":
+                    audit.lost_at = at
+                builder.reject(make_reject(file, at, exc.reason, message, buf[at:end]))
                 return
             raw = bytes(buf[event.start:event.end])
-            if cut:
-                builder.reject(make_reject(file, at, "truncated", "call event cut short by the end of file", raw))
-            elif batch.problems or not batch.sender:
+            if event_cut and cut:
+                builder.reject(make_reject(file, at, "truncated", "call event cut short by the end of the file", raw))
+                return
+            if event_cut:  # inside a list that is whole: a damaged length, not the end of the file
+                audit.lost_at = at
+                builder.reject(make_reject(file, at, "undecodable", "call event runs past the end of the call event "
+                                           "list (a damaged length): the rest of the list is this record", raw))
+                return
+            audit.events += 1
+            if batch.problems or not batch.sender:
                 reason = "; ".join(batch.problems) or "no batch control info before the call events"
                 builder.reject(make_reject(file, at, "undecodable", reason, raw))
             else:
-                self._event(raw, at, index, file, builder, batch, tap)
+                self._event(raw, at, index, file, builder, batch, audit, tap)
             at = event.end
             if builder.full:
                 yield builder.flush()
+        if cut:  # cut right after a complete call event: the rest of the list and the audit are missing
+            where = f"after {index} call event(s)" if index else "before its first call event"
+            builder.reject(make_reject(file, end, "truncated", f"call event list cut short by the end of the file "
+                                       f"{where}: {self._cut_message('', audit)}", b""))
 
-    def _event(self, raw: bytes, at: int, index: int, file: str, builder: BatchBuilder, batch: Batch,
+    def _event(self, raw: bytes, at: int, index: int, file: str, builder: BatchBuilder, batch: Batch, audit: Audit,
                tap: Any) -> None:
         try:
             tap.CallEventDetail.from_ber(raw)
             event = tap.CallEventDetail.get_val()
         except Exception as exc:  # pycrate raises several kinds on damaged input
+            audit.undecoded += 1
             builder.reject(make_reject(file, at, "undecodable", f"{type(exc).__name__}: {exc}", raw))
             return
+        audit.charge += audit_charge(event)
         try:
             record = map_event(batch, index, event)
         except UnsupportedEvent:
@@ -312,6 +439,9 @@ class Tap3Reader:
             return
         except KeyError as exc:
             builder.reject(make_reject(file, at, "missing_field", f"{event[0]} without {exc}", raw, field=str(exc)))
+            return
+        except (AttributeError, TypeError, ValueError) as exc:  # decoded, but not shaped as a call event of its kind
+            builder.reject(make_reject(file, at, "undecodable", f"{event[0]}: {type(exc).__name__}: {exc}", raw))
             return
         builder.add(at, raw, record)
 
