@@ -105,8 +105,8 @@ def test_a_suspended_line_refuses_charges_from_when_the_register_says_it_was_sus
                 ("m1-during", M1, "vas-ringtone-2", suspended_at + timedelta(hours=1), 200),
                 ("m2-unknown", M2, "vas-ringtone-2", suspended_at + timedelta(hours=1), 200))
     g = gate_vas(c, subs, OFFERS, lines=lines)
-    # M2's register says it is suspended but not since when: its past charges cannot be judged, so are left be
-    assert verdicts(g) == {"m1-before": "consented", "m1-during": "line_suspended", "m2-unknown": "consented"}
+    # M2's register says it is suspended but not since when: suspended for all time (the safe side for the subscriber)
+    assert verdicts(g) == {"m1-before": "consented", "m1-during": "line_suspended", "m2-unknown": "line_suspended"}
 
 
 def test_active_and_unlisted_lines_are_not_restricted_and_consent_verdicts_come_first() -> None:

@@ -59,6 +59,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "currency_mismatch": 422,
     "time_invalid": 422,
     "time_naive": 422,
+    "already_subscribed": 409,
     "rate_limited": 429,
     "config_invalid": 500,
     "not_available": 503,

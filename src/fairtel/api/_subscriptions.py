@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from fairtel.api._access import Access
 from fairtel.catalog import Catalog
-from fairtel.consent import project_subscriptions, states_at
+from fairtel.consent import ConfirmationStatus, SubscriptionState, project_subscriptions, states_at
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
@@ -27,6 +27,15 @@ class LineNotInServiceError(ConflictError):
     """A suspended (停机) or closed line takes no new orders: nothing new may become chargeable on it."""
 
     code = "line_not_in_service"
+
+
+class AlreadySubscribedError(ConflictError):
+    """The subscriber already has the offer, confirmed and running: a second subscription would only charge them
+    twice for one service. ``details.subscription_id`` names the one they have; cancelling it lets them order
+    again."""
+
+    code = "already_subscribed"
+
 
 
 def _require_in_service(acc: Access, msisdn: str) -> None:
@@ -120,26 +129,36 @@ def _lock_line(acc: Access, msisdn: str) -> None:
     acc.now = max(acc.now, utc_now())
 
 
-def _pending(acc: Access, msisdn: str, offer_id: str) -> str | None:
-    """The line's latest order of ``offer_id`` still waiting for its confirmation, if any."""
-    frame = _projection(acc, msisdn).filter((pl.col("offer_id") == offer_id) & (pl.col("state") == "ordered"))
-    if not frame.height:
-        return None
-    return str(frame.sort("ordered_at", "subscription_id", nulls_last=True)["subscription_id"][-1])
+def _open_orders(acc: Access, msisdn: str, offer_id: str) -> tuple[str | None, str | None]:
+    """The line's subscriptions of ``offer_id`` that block a new order: the first one validly confirmed and running
+    (the subscriber has the offer), and the latest order still waiting for its confirmation; None: none."""
+    frame = _projection(acc, msisdn).filter(pl.col("offer_id") == offer_id)
+    active = frame.filter((pl.col("state") == SubscriptionState.CONFIRMED.value)
+                          & (pl.col("confirmation") == ConfirmationStatus.VALID.value))
+    waiting = frame.filter(pl.col("state") == SubscriptionState.ORDERED.value)
+    return (
+        str(active.sort("confirmed_at", "subscription_id", nulls_last=True)["subscription_id"][0]) if active.height else None,
+        str(waiting.sort("ordered_at", "subscription_id", nulls_last=True)["subscription_id"][-1]) if waiting.height else None,
+    )
 
 
 def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
     """The first step: the subscriber orders; nothing is chargeable until they confirm. A line that is not in
-    service (suspended or closed) takes no order. Ordering an offer again while an order of it waits for
-    confirmation (a second click, a form sent twice, two at once) answers that order and appends nothing: one
-    order, one confirmation to give."""
+    service (suspended or closed) takes no order. Ordering an offer the subscriber already has (confirmed and
+    running) is refused (``already_subscribed``, naming that subscription): they cancel it to order again.
+    Ordering an offer again while an order of it waits for confirmation (a second click, a form sent twice, two
+    at once) answers that order and appends nothing: one order, one confirmation to give."""
     acc.require(Permission.OWN_CONSENT_WRITE)
     msisdn = acc.own_msisdn()
     if offer_id not in {o.id for o in catalog.offers}:
         raise InvalidInputError([Problem("request", None, "offer_id", f"no offer {offer_id!r} in the catalog")], what="order")
     _lock_line(acc, msisdn)
     _require_in_service(acc, msisdn)
-    waiting = _pending(acc, msisdn, offer_id)
+    active, waiting = _open_orders(acc, msisdn, offer_id)
+    if active is not None:
+        raise AlreadySubscribedError(
+            f"offer {offer_id} is already subscribed (subscription {active}, confirmed): cancel it to order again",
+            details={"subscription_id": active, "offer_id": offer_id})
     if waiting is not None:
         return _one(acc, catalog, msisdn, waiting)
     sid = new_id("sub")

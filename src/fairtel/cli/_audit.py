@@ -111,6 +111,43 @@ def destination(to: Path | str | None) -> str:
     return f"standard output (redirected to {target})"
 
 
+def _actor(ctx: typer.Context | None, login: Pseudonymizer) -> str:
+    """The audit rows' ``actor``: the name ``--actor`` gave, else the OS user (a name holding a number: its
+    pseudonym)."""
+    named = configured_actor(ctx) or os_user()
+    return (login(named) if has_number(named) else named)[:_ACTOR_MAX]
+
+
+def audit_change(
+    ctx: typer.Context | None,
+    app: App,
+    conn: Connection,
+    *,
+    action: str,
+    resource: str,
+    msisdn: str | None = None,
+    reason: str,
+) -> str:
+    """Record a change this command made, as the API records the same change (``user.create``, its resource and
+    reason): one row, naming the subscriber it concerns (``msisdn``, kept as its pseudonym; none: no subject),
+    its reason followed by the command and who ran it. Written in ``conn``'s transaction, with the change, so
+    that neither is kept without the other. Numbers in ``resource`` and ``reason`` are kept as pseudonyms.
+    Returns the row's request id."""
+    from fairtel.store import access_row, record_accesses
+
+    pseudonym, login = _pseudonymizers(app.settings.secret_key.get_secret_value())
+    command = command_of(ctx)
+    request_id = new_id("cli")
+    record_accesses(conn, [access_row(
+        actor=_actor(ctx, login), role=CLI_ROLE, action=action,
+        resource=replace_numbers(resource, pseudonym, standalone=True)[:255],
+        subject_msisdn_pseudonym=pseudonym(msisdn) if msisdn else None,
+        reason=replace_numbers(f"{reason}; {command}, run by {run_by(ctx)}", pseudonym, standalone=True),
+        request_id=request_id, at=utc_now(),
+    )])
+    return request_id
+
+
 def audit_shown(
     ctx: typer.Context | None,
     app: App,
@@ -134,8 +171,7 @@ def audit_shown(
     if not shown:
         return None
     command = command_of(ctx)
-    named = configured_actor(ctx) or os_user()
-    actor = (login(named) if has_number(named) else named)[:_ACTOR_MAX]
+    actor = _actor(ctx, login)
     one_by_one = len(shown) <= LISTED_ONE_BY_ONE
     people = f"{len(shown)} subscriber{'' if len(shown) == 1 else 's'}"
     if not one_by_one:

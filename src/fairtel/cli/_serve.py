@@ -74,11 +74,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a login. The password is read from standard input (--password-stdin) or asked for."""
         from fairtel.api import create_user
+        from fairtel.cli._audit import audit_change
 
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("password", hide_input=True, confirmation_prompt=True)
         try:
             with app_for(ctx, home) as context, context.db.begin() as conn:
                 user = create_user(conn, username, password, role, msisdn=msisdn)
+                # as the API records it (``user.create``), in the same transaction: no login without its row
+                audit_change(ctx, context, conn, action="user.create", resource=f"user/{user.username}",
+                             msisdn=user.msisdn, reason=f"role {user.role.value}")
         except (FairtelError, ValueError) as exc:
             err = exc if isinstance(exc, FairtelError) else FairtelError(str(exc))
             raise fail(err, as_json=as_json) from exc

@@ -184,7 +184,8 @@ def gate_vas(
     bill a month already billed: its charge is a ``duplicate_charge`` naming the charge billed. Per-use offers
     charge each use. ``lines``: the subscriber register
     (``line_states``): a charge at or after a closed line's ``closed_at`` (any charge, when the register does
-    not say when it closed) or a suspended line's ``suspended_at`` is refused, and a subscription confirmed
+    not say when it closed) or a suspended line's ``suspended_at`` (any charge, when it does not say since when)
+    is refused, and a subscription confirmed
     before the line's ``activated_at`` (by a previous holder of the number) covers nothing; without it lines
     are not checked.
     """
@@ -293,7 +294,10 @@ def gate_vas(
                            pl.lit(None, dtype=_INSTANT).alias("suspended_at"))
     line_closed = (pl.col("status") == SubscriberStatus.CLOSED.value) & (
         pl.col("closed_at").is_null() | (pl.col("_t") >= pl.col("closed_at")))
-    line_suspended = (pl.col("status") == SubscriberStatus.SUSPENDED.value) & (pl.col("_t") >= pl.col("suspended_at"))
+    # A suspended line whose register does not say since when (suspended before the register kept the instant)
+    # is suspended for all time, as rating holds it (rating.suspensions): the safe side for the subscriber.
+    line_suspended = (pl.col("status") == SubscriberStatus.SUSPENDED.value) & (
+        pl.col("suspended_at").is_null() | (pl.col("_t") >= pl.col("suspended_at")))
     verdict = (
         pl.when(pl.col("offer_id").is_null() | pl.col("provider_id").is_null())
         .then(pl.lit(Verdict.UNKNOWN_OFFER.value))

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from fairtel.core.contracts import CONSENT_FIELDS, ConsentChannel, ConsentEventKind
 from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.privacy._numbers import MAX_DIGITS, MIN_DIGITS, msisdn_problem
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "event": pl.String(),
@@ -30,6 +31,10 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 _RAW = pl.Struct({f: pl.String() for f in CONSENT_FIELDS})
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 _EVENTS = [e.value for e in ConsentEventKind]
+# A number as the subscriber register keeps one (``msisdn_problem``, which says why one is not): ASCII digits only
+# (a regex ``\d`` also takes full-width and other scripts' digits), the first not 0.
+_E164 = rf"^[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}$"
+_MSISDN_WHY = "msisdn_problem"  # the check's message is msisdn_problem's for the value
 _CHANNELS = [c.value for c in ConsentChannel]
 
 
@@ -135,7 +140,7 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
         ("event", pl.col("event").is_not_null() & ~pl.col("event").is_in(_EVENTS), f"must be one of {', '.join(_EVENTS)}"),
         ("subscription_id", pl.col("subscription_id").fill_null("") == "", "missing"),
         ("msisdn", pl.col("msisdn").is_null(), "missing"),
-        ("msisdn", pl.col("msisdn").is_not_null() & ~pl.col("msisdn").str.contains(r"^\d{6,15}$"), "must be 6 to 15 digits (E.164 without +)"),
+        ("msisdn", pl.col("msisdn").is_not_null() & ~pl.col("msisdn").str.contains(_E164), _MSISDN_WHY),
         ("offer_id", pl.col("offer_id").fill_null("") == "", "missing"),
         ("at", pl.col("at").is_null(), "missing"),
         ("at", pl.col("at").is_not_null() & pl.col("_at").is_null(), "must be an RFC 3339 timestamp with an offset"),
@@ -155,8 +160,11 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
             for i, (fld, _, msg) in enumerate(checks):
                 if row["_bad"][f"c{i}"]:
                     value = row.get(fld)
-                    shown = f" (got {value!r})" if value not in (None, "") and msg != "missing" else ""
-                    problems.append(Problem(file, int(row["line"]), fld, f"{msg}{shown}", "consent_event_invalid"))
+                    if msg == _MSISDN_WHY:  # says why and quotes the value
+                        text = msisdn_problem(value or "") or f"not an E.164 number: {value!r}"
+                    else:
+                        text = msg + (f" (got {value!r})" if value not in (None, "") and msg != "missing" else "")
+                    problems.append(Problem(file, int(row["line"]), fld, text, "consent_event_invalid"))
     good = flagged.filter(~bad_any).select(
         "line",
         "event",

@@ -253,6 +253,7 @@ NOTES_ZH: dict[str, str] = {
 # What an error page says under its code, in Chinese: the code stays as it is (a stable name to quote to
 # support), the sentence is the reader's. English pages show the error's own message, which names the thing.
 ERRORS_ZH: dict[str, str] = {
+    "already_subscribed": "您已订购该业务，如需重新订购请先退订。",
     "not_found": "未找到该记录，或您无权查看。",
     "not_available": "该功能所需的数据尚未生成，暂不可用。",
     "conflict": "该操作与当前状态不符（可能已由他人处理），请刷新页面后查看。",
