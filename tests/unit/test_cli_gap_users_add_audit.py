@@ -101,3 +101,16 @@ def test_the_cli_row_says_what_the_apis_row_says(tmp_path: Path) -> None:
     assert (api.action, api.reason) == ("user.create", "role subscriber")
     assert cli.action == api.action and cli.reason.startswith(f"{api.reason}; ")
     assert api.subject_msisdn_pseudonym == _pseudonym(home, LINE) and cli.subject_msisdn_pseudonym == _pseudonym(home, LINE2)
+
+
+def test_an_api_key_made_on_the_command_line_is_recorded_as_the_api_records_it(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    _add(home, "billing-feed", "--role", "analyst")
+    result = runner.invoke(app, ["users", "key", "billing-feed", "--label", "mediation", "--home", str(home), "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = _audit(home, "api_key.create")
+    with _app(home) as fapp:
+        login = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="login")("billing-feed")
+    assert (row.role, row.subject_msisdn_pseudonym) == ("cli", None) and row.resource.startswith("api_key/")
+    assert row.reason == f"for {login}; fairtel users key, run by OS user {os_user()}"
+    assert "billing-feed" not in row.reason

@@ -118,6 +118,11 @@ def _actor(ctx: typer.Context | None, login: Pseudonymizer) -> str:
     return (login(named) if has_number(named) else named)[:_ACTOR_MAX]
 
 
+def login_pseudonym(app: App, username: str) -> str:
+    """A login's keyed pseudonym, as the API's audit names the login a change concerns."""
+    return _pseudonymizers(app.settings.secret_key.get_secret_value())[1](username)
+
+
 def audit_change(
     ctx: typer.Context | None,
     app: App,

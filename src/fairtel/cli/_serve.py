@@ -116,10 +116,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Make an API key for a system; it is printed once, only its hash is kept."""
         from fairtel.api import create_api_key
+        from fairtel.cli._audit import audit_change, login_pseudonym
 
         try:
             with app_for(ctx, home) as context, context.db.begin() as conn:
                 key_id, secret = create_api_key(conn, username, label=label)
+                # as the API records it (``api_key.create``), in the same transaction: no key without its row
+                audit_change(ctx, context, conn, action="api_key.create", resource=f"api_key/{key_id}",
+                             reason=f"for {login_pseudonym(context, username)}")
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from exc
         if as_json:
