@@ -111,14 +111,14 @@ def test_rerate_reasons_are_stored_as_codes_and_worded_in_the_statements_languag
     for word in ("rerate", "record", "monthly fee", "late VAS", "Credit", "Debit", "credit", "debit"):
         assert not any(word in text for text in adjustments), (word, adjustments)
     plan_zh = CATALOG.plan("basic-39").name.in_language("zh")
-    assert f"减免：2026-03 重新计费：套餐月费 {plan_zh} 39.00 → 35.00 CNY" in adjustments
-    assert any(t.startswith("补收：2026-03 出账后补计：话单 v9 国内主叫 1.50 CNY") for t in adjustments), adjustments
+    assert f"减免：2026-03 重新计费：套餐月费 {plan_zh} 39.00 → 35.00 元" in adjustments
+    assert any(t.startswith("补收：2026-03 出账后补计：话单 v9 国内主叫 1.50 元") for t in adjustments), adjustments
     assert any(t.startswith("补收：2026-03 出账后补收：增值业务 ") and "订购 sub-1" in t for t in adjustments), adjustments
     en = statement_csv(build_statement(a, run.billed, catalog=CATALOG, language="en"))
     assert "Credit: rerate 2026-03: monthly fee Basic 39 39.00 → 35.00 CNY" in en
     assert "Debit: rated after the bill 2026-03: record v9 Domestic calls 1.50 CNY" in en
     b_zh = statement_csv(build_statement(b, run.billed, catalog=CATALOG, language="zh"))
-    assert "减免：2026-03 重新计费：话单 p1 " in b_zh and "3.00 → 2.40 CNY" in b_zh
+    assert "减免：2026-03 重新计费：话单 p1 " in b_zh and "3.00 → 2.40 元" in b_zh
 
 
 def test_a_reason_stored_as_an_english_sentence_is_shown_as_stored() -> None:

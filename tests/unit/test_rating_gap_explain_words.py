@@ -63,7 +63,7 @@ def test_the_roaming_call_in_chinese_uses_the_catalogs_names_and_words() -> None
     assert "计费规则：其他地区漫游通话；资费：其他地区漫游通话 9.99 元/分钟" in zh
     assert "按每 1 分钟计为 54 分钟" in zh and "54 分钟 × 9.99 元/分钟 = 539.46 元" in zh
     assert "向上取整到 0.01 元：539.46 元" in zh and "合计：539.46 元" in zh
-    assert "主叫" in zh and "时长 53 分 22 秒" in zh and "在 BR 漫游" in zh
+    assert "主叫" in zh and "时长 53 分 22 秒" in zh and "漫游（巴西）" in zh
 
 
 def test_an_allowance_draw_in_english() -> None:

@@ -72,6 +72,15 @@ _REQUIRED = ("record_id", "msisdn", "period", "started_at", "kind", "rule_id", "
 BILLABLE_VERDICTS = frozenset({Verdict.CONSENTED.value})
 LINE_SUSPENDED = HoldReason.LINE_SUSPENDED.value
 HOLD_REASONS: tuple[str, ...] = tuple(r.value for r in HoldReason)  # a usage line's ``verdict`` that holds it
+def charged(columns: Collection[str]) -> pl.Expr:
+    """True for the rated lines a bill may charge (with rated lines whose ``columns`` these are): every line but a
+    usage line held off the bill (its ``verdict`` a ``rating.HoldReason``: made after the line's suspension, charged
+    only if released). For readers that count what subscribers are charged: bill shock, churn's usage charges."""
+    if "verdict" not in columns or "kind" not in columns:
+        return pl.lit(True)
+    return ~(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS)).fill_null(False)
+
+
 # The columns the snapshot of billed lines adds: which bill and which run each line went into.
 SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {**BILLED_INPUT, "bill_id": pl.String(), "run_id": pl.String()}
 

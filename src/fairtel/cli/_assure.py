@@ -346,10 +346,14 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
     rated = None
     rated_files = store.files("rated")
     if rated_files:
+        from fairtel.billing import charged
+
         lf = pl.scan_parquet(rated_files)
         needed = ["record_id", "msisdn", "started_at", "amount_minor", "currency", "kind", "roaming_country"]
-        if set(needed) <= set(lf.collect_schema().names()):
-            rated = lf.select(needed).collect()
+        names = lf.collect_schema().names()
+        if set(needed) <= set(names):
+            # what the bills charge: usage held off them (made after the line's suspension) is no bill shock
+            rated = lf.filter(charged(names)).select(needed).collect()
         else:
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
     return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes,

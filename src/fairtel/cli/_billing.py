@@ -379,6 +379,30 @@ def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str])
     return {(m, s or "", r) for m, s, r in kept.unique().iter_rows()}
 
 
+def not_rated(app: App, key: str, *, examples: int = 3) -> tuple[int, list[str]]:
+    """How many usage records of period ``key`` the lake holds that no rating has seen: in neither the rated lines
+    nor the unrated records (``fairtel rate``, or online rating, file by file), and some of their ids (``source/id``
+    when they have a source). A usage part the batch run under the rated lines read (its manifest) is rated whole;
+    only the parts landed since are read record by record. Call under the period's rating lock."""
+    from fairtel.core.commits import read_manifest
+
+    files = app.lake.files("usage", periods=[key])
+    if not files:
+        return 0, []
+    found = read_manifest(app.lake.root / "rated" / f"period={key}")
+    read = found[1] if found is not None else frozenset()
+    rest = [f for f in files if f.name not in read]
+    if not rest:
+        return 0, []
+    ids = [pl.col("source").cast(pl.String).fill_null(""), pl.col("record_id").cast(pl.String)]
+    usage = pl.scan_parquet(rest).select(ids)
+    seen = [pl.scan_parquet(f).select(ids) for f in (app.lake.files(d, periods=[key]) for d in ("rated", "unrated")) if f]
+    if seen:
+        usage = usage.join(pl.concat(seen).unique(), on=["source", "record_id"], how="anti")
+    left = usage.unique().sort("source", "record_id").collect()
+    return left.height, [f"{src}/{rid}" if src else rid for src, rid in left.head(examples).iter_rows()]
+
+
 def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any,
               catalog_text: str | None = None) -> dict[str, Any]:
     from fairtel.billing import run_bills
@@ -396,8 +420,14 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     # its lines in meanwhile would remove the files listed here before they are read
     with period_lock(app.lake.root, per.key):
         rated_files = app.lake.files("rated", periods=[per.key])
-        if not rated_files and app.lake.files("usage", periods=[per.key]):
-            raise ConflictError(f"the usage of {per.key} is not rated yet: run `fairtel rate --period {per.key}` first")
+        unrated, examples = not_rated(app, per.key)
+        if unrated:
+            # a bill must hold all of the period's usage it can: a record ingested after the rating run (or never
+            # rated) would otherwise be left off without a word, and a rerun of the bill run skips issued bills
+            raise ConflictError(
+                f"{unrated} usage record(s) of {per.key} in the lake are not rated (ingested after the period was rated, "
+                f"e.g. {', '.join(examples)}): run `fairtel rate --period {per.key}` first",
+                details={"period": per.key, "unrated_records": unrated, "examples": examples})
         if report is not None:
             report.step("read", total=2)
         rating_batch = _rating_batch(app, per.key)  # the lines' draw order, for a rerate to rate them in again
@@ -484,17 +514,35 @@ def msisdn_argument(text: str) -> str:
     return digits if digits.isascii() and digits.isdigit() else number
 
 
+def _no_bill(msisdn: str, per: Period, *, known: bool, issued: bool) -> str:
+    """Why there is no statement of ``msisdn`` for ``per``: no such subscriber, the period not billed yet, or billed
+    without a bill for this line."""
+    if not known:
+        return f"{msisdn} is not a subscriber of this home (not in the register): it has no bill for {per.key}"
+    if not issued:
+        return f"no bill issued for {per.key} yet: run `fairtel bill --period {per.key} --issue` first"
+    return (f"no bill for {msisdn} in {per.key}, though the period's bills are issued: the line was not in service in "
+            "the period (activated after it, or closed with nothing to bill)")
+
+
 def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: str, lang: str | None) -> str:
+    from sqlalchemy import exists, select
+
     from fairtel.billing import bill_id_for, build_statement, snapshot_mismatches, statement_csv, statement_html
     from fairtel.store import get_bill, get_subscriber
+    from fairtel.store._schema import Bill as BillRow
+    from fairtel.store._schema import table_of
 
     msisdn = msisdn_argument(msisdn)
     per = _period(period, catalog)
     with app.db.connect() as conn:
         bill = get_bill(conn, bill_id_for(msisdn, per.key))
         sub = get_subscriber(conn, msisdn)
+        bills = table_of(BillRow)
+        issued = bill is None and bool(conn.scalar(select(exists().where(bills.c.period == per.key))))
     if bill is None:
-        raise NotFoundError(f"no bill issued for {msisdn} in {per.key}: run `fairtel bill --period {per.key} --issue` first")
+        raise NotFoundError(_no_bill(msisdn, per, known=sub is not None, issued=issued),
+                            details={"period": per.key, "subscriber": sub is not None, "period_issued": issued})
     language = lang or (sub.language if sub is not None else "zh")
     lines = _snapshot(app, per, {bill.bill_id: bill.run_id})
     if bill.run_id and _staged(app, BILLED, per.key, bill.run_id).exists() and snapshot_mismatches([bill], lines):
@@ -841,6 +889,7 @@ def register(app: typer.Typer) -> None:
                 text = None if stored else default_catalog_path().read_text(encoding="utf-8")
             else:
                 catalog, text = _catalog_file(catalog_file)
+            application.settings.check_clock(catalog.operator.timezone)  # periods on one clock, or none billed
             with reporter(quiet=as_json) as rep:
                 out = bill_period(application, period, catalog=catalog, issue=issue, report=rep, catalog_text=text)
             if as_json:  # the sample's numbers in clear (the table shows amounts by kind only)
@@ -970,6 +1019,7 @@ def register(app: typer.Typer) -> None:
         try:
             application = app_for(ctx, home)
             catalog = home_catalog(application, catalog_file, [])
+            application.settings.check_clock(catalog.operator.timezone)
             out = release_period(application, period, catalog=catalog, by=by, records=record, source=source, msisdn=msisdn,
                                  every=every, write_off=write_off, note=note)
             if as_json:
@@ -1006,6 +1056,7 @@ def register(app: typer.Typer) -> None:
         try:
             application = app_for(ctx, home)
             catalog = home_catalog(application, catalog_file, notes)
+            application.settings.check_clock(catalog.operator.timezone)
             with reporter(quiet=as_json) as rep:
                 out = rerate_period(application, period, catalog=catalog, report=rep)
             from fairtel.cli._audit import audit_shown, plural

@@ -84,8 +84,13 @@ def _home_data(app: App, catalog: Catalog) -> ChurnData:
          "category": [r[2] for r in rows]},
         schema={"msisdn": pl.String(), "at": pl.Datetime("us", "UTC"), "category": pl.String()},
     )
+    from fairtel.billing import charged
+
     rated = app.lake.files("rated")
-    charges = pl.scan_parquet(rated).select("msisdn", "started_at", "amount_minor").collect() if rated else None
+    charges = None
+    if rated:  # what subscribers are charged: usage held off the bill (made after a suspension) is not
+        lf = pl.scan_parquet(rated)
+        charges = lf.filter(charged(lf.collect_schema().names())).select("msisdn", "started_at", "amount_minor").collect()
     assert isinstance(ledger, pl.DataFrame)
     return ChurnData(_home_usage(app), _home_subscribers(app), catalog, complaints=complaints,
                      consent=ledger.select("msisdn", "event", "at"), charges=charges)
@@ -132,8 +137,9 @@ def advise_command(
 ) -> None:
     """Best plan for each subscriber: their actual months priced under every plan they could order, by the rating engine."""
     from fairtel.catalog import load_catalog
-    from fairtel.cli._home import home_gate
+    from fairtel.cli._home import home_gate, home_lines
     from fairtel.insight import advise, load_megaline_catalog, notice_text, read_megaline
+    from fairtel.rating import drop_held
 
     notes: list[str] = []
     wanted = None if plans is None else [p.strip() for item in plans for p in item.split(",") if p.strip()]
@@ -159,10 +165,12 @@ def advise_command(
                 # only the lake's partitions of the months priced are read
                 stored = [p for p in app.lake.periods("usage") if until is None or p <= until]
                 chosen = stored[-months:] if months else stored
-                usage = _home_usage(app, chosen).collect()
+                lines = home_lines(app)
+                # usage rating holds off the bill (made at or after a line's suspension) is not what anyone paid
+                usage = drop_held(_home_usage(app, chosen).collect(), lines)
                 subscribers = _home_subscribers(app)
                 # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
-                home_bill = {"prorate": True, "gate": home_gate(app, catalog)}
+                home_bill = {"prorate": True, "gate": home_gate(app, catalog, lines=lines)}
             if explain is not None:
                 subscribers = subscribers.filter(pl.col("msisdn") == explain)
                 if subscribers.height == 0:

@@ -19,6 +19,7 @@ from fairtel.bootstrap import App
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import Reporter, console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import CatalogError, FairtelError, InvalidInputError, Problem
+from fairtel.core.settings import Settings
 from fairtel.privacy import Pseudonymizer
 from fairtel.store import (
     ImportReport,
@@ -78,7 +79,8 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     usage_files = sorted(
         p for p in (directory / "usage").rglob("*") if p.is_file() and not p.name.startswith(".")
     ) if usage else []
-    total = 1 + 1 + len(consent_files) + len(usage_files) + int((directory / "loyalty.jsonl").is_file())
+    # the steps of "load" itself; each usage file has a bar (or plain lines) of its own, by its name
+    total = 1 + 1 + len(consent_files) + int((directory / "loyalty.jsonl").is_file())
 
     def step(name: str) -> None:
         if report is not None:
@@ -88,7 +90,7 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     known_plans: set[str] | None = None
     if catalog_file.is_file():
         text = catalog_file.read_text(encoding="utf-8")
-        known_plans, validated, note = _validate_catalog(catalog_file, text)
+        known_plans, validated, note = _validate_catalog(catalog_file, text, app.settings)
         with app.db.begin() as conn:
             stored = store_catalog(conn, text)
         summary.catalog = {
@@ -164,13 +166,20 @@ def _optional(module: str, name: str) -> Any:
         return None
 
 
-def _validate_catalog(path: Path, text: str) -> tuple[set[str] | None, bool, str | None]:
-    """Plan ids of a valid catalog; raises ``CatalogError`` listing every problem of an invalid one."""
+def _validate_catalog(path: Path, text: str, settings: Settings) -> tuple[set[str] | None, bool, str | None]:
+    """Plan ids of a valid catalog; raises ``CatalogError`` listing every problem of an invalid one, and for a
+    catalog on another clock than the home's settings (``Settings.clock_mismatch``): nothing is imported then, so no
+    usage is filed under periods that rating would read on another clock."""
     from fairtel.catalog import parse_catalog
+    from fairtel.core.settings import toml_line
 
     catalog, problems = parse_catalog(text, file=str(path))
     if problems or catalog is None:
         raise CatalogError(problems, what=f"catalog {path}")
+    why = settings.clock_mismatch(catalog.operator.timezone)
+    if why is not None:
+        raise CatalogError([Problem(str(path), toml_line(text, ("operator", "timezone")), "operator.timezone", why,
+                                    "clock_mismatch")], what=f"catalog {path}")
     return {p.id for p in catalog.plans}, True, None
 
 

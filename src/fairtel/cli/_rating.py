@@ -97,6 +97,8 @@ def register(app: typer.Typer) -> None:
         try:
             application = app_for(ctx, home, engine=engine)
             catalog = home_catalog(application, catalog_file, notes)
+            # the lake files usage under periods on the settings' clock: a catalog on another is refused
+            application.settings.check_clock(catalog.operator.timezone)
             per = Period.parse(period, catalog.operator.timezone)
             with reporter(quiet=as_json) as rep:
                 for n in notes:
@@ -121,14 +123,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("quote")
     def quote_cmd(
-        catalog_file: Annotated[Path | None, typer.Option("--catalog", help="Tariff catalog (default: the demo catalog).")] = None,
+        ctx: typer.Context,
+        catalog_file: Annotated[Path | None, typer.Option(
+            "--catalog", help="Tariff catalog (default: the home's current one, else the demo catalog).")] = None,
         plan: Annotated[str | None, typer.Option("--plan", help="Plan for records that name none.")] = None,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
     ) -> None:
         """Price canonical usage records read as JSON on stdin (one object or a list); prints a JSON list."""
         from fairtel.rating import quote
 
         try:
-            catalog = home_catalog(None, catalog_file, [])
+            notes: list[str] = []
+            catalog = quote_catalog(ctx, catalog_file, home, notes)
+            for n in notes:  # stdout is the JSON: what priced it is said beside
+                err_console.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
             text = sys.stdin.read()
             try:
                 data = json.loads(text)
@@ -161,7 +169,10 @@ def register(app: typer.Typer) -> None:
                 raise InvalidInputError([Problem("--lang", None, "lang", "zh or en")], what="options")
             application = app_for(ctx, home)
             lake = application.lake
-            rated = _find(lake, RATED, record_id, source, period)
+            # a billed record is explained from what its bill was issued from (or held off it), as its statement
+            # shows it: the period may have been rated again since, under another tariff
+            rated = as_billed(_find(lake, RATED, record_id, source, period),
+                              billed_lines(application, record_id, source, period))
             if rated.height == 0:
                 unrated = _find(lake, UNRATED, record_id, source, period)
                 if unrated.height:
@@ -184,6 +195,68 @@ def register(app: typer.Typer) -> None:
         else:
             # plain text: a catalog's name may hold square brackets, which console markup would eat
             console.print(result.render(language), markup=False, highlight=False, soft_wrap=True)
+
+
+# what a bill's snapshot line must share with a rated line for the two to be the same charge
+_SAME_CHARGE = ("line", "rule_id", "allowance_id", "allowance_used", "quantity", "charged_quantity", "amount_minor", "verdict")
+
+
+def billed_lines(app: App, record_id: str, source: str | None, period: str | None) -> pl.DataFrame:
+    """The lines of a record on an issued bill: those the bill run that issued the bill was built from (``billed``)
+    or held off it (``held_usage``), of runs whose bills the database committed (another run's part is no bill)."""
+    from fairtel.billing import SNAPSHOT_COLUMNS
+    from fairtel.cli._billing import BILLED, HELD
+    from fairtel.store._billing import issued_runs
+
+    found = [f for f in (_find(app.lake, d, record_id, source, period) for d in (BILLED, HELD)) if f.height]
+    if not found:
+        return pl.DataFrame(schema=SNAPSHOT_COLUMNS)
+    lines = pl.concat([f.select([pl.col(c).cast(t) if c in f.columns else pl.lit(None, dtype=t).alias(c)
+                                 for c, t in SNAPSHOT_COLUMNS.items()]) for f in found])
+    with app.db.connect() as conn:
+        runs = {r for key in lines["period"].unique().to_list() for r in issued_runs(conn, key)}
+    return lines.filter(pl.col("run_id").is_in(sorted(runs)))
+
+
+def as_billed(rated: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
+    """The lines to explain a record with: its rated lines while they are the very charge its bill holds (they keep
+    more: the allowance used before each, the rate, whether a cap applied), else the bill's lines; ``rated`` when no
+    bill holds the record, or it is in several sources (the explanation asks which)."""
+    if billed.height == 0 or billed["source"].n_unique() > 1:
+        return rated if rated.height else billed
+    mine = rated.filter(pl.col("source") == billed["source"][0]) if rated.height else rated
+
+    def charge(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select([pl.col(c).cast(billed.schema[c]) for c in _SAME_CHARGE]).sort("line")
+
+    if mine.height == billed.height and charge(mine).equals(charge(billed)):
+        return mine
+    return billed.drop("bill_id", "run_id")
+
+
+def quote_catalog(ctx: typer.Context, file: Path | None, home: Path | None, notes: list[str]) -> Catalog:
+    """The catalog a quote prices with: ``--catalog FILE``; else, as every other command, the current catalog of the
+    home in use (``--home``, else ``FAIRTEL_HOME``, else ./var); else the demo catalog, said in ``notes``. A home
+    without a database is not created (a quote writes nothing)."""
+    from fairtel.bootstrap import bootstrap
+    from fairtel.catalog import default_catalog_path, load_catalog
+    from fairtel.cli._context import home_of
+    from fairtel.core.settings import load_settings
+
+    if file is not None:
+        return load_catalog(file)
+    settings = load_settings(home=home_of(ctx, home))
+    demo = default_catalog_path()
+    if settings.database_url is None and not (settings.home / "fairtel.db").is_file():
+        notes.append(f"no fairtel home at {settings.home}: priced with the demo catalog {demo} (--catalog FILE or --home DIR "
+                     "to price with another)")
+        return load_catalog(demo)
+    with bootstrap(settings) as app:
+        found: list[str] = []
+        catalog = home_catalog(app, None, found)
+    if found:
+        notes.append(f"no catalog loaded in the home {settings.home}: priced with the demo catalog {demo}")
+    return catalog
 
 
 def explain_record(

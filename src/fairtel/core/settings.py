@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -179,6 +180,25 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
 
+    def clock_mismatch(self, catalog_timezone: str) -> str | None:
+        """Why a catalog whose ``[operator] timezone`` is ``catalog_timezone`` may not be used with these settings, or
+        None when both name one clock. Mediation files each usage record under the billing period of its start on
+        ``timezone`` (FAIRTEL_TIMEZONE); rating, billing and time bands read periods on the catalog's clock. On two
+        clocks a call near a month's end is filed under one period and rated under the other: it is never rated, and
+        the period it sits in cannot be rated at all."""
+        if same_clock(self.timezone, catalog_timezone):
+            return None
+        return (f"the catalog's [operator] timezone is {catalog_timezone} but FAIRTEL_TIMEZONE (timezone in fairtel.toml) "
+                f"is {self.timezone}: usage is filed under billing periods on FAIRTEL_TIMEZONE's clock and rated on the "
+                "catalog's, so records near a month's end would never be rated; set FAIRTEL_TIMEZONE="
+                f"{catalog_timezone} (before any usage is ingested) or give the catalog timezone = \"{self.timezone}\"")
+
+    def check_clock(self, catalog_timezone: str) -> None:
+        """Raise ``ConfigError`` when the catalog's clock is not these settings' (``clock_mismatch``)."""
+        why = self.clock_mismatch(catalog_timezone)
+        if why is not None:
+            raise ConfigError(why, details={"catalog_timezone": catalog_timezone, "timezone": self.timezone})
+
     def check_secrets(self) -> None:
         """Outside development, a secret left at its default, or empty, is refused."""
         if self.environment is Environment.DEVELOPMENT:
@@ -189,6 +209,27 @@ class Settings(BaseSettings):
         if not secret:
             # an empty key makes keyed pseudonyms and ids computable by anyone, like no key at all
             raise ConfigError("FAIRTEL_SECRET_KEY is empty; set a secret outside development")
+
+
+def same_clock(a: str, b: str) -> bool:
+    """Whether two IANA time zones read as one clock for fairtel: the same name, or (another name for the same
+    zone: ``UTC`` and ``Etc/UTC``) the same offset at the start and the middle of every month from 1970 to 2100,
+    so that both put every instant in the same billing period."""
+    if a == b:
+        return True
+    za, zb = zone(a), zone(b)
+    for year in range(1970, 2101):
+        for month in range(1, 13):
+            for day, hour in ((1, 0), (15, 12)):
+                if (datetime(year, month, day, hour, tzinfo=za).utcoffset()
+                        != datetime(year, month, day, hour, tzinfo=zb).utcoffset()):
+                    return False
+    return True
+
+
+def toml_line(text: str, path: tuple[str, ...]) -> int | None:
+    """The line of the key ``path`` in a TOML document (``("operator", "timezone")``), for error messages."""
+    return _toml_line(text, path)
 
 
 def config_path() -> Path:

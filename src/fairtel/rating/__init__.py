@@ -7,7 +7,7 @@ Does not own the catalog format (catalog/), consent (consent/), reading or writi
 or bills (billing/).
 """
 
-from fairtel.rating._explain import ExplainedLine, Explanation, StepText, explain
+from fairtel.rating._explain import CapText, ExplainedLine, Explanation, StepText, explain
 from fairtel.rating._lines import (
     RATED_COLUMNS,
     STATE_COLUMNS,
@@ -21,13 +21,14 @@ from fairtel.rating._quote import default_plan, quote
 from fairtel.rating._rate import normalise_subscribers, normalise_usage, rate
 from fairtel.rating._state import state_from_rated
 from fairtel.rating._steps import CompiledRate, LineCharge, StepUse, charge_line, compile_rate
-from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, no_gate, price_only_gate, register_gate
+from fairtel.rating._vas import NO_GATE, VasGate, consent_gate, drop_held, no_gate, price_only_gate, register_gate
 
 __all__ = [
     "NO_GATE",
     "RATED_COLUMNS",
     "STATE_COLUMNS",
     "UNRATED_COLUMNS",
+    "CapText",
     "CompiledRate",
     "ExplainedLine",
     "Explanation",
@@ -43,6 +44,7 @@ __all__ = [
     "compile_rate",
     "consent_gate",
     "default_plan",
+    "drop_held",
     "explain",
     "no_gate",
     "normalise_subscribers",

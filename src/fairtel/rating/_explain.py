@@ -14,6 +14,7 @@ caller may see them. The codes (rule, rate, zone, band and allowance ids, the ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from fairtel.catalog import Catalog, Name
 from fairtel.core.errors import NotFoundError
 from fairtel.core.money import Money, minor_units
 from fairtel.privacy import mask_msisdn
+from fairtel.rating._countries import country_name
 from fairtel.rating._steps import charge_line, compile_rate
 
 
@@ -41,6 +43,21 @@ class StepText:
     rate_unit: int
     increment: int
     cost: str  # decimal string, before the line's rounding
+
+
+@dataclass(frozen=True, slots=True)
+class CapText:
+    """A cap that lowered a line's amount after its rounding, in the order rating applies them: the rate's
+    ``max_cost`` (``max_cost``: a line costs at most that; ``call_max_cost``: a call cut at band changes costs at most
+    that in all its parts, ``spent_minor`` in the parts before this one), then the rule's ``daily_cap`` (at most that a
+    local ``day`` under the rule). ``amount_minor``: the line's amount once this cap applied."""
+
+    kind: str  # max_cost, call_max_cost or daily_cap
+    limit: str  # decimal string, in the line's currency
+    limit_minor: int
+    amount_minor: int
+    spent_minor: int | None = None  # call_max_cost: what the call's parts before this one cost
+    day: str | None = None  # daily_cap: the local day (YYYY-MM-DD) the cap counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +97,8 @@ class ExplainedLine:
     # the catalog's names of what the line names ("rule", "rate", "zone", "roaming_zone", "band", "allowance",
     # "offer"), in both languages: the statement's words; an entry without a name in the catalog is left out
     labels: dict[str, Name] = field(default_factory=dict)
+    rounded_minor: int | None = None  # the rounded amount before any cap (None when not a priced line)
+    caps: tuple[CapText, ...] = ()  # the caps that lowered it, in the order applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +179,10 @@ def explain(
     catalog_version_id: int | None = None,
     earlier_tariff: bool = False,
 ) -> Explanation:
-    """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read.
+    """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read: rated
+    lines (``RATED_COLUMNS``), or the lines a bill was issued from (billing's snapshot, which keeps fewer columns:
+    the rate is then the rule's, the offset of a call's piece its distance from the call's start, the roaming zone
+    the country's, a cap the one the tariff shows, and the allowance used before the line is not known).
     ``catalog``: the one the lines were priced with (the version the bill was issued under, when it was);
     ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
     ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since."""
@@ -173,7 +195,7 @@ def explain(
     if len(sources) > 1:
         raise NotFoundError(f"record {record_id!r} exists in several sources ({', '.join(sorted(sources))}); name one",
                             details={"record_id": record_id, "sources": sorted(sources)})
-    rows = mine.sort("line").to_dicts()
+    rows = _complete(mine.sort("line").to_dicts(), catalog)
     first = rows[0]
     currency = first["currency"]
     exp = minor_units(currency)
@@ -189,6 +211,7 @@ def explain(
     for r in rows:
         qty, drawn = pieces.get(r["offset"], (0, 0))
         pieces[r["offset"]] = (qty + (r["quantity"] or 0), drawn + (r["allowance_used"] or 0))
+    several = len(pieces) > 1
 
     lines = []
     for r in rows:
@@ -196,17 +219,28 @@ def explain(
         rate = rates.get(r["rate_id"] or "")
         steps: tuple[StepText, ...] = ()
         connect = unrounded = "0"
-        recomputed = None
+        recomputed = rounded = None
+        caps: tuple[CapText, ...] = ()
+        capped = r["capped"]
         charged_line = r["allowance_id"] is None and r["kind"] != "vas"
         if rate is not None and charged_line:
             qty, drawn = pieces[r["offset"]]
-            charge = charge_line(compile_rate(rate, currency), offset=r["offset"], quantity=qty, drawn=drawn)
+            compiled = compile_rate(rate, currency)
+            charge = charge_line(compiled, offset=r["offset"], quantity=qty, drawn=drawn)
             steps = tuple(
                 StepText(u.step, u.units, u.billed, u.drawn, u.charged, str(rate.steps[u.step].rate),
                          rate.steps[u.step].rate_unit, rate.steps[u.step].increment, _decimal(u.cost))
                 for u in charge.steps if u.billed
             )
             connect, unrounded, recomputed = _decimal(charge.connect_fee), _decimal(charge.unrounded), charge.amount_minor
+            rounded = charge.rounded_minor
+            spent = sum(x["amount_minor"] for x in rows if x["allowance_id"] is None and x["offset"] < r["offset"]) if several else 0
+            caps, explained = _caps(r, rounded, compiled.max_cost_minor, spent if several else None,
+                                    None if rule is None else rule.daily_cap, currency, catalog)
+            if capped is None:  # a billed line keeps no flag: capped when a cap of the tariff gives its amount
+                capped = bool(caps) and explained
+            if not capped:
+                caps = ()
         elif charged_line and r["kind"] != "vas":
             recomputed = 0
         allowance = allowances.get(r["allowance_id"] or "")
@@ -224,10 +258,10 @@ def explain(
             allowance_quantity=None if allowance is None else allowance.quantity,
             charged_quantity=r["charged_quantity"] or 0, steps=steps, connect_fee=connect, unrounded=unrounded,
             rounding=None if rate is None else f"{rate.rounding.value}/{rate.rounding_decimals}",
-            amount=str(Decimal(r["amount_minor"]).scaleb(-exp)), amount_minor=r["amount_minor"], capped=bool(r["capped"]),
+            amount=str(Decimal(r["amount_minor"]).scaleb(-exp)), amount_minor=r["amount_minor"], capped=bool(capped),
             throttled=bool(r["throttled"]), verdict=r["verdict"], subscription_id=r["subscription_id"],
             recomputed_minor=recomputed, rate_steps=0 if rate is None else len(rate.steps),
-            labels=_labels(catalog, r),
+            labels=_labels(catalog, r), rounded_minor=rounded, caps=caps,
         ))
     record: dict[str, Any] = {}
     if usage is not None:
@@ -241,6 +275,61 @@ def explain(
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
         earlier_tariff=earlier_tariff,
     )
+
+
+def _complete(rows: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+    """A record's lines with every column ``explain`` reads. A bill's snapshot keeps fewer than rating writes: the
+    rate is the rule's, a piece's offset its distance in seconds from the record's first line (a call cut at band
+    changes; other records are one piece), the roaming zone the country's; whether a cap applied is left to the
+    tariff (None), nothing was throttled, and the allowance used before the line is not known (None)."""
+    if not rows or all(c in rows[0] for c in ("rate_id", "offset", "roaming_zone", "allowance_before", "capped", "throttled")):
+        return rows
+    rules = {r.id: r for p in catalog.plans for r in p.rules}
+    start = min(r["started_at"] for r in rows)
+    out = []
+    for r in rows:
+        rule = rules.get(r.get("rule_id") or "")
+        country = r.get("roaming_country")
+        roaming = None
+        if country:
+            try:
+                roaming = catalog.roaming_zone_for(country).id
+            except NotFoundError:
+                roaming = None
+        offset = int((r["started_at"] - start).total_seconds()) if r.get("kind") == "voice" else 0
+        derived = {"rate_id": None if rule is None else rule.rate, "offset": offset, "roaming_zone": roaming,
+                   "allowance_before": None, "capped": None, "throttled": False}
+        out.append({**derived, **r})
+    return out
+
+
+def _caps(row: dict[str, Any], rounded: int, max_cost: int | None, spent: int | None, daily_cap: Decimal | None,
+          currency: str, catalog: Catalog) -> tuple[tuple[CapText, ...], bool]:
+    """The caps that take a charged line from its rounded amount ``rounded`` to the amount stored, in the order
+    rating applies them (the rate's ``max_cost`` on the line, on a call cut in pieces across them, ``spent`` in the
+    pieces before; then the rule's daily cap), and whether they give the stored amount."""
+    exp = minor_units(currency)
+    stored = row["amount_minor"]
+
+    def money(minor: int) -> str:
+        return str(Decimal(minor).scaleb(-exp))
+
+    caps: list[CapText] = []
+    after = rounded
+    if max_cost is not None and after > max_cost:
+        after = max_cost
+        caps.append(CapText("max_cost", money(max_cost), max_cost, after))
+    if max_cost is not None and spent is not None and stored < after:
+        left = max(0, max_cost - spent)
+        if left < after:
+            after = left
+            caps.append(CapText("call_max_cost", money(max_cost), max_cost, after, spent_minor=spent))
+    if daily_cap is not None and stored < after:
+        limit = int(daily_cap.scaleb(exp))
+        day = row["started_at"].astimezone(catalog.tz).strftime("%Y-%m-%d")
+        after = stored
+        caps.append(CapText("daily_cap", money(limit), limit, after, day=day))
+    return tuple(caps), after == stored
 
 
 def _labels(catalog: Catalog, row: dict[str, Any]) -> dict[str, Name]:
@@ -305,6 +394,22 @@ HELD_WORDS: dict[str, tuple[str, str]] = {
                        "Held, not billed: made after the line was suspended; priced, but charged only if released after review"),
 }
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _zh_cat(*parts: str) -> str:
+    """Chinese text put together with a space wherever a letter or digit meets a Chinese character (``1 KiB 计为``,
+    ``9.50 GBP 不同``, but ``9.50 元不同``), as the statement writes ``16/31 天`` and ``2026-03 重新计费``."""
+    out = ""
+    for part in parts:
+        if out and part and (
+                (out[-1].isascii() and out[-1].isalnum() and _CJK.match(part[0]))
+                or (_CJK.match(out[-1]) and part[0].isascii() and part[0].isalnum())):
+            out += " "
+        out += part
+    return out
 
 
 def _pick(zh: bool, pair: tuple[str, str]) -> str:
@@ -403,8 +508,9 @@ def _usage(record: dict[str, Any], zh: bool, number: Any) -> str:
     if up is not None or down is not None:
         u, d = _quantity(int(up or 0), "byte", zh), _quantity(int(down or 0), "byte", zh)
         parts.append(f"上行 {u}，下行 {d}" if zh else f"{u} up, {d} down")
-    if record.get("roaming_country"):
-        parts.append(f"在 {record['roaming_country']} 漫游" if zh else f"roaming in {record['roaming_country']}")
+    if record.get("roaming_country"):  # as the statement names it: 漫游（日本）/ roaming (Japan)
+        country = country_name(str(record["roaming_country"]), "zh" if zh else "en")
+        parts.append(f"漫游（{country}）" if zh else f"roaming ({country})")
     return ("，" if zh else ", ").join(parts)
 
 
@@ -437,8 +543,12 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
         a = _named(ln.labels, "allowance", ln.allowance_id, zh)
         total = ("不限量" if zh else "unlimited") if ln.allowance_quantity is None else _quantity(ln.allowance_quantity, ln.unit, zh)
         used, before, after = (_quantity(v, ln.unit, zh) for v in (ln.allowance_used, ln.allowance_before, ln.allowance_after))
-        out.append(f"  由套餐内额度“{a}”抵扣 {used}（此前已用 {before}，抵扣后已用 {after}，额度共 {total}）" if zh
-                   else f"  {used} from your allowance “{a}” ({before} used before, {after} after, of {total})")
+        if ln.allowance_before is None:  # a bill's line keeps what it drew, not what was used before it
+            out.append(f"  由套餐内额度“{a}”抵扣 {used}（额度共 {total}）" if zh
+                       else f"  {used} from your allowance “{a}” (of {total})")
+        else:
+            out.append(f"  由套餐内额度“{a}”抵扣 {used}（此前已用 {before}，抵扣后已用 {after}，额度共 {total}）" if zh
+                       else f"  {used} from your allowance “{a}” ({before} used before, {after} after, of {total})")
         if ln.throttled:
             out.append("  已超出不限量套餐的限速阈值：降速，不收费" if zh
                        else "  past the unlimited allowance's threshold: speed reduced, no charge")
@@ -454,14 +564,15 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
             fee = _money(ln.connect_fee, cur, zh)
             out.append(f"  接通费 {fee}" if zh else f"  connect fee {fee}")
         out.append(_rounded(ln, cur, zh))
-    if ln.capped:
+        out.extend(_cap(c, ln, e, zh) for c in ln.caps)
+    if ln.capped and not ln.caps:  # a cap this catalog does not show (the line was priced under another)
         out.append("  已封顶（最高费用或每日上限）" if zh else "  capped (max cost or daily cap)")
     if ln.throttled:
         out.append("  已超出不限量套餐的限速阈值：降速，不收费" if zh
                    else "  past the unlimited allowance's threshold: speed reduced, no charge")
     if ln.recomputed_minor is not None and ln.recomputed_minor != ln.amount_minor and not ln.capped:
         now, was = _minor(ln.recomputed_minor, cur, zh), _money(ln.amount, cur, zh)
-        out.append(f"  注意：按此资费重新计算，本部分为 {now}，与记录的 {was}不同" if zh
+        out.append(_zh_cat(f"  注意：按此资费重新计算，本部分为 {now}，与记录的 {was}", "不同") if zh
                    else f"  note: this tariff gives {now} for this part, not the {was} recorded")
     return out
 
@@ -476,8 +587,8 @@ def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
     cost = _money(s.cost, cur, zh)
     inc = q(s.increment)
     if zh:
-        counted = f"，按每 {inc}计为 {q(s.billed)}" if s.billed != s.units else ""
-        drawn = f"，其中 {q(s.drawn)}由套餐抵扣" if s.drawn else ""
+        counted = _zh_cat(f"，按每 {inc}", "计为 ", q(s.billed)) if s.billed != s.units else ""
+        drawn = _zh_cat(f"，其中 {q(s.drawn)}", "由套餐抵扣") if s.drawn else ""
         return f"  {tier}用量 {q(s.units)}{counted}{drawn}，计费 {q(s.charged)} × {price} = {cost}"
     counted = f", counted in steps of {inc} as {q(s.billed)}" if s.billed != s.units else ""
     drawn = f", {q(s.drawn)} of it from allowances" if s.drawn else ""
@@ -485,13 +596,38 @@ def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
 
 
 def _rounded(ln: ExplainedLine, cur: str, zh: bool) -> str:
-    subtotal, amount = _money(ln.unrounded, cur, zh), _money(ln.amount, cur, zh)
+    """The line's subtotal and what its rounding makes of it (before any cap: ``_cap`` tells those after)."""
+    rounded = ln.amount if ln.rounded_minor is None else Money.from_minor(ln.rounded_minor, cur).amount
+    subtotal, amount = _money(ln.unrounded, cur, zh), _money(rounded, cur, zh)
     mode, _, decimals = (ln.rounding or "").partition("/")
     if not decimals.isdigit():
         return f"  小计 {subtotal} → {amount}" if zh else f"  subtotal {subtotal} → {amount}"
     step = _money(format(Decimal(1).scaleb(-int(decimals)), "f"), cur, zh)
     how = _pick(zh, _ROUNDING.get(mode, (mode, mode)))
     return f"  小计 {subtotal}，{how}到 {step}：{amount}" if zh else f"  subtotal {subtotal}, {how} to {step}: {amount}"
+
+
+_NOUN = {"voice": ("通话", "call"), "sms": ("短信", "message"), "data": ("上网", "session")}
+
+
+def _cap(c: CapText, ln: ExplainedLine, e: Explanation, zh: bool) -> str:
+    """A cap that lowered the line, which one and its amount: the rate's most for one use (or for a whole call cut at
+    band changes), or the rule's most a day."""
+    cur = e.currency
+    limit, amount = _money(c.limit, cur, zh), _minor(c.amount_minor, cur, zh)
+    noun = _pick(zh, _NOUN.get(e.kind, ("次", "use")))
+    rate = _named(ln.labels, "rate", ln.rate_id, zh)
+    if c.kind == "daily_cap":
+        rule = _named(ln.labels, "rule", ln.rule_id, zh)
+        return (f"  封顶：计费规则“{rule}”每天最多收取 {limit}（{c.day}），本部分计 {amount}" if zh
+                else f"  capped by the daily cap of the rule “{rule}”, at most {limit} a day ({c.day}): {amount}")
+    if c.kind == "call_max_cost":
+        spent = _minor(c.spent_minor or 0, cur, zh)
+        return (f"  封顶：资费“{rate}”每次{noun}最多收取 {limit}，此前各部分已计 {spent}，本部分计 {amount}" if zh
+                else f"  capped: the rate “{rate}” charges at most {limit} for the whole {noun}, {spent} of it in the parts "
+                     f"before: {amount}")
+    return (f"  封顶：资费“{rate}”每次{noun}最多收取 {limit}，本部分计 {amount}" if zh
+            else f"  capped at the most the rate “{rate}” charges for one {noun}, {limit}: {amount}")
 
 
 def _corrections(e: Explanation, zh: bool) -> list[str]:
@@ -510,7 +646,7 @@ def _corrections(e: Explanation, zh: bool) -> list[str]:
             old, new = _minor(c.old_minor, cur, zh), _minor(c.new_minor, cur, zh)
             if zh:
                 done = ("已退还 " if credit else "已补收 ") + amount + ("（含税）" if taxed else "")
-                out.append(f"更正：{day} 资费调整后重新计费，本话单由 {old}改为 {new}，{done}")
+                out.append(_zh_cat(f"更正：{day} 资费调整后重新计费，本话单由 {old}", "改为 ", f"{new}，{done}"))
             else:
                 done = f"{amount} {'credited' if credit else 'charged'}" + (" (tax included)" if taxed else "")
                 out.append(f"Correction on {day}: priced again after a tariff change, {old} → {new}; {done}")

@@ -157,6 +157,19 @@ def _exact_amount(catalog: Catalog, lines: list[dict[str, Any]], exp: int) -> De
     return exact
 
 
+def _in_order(rated: pl.DataFrame) -> list[dict[str, Any]]:
+    """A record's rated lines in their order (``line``: a call's band pieces by time, each piece's allowance parts
+    before its charged rest), each with ``_at``: the units of the record before its own usage. Rating's ``offset``
+    is the piece's, which its allowance parts and charged rest share; the parts cover the piece one after another."""
+    out = rated.sort("line").to_dicts()
+    used: dict[int, int] = {}
+    for ln in out:
+        piece = int(ln["offset"] or 0)
+        ln["_at"] = piece + used.get(piece, 0)
+        used[piece] = used.get(piece, 0) + int(ln["quantity"] or 0)
+    return out
+
+
 def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: str | None = None) -> list[dict[str, Any]]:
     """For each record: ``record_id``, ``amount`` (decimal string), ``currency``, ``rule`` (the rule of its
     charged line) and its ``lines``; or ``record_id`` and ``error`` when it cannot be priced."""
@@ -204,7 +217,7 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
             out.append({"record_id": record_id, "plan_id": plan,
                         "error": {"code": reason, "message": f"not rated under plan {plan}: {reason}"}})
             continue
-        lines = result.rated.to_dicts()
+        lines = _in_order(result.rated)
         exact = _exact_amount(catalog, lines, exp)
         total = sum(ln["amount_minor"] for ln in lines)
         charged = [ln for ln in lines if ln["allowance_id"] is None] or lines
@@ -221,6 +234,7 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
                         "line", "rule_id", "rate_id", "zone", "roaming_zone", "band", "offset", "quantity", "unit",
                         "allowance_id", "allowance_before", "allowance_used", "charged_quantity", "capped", "throttled",
                     )},
+                    "offset": ln["_at"],
                     "amount": str(Decimal(ln["amount_minor"]).scaleb(-exp)),
                 }
                 for ln in lines

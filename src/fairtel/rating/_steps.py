@@ -56,8 +56,8 @@ class CompiledRate:
     max_cost_minor: int | None
     max_units: int  # the most billed units a line may have and stay exact in Int64
 
-    def amount_minor(self, numerator: int) -> tuple[int, bool]:
-        """Rounded minor units of ``numerator / den`` and whether ``max_cost`` capped it."""
+    def rounded_minor(self, numerator: int) -> int:
+        """``numerator / den`` rounded once, with the rate's method, in minor units: before ``max_cost``."""
         q, r = divmod(numerator * self.round_factor, self.den)
         if self.rounding == 0:
             q += r > 0
@@ -65,7 +65,11 @@ class CompiledRate:
             q += 2 * r >= self.den
         elif self.rounding == 3:
             q += 2 * r > self.den or (2 * r == self.den and q % 2 == 1)
-        minor = q * self.minor_factor
+        return q * self.minor_factor
+
+    def amount_minor(self, numerator: int) -> tuple[int, bool]:
+        """Rounded minor units of ``numerator / den`` and whether ``max_cost`` capped it."""
+        minor = self.rounded_minor(numerator)
         if self.max_cost_minor is not None and minor > self.max_cost_minor:
             return self.max_cost_minor, True
         return minor, False
@@ -129,9 +133,10 @@ class LineCharge:
     charged: int
     connect_fee: Fraction
     unrounded: Fraction
-    amount_minor: int
+    amount_minor: int  # rounded, then capped at the rate's ``max_cost``
     capped: bool
     steps: tuple[StepUse, ...]
+    rounded_minor: int = 0  # rounded, before any cap
 
 
 def billed_units(rate: CompiledRate, offset: int, quantity: int) -> list[tuple[int, int]]:
@@ -166,4 +171,4 @@ def charge_line(rate: CompiledRate, *, offset: int = 0, quantity: int, drawn: in
     numerator += fee
     amount, capped = rate.amount_minor(numerator)
     return LineCharge(billed, drawn, billed - drawn, Fraction(fee, rate.den), Fraction(numerator, rate.den), amount,
-                      capped, tuple(uses))
+                      capped, tuple(uses), rate.rounded_minor(numerator))

@@ -130,6 +130,19 @@ def suspensions(register: pl.DataFrame | None, *, checked: bool = True) -> pl.Da
     return held if held.height else None
 
 
+def drop_held(usage: pl.DataFrame, register: pl.DataFrame | None) -> pl.DataFrame:
+    """``usage`` (usage records) without those rating holds off the bill (``HoldReason.LINE_SUSPENDED``): a record of
+    a line ``register`` says is suspended, starting at or after its ``suspended_at`` (any, when it does not say
+    since when). For readers that price what subscribers are charged (plan advice): held usage is not charged
+    unless someone releases it."""
+    held = suspensions(register, checked=False)
+    if held is None or usage.height == 0:
+        return usage
+    start = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return usage.join(held, on="msisdn", how="left", maintain_order="left").filter(
+        pl.col("_held_from").is_null() | (start < pl.col("_held_from"))).drop("_held_from")
+
+
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:
     """Run ``gate`` and check what it returned: the same rows, with the columns rating needs."""
     out = gate(vas)
