@@ -201,8 +201,8 @@ def test_refunds_give_back_the_tax_their_bill_charged_and_the_next_bill_carries_
         rows = list(csv.DictReader(io.StringIO(statement_for(app, A, "2026-04", catalog=load_catalog(default_catalog_path()), fmt="csv",
                                                              lang="en"))))
     refund_lines = sorted((Decimal(r["Amount"]), r["Details"]) for r in rows if r["Section"] == "Adjustment")
-    assert refund_lines == [(Decimal("-5.32"), "Refund: charge after the subscription ended"),
-                            (Decimal("-3.20"), "Refund: charge after the subscription ended")]
+    assert refund_lines == [(Decimal("-5.32"), "Refund: charge after the subscription ended (tax 0.32 CNY included)"),
+                            (Decimal("-3.20"), "Refund: charge after the subscription ended (tax 0.20 CNY included)")]
     total = next(Decimal(r["Amount"]) for r in rows if r["Section"] == "Total due")
     assert total == Decimal(bill_a.total_minor) / 100 == sum(Decimal(r["Amount"]) for r in rows if r["Section"] != "Total due")
 

@@ -4,10 +4,12 @@ Owns the bill run (``run_bills``: pure, over frames), the bill and adjustment-en
 plan fees, taxes as a policy (``BillingPolicy``), itemised statements (``build_statement``, CSV and HTML, zh
 and en) and rerating differences (``rerate_differences`` for usage, ``rerate_fees`` for plan fees,
 ``charge_late_vas`` for consented VAS charges rated after their bill), and held usage (made at or after a line's
-suspension: left off the bill, ``release_held`` charges it once released). Does not own rating (rating/), storing
+suspension: left off the bill, ``release_held`` charges it once released), and when a period may be issued
+(``check_issuable``: once it has ended on the operator's clock). Does not own rating (rating/), storing
 bills and the adjustments ledger (store/) or finding what to refund (assurance/).
 """
 
+from fairtel.billing._closing import PeriodNotEndedError, check_issuable
 from fairtel.billing._held import HELD_RECORD_COLUMNS, ReleaseResult, held_records, release_held
 from fairtel.billing._model import (
     TAXABLE_KINDS,
@@ -27,6 +29,7 @@ from fairtel.billing._rerate import (
     LateVasResult,
     RecordChange,
     RerateResult,
+    Settled,
     charge_late_vas,
     rerate_differences,
     rerate_fees,
@@ -69,15 +72,18 @@ __all__ = [
     "FeeRerateResult",
     "LateVasResult",
     "LineKind",
+    "PeriodNotEndedError",
     "RecordChange",
     "ReleaseResult",
     "RerateResult",
+    "Settled",
     "Statement",
     "StatementLine",
     "bill_id_for",
     "build_statement",
     "charge_late_vas",
     "charged",
+    "check_issuable",
     "format_quantity",
     "held_records",
     "held_usage",

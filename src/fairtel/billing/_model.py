@@ -100,6 +100,16 @@ class AdjustmentEntry:
         """What the entry adds to the subscriber's bill: positive for a debit, negative for a credit or refund."""
         return self.amount_minor if self.kind is AdjustmentKind.DEBIT else -self.amount_minor
 
+    @property
+    def tax_minor(self) -> int | None:
+        """The tax ``amount_minor`` includes, when the entry names the amounts before tax it moves between
+        (``old_amount_minor`` → ``new_amount_minor``: a rerate entry, a release, a refund that gives the bill's tax
+        back, whose charge refunded is ``old`` and ``new`` 0); None when it does not (an entry made by hand, or a
+        refund of an earlier version)."""
+        if self.old_amount_minor is None or self.new_amount_minor is None:
+            return None
+        return max(0, self.amount_minor - abs(self.new_amount_minor - self.old_amount_minor))
+
 
 @dataclass(frozen=True, slots=True)
 class BillLine:

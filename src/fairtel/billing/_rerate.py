@@ -82,6 +82,21 @@ class RecordChange:
     new_rule: str
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A record no bill of the period holds (rated after the bill run) that a rerate priced and issued no entry for:
+    ``free``, it costs nothing (drawn from an allowance; an offer the plan includes), or ``refused``, a VAS charge the
+    consent gate refuses. It is not unbilled: there is nothing to charge, and a later rerate prices it again (a
+    tariff change that makes it cost something issues its entry then)."""
+
+    msisdn: str
+    source: str
+    record_id: str
+    kind: str
+    amount_minor: int  # what it was priced at, before tax
+    outcome: str  # ``free`` or ``refused``
+
+
 @dataclass(frozen=True)
 class RerateResult:
     period: str
@@ -90,6 +105,7 @@ class RerateResult:
     adjustments: tuple[AdjustmentEntry, ...]
     missing: tuple[str, ...]  # billed records the new rating did not price (left as billed)
     held: tuple[str, ...] = ()  # records no bill holds that are held (never released): not charged
+    settled: tuple[Settled, ...] = ()  # records no bill holds and no entry charged, priced at nothing: no entry
 
     @property
     def net_minor(self) -> int:
@@ -200,6 +216,7 @@ def rerate_differences(
     changes: list[RecordChange] = []
     entries: list[AdjustmentEntry] = []
     kept_held: list[str] = []
+    settled: list[Settled] = []
     for row in joined.sort(_KEY).iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
         if row["amount_old"] is None and key not in shift and (row["held"] is not None or key in held_before):
@@ -208,6 +225,8 @@ def rerate_differences(
         before = int(row["amount_old"] or 0) + shift.get(key, 0)
         after = int(row["amount"])
         if before == after:
+            if row["amount_old"] is None and key not in count:  # late usage that costs nothing: priced, not unbilled
+                settled.append(Settled(*key, row["kind"], after, "free"))
             continue
         change = RecordChange(*key, row["kind"], before, after, row["rules_old"] or "", row["rules"] or "")
         changes.append(change)
@@ -251,6 +270,7 @@ def rerate_differences(
         adjustments=tuple(entries),
         missing=tuple(f"{r['source']}/{r['record_id']}" for r in missing.sort(_KEY).iter_rows(named=True)),
         held=tuple(kept_held),
+        settled=tuple(settled),
     )
 
 
@@ -383,6 +403,8 @@ class LateVasResult:
     period: str
     adjustments: tuple[AdjustmentEntry, ...]  # one debit per consented VAS charge no bill holds
     refused: tuple[str, ...]  # ``source/record_id`` of VAS charges no bill holds that a consent gate refused: never billed
+    # the charges no bill holds that were decided without an entry: refused (those above), or costing nothing
+    settled: tuple[Settled, ...] = ()
 
 
 def charge_late_vas(
@@ -448,13 +470,16 @@ def charge_late_vas(
         refused_before = set(kept.filter(~pl.col("verdict").is_in(billable).fill_null(True)).select(_KEY).iter_rows())
     entries: list[AdjustmentEntry] = []
     refused: list[str] = []
+    settled: list[Settled] = []
     for row in late.iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
+        amount = int(row["amount_minor"])
         if row["verdict"] not in BILLABLE_VERDICTS or key in refused_before:
             refused.append(f"{row['source']}/{row['record_id']}")
+            settled.append(Settled(*key, LineKind.VAS.value, amount, "refused"))
             continue
-        amount = int(row["amount_minor"])
         if amount <= 0:  # an offer the plan includes: nothing owed
+            settled.append(Settled(*key, LineKind.VAS.value, amount, "free"))
             continue
         taxes = policies.get(row["msisdn"], policy)
         tax = taxes.tax_on(LineKind.VAS, charged[row["msisdn"]] + amount) - taxes.tax_on(LineKind.VAS, charged[row["msisdn"]])
@@ -478,4 +503,4 @@ def charge_late_vas(
             old_amount_minor=0,
             new_amount_minor=amount,
         ))
-    return LateVasResult(period, tuple(entries), tuple(refused))
+    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled))

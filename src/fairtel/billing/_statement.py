@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,11 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from fairtel.billing._model import USAGE_KINDS, Bill, LineKind, decode_reason
+from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, Bill, LineKind, decode_reason
 from fairtel.catalog import Catalog
 from fairtel.core.contracts import Language
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.money import Money
+from fairtel.core.reasons import refund_reason_in
 from fairtel.core.time import zone
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
@@ -37,6 +39,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "out": "主叫", "in": "被叫", "sms_out": "发送", "sms_in": "接收", "roaming": "漫游", "days": "天", "msg": "条",
         "item": "次",
         "min": "分", "sec": "秒", "refund": "退款", "credit": "减免", "debit": "补收", "note": "对方号码已部分隐藏。套餐内用量不收费。",
+        "tax_included": "含税费 {amount}",
         "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）", "line_suspended": "停机后产生的用量",
         "held_note": "以下用量发生在号码停机之后：已按资费计价，但未计入本账单，也不在本期应付金额内。"
                      "经核实确为您本人使用后才会另行收取（以调整项列入以后的账单），否则不予收取。",
@@ -53,6 +56,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "roaming": "roaming", "days": "days",
         "msg": "msg", "item": "item", "min": "m", "sec": "s", "refund": "Refund", "credit": "Credit", "debit": "Debit",
         "note": "Other parties' numbers are partly hidden. Usage within an allowance is not charged.",
+        "tax_included": "tax {amount} included",
         "held": "Held, not billed", "held_total": "Total held (not in the total due)",
         "line_suspended": "usage after the line's suspension",
         "held_note": "The usage below was made after the line was suspended. It is priced but not on this bill and not in "
@@ -226,8 +230,9 @@ def line_text(
         if not reason:
             return description
         decoded = decode_reason(reason)
-        if decoded is not None:
-            reason = _reason_text(*decoded, catalog=catalog, language=lang)
+        # a rerate entry's reason is a code worded here; a refund's, charge assurance's sentence (in English)
+        reason = (_reason_text(*decoded, catalog=catalog, language=lang) if decoded is not None
+                  else refund_reason_in(reason, lang))
         return f"{t.get(what, what)}{'：' if lang == Language.ZH else ': '}{reason}"
     text = _named(catalog, "rule", rule_id, lang) if rule_id else t.get(kind, kind)
     zone_name = _zone_name(catalog, zone_id, lang)
@@ -245,6 +250,17 @@ def line_text(
     return text
 
 
+def tax_included_text(entry: AdjustmentEntry | None, language: str) -> str:
+    """What an adjustment line adds to say the tax its amount includes (``AdjustmentEntry.tax_minor``):
+    ``（含税费 0.20 元）`` / `` (tax 0.20 CNY included)``; nothing when the entry includes none or does not say."""
+    tax = None if entry is None else entry.tax_minor
+    if entry is None or not tax:
+        return ""
+    cur = "元" if language == Language.ZH and entry.currency == "CNY" else entry.currency
+    said = _TEXT[language]["tax_included"].format(amount=f"{_money(tax, entry.currency)} {cur}")
+    return f"（{said}）" if language == Language.ZH else f" ({said})"
+
+
 def build_statement(
     bill: Bill,
     billed: pl.DataFrame,
@@ -253,12 +269,16 @@ def build_statement(
     language: str,
     usage: pl.DataFrame | None = None,
     held: pl.DataFrame | None = None,
+    adjustments: Mapping[str, AdjustmentEntry] | None = None,
 ) -> Statement:
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
     ``usage``: the clean usage records, for the other party's number (shown masked); ``held``: the usage lines
     its run held off it (``BillRun.held``: made after the line's suspension), listed apart with what they would
-    cost and why they are held, never added to the total."""
+    cost and why they are held, never added to the total. ``adjustments``: the ledger entries its adjustment lines
+    carry (by id), so that each line says the tax its amount includes (a refund gives back the tax the bill that
+    charged it charged; a rerate entry is taxed as its bill was)."""
     lang = _language(language)
+    entries = adjustments or {}
     tz = zone(catalog.operator.timezone)
 
     def own(frame: pl.DataFrame) -> pl.DataFrame:
@@ -311,6 +331,9 @@ def build_statement(
     for bl in bill.lines:
         if bl.kind is LineKind.ADJUSTMENT:
             text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
+            entry = entries.get(bl.adjustment_id or "")
+            if entry is not None and entry.amount_minor == abs(bl.amount_minor):  # the entry the line carries
+                text += tax_included_text(entry, lang)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
     kept = [] if held is None or held.height == 0 else [

@@ -22,11 +22,12 @@ from fairtel.core.time import Period
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
     from decimal import Decimal
 
     import pyarrow as pa
 
-    from fairtel.billing import Account, Bill, BillingPolicy, BillRun
+    from fairtel.billing import Account, Bill, BillingPolicy, BillRun, Settled
     from fairtel.billing._order import RatedOrder
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 BILLED = "billed"  # lake dataset: the rated lines each bill was issued from (its statement's lines)
 BILLS = "bills"  # lake dataset: one row per issued bill
 HELD = "held_usage"  # lake dataset: the usage lines each bill run held off its bills (made after a suspension)
+# lake dataset: the records on no bill of a period that a rerate priced and issued no entry for (they cost nothing,
+# or the consent gate refuses them): not unbilled. One part per rerate that settled new ones (billing.Settled).
+SETTLED = "rerate_settled"
+SETTLED_SCHEMA = {"msisdn": pl.String(), "source": pl.String(), "record_id": pl.String(), "kind": pl.String(),
+                  "amount_minor": pl.Int64(), "outcome": pl.String(), "settled_at": pl.Datetime("us", "UTC")}
 ISSUED_DATASETS = (BILLED, BILLS, HELD)
 # Beside each period of BILLED and BILLS, hidden from readers (they look in ``period=P/``): the parts of a run
 # whose bills the database has not committed yet, as ``<dataset>/.issuing/period=P/<run_id>.parquet``.
@@ -277,19 +283,35 @@ def _bill_json(b: Bill) -> dict[str, Any]:
 
 
 def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report: Any = None,
-                catalog_text: str | None = None) -> dict[str, Any]:
+                catalog_text: str | None = None, now: datetime | None = None,
+                before_period_end: bool = False) -> dict[str, Any]:
     """Run the bill run of ``period``: a preview, or (``issue``) bills written to the database and the lake.
     Bills already issued are never recomputed or rewritten. Issuing holds the period's billing lock and first
     settles what an interrupted run left (``settle_issue``), so a rerun after a crash charges nothing twice.
     ``catalog_text``: the text ``catalog`` was read from when it is not the home's current catalog (a catalog
     file): the bills name it as their catalog version, stored if new but not made current. Without it they name
-    the home's current version."""
+    the home's current version.
+
+    A period is issued only once it has ended on the operator's clock at ``now`` (default: the clock), or on its
+    last day with ``before_period_end`` (``billing.check_issuable``: ``PeriodNotEndedError`` otherwise, before
+    anything is read or written); a preview of any period is allowed, and says when the period has not ended."""
+    from fairtel.billing import check_issuable
+    from fairtel.core.time import utc_now
+
     per = _period(period, catalog)
+    now = utc_now() if now is None else now
     if not issue:
-        return _bill_run(app, per, catalog=catalog, issue=False, report=report)
+        out = _bill_run(app, per, catalog=catalog, issue=False, report=report, now=now)
+        if now < per.end:
+            out["notes"].append(f"{per.key} has not ended (it ends at {per.end:%Y-%m-%d %H:%M} {per.tz}): bills issued now "
+                                "would charge the whole month's plan fee; issue them once it has ended")
+        return out
+    early = check_issuable(per, now, before_period_end=before_period_end)
     with _period_lock(app, per.key):
         settled = settle_issue(app, per.key)
-        out = _bill_run(app, per, catalog=catalog, issue=True, report=report, catalog_text=catalog_text)
+        out = _bill_run(app, per, catalog=catalog, issue=True, report=report, catalog_text=catalog_text, now=now)
+    if early is not None:
+        out["notes"].append(early)
     if settled["parts_moved_in"] or settled["parts_removed"]:
         out["notes"].insert(0, f"an interrupted bill run of {per.key} was settled: {settled['parts_moved_in']} lake part(s) of "
                                f"issued bills moved in, {settled['parts_removed']} of bills never issued removed")
@@ -322,10 +344,11 @@ def _held_lines(app: App, per: Period, bills: dict[str, str] | None = None) -> p
 def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path],
                 accounts: list[Account]) -> tuple[int, int, int]:
     """(usage records, consented VAS charges, held usage records) rated for subscribers already billed for the
-    period that none of their bills' snapshots holds and no entry charged yet: rated after the bill run, so a rerun
-    of the bill run (which skips issued bills) does not charge them; ``fairtel rerate`` charges the first two. The
-    third are held (made after the line's suspension, ``billing.held_usage``), not charged until released; records
-    a bill run held already are not counted again."""
+    period that none of their bills' snapshots holds, no entry charged yet and no rerate settled (priced at nothing,
+    or refused: ``SETTLED``): rated after the bill run, so a rerun of the bill run (which skips issued bills) does
+    not charge them; ``fairtel rerate`` prices the first two, and charges what they cost. The third are held (made
+    after the line's suspension, ``billing.held_usage``), not charged until released; records a bill run held
+    already are not counted again."""
     from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_usage
     from fairtel.billing._run import HOLD
     from fairtel.store._billing import issued_runs, rerate_entries
@@ -346,6 +369,7 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
     with app.db.connect() as conn:
         runs = issued_runs(conn, per.key)
         charged = {(e.msisdn, e.source or "", e.record_id) for e in rerate_entries(conn, per.key) if e.record_id is not None}
+    charged |= _settled_keys(app, per)  # priced by a rerate at nothing (or refused): nothing to charge
     files = [f for f in app.lake.files(BILLED, periods=[per.key]) if f.stem in runs]
     if files:
         billed = (pl.scan_parquet(files).filter(pl.col("run_id").is_in(list(runs))).select(key)
@@ -359,6 +383,30 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
     held = rated.filter(pl.col(HOLD).is_not_null()).height
     vas = rated.filter(pl.col("kind") == "vas").height
     return rated.height - vas - held, vas, held
+
+
+def _settled_keys(app: App, per: Period) -> set[tuple[str, str, str]]:
+    """(msisdn, source, record_id) of the records on no bill of ``per`` that a rerate settled without an entry."""
+    files = app.lake.files(SETTLED, periods=[per.key])
+    if not files:
+        return set()
+    keys = pl.scan_parquet(files).select("msisdn", pl.col("source").fill_null(""), "record_id").unique().collect()
+    return set(keys.iter_rows())
+
+
+def _keep_settled(app: App, per: Period, settled: list[Settled], *, at: datetime) -> int:
+    """Add to the lake the records a rerate settled without an entry that it had not settled before (one part, under
+    the period's billing lock); returns how many. Written after the entries are committed: a rerate that stops in
+    between leaves them reported as unbilled until the next rerate settles them again."""
+    from fairtel.core.ids import new_id
+
+    known = _settled_keys(app, per)
+    fresh = [s for s in settled if (s.msisdn, s.source, s.record_id) not in known]
+    if fresh:
+        rows = pl.DataFrame([(s.msisdn, s.source, s.record_id, s.kind, s.amount_minor, s.outcome, at) for s in fresh],
+                            schema=SETTLED_SCHEMA, orient="row")
+        app.lake.write(SETTLED, per.key, rows.to_arrow(), part=new_id("rr"))
+    return len(fresh)
 
 
 def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str]) -> set[tuple[str, str, str]]:
@@ -403,11 +451,10 @@ def not_rated(app: App, key: str, *, examples: int = 3) -> tuple[int, list[str]]
     return left.height, [f"{src}/{rid}" if src else rid for src, rid in left.head(examples).iter_rows()]
 
 
-def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any,
+def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any, now: datetime,
               catalog_text: str | None = None) -> dict[str, Any]:
     from fairtel.billing import run_bills
     from fairtel.core.ids import new_id
-    from fairtel.core.time import utc_now
     from fairtel.store import catalog_version, current_catalog, issue_bills, issued_bills, pending_adjustments
 
     accounts = _accounts(app, per)
@@ -435,7 +482,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
                     "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
         late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
-    run = run_bills(rated, catalog, accounts, period=per, issued_at=utc_now(), run_id=new_id(RUN_PREFIX), adjustments=pending,
+    run = run_bills(rated, catalog, accounts, period=per, issued_at=now, run_id=new_id(RUN_PREFIX), adjustments=pending,
                     policy=_policy(app), skip=issued.keys())
     if report is not None:
         report.step("read")
@@ -458,7 +505,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             f"them, `fairtel bill release --period {per.key}` charges those confirmed")
     if late_usage:
         out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
-                            f"their bill run): `fairtel rerate --period {per.key}` charges them")
+                            f"their bill run) and not priced by a rerate yet: `fairtel rerate --period {per.key}` charges "
+                            "what they cost")
     if late_vas:
         out["notes"].append(f"{late_vas} consented VAS charge(s) of subscribers already billed for {per.key} are on no bill "
                             f"(rated after their bill run): `fairtel rerate --period {per.key}` charges those the consent "
@@ -530,6 +578,7 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
 
     from fairtel.billing import bill_id_for, build_statement, snapshot_mismatches, statement_csv, statement_html
     from fairtel.store import get_bill, get_subscriber
+    from fairtel.store._billing import adjustments_by_id
     from fairtel.store._schema import Bill as BillRow
     from fairtel.store._schema import table_of
 
@@ -550,7 +599,10 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
                             f"run `fairtel bill --period {per.key} --issue` again to finish it")
     usage = _scan_usage(app, per, [msisdn])
     held = _held_lines(app, per, {bill.bill_id: bill.run_id}) if bill.run_id else None
-    st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None, held=held)
+    with app.db.connect() as conn:  # the entries its adjustment lines carry: the tax each includes
+        entries = adjustments_by_id(conn, bill.adjustment_ids)
+    st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None, held=held,
+                         adjustments=entries)
     return statement_csv(st) if fmt == "csv" else statement_html(st)
 
 
@@ -631,6 +683,8 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     entries = [*diff.adjustments, *fees.adjustments, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
+    settled = [*diff.settled, *late.settled]
+    _keep_settled(app, per, settled, at=now)
     if report is not None:
         report.step("rerate")
     cur = catalog.operator.currency
@@ -653,6 +707,10 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if late.refused:
         notes.append(f"{len(late.refused)} VAS charge(s) on no bill of {per.key} refused by the consent gate were not billed, "
                      f"e.g. {late.refused[0]}")
+    free = sum(1 for x in settled if x.outcome == "free")
+    if free:
+        notes.append(f"{free} record(s) on no bill of {per.key} (rated after the bill run) cost nothing (drawn from "
+                     "allowances, or an offer the plan includes): no entry to issue")
     if diff.held:
         notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
                      f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")
@@ -664,7 +722,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
         "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
-        "held_records": len(diff.held),
+        "held_records": len(diff.held), "late_free": free,
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
             {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
@@ -863,7 +921,12 @@ def register(app: typer.Typer) -> None:
     def bill_cmd(
         ctx: typer.Context,
         period: Annotated[str | None, typer.Option("--period", help="Billing period YYYY-MM on the operator's clock.")] = None,
-        issue: Annotated[bool, typer.Option("--issue", help="Issue the bills (default: a preview that writes nothing).")] = False,
+        issue: Annotated[bool, typer.Option("--issue", help=(
+            "Issue the bills (default: a preview that writes nothing). Refused until the period has ended on the "
+            "operator's clock."))] = False,
+        before_period_end: Annotated[bool, typer.Option("--before-period-end", help=(
+            "With --issue: issue the period on its last day, before midnight on the operator's clock (never "
+            "earlier); usage made after the run is charged by a rerate."))] = False,
         home: HomeOpt = None,
         catalog_file: CatalogOpt = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -877,6 +940,9 @@ def register(app: typer.Typer) -> None:
         try:
             if period is None:
                 raise InvalidInputError([Problem("options", None, "--period", "a billing period YYYY-MM is required")], what="options")
+            if before_period_end and not issue:
+                raise InvalidInputError([Problem("options", None, "--before-period-end", "goes with --issue (a preview "
+                                                 "of any period is allowed)")], what="options")
             application = app_for(ctx, home)
             if catalog_file is None:
                 from fairtel.catalog import default_catalog_path
@@ -891,7 +957,8 @@ def register(app: typer.Typer) -> None:
                 catalog, text = _catalog_file(catalog_file)
             application.settings.check_clock(catalog.operator.timezone)  # periods on one clock, or none billed
             with reporter(quiet=as_json) as rep:
-                out = bill_period(application, period, catalog=catalog, issue=issue, report=rep, catalog_text=text)
+                out = bill_period(application, period, catalog=catalog, issue=issue, report=rep, catalog_text=text,
+                                  before_period_end=before_period_end)
             if as_json:  # the sample's numbers in clear (the table shows amounts by kind only)
                 from fairtel.cli._audit import audit_shown, plural
 

@@ -131,19 +131,30 @@ def _rate_online(ctx: DemoContext, catalog: Catalog) -> dict[str, Any]:
 
 
 def _bill(ctx: DemoContext) -> dict[str, Any]:
-    """Issue the bills of every rated period (a period already issued is left as it is: bills are immutable)."""
+    """Issue the bills of every rated period that has ended on the operator's clock (a period already issued is
+    left as it is: bills are immutable); a period not ended yet (the synthetic traffic runs up to today, or past it
+    with many days) is previewed, as an operator would before closing it."""
     from fairtel.cli._billing import bill_period
     from fairtel.cli._home import home_catalog
+    from fairtel.core.time import Period, utc_now
 
     catalog = home_catalog(ctx.app, None, [])
+    now = utc_now()
     issued = 0
     totals: list[str] = []
+    previewed: list[str] = []
     for key in ctx.app.lake.periods("rated"):
-        out = bill_period(ctx.app, key, catalog=catalog, issue=True, report=ctx.report)
+        ended = now >= Period.parse(key, catalog.operator.timezone).end
+        out = bill_period(ctx.app, key, catalog=catalog, issue=ended, report=ctx.report, now=now)
         issued += int(out["bills"]) if out.get("mode") == "issue" and out.get("run_id") else 0
-        totals.append(f"{key}: {out['total']} {out['currency']}")
+        totals.append(f"{key}: {out['total']} {out['currency']}" + ("" if ended else " (preview: not ended)"))
+        if not ended:
+            previewed.append(key)
     ctx.facts["bill"] = totals
-    return {"bills issued": issued, "totals": "; ".join(totals)}
+    figures: dict[str, Any] = {"bills issued": issued, "totals": "; ".join(totals)}
+    if previewed:
+        figures["previewed, not ended"] = ", ".join(previewed)
+    return figures
 
 
 def _assure(ctx: DemoContext) -> dict[str, Any]:
@@ -287,6 +298,16 @@ def run_demo(ctx: DemoContext) -> list[StageResult]:
     return results
 
 
+def _check_clock(fapp: Any) -> None:
+    """Refuse, before synthesising anything, settings on another clock than the demo operator's catalog (which the
+    load would refuse once the operator is written) or the home's current one (``Settings.clock_mismatch``)."""
+    from fairtel.catalog import default_catalog_path, load_catalog
+    from fairtel.cli._home import home_catalog
+
+    fapp.settings.check_clock(load_catalog(default_catalog_path()).operator.timezone)
+    fapp.settings.check_clock(home_catalog(fapp, None, []).operator.timezone)
+
+
 def _figures_text(figures: dict[str, Any]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in figures.items())
 
@@ -306,6 +327,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         try:
             fapp = app_for(ctx, home)
+            _check_clock(fapp)
             operator_dir = fapp.settings.home / "demo-operator"
             with reporter(quiet=as_json) as rep:
                 dctx = DemoContext(fapp, operator_dir, subscribers, days, seed, rep)

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +51,21 @@ def _show(reports: list[FileReport], title: str) -> None:
                               soft_wrap=True)
 
 
+def _check_clock(app: App) -> None:
+    """Refuse a home whose current catalog is on another clock than FAIRTEL_TIMEZONE (``Settings.clock_mismatch``),
+    before any file is taken: mediation files each record under the period of its start on the settings' clock,
+    rating reads periods on the catalog's, and a record filed under one and rated under the other is never billed.
+    A home with no catalog loaded is not checked (``fairtel load`` checks the one it loads)."""
+    from fairtel.catalog import parse_catalog
+    from fairtel.store import current_catalog_text
+
+    with app.db.connect() as conn:
+        text = current_catalog_text(conn)
+    catalog = None if text is None else parse_catalog(text, file="<stored catalog>")[0]
+    if catalog is not None:
+        app.settings.check_clock(catalog.operator.timezone)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
@@ -73,6 +88,7 @@ def register(app: typer.Typer) -> None:
                                          what="ingest"), as_json=as_json)
         try:
             ctx_app = app_for(ctx, home)
+            _check_clock(ctx_app)
             with reporter(quiet=as_json) as rep:
                 reports = ingest_files(paths or [], settings=ctx_app.settings, fmt=fmt, source=source, report=rep,
                                        flush_partials=flush_partials)
@@ -132,6 +148,7 @@ def register(app: typer.Typer) -> None:
             err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
         try:
+            _check_clock(ctx_app)
             # mediation's lock, held from the rater's start (which removes what a crash left) to the watch's end:
             # another watch of the home fails at once, naming this one, so two never rate one home
             with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
@@ -218,15 +235,15 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
             signal.signal(sig, old)
 
 
-def _retrying(after: Callable[[Sequence[FileReport]], None]) -> Callable[[Sequence[FileReport]], None]:
+def _retrying(after: Callable[[Sequence[FileReport]], Collection[str]]) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """``after`` that asks the watch to try its files again later when the database is out of reach (a restart, a
     network fault), rather than ending: nothing of them was committed (the rater reads the database before it
     rates), and the rater's state is as before (``_online_rating``)."""
     from fairtel.store._engine import connection_lost, unavailable
 
-    def call(reports: Sequence[FileReport]) -> None:
+    def call(reports: Sequence[FileReport]) -> Collection[str]:
         try:
-            after(reports)
+            return after(reports)
         except Exception as exc:
             if not connection_lost(exc):
                 raise
@@ -247,7 +264,7 @@ def _retry_error(exc: RetryLater) -> FairtelError:
 SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is looked at (read again only when it changed)
 
 
-def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], None]:
+def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
     rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
@@ -256,7 +273,8 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
     at every minute and read again when it changed (its count of events). So is the current catalog version before each commit (one indexed look-up): once
     ``fairtel load`` made another version current, the files from then on are priced with it, as the bills will
     name it (the counters carry on: they are keyed by allowance ids, cap rule ids and charge keys, which a new
-    version keeps), and one line on stderr says so."""
+    version keeps), and one line on stderr says so. It returns the files it rated now (their content hashes): a file
+    found already ingested among them was left by a run stopped before it rated it, and the watch reports its counts."""
     import polars as pl
 
     from fairtel.catalog import parse_catalog
@@ -289,14 +307,14 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
                         gate=home_gate(app, catalog, lines=lines))
     loaded = time.monotonic()
 
-    def after(reports: Sequence[FileReport]) -> None:
+    def after(reports: Sequence[FileReport]) -> Collection[str]:
         nonlocal loaded, seen, lines, catalog, version_id, ledger
         files = [ArrivedFile(r.content_hash, r.parts,
                              datetime.fromisoformat(r.arrived_at) if r.arrived_at else datetime.now(UTC))
                  for r in reports
                  if r.status in (Status.INGESTED, Status.ALREADY) and r.parts and r.content_hash is not None]
         if not files:
-            return
+            return ()
         # every read before any change: a read that fails (the database restarting) leaves the rater and ``seen``
         # as they were, and the call made again takes the same changes
         with app.db.connect() as conn:
@@ -308,6 +326,7 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
             fresh, problems = parse_catalog(text, file=f"<stored catalog version {current}>")
             if fresh is None:
                 raise InvalidInputError(problems, what="the stored catalog")
+            app.settings.check_clock(fresh.operator.timezone)  # the watch files usage on the settings' clock
             gate = home_gate(app, fresh, lines=lines)
             catalog, version_id, rater.catalog, rater.gate = fresh, current, fresh, gate
             loaded = time.monotonic()
@@ -333,10 +352,15 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
                 ledger = mark
             loaded = time.monotonic()
         names = {r.content_hash: Path(r.file).name for r in reports}
+        rated: set[str] = set()
         for res in rater.rate_files(files):
-            if not quiet and not res.skipped:
+            if res.skipped:  # committed by an earlier run
+                continue
+            rated.update(f for f, _, _ in res.files)
+            if not quiet:
                 what = ", ".join(names.get(f, f) for f, _, _ in res.files)
                 err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
                                   f"{res.lag_s:.1f} s after arrival", markup=False, highlight=False, soft_wrap=True)
+        return rated
 
     return after

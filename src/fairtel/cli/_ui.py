@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from itertools import zip_longest
 from pathlib import Path
@@ -84,50 +85,119 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-class Reporter:
-    """Progress for long work: Rich bar on a TTY, one plain line per step otherwise (or nothing with quiet)."""
+LINE_EVERY_S = 1.0  # piped, a step's progress line at most this often (its last one always)
 
-    def __init__(self, progress: Progress | None, quiet: bool) -> None:
+
+def _elapsed(seconds: float) -> str:
+    """As the bar's clock shows it: 0:01:05."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class Reporter:
+    """Progress for long work: a Rich bar on a terminal; otherwise plain lines on stderr, "rate: 3 of 8 (0:00:41)"
+    (how far a step got, as the bar says it, and how long the work has run), for each step at most one a second and
+    always its last (once it reaches its total, when the next step begins, or when the work ends). ``quiet`` (a
+    command's ``--json``, whose document carries its notes) leaves the notes out, not the progress; ``lines``
+    False leaves the plain lines out too."""
+
+    def __init__(self, progress: Progress | None, quiet: bool, *, lines: bool = True) -> None:
         self._progress = progress
         self._quiet = quiet
+        self._lines = lines and progress is None
         self._tasks: dict[str, Any] = {}
         self._done: dict[str, float] = {}
         self._totals: dict[str, float] = {}
-        self._last_line = 0.0
+        self._shown: dict[str, tuple[float, float]] = {}  # step: (the count its last line showed, when)
+        self._started = time.monotonic()
 
     def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None:
         if self._progress is not None:
             if name not in self._tasks:  # the description is markup: a file name keeps its brackets
                 self._tasks[name] = self._progress.add_task(escape(name), total=total)
             self._progress.update(self._tasks[name], advance=advance, total=total)
-        elif not self._quiet:
-            done = self._done[name] = self._done.get(name, 0) + advance
-            if total is not None:
-                self._totals[name] = total
-            now = time.monotonic()
-            if now - self._last_line >= 1.0:  # how far it got, as the bar says it: "load: 3 of 6"
-                of = f" of {self._totals[name]:g}" if name in self._totals else ""
-                err_console.print(f"{name}: {done:g}{of}", markup=False, highlight=False, soft_wrap=True)
-                self._last_line = now
+            return
+        if not self._lines:
+            return
+        if name not in self._done:  # another step begins: the ones before say where they ended
+            self._flush()
+        done = self._done[name] = self._done.get(name, 0) + advance
+        if total is not None:
+            self._totals[name] = total
+        now = time.monotonic()
+        last = self._shown.get(name)
+        if last is None or now - last[1] >= LINE_EVERY_S or done >= self._totals.get(name, float("inf")):
+            self._line(name, now)
+
+    def _line(self, name: str, now: float) -> None:
+        done = self._done[name]
+        of = f" of {self._totals[name]:g}" if name in self._totals else ""
+        err_console.print(f"{name}: {done:g}{of} ({_elapsed(now - self._started)})", markup=False, highlight=False,
+                          soft_wrap=True)
+        self._shown[name] = (done, now)
+
+    def _flush(self) -> None:
+        """The last line of each step that advanced since its last one. A step with no total is over once
+        flushed (a watch names one after each file): it is forgotten, so a long run keeps no count per file."""
+        now = time.monotonic()
+        for name in list(self._done):
+            last = self._shown.get(name)
+            if last is None or last[0] != self._done[name]:
+                self._line(name, now)
+            if name not in self._totals:
+                del self._done[name], self._shown[name]
+
+    def close(self) -> None:
+        if self._lines:
+            self._flush()
 
     def note(self, message: str) -> None:
         """A line of text, not markup: a problem's "[field]" and a file name's brackets reach the reader."""
+        if self._quiet:
+            return
         if self._progress is not None:
             self._progress.console.print(message, markup=False, highlight=False)
-        elif not self._quiet:
+        else:
             err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _stderr_apart() -> bool:
+    """Whether stderr leads elsewhere than stdout. With ``2>&1`` (or a test runner's one buffer for both) they are
+    one stream, and a progress line would break the JSON document a ``--json`` run prints."""
+    try:
+        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):  # no file behind them (io.UnsupportedOperation is both)
+        return False
+    return (out.st_dev, out.st_ino) != (err.st_dev, err.st_ino)
+
+
+_open: list[Reporter] = []  # the reporters open, innermost last: one display at a time
 
 
 @contextmanager
 def reporter(*, quiet: bool = False) -> Iterator[Reporter]:
-    if sys.stderr.isatty() and not quiet:
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err_console, transient=False,
-        ) as p:
-            yield Reporter(p, quiet)
-    else:
-        yield Reporter(None, quiet)
+    """Progress for a command's work, on stderr, with ``--json`` too (``quiet``: the notes are left out, the
+    document carries them; stdout holds the JSON alone). Piped, a ``--json`` run shows it only where stderr does
+    not lead into stdout. Within another command's progress (a stage of ``fairtel demo``), that one shows it, and
+    a quiet one shows nothing."""
+    if _open:
+        yield Reporter(None, True, lines=False) if quiet else _open[-1]
+        return
+    with ExitStack() as stack:
+        if sys.stderr.isatty():
+            # stdout's writes go above the bar only when stdout is the terminal too: piped, they stay in the pipe
+            p = stack.enter_context(Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err_console, transient=False, redirect_stdout=sys.stdout.isatty()))
+            rep = Reporter(p, quiet)
+        else:
+            rep = Reporter(None, quiet, lines=not quiet or _stderr_apart())
+        _open.append(rep)
+        try:
+            yield rep
+        finally:
+            _open.pop()
+        rep.close()
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

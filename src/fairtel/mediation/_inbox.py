@@ -1,21 +1,24 @@
 """``watch``: an inbox directory polled for files. A file moves to ``done/`` or ``failed/`` only after its
 results are committed; a crash in between leaves it in the inbox, and the next pass finds it already
-ingested (a no-op) and moves it. Files still being written should arrive under a hidden or ``.tmp``/``.part``
+ingested (a no-op) and moves it, reporting the counts of that ingest when ``after`` (online rating) had not taken
+it yet. Files still being written should arrive under a hidden or ``.tmp``/``.part``
 name and be renamed when complete (a rename is atomic); a file whose size or mtime changed since the last
 poll waits for the next one. A watch holds the home's mediation lock from its start to its end.
 
 A file's arrival (``FileReport.arrived_at``, the start of online rating's timeliness) is the earliest durable
 evidence of it: its modification time when the watch first saw it, or the time mediation first ingested it
 (a run stopped before it rated the file), whichever is earlier, and never later than the moment this watch
-first saw it."""
+first saw it. The files ready in a pass are taken in that order, ties by name: online rating draws allowances in
+the order it is handed the files, so a charge never depends on what the files are called."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +27,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fairtel.core.settings import Settings
-from fairtel.mediation._ingest import FileReport, Progress, Status, _Quiet, _Session, ingest_session
-from fairtel.mediation._state import mediation_lock
+from fairtel.mediation._ingest import (
+    FileReport,
+    Progress,
+    Status,
+    _Quiet,
+    _Session,
+    content_hash,
+    ingest_session,
+)
+from fairtel.mediation._state import FileRecord, mediation_lock
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
 
 def inbox_files(inbox: Path) -> list[Path]:
+    """The files in ``inbox`` (hidden ones and those still being written left out), by name: ``watch`` takes the
+    ones ready in arrival order."""
     return sorted(
         p for p in inbox.iterdir()
         if p.is_file() and not p.name.startswith(".") and not p.name.endswith(SKIP_SUFFIXES)
@@ -76,36 +89,43 @@ def lake_records(rep: FileReport) -> int:
         return rep.accepted  # unreadable here: ``after`` will say why
 
 
+After = Callable[[Sequence[FileReport]], Collection[str] | None]
+# a file handed to ``after``: where it is, its report, and for a file found already ingested, the state's record of
+# that ingest (reported in its place when ``after`` says it took the file for the first time)
+_Handed = tuple[Path, FileReport, FileRecord | None]
+
+
 class _Committer:
     """Runs ``after`` on ingested files in a thread of its own (so that the next file is ingested meanwhile),
     then moves them to done/. ``after`` gets every file waiting when it is free, in arrival order, up to
     ``records`` accepted records (at least one file): a slow ``after`` (online rating, whose cost per call
     barely depends on its size) takes more files at once instead of falling behind. Until ``after`` is done a
     file stays in the inbox: a crash before leaves it there, and the next pass finds it already ingested and
-    runs ``after`` again."""
+    runs ``after`` again; when ``after`` says it took such a file for the first time (``fresh``), the file is
+    reported with the counts of that ingest, which the run that made it never reported."""
 
-    def __init__(self, after: Callable[[Sequence[FileReport]], None], done: Path, handled: list[FileReport],
+    def __init__(self, after: After, done: Path, handled: list[FileReport],
                  on_file: Callable[[FileReport], None] | None, depth: int = AFTER_FILES,
                  records: int = AFTER_RECORDS) -> None:
         self.after, self.done, self.handled, self.on_file = after, done, handled, on_file
         self.records = records
-        self.queue: queue.Queue[tuple[Path, FileReport] | None] = queue.Queue(maxsize=depth)
+        self.queue: queue.Queue[_Handed | None] = queue.Queue(maxsize=depth)
         self.pending: set[Path] = set()
         self.error: BaseException | None = None
         # ``after`` asked to retry later: the files given to it since stay in the inbox (``put_back``)
         self.deferred: RetryLater | None = None
-        self.put_back: list[tuple[Path, FileReport]] = []
+        self.put_back: list[_Handed] = []
         self.committed = 0  # calls of ``after`` that went through
         self.idle = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="fairtel-watch-commit", daemon=True)
         self.thread.start()
 
-    def put(self, path: Path, rep: FileReport) -> None:
+    def put(self, path: Path, rep: FileReport, record: FileRecord | None = None) -> None:
         self.check()
         self.pending.add(path)
-        self.queue.put((path, rep))  # blocks while ``depth`` files wait: ingest never runs far ahead
+        self.queue.put((path, rep, record))  # blocks while ``depth`` files wait: ingest never runs far ahead
 
-    def _batches(self) -> Iterator[list[tuple[Path, FileReport]]]:
+    def _batches(self) -> Iterator[list[_Handed]]:
         """The waiting files, in turn: each batch as many as have arrived, up to ``records`` records."""
         nxt, have = self.queue.get(), True
         while nxt is not None:
@@ -129,9 +149,11 @@ class _Committer:
         for batch in self._batches():
             if self.error is None and self.deferred is None:
                 try:
-                    self.after([rep for _, rep in batch])
+                    fresh = self.after([rep for _, rep, _ in batch])
                     self.committed += 1
-                    for path, rep in batch:
+                    for path, rep, record in batch:
+                        if record is not None and fresh is not None and rep.content_hash in fresh:
+                            rep = _first_ingest_report(rep, record)
                         _move(path, self.done)
                         self.handled.append(rep)
                         if self.on_file is not None:
@@ -143,7 +165,7 @@ class _Committer:
             if self.error is None and self.deferred is not None:
                 self.put_back.extend(batch)
             with self.idle:
-                for path, _ in batch:
+                for path, _, _ in batch:
                     self.pending.discard(path)
                 self.idle.notify_all()
 
@@ -151,7 +173,7 @@ class _Committer:
         if self.error is not None:
             raise self.error
 
-    def settle(self) -> tuple[RetryLater, list[tuple[Path, FileReport]]] | None:
+    def settle(self) -> tuple[RetryLater, list[_Handed]] | None:
         """After a pass: when ``after`` asked to retry later, wait until every file handed over is given back
         (the later ones skipped unseen), then clear the request for the next pass; returns it with the files
         given back, in the order they came. None when ``after`` took every file."""
@@ -178,19 +200,81 @@ def _arrival(st: os.stat_result) -> datetime:
     return min(now, datetime.fromtimestamp(st.st_mtime, UTC))
 
 
+def _ingested_at(prev: FileRecord) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(prev.ingested_at)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _first_ingest(session: _Session, rep: FileReport) -> datetime | None:
     """When mediation first ingested the file ``rep`` reports as already ingested, from its state (a run
     stopped after the ingest left that there)."""
     if rep.content_hash is None or rep.status != Status.ALREADY:  # ingested now: later than first seen
         return None
     prev = session.state.done(rep.content_hash)
-    if prev is None:
-        return None
+    return None if prev is None else _ingested_at(prev)
+
+
+NAMES_PER_QUERY = 500  # file names looked up in the mediation state at once (SQLite's limit on parameters)
+
+
+def _ingested_before(session: _Session, paths: Sequence[Path]) -> dict[Path, datetime]:
+    """When mediation first ingested those of ``paths`` it ingested before, under the same name (a run stopped
+    after the ingest, before it rated the file and moved it): the state knows a file by its content, so a file
+    whose name the state holds is hashed to tell it from other contents under that name. Files first ingested
+    under another name are ordered by their modification time (their ingest still counts for their arrival)."""
+    named: set[str] = set()
+    names = [str(p) for p in paths]
+    for i in range(0, len(names), NAMES_PER_QUERY):
+        chunk = names[i:i + NAMES_PER_QUERY]
+        rows = session.state.conn.execute(  # one scan for the pass, and only when files are ready
+            f"SELECT DISTINCT name FROM files WHERE name IN ({','.join('?' * len(chunk))})", chunk)
+        named.update(name for (name,) in rows)
+    out: dict[Path, datetime] = {}
+    for path in paths:
+        if str(path) not in named:
+            continue
+        try:
+            prev = session.state.done(content_hash(path))
+        except OSError:  # gone or unreadable: its ingest says so
+            continue
+        if prev is not None and (at := _ingested_at(prev)) is not None:
+            out[path] = at
+    return out
+
+
+def _first_ingest_report(rep: FileReport, prev: FileRecord) -> FileReport:
+    """The report of a file found already ingested that ``after`` took for the first time: the counts of its
+    ingest, by a run stopped before ``after`` took the file (which reported nothing of it), as a file this watch
+    ingested is reported."""
+    message = f"ingested at {prev.ingested_at} and left unrated (a run stopped before rating it); rated now"
+    if rep.format_requested is not None or rep.source_requested is not None:
+        message += f" ({rep.message})"
+    return FileReport(
+        file=rep.file, format=prev.format, format_requested=rep.format_requested,
+        source_requested=rep.source_requested, read=prev.read, accepted=prev.accepted, rejected=prev.rejected,
+        duplicate=prev.duplicate, status=Status.INGESTED, message=message, source=prev.source,
+        content_hash=rep.content_hash, held=prev.held, emitted=prev.emitted, reasons=_reasons(prev),
+        rejects_file=prev.rejects_file, parts=list(prev.parts), arrived_at=rep.arrived_at)
+
+
+def _reasons(prev: FileRecord) -> dict[str, int]:
+    """The file's rejects by reason, from its rejects file (which also holds parts of other files' sessions it
+    refused: those name their own file)."""
+    if not prev.rejects_file:
+        return {}
+    out: dict[str, int] = {}
     try:
-        at = datetime.fromisoformat(prev.ingested_at)
-    except ValueError:
-        return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        with open(prev.rejects_file, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                if row.get("file") == prev.name:
+                    out[row["reason"]] = out.get(row["reason"], 0) + 1
+    except (OSError, ValueError, KeyError, AttributeError):
+        return {}
+    return dict(sorted(out.items()))
 
 
 def _pause(seconds: float, stop: Callable[[], bool] | None) -> None:
@@ -213,7 +297,7 @@ def watch(
     report: Progress | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     stop: Callable[[], bool] | None = None,
-    after: Callable[[Sequence[FileReport]], None] | None = None,
+    after: After | None = None,
     on_retry: Callable[[str], None] | None = None,
 ) -> list[FileReport]:
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
@@ -224,7 +308,11 @@ def watch(
     reason goes to ``on_retry`` (else ``report``'s notes) in one line, and passes wait longer each time, up to
     ``RETRY_MAX_S``, until ``after`` goes through. Any other error of ``after`` ends the watch. ``stop`` is
     looked at before each file and while waiting: the watch ends at the next file, once ``after`` is done with
-    the files handed to it. Holds the home's mediation lock from start to end (``mediation_lock``; the caller may
+    the files handed to it. The files ready in a pass are ingested and handed to ``after`` in arrival order
+    (``FileReport.arrived_at``; a file given back, at the arrival it was given with), ties by name. ``after`` may
+    return the content hashes of the files it took for the first time: a file found already ingested among them
+    (a run stopped after its ingest, before ``after`` took it) is reported with the counts of that ingest, as
+    ingested, like a file given back. Holds the home's mediation lock from start to end (``mediation_lock``; the caller may
     hold it already): a second watch of the home fails at once (``LockedError`` naming this one) rather than
     taking turns with it between passes, so two watches never rate one home."""
     progress = report or _Quiet()
@@ -234,22 +322,19 @@ def watch(
     seen: dict[Path, tuple[int, int]] = {}
     first_seen: dict[Path, datetime] = {}
     retries = committed = 0  # passes in a row that ``after`` asked to retry later; its calls that went through
-    left: tuple[RetryLater, list[tuple[Path, FileReport]]] | None = None
-    earlier: dict[Path, FileReport] = {}  # the reports of files given back by ``after``, for their next pass
+    left: tuple[RetryLater, list[_Handed]] | None = None
+    # the files given back by ``after``, for their next pass: their reports (and the state's record of an ingest
+    # by an earlier run)
+    earlier: dict[Path, tuple[FileReport, FileRecord | None]] = {}
     with mediation_lock(settings.home, holder=f"a watch of {inbox}"):
         committer = None if after is None else _Committer(after, done, handled, on_file)
         try:
             while True:
                 with ExitStack() as pass_:
-                    session = None  # one mediation session for the files of this pass, opened at the first ready one
+                    ready: list[Path] = []
                     for path in inbox_files(inbox):
-                        if stop is not None and stop():
-                            break
-                        if committer is not None:
-                            if committer.deferred is not None:  # the rest waits for the next pass
-                                break
-                            if path in committer.pending:
-                                continue
+                        if committer is not None and path in committer.pending:
+                            continue
                         try:
                             st = path.stat()
                         except FileNotFoundError:
@@ -259,23 +344,36 @@ def watch(
                         if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
                             seen[path] = sig
                             continue
+                        ready.append(path)
+                    if stop is not None and stop():
+                        ready = []
+                    # one mediation session for the files of this pass, opened when one is ready
+                    session = pass_.enter_context(ingest_session(settings, report=progress)) if ready else None
+                    arrival = {} if session is None else _arrivals(session, ready, first_seen, earlier)
+                    for path in sorted(ready, key=lambda p: (arrival[p], p.name)):
+                        if stop is not None and stop():
+                            break
+                        if committer is not None and committer.deferred is not None:  # the rest: the next pass
+                            break
+                        assert session is not None
                         seen.pop(path, None)
-                        if session is None:
-                            session = pass_.enter_context(ingest_session(settings, report=progress))
                         rep = session.ingest(path, fmt=fmt, source=source, progress=progress)
                         arrived = first_seen.pop(path)
                         if (ingested := _first_ingest(session, rep)) is not None:
                             arrived = min(arrived, ingested)
-                        prev = earlier.pop(path, None)
-                        if prev is not None and rep.status == Status.ALREADY and rep.content_hash == prev.content_hash:
-                            rep = prev  # given back by ``after``: reported once, as this watch ingested it
+                        given = earlier.pop(path, None)
+                        record = None
+                        if given is not None and rep.status == Status.ALREADY and rep.content_hash == given[0].content_hash:
+                            rep, record = given  # given back by ``after``: reported once, as this watch ingested it
                         else:
                             rep.arrived_at = arrived.isoformat()
+                            if committer is not None and rep.status == Status.ALREADY and rep.content_hash is not None:
+                                record = session.state.done(rep.content_hash)
                         if rep.status == Status.FAILED:
                             moved = _move(path, failed)
                             moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
                         elif committer is not None:
-                            committer.put(path, rep)
+                            committer.put(path, rep, record)
                             continue
                         else:
                             _move(path, done)
@@ -289,8 +387,8 @@ def watch(
                         committed, retries = committer.committed, 0
                     if not once and (deferred := committer.settle()) is not None:
                         reason, back = deferred
-                        for path, rep in back:  # complete already: taken again at once on the next pass
-                            earlier[path] = rep
+                        for path, rep, record in back:  # complete already: taken again at once on the next pass
+                            earlier[path] = (rep, record)
                             with suppress(OSError):
                                 st = path.stat()
                                 seen[path] = (st.st_size, st.st_mtime_ns)
@@ -311,5 +409,23 @@ def watch(
     return handled
 
 
-def _staying(reason: RetryLater, files: Sequence[tuple[Path, FileReport]]) -> str:
+def _arrivals(session: _Session, paths: Sequence[Path], first_seen: dict[Path, datetime],
+              earlier: dict[Path, tuple[FileReport, FileRecord | None]]) -> dict[Path, datetime]:
+    """When each of ``paths`` arrived, as the watch will record it: a file given back by ``after``, when it was
+    given with; any other, the earlier of its first sight (``_arrival``) and mediation's first ingest of it."""
+    out: dict[Path, datetime] = {}
+    fresh = []
+    for path in paths:
+        back = earlier.get(path)
+        if back is not None and back[0].arrived_at is not None:
+            out[path] = datetime.fromisoformat(back[0].arrived_at)
+        else:
+            fresh.append(path)
+            out[path] = first_seen[path]
+    for path, ingested in _ingested_before(session, fresh).items():
+        out[path] = min(out[path], ingested)
+    return out
+
+
+def _staying(reason: RetryLater, files: Sequence[_Handed]) -> str:
     return f"{reason}; {len(files)} {'file stays' if len(files) == 1 else 'files stay'} in the inbox"

@@ -120,24 +120,27 @@ def _entry(r: Any) -> AdjustmentEntry:
 
 
 def record_adjustments(conn: Connection, entries: Iterable[AdjustmentEntry]) -> list[str]:
-    """Append entries to the ledger; an entry whose id is already there is skipped. Returns the ids added."""
+    """Append entries to the ledger; an entry whose id is already there is skipped. Returns the ids this call added,
+    in id order: those the database inserted (``INSERT ... ON CONFLICT DO NOTHING RETURNING``), never those another
+    writer added meanwhile (a look before inserting would miss an entry committed in between, and the caller would
+    count a refund as posted, and tell the subscriber, twice)."""
     t = table_of(Adjustment)
     todo = {e.adjustment_id: e for e in entries}
     if not todo:
         return []
-    known: set[str] = set()
-    for chunk in chunks(sorted(todo), _CHUNK):
-        known.update(conn.scalars(select(t.c.adjustment_id).where(t.c.adjustment_id.in_(chunk))))
     rows: list[dict[str, Any]] = [
         {"adjustment_id": e.adjustment_id, "kind": e.kind.value, "msisdn": e.msisdn, "bill_id": e.bill_id, "finding_id": e.finding_id,
          "amount_minor": e.amount_minor, "currency": e.currency, "reason": e.reason, "created_at": e.created_at,
          "created_by": e.created_by, "period": e.period, "source": e.source, "record_id": e.record_id, "rule_id": e.rule_id,
          "old_amount_minor": e.old_amount_minor, "new_amount_minor": e.new_amount_minor}
-        for i, e in sorted(todo.items()) if i not in known
+        for _, e in sorted(todo.items())
     ]
+    insert = (dialect_insert(conn, t).on_conflict_do_nothing(index_elements=[t.c.adjustment_id])
+              .returning(t.c.adjustment_id))
+    added: list[str] = []
     for chunk in chunks(rows, _CHUNK):
-        conn.execute(dialect_insert(conn, t).on_conflict_do_nothing(index_elements=[t.c.adjustment_id]), chunk)
-    return [str(r["adjustment_id"]) for r in rows]
+        added.extend(str(i) for i in conn.execute(insert, chunk).scalars())
+    return sorted(added)
 
 
 def pending_adjustments(conn: Connection, *, msisdns: Collection[str] | None = None) -> list[AdjustmentEntry]:
@@ -167,6 +170,15 @@ def rerate_entries(conn: Connection, period: str) -> list[AdjustmentEntry]:
         .order_by(t.c.created_at, t.c.adjustment_id)
     )
     return [_entry(r) for r in conn.execute(query)]
+
+
+def adjustments_by_id(conn: Connection, adjustment_ids: Iterable[str]) -> dict[str, AdjustmentEntry]:
+    """adjustment_id → its entry, of those given that the ledger holds."""
+    t = table_of(Adjustment)
+    out: dict[str, AdjustmentEntry] = {}
+    for chunk in chunks(sorted(set(adjustment_ids)), _CHUNK):
+        out.update((r.adjustment_id, _entry(r)) for r in conn.execute(select(t).where(t.c.adjustment_id.in_(chunk))))
+    return out
 
 
 def adjustments_of(conn: Connection, msisdn: str) -> list[AdjustmentEntry]:
