@@ -17,6 +17,7 @@ from fairtel.assurance._finding import Finding, FindingKind
 from fairtel.assurance._refunds import RefundAdjustment
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
+from fairtel.core.reasons import refund_reason_in
 from fairtel.core.time import require_aware
 
 _SCOPE = {
@@ -50,26 +51,12 @@ _TEXTS = {
         "en": "{sender}: we have refunded {amount} ({reason}, tax of {tax} included). It will appear on your next bill.",
     },
 }
-_REASON_ZH = {
-    "charge without a confirmed order": "未经您确认订购的扣费",
-    "charge after the subscription ended": "退订后的扣费",
-    "charge after the line was closed": "销户后的扣费",
-    "charge while the line was suspended": "停机期间的扣费",
-    "charged twice for the same period": "同一周期重复扣费",
-    "monthly fee charged again after re-subscribing in the same month": "当月退订后再次订购同一业务，当月不重复收取月功能费",
-    "charged more than the catalog price": "超出资费标准的扣费",
-    "charge for an offer not in the catalog": "不明业务扣费",
-    "usage charged after the spending cap": "超出消费上限后的费用",
-    "confirmation not made by the subscriber": "非您本人操作的订购确认",
-    "confirmation evidence reused from another order": "订购确认凭证系从其他订单重复使用",
-    "refused by the consent gate before billing": "计费前已被订购核验拦截，未计入账单",
-}
 
 
 def refund_reason_text(reason: str, language: str) -> str:
     """A refund's reason (``refund_reason``: stored in English) in ``language``; a reason given by hand is shown
     as written."""
-    return _REASON_ZH.get(reason, reason) if language == "zh" else reason
+    return refund_reason_in(reason, language)
 
 
 @dataclass(frozen=True, slots=True)
