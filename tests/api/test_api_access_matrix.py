@@ -83,6 +83,8 @@ MATRIX = [
     # alice's hand-off: the agent handles alice (cmp-1); nobody else reads a transcript, analysts included
     R("GET", "/api/v1/tickets/tkt-1/transcript", "/api/v1/tickets/{ticket_id}/transcript", {"agent"}, personal=True),
     R("GET", "/api/v1/tickets/tkt-2/transcript", "/api/v1/tickets/{ticket_id}/transcript", set()),
+    R("POST", "/api/v1/tickets/tkt-1/notes", "/api/v1/tickets/{ticket_id}/notes", {"agent"}, {"note": "matrix"}),
+    R("POST", "/api/v1/tickets/tkt-2/notes", "/api/v1/tickets/{ticket_id}/notes", set(), {"note": "matrix"}),
     R("POST", "/api/v1/tickets/tkt-none/resolve", "/api/v1/tickets/{ticket_id}/resolve", {"agent"}, {"note": "matrix"}),
     R("POST", "/api/v1/tickets/tkt-2/resolve", "/api/v1/tickets/{ticket_id}/resolve", set(), {"note": "matrix"}),
     R("POST", "/api/v1/tickets/tkt-none/close", "/api/v1/tickets/{ticket_id}/close", {"agent"}),

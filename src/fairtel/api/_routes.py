@@ -286,8 +286,20 @@ def take_ticket(acc: Acc, ticket_id: TicketId) -> _tickets.AssignmentOut:
 
 @router.get("/tickets/{ticket_id}/transcript", tags=["care"],
             summary="The conversation a ticket carries and the agents' notes (the agent handling the customer)")
-def ticket_transcript(acc: Acc, ticket_id: TicketId) -> _tickets.TranscriptOut:
-    return _tickets.ticket_transcript(acc, ticket_id)
+def ticket_transcript(
+    acc: Acc, ticket_id: TicketId,
+    turns_from: Annotated[int, Query(ge=0, description="The index (from 0) of the first turn to return: the previous "
+                                                       "page's `next_turns_from`.")] = 0,
+    turns_limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Turns per page (1–500); the whole "
+                                                                            "conversation from `turns_from` when left out.")] = None,
+) -> _tickets.TranscriptOut:
+    return _tickets.ticket_transcript(acc, ticket_id, turns_from=turns_from, turns_limit=turns_limit)
+
+
+@router.post("/tickets/{ticket_id}/notes", tags=["care"], status_code=201,
+             summary="Note a ticket without moving it (the agent handling the customer; for the agents only)")
+def note_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNoteIn) -> _tickets.NoteOut:
+    return _tickets.note_ticket(acc, ticket_id, body.note)
 
 
 @router.post("/tickets/{ticket_id}/resolve", tags=["care"], summary="Resolve a ticket, with a note of what was done")

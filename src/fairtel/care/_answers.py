@@ -66,8 +66,18 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "bill_item": ("  · {what}：{amount}", "  · {what}: {amount}"),
     "bill_more": ("想了解某一笔费用，可以问我“这笔费用是怎么来的”。", "Ask me \"why was I charged this\" about any item."),
+    "bill_not_rated": (
+        "（{period} 还没有已计费的通话、短信或流量记录，以上只有月租和待入账的调账/退款。）",
+        "(No calls, texts or data of {period} are rated yet: this is the plan fee and the adjustments still to be billed.)",
+    ),
+    "bill_held": (
+        "另有 {held} 是号码停机后产生的用量，暂缓计费，不在上述合计内；经核实确为本人使用后才会收取。",
+        "Another {held} of usage made after the line's suspension is held: not billed and not in this total; it is "
+        "charged only once confirmed as yours.",
+    ),
     # -- charges ---------------------------------------------------------------------------------------
     "charges_none": ("{period} 没有收费的记录。", "There are no charged records in {period}."),
+    "charges_none_day": ("{day} 没有收费记录。", "There was no charge on {day}. "),
     "charges_choose": (
         "{period} 有这些收费，请问您想了解哪一笔？（回复序号）",
         "These are the charges in {period}. Which one do you mean? (reply with its number)",
@@ -96,6 +106,13 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "charge_attempted": ("（{amount}）", " {amount}"),
     "charge_blocked_tag": ("已拦截，未收费", "blocked, not billed"),
+    "charge_held_tag": ("暂缓计费，未收费", "held, not billed"),
+    "charge_usage_held": (
+        "{when} 的这笔{what}用量（{amount}）发生在号码停机之后，暂缓计费，没有计入账单，经核实确为本人使用后才会收取。"
+        "它由计费规则 {rule} 计价：",
+        "The {what} usage of {amount} on {when} was made after the line's suspension: it is held, not billed, and "
+        "charged only once confirmed as yours. It was priced by rule {rule}:",
+    ),
     "complaint_offer": ("需要我为您登记投诉吗？", " Shall I record a complaint?"),
     "complaint_already": ("您的投诉 {complaint} 已登记。", " Your complaint {complaint} is recorded."),
     "charge_usage": (
@@ -131,6 +148,11 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "fault_ask_location": ("请问问题出现在什么地方？（城市、街道或小区）", "Where does it happen? (city, street or area)"),
     "fault_ask_since": ("请问从什么时候开始的？", "Since when has this been happening?"),
+    # what a fault ticket says of the report, in the conversation's language (the agents read it on the ticket)
+    "fault_summary": (
+        "{problem}，地点：{location}，开始时间：{since}（于对话 {chat} 中报告）",
+        "{problem} at {location} since {since} (reported in chat {chat})",
+    ),
     "fault_opened": (
         "已为您创建故障单 {ticket}：{problem}，地点：{location}，开始时间：{since}。工程师会尽快处理，"
         "处理进展会短信通知您。",
@@ -183,6 +205,10 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "cap_done": ("已将您的每月漫游消费上限设为 {cap}。", "Done: your monthly roaming spending cap is now {cap}."),
     "cap_removed": ("已取消您的每月漫游消费上限。", "Your monthly roaming spending cap is removed."),
+    "cap_remove_confirm": (
+        "确认取消您的每月漫游消费上限吗？取消后不再按您设置的上限提醒。",
+        "Remove your monthly roaming spending cap? You will no longer get alerts at a cap of your own.",
+    ),
     "cap_out_of_range": ("漫游消费上限需在 0 到 {most} 元之间。", "The roaming cap must be between 0 and {most}."),
     "cap_not_here": (
         "抱歉，暂时无法在对话中修改漫游上限，请在 App 或网上营业厅的“漫游上限”中设置，或拨打客服热线。",
@@ -190,6 +216,15 @@ _T: dict[str, tuple[str, str]] = {
         "self-service, or call customer care.",
     ),
     "roam_unknown": ("抱歉，目录中没有 {country} 的漫游资费。", "Sorry, the catalog has no roaming prices for {country}."),
+    "call_head": (
+        "从国内拨打{country}（+{code}，属于“{zone}”）的资费：",
+        "Calling {country} from home (+{code}, in \"{zone}\"):",
+    ),
+    "call_roaming_note": (
+        "以上是在国内拨打的价格；人在{country}漫游时资费不同，可以问我“在{country}漫游怎么收费”。",
+        "These are the prices from home; roaming in {country} is priced differently: ask me \"roaming in {country}\".",
+    ),
+    "call_unknown": ("抱歉，目录中没有拨打 {country} 的资费。", "Sorry, the catalog has no prices for calls to {country}."),
     # -- VAS -------------------------------------------------------------------------------------------
     "vas_none": ("您目前没有订购任何增值业务。", "You have no value-added services."),
     "vas_head": ("您目前的增值业务：", "Your value-added services:"),
@@ -226,6 +261,24 @@ _T: dict[str, tuple[str, str]] = {
         "已为您登记投诉 {complaint}（类别：{category}），我们会在 {hours} 小时内联系您。",
         "I've recorded complaint {complaint} (category: {category}). We'll contact you within {hours} hours.",
     ),
+    "complaint_declined": ("好的，不为您登记投诉。还有什么可以帮您？", "OK, I won't record a complaint. Anything else I can help with?"),
+    "complaint_status_head": ("您最近的投诉：", "Your latest complaints:"),
+    "complaint_status_row": ("  · {complaint}（{category}，{opened} 登记）：{status}{more}",
+                             "  · {complaint} ({category}, recorded {opened}): {status}{more}"),
+    "complaint_status_due": ("，预计 {due} 前处理完毕", "; to be resolved by {due}"),
+    "complaint_status_settled": ("（{at}）", " ({at})"),
+    "complaint_status_tail": (
+        "如对处理结果不满意，可以对我说“我要投诉”，或转人工。",
+        "If you are not satisfied with how it was handled, tell me \"I want to complain\" or ask for an agent.",
+    ),
+    "complaint_status_none": (
+        "您目前没有登记过投诉。如需投诉，请告诉我是什么问题。",
+        "You have no complaints on record. To make one, tell me what it is about.",
+    ),
+    "complaint_status_not_here": (
+        "抱歉，暂时无法在对话中查询投诉进度，请在 App 的“我的投诉”中查看，或转人工。",
+        "Sorry, I can't look up your complaints here: see \"my complaints\" in the app, or ask for an agent.",
+    ),
     "agent_done": (
         "正在为您转接人工客服，工单号 {ref}。客服会看到我们的对话，无需重复说明。",
         "I'm putting you through to an agent (reference {ref}). They will see our conversation, so you won't "
@@ -242,6 +295,13 @@ CATEGORY_NAMES: dict[str, tuple[str, str]] = {
     "privacy": ("隐私", "privacy"),
     "price": ("资费", "price"),
     "other": ("其他", "other"),
+}
+COMPLAINT_STATUS_NAMES: dict[str, tuple[str, str]] = {  # the lifecycle, as a subscriber is told it
+    "opened": ("已登记，等待受理", "recorded, waiting to be taken up"),
+    "acknowledged": ("已受理，正在处理", "taken up, being handled"),
+    "resolved": ("已处理完毕", "resolved"),
+    "closed": ("已结案", "closed"),
+    "reopened": ("已重新打开，等待处理", "reopened, waiting to be handled"),
 }
 PROBLEM_NAMES: dict[str, tuple[str, str]] = {
     "no_signal": ("没有信号", "no signal"),

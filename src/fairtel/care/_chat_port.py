@@ -55,8 +55,11 @@ class BillItem:
 
 @dataclass(frozen=True, slots=True)
 class BillFacts:
-    """A month's bill: the issued bill when billing holds one, else the provisional sum of the rated lines
-    and the plan fee (``issued`` False). ``total_minor`` is the sum of ``items``."""
+    """A month's bill: the issued bill when billing holds one, else the provisional sum of what the month's bill
+    would carry (``issued`` False): the plan fee, the rated lines billing would charge, and the adjustments no bill
+    carries yet that this month's bill would. ``total_minor`` is the sum of ``items``. ``held_minor``: usage held
+    off the bill (made after the line's suspension: charged only once released), never in the total;
+    ``rated`` False: no usage of the month is rated yet (the fee and adjustments alone)."""
 
     msisdn: str
     period: str
@@ -65,6 +68,8 @@ class BillFacts:
     items: tuple[BillItem, ...]
     issued: bool
     bill_id: str | None = None
+    held_minor: int = 0
+    rated: bool = True
 
     @property
     def total(self) -> Money:
@@ -94,6 +99,9 @@ class ChargeFacts:
     rule_name: Text | None = None  # the catalog's names of the rule and allowance, when it has them
     allowance_name: Text | None = None
     source: str | None = None  # the switch or platform that sent the record (ids are unique per source only)
+    # usage held off the bill (billing's rule: made at or after the line's suspension): its amount is what it would
+    # cost if released, not a charge; the reason (``line_suspended``), None when billable
+    held: str | None = None
 
     @property
     def amount(self) -> Money:
@@ -135,6 +143,8 @@ class LoyaltyFacts:
 
 @dataclass(frozen=True, slots=True)
 class RoamingRate:
+    """A rule's unit price as the assistant tells it: roaming in a zone, or calling a destination from home."""
+
     kind: str  # voice, sms, data
     rule_id: str
     price: Decimal | None  # per ``per``; None when the rule is free
@@ -154,6 +164,32 @@ class RoamingFacts:
     rates: tuple[RoamingRate, ...]
     cap: Money | None  # the subscriber's own monthly roaming cap, when set
     default_cap: Money | None = None  # what applies without one (the operator's preset)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationFacts:
+    """What calls and texts from home to a country cost on the line's plan in force now: the destination zone its
+    dialling code falls in and the plan's rules for it (``rates``: outgoing voice per minute, SMS per message)."""
+
+    country: str
+    dialling_code: str
+    zone_id: str
+    zone_name: Text
+    currency: str
+    rates: tuple[RoamingRate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintFacts:
+    """One of the caller's complaints as they may see it: its lifecycle status (opened, acknowledged, resolved,
+    closed, reopened) and the resolution deadline of its current term; never an agent's notes."""
+
+    complaint_id: str
+    category: str
+    status: str
+    opened_at: datetime
+    due_at: datetime | None
+    settled_at: datetime | None = None  # when last resolved or closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +280,22 @@ class RoamingCapSetter(Protocol):
     where to change the cap."""
 
     def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None: ...
+
+
+@runtime_checkable
+class ComplaintReader(Protocol):
+    """A data port that reads back the caller's own complaints, newest first (at most ``limit``): "what is the status
+    of my complaint" is answered from them rather than recorded as a new one."""
+
+    def complaints(self, msisdn: str, *, limit: int = 3) -> list[ComplaintFacts]: ...
+
+
+@runtime_checkable
+class DestinationPrices(Protocol):
+    """A data port that prices calls and texts from home to a country (``DestinationFacts``; None when the catalog
+    cannot tell): "how much to call Hong Kong" is a question about that, not about roaming there."""
+
+    def destination(self, msisdn: str, country: str) -> DestinationFacts | None: ...
 
 
 @runtime_checkable

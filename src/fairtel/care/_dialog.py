@@ -5,9 +5,12 @@ a subscriber reads the lines of their own customer account when the conversation
 they talk from only) → the answer to a question the assistant asked, if it is one → otherwise the
 intent of the message → slots from the message and the conversation (month, country, offer, ...) → either a
 question for what is missing, a confirmation before a change, or an answer built only from the data port's
-facts. An explicit complaint or refund request is recorded as a complaint beside the answer to the question
-it comes with. Complaints, tickets and hand-offs are always the caller's; a hand-off carries the whole
-conversation, led by what the subscriber asked for first (``handoff_text``).
+facts. A question the assistant asked gives way to a plainly new request (``Dialog._new_request``): it is never
+taken for a complaint's words, a place or a yes. An explicit complaint or refund request is recorded as a complaint
+beside the answer to the question it comes with; a question about complaints made is answered from them, and one
+that says it does not want to complain is answered for what it asks instead. Complaints, tickets and hand-offs are
+always the caller's; a hand-off carries the whole conversation, led by what the subscriber asked for first
+(``handoff_text``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from fairtel.care import _dialog_words as words
 from fairtel.care._answers import (
     CATEGORY_NAMES,
+    COMPLAINT_STATUS_NAMES,
     KIND_NAMES,
     PROBLEM_NAMES,
     STATE_NAMES,
@@ -35,7 +39,9 @@ from fairtel.care._answers import (
 from fairtel.care._chat_port import (
     CareData,
     ChargeFacts,
+    ComplaintReader,
     ComplaintRequest,
+    DestinationPrices,
     LineFacts,
     LineReadAudit,
     RoamingCapSetter,
@@ -243,6 +249,16 @@ class Dialog:
             return self._reply(conv, say("anything_else", conv.language), None), False
         pred = self.classify(message)
         intent = "out_of_scope" if pred.out_of_scope else pred.label
+        # "我的投诉处理得怎么样了" asks about the complaints made, and is answered from them; it records nothing.
+        if words.asks_complaint_status(message) and not words.wants_complaint(message):
+            return _with(self._dispatch(conv, "complaint", message), confidence=pred.confidence), True
+        # "我不想投诉，只想问问9月账单": not a complaint; what it asks instead is answered.
+        if intent == "complaint" and words.declines_complaint(message) and not words.wants_complaint(message):
+            rest = words.without_declined_complaint(message)
+            instead = self.classify(rest) if rest else None
+            if instead is None or instead.out_of_scope or instead.label in ("complaint", "greeting", "thanks"):
+                return self._reply(conv, say("complaint_declined", conv.language), None), True
+            message, intent, pred = rest, instead.label, instead
         # A bare slot ("9月", "and Japan?") continues the last topic rather than being out of scope.
         if intent in ("out_of_scope", "greeting", "thanks") and conv.last_intent is not None:
             carried = self._carry_over(conv, message)
@@ -316,6 +332,16 @@ class Dialog:
         p = conv.pending
         assert p is not None
         lang = conv.language
+        if words.asks_complaint_status(message) and not words.wants_complaint(message):
+            conv.pending = None  # a question about the complaints made: answered as one, whatever was asked
+            return None
+        if words.declines_complaint(message) and not words.wants_complaint(message):
+            if p.need == "confirm" and p.action.get("do") == "record_complaint":
+                conv.pending = None
+                return self._reply(conv, say("complaint_declined", lang), p.intent, action="declined")
+            if p.need == "complaint_text":
+                conv.pending = None  # "我不想投诉，只想…": what it asks instead is answered
+                return None
         if p.need != "complaint_text" and words.wants_complaint(message):
             # "我要投诉" answers an offer to record a complaint; to any other question it is a new request
             conv.pending = None
@@ -324,6 +350,9 @@ class Dialog:
             return None
         if p.need == "confirm":
             decided = words.yes_or_no(message)
+            if decided is None and self._new_request(p, message, same_intent=True):
+                conv.pending = None  # a plainly new question or request, not a yes or no: answered as one
+                return None
             if decided is None:
                 if p.asks >= MAX_ASKS:
                     conv.pending = None
@@ -341,12 +370,9 @@ class Dialog:
             key = {"fault_location": "location", "fault_since": "since", "complaint_text": "complaint_text"}[p.need]
             reader = {"location": words.fault_location, "since": words.fault_since}.get(key)
             found = reader(message) if reader is not None else None
-            if found is None:
-                pred = self.classify(message)
-                if (not pred.out_of_scope and pred.label in LINE_INTENTS and pred.label != p.intent
-                        and pred.confidence >= NEW_QUESTION_CONFIDENCE and _looks_like_question(message)):
-                    conv.pending = None
-                    return None
+            if found is None and self._new_request(p, message):
+                conv.pending = None
+                return None
             conv.pending = None
             answer = {"location": words.place_answer, "since": words.since_answer}.get(key, words.free_text)
             conv.slots[key] = answer(message)  # asked for it: the whole reply is the answer, in its own words
@@ -358,13 +384,30 @@ class Dialog:
         if p.asks >= MAX_ASKS:
             conv.pending = None
             return None
-        # Not an answer: a new question wins, otherwise ask again.
+        # Not an answer: a new question wins (of the same topic too, when plainly one: "why was I charged on
+        # September 5?" to "which one?"), otherwise ask again.
         pred = self.classify(message)
-        if not pred.out_of_scope and pred.label in LINE_INTENTS and pred.label != p.intent:
+        if (not pred.out_of_scope and pred.label in LINE_INTENTS and pred.label != p.intent) or self._new_request(
+                p, message, same_intent=True):
             conv.pending = None
             return None
         p.asks += 1
         return self._reply(conv, say("reask", lang) + self._question_text(conv, p), p.intent, waiting=p.need)
+
+    def _new_request(self, p: Pending, message: str, *, same_intent: bool = False) -> bool:
+        """Whether ``message``, which does not answer the question ``p`` asked, is plainly a new request: asking for a
+        person ("转人工"), to stop a service now ("cancel cloud storage"), to redeem points or to change the roaming
+        cap, or a confident question of another topic (of any topic, ``same_intent``, when the question was a yes or
+        no: "why was I charged 5 yuan on September 1?"). Never taken for a complaint's words, a place or a yes."""
+        pred = self.classify(message)
+        if pred.out_of_scope or pred.label not in LINE_INTENTS or (pred.label == p.intent and not same_intent):
+            return False
+        if ((pred.label == "human_agent" and words.asks_for_agent(message))
+                or (pred.label == "vas_cancel" and words.asks_to_cancel(message))
+                or (pred.label == "roaming" and words.wants_cap_change(message))
+                or (pred.label == "loyalty_points" and words.wants_redeem(message))):
+            return True
+        return pred.confidence >= NEW_QUESTION_CONFIDENCE and _looks_like_question(message)
 
     def _question_text(self, conv: Conversation, p: Pending) -> str:
         lang = conv.language
@@ -446,7 +489,8 @@ class Dialog:
                                    action="points_redeemed", data={"points": points, "balance": after.balance})
             if p.action["do"] == "set_roaming_cap":
                 assert isinstance(self.data, RoamingCapSetter)
-                cap = self.data.set_roaming_cap(line, Decimal(p.action["amount"]))
+                amount = p.action.get("amount")
+                cap = self.data.set_roaming_cap(line, None if amount is None else Decimal(amount))
                 text = say("cap_done", lang, cap=money(cap, lang)) if cap is not None else say("cap_removed", lang)
                 return self._reply(conv, text, "roaming", action="roaming_cap_set",
                                    data={"cap": None if cap is None else str(cap.amount),
@@ -501,10 +545,15 @@ class Dialog:
         for item in bill.items:
             what = item.description.get(lang) or name_of(KIND_NAMES, item.kind, lang)
             out.append(say("bill_item", lang, what=what, amount=money_minor(item.amount_minor, bill.currency, lang)))
+        if not bill.issued and not bill.rated:  # the fee and the adjustments pending are due all the same
+            out.append(say("bill_not_rated", lang, period=month))
+        if bill.held_minor:  # usage held off the bill is not charged: told apart, outside the total
+            out.append(say("bill_held", lang, held=money_minor(bill.held_minor, bill.currency, lang)))
         out.append(say("bill_more", lang))
         return self._reply(conv, "\n".join(out), "bill_inquiry", data={
             "period": month, "issued": bill.issued, "bill_id": bill.bill_id, "currency": bill.currency,
             "total_minor": bill.total_minor, "items": [(i.kind, i.amount_minor) for i in bill.items],
+            "held_minor": bill.held_minor,
         })
 
     def _intent_charge_explain(self, conv: Conversation, message: str) -> Reply:
@@ -517,11 +566,13 @@ class Dialog:
         if month is None:
             return self._ask(conv, "charge_explain", "month", say("ask_month", lang), action={"message": message})
         records = self.data.charges(line, month)
-        charged = [c for c in records if c.amount_minor > 0]
+        # usage held off the bill (made after the line's suspension) is not a charge: asked about, it is told as held
+        held = [c for c in records if c.held is not None]
+        charged = [c for c in records if c.amount_minor > 0 and c.held is None]
         # VAS charges the consent gate refused are not billed (amount 0), but the subscriber may have been told
         # of them or expect them: a question naming one ("为什么扣了我6块钱") is answered with the refusal.
         blocked = [c for c in records if c.amount_minor <= 0 and c.kind == "vas" and c.verdict not in (None, "consented")]
-        for c in charged + blocked:
+        for c in charged + blocked + held:
             if c.record_id.lower() in message.lower():
                 return self._explain(conv, line, c.record_id)
         offer = extract_offer(message, self.data.offer_aliases())
@@ -534,24 +585,31 @@ class Dialog:
         elif kind is not None:
             charges = [c for c in charged + blocked if c.kind == kind] or charges
         # "the 6 yuan on the 9th": the amount and the day narrow the list down (each only if some charge matches);
-        # a refused VAS charge is matched by the price it was attempted at (its subscription's)
+        # a refused VAS charge is matched by the price it was attempted at (its subscription's), held usage by its amount
         amount, day = words.money_mentioned(message), words.day_mentioned(message)
         if amount is not None:
             prices = self._attempted_prices(line, blocked)
-            charges = ([c for c in charges if c.amount_minor > 0 and c.amount.amount == amount]
-                       or [c for c in blocked if prices.get(c.record_id) == amount] or charges)
+            charges = ([c for c in charges if c.amount_minor > 0 and c.held is None and c.amount.amount == amount]
+                       or [c for c in blocked if prices.get(c.record_id) == amount]
+                       or [c for c in held if c.amount.amount == amount] or charges)
+        note = ""
         if day is not None:
-            charges = [c for c in charges if c.started_at.day == day] or charges
+            on_day = [c for c in charges if c.started_at.day == day] or [c for c in blocked + held if c.started_at.day == day]
+            if on_day:
+                charges = on_day
+            else:  # nothing that day: said so, then the month offered
+                note = say("charges_none_day", lang, day=f"{month}-{day:02d}")
         if not charges and blocked and (amount is not None or offer is not None or kind == "vas"):
             charges = blocked
         if not charges:
             return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
-        if len(charges) == 1:
+        if len(charges) == 1 and not note:
             return self._explain(conv, line, charges[0].record_id)
         ranked = sorted(charges, key=lambda c: (-c.amount_minor, c.started_at))[:CHARGES_SHOWN]
-        out = [say("charges_choose", lang, period=month)]
+        out = [note + say("charges_choose", lang, period=month)]
         for n, c in enumerate(ranked, start=1):
-            shown = money(c.amount, lang) if c.amount_minor > 0 else say("charge_blocked_tag", lang)
+            shown = (say("charge_held_tag", lang) if c.held is not None
+                     else money(c.amount, lang) if c.amount_minor > 0 else say("charge_blocked_tag", lang))
             out.append(say("charge_row", lang, n=n, when=_day(c.started_at), what=_charge_what(c, lang), amount=shown))
         if len(charges) > len(ranked):
             out.append(say("charge_more", lang, count=len(charges), shown=len(ranked)))
@@ -596,8 +654,10 @@ class Dialog:
                 data["blocked"] = True
             return self._offer_complaint(conv, text, data, message=f"{when} {offer} ({c.verdict}, {c.record_id})")
         rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")
-        out = [say("charge_usage", lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang),
-                   rule=rule)]
+        head = "charge_usage_held" if c.held is not None else "charge_usage"
+        if c.held is not None:
+            data["held"] = c.held
+        out = [say(head, lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang), rule=rule)]
         if c.allowance_id:
             allowance = c.allowance_name.get(lang) if c.allowance_name else c.allowance_id
             out.append(say("charge_allowance", lang, allowance=allowance))
@@ -675,7 +735,8 @@ class Dialog:
         if "since" not in conv.slots:
             return self._ask(conv, "fault_report", "fault_since", say("fault_ask_since", lang))
         problem, location, since = conv.slots.pop("problem"), conv.slots.pop("location"), conv.slots.pop("since")
-        summary = f"{problem} at {location} since {since} (reported in chat {conv.conversation_id})"
+        summary = say("fault_summary", lang, problem=name_of(PROBLEM_NAMES, problem, lang), location=location, since=since,
+                      chat=conv.conversation_id)
         ticket = self.data.open_ticket(line, TicketRequest(category=problem, location=location, since=since, summary=summary))
         text = say("fault_opened", lang, ticket=ticket, problem=name_of(PROBLEM_NAMES, problem, lang), location=location,
                    since=since)
@@ -715,8 +776,13 @@ class Dialog:
         if country:
             conv.slots["country"] = country
         country = conv.slots.get("country")
+        # "打香港的电话怎么收费": a call from home to there (the last topic kept for "and Japan?"), not roaming there
+        calling = words.calls_abroad(message) or (conv.slots.get("roam_topic") == "call" and not words.abroad_context(message))
+        conv.slots["roam_topic"] = "call" if calling else "roaming"
         if country is None:
             return self._ask(conv, "roaming", "country", say("roam_ask_country", lang))
+        if calling:
+            return self._call_prices(conv, line, country)
         facts = self.data.roaming(line, country)
         place = _country_name(country, lang)
         if facts is None:
@@ -728,9 +794,7 @@ class Dialog:
                 out.append(say("roam_free", lang, what=what))
                 continue
             price = money(_money(r.price, facts.currency), lang)
-            # data is priced per MiB (1024² bytes), named so as on the statement and in the catalog
-            per = {"min": ("分钟", "minute"), "SMS": ("条", "SMS"), "MiB": ("MiB", "MiB")}.get(r.per, (r.per, r.per))
-            per_text = per[0] if lang == "zh" else per[1]
+            per_text = _per(r.per, lang)
             if r.daily_cap is not None:
                 out.append(say("roam_rate_cap", lang, what=what, price=price, per=per_text,
                                cap=money(_money(r.daily_cap, facts.currency), lang)))
@@ -748,6 +812,25 @@ class Dialog:
             "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates},
             "cap": None if facts.cap is None else str(facts.cap.amount)})
 
+    def _call_prices(self, conv: Conversation, line: str, country: str) -> Reply:
+        """What calling and texting ``country`` from home costs on the plan in force (the destination zone's rules)."""
+        lang = conv.language
+        place = _country_name(country, lang)
+        facts = self.data.destination(line, country) if isinstance(self.data, DestinationPrices) else None
+        if facts is None:
+            return self._reply(conv, say("call_unknown", lang, country=place), "roaming", data={"country": country})
+        out = [say("call_head", lang, country=place, code=facts.dialling_code, zone=facts.zone_name.get(lang))]
+        for r in facts.rates:
+            what = name_of(KIND_NAMES, r.kind, lang)
+            if r.free or r.price is None:
+                out.append(say("roam_free", lang, what=what))
+                continue
+            out.append(say("roam_rate", lang, what=what, price=money(_money(r.price, facts.currency), lang), per=_per(r.per, lang)))
+        out.append(say("call_roaming_note", lang, country=place))
+        return self._reply(conv, "\n".join(out), "roaming", data={
+            "country": country, "destination_zone": facts.zone_id,
+            "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates}})
+
     def _roaming_cap(self, conv: Conversation, line: str, message: str) -> Reply:
         """Set the monthly roaming spending cap, as PUT /me/roaming-cap does, after an explicit yes."""
         lang = conv.language
@@ -756,6 +839,9 @@ class Dialog:
             return self._reply(conv, say("cap_not_here", lang), "roaming")
         held = conv.slots.pop("cap", None)
         amount = Decimal(held) if held is not None else words.cap_amount(message)
+        if amount is None and words.wants_cap_removed(message):  # "取消漫游上限": removed, after a yes
+            return self._ask(conv, "roaming", "confirm", say("cap_remove_confirm", lang),
+                             action={"do": "set_roaming_cap", "amount": None, "line": line})
         if amount is None:
             return self._ask(conv, "roaming", "cap_amount", say("cap_ask_amount", lang))
         if amount < 0 or amount > CAP_MAX:
@@ -835,11 +921,36 @@ class Dialog:
     def _intent_complaint(self, conv: Conversation, message: str) -> Reply:
         lang = conv.language
         details = conv.slots.pop("complaint_text", None)
+        if details is None and words.asks_complaint_status(message) and not words.wants_complaint(message):
+            return self._complaint_status(conv)
         text = details or message
         category = words.complaint_category(text)
         if category is None and details is None:
             return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
         return self._record_complaint(conv, category or "other", text, {})
+
+    def _complaint_status(self, conv: Conversation) -> Reply:
+        """The caller's own latest complaints, each with its stage and the deadline of its current term: the answer to
+        "我的投诉处理得怎么样了" (nothing is recorded)."""
+        lang, line = conv.language, conv.msisdn
+        assert line is not None
+        if not isinstance(self.data, ComplaintReader):
+            return self._reply(conv, say("complaint_status_not_here", lang), "complaint")
+        found = self.data.complaints(line)
+        if not found:
+            return self._reply(conv, say("complaint_status_none", lang), "complaint", data={"complaints": []})
+        out = [say("complaint_status_head", lang)]
+        for c in found:
+            if c.status in ("resolved", "closed"):
+                more = say("complaint_status_settled", lang, at=_day(c.settled_at)) if c.settled_at else ""
+            else:
+                more = say("complaint_status_due", lang, due=_minute(c.due_at)) if c.due_at else ""
+            out.append(say("complaint_status_row", lang, complaint=c.complaint_id, category=name_of(CATEGORY_NAMES, c.category, lang),
+                           opened=_day(c.opened_at), status=name_of(COMPLAINT_STATUS_NAMES, c.status, lang), more=more))
+        if any(c.status in ("resolved", "closed") for c in found):
+            out.append(say("complaint_status_tail", lang))
+        return self._reply(conv, "\n".join(out), "complaint", data={
+            "complaints": [{"complaint_id": c.complaint_id, "status": c.status} for c in found]})
 
     def _record_complaint(self, conv: Conversation, category: str, text: str, links: dict[str, str]) -> Reply:
         """A complaint of the caller's (their own line, whatever line the conversation read), linked to the
@@ -967,6 +1078,10 @@ def _day(at: datetime | None) -> str:
     return "-" if at is None else at.strftime("%Y-%m-%d")
 
 
+def _minute(at: datetime | None) -> str:
+    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M")
+
+
 def _charge_what(c: ChargeFacts, lang: str) -> str:
     if c.kind == "vas":
         return c.offer_name.get(lang) if c.offer_name else (c.offer_id or "vas")
@@ -984,6 +1099,12 @@ def _country_name(code: str, lang: str) -> str:
         return names[0]
     english = next((n for n in names if n.isascii() and len(n) > 3), code)
     return english.title() if english.islower() else english
+
+
+def _per(unit: str, lang: str) -> str:
+    """A price's unit as said: data is priced per MiB (1024² bytes), named so as on the statement and in the catalog."""
+    per = {"min": ("分钟", "minute"), "SMS": ("条", "SMS"), "MiB": ("MiB", "MiB")}.get(unit, (unit, unit))
+    return per[0] if lang == "zh" else per[1]
 
 
 def _country_code(message: str) -> str | None:

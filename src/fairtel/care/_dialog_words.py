@@ -216,6 +216,57 @@ def wants_complaint(text: str) -> bool:
     return bool(_ZH_COMPLAIN.search(t) or _EN_COMPLAIN.search(t))
 
 
+def declines_complaint(text: str) -> bool:
+    """Whether the message says it does not want to complain ("我不想投诉，只想…", "I don't want to complain")."""
+    return bool(_NEGATED.search(_norm(text)))
+
+
+_CLAUSE = re.compile(r"[，,。.;；!！?？、]+")
+
+
+def without_declined_complaint(text: str) -> str:
+    """The message without its clauses saying it does not want to complain: what it asks instead ("我不想投诉，只想
+    问问9月账单" → "只想问问9月账单"); empty when that is all it says."""
+    return "，".join(c.strip() for c in _CLAUSE.split(text) if c.strip() and not _NEGATED.search(_norm(c)))
+
+
+# A question about a complaint already made ("我的投诉处理得怎么样了", "what is the status of my complaint?"): answered
+# with the caller's complaints, never recorded as a new one.
+_ZH_STATUS = re.compile(
+    r"投诉(?:的|单)?.{0,6}(?:处理|进度|进展|结果|状态|怎么样|如何|到哪|有消息|有回复|回复了|受理了|解决了)"
+    r"|(?:查|查询|问问|看看|了解).{0,4}投诉|投诉(?:了吗|过了|有没有)"
+)
+_EN_STATUS = re.compile(
+    r"\b(?:status|progress|update|news)\b.{0,20}\bcomplaints?\b|\bcomplaints?\b.{0,25}\b(?:status|progress|update|going"
+    r"|handled|resolved|answered|dealt with|looked at)\b|\bwhat (?:happened|is happening) (?:to|with) my complaint"
+    r"|\b(?:check|track|follow up on) (?:on )?my complaints?\b|\bany (?:news|update) on my complaint"
+)
+
+
+def asks_complaint_status(text: str) -> bool:
+    t = _norm(text)
+    return bool(_ZH_STATUS.search(t) or _EN_STATUS.search(t))
+
+
+# -- plain new requests -------------------------------------------------------------------------------------
+# What is never the answer to "what is your complaint about" or "where does it happen": asking for a person,
+# stopping a service ("退订", "cancel cloud storage", not "退订了还在扣费"), redeeming points, changing the cap.
+_AGENT = re.compile(r"人工|真人|转接|坐席|\b(?:agent|human|real person|representative|operator|someone real)\b")
+_ZH_CANCEL_NOW = re.compile(r"^(?:请|麻烦)?(?:帮我|给我|我要|我想|想|要)?(?:退订|取消|关闭|停掉|关掉)(?!了|过|的|后|掉了)")
+_EN_CANCEL_NOW = re.compile(r"^(?:please\s+)?(?:cancel|unsubscribe|stop|end|terminate)\b"
+                            r"|\bi (?:want|would like|'d like|need) to (?:cancel|unsubscribe|stop)\b|\bplease (?:cancel|unsubscribe)\b")
+
+
+def asks_for_agent(text: str) -> bool:
+    return bool(_AGENT.search(_norm(text)))
+
+
+def asks_to_cancel(text: str) -> bool:
+    """A request to stop a service now, as opposed to a mention of one stopped ("退订了还在扣费")."""
+    t = _norm(text)
+    return bool(_ZH_CANCEL_NOW.search(t) or _EN_CANCEL_NOW.search(t))
+
+
 # -- roaming cap ------------------------------------------------------------------------------------------
 _CAP_WORD = r"(?:上限|限额|封顶|额度)"
 _ZH_CAP_CHANGE = re.compile(
@@ -229,11 +280,22 @@ _EN_CAP_CHANGE = re.compile(
 _CAP_AMOUNT = re.compile(r"(?:\bto\b|为|成|到|改|设|:|：)\s*(?:[¥￥]|\b(?:cny|rmb)\s?)?\s*(\d{1,6}(?:\.\d{1,2})?)(?![\d.])")
 
 
+_ZH_CAP_REMOVE = re.compile(rf"(?:取消|去掉|删除|删掉|关闭|不要|不设|解除)[^，。,.!?！？]{{0,8}}{_CAP_WORD}")
+_EN_CAP_REMOVE = re.compile(r"\b(?:remove|cancel|delete|drop|turn off|switch off|get rid of|lift)\b[^.!?]{0,30}"
+                            r"\b(?:cap|limit|spending limit)\b")
+
+
 def wants_cap_change(text: str) -> bool:
-    """Whether the message asks to set or change the roaming spending cap ("帮我设置漫游上限200元",
-    "set my roaming cap to 100 yuan"), rather than asking what it is."""
+    """Whether the message asks to set, change or remove the roaming spending cap ("帮我设置漫游上限200元",
+    "set my roaming cap to 100 yuan", "取消漫游上限"), rather than asking what it is."""
     t = _norm(text)
-    return bool(_ZH_CAP_CHANGE.search(t) or _EN_CAP_CHANGE.search(t))
+    return bool(_ZH_CAP_CHANGE.search(t) or _EN_CAP_CHANGE.search(t)) or wants_cap_removed(t)
+
+
+def wants_cap_removed(text: str) -> bool:
+    """Whether the message asks to remove the roaming spending cap ("取消漫游上限", "remove my roaming cap")."""
+    t = _norm(text)
+    return bool(_ZH_CAP_REMOVE.search(t) or _EN_CAP_REMOVE.search(t))
 
 
 def cap_amount(text: str) -> Decimal | None:
@@ -284,6 +346,38 @@ def charge_kind(text: str) -> str | None:
 
 def mentions_roaming(text: str) -> bool:
     return bool(_ROAMING_WORDS.search(_norm(text)))
+
+
+# A call from home to another country ("打香港的电话怎么收费", "how much to call Hong Kong?"), as opposed to a call made
+# while there ("在香港打电话", "calls in Japan", "I'm going to Japan"): the first is an international call, the second roaming.
+_ZH_CALL_TO = re.compile(r"打(?:到|往|去|给)?[^，。,.!?！？\s在]{1,12}?的?(?:电话|长途|号码)|(?:给|往|向)[^，。,.!?！？\s]{1,12}?打"
+                         r"|打(?:到|往)|国际长途|国际电话|国际通话|拨打")
+_ZH_BEING_THERE = re.compile(r"在[^，。,.!?！？]{1,12}?(?:打|拨|用|接)|去|出国|出境|人在|到了|旅游|出差|境外")
+_EN_CALL_TO = re.compile(r"\b(?:call|calls|calling|phone|phoning|ring|ringing|dial|dialling|dialing)\s+(?:to\s+)?"
+                         r"(?!in\b|from\b|while\b|when\b|home\b)|\binternational calls?\b")
+_EN_BEING_THERE = re.compile(r"\b(?:in|from|while|when i'?m|when i am|travel\w*|trip|visit\w*|going to|go to|abroad|holiday"
+                             r"|vacation)\b")
+
+
+_ABROAD = re.compile(r"在|去|人在|到了|出国|出境|旅游|出差|境外|\b(?:in|while|when i'?m|when i am|travel\w*|trip|visit\w*|going to|go to"
+                     r"|abroad|holiday|vacation)\b")
+
+
+def abroad_context(text: str) -> bool:
+    """Whether the message speaks of being abroad ("在日本呢", "and while in Japan?"): roaming, not a call from home."""
+    t = _norm(text)
+    return mentions_roaming(t) or bool(_ABROAD.search(t))
+
+
+def calls_abroad(text: str) -> bool:
+    """Whether the message asks about calling another country from home, not about using the phone while there."""
+    t = _norm(text)
+    if mentions_roaming(t):
+        return False
+    if _ZH_CALL_TO.search(t):
+        return not _ZH_BEING_THERE.search(t)
+    m = _EN_CALL_TO.search(t)
+    return m is not None and not _EN_BEING_THERE.search(t[m.end():])
 
 
 _CANCEL_WORDS = re.compile(r"退订|取消|不要了|关闭|停掉|停止|\b(?:cancel|unsubscribe|stop|end|terminate|opt out)\b")

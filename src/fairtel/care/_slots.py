@@ -173,6 +173,14 @@ COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = {
     "BR": ("巴西", "brazil"),
 }
 
+# The international dialling code (ITU-T E.164) of each country the assistant names: a call from home to a country
+# is priced by the destination zone its numbers fall in, which the catalog tells by prefix.
+DIALLING_CODES: Mapping[str, str] = {
+    "HK": "852", "MO": "853", "TW": "886", "JP": "81", "KR": "82", "SG": "65", "TH": "66", "MY": "60", "VN": "84",
+    "ID": "62", "PH": "63", "IN": "91", "US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "IT": "39", "ES": "34",
+    "NL": "31", "CH": "41", "RU": "7", "AU": "61", "NZ": "64", "AE": "971", "TR": "90", "EG": "20", "BR": "55",
+}
+
 
 def _country_patterns() -> list[tuple[re.Pattern[str], str]]:
     pairs = sorted(((name, code) for code, names in COUNTRY_NAMES.items() for name in names), key=lambda p: -len(p[0]))

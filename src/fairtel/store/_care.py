@@ -2,11 +2,14 @@
 and the loader need of the same records.
 
 Reads: subscribers, issued bills and their lines, adjustments, stored catalog versions, the consent ledger, the
-loyalty ledger, roaming caps (database); rated lines (``<lake>/rated/period=YYYY-MM``, through ``Lake.files``,
-which finishes a rating commit left pending first); usage, for plan advice (``HomeAdvisor``) and a charge's
-explanation. Writes, each in its own
-transaction: a cancelled consent event, a loyalty redemption, a roaming cap, a trouble ticket, a complaint. Every
-method reads the one line it is given: the assistant has already checked that the line is the caller's.
+loyalty ledger, roaming caps, the line's complaints (database); rated lines (``<lake>/rated/period=YYYY-MM``, through
+``Lake.files``, which finishes a rating commit left pending first), split as the bill run splits them (charged, or
+held off the bill); usage, for plan advice (``HomeAdvisor``) and a charge's explanation. Writes, each in its own
+transaction: a cancelled consent event, a loyalty redemption, a roaming cap, a trouble ticket, a complaint; each is
+written to the access audit in its transaction, under the subscriber's pseudonym, when the store is given a
+pseudonymizer (as the API audits the same change: ``subscription.cancel``, ``loyalty.redeem``, ``roaming_cap.set``,
+``ticket.open``, ``complaint.create``). Every method reads the one line it is given: the assistant has already
+checked that the line is the caller's.
 
 Also: a record's rating explained as it was billed (``explain_stored``, which ``fairtel explain`` uses too), the
 tickets read back for the agents (``ticket_text``), moved and noted by them (``move_ticket``, ``add_ticket_note``:
@@ -27,18 +30,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated, prorated_fee_minor
+from fairtel.billing._run import HOLD, HOLD_REASONS
 from fairtel.care import (
     DEFAULT_SLA,
     DEMO_OFFER_ALIASES,
+    DIALLING_CODES,
     AdviceFacts,
     AllowanceLeft,
     BillFacts,
     BillItem,
     ChargeFacts,
+    ComplaintFacts,
     ComplaintRequest,
+    DestinationFacts,
     LineFacts,
     LoyaltyEntryFacts,
     LoyaltyFacts,
@@ -65,6 +73,7 @@ from fairtel.store._schema import (
     Adjustment,
     Bill,
     BillLine,
+    Complaint,
     ConsentEvent,
     LoyaltyEntry,
     RoamingCap,
@@ -220,6 +229,11 @@ class StoreCareData:
 
     # -- bill -----------------------------------------------------------------------------------------
     def bill(self, msisdn: str, period: str) -> BillFacts | None:
+        """The issued bill of ``period``; before it, what that bill would carry by billing's rules (``run_bills``):
+        the plan fee for the days in service, the rated lines it charges (not the usage held off it, made after the
+        line's suspension: ``held_minor``, outside the total; VAS only with a billable consent verdict), and the
+        adjustments it would carry (``_adjustments``). A month not rated yet (this one, early on) still has its fee
+        and adjustments (``rated`` False); a past month this home rated nothing of is unknown (None)."""
         with self.engine.connect() as conn:
             b = table_of(Bill)
             row = conn.execute(select(b).where((b.c.msisdn == msisdn) & (b.c.period == period))).first()
@@ -230,18 +244,25 @@ class StoreCareData:
                                                                allowance_id=r.allowance_id), r.amount_minor) for r in lines)
                 return BillFacts(msisdn, period, row.currency, row.total_minor, issued, issued=True, bill_id=row.bill_id)
             sub = get_subscriber(conn, msisdn)
-            adjustments = self._adjustments(conn, msisdn, period)
-            plan_id = None if sub is None else self._period_plan(conn, msisdn, sub.plan_id, period)
+            if sub is None:
+                return None
+            adjustments = self._adjustments(conn, sub, period)
+            plan_id = self._period_plan(conn, msisdn, sub.plan_id, period)
+        per = Period.parse(period, self.tz)
         rated = self._rated(msisdn, period)
-        if rated is None or sub is None:
+        if rated is None and per.key != Period.containing(self.clock(), self.tz).key:
             return None
         items: list[BillItem] = []
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         if plan is not None and plan.monthly_fee:
-            fee = Money.of(plan.monthly_fee, self.currency).to_minor()
-            items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
-        if rated.height:
-            charged = rated.with_columns(
+            fee = self._fee(Money.of(plan.monthly_fee, self.currency).to_minor(), sub, per)
+            if fee:
+                items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
+        held_minor = 0
+        if rated is not None and rated.height:
+            billable, held = _billable_and_held(rated, sub)
+            held_minor = int(held["amount_minor"].sum() or 0)
+            charged = billable.with_columns(
                 pl.when(pl.col("roaming_country").is_not_null() & (pl.col("kind") != "vas"))
                 .then(pl.lit("roaming")).otherwise(pl.col("kind")).alias("item")
             ).group_by("item").agg(pl.col("amount_minor").sum())
@@ -252,22 +273,65 @@ class StoreCareData:
                     items.append(BillItem(kind, Text(zh, en), sums[kind]))
         if adjustments:
             items.append(BillItem("adjustment", Text("调账/退款", "Adjustments and refunds"), adjustments))
-        return BillFacts(msisdn, period, self.currency, sum(i.amount_minor for i in items), tuple(items), issued=False)
+        return BillFacts(msisdn, period, self.currency, sum(i.amount_minor for i in items), tuple(items), issued=False,
+                         held_minor=held_minor, rated=rated is not None and rated.height > 0)
 
-    def _adjustments(self, conn: Connection, msisdn: str, period: str) -> int:
-        """Refunds and credits (negative) and debits (positive) booked in the period and not on an issued bill."""
-        per = Period.parse(period, self.tz)
-        a = table_of(Adjustment)
-        rows = conn.execute(select(a.c.kind, a.c.amount_minor).where(
-            (a.c.msisdn == msisdn) & a.c.bill_id.is_(None) & (a.c.created_at >= per.start) & (a.c.created_at < per.end)
-            & (a.c.currency == self.currency))).all()
-        return sum(r.amount_minor if r.kind == "debit" else -r.amount_minor for r in rows)
+    @staticmethod
+    def _fee(fee_minor: int, sub: Any, per: Period) -> int:
+        """The plan fee the period's bill charges (``billing.fee_days``' rule): for the days in service from the
+        activation, up to the closing of a closed line (none when a closed line does not say when it closed)."""
+        closed = sub.status == "closed"
+        if closed and sub.closed_at is None:
+            return 0
+        activated = _utc(sub.activated_at)
+        assert activated is not None
+        return prorated_fee_minor(fee_minor, activated, per, _utc(sub.closed_at) if closed else None)[0]
+
+    def _adjustments(self, conn: Connection, sub: Any, period: str) -> int:
+        """Refunds and credits (negative) and debits (positive) the bill of ``period`` would carry, by billing's
+        rules: entries no bill line carries yet (``store.pending_adjustments``), in the operator's currency, each
+        carried by the line's next bill unless it corrects that period or a later one, when the bill of the period
+        after the one it corrects carries it (``run_bills``). The next bill is the one after the line's latest issued
+        bill; of a line never billed, its first period to bill (the earliest this home rated, or this one, from its
+        activation on)."""
+        a, bl, b = table_of(Adjustment), table_of(BillLine), table_of(Bill)
+        rows = conn.execute(
+            select(a.c.kind, a.c.amount_minor, a.c.period)
+            .outerjoin(bl, bl.c.adjustment_id == a.c.adjustment_id)
+            .where((a.c.msisdn == sub.msisdn) & bl.c.adjustment_id.is_(None) & (a.c.currency == self.currency))).all()
+        if not rows:
+            return 0
+        latest = conn.scalar(select(func.max(b.c.period)).where(b.c.msisdn == sub.msisdn))
+        if latest is not None:
+            following = Period.parse(latest, self.tz).next().key
+        else:
+            activated = Period.containing(_utc(sub.activated_at) or sub.activated_at, self.tz).key
+            current = Period.containing(self.clock(), self.tz).key
+            following = min([p for p in self._rated_periods() if p >= activated] + [max(current, activated)])
+        total = 0
+        for r in rows:
+            carried_by = max(following, Period.parse(r.period, self.tz).next().key) if r.period else following
+            if carried_by == period:
+                total += r.amount_minor if r.kind == "debit" else -r.amount_minor
+        return total
+
+    def _rated_periods(self) -> list[str]:
+        try:
+            return Lake(self.lake_dir).periods(RATED)
+        except LakeError:
+            return []
 
     # -- charges --------------------------------------------------------------------------------------
     def charges(self, msisdn: str, period: str) -> list[ChargeFacts]:
+        """The month's rated records of the line, one each (read from the lake only), with what billing makes of them:
+        a usage record rating held off the bill (``held``: its ``verdict`` a hold reason, made after the line's
+        suspension) is not a charge."""
         rated = self._rated(msisdn, period)
         if rated is None or rated.height == 0:
             return []
+        # rating's hold, read from the lake alone (``explain_charge`` adds the register's suspension since rating)
+        held = rated.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(list(HOLD_REASONS)).fill_null(False))
+        holds = {(r["source"], r["record_id"]): r["verdict"] for r in held.select("source", "record_id", "verdict").iter_rows(named=True)}
         # Each record's lines in line order for "first"; the records by start, then id (lake order varies).
         per_record = rated.sort("source", "record_id", "line", nulls_last=True).group_by("source", "record_id").agg(
             pl.col("kind").first(), pl.col("started_at").min(), pl.col("amount_minor").sum(),
@@ -286,7 +350,7 @@ class StoreCareData:
                 subscription_id=r["subscription_id"], verdict=r["verdict"], roaming_country=r["roaming_country"],
                 rule_name=self._name("rule", r["charged_rule"] or r["rule_id"]),
                 allowance_name=self._name("allowance", r["allowance_id"]),
-                source=r["source"],
+                source=r["source"], held=holds.get((r["source"], r["record_id"])),
             ))
         return out
 
@@ -312,6 +376,13 @@ class StoreCareData:
         charge = next((c for c in self.charges(msisdn, period) if c.record_id == record_id), None)
         if charge is None:
             return None
+        if charge.held is None and charge.kind != "vas":  # held by the register's suspension since it was rated
+            with self.engine.connect() as conn:
+                sub = get_subscriber(conn, msisdn)
+            lines = mine.filter(pl.col("source") == charge.source) if charge.source is not None else mine
+            held = None if sub is None else _billable_and_held(lines, sub)[1]
+            if held is not None and held.height:
+                charge = _replace(charge, held=str(held["verdict"][0]))
         if charge.kind == "vas":
             state, confirmed = self._subscription_state(msisdn, charge.subscription_id)
             return _replace(charge, consent_state=state, confirmed_at=confirmed)
@@ -387,9 +458,11 @@ class StoreCareData:
             if points > before.balance:
                 raise ConflictError(f"balance {before.balance} is less than {points} points",
                                     details={"balance": before.balance, "points": points})
+            entry_id, at = new_id("pts"), self.clock()
             conn.execute(table_of(LoyaltyEntry).insert().values(
-                entry_id=new_id("pts"), msisdn=msisdn, kind="redeem", points=points, reason=reason[:200],
-                booked_at=self.clock()))
+                entry_id=entry_id, msisdn=msisdn, kind="redeem", points=points, reason=reason[:200], booked_at=at))
+            self._audit_change(conn, "loyalty.redeem", f"loyalty/{entry_id}", msisdn, f"{points} points redeemed by the assistant "
+                               "for the subscriber", at)
             return self._loyalty(conn, msisdn)
 
     # -- roaming --------------------------------------------------------------------------------------
@@ -415,14 +488,7 @@ class StoreCareData:
             rule = plan.rule_for(kind, direction, "domestic", rz.id)
             if rule is None:
                 continue
-            if rule.free or rule.rate is None:
-                rates.append(RoamingRate(kind, rule.id, None, _PER_UNIT[kind][1], free=True))
-                continue
-            rate = self.catalog.rate(rule.rate)
-            step = rate.steps[0]
-            per_units, per = _PER_UNIT[kind]
-            price = step.rate * Decimal(per_units) / Decimal(step.rate_unit)
-            rates.append(RoamingRate(kind, rule.id, _price(price), per, daily_cap=rule.daily_cap))
+            rates.append(self._unit_price(kind, rule))
         cap = None
         if cap_row is not None and cap_row.amount_minor is not None:
             cap = Money.from_minor(cap_row.amount_minor, cap_row.currency)
@@ -467,6 +533,9 @@ class StoreCareData:
                 event_id=consent_event_id(subscription_id, "cancelled", at), subscription_id=subscription_id,
                 msisdn=msisdn, offer_id=current.offer_id, event="cancelled", at=at, channel=self.consent_channel,
                 evidence={"via": self.actor}, recorded_at=utc_now(), source=self.actor))
+            # as ``POST /subscriptions/{id}/cancel`` audits it
+            self._audit_change(conn, "subscription.cancel", f"subscription/{subscription_id}", msisdn,
+                               "cancelled by the assistant for the subscriber", at)
         after = next(s for s in self.subscriptions(msisdn) if s.subscription_id == subscription_id)
         return after
 
@@ -479,16 +548,25 @@ class StoreCareData:
 
     # -- tickets, complaints, hand-off ------------------------------------------------------------------
     def open_ticket(self, msisdn: str, ticket: TicketRequest) -> str:
-        return self._ticket(msisdn, ticket.category, 1 if ticket.category in _URGENT else 2, ticket.summary)
+        return self._ticket(msisdn, ticket.category, 1 if ticket.category in _URGENT else 2, ticket.summary,
+                            why="fault report opened by the assistant for the subscriber")
 
-    def _ticket(self, msisdn: str, category: str, priority: int, summary: str) -> str:
-        tid = new_id("tkt")
+    def _ticket(self, msisdn: str, category: str, priority: int, summary: str, *, why: str) -> str:
+        tid, at = new_id("tkt"), self.clock()
         with self.engine.begin() as conn:
             sub = get_subscriber(conn, msisdn)
             conn.execute(table_of(TroubleTicket).insert().values(
                 ticket_id=tid, msisdn=msisdn, region=sub.region if sub else None, category=category[:48],
-                priority=priority, status="open", opened_at=self.clock(), resolved_at=None, summary=summary))
+                priority=priority, status="open", opened_at=at, resolved_at=None, summary=summary))
+            self._audit_change(conn, "ticket.open", f"ticket/{tid}", msisdn, why, at)
         return tid
+
+    def _audit_change(self, conn: Connection, action: str, resource: str, msisdn: str, reason: str, at: datetime) -> None:
+        """A change the assistant made for the subscriber, in the access audit under their pseudonym, in the change's
+        transaction (as the API audits the same change), when the store was given a pseudonymizer."""
+        if self.pseudonymize is not None:
+            record_access(conn, actor=self.actor, role="system", action=action, resource=resource,
+                          subject_msisdn_pseudonym=self.pseudonymize(msisdn), reason=reason, at=at)
 
     def record_complaint(self, msisdn: str, complaint: ComplaintRequest) -> str:
         """An ``opened`` complaint with its deadline; the finding, refund and conversation it names go into
@@ -514,10 +592,63 @@ class StoreCareData:
     def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
         """A ticket in the agents' queue carrying the conversation (``reason``: ``care.handoff_text``, what the
         subscriber asked for first and every turn; ``ticket_text`` reads it back)."""
-        return self._ticket(msisdn, HANDOFF, 2, f"chat {conversation_id}\n{reason}")
+        return self._ticket(msisdn, HANDOFF, 2, f"chat {conversation_id}\n{reason}",
+                            why=f"hand-off to an agent from chat {conversation_id}")
 
     def plan_advice(self, msisdn: str) -> AdviceFacts | None:
         return None if self.advisor is None else self.advisor(msisdn)
+
+    def complaints(self, msisdn: str, *, limit: int = 3) -> list[ComplaintFacts]:
+        """The line's complaints, newest first, as the subscriber may see them (``care.ComplaintReader``): the lifecycle
+        status and the current term's resolution deadline, under the store's SLA policy; never the agents' notes."""
+        from fairtel.store._complaints import get_complaint
+
+        t = table_of(Complaint)
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(t.c.complaint_id).where(t.c.msisdn == msisdn)
+                               .order_by(t.c.opened_at.desc(), t.c.complaint_id.desc()).limit(limit)).scalars().all()
+            records = [get_complaint(conn, cid, policy=self.sla) for cid in ids]
+        def local(at: datetime | None) -> datetime | None:
+            utc = _utc(at)
+            return None if utc is None else utc.astimezone(zone(self.tz))
+
+        return [ComplaintFacts(r.complaint_id, r.category, r.status, local(r.opened_at) or r.opened_at, local(r.due_at),
+                               local(r.closed_at)) for r in records]
+
+    def destination(self, msisdn: str, country: str) -> DestinationFacts | None:
+        """What calling and texting ``country`` from home costs on the plan in force now (``care.DestinationPrices``):
+        the destination zone of its dialling code (the catalog's prefixes, as rating tells a number's zone) and the
+        plan's rules for outgoing calls and SMS to it, not roaming."""
+        code = DIALLING_CODES.get(country.strip().upper())
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+            plan_id = None if sub is None else self._plan_at(conn, msisdn, sub.plan_id, self.clock()).plan_id
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
+        if code is None or plan is None:
+            return None
+        try:
+            dest = self.catalog.zone_for(code)
+        except NotFoundError:
+            return None
+        rates: list[RoamingRate] = []
+        for kind in ("voice", "sms"):
+            rule = plan.rule_for(kind, "out", dest.id, None)
+            if rule is None:
+                continue
+            rates.append(self._unit_price(kind, rule))
+        if not rates:
+            return None
+        return DestinationFacts(country=country.upper(), dialling_code=code, zone_id=dest.id,
+                                zone_name=Text(dest.name.zh, dest.name.en), currency=self.currency, rates=tuple(rates))
+
+    def _unit_price(self, kind: str, rule: Any) -> RoamingRate:
+        """A rule's price per minute, SMS or MiB, as the catalog's first rate step says."""
+        if rule.free or rule.rate is None:
+            return RoamingRate(kind, rule.id, None, _PER_UNIT[kind][1], free=True)
+        step = self.catalog.rate(rule.rate).steps[0]
+        per_units, per = _PER_UNIT[kind]
+        return RoamingRate(kind, rule.id, _price(step.rate * Decimal(per_units) / Decimal(step.rate_unit)), per,
+                           daily_cap=rule.daily_cap)
 
     def audit_line_read(self, msisdn: str, *, caller: str, topic: str, holder: bool) -> None:
         """A conversation answered about another line than the caller's (``care.LineReadAudit``): one audit row under
@@ -553,10 +684,7 @@ class StoreCareData:
                 raise NotFoundError(f"no subscriber {msisdn}")
             conn.execute(t.insert().values(cap_id=new_id("cap"), msisdn=msisdn, amount_minor=minor,
                                            currency=None if minor is None else self.currency, set_at=at, set_by=self.actor))
-            if self.pseudonymize is not None:
-                record_access(conn, actor=self.actor, role="system", action="roaming_cap.set", resource="roaming_cap",
-                              subject_msisdn_pseudonym=self.pseudonymize(msisdn),
-                              reason="set by the assistant for the subscriber", at=at)
+            self._audit_change(conn, "roaming_cap.set", "roaming_cap", msisdn, "set by the assistant for the subscriber", at)
             held = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
                                 .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
         if held is None or held.amount_minor is None:
@@ -748,12 +876,12 @@ def _chunked(items: list[Any], size: int) -> list[list[Any]]:
 # ``chat <id>`` on its first line, then what the subscriber asked for first (``asked first (<intent>): ...``),
 # then the whole conversation, one turn a line (``user: ...`` / ``assistant: ...``), a turn of several lines
 # continued on the lines after it, indented by two spaces (``care.handoff_text``; hand-offs written before it
-# have no header, carry their last 20 turns and continue unindented). A fault's is one line naming the chat it
-# was reported in.
+# have no header, carry their last 20 turns and continue unindented). A fault's is one line in the conversation's
+# language naming the chat it was reported in (``… (reported in chat chat_…)`` / ``…（于对话 chat_… 中报告）``).
 HANDOFF = "agent_handoff"
 TICKET_UNSETTLED = ("open", "in_progress")
 NOTE_MAX = 2000
-_CHAT_REF = re.compile(r"\bchat (chat_[0-9a-z]+)")
+_CHAT_REF = re.compile(r"(?:\bchat|对话) (chat_[0-9a-z]+)")
 _TURN = re.compile(r"^(user|assistant): ?(.*)$", re.DOTALL)
 _ASKED_FIRST = re.compile(r"^asked first(?: \(([a-z_]+)\))?: ?(.*)$", re.DOTALL)
 _CONTINUED = "  "
@@ -995,6 +1123,21 @@ class HomeAdvisor:
             en += (f" In {dearer} of those months \"{best.en}\" would have cost more (up to {extra.amount} {extra.currency} "
                    "more in a month).")
         return Text(zh, en)
+
+
+def _billable_and_held(rated: pl.DataFrame, sub: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A line's rated lines as its bill run splits them: (the lines a bill charges, the usage lines it holds off the
+    bill with ``verdict`` the reason). Usage is held by ``billing.held_usage`` (rating's hold, or made at or after the
+    suspension of a suspended line, as the register says), VAS billed only with a billable consent verdict."""
+    lines = normalise_rated(rated)
+    activated = _utc(sub.activated_at)
+    assert activated is not None
+    account = Account(sub.msisdn, sub.plan_id, activated, sub.status, sub.language, _utc(sub.closed_at), _utc(sub.suspended_at))
+    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), [account])
+    held = usage.filter(pl.col(HOLD).is_not_null()).with_columns(pl.col(HOLD).alias("verdict")).drop(HOLD)
+    vas = lines.filter((pl.col("kind") == "vas") & pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))
+    billable = pl.concat([usage.filter(pl.col(HOLD).is_null()).drop(HOLD), vas])
+    return billable, held
 
 
 def _zh_money(m: Money) -> str:

@@ -366,6 +366,10 @@ def _routes(c: Console) -> APIRouter:
     def resolve_ticket(request: Request, ticket_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
         return c.action(request, csrf, lambda acc, _w: (_tickets.resolve_ticket(acc, ticket_id, note=note or None), "/tickets?msg=ticket_resolved_ok")[1])
 
+    @r.post("/tickets/{ticket_id}/note")
+    def note_ticket(request: Request, ticket_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (_tickets.note_ticket(acc, ticket_id, note), f"/tickets/{quote(ticket_id)}")[1])
+
     @r.post("/tickets/{ticket_id}/close")
     def close_ticket(request: Request, ticket_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
         return c.action(request, csrf, lambda acc, _w: (_tickets.close_ticket(acc, ticket_id, note=note or None), "/tickets?msg=ticket_closed_ok")[1])
