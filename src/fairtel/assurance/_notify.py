@@ -37,9 +37,11 @@ _TEXTS = {
         "zh": "【{sender}】您本月{scope}费用已达{spent}，为{cap}上限的{share}%（已超过{pct}%提醒线）。",
         "en": "{sender}: your {scope} charges this month have reached {spent}, {share}% of your {cap} limit (past the {pct}% alert).",
     },
+    # at the cap of a stopping policy: nothing is paused (rating and the bill charge all usage), so the SMS says
+    # what happens, that the charges past the cap are given back on the next bill (``assure --refund``)
     "cutoff": {
-        "zh": "【{sender}】您本月{scope}费用已达上限{cap}，相关服务已暂停。如需继续使用，请回复“继续”。",
-        "en": "{sender}: your {scope} charges have reached your {cap} limit and the service is paused. Reply CONTINUE to keep using it.",
+        "zh": "【{sender}】您本月{scope}费用已达上限{cap}。超出上限部分的费用将在下期账单中退还。",
+        "en": "{sender}: your {scope} charges this month have reached your {cap} limit. Charges past the limit will be refunded on your next bill.",
     },
     "refund": {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",

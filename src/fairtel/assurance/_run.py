@@ -66,7 +66,10 @@ def assure(
     ids: FindingIds = FindingIds(),
 ) -> AssuranceRun:
     """Run every detector whose input is given. ``usage`` is clean usage (CLEAN_USAGE_SCHEMA; only the VAS
-    rows are gated, all rows serve the roaming-notice check when ``notices`` is given); ``events`` the
+    rows are gated, all rows serve the roaming-notice check when ``notices`` is given; an optional ``arrival``
+    column of integers decides which of two charges with one key is the one billed, lowest first, before their
+    dates: re-judging charges billing already took, pass the rank billing took them in, the charge a bill holds
+    first, so that it is never called the duplicate of one no bill holds); ``events`` the
     consent ledger's events (or pass ``subscriptions`` already projected). ``lines``: the subscriber register
     (``msisdn``, ``status``, optional ``closed_at``, ``suspended_at``): charges on a line after it closed or
     while it was suspended become findings (without it lines are not checked). ``ids``: how findings about a

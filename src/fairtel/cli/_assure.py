@@ -343,6 +343,8 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
     else:
         usage = _to_clean(pl.DataFrame(), "lake")
         notes.append(f"no usage in {lake / 'usage'}")
+    if fapp is not None and usage.height:
+        usage = _as_billed(fapp, usage)
     rated = None
     rated_files = store.files("rated")
     if rated_files:
@@ -358,6 +360,35 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
     return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes,
                   sender=sender)
+
+
+def _as_billed(fapp: App, usage: pl.DataFrame) -> pl.DataFrame:
+    """``usage`` with the ``arrival`` rank the consent gate orders charges of one key by, so that it picks the
+    charge billing did: first the one an issued bill holds (its run's lines, or a rerate entry that charged it),
+    then the one rating stored as consented (online rating takes them in the order their files arrived, not by
+    date), then the others. Re-gated by date alone, a charge a bill holds could be called the duplicate of an
+    earlier-dated one no bill holds, and refunded: the month then paid by nobody."""
+    from fairtel.cli._assure_refunds import charge_evidence
+
+    keys = usage.select("msisdn", pl.col("source").fill_null(""), "record_id")
+    evidence = charge_evidence(fapp, set(keys.iter_rows()), outside_billing=False)
+    billed = pl.DataFrame([(m, s, r) for (m, s, r), b in evidence.billed.items() if b], orient="row",
+                          schema={"msisdn": pl.String(), "_src": pl.String(), "record_id": pl.String()})
+    consented = pl.DataFrame(schema={"msisdn": pl.String(), "_src": pl.String(), "record_id": pl.String()})
+    files = fapp.lake.files("rated")
+    if files:
+        scan = pl.scan_parquet(files)
+        if "verdict" in scan.collect_schema().names():
+            consented = (scan.filter((pl.col("kind") == "vas") & (pl.col("verdict") == "consented"))
+                         .select(pl.col("msisdn").cast(pl.String), pl.col("source").cast(pl.String).fill_null("").alias("_src"),
+                                 pl.col("record_id").cast(pl.String))
+                         .unique().collect())
+    rank = (usage.with_columns(pl.col("source").fill_null("").alias("_src"))
+            .join(billed.unique().with_columns(pl.lit(0, dtype=pl.Int64).alias("_b")), on=["msisdn", "_src", "record_id"],
+                  how="left", maintain_order="left")
+            .join(consented.with_columns(pl.lit(1, dtype=pl.Int64).alias("_c")), on=["msisdn", "_src", "record_id"],
+                  how="left", maintain_order="left"))
+    return rank.with_columns(pl.coalesce("_b", "_c", pl.lit(2, dtype=pl.Int64)).alias("arrival")).drop("_src", "_b", "_c")
 
 
 def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:

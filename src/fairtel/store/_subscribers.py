@@ -39,8 +39,9 @@ from fairtel.store._schema import MSISDN, Base, Customer, Subscriber, Subscriber
 
 OPTIONAL_FIELDS = frozenset({"region"})
 # beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it), and
-# from when a line's new plan applies (the first period starting at or after it; default: the next period)
-EXTRA_FIELDS = ("closed_at", "plan_since")
+# from when a line's new plan applies (the first period starting at or after it; default: the next period), and
+# since when a suspended line has been suspended (default: since the register learnt it)
+EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -204,6 +205,15 @@ def _check_row(
             bad("closed_at", f"a line that is {value.get('status')!r} has not left service (closed_at is for closed lines)")
         elif activated is not None and closed is not None and closed < activated:
             bad("closed_at", "before the line was activated")
+    suspended: datetime | None = None
+    if value.get("suspended_at"):
+        suspended, why = parse_instant(value["suspended_at"])
+        if why is not None:
+            bad("suspended_at", why, "bad_timestamp")
+        elif value.get("status") != SubscriberStatus.SUSPENDED.value:
+            bad("suspended_at", f"a line that is {value.get('status')!r} is not suspended (suspended_at is for suspended lines)")
+        elif activated is not None and suspended is not None and suspended < activated:
+            bad("suspended_at", "before the line was activated")
     plan_since: datetime | None = None
     if value.get("plan_since"):
         plan_since, why = parse_instant(value["plan_since"])
@@ -226,6 +236,7 @@ def _check_row(
         "region": value.get("region") or None,
         "closed_at": closed,
         "plan_since": plan_since,
+        "suspended_at": suspended,
     }, []
 
 
@@ -275,8 +286,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     changed = []
     history: list[dict[str, Any]] = []
     for row in rows:
-        plan_since = row["plan_since"]
-        r = {k: v for k, v in row.items() if k != "plan_since"}
+        plan_since, given_since = row["plan_since"], row["suspended_at"]
+        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at")}
         old = stored.get(r["msisdn"])
         plan_from: datetime | None = None
         if old is None:
@@ -287,18 +298,19 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
                 plan_from = None  # the history says so already (this file imported before, say)
         if old is None:
             report.inserted += 1
-        elif plan_from is not None or any(getattr(old, f) != r[f] for f in _FIELDS):
+        elif (plan_from is not None or any(getattr(old, f) != r[f] for f in _FIELDS)
+              or (given_since is not None and old.suspended_at != given_since)):
             report.updated += 1
         else:
             continue
         if plan_from is not None:
             history.append({"msisdn": r["msisdn"], "plan_id": r["plan_id"], "effective_from": plan_from,
                             "recorded_at": now})
-        # a line the file says is suspended is suspended since the register learnt it (or since it was suspended
-        # here), and no longer once the file says otherwise
+        # a line the file says is suspended is suspended since the file's ``suspended_at`` when it gives one, else
+        # since the register learnt it (or since it was suspended here), and no longer once the file says otherwise
         suspended = r["status"] == SubscriberStatus.SUSPENDED.value
         kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
-        since = (old.suspended_at if kept and old is not None else now) if suspended else None
+        since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since})
     if not changed:
         return []
