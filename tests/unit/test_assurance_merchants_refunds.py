@@ -149,7 +149,7 @@ def test_notifications_in_the_subscribers_language_written_once(tmp_path: Path) 
     found = bill_shock_findings(rated, EU_DATA_ROAMING, detected_at=NOW)
     msgs = bill_shock_messages(found, languages={"8613900139000": "en"}, now=NOW)
     texts = {(m.msisdn, m.kind): m.text for m in msgs}
-    assert "已暂停" in texts[("8613800138000", "cutoff")] and "50.00欧元" in texts[("8613800138000", "cutoff")]
+    assert "下期账单中退还" in texts[("8613800138000", "cutoff")] and "已暂停" not in texts[("8613800138000", "cutoff")] and "50.00欧元" in texts[("8613800138000", "cutoff")]
     assert "80% of your 50.00 EUR limit" in texts[("8613900139000", "bill_shock")]
     assert ("8613800138000", "bill_shock") not in texts  # one alert per crossing: the highest (the cut-off)
     refunds = decide_refunds([_finding(FindingKind.UNCONSENTED_CHARGE)], now=NOW).refunds
