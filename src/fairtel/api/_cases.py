@@ -38,6 +38,7 @@ from fairtel.assurance import (
     refunded_text,
 )
 from fairtel.assurance._finding import minor_to_decimal
+from fairtel.assurance._refunds import RefundedCharges, refund_reason, refundable_amount
 from fairtel.billing import TAXABLE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind
 from fairtel.billing import Bill as BillModel
 from fairtel.billing._model import issued_policy
@@ -322,6 +323,31 @@ def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[F
             for r in rows if r.finding_id in found]
 
 
+def refunded_charges(conn: Connection, msisdns: Collection[str]) -> RefundedCharges:
+    """The refunds the ledger holds for ``msisdns``, oldest first, each with the records its finding names and the
+    charge it refunded before tax (``old_amount_minor``; a refund posted before it was kept: its amount): what a
+    charge was refunded before, whatever finding and path refunded it (``assurance.RefundedCharges``)."""
+    a, ft = table_of(AdjustmentRow), table_of(FindingRow)
+    rows = sorted((r for chunk in _in_chunks(sorted(msisdns)) for r in conn.execute(
+        select(a.c.finding_id, a.c.amount_minor, a.c.old_amount_minor, a.c.created_at, a.c.adjustment_id)
+        .where(a.c.kind == AdjustmentKind.REFUND.value, a.c.msisdn.in_(chunk), a.c.finding_id.is_not(None))
+    )), key=lambda r: (r.created_at, r.adjustment_id))
+    found: dict[str, Finding] = {}
+    for chunk in _in_chunks(sorted({r.finding_id for r in rows})):
+        for r in conn.execute(select(ft).where(ft.c.finding_id.in_(chunk))):
+            try:
+                found[r.finding_id] = _as_finding(r)
+            except ConflictError:  # a kind this version does not know: matched on its finding id alone
+                continue
+    out = RefundedCharges()
+    for r in rows:
+        minor = int(r.amount_minor if r.old_amount_minor is None else r.old_amount_minor)
+        f = found.get(r.finding_id)
+        if f is not None:
+            out.add(f, minor, r.adjustment_id)
+    return out
+
+
 def refund_taxes(conn: Connection, lake: Lake | None, findings: Sequence[Finding], *, current: BillingPolicy | None = None) -> RefundTaxes:
     """What refunds of ``findings`` give back in tax (``assurance.RefundTaxes``): read from the issued bills that
     charged their records, as ``fairtel assure --refund`` and ``POST /findings/{id}/refund`` both reckon it.
@@ -467,8 +493,21 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
         if not any(k in trace.billed for k in record_keys(f)):
             raise ResolutionError(f"finding {finding_id}: no issued bill has carried its charge yet, so there is nothing to refund; "
                                   "it is refunded once a bill carries it", details={"billed": False})
-    adj, res = refund(f, by=acc.actor, reason=reason, now=acc.now)  # refuses a finding with nothing over-charged
-    if _refund_of(acc, adjustment_id=adj.adjustment_id) is None:  # else refunded through another finding: that refund stands
+    if f.kind not in CHARGE_KINDS and f.record_ids and acc.lake is not None:
+        bill_id = charge_trace(acc.conn, acc.lake, record_keys(f)).bill_of(record_keys(f))  # the bill that charged it
+    # a charge is refunded once in total, whatever finding names it: only what was not refunded before is refunded
+    ledger = refunded_charges(acc.conn, [f.msisdn] if f.msisdn else [])
+    already = ledger.minor(f)
+    if already > 0 and f.currency is not None and Money(refundable_amount(f), f.currency).to_minor() <= already:
+        last = ledger.last(f)
+        text = f"refunded: {reason or refund_reason(f)} (refunded before: {last})"
+        _close(acc, finding_id, FindingStatus.RESOLVED.value, acc.now, acc.actor, text)
+        acc.audit("finding.resolve", f"finding/{finding_id}", msisdn=r.msisdn, reason=text)
+        return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)),
+                             adjustment=_adjustment_out(_refund_of(acc, adjustment_id=last)), outcome="refunded_before")
+    adj, res = refund(f, by=acc.actor, reason=reason, now=acc.now,  # refuses a finding with nothing over-charged
+                      already=Money.from_minor(already, f.currency or "").amount if already else Decimal(0))
+    if _refund_of(acc, adjustment_id=adj.adjustment_id) is None:  # else refunded meanwhile: that refund stands
         charge = Money(adj.charge, adj.currency)
         tax = refund_taxes(acc.conn, acc.lake, [f]).take(f, charge.to_minor())
         adj = adj.with_tax(Money.from_minor(tax, adj.currency).amount)

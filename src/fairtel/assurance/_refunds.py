@@ -131,32 +131,69 @@ def refundable_amount(finding: Finding) -> Decimal:
     return max(finding.amount, Decimal(0))
 
 
-def _refund_id(finding: Finding) -> str:
-    """A charge's refund of an amount is made once, whatever the findings about it: its id is the charge's (its
-    records) and the amount, so a second finding about the same charge (its verdict changed between two runs,
-    say) cannot post the refund again. (A refund of the overcharge alone, then of the whole charge, are two.)
-    Other findings are refunded once each."""
-    if finding.kind in CHARGE_KINDS and finding.record_ids:
+def _refund_id(finding: Finding, amount: Decimal, already: Decimal = Decimal(0)) -> str:
+    """A charge is refunded once in total, whatever the findings about it and whatever path refunds it: a refund's
+    id is the charge's (its records), what was refunded for it before and the amount, so the same refund reckoned
+    again (a rerun, the API and ``assure --refund``) is the same id, and a later refund of what remains (the
+    finding's amount grew: late usage past a cap) is another. A finding naming no record is refunded once by its
+    id (and, for what remains, by what was refunded before)."""
+    tail = (str(amount), finding.currency or "") if already <= 0 else (str(amount), finding.currency or "", "after", str(already))
+    if finding.record_ids and (finding.kind in CHARGE_KINDS or already > 0):
         keys = (part for key in sorted(record_keys(finding)) for part in key)
-        return stable_id("adj", "refund", "charge", *keys, str(refundable_amount(finding)), finding.currency or "")
+        return stable_id("adj", "refund", "charge", *keys, *tail)
+    if already > 0:
+        return stable_id("adj", "refund", finding.finding_id, *tail)
     return stable_id("adj", "refund", finding.finding_id)
+
+
+def _same_record(a: RecordKey, b: RecordKey) -> bool:
+    return a[0] == b[0] and a[2] == b[2] and (a[1] == b[1] or not a[1] or not b[1])
+
+
+@dataclass
+class RefundedCharges:
+    """What the ledger has refunded (before tax, minor units) for the charges of findings: each refund with its
+    finding and the records its finding names. A finding's charge was refunded before by every refund of that
+    finding and of any finding naming one of its records (a source not named matches any source)."""
+
+    refunds: list[tuple[str, str, tuple[RecordKey, ...], int, str]] = field(default_factory=list)
+
+    def add(self, finding: Finding, minor: int, adjustment_id: str) -> None:
+        self.refunds.append((finding.finding_id, finding.currency or "", tuple(record_keys(finding)), minor, adjustment_id))
+
+    def _of(self, finding: Finding) -> list[tuple[int, str]]:
+        keys = record_keys(finding)
+        return [(minor, adj) for fid, cur, rkeys, minor, adj in self.refunds
+                if cur == (finding.currency or "")
+                and (fid == finding.finding_id or any(_same_record(k, r) for k in keys for r in rkeys))]
+
+    def minor(self, finding: Finding) -> int:
+        """What was refunded before for ``finding``'s charge (before tax, minor units)."""
+        return sum(m for m, _ in self._of(finding))
+
+    def last(self, finding: Finding) -> str | None:
+        """The latest refund of ``finding``'s charge, if any."""
+        found = self._of(finding)
+        return found[-1][1] if found else None
 
 
 def refund(
     finding: Finding, *, by: str, reason: str | None = None, now: datetime | None = None, tax: Decimal = Decimal(0),
+    already: Decimal = Decimal(0),
 ) -> tuple[RefundAdjustment, Resolution]:
     """Refund a finding's amount: an adjustment for billing and the resolution that records it. ``tax``: what the
-    bill that charged it taxed on it (``RefundTaxes``), given back with it. The adjustment's id depends on the
-    charge only, never on the tax: a refund reckoned again is the same refund."""
+    bill that charged it taxed on it (``RefundTaxes``), given back with it. ``already``: what was refunded before
+    for the charge (before tax, ``RefundedCharges``): only the rest is refunded. The adjustment's id depends on the
+    charge and what was refunded before only, never on the tax: a refund reckoned again is the same refund."""
     if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
         raise ResolutionError(f"finding {finding.finding_id} is already {finding.status.value}")
-    amount = refundable_amount(finding)
+    amount = refundable_amount(finding) - max(already, Decimal(0))
     if amount <= 0 or finding.msisdn is None or finding.currency is None:
         raise ResolutionError(f"finding {finding.finding_id} has nothing to refund")
     at = require_aware(now or utc_now(), "now")
     why = reason or refund_reason(finding)
     adj = RefundAdjustment(
-        adjustment_id=_refund_id(finding),
+        adjustment_id=_refund_id(finding, amount, already),
         finding_id=finding.finding_id,
         msisdn=finding.msisdn,
         amount=amount + tax,

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from fairtel.assurance import (
-    CHARGE_KINDS,
     Finding,
+    FindingKind,
     FindingStatus,
     RecordKey,
     RefundAdjustment,
@@ -229,8 +229,9 @@ def post_refunds(
     it charged on it, at that bill's rates (``api._cases.refund_taxes``, as the API's refund reckons it; a part no
     issued bill of fairtel's charged gives none), refunds of one bill taking their shares in turn. Everything the
     database records (adjustments, resolutions, audit rows) is written in one transaction."""
-    from fairtel.api._cases import refund_entry, refund_taxes
-    from fairtel.assurance import refunded_text
+    from fairtel.api._cases import refund_entry, refund_taxes, refunded_charges
+    from fairtel.assurance import refund, refunded_text
+    from fairtel.assurance._refunds import refundable_amount
     from fairtel.billing import BillingPolicy
     from fairtel.privacy import Pseudonymizer
     from fairtel.store import access_row, get_subscriber, record_accesses, record_adjustments
@@ -239,36 +240,64 @@ def post_refunds(
     with app.db.connect() as conn:
         status, refunded = _queue_state(conn, [f.finding_id for f in findings])
     fresh: list[Finding] = []
+    grown: list[Finding] = []  # refunded before: what its amount grew by since (late usage past a cap) is refunded
     closed_before = 0
     for f in findings:
-        if f.finding_id in refunded:
-            continue
         queued = FindingStatus(status.get(f.finding_id, f.status.value))
+        if f.finding_id in refunded:
+            auto = f.kind in policy.automatic or (f.kind is FindingKind.USAGE_PAST_CAP and policy.refund_usage_past_cap)
+            if auto and queued is FindingStatus.RESOLVED and refundable_amount(f) > 0:
+                grown.append(replace(f, status=FindingStatus.OPEN))
+            continue
         if queued in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
             closed_before += 1
             continue
         fresh.append(replace(f, status=queued))
-    charged = [k for f in fresh if f.kind in CHARGE_KINDS for k in record_keys(f)]
-    evidence = charge_evidence(app, charged, outside_billing=outside_billing)
+    # every finding's records: a charge's decide whether it is refunded; every refund names the bill that charged it
+    evidence = charge_evidence(app, [k for f in (*fresh, *grown) for k in record_keys(f)], outside_billing=outside_billing)
     decisions = decide_refunds(fresh, policy=policy, billed_records=evidence.billed, refused_records=evidence.refused, by=ACTOR, now=now)
     by_finding = {f.finding_id: f for f in fresh}
-    refunds = {adj.adjustment_id: adj for adj in decisions.refunds}
+    refunds: dict[str, RefundAdjustment] = {}
     pseudonym = Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
     posted: list[RefundAdjustment] = []
     not_billed = 0
+    before = 0  # charges refunded in full before, through another finding about them
     languages: dict[str, str] = {}
     with app.db.begin() as conn:
         audit: list[dict[str, Any]] = []
         entries: list[AdjustmentEntry] = []
-        to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id in refunds]
-        taxes = refund_taxes(conn, app.lake, to_refund, current=BillingPolicy(tax_rates=app.settings.tax_rates))
-        held = _ledger_holds(conn, refunds)  # refunded already through another finding about the charge: as it was
+        to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id is not None]
+        taxes = refund_taxes(conn, app.lake, [*to_refund, *grown], current=BillingPolicy(tax_rates=app.settings.tax_rates))
+        ledger = refunded_charges(conn, {f.msisdn for f in (*to_refund, *grown) if f.msisdn})
+        held = _ledger_holds(conn, {res.adjustment_id for res in decisions.resolutions if res.adjustment_id})
+
+        def reckon(f: Finding) -> RefundAdjustment | None:
+            """The refund of what remains of ``f``'s charge, with its tax (None: refunded in full before)."""
+            already = ledger.minor(f)
+            if Money(refundable_amount(f), f.currency or "").to_minor() <= already:
+                return None
+            adj, _ = refund(f, by=ACTOR, now=now, already=Money.from_minor(already, f.currency or "").amount)
+            charge = Money(adj.charge, adj.currency).to_minor()
+            if adj.adjustment_id in held:
+                return adj
+            held.add(adj.adjustment_id)
+            adj = adj.with_tax(Money.from_minor(taxes.take(f, charge), adj.currency).amount)
+            ledger.add(f, charge, adj.adjustment_id)
+            return adj
+
         for res in decisions.resolutions:
             f = by_finding[res.finding_id]
-            adj = refunds.get(res.adjustment_id or "")
-            if adj is not None and adj.adjustment_id not in held:
-                tax = taxes.peek(f, Money(adj.charge, adj.currency).to_minor())
-                adj = adj.with_tax(Money.from_minor(tax, adj.currency).amount)
+            adj = None if res.adjustment_id is None else reckon(f)
+            if res.adjustment_id is not None and adj is None:
+                text = f"refunded: {res.reason} (refunded before: {ledger.last(f)})"
+                if _close(conn, res, text):
+                    before += 1
+                    audit.append(access_row(actor=ACTOR, role=ROLE, action="finding.resolve", resource=f"finding/{res.finding_id}"[:255],
+                                            subject_msisdn_pseudonym=None if f.msisdn is None else pseudonym(f.msisdn),
+                                            reason="automatic resolution: refunded before", at=now))
+                continue
+            if adj is not None:
+                res = replace(res, adjustment_id=adj.adjustment_id)
             done = _close(conn, res) if adj is None else _close(conn, res, refunded_text(res.reason, adj))
             if not done:
                 continue  # resolved meanwhile (through the API): its decision stands
@@ -276,9 +305,6 @@ def post_refunds(
             if adj is None:
                 not_billed += 1
             else:
-                if adj.adjustment_id not in held:
-                    held.add(adj.adjustment_id)  # a second finding about the same charge in this run posts nothing more
-                    taxes.take(f, Money(adj.charge, adj.currency).to_minor())
                 refunds[adj.adjustment_id] = adj
                 entries.append(refund_entry(adj, bill_id=evidence.bill_of(record_keys(f))))
             audit.append(
@@ -286,6 +312,15 @@ def post_refunds(
                            resource=f"finding/{res.finding_id}"[:255], subject_msisdn_pseudonym=None if msisdn is None else pseudonym(msisdn),
                            reason=f"automatic resolution: {res.resolution}" if adj is None else "automatic refund", at=now)
             )
+        for f in grown:
+            adj = reckon(f)
+            if adj is None:
+                continue
+            refunds[adj.adjustment_id] = adj
+            entries.append(refund_entry(adj, bill_id=evidence.bill_of(record_keys(f))))
+            audit.append(access_row(actor=ACTOR, role=ROLE, action="finding.refund", resource=f"finding/{f.finding_id}"[:255],
+                                    subject_msisdn_pseudonym=None if f.msisdn is None else pseudonym(f.msisdn),
+                                    reason="automatic refund of what its amount grew by", at=now))
         added = set(record_adjustments(conn, entries))
         record_accesses(conn, audit)
         for adj_id in sorted(added):
@@ -296,6 +331,6 @@ def post_refunds(
                 if sub is not None:
                     languages[adj.msisdn] = str(sub.language)
     return RefundOutcome(
-        synced=synced, posted=posted, already_refunded=len(findings) - len(fresh) - closed_before, not_billed=not_billed,
+        synced=synced, posted=posted, already_refunded=len(findings) - len(fresh) - closed_before + before, not_billed=not_billed,
         closed_before=closed_before, pending=len(decisions.pending), languages=languages,
     )
