@@ -669,9 +669,11 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     # usage held off the bills (by their runs, or by rating as it stored it) is charged only by a release: a rerun of
     # rating after the line came back into service, or a changed tariff, must not bill it as late usage
     held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns)
+    # what refunds already gave back of the records (usage past a spending cap): not credited a second time
+    refunded = _refunded_records(app, msisdns, catalog.operator.currency)
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
-                              policies=policies, created_by=created_by, held=held)
+                              policies=policies, created_by=created_by, held=held, refunded=refunded)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
@@ -711,6 +713,9 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if free:
         notes.append(f"{free} record(s) on no bill of {per.key} (rated after the bill run) cost nothing (drawn from "
                      "allowances, or an offer the plan includes): no entry to issue")
+    if diff.refunded:
+        notes.append(f"{len(diff.refunded)} record(s) of {per.key} were credited less, or not at all, because a refund "
+                     f"had already given back what they were charged, e.g. {diff.refunded[0]}")
     if diff.held:
         notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
                      f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")
@@ -722,7 +727,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
         "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
-        "held_records": len(diff.held), "late_free": free,
+        "held_records": len(diff.held), "late_free": free, "records_refunded_before": len(diff.refunded),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
             {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
@@ -732,6 +737,25 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
             for a in new
         ][:20],
     }
+
+
+def _refunded_records(app: App, msisdns: list[str], currency: str) -> dict[tuple[tuple[str, str, str], ...], int]:
+    """The refunds the ledger holds for ``msisdns`` in ``currency``: the records each one's finding names (msisdn,
+    source, record_id; source "" for any), in its order, → what it refunded before tax (minor units); refunds of
+    the same records summed."""
+    from collections import defaultdict
+
+    from fairtel.api._cases import refunded_charges
+
+    if not msisdns:
+        return {}
+    with app.db.connect() as conn:
+        ledger = refunded_charges(conn, msisdns)
+    out: dict[tuple[tuple[str, str, str], ...], int] = defaultdict(int)
+    for _finding, cur, keys, minor, _adj in ledger.refunds:
+        if cur == currency and keys:
+            out[keys] += minor
+    return dict(out)
 
 
 RELEASER_ROLE = "fraud_analyst"  # the role the access audit names for a release or write-off on the command line

@@ -1,0 +1,115 @@
+"""A rerate does not credit what a refund already gave back.
+
+Usage past an EU roaming cap is billed, then refunded by `fairtel assure --refund`; a later tariff cut must not
+credit the refunded records again: the records a refund covered are credited together at most what the subscriber
+still paid for them beyond their new price. A rerate with an unchanged tariff issues nothing, and a rerate run
+again issues nothing more."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from typer.testing import CliRunner
+
+from fairtel.billing import AdjustmentKind, rerate_differences
+from fairtel.catalog import default_catalog_path
+from fairtel.cli import app as cli
+
+CN = timezone(timedelta(hours=8))
+M = "8613900000009"
+P = "2026-09"
+runner = CliRunner()
+
+
+def _ft(home: Path, *args: str) -> dict[str, Any]:
+    result = runner.invoke(cli, [*args, "--home", str(home), "--json"])
+    assert result.exit_code == 0, result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def _operator(tmp_path: Path) -> Path:
+    op = tmp_path / "op"
+    (op / "consent").mkdir(parents=True)
+    (op / "usage").mkdir()
+    (op / "catalog.toml").write_text(default_catalog_path().read_text(encoding="utf-8"), encoding="utf-8")
+    (op / "subscribers.csv").write_text(
+        "msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+        f"{M},c1,basic-39,2025-01-01T00:00:00+08:00,active,en,cq\n", encoding="utf-8")
+    (op / "consent" / "e.jsonl").write_text("", encoding="utf-8")
+    # eleven days of France data, 100 MiB a day: each day capped at 60.00 by the roaming rule's daily cap
+    (op / "usage" / "sep.jsonl").write_text("".join(
+        json.dumps({"record_id": f"ri{d}", "source": "pgw", "msisdn": M, "kind": "data",
+                    "started_at": f"2026-09-{d}T12:00:00+08:00", "bytes_up": 0, "bytes_down": 104857600,
+                    "roaming_country": "FR"}) + "\n"
+        for d in range(10, 21)), encoding="utf-8")
+    return op
+
+
+def test_rerate_after_a_cap_refund_credits_only_what_the_subscriber_still_paid(tmp_path: Path) -> None:
+    op, home = _operator(tmp_path), tmp_path / "h"
+    _ft(home, "load", str(op))
+    _ft(home, "rate", "--period", P)
+    billed = _ft(home, "bill", "--period", P, "--issue")
+    assert billed["by_kind"]["data"] == "660.00"
+    assured = _ft(home, "assure", "--bill-shock", "eu_data_roaming", "--rate", "CNY=0.125", "--refund")
+    assert assured["refund"]["amount"] == {"CNY": "260.00"}  # usage past the cap of 400.00 (50.00 EUR)
+    past = [f for f in assured["findings"] if f["kind"] == "usage_past_cap"]
+    assert [f["record_ids"] for f in past] == [["ri16", "ri17", "ri18", "ri19", "ri20"]]
+
+    # the tariff the bill was issued under: nothing to correct, the refund notwithstanding
+    same = _ft(home, "rerate", "--period", P, "--catalog", str(op / "catalog.toml"))
+    assert same["adjustments_issued"] == 0 and same["net"] == "0.00"
+
+    cat50 = tmp_path / "cat50.toml"
+    cat50.write_text((op / "catalog.toml").read_text(encoding="utf-8").replace('daily_cap = "60.00"', 'daily_cap = "50.00"'),
+                     encoding="utf-8")
+    cut = _ft(home, "rerate", "--period", P, "--catalog", str(cat50))
+    # ri16-ri20 were billed 300.00 and refunded 260.00: 40.00 paid, less than their new 250.00, so no credit;
+    # ri10-ri15, which no refund covered, are credited 10.00 each
+    assert cut["credits"] == 6 and cut["debits"] == 0 and cut["net"] == "-60.00"
+    assert sorted(s["record_id"] for s in cut["sample"]) == [f"ri{d}" for d in range(10, 16)]
+    assert cut["records_refunded_before"] == 5
+    again = _ft(home, "rerate", "--period", P, "--catalog", str(cat50))
+    assert again["adjustments_issued"] == 0 and again["net"] == "0.00"
+
+
+def _lines(amounts: list[int]) -> pl.DataFrame:
+    return pl.DataFrame([
+        {"record_id": f"r{i}", "source": "pgw", "line": 0, "msisdn": M, "period": P,
+         "started_at": datetime(2026, 9, 10 + i, tzinfo=UTC), "kind": "data", "plan_id": "basic-39",
+         "rule_id": "roam/data-roam-3", "quantity": 100, "unit": "MiB", "amount_minor": amount, "currency": "CNY"}
+        for i, amount in enumerate(amounts)
+    ])
+
+
+def test_a_refund_smaller_than_the_credits_is_taken_out_of_them_once() -> None:
+    now = datetime(2026, 10, 2, 9, tzinfo=CN)
+    old, new = _lines([6000] * 5), _lines([5000] * 5)
+    group = tuple((M, "", f"r{i}") for i in (2, 3, 4))  # a refund naming its records without their source
+
+    def rerate(rerated: pl.DataFrame, prior: Any = ()) -> Any:
+        return rerate_differences(old, rerated, period=P, bills={M: "bill_1"}, currency="CNY", created_at=now,
+                                  prior=prior, refunded={group: 2500})
+
+    first = rerate(new)
+    # r0, r1: 10.00 each; r2-r4: 30.00 of credits less the 25.00 refunded, taken from the last record back
+    credits = {a.record_id: a.amount_minor for a in first.adjustments}
+    assert all(a.kind is AdjustmentKind.CREDIT for a in first.adjustments)
+    assert credits == {"r0": 1000, "r1": 1000, "r2": 500} and first.net_minor == -2500
+    assert set(first.refunded) == {"pgw/r2", "pgw/r3", "pgw/r4"}
+    assert rerate(new, first.adjustments).adjustments == ()  # run again: nothing more
+    # a further cut: r2-r4, billed 180.00, refunded 25.00 and credited 5.00, were paid 150.00; now 120.00 they are
+    # credited 30.00 (r4's part of it absorbed, from the last record back); r0, r1 10.00 each
+    lower = _lines([4000] * 5)
+    second = rerate(lower, first.adjustments)
+    credits = {a.record_id: a.amount_minor for a in second.adjustments}
+    assert credits == {"r0": 1000, "r1": 1000, "r2": 1500, "r3": 1500} and second.net_minor == -5000
+    assert rerate(lower, (*first.adjustments, *second.adjustments)).adjustments == ()
+    # no refund: every record credited its difference
+    plain = rerate_differences(old, new, period=P, bills={M: "bill_1"}, currency="CNY", created_at=now)
+    assert plain.net_minor == -5000 and plain.refunded == ()
