@@ -8,11 +8,12 @@ id is kept beside its name); without it, by their ids.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fairtel.api._paging import money_text
 from fairtel.catalog import Catalog
-from fairtel.rating._explain import VERDICT_WORDS
+from fairtel.rating._explain import VERDICT_WORDS, Refund, refund_words
 
 
 def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
@@ -60,8 +61,10 @@ def _rule(catalog: Catalog | None, rule_id: Any) -> tuple[str, str]:
     return (f"“{named[0]}” ({rule})", f"“{named[1]}”（{rule}）") if named else (rule, rule)
 
 
-def explain_line(row: dict[str, Any], catalog: Catalog | None = None) -> dict[str, str]:
-    """{"en": ..., "zh": ...} for one rated line (a dict with RATED_COLUMNS keys); names come from ``catalog``."""
+def explain_line(row: dict[str, Any], catalog: Catalog | None = None, *, refunds: Sequence[Refund] = ()) -> dict[str, str]:
+    """{"en": ..., "zh": ...} for one rated line (a dict with RATED_COLUMNS keys); names come from ``catalog``.
+    ``refunds``: those posted for the line's record since (``store.record_refunds``), said after it: the consent
+    verdict is the one rating stored, and a refund is how a charge found later not to be owed is told."""
     kind = str(row.get("kind") or "")
     amount = money_text(row.get("amount_minor"), row.get("currency")) or "0"
     currency = row.get("currency") or ""
@@ -73,10 +76,15 @@ def explain_line(row: dict[str, Any], catalog: Catalog | None = None) -> dict[st
         offer_id = str(row.get("rule_id") or "").split("/", 1)[-1]
         o_en, o_zh = _label(catalog, "offer", offer_id)
         if sub and (row.get("amount_minor") or 0) > 0:
-            return {
-                "en": f"Value-added charge of {amount} {currency} for {o_en} under your confirmed subscription {sub} (rule {rule_en}, consent check: {v_en}).",
-                "zh": f"增值业务“{o_zh}”费用 {amount} {currency}，依据您已确认的订购 {sub}（规则 {rule_zh}，同意校验：{v_zh}）。",
+            out = {
+                "en": f"Value-added charge of {amount} {currency} for {o_en} under your subscription {sub}, confirmed when charged (rule {rule_en}, consent check: {v_en}).",
+                "zh": f"增值业务“{o_zh}”费用 {amount} {currency}，扣费时依据您已确认的订购 {sub}（规则 {rule_zh}，同意校验：{v_zh}）。",
             }
+            if refunds:  # found afterwards not to be owed: refunded
+                tz = None if catalog is None else catalog.tz
+                out["en"] += " Since found not to be owed: " + "; ".join(refund_words(r, "en", tz) for r in refunds) + "."
+                out["zh"] += "此后核实不应收取：" + "；".join(refund_words(r, "zh", tz) for r in refunds) + "。"
+            return out
         return {
             "en": f"Not billed: no confirmed subscription covers this value-added charge for {o_en} (consent check: {v_en}).",
             "zh": f"未计费：没有已确认的订购可支持此“{o_zh}”增值业务扣费（同意校验：{v_zh}）。",

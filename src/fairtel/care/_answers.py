@@ -64,6 +64,16 @@ _T: dict[str, tuple[str, str]] = {
         "Your charges for {msisdn} in {period} (not billed yet: the rated usage and the plan fee) come to "
         "{total}:",
     ),
+    # a bill that leaves the line in credit: named as the statement names it (本期结余 / credit balance), a positive sum
+    "bill_head_issued_credit": (
+        "您 {msisdn} 在 {period} 的账单（账单号 {bill_id}）本期结余 {credit}，明细：",
+        "Your bill for {msisdn} in {period} (bill {bill_id}) leaves a credit balance of {credit}:",
+    ),
+    "bill_head_provisional_credit": (
+        "您 {msisdn} 在 {period} 的费用（账单尚未出账，按已计费的话单和月租统计）本期结余 {credit}，明细：",
+        "Your charges for {msisdn} in {period} (not billed yet: the rated usage and the plan fee) leave a credit "
+        "balance of {credit}:",
+    ),
     "bill_item": ("  · {what}：{amount}", "  · {what}: {amount}"),
     "bill_more": ("想了解某一笔费用，可以问我“这笔费用是怎么来的”。", "Ask me \"why was I charged this\" about any item."),
     "bill_not_rated": (
@@ -86,24 +96,36 @@ _T: dict[str, tuple[str, str]] = {
     "charge_more": ("  ……共 {count} 笔，以上是金额最大的 {shown} 笔。", "  ... {count} in all; these are the {shown} largest."),
     "charge_vas_consented": (
         "{when} 的 {amount} 是增值业务“{offer}”的费用（订购号 {sub}）。您于 {confirmed} 确认订购，"
-        "扣费时订购有效，当前状态：{state}。如需退订，可以对我说“退订{offer}”。",
+        "扣费时订购有效，当前状态：{state}。",
         "The {amount} on {when} is for the value-added service \"{offer}\" (subscription {sub}). You "
-        "confirmed it on {confirmed}, so it was chargeable; its state now: {state}. To stop it, say "
-        "\"cancel {offer}\".",
+        "confirmed it on {confirmed}, so it was chargeable; its state now: {state}.",
+    ),
+    "charge_vas_cancel_hint": ("如需退订，可以对我说“退订{offer}”。", " To stop it, say \"cancel {offer}\"."),
+    "charge_vas_consented_refunded": (
+        "{when} 的 {amount} 是增值业务“{offer}”的费用（订购号 {sub}），计费时按您于 {confirmed} 确认的订购收取；"
+        "此后核实这笔扣费不应收取，{refunds}。订购当前状态：{state}。",
+        "The {amount} on {when} is for the value-added service \"{offer}\" (subscription {sub}), charged under the "
+        "order you confirmed on {confirmed}; it was found afterwards that it should not have been charged, and "
+        "{refunds}. The subscription's state now: {state}.",
     ),
     "charge_vas_refused": (
-        "{when} 的“{offer}”扣费 {amount} 没有有效的订购确认（核验结果：{verdict}），不应向您收取，"
-        "已作为异常扣费处理。",
-        "The {amount} charge for \"{offer}\" on {when} has no valid confirmation (check: {verdict}); you "
-        "should not pay it and it is treated as an unexplained charge.",
+        "{when} 的“{offer}”扣费 {amount} 不应向您收取：{why}（核验结果：{verdict}），已作为异常扣费处理。",
+        "The {amount} charge for \"{offer}\" on {when} should not have been made: {why} (check: {verdict}). It is "
+        "treated as an unexplained charge.",
     ),
+    "charge_vas_refused_refunded": (
+        "{when} 的“{offer}”扣费 {amount} 不应向您收取：{why}（核验结果：{verdict}）。{refunds}。",
+        "The {amount} charge for \"{offer}\" on {when} should not have been made: {why} (check: {verdict}). It has been "
+        "{refunds}.",
+    ),
+    "charge_refunds_sep": ("；", "; "),
     "charge_vas_blocked": (
-        "{when} 服务商对增值业务“{offer}”发起了扣费{attempted}，但没有有效的订购确认（核验结果：{verdict}），"
+        "{when} 服务商对增值业务“{offer}”发起了扣费{attempted}，但{why}（核验结果：{verdict}），"
         "这笔扣费已被拦截，没有计入您的账单，您无需支付。",
-        "On {when} the provider of the value-added service \"{offer}\" tried to charge you{attempted}, but there "
-        "is no valid confirmation (check: {verdict}): the charge was blocked and not billed, so you pay nothing "
-        "for it.",
+        "On {when} the provider of the value-added service \"{offer}\" tried to charge you{attempted}, but {why} (check: "
+        "{verdict}): the charge was blocked and not billed, so you pay nothing for it.",
     ),
+    "charge_refused_unknown": ("没有有效的订购确认", "there is no valid confirmation"),
     "charge_attempted": ("（{amount}）", " {amount}"),
     "charge_blocked_tag": ("已拦截，未收费", "blocked, not billed"),
     "charge_held_tag": ("暂缓计费，未收费", "held, not billed"),
@@ -181,8 +203,8 @@ _T: dict[str, tuple[str, str]] = {
     "roam_rate_cap": ("  · {what}：{price}/{per}，每天最多收 {cap}", "  · {what}: {price} per {per}, at most {cap} a day"),
     "roam_free": ("  · {what}：免费", "  · {what}: free"),
     "roam_cap": (
-        "您设置的每月漫游消费上限为 {cap}，达到 80% 和上限时会短信提醒您。",
-        "Your monthly roaming spending cap is {cap}; you get a text at 80 % and at the cap.",
+        "您设置的每月漫游消费上限为 {cap}（仅作记录，暂不据此发送短信提醒）。",
+        "Your monthly roaming spending cap is {cap} (recorded only: no text alerts are sent against it yet).",
     ),
     "roam_default_cap": (
         "您还没有设置漫游消费上限，默认按 {cap} 提醒。",
@@ -200,8 +222,8 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "cap_ask_amount": ("请问要把每月漫游消费上限设为多少元？", "What should your monthly roaming spending cap be?"),
     "cap_confirm": (
-        "确认将您的每月漫游消费上限设为 {cap} 吗？达到 80% 和上限时会短信提醒您。",
-        "Set your monthly roaming spending cap to {cap}? You get a text at 80 % and at the cap.",
+        "确认将您的每月漫游消费上限设为 {cap} 吗？（仅作记录，暂不据此发送短信提醒）",
+        "Set your monthly roaming spending cap to {cap}? (Recorded only: no text alerts are sent against it yet.)",
     ),
     "cap_done": ("已将您的每月漫游消费上限设为 {cap}。", "Done: your monthly roaming spending cap is now {cap}."),
     "cap_removed": ("已取消您的每月漫游消费上限。", "Your monthly roaming spending cap is removed."),
@@ -333,6 +355,21 @@ VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as
     "line_closed": ("扣费时号码已销户", "line closed when charged"),
     "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
     "before_activation": ("订购早于本号码入网", "consent given before this line's activation"),
+}
+# why a value-added charge the consent gate refused is not owed, each verdict for what it is (a charge after the
+# cancellation had a confirmation once: it is not said never to have had one)
+REFUSAL_WHY: dict[str, tuple[str, str]] = {
+    "no_subscription": ("您没有订购该业务", "you have no subscription to it"),
+    "not_confirmed": ("您没有确认这项订购", "you never confirmed the order"),
+    "after_cancellation": ("扣费时您已退订该业务", "you had cancelled the subscription before it was charged"),
+    "price_mismatch": ("扣费金额与该业务的资费不符", "the amount differs from the offer's price"),
+    "price_raised": ("您确认订购后资费上调，您没有再次确认", "the price rose after you confirmed and you did not confirm again"),
+    "duplicate_charge": ("同一周期已扣过费，属于重复扣费", "it had already been charged for the same period"),
+    "unknown_offer": ("该业务不在资费目录中", "the offer is not in the catalog"),
+    "merchant_suspended": ("该服务商已被暂停", "the provider was suspended"),
+    "line_closed": ("扣费时您的号码已销户", "your line was closed when it was charged"),
+    "line_suspended": ("扣费时您的号码处于停机状态", "your line was suspended when it was charged"),
+    "before_activation": ("该订购早于本号码入网，是前机主所订", "the order was made before this line was yours, by a previous holder"),
 }
 STATE_NAMES: dict[str, tuple[str, str]] = {
     "ordered": ("待确认", "waiting for your confirmation"),

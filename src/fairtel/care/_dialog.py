@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from fairtel.care import _dialog_words as words
 from fairtel.care._answers import (
@@ -28,6 +28,7 @@ from fairtel.care._answers import (
     COMPLAINT_STATUS_NAMES,
     KIND_NAMES,
     PROBLEM_NAMES,
+    REFUSAL_WHY,
     STATE_NAMES,
     VERDICT_NAMES,
     money,
@@ -54,6 +55,7 @@ from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, e
 from fairtel.core.errors import FairtelError
 from fairtel.core.money import Money
 from fairtel.privacy import replace_numbers
+from fairtel.rating._explain import Refund, refund_words
 
 LINE_INTENTS = frozenset(
     {"bill_inquiry", "charge_explain", "usage_left", "fault_report", "loyalty_points", "roaming", "vas_list",
@@ -70,6 +72,22 @@ COMPLAINT_FALLBACK = {
     "roaming": "billing_error", "vas_list": "unexplained_charge", "vas_cancel": "unexplained_charge",
     "fault_report": "network_quality", "plan_advice": "price",
 }
+
+
+@runtime_checkable
+class ChargeRefunds(Protocol):
+    """A data port that knows the refunds posted for a charge since it was rated (found through the findings that
+    name it): the answer about a charge says it was refunded."""
+
+    def charge_refunds(self, msisdn: str, record_id: str, source: str | None) -> list[Refund]: ...
+
+
+@runtime_checkable
+class AttemptedCharges(Protocol):
+    """A data port that knows what a value-added charge the consent gate refused was attempted at (the provider's
+    record, or the offer's price), where no subscription gives a price."""
+
+    def attempted_charge(self, msisdn: str, record_id: str, source: str | None) -> Money | None: ...
 
 
 @dataclass
@@ -541,7 +559,10 @@ class Dialog:
         if bill is None or not bill.items:
             return self._reply(conv, say("bill_none", lang, period=month), "bill_inquiry", data={"period": month})
         head = "bill_head_issued" if bill.issued else "bill_head_provisional"
-        out = [say(head, lang, msisdn=_mask(line), period=month, bill_id=bill.bill_id or "", total=money(bill.total, lang))]
+        if bill.total_minor < 0:  # in credit: the statement's 本期结余, the amount the line has in hand
+            head += "_credit"
+        out = [say(head, lang, msisdn=_mask(line), period=month, bill_id=bill.bill_id or "", total=money(bill.total, lang),
+                   credit=money_minor(-bill.total_minor, bill.currency, lang))]
         for item in bill.items:
             what = item.description.get(lang) or name_of(KIND_NAMES, item.kind, lang)
             out.append(say("bill_item", lang, what=what, amount=money_minor(item.amount_minor, bill.currency, lang)))
@@ -639,18 +660,39 @@ class Dialog:
         when = _day(c.started_at)
         if c.kind == "vas":
             offer = c.offer_name.get(lang) if c.offer_name else (c.offer_id or "")
+            # refunds posted since the charge was rated (a cancellation or finding learned later): told with it
+            refunds = (self.data.charge_refunds(line, c.record_id, c.source)
+                       if c.amount_minor > 0 and isinstance(self.data, ChargeRefunds) else [])
+            refunded = say("charge_refunds_sep", lang).join(refund_words(r, lang, c.started_at.tzinfo) for r in refunds)
+            if refunds:
+                data["refunded_minor"] = sum(r.amount_minor for r in refunds)
             if c.verdict == "consented":
-                text = say("charge_vas_consented", lang, when=when, amount=money(c.amount, lang), offer=offer,
-                           sub=c.subscription_id or "-", confirmed=_day(c.confirmed_at) if c.confirmed_at else "-",
-                           state=name_of(STATE_NAMES, c.consent_state or "none", lang))
+                values = {"when": when, "amount": money(c.amount, lang), "offer": offer, "sub": c.subscription_id or "-",
+                          "confirmed": _day(c.confirmed_at) if c.confirmed_at else "-",
+                          "state": name_of(STATE_NAMES, c.consent_state or "none", lang)}
+                if refunds:
+                    text = say("charge_vas_consented_refunded", lang, refunds=refunded, **values)
+                else:
+                    text = say("charge_vas_consented", lang, **values)
+                    if c.consent_state in ACTIVE_STATES:  # a subscription still running can be stopped
+                        text += say("charge_vas_cancel_hint", lang, offer=offer)
                 return self._reply(conv, text, "charge_explain", data=data)
             verdict = name_of(VERDICT_NAMES, c.verdict or "-", lang)
+            why = (name_of(REFUSAL_WHY, c.verdict, lang) if c.verdict in REFUSAL_WHY
+                   else say("charge_refused_unknown", lang))
             if c.amount_minor > 0:
-                text = say("charge_vas_refused", lang, when=when, amount=money(c.amount, lang), offer=offer, verdict=verdict)
+                values = {"when": when, "amount": money(c.amount, lang), "offer": offer, "why": why, "verdict": verdict}
+                if refunds:
+                    return self._reply(conv, say("charge_vas_refused_refunded", lang, refunds=refunded, **values),
+                                       "charge_explain", data=data)
+                text = say("charge_vas_refused", lang, **values)
             else:  # refused by the gate: never billed
                 price = self._attempted_prices(line, [c]).get(c.record_id)
-                attempted = "" if price is None else say("charge_attempted", lang, amount=money(Money.of(price, c.currency), lang))
-                text = say("charge_vas_blocked", lang, when=when, offer=offer, attempted=attempted, verdict=verdict)
+                tried = (Money.of(price, c.currency) if price is not None
+                         else self.data.attempted_charge(line, c.record_id, c.source)
+                         if isinstance(self.data, AttemptedCharges) else None)
+                attempted = "" if tried is None else say("charge_attempted", lang, amount=money(tried, lang))
+                text = say("charge_vas_blocked", lang, when=when, offer=offer, attempted=attempted, why=why, verdict=verdict)
                 data["blocked"] = True
             return self._offer_complaint(conv, text, data, message=f"{when} {offer} ({c.verdict}, {c.record_id})")
         rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")

@@ -27,6 +27,7 @@ import polars as pl
 from fairtel.catalog import Catalog, Name
 from fairtel.core.errors import NotFoundError
 from fairtel.core.money import Money, minor_units
+from fairtel.core.reasons import refund_reason_in
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
 from fairtel.rating._steps import charge_line, compile_rate
@@ -115,6 +116,33 @@ class Correction:
     new_minor: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """A refund posted for the record after its bill, because a finding of charge assurance (or an agent acting on
+    one) showed it should not have been charged: ``amount_minor`` what was given back, tax included; ``reason`` as
+    stored (English; ``core.reasons`` words it in Chinese); ``records`` how many records the refund covers, this one
+    among them (a refund of usage past a cap covers several)."""
+
+    adjustment_id: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    reason: str
+    records: int = 1
+
+
+def refund_words(r: Refund, language: str, tz: Any = None) -> str:
+    """``2026-11-05 已退还 10.60 元（退订后的扣费）`` / ``refunded 10.60 CNY on 2026-11-05 (charge after the subscription
+    ended)``: the day in ``tz`` (the operator's zone) when given."""
+    zh = language == "zh"
+    at = r.created_at if tz is None else r.created_at.astimezone(tz)
+    day, amount = at.strftime("%Y-%m-%d"), _minor(r.amount_minor, r.currency, zh)
+    why = refund_reason_in(r.reason, "zh" if zh else "en")
+    if r.records > 1:
+        why += f"；含本话单在内共 {r.records} 条话单的退款" if zh else f"; for {r.records} records, this one among them"
+    return f"{day} 已退还 {amount}（{why}）" if zh else f"refunded {amount} on {day} ({why})"
+
+
 @dataclass(frozen=True)
 class Explanation:
     record_id: str
@@ -133,6 +161,7 @@ class Explanation:
     catalog_version: str | None = None  # the catalog's own ``version`` string
     catalog_version_id: int | None = None  # the stored catalog version explained with (a caller says)
     earlier_tariff: bool = False  # explained with the tariff the bill was issued under, since replaced
+    refunds: tuple[Refund, ...] = ()  # refunds posted for the record since, oldest first
 
     @property
     def held(self) -> str | None:
@@ -178,6 +207,7 @@ def explain(
     corrections: Iterable[Correction] = (),
     catalog_version_id: int | None = None,
     earlier_tariff: bool = False,
+    refunds: Iterable[Refund] = (),
 ) -> Explanation:
     """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read: rated
     lines (``RATED_COLUMNS``), or the lines a bill was issued from (billing's snapshot, which keeps fewer columns:
@@ -185,7 +215,8 @@ def explain(
     the country's, a cap the one the tariff shows, and the allowance used before the line is not known).
     ``catalog``: the one the lines were priced with (the version the bill was issued under, when it was);
     ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
-    ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since."""
+    ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since; ``refunds``: the
+    refunds posted for the record since its bill (``Refund``), told after the total."""
     mine = rated.filter(pl.col("record_id") == record_id)
     if source is not None:
         mine = mine.filter(pl.col("source") == source)
@@ -273,7 +304,7 @@ def explain(
         started_at=rows[0]["started_at"].astimezone(catalog.tz), plan_id=first["plan_id"], plan_name=None if plan is None else plan.name,
         currency=currency, total_minor=sum(r["amount_minor"] for r in rows), lines=tuple(lines), record=record,
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
-        earlier_tariff=earlier_tariff,
+        earlier_tariff=earlier_tariff, refunds=tuple(refunds),
     )
 
 
@@ -491,6 +522,8 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
     if e.held:
         out.append(_pick(zh, HELD_WORDS.get(e.held, (e.held, e.held))))
     out.extend(_corrections(e, zh))
+    tz = e.started_at.tzinfo
+    out.extend(("退款：" if zh else "Refund: ") + refund_words(r, "zh" if zh else "en", tz) for r in e.refunds)
     return "\n".join(out)
 
 
@@ -520,12 +553,16 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
     if ln.unit == "item":  # a value-added charge
         offer = _named(ln.labels, "offer", (ln.rule_id or "").split("/", 1)[-1], zh)
         verdict = _pick(zh, VERDICT_WORDS.get(ln.verdict or "", (ln.verdict or "-", ln.verdict or "-")))
+        if e.refunds and ln.verdict == "consented":  # the gate's verdict when rated, since overturned by a refund
+            verdict = f"计费时{verdict}" if zh else f"{verdict} when rated"
         amount = _money(ln.amount, cur, zh)
+        # the verdict "no subscription" says it already: not said twice
+        said = ln.subscription_id is None and ln.verdict == "no_subscription"
         if zh:
-            sub = f"订购号 {ln.subscription_id}" if ln.subscription_id else "无订购"
-            return [f"第 {n} 部分：{when}", f"  增值业务“{offer}”：{verdict}，{sub} → {amount}"]
-        sub = f"subscription {ln.subscription_id}" if ln.subscription_id else "no subscription"
-        return [f"Part {n}: {when}", f"  value-added service “{offer}”: {verdict}, {sub} → {amount}"]
+            sub = "" if said else f"，订购号 {ln.subscription_id}" if ln.subscription_id else "，无订购"
+            return [f"第 {n} 部分：{when}", f"  增值业务“{offer}”：{verdict}{sub} → {amount}"]
+        sub = "" if said else f", subscription {ln.subscription_id}" if ln.subscription_id else ", no subscription"
+        return [f"Part {n}: {when}", f"  value-added service “{offer}”: {verdict}{sub} → {amount}"]
     where = []
     if ln.zone:
         z = _named(ln.labels, "zone", ln.zone, zh)

@@ -75,6 +75,7 @@ from fairtel.store._schema import (
     BillLine,
     Complaint,
     ConsentEvent,
+    Finding,
     LoyaltyEntry,
     RoamingCap,
     Subscriber,
@@ -87,6 +88,7 @@ from fairtel.store._subscribers import get_subscriber
 
 if TYPE_CHECKING:
     from fairtel.rating import Explanation
+    from fairtel.rating._explain import Refund
 
 RATED = "rated"
 _PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MiB")}  # data priced per MiB (1024² bytes)
@@ -390,6 +392,44 @@ class StoreCareData:
         e = explain_stored(self.engine, record_id, rated=mine, current=lambda: self.catalog,
                            usage=self._usage_of(msisdn, record_id, charge.source, period), source=charge.source)
         return _replace(charge, explanation=Text(e.render("zh", plain_numbers=False), e.render("en", plain_numbers=False)))
+
+    def charge_refunds(self, msisdn: str, record_id: str, source: str | None) -> list[Refund]:
+        """The refunds posted for a charge of the line since its bill (``record_refunds``), oldest first."""
+        period = self._period_of(msisdn, record_id, source)
+        with self.engine.connect() as conn:
+            return record_refunds(conn, msisdn, record_id, source=source, period=period)
+
+    def attempted_charge(self, msisdn: str, record_id: str, source: str | None) -> Money | None:
+        """What a value-added charge the consent gate refused was attempted at: the amount the provider's record
+        asked, else the offer's price in the catalog; None when neither is known."""
+        period = self._period_of(msisdn, record_id, source)
+        usage = None if period is None else self._usage_of(msisdn, record_id, source, period)
+        if usage is not None and "amount_minor" in usage.columns:
+            row = usage.row(0, named=True)
+            if row.get("amount_minor") and row.get("currency"):
+                return Money.from_minor(int(row["amount_minor"]), str(row["currency"]))
+        rated = self._record_lines(msisdn, record_id, source)
+        if rated is None:
+            return None
+        first = rated.row(0, named=True)
+        found = next((o for o in self.catalog.offers if o.id == _offer_of(first["rule_id"])), None)
+        if found is None:
+            return None
+        return Money.of(found.price_at(first["started_at"]), str(first["currency"]))
+
+    def _record_lines(self, msisdn: str, record_id: str, source: str | None) -> pl.DataFrame | None:
+        files = self._rated_files()
+        if not files:
+            return None
+        cond = (pl.col("msisdn") == msisdn) & (pl.col("record_id") == record_id)
+        if source is not None:
+            cond &= pl.col("source") == source
+        found = pl.scan_parquet(files).filter(cond).collect()
+        return found if found.height else None
+
+    def _period_of(self, msisdn: str, record_id: str, source: str | None) -> str | None:
+        rated = self._record_lines(msisdn, record_id, source)
+        return None if rated is None else str(rated["period"][0])
 
     def _usage_of(self, msisdn: str, record_id: str, source: str | None, period: str) -> pl.DataFrame | None:
         """The usage record behind a charge (what the statement says of the call or session), if the lake holds it."""
@@ -698,7 +738,8 @@ def explain_stored(
 ) -> Explanation:
     """``rating.explain`` of a record of the home, with the catalog that priced it and the corrections issued
     for it since its bill (rerate entries: the record priced again after a tariff change), so that the
-    arithmetic shown gives the amount stored and what the subscriber pays after the corrections. What
+    arithmetic shown gives the amount stored and what the subscriber pays after the corrections, and the refunds
+    posted for it since (``record_refunds``: a charge found later not to be owed). What
     ``fairtel explain`` prints and the assistant says of a charge.
 
     The catalog is ``given`` (a file the caller names) when there is one; else the version the record's bill
@@ -716,6 +757,7 @@ def explain_stored(
         mine = mine.filter(pl.col("source") == source)
     candidates: list[tuple[Callable[[], Catalog], int | None]] = []
     corrections: list[Correction] = []
+    refunds: list[Refund] = []
     current_id = None
     if mine.height and mine["source"].n_unique() == 1:  # else ``explain`` says what is wrong
         first = mine.row(0, named=True)
@@ -731,6 +773,7 @@ def explain_stored(
                 for e in adjustments_of(conn, first["msisdn"])
                 if e.period == first["period"] and e.record_id == record_id and (e.source or "") == (first["source"] or "")
             ]
+            refunds = record_refunds(conn, first["msisdn"], record_id, source=first["source"], period=first["period"])
         if text is not None:
             billed = parse_catalog(text, file=f"<stored catalog version {billed_id}>")[0]
             if billed is not None:
@@ -742,13 +785,54 @@ def explain_stored(
     found = None
     for load, version_id in candidates:
         e = explain(record_id, rated=rated, catalog=load(), usage=usage, source=source, corrections=corrections,
-                    catalog_version_id=version_id,
+                    catalog_version_id=version_id, refunds=refunds,
                     earlier_tariff=version_id is not None and current_id is not None and version_id != current_id)
         found = found or e
         if e.agrees:
             return e
     assert found is not None
     return found
+
+
+_REFUNDED_BEFORE = re.compile(r"refunded before: (\S+?)\)?$")
+
+
+def record_refunds(
+    conn: Connection, msisdn: str, record_id: str, *, source: str | None = None, period: str | None = None,
+) -> list[Refund]:
+    """The refunds posted for a record of ``msisdn`` (oldest first), found through the findings naming it: refunds
+    carry no record of their own. A finding names its records (``record_ids``) and, in its evidence, the source and
+    period they belong to (a finding that does not say is taken to mean this one); a refunded finding posted its
+    refund (``adjustments.finding_id``), or was closed with the one an earlier finding of the same charge posted
+    (its resolution says ``refunded before: <adjustment>``). A refund is told once whichever findings name it."""
+    from fairtel.rating._explain import Refund
+
+    f, a = table_of(Finding), table_of(Adjustment)
+    counts: dict[str, int] = {}  # finding → how many records it names
+    wanted: set[str] = set()
+    earlier: set[str] = set()
+    for row in conn.execute(select(f.c.finding_id, f.c.record_ids, f.c.evidence, f.c.resolution).where(
+            (f.c.msisdn == msisdn) & f.c.resolution.like("refunded%"))):
+        ids = [str(x) for x in (row.record_ids or [])]
+        counts[row.finding_id] = len(ids)
+        ev = row.evidence if isinstance(row.evidence, dict) else {}
+        if record_id not in ids:
+            continue
+        if source is not None and ev.get("source") not in (None, source):
+            continue
+        if period is not None and ev.get("period") not in (None, period):
+            continue
+        wanted.add(row.finding_id)
+        m = _REFUNDED_BEFORE.search(row.resolution or "")
+        if m:
+            earlier.add(m.group(1))
+    if not wanted and not earlier:
+        return []
+    rows = conn.execute(select(a).where((a.c.msisdn == msisdn) & (a.c.kind == "refund") & (
+        a.c.finding_id.in_(sorted(wanted)) | a.c.adjustment_id.in_(sorted(earlier)))).order_by(a.c.created_at, a.c.adjustment_id))
+    return [Refund(r.adjustment_id, int(r.amount_minor), r.currency, _utc(r.created_at) or r.created_at, r.reason,
+                   max(1, counts.get(r.finding_id or "", 1)))
+            for r in rows]
 
 
 # -- the operator's loyalty ledger, imported ---------------------------------------------------------------
