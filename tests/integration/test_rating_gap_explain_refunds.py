@@ -163,3 +163,20 @@ def test_a_charge_with_no_subscription_says_so_once_and_gives_the_amount_attempt
     assert "no subscription, no subscription" not in _explain(home, "n1", "--lang", "en")
     said = _chat(home, C, "3月新闻那笔扣费是什么")
     assert "已被拦截" in said and "（5.00 元）" in said and "您没有订购该业务" in said
+
+
+def test_get_me_usage_tells_the_refund_with_the_line(home: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from fairtel.api import ApiOptions, create_app, create_user
+
+    app = open_app(home)
+    with app.db.begin() as conn:
+        create_user(conn, "walk-a", "a long enough password", "subscriber", msisdn=A)
+    app.close()
+    with TestClient(create_app(load_settings(home=home), options=ApiOptions(rate_per_second=0))) as client:
+        token = client.post("/api/v1/auth/token", data={"username": "walk-a", "password": "a long enough password"}).json()
+        r = client.get(f"/api/v1/me/usage?period={P}", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert r.status_code == 200, r.text
+    (line,) = [x for x in r.json()["items"] if x["record_id"] == "m1"]
+    assert "refunded 10.60 CNY on " in line["why"]["en"] and "已退还 10.60 元" in line["why"]["zh"]

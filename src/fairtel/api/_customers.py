@@ -27,8 +27,8 @@ from fairtel.core.money import Money
 from fairtel.core.time import Period
 from fairtel.privacy import KeyedOrder, Permission, Role
 from fairtel.store import Bill, Lake, RoamingCap, Subscriber, catalog_text, current_catalog
-from fairtel.store._care import PlanInForce, plan_in_force, plan_spells
-from fairtel.store._schema import SubscriberPlan, table_of
+from fairtel.store._care import PlanInForce, plan_in_force, plan_spells, record_refunds
+from fairtel.store._schema import Finding, SubscriberPlan, table_of
 
 
 class SubscriberOut(BaseModel):
@@ -368,7 +368,7 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
 _USAGE_COLS = (
     "record_id", "line", "msisdn", "started_at", "kind", "direction", "zone", "roaming_zone", "band", "roaming_country", "quantity",
     "unit", "allowance_id", "allowance_used", "charged_quantity", "amount_minor", "currency", "rule_id", "rate_id", "capped",
-    "throttled", "verdict", "subscription_id",
+    "throttled", "verdict", "subscription_id", "source",
 )
 
 
@@ -405,6 +405,15 @@ def usage_lines(
     total = sum(int(r.get("amount_minor") or 0) for r in rows)
     currency = next((r["currency"] for r in rows if r.get("currency")), None)
     part, nxt = slice_page(rows, limit=limit, cursor=cursor)
+    # a refund issued since for a line's charge is told with it (found through the findings naming its record);
+    # one indexed look first: most subscribers have no refunded finding, and then nothing more is read
+    f = table_of(Finding)
+    refunded = acc.conn.execute(select(f.c.finding_id).where((f.c.msisdn == msisdn) & f.c.resolution.like("refunded%"))
+                                .limit(1)).first() is not None
+
+    def refunds(r: dict[str, Any]) -> list[Any]:
+        return record_refunds(acc.conn, msisdn, r["record_id"], source=r.get("source"), period=key) if refunded else []
+
     items = [
         UsageLineOut(
             record_id=r["record_id"], line=int(r.get("line") or 0), started_at=r["started_at"], kind=r["kind"],
@@ -412,7 +421,7 @@ def usage_lines(
             quantity=r.get("quantity"), unit=r.get("unit"), allowance_id=r.get("allowance_id"), allowance_used=r.get("allowance_used"),
             charged_quantity=r.get("charged_quantity"), amount=money_text(r.get("amount_minor") or 0, r.get("currency") or currency or "CNY") or "0",
             currency=r.get("currency") or currency or "", rule_id=r.get("rule_id"), rate_id=r.get("rate_id"), verdict=r.get("verdict"),
-            subscription_id=r.get("subscription_id"), why=explain_line(r, catalog),
+            subscription_id=r.get("subscription_id"), why=explain_line(r, catalog, refunds=refunds(r)),
         )
         for r in part
     ]
