@@ -17,6 +17,7 @@ import csv
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,3 +190,30 @@ def _build(home: Path, database_url: str | None = None) -> Seeded:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def seeded_on(backend: str, home: Path, postgres_url: str | None = None) -> Iterator[Seeded]:
+    """``seed(home)`` on SQLite, or on PostgreSQL in a schema of its own (``postgres_url``) dropped afterwards: the
+    body of a fixture parametrised over both databases (``yield from seeded_on(request.param, ...)``)."""
+    if backend == "sqlite":
+        s = seed(home)
+        yield s
+        s.engine.dispose()
+        return
+    assert postgres_url is not None, "PostgreSQL needs its URL"
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"fairtel_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        s = seed(home, database_url=f"{postgres_url}?options=-csearch_path%3D{schema}")
+        yield s
+        s.engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

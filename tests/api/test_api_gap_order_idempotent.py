@@ -6,15 +6,13 @@ the second waits for the first."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth, seed
+from fairtel_seed import ALICE, PASSWORD, Seeded, auth, seeded_on
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from fairtel.api import ApiOptions, create_app
 from fairtel.store import ConsentEvent
@@ -23,25 +21,8 @@ from fairtel.store._schema import table_of
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    home: Path = tmp_path_factory.mktemp("home")
-    if request.param == "sqlite":
-        s = seed(home)
-        yield s
-        s.engine.dispose()
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    schema = f"fairtel_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        s = seed(home, database_url=f"{url}?options=-csearch_path%3D{schema}")
-        yield s
-        s.engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    yield from seeded_on(request.param, tmp_path_factory.mktemp("home"), url)
 
 
 @pytest.fixture(scope="module")
