@@ -111,6 +111,32 @@ class Eligibility:
         """Every reason the plan may not be ordered at ``at`` through ``channel`` by a subscriber of ``age``."""
         return (*self.sale_refusals(at=at, channel=channel), *self.age_refusals(age))
 
+    def describe(self) -> str:
+        """Who may order the plan, in a line (``anyone`` for the default): what ``fairtel catalog show`` prints."""
+        if not self.restricted:
+            return "anyone"
+        parts: list[str] = [] if self.on_sale else ["withdrawn from sale"]
+        if self.sale_from is not None or self.sale_until is not None:
+            lo = _stamp(self.sale_from) if self.sale_from is not None else "…"
+            hi = _stamp(self.sale_until) if self.sale_until is not None else "…"
+            parts.append(f"on sale {lo} to {hi}")
+        if self.by_age:
+            parts.append(f"aged {self._age_range()[1]}")
+        if self.channels is not None:
+            parts.append("through " + ", ".join(sorted(self.channels)))
+        return "; ".join(parts)
+
+    def as_json(self) -> dict[str, object]:
+        """The conditions as ``[plans.eligibility]`` states them (instants as ISO 8601, channels sorted)."""
+        return {
+            "on_sale": self.on_sale,
+            "sale_from": None if self.sale_from is None else self.sale_from.isoformat(),
+            "sale_until": None if self.sale_until is None else self.sale_until.isoformat(),
+            "min_age": self.min_age,
+            "max_age": self.max_age,
+            "channels": None if self.channels is None else sorted(self.channels),
+        }
+
     def _age_range(self) -> tuple[str, str]:
         lo, hi = self.min_age, self.max_age
         if lo is not None and hi is not None:

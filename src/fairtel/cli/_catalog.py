@@ -153,7 +153,8 @@ def show(
             **origin, "operator": c.operator.id, "currency": cur, "timezone": c.operator.timezone,
             "version": c.version, "counts": c.counts(),
             "plans": [{"plan_id": p.id, "name": {"zh": p.name.zh, "en": p.name.en}, "monthly_fee": p.monthly_fee,
-                       "allowances": [a.id for a in p.allowances], "rules": [r.id for r in p.rules]}
+                       "allowances": [a.id for a in p.allowances], "rules": [r.id for r in p.rules],
+                       "eligibility": p.eligibility.as_json()}
                       for p in selected],
             "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period),
                         "price_changes": [{"from": ch.valid_from.isoformat(), "price": ch.price} for ch in o.price_changes]}
@@ -173,8 +174,9 @@ def show(
                 amount += f" (throttled to {a.throttle_kbps} kbit/s after {format_quantity(a.throttle_after, Unit.BYTE)})"
             bundles.append(f"{a.match.kind} {amount}")
         plan_rows.append([p.id, f"{p.name.zh} / {p.name.en}", f"{p.monthly_fee} {cur}", "; ".join(bundles) or "-",
-                          len(p.rules)])
-    console.print(table("Plans", ["plan", "name", "monthly fee", "allowances", "rules"], _cells(plan_rows)))
+                          len(p.rules), p.eligibility.describe()])
+    console.print(table("Plans", ["plan", "name", "monthly fee", "allowances", "rules", "who may order"],
+                        _cells(plan_rows)))
     if plan:
         p = selected[0]
         console.print(table(f"Rules of {escape(p.id)}, first match wins", ["#", "rule_id", "applies to", "price"],
