@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, false, select
 
 from fairtel.api._access import Access
 from fairtel.api._paging import Page, fetch_page
 from fairtel.api._users import UserInfo, create_api_key, create_user, list_users, revoke_api_key, set_disabled
+from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.time import require_aware
 from fairtel.privacy import Permission
-from fairtel.store import AccessAudit
+from fairtel.privacy._numbers import MAX_DIGITS, msisdn_problem, number_digits
+from fairtel.store import AccessAudit, Subscriber
 from fairtel.store._schema import table_of
 
 
@@ -40,7 +43,9 @@ def search_audit(
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page[AuditOut]:
-    """Who looked at or changed whose data, newest first. ``msisdn`` is pseudonymised before it is searched; an
+    """Who looked at or changed whose data, newest first. ``msisdn`` (or a number given as ``subject``), however
+    written, is read as the register's number(s) it means (:func:`searched_numbers`: with or without its country
+    code, in groups, after ``+``), each pseudonymised before it is searched; an
     ``actor`` named by a number is searched as the audit records it (its login pseudonym) and as rows written
     before that recorded it, and such names are shown as their pseudonyms."""
     acc.require(Permission.AUDIT_READ)
@@ -48,12 +53,12 @@ def search_audit(
     q = select(t).order_by(t.c.at.desc(), t.c.audit_id.desc())
     if actor:
         q = q.where(t.c.actor.in_(sorted({actor, acc.pseudonyms.login(actor)})))
-    if subject and subject.lstrip("+").isdigit():  # a number given as the subject: searched (and recorded) by its pseudonym
-        msisdn = msisdn or subject.lstrip("+")
-    if msisdn:
-        subject = acc.pseudonyms.msisdn(msisdn)
-    if subject:
-        q = q.where(t.c.subject_msisdn_pseudonym == subject)
+    if not msisdn and subject and _NUMBER_AS_WRITTEN.fullmatch(subject.strip()) and number_digits(subject):
+        msisdn = subject  # a number given as the subject (a pseudonym is a letter and 20 characters)
+    numbers = searched_numbers(acc.conn, msisdn) if msisdn else []
+    subjects = [acc.pseudonyms.msisdn(n) for n in numbers] if msisdn else [subject] if subject else []
+    if msisdn or subject:
+        q = q.where(t.c.subject_msisdn_pseudonym.in_(subjects) if subjects else false())
     if action:
         q = q.where(t.c.action.like(action.replace("*", "%")))
     if since:
@@ -61,8 +66,13 @@ def search_audit(
     if until:
         q = q.where(t.c.at < require_aware(until, "until"))
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
-    # a search by a subscriber is a look at that subscriber: it is recorded with their pseudonym
-    acc.audit("audit.search", "access_audit", subject=subject or None, reason=f"audit search ({len(rows)} rows)")
+    # a search by a subscriber is a look at that subscriber: it is recorded with their pseudonym (each of them,
+    # when the number written could be any of several lines)
+    reason = f"audit search ({len(rows)} rows)"
+    if numbers:
+        acc.audit_list("audit.search", "access_audit", numbers, reason=reason)
+    else:
+        acc.audit("audit.search", "access_audit", subject=None if msisdn else subject or None, reason=reason)
     return Page(
         items=[
             AuditOut(
@@ -73,6 +83,41 @@ def search_audit(
         ],
         next_cursor=nxt,
     )
+
+
+# A number as people write it: digits in groups, with spaces or dashes (``138 0013 8000``, ``138-0013-8000``),
+# perhaps in brackets or full-width, after a ``+`` or an international ``00``.
+_NUMBER_AS_WRITTEN = re.compile(r"[+\uff0b]?[\d \u00a0\u3000()\-\u2010-\u2015\u2212\uff0d]+")
+_COUNTRY_CODES = range(1, 1000)  # E.164 country codes: 1 to 3 digits, none starting with 0
+
+
+def searched_numbers(conn: Connection, written: str) -> list[str]:
+    """The subscriber numbers (E.164 digits, as the register keeps them) an audit search by ``written`` means.
+
+    A number written in full (``8613800138000``, ``+86 138 0013 8000``, ``0086 138-0013-8000``) is that number.
+    One written as dialled at home (``13800138000``, ``0138 0013 8000`` with a trunk 0) lacks its country code,
+    which no setting names: it means the register's lines whose number is a country code followed by it (any
+    of them, when lines of several countries end so). A line the register knows by exactly the digits written
+    is that line alone; digits no line's number ends in are searched as written (a number the register does not
+    hold, a peer's, may still be a subject)."""
+    text = written.strip()
+    digits = number_digits(text) if _NUMBER_AS_WRITTEN.fullmatch(text) else None
+    if digits is None:
+        raise InvalidInputError([Problem("request", None, "msisdn", "not a subscriber number: write its digits, "
+                                         "from the country code (8613800138000) or as dialled at home (13800138000)")],
+                                what="audit search")
+    if text[0] in "+\uff0b":  # written from the country code
+        return [digits]
+    if digits.startswith("00"):  # the international prefix, then the country code
+        return [digits[2:]]
+    s = table_of(Subscriber)
+    exact = [digits] if msisdn_problem(digits) is None else []
+    if exact and conn.execute(select(s.c.msisdn).where(s.c.msisdn == digits)).first() is not None:
+        return exact
+    national = digits.removeprefix("0")  # a trunk prefix is dialled at home only
+    candidates = [n for cc in _COUNTRY_CODES if len(n := f"{cc}{national}") <= MAX_DIGITS]
+    found = sorted(conn.scalars(select(s.c.msisdn).where(s.c.msisdn.in_(candidates)))) if candidates else []
+    return found or exact
 
 
 class UserOut(BaseModel):

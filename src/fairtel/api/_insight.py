@@ -9,12 +9,14 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 
 from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._paging import Page, money_text, slice_page
+from fairtel.care import SurveyAnswer
 from fairtel.care import nps as nps_of
+from fairtel.care._surveys import respondent_scores
 from fairtel.core.ids import new_id
 from fairtel.core.time import Period, utc_now, zone
 from fairtel.kpi import (
@@ -30,6 +32,7 @@ from fairtel.kpi import (
 from fairtel.privacy import Permission
 from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, complaint_facts
 from fairtel.store import Finding as FindingRow
+from fairtel.store._report import text_problem
 from fairtel.store._schema import table_of
 
 RETENTION_DATASETS = ("retention", "churn_scores", "churn")
@@ -143,12 +146,15 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     if not cases:
         fraud.available, fraud.note = False, "fraud detection has not raised cases yet"
 
+    # once per respondent a month, as `fairtel kpi` counts it: each subscriber's latest answer of the month (the
+    # numbers only tell respondents apart here: nothing of them leaves this function, and the read is the
+    # dashboard's aggregate one audited below)
     sv = table_of(Survey)
-    answers: defaultdict[str, list[int]] = defaultdict(list)
-    for r in conn.execute(select(sv.c.answered_at, sv.c.score)):
-        answers[_month(r.answered_at, tz)].append(int(r.score))
+    answers: defaultdict[str, list[SurveyAnswer]] = defaultdict(list)
+    for ans in conn.execute(select(sv.c.survey_id, sv.c.msisdn, sv.c.score, sv.c.answered_at, sv.c.channel)):
+        answers[_month(ans.answered_at, tz)].append(SurveyAnswer(ans.survey_id, ans.msisdn, int(ans.score), ans.answered_at, ans.channel))
     nps = Series(title="net promoter score", unit="NPS",
-                 points=[Point(label=m, value=float(nps_of(v).score or 0)) for m, v in sorted(answers.items())])
+                 points=[Point(label=m, value=float(nps_of(respondent_scores(v)).score or 0)) for m, v in sorted(answers.items())])
     if not answers:
         nps.available, nps.note = False, "no survey answers yet"
 
@@ -283,6 +289,14 @@ class SurveyIn(BaseModel):
     comment: str | None = Field(None, max_length=2000)
     channel: str = Field("web", pattern=r"^(web|app|sms|ivr|chat)$")
 
+    @field_validator("comment")
+    @classmethod
+    def _storable(cls, comment: str | None) -> str | None:
+        """Text both databases store alike: PostgreSQL refuses a NUL that SQLite keeps (a 500, not a 422)."""
+        if comment is not None and (why := text_problem(comment)) is not None:
+            raise ValueError(why)
+        return comment
+
 
 class SurveyOut(BaseModel):
     survey_id: str
@@ -291,10 +305,14 @@ class SurveyOut(BaseModel):
 
 
 def answer_survey(acc: Access, body: SurveyIn) -> SurveyOut:
+    """Record the subscriber's answer. Every answer is kept; NPS counts each subscriber's latest of a month
+    (``care.respondent_scores``), so answering again changes the subscriber's say instead of adding to it."""
     msisdn = acc.own_msisdn()
     sid = new_id("srv")
+    # recorded before the write, as a chat message is: an answer that fails to be stored still leaves its
+    # attempt in the audit (marked failed)
+    acc.audit("survey.answer", f"survey/{sid}", msisdn=msisdn, reason=OWN_DATA)
     acc.conn.execute(
         table_of(Survey).insert().values(survey_id=sid, msisdn=msisdn, score=body.score, answered_at=acc.now, channel=body.channel, comment=body.comment)
     )
-    acc.audit("survey.answer", f"survey/{sid}", msisdn=msisdn, reason=OWN_DATA)
     return SurveyOut(survey_id=sid, score=body.score, answered_at=acc.now)

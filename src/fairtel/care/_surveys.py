@@ -1,6 +1,11 @@
 """NPS surveys: the 0–10 answer to "how likely are you to recommend us?", asked after a complaint is resolved.
 
 Promoters answer 9–10, passives 7–8, detractors 0–6; NPS = % promoters − % detractors (−100 … 100).
+
+NPS is measured once per respondent per period, as operators report it: a subscriber who answers again in the
+same period (asked after a second complaint, or answering the same survey twice) has changed their mind, so
+their latest answer of the period counts and the earlier ones stay on record without counting. Counting
+every answer would let one subscriber answering five times with 10 outweigh four others.
 """
 
 from __future__ import annotations
@@ -76,9 +81,28 @@ class NpsResult:
 
 
 def nps(scores: Iterable[int]) -> NpsResult:
+    """NPS of ``scores``, one per respondent (:func:`respondent_scores` of a period's answers)."""
     groups = [nps_group(s) for s in scores]
     return NpsResult(len(groups), groups.count(NpsGroup.PROMOTER), groups.count(NpsGroup.PASSIVE),
                      groups.count(NpsGroup.DETRACTOR))
+
+
+def latest_answers(answers: Iterable[SurveyAnswer]) -> list[SurveyAnswer]:
+    """Each respondent's latest answer of ``answers`` (one period's), in the order of their numbers: the answer
+    that counts. Answers at the same instant are told apart by survey id, so the choice never depends on the
+    order the answers were read in."""
+    latest: dict[str, SurveyAnswer] = {}
+    for a in answers:
+        at = require_aware(a.answered_at, "answered_at").astimezone(UTC)  # instants, whatever zone each was read in
+        held = latest.get(a.msisdn)
+        if held is None or (at, a.survey_id) > (held.answered_at.astimezone(UTC), held.survey_id):
+            latest[a.msisdn] = a
+    return [latest[m] for m in sorted(latest)]
+
+
+def respondent_scores(answers: Iterable[SurveyAnswer]) -> list[int]:
+    """The scores NPS counts of one period's ``answers``: each respondent's latest (:func:`latest_answers`)."""
+    return [a.score for a in latest_answers(answers)]
 
 
 def surveys_due(complaints: Iterable[Complaint], answered_msisdns: set[str], *, since: datetime) -> list[Complaint]:

@@ -169,7 +169,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     import polars as pl
     from sqlalchemy import select
 
-    from fairtel.care import ConversationLog
+    from fairtel.care import ConversationLog, SurveyAnswer
     from fairtel.core.time import Period, utc_now
     from fairtel.kpi import FindingFact, KpiInputs, LineFact, RefundFact, compute_kpis, lines_in_service
     from fairtel.store import Adjustment, Subscriber, Survey, complaint_facts
@@ -191,7 +191,10 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
         # the complaints opened in the month, and those reopened in it, each with its resolution terms
         complaints = complaint_facts(conn, start=start, end=end, policy=sla)
         v = table_of(Survey)
-        scores = [r.score for r in conn.execute(select(v.c.score).where((v.c.answered_at >= start) & (v.c.answered_at < end)))]
+        # each respondent's answers (the latest in the month counts once): numbers only tell respondents apart
+        answers = [SurveyAnswer(r.survey_id, r.msisdn, r.score, r.answered_at, r.channel) for r in conn.execute(
+            select(v.c.survey_id, v.c.msisdn, v.c.score, v.c.answered_at, v.c.channel)
+            .where((v.c.answered_at >= start) & (v.c.answered_at < end)))]
         a = table_of(Adjustment)
         refunds = [
             RefundFact(r.amount_minor, r.currency, r.finding_id)
@@ -208,7 +211,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     # has no such instants, and the KPI says so rather than guess
     timeliness = online_timeliness(settings.lake_dir, period.key) or None
     turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
-    inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_scores=scores,
+    inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_answers=answers,
                        turns=turns, findings=findings, refunds=refunds, timeliness=timeliness, start=start, end=end)
     return compute_kpis(inputs, sla=sla)
 

@@ -7,7 +7,8 @@
   it by its own deadline (the one stored for it; its category's under the policy for complaints stored
   without one), counted in the period it began: settled by that deadline, or still open and already late
   (missed); attainment is those settled in time over those settled or open past their deadline;
-- NPS of the month's survey answers;
+- NPS of the month's survey answers, once per respondent: each subscriber's latest answer of the month
+  (``care.respondent_scores``), as the dashboard counts it;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
   or above the confidence threshold), containment (conversations closed without a human) and hand-off rate;
 - unexplained-charge findings (:func:`unexplained_findings`: the charge kinds only), the amount at stake, the
@@ -29,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, nps, resolve_due
+from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, SurveyAnswer, nps, resolve_due
+from fairtel.care._surveys import respondent_scores
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
 
@@ -96,13 +98,15 @@ class KpiInputs:
     """Everything of one period (``YYYY-MM``) the indicators need. ``turns`` are the conversation log's
     records (``intent``, ``confidence``, ``classified``, ``out_of_scope``, ``conversation_id``,
     ``handed_off``, ``language``); ``timeliness`` pairs (arrived_at, rated_at) or None when rated data does
-    not carry them."""
+    not carry them. ``survey_answers``: the period's NPS answers, each with its respondent, of which each
+    respondent's latest counts; ``survey_scores``: scores already one per respondent (counted as given)."""
 
     period: str
     subscribers: int
     now: datetime
     complaints: Sequence[ComplaintFact] = ()
     survey_scores: Sequence[int] = ()
+    survey_answers: Sequence[SurveyAnswer] = ()
     turns: Sequence[Mapping[str, Any]] = ()
     findings: Sequence[FindingFact] = ()
     refunds: Sequence[RefundFact] = ()
@@ -349,7 +353,8 @@ def compute_kpis(
         subscribers=inputs.subscribers,
         complaints=complaint_rates(inputs.complaints, inputs.subscribers, start=inputs.start, end=inputs.end),
         sla=sla_attainment(inputs.complaints, inputs.now, sla, start=inputs.start, end=inputs.end),
-        nps=nps(inputs.survey_scores).to_dict(),
+        nps=nps([*inputs.survey_scores, *respondent_scores(
+            a for a in inputs.survey_answers if _within(a.answered_at, inputs.start, inputs.end))]).to_dict(),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),
         charges=charge_figures(inputs.findings, inputs.refunds, inputs.currency),
         rating_timeliness=rating_timeliness(inputs.timeliness),
