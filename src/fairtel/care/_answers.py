@@ -310,6 +310,8 @@ _T: dict[str, tuple[str, str]] = {
 
 CATEGORY_NAMES: dict[str, tuple[str, str]] = {
     "unexplained_charge": ("不明扣费", "unexplained charge"),
+    "malicious_charge": ("恶意扣费", "malicious charging"),
+    "roaming": ("国际漫游", "international roaming"),
     "billing_error": ("账单错误", "billing error"),
     "network_quality": ("网络质量", "network quality"),
     "service_attitude": ("服务态度", "service attitude"),

@@ -13,6 +13,8 @@ readers predating the lifecycle use: :func:`store_status` maps a lifecycle statu
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -45,10 +47,41 @@ _NEXT: Mapping[ComplaintStatus, frozenset[ComplaintStatus]] = MappingProxyType({
     ComplaintStatus.REOPENED: frozenset({ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED}),
 })
 
+# The regulator's categories besides the operator's own: 国际漫游, charges and service abroad; 恶意扣费, charges a
+# malicious app or program made by itself (手机吸费), as against 不明扣费 (``unexplained_charge``), a charge
+# the subscriber does not recognise or never knowingly ordered.
+ROAMING = ComplaintCategory.ROAMING.value
+MALICIOUS_CHARGE = ComplaintCategory.MALICIOUS_CHARGE.value
+
+
+
+# The categories in the regulator's words (申诉 statistics): (zh, en).
+CATEGORY_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    ComplaintCategory.UNEXPLAINED_CHARGE: ("不明扣费", "unexplained charges"),
+    MALICIOUS_CHARGE: ("恶意扣费", "malicious charging"),
+    ROAMING: ("国际漫游", "international roaming"),
+    ComplaintCategory.BILLING_ERROR: ("账单错误", "billing errors"),
+    ComplaintCategory.NETWORK_QUALITY: ("网络质量", "network quality"),
+    ComplaintCategory.SERVICE_ATTITUDE: ("服务态度", "service attitude"),
+    ComplaintCategory.FRAUD: ("通信信息诈骗", "telecom fraud"),
+    ComplaintCategory.PRIVACY: ("个人信息保护", "personal information"),
+    ComplaintCategory.PRICE: ("资费争议", "tariff disputes"),
+    ComplaintCategory.OTHER: ("其他", "other"),
+})
+
+
+def category_label(code: str, lang: str = "zh") -> str:
+    """A category's name in ``lang`` (zh or en); a code stored that no category has is shown as it is."""
+    names = CATEGORY_LABELS.get(code)
+    if names is None:
+        return code
+    return names[1] if lang == "en" else names[0]
+
+
 # The synthetic operator's complaint files use their own short categories.
 SYNTH_CATEGORIES: Mapping[str, ComplaintCategory] = MappingProxyType({
     "vas": ComplaintCategory.UNEXPLAINED_CHARGE,
-    "roaming": ComplaintCategory.BILLING_ERROR,
+    "roaming": ComplaintCategory.ROAMING,
     "billing": ComplaintCategory.BILLING_ERROR,
     "network": ComplaintCategory.NETWORK_QUALITY,
     "service": ComplaintCategory.SERVICE_ATTITUDE,
@@ -59,19 +92,53 @@ SYNTH_CATEGORIES: Mapping[str, ComplaintCategory] = MappingProxyType({
 def parse_category(value: str) -> ComplaintCategory:
     """A category code, or a synthetic-data alias of one; anything else is an error naming the choices."""
     v = value.strip().lower()
-    if v in SYNTH_CATEGORIES:
-        return SYNTH_CATEGORIES[v]
     try:
         return ComplaintCategory(v)
     except ValueError:
-        allowed = ", ".join(c.value for c in ComplaintCategory)
-        raise InvalidInputError([Problem("complaint", None, "category", f"{value!r} is not one of {allowed}")],
-                                what="complaint") from None
+        pass
+    if v in SYNTH_CATEGORIES:
+        return SYNTH_CATEGORIES[v]
+    allowed = ", ".join(c.value for c in ComplaintCategory)
+    raise InvalidInputError([Problem("complaint", None, "category", f"{value!r} is not one of {allowed}")],
+                            what="complaint")
+
+
+# Charges a malicious app or program made by itself (恶意扣费, 手机吸费): named as such, or an app said to have
+# subscribed, charged or sent messages on its own. A package the subscriber merely does not recognise is an
+# unexplained charge (不明扣费), not this.
+_MALICIOUS = re.compile(
+    r"恶意扣费|恶意(?:软件|程序|应用|app)|吸费|扣费(?:软件|木马|病毒|程序)|木马|病毒"
+    r"|(?:app|应用|软件|游戏|程序|插件).{0,12}(?:偷偷|自动|私自|后台|自己).{0,8}(?:扣费|扣钱|订购|订了|发(?:了)?(?:扣费)?短信)"
+    r"|malware|virus|trojan|malicious|fee[- ]?steal"
+    r"|\b(?:app|application|game|software|program)\b.{0,40}\b(?:secretly|silently|automatically|by itself|on its own)\b"
+    r".{0,30}\b(?:subscrib|charg|sen[dt]|text|sms)"
+)
+# Charges and service abroad (国际漫游): the trip or roaming named.
+_ROAMING = re.compile(
+    r"漫游|国漫|国外|境外|出国|海外|出境|港澳台?"
+    r"|\broam|\babroad\b|\boverseas\b|\bin another country\b|\boutside (?:the )?(?:country|china|mainland)\b"
+    r"|\binternational data\b|\b(?:on|during|after) (?:a|my|the) (?:trip|holiday|vacation)\b"
+)
+# A charge not known in the subscriber's words, beyond the assistant's keywords ("扣了我6元不知道什么业务").
+_UNKNOWN_CHARGE = re.compile(r"不知道(?:是)?(?:什么|啥|哪)(?:个)?(?:业务|费|钱|东西)|不认识(?:的|这)?.{0,4}(?:扣费|收费|业务)")
+_BEFORE_ROAMING = frozenset({ComplaintCategory.FRAUD.value, ComplaintCategory.PRIVACY.value})
 
 
 def classify_complaint(text: str) -> ComplaintCategory:
-    """The category a complaint's words point to (keywords in Chinese and English); ``other`` when unclear."""
+    """The category a complaint's words point to (keywords in Chinese and English); ``other`` when unclear.
+
+    A malicious app's charges first (恶意扣费: "the app sent premium messages by itself"), then fraud and
+    personal data, then anything abroad (国际漫游: "在国外用了几天流量扣了我800块"), then the other
+    categories; a charge the subscriber does not recognise ("莫名其妙订了个音乐包每月扣10元") is an
+    unexplained charge (不明扣费)."""
+    t = unicodedata.normalize("NFKC", text).strip().lower()
+    if _MALICIOUS.search(t):
+        return ComplaintCategory.MALICIOUS_CHARGE
     found = complaint_category(text)
+    if found not in _BEFORE_ROAMING and _ROAMING.search(t):
+        return ComplaintCategory.ROAMING
+    if found is None and _UNKNOWN_CHARGE.search(t):
+        return ComplaintCategory.UNEXPLAINED_CHARGE
     return ComplaintCategory(found) if found else ComplaintCategory.OTHER
 
 
@@ -227,9 +294,11 @@ class SlaPolicy:
     """Hours to acknowledge and to resolve, per category (``default`` for the rest). Charge complaints are
     the tightest: money taken without consent is returned quickly or not at all."""
 
-    acknowledge: Mapping[str, int] = field(default_factory=lambda: {"default": 24, "unexplained_charge": 4, "fraud": 2})
+    acknowledge: Mapping[str, int] = field(default_factory=lambda: {
+        "default": 24, "unexplained_charge": 4, "malicious_charge": 4, "fraud": 2})
     resolve: Mapping[str, int] = field(default_factory=lambda: {
-        "default": 72, "unexplained_charge": 48, "billing_error": 48, "fraud": 24, "privacy": 48})
+        "default": 72, "unexplained_charge": 48, "malicious_charge": 48, "billing_error": 48, "roaming": 48, "fraud": 24,
+        "privacy": 48})
     escalate_after_hours: int = 24  # past the resolution deadline by this much: to the manager
 
     def __post_init__(self) -> None:

@@ -1,26 +1,38 @@
-"""``fairtel kpi``: the month's service indicators (gathered in ``_care``, computed by ``fairtel.kpi``)."""
+"""``fairtel kpi``: the month's service indicators (gathered in ``_care``, computed by ``fairtel.kpi``), and
+``fairtel kpi complaints``: the complaints report an operator files, per category and per million subscribers."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fairtel.cli._context import app_for
-from fairtel.cli._ui import fail, print_json
-from fairtel.core.errors import FairtelError
+from fairtel.cli._ui import console, err_console, fail, print_json, table
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+
+if TYPE_CHECKING:
+    from fairtel.bootstrap import App
+    from fairtel.kpi._complaint_report import ComplaintReport
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("kpi")
+    kpi_app = typer.Typer(help="Service KPIs, and the complaints report per category.", invoke_without_command=True)
+
+    @kpi_app.callback()
     def kpi(
         ctx: typer.Context,
         period: Annotated[str | None, typer.Option("--period", help="YYYY-MM (default: this month).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the indicators as JSON.")] = False,
-        home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")] = None,
+        home: HomeOpt = None,
     ) -> None:
         """Service KPIs: complaints per million, SLA, NPS, assistant recognition and containment, refunds."""
+        if ctx.invoked_subcommand is not None:
+            return
         from fairtel.cli._care import gather_kpis, print_kpis
 
         try:
@@ -31,3 +43,91 @@ def register(app: typer.Typer) -> None:
             print_json(report.to_dict())
         else:
             print_kpis(report)
+
+    @kpi_app.command("complaints")
+    def complaints(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="The month, YYYYMM or YYYY-MM.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="zh or en: the categories' and the table's language.")] = "zh",
+        home: HomeOpt = None,
+    ) -> None:
+        """Complaints (投诉) and appeals to the regulator (申诉) per million subscribers, by category, with the
+        operators' published appeal rates as targets (judged on the year to date)."""
+        try:
+            report = gather_complaint_report(app_for(ctx, home), period, lang)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            print_complaint_report(report)
+
+    app.add_typer(kpi_app, name="kpi")
+
+
+def _month(text: str) -> str:
+    """``YYYYMM`` or ``YYYY-MM`` as ``YYYY-MM``; anything else is an error naming the option."""
+    m = re.fullmatch(r"(\d{4})-?(\d{2})", text.strip())
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise InvalidInputError(
+            [Problem("options", None, "--period", f"a month YYYYMM or YYYY-MM, not {text!r}")], what="options"
+        )
+    return f"{m.group(1)}-{m.group(2)}"
+
+
+def gather_complaint_report(fapp: App, period_text: str, lang: str) -> ComplaintReport:
+    """The month's complaints, and those of its year before it, with the lines in service in the month and in
+    the year to its end (the per-million denominator of ``fairtel kpi``), then ``complaint_report``."""
+    from sqlalchemy import select
+
+    from fairtel.cli._care import sla_of
+    from fairtel.core.time import Period
+    from fairtel.kpi import LineFact, lines_in_service_by_period
+    from fairtel.kpi._complaint_report import LANGUAGES, complaint_report
+    from fairtel.store import Subscriber, complaint_facts
+    from fairtel.store._schema import table_of
+
+    if lang not in LANGUAGES:
+        raise InvalidInputError(
+            [Problem("options", None, "--lang", f"one of {', '.join(LANGUAGES)}, not {lang!r}")], what="options"
+        )
+    tz = fapp.settings.timezone
+    period = Period.parse(_month(period_text), tz)
+    start, end = period.start, period.end
+    year_start = Period(period.year, 1, tz).start
+    with fapp.db.connect() as conn:
+        # the lines in service at some time in the month, and in the year to its end (a line closed since counts)
+        s = table_of(Subscriber)
+        lines = [
+            LineFact(r.activated_at, r.status, r.closed_at)
+            for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < end))
+        ]
+        subscribers, year_subscribers = lines_in_service_by_period(lines, [(start, end), (year_start, end)])
+        complaints = complaint_facts(conn, start=year_start, end=end, policy=sla_of(fapp))
+    return complaint_report(
+        complaints,
+        period=period.key,
+        subscribers=subscribers,
+        year_subscribers=year_subscribers,
+        start=start,
+        end=end,
+        year_start=year_start,
+        lang=lang,
+    )
+
+
+def print_complaint_report(report: ComplaintReport) -> None:
+    if report.lang == "zh":
+        title = (
+            f"{report.period} 用户申诉统计（在网用户 {report.subscribers}，年累计在网用户 {report.year_subscribers}；"
+            "申诉：向电信管理部门提出的投诉）"
+        )
+    else:
+        title = (
+            f"Complaints {report.period} (subscribers {report.subscribers}, year to date {report.year_subscribers}; "
+            "appeals: complaints lodged with the regulator)"
+        )
+    console.print(table(title, list(report.headers()), [list(r) for r in report.rows()]))
+    for note in report.notes:
+        err_console.print(f"note: {note}", highlight=False)

@@ -54,6 +54,8 @@ class ComplaintCategory(StrEnum):
     ``sla`` setting (core's settings check them; care files complaints under them)."""
 
     UNEXPLAINED_CHARGE = "unexplained_charge"
+    MALICIOUS_CHARGE = "malicious_charge"  # 恶意扣费: charges a malicious app or program made by itself
+    ROAMING = "roaming"  # 国际漫游: charges and service abroad
     BILLING_ERROR = "billing_error"
     NETWORK_QUALITY = "network_quality"
     SERVICE_ATTITUDE = "service_attitude"
