@@ -1,9 +1,9 @@
-"""A rerate does not credit what a refund already gave back.
+"""A rerate corrects every record, refunded or not, and the refund of usage past a cap is recomputed.
 
-Usage past an EU roaming cap is billed, then refunded by `fairtel assure --refund`; a later tariff cut must not
-credit the refunded records again: the records a refund covered are credited together at most what the subscriber
-still paid for them beyond their new price. A rerate with an unchanged tariff issues nothing, and a rerate run
-again issues nothing more."""
+Usage past an EU roaming cap is billed, then refunded by `fairtel assure --refund`; a later tariff cut credits each
+record its whole difference, and the next `assure --refund` takes back what the refund gave beyond the usage now
+past the cap, so the subscriber pays ``min(rerated charges, cap)``. A rerate with an unchanged tariff issues
+nothing, and a rerate run again issues nothing more."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _operator(tmp_path: Path) -> Path:
     return op
 
 
-def test_rerate_after_a_cap_refund_credits_only_what_the_subscriber_still_paid(tmp_path: Path) -> None:
+def test_rerate_after_a_cap_refund_corrects_every_record_and_assure_takes_back_the_excess(tmp_path: Path) -> None:
     op, home = _operator(tmp_path), tmp_path / "h"
     _ft(home, "load", str(op))
     _ft(home, "rate", "--period", P)
@@ -69,11 +69,11 @@ def test_rerate_after_a_cap_refund_credits_only_what_the_subscriber_still_paid(t
     cat50.write_text((op / "catalog.toml").read_text(encoding="utf-8").replace('daily_cap = "60.00"', 'daily_cap = "50.00"'),
                      encoding="utf-8")
     cut = _ft(home, "rerate", "--period", P, "--catalog", str(cat50))
-    # ri16-ri20 were billed 300.00 and refunded 260.00: 40.00 paid, less than their new 250.00, so no credit;
-    # ri10-ri15, which no refund covered, are credited 10.00 each
-    assert cut["credits"] == 6 and cut["debits"] == 0 and cut["net"] == "-60.00"
-    assert sorted(s["record_id"] for s in cut["sample"]) == [f"ri{d}" for d in range(10, 16)]
-    assert cut["records_refunded_before"] == 5
+    # every record is corrected to its new price (11 × 10.00); the refund is charge assurance's to recompute: usage
+    # now 550.00 under the cap of 400.00 is 150.00 past it, so 110.00 of the 260.00 refunded is taken back
+    assert cut["credits"] == 11 and cut["debits"] == 0 and cut["net"] == "-110.00"
+    assert cut["records_refunded_before"] == 0
+    assert _ft(home, "assure", "--bill-shock", "eu_data_roaming", "--rate", "CNY=0.125", "--refund")["refunds"] == 0
     again = _ft(home, "rerate", "--period", P, "--catalog", str(cat50))
     assert again["adjustments_issued"] == 0 and again["net"] == "0.00"
 
@@ -87,7 +87,7 @@ def _lines(amounts: list[int]) -> pl.DataFrame:
     ])
 
 
-def test_a_refund_smaller_than_the_credits_is_taken_out_of_them_once() -> None:
+def test_a_refund_does_not_cut_the_credits_of_its_records() -> None:
     now = datetime(2026, 10, 2, 9, tzinfo=CN)
     old, new = _lines([6000] * 5), _lines([5000] * 5)
     group = tuple((M, "", f"r{i}") for i in (2, 3, 4))  # a refund naming its records without their source
@@ -97,18 +97,16 @@ def test_a_refund_smaller_than_the_credits_is_taken_out_of_them_once() -> None:
                                   prior=prior, refunded={group: 2500})
 
     first = rerate(new)
-    # r0, r1: 10.00 each; r2-r4: 30.00 of credits less the 25.00 refunded, taken from the last record back
+    # every record is credited its whole difference (10.00 each): the refund is recomputed by charge assurance
     credits = {a.record_id: a.amount_minor for a in first.adjustments}
     assert all(a.kind is AdjustmentKind.CREDIT for a in first.adjustments)
-    assert credits == {"r0": 1000, "r1": 1000, "r2": 500} and first.net_minor == -2500
-    assert set(first.refunded) == {"pgw/r2", "pgw/r3", "pgw/r4"}
+    assert credits == {f"r{i}": 1000 for i in range(5)} and first.net_minor == -5000
+    assert first.refunded == ()
     assert rerate(new, first.adjustments).adjustments == ()  # run again: nothing more
-    # a further cut: r2-r4, billed 180.00, refunded 25.00 and credited 5.00, were paid 150.00; now 120.00 they are
-    # credited 30.00 (r4's part of it absorbed, from the last record back); r0, r1 10.00 each
     lower = _lines([4000] * 5)
     second = rerate(lower, first.adjustments)
     credits = {a.record_id: a.amount_minor for a in second.adjustments}
-    assert credits == {"r0": 1000, "r1": 1000, "r2": 1500, "r3": 1500} and second.net_minor == -5000
+    assert credits == {f"r{i}": 1000 for i in range(5)} and second.net_minor == -5000
     assert rerate(lower, (*first.adjustments, *second.adjustments)).adjustments == ()
     # no refund: every record credited its difference
     plain = rerate_differences(old, new, period=P, bills={M: "bill_1"}, currency="CNY", created_at=now)

@@ -42,7 +42,7 @@ from fairtel.store._schema import table_of
 CN = timezone(timedelta(hours=8))
 A, B = "8613800000001", "8613800000002"
 CATALOG = load_catalog(default_catalog_path())
-ACCOUNTS = [Account(A, "basic-39", datetime(2025, 1, 1, tzinfo=CN)), Account(B, "payg", datetime(2026, 3, 10, tzinfo=CN))]
+ACCOUNTS = [Account(A, "basic-39", datetime(2025, 1, 1, tzinfo=CN)), Account(B, "payg", datetime(2026, 3, 1, tzinfo=CN))]
 MARCH, APRIL = "2026-03", "2026-04"
 T0 = datetime(2026, 4, 1, 8, tzinfo=CN)
 

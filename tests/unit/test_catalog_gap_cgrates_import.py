@@ -54,7 +54,7 @@ def test_an_incoming_call_costs_the_called_subscriber_nothing(tutorial_dir: Path
     c = _catalog(tutorial_dir)
     incoming, outgoing, callers_leg = quote(
         [_call("1001", "in", "1002", 80), _call("1001", "out", "1002", 80), _call("1002", "out", "1001", 80)], c)
-    assert (incoming["amount"], incoming["rule"]) == ("0.00", "RP_1001/incoming"), incoming
+    assert (incoming["amount"], incoming["rule"]) == ("0.0000", "RP_1001/incoming"), incoming
     assert (outgoing["amount"], outgoing["rule"]) == ("0.6334", "RP_1001/DR_1002_20CNT")
     assert (callers_leg["amount"], callers_leg["rule"]) == ("0.6334", "RP_1002/DR_1001_20CNT")
     # the rule says what it is, in both languages
@@ -65,7 +65,7 @@ def test_an_incoming_call_costs_the_called_subscriber_nothing(tutorial_dir: Path
 def test_an_incoming_sms_is_free_and_an_outgoing_one_is_priced(tutorial_dir: Path) -> None:
     c = _catalog(tutorial_dir)
     received, sent = quote([_call("1001", "in", "1002", 0, "sms"), _call("1001", "out", "1002", 0, "sms")], c)
-    assert (received["amount"], received["rule"]) == ("0.00", "RP_SMS/incoming")
+    assert (received["amount"], received["rule"]) == ("0.0000", "RP_SMS/incoming")
     assert (sent["amount"], sent["rule"]) == ("0.0100", "RP_SMS/DR_SMS")
 
 

@@ -279,4 +279,4 @@ def test_quote_of_an_imported_plan_gives_cgrates_cost_to_its_decimals(tutorial: 
            "started_at": NOW.isoformat(), "duration_s": 130}
     (q,) = quote([rec], tutorial)
     assert (q["amount"], q["plan_id"]) == ("0.7169", "RP_1001"), q
-    assert q["lines"][0]["amount"] == "0.72"  # what a bill charges, in minor units
+    assert q["lines"][0]["amount"] == "0.7200"  # what a bill charges (minor units), at the catalog's scale

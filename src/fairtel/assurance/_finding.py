@@ -24,6 +24,8 @@ class FindingKind(StrEnum):
     DUPLICATE_CHARGE = "duplicate_charge"
     PRICE_MISMATCH = "price_mismatch"
     UNKNOWN_OFFER_CHARGE = "unknown_offer_charge"
+    # a charge from a provider whose billing rights were suspended when it was made (gate verdict merchant_suspended)
+    MERCHANT_SUSPENDED_CHARGE = "merchant_suspended_charge"
     MACHINE_SPEED_CONFIRMATION = "machine_speed_confirmation"
     REPLAYED_EVIDENCE = "replayed_evidence"
     BILL_SHOCK = "bill_shock"
@@ -45,6 +47,7 @@ CHARGE_KINDS = frozenset(
         FindingKind.DUPLICATE_CHARGE,
         FindingKind.PRICE_MISMATCH,
         FindingKind.UNKNOWN_OFFER_CHARGE,
+        FindingKind.MERCHANT_SUSPENDED_CHARGE,
     }
 )
 """Findings about one charge a subscriber should not pay (or not pay in full)."""

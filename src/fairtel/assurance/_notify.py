@@ -13,16 +13,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from fairtel.assurance._billshock import OWN_ROAMING_CAP
 from fairtel.assurance._finding import Finding, FindingKind
 from fairtel.assurance._refunds import RefundAdjustment
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
-from fairtel.core.time import require_aware
+from fairtel.core.time import DEMO_TIMEZONE, require_aware, zone
 
 _SCOPE = {
     "eu_data_roaming": {"zh": "漫游数据流量", "en": "data roaming"},
     "domestic": {"zh": "套餐外", "en": "out-of-plan"},
+    OWN_ROAMING_CAP: {"zh": "国际漫游", "en": "roaming"},
 }
 DEFAULT_SENDER = "fairtel"  # when no operator name is known
 _CURRENCY_ZH = {"CNY": "元", "EUR": "欧元", "USD": "美元", "HKD": "港元"}
@@ -42,6 +44,24 @@ _TEXTS = {
     "cutoff": {
         "zh": "【{sender}】您本月{scope}费用已达上限{cap}。超出上限部分的费用将在下期账单中退还。",
         "en": "{sender}: your {scope} charges this month have reached your {cap} limit. Charges past the limit will be refunded on your next bill.",
+    },
+    # at the roaming cap the subscriber set themselves (policy ``own_roaming_cap``): said to be theirs, and, when they
+    # set it during the month, that only the charges since then count against it
+    "own_bill_shock": {
+        "zh": "【{sender}】您设置的国际漫游消费上限为{cap}，您本月{since}的漫游费用已达{spent}，为上限的{pct}%。",
+        "en": "{sender}: your roaming charges this month{since} have reached {spent}, {pct}% of the {cap} roaming spending limit you set.",
+    },
+    "own_bill_shock_past": {
+        "zh": "【{sender}】您设置的国际漫游消费上限为{cap}，您本月{since}的漫游费用已达{spent}，为上限的{share}%（已超过{pct}%提醒线）。",
+        "en": "{sender}: your roaming charges this month{since} have reached {spent}, {share}% of the {cap} roaming spending limit you set (past the {pct}% alert).",
+    },
+    "own_cutoff": {
+        "zh": "【{sender}】您设置的国际漫游消费上限为{cap}，您本月{since}的漫游费用已达到上限。超出上限部分的费用将在下期账单中退还。",
+        "en": "{sender}: your roaming charges this month{since} have reached the {cap} roaming spending limit you set. Charges past the limit will be refunded on your next bill.",
+    },
+    "own_since": {
+        "zh": "自{date}设置上限以来",
+        "en": " since you set your limit on {date}",
     },
     "refund": {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
@@ -105,6 +125,20 @@ def _share_pct(f: Finding, pct: int) -> int:
     return max(pct, spent * pct // limit)
 
 
+def _since(f: Finding, language: str, tz: str) -> str:
+    """The words "since you set your limit on <day>" when only the charges made since the subscriber set their cap during
+    the month count against it (else nothing)."""
+    raw = f.evidence.get("counted_since")
+    if not raw:
+        return ""
+    try:
+        day = datetime.fromisoformat(str(raw)).astimezone(zone(tz)).date()
+    except ValueError:
+        return ""
+    date = f"{day.month}月{day.day}日" if language == "zh" else day.isoformat()
+    return _TEXTS["own_since"][language].format(date=date)
+
+
 def _crossings(findings: Iterable[Finding]) -> list[Finding]:
     """The bill-shock findings to tell: one per crossing. A crossing is the charge that took a subscriber's spend
     in a scope and month past one threshold or more; when it passed several at once (a single call past 80 % and
@@ -129,11 +163,14 @@ def bill_shock_messages(
     default_language: str = "zh",
     sender: Sender = DEFAULT_SENDER,
     now: datetime,
+    tz: str = DEMO_TIMEZONE,
 ) -> list[OutboxMessage]:
     """One SMS per crossing (``_crossings``: the highest threshold a charge crossed), stating the share of the cap
-    actually reached; at the cap of a stopping policy, the cut-off text instead. ``languages``: msisdn → zh/en
-    (the register's; ``default_language`` for a number it does not know); ``sender``: the operator's name, one
-    per language."""
+    actually reached; at the cap of a stopping policy, the cut-off text instead. At the roaming cap the subscriber
+    set (policy ``own_roaming_cap``) the text says it is the cap they set, and, when they set it during the month,
+    that the charges since that day (in ``tz``, the operator's) count. ``languages``: msisdn → zh/en (the
+    register's; ``default_language`` for a number it does not know); ``sender``: the operator's name, one per
+    language."""
     langs = languages or {}
     out: list[OutboxMessage] = []
     for f in _crossings(findings):
@@ -146,15 +183,21 @@ def bill_shock_messages(
         kind = "cutoff" if pct >= 100 and ev.get("stop_at_cap") else "bill_shock"
         cap = _money(Decimal(str(ev.get("cap", "0"))), str(ev.get("cap_currency", f.currency)), lang)
         template = "bill_shock_past" if kind == "bill_shock" and share > pct else kind
-        text = _TEXTS[template][lang].format(
+        own = policy == OWN_ROAMING_CAP
+        text = _TEXTS[f"own_{template}" if own else template][lang].format(
             sender=_signed(sender, lang),
             scope=_SCOPE.get(policy, {"zh": "", "en": "usage"})[lang],
             spent=_money(f.amount, f.currency, lang),
             cap=cap,
             pct=pct,
             share=share,
+            since=_since(f, lang, tz) if own else "",
         )
-        out.append(OutboxMessage(stable_id("msg", kind, f.finding_id), f.msisdn, lang, kind, text, require_aware(now), f.finding_id))
+        out.append(
+            OutboxMessage(
+                stable_id("msg", kind, f.finding_id), f.msisdn, lang, kind, text, require_aware(now), f.finding_id
+            )
+        )
     return out
 
 
@@ -173,9 +216,23 @@ def refund_messages(
         lang = _language(r.msisdn, langs, default_language)
         reason = refund_reason_text(r.reason, lang)
         template = "refund_taxed" if r.tax > 0 else "refund"
-        text = _TEXTS[template][lang].format(sender=_signed(sender, lang), amount=_money(r.amount, r.currency, lang), reason=reason,
-                                             tax=_money(r.tax, r.currency, lang))
-        out.append(OutboxMessage(stable_id("msg", "refund", r.adjustment_id), r.msisdn, lang, "refund", text, require_aware(now), r.finding_id))
+        text = _TEXTS[template][lang].format(
+            sender=_signed(sender, lang),
+            amount=_money(r.amount, r.currency, lang),
+            reason=reason,
+            tax=_money(r.tax, r.currency, lang),
+        )
+        out.append(
+            OutboxMessage(
+                stable_id("msg", "refund", r.adjustment_id),
+                r.msisdn,
+                lang,
+                "refund",
+                text,
+                require_aware(now),
+                r.finding_id,
+            )
+        )
     return out
 
 

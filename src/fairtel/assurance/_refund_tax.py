@@ -8,9 +8,15 @@ rates the bill was issued with (``billing.issued_policy``), not today's. Refunds
 each take their share in turn (each lowers the base the next one is reckoned from), so refunding every charge of
 a kind gives back exactly the tax the bill charged on it, never a rounding more.
 
-Only a part of a charge that an issued bill of fairtel's carried gives tax back: a charge not billed yet has none
-to return (its bill run will charge it with its tax and carry the refund), and one the operator's own billing
-charged is the operator's to tell.
+Only a part of a charge that an issued bill of fairtel's carried gives tax back, and one the operator's own billing
+charged is the operator's to tell. So usage past a spending cap is refunded only once a bill has charged every record
+of it (``assurance.decide_refunds``): refunded before, its bill would charge the tax on it in full and carry a refund
+giving none back; refunded after, the refund gives that tax back, and the subscriber owes the same whichever came
+first.
+
+A refund of usage past a cap that a rerate showed too large is taken back in part (``give``): the part taken back is
+charged again with what it adds to the bill's tax, reckoned from what the refunds left of the bill's base, as the
+refund gave it back.
 """
 
 from __future__ import annotations
@@ -106,3 +112,22 @@ class RefundTaxes:
         """Take the refunds already in the ledger (finding, amount before tax; oldest first) out of the bases."""
         for f, minor in refunds:
             self.take(f, minor)
+
+    def give(self, f: Finding, amount_minor: int) -> int:
+        """The tax a refund of finding ``f`` taken back by ``amount_minor`` (before tax) charges again (minor units):
+        what the part taken back adds to its bills' tax, put back into the bases from the last record back as the
+        refund took it out."""
+        tax = 0
+        for (bill_id, kind), minor in sorted(self.parts(f, amount_minor).items()):
+            b = self.bills.get(bill_id)
+            if b is None or minor <= 0:
+                continue
+            before = b.base.get(kind, 0)
+            tax += b.policy.tax_on(kind, before + minor) - b.policy.tax_on(kind, before)
+            b.base[kind] = before + minor
+        return tax
+
+    def given_before(self, taken_back: Iterable[tuple[Finding, int]]) -> None:
+        """Put the parts of refunds the ledger already took back (finding, amount before tax) into the bases."""
+        for f, minor in taken_back:
+            self.give(f, minor)

@@ -70,6 +70,7 @@ class RefundPolicy:
                 FindingKind.DUPLICATE_CHARGE,
                 FindingKind.UNKNOWN_OFFER_CHARGE,
                 FindingKind.PRICE_MISMATCH,
+                FindingKind.MERCHANT_SUSPENDED_CHARGE,
             }
         )
     )
@@ -82,6 +83,7 @@ _REASONS = {
     FindingKind.DUPLICATE_CHARGE: "charged twice for the same period",
     FindingKind.PRICE_MISMATCH: "charged more than the catalog price",
     FindingKind.UNKNOWN_OFFER_CHARGE: "charge for an offer not in the catalog",
+    FindingKind.MERCHANT_SUSPENDED_CHARGE: "charge from a provider whose billing was suspended",
     FindingKind.USAGE_PAST_CAP: "usage charged after the spending cap",
     FindingKind.MACHINE_SPEED_CONFIRMATION: "confirmation not made by the subscriber",
     FindingKind.REPLAYED_EVIDENCE: "confirmation evidence reused from another order",
@@ -250,6 +252,24 @@ def any_source(key: RecordKey) -> RecordKey:
     return (key[0], "", key[2])
 
 
+def all_billed(finding: Finding, billed_records: Collection[RecordKey]) -> bool:
+    """Whether a bill (or the operator's own billing) charged every record ``finding`` names."""
+    keys = record_keys(finding)
+    return bool(keys) and all(k in billed_records for k in keys)
+
+
+RECOMPUTED_CODE = "refund-recomputed"  # the reason code of a refund past a cap taken back in part (``billing``)
+
+
+def recomputed_id(finding: Finding, refunded_minor: int, now_minor: int) -> str:
+    """The id of the entry that takes back a refund of usage past a cap from ``refunded_minor`` (what the ledger
+    refunded for its charge, before tax) to ``now_minor`` (the part past the cap of the charges as rerated): the
+    same recomputation reckoned again is the same entry, a later one (another rerate) another."""
+    keys = (part for key in sorted(record_keys(finding)) for part in key)
+    return stable_id("adj", RECOMPUTED_CODE, finding.finding_id, *keys, str(refunded_minor), str(now_minor),
+                     finding.currency or "")
+
+
 def decide_refunds(
     findings: Iterable[Finding],
     *,
@@ -265,8 +285,10 @@ def decide_refunds(
     billing). With it, only charges that reached a bill are refunded; one that did not is resolved as
     ``not_billed`` without money moving when the consent gate refused it (every one of its records is in
     ``refused_records``, or that set is not given), and otherwise left pending: it may still be billed, and a
-    later run refunds it then. Records are (msisdn, source, record id) keys (``record_keys``); the collections
-    hold, beside each record's own key, its ``any_source`` key (``charge_evidence`` builds them so)."""
+    later run refunds it then. Usage past a cap is refunded only once every one of its records reached a bill
+    (``all_billed``), and left pending until then: a refund posted before the bill would give back the charge but
+    not the tax the bill then charges on it. Records are (msisdn, source, record id) keys (``record_keys``); the
+    collections hold, beside each record's own key, its ``any_source`` key (``charge_evidence`` builds them so)."""
     at = require_aware(now or utc_now(), "now")
     refunds: list[RefundAdjustment] = []
     resolutions: list[Resolution] = []
@@ -277,6 +299,9 @@ def decide_refunds(
             pending.append(f)
             continue
         keys = record_keys(f)
+        if billed_records is not None and f.kind is FindingKind.USAGE_PAST_CAP and not all_billed(f, billed_records):
+            pending.append(f)  # refunded once its bill exists: with the tax that bill charges on it
+            continue
         if billed_records is not None and f.kind in CHARGE_KINDS and not any(k in billed_records for k in keys):
             if refused_records is None or (keys and all(k in refused_records for k in keys)):
                 resolutions.append(Resolution(f.finding_id, FindingStatus.RESOLVED, "not_billed", NOT_BILLED_REASON, at, by))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from fairtel.assurance._billshock import BillShockPolicy, bill_shock_findings
+from fairtel.assurance._billshock import (
+    BillShockPolicy,
+    OwnCapPolicy,
+    SubscriberCap,
+    bill_shock_findings,
+    subscriber_cap_findings,
+)
 from fairtel.assurance._charges import charge_findings
 from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings
 from fairtel.assurance._finding import Finding, FindingIds
@@ -31,11 +37,14 @@ from fairtel.core.time import DEMO_TIMEZONE, require_aware, utc_now
 class AssurancePolicy:
     """Everything an operator tunes about detection. ``machine_speed_s``: a confirmation sooner than this
     after its order cannot be a person's (nobody reads a message and answers it in under three seconds). ``bill_shock``: the caps to watch (none by default: presets in
-    ``fairtel.assurance.PRESETS``). ``welcome_grace``: how late a roaming welcome notice may arrive."""
+    ``fairtel.assurance.PRESETS``). ``own_caps``: how the roaming caps subscribers set themselves are watched
+    (``assure(subscriber_caps=...)``: thresholds, VAT, exchange rates). ``welcome_grace``: how late a roaming welcome
+    notice may arrive."""
 
     consent: ConsentPolicy = DEFAULT_POLICY
     machine_speed_s: float = 3.0
     bill_shock: tuple[BillShockPolicy, ...] = ()
+    own_caps: OwnCapPolicy = field(default_factory=OwnCapPolicy)
     welcome_grace: timedelta = timedelta(minutes=30)
     merchants: MerchantPolicy = field(default_factory=MerchantPolicy)
     tz: str = DEMO_TIMEZONE
@@ -61,6 +70,7 @@ def assure(
     suspended: Iterable[str] = (),
     lines: pl.DataFrame | None = None,
     opted_in: Iterable[str] = (),
+    subscriber_caps: Mapping[str, SubscriberCap] | None = None,
     policy: AssurancePolicy = AssurancePolicy(),
     now: datetime | None = None,
     ids: FindingIds = FindingIds(),
@@ -72,7 +82,11 @@ def assure(
     first, so that it is never called the duplicate of one no bill holds); ``events`` the
     consent ledger's events (or pass ``subscriptions`` already projected). ``lines``: the subscriber register
     (``msisdn``, ``status``, optional ``closed_at``, ``suspended_at``): charges on a line after it closed or
-    while it was suspended become findings (without it lines are not checked). ``ids``: how findings about a
+    while it was suspended become findings (without it lines are not checked). ``subscriber_caps``: the roaming
+    cap each subscriber set themselves and when (msisdn → ``SubscriberCap``, ``store._roaming_caps.caps_in_force``),
+    watched over ``rated`` beside the presets of ``policy.bill_shock`` (alerts at 80 % and 100 % of it over the
+    roaming charges made since it was set; charges past it reported for refund, once even when a preset reports
+    them too). ``ids``: how findings about a
     number are named (keyed with the operator's key; see ``FindingIds``)."""
     detected_at = require_aware(now or utc_now(), "now")
     ev = events if events is not None else empty_events()
@@ -86,11 +100,29 @@ def assure(
     findings += machine_speed_findings(subs, gated, max_human_s=policy.machine_speed_s, detected_at=detected_at)
     if ev.height:
         findings += replayed_evidence_findings(
-            ev, gated, detected_at=detected_at, offers=book, generic_min_providers=policy.merchants.generic_min_providers
+            ev,
+            gated,
+            detected_at=detected_at,
+            offers=book,
+            generic_min_providers=policy.merchants.generic_min_providers,
         )
     if rated is not None:
+        opted_in = tuple(opted_in)  # read by every cap watched
         for bs in policy.bill_shock:
-            findings += bill_shock_findings(rated, bs, detected_at=detected_at, opted_in=opted_in, tz=policy.tz, ids=ids)
+            findings += bill_shock_findings(
+                rated, bs, detected_at=detected_at, opted_in=opted_in, tz=policy.tz, ids=ids
+            )
+        if subscriber_caps:
+            findings += subscriber_cap_findings(
+                rated,
+                subscriber_caps,
+                policy=policy.own_caps,
+                detected_at=detected_at,
+                presets=policy.bill_shock,
+                opted_in=opted_in,
+                tz=policy.tz,
+                ids=ids,
+            )
     if notices is not None and "roaming_country" in usage.columns:
         findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace, ids=ids)
     merchant_policy = replace(policy.merchants, machine_speed_s=policy.machine_speed_s, tz=policy.tz)

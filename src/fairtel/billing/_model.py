@@ -253,6 +253,9 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     "rerate-fee": ("period", "plan", "old", "new"),  # a plan fee priced again (optional: days, as ``16/31``)
     "late-vas": ("period", "record", "rule", "amount"),  # a VAS charge rated after the bill (optional: subscription)
     "release-held": ("period", "record", "amount"),  # held usage released to be billed (optional: rule, hold)
+    # a refund of usage past a spending cap taken back in part: the part past the cap of the charges as rerated
+    # (``new``) is less than what was refunded (``old``), amounts before tax
+    "refund-recomputed": ("period", "old", "new"),
 }
 REASON_LIMIT = 190  # a bill line keeps 200 characters, ``credit: `` included
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -24,13 +24,16 @@ verdict; it is corrected by charge assurance's refunds, which would otherwise be
 that no bill holds (rated after its subscriber's bill was issued) is charged once (``charge_late_vas``) and never
 compared again: not at a changed price, not when consent is withdrawn later (assurance's refunds do that).
 
-Usage a refund already gave back is not credited again. Charge assurance refunds usage (past a spending cap) as
-adjustments naming the records of their finding; a later tariff cut would otherwise credit each of those records
-its difference as though it had been paid in full. The records one or more refunds covered (records shared by two
-refunds join their groups) are credited together at most what the subscriber still paid for them beyond their new
-price: the group's credits less what was refunded, ``max(0, credits - refunded)`` (with no debit in the group,
-``max(0, (billed - refunded) - new price)``), the cut taken from the last record back as a refund spreads over
-its records. An entry names what it brought its record to, so a rerate run again finds nothing left to credit.
+Usage a refund gave back is rerated like any other: each record's entry brings it to its new price, and the
+refund is charge assurance's to recompute. Charge assurance refunds usage charged past a spending cap as adjustments
+naming the records of their finding; what the cap lets through depends on the prices of every charge in its scope,
+the records before the cap included, which a tariff correction moves. So a rerate gives each record its whole
+difference, and ``fairtel assure --refund`` then recomputes the part past the cap on the charges as rerated (the
+ledger's entries) and refunds what it grew by or takes back what it shrank by: the subscriber pays
+``min(rerated charges, cap)`` whichever runs first. Cutting a record's credit by a refund here instead would fix the
+refund at the amount reckoned from the old prices: a cut that moved the cap's crossing onto other records, or a
+rerate run before the refund, would return more or less than the rerated charges past the cap. What the refunds took
+out of the bill is taken out of the base the corrections are taxed on.
 
 A plan fee (``rerate_fees``) is compared per bill: what the bill charged for its plan (plus the fee corrections
 already issued) against the plan's current monthly fee pro-rated by the same days in service as the bill's fee
@@ -117,7 +120,7 @@ class RerateResult:
     missing: tuple[str, ...]  # billed records the new rating did not price (left as billed)
     held: tuple[str, ...] = ()  # records no bill holds that are held (never released): not charged
     settled: tuple[Settled, ...] = ()  # records no bill holds and no entry charged, priced at nothing: no entry
-    # ``source/record_id`` of records whose credit a refund had already given back (in full or in part)
+    # kept for the output's shape: no record's credit is cut by a refund (charge assurance recomputes the refund)
     refunded: tuple[str, ...] = ()
 
     @property
@@ -186,8 +189,9 @@ def rerate_differences(
 
     ``refunded``: the records of each refund the ledger holds for the subscribers (msisdn, source, record_id; a
     source "" matches any), in the order its finding names them, → what it refunded before tax (minor units, the
-    bill's currency). The records a refund covered are credited together no more than the credits less the refund;
-    the records whose credit it absorbed are listed in ``refunded``.
+    bill's currency). What a refund took out of the bill is taken out of the base the corrections are taxed on; the
+    records it covered are corrected in full (the refund is recomputed by charge assurance, not cut here), so
+    ``RerateResult.refunded`` stays empty.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -237,14 +241,13 @@ def rerate_differences(
         key = (row["msisdn"], row["source"], row["record_id"])
         if not (row["amount_old"] is None and key not in shift and (row["held"] is not None or key in held_before)):
             priced[key] = (int(row["amount_old"] or 0) + shift.get(key, 0), int(row["amount"]), row["kind"])
-    absorbed, given_back = _refund_cuts(priced, refunded or {})
+    given_back = _refunds_given_back(priced, refunded or {})
     for (msisdn, kind), minor in given_back.items():
         charged[(msisdn, kind)] -= minor  # the bill's tax base, less what refunds took out of it
     changes: list[RecordChange] = []
     entries: list[AdjustmentEntry] = []
     kept_held: list[str] = []
     settled: list[Settled] = []
-    cut: list[str] = []
     for row in joined.iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
         if key not in priced:
@@ -255,11 +258,6 @@ def rerate_differences(
             if row["amount_old"] is None and key not in count:  # late usage that costs nothing: priced, not unbilled
                 settled.append(Settled(*key, row["kind"], after, "free"))
             continue
-        if absorbed.get(key):
-            cut.append(f"{row['source']}/{row['record_id']}")
-            after = after + absorbed[key]  # a refund already gave this much of the credit back
-            if after == before:
-                continue
         change = RecordChange(*key, row["kind"], before, after, row["rules_old"] or "", row["rules"] or "")
         changes.append(change)
         delta = after - before
@@ -270,8 +268,7 @@ def rerate_differences(
         taxed = delta + tax
         if taxed == 0:
             continue
-        priced_now = priced[key][1]  # the record's price now, whatever a refund left of its credit
-        money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(priced_now, currency).amount))
+        money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
         if row["amount_old"] is None and key not in shift:  # a record the bill does not hold: rated after it
             reason = encode_reason("late-usage", currency, period=period, record=row["record_id"], new=money[1],
                                    rule=change.new_rule)
@@ -304,59 +301,32 @@ def rerate_differences(
         missing=tuple(f"{r['source']}/{r['record_id']}" for r in missing.sort(_KEY).iter_rows(named=True)),
         held=tuple(kept_held),
         settled=tuple(settled),
-        refunded=tuple(cut),
     )
 
 
-def _refund_cuts(
+def _refunds_given_back(
     priced: Mapping[RecordKey, tuple[int, int, str]], refunded: Mapping[tuple[RecordKey, ...], int],
-) -> tuple[dict[RecordKey, int], dict[tuple[str, str], int]]:
-    """What refunds already gave back of the credits of the records ``priced`` (record → (before, after, kind)).
-
-    The refunds' records are matched to the records compared (a source "" matches any); refunds sharing a record
-    make one group, refunded the sum. A group is credited ``max(0, credits - refunded)``: the rest of its credits
-    is cut, from the last record back (``cuts``: record → minor units its credit is cut by). ``given_back``:
-    (msisdn, kind) → what the refunds took out of the bill's charges of the records compared, spread from the last
-    record back over what each was charged, as the refund's tax was reckoned."""
+) -> dict[tuple[str, str], int]:
+    """What refunds took out of the bill's charges of the records ``priced`` (record → (before, after, kind)), per
+    (msisdn, kind): each refund spread from the last of its records back over what each was charged, as the refund's
+    tax was reckoned (a source "" in a refund's records matches any). The records' credits are not cut: the refund is
+    recomputed on the rerated charges by charge assurance."""
     by_id: dict[tuple[str, str], list[RecordKey]] = defaultdict(list)
     for key in priced:
         by_id[(key[0], key[2])].append(key)
-    parent: dict[RecordKey, RecordKey] = {}
-
-    def root(k: RecordKey) -> RecordKey:
-        while parent.setdefault(k, k) != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    groups: list[tuple[list[RecordKey], int]] = []
-    for keys, minor in refunded.items():
-        found = [k for m, s, r in keys for k in by_id.get((m, r), ()) if not s or k[1] == s]
-        if found and minor > 0:
-            groups.append((list(dict.fromkeys(found)), int(minor)))
-            for k in found[1:]:
-                parent[root(k)] = root(found[0])
-    order: dict[RecordKey, list[RecordKey]] = defaultdict(list)  # the group's records, as their refunds name them
-    total: dict[RecordKey, int] = defaultdict(int)
-    for found, minor in groups:
-        top = root(found[0])
-        order[top].extend(k for k in found if k not in order[top])
-        total[top] += minor
-    cuts: dict[RecordKey, int] = {}
     given_back: dict[tuple[str, str], int] = defaultdict(int)
-    for top, records in order.items():
-        credits = sum(max(priced[k][0] - priced[k][1], 0) for k in records)
-        left = min(credits, total[top])
-        back = total[top]
-        for k in reversed(records):
-            before, after, kind = priced[k]
-            take = min(back, max(before, 0))
-            given_back[(k[0], kind)] += take
+    left = {k: max(v[0], 0) for k, v in priced.items()}  # what refunds have not taken of each record yet
+    for keys, minor in refunded.items():
+        found = list(dict.fromkeys(k for m, s, r in keys for k in by_id.get((m, r), ()) if not s or k[1] == s))
+        back = int(minor)
+        for k in reversed(found):
+            if back <= 0:
+                break
+            take = min(back, left[k])
+            given_back[(k[0], priced[k][2])] += take
+            left[k] -= take
             back -= take
-            if left > 0 and before > after:
-                cuts[k] = min(left, before - after)
-                left -= cuts[k]
-    return cuts, dict(given_back)
+    return dict(given_back)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,13 @@ when activated during the period, rounded once), the usage charges (the sum of t
 charges the consent gate let through, the tax the policy adds per kind, and every pending adjustment entry
 (refunds, credits, rerate debits) carried in. What the caller has already billed (``skip``) is left alone.
 
-Usage is held, not billed, when rating held it (its ``verdict`` is a ``rating.HoldReason``: made at or after the
-line's suspension) or when the account is suspended now and the record started at or after its ``suspended_at``
-(lines rated before the suspension was known, or by a version that did not hold): the run returns those lines
-apart (``BillRun.held``), and only a release (an adjustment entry, ``release_held``) ever charges them.
+Usage is held, not billed, when rating held it (its ``verdict`` is a hold reason: made at or after the line's
+suspension, ``line_suspended``; at or after a closed line's ``closed_at``, ``line_closed``; before the line's
+``activated_at``, ``before_activation``) or when the account says so now: a suspended account's record that started at
+or after its ``suspended_at``, a closed account's at or after its ``closed_at``, any account's before its
+``activated_at`` (lines rated before the register knew, or by a version that did not hold). The run returns those
+lines apart (``BillRun.held``); only a release (an adjustment entry, ``release_held``) ever charges usage held for a
+suspension, and usage made after the closing or before the activation is never charged (written off).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from fairtel.core.errors import CurrencyMismatchError, InvalidInputError, NotFou
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period, require_aware, zone
 from fairtel.rating import HoldReason
+from fairtel.rating._vas import BEFORE_ACTIVATION, LINE_CLOSED, NOT_RELEASABLE, USAGE_HOLDS
 
 # The rated-line columns billing reads (rating's RATED_COLUMNS has more; absent optional ones are null).
 BILLED_INPUT: dict[str, pl.DataType] = {
@@ -71,11 +75,13 @@ BILLED_INPUT: dict[str, pl.DataType] = {
 _REQUIRED = ("record_id", "msisdn", "period", "started_at", "kind", "rule_id", "amount_minor", "currency")
 BILLABLE_VERDICTS = frozenset({Verdict.CONSENTED.value})
 LINE_SUSPENDED = HoldReason.LINE_SUSPENDED.value
-HOLD_REASONS: tuple[str, ...] = tuple(r.value for r in HoldReason)  # a usage line's ``verdict`` that holds it
+HOLD_REASONS: tuple[str, ...] = USAGE_HOLDS  # a usage line's ``verdict`` that holds it (``rating._vas.USAGE_HOLDS``)
+NOT_RELEASED: tuple[str, ...] = NOT_RELEASABLE  # hold reasons of usage that was not the subscriber's: never charged
 def charged(columns: Collection[str]) -> pl.Expr:
     """True for the rated lines a bill may charge (with rated lines whose ``columns`` these are): every line but a
-    usage line held off the bill (its ``verdict`` a ``rating.HoldReason``: made after the line's suspension, charged
-    only if released). For readers that count what subscribers are charged: bill shock, churn's usage charges."""
+    usage line held off the bill (its ``verdict`` a hold reason, ``HOLD_REASONS``: made after the line's suspension,
+    charged only if released; after its closing or before its activation, never charged). For readers that count
+    what subscribers are charged: bill shock, churn's usage charges."""
     if "verdict" not in columns or "kind" not in columns:
         return pl.lit(True)
     return ~(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS)).fill_null(False)
@@ -99,10 +105,26 @@ class BillRun:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # usage lines of the billed subscribers held off their bills (SNAPSHOT_COLUMNS, ``verdict`` the hold reason)
     held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SNAPSHOT_COLUMNS))
+    # records of the period rating left out (``rating.UnratedReason`` code → records), on no bill, and how many
+    # records of the period the run looked at, rated or not (those of subscribers billed before, ``skip``, aside)
+    unrated_by_reason: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+
+    @property
+    def unrated_records(self) -> int:
+        return sum(self.unrated_by_reason.values())
 
     @property
     def held_records(self) -> int:
         return self.held.select(pl.struct("msisdn", "source", "record_id").n_unique()).item() if self.held.height else 0
+
+    @property
+    def held_by_reason(self) -> dict[str, int]:
+        """Held records per hold reason (``line_suspended``, ``line_closed``, ``before_activation``)."""
+        if not self.held.height:
+            return {}
+        records = self.held.unique(["msisdn", "source", "record_id"]).group_by("verdict").len()
+        return {str(k): int(n) for k, n in sorted(records.iter_rows())}
 
     @property
     def held_minor(self) -> int:
@@ -124,7 +146,10 @@ class BillRun:
         return {"bills": len(self.bills), "total_minor": self.total_minor, "by_kind_minor": dict(sorted(by_kind.items())),
                 "refused_vas": self.refused_vas, "held_records": self.held_records, "held_minor": self.held_minor,
                 "held_by_kind_minor": {k: int(v) for k, v in sorted(held.select("kind", "amount_minor").iter_rows())},
-                "held_subscribers": self.held["msisdn"].n_unique() if self.held.height else 0}
+                "held_by_reason": self.held_by_reason,
+                "held_subscribers": self.held["msisdn"].n_unique() if self.held.height else 0,
+                "records": self.records, "unrated_records": self.unrated_records,
+                "unrated_by_reason": dict(self.unrated_by_reason)}
 
 
 def normalise_rated(rated: pl.DataFrame | pa.Table) -> pl.DataFrame:
@@ -225,17 +250,27 @@ HOLD = "_hold"  # the column ``held_usage`` adds: why a usage line is held (null
 
 def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame:
     """``usage`` (rated usage lines) with ``_hold``: why each line is held off the bill, or null. A line rating held
-    (its ``verdict`` a ``rating.HoldReason``), and every line of a record of a suspended account that
-    started at or after its ``suspended_at`` (any record, when the account does not say since when). A record is
+    (its ``verdict`` one of ``HOLD_REASONS``), and every line of a record that started before its account's
+    ``activated_at`` (``before_activation``), at or after a closed account's ``closed_at`` (``line_closed``), or at or
+    after a suspended account's ``suspended_at`` (any record, when the account does not say since when). A record is
     held whole: its start is its first line's (a call cut at a band change starts where its first piece does)."""
     hold = pl.when(pl.col("verdict").is_in(HOLD_REASONS)).then(pl.col("verdict"))
-    suspended = [(a.msisdn, a.suspended_at or _SINCE_ALWAYS) for a in accounts if a.status == SubscriberStatus.SUSPENDED]
-    if suspended and usage.height:
-        since = pl.DataFrame(suspended, schema={"msisdn": pl.String(), "_since": pl.Datetime("us", "UTC")}, orient="row")
+    windows = [
+        (a.msisdn, a.activated_at,
+         a.closed_at if a.status == SubscriberStatus.CLOSED else None,
+         (a.suspended_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.SUSPENDED else None)
+        for a in accounts
+    ]
+    if windows and usage.height:
+        since = pl.DataFrame(windows, schema={"msisdn": pl.String(), "_active": pl.Datetime("us", "UTC"),
+                                              "_closed": pl.Datetime("us", "UTC"), "_since": pl.Datetime("us", "UTC")},
+                             orient="row")
         usage = usage.join(since, on="msisdn", how="left", maintain_order="left")
         start = pl.col("started_at").min().over("msisdn", "source", "record_id")
-        now_held = pl.when(pl.col("_since").is_not_null() & (start >= pl.col("_since"))).then(pl.lit(LINE_SUSPENDED))
-        return usage.with_columns(pl.coalesce(hold, now_held).alias(HOLD)).drop("_since")
+        now_held = (pl.when(start < pl.col("_active")).then(pl.lit(BEFORE_ACTIVATION))
+                    .when(start >= pl.col("_closed")).then(pl.lit(LINE_CLOSED))
+                    .when(start >= pl.col("_since")).then(pl.lit(LINE_SUSPENDED)))
+        return usage.with_columns(pl.coalesce(hold, now_held).alias(HOLD)).drop("_active", "_closed", "_since")
     return usage.with_columns(hold.alias(HOLD))
 
 
@@ -281,15 +316,20 @@ def run_bills(
     adjustments: Iterable[AdjustmentEntry] = (),
     policy: BillingPolicy | None = None,
     skip: Collection[str] = (),
+    unrated: pl.DataFrame | pa.Table | None = None,
 ) -> BillRun:
     """Bill every account in service during ``period`` except those in ``skip`` (already billed).
 
     ``rated``: the period's rated lines (rating's RATED_COLUMNS). ``adjustments``: the entries not yet
     carried into any bill; an entry correcting a period is carried only into a later period's bill.
     Usage lines of every kind are billed (allowance draws as zero-amount lines) but those held (``held_usage``:
-    made at or after the line's suspension), which the run returns apart (``BillRun.held``); VAS lines only with
-    a billable verdict. A closed account pays the plan fee for the days of the period it was in
-    service when it says when it closed (``closed_at``), else none; its usage and adjustments are billed.
+    made at or after the line's suspension, at or after its closing, before its activation), which the run returns
+    apart (``BillRun.held``); VAS lines only with a billable verdict. A closed account pays the plan fee for the
+    days of the period it was in service when it says when it closed (``closed_at``), else none; its usage up to
+    its closing and its adjustments are billed, usage made after it is held, never charged.
+    ``unrated``: the period's records rating left out (rating's UNRATED_COLUMNS: no rule, no plan...). No bill holds
+    them; the run counts them by reason (``BillRun.unrated_by_reason``) among the period's records it looked at
+    (``BillRun.records``), so that whoever issues the bills is told what is on none of them.
     """
     policy = policy or BillingPolicy()
     per = _period(period, catalog)
@@ -327,13 +367,14 @@ def run_bills(
         notes.append(f"{len(unknown)} subscriber(s) with rated lines but no account left unbilled, e.g. {unknown[0]}")
 
     with_lines = set(billable["msisdn"].unique().to_list())
+    with_held = set(held["msisdn"].unique().to_list())
     to_bill = []
     not_yet: list[str] = []
     for msisdn, acct in sorted(accounts_by.items()):
         if msisdn in skipped:
             continue
         if acct.activated_at >= per.end:
-            if msisdn in with_lines:
+            if msisdn in with_lines or msisdn in with_held:
                 not_yet.append(msisdn)
             continue
         in_service = acct.closed_at is not None and acct.closed_at >= per.start
@@ -362,8 +403,38 @@ def run_bills(
     snapshot = snapshot.sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS))
     kept = (held.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
             .sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS)))
+    unbilled = held.filter(~pl.col("msisdn").is_in([*billed_msisdns, *skipped, *not_yet]))
+    if unbilled.height:  # a line closed before the period with only usage made since: held, on no bill, never charged
+        first = unbilled.sort("msisdn")["msisdn"][0]
+        records = unbilled.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
+        notes.append(f"{records} held usage record(s) of {unbilled['msisdn'].n_unique()} subscriber(s) with no bill "
+                     f"this period (made after the line closed or before it was activated) left unbilled, e.g. {first}")
+    left_out, records = _left_out(lines, unrated, skipped)
     return BillRun(per.key, run_id, issued_at, tuple(bills), snapshot,
-                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes), held=kept)
+                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes), held=kept,
+                   unrated_by_reason=left_out, records=records)
+
+
+_RECORD = ("msisdn", "source", "record_id")
+
+
+def _left_out(lines: pl.DataFrame, unrated: pl.DataFrame | pa.Table | None,
+              skipped: Collection[str]) -> tuple[dict[str, int], int]:
+    """(unrated records by reason, records of the period) among the subscribers not billed before (``skipped``): the
+    records rating left out, each counted once, and every record the rated lines or the unrated ones name (a call
+    cut at band changes may have a piece rated and be left out for another)."""
+    keys = lines.select([pl.col(c).cast(pl.String) for c in _RECORD])
+    frame = pl.from_arrow(unrated) if isinstance(unrated, pa.Table) else unrated
+    if frame is None or not isinstance(frame, pl.DataFrame) or frame.height == 0:
+        return {}, keys.unique().height
+    missing = [c for c in ("record_id", "msisdn", "reason") if c not in frame.columns]
+    if missing:
+        raise InvalidInputError([Problem("unrated", None, c, "column missing") for c in missing], what="unrated records")
+    frame = frame.select([pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, dtype=pl.String()).alias(c)
+                          for c in (*_RECORD, "reason")])
+    frame = frame.filter(~pl.col("msisdn").is_in(list(skipped))).unique(list(_RECORD), keep="first", maintain_order=True)
+    by_reason = {str(r): int(n) for r, n in sorted(frame.group_by("reason").len().iter_rows())}
+    return by_reason, pl.concat([keys, frame.select(list(_RECORD))]).unique().height
 
 
 def _bill_one(

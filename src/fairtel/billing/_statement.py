@@ -177,6 +177,10 @@ def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: st
         if zh:
             return f"{period} 出账后补收：增值业务 {offer}，话单 {p['record']}{f'，订购 {sub}' if sub else ''} {p['amount']} {cur}"
         return f"late VAS charge {period}: {offer}, record {p['record']}{f', subscription {sub}' if sub else ''} {p['amount']} {cur}"
+    if code == "refund-recomputed":
+        return (f"{period} 超出封顶部分的退款按重新计费后的费用重算：已退 {p['old']} → 应退 {p['new']} {cur}" if zh
+                else f"refund of usage past the cap {period} recomputed on the rerated charges: "
+                     f"{p['old']} refunded → {p['new']} {cur} due")
     rule = _rule_name(catalog, p.get("rule"), language)
     if code == "release-held":
         return (f"{period} 停机后用量经核实补收：话单 {p['record']} {rule} {p['amount']} {cur}" if zh

@@ -6,7 +6,7 @@ import json
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from fairtel.assurance import (
     Finding,
     FindingIds,
     FindingKind,
+    RefundPolicy,
     assure,
     bill_shock_messages,
     findings_frame,
@@ -30,12 +31,15 @@ from fairtel.assurance import (
     refund_messages,
     suspension_list,
 )
+from fairtel.assurance._billshock import OwnCapPolicy, SubscriberCap
+from fairtel.assurance._finding import build_findings
 from fairtel.assurance._notify import DEFAULT_SENDER
 from fairtel.bootstrap import App
 from fairtel.cli._assure_refunds import RefundOutcome, post_refunds, queue_findings
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
-from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, offer_book, read_consent_events
+from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, Verdict, offer_book, read_consent_events
+from fairtel.consent._gate import SuspensionWindows, suspension_windows
 from fairtel.core.errors import ConfigError, FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
 from fairtel.core.time import Period, utc_now
@@ -405,6 +409,58 @@ def _stored_catalog(fapp: App, notes: list[str]) -> Path | None:
     return path
 
 
+# ---- suspended providers ------------------------------------------------------------------------------
+def suspended_providers(fapp: App, given: list[str] | None) -> dict[str, SuspensionWindows]:
+    """The providers whose charges the run refuses: those suspended durably (``fairtel merchants suspend``: dated
+    while suspended) and those ``--suspend`` names for this run (every charge)."""
+    from fairtel.store import merchant_windows
+
+    with fapp.db.connect() as conn:
+        durable: dict[str, SuspensionWindows] = dict(merchant_windows(conn))
+    for provider, windows in suspension_windows(given or ()).items():
+        durable[provider] = (*durable.get(provider, ()), *windows)
+    return durable
+
+
+_SUSPENDED_EVIDENCE = ("verdict", "offer_id", "provider_id", "started_at", "period", "charged_minor", "price_minor",
+                       "source", "suspended_since")
+
+
+def suspended_charge_findings(gated: pl.DataFrame, suspended: dict[str, SuspensionWindows], *, detected_at: datetime,
+                              have: set[str]) -> list[Finding]:
+    """One finding (``merchant_suspended_charge``) per charge the gate refused because its provider's billing rights
+    were suspended when it was made, with the instant the suspension began (``suspended_since``, none when suspended
+    for this run only): refunded, as the other charge findings, when a bill charged it (rated before the suspension
+    was recorded). Findings ``have`` already (by id) are not raised again."""
+    if gated.height == 0 or "verdict" not in gated.columns:
+        return []
+    part = gated.filter(pl.col("verdict") == Verdict.MERCHANT_SUSPENDED.value)
+    if part.height == 0:
+        return []
+    since = pl.DataFrame(
+        [(p, a, b) for p, windows in suspended.items() for a, b in windows if a is not None],
+        schema={"provider_id": pl.String(), "_from": pl.Datetime("us", "UTC"), "_until": pl.Datetime("us", "UTC")},
+        orient="row",
+    )
+    t = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    window = (part.with_row_index("_r").select("_r", "provider_id", t.alias("_t"))
+              .join(since, on="provider_id", how="inner")
+              .filter((pl.col("_t") >= pl.col("_from")) & (pl.col("_until").is_null() | (pl.col("_t") < pl.col("_until"))))
+              .group_by("_r").agg(pl.col("_from").min().alias("suspended_since")))
+    src = pl.col("source") if "source" in part.columns else pl.lit(None, dtype=pl.String)
+    frame = (part.with_row_index("_r").join(window, on="_r", how="left", maintain_order="left").select(
+        "record_id", src.alias("source"), "msisdn", "offer_id", "provider_id", "subscription_id", "verdict", "period",
+        "started_at", "suspended_since", pl.col("amount_minor").alias("charged_minor"), "price_minor", "currency",
+        pl.concat_list(pl.col("record_id")).alias("record_ids"), "amount_minor"))
+    found = build_findings(frame, FindingKind.MERCHANT_SUSPENDED_CHARGE, key=("source", "record_id"),
+                           detected_at=detected_at, evidence=_SUSPENDED_EVIDENCE)
+    return [f for f in found if f.finding_id not in have]
+
+
+# what ``--refund`` refunds without a person deciding: the default kinds, and a charge from a suspended provider
+REFUND_POLICY = RefundPolicy(automatic=RefundPolicy().automatic | {FindingKind.MERCHANT_SUSPENDED_CHARGE})
+
+
 # ---- output -------------------------------------------------------------------------------------------
 def finding_ids(fapp: App) -> FindingIds:
     """Findings about a number named with this home's key, those already queued under their unkeyed id kept."""
@@ -467,7 +523,7 @@ def register(app: typer.Typer) -> None:
         operator_dir: Annotated[Path | None, typer.Option("--operator-dir", help="Read consent/, usage/ and catalog.toml from this operator directory.")] = None,
         catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog TOML with the offers (default: the operator directory's, else the home's or the default catalog).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print every finding as JSON.")] = False,
-        suspend: Annotated[list[str] | None, typer.Option("--suspend", help="A provider whose billing rights are suspended (repeatable).")] = None,
+        suspend: Annotated[list[str] | None, typer.Option("--suspend", help="A provider whose billing rights are suspended for this run only (repeatable; `fairtel merchants suspend` suspends one durably, and the run reads those too).")] = None,
         confirm_window_h: Annotated[float, typer.Option("--confirm-window-h", help="Hours after an order within which its confirmation counts.")] = 24.0,
         machine_speed_s: Annotated[float, typer.Option("--machine-speed-s", help="A confirmation sooner than this after its order cannot be a person's.")] = 3.0,
         bill_shock: Annotated[list[str] | None, typer.Option("--bill-shock", help=f"Cap preset to watch over rated lines: {', '.join(PRESETS)} (repeatable).")] = None,
@@ -486,20 +542,32 @@ def register(app: typer.Typer) -> None:
                 if name not in PRESETS:
                     raise ConfigError(f"unknown bill-shock preset {name!r}; choose from {', '.join(PRESETS)}")
                 presets.append(PRESETS[name].with_rates(rates))
+            # --rate CUR=VALUE is in the cap currency of the presets given (the operator's currency without any):
+            # the same exchange, as pairs, for the caps subscribers set (a pair given one way serves both ways)
+            cap_currencies = {p.cap.currency for p in presets} or {settings.currency}
             policy = AssurancePolicy(
                 consent=ConsentPolicy(confirm_window=timedelta(hours=confirm_window_h)),
                 machine_speed_s=machine_speed_s,
                 bill_shock=tuple(presets),
+                own_caps=OwnCapPolicy(rates={(cur, to): v for to in cap_currencies for cur, v in rates.items() if cur != to}),
                 tz=settings.timezone,
             )
             now = utc_now()
             with reporter(quiet=as_json) as rep:
                 rep.note("reading inputs")
+                suspended = suspended_providers(fapp, suspend)
                 if operator_dir is not None:
                     inputs = _from_operator_dir(operator_dir, catalog=catalog, policy=policy.consent)
                 else:
                     inputs = _from_home(settings.home, settings.lake_dir, catalog=catalog, fapp=fapp)
                 rep.step("read", advance=inputs.usage.height)
+                # in a home, the roaming cap each subscriber set is watched too, with or without --bill-shock
+                subscriber_caps: dict[str, SubscriberCap] | None = None
+                if operator_dir is None:
+                    from fairtel.store._roaming_caps import caps_in_force
+
+                    with fapp.db.connect() as conn:
+                        subscriber_caps = caps_in_force(conn, at=now)
                 run = assure(
                     usage=inputs.usage,
                     offers=inputs.offers,
@@ -508,11 +576,17 @@ def register(app: typer.Typer) -> None:
                     notices=inputs.notices,
                     complaints=inputs.complaints,
                     lines=inputs.lines,
-                    suspended=suspend or (),
+                    suspended=suspended,
+                    subscriber_caps=subscriber_caps,
                     policy=policy,
                     now=now,
                     ids=finding_ids(fapp),
                 )
+                extra = suspended_charge_findings(run.gated, suspended, detected_at=now,
+                                                  have={f.finding_id for f in run.findings})
+                if extra:
+                    run.findings.extend(extra)
+                    run.findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))
                 rep.step("detected", advance=len(run.findings))
                 written = sent = 0
                 outcome: RefundOutcome | None = None
@@ -521,10 +595,12 @@ def register(app: typer.Typer) -> None:
                     # each subscriber told in their registered language, signed with the operator's name in it
                     shocked = sorted({f.msisdn for f in run.findings if f.kind is FindingKind.BILL_SHOCK and f.msisdn})
                     languages = _register_languages(fapp, operator_dir, shocked)
-                    messages = bill_shock_messages(run.findings, languages=languages, sender=inputs.sender, now=now)
+                    messages = bill_shock_messages(run.findings, languages=languages, sender=inputs.sender, now=now,
+                                                   tz=settings.timezone)
                     if refund:
                         rep.note("posting refunds")
-                        outcome = post_refunds(fapp, run.findings, outside_billing=operator_dir is not None, now=now)
+                        outcome = post_refunds(fapp, run.findings, outside_billing=operator_dir is not None, now=now,
+                                               policy=REFUND_POLICY)
                         messages += refund_messages(outcome.posted, languages={**languages, **outcome.languages},
                                                     sender=inputs.sender, now=now)
                     elif run.findings:
@@ -539,7 +615,8 @@ def register(app: typer.Typer) -> None:
                             what=plural(len(run.findings), "finding"))
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=outcome)
+        in_force = sorted(p for p, windows in suspended.items() if any(b is None for _, b in windows))
+        _report(run, inputs, as_json=as_json, written=written, sent=sent, refunds=outcome, suspended=in_force)
 
 
 def _refund_summary(outcome: RefundOutcome | None) -> dict[str, Any]:
@@ -549,6 +626,10 @@ def _refund_summary(outcome: RefundOutcome | None) -> dict[str, Any]:
         "posted": len(outcome.posted),
         "amount": {cur: f"{sum((r.amount for r in outcome.posted if r.currency == cur), Decimal(0)):f}" for cur in sorted({r.currency for r in outcome.posted})},
         "adjustment_ids": [r.adjustment_id for r in outcome.posted],
+        # refunds of usage past a cap taken back in part (a rerate lowered the charges past the cap), tax included
+        "taken_back": len(outcome.taken_back),
+        "taken_back_amount": {cur: f"{sum((Money.from_minor(e.amount_minor, cur).amount for e in outcome.taken_back if e.currency == cur), Decimal(0)):f}"
+                              for cur in sorted({e.currency for e in outcome.taken_back})},
         "already_refunded": outcome.already_refunded,
         "not_billed": outcome.not_billed,
         "closed_before": outcome.closed_before,
@@ -557,10 +638,12 @@ def _refund_summary(outcome: RefundOutcome | None) -> dict[str, Any]:
     }
 
 
-def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, sent: int, refunds: RefundOutcome | None) -> None:
+def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, sent: int, refunds: RefundOutcome | None,
+            suspended: list[str] | None = None) -> None:
     counts = Counter(f.kind.value for f in run.findings)
     verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
-    advice = sorted(suspension_list(run.merchants))
+    held = set(suspended or ())
+    advice = sorted(set(suspension_list(run.merchants)) - held)  # those suspended already need no advice
     if as_json:
         print_json(
             {
@@ -571,6 +654,7 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
                     {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in run.merchants.iter_rows(named=True)
                 ],
                 "suspension_advice": advice,
+                "suspended": sorted(held),
                 "problems": [str(p) for p in inputs.problems],
                 "notes": inputs.notes,
                 "written": written,
@@ -598,12 +682,16 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
     )
     console.print(table("Charges through the consent gate", ["verdict", "charges"], [[k, n] for k, n in sorted(verdicts.items())]))
     console.print(table("Providers, most suspicious first", ["rank", "evidence"], [[r["rank"], merchant_evidence(r)] for r in run.merchants.head(10).iter_rows(named=True)]))
+    if held:
+        console.print(f"suspended (their charges refused): {', '.join(sorted(held))}", highlight=False)
     if advice:
-        console.print(f"suspension advised: {', '.join(advice)}")
+        console.print(f"suspension advised: {', '.join(advice)} (`fairtel merchants suspend PROVIDER --reason TEXT`)",
+                      highlight=False)
     posted = len(refunds.posted) if refunds is not None else 0
     console.print(f"{written} finding(s) written to the lake, {sent} notification(s) to the outbox, {posted} refund(s) posted")
     if refunds is not None:
         console.print(
             f"refunds: {refunds.already_refunded} already refunded, {refunds.not_billed} closed as never billed (refused by the consent "
             f"gate), {refunds.closed_before} closed earlier by an analyst, {refunds.pending} left pending"
+            + (f", {len(refunds.taken_back)} taken back in part (a rerate lowered the usage past a cap)" if refunds.taken_back else "")
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -28,7 +29,9 @@ from fairtel.assurance import (
     decide_refunds,
     record_keys,
 )
+from fairtel.assurance._refunds import RECOMPUTED_CODE, all_billed, recomputed_id
 from fairtel.billing import AdjustmentEntry, AdjustmentKind
+from fairtel.billing._model import encode_reason
 from fairtel.bootstrap import App
 from fairtel.core.money import Money
 
@@ -65,8 +68,10 @@ class RefundOutcome:
     already_refunded: int  # findings refunded earlier (by this command or through the API)
     not_billed: int  # findings closed without money moving: the gate refused the charge
     closed_before: int  # findings an analyst had resolved or dismissed
-    pending: int  # findings left for an analyst, or charges not billed yet
+    pending: int  # findings left for an analyst, or charges not billed yet (usage past a cap: until billed)
     languages: dict[str, str] = field(default_factory=dict)
+    # refunds of usage past a cap taken back in part, new to the ledger: a rerate lowered the charges past the cap
+    taken_back: list[AdjustmentEntry] = field(default_factory=list)
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -215,6 +220,106 @@ def _ledger_holds(conn: Connection, adjustment_ids: Collection[str]) -> set[str]
     return held
 
 
+def rerated_past_cap(app: App, findings: Sequence[Finding]) -> dict[str, int]:
+    """The part past the cap (minor units, before tax) of the charges of each ``usage_past_cap`` finding as the
+    ledger's rerate entries left them, for the findings a rerate corrected charges of (finding id → amount).
+
+    A finding is reckoned on the charges as rating stored them: its amount is the subscriber's spend in the cap's
+    scope for the period less the cap. A rerate moves that spend by what it brought each record in the scope to,
+    the records before the cap included (a cut there moves the cap's crossing onto records the finding did not name):
+    each record's last entry (``new_amount_minor``) against what rating stored it at. The scope is the preset's the
+    finding names (``assurance.PRESETS``: kinds, roaming only); a cap of no preset (a subscriber's own, counted
+    from when they set it) is reckoned on the records the finding names alone. The part past the cap is never
+    below zero."""
+    from sqlalchemy import select
+
+    from fairtel.assurance._billshock import PRESETS
+    from fairtel.store import Adjustment as AdjustmentRow
+    from fairtel.store._schema import table_of
+
+    capped = [f for f in findings if f.kind is FindingKind.USAGE_PAST_CAP and f.msisdn and f.currency
+              and f.amount is not None and f.evidence.get("period")]
+    files = app.lake.files("rated")
+    if not capped or not files:
+        return {}
+    t = table_of(AdjustmentRow)
+    last: dict[tuple[str, str, str, str], tuple[tuple[Any, str], str, int]] = {}  # (msisdn, source, record, period)
+    with app.db.connect() as conn:
+        for chunk in _chunks(sorted({f.msisdn for f in capped if f.msisdn})):
+            rows = conn.execute(
+                select(t.c.msisdn, t.c.source, t.c.record_id, t.c.period, t.c.currency, t.c.new_amount_minor, t.c.created_at,
+                       t.c.adjustment_id)
+                .where(t.c.msisdn.in_(chunk), t.c.record_id.is_not(None), t.c.period.is_not(None),
+                       t.c.kind != AdjustmentKind.REFUND.value, t.c.old_amount_minor.is_not(None), t.c.new_amount_minor.is_not(None))
+            )
+            for e in rows:
+                key, at = (e.msisdn, e.source or "", e.record_id, e.period), (e.created_at, e.adjustment_id)
+                if key not in last or at > last[key][0]:
+                    last[key] = (at, e.currency, int(e.new_amount_minor))
+    if not last:
+        return {}
+    pairs = sorted({(m, r) for m, _, r, _ in last} | {(f.msisdn or "", r) for f in capped for r in f.record_ids})
+    wanted = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
+                          schema={"msisdn": pl.String(), "record_id": pl.String()})
+    scan = pl.scan_parquet(files)
+    names = set(scan.collect_schema().names())
+    if not {"msisdn", "record_id", "kind", "amount_minor", "currency"} <= names:
+        return {}
+    line = [pl.col("line")] if "line" in names else []
+    roaming = pl.col("roaming_country").fill_null("") if "roaming_country" in names else pl.lit("")
+    source = pl.col("source").fill_null("") if "source" in names else pl.lit("", dtype=pl.String)
+    stored = (
+        scan.join(wanted, on=["msisdn", "record_id"], how="semi")
+        .select("msisdn", source.alias("source"), "record_id", *line, "kind", roaming.alias("roaming"), "amount_minor", "currency")
+        .unique()
+        .group_by("msisdn", "source", "record_id")
+        .agg(pl.col("kind").first(), (pl.col("roaming") != "").any().alias("roaming"),
+             pl.col("amount_minor").sum().alias("amount"), pl.col("currency").first())
+        .collect()
+    )
+    rated = {(m, s, r): (kind, bool(roam), int(amount or 0), cur) for m, s, r, kind, roam, amount, cur in stored.iter_rows()}
+    out: dict[str, int] = {}
+    for f in capped:
+        policy = PRESETS.get(str(f.evidence.get("policy", "")))
+        kinds = None if policy is None or policy.kinds is None else set(policy.kinds)
+        roaming_only = policy is not None and policy.roaming_only
+        named = {(f.msisdn, rid) for rid in f.record_ids}
+        moved, found = 0, False
+        for (m, src, rid, period), (_, cur, new) in last.items():
+            stored_as = rated.get((m, src, rid))
+            if m != f.msisdn or period != f.evidence["period"] or cur != f.currency or stored_as is None:
+                continue
+            kind, roam, amount, _ = stored_as
+            if policy is None and (m, rid) not in named:
+                continue  # a cap of no preset (the subscriber's own): its scope is told by its records alone
+            if (kinds is not None and kind not in kinds) or (roaming_only and not roam):
+                continue
+            moved += new - amount
+            found = True
+        if found:
+            out[f.finding_id] = max(0, Money(f.amount or Decimal(0), f.currency or "").to_minor() + moved)
+    return out
+
+
+def _taken_back(conn: Connection, findings: Collection[str]) -> list[tuple[str, int, str]]:
+    """The refunds of these findings the ledger took back in part before: (finding id, charge before tax, entry id)."""
+    from sqlalchemy import select
+
+    from fairtel.store import Adjustment as AdjustmentRow
+    from fairtel.store._schema import table_of
+
+    t = table_of(AdjustmentRow)
+    out: list[tuple[str, int, str]] = []
+    for chunk in _chunks(sorted(findings)):
+        rows = conn.execute(
+            select(t.c.finding_id, t.c.old_amount_minor, t.c.new_amount_minor, t.c.adjustment_id)
+            .where(t.c.finding_id.in_(chunk), t.c.kind == AdjustmentKind.DEBIT.value, t.c.reason.like(f"{RECOMPUTED_CODE} %"))
+            .order_by(t.c.created_at, t.c.adjustment_id)
+        )
+        out.extend((str(r.finding_id), int((r.new_amount_minor or 0) - (r.old_amount_minor or 0)), str(r.adjustment_id)) for r in rows)
+    return out
+
+
 def post_refunds(
     app: App,
     findings: Sequence[Finding],
@@ -228,7 +333,13 @@ def post_refunds(
     Each refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged
     it charged on it, at that bill's rates (``api._cases.refund_taxes``, as the API's refund reckons it; a part no
     issued bill of fairtel's charged gives none), refunds of one bill taking their shares in turn. Everything the
-    database records (adjustments, resolutions, audit rows) is written in one transaction."""
+    database records (adjustments, resolutions, audit rows) is written in one transaction.
+
+    Usage past a cap is refunded once a bill charged every record of it (before, it stays pending), and on the
+    charges as rerated (``rerated_past_cap``): a rerate that raised them refunds the rise, one that lowered them
+    below what was refunded takes the difference back, with the tax the refund gave back on it (a debit naming the
+    finding, reason ``refund-recomputed``), so the subscriber pays the rerated charges up to the cap whichever of
+    the rerate and the refund came first."""
     from fairtel.api._cases import refund_entry, refund_taxes, refunded_charges
     from fairtel.assurance import refund, refunded_text
     from fairtel.assurance._refunds import refundable_amount
@@ -237,6 +348,9 @@ def post_refunds(
     from fairtel.store import access_row, get_subscriber, record_accesses, record_adjustments
 
     synced = queue_findings(app)
+    past_cap = rerated_past_cap(app, findings)
+    findings = [replace(f, amount=Money.from_minor(past_cap[f.finding_id], f.currency or "").amount) if f.finding_id in past_cap else f
+                for f in findings]
     with app.db.connect() as conn:
         status, refunded = _queue_state(conn, [f.finding_id for f in findings])
     fresh: list[Finding] = []
@@ -246,7 +360,7 @@ def post_refunds(
         queued = FindingStatus(status.get(f.finding_id, f.status.value))
         if f.finding_id in refunded:
             auto = f.kind in policy.automatic or (f.kind is FindingKind.USAGE_PAST_CAP and policy.refund_usage_past_cap)
-            if auto and queued is FindingStatus.RESOLVED and refundable_amount(f) > 0:
+            if auto and queued is FindingStatus.RESOLVED and (refundable_amount(f) > 0 or f.finding_id in past_cap):
                 grown.append(replace(f, status=FindingStatus.OPEN))
             continue
         if queued in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
@@ -269,6 +383,10 @@ def post_refunds(
         to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id is not None]
         taxes = refund_taxes(conn, app.lake, [*to_refund, *grown], current=BillingPolicy(tax_rates=app.settings.tax_rates))
         ledger = refunded_charges(conn, {f.msisdn for f in (*to_refund, *grown) if f.msisdn})
+        by_id = {f.finding_id: f for f in (*to_refund, *grown)}
+        for fid, minor, adj_id in _taken_back(conn, [f.finding_id for f in grown if f.finding_id in past_cap]):
+            ledger.add(by_id[fid], -minor, adj_id)
+            taxes.given_before([(by_id[fid], minor)])
         held = _ledger_holds(conn, {res.adjustment_id for res in decisions.resolutions if res.adjustment_id})
 
         def reckon(f: Finding) -> RefundAdjustment | None:
@@ -312,9 +430,39 @@ def post_refunds(
                            resource=f"finding/{res.finding_id}"[:255], subject_msisdn_pseudonym=None if msisdn is None else pseudonym(msisdn),
                            reason=f"automatic resolution: {res.resolution}" if adj is None else "automatic refund", at=now)
             )
+        taken_back: list[AdjustmentEntry] = []
+
+        def take_back(f: Finding) -> AdjustmentEntry | None:
+            """The entry taking back what was refunded for ``f``'s charge beyond its part past the cap now."""
+            cur, already = f.currency or "", ledger.minor(f)
+            due = Money(refundable_amount(f), cur).to_minor()
+            if f.msisdn is None or due >= already:
+                return None
+            adj_id = recomputed_id(f, already, due)
+            if adj_id in _ledger_holds(conn, [adj_id]):
+                return None
+            back = already - due
+            tax = taxes.give(f, back)
+            ledger.add(f, -back, adj_id)
+            amounts = (str(Money.from_minor(already, cur).amount), str(Money.from_minor(due, cur).amount))
+            return AdjustmentEntry(
+                adjustment_id=adj_id, kind=AdjustmentKind.DEBIT, msisdn=f.msisdn, amount_minor=back + tax, currency=cur,
+                reason=encode_reason(RECOMPUTED_CODE, cur, period=str(f.evidence.get("period") or ""), old=amounts[0], new=amounts[1]),
+                created_at=now, created_by=ACTOR, finding_id=f.finding_id, old_amount_minor=0, new_amount_minor=back,
+            )
+
         for f in grown:
+            if f.kind is FindingKind.USAGE_PAST_CAP and not all_billed(f, evidence.billed):
+                continue  # its bill has not charged all of it yet: refunded with that bill's tax once it has
             adj = reckon(f)
             if adj is None:
+                back = take_back(f) if f.finding_id in past_cap else None
+                if back is not None:
+                    taken_back.append(back)
+                    entries.append(back)
+                    audit.append(access_row(actor=ACTOR, role=ROLE, action="finding.refund", resource=f"finding/{f.finding_id}"[:255],
+                                            subject_msisdn_pseudonym=None if f.msisdn is None else pseudonym(f.msisdn),
+                                            reason="automatic refund recomputed on the rerated charges: part taken back", at=now))
                 continue
             refunds[adj.adjustment_id] = adj
             entries.append(refund_entry(adj, bill_id=evidence.bill_of(record_keys(f))))
@@ -323,7 +471,7 @@ def post_refunds(
                                     reason="automatic refund of what its amount grew by", at=now))
         added = set(record_adjustments(conn, entries))
         record_accesses(conn, audit)
-        for adj_id in sorted(added):
+        for adj_id in sorted(added & set(refunds)):
             adj = refunds[adj_id]
             posted.append(adj)
             if adj.msisdn not in languages:
@@ -333,4 +481,5 @@ def post_refunds(
     return RefundOutcome(
         synced=synced, posted=posted, already_refunded=len(findings) - len(fresh) - closed_before + before, not_billed=not_billed,
         closed_before=closed_before, pending=len(decisions.pending), languages=languages,
+        taken_back=[e for e in taken_back if e.adjustment_id in added],
     )

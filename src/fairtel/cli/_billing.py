@@ -451,6 +451,30 @@ def not_rated(app: App, key: str, *, examples: int = 3) -> tuple[int, list[str]]
     return left.height, [f"{src}/{rid}" if src else rid for src, rid in left.head(examples).iter_rows()]
 
 
+def _unrated_of_period(app: App, per: Period, issued: Mapping[str, Any]) -> pl.DataFrame | None:
+    """The records of ``per`` rating left out (the lake's ``unrated`` records: no rule, no plan...), but those of the
+    subscribers whose bills are issued already (told when those were); None when there are none. Read under the
+    period's rating lock, with the rated lines."""
+    files = app.lake.files("unrated", periods=[per.key])
+    if not files:
+        return None
+    scan = pl.scan_parquet(files)
+    names = scan.collect_schema().names()
+    return scan.filter(~pl.col("msisdn").is_in(list(issued))).select(
+        [c for c in ("msisdn", "source", "record_id", "kind", "reason") if c in names]).collect()
+
+
+def _unrated_note(app: App, per: Period, unrated: int, records: int, by_reason: Mapping[str, int]) -> str:
+    """What a bill run says of the records of its period on no bill because rating left them out."""
+    reasons = ", ".join(f"{r} {n}" for r, n in by_reason.items())
+    one = unrated == 1
+    return (f"{unrated} record{'' if one else 's'} of {records} of {per.key} {'is' if one else 'are'} unrated and on no bill "
+            f"({reasons}; see {app.lake.root / 'unrated'} or the `fairtel rate --period {per.key}` output): once the "
+            f"catalog or the subscriber register covers {'it' if one else 'them'}, `fairtel rate --period {per.key}` "
+            f"prices {'it' if one else 'them'} and the next bill run bills {'it' if one else 'them'} (`fairtel rerate "
+            f"--period {per.key}` for subscribers billed already)")
+
+
 def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any, now: datetime,
               catalog_text: str | None = None) -> dict[str, Any]:
     from fairtel.billing import run_bills
@@ -482,8 +506,9 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
                     "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
         late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
+        left_out = _unrated_of_period(app, per, issued)
     run = run_bills(rated, catalog, accounts, period=per, issued_at=now, run_id=new_id(RUN_PREFIX), adjustments=pending,
-                    policy=_policy(app), skip=issued.keys())
+                    policy=_policy(app), skip=issued.keys(), unrated=left_out)
     if report is not None:
         report.step("read")
     cur = catalog.operator.currency
@@ -497,12 +522,19 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     summary = run.summary()
     out.update(held_records=summary["held_records"], held=_money(summary["held_minor"], cur),
                held_subscribers=summary["held_subscribers"],
-               held_by_kind={k: _money(v, cur) for k, v in summary["held_by_kind_minor"].items()})
+               held_by_kind={k: _money(v, cur) for k, v in summary["held_by_kind_minor"].items()},
+               held_by_reason=summary["held_by_reason"])
     if summary["held_records"]:
+        reasons = summary["held_by_reason"]
+        gone = sum(n for r, n in reasons.items() if r != "line_suspended")
         out["notes"].append(
-            f"{summary['held_records']} usage record(s) of {summary['held_subscribers']} suspended line(s) held, not billed "
-            f"({out['held']} {cur}): made at or after the line's suspension; `fairtel bill held --period {per.key}` lists "
-            f"them, `fairtel bill release --period {per.key}` charges those confirmed")
+            f"{summary['held_records']} usage record(s) of {summary['held_subscribers']} line(s) held, not billed "
+            f"({out['held']} {cur}; " + ", ".join(f"{r} {n}" for r, n in reasons.items()) + "): "
+            f"`fairtel bill held --period {per.key}` lists them"
+            + (f", `fairtel bill release --period {per.key}` charges those made after a suspension once confirmed"
+               if reasons.get("line_suspended") else "")
+            + ("; usage made after the line closed or before it was activated is never charged (write it off)"
+               if gone else ""))
     if late_usage:
         out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
                             f"their bill run) and not priced by a rerate yet: `fairtel rerate --period {per.key}` charges "
@@ -516,6 +548,11 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                             "run, are held (made at or after the line's suspension): neither billed nor charged by a rerate "
                             "until released")
     out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas, held_late_records=late_held)
+    out.update(records=summary["records"], unrated_records=summary["unrated_records"],
+               unrated_by_reason=summary["unrated_by_reason"])
+    if summary["unrated_records"]:
+        out["notes"].append(_unrated_note(app, per, summary["unrated_records"], summary["records"],
+                                          summary["unrated_by_reason"]))
     if not run.bills:
         out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
                             else f"no subscriber in service in {per.key}: no bills")
@@ -781,7 +818,10 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
 
     key = ["msisdn", "source", "record_id"]
     accounts = _accounts(app, per)
-    suspended = [a.msisdn for a in accounts if a.status == "suspended"]
+    # the accounts whose state holds usage of the period now (``billing.held_usage``): suspended, closed since a
+    # known instant, activated after the period began
+    suspended = [a.msisdn for a in accounts if a.status == "suspended" or (a.status == "closed" and a.closed_at is not None)
+                 or a.activated_at > per.start]
     files = app.lake.files("rated", periods=[per.key])
     lines = pl.DataFrame(schema=BILLED_INPUT)
     if files:
@@ -832,21 +872,30 @@ def _held_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
             "bill_id": row["bill_id"]}
 
 
+_NOT_RELEASED_WHY = {"line_closed": "held because it was made after the line closed (line_closed)",
+                     "before_activation": "held because it was made before the line was activated (before_activation)"}
+
+
 def release_period(app: App, period: str, *, catalog: Catalog, by: str, records: list[str] | None = None,
                    source: str | None = None, msisdn: str | None = None, every: bool = False, write_off: bool = False,
                    note: str | None = None) -> dict[str, Any]:
     """Release held usage of ``period`` (charge it: one debit entry per record, carried into the subscriber's next
     bill) or write it off (never charged), as ``by``; every decision audited. Chosen by record ids (``records``, of
     ``source`` when ids repeat across sources), by subscriber (``msisdn``) or all (``every``). A record released is
-    never charged again, nor written off; one written off is never released. Holds the period's billing lock."""
+    never charged again, nor written off; one written off is never released. Usage held because it was made after
+    the line closed or before it was activated (``billing._run.NOT_RELEASED``) is not the subscriber's: it is never
+    released, only written off (named with ``records``: refused; chosen otherwise: left pending, said in a note).
+    Holds the period's billing lock."""
     from dataclasses import replace
 
     from fairtel.billing import release_held
     from fairtel.billing._model import issued_policy
+    from fairtel.billing._run import NOT_RELEASED
     from fairtel.cli._fraud_detect import decider_name, hide_numbers, msisdn_pseudonyms
     from fairtel.core.time import utc_now
     from fairtel.store import bills_of_period, record_access, record_adjustments, rerate_entries
 
+    key = ["msisdn", "source", "record_id"]
     name = decider_name(by)
     if not (records or msisdn or every):
         raise InvalidInputError([Problem("options", None, "--record", "name the records (--record), a subscriber (--msisdn) "
@@ -872,6 +921,13 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
                                          for r in twice], what="release")
         pending = chosen.filter(pl.col("status") == "pending")
         skipped = chosen.filter(pl.col("status") != "pending")
+        refused = pending.filter(pl.col("reason").is_in(NOT_RELEASED)) if not write_off else pending.clear()
+        if refused.height and records:  # named one by one: refused outright, nothing released
+            raise InvalidInputError([Problem("options", None, "--record", f"{r['source']}/{r['record_id']}: "
+                                             f"{_NOT_RELEASED_WHY.get(r['reason'], r['reason'])}, not the subscriber's "
+                                             "usage: it is never charged; write it off (--write-off)")
+                                     for r in refused.head(20).iter_rows(named=True)], what="release")
+        pending = pending.join(refused.select(key), on=key, how="anti")
         pseudonym = msisdn_pseudonyms(app)
         said = hide_numbers(note, pseudonym)
         now = utc_now()
@@ -899,6 +955,9 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
                               subject_msisdn_pseudonym=pseudonym(r["msisdn"]), reason=f"{why}: {said}" if said else why, at=now)
     new = [a for a in entries if a.adjustment_id in added]
     notes = []
+    if refused.height:
+        notes.append(f"{refused.height} record(s) not released: made after the line closed or before it was activated, "
+                     "not the subscriber's usage, never charged; write them off (--write-off)")
     if skipped.height:
         notes.append(f"{skipped.height} record(s) left as they were: already "
                      + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(skipped.group_by("status").len().iter_rows())))
@@ -908,7 +967,7 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
         notes.append(f"{len(new)} debit entr{'y' if len(new) == 1 else 'ies'} carried into the subscribers' next bills")
     return {
         "period": per.key, "currency": cur, "action": "write_off" if write_off else "release", "by": name,
-        "records": pending.height, "skipped": skipped.height,
+        "records": pending.height, "skipped": skipped.height, "not_releasable": refused.height,
         "amount": _money(int(pending["amount_minor"].sum() or 0), cur),
         "adjustments_issued": len(new), "charged": _money(sum(a.signed_minor for a in new), cur), "notes": notes,
         "sample": [{"adjustment_id": a.adjustment_id, "msisdn": a.msisdn, "record_id": a.record_id,
@@ -1049,8 +1108,8 @@ def register(app: typer.Typer) -> None:
         catalog_file: CatalogOpt = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Usage held off the bills (made at or after a line's suspension): what it would cost, why, and whether it
-        was released or written off."""
+        """Usage held off the bills (made at or after a line's suspension, after its closing or before its
+        activation): what it would cost, why, and whether it was released or written off."""
         from fairtel.cli._home import home_catalog
         from fairtel.privacy import mask_msisdn
 
@@ -1104,7 +1163,8 @@ def register(app: typer.Typer) -> None:
         catalog_file: CatalogOpt = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Release held usage (charged once, as a debit entry on the subscriber's next bill) or write it off."""
+        """Release held usage (charged once, as a debit entry on the subscriber's next bill) or write it off. Usage
+        made after the line closed or before it was activated is never released, only written off."""
         from fairtel.cli._home import home_catalog
 
         try:

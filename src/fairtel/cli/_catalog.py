@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from fairtel.catalog import (
     ANY_ROAMING,
+    ANY_SUBJECT,
     Catalog,
     Match,
     Rate,
+    SubjectPlan,
     Unit,
     default_catalog_path,
     format_quantity,
@@ -54,9 +57,56 @@ def _rounding(r: Rate) -> str:
 
 def _summary(c: Catalog) -> str:
     n = c.counts()
+    subjects = f", {n['subjects']} subjects" if n["subjects"] else ""
     return (f"{n['plans']} plans, {n['zones']} zones, {n['roaming_zones']} roaming zones, {n['bands']} bands, "
-            f"{n['rates']} rates, {n['rules']} rules, {n['offers']} offers ({c.operator.currency}, "
+            f"{n['rates']} rates, {n['rules']} rules, {n['offers']} offers{subjects} ({c.operator.currency}, "
             f"{c.operator.timezone})")
+
+
+def _winner(c: Catalog, subject: str, kind: UsageKind | None, now: datetime) -> SubjectPlan | None:
+    """The entry of ``subject`` that prices its usage of ``kind`` (None: any) at ``now``, as ``plan_for_subject`` picks
+    it: the latest entry already in effect (one without ``from``: always), the first listed among equals."""
+    best: SubjectPlan | None = None
+    for e in c.subjects:
+        if e.subject != subject or (kind is not None and e.kinds is not None and kind not in e.kinds):
+            continue
+        if e.active_from is not None and e.active_from > now:
+            continue
+        if best is None or (e.active_from is not None and (best.active_from is None or e.active_from > best.active_from)):
+            best = e
+    return best
+
+
+def _subjects(c: Catalog, now: datetime) -> list[dict[str, Any]]:
+    """The ``[[subjects]]`` map (CGRateS rating profiles): who is priced by which plan, for which usage, from when,
+    and whether the entry prices that usage ``now`` (a later entry of the subject replaces it; one not in effect yet
+    waits for its ``from``). ``*any`` is every subject without an entry of its own."""
+    out = []
+    for e in c.subjects:
+        kinds: list[UsageKind | None] = [*sorted(e.kinds)] if e.kinds is not None else [None]
+        winners = [_winner(c, e.subject, k, now) for k in kinds]
+        in_effect = any(w is e for w in winners)
+        later = next((w for w in winners if w is not None and w is not e), None)
+        out.append({
+            "subject": e.subject, "any_subject": e.subject == ANY_SUBJECT, "plan": e.plan,
+            "kinds": None if e.kinds is None else [str(k) for k in kinds],
+            "from": None if e.active_from is None else e.active_from.isoformat(), "in_effect": in_effect,
+            "not_yet": e.active_from is not None and e.active_from > now,
+            "replaced_by": None if in_effect or later is None else {
+                "plan": later.plan, "from": None if later.active_from is None else later.active_from.isoformat()},
+        })
+    return out
+
+
+def _subject_state(s: dict[str, Any]) -> str:
+    if s["in_effect"]:
+        return "in effect"
+    if s["not_yet"]:
+        return f"from {s['from']}"
+    replaced = s["replaced_by"]
+    if replaced is None:
+        return "-"
+    return f"replaced by {replaced['plan']}" + (f" (from {replaced['from']})" if replaced["from"] else "")
 
 
 def validate(
@@ -137,7 +187,7 @@ def show(
     home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
     as_json: _JSON = False,
 ) -> None:
-    """Summarise a catalog: plans, zones, rates and offers."""
+    """Summarise a catalog: plans, zones, rates, offers and the subjects (who is priced by which plan)."""
     notes: list[str] = []
     try:
         c, origin = _catalog_to_show(ctx, file, home, notes)
@@ -148,6 +198,9 @@ def show(
         err_console.print(n, highlight=False, soft_wrap=True, markup=False)
     where = origin["file"] or f"catalog version {origin['catalog_version_id']} stored in {origin['home']}"
     cur = c.operator.currency
+    from fairtel.core.time import utc_now
+
+    subjects = [s for s in _subjects(c, utc_now()) if not plan or s["plan"] == plan]
     if as_json:
         print_json({
             **origin, "operator": c.operator.id, "currency": cur, "timezone": c.operator.timezone,
@@ -159,6 +212,7 @@ def show(
             "offers": [{"offer_id": o.id, "provider": o.provider, "price": o.price, "period": str(o.period),
                         "price_changes": [{"from": ch.valid_from.isoformat(), "price": ch.price} for ch in o.price_changes]}
                        for o in c.offers],
+            "subjects": subjects,
             "notes": notes,
         })
         return
@@ -183,6 +237,11 @@ def show(
                             _cells([[i + 1, r.id, _match_text(r.match), "free" if r.free else f"{r.rate}"
                                      + (f" (daily cap {r.daily_cap} {cur})" if r.daily_cap else "")]
                                     for i, r in enumerate(p.rules)])))
+    if subjects:  # a CGRateS import: the rating profiles that decide which plan prices whom
+        console.print(table(f"Subjects: who is priced by which plan (the latest entry in effect wins; {ANY_SUBJECT}: "
+                            "every subject without an entry of its own)", ["subject", "usage", "from", "plan", "now"],
+                            _cells([[s["subject"], ", ".join(s["kinds"]) if s["kinds"] else "any", s["from"] or "always",
+                                     s["plan"], _subject_state(s)] for s in subjects])))
     console.print(table("Destination zones", ["zone", "name", "prefixes"], _cells([
         [z.id, z.name.en, "fallback" if z.fallback else f"{len(z.prefixes)}: " + " ".join(z.prefixes[:8])
          + (" …" if len(z.prefixes) > 8 else "")] for z in c.zones

@@ -11,6 +11,8 @@ import polars as pl
 from fairtel.core.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
     from fairtel.core.time import Period
@@ -110,17 +112,24 @@ def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
     return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(column)
 
 
-def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None) -> Any:
+def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, since: datetime | None = None) -> Any:
     """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order, on a
-    line in service (not after it closed), under consent given by the line's current holder. ``lines``: the
-    register's line states (``home_lines``) when the caller has them already."""
+    line in service (not after it closed), under consent given by the line's current holder, from a provider whose
+    billing rights were not suspended when the charge was made (``fairtel merchants suspend``). ``lines``: the
+    register's line states (``home_lines``) when the caller has them already. ``since`` (a period's start): the gate
+    carries, too, the lines activated after it, so that their usage made before the activation is held
+    (``rating.with_activations``)."""
     from fairtel.consent import project_subscriptions
     from fairtel.rating import consent_gate
-    from fairtel.store import consent_ledger
+    from fairtel.rating._vas import with_activations
+    from fairtel.store import consent_ledger, merchant_windows
 
     with app.db.connect() as conn:
         ledger = consent_ledger(conn)
-    return consent_gate(project_subscriptions(ledger), catalog, lines=home_lines(app) if lines is None else lines)
+        suspended = merchant_windows(conn)
+    register = home_lines(app) if lines is None else lines
+    gate = consent_gate(project_subscriptions(ledger), catalog, lines=register, suspended=suspended)
+    return gate if since is None else with_activations(gate, register, since=since)
 
 
 def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame:

@@ -32,14 +32,15 @@ def rate_period(
     """Rate every usage record of ``period`` in the home's lake with the home's engine (local: worker processes
     over hash buckets of whole subscribers), replacing the period's rated lines and unrated records, each line
     under the plan it was on in the period (a plan change takes effect from a period's start). Returns the
-    totals (``RateSummary.to_dict``)."""
+    totals (``RateSummary.to_dict``). VAS charges of providers suspended when they were made are refused, usage of
+    a line made before its activation held (``home_gate``)."""
     from fairtel.engines import engine_for
 
     settings = app.settings
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
     try:
         totals = eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),
-                                 gate=home_gate(app, catalog), batch_size=batch_size, report=report).to_dict()
+                                 gate=home_gate(app, catalog, since=period.start), batch_size=batch_size, report=report).to_dict()
     finally:
         eng.close()
     totals.update(held_totals(app.lake, period.key, catalog.operator.currency))

@@ -9,7 +9,7 @@ Pure function over frames: rating calls it with the period's VAS records; assura
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -38,6 +38,46 @@ class Verdict(StrEnum):
     LINE_SUSPENDED = "line_suspended"  # the line was suspended when charged
     # consent given before the line's activation: by a previous holder of the number, not by this subscriber
     BEFORE_ACTIVATION = "before_activation"
+
+
+SuspensionWindows = Sequence[tuple[datetime | None, datetime | None]]
+SuspendedProviders = Iterable[str] | Mapping[str, datetime | None] | Mapping[str, SuspensionWindows]
+"""The providers whose billing rights are suspended, as ``gate_vas`` takes them: provider ids (every charge of
+theirs refused, whenever dated: one assurance run's ``--suspend``), or a mapping provider → the instant it is
+suspended since (its charges dated at or after it refused; None: every charge), or provider → its windows
+``(since, until)`` (``store.merchant_windows``: charges dated at or after ``since`` and before ``until`` refused; a
+None ``since``: from the start, a None ``until``: still suspended)."""
+
+
+def suspension_windows(suspended: SuspendedProviders) -> dict[str, tuple[tuple[datetime | None, datetime | None], ...]]:
+    """``suspended`` in one form: provider → its windows ``(since, until)`` (None: open on that side), every
+    instant aware UTC. A provider given twice (the forms merged by the caller) keeps every window."""
+    out: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
+
+    def instant(value: object, field: str) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise InvalidInputError([Problem("suspended", None, field, f"must be an aware instant or None, got {value!r}")],
+                                    what="suspended providers")
+        return value.astimezone(UTC)
+
+    if isinstance(suspended, Mapping):
+        for provider, value in suspended.items():
+            windows = out.setdefault(str(provider), [])
+            if value is None or isinstance(value, datetime):
+                windows.append((instant(value, f"{provider}.since"), None))
+            else:
+                windows.extend((instant(a, f"{provider}.since"), instant(b, f"{provider}.until")) for a, b in value)
+    else:
+        for provider in suspended:
+            out.setdefault(str(provider), []).append((None, None))
+    return {p: tuple(w) for p, w in out.items()}
+
+
+def _windows_frame(suspended: SuspendedProviders) -> pl.DataFrame:
+    rows = [(p, a, b) for p, windows in suspension_windows(suspended).items() for a, b in windows]
+    return pl.DataFrame(rows, schema={"provider_id": pl.String(), "_s_from": _INSTANT, "_s_until": _INSTANT}, orient="row")
 
 
 GATE_REQUIRED = ("record_id", "msisdn", "offer_id", "started_at", "amount_minor", "currency")
@@ -168,7 +208,7 @@ def gate_vas(
     subscriptions: pl.DataFrame,
     offers: OfferBook | pl.DataFrame,
     *,
-    suspended: Iterable[str] = (),
+    suspended: SuspendedProviders = (),
     lines: pl.DataFrame | None = None,
     tz: str = DEMO_TIMEZONE,
 ) -> pl.DataFrame:
@@ -187,12 +227,14 @@ def gate_vas(
     not say when it closed) or a suspended line's ``suspended_at`` (any charge, when it does not say since when)
     is refused, and a subscription confirmed
     before the line's ``activated_at`` (by a previous holder of the number) covers nothing; without it lines
-    are not checked.
+    are not checked. ``suspended``: the providers whose billing rights are suspended (``SuspendedProviders``:
+    ids, refused whenever charged; or provider → since, or provider → windows, refused when the charge is dated
+    within): their charges are ``merchant_suspended``.
     """
     _check_columns(vas_records, GATE_REQUIRED, "vas_records")
     _check_columns(subscriptions, ("subscription_id", "msisdn", "offer_id", "ordered_at", "confirmed_at", "ended_at", "confirmation"), "subscriptions")
     book = offers if isinstance(offers, pl.DataFrame) else offers_frame(offers)
-    suspended_ids = sorted(set(suspended))
+    windows = _windows_frame(suspended)
     line_frame = line_states(lines) if lines is not None else None
 
     recs = vas_records.drop([c for c in GATE_COLUMNS if c in vas_records.columns]).with_row_index("_row")
@@ -298,6 +340,14 @@ def gate_vas(
     # is suspended for all time, as rating holds it (rating.suspensions): the safe side for the subscriber.
     line_suspended = (pl.col("status") == SubscriberStatus.SUSPENDED.value) & (
         pl.col("suspended_at").is_null() | (pl.col("_t") >= pl.col("suspended_at")))
+    # a provider suspended when the charge was made: dated within one of its windows
+    within = (
+        g.select("_row", "provider_id", "_t").join(windows, on="provider_id", how="inner")
+        .filter((pl.col("_s_from").is_null() | (pl.col("_t") >= pl.col("_s_from")))
+                & (pl.col("_s_until").is_null() | (pl.col("_t") < pl.col("_s_until"))))
+        .select("_row").unique().with_columns(pl.lit(True).alias("_merchant_suspended"))
+    )
+    g = g.join(within, on="_row", how="left")
     verdict = (
         pl.when(pl.col("offer_id").is_null() | pl.col("provider_id").is_null())
         .then(pl.lit(Verdict.UNKNOWN_OFFER.value))
@@ -315,7 +365,7 @@ def gate_vas(
         .then(pl.lit(Verdict.BEFORE_ACTIVATION.value))
         .when(pl.col("_rank") == 3)
         .then(pl.lit(Verdict.PRICE_RAISED.value))
-        .when(pl.col("provider_id").is_in(suspended_ids))
+        .when(pl.col("_merchant_suspended").fill_null(False))
         .then(pl.lit(Verdict.MERCHANT_SUSPENDED.value))
         .when(
             pl.col("amount_minor").is_null()

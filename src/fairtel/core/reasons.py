@@ -18,6 +18,7 @@ REFUND_REASONS_ZH: dict[str, str] = {
     "monthly fee charged again after re-subscribing in the same month": "当月退订后再次订购同一业务，当月不重复收取月功能费",
     "charged more than the catalog price": "超出资费标准的扣费",
     "charge for an offer not in the catalog": "不明业务扣费",
+    "charge from a provider whose billing was suspended": "服务商被暂停计费后的扣费",
     "usage charged after the spending cap": "超出消费上限后的费用",
     "confirmation not made by the subscriber": "非您本人操作的订购确认",
     "confirmation evidence reused from another order": "订购确认凭证系从其他订单重复使用",

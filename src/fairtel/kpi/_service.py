@@ -41,7 +41,8 @@ UNEXPLAINED_CHARGE_REFERENCE = Decimal("0.78")  # complaints per million subscri
 # (machine-speed confirmation, replayed evidence, bill shock...) are signals about a subscription or a bill
 # whose amounts are offer prices or bill totals: added in, one subscription's money would count twice.
 UNEXPLAINED_FINDINGS = frozenset(
-    {"unconsented_charge", "charge_after_cancellation", "duplicate_charge", "price_mismatch", "unknown_offer_charge"}
+    {"unconsented_charge", "charge_after_cancellation", "duplicate_charge", "price_mismatch", "unknown_offer_charge",
+     "merchant_suspended_charge"}
 )
 # A finding still at risk: not yet resolved (refunded, corrected) nor dismissed.
 AT_RISK_STATUSES = frozenset({"open", "confirmed"})

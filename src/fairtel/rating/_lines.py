@@ -78,6 +78,10 @@ class HoldReason(StrEnum):
     every suspension holds: a subscriber is never charged silently for usage made after the line stopped."""
 
     LINE_SUSPENDED = "line_suspended"  # made at or after the line's suspension (the VAS gate's verdict code too)
+    # made at or after a closed line's ``closed_at``, or before the line's ``activated_at``: not the subscriber's to
+    # pay (a switch error, the number in someone else's hands); never released, only written off
+    LINE_CLOSED = "line_closed"
+    BEFORE_ACTIVATION = "before_activation"
 
 
 class Unit(StrEnum):

@@ -14,6 +14,8 @@ duration of years (the band walk would not end). Only a VAS record's amount may 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -157,6 +159,133 @@ def _exact_amount(catalog: Catalog, lines: list[dict[str, Any]], exp: int) -> De
     return exact
 
 
+def amount_scale(catalog: Catalog) -> int:
+    """The decimals every amount of a quote is written with: the catalog's ``amount_decimals`` when finer than the
+    currency's minor units (a CGRateS plan priced to 0.7169 CNY), else the minor units. One scale for the whole
+    output, so that ``0``, ``0.00`` and ``0.0000`` are not three ways of writing one amount."""
+    exp = minor_units(catalog.operator.currency)
+    decimals = catalog.operator.amount_decimals
+    return exp if decimals is None or decimals <= exp else decimals
+
+
+def _at_scale(amount: Decimal, scale: int) -> str:
+    return str(amount.quantize(Decimal(1).scaleb(-scale)))
+
+
+# ---- why a record was not rated, in words -----------------------------------------------------------------
+
+_KIND_WORDS = {"voice": ("通话", "voice"), "sms": ("短信", "SMS"), "data": ("流量", "data"),
+               "vas": ("增值业务", "value-added service")}
+_DIRECTION_WORDS = {("voice", "out"): ("主叫", "outgoing"), ("voice", "in"): ("被叫", "incoming"),
+                    ("sms", "out"): ("发送", "outgoing"), ("sms", "in"): ("接收", "incoming")}
+_QUANTITY_FIELD = {"voice": "duration_s", "data": "bytes_up/bytes_down"}
+
+
+@dataclass(frozen=True)
+class UnratedWhy:
+    """Why rating left a record out, said in full: the reason ``code`` (``UnratedReason``), the words in ``zh`` and
+    ``en``, and ``details``: what rating looked for (plan, kind, direction, destination zone, roaming country and
+    zone, time band) where the reason depends on them."""
+
+    code: str
+    zh: str
+    en: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def words(self, language: str = "en") -> str:
+        return self.zh if language == "zh" else self.en
+
+    def sentence(self, record_id: str, language: str = "en") -> str:
+        """``record 'w10' was not rated: no rule in plan RP_1002 for voice (outgoing) to zone 'unlisted' [no_rule]`` /
+        ``话单 w10 未计费：套餐 RP_1002 中没有适用的计费规则：… [no_rule]``."""
+        if language == "zh":
+            return f"话单 {record_id} 未计费：{self.zh} [{self.code}]"
+        return f"record {record_id!r} was not rated: {self.en} [{self.code}]"
+
+
+def _zone_of(catalog: Catalog, kind: str, peer: str | None) -> str | None:
+    """The destination zone of a call's or message's other party as rating tells it (no party: the fallback zone);
+    None for data, or a party no zone lists."""
+    if kind not in ("voice", "sms"):
+        return None
+    if peer is None:
+        zone = catalog.fallback_zone
+        return None if zone is None else zone.id
+    try:
+        return catalog.zone_for(peer).id
+    except NotFoundError:
+        return None
+
+
+def why_unrated(catalog: Catalog, record: Mapping[str, Any], reason: str, *, plan_id: str | None) -> UnratedWhy:
+    """``reason`` (an ``UnratedReason`` code) in words for the usage ``record`` (its canonical fields, as far as they
+    are known) under ``plan_id``: for ``no_rule``, the plan, kind, direction, destination zone, roaming country (and
+    its roaming zone) and time band no rule of the plan matches, e.g. "no rule for voice (outgoing) to zone
+    'unlisted' (Numbers no destination lists) in plan RP_1001"."""
+    kind = str(record.get("kind") or "")
+    kind_zh, kind_en = _KIND_WORDS.get(kind, (kind or "-", kind or "-"))
+    plan = plan_id or "-"
+    details: dict[str, Any] = {"plan_id": plan_id, "kind": kind or None}
+    if reason in ("no_rule", "peer_not_a_number"):
+        direction = record.get("direction")
+        said = _DIRECTION_WORDS.get((kind, str(direction)))
+        details["direction"] = direction
+        zh_parts, en_parts = [kind_zh + (f"（{said[0]}）" if said else "")], [kind_en + (f" ({said[1]})" if said else "")]
+        zone_id = _zone_of(catalog, kind, record.get("peer"))
+        if kind in ("voice", "sms") and reason == "no_rule":
+            details["zone"] = zone_id
+            if zone_id is None:
+                zh_parts.append("目的地不属于任何区域")
+                en_parts.append("to a destination no zone lists")
+            else:
+                name = catalog.name_of("zone", zone_id)
+                zh_parts.append(f"目的地区域 {zone_id}" + (f"（{name.zh}）" if name and name.zh != zone_id else ""))
+                en_parts.append(f"to zone {zone_id!r}" + (f" ({name.en})" if name and name.en != zone_id else ""))
+        country = str(record.get("roaming_country") or "").strip().upper()
+        if country:
+            details["roaming_country"] = country
+            try:
+                roaming = catalog.roaming_zone_for(country)
+            except NotFoundError:
+                details["roaming_zone"] = None
+                zh_parts.append(f"漫游地 {country} 未列入任何漫游区域（按非漫游计）")
+                en_parts.append(f"roaming in {country}, which no roaming zone lists (priced as at home)")
+            else:
+                details["roaming_zone"] = roaming.id
+                zh_parts.append(f"漫游地 {country}（漫游区域 {roaming.id}）")
+                en_parts.append(f"roaming in {country} (roaming zone {roaming.id!r})")
+        started = record.get("started_at")
+        if len(catalog.bands) > 1 and isinstance(started, datetime) and started.tzinfo is not None:
+            band = catalog.band_at(started).id  # where the record starts (a call cut at band changes: its first piece)
+            details["band"] = band
+            zh_parts.append(f"时段 {band}")
+            en_parts.append(f"starting in time band {band!r}")
+        what_en = " ".join([*en_parts[:1], ", ".join(en_parts[1:])] if en_parts[1:] else en_parts[:1])
+        if reason == "peer_not_a_number":
+            zh = f"对方号码不是电话号码，没有目的地区域，而套餐 {plan} 按目的地为{'，'.join(zh_parts)}计费"
+            en = (f"the other party is not a number, so it has no destination zone, and plan {plan} prices {what_en} "
+                  "by destination")
+        else:
+            zh = f"套餐 {plan} 中没有适用的计费规则：{'，'.join(zh_parts)}"
+            en = f"no rule in plan {plan} for {what_en}"
+        return UnratedWhy(reason, zh, en, details)
+    if reason == "unknown_subscriber":
+        return UnratedWhy(reason, "号码不在用户名册中，没有用来计费的套餐", "the number is not in the subscriber register: no plan "
+                          "to price it with", details)
+    if reason == "unknown_plan":
+        return UnratedWhy(reason, f"套餐 {plan} 不在资费目录中", f"plan {plan} is not in the catalog", details)
+    if reason == "unknown_kind":
+        return UnratedWhy(reason, f"用量类型 {kind or '-'} 不是 voice、sms、data 或 vas",
+                          f"usage kind {kind or '-'!r} is none of voice, sms, data, vas", details)
+    if reason == "missing_quantity":
+        what = _QUANTITY_FIELD.get(kind, "quantity")
+        return UnratedWhy(reason, f"{kind_zh}话单缺少用量（{what}）", f"the {kind_en} record has no quantity ({what})", details)
+    if reason == "quantity_too_large":
+        return UnratedWhy(reason, f"用量过大，套餐 {plan} 的资费无法精确计算",
+                          f"the quantity is too large to price exactly under plan {plan}", details)
+    return UnratedWhy(reason, f"未计费（{reason}）", f"not rated ({reason})", details)
+
+
 def _in_order(rated: pl.DataFrame) -> list[dict[str, Any]]:
     """A record's rated lines in their order (``line``: a call's band pieces by time, each piece's allowance parts
     before its charged rest), each with ``_at``: the units of the record before its own usage. Rating's ``offset``
@@ -172,7 +301,9 @@ def _in_order(rated: pl.DataFrame) -> list[dict[str, Any]]:
 
 def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: str | None = None) -> list[dict[str, Any]]:
     """For each record: ``record_id``, ``amount`` (decimal string), ``currency``, ``rule`` (the rule of its
-    charged line) and its ``lines``; or ``record_id`` and ``error`` when it cannot be priced."""
+    charged line) and its ``lines``; or ``record_id`` and ``error`` when it cannot be priced (a record rating
+    leaves out: its reason code, and in words, ``why_unrated``, what no rule matched). Every amount, the record's
+    and its lines', zero too, is written to one scale, the catalog's (``amount_scale``)."""
     out: list[dict[str, Any]] = []
     currency = catalog.operator.currency
     exp = minor_units(currency)
@@ -214,17 +345,20 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
             continue
         if result.unrated.height:
             reason = result.unrated["reason"][0]
+            why = why_unrated(catalog, frame.row(0, named=True), reason, plan_id=plan)
             out.append({"record_id": record_id, "plan_id": plan,
-                        "error": {"code": reason, "message": f"not rated under plan {plan}: {reason}"}})
+                        "error": {"code": reason, "message": f"not rated: {why.en}",
+                                  "message_zh": f"未计费：{why.zh}", "details": why.details}})
             continue
         lines = _in_order(result.rated)
         exact = _exact_amount(catalog, lines, exp)
         total = sum(ln["amount_minor"] for ln in lines)
+        scale = amount_scale(catalog)
         charged = [ln for ln in lines if ln["allowance_id"] is None] or lines
         rules = list(dict.fromkeys(ln["rule_id"] for ln in charged))
         out.append({
             "record_id": record_id,
-            "amount": str(exact if exact is not None else Decimal(total).scaleb(-exp)),
+            "amount": _at_scale(exact if exact is not None else Decimal(total).scaleb(-exp), scale),
             "currency": currency,
             "rule": rules[0] if len(rules) == 1 else "+".join(rules),
             "plan_id": plan,
@@ -235,7 +369,7 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
                         "allowance_id", "allowance_before", "allowance_used", "charged_quantity", "capped", "throttled",
                     )},
                     "offset": ln["_at"],
-                    "amount": str(Decimal(ln["amount_minor"]).scaleb(-exp)),
+                    "amount": _at_scale(Decimal(ln["amount_minor"]).scaleb(-exp), scale),
                 }
                 for ln in lines
             ],

@@ -18,8 +18,10 @@ any set of whole subscribers gives the same lines as rating them inside a larger
    (record id, source, roaming country) are gathered from the input;
 6. a record of a suspended line starting at or after its suspension is priced like any other (so its amount is
    known and explained) and held: its lines' ``verdict`` is ``line_suspended`` and billing leaves them off the bill
-   until released. The suspension instant travels with the subscriber rows (one join of the few suspended lines),
-   and the record's start is compared with it once.
+   until released. So is a record starting at or after a closed line's ``closed_at`` (``line_closed``) or before a
+   line's ``activated_at`` (``before_activation``): not the subscriber's usage, never released, only written off.
+   The instants travel with the subscriber rows (one join of the lines the register restricts, ``line_holds``),
+   and the record's start is compared with them once (``hold_reason``).
 
 ``tests/unit/_rating_reference.py`` keeps the first, plainer form of this kernel; ``test_rating_fast.py`` checks
 that both give the same lines.
@@ -44,7 +46,6 @@ from fairtel.rating._lines import (
     STATE_COLUMNS,
     UNRATED_COLUMNS,
     VAS_COUNTER,
-    HoldReason,
     RatingResult,
     Unit,
     UnratedReason,
@@ -60,7 +61,7 @@ from fairtel.rating._resolve import (
     offset_spread,
     seconds_to_band_change,
 )
-from fairtel.rating._vas import VasGate, apply_gate, gate_lines, no_gate, suspensions
+from fairtel.rating._vas import HOLD_WINDOW, VasGate, apply_gate, gate_lines, hold_reason, line_holds, no_gate
 
 _INPUT: dict[str, pl.DataType] = {
     "record_id": pl.String(),
@@ -682,10 +683,10 @@ def _rate_vas(vas: pl.DataFrame, catalog: Catalog, gate: VasGate, period: str,
                 pl.when(again).then(pl.lit(Verdict.DUPLICATE_CHARGE.value)).otherwise(pl.col("verdict")).alias("verdict"),
                 (pl.col("billable") & ~again).alias("billable"),
             )
-    if "_held" in vas.columns:  # a charge on a line held for its suspension is never billable (its own verdict kept)
-        on_hold = vas["_held"] & verdicts["billable"]
+    if "_hold" in vas.columns:  # a charge on a line whose usage is held is never billable (its own verdict kept)
+        on_hold = vas["_hold"].is_not_null() & verdicts["billable"]
         verdicts = verdicts.with_columns(
-            pl.when(on_hold).then(pl.lit(HoldReason.LINE_SUSPENDED.value)).otherwise(pl.col("verdict")).alias("verdict"),
+            pl.when(on_hold).then(pl.lit(vas["_hold"])).otherwise(pl.col("verdict")).alias("verdict"),
             (pl.col("billable") & ~on_hold).alias("billable"),
         )
     counters = verdicts.filter(pl.col("billable") & pl.col("_counter").is_not_null()).select(
@@ -806,11 +807,14 @@ def rate(
     ``arrival``: a column of non-negative integers (which file each record came in, say) that orders each
     subscriber's records before their start, so that one call over several files rates them as calls over
     each file in that order, each opening with the counters the one before closed with, would.
-    ``register``: the subscriber register's line states (``msisdn``, ``status``, optional ``suspended_at``; default:
-    those the gate carries, ``consent_gate(..., lines=...)``): a record of a suspended line starting at or after
-    its ``suspended_at`` (any record, when the register does not say since when) is rated and held, its lines'
-    ``verdict`` ``line_suspended`` (``HoldReason``): billing leaves it off the bill until someone releases it. A
-    value-added charge on it is never billable. Held usage draws allowances and caps as any usage does, in the
+    ``register``: the subscriber register's line states (``msisdn``, ``status``, optional ``activated_at``,
+    ``closed_at``, ``suspended_at``; default: those the gate carries, ``consent_gate(..., lines=...)``): a record of a
+    suspended line starting at or after its ``suspended_at`` (any record, when the register does not say since when)
+    is rated and held, its lines' ``verdict`` ``line_suspended`` (``HoldReason``): billing leaves it off the bill
+    until someone releases it. A record starting at or after a closed line's ``closed_at`` (any, when the register
+    does not say when it closed) is held ``line_closed``, one starting before the line's ``activated_at``
+    ``before_activation`` (``rating._vas.line_holds``): neither is ever billed. A value-added charge on a held line
+    is never billable. Held usage draws allowances and caps as any usage does, in the
     same order, so that its amount is what the subscriber would pay if it is released.
     Every record must start inside ``period`` (on the catalog's clock).
     """
@@ -823,16 +827,23 @@ def rate(
     subs = normalise_subscribers(subscribers, period=per)
     subs, numeric = _subscriber_keys(
         subs.join(data.select(pl.col("msisdn").unique()), on="msisdn", how="semi", maintain_order="left"), dims)
-    # the few suspended lines' instants ride on the subscriber rows into the records (no join of the usage itself)
-    held_from = suspensions(register, checked=False) if register is not None else suspensions(gate_lines(gate))
-    if held_from is not None:
-        subs = subs.join(held_from, on="msisdn", how="left", maintain_order="left")
-        if subs["_held_from"].null_count() == subs.height:
-            subs, held_from = subs.drop("_held_from"), None
+    # the instants of the lines that restrict usage (suspended, closed, activated: ``line_holds``) ride on the
+    # subscriber rows into the records (no join of the usage itself); the records' starts are compared with them
+    # once, and lines are marked only when some record is held
+    holds = line_holds(register, checked=False) if register is not None else line_holds(gate_lines(gate))
+    if holds is not None:
+        # a register carried whole (``register_gate``: every active line has an activation instant) is cut to this
+        # usage's subscribers first, by a scan of it, rather than hashed whole for the join
+        holds = holds.filter(pl.col("msisdn").is_in(subs["msisdn"].implode()))
+        subs = subs.join(holds, on="msisdn", how="left", maintain_order="left")
+        if subs.select(pl.all_horizontal(pl.col(*HOLD_WINDOW).is_null()).all()).item():
+            subs, holds = subs.drop(*HOLD_WINDOW), None
     data = data.join(subs, on="msisdn", how="left").with_row_index("_row")
     data = data.with_columns(_QUANTITY.alias("_qty")).with_columns(_reason(dims.plans).alias("_reason"))
-    if held_from is not None:
-        data = data.with_columns((pl.col("started_at") >= pl.col("_held_from")).fill_null(False).alias("_held"))
+    if holds is not None:
+        data = data.with_columns(hold_reason(pl.col("started_at")).alias("_hold"))
+        if data["_hold"].null_count() == data.height:
+            data, holds = data.drop("_hold"), None
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
     rated_vas, vas_counters = _rate_vas(
         data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog, gate or no_gate, per.key,
@@ -850,7 +861,7 @@ def rate(
     # the record's own strings, gathered by row into the lines (ties in ``_order``, the output): copied into
     # one chunk each first, because a gather from a column in several chunks (a bucket read back from several
     # pieces) is several times slower than the copy; only these few columns are worth it
-    held = [pl.when(pl.col("_held")).then(pl.lit(HoldReason.LINE_SUSPENDED.value)).alias("verdict")] if held_from is not None else []
+    held = [pl.col("_hold").alias("verdict")] if holds is not None else []
     own = data.select("record_id", "source", "roaming_country", *(["direction"] if other_direction else []), *held).rechunk()
     lines = lines.with_columns(
         (pl.col("_mi") if numeric else pl.col("msisdn")).alias("_m"),

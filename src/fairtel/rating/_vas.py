@@ -8,22 +8,28 @@ no charge is billable on a line after it closed or while it is suspended).
 
 A gate may carry the register's line states as ``lines`` (``consent.line_states``): the gate is what every engine
 already hands the kernel (to worker processes, in a Spark closure, kept up to date by online rating), so the
-kernel reads from it the suspended lines whose usage it holds (``gate_lines``; ``HoldReason``). ``register_gate``
-carries them without a consent ledger.
+kernel reads from it the lines whose usage it holds (``gate_lines``, ``line_holds``): made while the line was
+suspended (``HoldReason``), after it closed (``line_closed``) or before it was activated (``before_activation``).
+``register_gate`` carries them without a consent ledger.
+
+A consent gate also carries the providers whose billing rights are suspended (``store.merchant_windows``, handed in
+by ``with_suspended``): their charges dated while suspended are refused (verdict ``merchant_suspended``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import polars as pl
 
 from fairtel.catalog import Catalog
 from fairtel.consent import OfferBook, gate_vas, line_states
+from fairtel.consent._gate import SuspendedProviders, SuspensionWindows, suspension_windows
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.rating._lines import HoldReason
 
 VasGate = Callable[[pl.DataFrame], pl.DataFrame]
 """Takes VAS records (record_id, source, msisdn, offer_id, started_at, amount_minor, currency) and returns a
@@ -65,7 +71,8 @@ class ConsentGate:
 
     subscriptions: pl.DataFrame
     book: OfferBook | pl.DataFrame
-    suspended: tuple[str, ...]
+    # the providers suspended: ids (every charge refused) or provider → windows (``consent.gate_vas``)
+    suspended: tuple[str, ...] | Mapping[str, SuspensionWindows]
     tz: str
     lines: pl.DataFrame | None = None  # ``consent.line_states``: the lines that restrict charges
 
@@ -74,19 +81,37 @@ class ConsentGate:
 
 
 def consent_gate(
-    subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: Iterable[str] = (),
+    subscriptions: pl.DataFrame, catalog: Catalog, *, suspended: SuspendedProviders = (),
     lines: pl.DataFrame | None = None,
 ) -> VasGate:
     """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock. ``lines``: the
     subscriber register (``msisdn``, ``status``, optional ``activated_at``, ``closed_at`` and ``suspended_at``),
     so that a charge on a line after it closed, or while it is suspended, or under consent given before the
     line's activation (by a previous holder of the number), is not billable; only the lines that restrict
-    something are kept (the gate may be sent to worker processes). Without it lines are not checked."""
+    something are kept (the gate may be sent to worker processes). Without it lines are not checked.
+    ``suspended``: the providers whose billing rights are suspended (``consent.gate_vas``), e.g.
+    ``store.merchant_windows``."""
     from fairtel.consent import offer_book
 
     book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
     kept = None if lines is None else line_states(lines, subscriptions=subscriptions)
-    return ConsentGate(subscriptions, book, tuple(suspended), catalog.operator.timezone, kept)
+    held = suspension_windows(suspended) if isinstance(suspended, Mapping) else tuple(suspended)
+    return ConsentGate(subscriptions, book, held, catalog.operator.timezone, kept)
+
+
+def with_suspended(gate: VasGate | None, suspended: SuspendedProviders) -> VasGate | None:
+    """``gate`` refusing, besides what it refuses already, the charges of the providers ``suspended`` (e.g.
+    ``store.merchant_windows``: dated while each was suspended). A gate that bills no VAS charge (``no_gate``,
+    ``register_gate``) or one of another kind is returned as it is: it refuses them already, or is its maker's to
+    build with them."""
+    if not isinstance(gate, ConsentGate):
+        return gate
+    merged = dict(suspension_windows(gate.suspended))
+    for provider, windows in suspension_windows(suspended).items():
+        merged[provider] = (*merged.get(provider, ()), *windows)
+    if not merged:
+        return gate
+    return replace(gate, suspended=merged)
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,31 @@ def register_gate(lines: pl.DataFrame) -> VasGate:
     return RegisterGate(line_states(lines))
 
 
+def with_activations(gate: VasGate | None, lines: pl.DataFrame, *, since: datetime) -> VasGate | None:
+    """``gate`` (``ConsentGate``, ``RegisterGate``) carrying also the active lines of ``lines`` (the register) activated
+    after ``since`` (a period's start), so that the kernel holds their usage made before the activation
+    (``before_activation``): a consent gate keeps only the active lines that restrict a charge (``consent.line_states``),
+    and a line activated before a period began has no usage of it before its activation. Any other gate (or a line
+    listed already) is left as it is."""
+    kept = gate_lines(gate)
+    if gate is None or not isinstance(gate, (ConsentGate, RegisterGate)):
+        return gate
+    if "activated_at" not in lines.columns:
+        return gate
+    if not isinstance(lines.schema["activated_at"], pl.Datetime):  # text instants: read as the gate reads them
+        lines = line_states(lines)
+    activated = _instant(lines, "activated_at")
+    after = pl.lit(since.astimezone(UTC), dtype=pl.Datetime("us", "UTC"))  # one zone on both sides
+    recent = lines.filter((pl.col("status") == SubscriberStatus.ACTIVE.value) & (activated > after).fill_null(False))
+    if kept is not None:
+        recent = recent.filter(~pl.col("msisdn").cast(pl.String).is_in(kept["msisdn"].implode()))
+    if recent.height == 0:
+        return gate
+    fresh = line_states(recent)
+    merged = fresh if kept is None else pl.concat([kept, fresh.select(kept.columns)])
+    return replace(gate, lines=merged)
+
+
 def gate_lines(gate: VasGate | None) -> pl.DataFrame | None:
     """The register's line states a gate carries (``ConsentGate.lines``, ``RegisterGate.lines``); None: none."""
     kept = getattr(gate, "lines", None)
@@ -115,32 +165,83 @@ def gate_lines(gate: VasGate | None) -> pl.DataFrame | None:
 _SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
 
 
+LINE_CLOSED = HoldReason.LINE_CLOSED.value
+"""Hold reason: usage made at or after the line's ``closed_at`` (any, when a closed line's register does not say
+when it closed, as the consent gate reads it). Not the subscriber's to pay: a switch error or a recycled number used
+by someone else. Never released (``bill release`` refuses it); only written off."""
+BEFORE_ACTIVATION = HoldReason.BEFORE_ACTIVATION.value
+"""Hold reason: usage made before the line's ``activated_at`` (the number's previous holder, or misrouted usage).
+Never released, only written off."""
+USAGE_HOLDS: tuple[str, ...] = tuple(r.value for r in HoldReason)
+"""Every code a voice, SMS or data line's ``verdict`` holds it off the bill with."""
+NOT_RELEASABLE: tuple[str, ...] = (LINE_CLOSED, BEFORE_ACTIVATION)
+"""Hold reasons of usage made while the line was not the subscriber's: written off, never released."""
+
+
+def _instant(states: pl.DataFrame, column: str) -> pl.Expr:
+    return (pl.col(column).cast(pl.Datetime("us", "UTC")) if column in states.columns
+            else pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+
+
+def line_holds(register: pl.DataFrame | None, *, checked: bool = True) -> pl.DataFrame | None:
+    """The lines of ``register`` whose usage rating may hold, as (``msisdn``, ``_active_from``, ``_closed_from``,
+    ``_held_from``): usage starting before ``_active_from`` (the line's ``activated_at``) is held
+    ``before_activation``, at or after ``_closed_from`` (a closed line's ``closed_at``; since always when the
+    register does not say when it closed, as the consent gate reads it) ``line_closed``, at or after ``_held_from``
+    (a suspended line's ``suspended_at``, since always when unknown) ``line_suspended`` (``hold_reason``). None when
+    no line restricts anything. ``checked``: ``register`` is already ``consent.line_states`` (a gate's)."""
+    if register is None:
+        return None
+    states = register if checked else line_states(register)
+    status = pl.col("status")
+    holds = states.select(
+        pl.col("msisdn").cast(pl.String),
+        _instant(states, "activated_at").alias("_active_from"),
+        pl.when(status == SubscriberStatus.CLOSED.value)
+        .then(_instant(states, "closed_at").fill_null(_SINCE_ALWAYS)).alias("_closed_from"),
+        pl.when(status == SubscriberStatus.SUSPENDED.value)
+        .then(_instant(states, "suspended_at").fill_null(_SINCE_ALWAYS)).alias("_held_from"),
+    ).filter(pl.any_horizontal(pl.col("_active_from", "_closed_from", "_held_from").is_not_null()))
+    return holds if holds.height else None
+
+
+HOLD_WINDOW = ("_active_from", "_closed_from", "_held_from")  # the columns ``line_holds`` adds
+
+
+def hold_reason(start: pl.Expr) -> pl.Expr:
+    """Why a record starting at ``start`` is held, over ``line_holds``'s columns (null: not held). A record
+    before the line's activation or after its closing is not the subscriber's; that comes before a suspension."""
+    return (
+        pl.when(start < pl.col("_active_from")).then(pl.lit(BEFORE_ACTIVATION))
+        .when(start >= pl.col("_closed_from")).then(pl.lit(LINE_CLOSED))
+        .when(start >= pl.col("_held_from")).then(pl.lit(HoldReason.LINE_SUSPENDED.value))
+    )
+
+
 def suspensions(register: pl.DataFrame | None, *, checked: bool = True) -> pl.DataFrame | None:
     """The suspended lines of ``register`` as (``msisdn``, ``_held_from``): usage starting at or after
     ``_held_from`` is held (``HoldReason.LINE_SUSPENDED``). A line whose register does not say since when it is
     suspended (suspended before the register kept the instant) holds all its usage: the safe side for the subscriber.
-    None when no line is suspended. ``checked``: ``register`` is already ``consent.line_states`` (a gate's)."""
-    if register is None:
+    None when no line is suspended. ``checked``: ``register`` is already ``consent.line_states`` (a gate's).
+    ``line_holds`` has these and the closed and not yet active lines too."""
+    holds = line_holds(register, checked=checked)
+    if holds is None:
         return None
-    states = register if checked else line_states(register)
-    since = (pl.col("suspended_at").cast(pl.Datetime("us", "UTC")) if "suspended_at" in states.columns
-             else pl.lit(None, dtype=pl.Datetime("us", "UTC")))
-    held = states.filter(pl.col("status") == SubscriberStatus.SUSPENDED.value).select(
-        pl.col("msisdn").cast(pl.String), since.fill_null(_SINCE_ALWAYS).alias("_held_from"))
+    held = holds.filter(pl.col("_held_from").is_not_null()).select("msisdn", "_held_from")
     return held if held.height else None
 
 
 def drop_held(usage: pl.DataFrame, register: pl.DataFrame | None) -> pl.DataFrame:
-    """``usage`` (usage records) without those rating holds off the bill (``HoldReason.LINE_SUSPENDED``): a record of
-    a line ``register`` says is suspended, starting at or after its ``suspended_at`` (any, when it does not say
-    since when). For readers that price what subscribers are charged (plan advice): held usage is not charged
-    unless someone releases it."""
-    held = suspensions(register, checked=False)
-    if held is None or usage.height == 0:
+    """``usage`` (usage records) without those rating holds off the bill (``line_holds``, ``hold_reason``): a record
+    of a line ``register`` says is suspended, starting at or after its ``suspended_at`` (any, when it does not say
+    since when), one made after the line closed or before it was activated. For readers that price what subscribers
+    are charged (plan advice): held usage is not charged unless someone releases it."""
+    holds = line_holds(register, checked=False)
+    if holds is None or usage.height == 0:
         return usage
     start = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    return usage.join(held, on="msisdn", how="left", maintain_order="left").filter(
-        pl.col("_held_from").is_null() | (start < pl.col("_held_from"))).drop("_held_from")
+    return usage.join(holds, on="msisdn", how="left", maintain_order="left").filter(
+        hold_reason(start).is_null()).drop(*HOLD_WINDOW)
 
 
 def apply_gate(gate: VasGate, vas: pl.DataFrame) -> pl.DataFrame:

@@ -46,6 +46,14 @@ from fairtel.store._consent import (
 )
 from fairtel.store._engine import connect
 from fairtel.store._lake import Lake, LakeError
+from fairtel.store._merchants import (
+    MerchantSuspensionRecord,
+    lift_merchant,
+    merchant_suspensions,
+    merchant_windows,
+    suspend_merchant,
+    suspended_merchants,
+)
 from fairtel.store._migrate import current_revision, head_revision, migrate
 from fairtel.store._report import ImportReport, ImportStatus
 from fairtel.store._schema import (
@@ -64,6 +72,7 @@ from fairtel.store._schema import (
     Finding,
     FraudCase,
     LoyaltyEntry,
+    MerchantSuspension,
     RoamingCap,
     Subscriber,
     SubscriberPlan,
@@ -119,6 +128,8 @@ __all__ = [
     "Lake",
     "LakeError",
     "LoyaltyEntry",
+    "MerchantSuspension",
+    "MerchantSuspensionRecord",
     "PlainNumberInAuditError",
     "RoamingCap",
     "StoreCareData",
@@ -154,7 +165,10 @@ __all__ = [
     "import_subscribers",
     "issue_bills",
     "issued_bills",
+    "lift_merchant",
     "list_subscribers",
+    "merchant_suspensions",
+    "merchant_windows",
     "metadata",
     "migrate",
     "move_complaint",
@@ -172,6 +186,8 @@ __all__ = [
     "rerate_entries",
     "store_catalog",
     "suspend_line",
+    "suspend_merchant",
+    "suspended_merchants",
 ]
 
 if TYPE_CHECKING:

@@ -54,6 +54,7 @@ COMPLAINT_EVENT_KINDS = ("status", "escalation")
 LOYALTY_KINDS = ("earn", "redeem")
 FRAUD_CASE_STATUSES = ("open", "confirmed", "false_alarm")
 ASSIGNMENT_KINDS = ("complaint", "ticket", "chat")
+MERCHANT_ACTIONS = ("suspend", "lift")  # a provider's billing rights suspended, or the suspension lifted
 
 MSISDN = String(15)  # E.164: at most 15 digits, no "+"
 ID = String(64)
@@ -463,6 +464,25 @@ class SubscriberPlan(Base):
     plan_id: Mapped[str] = mapped_column(ID)
     effective_from: Mapped[datetime]
     recorded_at: Mapped[datetime]
+
+
+class MerchantSuspension(Base):
+    """A value-added provider's billing rights suspended or the suspension lifted (append-only): ``action`` at
+    ``at`` by ``actor``, and why. A provider is suspended from a ``suspend`` entry until the ``lift`` after it;
+    its VAS charges dated in between are refused by the consent gate (``store.merchant_windows``)."""
+
+    __tablename__ = "merchant_suspensions"
+    __table_args__ = (
+        one_of("action", MERCHANT_ACTIONS),
+        Index("ix_merchant_suspensions_provider_id_at", "provider_id", "at"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ID)
+    action: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(ID)  # the login or OS user who did it (as the audit names them)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 metadata = Base.metadata
