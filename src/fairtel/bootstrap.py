@@ -8,7 +8,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from fairtel.core.settings import Settings
+from fairtel.core.settings import Settings, secure_home
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -60,5 +60,6 @@ class App:
 def bootstrap(settings: Settings) -> App:
     # every command that keys pseudonyms and ids by the secret goes through here, not only the server
     settings.check_secrets()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    # owner-only: made 0700, or tightened (once, said on stderr) when others may read it
+    secure_home(settings.home)
     return App(settings=settings)

@@ -68,7 +68,7 @@ def test_a_subscriber_naming_another_line_is_refused(client: TestClient, tokens:
     assert (_complaints(seeded, ALICE), _complaints(seeded, BOB)) == (mine, theirs)  # filed on no line
     with seeded.engine.connect() as conn:
         denied = conn.execute(select(AccessAudit.action, AccessAudit.subject_msisdn_pseudonym)
-                              .where(AccessAudit.request_id == "complaint-for-another-line")).all()
+                              .where(AccessAudit.request_id.like("%~complaint-for-another-line"))).all()
     assert [tuple(d) for d in denied] == [("access.denied", Pseudonymizer(seeded.settings.secret_key.get_secret_value())(BOB))]
     # their own number, or none, files on their own line
     for body in ({"msisdn": ALICE}, {}):

@@ -22,7 +22,7 @@ def test_an_agent_resolves_a_finding_only_while_handling_its_customer(client: Te
         assert r.status_code == 403 and r.json()["error"]["code"] == "assignment_required", r.text
         with seeded.engine.connect() as conn:
             denied = conn.execute(select(AccessAudit.action, AccessAudit.subject_msisdn_pseudonym)
-                                  .where(AccessAudit.request_id == f"no-assignment-{action}")).all()
+                                  .where(AccessAudit.request_id.like(f"%~no-assignment-{action}"))).all()
         assert [tuple(d) for d in denied] == [("access.denied", Pseudonymizer(seeded.settings.secret_key.get_secret_value())(BOB))]
     with seeded.engine.connect() as conn:
         assert conn.scalar(select(table_of(FindingRow).c.status).where(table_of(FindingRow).c.finding_id == "fnd-2")) == "open"

@@ -40,7 +40,7 @@ def token(client: TestClient, username: str) -> str:
 def audit_rows(seeded: Seeded, request_id: str) -> list[dict[str, object]]:
     t = table_of(AccessAudit)
     with seeded.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(t).where(t.c.request_id == request_id))]
+        return [dict(r._mapping) for r in conn.execute(select(t).where(t.c.request_id.like(f"%~{request_id}")))]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,16 @@ from sqlalchemy import Connection, false, select
 
 from fairtel.api._access import Access
 from fairtel.api._paging import Page, fetch_page
-from fairtel.api._users import UserInfo, create_api_key, create_user, list_users, revoke_api_key, set_disabled
-from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.api._users import (
+    UserInfo,
+    active_user,
+    create_api_key,
+    create_user,
+    list_users,
+    revoke_api_key,
+    set_disabled,
+)
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
 from fairtel.privacy import Permission
 from fairtel.privacy._numbers import MAX_DIGITS, msisdn_problem, number_digits
@@ -156,8 +164,15 @@ def users(acc: Access) -> list[UserOut]:
 
 
 def add_user(acc: Access, body: NewUser) -> UserOut:
+    """A new login, recorded with the pseudonym of the line a subscriber login names (a search by that subscriber
+    finds who gave their line a login). A refused one (a second login for a line that has one, ``create_user``)
+    is on record too, with that pseudonym."""
     acc.require(Permission.USER_ADMIN)
-    u = create_user(acc.conn, body.username, body.password, body.role, msisdn=body.msisdn)
+    try:
+        u = create_user(acc.conn, body.username, body.password, body.role, msisdn=body.msisdn)
+    except FairtelError:
+        acc.audit("user.create", f"user/{acc.pseudonyms.login(body.username)}", msisdn=body.msisdn, reason=f"role {body.role}")
+        raise
     acc.audit("user.create", f"user/{u.username}", msisdn=u.msisdn, reason=f"role {u.role.value}")
     return _user_out(acc, u)
 
@@ -169,9 +184,19 @@ def disable_user(acc: Access, username: str, disabled: bool = True) -> None:
 
 
 def add_api_key(acc: Access, username: str, body: NewApiKey) -> ApiKeyOut:
+    """A key for a system acting as ``username``; a subscriber login gets none (``create_api_key``). The row
+    carries the pseudonym of the line the login names, if any, the attempt for a subscriber's login included:
+    a search by that subscriber finds it."""
     acc.require(Permission.USER_ADMIN)
-    key_id, key = create_api_key(acc.conn, username, label=body.label)
-    acc.audit("api_key.create", f"api_key/{key_id}", reason=f"for {acc.pseudonyms.login(username)}")
+    owner = active_user(acc.conn, username)
+    line = owner.msisdn if owner is not None else None
+    reason = f"for {acc.pseudonyms.login(username)}"
+    try:
+        key_id, key = create_api_key(acc.conn, username, label=body.label)
+    except FairtelError:
+        acc.audit("api_key.create", f"user/{acc.pseudonyms.login(username)}", msisdn=line, reason=reason)
+        raise
+    acc.audit("api_key.create", f"api_key/{key_id}", msisdn=line, reason=reason)
     return ApiKeyOut(key_id=key_id, key=key)
 
 

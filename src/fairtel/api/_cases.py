@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +13,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
@@ -65,6 +66,7 @@ from fairtel.store import (
     FraudCase,
     Lake,
     Subscriber,
+    TroubleTicket,
     get_bill,
     get_complaint,
     move_complaint,
@@ -598,8 +600,30 @@ class Decision(BaseModel):
     suspend: bool = Field(False, description="With `confirmed`, on a SIM-box or scam line: suspend the line.")
 
 
+REVEAL_MIN_CHARACTERS = 5  # besides spaces
+REVEAL_MIN_LETTERS = 3  # letters of any script: 核实来电 and "call back" alike
+
+
+def reveal_reason(text: str) -> str:
+    """Why a plain number is revealed, without surrounding spaces: words, not spaces or punctuation (``'     '``,
+    ``'.....'``, ``'12345'`` say nothing to a reader of the audit). At least 5 characters besides spaces, 3 of
+    them letters (Chinese characters count as letters); ``ValueError`` otherwise."""
+    reason = text.strip()
+    shown = [c for c in reason if not c.isspace()]
+    if len(shown) < REVEAL_MIN_CHARACTERS or sum(c.isalpha() for c in shown) < REVEAL_MIN_LETTERS:
+        raise ValueError(f"say why the number is needed, in words: at least {REVEAL_MIN_CHARACTERS} characters besides "
+                         f"spaces, {REVEAL_MIN_LETTERS} of them letters")
+    return reason
+
+
 class Reveal(BaseModel):
-    reason: str = Field(min_length=5, max_length=500)
+    reason: str = Field(min_length=5, max_length=500, description="Why the plain number is needed, in words (at least 5 "
+                        "characters besides spaces, 3 of them letters); kept in the audit, numbers as their pseudonyms.")
+
+    @field_validator("reason")
+    @classmethod
+    def _in_words(cls, value: str) -> str:
+        return reveal_reason(value)
 
 
 class RevealOut(BaseModel):
@@ -696,12 +720,60 @@ def decide_fraud_case(acc: Access, case_id: str, status: str, *, note: str | Non
     return _case_out(acc, _case_row(acc, case_id)).model_copy(update={"line": line})
 
 
+def require_reveal(acc: Access, case_id: str) -> None:
+    """Whether the caller may reveal a case's number, asked before anything they sent is read: a refusal is on
+    record (``access.denied``) with the pseudonym of the case's subscriber."""
+    with refusals_about(acc, case_subject, case_id):
+        acc.require(Permission.FRAUD_CASE_DECIDE)
+
+
 def reveal_fraud_number(acc: Access, case_id: str, reason: str) -> RevealOut:
-    """The plain number of a case (to block it, or call the subscriber): a separate action, always audited with its reason."""
-    acc.require(Permission.FRAUD_CASE_DECIDE)
+    """The plain number of a case (to block it, or call the subscriber): a separate action, always audited with its
+    reason (in words: ``reveal_reason``)."""
+    require_reveal(acc, case_id)
+    try:
+        why = reveal_reason(reason)
+    except ValueError as exc:
+        raise InvalidInputError([Problem("request", None, "reason", str(exc))], what="reveal") from None
     r = _case_row(acc, case_id)
-    acc.audit("fraud_case.reveal_number", f"fraud_case/{case_id}", msisdn=r.msisdn, reason=reason)
+    acc.audit("fraud_case.reveal_number", f"fraud_case/{case_id}", msisdn=r.msisdn, reason=why)
     return RevealOut(case_id=case_id, msisdn=r.msisdn)
+
+
+# ---- refusals of a role, about one subscriber -----------------------------------------------------------
+@contextmanager
+def refusals_about(acc: Access, subject: Callable[[Access, str], str | None], object_id: str) -> Iterator[None]:
+    """A refusal of the caller's role (403) raised inside, on a route about one object of one subscriber (a
+    fraud case, a complaint, a ticket, a finding), is recorded with that subscriber's pseudonym: the refused row
+    is then found by a search by that subscriber. The answer is the same whether the object exists or not."""
+    try:
+        yield
+    except PermissionDeniedError as exc:
+        if not acc.refused_subject:
+            acc.refused_about(subject(acc, object_id), exc)
+        raise
+
+
+def _subject_of(acc: Access, model: Any, key: str, object_id: str) -> str | None:
+    t = table_of(model)
+    found = acc.conn.scalar(select(t.c.msisdn).where(t.c[key] == object_id))
+    return None if found is None else str(found)
+
+
+def case_subject(acc: Access, case_id: str) -> str | None:
+    return _subject_of(acc, FraudCase, "case_id", case_id)
+
+
+def complaint_subject(acc: Access, complaint_id: str) -> str | None:
+    return _subject_of(acc, Complaint, "complaint_id", complaint_id)
+
+
+def ticket_subject(acc: Access, ticket_id: str) -> str | None:
+    return _subject_of(acc, TroubleTicket, "ticket_id", ticket_id)
+
+
+def finding_subject(acc: Access, finding_id: str) -> str | None:
+    return _subject_of(acc, FindingRow, "finding_id", finding_id)
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------
@@ -940,10 +1012,14 @@ def reopen_complaint(acc: Access, complaint_id: str, *, note: str | None = None)
 
 
 def _own_complaint_row(acc: Access, complaint_id: str) -> Any:
-    """A subscriber's own complaint; another line's is not found (its existence is not confirmed)."""
+    """A subscriber's own complaint; another line's is not found (its existence is not confirmed), and the attempt
+    is on record as a refused access to that line (``access.denied`` with its subscriber's pseudonym)."""
+    acc.own_msisdn()
     r = _complaint_row(acc, complaint_id)
-    if r.msisdn != acc.own_msisdn():
-        raise NotFoundError(f"no complaint {complaint_id}")
+    try:
+        acc.open_subject(r.msisdn)
+    except PermissionDeniedError:
+        raise NotFoundError(f"no complaint {complaint_id}") from None
     return r
 
 

@@ -14,10 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fairtel.api._errors import RateLimitedError, RequestTooLargeError, error_body, status_for
 from fairtel.api._services import Services, client_key
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+from fairtel.privacy import has_number
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ID_PREFIX = secrets.token_hex(4)  # this process; a counter numbers its requests (cheaper than random bytes each)
 _ids = itertools.count(1)
+_RECORDED_ID_LENGTH = 64  # the audit's request id: ours, "~", then as much of the caller's as fits
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -43,8 +45,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        given = headers.get("x-request-id", "")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else f"{_ID_PREFIX}{next(_ids):08x}"
+        request_id = request_id_for(headers.get("x-request-id", ""))
         scope.setdefault("state", {})["request_id"] = request_id
         limit = self.services.options.max_body_bytes
 
@@ -104,3 +105,17 @@ def _refuse_repeated_parameters(scope: Scope) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InvalidInputError([Problem("query", None, n, "given more than once") for n in repeated], what="request")
+
+
+def request_id_for(given: str) -> str:
+    """The id of a request, as its audit rows record it and the ``X-Request-ID`` of its answer tells: the server's
+    own (unique: this process and a counter), then ``~`` and the caller's ``X-Request-ID`` when they sent one.
+
+    The caller's id cannot stand alone: it may be any other request's id (which would mix two requests' rows in
+    the audit), or a phone number (the audit holds none). So it follows the server's, cut to what the column
+    holds, and one holding a number (``13800138000``, ``req-138-0013-8000``) or outside ``[A-Za-z0-9._-]{1,64}``
+    is not kept at all."""
+    own = f"{_ID_PREFIX}{next(_ids):08x}"
+    if given and _REQUEST_ID.fullmatch(given) and not has_number(given):
+        return f"{own}~{given[: _RECORDED_ID_LENGTH - len(own) - 1]}"
+    return own

@@ -8,16 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions, _tickets
+from fairtel.api._access import Access
 from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from fairtel.api._users import authenticate
 from fairtel.care import ComplaintCategory
-from fairtel.core.errors import PermissionDeniedError
+from fairtel.core.errors import NotFoundError, PermissionDeniedError
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
@@ -200,14 +201,27 @@ def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscript
     return _subscriptions.subscriptions(acc, svc.catalog(), msisdn)
 
 
+def _bill(acc: Access, bill_id: str) -> _customers.BillOut:
+    """A bill to a caller who may read it. A bill id is an unkeyed hash of a number and a period, computable by
+    anyone: a caller refused the bill's subscriber (an agent not handling them, another subscriber) is answered
+    as for a bill that does not exist (404), so the answer does not tell whether a number is a customer. The
+    refusal is on record all the same (``access.denied`` with the subscriber's pseudonym, "answered not_found")."""
+    try:
+        return _customers.get_bill(acc, bill_id)
+    except PermissionDeniedError:
+        if acc.refused_subject:
+            raise NotFoundError(f"no bill {bill_id}") from None
+        raise
+
+
 @router.get("/bills/{bill_id}", tags=["customers", "me"], summary="A bill and its itemised lines (its owner, or an agent handling them)")
 async def bill(acc: Acc, bill_id: str) -> _customers.BillOut:
-    return await served(acc, lambda: _customers.get_bill(acc, bill_id))
+    return await served(acc, lambda: _bill(acc, bill_id))
 
 
 @router.get("/bills/{bill_id}/lines", tags=["customers", "me"])
 async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
-    return await served(acc, lambda: _customers.get_bill(acc, bill_id).lines or [])
+    return await served(acc, lambda: _bill(acc, bill_id).lines or [])
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------
@@ -231,28 +245,33 @@ def new_complaint(acc: Acc, body: _cases.NewComplaint) -> _cases.ComplaintOut:
 @router.post("/complaints/{complaint_id}/take", tags=["care"],
              summary="Handle a complaint: opens the customer's data until the assignment expires; acknowledges it if opened or reopened")
 def take(acc: Acc, complaint_id: ComplaintId) -> _cases.AssignmentOut:
-    return _cases.take_complaint(acc, complaint_id)
+    with _cases.refusals_about(acc, _cases.complaint_subject, complaint_id):
+        return _cases.take_complaint(acc, complaint_id)
 
 
 @router.post("/complaints/{complaint_id}/resolve", tags=["care"], summary="Settle a complaint, with a note and the refund that settled it")
 def resolve_complaint(acc: Acc, complaint_id: ComplaintId, body: _cases.ResolveComplaint | None = None) -> _cases.ComplaintOut:
     b = body or _cases.ResolveComplaint()
-    return _cases.resolve_complaint(acc, complaint_id, note=b.note, refund=b.refund)
+    with _cases.refusals_about(acc, _cases.complaint_subject, complaint_id):
+        return _cases.resolve_complaint(acc, complaint_id, note=b.note, refund=b.refund)
 
 
 @router.post("/complaints/{complaint_id}/close", tags=["care"])
 def close(acc: Acc, complaint_id: ComplaintId, body: _cases.ComplaintNote | None = None) -> _cases.ComplaintOut:
-    return _cases.close_complaint(acc, complaint_id, note=body.note if body else None)
+    with _cases.refusals_about(acc, _cases.complaint_subject, complaint_id):
+        return _cases.close_complaint(acc, complaint_id, note=body.note if body else None)
 
 
 @router.post("/complaints/{complaint_id}/reopen", tags=["care"], summary="Reopen (staff; a subscriber their own resolved complaint)")
 def reopen_complaint(acc: Acc, complaint_id: ComplaintId, body: _cases.ComplaintNote | None = None) -> _cases.ComplaintOut:
-    return _cases.reopen_complaint(acc, complaint_id, note=body.note if body else None)
+    with _cases.refusals_about(acc, _cases.complaint_subject, complaint_id):
+        return _cases.reopen_complaint(acc, complaint_id, note=body.note if body else None)
 
 
 @router.get("/complaints/{complaint_id}/history", tags=["care"], summary="A complaint and its lifecycle events, oldest first")
 def complaint_history(acc: Acc, complaint_id: ComplaintId) -> _cases.ComplaintHistoryOut:
-    return _cases.complaint_history(acc, complaint_id)
+    with _cases.refusals_about(acc, _cases.complaint_subject, complaint_id):
+        return _cases.complaint_history(acc, complaint_id)
 
 
 @router.get("/assignments", tags=["care"])
@@ -281,7 +300,8 @@ def tickets(
 @router.post("/tickets/{ticket_id}/take", tags=["care"],
              summary="Handle a ticket: opens the customer's data until the assignment expires; starts work on an open one")
 def take_ticket(acc: Acc, ticket_id: TicketId) -> _tickets.AssignmentOut:
-    return _tickets.take_ticket(acc, ticket_id)
+    with _cases.refusals_about(acc, _cases.ticket_subject, ticket_id):
+        return _tickets.take_ticket(acc, ticket_id)
 
 
 @router.get("/tickets/{ticket_id}/transcript", tags=["care"],
@@ -293,23 +313,27 @@ def ticket_transcript(
     turns_limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="Turns per page (1–500); the whole "
                                                                             "conversation from `turns_from` when left out.")] = None,
 ) -> _tickets.TranscriptOut:
-    return _tickets.ticket_transcript(acc, ticket_id, turns_from=turns_from, turns_limit=turns_limit)
+    with _cases.refusals_about(acc, _cases.ticket_subject, ticket_id):
+        return _tickets.ticket_transcript(acc, ticket_id, turns_from=turns_from, turns_limit=turns_limit)
 
 
 @router.post("/tickets/{ticket_id}/notes", tags=["care"], status_code=201,
              summary="Note a ticket without moving it (the agent handling the customer; for the agents only)")
 def note_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNoteIn) -> _tickets.NoteOut:
-    return _tickets.note_ticket(acc, ticket_id, body.note)
+    with _cases.refusals_about(acc, _cases.ticket_subject, ticket_id):
+        return _tickets.note_ticket(acc, ticket_id, body.note)
 
 
 @router.post("/tickets/{ticket_id}/resolve", tags=["care"], summary="Resolve a ticket, with a note of what was done")
 def resolve_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNote | None = None) -> _tickets.TicketOut:
-    return _tickets.resolve_ticket(acc, ticket_id, note=body.note if body else None)
+    with _cases.refusals_about(acc, _cases.ticket_subject, ticket_id):
+        return _tickets.resolve_ticket(acc, ticket_id, note=body.note if body else None)
 
 
 @router.post("/tickets/{ticket_id}/close", tags=["care"], summary="Close a ticket, with a note")
 def close_ticket(acc: Acc, ticket_id: TicketId, body: _tickets.TicketNote | None = None) -> _tickets.TicketOut:
-    return _tickets.close_ticket(acc, ticket_id, note=body.note if body else None)
+    with _cases.refusals_about(acc, _cases.ticket_subject, ticket_id):
+        return _tickets.close_ticket(acc, ticket_id, note=body.note if body else None)
 
 
 # ---- findings and fraud --------------------------------------------------------------------------------
@@ -323,17 +347,20 @@ def findings(
 
 @router.get("/findings/{finding_id}", tags=["assurance"])
 def finding(acc: Acc, finding_id: str) -> _cases.FindingOut:
-    return _cases.get_finding(acc, finding_id)
+    with _cases.refusals_about(acc, _cases.finding_subject, finding_id):
+        return _cases.get_finding(acc, finding_id)
 
 
 @router.post("/findings/{finding_id}/refund", tags=["assurance"], summary="Resolve with a refund adjustment")
 def refund(acc: Acc, finding_id: str, body: _cases.Resolve | None = None) -> _cases.ResolutionOut:
-    return _cases.refund_finding(acc, finding_id, reason=body.reason if body else None)
+    with _cases.refusals_about(acc, _cases.finding_subject, finding_id):
+        return _cases.refund_finding(acc, finding_id, reason=body.reason if body else None)
 
 
 @router.post("/findings/{finding_id}/dismiss", tags=["assurance"])
 def dismiss(acc: Acc, finding_id: str, body: DismissIn) -> _cases.ResolutionOut:
-    return _cases.dismiss_finding(acc, finding_id, reason=body.reason)
+    with _cases.refusals_about(acc, _cases.finding_subject, finding_id):
+        return _cases.dismiss_finding(acc, finding_id, reason=body.reason)
 
 
 @router.get("/fraud/cases", tags=["fraud"])
@@ -346,10 +373,19 @@ def fraud_cases(
 
 @router.post("/fraud/cases/{case_id}/decide", tags=["fraud"])
 def decide(acc: Acc, case_id: str, body: _cases.Decision) -> _cases.FraudCaseOut:
-    return _cases.decide_fraud_case(acc, case_id, body.status, note=body.note, suspend=body.suspend)
+    with _cases.refusals_about(acc, _cases.case_subject, case_id):
+        return _cases.decide_fraud_case(acc, case_id, body.status, note=body.note, suspend=body.suspend)
 
 
-@router.post("/fraud/cases/{case_id}/reveal", tags=["fraud"], summary="The plain number of a case: a separate, audited action")
+def _may_reveal(acc: Acc, case_id: str) -> None:
+    """Asked before the body is read (a dependency runs before the body is validated): a caller who may not reveal
+    is refused (403, on record with the case's subscriber) whatever they sent, not told first that a reason is
+    too short (422, on record nowhere)."""
+    _cases.require_reveal(acc, case_id)
+
+
+@router.post("/fraud/cases/{case_id}/reveal", tags=["fraud"], summary="The plain number of a case: a separate, audited action",
+             dependencies=[Depends(_may_reveal)])
 def reveal(acc: Acc, case_id: str, body: _cases.Reveal) -> _cases.RevealOut:
     return _cases.reveal_fraud_number(acc, case_id, body.reason)
 

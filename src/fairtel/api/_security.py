@@ -62,6 +62,7 @@ class Principal:
     role: Role
     msisdn: str | None = None  # a subscriber's own line
     via: str = "token"
+    key_id: str | None = None  # the API key a system sent (``via == "api_key"``): the audit names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,12 @@ class TokenSigner:
             username = str(claims["sub"])
         except (ValueError, KeyError, TypeError) as exc:
             raise NotAuthenticatedError("the token is not valid") from exc
-        if (now or utc_now()) >= expires:
+        at = now or utc_now()
+        # a token lives no longer than tokens are issued for, and is not issued in the future: one signed with a
+        # leaked key, or forged, cannot outlive a login
+        if expires <= issued or expires - issued > self.ttl or issued > at + timedelta(seconds=60):
+            raise NotAuthenticatedError("the token is not valid")
+        if at >= expires:
             raise NotAuthenticatedError("the token has expired; log in again")
         msisdn = claims.get("msisdn")
         # a token issued before tokens had ids is named by its signature: it can be revoked all the same

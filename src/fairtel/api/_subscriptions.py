@@ -175,6 +175,16 @@ def _owned(acc: Access, subscription_id: str) -> tuple[str, str]:
     return row.msisdn, row.offer_id
 
 
+def _own(acc: Access, subscription_id: str, msisdn: str) -> None:
+    """A subscriber acts on their own line's subscription only. Another line's is answered as not found (its
+    existence is not confirmed), and the attempt is on record as a refused access to that line (``access.denied``
+    with its subscriber's pseudonym), as a probe of another's bill is."""
+    try:
+        acc.open_subject(msisdn)
+    except PermissionDeniedError:
+        raise NotFoundError(f"no subscription {subscription_id}") from None
+
+
 def _one(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str) -> SubscriptionOut:
     for s in subscriptions(acc, catalog, msisdn):
         if s.subscription_id == subscription_id:
@@ -191,10 +201,9 @@ def confirm(acc: Access, catalog: Catalog, subscription_id: str) -> Subscription
     """The second step, which only the subscriber can take: from now on the offer may be charged (not on a line
     that has been suspended or closed since the order)."""
     acc.require(Permission.OWN_CONSENT_WRITE)
-    mine = acc.own_msisdn()
+    acc.own_msisdn()  # a subscriber login, with its line
     msisdn, offer_id = _owned(acc, subscription_id)
-    if msisdn != mine:
-        raise NotFoundError(f"no subscription {subscription_id}")
+    _own(acc, subscription_id, msisdn)
     state = _state(acc, msisdn, subscription_id)
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
@@ -211,8 +220,7 @@ def cancel(acc: Access, catalog: Catalog, subscription_id: str) -> SubscriptionO
     msisdn, offer_id = _owned(acc, subscription_id)
     if acc.role is Role.SUBSCRIBER:
         acc.require(Permission.OWN_CONSENT_WRITE)
-        if acc.principal.msisdn != msisdn:
-            raise NotFoundError(f"no subscription {subscription_id}")
+        _own(acc, subscription_id, msisdn)
         reason = "own cancellation"
     else:
         reason = acc.open_subject(msisdn)

@@ -39,7 +39,11 @@ def create_user(
 
     A name holding a phone number (``13800138000``, ``138-0013-8000``, ``13800138000@mail.example``) is refused:
     the name is recorded in the access audit and shown to analysts beside what its user did (``resolved_by``,
-    ``decided_by``), where a number must never be."""
+    ``decided_by``), where a number must never be.
+
+    A line has at most one subscriber login in use: a second one bound to a number that has one already is
+    refused (409 ``conflict``). Whoever made it could otherwise read that subscriber's bills and usage in clear,
+    on record as the subscriber reading their own data (``one_login_per_line``)."""
     role = Role(role)
     problems: list[Problem] = []
     if not USERNAME_RE.fullmatch(username):
@@ -61,6 +65,8 @@ def create_user(
     t = table_of(User)
     if conn.scalar(select(t.c.username).where(t.c.username == username)) is not None:
         raise ConflictError(f"user {username} exists already")
+    if role is Role.SUBSCRIBER and msisdn:
+        one_login_per_line(conn, msisdn)
     now = utc_now()
     conn.execute(
         t.insert().values(
@@ -68,6 +74,28 @@ def create_user(
         )
     )
     return UserInfo(username, role, msisdn, False, now)
+
+
+def one_login_per_line(conn: Connection, msisdn: str, *, besides: str | None = None) -> None:
+    """Refuse a subscriber login for ``msisdn`` (a new one, or ``besides`` enabled again) when the line has one
+    in use already (not disabled).
+
+    The line's register row is locked first (``FOR UPDATE``: PostgreSQL holds it until the transaction ends, so
+    a second request for the same line waits and then sees the first's login; SQLite's writing transaction holds
+    the database already), so two logins made at once for one line are decided one after the other. No index
+    enforces it yet: a partial unique index on ``users (msisdn) WHERE role = 'subscriber' AND NOT disabled``
+    would."""
+    s, t = table_of(Subscriber), table_of(User)
+    conn.execute(select(s.c.msisdn).where(s.c.msisdn == msisdn).with_for_update())
+    query = select(t.c.username).where(t.c.role == Role.SUBSCRIBER.value, t.c.msisdn == msisdn, t.c.disabled.is_(False))
+    if besides is not None:
+        query = query.where(t.c.username != besides)
+    if conn.scalar(query.limit(1)) is not None:
+        raise ConflictError(
+            "this line has a subscriber login already: a line has one login in use, its subscriber's "
+            "(disable that one first if the line changed hands)",
+            details={"field": "msisdn"},
+        )
 
 
 def authenticate(conn: Connection, username: str, password: str) -> Principal:
@@ -94,15 +122,27 @@ def list_users(conn: Connection) -> list[UserInfo]:
 
 
 def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
+    """Disable or enable a login; a subscriber login is enabled again only while its line has no other in use."""
     t = table_of(User)
+    if not disabled:
+        row = conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
+        if row is not None and row.role == Role.SUBSCRIBER.value and row.msisdn:
+            one_login_per_line(conn, row.msisdn, besides=username)
     if conn.execute(update(t).where(t.c.username == username).values(disabled=disabled)).rowcount == 0:
         raise NotFoundError(f"no user {username}")
 
 
 def create_api_key(conn: Connection, username: str, *, label: str | None = None) -> tuple[str, str]:
-    """(key_id, key). The key is returned once and only its hash is kept."""
-    if active_user(conn, username) is None:
+    """(key_id, key). The key is returned once and only its hash is kept. A key is for a system, acting as a
+    staff login: a subscriber login gets none (409 ``conflict``)."""
+    user = active_user(conn, username)
+    if user is None:
         raise NotFoundError(f"no active user {username}")
+    if user.role is Role.SUBSCRIBER:
+        raise ConflictError(
+            "API keys are for systems, not subscriber logins: a subscriber signs in with their password",
+            details={"field": "username", "role": user.role.value},
+        )
     key = new_api_key()
     key_id = new_id("key")
     conn.execute(
@@ -121,15 +161,17 @@ def revoke_api_key(conn: Connection, key_id: str) -> None:
 
 
 def principal_for_api_key(conn: Connection, key: str) -> Principal:
+    """Who a key acts as. A key of a subscriber login (made before such keys were refused) is not valid: a
+    subscriber signs in with their password."""
     k, u = table_of(ApiKey), table_of(User)
     row = conn.execute(
-        select(u.c.username, u.c.role, u.c.msisdn, u.c.disabled)
+        select(u.c.username, u.c.role, u.c.msisdn, u.c.disabled, k.c.key_id)
         .join(k, k.c.username == u.c.username)
         .where(k.c.key_hash == api_key_hash(key), k.c.revoked_at.is_(None))
     ).first()
-    if row is None or row.disabled:
+    if row is None or row.disabled or row.role == Role.SUBSCRIBER.value:
         raise NotAuthenticatedError("the API key is not valid")
-    return Principal(row.username, Role(row.role), row.msisdn, via="api_key")
+    return Principal(row.username, Role(row.role), row.msisdn, via="api_key", key_id=row.key_id)
 
 
 def revoke_token(conn: Connection, token_id: str, *, username: str, expires_at: datetime) -> None:

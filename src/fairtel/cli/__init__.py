@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,14 @@ from fairtel.cli import (
     _kpi,
     _load,
     _mediation,
+    _merchants,
     _rating,
     _serve,
     _synth,
 )
 from fairtel.core.errors import FairtelError
+
+PRIVATE_UMASK = 0o077  # files 0600, directories 0700
 
 app = typer.Typer(
     name="fairtel",
@@ -65,15 +69,20 @@ def _root(
     ] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
+    # What a command writes (home, exports, backups) holds personal data: owner-only files and directories,
+    # whatever the umask; the caller's umask is back when the command ends (commands run in-process too).
+    previous = os.umask(PRIVATE_UMASK)
+    ctx.call_on_close(lambda: os.umask(previous))
     ctx.obj = CliState(home=home, actor=actor)
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _merchants, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup):
     module.register(app)
 
 
 def main() -> None:
+    os.umask(PRIVATE_UMASK)  # before anything is written, for the whole process (see ``_root``)
     try:
         app()
     except FairtelError as exc:  # anything a command did not handle itself

@@ -2,20 +2,23 @@
 
 A home's state is its database (SQLite ``fairtel.db`` by default, or PostgreSQL), the usage lake (``lake/``),
 the mediation ledger of files and records already taken (``mediation/state.sqlite``: losing it would let a file
-ingested again charge its records twice), and the models, fraud notices, outbox, rejects and the catalog text it
-holds. The backup takes them in one consistent state:
+ingested again charge its records twice), the models, fraud notices, outbox, rejects and the catalog text it
+holds, and the home's own key (``secret.key``, made when no ``FAIRTEL_SECRET_KEY`` is set: keyed pseudonyms,
+finding and case ids and tokens derive from it). The backup takes them in one consistent state:
 
 - it holds the home's mediation lock (no ingest, no watch meanwhile: one running refuses the backup, naming it)
   and every lock of the lake's rating, feature and billing runs (a run in progress refuses it), for the whole copy;
 - every SQLite database of the home is copied with SQLite's online backup (a consistent snapshot, its write-ahead
   log included), every other file byte for byte, each flushed to disk;
+- the copy is owner-only whatever the umask (directories 0700, files 0600): it holds what the home holds;
 - the copy is written under ``DEST.partial`` and renamed to ``DEST`` at the end, so a backup that was cut short
   never looks whole; ``DEST/fairtel-backup.json`` says what it holds (the fairtel version, the schema revision,
   files and bytes).
 
 A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is printed), while the writers are
 still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
-``FAIRTEL_SECRET_KEY`` (keyed pseudonyms and tokens derive from it).
+``FAIRTEL_SECRET_KEY`` when one is set (keyed pseudonyms and tokens derive from it); when none is, the copied
+``secret.key`` is the key.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 MANIFEST = "fairtel-backup.json"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal")  # a SQLite database's side files: its backup carries them
+_DIR_MODE, _FILE_MODE = 0o700, 0o600  # a backup holds the home's personal data (and its key): owner only
 
 
 class BackupBusyError(ConflictError):
@@ -147,11 +151,13 @@ def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
     try:
         with mediation_lock(home, holder="a backup"), _run_locks(home / "lake") as locks:
             partial.mkdir(parents=True)
+            os.chmod(partial, _DIR_MODE)  # before anything is copied into it
             for root, dirs, names in os.walk(home):
                 dirs.sort()
                 here = Path(root)
                 rel_dir = here.relative_to(home)
                 (partial / rel_dir).mkdir(parents=True, exist_ok=True)
+                os.chmod(partial / rel_dir, _DIR_MODE)
                 for name in sorted(names):
                     src = here / name
                     rel = rel_dir / name
@@ -164,6 +170,7 @@ def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
                     else:
                         shutil.copy2(src, dst)
                         _fsync(dst)
+                    os.chmod(dst, _FILE_MODE)  # not the source's mode, which an older umask may have opened
                     files += 1
                     size += dst.stat().st_size
             if database["backend"] == "sqlite":
@@ -174,6 +181,7 @@ def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
                         "home": str(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
                         "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks}
             (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            os.chmod(partial / MANIFEST, _FILE_MODE)
             _fsync(partial / MANIFEST)
             if dest.exists():
                 dest.rmdir()

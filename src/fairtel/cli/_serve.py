@@ -9,11 +9,42 @@ from typing import Annotated
 import typer
 
 from fairtel.cli._context import app_for
-from fairtel.cli._ui import console, fail, print_json, table
+from fairtel.cli._ui import console, err_console, fail, print_json, table
 from fairtel.core.errors import FairtelError
+from fairtel.core.settings import SECRET_FILE, Environment, Settings
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a host name (or "" / "0.0.0.0"-like): it may be reached from elsewhere
+        return False
+
+
+def exposure_warning(settings: Settings, host: str) -> str | None:
+    """What to tell an operator serving the development environment on an address others can reach; None when
+    the server stays on this machine or runs as test or production (where ``check_secrets`` refused a missing
+    secret already). Warned, not refused: the key is never a public one (with none set, it is the home's own
+    random ``secret.key``), so tokens cannot be forged nor pseudonyms reversed, and refusing would only stop a
+    container or a test machine reached from outside. What development still leaves out (a secret the operator
+    chose and keeps, session cookies marked Secure over plain http) a shared server needs: the warning says so."""
+    if settings.environment is not Environment.DEVELOPMENT or is_loopback(host):
+        return None
+    key = (f"tokens and pseudonyms are keyed by {settings.home.absolute() / SECRET_FILE} (no FAIRTEL_SECRET_KEY "
+           "set): keep that file with the home and in its backups" if settings.secret_is_home_key
+           else "FAIRTEL_SECRET_KEY is set")
+    return (f"WARNING: serving the development environment on {host or 'every address'}, reachable from other "
+            f"machines: {key}; session cookies are sent without the Secure flag over plain http. For a shared "
+            "server set FAIRTEL_ENVIRONMENT=production and FAIRTEL_SECRET_KEY, and serve behind TLS.")
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +71,8 @@ def register(app: typer.Typer) -> None:
         except FairtelError as exc:
             raise fail(exc) from exc
         bind_host, bind_port = host or settings.api_host, port or settings.api_port
+        if (warning := exposure_warning(settings, bind_host)) is not None:
+            err_console.print(warning, highlight=False, markup=False)
         console.print(f"fairtel console at http://{bind_host}:{bind_port}/ (API: /api/v1, home {settings.home})", highlight=False)
         forwarded, proxies = bool(trusted_proxy), ",".join(trusted_proxy or ()) or None
         if workers == 1:

@@ -7,9 +7,14 @@ docs/operations.md#settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
+import stat
+import sys
+import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +22,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +45,11 @@ from fairtel.core.errors import ConfigError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
 
+# The example secret the documentation once showed: public, so never used to key anything. Given as the secret (or
+# an empty one), it counts as no secret: development then uses the home's own key, other environments refuse.
 DEFAULT_SECRET = "change-me-development-only"
+SECRET_FILE = "secret.key"  # the home's own key, made on first use when no secret is set (``HomeSecret``)
+HOME_MODE = 0o700  # the home and what fairtel writes in it hold personal data: its owner only
 
 
 class Environment(StrEnum):
@@ -119,7 +137,7 @@ class Settings(BaseSettings):
     timezone: str = Field(DEMO_TIMEZONE, description="The operator's time zone: billing periods, time bands and reports use it.")
     currency: str = Field("CNY", description="Default billing currency (ISO 4217).")
     environment: Environment = Field(Environment.DEVELOPMENT, description="development, test or production; production refuses default secrets.")
-    secret_key: SecretStr = Field(SecretStr(DEFAULT_SECRET), description="Key for tokens and keyed pseudonyms of subscriber numbers. Must be set outside development.")
+    secret_key: SecretStr = Field(SecretStr(""), description="Key for tokens and keyed pseudonyms of subscriber numbers. Must be set outside development; unset in development, a random key made on first use and kept in the home (secret.key) is used.")
     engine: EngineKind = Field(EngineKind.LOCAL, description="Where kernels run: local (Polars/DuckDB) or spark.")
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
     batch_size: int = Field(1_000_000, ge=1_000, description="Records per Arrow batch in mediation and rating; bounds memory.")
@@ -130,6 +148,31 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Logging level.")
     tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
     sla: SlaHours = Field(default_factory=SlaHours, description="Complaint deadlines: hours to acknowledge and to resolve per category, and the manager-escalation margin, over the built-in policy; e.g. {\"resolve\": {\"unexplained_charge\": 12}}.")
+
+    # Why the secret given is no secret (not set, empty, the public example), or None when one was set.
+    _secret_unset: str | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _home_key_unless_set(self) -> Settings:
+        """No secret given (or an empty one, or the public example): the home's own key (``HomeSecret``), never a
+        constant anyone can read. Outside development ``check_secrets`` refuses such settings."""
+        given = self.secret_key.get_secret_value().strip() if "secret_key" in self.model_fields_set else None
+        if given is None:
+            self._secret_unset = "is not set"
+        elif not given:
+            self._secret_unset = "is empty"
+        elif given == DEFAULT_SECRET:
+            self._secret_unset = "is left at its default (the public example value)"
+        if self._secret_unset is not None:
+            # into the dict: not an assignment, so the field still counts as not set (``model_fields_set``)
+            self.__dict__["secret_key"] = HomeSecret(self.home)
+        return self
+
+    @property
+    def secret_is_home_key(self) -> bool:
+        """Whether tokens and pseudonyms are keyed by the home's own key (``<home>/secret.key``), as no secret is
+        set: a backup must carry that file, and every process serving the home must use the same home."""
+        return self._secret_unset is not None
 
     @field_validator("timezone")
     @classmethod
@@ -200,15 +243,134 @@ class Settings(BaseSettings):
             raise ConfigError(why, details={"catalog_timezone": catalog_timezone, "timezone": self.timezone})
 
     def check_secrets(self) -> None:
-        """Outside development, a secret left at its default, or empty, is refused."""
-        if self.environment is Environment.DEVELOPMENT:
+        """Outside development, a secret not set, left at its default, or empty, is refused. In development such
+        settings use the home's own random key (``HomeSecret``), never the public default."""
+        if self.environment is Environment.DEVELOPMENT or self._secret_unset is None:
             return
-        secret = self.secret_key.get_secret_value().strip()
-        if secret == DEFAULT_SECRET:
-            raise ConfigError("FAIRTEL_SECRET_KEY is left at its default; set a secret outside development")
-        if not secret:
-            # an empty key makes keyed pseudonyms and ids computable by anyone, like no key at all
-            raise ConfigError("FAIRTEL_SECRET_KEY is empty; set a secret outside development")
+        # an empty or public key makes keyed pseudonyms and ids computable by anyone, like no key at all
+        raise ConfigError(f"FAIRTEL_SECRET_KEY {self._secret_unset}; set a secret outside development "
+                          f"(environment {self.environment.value})")
+
+
+class HomeSecret(SecretStr):
+    """The key of a home whose operator set no secret: random, made on first use and kept in ``<home>/secret.key``
+    (owner only), so that every command and server process on the home keys pseudonyms and tokens alike, run after
+    run, and two homes never share one. The file is made whole under another name and linked into place, so two
+    processes making it at once end up using the same key (the one linked first). A backup carries it: restored
+    without it, a home's pseudonyms, finding and case ids would all change."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__("")
+        self.path = Path(home).absolute() / SECRET_FILE
+        self._known: str | None = None
+
+    def get_secret_value(self) -> str:
+        if self._known is None:
+            self._known = home_key(self.path)
+        return self._known
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, HomeSecret):
+            return self.path == other.path
+        return isinstance(other, SecretStr) and SecretStr(self.get_secret_value()) == other
+
+    def __hash__(self) -> int:
+        return hash(self.get_secret_value())  # as SecretStr's: equal to a SecretStr of the same key, the same hash
+
+    def __len__(self) -> int:
+        return len(self.get_secret_value())
+
+    def _display(self) -> str:
+        return "**********"  # without reading (or making) the key
+
+
+def home_key(path: Path) -> str:
+    """The key kept at ``path`` (``<home>/secret.key``), made (random, 0600) when there is none yet."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    secure_home(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{SECRET_FILE}.", dir=path.parent)  # 0600 whatever the umask
+    try:
+        try:
+            os.write(fd, (secrets.token_urlsafe(32) + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # never replaces a key another process linked first: both use it
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    with path.open("rb") as f:
+        mode = os.fstat(f.fileno())
+        text = f.read().decode("utf-8", errors="replace").strip()
+    if mode.st_mode & 0o077 and mode.st_uid == os.geteuid():
+        os.chmod(path, 0o600)
+    if not text or text == DEFAULT_SECRET:
+        raise ConfigError(f"{path}: the home's secret key file is empty or holds the public default; put back the "
+                          "file from a backup (pseudonyms and tokens derive from it), or set FAIRTEL_SECRET_KEY",
+                          details={"file": str(path)})
+    return text
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_told: set[Path] = set()
+
+
+def secure_home(home: Path) -> None:
+    """Make the home owner-only (0700) when it is made, and tighten an existing one that other users may read or
+    enter (it holds password hashes, transcripts, usage with numbers and IMEIs): once, saying so on stderr. A
+    directory fairtel should not change (not its user's, shared with the sticky bit, the user's own home or ``/``)
+    is left as it is, with a warning. Files inside a 0700 home are out of others' reach whatever their mode."""
+    try:
+        home.mkdir(parents=True, mode=HOME_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(home, HOME_MODE)  # mkdir's mode passes through the umask
+        return
+    info = home.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{home}: the home is not a directory", details={"home": str(home)})
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o077:
+        return
+    where = home.absolute()
+    if where in _told:
+        return
+    _told.add(where)
+    shared = (info.st_uid != os.geteuid() or mode & stat.S_ISVTX
+              or where.resolve() in (Path("/"), Path.home().resolve()))
+    if not shared:
+        try:
+            os.chmod(home, HOME_MODE)
+        except OSError:
+            shared = True
+    if shared:
+        print(f"fairtel: warning: the home {where} can be read by other users (mode {mode:04o}) and fairtel did not "
+              "change it; it holds personal data: make it owner-only (chmod 700) or use another home",
+              file=sys.stderr)
+    else:
+        print(f"fairtel: the home {where} could be read by other users (mode {mode:04o}); it is now owner-only "
+              f"({HOME_MODE:04o})", file=sys.stderr)
 
 
 def same_clock(a: str, b: str) -> bool:
