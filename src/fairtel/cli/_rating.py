@@ -176,9 +176,15 @@ def register(app: typer.Typer) -> None:
                               billed_lines(application, record_id, source, period))
             if rated.height == 0:
                 unrated = _find(lake, UNRATED, record_id, source, period)
-                if unrated.height:
+                if unrated.height:  # which plan, kind, direction, zone, roaming country had no rule (``why_unrated``)
+                    from fairtel.rating._quote import why_unrated
+
                     row = unrated.row(0, named=True)
-                    raise NotFoundError(f"record {record_id!r} was not rated: {row['reason']}", details={"reason": row["reason"]})
+                    found = _find(lake, "usage", record_id, row["source"], period)
+                    why = why_unrated(home_catalog(application, catalog_file, []),
+                                      found.row(0, named=True) if found.height else row, row["reason"], plan_id=row["plan_id"])
+                    raise NotFoundError(why.sentence(record_id, lang or _language(application, row["msisdn"])),
+                                        details={"reason": row["reason"], **why.details})
                 raise NotFoundError(f"no rated line for record {record_id!r} in {lake.root / RATED}")
             usage = _find(lake, "usage", record_id, source, period)
             result = explain_record(application, record_id, rated=rated, usage=usage if usage.height else None,
