@@ -87,7 +87,7 @@ def test_numbers_in_reasons_reach_the_audit_as_pseudonyms_however_written(
     audit = client.get("/api/v1/audit", params={"actor": "agent1", "action": "finding.dismiss"}, headers=auth(tokens["admin1"]))
     assert audit.status_code == 200
     row = next(i for i in audit.json()["items"] if i["resource"] == "finding/fnd-gap")
-    assert row["reason"] == (f"customer {pseudonym(seeded, '13800138000')} disputes it; the provider called "
+    assert row["reason"] == (f"customer {pseudonym(seeded, ALICE)} disputes it; the provider called "
                              f"{pseudonym(seeded, BOB)} and {pseudonym(seeded, CAROL)}")
     finding = client.get("/api/v1/findings/fnd-gap", headers=auth(tokens["analyst1"])).json()
     assert "0013" not in (finding["resolution"] or "")  # the resolution shown to analysts too

@@ -261,7 +261,8 @@ def _horoscope_charge(amount_minor: int = 600, verdict: str = "consented") -> Ch
     ("message", "category"),
     [("I never ordered the horoscope service but I was charged for it, I want a refund", "unexplained_charge"),
      ("I want to complain about an unexplained charge of 6 yuan", "unexplained_charge"),
-     ("为什么没有提醒我，我要投诉天价漫游账单", "billing_error")],
+     # filed as the regulator counts them: a roaming bill under 国际漫游, an app charging by itself under 恶意扣费
+     ("为什么没有提醒我，我要投诉天价漫游账单", "roaming")],
 )
 def test_a_complaint_asked_for_with_a_charge_question_is_recorded_and_the_question_answered(message: str,
                                                                                              category: str) -> None:
@@ -274,6 +275,13 @@ def test_a_complaint_asked_for_with_a_charge_question_is_recorded_and_the_questi
     assert data.complaints[0][1].text == message
     assert answered.intent == "charge_explain" and answered.data["record_id"] == "v-9"
     assert len(data.complaints) == 1  # not offered or recorded twice
+
+
+def test_a_complaint_about_an_app_charging_by_itself_is_filed_as_malicious_charging() -> None:
+    data = Records()
+    reply, = _talk(data, ["手机里的游戏自己偷偷扣费订了业务，我要投诉"])
+    assert reply.action == "complaint_recorded" and data.complaints[0][1].category == "malicious_charge"
+    assert "恶意扣费" in reply.text
 
 
 def test_the_explained_charge_travels_with_the_complaint() -> None:

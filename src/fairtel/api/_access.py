@@ -26,7 +26,16 @@ from fairtel.care import DEFAULT_SLA, SlaPolicy
 from fairtel.core.errors import NotFoundError, PermissionDeniedError
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
-from fairtel.privacy import Permission, Pseudonymizer, Role, can, has_number, mask_msisdn, replace_numbers, view_of
+from fairtel.privacy import (
+    Permission,
+    Pseudonymizer,
+    Role,
+    can,
+    has_number,
+    mask_msisdn,
+    pseudonymise_numbers,
+    view_of,
+)
 from fairtel.privacy._roles import View
 from fairtel.store import AgentAssignment, access_row, record_accesses
 from fairtel.store._schema import table_of
@@ -228,6 +237,19 @@ class Access:
         self._refused = (msisdn, error.code)
         return error
 
+    def refused_about(self, msisdn: str | None, error: PermissionDeniedError) -> PermissionDeniedError:
+        """Name the subscriber a refusal of the role was about (the subject of the case or ticket asked for), so
+        that its ``access.denied`` row carries their pseudonym and a search by that subscriber finds it. A
+        subject ``open_subject`` refused already stays the one named."""
+        if msisdn and self._refused is None:
+            self._refused = (msisdn, error.code)
+        return error
+
+    @property
+    def refused_subject(self) -> bool:
+        """Whether a subscriber's data was refused in this request (``open_subject``, ``refused_about``)."""
+        return self._refused is not None
+
     def own_msisdn(self) -> str:
         if self.role is not Role.SUBSCRIBER or not self.principal.msisdn:
             raise PermissionDeniedError("only a subscriber login has its own line")
@@ -254,9 +276,11 @@ class Access:
 
     # --- audit -------------------------------------------------------------------------------------------
     def hide_numbers(self, text: str) -> str:
-        """``text`` with every number in it, however written (``+86 138-0013-8000``), replaced by its keyed
-        pseudonym: free text bound for the audit. A run of digits inside an id (``fnd_01jd1234567…``) is the id's."""
-        return replace_numbers(text, self.pseudonyms.msisdn, standalone=True)
+        """``text`` with every number in it, however written (``+86 138-0013-8000``, ``13800138000``), replaced by
+        the keyed pseudonym of its E.164 form, the one the audit files its subscriber under, and ID-card and
+        bank-card numbers hidden: free text bound for the audit. A run of digits inside an id (``fnd_01jd1234567…``,
+        ``cmp-0000099``) is the id's."""
+        return pseudonymise_numbers(text, self.pseudonyms.msisdn)
 
     def audit(
         self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None, subject: str | None = None
@@ -283,10 +307,18 @@ class Access:
             action=action,
             resource=self.hide_numbers(resource)[:255],  # e.g. a user named by their number
             subject_msisdn_pseudonym=subject,
-            reason=None if reason is None else self.hide_numbers(reason),
+            reason=self.marked_via(None if reason is None else self.hide_numbers(reason)),
             request_id=self.request_id,
             at=self.now,
         )
+
+    def marked_via(self, reason: str | None) -> str | None:
+        """``reason`` with, for a request made with an API key, the key it was made through: a system acting as
+        a login is told apart from the person (the key's id is the system's, never scrubbed as free text)."""
+        if self.principal.via != "api_key":
+            return reason
+        via = f"via api_key {self.principal.key_id or '?'}"
+        return f"{reason} ({via})" if reason else via
 
     def _keep(self, rows: list[dict[str, Any]]) -> None:
         self._recorded.extend(rows)
@@ -320,7 +352,7 @@ class Access:
         reason = f"refused: {refusal}" + (f", answered {answered}" if answered != refusal else "")
         return access_row(
             actor=self.actor, role=self.role.value, action=ACCESS_DENIED, resource=(self.resource_hint or "subscriber")[:255],
-            subject_msisdn_pseudonym=subject, reason=reason, request_id=self.request_id, at=self.now,
+            subject_msisdn_pseudonym=subject, reason=self.marked_via(reason), request_id=self.request_id, at=self.now,
         )
 
     # --- assignments -------------------------------------------------------------------------------------

@@ -49,12 +49,12 @@ from fairtel.care._chat_port import (
     SubscriptionFacts,
     TicketRequest,
 )
-from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy
+from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy, classify_complaint
 from fairtel.care._intent_model import IntentPrediction
 from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, extract_msisdns, extract_offer
 from fairtel.core.errors import FairtelError
 from fairtel.core.money import Money
-from fairtel.privacy import replace_numbers
+from fairtel.privacy import e164_of, replace_numbers
 from fairtel.rating._explain import Refund, refund_words
 
 LINE_INTENTS = frozenset(
@@ -304,7 +304,7 @@ class Dialog:
         """The complaint a message asked for, recorded after the answer to its question; its category from
         its words, else from what the answer found (a VAS charge the gate refused), else from the topic."""
         verdict = answer.data.get("verdict")
-        category = (words.complaint_category(message)
+        category = (_category_of(message)
                     or ("unexplained_charge" if verdict not in (None, "consented") else None)
                     or COMPLAINT_FALLBACK.get(intent, "other"))
         if conv.complaint_id is not None and conv.complaint_category == category:
@@ -966,7 +966,7 @@ class Dialog:
         if details is None and words.asks_complaint_status(message) and not words.wants_complaint(message):
             return self._complaint_status(conv)
         text = details or message
-        category = words.complaint_category(text)
+        category = _category_of(text)
         if category is None and details is None:
             return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
         return self._record_complaint(conv, category or "other", text, {})
@@ -1074,11 +1074,18 @@ def _replace_reply(reply: Reply, **changes: Any) -> Reply:
     return replace(reply, **changes)
 
 
+def _category_of(text: str) -> str | None:
+    """The complaint category a message's words point to, as complaints are filed (``classify_complaint``: the
+    regulator's 恶意扣费 and 国际漫游 among them); None when they point to none."""
+    found = classify_complaint(text)
+    return None if found.value == "other" else found.value
+
+
 def _scrub(message: str, readable: tuple[str, ...]) -> str:
     """``message`` with every number that is not one of ``readable`` masked (``137****7000``)."""
 
     def one(digits: str) -> str:
-        msisdn = "86" + digits if len(digits) == 11 and digits.startswith("1") else digits
+        msisdn = e164_of(digits)
         if msisdn in readable:
             return digits
         return _mask(msisdn) if len(msisdn) == 13 and msisdn.startswith("86") else "*" * len(digits)

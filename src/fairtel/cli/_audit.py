@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
-from fairtel.privacy import Pseudonymizer, has_number, replace_numbers
+from fairtel.privacy import Pseudonymizer, has_number, pseudonymise_numbers
 
 if TYPE_CHECKING:
     import typer
@@ -145,9 +145,9 @@ def audit_change(
     request_id = new_id("cli")
     record_accesses(conn, [access_row(
         actor=_actor(ctx, login), role=CLI_ROLE, action=action,
-        resource=replace_numbers(resource, pseudonym, standalone=True)[:255],
+        resource=pseudonymise_numbers(resource, pseudonym)[:255],
         subject_msisdn_pseudonym=pseudonym(msisdn) if msisdn else None,
-        reason=replace_numbers(f"{reason}; {command}, run by {run_by(ctx)}", pseudonym, standalone=True),
+        reason=pseudonymise_numbers(f"{reason}; {command}, run by {run_by(ctx)}", pseudonym),
         request_id=request_id, at=utc_now(),
     )])
     return request_id
@@ -188,8 +188,8 @@ def audit_shown(
     def row(subject: str | None) -> dict[str, Any]:
         return access_row(
             actor=actor, role=CLI_ROLE, action=action,
-            resource=replace_numbers(resource or f"cli/{command.removeprefix('fairtel ')}", pseudonym, standalone=True)[:255],
-            subject_msisdn_pseudonym=subject, reason=replace_numbers(reason, pseudonym, standalone=True),
+            resource=pseudonymise_numbers(resource or f"cli/{command.removeprefix('fairtel ')}", pseudonym)[:255],
+            subject_msisdn_pseudonym=subject, reason=pseudonymise_numbers(reason, pseudonym),
             request_id=request_id, at=at,
         )
 

@@ -319,11 +319,11 @@ def _audit_as(fapp: App, actor: str, role: str, ctx: typer.Context | None = None
     """Who writes, as the complaint's history and the access audit name them: ``actor`` (``--by``), and in the
     audit's reason who ran the command (``--actor`` or the OS user), which ``--by`` does not prove."""
     from fairtel.cli._audit import run_by
-    from fairtel.privacy import Pseudonymizer, replace_numbers
+    from fairtel.privacy import Pseudonymizer, pseudonymise_numbers
     from fairtel.store import AuditAs
 
     pseudonym = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="msisdn")
-    reason = replace_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym, standalone=True)
+    reason = pseudonymise_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym)
     return AuditAs(actor, role, pseudonym, reason=reason)
 
 
@@ -354,6 +354,18 @@ def _parse_instant(text: str | None, option: str) -> datetime:
 NoteOpt = Annotated[str | None, typer.Option("--note", help="What was done or said.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does it (recorded in the history and the audit).")]
 IdArg = Annotated[str, typer.Argument(help="The complaint id.")]
+
+
+def _note_shown(note: str | None, msisdn: str) -> str | None:
+    """A note of a complaint's history as the command line shows it, the way the API shows it to the agent
+    handling the complaint: the subscriber's own number (however written: ``13800138000`` is ``8613800138000``)
+    as written, every other number masked (``138****8000``: a third party's, which the audit does not name),
+    ID-card and bank-card numbers hidden, the digits of ids (``cmp-0000099``) left as they are."""
+    from fairtel.privacy import e164_of, mask_msisdn, replace_numbers
+
+    if note is None:
+        return None
+    return replace_numbers(note, lambda digits: digits if e164_of(digits) == msisdn else mask_msisdn(digits), standalone=True)
 
 
 def _register_lifecycle(sub: typer.Typer) -> None:
@@ -400,6 +412,8 @@ def _register_lifecycle(sub: typer.Typer) -> None:
     def history_cmd(ctx: typer.Context, complaint_id: IdArg, as_json: JsonOpt = False, home: HomeOpt = None) -> None:
         """A complaint's history: every move and escalation, oldest first (events implied by a status set
         outside the lifecycle are marked unrecorded)."""
+        from dataclasses import replace
+
         from fairtel.cli._audit import audit_shown
         from fairtel.store import get_complaint
 
@@ -411,6 +425,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
                             subjects=[rec.msisdn], what=f"complaint {complaint_id} and its history", conn=conn)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
+        rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn)) for e in rec.history))
         if as_json:
             print_json(rec.to_dict())
             return

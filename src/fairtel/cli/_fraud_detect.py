@@ -293,9 +293,9 @@ def msisdn_pseudonyms(app: App) -> Callable[[str], str]:
 def hide_numbers(text: str | None, pseudonym: Callable[[str], str]) -> str | None:
     """A note with every number in it, however written, kept as its keyed pseudonym (as the API keeps numbers out
     of the audit): the note reaches the audit, the case files and the analysts reading the case."""
-    from fairtel.privacy import replace_numbers
+    from fairtel.privacy import pseudonymise_numbers
 
-    return None if text is None else replace_numbers(text, pseudonym, standalone=True)
+    return None if text is None else pseudonymise_numbers(text, pseudonym)
 
 
 # ---- output -------------------------------------------------------------------------------------------

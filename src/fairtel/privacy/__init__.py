@@ -3,25 +3,42 @@
 Owns: keyed pseudonyms of numbers and ids (stable per key, not reversible without it, unlike plain hashes
 which anyone can brute-force over the 10^10 mobile numbers of a country), keyed sort keys (a list in an order
 of its own, neither the numbers' nor the pseudonyms', read from an index), finding numbers in text however
-people write them, masking for display, the role model and its permissions. Does not own: storing the access audit (store/),
-enforcing it on requests (api/: ``can`` and ``view_of`` here) or recording what the command line shows in clear
-(cli/_audit.py: the same audit, under these pseudonyms).
+people write them (as E.164 numbers of the home numbering plan, ``HOME_COUNTRY_CODE``) and hiding ID-card and
+bank-card numbers there, masking for display, the role model and its permissions. Does not own: storing the
+access audit (store/), enforcing it on requests (api/: ``can`` and ``view_of`` here) or recording what the
+command line shows in clear (cli/_audit.py: the same audit, under these pseudonyms).
 """
 
-from fairtel.privacy._numbers import has_number, replace_numbers, replace_numbers_in
+from fairtel.privacy._numbers import (
+    CARD_NUMBER_MARK,
+    HOME_COUNTRY_CODE,
+    ID_NUMBER_MARK,
+    e164_of,
+    has_number,
+    hide_identity_numbers,
+    pseudonymise_numbers,
+    replace_numbers,
+    replace_numbers_in,
+)
 from fairtel.privacy._pseudonym import ORDER_KEY_BYTES, KeyedOrder, Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
 
 __all__ = [
+    "CARD_NUMBER_MARK",
+    "HOME_COUNTRY_CODE",
+    "ID_NUMBER_MARK",
     "ORDER_KEY_BYTES",
     "KeyedOrder",
     "Permission",
     "Pseudonymizer",
     "Role",
     "can",
+    "e164_of",
     "has_number",
+    "hide_identity_numbers",
     "mask_msisdn",
     "permissions_of",
+    "pseudonymise_numbers",
     "replace_numbers",
     "replace_numbers_in",
     "view_of",

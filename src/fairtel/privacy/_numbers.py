@@ -1,9 +1,12 @@
 """Finding subscriber numbers in text and data written by people, so that they can be shown as the reader may
 see numbers (masked, pseudonymised) or kept out of the access audit.
 
-People write a number the way they read it: ``138-0013-8000``, ``138 0013 8000``, ``+86 138 0013 8000``, in
-full-width digits, as a JSON integer or as the key of a mapping. Each of these is the same number, and each
-must be found: a pattern that only knows unbroken runs of digits lets every other spelling through.
+People write a number the way they read it: ``138-0013-8000``, ``138 0013 8000``, ``138.0013.8000``,
+``+86 138 0013 8000``, in full-width digits, as a JSON integer or as the key of a mapping. Each of these is the
+same number, and each must be found: a pattern that only knows unbroken runs of digits lets every other spelling
+through. People also write numbers that are not a subscriber's but are as personal: a resident ID-card number
+(居民身份证号码, 18 characters) or a bank-card number (16 to 19 digits, often in groups of 4). Those are never
+shown nor recorded, to anyone: they are replaced by a fixed mark wherever numbers are found.
 """
 
 from __future__ import annotations
@@ -11,28 +14,62 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 MIN_DIGITS, MAX_DIGITS = 7, 15  # a national significant number at the shortest; E.164 at the longest
 
+# The operator's home numbering plan: a number written as dialled at home is the register's E.164 number with
+# the home country code in front. The catalog's operator names a currency and a time zone but no numbering plan,
+# and no setting names one, so this is the one place it is set (the masks and pseudonyms of every number found
+# in free text go by it).
+HOME_COUNTRY_CODE = "86"
+HOME_MOBILE = re.compile(r"1[3-9]\d{9}")  # a mobile number as dialled at home (mainland China: 11 digits)
+INTERNATIONAL_PREFIX = "00"  # dialled at home before a country code (``0086 138 0013 8000``)
+
+# What an ID-card or bank-card number in text is replaced with: a mark in both languages, no digit of it kept
+# (the last digits of an ID card are what a caller is asked to prove who they are with).
+ID_NUMBER_MARK = "[身份证号 ID number]"
+CARD_NUMBER_MARK = "[银行卡号 card number]"
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643: ISO 7064 MOD 11-2
+_ID_CHECK = "10X98765432"
+_BORN_SINCE = 1900
+_CARD_DIGITS = (16, 19)
+_ICCID_PREFIX = "89"  # telecom's issuer prefix: a SIM card's ICCID (Luhn-checked too), not a payment card
+
 # One separator between groups of digits: spaces (also no-break and ideographic), or a dash with spaces
-# around it or not. Not a dot: ``12345.67`` is an amount, not a number someone dialled.
+# around it or not. A dot only where two or more of them part groups one of which has 4 digits or more
+# (``138.0013.8000``): ``12345.67`` is an amount and ``192.168.10.200`` an address, not numbers anyone dialled.
 _SPACE = "[ \u00a0\u3000]"
 _DASH = "[-\u2010-\u2015\u2212\uff0d]"
+_DOT = "[.\uff0e]"
 _SEP = f"(?:{_SPACE}*{_DASH}{_SPACE}*|{_SPACE}{{1,2}})"
-# Dates are digits and dashes too (``2026-10-03``, a period ``2026-10``): matched first, and left as they are.
-_DATE = rf"\d{{4}}{_DASH}\d{{1,2}}(?:{_DASH}\d{{1,2}})?(?!\d|{_DASH}\d)"
-_SPAN = rf"\+?\d+(?:{_SEP}\d+)*"
+_X = "XxＸｘ"  # an ID card's check character 10
+# Dates are digits and dashes or dots too (``2026-10-03``, a period ``2026-10``, ``2026.10.03``, ``03.10.2026``):
+# matched first, and left as they are.
+_DATE = (
+    rf"(?:\d{{4}}{_DASH}\d{{1,2}}(?:{_DASH}\d{{1,2}})?|\d{{4}}{_DOT}\d{{1,2}}{_DOT}\d{{1,2}}|\d{{1,2}}{_DOT}\d{{1,2}}{_DOT}\d{{4}})"
+    rf"(?!\d|(?:{_DASH}|{_DOT})\d)"
+)
+_WORD = "[0-9A-Za-z_]"
 
 
-def _pattern(boundary: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!{boundary})(?:(?P<date>{_DATE})|(?P<span>{_SPAN}))(?!{boundary})")
+def _pattern(*, standalone: bool, dots: bool) -> re.Pattern[str]:
+    # In free text a number may touch letters (``tel:8613800138000``, ``号码13800138000``): any run of digits
+    # counts. In text that also holds ids (``cmp_01jd1234567…``, ``cmp-0000099``, ``v0012340180``) a number
+    # stands alone: digits inside a word, or joined to one by a hyphen, are the id's.
+    boundary = _WORD if standalone else r"\d"
+    after_word = rf"(?<!{_WORD}{_DASH})" if standalone else ""
+    sep = f"(?:{_SEP}|{_DOT})" if dots else _SEP
+    span = rf"\+?\d+(?:{sep}\d+)*(?:[{_X}](?!{_WORD}))?"
+    return re.compile(rf"(?<!{boundary}){after_word}(?:(?P<date>{_DATE})|(?P<span>{span}))(?!{boundary})")
 
 
-# In free text a number may touch letters (``tel:8613800138000``, ``号码13800138000``): any run of digits counts.
-_IN_TEXT = _pattern(r"\d")
-# In text that also holds ids (``cmp_01jd1234567…``), a number stands alone: digits inside a word are an id's.
-_STANDALONE = _pattern(r"[0-9A-Za-z_]")
+_PATTERNS = {
+    (standalone, dots): _pattern(standalone=standalone, dots=dots)
+    for standalone in (False, True)
+    for dots in (False, True)
+}
 
 
 def number_digits(text: str) -> str | None:
@@ -42,10 +79,64 @@ def number_digits(text: str) -> str | None:
     numbers). Groups joined by separators are a number from 7 digits up, also past 15: numbers written side
     by side are each replaced when every group is one, and hidden together otherwise, never left visible."""
     groups = re.findall(r"\d+", text)
-    digits = "".join(str(unicodedata.decimal(ch)) for ch in "".join(groups))
+    digits = _ascii("".join(groups))
     if len(digits) < MIN_DIGITS or (len(groups) == 1 and len(digits) > MAX_DIGITS):
         return None
     return digits
+
+
+def e164_of(digits: str) -> str:
+    """A number found in free text (its digits, as written) as the register keeps it: E.164 digits. A mobile
+    number as dialled at home (``13800138000``) gets the home country code (``8613800138000``) and one dialled
+    with the international prefix (``008613800138000``) loses it; any other is taken as written. Only for free
+    text: a number in a field of E.164 numbers (a peer) is one already, and 11 digits from a ``1`` may be
+    another country's there."""
+    if HOME_MOBILE.fullmatch(digits):
+        return HOME_COUNTRY_CODE + digits
+    rest = digits.removeprefix(INTERNATIONAL_PREFIX)
+    if rest != digits and msisdn_problem(rest) is None and len(rest) > MIN_DIGITS:
+        return rest
+    return digits
+
+
+def is_id_card_number(text: str) -> bool:
+    """Whether ``text`` (digits, full-width ones too, and a final ``X``) is a resident ID-card number: 17 digits
+    and a check character (GB 11643), where the check character agrees with the digits or the digits hold a real
+    date of birth (the 7th to the 14th, ``YYYYMMDD``). The second catches a number written with a digit wrong,
+    which is as personal as the right one; an 18-digit id passes the first 1 time in 11, the second about 1 in
+    2000, and then is hidden, not shown."""
+    body, check = _ascii(text[:-1]), _ascii(text[-1:].upper().translate(_FULL_WIDTH_X))
+    if len(body) != 17 or not body.isdigit() or not (check.isdigit() or check == "X"):
+        return False
+    agrees = _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11] == check
+    return agrees or _is_birth_date(body[6:14])
+
+
+def _is_birth_date(yyyymmdd: str) -> bool:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return born.year >= _BORN_SINCE
+
+
+def is_card_number(digits: str) -> bool:
+    """Whether ``digits`` are a payment card's number: 16 to 19 digits passing the Luhn check, not a SIM card's
+    ICCID (which passes it too, and starts with 89)."""
+    d = _ascii(digits)
+    if not (_CARD_DIGITS[0] <= len(d) <= _CARD_DIGITS[1]) or not d.isdigit() or d.startswith(_ICCID_PREFIX):
+        return False
+    total = sum(
+        int(c) if i % 2 == 0 else (2 * int(c) - 9 if int(c) > 4 else 2 * int(c)) for i, c in enumerate(reversed(d))
+    )
+    return total % 10 == 0
+
+
+_FULL_WIDTH_X = str.maketrans({"Ｘ": "X"})
+
+
+def _ascii(text: str) -> str:
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 def msisdn_problem(text: str) -> str | None:
@@ -68,28 +159,77 @@ def msisdn_problem(text: str) -> str | None:
     return f"not an E.164 number ({why}): {text!r}"
 
 
-def replace_numbers(text: str, replace: Callable[[str], str], *, standalone: bool = False) -> str:
-    """``text`` with every number in it replaced by ``replace(digits)``.
+def _dotted_number(span: str) -> bool:
+    """Whether the dots in ``span`` part the groups of a number (``138.0013.8000``, ``+86.138.0013.8000``): two
+    dots at least, every group between them of 2 digits or more, one of 4 or more (an address has none)."""
+    parts = re.split(_DOT, span)
+    runs = [len(r) for r in re.findall(r"\d+", span)]
+    return len(parts) >= 3 and all(len(re.findall(r"\d", p)) >= 2 for p in parts) and max(runs) >= 4
 
-    ``standalone``: only numbers not touching letters or ``_`` (for text that also holds ids)."""
-    pattern = _STANDALONE if standalone else _IN_TEXT
 
+def replace_numbers(text: str, replace: Callable[[str], str], *, standalone: bool = False, e164: bool = False) -> str:
+    """``text`` with every number in it replaced by ``replace(digits)``, and every ID-card or bank-card number in
+    it by a fixed mark (``ID_NUMBER_MARK``, ``CARD_NUMBER_MARK``: ``replace`` never sees one).
+
+    ``standalone``: only numbers not touching letters or ``_``, nor joined to a word by a hyphen (for text that
+    also holds ids: ``cmp-0000099`` is a complaint, not a number). ``e164``: ``replace`` is given each number as
+    the register keeps it (``e164_of``), so that ``13800138000`` and ``+86 138 0013 8000`` are replaced alike."""
+    return _replace(text, replace, standalone=standalone, e164=e164)
+
+
+def hide_identity_numbers(text: str) -> str:
+    """``text`` with its ID-card and bank-card numbers hidden by their marks and everything else as written (phone
+    numbers too): for text shown to a reader who may read the numbers in it, such as the agent handling the
+    subscriber who wrote it, but never anyone's identity documents."""
+    return _replace(text, None, standalone=True, e164=False)
+
+
+def _replace(text: str, replace: Callable[[str], str] | None, *, standalone: bool, e164: bool) -> str:
     def one(m: re.Match[str]) -> str:
         if m.group("date") is not None:
             return m.group(0)
-        span = m.group("span")
-        digits = number_digits(span)
-        if digits is not None and len(digits) > MAX_DIGITS and all(number_digits(g) for g in re.findall(r"\d+", span)):
-            return re.sub(r"\d+", lambda g: replace(number_digits(g.group(0)) or ""), span)  # numbers side by side
-        return span if digits is None else replace(digits)
+        return span(m.group("span"))
 
-    return pattern.sub(one, text)
+    def span(written: str) -> str:
+        check = written[-1] if written[-1] in _X else ""  # an ID card's check character, or a letter after a number
+        body = written.removesuffix(check)
+        groups = re.findall(r"\d+", body)
+        digits = _ascii("".join(groups))
+        side_by_side = len(groups) > 1 and all(number_digits(g) for g in groups)
+        if not body.startswith("+") and not side_by_side:
+            if is_id_card_number(digits + check):
+                return ID_NUMBER_MARK
+            if not check and is_card_number(digits):
+                return CARD_NUMBER_MARK
+        if check:
+            return span(body) + check
+        if re.search(_DOT, body) and not _dotted_number(body):
+            return _PATTERNS[standalone, False].sub(one, body)  # an amount, an address: only the numbers beside it
+        if replace is None or number_digits(body) is None:
+            return body
+        if len(digits) > MAX_DIGITS and side_by_side:
+            return re.sub(r"\d+", lambda g: shown(replace, _ascii(g.group(0))), body)  # numbers side by side
+        return shown(replace, digits)
+
+    def shown(replace: Callable[[str], str], digits: str) -> str:
+        return replace(e164_of(digits) if e164 else digits)
+
+    return _PATTERNS[standalone, True].sub(one, text)
+
+
+def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str]) -> str:
+    """Free text bound for the access audit (a reason, a resource's name): every number in it, however written,
+    replaced by the keyed pseudonym of the number as the register keeps it, the one the audit files the
+    subscriber under (``13800138000`` and ``+86 138 0013 8000`` alike by that of ``8613800138000``); ID-card and
+    bank-card numbers by a fixed mark; the digits of ids (``cmp-0000099``, ``fnd_01jd…``) left as they are, so
+    that a row names the complaint or finding it was about."""
+    return replace_numbers(text, pseudonym, standalone=True, e164=True)
 
 
 def has_number(text: str) -> bool:
     """Whether ``text`` holds a number as people write one, wherever it stands (touching letters or not): what
-    ``replace_numbers`` would replace. A name that does (a login named by its phone number) would carry the
-    number into every place the name is shown or recorded."""
+    ``replace_numbers`` would replace, an ID-card or bank-card number included. A name that does (a login named
+    by its phone number) would carry the number into every place the name is shown or recorded."""
     found = False
 
     def mark(digits: str) -> str:
@@ -97,22 +237,27 @@ def has_number(text: str) -> bool:
         found = True
         return digits
 
-    replace_numbers(text, mark)
-    return found
+    return replace_numbers(text, mark) != text or found  # an ID-card or bank-card number is hidden, not ``mark``ed
 
 
-def replace_numbers_in(value: Any, replace: Callable[[str], str]) -> Any:
+def replace_numbers_in(value: Any, replace: Callable[[str], str], *, standalone: bool = False) -> Any:
     """``value`` (JSON-like data: evidence, notes) with every number replaced, in strings, in the keys of
-    mappings, and in integers that have a number's digits (the replacement of those is a string)."""
+    mappings, and in integers that have a number's digits (the replacement of those is a string). Numbers are
+    taken as written (a field of numbers holds E.164 ones already); ``standalone`` as for ``replace_numbers``."""
     if isinstance(value, str):
-        return replace_numbers(value, replace)
+        return replace_numbers(value, replace, standalone=standalone)
     if isinstance(value, bool):
         return value
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e16):
         digits = str(abs(int(value)))
         return replace(digits) if MIN_DIGITS <= len(digits) <= MAX_DIGITS else value
     if isinstance(value, list | tuple):
-        return [replace_numbers_in(v, replace) for v in value]
+        return [replace_numbers_in(v, replace, standalone=standalone) for v in value]
     if isinstance(value, dict):
-        return {str(replace_numbers_in(k, replace)): replace_numbers_in(v, replace) for k, v in value.items()}
+        return {
+            str(replace_numbers_in(k, replace, standalone=standalone)): replace_numbers_in(
+                v, replace, standalone=standalone
+            )
+            for k, v in value.items()
+        }
     return value
