@@ -18,12 +18,22 @@ when every event could be decoded). A batch that does not, or has no audit contr
   in the catalog's fallback roaming zone (validation accepts it, as the one code outside ISO's assigned ones).
 - ``tap_charge``/``tap_currency`` (extra columns, not the canonical ``amount``): the visited network's
   wholesale charge, which is not what the subscriber pays (the home operator rates the call under its own
-  tariff). It is the sum of the event's total charges (charge type ``00``; the components when no total is
-  given), scaled by the batch's ``tapDecimalPlaces``, as a decimal string in the TAP currency (``tapCurrency``,
-  or ``XDR`` -- SDR -- when the batch names none, as TD.57 says). Taxes and discounts are not included.
-- The extra columns (``tap_charge``, ``tap_currency``, ``vpmn``, ``imsi``) are for a caller of this reader:
-  ingest keeps only ``CLEAN_USAGE_SCHEMA``, which has no column for them, so they do not reach the lake (its
-  ``amount_minor``/``currency`` are a VAS record's price, never a wholesale charge; docs/formats.md).
+  tariff). It is the sum of the event's total charges (charge type ``00``), scaled by the batch's
+  ``tapDecimalPlaces``, as a decimal string in the TAP currency (``tapCurrency``, or ``XDR`` -- SDR -- when the
+  batch names none, as TD.57 says). Taxes and discounts are not included. A call event without it (no basic
+  service used or GPRS service used, no charge information, no charge detail list, or no charge detail of type
+  ``00`` with its charge: all mandatory in TD.57) is rejected as ``missing_field``, naming the call event, its
+  byte and where in it the charge is missing: its charge is unknown, never taken as zero. It still counts in
+  the audit control check, as TD.57 counts every event.
+- ``tap_exchange_rate``/``tap_local_currency``: the rate the batch's currency conversion gives for the
+  ``exchangeRateCode`` the event's charge information names (``exchangeRate`` scaled by its
+  ``numberOfDecimalPlaces``; empty when it names none, or several different ones), and the batch's
+  ``localCurrency``: what relating the charge to the visited network's own tariff needs.
+- ``apn`` (GPRS): the access point name's network identifier (``accessPointNameNI``), as the 3GPP reader gives it.
+- The extra columns (``tap_charge``, ``tap_currency``, ``tap_exchange_rate``, ``tap_local_currency``, ``vpmn``,
+  ``imsi``, ``apn``) are for a caller of this reader: ingest keeps only ``CLEAN_USAGE_SCHEMA``, which has no
+  column for them, so they do not reach the lake (its ``amount_minor``/``currency`` are a VAS record's price,
+  never a wholesale charge; docs/formats.md).
 - ``started_at``: the event's local time with the offset its ``utcTimeOffsetCode`` names in the batch's
   network information.
 - GPRS partials (``partialTypeIndicator`` F/I/L) carry ``session_id`` ``<sender>:<chargingId>`` and
@@ -50,7 +60,7 @@ UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code, by convention "unknown"
 
 OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
           "peer", "tap_charge", "tap_currency", "roaming_country", "cell_id", "imei", "session_id", "seq", "final",
-          "imsi", "vpmn")
+          "imsi", "vpmn", "apn", "tap_exchange_rate", "tap_local_currency")
 
 TRANSFER_BATCH, NOTIFICATION = 1, 2
 CALL_EVENT_DETAILS, BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO = 3, 4, 5, 6
@@ -96,6 +106,8 @@ class Batch:
         self.sequence = ""
         self.decimals = 0
         self.currency = SDR
+        self.local_currency = ""
+        self.rates: dict[int, Decimal] = {}  # exchangeRateCode -> exchangeRate, scaled by its numberOfDecimalPlaces
         self.offsets: dict[int, str] = {}
         self.problems: list[str] = []
 
@@ -113,6 +125,11 @@ class Batch:
                 info = tap.AccountingInfo.get_val()
                 self.decimals = int(info.get("tapDecimalPlaces", 0))
                 self.currency = _str(info.get("tapCurrency")) or SDR
+                self.local_currency = _str(info.get("localCurrency"))
+                for item in info.get("currencyConversionInfo", []):
+                    if {"exchangeRateCode", "exchangeRate"} <= item.keys():
+                        places = int(item.get("numberOfDecimalPlaces", 0))
+                        self.rates[int(item["exchangeRateCode"])] = Decimal(int(item["exchangeRate"])).scaleb(-places)
             elif tag == NETWORK_INFO:
                 tap.NetworkInfo.from_ber(data)
                 info = tap.NetworkInfo.get_val()
@@ -134,20 +151,41 @@ class Batch:
             return text  # no offset: validation rejects it as a bad timestamp
         return f"{text}{offset[:3]}:{offset[3:]}"
 
-    def amount(self, charge_lists: list[list[Mapping[str, Any]]]) -> str | None:
-        totals, parts, seen = 0, 0, False
-        for charges in charge_lists:
-            for info in charges:
-                for detail in info.get("chargeDetailList", []):
-                    seen = True
-                    if detail.get("chargeType") == b"00":
-                        totals += int(detail.get("charge", 0))
-                    else:
-                        parts += int(detail.get("charge", 0))
-        if not seen:
-            return None
-        value = Decimal(totals if totals or not parts else parts).scaleb(-self.decimals)
-        return f"{value:.{self.decimals}f}"
+    def charge(self, charge_lists: list[tuple[str, Any]]) -> tuple[str, str | None]:
+        """The event's wholesale charge: its total charges (charge type ``00``) summed, scaled by the batch's
+        ``tapDecimalPlaces``, and the exchange rate its charge information names (None when it names none, or
+        several different ones). ``charge_lists`` pairs each charge information list with where it is in the
+        event. TD.57 makes every item on the way mandatory (the list, each charge information's charge detail
+        list, and in it one charge detail of type ``00`` with its charge): when one is missing the charge is
+        unknown, not zero (``MissingCharge``)."""
+        total, codes = 0, set()
+        for where, charges in charge_lists:
+            if not charges:
+                raise MissingCharge(f"{where}.chargeInformationList", "no charge information")
+            for i, info in enumerate(charges, 1):
+                at = f"{where}.chargeInformationList[{i}]"
+                details = info.get("chargeDetailList")
+                if not details:
+                    raise MissingCharge(f"{at}.chargeDetailList", "no charge detail")
+                totals = [d for d in details if d.get("chargeType") == b"00"]
+                if not totals or any("charge" not in d for d in totals):
+                    raise MissingCharge(f"{at}.chargeDetailList[chargeType=00].charge", "no total charge (a charge "
+                                        "detail of charge type 00, with its charge)")
+                total += sum(int(d["charge"]) for d in totals)
+                if "exchangeRateCode" in info:
+                    codes.add(int(info["exchangeRateCode"]))
+        rates = {self.rates.get(code) for code in codes}
+        rate = rates.pop() if len(rates) == 1 else None
+        return f"{Decimal(total).scaleb(-self.decimals):.{self.decimals}f}", None if rate is None else str(rate)
+
+
+class MissingCharge(Exception):
+    """A call event whose charge TD.57 requires is not there: ``field`` is where it should be in the event."""
+
+    def __init__(self, field: str, what: str) -> None:
+        super().__init__(f"{field}: {what}")
+        self.field = field
+        self.what = what
 
 
 def _subscriber(choice: Any) -> tuple[str, str]:
@@ -173,6 +211,7 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
         "roaming_country": tadig_country(batch.sender),
         "tap_currency": batch.currency,
         "vpmn": batch.sender,
+        "tap_local_currency": batch.local_currency or None,
         "imei": _imei(call.get("equipmentIdentifier")),
     }
     if kind in ("mobileOriginatedCall", "mobileTerminatedCall"):
@@ -185,7 +224,9 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
         else:
             origin = basic.get("callOriginator", {})
             peer = bcd(origin["callingNumber"]) if "callingNumber" in origin else ""
-        services = call.get("basicServiceUsedList", [])
+        services = call.get("basicServiceUsedList")
+        if not services:
+            raise MissingCharge("basicServiceUsedList", "no basic service used")
         codes = {s.get("basicService", {}).get("serviceCode", ("", b""))[1] for s in services}
         location = call.get("locationInformation", {}).get("networkLocation", {})
         record.update(
@@ -194,14 +235,17 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
             direction="out" if kind == "mobileOriginatedCall" else "in",
             started_at=batch.timestamp(basic.get("callEventStartTimeStamp")),
             duration_s=basic.get("totalCallEventDuration"),
-            tap_charge=batch.amount([s.get("chargeInformationList", []) for s in services]),
             cell_id=str(location["cellId"]) if "cellId" in location else None,
         )
+        record["tap_charge"], record["tap_exchange_rate"] = batch.charge(
+            [(f"basicServiceUsedList[{i}]", s.get("chargeInformationList")) for i, s in enumerate(services, 1)])
         return record
     if kind == "gprsCall":
         basic = call["gprsBasicCallInformation"]
         msisdn, imsi = _subscriber(basic.get("gprsChargeableSubscriber", {}).get("chargeableSubscriber"))
-        used = call.get("gprsServiceUsed", {})
+        used = call.get("gprsServiceUsed")
+        if not used:
+            raise MissingCharge("gprsServiceUsed", "no GPRS service used")
         location = call.get("gprsLocationInformation", {}).get("gprsNetworkLocation", {})
         partial = _str(basic.get("partialTypeIndicator"))
         record.update(
@@ -209,9 +253,11 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
             started_at=batch.timestamp(basic.get("callEventStartTimeStamp")),
             duration_s=basic.get("totalCallEventDuration"),
             bytes_up=used.get("dataVolumeOutgoing"), bytes_down=used.get("dataVolumeIncoming"),
-            tap_charge=batch.amount([used.get("chargeInformationList", [])]),
+            apn=_str(basic.get("gprsDestination", {}).get("accessPointNameNI")) or None,
             cell_id=str(location["cellId"]) if "cellId" in location else None,
         )
+        record["tap_charge"], record["tap_exchange_rate"] = batch.charge(
+            [("gprsServiceUsed", used.get("chargeInformationList"))])
         if partial:
             record.update(session_id=f"{batch.sender}:{basic.get('chargingId')}", final=partial == "L")
         return record
@@ -434,6 +480,12 @@ class Tap3Reader:
         audit.charge += audit_charge(event)
         try:
             record = map_event(batch, index, event)
+        except MissingCharge as exc:
+            builder.reject(make_reject(
+                file, at, "missing_field", f"call event {index} at byte {at} ({event[0]}) has {exc.what}: "
+                f"{exc.field} is missing, which TD.57 requires; without it the visited network's charge is unknown "
+                f"(not zero), so the call is not read", raw, field=exc.field))
+            return
         except UnsupportedEvent:
             builder.reject(make_reject(file, at, "unsupported_record", f"TAP event {event[0]} is not read", raw))
             return
