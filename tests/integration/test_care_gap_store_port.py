@@ -57,9 +57,9 @@ def test_a_charge_is_explained_with_the_billed_tariff_and_the_correction_since(h
     assert charge is not None and charge.explanation is not None
     zh, en = charge.explanation.zh, charge.explanation.en
     assert "资费：按出账时适用的资费计算" in zh and "1.50 元/分钟" in zh and "注意" not in zh
-    assert "合计：3.00 元" in zh and "本话单由 3.00 元改为 2.40 元，已退还 0.60 元" in zh
+    assert "合计：3.00 元" in zh and "本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh
     assert zh.rstrip().endswith("更正后本话单计：2.40 元")
-    assert "3.00 CNY → 2.40 CNY; 0.60 CNY credited" in en and "note:" not in en
+    assert "3.00 CNY → 2.40 CNY; 0.60 CNY credited on your next bill" in en and "note:" not in en
     # the usage record is told too, and no number in clear: the text is said in chat and carried to agents
     assert "对方号码" in zh and "85261234567" not in zh + en
     assert A not in zh + en and mask_msisdn(A) in zh and mask_msisdn(A) in en

@@ -49,7 +49,7 @@ def test_a_billed_record_is_explained_as_billed_after_the_period_is_rated_again(
     zh = _explain(home, "--lang", "zh")
     assert "合计：0.00 元" in zh  # as the statement shows it (was 0.75, the new rating's)
     assert "资费：按出账时适用的资费计算（此后资费已调整）" in zh and "300 分钟" in zh
-    assert "本话单由 0.00 元改为 0.75 元，已补收 0.75 元" in zh and zh.rstrip().endswith("更正后本话单计：0.75 元")
+    assert "本话单由 0.00 元改为 0.75 元，将在下期账单中补收 0.75 元" in zh and zh.rstrip().endswith("更正后本话单计：0.75 元")
     en = _explain(home, "--lang", "en")
     assert "Total: 0.00 CNY" in en and "note:" not in en
     data = _explain(home, "--json")

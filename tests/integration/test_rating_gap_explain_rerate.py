@@ -50,10 +50,10 @@ def test_explained_with_the_billed_tariff_and_the_credit_issued_since(home: Path
     assert "资费：按出账时适用的资费计算" in zh
     assert "1.50 元/分钟" in zh and "2 分钟 × 1.50 元/分钟 = 3 元" in zh and "1.20" not in zh.split("合计")[0]
     assert "合计：3.00 元" in zh and "注意" not in zh  # the steps give the amount charged
-    assert "资费调整后重新计费，本话单由 3.00 元改为 2.40 元，已退还 0.60 元" in zh
+    assert "资费调整后重新计费，本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh
     assert zh.rstrip().endswith("更正后本话单计：2.40 元")
     en = _explain(home, "--lang", "en")
-    assert "Correction on " in en and "3.00 CNY → 2.40 CNY; 0.60 CNY credited" in en and "note:" not in en
+    assert "Correction on " in en and "3.00 CNY → 2.40 CNY; 0.60 CNY credited on your next bill" in en and "note:" not in en
     data = _explain(home, "--json")
     assert data["catalog_version_id"] == billed_version and data["earlier_tariff"] is True
     assert [(c["amount_minor"], c["old_minor"], c["new_minor"]) for c in data["corrections"]] == [(-60, 300, 240)]
@@ -66,7 +66,7 @@ def test_a_period_rated_again_since_is_explained_as_it_was_billed(home: Path) ->
     zh = _explain(home, "--lang", "zh")
     # the bill's line (3.00, what the statement shows), then its correction: the arithmetic adds up to what is paid
     assert "合计：3.00 元" in zh and "按出账时" in zh and "1.20 元/分钟" not in zh
-    assert "本话单由 3.00 元改为 2.40 元，已退还 0.60 元" in zh and "更正后本话单计：2.40 元" in zh
+    assert "本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh and "更正后本话单计：2.40 元" in zh
 
 
 def test_nothing_to_correct_says_nothing_of_it(home: Path) -> None:

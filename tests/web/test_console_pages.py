@@ -51,7 +51,7 @@ def test_subscriber_bill_in_both_languages(web: TestClient) -> None:
     assert BOB not in en
     web.get("/lang/zh?next=/my/bill")
     zh = web.get("/my/bill").text
-    assert "为何收费" in zh and "我的账单" in zh and "53.50 CNY" in zh
+    assert "为何收费" in zh and "我的账单" in zh and "53.50 元" in zh
     lines = re.findall(r'<td class="line-text">([^<]*)</td>', zh)
     assert lines == ["套餐月费 · 基础套餐 39 元", "国内主叫（套餐内国内主叫 300 分钟）", "港澳台长途",
                      "国内流量（套餐内国内流量 10 GiB）", "畅听音乐包 (sp-melody)"]

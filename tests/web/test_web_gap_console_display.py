@@ -59,6 +59,11 @@ def web(seeded: Seeded) -> Iterator[TestClient]:
     rows = [{**voice, "record_id": f"x-{i:04d}", "started_at": start + timedelta(minutes=37 * i), "amount_minor": 10 + i % 7}
             for i in range(EXTRA)]
     lake.write("rated", PERIOD, pa.Table.from_pylist(rows, schema=mine.schema), part="extra")
+    # and on her October bill, as its run would have written them (the page lists an issued month's billed lines)
+    billed = pa.concat_tables([pq.read_table(f) for f in lake.files("billed", periods=[PERIOD])])
+    snap = billed.filter(pc.equal(billed["msisdn"], ALICE)).slice(0, 1).to_pylist()[0]
+    lake.write("billed", PERIOD, pa.Table.from_pylist(
+        [{**snap, **{k: r[k] for k in snap if k in r}} for r in rows], schema=billed.schema), part="extra")
     case = FraudCase(
         case_id="case-shown", detector=Detector.SIMBOX, subject=ALICE, period=PERIOD, score=0.97,
         evidence={"calls_out": 4948, "calls_in": 9}, opened_at=AT, related=(BOB,),

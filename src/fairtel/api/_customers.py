@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import InvalidOperation
 from typing import Any
@@ -19,14 +20,15 @@ from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
-from fairtel.billing import LineKind, line_text
+from fairtel.billing import BILLABLE_VERDICTS, LineKind, line_text
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period
 from fairtel.privacy import KeyedOrder, Permission, Role
-from fairtel.store import Bill, Lake, RoamingCap, Subscriber, catalog_text, current_catalog
+from fairtel.rating._explain import HELD_WORDS, Correction, correction_words
+from fairtel.store import Bill, Lake, RoamingCap, Subscriber, adjustments_of, catalog_text, current_catalog
 from fairtel.store._care import PlanInForce, plan_in_force, plan_spells, record_refunds
 from fairtel.store._schema import Finding, SubscriberPlan, table_of
 
@@ -69,6 +71,20 @@ class BillOut(BaseModel):
     lines: list[BillLineOut] | None = None
 
 
+class CorrectionOut(BaseModel):
+    """An entry issued for a line's record since its bill (the record priced again after a tariff change, or charged
+    after the bill): money the next bill carries, not money paid back or taken already."""
+
+    adjustment_id: str
+    kind: str = Field(description="credit (the next bill deducts it) or debit (the next bill adds it).")
+    amount: str = Field(description="What the entry adds to the next bill: negative for a credit.")
+    currency: str
+    old_amount: str | None = Field(None, description="What the record was billed, before tax (a rerate).")
+    new_amount: str | None = Field(None, description="What the record costs now, before tax.")
+    created_at: datetime
+    carried: str = Field("next_bill", description="Where the money goes: into the next bill.")
+
+
 class UsageLineOut(BaseModel):
     record_id: str
     line: int
@@ -90,12 +106,30 @@ class UsageLineOut(BaseModel):
     verdict: str | None
     subscription_id: str | None
     why: dict[str, str] = Field(description="Why this charge, in English (en) and Chinese (zh).")
+    on_bill: bool | None = Field(
+        None, description="True: a line of the period's issued bill, as the bill was issued from it; False: a line on no "
+                          "bill (rated after the bill, held off it, or a VAS charge refused); null: the period is not billed yet.")
+    status: str | None = Field(
+        None, description="For a line not on the issued bill: after_bill (rated after the bill was issued: charged on the "
+                          "next one), held (held off the bill) or not_billed (a charge the consent gate refused).")
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list, description="Entries issued for the record since its bill, carried into the next bill.")
 
 
 class UsagePage(Page[UsageLineOut]):
     period: str
-    total: str | None = None
+    total: str | None = Field(None, description="The sum of the lines (all pages); of an issued period, what its bill charged for them.")
     currency: str | None = None
+    bill_id: str | None = Field(
+        None, description="The issued bill of the period the lines are from (its snapshot of billed lines); null when "
+                          "the period is not billed yet and the lines are the rated lines as they stand now.")
+    count: int = Field(0, description="How many lines there are in all pages.")
+    not_on_bill: list[UsageLineOut] = Field(
+        default_factory=list, description="Lines of an issued period on no bill, never in the total (first page only): "
+                                          "rated after the bill was issued (charged on the next one), or held off it.")
+    corrections_total: str | None = Field(
+        None, description="The net of the corrections issued since the bill for the period's records, carried into the "
+                          "next bill (negative: a credit); null when there are none.")
 
 
 class RoamingCapOut(BaseModel):
@@ -364,7 +398,7 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     return _bill_out(acc, found.bill, _lines_out(acc, found))
 
 
-# ---- itemised usage (rated lines in the lake) ----------------------------------------------------------
+# ---- itemised usage (of an issued period, the lines its bill was issued from; else the rated lines) ----
 _USAGE_COLS = (
     "record_id", "line", "msisdn", "started_at", "kind", "direction", "zone", "roaming_zone", "band", "roaming_country", "quantity",
     "unit", "allowance_id", "allowance_used", "charged_quantity", "amount_minor", "currency", "rule_id", "rate_id", "capped",
@@ -377,12 +411,21 @@ def usage_periods(lake: Lake) -> list[str]:
 
 
 def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None) -> list[dict[str, Any]]:
-    files = lake.files("rated", periods=[period])
+    return _lake_rows(lake, "rated", msisdn, period, kind)
+
+
+def _lake_rows(lake: Lake, dataset: str, msisdn: str, period: str, kind: str | None, *, bill: Any = None) -> list[dict[str, Any]]:
+    """The lines of ``msisdn`` in ``period`` of a lake dataset, in time order; of ``bill`` only (its id and run, as the
+    statement reads them), for the datasets a bill run writes (``billed``, ``held_usage``)."""
+    files = lake.files(dataset, periods=[period])
+    filters: list[Any] = [("msisdn", "=", msisdn)]
+    if bill is not None:
+        filters += [("bill_id", "=", bill.bill_id), ("run_id", "=", bill.run_id)]
     rows: list[dict[str, Any]] = []
     for f in files:
         present = set(pq.read_schema(f).names)
         cols = [c for c in _USAGE_COLS if c in present]
-        table = pq.read_table(f, columns=cols, filters=[("msisdn", "=", msisdn)])
+        table = pq.read_table(f, columns=cols, filters=[x for x in filters if x[0] in present])
         if kind:
             table = table.filter(pc.equal(table["kind"], kind))
         rows.extend(table.to_pylist())
@@ -390,18 +433,152 @@ def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None) -> list[
     return rows
 
 
+# the datasets a bill run writes beside its bills (``cli._billing``): the lines each bill was issued from, and the
+# usage lines it held off them
+_BILLED, _HELD = "billed", "held_usage"
+_CATALOG_VERSIONS: dict[int, Catalog] = {}  # stored catalog versions bills were issued under, parsed once
+_NOT_ON_BILL = {
+    "after_bill": ("Not on this bill: rated after the bill was issued, so it is charged on your next bill.",
+                   "不在本期账单上：本话单在出账后才计费，将计入下期账单。"),
+    "after_bill_free": ("Not on this bill: rated after the bill was issued; it costs nothing.",
+                        "不在本期账单上：本话单在出账后才计费，不收费。"),
+}
+
+
+def _billed_catalog(acc: Access, version_id: int | None, fallback: Catalog | None) -> Catalog | None:
+    """The catalog version a bill was issued under (its lines are named and priced as they were), else ``fallback``."""
+    if version_id is None:
+        return fallback
+    kept = _CATALOG_VERSIONS.get(version_id)
+    if kept is not None:
+        return kept
+    stored = catalog_text(acc.conn, version_id)
+    catalog = parse_catalog(stored, file=f"catalog version {version_id} (database)")[0] if stored is not None else None
+    if catalog is None:
+        return fallback
+    if len(_CATALOG_VERSIONS) >= 8:
+        _CATALOG_VERSIONS.clear()
+    _CATALOG_VERSIONS[version_id] = catalog
+    return catalog
+
+
+def _issued_bill(acc: Access, lake: Lake, msisdn: str, period: str) -> Any | None:
+    """The line's issued bill of ``period`` whose run wrote its lines into the lake (bill id, run, catalog version);
+    None when the period is not billed (or billed before bills kept their lines: read as rated then)."""
+    b = table_of(Bill)
+    bill = acc.conn.execute(select(b.c.bill_id, b.c.run_id, b.c.catalog_version_id)
+                            .where(b.c.msisdn == msisdn, b.c.period == period)).first()
+    if bill is None or bill.run_id is None or period not in lake.periods(_BILLED):
+        return None
+    return bill if any(f.stem == bill.run_id for f in lake.files(_BILLED, periods=[period])) else None
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str]:
+    return (r.get("source") or "", r["record_id"])
+
+
+def _refused(r: dict[str, Any]) -> bool:
+    """A VAS charge the consent gate refused: never billed (its line costs nothing)."""
+    return r.get("kind") == "vas" and r.get("verdict") not in BILLABLE_VERDICTS
+
+
+def _with_rate(row: dict[str, Any], rated: dict[tuple[str, str, int], dict[str, Any]], catalog: Catalog | None) -> dict[str, Any]:
+    """A billed line with what the snapshot does not keep: the rate (and roaming zone) of its rule, from the rated
+    line of the same rule where there is one, else the rule's rate in the catalog it was billed under; whether a
+    cap or a throttle applied, when the rated line is the very charge billed."""
+    out = dict(row)
+    now = rated.get((*_key(row), int(row.get("line") or 0)))
+    if now is not None and now.get("rule_id") == row.get("rule_id"):
+        out["roaming_zone"] = now.get("roaming_zone")
+        out["rate_id"] = now.get("rate_id")
+        if now.get("amount_minor") == row.get("amount_minor") and now.get("quantity") == row.get("quantity"):
+            out["capped"], out["throttled"] = now.get("capped"), now.get("throttled")
+    elif catalog is not None and row.get("rule_id") and row.get("kind") != "vas":
+        try:
+            out["rate_id"] = catalog.rule(str(row["rule_id"])).rate
+        except Exception:  # a rule the catalog does not hold: named by its id alone
+            out["rate_id"] = None
+    return out
+
+
+def _corrections_of(acc: Access, msisdn: str, period: str) -> dict[tuple[str, str], list[Any]]:
+    """(source, record) → the entries issued for it since the bill of ``period`` (rerate, late usage, release), oldest
+    first: what the next bill carries for it."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    for e in adjustments_of(acc.conn, msisdn):
+        if e.period == period and e.record_id is not None:
+            out.setdefault((e.source or "", e.record_id), []).append(e)
+    return out
+
+
+def _correction_out(e: Any) -> CorrectionOut:
+    return CorrectionOut(
+        adjustment_id=e.adjustment_id, kind=str(e.kind.value if hasattr(e.kind, "value") else e.kind),
+        amount=money_text(e.signed_minor, e.currency) or "0", currency=e.currency,
+        old_amount=money_text(e.old_amount_minor, e.currency), new_amount=money_text(e.new_amount_minor, e.currency),
+        created_at=e.created_at,
+    )
+
+
+def _told(why: dict[str, str], entries: Sequence[Any], catalog: Catalog | None, *, first: dict[str, str] | None = None,
+          released: bool = False) -> dict[str, str]:
+    """``why`` with what is said before it (``first``: why a line is not on the bill) and the corrections after it."""
+    tz = None if catalog is None else catalog.tz
+    out = {}
+    for lang, end in (("en", " "), ("zh", "")):
+        parts = [first[lang]] if first else []
+        parts.append(why[lang])
+        for e in entries:
+            c = Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor)
+            said = correction_words(c, e.currency, lang, tz, released=released and e.signed_minor > 0)
+            parts.append(said + ("." if lang == "en" else "。"))
+        out[lang] = end.join(parts)
+    return out
+
+
+def _line_out(r: dict[str, Any], currency: str | None, why: dict[str, str], *, on_bill: bool | None = None,
+              status: str | None = None, entries: Sequence[Any] = ()) -> UsageLineOut:
+    return UsageLineOut(
+        record_id=r["record_id"], line=int(r.get("line") or 0), started_at=r["started_at"], kind=r["kind"],
+        direction=r.get("direction"), zone=r.get("zone"), band=r.get("band"), roaming_country=r.get("roaming_country"),
+        quantity=r.get("quantity"), unit=r.get("unit"), allowance_id=r.get("allowance_id"), allowance_used=r.get("allowance_used"),
+        charged_quantity=r.get("charged_quantity"), amount=money_text(r.get("amount_minor") or 0, r.get("currency") or currency or "CNY") or "0",
+        currency=r.get("currency") or currency or "", rule_id=r.get("rule_id"), rate_id=r.get("rate_id"), verdict=r.get("verdict"),
+        subscription_id=r.get("subscription_id"), why=why, on_bill=on_bill, status=status,
+        corrections=[_correction_out(e) for e in entries],
+    )
+
+
 def usage_lines(
     acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None,
     catalog: Catalog | None = None,
 ) -> UsagePage:
-    """The rated lines of a period, each with “why this charge” in both languages (named from ``catalog``)."""
+    """The itemised lines of a period, each with “why this charge” in both languages (named from ``catalog``).
+
+    Of a period whose bill is issued, the lines the bill was issued from (its snapshot, ``billed``), named from the
+    catalog it was issued under, as its statement and ``fairtel explain`` show them: never the lines as rated again
+    since (a tariff change, a late record). What changed since is told as such: the corrections issued for a line's
+    record (carried into the next bill), and apart from the lines and their total (``not_on_bill``) the lines on no
+    bill: rated after the bill (charged on the next one), held off it, or refused by the consent gate. Of a period not
+    billed yet, the rated lines as they stand."""
     reason = acc.open_subject(msisdn)
     periods = usage_periods(lake)
     key = Period.parse(period).key if period else (periods[-1] if periods else "")
     acc.audit("usage.read", f"usage/{key or 'none'}", msisdn=msisdn, reason=reason)
     if not periods:
         return UsagePage(items=[], period=key, available=False, note="rating has not run yet: no rated lines in the lake")
-    rows = _rated_rows(lake, msisdn, key, kind) if key in periods else []
+    bill = _issued_bill(acc, lake, msisdn, key) if key else None
+    rated = _rated_rows(lake, msisdn, key, kind) if key in periods else []
+    if bill is None:
+        rows, named = rated, catalog
+    else:
+        named = _billed_catalog(acc, bill.catalog_version_id, catalog)
+        by_line = {(*_key(r), int(r.get("line") or 0)): r for r in rated}
+        rows = [_with_rate(r, by_line, named) for r in _lake_rows(lake, _BILLED, msisdn, key, kind, bill=bill)]
+        # with them, at nothing, the VAS charges the consent gate refused (no bill holds them): listed as not billed
+        on_bill = {_key(r) for r in rows}
+        rows += [r for r in rated if _refused(r) and _key(r) not in on_bill]
+        rows.sort(key=lambda r: (r["started_at"], r["record_id"], r.get("line") or 0))
     total = sum(int(r.get("amount_minor") or 0) for r in rows)
     currency = next((r["currency"] for r in rows if r.get("currency")), None)
     part, nxt = slice_page(rows, limit=limit, cursor=cursor)
@@ -414,18 +591,78 @@ def usage_lines(
     def refunds(r: dict[str, Any]) -> list[Any]:
         return record_refunds(acc.conn, msisdn, r["record_id"], source=r.get("source"), period=key) if refunded else []
 
-    items = [
-        UsageLineOut(
-            record_id=r["record_id"], line=int(r.get("line") or 0), started_at=r["started_at"], kind=r["kind"],
-            direction=r.get("direction"), zone=r.get("zone"), band=r.get("band"), roaming_country=r.get("roaming_country"),
-            quantity=r.get("quantity"), unit=r.get("unit"), allowance_id=r.get("allowance_id"), allowance_used=r.get("allowance_used"),
-            charged_quantity=r.get("charged_quantity"), amount=money_text(r.get("amount_minor") or 0, r.get("currency") or currency or "CNY") or "0",
-            currency=r.get("currency") or currency or "", rule_id=r.get("rule_id"), rate_id=r.get("rate_id"), verdict=r.get("verdict"),
-            subscription_id=r.get("subscription_id"), why=explain_line(r, catalog, refunds=refunds(r)),
-        )
-        for r in part
-    ]
-    return UsagePage(items=items, next_cursor=nxt, period=key, total=money_text(total, currency), currency=currency)
+    if bill is None:
+        items = [_line_out(r, currency, explain_line(r, named, refunds=refunds(r))) for r in part]
+        return UsagePage(items=items, next_cursor=nxt, period=key, total=money_text(total, currency), currency=currency,
+                         count=len(rows))
+
+    corrections = _corrections_of(acc, msisdn, key)
+    told: set[tuple[str, str]] = set()
+
+    def billed_out(r: dict[str, Any]) -> UsageLineOut:
+        if _refused(r) and _key(r) not in on_bill:
+            return _line_out(r, currency, explain_line(r, catalog, refunds=refunds(r)), on_bill=False, status="not_billed")
+        entries = [] if _key(r) in told else corrections.get(_key(r), [])
+        told.add(_key(r))  # a record's entries are told once, with its first line
+        why = _told(explain_line(r, named, refunds=refunds(r)), entries, named)
+        return _line_out(r, currency, why, on_bill=True, entries=entries)
+
+    items = [billed_out(r) for r in part]
+    others = _not_on_bill(lake, bill, msisdn, key, kind, rated, on_bill, named, catalog, corrections, told, refunds)
+    records = {_key(r) for r in rows} | {(o.source, o.record_id) for o in others}
+    net = [e for k, es in corrections.items() if k in records for e in es]
+    currencies = {e.currency for e in net}
+    return UsagePage(
+        items=items, next_cursor=nxt, period=key, total=money_text(total, currency), currency=currency, count=len(rows),
+        bill_id=bill.bill_id, not_on_bill=[o.line for o in others] if not cursor else [],
+        note=USAGE_AFTER_BILL if any(o.line.status == "after_bill" for o in others) else None,
+        corrections_total=money_text(sum(e.signed_minor for e in net), currencies.pop()) if len(currencies) == 1 else None,
+    )
+
+
+# said of an issued period with lines rated after its bill (the console words it in Chinese: ``web._i18n.NOTES_ZH``)
+USAGE_AFTER_BILL = "lines rated after the bill was issued are not on it: they are charged on the next bill"
+
+
+@dataclass(frozen=True, slots=True)
+class _Apart:
+    source: str
+    record_id: str
+    line: UsageLineOut
+
+
+def _not_on_bill(
+    lake: Lake, bill: Any, msisdn: str, key: str, kind: str | None, rated: list[dict[str, Any]], on_bill: set[tuple[str, str]],
+    named: Catalog | None, catalog: Catalog | None, corrections: dict[tuple[str, str], list[Any]],
+    told: set[tuple[str, str]], refunds: Callable[[dict[str, Any]], list[Any]],
+) -> list[_Apart]:
+    """The lines of an issued period on no bill, apart from the bill's: the usage its run held off it (made after the
+    line's suspension ...), then the lines rated since that the bill does not hold: usage (or a confirmed VAS charge)
+    rated after the bill was issued, charged on the next bill (with the entry that charges it, once issued). The VAS
+    charges the consent gate refused are listed with the bill's lines, at nothing."""
+    held = _lake_rows(lake, _HELD, msisdn, key, kind, bill=bill) if key in lake.periods(_HELD) else []
+    out: list[_Apart] = []
+
+    def entries_of(r: dict[str, Any]) -> list[Any]:
+        found = [] if _key(r) in told else corrections.get(_key(r), [])
+        told.add(_key(r))  # a record's entries are told once, with its first line
+        return found
+
+    for r in (_with_rate(h, {}, named) for h in held):
+        words = HELD_WORDS.get(str(r.get("verdict") or ""))
+        first = None if words is None else {"en": words[1] + ".", "zh": words[0] + "。"}
+        entries = entries_of(r)
+        why = _told(explain_line(r, named), entries, named, first=first, released=True)
+        out.append(_Apart(*_key(r), _line_out(r, r.get("currency"), why, on_bill=False, status="held", entries=entries)))
+    kept = {_key(r) for r in held}
+    for r in rated:
+        if _key(r) in on_bill or _key(r) in kept or _refused(r):
+            continue
+        entries = entries_of(r)
+        said = _NOT_ON_BILL["after_bill" if (r.get("amount_minor") or 0) > 0 else "after_bill_free"]
+        why = _told(explain_line(r, catalog, refunds=refunds(r)), entries, catalog, first={"en": said[0], "zh": said[1]})
+        out.append(_Apart(*_key(r), _line_out(r, r.get("currency"), why, on_bill=False, status="after_bill", entries=entries)))
+    return out
 
 
 # ---- roaming cap ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ id is kept beside its name); without it, by their ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,19 +23,40 @@ def quantity_text(value: int | None, unit: str | None) -> tuple[str, str]:
         return "", ""
     if unit == "second":
         m, s = divmod(int(value), 60)
-        return (f"{m} min {s:02d} s", f"{m}分{s:02d}秒") if m else (f"{s} s", f"{s}秒")
+        return (f"{m} min {s:02d} s", f"{m} 分 {s:02d} 秒") if m else (f"{s} s", f"{s} 秒")
     if unit == "byte":  # MiB of 1024² bytes, as the catalog prices data and the statement counts and names it
         mib = int(value) / 1024**2
         return f"{mib:,.2f} MiB", f"{mib:,.2f} MiB"
     if unit == "message":
-        return f"{value} message{'s' if value != 1 else ''}", f"{value}条"
+        return f"{value} message{'s' if value != 1 else ''}", f"{value} 条"
     if unit == "item":  # a value-added service counts its charges
-        return f"{value} charge{'s' if value != 1 else ''}", f"{value}笔"
+        return f"{value} charge{'s' if value != 1 else ''}", f"{value} 笔"
     return str(value), str(value)
 
 
 _KIND = {"voice": ("call", "通话"), "sms": ("SMS", "短信"), "data": ("data", "流量"), "vas": ("value-added service", "增值业务")}
 _DIR = {"out": ("outgoing", "主叫"), "in": ("incoming", "被叫")}
+# a message is sent or received (发送/接收), as the statement words it, not made or answered like a call
+_SMS_DIR = {"out": ("sent", "发送"), "in": ("received", "接收")}
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _zh_cat(*parts: str) -> str:
+    """Chinese text put together with a space wherever a letter or digit meets a Chinese character at a join
+    (docs/rating.md "Words": ``短信 1 条``, ``在 JP 漫游``), as the statement and ``fairtel explain`` write; the
+    catalog's names are kept as they are written."""
+    out = ""
+    for part in parts:
+        if out and part and ((out[-1].isascii() and out[-1].isalnum() and _CJK.match(part[0]))
+                             or (_CJK.match(out[-1]) and part[0].isascii() and part[0].isalnum())):
+            out += " "
+        out += part
+    return out
+
+
+def _money_zh(amount: str, currency: str) -> str:
+    """``0.72 元`` for yuan, as the statement and the explanation word amounts in Chinese; else ``9.50 GBP``."""
+    return f"{amount} 元" if currency == "CNY" else f"{amount} {currency}"
 
 
 # the consent gate's verdicts in words, as the rating explanation says them: (en, zh)
@@ -78,7 +100,7 @@ def explain_line(row: dict[str, Any], catalog: Catalog | None = None, *, refunds
         if sub and (row.get("amount_minor") or 0) > 0:
             out = {
                 "en": f"Value-added charge of {amount} {currency} for {o_en} under your subscription {sub}, confirmed when charged (rule {rule_en}, consent check: {v_en}).",
-                "zh": f"增值业务“{o_zh}”费用 {amount} {currency}，扣费时依据您已确认的订购 {sub}（规则 {rule_zh}，同意校验：{v_zh}）。",
+                "zh": f"增值业务“{o_zh}”费用 {_money_zh(amount, currency)}，扣费时依据您已确认的订购 {sub}（规则 {rule_zh}，同意校验：{v_zh}）。",
             }
             if refunds:  # found afterwards not to be owed: refunded
                 tz = None if catalog is None else catalog.tz
@@ -90,34 +112,36 @@ def explain_line(row: dict[str, Any], catalog: Catalog | None = None, *, refunds
             "zh": f"未计费：没有已确认的订购可支持此“{o_zh}”增值业务扣费（同意校验：{v_zh}）。",
         }
     k_en, k_zh = _KIND.get(kind, (kind, kind))
-    d_en, d_zh = _DIR.get(str(row.get("direction") or ""), ("", ""))
+    d_en, d_zh = (_SMS_DIR if kind == "sms" else _DIR).get(str(row.get("direction") or ""), ("", ""))
     q_en, q_zh = quantity_text(row.get("quantity"), row.get("unit"))
     z_en, z_zh = _label(catalog, "zone", row.get("zone"))
-    where_en = f" to zone “{z_en}”" if kind in ("voice", "sms") else ""
+    # an incoming call or message comes from its zone (the other party's), an outgoing one goes to it
+    where_en = (f" from zone “{z_en}”" if row.get("direction") == "in" else f" to zone “{z_en}”") if kind in ("voice", "sms") else ""
     where_zh = f"（{z_zh}）" if kind in ("voice", "sms") else ""
     if row.get("roaming_country"):
         r_en, r_zh = _label(catalog, "roaming zone", row.get("roaming_zone"))
         where_en += f", roaming in {row['roaming_country']} ({r_en})"
-        where_zh += f"，在{row['roaming_country']}漫游（{r_zh}）"
+        where_zh += f"，在 {row['roaming_country']} 漫游（{r_zh}）"
     band = row.get("band")
     b_en, b_zh = _label(catalog, "band", band)
-    en = [f"{q_en} {d_en} {k_en}{where_en}".replace("  ", " ").strip() + (f", {b_en.lower()} band" if band else "") + "."]
-    zh = [f"{d_zh}{k_zh}{q_zh}{where_zh}" + (f"，{b_zh}时段" if band else "") + "。"]
+    head = f"{k_en} {d_en}{where_en}" if kind == "sms" else f"{q_en} {d_en} {k_en}{where_en}"  # an SMS sent to zone …
+    en = [head.replace("  ", " ").strip() + (f", {b_en.lower()} band" if band else "") + "."]
+    zh = [_zh_cat(d_zh, k_zh, q_zh, where_zh) + (_zh_cat("，", b_zh, "时段") if band else "") + "。"]
     used = row.get("allowance_used") or 0
     if row.get("allowance_id") and used:
         u_en, u_zh = quantity_text(used, row.get("unit"))
         a_en, a_zh = _label(catalog, "allowance", row["allowance_id"])
         en.append(f"{u_en} came from your allowance “{a_en}”.")
-        zh.append(f"其中{u_zh}由套餐内额度“{a_zh}”抵扣。")
+        zh.append(f"其中 {u_zh} 由套餐内额度“{a_zh}”抵扣。")
     charged = row.get("charged_quantity") or 0
     rate_en, rate_zh = _label(catalog, "rate", row.get("rate_id"))
     if (row.get("amount_minor") or 0) > 0:
         c_en, c_zh = quantity_text(charged, row.get("unit"))
         en.append(f"{c_en} charged {amount} {currency} by rule {rule_en} at {rate_en}.")
-        zh.append(f"按规则{rule_zh}，以{rate_zh}对{c_zh}计费 {amount} {currency}。")
+        zh.append(_zh_cat("按规则", rule_zh, "，以", rate_zh, "对", c_zh, "计费 ", _money_zh(amount, currency), "。"))
     else:
         en.append(f"No charge (rule {rule_en}).")
-        zh.append(f"不收费（规则{rule_zh}）。")
+        zh.append(_zh_cat("不收费（规则", rule_zh, "）。"))
     if row.get("capped"):
         en.append("A price cap lowered the amount.")
         zh.append("费用已按封顶规则降低。")

@@ -132,14 +132,20 @@ _T: dict[str, tuple[str, str]] = {
     "charge_usage_held": (
         "{when} 的这笔{what}用量（{amount}）发生在号码停机之后，暂缓计费，没有计入账单，经核实确为本人使用后才会收取。"
         "它由计费规则 {rule} 计价：",
-        "The {what} usage of {amount} on {when} was made after the line's suspension: it is held, not billed, and "
+        "The usage of {amount} for {what} on {when} was made after the line's suspension: it is held, not billed, and "
         "charged only once confirmed as yours. It was priced by rule {rule}:",
+    ),
+    "charge_usage_after_bill": (
+        "{when} 的这笔{what}用量（{amount}）在 {period} 账单出账后才计费，不在该期账单上，将计入下期账单。"
+        "它由计费规则 {rule} 计价：",
+        "The usage of {amount} for {what} on {when} was rated after your {period} bill was issued: it is not on that "
+        "bill, and is charged on your next bill. It was priced by rule {rule}:",
     ),
     "complaint_offer": ("需要我为您登记投诉吗？", " Shall I record a complaint?"),
     "complaint_already": ("您的投诉 {complaint} 已登记。", " Your complaint {complaint} is recorded."),
-    "charge_usage": (
-        "{when} 的这笔 {what} 费用 {amount}，由计费规则 {rule} 计算：",
-        "The {what} charge of {amount} on {when} was priced by rule {rule}:",
+    "charge_usage": (  # the amount its bill charged (of a month not billed yet, as rated so far)
+        "{when} 的这笔{what}费用 {amount}，由计费规则 {rule} 计算：",
+        "The charge of {amount} for {what} on {when} was priced by rule {rule}:",
     ),
     "charge_allowance": (
         "它超出了套餐内资源 {allowance}，超出部分按标准资费收费。",

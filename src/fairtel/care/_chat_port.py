@@ -102,6 +102,10 @@ class ChargeFacts:
     # usage held off the bill (billing's rule: made at or after the line's suspension): its amount is what it would
     # cost if released, not a charge; the reason (``line_suspended``), None when billable
     held: str | None = None
+    # of a month whose bill is issued: True for a record on the bill (``amount_minor`` what the bill charged, the
+    # explanation the tariff it was issued under, the corrections since told after it), False for usage rated after
+    # the bill (on no bill: charged on the next one); None while the month is not billed (amounts as rated so far)
+    on_bill: bool | None = None
 
     @property
     def amount(self) -> Money:

@@ -696,10 +696,12 @@ class Dialog:
                 data["blocked"] = True
             return self._offer_complaint(conv, text, data, message=f"{when} {offer} ({c.verdict}, {c.record_id})")
         rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")
-        head = "charge_usage_held" if c.held is not None else "charge_usage"
+        head = ("charge_usage_held" if c.held is not None
+                else "charge_usage_after_bill" if c.on_bill is False else "charge_usage")
         if c.held is not None:
             data["held"] = c.held
-        out = [say(head, lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang), rule=rule)]
+        out = [say(head, lang, when=when, what=name_of(KIND_NAMES, c.kind, lang), amount=money(c.amount, lang), rule=rule,
+                   period=c.started_at.strftime("%Y-%m"))]
         if c.allowance_id:
             allowance = c.allowance_name.get(lang) if c.allowance_name else c.allowance_id
             out.append(say("charge_allowance", lang, allowance=allowance))

@@ -30,7 +30,7 @@ from fairtel.core.money import Money, minor_units
 from fairtel.core.reasons import refund_reason_in
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
-from fairtel.rating._steps import charge_line, compile_rate
+from fairtel.rating._steps import CompiledRate, charge_line, compile_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,10 @@ class StepText:
     rate_unit: int
     increment: int
     cost: str  # decimal string, before the line's rounding
+    # a rate with ``increment_decimals`` (CGRateS): what one increment costs, rounded half up to those decimals
+    # before the charged increments are added up (decimal string), and the decimals; None for exact arithmetic
+    increment_cost: str | None = None
+    increment_decimals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +264,8 @@ def explain(
             charge = charge_line(compiled, offset=r["offset"], quantity=qty, drawn=drawn)
             steps = tuple(
                 StepText(u.step, u.units, u.billed, u.drawn, u.charged, str(rate.steps[u.step].rate),
-                         rate.steps[u.step].rate_unit, rate.steps[u.step].increment, _decimal(u.cost))
+                         rate.steps[u.step].rate_unit, rate.steps[u.step].increment, _decimal(u.cost),
+                         *_increment_cost(compiled, u.step, rate.increment_decimals))
                 for u in charge.steps if u.billed
             )
             connect, unrounded, recomputed = _decimal(charge.connect_fee), _decimal(charge.unrounded), charge.amount_minor
@@ -306,6 +311,15 @@ def explain(
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
         earlier_tariff=earlier_tariff, refunds=tuple(refunds),
     )
+
+
+def _increment_cost(compiled: CompiledRate, step: int, decimals: int | None) -> tuple[str | None, int | None]:
+    """(what one increment of ``step`` costs as rating prices it, the decimals it was rounded to) for a rate that
+    rounds each increment's cost (``increment_decimals``); (None, None) for a rate priced exactly."""
+    if decimals is None:
+        return None, None
+    s = compiled.steps[step]
+    return _decimal(Fraction(s.numerator * s.increment, compiled.den)), decimals
 
 
 def _complete(rows: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
@@ -419,10 +433,14 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
     "no_gate": ("未核对订购记录，不计费", "no consent ledger to check against: not billed"),
     "not_checked": ("未核对订购记录", "consent not checked"),
 }
-# why usage is held off the bill (``HoldReason`` codes, in words)
+# why usage is held off the bill (``rating._vas.USAGE_HOLDS`` codes, in words)
 HELD_WORDS: dict[str, tuple[str, str]] = {
     "line_suspended": ("暂缓计费：本话单发生在号码停机之后，已计价但未计入账单，经核实确为本人使用后才会收取",
                        "Held, not billed: made after the line was suspended; priced, but charged only if released after review"),
+    "line_closed": ("不计费：本话单发生在号码销户之后，不是您的用量，已计价但不计入账单，也不会向您收取",
+                    "Held, not billed: made after the line was closed; not your usage, so it is never charged to you"),
+    "before_activation": ("不计费：本话单发生在号码入网之前，不是您的用量，已计价但不计入账单，也不会向您收取",
+                          "Held, not billed: made before the line was activated; not your usage, so it is never charged to you"),
 }
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 
@@ -615,7 +633,9 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
 
 
 def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
-    """One rate step: the usage, counted in whole increments, less what allowances covered, times the price."""
+    """One rate step: the usage, counted in whole increments, less what allowances covered, times the price. A rate
+    that rounds each increment's cost (CGRateS' ``increment_decimals``) says so, with that rounded cost, and prices
+    the charged usage at it: every number follows from the ones before it."""
     def q(v: int) -> str:
         return _quantity(v, ln.unit, zh)
 
@@ -623,25 +643,50 @@ def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
     price = f"{_money(s.rate, cur, zh)}/{_per(s.rate_unit, ln.unit, zh)}"
     cost = _money(s.cost, cur, zh)
     inc = q(s.increment)
+    rounded = ""
+    if s.increment_cost is not None and s.increment_decimals is not None and (
+            Fraction(Decimal(s.increment_cost)) != Fraction(Decimal(s.rate)) * s.increment / s.rate_unit):
+        # the increment's cost as rating adds it up, rounded from the rate: the charged usage is priced at that
+        per_increment = _money(s.increment_cost, cur, zh)
+        precision = _money(_precision(s.increment_decimals), cur, zh)
+        how = _pick(zh, _ROUNDING["half_up"])
+        rounded = (_zh_cat(f"，按 {price}", f"每 {inc}", f"计 {per_increment}（{how}到 {precision}）") if zh
+                   else f"; {price} is {per_increment} per {inc} ({how} to {precision})")
+        price = f"{_money(s.increment_cost, cur, zh)}/{_per(s.increment, ln.unit, zh)}"
     if zh:
         counted = _zh_cat(f"，按每 {inc}", "计为 ", q(s.billed)) if s.billed != s.units else ""
         drawn = _zh_cat(f"，其中 {q(s.drawn)}", "由套餐抵扣") if s.drawn else ""
-        return f"  {tier}用量 {q(s.units)}{counted}{drawn}，计费 {q(s.charged)} × {price} = {cost}"
+        return f"  {tier}用量 {q(s.units)}{counted}{drawn}{rounded}，计费 {q(s.charged)} × {price} = {cost}"
     counted = f", counted in steps of {inc} as {q(s.billed)}" if s.billed != s.units else ""
     drawn = f", {q(s.drawn)} of it from allowances" if s.drawn else ""
-    return f"  {tier}{q(s.units)} used{counted}{drawn}; {q(s.charged)} charged at {price} = {cost}"
+    return f"  {tier}{q(s.units)} used{counted}{drawn}{rounded}; {q(s.charged)} charged at {price} = {cost}"
+
+
+def _precision(decimals: int) -> str:
+    """``0.01`` for 2 decimals, ``1`` for 0."""
+    return format(Decimal(1).scaleb(-decimals), "f")
 
 
 def _rounded(ln: ExplainedLine, cur: str, zh: bool) -> str:
-    """The line's subtotal and what its rounding makes of it (before any cap: ``_cap`` tells those after)."""
+    """The line's subtotal and what its rounding makes of it (before any cap: ``_cap`` tells those after). A line is
+    rounded once, with the rate's method, to the rate's decimals or the currency's minor units when those are
+    coarser (rated lines and bills are kept in minor units): the precision named is the one applied, and a rate
+    finer than minor units (a CGRateS plan priced to 0.0001) is said beside it."""
     rounded = ln.amount if ln.rounded_minor is None else Money.from_minor(ln.rounded_minor, cur).amount
     subtotal, amount = _money(ln.unrounded, cur, zh), _money(rounded, cur, zh)
     mode, _, decimals = (ln.rounding or "").partition("/")
     if not decimals.isdigit():
         return f"  小计 {subtotal} → {amount}" if zh else f"  subtotal {subtotal} → {amount}"
-    step = _money(format(Decimal(1).scaleb(-int(decimals)), "f"), cur, zh)
+    minor = minor_units(cur)
+    step = _money(_precision(min(int(decimals), minor)), cur, zh)
     how = _pick(zh, _ROUNDING.get(mode, (mode, mode)))
-    return f"  小计 {subtotal}，{how}到 {step}：{amount}" if zh else f"  subtotal {subtotal}, {how} to {step}: {amount}"
+    finer = ""
+    if int(decimals) > minor:
+        rate = _money(_precision(int(decimals)), cur, zh)
+        finer = (f"（资费精确到 {rate}，账单以 {step}为最小单位）" if zh
+                 else f" (the rate is priced to {rate}; bills are kept in {step} units)")
+    return (f"  小计 {subtotal}，{how}到 {step}{finer}：{amount}" if zh
+            else f"  subtotal {subtotal}, {how} to {step}{finer}: {amount}")
 
 
 _NOUN = {"voice": ("通话", "call"), "sms": ("短信", "message"), "data": ("上网", "session")}
@@ -667,34 +712,48 @@ def _cap(c: CapText, ln: ExplainedLine, e: Explanation, zh: bool) -> str:
             else f"  capped at the most the rate “{rate}” charges for one {noun}, {limit}: {amount}")
 
 
+def correction_words(c: Correction, currency: str, language: str, tz: Any = None, *, released: bool = False) -> str:
+    """One entry issued for a record since its bill, in words. The entry is money carried into the next bill (a
+    credit it deducts, a debit it adds), not money already paid back or taken, and is told so: ``更正：2026-11-05
+    资费调整后重新计费，本话单由 0.72 元改为 0.62 元，将在下期账单中抵扣 0.10 元`` / ``Correction on 2026-11-05: priced
+    again after a tariff change, 0.72 CNY → 0.62 CNY; 0.10 CNY credited on your next bill``. ``released``: the entry
+    charges usage held off the bill, released after review. The day is in ``tz`` (the operator's zone) when given."""
+    zh = language == "zh"
+    at = c.created_at if tz is None else c.created_at.astimezone(tz)
+    day = at.strftime("%Y-%m-%d")
+    amount = _minor(abs(c.amount_minor), currency, zh)
+    credit = c.amount_minor < 0
+    if released:
+        return (f"放行：{day} 经核实后收取，将作为调整项在下期账单中收取 {amount}" if zh
+                else f"Released on {day}: charged as an adjustment on your next bill, {amount}")
+    if c.old_minor is not None and c.new_minor is not None:
+        taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
+        old, new = _minor(c.old_minor, currency, zh), _minor(c.new_minor, currency, zh)
+        if zh:
+            done = ("将在下期账单中抵扣 " if credit else "将在下期账单中补收 ") + amount + ("（含税）" if taxed else "")
+            return _zh_cat(f"更正：{day} 资费调整后重新计费，本话单由 {old}", "改为 ", f"{new}，{done}")
+        done = f"{amount} {'credited' if credit else 'charged'} on your next bill" + (" (tax included)" if taxed else "")
+        return f"Correction on {day}: priced again after a tariff change, {old} → {new}; {done}"
+    if credit:
+        return f"调整：{day} 将在下期账单中抵扣 {amount}" if zh else f"Adjustment on {day}: {amount} credited on your next bill"
+    # a record the bill did not hold, charged after it
+    return (f"补收：{day} 本话单在出账后计费，将作为调整项在下期账单中收取 {amount}" if zh
+            else f"Charged after the bill on {day}: {amount}, on your next bill")
+
+
 def _corrections(e: Explanation, zh: bool) -> list[str]:
     """The entries issued for the record since its bill, and what the record comes to with them."""
     cur, out, now = e.currency, [], None
+    tz, language = e.started_at.tzinfo, "zh" if zh else "en"
     for c in e.corrections:
-        day = c.created_at.astimezone(e.started_at.tzinfo).strftime("%Y-%m-%d")
-        amount = _minor(abs(c.amount_minor), cur, zh)
         credit = c.amount_minor < 0
         if e.held and c.old_minor == 0 and c.new_minor is not None and not credit and now is None:
-            out.append(f"放行：{day} 经核实后收取，已作为调整项收取 {amount}" if zh
-                       else f"Released on {day}: charged as an adjustment, {amount}")
+            out.append(correction_words(c, cur, language, tz, released=True))
             now = c.new_minor
-        elif c.old_minor is not None and c.new_minor is not None:
-            taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
-            old, new = _minor(c.old_minor, cur, zh), _minor(c.new_minor, cur, zh)
-            if zh:
-                done = ("已退还 " if credit else "已补收 ") + amount + ("（含税）" if taxed else "")
-                out.append(_zh_cat(f"更正：{day} 资费调整后重新计费，本话单由 {old}", "改为 ", f"{new}，{done}"))
-            else:
-                done = f"{amount} {'credited' if credit else 'charged'}" + (" (tax included)" if taxed else "")
-                out.append(f"Correction on {day}: priced again after a tariff change, {old} → {new}; {done}")
+            continue
+        out.append(correction_words(c, cur, language, tz))
+        if c.new_minor is not None and (c.old_minor is not None or not credit):
             now = c.new_minor
-        elif credit:
-            out.append(f"调整：{day} 已退还 {amount}" if zh else f"Adjustment on {day}: {amount} credited")
-        else:  # a record the bill did not hold, charged after it
-            out.append(f"补收：{day} 本话单在出账后计费，已作为调整项收取 {amount}" if zh
-                       else f"Charged after the bill on {day}: {amount}")
-            if c.new_minor is not None:
-                now = c.new_minor
     if now is not None:
         out.append(f"更正后本话单计：{_minor(now, cur, zh)}" if zh else f"After corrections this record comes to: {_minor(now, cur, zh)}")
     return out

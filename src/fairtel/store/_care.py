@@ -229,6 +229,52 @@ class StoreCareData:
             return None
         return pl.scan_parquet(files).filter(pl.col("msisdn") == msisdn).collect()
 
+    def _bill_lines(self, msisdn: str, period: str, record_id: str | None = None) -> pl.DataFrame | None:
+        """The lines the line's issued bill of ``period`` was issued from (its run's part of ``billed``) and the usage
+        lines that run held off it (``held_usage``), as ``fairtel bill statement`` and ``fairtel explain`` read them
+        (SNAPSHOT_COLUMNS); of ``record_id`` only, when given. None when the period's bill is not issued, or was issued
+        before bills kept their lines (then the rated lines are all there is)."""
+        b = table_of(Bill)
+        with self.engine.connect() as conn:
+            bill = conn.execute(select(b.c.bill_id, b.c.run_id).where((b.c.msisdn == msisdn) & (b.c.period == period))).first()
+        if bill is None or bill.run_id is None:
+            return None
+        frames: list[pl.DataFrame] = []
+        for dataset in _BILL_DATASETS:
+            try:
+                files = [f for f in Lake(self.lake_dir).files(dataset, periods=[period]) if f.stem == bill.run_id]
+            except LakeError:
+                files = []
+            if not files:
+                if dataset == _BILL_DATASETS[0]:
+                    return None  # the bill kept no lines: read as rated
+                continue
+            cond = pl.col("bill_id") == bill.bill_id
+            if record_id is not None:
+                cond &= pl.col("record_id") == record_id
+            frames.append(pl.scan_parquet(files).filter(cond).collect())
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def _month_lines(self, msisdn: str, period: str) -> tuple[pl.DataFrame | None, bool]:
+        """The month's lines the assistant tells charges from, and whether its bill is issued. Of an issued month, the
+        lines its bill was issued from (and held off it), never as rated again since (a tariff change, a rerate):
+        the corrections since are told as such (``explain_charge``); then, marked ``on_bill`` False, the records rated
+        after the bill, which it does not hold (charged on the next one). Of a month not billed yet, its rated lines."""
+        rated = self._rated(msisdn, period)
+        billed = self._bill_lines(msisdn, period)
+        if billed is None:
+            return rated, False
+        keep = [c for c in _CHARGE_COLUMNS if c in billed.columns]
+        key = (pl.col("source").fill_null("") + "/" + pl.col("record_id")).alias("_record")
+        lines = billed.select(keep).with_columns(pl.lit(True).alias("on_bill"))
+        if rated is not None and rated.height:
+            later = rated.filter(~(pl.col("source").fill_null("") + "/" + pl.col("record_id")).is_in(
+                billed.select(key)["_record"].implode()))
+            if later.height:
+                lines = pl.concat([lines, later.select([c for c in keep if c in later.columns])
+                                   .with_columns(pl.lit(False).alias("on_bill"))], how="diagonal_relaxed")
+        return lines, True
+
     # -- bill -----------------------------------------------------------------------------------------
     def bill(self, msisdn: str, period: str) -> BillFacts | None:
         """The issued bill of ``period``; before it, what that bill would carry by billing's rules (``run_bills``):
@@ -328,9 +374,11 @@ class StoreCareData:
         """The month's rated records of the line, one each (read from the lake only), with what billing makes of them:
         a usage record rating held off the bill (``held``: its ``verdict`` a hold reason, made after the line's
         suspension) is not a charge."""
-        rated = self._rated(msisdn, period)
+        rated, issued = self._month_lines(msisdn, period)
         if rated is None or rated.height == 0:
             return []
+        if not issued:
+            rated = rated.with_columns(pl.lit(None, dtype=pl.Boolean).alias("on_bill"))
         # rating's hold, read from the lake alone (``explain_charge`` adds the register's suspension since rating)
         held = rated.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(list(HOLD_REASONS)).fill_null(False))
         holds = {(r["source"], r["record_id"]): r["verdict"] for r in held.select("source", "record_id", "verdict").iter_rows(named=True)}
@@ -341,6 +389,7 @@ class StoreCareData:
             pl.col("rule_id").filter(pl.col("amount_minor") > 0).first().alias("charged_rule"),
             pl.col("rule_id").first(), pl.col("allowance_id").drop_nulls().first(),
             pl.col("subscription_id").first(), pl.col("verdict").first(), pl.col("roaming_country").first(),
+            pl.col("on_bill").first(),
         ).sort("started_at", "source", "record_id", nulls_last=True)
         out = []
         for r in per_record.iter_rows(named=True):
@@ -352,7 +401,7 @@ class StoreCareData:
                 subscription_id=r["subscription_id"], verdict=r["verdict"], roaming_country=r["roaming_country"],
                 rule_name=self._name("rule", r["charged_rule"] or r["rule_id"]),
                 allowance_name=self._name("allowance", r["allowance_id"]),
-                source=r["source"], held=holds.get((r["source"], r["record_id"])),
+                source=r["source"], held=holds.get((r["source"], r["record_id"])), on_bill=r["on_bill"],
             ))
         return out
 
@@ -388,7 +437,12 @@ class StoreCareData:
         if charge.kind == "vas":
             state, confirmed = self._subscription_state(msisdn, charge.subscription_id)
             return _replace(charge, consent_state=state, confirmed_at=confirmed)
-        # the chain of the very record whose facts are told: two sources may number records alike
+        # the chain of the very record whose facts are told: two sources may number records alike; of a record on an
+        # issued bill, the lines the bill was issued from, as ``fairtel explain`` tells them (``billed_or_rated``)
+        if charge.on_bill:
+            billed = self._bill_lines(msisdn, period, record_id)
+            if billed is not None and billed.height:
+                mine = billed_or_rated(mine, billed)
         e = explain_stored(self.engine, record_id, rated=mine, current=lambda: self.catalog,
                            usage=self._usage_of(msisdn, record_id, charge.source, period), source=charge.source)
         return _replace(charge, explanation=Text(e.render("zh", plain_numbers=False), e.render("en", plain_numbers=False)))
@@ -730,6 +784,32 @@ class StoreCareData:
         if held is None or held.amount_minor is None:
             return None
         return Money.from_minor(held.amount_minor, held.currency)
+
+
+# the lake datasets a bill run writes beside its bills (``cli._billing``): the lines each bill was issued from, then
+# the usage lines it held off them
+_BILL_DATASETS = ("billed", "held_usage")
+# the line columns ``StoreCareData.charges`` tells a month's charges from
+_CHARGE_COLUMNS = ("record_id", "source", "line", "msisdn", "period", "started_at", "kind", "rule_id", "allowance_id",
+                   "amount_minor", "currency", "subscription_id", "verdict", "roaming_country")
+# what a bill's line must share with a rated line for the two to be the same charge
+_SAME_CHARGE = ("line", "rule_id", "allowance_id", "allowance_used", "quantity", "charged_quantity", "amount_minor", "verdict")
+
+
+def billed_or_rated(rated: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
+    """The lines to explain a billed record with (``cli._rating.as_billed``' rule): its rated lines while they are the
+    very charge its bill holds (they keep more: the allowance used before each, the rate, whether a cap applied),
+    else the bill's lines; ``rated`` when no bill holds the record, or it is in several sources."""
+    if billed.height == 0 or billed["source"].n_unique() > 1:
+        return rated if rated.height else billed
+    mine = rated.filter(pl.col("source") == billed["source"][0]) if rated.height else rated
+
+    def charge(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select([pl.col(c).cast(billed.schema[c]) for c in _SAME_CHARGE]).sort("line")
+
+    if mine.height == billed.height and charge(mine).equals(charge(billed)):
+        return mine
+    return billed.drop([c for c in ("bill_id", "run_id") if c in billed.columns])
 
 
 def explain_stored(

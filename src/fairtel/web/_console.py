@@ -144,7 +144,8 @@ def usage_paging(usage: Any, lake: Lake, msisdn: str, cursor: str | None, base: 
     if not usage.available or not usage.items:
         return None
     offset = decode_cursor(cursor)
-    count = usage_count(lake, msisdn, usage.period)
+    # the lines the pages are cut from: of an issued period its bill's (``UsagePage.count``), else the rated lines
+    count = usage.count if getattr(usage, "count", 0) else usage_count(lake, msisdn, usage.period)
     first, last = offset + 1, offset + len(usage.items)
     back = encode_cursor(max(0, offset - USAGE_PAGE)) if offset > 0 else None
     return {

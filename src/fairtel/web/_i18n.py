@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
@@ -135,6 +137,21 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "record": ("record", "话单"),
     "usage_total": ("Usage charges", "详单费用合计"),
     "usage_shown": ("Showing records {a}–{b} of {n}; the total is of all {n}.", "显示第 {a}–{b} 条，共 {n} 条；合计为全部 {n} 条。"),
+    # my bill: an issued period's lines are those its bill was issued from; what changed since is told apart
+    "usage_as_billed": ("The lines this bill was issued from. Corrections since are carried into the next bill.",
+                        "以下是本期账单出账时的详单；此后的更正计入下期账单。"),
+    "usage_not_billed_yet": ("This period is not billed yet: the lines as rated so far.", "本期尚未出账：以下是目前已计费的详单。"),
+    "corrections_next_bill": ("Corrections carried into your next bill", "计入下期账单的更正"),
+    "corrections_total": ("Net of the corrections", "更正合计"),
+    "billed_amount": ("On this bill", "本期账单"),
+    "amount_now": ("Now", "更正后"),
+    "next_bill_amount": ("On your next bill", "下期账单"),
+    "not_on_bill": ("Not on this bill", "不在本期账单上"),
+    "not_on_bill_intro": ("Usage rated after this bill was issued, held off it or not billed: never in this bill's total.",
+                          "出账后才计费、暂缓计费或不计费的用量，不计入本期账单金额。"),
+    "status_after_bill": ("on your next bill", "计入下期账单"),
+    "status_held": ("held, not billed", "暂缓计费"),
+    "status_not_billed": ("not billed", "不计费"),
     "page_previous": ("Previous", "上一页"),
     "page_next": ("Next", "下一页"),
     "related": ("Subscribers who called back", "回拨的用户"),
@@ -196,6 +213,8 @@ CODES: dict[str, tuple[str, str]] = {
     # directions
     "out": ("outgoing", "主叫"),
     "in": ("incoming", "被叫"),
+    "sms_out": ("sent", "发送"),  # a message's direction, as the statement words it
+    "sms_in": ("received", "接收"),
     # complaint categories
     "unexplained_charge": ("unexplained charge", "不明扣费"),
     "billing": ("billing", "账单"),
@@ -247,6 +266,8 @@ NOTES_ZH: dict[str, str] = {
     "rated lines do not record when they were rated (rated_at)": "已计费话单未记录计费时间（rated_at），无法统计",
     "no file was rated online yet (fairtel watch --rate)": "尚无文件经在线计费（fairtel watch --rate）",
     "billing has not run yet: no bills have been issued": "尚未出账：暂无账单",
+    "lines rated after the bill was issued are not on it: they are charged on the next bill":
+        "出账后才计费的用量不在本期账单上，将计入下期账单",
 }
 
 
@@ -326,10 +347,25 @@ def chart_label(label: str, lang: str) -> str:
     return code_text(label, lang) if label in CODES else label
 
 
+# Notes that carry a value (a date, a count), in Chinese: the pattern of the English note, the Chinese with the
+# values put back in the same order.
+NOTE_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"0 findings \(last run (\d{4}-\d{2}-\d{2} \d{2}:\d{2})\)"), "0 条发现（上次运行于 {0}）"),
+)
+
+
 def note_text(note: str | None, lang: str) -> str:
     if not note:
         return ""
-    return NOTES_ZH.get(note, note) if lang == "zh" else note
+    if lang != "zh":
+        return note
+    if note in NOTES_ZH:
+        return NOTES_ZH[note]
+    for pattern, zh in NOTE_PATTERNS_ZH:
+        m = pattern.fullmatch(note)
+        if m:
+            return zh.format(*m.groups())
+    return note
 
 
 def line_kind(kind: str | None, lang: str) -> str:
