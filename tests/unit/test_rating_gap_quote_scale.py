@@ -97,10 +97,9 @@ def test_no_rule_names_plan_kind_direction_and_zone(tutorial: Catalog) -> None:
 def test_no_rule_abroad_names_the_roaming_country(tutorial: Catalog) -> None:
     (q,) = quote([call("g", 60, msisdn="1002", peer="8613912345678", roaming_country="ZZ")], tutorial)
     error = q["error"]
-    assert error["code"] == "no_rule" and q["plan_id"] == "RP_1002"
-    assert "in plan RP_1002 for voice (outgoing) to zone 'unlisted'" in error["message"]
-    assert "roaming in ZZ, which no roaming zone lists" in error["message"]
-    assert "漫游地 ZZ 未列入任何漫游区域" in error["message_zh"]
+    assert error["code"] == "no_roaming_zone" and q["plan_id"] == "RP_1002"
+    assert "roaming in unknown country (ZZ), which no roaming zone of the catalog lists" in error["message"]
+    assert "漫游地未知国家或地区（ZZ）未列入资费目录的任何漫游区域" in error["message_zh"]
     assert error["details"]["roaming_country"] == "ZZ" and error["details"]["roaming_zone"] is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,31 @@ from fairtel.core.time import require_aware, zone
 
 if TYPE_CHECKING:
     import polars as pl
+
+
+@functools.cache
+def _zone_country(timezone: str) -> str | None:
+    """The country of an IANA time zone, as the time zone database's ``zone.tab`` names it (one per zone:
+    Asia/Shanghai is CN); ``None`` for a zone it does not list (``UTC``, a link's old name) or without the file.
+    Read where ``zoneinfo`` reads the zones: the system's database, then the ``tzdata`` package."""
+    import zoneinfo
+    from importlib import resources
+    from pathlib import Path
+
+    texts = [Path(base, "zone.tab") for base in zoneinfo.TZPATH]
+    for where in (*texts, None):
+        try:
+            found = resources.files("tzdata").joinpath("zoneinfo", "zone.tab") if where is None else where
+            text = found.read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError):
+            continue
+        for line in text.splitlines():
+            fields = line.split("\t")
+            if not line.startswith("#") and len(fields) >= 3 and fields[2] == timezone:
+                return fields[0]
+        return None
+    return None
+
 
 ANY_ROAMING = "*"
 """In ``roaming_zones``: usage while roaming in any roaming zone."""
@@ -43,13 +69,16 @@ class Name:
 @dataclass(frozen=True, slots=True)
 class Operator:
     """``amount_decimals``: the decimals amounts are kept in when finer than the currency's minor units (a
-    CGRateS plan priced to 4 decimals); ``None`` means the minor units."""
+    CGRateS plan priced to 4 decimals); ``None`` means the minor units. ``country``: the operator's own country
+    (ISO 3166-1 alpha-2), where its subscribers are at home; ``None``: the country of ``timezone``
+    (``Catalog.home_country``)."""
 
     id: str
     name: Name
     currency: str
     timezone: str
     amount_decimals: int | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,10 +501,44 @@ class Catalog:
         """The roaming zone of an ISO 3166-1 alpha-2 country; the fallback roaming zone if not listed."""
         z = self._country.get(country.strip().upper())
         if z is None:
-            z = next((r for r in self.roaming_zones if r.fallback), None)
+            z = self.fallback_roaming_zone
         if z is None:
             raise NotFoundError(f"no roaming zone for country {country!r} and the catalog has no fallback")
         return z
+
+    @property
+    def fallback_roaming_zone(self) -> RoamingZone | None:
+        """The roaming zone of the countries no other lists ("rest of the world"), if the catalog has one."""
+        return next((r for r in self.roaming_zones if r.fallback), None)
+
+    @property
+    def home_country(self) -> str | None:
+        """The operator's own country (ISO 3166-1 alpha-2): ``operator.country``, else the country the time zone
+        database gives the operator's time zone (``zone.tab``: Asia/Shanghai is CN); ``None`` when neither says
+        (``UTC``)."""
+        return self.operator.country or _zone_country(self.operator.timezone)
+
+    def roaming_zone_of(self, country: str | None) -> RoamingZone | None:
+        """How rating places usage made in ``country`` (a record's ``roaming_country``): ``None`` at home (no
+        country, or the operator's own, ``home_country``, when no roaming zone lists it); else the roaming zone
+        listing the country, or the fallback roaming zone. ``NotFoundError`` when there is neither: a roaming
+        record no roaming zone prices, which rating leaves unrated (``no_roaming_zone``) rather than price it as
+        at home."""
+        code = (country or "").strip().upper()
+        if not code or (code not in self._country and code == self.home_country):
+            return None
+        return self.roaming_zone_for(code)
+
+    def roaming_gap(self) -> str | None:
+        """A note when plans price roaming but the catalog has no fallback roaming zone: usage in a country no
+        roaming zone lists is then left unrated (``no_roaming_zone``) until a zone lists it; ``None`` otherwise."""
+        if self.fallback_roaming_zone is not None:
+            return None
+        roaming = [p.id for p in self.plans if any(r.match.roaming_zones for r in p.rules)]
+        if not roaming:
+            return None
+        return (f"plans {', '.join(roaming)} price roaming but no roaming zone is the fallback (fallback = true): "
+                "usage in a country no roaming zone lists is left unrated (no_roaming_zone)")
 
     def country_table(self) -> dict[str, str]:
         """Country code → roaming zone id (without the fallback)."""

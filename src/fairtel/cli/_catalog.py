@@ -116,15 +116,20 @@ def validate(
     r"""Check a catalog and list every problem as FILE:LINE: FIELD: message \[code]. Exit 0 if valid, 2 if not."""
     problems = validate_catalog(file)
     catalog = load_catalog(file) if not problems else None
+    # valid, but with a gap a tariff author should know of: roaming rules and no fallback roaming zone (usage in a
+    # country no zone lists is left unrated, ``no_roaming_zone``)
+    warnings = [gap] if catalog is not None and (gap := catalog.roaming_gap()) else []
     if as_json:
         print_json({
             "file": str(file), "valid": not problems,
             "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "code": p.code}
                          for p in problems],
-            **({"counts": catalog.counts()} if catalog is not None else {}),
+            **({"counts": catalog.counts(), "warnings": warnings} if catalog is not None else {}),
         })
     elif catalog is not None:
         console.print(f"{file}: valid: {_summary(catalog)}", highlight=False, soft_wrap=True, markup=False)
+        for w in warnings:
+            err_console.print(f"warning: {file}: {w}", highlight=False, soft_wrap=True, markup=False)
     else:
         for p in problems:
             console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)

@@ -69,6 +69,9 @@ class UnratedReason(StrEnum):
     NO_RULE = "no_rule"
     QUANTITY_TOO_LARGE = "quantity_too_large"
     PEER_NOT_A_NUMBER = "peer_not_a_number"  # a call or SMS whose zone matters, to a destination with no digits
+    # made abroad in a country no roaming zone lists, and the catalog has no fallback roaming zone: never priced as
+    # at home (``Catalog.roaming_zone_of``)
+    NO_ROAMING_ZONE = "no_roaming_zone"
 
 
 class HoldReason(StrEnum):

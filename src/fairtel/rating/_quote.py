@@ -27,6 +27,7 @@ from fairtel.core.contracts import CLEAN_USAGE_SCHEMA, USAGE_FIELDS
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period
+from fairtel.rating._countries import country_name
 from fairtel.rating._rate import rate
 from fairtel.rating._steps import INT_LIMIT
 from fairtel.rating._vas import price_only_gate
@@ -245,15 +246,19 @@ def why_unrated(catalog: Catalog, record: Mapping[str, Any], reason: str, *, pla
         if country:
             details["roaming_country"] = country
             try:
-                roaming = catalog.roaming_zone_for(country)
-            except NotFoundError:
+                roaming = catalog.roaming_zone_of(country)
+            except NotFoundError:  # rating leaves such a record out as no_roaming_zone, before looking for a rule
                 details["roaming_zone"] = None
-                zh_parts.append(f"漫游地 {country} 未列入任何漫游区域（按非漫游计）")
-                en_parts.append(f"roaming in {country}, which no roaming zone lists (priced as at home)")
+                zh_parts.append(f"漫游地 {country} 未列入任何漫游区域")
+                en_parts.append(f"roaming in {country}, which no roaming zone lists")
             else:
-                details["roaming_zone"] = roaming.id
-                zh_parts.append(f"漫游地 {country}（漫游区域 {roaming.id}）")
-                en_parts.append(f"roaming in {country} (roaming zone {roaming.id!r})")
+                details["roaming_zone"] = None if roaming is None else roaming.id
+                if roaming is None:  # the operator's own country: at home
+                    zh_parts.append(f"所在地 {country} 为运营商本国（按非漫游计）")
+                    en_parts.append(f"in {country}, the operator's own country (priced as at home)")
+                else:
+                    zh_parts.append(f"漫游地 {country}（漫游区域 {roaming.id}）")
+                    en_parts.append(f"roaming in {country} (roaming zone {roaming.id!r})")
         started = record.get("started_at")
         if len(catalog.bands) > 1 and isinstance(started, datetime) and started.tzinfo is not None:
             band = catalog.band_at(started).id  # where the record starts (a call cut at band changes: its first piece)
@@ -269,6 +274,23 @@ def why_unrated(catalog: Catalog, record: Mapping[str, Any], reason: str, *, pla
             zh = f"套餐 {plan} 中没有适用的计费规则：{'，'.join(zh_parts)}"
             en = f"no rule in plan {plan} for {what_en}"
         return UnratedWhy(reason, zh, en, details)
+    if reason == "no_roaming_zone":
+        country = str(record.get("roaming_country") or "").strip().upper()
+        details["roaming_country"] = country or None
+        details["roaming_zone"] = None
+        zh_name, en_name = country_name(country, "zh"), country_name(country, "en")
+        # a space where a letter meets a Chinese character, none beside full-width brackets
+        zh_where = f"{zh_name}（{country}）" if zh_name != country else f" {country} "
+        en_where = f"{en_name} ({country})" if en_name != country else country
+        return UnratedWhy(
+            reason,
+            f"{kind_zh}话单的漫游地{zh_where}未列入资费目录的任何漫游区域，目录也没有兜底漫游区域（fallback），"
+            f"不按非漫游资费计：请在目录中把该国家或地区加入某个漫游区域，或设置兜底漫游区域",
+            f"the {kind_en} record was made roaming in {en_where}, which no roaming zone of the catalog lists, and the "
+            "catalog has no fallback roaming zone: it is not priced as at home; list the country in a roaming zone "
+            "or make one roaming zone the fallback",
+            details,
+        )
     if reason == "unknown_subscriber":
         return UnratedWhy(reason, "号码不在用户名册中，没有用来计费的套餐", "the number is not in the subscriber register: no plan "
                           "to price it with", details)

@@ -6,7 +6,9 @@ any set of whole subscribers gives the same lines as rating them inside a larger
 1. each record's situation as small integer codes: plan (from the subscriber), kind, direction, destination
    zone (longest prefix of ``peer``, looked up once per distinct leading digits; a peer that is not a number,
    such as ``&`` or ``client2``, gets a code of its own, never the fallback zone), roaming zone (once per
-   distinct country), time band at its start (one time-zone conversion);
+   distinct country, as ``Catalog.roaming_zone_of`` places it: a record abroad that no roaming zone prices is
+   left unrated as ``no_roaming_zone``, never priced as at home), time band at its start (one time-zone
+   conversion);
 2. a call whose rule or allowances depend on the band is cut where the band changes (``_split_bands``);
 3. the distinct situations are resolved against the catalog (``_resolve``) and joined back;
 4. lines are ordered by subscriber, start, source, record id and offset (never by input order; one sorted
@@ -38,7 +40,7 @@ import pyarrow as pa
 from fairtel.catalog import Catalog
 from fairtel.catalog._bands import DAY, WEEK
 from fairtel.consent import Verdict
-from fairtel.core.errors import InvalidInputError, Problem
+from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period
 from fairtel.rating._lines import (
@@ -84,6 +86,10 @@ PEER_NOT_A_NUMBER = UnratedReason.PEER_NOT_A_NUMBER.value
 """Unrated reason: a voice or SMS record whose other party is not a number (``Catalog.is_number``: ``&``,
 ``client2``, ``anonymous``) under a plan whose price depends on the destination zone. It has no digits to match
 a zone with, so it is not priced in the fallback zone of unmatched numbers (often the dearest)."""
+NO_ROAMING_ZONE = UnratedReason.NO_ROAMING_ZONE.value
+"""Unrated reason: a voice, SMS or data record made abroad (``roaming_country``, not the operator's own country)
+in a country no roaming zone lists, under a catalog with no fallback roaming zone. Priced as at home it would
+charge domestic prices, or draw domestic allowances, for usage the visited network bills the operator for."""
 _UNIT_OF_KIND = {"voice": Unit.SECOND.value, "sms": Unit.MESSAGE.value, "data": Unit.BYTE.value, "vas": Unit.ITEM.value}
 # a record's pieces are consumed at the record's start, so batches cut in time never reorder them
 _ORDER = ["msisdn", "_t0", "source", "record_id", "offset"]
@@ -228,20 +234,22 @@ def _zone_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
 
 
 def _roaming_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
-    """Roaming zone code of each line (``len(roaming)``: at home), resolved once per distinct country value."""
+    """Roaming zone code of each line, resolved once per distinct country value as ``Catalog.roaming_zone_of``
+    places it: ``len(roaming)`` at home (no country, or the operator's own when no roaming zone lists it), the
+    zone listing the country or the fallback roaming zone, else ``Dimensions.no_roaming_zone`` (left unrated)."""
     cat = dims.catalog
     nr = len(dims.roaming)
-    fallback = next((z.id for z in cat.roaming_zones if z.fallback), None)
-    distinct = lines.select(pl.col("roaming_country").unique().drop_nulls())
-    abroad = distinct.filter(pl.col("roaming_country") != "")
-    zoned = abroad.select(
-        "roaming_country",
-        pl.col("roaming_country").str.to_uppercase()
-        .replace_strict(cat.country_table(), default=fallback, return_dtype=pl.String)
-        .cast(pl.Enum(dims.roaming)).to_physical().cast(pl.Int64).fill_null(nr).alias("_r"),
-    )
-    return pl.col("roaming_country").replace_strict(zoned["roaming_country"], zoned["_r"], default=nr,
-                                                    return_dtype=pl.Int64).fill_null(nr)
+    values = lines["roaming_country"].unique().drop_nulls().to_list()
+    codes = []
+    for value in values:
+        try:
+            zone = cat.roaming_zone_of(value)
+        except NotFoundError:
+            codes.append(dims.no_roaming_zone)
+        else:
+            codes.append(nr if zone is None else dims.roaming.index(zone.id))
+    old, new = pl.Series(values, dtype=pl.String), pl.Series(codes, dtype=pl.Int64)
+    return pl.col("roaming_country").replace_strict(old, new, default=nr, return_dtype=pl.Int64).fill_null(nr)
 
 
 def _week_position(catalog: Catalog) -> tuple[pl.Expr, pl.Expr]:
@@ -255,15 +263,14 @@ def _week_position(catalog: Catalog) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _situations(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
-    """The code columns ``_z _r _b`` (zone, roaming zone, band: indices into the catalog's lists, the list's
-    length meaning none), ``_sow``/``_wi`` (where the start falls in the band week) and the packed ``_key``
-    (``Dimensions.key_expr``) of each line."""
+    """The code columns ``_z _b`` (zone, band: indices into the catalog's lists, the list's length meaning none;
+    the roaming zone's ``_r`` is on the lines already, ``_roaming_codes``), ``_sow``/``_wi`` (where the start falls
+    in the band week) and the packed ``_key`` (``Dimensions.key_expr``) of each line."""
     cat = dims.catalog
     band_codes = [dims.bands.index(b) for _, b in cat.band_boundaries()]
     sow, widx = _week_position(cat)
     return lines.with_columns(
         _zone_codes(lines, dims).alias("_z"),
-        _roaming_codes(lines, dims).alias("_r"),
         sow,
     ).with_columns(widx).with_columns(
         pl.lit(pl.Series(band_codes, dtype=pl.Int64)).gather(pl.col("_wi")).alias("_b"),
@@ -870,7 +877,13 @@ def rate(
         .otherwise(len(DIRECTIONS)).cast(pl.Int64).alias("_d"),
         pl.col("started_at").alias("_t0"),
         pl.lit(0, dtype=pl.Int64).alias("offset"), pl.lit(1, dtype=pl.Int32).alias("_pieces"),
-    ).drop("msisdn", "kind", "direction", "_mi")
+    ).drop("msisdn", "kind", "direction", "_mi").with_columns(_roaming_codes(lines, dims).alias("_r"))
+    # usage abroad that no roaming zone prices (the country unlisted, no fallback roaming zone) is not priced as
+    # at home: it is left unrated for the catalog to be fixed
+    nowhere = pl.col("_r") == dims.no_roaming_zone
+    if lines.select(nowhere.any()).item():
+        unrated.append(_unrated(data[lines.filter(nowhere)["_row"].sort()], pl.lit(NO_ROAMING_ZONE), per.key))
+        lines = lines.filter(~nowhere)
     lines = _split_bands(_situations(lines, dims), dims)
 
     keys = lines["_key"].unique().sort()

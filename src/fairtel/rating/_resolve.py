@@ -10,6 +10,10 @@ zone), or "not a number" (``Dimensions.no_number``: a peer such as ``&`` or ``cl
 match). A call to no number is priced only where the destination does not matter: when its rule and
 allowances are the same as for every zone and for none; otherwise it has no rule (``Dimensions.situation``),
 and rating leaves it unrated as ``peer_not_a_number`` rather than pricing it in the fallback zone.
+
+The roaming zone is one of the catalog's roaming zones or none (at home: no roaming country, or the operator's
+own). Usage abroad that no roaming zone prices (``Dimensions.no_roaming_zone``) never gets a situation: rating
+leaves it unrated as ``no_roaming_zone`` first.
 """
 
 from __future__ import annotations
@@ -68,6 +72,12 @@ class Dimensions:
     def no_number(self) -> int:
         """The zone code of a destination that is not a number (``Catalog.is_number``); ``len(zones)`` is none."""
         return len(self.zones) + 1
+
+    @property
+    def no_roaming_zone(self) -> int:
+        """The roaming code of usage abroad that no roaming zone prices (``Catalog.roaming_zone_of``); never part of
+        a packed situation: rating leaves such usage unrated first. ``len(roaming)`` is at home."""
+        return len(self.roaming) + 1
 
     def zone_code(self, key: int) -> int:
         """The destination zone code of a packed situation."""

@@ -572,10 +572,10 @@ class StoreCareData:
             return None
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         try:
-            rz = self.catalog.roaming_zone_for(country)
+            rz = self.catalog.roaming_zone_of(country)  # as rating places it: None at home, no roaming rates
         except NotFoundError:
             return None
-        if plan is None:
+        if plan is None or rz is None:
             return None
         rates: list[RoamingRate] = []
         for kind, direction in (("voice", "out"), ("sms", "out"), ("data", None)):
