@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import OWN_DATA, Access
@@ -35,11 +35,17 @@ from fairtel.assurance import (
     decide_refunds,
     dismiss,
     record_keys,
-    refund,
     refunded_text,
 )
 from fairtel.assurance._finding import minor_to_decimal
-from fairtel.assurance._refunds import RefundedCharges, refund_reason, refundable_amount
+from fairtel.assurance._refunds import (
+    RECOMPUTED_CODE,
+    RefundedCharges,
+    all_billed,
+    refund_reason,
+    refund_remaining,
+    refundable_amount,
+)
 from fairtel.billing import TAXABLE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind
 from fairtel.billing import Bill as BillModel
 from fairtel.billing._model import issued_policy
@@ -305,14 +311,18 @@ def _in_chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[Finding, int]]:
-    """The refunds the ledger holds for ``msisdns`` that name a finding the queue holds, oldest first: each finding
-    and the charge refunded before tax (``old_amount_minor``; a refund posted before it was kept gave no tax back,
-    its amount is the charge)."""
+def _ledger_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[str, Finding | None, int, str]]:
+    """What the ledger refunded for ``msisdns``, entry by entry, oldest first: each refund naming a finding, and each
+    refund of usage past a cap taken back in part (a debit naming the finding, reason ``refund-recomputed``), as
+    (finding id, the finding as the queue holds it: None for a kind this version does not know or a finding the queue
+    does not hold, the charge before tax, entry id). A refund's charge is its ``old_amount_minor`` (a refund posted
+    before it was kept gave no tax back: its amount); a take-back's is what it took back (``new_amount_minor -
+    old_amount_minor``), below zero."""
     a, ft = table_of(AdjustmentRow), table_of(FindingRow)
+    taken_back = and_(a.c.kind == AdjustmentKind.DEBIT.value, a.c.reason.like(f"{RECOMPUTED_CODE} %"))
     rows = sorted((r for chunk in _in_chunks(sorted(msisdns)) for r in conn.execute(
-        select(a.c.finding_id, a.c.amount_minor, a.c.old_amount_minor, a.c.created_at, a.c.adjustment_id)
-        .where(a.c.kind == AdjustmentKind.REFUND.value, a.c.msisdn.in_(chunk), a.c.finding_id.is_not(None))
+        select(a.c.finding_id, a.c.kind, a.c.amount_minor, a.c.old_amount_minor, a.c.new_amount_minor, a.c.created_at, a.c.adjustment_id)
+        .where(or_(a.c.kind == AdjustmentKind.REFUND.value, taken_back), a.c.msisdn.in_(chunk), a.c.finding_id.is_not(None))
     )), key=lambda r: (r.created_at, r.adjustment_id))
     found: dict[str, Finding] = {}
     for chunk in _in_chunks(sorted({r.finding_id for r in rows})):
@@ -321,32 +331,31 @@ def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[F
                 found[r.finding_id] = _as_finding(r)
             except ConflictError:  # a kind this version does not know: its records cannot be told
                 continue
-    return [(found[r.finding_id], int(r.amount_minor if r.old_amount_minor is None else r.old_amount_minor))
-            for r in rows if r.finding_id in found]
+    out: list[tuple[str, Finding | None, int, str]] = []
+    for r in rows:
+        if r.kind == AdjustmentKind.REFUND.value:
+            minor = int(r.amount_minor if r.old_amount_minor is None else r.old_amount_minor)
+        else:
+            minor = -int((r.new_amount_minor or 0) - (r.old_amount_minor or 0))
+        out.append((str(r.finding_id), found.get(r.finding_id), minor, str(r.adjustment_id)))
+    return out
+
+
+def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[Finding, int]]:
+    """The refunds the ledger holds for ``msisdns`` that name a finding the queue holds, oldest first: each finding
+    and the charge refunded before tax (``_ledger_refunds``: a take-back below zero)."""
+    return [(f, minor) for _, f, minor, _ in _ledger_refunds(conn, msisdns) if f is not None]
 
 
 def refunded_charges(conn: Connection, msisdns: Collection[str]) -> RefundedCharges:
     """The refunds the ledger holds for ``msisdns``, oldest first, each with the records its finding names and the
-    charge it refunded before tax (``old_amount_minor``; a refund posted before it was kept: its amount): what a
-    charge was refunded before, whatever finding and path refunded it (``assurance.RefundedCharges``)."""
-    a, ft = table_of(AdjustmentRow), table_of(FindingRow)
-    rows = sorted((r for chunk in _in_chunks(sorted(msisdns)) for r in conn.execute(
-        select(a.c.finding_id, a.c.amount_minor, a.c.old_amount_minor, a.c.created_at, a.c.adjustment_id)
-        .where(a.c.kind == AdjustmentKind.REFUND.value, a.c.msisdn.in_(chunk), a.c.finding_id.is_not(None))
-    )), key=lambda r: (r.created_at, r.adjustment_id))
-    found: dict[str, Finding] = {}
-    for chunk in _in_chunks(sorted({r.finding_id for r in rows})):
-        for r in conn.execute(select(ft).where(ft.c.finding_id.in_(chunk))):
-            try:
-                found[r.finding_id] = _as_finding(r)
-            except ConflictError:  # a kind this version does not know: matched on its finding id alone
-                continue
+    charge it refunded before tax (``old_amount_minor``; a refund posted before it was kept: its amount), less what
+    was taken back of them (a ``refund-recomputed`` debit naming the finding): what a charge was refunded before,
+    whatever finding and path refunded it (``assurance.RefundedCharges``)."""
     out = RefundedCharges()
-    for r in rows:
-        minor = int(r.amount_minor if r.old_amount_minor is None else r.old_amount_minor)
-        f = found.get(r.finding_id)
+    for _, f, minor, adjustment_id in _ledger_refunds(conn, msisdns):
         if f is not None:
-            out.add(f, minor, r.adjustment_id)
+            out.add(f, minor, adjustment_id)
     return out
 
 
@@ -430,6 +439,101 @@ def refund_taxes(conn: Connection, lake: Lake | None, findings: Sequence[Finding
     return taxes
 
 
+def rerated_past_cap(conn: Connection, lake: Lake, findings: Sequence[Finding]) -> dict[str, int]:
+    """The part past the cap (minor units, before tax) of the charges of each ``usage_past_cap`` finding as the
+    ledger's rerate entries left them, for the findings a rerate corrected charges of (finding id → amount): what
+    ``fairtel assure --refund`` and ``POST /findings/{id}/refund`` refund for it.
+
+    A finding is reckoned on the charges as rating stored them: its amount is the subscriber's spend in the cap's
+    scope for the period less the cap. A rerate moves that spend by what it brought each record in the scope to,
+    the records before the cap included (a cut there moves the cap's crossing onto records the finding did not name):
+    each record's last entry (``new_amount_minor``) against what rating stored it at. The scope is the preset's the
+    finding names (``assurance.PRESETS``: kinds, roaming only); a cap of no preset (a subscriber's own, counted
+    from when they set it) is reckoned on the records the finding names alone. The part past the cap is never
+    below zero."""
+    from fairtel.assurance._billshock import PRESETS
+
+    capped = [f for f in findings if f.kind is FindingKind.USAGE_PAST_CAP and f.msisdn and f.currency
+              and f.amount is not None and f.evidence.get("period")]
+    files = lake.files("rated")
+    if not capped or not files:
+        return {}
+    t = table_of(AdjustmentRow)
+    last: dict[tuple[str, str, str, str], tuple[tuple[Any, str], str, int]] = {}  # (msisdn, source, record, period)
+    for chunk in _in_chunks(sorted({f.msisdn for f in capped if f.msisdn})):
+        rows = conn.execute(
+            select(t.c.msisdn, t.c.source, t.c.record_id, t.c.period, t.c.currency, t.c.new_amount_minor, t.c.created_at,
+                   t.c.adjustment_id)
+            .where(t.c.msisdn.in_(chunk), t.c.record_id.is_not(None), t.c.period.is_not(None),
+                   t.c.kind != AdjustmentKind.REFUND.value, t.c.old_amount_minor.is_not(None), t.c.new_amount_minor.is_not(None))
+        )
+        for e in rows:
+            key, at = (e.msisdn, e.source or "", e.record_id, e.period), (e.created_at, e.adjustment_id)
+            if key not in last or at > last[key][0]:
+                last[key] = (at, e.currency, int(e.new_amount_minor))
+    if not last:
+        return {}
+    pairs = sorted({(m, r) for m, _, r, _ in last} | {(f.msisdn or "", r) for f in capped for r in f.record_ids})
+    wanted = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
+                          schema={"msisdn": pl.String(), "record_id": pl.String()})
+    scan = pl.scan_parquet(files)
+    names = set(scan.collect_schema().names())
+    if not {"msisdn", "record_id", "kind", "amount_minor", "currency"} <= names:
+        return {}
+    line = [pl.col("line")] if "line" in names else []
+    roaming = pl.col("roaming_country").fill_null("") if "roaming_country" in names else pl.lit("")
+    source = pl.col("source").fill_null("") if "source" in names else pl.lit("", dtype=pl.String)
+    stored = (
+        scan.join(wanted, on=["msisdn", "record_id"], how="semi")
+        .select("msisdn", source.alias("source"), "record_id", *line, "kind", roaming.alias("roaming"), "amount_minor", "currency")
+        .unique()
+        .group_by("msisdn", "source", "record_id")
+        .agg(pl.col("kind").first(), (pl.col("roaming") != "").any().alias("roaming"),
+             pl.col("amount_minor").sum().alias("amount"), pl.col("currency").first())
+        .collect()
+    )
+    rated = {(m, s, r): (kind, bool(roam), int(amount or 0), cur) for m, s, r, kind, roam, amount, cur in stored.iter_rows()}
+    out: dict[str, int] = {}
+    for f in capped:
+        policy = PRESETS.get(str(f.evidence.get("policy", "")))
+        kinds = None if policy is None or policy.kinds is None else set(policy.kinds)
+        roaming_only = policy is not None and policy.roaming_only
+        named = {(f.msisdn, rid) for rid in f.record_ids}
+        moved, found = 0, False
+        for (m, src, rid, period), (_, cur, new) in last.items():
+            stored_as = rated.get((m, src, rid))
+            if m != f.msisdn or period != f.evidence["period"] or cur != f.currency or stored_as is None:
+                continue
+            kind, roam, amount, _ = stored_as
+            if policy is None and (m, rid) not in named:
+                continue  # a cap of no preset (the subscriber's own): its scope is told by its records alone
+            if (kinds is not None and kind not in kinds) or (roaming_only and not roam):
+                continue
+            moved += new - amount
+            found = True
+        if found:
+            out[f.finding_id] = max(0, Money(f.amount or Decimal(0), f.currency or "").to_minor() + moved)
+    return out
+
+
+def finding_now(conn: Connection, lake: Lake, f: Finding) -> Finding:
+    """``f`` (as the queue holds it) as charge assurance finds it now, as ``fairtel assure --refund`` refunds it: the
+    records and amount its latest run wrote to the lake's ``findings`` (the queue keeps those it was first queued
+    with, and late usage past a cap makes a finding grow), on the charges as rerated (``rerated_past_cap``)."""
+    latest: dict[str, Any] | None = None
+    for path in lake.files("findings"):
+        rows = pq.read_table(path, filters=[("finding_id", "=", f.finding_id)]).to_pylist()
+        if rows:
+            latest = rows[-1]
+    if latest is not None and latest.get("amount_minor") is not None and latest.get("currency") == f.currency:
+        f = replace(f, record_ids=tuple(latest.get("record_ids") or f.record_ids), amount=minor_to_decimal(latest["amount_minor"], f.currency),
+                    evidence=_evidence_of(latest.get("evidence")))
+    past = rerated_past_cap(conn, lake, [f])
+    if f.finding_id in past:
+        f = replace(f, amount=Money.from_minor(past[f.finding_id], f.currency or "").amount)
+    return f
+
+
 def _trace(acc: Access, f: Finding) -> ChargeTrace:
     if acc.lake is None:
         raise NotAvailableError("whether the charge reached a bill is read from the lake, which this request was not given: "
@@ -468,54 +572,76 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
     disagree. A charge is refunded only once an issued bill carried it: an adjustment (append-only) for the next
     bill, naming the bill that charged it. A charge the consent gate refused, which no bill carried, is closed
     ``not_billed`` with no money moving; one that may still be billed is refused (409) until a bill carries it.
-    Money moves once: a finding refunded already is refused (409), and a charge refunded through another finding
-    about it closes this one with that refund (``refunded_before``). Other findings (a confirmation made at machine
-    speed, usage past a cap) are refunded as the agent decides.
+    Usage past a cap is refunded once an issued bill charged every one of its records (``all_billed``; refused
+    with 409 until then), on the charges as rerated (``finding_now``). Money moves once: a finding refunded
+    already is refused (409) unless its amount grew since (late usage past a cap, a rerate that raised its
+    charges), when what it grew by is refunded, once; a charge refunded through another finding about it closes
+    this one with that refund (``refunded_before``). Other findings (a confirmation made at machine speed) are
+    refunded as the agent decides.
 
     A refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged it
-    charged on it, at that bill's rates (``refund_taxes``, as ``fairtel assure --refund`` reckons it); a part no
-    issued bill charged gives no tax back."""
-    r, f = _to_resolve(acc, finding_id)
+    charged on it, at that bill's rates (``refund_taxes``, ``assurance.refund_remaining``, as ``fairtel assure
+    --refund`` reckons it); a part no issued bill charged gives no tax back."""
+    acc.require(Permission.FINDING_RESOLVE)
+    r = _finding_row(acc, finding_id)
+    if r.msisdn is not None:
+        acc.open_subject(r.msisdn)
+    f = _as_finding(r)
     earlier = _refund_of(acc, finding_id=finding_id)
-    if earlier is not None:
-        raise ResolutionError(f"finding {finding_id} was refunded already ({earlier.adjustment_id})",
-                              details={"adjustment_id": earlier.adjustment_id})
+    if f.status is FindingStatus.DISMISSED or (f.status is FindingStatus.RESOLVED and earlier is None):
+        raise ResolutionError(f"finding {finding_id} is already {f.status.value}")
+    if acc.lake is not None:
+        f = finding_now(acc.conn, acc.lake, f)
+    ledger = refunded_charges(acc.conn, [f.msisdn] if f.msisdn else [])
+    grown = False
+    if earlier is not None:  # refunded before: only what its amount grew by since is refunded
+        if f.currency is None or Money(refundable_amount(f), f.currency).to_minor() <= ledger.minor(f):
+            said = f"is already {f.status.value}" if f.status is FindingStatus.RESOLVED else "was refunded already"
+            raise ResolutionError(f"finding {finding_id} {said} ({earlier.adjustment_id})", details={"adjustment_id": earlier.adjustment_id})
+        grown = f.status is FindingStatus.RESOLVED
+        f = replace(f, status=FindingStatus.OPEN)
     bill_id = None
-    if f.kind in CHARGE_KINDS:
+    if f.kind in CHARGE_KINDS or f.kind is FindingKind.USAGE_PAST_CAP:
         trace = _trace(acc, f)
-        decided = decide_refunds([f], policy=RefundPolicy(automatic=frozenset({f.kind})), billed_records=trace.billed,
-                                 refused_records=trace.refused, by=acc.actor, now=acc.now)
-        closed = next((res for res in decided.resolutions if res.resolution == NOT_BILLED), None)
-        if closed is not None:
-            text = f"{closed.resolution}: {closed.reason}"
-            _close(acc, finding_id, closed.status.value, closed.resolved_at, closed.resolved_by, text)
-            acc.audit("finding.resolve", f"finding/{finding_id}", msisdn=r.msisdn, reason=text)
-            return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None, outcome=NOT_BILLED)
+        if f.kind in CHARGE_KINDS and not grown:
+            decided = decide_refunds([f], policy=RefundPolicy(automatic=frozenset({f.kind})), billed_records=trace.billed,
+                                     refused_records=trace.refused, by=acc.actor, now=acc.now)
+            closed = next((res for res in decided.resolutions if res.resolution == NOT_BILLED), None)
+            if closed is not None:
+                text = f"{closed.resolution}: {closed.reason}"
+                _close(acc, finding_id, closed.status.value, closed.resolved_at, closed.resolved_by, text)
+                acc.audit("finding.resolve", f"finding/{finding_id}", msisdn=r.msisdn, reason=text)
+                return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=None, outcome=NOT_BILLED)
         bill_id = trace.bill_of(record_keys(f))
-        if not any(k in trace.billed for k in record_keys(f)):
+        if f.kind is FindingKind.USAGE_PAST_CAP and not all_billed(f, trace.billed):
+            unbilled = sum(1 for k in record_keys(f) if k not in trace.billed)
+            raise ResolutionError(f"finding {finding_id} is not billed yet: usage past a cap is refunded once an issued bill charged all "
+                                  f"its records ({unbilled} of {len(f.record_ids)} not billed yet), with the tax that bill charged on them",
+                                  details={"billed": False, "records_not_billed": unbilled})
+        if f.kind in CHARGE_KINDS and not any(k in trace.billed for k in record_keys(f)):
             raise ResolutionError(f"finding {finding_id}: no issued bill has carried its charge yet, so there is nothing to refund; "
                                   "it is refunded once a bill carries it", details={"billed": False})
-    if f.kind not in CHARGE_KINDS and f.record_ids and acc.lake is not None:
+    elif f.record_ids and acc.lake is not None:
         bill_id = charge_trace(acc.conn, acc.lake, record_keys(f)).bill_of(record_keys(f))  # the bill that charged it
     # a charge is refunded once in total, whatever finding names it: only what was not refunded before is refunded
-    ledger = refunded_charges(acc.conn, [f.msisdn] if f.msisdn else [])
     already = ledger.minor(f)
-    if already > 0 and f.currency is not None and Money(refundable_amount(f), f.currency).to_minor() <= already:
+    if not grown and already > 0 and f.currency is not None and Money(refundable_amount(f), f.currency).to_minor() <= already:
         last = ledger.last(f)
         text = f"refunded: {reason or refund_reason(f)} (refunded before: {last})"
         _close(acc, finding_id, FindingStatus.RESOLVED.value, acc.now, acc.actor, text)
         acc.audit("finding.resolve", f"finding/{finding_id}", msisdn=r.msisdn, reason=text)
         return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)),
                              adjustment=_adjustment_out(_refund_of(acc, adjustment_id=last)), outcome="refunded_before")
-    adj, res = refund(f, by=acc.actor, reason=reason, now=acc.now,  # refuses a finding with nothing over-charged
-                      already=Money.from_minor(already, f.currency or "").amount if already else Decimal(0))
-    if _refund_of(acc, adjustment_id=adj.adjustment_id) is None:  # else refunded meanwhile: that refund stands
-        charge = Money(adj.charge, adj.currency)
-        tax = refund_taxes(acc.conn, acc.lake, [f]).take(f, charge.to_minor())
-        adj = adj.with_tax(Money.from_minor(tax, adj.currency).amount)
+    adj = refund_remaining(f, ledger=ledger, taxes=refund_taxes(acc.conn, acc.lake, [f]), by=acc.actor, now=acc.now, reason=reason,
+                           held=lambda adjustment_id: _refund_of(acc, adjustment_id=adjustment_id) is not None)
+    if adj is None:
+        raise ResolutionError(f"finding {finding_id} has nothing to refund")
     posted = record_adjustments(acc.conn, [refund_entry(adj, bill_id=bill_id)])
-    _close(acc, finding_id, res.status.value, res.resolved_at, res.resolved_by, refunded_text(res.reason, adj))
-    acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=res.reason)
+    if grown:  # resolved when it was refunded first: it stays so, its refund grows
+        acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=f"{adj.reason} (what its amount grew by)")
+    else:
+        _close(acc, finding_id, FindingStatus.RESOLVED.value, acc.now, acc.actor, refunded_text(adj.reason, adj))
+        acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=adj.reason)
     carried = _refund_of(acc, adjustment_id=adj.adjustment_id)
     return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=_adjustment_out(carried),
                          outcome="refunded" if posted else "refunded_before")
@@ -543,6 +669,16 @@ def _close(acc: Access, finding_id: str, status: str, at: datetime, by: str, res
 _SYNC_CHUNK = 500  # findings a statement adds
 
 
+def _evidence_of(value: Any) -> dict[str, Any]:
+    """A finding's evidence as the lake holds it (a JSON object, or text written as such), as the queue keeps it."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = {"text": value}
+    return value if isinstance(value, dict) else {"value": value}
+
+
 def sync_findings(conn: Any, lake: Lake) -> int:
     """Findings `fairtel assure` wrote to the lake, added to the work queue (once; the queue keeps their status).
     Returns how many the queue did not hold yet: the rows the insert returns (a driver's row count of an
@@ -553,17 +689,11 @@ def sync_findings(conn: Any, lake: Lake) -> int:
         for row in pq.read_table(f).to_pylist():
             if row["finding_id"] in values:  # the first written stands, as it did when it was queued
                 continue
-            evidence = row.get("evidence")
-            if isinstance(evidence, str):
-                try:
-                    evidence = json.loads(evidence)
-                except json.JSONDecodeError:
-                    evidence = {"text": evidence}
             values[row["finding_id"]] = {
                 "finding_id": row["finding_id"], "kind": row["kind"], "msisdn": row.get("msisdn"), "subscription_id": row.get("subscription_id"),
                 "record_ids": list(row.get("record_ids") or []), "amount_minor": row.get("amount_minor"),
                 "currency": row.get("currency") if row.get("amount_minor") is not None else None,
-                "status": row.get("status") or "open", "evidence": evidence if isinstance(evidence, dict) else {"value": evidence},
+                "status": row.get("status") or "open", "evidence": _evidence_of(row.get("evidence")),
                 "detected_at": row["detected_at"], "resolved_at": None, "resolved_by": None, "resolution": None,
             }
     rows = list(values.values())

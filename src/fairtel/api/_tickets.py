@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fairtel.api._access import OWN_DATA, Access
+from fairtel.api._cases import refusals_about, ticket_subject
 from fairtel.api._paging import Page, fetch_page
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.privacy import Permission, Role
@@ -170,8 +171,11 @@ def take_ticket(acc: Access, ticket_id: str) -> AssignmentOut:
 
 
 def _handled(acc: Access, ticket_id: str) -> tuple[Any, str]:
-    """A ticket the agent may read and move: they handle its customer (``open_subject``: the refusal is audited)."""
-    acc.require(Permission.CUSTOMER_READ)
+    """A ticket the agent may read and move: they handle its customer (``open_subject``: the refusal is audited).
+    A role that may not read customers is refused naming the ticket's subscriber too (``refusals_about``), on the
+    console's ticket page as on the API's routes."""
+    with refusals_about(acc, ticket_subject, ticket_id):
+        acc.require(Permission.CUSTOMER_READ)
     r = _row(acc, ticket_id)
     if r.msisdn is None:
         raise ConflictError(f"ticket {ticket_id} names no line")

@@ -109,9 +109,13 @@ class RefundTaxes:
         return take_back(self.parts(f, amount_minor), self.bills)
 
     def taken_before(self, refunds: Iterable[tuple[Finding, int]]) -> None:
-        """Take the refunds already in the ledger (finding, amount before tax; oldest first) out of the bases."""
+        """Take the refunds already in the ledger (finding, amount before tax; oldest first) out of the bases. An
+        amount below zero is a refund taken back in part (``refund-recomputed``): put back in as ``give`` does."""
         for f, minor in refunds:
-            self.take(f, minor)
+            if minor < 0:
+                self.give(f, -minor)
+            else:
+                self.take(f, minor)
 
     def give(self, f: Finding, amount_minor: int) -> int:
         """The tax a refund of finding ``f`` taken back by ``amount_minor`` (before tax) charges again (minor units):

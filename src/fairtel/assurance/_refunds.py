@@ -3,14 +3,16 @@ that are appended, never edited, so an auditor sees who decided what and when.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from fairtel.assurance._finding import CHARGE_KINDS, Finding, FindingKind, FindingStatus
+from fairtel.assurance._refund_tax import RefundTaxes
 from fairtel.core.errors import FairtelError
 from fairtel.core.ids import stable_id
+from fairtel.core.money import Money
 from fairtel.core.time import require_aware, utc_now
 
 
@@ -156,7 +158,9 @@ def _same_record(a: RecordKey, b: RecordKey) -> bool:
 class RefundedCharges:
     """What the ledger has refunded (before tax, minor units) for the charges of findings: each refund with its
     finding and the records its finding names. A finding's charge was refunded before by every refund of that
-    finding and of any finding naming one of its records (a source not named matches any source)."""
+    finding and of any finding naming one of its records (a source not named matches any source). A refund taken
+    back in part (a debit ``refund-recomputed`` naming the finding) is held as an amount below zero: what was
+    refunded is what the refunds gave less what was taken back."""
 
     refunds: list[tuple[str, str, tuple[RecordKey, ...], int, str]] = field(default_factory=list)
 
@@ -174,9 +178,9 @@ class RefundedCharges:
         return sum(m for m, _ in self._of(finding))
 
     def last(self, finding: Finding) -> str | None:
-        """The latest refund of ``finding``'s charge, if any."""
-        found = self._of(finding)
-        return found[-1][1] if found else None
+        """The latest refund of ``finding``'s charge, if any (a take-back is not one)."""
+        found = [adj for minor, adj in self._of(finding) if minor >= 0]
+        return found[-1] if found else None
 
 
 def refund(
@@ -208,6 +212,29 @@ def refund(
     )
     res = Resolution(finding.finding_id, FindingStatus.RESOLVED, "refunded", why, at, by, adj.adjustment_id)
     return adj, res
+
+
+def refund_remaining(
+    finding: Finding, *, ledger: RefundedCharges, taxes: RefundTaxes, by: str, now: datetime, reason: str | None = None,
+    held: Callable[[str], bool] = lambda _id: False,
+) -> RefundAdjustment | None:
+    """The refund of what remains of ``finding``'s charge once what the ledger refunded for it before is deducted
+    (``ledger``), with the tax the bills that charged it charged on it (``taxes``); None when it was refunded in
+    full before. The refund is added to ``ledger`` and its share taken out of the bills' bases, so that the next one
+    reckoned is reckoned after it. A refund ``held`` says the ledger holds already is returned as reckoned, tax
+    left out and nothing taken: that refund stands as it was posted. ``fairtel assure --refund`` and the API's
+    refund of one finding both reckon a refund so. ``finding`` must be unresolved (``refund``)."""
+    cur = finding.currency or ""
+    already = ledger.minor(finding)
+    if Money(refundable_amount(finding), cur).to_minor() <= already:
+        return None
+    adj, _ = refund(finding, by=by, reason=reason, now=now, already=Money.from_minor(already, cur).amount if already else Decimal(0))
+    if held(adj.adjustment_id):
+        return adj
+    charge = Money(adj.charge, adj.currency).to_minor()
+    adj = adj.with_tax(Money.from_minor(taxes.take(finding, charge), adj.currency).amount)
+    ledger.add(finding, charge, adj.adjustment_id)
+    return adj
 
 
 def refunded_text(reason: str, adj: RefundAdjustment) -> str:

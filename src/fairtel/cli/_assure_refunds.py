@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -222,102 +221,14 @@ def _ledger_holds(conn: Connection, adjustment_ids: Collection[str]) -> set[str]
 
 def rerated_past_cap(app: App, findings: Sequence[Finding]) -> dict[str, int]:
     """The part past the cap (minor units, before tax) of the charges of each ``usage_past_cap`` finding as the
-    ledger's rerate entries left them, for the findings a rerate corrected charges of (finding id → amount).
+    ledger's rerate entries left them, for the findings a rerate corrected charges of (finding id → amount): read
+    from the home as the API's refund reads it (``api._cases.rerated_past_cap``)."""
+    from fairtel.api._cases import rerated_past_cap as reckon
 
-    A finding is reckoned on the charges as rating stored them: its amount is the subscriber's spend in the cap's
-    scope for the period less the cap. A rerate moves that spend by what it brought each record in the scope to,
-    the records before the cap included (a cut there moves the cap's crossing onto records the finding did not name):
-    each record's last entry (``new_amount_minor``) against what rating stored it at. The scope is the preset's the
-    finding names (``assurance.PRESETS``: kinds, roaming only); a cap of no preset (a subscriber's own, counted
-    from when they set it) is reckoned on the records the finding names alone. The part past the cap is never
-    below zero."""
-    from sqlalchemy import select
-
-    from fairtel.assurance._billshock import PRESETS
-    from fairtel.store import Adjustment as AdjustmentRow
-    from fairtel.store._schema import table_of
-
-    capped = [f for f in findings if f.kind is FindingKind.USAGE_PAST_CAP and f.msisdn and f.currency
-              and f.amount is not None and f.evidence.get("period")]
-    files = app.lake.files("rated")
-    if not capped or not files:
+    if not app.lake.files("rated"):
         return {}
-    t = table_of(AdjustmentRow)
-    last: dict[tuple[str, str, str, str], tuple[tuple[Any, str], str, int]] = {}  # (msisdn, source, record, period)
     with app.db.connect() as conn:
-        for chunk in _chunks(sorted({f.msisdn for f in capped if f.msisdn})):
-            rows = conn.execute(
-                select(t.c.msisdn, t.c.source, t.c.record_id, t.c.period, t.c.currency, t.c.new_amount_minor, t.c.created_at,
-                       t.c.adjustment_id)
-                .where(t.c.msisdn.in_(chunk), t.c.record_id.is_not(None), t.c.period.is_not(None),
-                       t.c.kind != AdjustmentKind.REFUND.value, t.c.old_amount_minor.is_not(None), t.c.new_amount_minor.is_not(None))
-            )
-            for e in rows:
-                key, at = (e.msisdn, e.source or "", e.record_id, e.period), (e.created_at, e.adjustment_id)
-                if key not in last or at > last[key][0]:
-                    last[key] = (at, e.currency, int(e.new_amount_minor))
-    if not last:
-        return {}
-    pairs = sorted({(m, r) for m, _, r, _ in last} | {(f.msisdn or "", r) for f in capped for r in f.record_ids})
-    wanted = pl.LazyFrame({"msisdn": [m for m, _ in pairs], "record_id": [r for _, r in pairs]},
-                          schema={"msisdn": pl.String(), "record_id": pl.String()})
-    scan = pl.scan_parquet(files)
-    names = set(scan.collect_schema().names())
-    if not {"msisdn", "record_id", "kind", "amount_minor", "currency"} <= names:
-        return {}
-    line = [pl.col("line")] if "line" in names else []
-    roaming = pl.col("roaming_country").fill_null("") if "roaming_country" in names else pl.lit("")
-    source = pl.col("source").fill_null("") if "source" in names else pl.lit("", dtype=pl.String)
-    stored = (
-        scan.join(wanted, on=["msisdn", "record_id"], how="semi")
-        .select("msisdn", source.alias("source"), "record_id", *line, "kind", roaming.alias("roaming"), "amount_minor", "currency")
-        .unique()
-        .group_by("msisdn", "source", "record_id")
-        .agg(pl.col("kind").first(), (pl.col("roaming") != "").any().alias("roaming"),
-             pl.col("amount_minor").sum().alias("amount"), pl.col("currency").first())
-        .collect()
-    )
-    rated = {(m, s, r): (kind, bool(roam), int(amount or 0), cur) for m, s, r, kind, roam, amount, cur in stored.iter_rows()}
-    out: dict[str, int] = {}
-    for f in capped:
-        policy = PRESETS.get(str(f.evidence.get("policy", "")))
-        kinds = None if policy is None or policy.kinds is None else set(policy.kinds)
-        roaming_only = policy is not None and policy.roaming_only
-        named = {(f.msisdn, rid) for rid in f.record_ids}
-        moved, found = 0, False
-        for (m, src, rid, period), (_, cur, new) in last.items():
-            stored_as = rated.get((m, src, rid))
-            if m != f.msisdn or period != f.evidence["period"] or cur != f.currency or stored_as is None:
-                continue
-            kind, roam, amount, _ = stored_as
-            if policy is None and (m, rid) not in named:
-                continue  # a cap of no preset (the subscriber's own): its scope is told by its records alone
-            if (kinds is not None and kind not in kinds) or (roaming_only and not roam):
-                continue
-            moved += new - amount
-            found = True
-        if found:
-            out[f.finding_id] = max(0, Money(f.amount or Decimal(0), f.currency or "").to_minor() + moved)
-    return out
-
-
-def _taken_back(conn: Connection, findings: Collection[str]) -> list[tuple[str, int, str]]:
-    """The refunds of these findings the ledger took back in part before: (finding id, charge before tax, entry id)."""
-    from sqlalchemy import select
-
-    from fairtel.store import Adjustment as AdjustmentRow
-    from fairtel.store._schema import table_of
-
-    t = table_of(AdjustmentRow)
-    out: list[tuple[str, int, str]] = []
-    for chunk in _chunks(sorted(findings)):
-        rows = conn.execute(
-            select(t.c.finding_id, t.c.old_amount_minor, t.c.new_amount_minor, t.c.adjustment_id)
-            .where(t.c.finding_id.in_(chunk), t.c.kind == AdjustmentKind.DEBIT.value, t.c.reason.like(f"{RECOMPUTED_CODE} %"))
-            .order_by(t.c.created_at, t.c.adjustment_id)
-        )
-        out.extend((str(r.finding_id), int((r.new_amount_minor or 0) - (r.old_amount_minor or 0)), str(r.adjustment_id)) for r in rows)
-    return out
+        return reckon(conn, app.lake, findings)
 
 
 def post_refunds(
@@ -341,8 +252,8 @@ def post_refunds(
     finding, reason ``refund-recomputed``), so the subscriber pays the rerated charges up to the cap whichever of
     the rerate and the refund came first."""
     from fairtel.api._cases import refund_entry, refund_taxes, refunded_charges
-    from fairtel.assurance import refund, refunded_text
-    from fairtel.assurance._refunds import refundable_amount
+    from fairtel.assurance import refunded_text
+    from fairtel.assurance._refunds import refund_remaining, refundable_amount
     from fairtel.billing import BillingPolicy
     from fairtel.privacy import Pseudonymizer
     from fairtel.store import access_row, get_subscriber, record_accesses, record_adjustments
@@ -382,25 +293,15 @@ def post_refunds(
         entries: list[AdjustmentEntry] = []
         to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id is not None]
         taxes = refund_taxes(conn, app.lake, [*to_refund, *grown], current=BillingPolicy(tax_rates=app.settings.tax_rates))
+        # net of what the ledger took back of refunds (``refund-recomputed`` debits): ``refunded_charges``, ``refund_taxes``
         ledger = refunded_charges(conn, {f.msisdn for f in (*to_refund, *grown) if f.msisdn})
-        by_id = {f.finding_id: f for f in (*to_refund, *grown)}
-        for fid, minor, adj_id in _taken_back(conn, [f.finding_id for f in grown if f.finding_id in past_cap]):
-            ledger.add(by_id[fid], -minor, adj_id)
-            taxes.given_before([(by_id[fid], minor)])
         held = _ledger_holds(conn, {res.adjustment_id for res in decisions.resolutions if res.adjustment_id})
 
         def reckon(f: Finding) -> RefundAdjustment | None:
             """The refund of what remains of ``f``'s charge, with its tax (None: refunded in full before)."""
-            already = ledger.minor(f)
-            if Money(refundable_amount(f), f.currency or "").to_minor() <= already:
-                return None
-            adj, _ = refund(f, by=ACTOR, now=now, already=Money.from_minor(already, f.currency or "").amount)
-            charge = Money(adj.charge, adj.currency).to_minor()
-            if adj.adjustment_id in held:
-                return adj
-            held.add(adj.adjustment_id)
-            adj = adj.with_tax(Money.from_minor(taxes.take(f, charge), adj.currency).amount)
-            ledger.add(f, charge, adj.adjustment_id)
+            adj = refund_remaining(f, ledger=ledger, taxes=taxes, by=ACTOR, now=now, held=held.__contains__)
+            if adj is not None:
+                held.add(adj.adjustment_id)
             return adj
 
         for res in decisions.resolutions:
