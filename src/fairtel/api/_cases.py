@@ -61,7 +61,7 @@ from fairtel.core.errors import (
 from fairtel.core.money import Money
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case
-from fairtel.privacy import Permission, Role, replace_numbers_in
+from fairtel.privacy import Permission, Role, hide_identity_numbers, replace_numbers_in
 from fairtel.privacy._roles import View
 from fairtel.store import Adjustment as AdjustmentRow
 from fairtel.store import (
@@ -88,7 +88,7 @@ from fairtel.store._schema import COMPLAINT_LIFECYCLE, COMPLAINT_STATUSES, table
 def _scrub(acc: Access, value: Any) -> Any:
     """Numbers inside evidence and notes are shown the way the principal may see numbers: in text however they
     are written (``138-0013-8000``), in the keys of evidence, and given as integers."""
-    return replace_numbers_in(value, lambda digits: acc.show(digits) or "")
+    return replace_numbers_in(value, lambda digits: acc.show(digits) or "", standalone=True)  # ids stay whole
 
 
 # ---- findings ------------------------------------------------------------------------------------------
@@ -989,7 +989,7 @@ def _complaint_out(acc: Access, r: Any) -> ComplaintOut:
         complaint_id=r.complaint_id, msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
         channel=r.channel, opened_at=r.opened_at, closed_at=r.closed_at, due_at=due, overdue=lifecycle not in SETTLED and acc.now > due,
         escalation_level=r.escalation_level, finding_id=r.finding_id, adjustment_id=r.adjustment_id, conversation_id=r.conversation_id,
-        text=r.text if sees_text else None,
+        text=hide_identity_numbers(r.text) if sees_text and r.text else None,  # ID and card numbers never shown
     )
 
 

@@ -21,7 +21,7 @@ from fairtel.api._access import OWN_DATA, Access
 from fairtel.api._cases import refusals_about, ticket_subject
 from fairtel.api._paging import Page, fetch_page
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
-from fairtel.privacy import Permission, Role
+from fairtel.privacy import Permission, Role, hide_identity_numbers
 from fairtel.store import AgentAssignment
 from fairtel.store._care import (
     HANDOFF,
@@ -98,7 +98,7 @@ def _kind(category: str) -> str:
 def _ticket_out(acc: Access, r: Any) -> TicketOut:
     sees_words = r.msisdn is not None and (
         (acc.role is Role.SUBSCRIBER and r.msisdn == acc.principal.msisdn) or (acc.role is Role.AGENT and r.msisdn in acc.assignments()))
-    text = ticket_text(r.summary or "", r.category)
+    text = ticket_text(hide_identity_numbers(r.summary or ""), r.category)  # ID and card numbers never shown
     return TicketOut(
         ticket_id=r.ticket_id, msisdn=acc.show(r.msisdn), kind=_kind(r.category), category=r.category, priority=r.priority,
         status=r.status, region=r.region, opened_at=r.opened_at, resolved_at=r.resolved_at, conversation_id=text.conversation_id,
@@ -189,7 +189,7 @@ def ticket_transcript(acc: Access, ticket_id: str, *, turns_from: int = 0, turns
         raise InvalidInputError([Problem("request", None, "turns_from" if turns_from < 0 else "turns_limit",
                                          "at least 0" if turns_from < 0 else "at least 1")], what="ticket")
     r, why = _handled(acc, ticket_id)
-    text = ticket_text(r.summary or "", r.category)
+    text = ticket_text(hide_identity_numbers(r.summary or ""), r.category)  # ID and card numbers never shown
     acc.audit("ticket.transcript", f"ticket/{ticket_id}", msisdn=r.msisdn, reason=why)
     end = len(text.turns) if turns_limit is None else min(len(text.turns), turns_from + turns_limit)
     return TranscriptOut(
@@ -201,7 +201,8 @@ def ticket_transcript(acc: Access, ticket_id: str, *, turns_from: int = 0, turns
 
 
 def _note_out(acc: Access, n: TicketNoteEntry) -> NoteOut:
-    return NoteOut(note_id=n.note_id, status=n.status, by=acc.login_name(n.author) or "", at=n.noted_at, note=n.note)
+    return NoteOut(note_id=n.note_id, status=n.status, by=acc.login_name(n.author) or "", at=n.noted_at,
+                   note=hide_identity_numbers(n.note))  # ID and card numbers a note holds are never shown
 
 
 def note_ticket(acc: Access, ticket_id: str, note: str) -> NoteOut:
