@@ -139,7 +139,7 @@ def test_a_hold_recorded_by_the_bill_run_outlives_the_lines_return_to_service(ho
     with app.db.begin() as conn:
         import_subscribers(conn, back)
     totals = rate_period(app, Period.parse(P), catalog=catalog)
-    assert totals["held_records"] == 0  # rated again: nothing flags them now
+    assert totals["held_records"] == 2  # rated again: the line's status history still holds them
     rr = as_json(home, "rerate", "--period", P)
     assert rr["adjustments_issued"] == 0 and rr["held_records"] == 2  # the bill run's hold stands
     assert {h["record_id"] for h in as_json(home, "bill", "held", "--period", P)["held"]} == {"b-after", "b-roam"}

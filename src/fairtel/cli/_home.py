@@ -137,16 +137,29 @@ def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame
     ``store.register_changes`` names). A closed line whose register does not say when
     it closed (``closed_at``, optional in the register file) is taken as closed when the register last changed
     it: charges made while it was in service stay billable (refusing them all would flag, and refund, months of
-    charges it rightly paid), later ones are refused."""
+    charges it rightly paid), later ones are refused.
+
+    Each line comes with its suspensions that ended (``rating._vas.SUSPENSIONS``: from the line status history,
+    ``store.suspension_windows``; null: none), so that its usage dated inside one is held even when the line is
+    back in service when that usage is rated (a late switch file, roaming records days later, a period rated
+    again)."""
+    from fairtel.rating._vas import SUSPENSIONS
+    from fairtel.store import suspension_windows
+
     columns = ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at")
     if msisdns is None:
         lines = home_subscribers(app, columns)
+        with app.db.connect() as conn:
+            windows = suspension_windows(conn)
     else:
         from fairtel.store import register_lines
 
         with app.db.connect() as conn:
             lines = register_lines(conn, msisdns).select(columns)
+            windows = suspension_windows(conn, msisdns)
+    ended = windows.group_by("msisdn", maintain_order=True).agg(
+        pl.struct("suspended_from", "suspended_until").alias(SUSPENSIONS))
     closed = pl.col("status") == "closed"
     return lines.with_columns(
         pl.when(closed & pl.col("closed_at").is_null()).then(pl.col("updated_at")).otherwise(pl.col("closed_at"))
-        .alias("closed_at")).drop("updated_at")
+        .alias("closed_at")).drop("updated_at").join(ended, on="msisdn", how="left", maintain_order="left")

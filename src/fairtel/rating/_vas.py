@@ -10,7 +10,10 @@ A gate may carry the register's line states as ``lines`` (``consent.line_states`
 already hands the kernel (to worker processes, in a Spark closure, kept up to date by online rating), so the
 kernel reads from it the lines whose usage it holds (``gate_lines``, ``line_holds``): made while the line was
 suspended (``HoldReason``), after it closed (``line_closed``) or before it was activated (``before_activation``).
-``register_gate`` carries them without a consent ledger.
+``register_gate`` carries them without a consent ledger. A register may list, too, each line's suspensions that
+ended (``SUSPENSIONS``: from the line status history, ``store.suspension_windows``): the gate carries them apart
+(``ConsentGate.windows``) and the kernel holds the usage dated inside one ``line_suspended`` even when the line is
+back in service when it is rated. A register without them (a Spark job's file) holds as the current states say.
 
 A consent gate also carries the providers whose billing rights are suspended (``store.merchant_windows``, handed in
 by ``with_suspended``): their charges dated while suspended are refused (verdict ``merchant_suspended``).
@@ -75,6 +78,7 @@ class ConsentGate:
     suspended: tuple[str, ...] | Mapping[str, SuspensionWindows]
     tz: str
     lines: pl.DataFrame | None = None  # ``consent.line_states``: the lines that restrict charges
+    windows: pl.DataFrame | None = None  # ``suspension_frame``: the lines' suspensions that ended
 
     def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
         return gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, lines=self.lines, tz=self.tz)
@@ -88,7 +92,8 @@ def consent_gate(
     subscriber register (``msisdn``, ``status``, optional ``activated_at``, ``closed_at`` and ``suspended_at``),
     so that a charge on a line after it closed, or while it is suspended, or under consent given before the
     line's activation (by a previous holder of the number), is not billable; only the lines that restrict
-    something are kept (the gate may be sent to worker processes). Without it lines are not checked.
+    something are kept (the gate may be sent to worker processes). Without it lines are not checked. A ``lines``
+    column ``SUSPENSIONS`` (the suspensions that ended) is carried apart, for the kernel's holds (``gate_lines``).
     ``suspended``: the providers whose billing rights are suspended (``consent.gate_vas``), e.g.
     ``store.merchant_windows``."""
     from fairtel.consent import offer_book
@@ -96,7 +101,8 @@ def consent_gate(
     book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
     kept = None if lines is None else line_states(lines, subscriptions=subscriptions)
     held = suspension_windows(suspended) if isinstance(suspended, Mapping) else tuple(suspended)
-    return ConsentGate(subscriptions, book, held, catalog.operator.timezone, kept)
+    windows = None if lines is None else suspension_frame(lines)
+    return ConsentGate(subscriptions, book, held, catalog.operator.timezone, kept, windows)
 
 
 def with_suspended(gate: VasGate | None, suspended: SuspendedProviders) -> VasGate | None:
@@ -120,6 +126,7 @@ class RegisterGate:
     that the kernel holds the usage of suspended lines (a Spark job given no consent events, say)."""
 
     lines: pl.DataFrame | None = None
+    windows: pl.DataFrame | None = None  # ``suspension_frame``: the lines' suspensions that ended
 
     def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
         return no_gate(vas)
@@ -127,8 +134,43 @@ class RegisterGate:
 
 def register_gate(lines: pl.DataFrame) -> VasGate:
     """A gate that bills no VAS charge (verdict ``no_gate``) but carries ``lines`` (the register: ``msisdn``,
-    ``status``, optional ``activated_at``, ``closed_at``, ``suspended_at``) for the kernel's holds."""
-    return RegisterGate(line_states(lines))
+    ``status``, optional ``activated_at``, ``closed_at``, ``suspended_at``, ``SUSPENSIONS``) for the kernel's
+    holds."""
+    return RegisterGate(line_states(lines), suspension_frame(lines))
+
+
+SUSPENSIONS = "suspensions"
+"""The optional register column of a line's suspensions that ended: a list of structs (``suspended_from``,
+``suspended_until``), the line suspended from the one until the other (``store.suspension_windows``); null or empty:
+none. Usage starting inside one is held ``line_suspended`` (``line_holds``), whatever the line's status now."""
+_WINDOW = pl.Struct({"suspended_from": pl.Datetime("us", "UTC"), "suspended_until": pl.Datetime("us", "UTC")})
+
+
+def suspension_frame(lines: pl.DataFrame) -> pl.DataFrame | None:
+    """The lines of ``lines`` with a suspension that ended, as (``msisdn``, ``SUSPENSIONS``), one row per line;
+    None when ``lines`` has no such column or no line has one."""
+    if SUSPENSIONS not in lines.columns:
+        return None
+    kept = lines.select(pl.col("msisdn").cast(pl.String), pl.col(SUSPENSIONS).cast(pl.List(_WINDOW))).filter(
+        pl.col(SUSPENSIONS).list.len().fill_null(0) > 0)
+    return kept if kept.height else None
+
+
+def _bounds(windows: pl.DataFrame) -> pl.DataFrame:
+    """(``msisdn``, ``_held_windows``): each line's suspensions that ended, overlapping ones merged, as the sorted
+    list of their bounds in microseconds since the epoch [from, until, from, until, ...]: an instant is inside one
+    when an odd number of bounds are at or before it (``hold_reason``)."""
+    start, end = pl.col("suspended_from"), pl.col("suspended_until")
+    reach = end.cum_max().shift(1).over("msisdn")
+    return (
+        windows.select("msisdn", pl.col(SUSPENSIONS)).explode(SUSPENSIONS).unnest(SUSPENSIONS)
+        .filter(start.is_not_null() & end.is_not_null() & (end > start)).sort("msisdn", "suspended_from")
+        .with_columns(reach.alias("_reach"))
+        .with_columns((pl.col("_reach").is_null() | (start > pl.col("_reach"))).cum_sum().alias("_merged"))
+        .group_by("msisdn", "_merged", maintain_order=True).agg(start.min(), end.max())
+        .group_by("msisdn", maintain_order=True)
+        .agg(pl.concat_list(start.dt.epoch("us"), end.dt.epoch("us")).explode().alias("_held_windows"))
+    )
 
 
 def with_activations(gate: VasGate | None, lines: pl.DataFrame, *, since: datetime) -> VasGate | None:
@@ -137,9 +179,9 @@ def with_activations(gate: VasGate | None, lines: pl.DataFrame, *, since: dateti
     (``before_activation``): a consent gate keeps only the active lines that restrict a charge (``consent.line_states``),
     and a line activated before a period began has no usage of it before its activation. Any other gate (or a line
     listed already) is left as it is."""
-    kept = gate_lines(gate)
     if gate is None or not isinstance(gate, (ConsentGate, RegisterGate)):
         return gate
+    kept = gate.lines
     if "activated_at" not in lines.columns:
         return gate
     if not isinstance(lines.schema["activated_at"], pl.Datetime):  # text instants: read as the gate reads them
@@ -157,9 +199,22 @@ def with_activations(gate: VasGate | None, lines: pl.DataFrame, *, since: dateti
 
 
 def gate_lines(gate: VasGate | None) -> pl.DataFrame | None:
-    """The register's line states a gate carries (``ConsentGate.lines``, ``RegisterGate.lines``); None: none."""
+    """The register's line states a gate carries (``ConsentGate.lines``, ``RegisterGate.lines``), with the lines'
+    suspensions that ended (``SUSPENSIONS``, from ``windows``) when it carries some: a line listed for them alone
+    is ``active`` (a line back in service); None: none."""
     kept = getattr(gate, "lines", None)
-    return kept if isinstance(kept, pl.DataFrame) else None
+    kept = kept if isinstance(kept, pl.DataFrame) else None
+    windows = getattr(gate, "windows", None)
+    if not isinstance(windows, pl.DataFrame) or windows.height == 0:
+        return kept
+    stamp = pl.Datetime("us", "UTC")
+    base = kept if kept is not None else pl.DataFrame(schema={"msisdn": pl.String(), "status": pl.String(),
+                                                              "activated_at": stamp, "closed_at": stamp,
+                                                              "suspended_at": stamp})
+    alone = windows.filter(~pl.col("msisdn").is_in(base["msisdn"].implode())).select(
+        "msisdn", *(pl.lit(SubscriberStatus.ACTIVE.value if c == "status" else None, dtype=base.schema[c]).alias(c)
+                    for c in base.columns if c != "msisdn"))
+    return pl.concat([base, alone.select(base.columns)]).join(windows, on="msisdn", how="left", maintain_order="left")
 
 
 _SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
@@ -185,13 +240,16 @@ def _instant(states: pl.DataFrame, column: str) -> pl.Expr:
 
 def line_holds(register: pl.DataFrame | None, *, checked: bool = True) -> pl.DataFrame | None:
     """The lines of ``register`` whose usage rating may hold, as (``msisdn``, ``_active_from``, ``_closed_from``,
-    ``_held_from``): usage starting before ``_active_from`` (the line's ``activated_at``) is held
+    ``_held_from``, ``_held_windows``): usage starting before ``_active_from`` (the line's ``activated_at``) is held
     ``before_activation``, at or after ``_closed_from`` (a closed line's ``closed_at``; since always when the
     register does not say when it closed, as the consent gate reads it) ``line_closed``, at or after ``_held_from``
-    (a suspended line's ``suspended_at``, since always when unknown) ``line_suspended`` (``hold_reason``). None when
-    no line restricts anything. ``checked``: ``register`` is already ``consent.line_states`` (a gate's)."""
+    (a suspended line's ``suspended_at``, since always when unknown) or inside one of ``_held_windows`` (the line's
+    suspensions that ended, the register's ``SUSPENSIONS`` column: none without it) ``line_suspended``
+    (``hold_reason``). None when no line restricts anything. ``checked``: ``register`` is already
+    ``consent.line_states`` (a gate's, ``gate_lines``), with perhaps ``SUSPENSIONS``."""
     if register is None:
         return None
+    windows = suspension_frame(register)
     states = register if checked else line_states(register)
     status = pl.col("status")
     holds = states.select(
@@ -201,20 +259,29 @@ def line_holds(register: pl.DataFrame | None, *, checked: bool = True) -> pl.Dat
         .then(_instant(states, "closed_at").fill_null(_SINCE_ALWAYS)).alias("_closed_from"),
         pl.when(status == SubscriberStatus.SUSPENDED.value)
         .then(_instant(states, "suspended_at").fill_null(_SINCE_ALWAYS)).alias("_held_from"),
-    ).filter(pl.any_horizontal(pl.col("_active_from", "_closed_from", "_held_from").is_not_null()))
+    )
+    if windows is None:
+        holds = holds.with_columns(pl.lit(None, dtype=pl.List(pl.Int64)).alias("_held_windows"))
+    else:  # a line back in service is no longer among the states (``consent.line_states`` keeps those restricting)
+        holds = holds.join(_bounds(windows), on="msisdn", how="full", coalesce=True, maintain_order="left")
+    holds = holds.filter(pl.any_horizontal(pl.col(*HOLD_WINDOW).is_not_null()))
     return holds if holds.height else None
 
 
-HOLD_WINDOW = ("_active_from", "_closed_from", "_held_from")  # the columns ``line_holds`` adds
+HOLD_WINDOW = ("_active_from", "_closed_from", "_held_from", "_held_windows")  # the columns ``line_holds`` adds
 
 
 def hold_reason(start: pl.Expr) -> pl.Expr:
     """Why a record starting at ``start`` is held, over ``line_holds``'s columns (null: not held). A record
-    before the line's activation or after its closing is not the subscriber's; that comes before a suspension."""
+    before the line's activation or after its closing is not the subscriber's; that comes before a suspension. A
+    record inside a suspension that ended (an odd number of the line's ``_held_windows`` bounds at or before its
+    start) is held as one made while the line is suspended."""
+    inside = (pl.col("_held_windows") - start.dt.epoch("us")).list.eval(pl.element() <= 0).list.sum() % 2 == 1
     return (
         pl.when(start < pl.col("_active_from")).then(pl.lit(BEFORE_ACTIVATION))
         .when(start >= pl.col("_closed_from")).then(pl.lit(LINE_CLOSED))
         .when(start >= pl.col("_held_from")).then(pl.lit(HoldReason.LINE_SUSPENDED.value))
+        .when(inside).then(pl.lit(HoldReason.LINE_SUSPENDED.value))
     )
 
 

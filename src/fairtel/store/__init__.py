@@ -71,6 +71,7 @@ from fairtel.store._schema import (
     Customer,
     Finding,
     FraudCase,
+    LineStatusHistory,
     LoyaltyEntry,
     MerchantSuspension,
     RoamingCap,
@@ -84,6 +85,7 @@ from fairtel.store._schema import (
 from fairtel.store._subscribers import (
     PLAN_TIMELINE_SCHEMA,
     PLANS_IN_FORCE_SCHEMA,
+    SUSPENSION_WINDOW_COLUMNS,
     SubscriberRecord,
     count_subscribers,
     get_subscriber,
@@ -96,12 +98,14 @@ from fairtel.store._subscribers import (
     register_lines,
     register_version,
     suspend_line,
+    suspension_windows,
 )
 
 __all__ = [
     "CONSENT_LEDGER_SCHEMA",
     "PLANS_IN_FORCE_SCHEMA",
     "PLAN_TIMELINE_SCHEMA",
+    "SUSPENSION_WINDOW_COLUMNS",
     "AccessAudit",
     "AccessRecord",
     "Adjustment",
@@ -127,6 +131,7 @@ __all__ = [
     "IssueReport",
     "Lake",
     "LakeError",
+    "LineStatusHistory",
     "LoyaltyEntry",
     "MerchantSuspension",
     "MerchantSuspensionRecord",
@@ -188,6 +193,7 @@ __all__ = [
     "suspend_line",
     "suspend_merchant",
     "suspended_merchants",
+    "suspension_windows",
 ]
 
 if TYPE_CHECKING:

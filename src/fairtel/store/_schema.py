@@ -485,6 +485,29 @@ class MerchantSuspension(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+
+class LineStatusHistory(Base):
+    """Each line's status through time (append-only): ``status`` from ``since`` on, until the line's next row (in
+    ``since`` order), as the register learnt it at ``recorded_at`` from ``source`` (``register``: an import of the
+    register file; ``line_suspend``: a confirmed fraud case's decision; ``backfill``: what the register said when
+    the history began, migration 0016). The register (``subscribers``) keeps only a line's current state; rating
+    reads from here the suspensions that ended (``store.suspension_windows``), so that usage made during one is
+    held even when it is rated after the line was brought back into service."""
+
+    __tablename__ = "line_status_history"
+    __table_args__ = (
+        one_of("status", SubscriberStatus),
+        Index("ix_line_status_history_msisdn_since", "msisdn", "since"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN)
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+
+
 metadata = Base.metadata
 
 

@@ -5,7 +5,12 @@ of the operators fairtel serves: a change made in March applies from April), unl
 (``plan_since``): a period is then rated and billed under the plan the line was on in it.
 
 Every write to a line (its row or its plan history) is noted in the register's change log (``register_changes``),
-so that a reader that keeps the register in memory (online rating) reads again only the lines that changed."""
+so that a reader that keeps the register in memory (online rating) reads again only the lines that changed.
+
+Every change of a line's status (a new line, a suspension, a line brought back into service, closed, or its number
+activated again for a new holder) is a row of the line's status history (``line_status_history``, append-only):
+the register keeps only the current state, and rating reads from the history the suspensions that ended
+(``suspension_windows``), so that usage made during one is held even when rated after the line came back."""
 
 from __future__ import annotations
 
@@ -35,7 +40,15 @@ from fairtel.store._report import (
     parse_instant,
     text_problem,
 )
-from fairtel.store._schema import MSISDN, Base, Customer, Subscriber, SubscriberPlan, table_of
+from fairtel.store._schema import (
+    MSISDN,
+    Base,
+    Customer,
+    LineStatusHistory,
+    Subscriber,
+    SubscriberPlan,
+    table_of,
+)
 
 OPTIONAL_FIELDS = frozenset({"region"})
 # beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it), and
@@ -285,6 +298,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     spells = _spells_of(conn, [r["msisdn"] for r in rows if r["plan_since"] is not None and r["msisdn"] in stored])
     changed = []
     history: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
     for row in rows:
         plan_since, given_since = row["plan_since"], row["suspended_at"]
         r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at")}
@@ -312,6 +326,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
         since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since})
+        statuses += _status_rows(old, r, since, now)
     if not changed:
         return []
 
@@ -327,7 +342,36 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     conn.execute(stmt, changed)
     if history:
         conn.execute(table_of(SubscriberPlan).insert(), history)
+    if statuses:
+        conn.execute(table_of(LineStatusHistory).insert(), statuses)
     return [r["msisdn"] for r in changed]
+
+
+REGISTER_SOURCE = "register"  # a status the register file gave (``import_subscribers``)
+SUSPEND_SOURCE = "line_suspend"  # a line suspended on a confirmed case's decision (``suspend_line``)
+
+
+def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None, now: datetime) -> list[dict[str, Any]]:
+    """The status history rows an import's write of ``new`` over the stored row ``old`` (None: a new line) adds: a
+    new line, or a number activated again (a new holder), active from its activation; then, when its status changed
+    (or a suspension or closing was dated anew), the new status from when the file says (``suspended_since``,
+    ``closed_at``), else from when the register learnt it (``now``: a line brought back into service)."""
+    status, msisdn = new["status"], new["msisdn"]
+    rows: list[tuple[str, datetime]] = []
+    again = old is None or new["activated_at"] > old.activated_at
+    if again:
+        rows.append((SubscriberStatus.ACTIVE.value, new["activated_at"]))
+    was = SubscriberStatus.ACTIVE.value if again else old.status
+    if status == SubscriberStatus.SUSPENDED.value:
+        if was != status or (old is not None and old.suspended_at != suspended_since):
+            rows.append((status, suspended_since or now))
+    elif status == SubscriberStatus.CLOSED.value:
+        if was != status or (old is not None and old.closed_at != new["closed_at"]):
+            rows.append((status, new["closed_at"] or now))
+    elif was != status:
+        rows.append((status, now))
+    return [{"msisdn": msisdn, "status": st, "since": at, "recorded_at": now, "source": REGISTER_SOURCE}
+            for st, at in rows]
 
 
 def _spells_of(conn: Connection, msisdns: list[str]) -> dict[str, list[tuple[datetime, str]]]:
@@ -524,6 +568,35 @@ def register_lines(conn: Connection, msisdns: Collection[str]) -> pl.DataFrame:
                       for chunk in chunks(sorted(set(msisdns)), 5000) or [[]]])
 
 
+SUSPENSION_WINDOW_COLUMNS = ("msisdn", "suspended_from", "suspended_until")
+
+
+def suspension_windows(conn: Connection, msisdns: Collection[str] | None = None) -> pl.DataFrame:
+    """The suspensions that ended (``SUSPENSION_WINDOW_COLUMNS``: a line suspended from ``suspended_from`` until
+    ``suspended_until``, when it was brought back into service or closed), of every line ever suspended or of
+    ``msisdns``, in number and time order, from the line status history (``line_status_history``): a run of
+    ``suspended`` rows, in ``since`` order, lasts until the line's next row of another status. A suspension still
+    in force is the register's (``suspended_at``), not listed here. Rating holds the usage dated inside one
+    (``rating._vas.line_holds``) even when it is rated after the line came back."""
+    h = table_of(LineStatusHistory)
+    ever = select(h.c.msisdn).where(h.c.status == SubscriberStatus.SUSPENDED.value)
+    if msisdns is not None:
+        ever = ever.where(h.c.msisdn.in_(sorted(set(msisdns))))
+    rows = _frame(conn, select(h.c.msisdn, h.c.status, h.c.since, h.c.entry_id).where(h.c.msisdn.in_(ever.distinct())))
+    if rows.height == 0:
+        return pl.DataFrame(schema={"msisdn": pl.String(), "suspended_from": pl.Datetime("us", "UTC"),
+                                    "suspended_until": pl.Datetime("us", "UTC")})
+    suspended = pl.col("status") == SubscriberStatus.SUSPENDED.value
+    runs = (rows.sort("msisdn", "since", "entry_id")
+            .with_columns((pl.col("status") != pl.col("status").shift(1).over("msisdn")).fill_null(True)
+                          .cum_sum().alias("_run"))
+            .group_by("msisdn", "_run", maintain_order=True)
+            .agg(pl.col("status").first(), pl.col("since").first().alias("suspended_from"))
+            .with_columns(pl.col("suspended_from").shift(-1).over("msisdn").alias("suspended_until")))
+    return (runs.filter(suspended & (pl.col("suspended_until") > pl.col("suspended_from")).fill_null(False))
+            .select(*SUSPENSION_WINDOW_COLUMNS))
+
+
 def _frame(conn: Connection, query: Any) -> pl.DataFrame:
     """The query's rows as a frame (timestamps as UTC), straight from the driver's cursor: a register may list
     millions of lines, and a result row object per line would cost more than the query itself."""
@@ -531,8 +604,9 @@ def _frame(conn: Connection, query: Any) -> pl.DataFrame:
     assert raw is not None
     names = [d[0] for d in raw.description]
     rows = raw.fetchall()
-    instants = {"effective_from", "recorded_at", "activated_at", "closed_at", "suspended_at", "updated_at"}
-    schema = [(n, None if n in instants else (pl.Int64() if n == "plan_change_id" else pl.String())) for n in names]
+    instants = {"effective_from", "recorded_at", "activated_at", "closed_at", "suspended_at", "updated_at", "since"}
+    schema = [(n, None if n in instants else (pl.Int64() if n in ("plan_change_id", "entry_id") else pl.String()))
+              for n in names]
     frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
     return frame.with_columns(_utc(frame, n) for n in names if n in instants)
 
@@ -566,6 +640,8 @@ def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, rea
     t = table_of(Subscriber)
     conn.execute(t.update().where(t.c.msisdn == msisdn).values(status=SubscriberStatus.SUSPENDED.value, suspended_at=at,
                                                                 updated_at=at))
+    conn.execute(table_of(LineStatusHistory).insert().values(msisdn=msisdn, status=SubscriberStatus.SUSPENDED.value,
+                                                             since=at, recorded_at=at, source=SUSPEND_SOURCE))
     who = audit.pseudonym(msisdn)
     record_access(conn, actor=audit.actor, role=audit.role, action="line.suspend", resource=f"subscriber/{who}",
                   subject_msisdn_pseudonym=who, reason=reason[:255], at=at)
