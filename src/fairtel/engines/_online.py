@@ -565,7 +565,18 @@ def _with_lines(gate: VasGate | None, names: pl.Series, lines: pl.DataFrame) -> 
     theirs = subscriptions.filter(pl.col("msisdn").cast(pl.String).is_in(names.implode()))
     fresh = line_states(lines.filter(pl.col("msisdn").is_in(names.implode())), subscriptions=theirs)
     merged = pl.concat([kept.filter(~pl.col("msisdn").is_in(names.implode())), fresh.select(kept.columns)])
-    return dataclasses.replace(gate, lines=merged)
+    if not any(f.name == "windows" for f in dataclasses.fields(gate)):
+        return dataclasses.replace(gate, lines=merged)
+    # the suspensions that ended, of the changed lines too (a line brought back into service while watching keeps
+    # the window its usage made during the suspension is held in)
+    from fairtel.rating._vas import suspension_frame
+
+    old = getattr(gate, "windows", None)
+    theirs_now = suspension_frame(lines.filter(pl.col("msisdn").is_in(names.implode())))
+    parts = [w for w in (None if old is None else old.filter(~pl.col("msisdn").is_in(names.implode())), theirs_now)
+             if w is not None and w.height]
+    windows = pl.concat(parts) if parts else None
+    return dataclasses.replace(gate, lines=merged, windows=windows)
 
 
 def _by_period(usage: pl.DataFrame, tz: str) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[int, str, int]]]:
