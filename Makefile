@@ -22,7 +22,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@
 
-install: $(VENV)/.synced
+# The built-in intent model, ready-made at install (docs/assistant.md "First use"): the assistant's first answer on
+# a new home takes seconds, not minutes of training; a stale file (examples, settings or libraries changed) is
+# ignored at run time and the model trained as before.
+BUILTIN_INTENTS := src/fairtel/care/data/builtin-intents.joblib
+$(BUILTIN_INTENTS): $(VENV)/.synced src/fairtel/care/_intent_model.py src/fairtel/care/_intent_text.py src/fairtel/care/data/telecom_intents_train.jsonl
+	$(BIN)/python -c "from fairtel.care._intent_model import build_builtin_model; build_builtin_model()"
+	touch $@
+
+install: $(VENV)/.synced $(BUILTIN_INTENTS)
 
 # Debian packages the tests need: chromium for the console's browser tests and a CJK font so that the
 # Chinese console renders (screenshots). Installed when missing and we may (root or sudo); otherwise the

@@ -198,9 +198,10 @@ def test_fraud_case_lists_name_the_numbers_they_show(fraud_home: Path) -> None:
 
     decided = json.loads(_cli("fraud", "decide", cases[0]["case_id"], "--confirm", "--by", "analyst-1", "--home", home,
                               "--json").stdout)
-    (read,) = _audit(fraud_home, "fraud_case.read")
-    assert read.subject_msisdn_pseudonym == _pseudonym(fraud_home, decided["case"]["subject"])
-    assert (read.actor, read.resource) == (os_user(), f"fraud_case/{cases[0]['case_id']}")
+    reads = _audit(fraud_home, "fraud_case.read")  # the case's line and the other SIMs of its device it names
+    named = {decided["case"]["subject"], *decided["case"]["related"]}
+    assert {r.subject_msisdn_pseudonym for r in reads} == {_pseudonym(fraud_home, n) for n in named}
+    assert {(r.actor, r.resource) for r in reads} == {(os_user(), f"fraud_case/{cases[0]['case_id']}")}
     _no_number_in(_audit(fraud_home), *LINES)
 
 

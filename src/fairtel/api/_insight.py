@@ -81,6 +81,35 @@ def _months_between(first: str, last: str, tz: str) -> list[Period]:
     return out
 
 
+# ``fairtel assure`` records each run that writes (findings or none) in this lake dataset: one row per run,
+# ``ran_at`` (UTC) and ``findings`` (how many it found), the period being the month of the run. It is what tells
+# "ran, found nothing" from "never ran": the findings themselves are written only when there are some.
+ASSURE_RUNS = "assure_runs"
+
+
+def last_assure_run(lake: Lake) -> tuple[datetime, int] | None:
+    """When charge assurance last ran (and wrote), and how many findings it recorded; None when it never did."""
+    last: tuple[datetime, int] | None = None
+    for period in reversed(lake.periods(ASSURE_RUNS)):
+        for path in lake.files(ASSURE_RUNS, periods=[period]):
+            try:
+                rows = pq.read_table(path, columns=["ran_at", "findings"]).to_pylist()
+            except (OSError, pa.ArrowException, KeyError):  # an unreadable record says nothing of the run
+                continue
+            for row in rows:
+                at = row["ran_at"]
+                if isinstance(at, datetime) and (last is None or at > last[0]):
+                    last = (at, int(row["findings"] or 0))
+        if last is not None:
+            return last
+    return last
+
+
+def _when(at: datetime, tz: str) -> str:
+    """A moment as the dashboard shows it: the operator's local date and time, to the minute."""
+    return at.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
+
+
 def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     acc.require(Permission.AGGREGATE_READ)
     conn = acc.conn
@@ -126,8 +155,12 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
                func.coalesce(func.sum(f.c.amount_minor), 0).label("amount")).group_by(f.c.kind, f.c.currency, f.c.status))]
     by_kind = charge_figures(groups, (), currency)["by_kind"]
     findings = Series(title="unexplained-charge findings", unit="findings", points=[Point(label=k, value=n) for k, n in by_kind.items()])
-    if not groups:  # assurance that found only other kinds leaves the series available and empty
-        findings.available, findings.note = False, "charge assurance has not run yet (fairtel assure)"
+    if not by_kind:  # no charge finding recorded: assurance never ran, or ran and found none of them
+        last = last_assure_run(lake)
+        if last is not None:  # a clean run is the good outcome: say so, with when it ran
+            findings.note = f"0 findings (last run {_when(last[0], tz)})"
+        elif not groups:  # assurance that found only other kinds leaves the series available and empty
+            findings.available, findings.note = False, "charge assurance has not run yet (fairtel assure)"
     at_risk = amount_at_risk(groups, currency)
 
     a = table_of(Adjustment)

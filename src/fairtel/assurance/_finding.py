@@ -31,6 +31,9 @@ class FindingKind(StrEnum):
     BILL_SHOCK = "bill_shock"
     USAGE_PAST_CAP = "usage_past_cap"
     ROAMING_WITHOUT_WELCOME = "roaming_without_welcome"
+    # a call back to a Wangiri (one-ring scam) number charged at premium rates (``fairtel fraud detect``): the
+    # subscriber is the scam's victim; an analyst decides whether it is refunded (not an automatic refund kind)
+    PREMIUM_CALLBACK = "premium_callback"
 
 
 class FindingStatus(StrEnum):

@@ -63,6 +63,16 @@ _TEXTS = {
         "zh": "自{date}设置上限以来",
         "en": " since you set your limit on {date}",
     },
+    # Wangiri (one-ring scam): a subscriber the number rang, who did not call it back, is told not to
+    "wangiri_warning": {
+        "zh": "【{sender}】防诈骗提醒：境外号码 +{caller} 于{when}向您来电“响一声”即挂断，这是诱骗回拨的诈骗电话，回拨将按{rate_zh}计费。请勿回拨。",
+        "en": "{sender}: do not call back +{caller} (it rang you on {when}): one-ring scam, calls to it are charged at {rate_en}.",
+    },
+    # ... and one who called it back, that the call is being reviewed
+    "wangiri_callback": {
+        "zh": "【{sender}】您于{when}回拨的境外号码 +{caller} 是“响一声”诈骗电话，该通话按{rate_zh}计费。我们正在核查这笔费用，核查结果将另行通知。请勿再回拨该号码。",
+        "en": "{sender}: +{caller}, which you called back on {when}, is a one-ring scam number charged at {rate_en}. We are reviewing the charge for that call and will tell you the outcome. Please do not call it again.",
+    },
     "refund": {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
         "en": "{sender}: we have refunded {amount} ({reason}). It will appear on your next bill.",
@@ -86,7 +96,7 @@ class OutboxMessage:
     message_id: str
     msisdn: str
     language: str
-    kind: str  # bill_shock | cutoff | refund
+    kind: str  # bill_shock | cutoff | refund | wangiri_warning | wangiri_callback
     text: str
     created_at: datetime
     finding_id: str | None = None
@@ -231,6 +241,69 @@ def refund_messages(
                 text,
                 require_aware(now),
                 r.finding_id,
+            )
+        )
+    return out
+
+
+_RATES = {True: {"zh": "国际高资费", "en": "premium rates"}, False: {"zh": "国际通话资费", "en": "international rates"}}
+
+
+@dataclass(frozen=True, slots=True)
+class WangiriTarget:
+    """A subscriber a Wangiri number rang (``called_back``: and who called it back), for one warning SMS.
+    ``at``: the first ring, or the first call back; ``finding_id``: the finding of a premium call back, if any."""
+
+    msisdn: str
+    caller: str
+    at: datetime
+    premium: bool
+    called_back: bool
+    finding_id: str | None = None
+
+
+def wangiri_messages(
+    targets: Iterable[WangiriTarget],
+    *,
+    languages: Mapping[str, str] | None = None,
+    default_language: str = "zh",
+    sender: Sender = DEFAULT_SENDER,
+    now: datetime,
+    tz: str = DEMO_TIMEZONE,
+    id_key: bytes | None = None,
+) -> list[OutboxMessage]:
+    """One SMS per subscriber and Wangiri number: "do not call back" to a subscriber it rang, "the call is being
+    reviewed" to one who called it back (not both: the latter says it all). The id is the subscriber's, the
+    number's and the kind's (keyed by ``id_key``), so a rerun sends nothing new; a subscriber warned, who calls
+    back later, is then told the call is reviewed."""
+    langs = languages or {}
+    best: dict[tuple[str, str], WangiriTarget] = {}
+    for t in targets:
+        held = best.get((t.msisdn, t.caller))
+        if held is None or (t.called_back, -t.at.timestamp()) > (held.called_back, -held.at.timestamp()):
+            best[(t.msisdn, t.caller)] = t
+    out: list[OutboxMessage] = []
+    for (msisdn, caller), t in sorted(best.items()):
+        lang = _language(msisdn, langs, default_language)
+        kind = "wangiri_callback" if t.called_back else "wangiri_warning"
+        local = t.at.astimezone(zone(tz))
+        when = f"{local.month}月{local.day}日 {local:%H:%M}" if lang == "zh" else f"{local:%Y-%m-%d %H:%M}"
+        text = _TEXTS[kind][lang].format(
+            sender=_signed(sender, lang),
+            caller=caller,
+            when=when,
+            rate_zh=_RATES[t.premium]["zh"],
+            rate_en=_RATES[t.premium]["en"],
+        )
+        out.append(
+            OutboxMessage(
+                stable_id("msg", kind, msisdn, caller, key=id_key),
+                msisdn,
+                lang,
+                kind,
+                text,
+                require_aware(now),
+                t.finding_id,
             )
         )
     return out

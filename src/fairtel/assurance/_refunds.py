@@ -86,6 +86,7 @@ _REASONS = {
     FindingKind.PRICE_MISMATCH: "charged more than the catalog price",
     FindingKind.UNKNOWN_OFFER_CHARGE: "charge for an offer not in the catalog",
     FindingKind.MERCHANT_SUSPENDED_CHARGE: "charge from a provider whose billing was suspended",
+    FindingKind.PREMIUM_CALLBACK: "call back to a one-ring scam number charged at premium rates",
     FindingKind.USAGE_PAST_CAP: "usage charged after the spending cap",
     FindingKind.MACHINE_SPEED_CONFIRMATION: "confirmation not made by the subscriber",
     FindingKind.REPLAYED_EVIDENCE: "confirmation evidence reused from another order",

@@ -42,7 +42,8 @@ def load_intent_model(models_dir: Path, *, train_if_missing: bool = True, progre
     if path.is_file() or not train_if_missing:
         return IntentModel.load(path)
     if progress is not None:
-        progress.note(f"no intent model at {path}: training the built-in telecom model")
+        progress.note(f"no intent model at {path}: the built-in telecom model (ready-made when the install built it; "
+                      "otherwise trained now, one to several minutes)")
     model = train_intents(builtin_examples("train"), oos_label=BUILTIN_OOS_LABEL, progress=progress)
     model.save(path)
     return model

@@ -27,11 +27,25 @@ How a message is classified:
 
 The model file is a joblib pickle of scikit-learn objects with its format version and labels beside them.
 Load only model files you trust: unpickling runs code.
+
+The built-in model, ready-made: training on the built-in telecom examples embeds each of them with the
+sentence encoders, which takes from about 40 s (an idle 2-core host) to several minutes (a busy one), at
+about 800 MB of memory. ``build_builtin_model`` (run by ``make install``) trains it once into the package's
+data directory (``data/builtin-intents.joblib``, about 3.7 MB), with its *training key* beside it: a digest
+of the examples, the out-of-scope label, the settings, the versions of the libraries and encoders, and the
+source of this module and of ``_intent_text``. ``train_intents`` returns that model, loaded, instead of
+training again when the key of what it was asked for is the same (the result would be the same model); any
+other data, setting or version trains as usual. Nothing is downloaded, and nothing outside the package is
+read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import platform
+import shutil
 import tempfile
 import threading
 import warnings
@@ -50,7 +64,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from fairtel.care._intent_data import Example
+from fairtel.care._intent_data import BUILTIN_OOS_LABEL, Example, builtin_examples
 from fairtel.care._intent_text import (
     ENCODER_DIMS,
     CharNgrams,
@@ -61,6 +75,7 @@ from fairtel.care._intent_text import (
     detect_language,
     encoder_version,
     sentence_encoder_version,
+    sentence_encoders,
 )
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.core.time import utc_now
@@ -153,6 +168,9 @@ class IntentModel:
     embedding_scale: float = 0.0  # what the embedding classifier's scores are multiplied by before the sum
     neighbours: Neighbours | None = None
     neighbour_scale: float = 0.0  # what the nearest-example scores are multiplied by before the sum
+    # the ready-made file this model was read from (``train_intents``): saving it copies that file's bytes, which
+    # is what pickling it again would write, without the seconds the pickling of its vocabularies costs
+    ready_made_from: Path | None = None
 
     # -- prediction ---------------------------------------------------------------------------------------
     def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -239,7 +257,10 @@ class IntentModel:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.close(fd)
         try:
-            joblib.dump(payload, tmp, compress=3)
+            if self.ready_made_from is not None and self.ready_made_from.is_file():
+                shutil.copyfile(self.ready_made_from, tmp)
+            else:
+                joblib.dump(payload, tmp, compress=3)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -670,16 +691,101 @@ def _choose_threshold(
     }
 
 
+# -- the ready-made built-in model ---------------------------------------------------------------------------
+BUILTIN_MODEL_FILE = Path(__file__).resolve().parent / "data" / "builtin-intents.joblib"
+
+
+def _key_file(path: Path) -> Path:
+    return path.with_name(path.name + ".key")
+
+
+def training_key(examples: Sequence[Example], oos_label: str | None, config: IntentConfig) -> str:
+    """A digest of everything a trained model depends on: the examples in order, the out-of-scope label, the
+    settings, the sentence encoders that would be used and their versions, the versions of the libraries
+    that train and pickle it, and the source of the intent engine itself."""
+    from importlib.metadata import version
+
+    encoders: tuple[str, ...] = ()
+    # the encoders ``_features`` would put in the embedding block (under the same condition)
+    if config.embed_weight > 0 and sentence_encoder_version() is not None and config.sentence_encoders != ():
+        encoders = sentence_encoders() if config.sentence_encoders is None else config.sentence_encoders
+    here = Path(__file__).resolve().parent
+    sources = hashlib.sha256()
+    for name in ("_intent_model.py", "_intent_text.py"):
+        sources.update((here / name).read_bytes())
+    digest = hashlib.sha256()
+    described = {
+        "format": [MODEL_FORMAT, MODEL_VERSION],
+        "oos_label": oos_label,
+        "config": asdict(config),
+        "encoders": {n: encoder_version(n) for n in encoders},
+        "libraries": {
+            "python": ".".join(platform.python_version_tuple()[:2]),
+            **{lib: version(lib) for lib in ("numpy", "scipy", "scikit-learn", "joblib", "jieba")},
+        },
+        "sources": sources.hexdigest(),
+    }
+    digest.update(json.dumps(described, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    for e in examples:
+        digest.update(json.dumps([e.text, e.label], ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def _ready_made(key: str, path: Path) -> IntentModel | None:
+    """The model at ``path`` when its training key is ``key`` and it loads; None otherwise."""
+    try:
+        if _key_file(path).read_text(encoding="utf-8").strip() != key:
+            return None
+        model = IntentModel.load(path)
+    except (OSError, IntentModelError):
+        return None
+    if model.metadata.get("training_key") != key:
+        return None
+    model.ready_made_from = path
+    return model
+
+
+def build_builtin_model(path: Path | None = None, *, progress: Progress | None = None) -> Path:
+    """Train the built-in telecom model and keep it, with its training key, where ``train_intents`` looks
+    for it (``BUILTIN_MODEL_FILE``); an up-to-date file is kept as it is. Run once at install time."""
+    path = Path(path) if path is not None else BUILTIN_MODEL_FILE
+    examples = builtin_examples("train")
+    config = IntentConfig()
+    key = training_key(examples, BUILTIN_OOS_LABEL, config)
+    if _ready_made(key, path) is not None:
+        if progress is not None:
+            progress.note(f"the built-in intent model at {path} is up to date")
+        return path
+    model = train_intents(examples, oos_label=BUILTIN_OOS_LABEL, config=config, progress=progress, ready_made=False)
+    model.save(path)
+    path.chmod(0o644)  # built from the shipped examples alone, read by whoever runs fairtel from this install
+    tmp = _key_file(path).with_suffix(".tmp")
+    tmp.write_text(key + "\n", encoding="utf-8")
+    os.replace(tmp, _key_file(path))
+    return path
+
+
 def train_intents(
     examples: Sequence[Example],
     *,
     oos_label: str | None = None,
     config: IntentConfig | None = None,
     progress: Progress | None = None,
+    ready_made: bool = True,
 ) -> IntentModel:
     """Train an intent model on labelled examples (any language mix). ``oos_label`` names the out-of-scope
-    label; it may or may not occur in the examples (see the module doc for what each case does)."""
+    label; it may or may not occur in the examples (see the module doc for what each case does).
+    ``ready_made``: when the built-in model built at install time (``build_builtin_model``) was trained on
+    exactly this (the same training key), return it instead of training again; False always trains."""
     config = config or IntentConfig()
+    key = training_key(examples, oos_label, config)
+    if ready_made:
+        found = _ready_made(key, BUILTIN_MODEL_FILE)
+        if found is not None:
+            if progress is not None:
+                progress.note(f"using the ready-made built-in model ({BUILTIN_MODEL_FILE}): same examples, settings "
+                              "and versions")
+            return found
     problems: list[Problem] = []
     labels = sorted({e.label for e in examples})
     if len(labels) < 2:
@@ -727,6 +833,7 @@ def train_intents(
     languages = Counter(str(detect_language(t)) for t in texts)
     metadata: dict[str, Any] = {
         "trained_at": utc_now().isoformat(),
+        "training_key": key,
         "examples": len(texts),
         "examples_per_language": dict(sorted(languages.items())),
         "features": int(x.shape[1]),

@@ -76,6 +76,12 @@ def load_catalog(path: str | Path) -> Catalog:
     return catalog
 
 
+def _last_text_line(text: str) -> int:
+    """The number (from 1) of the last line that is not blank; 1 for a blank document."""
+    lines = text.splitlines()
+    return next((i for i in range(len(lines), 0, -1) if lines[i - 1].strip()), 1)
+
+
 def parse_catalog(text: str, *, file: str = "<catalog>") -> tuple[Catalog | None, list[Problem]]:
     """Check TOML text; the catalog (``None`` if any problem) and every problem found."""
     try:
@@ -84,6 +90,11 @@ def parse_catalog(text: str, *, file: str = "<catalog>") -> tuple[Catalog | None
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
+        if line is None and "(at end of document)" in message:
+            # tomllib names no line for an error it meets at the end (an unclosed value): that is the last line
+            # with something on it, where the value the document ends in began or went on
+            line = _last_text_line(text)
+            message = message.replace("(at end of document)", "(the document ends inside it)").strip()
         return None, [Problem(file, line, None, f"TOML syntax: {message}", "toml_syntax")]
     ctx = Collector(file, locate(text))
     catalog = _Reader(ctx).catalog(raw)

@@ -35,7 +35,7 @@ def _model_path(ctx: typer.Context, model: Path | None, home: Path | None) -> Pa
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
-        help="The bilingual assistant: chat, and train and evaluate its intent engine (issue #8).", no_args_is_help=True
+        help="The bilingual assistant: chat, and train and evaluate its intent engine.", no_args_is_help=True
     )
 
     @sub.command("train")

@@ -504,6 +504,18 @@ def _write_findings(lake: Path, findings: list[Finding], tz: str) -> int:
     return frame.height
 
 
+def _record_run(lake: Path, at: datetime, findings: int, tz: str) -> None:
+    """That assurance ran and wrote, found something or not: the dashboard tells "0 findings" from "never ran"
+    (``api._insight.ASSURE_RUNS``; the month's part holds its last run)."""
+    import pyarrow as pa
+
+    from fairtel.core.time import Period
+    from fairtel.store import Lake
+
+    table = pa.table({"ran_at": pa.array([at], pa.timestamp("us", tz="UTC")), "findings": pa.array([findings], pa.int64())})
+    Lake(lake).write("assure_runs", Period.containing(at, tz).key, table, part="last")
+
+
 def _parse_rates(values: list[str]) -> dict[str, Decimal]:
     rates: dict[str, Decimal] = {}
     for v in values:
@@ -592,6 +604,7 @@ def register(app: typer.Typer) -> None:
                 outcome: RefundOutcome | None = None
                 if write:
                     written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
+                    _record_run(settings.lake_dir, now, len(run.findings), settings.timezone)
                     # each subscriber told in their registered language, signed with the operator's name in it
                     shocked = sorted({f.msisdn for f in run.findings if f.kind is FindingKind.BILL_SHOCK and f.msisdn})
                     languages = _register_languages(fapp, operator_dir, shocked)

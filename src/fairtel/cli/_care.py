@@ -465,7 +465,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help="Customer care: complaints and NPS surveys (issue #8).", no_args_is_help=True)
+    sub = typer.Typer(help="Customer care: complaints and NPS surveys.", no_args_is_help=True)
 
     @sub.command("complaints")
     def complaints_cmd(

@@ -20,7 +20,7 @@ def _train(*args: Any, **kwargs: Any) -> TabularModel:
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help="Churn early warning (issue #7).", no_args_is_help=True)
+    sub = typer.Typer(help="Churn early warning.", no_args_is_help=True)
     register_tabular(sub, task="churn", trainer=_train, headline=["roc_auc", "pr_auc", "top_decile_lift"])
     # On the operator's own data: `warn` (also as `score`) and `retention`; and `fairtel advise`.
     _insight.register(app, churn=sub)

@@ -355,7 +355,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"Console: {url}  (logins and passwords: {logins}; start it with "
                           f"`fairtel --home {home_dir} serve`{' — starting now' if serve else ''})")
         else:
-            console.print(f"Console: {url} once `fairtel serve` lands (issue #9)")
+            console.print("Console: not available in this installation (`fairtel serve` needs fairtel.api)")
         if serve and serve_ready:
             import uvicorn
 

@@ -21,7 +21,7 @@ def _train(*args: Any, **kwargs: Any) -> TabularModel:
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help="Fraud and abnormal-user detection (issue #6).", no_args_is_help=True)
+    sub = typer.Typer(help="Fraud and abnormal-user detection.", no_args_is_help=True)
     register_tabular(sub, task="fraud", trainer=_train, headline=["roc_auc", "pr_auc"], keys=["period", "msisdn"])
     _fraud_score.register(sub)
     _fraud_detect.register(sub)

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
+    from fairtel.assurance import Finding
+    from fairtel.assurance._notify import WangiriTarget
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
 
@@ -340,6 +342,63 @@ def case_key(app: App) -> bytes:
     return purpose_key(app.settings.secret_key.get_secret_value(), CASE_ID_PURPOSE)
 
 
+def _zone_name(catalog: Catalog, zone_id: str) -> dict[str, str] | None:
+    z = next((z for z in catalog.zones if z.id == zone_id), None)
+    return None if z is None else {"en": z.name.en, "zh": z.name.zh}
+
+
+def _rated_records(app: App, period: str, record_ids: list[str]) -> pl.DataFrame:
+    """The rated lines of ``record_ids`` in ``period`` (none when the period is not rated yet)."""
+    parts = app.lake.files("rated", periods=[period]) if record_ids else []
+    cols = ["msisdn", "source", "record_id", "amount_minor", "currency", "subscription_id", "rule_id"]
+    if not parts:
+        return pl.DataFrame(schema=dict.fromkeys(cols, pl.String)).with_columns(pl.col("amount_minor").cast(pl.Int64))
+    return pl.scan_parquet(parts).select(cols).filter(pl.col("record_id").is_in(record_ids)).collect()
+
+
+def _write_callback_findings(app: App, findings: list[Finding]) -> int:
+    """The premium callbacks' findings into the ``findings`` lake dataset (part ``fraud``, merged with what it
+    held: the first written stands, as the work queue keeps it), then queued as ``fairtel assure`` queues its own.
+    Returns how many the lake did not hold yet."""
+    from fairtel.assurance import findings_frame
+    from fairtel.cli._assure_refunds import queue_findings
+    from fairtel.fraud._notices import FINDINGS_PART
+
+    added = 0
+    by_period: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_period.setdefault(str(f.evidence["period"]), []).append(f)
+    for period, group in sorted(by_period.items()):
+        path = app.lake.part_path("findings", period, FINDINGS_PART)
+        held = pl.read_parquet(path) if path.is_file() else None
+        known = set() if held is None else set(held["finding_id"].to_list())
+        fresh = findings_frame(f for f in group if f.finding_id not in known)
+        if fresh.is_empty():
+            continue
+        frame = fresh if held is None else pl.concat([held.select(fresh.columns), fresh], how="vertical_relaxed")
+        app.lake.write("findings", period, frame.to_arrow(), part=FINDINGS_PART)
+        added += fresh.height
+    if added:
+        queue_findings(app)
+    return added
+
+
+def _warn_victims(app: App, catalog: Catalog, targets: list[WangiriTarget]) -> int:
+    """The Wangiri warnings to the outbox, each in its subscriber's language, signed with the operator's name;
+    returns how many were new (a rerun sends nothing twice)."""
+    from fairtel.assurance import FileOutbox
+    from fairtel.assurance._notify import wangiri_messages
+    from fairtel.cli._assure import _register_languages
+
+    if not targets:
+        return 0
+    languages = _register_languages(app, None, sorted({t.msisdn for t in targets}))
+    sender = {"zh": catalog.operator.name.zh, "en": catalog.operator.name.en}
+    messages = wangiri_messages(targets, languages=languages, sender=sender, now=utc_now(), tz=app.settings.timezone,
+                                id_key=case_key(app))
+    return FileOutbox(app.settings.outbox_dir).send(messages)
+
+
 def run_detect(
     app: App,
     *,
@@ -350,12 +409,22 @@ def run_detect(
     chunks: int | None = None,
     quiet: bool = False,
 ) -> tuple[CaseQueue, dict[str, Any], list[CallbackNotice]]:
-    """Detectors over each period of the home's usage lake; the queue is saved, notices merged."""
+    """Detectors over each period of the home's usage lake; the queue is saved, notices merged. The subscribers a
+    Wangiri number rang are warned through the outbox, and its callers back charged at premium rates become
+    ``premium_callback`` findings (``fairtel.fraud._notices``)."""
+    from fairtel.cli._assure import finding_ids
+    from fairtel.fraud._notices import device_lines, premium_callback_findings, rung_lines, wangiri_targets
+
     files, queue = load_queue(app)
     subscribers = _subscribers(app)
     config = FeatureConfig(tz=app.settings.timezone)
     summary: dict[str, Any] = {"periods": {}, "merge": {"added": 0, "refreshed": 0, "kept": 0}}
     notices: list[CallbackNotice] = []
+    targets: list[WangiriTarget] = []
+    callback_findings: list[Finding] = []
+    ids = finding_ids(app)
+    premium_zone = config.premium_zone
+    zone_name = _zone_name(catalog, premium_zone)
     now = utc_now()
     with reporter(quiet=quiet) as rep:
         for key in periods:
@@ -369,19 +438,28 @@ def run_detect(
             rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")
             features = compute_features(usage, catalog=catalog, subscribers=subscribers, config=config, chunks=n)
             found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt,
-                           id_key=case_key(app))
+                           id_key=case_key(app), devices=device_lines(usage), zone_name=zone_name)
             cases = [queue.held(c) for c in found.cases]
             moved = {f.case_id: c.case_id for f, c in zip(found.cases, cases, strict=True) if f.case_id != c.case_id}
             merged = queue.merge(cases)
             for k, v in merged.to_dict().items():
                 summary["merge"][k] += v
-            notices.extend(replace(n, case_id=moved[n.case_id], notice_id=notice_id(moved[n.case_id], n.record_id))
-                           if n.case_id in moved else n for n in found.notices)
+            these = [replace(n, case_id=moved[n.case_id], notice_id=notice_id(moved[n.case_id], n.record_id))
+                     if n.case_id in moved else n for n in found.notices]
+            notices.extend(these)
+            wangiri = [c for c in found.cases if c.detector is Detector.WANGIRI]
+            backs = premium_callback_findings(these, _rated_records(app, key, [n.record_id for n in these if n.premium]),
+                                              detected_at=now, ids=ids, tz=app.settings.timezone)
+            callback_findings += backs
+            targets += wangiri_targets(wangiri, rung_lines(usage, [c.subject for c in wangiri]), these,
+                                       premium_zone=premium_zone, findings=backs)
             summary["periods"][key] = {"records": records, "lines": features.lines.height, "cases": found.counts(),
                                        "callback_notices": len(found.notices)}
             rep.step("periods", total=len(periods))
     files.save_cases(queue)
     summary["new_notices"] = files.save_notices(notices)
+    summary["premium_callback_findings"] = _write_callback_findings(app, callback_findings)
+    summary["warnings_sent"] = _warn_victims(app, catalog, targets)
     summary["db_rows"] = sync_db(app, queue.cases(), files)
     return queue, summary, notices
 
@@ -435,7 +513,9 @@ def register(fraud_app: typer.Typer) -> None:
             console.print(_cases_table(f"Cases ({len(found)})", found, limit, decided=True))
         m = summary["merge"]
         console.print(f"{m['added']} new case(s), {m['refreshed']} refreshed, {m['kept']} already decided; "
-                      f"{summary['new_notices']} new callback notice(s) in {fraud_dir(app) / 'notices.jsonl'}")
+                      f"{summary['new_notices']} new callback notice(s) in {fraud_dir(app) / 'notices.jsonl'}; "
+                      f"{summary['warnings_sent']} Wangiri warning(s) sent to the outbox, "
+                      f"{summary['premium_callback_findings']} new premium callback finding(s)")
 
     @fraud_app.command("cases")
     def cases_cmd(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,7 +15,60 @@ from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
+    from fairtel.kpi import KpiReport
     from fairtel.kpi._complaint_report import ComplaintReport
+
+NO_DATA = "n/a"  # a figure with nothing to compute it from (no complaint due, no survey answer): never Python's None
+
+
+def _v(value: Any) -> Any:
+    return NO_DATA if value is None else value
+
+
+def print_kpis(report: KpiReport) -> None:
+    """The month's KPIs as a table; a figure that has no data yet reads "n/a", its counts beside it say why."""
+    d = report.to_dict()
+    c, a, n, s, ch = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"]
+    rows: list[list[Any]] = [
+        ["subscribers", d["subscribers"]],
+        ["complaints", f"{c['total']} ({_v(c['per_million'])} per million)"],
+        [
+            "unexplained-charge complaints",
+            f"{c['unexplained_charge']} ({_v(c['unexplained_charge_per_million'])} per "
+            f"million; reference {_v(c['unexplained_charge_reference_per_million'])})",
+        ],
+        *[[f"  {cat}", f"{v['count']} ({_v(v['per_million'])} per million)"] for cat, v in c["by_category"].items()],
+        [
+            "SLA attainment",
+            f"{_v(s['attainment'])} ({s['resolved_in_time']} of {s['resolved']} resolved; "
+            f"{s['open_overdue']} open past deadline)",
+        ],
+        ["NPS", f"{_v(n['nps'])} ({n['responses']} answers: {n['promoters']} promoters, {n['detractors']} detractors)"],
+        ["intent recognition", f"{_v(a['recognition_rate'])} ({a['recognised']} of {a['classified']} messages)"],
+        [
+            "containment",
+            f"{_v(a['containment_rate'])} ({a['conversations'] - a['handed_off']} of {a['conversations']} "
+            f"conversations; hand-off {_v(a['handoff_rate'])})",
+        ],
+        [
+            "unexplained-charge findings",
+            f"{ch['unexplained_findings']} ({_v(ch['amount_at_stake'])} {ch['currency']} at stake)",
+        ],
+        ["refunds", f"{ch['refunds']} ({_v(ch['refunded'])} {ch['currency']})"],
+    ]
+    t = d["rating_timeliness"]
+    rows.append(
+        [
+            "rating timeliness",
+            "not measured"
+            if t is None
+            else f"{_v(t['share'])} within {t['window_minutes']} min ({t['within_window']} of {t['records']})",
+        ]
+    )
+    console.print(table(f"Service KPIs {d['period']}", ["indicator", "value"], rows))
+    for note in d["notes"]:
+        err_console.print(f"note: {note}", highlight=False)
+
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
 
@@ -33,7 +86,7 @@ def register(app: typer.Typer) -> None:
         """Service KPIs: complaints per million, SLA, NPS, assistant recognition and containment, refunds."""
         if ctx.invoked_subcommand is not None:
             return
-        from fairtel.cli._care import gather_kpis, print_kpis
+        from fairtel.cli._care import gather_kpis
 
         try:
             report = gather_kpis(app_for(ctx, home), period)

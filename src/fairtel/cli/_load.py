@@ -188,7 +188,7 @@ def _ingest_usage(app: App, files: list[Path], report: Reporter | None) -> dict[
     if ingest_files is None:
         return {
             "status": "not_available", "files": [], "pending": [str(f) for f in files],
-            "note": "usage not ingested: fairtel.mediation.ingest_files is not available (issue #3)",
+            "note": "usage not ingested: fairtel.mediation.ingest_files is not available",
         }
     results = ingest_files(files, settings=app.settings, report=report)
     # every field of the file's report, as ``fairtel ingest --json`` prints it: reasons, rejects file, held, emitted
@@ -239,10 +239,23 @@ def _usage_notes(summary: LoadSummary) -> list[str]:
         name = _rel(summary.directory, str(f["file"]))
         if f.get("message") and f.get("status") != "ingested":
             out.append(f"{name}: {f['message']}")
+            if "format_unknown" in str(f["message"]) or f.get("code") == "format_unknown":
+                out.append(_format_hint(summary.directory, name, str(f["file"])))
         if f.get("reasons"):
             reasons = ", ".join(f"{k} {v}" for k, v in f["reasons"].items())
             out.append(f"{name}: rejected {reasons}; see {f.get('rejects_file')}")
     return out
+
+
+def _format_hint(directory: Path, name: str, file: str) -> str:
+    """What to do with a usage file ``load`` cannot recognise: ``load`` takes no ``--format``, ``ingest`` does."""
+    from fairtel.mediation import bundled_fieldmaps
+
+    bundled = ", ".join(f"fieldmap:{m}" for m in bundled_fieldmaps())
+    return (f"{name}: `fairtel load` has no --format; ingest this file on its own: "
+            f"`fairtel ingest --format FORMAT {file}` (a reader's name, or a field map: fieldmap:PATH"
+            + (f"; bundled: {bundled}" if bundled else "") + f"). To load {directory} again without its usage "
+            f"files: `fairtel load {directory} --no-usage`.")
 
 
 def _rel(base: Path, file: str) -> str:

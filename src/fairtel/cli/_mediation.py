@@ -1,4 +1,4 @@
-"""``fairtel ingest`` and ``fairtel watch``: mediation of usage files into clean records (issue #3)."""
+"""``fairtel ingest`` and ``fairtel watch``: mediation of usage files into clean records."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from fairtel.mediation._inbox import RetryLater
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
+    from fairtel.engines import OnlineResult
 
 FORMAT_HELP = ("Reader: csv, jsonl, parquet, asterisk-csv, freeswitch-csv, freeswitch-json, 3gpp-ber, tap3, or "
                "fieldmap:PATH (a TOML field map; or a bundled one by name, e.g. fieldmap:cgrates-partial). "
@@ -131,6 +132,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         ctx_app = app_for(ctx, home)
         handled: list[FileReport] = []
+        rated: list[OnlineResult] = []  # what --rate rated, commit by commit
         lines = _JsonLines()
 
         def on_file(r: FileReport) -> None:  # from the rating thread too
@@ -152,7 +154,7 @@ def register(app: typer.Typer) -> None:
             # mediation's lock, held from the rater's start (which removes what a crash left) to the watch's end:
             # another watch of the home fails at once, naming this one, so two never rate one home
             with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
-                after = _retrying(_online_rating(ctx_app, quiet=as_json or once)) if rate else None
+                after = _retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated)) if rate else None
                 with reporter(quiet=as_json) as rep:
                     watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
                           report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
@@ -163,10 +165,13 @@ def register(app: typer.Typer) -> None:
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         reports = list(handled)
+        rating = _rated_summary(rated, ctx_app.settings.currency) if rate else None
         if once and as_json:
-            print_json({"files": [r.to_dict() for r in reports]})
+            print_json({"files": [r.to_dict() for r in reports], **({"rated": rating} if rating is not None else {})})
         elif once:
             _show(reports, f"watch {inbox}")
+            if rating is not None:
+                console.print(_rated_line(rating), markup=False, highlight=False, soft_wrap=True)
         elif as_json:
             lines.write({"summary": _summary(reports)})
         else:
@@ -186,6 +191,29 @@ class _JsonLines:
         with self._lock:
             sys.stdout.write(line)
             sys.stdout.flush()
+
+
+def _rated_summary(results: Sequence[OnlineResult], currency: str) -> dict[str, Any]:
+    """What ``watch --rate`` rated: files, records, the lines they made, records left unrated, and the amount."""
+    from fairtel.core.money import Money
+
+    minor = sum(r.amount_minor for r in results)
+    return {
+        "files": sum(len(r.files) for r in results),
+        "records": sum(r.records for r in results),
+        "lines": sum(r.lines for r in results),
+        "unrated": sum(r.unrated for r in results),
+        "amount": f"{Money.from_minor(minor, currency).amount:f}",
+        "currency": currency,
+        "periods": sorted({p for r in results for p in r.periods}),
+    }
+
+
+def _rated_line(s: dict[str, Any]) -> str:
+    if not s["files"]:
+        return "rated: nothing new to rate"
+    return (f"rated: {s['files']} file(s), {s['records']} records → {s['lines']} lines, {s['unrated']} unrated; amount "
+            f"{s['amount']} {s['currency']} (period {', '.join(s['periods'])})")
 
 
 def _summary(reports: Sequence[FileReport]) -> dict[str, Any]:
@@ -264,7 +292,7 @@ def _retry_error(exc: RetryLater) -> FairtelError:
 SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is looked at (read again only when it changed)
 
 
-def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]], Collection[str]]:
+def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = None) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
     rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
@@ -357,6 +385,8 @@ def _online_rating(app: App, *, quiet: bool) -> Callable[[Sequence[FileReport]],
             if res.skipped:  # committed by an earlier run
                 continue
             rated.update(f for f, _, _ in res.files)
+            if tally is not None:
+                tally.append(res)
             if not quiet:
                 what = ", ".join(names.get(f, f) for f, _, _ in res.files)
                 err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "

@@ -275,11 +275,16 @@ def explain_record(
     the arithmetic shown gives the amount stored and what the subscriber pays after the corrections.
     ``catalog_file``, when given, is the catalog the steps are recomputed with instead; else the home's
     current catalog where the billed one does not give the stored amounts (the period rated again since)."""
+    from fairtel.fraud._cases import CaseFiles
+    from fairtel.fraud._notices import with_wangiri_warning
     from fairtel.store._care import explain_stored
 
     given = None if catalog_file is None else (lambda: home_catalog(None, catalog_file, []))
-    return explain_stored(app.db, record_id, rated=rated, current=lambda: home_catalog(app, None, []), usage=usage,
-                          source=source, given=given)
+    explained = explain_stored(app.db, record_id, rated=rated, current=lambda: home_catalog(app, None, []), usage=usage,
+                               source=source, given=given)
+    # a call back to a one-ring scam number its subscriber was warned about says so (``fairtel fraud detect``)
+    notices = CaseFiles(app.settings.home / "fraud")
+    return with_wangiri_warning(explained, notices.notices()) if notices.notices_path.exists() else explained
 
 
 def _language(app: App, msisdn: str) -> str:

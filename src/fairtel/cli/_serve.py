@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
                 proxy_headers=forwarded, forwarded_allow_ips=proxies,
             )
 
-    users = typer.Typer(help="Logins for people and API keys for systems (issue #9).", no_args_is_help=True)
+    users = typer.Typer(help="Logins for people and API keys for systems.", no_args_is_help=True)
 
     @users.command("add")
     def add(

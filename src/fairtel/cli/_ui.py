@@ -24,6 +24,26 @@ from rich.text import Text
 from fairtel.core.errors import FairtelError, NotAvailableError
 
 
+def _flags_show_no_value() -> None:
+    """Help lists a flag (``--json``, ``--help``) without a value: typer's rich help shows every option's type,
+    a flag's too (``--json <bool>``), as if it took one. Every command module imports this one, so the help of
+    every command is covered."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "flags_without_value", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    display_type_rich.flags_without_value = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value()
+
+
 class _Console(Console):
     """Rich on a terminal; on a pipe or in a file, a table is plain lines (DESIGN.md: "plain lines when piped"):
     its title, a header line and a line per row, columns lined up with spaces, nothing cut or wrapped to a width
@@ -219,7 +239,7 @@ def fail(exc: FairtelError, *, as_json: bool = False) -> typer.Exit:
 
 
 def not_available(command: str, issue: int, what: str) -> typer.Exit:
-    return fail(NotAvailableError(f"`fairtel {command}` is not available yet: {what} lands with issue #{issue}"))
+    return fail(NotAvailableError(f"`fairtel {command}` is not available yet: {what} is not part of this release"))
 
 
 _LOOSE = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -231,12 +251,12 @@ def stub_command(app: typer.Typer, name: str, issue: int, what: str) -> None:
     def _cmd(ctx: typer.Context) -> None:
         raise not_available(ctx.command_path.removeprefix("fairtel ").strip() or name, issue, what)
 
-    _cmd.__doc__ = f"Not available yet: {what} (issue #{issue})."
+    _cmd.__doc__ = f"Not available yet: {what}."
     app.command(name, context_settings=_LOOSE)(_cmd)
 
 
 def stub_group(app: typer.Typer, group: str, subcommands: list[str], issue: int, what: str) -> None:
-    sub = typer.Typer(help=f"{what[:1].upper()}{what[1:]} (issue #{issue}).", no_args_is_help=True)
+    sub = typer.Typer(help=f"{what[:1].upper()}{what[1:]} (not available yet).", no_args_is_help=True)
     for s in subcommands:
         stub_command(sub, s, issue, what)
     app.add_typer(sub, name=group)

@@ -19,6 +19,7 @@ REFUND_REASONS_ZH: dict[str, str] = {
     "charged more than the catalog price": "超出资费标准的扣费",
     "charge for an offer not in the catalog": "不明业务扣费",
     "charge from a provider whose billing was suspended": "服务商被暂停计费后的扣费",
+    "call back to a one-ring scam number charged at premium rates": "回拨“响一声”诈骗号码产生的高额费用",
     "usage charged after the spending cap": "超出消费上限后的费用",
     "confirmation not made by the subscriber": "非您本人操作的订购确认",
     "confirmation evidence reused from another order": "订购确认凭证系从其他订单重复使用",

@@ -375,7 +375,7 @@ class CaseQueue:
                 raise InvalidTransitionError(f"{case}: only a confirmed case can suspend a line")
             if current.detector not in SUSPENDABLE or current.subject_kind != "line":
                 raise InvalidTransitionError(
-                    f"{case}: a {current.detector.value} case does not suspend the line "
+                    f"{case}: {_a_case(current.detector.value)} does not suspend the line "
                     f"(only {', '.join(sorted(d.value for d in SUSPENDABLE))} lines are suspended)"
                 )
         self._history.setdefault(case, []).append(decision)
@@ -514,3 +514,9 @@ class CaseFiles:
         ordered = sorted(current.values(), key=lambda n: (n.called_back_at, n.notice_id))
         _write_atomic(self.notices_path, (json.dumps(n.to_dict(), ensure_ascii=False, sort_keys=True) for n in ordered))
         return len(current) - before
+
+
+def _a_case(detector: str) -> str:
+    """"an IRSF case", "a wangiri case": the detector's name as a sentence says it."""
+    name = {"irsf": "IRSF", "simbox": "SIM-box", "wangiri": "Wangiri"}.get(detector, detector)
+    return f"{'an' if name[0].lower() in 'aeiou' or name == 'IRSF' else 'a'} {name} case"

@@ -44,6 +44,10 @@ class Condition:
     # Below this value the data say nothing and the condition does not hold: a line whose records carry no
     # cell id has 0 distinct cells, which is no evidence of one fixed place.
     floor: float | None = None
+    # The threshold's unit in each language ("hours", "小时"): the threshold is then said with it and with no
+    # more decimals than it has ("(≤ 48 hours)", not "(≤ 48.0)").
+    unit_en: str = ""
+    unit_zh: str = ""
 
     def expr(self) -> pl.Expr:
         c = pl.col(self.column)
@@ -58,12 +62,17 @@ class Condition:
         shown, limit = fmt.format(v), fmt.format(self.threshold)
         sign = "≥" if self.op == ">=" else "≤"
         en, zh = self.en.format(v=shown), self.zh.format(v=shown)
+        limit_en = limit_zh = limit
+        if self.unit_en or self.unit_zh:
+            bare = _exact_format("{:.0f}", self.threshold).format(self.threshold)
+            limit_en = f"{bare} {self.unit_en}".rstrip()
+            limit_zh = f"{bare} {self.unit_zh}".rstrip()
         return Reason(
             code=self.code,
             value=round(v, 4),
             threshold=self.threshold,
-            en=f"{en} ({sign} {limit})" if self.show_threshold else en,
-            zh=f"{zh}（{sign} {limit}）" if self.show_threshold else zh,
+            en=f"{en} ({sign} {limit_en})" if self.show_threshold else en,
+            zh=f"{zh}（{sign} {limit_zh}）" if self.show_threshold else zh,
         )
 
 
@@ -250,9 +259,13 @@ def _simbox(t: SimboxThresholds) -> tuple[list[Condition], list[Condition]]:
     return required, signals
 
 
-def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int) -> tuple[list[Condition], list[Condition]]:
+def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int,
+             zone_name: Mapping[str, str] | None = None) -> tuple[list[Condition], list[Condition]]:
     # The features counted a call as one-ring up to ``one_ring_max_s``: the words say the same bound.
     ring = f"0-{one_ring_max_s}"
+    # the zone as the catalog names it (its id when the catalog is not given)
+    name_en = (zone_name or {}).get("en") or premium_zone
+    name_zh = (zone_name or {}).get("zh") or premium_zone
     required = [
         Condition("targets", "targets", ">=", t.min_targets,
                   "rang {v} different subscribers", "呼叫了 {v} 位不同用户"),
@@ -261,12 +274,12 @@ def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int) -> tu
     ]
     signals = [
         Condition("premium_zone", "_premium", ">=", 1,
-                  f"the number is in the premium-rate zone {premium_zone}", f"号码属于国际高资费号段 {premium_zone}",
+                  f"the number is in the premium-rate zone \"{name_en}\"", f"号码属于国际高资费号段“{name_zh}”",
                   show_threshold=False),
         Condition("burst", "span_hours", "<=", t.max_span_hours,
-                  "all calls within {v} hours", "全部呼叫集中在 {v} 小时内", fmt="{:.1f}"),
+                  "all calls within {v} hours", "全部呼叫集中在 {v} 小时内", fmt="{:.1f}", unit_en="hours", unit_zh="小时"),
         Condition("unanswered", "mean_duration_s", "<=", t.max_mean_duration_s,
-                  "calls lasted {v} s on average", "平均通话 {v} 秒", fmt="{:.1f}"),
+                  "calls lasted {v} s on average", "平均通话 {v} 秒", fmt="{:.1f}", unit_en="s", unit_zh="秒"),
     ]
     return required, signals
 
@@ -281,7 +294,7 @@ def _irsf(t: IrsfThresholds) -> tuple[list[Condition], list[Condition]]:
     signals = [
         Condition("new_line", "premium_line_age_days", "<=", t.max_new_line_days,
                   "premium calls began {v} days after the line was activated", "开户 {v} 天后即开始拨打高资费号段",
-                  weight=1.5, fmt="{:.1f}"),
+                  weight=1.5, fmt="{:.1f}", unit_en="days", unit_zh="天"),
         Condition("roaming", "premium_roaming_calls", ">=", t.min_roaming_calls,
                   "{v} of them made while roaming", "其中 {v} 次在漫游时拨打", weight=1.5),
         Condition("night", "premium_night_share", ">=", t.min_night_share,
@@ -314,7 +327,8 @@ def _scam(t: ScamThresholds, brief_call_s: int) -> tuple[list[Condition], list[C
         Condition("several_devices", "distinct_imeis", ">=", t.min_distinct_imeis,
                   "used {v} different devices (IMEIs)", "使用了 {v} 部不同终端 (IMEI)"),
         Condition("new_line", "line_age_days", "<=", t.max_new_line_days,
-                  "line activated {v} days before this activity", "开户仅 {v} 天", fmt="{:.1f}"),
+                  "line activated {v} days before this activity", "开户仅 {v} 天", fmt="{:.1f}", unit_en="days",
+                  unit_zh="天"),
     ]
     return required, signals
 
@@ -404,11 +418,34 @@ def _line_cases(
 
 
 def detect_simbox(lines: pl.DataFrame, thresholds: SimboxThresholds | None = None, *, period: str, now: datetime,
-                  exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
+                  exempt: Collection[str] = (), id_key: bytes | None = None,
+                  devices: pl.DataFrame | None = None) -> list[FraudCase]:
+    """``devices``: the (imei, msisdn) pairs seen in the period's usage. With them, a case names its line's
+    device(s) (``imeis`` in its evidence) and, in ``related``, the other lines seen in them: the box's other SIMs,
+    which suspending one line leaves running."""
     t = thresholds or SimboxThresholds()
     required, signals = _simbox(t)
-    return _line_cases(Detector.SIMBOX, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt, id_key=id_key)
+    cases = _line_cases(Detector.SIMBOX, lines, required, signals, t.min_score, period=period, now=require_aware(now),
+                        exempt=exempt, id_key=id_key)
+    if devices is None or not cases:
+        return cases
+    return [_with_device(c, devices) for c in cases]
+
+
+def _with_device(case: FraudCase, devices: pl.DataFrame) -> FraudCase:
+    """The case with its line's devices shared with other lines (an IMEI, like a number, is personal data: kept
+    where the case keeps its numbers, and shown by the API as it shows them) and those other lines."""
+    pairs = devices.select("imei", "msisdn").drop_nulls().unique()
+    own = set(pairs.filter(pl.col("msisdn") == case.subject)["imei"].to_list())
+    if not own:
+        return case
+    shared = pairs.filter(pl.col("imei").is_in(list(own)))
+    others = sorted(set(shared["msisdn"].to_list()) - {case.subject})
+    imeis = sorted(set(shared.filter(pl.col("msisdn") != case.subject)["imei"].to_list()))
+    if not others:
+        return case
+    return replace(case, evidence={**case.evidence, "imeis": imeis, "device_lines": len(others) + 1},
+                   related=tuple(sorted({*case.related, *others})))
 
 
 def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *, period: str, now: datetime,
@@ -433,6 +470,10 @@ def _local_text(value: datetime, tz: str) -> str:
     return value.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
 
 
+def _local_iso(value: Any, tz: str) -> Any:
+    return value.astimezone(zone(tz)).isoformat() if isinstance(value, datetime) else _clean(value)
+
+
 def detect_wangiri(
     callers: pl.DataFrame,
     callbacks: pl.DataFrame,
@@ -445,15 +486,18 @@ def detect_wangiri(
     exempt: Collection[str] = (),
     id_key: bytes | None = None,
     one_ring_max_s: int = _DEFAULT_READING.one_ring_max_s,
+    zone_name: Mapping[str, str] | None = None,
 ) -> tuple[list[FraudCase], list[CallbackNotice]]:
     """Cases against the calling numbers, and a protective notice for every subscriber who called one back.
 
     The notices are not cases: the subscribers are victims, told what happened and what to do.
     ``one_ring_max_s``: the bound the features' one-ring calls were counted with, said in the reason.
+    ``zone_name``: the premium zone's catalog name per language (en, zh), said in the reason.
+    The evidence's times are local (``tz``), as the notices' are.
     """
     t = thresholds or WangiriThresholds()
     now = require_aware(now)
-    required, signals = _wangiri(t, premium_zone, one_ring_max_s)
+    required, signals = _wangiri(t, premium_zone, one_ring_max_s, zone_name)
     frame = callers.with_columns((pl.col("zone") == premium_zone).cast(pl.Int8).alias("_premium"))
     no_case = exempt_numbers(exempt)
     if no_case:
@@ -489,7 +533,7 @@ def detect_wangiri(
             evidence={
                 "zone": row["zone"], "calls": row["calls"], "targets": row["targets"],
                 "one_ring_share": _clean(row["one_ring_share"]), "mean_duration_s": _clean(row["mean_duration_s"]),
-                "first_at": _clean(row["first_at"]), "last_at": _clean(row["last_at"]),
+                "first_at": _local_iso(row["first_at"], tz), "last_at": _local_iso(row["last_at"], tz),
                 "span_hours": _clean(row["span_hours"]), "callbacks": len(back), "premium_callbacks": premium_backs,
             },
             reasons=reasons,
@@ -499,7 +543,7 @@ def detect_wangiri(
         for b in back:
             premium = b["zone"] == premium_zone
             when = _local_text(b["started_at"], tz)
-            rate_en = " at premium rates" if premium else ""
+            rate_en = ", and calls to it are charged at premium rates" if premium else ""
             rate_zh = "，该号码按国际高资费计费" if premium else ""
             notices.append(CallbackNotice(
                 notice_id=notice_id(cid, b["record_id"]),
@@ -513,8 +557,9 @@ def detect_wangiri(
                 zone=b["zone"],
                 premium=premium,
                 text_en=(
-                    f"On {when} you returned a missed call from +{peer}, a number that rang many subscribers once "
-                    f"(a \"one-ring\" scam){rate_en}. Please do not call back unknown international numbers; "
+                    f"On {when} you returned a missed call from +{peer}. It is a \"one-ring\" scam: the number rang "
+                    f"many subscribers once so that they would call it back{rate_en}. "
+                    "Please do not call back unknown international numbers; "
                     "if this call was charged, reply or call customer service to have it checked."
                 ),
                 text_zh=(
@@ -550,21 +595,25 @@ def detect(
     tz: str = DEMO_TIMEZONE,
     exempt: Collection[str] = (),
     id_key: bytes | None = None,
+    devices: pl.DataFrame | None = None,
+    zone_name: Mapping[str, str] | None = None,
 ) -> Detection:
     """Every enabled detector over one period's features. ``exempt`` numbers (known business lines, a
     partner's call centre) never open a case. ``id_key``: the operator's key of case ids (``case_id``).
     The reasons state the durations the features were computed with (``features.config``; the defaults
-    when the features do not say)."""
+    when the features do not say). ``devices``: the period's (imei, msisdn) pairs, for the other SIMs of a
+    SIM-box (``detect_simbox``); ``zone_name``: the premium zone's catalog name per language."""
     t = thresholds or Thresholds()
     reading = features.config or _DEFAULT_READING
     cases: list[FraudCase] = []
     notices: list[CallbackNotice] = []
     if Detector.SIMBOX in t.enabled:
-        cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt, id_key=id_key)
+        cases += detect_simbox(features.lines, t.simbox, period=period, now=now, exempt=exempt, id_key=id_key,
+                               devices=devices)
     if Detector.WANGIRI in t.enabled:
         w, notices = detect_wangiri(features.callers, features.callbacks, t.wangiri, period=period, now=now,
                                     premium_zone=premium_zone, tz=tz, exempt=exempt, id_key=id_key,
-                                    one_ring_max_s=reading.one_ring_max_s)
+                                    one_ring_max_s=reading.one_ring_max_s, zone_name=zone_name)
         cases += w
     if Detector.IRSF in t.enabled:
         cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt, id_key=id_key)

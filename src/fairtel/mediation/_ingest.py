@@ -36,7 +36,7 @@ from fairtel.mediation._validate import Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
 from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
-from fairtel.mediation.readers._fieldmap import FieldMapReader, load_fieldmap
+from fairtel.mediation.readers._fieldmap import FieldMapReader, bundled_fieldmaps, load_fieldmap
 
 CANONICAL_SOURCE = "canonical"
 T = TypeVar("T")
@@ -176,9 +176,11 @@ def resolve_reader(path: Path, fmt: str | None) -> Reader:
         head = f.read(HEAD_BYTES)
     reader = detect(path, head)
     if reader is None:
+        bundled = ", ".join(f"fieldmap:{name}" for name in bundled_fieldmaps())
         raise UnknownFormatError(
             f"{path}: cannot tell the format (not canonical CSV/JSON Lines/Parquet nor a known switch or roaming "
-            "format); name it with --format, or describe the layout in a field map (--format fieldmap:PATH)")
+            "format); name it with --format, or describe the layout in a field map (--format fieldmap:PATH"
+            + (f"; bundled: {bundled})" if bundled else ")"))
     return reader
 
 

@@ -166,6 +166,8 @@ class Explanation:
     catalog_version_id: int | None = None  # the stored catalog version explained with (a caller says)
     earlier_tariff: bool = False  # explained with the tariff the bill was issued under, since replaced
     refunds: tuple[Refund, ...] = ()  # refunds posted for the record since, oldest first
+    # the record is a call back to a one-ring (Wangiri) scam number, whose subscriber was warned (``fraud detect``)
+    wangiri_caller: str | None = None
 
     @property
     def held(self) -> str | None:
@@ -542,6 +544,11 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
     out.extend(_corrections(e, zh))
     tz = e.started_at.tzinfo
     out.extend(("退款：" if zh else "Refund: ") + refund_words(r, "zh" if zh else "en", tz) for r in e.refunds)
+    if e.wangiri_caller:
+        caller = number(e.wangiri_caller)
+        out.append(f"诈骗提醒：{caller} 是“响一声”诈骗号码，已向用户发送防诈骗提醒，这笔回拨费用正在核查，核查后可退还" if zh
+                   else f"Scam warning: {caller} is a one-ring scam number; the subscriber was warned, and the charge "
+                        "for this call back is being reviewed for a refund")
     return "\n".join(out)
 
 

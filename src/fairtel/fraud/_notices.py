@@ -1,0 +1,142 @@
+"""What a Wangiri case does for its victims: a warning to every subscriber the number rang (an SMS in the outbox,
+``assurance.wangiri_messages``), and a charge-assurance finding (``premium_callback``) for every call back charged
+at premium rates, which an analyst may refund as any finding (``POST /findings/{id}/refund``).
+
+The findings are written to the ``findings`` lake dataset under their own part (``fraud``), beside those of
+``fairtel assure``, and queued as those are; they are not refunded automatically (``RefundPolicy.automatic``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from fairtel.assurance._finding import Finding, FindingIds, FindingKind, minor_to_decimal
+from fairtel.assurance._notify import WangiriTarget
+from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware
+from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase
+
+if TYPE_CHECKING:
+    from fairtel.rating._explain import Explanation
+
+FINDINGS_PART = "fraud"  # the findings lake part `fraud detect` writes (``fairtel assure`` writes ``assure``)
+
+
+def rung_lines(usage: pl.LazyFrame, callers: Collection[str]) -> pl.DataFrame:
+    """The subscribers each of ``callers`` rang in ``usage`` (incoming voice calls): peer, msisdn, first_at."""
+    if not callers:
+        return pl.DataFrame(schema={"peer": pl.String, "msisdn": pl.String, "first_at": pl.Datetime("us", "UTC")})
+    return (
+        usage.filter((pl.col("kind") == "voice") & (pl.col("direction") == "in") & pl.col("peer").is_in(list(callers)))
+        .group_by("peer", "msisdn")
+        .agg(pl.col("started_at").min().alias("first_at"))
+        .sort("peer", "msisdn")
+        .collect()
+    )
+
+
+def device_lines(usage: pl.LazyFrame) -> pl.DataFrame:
+    """The (imei, msisdn) pairs seen in ``usage``: which lines shared a device (``detect_simbox``)."""
+    return usage.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique().collect()
+
+
+def premium_callback_findings(
+    notices: Iterable[CallbackNotice],
+    rated: pl.DataFrame,
+    *,
+    detected_at: datetime,
+    ids: FindingIds = FindingIds(),
+    tz: str = DEMO_TIMEZONE,
+) -> list[Finding]:
+    """A finding for every call back at premium rates that rating charged (``rated``: the rated lines, with
+    msisdn, source, record_id, amount_minor, currency, subscription_id, rule_id). A call back not rated yet has
+    none until a later run finds it rated."""
+    wanted = [n for n in notices if n.premium]
+    if not wanted or rated.is_empty():
+        return []
+    charged = (
+        rated.filter(pl.col("record_id").is_in([n.record_id for n in wanted]))
+        .group_by("msisdn", "source", "record_id")
+        .agg(
+            pl.col("amount_minor").sum(),
+            pl.col("currency").first(),
+            pl.col("subscription_id").first(),
+            pl.col("rule_id").first(),
+        )
+    )
+    by_key = {(r["msisdn"], r["source"], r["record_id"]): r for r in charged.iter_rows(named=True)}
+    out: list[Finding] = []
+    for n in wanted:
+        row = by_key.get((n.msisdn, n.source, n.record_id))
+        if row is None or not row["amount_minor"] or row["amount_minor"] <= 0:
+            continue
+        key = [n.msisdn, n.source or "", n.record_id]
+        out.append(
+            Finding(
+                finding_id=ids.of(FindingKind.PREMIUM_CALLBACK, ("msisdn", "source", "record_id"), key),
+                kind=FindingKind.PREMIUM_CALLBACK,
+                msisdn=n.msisdn,
+                record_ids=(n.record_id,),
+                subscription_id=row["subscription_id"],
+                amount=minor_to_decimal(row["amount_minor"], row["currency"]),
+                currency=row["currency"],
+                detected_at=require_aware(detected_at),
+                evidence={
+                    "source": n.source,
+                    "case_id": n.case_id,
+                    "notice_id": n.notice_id,
+                    "caller": n.caller,
+                    "zone": n.zone,
+                    "rule_id": row["rule_id"],
+                    "duration_s": n.duration_s,
+                    "started_at": n.called_back_at.isoformat(),
+                    "period": Period.containing(n.called_back_at, tz).key,
+                },
+            )
+        )
+    return out
+
+
+def wangiri_targets(
+    cases: Iterable[FraudCase],
+    rung: pl.DataFrame,
+    notices: Iterable[CallbackNotice],
+    *,
+    premium_zone: str = "intl-premium",
+    findings: Iterable[Finding] = (),
+) -> list[WangiriTarget]:
+    """Whom to warn about each Wangiri case's number: every subscriber it rang (``rung_lines``), and those who
+    called it back (the notices), the latter with the finding of their premium call back."""
+    callers = {c.subject: c.evidence.get("zone") == premium_zone for c in cases if c.detector is Detector.WANGIRI}
+    by_record = {f.record_ids[0]: f.finding_id for f in findings if f.record_ids}
+    out: list[WangiriTarget] = [
+        WangiriTarget(r["msisdn"], r["peer"], r["first_at"], callers[r["peer"]], called_back=False)
+        for r in rung.iter_rows(named=True)
+        if r["peer"] in callers
+    ]
+    out += [
+        WangiriTarget(
+            n.msisdn, n.caller, n.called_back_at, n.premium, called_back=True, finding_id=by_record.get(n.record_id)
+        )
+        for n in notices
+    ]
+    return out
+
+
+def notice_for(notices: Iterable[CallbackNotice], record_id: str, source: str | None = None) -> CallbackNotice | None:
+    """The Wangiri notice about a call back (``record_id`` from ``source``), if one was made."""
+    return next(
+        (n for n in notices if n.record_id == record_id and (source is None or n.source in (None, source))), None
+    )
+
+
+def with_wangiri_warning(explanation: Explanation, notices: Iterable[CallbackNotice]) -> Explanation:
+    """``explanation`` of a record, saying so when the record is a call back to a Wangiri number its subscriber
+    was warned about (``fairtel explain``)."""
+    n = notice_for(notices, explanation.record_id, explanation.source)
+    if n is None or n.msisdn != explanation.msisdn:
+        return explanation
+    return replace(explanation, wangiri_caller=n.caller)
