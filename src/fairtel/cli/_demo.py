@@ -207,15 +207,19 @@ def _care(ctx: DemoContext) -> dict[str, Any]:
 
 def _advise(ctx: DemoContext) -> dict[str, Any]:
     """Best-plan advice over the months in the lake, priced by the rating engine itself."""
-    from fairtel.cli._home import home_gate
-    from fairtel.cli._insight import _home_catalog, _home_subscribers, _home_usage
+    from fairtel.cli._home import home_gate, home_lines
+    from fairtel.cli._insight import _advice_fraud_cases, _home_catalog, _home_subscribers, _home_usage
     from fairtel.insight import advise
+    from fairtel.rating import drop_held
 
     app = ctx.app
     catalog = _home_catalog(app, None, [])
-    usage = _home_usage(app, app.lake.periods("usage")).collect()
+    lines = home_lines(app)
+    # as `fairtel advise` does: usage held off the bills left out; closed, suspended and fraud-case lines advised nothing
+    usage = drop_held(_home_usage(app, app.lake.periods("usage")).collect(), lines)
     result = advise(usage, catalog, _home_subscribers(app), months=None, progress=ctx.report, prorate=True,
-                    gate=home_gate(app, catalog))
+                    gate=home_gate(app, catalog, lines=lines), line_status=lines.select("msisdn", "status"),
+                    fraud_cases=_advice_fraud_cases(app))
     summary = result.summary()
     ctx.facts["advise"] = summary
     return {"subscribers": summary["subscribers"], "would save": summary["would_save"],

@@ -18,12 +18,13 @@ from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money
+from fairtel.core.time import Period
 
 if TYPE_CHECKING:
     from datetime import date
 
     from fairtel.bootstrap import App
-    from fairtel.catalog import Catalog
+    from fairtel.catalog import Catalog, Refusal
     from fairtel.insight import ChurnData, ChurnWindow
 
 RETENTION_FILE = "retention.csv"
@@ -92,8 +93,17 @@ def _home_data(app: App, catalog: Catalog) -> ChurnData:
         lf = pl.scan_parquet(rated)
         charges = lf.filter(charged(lf.collect_schema().names())).select("msisdn", "started_at", "amount_minor").collect()
     assert isinstance(ledger, pl.DataFrame)
-    return ChurnData(_home_usage(app), _home_subscribers(app), catalog, complaints=complaints,
-                     consent=ledger.select("msisdn", "event", "at"), charges=charges)
+    from fairtel.cli._fraud_detect import fraud_dir
+    from fairtel.cli._home import home_lines
+    from fairtel.fraud import CaseFiles
+    from fairtel.insight._churn_warning import fraud_case_lines
+
+    # the line states and the fraud cases (read only) say who the retention list leaves out
+    lines = home_lines(app).select("msisdn", "status", "suspended_at", "closed_at")
+    subscribers = _home_subscribers(app).join(lines, on="msisdn", how="left")
+    return ChurnData(_home_usage(app), subscribers, catalog, complaints=complaints,
+                     consent=ledger.select("msisdn", "event", "at"), charges=charges,
+                     fraud_cases=fraud_case_lines(CaseFiles(fraud_dir(app)).load()))
 
 
 def _dir_data(directory: Path, catalog: Catalog | None) -> ChurnData:
@@ -116,12 +126,26 @@ def _money(minor: int, currency: str) -> str:
 
 
 # -- advise --------------------------------------------------------------------------------------------------
+def _advice_fraud_cases(app: App) -> pl.DataFrame:
+    """msisdn, period of every open or confirmed fraud case on one of the home's lines (read only; a false alarm
+    does not count): plan advice gives such a line nothing, since its usage may not be the subscriber's."""
+    from fairtel.cli._fraud_detect import fraud_dir
+    from fairtel.fraud import CaseFiles
+    from fairtel.insight._advice import FRAUD_STATUSES
+
+    cases = [(c.subject, c.period) for c in CaseFiles(fraud_dir(app)).load()
+             if c.subject_kind == "line" and str(c.status) in FRAUD_STATUSES]
+    return pl.DataFrame({"msisdn": [m for m, _ in cases], "period": [p for _, p in cases]},
+                        schema={"msisdn": pl.String(), "period": pl.String()})
+
+
 def advise_command(
     ctx: typer.Context,
     megaline: Annotated[Path | None, typer.Option("--megaline", help="A Megaline data directory instead of the home.")] = None,
     catalog_file: Annotated[Path | None, typer.Option("--catalog", help="Catalog file (default: the home's, or Megaline's).")] = None,
     months: Annotated[int, typer.Option("--months", help="Billing months to price, ending with --until (0: all).")] = 3,
-    until: Annotated[str | None, typer.Option("--until", help="Last month YYYY-MM (default: latest with usage).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Last month YYYY-MM, one that has ended (default: the latest ended month with usage).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write every subscriber's advice and notice here.")] = None,
     language: Annotated[str | None, typer.Option("--language", help="Notice language zh|en (default: the subscriber's).")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the largest savings to show.")] = 10,
@@ -135,13 +159,21 @@ def advise_command(
     home: Home = None,
     as_json: Json = False,
 ) -> None:
-    """Best plan for each subscriber: their actual months priced under every plan they could order, by the rating engine."""
+    """Best plan for each subscriber: their actual months priced under every plan they could order, by the rating engine.
+
+    Only billing months that have ended on the operator's clock are priced; closed and suspended lines, and lines
+    with an open or confirmed fraud case, are advised nothing (counted as skipped)."""
     from fairtel.catalog import load_catalog
     from fairtel.cli._home import home_gate, home_lines
+    from fairtel.core.time import utc_now
     from fairtel.insight import advise, load_megaline_catalog, notice_text, read_megaline
+    from fairtel.insight._advice import check_ended, not_ended
     from fairtel.rating import drop_held
 
     notes: list[str] = []
+    now = utc_now()  # the operator's clock: only months ended by now are priced
+    pending: dict[str, Refusal] = {}  # months in the lake not read: not ended by now (period → why)
+    fraud = status = None
     wanted = None if plans is None else [p.strip() for item in plans for p in item.split(",") if p.strip()]
     try:
         if wanted is not None and not wanted:
@@ -162,13 +194,22 @@ def advise_command(
                 catalog = _home_catalog(app, catalog_file, notes)
                 if wanted is not None:
                     catalog.plan_ids(wanted, what="--plans")  # before the lake is read: an unknown id fails at once
-                # only the lake's partitions of the months priced are read
+                # only the lake's partitions of the months priced are read, and of those that have ended (an --until
+                # that has not ended is refused before the lake is read)
+                tz = catalog.operator.timezone
+                if until is not None:
+                    check_ended(Period.parse(until, tz), now)
                 stored = [p for p in app.lake.periods("usage") if until is None or p <= until]
-                chosen = stored[-months:] if months else stored
+                ended = [p for p in stored if not_ended(Period.parse(p, tz), now) is None]
+                chosen = ended[-months:] if months else ended
                 lines = home_lines(app)
                 # usage rating holds off the bill (made at or after a line's suspension) is not what anyone paid
                 usage = drop_held(_home_usage(app, chosen).collect(), lines)
+                pending = {k: late for k in stored if k not in ended and (late := not_ended(Period.parse(k, tz), now))}
+                # closed and suspended lines, and lines under a fraud case, are advised nothing
                 subscribers = _home_subscribers(app)
+                fraud = _advice_fraud_cases(app)
+                status = lines.select("msisdn", "status")
                 # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
                 home_bill = {"prorate": True, "gate": home_gate(app, catalog, lines=lines)}
             if explain is not None:
@@ -177,7 +218,9 @@ def advise_command(
                     raise NotFoundError(f"no subscriber {explain}", details={"msisdn": explain})
             # the register holds no birth date: no age is known, and a plan for some ages only is advised to no one
             result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep,
-                            plans=wanted, channel=channel, **home_bill)
+                            plans=wanted, channel=channel, at=now, now=now, line_status=status, fraud_cases=fraud, **home_bill)
+            said = result.notes()  # the months priced first, then those left out, then the lines advised nothing
+            notes.extend([*said[:1], *(f"left out {k}: {why.en}" for k, why in pending.items()), *said[1:]])
             why = None if explain is None else result.explain(explain)
             if megaline is None:  # the home's subscribers, in clear: recorded before anything is shown
                 from fairtel.cli._audit import audit_shown, plural
@@ -192,6 +235,8 @@ def advise_command(
         raise fail(exc, as_json=as_json) from None
     langs = dict(zip(subscribers["msisdn"].to_list(), subscribers["language"].to_list(), strict=True)) if "language" in subscribers.columns else {}
     summary = result.summary()
+    summary["left_out"] = [*({"period": k, "code": w.code, "zh": w.zh, "en": w.en} for k, w in pending.items()),
+                           *summary["left_out"]]
     if why is not None:
         summary["explain"] = why
     savers = result.savers()
@@ -241,6 +286,8 @@ def _show_explain(why: dict[str, Any], lang: str) -> None:
     cur = why["currency"]
     span = ", ".join(why["periods"]) or "no months"
     console.print(f"{why['msisdn']} on {why['current_plan']}, each plan over {span}:", highlight=False)
+    if why.get("skipped"):
+        console.print(f"no advice for this line: {why['skipped'][lang]}", highlight=False)
     for p in why["plans"]:
         cost = "not priced" if p["total"] is None else f"{p['total']} {cur}"
         if p["current"]:
@@ -321,6 +368,11 @@ def warn_command(
         f"({v.positives} churners of {v.n})", highlight=False)
     console.print(f"scored {warning.scores.height} subscribers at {warning.cuts.scoring}; retention list: {target}",
                   highlight=False)
+    skipped = warning.counts.get("skipped") or {}
+    if any(skipped.values()):
+        console.print("left out of the list / 未列入名单: " + ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in skipped.items() if n)
+                      + " (closed or suspended at the scoring cut, or under an open or confirmed fraud case / "
+                      "在评分时已销户或停机，或有未结或已确认的欺诈案件)", highlight=False)
     _show(ranked.head(top), warning.currency)
 
 
@@ -424,7 +476,12 @@ def retention_command(
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
-        print_json(frame.to_dicts())
+        from fairtel.insight._churn_warning import retention_records
+
+        try:
+            print_json(retention_records(frame, source=str(path)))
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
         return
     lang = "zh" if language == "zh" else "en"
     rows: list[list[Any]] = [[r["rank"], r["msisdn"], r["probability"], f"{r['expected_value']} {r['currency']}",

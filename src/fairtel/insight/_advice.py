@@ -15,6 +15,13 @@ is advised to no one; a plan for some ages only is advised only to a subscriber 
 range (the subscriber register holds no birth date, so on a home's data nobody's age is known). The
 subscriber's own plan is always priced, whatever it says: it is what they pay. ``AdviceResult.explain`` says,
 plan by plan, why one was or was not advised to a subscriber.
+
+Only billing months that have ended on the operator's clock (the catalog's time zone, at the instant of the advice)
+are priced: a month still running holds part of a month's usage against a whole month's fee, and a plan with a
+fee would look dearer than it is (as a bill run issues a period only once it has ended). The months left out, and
+why, are in ``AdviceResult.left_out``; an ``until`` that names a month not ended is refused. A line that is closed
+or suspended, or that has an open or confirmed fraud case from the first month priced on (its usage may not be the
+subscriber's), is advised nothing: it is listed in ``AdviceResult.skipped`` with the reason.
 """
 
 from __future__ import annotations
@@ -27,11 +34,11 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from fairtel.billing import prorated_fee_minor
+from fairtel.billing import PeriodNotEndedError, prorated_fee_minor
 from fairtel.catalog import SALES_CHANNELS, Catalog, Ineligible, Refusal
 from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
-from fairtel.core.time import Period, require_aware, utc_now
+from fairtel.core.time import Period, require_aware, utc_now, zone
 from fairtel.insight._features import in_utc
 from fairtel.rating import VasGate, rate
 
@@ -70,6 +77,19 @@ REFUSED_COLUMNS: dict[str, pl.DataType] = {
     "reason": pl.String(),  # an ``Ineligible`` code: why this subscriber may not be advised the plan
 }
 
+SKIPPED_COLUMNS: dict[str, pl.DataType] = {
+    "msisdn": pl.String(),
+    "plan_id": pl.String(),  # the line's plan
+    "reason": pl.String(),  # a ``SKIP_REASONS`` code: why the line is advised nothing
+}
+
+LINE_CLOSED = Refusal("line_closed", "号码已销户，不提供资费建议", "the line is closed: no plan advice")
+LINE_SUSPENDED = Refusal("line_suspended", "号码已停机，不提供资费建议", "the line is suspended: no plan advice")
+FRAUD_CASE = Refusal("fraud_case", "号码有未结或已确认的欺诈案件，其用量不能作为资费建议的依据",
+                     "the line has an open or confirmed fraud case: its usage is no basis for plan advice")
+SKIP_REASONS = {r.code: r for r in (LINE_CLOSED, LINE_SUSPENDED, FRAUD_CASE)}
+FRAUD_STATUSES = ("open", "confirmed")  # the fraud case states that stop advice (a false alarm does not)
+
 NOT_REQUESTED = Refusal("not_requested", "不在本次建议的候选套餐之列", "not among the plans this advice was asked to consider")
 
 
@@ -95,6 +115,34 @@ class AdviceResult:
     reasons: Mapping[tuple[str, str], Refusal] = field(default_factory=dict)  # (plan_id, reason) → its text
     at: datetime | None = None  # the instant the advice is for (sale windows are read at it)
     channel: str | None = None  # the channel it is given through (None: none named)
+    # SKIPPED_COLUMNS: lines advised nothing (closed, suspended, a fraud case), never priced
+    skipped: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SKIPPED_COLUMNS))
+    # ADVICE_COLUMNS of the skipped lines, for ``explain`` alone: what their months cost, never advice or a notice
+    withheld: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ADVICE_COLUMNS))
+    left_out: Mapping[str, Refusal] = field(default_factory=dict)  # month with usage → why it was not priced
+    lines: int | None = None  # the lines on a catalog plan considered: advice rows + skipped + without advice
+    timezone: str | None = None  # the operator's time zone, on which months end
+    now: datetime | None = None  # the operator's clock when the advice was made: months ended by then were priced
+
+    def notes(self) -> list[str]:
+        """What the advice rests on, in words: the months priced, each month with usage left out and why, and
+        the lines advised nothing."""
+        out: list[str] = []
+        when = "" if self.now is None or self.timezone is None else (
+            f" (now {self.now.astimezone(zone(self.timezone)):%Y-%m-%d %H:%M} {self.timezone})")
+        if self.periods:
+            out.append(f"priced {', '.join(self.periods)}: billing months that have ended on the operator's "
+                       f"clock{when}")
+        else:
+            out.append(f"no month priced: no usage in a billing month that has ended on the operator's clock{when}")
+        for key, why in sorted(self.left_out.items()):
+            out.append(f"left out {key}: {why.en}")
+        if self.skipped.height:
+            counts = self.skipped.group_by("reason").agg(pl.len()).sort("reason")
+            out.append("advised nothing: " + "; ".join(
+                f"{n} line{'s' if n != 1 else ''} ({SKIP_REASONS[r].en if r in SKIP_REASONS else r})"
+                for r, n in counts.iter_rows()))
+        return out
 
     def savers(self) -> pl.DataFrame:
         return self.advice.filter(pl.col("switch")).sort("saving_minor", "msisdn", descending=[True, False])
@@ -127,6 +175,13 @@ class AdviceResult:
                 {"plan_id": r["plan_id"], "subscribers": r["subscribers"], **_reason(self.reasons[(r["plan_id"], r["reason"])])}
                 for r in refused.iter_rows(named=True)
             ],
+            "left_out": [{"period": k, **_reason(why)} for k, why in sorted(self.left_out.items())],
+            "lines": self.lines,
+            "skipped": [
+                {"lines": int(n), **_reason(SKIP_REASONS.get(r) or Refusal(r, r, r))}
+                for r, n in self.skipped.group_by("reason").agg(pl.len()).sort("reason").iter_rows()
+            ],
+            "without_advice": None if self.lines is None else self.lines - self.advice.height - self.skipped.height,
         }
 
     def explain(self, msisdn: str) -> dict[str, Any]:
@@ -136,6 +191,12 @@ class AdviceResult:
         its sale window, another channel, an age range, usage it cannot price). Nothing here names the
         subscriber's age. ``NotFoundError`` for a subscriber the advice has no row for."""
         rows = self.advice.filter(pl.col("msisdn") == msisdn)
+        skip_why: Refusal | None = None
+        skip = self.skipped.filter(pl.col("msisdn") == msisdn)
+        if skip.height:
+            code = str(skip["reason"][0])
+            skip_why = SKIP_REASONS.get(code) or Refusal(code, code, code)
+            rows = self.withheld.filter(pl.col("msisdn") == msisdn).with_columns(pl.lit(False).alias("switch"))
         if rows.height == 0:
             raise NotFoundError(f"no advice for {msisdn}: not a subscriber on a catalog plan, or no usage in "
                                 f"{', '.join(self.periods) or 'the months priced'}", details={"msisdn": msisdn})
@@ -151,6 +212,8 @@ class AdviceResult:
             current = plan_id == row["current_plan"]
             why: list[Refusal] = []
             if not current:
+                if skip_why is not None:
+                    why.append(skip_why)
                 why.extend(self.excluded.get(plan_id, ()))
                 why.extend(self.reasons[(plan_id, code)] for code in refused.get(plan_id, ()))
             cost = priced.get(plan_id)
@@ -167,7 +230,8 @@ class AdviceResult:
                 "reasons": [_reason(r) for r in why],
             })
         return {"msisdn": msisdn, "current_plan": row["current_plan"], "best_plan": row["best_plan"],
-                "switch": bool(row["switch"]), "months": int(row["months"]), "periods": list(self.periods),
+                "skipped": None if skip_why is None else _reason(skip_why), "switch": bool(row["switch"]),
+                "months": int(row["months"]), "periods": list(self.periods),
                 "currency": self.currency, "channel": self.channel, "plans": plans}
 
 
@@ -329,18 +393,91 @@ def split_by_period(usage: pl.DataFrame, catalog: Catalog, periods: Sequence[str
     return out
 
 
-def last_periods(usage: pl.DataFrame, catalog: Catalog, months: int, *, until: str | None = None) -> list[str]:
-    """The ``months`` billing months ending with ``until`` (default: the latest month with usage)."""
+def last_periods(usage: pl.DataFrame, catalog: Catalog, months: int, *, until: str | None = None,
+                 ended_by: datetime | None = None) -> list[str]:
+    """The ``months`` billing months ending with ``until`` (default: the latest month with usage). With
+    ``ended_by`` (an aware instant): the default ends with the latest month with usage that has ended by then on
+    the catalog's clock, and an ``until`` not ended by then is a ``PeriodNotEndedError``."""
     if usage.height == 0:
         return []
     tz = catalog.operator.timezone
     end = _period(until, catalog) if until else Period.containing(usage["started_at"].max(), tz)  # type: ignore[arg-type]
+    if ended_by is not None:
+        require_aware(ended_by, "ended_by")
+        if until:
+            check_ended(end, ended_by)
+        elif end.end > ended_by:
+            end = Period.containing(ended_by, tz).previous()
     keys = [end.key]
     p = end
     for _ in range(max(1, months) - 1):
         p = p.previous()
         keys.append(p.key)
     return sorted(keys)
+
+
+def _local(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(zone(tz)):%Y-%m-%d %H:%M}"
+
+
+def not_ended(period: Period, at: datetime) -> Refusal | None:
+    """Why ``period`` may not be priced at ``at`` (it has not ended, or not begun, on its clock), or None."""
+    if period.end <= at:
+        return None
+    tz = period.tz
+    if at < period.start:
+        return Refusal("not_begun", f"账期尚未开始（{_local(period.start, tz)} {tz} 开始）",
+                       f"the month has not begun (it begins at {_local(period.start, tz)} {tz})")
+    return Refusal("not_ended", f"账期尚未结束（{_local(period.end, tz)} {tz} 结束），月费按整月计而用量只有部分",
+                   f"the month has not ended (it ends at {_local(period.end, tz)} {tz}): a whole month's fee against "
+                   "part of a month's usage")
+
+
+def check_ended(period: Period, at: datetime) -> None:
+    """``PeriodNotEndedError`` when ``period`` has not ended at ``at`` on its clock (as a bill run would not issue
+    it)."""
+    why = not_ended(period, at)
+    if why is None:
+        return
+    tz = period.tz
+    raise PeriodNotEndedError(
+        f"cannot advise on {period.key}: {why.en} (now {_local(at, tz)} {tz}). Advice prices only billing months that "
+        f"have ended; name an earlier month with --until, or leave it out for the latest ended one",
+        details={"period": period.key, "timezone": tz, "period_end": period.end.isoformat(),
+                 "now": at.astimezone(zone(tz)).isoformat(), "reason": why.code})
+
+
+def _months_with_usage(usage: pl.DataFrame, catalog: Catalog) -> list[str]:
+    if usage.height == 0:
+        return []
+    tz = catalog.operator.timezone
+    keys = usage.select(pl.col("started_at").dt.convert_time_zone(tz).dt.strftime("%Y-%m").unique())
+    return sorted(str(k) for k in keys.to_series().to_list() if k is not None)
+
+
+def _skipped_lines(subs: pl.DataFrame, status: pl.DataFrame | None, fraud: pl.DataFrame,
+                   first: str | None) -> pl.DataFrame:
+    """SKIPPED_COLUMNS: the lines of ``subs`` (msisdn, plan_id) advised nothing: closed, suspended (``status``:
+    msisdn, status), or with an open or confirmed fraud case (``fraud``: msisdn, period) from month ``first`` on.
+    One reason a line, in that order."""
+    marks = subs.select("msisdn", "plan_id")
+    rules: list[tuple[pl.Expr, str]] = []
+    if status is not None:
+        state = status.select(pl.col("msisdn").cast(pl.String), pl.col("status").cast(pl.String).alias("_status"))
+        marks = marks.join(state.unique("msisdn", keep="last"), on="msisdn", how="left")
+        rules += [(pl.col("_status") == "closed", LINE_CLOSED.code),
+                  (pl.col("_status") == "suspended", LINE_SUSPENDED.code)]
+    if fraud.height and first is not None:
+        cased = fraud.filter(pl.col("period") >= first).select(pl.col("msisdn").cast(pl.String)).unique()
+        marks = marks.join(cased.with_columns(pl.lit(True).alias("_case")), on="msisdn", how="left")
+        rules.append((pl.col("_case").fill_null(False), FRAUD_CASE.code))
+    if not rules:
+        return pl.DataFrame(schema=SKIPPED_COLUMNS)
+    chain: Any = pl
+    for cond, code in rules:
+        chain = chain.when(cond.fill_null(False)).then(pl.lit(code))
+    out = marks.select("msisdn", "plan_id", chain.otherwise(None).alias("reason")).drop_nulls("reason")
+    return out.cast(SKIPPED_COLUMNS).sort("msisdn")  # type: ignore[arg-type]
 
 
 def advise(
@@ -358,6 +495,10 @@ def advise(
     at: datetime | None = None,
     channel: str | None = None,
     ages: Mapping[str, int] | None = None,
+    ended_only: bool = True,
+    now: datetime | None = None,
+    line_status: pl.DataFrame | None = None,
+    fraud_cases: pl.DataFrame | None = None,
 ) -> AdviceResult:
     """Best plan for every subscriber over their last ``months`` billing months (all months when None).
 
@@ -376,6 +517,14 @@ def advise(
     advised to no one), and, for a plan with an age range, to a subscriber whose age ``ages`` (msisdn → whole
     years at ``at``) gives inside it: a subscriber without one is not advised it. A plan nobody may be advised
     is not priced, unless someone holds it.
+
+    With ``ended_only`` (the default) only billing months that have ended at ``now`` (the operator's clock; default
+    the current instant, whatever ``at`` says) on the catalog's time zone are priced: by default the ``months``
+    ending with the latest such month with usage; an ``until`` not ended at ``now`` is a ``PeriodNotEndedError``;
+    each month with usage not priced is in ``AdviceResult.left_out`` with the reason.
+    A line whose ``line_status`` (msisdn, status: the register's) is ``closed`` or ``suspended``, or that has a
+    row in ``fraud_cases`` (msisdn, period: its open or confirmed fraud cases) for the first month priced or a
+    later one, is not priced and is listed in ``AdviceResult.skipped``.
     """
     known = {p.id for p in catalog.plans}
     requested = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
@@ -393,6 +542,32 @@ def advise(
     if prorate:
         subs = in_utc(subs, "activated_at")
         activated = {m: a for m, a in subs.select("msisdn", "activated_at").iter_rows() if a is not None}
+    clock = utc_now() if now is None else require_aware(now, "now")
+    ended_by = clock if ended_only else None
+    if months is not None:
+        periods: list[str] | None = last_periods(usage, catalog, months, until=until, ended_by=ended_by)
+    elif until:  # every month up to ``until``
+        if ended_by is not None:
+            check_ended(_period(until, catalog), ended_by)
+        periods = [k for k in _months_with_usage(usage, catalog) if k <= _period(until, catalog).key]
+    else:
+        periods = None
+    seen = _months_with_usage(usage, catalog)
+    left_out: dict[str, Refusal] = {}
+    for key in seen:
+        late = None if ended_by is None else not_ended(_period(key, catalog), ended_by)
+        if late is not None:
+            left_out[key] = late
+        elif periods is not None and key not in periods:
+            span = periods[0] if len(periods) == 1 else f"{periods[0]} – {periods[-1]}"
+            left_out[key] = Refusal("outside_months", f"不在本次计算的账期（{span}）之内",
+                                    f"outside the months asked for ({span})")
+    by_period = {k: v for k, v in split_by_period(usage, catalog, periods).items() if k not in left_out}
+    first = min(by_period) if by_period else None
+    lines = subs.height
+    cases = (pl.DataFrame(schema={"msisdn": pl.String(), "period": pl.String()}) if fraud_cases is None
+             else fraud_cases.select(pl.col("msisdn").cast(pl.String), pl.col("period").cast(pl.String)))
+    skipped = _skipped_lines(subs, line_status, cases, first)
     excluded: dict[str, tuple[Refusal, ...]] = {}
     for plan in catalog.plans:
         why = plan.eligibility.sale_refusals(at=when, channel=channel) if plan.id in requested else (NOT_REQUESTED,)
@@ -404,13 +579,14 @@ def advise(
     open_to_some = [p for p in candidates if refused.filter(pl.col("plan_id") == p).height < subs.height]
     held = sorted(set(subs["plan_id"].to_list()))
     priced = [*open_to_some, *(p for p in held if p not in open_to_some)]
-    periods = None if months is None else last_periods(usage, catalog, months, until=until)
-    by_period = split_by_period(usage, catalog, periods)
     costs = price_months(by_period, catalog, subs["msisdn"].to_list(), plans=priced, activated_at=activated, gate=gate,
                          progress=progress)
     currency = catalog.operator.currency
     advice = best_plans(costs, subs.select("msisdn", "plan_id"), currency=currency, min_saving_minor=min_saving_minor,
                         candidates=candidates, refused=refused)
+    # a skipped line is priced (``explain`` shows what its months cost) but advised nothing: no row, no notice
+    is_skipped = pl.col("msisdn").is_in(skipped["msisdn"].implode())
+    withheld, advice = advice.filter(is_skipped), advice.filter(~is_skipped)
     return AdviceResult(
         costs=costs,
         advice=advice,
@@ -423,6 +599,12 @@ def advise(
         reasons=reasons,
         at=when,
         channel=channel,
+        skipped=skipped,
+        withheld=withheld,
+        left_out=left_out,
+        lines=lines,
+        timezone=catalog.operator.timezone,
+        now=clock,
     )
 
 

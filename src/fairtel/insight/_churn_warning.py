@@ -16,12 +16,21 @@ monthly fee plus usage charges when rated lines are given): the revenue a call t
 so that a team with calls for only some of them calls first those it stands to lose most by. The one
 definition is ``score_frame`` (the figures) and ``rank_retention`` (the order); `fairtel churn warn`, the
 console and the API all rank with it, the latter two reading the exported list back (``retention_from_export``).
+
+Lines nobody should call to keep are left out of the list, and counted by reason (``skipped``): a line closed
+or suspended at the scoring instant, and a line with an open or confirmed fraud case (``retention_skips``).
+The revenue a call may keep is what the line is billed: the caller passes only billable charges (usage held
+off the bill is not revenue), and a line whose usage is a fraud case (premium-rate minutes it pumped, calls it
+terminated as a SIM box) is not on the list at all, so fraud is never ranked as revenue to retain. The same
+fraud lines are kept out of the model's training and validation rows: a line that goes quiet because it was
+caught and suspended did not churn.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +39,15 @@ import polars as pl
 from fairtel.catalog import Catalog
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.money import Money, minor_units
-from fairtel.insight._features import Activity, ChurnWindow, activity, churn_features, churn_labels, in_utc
+from fairtel.insight._features import (
+    Activity,
+    ChurnWindow,
+    activity,
+    churn_features,
+    churn_labels,
+    cut_instant,
+    in_utc,
+)
 from fairtel.learn import Metrics, Phrase, Progress, TabularModel, TrainOptions, train_model
 
 TASK = "churn-warning"
@@ -111,9 +128,12 @@ class ChurnWarningError(InvalidInputError):
 class ChurnData:
     """The operator's data for the warning (all frames; nothing is read from disk here).
 
-    ``usage``: clean usage; ``subscribers``: msisdn, plan_id, activated_at (aware), language?, region?;
-    ``complaints``: msisdn, at, category; ``consent``: msisdn, event, at; ``charges``: rated lines (msisdn,
-    started_at, amount_minor); ``catalog`` gives the clock, the currency and the plans' monthly fees.
+    ``usage``: clean usage; ``subscribers``: msisdn, plan_id, activated_at (aware), language?, region?, and
+    the line's state when known: status? (``active`` | ``suspended`` | ``closed``), suspended_at?, closed_at?
+    (aware); ``complaints``: msisdn, at, category; ``consent``: msisdn, event, at; ``charges``: rated lines
+    the subscribers are billed for (msisdn, started_at, amount_minor; usage held off the bill left out);
+    ``fraud_cases``: msisdn, status (``open`` | ``confirmed`` | ``false_alarm``) of the fraud cases about our
+    lines (``fraud_case_lines``); ``catalog`` gives the clock, the currency and the plans' monthly fees.
     """
 
     usage: pl.DataFrame | pl.LazyFrame
@@ -122,15 +142,21 @@ class ChurnData:
     complaints: pl.DataFrame | None = None
     consent: pl.DataFrame | None = None
     charges: pl.DataFrame | None = None
+    fraud_cases: pl.DataFrame | None = None
 
     def normalised(self) -> ChurnData:
         """The same data with every timestamp in UTC (time zones checked)."""
         def opt(frame: pl.DataFrame | None, col: str) -> pl.DataFrame | None:
             return None if frame is None or frame.height == 0 else in_utc(frame, col)
 
+        subs = in_utc(self.subscribers.with_columns(pl.col("msisdn").cast(pl.String)), "activated_at")
+        for col in ("suspended_at", "closed_at"):
+            if col in subs.columns:
+                subs = (subs.with_columns(pl.col(col).cast(pl.Datetime("us", "UTC"))) if subs.schema[col] == pl.Null
+                        else in_utc(subs, col))
         return ChurnData(
-            self.usage, in_utc(self.subscribers.with_columns(pl.col("msisdn").cast(pl.String)), "activated_at"),
-            self.catalog, opt(self.complaints, "at"), opt(self.consent, "at"), opt(self.charges, "started_at"),
+            self.usage, subs, self.catalog, opt(self.complaints, "at"), opt(self.consent, "at"),
+            opt(self.charges, "started_at"), self.fraud_cases,
         )
 
 
@@ -143,7 +169,8 @@ class Cuts:
 
 @dataclass
 class ChurnWarning:
-    """``scores``: one row per subscriber eligible at the scoring cut, ranked by expected value."""
+    """``scores``: one row per subscriber eligible at the scoring cut and not skipped (``retention_skips``; how
+    many were, by reason, in ``counts['skipped']``), ranked by expected value."""
 
     model: TabularModel
     window: ChurnWindow
@@ -192,6 +219,58 @@ def plan_cuts(act: Activity, window: ChurnWindow, *, step_days: int = 7, max_tra
     return Cuts(tuple(sorted(train)), validation, end)
 
 
+# Why a line is left out of the retention list, in the order a line's one reason is chosen by.
+SKIP_REASONS = ("closed", "suspended", "fraud_case")
+# The fraud cases that keep a line off the list and out of the model's rows: not yet decided, or confirmed
+# (a false alarm clears the line).
+FRAUD_CASES_HELD = ("open", "confirmed")
+
+
+def fraud_case_lines(cases: Iterable[Any]) -> pl.DataFrame:
+    """The frame ``ChurnData.fraud_cases`` takes (msisdn, status, detector, case_id), from fraud cases as the
+    fraud queue holds them (``fairtel.fraud.CaseQueue`` or its ``cases()``): only cases about one of our lines
+    (``subject_kind`` ``line``); a case about an outside number names no line of ours."""
+    rows = [(str(c.subject), str(getattr(c.status, "value", c.status)), str(getattr(c.detector, "value", c.detector)),
+             str(c.case_id)) for c in cases if getattr(c, "subject_kind", "line") == "line"]
+    return pl.DataFrame(rows, schema={"msisdn": pl.String, "status": pl.String, "detector": pl.String,
+                                      "case_id": pl.String}, orient="row")
+
+
+def fraud_lines(fraud_cases: pl.DataFrame | None) -> pl.Series:
+    """msisdn of the lines with an open or confirmed fraud case (``FRAUD_CASES_HELD``)."""
+    if fraud_cases is None or fraud_cases.height == 0:
+        return pl.Series("msisdn", [], dtype=pl.String)
+    held = fraud_cases.filter(pl.col("status").cast(pl.String).str.to_lowercase().is_in(FRAUD_CASES_HELD))
+    return held.get_column("msisdn").cast(pl.String).unique().sort()
+
+
+def retention_skips(subscribers: pl.DataFrame, fraud_cases: pl.DataFrame | None, at: datetime) -> pl.DataFrame:
+    """msisdn and ``reason`` (one of ``SKIP_REASONS``) of each line to leave out of a retention list scored at
+    the instant ``at``: ``closed`` or ``suspended`` when the line was so at ``at`` (a status whose time stamp,
+    ``closed_at`` or ``suspended_at``, is after ``at`` did not hold then; one without a time stamp is taken as
+    holding), else ``fraud_case`` when the line has an open or confirmed fraud case. Lines without a reason
+    are not in the frame."""
+    subs = subscribers.select(pl.col("msisdn").cast(pl.String),
+                              *(c for c in ("status", "suspended_at", "closed_at") if c in subscribers.columns))
+    reason: Any = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
+    if "status" in subs.columns:
+        status = pl.col("status").cast(pl.String).str.strip_chars().str.to_lowercase()
+
+        def held(col: str) -> pl.Expr:
+            return (pl.col(col).is_null() | (pl.col(col) <= pl.lit(at))) if col in subs.columns else pl.lit(True)
+
+        reason = (reason.when((status == "closed") & held("closed_at")).then(pl.lit("closed"))
+                  .when((status == "suspended") & held("suspended_at")).then(pl.lit("suspended")))
+    fraud = fraud_lines(fraud_cases)
+    reason = reason.when(pl.col("msisdn").is_in(fraud.implode())).then(pl.lit("fraud_case"))
+    skips = subs.select("msisdn", reason.otherwise(pl.lit(None, dtype=pl.String)).alias("reason"))
+    # a fraud line the subscriber table does not know is still one
+    extra = pl.DataFrame({"msisdn": fraud, "reason": ["fraud_case"] * fraud.len()},
+                         schema={"msisdn": pl.String, "reason": pl.String})
+    skips = pl.concat([skips.filter(pl.col("reason").is_not_null()), extra.join(subs, on="msisdn", how="anti")])
+    return skips.unique("msisdn", keep="first", maintain_order=True).sort("msisdn")
+
+
 def _fees(catalog: Catalog) -> dict[str, float]:
     return {p.id: float(p.monthly_fee) for p in catalog.plans}
 
@@ -211,9 +290,14 @@ def _frame(data: ChurnData, act: Activity, cut: date, window: ChurnWindow, *, la
     return feats
 
 
-def _train(frame: pl.DataFrame, options: TrainOptions | None, progress: Progress | None) -> TabularModel:
+def _train(frame: pl.DataFrame, options: TrainOptions | None, progress: Progress | None, step: str) -> TabularModel:
     return train_model(frame, label=LABEL, id_column=ROW_ID, exclude=_NOT_FEATURES, options=options, task=TASK,
-                       phrasebook=CHURN_WARNING_PHRASES, source="churn features", progress=progress)
+                       phrasebook=CHURN_WARNING_PHRASES, source="churn features", progress=progress, step=step)
+
+
+# The two fits report their folds as two steps: one name would count both against the total of one.
+STEP_VALIDATION = "training folds (validation model)"
+STEP_FINAL = "training folds (final model)"
 
 
 def churn_early_warning(
@@ -232,20 +316,30 @@ def churn_early_warning(
     tz = data.catalog.operator.timezone
     act = activity(data.usage, tz)
     cuts = plan_cuts(act, win, step_days=step_days, max_train_cuts=max_train_cuts)
-    train = pl.concat([_frame(data, act, c, win, labelled=True) for c in cuts.train], how="diagonal_relaxed")
-    valid = _frame(data, act, cuts.validation, win, labelled=True)
-    model = _train(train, options, progress)
+    fraud = fraud_lines(data.fraud_cases).implode()
+    # a fraud line goes quiet when it is caught and suspended: that is no churn to learn from
+    train_all = pl.concat([_frame(data, act, c, win, labelled=True) for c in cuts.train], how="diagonal_relaxed")
+    valid_all = _frame(data, act, cuts.validation, win, labelled=True)
+    train = train_all.filter(~pl.col("msisdn").is_in(fraud))
+    valid = valid_all.filter(~pl.col("msisdn").is_in(fraud))
+    model = _train(train, options, progress, STEP_VALIDATION)
     metrics = model.evaluate(valid, source="validation cut")
-    final = _train(pl.concat([train, valid], how="diagonal_relaxed"), options, progress)
+    final = _train(pl.concat([train, valid], how="diagonal_relaxed"), options, progress, STEP_FINAL)
     scoring = _frame(data, act, cuts.scoring, win, labelled=False)
+    skips = retention_skips(data.subscribers, data.fraud_cases, cut_instant(cuts.scoring, tz))
+    skipped = scoring.select("msisdn").join(skips, on="msisdn", how="inner")
+    scoring = scoring.join(skipped, on="msisdn", how="anti")
     currency = data.catalog.operator.currency
     fees = {p.id: Money.of(p.monthly_fee, currency).to_minor() for p in data.catalog.plans}
     scores = score_frame(final, scoring, currency=currency, fees_minor=fees)
+    by_reason = dict(skipped.group_by("reason").len().iter_rows())
     counts = {
         "rows_train": train.height,
         "positives_train": int(train[LABEL].sum()),
         "rows_validation": valid.height,
         "positives_validation": int(valid[LABEL].sum()),
+        "rows_fraud_not_trained": train_all.height - train.height + valid_all.height - valid.height,
+        "skipped": {r: int(by_reason.get(r, 0)) for r in SKIP_REASONS},
     }
     return ChurnWarning(final, win, cuts, metrics, scores, currency, counts)
 
@@ -351,3 +445,36 @@ def retention_csv(ranked: pl.DataFrame) -> pl.DataFrame:
         "currency",
         *(f"reason_{k + 1}_{lang}" for k in range(3) for lang in ("en", "zh")),
     )
+
+
+# How `fairtel churn retention --json` types the columns of the exported list (read back as text): as
+# `fairtel churn warn --json` and the API give them. Amounts stay decimal strings (exact); the rest is text.
+_RECORD_TYPES: dict[str, pl.DataType] = {"rank": pl.Int64(), "probability": pl.Float64(), "flagged": pl.Boolean()}
+_RECORD_SHAPES = {"rank": "an integer", "probability": "a number", "flagged": "true or false"}
+
+
+def retention_records(exported: pl.DataFrame, *, source: str = "retention list") -> list[dict[str, Any]]:
+    """The rows of the retention list as ``retention_csv`` exported it and a reader read it back as text, typed
+    for JSON: ``rank`` an integer, ``probability`` a number, ``flagged`` a boolean (``true``/``false``), amounts
+    (``monthly_revenue``, ``expected_value``) decimal strings as written, other columns text; an empty cell is
+    null. A cell that is not of its column's type is refused, naming the row (the file's line) and column."""
+    problems: list[Problem] = []
+    columns: list[pl.Series] = []
+    for name in exported.columns:
+        text = exported.get_column(name).cast(pl.String).str.strip_chars()
+        text = pl.select(pl.when(text != "").then(text).alias(name)).to_series()
+        dtype = _RECORD_TYPES.get(name)
+        if dtype is None:
+            columns.append(text)
+            continue
+        if dtype == pl.Boolean():
+            typed = text.str.to_lowercase().replace_strict({"true": True, "false": False}, default=None,
+                                                           return_dtype=pl.Boolean)
+        else:
+            typed = text.cast(dtype, strict=False)
+        for row in (text.is_not_null() & typed.is_null()).arg_true().to_list():
+            problems.append(Problem(source, row + 2, name, f"{text[row]!r} is not {_RECORD_SHAPES[name]}"))
+        columns.append(typed)
+    if problems:
+        raise InvalidInputError(problems, what=source)
+    return pl.DataFrame(columns).to_dicts() if columns else []

@@ -119,7 +119,8 @@ def _days(a: date, b: date) -> pl.Expr:
     return pl.col("day").is_between(a, b, closed="left")
 
 
-def _cut_instant(cut: date, tz: str) -> datetime:
+def cut_instant(cut: date, tz: str) -> datetime:
+    """The instant a cut day begins in the operator's zone ``tz``, in UTC."""
     return datetime(cut.year, cut.month, cut.day, tzinfo=zone(tz)).astimezone(UTC)
 
 
@@ -135,7 +136,7 @@ def eligible(act: Activity, subscribers: pl.DataFrame, cut: date, window: ChurnW
     """msisdn of subscribers activated before ``cut`` with activity in the window's last ``recent_days``."""
     recent = act.daily.filter(_days(cut - timedelta(days=window.recent_days), cut)).select("msisdn").unique()
     subs = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
-    start = _cut_instant(cut, act.tz)
+    start = cut_instant(cut, act.tz)
     return recent.join(subs.filter(pl.col("activated_at") < start), on="msisdn", how="inner").select("msisdn").sort("msisdn")
 
 
@@ -201,8 +202,8 @@ def churn_features(
     tz = act.tz
     who = eligible(act, subscribers, cut, window)
     obs0 = cut - timedelta(days=window.observation_days)
-    start = _cut_instant(cut, tz)
-    obs_start = _cut_instant(obs0, tz)
+    start = cut_instant(cut, tz)
+    obs_start = cut_instant(obs0, tz)
     n_days = window.observation_days
     daily = act.daily.filter(_days(obs0, cut)).join(who, on="msisdn", how="semi")
     half = cut - timedelta(days=14)

@@ -1256,8 +1256,9 @@ class HomeAdvisor:
                                      "suspended_at": stamp})
         gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
         subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at")
-        result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate, at=now,
-                        channel=d.consent_channel)
+        # months ended on the assistant's clock; a closed or suspended line is advised nothing (as `fairtel advise`)
+        result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate, at=now, now=now,
+                        channel=d.consent_channel, line_status=lines.select("msisdn", "status"))
         if result.advice.height == 0:
             return None
         row = result.advice.row(0, named=True)
