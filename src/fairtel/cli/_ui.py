@@ -132,15 +132,26 @@ class Reporter:
         self._started = time.monotonic()
 
     def step(self, name: str, *, advance: float = 1, total: float | None = None) -> None:
+        # a step that reached its total and is stepped again with a total is a new round of it (one stage run per
+        # period, several models fitted under one name): counted from 0 again, never "7 of 1"
+        again = total is not None and self._done.get(name, 0) >= self._totals.get(name, float("inf"))
         if self._progress is not None:
             if name not in self._tasks:  # the description is markup: a file name keeps its brackets
                 self._tasks[name] = self._progress.add_task(escape(name), total=total)
+            elif again:
+                self._progress.reset(self._tasks[name], total=total)
+                self._done[name] = 0
             self._progress.update(self._tasks[name], advance=advance, total=total)
+            self._done[name] = self._done.get(name, 0) + advance
+            if total is not None:
+                self._totals[name] = total
             return
         if not self._lines:
             return
         if name not in self._done:  # another step begins: the ones before say where they ended
             self._flush()
+        elif again:
+            self._done[name] = 0
         done = self._done[name] = self._done.get(name, 0) + advance
         if total is not None:
             self._totals[name] = total
