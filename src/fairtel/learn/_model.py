@@ -409,6 +409,7 @@ class TabularModel:
         out: list[tuple[Reason, ...]] = []
         per_feature = contrib[:, :-1]
         order = np.argsort(-per_feature, axis=1, kind="stable")[:, :top]
+        ranges = value_ranges(self.meta)
         for i in range(x.shape[0]):
             rs: list[Reason] = []
             for j in order[i]:
@@ -424,7 +425,11 @@ class TabularModel:
                 else:
                     direction = Direction.HIGH if col.is_high(float(x[i, j])) else Direction.LOW
                 value = text if col.kind is ColumnKind.CATEGORICAL or np.isnan(x[i, j]) else format_value(float(x[i, j]))
-                en, zh = phrase(col.name, value or "", direction, self.phrases.get(col.name))
+                typical = None  # a value within the usual range is stated beside the typical one
+                usual = ranges.get(col.name) if direction in (Direction.HIGH, Direction.LOW) else None
+                if usual is not None and not outside(float(x[i, j]), usual):
+                    typical = format_value(usual[1])
+                en, zh = phrase(col.name, value or "", direction, self.phrases.get(col.name), typical=typical)
                 rs.append(Reason(col.name, value or "", direction, c, en, zh))
             out.append(tuple(rs))
         return out
@@ -546,7 +551,7 @@ class _Curves:
 
 
 def _inner_folds(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, splits: list[tuple[Any, Any]],
-                 progress: Progress | None, total: int) -> _Curves:
+                 progress: Progress | None, total: int, step: str = "training folds") -> _Curves:
     """Every fold records its validation curve; the common best round minimises the mean curve."""
     params = opts.lgb_params()
     curves: list[list[float]] = []
@@ -560,7 +565,7 @@ def _inner_folds(x: Matrix, y: Labels, cat: list[int], opts: TrainOptions, split
         curves.append(list(rec["va"]["binary_logloss"]))
         boosters.append(b)
         if progress:
-            progress.step("training folds", total=total)
+            progress.step(step, total=total)
     depth = min(len(c) for c in curves)
     mean_curve = np.mean([c[:depth] for c in curves], axis=0)
     best = int(np.argmin(mean_curve))
@@ -589,9 +594,13 @@ def train_model(
     source: str = "table",
     progress: Progress | None = None,
     positive: str | None = None,
+    step: str = "training folds",
+    ranges: bool = False,  # keep each numeric feature's usual range (meta["ranges"], see ``_ranges``) for the reasons
 ) -> TabularModel:
     """``positive``: the label value of the event class when the caller has decided it (cross-validation
-    does, so that every fold scores the same class); otherwise inferred from the label values."""
+    does, so that every fold scores the same class); otherwise inferred from the label values. ``step``: the
+    name this fit's progress is reported under, its total the fit's own; a caller that fits more than one
+    model under one progress sink names each fit apart, or the counts of all would run against one total."""
     opts = options or TrainOptions()
     spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source, positive=positive)
     n_before = frame.height
@@ -607,7 +616,7 @@ def train_model(
     shapes = opts.shapes()
     total = len(splits) * len(shapes) + 1
     # 1. trees: each candidate shape on the same inner folds; the lower mean validation log-loss wins.
-    runs = [_inner_folds(x, y, cat, opts.with_shape(s), splits, progress, total) for s in shapes]
+    runs = [_inner_folds(x, y, cat, opts.with_shape(s), splits, progress, total, step) for s in shapes]
     chosen = min(runs, key=lambda r: r.logloss)
     opts, boosters, best_round = chosen.opts, chosen.boosters, chosen.best_round
     oof_trees = np.zeros(len(y))
@@ -628,7 +637,7 @@ def train_model(
     bag = _fit_trees(x, y, cat, opts, n_rounds)
     linear = fit_linear(x, y, spec, c=opts.linear_c) if w < 1.0 else None
     if progress:
-        progress.step("training folds", total=total)
+        progress.step(step, total=total)
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data_hash": frame_hash(frame),
@@ -646,6 +655,8 @@ def train_model(
         "lightgbm": lgb.__version__,
         "python": platform.python_version(),
     }
+    if ranges:
+        meta["ranges"] = _ranges(spec, x)
     return TabularModel(
         spec=spec,
         booster=bag[0],
@@ -661,6 +672,38 @@ def train_model(
         meta=meta,
         training_rows=TrainingRows.of(frame, x, y, spec.id_column),
     )
+
+
+RANGE_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def _ranges(spec: TableSpec, x: Matrix) -> dict[str, list[float]]:
+    """Each numeric feature's 10th, 50th and 90th percentiles over the training rows that have a value."""
+    out: dict[str, list[float]] = {}
+    for j, col in enumerate(spec.columns):
+        values = x[:, j][~np.isnan(x[:, j])]
+        if col.kind is ColumnKind.NUMERIC and values.size:
+            out[col.name] = [float(q) for q in np.quantile(values, RANGE_QUANTILES)]
+    return out
+
+
+def outside(value: float, q: tuple[float, float, float]) -> bool:
+    """``value`` outside the usual range ``q`` (10th, 50th and 90th percentiles): at or beyond the 10th or the
+    90th and not at the median (on a feature of few values a whole tenth of the rows may sit on the 90th)."""
+    low, mid, high = q
+    return (value >= high and value > mid) or (value <= low and value < mid)
+
+
+def value_ranges(meta: Mapping[str, Any]) -> dict[str, tuple[float, float, float]]:
+    """The usual ranges a model keeps (``train_model(..., ranges=True)``); none for a model saved without them."""
+    out: dict[str, tuple[float, float, float]] = {}
+    kept = meta.get("ranges")
+    if not isinstance(kept, Mapping):
+        return out
+    for name, q in kept.items():
+        if isinstance(q, list | tuple) and len(q) == 3 and all(isinstance(v, int | float) for v in q):
+            out[str(name)] = (float(q[0]), float(q[1]), float(q[2]))
+    return out
 
 
 def with_options(options: TrainOptions | None, **changes: Any) -> TrainOptions:
