@@ -23,10 +23,10 @@ from fairtel.assurance._notify import WangiriTarget, wangiri_messages
 from fairtel.bootstrap import App, bootstrap
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog
 from fairtel.cli import app
+from fairtel.cli._wangiri import premium_callback_findings, with_wangiri_warning
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.settings import load_settings
 from fairtel.fraud import CallbackNotice, compute_features, detect, detect_simbox, detect_wangiri
-from fairtel.fraud._notices import premium_callback_findings, with_wangiri_warning
 from fairtel.rating._explain import Explanation
 from fairtel.store import Lake, import_subscribers
 

@@ -362,7 +362,7 @@ def _write_callback_findings(app: App, findings: list[Finding]) -> int:
     Returns how many the lake did not hold yet."""
     from fairtel.assurance import findings_frame
     from fairtel.cli._assure_refunds import queue_findings
-    from fairtel.fraud._notices import FINDINGS_PART
+    from fairtel.cli._wangiri import FINDINGS_PART
 
     added = 0
     by_period: dict[str, list[Finding]] = {}
@@ -411,9 +411,9 @@ def run_detect(
 ) -> tuple[CaseQueue, dict[str, Any], list[CallbackNotice]]:
     """Detectors over each period of the home's usage lake; the queue is saved, notices merged. The subscribers a
     Wangiri number rang are warned through the outbox, and its callers back charged at premium rates become
-    ``premium_callback`` findings (``fairtel.fraud._notices``)."""
+    ``premium_callback`` findings (``fairtel.cli._wangiri``)."""
     from fairtel.cli._assure import finding_ids
-    from fairtel.fraud._notices import device_lines, premium_callback_findings, rung_lines, wangiri_targets
+    from fairtel.cli._wangiri import device_lines, premium_callback_findings, rung_lines, wangiri_targets
 
     files, queue = load_queue(app)
     subscribers = _subscribers(app)

@@ -275,8 +275,8 @@ def explain_record(
     the arithmetic shown gives the amount stored and what the subscriber pays after the corrections.
     ``catalog_file``, when given, is the catalog the steps are recomputed with instead; else the home's
     current catalog where the billed one does not give the stored amounts (the period rated again since)."""
+    from fairtel.cli._wangiri import with_wangiri_warning
     from fairtel.fraud._cases import CaseFiles
-    from fairtel.fraud._notices import with_wangiri_warning
     from fairtel.store._care import explain_stored
 
     given = None if catalog_file is None else (lambda: home_catalog(None, catalog_file, []))

@@ -1,4 +1,5 @@
-"""What a Wangiri case does for its victims: a warning to every subscriber the number rang (an SMS in the outbox,
+"""What a Wangiri case does for its victims (ties fraud detection to charge assurance, so it lives with the commands
+that run both): a warning to every subscriber the number rang (an SMS in the outbox,
 ``assurance.wangiri_messages``), and a charge-assurance finding (``premium_callback``) for every call back charged
 at premium rates, which an analyst may refund as any finding (``POST /findings/{id}/refund``).
 
