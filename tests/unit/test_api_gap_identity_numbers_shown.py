@@ -1,5 +1,5 @@
 """What agents read never shows a resident ID or bank-card number in clear: a ticket note, a complaint's words,
-evidence. A complaint id or a record id in evidence stays whole (it was pseudonymised as if it held a number)."""
+evidence (numbers inside ids included: a switch's id may carry the caller's number)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def test_a_ticket_note_never_shows_an_id_or_card_number() -> None:
     assert ID_CARD not in shown and CARD not in shown and "ID" in shown
 
 
-def test_evidence_keeps_ids_whole_and_masks_numbers() -> None:
+def test_evidence_masks_numbers_also_inside_ids() -> None:
     acc: Any = SimpleNamespace(show=_Acc().show)
-    out = _scrub(acc, {"complaint": "cmp-0000099", "note": "call 8613800138000 back"})
-    assert out["complaint"] == "cmp-0000099"
-    assert "8613800138000" not in out["note"] and "861****8000" in out["note"]
+    out = _scrub(acc, {"record": "call_8613800138000_7f3e", "note": "call 8613800138000 back"})
+    assert "8613800138000" not in out["record"] and "8613800138000" not in out["note"]
+    assert "861****8000" in out["note"]

@@ -88,7 +88,9 @@ from fairtel.store._schema import COMPLAINT_LIFECYCLE, COMPLAINT_STATUSES, table
 def _scrub(acc: Access, value: Any) -> Any:
     """Numbers inside evidence and notes are shown the way the principal may see numbers: in text however they
     are written (``138-0013-8000``), in the keys of evidence, and given as integers."""
-    return replace_numbers_in(value, lambda digits: acc.show(digits) or "", standalone=True)  # ids stay whole
+    # every run of digits, also inside an id: a switch's id may carry the caller's number joined by "_" or letters
+    # (FreeSWITCH ``call_<number>_…``), so ids are not spared here (a sequence id reads masked, as a number would)
+    return replace_numbers_in(value, lambda digits: acc.show(digits) or "")
 
 
 # ---- findings ------------------------------------------------------------------------------------------
