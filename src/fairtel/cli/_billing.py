@@ -750,9 +750,6 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if free:
         notes.append(f"{free} record(s) on no bill of {per.key} (rated after the bill run) cost nothing (drawn from "
                      "allowances, or an offer the plan includes): no entry to issue")
-    if diff.refunded:
-        notes.append(f"{len(diff.refunded)} record(s) of {per.key} were credited less, or not at all, because a refund "
-                     f"had already given back what they were charged, e.g. {diff.refunded[0]}")
     if diff.held:
         notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
                      f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")

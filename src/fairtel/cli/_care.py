@@ -216,32 +216,6 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     return compute_kpis(inputs, sla=sla)
 
 
-def print_kpis(report: KpiReport) -> None:
-    d = report.to_dict()
-    c, a, n, s, ch = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"]
-    rows: list[list[Any]] = [
-        ["subscribers", d["subscribers"]],
-        ["complaints", f"{c['total']} ({c['per_million']} per million)"],
-        ["unexplained-charge complaints", f"{c['unexplained_charge']} ({c['unexplained_charge_per_million']} per million; "
-                                          f"reference {c['unexplained_charge_reference_per_million']})"],
-        *[[f"  {cat}", f"{v['count']} ({v['per_million']} per million)"] for cat, v in c["by_category"].items()],
-        ["SLA attainment", f"{s['attainment']} ({s['resolved_in_time']} of {s['resolved']} resolved; "
-                           f"{s['open_overdue']} open past deadline)"],
-        ["NPS", f"{n['nps']} ({n['responses']} answers: {n['promoters']} promoters, {n['detractors']} detractors)"],
-        ["intent recognition", f"{a['recognition_rate']} ({a['recognised']} of {a['classified']} messages)"],
-        ["containment", f"{a['containment_rate']} ({a['conversations'] - a['handed_off']} of {a['conversations']} "
-                        f"conversations; hand-off {a['handoff_rate']})"],
-        ["unexplained-charge findings", f"{ch['unexplained_findings']} ({ch['amount_at_stake']} {ch['currency']} at stake)"],
-        ["refunds", f"{ch['refunds']} ({ch['refunded']} {ch['currency']})"],
-    ]
-    t = d["rating_timeliness"]
-    rows.append(["rating timeliness", "not measured" if t is None else f"{t['share']} within {t['window_minutes']} min "
-                                                                      f"({t['within_window']} of {t['records']})"])
-    console.print(table(f"Service KPIs {d['period']}", ["indicator", "value"], rows))
-    for note in d["notes"]:
-        err_console.print(f"note: {note}", highlight=False)
-
-
 # -- complaints and surveys ---------------------------------------------------------------------------------
 def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str, Any]]:
     from sqlalchemy import select
