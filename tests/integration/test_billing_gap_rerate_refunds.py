@@ -72,7 +72,9 @@ def test_rerate_after_a_cap_refund_corrects_every_record_and_assure_takes_back_t
     # every record is corrected to its new price (11 × 10.00); the refund is charge assurance's to recompute: usage
     # now 550.00 under the cap of 400.00 is 150.00 past it, so 110.00 of the 260.00 refunded is taken back
     assert cut["credits"] == 11 and cut["debits"] == 0 and cut["net"] == "-110.00"
-    assert cut["records_refunded_before"] == 0
+    # the five records the refund covers changed price: the output counts them and says how to recompute it
+    assert cut["records_refunded_before"] == 5
+    assert any("fairtel assure --refund" in n for n in cut["notes"])
     assert _ft(home, "assure", "--bill-shock", "eu_data_roaming", "--rate", "CNY=0.125", "--refund")["refunds"] == 0
     again = _ft(home, "rerate", "--period", P, "--catalog", str(cat50))
     assert again["adjustments_issued"] == 0 and again["net"] == "0.00"
@@ -101,7 +103,7 @@ def test_a_refund_does_not_cut_the_credits_of_its_records() -> None:
     credits = {a.record_id: a.amount_minor for a in first.adjustments}
     assert all(a.kind is AdjustmentKind.CREDIT for a in first.adjustments)
     assert credits == {f"r{i}": 1000 for i in range(5)} and first.net_minor == -5000
-    assert first.refunded == ()
+    assert first.refunded == ("pgw/r2", "pgw/r3", "pgw/r4")  # changed, covered by the refund: it is recomputed
     assert rerate(new, first.adjustments).adjustments == ()  # run again: nothing more
     lower = _lines([4000] * 5)
     second = rerate(lower, first.adjustments)

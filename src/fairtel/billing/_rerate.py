@@ -120,7 +120,8 @@ class RerateResult:
     missing: tuple[str, ...]  # billed records the new rating did not price (left as billed)
     held: tuple[str, ...] = ()  # records no bill holds that are held (never released): not charged
     settled: tuple[Settled, ...] = ()  # records no bill holds and no entry charged, priced at nothing: no entry
-    # kept for the output's shape: no record's credit is cut by a refund (charge assurance recomputes the refund)
+    # changed records a refund in the ledger covers ("source/record_id"): their credits are not cut here, charge
+    # assurance recomputes the refund on the new charges (``fairtel assure --refund``)
     refunded: tuple[str, ...] = ()
 
     @property
@@ -190,8 +191,8 @@ def rerate_differences(
     ``refunded``: the records of each refund the ledger holds for the subscribers (msisdn, source, record_id; a
     source "" matches any), in the order its finding names them, → what it refunded before tax (minor units, the
     bill's currency). What a refund took out of the bill is taken out of the base the corrections are taxed on; the
-    records it covered are corrected in full (the refund is recomputed by charge assurance, not cut here), so
-    ``RerateResult.refunded`` stays empty.
+    records it covered are corrected in full (the refund is recomputed by charge assurance, not cut here);
+    ``RerateResult.refunded`` lists the changed records a refund covers, whose refund is due to be recomputed.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -301,6 +302,16 @@ def rerate_differences(
         missing=tuple(f"{r['source']}/{r['record_id']}" for r in missing.sort(_KEY).iter_rows(named=True)),
         held=tuple(kept_held),
         settled=tuple(settled),
+        refunded=_refunded_changes(changes, refunded or {}),
+    )
+
+
+def _refunded_changes(changes: Iterable[RecordChange], refunded: Mapping[tuple[RecordKey, ...], int]) -> tuple[str, ...]:
+    """The changed records (``source/record_id``) one of the ledger's refunds covers (a source "" matches any)."""
+    covered = {(m, s, r) for keys in refunded for m, s, r in keys}
+    return tuple(
+        f"{c.source}/{c.record_id}" for c in changes
+        if (c.msisdn, c.source, c.record_id) in covered or (c.msisdn, "", c.record_id) in covered
     )
 
 

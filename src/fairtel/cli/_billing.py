@@ -750,6 +750,9 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if free:
         notes.append(f"{free} record(s) on no bill of {per.key} (rated after the bill run) cost nothing (drawn from "
                      "allowances, or an offer the plan includes): no entry to issue")
+    if diff.refunded:
+        notes.append(f"{len(diff.refunded)} changed record(s) are covered by a refund issued before: "
+                     f"`fairtel assure --refund` recomputes the refund on the new charges")
     if diff.held:
         notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
                      f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")
