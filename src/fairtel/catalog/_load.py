@@ -147,7 +147,7 @@ class _Reader(PlanReader):
                        tuple(offers), tuple(rule_sets), version=version, subjects=tuple(subjects))
 
     def operator(self, raw: object, path: str) -> Operator | None:
-        t = self.table(raw, path, ("id", "name", "currency", "timezone", "amount_decimals"),
+        t = self.table(raw, path, ("id", "name", "currency", "timezone", "amount_decimals", "country"),
                        ("id", "name", "currency", "timezone"))
         if t is None:
             return None
@@ -181,10 +181,15 @@ class _Reader(PlanReader):
                 amount_decimals = None
             else:
                 self.amount_decimals = amount_decimals
+        country = self.string(t, "country", path) if "country" in t else None
+        if country is not None and country not in COUNTRIES:
+            self.add(join(path, "country"), f"{country!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'CN', "
+                     "'DE')", "bad_country")
+            country = None
         if ident is None or name is None or currency is None or tz is None or (
-                "amount_decimals" in t and amount_decimals is None):
+                "amount_decimals" in t and amount_decimals is None) or ("country" in t and country is None):
             return None
-        return Operator(ident, name, currency, tz, amount_decimals)
+        return Operator(ident, name, currency, tz, amount_decimals, country)
 
     def zones(self, top: dict[str, Any]) -> list[Zone]:
         out: list[Zone] = []

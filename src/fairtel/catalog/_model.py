@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,36 +15,13 @@ from fairtel.catalog._eligibility import Eligibility
 from fairtel.catalog._prefixes import PrefixTable, normalise_number
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, Language, UsageKind
+from fairtel.core.countries import country_of_timezone
 from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Rounding
 from fairtel.core.time import require_aware, zone
 
 if TYPE_CHECKING:
     import polars as pl
-
-
-@functools.cache
-def _zone_country(timezone: str) -> str | None:
-    """The country of an IANA time zone, as the time zone database's ``zone.tab`` names it (one per zone:
-    Asia/Shanghai is CN); ``None`` for a zone it does not list (``UTC``, a link's old name) or without the file.
-    Read where ``zoneinfo`` reads the zones: the system's database, then the ``tzdata`` package."""
-    import zoneinfo
-    from importlib import resources
-    from pathlib import Path
-
-    texts = [Path(base, "zone.tab") for base in zoneinfo.TZPATH]
-    for where in (*texts, None):
-        try:
-            found = resources.files("tzdata").joinpath("zoneinfo", "zone.tab") if where is None else where
-            text = found.read_text(encoding="utf-8")
-        except (OSError, ModuleNotFoundError):
-            continue
-        for line in text.splitlines():
-            fields = line.split("\t")
-            if not line.startswith("#") and len(fields) >= 3 and fields[2] == timezone:
-                return fields[0]
-        return None
-    return None
 
 
 ANY_ROAMING = "*"
@@ -516,7 +492,7 @@ class Catalog:
         """The operator's own country (ISO 3166-1 alpha-2): ``operator.country``, else the country the time zone
         database gives the operator's time zone (``zone.tab``: Asia/Shanghai is CN); ``None`` when neither says
         (``UTC``)."""
-        return self.operator.country or _zone_country(self.operator.timezone)
+        return self.operator.country or country_of_timezone(self.operator.timezone)
 
     def roaming_zone_of(self, country: str | None) -> RoamingZone | None:
         """How rating places usage made in ``country`` (a record's ``roaming_country``): ``None`` at home (no

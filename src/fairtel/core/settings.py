@@ -41,6 +41,7 @@ from pydantic_settings import (
 )
 
 from fairtel.core.contracts import ComplaintCategory
+from fairtel.core.countries import COUNTRIES, country_of_timezone
 from fairtel.core.errors import ConfigError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file fairtel.db under home. PostgreSQL: postgresql+psycopg://user@host/db.")
     timezone: str = Field(DEMO_TIMEZONE, description="The operator's time zone: billing periods, time bands and reports use it.")
     currency: str = Field("CNY", description="Default billing currency (ISO 4217).")
+    country: str | None = Field(None, description="The operator's home country (ISO 3166-1 alpha-2, e.g. DE): numbers written as dialled there (0151 2345 6789 in DE) are read as its E.164 numbers (+49) wherever free text is pseudonymised or masked. Default: the country of timezone (Asia/Shanghai: CN). Must agree with the catalog's [operator] country when it names one.")
     environment: Environment = Field(Environment.DEVELOPMENT, description="development, test or production; production refuses default secrets.")
     secret_key: SecretStr = Field(SecretStr(""), description="Key for tokens and keyed pseudonyms of subscriber numbers. Must be set outside development; unset in development, a random key made on first use and kept in the home (secret.key) is used.")
     engine: EngineKind = Field(EngineKind.LOCAL, description="Where kernels run: local (Polars/DuckDB) or spark.")
@@ -179,6 +181,36 @@ class Settings(BaseSettings):
     def _known_zone(cls, v: str) -> str:
         zone(v)
         return v
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        code = v.strip().upper()
+        if code not in COUNTRIES:
+            raise ValueError(f"{v!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'CN', 'DE')")
+        return code
+
+    @property
+    def home_country(self) -> str | None:
+        """The operator's home country (ISO 3166-1 alpha-2): ``country`` (FAIRTEL_COUNTRY), else the country of
+        ``timezone`` (Asia/Shanghai: CN, Europe/Berlin: DE); ``None`` when neither says (``UTC``). Passed as
+        ``home_country`` to privacy's number finders, so that a number written as dialled at home is read as the
+        home's E.164 number (its pseudonym the subscriber's)."""
+        return self.country or country_of_timezone(self.timezone)
+
+    def country_mismatch(self, catalog_country: str | None) -> str | None:
+        """Why a catalog whose operator is at home in ``catalog_country`` (``Catalog.home_country``) may not be used
+        with these settings, or None when both name one country (or the catalog names none): numbers in free text
+        would be read by another numbering plan than the one the catalog's subscribers are numbered in."""
+        home = self.home_country
+        if catalog_country is None or home is None or catalog_country == home:
+            return None
+        return (f"the catalog's operator is at home in {catalog_country} but these settings' home country is {home} "
+                f"(FAIRTEL_COUNTRY, else the country of FAIRTEL_TIMEZONE): numbers written as dialled at home would be "
+                f"read by {home}'s numbering plan; set FAIRTEL_COUNTRY={catalog_country} or give the catalog "
+                f"[operator] country = \"{home}\"")
 
     @field_validator("currency")
     @classmethod

@@ -3,7 +3,8 @@
 Owns: keyed pseudonyms of numbers and ids (stable per key, not reversible without it, unlike plain hashes
 which anyone can brute-force over the 10^10 mobile numbers of a country), keyed sort keys (a list in an order
 of its own, neither the numbers' nor the pseudonyms', read from an index), finding numbers in text however
-people write them (as E.164 numbers of the home numbering plan, ``HOME_COUNTRY_CODE``) and hiding ID-card and
+people write them (as E.164 numbers of the operator's home numbering plan, ``home_numbering``: the caller passes
+the home country, ``home_country``, mainland China's ``HOME_COUNTRY_CODE`` without one) and hiding ID-card and
 bank-card numbers there, masking for display, the role model and its permissions. Does not own: storing the
 access audit (store/), enforcing it on requests (api/: ``can`` and ``view_of`` here) or recording what the
 command line shows in clear (cli/_audit.py: the same audit, under these pseudonyms).
@@ -13,9 +14,11 @@ from fairtel.privacy._numbers import (
     CARD_NUMBER_MARK,
     HOME_COUNTRY_CODE,
     ID_NUMBER_MARK,
+    HomeNumbering,
     e164_of,
     has_number,
     hide_identity_numbers,
+    home_numbering,
     pseudonymise_numbers,
     replace_numbers,
     replace_numbers_in,
@@ -28,6 +31,7 @@ __all__ = [
     "HOME_COUNTRY_CODE",
     "ID_NUMBER_MARK",
     "ORDER_KEY_BYTES",
+    "HomeNumbering",
     "KeyedOrder",
     "Permission",
     "Pseudonymizer",
@@ -36,6 +40,7 @@ __all__ = [
     "e164_of",
     "has_number",
     "hide_identity_numbers",
+    "home_numbering",
     "mask_msisdn",
     "permissions_of",
     "pseudonymise_numbers",

@@ -11,21 +11,77 @@ shown nor recorded, to anyone: they are replaced by a fixed mark wherever number
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from fairtel.core.countries import CALLING_CODES, INTERNATIONAL_PREFIX, INTERNATIONAL_PREFIXES, TRUNK_PREFIXES
 
 MIN_DIGITS, MAX_DIGITS = 7, 15  # a national significant number at the shortest; E.164 at the longest
 
 # The operator's home numbering plan: a number written as dialled at home is the register's E.164 number with
-# the home country code in front. The catalog's operator names a currency and a time zone but no numbering plan,
-# and no setting names one, so this is the one place it is set (the masks and pseudonyms of every number found
-# in free text go by it).
+# the home country's calling code in front. The home country is the operator's (``[operator] country`` in the
+# catalog, ``FAIRTEL_COUNTRY`` in the settings, else the country of the time zone), given by whoever calls with
+# ``home_country``; without one it is the demo operator's, mainland China, whose constants these are.
+HOME_COUNTRY = "CN"
 HOME_COUNTRY_CODE = "86"
 HOME_MOBILE = re.compile(r"1[3-9]\d{9}")  # a mobile number as dialled at home (mainland China: 11 digits)
-INTERNATIONAL_PREFIX = "00"  # dialled at home before a country code (``0086 138 0013 8000``)
+# Numbers dialled at home with no prefix at all, that are the E.164 number without the calling code: mainland
+# China's mobile numbers (its landlines are written with the trunk 0 and an area code, and left as written), and
+# the North American Numbering Plan's 10 digits (``202 555 0123``; written with its trunk 1 a number is its E.164
+# number already).
+_DIALLED_AT_HOME = {HOME_COUNTRY_CODE: HOME_MOBILE, "1": re.compile(r"[2-9]\d{2}[2-9]\d{6}")}
+
+
+@dataclass(frozen=True, slots=True)
+class HomeNumbering:
+    """How people in the operator's home country write a number dialled there, and so how such a number found in
+    free text becomes the register's E.164 number (``e164``).
+
+    ``country``: ISO 3166-1 alpha-2. ``country_code``: its calling code (``86``, ``49``). ``dialled``: numbers
+    written with no prefix that take the calling code in front (mainland China's mobiles), if any.
+    ``trunk_prefix``: the national prefix dropped before the calling code goes in front (``0`` in Germany:
+    ``0151 2345 6789`` is ``4915123456789``), if the country writes numbers with one. ``international_prefix``:
+    dialled before another country's code (``00``; ``011`` in North America)."""
+
+    country: str
+    country_code: str
+    dialled: re.Pattern[str] | None
+    trunk_prefix: str | None
+    international_prefix: str
+
+    def e164(self, digits: str) -> str:
+        """``digits`` (a number found in free text, as written) as the register keeps it (see ``e164_of``)."""
+        if self.dialled is not None and self.dialled.fullmatch(digits):
+            return self.country_code + digits
+        rest = digits.removeprefix(self.international_prefix)
+        if rest != digits:
+            return rest if msisdn_problem(rest) is None and len(rest) > MIN_DIGITS else digits
+        if self.trunk_prefix and digits.startswith(self.trunk_prefix):
+            national = digits.removeprefix(self.trunk_prefix)
+            if national[:1] not in ("", "0") and msisdn_problem(self.country_code + national) is None:
+                return self.country_code + national
+        return digits
+
+
+@functools.cache
+def home_numbering(country: str | None = None) -> HomeNumbering:
+    """The numbering of the operator's home ``country`` (ISO 3166-1 alpha-2; ``None``: mainland China, the demo
+    operator's). ``ValueError`` for a code that names no country: the settings and the catalog refuse one first."""
+    code = (country or HOME_COUNTRY).strip().upper()
+    if code not in CALLING_CODES:
+        raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'CN', 'DE')")
+    calling = CALLING_CODES[code]
+    return HomeNumbering(
+        country=code, country_code=calling, dialled=_DIALLED_AT_HOME.get(calling),
+        trunk_prefix=TRUNK_PREFIXES.get(code),
+        international_prefix=INTERNATIONAL_PREFIXES.get(code, INTERNATIONAL_PREFIX),
+    )
+
 
 # What an ID-card or bank-card number in text is replaced with: a mark in both languages, no digit of it kept
 # (the last digits of an ID card are what a caller is asked to prove who they are with).
@@ -85,18 +141,15 @@ def number_digits(text: str) -> str | None:
     return digits
 
 
-def e164_of(digits: str) -> str:
-    """A number found in free text (its digits, as written) as the register keeps it: E.164 digits. A mobile
-    number as dialled at home (``13800138000``) gets the home country code (``8613800138000``) and one dialled
-    with the international prefix (``008613800138000``) loses it; any other is taken as written. Only for free
-    text: a number in a field of E.164 numbers (a peer) is one already, and 11 digits from a ``1`` may be
-    another country's there."""
-    if HOME_MOBILE.fullmatch(digits):
-        return HOME_COUNTRY_CODE + digits
-    rest = digits.removeprefix(INTERNATIONAL_PREFIX)
-    if rest != digits and msisdn_problem(rest) is None and len(rest) > MIN_DIGITS:
-        return rest
-    return digits
+def e164_of(digits: str, *, home_country: str | None = None) -> str:
+    """A number found in free text (its digits, as written) as the register keeps it: E.164 digits, by the
+    numbering of the operator's ``home_country`` (ISO 3166-1 alpha-2; ``None``: mainland China, ``home_numbering``).
+    In China a mobile number as dialled at home (``13800138000``) gets the home calling code (``8613800138000``);
+    in a country whose numbers are written with a trunk prefix the prefix gives way to the calling code
+    (``015123456789`` in Germany is ``4915123456789``); one dialled with the international prefix
+    (``008613800138000``) loses it; any other is taken as written. Only for free text: a number in a field of
+    E.164 numbers (a peer) is one already, and 11 digits from a ``1`` may be another country's there."""
+    return home_numbering(home_country).e164(digits)
 
 
 def is_id_card_number(text: str) -> bool:
@@ -167,24 +220,33 @@ def _dotted_number(span: str) -> bool:
     return len(parts) >= 3 and all(len(re.findall(r"\d", p)) >= 2 for p in parts) and max(runs) >= 4
 
 
-def replace_numbers(text: str, replace: Callable[[str], str], *, standalone: bool = False, e164: bool = False) -> str:
+def replace_numbers(
+    text: str, replace: Callable[[str], str], *, standalone: bool = False, e164: bool = False,
+    home_country: str | None = None,
+) -> str:
     """``text`` with every number in it replaced by ``replace(digits)``, and every ID-card or bank-card number in
     it by a fixed mark (``ID_NUMBER_MARK``, ``CARD_NUMBER_MARK``: ``replace`` never sees one).
 
     ``standalone``: only numbers not touching letters or ``_``, nor joined to a word by a hyphen (for text that
     also holds ids: ``cmp-0000099`` is a complaint, not a number). ``e164``: ``replace`` is given each number as
-    the register keeps it (``e164_of``), so that ``13800138000`` and ``+86 138 0013 8000`` are replaced alike."""
-    return _replace(text, replace, standalone=standalone, e164=e164)
+    the register keeps it (``e164_of``, by the numbering of the operator's ``home_country``), so that
+    ``13800138000`` and ``+86 138 0013 8000`` are replaced alike in China, ``0151 2345 6789`` and
+    ``+49 151 2345 6789`` in Germany."""
+    home = home_numbering(home_country) if e164 else None
+    return _replace(text, replace, standalone=standalone, home=home)
 
 
 def hide_identity_numbers(text: str) -> str:
     """``text`` with its ID-card and bank-card numbers hidden by their marks and everything else as written (phone
     numbers too): for text shown to a reader who may read the numbers in it, such as the agent handling the
     subscriber who wrote it, but never anyone's identity documents."""
-    return _replace(text, None, standalone=True, e164=False)
+    return _replace(text, None, standalone=True, home=None)
 
 
-def _replace(text: str, replace: Callable[[str], str] | None, *, standalone: bool, e164: bool) -> str:
+def _replace(text: str, replace: Callable[[str], str] | None, *, standalone: bool, home: HomeNumbering | None) -> str:
+    """``replace_numbers``; ``home``: the numbering each number is read by before ``replace`` sees it, ``None``
+    for the digits as written."""
+
     def one(m: re.Match[str]) -> str:
         if m.group("date") is not None:
             return m.group(0)
@@ -212,18 +274,20 @@ def _replace(text: str, replace: Callable[[str], str] | None, *, standalone: boo
         return shown(replace, digits)
 
     def shown(replace: Callable[[str], str], digits: str) -> str:
-        return replace(e164_of(digits) if e164 else digits)
+        return replace(digits if home is None else home.e164(digits))
 
     return _PATTERNS[standalone, True].sub(one, text)
 
 
-def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str]) -> str:
+def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str], *, home_country: str | None = None) -> str:
     """Free text bound for the access audit (a reason, a resource's name): every number in it, however written,
     replaced by the keyed pseudonym of the number as the register keeps it, the one the audit files the
-    subscriber under (``13800138000`` and ``+86 138 0013 8000`` alike by that of ``8613800138000``); ID-card and
-    bank-card numbers by a fixed mark; the digits of ids (``cmp-0000099``, ``fnd_01jd…``) left as they are, so
-    that a row names the complaint or finding it was about."""
-    return replace_numbers(text, pseudonym, standalone=True, e164=True)
+    subscriber under by the numbering of the operator's ``home_country`` (ISO 3166-1 alpha-2, ``None``: mainland
+    China): ``13800138000`` and ``+86 138 0013 8000`` alike by that of ``8613800138000`` in China,
+    ``0151 2345 6789`` and ``+49 151 2345 6789`` by that of ``4915123456789`` in Germany; ID-card and bank-card
+    numbers by a fixed mark; the digits of ids (``cmp-0000099``, ``fnd_01jd…``) left as they are, so that a row
+    names the complaint or finding it was about."""
+    return replace_numbers(text, pseudonym, standalone=True, e164=True, home_country=home_country)
 
 
 def has_number(text: str) -> bool:

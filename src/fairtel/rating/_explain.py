@@ -218,7 +218,8 @@ def explain(
     """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read: rated
     lines (``RATED_COLUMNS``), or the lines a bill was issued from (billing's snapshot, which keeps fewer columns:
     the rate is then the rule's, the offset of a call's piece its distance from the call's start, the roaming zone
-    the country's, a cap the one the tariff shows, and the allowance used before the line is not known).
+    the one rating placed the country in (none at home), a cap the one the tariff shows, and the allowance used
+    before the line is not known).
     ``catalog``: the one the lines were priced with (the version the bill was issued under, when it was);
     ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
     ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since; ``refunds``: the
@@ -327,8 +328,9 @@ def _increment_cost(compiled: CompiledRate, step: int, decimals: int | None) -> 
 def _complete(rows: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
     """A record's lines with every column ``explain`` reads. A bill's snapshot keeps fewer than rating writes: the
     rate is the rule's, a piece's offset its distance in seconds from the record's first line (a call cut at band
-    changes; other records are one piece), the roaming zone the country's; whether a cap applied is left to the
-    tariff (None), nothing was throttled, and the allowance used before the line is not known (None)."""
+    changes; other records are one piece), the roaming zone the one rating placed the country in
+    (``Catalog.roaming_zone_of``: none at home); whether a cap applied is left to the tariff (None), nothing was
+    throttled, and the allowance used before the line is not known (None)."""
     if not rows or all(c in rows[0] for c in ("rate_id", "offset", "roaming_zone", "allowance_before", "capped", "throttled")):
         return rows
     rules = {r.id: r for p in catalog.plans for r in p.rules}
@@ -336,13 +338,11 @@ def _complete(rows: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, An
     out = []
     for r in rows:
         rule = rules.get(r.get("rule_id") or "")
-        country = r.get("roaming_country")
-        roaming = None
-        if country:
-            try:
-                roaming = catalog.roaming_zone_for(country).id
-            except NotFoundError:
-                roaming = None
+        try:  # placed as rating places it: none at home, none where no roaming zone prices the country
+            zone = catalog.roaming_zone_of(r.get("roaming_country"))
+        except NotFoundError:
+            zone = None
+        roaming = None if zone is None else zone.id
         offset = int((r["started_at"] - start).total_seconds()) if r.get("kind") == "voice" else 0
         derived = {"rate_id": None if rule is None else rule.rate, "offset": offset, "roaming_zone": roaming,
                    "allowance_before": None, "capped": None, "throttled": False}
