@@ -5,7 +5,10 @@ An engine reads a period of clean usage from the lake, applies the kernels (``fa
 It never decides prices or features itself: the kernels are the only implementation.
 
 Inputs that live in the database (catalog, subscribers, the consent gate) are handed in by the caller, so an
-engine depends on the lake layout only (``<lake>/<dataset>/period=YYYY-MM/*.parquet``).
+engine depends on the lake layout only (``<lake>/<dataset>/period=YYYY-MM/*.parquet``). The gate carries, besides
+the consent ledger, the register's line states, the lines' suspensions that ended (line status history) and the
+providers' suspensions, so that every engine holds and refuses what the local one does; the Spark job reads them
+from files (``_job``).
 """
 
 from __future__ import annotations
