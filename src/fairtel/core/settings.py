@@ -212,6 +212,26 @@ class Settings(BaseSettings):
                 f"read by {home}'s numbering plan; set FAIRTEL_COUNTRY={catalog_country} or give the catalog "
                 f"[operator] country = \"{home}\"")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        """A URL fairtel can open: ``sqlite:///PATH`` or PostgreSQL through psycopg 3. The libpq forms
+        ``postgres://`` and ``postgresql://`` are read as ``postgresql+psycopg://`` (the driver installed)."""
+        if v is None or not v.strip():
+            return None
+        url = v.strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or not rest:
+            raise ValueError(f"{_redact_url(url)!r} is not a database URL; give sqlite:///PATH or "
+                             "postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        scheme = scheme.lower()
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+            return f"postgresql+psycopg://{rest}"
+        if scheme in ("sqlite", "sqlite+pysqlite"):
+            return url
+        raise ValueError(f"{scheme}:// databases are not supported ({_redact_url(url)}); fairtel runs on SQLite "
+                         "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DATABASE)")
+
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, v: str) -> str:
@@ -437,10 +457,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         problems = _sla_problems(exc, given)
-        if not problems:
-            raise ConfigError(f"invalid settings: {exc}") from exc
         others = [e for e in exc.errors() if not _is_sla_error(e)]
-        text = [str(p) for p in problems] + [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in others]
+        # each setting by its variable, the message without the value given (a URL may carry a password)
+        text = [str(p) for p in problems] + [_setting_error(e) for e in others]
         raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
     except Exception as exc:
         if isinstance(exc, SettingsError) and (problems := _env_json_problems()):
@@ -568,3 +587,20 @@ def _toml_line(text: str, path: tuple[str, ...]) -> int | None:
                 stack.append(keys)
                 pos += 1
     return None if best is None else best[1]
+
+
+def _redact_url(url: str) -> str:
+    """``url`` without the password its user part may carry, fit for a message."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    user, _, host = rest.partition("@")
+    return f"{scheme}://{user.split(':', 1)[0]}:***@{host}" if ":" in user else url
+
+
+def _setting_error(error: Any) -> str:
+    """One of pydantic's errors as ``FAIRTEL_NAME: why``, without the value given."""
+    loc = [str(part) for part in error.get("loc", ())]
+    name = f"FAIRTEL_{loc[0].upper()}" + ("." + ".".join(loc[1:]) if len(loc) > 1 else "") if loc else "settings"
+    msg = str(error.get("msg", ""))
+    return f"{name}: {msg.removeprefix('Value error, ')}"
