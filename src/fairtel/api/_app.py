@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -30,12 +30,16 @@ def create_app(
     options: ApiOptions | None = None,
     assistant: Assistant | None = None,
     app: App | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The API over the home ``settings`` names. Outside development a default secret is refused here.
 
     ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present).
     ``app``: the stores already built from these same settings (a command serving its own home); built from
-    other settings it is refused, since the services would use its settings and the rest of the API these."""
+    other settings it is refused, since the services would use its settings and the rest of the API these.
+    ``progress`` is told each slow step as it begins (loading the assistant's model now, reading the lake's findings
+    when the server starts): ``fairtel serve`` says what it is doing before it listens."""
+    step = progress or (lambda _what: None)
     if app is not None and app.settings != settings:
         differ = sorted(name for name in type(settings).model_fields
                         if getattr(app.settings, name, None) != getattr(settings, name))
@@ -43,12 +47,16 @@ def create_app(
                           f"{', '.join(differ) or 'their type'}); pass the app's own settings, or no app")
     settings.check_secrets()
     context = app or bootstrap(settings)
+    if assistant is None and (settings.models_dir / "intents.joblib").is_file():  # what ``find_assistant`` loads
+        step("loading the assistant's intent model")
     services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings, context))
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        step("reading the findings in the usage lake")
         with context.db.begin() as conn:  # migrates on first use; then the findings `fairtel assure` left in the lake
             sync_findings(conn, context.lake)
+        step("ordering the subscriber list")
         with context.db.begin() as conn:  # every line's place in the subscriber list (all again after a new secret)
             keep_sort_keys(conn, list_order(services.pseudonyms))
         # Everything loaded so far (modules, catalog, models) lives as long as the server: keep it out of the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -711,18 +712,38 @@ def sync_findings(conn: Any, lake: Lake) -> int:
 # one decided, in one statement, so a case is never decided twice; the row's history holds the decision as the
 # command line's queue records it (``fairtel.fraud.Decision``), and ``fairtel fraud`` copies it into the home's
 # case files, where its queue and the training labels read it.
+class ReasonOut(BaseModel):
+    """One condition the detector found held, in words (``fairtel.fraud.Reason``)."""
+
+    code: str
+    en: str
+    zh: str
+    value: float | None = Field(None, description="What was measured (null: missing, which a model may find telling).")
+    threshold: float | None = Field(None, description="What it was measured against, if anything.")
+
+
 class FraudCaseOut(BaseModel):
     case_id: str
     detector: str
     msisdn: str
-    score: float
+    score: float = Field(description="The detector's score, 0 to 1, as computed (not rounded).")
     status: str
+    period: str | None = Field(None, description="The billing period (`YYYY-MM`) the detector looked at; null for a case "
+                                                 "stored without one.")
+    reasons: list[ReasonOut] = Field(default_factory=list, description="Why the detector opened the case, in words, in "
+                                     "both languages (numbers in them as the reader may see numbers); empty for a case "
+                                     "stored without them (its `evidence` holds the measurements).")
     evidence: dict[str, Any]
     opened_at: datetime
     decided_by: str | None
     decided_at: datetime | None
+    note: str | None = Field(None, description="The deciding analyst's note, numbers as their pseudonyms; null while open "
+                                               "or decided without one.")
     line: str | None = Field(None, description="Answering a decision that suspended the line: `suspended`, or why nothing "
-                                               "changed (`already_suspended`, `closed`, `not_registered`); null otherwise.")
+                                               "changed (`already_suspended`, `closed`, `not_registered`). Listed: for a "
+                                               "case decided with a suspension, the line's status in the register now "
+                                               "(`suspended`, `active` once brought back into service, `closed`, or "
+                                               "`not_registered`); null otherwise.")
 
 
 class Decision(BaseModel):
@@ -769,32 +790,82 @@ def _related(r: Any) -> list[str]:
     return [str(m) for m in evidence.get("related") or () if m]
 
 
-def _case_out(acc: Access, r: Any) -> FraudCaseOut:
+def _reasons(acc: Access, evidence: dict[str, Any]) -> list[ReasonOut]:
+    """The case's reasons as the detector worded them; an entry that is not one (a row written by hand) is left out."""
+    out = []
+    for r in evidence.get("reasons") or ():
+        if not isinstance(r, dict) or not r.get("en"):
+            continue
+        value, threshold = r.get("value"), r.get("threshold")
+        out.append(ReasonOut(
+            code=str(r.get("code") or ""), en=str(_scrub(acc, str(r["en"]))), zh=str(_scrub(acc, str(r.get("zh") or r["en"]))),
+            value=float(value) if isinstance(value, int | float) else None,
+            threshold=float(threshold) if isinstance(threshold, int | float) else None,
+        ))
+    return out
+
+
+def _last_decision(evidence: dict[str, Any]) -> dict[str, Any] | None:
+    history = evidence.get("history")
+    last = history[-1] if isinstance(history, list) and history else None
+    return last if isinstance(last, dict) else None
+
+
+def _case_out(acc: Access, r: Any, *, lines: dict[str, str] | None = None) -> FraudCaseOut:
+    """``lines``: the register status of the lines whose case was decided with a suspension (``_suspended_lines``)."""
     evidence = dict(r.evidence or {})
     if "status" in evidence:  # the row's status is the case's (a copy written before a decision may lag)
         evidence["status"] = r.status
+    decided = _last_decision(evidence) if r.status != CaseStatus.OPEN.value else None
+    note = decided.get("note") if decided is not None else None
+    line = None
+    if lines is not None and decided is not None and decided.get("suspend"):
+        line = lines.get(r.msisdn, "not_registered")
+    period = evidence.get("period")
     return FraudCaseOut(
         case_id=r.case_id, detector=r.detector, msisdn=acc.show(r.msisdn) or "", score=float(r.score), status=r.status,
+        period=str(period) if period else None, reasons=_reasons(acc, evidence),
         evidence=_scrub(acc, evidence), opened_at=r.opened_at, decided_by=acc.login_name(r.decided_by), decided_at=r.decided_at,
+        note=str(_scrub(acc, str(note))) if note else None, line=line,
     )
 
 
+def _suspended_lines(conn: Connection, rows: Sequence[Any]) -> dict[str, str]:
+    """The register status now of the lines of the cases among ``rows`` decided with a suspension."""
+    wanted = {r.msisdn for r in rows if r.status == CaseStatus.CONFIRMED.value
+              and (_last_decision(dict(r.evidence or {})) or {}).get("suspend")}
+    if not wanted:
+        return {}
+    s = table_of(Subscriber)
+    return {m: st for m, st in conn.execute(select(s.c.msisdn, s.c.status).where(s.c.msisdn.in_(sorted(wanted))))}
+
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
 def list_fraud_cases(
-    acc: Access, *, status: str | None = None, detector: str | None = None, limit: int = 50, cursor: str | None = None
+    acc: Access, *, status: str | None = None, detector: str | None = None, period: str | None = None, limit: int = 50,
+    cursor: str | None = None,
 ) -> Page[FraudCaseOut]:
-    """The queue, highest score first. The audit has a row for each subscriber on the page: a case's subject and the
-    subscribers it names (a Wangiri case's callers back), whose pseudonyms the page shows."""
+    """The queue, highest score first; ``period`` (``YYYY-MM``) keeps the cases of that period. The audit has a row for
+    each subscriber on the page: a case's subject and the subscribers it names (a Wangiri case's callers back), whose
+    pseudonyms the page shows."""
     acc.require(Permission.FRAUD_CASE_READ)
+    if period is not None and not re.fullmatch(PERIOD_PATTERN, period):
+        raise InvalidInputError([Problem("request", None, "period", "a period is YYYY-MM, e.g. 2026-09")], what="fraud cases")
     t = table_of(FraudCase)
     q = select(t).order_by(t.c.score.desc(), t.c.case_id)
     if status:
         q = q.where(t.c.status == status)
     if detector:
         q = q.where(t.c.detector == detector)
+    if period:  # the case's period is in its evidence, as the detectors wrote it
+        q = q.where(t.c.evidence["period"].as_string() == period)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
     acc.audit_list("fraud_case.list", "fraud_cases", (m for r in rows for m in (r.msisdn, *_related(r))),
                    reason=f"fraud queue ({len(rows)} rows)")
-    return Page(items=[_case_out(acc, r) for r in rows], next_cursor=nxt)
+    lines = _suspended_lines(acc.conn, rows)
+    return Page(items=[_case_out(acc, r, lines=lines) for r in rows], next_cursor=nxt)
 
 
 def _case_row(acc: Access, case_id: str) -> Any:

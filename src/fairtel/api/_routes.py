@@ -366,9 +366,11 @@ def dismiss(acc: Acc, finding_id: str, body: DismissIn) -> _cases.ResolutionOut:
 @router.get("/fraud/cases", tags=["fraud"])
 def fraud_cases(
     acc: Acc, status: Annotated[str | None, Query(pattern="^(open|confirmed|false_alarm)$")] = None,
-    detector: Annotated[str | None, Query(max_length=48)] = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+    detector: Annotated[str | None, Query(max_length=48)] = None,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
 ) -> Page[_cases.FraudCaseOut]:
-    return _cases.list_fraud_cases(acc, status=status, detector=detector, limit=limit, cursor=cursor)
+    return _cases.list_fraud_cases(acc, status=status, detector=detector, period=period, limit=limit, cursor=cursor)
 
 
 @router.post("/fraud/cases/{case_id}/decide", tags=["fraud"])

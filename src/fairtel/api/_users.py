@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from fairtel.api._errors import NotAuthenticatedError
 from fairtel.api._security import DUMMY_HASH, Principal, api_key_hash, hash_password, new_api_key, verify_password
@@ -21,6 +24,7 @@ from fairtel.store._schema import RevokedToken, table_of
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,62}")
 MIN_PASSWORD = 10
+LOGIN_PER_LINE_INDEX = "uq_users_msisdn_subscriber_in_use"  # store._schema.User
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +72,10 @@ def create_user(
     if role is Role.SUBSCRIBER and msisdn:
         one_login_per_line(conn, msisdn)
     now = utc_now()
-    conn.execute(
-        t.insert().values(
-            username=username, password_hash=hash_password(password), role=role.value, msisdn=msisdn, disabled=False, created_at=now
-        )
-    )
+    values = {"username": username, "password_hash": hash_password(password), "role": role.value, "msisdn": msisdn,
+              "disabled": False, "created_at": now}
+    with _one_login_held(conn, username):
+        conn.execute(t.insert().values(**values))
     return UserInfo(username, role, msisdn, False, now)
 
 
@@ -82,20 +85,43 @@ def one_login_per_line(conn: Connection, msisdn: str, *, besides: str | None = N
 
     The line's register row is locked first (``FOR UPDATE``: PostgreSQL holds it until the transaction ends, so
     a second request for the same line waits and then sees the first's login; SQLite's writing transaction holds
-    the database already), so two logins made at once for one line are decided one after the other. No index
-    enforces it yet: a partial unique index on ``users (msisdn) WHERE role = 'subscriber' AND NOT disabled``
-    would."""
+    the database already), so two logins made at once for one line are decided one after the other.
+    An index holds it too (``_one_login_held``): the partial unique index on ``users (msisdn) WHERE role =
+    'subscriber' AND NOT disabled`` refuses a second login in use written by any path (migration 0017); both
+    give the same ``conflict``."""
     s, t = table_of(Subscriber), table_of(User)
     conn.execute(select(s.c.msisdn).where(s.c.msisdn == msisdn).with_for_update())
     query = select(t.c.username).where(t.c.role == Role.SUBSCRIBER.value, t.c.msisdn == msisdn, t.c.disabled.is_(False))
     if besides is not None:
         query = query.where(t.c.username != besides)
     if conn.scalar(query.limit(1)) is not None:
-        raise ConflictError(
-            "this line has a subscriber login already: a line has one login in use, its subscriber's "
-            "(disable that one first if the line changed hands)",
-            details={"field": "msisdn"},
-        )
+        raise _line_has_login()
+
+
+def _line_has_login() -> ConflictError:
+    return ConflictError(
+        "this line has a subscriber login already: a line has one login in use, its subscriber's "
+        "(disable that one first if the line changed hands)",
+        details={"field": "msisdn"},
+    )
+
+
+@contextmanager
+def _one_login_held(conn: Connection, username: str) -> Iterator[None]:
+    """Write a login inside a savepoint, turning the database's refusal into the error the checks above give: the
+    partial unique index on ``users (msisdn) WHERE role = 'subscriber' AND NOT disabled`` (a second login in use
+    for one line, written past ``one_login_per_line``) or the primary key (a name taken meanwhile). The savepoint
+    keeps the transaction usable (PostgreSQL aborts it on an error), so the refusal can still be audited in it."""
+    try:
+        with conn.begin_nested():
+            yield
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if LOGIN_PER_LINE_INDEX in text or "users.msisdn" in text:
+            raise _line_has_login() from None
+        if "pk_users" in text or "users.username" in text:
+            raise ConflictError(f"user {username} exists already") from None
+        raise
 
 
 def authenticate(conn: Connection, username: str, password: str) -> Principal:
@@ -128,7 +154,9 @@ def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
         row = conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
         if row is not None and row.role == Role.SUBSCRIBER.value and row.msisdn:
             one_login_per_line(conn, row.msisdn, besides=username)
-    if conn.execute(update(t).where(t.c.username == username).values(disabled=disabled)).rowcount == 0:
+    with _one_login_held(conn, username):
+        changed = conn.execute(update(t).where(t.c.username == username).values(disabled=disabled)).rowcount
+    if changed == 0:
         raise NotFoundError(f"no user {username}")
 
 

@@ -7,6 +7,7 @@ with its error, because a demo that hides a failure teaches the wrong thing.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -357,18 +358,26 @@ def register(app: typer.Typer) -> None:
         logins = dctx.facts.get("logins")
         if serve_ready:
             console.print(f"Console: {url}  (logins and passwords: {logins}; start it with "
-                          f"`fairtel --home {home_dir} serve`{' — starting now' if serve else ''})")
+                          f"`fairtel --home {home_dir} serve`{'; loading it now' if serve else ''})")
         else:
             console.print("Console: not available in this installation (`fairtel serve` needs fairtel.api)")
         if serve and serve_ready:
             import uvicorn
 
             from fairtel.api import ApiOptions
+            from fairtel.cli._serve import announce_when_serving, say
             from fairtel.web import create_console
 
-            web = create_console(fapp.settings, options=ApiOptions(), app=fapp)
-            uvicorn.run(web, host=fapp.settings.api_host, port=fapp.settings.api_port, access_log=False,
-                        log_level=fapp.settings.log_level.lower(), proxy_headers=False)
+            web = create_console(fapp.settings, options=ApiOptions(), app=fapp, progress=say)
+            host, port = fapp.settings.api_host, fapp.settings.api_port
+            stop = threading.Event()
+            threading.Thread(target=announce_when_serving, daemon=True, name="fairtel-ready",
+                             args=(host, port, stop, lambda: say(f"fairtel console ready at {url}"))).start()
+            try:
+                uvicorn.run(web, host=host, port=port, access_log=False,
+                            log_level=fapp.settings.log_level.lower(), proxy_headers=False)
+            finally:
+                stop.set()
 
 
 def _serve_available() -> bool:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +13,7 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, table
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import ConfigError, FairtelError
 from fairtel.core.settings import SECRET_FILE, Environment, Settings
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
@@ -47,6 +50,65 @@ def exposure_warning(settings: Settings, host: str) -> str | None:
             "server set FAIRTEL_ENVIRONMENT=production and FAIRTEL_SECRET_KEY, and serve behind TLS.")
 
 
+def say(step: str) -> None:
+    """One line of what ``fairtel serve`` is doing, as it begins (plain text: the lines are read as they come)."""
+    console.print(step, highlight=False, markup=False, soft_wrap=True)
+
+
+def served_url(host: str, port: int) -> str:
+    """The address the server is reached at, as a browser takes it (an IPv6 address in brackets)."""
+    name = host.strip().strip("[]")
+    return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+
+def probe_url(host: str, port: int) -> str:
+    """Where this machine asks whether the server answers: every address (``0.0.0.0``, ``::``, ``""``) is asked on
+    loopback, any other address as bound."""
+    name = host.strip().strip("[]")
+    if name in ("", "0.0.0.0"):
+        name = "127.0.0.1"
+    elif name == "::":
+        name = "::1"
+    return served_url(name, port) + "api/v1/health"
+
+
+def address_in_use(host: str, port: int) -> str | None:
+    """Why ``host``:``port`` cannot be bound now (the system's words), or None when it can. Asked before loading, so
+    a port another server holds is said at once; it also keeps that server's answers from being taken for ours."""
+    import socket
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host.strip().strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed one's port is free
+            sock.bind(address)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def announce_when_serving(
+    host: str, port: int, stop: threading.Event, ready: Callable[[], None], *, interval: float = 0.1
+) -> bool:
+    """Call ``ready`` once the server answers its health check on ``host``:``port`` (a connection alone is not it: with
+    several workers the socket is bound before any worker has loaded), unless ``stop`` is set first. Proxies set in
+    the environment are not used: the question is for this machine's own server. True when ``ready`` was called."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = probe_url(host, port)
+    while not stop.is_set():
+        try:
+            with opener.open(url, timeout=2) as answer:
+                if answer.status == 200:
+                    ready()
+                    return True
+        except (OSError, ValueError):  # not listening yet (refused, reset, timed out), or not answering yet
+            pass
+        stop.wait(interval)
+    return False
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -73,25 +135,43 @@ def register(app: typer.Typer) -> None:
         bind_host, bind_port = host or settings.api_host, port or settings.api_port
         if (warning := exposure_warning(settings, bind_host)) is not None:
             err_console.print(warning, highlight=False, markup=False)
-        console.print(f"fairtel console at http://{bind_host}:{bind_port}/ (API: /api/v1, home {settings.home})", highlight=False)
+        if (taken := address_in_use(bind_host, bind_port)) is not None:  # said now, not after loading for a while
+            raise fail(ConfigError(f"cannot serve on {served_url(bind_host, bind_port)}: {taken} (another server "
+                                   "listens there?); choose another --port or stop that server"))
         forwarded, proxies = bool(trusted_proxy), ",".join(trusted_proxy or ()) or None
-        if workers == 1:
-            from fairtel.api import ApiOptions
-            from fairtel.web import create_console
+        # The address is printed once the server answers there, not before it has loaded (tens of seconds with an
+        # assistant's model): someone opening it at once would find nothing listening. Until then, each step.
+        url = served_url(bind_host, bind_port)
+        serving = threading.Event()
+        watcher = threading.Thread(
+            target=announce_when_serving, name="fairtel-serve-ready", daemon=True,
+            args=(bind_host, bind_port, serving, lambda: say(f"fairtel console ready at {url} (API: /api/v1, home {settings.home})")),
+        )
+        try:
+            if workers == 1:
+                say("loading the API and the console")
+                from fairtel.api import ApiOptions
+                from fairtel.web import create_console
 
-            web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context)
-            uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
-                        proxy_headers=forwarded, forwarded_allow_ips=proxies)
-        else:  # each process builds its own application from the environment
-            import os
+                web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context, progress=say)
+                say("starting the server")
+                watcher.start()
+                uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
+                            proxy_headers=forwarded, forwarded_allow_ips=proxies)
+            else:  # each process builds its own application from the environment
+                import os
 
-            os.environ["FAIRTEL_HOME"] = str(settings.home)
-            os.environ["FAIRTEL_SERVE_RATE_LIMIT"] = str(rate_limit)
-            uvicorn.run(
-                "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
-                log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
-                proxy_headers=forwarded, forwarded_allow_ips=proxies,
-            )
+                os.environ["FAIRTEL_HOME"] = str(settings.home)
+                os.environ["FAIRTEL_SERVE_RATE_LIMIT"] = str(rate_limit)
+                say(f"starting {workers} server processes: each loads the API, the console and the assistant")
+                watcher.start()
+                uvicorn.run(
+                    "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
+                    log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
+                    proxy_headers=forwarded, forwarded_allow_ips=proxies,
+                )
+        finally:
+            serving.set()  # stopped (or never started): nothing more to announce
 
     users = typer.Typer(help="Logins for people and API keys for systems.", no_args_is_help=True)
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -359,9 +360,24 @@ class FraudCase(Base):
     decided_at: Mapped[datetime | None]
 
 
+SUBSCRIBER_LOGIN_IN_USE = "role = 'subscriber' AND NOT disabled"
+
+
 class User(Base):
+    """A login. A line has at most one subscriber login in use (not disabled): the partial unique index holds it
+    in the database, whatever path writes the row (migration 0017)."""
+
     __tablename__ = "users"
-    __table_args__ = (one_of("role", Role),)
+    __table_args__ = (
+        one_of("role", Role),
+        Index(
+            "uq_users_msisdn_subscriber_in_use",
+            "msisdn",
+            unique=True,
+            sqlite_where=text(SUBSCRIBER_LOGIN_IN_USE),
+            postgresql_where=text(SUBSCRIBER_LOGIN_IN_USE),
+        ),
+    )
 
     username: Mapped[str] = mapped_column(ID, primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -31,7 +31,7 @@ from fairtel.api import (
     status_for,
 )
 from fairtel.api._explain import quantity_text
-from fairtel.api._paging import decode_cursor, encode_cursor
+from fairtel.api._paging import Page, decode_cursor, encode_cursor
 from fairtel.api._users import authenticate
 from fairtel.billing import line_text
 from fairtel.bootstrap import App
@@ -155,6 +155,48 @@ def usage_paging(usage: Any, lake: Lake, msisdn: str, cursor: str | None, base: 
     }
 
 
+def score_percent(score: float | None, lang: str) -> str:
+    """A detector's score (0 to 1) as a percentage, with the decimals that keep it from reading as certainty: 0.9954
+    reads ``99.5 %`` (``99.5%`` in Chinese), 0.99996 ``99.996 %``; only 1 itself reads 100, only 0 itself 0. A score
+    closer still reads ``> 99.999 %`` (or ``< 0.001 %``)."""
+    if score is None:
+        return ""
+    pct = float(score) * 100
+    text = ""
+    for places in (1, 2, 3):
+        shown = round(pct, places)
+        if (shown < 100 or pct >= 100) and (shown > 0 or pct <= 0):
+            text = f"{shown:.{places}f}"
+            break
+    else:
+        text = "> 99.999" if pct > 50 else "< 0.001"
+    return f"{text}%" if lang == "zh" else f"{text} %"
+
+
+# Words of the fraud page the shared table does not hold: who decided, and a suspended case's line now.
+FRAUD_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
+    "decision": ("Decision", "处理结果"),
+    "decided_by": ("Decided by {who}, {day}", "{who} 于 {day} 决定"),
+    "decided_by_only": ("Decided by {who}", "{who} 决定"),
+    "decision_note": ("Note", "备注"),
+    "line": ("Line", "号码状态"),
+    "active": ("in service (brought back)", "已复机"),
+    "suspended": ("suspended", "已停机"),
+    "closed": ("closed", "已销户"),
+    "not_registered": ("not registered", "未登记"),
+    "all_periods": ("All periods", "全部账期"),
+    "filter": ("Show", "筛选"),
+    "exact_score": ("The score as computed", "模型原始评分"),
+    "bad_period": ("A period is written YYYY-MM, e.g. 2026-09.", "账期格式为 YYYY-MM，例如 2026-09。"),
+}
+
+
+def fraud_word(key: str, lang: str, **values: str) -> str:
+    pair = FRAUD_WORDS.get(key)
+    text = key if pair is None else pair[1] if lang == "zh" else pair[0]
+    return text.format(**values) if values else text
+
+
 def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
     """The catalog's name of a plan, offer, zone ... in the reader's language; the id when it has none."""
     name = catalog.name_of(what, key)
@@ -168,7 +210,7 @@ class Console:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
-            pairs=chart_pairs, quantity=quantity_in,
+            pairs=chart_pairs, quantity=quantity_in, score_percent=score_percent, fraud_word=fraud_word,
             bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock,
             local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
@@ -400,8 +442,19 @@ def _routes(c: Console) -> APIRouter:
         return c.page(request, lambda acc, _w: c.render(request, "retention.html", page=ops.retention_list(acc, svc.app.lake, limit=200)))
 
     @r.get("/fraud")
-    def fraud(request: Request) -> Response:
-        return c.page(request, lambda acc, _w: c.render(request, "fraud.html", page=ops.list_fraud_cases(acc, limit=200)))
+    def fraud(request: Request, period: str | None = None) -> Response:
+        """The queue; ``period`` (``YYYY-MM``) shows one period's cases."""
+        chosen = (period or "").strip() or None
+
+        def build(acc: Any, _w: Principal) -> Response:
+            try:
+                page = ops.list_fraud_cases(acc, period=chosen, limit=200)
+            except InvalidInputError:  # a period not written YYYY-MM: said beside the filter, which keeps what was typed
+                return c.render(request, "fraud.html", status_code=422, page=Page(items=[], next_cursor=None),
+                                period=chosen or "", bad_period=True)
+            return c.render(request, "fraud.html", page=page, period=chosen or "", bad_period=False)
+
+        return c.page(request, build)
 
     @r.post("/fraud/{case_id}/decide")
     def decide(request: Request, case_id: str, csrf: str = Form(""), status: str = Form(...), note: str = Form(""),
@@ -491,10 +544,16 @@ def _routes(c: Console) -> APIRouter:
 
 
 def create_console(
-    settings: Settings, *, options: ApiOptions | None = None, assistant: Assistant | None = None, app: App | None = None
+    settings: Settings,
+    *,
+    options: ApiOptions | None = None,
+    assistant: Assistant | None = None,
+    app: App | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> FastAPI:
-    """The REST API (``/api/v1``) and the console (``/``) in one application: what ``fairtel serve`` runs."""
-    api = create_app(settings, options=options, assistant=assistant, app=app)
+    """The REST API (``/api/v1``) and the console (``/``) in one application: what ``fairtel serve`` runs.
+    ``progress`` is told each slow step as it begins (``create_app``)."""
+    api = create_app(settings, options=options, assistant=assistant, app=app, progress=progress)
     console = Console(api.state.services)
     api.include_router(_routes(console))
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
