@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 RETENTION_FILE = "retention.csv"
 MODEL_DIR = "churn-warning"
 _USAGE = ["record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
-          "peer", "roaming_country"]
+          "peer", "roaming_country", "offer_id", "amount_minor", "currency"]
 
 Home = Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]

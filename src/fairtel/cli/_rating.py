@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -129,9 +130,12 @@ def register(app: typer.Typer) -> None:
             "--catalog", help="Tariff catalog (default: the home's current one, else the demo catalog).")] = None,
         plan: Annotated[str | None, typer.Option("--plan", help="Plan for records that name none.")] = None,
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        together: Annotated[bool, typer.Option(
+            "--together", help="Price the records of one number, plan and month together, as its bill does: allowances "
+            "drawn and daily caps counted across them (default: each record alone).")] = False,
     ) -> None:
         """Price canonical usage records read as JSON on stdin (one object or a list); prints a JSON list."""
-        from fairtel.rating import quote
+        from fairtel.rating import default_plan, quote
 
         try:
             notes: list[str] = []
@@ -144,10 +148,31 @@ def register(app: typer.Typer) -> None:
             except json.JSONDecodeError as exc:
                 raise InvalidInputError([Problem("<stdin>", exc.lineno, None, f"not JSON: {exc.msg}")], what="stdin") from None
             records = data if isinstance(data, list) else [data]
-            out = quote(records, catalog, plan_id=plan)
+            out = quote(records, catalog, plan_id=plan, together=together)
         except FairtelError as exc:
             raise fail(exc, as_json=True) from None
         print_json(out)
+        # stdout is the JSON: a sum of these amounts is not a bill, and a record priced without the allowances its
+        # bill draws says so (its ``note``); the counts are said beside
+        undrawn = sum(1 for q in out if "note" in q)
+        if undrawn:
+            err_console.print(f"note: {undrawn} record{'s' if undrawn != 1 else ''} priced alone, without a plan state "
+                              "(allowance_used): no allowance drawn, where a bill draws the plan's allowances first; "
+                              "give allowance_used, or --together to price a month's records as its bill does",
+                              markup=False, highlight=False, soft_wrap=True)
+        if plan is None and not catalog.subjects:
+            payg = default_plan(catalog)
+            # a subscriber's record (it names the number) is easily taken to be priced under the line's plan
+            defaulted = sum(1 for r, q in zip(records, out, strict=True) if isinstance(r, Mapping) and r.get("msisdn")
+                            and not r.get("plan_id") and q.get("plan_id") == payg)
+            if defaulted:
+                err_console.print(f"note: {defaulted} record{'s' if defaulted != 1 else ''} of a number named no plan_id "
+                                  f"and no --plan was given: priced under the catalog's pay-as-you-go plan {payg}, not "
+                                  "the plan of the number's line", markup=False, highlight=False, soft_wrap=True)
+        if len(out) > 1:
+            err_console.print("note: quotes price usage only: a bill adds the plan's monthly fee (pro-rated in the month "
+                              "of activation or closing), value-added charges only under a confirmed subscription, tax "
+                              "and adjustments", markup=False, highlight=False, soft_wrap=True)
         if any("error" in q for q in out):
             raise typer.Exit(1)
 

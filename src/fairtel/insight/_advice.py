@@ -6,8 +6,9 @@ and the plan's monthly fee is added for each month the subscriber used the servi
 of the month of activation is pro-rated by days in service exactly as the bill run does). The recommended plan is the one that would have cost least over those months, among the candidate
 plans and the subscriber's own; a plan that cannot price some of the subscriber's usage (a record left
 unrated) is not offered to that subscriber. Value-added charges are priced only when a consent gate is
-given (then an offer a plan includes costs nothing on that plan, as on the bill); without one they are left
-out, since they cost the offer's price whatever the plan.
+given (then an offer a plan includes costs nothing on that plan, as on the bill) and the usage carries what the
+gate needs of them (``VAS_COLUMNS``: the offer); otherwise they are left out, since they cost the
+offer's price whatever the plan, and the result says so (``vas_priced``, ``notes``), as do the notices.
 
 Only a plan the subscriber could order is advised (the catalog's ``[plans.eligibility]``): a plan withdrawn from
 sale, outside its sale window at the time of the advice or sold only through other channels than the advice's
@@ -43,6 +44,18 @@ from fairtel.insight._features import in_utc
 from fairtel.rating import VasGate, rate
 
 PRICED_KINDS = ("voice", "sms", "data")
+# what any consent gate needs of a value-added record besides its number and start (``rating.VasGate``): without
+# its offer every value-added record is an unknown offer at no cost, so the charges can only be left out (and said
+# to be). A gate that checks the amount charged (``rating.consent_gate``) reads ``amount_minor`` and ``currency``
+# too: without them it refuses the charge as mispriced, where the bill run, reading whole records, bills it.
+VAS_COLUMNS = ("offer_id",)
+
+
+def vas_columns_missing(usage: pl.DataFrame) -> tuple[str, ...]:
+    """The ``VAS_COLUMNS`` ``usage`` lacks (none when it has no value-added record)."""
+    if "kind" not in usage.columns or not usage.filter(pl.col("kind") == "vas").height:
+        return ()
+    return tuple(c for c in VAS_COLUMNS if c not in usage.columns)
 
 COST_COLUMNS: dict[str, pl.DataType] = {
     "msisdn": pl.String(),
@@ -108,6 +121,8 @@ class AdviceResult:
     plans: tuple[str, ...]  # the plans on offer to someone: asked for and on sale through the channel at the time
     currency: str
     vas_priced: bool = False  # value-added charges priced through a consent gate (else left out)
+    # a consent gate was given but the usage lacks these columns of its value-added records: they were left out
+    vas_missing: tuple[str, ...] = ()
     # plan → why it is advised to no one (not asked for, withdrawn, outside its sale window, another channel)
     excluded: Mapping[str, tuple[Refusal, ...]] = field(default_factory=dict)
     # REFUSED_COLUMNS: a plan of ``plans`` some subscriber may not be advised (an age range), never their own plan
@@ -137,6 +152,11 @@ class AdviceResult:
             out.append(f"no month priced: no usage in a billing month that has ended on the operator's clock{when}")
         for key, why in sorted(self.left_out.items()):
             out.append(f"left out {key}: {why.en}")
+        if self.vas_missing:
+            cols = self.vas_missing
+            named = cols[0] if len(cols) == 1 else f"{', '.join(cols[:-1])} or {cols[-1]}"
+            out.append(f"value-added charges left out: the usage has no {named} column, so no "
+                       "value-added charge could be priced (the bills charge the consented ones)")
         if self.skipped.height:
             counts = self.skipped.group_by("reason").agg(pl.len()).sort("reason")
             out.append("advised nothing: " + "; ".join(
@@ -264,10 +284,10 @@ def price_months(
     A subscriber-month counts when the subscriber has usage in it; its fee is the plan's monthly fee,
     pro-rated as the bill run does (``billing.prorated_fee_minor``) in the month the subscriber was activated
     when ``activated_at`` (msisdn → aware instant) names it. ``gate``: the consent gate for VAS records;
-    without one they are not priced.
+    without one they are not priced, nor in a month whose usage lacks what any gate needs of them (``VAS_COLUMNS``):
+    each would be an unknown offer at no cost, as no bill prices it.
     """
     fees = _fee_minor(catalog)
-    kinds = (*PRICED_KINDS, "vas") if gate is not None else PRICED_KINDS
     since = activated_at or {}
     candidates = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
     wanted = pl.Series("msisdn", sorted(set(msisdns)), dtype=pl.String)
@@ -275,6 +295,7 @@ def price_months(
     total = len(usage_by_period) * len(candidates)
     for key, usage in sorted(usage_by_period.items()):
         period = _period(key, catalog)
+        kinds = (*PRICED_KINDS, "vas") if gate is not None and not vas_columns_missing(usage) else PRICED_KINDS
         month = usage.filter(pl.col("kind").is_in(kinds) & pl.col("msisdn").is_in(wanted.implode()))
         users = month.select(pl.col("msisdn").unique().sort())
         if users.height == 0:
@@ -581,6 +602,8 @@ def advise(
     priced = [*open_to_some, *(p for p in held if p not in open_to_some)]
     costs = price_months(by_period, catalog, subs["msisdn"].to_list(), plans=priced, activated_at=activated, gate=gate,
                          progress=progress)
+    # a gate over usage that lacks what it reads prices no value-added charge: the notices must not say they are in
+    missing = vas_columns_missing(usage) if gate is not None else ()
     currency = catalog.operator.currency
     advice = best_plans(costs, subs.select("msisdn", "plan_id"), currency=currency, min_saving_minor=min_saving_minor,
                         candidates=candidates, refused=refused)
@@ -593,7 +616,8 @@ def advise(
         periods=tuple(sorted(by_period)),
         plans=tuple(candidates),
         currency=currency,
-        vas_priced=gate is not None,
+        vas_priced=gate is not None and not missing,
+        vas_missing=missing,
         excluded=excluded,
         refused=refused,
         reasons=reasons,

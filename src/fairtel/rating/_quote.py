@@ -13,6 +13,7 @@ duration of years (the band walk would not end). Only a VAS record's amount may 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -321,14 +322,81 @@ def _in_order(rated: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: str | None = None) -> list[dict[str, Any]]:
+def _entry(catalog: Catalog, record_id: Any, plan: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """A priced record's entry: its amount (the sum of its lines, or a CGRateS rate's exact amount), rule and lines."""
+    currency = catalog.operator.currency
+    exp = minor_units(currency)
+    exact = _exact_amount(catalog, lines, exp)
+    total = sum(ln["amount_minor"] for ln in lines)
+    scale = amount_scale(catalog)
+    charged = [ln for ln in lines if ln["allowance_id"] is None] or lines
+    rules = list(dict.fromkeys(ln["rule_id"] for ln in charged))
+    return {
+        "record_id": record_id,
+        "amount": _at_scale(exact if exact is not None else Decimal(total).scaleb(-exp), scale),
+        "currency": currency,
+        "rule": rules[0] if len(rules) == 1 else "+".join(rules),
+        "plan_id": plan,
+        "lines": [
+            {
+                **{k: ln[k] for k in (
+                    "line", "rule_id", "rate_id", "zone", "roaming_zone", "band", "offset", "quantity", "unit",
+                    "allowance_id", "allowance_before", "allowance_used", "charged_quantity", "capped", "throttled",
+                )},
+                "offset": ln["_at"],
+                "amount": _at_scale(Decimal(ln["amount_minor"]).scaleb(-exp), scale),
+            }
+            for ln in lines
+        ],
+    }
+
+
+def _unrated_entry(catalog: Catalog, record_id: Any, plan: str, record: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    why = why_unrated(catalog, record, reason, plan_id=plan)
+    return {"record_id": record_id, "plan_id": plan,
+            "error": {"code": reason, "message": f"not rated: {why.en}", "message_zh": f"未计费：{why.zh}",
+                      "details": why.details}}
+
+
+def _skipped_allowances(catalog: Catalog, plan: str, lines: list[dict[str, Any]]) -> list[str]:
+    """The plan's allowances that would have covered some of what a record priced without a plan state (none drawn)
+    was charged: matched on the situation rating found for each charged line (kind, direction, zone, roaming zone,
+    band). A line that cost nothing (a free rule) costs nothing drawn or not."""
+    found: list[str] = []
+    charged = [ln for ln in lines if ln["amount_minor"] > 0]
+    for a in catalog.plan(plan).allowances:
+        if a.id not in found and any(a.match.matches(ln["kind"], ln["direction"], ln["zone"], ln["roaming_zone"], ln["band"])
+                                     for ln in charged):
+            found.append(a.id)
+    return found
+
+
+def no_state_note(allowances: Sequence[str]) -> dict[str, str]:
+    """What a quote made without a plan state says of the allowances it did not draw (``note``, ``note_zh``)."""
+    ids = ", ".join(allowances)
+    return {
+        "note": f"no allowance drawn: the record names no plan state (allowance_used), so it is priced as if the plan "
+                f"had no allowance, where a bill draws {ids} first (a month's records quoted one by one may come to more "
+                "than the bill's usage charges): give allowance_used, or quote the month's records together (--together)",
+        "note_zh": f"未扣减套餐内用量：话单没有给出套餐用量状态（allowance_used），按套餐不含任何套餐内用量计价；"
+                   f"账单会先从 {ids} 中扣减（逐条报价的月度合计可能高于账单的用量费用）：请给出 allowance_used，或把当月话单合并报价（--together）",
+    }
+
+
+def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: str | None = None,
+          together: bool = False) -> list[dict[str, Any]]:
     """For each record: ``record_id``, ``amount`` (decimal string), ``currency``, ``rule`` (the rule of its
     charged line) and its ``lines``; or ``record_id`` and ``error`` when it cannot be priced (a record rating
     leaves out: its reason code, and in words, ``why_unrated``, what no rule matched). Every amount, the record's
-    and its lines', zero too, is written to one scale, the catalog's (``amount_scale``)."""
-    out: list[dict[str, Any]] = []
-    currency = catalog.operator.currency
-    exp = minor_units(currency)
+    and its lines', zero too, is written to one scale, the catalog's (``amount_scale``).
+
+    Each record is priced alone, drawing no allowance unless it names a plan state (``allowance_used``); a record
+    priced without one that a plan's allowance would have covered says so (``note``, ``note_zh``). With
+    ``together`` the records of one number, plan and billing period are priced as rating prices that period
+    (``fairtel rate``, then the bill): in time order, allowances drawn and daily caps counted across them, from the
+    plan state their records name (one state for the group; none: a fresh period). Their entries stay one per
+    record, in input order."""
+    out: list[dict[str, Any] | None] = []
     rows: dict[int, dict[str, str | None]] = {}
     early: dict[int, list[Problem]] = {}
     for i, raw in enumerate(records):
@@ -339,6 +407,8 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
             else:
                 rows[i] = row
     frames, late = _records(rows)
+    # good records: (plan, period, opening state) per input position
+    ready: dict[int, tuple[str, Period, pl.DataFrame | None]] = {}
     for i, raw in enumerate(records):
         where = f"record[{i}]"
         if not isinstance(raw, Mapping):
@@ -360,40 +430,83 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
                 raise InvalidInputError([Problem(where, None, "allowance_used", f"plan {plan} has no allowance "
                                                  + ", ".join(map(repr, unknown)), "unknown_allowance")], what=where)
             period = Period.containing(frame["started_at"][0], catalog.operator.timezone)
-            result = rate(frame, catalog, {frame["msisdn"][0]: plan}, period=period, gate=price_only_gate,
-                          opening_state=opening, allowances=opening is not None)
         except FairtelError as exc:
             out.append({"record_id": record_id, "error": exc.to_dict()})
             continue
-        if result.unrated.height:
-            reason = result.unrated["reason"][0]
-            why = why_unrated(catalog, frame.row(0, named=True), reason, plan_id=plan)
-            out.append({"record_id": record_id, "plan_id": plan,
-                        "error": {"code": reason, "message": f"not rated: {why.en}",
-                                  "message_zh": f"未计费：{why.zh}", "details": why.details}})
+        out.append(None)
+        ready[i] = (plan, period, opening)
+    if together:
+        _price_together(records, catalog, frames, ready, out)
+    else:
+        for i, (plan, period, opening) in ready.items():
+            out[i] = _price_alone(records[i], catalog, frames[i], plan, period, opening, f"record[{i}]")
+    return [e for e in out if e is not None]
+
+
+def _price_alone(raw: Mapping[str, Any], catalog: Catalog, frame: pl.DataFrame, plan: str, period: Period,
+                 opening: pl.DataFrame | None, where: str) -> dict[str, Any]:
+    record_id = raw.get("record_id") or where
+    try:
+        result = rate(frame, catalog, {frame["msisdn"][0]: plan}, period=period, gate=price_only_gate,
+                      opening_state=opening, allowances=opening is not None)
+    except FairtelError as exc:
+        return {"record_id": record_id, "error": exc.to_dict()}
+    if result.unrated.height:
+        return _unrated_entry(catalog, record_id, plan, frame.row(0, named=True), result.unrated["reason"][0])
+    lines = _in_order(result.rated)
+    entry = _entry(catalog, record_id, plan, lines)
+    if opening is None:
+        skipped = _skipped_allowances(catalog, plan, lines)
+        if skipped:
+            entry.update(no_state_note(skipped))
+    return entry
+
+
+def _price_together(records: Sequence[Mapping[str, Any]], catalog: Catalog, frames: Mapping[int, pl.DataFrame],
+                    ready: Mapping[int, tuple[str, Period, pl.DataFrame | None]], out: list[dict[str, Any] | None]) -> None:
+    """``quote(together=True)``: each group of records of one number, plan and period rated in one call."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, (plan, period, _opening) in ready.items():
+        groups.setdefault((str(frames[i]["msisdn"][0]), plan, period.key), []).append(i)
+    for (msisdn, plan, _key), members in groups.items():
+        period = ready[members[0]][1]
+        named = [i for i in members if ready[i][2] is not None]
+        states = {json.dumps(dict(records[i]["allowance_used"]), sort_keys=True) for i in named}
+        seen: dict[tuple[str, str], int] = {}
+        clash: dict[int, Problem] = {}
+        for i in members:
+            key = (str(frames[i]["source"][0]), str(frames[i]["record_id"][0]))
+            if key in seen:  # mediation keeps one record per source and id: which of the two would be billed is moot
+                clash[i] = Problem(f"record[{i}]", None, "record_id", f"record {key[1]!r} of source {key[0]!r} is given "
+                                   f"twice (record[{seen[key]}] too): records priced together need distinct ids",
+                                   "duplicate_record")
+            else:
+                seen[key] = i
+        if len(states) > 1:
+            for i in named:
+                clash.setdefault(i, Problem(f"record[{i}]", None, "allowance_used", f"the records of {msisdn} under "
+                                            f"plan {plan} in {period.key}, priced together, name different plan states: "
+                                            "give one (on any of them)", "conflicting_state"))
+        for i, problem in clash.items():
+            out[i] = {"record_id": records[i].get("record_id") or f"record[{i}]",
+                      "error": InvalidInputError([problem], what=f"record[{i}]").to_dict()}
+        members = [i for i in members if i not in clash]
+        if not members:
             continue
-        lines = _in_order(result.rated)
-        exact = _exact_amount(catalog, lines, exp)
-        total = sum(ln["amount_minor"] for ln in lines)
-        scale = amount_scale(catalog)
-        charged = [ln for ln in lines if ln["allowance_id"] is None] or lines
-        rules = list(dict.fromkeys(ln["rule_id"] for ln in charged))
-        out.append({
-            "record_id": record_id,
-            "amount": _at_scale(exact if exact is not None else Decimal(total).scaleb(-exp), scale),
-            "currency": currency,
-            "rule": rules[0] if len(rules) == 1 else "+".join(rules),
-            "plan_id": plan,
-            "lines": [
-                {
-                    **{k: ln[k] for k in (
-                        "line", "rule_id", "rate_id", "zone", "roaming_zone", "band", "offset", "quantity", "unit",
-                        "allowance_id", "allowance_before", "allowance_used", "charged_quantity", "capped", "throttled",
-                    )},
-                    "offset": ln["_at"],
-                    "amount": _at_scale(Decimal(ln["amount_minor"]).scaleb(-exp), scale),
-                }
-                for ln in lines
-            ],
-        })
-    return out
+        opening = next((ready[i][2] for i in members if ready[i][2] is not None), None)
+        try:
+            result = rate(pl.concat([frames[i] for i in members]), catalog, {msisdn: plan}, period=period,
+                          gate=price_only_gate, opening_state=opening, allowances=True)
+        except FairtelError as exc:
+            for i in members:
+                out[i] = {"record_id": records[i].get("record_id") or f"record[{i}]", "error": exc.to_dict()}
+            continue
+        rated = result.rated.partition_by("source", "record_id", as_dict=True)
+        unrated = {(r["source"], r["record_id"]): r["reason"] for r in result.unrated.iter_rows(named=True)}
+        for i in members:
+            key = (str(frames[i]["source"][0]), str(frames[i]["record_id"][0]))
+            record_id = records[i].get("record_id") or f"record[{i}]"
+            if key in unrated:
+                out[i] = _unrated_entry(catalog, record_id, plan, frames[i].row(0, named=True), unrated[key])
+            else:
+                out[i] = _entry(catalog, record_id, plan, _in_order(rated[key]))
