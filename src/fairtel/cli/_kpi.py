@@ -27,6 +27,8 @@ def _v(value: Any) -> Any:
 
 def print_kpis(report: KpiReport) -> None:
     """The month's KPIs as a table; a figure that has no data yet reads "n/a", its counts beside it say why."""
+    from fairtel.care import category_label
+
     d = report.to_dict()
     c, a, n, s, ch = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"]
     rows: list[list[Any]] = [
@@ -37,7 +39,8 @@ def print_kpis(report: KpiReport) -> None:
             f"{c['unexplained_charge']} ({_v(c['unexplained_charge_per_million'])} per "
             f"million; reference {_v(c['unexplained_charge_reference_per_million'])})",
         ],
-        *[[f"  {cat}", f"{v['count']} ({_v(v['per_million'])} per million)"] for cat, v in c["by_category"].items()],
+        *[[f"  {category_label(cat, 'en')}", f"{v['count']} ({_v(v['per_million'])} per million)"]
+          for cat, v in c["by_category"].items()],
         [
             "SLA attainment",
             f"{_v(s['attainment'])} ({s['resolved_in_time']} of {s['resolved']} resolved; "

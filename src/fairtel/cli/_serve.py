@@ -217,7 +217,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        console.print(table("users", ["username", "role", "msisdn", "disabled"], [list(d.values()) for d in data]))
+        console.print(table("users", ["username", "role", "msisdn", "disabled"],  # staff logins have no line
+                            [[d["username"], d["role"], d["msisdn"] or "", "yes" if d["disabled"] else ""] for d in data]))
 
     @users.command("key")
     def key(
