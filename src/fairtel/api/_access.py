@@ -56,9 +56,12 @@ _LOGIN_PSEUDONYM = re.compile(r"u[0-9a-hjkmnp-tv-z]{20}")
 
 
 class Pseudonyms:
-    """The keyed pseudonyms of numbers and customer ids, memoised (the same few numbers recur)."""
+    """The keyed pseudonyms of numbers and customer ids, memoised (the same few numbers recur). ``home_country``:
+    the operator's home country (``Settings.home_country``), whose numbering plan reads the numbers written as
+    dialled at home in free text (``Access.hide_numbers``); ``None``: mainland China's."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, home_country: str | None = None) -> None:
+        self.home_country = home_country
         self._msisdn = Pseudonymizer(key, domain="msisdn")
         self._customer = Pseudonymizer(key, domain="customer")
         self.msisdn = lru_cache(maxsize=65536)(self._msisdn.__call__)
@@ -279,8 +282,9 @@ class Access:
         """``text`` with every number in it, however written (``+86 138-0013-8000``, ``13800138000``), replaced by
         the keyed pseudonym of its E.164 form, the one the audit files its subscriber under, and ID-card and
         bank-card numbers hidden: free text bound for the audit. A run of digits inside an id (``fnd_01jd1234567…``,
-        ``cmp-0000099``) is the id's."""
-        return pseudonymise_numbers(text, self.pseudonyms.msisdn)
+        ``cmp-0000099``) is the id's. Numbers written as dialled at home are read by the numbering plan of the
+        operator's home country (``Pseudonyms.home_country``: ``0151 2345 6789`` is ``4915123456789`` in Germany)."""
+        return pseudonymise_numbers(text, self.pseudonyms.msisdn, home_country=self.pseudonyms.home_country)
 
     def audit(
         self, action: str, resource: str, *, msisdn: str | None = None, reason: str | None = None, subject: str | None = None

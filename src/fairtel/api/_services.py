@@ -86,7 +86,7 @@ def find_assistant(settings: Settings, app: App | None = None) -> Assistant | No
 
     pseudonymize = Pseudonymizer(settings.secret_key.get_secret_value(), domain="msisdn")
     data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize)
-    assistant: Assistant = CareAssistant(model, data, sla=sla)
+    assistant: Assistant = CareAssistant(model, data, sla=sla, home_country=settings.home_country)
     return assistant
 
 
@@ -151,7 +151,7 @@ class Services:
         self.sla: SlaPolicy = sla_policy(app.settings.sla)  # the deadlines complaints are opened and judged by
         secret = app.settings.secret_key.get_secret_value()
         self.signer = TokenSigner(secret, ttl=options.token_ttl)
-        self.pseudonyms = Pseudonyms(secret)
+        self.pseudonyms = Pseudonyms(secret, home_country=app.settings.home_country)
         self.assistant = assistant
         self.bills = IssuedBills(options.bill_cache_size)
         self.audit_log = AuditLog(lambda: app.db)

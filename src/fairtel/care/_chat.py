@@ -61,7 +61,9 @@ class Assistant:
     ``sla``: the operator's complaint deadlines; a recorded complaint's reply quotes its category's.
     ``account_lines``: a subscriber's conversation (``reply``) may read the other lines of their own customer
     account (the customer the register files their line under), each read audited where the data port can
-    (``LineReadAudit``); False (the default: an account may be a family's or a company's, and the register does not say which line is the holder's) keeps it to the line they sign in with."""
+    (``LineReadAudit``); False (the default: an account may be a family's or a company's, and the register does not say which line is the holder's) keeps it to the line they sign in with.
+    ``home_country``: the operator's home country (``Settings.home_country``; ``None``: mainland China), whose
+    numbering plan reads the numbers written as dialled at home in a message (``Dialog``)."""
 
     def __init__(
         self,
@@ -74,11 +76,12 @@ class Assistant:
         clock: Callable[[], float] = time.monotonic,
         sla: SlaPolicy = DEFAULT_SLA,
         account_lines: bool = False,
+        home_country: str | None = None,
     ) -> None:
         classify = classifier_of(model) if isinstance(model, IntentModel) else model
         self.data = data
         self.account_lines = account_lines
-        self.dialog = Dialog(data, classify, sla=sla)
+        self.dialog = Dialog(data, classify, sla=sla, home_country=home_country)
         self.log = log
         self.session_ttl_s = session_ttl_s
         self.max_sessions = max_sessions

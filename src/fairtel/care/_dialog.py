@@ -192,12 +192,17 @@ Classifier = Callable[[str], IntentPrediction]
 class Dialog:
     """The conversation rules over a data port and an intent classifier (stateless: state is the
     :class:`Conversation` passed in). ``sla``: the operator's complaint deadlines, quoted to a subscriber
-    whose complaint is recorded (the same policy the complaints are opened under)."""
+    whose complaint is recorded (the same policy the complaints are opened under). ``home_country``: the
+    operator's home country (ISO 3166-1 alpha-2; ``None``: mainland China), whose numbering plan reads the numbers
+    a message writes as dialled at home where the transcript keeps them masked."""
 
-    def __init__(self, data: CareData, classify: Classifier, *, sla: SlaPolicy = DEFAULT_SLA) -> None:
+    def __init__(
+        self, data: CareData, classify: Classifier, *, sla: SlaPolicy = DEFAULT_SLA, home_country: str | None = None,
+    ) -> None:
         self.data = data
         self.classify = classify
         self.sla = sla
+        self.home_country = home_country
 
     # -- the turn ---------------------------------------------------------------------------------------
     def turn(self, conv: Conversation, message: str, language: str) -> tuple[Reply, bool]:
@@ -206,7 +211,7 @@ class Dialog:
         # What a hand-off carries to the agents: any number but the caller's own line is kept masked, as the
         # assistant says it back (a stranger's was only refused; another line of the account is not the one the
         # agent taking the hand-off is assigned to).
-        said = _scrub(message, (conv.msisdn,) if conv.msisdn else ())
+        said = _scrub(message, (conv.msisdn,) if conv.msisdn else (), self.home_country)
         conv.transcript.append(("user", said))
         conv.line, conv.complaining = None, False
         try:
@@ -1083,11 +1088,13 @@ def _category_of(text: str) -> str | None:
     return None if found.value == "other" else found.value
 
 
-def _scrub(message: str, readable: tuple[str, ...]) -> str:
-    """``message`` with every number that is not one of ``readable`` masked (``137****7000``)."""
+def _scrub(message: str, readable: tuple[str, ...], home_country: str | None = None) -> str:
+    """``message`` with every number that is not one of ``readable`` masked (``137****7000``); a number written as
+    dialled at home is read by the numbering plan of the operator's ``home_country`` (``None``: mainland China's),
+    so that the caller's own line (``0151 2345 6789`` in Germany) is kept as written."""
 
     def one(digits: str) -> str:
-        msisdn = e164_of(digits)
+        msisdn = e164_of(digits, home_country=home_country)
         if msisdn in readable:
             return digits
         return _mask(msisdn) if len(msisdn) == 13 and msisdn.startswith("86") else "*" * len(digits)

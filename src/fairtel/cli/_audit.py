@@ -143,11 +143,12 @@ def audit_change(
     pseudonym, login = _pseudonymizers(app.settings.secret_key.get_secret_value())
     command = command_of(ctx)
     request_id = new_id("cli")
+    home = app.settings.home_country  # numbers written as dialled at home are read by its numbering plan
     record_accesses(conn, [access_row(
         actor=_actor(ctx, login), role=CLI_ROLE, action=action,
-        resource=pseudonymise_numbers(resource, pseudonym)[:255],
+        resource=pseudonymise_numbers(resource, pseudonym, home_country=home)[:255],
         subject_msisdn_pseudonym=pseudonym(msisdn) if msisdn else None,
-        reason=pseudonymise_numbers(f"{reason}; {command}, run by {run_by(ctx)}", pseudonym),
+        reason=pseudonymise_numbers(f"{reason}; {command}, run by {run_by(ctx)}", pseudonym, home_country=home),
         request_id=request_id, at=utc_now(),
     )])
     return request_id
@@ -184,12 +185,14 @@ def audit_shown(
     reason = f"{command}: {what} in clear, {people}; to {destination(to)}; run by {run_by(ctx)}"
     request_id = new_id("cli")
     at = utc_now()
+    home = app.settings.home_country
 
     def row(subject: str | None) -> dict[str, Any]:
         return access_row(
             actor=actor, role=CLI_ROLE, action=action,
-            resource=pseudonymise_numbers(resource or f"cli/{command.removeprefix('fairtel ')}", pseudonym)[:255],
-            subject_msisdn_pseudonym=subject, reason=pseudonymise_numbers(reason, pseudonym),
+            resource=pseudonymise_numbers(resource or f"cli/{command.removeprefix('fairtel ')}", pseudonym,
+                                          home_country=home)[:255],
+            subject_msisdn_pseudonym=subject, reason=pseudonymise_numbers(reason, pseudonym, home_country=home),
             request_id=request_id, at=at,
         )
 

@@ -929,7 +929,7 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
                                      for r in refused.head(20).iter_rows(named=True)], what="release")
         pending = pending.join(refused.select(key), on=key, how="anti")
         pseudonym = msisdn_pseudonyms(app)
-        said = hide_numbers(note, pseudonym)
+        said = hide_numbers(note, pseudonym, app.settings.home_country)
         now = utc_now()
         entries = []
         free: tuple[str, ...] = ()

@@ -66,7 +66,7 @@ def build_assistant(fapp: App, *, today: date | None = None, report: Any = None,
                          sla=sla, **kwargs)
     model = load_intent_model(fapp.settings.models_dir, progress=report)
     sink = ConversationLog(fapp.settings.home / CARE_DIR) if log else None
-    return Assistant(model, data, log=sink, sla=sla)
+    return Assistant(model, data, log=sink, sla=sla, home_country=fapp.settings.home_country)
 
 
 def _script_lines(lines: Iterable[str]) -> list[str]:
@@ -297,7 +297,8 @@ def _audit_as(fapp: App, actor: str, role: str, ctx: typer.Context | None = None
     from fairtel.store import AuditAs
 
     pseudonym = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="msisdn")
-    reason = pseudonymise_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym)
+    reason = pseudonymise_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym,
+                                  home_country=fapp.settings.home_country)
     return AuditAs(actor, role, pseudonym, reason=reason)
 
 
@@ -330,16 +331,22 @@ ByOpt = Annotated[str, typer.Option("--by", help="Who does it (recorded in the h
 IdArg = Annotated[str, typer.Argument(help="The complaint id.")]
 
 
-def _note_shown(note: str | None, msisdn: str) -> str | None:
+def _note_shown(note: str | None, msisdn: str, home_country: str | None = None) -> str | None:
     """A note of a complaint's history as the command line shows it, the way the API shows it to the agent
-    handling the complaint: the subscriber's own number (however written: ``13800138000`` is ``8613800138000``)
-    as written, every other number masked (``138****8000``: a third party's, which the audit does not name),
-    ID-card and bank-card numbers hidden, the digits of ids (``cmp-0000099``) left as they are."""
+    handling the complaint: the subscriber's own number (however written, read by the numbering plan of the
+    operator's ``home_country``: ``13800138000`` is ``8613800138000`` in China, ``0151 2345 6789`` is
+    ``4915123456789`` in Germany) as written, every other number masked (``138****8000``: a third party's, which
+    the audit does not name), ID-card and bank-card numbers hidden, the digits of ids (``cmp-0000099``) left as
+    they are."""
     from fairtel.privacy import e164_of, mask_msisdn, replace_numbers
 
     if note is None:
         return None
-    return replace_numbers(note, lambda digits: digits if e164_of(digits) == msisdn else mask_msisdn(digits), standalone=True)
+
+    def shown(digits: str) -> str:
+        return digits if e164_of(digits, home_country=home_country) == msisdn else mask_msisdn(digits)
+
+    return replace_numbers(note, shown, standalone=True)
 
 
 def _register_lifecycle(sub: typer.Typer) -> None:
@@ -399,7 +406,9 @@ def _register_lifecycle(sub: typer.Typer) -> None:
                             subjects=[rec.msisdn], what=f"complaint {complaint_id} and its history", conn=conn)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn)) for e in rec.history))
+        home_country = fapp.settings.home_country
+        rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country))
+                                         for e in rec.history))
         if as_json:
             print_json(rec.to_dict())
             return

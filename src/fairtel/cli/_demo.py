@@ -304,13 +304,19 @@ def run_demo(ctx: DemoContext) -> list[StageResult]:
 
 
 def _check_clock(fapp: Any) -> None:
-    """Refuse, before synthesising anything, settings on another clock than the demo operator's catalog (which the
-    load would refuse once the operator is written) or the home's current one (``Settings.clock_mismatch``)."""
+    """Refuse, before synthesising anything, settings on another clock or in another country than the demo operator's
+    catalog (which the load would refuse once the operator is written) or the home's current one
+    (``Settings.clock_mismatch``, ``Settings.country_mismatch``)."""
     from fairtel.catalog import default_catalog_path, load_catalog
     from fairtel.cli._home import home_catalog
+    from fairtel.core.errors import ConfigError
 
     fapp.settings.check_clock(load_catalog(default_catalog_path()).operator.timezone)
-    fapp.settings.check_clock(home_catalog(fapp, None, []).operator.timezone)
+    current = home_catalog(fapp, None, [])
+    fapp.settings.check_clock(current.operator.timezone)
+    for country in (load_catalog(default_catalog_path()).home_country, current.home_country):
+        if (why := fapp.settings.country_mismatch(country)) is not None:  # the load would refuse it too
+            raise ConfigError(why, details={"catalog_country": country, "country": fapp.settings.home_country})
 
 
 def _figures_text(figures: dict[str, Any]) -> str:

@@ -292,12 +292,14 @@ def msisdn_pseudonyms(app: App) -> Callable[[str], str]:
     return Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
 
 
-def hide_numbers(text: str | None, pseudonym: Callable[[str], str]) -> str | None:
+def hide_numbers(text: str | None, pseudonym: Callable[[str], str], home_country: str | None = None) -> str | None:
     """A note with every number in it, however written, kept as its keyed pseudonym (as the API keeps numbers out
-    of the audit): the note reaches the audit, the case files and the analysts reading the case."""
+    of the audit): the note reaches the audit, the case files and the analysts reading the case. Numbers written
+    as dialled at home are read by the numbering plan of the operator's ``home_country`` (``Settings.home_country``;
+    ``None``: mainland China's), so that a subscriber's number is kept as the pseudonym the audit files them under."""
     from fairtel.privacy import pseudonymise_numbers
 
-    return None if text is None else pseudonymise_numbers(text, pseudonym)
+    return None if text is None else pseudonymise_numbers(text, pseudonym, home_country=home_country)
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -586,7 +588,7 @@ def register(fraud_app: typer.Typer) -> None:
                 files, queue = load_queue(app)
                 decision, suspension = queue.decide(
                     case, CaseStatus.CONFIRMED if confirm else CaseStatus.FALSE_ALARM,
-                    by=name, at=utc_now(), note=hide_numbers(note, pseudonym), suspend=suspend,
+                    by=name, at=utc_now(), note=hide_numbers(note, pseudonym, app.settings.home_country), suspend=suspend,
                 )
                 decided = queue.get(case)
                 line = record_decision(app, files, decided, decision, suspension, pseudonym)

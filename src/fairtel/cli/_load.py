@@ -167,9 +167,11 @@ def _optional(module: str, name: str) -> Any:
 
 
 def _validate_catalog(path: Path, text: str, settings: Settings) -> tuple[set[str] | None, bool, str | None]:
-    """Plan ids of a valid catalog; raises ``CatalogError`` listing every problem of an invalid one, and for a
-    catalog on another clock than the home's settings (``Settings.clock_mismatch``): nothing is imported then, so no
-    usage is filed under periods that rating would read on another clock."""
+    """Plan ids of a valid catalog; raises ``CatalogError`` listing every problem of an invalid one, for a catalog
+    on another clock than the home's settings (``Settings.clock_mismatch``): nothing is imported then, so no usage is
+    filed under periods that rating would read on another clock; and for one whose operator is at home in another
+    country than the settings' (``Settings.country_mismatch``), whose subscribers' numbers written as dialled at home
+    would be read by another numbering plan where free text is pseudonymised or masked."""
     from fairtel.catalog import parse_catalog
     from fairtel.core.settings import toml_line
 
@@ -180,6 +182,10 @@ def _validate_catalog(path: Path, text: str, settings: Settings) -> tuple[set[st
     if why is not None:
         raise CatalogError([Problem(str(path), toml_line(text, ("operator", "timezone")), "operator.timezone", why,
                                     "clock_mismatch")], what=f"catalog {path}")
+    why = settings.country_mismatch(catalog.home_country)
+    if why is not None:  # the country the catalog names, else its time zone's (the line of [operator] then)
+        raise CatalogError([Problem(str(path), toml_line(text, ("operator", "country")), "operator.country", why,
+                                    "country_mismatch")], what=f"catalog {path}")
     return {p.id for p in catalog.plans}, True, None
 
 
