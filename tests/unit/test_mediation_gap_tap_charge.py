@@ -1,6 +1,6 @@
-"""The TAP wholesale charge (and the other extra columns readers emit) never reach the lake, and docs/formats.md
-says so rather than mapping them to lake fields: the lake is ``CLEAN_USAGE_SCHEMA``, whose ``amount_minor`` and
-``currency`` are a VAS record's price."""
+"""The TAP wholesale charge never becomes a record's price: the lake keeps it in its own optional columns, and
+docs/formats.md maps the readers' other fields only to lake columns or says they are not kept; the lake's
+``amount_minor`` and ``currency`` are a VAS record's price."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _mapping_rows(section: str) -> list[tuple[list[str], str]]:
     return rows
 
 
-def test_tap_sample_leaves_no_charge_in_the_lake(shared_dir: Path, tmp_path: Path) -> None:
+def test_tap_sample_charge_is_not_the_records_price(shared_dir: Path, tmp_path: Path) -> None:
     path = shared_dir / TAP_SAMPLE
     batches = list(get_reader("tap3").read(path, source="tap3", batch_size=100))
     [row] = [r for b in batches for r in b.table.to_pylist()]
@@ -48,7 +48,7 @@ def test_tap_sample_leaves_no_charge_in_the_lake(shared_dir: Path, tmp_path: Pat
     assert (rep.accepted, rep.rejected) == (1, 0)
     [part] = (home / "lake" / "usage").glob("period=*/*.parquet")
     lake = pq.read_table(part)
-    assert lake.schema.names == CLEAN_USAGE_SCHEMA.names  # ...and not kept: the lake has no column for it
+    assert lake.schema.names == CLEAN_USAGE_SCHEMA.names  # ...kept apart (wholesale_charge_*), not as the price
     assert lake.select(["amount_minor", "currency", "roaming_country"]).to_pylist() == [
         {"amount_minor": None, "currency": None, "roaming_country": "ZZ"}]
 

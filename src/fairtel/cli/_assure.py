@@ -340,7 +340,7 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
     store = Lake(lake)
     files = store.files("usage")
     if files:
-        lf = pl.scan_parquet(files)
+        lf = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
         names = lf.collect_schema().names()
         cols = [c for c in _USAGE_COLUMNS if c in names]
         usage = _to_clean(lf.select(cols).filter(pl.col("kind") == "vas").collect(), "lake")

@@ -168,7 +168,7 @@ def _scan_usage(app: App, period: Period, msisdns: list[str] | None = None, *, p
     files = app.lake.files("usage", periods=[period.key])
     if not files:
         return pl.DataFrame()
-    scan = pl.scan_parquet(files, include_file_paths=part)
+    scan = pl.scan_parquet(files, include_file_paths=part, missing_columns="insert", extra_columns="ignore")
     if part is not None:
         scan = scan.with_columns(pl.col(part).str.split("/").list.last())
     if msisdns is not None:
@@ -443,7 +443,7 @@ def not_rated(app: App, key: str, *, examples: int = 3) -> tuple[int, list[str]]
     if not rest:
         return 0, []
     ids = [pl.col("source").cast(pl.String).fill_null(""), pl.col("record_id").cast(pl.String)]
-    usage = pl.scan_parquet(rest).select(ids)
+    usage = pl.scan_parquet(rest, missing_columns="insert", extra_columns="ignore").select(ids)
     seen = [pl.scan_parquet(f).select(ids) for f in (app.lake.files(d, periods=[key]) for d in ("rated", "unrated")) if f]
     if seen:
         usage = usage.join(pl.concat(seen).unique(), on=["source", "record_id"], how="anti")

@@ -434,7 +434,7 @@ def run_detect(
             if not parts:
                 summary["periods"][key] = {"records": 0, "cases": {}}
                 continue
-            usage = pl.scan_parquet(parts)
+            usage = pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore")
             records = int(usage.select(pl.len()).collect().item())
             n = chunks or max(1, math.ceil(records / ROWS_PER_CHUNK))
             rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")

@@ -54,7 +54,7 @@ def period_tables(app: App, keys: list[str], catalog: Catalog, chunks: int | Non
         for key in keys:
             parts = app.lake.files("usage", periods=[key])
             if parts:
-                usage = pl.scan_parquet(parts)
+                usage = pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore")
                 records = int(usage.select(pl.len()).collect().item())
                 n = chunks or max(1, math.ceil(records / ROWS_PER_CHUNK))
                 rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")

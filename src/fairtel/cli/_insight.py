@@ -46,7 +46,7 @@ def _home_usage(app: App, periods: list[str] | None = None) -> pl.LazyFrame:
     files = app.lake.files("usage", periods=periods)
     if not files:
         raise NotFoundError(f"no usage in {app.settings.lake_dir}: run `fairtel load DIR` or `fairtel ingest` first")
-    lf = pl.scan_parquet(files)
+    lf = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
     names = lf.collect_schema().names()
     return lf.select([c for c in _USAGE if c in names])
 

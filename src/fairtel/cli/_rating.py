@@ -80,7 +80,7 @@ def _find(lake: Lake, dataset: str, record_id: str, source: str | None, period: 
     cond = pl.col("record_id") == record_id
     if source is not None:
         cond &= pl.col("source") == source
-    return pl.scan_parquet(files).filter(cond).collect()
+    return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore").filter(cond).collect()
 
 
 def register(app: typer.Typer) -> None:

@@ -69,9 +69,20 @@ class ComplaintCategory(StrEnum):
 USAGE_FIELDS: tuple[str, ...] = (
     "record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up",
     "bytes_down", "peer", "offer_id", "amount", "currency", "roaming_country", "cell_id", "imei",
-    "session_id", "seq", "final",
+    "session_id", "seq", "final", "imsi", "vpmn", "apn", "wholesale_charge", "wholesale_currency",
 )
 USAGE_REQUIRED: tuple[str, ...] = ("record_id", "msisdn", "kind", "started_at")
+
+# Columns of CLEAN_USAGE_SCHEMA added after its first version, all nullable: a lake part written before them lacks
+# them and reads as null there (``store.Lake``), and an input that does not carry them is as valid as before.
+# ``imsi``, ``vpmn`` (the visited network's TADIG code) and ``apn`` are what a roaming record names; the
+# wholesale charge is what the visited network charges the home operator for the record (a TAP call event's
+# total charge), not what the subscriber pays: ``wholesale_charge_units`` in units of
+# 10^-``wholesale_charge_decimals`` of ``wholesale_charge_currency`` (ISO 4217, or ``XDR`` for SDR), exactly as
+# the sender wrote it (TAP's ``tapDecimalPlaces`` are finer than any currency's minor unit, never rounded).
+CLEAN_USAGE_OPTIONAL: tuple[str, ...] = (
+    "imsi", "vpmn", "apn", "wholesale_charge_units", "wholesale_charge_decimals", "wholesale_charge_currency",
+)
 
 # A clean usage record after mediation: typed, deduplicated, partials stitched. Money at rest is integer
 # minor units plus currency. ``parts`` counts stitched partial records (1 for a whole record) and
@@ -97,6 +108,12 @@ CLEAN_USAGE_SCHEMA = pa.schema(
         pa.field("session_id", pa.string()),
         pa.field("parts", pa.int32()),
         pa.field("incomplete", pa.bool_()),
+        pa.field("imsi", pa.string()),
+        pa.field("vpmn", pa.string()),
+        pa.field("apn", pa.string()),
+        pa.field("wholesale_charge_units", pa.int64()),
+        pa.field("wholesale_charge_decimals", pa.int32()),
+        pa.field("wholesale_charge_currency", pa.string()),
     ]
 )
 

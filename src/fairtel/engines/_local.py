@@ -228,7 +228,7 @@ def period_features(
     period, then the lines' features per hash bucket of whole subscribers (the period split once, the buckets
     computed by ``workers`` processes; 0: one per CPU). The same tables ``compute_features`` gives on the whole."""
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    scan = pl.scan_parquet(list(files), missing_columns="insert")
+    scan = pl.scan_parquet(list(files), missing_columns="insert", extra_columns="ignore")
     names = scan.collect_schema().names()
     columns = tuple(c for c in FEATURE_USAGE_COLUMNS if c in names)
     cross = cross_features(scan.select(list(columns)), catalog=catalog, config=config)

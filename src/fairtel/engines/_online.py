@@ -611,7 +611,7 @@ def _read(files: Sequence[Sequence[Path]]) -> pl.DataFrame:
     for k, paths in enumerate(files):
         if not paths:
             continue
-        scan = pl.scan_parquet(list(paths), missing_columns="insert")
+        scan = pl.scan_parquet(list(paths), missing_columns="insert", extra_columns="ignore")
         names = scan.collect_schema().names()
         frames.append(scan.select(*(c for c in RATING_USAGE_COLUMNS if c in names),
                                   pl.lit(k, dtype=pl.Int64).alias(ARRIVAL)))

@@ -28,14 +28,14 @@ ROW_GROUP_ROWS = 1 << 20  # rows per row group of a lake part (batches are gathe
 # counters are (nearly) all distinct: trying a dictionary on them costs time and the writer falls back anyway.
 DICTIONARY_COLUMNS = [f.name for f in CLEAN_USAGE_SCHEMA
                       if f.name not in ("record_id", "started_at", "duration_s", "bytes_up", "bytes_down",
-                                        "amount_minor")]
+                                        "amount_minor", "wholesale_charge_units")]
 # Columns whose min/max statistics can prune something: instants (a time range), counters, low-cardinality
 # values and record ids (a switch numbers its records in sequence, so `fairtel explain`, which looks a record
 # up by id in the usage lake, skips most row groups). Subscribers, peers, cells, devices and sessions are
 # spread over every row group: their min/max prune nothing, and computing them over strings costs about 4 %
 # of the encoding.
 STATISTICS_COLUMNS = [f.name for f in CLEAN_USAGE_SCHEMA
-                      if f.name not in ("msisdn", "peer", "cell_id", "imei", "session_id")]
+                      if f.name not in ("msisdn", "peer", "cell_id", "imei", "session_id", "imsi")]
 
 
 def fsync_dir(path: Path) -> None:

@@ -8,7 +8,8 @@ makes the same decisions); it is then emitted flagged ``incomplete``, as is a pa
 session was already emitted (it becomes a session fragment of its own), unless it repeats one of them (below).
 
 Stitching: the first part (by seq, then start, then arrival) gives the record_id and the descriptive fields;
-``started_at`` is the earliest start; duration, volumes and amounts are summed; ``parts`` counts them.
+``started_at`` is the earliest start; duration, volumes and amounts are summed; ``parts`` counts them. The
+wholesale charge is summed too, when every part has one, in one currency (``_wholesale``).
 
 A session has one part per sequence number. A part numbered like one its session already holds, under another
 record id, is refused (``conflicting_part``, with its original bytes), the part that came first being kept:
@@ -58,11 +59,15 @@ _STORED = (
     ("direction", "direction"), ("duration_s", "duration_s"), ("bytes_up", "bytes_up"),
     ("bytes_down", "bytes_down"), ("peer", "peer"), ("offer_id", "offer_id"), ("amount_minor", "amount_minor"),
     ("currency", "currency"), ("roaming_country", "roaming_country"), ("cell_id", "cell_id"), ("imei", "imei"),
+    ("imsi", "imsi"), ("vpmn", "vpmn"), ("apn", "apn"), ("wholesale_charge_units", "wholesale_charge_units"),
+    ("wholesale_charge_decimals", "wholesale_charge_decimals"),
+    ("wholesale_charge_currency", "wholesale_charge_currency"),
 )
 _COLS = [c for c, _ in _STORED]
 _IDX = {c: i for i, c in enumerate(_COLS)}
 _SUMMED = ("duration_s", "bytes_up", "bytes_down", "amount_minor")
-_FIRST = ("msisdn", "kind", "direction", "peer", "offer_id", "currency", "roaming_country", "cell_id", "imei")
+_FIRST = ("msisdn", "kind", "direction", "peer", "offer_id", "currency", "roaming_country", "cell_id", "imei", "imsi",
+          "vpmn", "apn")
 
 
 # Timeouts past an emitted session's latest part that its parts (``partials_emitted``), and that it was emitted
@@ -231,7 +236,25 @@ def stitch(session: Session, *, incomplete: bool) -> dict[str, Any]:
     for f in _SUMMED:
         values = [p[_IDX[f]] for p in parts if p[_IDX[f]] is not None]
         rec[f] = sum(values) if values else None
+    rec.update(_wholesale(parts))
     return rec
+
+
+_WHOLESALE = ("wholesale_charge_units", "wholesale_charge_decimals", "wholesale_charge_currency")
+
+
+def _wholesale(parts: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """The session's wholesale charge: its parts' charges summed (each part of a TAP GPRS call carries the charge of
+    its own stretch of the session), at the most decimals any of them was written with, so nothing is rounded.
+    Empty (all three) unless every part has one and all are in one currency: a sum missing some part's charge, or
+    adding two currencies, would be a wrong figure, and the TAP files the parts came from still hold each one."""
+    charges = [(p[_IDX["wholesale_charge_units"]], p[_IDX["wholesale_charge_decimals"]],
+                p[_IDX["wholesale_charge_currency"]]) for p in parts]
+    if any(None in c for c in charges) or len({c[2] for c in charges}) != 1:
+        return dict.fromkeys(_WHOLESALE)
+    places = max(c[1] for c in charges)
+    units = sum(c[0] * 10 ** (places - c[1]) for c in charges)
+    return dict(zip(_WHOLESALE, (units, places, charges[0][2]), strict=True))
 
 
 def to_table(records: Iterable[dict[str, Any]]) -> pa.Table:

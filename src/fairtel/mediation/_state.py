@@ -84,6 +84,12 @@ CREATE TABLE IF NOT EXISTS partials (
     roaming_country TEXT,
     cell_id TEXT,
     imei TEXT,
+    imsi TEXT,
+    vpmn TEXT,
+    apn TEXT,
+    wholesale_charge_units INTEGER,
+    wholesale_charge_decimals INTEGER,
+    wholesale_charge_currency TEXT,
     PRIMARY KEY (source, record_id)
 );
 CREATE INDEX IF NOT EXISTS partials_session ON partials (source, session_id);
@@ -121,6 +127,10 @@ _UPGRADES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "ALTER TABLE sessions_done ADD COLUMN last_us INTEGER",
         "UPDATE sessions_done SET last_us = (SELECT w.newest_us FROM watermarks w WHERE w.source = sessions_done.source)",
     )),
+    # the optional clean usage columns (``CLEAN_USAGE_OPTIONAL``): parts held before them have none
+    *((("partials", column, (f"ALTER TABLE partials ADD COLUMN {column} {kind}",)) for column, kind in (
+        ("imsi", "TEXT"), ("vpmn", "TEXT"), ("apn", "TEXT"), ("wholesale_charge_units", "INTEGER"),
+        ("wholesale_charge_decimals", "INTEGER"), ("wholesale_charge_currency", "TEXT")))),
 )
 _AGE_INDEX = "CREATE INDEX IF NOT EXISTS sessions_done_age ON sessions_done (source, last_us)"
 

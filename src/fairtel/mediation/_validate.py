@@ -475,6 +475,81 @@ def _amounts(cols: _Columns) -> _Amounts:
     return _Amounts(pa.array(minor, mask=~valid), bad_format, negative, too_precise, bad_currency, currency)
 
 
+# The wholesale charge: the canonical fields, or the names the TAP reader gives them (docs/formats.md)
+WHOLESALE_CHARGE = ("wholesale_charge", "tap_charge")
+WHOLESALE_CURRENCY = ("wholesale_currency", "tap_currency")
+_WHOLESALE_DIGITS = 18  # significant digits that always fit a signed 64-bit integer
+_WHOLESALE = r"^(?P<neg>-?)(?P<int>\d+)(?:\.(?P<frac>\d+))?$"
+_CURRENCY_CODE = r"^[A-Z]{3}$"
+
+
+@dataclass(slots=True)
+class _Wholesale:
+    units: pa.Array  # int64: the charge in units of 10^-decimals of its currency
+    decimals: pa.Array  # int32: the decimals the charge was written with
+    currency: pa.Array  # string
+    charge_field: str  # the column the charge was read from
+    currency_field: str
+    bad_format: np.ndarray
+    negative: np.ndarray
+    too_long: np.ndarray
+    bad_currency: np.ndarray
+    no_currency: np.ndarray
+
+
+def _wholesale(cols: _Columns) -> _Wholesale:
+    """The wholesale charge (a decimal string) -> integer units and the decimals it was written with, exactly
+    (``0.25000`` is 25000 at 5 decimals: TAP's decimal places are kept, never rounded to a currency's minor unit),
+    and its currency. Only the rows that carry a charge are looked at; the currency is kept with a charge only."""
+    n = cols.n
+    none = np.zeros(n, dtype=bool)
+    charge_field = next((f for f in WHOLESALE_CHARGE if f in cols.cols), WHOLESALE_CHARGE[0])
+    currency_field = next((f for f in WHOLESALE_CURRENCY if f in cols.cols), WHOLESALE_CURRENCY[0])
+    present = cols.present(charge_field)
+    rows = np.flatnonzero(present)
+    if len(rows) == 0:
+        return _Wholesale(pa.nulls(n, pa.int64()), pa.nulls(n, pa.int32()), pa.nulls(n, pa.string()), charge_field,
+                          currency_field, none, none, none, none, none)
+    sel = pa.array(rows)
+    arr = cols.get(charge_field)
+    assert arr is not None
+    bad_format = none.copy()
+    if pa.types.is_floating(arr.type):  # money is never a float
+        bad_format[rows] = True
+        arr = pa.nulls(n, pa.string())
+    elif not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(pc.take(arr, sel)), _WHOLESALE)
+    matched = _valid_np(parts)
+    bad_format[rows] |= ~matched
+    negative = none.copy()
+    negative[rows] = matched & _bool_np(pc.equal(pc.struct_field(parts, "neg"), "-"))
+    frac = pc.struct_field(parts, "frac")  # empty when absent
+    digits = pc.binary_join_element_wise(pc.struct_field(parts, "int"), frac, "")
+    long = _bool_np(pc.greater(pc.utf8_length(pc.utf8_ltrim(digits, "0")), _WHOLESALE_DIGITS))
+    too_long = none.copy()
+    too_long[rows] = matched & long
+    currency = cols.text(currency_field)
+    cur_ok = _bool_np(pc.match_substring_regex(pc.take(currency, sel), _CURRENCY_CODE))
+    cur_present = cols.present(currency_field)[rows]
+    bad_currency, no_currency = none.copy(), none.copy()
+    bad_currency[rows] = cur_present & ~cur_ok
+    no_currency[rows] = ~cur_present
+    ok_sub = matched & ~long
+    units_sub = pc.cast(pc.if_else(pa.array(ok_sub), digits, pa.scalar("0")), pa.int64())
+    decimals_sub = pc.cast(pc.utf8_length(frac), pa.int32())
+    valid = none.copy()
+    valid[rows] = ok_sub & ~negative[rows] & cur_present & cur_ok
+    units_np = np.zeros(n, dtype=np.int64)
+    units_np[rows] = np.asarray(units_sub.to_numpy(zero_copy_only=False), dtype=np.int64)
+    decimals_np = np.zeros(n, dtype=np.int32)
+    decimals_np[rows] = np.asarray(decimals_sub.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int32)
+    mask = pa.array(~valid)
+    return _Wholesale(pa.array(units_np, mask=~valid), pa.array(decimals_np, mask=~valid),
+                      pc.if_else(mask, pa.scalar(None, pa.string()), currency), charge_field, currency_field,
+                      bad_format, negative, too_long, bad_currency, no_currency)
+
+
 def _np_int(a: pa.Array) -> np.ndarray:
     """int64 (or timestamp) values with 0 where null, read from the buffer rather than through a fill_null copy."""
     if len(a) == 0:
@@ -586,6 +661,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     seq, bad_seq = seq_i.values, seq_i.bad
     final, bad_final = _parse_bool(cols.get("final"), P("final"))
     amounts = _amounts(cols)
+    whole = _wholesale(cols)
 
     dur_neg, dur_high = _range_flags(dur_i, P("duration_s"), MAX_DURATION_S)
     up_neg, up_high = _range_flags(up_i, P("bytes_up"), MAX_BYTES)
@@ -636,6 +712,16 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         (Reason.BAD_AMOUNT, "amount", "more decimals than the currency's minor unit", amounts.too_precise),
         (Reason.BAD_VALUE, "roaming_country", "not an ISO 3166-1 alpha-2 country code",
          _bad_country(cols.get("roaming_country"), P("roaming_country"))),
+        *((Reason.BAD_VALUE, name, f"longer than {MAX_ID} characters", _too_long(cols.get(name), P(name), MAX_ID))
+          for name in ("imsi", "vpmn", "apn")),
+        (Reason.BAD_AMOUNT, whole.charge_field, "not a decimal amount like 0.25000 (money is never a float)",
+         whole.bad_format),
+        (Reason.NEGATIVE, whole.charge_field, "negative", whole.negative),
+        (Reason.OUT_OF_RANGE, whole.charge_field, f"more than {_WHOLESALE_DIGITS} significant digits",
+         whole.too_long),
+        (Reason.BAD_AMOUNT, whole.currency_field, "not an ISO 4217 currency code (three capital letters; XDR for "
+         "SDR)", whole.bad_currency),
+        (Reason.MISSING_FIELD, whole.currency_field, f"required with {whole.charge_field}", whole.no_currency),
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
         (Reason.NEGATIVE, "seq", "negative", seq_neg),
         (Reason.OUT_OF_RANGE, "seq", "larger than a 64-bit integer", seq_high),
@@ -688,6 +774,12 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         "cell_id": cols.text("cell_id"),
         "imei": cols.text("imei"),
         "session_id": cols.text("session_id"),
+        "imsi": cols.text("imsi"),
+        "vpmn": cols.text("vpmn"),
+        "apn": cols.text("apn"),
+        "wholesale_charge_units": whole.units,
+        "wholesale_charge_decimals": whole.decimals,
+        "wholesale_charge_currency": whole.currency,
     }
     arrays = []
     for f in CLEAN_USAGE_SCHEMA:

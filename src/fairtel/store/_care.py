@@ -496,7 +496,7 @@ class StoreCareData:
         cond = (pl.col("msisdn") == msisdn) & (pl.col("record_id") == record_id)
         if source is not None:
             cond &= pl.col("source") == source
-        found = pl.scan_parquet(files).filter(cond).collect()
+        found = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore").filter(cond).collect()
         return found if found.height else None
 
     def _subscription_state(self, msisdn: str, subscription_id: str | None) -> tuple[str | None, datetime | None]:
@@ -1241,7 +1241,7 @@ class HomeAdvisor:
         d = self.data
         if not files or plan not in {p.id for p in d.catalog.plans}:
             return None
-        scan = pl.scan_parquet(files)
+        scan = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore")
         names = scan.collect_schema().names()
         usage = scan.filter(pl.col("msisdn") == sub.msisdn).select([c for c in _ADVICE_USAGE if c in names]).collect()
         if usage.height == 0:

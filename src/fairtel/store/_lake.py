@@ -54,7 +54,7 @@ from fairtel.core.commits import (
     shared_lock,
     write_parquet,
 )
-from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
+from fairtel.core.contracts import CLEAN_USAGE_OPTIONAL, CLEAN_USAGE_SCHEMA
 from fairtel.core.errors import FairtelError
 from fairtel.core.time import Period
 
@@ -64,6 +64,9 @@ _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # Datasets whose shape is a public contract: a write is cast to it, so every part of them agrees.
 KNOWN_SCHEMAS: dict[str, pa.Schema] = {"usage": CLEAN_USAGE_SCHEMA}
+# Columns added to a known schema after parts were written without them (all nullable): a part without them reads
+# as null there, in ``scan`` and in the DuckDB views alike, and a table written without them gets nulls.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"usage": CLEAN_USAGE_OPTIONAL}
 # Datasets an engine run commits together with others, and the name of the lock a period's commit is under
 # (the engines' ``RATED``, ``UNRATED`` and ``FEATURE_DATASETS``).
 COMMITTED_TOGETHER: dict[str, Callable[[str], str]] = {
@@ -314,12 +317,15 @@ class Lake:
                 raise LakeError(f"{dataset}: rows of periods {sorted(map(str, values - {key}))} written to period={key}")
         expected = KNOWN_SCHEMAS.get(dataset)
         if expected is not None:
-            table = self._conform(dataset, table, expected)
+            table = self._conform(dataset, table, expected, OPTIONAL_COLUMNS.get(dataset, ()))
         write_parquet(path, table)
         return path
 
     @staticmethod
-    def _conform(dataset: str, table: pa.Table, schema: pa.Schema) -> pa.Table:
+    def _conform(dataset: str, table: pa.Table, schema: pa.Schema, optional: Sequence[str] = ()) -> pa.Table:
+        for name in optional:  # written by a caller that predates them: null
+            if name not in table.column_names:
+                table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
         missing = [n for n in schema.names if n not in table.column_names]
         if missing:
             raise LakeError(f"{dataset}: columns missing: {', '.join(missing)}")
@@ -349,8 +355,10 @@ class Lake:
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
         """Rows of ``dataset`` (of some periods only, when given) as one Arrow table, with the partition
-        column ``period``. Parts written with fewer columns get nulls for the others. The parts are held open
-        from their listing to their reading, so a commit landing meanwhile changes nothing of the result."""
+        column ``period``. Parts written with fewer columns get nulls for the others, and a column added to the
+        dataset's known schema since (``OPTIONAL_COLUMNS``) is there, null, even when no part has it. The parts are
+        held open from their listing to their reading, so a commit landing meanwhile changes nothing of the
+        result."""
         _check_name("dataset", dataset, _DATASET)
         wanted_periods = None if periods is None else sorted({_period_key(p) for p in periods})
         wanted = None if columns is None else [c for c in columns if c != PERIOD_COLUMN]
@@ -362,6 +370,7 @@ class Lake:
                 else:  # a part written before a column existed simply lacks it
                     present = set(pq.read_schema(part.pinned).names)
                     t = pq.read_table(part.pinned, columns=[c for c in wanted if c in present])
+                t = self._with_optional(dataset, t, columns)
                 if PERIOD_COLUMN not in t.column_names and (columns is None or PERIOD_COLUMN in columns):
                     t = t.append_column(PERIOD_COLUMN, pa.array([part.period] * t.num_rows, pa.string()))
                 tables.append(t)
@@ -369,11 +378,33 @@ class Lake:
             return self._empty(dataset, columns)
         out = pa.concat_tables(tables, promote_options="permissive")
         if columns is None:
-            return out
+            return self._in_order(dataset, out)
         unknown = [c for c in columns if c not in out.column_names]
         if unknown:
             raise LakeError(f"{dataset}: no column {', '.join(unknown)} in any part")
         return out.select(list(columns))
+
+    @staticmethod
+    def _with_optional(dataset: str, table: pa.Table, columns: Sequence[str] | None) -> pa.Table:
+        """One part's ``table`` with the optional columns of ``dataset`` (those asked for, or all) it lacks, as
+        typed nulls: a part written before they existed."""
+        schema = KNOWN_SCHEMAS.get(dataset)
+        if schema is None:
+            return table
+        for name in OPTIONAL_COLUMNS.get(dataset, ()):
+            if name not in table.column_names and (columns is None or name in columns):
+                table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
+        return table
+
+    @staticmethod
+    def _in_order(dataset: str, table: pa.Table) -> pa.Table:
+        """All the columns of ``dataset``'s parts: those of its known schema in its order, then ``period``, then any
+        others (parts written before an optional column and after it list them in different orders)."""
+        schema = KNOWN_SCHEMAS.get(dataset)
+        if schema is None:
+            return table
+        known = [n for n in (*schema.names, PERIOD_COLUMN) if n in table.column_names]
+        return table.select(known + [n for n in table.column_names if n not in known])
 
     def _empty(self, dataset: str, columns: Sequence[str] | None) -> pa.Table:
         schema = KNOWN_SCHEMAS.get(dataset)
@@ -404,7 +435,7 @@ class Lake:
                 for name in names:
                     parts = [p for p in snap.parts if p.dataset == name]
                     if parts:
-                        con.execute(f'CREATE VIEW "{name}" AS {_view(parts)}')
+                        con.execute(f'CREATE VIEW "{name}" AS {_view(parts, _optional_sql(name))}')
                 yield con
             finally:
                 con.close()
@@ -531,16 +562,29 @@ def _same_dir(path: Path, fd: int) -> bool:
     return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _view(parts: Sequence[_Part]) -> str:
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.bool_(): "BOOLEAN"}
+
+
+def _optional_sql(dataset: str) -> dict[str, str]:
+    """The optional columns of ``dataset`` (``OPTIONAL_COLUMNS``) and their DuckDB types."""
+    schema = KNOWN_SCHEMAS.get(dataset)
+    if schema is None:
+        return {}
+    return {n: _SQL_TYPES[schema.field(n).type] for n in OPTIONAL_COLUMNS.get(dataset, ())}
+
+
+def _view(parts: Sequence[_Part], optional: dict[str, str] | None = None) -> str:
     """The query of a dataset's view over its parts held open: the parts of each period together (a column some
-    lack is null there), the period a column from the directory whether or not a part has its own, last."""
+    lack is null there), the period a column from the directory whether or not a part has its own, last. The
+    ``optional`` columns (name: DuckDB type) are there, null, in a period none of whose parts has them."""
     by_period: dict[str, list[str]] = {}
     for part in parts:
         by_period.setdefault(part.period, []).append("'" + part.pinned.replace("'", "''") + "'")
     col = PERIOD_COLUMN
+    empty = ", ".join(f'NULL::{t} AS "{n}"' for n, t in {col: "VARCHAR", **(optional or {})}.items())
     selects = [
         f"SELECT * EXCLUDE ({col}), '{key}' AS {col} FROM (SELECT * FROM read_parquet([{', '.join(files)}], "
-        f"union_by_name = true, hive_partitioning = false) UNION ALL BY NAME SELECT NULL::VARCHAR AS {col} WHERE false)"
+        f"union_by_name = true, hive_partitioning = false) UNION ALL BY NAME SELECT {empty} WHERE false)"
         for key, files in by_period.items()
     ]
     return f"SELECT * EXCLUDE ({col}), {col} FROM ({' UNION ALL BY NAME '.join(selects)})"

@@ -16,24 +16,29 @@ when every event could be decoded). A batch that does not, or has no audit contr
   becomes alpha-2 (``CHNCT`` -> ``CN``); a code that is not a country (test codes such as ``ZZZAA``) becomes
   ``ZZ``, the user-assigned "unknown country" code (the sender itself is in ``vpmn``). Rating prices ``ZZ``
   in the catalog's fallback roaming zone (validation accepts it, as the one code outside ISO's assigned ones).
-- ``tap_charge``/``tap_currency`` (extra columns, not the canonical ``amount``): the visited network's
+- ``tap_charge``/``tap_currency`` (not the canonical ``amount``, a VAS record's price): the visited network's
   wholesale charge, which is not what the subscriber pays (the home operator rates the call under its own
-  tariff). It is the sum of the event's total charges (charge type ``00``), scaled by the batch's
-  ``tapDecimalPlaces``, as a decimal string in the TAP currency (``tapCurrency``, or ``XDR`` -- SDR -- when the
-  batch names none, as TD.57 says). Taxes and discounts are not included. A call event without it (no basic
-  service used or GPRS service used, no charge information, no charge detail list, or no charge detail of type
-  ``00`` with its charge: all mandatory in TD.57) is rejected as ``missing_field``, naming the call event, its
-  byte and where in it the charge is missing: its charge is unknown, never taken as zero. It still counts in
-  the audit control check, as TD.57 counts every event.
+  tariff). It is the sum, over the event's charge informations, of each one's total charge (its one charge
+  detail of charge type ``00``), scaled by the batch's ``tapDecimalPlaces``, as a decimal string in the TAP
+  currency (``tapCurrency``, or ``XDR`` -- SDR -- when the batch names none, as TD.57 says). Taxes and discounts
+  are not included. A call event without it (no basic service used or GPRS service used, no charge information,
+  no charge detail list, or no charge detail of type ``00`` with its charge: all mandatory in TD.57) is rejected
+  as ``missing_field``, naming the call event, its byte and where in it the charge is missing: its charge is
+  unknown, never taken as zero. A charge detail list with more than one charge detail of type ``00`` (TD.57
+  allows one) is rejected as ``bad_value``, naming the event, its byte and the list: which is the total is
+  unknown, and summing them would count the charge twice. Either still counts in the audit control check, as
+  TD.57 counts every event.
 - ``tap_exchange_rate``/``tap_local_currency``: the rate the batch's currency conversion gives for the
   ``exchangeRateCode`` the event's charge information names (``exchangeRate`` scaled by its
   ``numberOfDecimalPlaces``; empty when it names none, or several different ones), and the batch's
   ``localCurrency``: what relating the charge to the visited network's own tariff needs.
 - ``apn`` (GPRS): the access point name's network identifier (``accessPointNameNI``), as the 3GPP reader gives it.
-- The extra columns (``tap_charge``, ``tap_currency``, ``tap_exchange_rate``, ``tap_local_currency``, ``vpmn``,
-  ``imsi``, ``apn``) are for a caller of this reader: ingest keeps only ``CLEAN_USAGE_SCHEMA``, which has no
-  column for them, so they do not reach the lake (its ``amount_minor``/``currency`` are a VAS record's price,
-  never a wholesale charge; docs/formats.md).
+- Ingest keeps ``imsi``, ``vpmn``, ``apn`` and the wholesale charge in the lake's optional columns of
+  ``CLEAN_USAGE_SCHEMA``: ``tap_charge`` as ``wholesale_charge_units`` at ``wholesale_charge_decimals`` (the
+  batch's ``tapDecimalPlaces``, exactly, never rounded), ``tap_currency`` as ``wholesale_charge_currency``,
+  for reconciling the batch with the visited network's invoice; never in ``amount_minor``/``currency``, a VAS
+  record's price (docs/formats.md). ``tap_exchange_rate`` and ``tap_local_currency`` are for a caller of this
+  reader: they do not reach the lake.
 - ``started_at``: the event's local time with the offset its ``utcTimeOffsetCode`` names in the batch's
   network information.
 - GPRS partials (``partialTypeIndicator`` F/I/L) carry ``session_id`` ``<sender>:<chargingId>`` and
@@ -152,12 +157,13 @@ class Batch:
         return f"{text}{offset[:3]}:{offset[3:]}"
 
     def charge(self, charge_lists: list[tuple[str, Any]]) -> tuple[str, str | None]:
-        """The event's wholesale charge: its total charges (charge type ``00``) summed, scaled by the batch's
-        ``tapDecimalPlaces``, and the exchange rate its charge information names (None when it names none, or
-        several different ones). ``charge_lists`` pairs each charge information list with where it is in the
-        event. TD.57 makes every item on the way mandatory (the list, each charge information's charge detail
-        list, and in it one charge detail of type ``00`` with its charge): when one is missing the charge is
-        unknown, not zero (``MissingCharge``)."""
+        """The event's wholesale charge: the total charge (charge type ``00``) of each of its charge informations,
+        summed, scaled by the batch's ``tapDecimalPlaces``, and the exchange rate its charge information names
+        (None when it names none, or several different ones). ``charge_lists`` pairs each charge information list
+        with where it is in the event. TD.57 makes every item on the way mandatory (the list, each charge
+        information's charge detail list, and in it one charge detail of type ``00`` with its charge): when one is
+        missing the charge is unknown, not zero (``MissingCharge``); a list with several of type ``00`` leaves
+        the total unknown too (``AmbiguousCharge``), as TD.57 allows one."""
         total, codes = 0, set()
         for where, charges in charge_lists:
             if not charges:
@@ -168,15 +174,30 @@ class Batch:
                 if not details:
                     raise MissingCharge(f"{at}.chargeDetailList", "no charge detail")
                 totals = [d for d in details if d.get("chargeType") == b"00"]
-                if not totals or any("charge" not in d for d in totals):
+                if len(totals) > 1:
+                    raise AmbiguousCharge(f"{at}.chargeDetailList[chargeType=00]", len(totals),
+                                          [int(d["charge"]) if "charge" in d else None for d in totals])
+                if not totals or "charge" not in totals[0]:
                     raise MissingCharge(f"{at}.chargeDetailList[chargeType=00].charge", "no total charge (a charge "
                                         "detail of charge type 00, with its charge)")
-                total += sum(int(d["charge"]) for d in totals)
+                total += int(totals[0]["charge"])
                 if "exchangeRateCode" in info:
                     codes.add(int(info["exchangeRateCode"]))
         rates = {self.rates.get(code) for code in codes}
         rate = rates.pop() if len(rates) == 1 else None
         return f"{Decimal(total).scaleb(-self.decimals):.{self.decimals}f}", None if rate is None else str(rate)
+
+
+class AmbiguousCharge(Exception):
+    """A charge detail list holding more than one charge detail of type ``00``: TD.57 allows one total charge per
+    charge information (a charge type occurs once in its charge detail list), so which one is the total is
+    unknown; summing them would count the charge twice. ``field`` is the list in the event."""
+
+    def __init__(self, field: str, count: int, charges: list[int | None]) -> None:
+        super().__init__(f"{field}: {count} charge details of type 00")
+        self.field = field
+        self.count = count
+        self.charges = charges
 
 
 class MissingCharge(Exception):
@@ -485,6 +506,14 @@ class Tap3Reader:
                 file, at, "missing_field", f"call event {index} at byte {at} ({event[0]}) has {exc.what}: "
                 f"{exc.field} is missing, which TD.57 requires; without it the visited network's charge is unknown "
                 f"(not zero), so the call is not read", raw, field=exc.field))
+            return
+        except AmbiguousCharge as exc:
+            charges = ", ".join("none" if c is None else str(c) for c in exc.charges)
+            builder.reject(make_reject(
+                file, at, "bad_value", f"call event {index} at byte {at} ({event[0]}): {exc.field} occurs {exc.count} "
+                f"times (charges {charges}), where TD.57 allows one total charge per charge detail list; which one is "
+                f"the visited network's charge is unknown (their sum would count it twice), so the call is not read",
+                raw, field=exc.field))
             return
         except UnsupportedEvent:
             builder.reject(make_reject(file, at, "unsupported_record", f"TAP event {event[0]} is not read", raw))
