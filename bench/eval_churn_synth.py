@@ -5,15 +5,17 @@ names one already written, reads its canonical Parquet usage, subscribers, compl
 ``fairtel.insight.churn_early_warning`` with its defaults (observation 28 days, lead 14, label 14, churned =
 activity below half the observed). Prints:
 
-- the validation figures: the model trained on the earlier cut(s), scored on the latest labelled cut;
+- the validation figures: the model trained on the earlier cut(s), scored on the latest labelled cut, with
+  F1, precision and recall at its threshold (chosen by ``--threshold``, ``THRESHOLD_RULES``);
 - how the usage-based label agrees with truth/churners.jsonl at the validation cut;
 - the share of injected churners among the top decile of the final scores (and their ROC-AUC against truth).
 
-    .venv/bin/python bench/eval_churn_synth.py [SUBSCRIBERS] [DAYS]
+    .venv/bin/python bench/eval_churn_synth.py [SUBSCRIBERS] [DAYS] [--threshold recent_cut|out_of_fold]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -26,12 +28,19 @@ from sklearn.metrics import roc_auc_score
 
 from fairtel.catalog import load_catalog
 from fairtel.insight import ChurnData, ChurnWindow, activity, churn_early_warning, churn_labels, read_operator_dir
+from fairtel.insight._churn_warning import THRESHOLD_RULES
 from fairtel.synth import synthesize
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    days = int(sys.argv[2]) if len(sys.argv) > 2 else 90
+    ap = argparse.ArgumentParser(description="Churn early warning on a synthetic operator (FAIRTEL_EVAL_SYNTH_DIR: "
+                                 "an operator directory already synthesised, used instead).")
+    ap.add_argument("subscribers", nargs="?", type=int, default=20_000)
+    ap.add_argument("days", nargs="?", type=int, default=90)
+    ap.add_argument("--threshold", choices=THRESHOLD_RULES, default=THRESHOLD_RULES[0],
+                    help="how the threshold of `flagged` is chosen")
+    args = ap.parse_args()
+    n, days = args.subscribers, args.days
     given = os.environ.get("FAIRTEL_EVAL_SYNTH_DIR")
     tmp = None
     if given:
@@ -47,7 +56,7 @@ def main() -> int:
     catalog = load_catalog(out / "catalog.toml")
     data = ChurnData(parts["usage"], parts["subscribers"], catalog, complaints=parts["complaints"],  # type: ignore[arg-type]
                      consent=parts["consent"])  # type: ignore[arg-type]
-    warning = churn_early_warning(data)
+    warning = churn_early_warning(data, threshold=args.threshold)
     print(f"warning trained, validated and scored in {time.perf_counter() - t:.0f} s")
     v = warning.validation
     c = warning.counts
@@ -56,6 +65,10 @@ def main() -> int:
     print(f"training rows {c['rows_train']} ({c['positives_train']} churned); validation rows {c['rows_validation']} "
           f"({c['positives_validation']} churned)")
     print(f"time-based validation: ROC-AUC {v.roc_auc:.4f}  PR-AUC {v.pr_auc:.4f}  top-decile lift {v.top_decile_lift:.2f}")
+    rule = c["threshold"]
+    print(f"threshold ({rule['rule']}; validated with: {rule.get('validated', 'the out-of-fold threshold')}): at the "
+          f"validation cut threshold {v.threshold:.4f}, F1 {v.f1:.4f}, precision {v.precision:.4f}, recall {v.recall:.4f}; "
+          f"scoring threshold {rule['threshold']:.4f}" + (f", flag share {rule['share']:.2%}" if "share" in rule else ""))
 
     truth = pl.read_ndjson(out / "truth" / "churners.jsonl").select("msisdn").with_columns(pl.lit(1).alias("truth"))
     window = ChurnWindow()
@@ -74,6 +87,11 @@ def main() -> int:
     auc = roc_auc_score(scores["truth"].to_numpy(), scores["probability"].to_numpy())
     print(f"scoring cut: {scores.height} subscribers scored; injected churners {injected}; in the top decile ({k}): "
           f"{found} = {found / max(1, injected):.1%} of them; ROC-AUC against truth {auc:.4f}")
+    flagged = scores.filter(pl.col("flagged"))
+    hit = int(flagged["truth"].sum())
+    print(f"flagged at the scoring cut: {flagged.height} ({flagged.height / max(1, scores.height):.1%}), of which {hit} "
+          f"injected churners: precision {hit / max(1, flagged.height):.4f}, recall {hit / max(1, injected):.4f} "
+          f"against truth")
     ranked = warning.retention_list(10)
     print("top of the retention list:")
     for r in ranked.iter_rows(named=True):

@@ -64,8 +64,11 @@ def test_churn_reasons_use_churn_words_in_both_languages(tmp_path: Path) -> None
     reasons = [r for s in m.score(frame) if s.flagged for r in s.reasons]
     contract = [r for r in reasons if r.feature == "Contract"]
     assert contract and contract[0].en == "contract: Month-to-month" and contract[0].zh == "合约类型：Month-to-month"
-    short = [r for r in reasons if r.feature == "tenure"]
-    assert short and all(r.en.startswith("short tenure") and r.zh.startswith("在网时间短") for r in short)
+    tenure = [r for r in reasons if r.feature == "tenure"]
+    # a short tenure in the strong words; one within the usual range beside the typical value, never "short"
+    assert tenure and all((r.en.startswith("short tenure") and r.zh.startswith("在网时间短"))
+                          or ("below the typical" in r.en and "低于一般水平" in r.zh) for r in tenure)
+    assert any(r.en.startswith("short tenure") for r in tenure)
 
 
 def test_ibm_telco_is_prepared_without_hand_work(shared_dir: Path) -> None:

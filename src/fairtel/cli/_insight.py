@@ -93,6 +93,7 @@ def _home_data(app: App, catalog: Catalog) -> ChurnData:
         lf = pl.scan_parquet(rated)
         charges = lf.filter(charged(lf.collect_schema().names())).select("msisdn", "started_at", "amount_minor").collect()
     assert isinstance(ledger, pl.DataFrame)
+    from fairtel.cli._churn import home_status_history
     from fairtel.cli._fraud_detect import fraud_dir
     from fairtel.cli._home import home_lines
     from fairtel.fraud import CaseFiles
@@ -103,7 +104,8 @@ def _home_data(app: App, catalog: Catalog) -> ChurnData:
     subscribers = _home_subscribers(app).join(lines, on="msisdn", how="left")
     return ChurnData(_home_usage(app), subscribers, catalog, complaints=complaints,
                      consent=ledger.select("msisdn", "event", "at"), charges=charges,
-                     fraud_cases=fraud_case_lines(CaseFiles(fraud_dir(app)).load()))
+                     fraud_cases=fraud_case_lines(CaseFiles(fraud_dir(app)).load()),
+                     status_history=home_status_history(app))
 
 
 def _dir_data(directory: Path, catalog: Catalog | None) -> ChurnData:
@@ -365,14 +367,17 @@ def warn_command(
     console.print(
         f"validation cut {warning.cuts.validation} (trained on {', '.join(c.isoformat() for c in warning.cuts.train)}): "
         f"ROC-AUC {v.roc_auc:.3f}, PR-AUC {v.pr_auc:.3f}, top-decile lift {v.top_decile_lift:.2f} "
-        f"({v.positives} churners of {v.n})", highlight=False)
+        f"({v.positives} churners of {v.n}); at the threshold {v.threshold:.4f}: F1 {v.f1:.3f}, precision "
+        f"{v.precision:.3f}, recall {v.recall:.3f}", highlight=False)
     console.print(f"scored {warning.scores.height} subscribers at {warning.cuts.scoring}; retention list: {target}",
                   highlight=False)
     skipped = warning.counts.get("skipped") or {}
     if any(skipped.values()):
         console.print("left out of the list / 未列入名单: " + ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in skipped.items() if n)
-                      + " (closed or suspended at the scoring cut, or under an open or confirmed fraud case / "
-                      "在评分时已销户或停机，或有未结或已确认的欺诈案件)", highlight=False)
+                      + f" (closed or suspended at {warning.status_as_of:%Y-%m-%d %H:%M} UTC, the end of the scored "
+                      f"period, by the {warning.status_from}; or under an open or confirmed fraud case / "
+                      f"在评分期末（UTC {warning.status_as_of:%Y-%m-%d %H:%M}）已销户或停机，或有未结或已确认的欺诈案件)",
+                      highlight=False)
     _show(ranked.head(top), warning.currency)
 
 
