@@ -1,10 +1,22 @@
 """A subscriber's value-added subscriptions: order, confirm (the second, explicit step), cancel.
 
-Each action appends one event to the consent ledger; state is always the ledger's projection."""
+Each action appends one event to the consent ledger; state is always the ledger's projection.
+
+The second step is the operator's SMS 二次确认: a subscriber's order sends a one-time code to their phone, in an
+SMS (the outbox) that restates the offer's terms (name, price per period, provider, charged to the phone bill
+until cancelled, how to cancel); the subscriber confirms by giving the code back. The order's event keeps the
+code's salted hash, never the code; the confirmation's event records that the code matched
+(``consent.code_verified``), which charge assurance takes as proof that a person confirmed."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
 from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -12,15 +24,43 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from fairtel.api._access import Access
+from fairtel.assurance import FileOutbox, OutboxMessage
 from fairtel.catalog import Catalog
-from fairtel.consent import ConfirmationStatus, SubscriptionState, project_subscriptions, states_at
+from fairtel.consent import CODE_STEP, ConfirmationStatus, SubscriptionState, project_subscriptions, states_at
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
-from fairtel.core.ids import new_id
+from fairtel.core.ids import new_id, stable_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Permission, Role
 from fairtel.store import ConsentEvent, Subscriber, consent_event_id, consent_ledger, get_subscriber
-from fairtel.store._schema import table_of
+from fairtel.store._schema import AccessAudit, table_of
+
+CODE_DIGITS = 6
+MAX_CODE_ATTEMPTS = 5
+"""Wrong codes an order takes; past them its code is spent and the subscriber orders again (cancelling this one)."""
+CODE_REJECTED = "subscription.confirm_code_rejected"  # the audit action of a wrong code, counted per order
+
+_PERIOD_WORDS = {
+    "monthly": {"zh": "月", "en": "month"},
+    "per_use": {"zh": "次", "en": "use"},
+}
+_CURRENCY_ZH = {"CNY": "元", "EUR": "欧元", "USD": "美元", "HKD": "港元"}
+_CODE_SMS = {
+    "monthly": {
+        "zh": "【{sender}】您正在订购{provider}提供的“{name}”，资费{price}/月，订购确认后每月从话费中扣除，直至您退订。"
+              "确认订购请输入验证码{code}（订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
+        "en": "{sender}: you are ordering {name} from {provider} at {price}/month, charged to your phone bill every month "
+              "once confirmed, until you cancel. To confirm, enter code {code} (nothing is charged before you confirm). "
+              "To cancel: \"My subscriptions\", Cancel, or call customer care. If you did not order this, do not give the code to anyone.",
+    },
+    "per_use": {
+        "zh": "【{sender}】您正在订购{provider}提供的“{name}”，资费{price}/次，订购确认后每次使用从话费中扣除，直至您退订。"
+              "确认订购请输入验证码{code}（订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
+        "en": "{sender}: you are ordering {name} from {provider} at {price} per use, charged to your phone bill for each use "
+              "once confirmed, until you cancel. To confirm, enter code {code} (nothing is charged before you confirm). "
+              "To cancel: \"My subscriptions\", Cancel, or call customer care. If you did not order this, do not give the code to anyone.",
+    },
+}
 
 
 class LineNotInServiceError(ConflictError):
@@ -60,6 +100,8 @@ class SubscriptionOut(BaseModel):
     ordered_at: datetime | None
     confirmed_at: datetime | None
     ended_at: datetime | None
+    currency: str | None = None
+    confirm_with: str | None = None  # "sms_code": a one-time code was sent to the phone; the confirmation gives it back
 
 
 class OfferOut(BaseModel):
@@ -99,6 +141,8 @@ def subscriptions(acc: Access, catalog: Catalog, msisdn: str) -> list[Subscripti
                 name_en=o.name.en if o else r["offer_id"], name_zh=o.name.zh if o else r["offer_id"],
                 provider=o.provider if o else None, price=str(o.price) if o else None, period=o.period.value if o else None,
                 state=r["state"], confirmation=r["confirmation"], ordered_at=r["ordered_at"], confirmed_at=r["confirmed_at"], ended_at=r["ended_at"],
+                currency=catalog.operator.currency if o else None,
+                confirm_with=CODE_STEP if _challenge(r["order_evidence"]) is not None else None,
             )
         )
     acc.audit("subscription.list", "subscriptions", msisdn=msisdn, reason=reason)
@@ -162,9 +206,79 @@ def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
     if waiting is not None:
         return _one(acc, catalog, msisdn, waiting)
     sid = new_id("sub")
-    _append(acc, subscription_id=sid, msisdn=msisdn, offer_id=offer_id, event="ordered", evidence=_evidence(acc))
+    code = _new_code()
+    step = _second_step(sid, code)
+    _append(acc, subscription_id=sid, msisdn=msisdn, offer_id=offer_id, event="ordered", evidence=_evidence(acc, second_step=step))
     acc.audit("subscription.order", f"subscription/{sid}", msisdn=msisdn, reason="own order")
+    _send_code(acc, catalog, msisdn, sid, offer_id, code)
     return _one(acc, catalog, msisdn, sid)
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def _code_hash(salt: str, subscription_id: str, code: str) -> str:
+    return hashlib.sha256(f"{salt}:{subscription_id}:{code}".encode()).hexdigest()
+
+
+def _second_step(subscription_id: str, code: str) -> dict[str, str]:
+    """What the order's event keeps of its one-time code: a challenge id and the code's salted hash."""
+    salt = secrets.token_hex(16)
+    return {"method": CODE_STEP, "challenge_id": new_id("chl"), "salt": salt, "code_sha256": _code_hash(salt, subscription_id, code)}
+
+
+def _challenge(evidence: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The one-time code challenge an order's evidence carries, or None (an order made elsewhere: a provider's file, an
+    older order)."""
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return None
+    step = evidence.get("second_step") if isinstance(evidence, dict) else None
+    if isinstance(step, dict) and step.get("method") == CODE_STEP and step.get("code_sha256") and step.get("salt"):
+        return step
+    return None
+
+
+def price_text(price: Decimal | str | None, currency: str | None, period: str | None, language: str, *, sms: bool = False) -> str:
+    """A price with its period in the subscriber's language: ``10.00 元/月``, ``10.00 CNY/month``, ``1.00 元/次``;
+    ``sms``: as the operator's SMS write amounts in Chinese (``10.00元``)."""
+    if price is None:
+        return ""
+    amount = Decimal(str(price)).quantize(Decimal("0.01"))
+    cur = currency or ""
+    unit = _CURRENCY_ZH.get(cur, cur) if language == "zh" else cur
+    words = _PERIOD_WORDS.get(period or "", {}).get(language)
+    text = (f"{amount}{unit}" if language == "zh" and sms else f"{amount} {unit}").strip()
+    if not words:
+        return text
+    return f"{text}/{words}" if language == "zh" or period == "monthly" else f"{text} per {words}"
+
+
+def _outbox_dir(acc: Access) -> Path | None:
+    """The home's outbox (``Settings.outbox_dir``: beside the lake, in the home)."""
+    return acc.lake.root.parent / "outbox" if acc.lake is not None else None
+
+
+def _send_code(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str, offer_id: str, code: str) -> None:
+    """The SMS with the order's terms and its one-time code, in the subscriber's language, to the outbox."""
+    directory = _outbox_dir(acc)
+    offer = next((o for o in catalog.offers if o.id == offer_id), None)
+    if directory is None or offer is None:
+        return
+    sub = get_subscriber(acc.conn, msisdn)
+    lang = sub.language if sub is not None and sub.language in ("zh", "en") else "zh"
+    period = offer.period.value
+    text = _CODE_SMS.get(period, _CODE_SMS["monthly"])[lang].format(
+        sender=catalog.operator.name.in_language(lang), provider=offer.provider, name=offer.name.in_language(lang),
+        price=price_text(offer.price, catalog.operator.currency, None, lang, sms=True), code=code,
+    )
+    FileOutbox(directory).send([OutboxMessage(
+        message_id=stable_id("msg", "confirm_code", subscription_id), msisdn=msisdn, language=lang, kind="confirm_code",
+        text=text, created_at=acc.now,
+    )])
 
 
 def _owned(acc: Access, subscription_id: str) -> tuple[str, str]:
@@ -197,9 +311,46 @@ def _state(acc: Access, msisdn: str, subscription_id: str) -> str:
     return str(frame["state"][0]) if frame.height else "none"
 
 
-def confirm(acc: Access, catalog: Catalog, subscription_id: str) -> SubscriptionOut:
+def _order_challenge(acc: Access, subscription_id: str) -> dict[str, Any] | None:
+    t = table_of(ConsentEvent)
+    row = acc.conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == "ordered")
+                           .order_by(t.c.at, t.c.event_id).limit(1)).first()
+    return None if row is None else _challenge(row.evidence)
+
+
+def _rejected_codes(acc: Access, subscription_id: str) -> int:
+    t = table_of(AccessAudit)
+    rows = acc.conn.execute(select(t.c.audit_id).where(t.c.action == CODE_REJECTED, t.c.resource == f"subscription/{subscription_id}")).all()
+    return len(rows)
+
+
+def _check_code(acc: Access, msisdn: str, subscription_id: str, code: str) -> dict[str, Any]:
+    """The confirmation's ``second_step`` evidence once ``code`` matched the one its order sent; a wrong code is
+    refused (422, field ``code``) and counted; after ``MAX_CODE_ATTEMPTS`` wrong ones the order's code is spent."""
+    step = _order_challenge(acc, subscription_id)
+    if step is None:
+        raise ConflictError(f"subscription {subscription_id}: no confirmation code was sent for this order",
+                            details={"subscription_id": subscription_id})
+    if _rejected_codes(acc, subscription_id) >= MAX_CODE_ATTEMPTS:
+        raise ConflictError(f"subscription {subscription_id}: {MAX_CODE_ATTEMPTS} wrong codes were given, the code is spent; "
+                            "cancel this order and order again for a new code", details={"subscription_id": subscription_id})
+    given = code.strip()
+    expected = str(step["code_sha256"])
+    if not (given.isascii() and given.isdigit() and len(given) == CODE_DIGITS) or not hmac.compare_digest(
+            _code_hash(str(step["salt"]), subscription_id, given), expected):
+        acc.audit(CODE_REJECTED, f"subscription/{subscription_id}", msisdn=msisdn, reason="wrong confirmation code")
+        raise InvalidInputError([Problem("request", None, "code", "the code does not match the one sent to your phone")],
+                                what="confirmation")
+    return {"method": CODE_STEP, "challenge_id": step.get("challenge_id"), "code_verified": True}
+
+
+def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | None = None, *, require_code: bool = False) -> SubscriptionOut:
     """The second step, which only the subscriber can take: from now on the offer may be charged (not on a line
-    that has been suspended or closed since the order)."""
+    that has been suspended or closed since the order). ``code``: the one-time code the order sent to the
+    subscriber's phone; given and right, the confirmation's evidence records it verified (a person's, whatever its
+    speed); given and wrong, the confirmation is refused. Without a code the confirmation is recorded as before,
+    unverified, and charge assurance judges it by its speed; ``require_code`` (the console's confirmation form)
+    refuses it when the order sent a code."""
     acc.require(Permission.OWN_CONSENT_WRITE)
     acc.own_msisdn()  # a subscriber login, with its line
     msisdn, offer_id = _owned(acc, subscription_id)
@@ -208,7 +359,11 @@ def confirm(acc: Access, catalog: Catalog, subscription_id: str) -> Subscription
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
     _require_in_service(acc, msisdn)
-    _append(acc, subscription_id=subscription_id, msisdn=msisdn, offer_id=offer_id, event="confirmed", evidence=_evidence(acc))
+    if code is None and require_code and _order_challenge(acc, subscription_id) is not None:
+        raise InvalidInputError([Problem("request", None, "code", "the code sent to your phone by SMS is needed to confirm")],
+                                what="confirmation")
+    more: dict[str, Any] = {} if code is None else {"second_step": _check_code(acc, msisdn, subscription_id, code)}
+    _append(acc, subscription_id=subscription_id, msisdn=msisdn, offer_id=offer_id, event="confirmed", evidence=_evidence(acc, **more))
     acc.audit("subscription.confirm", f"subscription/{subscription_id}", msisdn=msisdn, reason="own confirmation")
     return _one(acc, catalog, msisdn, subscription_id)
 

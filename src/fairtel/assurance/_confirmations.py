@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from fairtel.assurance._finding import Finding, FindingKind, build_findings
-from fairtel.consent import ConfirmationStatus
+from fairtel.consent import ConfirmationStatus, code_verified
 
 _MAX_LISTED = 20
 
@@ -36,9 +36,13 @@ def machine_speed_findings(
     max_human_s: float,
     detected_at: datetime,
 ) -> list[Finding]:
-    """A valid confirmation that came less than ``max_human_s`` seconds after the order."""
+    """A valid confirmation that came less than ``max_human_s`` seconds after the order, unless it proves a person
+    gave it: a confirmation that gave back the one-time code its order sent to the subscriber's phone
+    (``consent.code_verified``) is a person's at any speed. What exempts it is that proof in its evidence, never
+    the channel it came through."""
     fast = subscriptions.filter(
         (pl.col("confirmation") == ConfirmationStatus.VALID.value) & (pl.col("confirm_delay_s") < max_human_s)
+        & ~code_verified()
     )
     if fast.height == 0:
         return []

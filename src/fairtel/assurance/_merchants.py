@@ -16,7 +16,7 @@ from datetime import timedelta
 import polars as pl
 
 from fairtel.assurance._confirmations import offer_providers, shared_evidence
-from fairtel.consent import ConfirmationStatus, Verdict
+from fairtel.consent import ConfirmationStatus, Verdict, code_verified
 from fairtel.core.time import DEMO_TIMEZONE
 
 SIGNALS = (
@@ -85,7 +85,8 @@ def rank_merchants(
     per = s.group_by("provider_id").agg(
         pl.len().alias("subscriptions"),
         confirmed.sum().alias("confirmed"),
-        (confirmed & (pl.col("confirm_delay_s") < policy.machine_speed_s)).sum().alias("_fast"),
+        # a confirmation that gave back the code sent to the phone is a person's at any speed
+        (confirmed & (pl.col("confirm_delay_s") < policy.machine_speed_s) & ~code_verified()).sum().alias("_fast"),
         (confirmed & replayed).sum().alias("_replayed_n"),
         night.fill_null(False).sum().alias("_night"),
         pl.col("ordered_at").is_not_null().sum().alias("_orders"),

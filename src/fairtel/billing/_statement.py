@@ -27,6 +27,7 @@ from fairtel.core.reasons import refund_reason_in
 from fairtel.core.time import zone
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
+from fairtel.rating._explain import VERDICT_WORDS
 
 _TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -43,6 +44,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）", "line_suspended": "停机后产生的用量",
         "held_note": "以下用量发生在号码停机之后：已按资费计价，但未计入本账单，也不在本期应付金额内。"
                      "经核实确为您本人使用后才会另行收取（以调整项列入以后的账单），否则不予收取。",
+        "refused": "未计费：没有已确认的订购可支持此扣费，不在本期应付内；同意校验：{verdict}",
     },
     "en": {
         "title": "Itemised statement", "msisdn": "Number", "period": "Period", "plan": "Plan", "bill_id": "Bill",
@@ -62,6 +64,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "held_note": "The usage below was made after the line was suspended. It is priced but not on this bill and not in "
                      "the total due: it is charged (as an adjustment on a later bill) only once confirmed as yours, "
                      "otherwise never.",
+        "refused": "not billed: no confirmed subscription covers this charge, not in the total due; consent check: {verdict}",
     },
 }
 _PERCENT = re.compile(r"\d+(\.\d+)?%$")
@@ -274,13 +277,17 @@ def build_statement(
     usage: pl.DataFrame | None = None,
     held: pl.DataFrame | None = None,
     adjustments: Mapping[str, AdjustmentEntry] | None = None,
+    refused: pl.DataFrame | None = None,
 ) -> Statement:
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
     ``usage``: the clean usage records, for the other party's number (shown masked); ``held``: the usage lines
     its run held off it (``BillRun.held``: made after the line's suspension), listed apart with what they would
     cost and why they are held, never added to the total. ``adjustments``: the ledger entries its adjustment lines
     carry (by id), so that each line says the tax its amount includes (a refund gives back the tax the bill that
-    charged it charged; a rerate entry is taxed as its bill was)."""
+    charged it charged; a rerate entry is taxed as its bill was). ``refused``: the period's rated lines (the lake's
+    ``rated``): the value-added charges of this line the consent gate refused (a verdict other than ``consented``,
+    so no bill holds them) are listed among the VAS lines at 0.00 with the reason in words, as the console and the
+    API list them, and never add to the total."""
     lang = _language(language)
     entries = adjustments or {}
     tz = zone(catalog.operator.timezone)
@@ -324,9 +331,23 @@ def build_statement(
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, bl.quantity, bl.unit, bl.rule_id,
                                        None, None, bl.amount_minor,
                                        line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)))
+    blocked = _refused_rows(refused, bill, mine)
     for section in (*USAGE_KINDS, LineKind.VAS.value):
-        for row in mine.filter(pl.col("kind") == section).iter_rows(named=True):
-            lines.append(usage_line(section, row))
+        rows = [(row, False) for row in mine.filter(pl.col("kind") == section).iter_rows(named=True)]
+        if section == LineKind.VAS.value and blocked:
+            rows = sorted(rows + [(row, True) for row in blocked],
+                          key=lambda x: (x[0]["started_at"] is None, x[0]["started_at"] or datetime.min.replace(tzinfo=UTC),
+                                         str(x[0].get("record_id") or "")))
+        for row, was_refused in rows:
+            line = usage_line(section, row)
+            if was_refused:  # never billed: at nothing, with why
+                verdict = str(row.get("verdict") or "")
+                zh_words, en_words = VERDICT_WORDS.get(verdict, (verdict, verdict))
+                why = _TEXT[lang]["refused"].format(verdict=zh_words if lang == Language.ZH else en_words)
+                text = f"{line.description}（{why}）" if lang == Language.ZH else f"{line.description} ({why})"
+                line = StatementLine(line.section, line.at, line.kind, line.direction, line.peer, line.quantity, line.unit,
+                                     line.rule_id, line.allowance_id, line.allowance_used, 0, text, line.allowance_name)
+            lines.append(line)
     for bl in bill.lines:
         if bl.kind is LineKind.TAX:
             text = line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)
@@ -351,6 +372,33 @@ def build_statement(
             details={"bill_id": bill.bill_id, "lines_minor": st.total_minor, "bill_minor": bill.total_minor},
         )
     return st
+
+
+_BILLABLE = "consented"  # the one verdict under which a VAS charge is billed (``billing._run.BILLABLE_VERDICTS``)
+_LINE_COLUMNS = ("source", "record_id", "line", "started_at", "kind", "direction", "rule_id", "zone", "roaming_country",
+                 "quantity", "unit", "allowance_id", "allowance_used", "amount_minor", "verdict")
+
+
+def _refused_rows(rated: pl.DataFrame | None, bill: Bill, billed: pl.DataFrame) -> list[dict[str, Any]]:
+    """The VAS charges of ``bill``'s line and period the consent gate refused, from the rated lines, that the bill's
+    snapshot does not hold (one per record), in time order."""
+    if rated is None or rated.height == 0 or "verdict" not in rated.columns or "kind" not in rated.columns:
+        return []
+    frame = rated.filter((pl.col("kind") == LineKind.VAS.value) & (pl.col("verdict").fill_null("") != _BILLABLE))
+    if "msisdn" in frame.columns:
+        frame = frame.filter(pl.col("msisdn") == bill.msisdn)
+    if "period" in frame.columns and frame.schema["period"] == pl.String:
+        frame = frame.filter(pl.col("period") == bill.period)
+    if frame.height == 0:
+        return []
+    frame = frame.with_columns(pl.lit(None).alias(c) for c in _LINE_COLUMNS if c not in frame.columns)
+    frame = frame.with_columns(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String))
+    if billed.height and {"source", "record_id"} <= set(billed.columns):
+        held = billed.select(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String)).unique()
+        frame = frame.join(held, on=["source", "record_id"], how="anti")
+    frame = frame.unique(["source", "record_id"], keep="first", maintain_order=True)
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("_peer"), pl.col("amount_minor").fill_null(0))
+    return frame.sort("started_at", "source", "record_id", nulls_last=True).to_dicts()
 
 
 def _money(minor: int, currency: str) -> str:

@@ -638,8 +638,10 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
     held = _held_lines(app, per, {bill.bill_id: bill.run_id}) if bill.run_id else None
     with app.db.connect() as conn:  # the entries its adjustment lines carry: the tax each includes
         entries = adjustments_by_id(conn, bill.adjustment_ids)
+    # the VAS charges the consent gate refused are on no bill: listed at 0.00 with why, as the console and the API do
+    refused = _stored_vas(app, per, [msisdn])
     st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None, held=held,
-                         adjustments=entries)
+                         adjustments=entries, refused=refused)
     return statement_csv(st) if fmt == "csv" else statement_html(st)
 
 

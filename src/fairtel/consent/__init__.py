@@ -21,17 +21,20 @@ from fairtel.consent._ledger import (
 from fairtel.consent._offer import Offer, OfferBook, OfferLike, OfferPeriod, offer_book, offers_frame
 from fairtel.consent._policy import DEFAULT_POLICY, REGULATORY_MIN_RETENTION_MONTHS, ConsentPolicy
 from fairtel.consent._projection import (
+    CODE_STEP,
     SUBSCRIPTION_SCHEMA,
     ConfirmationStatus,
     SubscriptionState,
     archivable,
     chargeable_intervals,
+    code_verified,
     project_subscriptions,
     state_expr,
     states_at,
 )
 
 __all__ = [
+    "CODE_STEP",
     "DEFAULT_POLICY",
     "EVENT_SCHEMA",
     "GATE_COLUMNS",
@@ -52,6 +55,7 @@ __all__ = [
     "as_events",
     "charge_key",
     "chargeable_intervals",
+    "code_verified",
     "empty_events",
     "gate_vas",
     "line_states",

@@ -146,6 +146,10 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
         ("at", pl.col("at").is_not_null() & pl.col("_at").is_null(), "must be an RFC 3339 timestamp with an offset"),
         ("channel", pl.col("channel").is_not_null() & ~pl.col("channel").is_in(_CHANNELS), f"must be one of {', '.join(_CHANNELS)}"),
         ("channel", (pl.col("event") == "confirmed") & pl.col("channel").is_null(), "a confirmation names the operator channel it came through"),
+        # only fairtel's own order and confirmation write it (the one-time code sent by SMS and given back): a feed
+        # claiming it would pass a provider's machine-speed confirmations as a person's
+        ("evidence", pl.col("evidence").str.json_path_match("$.second_step").is_not_null(),
+         "second_step is written by fairtel's own second confirmation, never imported"),
     ]
     flagged = f.with_columns(
         pl.struct(

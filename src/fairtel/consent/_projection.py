@@ -159,6 +159,28 @@ def project_subscriptions(events: pl.DataFrame | pa.Table, *, policy: ConsentPol
     return out.collect().cast(SUBSCRIPTION_SCHEMA)  # type: ignore[arg-type]
 
 
+CODE_STEP = "sms_code"
+"""The second step a subscriber takes in the operator's own channels: the order sends a one-time code to the
+subscriber's phone (an SMS that restates the offer's terms) and the confirmation gives it back. The order's
+evidence holds ``second_step: {method, challenge_id, salt, code_sha256}`` (never the code), the confirmation's
+``second_step: {method, challenge_id, code_verified: true}`` once the code given matched."""
+
+
+def code_verified() -> pl.Expr:
+    """Whether each subscription's (first valid) confirmation gave back the one-time code its own order sent: the
+    confirmation's evidence says the code matched, for the challenge the order's evidence issued. A person read the
+    code on the subscriber's phone and typed it: whatever the delay, such a confirmation is not a machine's.
+    Evidence that is not a JSON object (``sms-reply:Y``, a provider's token) never counts."""
+    confirm_challenge = pl.col("confirm_evidence").str.json_path_match("$.second_step.challenge_id")
+    order_challenge = pl.col("order_evidence").str.json_path_match("$.second_step.challenge_id")
+    return (
+        (pl.col("confirm_evidence").str.json_path_match("$.second_step.code_verified") == "true")
+        & (pl.col("confirm_evidence").str.json_path_match("$.second_step.method") == CODE_STEP)
+        & pl.col("order_evidence").str.json_path_match("$.second_step.code_sha256").is_not_null()
+        & (confirm_challenge == order_challenge)
+    ).fill_null(False)
+
+
 def chargeable_intervals(subscriptions: pl.DataFrame) -> pl.DataFrame:
     """[chargeable_from, chargeable_until) per validly confirmed subscription; until is null while open."""
     return subscriptions.filter(pl.col("confirmation") == ConfirmationStatus.VALID.value).select(

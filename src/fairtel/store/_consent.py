@@ -161,6 +161,11 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
             json.dumps(evidence, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             bad("evidence", "not valid Unicode text (a lone surrogate)")
+        if isinstance(evidence, dict) and "second_step" in evidence:
+            # only fairtel's own order and confirmation write it (the one-time code sent by SMS and given back):
+            # a feed claiming it would pass a provider's machine-speed confirmations as a person's
+            bad("evidence", "second_step is written by fairtel's own second confirmation, never imported",
+                "forged_second_step")
     if problems or at is None:
         return None, problems
     return {
