@@ -134,7 +134,7 @@ def test_the_customer_page_says_why_the_agent_sees_it_in_the_readers_language(we
     assert r.status_code == 303 and r.headers["location"] == f"/customers/{ALICE}"
     web.get(f"/lang/zh?next=/customers/{ALICE}")
     zh = web.get(f"/customers/{ALICE}").text
-    assert "您正在处理该客户的 投诉 cmp-1." in zh and "complaint" not in zh
+    assert "您正在处理该客户的投诉 cmp-1。" in zh and "complaint" not in zh
     web.get(f"/lang/en?next=/customers/{ALICE}")
     en = web.get(f"/customers/{ALICE}").text
     assert "You see this customer because you are handling complaint cmp-1." in en

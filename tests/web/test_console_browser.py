@@ -52,7 +52,7 @@ def test_subscriber_reads_bill_cancels_and_sets_a_cap(browser: Any, live_server:
     assert "confirm to start" in page.inner_text(".flash")
     ordered = page.locator("#subscriptions-table tr", has_text="ordered")
     ordered.locator("button.cancel").click()
-    assert page.inner_text(".flash") == "Subscription cancelled."
+    assert page.inner_text(".flash") == "Order cancelled: it was never confirmed, nothing is charged."
     assert page.locator("#subscriptions-table td.state", has_text="cancelled").count() >= 1
     page.goto(f"{live_server}/my/roaming")
     page.fill("#cap-amount", "200")

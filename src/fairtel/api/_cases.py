@@ -59,10 +59,12 @@ from fairtel.core.errors import (
     PermissionDeniedError,
     Problem,
 )
+from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case
-from fairtel.privacy import Permission, Role, hide_identity_numbers, replace_numbers_in
+from fairtel.kpi._complaint_report import APPEAL_CHANNEL
+from fairtel.privacy import Permission, Role, e164_of, hide_identity_numbers, replace_numbers_in
 from fairtel.privacy._roles import View
 from fairtel.store import Adjustment as AdjustmentRow
 from fairtel.store import (
@@ -82,6 +84,7 @@ from fairtel.store import (
     suspend_line,
 )
 from fairtel.store import Finding as FindingRow
+from fairtel.store._care import record_refunds
 from fairtel.store._report import dialect_insert
 from fairtel.store._schema import COMPLAINT_LIFECYCLE, COMPLAINT_STATUSES, table_of
 
@@ -92,6 +95,17 @@ def _scrub(acc: Access, value: Any) -> Any:
     # every run of digits, also inside an id: a switch's id may carry the caller's number joined by "_" or letters
     # (FreeSWITCH ``call_<number>_…``), so ids are not spared here (a sequence id reads masked, as a number would)
     return replace_numbers_in(value, lambda digits: acc.show(digits) or "")
+
+
+def _scrub_text(acc: Access, text: str | None) -> str | None:
+    """Free text staff wrote (a complaint's note) with its numbers shown as ``_scrub`` shows them, each read as the
+    register keeps numbers first (``privacy.e164_of``, by the numbering of the operator's home country): a number
+    written as dialled at home (``13415320161``) is the subscriber's ``8613415320161``, plain to the agent handling
+    them and the same pseudonym as theirs to others. Not for evidence, whose fields hold E.164 numbers already."""
+    if text is None:
+        return None
+    home = getattr(acc.pseudonyms, "home_country", None)
+    return str(replace_numbers_in(text, lambda digits: acc.show(e164_of(digits, home_country=home)) or ""))
 
 
 # ---- findings ------------------------------------------------------------------------------------------
@@ -669,6 +683,167 @@ def _close(acc: Access, finding_id: str, status: str, at: datetime, by: str, res
         raise ConflictError(f"finding {finding_id} was resolved meanwhile")
 
 
+# ---- credits: an agent gives back a disputed or goodwill charge ------------------------------------------
+CREDIT_REASON_MIN = 3
+_CREDITED = (AdjustmentKind.CREDIT.value, AdjustmentKind.REFUND.value)
+
+
+class NewCredit(BaseModel):
+    amount: Decimal = Field(gt=0, max_digits=14, description="What the subscriber gets back, tax included, in the bill's "
+                            "currency (a decimal, at most its minor units: `3.50`).")
+    reason: str = Field(min_length=CREDIT_REASON_MIN, max_length=180, description="Why, in words: carried into the next "
+                        "bill's line and the audit (numbers in it kept there as their pseudonyms).")
+    record_id: str | None = Field(None, min_length=1, max_length=255, description="The charge (a usage record the bill "
+                                  "charged) it gives back; leave out for a credit against the bill as a whole.")
+    source: str | None = Field(None, max_length=255, description="The switch the record came from, when two share its id.")
+    complaint_id: str | None = Field(None, min_length=1, max_length=40, description="The complaint it settles (same line): "
+                                     "named in the audit; `POST /complaints/{id}/resolve` with `refund` links it.")
+    idempotency_key: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                        description="The same key posts the credit once, however often the request is sent "
+                                        "(left out: the same bill, record, amount, reason and complaint post it once).")
+
+    @field_validator("reason")
+    @classmethod
+    def _in_words(cls, value: str) -> str:
+        text = value.strip()
+        if sum(c.isalpha() for c in text) < CREDIT_REASON_MIN:
+            raise ValueError(f"say why in words: at least {CREDIT_REASON_MIN} letters")
+        return text
+
+
+class CreditOut(BaseModel):
+    adjustment: AdjustmentOut
+    bill_id: str
+    record_id: str | None
+    outcome: str = Field(description="credited (this request posted it) or credited_before (a retried request: the "
+                                     "credit the same key posted, no money moved now).")
+    remaining: str = Field(description="What may still be credited against the bill (or the record), after this credit.")
+
+
+def _credited_before(acc: Access, bill_id: str, record_id: str | None, source: str | None) -> int:
+    """Minor units the ledger gave back against ``bill_id``: every entry naming it, net (credits and refunds less
+    debits: a rerate that raised a charge of the bill added to it); with ``record_id``, against that record of it:
+    the credits naming it that are no rerate entry (``_record_charged`` counts those), and the refunds of findings
+    naming it (a refund covering several records counts its share)."""
+    a = table_of(AdjustmentRow)
+    if record_id is None:
+        rows = acc.conn.execute(select(a.c.kind, a.c.amount_minor).where(a.c.bill_id == bill_id)).all()
+        return sum(int(r.amount_minor) if r.kind in _CREDITED else -int(r.amount_minor) for r in rows)
+    q = select(a.c.amount_minor).where(a.c.bill_id == bill_id, a.c.kind.in_(_CREDITED), a.c.record_id == record_id,
+                                       a.c.old_amount_minor.is_(None))
+    if source is not None:
+        q = q.where(or_(a.c.source == source, a.c.source.is_(None)))
+    total = int(sum(acc.conn.execute(q).scalars()))
+    bill = get_bill(acc.conn, bill_id)
+    for refund in record_refunds(acc.conn, bill.msisdn if bill else "", record_id, source=source,
+                                 period=bill.period if bill else None):
+        total += -(-refund.amount_minor // max(1, refund.records))
+    return total
+
+
+def _record_charged(acc: Access, bill: BillModel, record_id: str, source: str | None) -> int:
+    """What ``bill`` charged for a usage record, tax included at the rate the bill charged its kind (its lines in the
+    lake's ``billed`` dataset written by the run that issued it, and the entries issued on it for the record since);
+    0 when the bill did not charge it."""
+    if acc.lake is None:
+        raise NotAvailableError("what the bill charged for a record is read from the lake, which this request was not given: "
+                                "nothing was credited")
+    wanted = pl.LazyFrame({"msisdn": [bill.msisdn], "record_id": [record_id]}, schema={"msisdn": pl.String(), "record_id": pl.String()})
+    lines = _lake_rows(acc.lake, "billed", wanted, ("kind", "amount_minor", "bill_id", "run_id"))
+    per_kind: dict[str, int] = defaultdict(int)
+    for _, src, _, kind, minor, bill_id, run_id in [] if lines is None else lines.iter_rows():
+        if bill_id == bill.bill_id and run_id == bill.run_id and (source is None or src == source):
+            per_kind[str(kind)] += int(minor or 0)
+    a = table_of(AdjustmentRow)
+    for e in acc.conn.execute(select(a.c.source, a.c.old_amount_minor, a.c.new_amount_minor).where(
+            a.c.bill_id == bill.bill_id, a.c.record_id == record_id, a.c.kind != AdjustmentKind.REFUND.value,
+            a.c.old_amount_minor.is_not(None), a.c.new_amount_minor.is_not(None))):
+        if source is None or (e.source or "") == source:
+            kind = next(iter(per_kind), None)
+            if kind is not None:
+                per_kind[kind] += e.new_amount_minor - e.old_amount_minor
+    rates = _issued_rates(acc.lake, [bill]).get(bill.bill_id)
+    policy = issued_policy(replace(bill, tax_rates=rates) if rates is not None else bill)
+    return max(0, sum(m + policy.tax_on(k, m) for k, m in per_kind.items() if m > 0))
+
+
+def credit_id(bill_id: str, record_id: str | None, source: str | None, key: str) -> str:
+    """The ledger id of a credit: the same request (its key) always names the same entry, so it is posted once."""
+    return stable_id("adj", "care-credit", bill_id, source or "", record_id or "", key)
+
+
+def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
+    """An agent handling the customer gives back a disputed or goodwill charge: a credit entry of the adjustments
+    ledger against an issued bill (or a usage record it charged), carried into the next bill as other adjustments
+    are. Never more than the bill charged (for the record: what it charged for it, tax included), less what was
+    credited or refunded against it before (409 otherwise, with what remains). The amount is a decimal in the bill's
+    currency, kept in minor units. A retried request posts nothing again (``idempotency_key``, or the same bill,
+    record, amount, reason and complaint); the same key with another amount or bill is refused (409). Audited
+    (``adjustment.credit``) with the reason and the complaint."""
+    acc.require(Permission.COMPLAINT_WRITE)
+    bill = get_bill(acc.conn, bill_id)
+    if bill is None:
+        raise NotFoundError(f"no bill {bill_id}")
+    why = acc.open_subject(bill.msisdn)
+    if body.complaint_id is not None:
+        c = _complaint_row(acc, body.complaint_id)
+        if c.msisdn != bill.msisdn:
+            raise InvalidInputError([Problem("request", None, "complaint_id", "the complaint is about another line than the bill")],
+                                    what="credit")
+    try:
+        minor = Money(body.amount, bill.currency).to_minor()
+    except ValueError:
+        raise InvalidInputError([Problem("request", None, "amount", f"more decimals than {bill.currency} has minor units")],
+                                what="credit") from None
+    # two credits of one line are decided one after the other (PostgreSQL: a row lock; SQLite: the request's
+    # transaction holds the write lock): the second reads the first once it committed, so together they never pass
+    # what may be credited
+    sub = table_of(Subscriber)
+    acc.conn.execute(select(sub.c.msisdn).where(sub.c.msisdn == bill.msisdn).with_for_update())
+    key = body.idempotency_key or "|".join((str(minor), body.reason, body.complaint_id or ""))
+    adjustment_id = credit_id(bill_id, body.record_id, body.source, key)
+    a = table_of(AdjustmentRow)
+    held = acc.conn.execute(select(a).where(a.c.adjustment_id == adjustment_id)).first()
+    if held is not None:
+        if held.amount_minor != minor or held.bill_id != bill_id:
+            raise ConflictError(f"idempotency key used before for another credit ({held.adjustment_id})",
+                                details={"adjustment_id": held.adjustment_id})
+        return CreditOut(adjustment=_adjustment_out(held), bill_id=bill_id, record_id=held.record_id, outcome="credited_before",
+                         remaining=money_text(_credit_room(acc, bill, body), bill.currency) or "0")
+    room = _credit_room(acc, bill, body)
+    if minor > room:
+        what = f"record {body.record_id} on bill {bill_id}" if body.record_id else f"bill {bill_id}"
+        raise ConflictError(f"{money_text(minor, bill.currency)} {bill.currency} is more than may still be credited against {what}: "
+                            f"{money_text(room, bill.currency)} {bill.currency}",
+                            details={"field": "amount", "remaining": money_text(room, bill.currency)})
+    reason = hide_identity_numbers(body.reason)
+    entry = AdjustmentEntry(
+        adjustment_id=adjustment_id, kind=AdjustmentKind.CREDIT, msisdn=bill.msisdn, amount_minor=minor, currency=bill.currency,
+        reason=reason, created_at=acc.now, created_by=acc.actor, bill_id=bill_id, source=body.source if body.record_id else None,
+        record_id=body.record_id,  # no period: the entry corrects no rating (rerates and releases key on period and record)
+    )
+    posted = record_adjustments(acc.conn, [entry])
+    acc.audit("adjustment.credit", f"bill/{bill_id}", msisdn=bill.msisdn,
+              reason=f"{why}: credit {money_text(minor, bill.currency)} {bill.currency} {adjustment_id}"
+                     + (f" record {body.record_id}" if body.record_id else "")
+                     + (f" complaint {body.complaint_id}" if body.complaint_id else "") + f": {reason}")
+    row = acc.conn.execute(select(a).where(a.c.adjustment_id == adjustment_id)).one()
+    return CreditOut(adjustment=_adjustment_out(row), bill_id=bill_id, record_id=body.record_id,
+                     outcome="credited" if posted else "credited_before",
+                     remaining=money_text(_credit_room(acc, bill, body), bill.currency) or "0")
+
+
+def _credit_room(acc: Access, bill: BillModel, body: NewCredit) -> int:
+    """What may still be credited against the bill, or the record: the least of the two."""
+    room = max(0, bill.total_minor - _credited_before(acc, bill.bill_id, None, None))
+    if body.record_id is not None:
+        charged = _record_charged(acc, bill, body.record_id, body.source)
+        if charged == 0:
+            raise NotFoundError(f"bill {bill.bill_id} charged nothing for record {body.record_id}", details={"field": "record_id"})
+        room = min(room, max(0, charged - _credited_before(acc, bill.bill_id, body.record_id, body.source)))
+    return room
+
+
 _SYNC_CHUNK = 500  # findings a statement adds
 
 
@@ -1005,12 +1180,21 @@ class ComplaintOut(BaseModel):
     text: str | None = Field(description="The complaint's words: shown to the subscriber and to the agent handling it.")
 
 
+# Where a complaint was made: the console's and the app's own channels, the hotline (the care command line's and the
+# operator's imported files' default) and the regulator (an appeal, 申诉: ``kpi.APPEAL_CHANNEL``, which the complaint
+# KPIs count appeals by): a complaint the regulator transferred is filed at the desk as one.
+COMPLAINT_CHANNELS: tuple[str, ...] = ("web", "app", "phone", "hotline", "store", "chat", "email", APPEAL_CHANNEL)
+CHANNEL_PATTERN = "^(" + "|".join(COMPLAINT_CHANNELS) + ")$"
+
+
 class NewComplaint(BaseModel):
     category: str = Field(min_length=2, max_length=48, pattern=r"^[a-z][a-z0-9_]*$")
     text: str = Field(min_length=1, max_length=4000)
     msisdn: str | None = Field(None, pattern=r"^\d{7,15}$", description="For agents: the customer's number (required). A subscriber "
                                "leaves it out or gives their own; another line's is refused (403 `permission_denied`).")
-    channel: str = Field("web", pattern=r"^(web|app|phone|store|chat|email)$")
+    channel: str = Field("web", pattern=CHANNEL_PATTERN, description="Where it was made: " + ", ".join(COMPLAINT_CHANNELS)
+                         + f" (`{APPEAL_CHANNEL}`: lodged with the regulator and transferred to the operator, an appeal, 申诉, "
+                         "as `fairtel kpi complaints` counts it).")
     finding_id: str | None = Field(None, min_length=1, max_length=40, description="The finding it is about (same line).")
 
 
@@ -1188,17 +1372,53 @@ def take_complaint(acc: Access, complaint_id: str) -> AssignmentOut:
     return _assignment(acc, aid)
 
 
+def _not_closed(r: Any, to: ComplaintStatus) -> Any:
+    """``r``, unless it is closed: a closed complaint is only reopened (409, as the lifecycle refuses it), told before
+    whether the caller handles its customer (closing it ended the assignments resting on it; every agent reads the
+    desk's statuses anyway), so that a move sent again reads as the conflict it is."""
+    if _lifecycle_of(r) == ComplaintStatus.CLOSED.value:
+        raise ConflictError(f"complaint {r.complaint_id} is closed: cannot become {to.value} (reopen it first)",
+                            details={"from": ComplaintStatus.CLOSED.value, "to": to.value})
+    return r
+
+
 def resolve_complaint(acc: Access, complaint_id: str, *, note: str | None = None, refund: str | None = None) -> ComplaintOut:
     """Settle a complaint, with what was done and, if it was refunded, the refund adjustment."""
     _require_staff(acc)
-    r = _complaint_row(acc, complaint_id)
+    r = _not_closed(_complaint_row(acc, complaint_id), ComplaintStatus.RESOLVED)
     return _move(acc, r, ComplaintStatus.RESOLVED, _staff_reason(acc, r.msisdn), note=note, refund=refund)
 
 
 def close_complaint(acc: Access, complaint_id: str, *, note: str | None = None) -> ComplaintOut:
+    """Close a complaint: the assignments resting on it end with it (``end_assignments``), so the customer's data
+    is no longer open through a complaint that is settled."""
     _require_staff(acc)
-    r = _complaint_row(acc, complaint_id)
-    return _move(acc, r, ComplaintStatus.CLOSED, _staff_reason(acc, r.msisdn), note=note)
+    r = _not_closed(_complaint_row(acc, complaint_id), ComplaintStatus.CLOSED)
+    out = _move(acc, r, ComplaintStatus.CLOSED, _staff_reason(acc, r.msisdn), note=note)
+    if end_assignments(acc, "complaint", complaint_id):
+        out = _complaint_out(acc, _complaint_row(acc, complaint_id))  # as the closer may see it now
+    return out
+
+
+def end_assignments(acc: Access, kind: str, reference_id: str) -> int:
+    """End the live assignments resting on a complaint or ticket (``kind``) that was closed: the agents' access to
+    the customer through it ends now rather than when it would have expired. Each is released (``released_at``) and
+    audited as a release (``assignment.release``, "case closed"); an assignment through another case of the same
+    customer stays. Returns how many ended."""
+    t = table_of(AgentAssignment)
+    rows = acc.conn.execute(
+        select(t.c.assignment_id, t.c.agent, t.c.msisdn)
+        .where(t.c.reference_kind == kind, t.c.reference_id == reference_id, t.c.released_at.is_(None), t.c.expires_at > acc.now)
+        .order_by(t.c.started_at, t.c.assignment_id)
+    ).all()
+    for r in rows:
+        if acc.role is Role.AGENT and r.agent == acc.principal.username:
+            acc.release(r.assignment_id)  # the agent's own: their view of the customer is read again
+            continue
+        acc.conn.execute(update(t).where(t.c.assignment_id == r.assignment_id, t.c.released_at.is_(None)).values(released_at=acc.now))
+        acc.audit("assignment.release", f"{kind}/{reference_id}", msisdn=r.msisdn,
+                  reason=f"{kind} {reference_id} closed: assignment of {acc.login_name(r.agent)} ended")
+    return len(rows)
 
 
 def reopen_complaint(acc: Access, complaint_id: str, *, note: str | None = None) -> ComplaintOut:
@@ -1211,6 +1431,9 @@ def reopen_complaint(acc: Access, complaint_id: str, *, note: str | None = None)
         return _move(acc, r, ComplaintStatus.REOPENED, OWN_DATA, note=note)
     _require_staff(acc)
     r = _complaint_row(acc, complaint_id)
+    if acc.role is Role.AGENT and _lifecycle_of(r) == ComplaintStatus.CLOSED.value and r.msisdn not in acc.assignments():
+        # closing it ended the assignments resting on it: the agent reopening it (the customer called back) takes it
+        acc.assign(r.msisdn, kind="complaint", reference_id=complaint_id)
     return _move(acc, r, ComplaintStatus.REOPENED, _staff_reason(acc, r.msisdn), note=note)
 
 
@@ -1238,7 +1461,7 @@ def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
         reason = _staff_reason(acc, r.msisdn)
     rec = get_complaint(acc.conn, complaint_id, policy=acc.sla)
     acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
-    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=_scrub(acc, e.note),
+    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=_scrub_text(acc, e.note),
                                 recorded=e.recorded, due_at=e.due_at) for e in rec.history]
     return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 
@@ -1265,6 +1488,19 @@ def my_assignments(acc: Access) -> list[AssignmentOut]:
     # the numbers of the customers handled: a read of personal data like any list, audited per subscriber
     acc.audit_list("assignment.list", "assignments", [r.msisdn for r in rows], reason="the agent's own assignments")
     return [_assignment(acc, r.assignment_id) for r in rows]
+
+
+def assignments_on(acc: Access, msisdn: str) -> list[AssignmentOut]:
+    """The agent's live assignments to one customer, whose page they are on (that read is audited already)."""
+    if acc.role is not Role.AGENT:
+        return []
+    t = table_of(AgentAssignment)
+    ids = acc.conn.execute(
+        select(t.c.assignment_id)
+        .where(t.c.agent == acc.principal.username, t.c.msisdn == msisdn, t.c.expires_at > acc.now, t.c.released_at.is_(None))
+        .order_by(t.c.started_at.desc(), t.c.assignment_id)
+    ).scalars().all()
+    return [_assignment(acc, str(i)) for i in ids]
 
 
 def release_assignment(acc: Access, assignment_id: str) -> None:

@@ -48,6 +48,10 @@ class OrderIn(BaseModel):
     offer_id: str = Field(min_length=1, max_length=64)
 
 
+class ConfirmIn(BaseModel):
+    code: str | None = Field(None, max_length=16, description="the one-time code the order sent to the phone by SMS")
+
+
 class CapIn(BaseModel):
     amount: str | None = Field(None, max_length=20, description="Decimal amount; null removes the cap.")
     currency: str | None = Field(None, pattern="^[A-Z]{3}$")
@@ -134,8 +138,8 @@ def order(acc: Acc, svc: Svc, body: OrderIn) -> _subscriptions.SubscriptionOut:
 
 
 @router.post("/me/subscriptions/{subscription_id}/confirm", tags=["me"])
-def confirm(acc: Acc, svc: Svc, subscription_id: str) -> _subscriptions.SubscriptionOut:
-    return _subscriptions.confirm(acc, svc.catalog(), subscription_id)
+def confirm(acc: Acc, svc: Svc, subscription_id: str, body: ConfirmIn | None = None) -> _subscriptions.SubscriptionOut:
+    return _subscriptions.confirm(acc, svc.catalog(), subscription_id, code=body.code if body is not None else None)
 
 
 @router.post("/subscriptions/{subscription_id}/cancel", tags=["me", "customers"], summary="Cancel (the subscriber, or an agent handling them)")
@@ -222,6 +226,18 @@ async def bill(acc: Acc, bill_id: str) -> _customers.BillOut:
 @router.get("/bills/{bill_id}/lines", tags=["customers", "me"])
 async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
     return await served(acc, lambda: _bill(acc, bill_id).lines or [])
+
+
+@router.post("/bills/{bill_id}/credits", tags=["care"], status_code=201,
+             summary="Give back a disputed or goodwill charge: a credit against an issued bill or a record it charged, for the next bill "
+                     "(an agent handling the customer)")
+def credit(acc: Acc, bill_id: str, body: _cases.NewCredit) -> _cases.CreditOut:
+    try:
+        return _cases.post_credit(acc, bill_id, body)
+    except PermissionDeniedError:
+        if acc.refused_subject:  # as for reading the bill: whether the number is a customer is not told
+            raise NotFoundError(f"no bill {bill_id}") from None
+        raise
 
 
 # ---- complaints and assignments ------------------------------------------------------------------------

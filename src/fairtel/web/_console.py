@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ValidationError
 
 from fairtel.api import (
     ApiOptions,
@@ -25,6 +26,7 @@ from fairtel.api import (
     Principal,
     RateLimitedError,
     Services,
+    _cases,
     _tickets,
     create_app,
     ops,
@@ -32,15 +34,19 @@ from fairtel.api import (
 )
 from fairtel.api._explain import quantity_text
 from fairtel.api._paging import Page, decode_cursor, encode_cursor
+from fairtel.api._subscriptions import AlreadySubscribedError
 from fairtel.api._users import authenticate
 from fairtel.billing import line_text
 from fairtel.bootstrap import App
+from fairtel.care import ComplaintCategory
+from fairtel.care._complaints import category_label
 from fairtel.catalog import Catalog
 from fairtel.core.errors import FairtelError, InvalidInputError, PermissionDeniedError, Problem
+from fairtel.core.ids import new_id
 from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
 from fairtel.core.time import zone
-from fairtel.privacy import Permission, Role, can
+from fairtel.privacy import Permission, Role, can, e164_of
 from fairtel.store import Lake
 from fairtel.web._charts import bar_chart, line_chart
 from fairtel.web._i18n import (
@@ -94,7 +100,7 @@ def from_elsewhere(request: Request) -> bool:
 
 def flash_key(msg: str | None) -> str | None:
     """Only the console's own confirmations are shown: a link cannot put words of its own on a page."""
-    return msg if msg is not None and msg.endswith("_ok") and msg in TEXT else None
+    return msg if msg is not None and msg.endswith("_ok") and (msg in TEXT or msg in CARE_WORDS) else None
 
 
 def _same(a: str, b: str) -> bool:
@@ -197,6 +203,63 @@ def fraud_word(key: str, lang: str, **values: str) -> str:
     return text.format(**values) if values else text
 
 
+# Words of the care desk the shared table does not hold (filing a caller's complaint, crediting a charge, releasing a
+# customer, the findings' details, a page refused): ``t`` reads them first.
+CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
+    "new_complaint": ("Record a caller's complaint", "为来电客户登记投诉"),
+    "new_complaint_hint": ("Recording it opens the customer to you, as taking a complaint does.",
+                           "登记后即开始处理该客户（与受理投诉相同），可查看其资料。"),
+    "customer_number": ("Customer's number", "客户号码"),
+    "channel": ("Channel", "渠道"),
+    "complaint_text": ("What the customer says", "客户诉求"),
+    "file_complaint": ("Record", "登记"),
+    "channel_web": ("web", "网上营业厅"), "channel_app": ("app", "手机营业厅"), "channel_phone": ("phone", "电话"),
+    "channel_hotline": ("hotline", "客服热线"), "channel_store": ("store", "营业厅"), "channel_chat": ("online chat", "在线客服"),
+    "channel_email": ("email", "邮件"), "channel_regulator": ("appeal via the regulator", "申诉（管局转办）"),
+    "credit_amount": ("Credit", "退款/减免金额"),
+    "credit_bill": ("on the bill of", "冲抵账期"),
+    "credit_record": ("record id (optional)", "话单号（可选）"),
+    "credit_link": ("or an adjustment id", "或已有调账单号"),
+    "credit_hint": ("A credit is carried into the next bill; the note is its reason.", "金额将在下期账单中抵扣，备注即为退款原因。"),
+    "my_assignments": ("Customers you are handling", "您正在处理的客户"),
+    "expires": ("until", "有效至"),
+    "release": ("Release", "结束处理"),
+    "handling_banner": ("You see this customer because you are handling {kind} {ref}.", "您正在处理该客户的{kind} {ref}。"),
+    "filed_ok": ("Complaint recorded: you are handling the customer now.", "投诉已登记，您已开始处理该客户。"),
+    "credited_ok": ("Complaint resolved: the credit goes on the next bill.", "投诉已解决，退款将在下期账单中抵扣。"),
+    "released_ok": ("Released: the customer's data is closed to you now.", "已结束处理，您不再能查看该客户的资料。"),
+    "all_statuses": ("All", "全部"),
+    "offer": ("Offer", "业务"),
+    "charged_at": ("Charged", "扣费时间"),
+    "records": ("Records", "话单"),
+    "evidence": ("Evidence", "依据"),
+    "ev_verdict": ("consent gate", "同意核验"), "ev_period": ("period", "账期"), "ev_policy": ("cap", "封顶"),
+    "ev_subscription_id": ("subscription", "订购"), "ev_duplicate_of": ("repeats", "重复于"),
+    "error_code": ("Code:", "错误代码："),
+    "page_denied": ("You may not see this page, or this customer: agents see a customer while handling their complaint or ticket.",
+                    "您无权查看此页面或该客户的资料：客服仅在处理其投诉或工单期间可查看。"),
+}
+COMPLAINT_CHANNELS = _cases.COMPLAINT_CHANNELS
+
+
+def care_word(key: str, lang: str) -> str | None:
+    pair = CARE_WORDS.get(key)
+    return None if pair is None else pair[1] if lang == "zh" else pair[0]
+
+
+def form_model(model: type[BaseModel], what: str, **values: Any) -> Any:
+    """A form's fields as the API's model of the request takes them: what it refuses is a 422 naming the fields."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise InvalidInputError([Problem("form", None, ".".join(str(x) for x in e["loc"]) or None, e["msg"]) for e in exc.errors()],
+                                what=what) from None
+
+
+# Evidence of a finding worth showing the agent deciding it: the offer, when it was charged, what the gate said.
+FINDING_DETAILS = ("offer_id", "started_at", "charged_at", "verdict", "period", "policy", "subscription_id", "duplicate_of")
+
+
 def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
     """The catalog's name of a plan, offer, zone ... in the reader's language; the id when it has none."""
     name = catalog.name_of(what, key)
@@ -246,12 +309,20 @@ class Console:
         lang = self.lang(request)
         who = data.pop("who", None) or self.who(request)
         html = self.env.get_template(template).render(
-            t=lambda key: translate(key, lang), kind_text=lambda k: line_kind(k, lang), code=lambda c: code_text(c, lang),
-            note=lambda n: note_text(n, lang), error_text=lambda e: error_text(e.code, e.message, lang),
+            t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
+            code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang),
+            error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
             resolution=lambda r: resolution_text(r, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
             msg=flash_key(request.query_params.get("msg")), **data,
         )
         return HTMLResponse(html, status_code=status_code)
+
+    @staticmethod
+    def error_words(request: Request, error: Any, lang: str) -> str:
+        """The sentence under an error's code. A page refused to a reader (a GET) is not a form that expired."""
+        if request.method == "GET" and error.code == "permission_denied":
+            return care_word("page_denied", lang) or ""
+        return error_text(error.code, error.message, lang)
 
     def page(self, request: Request, build: Callable[[Any, Principal], HTMLResponse | Response]) -> Response:
         """Run ``build(access, principal)`` for a logged-in user; errors become a page with the right status."""
@@ -347,7 +418,8 @@ def _routes(c: Console) -> APIRouter:
 
     @r.get("/findings")
     def findings(request: Request, status: str | None = "open") -> Response:
-        return c.page(request, lambda acc, _w: c.render(request, "findings.html", page=ops.list_findings(acc, status=status or None, limit=200), status=status or ""))
+        return c.page(request, lambda acc, _w: c.render(request, "findings.html", page=ops.list_findings(acc, status=status or None, limit=200),
+                                                        status=status or "", details=FINDING_DETAILS, catalog=svc.catalog()))
 
     @r.post("/findings/{finding_id}/refund")
     def refund(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
@@ -362,9 +434,37 @@ def _routes(c: Console) -> APIRouter:
         def build(acc: Any, _w: Principal) -> Response:
             page = ops.list_complaints(acc, limit=200)
             mine = ops.my_assignments(acc) if acc.role is Role.AGENT else []
-            return c.render(request, "desk.html", page=page, assignments=mine, handling=set(acc.assignments()) if acc.role is Role.AGENT else set())
+            handling = set(acc.assignments()) if acc.role is Role.AGENT else set()
+            # the bills a credit may go against, of each customer handled with a complaint still to resolve
+            owed = sorted({x.msisdn for x in page.items if x.msisdn in handling and x.lifecycle not in _cases.SETTLED})
+            bills = {m: ops.list_bills(acc, m, limit=6).items for m in owed}
+            return c.render(request, "desk.html", page=page, assignments=mine, handling=handling, bills=bills,
+                            credit_key=new_id("crd"), channels=COMPLAINT_CHANNELS, categories=[k.value for k in ComplaintCategory])
 
         return c.page(request, build)
+
+    @r.post("/desk/new")
+    def file_for_caller(request: Request, csrf: str = Form(""), msisdn: str = Form("", max_length=32), category: str = Form("", max_length=48),
+                        text: str = Form("", max_length=4000), channel: str = Form("phone", max_length=16)) -> Response:
+        """An agent records a caller's complaint (phone, store, an appeal the regulator transferred): as ``POST
+        /complaints`` does, it opens the customer to them. The number is read as dialled at home (``13415320161``)."""
+
+        def build(acc: Any, _w: Principal) -> str:
+            digits = "".join(ch for ch in msisdn if ch.isdigit())
+            number = e164_of(digits, home_country=svc.settings.home_country) if digits else ""
+            body = form_model(_cases.NewComplaint, "complaint", msisdn=number or None, category=category, text=text, channel=channel)
+            _cases.file_complaint(acc, body)
+            return f"/customers/{quote(number)}?msg=filed_ok"
+
+        return c.action(request, csrf, build)
+
+    @r.post("/assignments/{assignment_id}/release")
+    def release(request: Request, assignment_id: str, csrf: str = Form("")) -> Response:
+        def build(acc: Any, _w: Principal) -> str:
+            _cases.release_assignment(acc, assignment_id)
+            return "/desk?msg=released_ok"
+
+        return c.action(request, csrf, build)
 
     @r.post("/desk/{complaint_id}/take")
     def take(request: Request, complaint_id: str, csrf: str = Form("")) -> Response:
@@ -376,8 +476,25 @@ def _routes(c: Console) -> APIRouter:
         return c.action(request, csrf, build)
 
     @r.post("/desk/{complaint_id}/resolve")
-    def resolve(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.resolve_complaint(acc, complaint_id, note=note or None), "/desk?msg=resolved_ok")[1])
+    def resolve(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000),
+                amount: str = Form("", max_length=20), bill_id: str = Form("", max_length=64), record_id: str = Form("", max_length=255),
+                refund: str = Form("", max_length=40), key: str = Form("", max_length=64)) -> Response:
+        """Resolve with a note; with an amount, first credit it against the chosen bill (or a record it charged) for
+        the next bill, the note its reason, and settle the complaint with that credit (``POST /bills/{id}/credits``:
+        the form's key posts it once however often it is sent); or settle it with an adjustment posted before."""
+
+        def build(acc: Any, _w: Principal) -> str:
+            link, done = refund.strip() or None, "resolved_ok"
+            if amount.strip():
+                if not bill_id:
+                    raise InvalidInputError([Problem("form", None, "bill_id", "choose the bill the credit goes against")], what="credit")
+                body = form_model(_cases.NewCredit, "credit", amount=amount.strip(), reason=note, record_id=record_id.strip() or None,
+                                  complaint_id=complaint_id, idempotency_key=key or None)
+                link, done = _cases.post_credit(acc, bill_id, body).adjustment.adjustment_id, "credited_ok"
+            ops.resolve_complaint(acc, complaint_id, note=note or None, refund=link)
+            return f"/desk?msg={done}"
+
+        return c.action(request, csrf, build)
 
     @r.post("/desk/{complaint_id}/close")
     def close(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
@@ -424,8 +541,9 @@ def _routes(c: Console) -> APIRouter:
             catalog = svc.catalog()
             usage = ops.usage_lines(acc, svc.app.lake, msisdn, period=period, limit=USAGE_PAGE, cursor=cursor, catalog=catalog)
             base = f"/customers/{quote(msisdn)}?period={quote(usage.period)}"
+            mine = _cases.assignments_on(acc, msisdn)
             return c.render(
-                request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn), catalog=catalog,
+                request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn), catalog=catalog, mine=mine,
                 bills=ops.list_bills(acc, msisdn), usage=usage, paging=usage_paging(usage, svc.app.lake, msisdn, cursor, base),
                 subs=ops.subscriptions(acc, catalog, msisdn),
             )
@@ -435,7 +553,9 @@ def _routes(c: Console) -> APIRouter:
     @r.post("/subscriptions/{subscription_id}/cancel")
     def cancel(request: Request, subscription_id: str, csrf: str = Form(""), back: str = Form("/")) -> Response:
         target = back if back.startswith("/") and not back.startswith("//") else "/"
-        return c.action(request, csrf, lambda acc, _w: (ops.cancel(acc, svc.catalog(), subscription_id), f"{target}?msg=cancelled_ok")[1])
+        # an order never confirmed is cancelled, not unsubscribed: said so
+        return c.action(request, csrf, lambda acc, _w: f"{target}?msg="
+                        + ("cancelled_ok" if ops.cancel(acc, svc.catalog(), subscription_id).confirmed_at else "order_cancelled_ok"))
 
     @r.get("/retention")
     def retention(request: Request) -> Response:
@@ -509,11 +629,20 @@ def _routes(c: Console) -> APIRouter:
 
     @r.post("/my/subscriptions")
     def my_order(request: Request, csrf: str = Form(""), offer_id: str = Form(...)) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.order(acc, svc.catalog(), offer_id), "/my/subscriptions?msg=ordered_ok")[1])
+        def run(acc: Any, _w: Principal) -> str:
+            try:
+                ops.order(acc, svc.catalog(), offer_id)
+            except AlreadySubscribedError:  # said on the same page, not as an error
+                return "/my/subscriptions?msg=already_subscribed_ok"
+            return "/my/subscriptions?msg=ordered_ok"
+
+        return c.action(request, csrf, run)
 
     @r.post("/my/subscriptions/{subscription_id}/confirm")
-    def my_confirm(request: Request, subscription_id: str, csrf: str = Form("")) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.confirm(acc, svc.catalog(), subscription_id), "/my/subscriptions?msg=confirmed_ok")[1])
+    def my_confirm(request: Request, subscription_id: str, csrf: str = Form(""), code: str | None = Form(None, max_length=16)) -> Response:
+        # the second step: the one-time code the order sent to the phone, required when it sent one
+        return c.action(request, csrf, lambda acc, _w: (ops.confirm(acc, svc.catalog(), subscription_id, code=code or None, require_code=True),
+                                                        "/my/subscriptions?msg=confirmed_ok")[1])
 
     @r.get("/my/roaming")
     def my_roaming(request: Request) -> Response:
