@@ -42,6 +42,7 @@ unexplained_charge = 12
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The settings file every ``load_settings`` of the test reads (none written yet: the defaults)."""
     path = tmp_path / "fairtel.toml"
+    path.write_text("", encoding="utf-8")
     monkeypatch.setenv("FAIRTEL_CONFIG", str(path))
     monkeypatch.delenv("FAIRTEL_SLA", raising=False)
     return path
@@ -80,7 +81,7 @@ def test_the_sla_table_is_laid_over_the_built_in_policy(tmp_path: Path, config: 
     for category in ("fraud", "privacy", "price"):
         assert policy.acknowledge_hours(category) == DEFAULT_SLA.acknowledge_hours(category)
         assert policy.resolve_hours(category) == DEFAULT_SLA.resolve_hours(category)
-    config.unlink()
+    config.write_text("", encoding="utf-8")
     assert sla_policy(load_settings(home=tmp_path).sla) == DEFAULT_SLA
 
 

@@ -30,5 +30,13 @@ def test_a_wrong_url_names_the_setting_and_hides_the_password(given: str, says: 
     with pytest.raises(ConfigError) as caught:
         load_settings(home=tmp_path, database_url=given)
     text = str(caught.value)
-    assert "FAIRTEL_DATABASE_URL" in text and says in text
+    assert "database_url" in text and says in text
     assert "s3cret" not in text and "input_value" not in text
+
+
+def test_a_wrong_url_in_the_environment_names_the_variable(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIRTEL_DATABASE_URL", "mysql://root:s3cret@db/billing")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(home=tmp_path)
+    text = str(caught.value)
+    assert "FAIRTEL_DATABASE_URL" in text and "mysql:// databases are not supported" in text and "s3cret" not in text

@@ -3,6 +3,7 @@ stops being JSON, not only that a value could not be parsed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from fairtel.core.settings import load_settings
 
 @pytest.fixture(autouse=True)
 def no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAIRTEL_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("FAIRTEL_CONFIG", os.devnull)  # no settings file
     for var in ("FAIRTEL_SLA", "FAIRTEL_TAX_RATES"):
         monkeypatch.delenv(var, raising=False)
 

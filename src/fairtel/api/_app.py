@@ -13,6 +13,7 @@ from fairtel.api._cases import sync_findings
 from fairtel.api._customers import keep_sort_keys, list_order
 from fairtel.api._errors import install_error_handlers
 from fairtel.api._guard import Guard
+from fairtel.api._health import router as health_router
 from fairtel.api._routes import router
 from fairtel.api._services import ApiOptions, Assistant, Services, find_assistant
 from fairtel.bootstrap import App, bootstrap
@@ -79,6 +80,8 @@ def create_app(
     )
     api.state.services = services
     install_error_handlers(api)
+    # the health check first: it asks the database (``_health``), and answers in place of any other route of its path
+    api.include_router(health_router)
     api.include_router(router)
     api.add_middleware(Guard, services=services)
     return api

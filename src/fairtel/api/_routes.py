@@ -66,18 +66,8 @@ class DismissIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-class Health(BaseModel):
-    status: str
-    version: str
-
-
 # ---- session -------------------------------------------------------------------------------------------
-@router.get("/health", tags=["system"])
-def health() -> Health:
-    from fairtel import __version__
-
-    return Health(status="ok", version=__version__)
-
+# GET /health (liveness with a database check) is api/_health.py's, included before this router
 
 @router.post("/auth/token", tags=["auth"], summary="Log in with a password; returns a bearer token")
 def login(request: Request, svc: Svc, username: Annotated[str, Form(min_length=1, max_length=64)], password: Annotated[str, Form(min_length=1, max_length=256)]) -> TokenOut:

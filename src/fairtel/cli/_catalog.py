@@ -175,7 +175,14 @@ def _catalog_to_show(ctx: typer.Context, file: Path | None, home: Path | None,
         stored = current_catalog(conn)
         text = None if stored is None else catalog_text(conn, stored.version_id)
     if stored is None or text is None:
-        notes.append(f"no catalog loaded in the home {settings.home}: showing the demo catalog {demo}")
+        from fairtel.cli._home import LOAD_A_CATALOG
+        from fairtel.core.settings import Environment
+
+        then = ("rating and billing use it too, with a warning (development only)"
+                if settings.environment is Environment.DEVELOPMENT else
+                f"rating and billing refuse (catalog_missing) in the {settings.environment.value} environment")
+        notes.append(f"no catalog loaded in the home {settings.home}: showing the demo catalog {demo}; {then} until "
+                     f"a catalog is loaded; {LOAD_A_CATALOG}")
         return load_catalog(demo), {"file": str(demo), "home": str(settings.home)}
     catalog, problems = parse_catalog(text, file="<stored catalog>")
     if catalog is None:

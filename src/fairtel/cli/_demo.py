@@ -312,7 +312,7 @@ def _check_clock(fapp: Any) -> None:
     from fairtel.core.errors import ConfigError
 
     fapp.settings.check_clock(load_catalog(default_catalog_path()).operator.timezone)
-    current = home_catalog(fapp, None, [])
+    current = home_catalog(fapp, None, [], checking=True)
     fapp.settings.check_clock(current.operator.timezone)
     for country in (load_catalog(default_catalog_path()).home_country, current.home_country):
         if (why := fapp.settings.country_mismatch(country)) is not None:  # the load would refuse it too

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from fairtel.core.errors import InvalidInputError
+from fairtel.core.errors import FairtelError, InvalidInputError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -18,8 +18,28 @@ if TYPE_CHECKING:
     from fairtel.core.time import Period
 
 
-def home_catalog(app: App | None, path: Path | None, notes: list[str]) -> Catalog:
-    """``--catalog FILE``, else the store's current catalog, else the demo catalog (said in the notes)."""
+class CatalogMissingError(FairtelError):
+    """No tariff catalog stored in the home and none given, outside development: rating, billing and what reads
+    prices refuse rather than price with the demo operator's catalog."""
+
+    code = "catalog_missing"
+
+
+LOAD_A_CATALOG = ("load one: `fairtel load DIR` with the operator's catalog.toml in DIR (`fairtel catalog validate "
+                  "FILE` checks it first), or give `--catalog FILE` where the command takes one")
+
+
+_warned: set[str] = set()  # the homes whose demo-catalog warning this process printed (once each)
+
+
+def home_catalog(app: App | None, path: Path | None, notes: list[str], *, checking: bool = False) -> Catalog:
+    """``--catalog FILE``, else the store's current catalog. A home with none stored: outside development
+    ``CatalogMissingError`` (``catalog_missing``), never the demo's prices on real usage; in development (the
+    demo) the bundled demo catalog, said in the notes and, once a process, on stderr (``demo_catalog_warning``:
+    several callers, the watch among them, print no notes) unless the command prints JSON, whose document carries
+    the notes. ``checking``: the catalog is only looked at (the demo
+    checks its settings against the home's catalog before it loads its own): the demo catalog, silently, in any
+    environment."""
     from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
 
     if path is not None:
@@ -34,8 +54,66 @@ def home_catalog(app: App | None, path: Path | None, notes: list[str]) -> Catalo
             if catalog is None:
                 raise InvalidInputError(problems, what="the stored catalog")
             return catalog
+        if not checking:
+            check_demo_catalog_allowed(app)
+            key = str(app.settings.home.absolute())
+            if key not in _warned and not _json_command():
+                from fairtel.cli._ui import err_console
+
+                _warned.add(key)
+                err_console.print(demo_catalog_warning(app), markup=False, highlight=False, soft_wrap=True)
     notes.append(f"no catalog loaded in this home: using {default_catalog_path()}")
     return load_catalog(default_catalog_path())
+
+
+def _json_command() -> bool:
+    """Whether the command running asked for ``--json`` (its ``as_json`` option): its stderr then carries progress
+    alone and its document the notes (and with ``2>&1`` a line on stderr would break the document)."""
+    import importlib
+
+    ctx = None
+    for module in ("typer._click.globals", "click.globals"):  # the click typer runs on (its own copy, or click)
+        try:
+            ctx = importlib.import_module(module).get_current_context(silent=True)
+        except (ImportError, AttributeError):
+            continue
+        if ctx is not None:
+            break
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def where_of(app: App) -> str:
+    """The home and its database, as a message names them (the database without its password)."""
+    from fairtel.store._engine import describe
+
+    return f"{app.settings.home} ({describe(app.settings.db_url)})"
+
+
+def check_demo_catalog_allowed(app: App) -> None:
+    """Raise ``CatalogMissingError`` unless the home runs in development, where the demo catalog may stand in for
+    a catalog not loaded. For every command that would otherwise fall back on ``catalog.default_catalog_path``."""
+    from fairtel.core.settings import Environment
+
+    env = app.settings.environment
+    if env is Environment.DEVELOPMENT:
+        return
+    raise CatalogMissingError(
+        f"no catalog loaded in the home {where_of(app)}: refused in the {env.value} environment rather than price "
+        f"with the bundled demo catalog; {LOAD_A_CATALOG}",
+        details={"home": str(app.settings.home), "environment": env.value})
+
+
+def demo_catalog_warning(app: App) -> str:
+    """What a development home with no catalog stored says on stderr when the demo catalog stands in."""
+    from fairtel.catalog import default_catalog_path
+
+    return (f"WARNING: no catalog loaded in the home {where_of(app)}: using the bundled demo catalog "
+            f"{default_catalog_path()} (the demo operator's prices; development only: in test and production this "
+            f"is refused, catalog_missing); {LOAD_A_CATALOG}")
 
 
 _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {

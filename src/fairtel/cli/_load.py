@@ -79,8 +79,10 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     usage_files = sorted(
         p for p in (directory / "usage").rglob("*") if p.is_file() and not p.name.startswith(".")
     ) if usage else []
-    # the steps of "load" itself; each usage file has a bar (or plain lines) of its own, by its name
-    total = 1 + 1 + len(consent_files) + int((directory / "loyalty.jsonl").is_file())
+    # the steps of "load" itself, one per file it imports (the catalog's step says too that it is missing); each
+    # usage file has a bar (or plain lines) of its own, by its name
+    present = [n for n in ("subscribers.csv", *CARE_FILES, "loyalty.jsonl") if (directory / n).is_file()]
+    total = 1 + len(consent_files) + len(present)
 
     def step(name: str) -> None:
         if report is not None:
@@ -99,21 +101,21 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
             "plans": None if known_plans is None else len(known_plans), **({"note": note} if note else {}),
         }
     else:
-        summary.catalog = {"file": str(catalog_file), "status": "missing", "validated": False}
+        summary.catalog = {"file": str(catalog_file), "status": "missing", "validated": False, **_no_catalog(app)}
     step(f"catalog: {summary.catalog['status']}")
 
     if subscribers_file.is_file():
         with app.db.begin() as conn:
             summary.subscribers = import_subscribers(conn, subscribers_file, known_plans=known_plans)
         _keep_sort_keys(app)
-    step("subscribers")
+        step("subscribers")
 
     for path in consent_files:
         with app.db.begin() as conn:
             summary.consent.append(import_consent_events(conn, path, source=f"consent/{path.name}"))
         step(f"consent {path.name}")
 
-    summary.care = _import_care(app, directory)
+    summary.care = _import_care(app, directory, step)
     if (directory / "loyalty.jsonl").is_file():
         from fairtel.store._care import import_loyalty
 
@@ -138,14 +140,43 @@ def _keep_sort_keys(app: App) -> int:
         return keep_sort_keys(conn, Pseudonymizer(app.settings.secret_key.get_secret_value()).order)
 
 
-def _import_care(app: App, directory: Path) -> list[dict[str, Any]]:
+def _no_catalog(app: App) -> dict[str, Any]:
+    """What a directory without ``catalog.toml`` leaves the home with: the catalog it had (``current_version_id``),
+    or none, said in the ``note`` with what rating and billing will do until one is loaded (refuse, outside
+    development: ``home_catalog``)."""
+    from fairtel.cli._home import LOAD_A_CATALOG
+    from fairtel.core.settings import Environment
+    from fairtel.store import current_catalog
+
+    with app.db.connect() as conn:
+        current = current_catalog(conn)
+    if current is not None:
+        return {"current_version_id": current.version_id,
+                "note": f"no catalog.toml in the directory: the home's current catalog (version {current.version_id}) "
+                        "stays in use"}
+    env = app.settings.environment
+    if env is Environment.DEVELOPMENT:
+        then = ("rating and billing use the bundled demo catalog, with a warning (development only: in test and "
+                "production they refuse, catalog_missing)")
+    else:
+        then = f"rating and billing refuse (catalog_missing) in the {env.value} environment"
+    return {"current_version_id": None,
+            "note": f"no catalog.toml in the directory and no catalog loaded in this home: the rest was imported, but "
+                    f"{then} until a catalog is loaded; {LOAD_A_CATALOG}"}
+
+
+CARE_FILES = ("complaints.jsonl", "surveys.jsonl")
+
+
+def _import_care(app: App, directory: Path, step: Any = None) -> list[dict[str, Any]]:
     """The directory's complaints and NPS answers, when present: each file stored whole, or refused with its
-    problems (file, line, field); what is already stored is skipped."""
+    problems (file, line, field); what is already stored is skipped. ``step`` is told each file's name once it
+    is imported (or refused)."""
     from fairtel.cli._care import import_complaints
     from fairtel.cli._surveys import import_surveys
 
     out: list[dict[str, Any]] = []
-    for name, importer in (("complaints.jsonl", import_complaints), ("surveys.jsonl", import_surveys)):
+    for name, importer in zip(CARE_FILES, (import_complaints, import_surveys), strict=True):
         path = directory / name
         if not path.is_file():
             continue
@@ -153,8 +184,10 @@ def _import_care(app: App, directory: Path) -> list[dict[str, Any]]:
             counts = importer(app, path)
         except FairtelError as exc:
             out.append({"file": str(path), "status": "failed", "message": str(exc)})
-            continue
-        out.append({"file": str(path), "status": "imported", **counts})
+        else:
+            out.append({"file": str(path), "status": "imported", **counts})
+        if step is not None:
+            step(Path(name).stem)
     return out
 
 
@@ -234,7 +267,9 @@ def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in (cat.get("note"), summary.usage.get("note")):
         if note:
-            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+            # a home left with no catalog at all is more than a note: what is rated next depends on it
+            said = "WARNING" if note is cat.get("note") and cat.get("current_version_id", 0) is None else "note"
+            err_console.print(f"{said}: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _usage_notes(summary: LoadSummary) -> list[str]:

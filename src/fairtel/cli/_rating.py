@@ -273,13 +273,21 @@ def quote_catalog(ctx: typer.Context, file: Path | None, home: Path | None, note
     from fairtel.bootstrap import bootstrap
     from fairtel.catalog import default_catalog_path, load_catalog
     from fairtel.cli._context import home_of
-    from fairtel.core.settings import load_settings
+    from fairtel.core.settings import Environment, load_settings
 
     if file is not None:
         return load_catalog(file)
     settings = load_settings(home=home_of(ctx, home))
     demo = default_catalog_path()
     if settings.database_url is None and not (settings.home / "fairtel.db").is_file():
+        if settings.environment is not Environment.DEVELOPMENT:  # the demo's prices are no quote outside the demo
+            from fairtel.cli._home import LOAD_A_CATALOG, CatalogMissingError
+
+            raise CatalogMissingError(
+                f"no fairtel home at {settings.home} and no --catalog FILE: refused in the {settings.environment.value} "
+                f"environment rather than price with the bundled demo catalog; --home DIR names a home, and in one "
+                f"without a catalog {LOAD_A_CATALOG}",
+                details={"home": str(settings.home), "environment": settings.environment.value})
         notes.append(f"no fairtel home at {settings.home}: priced with the demo catalog {demo} (--catalog FILE or --home DIR "
                      "to price with another)")
         return load_catalog(demo)

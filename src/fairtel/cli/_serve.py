@@ -130,8 +130,13 @@ def register(app: typer.Typer) -> None:
             context = app_for(ctx, home)
             settings = context.settings
             settings.check_secrets()
+            # the database before anything is loaded or bound: one it cannot reach ends the command with
+            # database_unavailable (exit status 2), as every other command, not with the server's failed start-up
+            from fairtel.api._health import check_app_database
+
+            check_app_database(context)
         except FairtelError as exc:
-            raise fail(exc) from exc
+            raise fail(exc) from None
         bind_host, bind_port = host or settings.api_host, port or settings.api_port
         if (warning := exposure_warning(settings, bind_host)) is not None:
             err_console.print(warning, highlight=False, markup=False)

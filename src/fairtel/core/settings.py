@@ -42,7 +42,7 @@ from pydantic_settings import (
 
 from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.countries import COUNTRIES, country_of_timezone
-from fairtel.core.errors import ConfigError, Problem
+from fairtel.core.errors import ConfigError, FairtelError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import DEMO_TIMEZONE, zone
 
@@ -179,7 +179,10 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        zone(v)
+        try:
+            zone(v)
+        except FairtelError as exc:  # as a ValueError: the message names the setting (``_setting_error``)
+            raise ValueError(exc.message) from None
         return v
 
     @field_validator("country")
@@ -236,7 +239,10 @@ class Settings(BaseSettings):
     @classmethod
     def _known_currency(cls, v: str) -> str:
         code = v.strip().upper()
-        minor_units(code)  # every amount billed in it must be representable as Money
+        try:
+            minor_units(code)  # every amount billed in it must be representable as Money
+        except FairtelError as exc:
+            raise ValueError(exc.message) from None
         return code
 
     @classmethod
@@ -248,9 +254,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = config_path()
+        config = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if config.is_file():
+        if config is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
 
@@ -446,20 +452,48 @@ def toml_line(text: str, path: tuple[str, ...]) -> int | None:
     return _toml_line(text, path)
 
 
+DEFAULT_CONFIG = "fairtel.toml"
+
+
 def config_path() -> Path:
-    """The settings file: ``FAIRTEL_CONFIG``, else ``fairtel.toml`` in the working directory."""
-    return Path(os.environ.get("FAIRTEL_CONFIG", "fairtel.toml"))
+    """The settings file: ``FAIRTEL_CONFIG`` (set and not empty), else ``fairtel.toml`` in the working directory."""
+    return Path(os.environ.get("FAIRTEL_CONFIG") or DEFAULT_CONFIG)
+
+
+def config_file() -> Path | None:
+    """The settings file to read, or None when there is none: ``fairtel.toml`` in the working directory may be
+    absent, a file named by ``FAIRTEL_CONFIG`` must exist (``ConfigError`` naming it): a mistyped path would
+    otherwise run on the defaults (another database, clock, environment) without a word. ``FAIRTEL_CONFIG`` set
+    to ``/dev/null`` (``os.devnull``) says: no settings file."""
+    given = os.environ.get("FAIRTEL_CONFIG")
+    if not given:
+        default = Path(DEFAULT_CONFIG)
+        return default if default.is_file() else None
+    path = Path(given)
+    if given == os.devnull:
+        return None
+    if not path.exists():
+        raise ConfigError(f"FAIRTEL_CONFIG={given}: file not found (the settings file it names must exist; unset "
+                          f"FAIRTEL_CONFIG to read ./{DEFAULT_CONFIG} when there is one, or set it to {os.devnull} "
+                          "for no settings file)", details={"file": given})
+    if not path.is_file():
+        raise ConfigError(f"FAIRTEL_CONFIG={given}: not a file", details={"file": given})
+    return path
 
 
 def load_settings(**overrides: Any) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
+    config = config_file()
+    config_text = _config_problems(config)
     try:
         return Settings(**given)
     except ValidationError as exc:
         problems = _sla_problems(exc, given)
         others = [e for e in exc.errors() if not _is_sla_error(e)]
-        # each setting by its variable, the message without the value given (a URL may carry a password)
-        text = [str(p) for p in problems] + [_setting_error(e) for e in others]
+        # each setting by where its value came from (argument, variable, the settings file's line), the message
+        # without the value given (a URL may carry a password)
+        text = ([str(p) for p in problems]
+                + [_setting_error(e, given=given, config=config, config_text=config_text) for e in others])
         raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
     except Exception as exc:
         if isinstance(exc, SettingsError) and (problems := _env_json_problems()):
@@ -598,9 +632,59 @@ def _redact_url(url: str) -> str:
     return f"{scheme}://{user.split(':', 1)[0]}:***@{host}" if ":" in user else url
 
 
-def _setting_error(error: Any) -> str:
-    """One of pydantic's errors as ``FAIRTEL_NAME: why``, without the value given."""
+def _config_problems(config: Path | None) -> str | None:
+    """The settings file's text (None: no file), after refusing one that is not TOML or names a key that is no
+    setting (a typo such as ``timezon`` would otherwise leave the setting at its default without a word):
+    ``ConfigError`` naming the file, line and key, with the setting it likely meant."""
+    if config is None:
+        return None
+    import difflib
+    import tomllib
+
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config}: cannot read the settings file: {exc}", details={"file": str(config)}) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config}: not valid TOML: {exc}", details={"file": str(config)}) from None
+    known = list(Settings.model_fields)
+    problems: list[Problem] = []
+    for key in document:
+        if key.lower() in known:  # as the settings read it: in any case
+            continue
+        close = difflib.get_close_matches(key.lower().removeprefix("fairtel_"), known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f"; the settings are: {', '.join(known)}"
+        problems.append(Problem(str(config), _toml_line(text, (key,)), key, f"unknown setting{hint}"))
+    if problems:
+        lines = [str(p) for p in problems]
+        raise ConfigError("invalid settings: " + "; ".join(lines), details={"problems": lines, "file": str(config)})
+    return text
+
+
+def _setting_error(error: Any, *, given: Mapping[str, Any] | None = None, config: Path | None = None,
+                   config_text: str | None = None) -> str:
+    """One of pydantic's errors as ``WHERE: why``, without the value given. WHERE is the source that set the
+    value, highest first as the settings read them: a keyword argument (``settings argument NAME``), the
+    ``FAIRTEL_NAME`` variable, the settings file's line (``fairtel.toml:3 [name]``); ``FAIRTEL_NAME`` when none
+    holds it (a default)."""
     loc = [str(part) for part in error.get("loc", ())]
-    name = f"FAIRTEL_{loc[0].upper()}" + ("." + ".".join(loc[1:]) if len(loc) > 1 else "") if loc else "settings"
-    msg = str(error.get("msg", ""))
-    return f"{name}: {msg.removeprefix('Value error, ')}"
+    msg = str(error.get("msg", "")).removeprefix("Value error, ")
+    if not loc:
+        return f"settings: {msg}"
+    field = ".".join(loc)
+    var = f"FAIRTEL_{loc[0].upper()}"
+    name = var + ("." + ".".join(loc[1:]) if len(loc) > 1 else "")
+    if given is not None and loc[0] in given:
+        return f"settings argument {field}: {msg}"
+    if any(k.upper() == var for k in os.environ):  # the variables' names match in any case
+        return f"{name}: {msg}"
+    if config is not None and config_text is not None:
+        import tomllib
+
+        document = tomllib.loads(config_text)
+        key = next((k for k in document if k.lower() == loc[0]), None)
+        if key is not None:
+            return f"{Problem(str(config), _toml_line(config_text, (key, *loc[1:])), field, msg)}"
+    return f"{name}: {msg}"
