@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from fairtel.core.errors import HomeMismatchError
 from fairtel.core.settings import Settings, secure_home
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from fairtel.store import Lake
+    from fairtel.store._migrate import HomeBound
+
+HOME_ID_FILE = "home.id"  # the home's identity, which the database it serves records (``home_binding``)
 
 
 @dataclass
@@ -28,12 +38,14 @@ class App:
 
     @cached_property
     def db(self) -> Engine:
-        """The database engine, migrated to the package's schema on first use."""
+        """The database engine, migrated to the package's schema on first use, and bound to this home
+        (``check_home``): a database serving another home is refused."""
         from fairtel.store import connect, migrate
 
         engine = connect(self.settings.db_url)
         self._closers.append(engine.dispose)
         migrate(engine)
+        check_home(engine, self.settings)
         return engine
 
     @cached_property
@@ -63,3 +75,97 @@ def bootstrap(settings: Settings) -> App:
     # owner-only: made 0700, or tightened (once, said on stderr) when others may read it
     secure_home(settings.home)
     return App(settings=settings)
+
+
+def home_id(home: Path) -> str | None:
+    """The id kept in the home (``<home>/home.id``), None when it has none (a new home, or one from before ids)."""
+    try:
+        text = (Path(home) / HOME_ID_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def _make_home_id(home: Path) -> str:
+    """The home's id, made (random) when it has none: written whole under another name and linked into place, so
+    two processes making it at once both use the one linked first."""
+    path = Path(home) / HOME_ID_FILE
+    secure_home(Path(home))  # made, owner-only, when it is not there yet
+    fd, tmp = tempfile.mkstemp(prefix=f".{HOME_ID_FILE}.", dir=home)
+    try:
+        try:
+            os.write(fd, (uuid.uuid4().hex + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    made = home_id(home)
+    assert made is not None, path
+    return made
+
+
+def check_home(engine: Engine, settings: Settings) -> None:
+    """Bind the database to this home, or refuse a home that is not the one it serves (``HomeMismatchError``).
+
+    The ledger of the files and records already taken is the home's (``mediation/state.sqlite``): a mistyped or
+    unmounted home, new and empty, on a populated database would ingest and charge again what the real home billed,
+    and two homes on one database would split and double the files. So a home gets an id (``home.id``) and the
+    database records the id of the home it serves (``home_binding``), binding itself to the first home that opens
+    it (a new database, or one from before the binding); after that only that home opens it, wherever it is
+    mounted (the path and host are kept current), a restored backup of it included (it carries ``home.id``).
+    ``adopt_home`` moves a database to another home on purpose."""
+    from fairtel.store._migrate import bind_home, bound_home
+
+    home = Path(settings.home)
+    own = home_id(home)
+    found = bound_home(engine)
+    if found is not None and found.home_id != own:  # refused before anything is written into the home
+        raise _mismatch(engine, home, own, found)
+    path, host = str(home.resolve()), socket.gethostname()
+    if found is not None and (found.home_path, found.host) == (path, host):
+        return  # bound to this home as it is: nothing to write
+    if own is None:
+        own = _make_home_id(home)
+    found = bind_home(engine, home_id=own, home_path=path, host=host)
+    if found.home_id != own:  # another home bound it meanwhile
+        raise _mismatch(engine, home, own, found)
+
+
+def adopt_home(settings: Settings) -> tuple[str, HomeBound | None]:
+    """Bind the database to this home on purpose (a home moved to a new volume without its ``home.id``, or a
+    database moved to another home): the binding replaced, whatever home it named. Returns this home's id and the
+    binding before (None: the database served no home yet)."""
+    from fairtel.store import connect, migrate
+    from fairtel.store._migrate import bind_home, bound_home
+
+    home = Path(settings.home)
+    secure_home(home)
+    engine = connect(settings.db_url)
+    try:
+        migrate(engine)
+        before = bound_home(engine)
+        own = home_id(home) or _make_home_id(home)
+        bind_home(engine, home_id=own, home_path=str(home.resolve()), host=socket.gethostname(), replace=True)
+        return own, before
+    finally:
+        engine.dispose()
+
+
+def _mismatch(engine: Engine, home: Path, own: str | None, found: HomeBound) -> HomeMismatchError:
+    from fairtel.store._engine import describe
+
+    where = home.resolve()
+    this = (f"this home {where} has no home id: it is new or empty (is FAIRTEL_HOME or --home mistyped, or the "
+            "home's volume not mounted?)" if own is None else
+            f"this home {where} is the home {own}, bound to another database (is FAIRTEL_DATABASE_URL right?)")
+    return HomeMismatchError(
+        f"the database {describe(engine.url)} serves the home {found.home_id} at {found.home_path} (host "
+        f"{found.host}, bound {found.bound_at:%Y-%m-%d %H:%M:%S}); {this}. The ledger of the files already taken is "
+        "the home's, so files billed there would be taken and charged again from here. Use the home the database "
+        "serves (FAIRTEL_HOME / --home), or restore that home from its backup; to move the database to this home "
+        "on purpose, stop every process of the other home and run `fairtel home adopt` with this home",
+        details={"database": describe(engine.url), "database_home_id": found.home_id,
+                 "database_home_path": found.home_path, "home": str(where), "home_id": own})

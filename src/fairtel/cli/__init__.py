@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -30,7 +32,7 @@ from fairtel.cli import (
     _serve,
     _synth,
 )
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import FairtelError, FileSystemError
 
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
 
@@ -90,7 +92,7 @@ def main() -> None:
 
         raise SystemExit(fail(exc, as_json=_wants_json()).exit_code) from None
     except Exception as exc:
-        problem = _database_error(exc)
+        problem = _database_error(exc) or _file_system_error(exc)
         if problem is None:
             raise
         from fairtel.cli._ui import fail
@@ -112,3 +114,45 @@ def _database_error(exc: Exception) -> FairtelError | None:
     from fairtel.store._engine import unavailable
 
     return unavailable(exc)
+
+
+# what to do when the file system refuses: a read-only or full volume, missing rights, a path that is not there or
+# not what it should be (other errors keep their traceback)
+_CHECK_PATH = "check the path, and the home (--home / FAIRTEL_HOME)"
+_FS_ADVICE = {
+    errno.EROFS: "make the file system writable (remounted read-only after a disk error?), or use another directory",
+    errno.EACCES: f"make it writable by the user fairtel runs as (uid {os.getuid()})",
+    errno.EPERM: f"make it writable by the user fairtel runs as (uid {os.getuid()})",
+    errno.ENOSPC: "free some space, or move the directory to a larger volume",
+    errno.EDQUOT: "free some space, or raise the disk quota",
+    errno.EIO: "the disk or the network file system failed: check it before going on",
+    errno.ENOENT: _CHECK_PATH,
+    errno.ENOTDIR: _CHECK_PATH,
+    errno.EISDIR: _CHECK_PATH,
+    errno.ENAMETOOLONG: _CHECK_PATH,
+}
+
+
+def _file_system_error(exc: Exception) -> FairtelError | None:
+    """A file or directory that could not be read or written (an ``OSError`` naming a path), as the
+    ``file_system_error`` error naming the path, what fairtel was doing with it and what to do; None for any other
+    error (a genuine bug keeps its traceback)."""
+    if not isinstance(exc, OSError) or exc.filename is None or exc.errno not in _FS_ADVICE:
+        return None
+    path = os.fsdecode(exc.filename)
+    other = f" -> {os.fsdecode(exc.filename2)}" if exc.filename2 is not None else ""
+    doing = _operation(exc)
+    return FileSystemError(f"{path}{other}: {exc.strerror or os.strerror(exc.errno)}"
+                           f"{f' (while {doing})' if doing else ''}; {_FS_ADVICE[exc.errno]}",
+                           details={"path": path, "errno": errno.errorcode.get(exc.errno, str(exc.errno)),
+                                    **({"operation": doing} if doing else {})})
+
+
+def _operation(exc: BaseException) -> str:
+    """What fairtel was doing when the error came: its innermost function on the way (``module.function``)."""
+    where = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("fairtel.") and module != __name__:
+            where = f"{module}.{frame.f_code.co_name}"
+    return where or ""

@@ -18,7 +18,11 @@ finding and case ids and tokens derive from it). The backup takes them in one co
 A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is printed), while the writers are
 still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
 ``FAIRTEL_SECRET_KEY`` when one is set (keyed pseudonyms and tokens derive from it); when none is, the copied
-``secret.key`` is the key.
+``secret.key`` is the key. The copy carries the home's id (``home.id``, named in the manifest too), which the
+database records as the home it serves: the restored home opens it, a new empty one is refused (``home_mismatch``).
+
+``fairtel home adopt`` binds the database to the home on purpose (a deliberate move of the database to another
+home, or a home put back without its ``home.id``).
 """
 
 from __future__ import annotations
@@ -131,6 +135,7 @@ def _database(settings: Any) -> dict[str, Any]:
 def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
     """Copy ``settings.home`` to ``dest`` (which must not exist, or be an empty directory), as the module says."""
     from fairtel import __version__
+    from fairtel.bootstrap import home_id
     from fairtel.mediation import LockedError, mediation_lock
 
     home = Path(settings.home).resolve()
@@ -178,7 +183,7 @@ def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
             else:
                 database["revision"] = _schema_revision(settings.db_url)
             manifest = {"fairtel_version": __version__, "taken_at": started.isoformat(timespec="seconds"),
-                        "home": str(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
+                        "home": str(home), "home_id": home_id(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
                         "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks}
             (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             os.chmod(partial / MANIFEST, _FILE_MODE)
@@ -227,3 +232,38 @@ def register(app: typer.Typer) -> None:
         if "database_dump" in out:
             console.print(f"the {out['database']['backend']} database is not in it: dump it now, before the writers "
                           f"start again: {out['database_dump']}", highlight=False)
+
+    home_app = typer.Typer(help="The home and the database it is bound to.", no_args_is_help=True)
+    app.add_typer(home_app, name="home")
+
+    @home_app.command("adopt")
+    def adopt_cmd(
+        ctx: typer.Context,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Bind the database to this home on purpose, replacing the home it served: for a database moved to another
+        home, or a home put back without its home.id. Stop every process of the other home first: its ledger of
+        files already taken does not come along, so a file it took and this home takes again is charged twice."""
+        from fairtel.bootstrap import adopt_home
+        from fairtel.core.settings import load_settings
+        from fairtel.store._engine import describe
+
+        try:
+            settings = load_settings(home=home_of(ctx, home))
+            settings.check_secrets()
+            own, before = adopt_home(settings)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        where = str(Path(settings.home).resolve())
+        out = {"database": describe(settings.db_url), "home": where, "home_id": own,
+               "before": None if before is None else {"home_id": before.home_id, "home_path": before.home_path,
+                                                      "host": before.host}}
+        if as_json:
+            print_json(out)
+            return
+        was = ("served no home before" if before is None else
+               "served it already" if before.home_id == own else
+               f"served the home {before.home_id} at {before.home_path} (host {before.host}) before")
+        console.print(f"the database {out['database']} now serves the home {own} at {where}; it {was}",
+                      highlight=False, soft_wrap=True)

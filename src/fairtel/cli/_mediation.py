@@ -21,7 +21,7 @@ from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import DatabaseUnavailableError, FairtelError, InvalidInputError, Problem
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
-from fairtel.mediation._inbox import RetryLater
+from fairtel.mediation._inbox import RetryLater, watching
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -152,8 +152,11 @@ def register(app: typer.Typer) -> None:
         try:
             _check_clock(ctx_app)
             # mediation's lock, held from the rater's start (which removes what a crash left) to the watch's end:
-            # another watch of the home fails at once, naming this one, so two never rate one home
-            with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
+            # another watch of the home fails at once, naming this one, so two never rate one home; and the inbox's
+            # own lock (checked writable first): a process of another home sharing the database and the inbox fails
+            # too, so a file is never taken, and charged, by two homes
+            with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"), \
+                    watching(inbox, home=ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
                 after = _retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated)) if rate else None
                 with reporter(quiet=as_json) as rep:
                     watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,

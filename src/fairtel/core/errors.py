@@ -90,3 +90,30 @@ class DatabaseUnavailableError(FairtelError):
     message names the database (backend, user, host, port, name), never its password."""
 
     code = "database_unavailable"
+
+
+class InboxUnwritableError(FairtelError):
+    """A watch's inbox (or its ``done/`` or ``failed/``) that fairtel cannot write: files could be ingested and
+    rated but never moved out, so every restart would take them again. Refused before any file is taken."""
+
+    code = "inbox_unwritable"
+
+
+class InboxFileGoneError(FairtelError):
+    """A file left the inbox while a watch handled it (another process took or removed it)."""
+
+    code = "inbox_file_gone"
+
+
+class HomeMismatchError(FairtelError):
+    """The database serves another home than this one: a mistyped or unmounted home would take again the files
+    the other home's ledger knows, and charge them twice."""
+
+    code = "home_mismatch"
+
+
+class FileSystemError(FairtelError):
+    """A file or directory fairtel could not read or write (a read-only or full file system, missing rights):
+    the message names the path and what was being done."""
+
+    code = "file_system_error"

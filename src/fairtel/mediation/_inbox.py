@@ -3,7 +3,9 @@ results are committed; a crash in between leaves it in the inbox, and the next p
 ingested (a no-op) and moves it, reporting the counts of that ingest when ``after`` (online rating) had not taken
 it yet. Files still being written should arrive under a hidden or ``.tmp``/``.part``
 name and be renamed when complete (a rename is atomic); a file whose size or mtime changed since the last
-poll waits for the next one. A watch holds the home's mediation lock from its start to its end.
+poll waits for the next one. A watch holds the home's mediation lock from its start to its end, and the inbox's
+own lock (``INBOX/.fairtel-watch/lock``, ``inbox_lock``): two processes never take the files of one inbox, whatever
+homes they serve. An inbox, ``done/`` or ``failed/`` it cannot write is refused before any file is taken.
 
 A file's arrival (``FileReport.arrived_at``, the start of online rating's timeliness) is the earliest durable
 evidence of it: its modification time when the watch first saw it, or the time mediation first ingested it
@@ -13,19 +15,21 @@ the order it is handed the files, so a charge never depends on what the files ar
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fairtel.core.errors import InboxFileGoneError, InboxUnwritableError
 from fairtel.core.settings import Settings
 from fairtel.mediation._ingest import (
     FileReport,
@@ -36,7 +40,7 @@ from fairtel.mediation._ingest import (
     content_hash,
     ingest_session,
 )
-from fairtel.mediation._state import FileRecord, mediation_lock
+from fairtel.mediation._state import FileRecord, inbox_lock, mediation_lock
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
@@ -51,19 +55,67 @@ def inbox_files(inbox: Path) -> list[Path]:
 
 
 def _move(path: Path, target_dir: Path) -> Path:
-    target_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(target_dir, exc) from None
     target = target_dir / path.name
     n = 1
     while target.exists():
         target = target_dir / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        if not target_dir.is_dir() or path.exists():
+            raise
+        raise InboxFileGoneError(
+            f"{path}: the file left the inbox before it could be moved to {target_dir.name}/ (another process took "
+            f"or removed it); what this watch made of it is committed in its home: find what else takes files "
+            f"from {path.parent}", details={"file": str(path)}) from None
+    except OSError as exc:
+        raise _unwritable(target_dir, exc) from None
     fd = os.open(target_dir, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     return target
+
+
+def _unwritable(directory: Path, exc: OSError | None = None) -> InboxUnwritableError:
+    if exc is not None and exc.strerror:
+        why = exc.strerror
+    else:
+        try:
+            why = "read-only file system" if os.statvfs(directory).f_flag & os.ST_RDONLY else "no write permission"
+        except OSError:
+            why = "no write permission"
+    return InboxUnwritableError(
+        f"{directory}: the watch cannot write it ({why}): files would be ingested and rated but never moved to "
+        f"done/ or failed/; make it a directory writable by the user fairtel runs as (uid {os.getuid()})",
+        details={"directory": str(directory)})
+
+
+def check_inbox(inbox: Path) -> None:
+    """Refuse an inbox whose files could not be moved out, before any is taken: the inbox must be writable, and
+    ``done/`` and ``failed/`` too when they exist (else they are made in the inbox when first needed):
+    ``InboxUnwritableError`` naming the directory."""
+    for directory in (inbox, inbox / "done", inbox / "failed"):
+        if directory is not inbox and not directory.exists() and not directory.is_symlink():
+            continue  # made in the inbox, checked writable above
+        if not directory.is_dir():
+            raise _unwritable(directory, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)))
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise _unwritable(directory)
+
+
+@contextmanager
+def watching(inbox: Path, *, home: Path, holder: str) -> Iterator[None]:
+    """The inbox checked (``check_inbox``) and its lock held (``inbox_lock``) until the block ends."""
+    check_inbox(inbox)
+    with inbox_lock(inbox, home=home, holder=holder):
+        yield
 
 
 class RetryLater(Exception):
@@ -314,7 +366,9 @@ def watch(
     (a run stopped after its ingest, before ``after`` took it) is reported with the counts of that ingest, as
     ingested, like a file given back. Holds the home's mediation lock from start to end (``mediation_lock``; the caller may
     hold it already): a second watch of the home fails at once (``LockedError`` naming this one) rather than
-    taking turns with it between passes, so two watches never rate one home."""
+    taking turns with it between passes, so two watches never rate one home; and the inbox's own lock
+    (``watching``: the inbox checked writable first, ``InboxUnwritableError``), so no process of another home
+    takes its files meanwhile. A file taken from the inbox under the watch ends it (``InboxFileGoneError``)."""
     progress = report or _Quiet()
     retried = on_retry or progress.note
     done, failed = inbox / "done", inbox / "failed"
@@ -326,7 +380,8 @@ def watch(
     # the files given back by ``after``, for their next pass: their reports (and the state's record of an ingest
     # by an earlier run)
     earlier: dict[Path, tuple[FileReport, FileRecord | None]] = {}
-    with mediation_lock(settings.home, holder=f"a watch of {inbox}"):
+    with mediation_lock(settings.home, holder=f"a watch of {inbox}"), \
+            watching(inbox, home=settings.home, holder=f"a watch of {inbox}"):
         committer = None if after is None else _Committer(after, done, handled, on_file)
         try:
             while True:

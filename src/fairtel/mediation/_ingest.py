@@ -31,7 +31,7 @@ from fairtel.core.settings import Settings
 from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
 from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
 from fairtel.mediation._partials import Clash, conflicting_parts, held_from, held_ids, hold, late_parts, release
-from fairtel.mediation._state import FileRecord, MediationState
+from fairtel.mediation._state import FileRecord, MediationState, inbox_lock
 from fairtel.mediation._validate import Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
 from fairtel.mediation.readers._delimited import BOMS
@@ -658,6 +658,19 @@ def ingest_files(
     progress = report or _Quiet()
     files = expand(paths)
     out: list[FileReport] = []
+    with ExitStack() as inboxes:
+        # a file in a watched inbox is the watch's to take: its lock held meanwhile (a watch running, of this
+        # home or another sharing the database, refuses the ingest naming it; one starting waits its turn)
+        for inbox in sorted({p.parent for p in files}):
+            inboxes.enter_context(inbox_lock(inbox, home=settings.home, holder="fairtel ingest", keeps=False,
+                                             only_if_watched=True))
+        _ingest_all(files, out, settings=settings, fmt=fmt, source=source, progress=progress,
+                    flush_partials=flush_partials, durable=durable)
+    return out
+
+
+def _ingest_all(files: Sequence[Path], out: list[FileReport], *, settings: Settings, fmt: str | None,
+                source: str | None, progress: Progress, flush_partials: bool, durable: bool) -> None:
     with ingest_session(settings, report=progress, durable=durable) as session:
         for path in files:
             out.append(session.ingest(path, fmt=fmt, source=source, progress=progress))
@@ -665,7 +678,6 @@ def ingest_files(
             flushed = session.flush(progress)
             if flushed is not None:
                 out.append(flushed)
-    return out
 
 
 @contextmanager

@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fairtel.core.errors import ConflictError
+from fairtel.core.errors import ConflictError, InboxUnwritableError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -268,6 +269,84 @@ def mediation_lock(home: Path, *, holder: str = "a watch", wait: bool = False) -
     finally:
         with _HOLDS_GUARD:
             del _HOLDS[key]
+        _release(fd)
+
+
+# in a watched inbox, a hidden directory (never taken for a usage file, nor listed among the inbox's files) holding
+# the lock file
+INBOX_LOCK = Path(".fairtel-watch", "lock")
+_INBOX_HOLDS: dict[Path, _Hold] = {}  # the inboxes whose lock an ``inbox_lock`` of this process holds
+
+
+def _describe_inbox(inbox: Path, holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return (f"the inbox {inbox} is taken by another process ({inbox / INBOX_LOCK} is held): one process "
+                "takes the files of an inbox; stop the other one, or give this one an inbox of its own")
+    return (f"the inbox {inbox} is taken by {holder.get('holder', 'another process')} on host "
+            f"{holder.get('host', '?')} (pid {holder.get('pid')}, home {holder.get('home', '?')}, since "
+            f"{holder.get('since')}): one process takes the files of an inbox, or a file would be charged once per "
+            "home; stop that one, or give this one an inbox of its own")
+
+
+@contextmanager
+def inbox_lock(inbox: Path, *, home: Path, holder: str, keeps: bool = True,
+               only_if_watched: bool = False) -> Iterator[bool]:
+    """Hold the inbox's own lock (``INBOX/.fairtel-watch/lock``, ``flock``, naming host, pid and home) until the
+    block ends: whatever home another process serves, it cannot watch the inbox, nor ingest from it, meanwhile.
+    The home's mediation lock alone let two homes sharing one database and one inbox both take a file (charged in
+    each) and take the others' files from under each other. Held by another: ``LockedError`` naming it, at once.
+    ``only_if_watched`` (an ingest): a directory never watched (no lock file) is not locked, nor written to; the
+    block gets whether it holds the lock. Taken again inside the block by the same thread, it is the same hold."""
+    inbox = Path(inbox)
+    key = inbox.resolve()
+    with _HOLDS_GUARD:
+        hold = _INBOX_HOLDS.get(key)
+    if hold is not None and hold.thread == threading.get_ident():
+        hold.depth += 1
+        try:
+            yield True
+        finally:
+            hold.depth -= 1
+        return
+    path = inbox / INBOX_LOCK
+    if only_if_watched and not path.exists():
+        yield False
+        return
+    try:
+        if not only_if_watched:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        if not only_if_watched:
+            raise InboxUnwritableError(
+                f"{inbox}: cannot create the inbox's lock {INBOX_LOCK} ({exc.strerror or exc}): make the inbox "
+                "writable by the user fairtel runs as (files move from it to done/ and failed/)",
+                details={"inbox": str(inbox)}) from None
+        try:  # a read-only copy of a watched inbox: a lock can still be taken through a read-only descriptor
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield False
+            return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(_describe_inbox(inbox, _holder(fd)), details={"inbox": str(inbox)}) from None
+        note = {"holder": holder, "host": socket.gethostname(), "pid": os.getpid(), "home": str(Path(home).resolve()),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"), "keeps": keeps}
+        with contextlib.suppress(OSError):  # read-only descriptor: the lock holds, unnamed
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(note).encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    with _HOLDS_GUARD:
+        _INBOX_HOLDS[key] = _Hold(threading.get_ident(), 1)
+    try:
+        yield True
+    finally:
+        with _HOLDS_GUARD:
+            del _INBOX_HOLDS[key]
         _release(fd)
 
 

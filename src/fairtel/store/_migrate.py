@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from fairtel.core.errors import FairtelError
@@ -19,6 +21,7 @@ from fairtel.store._engine import connect, describe
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _IN_PROCESS = threading.Lock()
 _LOCK_KEY = 0x66616972_74656C  # "fairtel": the advisory lock PostgreSQL migrations take
+_BIND_KEY = _LOCK_KEY + 1  # the one binding the database to its home
 
 
 class SchemaNewerError(FairtelError):
@@ -81,6 +84,54 @@ def _refuse_unknown_revisions(conn: Connection, script: ScriptDirectory, engine:
         head = script.get_current_head()
         raise SchemaNewerError(f"{describe(engine.url)}: the database schema (revision {', '.join(unknown)}) is newer "
                                f"than this fairtel (head {head}): upgrade fairtel")
+
+
+@dataclass(frozen=True, slots=True)
+class HomeBound:
+    """The home a database serves (``home_binding``): its id, where it was and on which host when last bound."""
+
+    home_id: str
+    home_path: str
+    host: str
+    bound_at: datetime
+
+
+def bound_home(engine: Engine) -> HomeBound | None:
+    """The home the database serves, None when it serves none yet (new, or migrated from before 0018)."""
+    from fairtel.store._schema import HomeBinding, table_of
+
+    t = table_of(HomeBinding)
+    with engine.connect() as conn:
+        row = conn.execute(select(t.c.home_id, t.c.home_path, t.c.host, t.c.bound_at)).first()
+    return None if row is None else HomeBound(*row)
+
+
+def bind_home(engine: Engine, *, home_id: str, home_path: str, host: str, replace: bool = False) -> HomeBound:
+    """Bind the database to the home ``home_id`` when it serves none yet (or ``replace``: a deliberate move), and
+    keep its path and host current when it is that home's. Returns the binding in force: another home's when the
+    database serves another (the caller refuses), also one bound meanwhile by another process (binds are taken one
+    at a time)."""
+    from fairtel.store._schema import HomeBinding, table_of
+
+    t = table_of(HomeBinding)
+    mine = {"home_id": home_id, "home_path": home_path, "host": host}
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BIND_KEY})
+            row = conn.execute(select(t.c.home_id, t.c.home_path, t.c.host, t.c.bound_at)).first()
+            now = datetime.now(UTC)
+            if row is None:
+                conn.execute(insert(t).values(slot=1, bound_at=now, **mine))
+                return HomeBound(bound_at=now, **mine)
+            found = HomeBound(*row)
+            if found.home_id != home_id and not replace:
+                return found
+            if (found.home_id, found.home_path, found.host) == (home_id, home_path, host):
+                return found
+            conn.execute(update(t).where(t.c.slot == 1).values(bound_at=now, **mine))
+            return HomeBound(bound_at=now, **mine)
 
 
 def autogenerate_revision(message: str, *, rev_id: str, scratch_url: str = "sqlite://") -> None:

@@ -524,6 +524,23 @@ class LineStatusHistory(Base):
     source: Mapped[str] = mapped_column(String(32))
 
 
+class HomeBinding(Base):
+    """The home this database serves (one row, ``slot`` 1): the id kept in the home (``<home>/home.id``), where it
+    was and on which host when it was bound. The ledger of files and records already taken lives in the home
+    (``mediation/state.sqlite``), so a second home on the database (a mistyped or unmounted ``FAIRTEL_HOME``, a
+    second host) would take those files again and charge them twice: a home whose id is not this one's is refused
+    (``home_mismatch``) unless adopted on purpose (``fairtel home adopt``)."""
+
+    __tablename__ = "home_binding"
+    __table_args__ = (CheckConstraint("slot = 1", name="one_row"),)
+
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    home_id: Mapped[str] = mapped_column(String(64))
+    home_path: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255))
+    bound_at: Mapped[datetime]
+
+
 metadata = Base.metadata
 
 
