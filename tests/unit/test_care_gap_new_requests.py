@@ -209,9 +209,9 @@ def test_the_status_of_my_complaint_is_told_from_my_complaints_and_records_nothi
                                                                   settled=datetime(2026, 10, 20, 15, tzinfo=TZ))])
     zh, en, en2 = _talk(data, ["我的投诉处理得怎么样了", "what is the status of my complaint?", "has my complaint been handled?"])
     assert zh.intent == "complaint" and zh.waiting_for is None and zh.action is None
-    assert "cmp-7（账单错误，2026-11-02 登记）：已受理，正在处理，预计 2026-11-04 09:30 前处理完毕" in zh.text
+    assert "cmp-7（账单错误，2026-11-02 登记）：已受理，正在处理，已超过承诺的处理时限（原定 2026-11-04 09:30 前），已升级加急处理" in zh.text
     assert "cmp-3（不明扣费，2026-11-02 登记）：已处理完毕（2026-10-20）" in zh.text
-    assert "cmp-7 (billing error, recorded 2026-11-02): taken up, being handled; to be resolved by 2026-11-04 09:30" in en.text
+    assert "cmp-7 (billing error, recorded 2026-11-02): taken up, being handled; it is overdue (it was due by 2026-11-04 09:30) and has been escalated" in en.text
     assert en2.data["complaints"] == [{"complaint_id": "cmp-7", "status": "acknowledged"}, {"complaint_id": "cmp-3", "status": "resolved"}]
     assert data.recorded == []
 

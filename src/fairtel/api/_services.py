@@ -59,11 +59,14 @@ class Assistant(Protocol):
     def reply(self, message: str, *, msisdn: str, language: str | None) -> Any: ...
 
 
+CARE_LOG_DIR = "care"  # the conversation log's directory under the home (``cli._care.CARE_DIR``)
+
+
 def find_assistant(settings: Settings, app: App | None = None) -> Assistant | None:
     """The care assistant over this home's data, once the home has a trained intent model
     (``fairtel assistant train``, or ``fairtel demo``); ``None`` until then, and chat says so."""
     from fairtel.care import Assistant as CareAssistant
-    from fairtel.care import load_intent_model
+    from fairtel.care import ConversationLog, load_intent_model
 
     if app is None or not (settings.models_dir / "intents.joblib").is_file():
         return None
@@ -86,7 +89,9 @@ def find_assistant(settings: Settings, app: App | None = None) -> Assistant | No
 
     pseudonymize = Pseudonymizer(settings.secret_key.get_secret_value(), domain="msisdn")
     data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize)
-    assistant: Assistant = CareAssistant(model, data, sla=sla, home_country=settings.home_country)
+    # every turn, whichever channel, goes to the log ``fairtel kpi`` reads (``<home>/care``, as the CLI's chat)
+    log = ConversationLog(settings.home / CARE_LOG_DIR)
+    assistant: Assistant = CareAssistant(model, data, log=log, sla=sla, home_country=settings.home_country)
     return assistant
 
 

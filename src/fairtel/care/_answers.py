@@ -5,6 +5,7 @@ Templates only: every figure put into them is a field of the facts the data port
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -209,8 +210,9 @@ _T: dict[str, tuple[str, str]] = {
     "roam_rate_cap": ("  · {what}：{price}/{per}，每天最多收 {cap}", "  · {what}: {price} per {per}, at most {cap} a day"),
     "roam_free": ("  · {what}：免费", "  · {what}: free"),
     "roam_cap": (
-        "您设置的每月漫游消费上限为 {cap}（仅作记录，暂不据此发送短信提醒）。",
-        "Your monthly roaming spending cap is {cap} (recorded only: no text alerts are sent against it yet).",
+        "您设置的每月漫游消费上限为 {cap}：本月漫游费用达到上限的 80% 和 100% 时会短信提醒您，超出上限的漫游费用将退还给您。",
+        "Your monthly roaming spending cap is {cap}: we text you when this month's roaming charges reach 80 % and 100 % "
+        "of it, and roaming charges beyond it are refunded to you.",
     ),
     "roam_default_cap": (
         "您还没有设置漫游消费上限，默认按 {cap} 提醒。",
@@ -228,14 +230,16 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "cap_ask_amount": ("请问要把每月漫游消费上限设为多少元？", "What should your monthly roaming spending cap be?"),
     "cap_confirm": (
-        "确认将您的每月漫游消费上限设为 {cap} 吗？（仅作记录，暂不据此发送短信提醒）",
-        "Set your monthly roaming spending cap to {cap}? (Recorded only: no text alerts are sent against it yet.)",
+        "确认将您的每月漫游消费上限设为 {cap}吗？设置后，本月漫游费用达到上限的 80% 和 100% 时会短信提醒您，超出上限的漫游费用将退还给您。",
+        "Set your monthly roaming spending cap to {cap}? We will text you when this month's roaming charges reach 80 % and "
+        "100 % of it, and roaming charges beyond it are refunded to you.",
     ),
     "cap_done": ("已将您的每月漫游消费上限设为 {cap}。", "Done: your monthly roaming spending cap is now {cap}."),
     "cap_removed": ("已取消您的每月漫游消费上限。", "Your monthly roaming spending cap is removed."),
     "cap_remove_confirm": (
-        "确认取消您的每月漫游消费上限吗？取消后不再按您设置的上限提醒。",
-        "Remove your monthly roaming spending cap? You will no longer get alerts at a cap of your own.",
+        "确认取消您的每月漫游消费上限吗？取消后不再按您设置的上限短信提醒，超出原上限的漫游费用也不再退还。",
+        "Remove your monthly roaming spending cap? You will no longer get texts at a cap of your own, and roaming charges "
+        "beyond it are no longer refunded.",
     ),
     "cap_out_of_range": ("漫游消费上限需在 0 到 {most} 元之间。", "The roaming cap must be between 0 and {most}."),
     "cap_not_here": (
@@ -307,6 +311,117 @@ _T: dict[str, tuple[str, str]] = {
         "抱歉，暂时无法在对话中查询投诉进度，请在 App 的“我的投诉”中查看，或转人工。",
         "Sorry, I can't look up your complaints here: see \"my complaints\" in the app, or ask for an agent.",
     ),
+    "complaint_status_overdue": (
+        "，已超过承诺的处理时限（原定 {due} 前），已升级加急处理，非常抱歉让您久等",
+        "; it is overdue (it was due by {due}) and has been escalated. We are sorry for the wait",
+    ),
+    "complaint_status_refund": ("，处理结果：已为您退款 {amount}", "; outcome: {amount} refunded to you"),
+    "complaint_status_no_refund": ("，处理结果未涉及退款", "; the outcome involved no refund"),
+    "complaint_status_reopen_tail": (
+        "如对处理结果不满意，可以对我说“我对处理结果不满意”，我可以为您重新开启投诉；也可以转人工。",
+        "If you are not satisfied with the outcome, tell me \"I'm not satisfied with the outcome\" and I can reopen the "
+        "complaint, or ask for an agent.",
+    ),
+    "complaint_reopen_offer": (
+        "您的投诉 {complaint}（{category}，{opened} 登记）已于 {at} 处理完毕{outcome}。确认要重新开启这件投诉吗？重新开启后我们会重新处理，并在 {hours} 小时内联系您。",
+        "Your complaint {complaint} ({category}, recorded {opened}) was resolved on {at}{outcome}. Shall I reopen it? "
+        "It will be handled again and we'll contact you within {hours} hours.",
+    ),
+    "complaint_reopen_done": (
+        "已为您重新开启投诉 {complaint}，我们会重新处理，预计 {due} 前处理完毕。",
+        "Complaint {complaint} is reopened: it will be handled again, to be resolved by {due}.",
+    ),
+    "complaint_reopen_none": (
+        "您目前没有已处理完毕、可以重新开启的投诉。",
+        "You have no resolved complaint that can be reopened.",
+    ),
+    "complaint_reopen_closed": (
+        "您的投诉 {complaint} 已结案，无法在对话中重新开启；如仍有问题，可以对我说“我要投诉”登记新的投诉，或转人工。",
+        "Complaint {complaint} is closed and can't be reopened here; to take it further, tell me \"I want to complain\" "
+        "to record a new one, or ask for an agent.",
+    ),
+    "complaint_about_charge": ("（涉及 {what}）", " (about {what})"),
+    # -- refunds ---------------------------------------------------------------------------------------
+    "refund_head": ("您最近的退款和调账：", "Your latest refunds and adjustments:"),
+    "refund_row_pending": (
+        "  · {created} 登记的{kind} {amount}（{reason}）：尚未到账，将在 {carried} 账单中抵扣",
+        "  · {kind} of {amount} recorded {created} ({reason}): not applied yet; it will be on your {carried} bill",
+    ),
+    "refund_row_done": (
+        "  · {created} 登记的{kind} {amount}（{reason}）：已在 {carried} 账单（账单号 {bill_id}）中抵扣",
+        "  · {kind} of {amount} recorded {created} ({reason}): applied on your {carried} bill ({bill_id})",
+    ),
+    "refund_row_debit_pending": (
+        "  · {created} 登记的{kind} {amount}（{reason}）：将计入 {carried} 账单",
+        "  · {kind} of {amount} recorded {created} ({reason}): it will be on your {carried} bill",
+    ),
+    "refund_row_debit_done": (
+        "  · {created} 登记的{kind} {amount}（{reason}）：已计入 {carried} 账单（账单号 {bill_id}）",
+        "  · {kind} of {amount} recorded {created} ({reason}): charged on your {carried} bill ({bill_id})",
+    ),
+    "refund_none": (
+        "您目前没有退款或调账记录。如认为有费用应当退还，可以告诉我是哪一笔，或对我说“我要投诉”。",
+        "You have no refunds or adjustments on record. If you think a charge should be refunded, tell me which one, or "
+        "say \"I want to complain\".",
+    ),
+    "refund_none_amount": ("没有找到 {amount} 的退款记录。", "I found no refund of {amount}. "),
+    "refund_not_here": (
+        "抱歉，暂时无法在对话中查询退款，请查看账单中的“调整”项，或转人工。",
+        "Sorry, I can't look up refunds here: see the adjustments on your bill, or ask for an agent.",
+    ),
+    "bill_pending_credit": (
+        "另有{kind} {amount}尚未入账，将在 {carried} 账单中抵扣。",
+        "A further {kind} of {amount} is pending: it will be on your {carried} bill.",
+    ),
+    # -- tickets ---------------------------------------------------------------------------------------
+    "ticket_status_head": ("您最近的工单：", "Your latest tickets:"),
+    "ticket_status_row": ("  · {ticket}（{category}，{opened} 提交）：{status}{more}",
+                          "  · {ticket} ({category}, opened {opened}): {status}{more}"),
+    "ticket_status_resolved": ("（{at}）", " ({at})"),
+    "ticket_status_tail": (
+        "如问题仍未解决，可以告诉我具体情况重新报障，或转人工。",
+        "If the problem is still there, tell me about it to report it again, or ask for an agent.",
+    ),
+    "ticket_status_none": (
+        "您目前没有报障或工单记录。如需报障，请告诉我遇到了什么问题。",
+        "You have no fault reports or tickets on record. To report a fault, tell me what is wrong.",
+    ),
+    "ticket_status_not_here": (
+        "抱歉，暂时无法在对话中查询工单进度，请转人工查询。",
+        "Sorry, I can't look up your tickets here: please ask for an agent.",
+    ),
+    # -- plan fee, roaming spend -----------------------------------------------------------------------
+    "fee_explain": (
+        "{period} 的 {amount}是套餐月费：您的套餐“{plan}”月费 {monthly}，本月在网 {days} 天，按整月收取。",
+        "The {amount} in {period} is the plan fee: your plan \"{plan}\" costs {monthly} a month, and the line was in "
+        "service all {days} days of the month, so the whole fee is charged.",
+    ),
+    "fee_explain_prorated": (
+        "{period} 的 {amount}是套餐月费：您的套餐“{plan}”月费 {monthly}，本月在网 {days} 天（共 {period_days} 天），"
+        "按天折算收取 {amount}。",
+        "The {amount} in {period} is the plan fee: your plan \"{plan}\" costs {monthly} a month; the line was in service "
+        "{days} of the month's {period_days} days, so {amount} is charged for those days.",
+    ),
+    "fee_explain_item": ("{period} 的 {amount}是{what}。", "The {amount} in {period} is the {what}."),
+    "fee_only": ("{period} 只有套餐月费 {amount}，没有通话、短信、流量或增值业务等其他收费。",
+                 "In {period} there is only the plan fee of {amount}: no other charges (calls, texts, data, services)."),
+    "fee_others": ("{period} 除套餐月费外，还有以下费用：{others}。想了解其中某一笔，可以告诉我。",
+                   "Besides the plan fee, {period} has: {others}. Ask me about any of them."),
+    "fee_row": ("套餐月费 {amount}", "plan fee {amount}"),
+    "adjustment_explain": (
+        "{period} 账单上的 {amount}是{kind}（{reason}）。",
+        "The {amount} on your {period} bill is a {kind} ({reason}).",
+    ),
+    "charges_none_amount": ("{period} 没有 {amount} 的收费记录。", "There is no charge of {amount} in {period}. "),
+    "roam_spend_head": (
+        "{period} 您在{country}的漫游费用共 {total}：", "Your roaming charges in {country} in {period} come to {total}:",
+    ),
+    "roam_spend_head_all": ("{period} 您的漫游费用共 {total}：", "Your roaming charges in {period} come to {total}:"),
+    "roam_spend_row": ("  · {what}：{amount}（{count} 笔）", "  · {what}: {amount} ({count} charges)"),
+    "roam_spend_none": ("{period} 没有您在{country}的漫游收费记录。", "There are no roaming charges in {country} in {period}."),
+    "roam_spend_none_all": ("{period} 没有您的漫游收费记录。", "There are no roaming charges in {period}."),
+    "roam_spend_more": ("想了解某一类费用，可以问我，例如“为什么漫游流量扣了这么多”。",
+                        "Ask me about any of them, for example \"why was roaming data so expensive\"."),
     "agent_done": (
         "正在为您转接人工客服，工单号 {ref}。客服会看到我们的对话，无需重复说明。",
         "I'm putting you through to an agent (reference {ref}). They will see our conversation, so you won't "
@@ -340,6 +455,10 @@ PROBLEM_NAMES: dict[str, tuple[str, str]] = {
     "no_service": ("无法使用", "no service"),
     "other": ("其他问题", "another problem"),
 }
+TICKET_CATEGORY_NAMES: dict[str, tuple[str, str]] = {
+    **PROBLEM_NAMES,
+    "agent_handoff": ("转人工咨询", "hand-off to an agent"),
+}
 KIND_NAMES: dict[str, tuple[str, str]] = {
     "plan_fee": ("套餐月租", "plan fee"),
     "voice": ("通话", "calls"),
@@ -349,6 +468,17 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "roaming": ("漫游", "roaming"),
     "adjustment": ("调账/退款", "adjustments and refunds"),
     "tax": ("税费", "tax"),
+}
+ADJUSTMENT_NAMES: dict[str, tuple[str, str]] = {
+    "refund": ("退款", "refund"),
+    "credit": ("减免", "credit"),
+    "debit": ("补收", "debit"),
+}
+TICKET_STATUS_NAMES: dict[str, tuple[str, str]] = {
+    "open": ("已受理，等待处理", "received, waiting to be taken up"),
+    "in_progress": ("处理中", "being worked on"),
+    "resolved": ("已处理", "resolved"),
+    "closed": ("已关闭", "closed"),
 }
 VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as a subscriber is told them
     "consented": ("订购已确认", "confirmed subscription"),
@@ -396,6 +526,22 @@ def bill_item_text(
     zh, en = (line_text(kind, rule_id=rule_id, catalog=catalog, language=lang, description=description,
                         allowance_id=allowance_id) for lang in ("zh", "en"))
     return Text(zh, en)
+
+
+_LOYALTY_REASONS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
+    (re.compile(r"^(?:账单积分|bill points)\s*(\d{4}-\d{2})$"), ("账单积分 {0}", "bill points {0}")),
+    (re.compile(r"^(?:聊天中兑换|redeemed in chat)$"), ("聊天中兑换", "redeemed in chat")),
+)
+
+
+def loyalty_reason(reason: str, language: str) -> str:
+    """A loyalty ledger entry's reason in the reply's language, where the ledger writes a fixed pattern (the bill run's
+    ``账单积分 YYYY-MM``, a redemption in chat); any other reason as written."""
+    for pattern, (zh, en) in _LOYALTY_REASONS:
+        m = pattern.match(reason.strip())
+        if m:
+            return (zh if language == "zh" else en).format(*m.groups())
+    return reason
 
 
 def say(key: str, language: str, **values: Any) -> str:

@@ -194,6 +194,56 @@ class ComplaintFacts:
     opened_at: datetime
     due_at: datetime | None
     settled_at: datetime | None = None  # when last resolved or closed
+    escalation_level: int = 0  # raised each time the current term's deadline passed unresolved
+    refund: Money | None = None  # the refund or credit its resolution was settled with, if any
+    refund_id: str | None = None  # that adjustment's id
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFeeFacts:
+    """The plan fee of a month's bill as billing charges it: the plan the month is billed under, its monthly fee,
+    the days of the month the line was in service and the fee for them (``charged``: the whole fee for the whole
+    month, else ``monthly × days / period_days`` rounded once)."""
+
+    period: str
+    plan_id: str
+    plan_name: Text
+    monthly: Money
+    charged: Money
+    days: int
+    period_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentFacts:
+    """One refund, credit or debit of the line's adjustments ledger, as the subscriber may see it: ``kind`` refund,
+    credit or debit; ``carried_by`` the bill period that carries (or will carry) it; ``bill_id`` the issued bill
+    carrying it, None while no bill does (pending); ``corrects`` the period it corrects, when it says."""
+
+    adjustment_id: str
+    kind: str
+    amount: Money
+    reason: str
+    created_at: datetime
+    carried_by: str | None
+    bill_id: str | None = None
+    corrects: str | None = None
+    record_id: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.bill_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """One of the caller's trouble tickets (a fault report, a hand-off) as they may see it: never an agent's notes."""
+
+    ticket_id: str
+    category: str  # no_signal, slow_data, ..., handoff
+    status: str  # open, in_progress, resolved, closed
+    opened_at: datetime
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +342,36 @@ class ComplaintReader(Protocol):
     of my complaint" is answered from them rather than recorded as a new one."""
 
     def complaints(self, msisdn: str, *, limit: int = 3) -> list[ComplaintFacts]: ...
+
+
+@runtime_checkable
+class ComplaintReopener(Protocol):
+    """A data port that reopens the caller's own resolved complaint (not satisfied with its outcome), as a subscriber
+    may through ``POST /complaints/{id}/reopen``: a new term with its own deadline; the complaint as it stands after."""
+
+    def reopen_complaint(self, msisdn: str, complaint_id: str, note: str) -> ComplaintFacts: ...
+
+
+@runtime_checkable
+class PlanFees(Protocol):
+    """A data port that tells how the plan fee of a month's bill was charged (``PlanFeeFacts``; None: no fee)."""
+
+    def plan_fee(self, msisdn: str, period: str) -> PlanFeeFacts | None: ...
+
+
+@runtime_checkable
+class AdjustmentReader(Protocol):
+    """A data port that reads the line's refunds, credits and debits, newest first (at most ``limit``): "has my refund
+    arrived?" is answered from them."""
+
+    def adjustments(self, msisdn: str, *, limit: int = 5) -> list[AdjustmentFacts]: ...
+
+
+@runtime_checkable
+class TicketReader(Protocol):
+    """A data port that reads back the caller's own trouble tickets, newest first (at most ``limit``)."""
+
+    def tickets(self, msisdn: str, *, limit: int = 3) -> list[TicketFacts]: ...
 
 
 @runtime_checkable

@@ -24,13 +24,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from fairtel.care import _dialog_words as words
 from fairtel.care._answers import (
+    ADJUSTMENT_NAMES,
     CATEGORY_NAMES,
     COMPLAINT_STATUS_NAMES,
     KIND_NAMES,
     PROBLEM_NAMES,
     REFUSAL_WHY,
     STATE_NAMES,
+    TICKET_CATEGORY_NAMES,
+    TICKET_STATUS_NAMES,
     VERDICT_NAMES,
+    loyalty_reason,
     money,
     money_minor,
     name_of,
@@ -38,15 +42,21 @@ from fairtel.care._answers import (
     say,
 )
 from fairtel.care._chat_port import (
+    AdjustmentFacts,
+    AdjustmentReader,
+    BillFacts,
     CareData,
     ChargeFacts,
     ComplaintReader,
+    ComplaintReopener,
     ComplaintRequest,
     DestinationPrices,
     LineFacts,
     LineReadAudit,
+    PlanFees,
     RoamingCapSetter,
     SubscriptionFacts,
+    TicketReader,
     TicketRequest,
 )
 from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy, classify_complaint
@@ -55,6 +65,7 @@ from fairtel.care._slots import COUNTRY_NAMES, extract_country, extract_month, e
 from fairtel.core.errors import FairtelError
 from fairtel.core.money import Money
 from fairtel.privacy import e164_of, replace_numbers
+from fairtel.rating._countries import COUNTRY_NAMES as ISO_COUNTRY_NAMES
 from fairtel.rating._explain import Refund, refund_words
 
 LINE_INTENTS = frozenset(
@@ -63,6 +74,10 @@ LINE_INTENTS = frozenset(
 )
 ACTIVE_STATES = ("ordered", "confirmed")
 CHARGES_SHOWN = 5
+# bill lines that no usage record explains: the plan fee, the adjustments carried, tax (``_explain_item``)
+BILL_ONLY_ITEMS = ("plan_fee", "adjustment", "tax")
+BILL_ITEM_CHOICE = "bill:"  # a choice of the charges list that is a bill line (``bill:plan_fee``), not a record
+ROAMING_SPEND_MONTHS = 3  # how far back "how much did I spend roaming" looks when no month is named
 NEW_QUESTION_CONFIDENCE = 0.9
 MAX_ASKS = 2
 CAP_MAX = Decimal("100000")  # the largest roaming cap, as PUT /me/roaming-cap allows
@@ -287,6 +302,10 @@ class Dialog:
             carried = self._carry_over(conv, message)
             if carried is not None:
                 intent = carried
+        # "has my refund arrived?", "我的工单进度": a progress question the engine may not know, answered as one
+        if intent not in LINE_INTENTS and _status_question(message):
+            intent = ("complaint" if words.wants_reopen(message) else "bill_inquiry" if words.asks_refund_status(message)
+                      else "fault_report")
         # Setting the roaming cap is a change the assistant makes (after a yes), not a question about prices.
         if words.wants_cap_change(message) and (intent == "roaming" or words.mentions_roaming(message)
                                                 or conv.last_intent == "roaming"):
@@ -358,6 +377,9 @@ class Dialog:
         if words.asks_complaint_status(message) and not words.wants_complaint(message):
             conv.pending = None  # a question about the complaints made: answered as one, whatever was asked
             return None
+        if _status_question(message) and not (p.need == "confirm" and p.action.get("do") == "reopen_complaint"):
+            conv.pending = None  # a refund's, a ticket's or a settled complaint's progress: answered as such
+            return None
         if words.declines_complaint(message) and not words.wants_complaint(message):
             if p.need == "confirm" and p.action.get("do") == "record_complaint":
                 conv.pending = None
@@ -428,7 +450,8 @@ class Dialog:
         if ((pred.label == "human_agent" and words.asks_for_agent(message))
                 or (pred.label == "vas_cancel" and words.asks_to_cancel(message))
                 or (pred.label == "roaming" and words.wants_cap_change(message))
-                or (pred.label == "loyalty_points" and words.wants_redeem(message))):
+                or (pred.label == "loyalty_points" and words.wants_redeem(message))
+                or (pred.label in ("charge_explain", "bill_inquiry") and words.asks_plan_fee(message))):
             return True
         return pred.confidence >= NEW_QUESTION_CONFIDENCE and _looks_like_question(message)
 
@@ -510,6 +533,12 @@ class Dialog:
                 after = self.data.redeem_points(line, points, p.action.get("reason") or say("points_reason", lang))
                 return self._reply(conv, say("points_done", lang, points=points, balance=after.balance), "loyalty_points",
                                    action="points_redeemed", data={"points": points, "balance": after.balance})
+            if p.action["do"] == "reopen_complaint":
+                assert isinstance(self.data, ComplaintReopener)
+                c = self.data.reopen_complaint(line, p.action["complaint_id"], p.action.get("note") or "")
+                return self._reply(conv, say("complaint_reopen_done", lang, complaint=c.complaint_id, due=_minute(c.due_at)),
+                                   "complaint", action="complaint_reopened", reference=c.complaint_id,
+                                   data={"complaint_id": c.complaint_id, "status": c.status})
             if p.action["do"] == "set_roaming_cap":
                 assert isinstance(self.data, RoamingCapSetter)
                 amount = p.action.get("amount")
@@ -528,6 +557,10 @@ class Dialog:
         if intent in LINE_INTENTS and conv.msisdn is None:
             conv.pending = Pending(intent=intent, need="msisdn", action={"message": message})
             return self._reply(conv, say("ask_msisdn", lang), intent, waiting="msisdn")
+        if conv.msisdn is not None and intent in LINE_INTENTS and intent != "human_agent":
+            routed = self._status_answer(conv, message)
+            if routed is not None:
+                return routed
         handler = getattr(self, f"_intent_{intent}", None)
         if handler is None:
             return self._reply(conv, say("out_of_scope", lang), "out_of_scope", out_of_scope=True)
@@ -544,6 +577,90 @@ class Dialog:
         if month:
             conv.slots["month"] = month
         return conv.slots.get("month")
+
+    # -- progress questions: a refund, a ticket, a settled complaint -----------------------------------------
+    def _status_answer(self, conv: Conversation, message: str) -> Reply | None:
+        """The answer to a question about the progress of something already asked for, whatever intent the message
+        was taken for: a refund ("壁纸那3块钱退了没有" reads like a cancellation), a fault ticket ("我报的故障处理得怎么样了"
+        like a new fault), a complaint settled to the caller's dissatisfaction (an offer to reopen it). None: not one."""
+        if words.wants_reopen(message) and not words.wants_complaint(message):
+            reopen = self._complaint_reopen(conv, message)
+            if reopen is not None:
+                return reopen
+        if words.asks_refund_status(message) and not words.wants_complaint(message):
+            return self._refund_status(conv, message)
+        if words.asks_ticket_status(message):
+            return self._ticket_status(conv)
+        return None
+
+    def _refund_status(self, conv: Conversation, message: str) -> Reply:
+        """The line's refunds, credits and debits from the ledger, each with the bill that carried it or will (pending);
+        an amount named ("3块钱") narrows them."""
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        if not isinstance(self.data, AdjustmentReader):
+            return self._reply(conv, say("refund_not_here", lang), "bill_inquiry")
+        found = self.data.adjustments(line)
+        amount, note = words.money_mentioned(message), ""
+        if amount is not None and found:
+            matching = [a for a in found if a.amount.amount == amount]
+            if matching:
+                found = matching
+            else:
+                note = say("refund_none_amount", lang, amount=money(Money.of(amount, found[0].amount.currency), lang))
+        if not found:
+            return self._reply(conv, say("refund_none", lang), "bill_inquiry", data={"adjustments": []})
+        out = [note + say("refund_head", lang)]
+        out.extend(_adjustment_row(a, lang) for a in found)
+        return self._reply(conv, "\n".join(out), "bill_inquiry", data={"adjustments": [
+            {"adjustment_id": a.adjustment_id, "kind": a.kind, "amount": str(a.amount.amount), "pending": a.pending,
+             "carried_by": a.carried_by, "bill_id": a.bill_id} for a in found]})
+
+    def _ticket_status(self, conv: Conversation) -> Reply:
+        """The caller's own latest tickets (fault reports, hand-offs), each with its stage: nothing is opened."""
+        lang, line = conv.language, conv.msisdn
+        assert line is not None
+        if not isinstance(self.data, TicketReader):
+            return self._reply(conv, say("ticket_status_not_here", lang), "fault_report")
+        found = self.data.tickets(line)
+        if not found:
+            return self._reply(conv, say("ticket_status_none", lang), "fault_report", data={"tickets": []})
+        out = [say("ticket_status_head", lang)]
+        for t in found:
+            more = say("ticket_status_resolved", lang, at=_day(t.resolved_at)) if t.resolved_at else ""
+            out.append(say("ticket_status_row", lang, ticket=t.ticket_id, category=name_of(TICKET_CATEGORY_NAMES, t.category, lang),
+                           opened=_day(t.opened_at), status=name_of(TICKET_STATUS_NAMES, t.status, lang), more=more))
+        out.append(say("ticket_status_tail", lang))
+        return self._reply(conv, "\n".join(out), "fault_report", data={
+            "tickets": [{"ticket_id": t.ticket_id, "status": t.status} for t in found]})
+
+    def _complaint_reopen(self, conv: Conversation, message: str) -> Reply | None:
+        """"我对投诉处理结果不满意": the latest resolved complaint, its outcome, and the offer to reopen it (a yes reopens it,
+        as the subscriber may through the API). A closed one cannot be reopened by the subscriber: said so. None when
+        the caller has no settled complaint (the message is answered for what else it asks)."""
+        lang, line = conv.language, conv.msisdn
+        assert line is not None
+        if not isinstance(self.data, ComplaintReader):
+            return None
+        found = self.data.complaints(line, limit=10)
+        resolved = [c for c in found if c.status == "resolved"]
+        if resolved and isinstance(self.data, ComplaintReopener):
+            c = resolved[0]
+            outcome = (say("complaint_status_refund", lang, amount=money(c.refund, lang)) if c.refund is not None
+                       else say("complaint_status_no_refund", lang))
+            text = say("complaint_reopen_offer", lang, complaint=c.complaint_id, category=name_of(CATEGORY_NAMES, c.category, lang),
+                       opened=_day(c.opened_at), at=_day(c.settled_at), outcome=outcome,
+                       hours=self.sla.acknowledge_hours(c.category))
+            return self._ask(conv, "complaint", "confirm", text, data={"complaint_id": c.complaint_id},
+                             action={"do": "reopen_complaint", "complaint_id": c.complaint_id,
+                                     "note": words.free_text(message), "line": line})
+        closed = [c for c in found if c.status == "closed"]
+        if closed and not resolved:
+            return self._reply(conv, say("complaint_reopen_closed", lang, complaint=closed[0].complaint_id), "complaint",
+                               data={"complaint_id": closed[0].complaint_id})
+        if found:
+            return self._complaint_status(conv)
+        return None
 
     def _intent_greeting(self, conv: Conversation, message: str) -> Reply:
         return self._reply(conv, say("greeting", conv.language), "greeting")
@@ -575,6 +692,10 @@ class Dialog:
             out.append(say("bill_not_rated", lang, period=month))
         if bill.held_minor:  # usage held off the bill is not charged: told apart, outside the total
             out.append(say("bill_held", lang, held=money_minor(bill.held_minor, bill.currency, lang)))
+        pending = self._pending_credits(line, month) if not bill.issued else []
+        for a in pending:  # a refund or credit no bill carries yet, due on another month's bill: said, outside the total
+            out.append(say("bill_pending_credit", lang, amount=money(a.amount, lang), kind=name_of(ADJUSTMENT_NAMES, a.kind, lang),
+                           carried=a.carried_by or "-"))
         out.append(say("bill_more", lang))
         return self._reply(conv, "\n".join(out), "bill_inquiry", data={
             "period": month, "issued": bill.issued, "bill_id": bill.bill_id, "currency": bill.currency,
@@ -582,15 +703,24 @@ class Dialog:
             "held_minor": bill.held_minor,
         })
 
+    def _pending_credits(self, line: str, month: str) -> list[AdjustmentFacts]:
+        """Refunds and credits no bill carries yet that another month's bill will (this month's sum has its own)."""
+        if not isinstance(self.data, AdjustmentReader):
+            return []
+        return [a for a in self.data.adjustments(line) if a.pending and a.kind != "debit" and a.carried_by != month]
+
     def _intent_charge_explain(self, conv: Conversation, message: str) -> Reply:
         lang, line = conv.language, self._line(conv)
         assert line is not None
         chosen = conv.slots.pop("charge", None)
         if chosen is not None:
+            if chosen.startswith(BILL_ITEM_CHOICE):
+                return self._explain_item(conv, line, conv.slots.get("month", ""), chosen[len(BILL_ITEM_CHOICE):])
             return self._explain(conv, line, chosen)
         month = self._month(conv, message)
         if month is None:
             return self._ask(conv, "charge_explain", "month", say("ask_month", lang), action={"message": message})
+        conv.slots["charge_words"] = words.free_text(message)  # what the subscriber asked, kept for a complaint about it
         records = self.data.charges(line, month)
         # usage held off the bill (made after the line's suspension) is not a charge: asked about, it is told as held
         held = [c for c in records if c.held is not None]
@@ -601,25 +731,46 @@ class Dialog:
         for c in charged + blocked + held:
             if c.record_id.lower() in message.lower():
                 return self._explain(conv, line, c.record_id)
+        # the bill's own lines no usage record explains (the plan fee, adjustments, tax): "月租129是什么"
+        bill = self.data.bill(line, month)
+        items = [i for i in bill.items if i.kind in BILL_ONLY_ITEMS and i.amount_minor] if bill is not None else []
+        if words.asks_plan_fee(message) and any(i.kind == "plan_fee" for i in items):
+            return self._explain_item(conv, line, month, "plan_fee")
         offer = extract_offer(message, self.data.offer_aliases())
         kind = words.charge_kind(message)
         charges = charged
+        narrowed = offer is not None or kind is not None or words.mentions_roaming(message)
         if offer is not None:
             charges = [c for c in charged + blocked if c.offer_id == offer] or charges
         elif words.mentions_roaming(message):
             charges = [c for c in charges if c.roaming_country] or charges
+            if kind in ("voice", "sms", "data"):  # "为什么漫游流量扣了这么多": the roaming data charges only
+                charges = [c for c in charges if c.kind == kind] or charges
         elif kind is not None:
             charges = [c for c in charged + blocked if c.kind == kind] or charges
         # "the 6 yuan on the 9th": the amount and the day narrow the list down (each only if some charge matches);
-        # a refused VAS charge is matched by the price it was attempted at (its subscription's), held usage by its amount
+        # a refused VAS charge is matched by the price it was attempted at (its subscription's), held usage by its amount;
+        # an amount no record has may be a line of the bill itself (the plan fee, a refund) or the bill's total
         amount, day = words.money_mentioned(message), words.day_mentioned(message)
-        if amount is not None:
-            prices = self._attempted_prices(line, blocked)
-            charges = ([c for c in charges if c.amount_minor > 0 and c.held is None and c.amount.amount == amount]
-                       or [c for c in blocked if prices.get(c.record_id) == amount]
-                       or [c for c in held if c.amount.amount == amount] or charges)
         note = ""
+        if amount is not None:
+            narrowed = True
+            prices = self._attempted_prices(line, blocked)
+            matched = ([c for c in charges if c.amount_minor > 0 and c.held is None and c.amount.amount == amount]
+                       or [c for c in blocked if prices.get(c.record_id) == amount]
+                       or [c for c in held if c.amount.amount == amount])
+            if not matched and bill is not None:
+                item = next((i for i in items if abs(i.amount_minor) == _minor(amount, bill.currency)), None)
+                if item is not None:
+                    return self._explain_item(conv, line, month, item.kind)
+                if bill.total_minor == _minor(amount, bill.currency) and bill.items:
+                    return self._explain_bill(conv, line, month, bill, charged)
+            if not matched and charges and day is None:  # said before the list offered instead
+                note = say("charges_none_amount", lang, period=month, amount=money(Money.of(amount, bill.currency if bill else
+                                                                                        charges[0].currency), lang))
+            charges = matched or charges
         if day is not None:
+            narrowed = True
             on_day = [c for c in charges if c.started_at.day == day] or [c for c in blocked + held if c.started_at.day == day]
             if on_day:
                 charges = on_day
@@ -627,19 +778,85 @@ class Dialog:
                 note = say("charges_none_day", lang, day=f"{month}-{day:02d}")
         if not charges and blocked and (amount is not None or offer is not None or kind == "vas"):
             charges = blocked
+        if not charges and bill is not None and bill.items:
+            # no usage was charged: the bill is its plan fee (and adjustments), explained as such, never "no charges"
+            return self._explain_bill(conv, line, month, bill, charged)
         if not charges:
             return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
         if len(charges) == 1 and not note:
             return self._explain(conv, line, charges[0].record_id)
         ranked = sorted(charges, key=lambda c: (-c.amount_minor, c.started_at))[:CHARGES_SHOWN]
         out = [note + say("charges_choose", lang, period=month)]
+        options = []
         for n, c in enumerate(ranked, start=1):
             shown = (say("charge_held_tag", lang) if c.held is not None
                      else money(c.amount, lang) if c.amount_minor > 0 else say("charge_blocked_tag", lang))
             out.append(say("charge_row", lang, n=n, when=_day(c.started_at), what=_charge_what(c, lang), amount=shown))
+            options.append(c.record_id)
         if len(charges) > len(ranked):
             out.append(say("charge_more", lang, count=len(charges), shown=len(ranked)))
-        return self._ask(conv, "charge_explain", "charge", "\n".join(out), options=[c.record_id for c in ranked])
+        if not narrowed and bill is not None:  # the bill's own lines (the plan fee) are charges too, offered after them
+            for i in items:
+                what = i.description.get(lang) or name_of(KIND_NAMES, i.kind, lang)
+                out.append(say("charge_row", lang, n=len(options) + 1, when=month, what=what,
+                               amount=money_minor(i.amount_minor, bill.currency, lang)))
+                options.append(BILL_ITEM_CHOICE + i.kind)
+        return self._ask(conv, "charge_explain", "charge", "\n".join(out), options=options)
+
+    def _explain_bill(self, conv: Conversation, line: str, month: str, bill: BillFacts, charged: list[ChargeFacts]) -> Reply:
+        """A month whose question no usage record answers: its plan fee explained, and the bill's other lines named
+        ("本月只有套餐月费 129.00 元，没有其他收费")."""
+        lang = conv.language
+        fee = next((i for i in bill.items if i.kind == "plan_fee"), None)
+        others = [i for i in bill.items if i.kind != "plan_fee" and i.amount_minor]
+        if fee is None:
+            if len(others) == 1:
+                return self._explain_item(conv, line, month, others[0].kind)
+            rows = "；".join if lang == "zh" else "; ".join
+            listed = rows(say("bill_item", lang, what=i.description.get(lang) or name_of(KIND_NAMES, i.kind, lang),
+                              amount=money_minor(i.amount_minor, bill.currency, lang)).strip(" ·") for i in others)
+            return self._reply(conv, listed, "charge_explain", data={"period": month})
+        reply = self._explain_item(conv, line, month, "plan_fee")
+        amount = money_minor(fee.amount_minor, bill.currency, lang)
+        if not others and not charged:
+            tail = say("fee_only", lang, period=month, amount=amount)
+        else:
+            sep = "、" if lang == "zh" else ", "
+            listed = sep.join(f"{i.description.get(lang) or name_of(KIND_NAMES, i.kind, lang)} "
+                              f"{money_minor(i.amount_minor, bill.currency, lang)}" for i in others)
+            tail = say("fee_others", lang, period=month, others=listed or name_of(KIND_NAMES, "voice", lang))
+        return _replace_reply(reply, text=reply.text + ("" if lang == "zh" else " ") + tail)
+
+    def _explain_item(self, conv: Conversation, line: str, month: str, kind: str) -> Reply:
+        """A line of the month's bill no usage record explains: the plan fee (the plan, its monthly fee, the days in
+        service and the pro-rating), the refunds and credits carried (each with its reason), or tax."""
+        lang = conv.language
+        bill = self.data.bill(line, month) if month else None
+        item = next((i for i in bill.items if i.kind == kind), None) if bill is not None else None
+        data: dict[str, Any] = {"period": month, "item": kind,
+                                "amount_minor": None if item is None else item.amount_minor}
+        if item is None or bill is None:
+            return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data=data)
+        amount = money_minor(item.amount_minor, bill.currency, lang)
+        what = item.description.get(lang) or name_of(KIND_NAMES, kind, lang)
+        if kind == "plan_fee":
+            fee = self.data.plan_fee(line, month) if isinstance(self.data, PlanFees) else None
+            if fee is not None:
+                key = "fee_explain" if fee.days >= fee.period_days else "fee_explain_prorated"
+                data.update({"plan_id": fee.plan_id, "days": fee.days, "period_days": fee.period_days})
+                return self._reply(conv, say(key, lang, period=month, amount=amount, plan=fee.plan_name.get(lang),
+                                             monthly=money(fee.monthly, lang), days=fee.days, period_days=fee.period_days),
+                                   "charge_explain", data=data)
+        if kind == "adjustment" and isinstance(self.data, AdjustmentReader):
+            carried = [a for a in self.data.adjustments(line, limit=50) if a.carried_by == month]
+            if carried:
+                sep = "" if lang == "zh" else " "
+                text = sep.join(say("adjustment_explain", lang, period=month, amount=money(a.amount, lang),
+                                    kind=name_of(ADJUSTMENT_NAMES, a.kind, lang), reason=a.reason) for a in carried)
+                data["adjustments"] = [a.adjustment_id for a in carried]
+                return self._reply(conv, text, "charge_explain", data=data)
+        return self._reply(conv, say("fee_explain_item", lang, period=month, amount=amount, what=what), "charge_explain",
+                           data=data)
 
     def _attempted_prices(self, line: str, blocked: list[ChargeFacts]) -> dict[str, Decimal]:
         """The price each refused VAS charge was attempted at, where its subscription (or offer) has one."""
@@ -663,6 +880,11 @@ class Dialog:
         data = {"record_id": c.record_id, "amount_minor": c.amount_minor, "currency": c.currency, "rule_id": c.rule_id,
                 "allowance_id": c.allowance_id, "subscription_id": c.subscription_id, "verdict": c.verdict}
         when = _day(c.started_at)
+        # the charge explained last: a complaint or refund request that follows is about it (``_intent_complaint``)
+        conv.slots["explained"] = c.record_id
+        conv.slots["explained_what"] = _charge_summary(c, lang)
+        conv.slots["explained_category"] = ("unexplained_charge" if c.kind == "vas" and c.verdict not in (None, "consented")
+                                            else "billing_error")
         if c.kind == "vas":
             offer = c.offer_name.get(lang) if c.offer_name else (c.offer_id or "")
             # refunds posted since the charge was rated (a cancellation or finding learned later): told with it
@@ -699,7 +921,7 @@ class Dialog:
                 attempted = "" if tried is None else say("charge_attempted", lang, amount=money(tried, lang))
                 text = say("charge_vas_blocked", lang, when=when, offer=offer, attempted=attempted, why=why, verdict=verdict)
                 data["blocked"] = True
-            return self._offer_complaint(conv, text, data, message=f"{when} {offer} ({c.verdict}, {c.record_id})")
+            return self._offer_complaint(conv, text, data, message=self._complaint_words(conv, lang))
         rule = c.rule_name.get(lang) if c.rule_name else (c.rule_id or "-")
         head = ("charge_usage_held" if c.held is not None
                 else "charge_usage_after_bill" if c.on_bill is False else "charge_usage")
@@ -804,7 +1026,7 @@ class Dialog:
                 out.append(say("points_recent", lang))
                 for e in recent:
                     out.append(say("points_entry", lang, when=_day(e.booked_at), sign="+" if e.kind == "earn" else "-",
-                                   points=e.points, reason=e.reason))
+                                   points=e.points, reason=loyalty_reason(e.reason, lang)))
             return self._reply(conv, "\n".join(out), "loyalty_points", data={"balance": facts.balance})
         points = int(conv.slots.pop("points", 0)) or words.points_amount(message)
         if not points:
@@ -821,6 +1043,8 @@ class Dialog:
         assert line is not None
         if "cap" in conv.slots or words.wants_cap_change(message):
             return self._roaming_cap(conv, line, message)
+        if words.asks_spend(message) and not words.calls_abroad(message):
+            return self._roaming_spend(conv, line, message)
         country = extract_country(message) or _country_code(message)
         if country:
             conv.slots["country"] = country
@@ -860,6 +1084,54 @@ class Dialog:
             "country": country, "zone": facts.zone_id,
             "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates},
             "cap": None if facts.cap is None else str(facts.cap.amount)})
+
+    def _roaming_spend(self, conv: Conversation, line: str, message: str) -> Reply:
+        """"我在新加坡漫游花了多少钱": what the line was charged roaming (in the country named, else anywhere), per kind,
+        from the month's charges (the issued bill's lines, or those rated so far); of the month named, else the latest of
+        the last few months with any."""
+        lang = conv.language
+        country = extract_country(message)
+        now = self.data.now()
+        named = extract_month(message, today=now.date()) or conv.slots.get("month")
+        if named is not None:
+            months = [named]
+        else:
+            months, (y, m) = [], (now.year, now.month)
+            for _ in range(ROAMING_SPEND_MONTHS + 1):
+                months.append(f"{y:04d}-{m:02d}")
+                y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+        period, spent = months[0], []
+        for month in months:
+            found = [c for c in self.data.charges(line, month)
+                     if c.roaming_country and c.kind != "vas" and c.amount_minor > 0 and c.held is None
+                     and (country is None or c.roaming_country.upper() == country)]
+            if found:
+                period, spent = month, found
+                break
+        if country is not None:
+            conv.slots["country"] = country
+        place = _country_name(country, lang) if country else ""
+        if not spent:
+            key = "roam_spend_none" if country else "roam_spend_none_all"
+            return self._reply(conv, say(key, lang, period=period, country=place), "roaming",
+                               data={"period": period, "country": country, "total_minor": 0})
+        conv.slots["month"] = period  # "为什么漫游流量扣了这么多" next is about the same month
+        currency = spent[0].currency
+        total = sum(c.amount_minor for c in spent)
+        key = "roam_spend_head" if country else "roam_spend_head_all"
+        out = [say(key, lang, period=period, country=place, total=money_minor(total, currency, lang))]
+        by_kind: dict[str, list[ChargeFacts]] = {}
+        for c in spent:
+            by_kind.setdefault(c.kind, []).append(c)
+        for kind in ("voice", "sms", "data", *sorted(k for k in by_kind if k not in ("voice", "sms", "data"))):
+            if kind in by_kind:
+                out.append(say("roam_spend_row", lang, what=name_of(KIND_NAMES, kind, lang),
+                               amount=money_minor(sum(c.amount_minor for c in by_kind[kind]), currency, lang),
+                               count=len(by_kind[kind])))
+        out.append(say("roam_spend_more", lang))
+        return self._reply(conv, "\n".join(out), "roaming", data={
+            "period": period, "country": country, "currency": currency, "total_minor": total,
+            "kinds": {k: sum(c.amount_minor for c in v) for k, v in by_kind.items()}})
 
     def _call_prices(self, conv: Conversation, line: str, country: str) -> Reply:
         """What calling and texting ``country`` from home costs on the plan in force (the destination zone's rules)."""
@@ -972,11 +1244,31 @@ class Dialog:
         details = conv.slots.pop("complaint_text", None)
         if details is None and words.asks_complaint_status(message) and not words.wants_complaint(message):
             return self._complaint_status(conv)
-        text = details or message
-        category = _category_of(text)
-        if category is None and details is None:
+        # a complaint or refund request right after a charge was explained is about that charge: the subscriber's own
+        # words, and the charge they are about, linked to its record
+        explained = conv.slots.get("explained") if conv.last_intent == "charge_explain" else None
+        if explained is not None and details is None:
+            category = _category_of(message) or conv.slots.get("explained_category") or "billing_error"
+            return self._record_complaint(conv, category, self._complaint_words(conv, lang, message),
+                                          {"record_id": explained})
+        if details is not None:  # the answer to "what is it about", after the words that asked for a complaint
+            asked = words.request_details(conv.slots.pop("complaint_request", ""))
+            text = f"{asked}\n{details}" if asked and asked != details else details
+        else:
+            text = message
+        found = _category_of(text)
+        if found is None and details is None:
+            conv.slots["complaint_request"] = words.free_text(message)
             return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
-        return self._record_complaint(conv, category or "other", text, {})
+        return self._record_complaint(conv, found or "other", text, {})
+
+    def _complaint_words(self, conv: Conversation, lang: str, message: str | None = None) -> str:
+        """A complaint's text about the charge explained last: the subscriber's own words (this message, else the question
+        that asked about the charge), then the charge in words (``2026-09-29 通话 32.00 元``)."""
+        said = words.free_text(message) if message else conv.slots.get("charge_words", "")
+        what = conv.slots.get("explained_what", "")
+        about = say("complaint_about_charge", lang, what=what).strip() if what else ""
+        return "\n".join(part for part in (said, about) if part)
 
     def _complaint_status(self, conv: Conversation) -> Reply:
         """The caller's own latest complaints, each with its stage and the deadline of its current term: the answer to
@@ -989,14 +1281,21 @@ class Dialog:
         if not found:
             return self._reply(conv, say("complaint_status_none", lang), "complaint", data={"complaints": []})
         out = [say("complaint_status_head", lang)]
+        now = self.data.now()
         for c in found:
             if c.status in ("resolved", "closed"):
                 more = say("complaint_status_settled", lang, at=_day(c.settled_at)) if c.settled_at else ""
+                if c.refund is not None:  # the outcome the subscriber may know: the refund it was settled with
+                    more += say("complaint_status_refund", lang, amount=money(c.refund, lang))
+            elif c.due_at is not None and c.due_at < now:  # past its deadline: never promised for a day gone by
+                more = say("complaint_status_overdue", lang, due=_minute(c.due_at))
             else:
                 more = say("complaint_status_due", lang, due=_minute(c.due_at)) if c.due_at else ""
             out.append(say("complaint_status_row", lang, complaint=c.complaint_id, category=name_of(CATEGORY_NAMES, c.category, lang),
                            opened=_day(c.opened_at), status=name_of(COMPLAINT_STATUS_NAMES, c.status, lang), more=more))
-        if any(c.status in ("resolved", "closed") for c in found):
+        if any(c.status == "resolved" for c in found) and isinstance(self.data, ComplaintReopener):
+            out.append(say("complaint_status_reopen_tail", lang))
+        elif any(c.status in ("resolved", "closed") for c in found):
             out.append(say("complaint_status_tail", lang))
         return self._reply(conv, "\n".join(out), "complaint", data={
             "complaints": [{"complaint_id": c.complaint_id, "status": c.status} for c in found]})
@@ -1140,6 +1439,16 @@ def _minute(at: datetime | None) -> str:
     return "-" if at is None else at.strftime("%Y-%m-%d %H:%M")
 
 
+def _charge_summary(c: ChargeFacts, lang: str) -> str:
+    """A charge in words for a complaint's text: its day, what it was and its amount (``2026-09-29 通话 32.00 元``); a
+    value-added charge the gate refused with the refusal in words, never the verdict's code."""
+    what = _charge_what(c, lang)
+    if c.kind == "vas" and c.verdict not in (None, "consented"):
+        what += f"（{name_of(VERDICT_NAMES, c.verdict or '-', lang)}）" if lang == "zh" else f" ({name_of(VERDICT_NAMES, c.verdict or '-', lang)})"
+    amount = money(c.amount, lang) if c.amount_minor > 0 else say("charge_blocked_tag", lang)
+    return f"{_day(c.started_at)} {what} {amount}"
+
+
 def _charge_what(c: ChargeFacts, lang: str) -> str:
     if c.kind == "vas":
         return c.offer_name.get(lang) if c.offer_name else (c.offer_id or "vas")
@@ -1150,6 +1459,8 @@ def _charge_what(c: ChargeFacts, lang: str) -> str:
 
 
 def _country_name(code: str, lang: str) -> str:
+    if lang != "zh" and code in ISO_COUNTRY_NAMES:
+        return ISO_COUNTRY_NAMES[code][1]
     names = COUNTRY_NAMES.get(code)
     if not names:
         return code
@@ -1180,3 +1491,23 @@ def _offer_name(data: CareData, offer: str, lang: str) -> str:
 
 def _money(amount: Decimal, currency: str) -> Money:
     return Money.of(amount, currency)
+
+
+def _minor(amount: Decimal, currency: str) -> int:
+    """An amount the subscriber named, in minor units of ``currency`` (how bills hold amounts)."""
+    return Money.of(amount, currency).to_minor()
+
+
+def _status_question(message: str) -> bool:
+    """A question about the progress of a refund, a ticket or a settled complaint (``Dialog._status_answer``)."""
+    return (words.asks_refund_status(message) or words.asks_ticket_status(message)
+            or words.wants_reopen(message)) and not words.wants_complaint(message)
+
+
+def _adjustment_row(a: AdjustmentFacts, lang: str) -> str:
+    """One refund, credit or debit of the ledger as the subscriber is told it: pending (the bill that will carry it) or
+    carried (by which bill)."""
+    debit = a.kind == "debit"
+    key = ("refund_row_debit_" if debit else "refund_row_") + ("pending" if a.pending else "done")
+    return say(key, lang, created=_day(a.created_at), kind=name_of(ADJUSTMENT_NAMES, a.kind, lang), amount=money(a.amount, lang),
+               reason=a.reason, carried=a.carried_by or "-", bill_id=a.bill_id or "")

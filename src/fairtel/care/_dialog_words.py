@@ -216,6 +216,17 @@ def wants_complaint(text: str) -> bool:
     return bool(_ZH_COMPLAIN.search(t) or _EN_COMPLAIN.search(t))
 
 
+_FILLER = re.compile(r"[\s，,。.;；!！?？、~～]+|^(?:请|麻烦|帮我|我)+|(?:一下|吧|啊|呀|了)$")
+
+
+def request_details(text: str) -> str:
+    """What a complaint or refund request says beyond asking for one ("我要投诉，你们乱扣费" → the whole; "我要投诉" → ""):
+    the words kept with a complaint's answer to "what is it about"."""
+    rest = _EN_COMPLAIN.sub(" ", _ZH_COMPLAIN.sub(" ", _norm(text)))
+    rest = _FILLER.sub("", rest)
+    return text.strip() if len(rest) >= 4 else ""
+
+
 def declines_complaint(text: str) -> bool:
     """Whether the message says it does not want to complain ("我不想投诉，只想…", "I don't want to complain")."""
     return bool(_NEGATED.search(_norm(text)))
@@ -417,3 +428,64 @@ def day_mentioned(text: str) -> int | None:
         return None
     day = int(next(g for g in m.groups() if g is not None))
     return day if 1 <= day <= 31 else None
+
+
+# -- questions about what was charged, refunded or reported -------------------------------------------------
+# The plan's monthly fee ("月租129是什么", "what is the monthly fee"): a bill line of its own, not a usage record.
+_PLAN_FEE = re.compile(r"月租|月费|套餐费|套餐月|基本月|包月费|\b(?:monthly|plan|base) (?:fee|charge|rental|price)s?\b")
+
+
+def asks_plan_fee(text: str) -> bool:
+    return bool(_PLAN_FEE.search(_norm(text)))
+
+
+# How much was spent ("我在新加坡漫游花了多少钱", "how much did I spend roaming in Japan"), not what it costs.
+_SPEND = re.compile(
+    r"花了|花费了|花多少了|消费了|用了多少钱|扣了多少|一共扣|总共扣|共扣了|产生了多少|费用是多少|费用多少|多少钱了"
+    r"|\bhow much (?:did|have) i (?:spend|spent|pay|paid|been charged|used)\b|\b(?:i )?spent\b|\bmy (?:roaming )?(?:spend|spending|charges)\b"
+    r"|\bhow much was i charged\b"
+)
+
+
+def asks_spend(text: str) -> bool:
+    return bool(_SPEND.search(_norm(text)))
+
+
+# Whether a refund has come ("我的退款到账了吗", "壁纸那3块钱退了没有", "has my refund arrived?"): answered from the
+# adjustments ledger, never taken for a cancellation or a new refund request.
+_REFUND_STATUS = re.compile(
+    r"退款.{0,8}(?:到账|到了|收到|退了|怎么样|进度|状态|了吗|了没|没有|呢|在哪|什么时候)|退(?:了|回来了|回了|还了)(?:没|吗|么|嘛)"
+    r"|(?:钱|费|款).{0,3}(?:退|返)(?:回来|还)?了(?:没|吗|么|嘛)|(?:有没有|是否|是不是)(?:已经)?退(?:款|钱|回|了)"
+    r"|\brefund.{0,25}\b(?:arrived|status|come through|came through|processed|received|yet|gone through|been paid|where)\b"
+    r"|\b(?:where is|status of|did i get|have i got|have i received|has|is) my refund\b|\bwas i refunded\b|\bhave i been refunded\b"
+)
+
+
+def asks_refund_status(text: str) -> bool:
+    return bool(_REFUND_STATUS.search(_norm(text)))
+
+
+# A ticket's progress ("我报的故障处理得怎么样了", "我的工单进度", "status of my fault report"): answered from the tickets.
+_TICKET_STATUS = re.compile(
+    r"(?:我的|报的|提交的|之前的|上次的|反映的)(?:故障|报障|工单|维修|报修|问题)(?:单)?.{0,8}"
+    r"(?:处理|进度|进展|结果|状态|怎么样|如何|到哪|修好|解决|有消息|有回复)"
+    r"|工单.{0,4}(?:进度|进展|状态|处理)|(?:故障|报修|报障|维修).{0,3}(?:进度|进展)"
+    r"|\b(?:status|progress|update)\b.{0,20}\b(?:ticket|fault report|repair)s?\b"
+    r"|\b(?:ticket|fault report|repair)s?\b.{0,25}\b(?:status|progress|going|fixed|resolved|handled)\b"
+)
+
+
+def asks_ticket_status(text: str) -> bool:
+    return bool(_TICKET_STATUS.search(_norm(text)))
+
+
+# Not satisfied with how a complaint was settled ("我对投诉处理结果不满意", "I'm not happy with how my complaint was
+# resolved", "reopen my complaint"): an offer to reopen it.
+_DISSATISFIED = re.compile(r"不满意|不认可|不接受|不同意|\bnot (?:satisfied|happy|ok)\b|\bunhappy\b|\bdissatisfied\b|\bdisagree\b")
+_ABOUT_OUTCOME = re.compile(r"处理结果|结果|处理|答复|解决|\boutcome\b|\bresolution\b|\bresolved\b|\bhandled\b|\bdecision\b")
+_REOPEN = re.compile(r"(?:重新|再次)(?:处理|开启|打开|受理)|重开|\bre-?open\b|\bnot (?:been )?resolved\b")
+
+
+def wants_reopen(text: str) -> bool:
+    t = _norm(text)
+    return bool(_REOPEN.search(t) or (_DISSATISFIED.search(t) and _ABOUT_OUTCOME.search(t)))

@@ -17,6 +17,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from fairtel.core.countries import CALLING_CODES
+from fairtel.rating._countries import COUNTRY_NAMES as ISO_COUNTRY_NAMES
+
 # -- month ------------------------------------------------------------------------------------------------
 _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _EN_MONTHS = {
@@ -142,7 +145,10 @@ def extract_msisdns(text: str) -> list[str]:
 
 
 # -- country ----------------------------------------------------------------------------------------------
-COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = {
+# Every country and region a subscriber may name: the common names and cities below, then the Chinese and English
+# name of every ISO 3166-1 country (``rating.COUNTRY_NAMES``, as statements name them); the home country is no
+# destination. The first name of each is its Chinese name, as said back.
+_ALIASES: Mapping[str, tuple[str, ...]] = {
     "HK": ("香港", "hong kong", "hongkong", "hk"),
     "MO": ("澳门", "澳門", "macau", "macao"),
     "TW": ("台湾", "臺灣", "台灣", "taiwan"),
@@ -173,13 +179,32 @@ COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = {
     "BR": ("巴西", "brazil"),
 }
 
+# Chinese names that are also words or places at home, left out as names of a country on their own ("中非合作" is no
+# trip to the Central African Republic); "蒙古" is Mongolia, "内蒙古" is not.
+_NOT_NAMES = frozenset({"中非", "中国"})
+_NOT_AFTER = {"蒙古": "内"}
+
+
+def _all_country_names() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for code, (zh, en) in ISO_COUNTRY_NAMES.items():
+        if code == "CN":
+            continue
+        names = list(_ALIASES.get(code, ()))
+        for name in (zh, zh.removeprefix("中国"), en.lower(), en.lower().replace("&", "and")):
+            if name and name not in names and name not in _NOT_NAMES:
+                names.append(name)
+        out[code] = tuple(names)
+    for code, aliases in _ALIASES.items():
+        out.setdefault(code, aliases)
+    return out
+
+
+COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = _all_country_names()
+
 # The international dialling code (ITU-T E.164) of each country the assistant names: a call from home to a country
 # is priced by the destination zone its numbers fall in, which the catalog tells by prefix.
-DIALLING_CODES: Mapping[str, str] = {
-    "HK": "852", "MO": "853", "TW": "886", "JP": "81", "KR": "82", "SG": "65", "TH": "66", "MY": "60", "VN": "84",
-    "ID": "62", "PH": "63", "IN": "91", "US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "IT": "39", "ES": "34",
-    "NL": "31", "CH": "41", "RU": "7", "AU": "61", "NZ": "64", "AE": "971", "TR": "90", "EG": "20", "BR": "55",
-}
+DIALLING_CODES: Mapping[str, str] = {code: dial for code, dial in CALLING_CODES.items() if code != "CN"}
 
 
 def _country_patterns() -> list[tuple[re.Pattern[str], str]]:
@@ -188,6 +213,8 @@ def _country_patterns() -> list[tuple[re.Pattern[str], str]]:
     for name, code in pairs:
         if re.search(r"[a-z]", name):
             out.append((re.compile(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])"), code))
+        elif name in _NOT_AFTER:
+            out.append((re.compile(f"(?<!{_NOT_AFTER[name]})" + re.escape(name)), code))
         else:
             out.append((re.compile(re.escape(name)), code))
     return out

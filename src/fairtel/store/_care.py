@@ -39,6 +39,7 @@ from fairtel.care import (
     DEFAULT_SLA,
     DEMO_OFFER_ALIASES,
     DIALLING_CODES,
+    AdjustmentFacts,
     AdviceFacts,
     AllowanceLeft,
     BillFacts,
@@ -50,11 +51,13 @@ from fairtel.care import (
     LineFacts,
     LoyaltyEntryFacts,
     LoyaltyFacts,
+    PlanFeeFacts,
     RoamingFacts,
     RoamingRate,
     SlaPolicy,
     SubscriptionFacts,
     Text,
+    TicketFacts,
     TicketRequest,
     bill_item_text,
 )
@@ -298,8 +301,8 @@ class StoreCareData:
             plan_id = self._period_plan(conn, msisdn, sub.plan_id, period)
         per = Period.parse(period, self.tz)
         rated = self._rated(msisdn, period)
-        if rated is None and per.key != Period.containing(self.clock(), self.tz).key:
-            return None
+        if rated is None and per.key != Period.containing(self.clock(), self.tz).key and not adjustments:
+            return None  # a refund or credit a past month's bill is to carry is told all the same
         items: list[BillItem] = []
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         if plan is not None and plan.monthly_fee:
@@ -334,6 +337,77 @@ class StoreCareData:
         activated = _utc(sub.activated_at)
         assert activated is not None
         return prorated_fee_minor(fee_minor, activated, per, _utc(sub.closed_at) if closed else None)[0]
+
+    def plan_fee(self, msisdn: str, period: str) -> PlanFeeFacts | None:
+        """How the plan fee of ``period``'s bill is charged (``care.PlanFees``): the plan the period is billed under,
+        its monthly fee and the days in service (``billing.prorated_fee_minor``); the issued bill's fee line when the
+        bill is issued. None when the line has no fee that month."""
+        try:
+            per = Period.parse(period, self.tz)
+        except (ValueError, FairtelError):
+            return None
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+            if sub is None:
+                return None
+            plan_id = self._period_plan(conn, msisdn, sub.plan_id, period)
+            b, bl = table_of(Bill), table_of(BillLine)
+            issued = conn.execute(select(func.sum(bl.c.amount_minor), func.max(bl.c.rule_id))
+                                  .join(b, b.c.bill_id == bl.c.bill_id)
+                                  .where((b.c.msisdn == msisdn) & (b.c.period == period) & (bl.c.kind == "plan_fee"))).first()
+        if issued is not None and issued[1]:
+            plan_id = str(issued[1])
+        plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
+        if plan is None or not plan.monthly_fee:
+            return None
+        monthly = Money.of(plan.monthly_fee, self.currency).to_minor()
+        closed = sub.status == "closed"
+        activated = _utc(sub.activated_at)
+        if activated is None or (closed and sub.closed_at is None):
+            return None
+        fee, days = prorated_fee_minor(monthly, activated, per, _utc(sub.closed_at) if closed else None)
+        if issued is not None and issued[0] is not None:
+            fee = int(issued[0])
+        if not fee:
+            return None
+        return PlanFeeFacts(period, plan_id, self._plan_name(plan_id), Money.from_minor(monthly, self.currency),
+                            Money.from_minor(fee, self.currency), days, per.days)
+
+    def adjustments(self, msisdn: str, *, limit: int = 5) -> list[AdjustmentFacts]:
+        """The line's refunds, credits and debits, newest first (``care.AdjustmentReader``), each with the bill that
+        carries it (issued: a bill line names it) or the period whose bill will (pending: billing's rule, as
+        ``_adjustments``)."""
+        a, bl, b = table_of(Adjustment), table_of(BillLine), table_of(Bill)
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+            if sub is None:
+                return []
+            rows = conn.execute(
+                select(a, b.c.bill_id.label("carried_bill"), b.c.period.label("carried_period"))
+                .outerjoin(bl, bl.c.adjustment_id == a.c.adjustment_id).outerjoin(b, b.c.bill_id == bl.c.bill_id)
+                .where(a.c.msisdn == msisdn).order_by(a.c.created_at.desc(), a.c.adjustment_id.desc()).limit(limit)).all()
+            latest = conn.scalar(select(func.max(b.c.period)).where(b.c.msisdn == msisdn))
+        if latest is not None:
+            following = Period.parse(latest, self.tz).next().key
+        else:
+            following = max(Period.containing(self.clock(), self.tz).key,
+                            Period.containing(_utc(sub.activated_at) or sub.activated_at, self.tz).key)
+        out = []
+        for r in rows:
+            if r.carried_bill is not None:
+                carried, bill_id = r.carried_period, r.carried_bill
+            else:
+                carried = max(following, Period.parse(r.period, self.tz).next().key) if r.period else following
+                bill_id = None
+            corrects = r.period
+            if corrects is None and r.bill_id is not None:
+                with self.engine.connect() as conn:
+                    corrects = conn.scalar(select(b.c.period).where(b.c.bill_id == r.bill_id))
+            out.append(AdjustmentFacts(
+                adjustment_id=r.adjustment_id, kind=r.kind, amount=Money.from_minor(r.amount_minor, r.currency),
+                reason=r.reason, created_at=(_utc(r.created_at) or r.created_at).astimezone(zone(self.tz)),
+                carried_by=carried, bill_id=bill_id, corrects=corrects, record_id=r.record_id))
+        return out
 
     def _adjustments(self, conn: Connection, sub: Any, period: str) -> int:
         """Refunds and credits (negative) and debits (positive) the bill of ``period`` would carry, by billing's
@@ -671,6 +745,10 @@ class StoreCareData:
         links = dict(complaint.links)
         if complaint.conversation_id:
             links.setdefault("conversation_id", complaint.conversation_id)
+        if links.get("record_id") and not links.get("finding_id"):
+            found = self._finding_of(msisdn, links["record_id"])
+            if found is not None:  # the charge-assurance finding about the record complained of: linked
+                links["finding_id"] = found
         text = complaint.text
         other = {k: v for k, v in links.items() if k not in LINK_COLUMNS}
         if other:
@@ -682,6 +760,14 @@ class StoreCareData:
                                  audit=audit, channel=complaint.channel, policy=self.sla,
                                  links={k: v for k, v in links.items() if k in LINK_COLUMNS})
         return rec.complaint_id
+
+    def _finding_of(self, msisdn: str, record_id: str) -> str | None:
+        """The latest finding of the line that names ``record_id``, if any."""
+        f = table_of(Finding)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(f.c.finding_id, f.c.record_ids).where(f.c.msisdn == msisdn)
+                                .order_by(f.c.detected_at.desc(), f.c.finding_id.desc())).all()
+        return next((r.finding_id for r in rows if record_id in (r.record_ids or [])), None)
 
     def hand_off(self, msisdn: str, reason: str, conversation_id: str) -> str:
         """A ticket in the agents' queue carrying the conversation (``reason``: ``care.handoff_text``, what the
@@ -706,8 +792,51 @@ class StoreCareData:
             utc = _utc(at)
             return None if utc is None else utc.astimezone(zone(self.tz))
 
+        refunds: dict[str, Money] = {}
+        wanted = [r.adjustment_id for r in records if r.adjustment_id]
+        if wanted:
+            a = table_of(Adjustment)
+            with self.engine.connect() as conn:
+                refunds = {row.adjustment_id: Money.from_minor(row.amount_minor, row.currency) for row in conn.execute(
+                    select(a.c.adjustment_id, a.c.amount_minor, a.c.currency).where(a.c.adjustment_id.in_(wanted)))}
         return [ComplaintFacts(r.complaint_id, r.category, r.status, local(r.opened_at) or r.opened_at, local(r.due_at),
-                               local(r.closed_at)) for r in records]
+                               local(r.closed_at), escalation_level=r.escalation_level,
+                               refund=refunds.get(r.adjustment_id or ""), refund_id=r.adjustment_id) for r in records]
+
+    def reopen_complaint(self, msisdn: str, complaint_id: str, note: str) -> ComplaintFacts:
+        """Reopen the line's own resolved complaint, as a subscriber may (``POST /complaints/{id}/reopen``): a
+        complaint of another line is not found; one not resolved is a conflict. Audited when the store was given a
+        pseudonymizer."""
+        from fairtel.store._complaints import AuditAs, move_complaint
+
+        t = table_of(Complaint)
+        audit = AuditAs(self.actor, "system", self.pseudonymize or (lambda m: ""),
+                        reason="reopened by the assistant for the subscriber (not satisfied with the outcome)")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.c.msisdn, t.c.lifecycle).where(t.c.complaint_id == complaint_id)).first()
+            if row is None or row.msisdn != msisdn:
+                raise NotFoundError(f"no complaint {complaint_id}")
+            if row.lifecycle != "resolved":
+                raise ConflictError(f"complaint {complaint_id} is {row.lifecycle}: a subscriber reopens a resolved complaint only",
+                                    details={"from": row.lifecycle, "to": "reopened"})
+            move_complaint(conn, complaint_id, "reopened", at=self.clock(), audit=audit, note=note[:500], policy=self.sla)
+        return next(c for c in self.complaints(msisdn, limit=50) if c.complaint_id == complaint_id)
+
+    def tickets(self, msisdn: str, *, limit: int = 3) -> list[TicketFacts]:
+        """The line's trouble tickets, newest first (``care.TicketReader``): category, status, when opened and resolved;
+        never the agents' notes nor the summary."""
+        t = table_of(TroubleTicket)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.ticket_id, t.c.category, t.c.status, t.c.opened_at, t.c.resolved_at)
+                                .where(t.c.msisdn == msisdn).order_by(t.c.opened_at.desc(), t.c.ticket_id.desc())
+                                .limit(limit)).all()
+
+        def local(at: datetime | None) -> datetime | None:
+            utc = _utc(at)
+            return None if utc is None else utc.astimezone(zone(self.tz))
+
+        return [TicketFacts(r.ticket_id, r.category, r.status, local(r.opened_at) or r.opened_at, local(r.resolved_at))
+                for r in rows]
 
     def destination(self, msisdn: str, country: str) -> DestinationFacts | None:
         """What calling and texting ``country`` from home costs on the plan in force now (``care.DestinationPrices``):
