@@ -101,6 +101,13 @@ def main(argv: list[str]) -> int:
         SAVE = Path(argv[i + 1])
         argv = argv[:i] + argv[i + 2 :]
     runs = {"telecom": telecom, "banking77": banking77, "clinc150": clinc150}
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    unknown = [a for a in argv if a not in runs]
+    if unknown:  # a typo ran every evaluation (minutes of training) instead of saying so
+        print(f"unknown argument(s): {' '.join(unknown)}; give any of {', '.join(runs)} or --save DIR", file=sys.stderr)
+        return 2
     chosen = [a for a in argv if a in runs] or list(runs)
     if any(c != "telecom" for c in chosen) and not DATA.is_dir():
         print(f"shared data not found at {DATA}; only the telecom figures are measured")
