@@ -94,3 +94,20 @@ def test_a_resolved_complaint_is_reopened_by_its_subscriber_only(seeded: Seeded)
         port.reopen_complaint(ALICE, cid, "not mine")
     after = port.reopen_complaint(BOB, cid, "我对处理结果不满意")
     assert after.status == "reopened" and after.due_at is not None and after.due_at > NOW
+
+
+def test_an_agents_credit_is_told_in_words_not_as_its_stored_code(seeded: Seeded, model: IntentModel) -> None:
+    from fairtel.billing._model import care_credit_reason
+
+    port = _port(seeded)
+    reason = care_credit_reason("goodwill for the outage", "CNY", complaint="cmp-9")
+    with seeded.engine.begin() as conn:
+        conn.execute(table_of(Adjustment).insert().values(
+            adjustment_id="adj-care-1", kind="credit", msisdn=BOB, bill_id=seeded.ids["bill_b"], finding_id=None,
+            amount_minor=500, currency="CNY", reason=reason, created_at=NOW, created_by="agent1",
+            period=None, source=None, record_id=None, rule_id=None, old_amount_minor=None, new_amount_minor=None))
+    (credit,) = [a for a in port.adjustments(BOB) if a.adjustment_id == "adj-care-1"]
+    assert "care-credit" not in credit.reason_in("en") and "goodwill for the outage" in credit.reason_in("en")
+    assert "客服" in credit.reason_in("zh")
+    (status,) = _talk(model, port, BOB, ["has my refund arrived?"])
+    assert "care-credit" not in status.text and "goodwill for the outage" in status.text

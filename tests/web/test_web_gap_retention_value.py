@@ -45,10 +45,11 @@ def test_analyst_calls_down_the_list_by_expected_value(browser: Any, live_server
         assert heading in table.locator("thead").inner_text()
         rows = table.locator("tbody tr")
         assert rows.count() == 3
+        unit = "元" if lang == "zh" else "CNY"
         assert [rows.nth(k).locator("td.expected-value").inner_text() for k in range(3)] == \
-            ["51.60 CNY", "27.30 CNY", "18.05 CNY"]
+            [f"51.60 {unit}", f"27.30 {unit}", f"18.05 {unit}"]
         assert [rows.nth(k).locator("td.risk").inner_text() for k in range(3)] == ["40%", "70%", "95%"]
-        assert rows.first.locator("td.revenue").inner_text() == "129.00 CNY"
+        assert rows.first.locator("td.revenue").inner_text() == f"129.00 {unit}"
         assert rows.first.locator("td.reasons").inner_text() == reason
         body = page.content()
         assert ALICE not in body and BOB not in body and CAROL not in body

@@ -256,6 +256,9 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     # a refund of usage past a spending cap taken back in part: the part past the cap of the charges as rerated
     # (``new``) is less than what was refunded (``old``), amounts before tax
     "refund-recomputed": ("period", "old", "new"),
+    # a credit an agent gave back on a complaint (``POST /bills/{id}/credits``): the agent's words as ``note``
+    # (optional: ``complaint``, the complaint it settles; ``record``, the charge it gives back)
+    "care-credit": ("note",),
 }
 REASON_LIMIT = 190  # a bill line keeps 200 characters, ``credit: `` included
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -270,11 +273,43 @@ def encode_reason(code: str, currency: str, **params: str | None) -> str:
     pairs.sort(key=lambda kv: (kv[0] not in required, required.index(kv[0]) if kv[0] in required else 0))
 
     def text(kept: list[tuple[str, str]]) -> str:
-        return " ".join([code, *(f"{k}={quote(str(v), safe='/+-._~:')}" for k, v in kept), f"currency={currency}"])
+        return " ".join([code, *(f"{k}={_encoded(str(v))}" for k, v in kept), f"currency={currency}"])
 
     while len(text(pairs)) > REASON_LIMIT and pairs and pairs[-1][0] not in required:
         pairs.pop()
     return text(pairs)
+
+
+def _encoded(value: str) -> str:
+    """A reason's value percent-encoded, but for letters beyond ASCII (a Chinese note would take nine characters a
+    letter otherwise): a space of any width, ``=``, ``%`` and control characters are always encoded."""
+    return "".join(ch if ord(ch) > 127 and ch.isprintable() and not ch.isspace() else quote(ch, safe="/+-._~:")
+                   for ch in value)
+
+
+CARE_NOTE_MIN = 12  # the fewest characters of an agent's words a care credit's reason keeps before it drops its links
+
+
+def care_credit_reason(note: str, currency: str, *, complaint: str | None = None, record: str | None = None) -> str:
+    """The reason of a credit an agent posts (``care-credit``): their words as the note, the complaint and the
+    record it names. What does not fit a bill line (``REASON_LIMIT``) is cut from the note's end (marked ``…``),
+    down to ``CARE_NOTE_MIN`` characters; then the record, then the complaint are left out, then the note is cut
+    further, so the text always parses."""
+    words = " ".join(note.split()) or "…"
+    for links, floor in (({"complaint": complaint, "record": record}, CARE_NOTE_MIN), ({"complaint": complaint}, CARE_NOTE_MIN),
+                         ({}, 1)):
+        wanted = {k: v for k, v in links.items() if v}
+        cut = words
+        while True:
+            text = encode_reason("care-credit", currency, note=cut, **wanted)
+            decoded = decode_reason(text)
+            if len(text) <= REASON_LIMIT and decoded is not None and all(k in decoded[1] for k in wanted):
+                return text
+            base = cut.removesuffix("…")
+            if len(base) <= floor:
+                break
+            cut = base[:-1].rstrip() + "…"
+    return encode_reason("care-credit", currency, note="…")
 
 
 def decode_reason(text: str) -> tuple[str, dict[str, str]] | None:

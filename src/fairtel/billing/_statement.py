@@ -165,6 +165,11 @@ def _rule_name(catalog: Catalog, rule_id: str | None, language: str) -> str:
 def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: str) -> str:
     """An adjustment's reason stored as a code and parameters (``encode_reason``), worded in ``language``."""
     zh = language == Language.ZH
+    if code == "care-credit":  # the agent's words as they wrote them, after what the entry is
+        links = [x for x in ((f"投诉 {p['complaint']}" if zh else f"complaint {p['complaint']}") if p.get("complaint") else "",
+                             (f"话单 {p['record']}" if zh else f"record {p['record']}") if p.get("record") else "") if x]
+        said = "，".join([*links, p["note"]]) if zh else ", ".join([*links, p["note"]])
+        return f"客服调账退款（{said}）" if zh else f"customer care credit ({said})"
     period, cur = p["period"], p["currency"]
     if zh and cur == "CNY":  # as explanations and the assistant word amounts in Chinese: 9.50 元
         cur = "元"
@@ -195,6 +200,15 @@ def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: st
     before = f"{_rule_name(catalog, old_rule, language)} {p['old']} → {rule}" if old_rule else f"{rule} {p['old']} →"
     return (f"{period} 重新计费：话单 {p['record']} {before} {p['new']} {cur}" if zh
             else f"rerate {period}: record {p['record']} {before} {p['new']} {cur}")
+
+
+def reason_words(reason: str, *, catalog: Catalog, language: str) -> str:
+    """An adjustment's stored ``reason`` in the reader's language, as its bill line words it: a code and parameters
+    (``encode_reason``: rerates, care credits) worded from the catalog, a refund's sentence in Chinese, any other
+    text as stored."""
+    lang = _language(language)
+    decoded = decode_reason(reason)
+    return _reason_text(*decoded, catalog=catalog, language=lang) if decoded is not None else refund_reason_in(reason, lang)
 
 
 _ALLOWANCE_IN_TEXT = re.compile(r"\(allowance ([^)]+)\)")

@@ -229,6 +229,11 @@ class AdjustmentFacts:
     bill_id: str | None = None
     corrects: str | None = None
     record_id: str | None = None
+    # the reason as a bill line words it, per language (zh, en); a reader that cannot word it leaves it empty
+    reason_text: Mapping[str, str] = field(default_factory=dict)
+
+    def reason_in(self, lang: str) -> str:
+        return self.reason_text.get(lang) or self.reason
 
     @property
     def pending(self) -> bool:

@@ -852,7 +852,7 @@ class Dialog:
             if carried:
                 sep = "" if lang == "zh" else " "
                 text = sep.join(say("adjustment_explain", lang, period=month, amount=money(a.amount, lang),
-                                    kind=name_of(ADJUSTMENT_NAMES, a.kind, lang), reason=a.reason) for a in carried)
+                                    kind=name_of(ADJUSTMENT_NAMES, a.kind, lang), reason=a.reason_in(lang)) for a in carried)
                 data["adjustments"] = [a.adjustment_id for a in carried]
                 return self._reply(conv, text, "charge_explain", data=data)
         return self._reply(conv, say("fee_explain_item", lang, period=month, amount=amount, what=what), "charge_explain",
@@ -1510,4 +1510,4 @@ def _adjustment_row(a: AdjustmentFacts, lang: str) -> str:
     debit = a.kind == "debit"
     key = ("refund_row_debit_" if debit else "refund_row_") + ("pending" if a.pending else "done")
     return say(key, lang, created=_day(a.created_at), kind=name_of(ADJUSTMENT_NAMES, a.kind, lang), amount=money(a.amount, lang),
-               reason=a.reason, carried=a.carried_by or "-", bill_id=a.bill_id or "")
+               reason=a.reason_in(lang), carried=a.carried_by or "-", bill_id=a.bill_id or "")

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated, prorated_fee_minor
 from fairtel.billing._run import HOLD, HOLD_REASONS
+from fairtel.billing._statement import reason_words
 from fairtel.care import (
     DEFAULT_SLA,
     DEMO_OFFER_ALIASES,
@@ -406,7 +407,8 @@ class StoreCareData:
             out.append(AdjustmentFacts(
                 adjustment_id=r.adjustment_id, kind=r.kind, amount=Money.from_minor(r.amount_minor, r.currency),
                 reason=r.reason, created_at=(_utc(r.created_at) or r.created_at).astimezone(zone(self.tz)),
-                carried_by=carried, bill_id=bill_id, corrects=corrects, record_id=r.record_id))
+                carried_by=carried, bill_id=bill_id, corrects=corrects, record_id=r.record_id,
+                reason_text={lang: reason_words(r.reason, catalog=self.catalog, language=lang) for lang in ("zh", "en")}))
         return out
 
     def _adjustments(self, conn: Connection, sub: Any, period: str) -> int:

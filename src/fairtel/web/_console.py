@@ -57,6 +57,7 @@ from fairtel.web._i18n import (
     error_text,
     line_kind,
     note_text,
+    region_text,
     resolution_text,
     translate,
 )
@@ -76,6 +77,7 @@ HOME_OF: dict[Role, str] = {
 FRAUD_NOTE_MAX = 500  # as the API's decision takes
 _REFUND_MESSAGES = {"refunded": "refunded_ok", "refunded_before": "refunded_before_ok", "not_billed": "not_billed_ok"}
 USAGE_PAGE = 100  # itemised usage lines a page shows (the API's default page)
+MY_CASES = 50  # a subscriber's complaints or fault reports a page lists, newest first
 
 
 class LoginRequired(Exception):
@@ -159,6 +161,15 @@ def usage_paging(usage: Any, lake: Lake, msisdn: str, cursor: str | None, base: 
         "previous": None if back is None else f"{base}&cursor={back}",
         "next": None if usage.next_cursor is None else f"{base}&cursor={usage.next_cursor}",
     }
+
+
+def settled_note(history: Any) -> str | None:
+    """What the agent wrote when last settling a complaint (the note of its latest resolve or close event), as the
+    complaint's history gives it to its subscriber; None when they wrote nothing."""
+    for e in reversed(history.events):
+        if e.kind == "status" and e.status in _cases.SETTLED:
+            return e.note or None
+    return None
 
 
 def score_percent(score: float | None, lang: str) -> str:
@@ -310,7 +321,7 @@ class Console:
         who = data.pop("who", None) or self.who(request)
         html = self.env.get_template(template).render(
             t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
-            code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang),
+            code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
             error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
             resolution=lambda r: resolution_text(r, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
             msg=flash_key(request.query_params.get("msg")), **data,
@@ -615,9 +626,38 @@ def _routes(c: Console) -> APIRouter:
             catalog = svc.catalog()
             usage = ops.usage_lines(acc, svc.app.lake, me, period=key, limit=USAGE_PAGE, cursor=cursor, catalog=catalog)
             paging = usage_paging(usage, svc.app.lake, me, cursor, f"/my/bill?period={quote(usage.period)}")
-            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, paging=paging, period=key, catalog=catalog)
+            # a month with no bill is not billed yet only after the latest bill and not after this month on the operator's
+            # clock; one before the latest bill (or a month to come) has none
+            shown, now = key or usage.period or "", day_on_clock(acc.now, catalog)[:7]
+            unbilled = bill is None and (not bills.items or shown > bills.items[0].period) and shown <= now
+            return c.render(request, "my_bill.html", bills=bills, bill=full, usage=usage, paging=paging, period=key or usage.period,
+                            catalog=catalog, unbilled=unbilled)
 
         return c.page(request, build)
+
+    @r.get("/my/complaints")
+    def my_complaints(request: Request) -> Response:
+        """The subscriber's complaints, newest first, each with where it stands and, once settled, the outcome as the API
+        lets them see it: when, whether a credit settled it, and what the agent wrote on settling it (the history's
+        note); a resolved one may be reopened."""
+
+        def build(acc: Any, _w: Principal) -> Response:
+            page = ops.list_complaints(acc, limit=MY_CASES)
+            return c.render(request, "my_complaints.html", page=page,
+                            outcomes={x.complaint_id: settled_note(ops.complaint_history(acc, x.complaint_id))
+                                      for x in page.items if x.lifecycle in _cases.SETTLED})
+
+        return c.page(request, build)
+
+    @r.post("/my/complaints/{complaint_id}/reopen")
+    def my_reopen(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
+        return c.action(request, csrf, lambda acc, _w: (ops.reopen_complaint(acc, complaint_id, note=note.strip() or None),
+                                                        "/my/complaints?msg=reopened_mine_ok")[1])
+
+    @r.get("/my/tickets")
+    def my_tickets(request: Request) -> Response:
+        """The subscriber's fault reports, newest first, whatever their state (a fixed fault stays listed, as fixed)."""
+        return c.page(request, lambda acc, _w: c.render(request, "my_tickets.html", page=_tickets.list_tickets(acc, kind="fault", limit=MY_CASES)))
 
     @r.get("/my/subscriptions")
     def my_subscriptions(request: Request) -> Response:

@@ -196,6 +196,47 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "turn_assistant": ("Assistant", "智能客服"),
     "ticket_resolved_ok": ("Ticket resolved.", "工单已解决。"),
     "ticket_closed_ok": ("Ticket closed.", "工单已关闭。"),
+    # a subscriber's own complaints and fault reports, in their words (not the desk's)
+    "my_complaints": ("My complaints", "我的投诉"),
+    "my_tickets": ("My fault reports", "我的报障"),
+    "my_complaint_ref": ("Reference", "投诉编号"),
+    "my_submitted": ("Submitted", "提交时间"),
+    "my_said": ("What you told us", "您反映的问题"),
+    "my_stage": ("Where it stands", "处理进度"),
+    "my_outcome": ("Outcome", "处理结果"),
+    "my_due": ("We answer by {day}.", "我们将于 {day} 前答复您。"),
+    "my_resolved_on": ("Resolved on {day}.", "已于 {day} 处理完毕。"),
+    "my_closed_on": ("Closed on {day}.", "已于 {day} 办结。"),
+    "my_credited": ("A refund was granted: it is taken off your next bill.", "已为您办理退款，将在下期账单中抵扣。"),
+    "my_reopen": ("Not satisfied? Ask us to look again", "对处理结果不满意？请我们重新处理"),
+    "my_reopen_why": ("What is still wrong (optional)", "仍未解决的问题（可选）"),
+    "my_reopen_send": ("Reopen", "重新处理"),
+    "reopened_mine_ok": ("Your complaint is reopened: we will look at it again.", "您的投诉已重新提交，我们会再次处理。"),
+    "my_no_complaints": ("You have made no complaints.", "您还没有投诉记录。"),
+    "my_no_tickets": ("You have reported no faults.", "您还没有故障报修记录。"),
+    "my_fault": ("Fault", "故障类型"),
+    "my_where": ("Region", "所在地区"),
+    "my_fixed_on": ("on {day}", "{day}"),
+    "my_tickets_hint": ("Report a fault to the assistant; it is listed here with its progress.",
+                        "可通过智能助手报修故障，处理进度会显示在这里。"),
+    # stages of the subscriber's complaint (its lifecycle) and fault report (its ticket status), as they read them
+    "cstage_opened": ("submitted, waiting to be taken", "已提交，待受理"),
+    "cstage_acknowledged": ("being handled", "已受理，处理中"),
+    "cstage_reopened": ("reopened, waiting to be taken", "已重新提交，待受理"),
+    "cstage_resolved": ("resolved", "已处理完毕"),
+    "cstage_closed": ("closed", "已办结"),
+    "tstage_open": ("received, waiting for an engineer", "已受理，等待处理"),
+    "tstage_in_progress": ("being fixed", "正在处理"),
+    "tstage_resolved": ("fixed", "已修复"),
+    "tstage_closed": ("closed", "已关闭"),
+    # my bill: the months to pick, and a month with no bill told apart from one not billed yet
+    "bill_periods": ("Bills issued", "已出账单"),
+    "pick_month": ("Another month", "其他月份"),
+    "show": ("Show", "查看"),
+    "no_bill_month": ("There is no bill for {period}.", "{period} 没有账单。"),
+    "not_billed_yet": ("{period} is not billed yet.", "{period} 尚未出账。"),
+    "usage_no_bill": ("There is no bill for this month: the lines below were rated for it.", "该月没有账单：以下是该月已计费的详单。"),
+    "cap_amount_unit": ("Monthly roaming spending cap ({cur})", "每月漫游消费上限（{cur}）"),
 }
 
 # Stable codes the console shows (finding kinds, fraud detectors, states, directions, roles, complaint
@@ -334,6 +375,31 @@ RESOLUTION_REASONS_ZH: dict[str, str] = {
     "refused by the consent gate before billing": "计费时已被同意校验拦截，未计入账单",
 }
 RESOLUTION_OUTCOMES_ZH: dict[str, str] = {"refunded": "已退款", "not_billed": "未计费", "dismissed": "已驳回"}  # before the colon
+
+
+# China's provincial-level divisions: the register's region codes (pinyin, as ``synth`` and operators' files write
+# them) → (en, zh). A region not listed shows as written.
+REGIONS: dict[str, tuple[str, str]] = {
+    "beijing": ("Beijing", "北京"), "tianjin": ("Tianjin", "天津"), "shanghai": ("Shanghai", "上海"), "chongqing": ("Chongqing", "重庆"),
+    "hebei": ("Hebei", "河北"), "shanxi": ("Shanxi", "山西"), "liaoning": ("Liaoning", "辽宁"), "jilin": ("Jilin", "吉林"),
+    "heilongjiang": ("Heilongjiang", "黑龙江"), "jiangsu": ("Jiangsu", "江苏"), "zhejiang": ("Zhejiang", "浙江"), "anhui": ("Anhui", "安徽"),
+    "fujian": ("Fujian", "福建"), "jiangxi": ("Jiangxi", "江西"), "shandong": ("Shandong", "山东"), "henan": ("Henan", "河南"),
+    "hubei": ("Hubei", "湖北"), "hunan": ("Hunan", "湖南"), "guangdong": ("Guangdong", "广东"), "hainan": ("Hainan", "海南"),
+    "sichuan": ("Sichuan", "四川"), "guizhou": ("Guizhou", "贵州"), "yunnan": ("Yunnan", "云南"), "shaanxi": ("Shaanxi", "陕西"),
+    "gansu": ("Gansu", "甘肃"), "qinghai": ("Qinghai", "青海"), "taiwan": ("Taiwan", "台湾"),
+    "neimenggu": ("Inner Mongolia", "内蒙古"), "innermongolia": ("Inner Mongolia", "内蒙古"), "guangxi": ("Guangxi", "广西"),
+    "xizang": ("Tibet", "西藏"), "tibet": ("Tibet", "西藏"), "ningxia": ("Ningxia", "宁夏"), "xinjiang": ("Xinjiang", "新疆"),
+    "hongkong": ("Hong Kong", "香港"), "xianggang": ("Hong Kong", "香港"), "macau": ("Macao", "澳门"), "macao": ("Macao", "澳门"),
+    "aomen": ("Macao", "澳门"),
+}
+
+
+def region_text(region: str | None, lang: str) -> str:
+    """A subscriber's region in the reader's language (``zhejiang`` → 浙江 / Zhejiang); one not listed as written."""
+    if not region:
+        return ""
+    pair = REGIONS.get("".join(ch for ch in region.lower() if ch.isalpha()))
+    return region if pair is None else pair[1] if lang == "zh" else pair[0]
 
 
 def error_text(code: str, message: str, lang: str) -> str:
