@@ -29,12 +29,14 @@ from fairtel.catalog._model import (
     PricingRule,
     Rate,
     RateStep,
+    RoamingRuleGap,
     RoamingZone,
     RuleSet,
     SubjectPlan,
     Zone,
 )
 from fairtel.catalog._pricing import PriceBreakdown, StepCharge, price_breakdown, price_steps
+from fairtel.catalog._problem_zh import problem_zh
 from fairtel.catalog._subjects import plan_for_subject
 from fairtel.catalog._units import UNIT_OF_KIND, Unit, format_quantity, parse_quantity
 
@@ -64,6 +66,7 @@ __all__ = [
     "Rate",
     "RateStep",
     "Refusal",
+    "RoamingRuleGap",
     "RoamingZone",
     "RuleSet",
     "StepCharge",
@@ -79,5 +82,6 @@ __all__ = [
     "plan_for_subject",
     "price_breakdown",
     "price_steps",
+    "problem_zh",
     "validate_catalog",
 ]

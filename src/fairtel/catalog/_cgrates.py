@@ -167,6 +167,7 @@ class _Converter:
     rates: dict[tuple[object, ...], _Rate] = field(default_factory=dict)
     rule_sets: dict[tuple[str, UsageKind], tuple[str, list[_Rule]]] = field(default_factory=dict)
     incoming: list[str] = field(default_factory=list)  # ids of the free rules for incoming calls and SMS
+    band_winners: dict[str, set[str]] = field(default_factory=dict)  # band id → the timings that price in it
 
     def note(self, file: str, line: int | None, fieldname: str | None, message: str, code: str) -> None:
         self.notes.append(Problem(self.tp.file(file) if file else str(self.tp.directory), line, fieldname, message,
@@ -199,9 +200,11 @@ class _Converter:
                       f"(tenants: {', '.join(tenants) or 'none'})", "unknown_tenant")
         others = {t: n for t, n in tenants.items() if t != chosen}
         if others:
+            # the advice to choose a tenant is for an import that did not choose one
             self.note("RatingProfiles.csv", None, "Tenant", f"one catalog is one operator: imported tenant "
-                      f"{chosen!r}; skipped " + ", ".join(f"{t!r} ({n} profiles)" for t, n in others.items()) +
-                      " (import each with --tenant)", "multiple_tenants")
+                      f"{chosen!r}{' (--tenant)' if tenant is not None else ''}; skipped " +
+                      ", ".join(f"{t!r} ({n} profiles)" for t, n in others.items()) +
+                      ("" if tenant is not None else " (import each with --tenant)"), "multiple_tenants")
         selected: list[Profile] = []
         for p in self.tp.profiles:
             if p.tenant != chosen:
@@ -357,6 +360,18 @@ class _Converter:
         for band_id, spans_by_time in windows.items():
             self.band_windows[band_id] = [(days, s, e) for (s, e), days in sorted(spans_by_time.items())]
 
+    def band_name(self, band_id: str) -> tuple[str, str]:
+        """A band's name (zh, en): the timing whose rates price in it, as CGRateS picks it (highest weight, then
+        latest start), rather than every timing in force there (a peak call is not "OFFPEAK_MORNING+PEAK"); where
+        rating plans differ, each timing that prices there; where none does (``*any`` everywhere), the id."""
+        winners = sorted(t for t in self.band_winners.get(band_id, set()) if t != ANY)
+        if not winners:
+            return f"时段 {band_id}", f"Timing {band_id}"
+        if len(winners) == 1:
+            return f"时段 {winners[0]}", f"Timing {winners[0]}"
+        return (f"时段 {' 或 '.join(winners)}（按资费计划）",
+                f"Timing {' or '.join(winners)} (by rating plan)")
+
     def bindings_in_force(self, bindings: list[Binding]) -> dict[str | None, Binding]:
         """Band id (``None``: no bands) → the binding CGRateS applies there: highest weight, then latest start."""
         def usable(b: Binding) -> bool:
@@ -471,6 +486,8 @@ class _Converter:
                 if rate_key is None:
                     continue
                 bands = [x for x in by_binding.pop(id(b)) if x is not None]
+                for band in bands:
+                    self.band_winners.setdefault(band, set()).add(b.timing)
                 rule_id = f"{set_id}/{dr.id}"
                 if len(self.tp.destination_rates[dr.id]) > 1:
                     rule_id += f"/{dest}"
@@ -634,8 +651,8 @@ class _Converter:
         out += ["", "[[zones]]", f"id = {_q(self.fallback_zone)}",
                 f"name = {_name('其他号码', 'Numbers no destination lists')}", "fallback = true"]
         for band_id, windows in self.band_windows.items():
-            out += ["", "[[bands]]", f"id = {_q(band_id)}", f"name = {_name('时段 ' + band_id, 'Timing ' + band_id)}",
-                    "windows = ["]
+            zh, en = self.band_name(band_id)
+            out += ["", "[[bands]]", f"id = {_q(band_id)}", f"name = {_name(zh, en)}", "windows = ["]
             out += [f"  {{ days = {_q([_DAYS[d] for d in days])}, start = {_q(_clock(s))}, end = {_q(_clock(e))} }},"
                     for days, s, e in windows]
             out.append("]")

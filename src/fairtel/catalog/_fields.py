@@ -30,9 +30,17 @@ class Collector:
     file: str
     lines: dict[str, int]
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    # problems that follow from another (a reference to an id declared under a misspelt table or lost to a
+    # duplicate): listed after the problems that cause them
+    dependent: set[int] = field(default_factory=set)
 
     def add(self, path: str, message: str, code: str) -> None:
         self.problems.append(Problem(self.file, line_of(self.lines, path), path or None, message, code))
+
+    def warn(self, path: str, message: str, code: str) -> None:
+        """Something that loads but is likely a mistake (``Catalog.warnings``)."""
+        self.warnings.append(Problem(self.file, line_of(self.lines, path), path or None, message, code))
 
 
 def type_name(v: object) -> str:
@@ -60,9 +68,32 @@ class FieldReader:
         self.ctx = ctx
         self.currency = "CNY"
         self.amount_decimals: int | None = None  # [operator] amount_decimals, once read
+        # what explains an unknown reference better than the nearest id: ``misplaced[what][id]``, where an id is
+        # declared under a table that is not the catalog's; ``duplicated[what]``, ids of that table declared twice
+        self.misplaced: dict[str, dict[str, str]] = {}
+        self.duplicated: dict[str, list[tuple[str, str, str | None]]] = {}  # (id, lines, the rate's unit)
 
     def add(self, path: str, message: str, code: str) -> None:
         self.ctx.add(path, message, code)
+
+    def warn(self, path: str, message: str, code: str) -> None:
+        self.ctx.warn(path, message, code)
+
+    def unknown_ref(self, path: str, what: str, value: str, known: Iterable[str], unit: str | None = None) -> None:
+        """An ``unknown_reference`` to ``value``, a ``what`` id. When the id is declared under a misspelt table, or
+        an id of that kind (of rates: counting ``unit``) is declared twice (one renamed by mistake), that is said
+        instead of the nearest id (which may be a different price altogether), and the problem is listed after
+        its cause."""
+        hint = self.misplaced.get(what, {}).get(value)
+        twice = [f"{what} id {ident!r} is declared {lines}" for ident, lines, u in self.duplicated.get(what, ())
+                 if unit is None or u in (None, unit)]
+        if hint is None and twice:
+            hint = f"no {what} has this id; {'; '.join(twice)}: was one of them meant to be {value!r}?"
+        if hint is None:
+            self.add(path, unknown(what, value, known), "unknown_reference")
+            return
+        self.add(path, f"unknown {what} {value!r}: {hint}", "unknown_reference")
+        self.ctx.dependent.add(id(self.ctx.problems[-1]))
 
     def table(self, raw: object, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any] | None:
         if not isinstance(raw, dict):
@@ -253,7 +284,7 @@ class FieldReader:
             self.add(join(path, key), "an empty list matches nothing: remove the key to match any", "invalid_value")
         for v, p in listed:
             if v not in known:
-                self.add(p, unknown(what, v, known), "unknown_reference")
+                self.unknown_ref(p, what, v, known)
                 ok = False
         return ok, frozenset(v for v, _ in listed)
 

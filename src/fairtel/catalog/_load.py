@@ -8,6 +8,7 @@ once every table has been read. ``load_catalog`` builds the model only when ther
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from datetime import time
@@ -19,7 +20,7 @@ from typing import Any
 from fairtel.catalog._bands import DAY, WEEKDAYS, BandWindow, coverage_problems
 from fairtel.catalog._countries import COUNTRIES
 from fairtel.catalog._fields import Collector, declared, declared_tables
-from fairtel.catalog._locate import join, locate
+from fairtel.catalog._locate import join, key_part, locate
 from fairtel.catalog._model import (
     ALL_DAY_BAND,
     Band,
@@ -56,6 +57,9 @@ _ROUNDING_NAMES: dict[str, Rounding] = {
     "floor": Rounding.FLOOR,
 }
 _DAY_INDEX = {d: i for i, d in enumerate(WEEKDAYS)}
+# the top-level tables whose ids others refer to, and what a reference calls one
+_ID_TABLES = {"zones": "zone", "roaming_zones": "roaming zone", "bands": "band", "rates": "rate",
+              "rule_sets": "rule set", "plans": "plan", "offers": "offer"}
 
 
 def default_catalog_path() -> Path:
@@ -98,7 +102,10 @@ def parse_catalog(text: str, *, file: str = "<catalog>") -> tuple[Catalog | None
         return None, [Problem(file, line, None, f"TOML syntax: {message}", "toml_syntax")]
     ctx = Collector(file, locate(text))
     catalog = _Reader(ctx).catalog(raw)
-    ctx.problems.sort(key=lambda p: (p.line or 0, p.field or ""))
+    ctx.problems.sort(key=lambda p: (id(p) in ctx.dependent, p.line or 0, p.field or ""))
+    if catalog is not None:
+        ctx.warnings.sort(key=lambda p: (p.line or 0, p.field or ""))
+        object.__setattr__(catalog, "warnings", tuple(ctx.warnings))
     return (catalog if not ctx.problems else None), ctx.problems
 
 
@@ -122,6 +129,7 @@ class _Reader(PlanReader):
         top = self.table(raw, "", ("version", "operator", "zones", "roaming_zones", "bands", "rates", "rule_sets",
                                    "plans", "offers", "subjects"), ("operator", "zones", "rates", "plans"))
         assert top is not None
+        self.reference_hints(top)
         version = self.string(top, "version", "")
         operator = self.operator(top.get("operator"), "operator") if "operator" in top else None
         zones = self.zones(top)
@@ -143,8 +151,56 @@ class _Reader(PlanReader):
         subjects = read_subjects(self, top, declared(top, "plans"))
         if self.ctx.problems or operator is None:
             return None
-        return Catalog(operator, tuple(zones), tuple(roaming), tuple(bands), tuple(rates), tuple(plans),
-                       tuple(offers), tuple(rule_sets), version=version, subjects=tuple(subjects))
+        catalog = Catalog(operator, tuple(zones), tuple(roaming), tuple(bands), tuple(rates), tuple(plans),
+                          tuple(offers), tuple(rule_sets), version=version, subjects=tuple(subjects))
+        self.roaming_rule_gaps(catalog)
+        object.__setattr__(catalog, "warnings", tuple(self.ctx.warnings))
+        return catalog
+
+    def roaming_rule_gaps(self, catalog: Catalog) -> None:
+        """A warning for each plan and roaming zone of ``Catalog.roaming_rule_gaps`` (a catalog without problems
+        has every plan and roaming zone at its index in the file)."""
+        plan_at = {p.id: i for i, p in enumerate(catalog.plans)}
+        zone_at = {z.id: i for i, z in enumerate(catalog.roaming_zones)}
+        for gap in catalog.roaming_rule_gaps():
+            zone_line = self.ctx.lines.get(f"roaming_zones[{zone_at[gap.roaming_zone]}]")
+            where = ("every country no other roaming zone lists" if gap.fallback and not gap.countries
+                     else ", ".join(gap.countries) + (" and every country no other roaming zone lists"
+                                                      if gap.fallback else ""))
+            self.warn(f"plans[{plan_at[gap.plan]}]",
+                      f"plan {gap.plan!r} has no rule for {', '.join(gap.missing)} while roaming in roaming zone "
+                      f"{gap.roaming_zone!r} ({where}{f'; line {zone_line}' if zone_line else ''}), which it prices "
+                      f"in {', '.join(gap.priced_in)}: such usage there is left unrated (no_rule); add rules for "
+                      f"{gap.roaming_zone!r} (or add it to the roaming_zones of rules the plan has)", "roaming_rule_gap")
+
+    def reference_hints(self, top: dict[str, Any]) -> None:
+        """What explains a reference to an id that is not declared (``unknown_ref``): the id declared under a
+        top-level table that is not the catalog's (``[[offer]]`` for ``[[offers]]``), or ids of the table the
+        reference names declared twice (an id renamed to one already used)."""
+        for key, raw in top.items():
+            near = difflib.get_close_matches(key, list(_ID_TABLES), n=1)
+            if key in _ID_TABLES or not near or not isinstance(raw, list):
+                continue
+            for i, item in enumerate(raw):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    line = self.ctx.lines.get(f"{key_part(key)}[{i}]")
+                    self.misplaced.setdefault(_ID_TABLES[near[0]], {}).setdefault(
+                        item["id"], f"it is declared{f' at line {line}' if line else ''} under [[{key}]], which is "
+                        f"not a catalog table (did you mean [[{near[0]}]]?)")
+        for key, what in _ID_TABLES.items():
+            lines: dict[str, list[str]] = {}
+            units: dict[str, str | None] = {}
+            items = top.get(key)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    lines.setdefault(item["id"], []).append(str(self.ctx.lines.get(f"{key}[{i}].id", "?")))
+                    # of a rate declared twice, the unit of the other one (one unit each: any may be the renamed one)
+                    unit = item.get("unit")
+                    units[item["id"]] = unit if isinstance(unit, str) and units.get(item["id"], unit) == unit else None
+            twice = [(ident, f"{'twice' if len(at) == 2 else f'{len(at)} times'} (lines {', '.join(at)})",
+                      units.get(ident)) for ident, at in lines.items() if len(at) > 1]
+            if twice:
+                self.duplicated[what] = twice
 
     def operator(self, raw: object, path: str) -> Operator | None:
         t = self.table(raw, path, ("id", "name", "currency", "timezone", "amount_decimals", "country"),

@@ -315,6 +315,20 @@ class SubjectPlan:
     active_from: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RoamingRuleGap:
+    """A plan with no rule for some usage while roaming in ``roaming_zone`` that it prices in ``priced_in`` (other
+    roaming zones): ``missing`` names it by kind, then direction and band where only some lack a rule
+    (``sms out``, ``voice in band peak``)."""
+
+    plan: str
+    roaming_zone: str
+    countries: tuple[str, ...]
+    fallback: bool
+    missing: tuple[str, ...]
+    priced_in: tuple[str, ...]
+
+
 ANY_SUBJECT = "*any"
 """In ``[[subjects]]``: the entry for every subject that has none of its own."""
 
@@ -334,6 +348,9 @@ class Catalog:
     version: str | None = None
     source: str | None = None
     subjects: tuple[SubjectPlan, ...] = ()
+    warnings: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
+    """What loads but is likely a mistake (file, line, field, message, code), as ``parse_catalog`` found it:
+    a roaming zone some plan has no rule for (``roaming_rule_gap``), a setting with no effect (``no_effect``)."""
     _prefixes: PrefixTable = field(init=False, repr=False, compare=False)
     _week: WeekTable = field(init=False, repr=False, compare=False)
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
@@ -515,6 +532,58 @@ class Catalog:
             return None
         return (f"plans {', '.join(roaming)} price roaming but no roaming zone is the fallback (fallback = true): "
                 "usage in a country no roaming zone lists is left unrated (no_roaming_zone)")
+
+    def roaming_rule_gaps(self) -> list[RoamingRuleGap]:
+        """For each plan that prices roaming, each roaming zone where it has no rule for usage (kind, direction,
+        band) that it does price in another roaming zone: such usage in that zone's countries is left unrated
+        (``no_rule``), e.g. after a new roaming zone takes countries the fallback roaming zone used to price."""
+        bands = [b.id for b in self.bands]
+        roaming = [z.id for z in self.roaming_zones]
+        out: list[RoamingRuleGap] = []
+        for plan in self.plans:
+            if not any(r.match.roaming_zones for r in plan.rules):
+                continue
+            # what some rule prices (a rule's destination zones are zones of the catalog: it matches some number)
+            priced: set[tuple[UsageKind, Direction | None, str, str]] = set()
+            for rule in plan.rules:
+                m = rule.match
+                if m.roaming_zones is None:
+                    continue
+                all_dirs: tuple[Direction | None, ...] = (None,) if m.kind is UsageKind.DATA else tuple(Direction)
+                priced.update(
+                    (m.kind, d, rz, b)
+                    for d in (all_dirs if m.directions is None else tuple(m.directions))
+                    for rz in (roaming if ANY_ROAMING in m.roaming_zones else m.roaming_zones)
+                    for b in (bands if m.bands is None else m.bands)
+                )
+            where: dict[tuple[UsageKind, Direction | None, str], set[str]] = {}
+            for kind, d, rz_id, b in priced:
+                where.setdefault((kind, d, b), set()).add(rz_id)
+            for rz in self.roaming_zones:
+                missing: list[str] = []
+                elsewhere: set[str] = set()
+                for kind in UNIT_OF_KIND:
+                    dirs: tuple[Direction | None, ...] = (None,) if kind is UsageKind.DATA else tuple(Direction)
+                    gaps = []
+                    for d in dirs:
+                        for b in bands:
+                            others = where.get((kind, d, b), set())
+                            if others and rz.id not in others:
+                                gaps.append((d, b))
+                                elsewhere |= others
+                    if gaps:
+                        text = str(kind)
+                        gap_dirs = {d for d, _ in gaps}
+                        gap_bands = {b for _, b in gaps}
+                        if gap_dirs != set(dirs):
+                            text += " " + "/".join(str(d) for d in dirs if d in gap_dirs)
+                        if gap_bands != set(bands):
+                            text += " in band " + "/".join(b for b in bands if b in gap_bands)
+                        missing.append(text)
+                if missing:
+                    out.append(RoamingRuleGap(plan.id, rz.id, rz.countries, rz.fallback, tuple(missing),
+                                              tuple(o.id for o in self.roaming_zones if o.id in elsewhere)))
+        return out
 
     def country_table(self) -> dict[str, str]:
         """Country code → roaming zone id (without the fallback)."""

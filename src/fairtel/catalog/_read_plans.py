@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fairtel.catalog._eligibility import MAX_AGE, SALES_CHANNELS, Eligibility
-from fairtel.catalog._fields import FieldReader, declared, unknown
+from fairtel.catalog._fields import FieldReader, declared
 from fairtel.catalog._locate import join
 from fairtel.catalog._model import ANY_ROAMING, Allowance, Match, Plan, PricingRule, RuleSet
 from fairtel.catalog._subjects import read_instant
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, UsageKind
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,21 +27,55 @@ class Refs:
     offers: set[str]
 
 
+def _within(earlier: frozenset[T] | None, later: frozenset[T] | None, every: frozenset[T] | None = None) -> bool:
+    """Whether a condition ``earlier`` (``None``: any) accepts every value ``later`` accepts. ``every``: all the
+    values the condition can meet (a set listing them all is the same as none)."""
+    if earlier is None or (every is not None and earlier >= every):
+        return True
+    return later is not None and later <= earlier
+
+
+def covers(earlier: Match, later: Match, refs: Refs) -> bool:
+    """Whether every usage ``later`` matches is matched by ``earlier`` too (``Match.matches``), so that a rule with
+    ``later`` after one with ``earlier`` in the same list never applies. Bands: a record has one of the catalog's
+    bands, so a list of all of them is any band; a voice or SMS record goes out or comes in. Destination zones are
+    compared as listed (a number may have no zone, which only "any zone" matches)."""
+    if earlier.kind != later.kind:
+        return False
+    directions = frozenset(Direction) if later.kind is not UsageKind.DATA else None
+    if not _within(earlier.directions, later.directions, directions):
+        return False
+    if not _within(earlier.zones, later.zones):
+        return False
+    if not _within(earlier.bands, later.bands, frozenset(refs.bands)):
+        return False
+    # roaming: None is at home only; a set is those roaming zones ("*": any)
+    if later.roaming_zones is None or earlier.roaming_zones is None:
+        return later.roaming_zones is None and earlier.roaming_zones is None
+    return _within(None if ANY_ROAMING in earlier.roaming_zones else earlier.roaming_zones, later.roaming_zones,
+                   frozenset(refs.roaming))
+
+
 class PlanReader(FieldReader):
     """Plans, their allowances and ordered rules, and the rule sets plans share."""
 
     def rule_list(self, t: dict[str, Any], path: str, refs: Refs,
                   seen: list[tuple[str | None, str]]) -> list[PricingRule]:
         rules: list[PricingRule] = []
+        paths: dict[str, str] = {}
         for rraw, rpath in self.array_of_tables(t, "rules", path):
             seen.append((rraw.get("id") if isinstance(rraw.get("id"), str) else None, rpath))
             r = self.rule(rraw, rpath, refs)
             if r is None:
                 continue
-            shadow = next((e for e in rules if e.match == r.match), None)
+            shadow = next((e for e in rules if covers(e.match, r.match, refs)), None)
             if shadow is not None:
-                self.add(join(rpath, "id"), f"never applies: rule {shadow.id!r} before it matches the same usage",
-                         "unreachable_rule")
+                first = self.ctx.lines.get(paths[shadow.id]) if shadow.id in paths else None
+                what = "matches the same usage" if shadow.match == r.match else "matches every usage it matches"
+                self.add(join(rpath, "id"), f"rule {r.id!r} never applies: rule {shadow.id!r} before it"
+                         f"{f' (line {first})' if first else ''} {what} and takes it first; narrow the earlier "
+                         "rule or put this one before it", "unreachable_rule")
+            paths.setdefault(r.id, rpath)
             rules.append(r)
         return rules
 
@@ -82,7 +118,7 @@ class PlanReader(FieldReader):
             used_sets: list[str] = []
             for set_id, p in self.strings(t, "rule_sets", path, single_ok=False) or []:
                 if set_id not in declared_sets:
-                    self.add(p, unknown("rule set", set_id, declared_sets), "unknown_reference")
+                    self.unknown_ref(p, "rule set", set_id, declared_sets)
                 elif set_id in used_sets:
                     self.add(p, f"rule set {set_id!r} is listed twice", "duplicate_id")
                 elif set_id in sets:
@@ -94,7 +130,7 @@ class PlanReader(FieldReader):
             included: list[str] = []
             for offer, p in self.strings(t, "included_offers", path, single_ok=False) or []:
                 if offer not in refs.offers:
-                    self.add(p, unknown("offer", offer, refs.offers), "unknown_reference")
+                    self.unknown_ref(p, "offer", offer, refs.offers)
                 else:
                     included.append(offer)
             eligibility = self.eligibility(t["eligibility"], join(path, "eligibility")) if "eligibility" in t else Eligibility()
@@ -169,12 +205,16 @@ class PlanReader(FieldReader):
         elif rate is None and not free and "rate" not in t:
             self.add(join(path, "rate"), "missing key 'rate' (or free = true)", "missing_key")
         if rate is not None and rate not in refs.rates:
-            self.add(join(path, "rate"), unknown("rate", rate, set(refs.rates)), "unknown_reference")
+            self.unknown_ref(join(path, "rate"), "rate", rate, set(refs.rates),
+                             None if m is None else UNIT_OF_KIND[m.kind].value)
             rate = None
         elif rate is not None and m is not None and refs.rates[rate] not in (None, UNIT_OF_KIND[m.kind]):
             self.add(join(path, "rate"), f"rate {rate!r} counts {refs.rates[rate]}s but {m.kind} usage is counted in "
                      f"{UNIT_OF_KIND[m.kind]}s", "unit_mismatch")
             rate = None
+        if free and rate is None and cap is not None:
+            self.warn(join(path, "daily_cap"), "a free rule charges nothing: its daily_cap has no effect (a rate "
+                      "meant instead of free = true?)", "no_effect")
         if ident is None or m is None or (rate is None and not free) or ("daily_cap" in t and cap is None) or (
                 "name" in t and name is None):
             return None
@@ -193,6 +233,9 @@ class PlanReader(FieldReader):
             self.add(join(path, "quantity"), "an unlimited allowance has no quantity", "invalid_value")
         elif not unlimited and "quantity" not in t:
             self.add(join(path, "quantity"), "missing key 'quantity' (or unlimited = true)", "missing_key")
+        if quantity == 0:
+            self.warn(join(path, "quantity"), f"an allowance of {t['quantity']} includes nothing: usage is charged as "
+                      "if the plan had no such allowance (a quantity mistyped?)", "no_effect")
         throttle_after = throttle_kbps = None
         if "throttle_after" in t or "throttle_kbps" in t:
             if (m is not None and m.kind is not UsageKind.DATA) or not unlimited:

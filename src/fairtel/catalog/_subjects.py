@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fairtel.catalog._fields import FieldReader, type_name, unknown
+from fairtel.catalog._fields import FieldReader, type_name
 from fairtel.catalog._locate import join
 from fairtel.catalog._model import ANY_SUBJECT, Catalog, SubjectPlan
 from fairtel.catalog._units import UNIT_OF_KIND
@@ -27,7 +27,7 @@ def read_subjects(reader: FieldReader, top: dict[str, Any], plans: set[str]) -> 
         subject = reader.string(t, "subject", path)
         plan = reader.string(t, "plan", path)
         if plan is not None and plan not in plans:
-            reader.add(join(path, "plan"), unknown("plan", plan, plans), "unknown_reference")
+            reader.unknown_ref(join(path, "plan"), "plan", plan, plans)
             plan = None
         ok_kinds, kind_set = reader.members(t, "kinds", path, kinds, "usage kind")
         active_from = read_instant(reader, t, "from", path) if "from" in t else None

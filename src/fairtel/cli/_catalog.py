@@ -22,6 +22,7 @@ from fairtel.catalog import (
     format_quantity,
     import_cgrates,
     load_catalog,
+    problem_zh,
     validate_catalog,
 )
 from fairtel.cli._ui import console, err_console, fail, print_json, table
@@ -42,6 +43,11 @@ def register(app: typer.Typer) -> None:
 def _problem_line(p: Problem) -> str:
     where = p.file if p.line is None else f"{p.file}:{p.line}"
     return f"{where}: {p.field or '-'}: {p.message} [{p.code}]"
+
+
+def _problem_json(p: Problem) -> dict[str, Any]:
+    return {"file": p.file, "line": p.line, "field": p.field, "message": p.message, "message_zh": problem_zh(p),
+            "code": p.code}
 
 
 def _cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
@@ -117,19 +123,23 @@ def validate(
     problems = validate_catalog(file)
     catalog = load_catalog(file) if not problems else None
     # valid, but with a gap a tariff author should know of: roaming rules and no fallback roaming zone (usage in a
-    # country no zone lists is left unrated, ``no_roaming_zone``)
+    # country no zone lists is left unrated, ``no_roaming_zone``); a roaming zone a plan has no rule for
+    # (``roaming_rule_gap``), a setting with no effect (``no_effect``): ``Catalog.warnings``, with line and field
     warnings = [gap] if catalog is not None and (gap := catalog.roaming_gap()) else []
+    found = list(catalog.warnings) if catalog is not None else []
     if as_json:
         print_json({
             "file": str(file), "valid": not problems,
-            "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "code": p.code}
-                         for p in problems],
-            **({"counts": catalog.counts(), "warnings": warnings} if catalog is not None else {}),
+            "problems": [_problem_json(p) for p in problems],
+            **({"counts": catalog.counts(), "warnings": warnings + [_problem_line(w) for w in found],
+                "warning_details": [_problem_json(w) for w in found]} if catalog is not None else {}),
         })
     elif catalog is not None:
         console.print(f"{file}: valid: {_summary(catalog)}", highlight=False, soft_wrap=True, markup=False)
         for w in warnings:
             err_console.print(f"warning: {file}: {w}", highlight=False, soft_wrap=True, markup=False)
+        for fw in found:
+            err_console.print(f"warning: {_problem_line(fw)}", highlight=False, soft_wrap=True, markup=False)
     else:
         for p in problems:
             console.print(_problem_line(p), highlight=False, soft_wrap=True, markup=False)
