@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from fairtel.api import ApiOptions, create_app
 from fairtel.billing import bill_id_for
+from fairtel.billing._model import decode_reason
 from fairtel.cli._billing import bill_period
 from fairtel.cli._rating import rate_period
 from fairtel.core.time import Period
@@ -89,7 +90,7 @@ def test_a_credit_is_posted_once_and_audited(client: TestClient, tokens: dict[st
     assert again.json()["adjustment"]["adjustment_id"] == out["adjustment"]["adjustment_id"]
     (row,) = credits(seeded, ALICE)
     assert (row.amount_minor, row.currency, row.bill_id, row.period) == (350, "CNY", BILL_A, None)
-    assert row.reason == "goodwill: dropped calls all week"
+    assert decode_reason(row.reason) == ("care-credit", {"note": "goodwill: dropped calls all week", "complaint": handling, "currency": "CNY"})
     # the same key for another amount is a conflict, not a second credit
     other = post(client, agent, BILL_A, **{**body, "amount": "4.00"})
     assert other.status_code == 409, other.text

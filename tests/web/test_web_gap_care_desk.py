@@ -101,7 +101,7 @@ def test_the_resolve_form_credits_a_charge_once_and_settles_the_complaint_with_i
     with seeded.engine.connect() as conn:
         rows = list(conn.execute(select(a).where(a.c.msisdn == ALICE, a.c.kind == "credit")))
     assert [(x.amount_minor, x.bill_id, x.record_id, x.reason) for x in rows] == [
-        (450, BILL_A, "r-1", "goodwill: the call to Hong Kong was cut off")]
+        (450, BILL_A, "r-1", "care-credit note=goodwill:%20the%20call%20to%20Hong%20Kong%20was%20cut%20off complaint=cmp-1 record=r-1 currency=CNY")]
     (cmp,) = [c for c in complaints_of(seeded, ALICE) if c.complaint_id == "cmp-1"]
     assert cmp.adjustment_id == rows[0].adjustment_id and cmp.lifecycle == "resolved"
     # the form sent again credits nothing more (the complaint is resolved already: refused as such)

@@ -39,6 +39,7 @@ from fairtel.assurance import (
     refunded_text,
 )
 from fairtel.assurance._finding import minor_to_decimal
+from fairtel.assurance._notify import Outbox, Sender
 from fairtel.assurance._refunds import (
     RECOMPUTED_CODE,
     RefundedCharges,
@@ -49,7 +50,7 @@ from fairtel.assurance._refunds import (
 )
 from fairtel.billing import TAXABLE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind
 from fairtel.billing import Bill as BillModel
-from fairtel.billing._model import issued_policy
+from fairtel.billing._model import care_credit_reason, issued_policy
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
 from fairtel.core.errors import (
     ConflictError,
@@ -328,13 +329,33 @@ def _in_chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _ledger_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[str, Finding | None, int, str]]:
+def _grown_records(lake: Lake | None, found: dict[str, Finding]) -> dict[str, Finding]:
+    """``found`` (findings as the queue holds them) with the records their latest run wrote to the lake's
+    ``findings`` added: a queue row written before it grew names fewer records than its refund covered."""
+    if lake is None or not found:
+        return found
+    latest: dict[str, list[str]] = {}
+    wanted = sorted(found)
+    for path in lake.files("findings"):
+        for row in pq.read_table(path, columns=["finding_id", "record_ids"], filters=[("finding_id", "in", wanted)]).to_pylist():
+            latest[row["finding_id"]] = [str(x) for x in (row.get("record_ids") or [])]
+    out = dict(found)
+    for fid, records in latest.items():
+        f = found[fid]
+        more = tuple(r for r in records if r not in f.record_ids)
+        if more:
+            out[fid] = replace(f, record_ids=(*f.record_ids, *more))
+    return out
+
+
+def _ledger_refunds(conn: Connection, msisdns: Collection[str], lake: Lake | None = None) -> list[tuple[str, Finding | None, int, str]]:
     """What the ledger refunded for ``msisdns``, entry by entry, oldest first: each refund naming a finding, and each
     refund of usage past a cap taken back in part (a debit naming the finding, reason ``refund-recomputed``), as
     (finding id, the finding as the queue holds it: None for a kind this version does not know or a finding the queue
     does not hold, the charge before tax, entry id). A refund's charge is its ``old_amount_minor`` (a refund posted
     before it was kept gave no tax back: its amount); a take-back's is what it took back (``new_amount_minor -
-    old_amount_minor``), below zero."""
+    old_amount_minor``), below zero. With ``lake``, a finding names the records its latest run found too
+    (``_grown_records``): its refund covered them."""
     a, ft = table_of(AdjustmentRow), table_of(FindingRow)
     taken_back = and_(a.c.kind == AdjustmentKind.DEBIT.value, a.c.reason.like(f"{RECOMPUTED_CODE} %"))
     rows = sorted((r for chunk in _in_chunks(sorted(msisdns)) for r in conn.execute(
@@ -348,6 +369,7 @@ def _ledger_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[st
                 found[r.finding_id] = _as_finding(r)
             except ConflictError:  # a kind this version does not know: its records cannot be told
                 continue
+    found = _grown_records(lake, found)
     out: list[tuple[str, Finding | None, int, str]] = []
     for r in rows:
         if r.kind == AdjustmentKind.REFUND.value:
@@ -364,13 +386,14 @@ def _earlier_refunds(conn: Connection, msisdns: Collection[str]) -> list[tuple[F
     return [(f, minor) for _, f, minor, _ in _ledger_refunds(conn, msisdns) if f is not None]
 
 
-def refunded_charges(conn: Connection, msisdns: Collection[str]) -> RefundedCharges:
+def refunded_charges(conn: Connection, msisdns: Collection[str], lake: Lake | None = None) -> RefundedCharges:
     """The refunds the ledger holds for ``msisdns``, oldest first, each with the records its finding names and the
     charge it refunded before tax (``old_amount_minor``; a refund posted before it was kept: its amount), less what
     was taken back of them (a ``refund-recomputed`` debit naming the finding): what a charge was refunded before,
-    whatever finding and path refunded it (``assurance.RefundedCharges``)."""
+    whatever finding and path refunded it (``assurance.RefundedCharges``). With ``lake``, a finding that grew names
+    the records its latest run found (``_grown_records``)."""
     out = RefundedCharges()
-    for _, f, minor, adjustment_id in _ledger_refunds(conn, msisdns):
+    for _, f, minor, adjustment_id in _ledger_refunds(conn, msisdns, lake):
         if f is not None:
             out.add(f, minor, adjustment_id)
     return out
@@ -584,7 +607,21 @@ def refund_entry(adj: RefundAdjustment, *, bill_id: str | None) -> AdjustmentEnt
     )
 
 
-def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -> ResolutionOut:
+def _tell_refund(acc: Access, adj: RefundAdjustment, outbox: Outbox | None, sender: Sender | None) -> None:
+    """The refund SMS to the subscriber (as ``fairtel assure --refund`` sends it), in their registered language: a
+    call back to a Wangiri number was promised the outcome. Its id is the refund's, so it is sent once."""
+    from fairtel.assurance._notify import DEFAULT_SENDER, refund_messages
+    from fairtel.store import get_subscriber
+
+    if outbox is None:
+        return
+    sub = get_subscriber(acc.conn, adj.msisdn)
+    languages = {} if sub is None else {adj.msisdn: str(sub.language)}
+    outbox.send(refund_messages([adj], languages=languages, sender=sender or DEFAULT_SENDER, now=acc.now))
+
+
+def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None, outbox: Outbox | None = None,
+                   sender: Sender | None = None) -> ResolutionOut:
     """Resolve with a refund, decided as ``fairtel assure --refund`` decides it in a home, so that the two never
     disagree. A charge is refunded only once an issued bill carried it: an adjustment (append-only) for the next
     bill, naming the bill that charged it. A charge the consent gate refused, which no bill carried, is closed
@@ -598,7 +635,8 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
 
     A refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged it
     charged on it, at that bill's rates (``refund_taxes``, ``assurance.refund_remaining``, as ``fairtel assure
-    --refund`` reckons it); a part no issued bill charged gives no tax back."""
+    --refund`` reckons it); a part no issued bill charged gives no tax back. With ``outbox``, a refund posted is told
+    to the subscriber by SMS (``sender``: the operator's name), as ``fairtel assure --refund`` tells it."""
     acc.require(Permission.FINDING_RESOLVE)
     r = _finding_row(acc, finding_id)
     if r.msisdn is not None:
@@ -609,7 +647,7 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
         raise ResolutionError(f"finding {finding_id} is already {f.status.value}")
     if acc.lake is not None:
         f = finding_now(acc.conn, acc.lake, f)
-    ledger = refunded_charges(acc.conn, [f.msisdn] if f.msisdn else [])
+    ledger = refunded_charges(acc.conn, [f.msisdn] if f.msisdn else [], acc.lake)
     grown = False
     if earlier is not None:  # refunded before: only what its amount grew by since is refunded
         if f.currency is None or Money(refundable_amount(f), f.currency).to_minor() <= ledger.minor(f):
@@ -659,6 +697,8 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None) -
     else:
         _close(acc, finding_id, FindingStatus.RESOLVED.value, acc.now, acc.actor, refunded_text(adj.reason, adj))
         acc.audit("finding.refund", f"finding/{finding_id}", msisdn=r.msisdn, reason=adj.reason)
+    if posted:
+        _tell_refund(acc, adj, outbox, sender)
     carried = _refund_of(acc, adjustment_id=adj.adjustment_id)
     return ResolutionOut(finding=_finding_out(acc, _finding_row(acc, finding_id)), adjustment=_adjustment_out(carried),
                          outcome="refunded" if posted else "refunded_before")
@@ -817,9 +857,10 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
                             f"{money_text(room, bill.currency)} {bill.currency}",
                             details={"field": "amount", "remaining": money_text(room, bill.currency)})
     reason = hide_identity_numbers(body.reason)
-    entry = AdjustmentEntry(
+    entry = AdjustmentEntry(  # the reason a code the statement words in the reader's language, the agent's words its note
         adjustment_id=adjustment_id, kind=AdjustmentKind.CREDIT, msisdn=bill.msisdn, amount_minor=minor, currency=bill.currency,
-        reason=reason, created_at=acc.now, created_by=acc.actor, bill_id=bill_id, source=body.source if body.record_id else None,
+        reason=care_credit_reason(reason, bill.currency, complaint=body.complaint_id, record=body.record_id), created_at=acc.now,
+        created_by=acc.actor, bill_id=bill_id, source=body.source if body.record_id else None,
         record_id=body.record_id,  # no period: the entry corrects no rating (rerates and releases key on period and record)
     )
     posted = record_adjustments(acc.conn, [entry])
@@ -859,12 +900,16 @@ def _evidence_of(value: Any) -> dict[str, Any]:
 
 def sync_findings(conn: Any, lake: Lake) -> int:
     """Findings `fairtel assure` wrote to the lake, added to the work queue (once; the queue keeps their status).
-    Returns how many the queue did not hold yet: the rows the insert returns (a driver's row count of an
-    ``INSERT ... ON CONFLICT DO NOTHING`` is not to be trusted: psycopg gives -1 for it)."""
+    A finding the queue holds already takes the records, amount and evidence its latest run wrote (usage past a
+    cap grows as late usage arrives: the queue shows, and a refund reads, what it covers now); its status and
+    resolution stay as they are. Returns how many the queue did not hold yet: the rows the insert returns (a
+    driver's row count of an ``INSERT ... ON CONFLICT DO NOTHING`` is not to be trusted: psycopg gives -1 for it)."""
     t = table_of(FindingRow)
     values: dict[str, dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for f in lake.files("findings"):
         for row in pq.read_table(f).to_pylist():
+            latest[row["finding_id"]] = row
             if row["finding_id"] in values:  # the first written stands, as it did when it was queued
                 continue
             values[row["finding_id"]] = {
@@ -879,7 +924,31 @@ def sync_findings(conn: Any, lake: Lake) -> int:
     added = 0
     for i in range(0, len(rows), _SYNC_CHUNK):
         added += len(conn.execute(insert, rows[i : i + _SYNC_CHUNK]).all())
+    _grow_findings(conn, latest)
     return added
+
+
+def _grow_findings(conn: Any, latest: dict[str, dict[str, Any]]) -> None:
+    """The queue's rows brought to the records, amount and evidence of their finding's latest lake row where the
+    finding grew (it names every record the row names, and more: late usage past a cap): the status, resolution
+    and who decided stay. A row the lake holds otherwise (the same records told again) keeps what it held."""
+    t = table_of(FindingRow)
+    ids = sorted(latest)
+    for i in range(0, len(ids), _SYNC_CHUNK):
+        held = conn.execute(select(t.c.finding_id, t.c.record_ids, t.c.amount_minor, t.c.currency, t.c.evidence)
+                            .where(t.c.finding_id.in_(ids[i : i + _SYNC_CHUNK]))).all()
+        for r in held:
+            row = latest[r.finding_id]
+            records, amount = list(row.get("record_ids") or []), row.get("amount_minor")
+            currency = row.get("currency") if amount is not None else None
+            if amount is None or (r.currency is not None and currency != r.currency):
+                continue  # a row without an amount, or in another currency, tells nothing of how it grew
+            held_records = [str(x) for x in (r.record_ids or [])]
+            if not set(held_records) < set(records):
+                continue  # not grown: the queue keeps what it held
+            evidence = {**(r.evidence if isinstance(r.evidence, dict) else {}), **_evidence_of(row.get("evidence"))}
+            conn.execute(update(t).where(t.c.finding_id == r.finding_id)
+                         .values(record_ids=records, amount_minor=amount, currency=currency, evidence=evidence))
 
 
 # ---- fraud cases ---------------------------------------------------------------------------------------

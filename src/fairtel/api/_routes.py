@@ -358,9 +358,14 @@ def finding(acc: Acc, finding_id: str) -> _cases.FindingOut:
 
 
 @router.post("/findings/{finding_id}/refund", tags=["assurance"], summary="Resolve with a refund adjustment")
-def refund(acc: Acc, finding_id: str, body: _cases.Resolve | None = None) -> _cases.ResolutionOut:
+def refund(acc: Acc, svc: Svc, finding_id: str, body: _cases.Resolve | None = None) -> _cases.ResolutionOut:
+    from fairtel.assurance import FileOutbox
+
+    name = svc.catalog().operator.name
     with _cases.refusals_about(acc, _cases.finding_subject, finding_id):
-        return _cases.refund_finding(acc, finding_id, reason=body.reason if body else None)
+        # the subscriber is told of the refund as an assure --refund run tells them (the SMS id is the refund's)
+        return _cases.refund_finding(acc, finding_id, reason=body.reason if body else None,
+                                     outbox=FileOutbox(svc.settings.outbox_dir), sender={"zh": name.zh, "en": name.en})
 
 
 @router.post("/findings/{finding_id}/dismiss", tags=["assurance"])

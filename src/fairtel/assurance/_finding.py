@@ -31,9 +31,12 @@ class FindingKind(StrEnum):
     BILL_SHOCK = "bill_shock"
     USAGE_PAST_CAP = "usage_past_cap"
     ROAMING_WITHOUT_WELCOME = "roaming_without_welcome"
-    # a call back to a Wangiri (one-ring scam) number charged at premium rates (``fairtel fraud detect``): the
+    # a call back to a Wangiri (one-ring scam) number of the premium zone that was charged (``fairtel fraud
+    # detect``; evidence ``charged_premium``: at premium rates, or, made while roaming, at the roaming rate): the
     # subscriber is the scam's victim; an analyst decides whether it is refunded (not an automatic refund kind)
     PREMIUM_CALLBACK = "premium_callback"
+    # calls of a confirmed IRSF case on a stolen or cloned SIM before its line was barred
+    IRSF_FRAUD = "irsf_fraud"
 
 
 class FindingStatus(StrEnum):

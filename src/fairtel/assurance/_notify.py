@@ -71,7 +71,7 @@ _TEXTS = {
     # ... and one who called it back, that the call is being reviewed
     "wangiri_callback": {
         "zh": "【{sender}】您于{when}回拨的境外号码 +{caller} 是“响一声”诈骗电话，该通话按{rate_zh}计费。我们正在核查这笔费用，核查结果将另行通知。请勿再回拨该号码。",
-        "en": "{sender}: +{caller}, which you called back on {when}, is a one-ring scam number charged at {rate_en}. We are reviewing the charge for that call and will tell you the outcome. Please do not call it again.",
+        "en": "{sender}: +{caller}, which you called back on {when}, is a one-ring scam number; your call to it was charged at {rate_en}. We are reviewing the charge for that call and will tell you the outcome. Please do not call it again.",
     },
     "refund": {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
@@ -247,12 +247,15 @@ def refund_messages(
 
 
 _RATES = {True: {"zh": "国际高资费", "en": "premium rates"}, False: {"zh": "国际通话资费", "en": "international rates"}}
+_ROAMING_RATES = {"zh": "国际漫游通话资费", "en": "roaming call rates"}  # a call back made while roaming: the roaming rate
 
 
 @dataclass(frozen=True, slots=True)
 class WangiriTarget:
     """A subscriber a Wangiri number rang (``called_back``: and who called it back), for one warning SMS.
-    ``at``: the first ring, or the first call back; ``finding_id``: the finding of a premium call back, if any."""
+    ``at``: the first ring, or the first call back; ``finding_id``: the finding of a premium call back, if any.
+    ``premium``: calls to the number are (a call back: was) charged at premium rates; ``roaming``: the call back,
+    made while roaming, was charged at the roaming rate instead (what the subscriber is told it was charged)."""
 
     msisdn: str
     caller: str
@@ -260,6 +263,7 @@ class WangiriTarget:
     premium: bool
     called_back: bool
     finding_id: str | None = None
+    roaming: bool = False
 
 
 def wangiri_messages(
@@ -292,8 +296,8 @@ def wangiri_messages(
             sender=_signed(sender, lang),
             caller=caller,
             when=when,
-            rate_zh=_RATES[t.premium]["zh"],
-            rate_en=_RATES[t.premium]["en"],
+            rate_zh=_ROAMING_RATES["zh"] if t.roaming else _RATES[t.premium]["zh"],
+            rate_en=_ROAMING_RATES["en"] if t.roaming else _RATES[t.premium]["en"],
         )
         out.append(
             OutboxMessage(

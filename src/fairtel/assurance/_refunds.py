@@ -87,6 +87,7 @@ _REASONS = {
     FindingKind.UNKNOWN_OFFER_CHARGE: "charge for an offer not in the catalog",
     FindingKind.MERCHANT_SUSPENDED_CHARGE: "charge from a provider whose billing was suspended",
     FindingKind.PREMIUM_CALLBACK: "call back to a one-ring scam number charged at premium rates",
+    FindingKind.IRSF_FRAUD: "fraudulent calls made on a stolen or cloned SIM",
     FindingKind.USAGE_PAST_CAP: "usage charged after the spending cap",
     FindingKind.MACHINE_SPEED_CONFIRMATION: "confirmation not made by the subscriber",
     FindingKind.REPLAYED_EVIDENCE: "confirmation evidence reused from another order",
@@ -109,10 +110,13 @@ RESUBSCRIBED_REASON_ZH = "当月退订后再次订购同一业务，当月不重
 # a charge the gate refused, which no bill carried: its finding is closed with no money moving
 NOT_BILLED_REASON = "refused by the consent gate before billing"
 
+# a call back to a one-ring scam number not charged at premium rates (made while roaming: at the roaming rate)
+CALLBACK_REASON = "call back to a one-ring scam number"
+
 
 def refund_reasons() -> tuple[str, ...]:
     """Every reason ``refund_reason`` and ``decide_refunds`` give (in English, as stored)."""
-    return (*_REASONS.values(), *_LINE_REASONS.values(), RESUBSCRIBED_REASON, NOT_BILLED_REASON)
+    return (*_REASONS.values(), *_LINE_REASONS.values(), RESUBSCRIBED_REASON, NOT_BILLED_REASON, CALLBACK_REASON)
 
 
 def refund_reason(finding: Finding) -> str:
@@ -123,6 +127,8 @@ def refund_reason(finding: Finding) -> str:
         line = _LINE_REASONS.get(str(finding.evidence.get("verdict", "")))
         if line is not None:
             return line
+    if finding.kind is FindingKind.PREMIUM_CALLBACK and finding.evidence.get("charged_premium") is False:
+        return CALLBACK_REASON  # charged what it was charged (the roaming rate), not premium rates
     return _REASONS.get(finding.kind, finding.kind.value)
 
 

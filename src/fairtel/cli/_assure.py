@@ -314,6 +314,10 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         if offers_path is None and fapp is not None:
             offers_path = _stored_catalog(fapp, notes)
         if offers_path is None:
+            if fapp is not None:  # outside development a home without a catalog is refused, not priced as the demo
+                from fairtel.cli._home import check_demo_catalog_allowed
+
+                check_demo_catalog_allowed(fapp)
             offers_path = default_catalog_path()
             notes.append(f"offers from the default catalog {offers_path}")
     sender = {"zh": DEFAULT_SENDER, "en": DEFAULT_SENDER}

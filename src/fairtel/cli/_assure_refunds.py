@@ -294,7 +294,7 @@ def post_refunds(
         to_refund = [by_finding[res.finding_id] for res in decisions.resolutions if res.adjustment_id is not None]
         taxes = refund_taxes(conn, app.lake, [*to_refund, *grown], current=BillingPolicy(tax_rates=app.settings.tax_rates))
         # net of what the ledger took back of refunds (``refund-recomputed`` debits): ``refunded_charges``, ``refund_taxes``
-        ledger = refunded_charges(conn, {f.msisdn for f in (*to_refund, *grown) if f.msisdn})
+        ledger = refunded_charges(conn, {f.msisdn for f in (*to_refund, *grown) if f.msisdn}, app.lake)
         held = _ledger_holds(conn, {res.adjustment_id for res in decisions.resolutions if res.adjustment_id})
 
         def reckon(f: Finding) -> RefundAdjustment | None:

@@ -24,7 +24,7 @@ from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import ConfigError, FairtelError, InvalidInputError, NotFoundError
 from fairtel.core.ids import purpose_key
-from fairtel.core.time import Period, utc_now
+from fairtel.core.time import Period, utc_now, zone
 from fairtel.fraud import (
     CASE_ID_PURPOSE,
     RULE_DETECTORS,
@@ -332,6 +332,26 @@ def _cases_table(title: str, cases: list[FraudCase], limit: int, *, decided: boo
     return t
 
 
+def _at_stake(case: FraudCase, language: str) -> str | None:
+    """An IRSF case's money at stake and time window, in words: what rating charged for its premium calls and when
+    they were made (local times, with their offset)."""
+    ev = case.evidence
+    if case.detector is not Detector.IRSF or not ev.get("premium_first_at") or "charged" not in ev:
+        return None
+    first, last = ev.get("premium_first_at"), ev.get("premium_last_at") or ev.get("premium_first_at")
+    calls = len(ev.get("premium_records") or ()) or ev.get("premium_calls")
+    charged, cur, unrated = ev.get("charged"), ev.get("currency"), ev.get("not_rated") or 0
+    if language == "zh":
+        money = f"已计费 {charged} {cur}" if charged is not None else "尚未计费"
+        extra = f"（另有 {unrated} 次尚未计费）" if unrated and charged is not None else ""
+        since = f"；自 {ev['counted_from']} 起计" if ev.get("counted_from") else ""
+        return f"涉案金额：{calls} 次高资费通话{money}{extra}，{first} 至 {last}{since}"
+    money = f"{charged} {cur} charged" if charged is not None else "not rated yet"
+    extra = f" ({unrated} more not rated yet)" if unrated and charged is not None else ""
+    since = f"; counted from {ev['counted_from']}" if ev.get("counted_from") else ""
+    return f"at stake: {calls} premium call(s), {money}{extra}, from {first} to {last}{since}"
+
+
 def _periods(app: App, asked: list[str] | None) -> list[str]:
     if asked:
         return [Period.parse(p, app.settings.timezone).key for p in asked]
@@ -352,10 +372,179 @@ def _zone_name(catalog: Catalog, zone_id: str) -> dict[str, str] | None:
 def _rated_records(app: App, period: str, record_ids: list[str]) -> pl.DataFrame:
     """The rated lines of ``record_ids`` in ``period`` (none when the period is not rated yet)."""
     parts = app.lake.files("rated", periods=[period]) if record_ids else []
-    cols = ["msisdn", "source", "record_id", "amount_minor", "currency", "subscription_id", "rule_id"]
+    cols = ["msisdn", "source", "record_id", "amount_minor", "currency", "subscription_id", "rule_id", "roaming_zone"]
     if not parts:
         return pl.DataFrame(schema=dict.fromkeys(cols, pl.String)).with_columns(pl.col("amount_minor").cast(pl.Int64))
-    return pl.scan_parquet(parts).select(cols).filter(pl.col("record_id").is_in(record_ids)).collect()
+    scan = pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore")
+    have = set(scan.collect_schema().names())  # rated lines written before a column existed read it as null
+    return scan.select(pl.col(c) if c in have else pl.lit(None, dtype=pl.String).alias(c) for c in cols).filter(
+        pl.col("record_id").is_in(record_ids)).collect()
+
+
+def _irsf_tail(app: App, key: str, lookback_days: float) -> tuple[pl.LazyFrame, str, Any] | None:
+    """The previous period's usage of the last ``lookback_days`` before ``key`` starts (an IRSF burst across the turn of
+    a month is counted whole), with that period's key and the instant the window starts; None without it."""
+    from datetime import UTC, timedelta
+
+    if lookback_days <= 0:
+        return None
+    per = Period.parse(key, app.settings.timezone)
+    prev = per.previous()
+    parts = app.lake.files("usage", periods=[prev.key])
+    if not parts:
+        return None
+    since = per.start - timedelta(days=lookback_days)
+    at = pl.col("started_at").dt.convert_time_zone("UTC")
+    lf = pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore").filter(at >= since.astimezone(UTC))
+    return lf, prev.key, since
+
+
+def _irsf_across(app: App, queue: CaseQueue, key: str, usage: pl.LazyFrame, found: list[FraudCase], *, catalog: Catalog,
+                 config: FeatureConfig, thresholds: Thresholds, subscribers: pl.DataFrame, exempt: set[str], now: Any,
+                 zone_name: dict[str, str] | None) -> tuple[list[FraudCase], pl.LazyFrame]:
+    """IRSF over a rolling window: the lines with premium calls both in ``key`` and in the previous period's last
+    ``IrsfThresholds.lookback_days`` are judged on both together (a burst split by the turn of a month opens its case,
+    in the period of its latest calls); a line whose previous period holds an IRSF case already is judged on ``key``
+    alone, so the same calls never open two cases. Returns the period's cases with those lines' IRSF cases replaced,
+    and the usage IRSF evidence is read from (``key``'s, with the tail)."""
+    from fairtel.fraud import detect_irsf, premium_calls
+
+    tail = _irsf_tail(app, key, thresholds.irsf.lookback_days) if Detector.IRSF in thresholds.enabled else None
+    if tail is None:
+        return found, usage
+    tail_usage, prev_key, since = tail
+    before = set(premium_calls(tail_usage, catalog=catalog, config=config)["msisdn"].to_list())
+    before = {m for m in before if queue.known_id(Detector.IRSF, m, prev_key) is None}
+    if not before:
+        return found, usage
+    now_lines = set(premium_calls(usage, catalog=catalog, config=config, msisdns=before)["msisdn"].to_list())
+    lines = sorted(before & now_lines)
+    if not lines:
+        return found, usage
+    both = pl.concat([tail_usage.filter(pl.col("msisdn").is_in(lines)), usage.filter(pl.col("msisdn").is_in(lines))],
+                     how="diagonal_relaxed")
+    features = compute_features(both, catalog=catalog, subscribers=subscribers, config=config, chunks=1)
+    window = detect_irsf(features.lines, thresholds.irsf, period=key, now=now, exempt=exempt, id_key=case_key(app),
+                         premium_zone=config.premium_zone, zone_name=zone_name, tz=config.tz)
+    since_local = since.astimezone(zone(config.tz)).isoformat()
+    window = [replace(c, evidence={**c.evidence, "counted_from": since_local}) for c in window]
+    kept = [c for c in found if not (c.detector is Detector.IRSF and c.subject in lines)]
+    return kept + window, pl.concat([tail_usage.filter(pl.col("msisdn").is_in(lines)), usage], how="diagonal_relaxed")
+
+
+def _money_text(minor: int, currency: str) -> str:
+    from fairtel.core.money import Money
+
+    return str(Money.from_minor(minor, currency).amount)
+
+
+def _irsf_evidence(app: App, cases: list[FraudCase], usage: pl.LazyFrame, *, catalog: Catalog,
+                   config: FeatureConfig) -> list[FraudCase]:
+    """IRSF cases with the calls they are about (``premium_records``: source, record id, local start) and the money at
+    stake: what rating charged for them (``charged``, ``currency``; ``not_rated``: calls not rated yet)."""
+    from fairtel.fraud import premium_calls
+
+    irsf = [c for c in cases if c.detector is Detector.IRSF]
+    if not irsf:
+        return cases
+    calls = premium_calls(usage, catalog=catalog, config=config, msisdns={c.subject for c in irsf})
+    tz = zone(config.tz)
+    ids = calls["record_id"].to_list()
+    periods = sorted({Period.containing(t, config.tz).key for t in calls["started_at"].to_list()})
+    rated = pl.concat([_rated_records(app, p, ids) for p in periods], how="vertical_relaxed") if periods else None
+    charged: dict[tuple[str, str, str], tuple[int, str]] = {}
+    if rated is not None and not rated.is_empty():
+        for r in (rated.with_columns(pl.col("source").fill_null("")).group_by("msisdn", "source", "record_id")
+                  .agg(pl.col("amount_minor").sum(), pl.col("currency").first()).iter_rows(named=True)):
+            charged[(r["msisdn"], r["source"], r["record_id"])] = (int(r["amount_minor"] or 0), r["currency"])
+    out: list[FraudCase] = []
+    for c in cases:
+        if c.detector is not Detector.IRSF:
+            out.append(c)
+            continue
+        mine = calls.filter(pl.col("msisdn") == c.subject)
+        records, total, currency, not_rated = [], 0, None, 0
+        for r in mine.iter_rows(named=True):
+            records.append({"source": r["source"], "record_id": r["record_id"],
+                            "started_at": r["started_at"].astimezone(tz).isoformat()})
+            hit = charged.get((c.subject, r["source"] or "", r["record_id"]))
+            if hit is None:
+                not_rated += 1
+            else:
+                total += hit[0]
+                currency = currency or hit[1]
+        ev = {**c.evidence, "premium_records": records, "not_rated": not_rated,
+              "charged": None if currency is None else _money_text(total, currency), "currency": currency}
+        out.append(replace(c, evidence=ev))
+    return out
+
+
+def _irsf_kind() -> Any:
+    """The findings' ``irsf_fraud`` kind; None in a build whose charge assurance does not have it."""
+    from fairtel.assurance import FindingKind
+
+    try:
+        return FindingKind("irsf_fraud")
+    except ValueError:
+        return None
+
+
+def victim_cases(queue: CaseQueue) -> list[tuple[FraudCase, Decision]]:
+    """The confirmed cases whose line was suspended as its subscriber's (IRSF), with that decision."""
+    out = []
+    for c in queue.cases(status=CaseStatus.CONFIRMED, detector=Detector.IRSF):
+        d = c.decided
+        if d is not None and d.suspend:
+            out.append((c, d))
+    return out
+
+
+def irsf_fraud_findings(app: App, case: FraudCase, *, before: Any, detected_at: Any) -> list[Finding]:
+    """The refund finding (``irsf_fraud``) of a confirmed IRSF case whose line was suspended as its subscriber's: the
+    case's premium calls made before the suspension (``before``), at what rating charged them. One finding for the
+    case (its records, their sum), raised once (its id derives from the line and the case). Usage after the
+    suspension is held off the bill by rating already. None when nothing was charged yet, or when this build's
+    findings have no ``irsf_fraud`` kind."""
+    from fairtel.assurance._finding import Finding as FindingRow
+    from fairtel.assurance._finding import minor_to_decimal
+    from fairtel.cli._assure import finding_ids
+    from fairtel.core.time import parse_rfc3339
+
+    kind = _irsf_kind()
+    if kind is None:
+        return []
+    records = [r for r in case.evidence.get("premium_records") or () if parse_rfc3339(str(r["started_at"])) < before]
+    if not records:
+        return []
+    ids = [str(r["record_id"]) for r in records]
+    periods = sorted({Period.containing(parse_rfc3339(str(r["started_at"])), app.settings.timezone).key for r in records})
+    rated = pl.concat([_rated_records(app, p, ids) for p in periods], how="vertical_relaxed")
+    rated = rated.filter(pl.col("msisdn") == case.subject)
+    wanted = {(str(r.get("source") or ""), str(r["record_id"])) for r in records}
+    rows = [r for r in rated.with_columns(pl.col("source").fill_null("")).iter_rows(named=True)
+            if (r["source"], r["record_id"]) in wanted]
+    total = sum(int(r["amount_minor"] or 0) for r in rows)
+    if not rows or total <= 0:
+        return []
+    currency = rows[0]["currency"]
+    charged_ids = tuple(sorted({r["record_id"] for r in rows}))
+    last = max(parse_rfc3339(str(r["started_at"])) for r in records)
+    return [FindingRow(
+        finding_id=finding_ids(app).of(kind, ("msisdn", "case_id"), [case.subject, case.case_id]),
+        kind=kind,
+        msisdn=case.subject,
+        record_ids=charged_ids,
+        subscription_id=rows[0]["subscription_id"],
+        amount=minor_to_decimal(total, currency),
+        currency=currency,
+        detected_at=detected_at,
+        evidence={
+            "case_id": case.case_id, "detector": case.detector.value, "victim": True,
+            "sources": sorted({r["source"] for r in rows}), "calls": len(charged_ids),
+            "first_at": case.evidence.get("premium_first_at"), "last_at": case.evidence.get("premium_last_at"),
+            "suspended_at": before.isoformat(), "period": Period.containing(last, app.settings.timezone).key,
+        },
+    )]
 
 
 def _write_callback_findings(app: App, findings: list[Finding]) -> int:
@@ -441,6 +630,10 @@ def run_detect(
             features = compute_features(usage, catalog=catalog, subscribers=subscribers, config=config, chunks=n)
             found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt,
                            id_key=case_key(app), devices=device_lines(usage), zone_name=zone_name)
+            across, irsf_usage = _irsf_across(app, queue, key, usage, list(found.cases), catalog=catalog, config=config,
+                                              thresholds=thresholds, subscribers=subscribers, exempt=exempt, now=now,
+                                              zone_name=zone_name)
+            found = replace(found, cases=tuple(_irsf_evidence(app, across, irsf_usage, catalog=catalog, config=config)))
             cases = [queue.held(c) for c in found.cases]
             moved = {f.case_id: c.case_id for f, c in zip(found.cases, cases, strict=True) if f.case_id != c.case_id}
             merged = queue.merge(cases)
@@ -451,7 +644,8 @@ def run_detect(
             notices.extend(these)
             wangiri = [c for c in found.cases if c.detector is Detector.WANGIRI]
             backs = premium_callback_findings(these, _rated_records(app, key, [n.record_id for n in these if n.premium]),
-                                              detected_at=now, ids=ids, tz=app.settings.timezone)
+                                              detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog,
+                                              premium_zone=premium_zone)
             callback_findings += backs
             targets += wangiri_targets(wangiri, rung_lines(usage, [c.subject for c in wangiri]), these,
                                        premium_zone=premium_zone, findings=backs)
@@ -459,6 +653,9 @@ def run_detect(
                                        "callback_notices": len(found.notices)}
             rep.step("periods", total=len(periods))
     files.save_cases(queue)
+    # a victim's line decided before its fraudulent calls were rated: their refund finding, once they are
+    victims = [f for c, d in victim_cases(queue) for f in irsf_fraud_findings(app, c, before=d.at, detected_at=d.at)]
+    summary["irsf_fraud_findings"] = _write_callback_findings(app, victims)
     summary["new_notices"] = files.save_notices(notices)
     summary["premium_callback_findings"] = _write_callback_findings(app, callback_findings)
     summary["warnings_sent"] = _warn_victims(app, catalog, targets)
@@ -517,7 +714,8 @@ def register(fraud_app: typer.Typer) -> None:
         console.print(f"{m['added']} new case(s), {m['refreshed']} refreshed, {m['kept']} already decided; "
                       f"{summary['new_notices']} new callback notice(s) in {fraud_dir(app) / 'notices.jsonl'}; "
                       f"{summary['warnings_sent']} Wangiri warning(s) sent to the outbox, "
-                      f"{summary['premium_callback_findings']} new premium callback finding(s)")
+                      f"{summary['premium_callback_findings']} new premium callback finding(s), "
+                      f"{summary['irsf_fraud_findings']} new IRSF refund finding(s)")
 
     @fraud_app.command("cases")
     def cases_cmd(
@@ -558,6 +756,9 @@ def register(fraud_app: typer.Typer) -> None:
                               highlight=False)
                 for r in c.reasons:
                     console.print(f"  - {r.zh if language == 'zh' else r.en}", highlight=False)
+                stake = _at_stake(c, language)
+                if stake:
+                    console.print(f"  {stake}", highlight=False)
                 if c.decided is not None:
                     d = c.decided
                     console.print(f"  decided {d.outcome.value} by {d.by} at {d.at.isoformat(timespec='seconds')}"
@@ -572,7 +773,7 @@ def register(fraud_app: typer.Typer) -> None:
         by: Annotated[str, typer.Option("--by", help="Who decides (recorded in the history and the access audit; never a phone number).")],
         confirm: Annotated[bool, typer.Option("--confirm", help="The case is fraud.")] = False,
         false_alarm: Annotated[bool, typer.Option("--false-alarm", help="The case is not fraud.")] = False,
-        suspend: Annotated[bool, typer.Option("--suspend", help="With --confirm on a SIM-box or scam line: request the line's suspension.")] = False,
+        suspend: Annotated[bool, typer.Option("--suspend", help="With --confirm on a SIM-box, scam or IRSF line: request the line's suspension (an IRSF line is barred as its subscriber's, and the case's calls become a refund finding).")] = False,
         note: Annotated[str | None, typer.Option("--note", help="Why (numbers in it are kept as their pseudonyms).")] = None,
         home: Annotated[Path | None, typer.Option("--home", help="fairtel home (default ./var or FAIRTEL_HOME).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the decided case as JSON.")] = False,
@@ -592,6 +793,12 @@ def register(fraud_app: typer.Typer) -> None:
                 )
                 decided = queue.get(case)
                 line = record_decision(app, files, decided, decision, suspension, pseudonym)
+                refunds: list[Finding] = []
+                written = 0
+                if suspension is not None and suspension.victim:
+                    # the victim's line: the fraudulent calls made before the bar are not theirs to pay
+                    refunds = irsf_fraud_findings(app, decided, before=decision.at, detected_at=decision.at)
+                    written = _write_callback_findings(app, refunds)
                 # the answer shows the case's number (and in JSON the numbers it names): recorded as shown, beside
                 # the decision's own row, with who ran the command and where it went
                 from fairtel.cli._audit import audit_shown
@@ -603,7 +810,7 @@ def register(fraud_app: typer.Typer) -> None:
             raise fail(exc, as_json=as_json) from None
         if as_json:
             print_json({"case": decided.to_dict(), "suspension": None if suspension is None else suspension.to_dict(),
-                        "line": line})
+                        "line": line, "findings": [f.to_dict() for f in refunds], "new_findings": written})
             return
         console.print(f"{case}: {decision.outcome.value} by {decision.by} at {decision.at.isoformat(timespec='seconds')}")
         if suspension is not None:
@@ -611,4 +818,17 @@ def register(fraud_app: typer.Typer) -> None:
                     "not_registered": "the line is not in the subscriber register: nothing to change there"}
             console.print(f"suspension of {suspension.msisdn} requested ({suspension.action_id}) in {files.suspensions_path}; "
                           + said.get(line or "", f"the line is {line}: left as it is"), highlight=False)
+            if suspension.victim:
+                console.print("the line is the victim's (stolen or cloned SIM): usage from now on is held off the bill",
+                              highlight=False)
+                for f in refunds:
+                    console.print(f"refund finding {f.finding_id} ({f.kind.value}): {f.amount} {f.currency} for "
+                                  f"{len(f.record_ids)} fraudulent call(s) made before the suspension; refund it with "
+                                  f"`fairtel assure --refund` or POST /findings/{f.finding_id}/refund", highlight=False)
+                if not refunds and _irsf_kind() is None:
+                    console.print("no refund finding raised: this build's charge assurance has no irsf_fraud kind",
+                                  highlight=False)
+                elif not refunds:
+                    console.print("no charged fraudulent call before the suspension to refund yet: calls rated later get "
+                                  "their refund finding from the next `fairtel fraud detect`", highlight=False)
 

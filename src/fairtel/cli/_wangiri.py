@@ -1,7 +1,8 @@
 """What a Wangiri case does for its victims (ties fraud detection to charge assurance, so it lives with the commands
 that run both): a warning to every subscriber the number rang (an SMS in the outbox,
-``assurance.wangiri_messages``), and a charge-assurance finding (``premium_callback``) for every call back charged
-at premium rates, which an analyst may refund as any finding (``POST /findings/{id}/refund``).
+``assurance.wangiri_messages``), and a charge-assurance finding (``premium_callback``) for every call back to a
+premium-rate number that was charged (saying whether at premium rates or, made while roaming, at the roaming
+rate), which an analyst may refund as any finding (``POST /findings/{id}/refund``).
 
 The findings are written to the ``findings`` lake dataset under their own part (``fraud``), beside those of
 ``fairtel assure``, and queued as those are; they are not refunded automatically (``RefundPolicy.automatic``)."""
@@ -17,10 +18,12 @@ import polars as pl
 
 from fairtel.assurance._finding import Finding, FindingIds, FindingKind, minor_to_decimal
 from fairtel.assurance._notify import WangiriTarget
+from fairtel.core.errors import NotFoundError
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware
 from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase
 
 if TYPE_CHECKING:
+    from fairtel.catalog import Catalog, PricingRule
     from fairtel.rating._explain import Explanation
 
 FINDINGS_PART = "fraud"  # the findings lake part `fraud detect` writes (``fairtel assure`` writes ``assure``)
@@ -44,6 +47,38 @@ def device_lines(usage: pl.LazyFrame) -> pl.DataFrame:
     return usage.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique().collect()
 
 
+def charged_premium(rule_id: str | None, roaming_zone: str | None, *, catalog: Catalog | None, premium_zone: str,
+                    called_premium: bool) -> bool:
+    """Whether a call back to a number of the premium zone was charged at premium rates: the rule that priced it
+    is one of the premium zone's (its match names that zone). A call back made while roaming is priced by a
+    roaming rule (any destination): at the roaming rate, not a premium one. Without the catalog, a line rated
+    while roaming (``roaming_zone``) was not charged at premium rates; otherwise as the number's zone says."""
+    if not called_premium:
+        return False
+    rule = _rule_of(catalog, rule_id)
+    if rule is not None:
+        return rule.match.zones is not None and premium_zone in rule.match.zones
+    return roaming_zone is None
+
+
+def _rule_of(catalog: Catalog | None, rule_id: str | None) -> PricingRule | None:
+    if catalog is None or not rule_id:
+        return None
+    try:
+        return catalog.rule(rule_id)
+    except NotFoundError:  # a rule the catalog no longer holds: told by the line instead
+        return None
+
+
+def _roaming_zone_of(catalog: Catalog | None, rule_id: str | None, roaming_zone: str | None) -> str | None:
+    """The roaming zone that priced a line: the line's, else the one roaming zone its rule names (if one)."""
+    if roaming_zone is not None:
+        return roaming_zone
+    rule = _rule_of(catalog, rule_id)
+    zones = None if rule is None else rule.match.roaming_zones
+    return next(iter(zones)) if zones is not None and len(zones) == 1 else None
+
+
 def premium_callback_findings(
     notices: Iterable[CallbackNotice],
     rated: pl.DataFrame,
@@ -51,13 +86,19 @@ def premium_callback_findings(
     detected_at: datetime,
     ids: FindingIds = FindingIds(),
     tz: str = DEMO_TIMEZONE,
+    catalog: Catalog | None = None,
+    premium_zone: str = "intl-premium",
 ) -> list[Finding]:
-    """A finding for every call back at premium rates that rating charged (``rated``: the rated lines, with
-    msisdn, source, record_id, amount_minor, currency, subscription_id, rule_id). A call back not rated yet has
-    none until a later run finds it rated."""
+    """A finding for every call back to a premium-rate number that rating charged (``rated``: the rated lines,
+    with msisdn, source, record_id, amount_minor, currency, subscription_id, rule_id, and roaming_zone when
+    known). A call back not rated yet has none until a later run finds it rated. Its evidence says whether the
+    call was charged at premium rates (``charged_premium``: a call back made while roaming
+    is charged at the roaming rate) and the roaming zone that priced it, so that the subscriber is told what the
+    call was charged."""
     wanted = [n for n in notices if n.premium]
     if not wanted or rated.is_empty():
         return []
+    roaming = pl.col("roaming_zone").first() if "roaming_zone" in rated.columns else pl.lit(None, dtype=pl.String)
     charged = (
         rated.filter(pl.col("record_id").is_in([n.record_id for n in wanted]))
         .group_by("msisdn", "source", "record_id")
@@ -66,6 +107,7 @@ def premium_callback_findings(
             pl.col("currency").first(),
             pl.col("subscription_id").first(),
             pl.col("rule_id").first(),
+            roaming.alias("roaming_zone"),
         )
     )
     by_key = {(r["msisdn"], r["source"], r["record_id"]): r for r in charged.iter_rows(named=True)}
@@ -92,6 +134,9 @@ def premium_callback_findings(
                     "caller": n.caller,
                     "zone": n.zone,
                     "rule_id": row["rule_id"],
+                    "roaming_zone": _roaming_zone_of(catalog, row["rule_id"], row["roaming_zone"]),
+                    "charged_premium": charged_premium(row["rule_id"], row["roaming_zone"], catalog=catalog,
+                                                       premium_zone=premium_zone, called_premium=n.premium),
                     "duration_s": n.duration_s,
                     "started_at": n.called_back_at.isoformat(),
                     "period": Period.containing(n.called_back_at, tz).key,
@@ -110,9 +155,19 @@ def wangiri_targets(
     findings: Iterable[Finding] = (),
 ) -> list[WangiriTarget]:
     """Whom to warn about each Wangiri case's number: every subscriber it rang (``rung_lines``), and those who
-    called it back (the notices), the latter with the finding of their premium call back."""
+    called it back (the notices), the latter with the finding of their premium call back and told what the call
+    was charged (``charged_premium`` in its evidence: a call back made while roaming, at the roaming rate)."""
     callers = {c.subject: c.evidence.get("zone") == premium_zone for c in cases if c.detector is Detector.WANGIRI}
-    by_record = {f.record_ids[0]: f.finding_id for f in findings if f.record_ids}
+    by_record = {f.record_ids[0]: f for f in findings if f.record_ids}
+
+    def charged(n: CallbackNotice) -> tuple[bool, bool]:
+        """(charged at premium rates, charged at the roaming rate) of a call back."""
+        f = by_record.get(n.record_id)
+        if f is None:
+            return n.premium, False
+        premium = bool(f.evidence.get("charged_premium", n.premium))
+        return premium, not premium and bool(f.evidence.get("roaming_zone"))
+
     out: list[WangiriTarget] = [
         WangiriTarget(r["msisdn"], r["peer"], r["first_at"], callers[r["peer"]], called_back=False)
         for r in rung.iter_rows(named=True)
@@ -120,7 +175,8 @@ def wangiri_targets(
     ]
     out += [
         WangiriTarget(
-            n.msisdn, n.caller, n.called_back_at, n.premium, called_back=True, finding_id=by_record.get(n.record_id)
+            n.msisdn, n.caller, n.called_back_at, charged(n)[0], called_back=True,
+            finding_id=None if n.record_id not in by_record else by_record[n.record_id].finding_id, roaming=charged(n)[1],
         )
         for n in notices
     ]

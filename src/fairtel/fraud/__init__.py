@@ -6,6 +6,7 @@ from fairtel.fraud._cases import (
     CASE_ID_PURPOSE,
     RULE_DETECTORS,
     SUSPENDABLE,
+    VICTIM_LINES,
     CallbackNotice,
     CaseFiles,
     CaseQueue,
@@ -42,6 +43,7 @@ from fairtel.fraud._features import (
     FraudFeatures,
     compute_features,
     cross_features,
+    premium_calls,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ __all__ = [
     "RULE_DETECTORS",
     "SUSPENDABLE",
     "USAGE_COLUMNS",
+    "VICTIM_LINES",
     "CallbackNotice",
     "CaseFiles",
     "CaseQueue",
@@ -87,6 +90,7 @@ __all__ = [
     "feature_table",
     "label_from_cases",
     "notice_id",
+    "premium_calls",
     "score_lines",
     "suspension_of",
     "train_fraud_model",

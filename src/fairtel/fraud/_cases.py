@@ -5,7 +5,9 @@ the history of who decided what and when cannot be lost or rewritten. A decision
 API, which writes it to the database first) joins the queue with ``CaseQueue.adopt`` under the same rules.
 Case ids derive from the detector, the subject (a line, or an outside calling number) and the period, so
 running the detectors again over the same period finds the same cases instead of adding copies. A confirmed SIM-box or scam line may be suspended:
-the decision then carries a suspension request that the store or the API applies to the line.
+the decision then carries a suspension request that the store or the API applies to the line. A confirmed IRSF line
+may be suspended too, as a victim's: a stolen or cloned SIM is barred to protect its subscriber, who does not pay for
+the fraudulent calls.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ class Detector(StrEnum):
 RULE_DETECTORS: tuple[Detector, ...] = (Detector.SIMBOX, Detector.WANGIRI, Detector.IRSF, Detector.SCAM)
 """The detectors configured by thresholds (``fraud detect``); the model is configured by its own threshold."""
 
-SUSPENDABLE: frozenset[Detector] = frozenset({Detector.SIMBOX, Detector.SCAM})
-"""Detectors whose confirmed cases may suspend the line (the line itself is the instrument of the fraud)."""
+SUSPENDABLE: frozenset[Detector] = frozenset({Detector.SIMBOX, Detector.SCAM, Detector.IRSF})
+"""Detectors whose confirmed cases may suspend the line: the line is the instrument of the fraud (SIM-box, scam), or
+the victim's line in the fraudster's hands (IRSF: a stolen or cloned SIM, barred to protect its subscriber)."""
+
+VICTIM_LINES: frozenset[Detector] = frozenset({Detector.IRSF})
+"""Detectors whose line, once the case is confirmed and the line suspended, is taken as its subscriber's: the
+suspension bars it for their protection, and the case's fraudulent calls are not theirs to pay."""
 
 
 class CaseStatus(StrEnum):
@@ -137,17 +144,25 @@ class Suspension:
     reason_en: str
     reason_zh: str
 
+    @property
+    def victim(self) -> bool:
+        """The line is its subscriber's, used by a fraudster (IRSF): barred for their protection."""
+        return self.detector in VICTIM_LINES
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action_id": self.action_id, "action": "suspend_line", "msisdn": self.msisdn, "case_id": self.case_id,
             "detector": self.detector.value, "requested_by": self.requested_by,
             "requested_at": self.requested_at.isoformat(), "reason_en": self.reason_en, "reason_zh": self.reason_zh,
+            "victim": self.victim,
         }
 
     def audit_reason(self, note: str | None = None) -> str:
         """Why the line is suspended, as the access audit's ``line.suspend`` row says it (the command line and the
         API alike): the case, and the deciding analyst's note."""
         said = f"{self.detector.value} case {self.case_id} confirmed"
+        if self.victim:
+            said += ", line barred to protect its subscriber (victim of a stolen or cloned SIM; fraudulent calls not charged)"
         return f"{said}: {note}" if note else said
 
 
@@ -387,6 +402,11 @@ def suspension_of(case: FraudCase, decision: Decision) -> Suspension:
     name_zh = _DETECTOR_ZH[case.detector]
     # a space between Chinese and a Latin word, as the reasons write it ("使用了 4 张 SIM 卡")
     confirmed_zh = f"已确认的 {name_zh}" if name_zh[:1].isascii() else f"已确认的{name_zh}"
+    victim_en = victim_zh = ""
+    if case.detector in VICTIM_LINES:
+        victim_en = ("; the line's subscriber is the victim (a stolen or cloned SIM): the line is barred for their "
+                     "protection and the fraudulent calls are not theirs to pay")
+        victim_zh = "；本号码用户为受害方（SIM 卡被盗或被复制）：为保护用户停机，欺诈通话费用不由用户承担"
     return Suspension(
         action_id=stable_id("fsa", decision.decision_id),
         msisdn=case.subject,
@@ -394,8 +414,8 @@ def suspension_of(case: FraudCase, decision: Decision) -> Suspension:
         detector=case.detector,
         requested_by=decision.by,
         requested_at=decision.at,
-        reason_en=f"confirmed {case.detector.value} case {case.case_id} ({case.period}): {case.explain('en')}",
-        reason_zh=f"{confirmed_zh}案件 {case.case_id}（{case.period}）：{case.explain('zh')}",
+        reason_en=f"confirmed {case.detector.value} case {case.case_id} ({case.period}): {case.explain('en')}{victim_en}",
+        reason_zh=f"{confirmed_zh}案件 {case.case_id}（{case.period}）：{case.explain('zh')}{victim_zh}",
     )
 
 

@@ -141,7 +141,8 @@ class IrsfThresholds:
 
     Required: ``min_premium_calls`` calls and ``min_premium_minutes`` minutes to the premium zone. Signals:
     a new line (premium traffic within ``max_new_line_days`` of activation), calls made while roaming,
-    night-time calls, many different premium numbers, very high volume.
+    night-time calls, many different premium numbers, very high volume. ``lookback_days``: a period's calls are
+    counted with the previous period's last days, so that a burst across the turn of a month is seen whole.
     """
 
     min_premium_calls: float = 5
@@ -152,6 +153,7 @@ class IrsfThresholds:
     min_premium_numbers: float = 5
     high_premium_minutes: float = 300.0
     min_score: float = 0.15
+    lookback_days: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +286,16 @@ def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int,
     return required, signals
 
 
-def _irsf(t: IrsfThresholds) -> tuple[list[Condition], list[Condition]]:
+def _irsf(t: IrsfThresholds, premium_zone: str = "intl-premium",
+          zone_name: Mapping[str, str] | None = None) -> tuple[list[Condition], list[Condition]]:
+    # the zone as the catalog names it (its id when the catalog is not given), as the Wangiri reason names it
+    name_en = (zone_name or {}).get("en") or premium_zone
+    name_zh = (zone_name or {}).get("zh") or premium_zone
     required = [
         Condition("premium_calls", "premium_calls", ">=", t.min_premium_calls,
-                  "{v} calls to premium-rate international ranges", "拨打国际高资费号段 {v} 次"),
+                  f"{{v}} calls to the premium-rate zone \"{name_en}\"", f"拨打国际高资费号段“{name_zh}” {{v}} 次"),
         Condition("premium_minutes", "premium_minutes", ">=", t.min_premium_minutes,
-                  "{v} minutes to premium-rate ranges", "高资费号段通话 {v} 分钟"),
+                  f"{{v}} minutes to \"{name_en}\"", f"“{name_zh}”通话 {{v}} 分钟"),
     ]
     signals = [
         Condition("new_line", "premium_line_age_days", "<=", t.max_new_line_days,
@@ -298,7 +304,9 @@ def _irsf(t: IrsfThresholds) -> tuple[list[Condition], list[Condition]]:
         Condition("roaming", "premium_roaming_calls", ">=", t.min_roaming_calls,
                   "{v} of them made while roaming", "其中 {v} 次在漫游时拨打", weight=1.5),
         Condition("night", "premium_night_share", ">=", t.min_night_share,
-                  "{v} of them at night", "夜间拨打占比 {v}", fmt="{:.0%}"),
+                  "{v} of them at night (00:00-05:59 where the call was made: the visited country's clock, else the "
+                  "operator's)", "夜间（拨打地当地时间 0-6 点：漫游国时间，无法确定时按运营商所在地时间）拨打占比 {v}",
+                  fmt="{:.0%}"),
         Condition("many_numbers", "premium_numbers", ">=", t.min_premium_numbers,
                   "to {v} different premium numbers", "涉及 {v} 个不同高资费号码"),
         Condition("high_volume", "premium_minutes", ">=", t.high_premium_minutes,
@@ -374,7 +382,7 @@ _LINE_EVIDENCE: dict[Detector, tuple[str, ...]] = {
     ),
     Detector.IRSF: (
         "premium_calls", "premium_minutes", "premium_numbers", "premium_night_share", "premium_roaming_calls",
-        "roaming_days", "premium_first_at", "premium_line_age_days", "line_age_days", "intl_calls_out",
+        "roaming_days", "premium_first_at", "premium_last_at", "premium_line_age_days", "line_age_days", "intl_calls_out",
         "calls_out",
     ),
     Detector.SCAM: (
@@ -396,7 +404,9 @@ def _line_cases(
     now: datetime,
     exempt: Collection[str],
     id_key: bytes | None = None,
+    tz: str | None = None,
 ) -> list[FraudCase]:
+    """``tz``: instants of the evidence are written as local times of that zone (with their offset); UTC without."""
     no_case = exempt_numbers(exempt)
     frame = lines.filter(~pl.col("msisdn").is_in(list(no_case))) if no_case else lines
     hits = _evaluate(frame, required, signals, min_score)
@@ -409,7 +419,7 @@ def _line_cases(
             subject=row["msisdn"],
             period=period,
             score=round(float(row["_score"]), 4),
-            evidence={k: _clean(row[k]) for k in keys},
+            evidence={k: _clean(row[k]) if tz is None else _local_iso(row[k], tz) for k in keys},
             reasons=_reasons(row, conds),
             opened_at=now,
         )
@@ -449,11 +459,14 @@ def _with_device(case: FraudCase, devices: pl.DataFrame) -> FraudCase:
 
 
 def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *, period: str, now: datetime,
-                exempt: Collection[str] = (), id_key: bytes | None = None) -> list[FraudCase]:
+                exempt: Collection[str] = (), id_key: bytes | None = None, premium_zone: str = "intl-premium",
+                zone_name: Mapping[str, str] | None = None, tz: str = DEMO_TIMEZONE) -> list[FraudCase]:
+    """``zone_name``: the premium zone's catalog name per language, said in the reasons. The evidence's first and
+    last premium calls are local times (``tz``, the operator's clock, with its offset), as a Wangiri case's are."""
     t = thresholds or IrsfThresholds()
-    required, signals = _irsf(t)
+    required, signals = _irsf(t, premium_zone, zone_name)
     return _line_cases(Detector.IRSF, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt, id_key=id_key)
+                       exempt=exempt, id_key=id_key, tz=tz)
 
 
 def detect_scam(lines: pl.DataFrame, thresholds: ScamThresholds | None = None, *, period: str, now: datetime,
@@ -515,7 +528,8 @@ def detect_wangiri(
         peer = row["peer"]
         cid = case_id(Detector.WANGIRI, peer, period, id_key)
         back = by_peer.get(peer, [])
-        premium_backs = sum(1 for b in back if b["zone"] == premium_zone)
+        # a call back made abroad is priced by the roaming rules, not at the premium zone's rates
+        premium_backs = sum(1 for b in back if b["zone"] == premium_zone and not b.get("roaming_country"))
         reasons = _reasons(row, conds)
         if back:
             reasons = (*reasons, Reason(
@@ -543,8 +557,9 @@ def detect_wangiri(
         for b in back:
             premium = b["zone"] == premium_zone
             when = _local_text(b["started_at"], tz)
-            rate_en = ", and calls to it are charged at premium rates" if premium else ""
-            rate_zh = "，该号码按国际高资费计费" if premium else ""
+            at_premium = premium and not b.get("roaming_country")  # abroad: charged at roaming rates
+            rate_en = ", and calls to it are charged at premium rates" if at_premium else ""
+            rate_zh = "，该号码按国际高资费计费" if at_premium else ""
             notices.append(CallbackNotice(
                 notice_id=notice_id(cid, b["record_id"]),
                 case_id=cid,
@@ -616,7 +631,8 @@ def detect(
                                     one_ring_max_s=reading.one_ring_max_s, zone_name=zone_name)
         cases += w
     if Detector.IRSF in t.enabled:
-        cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt, id_key=id_key)
+        cases += detect_irsf(features.lines, t.irsf, period=period, now=now, exempt=exempt, id_key=id_key,
+                             premium_zone=premium_zone, zone_name=zone_name, tz=tz)
     if Detector.SCAM in t.enabled:
         cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt, id_key=id_key,
                              brief_call_s=reading.brief_call_s)

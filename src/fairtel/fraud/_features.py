@@ -10,8 +10,10 @@ What the columns mean is documented in docs/fraud.md ("Features"); detectors rea
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -79,6 +81,49 @@ def _local(config: FeatureConfig) -> list[pl.Expr]:
         night.alias("_night"),
         ((hour >= o0) & (hour < o1) & (local.dt.weekday() <= 5)).alias("_office"),
     ]
+
+
+@functools.cache
+def country_timezone(country: str) -> str | None:
+    """The one IANA time zone of ``country`` (ISO 3166 alpha-2) in the time zone database's ``zone.tab`` (JP:
+    Asia/Tokyo, FR: Europe/Paris); ``None`` when it lists several (US, RU, CN: which clock a record was made on is
+    not known from the country alone) or none, or without the file."""
+    import zoneinfo
+    from importlib import resources
+    from pathlib import Path
+
+    texts = [Path(base, "zone.tab") for base in zoneinfo.TZPATH]
+    for where in (*texts, None):
+        try:
+            found = resources.files("tzdata").joinpath("zoneinfo", "zone.tab") if where is None else where
+            text = found.read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError):
+            continue
+        zones = [f[2] for f in (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
+                 if len(f) >= 3 and f[0] == country.upper()]
+        return zones[0] if len(zones) == 1 else None
+    return None
+
+
+def _visited_night(catalog: Catalog, config: FeatureConfig) -> pl.Expr:
+    """Whether a call was made at night on the clock of where it was made: the visited country's for a record made
+    while roaming in a country of the catalog's roaming zones with one time zone, else the operator's (``tz``)."""
+    n0, n1 = config.night_hours
+
+    def night(hour: pl.Expr) -> pl.Expr:
+        return (hour >= n0) & (hour < n1) if n0 <= n1 else (hour >= n0) | (hour < n1)
+
+    at = pl.col("started_at")
+    country = pl.col("roaming_country").str.to_uppercase()
+    chain: Any = None
+    for c in sorted({c.upper() for z in catalog.roaming_zones for c in z.countries}):
+        tz = country_timezone(c)
+        if tz is None or tz == config.tz:
+            continue
+        hour = night(at.dt.convert_time_zone(tz).dt.hour())
+        chain = pl.when(country == c).then(hour) if chain is None else chain.when(country == c).then(hour)
+    home = night(at.dt.convert_time_zone(config.tz).dt.hour())
+    return home if chain is None else chain.otherwise(home)
 
 
 def _prepare(usage: pl.LazyFrame) -> pl.LazyFrame:
@@ -149,11 +194,14 @@ def _line_plans(lf: pl.LazyFrame, config: FeatureConfig) -> list[pl.LazyFrame]:
     return [main, callees, callers, back, cells, imeis, days]
 
 
-def _intl_plan(lf: pl.LazyFrame, config: FeatureConfig, maybe_intl: pl.Expr, zone: pl.Expr) -> pl.LazyFrame:
-    """International voice only (a small share of the records), with the catalog zone of each peer."""
+def _intl_plan(lf: pl.LazyFrame, config: FeatureConfig, maybe_intl: pl.Expr, zone: pl.Expr,
+               visited_night: pl.Expr | None = None) -> pl.LazyFrame:
+    """International voice only (a small share of the records), with the catalog zone of each peer and whether it
+    was made at night where it was made (``_visited_night``; the operator's clock without it)."""
     return (
         _distinct_records(lf.filter((pl.col("kind") == "voice") & maybe_intl))
         .with_columns(zone.alias("zone"), *_local(config))
+        .with_columns((pl.col("_night") if visited_night is None else visited_night).alias("_visited_night"))
         .filter(pl.col("zone") != config.domestic_zone)
     )
 
@@ -167,9 +215,10 @@ def _intl_line_plan(intl: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
         prem.sum().alias("premium_calls"),
         (dur.filter(prem).sum() / 60.0).alias("premium_minutes"),
         pl.col("peer").filter(prem).n_unique().alias("premium_numbers"),
-        (prem & pl.col("_night")).sum().alias("_premium_night"),
+        (prem & pl.col("_visited_night")).sum().alias("_premium_night"),
         (prem & pl.col("roaming_country").is_not_null()).sum().alias("premium_roaming_calls"),
         pl.col("started_at").filter(prem).min().alias("premium_first_at"),
+        pl.col("started_at").filter(prem).max().alias("premium_last_at"),
     )
 
 
@@ -335,7 +384,7 @@ def compute_features(
     callback_parts: list[pl.DataFrame] = []
     for i in range(chunks):
         part = lf if chunks == 1 else lf.filter(pl.col("msisdn").hash(seed=0) % chunks == i)
-        intl = _intl_plan(part, cfg, maybe_intl, zone)
+        intl = _intl_plan(part, cfg, maybe_intl, zone, _visited_night(catalog, cfg))
         plans = _line_plans(part, cfg)
         *frames, intl_lines, callbacks = pl.collect_all([*plans, _intl_line_plan(intl, cfg), _callbacks_plan(intl, cfg)],
                                                         engine=engine)
@@ -356,3 +405,25 @@ def compute_features(
         callbacks=cbs.sort("started_at", "msisdn", "record_id"),
         config=cfg,
     )
+
+
+def premium_calls(
+    usage: pl.LazyFrame | pl.DataFrame, *, catalog: Catalog, config: FeatureConfig | None = None,
+    msisdns: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """The outgoing calls to the premium zone in ``usage`` (of ``msisdns`` only, when given), each record once:
+    msisdn, source, record_id, started_at, peer, duration_s, roaming_country; by line and start. The calls an
+    IRSF case is about (its evidence names them; a confirmed case on a victim's line refunds them)."""
+    cfg = config or _operator_config(catalog)
+    lf = _prepare(usage.lazy())
+    if msisdns is not None:
+        lf = lf.filter(pl.col("msisdn").is_in(list(msisdns)))
+    maybe_intl, zone = _zone_of(catalog, cfg)
+    out = (
+        _distinct_records(lf.filter((pl.col("kind") == "voice") & (pl.col("direction") == "out") & maybe_intl))
+        .with_columns(zone.alias("zone"))
+        .filter(pl.col("zone") == cfg.premium_zone)
+        .select("msisdn", "source", "record_id", "started_at", "peer", "duration_s", "roaming_country")
+        .sort("msisdn", "started_at", "record_id")
+    )
+    return out.collect()

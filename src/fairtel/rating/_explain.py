@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -133,18 +133,52 @@ class Refund:
     created_at: datetime
     reason: str
     records: int = 1
+    # what the refund's finding names (oldest first) and the charge it refunded before tax, when known: with them
+    # ``explain`` tells this record's own share of a refund covering several (``share_minor``, tax included)
+    record_ids: tuple[str, ...] = ()
+    charge_minor: int | None = None
+    share_minor: int | None = None
+
+
+PAST_CAP_REASON = "usage charged after the spending cap"  # ``assurance.refund_reason`` of usage past a cap
+
+
+def with_share(r: Refund, record_id: str, own_minor: int) -> Refund:
+    """``r`` with this record's share of it (``share_minor``, tax included in the refund's proportion), where it
+    can be told: a refund of one record is wholly its; of usage past a cap, a record after the first the finding
+    names was charged wholly past the cap, so its share is its charge (``own_minor``, before tax). The first
+    record may have been charged partly before the cap: its share is not told (nor of other refunds of several)."""
+    if r.share_minor is not None:
+        return r
+    if r.records <= 1:
+        return replace(r, share_minor=r.amount_minor)
+    if (r.reason.strip() != PAST_CAP_REASON or record_id not in r.record_ids or record_id == r.record_ids[0]
+            or not r.charge_minor or r.charge_minor <= 0 or own_minor <= 0):
+        return r
+    charge = min(own_minor, r.charge_minor)
+    share = (Decimal(charge) * Decimal(r.amount_minor) / Decimal(r.charge_minor)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return replace(r, share_minor=int(share))
 
 
 def refund_words(r: Refund, language: str, tz: Any = None) -> str:
-    """``2026-11-05 已退还 10.60 元（退订后的扣费）`` / ``refunded 10.60 CNY on 2026-11-05 (charge after the subscription
-    ended)``: the day in ``tz`` (the operator's zone) when given."""
+    """``2026-11-05 已退还 10.60 元（退订后的扣费），计入此后出具的首张账单`` / ``refunded 10.60 CNY on 2026-11-05 (charge
+    after the subscription ended), credited on the first bill issued after that day``: the day in ``tz`` (the
+    operator's zone) when given. A refund covering several records tells this record's share of it when known
+    (``with_share``); else the whole refund, as one for several records, this one among them."""
     zh = language == "zh"
     at = r.created_at if tz is None else r.created_at.astimezone(tz)
     day, amount = at.strftime("%Y-%m-%d"), _minor(r.amount_minor, r.currency, zh)
     why = refund_reason_in(r.reason, "zh" if zh else "en")
+    bill = "，计入此后出具的首张账单" if zh else ", credited on the first bill issued after that day"
+    if r.records > 1 and r.share_minor is not None:
+        share = _minor(r.share_minor, r.currency, zh)
+        why += (f"；为共 {amount}、{r.records} 条话单的退款中本话单的部分" if zh
+                else f"; this record's share of a {amount} refund for {r.records} records")
+        return f"{day} 已退还 {share}（{why}）{bill}" if zh else f"refunded {share} on {day} ({why}){bill}"
     if r.records > 1:
         why += f"；含本话单在内共 {r.records} 条话单的退款" if zh else f"; for {r.records} records, this one among them"
-    return f"{day} 已退还 {amount}（{why}）" if zh else f"refunded {amount} on {day} ({why})"
+        return f"{day} 退款 {amount}（{why}）{bill}" if zh else f"a refund of {amount} on {day} ({why}){bill}"
+    return f"{day} 已退还 {amount}（{why}）{bill}" if zh else f"refunded {amount} on {day} ({why}){bill}"
 
 
 @dataclass(frozen=True)
@@ -224,6 +258,7 @@ def explain(
     ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
     ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since; ``refunds``: the
     refunds posted for the record since its bill (``Refund``), told after the total."""
+    corrections = tuple(corrections)
     mine = rated.filter(pl.col("record_id") == record_id)
     if source is not None:
         mine = mine.filter(pl.col("source") == source)
@@ -312,8 +347,17 @@ def explain(
         started_at=rows[0]["started_at"].astimezone(catalog.tz), plan_id=first["plan_id"], plan_name=None if plan is None else plan.name,
         currency=currency, total_minor=sum(r["amount_minor"] for r in rows), lines=tuple(lines), record=record,
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
-        earlier_tariff=earlier_tariff, refunds=tuple(refunds),
+        earlier_tariff=earlier_tariff, refunds=tuple(with_share(r, record_id, _charged_now(rows, corrections)) for r in refunds),
     )
+
+
+def _charged_now(rows: list[dict[str, Any]], corrections: Iterable[Correction]) -> int:
+    """What the record is charged now, before tax: its lines, or the last rerate entry's amount."""
+    now = sum(int(r["amount_minor"] or 0) for r in rows)
+    for c in corrections:
+        if c.new_minor is not None and c.old_minor is not None:
+            now = c.new_minor
+    return now
 
 
 def _increment_cost(compiled: CompiledRate, step: int, decimals: int | None) -> tuple[str | None, int | None]:
@@ -544,7 +588,12 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
     out.extend(_corrections(e, zh))
     tz = e.started_at.tzinfo
     out.extend(("退款：" if zh else "Refund: ") + refund_words(r, "zh" if zh else "en", tz) for r in e.refunds)
-    if e.wangiri_caller:
+    if e.wangiri_caller and e.refunds:  # reviewed and refunded: told above
+        caller = number(e.wangiri_caller)
+        out.append(f"诈骗提醒：{caller} 是“响一声”诈骗号码，已向用户发送防诈骗提醒，这笔回拨费用已退还（见上）" if zh
+                   else f"Scam warning: {caller} is a one-ring scam number; the subscriber was warned, and the charge "
+                        "for this call back was refunded (above)")
+    elif e.wangiri_caller:
         caller = number(e.wangiri_caller)
         out.append(f"诈骗提醒：{caller} 是“响一声”诈骗号码，已向用户发送防诈骗提醒，这笔回拨费用正在核查，核查后可退还" if zh
                    else f"Scam warning: {caller} is a one-ring scam number; the subscriber was warned, and the charge "

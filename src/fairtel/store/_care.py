@@ -1020,12 +1020,14 @@ def record_refunds(
 
     f, a = table_of(Finding), table_of(Adjustment)
     counts: dict[str, int] = {}  # finding → how many records it names
+    names: dict[str, tuple[str, ...]] = {}  # finding → the records it names
     wanted: set[str] = set()
     earlier: set[str] = set()
     for row in conn.execute(select(f.c.finding_id, f.c.record_ids, f.c.evidence, f.c.resolution).where(
             (f.c.msisdn == msisdn) & f.c.resolution.like("refunded%"))):
         ids = [str(x) for x in (row.record_ids or [])]
         counts[row.finding_id] = len(ids)
+        names[row.finding_id] = tuple(ids)
         ev = row.evidence if isinstance(row.evidence, dict) else {}
         if record_id not in ids:
             continue
@@ -1042,7 +1044,8 @@ def record_refunds(
     rows = conn.execute(select(a).where((a.c.msisdn == msisdn) & (a.c.kind == "refund") & (
         a.c.finding_id.in_(sorted(wanted)) | a.c.adjustment_id.in_(sorted(earlier)))).order_by(a.c.created_at, a.c.adjustment_id))
     return [Refund(r.adjustment_id, int(r.amount_minor), r.currency, _utc(r.created_at) or r.created_at, r.reason,
-                   max(1, counts.get(r.finding_id or "", 1)))
+                   max(1, counts.get(r.finding_id or "", 1)), record_ids=names.get(r.finding_id or "", ()),
+                   charge_minor=None if r.old_amount_minor is None else int(r.old_amount_minor))
             for r in rows]
 
 

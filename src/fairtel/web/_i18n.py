@@ -253,6 +253,9 @@ CODES: dict[str, tuple[str, str]] = {
     "bill_shock": ("bill shock", "账单突增"),
     "usage_past_cap": ("usage past the cap", "超出消费上限"),
     "roaming_without_welcome": ("roaming without welcome SMS", "漫游未发提醒"),
+    "merchant_suspended_charge": ("charge by a suspended provider", "已暂停业务的服务商扣费"),
+    "premium_callback": ("call back to a one-ring number", "回拨响一声号码"),
+    "irsf_fraud": ("fraud on a stolen or cloned SIM", "SIM 卡被盗用产生的欺诈费用"),
     # fraud detectors (fraud.Detector)
     "simbox": ("SIM box", "SIM 卡池"),
     "wangiri": ("Wangiri", "响一声诈骗"),
@@ -373,6 +376,8 @@ RESOLUTION_REASONS_ZH: dict[str, str] = {
     "confirmation not made by the subscriber": "订购确认并非用户本人操作",
     "confirmation evidence reused from another order": "订购确认凭证取自其他订单",
     "refused by the consent gate before billing": "计费时已被同意校验拦截，未计入账单",
+    "call back to a one-ring scam number charged at premium rates": "回拨“响一声”诈骗号码产生的高额费用",
+    "fraudulent calls made on a stolen or cloned SIM": "手机卡被盗用或复制后产生的欺诈通话费用",
 }
 RESOLUTION_OUTCOMES_ZH: dict[str, str] = {"refunded": "已退款", "not_billed": "未计费", "dismissed": "已驳回"}  # before the colon
 
