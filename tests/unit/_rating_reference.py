@@ -42,6 +42,7 @@ from fairtel.rating._resolve import (
     key_table,
     seconds_to_band_change,
 )
+from fairtel.rating._steps import billed_units
 from fairtel.rating._vas import VasGate, apply_gate, no_gate
 
 _INPUT: dict[str, pl.DataType] = {
@@ -159,8 +160,9 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     """Cut calls whose pricing depends on the band where the band changes.
 
     Rule: a call is priced in each band it crosses. The pieces share the call's unit positions (``offset``),
-    so a first-minute step or the connect fee applies once, to the call's first piece; each piece rounds its
-    own last increment up. Pieces are found on the catalog's local wall clock.
+    so a first-minute step or the connect fee applies once, to the call's first piece; a piece's last increment
+    rounded up runs on into the next band (``_carry_rounding``, once the rates are known).
+    Pieces are found on the catalog's local wall clock.
     """
     voice = KINDS.index("voice")
     keys = lines.filter(pl.col("_k") == voice)["_key"].unique().to_list()
@@ -201,6 +203,37 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
         pl.len().over("_row").cast(pl.Int32).alias("_pieces"),
     )
     return pl.concat([keep, split.select(keep.columns)])
+
+
+def _carry_rounding(lines: pl.DataFrame, table: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
+    """Each piece of a cut call starts where the pieces before it were billed up to (CGRateS removes what a span
+    rounded up to its increment overlaps of the next ones), or at its band change if later; it covers the call up
+    to the next piece's start, and a piece left with nothing is dropped. Walked record by record."""
+    cut = lines.filter(pl.col("_pieces") > 1)
+    if cut.height == 0:
+        return lines
+    rates = table["rate_id"].to_list()
+    out = []
+    for (_,), group in cut.sort("_row", "offset").group_by(["_row"], maintain_order=True):
+        rows = group.to_dicts()
+        end = rows[-1]["offset"] + rows[-1]["_qty"]
+        reach, starts = 0, []
+        for r in rows:
+            start = min(max(r["offset"], reach), end)
+            own = max(r["offset"] + r["_qty"] - start, 0)
+            rate = rates[r["_ki"]]
+            used = own if rate is None else sum(b for _, b in billed_units(dims.rates[rate], start, own))
+            starts.append(start)
+            reach = start + used
+        kept = []
+        for i, r in enumerate(rows):
+            span = (starts[i + 1] if i + 1 < len(rows) else end) - starts[i]
+            if span > 0:
+                kept.append(r | {"started_at": r["started_at"] + timedelta(seconds=starts[i] - r["offset"]),
+                                 "offset": starts[i], "_qty": span})
+        out.extend(r | {"_pieces": len(kept)} for r in kept)
+    moved = pl.DataFrame(out, schema=lines.schema)
+    return pl.concat([lines.filter(pl.col("_pieces") == 1), moved])
 
 
 def _order(lines: pl.DataFrame, data: pl.DataFrame) -> pl.DataFrame:
@@ -509,6 +542,7 @@ def rate(
     if missing.height:
         unrated.append(_unrated(data[missing["_row"].unique().sort()].with_columns(), pl.lit(UnratedReason.NO_RULE.value), per.key))
         lines = lines.filter(~no_rule)
+    lines = _carry_rounding(lines, table, dims)
 
     opening = None
     if opening_state is not None:

@@ -69,9 +69,18 @@ def test_pieces_are_the_catalogs_band_segments(tz: str, start_utc: datetime, sec
     catalog = catalog_on(tz)
     start = start_utc + timedelta(seconds=17)
     out = rated(catalog, call("x", start, seconds))
+    # each piece rounded up to its started minute runs on into the next band, which starts there (CGRateS)
+    segments = catalog.band_segments(start, start + timedelta(seconds=seconds))
+    starts, reach = [], start
+    for s, e, _ in segments:
+        s = min(max(s, reach), start + timedelta(seconds=seconds))
+        starts.append(s)
+        reach = s + timedelta(minutes=-(-int((e - s).total_seconds()) // 60)) if e > s else reach
+    ends = [*starts[1:], start + timedelta(seconds=seconds)]
     expected = [(s.astimezone(UTC), b.id, int((e - s).total_seconds()))
-                for s, e, b in catalog.band_segments(start, start + timedelta(seconds=seconds))]
+                for s, e, (_, _, b) in zip(starts, ends, segments, strict=True) if e > s]
     assert out.select("started_at", "band", "quantity").rows() == expected
+    assert out["charged_quantity"].sum() == -(-seconds // 60) * 60  # the call rounded once, not per piece
 
 
 def test_peers_written_with_plus_or_00_are_zoned_like_zone_for() -> None:

@@ -40,12 +40,13 @@ def test_band_at_start() -> None:
 
 def test_call_crossing_peak_to_offpeak_is_split_at_the_boundary() -> None:
     out = rated(call("x", datetime(2026, 3, 3, 22, 58, 30, tzinfo=CN), 200))  # 90 s peak, 110 s off-peak
+    # the peak piece's second started minute runs to 23:00:30: the off-peak piece starts there (CGRateS)
     assert out.select("line", "band", "offset", "quantity", "charged_quantity", "amount_minor").rows() == [
-        (0, "peak", 0, 90, 120, 38),  # 2 started minutes at 0.19
-        (1, "offpeak", 90, 110, 120, 24),  # 2 started minutes at 0.12
+        (0, "peak", 0, 120, 120, 38),  # 2 started minutes at 0.19
+        (1, "offpeak", 120, 80, 120, 24),  # 2 started minutes at 0.12
     ]
-    boundary = datetime(2026, 3, 3, 23, 0, tzinfo=CN).astimezone(UTC)
-    assert out["started_at"][1] == boundary
+    carried = datetime(2026, 3, 3, 23, 0, 30, tzinfo=CN).astimezone(UTC)
+    assert out["started_at"][1] == carried
 
 
 def test_call_over_two_boundaries() -> None:

@@ -9,7 +9,8 @@ any set of whole subscribers gives the same lines as rating them inside a larger
    distinct country, as ``Catalog.roaming_zone_of`` places it: a record abroad that no roaming zone prices is
    left unrated as ``no_roaming_zone``, never priced as at home), time band at its start (one time-zone
    conversion);
-2. a call whose rule or allowances depend on the band is cut where the band changes (``_split_bands``);
+2. a call whose rule or allowances depend on the band is cut where the band changes (``_split_bands``); once
+   the rates are known, each piece starts where the one before was billed up to (``_carry_rounding``);
 3. the distinct situations are resolved against the catalog (``_resolve``) and joined back;
 4. lines are ordered by subscriber, start, source, record id and offset (never by input order; one sorted
    128-bit key carries the permutation), billed units are computed per rate step, allowances are drawn with
@@ -281,8 +282,9 @@ def _split_bands(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     """Cut calls whose pricing depends on the band where the band changes.
 
     Rule: a call is priced in each band it crosses. The pieces share the call's unit positions (``offset``),
-    so a first-minute step or the connect fee applies once, to the call's first piece; each piece rounds its
-    own last increment up. Pieces are found on the catalog's local wall clock, as ``Catalog.band_at`` reads it
+    so a first-minute step or the connect fee applies once, to the call's first piece; a piece's last increment
+    rounded up runs on into the next band (``_carry_rounding``, once the rates are known).
+    Pieces are found on the catalog's local wall clock, as ``Catalog.band_at`` reads it
     (where the clocks go back, the repeated wall times are priced again as they read). Uncut lines come first,
     then the pieces, each record's pieces together in ``offset`` order.
     """
@@ -420,19 +422,75 @@ def _running_sums(frame: pl.DataFrame, value: str, group: pl.Expr) -> pl.Series:
     return pl.zeros(n, dtype=run.dtype, eager=True).alias(value).scatter(order, run)
 
 
+def _step_billed(offset: pl.Expr, qty: pl.Expr, s: int) -> pl.Expr:
+    """Billed units of step ``s`` for the units ``[offset, offset + qty)``: those falling in the step, in whole
+    increments from where the line enters it (``_steps.billed_units``)."""
+    hi = offset + qty
+    lo = pl.max_horizontal(offset, pl.col(f"_st{s}"))
+    top = pl.min_horizontal(hi, pl.col(f"_en{s}").fill_null(hi))
+    units = (top - lo).clip(lower_bound=0)
+    return (units + pl.col(f"_inc{s}") - 1) // pl.col(f"_inc{s}") * pl.col(f"_inc{s}")
+
+
+def _carry_rounding(lines: pl.DataFrame, table: pl.DataFrame, steps: int) -> pl.DataFrame:
+    """Carry each band piece's rounding into the next piece, as CGRateS does (a time span rounded up to its increment
+    removes what it now overlaps of the spans after it): a piece starts where the pieces before it were billed up to,
+    or at its band change if that is later. A call is then billed its duration rounded once, not once per piece.
+
+    A piece's ``offset`` and ``started_at`` move to its new start and its ``_qty`` becomes the span up to the next
+    piece's start (the call's end for the last one), so the pieces still cover the call exactly; a piece left with
+    nothing (its band's time all billed before it) is dropped. A piece is billed up to ``offset`` + its billed units
+    of its own usage (a rule with no rate: the usage itself). Only cut calls are touched, one vectorised step per
+    piece position (a call has few pieces)."""
+    idx = lines.select("_row", "_ki", "offset", "_qty", "_pieces", "started_at").with_row_index("_i").filter(pl.col("_pieces") > 1)
+    if idx.height == 0:
+        return lines
+    params = [c for c in table.columns if c.startswith(("_st", "_en", "_inc"))]
+    idx = idx.sort("_row", "offset").with_columns(
+        *(pl.lit(table[c]).gather(pl.col("_ki")).alias(c) for c in params),
+        pl.lit(table["rate_id"].is_not_null()).gather(pl.col("_ki")).alias("_hasrate"),
+        pl.int_range(pl.len()).over("_row").alias("_k"),
+        (pl.col("offset") + pl.col("_qty")).alias("_end"),  # where the piece's own band time ends
+        (pl.col("offset") + pl.col("_qty")).max().over("_row").alias("_call_end"),
+    )
+    reach = pl.DataFrame(schema={"_row": idx.schema["_row"], "_reach": pl.Int64()})
+    starts = []
+    for k in range(int(idx["_k"].max() or 0) + 1):  # type: ignore[arg-type]
+        turn = idx.filter(pl.col("_k") == k).join(reach, on="_row", how="left").with_columns(
+            pl.min_horizontal(pl.max_horizontal(pl.col("offset"), pl.col("_reach").fill_null(0)), pl.col("_call_end"))
+            .alias("_s"))
+        own = (pl.col("_end") - pl.col("_s")).clip(lower_bound=0)
+        billed = pl.sum_horizontal([_step_billed(pl.col("_s"), own, s) for s in range(steps)])
+        turn = turn.with_columns(pl.when(pl.col("_hasrate")).then(billed).otherwise(own).alias("_used"))
+        starts.append(turn.select("_i", "_row", "_k", "_s"))
+        reach = turn.select("_row", (pl.col("_s") + pl.col("_used")).alias("_reach"))
+    moved = pl.concat(starts).join(idx.select("_i", "offset", "_call_end", "started_at"), on="_i").sort("_row", "_k")
+    if moved.select((pl.col("_s") == pl.col("offset")).all()).item():
+        return lines  # no piece was billed beyond its band change
+    moved = moved.with_columns(
+        (pl.col("_s").shift(-1).over("_row").fill_null(pl.col("_call_end")) - pl.col("_s")).alias("_span"),
+        (pl.col("started_at") + pl.duration(seconds=pl.col("_s") - pl.col("offset"))).alias("started_at"),
+    ).with_columns((pl.col("_span") > 0).sum().over("_row").cast(pl.Int32).alias("_pieces"))
+    pos = moved["_i"]
+    out = lines.with_columns(
+        lines["offset"].scatter(pos, moved["_s"]),
+        lines["_qty"].scatter(pos, moved["_span"]),
+        lines["started_at"].scatter(pos, moved["started_at"]),
+        lines["_pieces"].scatter(pos, moved["_pieces"]),
+    )
+    gone = moved.filter(pl.col("_span") <= 0)["_i"]
+    if gone.len() == 0:
+        return out
+    return out.filter(pl.repeat(True, out.height, dtype=pl.Boolean, eager=True).scatter(gone, False))
+
+
 def _bill_and_draw(
     lines: pl.DataFrame, slots: int, steps: int, opening: pl.DataFrame | None, counters: int
 ) -> pl.DataFrame:
     """Billed units per step, allowance draws in time order, then the charged amount rounded once. The running
     sums are per (subscriber, allowance), keyed by one integer (``_rank × counters + allowance``); ``opening``:
     the counters already used, by that key (``_g``, ``used``)."""
-    hi = pl.col("offset") + pl.col("_qty")
-    billed = []
-    for s in range(steps):
-        lo = pl.max_horizontal(pl.col("offset"), pl.col(f"_st{s}"))
-        top = pl.min_horizontal(hi, pl.col(f"_en{s}").fill_null(hi))
-        units = (top - lo).clip(lower_bound=0)
-        billed.append(((units + pl.col(f"_inc{s}") - 1) // pl.col(f"_inc{s}") * pl.col(f"_inc{s}")).alias(f"_b{s}"))
+    billed = [_step_billed(pl.col("offset"), pl.col("_qty"), s).alias(f"_b{s}") for s in range(steps)]
     lines = lines.with_columns(billed).with_columns(pl.sum_horizontal([f"_b{s}" for s in range(steps)]).alias("_billed"))
     lines = lines.with_columns(
         pl.when(pl.col("_hasrate")).then(pl.col("_billed")).otherwise(pl.col("_qty")).alias("_demand"),
@@ -903,6 +961,7 @@ def rate(
             if rows.len():
                 unrated.append(_unrated(data[rows], pl.lit(reason), per.key))
         lines = lines.filter(~no_rule)
+    lines = _carry_rounding(lines, table, steps)
 
     opening = None
     if opening_state is not None:

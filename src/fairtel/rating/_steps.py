@@ -8,7 +8,9 @@ rate's ``rounding_decimals`` with its method, expressed in the currency's minor 
 ``max_cost``.
 
 Positions: a line prices the units ``[offset, offset + quantity)`` of its record (``offset`` > 0 for the
-second part of a call split at a time-band boundary). In each step the units falling in it are counted in
+second part of a call split at a time-band boundary; that part starts where the part before it was billed up to,
+its last increment rounded up, when that is past the boundary, as CGRateS carries a rounded time span into the
+next: ``_rate._carry_rounding``). In each step the units falling in it are counted in
 whole increments from where the line enters the step, as CGRateS does from the step's start. Allowances draw
 the first billed units of a line; what is left is charged at the price of the step it falls in. The connect
 fee is charged once per record, on the line that holds the record's first unit, unless an allowance
