@@ -20,7 +20,7 @@ from fairtel.assurance._charges import charge_findings
 from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings
 from fairtel.assurance._finding import Finding, FindingIds
 from fairtel.assurance._merchants import MerchantPolicy, rank_merchants
-from fairtel.assurance._roaming import welcome_findings
+from fairtel.assurance._roaming import TRIP_GAP, welcome_findings
 from fairtel.consent import (
     DEFAULT_POLICY,
     ConsentPolicy,
@@ -46,6 +46,9 @@ class AssurancePolicy:
     bill_shock: tuple[BillShockPolicy, ...] = ()
     own_caps: OwnCapPolicy = field(default_factory=OwnCapPolicy)
     welcome_grace: timedelta = timedelta(minutes=30)
+    # a roaming record in a country with none there for this long starts a new trip, owed a new welcome SMS (as
+    # watch --rate sends them); None: every roaming record of the run is owed one
+    welcome_trip_gap: timedelta | None = TRIP_GAP
     merchants: MerchantPolicy = field(default_factory=MerchantPolicy)
     tz: str = DEMO_TIMEZONE
 
@@ -124,7 +127,8 @@ def assure(
                 ids=ids,
             )
     if notices is not None and "roaming_country" in usage.columns:
-        findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace, ids=ids)
+        findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace, ids=ids,
+                                     trip_gap=policy.welcome_trip_gap)
     merchant_policy = replace(policy.merchants, machine_speed_s=policy.machine_speed_s, tz=policy.tz)
     merchants = rank_merchants(subs, book, gated=gated, events=ev, complaints=complaints, policy=merchant_policy)
     findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))

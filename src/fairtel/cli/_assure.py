@@ -366,8 +366,12 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
             rated = lf.filter(charged(names)).select(needed).collect()
         else:
             notes.append("rated lines lack the columns bill shock needs; bill shock skipped")
+    # the roaming welcome SMS watch --rate sent (<home>/notices/*.jsonl): without them the check cannot be made
+    notice_files = sorted((home / "notices").glob("*.jsonl"))
+    if not notice_files:
+        notes.append("no roaming welcome notices recorded in the home (notices/*.jsonl): roaming_without_welcome skipped")
     return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes,
-                  sender=sender)
+                  sender=sender, notices=_notices(notice_files) if notice_files else None)
 
 
 def _as_billed(fapp: App, usage: pl.DataFrame) -> pl.DataFrame:

@@ -25,6 +25,7 @@ from fairtel.mediation._inbox import RetryLater, watching
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
+    from fairtel.cli._online_alerts import OnlineAlerts
     from fairtel.engines import OnlineResult
 
 FORMAT_HELP = ("Reader: csv, jsonl, parquet, asterisk-csv, freeswitch-csv, freeswitch-json, 3gpp-ber, tap3, or "
@@ -121,6 +122,14 @@ def register(app: typer.Typer) -> None:
             "file; the files waiting are rated together, priced as one by one in arrival order); a file moves to "
             "done/ once rated. Timeliness is logged in the lake's rating_log. While the database is unreachable "
             "the files wait in the inbox and are taken again on the next pass."))] = False,
+        bill_shock: Annotated[list[str] | None, typer.Option("--bill-shock", help=(
+            "With --rate: a cap preset to watch as usage is rated (repeatable), besides the roaming caps subscribers "
+            "set, which are always watched."))] = None,
+        cap_rate: Annotated[list[str] | None, typer.Option("--cap-rate", help=(
+            "With --bill-shock: exchange rate for a cap in another currency, CUR=VALUE (as assure --rate)."))] = None,
+        welcome_after_days: Annotated[int, typer.Option("--welcome-after-days", min=0, help=(
+            "With --rate: send the welcome SMS with a country's roaming prices on the first roaming record there "
+            "after none for this many days (0: no welcome SMS)."))] = 7,
     ) -> None:
         """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
         results are committed. Write files under a .tmp name and rename them when complete.
@@ -157,7 +166,9 @@ def register(app: typer.Typer) -> None:
             # too, so a file is never taken, and charged, by two homes
             with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"), \
                     watching(inbox, home=ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
-                after = _retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated)) if rate else None
+                alerts = _alerts(ctx_app, bill_shock or [], cap_rate or [], welcome_after_days) if rate else None
+                after = (_retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated, alerts=alerts))
+                         if rate else None)
                 with reporter(quiet=as_json) as rep:
                     watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
                           report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
@@ -266,6 +277,21 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
             signal.signal(sig, old)
 
 
+def _tell(alerts: OnlineAlerts, res: OnlineResult, catalog: Any, *, quiet: bool) -> None:
+    """The cap alerts and welcome SMS of one commit. The commit stands whatever happens here: a failure is said on
+    stderr (``fairtel assure`` raises the cap alerts still untold)."""
+    try:
+        sent = alerts.after_commit(res, catalog)
+    except (FairtelError, OSError) as exc:
+        err_console.print(f"rated, but the alerts and welcome SMS of this commit were not sent: {exc}", markup=False,
+                          highlight=False, soft_wrap=True)
+        return
+    if sent and not quiet:
+        kinds = Counter(m.kind for m in sent)
+        err_console.print("sent to the outbox: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+                          markup=False, highlight=False, soft_wrap=True)
+
+
 def _retrying(after: Callable[[Sequence[FileReport]], Collection[str]]) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """``after`` that asks the watch to try its files again later when the database is out of reach (a restart, a
     network fault), rather than ending: nothing of them was committed (the rater reads the database before it
@@ -295,7 +321,29 @@ def _retry_error(exc: RetryLater) -> FairtelError:
 SUBSCRIBERS_REFRESH_S = 60.0  # how often the consent ledger is looked at (read again only when it changed)
 
 
-def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = None) -> Callable[[Sequence[FileReport]], Collection[str]]:
+def _alerts(app: App, presets: list[str], cap_rates: list[str], welcome_after_days: int) -> OnlineAlerts:
+    """What ``watch --rate`` tells subscribers as it rates (``cli._online_alerts``): the presets and exchange rates
+    read as ``assure --bill-shock --rate`` reads them."""
+    from datetime import timedelta
+
+    from fairtel.assurance._billshock import PRESETS, OwnCapPolicy
+    from fairtel.cli._assure import _parse_rates
+    from fairtel.cli._online_alerts import OnlineAlerts
+    from fairtel.core.errors import ConfigError
+
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown:
+        raise ConfigError(f"unknown bill-shock preset {unknown[0]!r}; choose from {', '.join(PRESETS)}")
+    rates = _parse_rates(cap_rates)
+    chosen = [PRESETS[p].with_rates(rates) for p in presets]
+    cap_currencies = {p.cap.currency for p in chosen} or {app.settings.currency}
+    own = OwnCapPolicy(rates={(cur, to): v for to in cap_currencies for cur, v in rates.items() if cur != to})
+    return OnlineAlerts(app, presets=chosen, own_caps=own,
+                        trip_gap=timedelta(days=welcome_after_days) if welcome_after_days > 0 else None)
+
+
+def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = None,
+                   alerts: OnlineAlerts | None = None) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
     rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
@@ -394,6 +442,8 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
                 what = ", ".join(names.get(f, f) for f, _, _ in res.files)
                 err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
                                   f"{res.lag_s:.1f} s after arrival", markup=False, highlight=False, soft_wrap=True)
+            if alerts is not None:
+                _tell(alerts, res, rater.catalog, quiet=quiet)
         return rated
 
     return after

@@ -97,6 +97,20 @@ class ArrivedFile:
     arrived_at: datetime
 
 
+ROAMING_COLUMNS = ("record_id", "msisdn", "started_at", "amount_minor", "currency", "kind", "roaming_country",
+                   "roaming_zone", "plan_id", "verdict")
+"""The columns of a commit's roaming lines ``OnlineResult.roaming`` keeps."""
+
+
+def _roaming_lines(rated: pl.DataFrame) -> pl.DataFrame:
+    """The lines of ``rated`` made while roaming (a roaming country), with the ``ROAMING_COLUMNS`` they have."""
+    if "roaming_country" not in rated.columns:
+        return rated.clear().select()
+    cols = [c for c in ROAMING_COLUMNS if c in rated.columns]
+    country = pl.col("roaming_country")
+    return rated.filter(country.is_not_null() & (country != "")).select(cols)
+
+
 @dataclass(frozen=True)
 class OnlineResult:
     """What one commit did: the files rated together in it (in arrival order, with their records), and the lines,
@@ -110,6 +124,9 @@ class OnlineResult:
     periods: tuple[str, ...]
     rated_at: datetime
     skipped: bool = False
+    # the commit's lines made while roaming (``ROAMING_COLUMNS`` those lines have), for the checks made as usage is
+    # rated (cap alerts, welcome notices); None for a commit read back from the log
+    roaming: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def file(self) -> str:
@@ -423,6 +440,7 @@ class OnlineRater:
         lines = unrated = amount = 0
         new_state: dict[str, _PeriodState] = {}
         counts = [0] * len(files)
+        roaming: list[pl.DataFrame] = []
         file_periods: list[dict[str, int]] = [{} for _ in files]
         if usage.height:
             by_period = _by_period(usage, tz)
@@ -440,6 +458,7 @@ class OnlineRater:
                               gate=self.gate, opening_state=opening.filter(touched),
                               arrival=ARRIVAL if len(files) > 1 else None)
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
+                roaming.append(_roaming_lines(result.rated))
                 if result.unrated.height:
                     write_part(result.unrated, self.lake / UNRATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 # the closing state holds every counter of the subscribers it names (their opening rows too)
@@ -470,7 +489,9 @@ class OnlineRater:
             self.log.append(entry)  # the commit: one line, whatever the number of files
         self._state.update(new_state)
         self._prune(periods)
-        return OnlineResult.of(entry)
+        away = [r for r in roaming if r.width and r.height]
+        return dataclasses.replace(OnlineResult.of(entry),
+                                   roaming=pl.concat(away, how="diagonal_relaxed") if away else None)
 
     def _relative(self, part: str | Path) -> str:
         """A usage part's path as the log names it: relative to the lake (as given when it lies elsewhere)."""
