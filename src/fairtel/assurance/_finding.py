@@ -35,6 +35,9 @@ class FindingKind(StrEnum):
     # detect``; evidence ``charged_premium``: at premium rates, or, made while roaming, at the roaming rate): the
     # subscriber is the scam's victim; an analyst decides whether it is refunded (not an automatic refund kind)
     PREMIUM_CALLBACK = "premium_callback"
+    # a one-ring call from a Wangiri number that the subscriber, rung while roaming, was charged for receiving
+    # (``fairtel fraud detect``): the scam's victim; an analyst decides whether it is refunded, as a call back
+    ONE_RING_ROAMING_CHARGE = "one_ring_roaming_charge"
     # calls of a confirmed IRSF case on a stolen or cloned SIM before its line was barred
     IRSF_FRAUD = "irsf_fraud"
 

@@ -68,10 +68,21 @@ _TEXTS = {
         "zh": "【{sender}】防诈骗提醒：境外号码 +{caller} 于{when}向您来电“响一声”即挂断，这是诱骗回拨的诈骗电话，回拨将按{rate_zh}计费。请勿回拨。",
         "en": "{sender}: do not call back +{caller} (it rang you on {when}): one-ring scam, calls to it are charged at {rate_en}.",
     },
+    # ... told while roaming: a call back from abroad is charged at the roaming rate, not at premium rates
+    "wangiri_warning_roaming": {
+        "zh": "【{sender}】防诈骗提醒：境外号码 +{caller} 于{when}（您漫游期间）向您来电“响一声”即挂断，这是诱骗回拨的诈骗电话，在境外回拨将按{rate_zh}计费。请勿回拨。",
+        "en": "{sender}: do not call back +{caller} (it rang you on {when} while you were roaming): one-ring scam, calls to it from abroad are charged at {rate_en}.",
+    },
     # ... and one who called it back, that the call is being reviewed
     "wangiri_callback": {
         "zh": "【{sender}】您于{when}回拨的境外号码 +{caller} 是“响一声”诈骗电话，该通话按{rate_zh}计费。我们正在核查这笔费用，核查结果将另行通知。请勿再回拨该号码。",
         "en": "{sender}: +{caller}, which you called back on {when}, is a one-ring scam number; your call to it was charged at {rate_en}. We are reviewing the charge for that call and will tell you the outcome. Please do not call it again.",
+    },
+    # added to either when receiving its call while roaming was charged (a ``one_ring_roaming_charge`` finding): only
+    # what happens is promised, the charge is reviewed and, once confirmed, refunded on the next bill
+    "wangiri_ring_refund": {
+        "zh": "您漫游期间接听该号码来电产生的费用正在核查，确认后将在下期账单中退还。",
+        "en": " The charge for receiving its call while roaming is being reviewed and, once confirmed, will be refunded on your next bill.",
     },
     "refund": {
         "zh": "【{sender}】已为您退还{amount}（{reason}），将在下期账单中体现。",
@@ -255,7 +266,10 @@ class WangiriTarget:
     """A subscriber a Wangiri number rang (``called_back``: and who called it back), for one warning SMS.
     ``at``: the first ring, or the first call back; ``finding_id``: the finding of a premium call back, if any.
     ``premium``: calls to the number are (a call back: was) charged at premium rates; ``roaming``: the call back,
-    made while roaming, was charged at the roaming rate instead (what the subscriber is told it was charged)."""
+    made while roaming, was charged at the roaming rate instead (what the subscriber is told it was charged); of a
+    subscriber only rung: it rang them while roaming (a call back from abroad is charged at the roaming rate, so the
+    warning does not say premium rates). ``ring_finding_id``: the finding (``one_ring_roaming_charge``) of a ring they
+    were charged for receiving while roaming: the SMS says that charge is reviewed and refunded once confirmed."""
 
     msisdn: str
     caller: str
@@ -264,6 +278,7 @@ class WangiriTarget:
     called_back: bool
     finding_id: str | None = None
     roaming: bool = False
+    ring_finding_id: str | None = None
 
 
 def wangiri_messages(
@@ -279,26 +294,35 @@ def wangiri_messages(
     """One SMS per subscriber and Wangiri number: "do not call back" to a subscriber it rang, "the call is being
     reviewed" to one who called it back (not both: the latter says it all). The id is the subscriber's, the
     number's and the kind's (keyed by ``id_key``), so a rerun sends nothing new; a subscriber warned, who calls
-    back later, is then told the call is reviewed."""
+    back later, is then told the call is reviewed. A subscriber rung while roaming is told calls to it from abroad
+    are charged at the roaming rate, and one charged for receiving its call (``ring_finding_id``) that the charge is
+    reviewed and refunded once confirmed (in either message)."""
     langs = languages or {}
     best: dict[tuple[str, str], WangiriTarget] = {}
+    ring_finding: dict[tuple[str, str], str] = {}
     for t in targets:
         held = best.get((t.msisdn, t.caller))
         if held is None or (t.called_back, -t.at.timestamp()) > (held.called_back, -held.at.timestamp()):
             best[(t.msisdn, t.caller)] = t
+        if t.ring_finding_id is not None:
+            ring_finding.setdefault((t.msisdn, t.caller), t.ring_finding_id)
     out: list[OutboxMessage] = []
     for (msisdn, caller), t in sorted(best.items()):
         lang = _language(msisdn, langs, default_language)
         kind = "wangiri_callback" if t.called_back else "wangiri_warning"
+        template = "wangiri_warning_roaming" if kind == "wangiri_warning" and t.roaming else kind
         local = t.at.astimezone(zone(tz))
         when = f"{local.month}月{local.day}日 {local:%H:%M}" if lang == "zh" else f"{local:%Y-%m-%d %H:%M}"
-        text = _TEXTS[kind][lang].format(
+        text = _TEXTS[template][lang].format(
             sender=_signed(sender, lang),
             caller=caller,
             when=when,
             rate_zh=_ROAMING_RATES["zh"] if t.roaming else _RATES[t.premium]["zh"],
             rate_en=_ROAMING_RATES["en"] if t.roaming else _RATES[t.premium]["en"],
         )
+        ring = ring_finding.get((msisdn, caller))
+        if ring is not None:
+            text += _TEXTS["wangiri_ring_refund"][lang]
         out.append(
             OutboxMessage(
                 stable_id("msg", kind, msisdn, caller, key=id_key),
@@ -307,7 +331,7 @@ def wangiri_messages(
                 kind,
                 text,
                 require_aware(now),
-                t.finding_id,
+                t.finding_id or ring,
             )
         )
     return out

@@ -88,6 +88,7 @@ _REASONS = {
     FindingKind.MERCHANT_SUSPENDED_CHARGE: "charge from a provider whose billing was suspended",
     FindingKind.PREMIUM_CALLBACK: "call back to a one-ring scam number charged at premium rates",
     FindingKind.IRSF_FRAUD: "fraudulent calls made on a stolen or cloned SIM",
+    FindingKind.ONE_RING_ROAMING_CHARGE: "one-ring scam call received while roaming",
     FindingKind.USAGE_PAST_CAP: "usage charged after the spending cap",
     FindingKind.MACHINE_SPEED_CONFIRMATION: "confirmation not made by the subscriber",
     FindingKind.REPLAYED_EVIDENCE: "confirmation evidence reused from another order",

@@ -352,6 +352,48 @@ def _at_stake(case: FraudCase, language: str) -> str | None:
     return f"at stake: {calls} premium call(s), {money}{extra}, from {first} to {last}{since}"
 
 
+_VICTIM_KINDS = {"one_ring_roaming_charge": ("ring(s) charged while roaming", "次漫游期间被收费的来电"),
+                 "premium_callback": ("call(s) back charged", "次被收费的回拨")}
+
+
+def wangiri_refund_findings(app: App, cases: list[FraudCase]) -> dict[str, dict[tuple[str, str], tuple[int, int]]]:
+    """The victims' refund findings ``fraud detect`` raised for each Wangiri case of ``cases`` (the ``findings`` lake,
+    part ``fraud``): case id → (kind, currency) → (how many, their amount in minor units)."""
+    import json
+
+    from fairtel.cli._wangiri import FINDINGS_PART
+
+    wanted = {c.case_id for c in cases if c.detector is Detector.WANGIRI}
+    if not wanted:
+        return {}
+    periods = sorted({c.period for c in cases if c.case_id in wanted})
+    parts = [p for p in app.lake.files("findings", periods=periods) if p.stem == FINDINGS_PART]
+    out: dict[str, dict[tuple[str, str], tuple[int, int]]] = {}
+    seen: set[str] = set()
+    for part in parts:
+        frame = pl.read_parquet(part, columns=["finding_id", "kind", "amount_minor", "currency", "evidence"])
+        for r in frame.filter(pl.col("kind").is_in(list(_VICTIM_KINDS))).iter_rows(named=True):
+            case_id = json.loads(r["evidence"] or "{}").get("case_id")
+            if case_id not in wanted or r["finding_id"] in seen:
+                continue
+            seen.add(r["finding_id"])
+            held = out.setdefault(case_id, {}).get((r["kind"], r["currency"]), (0, 0))
+            out[case_id][(r["kind"], r["currency"])] = (held[0] + 1, held[1] + int(r["amount_minor"] or 0))
+    return out
+
+
+def _victim_refunds(found: dict[tuple[str, str], tuple[int, int]] | None, language: str) -> str | None:
+    """A Wangiri case's victims' refund findings, in words: the rings charged while roaming and the calls back."""
+    if not found:
+        return None
+    said = []
+    for (kind, currency), (n, minor) in sorted(found.items()):
+        en, zh = _VICTIM_KINDS[kind]
+        money = _money_text(minor, currency)
+        said.append(f"{n} {zh}（{money} {currency}，{kind}）" if language == "zh" else f"{n} {en} ({money} {currency}, {kind})")
+    return ("待退款核查：" + "；".join(said)) if language == "zh" else "refund findings: " + "; ".join(said)
+
+
 def _periods(app: App, asked: list[str] | None) -> list[str]:
     if asked:
         return [Period.parse(p, app.settings.timezone).key for p in asked]
@@ -548,7 +590,7 @@ def irsf_fraud_findings(app: App, case: FraudCase, *, before: Any, detected_at: 
 
 
 def _write_callback_findings(app: App, findings: list[Finding]) -> int:
-    """The premium callbacks' findings into the ``findings`` lake dataset (part ``fraud``, merged with what it
+    """The victims' findings (premium callbacks, rings charged while roaming, IRSF fraud) into the ``findings`` lake dataset (part ``fraud``, merged with what it
     held: the first written stands, as the work queue keeps it), then queued as ``fairtel assure`` queues its own.
     Returns how many the lake did not hold yet."""
     from fairtel.assurance import findings_frame
@@ -574,20 +616,23 @@ def _write_callback_findings(app: App, findings: list[Finding]) -> int:
     return added
 
 
-def _warn_victims(app: App, catalog: Catalog, targets: list[WangiriTarget]) -> int:
-    """The Wangiri warnings to the outbox, each in its subscriber's language, signed with the operator's name;
-    returns how many were new (a rerun sends nothing twice)."""
+def _warn_victims(app: App, catalog: Catalog, targets: list[WangiriTarget]) -> dict[str, int]:
+    """The Wangiri SMS to the outbox, each in its subscriber's language, signed with the operator's name; returns
+    how many of each kind were new (``wangiri_warning``: do not call back; ``wangiri_callback``: the call back is
+    reviewed), a rerun sending nothing twice."""
     from fairtel.assurance import FileOutbox
     from fairtel.assurance._notify import wangiri_messages
     from fairtel.cli._assure import _register_languages
 
     if not targets:
-        return 0
+        return {}
     languages = _register_languages(app, None, sorted({t.msisdn for t in targets}))
     sender = {"zh": catalog.operator.name.zh, "en": catalog.operator.name.en}
     messages = wangiri_messages(targets, languages=languages, sender=sender, now=utc_now(), tz=app.settings.timezone,
                                 id_key=case_key(app))
-    return FileOutbox(app.settings.outbox_dir).send(messages)
+    outbox = FileOutbox(app.settings.outbox_dir)
+    kinds = sorted({m.kind for m in messages})
+    return {k: outbox.send([m for m in messages if m.kind == k]) for k in kinds}
 
 
 def run_detect(
@@ -601,10 +646,18 @@ def run_detect(
     quiet: bool = False,
 ) -> tuple[CaseQueue, dict[str, Any], list[CallbackNotice]]:
     """Detectors over each period of the home's usage lake; the queue is saved, notices merged. The subscribers a
-    Wangiri number rang are warned through the outbox, and its callers back charged at premium rates become
-    ``premium_callback`` findings (``fairtel.cli._wangiri``)."""
+    Wangiri number rang are warned through the outbox, its callers back charged become ``premium_callback``
+    findings, and its rings charged to subscribers who received them while roaming ``one_ring_roaming_charge``
+    findings (``fairtel.cli._wangiri``)."""
     from fairtel.cli._assure import finding_ids
-    from fairtel.cli._wangiri import device_lines, premium_callback_findings, rung_lines, wangiri_targets
+    from fairtel.cli._wangiri import (
+        device_lines,
+        one_ring_calls,
+        one_ring_charge_findings,
+        premium_callback_findings,
+        rung_lines,
+        wangiri_targets,
+    )
 
     files, queue = load_queue(app)
     subscribers = _subscribers(app)
@@ -613,6 +666,7 @@ def run_detect(
     notices: list[CallbackNotice] = []
     targets: list[WangiriTarget] = []
     callback_findings: list[Finding] = []
+    ring_findings: list[Finding] = []
     ids = finding_ids(app)
     premium_zone = config.premium_zone
     zone_name = _zone_name(catalog, premium_zone)
@@ -647,8 +701,16 @@ def run_detect(
                                               detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog,
                                               premium_zone=premium_zone)
             callback_findings += backs
+            # the rings a subscriber was charged for receiving while roaming: a refund finding each, under the case's
+            # id as the queue holds it; none for a case decided a false alarm
+            rings = one_ring_calls(usage, [c.subject for c in wangiri], one_ring_max_s=config.one_ring_max_s)
+            scams = [queue.get(c.case_id) for c in cases if c.detector is Detector.WANGIRI]
+            scams = [c for c in scams if c.status is not CaseStatus.FALSE_ALARM]
+            charged_rings = one_ring_charge_findings(scams, rings, _rated_records(app, key, rings["record_id"].to_list()),
+                                                     detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog)
+            ring_findings += charged_rings
             targets += wangiri_targets(wangiri, rung_lines(usage, [c.subject for c in wangiri]), these,
-                                       premium_zone=premium_zone, findings=backs)
+                                       premium_zone=premium_zone, findings=[*backs, *charged_rings], rings=rings)
             summary["periods"][key] = {"records": records, "lines": features.lines.height, "cases": found.counts(),
                                        "callback_notices": len(found.notices)}
             rep.step("periods", total=len(periods))
@@ -658,7 +720,11 @@ def run_detect(
     summary["irsf_fraud_findings"] = _write_callback_findings(app, victims)
     summary["new_notices"] = files.save_notices(notices)
     summary["premium_callback_findings"] = _write_callback_findings(app, callback_findings)
-    summary["warnings_sent"] = _warn_victims(app, catalog, targets)
+    summary["one_ring_roaming_charge_findings"] = _write_callback_findings(app, ring_findings)
+    sent = _warn_victims(app, catalog, targets)
+    summary["warnings_sent"] = sum(sent.values())  # every Wangiri SMS, of both kinds
+    summary["wangiri_warnings_sent"] = sent.get("wangiri_warning", 0)
+    summary["wangiri_callback_messages_sent"] = sent.get("wangiri_callback", 0)
     summary["db_rows"] = sync_db(app, queue.cases(), files)
     return queue, summary, notices
 
@@ -713,8 +779,11 @@ def register(fraud_app: typer.Typer) -> None:
         m = summary["merge"]
         console.print(f"{m['added']} new case(s), {m['refreshed']} refreshed, {m['kept']} already decided; "
                       f"{summary['new_notices']} new callback notice(s) in {fraud_dir(app) / 'notices.jsonl'}; "
-                      f"{summary['warnings_sent']} Wangiri warning(s) sent to the outbox, "
+                      f"{summary['warnings_sent']} Wangiri SMS sent to the outbox "
+                      f"({summary['wangiri_warnings_sent']} do-not-call-back warning(s), "
+                      f"{summary['wangiri_callback_messages_sent']} to callers back that their call is reviewed), "
                       f"{summary['premium_callback_findings']} new premium callback finding(s), "
+                      f"{summary['one_ring_roaming_charge_findings']} new one-ring roaming charge finding(s), "
                       f"{summary['irsf_fraud_findings']} new IRSF refund finding(s)")
 
     @fraud_app.command("cases")
@@ -745,6 +814,7 @@ def register(fraud_app: typer.Typer) -> None:
                 _, queue = load_queue(app)
                 cases = queue.cases(status=status, detector=detector, period=period)
                 audit_cases(ctx, app, cases, listed=limit, as_json=as_json)
+                victims = wangiri_refund_findings(app, cases[:limit]) if explain and not as_json else {}
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -759,6 +829,9 @@ def register(fraud_app: typer.Typer) -> None:
                 stake = _at_stake(c, language)
                 if stake:
                     console.print(f"  {stake}", highlight=False)
+                refunds = _victim_refunds(victims.get(c.case_id), language)
+                if refunds:
+                    console.print(f"  {refunds}", highlight=False)
                 if c.decided is not None:
                     d = c.decided
                     console.print(f"  decided {d.outcome.value} by {d.by} at {d.at.isoformat(timespec='seconds')}"

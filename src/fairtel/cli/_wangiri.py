@@ -2,7 +2,9 @@
 that run both): a warning to every subscriber the number rang (an SMS in the outbox,
 ``assurance.wangiri_messages``), and a charge-assurance finding (``premium_callback``) for every call back to a
 premium-rate number that was charged (saying whether at premium rates or, made while roaming, at the roaming
-rate), which an analyst may refund as any finding (``POST /findings/{id}/refund``).
+rate), which an analyst may refund as any finding (``POST /findings/{id}/refund``); and a finding
+(``one_ring_roaming_charge``) for every one-ring call from the number that a subscriber, rung while roaming, was
+charged for receiving (incoming calls are charged abroad), refunded the same way.
 
 The findings are written to the ``findings`` lake dataset under their own part (``fraud``), beside those of
 ``fairtel assure``, and queued as those are; they are not refunded automatically (``RefundPolicy.automatic``)."""
@@ -19,7 +21,7 @@ import polars as pl
 from fairtel.assurance._finding import Finding, FindingIds, FindingKind, minor_to_decimal
 from fairtel.assurance._notify import WangiriTarget
 from fairtel.core.errors import NotFoundError
-from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware
+from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, zone
 from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase
 
 if TYPE_CHECKING:
@@ -38,6 +40,23 @@ def rung_lines(usage: pl.LazyFrame, callers: Collection[str]) -> pl.DataFrame:
         .group_by("peer", "msisdn")
         .agg(pl.col("started_at").min().alias("first_at"))
         .sort("peer", "msisdn")
+        .collect()
+    )
+
+
+def one_ring_calls(usage: pl.LazyFrame, callers: Collection[str], *, one_ring_max_s: int) -> pl.DataFrame:
+    """Each one-ring call (incoming voice of at most ``one_ring_max_s`` seconds) ``callers`` made to a subscriber in
+    ``usage``: msisdn, peer, source, record_id, started_at, duration_s, roaming_country."""
+    cols: dict[str, pl.DataType] = {"msisdn": pl.String(), "peer": pl.String(), "source": pl.String(), "record_id": pl.String(),
+                                    "started_at": pl.Datetime("us", "UTC"), "duration_s": pl.Int64(),
+                                    "roaming_country": pl.String()}
+    if not callers:
+        return pl.DataFrame(schema=cols)
+    return (
+        usage.filter((pl.col("kind") == "voice") & (pl.col("direction") == "in") & pl.col("peer").is_in(list(callers))
+                     & (pl.col("duration_s").fill_null(0) <= one_ring_max_s))
+        .select([pl.col(c) for c in cols])
+        .sort("msisdn", "started_at", "record_id")
         .collect()
     )
 
@@ -146,6 +165,72 @@ def premium_callback_findings(
     return out
 
 
+def one_ring_charge_findings(
+    cases: Iterable[FraudCase],
+    rings: pl.DataFrame,
+    rated: pl.DataFrame,
+    *,
+    detected_at: datetime,
+    ids: FindingIds = FindingIds(),
+    tz: str = DEMO_TIMEZONE,
+    catalog: Catalog | None = None,
+) -> list[Finding]:
+    """A finding for every one-ring call (``one_ring_calls``) from the number of a Wangiri case (``cases``) that a
+    subscriber was charged for receiving while roaming (``rated``: the rated lines, as ``premium_callback_findings``
+    reads them; roaming: the record's roaming country or the roaming zone that priced it). One per record (its id
+    derives from the line, source and record), so a rerun raises nothing new; a ring not rated yet has none until a
+    later run finds it rated, and a ring charged nothing (free, or not roaming) none at all."""
+    by_caller = {c.subject: c for c in cases if c.detector is Detector.WANGIRI}
+    if not by_caller or rings.is_empty() or rated.is_empty():
+        return []
+    roaming = pl.col("roaming_zone").first() if "roaming_zone" in rated.columns else pl.lit(None, dtype=pl.String)
+    charged = (
+        rated.filter(pl.col("record_id").is_in(rings["record_id"].to_list()))
+        .with_columns(pl.col("source").fill_null(""))
+        .group_by("msisdn", "source", "record_id")
+        .agg(pl.col("amount_minor").sum(), pl.col("currency").first(), pl.col("subscription_id").first(),
+             pl.col("rule_id").first(), roaming.alias("roaming_zone"))
+    )
+    by_key = {(r["msisdn"], r["source"], r["record_id"]): r for r in charged.iter_rows(named=True)}
+    local = zone(tz)
+    out: list[Finding] = []
+    for ring in rings.iter_rows(named=True):
+        case = by_caller.get(ring["peer"])
+        row = by_key.get((ring["msisdn"], ring["source"] or "", ring["record_id"]))
+        if case is None or row is None or not row["amount_minor"] or row["amount_minor"] <= 0:
+            continue
+        roaming_zone = _roaming_zone_of(catalog, row["rule_id"], row["roaming_zone"])
+        if roaming_zone is None and not ring["roaming_country"]:
+            continue  # charged at home: not a roaming charge for receiving the ring
+        started = require_aware(ring["started_at"])
+        key = [ring["msisdn"], ring["source"] or "", ring["record_id"]]
+        out.append(
+            Finding(
+                finding_id=ids.of(FindingKind.ONE_RING_ROAMING_CHARGE, ("msisdn", "source", "record_id"), key),
+                kind=FindingKind.ONE_RING_ROAMING_CHARGE,
+                msisdn=ring["msisdn"],
+                record_ids=(ring["record_id"],),
+                subscription_id=row["subscription_id"],
+                amount=minor_to_decimal(row["amount_minor"], row["currency"]),
+                currency=row["currency"],
+                detected_at=require_aware(detected_at),
+                evidence={
+                    "source": ring["source"],
+                    "case_id": case.case_id,
+                    "caller": ring["peer"],
+                    "zone": case.evidence.get("zone"),
+                    "rule_id": row["rule_id"],
+                    "roaming_zone": roaming_zone,
+                    "roaming_country": ring["roaming_country"],
+                    "duration_s": int(ring["duration_s"] or 0),
+                    "started_at": started.astimezone(local).isoformat(),
+                    "period": Period.containing(started, tz).key,
+                },
+            )
+        )
+    return out
+
+
 def wangiri_targets(
     cases: Iterable[FraudCase],
     rung: pl.DataFrame,
@@ -153,12 +238,26 @@ def wangiri_targets(
     *,
     premium_zone: str = "intl-premium",
     findings: Iterable[Finding] = (),
+    rings: pl.DataFrame | None = None,
 ) -> list[WangiriTarget]:
     """Whom to warn about each Wangiri case's number: every subscriber it rang (``rung_lines``), and those who
     called it back (the notices), the latter with the finding of their premium call back and told what the call
-    was charged (``charged_premium`` in its evidence: a call back made while roaming, at the roaming rate)."""
+    was charged (``charged_premium`` in its evidence: a call back made while roaming, at the roaming rate).
+    A subscriber it rang while roaming (``rings``: ``one_ring_calls``, with their roaming country) is told so (not
+    that calls to it are charged at premium rates), and one charged for receiving its call (a
+    ``one_ring_roaming_charge`` finding among ``findings``) is told that charge is reviewed for a refund."""
     callers = {c.subject: c.evidence.get("zone") == premium_zone for c in cases if c.detector is Detector.WANGIRI}
-    by_record = {f.record_ids[0]: f for f in findings if f.record_ids}
+    findings = list(findings)
+    by_record = {f.record_ids[0]: f for f in findings
+                 if f.record_ids and f.kind is not FindingKind.ONE_RING_ROAMING_CHARGE}
+    ring_finding: dict[tuple[str, str], str] = {}
+    for f in findings:
+        if f.kind is FindingKind.ONE_RING_ROAMING_CHARGE and f.msisdn:
+            ring_finding.setdefault((f.msisdn, str(f.evidence.get("caller"))), f.finding_id)
+    abroad: set[tuple[str, str]] = set()
+    if rings is not None and not rings.is_empty():
+        abroad = {(r["msisdn"], r["peer"]) for r in rings.iter_rows(named=True) if r["roaming_country"]}
+    abroad |= set(ring_finding)
 
     def charged(n: CallbackNotice) -> tuple[bool, bool]:
         """(charged at premium rates, charged at the roaming rate) of a call back."""
@@ -169,7 +268,9 @@ def wangiri_targets(
         return premium, not premium and bool(f.evidence.get("roaming_zone"))
 
     out: list[WangiriTarget] = [
-        WangiriTarget(r["msisdn"], r["peer"], r["first_at"], callers[r["peer"]], called_back=False)
+        WangiriTarget(r["msisdn"], r["peer"], r["first_at"], callers[r["peer"]], called_back=False,
+                      roaming=(r["msisdn"], r["peer"]) in abroad,
+                      ring_finding_id=ring_finding.get((r["msisdn"], r["peer"])))
         for r in rung.iter_rows(named=True)
         if r["peer"] in callers
     ]
@@ -177,6 +278,7 @@ def wangiri_targets(
         WangiriTarget(
             n.msisdn, n.caller, n.called_back_at, charged(n)[0], called_back=True,
             finding_id=None if n.record_id not in by_record else by_record[n.record_id].finding_id, roaming=charged(n)[1],
+            ring_finding_id=ring_finding.get((n.msisdn, n.caller)),
         )
         for n in notices
     ]

@@ -22,6 +22,7 @@ REFUND_REASONS_ZH: dict[str, str] = {
     "call back to a one-ring scam number charged at premium rates": "回拨“响一声”诈骗号码产生的高额费用",
     "fraudulent calls made on a stolen or cloned SIM": "手机卡被盗用或复制后产生的欺诈通话费用",
     "call back to a one-ring scam number": "回拨“响一声”诈骗号码产生的费用",
+    "one-ring scam call received while roaming": "漫游期间接听“响一声”诈骗来电产生的费用",
     "usage charged after the spending cap": "超出消费上限后的费用",
     "confirmation not made by the subscriber": "非您本人操作的订购确认",
     "confirmation evidence reused from another order": "订购确认凭证系从其他订单重复使用",

@@ -256,6 +256,7 @@ CODES: dict[str, tuple[str, str]] = {
     "merchant_suspended_charge": ("charge by a suspended provider", "已暂停业务的服务商扣费"),
     "premium_callback": ("call back to a one-ring number", "回拨响一声号码"),
     "irsf_fraud": ("fraud on a stolen or cloned SIM", "SIM 卡被盗用产生的欺诈费用"),
+    "one_ring_roaming_charge": ("one-ring call charged while roaming", "漫游时被收费的响一声来电"),
     # fraud detectors (fraud.Detector)
     "simbox": ("SIM box", "SIM 卡池"),
     "wangiri": ("Wangiri", "响一声诈骗"),
@@ -378,6 +379,8 @@ RESOLUTION_REASONS_ZH: dict[str, str] = {
     "refused by the consent gate before billing": "计费时已被同意校验拦截，未计入账单",
     "call back to a one-ring scam number charged at premium rates": "回拨“响一声”诈骗号码产生的高额费用",
     "fraudulent calls made on a stolen or cloned SIM": "手机卡被盗用或复制后产生的欺诈通话费用",
+    "call back to a one-ring scam number": "回拨“响一声”诈骗号码产生的费用",
+    "one-ring scam call received while roaming": "漫游期间接听“响一声”诈骗来电产生的费用",
 }
 RESOLUTION_OUTCOMES_ZH: dict[str, str] = {"refunded": "已退款", "not_billed": "未计费", "dismissed": "已驳回"}  # before the colon
 
