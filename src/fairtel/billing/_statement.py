@@ -267,8 +267,30 @@ def line_text(
         allowance_id = found.group(1) if found else None
     if allowance_id:
         allowance = _named(catalog, "allowance", allowance_id, lang)
-        text += f"（{allowance}）" if lang == Language.ZH else f" ({t['allowance'].lower()}: {allowance})"
+        text = with_note(text, allowance if lang == Language.ZH else f"{t['allowance'].lower()}: {allowance}", lang)
     return text
+
+
+_ZH_NOTED = re.compile(r"^(.*\S)\s*（([^（）]*)）$")
+_EN_NOTED = re.compile(r"^(.*\S)\s*\(([^()]*)\)$")
+
+
+def with_note(text: str, note: str, language: str) -> str:
+    """``text`` with ``note`` said in one pair of parentheses, never nested nor two in a row: a name already ending in
+    a parenthesis takes the note inside it, and a note's own parenthesis is said after a comma: ``国内流量（不限量）``
+    with ``套餐内流量不限量（超 40 GiB 限速）`` reads ``国内流量（不限量，超 40 GiB 限速）`` (the note's name, saying again what
+    the parenthesis says, is left out) / ``Data at home (unlimited; allowance: Unlimited data, slowed after 40 GiB)``."""
+    zh = language == Language.ZH
+    pattern, sep, inner_sep = (_ZH_NOTED, "，", "，") if zh else (_EN_NOTED, "; ", ", ")
+    m = pattern.match(text)
+    head, said = (m.group(1), [m.group(2)]) if m else (text, [])
+    n = pattern.match(note)
+    name, detail = (n.group(1), n.group(2)) if n else (note, "")
+    if detail and any(s and s.lower() in name.lower() for s in said):
+        name = ""  # ``套餐内流量不限量`` after ``不限量``: its detail is what is new
+    note_words = inner_sep.join(x for x in (name, detail) if x)
+    words = sep.join(x for x in (*said, note_words) if x)
+    return f"{head}（{words}）" if zh else f"{head} ({words})"
 
 
 def tax_included_text(entry: AdjustmentEntry | None, language: str) -> str:
@@ -323,7 +345,7 @@ def build_statement(
         reason = row.get("verdict") if section == _HELD else None
         if reason:
             words = _TEXT[lang].get(str(reason), str(reason))
-            text += f"（{words}）" if lang == Language.ZH else f" ({words})"
+            text = with_note(text, words, lang)
         return StatementLine(
             section, row["started_at"].astimezone(tz) if row["started_at"] else None, row["kind"], direction,
             mask_msisdn(peer) if peer else None, row["quantity"], row["unit"], row["rule_id"], row["allowance_id"],
@@ -358,7 +380,7 @@ def build_statement(
                 verdict = str(row.get("verdict") or "")
                 zh_words, en_words = VERDICT_WORDS.get(verdict, (verdict, verdict))
                 why = _TEXT[lang]["refused"].format(verdict=zh_words if lang == Language.ZH else en_words)
-                text = f"{line.description}（{why}）" if lang == Language.ZH else f"{line.description} ({why})"
+                text = with_note(line.description, why, lang)
                 line = StatementLine(line.section, line.at, line.kind, line.direction, line.peer, line.quantity, line.unit,
                                      line.rule_id, line.allowance_id, line.allowance_used, 0, text, line.allowance_name)
             lines.append(line)

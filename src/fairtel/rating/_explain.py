@@ -26,7 +26,7 @@ import polars as pl
 
 from fairtel.catalog import Catalog, Name
 from fairtel.core.errors import NotFoundError
-from fairtel.core.money import Money, minor_units
+from fairtel.core.money import Money, Rounding, minor_units
 from fairtel.core.reasons import refund_reason_in
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
@@ -118,6 +118,8 @@ class Correction:
     created_at: datetime
     old_minor: int | None = None
     new_minor: int | None = None
+    # the period of the bill that carries the entry, once one does (before: "on your next bill")
+    carried_in: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,13 @@ class Explanation:
     catalog_version: str | None = None  # the catalog's own ``version`` string
     catalog_version_id: int | None = None  # the stored catalog version explained with (a caller says)
     earlier_tariff: bool = False  # explained with the tariff the bill was issued under, since replaced
+    # with the home's catalog now at hand (``current``): what priced this record that has changed since, each (zh, en);
+    # empty when nothing that priced it did (the plan's fee, other plans and other rules are not this record's price)
+    tariff_changes: tuple[tuple[str, str], ...] = ()
+    tariff_compared: bool = False  # whether ``tariff_changes`` was worked out (a caller gave the catalog now)
+    # the record's lines as priced again by a rerate (``repriced``), explained with the catalog now: the correction's
+    # pricing, told after it; empty when not given
+    repriced: tuple[ExplainedLine, ...] = ()
     refunds: tuple[Refund, ...] = ()  # refunds posted for the record since, oldest first
     # the record is a call back to a one-ring (Wangiri) scam number, whose subscriber was warned (``fraud detect``)
     wangiri_caller: str | None = None
@@ -248,6 +257,8 @@ def explain(
     catalog_version_id: int | None = None,
     earlier_tariff: bool = False,
     refunds: Iterable[Refund] = (),
+    current: Catalog | None = None,
+    repriced: pl.DataFrame | None = None,
 ) -> Explanation:
     """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read: rated
     lines (``RATED_COLUMNS``), or the lines a bill was issued from (billing's snapshot, which keeps fewer columns:
@@ -257,8 +268,15 @@ def explain(
     ``catalog``: the one the lines were priced with (the version the bill was issued under, when it was);
     ``corrections``: the entries issued for the record since (oldest first); ``catalog_version_id`` and
     ``earlier_tariff`` say which stored version ``catalog`` is, and that it has been replaced since; ``refunds``: the
-    refunds posted for the record since its bill (``Refund``), told after the total."""
+    refunds posted for the record since its bill (``Refund``), told after the total. ``current``: with
+    ``earlier_tariff``, the home's catalog now: the explanation then says the tariff has changed only where what
+    priced this record did (its rule, the rule's rate, the allowances it may draw on: ``tariff_changes``), and what.
+    ``repriced``: the record's lines as a rerate priced them since (the lake's rated lines, when they are not the bill's),
+    explained with ``current`` (else ``catalog``) and told after the correction, which says what made the new amount."""
     corrections = tuple(corrections)
+    again: tuple[ExplainedLine, ...] = ()
+    if repriced is not None and corrections and repriced.filter(pl.col("record_id") == record_id).height:
+        again = explain(record_id, rated=repriced, catalog=current or catalog, source=source).lines
     mine = rated.filter(pl.col("record_id") == record_id)
     if source is not None:
         mine = mine.filter(pl.col("source") == source)
@@ -348,7 +366,115 @@ def explain(
         currency=currency, total_minor=sum(r["amount_minor"] for r in rows), lines=tuple(lines), record=record,
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
         earlier_tariff=earlier_tariff, refunds=tuple(with_share(r, record_id, _charged_now(rows, corrections)) for r in refunds),
+        tariff_changes=() if current is None or not earlier_tariff else tariff_changes(rows, catalog, current),
+        tariff_compared=current is not None and earlier_tariff, repriced=again,
     )
+
+
+def _price_of_rate(rate: Any) -> Any:
+    """What of a rate sets a price (its name does not)."""
+    return None if rate is None else replace(rate, name=None)
+
+
+def _price_of_rule(rule: Any) -> Any:
+    return None if rule is None else (rule.match, rule.rate, rule.free, rule.daily_cap)
+
+
+def _price_of_allowance(a: Any) -> Any:
+    return (a.id, a.match, a.quantity, a.throttle_after, a.throttle_kbps)
+
+
+def _rate_words(rate: Any, currency: str, zh: bool) -> str:
+    """A one-step rate's price in words (``0.05 元/分钟``), else its steps' prices joined."""
+    unit = str(getattr(rate.unit, "value", rate.unit))
+    prices = (f"{_money(str(st.rate), currency, zh)}/{_per(st.rate_unit, unit, zh)}" for st in rate.steps)
+    return ("、" if zh else ", ").join(prices)
+
+
+def tariff_changes(rows: list[dict[str, Any]], was: Catalog, now: Catalog) -> tuple[tuple[str, str], ...]:
+    """What priced a record's lines under ``was`` (the tariff its bill was issued under) and is different in ``now``,
+    each (zh, en): the rule that prices its usage (another one now, none, or the same one with another match, rate,
+    daily cap), that rule's rate (its steps, rounding, caps) and the allowances it may draw on (added, removed,
+    another quantity or match). The plan's monthly fee, and every rule or allowance the record's usage does not reach,
+    are not this record's price: a record none of them changed for has none."""
+    out: list[tuple[str, str]] = []
+
+    def say(zh: str, en: str) -> None:
+        if (zh, en) not in out:
+            out.append((zh, en))
+
+    def name(cat: Catalog, what: str, key: str | None, zh: bool) -> str:
+        n = cat.name_of(what, key) if key else None
+        return (n.zh if zh else n.en) if n is not None else (key or "-")
+
+    for r in rows:
+        if r["kind"] == "vas":
+            continue
+        plan_was = next((p for p in was.plans if p.id == r["plan_id"]), None)
+        plan_now = next((p for p in now.plans if p.id == r["plan_id"]), None)
+        if plan_was is None:
+            continue
+        if plan_now is None:
+            say(f"套餐“{name(was, 'plan', r['plan_id'], True)}”已不再提供",
+                f"the plan “{name(was, 'plan', r['plan_id'], False)}” is no longer offered")
+            continue
+        where = (r["kind"], r.get("direction"), r.get("zone"), r.get("roaming_zone"), r.get("band"))
+        rule_was, rule_now = plan_was.rule_for(*where), plan_now.rule_for(*where)
+        if rule_was is not None and rule_now is None:
+            say(f"计费规则“{name(was, 'rule', rule_was.id, True)}”已取消，现无规则为此类用量计价",
+                f"the rule “{name(was, 'rule', rule_was.id, False)}” was withdrawn: no rule prices such usage now")
+        elif rule_now is not None and (rule_was is None or rule_was.id != rule_now.id):
+            before_zh = "" if rule_was is None else f"（原为“{name(was, 'rule', rule_was.id, True)}”）"
+            before_en = "" if rule_was is None else f" (was “{name(was, 'rule', rule_was.id, False)}”)"
+            say(f"现按计费规则“{name(now, 'rule', rule_now.id, True)}”计价{before_zh}",
+                f"now priced by the rule “{name(now, 'rule', rule_now.id, False)}”{before_en}")
+        elif rule_was is not None and rule_now is not None:
+            rz, re_ = name(now, "rule", rule_now.id, True), name(now, "rule", rule_now.id, False)
+            if rule_was.free != rule_now.free or rule_was.rate != rule_now.rate:
+                what_zh = "免费" if rule_now.free or rule_now.rate is None else f"资费“{name(now, 'rate', rule_now.rate, True)}”"
+                what_en = "free of charge" if rule_now.free or rule_now.rate is None else f"the rate “{name(now, 'rate', rule_now.rate, False)}”"
+                say(f"计费规则“{rz}”现为{what_zh}", f"the rule “{re_}” is now {what_en}")
+            elif rule_was.rate is not None:
+                rate_was = next((x for x in was.rates if x.id == rule_was.rate), None)
+                rate_now = next((x for x in now.rates if x.id == rule_now.rate), None)
+                if rate_now is not None and rate_was is not None and _price_of_rate(rate_was) != _price_of_rate(rate_now):
+                    cur = r["currency"]
+                    if [(st.rate, st.rate_unit) for st in rate_was.steps] != [(st.rate, st.rate_unit) for st in rate_now.steps]:
+                        say(_zh_cat(f"资费“{name(now, 'rate', rate_now.id, True)}”由 {_rate_words(rate_was, cur, True)}",
+                                    f"调整为 {_rate_words(rate_now, cur, True)}"),
+                            f"the rate “{name(now, 'rate', rate_now.id, False)}” changed from {_rate_words(rate_was, cur, False)} "
+                            f"to {_rate_words(rate_now, cur, False)}")
+                    else:
+                        say(f"资费“{name(now, 'rate', rate_now.id, True)}”的计费方式（计费单位、取整或封顶）已调整",
+                            f"the rate “{name(now, 'rate', rate_now.id, False)}” changed how it counts (increments, "
+                            "rounding or caps)")
+            if rule_was.match != rule_now.match and rule_was.id == rule_now.id:
+                say(f"计费规则“{rz}”的适用范围已调整", f"the rule “{re_}” now applies to other usage")
+            if rule_was.daily_cap != rule_now.daily_cap:
+                cap = ("无" if rule_now.daily_cap is None else _money(str(rule_now.daily_cap), r["currency"], True))
+                cap_en = ("none" if rule_now.daily_cap is None else _money(str(rule_now.daily_cap), r["currency"], False))
+                say(f"计费规则“{rz}”的每日封顶现为 {cap}", f"the rule “{re_}” now caps a day at {cap_en}")
+        a_was = {a.id: a for a in plan_was.allowances_for(*where)}
+        a_now = {a.id: a for a in plan_now.allowances_for(*where)}
+        for aid, a in a_now.items():
+            old = a_was.get(aid)
+            if old is None:
+                say(f"现可由套餐内额度“{name(now, 'allowance', aid, True)}”抵扣",
+                    f"now drawn from the allowance “{name(now, 'allowance', aid, False)}”")
+            elif _price_of_allowance(old) != _price_of_allowance(a):
+                unit = str(a.unit.value if hasattr(a.unit, "value") else a.unit)
+                if old.quantity != a.quantity:
+                    q_zh = "不限量" if a.quantity is None else _quantity(a.quantity, unit, True)
+                    q_en = "unlimited" if a.quantity is None else _quantity(a.quantity, unit, False)
+                    say(f"套餐内额度“{name(now, 'allowance', aid, True)}”现为 {q_zh}",
+                        f"the allowance “{name(now, 'allowance', aid, False)}” is now {q_en}")
+                else:
+                    say(f"套餐内额度“{name(now, 'allowance', aid, True)}”的适用范围已调整",
+                        f"the allowance “{name(now, 'allowance', aid, False)}” now covers other usage")
+        for aid in a_was.keys() - a_now.keys():
+            say(f"不再由套餐内额度“{name(was, 'allowance', aid, True)}”抵扣",
+                f"no longer drawn from the allowance “{name(was, 'allowance', aid, False)}”")
+    return tuple(out)
 
 
 def _charged_now(rows: list[dict[str, Any]], corrections: Iterable[Correction]) -> int:
@@ -457,6 +583,7 @@ def _rule_text(rule: Any) -> str:
 
 _KIND = {"voice": ("通话", "call"), "sms": ("短信", "SMS"), "data": ("流量", "data"), "vas": ("增值业务", "value-added service")}
 _DIRECTION = {"out": ("主叫", "outgoing"), "in": ("被叫", "incoming")}
+_SMS_DIRECTION = {"out": ("发送", "sent"), "in": ("接收", "received")}
 _ROUNDING = {
     "up": ("向上取整", "rounded up"), "ceiling": ("向上取整", "rounded up"),
     "down": ("向下取整", "rounded down"), "floor": ("向下取整", "rounded down"),
@@ -577,7 +704,11 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
         out.append(("用量：" if zh else "Usage: ") + usage)
     plan = e.plan_name.zh if zh and e.plan_name else e.plan_name.en if e.plan_name else e.plan_id
     out.append(f"套餐：{plan}" if zh else f"Plan: {plan}")
-    if e.earlier_tariff:
+    if e.earlier_tariff and e.tariff_changes:  # what priced this record has changed since: said, and what
+        said = "；".join(zh_ for zh_, _ in e.tariff_changes) if zh else "; ".join(en for _, en in e.tariff_changes)
+        out.append(f"资费：按出账时适用的资费计算；此后本话单适用的资费已调整：{said}" if zh
+                   else f"Tariff: the one in force when the bill was issued; what priced this record has changed since: {said}")
+    elif e.earlier_tariff and not e.tariff_compared:  # not compared: the catalog was replaced, what changed is not known
         out.append("资费：按出账时适用的资费计算（此后资费已调整）" if zh
                    else "Tariff: the one in force when the bill was issued (since changed)")
     for ln in e.lines:
@@ -604,8 +735,9 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
 def _usage(record: dict[str, Any], zh: bool, number: Any) -> str:
     """The usage record in words: direction, other party (masked), duration or volume, where roaming."""
     parts = []
-    if record.get("direction") in _DIRECTION:
-        parts.append(_pick(zh, _DIRECTION[record["direction"]]))
+    if record.get("direction") in _DIRECTION:  # a message is sent or received (发送/接收), as the statement words it
+        words = _SMS_DIRECTION if record.get("kind") == "sms" else _DIRECTION
+        parts.append(_pick(zh, words[record["direction"]]))
     if record.get("peer"):
         parts.append(f"对方号码 {number(str(record['peer']))}" if zh else f"other party {number(str(record['peer']))}")
     if record.get("duration_s") is not None:
@@ -697,7 +829,8 @@ def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
 
     tier = (f"第 {s.step + 1} 档：" if zh else f"tier {s.step + 1}: ") if ln.rate_steps > 1 else ""
     price = f"{_money(s.rate, cur, zh)}/{_per(s.rate_unit, ln.unit, zh)}"
-    cost = _money(s.cost, cur, zh)
+    shown, exact = _shown(s.cost, ln, s.increment_decimals)
+    cost = ("= " if exact else "≈ ") + _money(shown, cur, zh)
     inc = q(s.increment)
     rounded = ""
     if s.increment_cost is not None and s.increment_decimals is not None and (
@@ -712,10 +845,29 @@ def _step(s: StepText, ln: ExplainedLine, cur: str, zh: bool) -> str:
     if zh:
         counted = _zh_cat(f"，按每 {inc}", "计为 ", q(s.billed)) if s.billed != s.units else ""
         drawn = _zh_cat(f"，其中 {q(s.drawn)}", "由套餐抵扣") if s.drawn else ""
-        return f"  {tier}用量 {q(s.units)}{counted}{drawn}{rounded}，计费 {q(s.charged)} × {price} = {cost}"
+        return f"  {tier}用量 {q(s.units)}{counted}{drawn}{rounded}，计费 {q(s.charged)} × {price} {cost}"
     counted = f", counted in steps of {inc} as {q(s.billed)}" if s.billed != s.units else ""
     drawn = f", {q(s.drawn)} of it from allowances" if s.drawn else ""
-    return f"  {tier}{q(s.units)} used{counted}{drawn}{rounded}; {q(s.charged)} charged at {price} = {cost}"
+    return f"  {tier}{q(s.units)} used{counted}{drawn}{rounded}; {q(s.charged)} charged at {price} {cost}"
+
+
+def _shown(amount: str, ln: ExplainedLine, finer: int | None = None) -> tuple[str, bool]:
+    """An amount before the line's rounding as the statement shows it, and whether that is the amount exactly: as it
+    is when it has no more decimals than the rate declares (or its increments are priced to: ``finer``), else at the
+    rate's decimals, rounded the rate's way (``82.16796875`` → ``82.17``, the rounding itself told once, on the
+    subtotal). Without a declared rounding, as it is."""
+    mode, _, decimals = (ln.rounding or "").partition("/")
+    if not decimals.isdigit():
+        return amount, True
+    value = Decimal(amount)
+    places = max(int(decimals), finer or 0, *(s.increment_decimals or 0 for s in ln.steps))
+    if value == value.quantize(Decimal(1).scaleb(-places)):
+        return amount, True
+    try:
+        rounding = Rounding(mode).decimal_mode
+    except ValueError:
+        rounding = ROUND_HALF_UP
+    return format(value.quantize(Decimal(1).scaleb(-int(decimals)), rounding=rounding), "f"), False
 
 
 def _precision(decimals: int) -> str:
@@ -729,7 +881,8 @@ def _rounded(ln: ExplainedLine, cur: str, zh: bool) -> str:
     coarser (rated lines and bills are kept in minor units): the precision named is the one applied, and a rate
     finer than minor units (a CGRateS plan priced to 0.0001) is said beside it."""
     rounded = ln.amount if ln.rounded_minor is None else Money.from_minor(ln.rounded_minor, cur).amount
-    subtotal, amount = _money(ln.unrounded, cur, zh), _money(rounded, cur, zh)
+    shown, exact = _shown(ln.unrounded, ln)
+    subtotal, amount = ("" if exact else "≈ ") + _money(shown, cur, zh), _money(rounded, cur, zh)
     mode, _, decimals = (ln.rounding or "").partition("/")
     if not decimals.isdigit():
         return f"  小计 {subtotal} → {amount}" if zh else f"  subtotal {subtotal} → {amount}"
@@ -741,6 +894,9 @@ def _rounded(ln: ExplainedLine, cur: str, zh: bool) -> str:
         rate = _money(_precision(int(decimals)), cur, zh)
         finer = (f"（资费精确到 {rate}，账单以 {step}为最小单位）" if zh
                  else f" (the rate is priced to {rate}; bills are kept in {step} units)")
+    if not exact and shown == format(rounded, "f"):  # the approximation is the rounded amount: said once
+        return (f"  小计{how}到 {step}{finer}：{amount}" if zh
+                else f"  subtotal, {how} to {step}{finer}: {amount}")
     return (f"  小计 {subtotal}，{how}到 {step}{finer}：{amount}" if zh
             else f"  subtotal {subtotal}, {how} to {step}{finer}: {amount}")
 
@@ -768,12 +924,16 @@ def _cap(c: CapText, ln: ExplainedLine, e: Explanation, zh: bool) -> str:
             else f"  capped at the most the rate “{rate}” charges for one {noun}, {limit}: {amount}")
 
 
-def correction_words(c: Correction, currency: str, language: str, tz: Any = None, *, released: bool = False) -> str:
+def correction_words(c: Correction, currency: str, language: str, tz: Any = None, *, released: bool = False,
+                     why: str = "") -> str:
     """One entry issued for a record since its bill, in words. The entry is money carried into the next bill (a
     credit it deducts, a debit it adds), not money already paid back or taken, and is told so: ``更正：2026-11-05
     资费调整后重新计费，本话单由 0.72 元改为 0.62 元，将在下期账单中抵扣 0.10 元`` / ``Correction on 2026-11-05: priced
     again after a tariff change, 0.72 CNY → 0.62 CNY; 0.10 CNY credited on your next bill``. ``released``: the entry
-    charges usage held off the bill, released after review. The day is in ``tz`` (the operator's zone) when given."""
+    charges usage held off the bill, released after review. The day is in ``tz`` (the operator's zone) when given.
+    ``why``: what made the new amount (``现由套餐内额度“…”抵扣`` / ``now drawn from the allowance “…”``), said after
+    it; an entry a bill carries already names that bill's period (``已在 2026-10 账单中抵扣`` / ``credited on the
+    2026-10 bill``)."""
     zh = language == "zh"
     at = c.created_at if tz is None else c.created_at.astimezone(tz)
     day = at.strftime("%Y-%m-%d")
@@ -786,10 +946,14 @@ def correction_words(c: Correction, currency: str, language: str, tz: Any = None
         taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
         old, new = _minor(c.old_minor, currency, zh), _minor(c.new_minor, currency, zh)
         if zh:
-            done = ("将在下期账单中抵扣 " if credit else "将在下期账单中补收 ") + amount + ("（含税）" if taxed else "")
-            return _zh_cat(f"更正：{day} 资费调整后重新计费，本话单由 {old}", "改为 ", f"{new}，{done}")
-        done = f"{amount} {'credited' if credit else 'charged'} on your next bill" + (" (tax included)" if taxed else "")
-        return f"Correction on {day}: priced again after a tariff change, {old} → {new}; {done}"
+            where = "将在下期账单中" if c.carried_in is None else f"已在 {c.carried_in} 账单中"
+            done = where + ("抵扣 " if credit else "补收 ") + amount + ("（含税）" if taxed else "")
+            because = f"（{why}）" if why else ""
+            return _zh_cat(f"更正：{day} 资费调整后重新计费，本话单由 {old}", "改为 ", f"{new}{because}，", done)
+        bill = "your next bill" if c.carried_in is None else f"the {c.carried_in} bill"
+        done = f"{amount} {'credited' if credit else 'charged'} on {bill}" + (" (tax included)" if taxed else "")
+        because = f" ({why})" if why else ""
+        return f"Correction on {day}: priced again after a tariff change, {old} → {new}{because}; {done}"
     if credit:
         return f"调整：{day} 将在下期账单中抵扣 {amount}" if zh else f"Adjustment on {day}: {amount} credited on your next bill"
     # a record the bill did not hold, charged after it
@@ -807,9 +971,42 @@ def _corrections(e: Explanation, zh: bool) -> list[str]:
             out.append(correction_words(c, cur, language, tz, released=True))
             now = c.new_minor
             continue
-        out.append(correction_words(c, cur, language, tz))
+        last = c is e.corrections[-1] and c.old_minor is not None and c.new_minor is not None
+        out.append(correction_words(c, cur, language, tz, why=_why_repriced(e, zh) if last else ""))
         if c.new_minor is not None and (c.old_minor is not None or not credit):
             now = c.new_minor
     if now is not None:
         out.append(f"更正后本话单计：{_minor(now, cur, zh)}" if zh else f"After corrections this record comes to: {_minor(now, cur, zh)}")
+    if e.repriced and now is not None and sum(ln.amount_minor for ln in e.repriced) == now:
+        out.append("重新计费后的计价：" if zh else "As priced again:")
+        again = replace(e, lines=e.repriced)
+        for ln in e.repriced:
+            out.extend("  " + x for x in _line(ln, again, zh))
     return out
+
+
+def _why_repriced(e: Explanation, zh: bool) -> str:
+    """What made a rerate's new amount, from the record's lines as billed and as priced again: an allowance it draws on
+    now or no longer, another rule pricing it; else what of its tariff changed (``tariff_changes``)."""
+    said: list[str] = []
+    if e.repriced:
+        def drawn(lines: Iterable[ExplainedLine]) -> dict[str, ExplainedLine]:
+            return {ln.allowance_id: ln for ln in lines if ln.allowance_id and ln.allowance_used}
+
+        def charged(lines: Iterable[ExplainedLine]) -> dict[str, ExplainedLine]:
+            return {ln.rule_id: ln for ln in lines if ln.allowance_id is None and ln.rule_id}
+
+        was, now = drawn(e.lines), drawn(e.repriced)
+        for aid in now.keys() - was.keys():
+            a = _named(now[aid].labels, "allowance", aid, zh)
+            said.append(f"现由套餐内额度“{a}”抵扣" if zh else f"now drawn from the allowance “{a}”")
+        for aid in was.keys() - now.keys():
+            a = _named(was[aid].labels, "allowance", aid, zh)
+            said.append(f"不再由套餐内额度“{a}”抵扣" if zh else f"no longer drawn from the allowance “{a}”")
+        rules_was, rules_now = charged(e.lines), charged(e.repriced)
+        for rid in rules_now.keys() - rules_was.keys():
+            r = _named(rules_now[rid].labels, "rule", rid, zh)
+            said.append(f"现按计费规则“{r}”计价" if zh else f"now priced by the rule “{r}”")
+    if not said:
+        said = [zh_ if zh else en for zh_, en in e.tariff_changes]
+    return ("；" if zh else "; ").join(said)
