@@ -88,9 +88,11 @@ def test_the_desk_reads_a_german_subscribers_own_number_in_their_complaints_note
                       "unexplained_charge", "--home", str(berlin))
     assert code == 0, made
     cid = made["complaint_id"]
-    code, _ = _run("care", "complaint-ack", cid, "--note", f"called back on {DIALLED}, not on {OTHER}",
-                   "--home", str(berlin))
+    code, acked = _run("care", "complaint-ack", cid, "--note", f"called back on {DIALLED}, not on {OTHER}",
+                       "--home", str(berlin))
     assert code == 0
+    # the move's own answer shows its notes as the history does (it printed them in clear)
+    assert [e["note"] for e in acked["history"] if e["note"]] == ["called back on 015123456789, not on 0160****5432"]
     code, history = _run("care", "complaint-history", cid, "--home", str(berlin))
     assert code == 0, history
     notes = [e["note"] for e in history["history"] if e["note"]]

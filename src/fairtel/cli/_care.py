@@ -353,10 +353,16 @@ def _register_lifecycle(sub: typer.Typer) -> None:
     def _run(ctx: typer.Context, complaint_id: str, to: str, note: str | None, refund: str | None, by: str,
              as_json: bool, home: Path | None) -> None:
         try:
-            rec = move(app_for(ctx, home), complaint_id, to, note=note, refund=refund, by=by, ctx=ctx)
+            fapp = app_for(ctx, home)
+            rec = move(fapp, complaint_id, to, note=note, refund=refund, by=by, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        if as_json:
+        if as_json:  # the history's notes as complaint-history shows them: a third party's number masked
+            from dataclasses import replace
+
+            home_country = fapp.settings.home_country
+            rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country))
+                                             for e in rec.history))
             print_json(rec.to_dict())
         else:
             console.print(f"complaint {complaint_id} {rec.status}", highlight=False)
