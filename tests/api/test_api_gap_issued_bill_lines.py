@@ -173,4 +173,4 @@ def test_my_bill_page_agrees_with_its_bill(seeded: Seeded) -> None:
         assert 'id="usage-total">14.50 元<' in zh and "不在本期账单上" in zh and "计入下期账单的更正" in zh
         assert "14.50 CNY" not in zh and "元" in _table(zh, "bill-lines")
         sms = _table(web.get(f"/my/bill?period={NOVEMBER}").text, "usage-table")
-        assert "<td>短信 (发送)</td>" in sms  # the statement's words for a message's direction
+        assert "<td>短信（发送）</td>" in sms  # the statement's words for a message's direction

@@ -46,7 +46,12 @@ def test_a_billed_charge_is_told_as_its_bill_charged_it(seeded: Seeded) -> None:
     assert charge.amount_minor == 450 and charge.on_bill is True
     zh, en = charge.explanation.zh, charge.explanation.en
     assert "1.50 元/分钟" in zh and "合计：4.50 元" in zh and "3.00 元/分钟" not in zh
-    assert "本话单由 4.50 元改为 3.00 元，将在下期账单中抵扣 1.50 元" in zh and "已退还" not in zh
+    changed = "资费“港澳台长途 1.50 元/分钟”由 1.50 元/分钟调整为 1.00 元/分钟"  # what of its tariff changed
+    assert f"资费：按出账时适用的资费计算；此后本话单适用的资费已调整：{changed}\n" in zh
+    billed, again = zh.split("重新计费后的计价：")  # the bill's pricing first, as the bill charged it
+    assert "计费 3 分钟 × 1.50 元/分钟 = 4.5 元" in billed and "× 1.00 元/分钟" not in billed
+    assert f"本话单由 4.50 元改为 3.00 元（{changed}），将在下期账单中抵扣 1.50 元" in billed and "已退还" not in zh
+    assert "计费 3 分钟 × 1.00 元/分钟 = 3 元" in again  # then as the rerate priced it
     assert "Total: 4.50 CNY" in en and "1.50 CNY credited on your next bill" in en
 
 

@@ -56,10 +56,13 @@ def test_a_charge_is_explained_with_the_billed_tariff_and_the_correction_since(h
     charge = _port(home).explain_charge(A, "v1", "zh")
     assert charge is not None and charge.explanation is not None
     zh, en = charge.explanation.zh, charge.explanation.en
-    assert "资费：按出账时适用的资费计算" in zh and "1.50 元/分钟" in zh and "注意" not in zh
-    assert "合计：3.00 元" in zh and "本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh
+    changed = "资费“港澳台长途 1.50 元/分钟”由 1.50 元/分钟调整为 1.20 元/分钟"  # what of its tariff changed
+    assert f"资费：按出账时适用的资费计算；此后本话单适用的资费已调整：{changed}\n" in zh
+    assert "1.50 元/分钟" in zh and "注意" not in zh and "（此后资费已调整）" not in zh
+    assert "合计：3.00 元" in zh and f"本话单由 3.00 元改为 2.40 元（{changed}），将在下期账单中抵扣 0.60 元" in zh
     assert zh.rstrip().endswith("更正后本话单计：2.40 元")
-    assert "3.00 CNY → 2.40 CNY; 0.60 CNY credited on your next bill" in en and "note:" not in en
+    assert "3.00 CNY → 2.40 CNY (the rate “Calls to HK/MO/TW 1.50 CNY/min” changed from 1.50 CNY/min to " \
+        "1.20 CNY/min); 0.60 CNY credited on your next bill" in en and "note:" not in en
     # the usage record is told too, and no number in clear: the text is said in chat and carried to agents
     assert "对方号码" in zh and "85261234567" not in zh + en
     assert A not in zh + en and mask_msisdn(A) in zh and mask_msisdn(A) in en

@@ -48,8 +48,14 @@ def test_a_billed_record_is_explained_as_billed_after_the_period_is_rated_again(
     assert [r[9] for r in statement if r[2] == "通话" and r[4].startswith("86139")] == ["0.00"]
     zh = _explain(home, "--lang", "zh")
     assert "合计：0.00 元" in zh  # as the statement shows it (was 0.75, the new rating's)
-    assert "资费：按出账时适用的资费计算（此后资费已调整）" in zh and "300 分钟" in zh
-    assert "本话单由 0.00 元改为 0.75 元，将在下期账单中补收 0.75 元" in zh and zh.rstrip().endswith("更正后本话单计：0.75 元")
+    # what of its tariff changed, not a note of any change; the billed pricing (the 300 minutes) stays first
+    assert "资费：按出账时适用的资费计算；此后本话单适用的资费已调整：套餐内额度“" in zh and "”现为 5 分钟" in zh
+    assert "（此后资费已调整）" not in zh and "300 分钟" in zh.split("合计")[0]
+    assert "本话单由 0.00 元改为 0.75 元（现按计费规则“国内主叫”计价），将在下期账单中补收 0.75 元" in zh
+    assert "更正后本话单计：0.75 元\n重新计费后的计价：" in zh
+    # then as the record is priced now: half of it drawn from the 5 minutes, half charged at 0.15
+    again = zh.split("重新计费后的计价：")[1]
+    assert "额度共 5 分钟" in again and "计费 5 分钟 × 0.15 元/分钟 = 0.75 元" in again
     en = _explain(home, "--lang", "en")
     assert "Total: 0.00 CNY" in en and "note:" not in en
     data = _explain(home, "--json")

@@ -47,13 +47,19 @@ def _corrected(home: Path) -> int:
 def test_explained_with_the_billed_tariff_and_the_credit_issued_since(home: Path) -> None:
     billed_version = _corrected(home)
     zh = _explain(home, "--lang", "zh")
-    assert "资费：按出账时适用的资费计算" in zh
-    assert "1.50 元/分钟" in zh and "2 分钟 × 1.50 元/分钟 = 3 元" in zh and "1.20" not in zh.split("合计")[0]
+    # the tariff billed, and what of it changed since for this record (not a note of any change)
+    changed = "资费“港澳台长途 1.50 元/分钟”由 1.50 元/分钟调整为 1.20 元/分钟"
+    assert f"资费：按出账时适用的资费计算；此后本话单适用的资费已调整：{changed}\n" in zh
+    billed = zh.split(changed)[1].split("合计")[0]  # the billed pricing, after the tariff line
+    assert "1.50 元/分钟" in billed and "2 分钟 × 1.50 元/分钟 = 3 元" in billed and "1.20" not in billed
     assert "合计：3.00 元" in zh and "注意" not in zh  # the steps give the amount charged
-    assert "资费调整后重新计费，本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh
+    # the correction says why the amount moved; the lake was not rated again: no second pricing
+    assert f"资费调整后重新计费，本话单由 3.00 元改为 2.40 元（{changed}），将在下期账单中抵扣 0.60 元" in zh
+    assert "重新计费后的计价" not in zh
     assert zh.rstrip().endswith("更正后本话单计：2.40 元")
     en = _explain(home, "--lang", "en")
-    assert "Correction on " in en and "3.00 CNY → 2.40 CNY; 0.60 CNY credited on your next bill" in en and "note:" not in en
+    assert "Correction on " in en and "3.00 CNY → 2.40 CNY (the rate “Calls to HK/MO/TW 1.50 CNY/min” changed from " \
+        "1.50 CNY/min to 1.20 CNY/min); 0.60 CNY credited on your next bill" in en and "note:" not in en
     data = _explain(home, "--json")
     assert data["catalog_version_id"] == billed_version and data["earlier_tariff"] is True
     assert [(c["amount_minor"], c["old_minor"], c["new_minor"]) for c in data["corrections"]] == [(-60, 300, 240)]
@@ -65,8 +71,13 @@ def test_a_period_rated_again_since_is_explained_as_it_was_billed(home: Path) ->
     assert runner.invoke(fairtel, ["rate", "--period", P, "--home", str(home)]).exit_code == 0  # now at 1.20
     zh = _explain(home, "--lang", "zh")
     # the bill's line (3.00, what the statement shows), then its correction: the arithmetic adds up to what is paid
-    assert "合计：3.00 元" in zh and "按出账时" in zh and "1.20 元/分钟" not in zh
-    assert "本话单由 3.00 元改为 2.40 元，将在下期账单中抵扣 0.60 元" in zh and "更正后本话单计：2.40 元" in zh
+    billed, again = zh.split("更正后本话单计：2.40 元\n重新计费后的计价：")
+    assert "合计：3.00 元" in billed and "按出账时" in billed and "× 1.50 元/分钟 = 3 元" in billed
+    assert "× 1.20 元/分钟" not in billed  # the rule's new rate is named in what changed, not in the billed steps
+    assert "本话单由 3.00 元改为 2.40 元（资费“港澳台长途 1.50 元/分钟”由 1.50 元/分钟调整为 1.20 元/分钟），" \
+        "将在下期账单中抵扣 0.60 元" in billed
+    # then the record as the rerate priced it, which gives the amount after the correction
+    assert "计费 2 分钟 × 1.20 元/分钟 = 2.4 元" in again and "2.40 元" in again and "3.00" not in again
 
 
 def test_nothing_to_correct_says_nothing_of_it(home: Path) -> None:

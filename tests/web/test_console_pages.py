@@ -56,7 +56,7 @@ def test_subscriber_bill_in_both_languages(web: TestClient) -> None:
     assert lines == ["套餐月费 · 基础套餐 39 元", "国内主叫（套餐内国内主叫 300 分钟）", "港澳台长途",
                      "国内流量（套餐内国内流量 10 GiB）", "畅听音乐包 (sp-melody)"]
     usage = zh[zh.index('id="usage-table"'):]
-    assert "语音通话 (主叫)" in usage and "增值业务" in usage and "（国内）" in usage
+    assert "语音通话（主叫）" in usage and "增值业务" in usage and "（国内）" in usage
     assert "2026-10-03 20:00" in usage  # on the operator's clock (Asia/Shanghai), as the record was written
     for english in ("Domestic", "Hong Kong", "Monthly fee", "voice (out)", "allowance", "Music pack", ">data<", ">vas<"):
         assert english not in zh, english

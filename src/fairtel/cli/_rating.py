@@ -197,8 +197,8 @@ def register(app: typer.Typer) -> None:
             lake = application.lake
             # a billed record is explained from what its bill was issued from (or held off it), as its statement
             # shows it: the period may have been rated again since, under another tariff
-            rated = as_billed(_find(lake, RATED, record_id, source, period),
-                              billed_lines(application, record_id, source, period))
+            lake_rated = _find(lake, RATED, record_id, source, period)
+            rated = as_billed(lake_rated, billed_lines(application, record_id, source, period))
             if rated.height == 0:
                 unrated = _find(lake, UNRATED, record_id, source, period)
                 if unrated.height:  # which plan, kind, direction, zone, roaming country had no rule (``why_unrated``)
@@ -213,7 +213,8 @@ def register(app: typer.Typer) -> None:
                 raise NotFoundError(f"no rated line for record {record_id!r} in {lake.root / RATED}")
             usage = _find(lake, "usage", record_id, source, period)
             result = explain_record(application, record_id, rated=rated, usage=usage if usage.height else None,
-                                    source=source, catalog_file=catalog_file)
+                                    source=source, catalog_file=catalog_file,
+                                    repriced=lake_rated if rated is not lake_rated and lake_rated.height else None)
             language = lang or _language(application, result.msisdn)
             from fairtel.cli._audit import audit_shown
 
@@ -301,20 +302,22 @@ def quote_catalog(ctx: typer.Context, file: Path | None, home: Path | None, note
 
 def explain_record(
     app: App, record_id: str, *, rated: pl.DataFrame, usage: pl.DataFrame | None = None, source: str | None = None,
-    catalog_file: Path | None = None,
+    catalog_file: Path | None = None, repriced: pl.DataFrame | None = None,
 ) -> Explanation:
     """``rating.explain`` of a record of the home as it was billed (``store.explain_stored``, what the assistant
     says of a charge too): the tariff its bill was issued under and the corrections issued for it since, so that
     the arithmetic shown gives the amount stored and what the subscriber pays after the corrections.
     ``catalog_file``, when given, is the catalog the steps are recomputed with instead; else the home's
-    current catalog where the billed one does not give the stored amounts (the period rated again since)."""
+    current catalog where the billed one does not give the stored amounts (the period rated again since).
+    ``repriced``: the record's rated lines when they are not the bill's (the period rated again since), told after
+    the correction as the record is priced now."""
     from fairtel.cli._wangiri import with_wangiri_warning
     from fairtel.fraud._cases import CaseFiles
     from fairtel.store._care import explain_stored
 
     given = None if catalog_file is None else (lambda: home_catalog(None, catalog_file, []))
     explained = explain_stored(app.db, record_id, rated=rated, current=lambda: home_catalog(app, None, []), usage=usage,
-                               source=source, given=given)
+                               source=source, given=given, repriced=repriced)
     # a call back to a one-ring scam number its subscriber was warned about says so (``fairtel fraud detect``)
     notices = CaseFiles(app.settings.home / "fraud")
     return with_wangiri_warning(explained, notices.notices()) if notices.notices_path.exists() else explained

@@ -275,11 +275,13 @@ def explain(
     explained with ``current`` (else ``catalog``) and told after the correction, which says what made the new amount."""
     corrections = tuple(corrections)
     again: tuple[ExplainedLine, ...] = ()
-    if repriced is not None and corrections and repriced.filter(pl.col("record_id") == record_id).height:
-        again = explain(record_id, rated=repriced, catalog=current or catalog, source=source).lines
     mine = rated.filter(pl.col("record_id") == record_id)
     if source is not None:
         mine = mine.filter(pl.col("source") == source)
+    if repriced is not None and corrections and mine.height and mine["source"].n_unique() == 1:
+        theirs = repriced.filter((pl.col("record_id") == record_id) & (pl.col("source") == mine["source"][0]))
+        if theirs.height:
+            again = explain(record_id, rated=theirs, catalog=current or catalog, source=source).lines
     if mine.height == 0:
         raise NotFoundError(f"no rated line for record {record_id!r}", details={"record_id": record_id})
     sources = mine["source"].unique().to_list()
@@ -360,6 +362,8 @@ def explain(
         hit = usage.filter((pl.col("record_id") == record_id) & (pl.col("source") == first["source"]))
         if hit.height:
             record = {k: v for k, v in hit.row(0, named=True).items() if v is not None and k != "period"}
+    if again and [_charge_of(ln) for ln in again] == [_charge_of(ln) for ln in lines]:
+        again = ()  # priced again alike: the billed lines tell it already
     return Explanation(
         record_id=record_id, source=first["source"], msisdn=first["msisdn"], kind=first["kind"], period=first["period"],
         started_at=rows[0]["started_at"].astimezone(catalog.tz), plan_id=first["plan_id"], plan_name=None if plan is None else plan.name,
@@ -369,6 +373,12 @@ def explain(
         tariff_changes=() if current is None or not earlier_tariff else tariff_changes(rows, catalog, current),
         tariff_compared=current is not None and earlier_tariff, repriced=again,
     )
+
+
+def _charge_of(ln: ExplainedLine) -> tuple[Any, ...]:
+    """What a line charges and how: two ratings alike in these are the same charge, however many columns they keep."""
+    return (ln.rule_id, ln.allowance_id, ln.allowance_used, ln.charged_quantity, ln.amount_minor,
+            tuple((s.rate, s.rate_unit, s.increment, s.charged) for s in ln.steps))
 
 
 def _price_of_rate(rate: Any) -> Any:

@@ -515,12 +515,16 @@ class StoreCareData:
             return _replace(charge, consent_state=state, confirmed_at=confirmed)
         # the chain of the very record whose facts are told: two sources may number records alike; of a record on an
         # issued bill, the lines the bill was issued from, as ``fairtel explain`` tells them (``billed_or_rated``)
+        # the lake's lines, when they are not the bill's, are the record as a rerate priced it since: told after
+        # the correction, which says why the amount moved
+        rated_now = mine
         if charge.on_bill:
             billed = self._bill_lines(msisdn, period, record_id)
             if billed is not None and billed.height:
                 mine = billed_or_rated(mine, billed)
         e = explain_stored(self.engine, record_id, rated=mine, current=lambda: self.catalog,
-                           usage=self._usage_of(msisdn, record_id, charge.source, period), source=charge.source)
+                           usage=self._usage_of(msisdn, record_id, charge.source, period), source=charge.source,
+                           repriced=None if mine is rated_now or rated_now.height == 0 else rated_now)
         return _replace(charge, explanation=Text(e.render("zh", plain_numbers=False), e.render("en", plain_numbers=False)))
 
     def charge_refunds(self, msisdn: str, record_id: str, source: str | None) -> list[Refund]:
@@ -946,6 +950,7 @@ def billed_or_rated(rated: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
 def explain_stored(
     engine: Engine, record_id: str, *, rated: pl.DataFrame, current: Callable[[], Catalog],
     usage: pl.DataFrame | None = None, source: str | None = None, given: Callable[[], Catalog] | None = None,
+    repriced: pl.DataFrame | None = None,
 ) -> Explanation:
     """``rating.explain`` of a record of the home, with the catalog that priced it and the corrections issued
     for it since its bill (rerate entries: the record priced again after a tariff change), so that the
@@ -956,7 +961,10 @@ def explain_stored(
     The catalog is ``given`` (a file the caller names) when there is one; else the version the record's bill
     was issued under (bills keep it; rated lines do not name one), unless it does not give the stored amounts
     while the home's current catalog (``current``, loaded only when needed) does (the period rated again
-    since); else ``current``."""
+    since); else ``current``. Explained with an earlier version, the statement says what of the tariff that priced
+    this record has changed since (nothing when none of it did); ``repriced``: the record's lines as a rerate
+    priced them since (the lake's, when they are not the bill's), told after the correction, which says why the
+    amount moved; an entry a bill carries names that bill's period."""
     from fairtel.catalog import parse_catalog
     from fairtel.rating import explain
     from fairtel.rating._explain import Correction
@@ -979,10 +987,18 @@ def explain_stored(
             billed_id = conn.scalar(select(b.c.catalog_version_id).where(
                 (b.c.msisdn == first["msisdn"]) & (b.c.period == first["period"])))
             text = None if billed_id is None or given is not None else catalog_text(conn, billed_id)
-            corrections = [
-                Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor)
-                for e in adjustments_of(conn, first["msisdn"])
+            mine_entries = [
+                e for e in adjustments_of(conn, first["msisdn"])
                 if e.period == first["period"] and e.record_id == record_id and (e.source or "") == (first["source"] or "")
+            ]
+            bl = table_of(BillLine)
+            carried = {} if not mine_entries else {r.adjustment_id: r.period for r in conn.execute(
+                select(bl.c.adjustment_id, b.c.period).join(b, b.c.bill_id == bl.c.bill_id)
+                .where(bl.c.adjustment_id.in_([e.adjustment_id for e in mine_entries])))}
+            corrections = [
+                Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor,
+                           carried_in=carried.get(e.adjustment_id))
+                for e in mine_entries
             ]
             refunds = record_refunds(conn, first["msisdn"], record_id, source=first["source"], period=first["period"])
         if text is not None:
@@ -994,10 +1010,22 @@ def explain_stored(
     elif not candidates or candidates[0][1] != current_id:
         candidates.append((current, current_id))
     found = None
+    now: list[Catalog] = []  # the catalog now, loaded once when needed
+
+    def catalog_now() -> Catalog:
+        if not now:
+            now.append(current())
+        return now[0]
+
     for load, version_id in candidates:
+        earlier = version_id is not None and current_id is not None and version_id != current_id
+        # with the catalog now at hand, an explanation with an earlier tariff says what of it changed for this
+        # record only (``tariff_changes``: nothing when nothing that priced it did), and the record as priced again
+        # is explained with the tariff that priced it
         e = explain(record_id, rated=rated, catalog=load(), usage=usage, source=source, corrections=corrections,
-                    catalog_version_id=version_id, refunds=refunds,
-                    earlier_tariff=version_id is not None and current_id is not None and version_id != current_id)
+                    catalog_version_id=version_id, refunds=refunds, earlier_tariff=earlier,
+                    current=catalog_now() if earlier or (repriced is not None and corrections) else None,
+                    repriced=repriced)
         found = found or e
         if e.agrees:
             return e
