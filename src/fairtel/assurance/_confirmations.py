@@ -40,9 +40,11 @@ def machine_speed_findings(
     gave it: a confirmation that gave back the one-time code its order sent to the subscriber's phone
     (``consent.code_verified``) is a person's at any speed. What exempts it is that proof in its evidence, never
     the channel it came through."""
+    # subscriptions projected without the evidence (an older caller's frame) prove no code was given back
+    proven = code_verified() if {"confirm_evidence", "order_evidence"} <= set(subscriptions.columns) else pl.lit(False)
     fast = subscriptions.filter(
         (pl.col("confirmation") == ConfirmationStatus.VALID.value) & (pl.col("confirm_delay_s") < max_human_s)
-        & ~code_verified()
+        & ~proven
     )
     if fast.height == 0:
         return []

@@ -82,11 +82,13 @@ def rank_merchants(
         replay_subs = shared.select(pl.col("subscriptions").explode().alias("subscription_id")).unique()
         s = s.with_columns(pl.col("subscription_id").is_in(replay_subs["subscription_id"].implode()).alias("_replayed"))
         replayed = pl.col("_replayed")
+    # subscriptions projected without the evidence (an older caller's frame) prove no code was given back
+    verified = code_verified() if {"confirm_evidence", "order_evidence"} <= set(s.columns) else pl.lit(False)
     per = s.group_by("provider_id").agg(
         pl.len().alias("subscriptions"),
         confirmed.sum().alias("confirmed"),
         # a confirmation that gave back the code sent to the phone is a person's at any speed
-        (confirmed & (pl.col("confirm_delay_s") < policy.machine_speed_s) & ~code_verified()).sum().alias("_fast"),
+        (confirmed & (pl.col("confirm_delay_s") < policy.machine_speed_s) & ~verified).sum().alias("_fast"),
         (confirmed & replayed).sum().alias("_replayed_n"),
         night.fill_null(False).sum().alias("_night"),
         pl.col("ordered_at").is_not_null().sum().alias("_orders"),
