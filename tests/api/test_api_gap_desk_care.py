@@ -1,4 +1,4 @@
-"""The complaint desk, as a walk of the care agent's work found it wanting:
+"""The complaint desk, where a care agent's work met a dead end:
 
 - a number written in a complaint's note without the country code (``13800138000``) was masked for the agent
   handling that very customer and pseudonymised to another pseudonym than the subscriber's for an admin;

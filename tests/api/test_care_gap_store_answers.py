@@ -1,4 +1,4 @@
-"""The assistant's data port over a home billed by the pipeline answers what the walk found it could not: how the plan
+"""The assistant's data port over a home billed by the pipeline answers what it could not before: how the plan
 fee of an issued bill was charged (a bill of only the fee was "no charges"), the refunds of the ledger (pending, or
 carried by which bill; a past month carrying only a refund was "no bill"), the line's tickets, a complaint about an
 explained charge linked to the finding about that record, and a resolved complaint reopened by its subscriber."""

@@ -1,4 +1,4 @@
-"""The care desk in the console, as a walk of the agent's work found it wanting:
+"""The care desk in the console, where an agent's work met a dead end:
 
 - no way to record a caller's complaint (and so to open the customer): the desk now files one (number as dialled
   at home, category, words, channel: an appeal the regulator transferred among them), which opens the assignment

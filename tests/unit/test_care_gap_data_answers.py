@@ -1,4 +1,4 @@
-"""What a walk of the assistant found answered wrongly, over a data port that can do what the store's can: the plan fee
+"""What the assistant answered wrongly before, over a data port that can do what the store's can: the plan fee
 explained (it was "no charges", or another record), the roaming spent (it was the tariff), every country known, the
 roaming cap told as it works, refunds and tickets told from the ledger and the queue, a complaint kept with the words
 and the charge it is about, an overdue complaint told as overdue, a resolved one reopened, and the loyalty ledger's
