@@ -217,3 +217,33 @@ def seeded_on(backend: str, home: Path, postgres_url: str | None = None) -> Iter
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def simbox_case_row(case: str, subject: str, period: str, score: float, opened_at: datetime) -> dict[str, Any]:
+    """A SIM-box case as the detector writes it to the queue (``fraud_cases``): its reason in both languages, its
+    period in the evidence, open."""
+    from fairtel.fraud import Detector, FraudCase, Reason
+
+    c = FraudCase(
+        case_id=case,
+        detector=Detector.SIMBOX,
+        subject=subject,
+        period=period,
+        score=score,
+        evidence={"calls_out": 4948},
+        opened_at=opened_at,
+        reasons=(
+            Reason("calls_out_per_day", 164.9, 40.0, "165 outgoing calls a day (≥ 40)", "日均主叫 165 次（≥ 40）"),
+        ),
+    )
+    return {
+        "case_id": case,
+        "detector": "simbox",
+        "msisdn": subject,
+        "score": score,
+        "status": "open",
+        "evidence": c.to_dict(),
+        "opened_at": opened_at,
+        "decided_by": None,
+        "decided_at": None,
+    }

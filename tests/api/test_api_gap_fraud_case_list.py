@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, CAROL, PASSWORD, Seeded, auth, seeded_on
+from fairtel_seed import ALICE, BOB, CAROL, PASSWORD, Seeded, auth, seeded_on, simbox_case_row
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -18,7 +18,6 @@ from fairtel.api import ApiOptions, create_app
 from fairtel.api._cases import decide_fraud_case, list_fraud_cases
 from fairtel.api._security import Principal
 from fairtel.core.errors import InvalidInputError
-from fairtel.fraud import Detector, FraudCase, Reason
 from fairtel.privacy import Pseudonymizer, Role
 from fairtel.store import FraudCase as CaseRow
 from fairtel.store import Subscriber
@@ -30,29 +29,7 @@ FRAUD1 = Principal("fraud1", Role.FRAUD_ANALYST)
 
 
 def _case(case: str, subject: str, period: str, score: float) -> dict[str, Any]:
-    c = FraudCase(
-        case_id=case,
-        detector=Detector.SIMBOX,
-        subject=subject,
-        period=period,
-        score=score,
-        evidence={"calls_out": 4948},
-        opened_at=T0,
-        reasons=(
-            Reason("calls_out_per_day", 164.9, 40.0, "165 outgoing calls a day (≥ 40)", "日均主叫 165 次（≥ 40）"),
-        ),
-    )
-    return {
-        "case_id": case,
-        "detector": "simbox",
-        "msisdn": subject,
-        "score": score,
-        "status": "open",
-        "evidence": c.to_dict(),
-        "opened_at": T0,
-        "decided_by": None,
-        "decided_at": None,
-    }
+    return simbox_case_row(case, subject, period, score, T0)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, PASSWORD, Seeded
+from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, simbox_case_row
 from fastapi.testclient import TestClient
 
 from fairtel.api import ApiOptions
 from fairtel.api._cases import decide_fraud_case
 from fairtel.api._security import Principal
-from fairtel.fraud import Detector, FraudCase, Reason
 from fairtel.privacy import Pseudonymizer, Role
 from fairtel.store import FraudCase as CaseRow
 from fairtel.store._schema import table_of
@@ -30,29 +29,7 @@ SURE, DOUBT = "fcs_web_sure", "fcs_web_doubt"
 
 
 def _case(case: str, subject: str, period: str, score: float) -> dict[str, Any]:
-    c = FraudCase(
-        case_id=case,
-        detector=Detector.SIMBOX,
-        subject=subject,
-        period=period,
-        score=score,
-        evidence={"calls_out": 4948},
-        opened_at=T0,
-        reasons=(
-            Reason("calls_out_per_day", 164.9, 40.0, "165 outgoing calls a day (≥ 40)", "日均主叫 165 次（≥ 40）"),
-        ),
-    )
-    return {
-        "case_id": case,
-        "detector": "simbox",
-        "msisdn": subject,
-        "score": score,
-        "status": "open",
-        "evidence": c.to_dict(),
-        "opened_at": T0,
-        "decided_by": None,
-        "decided_at": None,
-    }
+    return simbox_case_row(case, subject, period, score, T0)
 
 
 @pytest.fixture(scope="module")
