@@ -47,6 +47,7 @@ MATRIX = [
     R("GET", "/api/v1/me/subscriptions", "/api/v1/me/subscriptions", {"subscriber"}, personal=True),
     R("POST", "/api/v1/me/subscriptions", "/api/v1/me/subscriptions", {"subscriber"}, {"offer_id": "vas-news-5"}),
     R("POST", "/api/v1/me/subscriptions/sub-none/confirm", "/api/v1/me/subscriptions/{subscription_id}/confirm", {"subscriber"}),
+    R("POST", "/api/v1/me/subscriptions/sub-none/resend-code", "/api/v1/me/subscriptions/{subscription_id}/resend-code", {"subscriber"}),
     R("POST", "/api/v1/subscriptions/sub-none/cancel", "/api/v1/subscriptions/{subscription_id}/cancel", {"subscriber", "agent"}),
     R("GET", "/api/v1/me/roaming-cap", "/api/v1/me/roaming-cap", {"subscriber"}, personal=True),
     R("PUT", "/api/v1/me/roaming-cap", "/api/v1/me/roaming-cap", {"subscriber"}, {"amount": "100"}),

@@ -132,6 +132,12 @@ def confirm(acc: Acc, svc: Svc, subscription_id: str, body: ConfirmIn | None = N
     return _subscriptions.confirm(acc, svc.catalog(), subscription_id, code=body.code if body is not None else None)
 
 
+@router.post("/me/subscriptions/{subscription_id}/resend-code", tags=["me"],
+             summary="Send a new confirmation code by SMS (the previous one stops working)")
+def resend_code(acc: Acc, svc: Svc, subscription_id: str) -> _subscriptions.SubscriptionOut:
+    return _subscriptions.resend_code(acc, svc.catalog(), subscription_id)
+
+
 @router.post("/subscriptions/{subscription_id}/cancel", tags=["me", "customers"], summary="Cancel (the subscriber, or an agent handling them)")
 def cancel(acc: Acc, svc: Svc, subscription_id: str) -> _subscriptions.SubscriptionOut:
     return _subscriptions.cancel(acc, svc.catalog(), subscription_id)

@@ -1,20 +1,26 @@
 """A subscriber's value-added subscriptions: order, confirm (the second, explicit step), cancel.
 
-Each action appends one event to the consent ledger; state is always the ledger's projection.
+Each action (order, confirm, cancel) appends one event to the consent ledger; state is always the ledger's projection. A new
+code (``resend_code``) appends none: it is on record in the access audit.
 
 The second step is the operator's SMS 二次确认: a subscriber's order sends a one-time code to their phone, in an
 SMS (the outbox) that restates the offer's terms (name, price per period, provider, charged to the phone bill
 until cancelled, how to cancel); the subscriber confirms by giving the code back. The order's event keeps the
-code's salted hash, never the code; the confirmation's event records that the code matched
-(``consent.code_verified``), which charge assurance takes as proof that a person confirmed."""
+code's keyed hash (HMAC-SHA256 under a key derived from the home's secret, which the ledger does not hold), never
+the code; the confirmation's event records that the code matched (``consent.code_verified``), which charge
+assurance takes as proof that a person confirmed. A code is good for ``CODE_TTL``; the subscriber may ask for a
+new one (``resend_code``: the previous one stops working), a limited number of times and not too often.
+
+The SMS leaves for the outbox only once the order (or the new code) is committed: an order that did not commit
+sends nothing."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import secrets
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from fairtel.api._access import Access
+from fairtel.api._errors import RateLimitedError
 from fairtel.assurance import FileOutbox, OutboxMessage
 from fairtel.catalog import Catalog
 from fairtel.consent import CODE_STEP, ConfirmationStatus, SubscriptionState, project_subscriptions, states_at
@@ -38,7 +45,20 @@ from fairtel.store._schema import AccessAudit, table_of
 CODE_DIGITS = 6
 MAX_CODE_ATTEMPTS = 5
 """Wrong codes an order takes; past them its code is spent and the subscriber orders again (cancelling this one)."""
-CODE_REJECTED = "subscription.confirm_code_rejected"  # the audit action of a wrong code, counted per order
+CODE_REJECTED = "subscription.confirm_code_rejected"  # the audit action of a wrong code, counted per code sent
+CODE_TTL = timedelta(minutes=10)
+"""How long a code sent works: past it the confirmation is refused (``code_expired``) and the subscriber asks for a new one."""
+MAX_CODE_RESENDS = 3
+"""New codes an order may ask for after its first; past them the subscriber cancels the order and orders again."""
+RESEND_INTERVAL = timedelta(seconds=60)
+"""The least time between two codes of one order (the first one included)."""
+CODE_RESENT = "subscription.code_resent"  # the audit action of a new code sent: the record of each code after the first
+_RESEND_REASON = "own request for a new confirmation code"
+CODE_HASH = "hmac-sha256"
+"""``second_step.hash`` of an order whose ``code_sha256`` is keyed. An order without it (made before) kept
+``sha256(salt:subscription_id:code)`` with its ``salt``: still checked, for its first code only."""
+_CODE_KEY_OF = "#confirm-code/key"  # a label no number is: the code key is the home's keyed digest of it
+_CODE_TAG_OF = "#confirm-code/tag"
 
 _PERIOD_WORDS = {
     "monthly": {"zh": "月", "en": "month"},
@@ -206,26 +226,45 @@ def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
     if waiting is not None:
         return _one(acc, catalog, msisdn, waiting)
     sid = new_id("sub")
-    code = _new_code()
-    step = _second_step(sid, code)
+    key = _code_key(acc)
+    challenge_id = new_id("chl")
+    code = _issued_code(key, challenge_id, sid, 0)
+    step = {"method": CODE_STEP, "challenge_id": challenge_id, "hash": CODE_HASH, "key_tag": _key_tag(key),
+            "code_sha256": _code_tag(key, challenge_id, sid, code)}
     _append(acc, subscription_id=sid, msisdn=msisdn, offer_id=offer_id, event="ordered", evidence=_evidence(acc, second_step=step))
     acc.audit("subscription.order", f"subscription/{sid}", msisdn=msisdn, reason="own order")
-    _send_code(acc, catalog, msisdn, sid, offer_id, code)
+    _commit_then_send(acc, _code_sms(acc, catalog, msisdn, sid, offer_id, code, issue=0))
     return _one(acc, catalog, msisdn, sid)
 
 
-def _new_code() -> str:
-    return f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+def _code_key(acc: Access) -> bytes:
+    """The key of the one-time codes: derived from the home's secret (as the pseudonyms' keys are), apart from
+    its other uses, and never written anywhere. Without it, what the ledger keeps of a code cannot be checked
+    against any guess."""
+    return acc.pseudonyms.msisdn_digest(_CODE_KEY_OF)
 
 
-def _code_hash(salt: str, subscription_id: str, code: str) -> str:
+def _key_tag(key: bytes) -> str:
+    """Names the code key (not the key itself): an order made under a secret since replaced is told apart."""
+    return hmac.digest(key, _CODE_TAG_OF.encode(), "sha256")[:4].hex()
+
+
+def _issued_code(key: bytes, challenge_id: str, subscription_id: str, issue: int) -> str:
+    """The ``issue``-th code of a challenge (0: the order's, 1…: each new one asked for), ``CODE_DIGITS`` digits:
+    an HMAC of the challenge under the code key (HOTP-like, RFC 4226). The challenge id is random, so no two
+    orders share codes; a new code replaces the previous one because only the latest issue is checked."""
+    digest = hmac.digest(key, f"code:{challenge_id}:{subscription_id}:{issue}".encode(), "sha256")
+    return f"{int.from_bytes(digest[:8], 'big') % 10 ** CODE_DIGITS:0{CODE_DIGITS}d}"
+
+
+def _code_tag(key: bytes, challenge_id: str, subscription_id: str, code: str) -> str:
+    """What the order's event keeps of its code (``code_sha256``): HMAC-SHA256 under the code key."""
+    return hmac.new(key, f"tag:{challenge_id}:{subscription_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _legacy_code_hash(salt: str, subscription_id: str, code: str) -> str:
+    """``code_sha256`` of an order made before codes were keyed (``salt`` beside it)."""
     return hashlib.sha256(f"{salt}:{subscription_id}:{code}".encode()).hexdigest()
-
-
-def _second_step(subscription_id: str, code: str) -> dict[str, str]:
-    """What the order's event keeps of its one-time code: a challenge id and the code's salted hash."""
-    salt = secrets.token_hex(16)
-    return {"method": CODE_STEP, "challenge_id": new_id("chl"), "salt": salt, "code_sha256": _code_hash(salt, subscription_id, code)}
 
 
 def _challenge(evidence: str | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -237,7 +276,8 @@ def _challenge(evidence: str | dict[str, Any] | None) -> dict[str, Any] | None:
         except ValueError:
             return None
     step = evidence.get("second_step") if isinstance(evidence, dict) else None
-    if isinstance(step, dict) and step.get("method") == CODE_STEP and step.get("code_sha256") and step.get("salt"):
+    if (isinstance(step, dict) and step.get("method") == CODE_STEP and step.get("code_sha256") and step.get("challenge_id")
+            and (step.get("hash") == CODE_HASH or step.get("salt"))):
         return step
     return None
 
@@ -262,12 +302,14 @@ def _outbox_dir(acc: Access) -> Path | None:
     return acc.lake.root.parent / "outbox" if acc.lake is not None else None
 
 
-def _send_code(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str, offer_id: str, code: str) -> None:
-    """The SMS with the order's terms and its one-time code, in the subscriber's language, to the outbox."""
+def _code_sms(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str, offer_id: str, code: str, *,
+              issue: int) -> tuple[Path, OutboxMessage] | None:
+    """The SMS with the order's terms and its one-time code (its ``issue``-th), in the subscriber's language, and
+    the outbox it is for; None: no outbox (a home without a lake) or an offer no longer in the catalog."""
     directory = _outbox_dir(acc)
     offer = next((o for o in catalog.offers if o.id == offer_id), None)
     if directory is None or offer is None:
-        return
+        return None
     sub = get_subscriber(acc.conn, msisdn)
     lang = sub.language if sub is not None and sub.language in ("zh", "en") else "zh"
     period = offer.period.value
@@ -275,10 +317,19 @@ def _send_code(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str,
         sender=catalog.operator.name.in_language(lang), provider=offer.provider, name=offer.name.in_language(lang),
         price=price_text(offer.price, catalog.operator.currency, None, lang, sms=True), code=code,
     )
-    FileOutbox(directory).send([OutboxMessage(
-        message_id=stable_id("msg", "confirm_code", subscription_id), msisdn=msisdn, language=lang, kind="confirm_code",
-        text=text, created_at=acc.now,
-    )])
+    message_id = stable_id("msg", "confirm_code", subscription_id) if issue == 0 else stable_id("msg", "confirm_code", subscription_id, issue)
+    return directory, OutboxMessage(message_id=message_id, msisdn=msisdn, language=lang, kind="confirm_code", text=text,
+                                    created_at=acc.now)
+
+
+def _commit_then_send(acc: Access, sms: tuple[Path, OutboxMessage] | None) -> None:
+    """Commit the request's transaction (the order or the new code, with their audit rows), then put the SMS in
+    the outbox: a commit that fails raises here, and no SMS names an order or a code that does not exist. An SMS
+    that cannot be written after the commit leaves an order without its code: the subscriber asks for a new one
+    (``resend_code``). Later reads of the request run in a new transaction."""
+    acc.end()
+    if sms is not None:
+        FileOutbox(sms[0]).send([sms[1]])
 
 
 def _owned(acc: Access, subscription_id: str) -> tuple[str, str]:
@@ -311,37 +362,83 @@ def _state(acc: Access, msisdn: str, subscription_id: str) -> str:
     return str(frame["state"][0]) if frame.height else "none"
 
 
-def _order_challenge(acc: Access, subscription_id: str) -> dict[str, Any] | None:
+def _order_challenge(acc: Access, subscription_id: str) -> tuple[dict[str, Any] | None, datetime | None]:
+    """The challenge the order's event issued (None: it sent no code) and when the order was made."""
     t = table_of(ConsentEvent)
-    row = acc.conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == "ordered")
+    row = acc.conn.execute(select(t.c.evidence, t.c.at).where(t.c.subscription_id == subscription_id, t.c.event == "ordered")
                            .order_by(t.c.at, t.c.event_id).limit(1)).first()
-    return None if row is None else _challenge(row.evidence)
+    return (None, None) if row is None else (_challenge(row.evidence), _utc(row.at))
 
 
-def _rejected_codes(acc: Access, subscription_id: str) -> int:
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _resends(acc: Access, subscription_id: str) -> list[datetime]:
+    """When each new code of the order was sent, oldest first: the audit rows of the requests that committed
+    (a request that failed keeps its row, marked failed, and sent nothing)."""
     t = table_of(AccessAudit)
-    rows = acc.conn.execute(select(t.c.audit_id).where(t.c.action == CODE_REJECTED, t.c.resource == f"subscription/{subscription_id}")).all()
+    rows = acc.conn.execute(select(t.c.at).where(
+        t.c.action == CODE_RESENT, t.c.resource == f"subscription/{subscription_id}",
+        t.c.reason.like(f"{_RESEND_REASON}%"), ~t.c.reason.contains("(failed:"),
+    ).order_by(t.c.at, t.c.audit_id)).all()
+    return [_utc(r.at) for r in rows]
+
+
+def _rejected_codes(acc: Access, subscription_id: str, since: datetime) -> int:
+    """Wrong codes given since the code in force was sent."""
+    t = table_of(AccessAudit)
+    rows = acc.conn.execute(select(t.c.audit_id).where(
+        t.c.action == CODE_REJECTED, t.c.resource == f"subscription/{subscription_id}", t.c.at >= since)).all()
     return len(rows)
 
 
+def _new_code_hint(subscription_id: str, resends: int) -> str:
+    return (f"ask for a new code (POST /api/v1/me/subscriptions/{subscription_id}/resend-code)" if resends < MAX_CODE_RESENDS
+            else "cancel this order and order again for a new code")
+
+
 def _check_code(acc: Access, msisdn: str, subscription_id: str, code: str) -> dict[str, Any]:
-    """The confirmation's ``second_step`` evidence once ``code`` matched the one its order sent; a wrong code is
-    refused (422, field ``code``) and counted; after ``MAX_CODE_ATTEMPTS`` wrong ones the order's code is spent."""
-    step = _order_challenge(acc, subscription_id)
-    if step is None:
+    """The confirmation's ``second_step`` evidence once ``code`` matched the latest one sent for the order (the
+    order's, or the last new one asked for); a wrong code is refused (422, field ``code``) and counted; after
+    ``MAX_CODE_ATTEMPTS`` wrong ones the code is spent. A code older than ``CODE_TTL`` is refused (409,
+    ``details.reason: code_expired``), as is the first code of an order made under a secret since replaced
+    (``code_key_replaced``): the subscriber asks for a new code."""
+    step, ordered_at = _order_challenge(acc, subscription_id)
+    if step is None or ordered_at is None:
         raise ConflictError(f"subscription {subscription_id}: no confirmation code was sent for this order",
                             details={"subscription_id": subscription_id})
-    if _rejected_codes(acc, subscription_id) >= MAX_CODE_ATTEMPTS:
-        raise ConflictError(f"subscription {subscription_id}: {MAX_CODE_ATTEMPTS} wrong codes were given, the code is spent; "
-                            "cancel this order and order again for a new code", details={"subscription_id": subscription_id})
+    resends = _resends(acc, subscription_id)
+    issue, sent_at = len(resends), (resends[-1] if resends else ordered_at)
+    hint = _new_code_hint(subscription_id, issue)
+    if _rejected_codes(acc, subscription_id, sent_at) >= MAX_CODE_ATTEMPTS:
+        raise ConflictError(f"subscription {subscription_id}: {MAX_CODE_ATTEMPTS} wrong codes were given, the code is spent; {hint}",
+                            details={"subscription_id": subscription_id, "reason": "code_spent"})
+    expires_at = sent_at + CODE_TTL
+    if acc.now >= expires_at:
+        raise ConflictError(f"subscription {subscription_id}: the code sent at {sent_at.isoformat()} expired at "
+                            f"{expires_at.isoformat()} (a code works {int(CODE_TTL.total_seconds() // 60)} minutes); {hint}",
+                            details={"subscription_id": subscription_id, "reason": "code_expired", "field": "code",
+                                     "expired_at": expires_at.isoformat()})
+    key = _code_key(acc)
+    challenge_id = str(step["challenge_id"])
+    if issue == 0 and step.get("hash") == CODE_HASH and step.get("key_tag") != _key_tag(key):
+        raise ConflictError(f"subscription {subscription_id}: the code was sent before the home's secret was replaced and "
+                            f"cannot be checked any more; {hint}",
+                            details={"subscription_id": subscription_id, "reason": "code_key_replaced", "field": "code"})
     given = code.strip()
-    expected = str(step["code_sha256"])
-    if not (given.isascii() and given.isdigit() and len(given) == CODE_DIGITS) or not hmac.compare_digest(
-            _code_hash(str(step["salt"]), subscription_id, given), expected):
+    well_formed = given.isascii() and given.isdigit() and len(given) == CODE_DIGITS
+    if issue > 0:
+        matched = hmac.compare_digest(_issued_code(key, challenge_id, subscription_id, issue), given if well_formed else "")
+    elif step.get("hash") == CODE_HASH:
+        matched = hmac.compare_digest(_code_tag(key, challenge_id, subscription_id, given), str(step["code_sha256"]))
+    else:  # an order made before codes were keyed: its salted hash, for its first code only
+        matched = hmac.compare_digest(_legacy_code_hash(str(step.get("salt")), subscription_id, given), str(step["code_sha256"]))
+    if not (well_formed and matched):
         acc.audit(CODE_REJECTED, f"subscription/{subscription_id}", msisdn=msisdn, reason="wrong confirmation code")
         raise InvalidInputError([Problem("request", None, "code", "the code does not match the one sent to your phone")],
                                 what="confirmation")
-    return {"method": CODE_STEP, "challenge_id": step.get("challenge_id"), "code_verified": True}
+    return {"method": CODE_STEP, "challenge_id": challenge_id, "code_verified": True}
 
 
 def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | None = None, *, require_code: bool = False) -> SubscriptionOut:
@@ -359,12 +456,48 @@ def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | Non
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
     _require_in_service(acc, msisdn)
-    if code is None and require_code and _order_challenge(acc, subscription_id) is not None:
+    if code is None and require_code and _order_challenge(acc, subscription_id)[0] is not None:
         raise InvalidInputError([Problem("request", None, "code", "the code sent to your phone by SMS is needed to confirm")],
                                 what="confirmation")
     more: dict[str, Any] = {} if code is None else {"second_step": _check_code(acc, msisdn, subscription_id, code)}
     _append(acc, subscription_id=subscription_id, msisdn=msisdn, offer_id=offer_id, event="confirmed", evidence=_evidence(acc, **more))
     acc.audit("subscription.confirm", f"subscription/{subscription_id}", msisdn=msisdn, reason="own confirmation")
+    return _one(acc, catalog, msisdn, subscription_id)
+
+
+def resend_code(acc: Access, catalog: Catalog, subscription_id: str) -> SubscriptionOut:
+    """A new one-time code for an order waiting for confirmation, by SMS as the first (the offer's terms and the
+    code); the previous code stops working and the new one works ``CODE_TTL``. Only the subscriber, for their own
+    order, on a line in service. At most ``MAX_CODE_RESENDS`` new codes per order (then 409: cancel and order
+    again), and not within ``RESEND_INTERVAL`` of the previous code (429, ``retry_after_s``). Each new code is on
+    record (``subscription.code_resent``); the SMS leaves once that record is committed."""
+    acc.require(Permission.OWN_CONSENT_WRITE)
+    acc.own_msisdn()
+    msisdn, offer_id = _owned(acc, subscription_id)
+    _own(acc, subscription_id, msisdn)
+    _lock_line(acc, msisdn)  # two requests of one order are decided one after the other
+    state = _state(acc, msisdn, subscription_id)
+    if state != "ordered":
+        raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation gets a new code",
+                            details={"subscription_id": subscription_id})
+    _require_in_service(acc, msisdn)
+    step, ordered_at = _order_challenge(acc, subscription_id)
+    if step is None or ordered_at is None:
+        raise ConflictError(f"subscription {subscription_id}: this order was not confirmed by a code sent to the phone",
+                            details={"subscription_id": subscription_id})
+    resends = _resends(acc, subscription_id)
+    if len(resends) >= MAX_CODE_RESENDS:
+        raise ConflictError(f"subscription {subscription_id}: {MAX_CODE_RESENDS} new codes were sent already; "
+                            "cancel this order and order again", details={"subscription_id": subscription_id, "reason": "resend_limit"})
+    wait = (resends[-1] if resends else ordered_at) + RESEND_INTERVAL - acc.now
+    if wait > timedelta(0):
+        seconds = math.ceil(wait.total_seconds())
+        raise RateLimitedError(f"subscription {subscription_id}: a code was sent less than {int(RESEND_INTERVAL.total_seconds())} "
+                               f"seconds ago; ask again in {seconds} s", details={"subscription_id": subscription_id, "retry_after_s": seconds})
+    issue = len(resends) + 1
+    code = _issued_code(_code_key(acc), str(step["challenge_id"]), subscription_id, issue)
+    acc.audit(CODE_RESENT, f"subscription/{subscription_id}", msisdn=msisdn, reason=_RESEND_REASON)
+    _commit_then_send(acc, _code_sms(acc, catalog, msisdn, subscription_id, offer_id, code, issue=issue))
     return _one(acc, catalog, msisdn, subscription_id)
 
 

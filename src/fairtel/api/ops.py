@@ -37,7 +37,7 @@ from fairtel.api._customers import (
 )
 from fairtel.api._insight import Kpis, Series, kpis, retention_list
 from fairtel.api._paging import Page
-from fairtel.api._subscriptions import SubscriptionOut, cancel, confirm, offers, order, subscriptions
+from fairtel.api._subscriptions import SubscriptionOut, cancel, confirm, offers, order, resend_code, subscriptions
 
 __all__ = [
     "AuditOut",
@@ -76,6 +76,7 @@ __all__ = [
     "refund_finding",
     "release_assignment",
     "reopen_complaint",
+    "resend_code",
     "resolve_complaint",
     "retention_list",
     "roaming_cap",
