@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_forms import csrf, login, row_of
 from fairtel_seed import ALICE, BILL_A, BOB, CAROL, PASSWORD, Seeded
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -35,23 +36,7 @@ def web(seeded: Seeded) -> Iterator[TestClient]:
         yield c
 
 
-def login(c: TestClient, user: str, lang: str) -> None:
-    c.cookies.clear()
-    r = c.post("/login", data={"username": user, "password": PASSWORD}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    c.get(f"/lang/{lang}?next=/")
 
-
-def csrf(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "the page has a form token"
-    return m.group(1)
-
-
-def row_of(html: str, row_id: str) -> str:
-    m = re.search(rf'<tr id="{row_id}"[^>]*>(.*?)</tr>', html, re.S)
-    assert m, row_id
-    return m.group(1)
 
 
 def complaints_of(seeded: Seeded, msisdn: str) -> list[Any]:

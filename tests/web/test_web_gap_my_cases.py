@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_forms import csrf, login, row_of
 from fairtel_seed import ALICE, BILL_A, PASSWORD, Seeded
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -46,22 +47,7 @@ def web(seeded: Seeded, tickets: None) -> Iterator[TestClient]:
         yield c
 
 
-def login(c: TestClient, user: str, lang: str) -> None:
-    c.cookies.clear()
-    r = c.post("/login", data={"username": user, "password": PASSWORD}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    c.get(f"/lang/{lang}?next=/")
 
-
-def csrf(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "the page has a form token"
-    return m.group(1)
-
-
-def row_of(html: str, row_id: str) -> str:
-    part = html[html.index(f'id="{row_id}"'):]
-    return part[:part.index("</tr>")]
 
 
 def test_an_agents_credit_reads_as_a_care_credit_in_both_languages(web: TestClient, seeded: Seeded) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from console_forms import csrf
 from fairtel_seed import ALICE, BOB, PASSWORD, Seeded
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -49,11 +50,6 @@ def login(c: TestClient, user: str, lang: str = "en") -> None:
     assert r.status_code == 303, r.text
     c.get(f"/lang/{lang}?next=/")
 
-
-def csrf(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "the page has a form token"
-    return m.group(1)
 
 
 def test_an_agent_works_a_hand_off_from_the_queue(web: TestClient, seeded: Seeded) -> None:
