@@ -684,6 +684,12 @@ def _routes(c: Console) -> APIRouter:
         return c.action(request, csrf, lambda acc, _w: (ops.confirm(acc, svc.catalog(), subscription_id, code=code or None, require_code=True),
                                                         "/my/subscriptions?msg=confirmed_ok")[1])
 
+    @r.post("/my/subscriptions/{subscription_id}/resend-code")
+    def my_resend_code(request: Request, subscription_id: str, csrf: str = Form("")) -> Response:
+        # a new one-time code by SMS (the previous one stops working); too soon after the last one is a 429 with the wait
+        return c.action(request, csrf, lambda acc, _w: (ops.resend_code(acc, svc.catalog(), subscription_id),
+                                                        "/my/subscriptions?msg=code_resent_ok")[1])
+
     @r.get("/my/roaming")
     def my_roaming(request: Request) -> Response:
         return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency))

@@ -151,6 +151,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
                   "我们已通过短信将 6 位验证码及以上资费发送至您的手机，请输入验证码确认订购。"),
     "confirm_no_code": ("Confirm only if you agree to the terms above.", "请在同意以上资费后确认订购。"),
     "confirm_code": ("Code from the SMS", "短信验证码"),
+    "resend_code": ("Send a new code", "重新发送验证码"),
+    "code_resent_ok": ("A new code is on its way by SMS; the previous one no longer works. A code is valid for 10 minutes.",
+                       "新的验证码已通过短信发送，之前的验证码已失效。验证码 10 分钟内有效。"),
     # bill-line kinds (billing.LineKind codes) and usage kinds
     "line_plan_fee": ("Monthly plan fee", "套餐月费"),
     "line_voice": ("Calls", "语音通话"),
