@@ -115,7 +115,8 @@ def check_home(engine: Engine, settings: Settings) -> None:
     and two homes on one database would split and double the files. So a home gets an id (``home.id``) and the
     database records the id of the home it serves (``home_binding``), binding itself to the first home that opens
     it (a new database, or one from before the binding); after that only that home opens it, wherever it is
-    mounted (the path and host are kept current), a restored backup of it included (it carries ``home.id``).
+    mounted (the path and host are kept current), a restored backup of it included (it carries ``home.id``), unless
+    the home it was copied from is still there on this host (a copy: refused, ``home adopt`` hands the database over).
     ``adopt_home`` moves a database to another home on purpose."""
     from fairtel.store._migrate import bind_home, bound_home
 

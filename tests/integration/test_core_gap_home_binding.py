@@ -97,11 +97,13 @@ def test_a_restored_home_keeps_its_id_and_adopt_moves_the_database(database_url:
     assert code == 0, out
     assert out["home_id"] == home_id(home) == home_id(copy)
 
-    # the restored home is the home the database serves: the files are recognised
+    # the restored home, the home itself gone, is the home the database serves: the files are recognised
+    home.rename(tmp_path / "lost")
     code, out = _run(copy, "ingest", *map(str, files))
     assert code == 0, out
     assert {f["status"] for f in out["files"]} == {"already_ingested"}
-    assert lake_rows(copy) == lake_rows(home)
+    assert lake_rows(copy) == lake_rows(tmp_path / "lost")
+    (tmp_path / "lost").rename(home)
 
     # a deliberate move to another home, then the first one is refused
     code, out = _run(other, "ingest", *map(str, files))

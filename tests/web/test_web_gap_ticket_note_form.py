@@ -53,12 +53,15 @@ def test_an_agent_notes_a_ticket_from_its_page_without_moving_it(web: TestClient
     assert _notes(after) == ["已回电，等客户提供账单截图"]
     assert re.search(r'id="ticket-status">[^<]*处理中', after)  # still in progress: a note moves nothing
 
-    # a settled ticket may be followed up
-    web.post("/tickets/tkt-noteform/close", data={"csrf": csrf(after), "note": "已结案"}, follow_redirects=False)
-    closed = web.get("/tickets/tkt-noteform").text
-    assert 'action="/tickets/tkt-noteform/note"' in closed and 'action="/tickets/tkt-noteform/close"' not in closed
-    web.post("/tickets/tkt-noteform/note", data={"csrf": csrf(closed), "note": "客户来电确认已收到退款"}, follow_redirects=False)
-    assert _notes(web.get("/tickets/tkt-noteform").text) == ["已回电，等客户提供账单截图", "已结案", "客户来电确认已收到退款"]
+    # a settled (resolved) ticket may be followed up; closing it ends the assignment, and the customer with it
+    web.post("/tickets/tkt-noteform/resolve", data={"csrf": csrf(after), "note": "已解决"}, follow_redirects=False)
+    settled = web.get("/tickets/tkt-noteform").text
+    assert 'action="/tickets/tkt-noteform/note"' in settled
+    web.post("/tickets/tkt-noteform/note", data={"csrf": csrf(settled), "note": "客户来电确认已收到退款"}, follow_redirects=False)
+    followed = web.get("/tickets/tkt-noteform").text
+    assert _notes(followed) == ["已回电，等客户提供账单截图", "已解决", "客户来电确认已收到退款"]
+    web.post("/tickets/tkt-noteform/close", data={"csrf": csrf(followed), "note": "已结案"}, follow_redirects=False)
+    assert "assignment_required" in web.get("/tickets/tkt-noteform").text
 
     # without the page's token nothing is written
     refused = web.post("/tickets/tkt-noteform/note", data={"csrf": "forged", "note": "x"}, follow_redirects=False)
@@ -66,5 +69,5 @@ def test_an_agent_notes_a_ticket_from_its_page_without_moving_it(web: TestClient
     with seeded.engine.connect() as conn:
         n = table_of(TicketNote)
         rows = conn.execute(select(n.c.note, n.c.status).where(n.c.ticket_id == "tkt-noteform").order_by(n.c.note_id)).all()
-    assert [tuple(r) for r in rows] == [(None, "in_progress"), ("已回电，等客户提供账单截图", None), ("已结案", "closed"),
-                                        ("客户来电确认已收到退款", None)]
+    assert [tuple(r) for r in rows] == [(None, "in_progress"), ("已回电，等客户提供账单截图", None), ("已解决", "resolved"),
+                                        ("客户来电确认已收到退款", None), ("已结案", "closed")]

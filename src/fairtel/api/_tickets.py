@@ -3,10 +3,11 @@
 An agent lists the queue (numbers masked until they handle the customer, as on the complaint desk), takes a
 ticket, which opens that customer to them under an assignment of kind ``ticket`` (and starts work on an open
 one), reads the whole conversation it carries (a page of its turns at a time if asked) led by what the subscriber
-asked for first, and resolves or closes it with a note, or notes it without a move. Notes are entries of their own
-(who, when, the move), for agents only: a subscriber sees their own tickets, never the notes. Analysts, fraud
-analysts and admins see the queue through pseudonyms, never the words. Every read, move and note is audited with
-the subscribers it names.
+asked for first, and resolves or closes it with a note, or notes it without a move. Closing a ticket ends the
+assignments resting on it (the customer is no longer open through it), as closing a complaint does. Notes are
+entries of their own (who, when, the move), for agents only: a subscriber sees their own tickets, never the notes.
+Analysts, fraud analysts and admins see the queue through pseudonyms, never the words. Every read, move and note is
+audited with the subscribers it names.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fairtel.api._access import OWN_DATA, Access
-from fairtel.api._cases import refusals_about, ticket_subject
+from fairtel.api._cases import end_assignments, refusals_about, ticket_subject
 from fairtel.api._paging import Page, fetch_page
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.privacy import Permission, Role, hide_identity_numbers
@@ -219,12 +220,24 @@ def resolve_ticket(acc: Access, ticket_id: str, *, note: str | None = None) -> T
 
 
 def close_ticket(acc: Access, ticket_id: str, *, note: str | None = None) -> TicketOut:
-    return _settle(acc, ticket_id, "closed", note)
+    """Close a ticket: the assignments resting on it end with it (``end_assignments``), as a closed complaint's do,
+    so the customer's data is no longer open through a ticket that is settled."""
+    out = _settle(acc, ticket_id, "closed", note)
+    if end_assignments(acc, TICKET, ticket_id):
+        out = _ticket_out(acc, _row(acc, ticket_id))  # as the closer may see it now
+    return out
 
 
 def _settle(acc: Access, ticket_id: str, to: str, note: str | None) -> TicketOut:
     """Resolve or close a ticket with a note (an entry of the ticket's notes, for the next agent: the subscriber
-    sees the status, not the note): the agent handling its customer only."""
+    sees the status, not the note): the agent handling its customer only. A closed ticket moves no more (409),
+    told before whether the caller handles its customer (closing it ended the assignments resting on it), so that
+    a move sent again reads as the conflict it is."""
+    with refusals_about(acc, ticket_subject, ticket_id):
+        acc.require(Permission.CUSTOMER_READ)
+    if _row(acc, ticket_id).status == "closed":
+        raise ConflictError(f"ticket {ticket_id} is closed: it cannot be {to.replace('_', ' ')}",
+                            details={"from": "closed", "to": to})
     r, why = _handled(acc, ticket_id)
     after = move_ticket(acc.conn, ticket_id, to, at=acc.now, actor=acc.actor, note=note)
     acc.audit(f"ticket.{'resolve' if to == 'resolved' else 'close'}", f"ticket/{ticket_id}", msisdn=r.msisdn, reason=why)

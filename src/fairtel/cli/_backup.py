@@ -19,7 +19,8 @@ A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is p
 still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
 ``FAIRTEL_SECRET_KEY`` when one is set (keyed pseudonyms and tokens derive from it); when none is, the copied
 ``secret.key`` is the key. The copy carries the home's id (``home.id``, named in the manifest too), which the
-database records as the home it serves: the restored home opens it, a new empty one is refused (``home_mismatch``).
+database records as the home it serves: the restored home opens it (a copy restored beside the home
+still in use is refused: adopt it, or remove the old home), a new empty one is refused (``home_mismatch``).
 
 ``fairtel home adopt`` binds the database to the home on purpose (a deliberate move of the database to another
 home, or a home put back without its ``home.id``).

@@ -143,9 +143,16 @@ def register(app: typer.Typer) -> None:
         handled: list[FileReport] = []
         rated: list[OnlineResult] = []  # what --rate rated, commit by commit
         lines = _JsonLines()
+        held = _AfterTheirFiles()  # what --rate says of a commit, once its files' own lines are out
 
         def on_file(r: FileReport) -> None:  # from the rating thread too
             handled.append(r)
+            try:
+                _on_file_line(r)
+            finally:
+                held.reported(r.content_hash, _say)
+
+        def _on_file_line(r: FileReport) -> None:
             if as_json and not once:
                 lines.write(r.to_dict())
             elif not as_json and not once:
@@ -153,7 +160,7 @@ def register(app: typer.Typer) -> None:
                         f"duplicate {r.duplicate}")
                 if r.status == Status.FAILED and r.message:
                     line += f": {r.message}"
-                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+                _say(line)
 
         def on_retry(message: str) -> None:  # on stderr, --json or not: stdout holds the files' lines
             err_console.print(message, markup=False, highlight=False, soft_wrap=True)
@@ -167,11 +174,15 @@ def register(app: typer.Typer) -> None:
             with _stop_signals() as stop, mediation_lock(ctx_app.settings.home, holder=f"fairtel watch {inbox}"), \
                     watching(inbox, home=ctx_app.settings.home, holder=f"fairtel watch {inbox}"):
                 alerts = _alerts(ctx_app, bill_shock or [], cap_rate or [], welcome_after_days) if rate else None
-                after = (_retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated, alerts=alerts))
+                after = (_retrying(_online_rating(ctx_app, quiet=as_json or once, tally=rated, alerts=alerts,
+                                                  held=held))
                          if rate else None)
-                with reporter(quiet=as_json) as rep:
-                    watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
-                          report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
+                try:
+                    with reporter(quiet=as_json) as rep:
+                        watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
+                              report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
+                finally:
+                    held.flush(_say)  # a commit whose files were not all reported (the watch ended first)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: what was handled is reported below
         except RetryLater as exc:  # --once while the database is unreachable: the files wait for the next run
@@ -205,6 +216,50 @@ class _JsonLines:
         with self._lock:
             sys.stdout.write(line)
             sys.stdout.flush()
+
+
+def _say(text: str) -> None:
+    """One line on stderr, as written (no markup)."""
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+class _AfterTheirFiles:
+    """Lines about files (what a commit of ``watch --rate`` rated, the alerts it sent) held until each of the files
+    has had its own line: a file is rated before it moves to done/ and is reported, and an operator reads the file's
+    "ingested" line first, then what was rated of it. Used from the rating thread and the watch's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, set[str]]] = []  # (line, the files it waits for)
+        self._reported: set[str] = set()
+
+    def hold(self, text: str, files: Collection[str], say: Callable[[str], None]) -> None:
+        with self._lock:
+            waiting = set(files) - self._reported
+            if waiting or self._held:  # behind the lines held before it, in order
+                self._held.append((text, waiting))
+                return
+        say(text)
+
+    def reported(self, file: str | None, say: Callable[[str], None]) -> None:
+        with self._lock:
+            if file is not None:
+                self._reported.add(file)
+                for _, waiting in self._held:
+                    waiting.discard(file)
+            ready = []
+            while self._held and not self._held[0][1]:
+                ready.append(self._held.pop(0)[0])
+            if not self._held:  # nothing waits: a commit's files are reported after it, so forget them (bounded)
+                self._reported.clear()
+        for text in ready:
+            say(text)
+
+    def flush(self, say: Callable[[str], None]) -> None:
+        with self._lock:
+            ready, self._held = [text for text, _ in self._held], []
+        for text in ready:
+            say(text)
 
 
 def _rated_summary(results: Sequence[OnlineResult], currency: str) -> dict[str, Any]:
@@ -277,19 +332,20 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
             signal.signal(sig, old)
 
 
-def _tell(alerts: OnlineAlerts, res: OnlineResult, catalog: Any, *, quiet: bool) -> None:
+def _tell(alerts: OnlineAlerts, res: OnlineResult, catalog: Any, *, quiet: bool,
+          say: Callable[[str], None] | None = None) -> None:
     """The cap alerts and welcome SMS of one commit. The commit stands whatever happens here: a failure is said on
-    stderr (``fairtel assure`` raises the cap alerts still untold)."""
+    stderr (``fairtel assure`` raises the cap alerts still untold). ``say``: how a line reaches stderr (by default
+    at once)."""
+    say = say or _say
     try:
         sent = alerts.after_commit(res, catalog)
     except (FairtelError, OSError) as exc:
-        err_console.print(f"rated, but the alerts and welcome SMS of this commit were not sent: {exc}", markup=False,
-                          highlight=False, soft_wrap=True)
+        say(f"rated, but the alerts and welcome SMS of this commit were not sent: {exc}")
         return
     if sent and not quiet:
         kinds = Counter(m.kind for m in sent)
-        err_console.print("sent to the outbox: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
-                          markup=False, highlight=False, soft_wrap=True)
+        say("sent to the outbox: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 
 
 def _retrying(after: Callable[[Sequence[FileReport]], Collection[str]]) -> Callable[[Sequence[FileReport]], Collection[str]]:
@@ -343,7 +399,8 @@ def _alerts(app: App, presets: list[str], cap_rates: list[str], welcome_after_da
 
 
 def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = None,
-                   alerts: OnlineAlerts | None = None) -> Callable[[Sequence[FileReport]], Collection[str]]:
+                   alerts: OnlineAlerts | None = None,
+                   held: _AfterTheirFiles | None = None) -> Callable[[Sequence[FileReport]], Collection[str]]:
     """The ``after`` hook of ``watch --rate``: the committed files waiting, rated together in arrival order (as
     rating them one by one would) with the home's catalog, subscribers and consent gate. The subscribers are each
     line's plans through time: a record is rated under the plan in force for its period, not the one the line moved
@@ -353,7 +410,8 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
     ``fairtel load`` made another version current, the files from then on are priced with it, as the bills will
     name it (the counters carry on: they are keyed by allowance ids, cap rule ids and charge keys, which a new
     version keeps), and one line on stderr says so. It returns the files it rated now (their content hashes): a file
-    found already ingested among them was left by a run stopped before it rated it, and the watch reports its counts."""
+    found already ingested among them was left by a run stopped before it rated it, and the watch reports its counts.
+    With ``held``, what it says of a commit waits there for the lines of the commit's files (``_AfterTheirFiles``)."""
     import polars as pl
 
     from fairtel.catalog import parse_catalog
@@ -438,12 +496,19 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
             rated.update(f for f, _, _ in res.files)
             if tally is not None:
                 tally.append(res)
+            commit = [f for f, _, _ in res.files]
+
+            def say(text: str, commit: list[str] = commit) -> None:
+                if held is None:
+                    _say(text)
+                else:
+                    held.hold(text, commit, _say)
             if not quiet:
-                what = ", ".join(names.get(f, f) for f, _, _ in res.files)
-                err_console.print(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
-                                  f"{res.lag_s:.1f} s after arrival", markup=False, highlight=False, soft_wrap=True)
+                what = ", ".join(names.get(f, f) for f in commit)
+                say(f"{what}: rated {res.records} records → {res.lines} lines, {res.unrated} unrated, "
+                    f"{res.lag_s:.1f} s after arrival")
             if alerts is not None:
-                _tell(alerts, res, rater.catalog, quiet=quiet)
+                _tell(alerts, res, rater.catalog, quiet=quiet, say=say)
         return rated
 
     return after

@@ -80,9 +80,26 @@ class InvalidInputError(FairtelError):
     def __str__(self) -> str:
         return "\n".join([self.message, *(f"  {p}" for p in self.problems)])
 
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON: ``details.problems`` stays the text of each problem, and ``details.problem_details``
+        gives each one as an object with its machine-readable ``code`` (and file, line, field, message)."""
+        out = super().to_dict()
+        if self.problems:
+            out["details"] = {**out.get("details", {}), "problem_details": [
+                {"file": p.file, "line": p.line, "field": p.field, "message": p.message, "code": p.code}
+                for p in self.problems]}
+        return out
+
 
 class CatalogError(InvalidInputError):
     code = "catalog_invalid"
+
+
+class CatalogMissingError(FairtelError):
+    """No tariff catalog stored in the home and none given, outside development: rating, billing, the API's offers,
+    orders and the assistant's prices refuse rather than use the demo operator's catalog."""
+
+    code = "catalog_missing"
 
 
 class DatabaseUnavailableError(FairtelError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,13 +16,14 @@ from alembic.util.exc import CommandError
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from fairtel.core.errors import FairtelError
+from fairtel.core.errors import FairtelError, HomeMismatchError
 from fairtel.store._engine import connect, describe
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _IN_PROCESS = threading.Lock()
 _LOCK_KEY = 0x66616972_74656C  # "fairtel": the advisory lock PostgreSQL migrations take
 _BIND_KEY = _LOCK_KEY + 1  # the one binding the database to its home
+_HOME_ID_FILE = "home.id"  # where a home keeps its id (``fairtel.bootstrap.HOME_ID_FILE``)
 
 
 class SchemaNewerError(FairtelError):
@@ -110,7 +112,8 @@ def bind_home(engine: Engine, *, home_id: str, home_path: str, host: str, replac
     """Bind the database to the home ``home_id`` when it serves none yet (or ``replace``: a deliberate move), and
     keep its path and host current when it is that home's. Returns the binding in force: another home's when the
     database serves another (the caller refuses), also one bound meanwhile by another process (binds are taken one
-    at a time)."""
+    at a time). A copy of the home it serves, at another path while that home is still there, is refused
+    (``HomeMismatchError``, see ``_refuse_a_copy``)."""
     from fairtel.store._schema import HomeBinding, table_of
 
     t = table_of(HomeBinding)
@@ -130,8 +133,50 @@ def bind_home(engine: Engine, *, home_id: str, home_path: str, host: str, replac
                 return found
             if (found.home_id, found.home_path, found.host) == (home_id, home_path, host):
                 return found
+            if not replace and found.home_id == home_id:
+                _refuse_a_copy(engine, found, home_path=home_path, host=host)
             conn.execute(update(t).where(t.c.slot == 1).values(bound_at=now, **mine))
             return HomeBound(bound_at=now, **mine)
+
+
+def _refuse_a_copy(engine: Engine, found: HomeBound, *, home_path: str, host: str) -> None:
+    """Refuse a home that carries the database's home id at another path on this host while the home the database
+    was bound at is still there with that id: it is a copy of that home (``cp -r``, a backup restored beside it),
+    and its ledger, copied at one moment, would take again the files the other home takes after. A home moved (the
+    old path gone, or holding another id now), mounted at another path (the same directory under another name),
+    or opened from another host (whose directories cannot be seen from here) keeps its binding, path and host
+    brought up to date."""
+    if found.host != host or _database_in(engine, Path(home_path)):
+        return
+    theirs, ours = Path(found.home_path) / _HOME_ID_FILE, Path(home_path) / _HOME_ID_FILE
+    try:
+        if theirs.read_text(encoding="utf-8").strip() != found.home_id or os.path.samefile(theirs, ours):
+            return
+    except OSError:  # gone (a move), or not readable from here: nothing says it is still in use
+        return
+    raise HomeMismatchError(
+        f"the database {describe(engine.url)} serves the home {found.home_id} at {found.home_path} (host "
+        f"{found.host}, bound {found.bound_at:%Y-%m-%d %H:%M:%S}), and that home is still there with the same id: "
+        f"this home {home_path} is a copy of it. The ledger of the files already taken is each home's own, so files "
+        f"billed there would be taken and charged again from here. Use the home at {found.home_path}; to give a copy "
+        "its own database, give it its own FAIRTEL_DATABASE_URL and remove the copy's home.id (a new id is made); "
+        "to move the database to this home on purpose, stop every process of the other home and run "
+        "`fairtel home adopt` with this home",
+        details={"database": describe(engine.url), "database_home_id": found.home_id,
+                 "database_home_path": found.home_path, "home": home_path, "home_id": found.home_id,
+                 "copy_of": found.home_path})
+
+
+def _database_in(engine: Engine, home: Path) -> bool:
+    """Whether the database is the home's own (a SQLite file inside it, copied along with a copied home, or one in
+    memory): no other home uses it, so a copy of a home on it is a home of its own, not a second one on a shared
+    database."""
+    if engine.url.get_backend_name() != "sqlite":
+        return False
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in database:
+        return True
+    return Path(database.removeprefix("file:").split("?")[0]).resolve().is_relative_to(home)
 
 
 def autogenerate_revision(message: str, *, rev_id: str, scratch_url: str = "sqlite://") -> None:
