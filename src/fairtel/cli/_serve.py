@@ -7,7 +7,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,6 +89,18 @@ def address_in_use(host: str, port: int) -> str | None:
     return None
 
 
+def log_config(level: str) -> dict[str, Any]:
+    """Uvicorn's logging, with fairtel's own loggers written beside its lines (each worker process applies it): a
+    database lost while serving, and found back, is said in the server's log, not only in the 503s answered."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["fairtel"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
 def announce_when_serving(
     host: str, port: int, stop: threading.Event, ready: Callable[[], None], *, interval: float = 0.1
 ) -> bool:
@@ -162,7 +174,7 @@ def register(app: typer.Typer) -> None:
                 say("starting the server")
                 watcher.start()
                 uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
-                            proxy_headers=forwarded, forwarded_allow_ips=proxies)
+                            log_config=log_config(settings.log_level), proxy_headers=forwarded, forwarded_allow_ips=proxies)
             else:  # each process builds its own application from the environment
                 import os
 
@@ -173,6 +185,7 @@ def register(app: typer.Typer) -> None:
                 uvicorn.run(
                     "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
                     log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
+                    log_config=log_config(settings.log_level),
                     proxy_headers=forwarded, forwarded_allow_ips=proxies,
                 )
         finally:
