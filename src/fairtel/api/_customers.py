@@ -21,7 +21,7 @@ from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
 from fairtel.billing import BILLABLE_VERDICTS, LineKind, line_text
-from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
+from fairtel.catalog import Catalog, parse_catalog
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
@@ -328,21 +328,26 @@ BILL_LINE_LANGUAGE = "en"
 _CATALOG_NOW: dict[str, Catalog] = {}  # the database's current catalog, by its version's hash (the latest only)
 
 
-def _current_catalog(acc: Access) -> Catalog:
-    """The database's current catalog (the package's demo catalog when none was loaded), parsed once per version:
-    what an adjustment's reason names (plans, tariff rules, offers) is worded from it."""
+def _current_catalog(acc: Access, bill: IssuedBill) -> Catalog | None:
+    """What an adjustment's reason names (plans, tariff rules, offers) is worded from: the home's current catalog,
+    parsed once per version (a catalog loaded while the server runs names from the next request on); with none
+    stored, the catalog version the bill was issued under; else None (the reason as stored). Never the bundled
+    demo catalog: its names are not the operator's."""
     conn = acc.conn
     current = current_catalog(conn)
-    key = current.sha256 if current is not None else "default"
-    kept = _CATALOG_NOW.get(key)
+    if current is None:
+        b = table_of(Bill)
+        version_id = conn.scalar(select(b.c.catalog_version_id).where(b.c.bill_id == bill.bill.bill_id))
+        return _billed_catalog(acc, version_id, None)
+    kept = _CATALOG_NOW.get(current.sha256)
     if kept is not None:
         return kept
-    stored = catalog_text(conn, current.version_id) if current is not None else None
-    catalog = parse_catalog(stored, file="catalog (database)")[0] if stored is not None else None
+    stored = catalog_text(conn, current.version_id)
+    catalog = parse_catalog(stored, file=f"catalog version {current.version_id} (database)")[0] if stored is not None else None
     if catalog is None:
-        catalog = load_catalog(default_catalog_path())
+        return None
     _CATALOG_NOW.clear()
-    _CATALOG_NOW[key] = catalog
+    _CATALOG_NOW[current.sha256] = catalog
     return catalog
 
 
@@ -350,7 +355,7 @@ def _lines_out(acc: Access, bill: IssuedBill) -> list[BillLineOut]:
     """A bill's lines as the API shows them: as stored, but for adjustments, worded by ``fairtel.billing.line_text``
     (never the stored code of a reason). Only a bill with adjustments reads the catalog."""
     adjusted = any(r.kind == LineKind.ADJUSTMENT for r in bill.lines)
-    catalog = _current_catalog(acc) if adjusted else None
+    catalog = _current_catalog(acc, bill) if adjusted else None
 
     def description(r: Any) -> str:
         if catalog is None or r.kind != LineKind.ADJUSTMENT:

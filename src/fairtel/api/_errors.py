@@ -64,6 +64,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "config_invalid": 500,
     "not_available": 503,
     "assistant_unavailable": 503,
+    "catalog_missing": 503,
     "database_unavailable": 503,
     "database_busy": 503,
     "database_schema_newer": 503,  # migrated by a newer fairtel: this one must be upgraded (no Retry-After)

@@ -114,7 +114,7 @@ def my_usage(
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
     return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor,
-                                  catalog=svc.catalog())
+                                  catalog=svc.stored_catalog())
 
 
 @router.get("/me/subscriptions", tags=["me"])
@@ -193,7 +193,7 @@ def subscriber_usage(
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
     return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor,
-                                  catalog=svc.catalog())
+                                  catalog=svc.stored_catalog())
 
 
 @router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])

@@ -22,9 +22,10 @@ from fairtel.api._users import active_user, principal_for_api_key, revoke_token,
 from fairtel.bootstrap import App
 from fairtel.care import SlaPolicy, sla_policy
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
-from fairtel.core.settings import Settings
+from fairtel.core.errors import CatalogMissingError, ConfigError
+from fairtel.core.settings import Environment, Settings
 from fairtel.core.time import utc_now
-from fairtel.store import current_catalog, current_catalog_text
+from fairtel.store import catalog_text, current_catalog
 from fairtel.store._engine import writer
 
 if TYPE_CHECKING:
@@ -62,37 +63,127 @@ class Assistant(Protocol):
 CARE_LOG_DIR = "care"  # the conversation log's directory under the home (``cli._care.CARE_DIR``)
 
 
+LOAD_A_CATALOG = ("the operator loads one with `fairtel load DIR` (the operator's catalog.toml in DIR; `fairtel "
+                  "catalog validate FILE` checks it first); the server uses it from the next request on")
+
+
+class HomeCatalog:
+    """The home's current catalog (the version ``fairtel load`` stored last), parsed
+    once per version. Each use reads which version is current (one indexed row): a catalog loaded while the server
+    runs is in force from the next request on, never the prices of the one the server started with.
+
+    With none stored: in development the bundled demo catalog (as the command line); in test and production
+    ``CatalogMissingError`` (``catalog_missing``), never the demo's offers and prices. A stored catalog that does
+    not parse is ``ConfigError`` (``config_invalid``) in any environment, never the demo catalog in its place."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._kept: tuple[str, Catalog] | None = None  # (the current version's sha256, its catalog)
+        self._demo: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def stored(self, conn: Connection | None = None) -> Catalog | None:
+        """The stored current catalog; None when the home has none."""
+        if conn is None:
+            with self.app.db.connect() as own:
+                return self.stored(own)
+        current = current_catalog(conn)
+        if current is None:
+            return None
+        with self._lock:
+            kept = self._kept
+        if kept is not None and kept[0] == current.sha256:
+            return kept[1]
+        where = f"catalog version {current.version_id} (database)"
+        catalog, problems = parse_catalog(catalog_text(conn, current.version_id) or "", file=where)
+        if catalog is None:
+            shown = "; ".join(str(p) for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+            raise ConfigError(f"the home's current catalog, {where}, does not parse: {shown}; {LOAD_A_CATALOG}",
+                              details={"catalog_version": current.version_id})
+        with self._lock:
+            self._kept = (current.sha256, catalog)
+        return catalog
+
+    def __call__(self, conn: Connection | None = None) -> Catalog:
+        """The stored current catalog, else (development only) the demo catalog, else ``CatalogMissingError``."""
+        catalog = self.stored(conn)
+        if catalog is not None:
+            return catalog
+        env = self.app.settings.environment
+        if env is not Environment.DEVELOPMENT:
+            raise CatalogMissingError(
+                f"no tariff catalog is loaded on this server: refused in the {env.value} environment rather than "
+                f"answer with the bundled demo catalog's offers and prices; {LOAD_A_CATALOG}",
+                details={"environment": env.value})
+        if self._demo is None:
+            self._demo = load_catalog(default_catalog_path())
+        return self._demo
+
+
 def find_assistant(settings: Settings, app: App | None = None) -> Assistant | None:
     """The care assistant over this home's data, once the home has a trained intent model
-    (``fairtel assistant train``, or ``fairtel demo``); ``None`` until then, and chat says so."""
-    from fairtel.care import Assistant as CareAssistant
-    from fairtel.care import ConversationLog, load_intent_model
+    (``fairtel assistant train``, or ``fairtel demo``); ``None`` until then, and chat says so. It answers from
+    the home's current catalog (``HomeCatalog``): a home without one outside development is answered
+    ``catalog_missing`` until one is loaded."""
+    from fairtel.care import load_intent_model
 
     if app is None or not (settings.models_dir / "intents.joblib").is_file():
         return None
-    from fairtel.catalog import default_catalog_path, load_catalog, parse_catalog
-    from fairtel.store import current_catalog_text
-    from fairtel.store._care import StoreCareData
-
-    with app.db.connect() as conn:
-        text = current_catalog_text(conn)
-    catalog = parse_catalog(text)[0] if text else None
-    catalog = catalog or load_catalog(default_catalog_path())
     model = load_intent_model(settings.models_dir, train_if_missing=False)
     # warm up now, not on a subscriber's first message: the sentence encoder (embeddings extra) loads its
     # weights on first use (~1.5 s), and every first call pays its own set-up
     model.predict(["你好", "hello"])
+    return CurrentCatalogAssistant(lambda catalog: _care_assistant(settings, app, model, catalog), HomeCatalog(app))
+
+
+def _care_assistant(settings: Settings, app: App, model: Any, catalog: Catalog) -> tuple[Assistant, Callable[[Catalog], None]]:
+    """The care assistant over the home's data priced from ``catalog``, and how to price it from another."""
+    from fairtel.care import Assistant as CareAssistant
+    from fairtel.care import ConversationLog
+    from fairtel.privacy import Pseudonymizer
+    from fairtel.store._care import HomeAdvisor, StoreCareData
+
     # one policy for the reply's promise and the deadline the store writes (settings ``sla``)
     sla = sla_policy(settings.sla)
     # what the assistant writes (a complaint, a roaming cap, a redemption) is audited under the line's pseudonym
-    from fairtel.privacy import Pseudonymizer
-
     pseudonymize = Pseudonymizer(settings.secret_key.get_secret_value(), domain="msisdn")
     data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize)
     # every turn, whichever channel, goes to the log ``fairtel kpi`` reads (``<home>/care``, as the CLI's chat)
     log = ConversationLog(settings.home / CARE_LOG_DIR)
     assistant: Assistant = CareAssistant(model, data, log=log, sla=sla, home_country=settings.home_country)
-    return assistant
+
+    def use(new: Catalog) -> None:
+        data.catalog, data.tz, data.currency = new, new.operator.timezone, new.operator.currency
+        data.advisor = HomeAdvisor(data)  # its advice was priced under the catalog before
+
+    return assistant, use
+
+
+class CurrentCatalogAssistant:
+    """The care assistant answering from the home's current catalog (``catalog``, a ``HomeCatalog``): built at
+    the first message (``build``: the assistant priced from a catalog, and how to price it from another); when
+    another catalog has been loaded since the last message, its data (plans, offers and their prices, plan
+    advice, the operator's clock and currency) is priced from it before the reply, the conversations under way
+    kept. Without a catalog (outside development) each message is answered ``catalog_missing``."""
+
+    def __init__(self, build: Callable[[Catalog], tuple[Assistant, Callable[[Catalog], None]]],
+                 catalog: Callable[[], Catalog]) -> None:
+        self._build = build
+        self._catalog = catalog
+        self._built: tuple[Assistant, Callable[[Catalog], None], Catalog] | None = None
+        self._lock = threading.Lock()
+
+    def reply(self, message: str, *, msisdn: str, language: str | None) -> Any:
+        catalog = self._catalog()
+        with self._lock:
+            if self._built is None:
+                assistant, use = self._build(catalog)
+                self._built = (assistant, use, catalog)
+            assistant, use, priced = self._built
+            if priced is not catalog:
+                use(catalog)
+                self._built = (assistant, use, catalog)
+        return assistant.reply(message, msisdn=msisdn, language=language)
 
 
 class RateLimiter:
@@ -165,7 +256,7 @@ class Services:
         self._users: dict[str, tuple[float, Principal | None]] = {}
         self._verified: dict[str, Claims] = {}  # token → its claims, once the signature was checked
         self._revoked: dict[str, datetime] = {}  # ids of tokens ended by a logout → when they expire anyway
-        self._catalog: tuple[str, Catalog] | None = None
+        self.home_catalog = HomeCatalog(app)
         self._writer: tuple[Engine, Engine] | None = None  # (the home's engine, its ``writer``)
         self._lock = threading.Lock()
 
@@ -285,19 +376,13 @@ class Services:
 
     # --- the catalog in force -------------------------------------------------------------------------
     def catalog(self) -> Catalog:
-        """The database's current catalog (the package's demo catalog when none was loaded), cached by version."""
-        with self.app.db.connect() as conn:
-            current = current_catalog(conn)
-            key = current.sha256 if current is not None else "default"
-            with self._lock:
-                if self._catalog is not None and self._catalog[0] == key:
-                    return self._catalog[1]
-            text = current_catalog_text(conn) if current is not None else None
-        catalog: Catalog | None = None
-        if text is not None:
-            catalog, _problems = parse_catalog(text, file="catalog (database)")
-        if catalog is None:
-            catalog = load_catalog(default_catalog_path())
-        with self._lock:
-            self._catalog = (key, catalog)
-        return catalog
+        """The home's current catalog (``HomeCatalog``): a catalog loaded while the server runs is in force from
+        the next request on; with none stored, the demo catalog in development, else ``catalog_missing``."""
+        return self.home_catalog()
+
+    def stored_catalog(self) -> Catalog | None:
+        """The home's current catalog, or None when none is stored (never the demo catalog): for what only names
+        entries of the catalog (plans, zones, offers) and can fall back on their ids."""
+        if self.app.settings.environment is Environment.DEVELOPMENT:
+            return self.home_catalog()
+        return self.home_catalog.stored()

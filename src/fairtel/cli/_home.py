@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from fairtel.core.errors import FairtelError, InvalidInputError
+from fairtel.core.errors import CatalogMissingError, InvalidInputError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -16,13 +16,6 @@ if TYPE_CHECKING:
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
     from fairtel.core.time import Period
-
-
-class CatalogMissingError(FairtelError):
-    """No tariff catalog stored in the home and none given, outside development: rating, billing and what reads
-    prices refuse rather than price with the demo operator's catalog."""
-
-    code = "catalog_missing"
 
 
 LOAD_A_CATALOG = ("load one: `fairtel load DIR` with the operator's catalog.toml in DIR (`fairtel catalog validate "

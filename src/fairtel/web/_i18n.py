@@ -358,6 +358,7 @@ ERRORS_ZH: dict[str, str] = {
     "currency_mismatch": "币种不一致，无法处理。",
     "line_not_in_service": "该号码已停机或销户，无法办理。",
     "assistant_unavailable": "智能助手暂不可用。",
+    "catalog_missing": "资费目录尚未加载，暂不可用。",
     "finding_resolution_invalid": "该异常扣费无法按此方式处理（可能已处理或尚未出账）。",
     "fraud_case_transition": "该欺诈案件已有决定，无法再次处理。",
     "database_unavailable": "数据库暂时无法连接，请稍后再试。",
