@@ -41,9 +41,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "item": "次",
         "min": "分", "sec": "秒", "refund": "退款", "credit": "减免", "debit": "补收", "note": "对方号码已部分隐藏。套餐内用量不收费。",
         "tax_included": "含税费 {amount}",
-        "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）", "line_suspended": "停机后产生的用量",
-        "held_note": "以下用量发生在号码停机之后：已按资费计价，但未计入本账单，也不在本期应付金额内。"
-                     "经核实确为您本人使用后才会另行收取（以调整项列入以后的账单），否则不予收取。",
+        "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）",
+        "held_note": "以下用量已按资费计价，但未计入本账单，也不在本期应付金额内。",
         "refused": "未计费：没有已确认的订购可支持此扣费，不在本期应付内；同意校验：{verdict}",
     },
     "en": {
@@ -60,13 +59,45 @@ _TEXT: dict[str, dict[str, str]] = {
         "note": "Other parties' numbers are partly hidden. Usage within an allowance is not charged.",
         "tax_included": "tax {amount} included",
         "held": "Held, not billed", "held_total": "Total held (not in the total due)",
-        "line_suspended": "usage after the line's suspension",
-        "held_note": "The usage below was made after the line was suspended. It is priced but not on this bill and not in "
-                     "the total due: it is charged (as an adjustment on a later bill) only once confirmed as yours, "
-                     "otherwise never.",
+        "held_note": "The usage below is priced but not on this bill and not in the total due.",
         "refused": "not billed: no confirmed subscription covers this charge, not in the total due; consent check: {verdict}",
     },
 }
+# Why usage is held off the bill (``rating.HoldReason``), as the statement words it: per language and reason, the
+# note on each held row and the sentence the held section opens with. Usage after a suspension is charged only if
+# released (``fairtel bill release``: a debit entry, with its tax, on a later bill); usage after the line closed or
+# before it was activated is never released, only written off (as ``fairtel explain`` says). A reason not worded
+# here is said in general words, never as its code.
+_HOLD_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "zh": {
+        "line_suspended": ("停机后产生的用量，经核实确为本人使用后才收取",
+                           "号码停机之后产生的用量，经核实确为您本人使用后才会另行收取（连同税费，以调整项列入以后的账单），"
+                           "否则不予收取。"),
+        "line_closed": ("销户后产生的用量，不会向您收取", "号码销户之后产生的用量不是您的用量，不会向您收取。"),
+        "before_activation": ("入网前产生的用量，不会向您收取", "号码入网之前产生的用量不是您的用量，不会向您收取。"),
+    },
+    "en": {
+        "line_suspended": ("usage after the line's suspension, charged only once confirmed as yours",
+                           "Usage after the line's suspension is charged (with its tax, as an adjustment on a later bill) "
+                           "only once confirmed as yours, otherwise never."),
+        "line_closed": ("usage after the line was closed, never charged to you",
+                        "Usage after the line was closed is not yours: it is never charged to you."),
+        "before_activation": ("usage before the line was activated, never charged to you",
+                              "Usage before the line was activated is not yours: it is never charged to you."),
+    },
+}
+_HOLD_OTHER: dict[str, tuple[str, str]] = {  # a hold reason the statement has no words of its own for
+    "zh": ("暂不收取，详情请咨询客服", "因其他原因未计入账单的用量暂不收取，详情请咨询客服。"),
+    "en": ("not charged; ask customer care", "Usage held for another reason is not charged; ask customer care about it."),
+}
+
+
+def _hold_words(reason: str | None, language: str) -> tuple[str, str]:
+    """The note on a held row and the sentence of the held section for hold ``reason`` (``_HOLD_TEXT``); general
+    words for a reason not known here (or none), so a customer document never shows a code."""
+    return _HOLD_TEXT[language].get(reason or "", _HOLD_OTHER[language])
+
+
 _PERCENT = re.compile(r"\d+(\.\d+)?%$")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
@@ -92,6 +123,7 @@ class StatementLine:
     amount_minor: int
     description: str
     allowance_name: str | None = None  # the allowance's name in the statement's language
+    hold: str | None = None  # a held line's hold reason (``rating.HoldReason``); None on the bill's lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +134,7 @@ class Statement:
     operator_name: str
     lines: tuple[StatementLine, ...]
     timezone: str = "UTC"  # the operator's clock: lines and the issue time are shown on it
-    # usage held off the bill (made after the line's suspension): shown apart, never in the total
+    # usage held off the bill (after the line's suspension or closing, before its activation): apart, never in the total
     held: tuple[StatementLine, ...] = ()
 
     @property
@@ -317,8 +349,9 @@ def build_statement(
 ) -> Statement:
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
     ``usage``: the clean usage records, for the other party's number (shown masked); ``held``: the usage lines
-    its run held off it (``BillRun.held``: made after the line's suspension), listed apart with what they would
-    cost and why they are held, never added to the total. ``adjustments``: the ledger entries its adjustment lines
+    its run held off it (``BillRun.held``: made after the line's suspension or closing, or before its activation),
+    listed apart with what they would cost and, in words, why they are held and whether they may ever be charged
+    (``held_note``), never added to the total. ``adjustments``: the ledger entries its adjustment lines
     carry (by id), so that each line says the tax its amount includes (a refund gives back the tax the bill that
     charged it charged; a rerate entry is taxed as its bill was). ``refused``: the period's rated lines (the lake's
     ``rated``): the value-added charges of this line the consent gate refused (a verdict other than ``consented``,
@@ -342,15 +375,14 @@ def build_statement(
         direction = row["direction"] if row["kind"] in (LineKind.VOICE, LineKind.SMS) else None
         text = line_text(row["kind"], rule_id=row["rule_id"], catalog=catalog, language=lang,
                          zone_id=row["zone"], roaming_country=row["roaming_country"])
-        reason = row.get("verdict") if section == _HELD else None
-        if reason:
-            words = _TEXT[lang].get(str(reason), str(reason))
-            text = with_note(text, words, lang)
+        reason = (str(row.get("verdict") or "") or None) if section == _HELD else None
+        if section == _HELD:
+            text = with_note(text, _hold_words(reason, lang)[0], lang)
         return StatementLine(
             section, row["started_at"].astimezone(tz) if row["started_at"] else None, row["kind"], direction,
             mask_msisdn(peer) if peer else None, row["quantity"], row["unit"], row["rule_id"], row["allowance_id"],
             row["allowance_used"] or None, int(row["amount_minor"]), text,
-            _named(catalog, "allowance", row["allowance_id"], lang) if row["allowance_id"] else None,
+            _named(catalog, "allowance", row["allowance_id"], lang) if row["allowance_id"] else None, reason,
         )
 
     mine = own(billed)
@@ -500,6 +532,18 @@ def issued_text(st: Statement) -> str:
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"
 
 
+def held_note(st: Statement) -> str:
+    """The sentence the held section opens with: the held usage is not in the total, then, for each reason its lines
+    are held for, whether it may ever be charged (after a suspension: only once confirmed; after the line closed or
+    before it was activated: never; any other reason: not charged, ask customer care)."""
+    t = _TEXT[st.language]
+    order = {r: i for i, r in enumerate(_HOLD_TEXT[st.language])}
+    reasons = sorted({line.hold if line.hold in order else None for line in st.held},
+                     key=lambda r: order.get(r or "", len(order)))
+    said = [_hold_words(r, st.language)[1] for r in reasons]
+    return ("" if st.language == Language.ZH else " ").join([t["held_note"], *said])
+
+
 def statement_csv(st: Statement) -> str:
     """The statement as CSV: a header in the statement's language, one row per line, then the total row
     (section ``total``, or the credit balance when below zero), which equals the sum of the rows above it."""
@@ -512,7 +556,7 @@ def statement_csv(st: Statement) -> str:
     w.writerow([_total_label(st), "", "", "", "", "", "", "", "", _money(st.bill.total_minor, st.bill.currency),
                 st.bill.currency, st.bill.bill_id])
     if st.held:  # after the total, which they are not part of
-        w.writerow([t["held"], "", "", "", "", "", "", "", "", "", "", t["held_note"]])
+        w.writerow([t["held"], "", "", "", "", "", "", "", "", "", "", held_note(st)])
         for line in st.held:
             w.writerow(_cells(st, line))
         w.writerow([t["held_total"], "", "", "", "", "", "", "", "", _money(st.held_minor, st.bill.currency),
@@ -565,6 +609,6 @@ def _held_html(st: Statement, head: str) -> str:
         del cells[COLUMNS.index("currency")]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     total = f"{escape(_money(st.held_minor, st.bill.currency))} {escape(st.bill.currency)}"
-    return (f"<h2>{escape(t['held'])}</h2><p>{escape(t['held_note'])}</p>"
+    return (f"<h2>{escape(t['held'])}</h2><p>{escape(held_note(st))}</p>"
             f"<table class=\"held\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<table class=\"held-total\"><tr><th>{escape(t['held_total'])}</th><td>{total}</td></tr></table>")
