@@ -105,11 +105,11 @@ def test_consent_check_and_state(tmp_path: Path) -> None:
     assert checked.exit_code == 1  # the file has one malformed line
     report = json.loads(checked.stdout)
     assert (report["read"], report["accepted"]) == (4, 3) and report["problems"][0].endswith(":4: not valid JSON: Expecting property name enclosed in double quotes at column 2")
-    state = runner.invoke(app, ["consent", "state", events, "--at", "2026-09-05T00:00:00+08:00", "--json"])
+    state = runner.invoke(app, ["consent", "state", events, "--home", str(tmp_path / "h"), "--at", "2026-09-05T00:00:00+08:00", "--json"])
     assert state.exit_code == 0, state.output
     (sub,) = json.loads(state.stdout)["subscriptions"]
     assert (sub["subscription_id"], sub["state"], sub["confirmation"]) == ("s1", "confirmed", "valid")
-    later = json.loads(runner.invoke(app, ["consent", "state", events, "--at", "2026-09-11T00:00:00+08:00", "--json"]).stdout)
+    later = json.loads(runner.invoke(app, ["consent", "state", events, "--home", str(tmp_path / "h"), "--at", "2026-09-11T00:00:00+08:00", "--json"]).stdout)
     assert later["subscriptions"][0]["state"] == "cancelled"
 
 

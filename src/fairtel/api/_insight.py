@@ -29,7 +29,7 @@ from fairtel.kpi import (
     lines_in_service_by_period,
     sla_attainment,
 )
-from fairtel.privacy import Permission
+from fairtel.privacy import Permission, hide_identity_numbers
 from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, complaint_facts
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import text_problem
@@ -346,6 +346,6 @@ def answer_survey(acc: Access, body: SurveyIn) -> SurveyOut:
     # attempt in the audit (marked failed)
     acc.audit("survey.answer", f"survey/{sid}", msisdn=msisdn, reason=OWN_DATA)
     acc.conn.execute(
-        table_of(Survey).insert().values(survey_id=sid, msisdn=msisdn, score=body.score, answered_at=acc.now, channel=body.channel, comment=body.comment)
+        table_of(Survey).insert().values(survey_id=sid, msisdn=msisdn, score=body.score, answered_at=acc.now, channel=body.channel, comment=None if body.comment is None else hide_identity_numbers(body.comment))
     )
     return SurveyOut(survey_id=sid, score=body.score, answered_at=acc.now)

@@ -15,6 +15,13 @@ finding and case ids and tokens derive from it). The backup takes them in one co
   never looks whole; ``DEST/fairtel-backup.json`` says what it holds (the fairtel version, the schema revision,
   files and bytes).
 
+The copy holds every subscriber's data and, in a home without ``FAIRTEL_SECRET_KEY``, the key that reverses their
+pseudonyms: the largest export the home makes. Each backup is recorded in the home's access audit (``home.backup``,
+role ``cli``, no subject) before anything is copied, once the locks are held: who ran it (``--actor`` or the OS
+user, always named), when, the destination and the host it is on, how many subscribers the copy holds and whether
+it holds the key. The copy's database holds the row too (a PostgreSQL dump taken after it does). If it cannot be written, nothing is copied; a backup
+that fails later keeps its row (part of the data may have been written before the partial copy was removed).
+
 A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is printed), while the writers are
 still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
 ``FAIRTEL_SECRET_KEY`` when one is set (keyed pseudonyms and tokens derive from it); when none is, the copied
@@ -33,17 +40,21 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fairtel.cli._context import home_of
 from fairtel.cli._ui import console, fail, print_json
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
+
+if TYPE_CHECKING:
+    from fairtel.core.settings import Settings
 
 MANIFEST = "fairtel-backup.json"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -133,8 +144,30 @@ def _database(settings: Any) -> dict[str, Any]:
                             f"--port={u.port or 5432} --username={u.username or ''} {u.database or ''}".replace(" --username= ", " ")}
 
 
-def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
-    """Copy ``settings.home`` to ``dest`` (which must not exist, or be an empty directory), as the module says."""
+def _audit_backup(settings: Settings, home: Path, dest: Path, database: dict[str, Any], ctx: typer.Context | None) -> None:
+    """The access-audit row of a backup about to be taken (the module says what it records)."""
+    from sqlalchemy import func, select
+
+    from fairtel.bootstrap import bootstrap, home_id
+    from fairtel.cli._audit import audit_change
+    from fairtel.core.settings import SECRET_FILE
+    from fairtel.store import Subscriber
+    from fairtel.store._schema import table_of
+
+    with bootstrap(settings) as fapp, fapp.db.begin() as conn:
+        fapp.settings.secret_key.get_secret_value()  # a home without a secret has its key made now: the copy holds it
+        subscribers = conn.execute(select(func.count()).select_from(table_of(Subscriber))).scalar_one()
+        key = ("the home's key (secret.key), which reverses the pseudonyms" if (home / SECRET_FILE).is_file()
+               else "not the key (FAIRTEL_SECRET_KEY is set outside the home)")
+        db = "the database" if database["in_backup"] else f"not the {database['backend']} database (pg_dump it)"
+        audit_change(ctx, fapp, conn, action="home.backup", resource=f"home/{home_id(home) or home.name}",
+                     reason=f"backup of the home {home} to {dest} on host {socket.gethostname()}: the data of "
+                            f"{subscribers} subscriber{'' if subscribers == 1 else 's'}, {db}, the lake, {key}")
+
+
+def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) -> dict[str, Any]:
+    """Copy ``settings.home`` to ``dest`` (which must not exist, or be an empty directory), as the module says,
+    recorded in the home's access audit first (``ctx``: the command, naming who ran it)."""
     from fairtel import __version__
     from fairtel.bootstrap import home_id
     from fairtel.mediation import LockedError, mediation_lock
@@ -156,6 +189,7 @@ def backup_home(settings: Any, dest: Path) -> dict[str, Any]:
     started = datetime.now(UTC)
     try:
         with mediation_lock(home, holder="a backup"), _run_locks(home / "lake") as locks:
+            _audit_backup(settings, home, dest, database, ctx)  # before anything is copied: the copy holds the row
             partial.mkdir(parents=True)
             os.chmod(partial, _DIR_MODE)  # before anything is copied into it
             for root, dirs, names in os.walk(home):
@@ -217,11 +251,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Copy the home, consistently, to DEST: a directory that is itself a home (restore: put it back as the
-        home). Refused while an ingest, a watch or a rating/bill run writes the home."""
+        home). Refused while an ingest, a watch or a rating/bill run writes the home. Recorded in the access audit
+        (who, when, where to) before anything is copied."""
         from fairtel.core.settings import load_settings
 
         try:
-            out = backup_home(load_settings(home=home_of(ctx, home)), dest)
+            out = backup_home(load_settings(home=home_of(ctx, home)), dest, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:

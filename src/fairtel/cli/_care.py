@@ -218,8 +218,12 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
 
 # -- complaints and surveys ---------------------------------------------------------------------------------
 def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """The complaints as ``care complaints`` shows them: the subscriber's words with any ID-card or bank-card
+    number in them hidden (``[身份证号 ID number]``), as the API shows them, also in a complaint stored before
+    those were hidden on the way in."""
     from sqlalchemy import select
 
+    from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Complaint
     from fairtel.store._schema import table_of
 
@@ -230,7 +234,8 @@ def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str,
     with fapp.db.connect() as conn:
         return [
             {"complaint_id": r.complaint_id, "msisdn": r.msisdn, "category": r.category, "channel": r.channel,
-             "status": r.status, "opened_at": r.opened_at, "closed_at": r.closed_at, "text": r.text,
+             "status": r.status, "opened_at": r.opened_at, "closed_at": r.closed_at,
+             "text": hide_identity_numbers(r.text) if r.text else r.text,
              "lifecycle": r.lifecycle, "due_at": r.due_at, "escalation_level": r.escalation_level}
             for r in conn.execute(q)
         ]
@@ -238,12 +243,14 @@ def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str,
 
 def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     """Complaints of an operator directory (``complaints.jsonl``: complaint_id, msisdn, at, category,
-    channel, text); a complaint already stored is skipped."""
+    channel, text); a complaint already stored is skipped. ID-card and bank-card numbers in the text are
+    never stored: each is replaced by its mark (``[身份证号 ID number]``)."""
     from sqlalchemy import select
 
     from fairtel.care import parse_category, resolve_due
     from fairtel.cli._surveys import ImportedIds
     from fairtel.core.time import parse_rfc3339
+    from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Complaint, ComplaintEvent
     from fairtel.store._schema import table_of
 
@@ -260,7 +267,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
             row = {
                 "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
                 "opened_at": opened_at, "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
-                "text": str(obj.get("text") or ""), "lifecycle": "opened", "due_at": resolve_due(category, opened_at, sla),
+                "text": hide_identity_numbers(str(obj.get("text") or "")), "lifecycle": "opened", "due_at": resolve_due(category, opened_at, sla),
                 "escalation_level": 0,
             }
             if seen.check(n, row, "complaint_id"):
@@ -305,10 +312,13 @@ def _audit_as(fapp: App, actor: str, role: str, ctx: typer.Context | None = None
 def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str | None, by: str,
          ctx: typer.Context | None = None) -> ComplaintRecord:
     """One lifecycle move through the store (checked, recorded in the history and the access audit, which names
-    the subscriber shown by the move's answer)."""
+    the subscriber shown by the move's answer). An ID-card or bank-card number in ``note`` is not stored: its
+    mark is."""
     from fairtel.core.time import utc_now
+    from fairtel.privacy import hide_identity_numbers
     from fairtel.store import move_complaint
 
+    note = None if note is None else hide_identity_numbers(note)
     with fapp.db.begin() as conn:
         return move_complaint(conn, complaint_id, to, at=utc_now(), audit=_audit_as(fapp, by, "agent", ctx), note=note,
                               refund=refund, policy=sla_of(fapp))
@@ -349,6 +359,17 @@ def _note_shown(note: str | None, msisdn: str, home_country: str | None = None) 
     return replace_numbers(note, shown, standalone=True)
 
 
+def _record_shown(rec: ComplaintRecord, home_country: str | None = None) -> ComplaintRecord:
+    """A complaint as the command line shows it: its words with ID-card and bank-card numbers hidden (as the API
+    shows them), its history's notes as ``_note_shown`` shows them."""
+    from dataclasses import replace
+
+    from fairtel.privacy import hide_identity_numbers
+
+    return replace(rec, text=hide_identity_numbers(rec.text) if rec.text else rec.text,
+                   history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country)) for e in rec.history))
+
+
 def _register_lifecycle(sub: typer.Typer) -> None:
     def _run(ctx: typer.Context, complaint_id: str, to: str, note: str | None, refund: str | None, by: str,
              as_json: bool, home: Path | None) -> None:
@@ -357,13 +378,8 @@ def _register_lifecycle(sub: typer.Typer) -> None:
             rec = move(fapp, complaint_id, to, note=note, refund=refund, by=by, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        if as_json:  # the history's notes as complaint-history shows them: a third party's number masked
-            from dataclasses import replace
-
-            home_country = fapp.settings.home_country
-            rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country))
-                                             for e in rec.history))
-            print_json(rec.to_dict())
+        if as_json:  # as complaint-history shows it: a third party's number masked, no ID-card number
+            print_json(_record_shown(rec, fapp.settings.home_country).to_dict())
         else:
             console.print(f"complaint {complaint_id} {rec.status}", highlight=False)
 
@@ -399,8 +415,6 @@ def _register_lifecycle(sub: typer.Typer) -> None:
     def history_cmd(ctx: typer.Context, complaint_id: IdArg, as_json: JsonOpt = False, home: HomeOpt = None) -> None:
         """A complaint's history: every move and escalation, oldest first (events implied by a status set
         outside the lifecycle are marked unrecorded)."""
-        from dataclasses import replace
-
         from fairtel.cli._audit import audit_shown
         from fairtel.store import get_complaint
 
@@ -412,9 +426,7 @@ def _register_lifecycle(sub: typer.Typer) -> None:
                             subjects=[rec.msisdn], what=f"complaint {complaint_id} and its history", conn=conn)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
-        home_country = fapp.settings.home_country
-        rec = replace(rec, history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country))
-                                         for e in rec.history))
+        rec = _record_shown(rec, fapp.settings.home_country)
         if as_json:
             print_json(rec.to_dict())
             return
@@ -464,7 +476,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """List complaints, the newest first (numbers and words in clear: recorded in the access audit)."""
+        """List complaints, the newest first (numbers and words in clear: recorded in the access audit; ID-card
+        and bank-card numbers in the words hidden)."""
         from fairtel.cli._audit import audit_shown, plural
 
         try:
@@ -491,11 +504,13 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """Record a complaint."""
+        """Record a complaint (an ID-card or bank-card number in the text is stored as its mark, never as written)."""
         from fairtel.care import ComplaintRequest, classify_complaint, parse_category
         from fairtel.cli._home import home_catalog
+        from fairtel.privacy import hide_identity_numbers
         from fairtel.store import StoreCareData
 
+        text = hide_identity_numbers(text)
         try:
             fapp = app_for(ctx, home)
             cat = parse_category(category) if category else classify_complaint(text)
@@ -538,13 +553,15 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """Record one NPS answer."""
+        """Record one NPS answer (an ID-card or bank-card number in the comment is stored as its mark)."""
         from fairtel.care import check_score, nps_group
         from fairtel.core.ids import new_id
         from fairtel.core.time import utc_now
+        from fairtel.privacy import hide_identity_numbers
         from fairtel.store import Survey, get_subscriber
         from fairtel.store._schema import table_of
 
+        comment = None if comment is None else hide_identity_numbers(comment)
         try:
             value = check_score(score)
             fapp = app_for(ctx, home)

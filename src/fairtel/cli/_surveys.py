@@ -14,10 +14,12 @@ if TYPE_CHECKING:
 
 
 def import_surveys(fapp: App, path: Path) -> dict[str, int]:
-    """``surveys.jsonl``: survey_id, msisdn, answered_at (RFC 3339), score (0-10), channel, comment."""
+    """``surveys.jsonl``: survey_id, msisdn, answered_at (RFC 3339), score (0-10), channel, comment. An ID-card or
+    bank-card number in a comment is never stored: its mark (``[身份证号 ID number]``) is."""
     from sqlalchemy import select
 
     from fairtel.core.time import parse_rfc3339
+    from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Survey
     from fairtel.store._schema import table_of
 
@@ -51,7 +53,7 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
         comment = obj.get("comment")
         row = {"survey_id": str(obj["survey_id"]), "msisdn": str(obj["msisdn"]), "score": score,
                "answered_at": answered, "channel": str(obj.get("channel") or "sms")[:16],
-               "comment": None if comment is None else str(comment)}
+               "comment": None if comment is None else hide_identity_numbers(str(comment))}
         if not seen.check(n, row, "survey_id"):
             continue
         rows.append(row)
