@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from fairtel.api import _admin, _cases, _customers, _insight, _subscriptions, _tickets
+from fairtel.api import _admin, _cases, _customers, _export, _insight, _subscriptions, _tickets
 from fairtel.api._access import Access
 from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
@@ -158,6 +159,30 @@ def survey(acc: Acc, body: _insight.SurveyIn) -> _insight.SurveyOut:
     return _insight.answer_survey(acc, body)
 
 
+ExportMonths = Annotated[int, Query(ge=1, le=_export.MAX_USAGE_MONTHS, description="How many of the latest months' usage "
+                                    "records to list one by one (earlier months: their summary only).")]
+ExportFormat = Annotated[str, Query(alias="format", pattern="^(json|zip)$", description="json (one document) or zip "
+                                                                                      "(export.json and a CSV for each list).")]
+_EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "Everything held about the line", "content": {"application/json": {}, "application/zip": {}}}}
+
+
+def _data_export(acc: Access, svc: Svc, msisdn: str, months: int, fmt: str) -> Response:
+    export = _export.data_export(acc, msisdn, lake=svc.app.lake, catalog=svc.stored_catalog(), months=months)
+    headers = {"Cache-Control": "no-store"}
+    if fmt == "zip":
+        name = f"fairtel-data-export-{acc.now.date().isoformat()}.zip"  # never the number: file names end up in logs
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(_export.export_zip(export), media_type="application/zip", headers=headers)
+    return JSONResponse(export, headers=headers)
+
+
+@router.get("/me/data-export", tags=["me"], response_model=None, responses=_EXPORT_RESPONSES,
+            summary="Everything held about my line, in one export (a data access request; audited)")
+def my_data_export(acc: Acc, svc: Svc, months: ExportMonths = _export.USAGE_MONTHS, fmt: ExportFormat = "json") -> Response:
+    return _data_export(acc, svc, acc.own_msisdn(), months, fmt)
+
+
 @router.post("/chat", tags=["me"], summary="Ask the assistant (503 assistant_unavailable until one is trained)")
 def chat(acc: Acc, svc: Svc, body: ChatIn) -> _customers.ChatOut:
     return _customers.chat(acc, svc.assistant, body.message, language=body.language)
@@ -199,6 +224,13 @@ def subscriber_usage(
 @router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])
 def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscriptions.SubscriptionOut]:
     return _subscriptions.subscriptions(acc, svc.catalog(), msisdn)
+
+
+@router.get("/subscribers/{msisdn}/data-export", tags=["customers"], response_model=None, responses=_EXPORT_RESPONSES,
+            summary="Everything held about a customer's line, for their data access request (an agent handling them; audited)")
+def subscriber_data_export(acc: Acc, svc: Svc, msisdn: str, months: ExportMonths = _export.USAGE_MONTHS,
+                           fmt: ExportFormat = "json") -> Response:
+    return _data_export(acc, svc, msisdn, months, fmt)
 
 
 def _bill(acc: Access, bill_id: str) -> _customers.BillOut:
