@@ -10,7 +10,9 @@ refused attempt to open a subscriber is recorded as such (``failure_audit``): pr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -20,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from fairtel.api._errors import NoAssignmentError
+from fairtel.api._errors import NoAssignmentError, NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Principal
 from fairtel.care import DEFAULT_SLA, SlaPolicy
 from fairtel.core.errors import NotFoundError, PermissionDeniedError
@@ -37,7 +39,7 @@ from fairtel.privacy import (
     view_of,
 )
 from fairtel.privacy._roles import View
-from fairtel.store import AgentAssignment, access_row, record_accesses
+from fairtel.store import AgentAssignment, User, access_row, record_accesses
 from fairtel.store._schema import table_of
 
 if TYPE_CHECKING:
@@ -70,6 +72,9 @@ class Pseudonyms:
         self.msisdn_pads = self._msisdn.hmac_pads
         self._login = Pseudonymizer(key, domain="login")
         self.login = lru_cache(maxsize=4096)(self._login_name)
+        # any name as its keyed pseudonym, number or not: a name typed at a login that no login has (a
+        # password typed into the wrong field, say) is recorded so, never as typed
+        self.login_keyed = lru_cache(maxsize=4096)(self._login.__call__)
 
     def _login_name(self, username: str) -> str:
         """A login's name as the audit records it and others read it: a name holding a number (a login named by
@@ -393,3 +398,113 @@ class Access:
         self.conn.execute(update(t).where(t.c.assignment_id == assignment_id).values(released_at=self.now))
         self._assigned = None
         self.audit("assignment.release", f"{row.reference_kind}/{row.reference_id}", msisdn=row.msisdn, reason="released")
+
+
+# --- logins ----------------------------------------------------------------------------------------------
+LOGIN_SUCCEEDED = "login.succeeded"
+LOGIN_FAILED = "login.failed"
+LOGIN_RATE_LIMITED = "login.rate_limited"
+NO_ROLE = "none"  # the role of a login attempt under a name no login has
+_LIMITED_QUIET_S = 60.0  # refused (rate-limited) attempts from one client: one row a minute, with their count
+
+
+class LoginAudit:
+    """Login attempts on record in the access audit, the API's and the console's alike: each one that succeeded
+    (``login.succeeded``), was refused for a wrong name or password or a disabled login (``login.failed``), or
+    was refused unchecked because its client or its name tried too often (``login.rate_limited``).
+
+    A row names the login as the audit names the actors of other rows (``Pseudonyms.login``); a name no login has
+    is kept as its keyed pseudonym only (``Pseudonyms.login_keyed``: it may be a password typed in the wrong
+    field, or a number), and a search by that name finds it. Its role is the login's (``none``: no such login);
+    its subject, a subscriber login's line, so that a subscriber's trail shows the guesses at their password. The
+    reason says the outcome and the client address. The password is never recorded, nor anything derived from it.
+
+    A rate-limited attempt costs its sender nothing, so each one is not a row: the first from a client address
+    (an IPv6 /64 is one client) is, then at most one a minute from that address, saying how many were refused
+    since the last. Rows are committed (``write``) before the answer: no token without its row."""
+
+    def __init__(
+        self,
+        pseudonyms: Pseudonyms,
+        *,
+        connect: Callable[[], AbstractContextManager[Connection]],
+        write: Callable[[Sequence[dict[str, Any]]], None],
+        quiet_s: float = _LIMITED_QUIET_S,
+    ) -> None:
+        self.pseudonyms = pseudonyms
+        self._connect = connect
+        self._write = write
+        self._quiet_s = quiet_s
+        self._limited: dict[str, tuple[float, int]] = {}  # client → (when its last row was written, refused since)
+        self._lock = threading.Lock()
+
+    def log_in(
+        self,
+        check: Callable[[str, str], Callable[[], None]],
+        *,
+        client: str,
+        username: str,
+        password: str,
+        resource: str,
+        request_id: str | None = None,
+    ) -> Principal:
+        """Check a login with ``check(client, username)`` (the rate limits, ``Services.check_login``: raises
+        ``RateLimitedError``, or returns what to call on success), then its password; record the attempt and
+        return who logged in, or raise what refused it (``RateLimitedError``, ``NotAuthenticatedError``)."""
+        from fairtel.api._users import authenticate  # not at import: the users' module is the API's
+
+        try:
+            succeeded = check(client, username)
+        except RateLimitedError as exc:
+            self._rate_limited(exc, client=client, username=username, resource=resource, request_id=request_id)
+            raise
+        refused: NotAuthenticatedError | None = None
+        with self._connect() as conn:  # closed before the row is written: a reader open on SQLite holds up writers
+            try:
+                who: Principal | None = authenticate(conn, username, password)
+            except NotAuthenticatedError as exc:
+                who, refused = None, exc
+            outcome = "succeeded" if who is not None else "refused: wrong username or password, or the login is disabled"
+            row = self._row(conn, LOGIN_SUCCEEDED if who is not None else LOGIN_FAILED, username, client=client,
+                            resource=resource, request_id=request_id, outcome=outcome)
+        self._write([row])
+        if who is None:
+            assert refused is not None
+            raise refused
+        succeeded()
+        return who
+
+    def _rate_limited(self, exc: RateLimitedError, *, client: str, username: str, resource: str, request_id: str | None) -> None:
+        from fairtel.api._services import client_key  # the limiter's own notion of a client (an IPv6 /64)
+
+        key, now = client_key(client), time.monotonic()
+        with self._lock:
+            last, refused = self._limited.get(key, (None, 0))
+            if last is not None and now - last < self._quiet_s:
+                self._limited[key] = (last, refused + 1)
+                return
+            self._limited[key] = (now, 0)
+            if len(self._limited) > 100_000:  # forget clients quiet for long
+                self._limited = {k: v for k, v in self._limited.items() if now - v[0] < self._quiet_s}
+        wait = exc.details.get("retry_after_s")
+        outcome = "refused unchecked: too many attempts" + (f" (retry after {wait} s)" if wait else "")
+        if refused:
+            outcome += f"; {refused} more refused so from this client since the last such row"
+        with self._connect() as conn:
+            row = self._row(conn, LOGIN_RATE_LIMITED, username, client=client, resource=resource, request_id=request_id,
+                            outcome=outcome)
+        self._write([row])
+
+    def _row(self, conn: Connection, action: str, username: str, *, client: str, resource: str, request_id: str | None,
+             outcome: str) -> dict[str, Any]:
+        t = table_of(User)
+        known = conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
+        if known is None:
+            actor, role, subject = self.pseudonyms.login_keyed(username), NO_ROLE, None
+        else:
+            actor, role = self.pseudonyms.login(username), str(known.role)
+            subject = self.pseudonyms.msisdn(known.msisdn) if known.msisdn else None
+        return access_row(
+            actor=actor[:64], role=role, action=action, resource=resource[:255], subject_msisdn_pseudonym=subject,
+            reason=f"{outcome}; from {client[:100]}", request_id=request_id,
+        )

@@ -59,8 +59,8 @@ def search_audit(
     acc.require(Permission.AUDIT_READ)
     t = table_of(AccessAudit)
     q = select(t).order_by(t.c.at.desc(), t.c.audit_id.desc())
-    if actor:
-        q = q.where(t.c.actor.in_(sorted({actor, acc.pseudonyms.login(actor)})))
+    if actor:  # as written, as the audit names it, and as a login attempt under a name no login has is kept
+        q = q.where(t.c.actor.in_(sorted({actor, acc.pseudonyms.login(actor), acc.pseudonyms.login_keyed(actor)})))
     if not msisdn and subject and _NUMBER_AS_WRITTEN.fullmatch(subject.strip()) and number_digits(subject):
         msisdn = subject  # a number given as the subject (a pseudonym is a letter and 20 characters)
     numbers = searched_numbers(acc.conn, msisdn) if msisdn else []
@@ -76,7 +76,7 @@ def search_audit(
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
     # a search by a subscriber is a look at that subscriber: it is recorded with their pseudonym (each of them,
     # when the number written could be any of several lines)
-    reason = f"audit search ({len(rows)} rows)"
+    reason = f"audit search ({len(rows)} rows{_searched(acc, actor=actor, action=action, since=since, until=until, cursor=cursor)})"
     if numbers:
         acc.audit_list("audit.search", "access_audit", numbers, reason=reason)
     else:
@@ -91,6 +91,24 @@ def search_audit(
         ],
         next_cursor=nxt,
     )
+
+
+def _searched(acc: Access, *, actor: str | None, action: str | None, since: datetime | None, until: datetime | None,
+              cursor: str | None) -> str:
+    """What an audit search asked for besides its subject (kept as the rows' subject): the actor as the audit names
+    them (a name holding a number: its pseudonym), the actions, the time range, and whether it was a next page."""
+    asked = []
+    if actor:
+        asked.append(f"actor {acc.pseudonyms.login(actor)[:64]}")
+    if action:
+        asked.append(f"action {action[:64]}")
+    if since:
+        asked.append(f"since {since.isoformat()}")
+    if until:
+        asked.append(f"until {until.isoformat()}")
+    if cursor:
+        asked.append("a next page")
+    return "; " + ", ".join(asked) if asked else ""
 
 
 # A number as people write it: digits in groups, with spaces or dashes (``138 0013 8000``, ``138-0013-8000``),

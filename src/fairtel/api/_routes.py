@@ -17,7 +17,6 @@ from fairtel.api._access import Access
 from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
-from fairtel.api._users import authenticate
 from fairtel.care import ComplaintCategory
 from fairtel.core.errors import NotFoundError, PermissionDeniedError
 
@@ -72,10 +71,10 @@ class DismissIn(BaseModel):
 
 @router.post("/auth/token", tags=["auth"], summary="Log in with a password; returns a bearer token")
 def login(request: Request, svc: Svc, username: Annotated[str, Form(min_length=1, max_length=64)], password: Annotated[str, Form(min_length=1, max_length=256)]) -> TokenOut:
-    succeeded = svc.check_login(request.client.host if request.client else "?", username)
-    with svc.app.db.connect() as conn:
-        who = authenticate(conn, username, password)
-    succeeded()
+    # the attempt is in the access audit whatever its outcome (rate limited, failed, succeeded), never the password
+    who = svc.logins.log_in(svc.check_login, client=request.client.host if request.client else "?", username=username,
+                            password=password, resource="POST /api/v1/auth/token",
+                            request_id=getattr(request.state, "request_id", None))
     token = svc.signer.issue(who)
     return TokenOut(access_token=token, expires_in=int(svc.signer.ttl.total_seconds()), role=who.role.value)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fairtel.api._access import Access, Pseudonyms
+from fairtel.api._access import Access, LoginAudit, Pseudonyms
 from fairtel.api._auditlog import AuditLog
 from fairtel.api._bills import IssuedBills
 from fairtel.api._errors import NotAuthenticatedError, RateLimitedError
@@ -246,11 +246,13 @@ class Services:
         self.options = options
         self.sla: SlaPolicy = sla_policy(app.settings.sla)  # the deadlines complaints are opened and judged by
         secret = app.settings.secret_key.get_secret_value()
-        self.signer = TokenSigner(secret, ttl=options.token_ttl)
+        # tokens are signed apart from the pseudonyms (``token_key``): replacing it ends every token, nothing else
+        self.signer = TokenSigner(app.settings.token_signing_key(), ttl=options.token_ttl)
         self.pseudonyms = Pseudonyms(secret, home_country=app.settings.home_country)
         self.assistant = assistant
         self.bills = IssuedBills(options.bill_cache_size)
         self.audit_log = AuditLog(lambda: app.db)
+        self.logins = LoginAudit(self.pseudonyms, connect=lambda: app.db.connect(), write=self.audit_log.write)
         self.limiter = RateLimiter(options.rate_per_second, options.rate_burst)
         self.login_limiter = RateLimiter(options.login_attempts_per_minute / 60.0, options.login_attempts_per_minute)
         self._users: dict[str, tuple[float, Principal | None]] = {}

@@ -42,7 +42,8 @@ def exposure_warning(settings: Settings, host: str) -> str | None:
     chose and keeps, session cookies marked Secure over plain http) a shared server needs: the warning says so."""
     if settings.environment is not Environment.DEVELOPMENT or is_loopback(host):
         return None
-    key = (f"tokens and pseudonyms are keyed by {settings.home.absolute() / SECRET_FILE} (no FAIRTEL_SECRET_KEY "
+    keyed = "pseudonyms are" if settings.token_key is not None else "tokens and pseudonyms are"  # FAIRTEL_TOKEN_KEY signs tokens
+    key = (f"{keyed} keyed by {settings.home.absolute() / SECRET_FILE} (no FAIRTEL_SECRET_KEY "
            "set): keep that file with the home and in its backups" if settings.secret_is_home_key
            else "FAIRTEL_SECRET_KEY is set")
     return (f"WARNING: serving the development environment on {host or 'every address'}, reachable from other "

@@ -139,7 +139,8 @@ class Settings(BaseSettings):
     currency: str = Field("CNY", description="Default billing currency (ISO 4217).")
     country: str | None = Field(None, description="The operator's home country (ISO 3166-1 alpha-2, e.g. DE): numbers written as dialled there (0151 2345 6789 in DE) are read as its E.164 numbers (+49) wherever free text is pseudonymised or masked. Default: the country of timezone (Asia/Shanghai: CN). Must agree with the catalog's [operator] country when it names one.")
     environment: Environment = Field(Environment.DEVELOPMENT, description="development, test or production; production refuses default secrets.")
-    secret_key: SecretStr = Field(SecretStr(""), description="Key for tokens and keyed pseudonyms of subscriber numbers. Must be set outside development; unset in development, a random key made on first use and kept in the home (secret.key) is used.")
+    secret_key: SecretStr = Field(SecretStr(""), description="Key for keyed pseudonyms of subscriber numbers and logins, keyed ids, and tokens unless token_key is set. Must be set outside development; unset in development, a random key made on first use and kept in the home (secret.key) is used.")
+    token_key: SecretStr | None = Field(None, description="Key that signs access tokens and the console's session and form tokens, apart from secret_key: set or change it to end every token issued (after a leak) while pseudonyms, keyed ids and the audit's subjects stay as they are. Unset: secret_key signs them.")
     engine: EngineKind = Field(EngineKind.LOCAL, description="Where kernels run: local (Polars/DuckDB) or spark.")
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
     batch_size: int = Field(1_000_000, ge=1_000, description="Records per Arrow batch in mediation and rating; bounds memory.")
@@ -169,6 +170,24 @@ class Settings(BaseSettings):
             # into the dict: not an assignment, so the field still counts as not set (``model_fields_set``)
             self.__dict__["secret_key"] = HomeSecret(self.home)
         return self
+
+    @field_validator("token_key")
+    @classmethod
+    def _token_key_is_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty token key is none (``secret_key`` signs); a short one, or the public example, is refused."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        key = value.get_secret_value().strip()
+        if key == DEFAULT_SECRET or len(key) < 16:
+            raise ValueError("FAIRTEL_TOKEN_KEY must be a secret of 16 characters or more (32 random bytes from a "
+                             "vault, say), not the public example value")
+        return SecretStr(key)
+
+    def token_signing_key(self) -> str:
+        """The key access tokens (and the console's form tokens) are signed with: ``token_key`` when set, else
+        ``secret_key``. Replacing it ends every token issued under it and changes nothing else: the pseudonyms,
+        keyed ids and the subscriber order stay keyed by ``secret_key``."""
+        return self.token_key.get_secret_value() if self.token_key is not None else self.secret_key.get_secret_value()
 
     @property
     def secret_is_home_key(self) -> bool:

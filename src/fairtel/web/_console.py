@@ -35,7 +35,6 @@ from fairtel.api import (
 from fairtel.api._explain import quantity_text
 from fairtel.api._paging import Page, decode_cursor, encode_cursor
 from fairtel.api._subscriptions import AlreadySubscribedError
-from fairtel.api._users import authenticate
 from fairtel.billing import line_text
 from fairtel.bootstrap import App
 from fairtel.care import ComplaintCategory
@@ -395,10 +394,10 @@ def _routes(c: Console) -> APIRouter:
         if from_elsewhere(request):
             return c.render(request, "error.html", status_code=403, who=None, error=PermissionDeniedError("log in from the console's own page"))
         try:
-            succeeded = svc.check_login(request.client.host if request.client else "?", username)
-            with svc.app.db.connect() as conn:
-                who = authenticate(conn, username, password)
-            succeeded()
+            # the attempt is in the access audit whatever its outcome, never the password
+            who = svc.logins.log_in(svc.check_login, client=request.client.host if request.client else "?",
+                                    username=username, password=password, resource="POST /login",
+                                    request_id=getattr(request.state, "request_id", None))
         except RateLimitedError as exc:  # no password was checked: "wrong password" would send them guessing again
             return c.limited(request, exc, "login.html", next=next, failed=False)
         except FairtelError:
