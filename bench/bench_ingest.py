@@ -93,8 +93,11 @@ INGEST = """
 import sys, json
 from fairtel.core.settings import Settings
 from fairtel.mediation import ingest_files
+from pathlib import Path
 r = ingest_files([sys.argv[2]], settings=Settings(home=sys.argv[1], batch_size=int(sys.argv[3])))[0]
-print(json.dumps({"read": r.read, "accepted": r.accepted, "status": r.status, "message": r.message}))
+out = {"read": r.read, "accepted": r.accepted, "status": r.status,
+       "lake_MB": round(sum(Path(p).stat().st_size for p in r.parts) / 1e6, 1)}
+print(json.dumps({**out, "message": r.message} if r.message else out))
 """
 
 DUCKDB = """

@@ -34,6 +34,7 @@ from fairtel.mediation._partials import Clash, conflicting_parts, held_from, hel
 from fairtel.mediation._state import FileRecord, MediationState, inbox_lock
 from fairtel.mediation._validate import Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
+from fairtel.mediation.readers._base import bulk_default_pool
 from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
 from fairtel.mediation.readers._fieldmap import FieldMapReader, bundled_fieldmaps, load_fieldmap
@@ -546,6 +547,7 @@ class _Session:
                 released, held_refused = release(conn, file_seq=seq, watermarks=st.watermarks(),
                                                  timeout_s=settings.partial_timeout_s)
                 writer.write(released)
+                writer.drain()  # the last row groups are encoded beside the keys' last segment
                 rejects.write(held_refused)
                 rep.held_refused = len(held_refused)
                 rep.held = held_from(conn, seq)
@@ -688,7 +690,7 @@ def ingest_session(settings: Settings, *, report: Progress | None = None, durabl
     for each file."""
     progress = report or _Quiet()
     settings.home.mkdir(parents=True, exist_ok=True)
-    with MediationState.open(settings.home) as state:
+    with MediationState.open(settings.home) as state, bulk_default_pool():
         cleaned = recover(state, settings)
         if cleaned:
             progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")

@@ -101,6 +101,9 @@ def filter_rows(table: pa.Table, mask: np.ndarray) -> pa.Table:
     return pa.Table.from_arrays([c.filter(sel) for c in table.columns], schema=table.schema)
 
 
+_DRAIN = object()  # to the writer's thread: encode every row waiting for its row group now
+
+
 def part_path(lake_dir: Path, period: int, name: str) -> Path:
     return lake_dir / USAGE_DATASET / f"period={period // 100:04d}-{period % 100:02d}" / f"{name}.parquet"
 
@@ -122,7 +125,7 @@ class PartWriter:
         self._pending: dict[int, list[pa.Table]] = {}
         self._pending_rows: dict[int, int] = {}
         self.rows = 0
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[pa.Table | object | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
@@ -137,6 +140,15 @@ class PartWriter:
             self._thread.start()
         self._queue.put(table)
 
+    def drain(self) -> None:
+        """No more rows are coming before ``close``: the rows gathered for row groups are encoded now, on the
+        writer's thread, while the caller finishes the rest of the file (its keys), instead of in ``close``.
+        The row groups are the ones ``close`` would write; rows written after this start new ones."""
+        if self._error is not None:
+            raise self._error
+        if self._thread is not None:
+            self._queue.put(_DRAIN)
+
     def _run(self) -> None:
         while True:
             table = self._queue.get()
@@ -145,7 +157,11 @@ class PartWriter:
             if self._error is not None:
                 continue  # drain after a failure
             try:
-                self._write(table)
+                if table is _DRAIN:
+                    self._flush_all()
+                else:
+                    assert isinstance(table, pa.Table)
+                    self._write(table)
             except BaseException as exc:
                 self._error = exc
 
@@ -165,8 +181,11 @@ class PartWriter:
             if self._pending_rows[p] >= ROW_GROUP_ROWS:
                 self._flush(p)
         if sum(self._pending_rows.values()) >= ROW_GROUP_ROWS:
-            for p in sorted(self._pending):
-                self._flush(p)
+            self._flush_all()
+
+    def _flush_all(self) -> None:
+        for p in sorted(self._pending):
+            self._flush(p)
 
     def _flush(self, period: int) -> None:
         parts = self._pending.pop(period, [])
@@ -190,8 +209,7 @@ class PartWriter:
         self._finish_thread()
         if self._error is not None:
             raise self._error
-        for p in sorted(self._pending):
-            self._flush(p)
+        self._flush_all()
         out = []
         for period, (tmp, w) in sorted(self._writers.items()):
             w.close()

@@ -10,7 +10,9 @@ the reader consumed, so that per file ``read = accepted + rejected + duplicate``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
@@ -33,6 +35,33 @@ def bulk_pool() -> pa.MemoryPool:
 
 
 _BULK_POOL: pa.MemoryPool | None = None
+_BULK_DEFAULT_LOCK = threading.Lock()
+_BULK_DEFAULT_USERS = 0
+_BULK_DEFAULT_BEFORE: pa.MemoryPool | None = None
+
+
+@contextmanager
+def bulk_default_pool() -> Iterator[None]:
+    """Makes the bulk pool Arrow's default memory pool while an ingest runs (its previous default is back when
+    the last ingest of the process ends). Most of an ingest's buffers come from Arrow code that takes no pool
+    (the Parquet reader's decoding, compute kernels, concatenation): with the default mimalloc pool, buffers of
+    megabytes are returned to the system and zeroed again by the kernel on every batch, about a fifth of the CPU
+    of an ingest of canonical Parquet or CSV. A buffer is always freed to the pool it came from, so buffers
+    allocated before or after, or by other threads meanwhile, are unaffected but for where they live."""
+    global _BULK_DEFAULT_USERS, _BULK_DEFAULT_BEFORE
+    with _BULK_DEFAULT_LOCK:
+        if _BULK_DEFAULT_USERS == 0:
+            _BULK_DEFAULT_BEFORE = pa.default_memory_pool()
+            pa.set_memory_pool(bulk_pool())
+        _BULK_DEFAULT_USERS += 1
+    try:
+        yield
+    finally:
+        with _BULK_DEFAULT_LOCK:
+            _BULK_DEFAULT_USERS -= 1
+            if _BULK_DEFAULT_USERS == 0 and _BULK_DEFAULT_BEFORE is not None:
+                pa.set_memory_pool(_BULK_DEFAULT_BEFORE)
+                _BULK_DEFAULT_BEFORE = None
 
 POS = "_pos"  # int64: 1-based line number (text formats) or byte offset of the record (binary formats)
 RAW = "_raw"  # binary, optional: the original line or record bytes; when absent, rejects recover it by position
