@@ -8,7 +8,7 @@
    (``<work>/lake/usage/period=2026-03/part-*.parquet``), as mediation would;
 2. rates them end to end in a child process with ``LocalEngine`` (``--workers`` processes), as ``fairtel rate``
    does: the lake is split once into hash buckets of whole subscribers (``--batch-records`` per bucket bounds
-   memory), each bucket goes through ``fairtel.rating.rate`` (zones, bands, rule resolution, rate steps,
+   memory; with at most four buckets, each bucket reads the lake parts itself instead), each bucket goes through ``fairtel.rating.rate`` (zones, bands, rule resolution, rate steps,
    allowances, daily caps, VAS gate) and its rated lines are written as a Parquet part;
 3. runs the reference in another child: one DuckDB SQL statement that does the bare minimum (join each record
    to a per-minute rate by the destination's two-digit prefix, multiply the started minutes, write Parquet).
@@ -129,8 +129,8 @@ USAGE_COLUMNS = ("record_id", "source", "msisdn", "kind", "direction", "started_
 
 def run_fairtel(work: Path, batch_records: int, workers: int) -> dict[str, object]:
     """Child process: lake → rated lines, as ``fairtel rate`` does (``LocalEngine.rate_period``: the lake split
-    once into hash buckets of whole subscribers by worker processes, each bucket rated by the kernel and written
-    as a Parquet part with zstd level 1)."""
+    once into hash buckets of whole subscribers by worker processes, or read by each bucket when there are at most
+    four, each bucket rated by the kernel and written as a Parquet part with zstd level 1)."""
     from fairtel.catalog import default_catalog_path, load_catalog
     from fairtel.core.settings import load_settings
     from fairtel.engines import LocalEngine

@@ -10,6 +10,11 @@ core idle):
    and unrated lines are written as ``part-<bucket>.parquet`` into the writers' staging directories (fsynced);
    the worker returns only the bucket's summary.
 
+Rating a period of at most ``DIRECT_BUCKETS`` buckets skips the split: each bucket reads the usage parts
+itself and keeps its own rows as they are decoded (``read_parts``). Decoding a part costs about a fifth of
+spilling it and reading the pieces back, so a few buckets each decoding the period cost less than one split;
+with many, the split wins. Either way a bucket gets the same rows in the same order.
+
 The caller commits the staging directories whole and together (``commit_period``): a crash leaves the previous
 period's lines in place and a rerun replaces them. Bucket membership depends only on the msisdn and the number of buckets,
 and the kernel gives a subscriber the same lines in any batch of whole subscribers, so the result does not
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from fairtel.engines._kernels import rate_group, rating_summary
 
@@ -43,6 +49,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SEED = 7  # the bucket hash's seed: fixed, so buckets are the same in every run
 PARALLEL_FROM = 1_500_000  # records; below this, workers cost more than they save
+DIRECT_BUCKETS = 4  # buckets; up to this many, each bucket reads the usage parts itself rather than a split
+# Polars' allocator (jemalloc) hands freed pages back to the system within a second by default, and a bucket frees
+# and takes back hundreds of MiB at every step of the kernel: the workers' allocator keeps them for some seconds
+# instead, to be reused (less CPU in page faults and in returning pages; a worker's peak is about a fifth
+# higher). Polars reads the variable when imported, with its own setting first (a later one wins), and leaves it
+# set to that; a user's own setting is kept as is.
+MALLOC_CONF_VAR = "_RJEM_MALLOC_CONF"
+POLARS_MALLOC_CONFS = ("", "dirty_decay_ms:500,muzzy_decay_ms:1000")
+WORKER_MALLOC_CONF = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
 
 
 def bucket_of(buckets: int) -> pl.Expr:
@@ -73,6 +88,43 @@ def read_bucket(pieces: Sequence[Path], columns: Sequence[str]) -> pl.DataFrame:
         return pl.DataFrame()
     frame = pl.concat(frames, how="diagonal_relaxed")
     return frame.select([c for c in columns if c in frame.columns])
+
+
+def read_parts(parts: Sequence[Path], bucket: int, buckets: int, columns: Sequence[str]) -> pl.DataFrame:
+    """Bucket ``bucket``'s usage read from the usage parts themselves: the rows ``split_file`` and ``read_bucket``
+    give it, in the same order (parts in order, rows in their order within a part; empty parts are skipped as
+    the split skips them). The other columns are decoded only for the bucket's rows."""
+    scans = []
+    for path in parts:
+        if pq.ParquetFile(path).metadata.num_rows == 0:
+            continue
+        scan = pl.scan_parquet(path)
+        names = scan.collect_schema().names()
+        scan = scan.select([c for c in columns if c in names])
+        scans.append(scan if buckets <= 1 else scan.filter(bucket_of(buckets) == bucket))
+    if not scans:
+        return pl.DataFrame()
+    frame = pl.concat(scans, how="diagonal_relaxed").collect()
+    return frame.select([c for c in columns if c in frame.columns])
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one bucket's usage is: the pieces the split spilled for it (removed once read), or, with few
+    buckets, the usage parts themselves (``read_parts``; never removed)."""
+
+    bucket: int
+    buckets: int
+    pieces: tuple[Path, ...] = ()
+    parts: tuple[Path, ...] = ()
+
+    def read(self, columns: Sequence[str]) -> pl.DataFrame:
+        if self.parts:
+            return read_parts(self.parts, self.bucket, self.buckets, columns)
+        frame = read_bucket(self.pieces, columns)
+        for p in self.pieces:
+            p.unlink(missing_ok=True)
+        return frame
 
 
 @dataclass(frozen=True)
@@ -125,14 +177,12 @@ def write_part(frame: pl.DataFrame, path: Path, *, atomic: bool = False, keep_em
         os.replace(target, path)
 
 
-def rate_bucket(bucket: int, pieces: Sequence[Path], job: RatingJob | None = None) -> pl.DataFrame:
+def rate_bucket(bucket: int, source: Source, job: RatingJob | None = None) -> pl.DataFrame:
     """Rate one bucket, write its lines into the staging directories, remove its pieces; returns its summary."""
     job = job or _JOB
     if not isinstance(job, RatingJob):  # pragma: no cover - a worker always has its job
         raise RuntimeError("rating worker started without a rating job")
-    usage = read_bucket(pieces, job.columns)
-    for p in pieces:
-        p.unlink(missing_ok=True)
+    usage = source.read(job.columns)
     if usage.height == 0:
         return rating_summary(*(pl.DataFrame(schema=s) for s in _EMPTY))
     rated, unrated = rate_group(usage, catalog=job.catalog, period=job.period, gate=job.gate,
@@ -164,19 +214,25 @@ def _pool(workers: int, job: Any) -> Iterator[ProcessPoolExecutor]:
     """Worker processes started fresh (``spawn``: Polars' thread pool does not survive ``fork``), each with its
     share of the CPUs for Polars' threads."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    before = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = str(max(1, cpus // workers))  # read by the workers when they start
+    # read by the workers when they start: Polars' threads, and its allocator's (unless set by the user)
+    settings = {"POLARS_MAX_THREADS": str(max(1, cpus // workers))}
+    allocator = os.environ.get(MALLOC_CONF_VAR, "")
+    if allocator in POLARS_MALLOC_CONFS:  # Polars' own setting (it sets the variable when imported), not the user's
+        settings[MALLOC_CONF_VAR] = ",".join(c for c in (allocator, WORKER_MALLOC_CONF) if c)
+    before = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(job,))
     try:
-        # start them all now, while the variable is set
+        # start them all now, while the variables are set
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
             f.result()
     finally:
-        if before is None:
-            os.environ.pop("POLARS_MAX_THREADS", None)
-        else:
-            os.environ["POLARS_MAX_THREADS"] = before
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     try:
         yield pool
     finally:
@@ -184,26 +240,33 @@ def _pool(workers: int, job: Any) -> Iterator[ProcessPoolExecutor]:
 
 
 def map_buckets(
-    files: Sequence[Path], buckets: int, job: Any, fn: Callable[[int, list[Path]], T], *, spill: Path, workers: int,
-    step: Callable[[], None] | None = None,
+    files: Sequence[Path], buckets: int, job: Any, fn: Callable[[int, Source], T], *, spill: Path, workers: int,
+    step: Callable[[], None] | None = None, direct: bool = False,
 ) -> list[T]:
-    """Split ``files`` once into ``buckets`` hash buckets of whole subscribers (``job.columns``), then ``fn(bucket,
-    pieces)`` for each bucket, in order, with ``workers`` processes (1: in this process; ``fn`` then reads ``job``
-    from the worker's state, so it must be a module-level function taking an optional job). The spill directory is
-    removed at the end, whatever happens."""
+    """Split ``files`` once into ``buckets`` hash buckets of whole subscribers (``job.columns``; ``direct``: no
+    split, each bucket reads ``files`` itself), then ``fn(bucket, source)`` for each bucket, in order, with
+    ``workers`` processes (1: in this process; ``fn`` then reads ``job`` from the worker's state, so it must be a
+    module-level function taking an optional job). The spill directory is removed at the end, whatever happens."""
+    parts = tuple(files)
+
+    def sources(found: Sequence[Sequence[tuple[int, Path]]]) -> list[Source]:
+        if direct:
+            return [Source(b, buckets, parts=parts) for b in range(buckets)]
+        return [Source(b, buckets, pieces=tuple(p)) for b, p in enumerate(_group(found, buckets))]
+
     try:
         if workers <= 1:
-            pieces = _group([split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)], buckets)
+            found = [] if direct else [split_file(f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
             out = []
-            for b in range(buckets):
-                out.append(fn(b, pieces[b], job))  # type: ignore[call-arg]
+            for b, source in enumerate(sources(found)):
+                out.append(fn(b, source, job))  # type: ignore[call-arg]
                 if step is not None:
                     step()
             return out
         with _pool(workers, job) as pool:
-            splits = [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
-            pieces = _group([s.result() for s in splits], buckets)
-            futures: list[Future[T]] = [pool.submit(fn, b, pieces[b]) for b in range(buckets)]
+            splits = [] if direct else [pool.submit(split_file, f, i, buckets, job.columns, spill) for i, f in enumerate(files)]
+            futures: list[Future[T]] = [pool.submit(fn, b, source)
+                                        for b, source in enumerate(sources([s.result() for s in splits]))]
             out = []
             for fut in futures:
                 out.append(fut.result())
@@ -218,8 +281,10 @@ def rate_buckets(
     files: Sequence[Path], buckets: int, job: RatingJob, *, spill: Path, workers: int,
     step: Callable[[], None] | None = None,
 ) -> list[pl.DataFrame]:
-    """Rate ``files`` in ``buckets`` hash buckets; one summary per bucket."""
-    return map_buckets(files, buckets, job, rate_bucket, spill=spill, workers=workers, step=step)
+    """Rate ``files`` in ``buckets`` hash buckets (read by each bucket, without a split, when there are at most
+    ``DIRECT_BUCKETS``); one summary per bucket."""
+    return map_buckets(files, buckets, job, rate_bucket, spill=spill, workers=workers, step=step,
+                       direct=buckets <= DIRECT_BUCKETS)
 
 
 def _group(found: Sequence[Sequence[tuple[int, Path]]], buckets: int) -> list[list[Path]]:
@@ -241,7 +306,7 @@ class FeatureJob:
     columns: tuple[str, ...]
 
 
-def feature_bucket(bucket: int, pieces: Sequence[Path], job: FeatureJob | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def feature_bucket(bucket: int, source: Source, job: FeatureJob | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(lines, callbacks) of one bucket of whole subscribers; removes its pieces."""
     from fairtel.engines._kernels import empty_usage
     from fairtel.fraud import compute_features
@@ -249,9 +314,7 @@ def feature_bucket(bucket: int, pieces: Sequence[Path], job: FeatureJob | None =
     job = job or _JOB
     if not isinstance(job, FeatureJob):  # pragma: no cover - a worker always has its job
         raise RuntimeError("feature worker started without a feature job")
-    usage = read_bucket(pieces, job.columns)
-    for p in pieces:
-        p.unlink(missing_ok=True)
+    usage = source.read(job.columns)
     if usage.height == 0:
         usage = empty_usage(job.columns)
     found = compute_features(usage, catalog=job.catalog, subscribers=job.subscribers, config=job.config,
