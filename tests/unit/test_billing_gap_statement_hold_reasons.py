@@ -26,7 +26,7 @@ SUSPENDED_LINE, CLOSED_LINE, NEW_LINE = "8613800000001", "8613800000002", "86138
 SUSPENDED = datetime(2026, 3, 15, 12, tzinfo=CN)
 CLOSED = datetime(2026, 3, 15, 23, 30, tzinfo=CN)
 ACTIVATED = datetime(2026, 3, 16, 10, tzinfo=CN)
-CODES = ("line_suspended", "line_closed", "before_activation", "line_closed_undated")
+CODES = ("line_suspended", "line_closed", "before_activation", "line_closed_undated", "held_for_review")
 
 
 def call(rid: str, msisdn: str, at: datetime, seconds: int = 120) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def test_usage_after_a_suspension_is_said_to_be_charged_only_once_confirmed(lang
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_hold_reason_without_words_of_its_own_is_said_in_general_words(lang: str) -> None:
     held = RUN.held.with_columns(
-        pl.when(pl.col("msisdn") == CLOSED_LINE).then(pl.lit("line_closed_undated")).otherwise(pl.col("verdict"))
+        pl.when(pl.col("msisdn") == CLOSED_LINE).then(pl.lit("held_for_review")).otherwise(pl.col("verdict"))
         .alias("verdict"))
     note, html, rows = held_part(statement(CLOSED_LINE, lang, held))
     row_words, sentence = (("暂不收取，详情请咨询客服", "因其他原因未计入账单的用量暂不收取，详情请咨询客服。") if lang == "zh" else
@@ -122,3 +122,15 @@ def test_the_opening_sentence_says_each_reason_present_once() -> None:
     assert len(rows) == 2 and note in html.replace("&#x27;", "'")
     assert note.startswith("The usage below is priced but not on this bill and not in the total due. ")
     assert note.count("only once confirmed as yours") == 1 and note.count("never charged to you") == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_closed_line_without_its_closing_date_is_never_charged(lang: str) -> None:
+    held = RUN.held.with_columns(
+        pl.when(pl.col("msisdn") == CLOSED_LINE).then(pl.lit("line_closed_undated")).otherwise(pl.col("verdict"))
+        .alias("verdict"))
+    note, html, rows = held_part(statement(CLOSED_LINE, lang, held))
+    words = "销户时间未登记" if lang == "zh" else "closing date is not on record"
+    never = "不会向您收取" if lang == "zh" else "never charged to you"
+    assert words in rows[0][11] and never in rows[0][11] and never in note
+    assert not any(code in note + html + rows[0][11] for code in CODES)

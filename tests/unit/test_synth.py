@@ -353,7 +353,11 @@ def test_subscribers_file(op: tuple[Path, SynthSummary]) -> None:
     out, _ = op
     with (out / "subscribers.csv").open(encoding="utf-8") as fh:
         subs = list(csv.DictReader(fh))
-    assert list(subs[0]) == list(SUBSCRIBER_FIELDS)
+    assert list(subs[0]) == [*SUBSCRIBER_FIELDS, "closed_at"]
+    # a closed line carries its closing date (without one, the bill run holds all its usage); no other line has one
+    assert any(s["status"] == "closed" for s in subs)
+    assert all(bool(s["closed_at"]) == (s["status"] == "closed") for s in subs)
+    assert all(s["closed_at"] > s["activated_at"] for s in subs if s["closed_at"])
     assert len(subs) == SUBS and len({s["msisdn"] for s in subs}) == SUBS
     assert {s["plan_id"] for s in subs} == {"basic-39", "unlimited-129", "payg", "senior-19"}
     zh = sum(s["language"] == "zh" for s in subs) / SUBS

@@ -9,8 +9,8 @@ Usage is held, not billed, when rating held it (its ``verdict`` is a hold reason
 suspension, ``line_suspended``; at or after a closed line's ``closed_at``, ``line_closed``; before the line's
 ``activated_at``, ``before_activation``) or when the account says so now: a suspended account's record that started at
 or after its ``suspended_at``, a closed account's at or after its ``closed_at``, any account's before its
-``activated_at`` (lines rated before the register knew, or by a version that did not hold). The run returns those
-lines apart (``BillRun.held``); only a release (an adjustment entry, ``release_held``) ever charges usage held for a
+``activated_at`` (lines rated before the register knew, or by a version that did not hold); a closed account that does
+not say when it closed holds all its usage (``line_closed_undated``). The run returns those lines apart (``BillRun.held``); only a release (an adjustment entry, ``release_held``) ever charges usage held for a
 suspension, and usage made after the closing or before the activation is never charged (written off).
 """
 
@@ -75,8 +75,14 @@ BILLED_INPUT: dict[str, pl.DataType] = {
 _REQUIRED = ("record_id", "msisdn", "period", "started_at", "kind", "rule_id", "amount_minor", "currency")
 BILLABLE_VERDICTS = frozenset({Verdict.CONSENTED.value})
 LINE_SUSPENDED = HoldReason.LINE_SUSPENDED.value
-HOLD_REASONS: tuple[str, ...] = USAGE_HOLDS  # a usage line's ``verdict`` that holds it (``rating._vas.USAGE_HOLDS``)
-NOT_RELEASED: tuple[str, ...] = NOT_RELEASABLE  # hold reasons of usage that was not the subscriber's: never charged
+LINE_CLOSED_UNDATED = "line_closed_undated"
+"""Hold reason the bill run gives every usage line of a closed line whose register does not say when it closed (no
+``closed_at``): none of its usage can be told to be the subscriber's, so all of it is held, never charged (written off),
+until the register is given the closing date. Named apart from ``line_closed`` so that the operator knows the register
+is what to fix."""
+HOLD_REASONS: tuple[str, ...] = (*USAGE_HOLDS, LINE_CLOSED_UNDATED)  # a usage line's ``verdict`` that holds it
+# hold reasons of usage that was not the subscriber's (or cannot be told to be): never charged, only written off
+NOT_RELEASED: tuple[str, ...] = (*NOT_RELEASABLE, LINE_CLOSED_UNDATED)
 def charged(columns: Collection[str]) -> pl.Expr:
     """True for the rated lines a bill may charge (with rated lines whose ``columns`` these are): every line but a
     usage line held off the bill (its ``verdict`` a hold reason, ``HOLD_REASONS``: made after the line's suspension,
@@ -120,7 +126,8 @@ class BillRun:
 
     @property
     def held_by_reason(self) -> dict[str, int]:
-        """Held records per hold reason (``line_suspended``, ``line_closed``, ``before_activation``)."""
+        """Held records per hold reason (``line_suspended``, ``line_closed``, ``before_activation``,
+        ``line_closed_undated``)."""
         if not self.held.height:
             return {}
         records = self.held.unique(["msisdn", "source", "record_id"]).group_by("verdict").len()
@@ -248,29 +255,42 @@ _SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
 HOLD = "_hold"  # the column ``held_usage`` adds: why a usage line is held (null: billable)
 
 
+def closed_undated(accounts: Iterable[Account]) -> list[str]:
+    """The numbers of the closed accounts whose register does not say when they closed (no ``closed_at``)."""
+    return sorted(a.msisdn for a in accounts if a.status == SubscriberStatus.CLOSED and a.closed_at is None)
+
+
 def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame:
     """``usage`` (rated usage lines) with ``_hold``: why each line is held off the bill, or null. A line rating held
     (its ``verdict`` one of ``HOLD_REASONS``), and every line of a record that started before its account's
     ``activated_at`` (``before_activation``), at or after a closed account's ``closed_at`` (``line_closed``), or at or
-    after a suspended account's ``suspended_at`` (any record, when the account does not say since when). A record is
-    held whole: its start is its first line's (a call cut at a band change starts where its first piece does)."""
+    after a suspended account's ``suspended_at`` (any record, when the account does not say since when). A closed
+    account that does not say when it closed holds every record made after its activation (``LINE_CLOSED_UNDATED``,
+    whatever rating said of the record: rating dates such a closing at the register's last change of the line). A
+    record is held whole: its start is its first line's (a call cut at a band change starts where its first piece
+    does)."""
     hold = pl.when(pl.col("verdict").is_in(HOLD_REASONS)).then(pl.col("verdict"))
     windows = [
         (a.msisdn, a.activated_at,
-         a.closed_at if a.status == SubscriberStatus.CLOSED else None,
-         (a.suspended_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.SUSPENDED else None)
+         (a.closed_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.CLOSED else None,
+         (a.suspended_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.SUSPENDED else None,
+         a.status == SubscriberStatus.CLOSED and a.closed_at is None)
         for a in accounts
     ]
     if windows and usage.height:
         since = pl.DataFrame(windows, schema={"msisdn": pl.String(), "_active": pl.Datetime("us", "UTC"),
-                                              "_closed": pl.Datetime("us", "UTC"), "_since": pl.Datetime("us", "UTC")},
+                                              "_closed": pl.Datetime("us", "UTC"), "_since": pl.Datetime("us", "UTC"),
+                                              "_undated": pl.Boolean()},
                              orient="row")
         usage = usage.join(since, on="msisdn", how="left", maintain_order="left")
         start = pl.col("started_at").min().over("msisdn", "source", "record_id")
-        now_held = (pl.when(start < pl.col("_active")).then(pl.lit(BEFORE_ACTIVATION))
+        before = start < pl.col("_active")
+        now_held = (pl.when(before).then(pl.lit(BEFORE_ACTIVATION))
                     .when(start >= pl.col("_closed")).then(pl.lit(LINE_CLOSED))
                     .when(start >= pl.col("_since")).then(pl.lit(LINE_SUSPENDED)))
-        return usage.with_columns(pl.coalesce(hold, now_held).alias(HOLD)).drop("_active", "_closed", "_since")
+        undated = pl.col("_undated").fill_null(False) & ~before.fill_null(False) & (hold != BEFORE_ACTIVATION).fill_null(True)
+        reason = pl.when(undated).then(pl.lit(LINE_CLOSED_UNDATED)).otherwise(pl.coalesce(hold, now_held))
+        return usage.with_columns(reason.alias(HOLD)).drop("_active", "_closed", "_since", "_undated")
     return usage.with_columns(hold.alias(HOLD))
 
 
@@ -326,7 +346,8 @@ def run_bills(
     made at or after the line's suspension, at or after its closing, before its activation), which the run returns
     apart (``BillRun.held``); VAS lines only with a billable verdict. A closed account pays the plan fee for the
     days of the period it was in service when it says when it closed (``closed_at``), else none; its usage up to
-    its closing and its adjustments are billed, usage made after it is held, never charged.
+    its closing and its adjustments are billed, usage made after it is held, never charged; a closed account with no
+    ``closed_at`` has all its usage held (``LINE_CLOSED_UNDATED``), and the run's notes name how many such lines.
     ``unrated``: the period's records rating left out (rating's UNRATED_COLUMNS: no rule, no plan...). No bill holds
     them; the run counts them by reason (``BillRun.unrated_by_reason``) among the period's records it looked at
     (``BillRun.records``), so that whoever issues the bills is told what is on none of them.
@@ -403,12 +424,21 @@ def run_bills(
     snapshot = snapshot.sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS))
     kept = (held.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
             .sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS)))
-    unbilled = held.filter(~pl.col("msisdn").is_in([*billed_msisdns, *skipped, *not_yet]))
+    unbilled = held.filter(~pl.col("msisdn").is_in([*billed_msisdns, *skipped, *not_yet])
+                           & (pl.col("verdict") != LINE_CLOSED_UNDATED))  # those have a note of their own, below
     if unbilled.height:  # a line closed before the period with only usage made since: held, on no bill, never charged
         first = unbilled.sort("msisdn")["msisdn"][0]
         records = unbilled.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
         notes.append(f"{records} held usage record(s) of {unbilled['msisdn'].n_unique()} subscriber(s) with no bill "
                      f"this period (made after the line closed or before it was activated) left unbilled, e.g. {first}")
+    undated = held.filter((pl.col("verdict") == LINE_CLOSED_UNDATED) & ~pl.col("msisdn").is_in(list(skipped)))
+    if undated.height:  # the register is what to fix: the usage made before the closing is the subscriber's
+        numbers = sorted(set(undated["msisdn"].to_list()))
+        records = undated.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
+        notes.append(f"{len(numbers)} closed line(s) have no closing date in the subscriber register (closed_at), e.g. "
+                     f"{numbers[0]}: all {records} usage record(s) of theirs in {per.key} are held, never charged "
+                     f"({LINE_CLOSED_UNDATED}), and no plan fee is billed; to bill what was used before the closing, "
+                     "give the register their closed_at (`fairtel load`) before issuing the period")
     left_out, records = _left_out(lines, unrated, skipped)
     return BillRun(per.key, run_id, issued_at, tuple(bills), snapshot,
                    refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes), held=kept,

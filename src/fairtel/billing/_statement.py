@@ -75,6 +75,8 @@ _HOLD_TEXT: dict[str, dict[str, tuple[str, str]]] = {
                            "否则不予收取。"),
         "line_closed": ("销户后产生的用量，不会向您收取", "号码销户之后产生的用量不是您的用量，不会向您收取。"),
         "before_activation": ("入网前产生的用量，不会向您收取", "号码入网之前产生的用量不是您的用量，不会向您收取。"),
+        "line_closed_undated": ("已销户号码的用量（销户时间未登记），不会向您收取",
+                                "号码已销户但销户时间未登记，无法确认为您本人使用的用量不会向您收取。"),
     },
     "en": {
         "line_suspended": ("usage after the line's suspension, charged only once confirmed as yours",
@@ -84,6 +86,9 @@ _HOLD_TEXT: dict[str, dict[str, tuple[str, str]]] = {
                         "Usage after the line was closed is not yours: it is never charged to you."),
         "before_activation": ("usage before the line was activated, never charged to you",
                               "Usage before the line was activated is not yours: it is never charged to you."),
+        "line_closed_undated": ("usage of a closed line whose closing date is not on record, never charged to you",
+                                "Usage of a line closed without its closing date on record cannot be shown to be yours: "
+                                "it is never charged to you."),
     },
 }
 _HOLD_OTHER: dict[str, tuple[str, str]] = {  # a hold reason the statement has no words of its own for

@@ -21,7 +21,7 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 from fairtel.core.time import Period
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
     from decimal import Decimal
 
@@ -129,6 +129,21 @@ def settle_issue(app: App, key: str) -> dict[str, int]:
             if part.startswith(f"{RUN_PREFIX}_") and part not in committed:
                 removed += int(app.lake.delete_part(dataset, key, part))
     return {"parts_moved_in": moved, "parts_removed": removed}
+
+
+def unfinished_runs(app: App, key: str) -> list[str]:
+    """The bill runs of period ``key`` whose bills the database committed but whose parts are still staged (the run
+    stopped, or is about to move them in): until ``settle_issue`` moves them in, readers of the lake see their bills
+    without their lines."""
+    from fairtel.store._billing import issued_runs
+
+    staged = {f.stem for d in ISSUED_DATASETS if (staging := _staged(app, d, key, "x").parent).is_dir()
+              for f in staging.iterdir() if f.suffix == ".parquet" and not f.name.startswith(".")}
+    if not staged:
+        return []
+    with app.db.connect() as conn:
+        committed = issued_runs(conn, key)
+    return sorted(staged & set(committed))
 
 
 def _money(minor: int, currency: str) -> str:
@@ -301,6 +316,12 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
     per = _period(period, catalog)
     now = utc_now() if now is None else now
     if not issue:
+        unfinished = unfinished_runs(app, per.key)
+        if unfinished:  # its bills are issued but their lines are not in the lake yet: all of it would look unbilled
+            raise ConflictError(
+                f"a bill run of {per.key} ({unfinished[0]}) issued its bills but stopped before moving their lines into "
+                f"the lake: run `fairtel bill --period {per.key} --issue` to finish it (it issues nothing again), then "
+                "preview", details={"period": per.key, "unfinished_runs": unfinished})
         out = _bill_run(app, per, catalog=catalog, issue=False, report=report, now=now)
         if now < per.end:
             out["notes"].append(f"{per.key} has not ended (it ends at {per.end:%Y-%m-%d %H:%M} {per.tz}): bills issued now "
@@ -342,8 +363,8 @@ def _held_lines(app: App, per: Period, bills: dict[str, str] | None = None) -> p
 
 
 def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list[Path],
-                accounts: list[Account]) -> tuple[int, int, int]:
-    """(usage records, consented VAS charges, held usage records) rated for subscribers already billed for the
+                accounts: list[Account]) -> tuple[int, int, dict[str, int]]:
+    """(usage records, consented VAS charges, held usage records by hold reason) rated for subscribers already billed for the
     period that none of their bills' snapshots holds, no entry charged yet and no rerate settled (priced at nothing,
     or refused: ``SETTLED``): rated after the bill run, so a rerun of the bill run (which skips issued bills) does
     not charge them; ``fairtel rerate`` prices the first two, and charges what they cost. The third are held (made
@@ -354,7 +375,7 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
     from fairtel.store._billing import issued_runs, rerate_entries
 
     if not issued or not rated_files:
-        return 0, 0, 0
+        return 0, 0, {}
     key = ["msisdn", "source", "record_id"]
     scan = pl.scan_parquet(rated_files)
     verdict = pl.col("verdict") if "verdict" in scan.collect_schema().names() else pl.lit(None, dtype=pl.String())
@@ -380,9 +401,29 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
         rated = rated.join(kept.select(key).with_columns(pl.col("source").fill_null("")).unique(), on=key, how="anti")
     if charged:
         rated = rated.join(pl.DataFrame(sorted(charged), schema=dict.fromkeys(key, pl.String()), orient="row"), on=key, how="anti")
-    held = rated.filter(pl.col(HOLD).is_not_null()).height
+    held = rated.filter(pl.col(HOLD).is_not_null())
     vas = rated.filter(pl.col("kind") == "vas").height
-    return rated.height - vas - held, vas, held
+    by_reason = {str(r): int(n) for r, n in sorted(held.group_by(HOLD).len().iter_rows())}
+    return rated.height - vas - held.height, vas, by_reason
+
+
+# what each hold reason means for the operator (``billing.HOLD_REASONS``): what the usage is and what may be done with it
+_HOLD_WORDS = {
+    "line_suspended": "{n} made at or after the line's suspension (charged only once released: "
+                      "`fairtel bill release --period {key}` charges those confirmed)",
+    "line_closed": "{n} made after the line closed (not the subscriber's: never charged, only written off, "
+                   "`fairtel bill release --period {key} --write-off`)",
+    "before_activation": "{n} made before the line was activated (not the subscriber's: never charged, only written "
+                         "off, `fairtel bill release --period {key} --write-off`)",
+    "line_closed_undated": "{n} of a closed line whose register has no closing date (never charged, only written off; "
+                           "give the register the line's closed_at)",
+}
+
+
+def held_words(by_reason: Mapping[str, int], key: str) -> str:
+    """Held records counted per hold reason, each worded with what it is and what may be done with it."""
+    return "; ".join(_HOLD_WORDS.get(r, "{n} held (`fairtel bill held --period {key}` says why)").format(n=n, key=key)
+                     for r, n in sorted(by_reason.items()) if n)
 
 
 def _settled_keys(app: App, per: Period) -> set[tuple[str, str, str]]:
@@ -409,22 +450,32 @@ def _keep_settled(app: App, per: Period, settled: list[Settled], *, at: datetime
     return len(fresh)
 
 
-def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str]) -> set[tuple[str, str, str]]:
-    """(msisdn, source, record_id) of the usage records of ``msisdns`` held off the bills (bill_id → run_id: their
-    runs' ``held_usage`` parts) or held by rating as it stored the period (a usage line with a ``verdict``)."""
+def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str],
+               accounts: Sequence[Account] = ()) -> dict[tuple[str, str, str], str]:
+    """(msisdn, source, record_id) → hold reason of the usage records of ``msisdns`` held off the bills (bill_id →
+    run_id: their runs' ``held_usage`` parts), held by rating as it stored the period (a usage line with a
+    ``verdict``), or made on a line of ``accounts`` closed with no closing date (``billing.held_usage``)."""
     from fairtel.billing import USAGE_KINDS
-    from fairtel.billing._run import HOLD_REASONS
+    from fairtel.billing._run import HOLD_REASONS, LINE_CLOSED_UNDATED, closed_undated
 
     key = ["msisdn", "source", "record_id"]
-    kept = _held_lines(app, per, bills).select(key)
+    kept = _held_lines(app, per, bills).select(*key, "verdict")
     files = app.lake.files("rated", periods=[per.key])
     if files:
         scan = pl.scan_parquet(files)
-        if "verdict" in scan.collect_schema().names():
-            flagged = scan.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS)
-                                  & pl.col("msisdn").is_in(msisdns)).select(key).collect()
-            kept = pl.concat([kept, flagged])
-    return {(m, s or "", r) for m, s, r in kept.unique().iter_rows()}
+        undated = [m for m in closed_undated(accounts) if m in set(msisdns)]
+        names = scan.collect_schema().names()
+        verdict = pl.col("verdict") if "verdict" in names else pl.lit(None, dtype=pl.String())
+        held = verdict.is_in(HOLD_REASONS).fill_null(False) | pl.col("msisdn").is_in(undated)
+        flagged = (scan.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("msisdn").is_in(msisdns))
+                   .with_columns(verdict.alias("verdict")).filter(held)
+                   .select(*key, pl.when(pl.col("msisdn").is_in(undated)).then(pl.lit(LINE_CLOSED_UNDATED))
+                           .otherwise(pl.col("verdict")).cast(pl.String).alias("verdict")).collect())
+        kept = pl.concat([kept.cast({"verdict": pl.String()}), flagged])
+    out: dict[tuple[str, str, str], str] = {}
+    for m, s, r, why in kept.iter_rows():
+        out.setdefault((m, s or "", r), why)  # a bill run's reason first
+    return out
 
 
 def not_rated(app: App, key: str, *, examples: int = 3) -> tuple[int, list[str]]:
@@ -462,6 +513,26 @@ def _unrated_of_period(app: App, per: Period, issued: Mapping[str, Any]) -> pl.D
     names = scan.collect_schema().names()
     return scan.filter(~pl.col("msisdn").is_in(list(issued))).select(
         [c for c in ("msisdn", "source", "record_id", "kind", "reason") if c in names]).collect()
+
+
+# unrated reasons a change of the register (or catalog) may lift: rated again, the record is priced
+_COVERABLE = ("unknown_subscriber", "unknown_plan")
+
+
+def _covered_now(unrated: pl.DataFrame | None, accounts: list[Account], catalog: Catalog, per: Period,
+                 *, examples: int = 3) -> tuple[int, list[str]]:
+    """How many of the period's records rating left out for want of a subscriber or a plan (``_COVERABLE``) belong now
+    to a line the register holds, in service before the period ends and on a plan the catalog has, and some of their
+    ids (``source/id``): rated again they would be priced, and their line's bill must hold them."""
+    if unrated is None or unrated.height == 0 or "reason" not in unrated.columns:
+        return 0, []
+    plans = {p.id for p in catalog.plans}
+    lines = [a.msisdn for a in accounts if a.activated_at < per.end and a.plan_id in plans]
+    found = (unrated.filter(pl.col("reason").is_in(_COVERABLE) & pl.col("msisdn").is_in(lines))
+             .with_columns(pl.col("source").cast(pl.String).fill_null("") if "source" in unrated.columns
+                           else pl.lit("").alias("source"))
+             .unique(["msisdn", "source", "record_id"]).sort("source", "record_id"))
+    return found.height, [f"{src}/{rid}" if src else rid for src, rid in found.select("source", "record_id").head(examples).iter_rows()]
 
 
 def _unrated_note(app: App, per: Period, unrated: int, records: int, by_reason: Mapping[str, int]) -> str:
@@ -507,6 +578,15 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                     "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
         late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
         left_out = _unrated_of_period(app, per, issued)
+        covered, covered_examples = _covered_now(left_out, accounts, catalog, per)
+        if covered:
+            # rated again, they are on the bills this run would issue; issued without them, they wait for a rerate
+            # and reach the subscriber a month late
+            raise ConflictError(
+                f"{covered} usage record(s) of {per.key} were left unrated because the subscriber register or the "
+                f"catalog did not cover their line, and now does (e.g. {', '.join(covered_examples)}): run "
+                f"`fairtel rate --period {per.key}` first, so that the bills hold them",
+                details={"period": per.key, "unrated_now_covered": covered, "examples": covered_examples})
     run = run_bills(rated, catalog, accounts, period=per, issued_at=now, run_id=new_id(RUN_PREFIX), adjustments=pending,
                     policy=_policy(app), skip=issued.keys(), unrated=left_out)
     if report is not None:
@@ -526,15 +606,10 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                held_by_reason=summary["held_by_reason"])
     if summary["held_records"]:
         reasons = summary["held_by_reason"]
-        gone = sum(n for r, n in reasons.items() if r != "line_suspended")
         out["notes"].append(
             f"{summary['held_records']} usage record(s) of {summary['held_subscribers']} line(s) held, not billed "
             f"({out['held']} {cur}; " + ", ".join(f"{r} {n}" for r, n in reasons.items()) + "): "
-            f"`fairtel bill held --period {per.key}` lists them"
-            + (f", `fairtel bill release --period {per.key}` charges those made after a suspension once confirmed"
-               if reasons.get("line_suspended") else "")
-            + ("; usage made after the line closed or before it was activated is never charged (write it off)"
-               if gone else ""))
+            f"{held_words(reasons, per.key)}; `fairtel bill held --period {per.key}` lists them")
     if late_usage:
         out["notes"].append(f"{late_usage} rated record(s) of subscribers already billed for {per.key} are on no bill (rated after "
                             f"their bill run) and not priced by a rerate yet: `fairtel rerate --period {per.key}` charges "
@@ -543,11 +618,11 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         out["notes"].append(f"{late_vas} consented VAS charge(s) of subscribers already billed for {per.key} are on no bill "
                             f"(rated after their bill run): `fairtel rerate --period {per.key}` charges those the consent "
                             "gate still lets through")
-    if late_held:
-        out["notes"].append(f"{late_held} usage record(s) of subscribers already billed for {per.key}, rated after their bill "
-                            "run, are held (made at or after the line's suspension): neither billed nor charged by a rerate "
-                            "until released")
-    out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas, held_late_records=late_held)
+    late_held_records = sum(late_held.values())
+    if late_held_records:
+        out["notes"].append(f"{late_held_records} usage record(s) of subscribers already billed for {per.key}, rated after "
+                            f"their bill run, are held, neither billed nor charged by a rerate: {held_words(late_held, per.key)}")
+    out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas, held_late_records=late_held_records)
     out.update(records=summary["records"], unrated_records=summary["unrated_records"],
                unrated_by_reason=summary["unrated_by_reason"])
     if summary["unrated_records"]:
@@ -651,8 +726,13 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
     so the bills it corrects and their snapshot are those of finished runs."""
     per = _period(period, catalog)
     with _period_lock(app, per.key):
-        settle_issue(app, per.key)
-        return _rerate(app, per, catalog=catalog, created_by=created_by, report=report)
+        settled = settle_issue(app, per.key)
+        out = _rerate(app, per, catalog=catalog, created_by=created_by, report=report)
+    if settled["parts_moved_in"] or settled["parts_removed"]:
+        out["notes"].insert(0, f"an interrupted bill run of {per.key} was settled: {settled['parts_moved_in']} lake part(s) of "
+                               f"issued bills moved in, {settled['parts_removed']} of bills never issued removed")
+    out["recovered"] = settled
+    return out
 
 
 def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report: Any) -> dict[str, Any]:
@@ -707,13 +787,14 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     now = utc_now()
     # usage held off the bills (by their runs, or by rating as it stored it) is charged only by a release: a rerun of
     # rating after the line came back into service, or a changed tariff, must not bill it as late usage
-    held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns)
+    accounts = _accounts(app, per)
+    held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns, accounts)
     # what refunds already gave back of the records (usage past a spending cap): not credited a second time
     refunded = _refunded_records(app, msisdns, catalog.operator.currency)
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
                               policies=policies, created_by=created_by, held=held, refunded=refunded)
-    fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in _accounts(app, per)},
+    fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in accounts},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
     # gate refused (the gate as it stands, or the one rating stored its verdict under)
@@ -756,8 +837,21 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         notes.append(f"{len(diff.refunded)} changed record(s) are covered by a refund issued before: "
                      f"`fairtel assure --refund` recomputes the refund on the new charges")
     if diff.held:
-        notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held (made at or after the line's "
-                     f"suspension) and were not charged: `fairtel bill release --period {per.key}` charges those confirmed")
+        # why each is held: as its bill run or the stored rating held it, else as the rating now holds it
+        why = {f"{s}/{r}": v for (_, s, r), v in held.items()} | {f"None/{r}": v for (_, s, r), v in held.items() if not s}
+        if "verdict" in rerated.columns:
+            from fairtel.billing._run import HOLD_REASONS
+
+            now_held = rerated.filter(pl.col("verdict").is_in(HOLD_REASONS)).select(
+                pl.col("source").fill_null(""), "record_id", "verdict")
+            for s, r, v in now_held.iter_rows():
+                why.setdefault(f"{s}/{r}", v)
+        by_reason: dict[str, int] = {}
+        for rec in diff.held:
+            reason = why.get(rec, "")
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+        notes.append(f"{len(diff.held)} usage record(s) on no bill of {per.key} are held and were not charged: "
+                     f"{held_words(by_reason, per.key)}")
     return {
         "period": per.key, "currency": cur, "bills": len(bills), "records_compared": diff.compared,
         "records_changed": len(diff.changes), "fees_compared": fees.compared, "fees_changed": len(fees.changes),
@@ -820,10 +914,9 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
 
     key = ["msisdn", "source", "record_id"]
     accounts = _accounts(app, per)
-    # the accounts whose state holds usage of the period now (``billing.held_usage``): suspended, closed since a
-    # known instant, activated after the period began
-    suspended = [a.msisdn for a in accounts if a.status == "suspended" or (a.status == "closed" and a.closed_at is not None)
-                 or a.activated_at > per.start]
+    # the accounts whose state holds usage of the period now (``billing.held_usage``): suspended, closed (since a
+    # known instant, or with no closing date: all their usage), activated after the period began
+    suspended = [a.msisdn for a in accounts if a.status in ("suspended", "closed") or a.activated_at > per.start]
     files = app.lake.files("rated", periods=[per.key])
     lines = pl.DataFrame(schema=BILLED_INPUT)
     if files:
@@ -867,15 +960,21 @@ def select_decisions(audit: Any, period: str) -> Any:
         audit.c.action.in_([RELEASE_ACTION, WRITE_OFF_ACTION]), audit.c.resource.like(f"held_usage/{period}/%"))
 
 
-def _held_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
+def _held_json(row: dict[str, Any], currency: str, tz: str) -> dict[str, Any]:
+    """One held record as `fairtel bill held` shows it: its start on the operator's clock (``tz``), as statements and
+    `fairtel explain` give it, with the offset, so the instant is the same."""
+    from fairtel.core.time import zone
+
     return {"msisdn": row["msisdn"], "source": row["source"], "record_id": row["record_id"], "kind": row["kind"],
-            "started_at": row["started_at"].isoformat(), "rules": row["rules"], "quantity": row["quantity"], "unit": row["unit"],
+            "started_at": row["started_at"].astimezone(zone(tz)).isoformat(), "rules": row["rules"], "quantity": row["quantity"], "unit": row["unit"],
             "amount": _money(int(row["amount_minor"]), currency), "reason": row["reason"], "status": row["status"],
             "bill_id": row["bill_id"]}
 
 
 _NOT_RELEASED_WHY = {"line_closed": "held because it was made after the line closed (line_closed)",
-                     "before_activation": "held because it was made before the line was activated (before_activation)"}
+                     "before_activation": "held because it was made before the line was activated (before_activation)",
+                     "line_closed_undated": "held because the line is closed and the register has no closing date for "
+                                            "it (line_closed_undated): give the register its closed_at"}
 
 
 def release_period(app: App, period: str, *, catalog: Catalog, by: str, records: list[str] | None = None,
@@ -959,7 +1058,8 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
     notes = []
     if refused.height:
         notes.append(f"{refused.height} record(s) not released: made after the line closed or before it was activated, "
-                     "not the subscriber's usage, never charged; write them off (--write-off)")
+                     "or on a closed line with no closing date, not the subscriber's usage as far as the register tells, "
+                     "never charged; write them off (--write-off)")
     if skipped.height:
         notes.append(f"{skipped.height} record(s) left as they were: already "
                      + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(skipped.group_by("status").len().iter_rows())))
@@ -1135,7 +1235,8 @@ def register(app: typer.Typer) -> None:
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         cur = catalog.operator.currency
-        rows = [_held_json(r, cur) for r in held.iter_rows(named=True)]
+        tz = catalog.operator.timezone
+        rows = [_held_json(r, cur, tz) for r in held.iter_rows(named=True)]
         by_status = {s: n for s, n in held.group_by("status").len().sort("status").iter_rows()}
         out = {"period": per.key, "currency": cur, "records": held.height, "amount": _money(int(held["amount_minor"].sum() or 0), cur),
                "by_status": by_status, "held": rows}
@@ -1143,8 +1244,10 @@ def register(app: typer.Typer) -> None:
             print_json(out)
             return
         if rows:
-            console.print(table(f"Held usage {per.key}", ["msisdn", "record", "kind", "started", "amount", "reason", "status"],
-                                [[mask_msisdn(r["msisdn"]), f"{r['source']}/{r['record_id']}", r["kind"], r["started_at"],
+            console.print(table(f"Held usage {per.key}", ["msisdn", "record", "kind", f"started ({tz})", "amount", "reason",
+                                                          "status"],
+                                [[mask_msisdn(r["msisdn"]), f"{r['source']}/{r['record_id']}", r["kind"],
+                                  r["started_at"][:19].replace("T", " "),
                                   r["amount"], r["reason"], r["status"]] for r in rows[:200]]))
         console.print(f"{held.height} held record(s), {out['amount']} {cur}"
                       + (": " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in by_status.items()) if by_status else ""),

@@ -207,8 +207,10 @@ def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame
     """The register's line states as the consent gate reads them (of ``msisdns`` alone, when given: the lines
     ``store.register_changes`` names). A closed line whose register does not say when
     it closed (``closed_at``, optional in the register file) is taken as closed when the register last changed
-    it: charges made while it was in service stay billable (refusing them all would flag, and refund, months of
-    charges it rightly paid), later ones are refused.
+    it: VAS charges made while it was in service stay billable (refusing them all would flag, and refund, months of
+    charges it rightly paid), later ones are refused, and rating holds its usage made since (``line_closed``). That
+    date is the import's, not the closing's: the bill run holds all usage of such a line from its account
+    (``billing.held_usage``, ``line_closed_undated``), never charged, and says how many lines lack the date.
 
     Each line comes with its suspensions that ended (``rating._vas.SUSPENSIONS``: from the line status history,
     ``store.suspension_windows``; null: none), so that its usage dated inside one is held even when the line is

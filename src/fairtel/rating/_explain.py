@@ -624,6 +624,9 @@ HELD_WORDS: dict[str, tuple[str, str]] = {
                     "Held, not billed: made after the line was closed; not your usage, so it is never charged to you"),
     "before_activation": ("不计费：本话单发生在号码入网之前，不是您的用量，已计价但不计入账单，也不会向您收取",
                           "Held, not billed: made before the line was activated; not your usage, so it is never charged to you"),
+    "line_closed_undated": ("不计费：号码已销户但销户时间未登记，无法确认为您本人使用，已计价但不计入账单，也不会向您收取",
+                            "Held, not billed: the line is closed and its closing date is not on record, so this usage cannot "
+                            "be shown to be yours; it is never charged to you"),
 }
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 

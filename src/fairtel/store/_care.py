@@ -1409,7 +1409,8 @@ class HomeAdvisor:
         if usage.height == 0:
             return None
         instants = {c: _utc(getattr(sub, c)) for c in ("activated_at", "closed_at", "suspended_at", "updated_at")}
-        # a closed line whose register does not say when: closed when the register last changed it (as the bill run reads it)
+        # a closed line whose register does not say when: closed when the register last changed it, as the consent
+        # gate reads it (cli._home.home_lines); such a line is advised nothing either way
         closed = instants["closed_at"] or (instants["updated_at"] if sub.status == "closed" else None)
         stamp = pl.Datetime("us", "UTC")
         lines = pl.DataFrame({"msisdn": [sub.msisdn], "status": [sub.status], "activated_at": [instants["activated_at"]],

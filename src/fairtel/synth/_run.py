@@ -308,11 +308,14 @@ def _malformed_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 def _write_subscribers(path: Path, pop: Population, window: Window) -> None:
     zi = ZoneInfo(window.tz)
     status = ("active", "suspended", "closed")
-    lines = [",".join(("msisdn", "customer_id", "plan_id", "activated_at", "status", "language", "region"))]
+    lines = [",".join(("msisdn", "customer_id", "plan_id", "activated_at", "status", "language", "region", "closed_at"))]
     for i in range(pop.n):
+        # a closed line closed at the start of its first inactive day, as a register records it (a closed line
+        # without its closing date holds all its usage off the bill)
+        closed = rfc3339_s(int(window.day_start[pop.until_day[i]]), zi) if status[pop.status[i]] == "closed" else ""
         lines.append(",".join((
             str(pop.msisdn[i]), f"cu{pop.customer[i]}", P.PLANS[pop.plan[i]], rfc3339_s(int(pop.activated_at[i]), zi),
-            status[pop.status[i]], "en" if pop.english[i] else "zh", P.REGIONS[pop.region[i]],
+            status[pop.status[i]], "en" if pop.english[i] else "zh", P.REGIONS[pop.region[i]], closed,
         )))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
