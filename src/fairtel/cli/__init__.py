@@ -29,6 +29,7 @@ from fairtel.cli import (
     _mediation,
     _merchants,
     _rating,
+    _retention,
     _serve,
     _synth,
 )
@@ -79,7 +80,7 @@ def _root(
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _merchants, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _merchants, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup, _retention):
     module.register(app)
 
 

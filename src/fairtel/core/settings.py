@@ -130,6 +130,24 @@ def _hours_problem(value: Any, *, least: int) -> str | None:
     return None
 
 
+# Consent events are kept at least the regulators' five months (``fairtel.consent.REGULATORY_MIN_RETENTION_MONTHS``).
+MIN_CONSENT_RETENTION_MONTHS = 5
+MAX_RETENTION_MONTHS = 12 * 30  # 30 years: a larger value is a typo (days or years given as months)
+
+
+class RetentionSettings(BaseModel):
+    """How long personal data is kept before ``fairtel retention apply`` removes or anonymises it (the ``[retention]``
+    table of fairtel.toml, or ``FAIRTEL_RETENTION`` as JSON). Each default and where it comes from is in
+    docs/operations.md#data-retention."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    usage_months: int = Field(6, ge=1, le=MAX_RETENTION_MONTHS, description="Months the usage detail of a billed period (the lake's clean usage and rated records) is kept after the period ends: Chinese operators let subscribers query their detailed bills (详单) for the last six months.")
+    rejects_days: int = Field(90, ge=1, le=MAX_RETENTION_MONTHS * 31, description="Days a rejects file of mediation (the original records it refused) is kept after it was written: long enough to correct and resend a feed within a quarter.")
+    consent_months: int = Field(24, ge=MIN_CONSENT_RETENTION_MONTHS, le=MAX_RETENTION_MONTHS, description="Months a VAS subscription's consent events are kept after it ended (consent's policy, ConsentPolicy.retention_months; at least the regulators' five months).")
+    transcript_months: int = Field(12, ge=1, le=MAX_RETENTION_MONTHS, description="Months after a trouble ticket was settled that its conversation and agents' notes are kept; the ticket itself stays, without the words.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FAIRTEL_", extra="ignore", validate_default=True)
 
@@ -151,6 +169,7 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Logging level.")
     tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
     sla: SlaHours = Field(default_factory=SlaHours, description="Complaint deadlines: hours to acknowledge and to resolve per category, and the manager-escalation margin, over the built-in policy; e.g. {\"resolve\": {\"unexplained_charge\": 12}}.")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings, description="How long personal data is kept before `fairtel retention apply` removes it: usage_months (6), rejects_days (90), consent_months (24), transcript_months (12); e.g. [retention] usage_months = 12.")
 
     # Why the secret given is no secret (not set, empty, the public example), or None when one was set.
     _secret_unset: str | None = PrivateAttr(None)
@@ -522,7 +541,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 # Settings whose environment variable holds JSON (a table): pydantic-settings only says it could not parse one.
-_JSON_SETTINGS = ("sla", "tax_rates")
+_JSON_SETTINGS = ("sla", "tax_rates", "retention")
 
 
 def _env_json_problems() -> list[Problem]:

@@ -1,0 +1,396 @@
+"""Data retention: what the home no longer needs to keep, found (``plan``) and removed (``apply``).
+
+Four kinds, each with its own period (``Settings.retention``, docs/operations.md#data-retention):
+
+- **usage detail**: the lake's clean usage and rated records (``usage``, ``rated``, ``unrated``) of a period that
+  ended more than ``usage_months`` ago and whose bills were issued. What billing, tax and disputes need stays:
+  bills and bill lines, the bill run's snapshot (``billed``, ``bills``), held usage (``held_usage``), adjustments.
+  The records of a line are kept when the line has a matter still open (a complaint, a finding, a fraud case) or
+  has no bill for the period, and so is a record rated but in no bill run's snapshot (``not_yet_billed``: late
+  usage, usage held off the bill), which billing may still charge, release or write off;
+- **rejects**: mediation's rejects files (the original records it refused) written more than ``rejects_days`` ago;
+- **consent events** of the VAS subscriptions that ended more than ``consent_months`` ago
+  (``fairtel.consent.archivable``), except those of a line with a matter open;
+- **conversations**: the summary (the conversation carried from the assistant) and the agents' notes of a
+  trouble ticket closed more than ``transcript_months`` ago; the ticket stays (category, status, dates), its
+  words are replaced by ``CONVERSATION_REMOVED``. A line with a matter open keeps them.
+
+Removal is idempotent and safe to cut short: a lake part is rewritten whole or not at all (the same part name,
+through a temporary file and a rename) under the period's rating lock, a rejects file is unlinked, the database's
+changes are one transaction. Running again after a crash removes what is left, and a run with nothing left to
+remove changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, delete, select, update
+
+from fairtel.core.commits import lock, rating_lock_name
+from fairtel.core.settings import RetentionSettings
+from fairtel.core.time import Period, require_aware
+from fairtel.store._lake import Lake
+from fairtel.store._schema import (
+    Bill,
+    Complaint,
+    ConsentEvent,
+    Finding,
+    FraudCase,
+    Subscriber,
+    TicketNote,
+    TroubleTicket,
+    table_of,
+)
+
+DETAIL_DATASETS = ("usage", "rated", "unrated")  # the usage detail of a period; ``billed``/``bills`` are the bill's
+REJECTS_SUFFIX = ".rejects.jsonl"
+CONVERSATION_REMOVED = "[conversation removed under the data retention policy]"
+OPEN_COMPLAINT = ("opened", "acknowledged", "reopened")  # the complaint lifecycle before it is settled
+OPEN_FINDING = ("open", "confirmed")  # a finding not yet resolved nor dismissed
+OPEN_FRAUD_CASE = ("open",)
+_CHUNK = 500  # values per IN (...) list
+
+
+def months_before(instant: datetime, months: int) -> datetime:
+    """``instant`` moved back ``months`` calendar months (the day clamped to the month's last)."""
+    import calendar
+
+    total = instant.year * 12 + instant.month - 1 - months
+    year, month = divmod(total, 12)
+    day = min(instant.day, calendar.monthrange(year, month + 1)[1])
+    return instant.replace(year=year, month=month + 1, day=day)
+
+
+@dataclass(frozen=True)
+class PeriodDetail:
+    """A period's usage detail: the records retention removes per dataset, and those it keeps."""
+
+    period: str
+    removable: Mapping[str, int]  # dataset → records
+    kept_records: int
+    kept_lines: int  # lines whose records stay: a matter open, or no bill for the period
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    now: datetime
+    policy: RetentionSettings
+    open_matters: Mapping[str, tuple[str, ...]]  # msisdn → the matters open about it (``complaint ID``, ...)
+    detail: tuple[PeriodDetail, ...]
+    waiting: tuple[tuple[str, str], ...]  # (period, why its detail stays although old enough)
+    rejects: tuple[tuple[Path, int, datetime], ...]  # (file, records, written at)
+    consent: Mapping[str, datetime]  # subscription id → when it ended
+    consent_events: int
+    tickets: Mapping[str, datetime]  # ticket id → when it was settled
+    ticket_notes: int
+    kept_consent: int = 0  # subscriptions past retention kept for a matter open about their line
+    kept_tickets: int = 0  # tickets past retention kept for a matter open about their line
+    _lines: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)  # period → lines kept
+
+    @property
+    def detail_records(self) -> int:
+        return sum(sum(p.removable.values()) for p in self.detail)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.detail_records or self.rejects or self.consent or self.tickets)
+
+    def summary(self) -> dict[str, Any]:
+        """What the plan removes per kind, with counts and the oldest date; no number in it."""
+        detail_periods = [p for p in self.detail if sum(p.removable.values())]
+        kept = [p for p in self.detail if p.kept_records]
+        return {
+            "now": self.now.isoformat(),
+            "policy": self.policy.model_dump(),
+            "usage_detail": {
+                "records": self.detail_records,
+                "periods": [{"period": p.period, "records": dict(p.removable)} for p in detail_periods],
+                "oldest": detail_periods[0].period if detail_periods else None,
+                "kept": [{"period": p.period, "records": p.kept_records, "lines": p.kept_lines} for p in kept],
+                "waiting": [{"period": k, "reason": why} for k, why in self.waiting],
+            },
+            "rejects": {
+                "files": len(self.rejects),
+                "records": sum(n for _, n, _ in self.rejects),
+                "oldest": min(at for *_, at in self.rejects).isoformat() if self.rejects else None,
+            },
+            "consent": {
+                "subscriptions": len(self.consent),
+                "events": self.consent_events,
+                "oldest": min(self.consent.values()).isoformat() if self.consent else None,
+                "kept_for_open_matters": self.kept_consent,
+            },
+            "conversations": {
+                "tickets": len(self.tickets),
+                "notes": self.ticket_notes,
+                "oldest": min(self.tickets.values()).isoformat() if self.tickets else None,
+                "kept_for_open_matters": self.kept_tickets,
+            },
+            "open_matters": {
+                "lines": len(self.open_matters),
+                "matters": sorted({m for ms in self.open_matters.values() for m in ms}),
+            },
+        }
+
+    def words(self) -> str:
+        """What the plan removes and keeps, in one sentence for the access audit (no number in it)."""
+        parts: list[str] = []
+        for p in self.detail:
+            if sum(p.removable.values()):
+                counts = ", ".join(f"{ds} {n}" for ds, n in p.removable.items() if n)
+                parts.append(f"usage detail of {p.period} ({counts} records)")
+        if self.rejects:
+            parts.append(f"{len(self.rejects)} rejects files ({sum(n for _, n, _ in self.rejects)} records) "
+                         f"older than {self.policy.rejects_days} days: "
+                         + ", ".join(path.name for path, *_ in self.rejects))
+        if self.consent:
+            parts.append(f"{self.consent_events} consent events of {len(self.consent)} subscriptions ended more "
+                         f"than {self.policy.consent_months} months ago")
+        if self.tickets:
+            parts.append(f"the conversations of {len(self.tickets)} tickets closed more than "
+                         f"{self.policy.transcript_months} months ago ({', '.join(sorted(self.tickets))})")
+        text = "removes " + "; ".join(parts) if parts else "removes nothing past its retention period"
+        kept = sum(p.kept_records for p in self.detail)
+        if kept:
+            text += f"; keeps {kept} usage records past retention of lines with a matter open or without a bill"
+        held = ([f"the consent events of {self.kept_consent} subscriptions"] if self.kept_consent else []) + (
+            [f"the conversations of {self.kept_tickets} tickets"] if self.kept_tickets else [])
+        if held:
+            text += f"; keeps {' and '.join(held)} past retention, of lines with a matter open"
+        return text
+
+
+def open_matters(conn: Connection) -> dict[str, tuple[str, ...]]:
+    """msisdn → the matters still open about the line: complaints not settled, findings neither resolved nor
+    dismissed, fraud cases open. Their line's data stays whatever its age."""
+    out: dict[str, list[str]] = {}
+    c, f, k = table_of(Complaint), table_of(Finding), table_of(FraudCase)
+    queries = (
+        ("complaint", select(c.c.msisdn, c.c.complaint_id).where(c.c.lifecycle.in_(OPEN_COMPLAINT))),
+        ("finding", select(f.c.msisdn, f.c.finding_id).where(f.c.status.in_(OPEN_FINDING), f.c.msisdn.is_not(None))),
+        ("fraud case", select(k.c.msisdn, k.c.case_id).where(k.c.status.in_(OPEN_FRAUD_CASE))),
+    )
+    for kind, query in queries:
+        for msisdn, matter in conn.execute(query):
+            out.setdefault(msisdn, []).append(f"{kind} {matter}")
+    return {m: tuple(sorted(v)) for m, v in out.items()}
+
+
+def _period_files(lake: Lake, dataset: str, period: str) -> list[tuple[str, Path]]:
+    """The parts of a period as they are on disk now: (part name, path), hidden temporary files left out."""
+    directory = lake.part_path(dataset, period, "x").parent
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    return [(n.removesuffix(".parquet"), directory / n) for n in names
+            if n.endswith(".parquet") and not n.startswith(".")]
+
+
+def _record_keys(table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    source = pc.fill_null(table.column("source").cast(pa.string()), "")
+    return pc.binary_join_element_wise(source, table.column("record_id").cast(pa.string()), "\x1f")
+
+
+def _read(path: Path, columns: Iterable[str]) -> pa.Table:
+    names = pq.read_schema(path).names
+    return pq.read_table(path, columns=[c for c in columns if c in names])
+
+
+def not_yet_billed(lake: Lake, period: str) -> pa.Array:
+    """The records (``source``, ``record_id`` joined) rated for ``period`` that no bill run's snapshot holds: rated
+    after the period's bills (late usage) or held off them; billing may still charge, release or write them off."""
+    def keys(dataset: str) -> set[str]:
+        out: set[str] = set()
+        for _, path in _period_files(lake, dataset, period):
+            table = _read(path, ("source", "record_id"))
+            if {"source", "record_id"} <= set(table.column_names):
+                out.update(v for v in _record_keys(table).to_pylist() if v is not None)
+        return out
+
+    return pa.array(sorted(keys("rated") - keys("billed")), pa.string())
+
+
+def _kept_mask(table: pa.Table, kept: Collection[str], pending: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """The records that stay: those of the ``kept`` lines, and those ``pending`` (``not_yet_billed``). A table
+    without lines or records is kept whole."""
+    if "msisdn" not in table.column_names or not {"source", "record_id"} <= set(table.column_names):
+        return pa.array([True] * table.num_rows)
+    mask = pc.fill_null(pc.is_in(table.column("msisdn"), value_set=pa.array(sorted(kept), pa.string())), False)
+    if len(pending):
+        mask = pc.or_(mask, pc.fill_null(pc.is_in(_record_keys(table), value_set=pending), False))
+    return mask
+
+
+def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSettings, *, now: datetime,
+         timezone: str) -> RetentionPlan:
+    """What retention removes at ``now`` (nothing is changed)."""
+    now = require_aware(now, "now")
+    matters = open_matters(conn)
+    detail, waiting, lines = _detail(conn, lake, policy, now=now, timezone=timezone, protected=matters)
+    consent, events, kept_consent = _consent(conn, policy, now=now, protected=matters)
+    tickets, notes, kept_tickets = _tickets(conn, policy, now=now, protected=matters)
+    return RetentionPlan(
+        now=now, policy=policy, open_matters=matters, detail=tuple(detail), waiting=tuple(waiting),
+        rejects=tuple(_rejects(rejects_dir, policy, now=now)), consent=consent, consent_events=events,
+        tickets=tickets, ticket_notes=notes, kept_consent=kept_consent, kept_tickets=kept_tickets, _lines=lines,
+    )
+
+
+def _detail(conn: Connection, lake: Lake, policy: RetentionSettings, *, now: datetime, timezone: str,
+            protected: Mapping[str, Any]) -> tuple[list[PeriodDetail], list[tuple[str, str]], dict[str, frozenset[str]]]:
+    periods = sorted({k for ds in DETAIL_DATASETS for k in lake.periods(ds)})
+    b = table_of(Bill)
+    register = {r for (r,) in conn.execute(select(table_of(Subscriber).c.msisdn))}
+    out: list[PeriodDetail] = []
+    waiting: list[tuple[str, str]] = []
+    lines: dict[str, frozenset[str]] = {}
+    for key in periods:
+        ends = Period.parse(key, timezone).end
+        if months_before(now, policy.usage_months) < ends:
+            continue  # ended less than ``usage_months`` ago
+        billed = {r for (r,) in conn.execute(select(b.c.msisdn).where(b.c.period == key))}
+        if not billed:
+            waiting.append((key, "no bill issued for the period"))
+            continue
+        kept = frozenset(set(protected) | (register - billed))
+        lines[key] = kept
+        removable: dict[str, int] = {}
+        kept_records = 0
+        kept_lines: set[str] = set()
+        pending = not_yet_billed(lake, key)
+        for ds in DETAIL_DATASETS:
+            n = 0
+            for _, path in _period_files(lake, ds, key):
+                table = _read(path, ("msisdn", "source", "record_id"))
+                mask = _kept_mask(table, kept, pending)
+                keep = int(pc.sum(mask).as_py() or 0)
+                n += table.num_rows - keep
+                kept_records += keep
+                if keep and "msisdn" in table.column_names:
+                    kept_lines.update(v for v in table.filter(mask).column("msisdn").to_pylist() if v)
+            removable[ds] = n
+        out.append(PeriodDetail(key, removable, kept_records, len(kept_lines)))
+    return out, waiting, lines
+
+
+def _rejects(rejects_dir: Path, policy: RetentionSettings, *, now: datetime) -> list[tuple[Path, int, datetime]]:
+    if not rejects_dir.is_dir():
+        return []
+    horizon = now.timestamp() - policy.rejects_days * 86400
+    out: list[tuple[Path, int, datetime]] = []
+    for path in sorted(rejects_dir.iterdir()):
+        # hidden ones are an ingest's files in flight: never touched
+        if path.name.startswith(".") or not path.name.endswith(REJECTS_SUFFIX) or not path.is_file():
+            continue
+        written = path.stat().st_mtime
+        if written <= horizon:
+            with path.open("rb") as f:
+                records = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            out.append((path, records, datetime.fromtimestamp(written, UTC)))
+    return out
+
+
+def _consent(conn: Connection, policy: RetentionSettings, *, now: datetime,
+             protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int, int]:
+    from fairtel.consent import ConsentPolicy, archivable, project_subscriptions
+    from fairtel.store._consent import consent_ledger
+
+    ledger = consent_ledger(conn)
+    if ledger.num_rows == 0:
+        return {}, 0, 0
+    rule = ConsentPolicy(retention_months=policy.consent_months)
+    ended = archivable(project_subscriptions(ledger, policy=rule), now, policy=rule)
+    out: dict[str, datetime] = {}
+    kept = 0
+    for row in ended.iter_rows(named=True):
+        if row["msisdn"] in protected:
+            kept += 1
+            continue
+        out[row["subscription_id"]] = row["ended_at"]
+    ids = pa.array(sorted(out), pa.string())
+    events = int(pc.sum(pc.is_in(ledger.column("subscription_id"), value_set=ids)).as_py() or 0) if out else 0
+    return out, events, kept
+
+
+def _tickets(conn: Connection, policy: RetentionSettings, *, now: datetime,
+             protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int, int]:
+    t, n = table_of(TroubleTicket), table_of(TicketNote)
+    horizon = months_before(now, policy.transcript_months)
+    rows = conn.execute(select(t.c.ticket_id, t.c.msisdn, t.c.resolved_at, t.c.summary)
+                        .where(t.c.status == "closed", t.c.resolved_at.is_not(None), t.c.resolved_at <= horizon)).all()
+    with_notes = {r for (r,) in conn.execute(select(n.c.ticket_id).where(n.c.note.is_not(None)).distinct())}
+    out: dict[str, datetime] = {}
+    kept = 0
+    for r in rows:
+        if r.summary == CONVERSATION_REMOVED and r.ticket_id not in with_notes:
+            continue  # done before
+        if r.msisdn in protected:
+            kept += 1
+            continue
+        out[r.ticket_id] = r.resolved_at
+    notes = 0
+    for chunk in _chunks(sorted(out)):
+        notes += len(conn.execute(select(n.c.note_id).where(n.c.ticket_id.in_(chunk), n.c.note.is_not(None))).all())
+    return out, notes, kept
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i:i + _CHUNK]
+
+
+def apply_in_database(conn: Connection, planned: RetentionPlan) -> None:
+    """The plan's database changes, in ``conn``'s transaction: consent events deleted, conversations removed."""
+    e, t, n = table_of(ConsentEvent), table_of(TroubleTicket), table_of(TicketNote)
+    for chunk in _chunks(sorted(planned.consent)):
+        conn.execute(delete(e).where(e.c.subscription_id.in_(chunk)))
+    for chunk in _chunks(sorted(planned.tickets)):
+        conn.execute(update(t).where(t.c.ticket_id.in_(chunk)).values(summary=CONVERSATION_REMOVED))
+        conn.execute(update(n).where(n.c.ticket_id.in_(chunk)).values(note=None))
+
+
+def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
+    """The plan's changes to the lake and the rejects: each lake part of a period rewritten without the records
+    retention removes (removed when none is left), under the period's rating lock; the rejects files unlinked.
+    Returns what was removed: ``records`` (lake) and ``rejects`` (files)."""
+    from fairtel.core.commits import fsync_dir
+
+    records = 0
+    for detail in planned.detail:
+        if not sum(detail.removable.values()):
+            continue
+        kept = planned._lines.get(detail.period, frozenset())
+        with lock(lake.root, rating_lock_name(detail.period)):  # no rating or bill run of the period meanwhile
+            pending = not_yet_billed(lake, detail.period)  # as the period is now, under its lock
+            for ds in DETAIL_DATASETS:
+                for part, path in _period_files(lake, ds, detail.period):
+                    table = pq.read_table(path)
+                    mask = _kept_mask(table, kept, pending)
+                    keep = int(pc.sum(mask).as_py() or 0)
+                    if keep == table.num_rows:
+                        continue
+                    records += table.num_rows - keep
+                    if keep:
+                        lake.write(ds, detail.period, table.filter(mask), part=part)
+                    else:
+                        lake.delete_part(ds, detail.period, part)
+    removed = 0
+    for path, *_ in planned.rejects:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    if removed:
+        fsync_dir(planned.rejects[0][0].parent)
+    return {"records": records, "rejects": removed}
