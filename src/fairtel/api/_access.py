@@ -298,6 +298,13 @@ class Access:
         committed (with other requests' rows) before the request answers. If the request fails, its changes are
         undone but its rows are kept, marked failed (``failure_audit``). ``subject`` is a pseudonym already
         (when ``msisdn`` is not given); numbers in ``reason`` (free text) are kept as pseudonyms, never plain."""
+        if msisdn is not None:  # the subject's number in an id, as their home dials it too (``0151…`` in Germany)
+            from fairtel.privacy._numbers import replace_numbers_in_id
+
+            def in_id(text: str) -> str:
+                return replace_numbers_in_id(text, self.pseudonyms.msisdn, subject=msisdn, home_country=self.pseudonyms.home_country)
+
+            resource, reason = in_id(resource), None if reason is None else in_id(reason)
         self._keep([self._row(action, resource, subject if msisdn is None else self.pseudonyms.msisdn(msisdn), reason)])
 
     def audit_list(self, action: str, resource: str, msisdns: Iterable[str | None], *, reason: str) -> None:

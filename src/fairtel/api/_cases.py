@@ -65,7 +65,7 @@ from fairtel.core.money import Money
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case
 from fairtel.kpi._complaint_report import APPEAL_CHANNEL
-from fairtel.privacy import Permission, Role, e164_of, hide_identity_numbers, replace_numbers_in
+from fairtel.privacy import Permission, Role, e164_of, hide_identity_numbers, replace_numbers_in, replace_numbers_in_id
 from fairtel.privacy._roles import View
 from fairtel.store import Adjustment as AdjustmentRow
 from fairtel.store import (
@@ -98,15 +98,39 @@ def _scrub(acc: Access, value: Any) -> Any:
     return replace_numbers_in(value, lambda digits: acc.show(digits) or "")
 
 
-def _scrub_text(acc: Access, text: str | None) -> str | None:
-    """Free text staff wrote (a complaint's note) with its numbers shown as ``_scrub`` shows them, each read as the
-    register keeps numbers first (``privacy.e164_of``, by the numbering of the operator's home country): a number
+def shown_text(acc: Access, text: str | None) -> str | None:
+    """Free text (a complaint's words and notes, a ticket's notes) with its numbers shown as ``_scrub`` shows them, each
+    read as the register keeps numbers first (``privacy.e164_of``, by the numbering of the operator's home country): a number
     written as dialled at home (``13415320161``) is the subscriber's ``8613415320161``, plain to the agent handling
-    them and the same pseudonym as theirs to others. Not for evidence, whose fields hold E.164 numbers already."""
+    them and the same pseudonym as theirs to others; any other number (a third party's) masked to agents and
+    subscribers, as ``86139****5678``, and pseudonymised to other roles. ID-card and bank-card numbers are hidden.
+    The one rule for every piece of free text the API shows. Not for evidence, whose fields hold E.164 numbers
+    already."""
     if text is None:
         return None
     home = getattr(acc.pseudonyms, "home_country", None)
     return str(replace_numbers_in(text, lambda digits: acc.show(e164_of(digits, home_country=home)) or ""))
+
+
+def _home(acc: Access) -> str | None:
+    return getattr(acc.pseudonyms, "home_country", None)
+
+
+def shown_id(acc: Access, identifier: str | None, msisdn: str | None) -> str | None:
+    """An id a system outside fairtel made (an imported complaint ``cmp-8613800138000-01``, a consent order
+    ``ord-8613800138000-0917``) as this principal may read it: a number it holds (``privacy.number_in_id``: its
+    subscriber's, ``msisdn``, or a mobile number of the home numbering plan) shown as the principal may see that
+    number, masked or pseudonymised; as stored to whoever sees that number plainly. Other ids read as stored."""
+    if identifier is None:
+        return None
+    return replace_numbers_in_id(identifier, lambda n: None if acc.view(n) is View.PLAIN else acc.show(n),
+                                 subject=msisdn, home_country=_home(acc))
+
+
+def audited_text(acc: Access, text: str, msisdn: str | None) -> str:
+    """A resource or reason bound for the audit with the numbers the ids in it hold (``shown_id``) kept as their
+    pseudonyms; the audit then keeps every other number in it as its pseudonym too (``Access.hide_numbers``)."""
+    return replace_numbers_in_id(text, acc.pseudonyms.msisdn, subject=msisdn, home_country=_home(acc))
 
 
 # ---- findings ------------------------------------------------------------------------------------------
@@ -171,7 +195,7 @@ def _finding_out(acc: Access, r: Any) -> FindingOut:
     shown = _scrub(acc, {k: v for k, v in evidence.items() if k not in ids})
     shown.update({k: _record_id(acc, v, plain=plain) for k, v in ids.items()})
     return FindingOut(
-        finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=r.subscription_id,
+        finding_id=r.finding_id, kind=r.kind, msisdn=acc.show(r.msisdn), subscription_id=shown_id(acc, r.subscription_id, r.msisdn),
         record_ids=[_record_id(acc, str(rid), plain=plain) for rid in r.record_ids or []], amount=money_text(r.amount_minor, r.currency),
         currency=r.currency, status=r.status, evidence=shown, detected_at=r.detected_at, resolved_at=r.resolved_at,
         resolved_by=acc.login_name(r.resolved_by), resolution=_scrub(acc, r.resolution),
@@ -824,7 +848,8 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
     bill = get_bill(acc.conn, bill_id)
     if bill is None:
         raise NotFoundError(f"no bill {bill_id}")
-    why = acc.open_subject(bill.msisdn)
+    why = audited_text(acc, acc.open_subject(bill.msisdn), bill.msisdn)
+    c = None
     if body.complaint_id is not None:
         c = _complaint_row(acc, body.complaint_id)
         if c.msisdn != bill.msisdn:
@@ -867,7 +892,7 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
     acc.audit("adjustment.credit", f"bill/{bill_id}", msisdn=bill.msisdn,
               reason=f"{why}: credit {money_text(minor, bill.currency)} {bill.currency} {adjustment_id}"
                      + (f" record {body.record_id}" if body.record_id else "")
-                     + (f" complaint {body.complaint_id}" if body.complaint_id else "") + f": {reason}")
+                     + (f" complaint {audited_text(acc, c.complaint_id, bill.msisdn)}" if c is not None else "") + f": {reason}")
     row = acc.conn.execute(select(a).where(a.c.adjustment_id == adjustment_id)).one()
     return CreditOut(adjustment=_adjustment_out(row), bill_id=bill_id, record_id=body.record_id,
                      outcome="credited" if posted else "credited_before",
@@ -1212,7 +1237,12 @@ def case_subject(acc: Access, case_id: str) -> str | None:
 
 
 def complaint_subject(acc: Access, complaint_id: str) -> str | None:
-    return _subject_of(acc, Complaint, "complaint_id", complaint_id)
+    """The subscriber of the complaint named, by its id as stored or as the caller reads it (``_find_complaint``)."""
+    try:
+        r = _find_complaint(acc, complaint_id)
+    except ConflictError:
+        return None
+    return None if r is None else str(r.msisdn)
 
 
 def ticket_subject(acc: Access, ticket_id: str) -> str | None:
@@ -1312,10 +1342,10 @@ def _complaint_out(acc: Access, r: Any) -> ComplaintOut:
     lifecycle = _lifecycle_of(r)
     due = r.due_at if r.due_at is not None else resolve_due(r.category, r.opened_at, acc.sla)
     return ComplaintOut(
-        complaint_id=r.complaint_id, msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
+        complaint_id=shown_id(acc, r.complaint_id, r.msisdn) or "", msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
         channel=r.channel, opened_at=r.opened_at, closed_at=r.closed_at, due_at=due, overdue=lifecycle not in SETTLED and acc.now > due,
         escalation_level=r.escalation_level, finding_id=r.finding_id, adjustment_id=r.adjustment_id, conversation_id=r.conversation_id,
-        text=hide_identity_numbers(r.text) if sees_text and r.text else None,  # ID and card numbers never shown
+        text=shown_text(acc, r.text) if sees_text and r.text else None,  # ID and card numbers never shown
     )
 
 
@@ -1385,27 +1415,74 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
     if not text:
         raise InvalidInputError([Problem("request", None, "text", "say what went wrong: the text is empty")], what="complaint")
     if acc.conn.scalar(select(table_of(Subscriber).c.msisdn).where(table_of(Subscriber).c.msisdn == msisdn)) is None:
+        # a number that is no customer's: on record as a refused access to it, so that asking which numbers are
+        # customers is traced to whoever asked, as a refused attempt at a customer's data is
+        acc.refused_about(msisdn, _NotACustomer("no such subscriber"))
         raise NotFoundError("no such subscriber")
     links = {"finding_id": body.finding_id} if body.finding_id else None
     rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=text, at=acc.now, audit=None,
                          channel=body.channel, links=links, policy=acc.sla)
-    acc.audit("complaint.create", f"complaint/{rec.complaint_id}", msisdn=msisdn,
-              reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent")
+    acc.audit("complaint.create", audited_text(acc, f"complaint/{rec.complaint_id}", msisdn), msisdn=msisdn,
+              reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent: the filing agent handles the customer")
     if acc.role is Role.AGENT:
         acc.assign(msisdn, kind="complaint", reference_id=rec.complaint_id)
     return _complaint_out(acc, _complaint_row(acc, rec.complaint_id))
 
 
+class _NotACustomer(PermissionDeniedError):
+    """What the audit names a complaint filed for a number that is no customer's (the request answers 404)."""
+
+    code = "not_a_subscriber"
+
+
 def _complaint_row(acc: Access, complaint_id: str) -> Any:
-    t = table_of(Complaint)
-    r = acc.conn.execute(select(t).where(t.c.complaint_id == complaint_id)).first()
+    r = _find_complaint(acc, complaint_id)
     if r is None:
         raise NotFoundError(f"no complaint {complaint_id}")
     return r
 
 
+# A number as an id shows it to a reader who may not see it plainly (``shown_id``): a keyed pseudonym, or masked.
+_SHOWN_NUMBER = re.compile(r"p[0-9a-hjkmnp-tv-z]{20}|\d*\*{4,}\d*")
+
+
+def _find_complaint(acc: Access, complaint_id: str) -> Any:
+    """The complaint named by ``complaint_id`` as stored, or as this principal reads it (``shown_id``: the number it
+    holds masked or pseudonymised), so that whoever reads a complaint on the desk can act on it by the id they read;
+    ``None`` when there is none. An id as shown that two complaints read alike (masked numbers that differ only in
+    their hidden digits) is a conflict: the caller is told to take it by another way, never given either. A
+    subscriber reads their own complaints' ids as stored, and names them so."""
+    t = table_of(Complaint)
+    r = acc.conn.execute(select(t).where(t.c.complaint_id == complaint_id)).first()
+    if r is not None or acc.role is Role.SUBSCRIBER or not _SHOWN_NUMBER.search(complaint_id):
+        return r
+    like, at = [], 0
+    for m in _SHOWN_NUMBER.finditer(complaint_id):
+        like.append(_like_literal(complaint_id[at:m.start()]))
+        like.append("%" if m.group(0).startswith("p") else m.group(0).replace("*", "_"))
+        at = m.end()
+    like.append(_like_literal(complaint_id[at:]))
+    found = [c for c in acc.conn.execute(select(t).where(t.c.complaint_id.like("".join(like), escape="\\")))
+             if shown_id(acc, c.complaint_id, c.msisdn) == complaint_id]
+    if len(found) > 1:
+        raise ConflictError(f"complaint {complaint_id} as shown names {len(found)} complaints: take it by the customer's "
+                            "complaint list once handling them", details={"complaint_id": complaint_id})
+    return found[0] if found else None
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _audit_as(acc: Access, reason: str) -> AuditAs:
-    return AuditAs(acc.actor, acc.role.value, acc.pseudonyms.msisdn, reason=reason)
+    """The complaint store's audit rows written through the request's audit (``Access.audit``): with its request id,
+    the API key a request was made with, and the number a complaint id holds kept as its pseudonym."""
+
+    def record(action: str, complaint_id: str, msisdn: str) -> None:
+        acc.audit(action, audited_text(acc, f"complaint/{complaint_id}", msisdn), msisdn=msisdn,
+                  reason=audited_text(acc, reason, msisdn))
+
+    return AuditAs(acc.actor, acc.role.value, acc.pseudonyms.msisdn, reason=reason, record=record, home_country=_home(acc))
 
 
 def _staff_reason(acc: Access, msisdn: str) -> str:
@@ -1434,11 +1511,26 @@ def take_complaint(acc: Access, complaint_id: str) -> AssignmentOut:
     lifecycle = _lifecycle_of(r)
     if lifecycle == ComplaintStatus.CLOSED.value:
         raise ConflictError(f"complaint {complaint_id} is closed: reopen it first", details={"from": lifecycle})
-    aid = acc.assign(r.msisdn, kind="complaint", reference_id=complaint_id)
+    others = _other_handlers(acc, r.complaint_id)
+    aid = acc.assign(r.msisdn, kind="complaint", reference_id=r.complaint_id)
+    if others:  # a colleague takes over (the customer called back, a supervisor passed it on): allowed, and on record
+        acc.audit("complaint.take", audited_text(acc, f"complaint/{r.complaint_id}", r.msisdn), msisdn=r.msisdn,
+                  reason=f"taken while handled by {', '.join(others)}")
     if lifecycle in (ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value):
-        move_complaint(acc.conn, complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now, audit=_audit_as(acc, f"complaint {complaint_id}"),
-                       policy=acc.sla)
+        move_complaint(acc.conn, r.complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now,
+                       audit=_audit_as(acc, f"complaint {r.complaint_id}"), policy=acc.sla)
     return _assignment(acc, aid)
+
+
+def _other_handlers(acc: Access, complaint_id: str) -> list[str]:
+    """The other agents whose live assignment rests on the complaint, as the audit names logins."""
+    t = table_of(AgentAssignment)
+    agents = acc.conn.execute(
+        select(t.c.agent).where(t.c.reference_kind == "complaint", t.c.reference_id == complaint_id, t.c.agent != acc.principal.username,
+                                t.c.released_at.is_(None), t.c.expires_at > acc.now)
+        .order_by(t.c.started_at)
+    ).scalars().all()
+    return list(dict.fromkeys(acc.login_name(str(a)) or "" for a in agents))
 
 
 def _not_closed(r: Any, to: ComplaintStatus) -> Any:
@@ -1464,8 +1556,8 @@ def close_complaint(acc: Access, complaint_id: str, *, note: str | None = None) 
     _require_staff(acc)
     r = _not_closed(_complaint_row(acc, complaint_id), ComplaintStatus.CLOSED)
     out = _move(acc, r, ComplaintStatus.CLOSED, _staff_reason(acc, r.msisdn), note=note)
-    if end_assignments(acc, "complaint", complaint_id):
-        out = _complaint_out(acc, _complaint_row(acc, complaint_id))  # as the closer may see it now
+    if end_assignments(acc, "complaint", r.complaint_id):
+        out = _complaint_out(acc, _complaint_row(acc, r.complaint_id))  # as the closer may see it now
     return out
 
 
@@ -1485,8 +1577,8 @@ def end_assignments(acc: Access, kind: str, reference_id: str) -> int:
             acc.release(r.assignment_id)  # the agent's own: their view of the customer is read again
             continue
         acc.conn.execute(update(t).where(t.c.assignment_id == r.assignment_id, t.c.released_at.is_(None)).values(released_at=acc.now))
-        acc.audit("assignment.release", f"{kind}/{reference_id}", msisdn=r.msisdn,
-                  reason=f"{kind} {reference_id} closed: assignment of {acc.login_name(r.agent)} ended")
+        acc.audit("assignment.release", audited_text(acc, f"{kind}/{reference_id}", r.msisdn), msisdn=r.msisdn,
+                  reason=audited_text(acc, f"{kind} {reference_id} closed: assignment of {acc.login_name(r.agent)} ended", r.msisdn))
     return len(rows)
 
 
@@ -1502,7 +1594,7 @@ def reopen_complaint(acc: Access, complaint_id: str, *, note: str | None = None)
     r = _complaint_row(acc, complaint_id)
     if acc.role is Role.AGENT and _lifecycle_of(r) == ComplaintStatus.CLOSED.value and r.msisdn not in acc.assignments():
         # closing it ended the assignments resting on it: the agent reopening it (the customer called back) takes it
-        acc.assign(r.msisdn, kind="complaint", reference_id=complaint_id)
+        acc.assign(r.msisdn, kind="complaint", reference_id=r.complaint_id)
     return _move(acc, r, ComplaintStatus.REOPENED, _staff_reason(acc, r.msisdn), note=note)
 
 
@@ -1528,9 +1620,10 @@ def complaint_history(acc: Access, complaint_id: str) -> ComplaintHistoryOut:
         _require_staff(acc)
         r = _complaint_row(acc, complaint_id)
         reason = _staff_reason(acc, r.msisdn)
-    rec = get_complaint(acc.conn, complaint_id, policy=acc.sla)
-    acc.audit("complaint.history", f"complaint/{complaint_id}", msisdn=r.msisdn, reason=reason)
-    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=_scrub_text(acc, e.note),
+    rec = get_complaint(acc.conn, r.complaint_id, policy=acc.sla)
+    acc.audit("complaint.history", audited_text(acc, f"complaint/{r.complaint_id}", r.msisdn), msisdn=r.msisdn,
+              reason=audited_text(acc, reason, r.msisdn))
+    events = [ComplaintEventOut(seq=e.seq, kind=e.kind, status=e.status, at=e.at, actor=acc.login_name(e.actor) or "", note=shown_text(acc, e.note),
                                 recorded=e.recorded, due_at=e.due_at) for e in rec.history]
     return ComplaintHistoryOut(complaint=_complaint_out(acc, r), events=events)
 

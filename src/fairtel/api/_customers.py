@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import InvalidOperation
 from typing import Any
 
@@ -27,6 +27,7 @@ from fairtel.core.ids import new_id
 from fairtel.core.money import Money
 from fairtel.core.time import Period
 from fairtel.privacy import KeyedOrder, Permission, Role
+from fairtel.privacy._roles import View
 from fairtel.rating._explain import HELD_WORDS, Correction, correction_words
 from fairtel.store import Bill, Lake, RoamingCap, Subscriber, adjustments_of, catalog_text, current_catalog
 from fairtel.store._care import PlanInForce, plan_in_force, plan_spells, record_refunds
@@ -43,7 +44,8 @@ class SubscriberOut(BaseModel):
     status: str
     language: str
     region: str | None
-    activated_at: datetime
+    activated_at: datetime = Field(description="As registered for the subscriber and an agent handling them; to other readers "
+                                                "only its month (the first instant of it, UTC).")
     view: str
 
 
@@ -156,9 +158,17 @@ def _subscriber_out(acc: Access, r: Any, plan: PlanInForce) -> SubscriberOut:
         status=r.status,
         language=r.language,
         region=r.region,
-        activated_at=r.activated_at,
+        activated_at=r.activated_at if acc.view(r.msisdn) is View.PLAIN else activation_month(r.activated_at),
         view=acc.view(r.msisdn).value,
     )
+
+
+def activation_month(at: datetime) -> datetime:
+    """When a line was activated, as readers who see it through a pseudonym or a masked number read it: the first
+    instant of its month (UTC). The exact second beside the region and the plan would single the subscriber out of
+    any list of customers that has it."""
+    at = at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _plans_now(acc: Access, rows: Sequence[Any]) -> dict[str, PlanInForce]:

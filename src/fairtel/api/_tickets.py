@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fairtel.api._access import OWN_DATA, Access
-from fairtel.api._cases import end_assignments, refusals_about, ticket_subject
+from fairtel.api._cases import end_assignments, refusals_about, shown_text, ticket_subject
 from fairtel.api._paging import Page, fetch_page
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.privacy import Permission, Role, hide_identity_numbers
@@ -203,7 +203,7 @@ def ticket_transcript(acc: Access, ticket_id: str, *, turns_from: int = 0, turns
 
 def _note_out(acc: Access, n: TicketNoteEntry) -> NoteOut:
     return NoteOut(note_id=n.note_id, status=n.status, by=acc.login_name(n.author) or "", at=n.noted_at,
-                   note=hide_identity_numbers(n.note))  # ID and card numbers a note holds are never shown
+                   note=shown_text(acc, n.note) or "")  # a third party's number masked, ID and card numbers never shown
 
 
 def note_ticket(acc: Access, ticket_id: str, note: str) -> NoteOut:

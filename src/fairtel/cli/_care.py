@@ -306,7 +306,7 @@ def _audit_as(fapp: App, actor: str, role: str, ctx: typer.Context | None = None
     pseudonym = Pseudonymizer(fapp.settings.secret_key.get_secret_value(), domain="msisdn")
     reason = pseudonymise_numbers(f"care desk (command line, run by {run_by(ctx)})", pseudonym,
                                   home_country=fapp.settings.home_country)
-    return AuditAs(actor, role, pseudonym, reason=reason)
+    return AuditAs(actor, role, pseudonym, reason=reason, home_country=fapp.settings.home_country)
 
 
 def move(fapp: App, complaint_id: str, to: str, *, note: str | None, refund: str | None, by: str,
@@ -360,13 +360,12 @@ def _note_shown(note: str | None, msisdn: str, home_country: str | None = None) 
 
 
 def _record_shown(rec: ComplaintRecord, home_country: str | None = None) -> ComplaintRecord:
-    """A complaint as the command line shows it: its words with ID-card and bank-card numbers hidden (as the API
-    shows them), its history's notes as ``_note_shown`` shows them."""
+    """A complaint as the command line shows it, as the API shows it to the agent handling it: its words and its
+    history's notes as ``_note_shown`` shows them (ID-card and bank-card numbers hidden, a third party's number masked)."""
     from dataclasses import replace
 
-    from fairtel.privacy import hide_identity_numbers
 
-    return replace(rec, text=hide_identity_numbers(rec.text) if rec.text else rec.text,
+    return replace(rec, text=_note_shown(rec.text, rec.msisdn, home_country) if rec.text else rec.text,
                    history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country)) for e in rec.history))
 
 

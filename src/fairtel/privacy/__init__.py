@@ -19,9 +19,11 @@ from fairtel.privacy._numbers import (
     has_number,
     hide_identity_numbers,
     home_numbering,
+    number_in_id,
     pseudonymise_numbers,
     replace_numbers,
     replace_numbers_in,
+    replace_numbers_in_id,
 )
 from fairtel.privacy._pseudonym import ORDER_KEY_BYTES, KeyedOrder, Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
@@ -42,9 +44,11 @@ __all__ = [
     "hide_identity_numbers",
     "home_numbering",
     "mask_msisdn",
+    "number_in_id",
     "permissions_of",
     "pseudonymise_numbers",
     "replace_numbers",
     "replace_numbers_in",
+    "replace_numbers_in_id",
     "view_of",
 ]

@@ -279,6 +279,59 @@ def _replace(text: str, replace: Callable[[str], str] | None, *, standalone: boo
     return _PATTERNS[standalone, True].sub(one, text)
 
 
+# A segment of an id: a run of characters between the id's separators (``-``, ``_``, ``/``, ``.``, ``:``, ``@``, ``~``,
+# ``#``) or its ends. A number an id holds is a segment of digits only: digits touching letters (``fnd_01jd1234567…``)
+# belong to a generated id.
+_ID_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d+(?![0-9A-Za-z])")
+
+
+def _forms_of(msisdn: str, home: HomeNumbering) -> frozenset[str]:
+    """``msisdn`` (E.164 digits) and the ways an id may hold it when written as dialled at home: without the calling
+    code, with the trunk prefix, or after the international prefix."""
+    forms = {msisdn, home.international_prefix + msisdn}
+    national = msisdn.removeprefix(home.country_code)
+    if national != msisdn and len(national) >= MIN_DIGITS:
+        if home.dialled is not None and home.dialled.fullmatch(national):
+            forms.add(national)
+        if home.trunk_prefix:
+            forms.add(home.trunk_prefix + national)
+    return frozenset(forms)
+
+
+def number_in_id(digits: str, *, subject: str | None = None, home_country: str | None = None) -> str | None:
+    """The number (E.164 digits) a segment of digits of an id is, or ``None`` when the digits are the id's own: the
+    number of the ``subject`` the record is about, as the register keeps it or as dialled at home (``13800138000``,
+    ``013800138000``…), or a mobile number of the home numbering plan, as dialled at home or after its calling code
+    (``13800138000``, ``8613800138000`` in China). A sequence (``0000099``), a date or any other run is the id's."""
+    home = home_numbering(home_country)
+    if subject and digits in _forms_of(subject, home):
+        return subject
+    if home.dialled is not None:
+        if home.dialled.fullmatch(digits):
+            return home.country_code + digits
+        national = digits.removeprefix(home.country_code)
+        if national != digits and home.dialled.fullmatch(national):
+            return digits
+    return None
+
+
+def replace_numbers_in_id(
+    identifier: str, replace: Callable[[str], str | None], *, subject: str | None = None, home_country: str | None = None
+) -> str:
+    """``identifier`` (a record's id, as a system outside fairtel made it: an imported complaint ``cmp-8613800138000-01``,
+    an order ``ord-8613800138000-0917``) with each number it holds (``number_in_id``: the ``subject``'s, or a mobile
+    number of the home numbering plan, standing between the id's separators) replaced by ``replace(e164)``. Other digits
+    stay as they are (``cmp-0000099``, ``fnd_01jd…``), so the same id always reads the same and still names its record.
+    ``replace`` returning ``None`` keeps a number as the id holds it (for a reader who may see it)."""
+
+    def one(m: re.Match[str]) -> str:
+        number = number_in_id(m.group(0), subject=subject, home_country=home_country)
+        shown = None if number is None else replace(number)
+        return m.group(0) if shown is None else shown
+
+    return _ID_DIGITS.sub(one, identifier)
+
+
 def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str], *, home_country: str | None = None) -> str:
     """Free text bound for the access audit (a reason, a resource's name): every number in it, however written,
     replaced by the keyed pseudonym of the number as the register keeps it, the one the audit files the
@@ -286,8 +339,10 @@ def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str], *, home_cou
     China): ``13800138000`` and ``+86 138 0013 8000`` alike by that of ``8613800138000`` in China,
     ``0151 2345 6789`` and ``+49 151 2345 6789`` by that of ``4915123456789`` in Germany; ID-card and bank-card
     numbers by a fixed mark; the digits of ids (``cmp-0000099``, ``fnd_01jd…``) left as they are, so that a row
-    names the complaint or finding it was about."""
-    return replace_numbers(text, pseudonym, standalone=True, e164=True, home_country=home_country)
+    names the complaint or finding it was about, unless they are a mobile number of the home numbering plan standing
+    between the id's separators (``cmp-8613800138000-01``: ``replace_numbers_in_id``), kept as its pseudonym too."""
+    text = replace_numbers(text, pseudonym, standalone=True, e164=True, home_country=home_country)
+    return replace_numbers_in_id(text, pseudonym, home_country=home_country)
 
 
 def has_number(text: str) -> bool:

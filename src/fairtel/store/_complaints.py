@@ -46,6 +46,7 @@ from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError,
 from fairtel.core.ids import new_id
 from fairtel.core.time import require_aware
 from fairtel.kpi import ComplaintFact
+from fairtel.privacy import replace_numbers_in_id
 from fairtel.store._audit import record_access
 from fairtel.store._schema import Adjustment, Complaint, Finding, table_of
 from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
@@ -61,15 +62,26 @@ _VERBS = {
 }
 
 
+# Writes a complaint's access-audit row in place of this module: (action, complaint id, the subscriber's number).
+AuditHook = Callable[[str, str, str], None]
+
+
 @dataclass(frozen=True, slots=True)
 class AuditAs:
     """Who writes: ``actor`` goes into the complaint's history and, with ``role``, into the access audit,
-    whose subject is ``pseudonym(msisdn)`` (a ``fairtel.privacy.Pseudonymizer``)."""
+    whose subject is ``pseudonym(msisdn)`` (a ``fairtel.privacy.Pseudonymizer``).
+
+    ``record``: writes each access-audit row instead (the API's, through the request's audit: its request id, the
+    API key a request was made with, numbers kept as pseudonyms). Without it the row is written here, in the
+    caller's transaction, with the number a complaint id holds kept as its pseudonym (``replace_numbers_in_id``,
+    by the numbering of the operator's ``home_country``; ``None``: mainland China's) and the reason as given."""
 
     actor: str
     role: str
     pseudonym: Callable[[str], str]
     reason: str | None = None
+    record: AuditHook | None = None
+    home_country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +217,11 @@ def get_complaint(conn: Connection, complaint_id: str, *, policy: SlaPolicy = DE
 
 # -- writing ----------------------------------------------------------------------------------------------
 def _audit(conn: Connection, audit: AuditAs, action: str, complaint_id: str, msisdn: str, at: datetime) -> None:
-    record_access(conn, actor=audit.actor, role=audit.role, action=action, resource=f"complaint/{complaint_id}",
+    if audit.record is not None:
+        audit.record(action, complaint_id, msisdn)
+        return
+    shown = replace_numbers_in_id(complaint_id, audit.pseudonym, subject=msisdn, home_country=audit.home_country)
+    record_access(conn, actor=audit.actor, role=audit.role, action=action, resource=f"complaint/{shown}"[:255],
                   subject_msisdn_pseudonym=audit.pseudonym(msisdn), reason=audit.reason, at=at)
 
 
