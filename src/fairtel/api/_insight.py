@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 
 from fairtel.api._access import OWN_DATA, Access
+from fairtel.api._marketing import opted_out_lines
 from fairtel.api._paging import Page, money_text, slice_page
 from fairtel.care import SurveyAnswer
 from fairtel.care import nps as nps_of
@@ -263,6 +264,12 @@ class RetentionOut(BaseModel):
     plan_id: str | None
 
 
+class RetentionPage(Page[RetentionOut]):
+    do_not_contact: int = Field(0, description="Lines of the list (at `min_risk` or above) left out because their "
+                                               "subscriber refused marketing based on automated profiling: no offer "
+                                               "goes to them. The list's ranks stay as scored: such a line leaves a gap.")
+
+
 NO_EXPECTED_VALUE = ("this retention list has no expected values (it was scored without monthly revenue): ranked by "
                      "churn risk alone; `fairtel churn warn` writes one ranked by expected value")
 
@@ -278,16 +285,20 @@ def _reasons(r: dict[str, Any], lang: str) -> list[str]:
     return [str(x) for x in given]
 
 
-def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int = 50, cursor: str | None = None) -> Page[RetentionOut]:
+def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int = 50, cursor: str | None = None) -> RetentionPage:
     """The list `fairtel churn warn` wrote, in its order (``fairtel.insight``'s one definition: expected value, then
-    risk), numbers shown as the role may see them; ``min_risk`` leaves out lower risks (ranks stay the list's)."""
+    risk), numbers shown as the role may see them; ``min_risk`` leaves out lower risks (ranks stay the list's).
+
+    A line whose subscriber refuses marketing now (``marketing_preferences``, read at each call: a refusal made
+    after the list was scored counts) is left out, ranks staying the list's, and counted (``do_not_contact``).
+    The churn figures of the dashboard still count every scored line: only the offers are refused."""
     acc.require(Permission.RETENTION_READ)
     table = _retention_table(lake)
     col = None if table is None else _risk_column(table)
     reason = "retention list (pseudonymised)"
     if table is None or col is None or "msisdn" not in table.column_names:
         acc.audit("retention.list", "retention", reason=reason)
-        return Page(items=[], available=False, note="churn scoring has not run yet: no retention list")
+        return RetentionPage(items=[], available=False, note="churn scoring has not run yet: no retention list")
     from fairtel.insight._churn_warning import rank_retention, retention_from_export  # loads the model tools: only here
 
     frame = pl.from_arrow(table)
@@ -299,6 +310,12 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
     # equal figures are ordered by pseudonym: the list's own order among them (by number) would show through
     order = pl.Series("_order", [acc.pseudonyms.msisdn_digest(m) for m in frame["msisdn"].to_list()], dtype=pl.Binary)
     ranked = rank_retention(frame.with_columns(order), tie_break="_order").filter(pl.col("probability") >= min_risk)
+    refused = sorted(opted_out_lines(acc.conn))  # every refusal (a list may hold more lines than a query may name)
+    do_not_contact = 0
+    if refused:
+        contactable = ~pl.col("msisdn").is_in(refused)
+        do_not_contact = ranked.height - ranked.filter(contactable).height
+        ranked = ranked.filter(contactable)
     shown, nxt = slice_page(range(ranked.height), limit=limit, cursor=cursor)
     part = ranked.slice(shown[0], len(shown)).to_dicts() if shown else []
     acc.audit_list("retention.list", "retention", (str(r["msisdn"]) for r in part), reason=reason)
@@ -313,7 +330,7 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
         for r in part
     ]
     note = NO_EXPECTED_VALUE if ranked.height and ranked["expected_value_minor"].null_count() == ranked.height else None
-    return Page(items=items, next_cursor=nxt, note=note)
+    return RetentionPage(items=items, next_cursor=nxt, note=note, do_not_contact=do_not_contact)
 
 
 # ---- surveys -------------------------------------------------------------------------------------------

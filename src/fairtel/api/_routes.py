@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from fairtel.api import _admin, _cases, _customers, _export, _insight, _subscriptions, _tickets
+from fairtel.api import _admin, _cases, _customers, _export, _insight, _marketing, _subscriptions, _tickets
 from fairtel.api._access import Access
 from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
@@ -23,7 +23,7 @@ from fairtel.core.errors import NotFoundError, PermissionDeniedError
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
 Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
-ComplaintId = Annotated[str, Path(max_length=40)]
+ComplaintId = Annotated[str, Path(max_length=64)]  # a pseudonymised id is longer than the stored one
 TicketId = Annotated[str, Path(max_length=40)]
 PERIOD_PATTERN = r"^\d{4}-\d{2}$"  # YYYY-MM; a month out of range is `time_invalid`
 
@@ -153,6 +153,16 @@ def set_my_cap(acc: Acc, svc: Svc, body: CapIn) -> _customers.RoamingCapOut:
     return _customers.set_roaming_cap(acc, acc.own_msisdn(), body.amount, body.currency or svc.settings.currency)
 
 
+@router.get("/me/marketing", tags=["me"], summary="Whether my line refuses marketing based on automated profiling (retention offers)")
+def my_marketing(acc: Acc) -> _marketing.MarketingOut:
+    return _marketing.marketing_preference(acc, acc.own_msisdn())
+
+
+@router.put("/me/marketing", tags=["me"], summary="Refuse (or accept again) marketing based on automated profiling; audited")
+def set_my_marketing(acc: Acc, body: _marketing.MarketingIn) -> _marketing.MarketingOut:
+    return _marketing.set_marketing_preference(acc, acc.own_msisdn(), body)
+
+
 @router.post("/me/surveys", tags=["me"], status_code=201)
 def survey(acc: Acc, body: _insight.SurveyIn) -> _insight.SurveyOut:
     return _insight.answer_survey(acc, body)
@@ -223,6 +233,18 @@ def subscriber_usage(
 @router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])
 def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscriptions.SubscriptionOut]:
     return _subscriptions.subscriptions(acc, svc.catalog(), msisdn)
+
+
+@router.get("/subscribers/{msisdn}/marketing", tags=["customers"],
+            summary="Whether a customer's line refuses marketing (an agent handling them; audited)")
+def subscriber_marketing(acc: Acc, msisdn: str) -> _marketing.MarketingOut:
+    return _marketing.marketing_preference(acc, msisdn)
+
+
+@router.put("/subscribers/{msisdn}/marketing", tags=["customers"],
+            summary="Record a customer's refusal (or acceptance) of marketing on their behalf (an agent handling them; audited)")
+def set_subscriber_marketing(acc: Acc, msisdn: str, body: _marketing.MarketingIn) -> _marketing.MarketingOut:
+    return _marketing.set_marketing_preference(acc, msisdn, body)
 
 
 @router.get("/subscribers/{msisdn}/data-export", tags=["customers"], response_model=None, responses=_EXPORT_RESPONSES,
@@ -447,7 +469,7 @@ def kpis(acc: Acc, svc: Svc) -> _insight.Kpis:
 
 
 @router.get("/retention", tags=["insight"], summary="Subscribers at risk of leaving, with reasons (pseudonymised)")
-def retention(acc: Acc, svc: Svc, min_risk: Annotated[float, Query(ge=0, le=1)] = 0.0, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[_insight.RetentionOut]:
+def retention(acc: Acc, svc: Svc, min_risk: Annotated[float, Query(ge=0, le=1)] = 0.0, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> _insight.RetentionPage:
     return _insight.retention_list(acc, svc.app.lake, min_risk=min_risk, limit=limit, cursor=cursor)
 
 

@@ -241,13 +241,59 @@ def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str,
         ]
 
 
+# Who the history names for what an operator's file said. A complaint not settled whose every event is the
+# import's has no known outcome: the file, written at a time not known here, did not say it was settled, and the
+# desk has not moved it since (``fairtel kpi`` leaves it out of SLA attainment rather than judge it missed).
+IMPORT_ACTOR = "import"
+# An outcome an operator's file may give a complaint (``status``), with the instant field it is read from.
+IMPORTED_OUTCOMES = {"open": None, "acknowledged": None, "resolved": "resolved_at", "closed": "closed_at"}
+
+
+def _imported_outcome(obj: dict[str, Any], opened_at: datetime, path: Path, n: int) -> tuple[str, datetime | None] | None:
+    """The lifecycle status and settling instant a line of ``complaints.jsonl`` gives (``status``, ``resolved_at``,
+    ``closed_at``, all optional); None when it gives none. An instant alone says the status
+    (``resolved_at``: resolved, ``closed_at``: closed); a settled status needs its instant, at or after ``at``."""
+    from fairtel.core.time import parse_rfc3339
+
+    given = obj.get("status")
+    instants = {k: obj.get(k) for k in ("resolved_at", "closed_at") if obj.get(k) not in (None, "")}
+    if given in (None, ""):
+        if not instants:
+            return None
+        given = "resolved" if "resolved_at" in instants else "closed"
+    status = str(given)
+    if status not in IMPORTED_OUTCOMES:
+        raise InvalidInputError([Problem(str(path), n, "status", f"one of {', '.join(IMPORTED_OUTCOMES)}, not {status!r}")],
+                                what=str(path))
+    field = IMPORTED_OUTCOMES[status]
+    if field is None:
+        if instants:
+            name = next(iter(instants))
+            raise InvalidInputError([Problem(str(path), n, name, f"a complaint still {status} has no {name}")], what=str(path))
+        return ("opened" if status == "open" else status), None
+    text = instants.get(field) or instants.get("closed_at" if field == "resolved_at" else "resolved_at")
+    if text is None:
+        raise InvalidInputError([Problem(str(path), n, field, f"a {status} complaint needs {field} (RFC 3339)")], what=str(path))
+    try:
+        settled = parse_rfc3339(str(text))
+    except (ValueError, FairtelError) as exc:
+        raise InvalidInputError([Problem(str(path), n, field, f"not an RFC 3339 instant: {text!r}")], what=str(path)) from exc
+    if settled < opened_at:
+        raise InvalidInputError([Problem(str(path), n, field, f"{text} is before the complaint was made ({obj.get('at')})")],
+                                what=str(path))
+    return status, settled
+
+
 def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     """Complaints of an operator directory (``complaints.jsonl``: complaint_id, msisdn, at, category,
-    channel, text); a complaint already stored is skipped. ID-card and bank-card numbers in the text are
-    never stored: each is replaced by its mark (``[身份证号 ID number]``)."""
+    channel, text, and optionally their outcome: ``status`` (open, acknowledged, resolved, closed) with
+    ``resolved_at`` or ``closed_at``, when it was settled); a complaint already stored is skipped. A complaint
+    the file does not say settled is stored open (or acknowledged), its history the import's alone: whether it was
+    settled since, and when, is not known here (``IMPORT_ACTOR``). ID-card
+    and bank-card numbers in the text are never stored: each is replaced by its mark (``[身份证号 ID number]``)."""
     from sqlalchemy import select
 
-    from fairtel.care import parse_category, resolve_due
+    from fairtel.care import ComplaintStatus, parse_category, resolve_due, store_status
     from fairtel.cli._surveys import ImportedIds
     from fairtel.core.time import parse_rfc3339
     from fairtel.privacy import hide_identity_numbers
@@ -264,15 +310,20 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
         try:
             obj = json.loads(raw)
             category, opened_at = parse_category(str(obj["category"])).value, parse_rfc3339(str(obj["at"]))
+            outcome = _imported_outcome(obj, opened_at, path, n)
+            lifecycle, settled_at = outcome or ("opened", None)
             row = {
                 "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
-                "opened_at": opened_at, "closed_at": None, "status": "open", "channel": str(obj.get("channel") or "hotline")[:16],
-                "text": hide_identity_numbers(str(obj.get("text") or "")), "lifecycle": "opened", "due_at": resolve_due(category, opened_at, sla),
-                "escalation_level": 0,
+                "opened_at": opened_at, "closed_at": settled_at, "status": store_status(ComplaintStatus(lifecycle)),
+                "channel": str(obj.get("channel") or "hotline")[:16],
+                "text": hide_identity_numbers(str(obj.get("text") or "")), "lifecycle": lifecycle,
+                "due_at": resolve_due(category, opened_at, sla), "escalation_level": 0,
             }
             if seen.check(n, row, "complaint_id"):
                 rows.append(row)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except InvalidInputError as exc:
+            problems.extend(exc.problems)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             problems.append(Problem(str(path), n, None, f"not a complaint: {exc}"))
         except FairtelError as exc:
             problems.append(Problem(str(path), n, None, exc.message))
@@ -285,9 +336,16 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
         new = [r for r in rows if r["complaint_id"] not in have]
         if new:
             conn.execute(c.insert(), new)
-            conn.execute(table_of(ComplaintEvent).insert(), [
-                {"complaint_id": r["complaint_id"], "seq": 1, "kind": "status", "status": "opened", "at": r["opened_at"],
-                 "actor": "import", "note": None, "due_at": r["due_at"]} for r in new])
+            events: list[dict[str, Any]] = []
+            for r in new:
+                # the history the file tells: the opening, then the outcome it gives (at its instant)
+                events.append({"complaint_id": r["complaint_id"], "seq": 1, "kind": "status", "status": "opened",
+                               "at": r["opened_at"], "actor": IMPORT_ACTOR, "note": None, "due_at": r["due_at"]})
+                if r["lifecycle"] != "opened":
+                    events.append({"complaint_id": r["complaint_id"], "seq": 2, "kind": "status", "status": r["lifecycle"],
+                                   "at": r["closed_at"] or r["opened_at"], "actor": IMPORT_ACTOR, "note": None,
+                                   "due_at": None})
+            conn.execute(table_of(ComplaintEvent).insert(), events)
     return {"read": len(rows) + seen.duplicate, "inserted": len(new), "duplicate": len(rows) + seen.duplicate - len(new)}
 
 
@@ -365,7 +423,7 @@ def _record_shown(rec: ComplaintRecord, home_country: str | None = None) -> Comp
     from dataclasses import replace
 
 
-    return replace(rec, text=_note_shown(rec.text, rec.msisdn, home_country) if rec.text else rec.text,
+    return replace(rec, text=(_note_shown(rec.text, rec.msisdn, home_country) or "") if rec.text else rec.text,
                    history=tuple(replace(e, note=_note_shown(e.note, rec.msisdn, home_country)) for e in rec.history))
 
 

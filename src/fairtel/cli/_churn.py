@@ -37,6 +37,33 @@ def home_status_history(app: App) -> pl.DataFrame:
     )
 
 
+def home_marketing_refusals(app: App) -> set[str]:
+    """The home's lines whose subscriber refuses marketing based on automated profiling now (PIPL Art. 24): the
+    latest say of each line in ``marketing_preferences``, recorded by the subscriber or an agent for them."""
+    from fairtel.api._marketing import opted_out_lines
+
+    with app.db.connect() as conn:
+        return opted_out_lines(conn)
+
+
+def without_refusals(retention: pl.DataFrame, refused: set[str]) -> tuple[pl.DataFrame, int]:
+    """The rows of a retention list (its ``msisdn`` column) whose line does not refuse marketing, in their order and
+    with their ranks (a line left out leaves a gap), and how many rows were left out: no offer goes to them."""
+    if not refused or "msisdn" not in retention.columns or retention.height == 0:
+        return retention, 0
+    kept = retention.filter(~pl.col("msisdn").cast(pl.String).is_in(sorted(refused)))
+    return kept, retention.height - kept.height
+
+
+def refusals_note(n: int) -> str:
+    """What a retention list left out for refusals, in both languages (empty when none)."""
+    if not n:
+        return ""
+    lines = "1 line" if n == 1 else f"{n} lines"
+    return (f"left out for refusing marketing / 拒绝营销未列入: {lines} ({n} 个号码): no offer goes to them; "
+            f"the churn scores still count them")
+
+
 def _train(*args: Any, **kwargs: Any) -> TabularModel:
     from fairtel.insight import train_churn_model
 

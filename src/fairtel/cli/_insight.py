@@ -340,7 +340,11 @@ def warn_command(
                 raise _explain_usage_gap(exc, data, window) from None
     except FairtelError as exc:
         raise fail(exc, as_json=as_json) from None
-    ranked = warning.retention_list()
+    scored = warning.retention_list()  # every line scored: the lake keeps them all (the dashboard's churn figures)
+    from fairtel.cli._churn import home_marketing_refusals, refusals_note, without_refusals
+
+    # the list handed out for calls leaves out the lines that refuse marketing (PIPL Art. 24)
+    ranked, do_not_contact = without_refusals(scored, home_marketing_refusals(app))
     target = out or app.settings.home / "outbox" / RETENTION_FILE
     from fairtel.cli._audit import audit_shown, plural
 
@@ -356,9 +360,9 @@ def warn_command(
     retention_csv(ranked).write_csv(tmp)
     tmp.replace(target)
     model_dir = warning.model.save(app.settings.home / "models" / MODEL_DIR)
-    lake_part = _publish_retention(app, ranked, warning.cuts.scoring)
+    lake_part = _publish_retention(app, scored, warning.cuts.scoring)
     summary = warning.summary() | {"retention_csv": str(target), "retention_lake": str(lake_part), "model": str(model_dir),
-                                   "notes": notes}
+                                   "notes": notes, "do_not_contact": do_not_contact}
     if as_json:
         summary["top"] = retention_csv(ranked.head(top)).to_dicts()
         print_json(summary)
@@ -378,6 +382,8 @@ def warn_command(
                       f"period, by the {warning.status_from}; or under an open or confirmed fraud case / "
                       f"在评分期末（UTC {warning.status_as_of:%Y-%m-%d %H:%M}）已销户或停机，或有未结或已确认的欺诈案件)",
                       highlight=False)
+    if do_not_contact:
+        console.print(refusals_note(do_not_contact), highlight=False, soft_wrap=True)
     _show(ranked.head(top), warning.currency)
 
 
@@ -474,7 +480,11 @@ def retention_command(
     path = file or fapp.settings.home / "outbox" / RETENTION_FILE
     if not path.is_file():
         raise fail(NotFoundError(f"{path}: no retention list; run `fairtel churn warn` first"), as_json=as_json)
-    frame = pl.read_csv(path, infer_schema=False).head(top)
+    from fairtel.cli._churn import home_marketing_refusals, refusals_note, without_refusals
+
+    # a line whose subscriber refused marketing since the list was written is left out as well (PIPL Art. 24)
+    listed, do_not_contact = without_refusals(pl.read_csv(path, infer_schema=False), home_marketing_refusals(fapp))
+    frame = listed.head(top)
     try:
         audit_shown(ctx, fapp, action="retention.list", subjects=frame["msisdn"].to_list() if "msisdn" in frame.columns else [],
                     what=plural(frame.height, "retention list row"))
@@ -488,6 +498,8 @@ def retention_command(
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         return
+    if do_not_contact:
+        console.print(refusals_note(do_not_contact), highlight=False, soft_wrap=True)
     lang = "zh" if language == "zh" else "en"
     rows: list[list[Any]] = [[r["rank"], r["msisdn"], r["probability"], f"{r['expected_value']} {r['currency']}",
                               *(r[f"reason_{k}_{lang}"] or "" for k in (1, 2, 3))] for r in frame.iter_rows(named=True)]

@@ -55,6 +55,8 @@ COMPLAINT_EVENT_KINDS = ("status", "escalation")
 LOYALTY_KINDS = ("earn", "redeem")
 FRAUD_CASE_STATUSES = ("open", "confirmed", "false_alarm")
 ASSIGNMENT_KINDS = ("complaint", "ticket", "chat")
+MARKETING_CHANNELS = ("api", "web", "app", "phone", "store", "sms", "letter")  # how a subscriber said it
+MARKETING_SOURCES = ("subscriber", "agent")  # who recorded it: the subscriber, or an agent on their behalf
 MERCHANT_ACTIONS = ("suspend", "lift")  # a provider's billing rights suspended, or the suspension lifted
 
 MSISDN = String(15)  # E.164: at most 15 digits, no "+"
@@ -539,6 +541,27 @@ class HomeBinding(Base):
     home_path: Mapped[str] = mapped_column(Text)
     host: Mapped[str] = mapped_column(String(255))
     bound_at: Mapped[datetime]
+
+
+class MarketingPreference(Base):
+    """A line's say on marketing based on automated profiling (PIPL Art. 24): one row per change (append-only:
+    the latest row, by ``changed_at`` then ``pref_id``, is in force; a line without a row has not refused).
+    ``source`` says who recorded it (the subscriber, or an agent on their behalf), ``channel`` how they said it."""
+
+    __tablename__ = "marketing_preferences"
+    __table_args__ = (
+        Index("ix_marketing_preferences_msisdn_changed_at", "msisdn", "changed_at"),
+        one_of("channel", MARKETING_CHANNELS),
+        one_of("source", MARKETING_SOURCES),
+    )
+
+    pref_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(MSISDN)
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str] = mapped_column(ID)
 
 
 metadata = Base.metadata

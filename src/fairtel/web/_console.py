@@ -27,6 +27,7 @@ from fairtel.api import (
     RateLimitedError,
     Services,
     _cases,
+    _marketing,
     _tickets,
     create_app,
     ops,
@@ -479,9 +480,8 @@ def _routes(c: Console) -> APIRouter:
     @r.post("/desk/{complaint_id}/take")
     def take(request: Request, complaint_id: str, csrf: str = Form("")) -> Response:
         def build(acc: Any, _w: Principal) -> str:
-            ops.take_complaint(acc, complaint_id)
-            row = next(m for m, why in acc.assignments().items() if why.endswith(complaint_id))
-            return f"/customers/{row}"
+            taken = ops.take_complaint(acc, complaint_id)  # the id as the desk showed it (masked when it holds a number)
+            return f"/customers/{quote(taken.msisdn)}"
 
         return c.action(request, csrf, build)
 
@@ -555,10 +555,21 @@ def _routes(c: Console) -> APIRouter:
             return c.render(
                 request, "customer.html", sub=sub, raw=msisdn, why=acc.assignments().get(msisdn), catalog=catalog, mine=mine,
                 bills=ops.list_bills(acc, msisdn), usage=usage, paging=usage_paging(usage, svc.app.lake, msisdn, cursor, base),
-                subs=ops.subscriptions(acc, catalog, msisdn),
+                subs=ops.subscriptions(acc, catalog, msisdn), marketing=_marketing.marketing_preference(acc, msisdn),
             )
 
         return c.page(request, build)
+
+    @r.post("/customers/{msisdn}/marketing")
+    def set_customer_marketing(request: Request, msisdn: str, csrf: str = Form(""), opted_out: str = Form(..., pattern="^(0|1)$"),
+                               channel: str = Form("phone", pattern="^(" + "|".join(_marketing.AGENT_CHANNELS) + ")$")) -> Response:
+        """An agent handling the customer records the customer's say on marketing for them (how they said it)."""
+        def run(acc: Any, _w: Principal) -> str:
+            said = _marketing.MarketingIn(opted_out=opted_out == "1", channel="web" if acc.role is Role.SUBSCRIBER else channel)
+            _marketing.set_marketing_preference(acc, msisdn, said)
+            return f"/customers/{quote(msisdn)}?msg=saved_ok"
+
+        return c.action(request, csrf, run)
 
     @r.post("/subscriptions/{subscription_id}/cancel")
     def cancel(request: Request, subscription_id: str, csrf: str = Form(""), back: str = Form("/")) -> Response:
@@ -662,9 +673,17 @@ def _routes(c: Console) -> APIRouter:
     def my_subscriptions(request: Request) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             catalog = svc.catalog()
-            return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog))
+            return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog),
+                            marketing=_marketing.marketing_preference(acc, acc.own_msisdn()))
 
         return c.page(request, build)
+
+    @r.post("/my/marketing")
+    def set_my_marketing(request: Request, csrf: str = Form(""), opted_out: str = Form(..., pattern="^(0|1)$")) -> Response:
+        """The subscriber refuses (1) or accepts again (0) marketing based on automated profiling."""
+        body = _marketing.MarketingIn(opted_out=opted_out == "1", channel="web")
+        return c.action(request, csrf, lambda acc, _w: (_marketing.set_marketing_preference(acc, acc.own_msisdn(), body),
+                                                        "/my/subscriptions?msg=saved_ok")[1])
 
     @r.post("/my/subscriptions")
     def my_order(request: Request, csrf: str = Form(""), offer_id: str = Form(...)) -> Response:
