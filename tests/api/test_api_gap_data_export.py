@@ -225,7 +225,7 @@ def test_an_agent_handling_the_subscriber_exports_the_subscribers_copy(client: T
     theirs, text = _export(client, tokens["agent1"], FOR_ALICE)
     assert theirs["made_by_role"] == "agent"
     same = ("subscriber", "customer", "bills", "adjustments", "usage", "consent_events", "subscriptions", "findings", "complaints",
-            "tickets", "surveys", "loyalty", "roaming_caps", "churn_scores")
+            "tickets", "surveys", "loyalty", "roaming_caps", "marketing_preferences", "churn_scores")
     assert {k: theirs[k] for k in same} == {k: mine[k] for k in same}
     assert theirs["access_log"][:len(mine["access_log"])] == mine["access_log"]
     assert BOB not in text and CAROL not in text
@@ -282,3 +282,11 @@ def test_the_zip_holds_the_json_and_a_csv_for_each_list(client: TestClient, toke
     for name in z.namelist():
         body = z.read(name).decode()
         assert BOB not in body and CAROL not in body, name
+
+
+def test_the_export_carries_the_lines_say_on_marketing(client: TestClient, tokens: dict[str, str]) -> None:
+    r = client.put("/api/v1/me/marketing", json={"opted_out": True}, headers=auth(tokens["alice"]))
+    assert r.status_code == 200, r.text
+    d, _ = _export(client, tokens["alice"])
+    said = d["marketing_preferences"]
+    assert said and said[-1]["opted_out"] is True and said[-1]["changed_by"] == "alice"

@@ -55,6 +55,7 @@ from fairtel.store._schema import (
     Finding,
     LineStatusHistory,
     LoyaltyEntry,
+    MarketingPreference,
     RoamingCap,
     Subscriber,
     SubscriberPlan,
@@ -205,6 +206,12 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     out["roaming_caps"] = [
         {"amount": _money(r.amount_minor, r.currency), "currency": r.currency, "set_at": _iso(r.set_at), "set_by": shown.person(r.set_by)}
         for r in conn.execute(select(c).where(c.c.msisdn == msisdn).order_by(c.c.set_at, c.c.cap_id))
+    ]
+    mp = table_of(MarketingPreference)
+    out["marketing_preferences"] = [  # the line's say on marketing, every change (the latest is in force)
+        {"opted_out": bool(r.opted_out), "changed_at": _iso(r.changed_at), "channel": r.channel, "source": r.source,
+         "changed_by": shown.person(r.changed_by)}
+        for r in conn.execute(select(mp).where(mp.c.msisdn == msisdn).order_by(mp.c.changed_at, mp.c.pref_id))
     ]
     out["churn_scores"] = _churn(lake, msisdn)
     out["access_log"] = _access_log(acc, msisdn, shown)
@@ -434,7 +441,7 @@ def _what(resource: str) -> str:
 
 # ---- the zip: the export as JSON, and each list as a CSV ------------------------------------------------------
 _CSV_SECTIONS = ("plan_history", "status_history", "adjustments", "consent_events", "subscriptions", "findings", "surveys",
-                 "roaming_caps", "churn_scores", "access_log")
+                 "roaming_caps", "marketing_preferences", "churn_scores", "access_log")
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
