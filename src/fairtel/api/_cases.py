@@ -1284,6 +1284,11 @@ class ComplaintOut(BaseModel):
 # KPIs count appeals by): a complaint the regulator transferred is filed at the desk as one.
 COMPLAINT_CHANNELS: tuple[str, ...] = ("web", "app", "phone", "hotline", "store", "chat", "email", APPEAL_CHANNEL)
 CHANNEL_PATTERN = "^(" + "|".join(COMPLAINT_CHANNELS) + ")$"
+# The channels a subscriber files through themselves (the console and the app); the others are the desk's: a call to
+# the hotline, a visit to a store, an appeal the regulator transferred (申诉), which only the desk files as one.
+SUBSCRIBER_CHANNELS: tuple[str, ...] = ("web", "app")
+SUBSCRIBER_DEFAULT_CHANNEL = "web"
+AGENT_DEFAULT_CHANNEL = "hotline"  # a customer's complaint an agent records came, unless said otherwise, by a call
 
 
 class NewComplaint(BaseModel):
@@ -1291,9 +1296,12 @@ class NewComplaint(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
     msisdn: str | None = Field(None, pattern=r"^\d{7,15}$", description="For agents: the customer's number (required). A subscriber "
                                "leaves it out or gives their own; another line's is refused (403 `permission_denied`).")
-    channel: str = Field("web", pattern=CHANNEL_PATTERN, description="Where it was made: " + ", ".join(COMPLAINT_CHANNELS)
-                         + f" (`{APPEAL_CHANNEL}`: lodged with the regulator and transferred to the operator, an appeal, 申诉, "
-                         "as `fairtel kpi complaints` counts it).")
+    channel: str | None = Field(None, pattern=CHANNEL_PATTERN, description="Where it was made: " + ", ".join(COMPLAINT_CHANNELS)
+                                + f" (`{APPEAL_CHANNEL}`: lodged with the regulator and transferred to the operator, an appeal, "
+                                "申诉, as `fairtel kpi complaints` counts it). A subscriber files through "
+                                + " or ".join(SUBSCRIBER_CHANNELS) + f" (default `{SUBSCRIBER_DEFAULT_CHANNEL}`; another "
+                                "channel is refused, 422 field `channel`); an agent's default is "
+                                f"`{AGENT_DEFAULT_CHANNEL}`.")
     finding_id: str | None = Field(None, min_length=1, max_length=40, description="The finding it is about (same line).")
 
 
@@ -1395,7 +1403,11 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
     ``msisdn`` is the customer's number an agent files for. A subscriber may leave it out or give their own; another
     line's number is refused (403 ``permission_denied``, on record as a refused access to that line), not ignored:
     the complaint would otherwise land on a line the subscriber did not mean. Words that are only spaces say
-    nothing to act on and are refused (422, field ``text``); the words are stored without surrounding spaces."""
+    nothing to act on and are refused (422, field ``text``); the words are stored without surrounding spaces.
+
+    ``channel``: a subscriber files through ``SUBSCRIBER_CHANNELS`` only (a hotline call, a store visit or an appeal
+    the regulator transferred is the desk's to record, and an appeal counts in the regulator's figures): another is
+    refused (422, field ``channel``). Left out, it is ``web`` for a subscriber and ``hotline`` for an agent."""
     if acc.role is Role.SUBSCRIBER:
         msisdn = acc.own_msisdn()
         if body.msisdn and body.msisdn != msisdn:
@@ -1406,11 +1418,18 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
                     "a subscriber files complaints about their own line only: leave msisdn out, or give your own number",
                     details={"field": "msisdn"},
                 ) from exc
+        channel = body.channel or SUBSCRIBER_DEFAULT_CHANNEL
+        if channel not in SUBSCRIBER_CHANNELS:
+            raise InvalidInputError([Problem(
+                "request", None, "channel",
+                f"a subscriber files through {' or '.join(SUBSCRIBER_CHANNELS)}, not {channel!r}: a call to the hotline, "
+                "a store visit or an appeal the regulator transferred is recorded by the desk")], what="complaint")
     else:
         acc.require(Permission.COMPLAINT_WRITE)
         if not body.msisdn:
             raise InvalidInputError([Problem("request", None, "msisdn", "the customer's number is required")], what="complaint")
         msisdn = body.msisdn
+        channel = body.channel or AGENT_DEFAULT_CHANNEL
     text = body.text.strip()
     if not text:
         raise InvalidInputError([Problem("request", None, "text", "say what went wrong: the text is empty")], what="complaint")
@@ -1421,7 +1440,7 @@ def file_complaint(acc: Access, body: NewComplaint) -> ComplaintOut:
         raise NotFoundError("no such subscriber")
     links = {"finding_id": body.finding_id} if body.finding_id else None
     rec = open_complaint(acc.conn, msisdn=msisdn, category=body.category, text=text, at=acc.now, audit=None,
-                         channel=body.channel, links=links, policy=acc.sla)
+                         channel=channel, links=links, policy=acc.sla)
     acc.audit("complaint.create", audited_text(acc, f"complaint/{rec.complaint_id}", msisdn), msisdn=msisdn,
               reason=OWN_DATA if acc.role is Role.SUBSCRIBER else "recorded by agent: the filing agent handles the customer")
     if acc.role is Role.AGENT:

@@ -1302,9 +1302,18 @@ class Dialog:
 
     def _record_complaint(self, conv: Conversation, category: str, text: str, links: dict[str, str]) -> Reply:
         """A complaint of the caller's (their own line, whatever line the conversation read), linked to the
-        conversation; the reply promises its category's acknowledgement deadline."""
+        conversation; the reply promises its category's acknowledgement deadline. The same category asked for
+        again in the conversation opens no second complaint: the reply names the one recorded
+        (``complaint_already_recorded``)."""
         lang, line = conv.language, conv.msisdn
         assert line is not None
+        if conv.complaint_id is not None and conv.complaint_category == category:
+            # the same complaint asked for again in the conversation: it joins the one recorded already (one
+            # grievance, counted once), and the caller is told which
+            cid = conv.complaint_id
+            return self._reply(conv, say("complaint_already", lang, complaint=cid).strip(), "complaint",
+                               action="complaint_already_recorded", reference=cid,
+                               data={"complaint_id": cid, "category": category, "already_recorded": True})
         links = {**links, "conversation_id": conv.conversation_id}
         cid = self.data.record_complaint(line, ComplaintRequest(category=category, text=text, channel="chat",
                                                                 conversation_id=conv.conversation_id, links=links))

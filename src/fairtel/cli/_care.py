@@ -16,6 +16,7 @@ import typer
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
+from fairtel.store._complaints import IMPORT_ACTOR
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -241,10 +242,9 @@ def _complaint_rows(fapp: App, status: str | None, limit: int) -> list[dict[str,
         ]
 
 
-# Who the history names for what an operator's file said. A complaint not settled whose every event is the
+# The history names the operator's file ``IMPORT_ACTOR``. A complaint not settled whose every event is the
 # import's has no known outcome: the file, written at a time not known here, did not say it was settled, and the
 # desk has not moved it since (``fairtel kpi`` leaves it out of SLA attainment rather than judge it missed).
-IMPORT_ACTOR = "import"
 # An outcome an operator's file may give a complaint (``status``), with the instant field it is read from.
 IMPORTED_OUTCOMES = {"open": None, "acknowledged": None, "resolved": "resolved_at", "closed": "closed_at"}
 
@@ -643,7 +643,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         home: HomeOpt = None,
     ) -> None:
-        """Import complaints from JSON Lines (the synthetic operator writes complaints.jsonl)."""
+        """Import complaints from JSON Lines (the synthetic operator writes complaints.jsonl); a line may give the
+        complaint's outcome (status, resolved_at, closed_at), else SLA attainment leaves it out."""
         try:
             if not path.is_file():
                 raise InvalidInputError([Problem(str(path), None, None, "file not found")], what="complaints")

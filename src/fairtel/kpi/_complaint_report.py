@@ -7,11 +7,13 @@ Two counts, as the regulator keeps them apart:
   once however often it is reopened (as ``complaint_rates`` counts them);
 - 申诉 (``appeals``): of them, those lodged with the regulator (channel ``regulator``).
 
-The denominator is the lines in service at some time in the month (:func:`lines_in_service`, as every
-per-million rate of fairtel). The operators' published figures are appeal rates over a year to date (China
-Unicom 2017, "截至2017年12月，累计申诉率32.4件/百万用户 … 不明扣费申诉率0.78件/百万用户，未发生恶意扣费申诉"),
-so a category's target is judged on its appeals from January to the end of the month over the lines in
-service at some time in those months; the month's own rates are shown beside it. A category without a
+The month's rates divide by the lines in service at some time in the month (:func:`lines_in_service`, as
+``fairtel kpi``'s). The operators' published figures are appeal rates over a year to date (China Unicom 2017,
+"截至2017年12月，累计申诉率32.4件/百万用户 … 不明扣费申诉率0.78件/百万用户，未发生恶意扣费申诉": 13,500/32.4
+and 327/0.78 both give about 4.2亿, one user base, the lines in service at the year's end), so a category's target is
+judged on its appeals from January to the end of the month over the lines in service at the month's end
+(:func:`lines_in_service_at`), not over every line in service at some time in those months (a base that grows with
+churn and makes the rate look better); the month's own rates are shown beside it. A category without a
 published figure has no target. Rates are Decimals rounded half-up to 2 places, counts stay integers.
 """
 
@@ -35,6 +37,12 @@ APPEAL_CHANNEL = "regulator"  # a complaint lodged with the regulator: an appeal
 TOTAL = "total"
 LANGUAGES = ("zh", "en")
 TARGET_SOURCE = "China Unicom 2017, appeals per million subscribers, January to December"
+# What each rate of the report divides by (its JSON says so beside the counts).
+DENOMINATORS: Mapping[str, str] = MappingProxyType({
+    "subscribers": "lines in service at some time in the month (complaints_per_million, appeals_per_million)",
+    "year_subscribers": "lines in service at the end of the month, as operators publish year-to-date rates "
+                        "(year_appeals_per_million, judged against target_per_million)",
+})
 # Appeals per million subscribers over a year to date, as operators publish them (the source above): every
 # category, unexplained charges, and malicious charging (none).
 APPEAL_TARGETS: Mapping[str, Decimal] = MappingProxyType(
@@ -114,8 +122,8 @@ class CategoryFigures:
 class ComplaintReport:
     period: str  # YYYY-MM
     lang: str
-    subscribers: int  # lines in service at some time in the month
-    year_subscribers: int  # lines in service at some time from January to the end of the month
+    subscribers: int  # lines in service at some time in the month: the month's rates' denominator
+    year_subscribers: int  # lines in service at the end of the month: the year-to-date rates' denominator
     categories: tuple[CategoryFigures, ...]
     total: CategoryFigures
     notes: list[str] = field(default_factory=list)
@@ -126,6 +134,7 @@ class ComplaintReport:
             "lang": self.lang,
             "subscribers": self.subscribers,
             "year_subscribers": self.year_subscribers,
+            "denominators": dict(DENOMINATORS),
             "appeal_channel": APPEAL_CHANNEL,
             "target_source": TARGET_SOURCE,
             "categories": [c.to_dict() for c in self.categories],
@@ -176,8 +185,8 @@ def complaint_report(
 ) -> ComplaintReport:
     """The report of the month [start, end) from the complaints opened from ``year_start`` (its January) to
     ``end`` (others given are left out; each complaint counted once), with the lines in service in the month
-    (``subscribers``) and from January to its end (``year_subscribers``). Every category is listed, the regulator's
-    first, with none when it had none (and a note for one of the regulator's that complaints are not filed
+    (``subscribers``) and at its end (``year_subscribers``, the year-to-date rates' base). Every category is
+    listed, the regulator's first, with none when it had none (and a note for one of the regulator's that complaints are not filed
     under yet); a code stored that no category has (a row written under an older code) is listed after them
     under its code."""
     if lang not in LANGUAGES:

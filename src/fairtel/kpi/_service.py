@@ -1,12 +1,15 @@
 """Service indicators of one month, computed from plain facts (the CLI and the API gather them).
 
-- complaints per million subscribers, overall and per category (operators report about 0.78 per million
-  for unexplained charges): the complaints opened in the period, each once however often it is reopened,
-  over the lines in service at some time in the period (:func:`lines_in_service`);
+- complaints per million subscribers, overall and per category: the complaints opened in the period, through
+  every channel, each once however often it is reopened, over the lines in service at some time in the period
+  (:func:`lines_in_service`). No published target applies to them: the operators' figures (0.78 per million
+  for unexplained charges) are appeal rates over a year to date, which ``kpi._complaint_report`` judges;
 - SLA attainment of resolution terms: a complaint's opening and each reopening is an obligation to resolve
   it by its own deadline (the one stored for it; its category's under the policy for complaints stored
   without one), counted in the period it began: settled by that deadline, or still open and already late
-  (missed); attainment is those settled in time over those settled or open past their deadline;
+  (missed); attainment is those settled in time over those settled or open past their deadline. A complaint
+  whose outcome is not known (imported from an operator's file that gave none) is not judged: it is counted
+  apart (``outcome_unknown``);
 - NPS of the month's survey answers, once per respondent: each subscriber's latest answer of the month
   (``care.respondent_scores``), as the dashboard counts it;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
@@ -36,7 +39,9 @@ from fairtel.core.money import Money
 from fairtel.core.time import require_aware
 
 MILLION = 1_000_000
-UNEXPLAINED_CHARGE_REFERENCE = Decimal("0.78")  # complaints per million subscribers, as operators report
+# Unexplained-charge appeals (申诉, lodged with the regulator) per million subscribers over a year to date, as China
+# Unicom published it for 2017: an appeal rate, the target of ``fairtel kpi complaints``, not a month's complaint rate.
+UNEXPLAINED_CHARGE_REFERENCE = Decimal("0.78")
 # Findings about one charge a subscriber should not pay: the money of the indicators. The other kinds
 # (machine-speed confirmation, replayed evidence, bill shock...) are signals about a subscription or a bill
 # whose amounts are offer prices or bill totals: added in, one subscription's money would count twice.
@@ -63,6 +68,9 @@ class ComplaintFact:
     closed_at: datetime | None = None  # when last settled (resolved or closed); None while open or reopened
     due_at: datetime | None = None  # the resolution deadline stored with the complaint (its current term's)
     terms: tuple[ResolutionTerm, ...] = ()
+    # False: whether and when it was settled is not known here (imported from an operator's file that gave no
+    # outcome, and not moved since): SLA attainment does not judge it
+    outcome_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +165,21 @@ def lines_in_service(lines: Sequence[LineFact], start: datetime, end: datetime) 
     return lines_in_service_by_period(lines, [(start, end)])[0]
 
 
+def lines_in_service_at(lines: Iterable[LineFact], at: datetime) -> int:
+    """Lines in service at the instant ``at``: activated before it and not closed by it (a closed line whose
+    closing is not known counts as gone). The user base operators publish rates over ("截至…年底", the lines at
+    the end of the period), the denominator of a year-to-date appeal rate."""
+    t = require_aware(at, "at").astimezone(UTC)
+    n = 0
+    for line in lines:
+        if require_aware(line.activated_at, "activated_at").astimezone(UTC) >= t:
+            continue
+        gone = line.status == "closed" and (
+            line.closed_at is None or require_aware(line.closed_at, "closed_at").astimezone(UTC) < t)
+        n += not gone
+    return n
+
+
 def lines_in_service_by_period(lines: Iterable[LineFact], periods: Sequence[tuple[datetime, datetime]]) -> list[int]:
     """:func:`lines_in_service` of each period (start, end) of ``periods``, in their order, the lines read once
     (a register of millions of lines over many months: sorted once, then a search per period)."""
@@ -192,7 +215,6 @@ def complaint_rates(
         },
         "unexplained_charge": unexplained,
         "unexplained_charge_per_million": _text(per_million(unexplained, subscribers)),
-        "unexplained_charge_reference_per_million": str(UNEXPLAINED_CHARGE_REFERENCE),
     }
 
 
@@ -217,12 +239,17 @@ def sla_attainment(
     ``attainment`` is the share of the terms already judged that were settled by their deadline: those settled
     (in time or late) and those still open past their deadline, which have missed it whenever they are
     settled. A term open and not yet due is not judged yet. A month whose complaints all lie open past their
-    deadlines attains 0, not "nothing to judge"."""
+    deadlines attains 0, not "nothing to judge". The terms of a complaint whose outcome is not known
+    (``outcome_known`` False) are neither: they are counted in ``outcome_unknown`` (given when there are any)
+    and left out of the rest."""
     now = require_aware(now, "now").astimezone(UTC)
-    resolved = in_time = overdue = terms = 0
+    resolved = in_time = overdue = terms = unknown = 0
     for c in _once(complaints):
         for t in complaint_terms(c, policy):
             if not _within(t.started_at, start, end):
+                continue
+            if not c.outcome_known:
+                unknown += 1
                 continue
             terms += 1
             # elapsed hours and instants compared in UTC: the operator's zone may change its clocks
@@ -233,8 +260,12 @@ def sla_attainment(
             elif now > due:
                 overdue += 1
     # judged: settled, or past the deadline while open (missed, however it ends)
-    return {"resolved": resolved, "resolved_in_time": in_time, "attainment": _text(share(in_time, resolved + overdue)),
-            "open": terms - resolved, "open_overdue": overdue}
+    out: dict[str, Any] = {"resolved": resolved, "resolved_in_time": in_time,
+                           "attainment": _text(share(in_time, resolved + overdue)), "open": terms - resolved,
+                           "open_overdue": overdue}
+    if unknown:  # only where there are any: the figure keeps its shape for complaints whose outcomes are known
+        out["outcome_unknown"] = unknown
+    return out
 
 
 def assistant_figures(
@@ -349,11 +380,15 @@ def compute_kpis(
         notes.append("no subscribers in the period: per-million rates are undefined")
     if inputs.timeliness is None:
         notes.append("no file of this period was rated online (fairtel watch --rate): rating timeliness not measured")
+    attainment = sla_attainment(inputs.complaints, inputs.now, sla, start=inputs.start, end=inputs.end)
+    if attainment.get("outcome_unknown"):
+        notes.append(f"{attainment['outcome_unknown']} complaint term(s) of the period have no known outcome (imported "
+                     "without one): left out of SLA attainment")
     return KpiReport(
         period=inputs.period,
         subscribers=inputs.subscribers,
         complaints=complaint_rates(inputs.complaints, inputs.subscribers, start=inputs.start, end=inputs.end),
-        sla=sla_attainment(inputs.complaints, inputs.now, sla, start=inputs.start, end=inputs.end),
+        sla=attainment,
         nps=nps([*inputs.survey_scores, *respondent_scores(
             a for a in inputs.survey_answers if _within(a.answered_at, inputs.start, inputs.end))]).to_dict(),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),

@@ -52,6 +52,7 @@ from fairtel.store._schema import Adjustment, Complaint, Finding, table_of
 from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
 
 UNRECORDED = "unrecorded"  # the actor of an event implied by a complaint's status but never written
+IMPORT_ACTOR = "import"  # the actor of the events an operator's complaints file gave (``fairtel care import-complaints``)
 LINK_COLUMNS = ("finding_id", "adjustment_id", "conversation_id")
 _OPENINGS = frozenset({ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value})
 _VERBS = {
@@ -402,7 +403,10 @@ def complaint_facts(
     stored = _stored_events(conn, select(t.c.complaint_id).where(chosen))  # a query, not a list of every id
     out: list[ComplaintFact] = []
     for row in rows:
-        rec = _record(row, stored.get(row.complaint_id, []), policy)
+        events = stored.get(row.complaint_id, [])
+        rec = _record(row, events, policy)
+        # imported as it stood, with no outcome, and not moved since: whether it was settled in time is not known
+        unknown = row.closed_at is None and bool(events) and all(e.actor == IMPORT_ACTOR for e in events)
         out.append(ComplaintFact(rec.complaint_id, rec.category, rec.channel, rec.opened_at, rec.closed_at, rec.due_at,
-                                 terms=rec.lifecycle().terms(policy)))
+                                 terms=rec.lifecycle().terms(policy), outcome_known=not unknown))
     return out

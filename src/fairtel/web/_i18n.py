@@ -27,7 +27,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "roaming_cap": ("Roaming cap", "漫游限额"),
     "assistant": ("Assistant", "智能助手"),
     "not_available": ("Not available yet", "暂不可用"),
-    "subscribers": ("Active subscribers", "活跃用户"),
+    "subscribers": ("Lines in service this month", "本月在网用户"),
     "revenue_at_risk": ("Revenue at risk", "风险收入"),
     "refunded": ("Refunded", "已退款"),
     "complaints_per_million": ("Complaints per million subscribers", "每百万用户投诉量"),
