@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tests.unit._tap_samples import commercial
 from typer.testing import CliRunner
 
 from fairtel.cli import app
@@ -145,7 +146,9 @@ def test_every_shared_sample_is_read(shared_dir: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     samples = ["asterisk_cdr_csv_Master_lab.csv", "freeswitch_cdr_csv_Master.csv",
                "freeswitch_mod_json_cdr_FSDev1.json", "synthetic_pgw_cdr.ber", "synthetic_tap3_12_CDZZZAAZZZBB00001.ber"]
-    code, out = run(home, "ingest", *(str(cdr / s) for s in samples))
+    tap = tmp_path / "CDZZZAAZZZBB00001"  # the sample is test data (refused, tap_test_data): read as commercial
+    tap.write_bytes(commercial((cdr / samples.pop()).read_bytes()))
+    code, out = run(home, "ingest", *(str(cdr / s) for s in samples), str(tap))
     assert code == 0, out
     got = {Path(f["file"]).name: f for f in out["files"]}
     assert got["asterisk_cdr_csv_Master_lab.csv"]["accepted"] == 14

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit._tap_samples import commercial
 
 from fairtel.core.errors import FairtelError
 from fairtel.core.settings import Settings
@@ -41,7 +42,7 @@ def variant(data: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
 
 def test_a_batch_cut_in_its_header_is_a_truncated_reject_not_an_empty_ingest(shared_dir: Path,
                                                                             tmp_path: Path) -> None:
-    data = (shared_dir / SAMPLE).read_bytes()
+    data = commercial((shared_dir / SAMPLE).read_bytes())
     cut = tmp_path / "CDZZZAAZZZBB00002"
     cut.write_bytes(data[:150])  # the walk's repro 5: inside the accounting info
     ids, rejects = read(cut)
@@ -53,12 +54,12 @@ def test_a_batch_cut_in_its_header_is_a_truncated_reject_not_an_empty_ingest(sha
 
 
 @pytest.mark.parametrize(("cut_at", "where"), [
-    (227, "before its first call event"),  # exactly where the call event list's content starts
-    (226, "cut short by the end of the file"),  # inside the list's length octets
+    (223, "before its first call event"),  # exactly where the call event list's content starts
+    (222, "cut short by the end of the file"),  # inside the list's length octets
 ])
 def test_a_batch_cut_between_elements_is_truncated_too(shared_dir: Path, tmp_path: Path, cut_at: int,
                                                        where: str) -> None:
-    data = (shared_dir / SAMPLE).read_bytes()
+    data = commercial((shared_dir / SAMPLE).read_bytes())
     cut = tmp_path / "cut"
     cut.write_bytes(data[:cut_at])
     ids, rejects = read(cut)
@@ -67,7 +68,7 @@ def test_a_batch_cut_between_elements_is_truncated_too(shared_dir: Path, tmp_pat
 
 def test_a_batch_missing_its_last_byte_keeps_its_call_event_and_says_it_is_cut(shared_dir: Path,
                                                                               tmp_path: Path) -> None:
-    data = (shared_dir / SAMPLE).read_bytes()
+    data = commercial((shared_dir / SAMPLE).read_bytes())
     cut = tmp_path / "cut"
     cut.write_bytes(data[:-1])  # the end of the audit control info
     ids, rejects = read(cut)
@@ -76,7 +77,9 @@ def test_a_batch_missing_its_last_byte_keeps_its_call_event_and_says_it_is_cut(s
 
 
 def test_the_sample_adds_up_and_is_read(shared_dir: Path, tmp_path: Path) -> None:
-    ids, rejects = read(shared_dir / SAMPLE)
+    path = tmp_path / SAMPLE.name
+    path.write_bytes(commercial((shared_dir / SAMPLE).read_bytes()))
+    ids, rejects = read(path)
     assert ids == ["ZZZAA-00001-1"] and rejects == []
 
 
@@ -90,7 +93,7 @@ def test_the_sample_adds_up_and_is_read(shared_dir: Path, tmp_path: Path) -> Non
 def test_a_batch_that_does_not_match_its_audit_control_info_fails_as_a_whole(
         shared_dir: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], said: str) -> None:
     path = tmp_path / "CDZZZAAZZZBB00003"
-    path.write_bytes(variant((shared_dir / SAMPLE).read_bytes(), change))
+    path.write_bytes(variant(commercial((shared_dir / SAMPLE).read_bytes()), change))
     with pytest.raises(FairtelError, match="fails its audit control") as err:
         read(path)
     assert err.value.code == "audit_mismatch" and said in str(err.value)
@@ -104,7 +107,7 @@ def test_a_batch_that_does_not_match_its_audit_control_info_fails_as_a_whole(
 
 def test_items_the_sender_left_out_are_not_checked(shared_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "CDZZZAAZZZBB00004"
-    path.write_bytes(variant((shared_dir / SAMPLE).read_bytes(), lambda b: b["auditControlInfo"].pop("totalCharge")))
+    path.write_bytes(variant(commercial((shared_dir / SAMPLE).read_bytes()), lambda b: b["auditControlInfo"].pop("totalCharge")))
     ids, rejects = read(path)
     assert ids == ["ZZZAA-00001-1"] and rejects == []
 
@@ -131,7 +134,7 @@ def test_a_batch_with_a_damaged_event_length_fails_its_audit_rather_than_crash(s
         b["callEventDetails"] = b["callEventDetails"] * 3
         b["auditControlInfo"].update(callEventDetailsCount=3, totalCharge=75000)
 
-    data = bytearray(variant((shared_dir / SAMPLE).read_bytes(), three))
+    data = bytearray(variant(commercial((shared_dir / SAMPLE).read_bytes()), three))
     whole = tmp_path / "whole"
     whole.write_bytes(bytes(data))
     assert read(whole) == (["ZZZAA-00001-1", "ZZZAA-00001-2", "ZZZAA-00001-3"], [])

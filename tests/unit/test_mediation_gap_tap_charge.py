@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from tests.unit._tap_samples import commercial
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.settings import Settings
@@ -39,7 +40,8 @@ def _mapping_rows(section: str) -> list[tuple[list[str], str]]:
 
 
 def test_tap_sample_charge_is_not_the_records_price(shared_dir: Path, tmp_path: Path) -> None:
-    path = shared_dir / TAP_SAMPLE
+    path = tmp_path / TAP_SAMPLE.name
+    path.write_bytes(commercial((shared_dir / TAP_SAMPLE).read_bytes()))
     batches = list(get_reader("tap3").read(path, source="tap3", batch_size=100))
     [row] = [r for b in batches for r in b.table.to_pylist()]
     assert (row["tap_charge"], row["tap_currency"], row["vpmn"]) == ("0.25000", "XDR", "ZZZAA")  # read...

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit._tap_samples import commercial
 
 from fairtel.core.errors import FairtelError
 from fairtel.core.settings import Settings
@@ -95,7 +96,6 @@ def tap_file(events: list[tuple[str, dict[str, Any]]], *, total: int | None = No
             "fileAvailableTimeStamp": stamp,
             "specificationVersionNumber": 3,
             "releaseVersionNumber": 12,
-            "fileTypeIndicator": b"T",
         },
         "accountingInfo": {
             "localCurrency": b"CNY",
@@ -271,7 +271,8 @@ def test_a_rejected_event_still_counts_in_the_audit_control_check(tmp_path: Path
 
 
 def test_the_shared_sample_is_read_with_its_charge_and_counts_add_up(shared_dir: Path, tmp_path: Path) -> None:
-    path = shared_dir / SAMPLE
+    path = tmp_path / SAMPLE.name
+    path.write_bytes(commercial((shared_dir / SAMPLE).read_bytes()))
     [row], rejects = read(path)
     assert rejects == []
     assert {

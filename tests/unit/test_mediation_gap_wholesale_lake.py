@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_mediation_gap_tap_charges import gprs, moc, read, tap_file
+from tests.unit._tap_samples import commercial
 
 from fairtel.core.contracts import CLEAN_USAGE_OPTIONAL, CLEAN_USAGE_SCHEMA, USAGE_FIELDS
 from fairtel.core.settings import Settings
@@ -66,7 +67,8 @@ def test_tap_wholesale_charge_sender_imsi_and_apn_reach_the_lake(tmp_path: Path)
 
 def test_the_shared_sample_keeps_its_sdr_charge_at_five_decimals(shared_dir: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    path = shared_dir / "samples" / "cdr" / "synthetic_tap3_12_CDZZZAAZZZBB00001.ber"
+    path = tmp_path / "CDZZZAAZZZBB00001"
+    path.write_bytes(commercial((shared_dir / "samples" / "cdr" / "synthetic_tap3_12_CDZZZAAZZZBB00001.ber").read_bytes()))
     [rep] = ingest_files([path], settings=Settings(home=home, batch_size=1000))
     assert (rep.accepted, rep.rejected) == (1, 0)
     [row] = _lake_rows(home)

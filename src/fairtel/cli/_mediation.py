@@ -20,8 +20,10 @@ from rich.markup import escape
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import DatabaseUnavailableError, FairtelError, InvalidInputError, Problem
+from fairtel.core.time import zone
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
 from fairtel.mediation._inbox import RetryLater, watching
+from fairtel.mediation._ingest import switch_clock
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 FORMAT_HELP = ("Reader: csv, jsonl, parquet, asterisk-csv, freeswitch-csv, freeswitch-json, 3gpp-ber, tap3, or "
                "fieldmap:PATH (a TOML field map; or a bundled one by name, e.g. fieldmap:cgrates-partial). "
                "Default: detected per file.")
+TIMEZONE_HELP = ("Time zone of the switch's clock (IANA name, e.g. UTC, Europe/Berlin), for Asterisk and FreeSWITCH "
+                 "CSV, which write local times without an offset. Default: the operator's (FAIRTEL_TIMEZONE). A "
+                 "field map names its own (its input timezone); the other formats carry their offsets.")
 SOURCE_HELP = ("Feed name for records that name no source (the dedup key is source + record_id). Default: the "
                "format (canonical CSV, JSON Lines and Parquet share 'canonical'; a field map its own name).")
 
@@ -68,6 +73,18 @@ def _check_clock(app: App) -> None:
         app.settings.check_clock(catalog.operator.timezone)
 
 
+def _check_zone(name: str | None, *, as_json: bool) -> None:
+    """``--timezone`` must name a zone the system knows, before any file is read on its clock."""
+    if name is None:
+        return
+    try:
+        zone(name)
+    except FairtelError:
+        raise fail(InvalidInputError([Problem("--timezone", None, None, f"unknown time zone {name!r} (an IANA "
+                                              "name such as UTC, Europe/Berlin, Asia/Shanghai)")],
+                                     what="--timezone"), as_json=as_json) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
@@ -77,6 +94,7 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
         source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+        timezone: Annotated[str | None, typer.Option("--timezone", help=TIMEZONE_HELP, show_default=False)] = None,
         flush_partials: Annotated[bool, typer.Option(
             "--flush-partials", help="Afterwards, emit every partial session still held (flagged incomplete).")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print per-file results as JSON.")] = False,
@@ -88,12 +106,13 @@ def register(app: typer.Typer) -> None:
             raise fail(InvalidInputError([Problem("paths", None, None, "no usage files given (name files or "
                                                   "directories, or emit held partial records with --flush-partials)")],
                                          what="ingest"), as_json=as_json)
+        _check_zone(timezone, as_json=as_json)
         try:
             ctx_app = app_for(ctx, home)
             _check_clock(ctx_app)
             with reporter(quiet=as_json) as rep:
                 reports = ingest_files(paths or [], settings=ctx_app.settings, fmt=fmt, source=source, report=rep,
-                                       flush_partials=flush_partials)
+                                       flush_partials=flush_partials, timezone=timezone)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -109,10 +128,11 @@ def register(app: typer.Typer) -> None:
     def watch_cmd(
         ctx: typer.Context,
         inbox: Annotated[Path, typer.Argument(help="Inbox directory; files move to done/ or failed/ inside it.")],
-        interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.")] = 5.0,
+        interval: Annotated[float, typer.Option("--interval", help="Seconds between polls; with --once, how long a file must stay unchanged before it is taken.")] = 5.0,
         once: Annotated[bool, typer.Option("--once", help="One pass over the inbox, then exit.")] = False,
         fmt: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
         source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+        timezone: Annotated[str | None, typer.Option("--timezone", help=TIMEZONE_HELP, show_default=False)] = None,
         as_json: Annotated[bool, typer.Option("--json", help=(
             "JSON on stdout: with --once the per-file results as one document; else one line per file as it is "
             "handled (JSON Lines) and, on stop, a summary line."))] = False,
@@ -139,6 +159,7 @@ def register(app: typer.Typer) -> None:
         if not inbox.is_dir():
             err_console.print(f"not a directory: {inbox}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
+        _check_zone(timezone, as_json=as_json)
         ctx_app = app_for(ctx, home)
         handled: list[FileReport] = []
         rated: list[OnlineResult] = []  # what --rate rated, commit by commit
@@ -178,7 +199,7 @@ def register(app: typer.Typer) -> None:
                                                   held=held))
                          if rate else None)
                 try:
-                    with reporter(quiet=as_json) as rep:
+                    with reporter(quiet=as_json) as rep, switch_clock(timezone):
                         watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
                               report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
                 finally:

@@ -114,6 +114,14 @@ def _elapsed(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def _count(value: float) -> str:
+    """A progress count as written: a whole number in full digits (``1310720``, never ``1.31072e+06``), a
+    fraction with up to three decimals."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 class Reporter:
     """Progress for long work: a Rich bar on a terminal; otherwise plain lines on stderr, "rate: 3 of 8 (0:00:41)"
     (how far a step got, as the bar says it, and how long the work has run), for each step at most one a second and
@@ -162,8 +170,8 @@ class Reporter:
 
     def _line(self, name: str, now: float) -> None:
         done = self._done[name]
-        of = f" of {self._totals[name]:g}" if name in self._totals else ""
-        err_console.print(f"{name}: {done:g}{of} ({_elapsed(now - self._started)})", markup=False, highlight=False,
+        of = f" of {_count(self._totals[name])}" if name in self._totals else ""
+        err_console.print(f"{name}: {_count(done)}{of} ({_elapsed(now - self._started)})", markup=False, highlight=False,
                           soft_wrap=True)
         self._shown[name] = (done, now)
 

@@ -3,7 +3,12 @@ results are committed; a crash in between leaves it in the inbox, and the next p
 ingested (a no-op) and moves it, reporting the counts of that ingest when ``after`` (online rating) had not taken
 it yet. Files still being written should arrive under a hidden or ``.tmp``/``.part``
 name and be renamed when complete (a rename is atomic); a file whose size or mtime changed since the last
-poll waits for the next one. A watch holds the home's mediation lock from its start to its end, and the inbox's
+poll waits for the next one. A single pass (``once``) applies the same check: a file modified less than ``settle``
+seconds ago (the poll interval unless told) is looked at again once it is that old, and taken only if its size and
+mtime did not change meanwhile; one still changing is left in the inbox for the next run, and said so. A file whose
+records end in one cut short (a ``truncated`` reject: the file was still being written, or was cut in transfer) is
+never filed as complete: what it held is committed, and the file goes to ``failed/`` with a ``.error.txt`` saying
+so, instead of ``done/``. A watch holds the home's mediation lock from its start to its end, and the inbox's
 own lock (``INBOX/.fairtel-watch/lock``, ``inbox_lock``): two processes never take the files of one inbox, whatever
 homes they serve. An inbox, ``done/`` or ``failed/`` it cannot write is refused before any file is taken.
 
@@ -43,6 +48,36 @@ from fairtel.mediation._ingest import (
 from fairtel.mediation._state import FileRecord, inbox_lock, mediation_lock
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
+TRUNCATED = "truncated"  # the reject reason of a file's last record cut short (``_validate.Reason.TRUNCATED``)
+
+
+def cut_short(rep: FileReport, reasons: dict[str, int] | None = None) -> str | None:
+    """Why a file must not be filed as complete in ``done/`` (None when it may): its records end in one cut short,
+    so the file was still being written when it was read, or was cut in transfer. What it held is committed; the
+    complete file, put back in the inbox, is read again, its records read before counted as duplicates.
+    ``reasons``: the file's rejects by reason when ``rep`` does not carry them (a file found already ingested)."""
+    if rep.status not in (Status.INGESTED, Status.ALREADY) or not (reasons or rep.reasons).get(TRUNCATED):
+        return None
+    return (f"{TRUNCATED}: {Path(rep.file).name} ends in a record cut short (read {rep.read}, accepted "
+            f"{rep.accepted}, rejected {rep.rejected}, duplicate {rep.duplicate}; the records before the cut are "
+            f"committed): it was still being written when it was read, or was cut in transfer. Put the complete "
+            f"file back in the inbox (under a .tmp name, renamed when complete): the records already read count as "
+            f"duplicates and the rest are read")
+
+
+def _file_away(path: Path, rep: FileReport, done: Path, failed: Path, prev: FileRecord | None = None) -> None:
+    """Moves a handled file to ``done/``, or to ``failed/`` beside a ``<name>.error.txt`` saying why when it failed
+    or ends cut short (``cut_short``; its report says so in its message). ``prev``: the state's record of the
+    ingest of a file found already ingested, whose rejects say whether it ends cut short."""
+    reasons = _reasons(prev) if prev is not None and rep.status == Status.ALREADY and not rep.reasons else None
+    why = rep.message if rep.status == Status.FAILED else cut_short(rep, reasons)
+    if why is None:
+        _move(path, done)
+        return
+    if rep.status != Status.FAILED:
+        rep.message = f"{rep.message}; {why}" if rep.message else why
+    moved = _move(path, failed)
+    moved.with_name(moved.name + ".error.txt").write_text(why + "\n", encoding="utf-8")
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -158,8 +193,9 @@ class _Committer:
 
     def __init__(self, after: After, done: Path, handled: list[FileReport],
                  on_file: Callable[[FileReport], None] | None, depth: int = AFTER_FILES,
-                 records: int = AFTER_RECORDS) -> None:
+                 records: int = AFTER_RECORDS, failed: Path | None = None) -> None:
         self.after, self.done, self.handled, self.on_file = after, done, handled, on_file
+        self.failed = failed if failed is not None else done.parent / "failed"
         self.records = records
         self.queue: queue.Queue[_Handed | None] = queue.Queue(maxsize=depth)
         self.pending: set[Path] = set()
@@ -206,7 +242,7 @@ class _Committer:
                     for path, rep, record in batch:
                         if record is not None and fresh is not None and rep.content_hash in fresh:
                             rep = _first_ingest_report(rep, record)
-                        _move(path, self.done)
+                        _file_away(path, rep, self.done, self.failed, record)
                         self.handled.append(rep)
                         if self.on_file is not None:
                             self.on_file(rep)
@@ -351,6 +387,7 @@ def watch(
     stop: Callable[[], bool] | None = None,
     after: After | None = None,
     on_retry: Callable[[str], None] | None = None,
+    settle: float | None = None,
 ) -> list[FileReport]:
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
     it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why. ``after``
@@ -368,8 +405,15 @@ def watch(
     hold it already): a second watch of the home fails at once (``LockedError`` naming this one) rather than
     taking turns with it between passes, so two watches never rate one home; and the inbox's own lock
     (``watching``: the inbox checked writable first, ``InboxUnwritableError``), so no process of another home
-    takes its files meanwhile. A file taken from the inbox under the watch ends it (``InboxFileGoneError``)."""
+    takes its files meanwhile. A file taken from the inbox under the watch ends it (``InboxFileGoneError``).
+
+    ``once`` takes only files that stayed unchanged for ``settle`` seconds (``interval`` unless given), as polling
+    does: a file modified more recently is looked at again once it is that old, and left in the inbox when its
+    size or mtime changed meanwhile (said on ``on_retry``, else ``report``'s notes). A file whose records end in one
+    cut short (``cut_short``) goes to failed/ with its ``.error.txt``, its committed records reported, never to
+    done/."""
     progress = report or _Quiet()
+    settle_s = interval if settle is None else settle
     retried = on_retry or progress.note
     done, failed = inbox / "done", inbox / "failed"
     handled: list[FileReport] = []
@@ -382,11 +426,13 @@ def watch(
     earlier: dict[Path, tuple[FileReport, FileRecord | None]] = {}
     with mediation_lock(settings.home, holder=f"a watch of {inbox}"), \
             watching(inbox, home=settings.home, holder=f"a watch of {inbox}"):
-        committer = None if after is None else _Committer(after, done, handled, on_file)
+        committer = None if after is None else _Committer(after, done, handled, on_file, failed=failed)
         try:
             while True:
                 with ExitStack() as pass_:
                     ready: list[Path] = []
+                    recent: dict[Path, tuple[int, int]] = {}  # ``once``: modified less than ``settle`` s ago
+                    looked = time.time()
                     for path in inbox_files(inbox):
                         if committer is not None and path in committer.pending:
                             continue
@@ -396,10 +442,16 @@ def watch(
                             continue
                         first_seen.setdefault(path, _arrival(st))
                         sig = (st.st_size, st.st_mtime_ns)
-                        if not once and seen.get(path) != sig:  # still changing, or new: look again next poll
+                        if once:
+                            if looked - st.st_mtime < settle_s:  # may still be written: looked at again below
+                                recent[path] = sig
+                                continue
+                        elif seen.get(path) != sig:  # still changing, or new: look again next poll
                             seen[path] = sig
                             continue
                         ready.append(path)
+                    if recent:
+                        ready.extend(_settled(recent, settle_s, stop, retried))
                     if stop is not None and stop():
                         ready = []
                     # one mediation session for the files of this pass, opened when one is ready
@@ -424,14 +476,12 @@ def watch(
                             rep.arrived_at = arrived.isoformat()
                             if committer is not None and rep.status == Status.ALREADY and rep.content_hash is not None:
                                 record = session.state.done(rep.content_hash)
-                        if rep.status == Status.FAILED:
-                            moved = _move(path, failed)
-                            moved.with_name(moved.name + ".error.txt").write_text(rep.message + "\n", encoding="utf-8")
-                        elif committer is not None:
+                        if rep.status != Status.FAILED and committer is not None:
                             committer.put(path, rep, record)
                             continue
-                        else:
-                            _move(path, done)
+                        if record is None and rep.status == Status.ALREADY and rep.content_hash is not None:
+                            record = session.state.done(rep.content_hash)
+                        _file_away(path, rep, done, failed, record)
                         handled.append(rep)
                         if on_file is not None:
                             on_file(rep)
@@ -462,6 +512,29 @@ def watch(
             raise RetryLater(_staying(*left)) from left[0]
         retried(f"{_staying(*left)} for the next run")
     return handled
+
+
+def _settled(recent: dict[Path, tuple[int, int]], settle_s: float, stop: Callable[[], bool] | None,
+             say: Callable[[str], None]) -> list[Path]:
+    """Of files modified less than ``settle_s`` seconds ago (their size and mtime when first looked at), those
+    whose size and mtime did not change once the most recent of them is that old; the others are left in the
+    inbox, said in one line."""
+    now = time.time()
+    youngest = max(sig[1] for sig in recent.values()) / 1e9
+    _pause(max(0.0, min(settle_s, youngest + settle_s - now)), stop)
+    ready: list[Path] = []
+    changing: list[Path] = []
+    for path, sig in recent.items():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        (ready if (st.st_size, st.st_mtime_ns) == sig else changing).append(path)
+    if changing:
+        names = ", ".join(p.name for p in sorted(changing))
+        say(f"{len(changing)} {'file' if len(changing) == 1 else 'files'} still being written left in the inbox "
+            f"for the next run ({names}): changed within the last {settle_s:g} s")
+    return ready
 
 
 def _arrivals(session: _Session, paths: Sequence[Path], first_seen: dict[Path, datetime],

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import queue
 import re
+import shutil
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -33,7 +35,7 @@ from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, re
 from fairtel.mediation._partials import Clash, conflicting_parts, held_from, held_ids, hold, late_parts, release
 from fairtel.mediation._state import FileRecord, MediationState, inbox_lock
 from fairtel.mediation._validate import Reason, Validated, validate
-from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader
+from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader, refuse_compressed, unpacked
 from fairtel.mediation.readers._base import bulk_default_pool
 from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
@@ -42,6 +44,7 @@ from fairtel.mediation.readers._fieldmap import FieldMapReader, bundled_fieldmap
 CANONICAL_SOURCE = "canonical"
 T = TypeVar("T")
 HEAD_BYTES = 1 << 16
+UNPACKED = "unpacked"  # under the home's mediation state: compressed files' content while they are read
 # Records per batch at most, whatever ``Settings.batch_size`` allows: about eight batches are in flight at once
 # (read, validated, deduplicated, queued for the lake writer, being written), and past this size a larger
 # batch costs memory without making anything faster (the lake writer gathers batches into its row groups).
@@ -162,20 +165,44 @@ class _AlreadyIngested(Exception):
         self.prev = prev
 
 
-def resolve_reader(path: Path, fmt: str | None) -> Reader:
-    """The reader for ``--format`` (a name, or ``fieldmap:PATH|NAME``), or the one that recognises the file."""
+# The zone of the switches' clocks for this ingest or watch (``switch_clock``); None: the operator's.
+_SWITCH_CLOCK: ContextVar[str | None] = ContextVar("fairtel_switch_clock", default=None)
+
+
+@contextmanager
+def switch_clock(timezone: str | None) -> Iterator[None]:
+    """Files ingested meanwhile (in this thread) whose format writes local times without an offset (Asterisk and
+    FreeSWITCH CSV) are read on this zone's clock instead of the operator's (``fairtel ingest``/``watch
+    --timezone``). None changes nothing."""
+    if timezone is None:
+        yield
+        return
+    token = _SWITCH_CLOCK.set(timezone)
+    try:
+        yield
+    finally:
+        _SWITCH_CLOCK.reset(token)
+
+
+def resolve_reader(path: Path, fmt: str | None, *, timezone: str | None = None) -> Reader:
+    """The reader for ``--format`` (a name, or ``fieldmap:PATH|NAME``), or the one that recognises the file.
+    ``timezone``: the zone of the switch's clock, for the switch formats that write local times (a field map
+    names its own). A compressed file or archive fails (``compressed_file``), the format named or not: no reader
+    reads one, and its compressed bytes would be refused record by record as undecodable (``ingest`` reads a
+    gzip, bzip2 or xz file through ``unpacked`` first)."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    refuse_compressed(path, head)
     if fmt:
         if fmt.startswith("fieldmap:"):
             return FieldMapReader(load_fieldmap(fmt.removeprefix("fieldmap:")))
         try:
-            return get_reader(fmt)
+            return get_reader(fmt, timezone=timezone)
         except ValueError as exc:
             raise UnknownFormatError(str(exc)) from None
         except ImportError as exc:
             raise UnknownFormatError(f"format {fmt!r} needs a decoder that is not installed: {exc}") from None
-    with open(path, "rb") as f:
-        head = f.read(HEAD_BYTES)
-    reader = detect(path, head)
+    reader = detect(path, head, timezone=timezone)
     if reader is None:
         bundled = ", ".join(f"fieldmap:{name}" for name in bundled_fieldmaps())
         raise UnknownFormatError(
@@ -258,6 +285,7 @@ def recover(state: MediationState, settings: Settings) -> list[str]:
             seg.unlink()
         state.unjournal(digest)
         cleaned.append(digest)
+    shutil.rmtree(state.root / UNPACKED, ignore_errors=True)  # files decompressed for a read
     registered = set(state.segments())
     for f in state.keys_dir.iterdir():
         if f.name not in registered:
@@ -357,10 +385,14 @@ def _drop_parts(clean: pa.Table, clashes: list[Clash], raw_of: Callable[[Sequenc
     return filter_rows(clean, keep), out
 
 
-def _checked(reader: Reader, path: Path, source: str, batch_size: int) -> Iterator[tuple[int, Validated]]:
+def _checked(reader: Reader, path: Path, source: str, batch_size: int, *,
+             data: Path | None = None) -> Iterator[tuple[int, Validated]]:
     """Read and validate: a pure function of the file, so it runs ahead on the prefetch thread while the
-    consumer dedups and hands the previous batch to the lake writer."""
-    for batch in reader.read(path, source=source, batch_size=batch_size):
+    consumer dedups and hands the previous batch to the lake writer. ``data``: what is read for ``path`` when it
+    is not the file itself (its content decompressed, ``unpacked``); rejects name ``path``."""
+    for batch in reader.read(data or path, source=source, batch_size=batch_size):
+        if data is not None and data != path:
+            batch.rejects = [replace(r, file=str(path)) if r.file == str(data) else r for r in batch.rejects]
         consumed, checked = batch.consumed, validate(batch, file=str(path), source=source)
         # the raw batch (and the text block behind it) goes before the next one is read, unless it holds parts of
         # partial records (``checked.raw_of``: a part refused when held keeps its original bytes)
@@ -411,27 +443,31 @@ class _Session:
             return rep
         hasher = _Hasher(path)
         try:
-            return self._ingest(path, hasher, rep, fmt=fmt, source=source, progress=progress)
+            with ExitStack() as scratch:  # a compressed file's content, decompressed for the read
+                return self._ingest(path, hasher, rep, fmt=fmt, source=source, progress=progress, scratch=scratch)
         finally:
             with suppress(Exception):
                 hasher.result()  # never leave the hashing thread behind
 
     def _ingest(self, path: Path, hasher: _Hasher, rep: FileReport, *, fmt: str | None, source: str | None,
-                progress: Progress) -> FileReport:
+                progress: Progress, scratch: ExitStack) -> FileReport:
+        data = path
         try:
-            reader = resolve_reader(path, fmt)
+            data = scratch.enter_context(unpacked(path, self.state.root / UNPACKED))
+            reader = resolve_reader(data, fmt, timezone=_SWITCH_CLOCK.get() or self.settings.timezone)
         except FairtelError as exc:
             digest = hasher.result()
+            why = f"{exc.code}: {exc}".replace(str(data), str(path))
             if (prev := self.state.done(digest)) is not None:
-                return _already(rep, digest, prev, fmt=fmt, source=source, unusable=f"{exc.code}: {exc}")
+                return _already(rep, digest, prev, fmt=fmt, source=source, unusable=why)
             rep.content_hash = digest
-            rep.status, rep.message = Status.FAILED, f"{exc.code}: {exc}"
+            rep.status, rep.message = Status.FAILED, why
             return rep
         rep.format = _label(reader)
         rep.source = source or default_source(reader)
         asked = rep.format if fmt else None  # a format detected, not asked for, is no request to tell apart
         try:
-            self._run(path, reader, hasher, rep, progress)
+            self._run(path, reader, hasher, rep, progress, data=data)
         except _AlreadyIngested as already:
             return _already(FileReport(file=rep.file), already.prev.content_hash, already.prev, fmt=asked,
                             source=source)
@@ -440,6 +476,7 @@ class _Session:
                 msg = f"{exc.code}: {exc}"
             else:
                 msg = f"internal_error: {type(exc).__name__}: {exc}"
+            msg = msg.replace(str(data), str(path))
             known = rep.content_hash
             if known is None:  # failed before the hash was known: a file registered before says so instead
                 with suppress(OSError):
@@ -451,7 +488,8 @@ class _Session:
             return failed
         return rep
 
-    def _run(self, path: Path, reader: Reader, hasher: _Hasher, rep: FileReport, progress: Progress) -> None:
+    def _run(self, path: Path, reader: Reader, hasher: _Hasher, rep: FileReport, progress: Progress, *,
+             data: Path | None = None) -> None:
         """Reads the file while its content hash is computed. Once the hash is known (looked at after each
         batch; waited for before the first partial record is held, and at the end) the file is looked up in
         the registry (already ingested: everything so far is dropped), journalled, and the transaction that
@@ -469,7 +507,7 @@ class _Session:
             return d[:24]
 
         # about 16 bytes a record in a compressed Parquet file, many more in text: rarely fewer keys than this
-        self.keys.begin(segment_prefix, expected_keys=path.stat().st_size // 16 + 1)
+        self.keys.begin(segment_prefix, expected_keys=(data or path).stat().st_size // 16 + 1)
         seq = st.next_seq()
         newest: dict[str, int] = {}
         src = rep.source or CANONICAL_SOURCE
@@ -494,7 +532,7 @@ class _Session:
                     return stack.enter_context(st.transaction())
 
                 batch_rows = min(self.settings.batch_size, BATCH_ROWS)
-                for consumed, v in prefetch(_checked(reader, path, src, batch_rows), depth=1):
+                for consumed, v in prefetch(_checked(reader, path, src, batch_rows, data=data), depth=1):
                     if conn is None and hasher.done():
                         conn = settle()
                     rep.read += consumed
@@ -560,6 +598,9 @@ class _Session:
                 if rep.read != rep.accepted + rep.rejected + rep.duplicate:  # a reader broke the protocol
                     raise AssertionError(f"accounting: read {rep.read} != accepted {rep.accepted} + rejected "
                                          f"{rep.rejected} + duplicate {rep.duplicate}")
+                claim = getattr(reader, "claim", None)
+                if claim is not None:  # a TAP batch's number, refused when repeated with other content
+                    claim(conn, digest, str(path))
                 st.add_segments(segs)
                 st.register(FileRecord(digest, str(path), rep.format, rep.source, rep.read, rep.accepted,
                                        rep.rejected, rep.duplicate, rep.held, rep.emitted, rep.rejects_file,
@@ -653,14 +694,18 @@ def ingest_files(
     report: Progress | None = None,
     flush_partials: bool = False,
     durable: bool = True,
+    timezone: str | None = None,
 ) -> list[FileReport]:
     """Ingests files one after another (a directory stands for its files). Each file is committed on its own,
     so an interruption loses at most the file in progress, which a rerun redoes identically. With
-    ``flush_partials`` every partial session still held afterwards is emitted (flagged incomplete)."""
+    ``flush_partials`` every partial session still held afterwards is emitted (flagged incomplete).
+    ``timezone``: the zone of the switch's clock for Asterisk and FreeSWITCH CSV (default: the operator's,
+    ``settings.timezone``)."""
     progress = report or _Quiet()
     files = expand(paths)
     out: list[FileReport] = []
     with ExitStack() as inboxes:
+        inboxes.enter_context(switch_clock(timezone))
         # a file in a watched inbox is the watch's to take: its lock held meanwhile (a watch running, of this
         # home or another sharing the database, refuses the ingest naming it; one starting waits its turn)
         for inbox in sorted({p.parent for p in files}):

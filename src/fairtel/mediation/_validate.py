@@ -46,6 +46,7 @@ class Reason(StrEnum):
     FILTERED = "filtered"
     CONFLICTING_PART = "conflicting_part"
     LATE_PART = "late_part"
+    FUTURE_TIMESTAMP = "future_timestamp"
 
 
 SEQ = "_seq"
@@ -58,6 +59,11 @@ TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 _TS_MIN_US = int(TS_MIN.timestamp() * 1_000_000)
 _TS_MAX_US = int(TS_MAX.timestamp() * 1_000_000)
+# How far past the moment of ingest a record may start (a switch's clock a little ahead, a zone written wrong by a
+# few hours, test feeds dated a few days on): one later than that is refused as ``future_timestamp``, not filed
+# under a period never billed (a clock a year ahead, 2099). Within it a record lands at worst in the next period,
+# which is still to be billed.
+FUTURE_TOLERANCE_S = 7 * 86400
 _KINDS = [k.value for k in UsageKind]
 _DIRECTIONS = [d.value for d in Direction]
 _TRUE = ["true", "1", "yes", "y", "t"]
@@ -634,8 +640,18 @@ def _without_views(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
-    """Check and type one batch. ``source`` fills records that name none."""
+def _tolerance(seconds: float) -> str:
+    if seconds % 86400 == 0 and seconds:
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{seconds:g} s"
+
+
+def validate(batch: RawBatch, *, file: str, source: str, now: datetime | None = None,
+             future_tolerance_s: float = FUTURE_TOLERANCE_S) -> Validated:
+    """Check and type one batch. ``source`` fills records that name none. A record starting more than
+    ``future_tolerance_s`` after ``now`` (the moment of ingest; the clock when not given) is refused as
+    ``future_timestamp``."""
     table = _without_views(batch.table)
     if table is not batch.table:  # rejects take their original records from the batch: the plain one
         batch = replace(batch, table=table)
@@ -648,11 +664,18 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
     kind_v, bad_kind, kind_code = _in_set(cols.get("kind"), P("kind"), _KINDS)
     dir_v, bad_dir, dir_code = _in_set(cols.get("direction"), P("direction"), _DIRECTIONS)
     ts, bad_ts, ts_what = _parse_ts(cols.get("started_at"), P("started_at"))
-    if _within(ts, _TS_MIN_US, _TS_MAX_US - 1):
-        ts_range = np.zeros(n, dtype=bool)
+    at = now if now is not None else datetime.now(UTC)
+    if at.tzinfo is None:
+        raise ValueError("validate: now must be an aware datetime")
+    latest_us = int(at.timestamp() * 1_000_000) + int(future_tolerance_s * 1_000_000)
+    if _within(ts, _TS_MIN_US, min(_TS_MAX_US - 1, latest_us)):
+        ts_range = ts_future = np.zeros(n, dtype=bool)
     else:
         ts_np = _np_int(ts)
         ts_range = _flag((ts_np < _TS_MIN_US) | (ts_np >= _TS_MAX_US), P("started_at"), bad_ts)
+        ts_future = _flag(ts_np > latest_us, P("started_at"), bad_ts | ts_range)
+    future_what = (f"later than the time of ingest ({at.astimezone(UTC):%Y-%m-%dT%H:%MZ}) plus "
+                   f"{_tolerance(future_tolerance_s)} (a switch clock or time zone set wrong?)")
     dur_i = _parse_int(cols.get("duration_s"), P("duration_s"))
     up_i = _parse_int(cols.get("bytes_up"), P("bytes_up"))
     down_i = _parse_int(cols.get("bytes_down"), P("bytes_down"))
@@ -683,6 +706,7 @@ def validate(batch: RawBatch, *, file: str, source: str) -> Validated:
         (Reason.BAD_KIND, "kind", f"not one of {', '.join(_KINDS)}", bad_kind),
         (Reason.BAD_TIMESTAMP, "started_at", ts_what, bad_ts),
         (Reason.BAD_TIMESTAMP, "started_at", f"outside {TS_MIN.year}..{TS_MAX.year - 1}", ts_range),
+        (Reason.FUTURE_TIMESTAMP, "started_at", future_what, ts_future),
         (Reason.BAD_NUMBER, "msisdn", "not a subscriber number (E.164 digits, or a PBX extension or SIP user)",
          _bad_ident(cols.get("msisdn"), P("msisdn"), _MSISDN, MAX_NUMBER)),
         (Reason.BAD_VALUE, "source", f"longer than {MAX_ID} characters", _too_long(cols.get("source"), P("source"), MAX_ID)),

@@ -427,6 +427,7 @@ class BlockParser:
         lines = block.data.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
+        joined: dict[int, tuple[int, int]] = {}  # line index -> the first and last line of its record
         for i, raw_line in enumerate(lines):
             raw = raw_line.rstrip(b"\r")
             if not raw:
@@ -446,14 +447,31 @@ class BlockParser:
                 rejects.append(Reject(self.file, position, "column_count", None, f"unparseable line: {exc}", raw))
                 continue
             unterminated = block.last and i == len(lines) - 1 and not block.data.endswith(b"\n")
+            if (span := joined.get(i)) is not None:  # the rest of a record whose quoted value holds a line break
+                opened, closed = (block.first_line + k for k in span)
+                rejects.append(Reject(self.file, position, "column_count", None,
+                                      f"continues line {opened}: the quoted value opened there runs on to this line "
+                                      f"(a value may not hold a line break); lines {opened}-{closed} are one record, "
+                                      "refused: join them to send it again", raw))
+                continue
             if self.dialect.quote and self.dialect.quote in text and _open_quote(text, self.dialect):
                 if unterminated:
                     rejects.append(Reject(self.file, position, "truncated", None,
                                           "last line is cut off inside a quoted value", raw))
-                else:
+                    continue
+                end = self._closes_at(lines, i, text, ncols)
+                if end is None:
                     rejects.append(Reject(self.file, position, "column_count", None,
                                           "a quoted value runs past the line end (a value may not hold a line "
                                           "break)", raw))
+                    continue
+                for k in range(i + 1, end + 1):
+                    joined[k] = (i, end)
+                rejects.append(Reject(self.file, position, "column_count", None,
+                                      f"a quoted value runs past the line end and closes on line "
+                                      f"{block.first_line + end} (a value may not hold a line break); lines "
+                                      f"{position}-{block.first_line + end} are one record, refused: join them to "
+                                      "send it again", raw))
                 continue
             if len(fields) != ncols:
                 if unterminated and len(fields) < ncols:
@@ -473,6 +491,31 @@ class BlockParser:
         arrays = [pa.array(c, type=pa.string()) for c in cols]
         table = pa.table([*arrays, pa.array(pos, type=pa.int64())], names=[*self.keep, POS])
         return RawBatch(table, rejects, _RawLines(block.data, block.first_line))
+
+
+    def _closes_at(self, lines: list[bytes], opened: int, text: str, ncols: int) -> int | None:
+        """The index of the line where the quoted value left open at the end of line ``opened`` closes, when the
+        lines up to it read together as one record of the layout (a value holding a line break, as a spreadsheet
+        writes it); None when they do not, or a line between is a record of its own (the quote was a stray one,
+        never closed)."""
+        combined = text
+        for k in range(opened + 1, min(len(lines), opened + 1 + MAX_JOINED_LINES)):
+            try:
+                t = decode_text(lines[k].rstrip(b"\r"), self.encoding)
+            except UnicodeDecodeError:
+                return None
+            try:
+                if t and not _open_quote(t, self.dialect) and len(split_fields(t, self.dialect)) == ncols:
+                    return None
+                combined += "\n" + t
+                if not _open_quote(combined, self.dialect):
+                    return k if len(split_fields(combined, self.dialect)) == ncols else None
+            except csv.Error:
+                return None
+        return None
+
+
+MAX_JOINED_LINES = 50  # lines looked ahead for the end of a quoted value holding line breaks
 
 
 def _gb18030(raw: bytes) -> str | None:

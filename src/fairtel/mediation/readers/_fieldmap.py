@@ -375,12 +375,15 @@ class FieldMapReader:
             if rule.field == "started_at":
                 fmt = rule.format or fm.timestamp_format
                 original = arr
-                arr, bad, impossible = self._timestamp(rule, arr)
+                arr, bad, impossible, gap = self._timestamp(rule, arr)
                 what = (f"not an integer count of {'seconds' if fmt == 'epoch' else 'milliseconds'} since 1970 "
                         "within the range of a timestamp") if fmt in ("epoch", "epoch_ms") else f"does not match {fmt!r}"
                 refuse.append((bad, "bad_timestamp", "started_at", f"started_at: {what}", original))
                 refuse.append((impossible, "bad_timestamp", "started_at",
                                f"started_at: no such date or time (read with {fmt!r})", original))
+                tz = rule.timezone or fm.timezone
+                refuse.append((gap, "bad_timestamp", "started_at",
+                               f"started_at: no such local time in {tz} (skipped when the clocks go forward)", original))
                 if fmt is not None:
                     written[rule.field] = original
             elif rule.column is not None and (rule.unit or rule.replace or rule.mapping):
@@ -443,7 +446,9 @@ class FieldMapReader:
         ints = pl.Series(arr).str.strip_chars().cast(pl.Int64, strict=False)
         if rule.field == "duration_s":
             mul, div = _DURATION_UNITS[rule.unit or "s"]
-            scaled = (ints * mul + (div - 1)) // div if div > 1 else ints * mul  # ms: any started second counts
+            # ms: any started second counts. Rounded away from zero, so that a negative count stays negative
+            # (-1 ms is -1 s, refused as negative with the value as written) rather than rounding up to 0
+            scaled = ((ints.abs() * mul + (div - 1)) // div) * ints.sign() if div > 1 else ints * mul
         else:
             mul, div = _BYTE_UNITS[(rule.unit or "b").lower()], 1
             scaled = ints * mul
@@ -459,17 +464,18 @@ class FieldMapReader:
             text = text.combine_chunks()
         return pc.if_else(pc.is_valid(text), text.cast(pa.string()), arr)
 
-    def _timestamp(self, rule: FieldRule, arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-        """UTC timestamps, the values that do not read as the format, and those that read as a date or time that
+    def _timestamp(self, rule: FieldRule, arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+        """UTC timestamps, the values that do not read as the format, those that read as a date or time that
         does not exist (31.02., a 61st second): Arrow's strptime rolls those over into the next month or minute,
-        which would charge a call on a day it was not made."""
+        which would charge a call on a day it was not made; and the local times the zone skips (in the gap when
+        the clocks go forward), which no call was made at."""
         fmt = rule.format or self.fmap.timestamp_format
         present = _present(arr)
         none = np.zeros(len(arr), dtype=bool)
         if fmt is None:
-            return arr, none, none  # RFC 3339 text: validation parses it
+            return arr, none, none, none  # RFC 3339 text: validation parses it
         tz = rule.timezone or self.fmap.timezone
-        impossible = none
+        impossible = gap = none
         if fmt in ("epoch", "epoch_ms"):
             import polars as pl
 
@@ -491,10 +497,19 @@ class FieldMapReader:
             if impossible.any():
                 parsed = pc.if_else(pa.array(~impossible), parsed, pa.scalar(None, parsed.type))
             if parsed.type.tz is None:
-                parsed = pc.assume_timezone(parsed, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+                # a wall-clock time the zone skips (02:30 when the clocks go forward at 02:00) names no instant:
+                # read both ways, the two readings differ only for such a time, which is refused. A time the zone
+                # repeats (02:30 when they go back at 03:00) is read as its first occurrence, in summer time, as
+                # the switch readers read it
+                local = parsed
+                parsed = pc.assume_timezone(local, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+                later = pc.assume_timezone(local, timezone=tz, ambiguous="earliest", nonexistent="latest")
+                gap = _bools(pc.not_equal(parsed, later))
+                if gap.any():
+                    parsed = pc.if_else(pa.array(~gap), parsed, pa.scalar(None, parsed.type))
             ts = parsed.cast(pa.timestamp("us", tz="UTC"))
-        bad = present & ~impossible & ~np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        return ts, bad, impossible
+        bad = present & ~impossible & ~gap & ~np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        return ts, bad, impossible, gap
 
 
 def _quoted(value: object) -> str:

@@ -11,6 +11,11 @@ when every event could be decoded). A batch that does not, or has no audit contr
 (``sms`` for the SMS teleservices 21/22), GPRS calls ``data`` records; other event kinds are rejected as
 ``unsupported_record``.
 
+A batch marked as test data (``fileTypeIndicator`` T) fails as a whole (``tap_test_data``): it holds no chargeable
+usage. A batch read whole names itself (``batch_id``: sender, recipient, file sequence number), and ``claim`` records
+it in the transaction that registers its file: a number read before with other content fails the file
+(``tap_batch_repeated``, ``mediation._tap_batches``), as TD.57 makes a repeated sequence number fatal.
+
 - ``record_id``: ``<sender>-<file sequence number>-<index of the event in the file, from 1>``.
 - ``roaming_country``: the sender's TADIG code begins with the ISO 3166 alpha-3 code of its country, which
   becomes alpha-2 (``CHNCT`` -> ``CN``); a code that is not a country (test codes such as ``ZZZAA``) becomes
@@ -54,12 +59,15 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fairtel.mediation.readers._base import RawBatch
-from fairtel.mediation.readers._errors import AuditMismatchError
+from fairtel.mediation.readers._errors import AuditMismatchError, UnreadableFileError
 from fairtel.mediation.readers._rows import NATIVE_TYPES, BatchBuilder, make_reject
 from fairtel.mediation.readers._tlv import APPLICATION, Buffer, TlvError, bcd, lenient, read_head
+
+if TYPE_CHECKING:
+    from fairtel.mediation._tap_batches import BatchId
 
 UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code, by convention "unknown"
 
@@ -109,6 +117,7 @@ class Batch:
         self.sender = ""
         self.recipient = ""
         self.sequence = ""
+        self.file_type = ""  # fileTypeIndicator: absent for commercial data, "T" for test data
         self.decimals = 0
         self.currency = SDR
         self.local_currency = ""
@@ -125,6 +134,7 @@ class Batch:
                 self.sender = _str(info.get("sender"))
                 self.recipient = _str(info.get("recipient"))
                 self.sequence = _str(info.get("fileSequenceNumber"))
+                self.file_type = _str(info.get("fileTypeIndicator"))
             elif tag == ACCOUNTING_INFO:
                 tap.AccountingInfo.from_ber(data)
                 info = tap.AccountingInfo.get_val()
@@ -366,10 +376,22 @@ def _is_tap(head: bytes) -> bool:
     return first.cls == APPLICATION and (first.tag == BATCH_CONTROL_INFO if top.tag == TRANSFER_BATCH else True)
 
 
+class TapTestDataError(UnreadableFileError):
+    """A transfer batch marked as test data (``fileTypeIndicator`` ``T``, TD.57): no chargeable usage, so none of
+    it is read."""
+
+    code = "tap_test_data"
+
+
+TEST_DATA = "T"
+
+
 class Tap3Reader:
     name: ClassVar[str] = "tap3"
 
     def __init__(self) -> None:
+        # the batch this reader read whole (audit control checked), claimed when its file is committed (``claim``)
+        self.batch_id: BatchId | None = None
         # fail at construction (ImportError) when pycrate is missing, so detection skips the format; only
         # looked up here: loading the TAP module takes about half a second, which detecting a file of
         # another format should not pay (the first read loads it)
@@ -393,6 +415,17 @@ class Tap3Reader:
                 builder.reject(make_reject(file, 0, exc.reason, f"not a TAP transfer batch: {exc}", buf[:size]))
         if len(builder):
             yield builder.flush()
+
+    def claim(self, conn: Any, content_hash: str, name: str) -> None:
+        """Within the transaction that registers the file: the batch read whole recorded as read (sender,
+        recipient, file sequence number), or ``TapBatchRepeatedError`` when a file of other content holds a batch
+        so numbered (TD.57: fatal for the whole batch). A batch cut short claims nothing (it may come again
+        complete)."""
+        if self.batch_id is None:
+            return
+        from fairtel.mediation._tap_batches import claim
+
+        claim(conn, self.batch_id, content_hash, name)
 
     def _read(self, buf: Buffer, size: int, file: str, builder: BatchBuilder) -> Iterator[RawBatch]:
         """The parts of the transfer batch in order. A batch cut short by the end of the file keeps every complete
@@ -425,6 +458,13 @@ class Tap3Reader:
                 builder.reject(make_reject(file, at, "truncated", self._cut_message(name, audit), buf[at:top.end]))
             elif part.cls == APPLICATION and part.tag in (BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO):
                 batch.take(part.tag, bytes(buf[part.start:part.end]))
+                if part.tag == BATCH_CONTROL_INFO and batch.file_type == TEST_DATA:
+                    raise TapTestDataError(
+                        f"TAP transfer batch {batch.sequence} from {batch.sender} to {batch.recipient} is marked as "
+                        f"test data (fileTypeIndicator T, TD.57): it holds no chargeable usage, so none of it is "
+                        f"read. Test batches are exchanged to check a roaming link, not billed",
+                        details={"sender": batch.sender, "recipient": batch.recipient,
+                                 "file_sequence_number": batch.sequence})
             elif part.cls == APPLICATION and part.tag == AUDIT_CONTROL_INFO:
                 audit.take(bytes(buf[part.start:part.end]))
             at, last = part.end, name
@@ -441,6 +481,10 @@ class Tap3Reader:
             raise AuditMismatchError(
                 f"TAP transfer batch {batch.sequence} from {batch.sender} to {batch.recipient} fails its audit "
                 f"control: {why}. Nothing of it is read: ask the sender for the batch again")
+        if batch.sender and not batch.problems and audit.info is not None:
+            from fairtel.mediation._tap_batches import BatchId
+
+            self.batch_id = BatchId(batch.sender, batch.recipient, batch.sequence)
 
     @staticmethod
     def _cut_message(name: str, audit: Audit) -> str:
