@@ -16,7 +16,10 @@ CARD = "6222021234567890128"  # passes Luhn
 
 
 class _Acc:
-    """Just what the two readers use of an agent's access: their name for a login and how they see a number."""
+    """Just what the two readers use of an agent's access: their name for a login, how they see a number and the
+    numbering plan numbers in free text are read by (the home country's, kept with the pseudonyms)."""
+
+    pseudonyms = SimpleNamespace(home_country="CN")
 
     def login_name(self, username: str) -> str:
         return username
