@@ -5,12 +5,13 @@ coroutines that answer from the bill cache on the event loop and go to the threa
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from fairtel.api import _admin, _cases, _customers, _export, _insight, _marketing, _subscriptions, _tickets
 from fairtel.api._access import Access
@@ -474,11 +475,23 @@ def retention(acc: Acc, svc: Svc, min_risk: Annotated[float, Query(ge=0, le=1)] 
 
 
 # ---- administration ------------------------------------------------------------------------------------
+def _rfc3339_only(value: object) -> object:
+    """A query's instant as RFC 3339 (``2026-11-01T00:00:00+08:00``), never a bare number: read as seconds since
+    1970 it named an instant nobody meant (``since=-4398046511105`` was the year -137 000)."""
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("an RFC 3339 date-time, such as 2026-11-01T00:00:00+08:00")
+    return value
+
+
+Instant = Annotated[datetime | None, BeforeValidator(_rfc3339_only),
+                    Query(description="RFC 3339 date-time with its offset, such as 2026-11-01T00:00:00+08:00")]
+
+
 @router.get("/audit", tags=["admin"], summary="Search the access audit (a number is pseudonymised before the search)")
 def audit(
     acc: Acc, actor: Annotated[str | None, Query(max_length=64)] = None, msisdn: Annotated[str | None, Query(max_length=32)] = None,
     subject: Annotated[str | None, Query(max_length=32)] = None, action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None, until: datetime | None = None, limit: Limit = 100, cursor: Cursor = None,
+    since: Instant = None, until: Instant = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> Page[_admin.AuditOut]:
     return _admin.search_audit(acc, actor=actor, msisdn=msisdn, subject=subject, action=action, since=since, until=until, limit=limit, cursor=cursor)
 
