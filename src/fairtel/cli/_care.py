@@ -16,7 +16,6 @@ import typer
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
-from fairtel.store._complaints import IMPORT_ACTOR
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
@@ -298,6 +297,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     from fairtel.core.time import parse_rfc3339
     from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Complaint, ComplaintEvent
+    from fairtel.store._complaints import IMPORT_ACTOR
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
