@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import csv
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -247,3 +248,30 @@ def simbox_case_row(case: str, subject: str, period: str, score: float, opened_a
         "decided_by": None,
         "decided_at": None,
     }
+
+
+def sms_code(text: str) -> str:
+    """The one-time code an order's confirmation SMS carries."""
+    m = re.search(r"(?:验证码|code )(\d{6})", text)
+    assert m, text
+    return m.group(1)
+
+
+def confirm_codes(seeded: Seeded, msisdn: str) -> list[str]:
+    """The one-time codes the outbox sent ``msisdn`` for their orders, oldest first."""
+    path = seeded.settings.outbox_dir / "messages.jsonl"
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()] if path.exists() else []
+    return [sms_code(r["text"]) for r in rows if r["kind"] == "confirm_code" and r["msisdn"] == msisdn]
+
+
+def consent_evidence(seeded: Seeded, subscription_id: str, event: str) -> dict[str, Any]:
+    """The evidence the consent ledger keeps of a subscription's ``event`` (one event of that kind)."""
+    from sqlalchemy import select
+
+    from fairtel.store import ConsentEvent
+    from fairtel.store._schema import table_of
+
+    t = table_of(ConsentEvent)
+    with seeded.engine.connect() as conn:
+        value = conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == event)).scalar_one()
+    return value if isinstance(value, dict) else json.loads(value)

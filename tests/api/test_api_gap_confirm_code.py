@@ -8,14 +8,12 @@ without a code is still taken, unverified, as before."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, auth
+from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, auth, consent_evidence, sms_code
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from fairtel.api import ApiOptions, create_app
 from fairtel.api._security import Principal
@@ -23,8 +21,6 @@ from fairtel.api._services import Services
 from fairtel.api._subscriptions import MAX_CODE_ATTEMPTS, confirm
 from fairtel.core.errors import ConflictError, InvalidInputError
 from fairtel.privacy import Role
-from fairtel.store import ConsentEvent
-from fairtel.store._schema import table_of
 
 ORDER = "/api/v1/me/subscriptions"
 ALICE_P = Principal(username="alice", role=Role.SUBSCRIBER, msisdn=ALICE)
@@ -50,17 +46,6 @@ def _sms(seeded: Seeded, subscription_id: str) -> dict[str, Any]:
     return mine[-1]
 
 
-def _code(text: str) -> str:
-    m = re.search(r"(?:验证码|code )(\d{6})", text)
-    assert m, text
-    return m.group(1)
-
-
-def _evidence(seeded: Seeded, subscription_id: str, event: str) -> dict[str, Any]:
-    t = table_of(ConsentEvent)
-    with seeded.engine.connect() as conn:
-        value = conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == event)).scalar_one()
-    return value if isinstance(value, dict) else json.loads(value)
 
 
 def _order(client: TestClient, headers: dict[str, str], offer_id: str) -> dict[str, Any]:
@@ -81,13 +66,13 @@ def test_an_order_sends_the_terms_and_a_code_and_keeps_only_its_hash(seeded: See
     assert out["state"] == "ordered" and out["confirm_with"] == "sms_code" and out["currency"] == "CNY"
     sms = _sms(seeded, sid)
     text = sms["text"]
-    code = _code(text)
+    code = sms_code(text)
     offer = next(o for o in seeded.catalog.offers if o.id == "vas-video-15")
     name = offer.name.zh if sms["language"] == "zh" else offer.name.en
     assert name in text and offer.provider in text
     assert ("15.00元/月" in text and "退订" in text and "话费" in text) if sms["language"] == "zh" else \
         ("15.00 CNY/month" in text and "until you cancel" in text)
-    step = _evidence(seeded, sid, "ordered")["second_step"]
+    step = consent_evidence(seeded, sid, "ordered")["second_step"]
     assert step["method"] == "sms_code" and step["code_sha256"] and code not in json.dumps(step)
 
     # a wrong code is refused and nothing is appended
@@ -97,7 +82,7 @@ def test_an_order_sends_the_terms_and_a_code_and_keeps_only_its_hash(seeded: See
     with services.access(ALICE_P) as acc:
         confirmed = confirm(acc, services.catalog(), sid, code=code)
     assert confirmed.state == "confirmed"
-    second = _evidence(seeded, sid, "confirmed")["second_step"]
+    second = consent_evidence(seeded, sid, "confirmed")["second_step"]
     assert second == {"method": "sms_code", "challenge_id": step["challenge_id"], "code_verified": True}
     _cancel(client, alice, sid)
 
@@ -105,7 +90,7 @@ def test_an_order_sends_the_terms_and_a_code_and_keeps_only_its_hash(seeded: See
 def test_wrong_codes_spend_the_code(seeded: Seeded, api: tuple[Services, TestClient, dict[str, str]]) -> None:
     services, client, alice = api
     sid = _order(client, alice, "vas-horoscope-6")["subscription_id"]
-    code = _code(_sms(seeded, sid)["text"])
+    code = sms_code(_sms(seeded, sid)["text"])
     wrong = "123456" if code != "123456" else "654321"
     for _ in range(MAX_CODE_ATTEMPTS):
         with pytest.raises(InvalidInputError), services.access(ALICE_P) as acc:
@@ -120,7 +105,7 @@ def test_a_confirmation_without_code_is_still_taken_unverified(seeded: Seeded, a
     sid = _order(client, alice, "vas-video-15")["subscription_id"]
     r = client.post(f"{ORDER}/{sid}/confirm", headers=alice)
     assert r.status_code == 200, r.text
-    assert "second_step" not in _evidence(seeded, sid, "confirmed")
+    assert "second_step" not in consent_evidence(seeded, sid, "confirmed")
     _cancel(client, alice, sid)
 
 
@@ -130,7 +115,7 @@ def test_the_console_form_needs_the_code(seeded: Seeded, api: tuple[Services, Te
     with pytest.raises(InvalidInputError, match="confirmation"), services.access(ALICE_P) as acc:
         confirm(acc, services.catalog(), sid, require_code=True)
     with services.access(ALICE_P) as acc:
-        assert confirm(acc, services.catalog(), sid, code=_code(_sms(seeded, sid)["text"]), require_code=True).state == "confirmed"
+        assert confirm(acc, services.catalog(), sid, code=sms_code(_sms(seeded, sid)["text"]), require_code=True).state == "confirmed"
     _cancel(client, alice, sid)
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth
+from fairtel_seed import ALICE, PASSWORD, Seeded, auth, consent_evidence, sms_code
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -57,17 +56,6 @@ def api(seeded: Seeded) -> Iterator[tuple[Services, TestClient, dict[str, str]]]
         yield services, client, auth(r.json()["access_token"])
 
 
-def _code(text: str) -> str:
-    m = re.search(r"(?:验证码|code )(\d{6})", text)
-    assert m, text
-    return m.group(1)
-
-
-def _evidence(seeded: Seeded, subscription_id: str, event: str) -> dict[str, Any]:
-    t = table_of(ConsentEvent)
-    with seeded.engine.connect() as conn:
-        value = conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == event)).scalar_one()
-    return value if isinstance(value, dict) else json.loads(value)
 
 
 def _order(services: Services, offer_id: str) -> tuple[str, str]:
@@ -77,7 +65,7 @@ def _order(services: Services, offer_id: str) -> tuple[str, str]:
         sid = order(acc, services.catalog(), offer_id).subscription_id
     sent = _messages_of(services)
     assert len(sent) == before + 1, "the order sent one SMS"
-    return sid, _code(sent[-1]["text"])
+    return sid, sms_code(sent[-1]["text"])
 
 
 def _messages_of(services: Services) -> list[dict[str, Any]]:
@@ -94,7 +82,7 @@ def _resend(services: Services, sid: str, after: timedelta) -> str:
         resend_code(acc, services.catalog(), sid)
     sent = _messages_of(services)
     assert len(sent) == before + 1, "a new code was sent"
-    return _code(sent[-1]["text"])
+    return sms_code(sent[-1]["text"])
 
 
 def _confirm(services: Services, sid: str, code: str, after: timedelta = timedelta(0)) -> str:
@@ -111,7 +99,7 @@ def _cancel(services: Services, sid: str) -> None:
 def test_the_ledger_does_not_give_the_code_away(api: tuple[Services, TestClient, dict[str, str]], seeded: Seeded) -> None:
     services, _client, _alice = api
     sid, code = _order(services, "vas-video-15")
-    step = _evidence(seeded, sid, "ordered")["second_step"]
+    step = consent_evidence(seeded, sid, "ordered")["second_step"]
     assert step["method"] == "sms_code" and step["code_sha256"] and code not in json.dumps(step)
     # whoever reads the ledger (an export, a backup) tries every code against what it holds: none matches
     salt = str(step.get("salt", ""))
@@ -120,7 +108,7 @@ def test_the_ledger_does_not_give_the_code_away(api: tuple[Services, TestClient,
     assert found == []
     assert step["hash"] == "hmac-sha256" and "salt" not in step
     assert _confirm(services, sid, code) == "confirmed"
-    second = _evidence(seeded, sid, "confirmed")["second_step"]
+    second = consent_evidence(seeded, sid, "confirmed")["second_step"]
     assert second == {"method": "sms_code", "challenge_id": step["challenge_id"], "code_verified": True}
     _cancel(services, sid)
 
@@ -138,7 +126,7 @@ def test_an_order_made_before_keyed_codes_still_confirms_with_its_code(api: tupl
     with pytest.raises(InvalidInputError):
         _confirm(services, sid, "000000")
     assert _confirm(services, sid, code) == "confirmed"
-    assert _evidence(seeded, sid, "confirmed")["second_step"]["code_verified"] is True
+    assert consent_evidence(seeded, sid, "confirmed")["second_step"]["code_verified"] is True
     _cancel(services, sid)
 
 
@@ -174,8 +162,8 @@ def test_a_new_code_replaces_the_old_one_and_is_on_record(api: tuple[Services, T
     with pytest.raises(InvalidInputError, match="confirmation"):
         _confirm(services, sid, first, RESEND_INTERVAL + timedelta(seconds=2))
     assert _confirm(services, sid, second, RESEND_INTERVAL + timedelta(seconds=3)) == "confirmed"
-    step = _evidence(seeded, sid, "ordered")["second_step"]
-    assert _evidence(seeded, sid, "confirmed")["second_step"] == {"method": "sms_code", "challenge_id": step["challenge_id"],
+    step = consent_evidence(seeded, sid, "ordered")["second_step"]
+    assert consent_evidence(seeded, sid, "confirmed")["second_step"] == {"method": "sms_code", "challenge_id": step["challenge_id"],
                                                                    "code_verified": True}
     t = table_of(AccessAudit)
     with seeded.engine.connect() as conn:

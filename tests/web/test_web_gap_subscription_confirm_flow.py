@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded
+from fairtel_seed import ALICE, PASSWORD, Seeded, confirm_codes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,13 +23,6 @@ from fairtel.web import create_console
 
 pytestmark = pytest.mark.slow
 
-
-def _code(seeded: Seeded) -> str:
-    rows = [json.loads(x) for x in (seeded.settings.outbox_dir / "messages.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    text = [r for r in rows if r["kind"] == "confirm_code" and r["msisdn"] == ALICE][-1]["text"]
-    m = re.search(r"(?:验证码|code )(\d{6})", text)
-    assert m, text
-    return m.group(1)
 
 
 def _confirmed_evidence(seeded: Seeded, offer_id: str) -> dict[str, Any]:
@@ -60,7 +53,7 @@ def test_order_then_confirm_with_the_sms_code(browser: Any, live_server: str, se
     assert step.locator(".terms-price").inner_text() == "15.00 元/月"
     assert "直至您退订" in step.locator(".terms-billing").inner_text()
     page.screenshot(path=str(artifacts / "subscriber-confirm-step-zh.png"), full_page=True)
-    step.locator("input.confirm-code").fill(_code(seeded))
+    step.locator("input.confirm-code").fill(confirm_codes(seeded, ALICE)[-1])
     step.locator("button.confirm").click()
     assert page.inner_text(".flash") == "订购已确认。"
     assert page.locator("section.confirm-step").count() == 0

@@ -4,14 +4,13 @@ one confirms the order."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from console_forms import csrf, login
-from fairtel_seed import ALICE, Seeded
+from fairtel_seed import ALICE, Seeded, confirm_codes
 from fastapi.testclient import TestClient
 
 import fairtel.api._access as access_module
@@ -27,11 +26,6 @@ def web(seeded: Seeded) -> Iterator[TestClient]:
         yield c
 
 
-def _codes(seeded: Seeded) -> list[str]:
-    rows = [json.loads(x) for x in (seeded.settings.outbox_dir / "messages.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    texts = [r["text"] for r in rows if r["kind"] == "confirm_code" and r["msisdn"] == ALICE]
-    return [m.group(1) for m in (re.search(r"(?:验证码|code )(\d{6})", t) for t in texts) if m]
-
 
 def test_a_new_code_from_the_order_page(web: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
     login(web, "alice", "en")
@@ -40,11 +34,11 @@ def test_a_new_code_from_the_order_page(web: TestClient, seeded: Seeded, monkeyp
     page = web.get(r.headers["location"]).text
     sid = re.search(r'id="confirm-([^"]+)"', page).group(1)  # type: ignore[union-attr]
     assert f'action="/my/subscriptions/{sid}/resend-code"' in page and "Send a new code" in page
-    first = _codes(seeded)[-1]
+    first = confirm_codes(seeded, ALICE)[-1]
 
     soon = web.post(f"/my/subscriptions/{sid}/resend-code", data={"csrf": token}, follow_redirects=False)
     assert soon.status_code == 429 and 0 < int(soon.headers["Retry-After"]) <= RESEND_INTERVAL.total_seconds()
-    assert _codes(seeded)[-1] == first
+    assert confirm_codes(seeded, ALICE)[-1] == first
 
     later = utc_now() + RESEND_INTERVAL + timedelta(seconds=5)
     monkeypatch.setattr(access_module, "utc_now", lambda: later)
@@ -52,7 +46,7 @@ def test_a_new_code_from_the_order_page(web: TestClient, seeded: Seeded, monkeyp
     r = web.post(f"/my/subscriptions/{sid}/resend-code", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/my/subscriptions?msg=code_resent_ok"
     assert "A new code is on its way by SMS" in web.get(r.headers["location"]).text
-    codes = _codes(seeded)
+    codes = confirm_codes(seeded, ALICE)
     second = codes[-1]
     assert len(codes) >= 2 and codes[-2] == first
 

@@ -38,6 +38,7 @@ from fairtel.privacy import (
     pseudonymise_numbers,
     view_of,
 )
+from fairtel.privacy._numbers import replace_numbers_in_id
 from fairtel.privacy._roles import View
 from fairtel.store import AgentAssignment, User, access_row, record_accesses
 from fairtel.store._schema import table_of
@@ -299,8 +300,6 @@ class Access:
         undone but its rows are kept, marked failed (``failure_audit``). ``subject`` is a pseudonym already
         (when ``msisdn`` is not given); numbers in ``reason`` (free text) are kept as pseudonyms, never plain."""
         if msisdn is not None:  # the subject's number in an id, as their home dials it too (``0151…`` in Germany)
-            from fairtel.privacy._numbers import replace_numbers_in_id
-
             def in_id(text: str) -> str:
                 return replace_numbers_in_id(text, self.pseudonyms.msisdn, subject=msisdn, home_country=self.pseudonyms.home_country)
 
