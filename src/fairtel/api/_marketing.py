@@ -1,5 +1,5 @@
 """A subscriber's refusal of marketing based on automated profiling (PIPL Art. 24): the retention list's offers
-and calls. Each line's say is kept in ``marketing_preferences`` (migration 0020), one row per change, the latest
+and calls, and `fairtel advise`'s plan notices. Each line's say is kept in ``marketing_preferences`` (migration 0020), one row per change, the latest
 in force; a line without a row has not refused. The subscriber says it themselves (``/me/marketing``, the
 console's subscriptions page), or an agent handling them records it on their behalf
 (``/subscribers/{msisdn}/marketing``); every read and change is in the access audit."""

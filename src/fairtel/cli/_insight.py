@@ -163,8 +163,9 @@ def advise_command(
 ) -> None:
     """Best plan for each subscriber: their actual months priced under every plan they could order, by the rating engine.
 
-    Only billing months that have ended on the operator's clock are priced; closed and suspended lines, and lines
-    with an open or confirmed fraud case, are advised nothing (counted as skipped)."""
+    Only billing months that have ended on the operator's clock are priced; closed and suspended lines, lines
+    with an open or confirmed fraud case, and lines whose subscriber refuses marketing are advised nothing (counted
+    as skipped)."""
     from fairtel.catalog import load_catalog
     from fairtel.cli._home import home_gate, home_lines
     from fairtel.core.time import utc_now
@@ -176,6 +177,7 @@ def advise_command(
     now = utc_now()  # the operator's clock: only months ended by now are priced
     pending: dict[str, Refusal] = {}  # months in the lake not read: not ended by now (period → why)
     fraud = status = None
+    do_not_contact: set[str] = set()
     wanted = None if plans is None else [p.strip() for item in plans for p in item.split(",") if p.strip()]
     try:
         if wanted is not None and not wanted:
@@ -212,6 +214,11 @@ def advise_command(
                 subscribers = _home_subscribers(app)
                 fraud = _advice_fraud_cases(app)
                 status = lines.select("msisdn", "status")
+                # a notice of a cheaper plan made from a line's usage is marketing by automated profiling: a line
+                # whose subscriber refuses it gets none (PIPL Art. 24)
+                from fairtel.cli._churn import home_marketing_refusals
+
+                do_not_contact = home_marketing_refusals(app)
                 # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
                 home_bill = {"prorate": True, "gate": home_gate(app, catalog, lines=lines)}
             if explain is not None:
@@ -220,7 +227,8 @@ def advise_command(
                     raise NotFoundError(f"no subscriber {explain}", details={"msisdn": explain})
             # the register holds no birth date: no age is known, and a plan for some ages only is advised to no one
             result = advise(usage, catalog, subscribers, months=months or None, until=until, progress=rep,
-                            plans=wanted, channel=channel, at=now, now=now, line_status=status, fraud_cases=fraud, **home_bill)
+                            plans=wanted, channel=channel, at=now, now=now, line_status=status, fraud_cases=fraud, do_not_contact=do_not_contact,
+                            **home_bill)
             said = result.notes()  # the months priced first, then those left out, then the lines advised nothing
             notes.extend([*said[:1], *(f"left out {k}: {why.en}" for k, why in pending.items()), *said[1:]])
             why = None if explain is None else result.explain(explain)

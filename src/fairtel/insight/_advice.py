@@ -27,7 +27,7 @@ subscriber's), is advised nothing: it is listed in ``AdviceResult.skipped`` with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -100,7 +100,9 @@ LINE_CLOSED = Refusal("line_closed", "号码已销户，不提供资费建议", 
 LINE_SUSPENDED = Refusal("line_suspended", "号码已停机，不提供资费建议", "the line is suspended: no plan advice")
 FRAUD_CASE = Refusal("fraud_case", "号码有未结或已确认的欺诈案件，其用量不能作为资费建议的依据",
                      "the line has an open or confirmed fraud case: its usage is no basis for plan advice")
-SKIP_REASONS = {r.code: r for r in (LINE_CLOSED, LINE_SUSPENDED, FRAUD_CASE)}
+MARKETING_REFUSED = Refusal("marketing_refused", "用户已拒绝基于自动化决策的营销推送，不发资费建议",
+                            "the subscriber refuses marketing based on automated profiling: no plan advice is sent")
+SKIP_REASONS = {r.code: r for r in (LINE_CLOSED, LINE_SUSPENDED, FRAUD_CASE, MARKETING_REFUSED)}
 FRAUD_STATUSES = ("open", "confirmed")  # the fraud case states that stop advice (a false alarm does not)
 
 NOT_REQUESTED = Refusal("not_requested", "不在本次建议的候选套餐之列", "not among the plans this advice was asked to consider")
@@ -477,10 +479,10 @@ def _months_with_usage(usage: pl.DataFrame, catalog: Catalog) -> list[str]:
 
 
 def _skipped_lines(subs: pl.DataFrame, status: pl.DataFrame | None, fraud: pl.DataFrame,
-                   first: str | None) -> pl.DataFrame:
+                   first: str | None, do_not_contact: Collection[str] = ()) -> pl.DataFrame:
     """SKIPPED_COLUMNS: the lines of ``subs`` (msisdn, plan_id) advised nothing: closed, suspended (``status``:
-    msisdn, status), or with an open or confirmed fraud case (``fraud``: msisdn, period) from month ``first`` on.
-    One reason a line, in that order."""
+    msisdn, status), with an open or confirmed fraud case (``fraud``: msisdn, period) from month ``first`` on, or
+    whose subscriber refuses marketing (``do_not_contact``). One reason a line, in that order."""
     marks = subs.select("msisdn", "plan_id")
     rules: list[tuple[pl.Expr, str]] = []
     if status is not None:
@@ -492,6 +494,8 @@ def _skipped_lines(subs: pl.DataFrame, status: pl.DataFrame | None, fraud: pl.Da
         cased = fraud.filter(pl.col("period") >= first).select(pl.col("msisdn").cast(pl.String)).unique()
         marks = marks.join(cased.with_columns(pl.lit(True).alias("_case")), on="msisdn", how="left")
         rules.append((pl.col("_case").fill_null(False), FRAUD_CASE.code))
+    if do_not_contact:
+        rules.append((pl.col("msisdn").is_in(sorted(do_not_contact)), MARKETING_REFUSED.code))
     if not rules:
         return pl.DataFrame(schema=SKIPPED_COLUMNS)
     chain: Any = pl
@@ -520,6 +524,7 @@ def advise(
     now: datetime | None = None,
     line_status: pl.DataFrame | None = None,
     fraud_cases: pl.DataFrame | None = None,
+    do_not_contact: Collection[str] = (),
 ) -> AdviceResult:
     """Best plan for every subscriber over their last ``months`` billing months (all months when None).
 
@@ -545,7 +550,9 @@ def advise(
     each month with usage not priced is in ``AdviceResult.left_out`` with the reason.
     A line whose ``line_status`` (msisdn, status: the register's) is ``closed`` or ``suspended``, or that has a
     row in ``fraud_cases`` (msisdn, period: its open or confirmed fraud cases) for the first month priced or a
-    later one, is not priced and is listed in ``AdviceResult.skipped``.
+    later one, is not priced and is listed in ``AdviceResult.skipped``. So is a line of ``do_not_contact`` (lines
+    whose subscriber refuses marketing based on automated profiling, PIPL Art. 24): a notice of a cheaper plan
+    made from their usage is such marketing; ``explain`` still shows what their months cost.
     """
     known = {p.id for p in catalog.plans}
     requested = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
@@ -588,7 +595,7 @@ def advise(
     lines = subs.height
     cases = (pl.DataFrame(schema={"msisdn": pl.String(), "period": pl.String()}) if fraud_cases is None
              else fraud_cases.select(pl.col("msisdn").cast(pl.String), pl.col("period").cast(pl.String)))
-    skipped = _skipped_lines(subs, line_status, cases, first)
+    skipped = _skipped_lines(subs, line_status, cases, first, do_not_contact)
     excluded: dict[str, tuple[Refusal, ...]] = {}
     for plan in catalog.plans:
         why = plan.eligibility.sale_refusals(at=when, channel=channel) if plan.id in requested else (NOT_REQUESTED,)
