@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, exc
@@ -17,7 +18,10 @@ POOL_RECYCLE_S = 1800  # a server connection is replaced after this long, before
 def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> Engine:
     """An engine for ``url``.
 
-    SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout.
+    SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout. Its
+    file is made only for a new home: once the engine has opened it, or once the home beside it has its id
+    (``home.id``, written when the home first opened its database), the file is opened as it is (``mode=rw``) and a
+    file missing is ``DatabaseUnavailableError`` naming it (``SqliteFileGuard``), never made anew and empty.
     On PostgreSQL, ``schema`` puts every table (and Alembic's version table) in that schema through the
     connection's ``search_path``, so two deployments or test runs can share one database; and every session
     runs in UTC, whatever the server, the database or the client's ``PGTZ`` says. A server database's pooled
@@ -35,12 +39,17 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_recycle", POOL_RECYCLE_S)
     engine = create_engine(parsed, **options)
+    where = describe(parsed)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        path = sqlite_file(parsed)
+        if path is not None:
+            guard = SqliteFileGuard(path, where)
+            event.listen(engine, "do_connect", guard.open)
+            event.listen(engine, "connect", guard.opened)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgresql_utc, insert=True)
-    where = describe(parsed)
 
     def _name_database(context: ExceptionContext) -> None:
         if context.sqlalchemy_exception is not None:  # (None for an error that is not the driver's)
@@ -51,6 +60,58 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
 
 
 _WHERE = "fairtel_database"  # the attribute ``connect``'s engines set on their errors: ``describe(url)``
+
+HOME_ID_FILE = "home.id"  # ``fairtel.bootstrap``'s: a home holding it has made its database already
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite ``url`` opens; None for a server database, one in memory, or one given as a SQLite URI."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        return None
+    return Path(name).absolute()
+
+
+class SqliteFileGuard:
+    """A SQLite database file is made once, by the first opening of a new home's database (which migrates it and
+    writes the home's ``home.id`` beside it). After that a missing file was removed (or its volume is not mounted),
+    and SQLite, asked to open it, would make a new, empty one in its place: every command would then meet missing
+    tables, or migrate the empty file and take the home for a new one. So the file is opened as it is (``mode=rw``:
+    SQLite makes none) once this engine has opened it or the home beside it has its id, and a file missing then is
+    ``DatabaseUnavailableError`` naming it (the server's gate says the same, ``fairtel.api._health``)."""
+
+    def __init__(self, path: Path, where: str) -> None:
+        self.path = path
+        self.where = where
+        self._seen = False  # a connection of this engine opened the file
+
+    def _made(self) -> bool:
+        return self._seen or (self.path.parent / HOME_ID_FILE).is_file()
+
+    def open(self, _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        """``do_connect``: the file opened without making it, once it was made; the connection made by the driver."""
+        if not self.path.exists():
+            if not self._made():
+                return  # a new home: SQLite makes the file, the migrations its tables
+            raise self.missing()
+        cargs[0] = f"{self.path.as_uri()}?mode=rw"
+        cparams["uri"] = True
+
+    def opened(self, _dbapi_connection: Any, _record: Any) -> None:
+        self._seen = True
+
+    def missing(self) -> DatabaseUnavailableError:
+        home = self.path.parent
+        made = (f"made before by the home {home} (it has its {HOME_ID_FILE})" if (home / HOME_ID_FILE).is_file()
+                else "opened before by this process")
+        return DatabaseUnavailableError(
+            f"database unavailable ({self.where}): the database file is missing: {self.path}, {made}, was removed or "
+            "its volume is not mounted; nothing was made in its place. Restore the file from the home's backup "
+            "(`fairtel backup`)",
+            details={"database": self.where, "file": str(self.path)})
 
 
 def describe(url: str | URL) -> str:
