@@ -233,8 +233,8 @@ def test_cli_explain_one_subscriber(home: Path) -> None:
     assert [r["code"] for r in senior["reasons"]] == ["age_unknown"] and senior["total"] is None
     code, text = _cli(home, "--explain", FITS, "--language", "zh")
     assert code == 0, text
-    assert "senior-19: not priced; not advised: 仅限 60 周岁及以上用户办理，用户年龄未知" in text
-    assert "payg: 43.00 CNY; advised" in text and "basic-39: 78.00 CNY; current plan" in text
+    assert "senior-19：未计算；不建议：仅限 60 周岁及以上用户办理，用户年龄未知" in text
+    assert "payg：43.00 CNY；建议更换" in text and "basic-39：78.00 CNY；当前套餐" in text
     code, out = _cli(home, "--explain", "8613800009999", "--json")
     assert code == 2 and json.loads(out)["error"]["code"] == "not_found"
     code, out = _cli(home, "--channel", "fax", "--json")

@@ -208,6 +208,9 @@ def _care(ctx: DemoContext) -> dict[str, Any]:
 
 def _advise(ctx: DemoContext) -> dict[str, Any]:
     """Best-plan advice over the months in the lake, priced by the rating engine itself."""
+    import polars as pl
+
+    from fairtel.billing import BillingPolicy
     from fairtel.cli._home import home_gate, home_lines
     from fairtel.cli._insight import _advice_fraud_cases, _home_catalog, _home_subscribers, _home_usage
     from fairtel.insight import advise
@@ -216,11 +219,14 @@ def _advise(ctx: DemoContext) -> dict[str, Any]:
     app = ctx.app
     catalog = _home_catalog(app, None, [])
     lines = home_lines(app)
-    # as `fairtel advise` does: usage held off the bills left out; closed, suspended and fraud-case lines advised nothing
+    # as `fairtel advise` does: usage held off the bills left out; closed, suspended and fraud-case lines advised
+    # nothing; every month in service with its fee (pro-rated to a closing), taxed as the bills are
     usage = drop_held(_home_usage(app, app.lake.periods("usage")).collect(), lines)
-    result = advise(usage, catalog, _home_subscribers(app), months=None, progress=ctx.report, prorate=True,
+    closing = pl.when(pl.col("status") == "closed").then(pl.col("closed_at")).alias("closed_at")
+    subscribers = _home_subscribers(app).join(lines.select("msisdn", closing), on="msisdn", how="left")
+    result = advise(usage, catalog, subscribers, months=None, progress=ctx.report, prorate=True,
                     gate=home_gate(app, catalog, lines=lines), line_status=lines.select("msisdn", "status"),
-                    fraud_cases=_advice_fraud_cases(app))
+                    fraud_cases=_advice_fraud_cases(app), policy=BillingPolicy(tax_rates=app.settings.tax_rates))
     summary = result.summary()
     ctx.facts["advise"] = summary
     return {"subscribers": summary["subscribers"], "would save": summary["would_save"],

@@ -166,6 +166,7 @@ def advise_command(
     Only billing months that have ended on the operator's clock are priced; closed and suspended lines, lines
     with an open or confirmed fraud case, and lines whose subscriber refuses marketing are advised nothing (counted
     as skipped)."""
+    from fairtel.billing import BillingPolicy
     from fairtel.catalog import load_catalog
     from fairtel.cli._home import home_gate, home_lines
     from fairtel.core.time import utc_now
@@ -210,8 +211,10 @@ def advise_command(
                 # usage rating holds off the bill (made at or after a line's suspension) is not what anyone paid
                 usage = drop_held(_home_usage(app, chosen).collect(), lines)
                 pending = {k: late for k in stored if k not in ended and (late := not_ended(Period.parse(k, tz), now))}
-                # closed and suspended lines, and lines under a fraud case, are advised nothing
-                subscribers = _home_subscribers(app)
+                # closed and suspended lines, and lines under a fraud case, are advised nothing; a closed line's
+                # fee is pro-rated to its closing, as its bill's
+                closing = pl.when(pl.col("status") == "closed").then(pl.col("closed_at")).alias("closed_at")
+                subscribers = _home_subscribers(app).join(lines.select("msisdn", closing), on="msisdn", how="left")
                 fraud = _advice_fraud_cases(app)
                 status = lines.select("msisdn", "status")
                 # a notice of a cheaper plan made from a line's usage is marketing by automated profiling: a line
@@ -219,8 +222,10 @@ def advise_command(
                 from fairtel.cli._churn import home_marketing_refusals
 
                 do_not_contact = home_marketing_refusals(app)
-                # priced as this home's bills are: the month of activation pro-rated, VAS through the consent gate
-                home_bill = {"prorate": True, "gate": home_gate(app, catalog, lines=lines)}
+                # priced as this home's bills are: every month in service with its fee (pro-rated in the month of
+                # activation or closing), VAS through the consent gate, taxed as the bill run taxes
+                home_bill = {"prorate": True, "gate": home_gate(app, catalog, lines=lines),
+                             "policy": BillingPolicy(tax_rates=app.settings.tax_rates)}
             if explain is not None:
                 subscribers = subscribers.filter(pl.col("msisdn") == explain)
                 if subscribers.height == 0:
@@ -230,7 +235,11 @@ def advise_command(
                             plans=wanted, channel=channel, at=now, now=now, line_status=status, fraud_cases=fraud, do_not_contact=do_not_contact,
                             **home_bill)
             said = result.notes()  # the months priced first, then those left out, then the lines advised nothing
+            told = len(notes)  # the catalog's notes, said in English alone
             notes.extend([*said[:1], *(f"left out {k}: {why.en}" for k, why in pending.items()), *said[1:]])
+            shown_zh = result.notes("zh")  # the notes printed for --language zh (the JSON keeps them in English)
+            notes_zh = [*notes[:told], *shown_zh[:1], *(f"未计算 {k}：{why.zh}" for k, why in pending.items()),
+                        *shown_zh[1:]]
             why = None if explain is None else result.explain(explain)
             if megaline is None:  # the home's subscribers, in clear: recorded before anything is shown
                 from fairtel.cli._audit import audit_shown, plural
@@ -253,7 +262,8 @@ def advise_command(
     if csv is not None:
         rows = result.advice.to_dicts()
         out = result.advice.with_columns(
-            pl.Series("notice", [notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced) for r in rows], dtype=pl.String)
+            pl.Series("notice", [notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced,
+                                                 tax_included=bool(result.tax_rates)) for r in rows], dtype=pl.String)
         )
         csv.parent.mkdir(parents=True, exist_ok=True)
         tmp = csv.with_name(f".{csv.name}.tmp")
@@ -262,53 +272,79 @@ def advise_command(
         summary["csv"] = str(csv)
     if as_json:
         summary["top"] = [
-            {**r, "notice": notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced)} for r in savers.head(top).to_dicts()
+            {**r, "notice": notice_text(r, catalog, language or langs.get(r["msisdn"]) or "en", vas_priced=result.vas_priced,
+                                                 tax_included=bool(result.tax_rates))} for r in savers.head(top).to_dicts()
         ]
         summary["notes"] = notes
         print_json(summary)
         return
-    for n in notes:
-        console.print(f"note: {n}", highlight=False)
-    cur = result.currency
     lang = "zh" if language == "zh" else "en"
+    for n in notes_zh if lang == "zh" else notes:
+        console.print(f"说明：{n}" if lang == "zh" else f"note: {n}", highlight=False)
+    cur = result.currency
     if why is not None:
         _show_explain(why, lang)
         return
-    console.print(
-        f"{summary['subscribers']} subscribers priced over {', '.join(result.periods) or 'no months'} under "
-        f"{len(result.plans)} plans on offer; {summary['would_save']} would have paid less on another plan, "
-        f"{summary['total_saving']} {cur} in all.", highlight=False)
+    if lang == "zh":
+        console.print(
+            f"共 {summary['subscribers']} 位用户按 {'、'.join(result.periods) or '无账期'} 在 {len(result.plans)} 个可办理"
+            f"套餐下计算；{summary['would_save']} 位换用其他套餐会更省钱，合计 {summary['total_saving']} {cur}。",
+            highlight=False)
+    else:
+        console.print(
+            f"{summary['subscribers']} subscribers priced over {', '.join(result.periods) or 'no months'} under "
+            f"{len(result.plans)} plans on offer; {summary['would_save']} would have paid less on another plan, "
+            f"{summary['total_saving']} {cur} in all.", highlight=False)
     for x in summary["excluded"]:
-        console.print(f"not advised: {x['plan_id']}: {'; '.join(r[lang] for r in x['reasons'])}", highlight=False)
+        console.print(f"不建议：{x['plan_id']}：{'；'.join(r['zh'] for r in x['reasons'])}" if lang == "zh" else
+                      f"not advised: {x['plan_id']}: {'; '.join(r['en'] for r in x['reasons'])}", highlight=False)
     for r in summary["refused"]:
-        console.print(f"not advised to {r['subscribers']} subscriber{'s' if r['subscribers'] != 1 else ''}: "
-                      f"{r['plan_id']}: {r[lang]}", highlight=False)
+        console.print(f"不向 {r['subscribers']} 位用户建议 {r['plan_id']}：{r['zh']}" if lang == "zh" else
+                      f"not advised to {r['subscribers']} subscriber{'s' if r['subscribers'] != 1 else ''}: "
+                      f"{r['plan_id']}: {r['en']}", highlight=False)
     rows_out = [[r["msisdn"], r["current_plan"], _money(r["current_minor"], cur), r["best_plan"], _money(r["best_minor"], cur),
                  _money(r["saving_minor"], cur), r["months"]] for r in savers.head(top).iter_rows(named=True)]
     if rows_out:
-        console.print(table("largest savings", ["msisdn", "plan", "paid", "best plan", "would cost", "saving", "months"], rows_out))
+        if lang == "zh":
+            console.print(table("节省最多的用户", ["号码", "套餐", "已支付", "最优套餐", "所需费用", "可节省", "月数"], rows_out))
+        else:
+            console.print(table("largest savings", ["msisdn", "plan", "paid", "best plan", "would cost", "saving", "months"],
+                                rows_out))
         first = savers.row(0, named=True)
-        console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en", vas_priced=result.vas_priced), highlight=False)
+        console.print(notice_text(first, catalog, language or langs.get(first["msisdn"]) or "en", vas_priced=result.vas_priced,
+                                  tax_included=bool(result.tax_rates)), highlight=False)
 
 
 def _show_explain(why: dict[str, Any], lang: str) -> None:
-    """One line a plan (reasons can be long: a table would cut them)."""
+    """One line a plan (reasons can be long: a table would cut them), in ``lang`` (zh or en)."""
     cur = why["currency"]
-    span = ", ".join(why["periods"]) or "no months"
-    console.print(f"{why['msisdn']} on {why['current_plan']}, each plan over {span}:", highlight=False)
+    zh = lang == "zh"
+    if zh:
+        span = "、".join(why["periods"]) or "无账期"
+        console.print(f"{why['msisdn']}（当前套餐 {why['current_plan']}）在 {span} 各套餐的费用：", highlight=False)
+    else:
+        span = ", ".join(why["periods"]) or "no months"
+        console.print(f"{why['msisdn']} on {why['current_plan']}, each plan over {span}:", highlight=False)
     if why.get("skipped"):
-        console.print(f"no advice for this line: {why['skipped'][lang]}", highlight=False)
+        console.print(f"不为此号码提供建议：{why['skipped']['zh']}" if zh
+                      else f"no advice for this line: {why['skipped']['en']}", highlight=False)
     for p in why["plans"]:
-        cost = "not priced" if p["total"] is None else f"{p['total']} {cur}"
+        cost = ("未计算" if zh else "not priced") if p["total"] is None else f"{p['total']} {cur}"
         if p["current"]:
-            state = "current plan, the cheapest it could order" if why["best_plan"] == p["plan_id"] else "current plan"
+            cheapest = why["best_plan"] == p["plan_id"]
+            if zh:
+                state = "当前套餐，已是可办理套餐中最省钱的" if cheapest else "当前套餐"
+            else:
+                state = "current plan, the cheapest it could order" if cheapest else "current plan"
         elif p["advised"]:
-            state = "advised"
+            state = "建议更换" if zh else "advised"
         elif p["reasons"]:
-            state = "not advised: " + "; ".join(r[lang] for r in p["reasons"])
+            state = ("不建议：" + "；".join(r["zh"] for r in p["reasons"]) if zh
+                     else "not advised: " + "; ".join(r["en"] for r in p["reasons"]))
         else:
-            state = "costs more"
-        console.print(f"  {p['plan_id']}: {cost}; {state}", highlight=False, soft_wrap=True)
+            state = "费用更高" if zh else "costs more"
+        console.print(f"  {p['plan_id']}：{cost}；{state}" if zh else f"  {p['plan_id']}: {cost}; {state}",
+                      highlight=False, soft_wrap=True)
 
 
 # -- churn warn / retention ---------------------------------------------------------------------------------

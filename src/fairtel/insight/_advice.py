@@ -2,8 +2,12 @@
 
 For each month and each candidate plan, the month's usage of every subscriber is rated with
 ``fairtel.rating.rate`` as if the subscriber had been on that plan (the subscriber's plan_id is replaced),
-and the plan's monthly fee is added for each month the subscriber used the service (with ``prorate``, the fee
-of the month of activation is pro-rated by days in service exactly as the bill run does). The recommended plan is the one that would have cost least over those months, among the candidate
+and the plan's monthly fee is added for each month the subscriber used the service (Megaline's rule). With
+``prorate`` (a home's bills) each month is counted as the bill run bills it: every month priced in which the line
+was in service, used or not, with the fee of the month of activation (and of closing) pro-rated by days in service
+exactly as the bill run does. Given the bill run's taxes (``policy``: ``billing.BillingPolicy``), each month's
+tax is added per kind of charge as on the bill, so plans are compared on what the bills would charge. The
+recommended plan is the one that would have cost least over those months, among the candidate
 plans and the subscriber's own; a plan that cannot price some of the subscriber's usage (a record left
 unrated) is not offered to that subscriber. Value-added charges are priced only when a consent gate is
 given (then an offer a plan includes costs nothing on that plan, as on the bill) and the usage carries what the
@@ -35,7 +39,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from fairtel.billing import PeriodNotEndedError, prorated_fee_minor
+from fairtel.billing import BillingPolicy, LineKind, PeriodNotEndedError, prorated_fee_minor
 from fairtel.catalog import SALES_CHANNELS, Catalog, Ineligible, Refusal
 from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
@@ -63,7 +67,8 @@ COST_COLUMNS: dict[str, pl.DataType] = {
     "plan_id": pl.String(),
     "fee_minor": pl.Int64(),
     "usage_minor": pl.Int64(),
-    "total_minor": pl.Int64(),
+    "tax_minor": pl.Int64(),  # the tax the bill would add (``billing.BillingPolicy``): 0 when none is configured
+    "total_minor": pl.Int64(),  # fee + usage + tax: what the month's bill would have charged on this plan
     "unrated": pl.Int64(),  # records this plan could not price
 }
 
@@ -140,30 +145,46 @@ class AdviceResult:
     lines: int | None = None  # the lines on a catalog plan considered: advice rows + skipped + without advice
     timezone: str | None = None  # the operator's time zone, on which months end
     now: datetime | None = None  # the operator's clock when the advice was made: months ended by then were priced
+    # kind → rate of the tax every amount includes, as the bill run adds it (empty: no tax configured, none added)
+    tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
-    def notes(self) -> list[str]:
-        """What the advice rests on, in words: the months priced, each month with usage left out and why, and
-        the lines advised nothing."""
+    def notes(self, language: str = "en") -> list[str]:
+        """What the advice rests on, in words (``zh`` or ``en``): the months priced, the tax the amounts include,
+        each month with usage left out and why, and the lines advised nothing."""
+        zh = language == "zh"
         out: list[str] = []
-        when = "" if self.now is None or self.timezone is None else (
-            f" (now {self.now.astimezone(zone(self.timezone)):%Y-%m-%d %H:%M} {self.timezone})")
-        if self.periods:
-            out.append(f"priced {', '.join(self.periods)}: billing months that have ended on the operator's "
-                       f"clock{when}")
+        local = None if self.now is None or self.timezone is None else (
+            f"{self.now.astimezone(zone(self.timezone)):%Y-%m-%d %H:%M} {self.timezone}")
+        if zh:
+            when = "" if local is None else f"（当前 {local}）"
+            out.append(f"计算账期 {'、'.join(self.periods)}：按运营商时钟已结束的账期{when}" if self.periods
+                       else f"未计算任何账期：按运营商时钟已结束的账期内没有用量{when}")
         else:
-            out.append(f"no month priced: no usage in a billing month that has ended on the operator's clock{when}")
+            when = "" if local is None else f" (now {local})"
+            out.append(f"priced {', '.join(self.periods)}: billing months that have ended on the operator's clock{when}"
+                       if self.periods else
+                       f"no month priced: no usage in a billing month that has ended on the operator's clock{when}")
+        if self.tax_rates:
+            out.append(tax_note(self.tax_rates, language))
         for key, why in sorted(self.left_out.items()):
-            out.append(f"left out {key}: {why.en}")
+            out.append(f"未计算 {key}：{why.zh}" if zh else f"left out {key}: {why.en}")
         if self.vas_missing:
             cols = self.vas_missing
-            named = cols[0] if len(cols) == 1 else f"{', '.join(cols[:-1])} or {cols[-1]}"
-            out.append(f"value-added charges left out: the usage has no {named} column, so no "
-                       "value-added charge could be priced (the bills charge the consented ones)")
+            if zh:
+                out.append(f"未计增值业务费用：用量缺少 {'、'.join(cols)} 列，无法为任何增值业务计费（账单按已确认的订购收取）")
+            else:
+                named = cols[0] if len(cols) == 1 else f"{', '.join(cols[:-1])} or {cols[-1]}"
+                out.append(f"value-added charges left out: the usage has no {named} column, so no "
+                           "value-added charge could be priced (the bills charge the consented ones)")
         if self.skipped.height:
             counts = self.skipped.group_by("reason").agg(pl.len()).sort("reason")
-            out.append("advised nothing: " + "; ".join(
-                f"{n} line{'s' if n != 1 else ''} ({SKIP_REASONS[r].en if r in SKIP_REASONS else r})"
-                for r, n in counts.iter_rows()))
+            if zh:
+                out.append("不提供建议：" + "；".join(
+                    f"{n} 个号码（{SKIP_REASONS[r].zh if r in SKIP_REASONS else r}）" for r, n in counts.iter_rows()))
+            else:
+                out.append("advised nothing: " + "; ".join(
+                    f"{n} line{'s' if n != 1 else ''} ({SKIP_REASONS[r].en if r in SKIP_REASONS else r})"
+                    for r, n in counts.iter_rows()))
         return out
 
     def savers(self) -> pl.DataFrame:
@@ -204,6 +225,9 @@ class AdviceResult:
                 for r, n in self.skipped.group_by("reason").agg(pl.len()).sort("reason").iter_rows()
             ],
             "without_advice": None if self.lines is None else self.lines - self.advice.height - self.skipped.height,
+            # the amounts include the tax the bills add, at these rates (none: no tax configured)
+            "tax_included": bool(self.tax_rates),
+            "tax_rates": {k: str(v) for k, v in self.tax_rates.items()},
         }
 
     def explain(self, msisdn: str) -> dict[str, Any]:
@@ -220,8 +244,9 @@ class AdviceResult:
             skip_why = SKIP_REASONS.get(code) or Refusal(code, code, code)
             rows = self.withheld.filter(pl.col("msisdn") == msisdn).with_columns(pl.lit(False).alias("switch"))
         if rows.height == 0:
-            raise NotFoundError(f"no advice for {msisdn}: not a subscriber on a catalog plan, or no usage in "
-                                f"{', '.join(self.periods) or 'the months priced'}", details={"msisdn": msisdn})
+            raise NotFoundError(f"no advice for {msisdn}: not a subscriber on a catalog plan, or neither in service "
+                                f"nor any usage in {', '.join(self.periods) or 'the months priced'}",
+                                details={"msisdn": msisdn})
         row = rows.row(0, named=True)
         mine = (self.costs.filter(pl.col("msisdn") == msisdn).group_by("plan_id")
                 .agg(pl.col("total_minor").sum(), pl.col("unrated").sum()))
@@ -254,11 +279,25 @@ class AdviceResult:
         return {"msisdn": msisdn, "current_plan": row["current_plan"], "best_plan": row["best_plan"],
                 "skipped": None if skip_why is None else _reason(skip_why), "switch": bool(row["switch"]),
                 "months": int(row["months"]), "periods": list(self.periods),
-                "currency": self.currency, "channel": self.channel, "plans": plans}
+                "currency": self.currency, "channel": self.channel, "tax_included": bool(self.tax_rates),
+                "plans": plans}
 
 
 def _reason(r: Refusal) -> dict[str, str]:
     return {"code": str(r.code), "zh": r.zh, "en": r.en}
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def tax_note(rates: Mapping[str, Decimal], language: str = "en") -> str:
+    """The note that every amount of the advice includes tax at ``rates`` (kind → rate), as the bills add it."""
+    shown = ", ".join(f"{k} {_percent(Decimal(v))}" for k, v in rates.items())
+    if language == "zh":
+        return f"所有金额均含税，税率与账单相同（{shown}），按每月每类费用计一次税"
+    return (f"every amount includes tax as the bills add it ({shown}), taxed once a month per kind of charge, so plans "
+            "are compared on what the bills would charge")
 
 
 def _fee_minor(catalog: Catalog) -> dict[str, int]:
@@ -278,19 +317,26 @@ def price_months(
     *,
     plans: Sequence[str] | None = None,
     activated_at: Mapping[str, datetime] | None = None,
+    closed_at: Mapping[str, datetime] | None = None,
     gate: VasGate | None = None,
+    policy: BillingPolicy | None = None,
     progress: Progress | None = None,
 ) -> pl.DataFrame:
-    """COST_COLUMNS: what each subscriber's usage of each month would have cost under each plan.
+    """COST_COLUMNS: what each subscriber's month would have cost under each plan, as its bill would charge it.
 
-    A subscriber-month counts when the subscriber has usage in it; its fee is the plan's monthly fee,
-    pro-rated as the bill run does (``billing.prorated_fee_minor``) in the month the subscriber was activated
-    when ``activated_at`` (msisdn → aware instant) names it. ``gate``: the consent gate for VAS records;
-    without one they are not priced, nor in a month whose usage lacks what any gate needs of them (``VAS_COLUMNS``):
-    each would be an unknown offer at no cost, as no bill prices it.
+    Without ``activated_at``, a subscriber-month counts when the subscriber has usage in it (Megaline's rule), with
+    the plan's whole monthly fee. With ``activated_at`` (msisdn → aware instant: a home's bills), it counts as the
+    bill run bills it: for a subscriber it names, every month the line was in service for a day or more of (from its
+    activation up to, per ``closed_at`` (msisdn → aware instant, the closed lines' closing), its closing, as
+    ``billing.prorated_fee_minor`` counts the days), with usage or none; the fee is pro-rated as the bill run does (``billing.prorated_fee_minor``) in the month of
+    activation and of closing. ``gate``: the consent gate for VAS records; without one they are not priced, nor in a
+    month whose usage lacks what any gate needs of them (``VAS_COLUMNS``): each would be an unknown offer at no cost,
+    as no bill prices it. ``policy``: the bill run's taxes (``billing.BillingPolicy``), added per kind of charge and
+    rounded once a month and plan, as on a bill (``BillingPolicy.tax_on``); none by default.
     """
     fees = _fee_minor(catalog)
     since = activated_at or {}
+    until = closed_at or {}
     candidates = catalog.plan_ids(plans) if plans is not None else tuple(p.id for p in catalog.plans)
     wanted = pl.Series("msisdn", sorted(set(msisdns)), dtype=pl.String)
     frames: list[pl.DataFrame] = []
@@ -299,29 +345,43 @@ def price_months(
         period = _period(key, catalog)
         kinds = (*PRICED_KINDS, "vas") if gate is not None and not vas_columns_missing(usage) else PRICED_KINDS
         month = usage.filter(pl.col("kind").is_in(kinds) & pl.col("msisdn").is_in(wanted.implode()))
-        users = month.select(pl.col("msisdn").unique().sort())
+        used = set(month["msisdn"].unique().to_list())
+        # the lines a bill run bills this month, usage or not: its plan fee is charged for every day in service
+        # (billing's own count of the days, ``prorated_fee_minor``)
+        serving = {m for m in wanted.to_list() if (a := since.get(m)) is not None and (
+            (a < period.start and m not in until) or prorated_fee_minor(1, a, period, until.get(m))[1] > 0)}
+        users = pl.DataFrame({"msisdn": sorted(used | serving)}, schema={"msisdn": pl.String()})
         if users.height == 0:
             continue
-        # activations inside this month: their fee is pro-rated by days in service, as on the bill
-        joined = [since.get(m) for m in users["msisdn"].to_list()]
-        partial = {a for a in joined if a is not None and a >= period.start}
-        started = [a if a in partial else None for a in joined]
+        # activations and closings inside this month: their fee is pro-rated by days in service, as on the bill
+        started: list[tuple[datetime, datetime | None] | None] = []
+        for m in users["msisdn"].to_list():
+            a, c = since.get(m), until.get(m)
+            inside = a is not None and (a >= period.start or (c is not None and c < period.end))
+            started.append((a, c) if a is not None and inside else None)
+        partial = {ac for ac in started if ac is not None}
         for plan_id in candidates:
             subs = users.with_columns(pl.lit(plan_id).alias("plan_id"))
-            prorated = {a: prorated_fee_minor(fees[plan_id], a, period)[0] for a in partial}
-            fee = pl.Series("fee_minor", [fees[plan_id] if a is None else prorated[a] for a in started], dtype=pl.Int64)
+            prorated = {ac: prorated_fee_minor(fees[plan_id], ac[0], period, ac[1])[0] for ac in partial}
+            fee = pl.Series("fee_minor", [fees[plan_id] if ac is None else prorated[ac] for ac in started], dtype=pl.Int64)
             result = rate(month, catalog, subs, period=period, gate=gate)
-            charged = result.rated.group_by("msisdn").agg(pl.col("amount_minor").sum().alias("usage_minor"))
+            by_kind = result.rated.group_by("msisdn", "kind").agg(pl.col("amount_minor").sum().cast(pl.Int64))
+            charged = by_kind.group_by("msisdn").agg(pl.col("amount_minor").sum().alias("usage_minor"))
             missed = result.unrated.group_by("msisdn").agg(pl.len().cast(pl.Int64).alias("unrated"))
+            rows = users.with_columns(fee)
+            taxed = _tax_minor(rows, by_kind, policy)
             frames.append(
-                users.with_columns(fee).join(charged, on="msisdn", how="left", maintain_order="left")
-                .join(missed, on="msisdn", how="left", maintain_order="left").select(
+                rows.join(charged, on="msisdn", how="left", maintain_order="left")
+                .join(missed, on="msisdn", how="left", maintain_order="left")
+                .join(taxed, on="msisdn", how="left", maintain_order="left").select(
                     "msisdn",
                     pl.lit(period.key).alias("period"),
                     pl.lit(plan_id).alias("plan_id"),
                     pl.col("fee_minor"),
                     pl.col("usage_minor").fill_null(0).cast(pl.Int64),
-                    (pl.col("usage_minor").fill_null(0) + pl.col("fee_minor")).cast(pl.Int64).alias("total_minor"),
+                    pl.col("tax_minor").fill_null(0).cast(pl.Int64),
+                    (pl.col("usage_minor").fill_null(0) + pl.col("fee_minor") + pl.col("tax_minor").fill_null(0))
+                    .cast(pl.Int64).alias("total_minor"),
                     pl.col("unrated").fill_null(0).cast(pl.Int64),
                 )
             )
@@ -330,6 +390,24 @@ def price_months(
     if not frames:
         return pl.DataFrame(schema=COST_COLUMNS)
     return pl.concat(frames).cast(COST_COLUMNS).sort("msisdn", "period", "plan_id")  # type: ignore[arg-type]
+
+
+def _tax_minor(fees: pl.DataFrame, by_kind: pl.DataFrame, policy: BillingPolicy | None) -> pl.DataFrame:
+    """msisdn, tax_minor: the tax one month's bill adds on ``fees`` (msisdn, fee_minor: the plan fee) and the usage
+    charged (``by_kind``: msisdn, kind, amount_minor), each kind's taxed once as the bill run does
+    (``BillingPolicy.tax_on``). Empty when ``policy`` taxes nothing."""
+    if policy is None or not any(policy.tax_rates.values()):
+        return pl.DataFrame(schema={"msisdn": pl.String(), "tax_minor": pl.Int64()})
+    charges = pl.concat([
+        fees.select("msisdn", pl.lit(str(LineKind.PLAN_FEE)).alias("kind"), pl.col("fee_minor").alias("amount_minor")),
+        by_kind.select(pl.col("msisdn").cast(pl.String), pl.col("kind").cast(pl.String), pl.col("amount_minor")),
+    ]).cast({"amount_minor": pl.Int64})
+    # the billing package's rounding, once for each distinct (kind, amount)
+    amounts = charges.select("kind", "amount_minor").unique()
+    tax = amounts.with_columns(pl.Series("tax_minor", [policy.tax_on(k, int(a)) for k, a in amounts.iter_rows()],
+                                         dtype=pl.Int64))
+    return (charges.join(tax, on=["kind", "amount_minor"], how="left")
+            .group_by("msisdn").agg(pl.col("tax_minor").sum().cast(pl.Int64)))
 
 
 def best_plans(
@@ -525,12 +603,21 @@ def advise(
     line_status: pl.DataFrame | None = None,
     fraud_cases: pl.DataFrame | None = None,
     do_not_contact: Collection[str] = (),
+    policy: BillingPolicy | None = None,
+    usage_months: Collection[str] = (),
 ) -> AdviceResult:
     """Best plan for every subscriber over their last ``months`` billing months (all months when None).
 
     ``usage``: clean usage (CLEAN_USAGE_SCHEMA columns); ``subscribers``: msisdn and plan_id (the current
-    plan), and with ``prorate`` ``activated_at`` (aware): the fee of the month of activation is then
-    pro-rated by days in service as the bill run does (fairtel's own bills; Megaline charges whole months).
+    plan), and with ``prorate`` ``activated_at`` (aware) and optionally ``closed_at`` (aware; null for a line
+    not closed): each month priced then counts as the bill run bills it, every month the line was in service
+    whether it had usage or not, with the fee of the month of activation and of closing pro-rated by days in
+    service (fairtel's own bills; Megaline charges whole months, and only months with usage count).
+    ``policy``: the bill run's ``billing.BillingPolicy``: each month's tax is added per kind of charge as on
+    the bill, so the plans are compared on what the bills would charge (``AdviceResult.tax_rates``, the notes).
+    ``usage_months`` (YYYY-MM): months of the data ``usage`` was taken from (the home's months with usage) to price
+    as if ``usage`` had records in them, when it is some lines' usage alone (with ``prorate``, a line's quiet month
+    then counts with its fee); it names months to consider, not to price whatever ``months`` and ``until`` say.
     Subscribers whose current plan is not in the catalog are left out; a subscriber listed twice
     with the same plan counts once, with two plans is refused. ``plans``: the plans that may be advised
     (default every plan of the catalog; an id not in the catalog is an ``InvalidInputError`` naming it); each
@@ -563,13 +650,21 @@ def advise(
     if prorate and "activated_at" not in subscribers.columns:
         raise InvalidInputError([Problem("subscribers", None, "activated_at", "column missing (needed to pro-rate fees)")],
                                 what="subscribers")
-    cols = ["msisdn", "plan_id", *(["activated_at"] if prorate else [])]
+    closing = prorate and "closed_at" in subscribers.columns
+    cols = ["msisdn", "plan_id", *(["activated_at"] if prorate else []), *(["closed_at"] if closing else [])]
     subs = subscribers.select(cols).with_columns(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
     subs = subs.filter(pl.col("plan_id").is_in(sorted(known))).unique(maintain_order=True)
     activated: dict[str, datetime] | None = None
+    closed: dict[str, datetime] | None = None
     if prorate:
         subs = in_utc(subs, "activated_at")
         activated = {m: a for m, a in subs.select("msisdn", "activated_at").iter_rows() if a is not None}
+    if closing:
+        if subs.schema["closed_at"] == pl.Null:  # no line closed
+            subs = subs.with_columns(pl.col("closed_at").cast(pl.Datetime("us", "UTC")))
+        subs = in_utc(subs, "closed_at")
+        closed = {m: c for m, c in subs.select("msisdn", "closed_at").iter_rows() if c is not None}
+        subs = subs.drop("closed_at")
     clock = utc_now() if now is None else require_aware(now, "now")
     ended_by = clock if ended_only else None
     if months is not None:
@@ -580,7 +675,11 @@ def advise(
         periods = [k for k in _months_with_usage(usage, catalog) if k <= _period(until, catalog).key]
     else:
         periods = None
-    seen = _months_with_usage(usage, catalog)
+    # the months of the data the usage is taken from: one line's usage has none in its quiet months
+    extra = {_period(k, catalog).key for k in usage_months} - set(_months_with_usage(usage, catalog))
+    if periods is not None and months is None:
+        periods = sorted({*periods, *(k for k in extra if not until or k <= _period(until, catalog).key)})
+    seen = sorted({*_months_with_usage(usage, catalog), *extra})
     left_out: dict[str, Refusal] = {}
     for key in seen:
         late = None if ended_by is None else not_ended(_period(key, catalog), ended_by)
@@ -591,6 +690,7 @@ def advise(
             left_out[key] = Refusal("outside_months", f"不在本次计算的账期（{span}）之内",
                                     f"outside the months asked for ({span})")
     by_period = {k: v for k, v in split_by_period(usage, catalog, periods).items() if k not in left_out}
+    by_period |= {k: usage.clear() for k in extra if k not in left_out and (periods is None or k in periods)}
     first = min(by_period) if by_period else None
     lines = subs.height
     cases = (pl.DataFrame(schema={"msisdn": pl.String(), "period": pl.String()}) if fraud_cases is None
@@ -607,8 +707,8 @@ def advise(
     open_to_some = [p for p in candidates if refused.filter(pl.col("plan_id") == p).height < subs.height]
     held = sorted(set(subs["plan_id"].to_list()))
     priced = [*open_to_some, *(p for p in held if p not in open_to_some)]
-    costs = price_months(by_period, catalog, subs["msisdn"].to_list(), plans=priced, activated_at=activated, gate=gate,
-                         progress=progress)
+    costs = price_months(by_period, catalog, subs["msisdn"].to_list(), plans=priced, activated_at=activated,
+                         closed_at=closed, gate=gate, policy=policy, progress=progress)
     # a gate over usage that lacks what it reads prices no value-added charge: the notices must not say they are in
     missing = vas_columns_missing(usage) if gate is not None else ()
     currency = catalog.operator.currency
@@ -636,6 +736,7 @@ def advise(
         lines=lines,
         timezone=catalog.operator.timezone,
         now=clock,
+        tax_rates={} if policy is None else {k: v for k, v in policy.tax_rates.items() if v},
     )
 
 
@@ -674,9 +775,11 @@ def _amount(minor: int, currency: str) -> str:
     return f"{d:,.{minor_units(currency)}f} {currency}"
 
 
-def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en", *, vas_priced: bool = False) -> str:
+def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en", *, vas_priced: bool = False,
+                tax_included: bool = False) -> str:
     """A best-tariff notice for one advice row (ADVICE_COLUMNS), in ``zh`` or ``en``; ``vas_priced``: the advice
-    priced value-added charges (``AdviceResult.vas_priced``), else the notice says they are left out.
+    priced value-added charges (``AdviceResult.vas_priced``), else the notice says they are left out;
+    ``tax_included``: its amounts include the bills' tax (``AdviceResult.tax_rates``), and the notice says so.
 
     Modelled on the UK regulator's best-tariff notices: what the subscriber paid, on which plan and over which
     months, and what the cheapest plan would have cost for the same usage.
@@ -694,17 +797,19 @@ def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en", 
     dearer = int(row.get("dearer_months") or 0)
     extra = _amount(int(row.get("most_extra_minor") or 0), cur)
     if language == "zh":
+        taxed = "以上金额均含税。" if tax_included else ""
         if not row["switch"]:
             return (f"【资费提醒】根据您 {span}（{months} 个月）的实际使用，您当前的「{cur_name}」已是最省钱的套餐，"
-                    f"共计 {paid}。")
+                    f"共计 {paid}。{taxed}")
         return (f"【最优资费提醒】根据您 {span}（{months} 个月）的实际使用，您在「{cur_name}」上共支付 {paid}。"
                 f"同样的使用量，「{best_name}」只需 {would}，可节省 {_amount(saving, cur)}（约每月 {per_month}）。"
                 + (f"但其中 {dearer} 个月「{best_name}」会比「{cur_name}」更贵（单月最多多付 {extra}）。" if dearer else "")
                 + ("您可随时免费更换套餐；本提醒依据您的账单用量计算，含您已确认订购的增值业务。" if vas_priced
-                   else "您可随时免费更换套餐；本提醒依据您的账单用量计算，不含增值业务费用。"))
+                   else "您可随时免费更换套餐；本提醒依据您的账单用量计算，不含增值业务费用。") + taxed)
+    taxed = " Amounts include tax." if tax_included else ""
     if not row["switch"]:
         return (f"Your best tariff: based on your actual use over {months} month(s) ({span}), your current plan "
-                f"{cur_name} is already the cheapest for you ({paid}).")
+                f"{cur_name} is already the cheapest for you ({paid}).{taxed}")
     return (f"Your best tariff: over {months} month(s) ({span}) you paid {paid} on {cur_name}. For exactly the "
             f"same use, {best_name} would have cost {would}: a saving of {_amount(saving, cur)} (about {per_month} "
             f"a month). "
@@ -713,4 +818,4 @@ def notice_text(row: Mapping[str, Any], catalog: Catalog, language: str = "en", 
             + ("You can change plan at no charge. This notice is based on your billed usage, value-added services you "
                "confirmed included." if vas_priced else
                "You can change plan at no charge. This notice is based on your billed usage and leaves out "
-               "value-added services."))
+               "value-added services.") + taxed)
