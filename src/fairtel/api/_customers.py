@@ -544,7 +544,8 @@ def _told(why: dict[str, str], entries: Sequence[Any], catalog: Catalog | None, 
         parts = [first[lang]] if first else []
         parts.append(why[lang])
         for e in entries:
-            c = Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor)
+            c = Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor,
+                           reason=e.reason)
             said = correction_words(c, e.currency, lang, tz, released=released and e.signed_minor > 0)
             parts.append(said + ("." if lang == "en" else "。"))
         out[lang] = end.join(parts)

@@ -23,6 +23,7 @@ from fairtel.billing._model import (
     LineKind,
     bill_id_for,
 )
+from fairtel.billing._reconcile import KindTie, Reconciliation, reconcile
 from fairtel.billing._rerate import (
     FeeChange,
     FeeRerateResult,
@@ -70,9 +71,11 @@ __all__ = [
     "BillingPolicy",
     "FeeChange",
     "FeeRerateResult",
+    "KindTie",
     "LateVasResult",
     "LineKind",
     "PeriodNotEndedError",
+    "Reconciliation",
     "RecordChange",
     "ReleaseResult",
     "RerateResult",
@@ -90,6 +93,7 @@ __all__ = [
     "line_text",
     "normalise_rated",
     "prorated_fee_minor",
+    "reconcile",
     "release_held",
     "rerate_differences",
     "rerate_fees",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -182,17 +182,23 @@ def prorated_fee_minor(fee_minor: int, activated_at: datetime, period: Period,
     """(fee, days in service) for a plan of monthly ``fee_minor`` activated at ``activated_at`` (and, for a
     closed line, closed at ``closed_at``).
 
-    Days are counted on the period's clock, the activation day and the closing day included; the fee is
-    ``fee × days / days in period``, rounded half-up once, so it never exceeds the monthly fee.
+    Days are counted on the period's clock: a day is in service when any instant of it is, from ``activated_at``
+    up to (not including) ``closed_at``. So the activation day counts, even when activated at its last minute, and so
+    does the closing day, unless the line closed at its first instant (local 00:00): closed at 00:00 on the 4th, the
+    line was last in service on the 3rd; closed at 00:00 on the 1st, it had no day of the month. A line closed no
+    later than it was activated has none. The fee is ``fee × days / days in period``, rounded half-up once, so it
+    never exceeds the monthly fee.
     """
     require_aware(activated_at, "activated_at")
     if closed_at is not None:
         require_aware(closed_at, "closed_at")
-    if activated_at >= period.end or (closed_at is not None and closed_at < period.start):
+    if activated_at >= period.end or (closed_at is not None and (closed_at <= period.start or closed_at <= activated_at)):
         return 0, 0
     tz = zone(period.tz)
     first = 1 if activated_at < period.start else activated_at.astimezone(tz).day
-    last = period.days if closed_at is None or closed_at >= period.end else closed_at.astimezone(tz).day
+    # the last day in service is the local day of the last instant before the closing
+    last = (period.days if closed_at is None or closed_at >= period.end
+            else (closed_at - _INSTANT).astimezone(tz).day)
     days = max(0, last - first + 1)
     return fee_for_days(fee_minor, days, period), days
 
@@ -252,6 +258,7 @@ def _period(period: Period | str, catalog: Catalog) -> Period:
 
 
 _SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+_INSTANT = timedelta(microseconds=1)  # the finest step of the clocks fairtel keeps (microseconds)
 HOLD = "_hold"  # the column ``held_usage`` adds: why a usage line is held (null: billable)
 
 
@@ -398,7 +405,7 @@ def run_bills(
             if msisdn in with_lines or msisdn in with_held:
                 not_yet.append(msisdn)
             continue
-        in_service = acct.closed_at is not None and acct.closed_at >= per.start
+        in_service = acct.closed_at is not None and acct.closed_at > per.start  # closed at its start: no day of it
         if acct.status == SubscriberStatus.CLOSED and not in_service and msisdn not in with_lines and not pending.get(msisdn):
             continue
         try:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-    from fairtel.billing import Account, Bill, BillingPolicy, BillRun, Settled
+    from fairtel.billing import Account, Bill, BillingPolicy, BillRun, Reconciliation, Settled
     from fairtel.billing._order import RatedOrder
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
@@ -328,6 +328,7 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
                                 "would charge the whole month's plan fee; issue them once it has ended")
         return out
     early = check_issuable(per, now, before_period_end=before_period_end)
+    _check_register(app, per)
     with _period_lock(app, per.key):
         settled = settle_issue(app, per.key)
         out = _bill_run(app, per, catalog=catalog, issue=True, report=report, catalog_text=catalog_text, now=now)
@@ -338,6 +339,65 @@ def bill_period(app: App, period: str, *, catalog: Catalog, issue: bool, report:
                                f"issued bills moved in, {settled['parts_removed']} of bills never issued removed")
     out["recovered"] = settled
     return out
+
+
+def reconcile_period(app: App, period: str, *, catalog: Catalog) -> Reconciliation:
+    """The reconciliation of ``period`` (``billing.reconcile``), from what the home holds: the lake's clean usage,
+    rated lines and unrated records of the period, the database's bills and adjustment entries, the lines the bills'
+    runs billed and held (their lake parts), the tax rates each bill was issued with, and the partial sessions
+    mediation still holds. Read only; the bill runs' own summaries are not read."""
+    from sqlalchemy import select
+
+    from fairtel.billing import reconcile
+    from fairtel.core.commits import period_lock
+    from fairtel.store import bills_of_period, rerate_entries
+    from fairtel.store._billing import adjustments_by_id
+    from fairtel.store._schema import Bill as BillRow
+    from fairtel.store._schema import BillLine as BillLineRow
+    from fairtel.store._schema import table_of
+
+    per = _period(period, catalog)
+    with app.db.connect() as conn:
+        bills = bills_of_period(conn, per.key)
+        ids = [ln.adjustment_id for b in bills for ln in b.lines if ln.adjustment_id]
+        carried = adjustments_by_id(conn, ids)
+        entries = rerate_entries(conn, per.key)
+        b, bl = table_of(BillRow), table_of(BillLineRow)
+        carried_in: dict[str, str] = {}
+        wanted = [e.adjustment_id for e in entries]
+        for start in range(0, len(wanted), 500):
+            carried_in.update((str(a), str(p)) for a, p in conn.execute(
+                select(bl.c.adjustment_id, b.c.period).join(b, b.c.bill_id == bl.c.bill_id)
+                .where(bl.c.adjustment_id.in_(wanted[start:start + 500]))))
+
+    def read(dataset: str) -> pl.DataFrame | None:
+        files = app.lake.files(dataset, periods=[per.key])
+        return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore").collect() if files else None
+
+    with period_lock(app.lake.root, per.key):  # rated and unrated lines of one rating run
+        usage = _scan_usage(app, per)
+        rated, unrated = read("rated"), read("unrated")
+    billed = _snapshot(app, per, {x.bill_id: x.run_id for x in bills})
+    held = _held_lines(app, per, {x.bill_id: x.run_id for x in bills})
+    return reconcile(period=per.key, currency=catalog.operator.currency, days_in_period=per.days,
+                     usage=usage if usage.height else None, rated=rated, unrated=unrated, bills=bills, billed=billed,
+                     held=held, carried=carried, period_entries=entries, carried_in=carried_in,
+                     tax_rates=_issued_tax_rates(app, per, bills), policy=_policy(app),
+                     partial_sessions_waiting=waiting_partials(app, per))
+
+
+def _check_register(app: App, per: Period) -> None:
+    """Bills are issued only from a subscriber register: a home with none (a mistyped ``--home`` or FAIRTEL_HOME, or
+    one never loaded) would issue no bill and report success. ``NotFoundError`` (exit 2), nothing written."""
+    from fairtel.store import count_subscribers
+
+    with app.db.connect() as conn:
+        subscribers = count_subscribers(conn)
+    if not subscribers:
+        raise NotFoundError(
+            f"no subscribers in the home {app.settings.home}: no bills of {per.key} issued. Is the home the right one "
+            "(--home, FAIRTEL_HOME)? A new home needs `fairtel load DIR` first",
+            details={"period": per.key, "home": str(app.settings.home), "subscribers": 0})
 
 
 def _held_lines(app: App, per: Period, bills: dict[str, str] | None = None) -> pl.DataFrame:
@@ -535,6 +595,36 @@ def _covered_now(unrated: pl.DataFrame | None, accounts: list[Account], catalog:
     return found.height, [f"{src}/{rid}" if src else rid for src, rid in found.select("source", "record_id").head(examples).iter_rows()]
 
 
+def waiting_partials(app: App, per: Period) -> int:
+    """How many partial sessions (long calls, data sessions cut by the switch) that started in ``per`` mediation still
+    holds, waiting for the rest of their parts (``mediation/state.sqlite``, read only, without taking mediation's
+    lock): usage of the period in no lake part yet, so on no bill until ``fairtel ingest --flush-partials`` (or the
+    missing parts) emits them. A session is of the period its first part started in."""
+    import sqlite3
+
+    path = app.settings.home / "mediation" / "state.sqlite"
+    if not path.exists():
+        return 0
+    lo, hi = (int(t.timestamp() * 1_000_000) for t in (per.start, per.end))
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM (SELECT MIN(started_us) AS first_us FROM partials GROUP BY source, session_id) "
+                "WHERE first_us >= ? AND first_us < ?", (lo, hi)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a ledger from before partials were kept, or one being created: nothing held in it
+        return 0
+    return int(row[0] or 0)
+
+
+def partials_note(waiting: int, key: str) -> str:
+    return (f"{waiting} partial session(s) of {key} are still waiting in mediation for the rest of their parts: on no "
+            f"bill until emitted; `fairtel ingest --flush-partials` emits them (flagged incomplete), then `fairtel rate "
+            f"--period {key}` (and, once {key} is issued, `fairtel rerate --period {key}`) charges them")
+
+
 def _unrated_note(app: App, per: Period, unrated: int, records: int, by_reason: Mapping[str, int]) -> str:
     """What a bill run says of the records of its period on no bill because rating left them out."""
     reasons = ", ".join(f"{r} {n}" for r, n in by_reason.items())
@@ -628,6 +718,10 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     if summary["unrated_records"]:
         out["notes"].append(_unrated_note(app, per, summary["unrated_records"], summary["records"],
                                           summary["unrated_by_reason"]))
+    waiting = waiting_partials(app, per)
+    out["partial_sessions_waiting"] = waiting
+    if waiting:
+        out["notes"].append(partials_note(waiting, per.key))
     if not run.bills:
         out["notes"].append(f"all {len(issued)} bills of {per.key} are already issued: nothing changed" if issued
                             else f"no subscriber in service in {per.key}: no bills")
@@ -1095,6 +1189,48 @@ def _catalog_file(path: Path) -> tuple[Catalog, str]:
     return catalog, text
 
 
+def _print_reconciliation(out: dict[str, Any]) -> None:
+    cur, key = out["currency"], out["period"]
+
+    def m(minor: int) -> str:
+        return _money(minor, cur)
+
+    u, r, b = out["usage"], out["rating"], out["bills"]
+    console.print(f"Reconciliation {key} ({cur})", highlight=False)
+    console.print(f"usage records in the lake: {u['records']:,} ("
+                  + ", ".join(f"{k} {n:,}" for k, n in u["by_kind"].items()) + ")"
+                  + (f"; {u['partial_sessions_waiting']} partial session(s) still waiting in mediation "
+                     "(`fairtel ingest --flush-partials`)" if u["partial_sessions_waiting"] else ""), highlight=False)
+    console.print(f"rated records {r['rated_records']:,}; left out by rating {r['unrated_records']:,}"
+                  + "".join(f", {k} {n:,}" for k, n in r["unrated_by_reason"].items())
+                  + f"; not rated {r['not_rated_records']:,}", highlight=False)
+    rows = []
+    for k in out["rated_vs_billed"]:
+        e = k["explained"]
+        rows.append([k["kind"], f"{k['rated_lines']:,}", m(k["rated_minor"]), m(k["billed_minor"]), m(k["difference_minor"]),
+                     m(e["held"]["amount_minor"]), m(e["refused_vas"]["amount_minor"]), m(e["late"]["amount_minor"]),
+                     m(e["no_bill"]["amount_minor"]), m(e["rated_again"]["amount_minor"]), m(k["unexplained_minor"])])
+    console.print(table(f"Rated against billed {key}", ["kind", "rated lines", "rated", "billed", "difference", "held",
+                                                        "refused VAS", "late", "no bill", "rated again", "unexplained"],
+                        rows))
+    console.print(f"{b['count']:,} bill(s): " + ", ".join(f"{k} {m(v)}" for k, v in b["by_kind_minor"].items())
+                  + f"; charges {m(b['charges_minor'])} + tax {m(b['tax_minor'])} + adjustments "
+                  f"{m(b['adjustments_minor'])} = total {m(b['total_minor'])} {cur}; plan fees on {b['plan_fee_bills']:,} "
+                  f"bill(s), {b['plan_fee_part_month']:,} pro-rated; {b['adjustments_carried']:,} adjustment(s) carried",
+                  highlight=False)
+    if out["held_by_reason"]:
+        console.print("held records: " + ", ".join(f"{k} {n:,}" for k, n in out["held_by_reason"].items()), highlight=False)
+    for code, v in out["period_entries"].items():
+        console.print(f"entries issued for {key} since its bills, {code}: {v['entries']:,}, net {m(v['net_minor'])} {cur}, "
+                      f"{v['carried']:,} carried, {v['pending']:,} pending", highlight=False)
+    if out["unexplained"]:
+        console.print(f"UNEXPLAINED ({len(out['unexplained'])}):", highlight=False)
+        for text in out["unexplained"][:50]:
+            console.print(f"  {text}", highlight=False)
+    else:
+        console.print("every difference is explained", highlight=False)
+
+
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")]
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Tariff catalog (default: the home's current one).")]
 
@@ -1133,9 +1269,14 @@ def register(app: typer.Typer) -> None:
                 from fairtel.catalog import default_catalog_path
                 from fairtel.store import current_catalog_text
 
-                catalog = home_catalog(application, None, notes)
                 with application.db.connect() as conn:
                     stored = current_catalog_text(conn) is not None
+                if issue and not stored:  # bills priced by the demo catalog are issued for good: never by default
+                    raise NotFoundError(
+                        f"no catalog in the home {application.settings.home}: no bills issued. Is the home the right "
+                        "one (--home, FAIRTEL_HOME)? Load the operator's catalog (`fairtel load DIR`) or name one with "
+                        "--catalog", details={"period": period, "home": str(application.settings.home)})
+                catalog = home_catalog(application, None, notes)
                 # no catalog in the home: the demo catalog priced the bills, and they name its version
                 text = None if stored else default_catalog_path().read_text(encoding="utf-8")
             else:
@@ -1199,6 +1340,32 @@ def register(app: typer.Typer) -> None:
         else:
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote {out}", highlight=False)
+
+    @bill_app.command("reconcile")
+    def reconcile_cmd(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="Billing period YYYY-MM.")],
+        home: HomeOpt = None,
+        catalog_file: CatalogOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Tie out a period: usage records → rated lines → bills, every difference explained or named. Exit 1 when
+        a difference is not explained."""
+        from fairtel.cli._home import home_catalog
+
+        try:
+            application = app_for(ctx, home)
+            catalog = home_catalog(application, catalog_file, [])
+            result = reconcile_period(application, period, catalog=catalog)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        out = result.to_dict()
+        if as_json:
+            print_json(out)
+        else:
+            _print_reconciliation(out)
+        if not result.ok:
+            raise typer.Exit(1)
 
     @bill_app.command("held")
     def held_cmd(

@@ -106,6 +106,9 @@ class ExplainedLine:
     caps: tuple[CapText, ...] = ()  # the caps that lowered it, in the order applied
 
 
+LATE_CODES = frozenset({"late-usage", "late-vas"})  # reason codes of entries charging a record after its bill
+
+
 @dataclass(frozen=True, slots=True)
 class Correction:
     """An adjustment entry issued for the record after its bill. A rerate (the record priced again after a
@@ -120,6 +123,15 @@ class Correction:
     new_minor: int | None = None
     # the period of the bill that carries the entry, once one does (before: "on your next bill")
     carried_in: str | None = None
+    # the entry's reason as stored (billing's ``encode_reason``: a code, then parameters), when the caller has it: a
+    # record rated after its bill (``late-usage``, ``late-vas``) is stored with ``old_minor`` 0, not empty, and only
+    # the code tells it from a billed record priced again from 0
+    reason: str | None = None
+
+    @property
+    def late(self) -> bool:
+        """Whether the entry charges a record its bill did not hold (rated after it), by its reason's code."""
+        return self.reason is not None and self.reason.split(" ", 1)[0] in LATE_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -955,7 +967,7 @@ def correction_words(c: Correction, currency: str, language: str, tz: Any = None
     if released:
         return (f"放行：{day} 经核实后收取，将作为调整项在下期账单中收取 {amount}" if zh
                 else f"Released on {day}: charged as an adjustment on your next bill, {amount}")
-    if c.old_minor is not None and c.new_minor is not None:
+    if c.old_minor is not None and c.new_minor is not None and not c.late:
         taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
         old, new = _minor(c.old_minor, currency, zh), _minor(c.new_minor, currency, zh)
         if zh:
@@ -970,6 +982,9 @@ def correction_words(c: Correction, currency: str, language: str, tz: Any = None
     if credit:
         return f"调整：{day} 将在下期账单中抵扣 {amount}" if zh else f"Adjustment on {day}: {amount} credited on your next bill"
     # a record the bill did not hold, charged after it
+    if c.carried_in is not None:
+        return (f"补收：{day} 本话单在出账后计费，已作为调整项在 {c.carried_in} 账单中收取 {amount}" if zh
+                else f"Charged after the bill on {day}: {amount}, on the {c.carried_in} bill")
     return (f"补收：{day} 本话单在出账后计费，将作为调整项在下期账单中收取 {amount}" if zh
             else f"Charged after the bill on {day}: {amount}, on your next bill")
 
@@ -984,7 +999,7 @@ def _corrections(e: Explanation, zh: bool) -> list[str]:
             out.append(correction_words(c, cur, language, tz, released=True))
             now = c.new_minor
             continue
-        last = c is e.corrections[-1] and c.old_minor is not None and c.new_minor is not None
+        last = c is e.corrections[-1] and c.old_minor is not None and c.new_minor is not None and not c.late
         out.append(correction_words(c, cur, language, tz, why=_why_repriced(e, zh) if last else ""))
         if c.new_minor is not None and (c.old_minor is not None or not credit):
             now = c.new_minor
