@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, auth
+from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, auth, confirm_codes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -112,7 +112,7 @@ def test_order_confirm_cancel_appends_events(client: TestClient, tokens: dict[st
     sid = r.json()["subscription_id"]
     assert client.post(f"/api/v1/me/subscriptions/{sid}/confirm", headers=bob).status_code == 404  # not bob's
     assert client.post(f"/api/v1/subscriptions/{sid}/cancel", headers=bob).status_code == 404
-    r = client.post(f"/api/v1/me/subscriptions/{sid}/confirm", headers=alice)
+    r = client.post(f"/api/v1/me/subscriptions/{sid}/confirm", json={"code": confirm_codes(seeded, ALICE)[-1]}, headers=alice)
     assert r.status_code == 200 and r.json()["state"] == "confirmed" and r.json()["confirmation"] == "valid"
     assert err(client.post(f"/api/v1/me/subscriptions/{sid}/confirm", headers=alice)) == "conflict"
     r = client.post(f"/api/v1/subscriptions/{sid}/cancel", headers=alice)

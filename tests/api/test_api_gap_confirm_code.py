@@ -3,7 +3,7 @@ operator's SMS 二次确认 is: the order sends an SMS (the outbox) restating th
 provider, charged to the phone bill until cancelled, how to cancel) with a 6-digit code; the confirmation gives the
 code back. The order's event keeps the code's salted hash, never the code; a confirmation with the right code is
 recorded as verified, one with a wrong code is refused (and counted: after five the code is spent). A confirmation
-without a code is still taken, unverified, as before."""
+without the code an order was sent is refused."""
 
 from __future__ import annotations
 
@@ -100,12 +100,12 @@ def test_wrong_codes_spend_the_code(seeded: Seeded, api: tuple[Services, TestCli
     _cancel(client, alice, sid)
 
 
-def test_a_confirmation_without_code_is_still_taken_unverified(seeded: Seeded, api: tuple[Services, TestClient, dict[str, str]]) -> None:
+def test_a_confirmation_without_the_code_it_was_sent_is_refused(seeded: Seeded, api: tuple[Services, TestClient, dict[str, str]]) -> None:
     _services, client, alice = api
     sid = _order(client, alice, "vas-video-15")["subscription_id"]
     r = client.post(f"{ORDER}/{sid}/confirm", headers=alice)
-    assert r.status_code == 200, r.text
-    assert "second_step" not in consent_evidence(seeded, sid, "confirmed")
+    assert r.status_code == 422, r.text
+    assert [p["field"] for p in r.json()["error"]["details"]["problems"]] == ["code"], r.text
     _cancel(client, alice, sid)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth, seeded_on
+from fairtel_seed import ALICE, PASSWORD, Seeded, auth, confirm_codes, seeded_on
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -92,7 +92,7 @@ def test_order_confirm_then_order_again_is_refused_until_cancelled(
     # still waiting for confirmation: the same order is answered (kept as it was)
     again = client.post(ORDER, json={"offer_id": "vas-cloud-8"}, headers=alice)
     assert again.status_code == 201 and again.json() == first.json()
-    assert client.post(f"{ORDER}/{sid}/confirm", headers=alice).status_code == 200
+    assert client.post(f"{ORDER}/{sid}/confirm", json={"code": confirm_codes(seeded, ALICE)[-1]}, headers=alice).status_code == 200
     _refused(client.post(ORDER, json={"offer_id": "vas-cloud-8"}, headers=alice), sid, "vas-cloud-8")
     assert _events(seeded, "vas-cloud-8") == [(sid, "ordered"), (sid, "confirmed")]
     # cancelled: ordering again is a new order
@@ -115,10 +115,11 @@ def test_orders_racing_the_confirmation_never_make_a_second_subscription(
     first = client.post(ORDER, json={"offer_id": "vas-wallpaper-3"}, headers=alice)
     assert first.status_code == 201, first.text
     sid = first.json()["subscription_id"]
+    code = confirm_codes(seeded, ALICE)[-1]
 
     def click(i: int) -> Any:
         if i == 0:
-            return client.post(f"{ORDER}/{sid}/confirm", headers=alice)
+            return client.post(f"{ORDER}/{sid}/confirm", json={"code": code}, headers=alice)
         return client.post(ORDER, json={"offer_id": "vas-wallpaper-3"}, headers=alice)
 
     confirmed, *orders = _at_once(6, click)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fairtel.api._errors import NoAssignmentError, NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Principal
 from fairtel.care import DEFAULT_SLA, SlaPolicy
-from fairtel.core.errors import NotFoundError, PermissionDeniedError
+from fairtel.core.errors import FairtelError, NotFoundError, PermissionDeniedError
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import (
@@ -38,9 +38,9 @@ from fairtel.privacy import (
     pseudonymise_numbers,
     view_of,
 )
-from fairtel.privacy._numbers import replace_numbers_in_id
+from fairtel.privacy._numbers import e164_of, number_digits, replace_numbers_in_id
 from fairtel.privacy._roles import View
-from fairtel.store import AgentAssignment, User, access_row, record_accesses
+from fairtel.store import AgentAssignment, Subscriber, User, access_row, record_accesses
 from fairtel.store._schema import table_of
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ DEFAULT_ASSIGNMENT_TTL = timedelta(hours=2)
 # What ``Pseudonymizer(domain="login")`` makes: "u" and 20 characters of its alphabet. Its digits may read as a
 # number, so a name already in this form is not pseudonymised again.
 _LOGIN_PSEUDONYM = re.compile(r"u[0-9a-hjkmnp-tv-z]{20}")
+# A subscriber number as people write it (as ``_admin`` reads an audit search by number): digits, a leading ``+``,
+# spaces, dashes or brackets between groups.
+_NUMBER_AS_WRITTEN = re.compile(r"[+\uff0b]?[\d \u00a0\u3000()\-\u2010-\u2015\u2212\uff0d]+")
 
 
 class Pseudonyms:
@@ -229,7 +232,10 @@ class Access:
         """Check that the principal may see this subscriber's personal data; returns why (for the audit).
 
         A subscriber may open only their own line, an agent only a customer whose case they are handling;
-        other roles never open a subscriber's plain data. A refusal is remembered for ``failure_audit``."""
+        other roles never open a subscriber's plain data. A refusal is remembered for ``failure_audit``. ``msisdn``
+        may be written as a person writes it (``line_of``): a subscriber's own number written as dialled at home is
+        theirs, and a refused probe of another's line is on record under that line's pseudonym, however written."""
+        msisdn = self.line_of(msisdn)
         if self.role is Role.SUBSCRIBER:
             if self.principal.msisdn != msisdn:
                 raise self._refuse(msisdn, PermissionDeniedError("a subscriber sees only their own data"))
@@ -241,6 +247,27 @@ class Access:
                     "take the customer's complaint or ticket first: agents see a customer's data only while handling it"))
             return reason
         raise self._refuse(msisdn, PermissionDeniedError(f"role {self.role.value} sees subscribers only through pseudonyms"))
+
+    def line_of(self, written: str) -> str:
+        """A subscriber's number as a caller wrote it (a path's ``/subscribers/{msisdn}``, a body's field) as the
+        register keeps it, E.164 digits, so that it is read, compared and audited as that line's:
+        ``+86 138 0013 8000`` and ``008613800138000`` are ``8613800138000``, and so is ``13800138000`` (dialled at
+        home, by the numbering plan of ``Pseudonyms.home_country``, as ``hide_numbers`` reads free text). A number
+        written from its country code (a ``+``) is that number; digits the register holds as they are, a line's.
+        Anything that is not a number is returned as it is (it names no line)."""
+        text = written.strip()
+        digits = number_digits(text) if text and _NUMBER_AS_WRITTEN.fullmatch(text) else None
+        if digits is None:
+            return written
+        if text[0] in "+\uff0b":
+            return digits
+        line = e164_of(digits, home_country=self.pseudonyms.home_country)
+        if line == digits:
+            return line
+        s = table_of(Subscriber)  # digits a line of the register is known by are that line, in whatever country
+        if self.conn.execute(select(s.c.msisdn).where(s.c.msisdn == digits)).first() is not None:
+            return digits
+        return line
 
     def _refuse(self, msisdn: str, error: PermissionDeniedError) -> PermissionDeniedError:
         self._refused = (msisdn, error.code)
@@ -299,12 +326,30 @@ class Access:
         committed (with other requests' rows) before the request answers. If the request fails, its changes are
         undone but its rows are kept, marked failed (``failure_audit``). ``subject`` is a pseudonym already
         (when ``msisdn`` is not given); numbers in ``reason`` (free text) are kept as pseudonyms, never plain."""
+        self._keep([self._audit_row(action, resource, msisdn=msisdn, reason=reason, subject=subject)])
+
+    def _audit_row(self, action: str, resource: str, *, msisdn: str | None, reason: str | None, subject: str | None) -> dict[str, Any]:
         if msisdn is not None:  # the subject's number in an id, as their home dials it too (``0151…`` in Germany)
             def in_id(text: str) -> str:
                 return replace_numbers_in_id(text, self.pseudonyms.msisdn, subject=msisdn, home_country=self.pseudonyms.home_country)
 
             resource, reason = in_id(resource), None if reason is None else in_id(reason)
-        self._keep([self._row(action, resource, subject if msisdn is None else self.pseudonyms.msisdn(msisdn), reason)])
+        return self._row(action, resource, subject if msisdn is None else self.pseudonyms.msisdn(msisdn), reason)
+
+    def commit_refusal(self, error: FairtelError, action: str, resource: str, *, msisdn: str, reason: str) -> FairtelError:
+        """Record a refused attempt that must count at once, whatever becomes of the request (a wrong one-time
+        code, which the next attempt counts): its row, marked failed as ``failure_audit`` marks the rows of a
+        failed request, commits now with the request's transaction, before ``error`` is answered. A count of such
+        rows taken in the next request's transaction, under the same lock, sees it; no failure later in this
+        request, nor a group commit the server could not make, loses it. For a request that changed nothing yet:
+        what it recorded so far commits with the row (and is not recorded again when ``error`` is raised).
+        Returns ``error``, for the caller to raise."""
+        row = self._audit_row(action, resource, msisdn=msisdn, reason=reason, subject=None)
+        row = dict(row, reason=f"{row['reason']} (failed: {error.code})" if row["reason"] else f"failed: {error.code}")
+        record_accesses(self.conn, [row])  # the request's transaction, opened now if it was not
+        self.end()
+        self._recorded = []
+        return error
 
     def audit_list(self, action: str, resource: str, msisdns: Iterable[str | None], *, reason: str) -> None:
         """Record the read of a list of personal records (a page of subscribers, complaints, findings, cases): one

@@ -8,10 +8,12 @@ waiting at that moment in one transaction, and each request is told (a future) o
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 from fairtel.store import record_accesses
@@ -19,6 +21,10 @@ from fairtel.store import record_accesses
 _Rows = Sequence[Mapping[str, Any]]
 _Entry = tuple[_Rows, "Future[None]"]
 _STOP: _Entry = ((), Future())
+POOL_RETRIES = (0.5, 2.0, 5.0)
+"""Pauses before the writer tries again when no connection was to be had from the pool in time (every one busy
+with requests for the pool's whole timeout): rows are not dropped for a moment's crowd. A database that cannot
+be reached at all is not waited for: those rows fail at once, as the requests that made them do."""
 
 
 class AuditLog:
@@ -72,8 +78,7 @@ class AuditLog:
 
     def _commit(self, batch: list[_Entry]) -> None:
         try:
-            with self._engine().begin() as conn:
-                record_accesses(conn, [r for rows, _ in batch for r in rows])
+            self._commit_once(batch)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
@@ -85,3 +90,15 @@ class AuditLog:
         self.rows_written += sum(len(rows) for rows, _ in batch)
         for _, done in batch:
             done.set_result(None)
+
+    def _commit_once(self, batch: list[_Entry]) -> None:
+        rows = [r for entry_rows, _ in batch for r in entry_rows]
+        for pause in (*POOL_RETRIES, None):
+            try:
+                with self._engine().begin() as conn:
+                    record_accesses(conn, rows)
+                return
+            except exc.TimeoutError:  # the pool's: all its connections busy past its timeout
+                if pause is None:
+                    raise
+                time.sleep(pause)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -13,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from fairtel.api._access import Access
 from fairtel.api._errors import NotAuthenticatedError
+from fairtel.api._guard import InFlight
 from fairtel.api._security import Principal
 from fairtel.api._services import Services
 
@@ -32,6 +35,20 @@ def _services_of(request: Request) -> Services:
     svc = request.app.state.services
     assert isinstance(svc, Services)
     return svc
+
+
+_in_flight: weakref.WeakKeyDictionary[Services, InFlight] = weakref.WeakKeyDictionary()
+_in_flight_lock = threading.Lock()
+
+
+def in_flight(svc: Services) -> InFlight:
+    """The server's count of requests under way per caller (``InFlight``), at most ``max_in_flight`` of the
+    server's options each (``ApiOptions.max_in_flight``)."""
+    with _in_flight_lock:
+        counts = _in_flight.get(svc)
+        if counts is None:
+            counts = _in_flight[svc] = InFlight(svc.options.max_in_flight)
+        return counts
 
 
 def request_id(request: Request) -> str | None:
@@ -59,28 +76,34 @@ async def principal(
 
 async def access(request: Request, who: Annotated[Principal, Depends(principal)]) -> AsyncIterator[Access]:
     """The request's ``Access``; its transaction (if it opened one) commits, and its audit rows are durable,
-    before the response is sent (the dependency's "function" scope below)."""
+    before the response is sent (the dependency's "function" scope below). A caller with ``MAX_IN_FLIGHT``
+    requests under way is answered 429 at once, before this one takes a connection (``InFlight``)."""
     svc = _services_of(request)
-    acc = svc.new_access(who, request_id=request_id(request))
-    route = request.scope.get("route")
-    acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template: never the path, which may hold a number
+    counts, key = in_flight(svc), f"user:{who.username}"
+    counts.enter(key)
     try:
-        yield acc
-    except BaseException as exc:
+        acc = svc.new_access(who, request_id=request_id(request))
+        route = request.scope.get("route")
+        acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template: never the path, which may hold a number
+        try:
+            yield acc
+        except BaseException as exc:
+            if acc.in_transaction:
+                await run_in_threadpool(acc.end, exc)
+            failed = acc.failure_audit(exc)
+            if failed:  # a refused or failed read is on record too (it answers no data, so its own failure is logged, not raised)
+                try:
+                    await asyncio.wrap_future(svc.audit_log.submit(failed))
+                except Exception:
+                    log.exception("the audit rows of a failed request could not be written")
+            raise
         if acc.in_transaction:
-            await run_in_threadpool(acc.end, exc)
-        failed = acc.failure_audit(exc)
-        if failed:  # a refused or failed read is on record too (it answers no data, so its own failure is logged, not raised)
-            try:
-                await asyncio.wrap_future(svc.audit_log.submit(failed))
-            except Exception:
-                log.exception("the audit rows of a failed request could not be written")
-        raise
-    if acc.in_transaction:
-        await run_in_threadpool(acc.end)
-    pending = acc.take_pending_audit()
-    if pending:
-        await asyncio.wrap_future(svc.audit_log.submit(pending))
+            await run_in_threadpool(acc.end)
+        pending = acc.take_pending_audit()
+        if pending:
+            await asyncio.wrap_future(svc.audit_log.submit(pending))
+    finally:
+        counts.leave(key)
 
 
 async def served(acc: Access, fn: Callable[[], T]) -> T:

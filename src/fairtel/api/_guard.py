@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import secrets
+import threading
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -31,6 +32,46 @@ SECURITY_HEADERS = [
                                  b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     (b"cache-control", b"no-store"),
 ]
+
+
+MAX_IN_FLIGHT = 8
+"""Requests of one caller (a login, or an API key's login) under way at once; past them, 429 at once. The
+database's connections are few (a server database's pool: 5, and 10 more for a moment), and a request holds one
+until it answers: a caller sending dozens at once would hold them all and keep everyone else waiting, then
+failing. A person's browser opens about six connections to a site; a system sends its requests a few at a time."""
+IN_FLIGHT_RETRY_AFTER_S = 1
+
+
+class InFlight:
+    """Requests under way per caller (``enter`` and ``leave``, in memory: one server process). One over ``limit``
+    is refused (``RateLimitedError``, 429 with ``Retry-After``) before it takes anything, a connection least of
+    all. ``limit`` 0: no limit."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT) -> None:
+        self.limit = limit
+        self._under_way: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def enter(self, key: str) -> None:
+        with self._lock:
+            n = self._under_way.get(key, 0)
+            if self.limit > 0 and n >= self.limit:
+                raise RateLimitedError(f"{n} requests of yours are under way already (at most {self.limit} at once); "
+                                       "send the next when one has answered",
+                                       details={"retry_after_s": IN_FLIGHT_RETRY_AFTER_S, "in_flight_limit": self.limit})
+            self._under_way[key] = n + 1
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            n = self._under_way.get(key, 0) - 1
+            if n > 0:
+                self._under_way[key] = n
+            else:
+                self._under_way.pop(key, None)
+
+    def under_way(self, key: str) -> int:
+        with self._lock:
+            return self._under_way.get(key, 0)
 
 
 class Guard:

@@ -50,7 +50,8 @@ class OrderIn(BaseModel):
 
 
 class ConfirmIn(BaseModel):
-    code: str | None = Field(None, max_length=16, description="the one-time code the order sent to the phone by SMS")
+    code: str | None = Field(None, max_length=16, description="the one-time code the order sent to the phone by SMS: "
+                             "required when it sent one (`confirm_with: sms_code`)")
 
 
 class CapIn(BaseModel):
@@ -204,6 +205,8 @@ def offers(_who: Who, svc: Svc) -> list[_subscriptions.OfferOut]:
 
 
 # ---- customers (agents, under an assignment) -----------------------------------------------------------
+# A path's number may be written as people write it (``+86 138…``, ``138…`` as dialled at home): each route reads,
+# refuses and audits it as the line it names (``Access.line_of``).
 @router.get("/subscribers", tags=["customers"], summary="Subscribers: masked for agents, pseudonymised for analysts")
 def subscribers(
     acc: Acc, status: Annotated[str | None, Query(pattern="^(active|suspended|closed)$")] = None,
@@ -214,12 +217,12 @@ def subscribers(
 
 @router.get("/subscribers/{msisdn}", tags=["customers"])
 def subscriber(acc: Acc, msisdn: str) -> _customers.SubscriberOut:
-    return _customers.get_subscriber(acc, msisdn)
+    return _customers.get_subscriber(acc, acc.line_of(msisdn))
 
 
 @router.get("/subscribers/{msisdn}/bills", tags=["customers"])
 def subscriber_bills(acc: Acc, msisdn: str, limit: Limit = 24, cursor: Cursor = None) -> Page[_customers.BillOut]:
-    return _customers.list_bills(acc, msisdn, limit=limit, cursor=cursor)
+    return _customers.list_bills(acc, acc.line_of(msisdn), limit=limit, cursor=cursor)
 
 
 @router.get("/subscribers/{msisdn}/usage", tags=["customers"])
@@ -227,32 +230,32 @@ def subscriber_usage(
     acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
-    return _customers.usage_lines(acc, svc.app.lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor,
+    return _customers.usage_lines(acc, svc.app.lake, acc.line_of(msisdn), period=period, kind=kind, limit=limit, cursor=cursor,
                                   catalog=svc.stored_catalog())
 
 
 @router.get("/subscribers/{msisdn}/subscriptions", tags=["customers"])
 def subscriber_subscriptions(acc: Acc, svc: Svc, msisdn: str) -> list[_subscriptions.SubscriptionOut]:
-    return _subscriptions.subscriptions(acc, svc.catalog(), msisdn)
+    return _subscriptions.subscriptions(acc, svc.catalog(), acc.line_of(msisdn))
 
 
 @router.get("/subscribers/{msisdn}/marketing", tags=["customers"],
             summary="Whether a customer's line refuses marketing (an agent handling them; audited)")
 def subscriber_marketing(acc: Acc, msisdn: str) -> _marketing.MarketingOut:
-    return _marketing.marketing_preference(acc, msisdn)
+    return _marketing.marketing_preference(acc, acc.line_of(msisdn))
 
 
 @router.put("/subscribers/{msisdn}/marketing", tags=["customers"],
             summary="Record a customer's refusal (or acceptance) of marketing on their behalf (an agent handling them; audited)")
 def set_subscriber_marketing(acc: Acc, msisdn: str, body: _marketing.MarketingIn) -> _marketing.MarketingOut:
-    return _marketing.set_marketing_preference(acc, msisdn, body)
+    return _marketing.set_marketing_preference(acc, acc.line_of(msisdn), body)
 
 
 @router.get("/subscribers/{msisdn}/data-export", tags=["customers"], response_model=None, responses=_EXPORT_RESPONSES,
             summary="Everything held about a customer's line, for their data access request (an agent handling them; audited)")
 def subscriber_data_export(acc: Acc, svc: Svc, msisdn: str, months: ExportMonths = _export.USAGE_MONTHS,
                            fmt: ExportFormat = "json") -> Response:
-    return _data_export(acc, svc, msisdn, months, fmt)
+    return _data_export(acc, svc, acc.line_of(msisdn), months, fmt)
 
 
 def _bill(acc: Access, bill_id: str) -> _customers.BillOut:

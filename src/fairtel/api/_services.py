@@ -45,6 +45,7 @@ class ApiOptions:
     max_body_bytes: int = 64 * 1024
     user_cache_s: float = 10.0
     bill_cache_size: int = 10_000
+    max_in_flight: int = 8  # requests under way at once per login (or API key's login): more are answered 429 at once
 
 
 @dataclass(frozen=True, slots=True)

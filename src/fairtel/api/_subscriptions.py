@@ -10,6 +10,9 @@ code's keyed hash (HMAC-SHA256 under a key derived from the home's secret, which
 the code; the confirmation's event records that the code matched (``consent.code_verified``), which charge
 assurance takes as proof that a person confirmed. A code is good for ``CODE_TTL``; the subscriber may ask for a
 new one (``resend_code``: the previous one stops working), a limited number of times and not too often.
+An order that sent a code is confirmed with it only; ``MAX_CODE_ATTEMPTS`` wrong ones spend it, each one
+committed before its answer and counted under the line's lock, so that guesses sent at the same moment are
+counted one after the other.
 
 The SMS leaves for the outbox only once the order (or the new code) is committed: an order that did not commit
 sends nothing."""
@@ -386,7 +389,9 @@ def _resends(acc: Access, subscription_id: str) -> list[datetime]:
 
 
 def _rejected_codes(acc: Access, subscription_id: str, since: datetime) -> int:
-    """Wrong codes given since the code in force was sent."""
+    """Wrong codes given since the code in force was sent. Each one's row was committed before its answer, under
+    the line's lock (``_check_code``): read under the same lock, the count is exact, attempts made at the same
+    moment included."""
     t = table_of(AccessAudit)
     rows = acc.conn.execute(select(t.c.audit_id).where(
         t.c.action == CODE_REJECTED, t.c.resource == f"subscription/{subscription_id}", t.c.at >= since)).all()
@@ -435,28 +440,34 @@ def _check_code(acc: Access, msisdn: str, subscription_id: str, code: str) -> di
     else:  # an order made before codes were keyed: its salted hash, for its first code only
         matched = hmac.compare_digest(_legacy_code_hash(str(step.get("salt")), subscription_id, given), str(step["code_sha256"]))
     if not (well_formed and matched):
-        acc.audit(CODE_REJECTED, f"subscription/{subscription_id}", msisdn=msisdn, reason="wrong confirmation code")
-        raise InvalidInputError([Problem("request", None, "code", "the code does not match the one sent to your phone")],
-                                what="confirmation")
+        # counted at once: the row commits before the answer (the caller holds the line, ``_lock_line``), so the
+        # next attempt, however soon, counts it; a request that fails keeps it all the same
+        raise acc.commit_refusal(
+            InvalidInputError([Problem("request", None, "code", "the code does not match the one sent to your phone")], what="confirmation"),
+            CODE_REJECTED, f"subscription/{subscription_id}", msisdn=msisdn, reason="wrong confirmation code")
     return {"method": CODE_STEP, "challenge_id": challenge_id, "code_verified": True}
 
 
-def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | None = None, *, require_code: bool = False) -> SubscriptionOut:
+def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | None = None, *, require_code: bool = True) -> SubscriptionOut:
     """The second step, which only the subscriber can take: from now on the offer may be charged (not on a line
     that has been suspended or closed since the order). ``code``: the one-time code the order sent to the
-    subscriber's phone; given and right, the confirmation's evidence records it verified (a person's, whatever its
-    speed); given and wrong, the confirmation is refused. Without a code the confirmation is recorded as before,
-    unverified, and charge assurance judges it by its speed; ``require_code`` (the console's confirmation form)
-    refuses it when the order sent a code."""
+    subscriber's phone; right, the confirmation's evidence records it verified (a person's, whatever its speed);
+    wrong, the confirmation is refused and counted (``_check_code``). An order that sent a code is confirmed with
+    it only: without one it is refused (422, field ``code``), and a code spent by wrong ones stays spent. Only an
+    order that sent no code (made elsewhere, a provider's file, or before codes were sent) is confirmed without
+    one, unverified, and charge assurance judges it by its speed. ``require_code`` is kept for the console's
+    form; a code sent is always required."""
+    del require_code
     acc.require(Permission.OWN_CONSENT_WRITE)
     acc.own_msisdn()  # a subscriber login, with its line
     msisdn, offer_id = _owned(acc, subscription_id)
     _own(acc, subscription_id, msisdn)
+    _lock_line(acc, msisdn)  # attempts at one order are decided one after the other: each counts the wrong codes before it
     state = _state(acc, msisdn, subscription_id)
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
     _require_in_service(acc, msisdn)
-    if code is None and require_code and _order_challenge(acc, subscription_id)[0] is not None:
+    if code is None and _order_challenge(acc, subscription_id)[0] is not None:  # the order sent a code: it is needed
         raise InvalidInputError([Problem("request", None, "code", "the code sent to your phone by SMS is needed to confirm")],
                                 what="confirmation")
     more: dict[str, Any] = {} if code is None else {"second_step": _check_code(acc, msisdn, subscription_id, code)}
