@@ -118,7 +118,7 @@ def _chat(home: Path, msisdn: str, *messages: str) -> str:
 
 def test_explain_tells_the_refund_posted_for_the_charge(home: Path) -> None:
     zh = _explain(home, "m1", "--lang", "zh")
-    assert "计费时订购已确认，订购号 s1 → 10.00 元" in zh
+    assert "计费时按订购已确认计费，其后查明为退订后的扣费，已退款，订购号 s1 → 10.00 元" in zh
     assert "已退还 10.60 元（退订后的扣费）" in zh.splitlines()[-1] and zh.splitlines()[-1].startswith("退款：")
     en = _explain(home, "m1", "--lang", "en")
     assert "refunded 10.60 CNY on " in en and "(charge after the subscription ended)" in en

@@ -52,6 +52,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "conflict": 409,
     "finding_resolution_invalid": 409,
     "line_not_in_service": 409,
+    "merchant_suspended": 409,
     "request_too_large": 413,
     "input_invalid": 422,
     "catalog_invalid": 422,

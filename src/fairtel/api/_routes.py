@@ -201,7 +201,8 @@ def chat(acc: Acc, svc: Svc, body: ChatIn) -> _customers.ChatOut:
 
 @router.get("/offers", tags=["catalog"])
 def offers(_who: Who, svc: Svc) -> list[_subscriptions.OfferOut]:
-    return _subscriptions.offers(svc.catalog())
+    with svc.app.db.connect() as conn:  # the offers of suspended providers are off sale
+        return _subscriptions.offers(svc.catalog(), conn)
 
 
 # ---- customers (agents, under an assignment) -----------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from fairtel.api._access import Access
 from fairtel.api._errors import RateLimitedError
@@ -43,6 +44,7 @@ from fairtel.core.ids import new_id, stable_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Permission, Role
 from fairtel.store import ConsentEvent, Subscriber, consent_event_id, consent_ledger, get_subscriber
+from fairtel.store._merchants import on_sale, require_on_sale
 from fairtel.store._schema import AccessAudit, table_of
 
 CODE_DIGITS = 6
@@ -137,12 +139,23 @@ class OfferOut(BaseModel):
     period: str
 
 
-def offers(catalog: Catalog) -> list[OfferOut]:
+def offers(catalog: Catalog, conn: Connection | None = None, *, at: datetime | None = None) -> list[OfferOut]:
+    """The catalog's offers on sale: given ``conn``, without those of the providers suspended at ``at`` (now)."""
     cur = catalog.operator.currency
+    listed = catalog.offers if conn is None else on_sale(conn, catalog.offers, at=at or utc_now())
     return [
         OfferOut(offer_id=o.id, name_en=o.name.en, name_zh=o.name.zh, provider=o.provider, price=str(o.price), currency=cur, period=o.period.value)
-        for o in catalog.offers
+        for o in listed
     ]
+
+
+def _require_on_sale(acc: Access, catalog: Catalog, offer_id: str) -> None:
+    """Refuse an order, a confirmation or a new code of an offer whose provider is suspended now (409
+    ``merchant_suspended``): a suspended provider gets no new consent to charge. An offer no longer in the catalog
+    is left to the other checks."""
+    provider = next((o.provider for o in catalog.offers if o.id == offer_id), None)
+    if provider is not None:
+        require_on_sale(acc.conn, provider, offer_id, at=acc.now)
 
 
 def _projection(acc: Access, msisdn: str) -> pl.DataFrame:
@@ -221,6 +234,7 @@ def order(acc: Access, catalog: Catalog, offer_id: str) -> SubscriptionOut:
         raise InvalidInputError([Problem("request", None, "offer_id", f"no offer {offer_id!r} in the catalog")], what="order")
     _lock_line(acc, msisdn)
     _require_in_service(acc, msisdn)
+    _require_on_sale(acc, catalog, offer_id)
     active, waiting = _open_orders(acc, msisdn, offer_id)
     if active is not None:
         raise AlreadySubscribedError(
@@ -467,6 +481,7 @@ def confirm(acc: Access, catalog: Catalog, subscription_id: str, code: str | Non
     if state != "ordered":
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation can be confirmed")
     _require_in_service(acc, msisdn)
+    _require_on_sale(acc, catalog, offer_id)
     if code is None and _order_challenge(acc, subscription_id)[0] is not None:  # the order sent a code: it is needed
         raise InvalidInputError([Problem("request", None, "code", "the code sent to your phone by SMS is needed to confirm")],
                                 what="confirmation")
@@ -492,6 +507,7 @@ def resend_code(acc: Access, catalog: Catalog, subscription_id: str) -> Subscrip
         raise ConflictError(f"subscription {subscription_id} is {state}: only an order waiting for confirmation gets a new code",
                             details={"subscription_id": subscription_id})
     _require_in_service(acc, msisdn)
+    _require_on_sale(acc, catalog, offer_id)
     step, ordered_at = _order_challenge(acc, subscription_id)
     if step is None or ordered_at is None:
         raise ConflictError(f"subscription {subscription_id}: this order was not confirmed by a code sent to the phone",

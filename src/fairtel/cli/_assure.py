@@ -298,8 +298,25 @@ def _register_lines(path: Path, notes: list[str]) -> pl.DataFrame | None:
     if unreadable:
         notes.append(f"{path.name}: {unreadable} row(s) with an unknown status, an instant that does not parse, or closed "
                      "without closed_at: their line state not checked")
-    return lines.filter(~bad).unique("msisdn", keep="last", maintain_order=True).select(
+    kept = lines.filter(~bad).unique("msisdn", keep="last", maintain_order=True).select(
         "msisdn", "status", *(pl.col(f"_{c}").alias(c) for c in instants))
+    return _undated_suspensions(kept, path.name, notes)
+
+
+def _undated_suspensions(lines: pl.DataFrame, where: str, notes: list[str]) -> pl.DataFrame:
+    """``lines`` with each suspended line whose register does not say since when (no ``suspended_at``) taken as in
+    service, noted: the register cannot say which charges came after the suspension, and refusing them all would
+    flag, and refund, charges billed under consent (the gate refuses every charge of such a line, as rating holds
+    it). Its activation is still checked."""
+    undated = pl.col("status") == "suspended"
+    if "suspended_at" in lines.columns:
+        undated = undated & pl.col("suspended_at").is_null()
+    n = lines.filter(undated).height
+    if not n:
+        return lines
+    notes.append(f"{where}: {n} suspended line(s) without suspended_at: their suspension not checked (the register "
+                 "cannot say which charges came after it)")
+    return lines.with_columns(pl.when(undated).then(pl.lit("active")).otherwise(pl.col("status")).alias("status"))
 
 
 def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None = None) -> Inputs:
@@ -334,7 +351,7 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
         problems += ledger.append(as_events(stored), source="database").rejected
         from fairtel.cli._home import home_lines
 
-        lines = home_lines(fapp)
+        lines = _undated_suspensions(home_lines(fapp), "register", notes)
     files = sorted((home / "consent").glob("*.jsonl"))
     if files:
         batch = read_consent_events(files)
@@ -370,8 +387,28 @@ def _from_home(home: Path, lake: Path, *, catalog: Path | None, fapp: App | None
     notice_files = sorted((home / "notices").glob("*.jsonl"))
     if not notice_files:
         notes.append("no roaming welcome notices recorded in the home (notices/*.jsonl): roaming_without_welcome skipped")
+    complaints = _home_complaints(fapp, notes) if fapp is not None else None
     return Inputs(usage=usage, ledger=ledger, offers=offers, rated=rated, lines=lines, problems=problems, notes=notes,
-                  sender=sender, notices=_notices(notice_files) if notice_files else None)
+                  sender=sender, notices=_notices(notice_files) if notice_files else None, complaints=complaints)
+
+
+def _home_complaints(fapp: App, notes: list[str]) -> pl.DataFrame | None:
+    """The complaints stored in the home (``fairtel load``, the API, the assistant), for the merchant ranking:
+    ``complaint_id``, ``msisdn``, ``category``. The store keeps no offer or provider with a complaint, so each one
+    of a charge category counts against every provider that subscribed or charged its number (``rank_merchants``)."""
+    from sqlalchemy import select
+
+    from fairtel.store import Complaint
+    from fairtel.store._schema import table_of
+
+    c = table_of(Complaint)
+    with fapp.db.connect() as conn:
+        rows = conn.execute(select(c.c.complaint_id, c.c.msisdn, c.c.category)).all()
+    if not rows:
+        notes.append("no complaints stored in the home: the merchant ranking has no complaint signal")
+        return None
+    return pl.DataFrame([tuple(r) for r in rows], orient="row",
+                        schema={"complaint_id": pl.String(), "msisdn": pl.String(), "category": pl.String()})
 
 
 def _as_billed(fapp: App, usage: pl.DataFrame) -> pl.DataFrame:

@@ -168,6 +168,7 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
     settings = ctx.app.settings
     inputs = _from_home(settings.home, settings.lake_dir, catalog=None, fapp=ctx.app)
     run = assure(usage=inputs.usage, offers=inputs.offers, events=inputs.ledger.events, rated=inputs.rated,
+                 notices=inputs.notices, complaints=inputs.complaints, lines=inputs.lines,
                  policy=AssurancePolicy(tz=settings.timezone), now=utc_now(), ids=finding_ids(ctx.app))
     written = _write_findings(settings.lake_dir, run.findings, settings.timezone) if run.findings else 0
     counts = Counter(f.kind.value for f in run.findings)

@@ -785,7 +785,9 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
         offer = _named(ln.labels, "offer", (ln.rule_id or "").split("/", 1)[-1], zh)
         verdict = _pick(zh, VERDICT_WORDS.get(ln.verdict or "", (ln.verdict or "-", ln.verdict or "-")))
         if e.refunds and ln.verdict == "consented":  # the gate's verdict when rated, since overturned by a refund
-            verdict = f"计费时{verdict}" if zh else f"{verdict} when rated"
+            why = refund_reason_in(e.refunds[-1].reason, "zh" if zh else "en")
+            verdict = (f"计费时按{verdict}计费，其后查明为{why}，已退款" if zh
+                       else f"billed as {verdict} when rated; since found to be {why}, refunded")
         amount = _money(ln.amount, cur, zh)
         # the verdict "no subscription" says it already: not said twice
         said = ln.subscription_id is None and ln.verdict == "no_subscription"

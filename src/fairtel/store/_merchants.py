@@ -3,7 +3,9 @@
 A provider assurance ranks as fee-stealing (扣费) is suspended by an operator, with who, when and why, and may be
 lifted later. From the suspension on, until it is lifted, the consent gate refuses every VAS charge of the provider
 dated in between (``merchant_windows``: what ``consent.gate_vas`` takes as ``suspended``); charges dated before
-stay as they were. Each suspension and each lift is an entry of its own: nothing is updated or deleted.
+stay as they were. Each suspension and each lift is an entry of its own: nothing is updated or deleted. A
+suspended provider is also off sale (下架): its offers are not listed, ordered or confirmed (``on_sale``,
+``require_on_sale``), so that it gets no new consent to charge.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from fairtel.core.errors import ConflictError
 from fairtel.core.time import require_aware
 from fairtel.store._schema import MerchantSuspension, table_of
 
@@ -163,3 +167,51 @@ def lift_merchant(
         table_of(MerchantSuspension).insert().values(provider_id=provider, action=LIFT, at=at, actor=who, reason=text)
     )
     return MerchantSuspensionRecord(provider, since.suspended_at, since.suspended_by, since.reason, at, who, text)
+
+
+class MerchantSuspendedError(ConflictError):
+    """The offer's provider is suspended (its billing rights, ``fairtel merchants suspend``): its offers take no new
+    order or confirmation until the suspension is lifted. ``details``: ``provider_id``, ``offer_id`` and
+    ``suspended_since``."""
+
+    code = "merchant_suspended"
+
+
+class _Sold(Protocol):
+    """An offer as the catalog lists it: the provider that sells it."""
+
+    @property
+    def provider(self) -> str: ...
+
+
+_O = TypeVar("_O", bound=_Sold)
+
+
+def offer_suspension(conn: Connection, provider_id: str, *, at: datetime) -> MerchantSuspensionRecord | None:
+    """The suspension of ``provider_id`` in force at ``at`` (as the entries stood then: one lifted later still held
+    at ``at``), None when the provider may sell then."""
+    found = merchant_suspensions(conn, provider_id=provider_id.strip(), at=require_aware(at, "at"), in_force=True)
+    return found[0] if found else None
+
+
+def on_sale(conn: Connection, offers: Iterable[_O], *, at: datetime) -> list[_O]:
+    """``offers`` (the catalog's, say) without those of the providers suspended at ``at``, in their order: what a
+    subscriber is offered. One read of the suspensions, whatever the number of offers."""
+    off = suspended_merchants(conn, at=require_aware(at, "at"))
+    return [o for o in offers if o.provider not in off]
+
+
+def require_on_sale(conn: Connection, provider_id: str, offer_id: str, *, at: datetime) -> None:
+    """Refuse (``MerchantSuspendedError``, 409) an order, a confirmation or a new code for ``offer_id`` when its
+    provider ``provider_id`` is suspended at ``at``: nothing new may become chargeable by it. Cancelling stays
+    open."""
+    current = offer_suspension(conn, provider_id, at=at)
+    if current is None:
+        return
+    raise MerchantSuspendedError(
+        f"服务商{current.provider_id}已暂停，暂不受理其业务（{offer_id}）的订购或确认 / provider {current.provider_id} is "
+        f"suspended: {offer_id} cannot be ordered or confirmed",
+        details={"provider_id": current.provider_id, "offer_id": offer_id,
+                 "suspended_since": current.suspended_at.isoformat()},
+    )
+

@@ -673,7 +673,7 @@ def _routes(c: Console) -> APIRouter:
     def my_subscriptions(request: Request) -> Response:
         def build(acc: Any, _w: Principal) -> Response:
             catalog = svc.catalog()
-            return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog),
+            return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog, acc.conn),
                             marketing=_marketing.marketing_preference(acc, acc.own_msisdn()))
 
         return c.page(request, build)
