@@ -20,8 +20,8 @@ period's lines in place and a rerun replaces them. Bucket membership depends onl
 and the kernel gives a subscriber the same lines in any batch of whole subscribers, so the result does not
 depend on the number of workers (tested).
 
-Small periods are rated in this process through the same two functions: starting a worker costs about a
-second of imports.
+Small periods are rated in this process through the same two functions: starting a worker costs about half a
+second of CPU (imports; the parent's main script is not run again in it, ``_pool``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -221,13 +222,23 @@ def _pool(workers: int, job: Any) -> Iterator[ProcessPoolExecutor]:
         settings[MALLOC_CONF_VAR] = ",".join(c for c in (allocator, WORKER_MALLOC_CONF) if c)
     before = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
+    # a spawned process first runs the parent's main script again, as ``__mp_main__``: for ``fairtel`` that is
+    # the console script, whose import of the whole command line cost each worker over a second of CPU. The
+    # workers run only functions and jobs of this package, so the script's path is kept from them while they start
+    # (a main module run with ``-m`` is never run again in them)
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
+    if main is not None and script is not None:
+        del main.__file__
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(job,))
     try:
-        # start them all now, while the variables are set
+        # start them all now, while the variables are set (and the script hidden)
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
             f.result()
     finally:
+        if main is not None and script is not None:
+            main.__file__ = script
         for k, v in before.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -22,12 +22,11 @@ import polars as pl
 
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.time import Period
-from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
-from fairtel.fraud import FeatureConfig, FraudFeatures, compute_features
 from fairtel.rating import RATED_COLUMNS, UNRATED_COLUMNS, rate
 
 if TYPE_CHECKING:
     from fairtel.catalog import Catalog
+    from fairtel.fraud import FeatureConfig, FraudFeatures
     from fairtel.rating import VasGate
 
 # The clean-usage columns rating reads (CLEAN_USAGE_SCHEMA); the others are never loaded.
@@ -120,6 +119,8 @@ def feature_group(
     """(lines, callbacks) of one group of whole subscribers. ``sims_per_imei`` in ``lines`` counts only this
     group's lines; ``merge_sims`` replaces it with the value over every line. Without ``subscribers``, the
     rows may carry the subscriber's ``activated_at``."""
+    from fairtel.fraud import compute_features
+
     subs = subscribers if subscribers is not None else _subscribers_of(usage)
     found = compute_features(usage.drop("activated_at", strict=False), catalog=catalog, subscribers=subs, config=config)
     return normalise(found.lines), normalise(found.callbacks)
@@ -127,6 +128,8 @@ def feature_group(
 
 def caller_group(incoming: pl.DataFrame, *, catalog: Catalog, config: FeatureConfig) -> pl.DataFrame:
     """``callers`` of one group of peers, from (at least) every incoming call of those peers."""
+    from fairtel.fraud import compute_features
+
     return normalise(compute_features(incoming, catalog=catalog, config=config).callers)
 
 
@@ -137,6 +140,9 @@ def device_pairs(usage: pl.DataFrame) -> pl.DataFrame:
 
 def sims_group(pairs: pl.DataFrame, *, catalog: Catalog, config: FeatureConfig) -> pl.DataFrame:
     """(msisdn, sims_per_imei) over one group of devices: exact for these devices."""
+    from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
+    from fairtel.fraud import compute_features
+
     usage = empty_usage(FEATURE_USAGE_COLUMNS).drop("imei", "msisdn")
     filler = [pl.lit(None, dtype=t).alias(c) for c, t in usage.schema.items()]
     rows = pairs.select("imei", "msisdn").with_columns(filler)
@@ -155,12 +161,17 @@ def merge_sims(lines: pl.DataFrame, sims: pl.DataFrame) -> pl.DataFrame:
 
 def feature_schemas(catalog: Catalog, config: FeatureConfig) -> dict[str, Schema]:
     """The normalised schemas of the three feature tables, from the kernel itself on an empty input."""
+    from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
+    from fairtel.fraud import compute_features
+
     subs = pl.DataFrame(schema={"msisdn": pl.String(), "activated_at": pl.Datetime("us", "UTC")})
     found = compute_features(empty_usage(FEATURE_USAGE_COLUMNS), catalog=catalog, subscribers=subs, config=config)
     return {name: dict(normalise(getattr(found, name)).schema) for name in ("lines", "callers", "callbacks")}
 
 
 def normalise_features(found: FraudFeatures) -> FraudFeatures:
+    from fairtel.fraud import FraudFeatures
+
     return FraudFeatures(lines=normalise(found.lines), callers=normalise(found.callers),
                          callbacks=normalise(found.callbacks), config=found.config)
 

@@ -63,6 +63,7 @@ from fairtel.rating._resolve import (
     key_table,
     offset_spread,
     seconds_to_band_change,
+    utc_offset_seconds,
 )
 from fairtel.rating._vas import HOLD_WINDOW, VasGate, apply_gate, gate_lines, hold_reason, line_holds, no_gate
 
@@ -253,12 +254,19 @@ def _roaming_codes(lines: pl.DataFrame, dims: Dimensions) -> pl.Expr:
     return pl.col("roaming_country").replace_strict(old, new, default=nr, return_dtype=pl.Int64).fill_null(nr)
 
 
-def _week_position(catalog: Catalog) -> tuple[pl.Expr, pl.Expr]:
+def _week_position(catalog: Catalog, lines: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     """The second of the local week at each line's start (``_sow``) and its entry in the band week table (``_wi``),
-    from one time-zone conversion."""
+    from one time-zone conversion; none where the zone keeps one UTC offset over every line's start (a zone
+    without daylight saving, or a period between its changes): the wall clock is then the instant moved by it."""
     starts, _ = band_change_table(catalog)
-    wall = pl.col("started_at").dt.convert_time_zone(catalog.operator.timezone).dt.replace_time_zone(None)
-    sow = (wall.dt.epoch("s") + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
+    tz = catalog.operator.timezone
+    first, last = lines.select(pl.col("started_at").min().alias("a"), pl.col("started_at").max().alias("b")).row(0)
+    if first is not None and first.timestamp() >= 0 and offset_spread(tz, first, last) == 0:
+        offset = pl.select(utc_offset_seconds(pl.lit(first).dt.cast_time_unit("us"), tz)).item()
+        local = pl.col("started_at").dt.epoch("s") + int(offset)
+    else:
+        local = pl.col("started_at").dt.convert_time_zone(tz).dt.replace_time_zone(None).dt.epoch("s")
+    sow = (local + 3 * DAY) % WEEK  # 1970-01-01 was a Thursday
     idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(pl.col("_sow"), side="right").cast(pl.Int64) - 1
     return sow.alias("_sow"), idx.alias("_wi")
 
@@ -269,7 +277,7 @@ def _situations(lines: pl.DataFrame, dims: Dimensions) -> pl.DataFrame:
     in the band week) and the packed ``_key`` (``Dimensions.key_expr``) of each line."""
     cat = dims.catalog
     band_codes = [dims.bands.index(b) for _, b in cat.band_boundaries()]
-    sow, widx = _week_position(cat)
+    sow, widx = _week_position(cat, lines)
     return lines.with_columns(
         _zone_codes(lines, dims).alias("_z"),
         sow,
