@@ -42,7 +42,7 @@ class App:
         (``check_home``): a database serving another home is refused."""
         from fairtel.store import connect, migrate
 
-        engine = connect(self.settings.db_url)
+        engine = connect(self.settings.db_url, home=self.settings.home)
         self._closers.append(engine.dispose)
         migrate(engine)
         check_home(engine, self.settings)
@@ -72,9 +72,38 @@ class App:
 def bootstrap(settings: Settings) -> App:
     # every command that keys pseudonyms and ids by the secret goes through here, not only the server
     settings.check_secrets()
-    # owner-only: made 0700, or tightened (once, said on stderr) when others may read it
-    secure_home(settings.home)
+    # owner-only: made 0700, or tightened (once, said on stderr) when others may read it; a home not there yet whose
+    # database serves another home is not made: ``App.db`` refuses it (a mistyped FAIRTEL_HOME or --home leaves no
+    # directory behind)
+    if Path(settings.home).exists() or not served_elsewhere(settings):
+        secure_home(settings.home)
     return App(settings=settings)
+
+
+def served_elsewhere(settings: Settings) -> bool:
+    """Whether the database of a home not there yet serves another home already (``check_home`` refuses the home
+    then). Only reads: a database in the home (new with it), or one outside it that is not there, has no tables
+    yet or cannot be reached now, is False here (the first use of ``App.db`` decides, as always)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fairtel.core.errors import DatabaseUnavailableError
+    from fairtel.store import connect
+    from fairtel.store._engine import sqlite_file
+    from fairtel.store._migrate import bound_home
+
+    home = Path(settings.home).absolute()
+    url = settings.db_url
+    if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is None or home in path.parents or not path.is_file():
+            return False  # the home's own database (new with it), one in memory, or none yet: nothing bound
+    engine = connect(url, home=home)
+    try:
+        return bound_home(engine) is not None
+    except (SQLAlchemyError, DatabaseUnavailableError):
+        return False
+    finally:
+        engine.dispose()
 
 
 def home_id(home: Path) -> str | None:
@@ -144,7 +173,7 @@ def adopt_home(settings: Settings) -> tuple[str, HomeBound | None]:
 
     home = Path(settings.home)
     secure_home(home)
-    engine = connect(settings.db_url)
+    engine = connect(settings.db_url, home=home)
     try:
         migrate(engine)
         before = bound_home(engine)

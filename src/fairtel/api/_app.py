@@ -59,7 +59,7 @@ def create_app(
         raise ConfigError("create_app: the app was built from other settings than the ones given (they differ in "
                           f"{', '.join(differ) or 'their type'}); pass the app's own settings, or no app")
     settings.check_secrets()
-    access = metrics or MetricsAccess.from_environment()
+    access = metrics or MetricsAccess.from_settings(settings)
     context = app or bootstrap(settings)
     if assistant is None and (settings.models_dir / "intents.joblib").is_file():  # what ``find_assistant`` loads
         step("loading the assistant's intent model")

@@ -6,7 +6,8 @@ scraped: whether the database answers (the health check's ``SELECT 1``), and a f
 kept for ``PRODUCT_TTL_S`` (complaints by lifecycle, trouble tickets and fraud cases by status, the size of the
 SMS outbox): counts only, never a number, a name or an id.
 
-Who may read it (``MetricsAccess``): with ``FAIRTEL_METRICS_TOKEN`` set, whoever sends it as
+Who may read it (``MetricsAccess``): with the ``metrics_token`` setting (``FAIRTEL_METRICS_TOKEN``, or
+``metrics_token`` in fairtel.toml) set, whoever sends it as
 ``Authorization: Bearer <token>``; without it, only a client on this machine (loopback) whose request came through
 no proxy. A monitor scrapes without a login, so the API's users and roles do not apply.
 """
@@ -28,10 +29,11 @@ from fairtel.core.errors import ConfigError, FairtelError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from fairtel.api._services import Services
+    from fairtel.core.settings import Settings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TOKEN_ENV = "FAIRTEL_METRICS_TOKEN"
-MIN_TOKEN_CHARS = 16
+MIN_TOKEN_CHARS = 16  # as ``fairtel.core.settings.MIN_METRICS_TOKEN``
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PRODUCT_TTL_S = 15.0  # the product counts are read again at most this often, however often the monitor scrapes
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -64,6 +66,16 @@ class MetricsAccess:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> MetricsAccess:
         token = (os.environ if environ is None else environ).get(TOKEN_ENV, "").strip()
         return cls(token=token or None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> MetricsAccess:
+        """The settings' ``metrics_token`` (``FAIRTEL_METRICS_TOKEN`` or ``metrics_token`` in fairtel.toml, read as
+        every setting is); when they hold none, ``FAIRTEL_METRICS_TOKEN`` as the environment has it now (set after
+        the settings were read)."""
+        token = getattr(settings, "metrics_token", None)
+        if token is not None and token.get_secret_value():
+            return cls(token=token.get_secret_value())
+        return cls.from_environment(environ)
 
     def check(self, client: str | None, headers: Mapping[str, str]) -> None:
         """Raise ``NotAuthenticatedError`` (a token wanted, or a wrong one) or ``PermissionDeniedError`` (not from this

@@ -48,8 +48,10 @@ def create_user(
     A line has at most one subscriber login in use: a second one bound to a number that has one already is
     refused (409 ``conflict``). Whoever made it could otherwise read that subscriber's bills and usage in clear,
     on record as the subscriber reading their own data (``one_login_per_line``)."""
-    role = Role(role)
     problems: list[Problem] = []
+    known = _role(role)
+    if known is None:
+        problems.append(Problem("user", None, "role", f"one of {', '.join(r.value for r in Role)}, not {str(role)!r}"))
     if not USERNAME_RE.fullmatch(username):
         problems.append(Problem("user", None, "username", "2-63 letters, digits or . _ @ -, starting with a letter or digit"))
     elif has_number(username):
@@ -57,15 +59,16 @@ def create_user(
                                                           "the name is shown in the access audit and the work queues"))
     if len(password) < MIN_PASSWORD:
         problems.append(Problem("user", None, "password", f"at least {MIN_PASSWORD} characters"))
-    if role is Role.SUBSCRIBER:
+    if known is Role.SUBSCRIBER:
         if not msisdn:
             problems.append(Problem("user", None, "msisdn", "a subscriber login names its own number"))
         elif conn.scalar(select(Subscriber.msisdn).where(Subscriber.msisdn == msisdn)) is None:
             problems.append(Problem("user", None, "msisdn", f"no subscriber {msisdn}"))
-    elif msisdn:
+    elif msisdn and known is not None:
         problems.append(Problem("user", None, "msisdn", "only subscriber logins name a number"))
-    if problems:
+    if problems or known is None:
         raise InvalidInputError(problems, what="user")
+    role = known
     t = table_of(User)
     if conn.scalar(select(t.c.username).where(t.c.username == username)) is not None:
         raise ConflictError(f"user {username} exists already")
@@ -77,6 +80,14 @@ def create_user(
     with _one_login_held(conn, username):
         conn.execute(t.insert().values(**values))
     return UserInfo(username, role, msisdn, False, now)
+
+
+def _role(role: Role | str) -> Role | None:
+    """The role named, None when there is no such role."""
+    try:
+        return Role(role)
+    except ValueError:
+        return None
 
 
 def one_login_per_line(conn: Connection, msisdn: str, *, besides: str | None = None) -> None:

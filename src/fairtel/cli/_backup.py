@@ -132,16 +132,25 @@ def _schema_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def _database(settings: Any) -> dict[str, Any]:
+def dump_file(dest: Path) -> Path:
+    """Where the PostgreSQL dump of the backup ``dest`` goes: beside it, named for it (``DEST.pgdump``), so the
+    next backup's dump does not replace it and the home restored from ``dest`` does not carry it."""
+    return dest.with_name(dest.name + ".pgdump")
+
+
+def _database(settings: Any, dest: Path) -> dict[str, Any]:
     url = settings.db_url
     if url.startswith("sqlite"):
         return {"backend": "sqlite", "in_backup": True, "revision": None}
+    import shlex
+
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
+    words = ["pg_dump", "--format=custom", f"--file={dump_file(dest)}", f"--host={u.host or 'localhost'}",
+             f"--port={u.port or 5432}", *([f"--username={u.username}"] if u.username else []), u.database or ""]
     return {"backend": u.get_backend_name(), "in_backup": False, "revision": None,
-            "dump_command": f"pg_dump --format=custom --file=fairtel.pgdump --host={u.host or 'localhost'} "
-                            f"--port={u.port or 5432} --username={u.username or ''} {u.database or ''}".replace(" --username= ", " ")}
+            "dump_command": shlex.join(w for w in words if w)}
 
 
 def _audit_backup(settings: Settings, home: Path, dest: Path, database: dict[str, Any], ctx: typer.Context | None) -> None:
@@ -184,7 +193,7 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     partial = dest.with_name(dest.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)  # a backup cut short before: never whole, never used
-    database = _database(settings)
+    database = _database(settings, dest)
     files = sqlite_files = size = 0
     started = datetime.now(UTC)
     try:
@@ -266,8 +275,12 @@ def register(app: typer.Typer) -> None:
                       f"({out['sqlite_databases']} SQLite database(s) by online backup); schema revision "
                       f"{out['database']['revision'] or 'none'}", highlight=False)
         if "database_dump" in out:
+            # the command on a line of its own, never wrapped: a line copied from a wrapped one would run pg_dump
+            # without its host or database; in a subshell under umask 077, as the dump holds every subscriber's data
             console.print(f"the {out['database']['backend']} database is not in it: dump it now, before the writers "
-                          f"start again: {out['database_dump']}", highlight=False)
+                          "start again, owner-only (umask 077: it holds every subscriber's data):", highlight=False)
+            console.print(f"(umask 077 && {out['database_dump']})", soft_wrap=True, highlight=False, markup=False,
+                          emoji=False)
 
     home_app = typer.Typer(help="The home and the database it is bound to.", no_args_is_help=True)
     app.add_typer(home_app, name="home")

@@ -67,6 +67,9 @@ class EngineKind(StrEnum):
 # Complaint categories an SLA table may name: ``default`` (every category not named) and the complaint category
 # codes (``core.contracts``, which care's complaints use too).
 SLA_CATEGORIES: tuple[str, ...] = ("default", *(c.value for c in ComplaintCategory))
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # the standard library's levels, by name
+MIN_METRICS_TOKEN = 16  # a shorter bearer token for ``/metrics`` could be guessed
+
 SLA_KEYS = ("acknowledge", "resolve", "escalate_after_hours")
 MAX_SLA_HOURS = 24 * 366  # a deadline past a year is a typo, and would overflow dates near the end of time
 
@@ -166,7 +169,8 @@ class Settings(BaseSettings):
     partial_timeout_s: int = Field(6 * 3600, ge=0, description="Seconds a partial record waits for its final part before it is emitted flagged incomplete.")
     api_host: str = Field("127.0.0.1", description="Address `fairtel serve` binds.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `fairtel serve` binds.")
-    log_level: str = Field("INFO", description="Logging level.")
+    log_level: str = Field("INFO", description=f"Logging level of fairtel's own lines and the server's: {', '.join(LOG_LEVELS)} (in any case).")
+    metrics_token: SecretStr | None = Field(None, description=f"Bearer token a monitor sends to read `GET /metrics` (`Authorization: Bearer <token>`), at least {MIN_METRICS_TOKEN} characters; unset: the metrics are served only to this machine. Never printed.")
     tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
     sla: SlaHours = Field(default_factory=SlaHours, description="Complaint deadlines: hours to acknowledge and to resolve per category, and the manager-escalation margin, over the built-in policy; e.g. {\"resolve\": {\"unexplained_charge\": 12}}.")
     retention: RetentionSettings = Field(default_factory=RetentionSettings, description="How long personal data is kept before `fairtel retention apply` removes it: usage_months (6), rejects_days (90), consent_months (24), transcript_months (12); e.g. [retention] usage_months = 12.")
@@ -201,6 +205,30 @@ class Settings(BaseSettings):
             raise ValueError("FAIRTEL_TOKEN_KEY must be a secret of 16 characters or more (32 random bytes from a "
                              "vault, say), not the public example value")
         return SecretStr(key)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        """A level the logging module knows by name, in any case (``info``, ``Warning``): an unknown one would stop
+        ``fairtel serve`` only when the server starts, and be taken silently by every other command."""
+        level = v.strip().upper()
+        if level == "WARN":
+            level = "WARNING"
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{v!r} is not a logging level; one of {', '.join(LOG_LEVELS)} (in any case)")
+        return level
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty token is none (metrics served only to this machine); a short one is refused, without its value."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_METRICS_TOKEN:
+            raise ValueError(f"a metrics token needs at least {MIN_METRICS_TOKEN} characters (it has {len(token)}); "
+                             "make one with `openssl rand -hex 32`")
+        return SecretStr(token)
 
     def token_signing_key(self) -> str:
         """The key access tokens (and the console's form tokens) are signed with: ``token_key`` when set, else

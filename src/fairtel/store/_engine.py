@@ -15,13 +15,15 @@ from fairtel.core.errors import DatabaseUnavailableError
 POOL_RECYCLE_S = 1800  # a server connection is replaced after this long, before a firewall or proxy drops it idle
 
 
-def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> Engine:
+def connect(url: str, *, schema: str | None = None, home: Path | None = None, **engine_options: Any) -> Engine:
     """An engine for ``url``.
 
     SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout. Its
     file is made only for a new home: once the engine has opened it, or once the home beside it has its id
     (``home.id``, written when the home first opened its database), the file is opened as it is (``mode=rw``) and a
     file missing is ``DatabaseUnavailableError`` naming it (``SqliteFileGuard``), never made anew and empty.
+    ``home``: the home the database serves, whose ``home.id`` says so (by default the directory holding the file,
+    as for the home's own ``fairtel.db``; given, a SQLite file outside the home is guarded the same way).
     On PostgreSQL, ``schema`` puts every table (and Alembic's version table) in that schema through the
     connection's ``search_path``, so two deployments or test runs can share one database; and every session
     runs in UTC, whatever the server, the database or the client's ``PGTZ`` says. A server database's pooled
@@ -45,7 +47,7 @@ def connect(url: str, *, schema: str | None = None, **engine_options: Any) -> En
         event.listen(engine, "begin", _sqlite_begin)
         path = sqlite_file(parsed)
         if path is not None:
-            guard = SqliteFileGuard(path, where)
+            guard = SqliteFileGuard(path, where, home=None if home is None else Path(home).absolute())
             event.listen(engine, "do_connect", guard.open)
             event.listen(engine, "connect", guard.opened)
     if parsed.get_backend_name() == "postgresql":
@@ -83,13 +85,14 @@ class SqliteFileGuard:
     SQLite makes none) once this engine has opened it or the home beside it has its id, and a file missing then is
     ``DatabaseUnavailableError`` naming it (the server's gate says the same, ``fairtel.api._health``)."""
 
-    def __init__(self, path: Path, where: str) -> None:
+    def __init__(self, path: Path, where: str, *, home: Path | None = None) -> None:
         self.path = path
         self.where = where
+        self.home = path.parent if home is None else home  # where the home's id says the file was made
         self._seen = False  # a connection of this engine opened the file
 
     def _made(self) -> bool:
-        return self._seen or (self.path.parent / HOME_ID_FILE).is_file()
+        return self._seen or (self.home / HOME_ID_FILE).is_file()
 
     def open(self, _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
         """``do_connect``: the file opened without making it, once it was made; the connection made by the driver."""
@@ -104,7 +107,7 @@ class SqliteFileGuard:
         self._seen = True
 
     def missing(self) -> DatabaseUnavailableError:
-        home = self.path.parent
+        home = self.home
         made = (f"made before by the home {home} (it has its {HOME_ID_FILE})" if (home / HOME_ID_FILE).is_file()
                 else "opened before by this process")
         return DatabaseUnavailableError(
