@@ -95,11 +95,11 @@ def test_the_walk_in_english(home: Path) -> None:
 def test_the_walk_in_chinese(home: Path) -> None:
     turns = chat(home, A, [
         "我的投诉处理得怎么样了", "我要退款", "转人工",
-        "我不想投诉，只想问问3月账单", "取消漫游上限", "确认",
+        "我不想投诉，只想问问3月账单", "把漫游上限设为200元", "确认", "取消漫游上限", "确认",
         "打香港的电话怎么收费", "3月6号那笔话费是什么", "这个月话费多少",
         "我家没有信号", "武汉市洪山区", "上周开始的",
     ])
-    status, refund, agent, march, cap, removed, hk, day, month, _, _, fault = turns
+    status, refund, agent, march, _, _, cap, removed, hk, day, month, _, _, fault = turns
     assert status["intent"] == "complaint" and "没有登记过投诉" in status["text"] and status["waiting_for"] is None
     assert refund["waiting_for"] == "complaint_text"
     assert agent["action"] == "handed_off"
@@ -113,6 +113,6 @@ def test_the_walk_in_chinese(home: Path) -> None:
     assert [c for c in _rows(home, Complaint) if c.msisdn == A] == []  # nothing recorded as a complaint
     tickets = {t.ticket_id: t for t in _rows(home, TroubleTicket) if t.msisdn == A}
     assert tickets[fault["reference"]].summary.startswith("没有信号，地点：武汉市洪山区，开始时间：上周开始的（于对话 chat_")
-    assert [r.amount_minor for r in _rows(home, RoamingCap) if r.msisdn == A] == [None]
+    assert [r.amount_minor for r in _rows(home, RoamingCap) if r.msisdn == A] == [20000, None]
     opened = {r.resource for r in _rows(home, AccessAudit) if r.action == "ticket.open"}
     assert {f"ticket/{agent['reference']}", f"ticket/{fault['reference']}"} <= opened

@@ -148,7 +148,8 @@ def _care_assistant(settings: Settings, app: App, model: Any, catalog: Catalog) 
     sla = sla_policy(settings.sla)
     # what the assistant writes (a complaint, a roaming cap, a redemption) is audited under the line's pseudonym
     pseudonymize = Pseudonymizer(settings.secret_key.get_secret_value(), domain="msisdn")
-    data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize)
+    data = StoreCareData(app.db, settings.lake_dir, catalog, sla=sla, pseudonymize=pseudonymize,
+                         tax_rates=settings.tax_rates)
     # every turn, whichever channel, goes to the log ``fairtel kpi`` reads (``<home>/care``, as the CLI's chat)
     log = ConversationLog(settings.home / CARE_LOG_DIR)
     assistant: Assistant = CareAssistant(model, data, log=log, sla=sla, home_country=settings.home_country)

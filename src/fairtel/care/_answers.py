@@ -177,6 +177,9 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "fault_ask_location": ("请问问题出现在什么地方？（城市、街道或小区）", "Where does it happen? (city, street or area)"),
     "fault_ask_since": ("请问从什么时候开始的？", "Since when has this been happening?"),
+    # a reply that answered the other question of the two: noted, before the one it did not answer is asked again
+    "fault_noted_since": ("好的，开始时间：{since}。", "Noted: since {since}. "),
+    "fault_noted_place": ("好的，地点：{location}。", "Noted: at {location}. "),
     # what a fault ticket says of the report, in the conversation's language (the agents read it on the ticket)
     "fault_summary": (
         "{problem}，地点：{location}，开始时间：{since}（于对话 {chat} 中报告）",
@@ -236,6 +239,10 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "cap_done": ("已将您的每月漫游消费上限设为 {cap}。", "Done: your monthly roaming spending cap is now {cap}."),
     "cap_removed": ("已取消您的每月漫游消费上限。", "Your monthly roaming spending cap is removed."),
+    "cap_none_to_remove": (
+        "您还没有设置漫游消费上限，无需取消。",
+        "You haven't set a roaming spending cap, so there is none to remove.",
+    ),
     "cap_remove_confirm": (
         "确认取消您的每月漫游消费上限吗？取消后不再按您设置的上限短信提醒，超出原上限的漫游费用也不再退还。",
         "Remove your monthly roaming spending cap? You will no longer get texts at a cap of your own, and roaming charges "

@@ -64,7 +64,9 @@ def is_bare_reply(text: str) -> bool:
 _DIGIT_CHOICE = re.compile(r"^(?:no\.?|#|number|第)?\s*(\d{1,2})\s*(?:个|项|笔|条|号|\.|。)?$")
 _ZH_ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:个|项|笔|条)?")
 _ZH_LAST = re.compile(r"最后(?:一|1)?(?:个|项|笔|条)")
-_EN_ORDINAL = re.compile(r"\b(" + "|".join(_EN_ORD) + r")\b(?:\s+(?:one|item|charge))?")
+# "last month", "the first week": an ordinal of a time, never an item of the list
+_EN_ORDINAL = re.compile(r"\b(" + "|".join(_EN_ORD) + r")\b(?!\s+(?:month|week|year|time|night|day|bill|period|quarter)s?\b)"
+                         r"(?:\s+(?:one|item|charge))?")
 
 
 def choice(text: str, count: int) -> int | None:
@@ -136,18 +138,59 @@ def _strip_since(value: str) -> str:
     return re.sub(r"^(?:since|from)\s+|^(?:从|自)", "", value.strip(), flags=re.I)
 
 
+# "at home", "在家里": no place an engineer can go to (the address is asked for, in either language)
+_BARE_HOME = re.compile(
+    r"(?:my |our |the )?(?:home|house|place|flat|apartment|room)|(?:我|我们)?家(?:里|中)?(?:[没无]|信号|网|上网|打|通话|$).*"
+    r"|屋里|房间(?:里)?"
+)
+
+
 def fault_location(text: str) -> str | None:
+    """Where a fault happens, as the message says it ("在北京市朝阳区望京", "at Nanjing Road"); None when it says
+    nowhere an engineer can go to (a bare "at home" / "在家里": the city and street are asked for)."""
     t = _norm(text)
+    place: str | None = None
     m = _ZH_PLACE.search(t)
     if m:
         g = 1 if m.group(1) else 2
-        return _as_written(text, m.start(g), m.end(g))
-    m = _EN_PLACE.search(t)
-    if m:
+        place = _as_written(text, m.start(g), m.end(g))
+    elif (m := _EN_PLACE.search(t)) is not None:
         place = _as_written(text, m.start(1), m.end(1)).strip()
-        if not _SINCE.fullmatch(place.lower()):
-            return place
-    return None
+        if _SINCE.fullmatch(place.lower()):
+            place = None
+    if place is None or _BARE_HOME.fullmatch(place.lower()):
+        return None
+    return place
+
+
+# What a reply to "where?" says of a place: an address word ("朝阳区", "3号楼", "Haidian district", "Nanjing Road").
+_PLACE_WORDS = re.compile(
+    r"省|市|区|县|镇|乡|村|路|街|巷|弄|胡同|小区|大厦|广场|公园|学校|大学|公司|地铁|车站|站|楼|栋|单元|室|号院|苑|商场|医院|机场|家"
+    r"|(?<![a-z])(?:near|road|street|avenue|ave|lane|district|city|town|village|county|province"
+    r"|building|tower|station|mall|park|school|university|campus|office|airport|hospital|estate|square|plaza|block"
+    r"|floor|apartment|flat|home|house|downtown|centre|center)(?![a-z])"
+)
+_REPLY_CLAUSE = re.compile(r"[，,。;；!！?？、]+")
+
+
+def fault_reply(text: str, asked: str) -> tuple[str | None, str | None]:
+    """The answer to "where?" (``asked`` "location") or "since when?" (``asked`` "since") read as (place, since): a
+    clause that says a time ("昨天开始", "since yesterday") is the start, one with an address word the place, and
+    the clauses that say neither go with the question asked, unless the reply only answers the other question
+    ("Haidian district, Beijing" to "since when?"). Each is in the subscriber's own words (None: not said)."""
+    clauses = [c.strip() for c in _REPLY_CLAUSE.split(free_text(text)) if c.strip()]
+    kinds: list[str | None] = []
+    for c in clauses:
+        low = _norm(c)
+        timed, placed = _SINCE.search(low) is not None, _PLACE_WORDS.search(low) is not None
+        kinds.append(asked if timed and placed else "since" if timed else "location" if placed else None)
+    other = "since" if asked == "location" else "location"
+    rest = other if other in kinds and asked not in kinds else asked  # the clauses that say neither
+    sep = "，" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else ", "
+    said = {key: sep.join(c for c, k in zip(clauses, kinds, strict=True) if (k or rest) == key) or None
+            for key in ("location", "since")}
+    place, since = said["location"], said["since"]
+    return (None if place is None else place_answer(place)), (None if since is None else since_answer(since))
 
 
 def free_text(text: str, limit: int = 120) -> str:
@@ -397,6 +440,70 @@ _CANCEL_WORDS = re.compile(r"退订|取消|不要了|关闭|停掉|停止|\b(?:c
 def wants_cancel(text: str) -> bool:
     """Whether the message asks to stop a service ("退订", "cancel"), as opposed to asking for money back."""
     return bool(_CANCEL_WORDS.search(_norm(text)))
+
+
+# Asking to stop a service, however said ("把音乐包退了", "unsub", "get rid of this subscription", "cancel掉这个订阅"):
+# what a cancellation needs (``Dialog._intent_vas_cancel``); asking for money back ("退款") is not it.
+_ZH_STOP = re.compile(r"退订|退掉|退了|退咗|(?:要|想|都|全|帮我|给我|帮她|帮他)退(?![款钱费还回])|取消|关闭|关掉|关了|停掉|停止|停了"
+                      r"|撤销|解除|终止|去掉|删掉|删除|不(?:想|需)?要.{0,10}了|不想要|不需要")
+_EN_STOP = re.compile(
+    r"(?<![a-z])(?:cancel\w*|cancle|unsub\w*|stop|end|terminate|opt out|remove|turn off|switch off|shut off|get rid of"
+    r"|deactivate|disable|kill|ditch|discontinue|drop|don'?t renew|do not renew|want out)(?![a-z])"
+    r"|(?<![a-z])(?:take|get)\b.{0,40}\boff\b|(?<![a-z])get me out(?![a-z])"
+)
+
+
+def asks_to_stop(text: str) -> bool:
+    """Whether the message asks to stop a service in any words ("退订", "把音乐包退了", "turn off this add-on")."""
+    t = _norm(text)
+    return bool(_ZH_STOP.search(t) or _EN_STOP.search(t))
+
+
+# Speaking of value-added services at all ("我没订过这个业务", "what add-ons do I have").
+_SERVICE_WORDS = re.compile(r"业务|服务|订阅|订购|包月|会员|增值|彩铃|(?<![a-z])(?:sp|vas|services?|subscriptions?|subscribed"
+                            r"|add-?ons?|value[- ]added|sign(?:ed)? up)(?![a-z])")
+
+
+def mentions_service(text: str) -> bool:
+    return bool(_SERVICE_WORDS.search(_norm(text)))
+
+
+def disowns_charge(text: str) -> bool:
+    """Whether the message says a charge was not agreed to ("我没订过这个业务", "I didn't sign up for anything",
+    "不明扣费"): the words of an unexplained charge, as complaints are filed under."""
+    t = _norm(text)
+    return any(code == "unexplained_charge" and pattern.search(t) for code, pattern in _CATEGORIES)
+
+
+# -- what the message says of the roaming cap and of the month before ------------------------------------------
+_CAP_QUESTION = re.compile(r"(?:上限|限额|封顶|额度)|(?<![a-z])(?:cap|limit|spending limit)(?![a-z])")
+_DAILY = re.compile(r"每天|每日|日封顶|一天|(?<![a-z])(?:daily|a day|per day)(?![a-z])")
+
+
+def asks_cap(text: str) -> bool:
+    """Whether the message asks about the monthly roaming spending cap ("我的漫游上限是多少", "what is my roaming cap"),
+    not about a price's daily cap and not to change it."""
+    t = _norm(text)
+    return bool(_CAP_QUESTION.search(t)) and not _DAILY.search(t) and not wants_cap_change(t)
+
+
+_FOLLOW_UP = re.compile(r"^(?:and|then|what about|how about)(?![a-z])|^(?:那|那么|还有|再)|呢\s*[?？]?\s*$")
+
+
+def follows_up(text: str) -> bool:
+    """A follow-up of the topic talked about ("and last month?", "那上个月呢"): a month it says relative to now is
+    relative to the month talked about."""
+    return bool(_FOLLOW_UP.search(_norm(text)))
+
+
+# A typo the intent engine does not know, put right before it reads the message ("话废多少" is the bill, 话费).
+_TYPOS = (("话废", "话费"), ("話廢", "話費"), ("话廢", "话费"), ("話废", "話費"))
+
+
+def without_typos(text: str) -> str:
+    for wrong, right in _TYPOS:
+        text = text.replace(wrong, right)
+    return text
 
 
 _MONEY = re.compile(

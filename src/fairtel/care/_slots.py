@@ -129,6 +129,36 @@ def extract_month(text: str, *, today: date) -> str | None:
     return None
 
 
+def month_offset(text: str) -> int | None:
+    """How many months from now the month a message names is, when it names it relative to now ("上个月" -1, "last
+    month" -1, "两个月前" -2, "next month" 1); None when it names one by its number or name, or none."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    if _ISO_MONTH.search(t) or _SLASH_MONTH.search(t):
+        return None
+    for pattern, delta in _ZH_RELATIVE:
+        if pattern.search(t):
+            return delta
+    m = _ZH_N_MONTHS_AGO.search(t)
+    if m:
+        return -_zh_number(m.group(1))
+    if _ZH_DATED.search(t):
+        return None
+    for pattern, delta in _EN_RELATIVE:
+        if pattern.search(t):
+            return delta
+    m = _EN_N_MONTHS_AGO.search(t)
+    if m:
+        n = m.group(1)
+        return -(int(n) if n.isdigit() else _EN_COUNTS[n])
+    return None
+
+
+def shift_month(period: str, months: int) -> str:
+    """The billing month ``months`` after ``period`` (``YYYY-MM``; negative: before it)."""
+    year, month = (int(x) for x in period.split("-"))
+    return _shift(date(year, month, 1), months)
+
+
 # -- phone number -----------------------------------------------------------------------------------------
 _MOBILE = re.compile(r"(?<![\d])(?:\+?\s*86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 

@@ -63,7 +63,7 @@ def build_assistant(fapp: App, *, today: date | None = None, report: Any = None,
         kwargs["clock"] = fixed_clock(today, catalog.operator.timezone)
     sla = sla_of(fapp)
     data = StoreCareData(fapp.db, fapp.settings.lake_dir, catalog, pseudonymize=_audit_as(fapp, "assistant", "system").pseudonym,
-                         sla=sla, **kwargs)
+                         sla=sla, tax_rates=fapp.settings.tax_rates, **kwargs)
     model = load_intent_model(fapp.settings.models_dir, progress=report)
     sink = ConversationLog(fapp.settings.home / CARE_DIR) if log else None
     return Assistant(model, data, log=sink, sla=sla, home_country=fapp.settings.home_country)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -172,8 +172,10 @@ class StoreCareData:
         actor: str = "assistant",
         pseudonymize: Callable[[str], str] | None = None,
         sla: SlaPolicy = DEFAULT_SLA,
+        tax_rates: Mapping[str, Decimal] | None = None,
     ) -> None:
         self.engine = engine
+        self.tax_rates = dict(tax_rates or {})  # the bill run's (``settings.tax_rates``): advice compares taxed amounts
         self.lake_dir = Path(lake_dir)
         self.catalog = catalog
         self.clock = clock
@@ -640,12 +642,23 @@ class StoreCareData:
             return self._loyalty(conn, msisdn)
 
     # -- roaming --------------------------------------------------------------------------------------
+    def roaming_cap(self, msisdn: str) -> Money | None:
+        """The line's monthly roaming spending cap in force: its latest cap row (None: never set, or removed)."""
+        with self.engine.connect() as conn:
+            return self._roaming_cap(conn, msisdn)
+
+    def _roaming_cap(self, conn: Connection, msisdn: str) -> Money | None:
+        t = table_of(RoamingCap)
+        row = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
+                           .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
+        if row is None or row.amount_minor is None:
+            return None
+        return Money.from_minor(row.amount_minor, row.currency)
+
     def roaming(self, msisdn: str, country: str) -> RoamingFacts | None:
         with self.engine.connect() as conn:
             sub = get_subscriber(conn, msisdn)
-            t = table_of(RoamingCap)
-            cap_row = conn.execute(select(t.c.amount_minor, t.c.currency).where(t.c.msisdn == msisdn)
-                                   .order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
+            cap = self._roaming_cap(conn, msisdn)
             # the prices of today's usage: those of the plan in force, not of a change pending for next period
             plan_id = None if sub is None else self._plan_at(conn, msisdn, sub.plan_id, self.clock()).plan_id
         if sub is None:
@@ -663,9 +676,6 @@ class StoreCareData:
             if rule is None:
                 continue
             rates.append(self._unit_price(kind, rule))
-        cap = None
-        if cap_row is not None and cap_row.amount_minor is not None:
-            cap = Money.from_minor(cap_row.amount_minor, cap_row.currency)
         return RoamingFacts(country=country.upper(), zone_id=rz.id, zone_name=Text(rz.name.zh, rz.name.en),
                             currency=self.currency, rates=tuple(rates), cap=cap)
 
@@ -997,7 +1007,7 @@ def explain_stored(
                 .where(bl.c.adjustment_id.in_([e.adjustment_id for e in mine_entries])))}
             corrections = [
                 Correction(e.adjustment_id, e.signed_minor, e.created_at, e.old_amount_minor, e.new_amount_minor,
-                           carried_in=carried.get(e.adjustment_id))
+                           carried_in=carried.get(e.adjustment_id), reason=e.reason)
                 for e in mine_entries
             ]
             refunds = record_refunds(conn, first["msisdn"], record_id, source=first["source"], period=first["period"])
@@ -1389,14 +1399,17 @@ class HomeAdvisor:
                 if key in self._cache:
                     return self._cache[key]
             ledger = consent_ledger(conn, msisdns=[msisdn])
-        advice = self._advise(sub, plan, files, ledger, now)
+        # no month has ended yet: the current one is priced as far as it has gone (``advise`` refuses it otherwise)
+        advice = self._advise(sub, plan, files, ledger, now, so_far=not complete, periods=chosen)
         with self._lock:
             while len(self._cache) >= self.cache_size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = advice
         return advice
 
-    def _advise(self, sub: Any, plan: str, files: list[Path], ledger: Any, now: datetime) -> AdviceFacts | None:
+    def _advise(self, sub: Any, plan: str, files: list[Path], ledger: Any, now: datetime, *,
+                so_far: bool = False, periods: Sequence[str] = ()) -> AdviceFacts | None:
+        from fairtel.billing import BillingPolicy
         from fairtel.insight import advise
         from fairtel.rating import consent_gate
 
@@ -1418,10 +1431,14 @@ class HomeAdvisor:
                              schema={"msisdn": pl.String(), "status": pl.String(), "activated_at": stamp, "closed_at": stamp,
                                      "suspended_at": stamp})
         gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
-        subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at")
+        # a closed line's fee pro-rated to its closing, as on its bill (``advise`` skips a closed line anyway)
+        subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at",
+                                   pl.when(pl.col("status") == "closed").then(pl.col("closed_at")).alias("closed_at"))
         # months ended on the assistant's clock; a closed or suspended line is advised nothing (as `fairtel advise`)
+        # (``so_far``: the month not ended yet, the only one there is, priced as far as it has gone)
         result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate, at=now, now=now,
-                        channel=d.consent_channel, line_status=lines.select("msisdn", "status"))
+                        channel=d.consent_channel, line_status=lines.select("msisdn", "status"), ended_only=not so_far,
+                        policy=BillingPolicy(tax_rates=d.tax_rates), usage_months=periods)
         if result.advice.height == 0:
             return None
         row = result.advice.row(0, named=True)
@@ -1431,11 +1448,12 @@ class HomeAdvisor:
             return AdviceFacts(current_plan=plan, best_plan=plan, best_plan_name=d._plan_name(plan),
                                monthly_saving=Money.from_minor(0, d.currency), reason=None)
         return AdviceFacts(current_plan=plan, best_plan=row["best_plan"], best_plan_name=d._plan_name(row["best_plan"]),
-                           monthly_saving=Money.from_minor(monthly, d.currency), reason=self._reason(row, plan))
+                           monthly_saving=Money.from_minor(monthly, d.currency), reason=self._reason(row, plan, so_far=so_far))
 
-    def _reason(self, row: Mapping[str, Any], plan: str) -> Text:
+    def _reason(self, row: Mapping[str, Any], plan: str, *, so_far: bool = False) -> Text:
         """What the advice rests on, in both languages: the months priced, what the line paid on its plan and what
-        the advised plan would have cost for the same use, and the months in which it would have cost more."""
+        the advised plan would have cost for the same use, and the months in which it would have cost more; ``so_far``:
+        the one month priced has not ended (an estimate on its use so far)."""
         d = self.data
         cur, best = d._plan_name(plan), d._plan_name(str(row["best_plan"]))
         first, last, n = str(row["first_period"]), str(row["last_period"]), int(row["months"])
@@ -1444,6 +1462,11 @@ class HomeAdvisor:
         zh = f"按您 {span}（{n} 个月）的实际用量计算：“{cur.zh}”共 {_zh_money(paid)}，“{best.zh}”只需 {_zh_money(would)}。"
         en = (f"Priced on your actual use over {n} month{'s' if n != 1 else ''} ({span}): {paid.amount} {paid.currency} on "
               f"\"{cur.en}\", {would.amount} {would.currency} on \"{best.en}\".")
+        if so_far:  # no month has ended yet: an estimate on this month's use so far
+            zh = (f"本月（{span}）尚未结束，按您本月至今的用量估算：“{cur.zh}”共 {_zh_money(paid)}，"
+                  f"“{best.zh}”只需 {_zh_money(would)}。")
+            en = (f"An estimate on your use so far this month ({span}, not ended yet): "
+                  f"{paid.amount} {paid.currency} on \"{cur.en}\", {would.amount} {would.currency} on \"{best.en}\".")
         dearer = int(row.get("dearer_months") or 0)
         if dearer:
             extra = Money.from_minor(int(row.get("most_extra_minor") or 0), d.currency)
