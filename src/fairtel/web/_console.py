@@ -33,6 +33,7 @@ from fairtel.api import (
     ops,
     status_for,
 )
+from fairtel.api._deps import in_flight
 from fairtel.api._explain import quantity_text
 from fairtel.api._paging import Page, decode_cursor, encode_cursor
 from fairtel.api._subscriptions import AlreadySubscribedError
@@ -340,12 +341,18 @@ class Console:
         who = self.who(request)
         if who is None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        key = f"user:{who.username}"
+        counts = in_flight(self.services)  # the API's cap on requests under way per login, shared with it
         try:
-            self.services.limiter.check(f"user:{who.username}")
-            with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
-                route = request.scope.get("route")
-                acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
-                return build(acc, who)
+            self.services.limiter.check(key)
+            counts.enter(key)
+            try:
+                with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
+                    route = request.scope.get("route")
+                    acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
+                    return build(acc, who)
+            finally:
+                counts.leave(key)
         except RateLimitedError as exc:
             return self.limited(request, exc, "error.html", who=who, error=exc)
         except FairtelError as exc:
