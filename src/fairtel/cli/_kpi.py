@@ -30,7 +30,7 @@ def print_kpis(report: KpiReport) -> None:
     from fairtel.care import category_label
 
     d = report.to_dict()
-    c, a, n, s, ch = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"]
+    c, a, n, s, ch, r = d["complaints"], d["assistant"], d["nps"], d["sla"], d["charges"], d["resolution"]
     rows: list[list[Any]] = [
         ["subscribers", d["subscribers"]],
         ["complaints", f"{c['total']} ({_v(c['per_million'])} per million)"],
@@ -46,6 +46,9 @@ def print_kpis(report: KpiReport) -> None:
             + (f"; {s['outcome_unknown']} without a known outcome, not judged" if s.get("outcome_unknown") else "")
             + ")",
         ],
+        ["time to resolve", "-" if r["median_hours"] is None else
+         f"median {r['median_hours']} h, 90 % within {r['p90_hours']} h ({r['settled']} settled; "
+         f"{r['reopened']} of {r['terms']} terms begun by a reopening)"],
         ["NPS", f"{_v(n['nps'])} ({n['responses']} answers: {n['promoters']} promoters, {n['detractors']} detractors)"],
         ["intent recognition", f"{_v(a['recognition_rate'])} ({a['recognised']} of {a['classified']} messages)"],
         [

@@ -10,6 +10,8 @@
   (missed); attainment is those settled in time over those settled or open past their deadline. A complaint
   whose outcome is not known (imported from an operator's file that gave none) is not judged: it is counted
   apart (``outcome_unknown``);
+- how long settling took: median and 90th percentile hours of the terms settled, and the terms begun by a
+  reopening (:func:`resolution_times`);
 - NPS of the month's survey answers, once per respondent: each subscriber's latest answer of the month
   (``care.respondent_scores``), as the dashboard counts it;
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
@@ -30,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, SurveyAnswer, nps, resolve_due
@@ -268,6 +270,47 @@ def sla_attainment(
     return out
 
 
+def _rank(values: list[Decimal], q: Decimal) -> Decimal | None:
+    """The ``q`` quantile of ``values`` by nearest rank (the smallest value with at least ``q`` of them at or
+    below it); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = int((q * len(ordered)).to_integral_value(rounding=ROUND_CEILING))
+    return ordered[max(1, k) - 1]
+
+
+def _hours(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def resolution_times(
+    complaints: Sequence[ComplaintFact], policy: SlaPolicy = DEFAULT_SLA, *,
+    start: datetime | None = None, end: datetime | None = None,
+) -> dict[str, Any]:
+    """How long settling took, over the resolution terms begun in [start, end) whose outcome is known (as
+    ``sla_attainment`` counts them): ``median_hours`` and ``p90_hours`` of the terms settled (hours from the term's
+    start to its settlement, nearest rank; None when none was), ``settled`` (how many), ``terms``, and ``reopened``:
+    the terms begun by a reopening, a complaint its subscriber did not accept as settled (``reopen_share`` of the
+    terms)."""
+    took: list[Decimal] = []
+    terms = reopened = 0
+    for c in _once(complaints):
+        if not c.outcome_known:
+            continue
+        for t in complaint_terms(c, policy):
+            if not _within(t.started_at, start, end):
+                continue
+            terms += 1
+            reopened += t.reopened
+            if t.settled_at is not None:  # elapsed time in UTC: the operator's zone may change its clocks
+                seconds = (t.settled_at.astimezone(UTC) - t.started_at.astimezone(UTC)).total_seconds()
+                took.append(Decimal(max(0, int(seconds))) / 3600)
+    return {"terms": terms, "settled": len(took), "median_hours": _hours(_rank(took, Decimal("0.5"))),
+            "p90_hours": _hours(_rank(took, Decimal("0.9"))), "reopened": reopened,
+            "reopen_share": _text(share(reopened, terms))}
+
+
 def assistant_figures(
     turns: Sequence[Mapping[str, Any]], *, oos_label: str = "out_of_scope", threshold: float = 0.0
 ) -> dict[str, Any]:
@@ -363,11 +406,12 @@ class KpiReport:
     charges: dict[str, Any]
     rating_timeliness: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    resolution: dict[str, Any] = field(default_factory=dict)  # ``resolution_times``
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "period": self.period, "subscribers": self.subscribers, "complaints": self.complaints, "sla": self.sla,
-            "nps": self.nps, "assistant": self.assistant, "charges": self.charges,
+            "resolution": self.resolution, "nps": self.nps, "assistant": self.assistant, "charges": self.charges,
             "rating_timeliness": self.rating_timeliness, "notes": list(self.notes),
         }
 
@@ -395,4 +439,5 @@ def compute_kpis(
         charges=charge_figures(inputs.findings, inputs.refunds, inputs.currency),
         rating_timeliness=rating_timeliness(inputs.timeliness),
         notes=notes,
+        resolution=resolution_times(inputs.complaints, sla, start=inputs.start, end=inputs.end),
     )
