@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from fairtel.bootstrap import bootstrap
+from fairtel.bootstrap import App, bootstrap
 from fairtel.cli._surveys import import_surveys
 from fairtel.core.errors import InvalidInputError
 from fairtel.core.settings import load_settings
-from fairtel.store import Survey
+from fairtel.store import Customer, Subscriber, Survey
 from fairtel.store._schema import table_of
+
+
+def _register(app: App) -> App:
+    """The home with the line the answers are from in its register (an answer from another number is refused)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.db.begin() as conn:
+        conn.execute(table_of(Customer).insert().values(customer_id="cu-1", created_at=at))
+        conn.execute(table_of(Subscriber).insert().values(msisdn="8613800000001", customer_id="cu-1", plan_id="basic-39",
+                                                          activated_at=at, status="active", language="zh", region=None, updated_at=at))
+    return app
 
 
 def _line(**kw: object) -> str:
@@ -23,7 +34,7 @@ def _line(**kw: object) -> str:
 
 
 def test_answers_are_stored_once(tmp_path: Path) -> None:
-    app = bootstrap(load_settings(home=tmp_path / "home"))
+    app = _register(bootstrap(load_settings(home=tmp_path / "home")))
     path = tmp_path / "surveys.jsonl"
     path.write_text(_line() + "\n" + _line(survey_id="nps-2", score=3, comment="扣费不明") + "\n", encoding="utf-8")
     assert import_surveys(app, path) == {"read": 2, "inserted": 2, "skipped": 0}
@@ -55,6 +66,7 @@ def test_the_command_imports_and_reports(tmp_path: Path) -> None:
     path = tmp_path / "surveys.jsonl"
     path.write_text(_line() + "\n", encoding="utf-8")
     home = str(tmp_path / "home")
+    _register(bootstrap(load_settings(home=tmp_path / "home"))).close()
     result = CliRunner().invoke(cli, ["care", "import-surveys", str(path), "--json", "--home", home])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"read": 1, "inserted": 1, "skipped": 0}
@@ -68,7 +80,7 @@ def test_ids_repeated_in_one_file_and_values_the_database_would_cut(tmp_path: Pa
     """The same answer twice in a file is one answer (a duplicate); another answer under an id already read, an id
     longer than the store keeps (it was cut, so two ids became one) or a number that is not E.164 is refused
     with its line; nothing reaches the database half-way."""
-    app = bootstrap(load_settings(home=tmp_path / "home"))
+    app = _register(bootstrap(load_settings(home=tmp_path / "home")))
     again = tmp_path / "again.jsonl"
     again.write_text(_line() + "\n" + _line() + "\n", encoding="utf-8")
     assert import_surveys(app, again) == {"read": 2, "inserted": 1, "skipped": 1}

@@ -335,7 +335,7 @@ def retention_list(acc: Access, lake: Lake, *, min_risk: float = 0.0, limit: int
 
 # ---- surveys -------------------------------------------------------------------------------------------
 class SurveyIn(BaseModel):
-    score: int = Field(ge=0, le=10)
+    score: int = Field(ge=0, le=10, strict=True)  # a whole number as JSON writes it: not true, 7.0 or "7"
     comment: str | None = Field(None, max_length=2000)
     channel: str = Field("web", pattern=r"^(web|app|sms|ivr|chat)$")
 

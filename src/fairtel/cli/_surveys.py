@@ -1,9 +1,12 @@
 """Importing NPS answers from an operator directory (``surveys.jsonl``), as ``import_complaints`` does for
-complaints: every line stored, or refused with its file, line and field; an answer already stored is skipped."""
+complaints: every line stored, or refused with its file, line and field; an answer already stored is skipped, an
+answer stored under its id with other content is a conflict."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +17,17 @@ if TYPE_CHECKING:
 
 
 def import_surveys(fapp: App, path: Path) -> dict[str, int]:
-    """``surveys.jsonl``: survey_id, msisdn, answered_at (RFC 3339), score (0-10), channel, comment. An ID-card or
-    bank-card number in a comment is never stored: its mark (``[身份证号 ID number]``) is."""
+    """``surveys.jsonl``: survey_id, msisdn, answered_at (RFC 3339), score (0-10), channel (at most 16 characters;
+    ``sms`` when absent), comment. An ID-card or bank-card number in a comment is never stored: its mark
+    (``[身份证号 ID number]``) is. The whole file is stored or none of it: a bad line, a number that is not in the
+    register (``unknown``, as ``care survey`` refuses it) or an id stored already with another answer (``conflict``:
+    a stored answer is never replaced) is a problem naming its file, line and field. Counts: ``read`` lines (the
+    same line again in the file included) = ``inserted`` + ``skipped`` (stored already, or read already)."""
     from sqlalchemy import select
 
     from fairtel.core.time import parse_rfc3339
     from fairtel.privacy import hide_identity_numbers
-    from fairtel.store import Survey
+    from fairtel.store import Subscriber, Survey
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
@@ -50,27 +57,54 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
         except FairtelError as exc:
             problems.append(Problem(str(path), n, "answered_at", exc.message))
             continue
+        channel = obj.get("channel") or "sms"
+        if not isinstance(channel, str) or len(channel) > CHANNEL_MAX:
+            problems.append(Problem(str(path), n, "channel", f"a name of at most {CHANNEL_MAX} characters, not {channel!r}"))
+            continue
         comment = obj.get("comment")
         row = {"survey_id": str(obj["survey_id"]), "msisdn": str(obj["msisdn"]), "score": score,
-               "answered_at": answered, "channel": str(obj.get("channel") or "sms")[:16],
+               "answered_at": answered, "channel": channel,
                "comment": None if comment is None else hide_identity_numbers(str(comment))}
         if not seen.check(n, row, "survey_id"):
             continue
         rows.append(row)
     problems += seen.problems
-    if problems:
+    if problems:  # the file's own problems first: the register and what is stored are read for a file that parses
         raise InvalidInputError(problems, what=str(path))
-    s = table_of(Survey)
-    inserted = 0
+    s, sub = table_of(Survey), table_of(Subscriber)
+    line_of = {sid: n for sid, (n, _) in seen.first.items()}
+    new: list[dict[str, Any]] = []
     with fapp.db.begin() as conn:
         for lo in range(0, len(rows), 500):
             chunk = rows[lo:lo + 500]
-            have = {r[0] for r in conn.execute(select(s.c.survey_id).where(s.c.survey_id.in_([r["survey_id"] for r in chunk])))}
-            new = [r for r in chunk if r["survey_id"] not in have]
-            if new:
-                conn.execute(s.insert(), new)
-                inserted += len(new)
-    return {"read": len(rows) + seen.duplicate, "inserted": inserted, "skipped": len(rows) + seen.duplicate - inserted}
+            known = {r[0] for r in conn.execute(select(sub.c.msisdn).where(sub.c.msisdn.in_(sorted({r["msisdn"] for r in chunk}))))}
+            have = {r.survey_id: r for r in conn.execute(select(s).where(s.c.survey_id.in_([r["survey_id"] for r in chunk])))}
+            for r in chunk:
+                n = line_of[r["survey_id"]]
+                if r["msisdn"] not in known:
+                    problems.append(Problem(str(path), n, "msisdn", f"no subscriber {r['msisdn']} in the register", "unknown"))
+                held = have.get(r["survey_id"])
+                if held is None:
+                    new.append(r)
+                elif _stored(dict(held._mapping)) != _stored(r):
+                    problems.append(Problem(str(path), n, "survey_id", f"answer {r['survey_id']} is stored with other content "
+                                            "(a stored answer is not replaced)", "conflict"))
+        if problems:  # nothing stored: the transaction ends without a write
+            raise InvalidInputError(problems, what=str(path))
+        for lo in range(0, len(new), 500):
+            conn.execute(s.insert(), new[lo:lo + 500])
+    return {"read": len(rows) + seen.duplicate, "inserted": len(new), "skipped": len(rows) + seen.duplicate - len(new)}
+
+
+CHANNEL_MAX = 16  # the ``surveys.channel`` column's width
+
+
+def _stored(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a stored answer and an imported one must share to be the same answer (the instant in UTC: SQLite gives
+    it back without its offset)."""
+    at: datetime = row["answered_at"]
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return row["msisdn"], row["score"], at, row["channel"], row["comment"]
 
 
 class ImportedIds:

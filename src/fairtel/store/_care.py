@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated, prorated_fee_minor
 from fairtel.billing._run import HOLD, HOLD_REASONS
@@ -70,6 +71,7 @@ from fairtel.core.money import Money
 from fairtel.core.time import Period, parse_rfc3339, utc_now, zone
 from fairtel.store._audit import record_access
 from fairtel.store._consent import consent_event_id, consent_ledger
+from fairtel.store._engine import DatabaseBusyError, unavailable, writer
 from fairtel.store._lake import Lake, LakeError
 from fairtel.store._report import ImportReport
 from fairtel.store._schema import (
@@ -627,19 +629,31 @@ class StoreCareData:
         return LoyaltyFacts(msisdn, balance, entries)
 
     def redeem_points(self, msisdn: str, points: int, reason: str) -> LoyaltyFacts:
+        """Book a redemption of ``points`` when the line's balance covers them (else ``ConflictError``). Two
+        redemptions of one line are decided one after the other: the line's register row is held while the balance
+        is read and the entry written (PostgreSQL: a row lock; SQLite: the write lock, taken when the transaction
+        begins, ``store.writer``), so the second reads the balance the first left. A lock not had in time is a
+        ``ConflictError`` too (nothing booked: try again)."""
         if points <= 0:
             raise InvalidInputError([Problem("loyalty", None, "points", "a positive number of points")], what="redeem")
-        with self.engine.begin() as conn:
-            before = self._loyalty(conn, msisdn)
-            if points > before.balance:
-                raise ConflictError(f"balance {before.balance} is less than {points} points",
-                                    details={"balance": before.balance, "points": points})
-            entry_id, at = new_id("pts"), self.clock()
-            conn.execute(table_of(LoyaltyEntry).insert().values(
-                entry_id=entry_id, msisdn=msisdn, kind="redeem", points=points, reason=reason[:200], booked_at=at))
-            self._audit_change(conn, "loyalty.redeem", f"loyalty/{entry_id}", msisdn, f"{points} points redeemed by the assistant "
-                               "for the subscriber", at)
-            return self._loyalty(conn, msisdn)
+        try:
+            with writer(self.engine).begin() as conn:
+                _lock_lines(conn, [msisdn])
+                before = self._loyalty(conn, msisdn)
+                if points > before.balance:
+                    raise ConflictError(f"balance {before.balance} is less than {points} points",
+                                        details={"balance": before.balance, "points": points})
+                entry_id, at = new_id("pts"), self.clock()
+                conn.execute(table_of(LoyaltyEntry).insert().values(
+                    entry_id=entry_id, msisdn=msisdn, kind="redeem", points=points, reason=reason[:200], booked_at=at))
+                self._audit_change(conn, "loyalty.redeem", f"loyalty/{entry_id}", msisdn, f"{points} points redeemed by the "
+                                   "assistant for the subscriber", at)
+                return self._loyalty(conn, msisdn)
+        except OperationalError as exc:
+            if not isinstance(unavailable(exc), DatabaseBusyError):
+                raise
+            raise ConflictError("the line's points are being changed by another request: nothing was redeemed, try again",
+                                details={"points": points}) from exc
 
     # -- roaming --------------------------------------------------------------------------------------
     def roaming_cap(self, msisdn: str) -> Money | None:
@@ -1098,8 +1112,11 @@ def import_loyalty(conn: Connection, path: Path | str, *, chunk_size: int = 2000
 
     The ledger is append-only: re-importing adds nothing (an entry id already stored, or repeated in the file, with
     the same content is a ``duplicate``; with other content it is rejected). A bad line, an unknown line number,
-    or a redemption that would take a line's balance below zero at its time (with what is stored) is reported with
-    file, line and field and left out. Runs inside the caller's transaction."""
+    or a redemption that would take a line's balance below zero, at its time or at any entry booked after it (with
+    what is stored, the file's earns and the redemptions accepted before it), is reported with file, line and field
+    and left out. Runs inside the caller's transaction; the lines of the file's entries are held (their register
+    rows locked on PostgreSQL) while their ledgers are read and appended to, as ``StoreCareData.redeem_points``
+    holds its line."""
     path = Path(path)
     file = str(path)
     report = ImportReport(file=file, kind="loyalty")
@@ -1138,12 +1155,11 @@ def import_loyalty(conn: Connection, path: Path | str, *, chunk_size: int = 2000
         else:
             report.rejected += 1
             report.problems.append(Problem(file, line_no, "entry_id", f"entry {entry_id} is stored with other content", "conflict"))
-    s = table_of(Subscriber)
     numbers = sorted({e["msisdn"] for _, e in fresh})
     known: set[str] = set()
     before: dict[str, list[tuple[datetime, str, int]]] = {}
     for part in _chunked(numbers, chunk_size):
-        known.update(r[0] for r in conn.execute(select(s.c.msisdn).where(s.c.msisdn.in_(part))))
+        known.update(_lock_lines(conn, part))
         for r in conn.execute(select(t.c.msisdn, t.c.booked_at, t.c.entry_id, t.c.kind, t.c.points).where(t.c.msisdn.in_(part))):
             before.setdefault(r.msisdn, []).append((_utc(r.booked_at) or r.booked_at, r.entry_id, r.points if r.kind == "earn" else -r.points))
     accepted: list[dict[str, Any]] = []
@@ -1156,12 +1172,20 @@ def import_loyalty(conn: Connection, path: Path | str, *, chunk_size: int = 2000
         by_line.setdefault(e["msisdn"], []).append((e["booked_at"], e["entry_id"], e["points"] if e["kind"] == "earn" else -e["points"], line_no, e))
     for msisdn, entries in by_line.items():
         ledger = sorted([*((at, eid, pts, 0, None) for at, eid, pts in before.get(msisdn, [])), *entries], key=lambda x: (x[0], x[1]))
+        lowest = _lowest_after(ledger)
         balance = 0
-        for _at, _eid, pts, at_line, new in ledger:
-            if new is not None and pts < 0 and balance + pts < 0:
-                report.rejected += 1
-                report.problems.append(Problem(file, at_line, "points", f"redeems {-pts} points when the balance is {balance}", "balance"))
-                continue
+        for i, (_at, _eid, pts, at_line, new) in enumerate(ledger):
+            if new is not None and pts < 0:
+                why, later = None, lowest[i]
+                if balance + pts < 0:
+                    why = f"redeems {-pts} points when the balance is {balance}"
+                elif later is not None and balance + pts + later[0] < 0:
+                    why = (f"redeems {-pts} points: the balance would fall to {balance + pts + later[0]} at the entry "
+                           f"booked {later[1].isoformat()}, after it")
+                if why is not None:
+                    report.rejected += 1
+                    report.problems.append(Problem(file, at_line, "points", why, "balance"))
+                    continue
             balance += pts
             if new is not None:
                 accepted.append(new)
@@ -1169,6 +1193,30 @@ def import_loyalty(conn: Connection, path: Path | str, *, chunk_size: int = 2000
         conn.execute(t.insert(), part)
     report.accepted = report.inserted = len(accepted)
     return report
+
+
+def _lock_lines(conn: Connection, numbers: Sequence[str]) -> list[str]:
+    """The lines of ``numbers`` that are in the register, their rows held until the transaction ends (PostgreSQL:
+    locked in number order, so that two writers of several lines wait rather than deadlock; SQLite takes no row
+    lock: its writer holds the whole database), so that a line's loyalty ledger is read and appended to by one
+    transaction at a time."""
+    s = table_of(Subscriber)
+    return [r[0] for r in conn.execute(select(s.c.msisdn).where(s.c.msisdn.in_(numbers)).order_by(s.c.msisdn).with_for_update())]
+
+
+def _lowest_after(ledger: Sequence[tuple[datetime, str, int, int, dict[str, Any] | None]]) -> list[tuple[int, datetime] | None]:
+    """For each place in a line's ledger (oldest first), how far the balance goes down, at its lowest, over the
+    entries booked after it that are settled (stored entries and the file's earns; the file's other redemptions
+    are checked at their own place), and the instant of that entry; None: no such entry after it."""
+    out: list[tuple[int, datetime] | None] = [None] * len(ledger)
+    low: tuple[int, datetime] | None = None
+    for i in range(len(ledger) - 1, -1, -1):
+        out[i] = low
+        at, _eid, pts, _line, new = ledger[i]
+        settled = 0 if new is not None and pts < 0 else pts
+        # the lowest change from just before entry i: its own, or its own and then the lowest after it
+        low = (settled, at) if low is None or low[0] >= 0 else (settled + low[0], low[1])
+    return out
 
 
 def _loyalty_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
