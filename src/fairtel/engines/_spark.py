@@ -214,6 +214,12 @@ class SparkEngine:
         self._spark = spark
         self._own = spark is None
         self._master = master
+        if lake_uri is not None and not urlparse(lake_uri).scheme:
+            # Spark reads a bare path on its default file system (HDFS on most clusters, the local disk in local
+            # mode): which one it is decides whether the period's lock, the exchange and the manifests apply, so
+            # the address must say it
+            raise ConfigError(f"the lake address {lake_uri!r} names no file system: give it as a URI, "
+                              f"file://{Path(lake_uri).absolute()} for a disk of this machine, or hdfs://…, s3a://…")
         self._lake_uri = lake_uri
         self._groups = groups
         self._conf = dict(conf or {})
