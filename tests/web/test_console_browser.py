@@ -80,7 +80,7 @@ def test_agent_takes_a_complaint_opens_the_customer_and_refunds(browser: Any, li
     assert page.inner_text(".flash") == "Never billed: nothing to refund, the finding is closed."
     assert page.locator("#finding-fnd-1").count() == 0  # gone from the open queue
     page.goto(f"{live_server}/findings?status=resolved")
-    assert "not_billed" in page.inner_text("#finding-fnd-1 .status")
+    assert "not billed" in page.inner_text("#finding-fnd-1 .status")
     # back at the desk: the complaint was acknowledged when taken; it is long overdue; the agent resolves it
     page.goto(f"{live_server}/desk")
     row = page.locator("#complaint-cmp-1")

@@ -1524,21 +1524,36 @@ def _move(acc: Access, r: Any, to: ComplaintStatus, reason: str, *, note: str | 
 
 def take_complaint(acc: Access, complaint_id: str) -> AssignmentOut:
     """An agent takes a complaint: from now until the assignment expires they may open that customer's data.
-    Taking an opened or reopened complaint acknowledges it."""
+    Taking an opened or reopened complaint acknowledges it. Taken again by the agent holding it, it answers their
+    assignment as it stands: never a second one on the same complaint."""
     acc.require(Permission.COMPLAINT_WRITE)
     r = _complaint_row(acc, complaint_id)
     lifecycle = _lifecycle_of(r)
     if lifecycle == ComplaintStatus.CLOSED.value:
         raise ConflictError(f"complaint {complaint_id} is closed: reopen it first", details={"from": lifecycle})
-    others = _other_handlers(acc, r.complaint_id)
-    aid = acc.assign(r.msisdn, kind="complaint", reference_id=r.complaint_id)
-    if others:  # a colleague takes over (the customer called back, a supervisor passed it on): allowed, and on record
-        acc.audit("complaint.take", audited_text(acc, f"complaint/{r.complaint_id}", r.msisdn), msisdn=r.msisdn,
-                  reason=f"taken while handled by {', '.join(others)}")
+    aid = _own_assignment_on(acc, r.complaint_id)
+    if aid is None:
+        others = _other_handlers(acc, r.complaint_id)
+        aid = acc.assign(r.msisdn, kind="complaint", reference_id=r.complaint_id)
+        if others:  # a colleague takes over (the customer called back, a supervisor passed it on): allowed, and on record
+            acc.audit("complaint.take", audited_text(acc, f"complaint/{r.complaint_id}", r.msisdn), msisdn=r.msisdn,
+                      reason=f"taken while handled by {', '.join(others)}")
     if lifecycle in (ComplaintStatus.OPENED.value, ComplaintStatus.REOPENED.value):
         move_complaint(acc.conn, r.complaint_id, ComplaintStatus.ACKNOWLEDGED, at=acc.now,
                        audit=_audit_as(acc, f"complaint {r.complaint_id}"), policy=acc.sla)
     return _assignment(acc, aid)
+
+
+def _own_assignment_on(acc: Access, complaint_id: str) -> str | None:
+    """The agent's own live assignment resting on the complaint (they filed it for the caller, or took it before):
+    taking it again answers that one rather than opening a second."""
+    t = table_of(AgentAssignment)
+    found = acc.conn.execute(
+        select(t.c.assignment_id).where(t.c.reference_kind == "complaint", t.c.reference_id == complaint_id,
+                                        t.c.agent == acc.principal.username, t.c.released_at.is_(None), t.c.expires_at > acc.now)
+        .order_by(t.c.started_at.desc()).limit(1)
+    ).scalar()
+    return None if found is None else str(found)
 
 
 def _other_handlers(acc: Access, complaint_id: str) -> list[str]:

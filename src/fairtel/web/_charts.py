@@ -20,7 +20,17 @@ def _fmt(v: float) -> str:
     return f"{v:g}" if v == int(v) else f"{v:.1f}"
 
 
-def bar_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: int = 220, color: str = PALETTE[0]) -> Markup:
+def _open(width: int, height: int, title: str) -> str:
+    """The ``<svg>`` start tag: it scales to its box by its ``viewBox`` (the stylesheet caps its width), and is named
+    for a screen reader by ``title`` (its ``aria-label``: each point's ``<title>`` names that point)."""
+    name = f' aria-label="{escape(title)}"' if title else ""
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'preserveAspectRatio="xMidYMid meet" role="img"{name}>')
+    return head
+
+
+def bar_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: int = 220, color: str = PALETTE[0],
+              title: str = "") -> Markup:
     """Vertical bars with their values and labels; negative values hang below the axis."""
     if not points:
         return Markup("")
@@ -32,7 +42,7 @@ def bar_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: 
     step = (width - pad_l - pad_r) / len(points)
     bar_w = max(4.0, step * 0.7)
     zero_y = pad_t + plot_h * hi / span
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
+    out = [_open(width, height, title)]
     out.append(f'<line x1="{pad_l}" y1="{zero_y:.1f}" x2="{width - pad_r}" y2="{zero_y:.1f}" stroke="#718096" stroke-width="1"/>')
     for i, (label, v) in enumerate(points):
         x = pad_l + i * step + (step - bar_w) / 2
@@ -50,19 +60,20 @@ def bar_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: 
     return Markup("".join(out))
 
 
-def line_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: int = 220, color: str = PALETTE[1]) -> Markup:
+def line_chart(points: Sequence[tuple[str, float]], *, width: int = 460, height: int = 220, color: str = PALETTE[1],
+               title: str = "") -> Markup:
     """A line over ordered labels (e.g. months), with a dot and value at each point."""
     if not points:
         return Markup("")
     if len(points) == 1:
-        return bar_chart(points, width=width, height=height, color=color)
+        return bar_chart(points, width=width, height=height, color=color, title=title)
     pad_l, pad_r, pad_t, pad_b = 28, 28, 18, 40
     vals = [v for _, v in points]
     hi, lo = max(0.0, *vals), min(0.0, *vals)
     span = (hi - lo) or 1.0
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     xy = [(pad_l + plot_w * i / (len(points) - 1), pad_t + plot_h * (hi - v) / span) for i, v in enumerate(vals)]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
+    out = [_open(width, height, title)]
     zero_y = pad_t + plot_h * hi / span
     out.append(f'<line x1="{pad_l}" y1="{zero_y:.1f}" x2="{width - pad_r}" y2="{zero_y:.1f}" stroke="#718096" stroke-width="1"/>')
     out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in xy)}"/>')

@@ -6,12 +6,13 @@ user's behalf."""
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pyarrow.parquet as pq
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -19,6 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fairtel.api import (
     ApiOptions,
@@ -58,6 +61,8 @@ from fairtel.web._i18n import (
     error_text,
     line_kind,
     note_text,
+    problem_field,
+    problem_text,
     region_text,
     resolution_text,
     translate,
@@ -104,6 +109,19 @@ def from_elsewhere(request: Request) -> bool:
 def flash_key(msg: str | None) -> str | None:
     """Only the console's own confirmations are shown: a link cannot put words of its own on a page."""
     return msg if msg is not None and msg.endswith("_ok") and (msg in TEXT or msg in CARE_WORDS) else None
+
+
+def here_of(request: Request) -> str:
+    """The page's path with its query (less a flash message): where switching language comes back to, the same view
+    (a findings filter, a page of usage) in the other language."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "msg"]
+    return request.url.path + ("?" + urlencode(query) if query else "")
+
+
+def same_site(target: str) -> bool:
+    """A path on this site to send the browser back to: not ``//host`` or ``/\\host`` (which browsers read as
+    another site), nor one carrying control characters."""
+    return target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable()
 
 
 def _same(a: str, b: str) -> bool:
@@ -236,6 +254,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "my_assignments": ("Customers you are handling", "您正在处理的客户"),
     "expires": ("until", "有效至"),
     "release": ("Release", "结束处理"),
+    "acknowledge": ("Acknowledge", "确认受理"),
     "handling_banner": ("You see this customer because you are handling {kind} {ref}.", "您正在处理该客户的{kind} {ref}。"),
     "filed_ok": ("Complaint recorded: you are handling the customer now.", "投诉已登记，您已开始处理该客户。"),
     "credited_ok": ("Complaint resolved: the credit goes on the next bill.", "投诉已解决，退款将在下期账单中抵扣。"),
@@ -248,6 +267,11 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "ev_verdict": ("consent gate", "同意核验"), "ev_period": ("period", "账期"), "ev_policy": ("cap", "封顶"),
     "ev_subscription_id": ("subscription", "订购"), "ev_duplicate_of": ("repeats", "重复于"),
     "error_code": ("Code:", "错误代码："),
+    "finding_take_first": ("Take this customer's complaint or ticket first: agents refund or dismiss while handling the customer.",
+                           "请先受理该客户的投诉或工单：客服仅在处理该客户期间可退款或驳回。"),
+    "dismiss_reason": ("Why dismiss (at least 3 characters)", "驳回原因（至少 3 个字）"),
+    "offer_choice": ("Offer to order", "选择要订购的业务"),
+    "problems": ("What to correct:", "请修改："),
     "page_denied": ("You may not see this page, or this customer: agents see a customer while handling their complaint or ticket.",
                     "您无权查看此页面或该客户的资料：客服仅在处理其投诉或工单期间可查看。"),
 }
@@ -324,7 +348,9 @@ class Console:
             t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
             code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
             error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
-            resolution=lambda r: resolution_text(r, lang), lang=lang, who=who, path=request.url.path, csrf=self.csrf(request),
+            resolution=lambda r: resolution_text(r, lang), problem_field=lambda f: problem_field(f, lang),
+            problem_text=lambda m: problem_text(m, lang), lang=lang, who=who, path=request.url.path, here=here_of(request),
+            csrf=self.csrf(request),
             msg=flash_key(request.query_params.get("msg")), **data,
         )
         return HTMLResponse(html, status_code=status_code)
@@ -388,7 +414,7 @@ def _routes(c: Console) -> APIRouter:
     @r.get("/lang/{lang}")
     def set_lang(request: Request, lang: str) -> Response:
         back = request.query_params.get("next") or "/"
-        resp = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
+        resp = RedirectResponse(back if same_site(back) else "/", status_code=303)
         if lang in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", secure=c.secure_cookies(request))
         return resp
@@ -437,7 +463,8 @@ def _routes(c: Console) -> APIRouter:
     @r.get("/findings")
     def findings(request: Request, status: str | None = "open") -> Response:
         return c.page(request, lambda acc, _w: c.render(request, "findings.html", page=ops.list_findings(acc, status=status or None, limit=200),
-                                                        status=status or "", details=FINDING_DETAILS, catalog=svc.catalog()))
+                                                        status=status or "", details=FINDING_DETAILS, catalog=svc.catalog(),
+                                                        handling=set(acc.assignments()) if acc.role is Role.AGENT else set()))
 
     @r.post("/findings/{finding_id}/refund")
     def refund(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
@@ -456,7 +483,8 @@ def _routes(c: Console) -> APIRouter:
             # the bills a credit may go against, of each customer handled with a complaint still to resolve
             owed = sorted({x.msisdn for x in page.items if x.msisdn in handling and x.lifecycle not in _cases.SETTLED})
             bills = {m: ops.list_bills(acc, m, limit=6).items for m in owed}
-            return c.render(request, "desk.html", page=page, assignments=mine, handling=handling, bills=bills,
+            held = {a.reference_id for a in mine if a.reference_kind == "complaint"}  # the complaints the agent holds
+            return c.render(request, "desk.html", page=page, assignments=mine, handling=handling, held=held, bills=bills,
                             credit_key=new_id("crd"), channels=COMPLAINT_CHANNELS, categories=[k.value for k in ComplaintCategory])
 
         return c.page(request, build)
@@ -757,4 +785,39 @@ def create_console(
     console = Console(api.state.services)
     api.include_router(_routes(console))
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _console_errors(api, console)
     return api
+
+
+class NoSuchPage(FairtelError):
+    """A console URL with no page: what its error page (404) says."""
+
+    code = "page_not_found"
+
+
+class NotAPage(FairtelError):
+    """A console URL only a form posts to, opened as a page: what its error page (405) says."""
+
+    code = "method_not_allowed"
+
+
+def _console_errors(api: FastAPI, console: Console) -> None:
+    """A browser asking for a console URL that has no page (404), or opening one only a form posts to (405), gets the
+    console's error page in the reader's language, with its header and a way back; the API's paths, and a client
+    that does not ask for HTML, keep the API's JSON error."""
+    answer = api.exception_handlers[StarletteHTTPException]
+
+    async def page_or_json(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        html = "text/html" in request.headers.get("accept", "").lower()
+        if not html or exc.status_code not in (404, 405) or request.url.path.startswith(("/api/", "/static/")) or request.url.path == "/api":
+            result = answer(request, exc)
+            return await result if inspect.isawaitable(result) else result
+        error = (NoSuchPage("There is no such page in the console: choose one from the menu.") if exc.status_code == 404
+                 else NotAPage("This address is not a page: it takes a form's button. Go back and use the page's buttons."))
+        page = await run_in_threadpool(console.render, request, "error.html", status_code=exc.status_code, error=error)
+        if exc.headers:  # a 405's Allow
+            page.headers.update(exc.headers)
+        return page
+
+    api.exception_handlers[StarletteHTTPException] = page_or_json

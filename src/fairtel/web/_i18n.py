@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fairtel.rating._explain import VERDICT_WORDS
+
 LANGUAGES = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
@@ -322,6 +324,11 @@ CODES: dict[str, tuple[str, str]] = {
     "en": ("English", "英文"),
 }
 
+# the consent gate's verdicts (a finding's evidence), in the words the rating explanation uses for them; a code
+# the table above words already (a finding kind of the same name) keeps its words
+for _code, (_zh, _en) in VERDICT_WORDS.items():
+    CODES.setdefault(_code, (_en, _zh))
+
 # The API's notes for what is not available yet (fixed sentences), in Chinese.
 NOTES_ZH: dict[str, str] = {
     "no complaints or no active subscribers yet": "暂无投诉或在用用户",
@@ -363,6 +370,9 @@ ERRORS_ZH: dict[str, str] = {
     "fraud_case_transition": "该欺诈案件已有决定，无法再次处理。",
     "database_unavailable": "数据库暂时无法连接，请稍后再试。",
     "request_too_large": "提交的内容过长。",
+    "time_invalid": "账期或时间格式有误：账期应写作 YYYY-MM（例如 2026-09）。",
+    "method_not_allowed": "该地址不能直接打开，请使用页面上的按钮或链接。",
+    "page_not_found": "没有这个页面，请从导航栏进入。",
 }
 ERROR_ZH_OTHER = "请求未能完成，请稍后再试或联系管理员。"
 
@@ -387,6 +397,7 @@ RESOLUTION_REASONS_ZH: dict[str, str] = {
     "one-ring scam call received while roaming": "漫游期间接听“响一声”诈骗来电产生的费用",
 }
 RESOLUTION_OUTCOMES_ZH: dict[str, str] = {"refunded": "已退款", "not_billed": "未计费", "dismissed": "已驳回"}  # before the colon
+RESOLUTION_OUTCOMES_EN: dict[str, str] = {"refunded": "refunded", "not_billed": "not billed", "dismissed": "dismissed"}
 
 
 # China's provincial-level divisions: the register's region codes (pinyin, as ``synth`` and operators' files write
@@ -421,11 +432,57 @@ def error_text(code: str, message: str, lang: str) -> str:
     return ERRORS_ZH.get(code, ERROR_ZH_OTHER)
 
 
+# The fields a form's problem names (``Problem.field``), in words: (en, zh). A field not listed shows as named.
+PROBLEM_FIELDS: dict[str, tuple[str, str]] = {
+    "amount": ("Amount", "金额"), "msisdn": ("Number", "号码"), "period": ("Period", "账期"), "text": ("Text", "内容"),
+    "category": ("Category", "类别"), "channel": ("Channel", "渠道"), "bill_id": ("Bill", "账单"), "note": ("Note", "备注"),
+    "reason": ("Reason", "原因"), "code": ("Code", "验证码"), "message": ("Message", "消息"), "record_id": ("Record", "话单号"),
+    "actor": ("Actor", "操作人"), "action": ("Action", "操作"), "offer_id": ("Offer", "业务"),
+}
+
+# What a problem says (``Problem.message``, in English), in Chinese: the English pattern, the Chinese with its values
+# put back in order. A message not matched shows as written, after its field's name.
+PROBLEM_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"between (\S+) and (\S+)"), "应在 {0} 到 {1} 之间"),
+    (re.compile(r"not an amount in (\w+): .*", re.S), "不是有效的金额（{0}），请填写数字，最多两位小数"),
+    (re.compile(r"the customer's number is required"), "请填写客户号码"),
+    (re.compile(r"not a subscriber number: write its digits, from the country code \((\d+)\) or as dialled at home \((\d+)\)"),
+     "不是有效的用户号码：请填写数字，从国家码写起（如 {0}）或按国内拨号方式（如 {1}）"),
+    (re.compile(r"empty message"), "请输入内容"),
+    (re.compile(r"longer than (\d+) characters"), "不能超过 {0} 个字"),
+    (re.compile(r"String should have at most (\d+) characters?"), "不能超过 {0} 个字"),
+    (re.compile(r"String should have at least (\d+) characters?"), "至少 {0} 个字"),
+    (re.compile(r"Field required"), "必填"),
+)
+
+
+def problem_field(field: str | None, lang: str) -> str:
+    """The field a problem is about, in the reader's language (``amount`` → 金额 / Amount)."""
+    if not field:
+        return ""
+    pair = PROBLEM_FIELDS.get(field.rsplit(".", 1)[-1])
+    return field if pair is None else pair[1] if lang == "zh" else pair[0]
+
+
+def problem_text(message: str, lang: str) -> str:
+    """What is wrong with a field, in the reader's language where the console knows the sentence."""
+    if lang != "zh":
+        return message
+    for pattern, zh in PROBLEM_PATTERNS_ZH:
+        m = pattern.fullmatch(message)
+        if m:
+            return zh.format(*m.groups())
+    return message
+
+
 def resolution_text(resolution: str | None, lang: str) -> str:
     """A finding's resolution (``outcome: reason``, as the API gives it) in the reader's language."""
-    if not resolution or lang != "zh":
-        return resolution or ""
+    if not resolution:
+        return ""
     head, sep, reason = resolution.partition(": ")
+    if lang != "zh":  # the outcome's code in words (``not_billed`` reads "not billed"), the reason as written
+        outcome = RESOLUTION_OUTCOMES_EN.get(head) if sep else None
+        return resolution if outcome is None else f"{outcome}: {reason}"
     outcome = RESOLUTION_OUTCOMES_ZH.get(head) if sep else None
     if outcome is None:
         return resolution
