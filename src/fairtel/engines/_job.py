@@ -61,6 +61,11 @@ def _lines(subscribers: pl.DataFrame, windows: pl.DataFrame | None = None, *, so
                                     what="subscribers")
         return None
     stamps = ("activated_at", "closed_at", "suspended_at", "updated_at")
+    if "suspended_at" not in subscribers.columns and (subscribers["status"].cast(pl.String) == "suspended").any():
+        # without the column every suspended line would hold all its usage, as one suspended since a time not known
+        raise InvalidInputError([Problem(source, None, "suspended_at", "the register has suspended lines but no "
+                                         "suspended_at column: export it with the register (`fairtel` keeps it)")],
+                                what="subscribers")
     cols = [c for c in ("msisdn", "status", *stamps, SUSPENSIONS) if c in subscribers.columns]
     lines = subscribers.select(cols).with_columns(
         pl.col(c).str.to_datetime(time_zone="UTC", time_unit="us")
