@@ -108,6 +108,13 @@ def register(app: typer.Typer) -> None:
                 totals = rate_period(application, per, catalog=catalog, batch_size=batch_size, report=rep)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
+        except Exception as exc:
+            from fairtel.engines._spark import engine_failure  # pyspark itself is not imported by this
+
+            failed = engine_failure(exc)
+            if failed is None:
+                raise
+            raise fail(failed, as_json=as_json) from None
         totals["notes"] = notes
         if as_json:
             print_json(totals)

@@ -102,6 +102,12 @@ class CatalogMissingError(FairtelError):
     code = "catalog_missing"
 
 
+class EngineFailedError(FairtelError):
+    """The rating engine's cluster failed a job (its own error, not fairtel's): the first line of what it said."""
+
+    code = "engine_failed"
+
+
 class DatabaseUnavailableError(FairtelError):
     """The database could not be reached, or the connection to it was lost (a restart, a network fault). The
     message names the database (backend, user, host, port, name), never its password."""

@@ -16,7 +16,8 @@ manifest ``_batch.json`` that online rating reads. On another file system (HDFS,
 cluster) there is no lock nor exchange: each dataset is swapped in with two renames through Hadoop's file
 system, one dataset after the other.
 
-pyspark is an optional dependency (``pip install 'fairtel[spark]'``); it is imported only here.
+pyspark is an optional dependency (the ``spark`` extra: docs/operations.md, "Installing and upgrading"); it is
+imported only here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import polars as pl
 import pyarrow as pa
 
 from fairtel.core.commits import fsync_dir
-from fairtel.core.errors import ConfigError
+from fairtel.core.errors import ConfigError, EngineFailedError
 from fairtel.core.settings import Settings
 from fairtel.core.time import Period
 from fairtel.engines._base import (
@@ -124,6 +125,18 @@ def spark_schema(schema: Schema) -> StructType:
     return struct
 
 
+def engine_failure(exc: BaseException) -> EngineFailedError | None:
+    """``exc`` as one line when Spark or its gateway raised it (a master that cannot be reached, a job whose task
+    failed: hundreds of lines of the JVM's stack otherwise), else None. The lake is left as it was: the job writes
+    to a staging directory swapped in only when it succeeds."""
+    if not type(exc).__module__.startswith(("py4j", "pyspark")):
+        return None
+    text = str(exc).strip()
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return EngineFailedError(f"the Spark job failed: {first[:500]} (the previous rated period is unchanged; the "
+                             "Spark driver's log has the whole error)", details={"error": type(exc).__name__})
+
+
 def spark_session(
     master: str | None = None, *, app_name: str = "fairtel", conf: Mapping[str, str] | None = None
 ) -> SparkSession:
@@ -135,7 +148,9 @@ def spark_session(
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ConfigError("engine=spark needs pyspark: pip install 'fairtel[spark]' (and Java 17 or later)") from exc
+        raise ConfigError("engine=spark needs pyspark (and Java 17 or later): install the spark extra, "
+                          "`uv sync --extra spark` in a checkout or the wheel's `[spark]` (docs/operations.md, "
+                          "Installing and upgrading)") from exc
     builder = SparkSession.builder.appName(app_name)
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
     if master and not submitted:
