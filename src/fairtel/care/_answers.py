@@ -542,8 +542,8 @@ _LOYALTY_REASONS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
 
 
 def loyalty_reason(reason: str, language: str) -> str:
-    """A loyalty ledger entry's reason in the reply's language, where the ledger writes a fixed pattern (the bill run's
-    ``账单积分 YYYY-MM``, a redemption in chat); any other reason as written."""
+    """A loyalty ledger entry's reason in the reply's language, where the ledger holds a fixed pattern (an operator's
+    loyalty file's ``账单积分 YYYY-MM``, a redemption in chat); any other reason as written."""
     for pattern, (zh, en) in _LOYALTY_REASONS:
         m = pattern.match(reason.strip())
         if m:
