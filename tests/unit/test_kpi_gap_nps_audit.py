@@ -52,7 +52,8 @@ def test_fairtel_kpi_counts_the_periods_latest_answer_of_each_respondent() -> No
     report = compute_kpis(
         KpiInputs(period="2026-08", subscribers=2, now=end, survey_answers=answers, start=start, end=end)
     )
-    assert report.nps == {"responses": 2, "promoters": 1, "passives": 0, "detractors": 1, "nps": "0.0"}
+    whole = {"responses": 2, "promoters": 1, "passives": 0, "detractors": 1, "nps": "0.0"}
+    assert report.nps == {**whole, "by_channel": {"sms": whole}}
     # scores given bare are already one per respondent, and still counted as given
     bare = compute_kpis(KpiInputs(period="2026-08", subscribers=2, now=end, survey_scores=[10, 10, 6]))
     assert bare.nps["responses"] == 3

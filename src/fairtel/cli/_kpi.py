@@ -50,6 +50,7 @@ def print_kpis(report: KpiReport) -> None:
          f"median {r['median_hours']} h, 90 % within {r['p90_hours']} h ({r['settled']} settled; "
          f"{r['reopened']} of {r['terms']} terms begun by a reopening)"],
         ["NPS", f"{_v(n['nps'])} ({n['responses']} answers: {n['promoters']} promoters, {n['detractors']} detractors)"],
+        *[[f"  NPS {channel}", f"{_v(v['nps'])} ({v['responses']} answers)"] for channel, v in n.get("by_channel", {}).items()],
         ["intent recognition", f"{_v(a['recognition_rate'])} ({a['recognised']} of {a['classified']} messages)"],
         [
             "containment",

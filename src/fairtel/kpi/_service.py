@@ -13,9 +13,13 @@
 - how long settling took: median and 90th percentile hours of the terms settled, and the terms begun by a
   reopening (:func:`resolution_times`);
 - NPS of the month's survey answers, once per respondent: each subscriber's latest answer of the month
-  (``care.respondent_scores``), as the dashboard counts it;
+  (``care.respondent_scores``), as the dashboard counts it, and per channel the answers came through
+  (:func:`nps_figures`);
 - the assistant: intent recognition rate (messages the intent engine judged that got an in-scope intent at
-  or above the confidence threshold), containment (conversations closed without a human) and hand-off rate;
+  or above the confidence threshold), containment (conversations closed without a human) and hand-off rate.
+  The recognition rate is coverage, not accuracy: live turns carry no labels, so a wrong intent counts as
+  recognised and a rightly rejected out-of-scope message as a miss; the engine's accuracy is measured apart,
+  on labelled held-out messages (``bench/eval_intents.py``, docs/assistant.md);
 - unexplained-charge findings (:func:`unexplained_findings`: the charge kinds only), the amount at stake, the
   amount still at risk (:func:`amount_at_risk`), and the refunds made;
 - rating timeliness: the share of records rated within 15 minutes of arrival, when rated data carries both
@@ -36,7 +40,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, SurveyAnswer, nps, resolve_due
-from fairtel.care._surveys import respondent_scores
+from fairtel.care._surveys import latest_answers
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
 
@@ -315,7 +319,9 @@ def assistant_figures(
     turns: Sequence[Mapping[str, Any]], *, oos_label: str = "out_of_scope", threshold: float = 0.0
 ) -> dict[str, Any]:
     """Recognition: of the messages the intent engine judged, the share given an in-scope intent with
-    confidence ≥ ``threshold``. Containment: conversations that never reached a human."""
+    confidence ≥ ``threshold``, right or wrong (coverage: the turns carry no true intent, so this is no
+    accuracy; with ``threshold`` 0 and an engine that rejects nothing it is 1). Containment: conversations that
+    never reached a human."""
     judged = [t for t in turns if t.get("classified")]
     recognised = [
         t for t in judged
@@ -416,6 +422,19 @@ class KpiReport:
         }
 
 
+def nps_figures(inputs: KpiInputs) -> dict[str, Any]:
+    """NPS of the period: each respondent's latest answer of the period once (with ``survey_scores`` as given),
+    and ``by_channel``: the same answers' NPS per channel they came through (each respondent in the channel of their
+    latest answer, so the channels add up to the whole; scores given without answers have no channel)."""
+    answers = latest_answers(a for a in inputs.survey_answers if _within(a.answered_at, inputs.start, inputs.end))
+    out = nps([*inputs.survey_scores, *(a.score for a in answers)]).to_dict()
+    channels: dict[str, list[int]] = {}
+    for a in answers:
+        channels.setdefault(a.channel, []).append(a.score)
+    out["by_channel"] = {c: nps(scores).to_dict() for c, scores in sorted(channels.items())}
+    return out
+
+
 def compute_kpis(
     inputs: KpiInputs, *, sla: SlaPolicy = DEFAULT_SLA, oos_label: str = "out_of_scope", threshold: float = 0.0
 ) -> KpiReport:
@@ -433,8 +452,7 @@ def compute_kpis(
         subscribers=inputs.subscribers,
         complaints=complaint_rates(inputs.complaints, inputs.subscribers, start=inputs.start, end=inputs.end),
         sla=attainment,
-        nps=nps([*inputs.survey_scores, *respondent_scores(
-            a for a in inputs.survey_answers if _within(a.answered_at, inputs.start, inputs.end))]).to_dict(),
+        nps=nps_figures(inputs),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),
         charges=charge_figures(inputs.findings, inputs.refunds, inputs.currency),
         rating_timeliness=rating_timeliness(inputs.timeliness),
