@@ -43,12 +43,12 @@ def test_a_bill_run_names_the_partial_sessions_of_its_period_still_waiting(home:
     assert as_json(home, "bill", "reconcile", "--period", P)["usage"]["partial_sessions_waiting"] == 1
 
 
-def test_issuing_on_a_home_with_no_register_or_no_catalog_is_refused(tmp_path: Path) -> None:
+def test_issuing_on_a_home_with_no_register_is_refused(tmp_path: Path) -> None:
     typo = tmp_path / "no-such-home"
     result = runner.invoke(cli(), ["bill", "--period", P, "--issue", "--home", str(typo), "--json"])
     assert result.exit_code == 2, result.output
     error = json.loads(result.stdout)["error"]
-    assert error["code"] == "not_found" and "no catalog in the home" in error["message"]
+    assert error["code"] == "not_found" and "no subscribers in the home" in error["message"]
     assert "0 bill(s)" not in result.output
 
     app = bootstrap(load_settings(home=typo))  # a catalog, but no subscriber register

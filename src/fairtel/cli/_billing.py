@@ -1271,11 +1271,7 @@ def register(app: typer.Typer) -> None:
 
                 with application.db.connect() as conn:
                     stored = current_catalog_text(conn) is not None
-                if issue and not stored:  # bills priced by the demo catalog are issued for good: never by default
-                    raise NotFoundError(
-                        f"no catalog in the home {application.settings.home}: no bills issued. Is the home the right "
-                        "one (--home, FAIRTEL_HOME)? Load the operator's catalog (`fairtel load DIR`) or name one with "
-                        "--catalog", details={"period": period, "home": str(application.settings.home)})
+                # without one: outside development refused (``catalog_missing``), in development the demo's, said
                 catalog = home_catalog(application, None, notes)
                 # no catalog in the home: the demo catalog priced the bills, and they name its version
                 text = None if stored else default_catalog_path().read_text(encoding="utf-8")
