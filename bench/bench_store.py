@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -111,6 +112,8 @@ def bench_lake(d: Path) -> None:
 
 
 def main() -> None:
+    # no options (the environment variables in the docstring set the sizes): --help prints the docstring
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         subs, consent = write_inputs(d)

@@ -7,6 +7,8 @@ activity below half the observed). Prints:
 
 - the validation figures: the model trained on the earlier cut(s), scored on the latest labelled cut, with
   F1, precision and recall at its threshold (chosen by ``--threshold``, ``THRESHOLD_RULES``);
+- the final model's own out-of-fold figures on its training rows (inner folds keep each subscriber's cuts on
+  one side);
 - how the usage-based label agrees with truth/churners.jsonl at the validation cut;
 - the share of injected churners among the top decile of the final scores (and their ROC-AUC against truth).
 
@@ -66,6 +68,10 @@ def main() -> int:
           f"({c['positives_validation']} churned)")
     print(f"time-based validation: ROC-AUC {v.roc_auc:.4f}  PR-AUC {v.pr_auc:.4f}  top-decile lift {v.top_decile_lift:.2f}")
     rule = c["threshold"]
+    oof = warning.model.meta["out_of_fold"]
+    grouped = warning.model.meta.get("fold_groups")
+    print(f"final model's inner out-of-fold figures ({'folds grouped by ' + grouped['column'] if grouped else 'rows split'}): "
+          f"ROC-AUC {oof['roc_auc']:.4f}  PR-AUC {oof['pr_auc']:.4f}  F1 {oof['f1']:.4f}")
     print(f"threshold ({rule['rule']}; validated with: {rule.get('validated', 'the out-of-fold threshold')}): at the "
           f"validation cut threshold {v.threshold:.4f}, F1 {v.f1:.4f}, precision {v.precision:.4f}, recall {v.recall:.4f}; "
           f"scoring threshold {rule['threshold']:.4f}" + (f", flag share {rule['share']:.2%}" if "share" in rule else ""))

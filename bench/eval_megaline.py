@@ -14,6 +14,7 @@ Prints how many user-month-plan totals agree to the cent, the users who would sa
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,8 @@ def independent() -> pl.DataFrame:
 
 
 def main() -> int:
+    # no options (the environment variables in the docstring set the sizes): --help prints the docstring
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     if not DATA.is_dir():
         print(f"Megaline data not found at {DATA}")
         return 1

@@ -3,6 +3,7 @@ figures. Sizes come from FAIRTEL_BENCH_RECORDS (default: each script's own, usua
 
     python bench/run_all.py            # benchmarks
     python bench/run_all.py --eval     # model evaluations on ../shared/data
+    python bench/run_all.py ingest     # only the scripts whose names contain one of the words given
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     prefix = "eval_" if "--eval" in argv else "bench_"
     only = [a for a in argv if not a.startswith("--")]
     scripts = sorted(p for p in HERE.glob(f"{prefix}*.py") if not only or any(o in p.name for o in only))

@@ -403,10 +403,13 @@ def _frame(data: ChurnData, act: Activity, cut: date, window: ChurnWindow, *, la
 def _train(frame: pl.DataFrame, options: TrainOptions | None, progress: Progress | None, step: str,
            currency: str = "CNY") -> TabularModel:
     """The scorer, keeping each numeric feature's usual range (10th to 90th percentile of the training rows):
-    a reason calls a value high or low only outside it, and states one within it beside the typical value."""
+    a reason calls a value high or low only outside it, and states one within it beside the typical value. The
+    training rows stack several cuts of the same subscribers, so its inner folds keep each subscriber's rows on one
+    side (grouped by ``msisdn``): otherwise its early stopping, calibration and out-of-fold threshold would be fitted
+    on scores of subscribers the fold's model had seen at another cut."""
     return train_model(frame, label=LABEL, id_column=ROW_ID, exclude=_NOT_FEATURES, options=options, task=TASK,
                        phrasebook=churn_warning_phrases(currency), source="churn features", progress=progress,
-                       step=step, ranges=True)
+                       step=step, ranges=True, groups="msisdn")
 
 
 # The fits report their folds as steps of their own: one name would count all against the total of one.

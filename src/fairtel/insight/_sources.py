@@ -11,7 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-from fairtel.core.errors import NotFoundError
+from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.time import parse_rfc3339
 
 _USAGE = ("record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
           "peer", "roaming_country")
@@ -21,11 +22,60 @@ def _instant(col: str) -> pl.Expr:
     return pl.col(col).str.to_datetime(time_zone="UTC", time_unit="us")
 
 
+# The instants of a subscribers file (docs/formats.md): ``activated_at`` is required, the others may be empty.
+_SUBSCRIBER_INSTANTS = ("activated_at", "closed_at", "suspended_at")
+# RFC 3339 with its offset, as ``parse_rfc3339`` takes it (a naive time is refused, not read as UTC)
+_RFC3339 = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+            r"([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
+
+
+def _why_not_instant(text: str) -> str:
+    try:
+        parse_rfc3339(text)
+    except FairtelError as exc:
+        return exc.message
+    return f"outside the range of instants that can be read (UTC years 1-9999): {text!r}"
+
+
+def _subscriber_instants(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """``frame`` with each of its instant columns read as UTC timestamps, an empty value as null. Raises
+    ``InvalidInputError`` naming the file, line and field of every value that is not an RFC 3339 timestamp with
+    its offset, and of every empty ``activated_at`` (one record a line: the header is line 1)."""
+    problems: list[Problem] = []
+    if "activated_at" not in frame.columns:
+        problems.append(Problem(str(path), 1, "activated_at", "required column is missing", "missing_field"))
+    parsed: list[pl.Expr] = []
+    for col in (c for c in _SUBSCRIBER_INSTANTS if c in frame.columns):
+        text = pl.col(col).str.strip_chars()
+        text = pl.when(text == "").then(None).otherwise(text)
+        value = (
+            pl.when(text.str.contains(_RFC3339))
+            .then(text.str.replace(r"^(.{10})[Tt ]", "${1}T").str.replace(r"[Zz]$", "+00:00"))
+            .otherwise(None)
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", time_unit="us", strict=False)
+        )
+        checked = frame.select(text.alias("text"), value.alias("value")).with_row_index("i")
+        bad = checked.filter(pl.col("text").is_not_null() & pl.col("value").is_null())
+        problems += [Problem(str(path), i + 2, col, _why_not_instant(t), "bad_timestamp")
+                     for i, t in bad.select("i", "text").iter_rows()]
+        if col == "activated_at":
+            empty = checked.filter(pl.col("text").is_null())["i"]
+            problems += [Problem(str(path), i + 2, col, "required value is empty", "missing_field") for i in empty]
+        parsed.append(value.alias(col))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, _SUBSCRIBER_INSTANTS.index(p.field or "activated_at")))
+        raise InvalidInputError(problems, what=str(path))
+    return frame.with_columns(parsed)
+
+
 def read_subscribers_csv(path: Path) -> pl.DataFrame:
+    """The subscribers file, every field as text but its instants (``activated_at``, and ``closed_at`` and
+    ``suspended_at`` when the file has them), which are UTC timestamps; an empty ``closed_at`` or
+    ``suspended_at`` is null."""
     if not path.is_file():
         raise NotFoundError(f"{path}: subscribers file not found")
     frame = pl.read_csv(path, infer_schema=False)
-    return frame.with_columns(_instant("activated_at").alias("activated_at"))
+    return _subscriber_instants(frame, path)
 
 
 def read_events_jsonl(paths: list[Path]) -> pl.DataFrame | None:

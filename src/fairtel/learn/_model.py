@@ -1,7 +1,7 @@
 """A calibrated LightGBM (+ linear) scorer for any labelled table, with its threshold and reasons.
 
 Training, on the given rows only:
-1. stratified K folds: LightGBM with early stopping picks the number of trees (mean validation curve over
+1. stratified K folds (whole groups of rows, when the rows have ``groups``): LightGBM with early stopping picks the number of trees (mean validation curve over
    folds, as ``lightgbm.cv`` does) and gives out-of-fold scores; a logistic regression gives its own. With
    ``search`` (the default) a second, wider tree shape is run on the same folds and the shape with the lower
    mean validation log-loss is kept: a data-driven choice made on the training rows only;
@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.learn._calibration import Calibration, CalibrationKind, fit_calibration
@@ -596,23 +596,41 @@ def train_model(
     positive: str | None = None,
     step: str = "training folds",
     ranges: bool = False,  # keep each numeric feature's usual range (meta["ranges"], see ``_ranges``) for the reasons
+    groups: str | None = None,
 ) -> TabularModel:
     """``positive``: the label value of the event class when the caller has decided it (cross-validation
     does, so that every fold scores the same class); otherwise inferred from the label values. ``step``: the
     name this fit's progress is reported under, its total the fit's own; a caller that fits more than one
-    model under one progress sink names each fit apart, or the counts of all would run against one total."""
+    model under one progress sink names each fit apart, or the counts of all would run against one total.
+    ``groups``: a column whose equal values mark rows of one unit (a subscriber seen at several dates); the
+    inner folds then keep each unit's rows on one side (``StratifiedGroupKFold``), so that no out-of-fold score,
+    nor the early stopping, blend, calibration and threshold fitted on them, comes from a model that saw the same
+    unit. Name it in ``exclude`` too unless it is meant as a feature. Without it every row is a unit of its own."""
     opts = options or TrainOptions()
     spec = infer_spec(frame, label=label, id_column=id_column, exclude=exclude, source=source, positive=positive)
     n_before = frame.height
     frame = _labelled(frame, spec.label, source)
     x, y = spec.matrix(frame, source=source), spec.labels(frame, source=source)
     n_pos = int(y.sum())
-    folds = max(2, min(opts.folds, n_pos, len(y) - n_pos))
-    if n_pos < 2 or len(y) - n_pos < 2 or len(y) < 20:
-        raise InvalidInputError([Problem(source, None, spec.label, f"too few rows to train ({len(y)} rows, {n_pos} positive)")], what=source)
-    warnings = _few_rows_warnings(spec, n_pos, len(y) - n_pos, opts.folds, folds)
+    unit = _group_codes(frame, groups, source) if groups is not None else None
+    # the folds are cut down to the units (rows, or groups) of the rarer class
+    pos_units = n_pos if unit is None else len(np.unique(unit[y == 1]))
+    neg_units = len(y) - n_pos if unit is None else len(np.unique(unit[y == 0]))
+    by_rows = max(2, min(opts.folds, n_pos, len(y) - n_pos))
+    folds = max(2, min(by_rows, pos_units, neg_units))
+    if n_pos < 2 or len(y) - n_pos < 2 or len(y) < 20 or pos_units < 2 or neg_units < 2:
+        what = "" if unit is None else f", {pos_units} values of {groups!r} with a positive row"
+        raise InvalidInputError([Problem(source, None, spec.label,
+                                         f"too few rows to train ({len(y)} rows, {n_pos} positive{what})")], what=source)
+    warnings = _few_rows_warnings(spec, n_pos, len(y) - n_pos, opts.folds, by_rows)
+    if folds < by_rows:
+        warnings.append(f"only {min(pos_units, neg_units)} values of {groups!r} have rows of the rarer class in "
+                        f"{spec.label!r}: {folds} folds instead of {by_rows} (each fold keeps a value's rows together)")
     cat = spec.categorical_indices
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y))
+    if unit is None or len(np.unique(unit)) == len(y):  # a group a row: the rows' own folds, as without groups
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y))
+    else:
+        splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x, y, unit))
     shapes = opts.shapes()
     total = len(splits) * len(shapes) + 1
     # 1. trees: each candidate shape on the same inner folds; the lower mean validation log-loss wins.
@@ -651,6 +669,7 @@ def train_model(
                     "feature_fraction": r.opts.feature_fraction, "best_round": r.best_round,
                     "logloss": round(r.logloss, 6), "chosen": r is chosen} for r in runs],
         "out_of_fold": validation.to_dict(),
+        **({"fold_groups": {"column": groups, "groups": len(np.unique(unit))}} if unit is not None else {}),
         "warnings": warnings,
         "lightgbm": lgb.__version__,
         "python": platform.python_version(),
@@ -672,6 +691,16 @@ def train_model(
         meta=meta,
         training_rows=TrainingRows.of(frame, x, y, spec.id_column),
     )
+
+
+def _group_codes(frame: pl.DataFrame, column: str, source: str) -> npt.NDArray[np.int64]:
+    """One integer a row, equal for rows with the same value of ``column`` (the units the inner folds keep whole)."""
+    if column not in frame.columns:
+        raise InvalidInputError([Problem(source, None, column, "the column that groups rows is missing")], what=source)
+    if frame[column].null_count():
+        raise InvalidInputError([Problem(source, None, column, "the column that groups rows has empty values")], what=source)
+    codes = frame.select(pl.col(column).rank("dense")).to_series().to_numpy()
+    return codes.astype(np.int64)
 
 
 RANGE_QUANTILES = (0.1, 0.5, 0.9)
