@@ -9,7 +9,8 @@
 2. for each size, ``LocalEngine`` and ``SparkEngine`` (``--master``, default local[N] with N = the machine's
    cores) rate the period (and, with ``--features``, compute the fraud features), each in its own child
    process so memory and JVM state never carry over; every run writes the lake datasets it would in
-   production;
+   production; each run's peak resident memory is reported per process: the driver's Python, and for Spark
+   the JVM and the sum over its Python workers (``tree_peaks``);
 3. Spark's cost against the number of subscriber groups / shuffle partitions on ``--sweep-records`` records;
 4. a written estimate, from the measured per-core throughput, of the cluster needed for 33 billion records a
    day within the 15-minute timeliness target.
@@ -122,10 +123,61 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         summary = engine.features(settings, PERIOD, catalog=catalog, subscribers=subs.select("msisdn", "activated_at"),
                                   ).to_dict()
     seconds = time.perf_counter() - t1
+    jvm_mb, workers_mb = tree_peaks()  # before the session stops: the JVM and its Python workers are still there
     engine.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "startup_s": started, "records": summary["records"], "rss_mb": rss_mb,
+            "jvm_mb": jvm_mb, "workers_mb": workers_mb,
             "groups": summary.get("batches"), "summary": {k: v for k, v in summary.items() if k in ("lines", "rows")}}
+
+
+def tree_peaks() -> tuple[float | None, float | None]:
+    """Peak resident memory (MB) of this process's descendants: the JVM (``java``, which a local-mode Spark driver
+    starts) and the sum over the Python processes under it (Spark's Python workers, alive at the end: Spark
+    reuses them). Each process's own peak (``VmHWM``); (None, None) without descendants (the local engine) or
+    where /proc is not there. psutil finds the descendants when it is installed, else /proc's parent links."""
+    me = os.getpid()
+    try:
+        import psutil
+
+        kids = [p.pid for p in psutil.Process(me).children(recursive=True)]
+    except ImportError:
+        kids = _proc_descendants(me)
+    jvm, workers = None, None
+    for pid in kids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if "VmHWM" not in fields:
+            continue
+        peak = int(fields["VmHWM"].split()[0]) / 1024
+        name = fields.get("Name", "").strip()
+        if name == "java":
+            jvm = max(jvm or 0.0, peak)
+        elif name.startswith("python"):
+            workers = (workers or 0.0) + peak
+    return jvm, workers
+
+
+def _proc_descendants(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])  # after "pid (name) state"
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        for kid in parents.get(todo.pop(), []):
+            out.append(kid)
+            todo.append(kid)
+    return out
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +192,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- report
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def estimate(per_core: float, *, peak: float, overhead: float, cores_per_node: int) -> list[str]:
     need_avg = DAILY_RECORDS / 86_400
     need_peak = need_avg * peak
@@ -164,7 +220,9 @@ def main() -> None:
     ap.add_argument("--sweep", default="2,8,32,128", help="shuffle partitions (= subscriber groups) to sweep")
     ap.add_argument("--base-subscribers", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--batch-size", type=int, default=2_000_000, help="records per subscriber group")
+    ap.add_argument("--batch-size", type=int, default=2_000_000,
+                    help="records per subscriber group (Spark: at least twice --partitions groups, so smaller "
+                         "groups when records / batch size is less)")
     ap.add_argument("--partitions", type=int, default=0, help="Spark shuffle partitions (default: 2 x cores)")
     ap.add_argument("--master", default=f"local[{os.cpu_count() or 2}]")
     ap.add_argument("--driver-memory", default="6g")
@@ -190,8 +248,10 @@ def main() -> None:
               "partitions": partitions}
     spark_rates: list[float] = []
     tasks = ["rate", "features"] if args.features else ["rate"]
-    print(f"\n{'records':>12} {'task':>9} {'engine':>6} {'seconds':>8} {'records/s':>11} {'per core':>9} {'groups':>6} "
-          f"{'peak RSS MB':>11}")
+    print("\npeak resident MB: 'driver' is the driver's Python process (all of the local engine); for Spark 'JVM' is "
+          "the driver's JVM (in local mode also the executor) and 'workers' the sum over its Python workers")
+    print(f"{'records':>12} {'task':>9} {'engine':>6} {'seconds':>8} {'records/s':>11} {'per core':>9} {'groups':>6} "
+          f"{'driver':>7} {'JVM':>7} {'workers':>7}")
     for size in [int(s) for s in args.records.split(",") if s]:
         home = tiled(args.work, base, size)
         for task in tasks:
@@ -202,7 +262,8 @@ def main() -> None:
                 if engine == "spark" and task == "rate":
                     spark_rates.append(per_core)
                 print(f"{r['records']:>12,} {task:>9} {engine:>6} {r['seconds']:>8.1f} {rate:>11,.0f} {per_core:>9,.0f} "
-                      f"{r['groups'] or '':>6} {r['rss_mb']:>11,.0f}   {r['summary']}", flush=True)
+                      f"{r['groups'] or '':>6} {r['rss_mb']:>7,.0f} {_mb(r.get('jvm_mb')):>7} "
+                      f"{_mb(r.get('workers_mb')):>7}   {r['summary']}", flush=True)
     if args.sweep_records:
         home = tiled(args.work, base, args.sweep_records)
         print(f"\nSpark cost against partitions ({args.sweep_records:,} records; groups = shuffle partitions)")

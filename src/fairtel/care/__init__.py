@@ -84,7 +84,16 @@ from fairtel.care._slots import (
     extract_msisdns,
     extract_offer,
 )
-from fairtel.care._surveys import NpsGroup, NpsResult, SurveyAnswer, check_score, nps, nps_group, surveys_due
+from fairtel.care._surveys import (
+    NpsGroup,
+    NpsResult,
+    SurveyAnswer,
+    check_score,
+    detractor_answers,
+    nps,
+    nps_group,
+    surveys_due,
+)
 
 __all__ = [
     "BUILTIN_OOS_LABEL",
@@ -153,6 +162,7 @@ __all__ = [
     "classifier_of",
     "classify_complaint",
     "detect_language",
+    "detractor_answers",
     "escalations",
     "evaluate_intents",
     "extract_countries",

@@ -111,3 +111,11 @@ def surveys_due(complaints: Iterable[Complaint], answered_msisdns: set[str], *, 
     due = [c for c in complaints
            if c.resolved_at is not None and c.resolved_at.astimezone(UTC) >= since and c.msisdn not in answered_msisdns]
     return sorted(due, key=lambda c: ((c.resolved_at or since).astimezone(UTC), c.complaint_id))
+
+
+def detractor_answers(answers: Iterable[SurveyAnswer]) -> list[SurveyAnswer]:
+    """The respondents of one period's ``answers`` whose answer that counts (:func:`latest_answers`) makes them
+    detractors (0–6), as :func:`nps` counts them, the lowest score first, then the earliest answer, then the number:
+    whom to call back. A respondent who scored 3 and then 8 in the period is a passive, not listed."""
+    found = [a for a in latest_answers(answers) if nps_group(a.score) is NpsGroup.DETRACTOR]
+    return sorted(found, key=lambda a: (a.score, a.answered_at.astimezone(UTC), a.msisdn))

@@ -680,5 +680,8 @@ def register(app: typer.Typer) -> None:
                           highlight=False)
 
     _register_lifecycle(sub)
+    from fairtel.cli._surveys import register_followup
+
+    register_followup(sub)
     app.add_typer(sub, name="care")
 

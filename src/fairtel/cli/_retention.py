@@ -3,8 +3,9 @@
 The policy is ``Settings.retention`` (``[retention]`` in fairtel.toml, docs/operations.md#data-retention); what each
 kind covers and what always stays is in ``fairtel.store._retention``. ``plan`` changes nothing; ``apply`` records
 one access-audit row (``retention.apply``, role ``cli``, no subject) naming what it removes and who authorised it,
-committed with the database's changes and before any file is touched, then removes the lake's records and the
-rejects files. A run cut short is finished by the next one (which records its own row); a run with nothing left to
+committed with the database's changes and before any file is touched, then removes the lake's records (usage
+detail, then bill snapshot detail), the rejects files, the outbox's old messages, the old decided fraud cases and an
+old retention call list. A run cut short is finished by the next one (which records its own row); a run with nothing left to
 remove changes nothing but its row.
 """
 
@@ -26,7 +27,7 @@ def _planned(app: Any, now: datetime) -> Any:
 
     with app.db.connect() as conn:
         return plan(conn, app.lake, app.settings.rejects_dir, app.settings.retention, now=now,
-                    timezone=app.settings.timezone)
+                    timezone=app.settings.timezone, home=app.settings.home)
 
 
 def _show(summary: dict[str, Any], *, applied: bool) -> None:
@@ -45,6 +46,24 @@ def _show(summary: dict[str, Any], *, applied: bool) -> None:
                   f"{c['oldest'] or '-'}; {c['kept_for_open_matters']} kept for a matter open", highlight=False)
     console.print(f"conversations: {verb} the words of {t['tickets']} closed tickets ({t['notes']} notes), oldest "
                   f"settled {t['oldest'] or '-'}; {t['kept_for_open_matters']} kept for a matter open", highlight=False)
+    s = summary["billed_snapshot"]
+    console.print(f"bill snapshot detail: {verb} {s['records']} billed records (periods: "
+                  f"{', '.join(p['period'] for p in s['periods']) or 'none'})", highlight=False)
+    for k in s["kept"]:
+        console.print(f"  kept in {k['period']}: {k['records']} billed records of lines with a matter open",
+                      highlight=False)
+    c, v = summary["complaints"], summary["survey_comments"]
+    console.print(f"complaints: {verb} the words of {c['complaints']} settled complaints, oldest settled "
+                  f"{c['oldest'] or '-'}; {c['kept_for_open_matters']} kept for a matter open", highlight=False)
+    console.print(f"survey comments: {verb} {v['comments']} comments, oldest {v['oldest'] or '-'}; "
+                  f"{v['kept_for_open_matters']} kept for a matter open", highlight=False)
+    o, f, r = summary["outbox"], summary["fraud_cases"], summary["retention_list"]
+    console.print(f"outbox: {verb} {o['messages']} messages, oldest {o['oldest'] or '-'}; "
+                  f"{o['kept_for_open_matters']} kept for a matter open", highlight=False)
+    console.print(f"fraud cases: {verb} {f['cases']} decided cases, oldest decided {f['oldest'] or '-'}; "
+                  f"{f['kept_for_open_matters']} kept for a matter open", highlight=False)
+    console.print(f"retention call list: {verb} {r['files']} files ({r['rows']} rows), written {r['written'] or '-'}",
+                  highlight=False)
     matters = summary["open_matters"]
     if matters["lines"]:
         console.print(f"{matters['lines']} lines keep their data for a matter open: {', '.join(matters['matters'])}",
@@ -85,8 +104,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Remove what `retention plan` lists: usage detail, old rejects files, consent events past retention, the
-        words of old closed tickets. Never bills, bill lines or the data of a line with a matter open. Idempotent;
-        recorded in the access audit."""
+        words of old closed tickets and settled complaints, old survey comments, the bill snapshot detail of old
+        periods, old outbox messages, old decided fraud cases and an old retention call list. Never bills, bill
+        lines or the data of a line with a matter open. Idempotent; recorded in the access audit."""
         from fairtel.cli._audit import audit_change
         from fairtel.core.time import utc_now
         from fairtel.store._retention import apply_in_database, apply_in_files
@@ -108,6 +128,8 @@ def register(app: typer.Typer) -> None:
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         summary["applied"] = {"lake_records": done["records"], "rejects_files": done["rejects"],
+                              "snapshot_records": done["snapshot"], "outbox_messages": done["outbox"],
+                              "fraud_cases": done["fraud_cases"], "retention_lists": done["retention_lists"],
                               "audit_request_id": request_id}
         if as_json:
             print_json(summary)

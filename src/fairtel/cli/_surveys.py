@@ -8,7 +8,9 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
@@ -141,3 +143,179 @@ class ImportedIds:
         else:
             self.problems.append(Problem(self.file, line, id_field, f"{row[id_field]!r} appears again (first on line {first[0]})"))
         return False
+
+
+# -- following up: detractors to call back, complainants to ask ---------------------------------------------
+DETRACTOR_COLUMNS = ("msisdn", "line_status", "marketing_refused", "score", "channel", "answered_at", "survey_id",
+                     "open_complaints", "open_tickets", "comment")
+OPEN_COMPLAINT = ("open", "in_progress")  # the coarse statuses of a complaint not settled
+OPEN_TICKET = ("open", "in_progress")
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def detractor_rows(fapp: App, period_key: str) -> dict[str, Any]:
+    """The detractors of a month (``YYYY-MM`` on the operator's clock) to call back: each respondent whose answer
+    that counts in the month's NPS (their latest) scored 0–6, the lowest score first, then the earliest answer.
+    Each row gives the answer (its comment as the command line shows a complaint's words: the line's own number as
+    written, any other number masked, ID-card and bank-card numbers hidden), the line's complaints and trouble
+    tickets not settled, whether the line refuses marketing (``marketing_refused``: call to recover the service,
+    make no offer) and its status in the register. ``detractors`` are the lines in service; ``apart`` the lines
+    closed since, or not in the register (no one to call on them)."""
+    from sqlalchemy import func, select
+
+    from fairtel.api._marketing import opted_out_lines
+    from fairtel.care._surveys import SurveyAnswer, detractor_answers, latest_answers
+    from fairtel.cli._care import _note_shown
+    from fairtel.core.time import Period, zone
+    from fairtel.store import Complaint, Subscriber, Survey, TroubleTicket
+    from fairtel.store._schema import table_of
+
+    period = Period.parse(period_key, fapp.settings.timezone)
+    v, sub = table_of(Survey), table_of(Subscriber)
+    c, t = table_of(Complaint), table_of(TroubleTicket)
+    with fapp.db.connect() as conn:
+        answers = [SurveyAnswer(r.survey_id, r.msisdn, r.score, _aware(r.answered_at), r.channel, r.comment)
+                   for r in conn.execute(select(v).where((v.c.answered_at >= period.start) & (v.c.answered_at < period.end)))]
+        found = detractor_answers(answers)
+        lines = sorted({a.msisdn for a in found})
+        status: dict[str, str] = {}
+        complaints: dict[str, int] = {}
+        tickets: dict[str, int] = {}
+        for lo in range(0, len(lines), 500):
+            chunk = lines[lo:lo + 500]
+            status.update((r.msisdn, r.status) for r in conn.execute(select(sub.c.msisdn, sub.c.status).where(sub.c.msisdn.in_(chunk))))
+            complaints.update((m, n) for m, n in conn.execute(
+                select(c.c.msisdn, func.count()).where(c.c.msisdn.in_(chunk) & c.c.status.in_(OPEN_COMPLAINT)).group_by(c.c.msisdn)))
+            tickets.update((m, n) for m, n in conn.execute(
+                select(t.c.msisdn, func.count()).where(t.c.msisdn.in_(chunk) & t.c.status.in_(OPEN_TICKET)).group_by(t.c.msisdn)))
+        refused = opted_out_lines(conn, lines)
+    home, tz = fapp.settings.home_country, zone(fapp.settings.timezone)
+    rows = [{"msisdn": a.msisdn, "line_status": status.get(a.msisdn), "marketing_refused": a.msisdn in refused,
+             "score": a.score, "channel": a.channel, "answered_at": a.answered_at.astimezone(tz), "survey_id": a.survey_id,
+             "open_complaints": complaints.get(a.msisdn, 0), "open_tickets": tickets.get(a.msisdn, 0),
+             "comment": _note_shown(a.comment, a.msisdn, home)} for a in found]
+    in_service = [r for r in rows if r["line_status"] in ("active", "suspended")]
+    return {"period": period.key, "respondents": len(latest_answers(answers)), "detractors": in_service,
+            "apart": [r for r in rows if r["line_status"] not in ("active", "suspended")]}
+
+
+def _aware(at: datetime) -> datetime:
+    """An instant read back from the database (SQLite gives it back without its offset: UTC)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def write_detractors_csv(rows: list[dict[str, Any]], target: Path) -> None:
+    """The rows as CSV (UTF-8 with a byte-order mark, as spreadsheets read Chinese comments), the columns of
+    ``DETRACTOR_COLUMNS``; instants in RFC 3339."""
+    import csv
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(DETRACTOR_COLUMNS)
+        for r in rows:
+            out.writerow(["" if r[k] is None else r[k].isoformat() if isinstance(r[k], datetime)
+                          else str(r[k]).lower() if isinstance(r[k], bool) else r[k] for k in DETRACTOR_COLUMNS])
+
+
+def due_rows(fapp: App, since: datetime) -> list[dict[str, Any]]:
+    """``care.surveys_due`` over the store: the complaints settled (resolved, or closed) since ``since``, and not
+    reopened after, whose subscriber has answered no survey since ``since``, the earliest settled first."""
+    from sqlalchemy import select
+
+    from fairtel.care._surveys import surveys_due
+    from fairtel.cli._care import sla_of
+    from fairtel.store import Complaint, Survey
+    from fairtel.store._complaints import _record, _stored_events
+    from fairtel.store._schema import table_of
+
+    c, v = table_of(Complaint), table_of(Survey)
+    policy = sla_of(fapp)
+    with fapp.db.connect() as conn:
+        chosen = c.c.closed_at >= since
+        rows = conn.execute(select(c).where(chosen).order_by(c.c.closed_at, c.c.complaint_id)).all()
+        events = _stored_events(conn, select(c.c.complaint_id).where(chosen))
+        complaints = [_record(r, events.get(r.complaint_id, []), policy).lifecycle() for r in rows]
+        answered = {m for (m,) in conn.execute(select(v.c.msisdn).where(v.c.answered_at >= since).distinct())}
+    return [{"complaint_id": x.complaint_id, "msisdn": x.msisdn, "category": x.category.value, "channel": x.channel,
+             "resolved_at": x.resolved_at} for x in surveys_due(complaints, answered, since=since)]
+
+
+def register_followup(sub: typer.Typer) -> None:
+    """``care detractors`` and ``care surveys-due``."""
+    from fairtel.cli._context import app_for
+    from fairtel.cli._ui import console, fail, print_json, table
+
+    @sub.command("detractors")
+    def detractors_cmd(
+        ctx: typer.Context,
+        period: Annotated[str, typer.Option("--period", help="The month, YYYY-MM (operator's clock).")],
+        csv: Annotated[Path | None, typer.Option("--csv", help="Write the list to this CSV file instead.")] = None,
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """The month's detractors to call back (latest answer 0-6, as NPS counts them), lowest score first, with
+        their open complaints and tickets; marketing_refused: recover the service, make no offer. Closed lines
+        apart. Numbers in clear: recorded in the access audit."""
+        from fairtel.cli._audit import audit_shown, plural
+
+        try:
+            fapp = app_for(ctx, home)
+            found = detractor_rows(fapp, period)
+            rows = found["detractors"] + found["apart"]
+            what = plural(len(rows), "detractor") + " of " + found["period"]
+            audit_shown(ctx, fapp, action="survey.detractors", subjects=(r["msisdn"] for r in rows), what=what, to=csv)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if csv is not None:
+            write_detractors_csv(rows, csv)
+            summary = {"period": found["period"], "respondents": found["respondents"], "detractors": len(found["detractors"]),
+                       "apart": len(found["apart"]), "file": str(csv)}
+            if as_json:
+                print_json(summary)
+            else:
+                console.print(f"{summary['detractors']} detractors ({summary['apart']} more on closed lines) of "
+                              f"{summary['respondents']} respondents written to {csv}", highlight=False)
+            return
+        if as_json:
+            print_json(found)
+            return
+
+        def shown(rs: list[dict[str, Any]]) -> list[list[Any]]:
+            return [[r["msisdn"], r["score"], r["channel"], r["answered_at"].isoformat(timespec="minutes"),
+                     r["open_complaints"], r["open_tickets"], "yes" if r["marketing_refused"] else "",
+                     r["comment"] or ""] for r in rs]
+
+        cols = ["msisdn", "score", "channel", "answered", "complaints", "tickets", "no marketing", "comment"]
+        console.print(table(f"Detractors {found['period']}: {len(found['detractors'])} of {found['respondents']} respondents",
+                            cols, shown(found["detractors"])))
+        if found["apart"]:
+            console.print(table("Closed lines, or not in the register", cols, shown(found["apart"])))
+
+    @sub.command("surveys-due")
+    def surveys_due_cmd(
+        ctx: typer.Context,
+        since: Annotated[str, typer.Option("--since", help="Complaints settled since this instant (RFC 3339).")],
+        as_json: JsonOpt = False,
+        home: HomeOpt = None,
+    ) -> None:
+        """Whom to ask for an NPS answer: complaints resolved or closed since --since whose subscriber has not
+        answered a survey since then. Numbers in clear: recorded in the access audit."""
+        from fairtel.cli._audit import audit_shown, plural
+        from fairtel.cli._care import _parse_instant
+
+        try:
+            at = _parse_instant(since, "--since")
+            fapp = app_for(ctx, home)
+            rows = due_rows(fapp, at)
+            audit_shown(ctx, fapp, action="survey.due", subjects=(r["msisdn"] for r in rows),
+                        what=plural(len(rows), "complaint") + " due a survey")
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json({"since": at, "due": rows})
+            return
+        console.print(table(f"Surveys due: {len(rows)}", ["complaint", "msisdn", "category", "channel", "resolved"], [
+            [r["complaint_id"], r["msisdn"], r["category"], r["channel"],
+             r["resolved_at"].isoformat(timespec="minutes") if r["resolved_at"] else ""] for r in rows]))

@@ -15,7 +15,7 @@ import secrets
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -149,6 +149,12 @@ class RetentionSettings(BaseModel):
     rejects_days: int = Field(90, ge=1, le=MAX_RETENTION_MONTHS * 31, description="Days a rejects file of mediation (the original records it refused) is kept after it was written: long enough to correct and resend a feed within a quarter.")
     consent_months: int = Field(24, ge=MIN_CONSENT_RETENTION_MONTHS, le=MAX_RETENTION_MONTHS, description="Months a VAS subscription's consent events are kept after it ended (consent's policy, ConsentPolicy.retention_months; at least the regulators' five months).")
     transcript_months: int = Field(12, ge=1, le=MAX_RETENTION_MONTHS, description="Months after a trouble ticket was settled that its conversation and agents' notes are kept; the ticket itself stays, without the words.")
+    billed_months: int = Field(12, ge=1, le=MAX_RETENTION_MONTHS, description="Months the bill run's snapshot detail of a period (the lake's billed records: the rated lines a bill was issued from) is kept after the period ends; never less than usage_months (the later of the two applies). The bills, bill lines and the bills dataset stay.")
+    complaint_months: int = Field(12, ge=1, le=MAX_RETENTION_MONTHS, description="Months after a complaint was settled (closed or resolved) that the subscriber's words (its text) are kept; the complaint itself stays (category, dates, outcome) for the KPIs, without the words.")
+    survey_comment_months: int = Field(12, ge=1, le=MAX_RETENTION_MONTHS, description="Months an NPS answer's comment is kept after it was answered; the score stays for the NPS history.")
+    outbox_days: int = Field(90, ge=1, le=MAX_RETENTION_MONTHS * 31, description="Days a message of the outbox (<home>/outbox/messages.jsonl: the SMS texts sent, with amounts and numbers) is kept after it was made.")
+    fraud_case_months: int = Field(24, ge=1, le=MAX_RETENTION_MONTHS, description="Months after a fraud case was decided (confirmed or a false alarm) that the case and its evidence (<home>/fraud/cases.jsonl) are kept; the decisions stay.")
+    retention_list_days: int = Field(30, ge=1, le=MAX_RETENTION_MONTHS * 31, description="Days the retention call list (<home>/outbox/retention.csv) is kept after it was written: a campaign's month.")
 
 
 class Settings(BaseSettings):
@@ -164,6 +170,7 @@ class Settings(BaseSettings):
     token_key: SecretStr | None = Field(None, description="Key that signs access tokens and the console's session and form tokens, apart from secret_key: set or change it to end every token issued (after a leak) while pseudonyms, keyed ids and the audit's subjects stay as they are. Unset: secret_key signs them.")
     engine: EngineKind = Field(EngineKind.LOCAL, description="Where kernels run: local (Polars/DuckDB) or spark.")
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Spark options for the sessions fairtel starts when engine=spark (`fairtel rate`, the spark-submit job), over spark-defaults.conf, e.g. {\"spark.sql.shuffle.partitions\": \"8\"}; default: none (on a local[N] master the shuffle partitions default to 2 x N).")
     batch_size: int = Field(1_000_000, ge=1_000, description="Records per Arrow batch in mediation and rating; bounds memory.")
     workers: int = Field(0, ge=0, description="Processes rating a period on this machine; 0: one per CPU. Periods under 1.5 M records are rated in one process.")
     partial_timeout_s: int = Field(6 * 3600, ge=0, description="Seconds a partial record waits for its final part before it is emitted flagged incomplete.")
@@ -173,7 +180,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, description=f"Bearer token a monitor sends to read `GET /metrics` (`Authorization: Bearer <token>`), at least {MIN_METRICS_TOKEN} characters; unset: the metrics are served only to this machine. Never printed.")
     tax_rates: dict[str, Decimal] = Field(default_factory=dict, description="Tax billing adds on top of charges, per kind (plan_fee, voice, sms, data, vas), e.g. {\"voice\": \"0.09\"}; default: none.")
     sla: SlaHours = Field(default_factory=SlaHours, description="Complaint deadlines: hours to acknowledge and to resolve per category, and the manager-escalation margin, over the built-in policy; e.g. {\"resolve\": {\"unexplained_charge\": 12}}.")
-    retention: RetentionSettings = Field(default_factory=RetentionSettings, description="How long personal data is kept before `fairtel retention apply` removes it: usage_months (6), rejects_days (90), consent_months (24), transcript_months (12); e.g. [retention] usage_months = 12.")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings, description="How long personal data is kept before `fairtel retention apply` removes it: usage_months (6), rejects_days (90), consent_months (24), transcript_months (12), billed_months (12), complaint_months (12), survey_comment_months (12), outbox_days (90), fraud_case_months (24), retention_list_days (30); e.g. [retention] usage_months = 12.")
 
     # Why the secret given is no secret (not set, empty, the public example), or None when one was set.
     _secret_unset: str | None = PrivateAttr(None)
@@ -205,6 +212,35 @@ class Settings(BaseSettings):
             raise ValueError("FAIRTEL_TOKEN_KEY must be a secret of 16 characters or more (32 random bytes from a "
                              "vault, say), not the public example value")
         return SecretStr(key)
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_options(cls, value: Any) -> Any:
+        """Spark options as text by name: a table's numbers and booleans as Spark writes them (``8``, ``true``),
+        and dotted keys written unquoted in fairtel.toml (``spark.sql.shuffle.partitions = 8``, which TOML reads
+        as nested tables) joined back into one name. Every name is a Spark option (``spark.``)."""
+        if not isinstance(value, Mapping):
+            return value  # pydantic says what it wanted
+
+        def flat(table: Mapping[Any, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+            for k, v in table.items():
+                name = f"{prefix}{k}"
+                if isinstance(v, Mapping):
+                    yield from flat(v, f"{name}.")
+                else:
+                    yield name, v
+
+        out: dict[str, str] = {}
+        for name, v in flat(value, ""):
+            if not name.startswith("spark."):
+                raise ValueError(f"{name!r} is not a Spark option (their names begin with 'spark.')")
+            if isinstance(v, bool):
+                out[name] = "true" if v else "false"
+            elif isinstance(v, str | int | Decimal) or type(v) is float:
+                out[name] = str(v)
+            else:
+                raise ValueError(f"the Spark option {name!r} needs a text, number or boolean value, not {type(v).__name__}")
+        return out
 
     @field_validator("log_level")
     @classmethod
@@ -569,7 +605,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 # Settings whose environment variable holds JSON (a table): pydantic-settings only says it could not parse one.
-_JSON_SETTINGS = ("sla", "tax_rates", "retention")
+_JSON_SETTINGS = ("sla", "tax_rates", "retention", "spark_conf")
 
 
 def _env_json_problems() -> list[Problem]:

@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       args.merchant_suspensions))
     windows = (None if args.line_suspensions is None else
                line_suspensions(_read(args.line_suspensions, LINE_SUSPENSION_COLUMNS, text=True), args.line_suspensions))
-    engine = SparkEngine(spark=spark_session(settings.spark_master), lake_uri=args.lake)
+    engine = SparkEngine(spark=spark_session(settings.spark_master, conf=settings.spark_conf), lake_uri=args.lake)
     try:
         if args.task == "rate":
             gate = None

@@ -18,7 +18,8 @@ from fairtel.fraud import FeatureConfig, FraudFeatures
 
 def engine_for(settings: Settings, **spark_options: Any) -> Engine:
     """The engine ``settings.engine`` names (``FAIRTEL_ENGINE``, ``--engine``). ``spark_options`` go to
-    ``SparkEngine`` (``spark``, ``master``, ``lake_uri``, ``groups``, ``conf``). Close it when done."""
+    ``SparkEngine`` (``spark``, ``master``, ``lake_uri``, ``groups``, ``conf``: Spark options over the settings'
+    ``spark_conf``, which a session the engine starts is built with). Close it when done."""
     if settings.engine is EngineKind.SPARK:
         from fairtel.engines._spark import SparkEngine
 

@@ -23,6 +23,7 @@ imported only here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -143,7 +144,9 @@ def spark_session(
     """A Spark session with the settings the engine relies on.
 
     Under ``spark-submit`` the master comes from the submit command; elsewhere from ``master`` (for example
-    ``local[2]``), and Python workers run this interpreter.
+    ``local[2]``), and Python workers run this interpreter. ``conf`` goes over spark-defaults.conf (and over a
+    submit command's ``--conf``). A new session on a ``local[N]`` master with no shuffle partitions set anywhere
+    gets 2 x N of them (``_local_partitions``).
     """
     try:
         from pyspark.sql import SparkSession
@@ -161,7 +164,37 @@ def spark_session(
             builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     for k, v in {**BASE_CONF, **(conf or {})}.items():
         builder = builder.config(k, v)
-    return builder.getOrCreate()
+    from pyspark import SparkContext
+
+    started = SparkContext._active_spark_context is None
+    spark = builder.getOrCreate()
+    if started and SHUFFLE_PARTITIONS not in (conf or {}):
+        _local_partitions(spark)
+    return spark
+
+
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+LOCAL_PARTITIONS_PER_CORE = 2  # docs/operations.md, "Partitioning and sizing": 2-3 x the cores
+
+
+def local_cores(master: str) -> int | None:
+    """The cores of a ``local``, ``local[N]``, ``local[*]`` or ``local[N,F]`` master, else None (a cluster)."""
+    match = re.fullmatch(r"local(?:\[\s*(\*|\d+)\s*(?:,\s*\d+\s*)?\])?", master.strip())
+    if match is None:
+        return None
+    given = match.group(1)
+    if given is None:
+        return 1
+    return (os.cpu_count() or 1) if given == "*" else max(int(given), 1)
+
+
+def _local_partitions(spark: SparkSession) -> None:
+    """On a ``local[N]`` master whose launch set no shuffle partitions (``spark_conf``, spark-defaults.conf, a
+    submit command's ``--conf``): 2 x N, not Spark's 200, which on one machine makes hundreds of tiny groups
+    (at least twice the partitions: ``_group_count``) whose fixed costs dominate the run."""
+    cores = local_cores(spark.sparkContext.master or "")
+    if cores is not None and not spark.sparkContext.getConf().contains(SHUFFLE_PARTITIONS):
+        spark.conf.set(SHUFFLE_PARTITIONS, str(LOCAL_PARTITIONS_PER_CORE * cores))
 
 
 def _arrow_target(spark: SparkSession, struct: StructType) -> pa.Schema:
@@ -212,7 +245,8 @@ class SparkEngine:
     ``spark``: an existing session (else one is built from ``master`` or ``settings.spark_master``).
     ``lake_uri``: the lake as Spark sees it (default: ``settings.lake_dir`` as a file URI; on a cluster, for
     example ``hdfs:///fairtel/lake``). ``groups``: the number of subscriber groups (default: records /
-    batch size, at least twice the shuffle partitions). ``conf``: extra Spark settings for a new session.
+    batch size, at least twice the shuffle partitions). ``conf``: extra Spark settings for a new session, over
+    the settings' ``spark_conf``.
     """
 
     name = "spark"
@@ -242,7 +276,9 @@ class SparkEngine:
     # --- plumbing ------------------------------------------------------------------------------------
     def session(self, settings: Settings) -> SparkSession:
         if self._spark is None:
-            self._spark = spark_session(self._master or settings.spark_master, conf=self._conf)
+            # the settings' Spark options (``spark_conf``) under the ones given to the engine
+            self._spark = spark_session(self._master or settings.spark_master,
+                                        conf={**settings.spark_conf, **self._conf})
         return self._spark
 
     def close(self) -> None:
@@ -274,7 +310,7 @@ class SparkEngine:
     def _group_count(self, spark: SparkSession, rows: int, batch_size: int) -> int:
         if self._groups:
             return self._groups
-        partitions = int(spark.conf.get("spark.sql.shuffle.partitions", "200") or 200)
+        partitions = int(spark.conf.get(SHUFFLE_PARTITIONS, "200") or 200)
         return max(2 * partitions, -(-rows // batch_size))
 
     def _usage(self, spark: SparkSession, settings: Settings, key: str,

@@ -13,20 +13,37 @@ Four kinds, each with its own period (``Settings.retention``, docs/operations.md
   (``fairtel.consent.archivable``), except those of a line with a matter open;
 - **conversations**: the summary (the conversation carried from the assistant) and the agents' notes of a
   trouble ticket closed more than ``transcript_months`` ago; the ticket stays (category, status, dates), its
-  words are replaced by ``CONVERSATION_REMOVED``. A line with a matter open keeps them.
+  words are replaced by ``CONVERSATION_REMOVED``. A line with a matter open keeps them;
+- **bill snapshot detail**: the lake's ``billed`` records (the rated lines each bill was issued from) of a period
+  that ended more than ``billed_months`` ago (never before its usage detail's ``usage_months``); the bills, bill
+  lines and the ``bills`` dataset stay, and so do the records of a line with a matter open;
+- **complaint words**: the subscriber's words (``complaints.text``) of a complaint settled more than
+  ``complaint_months`` ago become ``COMPLAINT_REMOVED``; the complaint stays (category, dates, outcome, its
+  history in ``complaint_events``) for the KPIs. A line with a matter open keeps them;
+- **survey comments**: the comment of an NPS answer given more than ``survey_comment_months`` ago is emptied; the
+  score stays for the NPS history;
+- **outbox messages**: the messages of ``<home>/outbox/messages.jsonl`` (SMS texts with amounts, codes and
+  numbers) made more than ``outbox_days`` ago, except those to a line with a matter open;
+- **decided fraud cases**: the cases of ``<home>/fraud/cases.jsonl`` (their evidence holds numbers) decided
+  (confirmed or a false alarm) more than ``fraud_case_months`` ago, except those about a line with a matter open;
+  the decisions (``decisions.jsonl``) stay;
+- **retention call list**: ``<home>/outbox/retention.csv`` written more than ``retention_list_days`` ago.
 
 Removal is idempotent and safe to cut short: a lake part is rewritten whole or not at all (the same part name,
-through a temporary file and a rename) under the period's rating lock, a rejects file is unlinked, the database's
-changes are one transaction. Running again after a crash removes what is left, and a run with nothing left to
+through a temporary file and a rename) under the period's rating lock, a rejects file is unlinked, a JSON Lines
+file is rewritten through a synced temporary file and a rename (given up and tried again when a writer changed it
+meanwhile), the database's changes are one transaction. Running again after a crash removes what is left, and a run with nothing left to
 remove changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +63,7 @@ from fairtel.store._schema import (
     Finding,
     FraudCase,
     Subscriber,
+    Survey,
     TicketNote,
     TroubleTicket,
     table_of,
@@ -54,6 +72,12 @@ from fairtel.store._schema import (
 DETAIL_DATASETS = ("usage", "rated", "unrated")  # the usage detail of a period; ``billed``/``bills`` are the bill's
 REJECTS_SUFFIX = ".rejects.jsonl"
 CONVERSATION_REMOVED = "[conversation removed under the data retention policy]"
+COMPLAINT_REMOVED = "[complaint text removed under the data retention policy]"
+SNAPSHOT_DATASET = "billed"  # the bill run's snapshot: removed after ``billed_months``, never before the detail
+OUTBOX_FILE = "messages.jsonl"  # in ``<home>/outbox``
+RETENTION_LIST_FILE = "retention.csv"  # in ``<home>/outbox``: the churn warning's call list
+FRAUD_CASES_FILE = "cases.jsonl"  # in ``<home>/fraud``
+_TMP_SUFFIX = ".retention.tmp"
 OPEN_COMPLAINT = ("opened", "acknowledged", "reopened")  # the complaint lifecycle before it is settled
 OPEN_FINDING = ("open", "confirmed")  # a finding not yet resolved nor dismissed
 OPEN_FRAUD_CASE = ("open",)
@@ -94,6 +118,17 @@ class RetentionPlan:
     ticket_notes: int
     kept_consent: int = 0  # subscriptions past retention kept for a matter open about their line
     kept_tickets: int = 0  # tickets past retention kept for a matter open about their line
+    snapshot: tuple[tuple[str, int, int], ...] = ()  # (period, ``billed`` records removed, records kept)
+    complaints: Mapping[str, datetime] = field(default_factory=dict)  # complaint id → when it was settled
+    kept_complaints: int = 0
+    surveys: Mapping[str, datetime] = field(default_factory=dict)  # survey id → when it was answered
+    kept_surveys: int = 0
+    outbox: tuple[Path, int, datetime | None] | None = None  # (file, messages removed, the oldest made)
+    kept_outbox: int = 0
+    fraud_cases: Mapping[str, datetime] = field(default_factory=dict)  # case id → when it was decided
+    kept_fraud_cases: int = 0
+    fraud_file: Path | None = None
+    retention_list: tuple[Path, int, datetime] | None = None  # (file, rows, written at)
     _lines: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)  # period → lines kept
 
     @property
@@ -101,8 +136,13 @@ class RetentionPlan:
         return sum(sum(p.removable.values()) for p in self.detail)
 
     @property
+    def snapshot_records(self) -> int:
+        return sum(n for _, n, _ in self.snapshot)
+
+    @property
     def empty(self) -> bool:
-        return not (self.detail_records or self.rejects or self.consent or self.tickets)
+        return not (self.detail_records or self.rejects or self.consent or self.tickets or self.snapshot_records
+                    or self.complaints or self.surveys or self.outbox or self.fraud_cases or self.retention_list)
 
     def summary(self) -> dict[str, Any]:
         """What the plan removes per kind, with counts and the oldest date; no number in it."""
@@ -135,6 +175,37 @@ class RetentionPlan:
                 "oldest": min(self.tickets.values()).isoformat() if self.tickets else None,
                 "kept_for_open_matters": self.kept_tickets,
             },
+            "billed_snapshot": {
+                "records": self.snapshot_records,
+                "periods": [{"period": k, "records": n} for k, n, _ in self.snapshot if n],
+                "oldest": next((k for k, n, _ in self.snapshot if n), None),
+                "kept": [{"period": k, "records": kept} for k, _, kept in self.snapshot if kept],
+            },
+            "complaints": {
+                "complaints": len(self.complaints),
+                "oldest": min(self.complaints.values()).isoformat() if self.complaints else None,
+                "kept_for_open_matters": self.kept_complaints,
+            },
+            "survey_comments": {
+                "comments": len(self.surveys),
+                "oldest": min(self.surveys.values()).isoformat() if self.surveys else None,
+                "kept_for_open_matters": self.kept_surveys,
+            },
+            "outbox": {
+                "messages": self.outbox[1] if self.outbox else 0,
+                "oldest": self.outbox[2].isoformat() if self.outbox and self.outbox[2] else None,
+                "kept_for_open_matters": self.kept_outbox,
+            },
+            "fraud_cases": {
+                "cases": len(self.fraud_cases),
+                "oldest": min(self.fraud_cases.values()).isoformat() if self.fraud_cases else None,
+                "kept_for_open_matters": self.kept_fraud_cases,
+            },
+            "retention_list": {
+                "files": 1 if self.retention_list else 0,
+                "rows": self.retention_list[1] if self.retention_list else 0,
+                "written": self.retention_list[2].isoformat() if self.retention_list else None,
+            },
             "open_matters": {
                 "lines": len(self.open_matters),
                 "matters": sorted({m for ms in self.open_matters.values() for m in ms}),
@@ -158,12 +229,36 @@ class RetentionPlan:
         if self.tickets:
             parts.append(f"the conversations of {len(self.tickets)} tickets closed more than "
                          f"{self.policy.transcript_months} months ago ({', '.join(sorted(self.tickets))})")
+        for key, n, _ in self.snapshot:
+            if n:
+                parts.append(f"the bill snapshot detail of {key} ({n} billed records)")
+        if self.complaints:
+            parts.append(f"the words of {len(self.complaints)} complaints settled more than "
+                         f"{self.policy.complaint_months} months ago ({', '.join(sorted(self.complaints))})")
+        if self.surveys:
+            parts.append(f"the comments of {len(self.surveys)} survey answers older than "
+                         f"{self.policy.survey_comment_months} months")
+        if self.outbox:
+            parts.append(f"{self.outbox[1]} outbox messages older than {self.policy.outbox_days} days")
+        if self.fraud_cases:
+            parts.append(f"{len(self.fraud_cases)} fraud cases decided more than {self.policy.fraud_case_months} "
+                         f"months ago ({', '.join(sorted(self.fraud_cases))})")
+        if self.retention_list:
+            parts.append(f"the retention call list ({self.retention_list[1]} rows) older than "
+                         f"{self.policy.retention_list_days} days")
         text = "removes " + "; ".join(parts) if parts else "removes nothing past its retention period"
         kept = sum(p.kept_records for p in self.detail)
         if kept:
             text += f"; keeps {kept} usage records past retention of lines with a matter open or without a bill"
         held = ([f"the consent events of {self.kept_consent} subscriptions"] if self.kept_consent else []) + (
-            [f"the conversations of {self.kept_tickets} tickets"] if self.kept_tickets else [])
+            [f"the conversations of {self.kept_tickets} tickets"] if self.kept_tickets else []) + (
+            [f"the words of {self.kept_complaints} complaints"] if self.kept_complaints else []) + (
+            [f"the comments of {self.kept_surveys} survey answers"] if self.kept_surveys else []) + (
+            [f"{self.kept_outbox} outbox messages"] if self.kept_outbox else []) + (
+            [f"{self.kept_fraud_cases} fraud cases"] if self.kept_fraud_cases else [])
+        kept_snapshot = sum(k for *_, k in self.snapshot)
+        if kept_snapshot:
+            held.append(f"{kept_snapshot} billed records")
         if held:
             text += f"; keeps {' and '.join(held)} past retention, of lines with a matter open"
         return text
@@ -232,18 +327,169 @@ def _kept_mask(table: pa.Table, kept: Collection[str], pending: pa.Array) -> pa.
 
 
 def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSettings, *, now: datetime,
-         timezone: str) -> RetentionPlan:
-    """What retention removes at ``now`` (nothing is changed)."""
+         timezone: str, home: Path | None = None) -> RetentionPlan:
+    """What retention removes at ``now`` (nothing is changed). The files of ``home`` (the outbox, the fraud cases,
+    the retention call list) are looked at when it is given."""
     now = require_aware(now, "now")
     matters = open_matters(conn)
     detail, waiting, lines = _detail(conn, lake, policy, now=now, timezone=timezone, protected=matters)
     consent, events, kept_consent = _consent(conn, policy, now=now, protected=matters)
     tickets, notes, kept_tickets = _tickets(conn, policy, now=now, protected=matters)
+    complaints, kept_complaints = _complaints(conn, policy, now=now, protected=matters)
+    surveys, kept_surveys = _surveys(conn, policy, now=now, protected=matters)
+    outbox: tuple[Path, int, datetime | None] | None = None
+    fraud: dict[str, datetime] = {}
+    kept_outbox = kept_fraud = 0
+    fraud_file: Path | None = None
+    call_list: tuple[Path, int, datetime] | None = None
+    if home is not None:
+        outbox, kept_outbox = _outbox(home / "outbox" / OUTBOX_FILE, policy, now=now, protected=matters)
+        fraud_file = home / "fraud" / FRAUD_CASES_FILE
+        fraud, kept_fraud = _fraud_cases(home / "fraud", policy, now=now, protected=matters)
+        call_list = _retention_list(home / "outbox" / RETENTION_LIST_FILE, policy, now=now)
     return RetentionPlan(
         now=now, policy=policy, open_matters=matters, detail=tuple(detail), waiting=tuple(waiting),
         rejects=tuple(_rejects(rejects_dir, policy, now=now)), consent=consent, consent_events=events,
         tickets=tickets, ticket_notes=notes, kept_consent=kept_consent, kept_tickets=kept_tickets, _lines=lines,
+        snapshot=tuple(_snapshot(lake, policy, now=now, timezone=timezone, protected=matters)),
+        complaints=complaints, kept_complaints=kept_complaints, surveys=surveys, kept_surveys=kept_surveys,
+        outbox=outbox, kept_outbox=kept_outbox, fraud_cases=fraud, kept_fraud_cases=kept_fraud,
+        fraud_file=fraud_file, retention_list=call_list,
     )
+
+
+def snapshot_horizon(now: datetime, policy: RetentionSettings) -> datetime:
+    """The end a period must have reached for its bill snapshot detail to go: ``billed_months`` ago, and never
+    later than its usage detail's horizon (the snapshot tells which rated records were billed)."""
+    return months_before(now, max(policy.billed_months, policy.usage_months))
+
+
+def _snapshot(lake: Lake, policy: RetentionSettings, *, now: datetime, timezone: str,
+              protected: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    out: list[tuple[str, int, int]] = []
+    kept = frozenset(protected)
+    for key in sorted(lake.periods(SNAPSHOT_DATASET)):
+        if snapshot_horizon(now, policy) < Period.parse(key, timezone).end:
+            continue
+        removed = keep = 0
+        for _, path in _period_files(lake, SNAPSHOT_DATASET, key):
+            table = _read(path, ("msisdn", "source", "record_id"))
+            mask = _kept_mask(table, kept, pa.array([], pa.string()))
+            k = int(pc.sum(mask).as_py() or 0)
+            removed += table.num_rows - k
+            keep += k
+        out.append((key, removed, keep))
+    return out
+
+
+def _complaints(conn: Connection, policy: RetentionSettings, *, now: datetime,
+                protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int]:
+    c = table_of(Complaint)
+    horizon = months_before(now, policy.complaint_months)
+    rows = conn.execute(select(c.c.complaint_id, c.c.msisdn, c.c.closed_at)
+                        .where(c.c.lifecycle.not_in(OPEN_COMPLAINT), c.c.closed_at.is_not(None),
+                               c.c.closed_at <= horizon, c.c.text != COMPLAINT_REMOVED)).all()
+    out: dict[str, datetime] = {}
+    kept = 0
+    for r in rows:
+        if r.msisdn in protected:
+            kept += 1
+            continue
+        out[r.complaint_id] = r.closed_at
+    return out, kept
+
+
+def _surveys(conn: Connection, policy: RetentionSettings, *, now: datetime,
+             protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int]:
+    s = table_of(Survey)
+    horizon = months_before(now, policy.survey_comment_months)
+    rows = conn.execute(select(s.c.survey_id, s.c.msisdn, s.c.answered_at)
+                        .where(s.c.comment.is_not(None), s.c.answered_at <= horizon)).all()
+    out: dict[str, datetime] = {}
+    kept = 0
+    for r in rows:
+        if r.msisdn in protected:
+            kept += 1
+            continue
+        out[r.survey_id] = r.answered_at
+    return out, kept
+
+
+def _instant(value: Any) -> datetime | None:
+    """An RFC 3339 text as an aware instant; None when it is not one (such a row is kept)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def _outbox_goes(line: bytes, horizon: datetime, protected: Mapping[str, Any]) -> tuple[bool, bool, datetime | None]:
+    """Whether an outbox line goes, whether it is kept only for a matter open, and when it was made."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False, False, None
+    if not isinstance(row, dict):
+        return False, False, None
+    made = _instant(row.get("created_at"))
+    if made is None or made > horizon:
+        return False, False, made
+    if row.get("msisdn") in protected:
+        return False, True, made
+    return True, False, made
+
+
+def _outbox(path: Path, policy: RetentionSettings, *, now: datetime,
+            protected: Mapping[str, Any]) -> tuple[tuple[Path, int, datetime | None] | None, int]:
+    if not path.is_file():
+        return None, 0
+    horizon = now - timedelta(days=policy.outbox_days)
+    removed = kept = 0
+    oldest: datetime | None = None
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        goes, held, made = _outbox_goes(line, horizon, protected)
+        kept += held
+        if goes:
+            removed += 1
+            oldest = made if oldest is None or (made is not None and made < oldest) else oldest
+    return ((path, removed, oldest) if removed else None), kept
+
+
+def _fraud_cases(root: Path, policy: RetentionSettings, *, now: datetime,
+                 protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int]:
+    from fairtel.fraud._cases import CaseFiles, CaseStatus
+
+    files = CaseFiles(root)
+    if not files.cases_path.is_file():
+        return {}, 0
+    horizon = months_before(now, policy.fraud_case_months)
+    out: dict[str, datetime] = {}
+    kept = 0
+    for case in files.load():
+        decided = case.decided
+        if decided is None or case.status == CaseStatus.OPEN or decided.at > horizon:
+            continue
+        if any(m in protected for m in (case.subject, *case.related)):
+            kept += 1
+            continue
+        out[case.case_id] = decided.at
+    return out, kept
+
+
+def _retention_list(path: Path, policy: RetentionSettings, *, now: datetime) -> tuple[Path, int, datetime] | None:
+    if not path.is_file():
+        return None
+    written = path.stat().st_mtime
+    if written > now.timestamp() - policy.retention_list_days * 86400:
+        return None
+    with path.open("rb") as f:
+        rows = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    return path, max(rows - 1, 0), datetime.fromtimestamp(written, UTC)  # the header is no row
 
 
 def _detail(conn: Connection, lake: Lake, policy: RetentionSettings, *, now: datetime, timezone: str,
@@ -350,8 +596,16 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
 
 
 def apply_in_database(conn: Connection, planned: RetentionPlan) -> None:
-    """The plan's database changes, in ``conn``'s transaction: consent events deleted, conversations removed."""
+    """The plan's database changes, in ``conn``'s transaction: consent events deleted, conversations, complaint
+    words and survey comments removed. A complaint reopened since the plan keeps its words."""
     e, t, n = table_of(ConsentEvent), table_of(TroubleTicket), table_of(TicketNote)
+    c, s = table_of(Complaint), table_of(Survey)
+    # a plan made field by field (the ledgers' own tests) may name only the kinds it is about
+    for chunk in _chunks(sorted(getattr(planned, "complaints", {}))):
+        conn.execute(update(c).where(c.c.complaint_id.in_(chunk), c.c.lifecycle.not_in(OPEN_COMPLAINT))
+                     .values(text=COMPLAINT_REMOVED))
+    for chunk in _chunks(sorted(getattr(planned, "surveys", {}))):
+        conn.execute(update(s).where(s.c.survey_id.in_(chunk)).values(comment=None))
     for chunk in _chunks(sorted(planned.consent)):
         conn.execute(delete(e).where(e.c.subscription_id.in_(chunk)))
     for chunk in _chunks(sorted(planned.tickets)):
@@ -359,10 +613,52 @@ def apply_in_database(conn: Connection, planned: RetentionPlan) -> None:
         conn.execute(update(n).where(n.c.ticket_id.in_(chunk)).values(note=None))
 
 
+def _rewrite(path: Path, goes: Callable[[bytes], bool]) -> int:
+    """``path`` (JSON Lines) rewritten without the lines that go: through a synced temporary file and a rename,
+    the directory synced. A writer that changed the file meanwhile (an append, a rewrite) wins: the rewrite is made
+    again from the file as it is then. Returns the lines removed."""
+    from fairtel.core.commits import fsync_dir
+
+    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):  # a run killed mid-rewrite
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    for _ in range(5):
+        try:
+            before = path.stat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        lines = data.splitlines(keepends=True)
+        kept = [line for line in lines if not (line.strip() and goes(line.rstrip(b"\r\n")))]
+        if len(kept) == len(lines):
+            return 0
+        tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+        with tmp.open("wb") as fh:
+            for line in kept:
+                fh.write(line if line.endswith(b"\n") else line + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, before.st_mode & 0o777)
+        now = path.stat()
+        if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
+            tmp.unlink()
+            continue
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        return len(lines) - len(kept)
+    from fairtel.core.errors import ConflictError
+
+    raise ConflictError(f"{path.name} kept changing while retention rewrote it; run `fairtel retention apply` again",
+                        details={"file": str(path)})
+
+
 def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
-    """The plan's changes to the lake and the rejects: each lake part of a period rewritten without the records
-    retention removes (removed when none is left), under the period's rating lock; the rejects files unlinked.
-    Returns what was removed: ``records`` (lake) and ``rejects`` (files)."""
+    """The plan's changes to the lake and the home's files: each lake part of a period rewritten without the records
+    retention removes (removed when none is left), under the period's rating lock, the usage detail first and the
+    bill snapshot after it (a run cut short never leaves rated records without the snapshot that says they were
+    billed); the rejects files and an old retention call list unlinked; the outbox and the fraud cases rewritten
+    without the messages and cases that go. Returns what was removed: ``records`` (lake detail), ``snapshot``
+    (lake ``billed`` records), ``rejects`` (files), ``outbox`` (messages), ``fraud_cases`` and ``retention_lists``."""
     from fairtel.core.commits import fsync_dir
 
     records = 0
@@ -393,4 +689,45 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
         removed += 1
     if removed:
         fsync_dir(planned.rejects[0][0].parent)
-    return {"records": records, "rejects": removed}
+    snapshot = 0
+    protected = frozenset(planned.open_matters)
+    for key, n, _ in planned.snapshot:
+        if not n:
+            continue
+        with lock(lake.root, rating_lock_name(key)):
+            for part, path in _period_files(lake, SNAPSHOT_DATASET, key):
+                table = pq.read_table(path)
+                mask = _kept_mask(table, protected, pa.array([], pa.string()))
+                keep = int(pc.sum(mask).as_py() or 0)
+                if keep == table.num_rows:
+                    continue
+                snapshot += table.num_rows - keep
+                if keep:
+                    lake.write(SNAPSHOT_DATASET, key, table.filter(mask), part=part)
+                else:
+                    lake.delete_part(SNAPSHOT_DATASET, key, part)
+    messages = 0
+    if planned.outbox is not None:
+        horizon = planned.now - timedelta(days=planned.policy.outbox_days)
+        messages = _rewrite(planned.outbox[0], lambda line: _outbox_goes(line, horizon, planned.open_matters)[0])
+    cases = 0
+    if planned.fraud_cases and planned.fraud_file is not None:
+        def case_goes(line: bytes) -> bool:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                return False
+            return isinstance(row, dict) and row.get("case_id") in planned.fraud_cases
+
+        cases = _rewrite(planned.fraud_file, case_goes)
+    lists = 0
+    if planned.retention_list is not None:
+        path = planned.retention_list[0]
+        horizon_ts = planned.now.timestamp() - planned.policy.retention_list_days * 86400
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime <= horizon_ts:  # not written again since the plan
+                path.unlink()
+                fsync_dir(path.parent)
+                lists = 1
+    return {"records": records, "rejects": removed, "snapshot": snapshot, "outbox": messages,
+            "fraud_cases": cases, "retention_lists": lists}
