@@ -37,7 +37,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import test_billing_cli as base
 
     root = tmp_path_factory.mktemp("injection")
-    home = base.home.__wrapped__(root)  # type: ignore[attr-defined]
+    home = base.home.__wrapped__(root)
     app = open_app(home)
     # a news charge on 1 March that B never ordered (the gate blocks it), and B's cloud storage subscription, paid for
     vas = rec("n1", B, kind="vas", direction=None, peer=None, duration_s=None, offer_id="vas-news-5", amount="5.00",

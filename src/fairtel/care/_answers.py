@@ -179,6 +179,10 @@ _T: dict[str, tuple[str, str]] = {
     "fault_ask_since": ("请问从什么时候开始的？", "Since when has this been happening?"),
     # a reply that answered the other question of the two: noted, before the one it did not answer is asked again
     "fault_noted_since": ("好的，开始时间：{since}。", "Noted: since {since}. "),
+    "fault_need_address": (
+        "需要具体地址，工程师才能找到您说的“{place}”。",
+        "I need the address, so that an engineer can find your \"{place}\". ",
+    ),
     "fault_noted_place": ("好的，地点：{location}。", "Noted: at {location}. "),
     # what a fault ticket says of the report, in the conversation's language (the agents read it on the ticket)
     "fault_summary": (
@@ -254,6 +258,14 @@ _T: dict[str, tuple[str, str]] = {
         "Sorry, I can't change the roaming cap here yet: set it under \"roaming cap\" in the app or the web "
         "self-service, or call customer care.",
     ),
+    "roam_switch": (
+        "我这里没有国际漫游的开关，无法为您开通或关闭漫游：漫游功能由运营商开通，请拨打客服热线或到营业厅办理。",
+        "I have no roaming switch, so I can't turn international roaming on or off for you: the operator does that; call "
+        "customer care or visit a store.",
+    ),
+    "roam_switch_zone": ("您的套餐在{country}可以漫游，按“{zone}”的资费计费。", "Your plan can roam in {country}, priced as \"{zone}\"."),
+    "roam_switch_unknown": ("目录中没有{country}的漫游资费。", "The catalog has no roaming prices for {country}."),
+    "roam_switch_ask": ("出行前可以问我目的地的漫游资费。", "Ask me about a destination's roaming prices before you travel."),
     "roam_unknown": ("抱歉，目录中没有 {country} 的漫游资费。", "Sorry, the catalog has no roaming prices for {country}."),
     "call_head": (
         "从国内拨打{country}（+{code}，属于“{zone}”）的资费：",
@@ -348,6 +360,26 @@ _T: dict[str, tuple[str, str]] = {
         "to record a new one, or ask for an agent.",
     ),
     "complaint_about_charge": ("（涉及 {what}）", " (about {what})"),
+    # a refund asked for about a charge: whether one is due, by the consent gate's verdict
+    "refund_not_due_blocked": (
+        "既然没有扣费，也就没有需要退还的费用。",
+        " As nothing was billed, there is nothing to refund.",
+    ),
+    "refund_consented": (
+        "按订购记录，扣费时您已确认订购，这笔费用不属于未经同意的扣费，是否退还将由专人核实。",
+        " By the consent record you had confirmed the service when it was charged, so it is not an unconsented charge; "
+        "whether it is refunded is for an agent to check.",
+    ),
+    "refund_due": ("这笔费用应退还给您。", " It is due back to you."),
+    "refund_cancelled_none": (
+        "已退订的“{name}”在最近几个月没有扣费记录。",
+        "There is no charge of the cancelled \"{name}\" in the last few months. ",
+    ),
+    # value-added charges the consent gate blocked in a month, told beside what the month was charged
+    "blocked_beside": (
+        "另有一笔 {when}“{offer}”{attempted}的扣费因{why}已拦截，未扣费。",
+        " There was also a charge of \"{offer}\"{attempted} on {when}: blocked because {why}, not billed.",
+    ),
     # -- refunds ---------------------------------------------------------------------------------------
     "refund_head": ("您最近的退款和调账：", "Your latest refunds and adjustments:"),
     "refund_row_pending": (

@@ -12,7 +12,8 @@ that says it does not want to complain is answered for what it asks instead. Com
 always the caller's; a hand-off carries the whole conversation, led by what the subscriber asked for first
 (``handoff_text``). A cancellation is offered only to a message that asks to stop something, whatever the intent engine
 took it for; "I never ordered this" is answered with the value-added charge it is about (billed, or refused by the
-consent gate), not with the services alone.
+consent gate), not with the services alone. A refund asked for right after a cancellation is about that service's
+latest charge, explained before the complaint is recorded with it (a charge the gate blocked: nothing to refund).
 """
 
 from __future__ import annotations
@@ -332,7 +333,10 @@ class Dialog:
         # An explicit complaint or refund request is recorded as one, beside the answer to the question it
         # comes with ("我要投诉天价漫游账单", "I was charged for X, I want a refund").
         if words.wants_complaint(message) and intent not in ("complaint", "human_agent"):
-            if intent not in LINE_INTENTS or (intent == "vas_cancel" and not words.wants_cancel(message)):
+            if (intent not in LINE_INTENTS or (intent == "vas_cancel" and not words.wants_cancel(message))
+                    or (self._after_cancel(conv, message) and not words.wants_cancel(message))):
+                intent = "complaint"  # "I want a refund" after a cancellation: about the service just stopped
+            elif intent not in LINE_INTENTS or (intent == "vas_cancel" and not words.wants_cancel(message)):
                 intent = "complaint"  # "我要退款": a refund asked for, not a cancellation
             else:
                 conv.complaining = True
@@ -356,7 +360,7 @@ class Dialog:
             return _replace_reply(answer, text=text, reference=conv.complaint_id)
         links = {"record_id": str(answer.data["record_id"])} if answer.data.get("record_id") else {}
         done = self._record_complaint(conv, category, message, links)
-        text = answer.text + "\n" + done.text
+        text = answer.text + _refund_note(answer, message, conv.language) + "\n" + done.text
         return _replace_reply(answer, text=text, action=done.action, reference=done.reference,
                               data={**answer.data, "complaint": done.data})
 
@@ -472,9 +476,18 @@ class Dialog:
         if reader(message) is None and self._new_request(p, message):
             conv.pending = None
             return None
-        conv.pending = None
         if found is None and place is None and since is None:  # nothing to read: the whole reply, as it was said
             found = words.free_text(message)
+        if key == "location" and found is not None and words.bare_home(found) and p.asks < MAX_ASKS:
+            # "家里" / "home" to "where?": no address an engineer can go to; asked again (a start time said with it kept)
+            if since is not None and "since" not in conv.slots:
+                conv.slots["since"] = since
+            p.asks += 1
+            conv.pending = p
+            question = p.question or say("fault_ask_location", conv.language)
+            return self._reply(conv, say("fault_need_address", conv.language, place=found) + question, p.intent,
+                               waiting=p.need)
+        conv.pending = None
         if found is not None:
             conv.slots[key] = found
         noted = ""
@@ -573,6 +586,9 @@ class Dialog:
         try:
             if p.action["do"] == "cancel_subscription":
                 sub = self.data.cancel_subscription(line, p.action["subscription_id"])
+                # the service just stopped: a refund asked for next is about its latest charge (``_charge_complained_of``)
+                conv.slots["cancelled"], conv.slots["cancelled_offer"] = sub.subscription_id, sub.offer_id
+                conv.slots["cancelled_name"] = sub.name.get(lang)
                 return self._reply(conv, say("vas_done", lang, name=sub.name.get(lang)), "vas_cancel",
                                    action="subscription_cancelled", reference=sub.subscription_id,
                                    data={"subscription_id": sub.subscription_id, "state": sub.state})
@@ -833,8 +849,10 @@ class Dialog:
         if not charges and blocked and (amount is not None or offer is not None or kind == "vas"):
             charges = blocked
         if not charges and bill is not None and bill.items:
-            # no usage was charged: the bill is its plan fee (and adjustments), explained as such, never "no charges"
-            return self._explain_bill(conv, line, month, bill, charged)
+            # no usage was charged: the bill is its plan fee (and adjustments), explained as such, never "no charges";
+            # what the consent gate blocked is said beside, unless the question is about the bill just shown ("这笔费用")
+            beside = [] if conv.last_intent == "bill_inquiry" else blocked
+            return self._explain_bill(conv, line, month, bill, charged, beside)
         if not charges:
             return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
         if len(charges) == 1 and not note:
@@ -846,6 +864,9 @@ class Dialog:
                 out.append(say("charge_row", lang, n=len(options) + 1, when=month, what=what,
                                amount=money_minor(i.amount_minor, bill.currency, lang)))
                 options.append(BILL_ITEM_CHOICE + i.kind)
+        if not narrowed and blocked and conv.last_intent != "bill_inquiry":
+            # what the consent gate blocked that month is said too (not offered: it is no charge)
+            out.append(self._blocked_beside(conv, line, blocked).strip())
         return self._ask(conv, "charge_explain", "charge", "\n".join(out), options=options)
 
     def _charge_rows(self, conv: Conversation, month: str, charges: list[ChargeFacts], note: str = "") -> tuple[list[str], list[str]]:
@@ -864,9 +885,34 @@ class Dialog:
             out.append(say("charge_more", lang, count=len(charges), shown=len(ranked)))
         return out, options
 
-    def _explain_bill(self, conv: Conversation, line: str, month: str, bill: BillFacts, charged: list[ChargeFacts]) -> Reply:
+    def _explain_bill(self, conv: Conversation, line: str, month: str, bill: BillFacts, charged: list[ChargeFacts],
+                      blocked: list[ChargeFacts] | None = None) -> Reply:
         """A month whose question no usage record answers: its plan fee explained, and the bill's other lines named
-        ("本月只有套餐月费 129.00 元，没有其他收费")."""
+        ("本月只有套餐月费 129.00 元，没有其他收费"); value-added charges the consent gate blocked that month are said
+        beside ("另有一笔…已拦截，未扣费")."""
+        reply = self._explain_bill_lines(conv, line, month, bill, charged)
+        if not blocked:
+            return reply
+        text = reply.text + self._blocked_beside(conv, line, blocked)
+        return _replace_reply(reply, text=text, data={**reply.data, "blocked": [c.record_id for c in blocked]})
+
+    def _blocked_beside(self, conv: Conversation, line: str, blocked: list[ChargeFacts]) -> str:
+        """The value-added charges the consent gate blocked (not billed), each in a sentence: told beside a month's charges."""
+        lang = conv.language
+        prices = self._attempted_prices(line, blocked)
+        out = []
+        for c in sorted(blocked, key=lambda c: c.started_at):
+            price = prices.get(c.record_id)
+            tried = (Money.of(price, c.currency) if price is not None
+                     else self.data.attempted_charge(line, c.record_id, c.source)
+                     if isinstance(self.data, AttemptedCharges) else None)
+            why = name_of(REFUSAL_WHY, c.verdict, lang) if c.verdict in REFUSAL_WHY else say("charge_refused_unknown", lang)
+            out.append(say("blocked_beside", lang, when=_day(c.started_at), offer=_charge_what(c, lang), why=why,
+                           attempted="" if tried is None else say("charge_attempted", lang, amount=money(tried, lang))))
+        return "".join(out)
+
+    def _explain_bill_lines(self, conv: Conversation, line: str, month: str, bill: BillFacts,
+                            charged: list[ChargeFacts]) -> Reply:
         lang = conv.language
         fee = next((i for i in bill.items if i.kind == "plan_fee"), None)
         others = [i for i in bill.items if i.kind != "plan_fee" and i.amount_minor]
@@ -1107,6 +1153,8 @@ class Dialog:
         if (words.asks_cap(message) and extract_country(message) is None and not words.asks_spend(message)
                 and isinstance(self.data, RoamingCapReader)):
             return self._cap_answer(conv, line)
+        if words.switches_roaming(message):
+            return self._roaming_switch(conv, line, message)
         if words.asks_spend(message) and not words.calls_abroad(message):
             return self._roaming_spend(conv, line, message)
         country = extract_country(message) or _country_code(message)
@@ -1148,6 +1196,32 @@ class Dialog:
             "country": country, "zone": facts.zone_id,
             "rates": {r.kind: (None if r.price is None else str(r.price)) for r in facts.rates},
             "cap": None if facts.cap is None else str(facts.cap.amount)})
+
+    def _roaming_switch(self, conv: Conversation, line: str, message: str) -> Reply:
+        """"开通国际漫游", "turn on international roaming": fairtel has no roaming switch (the operator's network turns roaming
+        on and off), said plainly; with what it knows: whether the plan roams in the country named (or talked about), and
+        the monthly spending cap in force."""
+        lang = conv.language
+        country = extract_country(message) or conv.slots.get("country")
+        out = [say("roam_switch", lang)]
+        data: dict[str, Any] = {"switch": False, "country": country}
+        facts = self.data.roaming(line, country) if country else None
+        if country:
+            place = _country_name(country, lang)
+            out.append(say("roam_switch_zone", lang, country=place, zone=facts.zone_name.get(lang)) if facts is not None
+                       else say("roam_switch_unknown", lang, country=place))
+            data["zone"] = None if facts is None else facts.zone_id
+        cap = (self.data.roaming_cap(line) if isinstance(self.data, RoamingCapReader)
+               else facts.cap if facts is not None else None)
+        default = facts.default_cap if facts is not None else None
+        out.append(say("roam_cap", lang, cap=money(cap, lang)) if cap is not None
+                   else say("roam_default_cap", lang, cap=money(default, lang)) if default is not None
+                   else say("roam_no_cap", lang))
+        out.append(say("roam_change_cap_chat" if isinstance(self.data, RoamingCapSetter) else "roam_change_cap", lang))
+        if not country:
+            out.append(say("roam_switch_ask", lang))
+        data["cap"] = None if cap is None else str(cap.amount)
+        return self._reply(conv, ("" if lang == "zh" else " ").join(out), "roaming", data=data)
 
     def _cap_answer(self, conv: Conversation, line: str) -> Reply:
         """"我的漫游上限是多少": the monthly roaming spending cap in force, or that none is set (no country needed)."""
@@ -1313,20 +1387,11 @@ class Dialog:
         talked about, else the latest of the last few months with any), billed or refused by the consent gate (not
         charged), of the offer named if one is; one is explained (with the offer of a complaint), several are listed
         to choose from. None when there is none: the services are listed instead."""
-        today = self.data.now().date()
-        named = extract_month(message, today=today)
-        months = [named] if named else [m for m in (conv.slots.get("month"),) if m]
-        if not named:
-            months += [shift_month(f"{today.year:04d}-{today.month:02d}", -n) for n in range(DISOWNED_MONTHS + 1)]
         offer = extract_offer(message, self.data.offer_aliases())
-        for month in dict.fromkeys(months):
-            found = [c for c in self.data.charges(line, month)
-                     if c.kind == "vas" and c.held is None and (c.amount_minor > 0 or c.verdict not in (None, "consented"))
-                     and (offer is None or c.offer_id == offer)]
-            if found:
-                break
-        else:
+        pairs = self._vas_charges(conv, line, message, lambda c: offer is None or c.offer_id == offer)
+        if not pairs:
             return None
+        month, found = pairs[0][0], [c for _, c in pairs]
         conv.slots["month"] = month
         conv.slots["charge_words"] = words.free_text(message)  # what the subscriber said, kept for a complaint about it
         if len({(c.offer_id, c.verdict) for c in found}) == 1:  # one service, charged alike: its latest charge
@@ -1366,6 +1431,10 @@ class Dialog:
             category = _category_of(message) or conv.slots.get("explained_category") or "billing_error"
             return self._record_complaint(conv, category, self._complaint_words(conv, lang, message),
                                           {"record_id": explained})
+        if details is None and conv.msisdn is not None:
+            about = self._charge_complained_of(conv, message)
+            if about is not None:
+                return about
         if details is not None:  # the answer to "what is it about", after the words that asked for a complaint
             asked = words.request_details(conv.slots.pop("complaint_request", ""))
             text = f"{asked}\n{details}" if asked and asked != details else details
@@ -1376,6 +1445,75 @@ class Dialog:
             conv.slots["complaint_request"] = words.free_text(message)
             return self._ask(conv, "complaint", "complaint_text", say("complaint_ask", lang))
         return self._record_complaint(conv, found or "other", text, {})
+
+    def _after_cancel(self, conv: Conversation, message: str) -> bool:
+        """Whether ``message`` follows a cancellation made in this conversation and names no other service or month: a
+        refund asked for then is about the service just stopped."""
+        if conv.last_intent != "vas_cancel" or "cancelled" not in conv.slots:
+            return False
+        offer = extract_offer(message, self.data.offer_aliases())
+        return (offer is None or offer == conv.slots.get("cancelled_offer")) and not extract_month(
+            message, today=self.data.now().date())
+
+    def _charge_complained_of(self, conv: Conversation, message: str) -> Reply | None:
+        """A complaint or refund request about a value-added charge the conversation points to: the latest charge of the
+        service just cancelled ("I want a refund" after "yes" to a cancellation), or the charge the message disowns
+        ("我没订过星座运势，我要退款"). The charge is explained first (blocked by the consent gate and not billed: nothing to
+        refund; confirmed when charged: not an unconsented charge, for an agent to check; refused but billed: due back),
+        then the complaint is recorded with the explanation, linked to the record, as beside any other answer (step 6 of
+        docs/assistant.md). None when the conversation points to no such charge."""
+        lang, line = conv.language, self._line(conv)
+        assert line is not None
+        cancelled = self._after_cancel(conv, message)
+        if cancelled:
+            sub, offer = conv.slots["cancelled"], conv.slots.get("cancelled_offer")
+            found = [c for _, c in self._vas_charges(conv, line, message, lambda c: c.subscription_id == sub
+                                                     or (c.subscription_id is None and c.offer_id == offer))]
+        elif words.disowns_charge(message):
+            offer = extract_offer(message, self.data.offer_aliases())
+            # the offer named; else only a charge the gate refused ("你们乱扣费" is not taken to mean a service agreed to)
+            found = [c for _, c in self._vas_charges(conv, line, message, lambda c: c.offer_id == offer if offer is not None
+                                                     else c.verdict not in (None, "consented"))]
+            if len({(c.offer_id, c.verdict) for c in found}) != 1:
+                return None  # none, or several services: asked what it is about, as before
+        else:
+            return None
+        if not found:
+            if not cancelled:
+                return None
+            name = conv.slots.get("cancelled_name") or conv.slots["cancelled"]
+            text = words.free_text(message) + "\n" + say("complaint_about_charge", lang, what=name).strip()
+            done = self._record_complaint(conv, _category_of(message) or "billing_error", text, {})
+            return _replace_reply(done, text=say("refund_cancelled_none", lang, name=name) + done.text)
+        latest = max(found, key=lambda c: c.started_at)
+        conv.slots["charge_words"] = words.free_text(message)
+        conv.complaining = True  # the explanation offers no complaint: it is recorded with it
+        answer = self._explain(conv, line, latest.record_id)
+        if "record_id" not in answer.data:
+            return None
+        text = answer.text + _refund_note(answer, message, lang)
+        category = _category_of(message) or conv.slots.get("explained_category") or "billing_error"
+        done = self._record_complaint(conv, category, self._complaint_words(conv, lang, message),
+                                      {"record_id": str(answer.data["record_id"])})
+        return _replace_reply(answer, text=text + "\n" + done.text, intent="complaint", action=done.action,
+                              reference=done.reference, data={**answer.data, "complaint": done.data})
+
+    def _vas_charges(self, conv: Conversation, line: str, message: str,
+                     keep: Callable[[ChargeFacts], bool]) -> list[tuple[str, ChargeFacts]]:
+        """The value-added charges ``keep`` picks, billed or refused by the consent gate, of the month the message names
+        (else the month talked about, else the latest of the last few months with any), each with its month."""
+        today = self.data.now().date()
+        named = extract_month(message, today=today)
+        months = [named] if named else [m for m in (conv.slots.get("month"),) if m]
+        if not named:
+            months += [shift_month(f"{today.year:04d}-{today.month:02d}", -n) for n in range(DISOWNED_MONTHS + 1)]
+        for month in dict.fromkeys(months):
+            found = [(month, c) for c in self.data.charges(line, month)
+                     if c.kind == "vas" and c.held is None and (c.amount_minor > 0 or c.verdict not in (None, "consented"))
+                     and keep(c)]
+            if found:
+                return found
+        return []
 
     def _complaint_words(self, conv: Conversation, lang: str, message: str | None = None) -> str:
         """A complaint's text about the charge explained last: the subscriber's own words (this message, else the question
@@ -1502,6 +1640,20 @@ def _replace_reply(reply: Reply, **changes: Any) -> Reply:
     from dataclasses import replace
 
     return replace(reply, **changes)
+
+
+def _refund_note(answer: Reply, message: str, lang: str) -> str:
+    """Whether a refund asked for ("我要退款") about the value-added charge ``answer`` explained is due, by the consent
+    gate's verdict: blocked and never billed, nothing to refund; confirmed when charged, not an unconsented charge (an
+    agent checks); refused but billed and not refunded yet, due back. Empty when no refund is asked or no VAS charge told."""
+    if not answer.data.get("record_id") or not words.wants_refund(message):
+        return ""
+    verdict, refunded = answer.data.get("verdict"), bool(answer.data.get("refunded_minor"))
+    if answer.data.get("blocked"):
+        return say("refund_not_due_blocked", lang)
+    if verdict is None or refunded:  # usage, or refunded already (said in the answer)
+        return ""
+    return say("refund_consented" if verdict == "consented" else "refund_due", lang)
 
 
 def _category_of(text: str) -> str | None:

@@ -596,3 +596,36 @@ _REOPEN = re.compile(r"(?:重新|再次)(?:处理|开启|打开|受理)|重开|\
 def wants_reopen(text: str) -> bool:
     t = _norm(text)
     return bool(_REOPEN.search(t) or (_DISSATISFIED.search(t) and _ABOUT_OUTCOME.search(t)))
+
+
+# -- money back, roaming switched on, an address that is no address ------------------------------------------
+_REFUND = re.compile(r"退款|退钱|退费|退还|退(?:我|回)(?:的)?钱|把钱退|(?<![a-z])(?:refund\w*|money back)(?![a-z])")
+
+
+def wants_refund(text: str) -> bool:
+    """Whether a complaint or refund request asks for money back ("我要退款", "I want a refund"), not only to complain."""
+    t = _norm(text)
+    return wants_complaint(t) and bool(_REFUND.search(t))
+
+
+_ZH_ROAMING_SWITCH = re.compile(r"(?:开通|打开|开启|激活|启用|关闭|关掉|停用)[^，。,.!?！？]{0,4}漫游"
+                                r"|漫游[^，。,.!?！？]{0,6}(?:开通|打开|开启|激活|启用|关闭|关掉|停用|怎么开|开了)")
+_EN_ROAMING_SWITCH = re.compile(
+    r"(?<![a-z])(?:turn|switch)(?:ed)? (?:on|off)\b[^.!?]{0,30}\broaming\b|(?<![a-z])(?:activate|enable|deactivate|disable|unblock"
+    r"|block|open|set up)\w*\b[^.!?]{0,30}\broaming\b|\broaming\b[^.!?]{0,20}\b(?:turned|switched) (?:on|off)\b"
+    r"|\broaming\b[^.!?]{0,12}\b(?:activated|enabled|disabled)\b"
+)
+
+
+def switches_roaming(text: str) -> bool:
+    """Whether the message asks to turn roaming itself on or off ("开通国际漫游", "turn on international roaming"), not
+    to change the spending cap: fairtel has no such switch (the operator's network has)."""
+    t = _norm(text)
+    return bool(_ZH_ROAMING_SWITCH.search(t) or _EN_ROAMING_SWITCH.search(t)) and not wants_cap_change(t)
+
+
+def bare_home(place: str) -> bool:
+    """Whether a place given is only "home" ("家里", "at home", "my flat"): no address an engineer can go to."""
+    t = _norm(place)
+    t = re.sub(r"^(?:at|in)\s+|^(?:在|于)", "", t).strip(" 。.!！")
+    return bool(t) and _BARE_HOME.fullmatch(t) is not None
