@@ -275,3 +275,20 @@ def consent_evidence(seeded: Seeded, subscription_id: str, event: str) -> dict[s
     with seeded.engine.connect() as conn:
         value = conn.execute(select(t.c.evidence).where(t.c.subscription_id == subscription_id, t.c.event == event)).scalar_one()
     return value if isinstance(value, dict) else json.loads(value)
+
+
+def api_as_alice(seeded: Seeded) -> Iterator[tuple[Any, Any, dict[str, str]]]:
+    """The API over ``seeded`` (no rate limit) in a test client, with alice logged in: (services, client, her
+    headers). For a module fixture: ``yield from api_as_alice(seeded)``."""
+    from fastapi.testclient import TestClient
+
+    from fairtel.api import ApiOptions, create_app
+    from fairtel.api._services import Services
+
+    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0), app=seeded.app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/api/v1/auth/token", data={"username": "alice", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        services = app.state.services
+        assert isinstance(services, Services)
+        yield services, client, auth(r.json()["access_token"])

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, auth, consent_evidence, sms_code
+from fairtel_seed import ALICE, BOB, PASSWORD, Seeded, api_as_alice, auth, consent_evidence, sms_code
 from fastapi.testclient import TestClient
 
-from fairtel.api import ApiOptions, create_app
 from fairtel.api._security import Principal
 from fairtel.api._services import Services
 from fairtel.api._subscriptions import MAX_CODE_ATTEMPTS, confirm
@@ -28,13 +27,7 @@ ALICE_P = Principal(username="alice", role=Role.SUBSCRIBER, msisdn=ALICE)
 
 @pytest.fixture(scope="module")
 def api(seeded: Seeded) -> Iterator[tuple[Services, TestClient, dict[str, str]]]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0), app=seeded.app)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.post("/api/v1/auth/token", data={"username": "alice", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        services = app.state.services
-        assert isinstance(services, Services)
-        yield services, client, auth(r.json()["access_token"])
+    yield from api_as_alice(seeded)
 
 
 def _sms(seeded: Seeded, subscription_id: str) -> dict[str, Any]:

@@ -17,11 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth, confirm_codes, consent_evidence, seeded_on
+from fairtel_seed import ALICE, Seeded, api_as_alice, confirm_codes, consent_evidence, seeded_on
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from fairtel.api import ApiOptions, create_app
 from fairtel.api._security import Principal
 from fairtel.api._services import Services
 from fairtel.api._subscriptions import CODE_REJECTED, MAX_CODE_ATTEMPTS, confirm
@@ -43,13 +42,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def api(seeded: Seeded) -> Iterator[tuple[Services, TestClient, dict[str, str]]]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0), app=seeded.app)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.post("/api/v1/auth/token", data={"username": "alice", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        services = app.state.services
-        assert isinstance(services, Services)
-        yield services, client, auth(r.json()["access_token"])
+    yield from api_as_alice(seeded)
 
 
 def _order(seeded: Seeded, client: TestClient, alice: dict[str, str], offer_id: str) -> tuple[str, str]:

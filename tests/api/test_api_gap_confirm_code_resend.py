@@ -13,12 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth, consent_evidence, sms_code
+from fairtel_seed import ALICE, Seeded, api_as_alice, consent_evidence, sms_code
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from fairtel.api import ApiOptions, create_app
 from fairtel.api._access import Access
 from fairtel.api._errors import RateLimitedError
 from fairtel.api._security import Principal
@@ -47,13 +46,7 @@ BOB_P = Principal(username="bob", role=Role.SUBSCRIBER, msisdn="8613900139000")
 
 @pytest.fixture(scope="module")
 def api(seeded: Seeded) -> Iterator[tuple[Services, TestClient, dict[str, str]]]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0), app=seeded.app)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.post("/api/v1/auth/token", data={"username": "alice", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        services = app.state.services
-        assert isinstance(services, Services)
-        yield services, client, auth(r.json()["access_token"])
+    yield from api_as_alice(seeded)
 
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -389,14 +389,7 @@ def _complaints(conn: Connection, policy: RetentionSettings, *, now: datetime,
     rows = conn.execute(select(c.c.complaint_id, c.c.msisdn, c.c.closed_at)
                         .where(c.c.lifecycle.not_in(OPEN_COMPLAINT), c.c.closed_at.is_not(None),
                                c.c.closed_at <= horizon, c.c.text != COMPLAINT_REMOVED)).all()
-    out: dict[str, datetime] = {}
-    kept = 0
-    for r in rows:
-        if r.msisdn in protected:
-            kept += 1
-            continue
-        out[r.complaint_id] = r.closed_at
-    return out, kept
+    return _unprotected(rows, protected)
 
 
 def _surveys(conn: Connection, policy: RetentionSettings, *, now: datetime,
@@ -405,14 +398,13 @@ def _surveys(conn: Connection, policy: RetentionSettings, *, now: datetime,
     horizon = months_before(now, policy.survey_comment_months)
     rows = conn.execute(select(s.c.survey_id, s.c.msisdn, s.c.answered_at)
                         .where(s.c.comment.is_not(None), s.c.answered_at <= horizon)).all()
-    out: dict[str, datetime] = {}
-    kept = 0
-    for r in rows:
-        if r.msisdn in protected:
-            kept += 1
-            continue
-        out[r.survey_id] = r.answered_at
-    return out, kept
+    return _unprotected(rows, protected)
+
+
+def _unprotected(rows: Sequence[Any], protected: Mapping[str, Any]) -> tuple[dict[str, datetime], int]:
+    """(id, msisdn, instant) rows: id → instant of those whose line has no matter open, and how many were kept."""
+    out = {r[0]: r[2] for r in rows if r[1] not in protected}
+    return out, len(rows) - len(out)
 
 
 def _instant(value: Any) -> datetime | None:
