@@ -5,7 +5,8 @@ it yet. Files still being written should arrive under a hidden or ``.tmp``/``.pa
 name and be renamed when complete (a rename is atomic); a file whose size or mtime changed since the last
 poll waits for the next one. A single pass (``once``) applies the same check: a file modified less than ``settle``
 seconds ago (the poll interval unless told) is looked at again once it is that old, and taken only if its size and
-mtime did not change meanwhile; one still changing is left in the inbox for the next run, and said so. A file whose
+mtime did not change meanwhile; one still changing is left in the inbox for the next run, and said so. The pass
+looks at such files every ``SETTLE_STEP_S``, so it waits no longer than the youngest unchanged file needs. A file whose
 records end in one cut short (a ``truncated`` reject: the file was still being written, or was cut in transfer) is
 never filed as complete: what it held is committed, and the file goes to ``failed/`` with a ``.error.txt`` saying
 so, instead of ``done/``. A watch holds the home's mediation lock from its start to its end, and the inbox's
@@ -161,6 +162,7 @@ class RetryLater(Exception):
 
 RETRY_MAX_S = 60.0  # the longest wait between passes while ``after`` asks to retry later (doubling from interval)
 STOP_POLL_S = 0.2  # how often a waiting watch looks at ``stop``
+SETTLE_STEP_S = 0.1  # ``once``: how often files not yet settled are looked at again
 
 
 AFTER_FILES = 32  # files ingested and waiting for ``after`` at most (ingest never runs further ahead)
@@ -517,19 +519,32 @@ def watch(
 def _settled(recent: dict[Path, tuple[int, int]], settle_s: float, stop: Callable[[], bool] | None,
              say: Callable[[str], None]) -> list[Path]:
     """Of files modified less than ``settle_s`` seconds ago (their size and mtime when first looked at), those
-    whose size and mtime did not change once the most recent of them is that old; the others are left in the
-    inbox, said in one line."""
+    whose size and mtime did not change until each is that old; the others are left in the inbox, said in one
+    line. Looks every ``SETTLE_STEP_S``: the pass goes on as soon as each file is old enough or has changed, not
+    after a wait fixed in advance (a file that changes is left at once, whatever the others)."""
+    # each file's deadline: its mtime plus the settle time, never further off than the settle time (an mtime
+    # ahead of this machine's clock)
     now = time.time()
-    youngest = max(sig[1] for sig in recent.values()) / 1e9
-    _pause(max(0.0, min(settle_s, youngest + settle_s - now)), stop)
+    due = {path: now + max(0.0, min(settle_s, sig[1] / 1e9 + settle_s - now)) for path, sig in recent.items()}
     ready: list[Path] = []
     changing: list[Path] = []
-    for path, sig in recent.items():
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        (ready if (st.st_size, st.st_mtime_ns) == sig else changing).append(path)
+    while due:
+        now = time.time()
+        for path in sorted(due):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                del due[path]
+                continue
+            if (st.st_size, st.st_mtime_ns) != recent[path]:
+                changing.append(path)
+                del due[path]
+            elif now >= due[path]:
+                ready.append(path)
+                del due[path]
+        if not due or (stop is not None and stop()):
+            break
+        _pause(max(0.0, min(SETTLE_STEP_S, min(due.values()) - time.time())), stop)
     if changing:
         names = ", ".join(p.name for p in sorted(changing))
         say(f"{len(changing)} {'file' if len(changing) == 1 else 'files'} still being written left in the inbox "

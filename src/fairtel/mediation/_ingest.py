@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -34,12 +35,12 @@ from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
 from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
 from fairtel.mediation._partials import Clash, conflicting_parts, held_from, held_ids, hold, late_parts, release
 from fairtel.mediation._state import FileRecord, MediationState, inbox_lock
-from fairtel.mediation._validate import Reason, Validated, validate
+from fairtel.mediation._validate import FUTURE_TOLERANCE_S, Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader, refuse_compressed, unpacked
 from fairtel.mediation.readers._base import bulk_default_pool
 from fairtel.mediation.readers._delimited import BOMS
 from fairtel.mediation.readers._errors import UnknownFormatError
-from fairtel.mediation.readers._fieldmap import FieldMapReader, bundled_fieldmaps, load_fieldmap
+from fairtel.mediation.readers._fieldmap import FieldMap, FieldMapReader, bundled_fieldmaps, load_fieldmap
 
 CANONICAL_SOURCE = "canonical"
 T = TypeVar("T")
@@ -100,6 +101,10 @@ class FileReport:
     rejects_file: str | None = None
     parts: list[str] = field(default_factory=list)
     arrived_at: str | None = None  # when ``watch`` first saw the file (ISO 8601, UTC)
+    # the zone its times written without an offset were read in (an IANA name): set for the formats that write
+    # the switch's local time (Asterisk and FreeSWITCH CSV, FreeSWITCH JSON records without epochs; a field map,
+    # its own zone), None for those whose times carry their offsets
+    timezone: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -246,6 +251,26 @@ def _label(reader: Reader) -> str:
     return str(getattr(reader, "label", reader.name))
 
 
+def reader_zone(reader: Reader) -> str | None:
+    """The zone ``reader`` reads times written without an offset in (an IANA name), or None for a format whose
+    times carry their offsets: the switch's clock of Asterisk and FreeSWITCH readers (``--timezone``, else the
+    operator's), a field map's own zone (its ``[input] timezone``)."""
+    tz = getattr(reader, "tz", None)
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    fmap = getattr(reader, "fmap", None)
+    if not isinstance(fmap, FieldMap):
+        return None
+    for rule in fmap.rules:
+        if rule.field == "started_at":
+            fmt = rule.format or fmap.timestamp_format
+            # RFC 3339 text and epochs carry their offsets, as does a format reading one (%z)
+            if fmt is None or fmt in ("epoch", "epoch_ms") or "%z" in fmt:
+                return None
+            return rule.timezone or fmap.timezone
+    return None
+
+
 def default_source(reader: Reader) -> str:
     """The feed name of records that name none, when ``--source`` is not given: each format is its own feed
     (canonical CSV, JSON Lines and Parquet are one), so dedup keys and partial-record timeouts of different
@@ -385,15 +410,17 @@ def _drop_parts(clean: pa.Table, clashes: list[Clash], raw_of: Callable[[Sequenc
     return filter_rows(clean, keep), out
 
 
-def _checked(reader: Reader, path: Path, source: str, batch_size: int, *,
-             data: Path | None = None) -> Iterator[tuple[int, Validated]]:
+def _checked(reader: Reader, path: Path, source: str, batch_size: int, *, data: Path | None = None,
+             future_tolerance_s: float = FUTURE_TOLERANCE_S) -> Iterator[tuple[int, Validated]]:
     """Read and validate: a pure function of the file, so it runs ahead on the prefetch thread while the
     consumer dedups and hands the previous batch to the lake writer. ``data``: what is read for ``path`` when it
-    is not the file itself (its content decompressed, ``unpacked``); rejects name ``path``."""
+    is not the file itself (its content decompressed, ``unpacked``); rejects name ``path``.
+    ``future_tolerance_s``: how far past the moment of ingest a record may start (``future_timestamp``)."""
     for batch in reader.read(data or path, source=source, batch_size=batch_size):
         if data is not None and data != path:
             batch.rejects = [replace(r, file=str(path)) if r.file == str(data) else r for r in batch.rejects]
-        consumed, checked = batch.consumed, validate(batch, file=str(path), source=source)
+        consumed, checked = batch.consumed, validate(batch, file=str(path), source=source,
+                                                      future_tolerance_s=future_tolerance_s)
         # the raw batch (and the text block behind it) goes before the next one is read, unless it holds parts of
         # partial records (``checked.raw_of``: a part refused when held keeps its original bytes)
         del batch
@@ -465,6 +492,7 @@ class _Session:
             return rep
         rep.format = _label(reader)
         rep.source = source or default_source(reader)
+        rep.timezone = reader_zone(reader)
         asked = rep.format if fmt else None  # a format detected, not asked for, is no request to tell apart
         try:
             self._run(path, reader, hasher, rep, progress, data=data)
@@ -484,7 +512,7 @@ class _Session:
                 if known is not None and (prev := self.state.done(known)) is not None:
                     return _already(FileReport(file=rep.file), known, prev, fmt=asked, source=source)
             failed = FileReport(file=rep.file, format=rep.format, status=Status.FAILED, message=msg,
-                                source=rep.source, content_hash=known)
+                                source=rep.source, content_hash=known, timezone=rep.timezone)
             return failed
         return rep
 
@@ -532,7 +560,9 @@ class _Session:
                     return stack.enter_context(st.transaction())
 
                 batch_rows = min(self.settings.batch_size, BATCH_ROWS)
-                for consumed, v in prefetch(_checked(reader, path, src, batch_rows, data=data), depth=1):
+                checked = _checked(reader, path, src, batch_rows, data=data,
+                                   future_tolerance_s=settings.future_tolerance_days * 86400)
+                for consumed, v in prefetch(checked, depth=1):
                     if conn is None and hasher.done():
                         conn = settle()
                     rep.read += consumed

@@ -62,7 +62,7 @@ _TS_MAX_US = int(TS_MAX.timestamp() * 1_000_000)
 # How far past the moment of ingest a record may start (a switch's clock a little ahead, a zone written wrong by a
 # few hours, test feeds dated a few days on): one later than that is refused as ``future_timestamp``, not filed
 # under a period never billed (a clock a year ahead, 2099). Within it a record lands at worst in the next period,
-# which is still to be billed.
+# which is still to be billed. The default of ``Settings.future_tolerance_days``, which ingest passes in.
 FUTURE_TOLERANCE_S = 7 * 86400
 _KINDS = [k.value for k in UsageKind]
 _DIRECTIONS = [d.value for d in Direction]
