@@ -28,6 +28,7 @@ from fairtel.cli import (
     _load,
     _mediation,
     _merchants,
+    _privacy,
     _rating,
     _retention,
     _serve,
@@ -80,7 +81,7 @@ def _root(
 
 
 # One module per capability; each registers its commands (or says it has not landed yet).
-for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _merchants, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup, _retention):
+for module in (_demo, _synth, _load, _mediation, _catalog, _rating, _billing, _assure, _merchants, _consent, _fraud, _churn, _assistant, _care, _kpi, _serve, _backup, _retention, _privacy):
     module.register(app)
 
 

@@ -1,0 +1,117 @@
+"""``fairtel privacy erase MSISDN --plan|--apply --by LOGIN``: erase one subscriber's personal data at their request.
+
+What goes, what stays and why, and when a line may be erased at all (closed, closing date known, no matter open) is
+in ``fairtel.store._erasure`` and docs/operations.md#erasing-a-subscribers-data. ``--plan`` changes nothing.
+``--apply`` makes the plan again in the database transaction that applies it, records one access-audit row
+(``subscriber.erase``, role ``cli``, the line as its pseudonym) naming what it erases and who authorised it,
+committed with the database's changes and before any file is touched, then rewrites the outbox and the retention
+call list. A refused line changes nothing; a run cut short is finished by the next; a run with nothing left to
+erase changes nothing and records no row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fairtel.cli._context import app_for
+from fairtel.cli._ui import console, fail, print_json
+from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+
+
+def _show(summary: dict[str, Any], *, applied: bool) -> None:
+    if summary["refused"]:
+        console.print("refused: the line may not be erased", highlight=False)
+        for why in summary["refused"]:
+            console.print(f"  {why}", highlight=False)
+        return
+    verb = "erased" if applied else "would erase"
+    e = summary["erase"]
+    if summary["nothing_left"]:
+        console.print("nothing left to erase: the line's personal data is already erased", highlight=False)
+    else:
+        console.print(f"customer name: {verb if e['customer_name'] else 'kept'}"
+                      f"{' (' + e['customer_name_kept'] + ')' if e['customer_name_kept'] else ''}", highlight=False)
+        console.print(f"region: {verb if e['region'] else 'none'}", highlight=False)
+        console.print(f"complaint texts: {verb} {len(e['complaint_texts'])}", highlight=False)
+        console.print(f"ticket conversations: {verb} {len(e['ticket_conversations'])} ({e['ticket_notes']} notes)",
+                      highlight=False)
+        console.print(f"survey comments: {verb} {len(e['survey_comments'])}", highlight=False)
+        console.print(f"outbox messages: {verb} {e['outbox_messages']}", highlight=False)
+        console.print(f"retention call list rows: {verb} {e['retention_list_rows']}", highlight=False)
+    kept = [f"{table} {k['rows']}" for table, k in summary["kept"].items() if k["rows"]]
+    if kept:
+        console.print(f"kept (billing, legal or append-only): {', '.join(kept)}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Privacy: erase a subscriber's personal data at their request.", no_args_is_help=True)
+    app.add_typer(group, name="privacy")
+
+    @group.command("erase")
+    def erase_cmd(
+        ctx: typer.Context,
+        msisdn: Annotated[str, typer.Argument(help="The closed line whose subscriber asked for erasure.")],
+        do_plan: Annotated[bool, typer.Option("--plan", help="Show what would be erased and kept. Changes nothing.")] = False,
+        do_apply: Annotated[bool, typer.Option("--apply", help="Erase (recorded in the access audit).")] = False,
+        by: Annotated[str | None, typer.Option("--by", help="Who authorises the erasure (recorded in the access audit).")] = None,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Erase the personal data of a closed line with no matter open: the customer's name, the line's region,
+        its complaint texts, ticket conversations and notes, survey comments, outbox messages and retention call
+        list rows. Bills, bill lines, adjustments, consent events and the append-only ledgers stay. Refused for a
+        line not closed or with a matter open. Idempotent; recorded in the access audit."""
+        from fairtel.core.errors import ConflictError
+        from fairtel.core.time import utc_now
+        from fairtel.privacy._numbers import msisdn_problem
+        from fairtel.store._erasure import apply_in_database, apply_in_files, plan
+
+        try:
+            problems = []
+            if do_plan == do_apply:
+                problems.append(Problem("command line", None, "--plan/--apply", "give exactly one of --plan and --apply"))
+            if (why := msisdn_problem(msisdn)) is not None:
+                problems.append(Problem("command line", None, "MSISDN", why))
+            if do_apply and not (by or "").strip():
+                problems.append(Problem("command line", None, "--by", "name who authorises the erasure"))
+            if problems:
+                raise InvalidInputError(problems, what="erasure")
+            with app_for(ctx, home) as fapp:
+                now = utc_now()
+                settings = fapp.settings
+                if do_plan:
+                    with fapp.db.connect() as conn:
+                        planned = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
+                                       outbox_dir=settings.outbox_dir)
+                    summary = planned.summary()
+                else:
+                    request_id = None
+                    with fapp.db.begin() as conn:
+                        # planned and applied in one transaction: nothing reopened in between
+                        planned = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
+                                       outbox_dir=settings.outbox_dir)
+                        if planned.refused:
+                            raise ConflictError("the line may not be erased: " + "; ".join(planned.refused),
+                                                details={"reasons": list(planned.refused)})
+                        if not planned.empty:
+                            from fairtel.cli._audit import audit_change
+
+                            # the row first, with the database's changes: every erasure is recorded before it is made
+                            request_id = audit_change(
+                                ctx, fapp, conn, action="subscriber.erase", resource="home/privacy/erasure",
+                                msisdn=msisdn, reason=f"erasure at the subscriber's request {planned.words()}; "
+                                                      f"authorised by {(by or '').strip()}")
+                            apply_in_database(conn, planned)
+                    done = apply_in_files(planned)
+                    summary = planned.summary()
+                    summary["applied"] = {"outbox_messages": done["outbox"], "retention_list_rows": done["retention_list"],
+                                          "audit_request_id": request_id}
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(summary)
+        else:
+            _show(summary, applied=do_apply)
