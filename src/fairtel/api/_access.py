@@ -168,6 +168,18 @@ class Access:
         rows, self._pending = self._pending, []
         return rows
 
+    def commit_then_read(self) -> None:
+        """Commit now what the request recorded and changed (its audit rows with it: kept as they are if the
+        request fails later, not recorded again), then go on reading only: the transaction ``conn`` opens from
+        here takes no write lock (on SQLite it begins ``DEFERRED``, a snapshot taken at its first read, that
+        keeps no writer waiting; elsewhere a transaction as any other). For a long read (an export) made after
+        its audit row is on record; the request writes nothing after it."""
+        engine = self.conn.engine  # the request's transaction, opened now if it was not
+        self.end()
+        self._recorded = []
+        reader = engine.execution_options(sqlite_begin="DEFERRED")
+        self._begin = reader.begin
+
     def try_offline(self, fn: Callable[[], T]) -> tuple[bool, T | None]:
         """Run ``fn`` if it can answer without opening the database: (True, its result); else (False, None),
         with anything it recorded undone, so that it can be run again where blocking is allowed."""

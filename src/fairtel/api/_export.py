@@ -13,7 +13,8 @@ Who may: the subscriber, for their own line, and an agent handling them (an assi
 is the subscriber's copy, the same whoever makes it: the line's own number plain, every other number masked (the
 other party of a call, a number written in a note), identity and bank card numbers hidden, other people's logins
 as keyed pseudonyms. Making it writes one access-audit row (``subscriber.export``) with the subscriber's pseudonym,
-in the request's transaction; the export lists that row too.
+committed before the export reads anything else; the export lists that row too. Its reads are made in a transaction
+that writes nothing (``Access.commit_then_read``): on SQLite they keep no other request's change waiting.
 
 Not in it: the fraud desk's cases (an investigation is not told to its subject), the SMS outbox (it holds one-time
 codes), the mediation rejects (raw records a switch sent that were never taken), the assistant's conversation log
@@ -148,8 +149,11 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     reason = acc.open_subject(msisdn)
     months = max(1, min(int(months), MAX_USAGE_MONTHS))
     lake = lake if lake is not None else acc.lake
-    # recorded first, in the request's transaction: the export's own read is among the reads it lists
+    # recorded first, and committed at once in a short transaction of its own: the export's own read is among the
+    # reads it lists, and the reads below (many records, the whole access log) hold no write lock (on SQLite, one
+    # snapshot) that would keep every other writer waiting for the export
     acc.audit(EXPORT_ACTION, "data_export", msisdn=msisdn, reason=reason)
+    acc.commit_then_read()
     conn = acc.conn
     shown = _Shown(acc, msisdn)
 

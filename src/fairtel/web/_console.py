@@ -9,13 +9,14 @@ import hmac
 import inspect
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pyarrow.parquet as pq
 from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -272,6 +273,8 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "dismiss_reason": ("Why dismiss (at least 3 characters)", "驳回原因（至少 3 个字）"),
     "offer_choice": ("Offer to order", "选择要订购的业务"),
     "problems": ("What to correct:", "请修改："),
+    "audit_since": ("From (day)", "起始日期"),
+    "audit_until": ("To (day, included)", "截止日期（含当天）"),
     "page_denied": ("You may not see this page, or this customer: agents see a customer while handling their complaint or ticket.",
                     "您无权查看此页面或该客户的资料：客服仅在处理其投诉或工单期间可查看。"),
 }
@@ -281,6 +284,20 @@ COMPLAINT_CHANNELS = _cases.COMPLAINT_CHANNELS
 def care_word(key: str, lang: str) -> str | None:
     pair = CARE_WORDS.get(key)
     return None if pair is None else pair[1] if lang == "zh" else pair[0]
+
+
+def day_in(text: str | None, field: str, tz: tzinfo, problems: list[Problem], *, after: bool = False) -> datetime | None:
+    """A day a form names (``2026-11-02``, a date field's value) as the instant it begins on the operator's clock, or,
+    ``after``, the instant it ends (the next one begins); none when left empty. A day not written so is a problem
+    added to ``problems`` (none is returned)."""
+    if not text or not text.strip():
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        problems.append(Problem("form", None, field, "not a date: write it as YYYY-MM-DD"))
+        return None
+    return datetime.combine(day + timedelta(days=1) if after else day, time(), tzinfo=tz)
 
 
 def form_model(model: type[BaseModel], what: str, **values: Any) -> Any:
@@ -362,8 +379,12 @@ class Console:
             return care_word("page_denied", lang) or ""
         return error_text(error.code, error.message, lang)
 
-    def page(self, request: Request, build: Callable[[Any, Principal], HTMLResponse | Response]) -> Response:
-        """Run ``build(access, principal)`` for a logged-in user; errors become a page with the right status."""
+    def page(self, request: Request, build: Callable[[Any, Principal], HTMLResponse | Response], *,
+             again: Callable[[Any, Principal, InvalidInputError], HTMLResponse] | None = None) -> Response:
+        """Run ``build(access, principal)`` for a logged-in user; errors become a page with the right status. A
+        form's input refused (``InvalidInputError``) with ``again`` given shows the form's page again, as
+        ``again(access, principal, error)`` makes it in a request of its own (what was refused is not kept), with
+        the problems beside the form and the error's status."""
         who = self.who(request)
         if who is None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -373,16 +394,29 @@ class Console:
             self.services.limiter.check(key)
             counts.enter(key)
             try:
-                with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
-                    route = request.scope.get("route")
-                    acc.resource_hint = f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
-                    return build(acc, who)
+                try:
+                    with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
+                        acc.resource_hint = self._resource(request)
+                        return build(acc, who)
+                except InvalidInputError as exc:
+                    if again is None:
+                        raise
+                    with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
+                        acc.resource_hint = self._resource(request)
+                        shown = again(acc, who, exc)
+                    shown.status_code = status_for(exc.code)
+                    return shown
             finally:
                 counts.leave(key)
         except RateLimitedError as exc:
             return self.limited(request, exc, "error.html", who=who, error=exc)
         except FairtelError as exc:
             return self.render(request, "error.html", status_code=status_for(exc.code), who=who, error=exc)
+
+    @staticmethod
+    def _resource(request: Request) -> str:
+        route = request.scope.get("route")
+        return f"{request.method} {getattr(route, 'path', '?')}"  # the template, as the API records it
 
     def limited(self, request: Request, exc: RateLimitedError, template: str, **data: Any) -> HTMLResponse:
         """``template`` answered 429 with ``Retry-After``, as the API answers, and the wait in words (``limited``)."""
@@ -392,14 +426,16 @@ class Console:
         resp.headers["Retry-After"] = str(wait)
         return resp
 
-    def action(self, request: Request, csrf: str, build: Callable[[Any, Principal], str]) -> Response:
-        """A form post: check its token, do it, then redirect (``build`` returns where to)."""
+    def action(self, request: Request, csrf: str, build: Callable[[Any, Principal], str], *,
+               again: Callable[[Any, Principal, InvalidInputError], HTMLResponse] | None = None) -> Response:
+        """A form post: check its token, do it, then redirect (``build`` returns where to). Its input refused:
+        the form's page again with the problems (``again``, as ``page`` takes it), else the error page."""
 
         def run(acc: Any, who: Principal) -> Response:
             self.check_csrf(request, csrf)
             return RedirectResponse(build(acc, who), status_code=303)
 
-        return self.page(request, run)
+        return self.page(request, run, again=again)
 
 
 def _routes(c: Console) -> APIRouter:
@@ -652,12 +688,26 @@ def _routes(c: Console) -> APIRouter:
         return c.action(request, csrf, run)
 
     @r.get("/audit")
-    def audit(request: Request, actor: str | None = None, msisdn: str | None = None, action: str | None = None) -> Response:
-        def build(acc: Any, _w: Principal) -> Response:
-            page = ops.search_audit(acc, actor=actor or None, msisdn=msisdn or None, action=action or None, limit=200)
-            return c.render(request, "audit.html", page=page, q={"actor": actor or "", "msisdn": msisdn or "", "action": action or ""})
+    def audit(request: Request, actor: str | None = None, msisdn: str | None = None, action: str | None = None,
+              since: str | None = None, until: str | None = None) -> Response:
+        q = {"actor": actor or "", "msisdn": msisdn or "", "action": action or "", "since": since or "", "until": until or ""}
 
-        return c.page(request, build)
+        def build(acc: Any, _w: Principal) -> Response:
+            acc.require(Permission.AUDIT_READ)
+            tz = zone(svc.settings.timezone)
+            problems: list[Problem] = []
+            first, last = day_in(since, "since", tz, problems), day_in(until, "until", tz, problems, after=True)
+            if problems:
+                raise InvalidInputError(problems, what="audit search")
+            page = ops.search_audit(acc, actor=actor or None, msisdn=msisdn or None, action=action or None, since=first, until=last,
+                                    limit=200)
+            return c.render(request, "audit.html", page=page, q=q)
+
+        def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:
+            acc.require(Permission.AUDIT_READ)
+            return c.render(request, "audit.html", page=None, q=q, problems=exc)
+
+        return c.page(request, build, again=again)
 
     # --- subscribers -------------------------------------------------------------------------------------
     @r.get("/my/bill")
@@ -748,9 +798,14 @@ def _routes(c: Console) -> APIRouter:
         return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency))
 
     @r.post("/my/roaming")
-    def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("")) -> Response:
+    def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("", max_length=32)) -> Response:
+        def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:  # the amount as entered, and what is wrong with it
+            return c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency,
+                            entered=amount, problems=exc)
+
         return c.action(
-            request, csrf, lambda acc, _w: (ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, svc.settings.currency), "/my/roaming?msg=saved_ok")[1]
+            request, csrf, lambda acc, _w: (ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, svc.settings.currency), "/my/roaming?msg=saved_ok")[1],
+            again=again,
         )
 
     @r.get("/my/assistant")
@@ -809,8 +864,7 @@ def _console_errors(api: FastAPI, console: Console) -> None:
 
     async def page_or_json(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        html = "text/html" in request.headers.get("accept", "").lower()
-        if not html or exc.status_code not in (404, 405) or request.url.path.startswith(("/api/", "/static/")) or request.url.path == "/api":
+        if not _console_asked(request) or exc.status_code not in (404, 405):
             result = answer(request, exc)
             return await result if inspect.isawaitable(result) else result
         error = (NoSuchPage("There is no such page in the console: choose one from the menu.") if exc.status_code == 404
@@ -821,3 +875,26 @@ def _console_errors(api: FastAPI, console: Console) -> None:
         return page
 
     api.exception_handlers[StarletteHTTPException] = page_or_json
+    checked = api.exception_handlers[RequestValidationError]
+
+    async def problems_page_or_json(request: Request, exc: Exception) -> Response:
+        """A console form (or a page's query) whose fields the route refuses before it runs: the error page, with
+        each problem beside its field in the reader's language, as a form's input refused later is shown."""
+        assert isinstance(exc, RequestValidationError)
+        if not _console_asked(request):
+            result = checked(request, exc)
+            return await result if inspect.isawaitable(result) else result
+        error = InvalidInputError([
+            Problem("form", None, ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")) or None, str(e.get("msg", "")))
+            for e in exc.errors()
+        ], what="the form")
+        return await run_in_threadpool(console.render, request, "error.html", status_code=422, error=error)
+
+    api.exception_handlers[RequestValidationError] = problems_page_or_json
+
+
+def _console_asked(request: Request) -> bool:
+    """A browser (a client asking for HTML) at a console URL: neither the API's paths nor the static files."""
+    path = request.url.path
+    return ("text/html" in request.headers.get("accept", "").lower()
+            and not path.startswith(("/api/", "/static/")) and path != "/api")

@@ -438,6 +438,8 @@ PROBLEM_FIELDS: dict[str, tuple[str, str]] = {
     "category": ("Category", "类别"), "channel": ("Channel", "渠道"), "bill_id": ("Bill", "账单"), "note": ("Note", "备注"),
     "reason": ("Reason", "原因"), "code": ("Code", "验证码"), "message": ("Message", "消息"), "record_id": ("Record", "话单号"),
     "actor": ("Actor", "操作人"), "action": ("Action", "操作"), "offer_id": ("Offer", "业务"),
+    "opted_out": ("Marketing choice", "营销偏好"), "since": ("From", "起始日期"), "until": ("To", "截止日期"),
+    "status": ("Status", "状态"),
 }
 
 # What a problem says (``Problem.message``, in English), in Chinese: the English pattern, the Chinese with its values
@@ -453,6 +455,9 @@ PROBLEM_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"String should have at most (\d+) characters?"), "不能超过 {0} 个字"),
     (re.compile(r"String should have at least (\d+) characters?"), "至少 {0} 个字"),
     (re.compile(r"Field required"), "必填"),
+    (re.compile(r"not a date: write it as YYYY-MM-DD"), "不是有效的日期，请按 年-月-日（如 2026-11-02）填写"),
+    (re.compile(r"String should match pattern .*", re.S), "填写的值不在可选范围内"),
+    (re.compile(r"Input should be a valid (?:integer|number).*", re.S), "请填写数字"),
 )
 
 
