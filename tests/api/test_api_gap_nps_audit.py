@@ -231,4 +231,4 @@ def test_the_console_searches_the_audit_by_a_number_however_written(
         assert rows["8613800138000"] >= 1 and len(set(rows.values())) == 1, rows
         assert 'pattern="\\d{7,15}"' not in pages["13800138000"].text  # the form takes the number as people write it
         bad = web.get("/audit", params={"msisdn": "not a number"})
-        assert bad.status_code == 422 and "audit search" in bad.text, bad.status_code
+        assert bad.status_code == 422 and 'data-field="msisdn"' in bad.text, bad.status_code  # the form again, its problem beside it

@@ -253,3 +253,33 @@ def test_usage_no_bill_carries_refuses_the_line(engine: Engine, tmp_path: Path) 
         held = plan(conn, GONE, now=NOW, lake=lake)
         assert held.refused == ("1 usage records of 2026-09 rated and on no bill (held or late)",)
         assert plan(conn, SOLO, now=NOW, lake=lake).refused == ()
+
+
+def test_held_usage_written_off_no_longer_stops_erasure(engine: Engine, tmp_path: Path) -> None:
+    """A closed line's usage after its closing can only be written off, never billed: once written off (`fairtel bill
+    release --write-off`, an audit decision), it no longer refuses the line's erasure, though no bill's snapshot
+    holds it; a record not decided still does."""
+    import pyarrow as pa
+
+    from fairtel.cli._billing import WRITE_OFF_ACTION, _decision_resource
+    from fairtel.store import AccessAudit, access_row
+    from fairtel.store._lake import Lake
+    from fairtel.store._schema import table_of
+
+    lake = Lake(tmp_path / "lake")
+    rated = pa.table({"source": ["msc", "msc"], "record_id": ["r1", "r3"], "msisdn": [GONE, GONE]})
+    lake.write("rated", "2026-09", rated, part="run-1")
+    lake.write("billed", "2026-09", rated.slice(0, 0), part="run-1")
+    with engine.begin() as conn:
+        _seed(conn)
+        assert plan(conn, GONE, now=NOW, lake=lake).refused == (
+            "2 usage records of 2026-09 rated and on no bill (held or late)",)
+        conn.execute(table_of(AccessAudit).insert().values(**access_row(
+            actor="ops", role="fraud_analyst", action=WRITE_OFF_ACTION,
+            resource=_decision_resource("2026-09", "msc", "r1"), at=NOW)))
+        assert plan(conn, GONE, now=NOW, lake=lake).refused == (
+            "1 usage records of 2026-09 rated and on no bill (held or late)",)
+        conn.execute(table_of(AccessAudit).insert().values(**access_row(
+            actor="ops", role="fraud_analyst", action=WRITE_OFF_ACTION,
+            resource=_decision_resource("2026-09", "msc", "r3"), at=NOW)))
+        assert plan(conn, GONE, now=NOW, lake=lake).refused == ()

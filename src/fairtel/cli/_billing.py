@@ -986,14 +986,14 @@ def _refunded_records(app: App, msisdns: list[str], currency: str) -> dict[tuple
 
 
 RELEASER_ROLE = "fraud_analyst"  # the role the access audit names for a release or write-off on the command line
-RELEASE_ACTION, WRITE_OFF_ACTION = "held_usage.release", "held_usage.write_off"
+RELEASE_ACTION, WRITE_OFF_ACTION = "held_usage.release", "held_usage.write_off"  # the store's HELD_*_ACTION
 
 
 def _decision_resource(period: str, source: str, record_id: str) -> str:
     """The audit resource naming one held record (an id: a record id may be long, and the number stays out)."""
-    from fairtel.core.ids import stable_id
+    from fairtel.store._retention import held_decision_resource
 
-    return f"held_usage/{period}/{stable_id('held', source, record_id)}"
+    return held_decision_resource(period, source, record_id)
 
 
 def held_of_period(app: App, per: Period) -> pl.DataFrame:

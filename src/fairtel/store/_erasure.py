@@ -58,6 +58,8 @@ from fairtel.store._retention import (
     _period_files,
     _read,
     _record_keys,
+    held_decision_resource,
+    held_decisions,
     not_yet_billed,
     open_matters,
 )
@@ -233,7 +235,7 @@ def _refusals(conn: Connection, msisdn: str, line: Any, matters: Mapping[str, tu
     if pending:
         out.append(f"{len(pending)} adjustments no bill carries yet ({', '.join(e.adjustment_id for e in pending)})")
     if lake is not None:
-        out.extend(_unbilled(lake, msisdn))
+        out.extend(_unbilled(lake, msisdn, conn))
     return out
 
 
@@ -247,12 +249,14 @@ def _open_case_files(root: Path, msisdn: str) -> list[str]:
                   if case.status == CaseStatus.OPEN and msisdn in (case.subject, *case.related))
 
 
-def _unbilled(lake: Lake, msisdn: str) -> list[str]:
+def _unbilled(lake: Lake, msisdn: str, conn: Connection) -> list[str]:
     """The periods with records of the line that no bill carries: rated and in no bill run's snapshot (held or late
-    usage), or not rated (``unrated``)."""
+    usage) and not released or written off (`fairtel bill release`: a decision settles a held record), or not rated
+    (``unrated``)."""
     out: list[str] = []
     for key in sorted(set(lake.periods("rated")) | set(lake.periods("unrated"))):
         pending = not_yet_billed(lake, key)
+        decided = held_decisions(conn, key)
         rated = unrated = 0
         for _, path in _period_files(lake, "rated", key):
             table = _read(path, ("msisdn", "source", "record_id"))
@@ -260,6 +264,12 @@ def _unbilled(lake: Lake, msisdn: str) -> list[str]:
                 continue
             mine = pc.fill_null(pc.equal(table.column("msisdn"), msisdn), False)
             hit = pc.and_(mine, pc.fill_null(pc.is_in(_record_keys(table), value_set=pending), False))
+            if decided and pc.any(hit).as_py():
+                picked = table.filter(hit)
+                rated += sum(held_decision_resource(key, "" if src is None else str(src), str(rid)) not in decided
+                             for src, rid in zip(picked.column("source").to_pylist(),
+                                                 picked.column("record_id").to_pylist(), strict=True))
+                continue
             rated += int(pc.sum(hit).as_py() or 0)
         for _, path in _period_files(lake, "unrated", key):
             table = _read(path, ("msisdn",))

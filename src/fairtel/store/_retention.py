@@ -57,6 +57,7 @@ from fairtel.core.settings import RetentionSettings
 from fairtel.core.time import Period, require_aware
 from fairtel.store._lake import Lake
 from fairtel.store._schema import (
+    AccessAudit,
     Bill,
     Complaint,
     ConsentEvent,
@@ -299,6 +300,25 @@ def _record_keys(table: pa.Table) -> pa.Array | pa.ChunkedArray:
 def _read(path: Path, columns: Iterable[str]) -> pa.Table:
     names = pq.read_schema(path).names
     return pq.read_table(path, columns=[c for c in columns if c in names])
+
+
+HELD_RELEASE_ACTION, HELD_WRITE_OFF_ACTION = "held_usage.release", "held_usage.write_off"
+
+
+def held_decision_resource(period: str, source: str, record_id: str) -> str:
+    """The access-audit resource naming one held record's release or write-off (`fairtel bill release`): an id, so
+    that a long record id and the number stay out of it."""
+    from fairtel.core.ids import stable_id
+
+    return f"held_usage/{period}/{stable_id('held', source, record_id)}"
+
+
+def held_decisions(conn: Connection, period: str) -> dict[str, str]:
+    """The release and write-off decisions recorded about held usage of ``period``: resource → action."""
+    a = table_of(AccessAudit)
+    rows = conn.execute(select(a.c.resource, a.c.action).where(
+        a.c.action.in_([HELD_RELEASE_ACTION, HELD_WRITE_OFF_ACTION]), a.c.resource.like(f"held_usage/{period}/%")))
+    return {r.resource: r.action for r in rows}
 
 
 def not_yet_billed(lake: Lake, period: str) -> pa.Array:
