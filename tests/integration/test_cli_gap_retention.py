@@ -266,3 +266,31 @@ def test_usage_rated_after_the_bill_run_stays_until_billed(built: Path, tmp_path
     kept = [r for f in Lake(home / "lake").files("usage", periods=[OLD])
             for r in pq.read_table(f, columns=["record_id"]).column("record_id").to_pylist()]
     assert sorted(kept) == sorted(["late-1", f"r2-{OLD}-3", f"r2-{OLD}-4"])
+
+
+def test_usage_written_off_goes_with_the_rest(built: Path, tmp_path: Path) -> None:
+    """A record no bill holds stays while it may still be billed; once written off (`fairtel bill release
+    --write-off`: its decision in the access audit) it never will be, and retention removes it with the period's
+    other detail (it was kept for ever)."""
+    from fairtel.store import access_row
+    from fairtel.store._retention import HELD_WRITE_OFF_ACTION, held_decision_resource
+
+    home = _copy(built, tmp_path)
+    late = tmp_path / "late.jsonl"
+    late.write_text(json.dumps({"record_id": "late-1", "source": "msc", "msisdn": PLAIN, "kind": "voice",
+                                "direction": "out", "started_at": f"{OLD}-20T10:00:00+08:00", "duration_s": 60,
+                                "peer": "8613811112222"}) + "\n", encoding="utf-8")
+    _ft(home, "ingest", str(late))
+    _ft(home, "rate", "--period", OLD)
+    app = bootstrap(load_settings(home=home))
+    with app.db.begin() as conn:
+        conn.execute(table_of(AccessAudit).insert().values(**access_row(
+            actor="ops", role="fraud_analyst", action=HELD_WRITE_OFF_ACTION,
+            resource=held_decision_resource(OLD, "msc", "late-1"))))
+    app.close()
+    plan = _ft(home, "retention", "plan")
+    assert plan["usage_detail"]["periods"][0]["records"] == {"usage": 5, "rated": 5, "unrated": 0}
+    _ft(home, "retention", "apply", "--by", "dpo-li")
+    kept = [r for f in Lake(home / "lake").files("usage", periods=[OLD])
+            for r in pq.read_table(f, columns=["record_id"]).column("record_id").to_pylist()]
+    assert sorted(kept) == sorted([f"r2-{OLD}-3", f"r2-{OLD}-4"])

@@ -58,10 +58,10 @@ from fairtel.store._retention import (
     _period_files,
     _read,
     _record_keys,
-    held_decision_resource,
     held_decisions,
     not_yet_billed,
     open_matters,
+    undecided,
 )
 from fairtel.store._schema import (
     Adjustment,
@@ -255,8 +255,7 @@ def _unbilled(lake: Lake, msisdn: str, conn: Connection) -> list[str]:
     (``unrated``)."""
     out: list[str] = []
     for key in sorted(set(lake.periods("rated")) | set(lake.periods("unrated"))):
-        pending = not_yet_billed(lake, key)
-        decided = held_decisions(conn, key)
+        pending = undecided(not_yet_billed(lake, key), held_decisions(conn, key), key)
         rated = unrated = 0
         for _, path in _period_files(lake, "rated", key):
             table = _read(path, ("msisdn", "source", "record_id"))
@@ -264,12 +263,6 @@ def _unbilled(lake: Lake, msisdn: str, conn: Connection) -> list[str]:
                 continue
             mine = pc.fill_null(pc.equal(table.column("msisdn"), msisdn), False)
             hit = pc.and_(mine, pc.fill_null(pc.is_in(_record_keys(table), value_set=pending), False))
-            if decided and pc.any(hit).as_py():
-                picked = table.filter(hit)
-                rated += sum(held_decision_resource(key, "" if src is None else str(src), str(rid)) not in decided
-                             for src, rid in zip(picked.column("source").to_pylist(),
-                                                 picked.column("record_id").to_pylist(), strict=True))
-                continue
             rated += int(pc.sum(hit).as_py() or 0)
         for _, path in _period_files(lake, "unrated", key):
             table = _read(path, ("msisdn",))

@@ -131,6 +131,8 @@ class RetentionPlan:
     fraud_file: Path | None = None
     retention_list: tuple[Path, int, datetime] | None = None  # (file, rows, written at)
     _lines: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)  # period → lines kept
+    # period → the held records released or written off then (``held_decisions``): no longer waiting for a bill
+    _decided: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @property
     def detail_records(self) -> int:
@@ -321,6 +323,17 @@ def held_decisions(conn: Connection, period: str) -> dict[str, str]:
     return {r.resource: r.action for r in rows}
 
 
+def undecided(pending: pa.Array, decided: Collection[str], period: str) -> pa.Array:
+    """The record keys of ``pending`` (``not_yet_billed``: source and record id) whose held record was neither released
+    nor written off (``decided``: ``held_decisions``' resources): a written-off record will never be billed, and a
+    release is charged through an adjustment, so neither waits for a bill any more."""
+    if not decided or not len(pending):
+        return pending
+    keep = [key for key in pending.to_pylist()
+            if held_decision_resource(period, *str(key).split("\x1f", 1)) not in decided]
+    return pa.array(keep, pa.string())
+
+
 def not_yet_billed(lake: Lake, period: str) -> pa.Array:
     """The records (``source``, ``record_id`` joined) rated for ``period`` that no bill run's snapshot holds: rated
     after the period's bills (late usage) or held off them; billing may still charge, release or write them off."""
@@ -352,7 +365,7 @@ def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSetti
     the retention call list) are looked at when it is given."""
     now = require_aware(now, "now")
     matters = open_matters(conn)
-    detail, waiting, lines = _detail(conn, lake, policy, now=now, timezone=timezone, protected=matters)
+    detail, waiting, lines, decided = _detail(conn, lake, policy, now=now, timezone=timezone, protected=matters)
     consent, events, kept_consent = _consent(conn, policy, now=now, protected=matters)
     tickets, notes, kept_tickets = _tickets(conn, policy, now=now, protected=matters)
     complaints, kept_complaints = _complaints(conn, policy, now=now, protected=matters)
@@ -371,6 +384,7 @@ def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSetti
         now=now, policy=policy, open_matters=matters, detail=tuple(detail), waiting=tuple(waiting),
         rejects=tuple(_rejects(rejects_dir, policy, now=now)), consent=consent, consent_events=events,
         tickets=tickets, ticket_notes=notes, kept_consent=kept_consent, kept_tickets=kept_tickets, _lines=lines,
+        _decided=decided,
         snapshot=tuple(_snapshot(lake, policy, now=now, timezone=timezone, protected=matters)),
         complaints=complaints, kept_complaints=kept_complaints, surveys=surveys, kept_surveys=kept_surveys,
         outbox=outbox, kept_outbox=kept_outbox, fraud_cases=fraud, kept_fraud_cases=kept_fraud,
@@ -505,8 +519,10 @@ def _retention_list(path: Path, policy: RetentionSettings, *, now: datetime) -> 
 
 
 def _detail(conn: Connection, lake: Lake, policy: RetentionSettings, *, now: datetime, timezone: str,
-            protected: Mapping[str, Any]) -> tuple[list[PeriodDetail], list[tuple[str, str]], dict[str, frozenset[str]]]:
+            protected: Mapping[str, Any]) -> tuple[list[PeriodDetail], list[tuple[str, str]], dict[str, frozenset[str]],
+                                                   dict[str, frozenset[str]]]:
     periods = sorted({k for ds in DETAIL_DATASETS for k in lake.periods(ds)})
+    decided: dict[str, frozenset[str]] = {}
     b = table_of(Bill)
     register = {r for (r,) in conn.execute(select(table_of(Subscriber).c.msisdn))}
     out: list[PeriodDetail] = []
@@ -525,7 +541,8 @@ def _detail(conn: Connection, lake: Lake, policy: RetentionSettings, *, now: dat
         removable: dict[str, int] = {}
         kept_records = 0
         kept_lines: set[str] = set()
-        pending = not_yet_billed(lake, key)
+        decided[key] = frozenset(held_decisions(conn, key))
+        pending = undecided(not_yet_billed(lake, key), decided[key], key)
         for ds in DETAIL_DATASETS:
             n = 0
             for _, path in _period_files(lake, ds, key):
@@ -538,7 +555,7 @@ def _detail(conn: Connection, lake: Lake, policy: RetentionSettings, *, now: dat
                     kept_lines.update(v for v in table.filter(mask).column("msisdn").to_pylist() if v)
             removable[ds] = n
         out.append(PeriodDetail(key, removable, kept_records, len(kept_lines)))
-    return out, waiting, lines
+    return out, waiting, lines, decided
 
 
 def _rejects(rejects_dir: Path, policy: RetentionSettings, *, now: datetime) -> list[tuple[Path, int, datetime]]:
@@ -679,7 +696,9 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
             continue
         kept = planned._lines.get(detail.period, frozenset())
         with lock(lake.root, rating_lock_name(detail.period)):  # no rating or bill run of the period meanwhile
-            pending = not_yet_billed(lake, detail.period)  # as the period is now, under its lock
+            # as the period is now, under its lock; the decisions as planned (an audit row is never taken back)
+            pending = undecided(not_yet_billed(lake, detail.period),
+                                getattr(planned, "_decided", {}).get(detail.period, frozenset()), detail.period)
             for ds in DETAIL_DATASETS:
                 for part, path in _period_files(lake, ds, detail.period):
                     table = pq.read_table(path)
