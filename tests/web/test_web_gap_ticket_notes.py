@@ -57,7 +57,7 @@ def test_a_long_hand_off_is_shown_whole_and_paged_with_notes_apart(web: TestClie
     assert page.status_code == 200, page.text
     said = re.findall(r'<span class="said">([^<]*)</span>', page.text)
     assert len(said) == 120 and said[0] == FIRST and said[-1] == "回答59\n第二行59"  # every turn, from the first
-    assert re.search(r'id="ticket-asked-first">' + FIRST + "<", page.text) and "最先咨询" in page.text
+    assert re.search(r'id="ticket-asked-first"[^>]*>' + re.escape(FIRST) + "<", page.text) and "最先咨询" in page.text
     pages = re.findall(r'<details class="turns-page"( open)?><summary>([^<]*)</summary>', page.text)
     assert pages == [(" open", "第 1–50 轮（共 120 轮）"), ("", "第 51–100 轮（共 120 轮）"), (" open", "第 101–120 轮（共 120 轮）")]
     assert 'start="51"' in page.text  # numbered on across pages
