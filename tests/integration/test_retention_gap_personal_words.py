@@ -31,7 +31,8 @@ from fairtel.bootstrap import bootstrap
 from fairtel.cli import app as cli
 from fairtel.core.settings import RetentionSettings, load_settings
 from fairtel.store._complaints import open_complaint
-from fairtel.store._retention import COMPLAINT_REMOVED, _rewrite, months_before
+from fairtel.store._retention import COMPLAINT_REMOVED, months_before
+from fairtel.store._retention import rewrite_lines as _rewrite
 from fairtel.store._schema import Complaint, Survey, table_of
 
 runner = CliRunner()

@@ -39,7 +39,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +60,7 @@ from fairtel.store._retention import (
     held_decisions,
     not_yet_billed,
     open_matters,
+    rewrite_lines,
     undecided,
 )
 from fairtel.store._schema import (
@@ -383,41 +383,9 @@ def _count(path: Path, goes: Callable[[bytes], bool]) -> tuple[Path, int] | None
 
 
 def _rewrite(path: Path, goes: Callable[[bytes], bool]) -> int:
-    """``path`` rewritten without the lines that go, through a synced temporary file and a rename, the directory
-    synced; a writer that changed the file meanwhile wins and the rewrite is made again. Returns the lines removed."""
-    from fairtel.core.commits import fsync_dir
-
-    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):  # a run killed mid-rewrite
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    for _ in range(5):
-        try:
-            before = path.stat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return 0
-        lines = data.splitlines(keepends=True)
-        kept = [line for line in lines if not (line.strip() and goes(line.rstrip(b"\r\n")))]
-        if len(kept) == len(lines):
-            return 0
-        tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
-        with tmp.open("wb") as fh:
-            for line in kept:
-                fh.write(line if line.endswith(b"\n") else line + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, before.st_mode & 0o777)
-        now = path.stat()
-        if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
-            tmp.unlink()
-            continue
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-        return len(lines) - len(kept)
-    from fairtel.core.errors import ConflictError
-
-    raise ConflictError(f"{path.name} kept changing while the erasure rewrote it; run `fairtel privacy erase --apply` "
-                        "again", details={"file": str(path)})
+    """``path`` rewritten without the lines that go, as retention rewrites its files (``rewrite_lines``)."""
+    return rewrite_lines(path, goes, tmp_suffix=_TMP_SUFFIX, who="the erasure",
+                         again="run `fairtel privacy erase --apply` again")
 
 
 def apply_in_files(planned: ErasurePlan) -> dict[str, int]:

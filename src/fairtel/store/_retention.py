@@ -642,13 +642,15 @@ def apply_in_database(conn: Connection, planned: RetentionPlan) -> None:
         conn.execute(update(n).where(n.c.ticket_id.in_(chunk)).values(note=None))
 
 
-def _rewrite(path: Path, goes: Callable[[bytes], bool]) -> int:
-    """``path`` (JSON Lines) rewritten without the lines that go: through a synced temporary file and a rename,
-    the directory synced. A writer that changed the file meanwhile (an append, a rewrite) wins: the rewrite is made
-    again from the file as it is then. Returns the lines removed."""
+def rewrite_lines(path: Path, goes: Callable[[bytes], bool], *, tmp_suffix: str = _TMP_SUFFIX,
+                  again: str = "run `fairtel retention apply` again", who: str = "retention") -> int:
+    """``path`` (JSON Lines or CSV rows) rewritten without the lines that go: through a synced temporary file
+    (``tmp_suffix``, the rewriter's own) and a rename, the directory synced. A writer that changed the file meanwhile
+    (an append, a rewrite) wins: the rewrite is made again from the file as it is then; after five tries a
+    ``ConflictError`` says what to do (``again``). Returns the lines removed."""
     from fairtel.core.commits import fsync_dir
 
-    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):  # a run killed mid-rewrite
+    for stale in path.parent.glob(f".{path.name}.*{tmp_suffix}"):  # a run killed mid-rewrite
         with contextlib.suppress(OSError):
             stale.unlink()
     for _ in range(5):
@@ -661,7 +663,7 @@ def _rewrite(path: Path, goes: Callable[[bytes], bool]) -> int:
         kept = [line for line in lines if not (line.strip() and goes(line.rstrip(b"\r\n")))]
         if len(kept) == len(lines):
             return 0
-        tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}{tmp_suffix}")
         with tmp.open("wb") as fh:
             for line in kept:
                 fh.write(line if line.endswith(b"\n") else line + b"\n")
@@ -677,8 +679,7 @@ def _rewrite(path: Path, goes: Callable[[bytes], bool]) -> int:
         return len(lines) - len(kept)
     from fairtel.core.errors import ConflictError
 
-    raise ConflictError(f"{path.name} kept changing while retention rewrote it; run `fairtel retention apply` again",
-                        details={"file": str(path)})
+    raise ConflictError(f"{path.name} kept changing while {who} rewrote it; {again}", details={"file": str(path)})
 
 
 def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
@@ -740,7 +741,7 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
     messages = 0
     if planned.outbox is not None:
         horizon = planned.now - timedelta(days=planned.policy.outbox_days)
-        messages = _rewrite(planned.outbox[0], lambda line: _outbox_goes(line, horizon, planned.open_matters)[0])
+        messages = rewrite_lines(planned.outbox[0], lambda line: _outbox_goes(line, horizon, planned.open_matters)[0])
     cases = 0
     if planned.fraud_cases and planned.fraud_file is not None:
         def case_goes(line: bytes) -> bool:
@@ -750,7 +751,7 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
                 return False
             return isinstance(row, dict) and row.get("case_id") in planned.fraud_cases
 
-        cases = _rewrite(planned.fraud_file, case_goes)
+        cases = rewrite_lines(planned.fraud_file, case_goes)
     lists = 0
     if planned.retention_list is not None:
         path = planned.retention_list[0]
