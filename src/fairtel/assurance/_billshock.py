@@ -283,17 +283,30 @@ class SubscriberCap:
 
 
 @dataclass(frozen=True, slots=True)
+class UnwatchedCap:
+    """A subscriber's cap not watched over their charges in ``currency``: no rate converts its ``cap_currency``
+    to it (``OwnCapPolicy.skip_unconverted``)."""
+
+    msisdn: str
+    cap_currency: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class OwnCapPolicy:
     """How the caps subscribers set are watched: ``thresholds`` as fractions of each cap (80 % and the cap), over
     charges whose ``kind`` is in ``kinds`` (None: any) made while roaming. ``vat_rate``: as a preset's, the VAT
     included in rated amounts, removed before comparing them to the cap. ``rates``: (charge currency, cap
     currency) → how many cap-currency units one unit of the charge currency is worth (the reverse pair, when
-    only it is given, is inverted)."""
+    only it is given, is inverted). ``skip_unconverted``: a cap no rate converts to its charges' currency is, when
+    True, not watched in that currency (that subscriber's cap only: ``subscriber_cap_findings(unwatched=...)``
+    lists it, and every other cap is watched); when False, a ``ConfigError`` naming the number."""
 
     thresholds: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1"))
     kinds: frozenset[str] | None = None
     vat_rate: Decimal = Decimal(0)
     rates: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    skip_unconverted: bool = False
 
     def __post_init__(self) -> None:
         if not self.thresholds or any(t <= 0 for t in self.thresholds):
@@ -301,6 +314,12 @@ class OwnCapPolicy:
         if any(r <= 0 for r in self.rates.values()):
             raise ConfigError("subscriber roaming caps: exchange rates must be positive")
         object.__setattr__(self, "thresholds", tuple(sorted(set(self.thresholds))))
+
+    def converts(self, cap_currency: str, currency: str) -> bool:
+        """Whether a cap in ``cap_currency`` can be compared to charges in ``currency``."""
+        return (
+            currency == cap_currency or (currency, cap_currency) in self.rates or (cap_currency, currency) in self.rates
+        )
 
     def limit_minor(self, cap: Money, fraction: Decimal, currency: str, *, msisdn: str) -> int:
         """``fraction`` of ``cap`` in minor units of ``currency`` including VAT, rounded up."""
@@ -312,8 +331,8 @@ class OwnCapPolicy:
             amount = cap.amount * self.rates[(cap.currency, currency)]
         else:
             raise ConfigError(
-                f"subscriber roaming cap of {msisdn}: no rate from {currency} to {cap.currency}; "
-                f"pass OwnCapPolicy(rates={{({currency!r}, {cap.currency!r}): ...}})"
+                f"subscriber roaming cap of {msisdn}: no rate from {currency} to {cap.currency} (the rate needed: "
+                f"how many {cap.currency} one {currency} is worth, or the reverse)"
             )
         gross = amount * fraction * (1 + self.vat_rate)
         return int(gross.scaleb(minor_units(currency)).to_integral_value(rounding=ROUND_CEILING))
@@ -329,6 +348,7 @@ def subscriber_cap_findings(
     opted_in: Iterable[str] = (),
     tz: str = DEMO_TIMEZONE,
     ids: FindingIds = FindingIds(),
+    unwatched: list[UnwatchedCap] | None = None,
 ) -> list[Finding]:
     """Bill shock at the roaming cap each subscriber set (``caps``: msisdn → the cap in force), over their roaming
     charges of each month made since they set it: ``bill_shock`` at each threshold crossed (policy
@@ -336,7 +356,9 @@ def subscriber_cap_findings(
     during that month), and ``usage_past_cap`` for what was charged beyond the cap, to be refunded: the service
     stops at a cap of one's own (choosing to continue past a preset's cap does not lift it; removing the cap
     does). ``presets``: the presets watched in the same run: a charge a stopping one already reports past its cap
-    (``opted_in`` as for it) is not reported again, so that no charge is refunded twice."""
+    (``opted_in`` as for it) is not reported again, so that no charge is refunded twice. A cap in a currency no
+    rate of ``policy`` converts to the charges' is a ``ConfigError``; with ``policy.skip_unconverted``, that cap is
+    not watched over those charges (the others are), and is appended to ``unwatched`` when given."""
     lines = _checked(rated)
     if not caps:
         return []
@@ -374,6 +396,14 @@ def subscriber_cap_findings(
         .alias("_month_from")
     )
     pairs = sorted(spend.select("msisdn", "currency").drop_nulls().unique().iter_rows())
+    if policy.skip_unconverted:
+        skipped = [(m, cur) for m, cur in pairs if not policy.converts(caps[m].cap.currency, cur)]
+        if skipped:
+            if unwatched is not None:
+                unwatched.extend(UnwatchedCap(m, caps[m].cap.currency, cur) for m, cur in skipped)
+            pairs = [p for p in pairs if p not in set(skipped)]
+            if not pairs:
+                return []
     limits = pl.DataFrame(
         [
             {

@@ -13,6 +13,7 @@ from fairtel.assurance._billshock import (
     BillShockPolicy,
     OwnCapPolicy,
     SubscriberCap,
+    UnwatchedCap,
     bill_shock_findings,
     subscriber_cap_findings,
 )
@@ -59,6 +60,8 @@ class AssuranceRun:
     gated: pl.DataFrame  # VAS records with subscription_id, verdict, billable
     subscriptions: pl.DataFrame
     merchants: pl.DataFrame
+    # the subscribers' caps not watched in a currency of their charges (``OwnCapPolicy.skip_unconverted``)
+    unwatched_caps: list[UnwatchedCap] = field(default_factory=list)
 
 
 def assure(
@@ -89,7 +92,8 @@ def assure(
     cap each subscriber set themselves and when (msisdn → ``SubscriberCap``, ``store._roaming_caps.caps_in_force``),
     watched over ``rated`` beside the presets of ``policy.bill_shock`` (alerts at 80 % and 100 % of it over the
     roaming charges made since it was set; charges past it reported for refund, once even when a preset reports
-    them too). ``ids``: how findings about a
+    them too; with ``policy.own_caps.skip_unconverted``, a cap no rate converts to its charges' currency is left
+    unwatched and listed in ``unwatched_caps``, the run going on for every other). ``ids``: how findings about a
     number are named (keyed with the operator's key; see ``FindingIds``)."""
     detected_at = require_aware(now or utc_now(), "now")
     ev = events if events is not None else empty_events()
@@ -99,6 +103,7 @@ def assure(
     gated = gate_vas(vas, subs, book, suspended=suspended, lines=lines, tz=policy.tz)
 
     findings: list[Finding] = []
+    unwatched: list[UnwatchedCap] = []
     findings += charge_findings(gated, detected_at=detected_at)
     findings += machine_speed_findings(subs, gated, max_human_s=policy.machine_speed_s, detected_at=detected_at)
     if ev.height:
@@ -125,6 +130,7 @@ def assure(
                 opted_in=opted_in,
                 tz=policy.tz,
                 ids=ids,
+                unwatched=unwatched,
             )
     if notices is not None and "roaming_country" in usage.columns:
         findings += welcome_findings(usage, notices, detected_at=detected_at, grace=policy.welcome_grace, ids=ids,
@@ -132,7 +138,7 @@ def assure(
     merchant_policy = replace(policy.merchants, machine_speed_s=policy.machine_speed_s, tz=policy.tz)
     merchants = rank_merchants(subs, book, gated=gated, events=ev, complaints=complaints, policy=merchant_policy)
     findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))
-    return AssuranceRun(findings=findings, gated=gated, subscriptions=subs, merchants=merchants)
+    return AssuranceRun(findings=findings, gated=gated, subscriptions=subs, merchants=merchants, unwatched_caps=unwatched)
 
 
 def detect(**kwargs: Any) -> list[Finding]:

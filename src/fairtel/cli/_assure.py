@@ -31,7 +31,7 @@ from fairtel.assurance import (
     refund_messages,
     suspension_list,
 )
-from fairtel.assurance._billshock import OwnCapPolicy, SubscriberCap
+from fairtel.assurance._billshock import OwnCapPolicy, SubscriberCap, UnwatchedCap
 from fairtel.assurance._finding import build_findings
 from fairtel.assurance._notify import DEFAULT_SENDER
 from fairtel.bootstrap import App
@@ -561,6 +561,22 @@ def _record_run(lake: Path, at: datetime, findings: int, tz: str) -> None:
     Lake(lake).write("assure_runs", Period.containing(at, tz).key, table, part="last")
 
 
+def unwatched_cap_note(cap: UnwatchedCap, to: set[str]) -> str:
+    """What the run says of a subscriber's roaming cap it could not watch: the line (its number masked, as
+    statements show another party's), both currencies, and the ``--rate`` that would convert them (``to``: the
+    currencies ``--rate CUR=VALUE`` converts to, VALUE being how many of them one CUR is worth)."""
+    from fairtel.privacy import mask_msisdn
+
+    head = (f"roaming cap of {mask_msisdn(cap.msisdn)} not watched: the cap is in {cap.cap_currency}, its roaming "
+            f"charges in {cap.currency}, and no exchange rate was given")
+    if cap.cap_currency in to:
+        return f"{head}; pass --rate {cap.currency}=VALUE (VALUE: how many {cap.cap_currency} one {cap.currency} is worth)"
+    if cap.currency in to:
+        return f"{head}; pass --rate {cap.cap_currency}=VALUE (VALUE: how many {cap.currency} one {cap.cap_currency} is worth)"
+    return (f"{head}; --rate CUR=VALUE gives how many {', '.join(sorted(to))} one CUR is worth in this run, which "
+            f"converts neither of {cap.cap_currency} and {cap.currency} to the other")
+
+
 def _parse_rates(values: list[str]) -> dict[str, Decimal]:
     rates: dict[str, Decimal] = {}
     for v in values:
@@ -584,7 +600,7 @@ def register(app: typer.Typer) -> None:
         confirm_window_h: Annotated[float, typer.Option("--confirm-window-h", help="Hours after an order within which its confirmation counts.")] = 24.0,
         machine_speed_s: Annotated[float, typer.Option("--machine-speed-s", help="A confirmation sooner than this after its order cannot be a person's.")] = 3.0,
         bill_shock: Annotated[list[str] | None, typer.Option("--bill-shock", help=f"Cap preset to watch over rated lines: {', '.join(PRESETS)} (repeatable).")] = None,
-        rate: Annotated[list[str] | None, typer.Option("--rate", help="Exchange rate for a cap in another currency: CUR=VALUE (repeatable).")] = None,
+        rate: Annotated[list[str] | None, typer.Option("--rate", help="Exchange rate for a cap in another currency: CUR=VALUE, how many units of the presets' cap currency (without --bill-shock: the operator's) one CUR is worth (repeatable).")] = None,
         refund: Annotated[bool, typer.Option("--refund", help="Post automatic refunds to the adjustments ledger (the next bill carries them) and refund SMS to the outbox.")] = False,
         write: Annotated[bool, typer.Option("--write/--no-write", help="Write findings to the lake and notifications to the outbox.")] = True,
     ) -> None:
@@ -606,7 +622,9 @@ def register(app: typer.Typer) -> None:
                 consent=ConsentPolicy(confirm_window=timedelta(hours=confirm_window_h)),
                 machine_speed_s=machine_speed_s,
                 bill_shock=tuple(presets),
-                own_caps=OwnCapPolicy(rates={(cur, to): v for to in cap_currencies for cur, v in rates.items() if cur != to}),
+                # a cap no --rate converts leaves that subscriber's cap unwatched (a note names the line), not the run
+                own_caps=OwnCapPolicy(rates={(cur, to): v for to in cap_currencies for cur, v in rates.items() if cur != to},
+                                      skip_unconverted=True),
                 tz=settings.timezone,
             )
             now = utc_now()
@@ -639,6 +657,7 @@ def register(app: typer.Typer) -> None:
                     now=now,
                     ids=finding_ids(fapp),
                 )
+                inputs.notes.extend(unwatched_cap_note(u, cap_currencies) for u in run.unwatched_caps)
                 extra = suspended_charge_findings(run.gated, suspended, detected_at=now,
                                                   have={f.finding_id for f in run.findings})
                 if extra:

@@ -15,6 +15,7 @@ from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
+    from fairtel.core.time import Period
     from fairtel.kpi import KpiReport
     from fairtel.kpi._complaint_report import ComplaintReport
 
@@ -107,7 +108,7 @@ def register(app: typer.Typer) -> None:
     @kpi_app.command("complaints")
     def complaints(
         ctx: typer.Context,
-        period: Annotated[str, typer.Option("--period", help="The month, YYYYMM or YYYY-MM.")],
+        period: Annotated[str, typer.Option("--period", help="The month, YYYY-MM (or YYYYMM).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
         lang: Annotated[str, typer.Option("--lang", help="zh or en: the categories' and the table's language.")] = "zh",
         home: HomeOpt = None,
@@ -126,14 +127,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(kpi_app, name="kpi")
 
 
-def _month(text: str) -> str:
-    """``YYYYMM`` or ``YYYY-MM`` as ``YYYY-MM``; anything else is an error naming the option."""
-    m = re.fullmatch(r"(\d{4})-?(\d{2})", text.strip())
-    if m is None or not 1 <= int(m.group(2)) <= 12:
-        raise InvalidInputError(
-            [Problem("options", None, "--period", f"a month YYYYMM or YYYY-MM, not {text!r}")], what="options"
-        )
-    return f"{m.group(1)}-{m.group(2)}"
+def _month(text: str, tz: str) -> Period:
+    """The month ``--period`` names, read as every other command reads a period (``Period.parse``: ``YYYY-MM``, the
+    month also in one digit, its errors ``time_invalid``), the option named in the error. ``YYYYMM`` (six ASCII
+    digits), the form the regulator's tables use, is read as ``YYYY-MM``."""
+    from fairtel.core.time import BadTimeError, Period
+
+    given = text.strip()
+    if re.fullmatch(r"[0-9]{6}", given):
+        given = f"{given[:4]}-{given[4:]}"
+    try:
+        return Period.parse(given, tz)
+    except BadTimeError as exc:
+        raise BadTimeError(f"--period: {exc}") from None
 
 
 def gather_complaint_report(fapp: App, period_text: str, lang: str) -> ComplaintReport:
@@ -154,7 +160,7 @@ def gather_complaint_report(fapp: App, period_text: str, lang: str) -> Complaint
             [Problem("options", None, "--lang", f"one of {', '.join(LANGUAGES)}, not {lang!r}")], what="options"
         )
     tz = fapp.settings.timezone
-    period = Period.parse(_month(period_text), tz)
+    period = _month(period_text, tz)
     start, end = period.start, period.end
     year_start = Period(period.year, 1, tz).start
     with fapp.db.connect() as conn:

@@ -37,12 +37,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, SurveyAnswer, nps, resolve_due
 from fairtel.care._surveys import latest_answers
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 MILLION = 1_000_000
 # Unexplained-charge appeals (申诉, lodged with the regulator) per million subscribers over a year to date, as China
@@ -58,6 +61,8 @@ UNEXPLAINED_FINDINGS = frozenset(
 # A finding still at risk: not yet resolved (refunded, corrected) nor dismissed.
 AT_RISK_STATUSES = frozenset({"open", "confirmed"})
 TIMELINESS_WINDOW = timedelta(minutes=15)
+# money reported with no currency given nor any in the facts (nothing was refunded or found): the settings' default
+DEFAULT_CURRENCY = "CNY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,9 @@ class KpiInputs:
     findings: Sequence[FindingFact] = ()
     refunds: Sequence[RefundFact] = ()
     timeliness: Sequence[tuple[datetime, datetime] | tuple[datetime, datetime, int]] | None = None
-    currency: str = "CNY"
+    # the currency amounts are reported in: the catalog's, which rating charges and refunds are in
+    # (``catalog_currency``); None: the one the period's refunds and findings are in (``facts_currency``)
+    currency: str | None = None
     # the period's bounds: complaints opened, and terms begun, outside them are not of the period (None: all
     # the facts given are)
     start: datetime | None = None
@@ -164,17 +171,21 @@ def _once(complaints: Sequence[ComplaintFact]) -> list[ComplaintFact]:
 
 
 def lines_in_service(lines: Sequence[LineFact], start: datetime, end: datetime) -> int:
-    """Lines in service at some time in [start, end): activated before its end and not closed before its
-    start (a closed line whose closing is not known counts as gone). The denominator of per-million rates: a
-    complaint of the period comes from one of these lines, and closing a line later does not change a past
-    period's count."""
+    """Lines in service at some time in [start, end): activated before its end and closed after its start
+    (``closed_at`` is the first instant out of service, as billing reads it: a line closed at 00:00 on the 1st has
+    no fee that month, and is not in service in it; a closed line whose closing is not known counts as gone). The
+    denominator of per-million rates: a complaint of the period comes from one of these lines, and closing a line
+    later does not change a past period's count."""
     return lines_in_service_by_period(lines, [(start, end)])[0]
 
 
 def lines_in_service_at(lines: Iterable[LineFact], at: datetime) -> int:
-    """Lines in service at the instant ``at``: activated before it and not closed by it (a closed line whose
-    closing is not known counts as gone). The user base operators publish rates over ("截至…年底", the lines at
-    the end of the period), the denominator of a year-to-date appeal rate."""
+    """Lines in service up to the instant ``at``, an end (a month's ``Period.end``, the first instant not in it),
+    over the last instant before it: activated before ``at`` and closed at it or after (``closed_at`` is the first
+    instant out of service, as billing reads it: a line closed at 00:00 on the 1st served the whole month before,
+    has that month's fee and none after; a closed line whose closing is not known counts as gone). The user base
+    operators publish rates over ("截至…年底", the lines at the end of the period), the denominator of a
+    year-to-date appeal rate."""
     t = require_aware(at, "at").astimezone(UTC)
     n = 0
     for line in lines:
@@ -201,7 +212,7 @@ def lines_in_service_by_period(lines: Iterable[LineFact], periods: Sequence[tupl
     out: list[int] = []
     for start, end in periods:
         s, e = require_aware(start, "start").astimezone(UTC), require_aware(end, "end").astimezone(UTC)
-        out.append(bisect_left(since, e) + sum(1 for activated, closed in left if activated < e and closed >= s))
+        out.append(bisect_left(since, e) + sum(1 for activated, closed in left if activated < e and closed > s))
     return out
 
 
@@ -435,6 +446,35 @@ def nps_figures(inputs: KpiInputs) -> dict[str, Any]:
     return out
 
 
+def catalog_currency(conn: Connection) -> str | None:
+    """The currency of the home's current catalog (as ``fairtel load`` stored it): the one rating charges, bills
+    and refunds are in, and so the one the indicators report money in; None: no catalog loaded (or none that
+    parses)."""
+    import tomllib
+
+    from fairtel.store import current_catalog_text
+
+    text = current_catalog_text(conn)
+    if text is None:
+        return None
+    try:
+        operator = tomllib.loads(text).get("operator")
+    except tomllib.TOMLDecodeError:
+        return None
+    currency = operator.get("currency") if isinstance(operator, dict) else None
+    return currency if isinstance(currency, str) and currency else None
+
+
+def facts_currency(findings: Iterable[FindingFact], refunds: Iterable[RefundFact]) -> str | None:
+    """The currency most of ``refunds`` are in (refunds are made in the currency bills are), else most of the
+    findings with an amount (ties: the first by code); None: none of them names one."""
+    for named in ([r.currency for r in refunds], [f.currency for f in findings if f.currency]):
+        counts = Counter(c for c in named if c)
+        if counts:
+            return min(counts, key=lambda c: (-counts[c], c))
+    return None
+
+
 def compute_kpis(
     inputs: KpiInputs, *, sla: SlaPolicy = DEFAULT_SLA, oos_label: str = "out_of_scope", threshold: float = 0.0
 ) -> KpiReport:
@@ -447,6 +487,7 @@ def compute_kpis(
     if attainment.get("outcome_unknown"):
         notes.append(f"{attainment['outcome_unknown']} complaint term(s) of the period have no known outcome (imported "
                      "without one): left out of SLA attainment")
+    currency = inputs.currency or facts_currency(inputs.findings, inputs.refunds) or DEFAULT_CURRENCY
     return KpiReport(
         period=inputs.period,
         subscribers=inputs.subscribers,
@@ -454,7 +495,7 @@ def compute_kpis(
         sla=attainment,
         nps=nps_figures(inputs),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),
-        charges=charge_figures(inputs.findings, inputs.refunds, inputs.currency),
+        charges=charge_figures(inputs.findings, inputs.refunds, currency),
         rating_timeliness=rating_timeliness(inputs.timeliness),
         notes=notes,
         resolution=resolution_times(inputs.complaints, sla, start=inputs.start, end=inputs.end),

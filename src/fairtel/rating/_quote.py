@@ -29,7 +29,7 @@ from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, 
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period
 from fairtel.rating._countries import country_name
-from fairtel.rating._rate import rate
+from fairtel.rating._rate import _offer_prices, rate
 from fairtel.rating._steps import INT_LIMIT
 from fairtel.rating._vas import price_only_gate
 
@@ -76,6 +76,42 @@ def _text_row(raw: Mapping[str, Any], where: str, catalog: Catalog) -> tuple[dic
             row["amount"] = str(offer.price)
             row["currency"] = row["currency"] or catalog.operator.currency
     return row, problems
+
+
+def _claimed_price_mismatch(raw: Mapping[str, Any], catalog: Catalog, frame: pl.DataFrame,
+                            record_id: Any) -> dict[str, Any] | None:
+    """A VAS record whose own amount or currency differs from its offer's price when it was made: rating bills
+    it nothing (the consent gate's ``price_mismatch``), so the quote says so rather than quote the offer's price.
+    Only what the record gives is compared (a record without an amount is quoted at the offer's price)."""
+    row = frame.row(0, named=True)
+    if row["kind"] != "vas" or not row["offer_id"]:
+        return None
+    currency = catalog.operator.currency
+    price_minor = _offer_prices(frame, catalog, minor_units(currency))[0]
+    if price_minor is None:
+        return None
+    claimed_currency = row["currency"] if raw.get("currency") not in (None, "") else None
+    claimed_minor = row["amount_minor"] if raw.get("amount") not in (None, "") else None
+    differs = (claimed_currency is not None and claimed_currency != currency) or (
+        claimed_minor is not None and (claimed_currency or currency) == currency and claimed_minor != price_minor)
+    if not differs:
+        return None
+    price = Money.from_minor(int(price_minor), currency)
+    claimed_in = claimed_currency or currency
+    claimed = (f"{Money.from_minor(int(claimed_minor), claimed_in).amount} {claimed_in}" if claimed_minor is not None
+               else f"an amount in {claimed_in}")
+    claimed_zh = claimed if claimed_minor is not None else f"{claimed_in} 计价"
+    return {"record_id": record_id,
+            "error": {"code": "price_mismatch",
+                      "message": f"not rated: the record claims {claimed}, and offer {row['offer_id']} costs "
+                                 f"{price.amount} {currency}; rating bills nothing for a charge whose amount or "
+                                 "currency differs from its offer's price (price_mismatch)",
+                      "message_zh": f"未计费：话单金额为 {claimed_zh}，业务 {row['offer_id']} 的价格为 {price.amount} "
+                                    f"{currency}；金额或币种与业务价格不符的扣费不计费（price_mismatch）",
+                      "details": {"offer_id": row["offer_id"], "price": str(price.amount), "currency": currency,
+                                  "claimed_amount": None if claimed_minor is None
+                                  else str(Money.from_minor(int(claimed_minor), claimed_in).amount),
+                                  "claimed_currency": claimed_in}}}
 
 
 def _records(rows: Mapping[int, dict[str, str | None]]) -> tuple[dict[int, pl.DataFrame], dict[int, list[Problem]]]:
@@ -422,6 +458,10 @@ def quote(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, plan_id: st
             opening, problems = _opening(raw, frame["msisdn"][0], where)
         if problems:
             out.append({"record_id": record_id, "error": InvalidInputError(problems, what=where).to_dict()})
+            continue
+        mismatch = _claimed_price_mismatch(raw, catalog, frame, record_id)
+        if mismatch is not None:
+            out.append(mismatch)
             continue
         try:
             plan = _plan(catalog, raw, plan_id, frame)
