@@ -128,7 +128,7 @@ def test_my_roaming_cap_in_yuan(web: TestClient) -> None:
     r = web.post("/my/roaming", data={"csrf": csrf(page), "amount": "200"}, follow_redirects=False)
     assert r.status_code == 303
     page = web.get("/my/roaming").text
-    assert "200.00 元" in page and "每月漫游消费上限（元）" in page and "CNY" not in page.split("<main>")[1]
+    assert "200.00 元" in page and "每月漫游消费上限（元）" in page and "CNY" not in page.split("<main", 1)[1]
 
 
 @pytest.mark.slow

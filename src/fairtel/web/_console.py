@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -46,7 +47,7 @@ from fairtel.bootstrap import App
 from fairtel.care import ComplaintCategory
 from fairtel.care._complaints import category_label
 from fairtel.catalog import Catalog
-from fairtel.core.errors import FairtelError, InvalidInputError, PermissionDeniedError, Problem
+from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.settings import Environment as Env
 from fairtel.core.settings import Settings
@@ -55,17 +56,20 @@ from fairtel.privacy import Permission, Role, can, e164_of
 from fairtel.store import Lake
 from fairtel.web._charts import bar_chart, line_chart
 from fairtel.web._i18n import (
+    CODES,
     LANGUAGES,
     TEXT,
     chart_label,
     code_text,
     error_text,
+    error_title,
     line_kind,
     note_text,
     problem_field,
     problem_text,
     region_text,
     resolution_text,
+    text_lang,
     translate,
 )
 
@@ -80,6 +84,8 @@ HOME_OF: dict[Role, str] = {
     Role.ADMIN: "/dashboard",
 }
 
+# why the second step of an order was refused (``ConflictError.details["reason"]``) that the console words itself
+CODE_REFUSALS = frozenset({"code_expired", "code_spent", "code_key_replaced", "resend_limit"})
 # what a refund of a finding did (``ResolutionOut.outcome``) → the message shown
 FRAUD_NOTE_MAX = 500  # as the API's decision takes
 _REFUND_MESSAGES = {"refunded": "refunded_ok", "refunded_before": "refunded_before_ok", "not_billed": "not_billed_ok"}
@@ -247,6 +253,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "channel_web": ("web", "网上营业厅"), "channel_app": ("app", "手机营业厅"), "channel_phone": ("phone", "电话"),
     "channel_hotline": ("hotline", "客服热线"), "channel_store": ("store", "营业厅"), "channel_chat": ("online chat", "在线客服"),
     "channel_email": ("email", "邮件"), "channel_regulator": ("appeal via the regulator", "申诉（管局转办）"),
+    "channel_sms": ("SMS", "短信"), "channel_letter": ("letter", "信函"),
     "credit_amount": ("Credit", "退款/减免金额"),
     "credit_bill": ("on the bill of", "冲抵账期"),
     "credit_record": ("record id (optional)", "话单号（可选）"),
@@ -254,6 +261,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "credit_hint": ("A credit is carried into the next bill; the note is its reason.", "金额将在下期账单中抵扣，备注即为退款原因。"),
     "my_assignments": ("Customers you are handling", "您正在处理的客户"),
     "expires": ("until", "有效至"),
+    "handling_for": ("Handling", "受理事项"),
     "release": ("Release", "结束处理"),
     "acknowledge": ("Acknowledge", "确认受理"),
     "handling_banner": ("You see this customer because you are handling {kind} {ref}.", "您正在处理该客户的{kind} {ref}。"),
@@ -267,7 +275,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "evidence": ("Evidence", "依据"),
     "ev_verdict": ("consent gate", "同意核验"), "ev_period": ("period", "账期"), "ev_policy": ("cap", "封顶"),
     "ev_subscription_id": ("subscription", "订购"), "ev_duplicate_of": ("repeats", "重复于"),
-    "error_code": ("Code:", "错误代码："),
+    "error_code": ("Error code:", "错误代码："),
     "finding_take_first": ("Take this customer's complaint or ticket first: agents refund or dismiss while handling the customer.",
                            "请先受理该客户的投诉或工单：客服仅在处理该客户期间可退款或驳回。"),
     "dismiss_reason": ("Why dismiss (at least 3 characters)", "驳回原因（至少 3 个字）"),
@@ -309,6 +317,27 @@ def form_model(model: type[BaseModel], what: str, **values: Any) -> Any:
                                 what=what) from None
 
 
+# A customer's number as an agent types it (digits, spaces, dashes, dots, brackets, a leading +), and as the register
+# keeps one; what is typed otherwise is said to be no number, in the words the audit search uses.
+NUMBER_AS_TYPED = re.compile(r"[+\uff0b]?[\d\s().\-]+")
+NUMBER_DIGITS = re.compile(r"\d{7,15}")
+NOT_A_NUMBER = "not a subscriber number: write its digits, from the country code (8613800138000) or as dialled at home (13800138000)"
+# The credit's fields as the resolve form names them: its reason is the form's note; what the form does not show is
+# said in the form's summary only.
+CREDIT_FIELDS = {"reason": "note", "complaint_id": "", "idempotency_key": "", "source": ""}
+
+
+def field_problems(exc: InvalidInputError, lang: str, rename: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """A form's problems by the form's field (``rename``: the model's name of a field → the form's), each in the
+    reader's language; those about no field of the form under ``""``."""
+    out: dict[str, list[str]] = {}
+    for p in exc.problems:
+        field = (p.field or "").rsplit(".", 1)[-1]
+        field = (rename or {}).get(field, field)
+        out.setdefault(field, []).append(problem_text(p.message, lang))
+    return out
+
+
 # Evidence of a finding worth showing the agent deciding it: the offer, when it was charged, what the gate said.
 FINDING_DETAILS = ("offer_id", "started_at", "charged_at", "verdict", "period", "policy", "subscription_id", "duplicate_of")
 
@@ -327,7 +356,8 @@ class Console:
         self.env.globals.update(
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
             pairs=chart_pairs, quantity=quantity_in, score_percent=score_percent, fraud_word=fraud_word,
-            bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock,
+            bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock, text_lang=text_lang, channel_words=CARE_WORDS,
+            known_codes=CODES,
             local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
 
@@ -361,15 +391,18 @@ class Console:
     def render(self, request: Request, template: str, *, status_code: int = 200, **data: Any) -> HTMLResponse:
         lang = self.lang(request)
         who = data.pop("who", None) or self.who(request)
-        html = self.env.get_template(template).render(
+        context: dict[str, Any] = dict(
             t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
             code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
             error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
+            error_title=lambda e: error_title(getattr(e, "code", None), lang),
             resolution=lambda r: resolution_text(r, lang), problem_field=lambda f: problem_field(f, lang),
             problem_text=lambda m: problem_text(m, lang), lang=lang, who=who, path=request.url.path, here=here_of(request),
-            csrf=self.csrf(request),
-            msg=flash_key(request.query_params.get("msg")), **data,
+            csrf=self.csrf(request), back="/",
+            msg=flash_key(request.query_params.get("msg")),
         )
+        context.update(data)  # a form's page shown again names its own page (``here``, ``path``) and way back
+        html = self.env.get_template(template).render(**context)
         return HTMLResponse(html, status_code=status_code)
 
     @staticmethod
@@ -377,14 +410,18 @@ class Console:
         """The sentence under an error's code. A page refused to a reader (a GET) is not a form that expired."""
         if request.method == "GET" and error.code == "permission_denied":
             return care_word("page_denied", lang) or ""
+        if isinstance(error, InvalidInputError):  # its message counts problems ("form: 1 problem"): the list says them
+            return translate("input_invalid_intro", lang)
         return error_text(error.code, error.message, lang)
 
     def page(self, request: Request, build: Callable[[Any, Principal], HTMLResponse | Response], *,
-             again: Callable[[Any, Principal, InvalidInputError], HTMLResponse] | None = None) -> Response:
+             again: Callable[[Any, Principal, Any], HTMLResponse] | None = None,
+             again_on: tuple[type[FairtelError], ...] = (InvalidInputError,)) -> Response:
         """Run ``build(access, principal)`` for a logged-in user; errors become a page with the right status. A
-        form's input refused (``InvalidInputError``) with ``again`` given shows the form's page again, as
-        ``again(access, principal, error)`` makes it in a request of its own (what was refused is not kept), with
-        the problems beside the form and the error's status."""
+        form's input refused (``InvalidInputError``, or another of ``again_on``) with ``again`` given shows the
+        form's page again, as ``again(access, principal, error)`` makes it in a request of its own (what was refused
+        is not kept), with the problems beside the form and the error's status (a wait refused, with its
+        ``Retry-After``)."""
         who = self.who(request)
         if who is None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -398,13 +435,15 @@ class Console:
                     with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
                         acc.resource_hint = self._resource(request)
                         return build(acc, who)
-                except InvalidInputError as exc:
-                    if again is None:
+                except FairtelError as exc:
+                    if again is None or not isinstance(exc, again_on):
                         raise
                     with self.services.access(who, request_id=getattr(request.state, "request_id", None)) as acc:
                         acc.resource_hint = self._resource(request)
                         shown = again(acc, who, exc)
                     shown.status_code = status_for(exc.code)
+                    if isinstance(exc, RateLimitedError):
+                        shown.headers["Retry-After"] = str(max(1, int(exc.details.get("retry_after_s", 1))))
                     return shown
             finally:
                 counts.leave(key)
@@ -427,7 +466,8 @@ class Console:
         return resp
 
     def action(self, request: Request, csrf: str, build: Callable[[Any, Principal], str], *,
-               again: Callable[[Any, Principal, InvalidInputError], HTMLResponse] | None = None) -> Response:
+               again: Callable[[Any, Principal, Any], HTMLResponse] | None = None,
+               again_on: tuple[type[FairtelError], ...] = (InvalidInputError,)) -> Response:
         """A form post: check its token, do it, then redirect (``build`` returns where to). Its input refused:
         the form's page again with the problems (``again``, as ``page`` takes it), else the error page."""
 
@@ -435,7 +475,7 @@ class Console:
             self.check_csrf(request, csrf)
             return RedirectResponse(build(acc, who), status_code=303)
 
-        return self.page(request, run, again=again)
+        return self.page(request, run, again=again, again_on=again_on)
 
 
 def _routes(c: Console) -> APIRouter:
@@ -469,9 +509,9 @@ def _routes(c: Console) -> APIRouter:
                                     username=username, password=password, resource="POST /login",
                                     request_id=getattr(request.state, "request_id", None))
         except RateLimitedError as exc:  # no password was checked: "wrong password" would send them guessing again
-            return c.limited(request, exc, "login.html", next=next, failed=False)
-        except FairtelError:
-            return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None)
+            return c.limited(request, exc, "login.html", next=next, failed=False, username=username)
+        except FairtelError:  # the username as typed comes back, to correct; never the password
+            return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None, username=username)
         target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
         resp = RedirectResponse(target, status_code=303)
         resp.set_cookie(
@@ -510,20 +550,25 @@ def _routes(c: Console) -> APIRouter:
     def dismiss(request: Request, finding_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
         return c.action(request, csrf, lambda acc, _w: (ops.dismiss_finding(acc, finding_id, reason=reason), "/findings?msg=dismissed_ok")[1])
 
+    def desk_page(request: Request, acc: Any, **shown: Any) -> HTMLResponse:
+        """The complaint desk; ``shown``: a form of it refused, shown again (``form``: ``new`` or the complaint's id,
+        ``entered``: what was typed, ``problems``: each field's messages), at the desk's own address."""
+        page = ops.list_complaints(acc, limit=200)
+        mine = ops.my_assignments(acc) if acc.role is Role.AGENT else []
+        handling = set(acc.assignments()) if acc.role is Role.AGENT else set()
+        # the bills a credit may go against, of each customer handled with a complaint still to resolve
+        owed = sorted({x.msisdn for x in page.items if x.msisdn in handling and x.lifecycle not in _cases.SETTLED})
+        bills = {m: ops.list_bills(acc, m, limit=6).items for m in owed}
+        held = {a.reference_id for a in mine if a.reference_kind == "complaint"}  # the complaints the agent holds
+        if shown:
+            shown.update(here="/desk", path="/desk")
+        return c.render(request, "desk.html", page=page, assignments=mine, handling=handling, held=held, bills=bills,
+                        credit_key=new_id("crd"), channels=COMPLAINT_CHANNELS, categories=[k.value for k in ComplaintCategory],
+                        **shown)
+
     @r.get("/desk")
     def desk(request: Request) -> Response:
-        def build(acc: Any, _w: Principal) -> Response:
-            page = ops.list_complaints(acc, limit=200)
-            mine = ops.my_assignments(acc) if acc.role is Role.AGENT else []
-            handling = set(acc.assignments()) if acc.role is Role.AGENT else set()
-            # the bills a credit may go against, of each customer handled with a complaint still to resolve
-            owed = sorted({x.msisdn for x in page.items if x.msisdn in handling and x.lifecycle not in _cases.SETTLED})
-            bills = {m: ops.list_bills(acc, m, limit=6).items for m in owed}
-            held = {a.reference_id for a in mine if a.reference_kind == "complaint"}  # the complaints the agent holds
-            return c.render(request, "desk.html", page=page, assignments=mine, handling=handling, held=held, bills=bills,
-                            credit_key=new_id("crd"), channels=COMPLAINT_CHANNELS, categories=[k.value for k in ComplaintCategory])
-
-        return c.page(request, build)
+        return c.page(request, lambda acc, _w: desk_page(request, acc))
 
     @r.post("/desk/new")
     def file_for_caller(request: Request, csrf: str = Form(""), msisdn: str = Form("", max_length=32), category: str = Form("", max_length=48),
@@ -534,11 +579,18 @@ def _routes(c: Console) -> APIRouter:
         def build(acc: Any, _w: Principal) -> str:
             digits = "".join(ch for ch in msisdn if ch.isdigit())
             number = e164_of(digits, home_country=svc.settings.home_country) if digits else ""
+            if msisdn.strip() and (not NUMBER_AS_TYPED.fullmatch(msisdn.strip()) or not NUMBER_DIGITS.fullmatch(number)):
+                # typed, but not a number: said so (not "required")
+                raise InvalidInputError([Problem("form", None, "msisdn", NOT_A_NUMBER)], what="complaint")
             body = form_model(_cases.NewComplaint, "complaint", msisdn=number or None, category=category, text=text, channel=channel)
             _cases.file_complaint(acc, body)
             return f"/customers/{quote(number)}?msg=filed_ok"
 
-        return c.action(request, csrf, build)
+        def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:  # the form again, as typed
+            return desk_page(request, acc, form="new", problems=field_problems(exc, c.lang(request)),
+                             entered={"msisdn": msisdn, "category": category, "text": text, "channel": channel})
+
+        return c.action(request, csrf, build, again=again)
 
     @r.post("/assignments/{assignment_id}/release")
     def release(request: Request, assignment_id: str, csrf: str = Form("")) -> Response:
@@ -575,7 +627,11 @@ def _routes(c: Console) -> APIRouter:
             ops.resolve_complaint(acc, complaint_id, note=note or None, refund=link)
             return f"/desk?msg={done}"
 
-        return c.action(request, csrf, build)
+        def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:  # the complaint's form again, as typed
+            return desk_page(request, acc, form=complaint_id, problems=field_problems(exc, c.lang(request), CREDIT_FIELDS),
+                             entered={"note": note, "amount": amount, "bill_id": bill_id, "record_id": record_id, "refund": refund})
+
+        return c.action(request, csrf, build, again=again)
 
     @r.post("/desk/{complaint_id}/close")
     def close(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
@@ -781,17 +837,41 @@ def _routes(c: Console) -> APIRouter:
 
         return c.action(request, csrf, run)
 
+    def subscriptions_again(request: Request, acc: Any, subscription_id: str, exc: FairtelError) -> HTMLResponse:
+        """The subscriptions page again after the second step of an order was refused, what is wrong said on that
+        order's step: a code refused beside the code (an alert), a new code asked too soon as the wait (a status)."""
+        lang = c.lang(request)
+        if isinstance(exc, RateLimitedError):
+            wait = str(max(1, int(exc.details.get("retry_after_s", 1))))
+            said = {"id": subscription_id, "kind": "status", "text": translate("code_wait", lang).replace("{s}", wait)}
+        elif isinstance(exc, InvalidInputError):
+            said = {"id": subscription_id, "kind": "alert", "text": " ".join(problem_text(p.message, lang) for p in exc.problems)}
+        else:  # a code expired or spent, no new code any more: said in words, the error's own where none are known
+            reason = str(exc.details.get("reason", ""))
+            text = translate(reason, lang) if reason in CODE_REFUSALS else error_text(exc.code, exc.message, lang)
+            said = {"id": subscription_id, "kind": "alert", "text": text}
+        catalog = svc.catalog()
+        return c.render(request, "my_subscriptions.html", subs=ops.subscriptions(acc, catalog, acc.own_msisdn()), offers=ops.offers(catalog, acc.conn),
+                        marketing=_marketing.marketing_preference(acc, acc.own_msisdn()), step_said=said,
+                        here="/my/subscriptions", path="/my/subscriptions")
+
     @r.post("/my/subscriptions/{subscription_id}/confirm")
     def my_confirm(request: Request, subscription_id: str, csrf: str = Form(""), code: str | None = Form(None, max_length=16)) -> Response:
-        # the second step: the one-time code the order sent to the phone, required when it sent one
+        # the second step: the one-time code the order sent to the phone, required when it sent one; refused, the
+        # step again with what is wrong beside the code
         return c.action(request, csrf, lambda acc, _w: (ops.confirm(acc, svc.catalog(), subscription_id, code=code or None, require_code=True),
-                                                        "/my/subscriptions?msg=confirmed_ok")[1])
+                                                        "/my/subscriptions?msg=confirmed_ok")[1],
+                        again=lambda acc, _w, exc: subscriptions_again(request, acc, subscription_id, exc),
+                        again_on=(InvalidInputError, ConflictError))
 
     @r.post("/my/subscriptions/{subscription_id}/resend-code")
     def my_resend_code(request: Request, subscription_id: str, csrf: str = Form("")) -> Response:
-        # a new one-time code by SMS (the previous one stops working); too soon after the last one is a 429 with the wait
+        # a new one-time code by SMS (the previous one stops working); too soon after the last one is a 429 with the
+        # wait, said on the order's step
         return c.action(request, csrf, lambda acc, _w: (ops.resend_code(acc, svc.catalog(), subscription_id),
-                                                        "/my/subscriptions?msg=code_resent_ok")[1])
+                                                        "/my/subscriptions?msg=code_resent_ok")[1],
+                        again=lambda acc, _w, exc: subscriptions_again(request, acc, subscription_id, exc),
+                        again_on=(RateLimitedError, ConflictError))
 
     @r.get("/my/roaming")
     def my_roaming(request: Request) -> Response:

@@ -242,7 +242,46 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "not_billed_yet": ("{period} is not billed yet.", "{period} 尚未出账。"),
     "usage_no_bill": ("There is no bill for this month: the lines below were rated for it.", "该月没有账单：以下是该月已计费的详单。"),
     "cap_amount_unit": ("Monthly roaming spending cap ({cur})", "每月漫游消费上限（{cur}）"),
+    # what reading a page takes: a way past the header, the header's menu and the language links named
+    "skip_to_main": ("Skip to content", "跳到正文"),
+    "main_menu": ("Main menu", "主菜单"),
+    "pager_bottom": ("pages, at the end", "翻页（底部）"),
+    # the second step of an order refused: said on the step, beside the code
+    "code_format": ("6 digits", "6 位数字"),
+    "code_wait": ("A new code can be sent in {s} s.", "{s} 秒后可重新发送验证码。"),
+    "code_expired": ("The code has expired: send a new code, then enter it.", "验证码已过期，请重新发送验证码后输入。"),
+    "code_spent": ("Too many wrong codes: this code no longer works. Send a new code.", "验证码错误次数过多，已失效，请重新发送验证码。"),
+    "code_key_replaced": ("This code can no longer be checked: send a new code.", "该验证码已无法验证，请重新发送验证码。"),
+    "resend_limit": ("No more new codes can be sent for this order: cancel it and order again.",
+                     "该订单已多次重发验证码，请取消订单后重新订购。"),
+    "confirm_refused": ("Your order is not confirmed yet.", "订购尚未确认。"),
+    "login_problem": ("Check the username and password.", "请核对用户名和密码。"),
+    "input_invalid_intro": ("Some of what was entered cannot be used: see below.", "部分填写内容有误，请见下方说明。"),
 }
+
+# An error page's title, by the error's code: what failed, not only that something did. A code not listed gets the
+# general title (``error``).
+ERROR_TITLES: dict[str, tuple[str, str]] = {  # code: (en, zh)
+    "input_invalid": ("Input not accepted", "输入有误"),
+    "not_found": ("Not found", "未找到"),
+    "page_not_found": ("No such page", "页面不存在"),
+    "method_not_allowed": ("Not a page", "无法直接打开"),
+    "permission_denied": ("Not allowed", "无权访问"),
+    "assignment_required": ("Not handling this customer", "未受理该客户"),
+    "not_authenticated": ("Logged out", "登录已失效"),
+    "rate_limited": ("Too many requests", "请求过于频繁"),
+    "conflict": ("Could not be done", "无法完成操作"),
+    "time_invalid": ("Period not accepted", "账期格式有误"),
+    "not_available": ("Not available yet", "暂不可用"),
+}
+
+
+def error_title(code: str | None, lang: str) -> str:
+    """An error page's title in the reader's language: what failed, by the error's code."""
+    pair = ERROR_TITLES.get(code or "")
+    if pair is None:
+        return translate("error", lang)
+    return pair[1] if lang == "zh" else pair[0]
 
 # Stable codes the console shows (finding kinds, fraud detectors, states, directions, roles, complaint
 # categories): (en, zh). A code not listed shows as itself, with spaces for underscores in English.
@@ -457,7 +496,15 @@ PROBLEM_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Field required"), "必填"),
     (re.compile(r"not a date: write it as YYYY-MM-DD"), "不是有效的日期，请按 年-月-日（如 2026-11-02）填写"),
     (re.compile(r"String should match pattern .*", re.S), "填写的值不在可选范围内"),
-    (re.compile(r"Input should be a valid (?:integer|number).*", re.S), "请填写数字"),
+    (re.compile(r"Input should be a valid (?:integer|number|decimal).*", re.S), "请填写数字"),
+    (re.compile(r"Input should be greater than (\S+)"), "应大于 {0}"),
+    (re.compile(r"Decimal input should have no more than (\d+) decimal places?"), "最多 {0} 位小数"),
+    (re.compile(r"Decimal input should have no more than (\d+) digits? in total"), "最多 {0} 位数字"),
+    (re.compile(r"(?:Value error, )?say why in words: at least (\d+) letters"), "请用文字说明原因，至少 {0} 个字"),
+    (re.compile(r"choose the bill the credit goes against"), "请选择退款冲抵的账单"),
+    # the second step of an order: the code the SMS brought
+    (re.compile(r"the code does not match the one sent to your phone"), "验证码不正确，与发送到您手机的验证码不一致，请核对后重新输入"),
+    (re.compile(r"the code sent to your phone by SMS is needed to confirm"), "请输入短信中的 6 位验证码"),
 )
 
 
@@ -539,6 +586,21 @@ def line_kind(kind: str | None, lang: str) -> str:
         return ""
     pair = TEXT.get(f"line_{kind}")
     return kind if pair is None else (pair[1] if lang == "zh" else pair[0])
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def text_lang(text: str | None) -> str | None:
+    """The language of text people or the assistant wrote (a complaint, a fault report, a chat turn), as the console
+    can tell it: ``zh`` when it holds Chinese characters, ``en`` when it holds only Latin words, ``None`` when it
+    holds neither (a number, an id)."""
+    if not text:
+        return None
+    if _HAN.search(text):
+        return "zh"
+    return "en" if _LATIN_WORD.search(text) else None
 
 
 def translate(key: str, lang: str) -> str:
