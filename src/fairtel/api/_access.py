@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from fairtel.api._errors import NoAssignmentError, NotAuthenticatedError, RateLimitedError
+from fairtel.api._errors import LineChangedHandsError, NoAssignmentError, NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Principal
 from fairtel.care import DEFAULT_SLA, SlaPolicy
 from fairtel.core.errors import FairtelError, NotFoundError, PermissionDeniedError
 from fairtel.core.ids import new_id
-from fairtel.core.time import utc_now
+from fairtel.core.time import DEMO_TIMEZONE, Period, utc_now
 from fairtel.privacy import (
     Permission,
     Pseudonymizer,
@@ -89,6 +89,15 @@ class Pseudonyms:
         return self._login(username)
 
 
+def in_holding(since: datetime | None, at: datetime | None) -> bool:
+    """Whether a record dated ``at`` belongs to a holding that began at ``since`` (None: no bound, staff)."""
+    if since is None:
+        return True
+    if at is None:
+        return False
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)) >= since
+
+
 class NeedsDatabase(Exception):
     """Raised by ``Access.conn`` inside ``Access.try_offline``: the work needs the database after all."""
 
@@ -112,6 +121,7 @@ class Access:
         bills: IssuedBills | None = None,
         sla: SlaPolicy = DEFAULT_SLA,
         lake: Lake | None = None,
+        tz: str = DEMO_TIMEZONE,
     ) -> None:
         self.principal = principal
         self.pseudonyms = pseudonyms
@@ -120,6 +130,8 @@ class Access:
         self.bills = bills
         self.sla = sla  # the operator's complaint deadlines (settings ``sla``), for complaints opened or read
         self.lake = lake  # the home's lake: what rating and billing did with a charge, for a refund to go by
+        self.tz = tz  # the operator's time zone (settings ``timezone``): the billing periods a holding's bills are of
+        self._holding: dict[str, datetime | None] = {}
         self._begin = begin
         self._tx: AbstractContextManager[Connection] | None = None
         self._conn: Connection | None = None
@@ -302,6 +314,28 @@ class Access:
         if self.role is not Role.SUBSCRIBER or not self.principal.msisdn:
             raise PermissionDeniedError("only a subscriber login has its own line")
         return self.principal.msisdn
+
+    def holding_from(self, msisdn: str) -> datetime | None:
+        """From when a subscriber's records are theirs: the instant their holding of the line began, the register's
+        ``activated_at`` (a number closed and activated again, for a new holder or not, has a later one; rating
+        holds usage before it as ``before_activation`` and takes consent given before it as a previous holder's).
+        A subscriber reads only what is dated at or after it; None for staff, who read the line's whole record,
+        and for a line the register does not hold. Read once per request."""
+        if self.role is not Role.SUBSCRIBER:
+            return None
+        if msisdn == self.principal.msisdn and self.principal.holding_from is not None:
+            return self.principal.holding_from  # read with the login: no read of its own (a bill answered from memory)
+        if msisdn not in self._holding:
+            s = table_of(Subscriber)
+            at = self.conn.scalar(select(s.c.activated_at).where(s.c.msisdn == msisdn))
+            self._holding[msisdn] = None if at is None else (at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+        return self._holding[msisdn]
+
+    def holding_period(self, msisdn: str) -> str | None:
+        """The first billing period (``YYYY-MM``, on the operator's clock) of the subscriber's holding
+        (``holding_from``): the bills of earlier periods, which ended before it, are an earlier holder's."""
+        since = self.holding_from(msisdn)
+        return None if since is None else Period.containing(since, self.tz).key
 
     def view(self, msisdn: str) -> View:
         if self.role is Role.SUBSCRIBER:
@@ -513,7 +547,7 @@ class LoginAudit:
     ) -> Principal:
         """Check a login with ``check(client, username)`` (the rate limits, ``Services.check_login``: raises
         ``RateLimitedError``, or returns what to call on success), then its password; record the attempt and
-        return who logged in, or raise what refused it (``RateLimitedError``, ``NotAuthenticatedError``)."""
+        return who logged in, or raise what refused it (``RateLimitedError``, ``NotAuthenticatedError``, ``LineChangedHandsError``)."""
         from fairtel.api._users import authenticate  # not at import: the users' module is the API's
 
         try:
@@ -521,13 +555,18 @@ class LoginAudit:
         except RateLimitedError as exc:
             self._rate_limited(exc, client=client, username=username, resource=resource, request_id=request_id)
             raise
-        refused: NotAuthenticatedError | None = None
+        refused: NotAuthenticatedError | LineChangedHandsError | None = None
         with self._connect() as conn:  # closed before the row is written: a reader open on SQLite holds up writers
             try:
                 who: Principal | None = authenticate(conn, username, password)
-            except NotAuthenticatedError as exc:
+            except (NotAuthenticatedError, LineChangedHandsError) as exc:
                 who, refused = None, exc
-            outcome = "succeeded" if who is not None else "refused: wrong username or password, or the login is disabled"
+            if who is not None:
+                outcome = "succeeded"
+            elif isinstance(refused, LineChangedHandsError):
+                outcome = "refused: the login was made before the line's current activation (line_changed_hands)"
+            else:
+                outcome = "refused: wrong username or password, or the login is disabled"
             row = self._row(conn, LOGIN_SUCCEEDED if who is not None else LOGIN_FAILED, username, client=client,
                             resource=resource, request_id=request_id, outcome=outcome)
         self._write([row])

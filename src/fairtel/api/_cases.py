@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from fairtel.api._access import OWN_DATA, Access
+from fairtel.api._access import OWN_DATA, Access, in_holding
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import (
     CHARGE_KINDS,
@@ -754,7 +754,7 @@ _CREDITED = (AdjustmentKind.CREDIT.value, AdjustmentKind.REFUND.value)
 
 class NewCredit(BaseModel):
     amount: Decimal = Field(gt=0, max_digits=14, description="What the subscriber gets back, tax included, in the bill's "
-                            "currency (a decimal, at most its minor units: `3.50`).")
+                            "currency (a decimal string, at most its minor units: `\"3.50\"`; a JSON number is refused).")
     reason: str = Field(min_length=CREDIT_REASON_MIN, max_length=180, description="Why, in words: carried into the next "
                         "bill's line and the audit (numbers in it kept there as their pseudonyms).")
     record_id: str | None = Field(None, min_length=1, max_length=255, description="The charge (a usage record the bill "
@@ -765,6 +765,15 @@ class NewCredit(BaseModel):
     idempotency_key: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                         description="The same key posts the credit once, however often the request is sent "
                                         "(left out: the same bill, record, amount, reason and complaint post it once).")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _decimal_string(cls, value: Any) -> Any:
+        """A decimal string (``"3.50"``), as every money field of the API: never a JSON number, which a client may
+        have computed in binary floating point."""
+        if not isinstance(value, str):
+            raise ValueError('a decimal string, e.g. "3.50", not a JSON number')
+        return value
 
     @field_validator("reason")
     @classmethod
@@ -1377,6 +1386,9 @@ def list_complaints(
     q = select(t).order_by(t.c.opened_at.desc(), t.c.complaint_id)
     if acc.role is Role.SUBSCRIBER:
         q = q.where(t.c.msisdn == acc.own_msisdn())
+        since = acc.holding_from(acc.own_msisdn())
+        if since is not None:  # the complaints of their holding, not an earlier holder's of the number
+            q = q.where(t.c.opened_at >= since)
         reason = OWN_DATA
     else:
         acc.require(Permission.COMPLAINT_WRITE, Permission.AGGREGATE_READ)
@@ -1473,6 +1485,9 @@ def _find_complaint(acc: Access, complaint_id: str) -> Any:
     subscriber reads their own complaints' ids as stored, and names them so."""
     t = table_of(Complaint)
     r = acc.conn.execute(select(t).where(t.c.complaint_id == complaint_id)).first()
+    if (r is not None and acc.role is Role.SUBSCRIBER and r.msisdn == acc.principal.msisdn
+            and not in_holding(acc.holding_from(r.msisdn), r.opened_at)):
+        return None  # an earlier holder's complaint of the subscriber's number: not theirs
     if r is not None or acc.role is Role.SUBSCRIBER or not _SHOWN_NUMBER.search(complaint_id):
         return r
     like, at = [], 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow.compute as pc
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Column, ColumnElement, CompoundSelect, Table, exists, func, select, text, union_all
 from sqlalchemy.engine import Connection
 
-from fairtel.api._access import Access, Pseudonyms
+from fairtel.api._access import Access, Pseudonyms, in_holding
 from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
@@ -309,6 +309,13 @@ def _bill_out(acc: Access, r: Any, lines: list[BillLineOut] | None = None) -> Bi
     )
 
 
+def in_holding_period(acc: Access, msisdn: str, period: str) -> bool:
+    """Whether the bill of ``period`` is one of the reader's: for a subscriber, of a period ending after their holding
+    of the line began (``Access.holding_period``); staff read every bill of the number."""
+    first = acc.holding_period(msisdn)
+    return first is None or period >= first
+
+
 def billing_available(acc: Access) -> bool:
     return bool(acc.conn.scalar(select(exists().where(table_of(Bill).c.bill_id.is_not(None)))))
 
@@ -317,6 +324,9 @@ def list_bills(acc: Access, msisdn: str, *, limit: int = 24, cursor: str | None 
     reason = acc.open_subject(msisdn)
     t = table_of(Bill)
     q = select(*(t.c[c] for c in BILL_COLUMNS)).where(t.c.msisdn == msisdn).order_by(t.c.period.desc())
+    first = acc.holding_period(msisdn)
+    if first is not None:  # a subscriber: the bills of their holding (periods ending after it began), not an earlier holder's
+        q = q.where(t.c.period >= first)
     rows, nxt = fetch_page(acc.conn, q, limit=limit, cursor=cursor)
     acc.audit("bill.list", "bills", msisdn=msisdn, reason=reason)
     available = bool(rows) or billing_available(acc)
@@ -397,6 +407,8 @@ def get_bill(acc: Access, bill_id: str, *, with_lines: bool = True) -> BillOut:
         if acc.role is Role.SUBSCRIBER:  # do not tell a subscriber that another's bill exists
             raise NotFoundError(f"no bill {bill_id}") from None
         raise
+    if not in_holding_period(acc, r.msisdn, r.period):  # an earlier holder's bill of the number
+        raise NotFoundError(f"no bill {bill_id}")
     # named by period with the subject's pseudonym, not by its id: an unkeyed hash of the number, which anyone
     # reading the audit could recompute for every number of a range
     acc.audit("bill.read", f"bill/{r.period}", msisdn=r.msisdn, reason=reason)
@@ -408,7 +420,7 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     key = Period.parse(period).key
     found = _issued(acc, msisdn=msisdn, period=key)
     acc.audit("bill.read", f"bill/{key}", msisdn=msisdn, reason=reason)
-    if found is None:
+    if found is None or not in_holding_period(acc, msisdn, key):
         raise NotFoundError(f"no bill for {key}")
     return _bill_out(acc, found.bill, _lines_out(acc, found))
 
@@ -425,13 +437,15 @@ def usage_periods(lake: Lake) -> list[str]:
     return lake.periods("rated")
 
 
-def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None) -> list[dict[str, Any]]:
-    return _lake_rows(lake, "rated", msisdn, period, kind)
+def _rated_rows(lake: Lake, msisdn: str, period: str, kind: str | None, *, since: datetime | None = None) -> list[dict[str, Any]]:
+    return _lake_rows(lake, "rated", msisdn, period, kind, since=since)
 
 
-def _lake_rows(lake: Lake, dataset: str, msisdn: str, period: str, kind: str | None, *, bill: Any = None) -> list[dict[str, Any]]:
+def _lake_rows(lake: Lake, dataset: str, msisdn: str, period: str, kind: str | None, *, bill: Any = None,
+               since: datetime | None = None) -> list[dict[str, Any]]:
     """The lines of ``msisdn`` in ``period`` of a lake dataset, in time order; of ``bill`` only (its id and run, as the
-    statement reads them), for the datasets a bill run writes (``billed``, ``held_usage``)."""
+    statement reads them), for the datasets a bill run writes (``billed``, ``held_usage``); started at or after
+    ``since`` only, when given (a subscriber's holding of the line: ``Access.holding_from``)."""
     files = lake.files(dataset, periods=[period])
     filters: list[Any] = [("msisdn", "=", msisdn)]
     if bill is not None:
@@ -443,7 +457,7 @@ def _lake_rows(lake: Lake, dataset: str, msisdn: str, period: str, kind: str | N
         table = pq.read_table(f, columns=cols, filters=[x for x in filters if x[0] in present])
         if kind:
             table = table.filter(pc.equal(table["kind"], kind))
-        rows.extend(table.to_pylist())
+        rows.extend(r for r in table.to_pylist() if in_holding(since, r.get("started_at")))
     rows.sort(key=lambda r: (r["started_at"], r["record_id"], r.get("line") or 0))
     return rows
 
@@ -583,14 +597,15 @@ def usage_lines(
     acc.audit("usage.read", f"usage/{key or 'none'}", msisdn=msisdn, reason=reason)
     if not periods:
         return UsagePage(items=[], period=key, available=False, note="rating has not run yet: no rated lines in the lake")
-    bill = _issued_bill(acc, lake, msisdn, key) if key else None
-    rated = _rated_rows(lake, msisdn, key, kind) if key in periods else []
+    since = acc.holding_from(msisdn)  # a subscriber: the usage of their holding only, not an earlier holder's
+    bill = _issued_bill(acc, lake, msisdn, key) if key and in_holding_period(acc, msisdn, key) else None
+    rated = _rated_rows(lake, msisdn, key, kind, since=since) if key in periods else []
     if bill is None:
         rows, named = rated, catalog
     else:
         named = _billed_catalog(acc, bill.catalog_version_id, catalog)
         by_line = {(*_key(r), int(r.get("line") or 0)): r for r in rated}
-        rows = [_with_rate(r, by_line, named) for r in _lake_rows(lake, _BILLED, msisdn, key, kind, bill=bill)]
+        rows = [_with_rate(r, by_line, named) for r in _lake_rows(lake, _BILLED, msisdn, key, kind, bill=bill, since=since)]
         # with them, at nothing, the VAS charges the consent gate refused (no bill holds them): listed as not billed
         on_bill = {_key(r) for r in rows}
         rows += [r for r in rated if _refused(r) and _key(r) not in on_bill]
@@ -624,7 +639,7 @@ def usage_lines(
         return _line_out(r, currency, why, on_bill=True, entries=entries)
 
     items = [billed_out(r) for r in part]
-    others = _not_on_bill(lake, bill, msisdn, key, kind, rated, on_bill, named, catalog, corrections, told, refunds)
+    others = _not_on_bill(lake, bill, msisdn, key, kind, rated, on_bill, named, catalog, corrections, told, refunds, since)
     records = {_key(r) for r in rows} | {(o.source, o.record_id) for o in others}
     net = [e for k, es in corrections.items() if k in records for e in es]
     currencies = {e.currency for e in net}
@@ -650,13 +665,13 @@ class _Apart:
 def _not_on_bill(
     lake: Lake, bill: Any, msisdn: str, key: str, kind: str | None, rated: list[dict[str, Any]], on_bill: set[tuple[str, str]],
     named: Catalog | None, catalog: Catalog | None, corrections: dict[tuple[str, str], list[Any]],
-    told: set[tuple[str, str]], refunds: Callable[[dict[str, Any]], list[Any]],
+    told: set[tuple[str, str]], refunds: Callable[[dict[str, Any]], list[Any]], since: datetime | None = None,
 ) -> list[_Apart]:
     """The lines of an issued period on no bill, apart from the bill's: the usage its run held off it (made after the
     line's suspension ...), then the lines rated since that the bill does not hold: usage (or a confirmed VAS charge)
     rated after the bill was issued, charged on the next bill (with the entry that charges it, once issued). The VAS
     charges the consent gate refused are listed with the bill's lines, at nothing."""
-    held = _lake_rows(lake, _HELD, msisdn, key, kind, bill=bill) if key in lake.periods(_HELD) else []
+    held = _lake_rows(lake, _HELD, msisdn, key, kind, bill=bill, since=since) if key in lake.periods(_HELD) else []
     out: list[_Apart] = []
 
     def entries_of(r: dict[str, Any]) -> list[Any]:
@@ -685,20 +700,34 @@ def _not_on_bill(
 def roaming_cap(acc: Access, msisdn: str) -> RoamingCapOut:
     reason = acc.open_subject(msisdn)
     t = table_of(RoamingCap)
-    r = acc.conn.execute(
-        select(t.c.amount_minor, t.c.currency, t.c.set_at, t.c.set_by).where(t.c.msisdn == msisdn).order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)
-    ).first()
+    q = select(t.c.amount_minor, t.c.currency, t.c.set_at, t.c.set_by).where(t.c.msisdn == msisdn)
+    since = acc.holding_from(msisdn)
+    if since is not None:  # a cap an earlier holder of the number set is not this subscriber's
+        q = q.where(t.c.set_at >= since)
+    r = acc.conn.execute(q.order_by(t.c.set_at.desc(), t.c.cap_id.desc()).limit(1)).first()
     acc.audit("roaming_cap.read", "roaming_cap", msisdn=msisdn, reason=reason)
     if r is None:
         return RoamingCapOut(amount=None, currency=None, set_at=None, set_by=None)
     return RoamingCapOut(amount=money_text(r.amount_minor, r.currency), currency=r.currency, set_at=r.set_at, set_by=acc.login_name(r.set_by))
 
 
-def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str) -> RoamingCapOut:
-    """A subscriber sets (or, with no amount, removes) their own cap; an agent may do it for them while handling them."""
+# the highest cap, in units of the cap's currency (100000 CNY, 100000 JPY, 100000 KWD): checked on the amount, not
+# on minor units, whose count per unit differs by currency
+CAP_MAX = Decimal(100000)
+
+
+def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str, *,
+                    catalog_currency: str | None = None) -> RoamingCapOut:
+    """A subscriber sets (or, with no amount, removes) their own cap; an agent may do it for them while handling them.
+
+    ``catalog_currency``: the currency of the catalog in force, the one roaming is charged in; a cap in another is
+    refused (422, field ``currency``): bill-shock detection compares the cap with the charges, in one currency."""
     if acc.role is Role.SUBSCRIBER:
         acc.require(Permission.OWN_CONSENT_WRITE)
     reason = acc.open_subject(msisdn)
+    if catalog_currency is not None and currency != catalog_currency:
+        raise InvalidInputError([Problem("request", None, "currency", f"a roaming cap is set in the currency roaming is "
+                                         f"charged in, {catalog_currency}; not {currency}")], what="roaming cap")
     minor: int | None = None
     if amount is not None and str(amount).strip():
         try:
@@ -706,7 +735,7 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str)
             minor = money.to_minor()
         except (InvalidOperation, ValueError, ArithmeticError) as exc:
             raise InvalidInputError([Problem("request", None, "amount", f"not an amount in {currency}: {amount!r}")], what="roaming cap") from exc
-        if minor < 0 or minor > 100_000_00:
+        if money.amount < 0 or money.amount > CAP_MAX:
             raise InvalidInputError([Problem("request", None, "amount", "between 0 and 100000")], what="roaming cap")
     acc.conn.execute(
         table_of(RoamingCap).insert().values(

@@ -25,6 +25,14 @@ class NotAuthenticatedError(FairtelError):
     code = "not_authenticated"
 
 
+class LineChangedHandsError(PermissionDeniedError):
+    """A subscriber login made before its line's current activation: the number was closed and activated again
+    (a new holder, or the same line re-opened) since, so the login no longer opens it. An administrator issues a
+    new login to whoever holds the line now."""
+
+    code = "line_changed_hands"
+
+
 class RateLimitedError(FairtelError):
     code = "rate_limited"
 
@@ -47,6 +55,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "not_authenticated": 401,
     "permission_denied": 403,
     "assignment_required": 403,
+    "line_changed_hands": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
@@ -88,7 +97,7 @@ class ErrorOut(BaseModel):
 _ERROR_STATUSES = {
     400: "Bad request",
     401: "Not authenticated: no, a wrong, an expired or a revoked credential",
-    403: "Not allowed for this role (or, for an agent, without the customer's case)",
+    403: "Not allowed for this role (or, for an agent, without the customer's case; for a subscriber, a login made before the line changed hands)",
     404: "Not found (or not visible to the caller)",
     409: "Conflicts with the current state",
     413: "Request body too large",

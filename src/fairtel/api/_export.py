@@ -36,9 +36,9 @@ from pathlib import PurePath
 from typing import Any
 
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from fairtel.api._access import Access
+from fairtel.api._access import Access, in_holding
 from fairtel.api._paging import money_text
 from fairtel.catalog import Catalog
 from fairtel.core.errors import PermissionDeniedError
@@ -91,11 +91,14 @@ class _Shown:
     line's own logins as they are, anyone else (staff, a system, another subscriber) as a keyed pseudonym (``x…``,
     the same in every export under one secret, linked to no other pseudonym), whoever makes the export."""
 
-    def __init__(self, acc: Access, msisdn: str) -> None:
+    def __init__(self, acc: Access, msisdn: str, since: datetime | None = None) -> None:
         self.msisdn = msisdn
         self.home = acc.pseudonyms.home_country
         u = table_of(User)
-        logins = acc.conn.scalars(select(u.c.username).where(u.c.msisdn == msisdn, u.c.role == Role.SUBSCRIBER.value)).all()
+        q = select(u.c.username).where(u.c.msisdn == msisdn, u.c.role == Role.SUBSCRIBER.value)
+        if since is not None:  # an earlier holder's login is another person's
+            q = q.where(u.c.created_at >= since)
+        logins = acc.conn.scalars(q).all()
         # as stored (a consent event's evidence) and as the audit and the records name them (``Pseudonyms.login``)
         self.own = frozenset(logins) | {acc.pseudonyms.login(n) for n in logins}
         self._person = Pseudonymizer(acc.pseudonyms.msisdn_digest(_ACTOR_DOMAIN).hex(), domain=_ACTOR_DOMAIN)
@@ -155,7 +158,10 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     acc.audit(EXPORT_ACTION, "data_export", msisdn=msisdn, reason=reason)
     acc.commit_then_read()
     conn = acc.conn
-    shown = _Shown(acc, msisdn)
+    # the subscriber's copy holds what is theirs: the records dated in their holding of the line (from the
+    # register's ``activated_at``), never an earlier holder's of the number; an agent's copy, the line's whole record
+    since, first = acc.holding_from(msisdn), acc.holding_period(msisdn)
+    shown = _Shown(acc, msisdn, since)
 
     out: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -167,22 +173,24 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     p = table_of(SubscriberPlan)
     out["plan_history"] = [
         {"plan_id": r.plan_id, "effective_from": _iso(r.effective_from), "recorded_at": _iso(r.recorded_at)}
-        for r in conn.execute(select(p).where(p.c.msisdn == msisdn).order_by(p.c.effective_from, p.c.recorded_at, p.c.plan_change_id))
+        for r in conn.execute(_from(select(p).where(p.c.msisdn == msisdn), p.c.effective_from, since)
+                              .order_by(p.c.effective_from, p.c.recorded_at, p.c.plan_change_id))
     ]
     s = table_of(LineStatusHistory)
     out["status_history"] = [
         {"status": r.status, "since": _iso(r.since), "recorded_at": _iso(r.recorded_at), "source": r.source}
-        for r in conn.execute(select(s).where(s.c.msisdn == msisdn).order_by(s.c.since, s.c.entry_id))
+        for r in conn.execute(_from(select(s).where(s.c.msisdn == msisdn), s.c.since, since).order_by(s.c.since, s.c.entry_id))
     ]
-    out["bills"] = _bills(acc, msisdn, shown)
+    out["bills"] = _bills(acc, msisdn, shown, first)
     out["adjustments"] = [
         {"adjustment_id": e.adjustment_id, "kind": str(getattr(e.kind, "value", e.kind)), "amount": _money(e.amount_minor, e.currency),
          "currency": e.currency, "bill_id": e.bill_id, "finding_id": e.finding_id, "period": e.period, "record_id": shown.data(e.record_id),
          "reason": shown.text(e.reason), "created_at": _iso(e.created_at), "created_by": shown.person(e.created_by)}
         for e in adjustments_of(conn, msisdn)
+        if in_holding(since, e.created_at) and (first is None or e.period is None or e.period >= first)
     ]
-    out["usage"] = _usage(lake, msisdn, shown, months)
-    out["consent_events"] = _consent(acc, msisdn, shown)
+    out["usage"] = _usage(lake, msisdn, shown, months, since, first)
+    out["consent_events"] = _consent(acc, msisdn, shown, since)
     out["subscriptions"] = _subscriptions(acc, msisdn, catalog)
     f = table_of(Finding)
     out["findings"] = [
@@ -191,34 +199,34 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
          "currency": r.currency, "status": r.status, "evidence": shown.data(dict(r.evidence or {})),
          "detected_at": _iso(r.detected_at), "resolved_at": _iso(r.resolved_at), "resolved_by": shown.person(r.resolved_by),
          "resolution": shown.text(r.resolution)}
-        for r in conn.execute(select(f).where(f.c.msisdn == msisdn).order_by(f.c.detected_at, f.c.finding_id))
+        for r in conn.execute(_from(select(f).where(f.c.msisdn == msisdn), f.c.detected_at, since).order_by(f.c.detected_at, f.c.finding_id))
     ]
-    out["complaints"] = _complaints(acc, msisdn, shown)
-    out["tickets"] = _tickets(acc, msisdn, shown)
+    out["complaints"] = _complaints(acc, msisdn, shown, since)
+    out["tickets"] = _tickets(acc, msisdn, shown, since)
     v = table_of(Survey)
     out["surveys"] = [
         {"survey_id": r.survey_id, "score": r.score, "answered_at": _iso(r.answered_at), "channel": r.channel, "comment": shown.text(r.comment)}
-        for r in conn.execute(select(v).where(v.c.msisdn == msisdn).order_by(v.c.answered_at, v.c.survey_id))
+        for r in conn.execute(_from(select(v).where(v.c.msisdn == msisdn), v.c.answered_at, since).order_by(v.c.answered_at, v.c.survey_id))
     ]
     lo = table_of(LoyaltyEntry)
     entries = [
         {"entry_id": r.entry_id, "kind": r.kind, "points": r.points, "reason": shown.text(r.reason), "booked_at": _iso(r.booked_at)}
-        for r in conn.execute(select(lo).where(lo.c.msisdn == msisdn).order_by(lo.c.booked_at, lo.c.entry_id))
+        for r in conn.execute(_from(select(lo).where(lo.c.msisdn == msisdn), lo.c.booked_at, since).order_by(lo.c.booked_at, lo.c.entry_id))
     ]
     out["loyalty"] = {"balance": sum(e["points"] if e["kind"] == "earn" else -e["points"] for e in entries), "entries": entries}
     c = table_of(RoamingCap)
     out["roaming_caps"] = [
         {"amount": _money(r.amount_minor, r.currency), "currency": r.currency, "set_at": _iso(r.set_at), "set_by": shown.person(r.set_by)}
-        for r in conn.execute(select(c).where(c.c.msisdn == msisdn).order_by(c.c.set_at, c.c.cap_id))
+        for r in conn.execute(_from(select(c).where(c.c.msisdn == msisdn), c.c.set_at, since).order_by(c.c.set_at, c.c.cap_id))
     ]
     mp = table_of(MarketingPreference)
     out["marketing_preferences"] = [  # the line's say on marketing, every change (the latest is in force)
         {"opted_out": bool(r.opted_out), "changed_at": _iso(r.changed_at), "channel": r.channel, "source": r.source,
          "changed_by": shown.person(r.changed_by)}
-        for r in conn.execute(select(mp).where(mp.c.msisdn == msisdn).order_by(mp.c.changed_at, mp.c.pref_id))
+        for r in conn.execute(_from(select(mp).where(mp.c.msisdn == msisdn), mp.c.changed_at, since).order_by(mp.c.changed_at, mp.c.pref_id))
     ]
-    out["churn_scores"] = _churn(lake, msisdn)
-    out["access_log"] = _access_log(acc, msisdn, shown)
+    out["churn_scores"] = [c for c in _churn(lake, msisdn) if first is None or c["period"] >= first]
+    out["access_log"] = _access_log(acc, msisdn, shown, since)
     out["limits"] = {
         "usage_months_itemised": months,
         "usage_record_limit": USAGE_RECORD_LIMIT,
@@ -226,6 +234,11 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
                          "audit rows filed under a pseudonym of a replaced secret"],
     }
     return out
+
+
+def _from(q: Select[Any], column: Any, since: datetime | None) -> Select[Any]:
+    """``q`` of the records dated (by ``column``) at or after ``since``, when given: a subscriber's holding."""
+    return q if since is None else q.where(column >= since)
 
 
 def _register(acc: Access, msisdn: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -243,9 +256,13 @@ def _register(acc: Access, msisdn: str) -> tuple[dict[str, Any] | None, dict[str
     return sub, customer
 
 
-def _bills(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]:
+def _bills(acc: Access, msisdn: str, shown: _Shown, first: str | None = None) -> list[dict[str, Any]]:
+    """The line's bills; of the periods from ``first`` on, when given (a subscriber's holding)."""
     b, ln = table_of(Bill), table_of(BillLine)
-    bills = acc.conn.execute(select(b).where(b.c.msisdn == msisdn).order_by(b.c.period)).all()
+    q = select(b).where(b.c.msisdn == msisdn)
+    if first is not None:
+        q = q.where(b.c.period >= first)
+    bills = acc.conn.execute(q.order_by(b.c.period)).all()
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if bills:
         for r in acc.conn.execute(select(ln).where(ln.c.bill_id.in_([x.bill_id for x in bills])).order_by(ln.c.bill_id, ln.c.line_no)):
@@ -273,20 +290,25 @@ def _read(lake: Lake, dataset: str, period: str, msisdn: str, fields: tuple[str,
     return rows
 
 
-def _usage(lake: Lake | None, msisdn: str, shown: _Shown, months: int) -> dict[str, Any]:
+def _usage(lake: Lake | None, msisdn: str, shown: _Shown, months: int, since: datetime | None = None,
+           first: str | None = None) -> dict[str, Any]:
     """Per month: how many records of each kind, their minutes, bytes and what rating charged for them; the records
-    of the latest ``months`` months (oldest first), each with what rating charged for it."""
+    of the latest ``months`` months (oldest first), each with what rating charged for it. Of the records started at
+    or after ``since`` (in the periods from ``first`` on) only, when given: a subscriber's holding."""
     if lake is None:
         return {"available": False, "months": [], "records": [], "records_truncated": False}
     in_usage, in_rated = set(lake.periods("usage")), set(lake.periods("rated"))
-    periods = sorted(in_usage | in_rated)
+    periods = sorted(p for p in in_usage | in_rated if first is None or p >= first)
     itemised = set(periods[-months:])
     summary: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     truncated = False
     for period in periods:
         usage = _read(lake, "usage", period, msisdn, _USAGE_FIELDS) if period in in_usage else []
-        rated = _read(lake, "rated", period, msisdn, _RATED_FIELDS) if period in in_rated else []
+        rated = _read(lake, "rated", period, msisdn, _RATED_FIELDS + (("started_at",) if since is not None else ())) if period in in_rated else []
+        if since is not None:
+            usage = [r for r in usage if in_holding(since, r.get("started_at"))]
+            rated = [r for r in rated if in_holding(since, r.get("started_at"))]
         charged: dict[tuple[str, str], int] = defaultdict(int)
         currency: str | None = None
         for r in rated:
@@ -322,9 +344,9 @@ def _usage(lake: Lake | None, msisdn: str, shown: _Shown, months: int) -> dict[s
     return {"available": True, "months": summary, "records": records, "records_truncated": truncated}
 
 
-def _consent(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]:
+def _consent(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None) -> list[dict[str, Any]]:
     out = []
-    for e in consent_events_for(acc.conn, msisdn):
+    for e in consent_events_for(acc.conn, msisdn, since=since):
         evidence = e.evidence
         if isinstance(evidence, str):
             with contextlib.suppress(ValueError):
@@ -379,9 +401,10 @@ def _subscriptions(acc: Access, msisdn: str, catalog: Catalog | None) -> list[di
     return out
 
 
-def _complaints(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]:
+def _complaints(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None) -> list[dict[str, Any]]:
     t = table_of(Complaint)
-    ids = acc.conn.scalars(select(t.c.complaint_id).where(t.c.msisdn == msisdn).order_by(t.c.opened_at, t.c.complaint_id)).all()
+    q = _from(select(t.c.complaint_id).where(t.c.msisdn == msisdn), t.c.opened_at, since)
+    ids = acc.conn.scalars(q.order_by(t.c.opened_at, t.c.complaint_id)).all()
     out = []
     for cid in ids:
         rec = get_complaint(acc.conn, cid, policy=acc.sla)
@@ -396,10 +419,10 @@ def _complaints(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]
     return out
 
 
-def _tickets(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]:
+def _tickets(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None) -> list[dict[str, Any]]:
     t = table_of(TroubleTicket)
     out = []
-    for r in acc.conn.execute(select(t).where(t.c.msisdn == msisdn).order_by(t.c.opened_at, t.c.ticket_id)):
+    for r in acc.conn.execute(_from(select(t).where(t.c.msisdn == msisdn), t.c.opened_at, since).order_by(t.c.opened_at, t.c.ticket_id)):
         text = ticket_text(r.summary or "", r.category)
         out.append({
             "ticket_id": r.ticket_id, "category": r.category, "priority": r.priority, "status": r.status, "region": r.region,
@@ -423,13 +446,13 @@ def _churn(lake: Lake | None, msisdn: str) -> list[dict[str, Any]]:
     return out
 
 
-def _access_log(acc: Access, msisdn: str, shown: _Shown) -> list[dict[str, Any]]:
+def _access_log(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None) -> list[dict[str, Any]]:
     """Who read or changed the line's data: when, the reader's role, who (``_Shown.person``: the line's own logins as
     they are, anyone else as a keyed pseudonym), what they did and to what kind of record. The rows' reasons and
     the ids in their resources are left out: they may name other subscribers (as pseudonyms) and staff's cases."""
     a = table_of(AccessAudit)
-    rows = acc.conn.execute(select(a.c.at, a.c.actor, a.c.role, a.c.action, a.c.resource)
-                            .where(a.c.subject_msisdn_pseudonym == acc.pseudonyms.msisdn(msisdn)).order_by(a.c.at, a.c.audit_id))
+    q = select(a.c.at, a.c.actor, a.c.role, a.c.action, a.c.resource).where(a.c.subject_msisdn_pseudonym == acc.pseudonyms.msisdn(msisdn))
+    rows = acc.conn.execute(_from(q, a.c.at, since).order_by(a.c.at, a.c.audit_id))
     return [
         {"at": _iso(r.at), "role": r.role, "actor": shown.person(r.actor), "own_login": r.actor in shown.own, "action": r.action,
          "what": _what(str(r.resource))}

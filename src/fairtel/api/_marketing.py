@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import Access
 from fairtel.core.errors import InvalidInputError, Problem
 from fairtel.core.ids import new_id
 from fairtel.privacy import Permission, Role
-from fairtel.store._schema import MARKETING_CHANNELS, MARKETING_SOURCES, MarketingPreference, table_of
+from fairtel.store._schema import MARKETING_CHANNELS, MARKETING_SOURCES, MarketingPreference, Subscriber, table_of
 
 SOURCES = MARKETING_SOURCES  # who recorded the change
 CHANNELS = MARKETING_CHANNELS  # how the subscriber said it
@@ -43,9 +43,13 @@ class MarketingOut(BaseModel):
 
 
 def opted_out_lines(conn: Connection, msisdns: Iterable[str] | None = None) -> set[str]:
-    """The lines whose latest say refuses marketing (of ``msisdns`` only, when given)."""
-    t = PREFERENCES
-    q = select(t.c.msisdn, t.c.opted_out).order_by(t.c.msisdn, t.c.changed_at, t.c.pref_id)
+    """The lines whose latest say refuses marketing (of ``msisdns`` only, when given). Only what the line's current
+    holder said counts: a say recorded before the line's current activation (the register's ``activated_at``) is an
+    earlier holder's of the number, and the line has not refused until its holder says so."""
+    t, s = PREFERENCES, table_of(Subscriber)
+    q = (select(t.c.msisdn, t.c.opted_out).select_from(t.outerjoin(s, s.c.msisdn == t.c.msisdn))
+         .where(or_(s.c.activated_at.is_(None), t.c.changed_at >= s.c.activated_at))
+         .order_by(t.c.msisdn, t.c.changed_at, t.c.pref_id))
     if msisdns is not None:
         wanted = sorted(set(msisdns))
         if not wanted:
@@ -57,10 +61,13 @@ def opted_out_lines(conn: Connection, msisdns: Iterable[str] | None = None) -> s
     return {m for m, refused in latest.items() if refused}
 
 
-def _latest(conn: Connection, msisdn: str) -> MarketingOut | None:
+def _latest(conn: Connection, msisdn: str, *, since: datetime | None = None) -> MarketingOut | None:
+    """The line's latest say; of those recorded at or after ``since`` only, when given (a subscriber's holding)."""
     t = PREFERENCES
-    r = conn.execute(select(t.c.opted_out, t.c.changed_at, t.c.channel, t.c.source, t.c.changed_by)
-                     .where(t.c.msisdn == msisdn).order_by(t.c.changed_at.desc(), t.c.pref_id.desc()).limit(1)).first()
+    q = select(t.c.opted_out, t.c.changed_at, t.c.channel, t.c.source, t.c.changed_by).where(t.c.msisdn == msisdn)
+    if since is not None:
+        q = q.where(t.c.changed_at >= since)
+    r = conn.execute(q.order_by(t.c.changed_at.desc(), t.c.pref_id.desc()).limit(1)).first()
     if r is None:
         return None
     return MarketingOut(opted_out=bool(r.opted_out), changed_at=r.changed_at, channel=r.channel, source=r.source,
@@ -70,7 +77,8 @@ def _latest(conn: Connection, msisdn: str) -> MarketingOut | None:
 def marketing_preference(acc: Access, msisdn: str) -> MarketingOut:
     """The line's say (the subscriber's own, or a customer an agent is handling)."""
     reason = acc.open_subject(msisdn)
-    out = _latest(acc.conn, msisdn)
+    # a subscriber reads the say of their own holding (an earlier holder's is not theirs): without one, the default
+    out = _latest(acc.conn, msisdn, since=acc.holding_from(msisdn))
     acc.audit("marketing.read", "marketing", msisdn=msisdn, reason=reason)
     if out is None:
         return MarketingOut(opted_out=False, changed_at=None, channel=None, source=None, changed_by=None)

@@ -56,7 +56,7 @@ class ConfirmIn(BaseModel):
 
 class CapIn(BaseModel):
     amount: str | None = Field(None, max_length=20, description="Decimal amount; null removes the cap.")
-    currency: str | None = Field(None, pattern="^[A-Z]{3}$")
+    currency: str | None = Field(None, pattern="^[A-Z]{3}$", description="The catalog's currency (the default); another is refused.")
 
 
 class ChatIn(BaseModel):
@@ -152,7 +152,12 @@ def my_cap(acc: Acc) -> _customers.RoamingCapOut:
 
 @router.put("/me/roaming-cap", tags=["me"])
 def set_my_cap(acc: Acc, svc: Svc, body: CapIn) -> _customers.RoamingCapOut:
-    return _customers.set_roaming_cap(acc, acc.own_msisdn(), body.amount, body.currency or svc.settings.currency)
+    # in the catalog's currency, the one roaming is charged in (not the settings' default, which may differ from it);
+    # a cap in another is refused
+    catalog = svc.stored_catalog()
+    in_catalog = catalog.operator.currency if catalog is not None else None
+    return _customers.set_roaming_cap(acc, acc.own_msisdn(), body.amount, body.currency or in_catalog or svc.settings.currency,
+                                      catalog_currency=in_catalog)
 
 
 @router.get("/me/marketing", tags=["me"], summary="Whether my line refuses marketing based on automated profiling (retention offers)")

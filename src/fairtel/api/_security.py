@@ -63,6 +63,12 @@ class Principal:
     msisdn: str | None = None  # a subscriber's own line
     via: str = "token"
     key_id: str | None = None  # the API key a system sent (``via == "api_key"``): the audit names it
+    # a subscriber login made before its line's current activation (the register's ``activated_at``): the number
+    # changed hands (or was closed and activated again) since, and the login opens nothing (``line_changed_hands``)
+    before_holding: bool = False
+    # a subscriber's: when their holding of the line began (its ``activated_at``, read with the login), so that what
+    # is theirs is told apart without another read (``Access.holding_from``)
+    holding_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from fairtel.api._auditlog import AuditLog
 from fairtel.api._bills import IssuedBills
 from fairtel.api._errors import NotAuthenticatedError, RateLimitedError
 from fairtel.api._security import Claims, Principal, TokenSigner
-from fairtel.api._users import active_user, principal_for_api_key, revoke_token, revoked_token_ids
+from fairtel.api._users import active_user, line_changed_hands, principal_for_api_key, revoke_token, revoked_token_ids
 from fairtel.bootstrap import App
 from fairtel.care import SlaPolicy, sla_policy
 from fairtel.catalog import Catalog, default_catalog_path, load_catalog, parse_catalog
@@ -297,6 +297,8 @@ class Services:
             raise NotAuthenticatedError("this token was ended by logging out; log in again")
         if user is None or user.role is not claims.role or user.msisdn != claims.msisdn:
             raise NotAuthenticatedError("the account behind this token is disabled or changed; log in again")
+        if user.before_holding:
+            raise line_changed_hands()
         return user
 
     def revoke_token(self, token: str) -> None:
@@ -341,7 +343,7 @@ class Services:
         """A request's ``Access``; its transaction opens on first use. End it with ``Access.end`` and commit
         ``Access.take_pending_audit()`` through ``audit_log`` (``access`` does both)."""
         return Access(principal=principal, pseudonyms=self.pseudonyms, begin=self._begin, request_id=request_id, bills=self.bills,
-                      sla=self.sla, lake=self.app.lake)
+                      sla=self.sla, lake=self.app.lake, tz=self.settings.timezone)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         """A request's transaction. It reads, then writes (its audit rows at least, a change often): on SQLite it

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import Access
@@ -159,7 +161,18 @@ def _require_on_sale(acc: Access, catalog: Catalog, offer_id: str) -> None:
 
 
 def _projection(acc: Access, msisdn: str) -> pl.DataFrame:
-    subs = project_subscriptions(consent_ledger(acc.conn, msisdns=[msisdn]))
+    """The line's subscriptions and their state now; for a subscriber, those of their holding only (begun, by their
+    first event, at or after ``Access.holding_from``): an earlier holder's of the number are not theirs, neither
+    listed nor blocking an order (``already_subscribed``)."""
+    ledger = consent_ledger(acc.conn, msisdns=[msisdn])
+    since = acc.holding_from(msisdn)
+    if since is not None and ledger.num_rows:
+        first: dict[str, datetime] = {}
+        for sid, at in zip(ledger["subscription_id"].to_pylist(), ledger["at"].to_pylist(), strict=True):
+            first[sid] = min(first.get(sid, at), at)
+        keep = [sid for sid, at in first.items() if _utc(at) >= since]
+        ledger = ledger.filter(pc.is_in(ledger["subscription_id"], value_set=pa.array(keep, pa.string())))
+    subs = project_subscriptions(ledger)
     states = states_at(subs, acc.now).select("subscription_id", "state")
     return subs.join(states, on="subscription_id", how="left")
 
@@ -365,6 +378,12 @@ def _own(acc: Access, subscription_id: str, msisdn: str) -> None:
         acc.open_subject(msisdn)
     except PermissionDeniedError:
         raise NotFoundError(f"no subscription {subscription_id}") from None
+    since = acc.holding_from(msisdn)
+    if since is not None:  # an earlier holder's subscription of the number is not the subscriber's to act on
+        t = table_of(ConsentEvent)
+        began = acc.conn.scalar(select(func.min(t.c.at)).where(t.c.subscription_id == subscription_id))
+        if began is None or _utc(began) < since:
+            raise NotFoundError(f"no subscription {subscription_id}")
 
 
 def _one(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str) -> SubscriptionOut:

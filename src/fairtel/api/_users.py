@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fairtel.api._errors import NotAuthenticatedError
+from fairtel.api._errors import LineChangedHandsError, NotAuthenticatedError
 from fairtel.api._security import DUMMY_HASH, Principal, api_key_hash, hash_password, new_api_key, verify_password
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
@@ -20,7 +21,7 @@ from fairtel.core.time import utc_now
 from fairtel.privacy import Role, has_number
 from fairtel.store import ApiKey, Subscriber, User
 from fairtel.store._report import dialect_insert
-from fairtel.store._schema import RevokedToken, table_of
+from fairtel.store._schema import LineStatusHistory, RevokedToken, table_of
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,62}")
 MIN_PASSWORD = 10
@@ -135,21 +136,69 @@ def _one_login_held(conn: Connection, username: str) -> Iterator[None]:
         raise
 
 
+def _login_row(conn: Connection, username: str) -> Any:
+    """The login with, for a subscriber's, when their line's current holding began (the register's
+    ``activated_at``; null for a line the register does not hold) and whether the line was in service before it
+    (a status recorded from an earlier instant: an earlier holding), in one read."""
+    t, s, h = table_of(User), table_of(Subscriber), table_of(LineStatusHistory)
+    earlier = exists().where(h.c.msisdn == t.c.msisdn, h.c.since < s.c.activated_at)
+    return conn.execute(
+        select(t.c.username, t.c.password_hash, t.c.role, t.c.msisdn, t.c.disabled, t.c.created_at,
+               s.c.activated_at.label("line_activated_at"), earlier.label("earlier_holding"))
+        .select_from(t.outerjoin(s, s.c.msisdn == t.c.msisdn))
+        .where(t.c.username == username)
+    ).first()
+
+
+def before_holding(row: Any) -> bool:
+    """Whether a subscriber login was made before its line's current activation while the line had an earlier
+    holding: the number was closed and activated again since (a new holder, as rating reads a later
+    ``activated_at``), so the login is an earlier holder's and opens nothing. A login made at or after the
+    activation is the current holder's, and so is one made ahead of a line's first activation (a line the
+    register adds with a future ``activated_at`` and no status before it: nobody held it before)."""
+    if row.role != Role.SUBSCRIBER.value or row.line_activated_at is None or row.created_at is None:
+        return False
+    return bool(_utc(row.created_at) < _utc(row.line_activated_at) and row.earlier_holding)
+
+
+def _holding_of(row: Any) -> datetime | None:
+    """When a subscriber login's holding of its line began (the line's ``activated_at``); None for staff."""
+    if row.role != Role.SUBSCRIBER.value or row.line_activated_at is None:
+        return None
+    return _utc(row.line_activated_at)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def line_changed_hands() -> LineChangedHandsError:
+    return LineChangedHandsError(
+        "this login was made before the line's current activation: the number changed hands (or was closed and "
+        "activated again) since, so it no longer opens the line; an administrator must issue a new login to whoever "
+        "holds the line now", details={"field": "msisdn"})
+
+
 def authenticate(conn: Connection, username: str, password: str) -> Principal:
-    t = table_of(User)
-    row = conn.execute(select(t.c.username, t.c.password_hash, t.c.role, t.c.msisdn, t.c.disabled).where(t.c.username == username)).first()
+    """Who logs in with ``username`` and ``password``; ``NotAuthenticatedError`` for a wrong name or password or a
+    disabled login, ``LineChangedHandsError`` (checked after the password) for a subscriber login made before its
+    line's current activation."""
+    row = _login_row(conn, username)
     ok = verify_password(password, row.password_hash if row is not None else DUMMY_HASH)
     if row is None or not ok or row.disabled:
         raise NotAuthenticatedError("wrong username or password")
-    return Principal(row.username, Role(row.role), row.msisdn, via="password")
+    if before_holding(row):
+        raise line_changed_hands()
+    return Principal(row.username, Role(row.role), row.msisdn, via="password", holding_from=_holding_of(row))
 
 
 def active_user(conn: Connection, username: str) -> Principal | None:
-    t = table_of(User)
-    row = conn.execute(select(t.c.username, t.c.role, t.c.msisdn, t.c.disabled).where(t.c.username == username)).first()
+    """The login in use (None: none, or disabled); a subscriber login made before its line's current activation is
+    marked so (``Principal.before_holding``): it is refused where it is used (``line_changed_hands``)."""
+    row = _login_row(conn, username)
     if row is None or row.disabled:
         return None
-    return Principal(row.username, Role(row.role), row.msisdn)
+    return Principal(row.username, Role(row.role), row.msisdn, before_holding=before_holding(row), holding_from=_holding_of(row))
 
 
 def list_users(conn: Connection) -> list[UserInfo]:

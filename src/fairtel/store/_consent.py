@@ -225,13 +225,13 @@ def _record(row: Any) -> ConsentEventRecord:
     return ConsentEventRecord(**{f.name: getattr(row, f.name) for f in fields(ConsentEventRecord)})
 
 
-def consent_events_for(conn: Connection, msisdn: str) -> list[ConsentEventRecord]:
-    """A subscriber's consent events in the order they happened."""
-    query = (
-        select(table_of(ConsentEvent))
-        .where(ConsentEvent.msisdn == msisdn)
-        .order_by(ConsentEvent.at, ConsentEvent.event_id)
-    )
+def consent_events_for(conn: Connection, msisdn: str, *, since: datetime | None = None) -> list[ConsentEventRecord]:
+    """A subscriber's consent events in the order they happened; of those at or after ``since`` only, when given
+    (the current holder's holding of the line: events before it are an earlier holder's of the number)."""
+    query = select(table_of(ConsentEvent)).where(ConsentEvent.msisdn == msisdn)
+    if since is not None:
+        query = query.where(ConsentEvent.at >= since)
+    query = query.order_by(ConsentEvent.at, ConsentEvent.event_id)
     return [_record(r) for r in conn.execute(query)]
 
 
