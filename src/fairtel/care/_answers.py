@@ -451,6 +451,15 @@ _T: dict[str, tuple[str, str]] = {
         "{period} 账单上的 {amount}是{kind}（{reason}）。",
         "The {amount} on your {period} bill is a {kind} ({reason}).",
     ),
+    # an amount named with more decimals than the bill's currency has: no charge can be of it (never rounded to one)
+    "amount_too_precise_whole": (
+        "您的账单以 {currency} 计价，{currency} 金额没有小数，{period} 没有 {amount} 的收费。",
+        "Your bills are in {currency}, which has no decimals: there is no charge of {amount} in {period}. ",
+    ),
+    "amount_too_precise": (
+        "您的账单以 {currency} 计价，{currency} 金额最多 {digits} 位小数，{period} 没有 {amount} 的收费。",
+        "Your bills are in {currency}, which has at most {digits} decimals: there is no charge of {amount} in {period}. ",
+    ),
     "charges_none_amount": ("{period} 没有 {amount} 的收费记录。", "There is no charge of {amount} in {period}. "),
     "roam_spend_head": (
         "{period} 您在{country}的漫游费用共 {total}：", "Your roaming charges in {country} in {period} come to {total}:",

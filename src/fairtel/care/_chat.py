@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from fairtel.care._chat_port import CareData
 from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy
 from fairtel.care._dialog import Classifier, Conversation, Dialog, Reply, Turn
 from fairtel.care._dialog_words import is_bare_reply
+from fairtel.care._holding import HoldingSince
 from fairtel.care._intent_data import BUILTIN_OOS_LABEL, builtin_examples
 from fairtel.care._intent_model import IntentModel, IntentPrediction, Progress, train_intents
 from fairtel.care._intent_text import detect_language, normalise
@@ -110,6 +112,7 @@ class Assistant:
             if facts is None:
                 raise InvalidInputError([Problem("conversation", None, "msisdn", f"no subscriber {msisdn}")], what="chat")
             conv.msisdn = facts.msisdn
+            conv.since = self._since(facts.msisdn)
             conv.lines = tuple(dict.fromkeys((facts.msisdn, *facts.lines)))
             if forced is None and facts.language in LANGUAGES:
                 conv.language, conv.language_known = facts.language, True
@@ -143,7 +146,8 @@ class Assistant:
         with self._lock:
             self._expire()
             conv = self._sessions.get(key)
-            if conv is None or conv.msisdn != msisdn:
+            if conv is None or conv.msisdn != msisdn or conv.since != self._since(msisdn):
+                # a new caller, or the number reassigned since: nothing of the earlier conversation is carried over
                 conv = self.start(msisdn, account_lines=self.account_lines)
                 self._sessions[key] = conv
             self._sessions.move_to_end(key)
@@ -151,6 +155,11 @@ class Assistant:
                 self._sessions.popitem(last=False)
         lang = language if language in LANGUAGES else None
         return self.say(conv, message, language=lang)
+
+    def _since(self, msisdn: str) -> datetime | None:
+        """When the current holding of ``msisdn`` began, as the data port tells it (None: it does not)."""
+        data = self.dialog.data
+        return data.holding_since(msisdn) if isinstance(data, HoldingSince) else None
 
     def forget(self, session: str) -> None:
         with self._lock:

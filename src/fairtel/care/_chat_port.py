@@ -32,7 +32,9 @@ class LineFacts:
     """One subscriber line, and the other lines of the same customer (the numbers they may ask about).
 
     ``plan_id`` is the plan in force now (this month is billed under it); a plan change takes effect from the next
-    billing period, and until then it is ``pending_plan_id`` from ``pending_from``."""
+    billing period, and until then it is ``pending_plan_id`` from ``pending_from``. ``activated_at``: when the
+    current holder's holding of the number began (the register's activation; a reassigned number has a later one):
+    the assistant tells only what is dated from it on (``care._holding``); None when the port does not say."""
 
     msisdn: str
     customer_id: str
@@ -44,6 +46,7 @@ class LineFacts:
     pending_plan_id: str | None = None
     pending_plan_name: Text | None = None
     pending_from: datetime | None = None
+    activated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from fairtel.care._chat_port import (
     TicketRequest,
 )
 from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy, classify_complaint
+from fairtel.care._holding import holding_view
 from fairtel.care._intent_model import IntentPrediction
 from fairtel.care._slots import (
     COUNTRY_NAMES,
@@ -74,7 +75,7 @@ from fairtel.care._slots import (
     shift_month,
 )
 from fairtel.core.errors import FairtelError
-from fairtel.core.money import Money
+from fairtel.core.money import Money, minor_units
 from fairtel.privacy import e164_of, replace_numbers
 from fairtel.rating._countries import COUNTRY_NAMES as ISO_COUNTRY_NAMES
 from fairtel.rating._explain import Refund, refund_words
@@ -213,6 +214,9 @@ class Conversation:
     complaint_id: str | None = None  # the last complaint recorded in this conversation
     complaint_category: str | None = None
     complaining: bool = False  # this turn asks for a complaint (recorded after the answer)
+    # when the holding of ``msisdn`` the conversation was started in began (None: not known): a number reassigned
+    # since is another holder's, and the conversation is not carried over to them
+    since: datetime | None = None
 
     def readable(self) -> tuple[str, ...]:
         """The lines this conversation may read: the caller's own, and the customer's others when allowed."""
@@ -234,7 +238,8 @@ class Dialog:
     def __init__(
         self, data: CareData, classify: Classifier, *, sla: SlaPolicy = DEFAULT_SLA, home_country: str | None = None,
     ) -> None:
-        self.data = data
+        # a reassigned number's holder is told of their own holding only: what is dated from the line's activation
+        self.data = holding_view(data)
         self.classify = classify
         self.sla = sla
         self.home_country = home_country
@@ -823,7 +828,16 @@ class Dialog:
         # an amount no record has may be a line of the bill itself (the plan fee, a refund) or the bill's total
         amount, day = words.money_mentioned(message), words.day_mentioned(message)
         note = ""
-        if amount is not None:
+        currency = bill.currency if bill is not None else next((c.currency for c in records), None)
+        if amount is not None and currency is not None and _minor(amount, currency) is None:
+            # more decimals than the currency has ("6.50" of a JPY bill): no charge is of it, and it is never rounded
+            # to one that is; said so, then the month's charges are offered as for an amount no charge has
+            narrowed = True
+            digits = minor_units(currency)
+            note = say("amount_too_precise_whole" if digits == 0 else "amount_too_precise", lang, currency=currency,
+                       digits=digits, period=month, amount=_typed(amount))
+            amount = None
+        elif amount is not None:
             narrowed = True
             prices = self._attempted_prices(line, blocked)
             matched = ([c for c in charges if c.amount_minor > 0 and c.held is None and c.amount.amount == amount]
@@ -852,9 +866,10 @@ class Dialog:
             # no usage was charged: the bill is its plan fee (and adjustments), explained as such, never "no charges";
             # what the consent gate blocked is said beside, unless the question is about the bill just shown ("这笔费用")
             beside = [] if conv.last_intent == "bill_inquiry" else blocked
-            return self._explain_bill(conv, line, month, bill, charged, beside)
+            explained = self._explain_bill(conv, line, month, bill, charged, beside)
+            return _replace_reply(explained, text=note + explained.text) if note else explained
         if not charges:
-            return self._reply(conv, say("charges_none", lang, period=month), "charge_explain", data={"period": month})
+            return self._reply(conv, note + say("charges_none", lang, period=month), "charge_explain", data={"period": month})
         if len(charges) == 1 and not note:
             return self._explain(conv, line, charges[0].record_id)
         out, options = self._charge_rows(conv, month, charges, note)
@@ -1769,9 +1784,17 @@ def _money(amount: Decimal, currency: str) -> Money:
     return Money.of(amount, currency)
 
 
-def _minor(amount: Decimal, currency: str) -> int:
-    """An amount the subscriber named, in minor units of ``currency`` (how bills hold amounts)."""
-    return Money.of(amount, currency).to_minor()
+def _minor(amount: Decimal, currency: str) -> int | None:
+    """An amount the subscriber named, in minor units of ``currency`` (how bills hold amounts); None when it has more
+    decimals than the currency ("6.50" of JPY, "1.2345" of KWD): no amount of a bill is, and it is not rounded to one
+    ("6.00" of JPY is 6)."""
+    scaled = amount.scaleb(minor_units(currency))
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def _typed(amount: Decimal) -> str:
+    """An amount as the subscriber wrote it (``6.50``), never rounded to a currency's decimals."""
+    return f"{amount:f}"
 
 
 def _status_question(message: str) -> bool:

@@ -506,14 +506,18 @@ def without_typos(text: str) -> str:
     return text
 
 
+# the currencies an operator's catalog may be in, as subscribers write them; the amount is read as written (up to
+# 3 decimals: KWD, BHD) and taken in the bill's currency, whose decimals the dialog checks it against
+_CODES = r"cny|rmb|jpy|krw|kwd|bhd|usd|eur|hkd"
 _MONEY = re.compile(
-    r"(?:[¥￥]|\b(?:cny|rmb)\s?)\s*(\d{1,6}(?:\.\d{1,2})?)(?![\d.])"
-    r"|(?<![\d.])(\d{1,6}(?:\.\d{1,2})?)\s*(?:元|块|塊|yuan\b|rmb\b|cny\b)"
+    rf"(?:[¥￥$€₩]|\b(?:{_CODES})\s?)\s*(\d{{1,7}}(?:\.\d{{1,3}})?)(?![\d.])"
+    rf"|(?<![\d.])(\d{{1,7}}(?:\.\d{{1,3}})?)\s*(?:日元|日圆|韩元|韓元|美元|港元|港币|欧元|元|块|塊|円|yuan\b|yen\b|won\b|dinars?\b|rmb\b|(?:{_CODES})\b)"
 )
 
 
 def money_mentioned(text: str) -> Decimal | None:
-    """An amount of money the message names ("6块钱", "11.37元", "¥6", "6 yuan", "CNY 11.37")."""
+    """An amount of money the message names ("6块钱", "11.37元", "¥6", "6 yuan", "CNY 11.37", "500円", "500日元",
+    "1.250 KWD"), as written: 3 decimals at most, never rounded."""
     m = _MONEY.search(_norm(text))
     return None if m is None else Decimal(m.group(1) or m.group(2))
 
