@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -52,15 +51,11 @@ LOCK_DIR = "billing_log"  # in the lake's root: one lock per period, held while 
 def _period_lock(app: App, key: str) -> Iterator[None]:
     """Hold the billing lock of period ``key`` (waits for the holder). Issuing and rerating a period take it,
     so that recovering one run's leftovers never takes another run's parts, staged and about to be committed,
-    for a crashed run's. The lock dies with its process (``kill -9`` included)."""
-    path = app.lake.root / LOCK_DIR / f"period={key}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    for a crashed run's. The lock dies with its process (``kill -9`` included); waiting, a run names its holder."""
+    from fairtel.core.commits import held
+
+    with held(app.lake.root / LOCK_DIR / f"period={key}.lock", f"the billing lock of {key}"):  # names its holder
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _staged(app: App, dataset: str, key: str, run_id: str) -> Path:

@@ -22,7 +22,7 @@ from fairtel.cli._ui import console, err_console, fail, print_json, reporter, ta
 from fairtel.core.errors import DatabaseUnavailableError, FairtelError, InvalidInputError, Problem
 from fairtel.core.time import zone
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
-from fairtel.mediation._inbox import RetryLater, watching
+from fairtel.mediation._inbox import TRUNCATED, RetryLater, watching, went_to_failed
 from fairtel.mediation._ingest import switch_clock
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _show(reports: list[FileReport], title: str) -> None:
     cols = ["file", "format", "read", "accepted", "rejected", "duplicate", "held", "emitted", "status"]
     console.print(table(title, cols, _rows(reports)))
     for r in reports:
-        if r.message and r.status != Status.INGESTED:
+        if r.message and (r.status != Status.INGESTED or went_to_failed(r)):
             err_console.print(f"{r.file}: {r.message}", markup=False, highlight=False, soft_wrap=True)
         if r.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in r.reasons.items())
@@ -179,7 +179,7 @@ def register(app: typer.Typer) -> None:
             elif not as_json and not once:
                 line = (f"{Path(r.file).name}: {r.status} read {r.read} accepted {r.accepted} rejected {r.rejected} "
                         f"duplicate {r.duplicate}")
-                if r.status == Status.FAILED and r.message:
+                if (r.status == Status.FAILED or went_to_failed(r)) and r.message:  # the latter: "moved to failed/: …"
                     line += f": {r.message}"
                 _say(line)
 
@@ -307,21 +307,31 @@ def _rated_line(s: dict[str, Any]) -> str:
 
 
 def _summary(reports: Sequence[FileReport]) -> dict[str, Any]:
-    """What a watch did until it stopped: files by status, their records, and the files that failed."""
+    """What a watch did until it stopped: files by status, their records, the files that failed, and the files
+    ingested (or found already ingested) yet filed in failed/, their last record cut short (``cut_short``, also
+    counted under their status)."""
     by = Counter(r.status for r in reports)
+    cut = [r for r in reports if went_to_failed(r)]
     return {"files": len(reports), **{s: by.get(s, 0) for s in (Status.INGESTED, Status.ALREADY, Status.EMPTY,
                                                                   Status.FAILED)},
             **{k: sum(getattr(r, k) for r in reports) for k in ("read", "accepted", "rejected", "duplicate")},
-            "failed_files": [r.file for r in reports if r.status == Status.FAILED]}
+            "failed_files": [r.file for r in reports if r.status == Status.FAILED],
+            "cut_short": len(cut), "cut_short_files": [r.file for r in cut]}
 
 
 def _summary_line(inbox: Path, reports: Sequence[FileReport]) -> str:
     s = _summary(reports)
-    line = (f"watch {inbox} stopped: {s['files']} files ({s[Status.INGESTED]} ingested, {s[Status.ALREADY]} already "
+    cut = Counter(r.status for r in reports if went_to_failed(r))
+    line = (f"watch {inbox} stopped: {s['files']} files ({s[Status.INGESTED] - cut[Status.INGESTED]} ingested, "
+            f"{s['cut_short']} ingested but cut short → failed/, {s[Status.ALREADY] - cut[Status.ALREADY]} already "
             f"ingested, {s[Status.EMPTY]} empty, {s[Status.FAILED]} failed); read {s['read']} accepted "
             f"{s['accepted']} rejected {s['rejected']} duplicate {s['duplicate']}")
     if s["failed_files"]:
         line += f"; failed (see {inbox / 'failed'}): {', '.join(Path(f).name for f in s['failed_files'])}"
+    if s["cut_short_files"]:
+        line += (f"; ingested but cut short ({TRUNCATED}: records before the cut committed; the file and its "
+                 f".error.txt in {inbox / 'failed'}, put the complete file back): "
+                 f"{', '.join(Path(f).name for f in s['cut_short_files'])}")
     return line
 
 

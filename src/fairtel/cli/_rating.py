@@ -95,6 +95,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Rate a period's clean usage from the lake into rated lines (a rerun replaces them)."""
+        from fairtel.mediation._state import ingest_running
+
         notes: list[str] = []
         try:
             application = app_for(ctx, home, engine=engine)
@@ -102,6 +104,10 @@ def register(app: typer.Typer) -> None:
             # the lake files usage under periods on the settings' clock: a catalog on another is refused
             application.settings.check_clock(catalog.operator.timezone)
             per = Period.parse(period, catalog.operator.timezone)
+            ingesting = ingest_running(application.settings.home)
+            if ingesting is not None:  # what it commits after this run lists the period's usage is left out
+                notes.append(f"{ingesting} is running on this home: usage it has not committed yet is not rated "
+                             f"by this run; rate {per.key} again after it ends")
             with reporter(quiet=as_json) as rep:
                 for n in notes:
                     rep.note(n)

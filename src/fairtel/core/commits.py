@@ -3,7 +3,8 @@ readers alike (both stand on this module, neither on the other): a per-period lo
 exchange of two directories, the run's manifest and the journal of a commit of several datasets.
 
 - The **lock** (``<lake>/rating_log/<name>.lock``, ``flock``): ``period=P`` for rating, ``features-period=P``
-  for the fraud feature pass. It dies with its process (``kill -9`` included).
+  for the fraud feature pass. It dies with its process (``kill -9`` included). Its holder (command, pid, host,
+  since) is written into the file while held, so that a run waiting for it says on stderr whom it waits for.
 - The **exchange** (``renameat2(RENAME_EXCHANGE)``) swaps a staged directory with the period in one step.
 - The **manifest** (``<dataset>/period=P/_batch.json``): the name of the run whose parts the period holds.
 - **Atomic writes** (``write_parquet``, ``fsync_dir``): a file written to a hidden name, fsynced, renamed over
@@ -29,10 +30,13 @@ import fcntl
 import json
 import os
 import shutil
+import socket
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,19 +68,81 @@ def features_lock_name(period: str) -> str:
     return f"features-period={period}"
 
 
+def lock_title(name: str) -> str:
+    """How a waiting run names the lock ``name``: "the rating lock of 2026-09"."""
+    for prefix, what in (("features-period=", "the feature pass's lock of "), ("period=", "the rating lock of ")):
+        if name.startswith(prefix):
+            return what + name.removeprefix(prefix)
+    return f"the lock {name}"
+
+
+def _command() -> str:
+    """This process's command as a holder names it: the program and its subcommand ("fairtel rate"), the options
+    left out (a value may be a secret)."""
+    words = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"]
+    for word in sys.argv[1:]:
+        if word.startswith("-") or len(words) == 3:
+            break
+        words.append(word)
+    return " ".join(words)
+
+
+def _say(message: str) -> None:
+    """A line on stderr (stdout may carry a command's JSON)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr, flush=True)
+
+
+def describe_holder(path: Path) -> str | None:
+    """Who holds the lock file ``path``, as its holder wrote it ("fairtel rate (pid 4711, host h, since T)"); None
+    when it holds nothing readable (free, an older version's holder, or one between taking it and writing). Text
+    for a person only: nothing decides on it (the ``flock`` does)."""
+    try:
+        found = json.loads(path.read_bytes()[:4096] or b"null")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    return (f"{found.get('holder') or 'another process'} (pid {found.get('pid', '?')}, host {found.get('host', '?')}, "
+            f"since {found.get('since', '?')})")
+
+
 @contextmanager
-def lock(lake: Path, name: str) -> Iterator[None]:
-    """Hold the lock ``name`` of the home's rating (waits for the holder), a commit that a crash interrupted
-    under it finished first (``finish_commit``)."""
-    path = lake / LOCK_DIR / f"{name}.lock"
+def held(path: Path, title: str) -> Iterator[int]:
+    """Hold the lock file ``path`` (``flock``, exclusive) until the block ends, its holder (command, pid, host,
+    since) written into it meanwhile. Held by another: a line on stderr names ``title`` and the holder, and this
+    waits for it (the lock dies with its process, ``kill -9`` included, so a killed holder's is taken at once)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    taken = False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = describe_holder(path)
+            _say(f"waiting for {title} held by {holder or f'another process ({path} is locked)'}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        taken = True
+        note = {"holder": _command(), "pid": os.getpid(), "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        with contextlib.suppress(OSError):  # unnamed, the lock holds all the same
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(note).encode(), 0)
+        yield fd
+    finally:
+        if taken:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # no holder to name any more
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def lock(lake: Path, name: str) -> Iterator[None]:
+    """Hold the lock ``name`` of the home's rating (waits for the holder, naming it on stderr: ``held``), a
+    commit that a crash interrupted under it finished first (``finish_commit``)."""
+    with held(lake / LOCK_DIR / f"{name}.lock", lock_title(name)):
         finish_commit(lake, name)
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _renameat2() -> object | None:

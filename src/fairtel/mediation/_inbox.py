@@ -66,6 +66,16 @@ def cut_short(rep: FileReport, reasons: dict[str, int] | None = None) -> str | N
             f"duplicates and the rest are read")
 
 
+MOVED_TO_FAILED = "moved to failed/"  # begins what the message of a file not failed, yet filed in failed/, adds
+
+
+def went_to_failed(rep: FileReport) -> bool:
+    """Whether a file ingested (or found already ingested) was filed in ``failed/`` all the same, not ``done/``
+    (``cut_short``: its records are committed, its last one cut short); its message says why. A failed file
+    (``Status.FAILED``) goes there too, and is not one of these."""
+    return rep.status != Status.FAILED and f"{MOVED_TO_FAILED}: " in rep.message
+
+
 def _file_away(path: Path, rep: FileReport, done: Path, failed: Path, prev: FileRecord | None = None) -> None:
     """Moves a handled file to ``done/``, or to ``failed/`` beside a ``<name>.error.txt`` saying why when it failed
     or ends cut short (``cut_short``; its report says so in its message). ``prev``: the state's record of the
@@ -76,7 +86,8 @@ def _file_away(path: Path, rep: FileReport, done: Path, failed: Path, prev: File
         _move(path, done)
         return
     if rep.status != Status.FAILED:
-        rep.message = f"{rep.message}; {why}" if rep.message else why
+        why_moved = f"{MOVED_TO_FAILED}: {why}"
+        rep.message = f"{rep.message}; {why_moved}" if rep.message else why_moved
     moved = _move(path, failed)
     moved.with_name(moved.name + ".error.txt").write_text(why + "\n", encoding="utf-8")
 

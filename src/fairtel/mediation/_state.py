@@ -27,6 +27,7 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -210,7 +211,8 @@ def _describe(home: Path, holder: dict[str, Any] | None) -> str:
 
 def _acquire(home: Path, *, wait: bool, holder: str, keeps: bool) -> int:
     """The lock taken, the holder written into it. Taken by another: LockedError at once, unless ``wait`` and the
-    holder lets it go after its files (an ingest; a watch keeps it until stopped)."""
+    holder lets it go after its files (an ingest; a watch keeps it until stopped), waited for then, said on
+    stderr naming the holder."""
     fd = os.open(_lock_file(home), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -219,15 +221,41 @@ def _acquire(home: Path, *, wait: bool, holder: str, keeps: bool) -> int:
             other = _holder(fd)
             if not wait or (other is not None and other.get("keeps")):
                 raise LockedError(_describe(home, other)) from None
+            with contextlib.suppress(OSError, ValueError):  # on stderr: stdout may carry a command's JSON
+                print(f"waiting for the mediation lock: {_describe(home, other)}", file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        note = {"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                "keeps": keeps}
+        note = {"holder": holder, "pid": os.getpid(), "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"), "keeps": keeps}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(note).encode(), 0)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def ingest_running(home: Path) -> str | None:
+    """Who ingests into ``home`` at this moment, an ingest or a watch in another process ("an ingest (pid 4711,
+    since T)"); None: no one. The lock decides (a holder killed leaves its words in the file, and is no one): it is
+    tried shared without waiting, and only when a holder's words are there to name it (an instant's hold, in
+    which another process asking the lock without waiting would be refused as by an ingest)."""
+    path = Path(home) / "mediation" / "lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # never ingested into, or not readable: no one to name
+        return None
+    try:
+        holder = _holder(fd)
+        if holder is None:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return (f"{holder.get('holder', 'another process')} (pid {holder.get('pid')}, host "
+                    f"{holder.get('host', '?')}, since {holder.get('since')})")
+        return None
+    finally:
+        os.close(fd)  # releases a shared hold taken
 
 
 def _release(fd: int) -> None:
