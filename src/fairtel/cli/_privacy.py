@@ -2,11 +2,14 @@
 
 What goes, what stays and why, and when a line may be erased at all (closed, closing date known, no matter open) is
 in ``fairtel.store._erasure`` and docs/operations.md#erasing-a-subscribers-data. ``--plan`` changes nothing.
-``--apply`` makes the plan again in the database transaction that applies it, records one access-audit row
-(``subscriber.erase``, role ``cli``, the line as its pseudonym) naming what it erases and who authorised it,
-committed with the database's changes and before any file is touched, then rewrites the outbox and the retention
-call list. A refused line changes nothing; a run cut short is finished by the next; a run with nothing left to
-erase changes nothing and records no row.
+``--apply`` checks the lake for usage a bill may still charge, then makes the plan again in the database transaction
+that applies it (begun ``IMMEDIATE`` on SQLite, the line's register row locked first on PostgreSQL), records one
+access-audit row (``subscriber.erase``, role ``cli``, the line as its pseudonym) naming what it erases and who
+authorised it, committed with the database's changes and before any file is touched, then rewrites the outbox and
+the retention call list. A refused line changes nothing; a run cut short is finished by the next; a run with nothing
+left to erase changes nothing and records no row. Two applies at once take turns (``store._erasure.erasure_lock``,
+held from the plan to the last file): the second waits, saying so on stderr, then finds what the first left; for
+the same line, nothing, so it records no row and exits 0.
 """
 
 from __future__ import annotations
@@ -88,24 +91,38 @@ def register(app: typer.Typer) -> None:
                                        outbox_dir=settings.outbox_dir)
                     summary = planned.summary()
                 else:
-                    request_id = None
-                    with fapp.db.begin() as conn:
-                        # planned and applied in one transaction: nothing reopened in between
-                        planned = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
-                                       outbox_dir=settings.outbox_dir)
-                        if planned.refused:
-                            raise ConflictError("the line may not be erased: " + "; ".join(planned.refused),
-                                                details={"reasons": list(planned.refused)})
-                        if not planned.empty:
-                            from fairtel.cli._audit import audit_change
+                    from fairtel.store._engine import writer
+                    from fairtel.store._erasure import erasure_lock, lock_line
 
-                            # the row first, with the database's changes: every erasure is recorded before it is made
-                            request_id = audit_change(
-                                ctx, fapp, conn, action="subscriber.erase", resource="home/privacy/erasure",
-                                msisdn=msisdn, reason=f"erasure at the subscriber's request {planned.words()}; "
-                                                      f"authorised by {(by or '').strip()}")
-                            apply_in_database(conn, planned)
-                    done = apply_in_files(planned)
+                    request_id = None
+                    with erasure_lock(fapp.lake):  # another apply of the home ends first, its files included
+                        # the lake's unbilled usage (the slow part) read before the write transaction, so that the
+                        # database's write lock (SQLite) is not held while the lake is scanned
+                        with fapp.db.connect() as conn:
+                            checked = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
+                                           outbox_dir=settings.outbox_dir)
+                        if checked.refused:
+                            raise ConflictError("the line may not be erased: " + "; ".join(checked.refused),
+                                                details={"reasons": list(checked.refused)})
+                        # planned again and applied in one transaction that writes from its start: nothing reopened
+                        # in between, and a concurrent erasure of the line is waited for, not failed nor repeated
+                        with writer(fapp.db).begin() as conn:
+                            lock_line(conn, msisdn)
+                            planned = plan(conn, msisdn, now=now, home=settings.home, outbox_dir=settings.outbox_dir)
+                            if planned.refused:
+                                raise ConflictError("the line may not be erased: " + "; ".join(planned.refused),
+                                                    details={"reasons": list(planned.refused)})
+                            if not planned.empty:
+                                from fairtel.cli._audit import audit_change
+
+                                # the row first, with the database's changes: every erasure is recorded before it is
+                                # made
+                                request_id = audit_change(
+                                    ctx, fapp, conn, action="subscriber.erase", resource="home/privacy/erasure",
+                                    msisdn=msisdn, reason=f"erasure at the subscriber's request {planned.words()}; "
+                                                          f"authorised by {(by or '').strip()}")
+                                apply_in_database(conn, planned)
+                        done = apply_in_files(planned)
                     summary = planned.summary()
                     summary["applied"] = {"outbox_messages": done["outbox"], "retention_list_rows": done["retention_list"],
                                           "audit_request_id": request_id}

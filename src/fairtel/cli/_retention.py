@@ -7,6 +7,11 @@ committed with the database's changes and before any file is touched, then remov
 detail, then bill snapshot detail), the rejects files, the outbox's old messages, the old decided fraud cases and an
 old retention call list. A run cut short is finished by the next one (which records its own row); a run with nothing left to
 remove changes nothing but its row.
+
+One ``apply`` of a home at a time (``store._retention.retention_lock``, a lock file in the lake's lock directory held
+from the plan to the last file): a second one started meanwhile says on stderr that it waits, waits for the first to
+end, then plans what is left, so its row and its summary say what it removes ("removes nothing past its retention
+period" after a complete first run), never what the first one removed.
 """
 
 from __future__ import annotations
@@ -109,13 +114,14 @@ def register(app: typer.Typer) -> None:
         lines or the data of a line with a matter open. Idempotent; recorded in the access audit."""
         from fairtel.cli._audit import audit_change
         from fairtel.core.time import utc_now
-        from fairtel.store._retention import apply_in_database, apply_in_files
+        from fairtel.store._retention import apply_in_database, apply_in_files, retention_lock
 
         try:
             if not by.strip():
                 raise InvalidInputError([Problem("command line", None, "--by", "name who authorises the removal")],
                                         what="retention")
-            with app_for(ctx, home) as fapp:
+            with app_for(ctx, home) as fapp, retention_lock(fapp.lake):
+                # planned under the lock, after any other run of the home ended: the row says what this run removes
                 now = utc_now()
                 planned = _planned(fapp, now)
                 with fapp.db.begin() as conn:

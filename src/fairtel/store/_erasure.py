@@ -28,9 +28,21 @@ fraud prevention); the ledgers the database keeps append-only (migration 0021: `
 ``marketing_preferences``: an opt-out stays honoured); the access audit (its subjects are pseudonyms). The
 conversation log (``<home>/care/turns-*.jsonl``) keeps neither text nor number: nothing of the line is in it.
 
+Usage is unbilled only when a bill may still charge it: a value-added charge the consent gate refused (no
+subscription, unconfirmed, a price mismatch, a suspended provider, before the line's activation...) is on no bill and
+never will be, and nothing can release it (``store._retention.never_billable``); it does not hold an erasure back. It
+stays in the lake as evidence until retention removes the period's usage detail. Nor does a record rated after its
+bill run that a rerate charged (an entry of the adjustments ledger names it: until a bill carries the entry, the
+entry holds the erasure back) or settled with no entry (priced at nothing, ``RERATE_SETTLED``).
+
 Erasure is idempotent: what is already erased is not counted again, and a second apply changes nothing. The
 database's changes are one transaction (the access-audit row with them); the outbox and the call list are rewritten
 after it through a synced temporary file and a rename, so a run cut short is finished by the next one.
+
+Two applies at once (a scheduled run and an operator, a retry of a slow run) take turns: ``erasure_lock`` is held from
+the plan to the last file, the database transaction locks the line's register row before planning
+(``lock_line``, PostgreSQL) or begins ``IMMEDIATE`` (SQLite), so the second plans from what the first left, finds
+nothing left to erase and records no access-audit row.
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, func, or_, select, update
 
@@ -61,6 +74,7 @@ from fairtel.store._retention import (
     not_yet_billed,
     open_matters,
     rewrite_lines,
+    run_lock,
     undecided,
 )
 from fairtel.store._schema import (
@@ -172,6 +186,26 @@ class ErasurePlan:
         return text + "; keeps bills, bill lines, adjustments, consent events and the append-only ledgers"
 
 
+ERASURE_LOCK = "erasure.lock"  # in the lake's lock directory: one ``privacy erase --apply`` of a home at a time
+
+
+def erasure_lock(lake: Lake) -> contextlib.AbstractContextManager[None]:
+    """The lock a ``fairtel privacy erase --apply`` holds from its plan to its last file (``run_lock``): a second
+    apply (of the same line or another) waits for the first to end, then plans what is left."""
+    from fairtel.core.commits import LOCK_DIR
+
+    return run_lock(lake.root / LOCK_DIR / ERASURE_LOCK, "`fairtel privacy erase --apply`")
+
+
+def lock_line(conn: Connection, msisdn: str) -> None:
+    """Lock the line's register row (``SELECT ... FOR UPDATE``) for ``conn``'s transaction, before its plan is made:
+    on PostgreSQL another transaction erasing the line waits for this one's commit and then plans from what it left
+    (read committed: each statement sees what was committed before it). SQLite has no row locks: its transaction
+    is begun ``IMMEDIATE`` instead (``store._engine.writer``), which takes the database's write lock up front."""
+    s = table_of(Subscriber)
+    conn.execute(select(s.c.msisdn).where(s.c.msisdn == msisdn).with_for_update())
+
+
 def plan(conn: Connection, msisdn: str, *, now: datetime, lake: Lake | None = None, home: Path | None = None,
          outbox_dir: Path | None = None) -> ErasurePlan:
     """What erasing ``msisdn`` removes (nothing is changed), or why it is refused. The lake is looked at for
@@ -249,13 +283,32 @@ def _open_case_files(root: Path, msisdn: str) -> list[str]:
                   if case.status == CaseStatus.OPEN and msisdn in (case.subject, *case.related))
 
 
+RERATE_SETTLED = "rerate_settled"  # the lake's records a rerate settled with no entry (priced at nothing, refused)
+
+
+def _charged_late(lake: Lake, conn: Connection, period: str) -> set[str]:
+    """The record keys (``source``, ``record_id`` joined) of ``period`` that a rerate settled although no bill run's
+    snapshot holds them: charged by an entry of the adjustments ledger (a late record; the entry waits for a bill as
+    ``pending_adjustments`` says), or priced at nothing or refused with no entry (``RERATE_SETTLED``)."""
+    from fairtel.store._billing import rerate_entries
+
+    out = {f"{e.source or ''}\x1f{e.record_id}" for e in rerate_entries(conn, period) if e.record_id is not None}
+    for _, path in _period_files(lake, RERATE_SETTLED, period):
+        table = _read(path, ("source", "record_id"))
+        if {"source", "record_id"} <= set(table.column_names):
+            out.update(v for v in _record_keys(table).to_pylist() if v is not None)
+    return out
+
+
 def _unbilled(lake: Lake, msisdn: str, conn: Connection) -> list[str]:
     """The periods with records of the line that no bill carries: rated and in no bill run's snapshot (held or late
-    usage) and not released or written off (`fairtel bill release`: a decision settles a held record), or not rated
-    (``unrated``)."""
+    usage), not released or written off (`fairtel bill release`: a decision settles a held record) and not charged
+    or settled by a rerate (``_charged_late``), or not rated (``unrated``)."""
     out: list[str] = []
     for key in sorted(set(lake.periods("rated")) | set(lake.periods("unrated"))):
         pending = undecided(not_yet_billed(lake, key), held_decisions(conn, key), key)
+        if len(pending) and (late := _charged_late(lake, conn, key)):
+            pending = pa.array([k for k in pending.to_pylist() if k not in late], pa.string())
         rated = unrated = 0
         for _, path in _period_files(lake, "rated", key):
             table = _read(path, ("msisdn", "source", "record_id"))

@@ -7,7 +7,9 @@ Four kinds, each with its own period (``Settings.retention``, docs/operations.md
   bills and bill lines, the bill run's snapshot (``billed``, ``bills``), held usage (``held_usage``), adjustments.
   The records of a line are kept when the line has a matter still open (a complaint, a finding, a fraud case) or
   has no bill for the period, and so is a record rated but in no bill run's snapshot (``not_yet_billed``: late
-  usage, usage held off the bill), which billing may still charge, release or write off;
+  usage, usage held off the bill), which billing may still charge, release or write off. A value-added charge the
+  consent gate refused is in no snapshot either, but no bill will ever charge it (``never_billable``): it goes with
+  its period like a billed record (the line's matter open, an assurance finding say, keeps it);
 - **rejects**: mediation's rejects files (the original records it refused) written more than ``rejects_days`` ago;
 - **consent events** of the VAS subscriptions that ended more than ``consent_months`` ago
   (``fairtel.consent.archivable``), except those of a line with a matter open;
@@ -33,7 +35,8 @@ Removal is idempotent and safe to cut short: a lake part is rewritten whole or n
 through a temporary file and a rename) under the period's rating lock, a rejects file is unlinked, a JSON Lines
 file is rewritten through a synced temporary file and a rename (given up and tried again when a writer changed it
 meanwhile), the database's changes are one transaction. Running again after a crash removes what is left, and a run with nothing left to
-remove changes nothing.
+remove changes nothing. One ``fairtel retention apply`` of a home at a time (``retention_lock``, held from its plan to
+its last file): a second one waits, then plans what the first left.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +86,55 @@ OPEN_COMPLAINT = ("opened", "acknowledged", "reopened")  # the complaint lifecyc
 OPEN_FINDING = ("open", "confirmed")  # a finding not yet resolved nor dismissed
 OPEN_FRAUD_CASE = ("open",)
 _CHUNK = 500  # values per IN (...) list
+
+
+RETENTION_LOCK = "retention.lock"  # in the lake's lock directory: one ``retention apply`` of a home at a time
+
+
+@contextlib.contextmanager
+def run_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (``flock``, exclusive) for the whole of a run of ``what``, from its plan to its
+    last file: a second run waits for the first (a line on stderr says so and names the holder written into the
+    file), then plans what is left, so that its access-audit row and its summary say what it removes and not what
+    the first removed. The lock dies with its process (``kill -9`` included)."""
+    import fcntl
+    import socket
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                found = json.loads(path.read_bytes()[:4096] or b"null")
+                if isinstance(found, dict):
+                    holder = (f" (pid {found.get('pid', '?')}, host {found.get('host', '?')}, "
+                              f"since {found.get('since', '?')})")
+            with contextlib.suppress(OSError, ValueError):
+                print(f"waiting for another {what} of this home{holder} to end", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        note = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        with contextlib.suppress(OSError):  # unnamed, the lock holds all the same
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(note).encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def retention_lock(lake: Lake) -> contextlib.AbstractContextManager[None]:
+    """The lock a ``fairtel retention apply`` holds from its plan to its last file (``run_lock``)."""
+    from fairtel.core.commits import LOCK_DIR
+
+    return run_lock(lake.root / LOCK_DIR / RETENTION_LOCK, "`fairtel retention apply`")
 
 
 def months_before(instant: datetime, months: int) -> datetime:
@@ -334,18 +386,40 @@ def undecided(pending: pa.Array, decided: Collection[str], period: str) -> pa.Ar
     return pa.array(keep, pa.string())
 
 
+def never_billable(table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """True for the rated lines no bill will ever charge whatever is decided later: a value-added charge the consent
+    gate refused (``kind`` ``vas``, its ``verdict`` not a billable one, ``billing.BILLABLE_VERDICTS``: no or an
+    unconfirmed subscription, after its cancellation, a price mismatch or rise, a duplicate, an unknown offer, a
+    suspended provider, a line closed, suspended or not yet activated when charged). The bill run leaves such a
+    charge off every bill and a rerate never bills it late (``billing.charge_late_vas``: a charge refused as rated
+    stays refused), and ``fairtel bill release`` has nothing to release (it is no held usage): it waits for no bill.
+    Held usage (``HOLD_REASONS``) is not among them: a release may still charge it. A table without ``kind`` or
+    ``verdict`` has none."""
+    if not {"kind", "verdict"} <= set(table.column_names):
+        return pa.array([False] * table.num_rows, pa.bool_())
+    from fairtel.billing._run import BILLABLE_VERDICTS
+
+    vas = pc.fill_null(pc.equal(table.column("kind").cast(pa.string()), "vas"), False)
+    billable = pc.fill_null(pc.is_in(table.column("verdict").cast(pa.string()),
+                                     value_set=pa.array(sorted(BILLABLE_VERDICTS), pa.string())), False)
+    return pc.and_(vas, pc.invert(billable))
+
+
 def not_yet_billed(lake: Lake, period: str) -> pa.Array:
     """The records (``source``, ``record_id`` joined) rated for ``period`` that no bill run's snapshot holds: rated
-    after the period's bills (late usage) or held off them; billing may still charge, release or write them off."""
-    def keys(dataset: str) -> set[str]:
+    after the period's bills (late usage) or held off them; billing may still charge, release or write them off. A
+    value-added charge the consent gate refused (``never_billable``) is not among them: no bill waits for it."""
+    def keys(dataset: str, *, refused: bool = False) -> set[str]:
         out: set[str] = set()
         for _, path in _period_files(lake, dataset, period):
-            table = _read(path, ("source", "record_id"))
+            table = _read(path, ("source", "record_id", *(("kind", "verdict") if refused else ())))
             if {"source", "record_id"} <= set(table.column_names):
+                if refused:
+                    table = table.filter(pc.invert(never_billable(table)))
                 out.update(v for v in _record_keys(table).to_pylist() if v is not None)
         return out
 
-    return pa.array(sorted(keys("rated") - keys("billed")), pa.string())
+    return pa.array(sorted(keys("rated", refused=True) - keys("billed")), pa.string())
 
 
 def _kept_mask(table: pa.Table, kept: Collection[str], pending: pa.Array) -> pa.ChunkedArray | pa.Array:
