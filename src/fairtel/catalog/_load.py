@@ -87,7 +87,9 @@ def _last_text_line(text: str) -> int:
 
 
 def parse_catalog(text: str, *, file: str = "<catalog>") -> tuple[Catalog | None, list[Problem]]:
-    """Check TOML text; the catalog (``None`` if any problem) and every problem found."""
+    """Check TOML text; the catalog (``None`` if any problem) and every problem found. A byte order mark before
+    the text is not part of it."""
+    text = text.removeprefix("\ufeff")
     try:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -109,13 +111,31 @@ def parse_catalog(text: str, *, file: str = "<catalog>") -> tuple[Catalog | None
     return (catalog if not ctx.problems else None), ctx.problems
 
 
-def _read(path: Path) -> tuple[Catalog | None, list[Problem]]:
+def read_catalog_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """The text of the catalog file at ``path``, or why it cannot be read: not found, not readable, or not UTF-8
+    (the line, column and byte offset of the first byte that is not). A UTF-8 byte order mark at the start, as
+    editors on Windows write one, is dropped."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None, [Problem(str(path), None, None, "file not found", "file_not_found")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return None, [Problem(str(path), None, None, f"cannot read: {exc}", "file_unreadable")]
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = (f"cannot read: not valid UTF-8: byte 0x{data[exc.start:exc.start + 1].hex()} at byte offset "
+                   f"{exc.start} (byte {exc.start - start + 1} of the line); a catalog is UTF-8 text: save it as UTF-8")
+        return None, [Problem(str(path), line, None, message, "file_unreadable")]
+
+
+def _read(path: Path) -> tuple[Catalog | None, list[Problem]]:
+    text, unreadable = read_catalog_text(path)
+    if text is None:
+        return None, unreadable
     catalog, problems = parse_catalog(text, file=str(path))
     if catalog is not None:
         object.__setattr__(catalog, "source", str(path))

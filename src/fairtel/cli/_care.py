@@ -283,6 +283,44 @@ def _imported_outcome(obj: dict[str, Any], opened_at: datetime, path: Path, n: i
     return status, settled
 
 
+COMPLAINT_REQUIRED = ("complaint_id", "msisdn", "at", "category")
+COMPLAINT_TEXT = ("channel", "text", "status", "resolved_at", "closed_at")  # optional: text, never an array or object
+
+
+def _complaint_line(raw: str, file: str, n: int) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The JSON object of one line of ``complaints.jsonl`` with its required fields present, each a string (a
+    whole number is taken as its digits for ``complaint_id`` and ``msisdn``), and no field it reads an array or
+    object; else the problems naming the line and field: a field left out or null is missing (never the text
+    ``None``)."""
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, [Problem(file, n, None, f"not a complaint: not valid JSON: {exc.msg} at column {exc.colno}", "bad_json")]
+    except RecursionError:
+        return None, [Problem(file, n, None, "not a complaint: JSON nested too deeply", "bad_json")]
+    if not isinstance(obj, dict):
+        return None, [Problem(file, n, None, f"not a complaint: a JSON object, not {type(obj).__name__}", "bad_json")]
+    problems = [Problem(file, n, k, "required field is missing", "missing_field")
+                for k in COMPLAINT_REQUIRED if obj.get(k) in (None, "")]
+    for k in (*COMPLAINT_REQUIRED, *COMPLAINT_TEXT):
+        value = obj.get(k)
+        if value is None or isinstance(value, str):
+            continue
+        if k in ("complaint_id", "msisdn") and isinstance(value, int) and not isinstance(value, bool):
+            obj[k] = str(value)
+        elif k in COMPLAINT_REQUIRED or isinstance(value, list | dict):  # an optional number is kept as its text
+            problems.append(Problem(file, n, k, f"a string, not a JSON {_json_kind(value)}", "bad_value"))
+    return (None, problems) if problems else (obj, [])
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "array" if isinstance(value, list) else "object"
+
+
 def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     """Complaints of an operator directory (``complaints.jsonl``: complaint_id, msisdn, at, category,
     channel, text, and optionally their outcome: ``status`` (open, acknowledged, resolved, closed) with
@@ -294,6 +332,7 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
 
     from fairtel.care import ComplaintStatus, parse_category, resolve_due, store_status
     from fairtel.cli._surveys import ImportedIds
+    from fairtel.consent._ledger import jsonl_lines
     from fairtel.core.time import parse_rfc3339
     from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Complaint, ComplaintEvent
@@ -301,35 +340,48 @@ def import_complaints(fapp: App, path: Path) -> dict[str, int]:
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
-    problems: list[Problem] = []
-    seen = ImportedIds(str(path))
+    file = str(path)
+    lines, problems = jsonl_lines(path.read_bytes(), file)  # a line not UTF-8 is a problem naming it
+    seen = ImportedIds(file)
     sla = sla_of(fapp)
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        obj, found = _complaint_line(raw, file, n)
+        if obj is None:
+            problems += found
+            continue
         try:
-            obj = json.loads(raw)
-            category, opened_at = parse_category(str(obj["category"])).value, parse_rfc3339(str(obj["at"]))
+            category = parse_category(obj["category"]).value
+        except InvalidInputError as exc:  # its problem names the field: here with the file and line
+            problems += [Problem(file, n, p.field or "category", p.message, p.code) for p in exc.problems]
+            continue
+        try:
+            opened_at = parse_rfc3339(obj["at"])
+        except FairtelError as exc:
+            problems.append(Problem(file, n, "at", exc.message, "bad_timestamp"))
+            continue
+        try:
             outcome = _imported_outcome(obj, opened_at, path, n)
             lifecycle, settled_at = outcome or ("opened", None)
             row = {
-                "complaint_id": str(obj["complaint_id"]), "msisdn": str(obj["msisdn"]), "category": category,
+                "complaint_id": obj["complaint_id"], "msisdn": obj["msisdn"], "category": category,
                 "opened_at": opened_at, "closed_at": settled_at, "status": store_status(ComplaintStatus(lifecycle)),
                 "channel": str(obj.get("channel") or "hotline")[:16],
                 "text": hide_identity_numbers(str(obj.get("text") or "")), "lifecycle": lifecycle,
                 "due_at": resolve_due(category, opened_at, sla), "escalation_level": 0,
             }
-            if seen.check(n, row, "complaint_id"):
-                rows.append(row)
         except InvalidInputError as exc:
             problems.extend(exc.problems)
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            problems.append(Problem(str(path), n, None, f"not a complaint: {exc}"))
+            continue
         except FairtelError as exc:
-            problems.append(Problem(str(path), n, None, exc.message))
+            problems.append(Problem(file, n, None, exc.message))
+            continue
+        if seen.check(n, row, "complaint_id"):
+            rows.append(row)
     problems += seen.problems
     if problems:
-        raise InvalidInputError(problems, what=str(path))
+        raise InvalidInputError(sorted(problems, key=lambda p: p.line or 0), what=file)
     c = table_of(Complaint)
     with fapp.db.begin() as conn:
         have = {r[0] for r in conn.execute(select(c.c.complaint_id).where(c.c.complaint_id.in_([r["complaint_id"] for r in rows])))}

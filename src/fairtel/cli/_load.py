@@ -71,7 +71,10 @@ class LoadSummary:
 
 def load_directory(app: App, directory: Path, *, report: Reporter | None = None, usage: bool = True) -> LoadSummary:
     """Import ``directory`` into ``app``'s home. Raises ``CatalogError`` (nothing imported) when the
-    catalog is invalid; problems in other files are reported in the summary, file by file."""
+    catalog is invalid or not UTF-8 text; problems in other files are reported in the summary, file by file.
+    Each file is committed on its own (see the module's note): a file refused whole (a line not UTF-8 in
+    complaints.jsonl, a column named twice in subscribers.csv, a file that cannot be read) is "failed" in the
+    summary, which names what each other file added, and the exit code is then 2."""
     summary = LoadSummary(directory)
     catalog_file = directory / "catalog.toml"
     subscribers_file = directory / "subscribers.csv"
@@ -91,7 +94,11 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
 
     known_plans: set[str] | None = None
     if catalog_file.is_file():
-        text = catalog_file.read_text(encoding="utf-8")
+        from fairtel.catalog._load import read_catalog_text
+
+        text, unreadable = read_catalog_text(catalog_file)  # not UTF-8: refused as `catalog validate` refuses it
+        if text is None:
+            raise CatalogError(unreadable, what=f"catalog {catalog_file}")
         known_plans, validated, note, warnings = _validate_catalog(catalog_file, text, app.settings)
         with app.db.begin() as conn:
             stored = store_catalog(conn, text)
@@ -106,26 +113,43 @@ def load_directory(app: App, directory: Path, *, report: Reporter | None = None,
     step(f"catalog: {summary.catalog['status']}")
 
     if subscribers_file.is_file():
-        with app.db.begin() as conn:
-            summary.subscribers = import_subscribers(conn, subscribers_file, known_plans=known_plans)
+        try:
+            with app.db.begin() as conn:
+                summary.subscribers = import_subscribers(conn, subscribers_file, known_plans=known_plans)
+        except OSError as exc:
+            summary.subscribers = _unreadable(subscribers_file, "subscribers", exc)
         _keep_sort_keys(app)
         step("subscribers")
 
     for path in consent_files:
-        with app.db.begin() as conn:
-            summary.consent.append(import_consent_events(conn, path, source=f"consent/{path.name}"))
+        try:
+            with app.db.begin() as conn:
+                summary.consent.append(import_consent_events(conn, path, source=f"consent/{path.name}"))
+        except OSError as exc:
+            summary.consent.append(_unreadable(path, "consent", exc))
         step(f"consent {path.name}")
 
     summary.care = _import_care(app, directory, step)
     if (directory / "loyalty.jsonl").is_file():
         from fairtel.store._care import import_loyalty
 
-        with app.db.begin() as conn:
-            summary.loyalty = import_loyalty(conn, directory / "loyalty.jsonl")
+        try:
+            with app.db.begin() as conn:
+                summary.loyalty = import_loyalty(conn, directory / "loyalty.jsonl")
+        except OSError as exc:
+            summary.loyalty = _unreadable(directory / "loyalty.jsonl", "loyalty", exc)
         step("loyalty")
     if usage_files:
         summary.usage = _ingest_usage(app, usage_files, report)
     return summary
+
+
+def _unreadable(path: Path, kind: str, exc: OSError) -> ImportReport:
+    """The report of a file that could not be read at all (a permission, a device error): failed, nothing of it
+    imported, the other files of the directory imported all the same."""
+    report = ImportReport(file=str(path), kind=kind)
+    report.problems.append(Problem(str(path), None, None, f"cannot read: {exc.strerror or exc}", "file_unreadable"))
+    return report
 
 
 def _keep_sort_keys(app: App) -> int:
@@ -185,6 +209,8 @@ def _import_care(app: App, directory: Path, step: Any = None) -> list[dict[str, 
             counts = importer(app, path)
         except FairtelError as exc:
             out.append({"file": str(path), "status": "failed", "message": str(exc)})
+        except OSError as exc:  # not readable: refused like a bad file, and the rest of the directory goes on
+            out.append({"file": str(path), "status": "failed", "message": f"{path}: cannot read: {exc.strerror or exc}"})
         else:
             out.append({"file": str(path), "status": "imported", **counts})
         if step is not None:

@@ -27,21 +27,25 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
     same line again in the file included) = ``inserted`` + ``skipped`` (stored already, or read already)."""
     from sqlalchemy import select
 
+    from fairtel.consent._ledger import jsonl_lines
     from fairtel.core.time import parse_rfc3339
     from fairtel.privacy import hide_identity_numbers
     from fairtel.store import Subscriber, Survey
     from fairtel.store._schema import table_of
 
     rows: list[dict[str, Any]] = []
-    problems: list[Problem] = []
+    lines, problems = jsonl_lines(path.read_bytes(), str(path))  # a line not UTF-8 is a problem naming it
     seen = ImportedIds(str(path))
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             problems.append(Problem(str(path), n, None, f"not JSON: {exc.msg}"))
+            continue
+        except RecursionError:
+            problems.append(Problem(str(path), n, None, "not JSON: nested too deeply"))
             continue
         if not isinstance(obj, dict):
             problems.append(Problem(str(path), n, None, "not a JSON object"))
@@ -64,6 +68,9 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
             problems.append(Problem(str(path), n, "channel", f"a name of at most {CHANNEL_MAX} characters, not {channel!r}"))
             continue
         comment = obj.get("comment")
+        if isinstance(comment, list | dict):
+            problems.append(Problem(str(path), n, "comment", "text, not a JSON array or object"))
+            continue
         row = {"survey_id": str(obj["survey_id"]), "msisdn": str(obj["msisdn"]), "score": score,
                "answered_at": answered, "channel": channel,
                "comment": None if comment is None else hide_identity_numbers(str(comment))}
@@ -72,7 +79,7 @@ def import_surveys(fapp: App, path: Path) -> dict[str, int]:
         rows.append(row)
     problems += seen.problems
     if problems:  # the file's own problems first: the register and what is stored are read for a file that parses
-        raise InvalidInputError(problems, what=str(path))
+        raise InvalidInputError(sorted(problems, key=lambda p: p.line or 0), what=str(path))
     s, sub = table_of(Survey), table_of(Subscriber)
     line_of = {sid: n for sid, (n, _) in seen.first.items()}
     new: list[dict[str, Any]] = []

@@ -182,6 +182,34 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
     return good, problems
 
 
+def jsonl_lines(data: bytes, file: str) -> tuple[list[str], list[Problem]]:
+    """The lines of a JSON Lines file's bytes, each decoded as UTF-8, line ``i`` (from 1) at index ``i - 1``.
+
+    Lines end at ``\\n`` only (a ``\\r`` before it is dropped): a JSON string may hold U+2028, U+0085 or a form
+    feed as they are, which ``str.splitlines`` would take for line ends. A UTF-8 byte order mark at the start
+    (as editors on Windows write it) is dropped. A line that is not UTF-8 is left blank in the list and is a
+    problem (``undecodable``) naming its line and the byte offset of its first bad byte in the file."""
+    lines: list[str] = []
+    problems: list[Problem] = []
+    offset = 0
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, offset = data[3:], 3
+    pieces = data.split(b"\n")
+    if pieces and pieces[-1] == b"":
+        pieces.pop()  # the newline that ends the last line
+    for n, raw in enumerate(pieces, start=1):
+        try:
+            lines.append(raw.removesuffix(b"\r").decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            lines.append("")
+            bad = raw[exc.start:exc.start + 1].hex()
+            problems.append(Problem(file, n, None, f"not valid UTF-8: byte 0x{bad} at byte offset {offset + exc.start} of the "
+                                    f"file (byte {exc.start + 1} of the line); save the file as UTF-8",
+                                    "undecodable"))
+        offset += len(raw) + 1
+    return lines, problems
+
+
 def parse_consent_lines(lines: Sequence[str], *, file: str = "<events>") -> EventBatch:
     """Parse JSON Lines text already split into lines; line numbers count from 1, blank lines included."""
     frame, problems = _decode(lines, file)
@@ -199,14 +227,15 @@ def read_consent_events(paths: Iterable[Path | str]) -> EventBatch:
     for path in paths:
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = p.read_bytes()
+        except OSError as exc:
             problems.append(Problem(str(p), None, None, f"cannot read: {exc}", "file_unreadable"))
             continue
-        batch = parse_consent_lines(text.splitlines(), file=str(p))
+        lines, undecodable = jsonl_lines(data, str(p))
+        batch = parse_consent_lines(lines, file=str(p))
         frames.append(batch.events)
-        problems.extend(batch.problems)
-        read += batch.read
+        problems.extend(sorted([*undecodable, *batch.problems], key=lambda q: (q.line or 0, q.field or "")))
+        read += batch.read + len(undecodable)
     events = pl.concat(frames) if frames else empty_events()
     return EventBatch(events=events, problems=problems, read=read)
 

@@ -240,12 +240,23 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> _Ints:
         return _Ints(pa.nulls(n, pa.int64()), none, none, none)
     t = arr.type
     if pa.types.is_integer(t):
+        if t == pa.uint64():  # above int64's range: out of range, that row only (a safe cast fails the whole batch)
+            over = _bool_np(pc.greater(arr, pa.scalar(2**63 - 1, pa.uint64())))
+            if over.any():
+                kept = pc.if_else(pa.array(over), pa.scalar(None, pa.uint64()), arr)
+                return _Ints(kept.cast(pa.int64()), none, present & over, none)
         return _Ints(arr.cast(pa.int64()), none, none, none)
     if pa.types.is_floating(t):
-        ints = pc.cast(arr, pa.int64(), safe=False)
-        exact = _bool_np(pc.equal(pc.cast(ints, pa.float64()), arr))
-        bad = present & ~exact
-        return _Ints(pc.if_else(pa.array(exact), ints, pa.scalar(None, pa.int64())), bad, none, none)
+        # compared in numpy, not by a cast back to float64 (which refuses integers above 2**53 for the whole
+        # batch): NaN and infinities are not integers; a whole value beyond int64 is out of range, that row only
+        f = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        finite = np.isfinite(f)
+        whole = finite & (np.floor(np.where(finite, f, 0.0)) == np.where(finite, f, 0.5))
+        huge = present & whole & (f >= 2.0**63)
+        tiny = present & whole & (f < -(2.0**63))
+        exact = whole & ~huge & ~tiny
+        ints = pa.array(np.where(exact, f, 0.0).astype(np.int64), pa.int64(), mask=~(exact & present))
+        return _Ints(ints, present & ~whole, huge, tiny)
     if _is_text(t):
         try:  # fast path: every value is already a clean integer
             return _Ints(pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), none, none, none)

@@ -85,6 +85,11 @@ class SubscriberRecord:
     suspended_at: datetime | None = None
 
 
+# the magic numbers of the compressed files a register export is often sent as
+_COMPRESSED = ((b"\x1f\x8b", "gzip-compressed"), *((b"BZh%d" % level, "bzip2-compressed") for level in range(1, 10)),
+               (b"PK\x03\x04", "ZIP"), (b"\xfd7zXZ", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"))
+
+
 def import_subscribers(
     conn: Connection,
     path: Path | str,
@@ -112,6 +117,13 @@ def import_subscribers(
     good: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
 
+    with path.open("rb") as raw:
+        head = raw.read(4)
+    packed = next((name for magic, name in _COMPRESSED if head.startswith(magic)), None)
+    if packed is not None:  # its bytes are no CSV text: one problem, not one per column the header lacks
+        report.problems.append(Problem(str(path), None, None, f"a {packed} file, not CSV text: decompress it first",
+                                       "compressed_file"))
+        return report
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -123,6 +135,13 @@ def import_subscribers(
         index = {name: i for i, name in enumerate(columns)}
         for name in missing:
             report.problems.append(Problem(str(path), 1, name, "required column is missing from the header", "missing_column"))
+        # a column named twice: which of its values is the subscriber's is not ours to guess, so no row is read
+        twice = sorted({name for name in columns if name and columns.count(name) > 1}, key=columns.index)
+        for name in twice:
+            where = ", ".join(str(i + 1) for i, c in enumerate(columns) if c == name)
+            report.problems.append(Problem(str(path), 1, name, f"header names a column twice (columns {where})",
+                                           "duplicate_column"))
+        unusable = [*missing, *twice]  # a header no row can be read by
 
         line = reader.line_num
         kept: dict[str, dict[str, Any]] = {}
@@ -141,7 +160,7 @@ def import_subscribers(
             if not any(cell.strip() for cell in row):
                 continue
             report.read += 1
-            if missing:
+            if unusable:
                 report.rejected += 1
                 continue
             record, problems = _check_row(str(path), start, row, columns, index, known_plans)
