@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +35,7 @@ from fairtel.assurance._billshock import OwnCapPolicy, SubscriberCap, UnwatchedC
 from fairtel.assurance._finding import build_findings
 from fairtel.assurance._notify import DEFAULT_SENDER
 from fairtel.bootstrap import App
-from fairtel.cli._assure_refunds import RefundOutcome, post_refunds, queue_findings
+from fairtel.cli._assure_refunds import RefundOutcome, post_refunds, queue_findings, untold_refunds
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, reporter, table
 from fairtel.consent import ConsentLedger, ConsentPolicy, Offer, OfferPeriod, Verdict, offer_book, read_consent_events
@@ -561,19 +561,20 @@ def _record_run(lake: Path, at: datetime, findings: int, tz: str) -> None:
     Lake(lake).write("assure_runs", Period.containing(at, tz).key, table, part="last")
 
 
-def unwatched_cap_note(cap: UnwatchedCap, to: set[str]) -> str:
+def unwatched_cap_note(cap: UnwatchedCap, to: set[str], *, option: str = "--rate") -> str:
     """What the run says of a subscriber's roaming cap it could not watch: the line (its number masked, as
     statements show another party's), both currencies, and the ``--rate`` that would convert them (``to``: the
-    currencies ``--rate CUR=VALUE`` converts to, VALUE being how many of them one CUR is worth)."""
+    currencies ``--rate CUR=VALUE`` converts to, VALUE being how many of them one CUR is worth; ``option``: the
+    command's name for it, ``--cap-rate`` for ``watch --rate``)."""
     from fairtel.privacy import mask_msisdn
 
     head = (f"roaming cap of {mask_msisdn(cap.msisdn)} not watched: the cap is in {cap.cap_currency}, its roaming "
             f"charges in {cap.currency}, and no exchange rate was given")
     if cap.cap_currency in to:
-        return f"{head}; pass --rate {cap.currency}=VALUE (VALUE: how many {cap.cap_currency} one {cap.currency} is worth)"
+        return f"{head}; pass {option} {cap.currency}=VALUE (VALUE: how many {cap.cap_currency} one {cap.currency} is worth)"
     if cap.currency in to:
-        return f"{head}; pass --rate {cap.cap_currency}=VALUE (VALUE: how many {cap.currency} one {cap.cap_currency} is worth)"
-    return (f"{head}; --rate CUR=VALUE gives how many {', '.join(sorted(to))} one CUR is worth in this run, which "
+        return f"{head}; pass {option} {cap.cap_currency}=VALUE (VALUE: how many {cap.currency} one {cap.cap_currency} is worth)"
+    return (f"{head}; {option} CUR=VALUE gives how many {', '.join(sorted(to))} one CUR is worth in this run, which "
             f"converts neither of {cap.cap_currency} and {cap.currency} to the other")
 
 
@@ -682,7 +683,16 @@ def register(app: typer.Typer) -> None:
                                                     sender=inputs.sender, now=now)
                     elif run.findings:
                         queue_findings(fapp)
-                    sent = FileOutbox(settings.outbox_dir).send(messages)
+                    outbox = FileOutbox(settings.outbox_dir)
+                    sent = outbox.send(messages)
+                    if outcome is not None:
+                        # the SMS of refunds an earlier run posted and stopped before queueing: that run's refunds
+                        # are refunded already, so no run posts them again; the outbox skips those it holds
+                        untold, told_in = untold_refunds(fapp, now=now, skip={r.adjustment_id for r in outcome.posted})
+                        late = outbox.send(refund_messages(untold, languages={**languages, **told_in},
+                                                           sender=inputs.sender, now=now))
+                        outcome = replace(outcome, told_late=late)
+                        sent += late
                 elif refund:
                     inputs.notes.append("--no-write: nothing recorded, so no refund was posted")
             if as_json:  # every finding with its subscriber's number (the tables show counts only)
@@ -712,6 +722,8 @@ def _refund_summary(outcome: RefundOutcome | None) -> dict[str, Any]:
         "closed_before": outcome.closed_before,
         "pending": outcome.pending,
         "queued": outcome.synced,
+        # refund SMS of refunds an earlier run posted, queued by this run (that run stopped before queueing them)
+        "told_late": outcome.told_late,
     }
 
 
@@ -771,4 +783,6 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
             f"refunds: {refunds.already_refunded} already refunded, {refunds.not_billed} closed as never billed (refused by the consent "
             f"gate), {refunds.closed_before} closed earlier by an analyst, {refunds.pending} left pending"
             + (f", {len(refunds.taken_back)} taken back in part (a rerate lowered the usage past a cap)" if refunds.taken_back else "")
+            + (f"; {refunds.told_late} refund SMS of an earlier run queued (that run stopped before queueing them)"
+               if refunds.told_late else "")
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -71,6 +72,8 @@ class RefundOutcome:
     languages: dict[str, str] = field(default_factory=dict)
     # refunds of usage past a cap taken back in part, new to the ledger: a rerate lowered the charges past the cap
     taken_back: list[AdjustmentEntry] = field(default_factory=list)
+    # refund SMS of refunds an earlier run posted, queued by this one: that run stopped before it queued them
+    told_late: int = 0
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -384,3 +387,50 @@ def post_refunds(
         closed_before=closed_before, pending=len(decisions.pending), languages=languages,
         taken_back=[e for e in taken_back if e.adjustment_id in added],
     )
+
+
+def untold_refunds(app: App, *, now: datetime, skip: Collection[str] = ()) -> tuple[list[RefundAdjustment], dict[str, str]]:
+    """The refunds this command posted (``created_by`` ``assure``) whose SMS may be missing from the outbox, with
+    the language each of their subscribers registered: a run stopped after its refunds' commit and before its
+    outbox write leaves them refunded, so no later run posts them again. Each is read back from its ledger entry
+    (the charge, the tax given back, the reason): ``refund_messages`` derives the message id from the refund's,
+    so queueing one the outbox holds already sends nothing.
+
+    Only refunds no bill line carries yet (erasure refuses a line with such an entry, so no erased line's message
+    is written again) and made within ``outbox_days`` of ``now`` (retention removes older messages: those must not
+    come back); ``skip``: adjustment ids left out (those this run posted, told already)."""
+    from sqlalchemy import select
+
+    from fairtel.store import Adjustment as AdjustmentRow
+    from fairtel.store import get_subscriber
+    from fairtel.store._schema import BillLine as BillLineRow
+    from fairtel.store._schema import table_of
+
+    t, lines = table_of(AdjustmentRow), table_of(BillLineRow)
+    since = now - timedelta(days=app.settings.retention.outbox_days)
+    query = (
+        select(t)
+        .outerjoin(lines, lines.c.adjustment_id == t.c.adjustment_id)
+        .where(lines.c.adjustment_id.is_(None), t.c.kind == AdjustmentKind.REFUND.value, t.c.created_by == ACTOR,
+               t.c.finding_id.is_not(None), t.c.created_at >= since)
+        .order_by(t.c.created_at, t.c.adjustment_id)
+    )
+    skipped = set(skip)
+    out: list[RefundAdjustment] = []
+    languages: dict[str, str] = {}
+    with app.db.connect() as conn:
+        for r in conn.execute(query).all():
+            if r.adjustment_id in skipped:
+                continue
+            paid = Money.from_minor(int(r.amount_minor), r.currency).amount
+            # the charge before tax (``refund_entry``): what it gives back beyond is the tax
+            charge = paid if r.old_amount_minor is None else Money.from_minor(int(r.old_amount_minor), r.currency).amount
+            out.append(RefundAdjustment(
+                adjustment_id=r.adjustment_id, finding_id=r.finding_id, msisdn=r.msisdn, amount=paid, currency=r.currency,
+                reason=r.reason, created_at=r.created_at, created_by=r.created_by, tax=max(paid - charge, Decimal(0)),
+            ))
+            if r.msisdn not in languages:
+                sub = get_subscriber(conn, r.msisdn)
+                if sub is not None:
+                    languages[r.msisdn] = str(sub.language)
+    return out, languages

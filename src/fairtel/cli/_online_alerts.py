@@ -7,12 +7,17 @@ with a cap (all of them under a preset), their roaming lines of the commit's mon
 finding ``fairtel assure`` raises for the same crossing, under the same finding id, and its SMS has the same message
 id: the outbox takes it once, whichever of the two sends it first. Welcome notices are recorded in
 ``<home>/notices/welcome.jsonl`` (msisdn, country, sent_at), where the roaming-without-welcome check reads them.
+
+A cap set in a currency no exchange rate converts to its roaming charges' is not watched over them, as ``fairtel
+assure`` leaves it (the other subscribers' alerts are sent): a note names the line (masked) and the ``--cap-rate``
+that would convert it, once per watch.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from fairtel.assurance import FindingKind
-from fairtel.assurance._billshock import BillShockPolicy, OwnCapPolicy, bill_shock_findings, subscriber_cap_findings
+from fairtel.assurance._billshock import (
+    BillShockPolicy,
+    OwnCapPolicy,
+    UnwatchedCap,
+    bill_shock_findings,
+    subscriber_cap_findings,
+)
 from fairtel.assurance._notify import DEFAULT_SENDER, FileOutbox, OutboxMessage, bill_shock_messages
 from fairtel.assurance._roaming import TRIP_GAP, WelcomePrices, welcome_prices, welcome_text
 from fairtel.core.ids import stable_id
@@ -40,6 +51,13 @@ def _utc(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+def _stderr(text: str) -> None:
+    """One line on stderr, as written (no markup)."""
+    from fairtel.cli._ui import err_console
+
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _sender(catalog: Catalog) -> dict[str, str]:
     """The operator's name in each language, as ``fairtel assure`` signs its SMS in a home."""
     name = catalog.operator.name
@@ -49,15 +67,19 @@ def _sender(catalog: Catalog) -> dict[str, str]:
 class OnlineAlerts:
     """Cap alerts and welcome notices for the commits of one watch. ``presets``: the bill-shock presets watched
     besides the caps subscribers set (``own_caps``: how those are watched); ``trip_gap``: a trip starts at roaming in a country after none there for this
-    long (None: no welcome notices)."""
+    long (None: no welcome notices). A cap ``own_caps`` has no rate for is left unwatched over charges in another
+    currency (``OwnCapPolicy.skip_unconverted``): ``say`` is told so (default: stderr), once per line and currencies."""
 
     def __init__(self, app: App, *, presets: Sequence[BillShockPolicy] = (), own_caps: OwnCapPolicy = OwnCapPolicy(),
-                 trip_gap: timedelta | None = TRIP_GAP) -> None:
+                 trip_gap: timedelta | None = TRIP_GAP, say: Callable[[str], None] | None = None) -> None:
         from fairtel.cli._assure import finding_ids
 
         self.app = app
         self.presets = tuple(presets)
-        self.own_caps = own_caps
+        # one subscriber's cap no rate converts must not keep every other subscriber's alerts of a commit unsent
+        self.own_caps = replace(own_caps, skip_unconverted=True)
+        self.say = say or _stderr
+        self.unwatched: list[UnwatchedCap] = []  # the caps left unwatched so far, each once
         self.trip_gap = trip_gap
         self.tz = app.settings.timezone
         self.ids = finding_ids(app)  # once: the ids held unkeyed are those from before keyed ids, a fixed set
@@ -117,8 +139,10 @@ class OnlineAlerts:
         for preset in self.presets:
             findings += bill_shock_findings(rated, preset, detected_at=now, tz=self.tz, ids=self.ids)
         if caps:
+            unwatched: list[UnwatchedCap] = []
             findings += subscriber_cap_findings(rated, caps, policy=self.own_caps, detected_at=now,
-                                                presets=self.presets, tz=self.tz, ids=self.ids)
+                                                presets=self.presets, tz=self.tz, ids=self.ids, unwatched=unwatched)
+            self._note(unwatched)
         # the crossings this commit's charges made (earlier ones were told at their own commit, or are left to
         # ``fairtel assure``)
         mine = set(lines["record_id"].to_list())
@@ -131,6 +155,17 @@ class OnlineAlerts:
         languages = self._languages(sorted({f.msisdn for f in crossed if f.msisdn}))
         return bill_shock_messages(crossed, languages=languages, sender=_sender(catalog),
                                    now=now, tz=self.tz)
+
+    def _note(self, unwatched: Sequence[UnwatchedCap]) -> None:
+        """Say which caps are left unwatched, each (line, cap currency, charges' currency) once per watch."""
+        from fairtel.cli._assure import unwatched_cap_note
+
+        to = {p.cap.currency for p in self.presets} or {self.app.settings.currency}
+        for u in unwatched:
+            if u in self.unwatched:
+                continue
+            self.unwatched.append(u)
+            self.say(unwatched_cap_note(u, to, option="--cap-rate"))  # the watch's --rate rates; --cap-rate converts
 
     def _month_lines(self, who: list[str], periods: Sequence[str]) -> pl.DataFrame | None:
         """The charged roaming lines of ``who`` in ``periods``, as the lake holds them (this commit's included)."""
