@@ -114,3 +114,14 @@ def test_the_catalogs_currency_is_read_from_the_home(home: Path) -> None:
         assert catalog_currency(conn) is None
         store_catalog(conn, text)
         assert catalog_currency(conn) == "JPY"
+
+
+def test_fairtel_kpi_reports_money_in_the_catalogs_currency(home: Path) -> None:
+    # a JPY home with no refund or finding yet: nothing to tell the currency by but the catalog
+    fapp = bootstrap(load_settings(home=home))
+    text = default_catalog_path().read_text(encoding="utf-8").replace('currency = "CNY"', 'currency = "JPY"', 1)
+    with fapp.db.begin() as conn:
+        store_catalog(conn, text)
+    kpi = runner.invoke(app, ["kpi", "--period", "2026-04", "--json", "--home", str(home)])
+    assert kpi.exit_code == 0, kpi.output
+    assert '"JPY"' in kpi.stdout and '"CNY"' not in kpi.stdout, kpi.stdout

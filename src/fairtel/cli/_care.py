@@ -171,7 +171,15 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
 
     from fairtel.care import ConversationLog, SurveyAnswer
     from fairtel.core.time import Period, utc_now
-    from fairtel.kpi import FindingFact, KpiInputs, LineFact, RefundFact, compute_kpis, lines_in_service
+    from fairtel.kpi import (
+        FindingFact,
+        KpiInputs,
+        LineFact,
+        RefundFact,
+        catalog_currency,
+        compute_kpis,
+        lines_in_service,
+    )
     from fairtel.store import Adjustment, Subscriber, Survey, complaint_facts
     from fairtel.store._schema import table_of
 
@@ -182,6 +190,8 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     period = Period.parse(period_key, tz) if period_key else Period.containing(now, tz)
     start, end = period.start, period.end
     with fapp.db.connect() as conn:
+        # money in the currency the home's catalog charges in (without a catalog: the refunds' or findings')
+        currency = catalog_currency(conn)
         # the lines in service at some time in the month (a line closed since still counts in it)
         s = table_of(Subscriber)
         subscribers = lines_in_service([
@@ -212,7 +222,8 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     timeliness = online_timeliness(settings.lake_dir, period.key) or None
     turns = ConversationLog(settings.home / CARE_DIR).read(period.key)
     inputs = KpiInputs(period=period.key, subscribers=subscribers, now=now, complaints=complaints, survey_answers=answers,
-                       turns=turns, findings=findings, refunds=refunds, timeliness=timeliness, start=start, end=end)
+                       turns=turns, findings=findings, refunds=refunds, timeliness=timeliness, start=start, end=end,
+                       currency=currency)
     return compute_kpis(inputs, sla=sla)
 
 

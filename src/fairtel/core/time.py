@@ -92,7 +92,7 @@ class Period:
 
     @classmethod
     def parse(cls, text: str, tz: str = DEMO_TIMEZONE) -> Period:
-        m = re.fullmatch(r"(\d{4})-(\d{1,2})", text.strip())
+        m = re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", text.strip())  # ASCII digits: \d takes full-width ones too
         if not m:
             raise BadTimeError(f"a period is written YYYY-MM, got {text!r}")
         return cls(int(m.group(1)), int(m.group(2)), tz)
