@@ -93,7 +93,7 @@ def test_a_link_cannot_put_words_on_a_page(web: TestClient) -> None:
     html = web.get("/my/bill", params={"msg": spoof}).text
     assert spoof not in html and 'class="flash"' not in html
     assert 'class="flash"' not in web.get("/my/bill", params={"msg": "login_failed"}).text  # a real key, but not a confirmation
-    assert '<p class="flash">Saved.</p>' in web.get("/my/roaming", params={"msg": "saved_ok"}).text
+    assert '<p class="flash" role="status">Saved.</p>' in web.get("/my/roaming", params={"msg": "saved_ok"}).text
 
 
 def test_a_refused_page_is_audited_with_its_route_as_the_api_does(web: TestClient, seeded: Seeded) -> None:

@@ -39,6 +39,7 @@ from fairtel.api import (
     status_for,
 )
 from fairtel.api._deps import in_flight
+from fairtel.api._errors import LineChangedHandsError
 from fairtel.api._explain import quantity_text
 from fairtel.api._paging import Page, decode_cursor, encode_cursor
 from fairtel.api._subscriptions import AlreadySubscribedError
@@ -378,6 +379,20 @@ class Console:
         except FairtelError:
             return None
 
+    def line_changed_hands(self, request: Request) -> bool:
+        """Whether the session's cookie is refused because its login was made before its line's current activation
+        (``line_changed_hands``): the login page then says why, rather than only asking to log in again."""
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return False
+        try:
+            self.services.principal_from_token(token)
+        except LineChangedHandsError:
+            return True
+        except FairtelError:
+            return False
+        return False
+
     def csrf(self, request: Request) -> str:
         return self.services.signer.derive("csrf", request.cookies.get(COOKIE, ""))
 
@@ -497,7 +512,8 @@ def _routes(c: Console) -> APIRouter:
 
     @r.get("/login")
     def login_form(request: Request) -> Response:
-        return c.render(request, "login.html", next=request.query_params.get("next", ""), failed=False, who=None)
+        return c.render(request, "login.html", next=request.query_params.get("next", ""), failed=False, who=None,
+                        changed=c.line_changed_hands(request))
 
     @r.post("/login")
     def login(request: Request, username: str = Form(..., max_length=64), password: str = Form(..., max_length=256), next: str = Form("")) -> Response:
@@ -510,6 +526,9 @@ def _routes(c: Console) -> APIRouter:
                                     request_id=getattr(request.state, "request_id", None))
         except RateLimitedError as exc:  # no password was checked: "wrong password" would send them guessing again
             return c.limited(request, exc, "login.html", next=next, failed=False, username=username)
+        except LineChangedHandsError as exc:  # the password was right: the login no longer opens the line
+            return c.render(request, "login.html", status_code=status_for(exc.code), next=next, failed=False, changed=True,
+                            who=None, username=username)
         except FairtelError:  # the username as typed comes back, to correct; never the password
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None, username=username)
         target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
@@ -873,20 +892,30 @@ def _routes(c: Console) -> APIRouter:
                         again=lambda acc, _w, exc: subscriptions_again(request, acc, subscription_id, exc),
                         again_on=(RateLimitedError, ConflictError))
 
+    def cap_currency() -> tuple[str, str | None]:
+        """The currency a roaming cap is set in, as the API's ``PUT /me/roaming-cap`` takes it: the catalog's, the one
+        roaming is charged in (the settings' default only with no catalog stored); and the catalog's, which a cap is
+        held to."""
+        catalog = svc.stored_catalog()
+        in_catalog = catalog.operator.currency if catalog is not None else None
+        return in_catalog or svc.settings.currency, in_catalog
+
     @r.get("/my/roaming")
     def my_roaming(request: Request) -> Response:
-        return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency))
+        return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=cap_currency()[0]))
 
     @r.post("/my/roaming")
     def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("", max_length=32)) -> Response:
         def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:  # the amount as entered, and what is wrong with it
-            return c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=svc.settings.currency,
+            return c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=cap_currency()[0],
                             entered=amount, problems=exc)
 
-        return c.action(
-            request, csrf, lambda acc, _w: (ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, svc.settings.currency), "/my/roaming?msg=saved_ok")[1],
-            again=again,
-        )
+        def run(acc: Any, _w: Principal) -> str:
+            currency, in_catalog = cap_currency()
+            ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, currency, catalog_currency=in_catalog)
+            return "/my/roaming?msg=saved_ok"
+
+        return c.action(request, csrf, run, again=again)
 
     @r.get("/my/assistant")
     def my_assistant(request: Request) -> Response:

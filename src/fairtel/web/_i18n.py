@@ -16,6 +16,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "password": ("Password", "密码"),
     "login_failed": ("Wrong username or password.", "用户名或密码错误。"),
     "login_limited": ("Too many login attempts. Try again in {s} s.", "登录尝试次数过多，请 {s} 秒后再试。"),
+    # a subscriber login made before the line's current activation (``line_changed_hands``): the password was right
+    "login_changed_hands": ("This login was made before the number changed hands (or was closed and activated again), so it no "
+                            "longer opens the line. Ask the operator's administrator for a new login.",
+                            "该号码已更换机主（或销户后重新启用），此登录账号开通于此之前，已不能再使用。请联系运营商管理员为您开通新的登录账号。"),
     "retry_in": ("Too many requests. Try again in {s} s.", "请求过于频繁，请 {s} 秒后再试。"),
     "dashboard": ("Dashboard", "仪表盘"),
     "findings": ("Findings", "异常扣费"),
@@ -269,6 +273,7 @@ ERROR_TITLES: dict[str, tuple[str, str]] = {  # code: (en, zh)
     "permission_denied": ("Not allowed", "无权访问"),
     "assignment_required": ("Not handling this customer", "未受理该客户"),
     "not_authenticated": ("Logged out", "登录已失效"),
+    "line_changed_hands": ("Number changed hands", "号码已更换机主"),
     "rate_limited": ("Too many requests", "请求过于频繁"),
     "conflict": ("Could not be done", "无法完成操作"),
     "time_invalid": ("Period not accepted", "账期格式有误"),
@@ -400,6 +405,7 @@ ERRORS_ZH: dict[str, str] = {
     "permission_denied": "您无权执行此操作，或表单已过期，请刷新页面后重试。",
     "assignment_required": "请先受理该客户的投诉或工单：客服仅在处理期间可查看客户资料。",
     "not_authenticated": "登录已失效，请重新登录。",
+    "line_changed_hands": "该号码已更换机主（或销户后重新启用），此登录账号开通于此之前，已不能再使用：请联系管理员开通新的登录账号。",
     "input_invalid": "输入有误，请检查后重试。",
     "currency_mismatch": "币种不一致，无法处理。",
     "line_not_in_service": "该号码已停机或销户，无法办理。",
