@@ -644,6 +644,35 @@ def _tell_refund(acc: Access, adj: RefundAdjustment, outbox: Outbox | None, send
     outbox.send(refund_messages([adj], languages=languages, sender=sender or DEFAULT_SENDER, now=acc.now))
 
 
+# who posts the refunds of a ``fairtel assure --refund`` run (``cli._assure_refunds.ACTOR``): that command tells its own
+# refunds again when a run stopped before its outbox write
+ASSURE_ACTOR = "assure"
+
+
+def _tell_refunds_again(acc: Access, finding_id: str, outbox: Outbox | None, sender: Sender | None) -> None:
+    """The SMS of the refunds of ``finding_id`` posted through the API, queued again: a request stopped after its
+    ledger write and before its outbox write left the finding refunded, so its retry is refused (409) and posts
+    nothing. ``refund_messages`` derives a message id from its refund's, so the outbox skips one it holds already.
+    Each is read back from its ledger entry (``refund_entry``: the charge before tax, the amount with the tax); only
+    refunds no bill line carries yet (erasure refuses a line with such an entry: no erased line's message comes back)."""
+    from fairtel.store._schema import BillLine as BillLineRow
+
+    if outbox is None:
+        return
+    t, lines = table_of(AdjustmentRow), table_of(BillLineRow)
+    rows = acc.conn.execute(
+        select(t).outerjoin(lines, lines.c.adjustment_id == t.c.adjustment_id)
+        .where(t.c.kind == AdjustmentKind.REFUND.value, t.c.finding_id == finding_id, t.c.created_by != ASSURE_ACTOR,
+               lines.c.adjustment_id.is_(None))
+        .order_by(t.c.created_at, t.c.adjustment_id)).all()
+    for r in rows:
+        paid = Money.from_minor(int(r.amount_minor), r.currency).amount
+        charge = paid if r.old_amount_minor is None else Money.from_minor(int(r.old_amount_minor), r.currency).amount
+        _tell_refund(acc, RefundAdjustment(
+            adjustment_id=r.adjustment_id, finding_id=finding_id, msisdn=r.msisdn, amount=paid, currency=r.currency, reason=r.reason,
+            created_at=r.created_at, created_by=r.created_by, tax=max(paid - charge, Decimal(0))), outbox, sender)
+
+
 def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None, outbox: Outbox | None = None,
                    sender: Sender | None = None) -> ResolutionOut:
     """Resolve with a refund, decided as ``fairtel assure --refund`` decides it in a home, so that the two never
@@ -660,7 +689,9 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None, o
     A refund gives back what the subscriber paid for the charge: the charge and the tax the bill that charged it
     charged on it, at that bill's rates (``refund_taxes``, ``assurance.refund_remaining``, as ``fairtel assure
     --refund`` reckons it); a part no issued bill charged gives no tax back. With ``outbox``, a refund posted is told
-    to the subscriber by SMS (``sender``: the operator's name), as ``fairtel assure --refund`` tells it."""
+    to the subscriber by SMS (``sender``: the operator's name), as ``fairtel assure --refund`` tells it; a retry
+    refused because the finding was refunded already queues its refunds' SMS again (``_tell_refunds_again``: the
+    outbox keeps one message per refund)."""
     acc.require(Permission.FINDING_RESOLVE)
     r = _finding_row(acc, finding_id)
     if r.msisdn is not None:
@@ -676,6 +707,7 @@ def refund_finding(acc: Access, finding_id: str, *, reason: str | None = None, o
     if earlier is not None:  # refunded before: only what its amount grew by since is refunded
         if f.currency is None or Money(refundable_amount(f), f.currency).to_minor() <= ledger.minor(f):
             said = f"is already {f.status.value}" if f.status is FindingStatus.RESOLVED else "was refunded already"
+            _tell_refunds_again(acc, finding_id, outbox, sender)  # the SMS a request stopped before its outbox write owes
             raise ResolutionError(f"finding {finding_id} {said} ({earlier.adjustment_id})", details={"adjustment_id": earlier.adjustment_id})
         grown = f.status is FindingStatus.RESOLVED
         f = replace(f, status=FindingStatus.OPEN)

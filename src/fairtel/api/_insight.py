@@ -24,6 +24,7 @@ from fairtel.kpi import (
     FindingFact,
     LineFact,
     amount_at_risk,
+    catalog_currency,
     charge_figures,
     complaint_rates,
     complaint_terms,
@@ -52,6 +53,19 @@ class Series(BaseModel):
     points: list[Point] = Field(default_factory=list)
 
 
+class MoneyPoint(BaseModel):
+    label: str
+    value: str = Field(description="An amount as a decimal string in the series' currency (its `unit`), never a float.")
+
+
+class MoneySeries(BaseModel):
+    title: str
+    unit: str = Field(description="The currency of the points' amounts.")
+    available: bool = True
+    note: str | None = None
+    points: list[MoneyPoint] = Field(default_factory=list)
+
+
 class Kpis(BaseModel):
     subscribers: int = Field(description="Lines in service at some time this month, as `fairtel kpi` counts them.")
     currency: str
@@ -60,7 +74,7 @@ class Kpis(BaseModel):
     refunded: str
     complaints_per_million: Series
     findings_by_kind: Series = Field(description="Unexplained-charge findings by kind (the charge kinds), whatever their status.")
-    refunds_by_month: Series
+    refunds_by_month: MoneySeries = Field(description="Refunds by month they were made, in `currency`: each amount a decimal string.")
     fraud_cases: Series
     churn_risk: Series
     rating_timeliness: Series
@@ -114,6 +128,8 @@ def _when(at: datetime, tz: str) -> str:
 def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     acc.require(Permission.AGGREGATE_READ)
     conn = acc.conn
+    # the money is the catalog's currency (the one rating, bills and refunds are in); the setting when none is loaded
+    currency = catalog_currency(conn) or currency
     s = table_of(Subscriber)
 
     # as `fairtel kpi` counts and judges them, month by month: the complaints opened in the month (each once,
@@ -168,8 +184,8 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     refunds: defaultdict[str, int] = defaultdict(int)
     for r in conn.execute(select(a.c.created_at, a.c.amount_minor).where(a.c.kind == "refund", a.c.currency == currency)):
         refunds[_month(r.created_at, tz)] += int(r.amount_minor)
-    refund_series = Series(
-        title="refunds", unit=currency, points=[Point(label=m, value=float(money_text(v, currency) or 0)) for m, v in sorted(refunds.items())]
+    refund_series = MoneySeries(
+        title="refunds", unit=currency, points=[MoneyPoint(label=m, value=money_text(v, currency) or "0") for m, v in sorted(refunds.items())]
     )
     if not refunds:
         refund_series.available, refund_series.note = False, "no refunds yet"

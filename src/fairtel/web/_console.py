@@ -159,9 +159,10 @@ def quantity_in(value: int | None, unit: str | None, lang: str) -> str:
 
 
 def chart_pairs(series: Any, lang: str) -> list[tuple[str, float]]:
-    """A series' points to draw: labels in the reader's language, a share as a percentage."""
+    """A series' points to draw: labels in the reader's language, a share as a percentage. Money comes as decimal
+    strings (the API never gives it as a float); the float here only places a bar."""
     scale = 100.0 if series.unit == "share" else 1.0
-    return [(chart_label(p.label, lang), round(p.value * scale, 1)) for p in series.points]
+    return [(chart_label(p.label, lang), round(float(p.value) * scale, 1)) for p in series.points]
 
 
 def usage_count(lake: Lake, msisdn: str, period: str) -> int:
