@@ -324,6 +324,20 @@ def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.Laz
     )
 
 
+def _current_holding(lf: pl.LazyFrame, subs: pl.LazyFrame | None) -> pl.LazyFrame:
+    """``lf`` without the records dated before their line's ``activated_at`` (``subs``: one row per number, its
+    latest activation): a recycled number's earlier holder's records are not the current holder's, so they are
+    neither counted in its features nor read as the start of its use (``line_age_days``). Lines ``subs`` does not
+    name, and all lines without ``subs``, keep every record."""
+    if subs is None:
+        return lf
+    since = subs.select("msisdn", pl.col("activated_at").alias("_holding_from"))
+    start = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return (lf.join(since, on="msisdn", how="left", maintain_order="left")
+            .filter(pl.col("_holding_from").is_null() | (start >= pl.col("_holding_from")))
+            .drop("_holding_from"))
+
+
 def _operator_config(catalog: Catalog) -> FeatureConfig:
     """The default reading of the usage: on the operator's own clock (the catalog's time zone), as the engines do."""
     return FeatureConfig(tz=catalog.operator.timezone)
@@ -364,7 +378,10 @@ def compute_features(
     """The features of every line and of every international caller in ``usage`` (one period of clean usage,
     CLEAN_USAGE_SCHEMA; missing optional columns read as null).
 
-    ``subscribers`` (msisdn, activated_at) gives the line age; without it the ages are null. ``chunks``
+    ``subscribers`` (msisdn, activated_at) gives the line age and bounds each line's features to its current
+    holding: a record dated before the line's (latest) ``activated_at`` is an earlier holder's of a recycled
+    number and is left out of that line's features (the cross-subscriber aggregates, ``cross``, are not bounded);
+    without it the ages are null and every record counts. ``chunks``
     splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
     memory on large periods. ``cross``: the two aggregates that cross subscribers (``cross_features``),
     computed over the whole period; with it, ``usage`` may be any group of whole subscribers and the lines'
@@ -379,6 +396,7 @@ def compute_features(
     subs = _subscriber_frame(subscribers)
     maybe_intl, zone = _zone_of(catalog, cfg)
     cross = cross or cross_features(usage, catalog=catalog, config=cfg, streaming=streaming)
+    lf = _current_holding(lf, subs)
     callers, sims = cross.callers, cross.sims
     line_parts: list[pl.DataFrame] = []
     callback_parts: list[pl.DataFrame] = []

@@ -27,6 +27,11 @@ fee would look dearer than it is (as a bill run issues a period only once it has
 why, are in ``AdviceResult.left_out``; an ``until`` that names a month not ended is refused. A line that is closed
 or suspended, or that has an open or confirmed fraud case from the first month priced on (its usage may not be the
 subscriber's), is advised nothing: it is listed in ``AdviceResult.skipped`` with the reason.
+
+With ``prorate`` (a home's lines, whose ``activated_at`` starts the current holder's bills) a line's months are its
+current holder's: usage dated before its activation, and a fraud case of a month that ended before it (or opened
+before it, when the cases say when), are a recycled number's earlier holder's and are neither priced nor held
+against the current holder.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from fairtel.catalog import SALES_CHANNELS, Catalog, Ineligible, Refusal
 from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period, require_aware, utc_now, zone
-from fairtel.insight._features import in_utc
+from fairtel.insight._features import holding_start, in_holding, in_utc
 from fairtel.rating import VasGate, rate
 
 PRICED_KINDS = ("voice", "sms", "data")
@@ -556,6 +561,19 @@ def _months_with_usage(usage: pl.DataFrame, catalog: Catalog) -> list[str]:
     return sorted(str(k) for k in keys.to_series().to_list() if k is not None)
 
 
+def _holding_cases(cases: pl.DataFrame, subscribers: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """The fraud ``cases`` (msisdn, period, opened_at?) of each line's current holding: a case of a month that
+    ended before the line's (latest) activation, or opened before it, is an earlier holder's of the number. A line
+    ``subscribers`` does not name keeps its cases."""
+    since = holding_start(subscribers).with_columns(
+        pl.col("_holding_from").dt.convert_time_zone(tz).dt.strftime("%Y-%m").alias("_holding_month"))
+    kept = pl.col("_holding_from").is_null() | (pl.col("period") >= pl.col("_holding_month"))
+    if "opened_at" in cases.columns:
+        opened = pl.col("opened_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        kept = kept & (pl.col("_holding_from").is_null() | opened.is_null() | (opened >= pl.col("_holding_from")))
+    return cases.join(since, on="msisdn", how="left", maintain_order="left").filter(kept).select(cases.columns)
+
+
 def _skipped_lines(subs: pl.DataFrame, status: pl.DataFrame | None, fraud: pl.DataFrame,
                    first: str | None, do_not_contact: Collection[str] = ()) -> pl.DataFrame:
     """SKIPPED_COLUMNS: the lines of ``subs`` (msisdn, plan_id) advised nothing: closed, suspended (``status``:
@@ -636,8 +654,10 @@ def advise(
     ending with the latest such month with usage; an ``until`` not ended at ``now`` is a ``PeriodNotEndedError``;
     each month with usage not priced is in ``AdviceResult.left_out`` with the reason.
     A line whose ``line_status`` (msisdn, status: the register's) is ``closed`` or ``suspended``, or that has a
-    row in ``fraud_cases`` (msisdn, period: its open or confirmed fraud cases) for the first month priced or a
-    later one, is not priced and is listed in ``AdviceResult.skipped``. So is a line of ``do_not_contact`` (lines
+    row in ``fraud_cases`` (msisdn, period, opened_at?: its open or confirmed fraud cases) for the first month
+    priced or a later one, is not priced and is listed in ``AdviceResult.skipped``. With ``prorate``, a line's
+    usage before its ``activated_at``, and its fraud cases of months that ended before it or opened before it, are
+    an earlier holder's of the number: left out. So is a line of ``do_not_contact`` (lines
     whose subscriber refuses marketing based on automated profiling, PIPL Art. 24): a notice of a cheaper plan
     made from their usage is such marketing; ``explain`` still shows what their months cost.
     """
@@ -659,6 +679,8 @@ def advise(
     if prorate:
         subs = in_utc(subs, "activated_at")
         activated = {m: a for m, a in subs.select("msisdn", "activated_at").iter_rows() if a is not None}
+        # a record before the line's activation is an earlier holder's of a recycled number, as rating holds it
+        usage = in_holding(usage, subs, "started_at").collect()
     if closing:
         if subs.schema["closed_at"] == pl.Null:  # no line closed
             subs = subs.with_columns(pl.col("closed_at").cast(pl.Datetime("us", "UTC")))
@@ -694,7 +716,11 @@ def advise(
     first = min(by_period) if by_period else None
     lines = subs.height
     cases = (pl.DataFrame(schema={"msisdn": pl.String(), "period": pl.String()}) if fraud_cases is None
-             else fraud_cases.select(pl.col("msisdn").cast(pl.String), pl.col("period").cast(pl.String)))
+             else fraud_cases.select(pl.col("msisdn").cast(pl.String), pl.col("period").cast(pl.String),
+                                     *(["opened_at"] if "opened_at" in fraud_cases.columns else [])))
+    if prorate and cases.height:
+        cases = _holding_cases(cases, subs, catalog.operator.timezone)
+    cases = cases.select("msisdn", "period")
     skipped = _skipped_lines(subs, line_status, cases, first, do_not_contact)
     excluded: dict[str, tuple[Refusal, ...]] = {}
     for plan in catalog.plans:

@@ -51,6 +51,7 @@ from fairtel.insight._features import (
     churn_features,
     churn_labels,
     cut_instant,
+    holding_start,
     in_utc,
 )
 from fairtel.learn import Metrics, Phrase, Progress, TabularModel, TrainOptions, best_f1_threshold, train_model
@@ -196,8 +197,9 @@ class ChurnData:
     the line's state when known: status? (``active`` | ``suspended`` | ``closed``), suspended_at?, closed_at?
     (aware); ``complaints``: msisdn, at, category; ``consent``: msisdn, event, at; ``charges``: rated lines
     the subscribers are billed for (msisdn, started_at, amount_minor; usage held off the bill left out);
-    ``fraud_cases``: msisdn, status (``open`` | ``confirmed`` | ``false_alarm``) of the fraud cases about our
-    lines (``fraud_case_lines``); ``status_history``: msisdn, status, since (aware), entry_id? of each change of
+    ``fraud_cases``: msisdn, status (``open`` | ``confirmed`` | ``false_alarm``), opened_at? (aware) of the fraud
+    cases about our lines (``fraud_case_lines``; a case opened before the line's activation is an earlier
+    holder's, ``fraud_lines``); ``status_history``: msisdn, status, since (aware), entry_id? of each change of
     a line's status (the register's ``line_status_history``: ``status`` from ``since`` on, until the line's next
     row), from which a line's status at the end of the scored period is read (``line_status_at``); without it, or
     for a line it has no row of, the register's current state above is judged instead; ``catalog`` gives the
@@ -305,20 +307,30 @@ FRAUD_CASES_HELD = ("open", "confirmed")
 
 
 def fraud_case_lines(cases: Iterable[Any]) -> pl.DataFrame:
-    """The frame ``ChurnData.fraud_cases`` takes (msisdn, status, detector, case_id), from fraud cases as the
-    fraud queue holds them (``fairtel.fraud.CaseQueue`` or its ``cases()``): only cases about one of our lines
-    (``subject_kind`` ``line``); a case about an outside number names no line of ours."""
+    """The frame ``ChurnData.fraud_cases`` takes (msisdn, status, detector, case_id, opened_at), from fraud cases as
+    the fraud queue holds them (``fairtel.fraud.CaseQueue`` or its ``cases()``): only cases about one of our lines
+    (``subject_kind`` ``line``); a case about an outside number names no line of ours. ``opened_at`` (UTC) says
+    which holder of a recycled number a case is about (``fraud_lines``)."""
     rows = [(str(c.subject), str(getattr(c.status, "value", c.status)), str(getattr(c.detector, "value", c.detector)),
-             str(c.case_id)) for c in cases if getattr(c, "subject_kind", "line") == "line"]
-    return pl.DataFrame(rows, schema={"msisdn": pl.String, "status": pl.String, "detector": pl.String,
-                                      "case_id": pl.String}, orient="row")
+             str(c.case_id), getattr(c, "opened_at", None)) for c in cases if getattr(c, "subject_kind", "line") == "line"]
+    frame = pl.DataFrame(rows, schema={"msisdn": pl.String, "status": pl.String, "detector": pl.String,
+                                       "case_id": pl.String, "opened_at": pl.Datetime("us", "UTC")}, orient="row")
+    return frame.with_columns(pl.col("opened_at").dt.convert_time_zone("UTC"))
 
 
-def fraud_lines(fraud_cases: pl.DataFrame | None) -> pl.Series:
-    """msisdn of the lines with an open or confirmed fraud case (``FRAUD_CASES_HELD``)."""
+def fraud_lines(fraud_cases: pl.DataFrame | None, subscribers: pl.DataFrame | None = None) -> pl.Series:
+    """msisdn of the lines with an open or confirmed fraud case (``FRAUD_CASES_HELD``). With ``subscribers``
+    (msisdn, activated_at) and the cases' ``opened_at``, only the cases of a line's current holding count: a case
+    opened before the line's (latest) activation is about an earlier holder of the number, and its new holder is
+    not held to it. A case without ``opened_at``, or of a line the subscribers do not name, counts."""
     if fraud_cases is None or fraud_cases.height == 0:
         return pl.Series("msisdn", [], dtype=pl.String)
     held = fraud_cases.filter(pl.col("status").cast(pl.String).str.to_lowercase().is_in(FRAUD_CASES_HELD))
+    if subscribers is not None and "activated_at" in subscribers.columns and "opened_at" in held.columns:
+        held = held.with_columns(pl.col("msisdn").cast(pl.String)).join(
+            holding_start(subscribers), on="msisdn", how="left")
+        opened = pl.col("opened_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        held = held.filter(pl.col("_holding_from").is_null() | opened.is_null() | (opened >= pl.col("_holding_from")))
     return held.get_column("msisdn").cast(pl.String).unique().sort()
 
 
@@ -344,7 +356,8 @@ def retention_skips(subscribers: pl.DataFrame, fraud_cases: pl.DataFrame | None,
                     history: pl.DataFrame | None = None) -> pl.DataFrame:
     """msisdn and ``reason`` (one of ``SKIP_REASONS``) of each line to leave out of a retention list whose period
     ends at the instant ``at``: ``closed`` or ``suspended`` when the line was so at ``at``, else ``fraud_case``
-    when the line has an open or confirmed fraud case. Lines without a reason are not in the frame.
+    when the line has an open or confirmed fraud case of its current holding (``fraud_lines``: one opened before
+    the line's ``activated_at`` is an earlier holder's of the number). Lines without a reason are not in the frame.
 
     The status at ``at`` is read from the status ``history`` (``line_status_at``) for every line it has a row of at
     or before ``at``: a line suspended after ``at`` was in service then, and one suspended before ``at`` and brought
@@ -371,7 +384,7 @@ def retention_skips(subscribers: pl.DataFrame, fraud_cases: pl.DataFrame | None,
 
         reason = (reason.when(~known & (status == "closed") & held("closed_at")).then(pl.lit("closed"))
                   .when(~known & (status == "suspended") & held("suspended_at")).then(pl.lit("suspended")))
-    fraud = fraud_lines(fraud_cases)
+    fraud = fraud_lines(fraud_cases, subscribers)
     reason = reason.when(pl.col("msisdn").is_in(fraud.implode())).then(pl.lit("fraud_case"))
     skips = subs.select("msisdn", reason.otherwise(pl.lit(None, dtype=pl.String)).alias("reason"))
     # a fraud line the subscriber table does not know is still one
@@ -464,9 +477,9 @@ def churn_early_warning(
     win = window or ChurnWindow()
     data = data.normalised()
     tz = data.catalog.operator.timezone
-    act = activity(data.usage, tz)
+    act = activity(data.usage, tz, data.subscribers)
     cuts = plan_cuts(act, win, step_days=step_days, max_train_cuts=max_train_cuts)
-    fraud = fraud_lines(data.fraud_cases).implode()
+    fraud = fraud_lines(data.fraud_cases, data.subscribers).implode()
     # a fraud line goes quiet when it is caught and suspended: that is no churn to learn from
     train_all = pl.concat([_frame(data, act, c, win, labelled=True) for c in cuts.train], how="diagonal_relaxed")
     valid_all = _frame(data, act, cuts.validation, win, labelled=True)

@@ -12,6 +12,9 @@ activity in the label window (calls, messages and data sessions per day) falls b
 activity in the observation window; no activity at all (usage stopped, line closed) is the extreme case.
 Only subscribers activated before the observation window ends and active in its last week are eligible:
 the others have already gone, or have nothing to compare with.
+
+A number's data is its current holder's from the line's ``activated_at`` on: usage, complaints, consent events
+and charges dated before it are an earlier holder's of a recycled number, and no feature or label reads them.
 """
 
 from __future__ import annotations
@@ -67,9 +70,32 @@ def _local_day(col: str, tz: str) -> pl.Expr:
     return pl.col(col).dt.convert_time_zone(tz).dt.date()
 
 
-def activity(usage: pl.DataFrame | pl.LazyFrame, tz: str) -> Activity:
-    """Daily per-subscriber counts and the daily contacts, from clean usage (CLEAN_USAGE_SCHEMA columns)."""
-    lf = usage.lazy()
+def holding_start(subscribers: pl.DataFrame) -> pl.DataFrame:
+    """msisdn and ``_holding_from`` (UTC): where each line's current holding begins, its latest ``activated_at``
+    (a number listed twice, a recycled number's earlier and current holder, is its current holder's)."""
+    return subscribers.select(
+        pl.col("msisdn").cast(pl.String),
+        pl.col("activated_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_holding_from"),
+    ).group_by("msisdn").agg(pl.col("_holding_from").max())
+
+
+def in_holding(frame: pl.DataFrame | pl.LazyFrame, subscribers: pl.DataFrame | None, column: str) -> pl.LazyFrame:
+    """``frame`` without its rows whose ``column`` (an aware instant) is before their line's current holding
+    (``holding_start``); a line ``subscribers`` does not name, or all lines without them, keep every row."""
+    lf = frame.lazy()
+    if subscribers is None or "activated_at" not in subscribers.columns:
+        return lf
+    at = pl.col(column).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return (lf.with_columns(pl.col("msisdn").cast(pl.String))
+            .join(holding_start(subscribers).lazy(), on="msisdn", how="left", maintain_order="left")
+            .filter(pl.col("_holding_from").is_null() | (at >= pl.col("_holding_from"))).drop("_holding_from"))
+
+
+def activity(usage: pl.DataFrame | pl.LazyFrame, tz: str, subscribers: pl.DataFrame | None = None) -> Activity:
+    """Daily per-subscriber counts and the daily contacts, from clean usage (CLEAN_USAGE_SCHEMA columns).
+    ``subscribers`` (msisdn, activated_at): a record dated before its line's activation is an earlier holder's
+    of the number and is left out (``in_holding``)."""
+    lf = in_holding(usage, subscribers, "started_at")
     names = lf.collect_schema().names()
 
     def col(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -132,9 +158,19 @@ def in_utc(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(column).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
 
 
+def _held_days(act: Activity, frame: pl.DataFrame, subscribers: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (msisdn, day, …) without the days before its line's activation day (local): an ``Activity``
+    built without the subscribers still holds an earlier holder's days of a recycled number."""
+    since = holding_start(subscribers).select(
+        "msisdn", pl.col("_holding_from").dt.convert_time_zone(act.tz).dt.date().alias("_since_day"))
+    return (frame.join(since, on="msisdn", how="left", maintain_order="left")
+            .filter(pl.col("_since_day").is_null() | (pl.col("day") >= pl.col("_since_day"))).drop("_since_day"))
+
+
 def eligible(act: Activity, subscribers: pl.DataFrame, cut: date, window: ChurnWindow) -> pl.DataFrame:
     """msisdn of subscribers activated before ``cut`` with activity in the window's last ``recent_days``."""
-    recent = act.daily.filter(_days(cut - timedelta(days=window.recent_days), cut)).select("msisdn").unique()
+    recent = _held_days(act, act.daily.filter(_days(cut - timedelta(days=window.recent_days), cut)), subscribers)
+    recent = recent.select("msisdn").unique()
     subs = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
     start = cut_instant(cut, act.tz)
     return recent.join(subs.filter(pl.col("activated_at") < start), on="msisdn", how="inner").select("msisdn").sort("msisdn")
@@ -152,7 +188,8 @@ def churn_labels(act: Activity, subscribers: pl.DataFrame, cut: date, window: Ch
     since = subs.select(
         "msisdn", pl.col("activated_at").dt.convert_time_zone(act.tz).dt.date().alias("_since")
     )
-    obs = act.daily.filter(_days(obs0, cut)).group_by("msisdn").agg(pl.col("events").sum().alias("_obs"))
+    obs = _held_days(act, act.daily.filter(_days(obs0, cut)), subscribers).group_by("msisdn").agg(
+        pl.col("events").sum().alias("_obs"))
     lab = act.daily.filter(_days(lab0, lab1)).group_by("msisdn").agg(pl.col("events").sum().alias("_lab"))
     frame = who.join(obs, on="msisdn", how="left").join(lab, on="msisdn", how="left").join(since, on="msisdn", how="left")
     obs_days = (pl.lit(cut) - pl.max_horizontal(pl.col("_since"), pl.lit(obs0))).dt.total_days().clip(lower_bound=1)
@@ -205,7 +242,7 @@ def churn_features(
     start = cut_instant(cut, tz)
     obs_start = cut_instant(obs0, tz)
     n_days = window.observation_days
-    daily = act.daily.filter(_days(obs0, cut)).join(who, on="msisdn", how="semi")
+    daily = _held_days(act, act.daily.filter(_days(obs0, cut)).join(who, on="msisdn", how="semi"), subscribers)
     half = cut - timedelta(days=14)
     last_week = cut - timedelta(days=7)
     usage = daily.group_by("msisdn").agg(
@@ -224,7 +261,7 @@ def churn_features(
         _weekly_trend(daily, obs0, window.weeks, "voice_s"),
         _weekly_trend(daily, obs0, window.weeks, "data_mb"),
     ).rename({"voice_s_trend": "minutes_trend"})
-    contacts = act.contacts.filter(_days(obs0, cut)).join(who, on="msisdn", how="semi")
+    contacts = _held_days(act, act.contacts.filter(_days(obs0, cut)).join(who, on="msisdn", how="semi"), subscribers)
     peers = contacts.group_by("msisdn").agg(
         pl.col("peer").n_unique().alias("distinct_peers"),
         pl.col("peer").filter(pl.col("day") >= half).n_unique().alias("_late"),
@@ -244,8 +281,9 @@ def churn_features(
         pl.col("distinct_peers").fill_null(0),
         pl.col("peers_trend").fill_null(1.0),
     )
+    # a complaint, a consent event or a charge before the line's activation is an earlier holder's
     if complaints is not None and complaints.height:
-        c = complaints.filter((pl.col("at") < start) & (pl.col("at") >= start - timedelta(days=2 * n_days)))
+        c = in_holding(complaints, subscribers, "at").collect().filter((pl.col("at") < start) & (pl.col("at") >= start - timedelta(days=2 * n_days)))
         agg = c.group_by(pl.col("msisdn").cast(pl.String)).agg(
             pl.len().cast(pl.Int64).alias("complaints"),
             (pl.lit(start) - pl.col("at").max()).dt.total_days().alias("days_since_complaint"),
@@ -260,7 +298,7 @@ def churn_features(
             *(pl.col(f"complaints_{cat}").fill_null(0) for cat in ("price", "network", "billing", "service", "vas")),
         )
     if consent is not None and consent.height:
-        past = consent.filter(pl.col("at") < start)
+        past = in_holding(consent, subscribers, "at").collect().filter(pl.col("at") < start)
         agg = past.group_by(pl.col("msisdn").cast(pl.String)).agg(
             ((pl.col("event") == "cancelled") & (pl.col("at") >= obs_start)).sum().cast(pl.Int64).alias("vas_cancelled"),
             ((pl.col("event") == "confirmed") & (pl.col("at") >= obs_start)).sum().cast(pl.Int64).alias("vas_confirmed"),
@@ -271,7 +309,7 @@ def churn_features(
             pl.col(c).fill_null(0) for c in ("vas_cancelled", "vas_confirmed", "vas_active")
         )
     if charges is not None and charges.height:
-        ch = charges.filter((pl.col("started_at") < start) & (pl.col("started_at") >= obs_start))
+        ch = in_holding(charges, subscribers, "started_at").collect().filter((pl.col("started_at") < start) & (pl.col("started_at") >= obs_start))
         agg = ch.group_by(pl.col("msisdn").cast(pl.String)).agg(
             (pl.col("amount_minor").sum() / minor_per_major * 30 / n_days).alias("usage_charges_per_month"),
         )
