@@ -129,16 +129,19 @@ def _money(minor: int, currency: str) -> str:
 
 # -- advise --------------------------------------------------------------------------------------------------
 def _advice_fraud_cases(app: App) -> pl.DataFrame:
-    """msisdn, period of every open or confirmed fraud case on one of the home's lines (read only; a false alarm
+    """msisdn, period, opened_at of every open or confirmed fraud case on one of the home's lines (read only; a false alarm
     does not count): plan advice gives such a line nothing, since its usage may not be the subscriber's."""
     from fairtel.cli._fraud_detect import fraud_dir
     from fairtel.fraud import CaseFiles
     from fairtel.insight._advice import FRAUD_STATUSES
 
-    cases = [(c.subject, c.period) for c in CaseFiles(fraud_dir(app)).load()
+    cases = [(c.subject, c.period, c.opened_at) for c in CaseFiles(fraud_dir(app)).load()
              if c.subject_kind == "line" and str(c.status) in FRAUD_STATUSES]
-    return pl.DataFrame({"msisdn": [m for m, _ in cases], "period": [p for _, p in cases]},
-                        schema={"msisdn": pl.String(), "period": pl.String()})
+    # when each was opened: in the month a number changed hands, a case opened before the current holder's
+    # activation is an earlier holder's (``advise`` leaves it out)
+    return pl.DataFrame({"msisdn": [m for m, _, _ in cases], "period": [p for _, p, _ in cases],
+                         "opened_at": [o for _, _, o in cases]},
+                        schema={"msisdn": pl.String(), "period": pl.String(), "opened_at": pl.Datetime("us", "UTC")})
 
 
 def advise_command(
