@@ -98,7 +98,12 @@ def register(fraud_app: typer.Typer) -> None:
                 if not tables:
                     raise NotFoundError(f"no usage in the periods {', '.join(keys)}")
                 frame = pl.concat(list(tables.values()), how="diagonal_relaxed")
-                frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None)
+                # a case of an earlier holder of a number labels nothing of its current holder's
+                holders = _subscribers(app)
+                holding_from = dict(zip(holders.get_column("msisdn").to_list(),
+                                        holders.get_column("activated_at").to_list(), strict=True))
+                frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None,
+                                         holding_from={m: t for m, t in holding_from.items() if t is not None})
                 # the export names every line by its number: recorded before it is written
                 audit_shown(ctx, app, action="fraud_features.export", subjects=frame.get_column("msisdn").unique().to_list(),
                             what=f"{plural(frame.height, 'row')} of line features", to=out)

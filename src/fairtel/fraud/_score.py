@@ -10,7 +10,7 @@ with the features that raised its score most as reasons in English and Chinese.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,13 +40,20 @@ def feature_table(lines: pl.DataFrame, *, period: str) -> pl.DataFrame:
     )
 
 
-def label_from_cases(table: pl.DataFrame, queue: CaseQueue, *, unreviewed: int | None = 0) -> pl.DataFrame:
+def label_from_cases(table: pl.DataFrame, queue: CaseQueue, *, unreviewed: int | None = 0,
+                     holding_from: Mapping[str, datetime] | None = None) -> pl.DataFrame:
     """Add the ``fraud`` label from the case queue: 1 where a case on the line in that period was confirmed,
     0 where its cases were all dismissed as false alarms, null where a case is still open (not yet known), and
-    ``unreviewed`` (0 by default: presumed normal; None: unknown) for lines without any case."""
+    ``unreviewed`` (0 by default: presumed normal; None: unknown) for lines without any case. ``holding_from``
+    (msisdn → the current holder's activation): a case opened before it is an earlier holder's of the number and
+    labels nothing (the features are the current holder's alone)."""
     outcome: dict[tuple[str, str], int | None] = {}
+    since = holding_from or {}
     for c in queue.cases():
         if c.subject_kind != "line":
+            continue
+        start = since.get(c.subject)
+        if start is not None and c.opened_at < start:
             continue
         key = (c.subject, c.period)
         if c.status is CaseStatus.CONFIRMED:
