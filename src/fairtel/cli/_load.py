@@ -299,6 +299,9 @@ def _print_summary(summary: LoadSummary, *, max_problems: int = 20) -> None:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     for line in _usage_notes(summary):
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    # what the register import did besides its rows (subscriber logins disabled on a line given to a new holder)
+    for line in getattr(summary.subscribers, "notes", ()) or ():
+        err_console.print(f"note: {line}", markup=False, highlight=False, soft_wrap=True)
     for note in (cat.get("note"), summary.usage.get("note")):
         if note:
             # a home left with no catalog at all is more than a note: what is rated next depends on it

@@ -7,6 +7,11 @@ of the operators fairtel serves: a change made in March applies from April), unl
 Every write to a line (its row or its plan history) is noted in the register's change log (``register_changes``),
 so that a reader that keeps the register in memory (online rating) reads again only the lines that changed.
 
+A line whose number the import gives to a new holder (a later ``activated_at``) or to another customer (a changed
+``customer_id``) has all its subscriber logins in use disabled in the same transaction: a login made for the earlier
+holder would otherwise open the new holder's account. The import's report counts them
+(``SubscriberImportReport.logins_disabled``) and names the lines by their last digits only.
+
 Every change of a line's status (a new line, a suspension, a line brought back into service, closed, or its number
 activated again for a new holder) is a row of the line's status history (``line_status_history``, append-only):
 the register keeps only the current state, and rating reads from the history the suspensions that ended
@@ -15,15 +20,15 @@ the register keeps only the current state, and rating reads from the history the
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import BigInteger, func, select
+from sqlalchemy import BigInteger, func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,7 +36,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
 from fairtel.core.errors import Problem
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, utc_now
+from fairtel.mediation.readers._delimited import decode_line
 from fairtel.privacy._numbers import msisdn_problem
+from fairtel.privacy._roles import Role
 from fairtel.store._report import (
     ImportReport,
     chunks,
@@ -47,14 +54,16 @@ from fairtel.store._schema import (
     LineStatusHistory,
     Subscriber,
     SubscriberPlan,
+    User,
     table_of,
 )
 
 OPTIONAL_FIELDS = frozenset({"region"})
 # beyond the contract's columns: when a closed line left service (its last month's fee is pro-rated to it), and
 # from when a line's new plan applies (the first period starting at or after it; default: the next period), and
-# since when a suspended line has been suspended (default: since the register learnt it)
-EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at")
+# since when a suspended line has been suspended (default: since the register learnt it), and since when a line
+# the file brings back into service from a suspension is back (default: since the register learnt it)
+EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at", "resumed_at")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -85,6 +94,20 @@ class SubscriberRecord:
     suspended_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class SubscriberImportReport(ImportReport):
+    """An import's report (``ImportReport``) with the subscriber logins it disabled: those in use on lines the file
+    gave to a new holder or another customer. ``notes`` says so in words, naming each line by its last four digits
+    only (the report is printed and kept)."""
+
+    logins_disabled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self, *, max_problems: int | None = None) -> dict[str, Any]:
+        return {**ImportReport.to_dict(self, max_problems=max_problems), "logins_disabled": self.logins_disabled,
+                "notes": list(self.notes)}
+
+
 # the magic numbers of the compressed files a register export is often sent as
 _COMPRESSED = ((b"\x1f\x8b", "gzip-compressed"), *((b"BZh%d" % level, "bzip2-compressed") for level in range(1, 10)),
                (b"PK\x03\x04", "ZIP"), (b"\xfd7zXZ", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"))
@@ -98,7 +121,7 @@ def import_subscribers(
     chunk_size: int = 2000,
     timezone: str | None = None,
     now: datetime | None = None,
-) -> ImportReport:
+) -> SubscriberImportReport:
     """Import a subscribers CSV (DESIGN.md contract): new numbers are added, known ones updated.
 
     Every bad row is reported with file, line and field and left out; the good rows are written. A number
@@ -113,7 +136,7 @@ def import_subscribers(
     (``subscribers.plan_id``) keeps the latest plan, a change not yet in force included.
     """
     path = Path(path)
-    report = ImportReport(file=str(path), kind="subscribers")
+    report = SubscriberImportReport(file=str(path), kind="subscribers")
     good: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
 
@@ -124,8 +147,8 @@ def import_subscribers(
         report.problems.append(Problem(str(path), None, None, f"a {packed} file, not CSV text: decompress it first",
                                        "compressed_file"))
         return report
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
+    with path.open("rb") as fh:
+        reader = csv.reader(_text_lines(fh))
         header = next(reader, None)
         if header is None:
             report.problems.append(Problem(str(path), 1, None, "empty file: expected a header line", "missing_header"))
@@ -180,13 +203,28 @@ def import_subscribers(
             good.append(record)
 
     now = now or utc_now()
+    good = _check_resumes(conn, str(path), good, first_line, now, report)
     tz = timezone or _operator_timezone(conn)
     written: list[str] = []
+    handed: set[str] = set()
     for chunk in chunks(good, chunk_size):
-        written += _upsert(conn, chunk, now, report, tz)
+        written += _upsert(conn, chunk, now, report, tz, handed)
+    _disable_line_logins(conn, handed, report)
     note_register_changes(conn, written)  # last: see there
     report.accepted = len(good)
     return report
+
+
+def _text_lines(raw: Any) -> Iterator[str]:
+    """The lines of the binary file ``raw`` as text, each decoded on its own as usage is (UTF-8 when it is valid,
+    else GB18030: a register exported on a Chinese Windows is GBK); a line that is neither keeps its bytes as
+    surrogate escapes, so that its row is refused as undecodable, naming the field. A UTF-8 byte-order mark at the
+    start is dropped."""
+    for number, line in enumerate(raw):
+        if number == 0 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        text = decode_line(line)
+        yield line.decode("utf-8", errors="surrogateescape") if text is None else text
 
 
 def _check_row(
@@ -207,7 +245,7 @@ def _check_row(
 
     for name, text in value.items():
         if has_undecodable(text):
-            bad(name, "not valid UTF-8", "undecodable")
+            bad(name, "neither UTF-8 nor GB18030", "undecodable")
         elif (why := text_problem(text)) is not None:
             bad(name, why)
     for name in REQUIRED_FIELDS:
@@ -246,6 +284,16 @@ def _check_row(
             bad("suspended_at", f"a line that is {value.get('status')!r} is not suspended (suspended_at is for suspended lines)")
         elif activated is not None and suspended is not None and suspended < activated:
             bad("suspended_at", "before the line was activated")
+    resumed: datetime | None = None
+    if value.get("resumed_at"):
+        resumed, why = parse_instant(value["resumed_at"])
+        if why is not None:
+            bad("resumed_at", why, "bad_timestamp")
+        elif value.get("status") != SubscriberStatus.ACTIVE.value:
+            bad("resumed_at", f"a line that is {value.get('status')!r} is not back in service (resumed_at is for "
+                              "active lines)")
+        elif activated is not None and resumed is not None and resumed < activated:
+            bad("resumed_at", "before the line was activated")
     plan_since: datetime | None = None
     if value.get("plan_since"):
         plan_since, why = parse_instant(value["plan_since"])
@@ -269,7 +317,46 @@ def _check_row(
         "closed_at": closed,
         "plan_since": plan_since,
         "suspended_at": suspended,
+        "resumed_at": resumed,
     }, []
+
+
+def _check_resumes(conn: Connection, file: str, rows: list[dict[str, Any]], first_line: dict[str, int], now: datetime,
+                   report: ImportReport) -> list[dict[str, Any]]:
+    """``rows`` without those whose ``resumed_at`` the register refuses, each reported with its line and field
+    (and counted rejected): a resume dated in the future (after ``now``), or on a line that is not suspended (the
+    same resume already recorded, from an earlier import of the file, is accepted and changes nothing), or before
+    the line's suspension."""
+    dated = {r["msisdn"]: r for r in rows if r["resumed_at"] is not None}
+    if not dated:
+        return rows
+    s, h = table_of(Subscriber), table_of(LineStatusHistory)
+    stored = {r.msisdn: r for chunk in chunks(sorted(dated), 5000) for r in conn.execute(
+        select(s.c.msisdn, s.c.status, s.c.suspended_at, s.c.activated_at).where(s.c.msisdn.in_(chunk)))}
+    back = [m for m, r in stored.items() if r.status == SubscriberStatus.ACTIVE.value]
+    last = {r.msisdn: (r.status, _aware(r.since)) for chunk in chunks(back, 5000) for r in conn.execute(
+        select(h.c.msisdn, h.c.status, h.c.since).where(h.c.msisdn.in_(chunk)).order_by(h.c.msisdn, h.c.since,
+                                                                                      h.c.entry_id))}
+    refused: set[str] = set()
+    for msisdn, row in dated.items():
+        resumed, old = row["resumed_at"], stored.get(msisdn)
+        why: str | None = None
+        if resumed > now:
+            why = f"in the future (after {now.isoformat()})"
+        elif old is None:
+            why = "the line is new to the register: only a suspended line is resumed"
+        elif row["activated_at"] > _aware(old.activated_at):
+            why = "the number is activated again (a new holder): only a suspended line is resumed"
+        elif old.status == SubscriberStatus.SUSPENDED.value:
+            if old.suspended_at is not None and resumed < _aware(old.suspended_at):
+                why = f"before the line's suspension (suspended since {_aware(old.suspended_at).isoformat()})"
+        elif old.status != SubscriberStatus.ACTIVE.value or last.get(msisdn) != (SubscriberStatus.ACTIVE.value, resumed):
+            why = f"the line is {old.status}, not suspended: only a suspended line is resumed"
+        if why is not None:
+            refused.add(msisdn)
+            report.problems.append(Problem(file, first_line[msisdn], "resumed_at", why, "bad_value"))
+    report.rejected += len(refused)
+    return [r for r in rows if r["msisdn"] not in refused]
 
 
 _FIELDS = ("customer_id", "plan_id", "activated_at", "status", "language", "region", "closed_at")
@@ -301,10 +388,14 @@ def _first_period_start(instant: datetime, tz: str) -> datetime:
     return start.astimezone(UTC)
 
 
-def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str) -> list[str]:
+def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str,
+            handed: set[str]) -> list[str]:
     """Insert new numbers, update changed ones; a row identical to what is stored is left untouched. A new number
     and a changed plan each add a row to the plan history, and so does a ``plan_since`` that the history does not
-    say yet (the register's plan dated back to a period that was under another). Returns the numbers written."""
+    say yet (the register's plan dated back to a period that was under another). Returns the numbers written.
+
+    Each stored line the file gives to a new holder (a later ``activated_at``) or another customer is put in
+    ``handed``: its subscriber logins are disabled."""
     subscribers = table_of(Subscriber)
     stored = {
         r.msisdn: r
@@ -320,7 +411,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     statuses: list[dict[str, Any]] = []
     for row in rows:
         plan_since, given_since = row["plan_since"], row["suspended_at"]
-        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at")}
+        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at", "resumed_at")}
         old = stored.get(r["msisdn"])
         plan_from: datetime | None = None
         if old is None:
@@ -336,6 +427,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
             report.updated += 1
         else:
             continue
+        if old is not None and (r["activated_at"] > old.activated_at or old.customer_id != r["customer_id"]):
+            handed.add(r["msisdn"])
         if plan_from is not None:
             history.append({"msisdn": r["msisdn"], "plan_id": r["plan_id"], "effective_from": plan_from,
                             "recorded_at": now})
@@ -345,7 +438,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
         since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since})
-        statuses += _status_rows(old, r, since, now)
+        statuses += _status_rows(old, r, since, now, resumed=row["resumed_at"])
     if not changed:
         return []
 
@@ -366,15 +459,47 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     return [r["msisdn"] for r in changed]
 
 
+def _disable_line_logins(conn: Connection, handed: set[str], report: SubscriberImportReport) -> None:
+    """Disable the subscriber logins in use on the lines of ``handed``, counted in ``report`` with a note naming the
+    lines by their last four digits. All of them: the register learns of a new holder late, dated back, so a login
+    made after the new activation may still be the earlier holder's (made before the import told of the change),
+    and which one is the new holder's is not known here; an administrator enables or issues the new holder's."""
+    if not handed:
+        return
+    t = table_of(User)
+    disabled: list[str] = []
+    for chunk in chunks(sorted(handed), 5000):
+        rows = conn.execute(select(t.c.username, t.c.msisdn).where(
+            t.c.role == Role.SUBSCRIBER.value, t.c.disabled.is_(False), t.c.msisdn.in_(chunk))).all()
+        names = [r.username for r in rows]
+        if names:
+            conn.execute(update(t).where(t.c.username.in_(names)).values(disabled=True))
+            disabled += sorted({r.msisdn for r in rows})
+            report.logins_disabled += len(names)
+    if report.logins_disabled:
+        shown = ", ".join(f"…{m[-4:]}" for m in disabled[:10]) + (f" and {len(disabled) - 10} more" if len(disabled) > 10 else "")
+        report.notes.append(
+            f"{report.logins_disabled} subscriber login(s) disabled on {len(disabled)} line(s) given to a new holder "
+            f"or another customer ({shown}): a login made for the earlier holder no longer opens the line; an "
+            "administrator issues the new holder a login")
+
+
+def _aware(at: datetime) -> datetime:
+    """A stored instant as aware UTC (SQLite returns the UTC wall clock without its zone)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 REGISTER_SOURCE = "register"  # a status the register file gave (``import_subscribers``)
 SUSPEND_SOURCE = "line_suspend"  # a line suspended on a confirmed case's decision (``suspend_line``)
 
 
-def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None, now: datetime) -> list[dict[str, Any]]:
+def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None, now: datetime, *,
+                 resumed: datetime | None = None) -> list[dict[str, Any]]:
     """The status history rows an import's write of ``new`` over the stored row ``old`` (None: a new line) adds: a
     new line, or a number activated again (a new holder), active from its activation; then, when its status changed
     (or a suspension or closing was dated anew), the new status from when the file says (``suspended_since``,
-    ``closed_at``), else from when the register learnt it (``now``: a line brought back into service)."""
+    ``closed_at``), else from when the register learnt it (``now``); a line brought back into service, from
+    ``resumed`` when the file dates the resume (``resumed_at``), else from ``now``."""
     status, msisdn = new["status"], new["msisdn"]
     rows: list[tuple[str, datetime]] = []
     again = old is None or new["activated_at"] > old.activated_at
@@ -388,7 +513,7 @@ def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None
         if was != status or (old is not None and old.closed_at != new["closed_at"]):
             rows.append((status, new["closed_at"] or now))
     elif was != status:
-        rows.append((status, now))
+        rows.append((status, resumed or now))
     return [{"msisdn": msisdn, "status": st, "since": at, "recorded_at": now, "source": REGISTER_SOURCE}
             for st, at in rows]
 
