@@ -195,7 +195,7 @@ def _ascii(text: str) -> str:
 def msisdn_problem(text: str) -> str | None:
     """Why ``text`` is not a subscriber number as the register keeps one (E.164: 7 to 15 digits, the first the
     country code's, so not 0, and no ``+``), or ``None`` when it is one. The message says the real reason and
-    quotes the value, so that whoever fixes the file knows what to change."""
+    quotes the value (its start, when long), so that whoever fixes the file knows what to change."""
     if text.isascii() and text.isdigit():
         if text.startswith("0"):
             why = "starts with 0: write it from the country code, without a national 0 or an international 00"
@@ -209,7 +209,18 @@ def msisdn_problem(text: str) -> str | None:
         why = "starts with '+': write the digits only"
     else:
         why = "holds characters other than the digits 0-9" if text else "empty"
-    return f"not an E.164 number ({why}): {text!r}"
+    return f"not an E.164 number ({why}): {_quoted(text)}"
+
+
+QUOTED_CHARS = 32  # a value quoted in a message is cut after this many characters
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a message quotes it: whole when short, else its start and how long it was (a 5000-digit
+    value would drown the message it is quoted in)."""
+    if len(text) <= QUOTED_CHARS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARS]!r}... ({len(text)} characters)"
 
 
 def _dotted_number(span: str) -> bool:

@@ -38,6 +38,7 @@ from fairtel.mediation.readers._tlv import (
     TlvError,
     bcd_timestamp,
     ber_int,
+    children,
     fields,
     isdn_address,
     read_head,
@@ -389,6 +390,12 @@ def spans(buf: Buffer, size: int) -> Iterator[Span]:
             yield Span(body, body + length)
             at = body + length
             continue
+        if not _record_start(buf[at]):  # not a record: bytes between records, skipped to the next record
+            after = _next_record(buf, at + 1, size)
+            where = f"up to the next record at byte {after}" if after < size else "up to the end of the file"
+            yield Span(at, after, TlvError("undecodable", f"{after - at} bytes that are not a charging record, {where}"))
+            at = after
+            continue
         try:
             tlv = read_tlv(buf, at, size)
         except TlvError as exc:
@@ -396,6 +403,32 @@ def spans(buf: Buffer, size: int) -> Iterator[Span]:
             return
         yield Span(at, tlv.end)
         at = tlv.end
+
+
+def _next_record(buf: Buffer, at: int, size: int) -> int:
+    """Where the next record starts, from ``at`` on (``size`` when none does). Bytes that are not a record
+    start are not framed as BER elements: a stray byte read as a tag and a length would swallow the records
+    after it. A record here is a GPRS or CHF record (a context-tagged constructed element) whose elements fill
+    it exactly and that is followed by the end of the file, fill or another record: random bytes almost never
+    pass all of that."""
+    while at < size:
+        if _record_start(buf[at]) and _well_formed(buf, at, size):
+            return at
+        at += 1
+    return size
+
+
+def _well_formed(buf: Buffer, at: int, size: int) -> bool:
+    try:
+        head = read_head(buf, at, size)
+        if head.tag not in GPRS_RECORDS and head.tag != CHF_RECORD:
+            return False
+        tlv = read_tlv(buf, at, size)
+        for _ in children(buf, tlv):
+            pass
+    except TlvError:
+        return False
+    return tlv.end == size or buf[tlv.end] in FILL or _record_start(buf[tlv.end])
 
 
 class GprsBerReader:

@@ -115,7 +115,30 @@ def _as_text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    raise TypeError(type(value).__name__)
+    raise TypeError("dict" if isinstance(value, dict) else type(value).__name__)  # a JSON object is an _Object
+
+
+class _Object(dict[str, Any]):
+    """A JSON object, with the canonical keys it holds more than once (JSON leaves a repeated key to the reader:
+    Python's own decoder would keep the last value without a word)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+_CANONICAL = frozenset(USAGE_FIELDS)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):  # other keys are ignored, so only a repeated canonical key is ambiguous
+        seen: set[str] = set()
+        repeated: dict[str, None] = {}
+        for k, _ in pairs:
+            if k in seen and k in _CANONICAL:
+                repeated[k] = None
+            seen.add(k)
+        obj.repeated = tuple(repeated)
+    return obj
 
 
 def _is_record(raw: bytes) -> bool:
@@ -199,11 +222,15 @@ class JsonlReader:
         if "\x00" in text:  # a damaged line of a text file: refused alone, as in CSV
             return Reject(file, number, "undecodable", None, "NUL byte in a text line", raw)
         try:  # a BOM opening a line inside the file (files joined end to end) is not data
-            doc = json.loads(text.removeprefix("\ufeff"), parse_float=str, parse_int=str)  # numbers keep their text
+            doc = json.loads(text.removeprefix("\ufeff"), parse_float=str, parse_int=str,  # numbers keep their text
+                             object_pairs_hook=_object)
         except ValueError as exc:
             return Reject(file, number, "bad_json", None, f"not JSON: {exc}", raw)
         if not isinstance(doc, dict):
             return Reject(file, number, "bad_json", None, f"a usage record is a JSON object, not {type(doc).__name__}", raw)
+        if isinstance(doc, _Object) and doc.repeated:
+            key = doc.repeated[0]
+            return Reject(file, number, "bad_json", key, f"{key}: the key appears more than once in the object", raw)
         values: dict[str, str | None] = {}
         for k in USAGE_FIELDS:
             try:
