@@ -22,13 +22,12 @@ from fairtel.kpi import (
     KpiInputs,
     LineFact,
     RefundFact,
-    catalog_currency,
     compute_kpis,
     facts_currency,
     lines_in_service,
     lines_in_service_at,
 )
-from fairtel.store import Customer, Subscriber, store_catalog
+from fairtel.store import Customer, Subscriber, catalog_currency, store_catalog
 from fairtel.store._schema import table_of
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -24,7 +24,6 @@ from fairtel.kpi import (
     FindingFact,
     LineFact,
     amount_at_risk,
-    catalog_currency,
     charge_figures,
     complaint_rates,
     complaint_terms,
@@ -32,7 +31,7 @@ from fairtel.kpi import (
     sla_attainment,
 )
 from fairtel.privacy import Permission, hide_identity_numbers
-from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, complaint_facts
+from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, catalog_currency, complaint_facts
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import text_problem
 from fairtel.store._schema import table_of

@@ -14,10 +14,10 @@ are those dated at or after the line's ``activated_at`` in the register:
 - the roaming cap last set at or after it (an earlier holder's cap is none of theirs).
 
 ``HoldingData`` wraps any ``CareData`` port and filters what it returns by this rule (``Dialog`` wraps the port it
-is given). The instant comes from the port's ``holding_since`` (``HoldingSince``) when it has one; else, for a port
-over the operator's database (one with an ``engine``: the store's), from the register's row, and the roaming cap's
-and the subscriptions' dates from the store's tables; else from ``LineFacts.activated_at``. A port that tells none
-of these is answered from as it is (nothing can be dated). The earlier holder's records stay where they are (staff
+is given). The instant comes from the port's ``holding_since`` (``HoldingSince``: the store's port reads the
+register's row) when it has one, else from ``LineFacts.activated_at``; the roaming cap set in the holding and the
+subscriptions ordered before it from the port's ``HoldingRecords`` (the store's reads its tables). A port that
+tells none of these is answered from as it is (nothing can be dated). The earlier holder's records stay where they are (staff
 read them); only the holder of today is not told them.
 """
 
@@ -50,8 +50,6 @@ from fairtel.core.errors import ConflictError, NotFoundError
 from fairtel.core.money import Money
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from fairtel.rating._explain import Refund
 
 
@@ -61,6 +59,17 @@ class HoldingSince(Protocol):
     None: unknown, nothing is filtered)."""
 
     def holding_since(self, msisdn: str) -> datetime | None: ...
+
+
+@runtime_checkable
+class HoldingRecords(Protocol):
+    """A data port that dates what ``CareData`` does not: the roaming cap set in a holding, and the subscriptions
+    ordered before it (an earlier holder's). The store's port has them; without them, the cap and the
+    subscriptions are told as the port gives them."""
+
+    def holding_roaming_cap(self, msisdn: str, since: datetime) -> Money | None: ...
+
+    def subscriptions_ordered_before(self, msisdn: str, since: datetime) -> frozenset[str]: ...
 
 
 # the optional ports ``Dialog`` checks for with ``isinstance``: a wrapper offers one only when the port it wraps does
@@ -73,15 +82,6 @@ OPTIONAL = (
 def _aware(at: datetime) -> datetime:
     """A stored instant without a zone is UTC (how the store keeps instants on SQLite)."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
-def _store_engine(data: object) -> Engine | None:
-    engine = getattr(data, "engine", None)
-    if engine is None:
-        return None
-    from sqlalchemy.engine import Engine
-
-    return engine if isinstance(engine, Engine) else None
 
 
 class HoldingData:
@@ -99,16 +99,9 @@ class HoldingData:
     # -- the rule -------------------------------------------------------------------------------------------
     def holding_since(self, msisdn: str) -> datetime | None:
         """When the current holder's holding of ``msisdn`` began; None when the port cannot tell."""
-        if isinstance(self.wrapped, HoldingSince):
+        if isinstance(self.wrapped, HoldingSince):  # the store's: the register's row alone
             at = self.wrapped.holding_since(msisdn)
             return None if at is None else _aware(at)
-        engine = _store_engine(self.wrapped)
-        if engine is not None:  # the register's row alone (the port's ``line`` reads the plan history too)
-            from fairtel.store import get_subscriber
-
-            with engine.connect() as conn:
-                sub = get_subscriber(conn, msisdn)
-            return None if sub is None or sub.activated_at is None else _aware(sub.activated_at)
         facts = self.wrapped.line(msisdn)
         return None if facts is None or facts.activated_at is None else _aware(facts.activated_at)
 
@@ -179,10 +172,9 @@ class HoldingData:
         if facts is None or facts.cap is None:
             return facts
         since = self.holding_since(msisdn)
-        engine = _store_engine(self.wrapped)
-        if since is None or engine is None:
+        if since is None or not isinstance(self.wrapped, HoldingRecords):
             return facts
-        cap = _store_cap(engine, msisdn, since)
+        cap = self.wrapped.holding_roaming_cap(msisdn, since)
         if cap == facts.cap:
             return facts
         from dataclasses import replace
@@ -194,8 +186,8 @@ class HoldingData:
         found = self.wrapped.subscriptions(msisdn)
         if since is None:
             return found
-        engine = _store_engine(self.wrapped)
-        earlier = _store_earlier_subscriptions(engine, msisdn, since) if engine is not None else frozenset()
+        earlier = (self.wrapped.subscriptions_ordered_before(msisdn, since)
+                   if isinstance(self.wrapped, HoldingRecords) else frozenset())
         return [s for s in found if s.subscription_id not in earlier and self._held(s.confirmed_at, since)]
 
     def cancel_subscription(self, msisdn: str, subscription_id: str) -> SubscriptionFacts:
@@ -248,10 +240,9 @@ class HoldingData:
     def roaming_cap(self, msisdn: str) -> Money | None:
         cap: Money | None = self.wrapped.roaming_cap(msisdn)  # type: ignore[attr-defined]
         since = self.holding_since(msisdn)
-        engine = _store_engine(self.wrapped)
-        if cap is None or since is None or engine is None:
+        if cap is None or since is None or not isinstance(self.wrapped, HoldingRecords):
             return cap
-        return _store_cap(engine, msisdn, since)
+        return self.wrapped.holding_roaming_cap(msisdn, since)
 
     def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None:
         cap: Money | None = self.wrapped.set_roaming_cap(msisdn, amount)  # type: ignore[attr-defined]
@@ -290,35 +281,4 @@ def holding_view(data: CareData) -> CareData:
     return view
 
 
-def _store_cap(engine: Engine, msisdn: str, since: datetime) -> Money | None:
-    """The cap in force set in the holding: the latest cap row of ``msisdn`` set at or after ``since`` (None:
-    none set in it, or the latest removed it)."""
-    from sqlalchemy import select
-
-    from fairtel.store._schema import RoamingCap, table_of
-
-    t = table_of(RoamingCap)
-    with engine.connect() as conn:
-        rows = conn.execute(select(t.c.amount_minor, t.c.currency, t.c.set_at).where(t.c.msisdn == msisdn)
-                            .order_by(t.c.set_at.desc(), t.c.cap_id.desc())).all()
-    row = next((r for r in rows if _aware(r.set_at) >= since), None)
-    if row is None or row.amount_minor is None or row.currency is None:
-        return None
-    return Money.from_minor(int(row.amount_minor), row.currency)
-
-
-def _store_earlier_subscriptions(engine: Engine, msisdn: str, since: datetime) -> frozenset[str]:
-    """The subscriptions of ``msisdn`` whose first consent event (the order) is before ``since``: an earlier
-    holder's."""
-    from sqlalchemy import func, select
-
-    from fairtel.store._schema import ConsentEvent, table_of
-
-    t = table_of(ConsentEvent)
-    with engine.connect() as conn:
-        rows = conn.execute(select(t.c.subscription_id, func.min(t.c.at).label("first"))
-                            .where(t.c.msisdn == msisdn).group_by(t.c.subscription_id)).all()
-    return frozenset(r.subscription_id for r in rows if r.first is not None and _aware(r.first) < since)
-
-
-__all__ = ["HoldingData", "HoldingSince", "holding_view"]
+__all__ = ["HoldingData", "HoldingRecords", "HoldingSince", "holding_view"]

@@ -176,11 +176,10 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
         KpiInputs,
         LineFact,
         RefundFact,
-        catalog_currency,
         compute_kpis,
         lines_in_service,
     )
-    from fairtel.store import Adjustment, Subscriber, Survey, complaint_facts
+    from fairtel.store import Adjustment, Subscriber, Survey, catalog_currency, complaint_facts
     from fairtel.store._schema import table_of
 
     settings = fapp.settings

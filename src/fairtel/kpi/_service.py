@@ -37,15 +37,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fairtel.care import DEFAULT_SLA, ComplaintCategory, ResolutionTerm, SlaPolicy, SurveyAnswer, nps, resolve_due
 from fairtel.care._surveys import latest_answers
 from fairtel.core.money import Money
 from fairtel.core.time import require_aware
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 MILLION = 1_000_000
 # Unexplained-charge appeals (申诉, lodged with the regulator) per million subscribers over a year to date, as China
@@ -444,25 +441,6 @@ def nps_figures(inputs: KpiInputs) -> dict[str, Any]:
         channels.setdefault(a.channel, []).append(a.score)
     out["by_channel"] = {c: nps(scores).to_dict() for c, scores in sorted(channels.items())}
     return out
-
-
-def catalog_currency(conn: Connection) -> str | None:
-    """The currency of the home's current catalog (as ``fairtel load`` stored it): the one rating charges, bills
-    and refunds are in, and so the one the indicators report money in; None: no catalog loaded (or none that
-    parses)."""
-    import tomllib
-
-    from fairtel.store import current_catalog_text
-
-    text = current_catalog_text(conn)
-    if text is None:
-        return None
-    try:
-        operator = tomllib.loads(text).get("operator")
-    except tomllib.TOMLDecodeError:
-        return None
-    currency = operator.get("currency") if isinstance(operator, dict) else None
-    return currency if isinstance(currency, str) and currency else None
 
 
 def facts_currency(findings: Iterable[FindingFact], refunds: Iterable[RefundFact]) -> str | None:

@@ -29,6 +29,7 @@ from fairtel.store._billing import (
 )
 from fairtel.store._catalog import (
     StoredCatalog,
+    catalog_currency,
     catalog_sha256,
     catalog_text,
     catalog_version,
@@ -149,6 +150,7 @@ __all__ = [
     "access_row",
     "adjustments_of",
     "bills_of_period",
+    "catalog_currency",
     "catalog_sha256",
     "catalog_text",
     "catalog_version",

@@ -656,6 +656,38 @@ class StoreCareData:
                                 details={"points": points}) from exc
 
     # -- roaming --------------------------------------------------------------------------------------
+    # -- the current holding of a number (``care._holding`` reads these through ``HoldingSince`` and
+    # ``HoldingRecords``: the assistant tells a holder only what is dated from their line's activation on) -------
+    def holding_since(self, msisdn: str) -> datetime | None:
+        """When the current holder's holding of ``msisdn`` began: the register's ``activated_at`` (a reassigned
+        number has a later one); None: the line is unknown."""
+        with self.engine.connect() as conn:
+            sub = get_subscriber(conn, msisdn)
+        if sub is None or sub.activated_at is None:
+            return None
+        return _instant(sub.activated_at)
+
+    def holding_roaming_cap(self, msisdn: str, since: datetime) -> Money | None:
+        """The cap in force set in the holding that began ``since``: the latest cap row of ``msisdn`` set at or
+        after it (None: none set in it, or the latest removed it)."""
+        t = table_of(RoamingCap)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.amount_minor, t.c.currency, t.c.set_at).where(t.c.msisdn == msisdn)
+                                .order_by(t.c.set_at.desc(), t.c.cap_id.desc())).all()
+        row = next((r for r in rows if _instant(r.set_at) >= since), None)
+        if row is None or row.amount_minor is None or row.currency is None:
+            return None
+        return Money.from_minor(int(row.amount_minor), row.currency)
+
+    def subscriptions_ordered_before(self, msisdn: str, since: datetime) -> frozenset[str]:
+        """The subscriptions of ``msisdn`` whose first consent event (the order) is before ``since``: an earlier
+        holder's."""
+        t = table_of(ConsentEvent)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.subscription_id, func.min(t.c.at).label("first"))
+                                .where(t.c.msisdn == msisdn).group_by(t.c.subscription_id)).all()
+        return frozenset(r.subscription_id for r in rows if r.first is not None and _instant(r.first) < since)
+
     def roaming_cap(self, msisdn: str) -> Money | None:
         """The line's monthly roaming spending cap in force: its latest cap row (None: never set, or removed)."""
         with self.engine.connect() as conn:
@@ -1573,3 +1605,7 @@ def _replace(c: ChargeFacts, **changes: Any) -> ChargeFacts:
 
     return replace(c, **changes)
 
+
+def _instant(at: datetime) -> datetime:
+    """A stored instant, aware: one kept without a zone is UTC (how the store keeps instants on SQLite)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

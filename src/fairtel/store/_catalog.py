@@ -97,6 +97,23 @@ def current_catalog_text(conn: Connection) -> str | None:
     return None if current is None else catalog_text(conn, current.version_id)
 
 
+def catalog_currency(conn: Connection) -> str | None:
+    """The currency of the home's current catalog (as ``fairtel load`` stored it): the one rating charges, bills
+    and refunds are in, and so the one the indicators report money in; None: no catalog loaded (or none that
+    parses)."""
+    import tomllib
+
+    text = current_catalog_text(conn)
+    if text is None:
+        return None
+    try:
+        operator = tomllib.loads(text).get("operator")
+    except tomllib.TOMLDecodeError:
+        return None
+    currency = operator.get("currency") if isinstance(operator, dict) else None
+    return currency if isinstance(currency, str) and currency else None
+
+
 def catalog_text(conn: Connection, version_id: int) -> str | None:
     t = table_of(CatalogVersion)
     return conn.scalar(select(t.c.toml_text).where(t.c.version_id == version_id))
