@@ -266,41 +266,25 @@ def _check_row(
         activated, why = parse_instant(value["activated_at"])
         if why is not None:
             bad("activated_at", why, "bad_timestamp")
-    closed: datetime | None = None
-    if value.get("closed_at"):
-        closed, why = parse_instant(value["closed_at"])
+    def instant(field: str, status: SubscriberStatus | None = None, meaning: str = "") -> datetime | None:
+        """The optional instant ``field``: a valid RFC 3339 instant, not before the activation, and (``status``)
+        only on a line of that status (``meaning``: what the status means, for the message)."""
+        text = value.get(field)
+        if not text:
+            return None
+        at, why = parse_instant(text)
         if why is not None:
-            bad("closed_at", why, "bad_timestamp")
-        elif value.get("status") != SubscriberStatus.CLOSED.value:
-            bad("closed_at", f"a line that is {value.get('status')!r} has not left service (closed_at is for closed lines)")
-        elif activated is not None and closed is not None and closed < activated:
-            bad("closed_at", "before the line was activated")
-    suspended: datetime | None = None
-    if value.get("suspended_at"):
-        suspended, why = parse_instant(value["suspended_at"])
-        if why is not None:
-            bad("suspended_at", why, "bad_timestamp")
-        elif value.get("status") != SubscriberStatus.SUSPENDED.value:
-            bad("suspended_at", f"a line that is {value.get('status')!r} is not suspended (suspended_at is for suspended lines)")
-        elif activated is not None and suspended is not None and suspended < activated:
-            bad("suspended_at", "before the line was activated")
-    resumed: datetime | None = None
-    if value.get("resumed_at"):
-        resumed, why = parse_instant(value["resumed_at"])
-        if why is not None:
-            bad("resumed_at", why, "bad_timestamp")
-        elif value.get("status") != SubscriberStatus.ACTIVE.value:
-            bad("resumed_at", f"a line that is {value.get('status')!r} is not back in service (resumed_at is for "
-                              "active lines)")
-        elif activated is not None and resumed is not None and resumed < activated:
-            bad("resumed_at", "before the line was activated")
-    plan_since: datetime | None = None
-    if value.get("plan_since"):
-        plan_since, why = parse_instant(value["plan_since"])
-        if why is not None:
-            bad("plan_since", why, "bad_timestamp")
-        elif activated is not None and plan_since is not None and plan_since < activated:
-            bad("plan_since", "before the line was activated")
+            bad(field, why, "bad_timestamp")
+        elif status is not None and value.get("status") != status.value:
+            bad(field, f"a line that is {value.get('status')!r} {meaning} ({field} is for {status.value} lines)")
+        elif activated is not None and at is not None and at < activated:
+            bad(field, "before the line was activated")
+        return at
+
+    closed = instant("closed_at", SubscriberStatus.CLOSED, "has not left service")
+    suspended = instant("suspended_at", SubscriberStatus.SUSPENDED, "is not suspended")
+    resumed = instant("resumed_at", SubscriberStatus.ACTIVE, "is not back in service")
+    plan_since = instant("plan_since")
     for name, limit in (("customer_id", 64), ("plan_id", 64), ("region", 64)):
         if len(value.get(name, "")) > limit:
             bad(name, f"longer than {limit} characters")
