@@ -26,6 +26,7 @@ from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
 from fairtel.core.time import zone
 from fairtel.privacy import mask_msisdn
+from fairtel.rating import HoldReason
 from fairtel.rating._countries import country_name
 from fairtel.rating._explain import VERDICT_WORDS
 
@@ -434,8 +435,13 @@ def build_statement(
                 text += tax_included_text(entry, lang)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
+    # usage before the line's activation is not the holder's (a reassigned number's earlier holder, whose calls and
+    # other parties it would show): the run reports it to the operator, the holder's statement leaves it out
+    theirs = pl.col("kind").is_in(USAGE_KINDS)
+    if held is not None and "verdict" in held.columns:
+        theirs &= (pl.col("verdict") != HoldReason.BEFORE_ACTIVATION.value).fill_null(True)
     kept = [] if held is None or held.height == 0 else [
-        usage_line(_HELD, row) for row in own(held).filter(pl.col("kind").is_in(USAGE_KINDS)).iter_rows(named=True)]
+        usage_line(_HELD, row) for row in own(held).filter(theirs).iter_rows(named=True)]
     st = Statement(bill, lang, plan_name, catalog.operator.name.in_language(lang), tuple(lines), catalog.operator.timezone,
                    tuple(kept))
     if st.total_minor != bill.total_minor:

@@ -65,7 +65,16 @@ from fairtel.rating._resolve import (
     seconds_to_band_change,
     utc_offset_seconds,
 )
-from fairtel.rating._vas import HOLD_WINDOW, VasGate, apply_gate, gate_lines, hold_reason, line_holds, no_gate
+from fairtel.rating._vas import (
+    BEFORE_ACTIVATION,
+    HOLD_WINDOW,
+    VasGate,
+    apply_gate,
+    gate_lines,
+    hold_reason,
+    line_holds,
+    no_gate,
+)
 
 _INPUT: dict[str, pl.DataType] = {
     "record_id": pl.String(),
@@ -856,6 +865,30 @@ def _subscriber_keys(subs: pl.DataFrame, dims: Dimensions) -> tuple[pl.DataFrame
     return subs.with_columns(pl.col("_mi" if numeric else "msisdn").rank("dense").cast(pl.Int64).alias("_rank")), numeric
 
 
+def _rate_apart(data: pl.DataFrame, early: pl.Series, numeric: bool, catalog: Catalog,
+                subscribers: pl.DataFrame | pa.Table | Mapping[str, str], period: Period, gate: VasGate | None,
+                opening_state: pl.DataFrame | None, allowances: bool, closing_state: bool,
+                register: pl.DataFrame | None) -> RatingResult:
+    """``rate`` of ``data`` (normalised usage, its arrival ordinal as ``_f``) whose ``early`` records (voice, SMS
+    and data made before their line's activation: an earlier holder's) are priced apart from the others, with
+    counters of their own that start empty and are dropped, so they draw nothing from the holder's allowances and
+    caps. The lines are in ``rate``'s order (the early ones are a subscriber's first: they start before the rest)."""
+    arrival = "_f" if "_f" in data.columns else None
+    parts = [rate(data.filter(which), catalog, subscribers, period=period, gate=gate, allowances=allowances,
+                  arrival=arrival, register=register, _apart=False,
+                  opening_state=opening_state if keep else None, closing_state=closing_state and keep)
+             for which, keep in ((early, False), (~early, True))]
+    before, rest = parts
+    usage = pl.col("kind") != "vas"
+    by = pl.col("msisdn").cast(pl.Int64) if numeric else pl.col("msisdn")
+    lines = pl.concat([before.rated, rest.rated.filter(usage)]).sort(by, maintain_order=True)
+    return RatingResult(
+        pl.concat([lines, rest.rated.filter(~usage)]),
+        pl.concat([before.unrated, rest.unrated]).sort("msisdn", "started_at", "source", "record_id"),
+        rest.closing_state,
+    )
+
+
 def rate(
     usage: pl.DataFrame | pa.Table,
     catalog: Catalog,
@@ -868,6 +901,7 @@ def rate(
     closing_state: bool = True,
     arrival: str | None = None,
     register: pl.DataFrame | None = None,
+    _apart: bool = True,
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
@@ -888,13 +922,16 @@ def rate(
     does not say when it closed) is held ``line_closed``, one starting before the line's ``activated_at``
     ``before_activation`` (``rating._vas.line_holds``): neither is ever billed. A value-added charge on a held line
     is never billable. Held usage draws allowances and caps as any usage does, in the
-    same order, so that its amount is what the subscriber would pay if it is released.
+    same order, so that its amount is what the subscriber would pay if it is released; except usage before the
+    line's activation (a number's earlier holder, never released): it is priced apart, on allowances and caps of
+    its own, so that it takes nothing from the holder's and its counters are not in ``closing_state``.
     Every record must start inside ``period`` (on the catalog's clock).
     """
     per = _period_of(period, catalog)
     dims = Dimensions.of(catalog)
     data = normalise_usage(usage, arrival)
     _check_period(data, per)
+    usage_columns = data.columns
     # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
     # share of a register that may list millions; ranks among them order lines as among all
     subs = normalise_subscribers(subscribers, period=per)
@@ -917,6 +954,11 @@ def rate(
         data = data.with_columns(hold_reason(pl.col("started_at")).alias("_hold"))
         if data["_hold"].null_count() == data.height:
             data, holds = data.drop("_hold"), None
+    if holds is not None and _apart:
+        early = data.select(((pl.col("_hold") == BEFORE_ACTIVATION) & (pl.col("kind") != "vas")).fill_null(False))
+        if early.to_series().any():
+            return _rate_apart(data.select(usage_columns), early.to_series(), numeric, catalog, subscribers, per, gate,
+                               opening_state, allowances, closing_state, register)
     unrated = [_unrated(data.filter(pl.col("_reason").is_not_null()), pl.col("_reason"), per.key)]
     rated_vas, vas_counters = _rate_vas(
         data.filter(pl.col("_reason").is_null() & (pl.col("kind") == "vas")), catalog, gate or no_gate, per.key,

@@ -128,6 +128,9 @@ def plan_spells(conn: Connection, msisdns: Collection[str]) -> dict[str, list[tu
     recorded: dict[str, list[tuple[datetime, str]]] = {}
     for r in rows:
         recorded.setdefault(r.msisdn, []).append((r.effective_from, r.plan_id))
+    s = table_of(Subscriber)
+    activated = {r.msisdn: r.activated_at
+                 for r in conn.execute(select(s.c.msisdn, s.c.activated_at).where(s.c.msisdn.in_(sorted(recorded))))}
     out: dict[str, list[tuple[datetime, str]]] = {}
     for msisdn, spells in recorded.items():
         kept: list[tuple[datetime, str]] = []
@@ -136,8 +139,19 @@ def plan_spells(conn: Connection, msisdns: Collection[str]) -> dict[str, list[tu
             if later is None or since < later:
                 kept.append((since, plan))
             later = since if later is None else min(later, since)
-        out[msisdn] = sorted(kept, key=lambda s: s[0])
+        out[msisdn] = _from_activation(sorted(kept, key=lambda s: s[0]), activated.get(msisdn))
     return out
+
+
+def _from_activation(spells: list[tuple[datetime, str]], activated: datetime | None) -> list[tuple[datetime, str]]:
+    """``spells`` from the line's activation on (``store.holding_plans``' rule): the plan in force at it from it,
+    the rows before it (an earlier holder's) dropped."""
+    if activated is None:
+        return spells
+    early = [i for i, (since, _plan) in enumerate(spells) if since <= activated]
+    if not early:
+        return spells
+    return [(activated, spells[early[-1]][1]), *spells[early[-1] + 1:]]
 
 
 def plan_in_force(spells: list[tuple[datetime, str]] | None, register_plan: str, *, at: datetime) -> PlanInForce:

@@ -588,8 +588,12 @@ def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.Dat
     Every other line has one history row, whose plan is the register's (the import keeps them so), or none: it is
     on the register's plan throughout, and read from the register. Only the lines with several rows are read and
     resolved here (a window query over the whole history took several times as long on SQLite: seconds for every
-    300 000 lines)."""
+    300 000 lines).
+
+    A line's timeline starts at its activation (``holding_plans``): the rows before it are a number's earlier
+    holder's, or were before a corrected activation."""
     h = table_of(SubscriberPlan)
+    s = table_of(Subscriber)
     several = select(h.c.msisdn).group_by(h.c.msisdn).having(func.count() > 1)
     if msisdns is not None:  # those lines' rows alone, by the index, not a grouping of the whole history
         several = several.where(h.c.msisdn.in_(list(msisdns)))
@@ -597,9 +601,24 @@ def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.Dat
         h.c.msisdn.in_(several))
     # a row holds until the earliest start among the rows recorded after it, when that is not after its own
     later = pl.col("effective_from").cum_min(reverse=True).shift(-1).over("msisdn")
-    return (_frame(conn, rows).sort("msisdn", "recorded_at", "plan_change_id").with_columns(later.alias("_later"))
-            .filter(pl.col("_later").is_null() | (pl.col("effective_from") < pl.col("_later")))
-            .select("msisdn", "plan_id", "effective_from").sort("msisdn", "effective_from"))
+    resolved = (_frame(conn, rows).sort("msisdn", "recorded_at", "plan_change_id").with_columns(later.alias("_later"))
+                .filter(pl.col("_later").is_null() | (pl.col("effective_from") < pl.col("_later")))
+                .select("msisdn", "plan_id", "effective_from").sort("msisdn", "effective_from"))
+    activated = _frame(conn, select(s.c.msisdn, s.c.activated_at).where(s.c.msisdn.in_(several)))
+    return holding_plans(resolved, activated)
+
+
+def holding_plans(timeline: pl.DataFrame, activated: pl.DataFrame) -> pl.DataFrame:
+    """``timeline`` (msisdn, plan_id, effective_from; in number and time order) from each line's activation on
+    (``activated``: msisdn, activated_at): the plan in force at the activation is in force from it, the rows before
+    it are dropped. A number closed and activated again for a new holder in the middle of a period is on the new
+    holder's plan for that period, not on the one its earlier holder was on at the period's start."""
+    at = timeline.join(activated.select("msisdn", "activated_at"), on="msisdn", how="left", maintain_order="left")
+    early = (pl.col("effective_from") <= pl.col("activated_at")).fill_null(False)
+    last_early = early & ~early.shift(-1).over("msisdn").fill_null(False)
+    return at.filter(~early | last_early).select(
+        "msisdn", "plan_id",
+        pl.when(last_early).then(pl.col("activated_at")).otherwise(pl.col("effective_from")).alias("effective_from"))
 
 
 def _register(conn: Connection, *columns: str, msisdns: Collection[str] | None = None) -> pl.DataFrame:

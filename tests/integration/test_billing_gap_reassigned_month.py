@@ -1,0 +1,101 @@
+"""The month a number changes hands: a number closed and activated again for a new customer in the middle of a
+period. The new holder's bill is priced on the new holder's plan, the earlier holder's calls of that month take
+nothing from the new holder's allowance, and the new holder's statement does not list them.
+
+Before: the bill was on the earlier holder's plan (the plan in force at the period's start), its fee pro-rated from
+the new activation; the earlier holder's calls drew the new holder's allowance (the new holder then paid for calls
+the plan includes); and the statement listed the earlier holder's calls, with their times and other parties."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_billing_cli import TEXT, A, as_json, invoke, rec
+
+from fairtel.bootstrap import bootstrap
+from fairtel.catalog import default_catalog_path, load_catalog
+from fairtel.cli._rating import rate_period
+from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
+from fairtel.core.settings import load_settings
+from fairtel.core.time import Period
+from fairtel.store import import_subscribers, plan_timeline, plans_in_force, store_catalog
+
+CN = timezone(timedelta(hours=8))
+P = "2026-03"
+HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region\n"
+
+
+def _home(tmp_path: Path, new_plan: str, calls: list[dict[str, Any]]) -> Path:
+    """A: customer c1 on basic-39 (300 domestic minutes) since 2025, handed to customer c9 on ``new_plan`` on
+    20 March at noon; ``calls`` of March rated."""
+    home = tmp_path / "home"
+    app = bootstrap(load_settings(home=home))
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(HEADER + f"{A},c1,basic-39,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    second.write_text(HEADER + f"{A},c9,{new_plan},2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
+    with app.db.begin() as conn:
+        store_catalog(conn, TEXT)
+        assert import_subscribers(conn, first).accepted == 1
+        assert import_subscribers(conn, second).accepted == 1
+    app.lake.write("usage", P, pa.Table.from_pylist(calls, schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    app.close()
+    return home
+
+
+def _call(rid: str, day: int, minutes: int) -> dict[str, Any]:
+    return rec(rid, A, duration_s=minutes * 60, started_at=datetime(2026, 3, day, 10, tzinfo=CN).astimezone(UTC))
+
+
+def test_the_new_holder_is_billed_on_their_own_plan(tmp_path: Path) -> None:
+    home = _home(tmp_path, "senior-19", [_call("earlier", 5, 20), _call("theirs", 25, 3)])
+    bill = as_json(home, "bill", "--period", P)["sample"][0]
+    # 12 days in service (20–31 March) of senior-19's 19.00 a month: 7.35, plus the call under senior-19's rules
+    assert bill["plan_id"] == "senior-19"
+    lines = as_json(home, "bill", "--period", P, "--issue")
+    assert lines["bills"] == 1
+    statement = invoke(home, "bill", "statement", A, "--period", P, "--lang", "en").stdout
+    assert "senior-19/" in statement and "basic-39" not in statement
+    assert "7.35" in statement
+    app = bootstrap(load_settings(home=home))
+    with app.db.connect() as conn:
+        march = Period.parse(P, "Asia/Shanghai")
+        in_force = dict(pl.from_arrow(plans_in_force(conn, at=march.start)).iter_rows())  # type: ignore[union-attr]
+        timeline = pl.from_arrow(plan_timeline(conn, msisdns=[A]))
+    app.close()
+    assert in_force[A] == "senior-19"
+    # the timeline is the holder's: it starts at their activation
+    assert timeline.select("plan_id").to_series().to_list() == ["senior-19"]  # type: ignore[union-attr]
+    assert timeline["effective_from"][0] == datetime(2026, 3, 20, 4, tzinfo=UTC)  # type: ignore[index]
+
+
+def test_the_earlier_holders_calls_take_nothing_from_the_new_holders_allowance(tmp_path: Path) -> None:
+    # 290 of the 300 minutes used by the earlier holder before the hand-over; the new holder, on the same plan, calls
+    # 20 minutes: all of them from their own allowance
+    home = _home(tmp_path, "basic-39", [_call("earlier", 5, 290), _call("theirs", 25, 20)])
+    run = as_json(home, "bill", "--period", P, "--issue")
+    assert run["held_by_reason"] == {"before_activation": 1}
+    fee = (Decimal("39") * 12 / 31).quantize(Decimal("0.01"))
+    assert Decimal(run["total"]) == fee  # the 20 minutes are all included
+    statement = invoke(home, "bill", "statement", A, "--period", P, "--lang", "en").stdout
+    assert "20m00s,0.00" in statement.replace('"', "")
+    # nothing of the earlier holder's: neither the call nor the held section
+    assert "2026-03-05" not in statement and "Held" not in statement
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_statement_lists_no_call_of_the_earlier_holder(tmp_path: Path, lang: str) -> None:
+    home = _home(tmp_path, "payg", [_call("earlier", 5, 20), _call("theirs", 25, 3)])
+    invoke(home, "bill", "--period", P, "--issue")
+    for form in ("csv", "html"):
+        out = invoke(home, "bill", "statement", A, "--period", P, "--lang", lang, "--format", form).stdout
+        assert "2026-03-25" in out and "2026-03-05" not in out
