@@ -99,3 +99,37 @@ def test_the_statement_lists_no_call_of_the_earlier_holder(tmp_path: Path, lang:
     for form in ("csv", "html"):
         out = invoke(home, "bill", "statement", A, "--period", P, "--lang", lang, "--format", form).stdout
         assert "2026-03-25" in out and "2026-03-05" not in out
+
+
+def test_a_correction_of_the_earlier_holders_bill_is_not_carried_into_the_new_holders(tmp_path: Path) -> None:
+    """February billed to the earlier holder; the number changes hands on 20 March; a tariff correction of February
+    credits the earlier holder's call. Before: the credit was carried into the new holder's March bill (a debit
+    would have charged them for a call that was not theirs)."""
+    home = tmp_path / "home"
+    app = bootstrap(load_settings(home=home))
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(HEADER + f"{A},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    second.write_text(HEADER + f"{A},c9,payg,2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
+    with app.db.begin() as conn:
+        store_catalog(conn, TEXT)
+        assert import_subscribers(conn, first).accepted == 1
+    february = rec("feb", A, duration_s=1200, started_at=datetime(2026, 2, 5, 10, tzinfo=CN).astimezone(UTC))
+    app.lake.write("usage", "2026-02", pa.Table.from_pylist([february], schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse("2026-02"), catalog=load_catalog(default_catalog_path()))
+    assert Decimal(as_json(home, "bill", "--period", "2026-02", "--issue")["total"]) == Decimal("3.80")
+    with app.db.begin() as conn:
+        assert import_subscribers(conn, second).accepted == 1
+        store_catalog(conn, TEXT.replace('"0.19"', '"0.15"'))  # the correction: payg peak calls 0.15 a minute
+    rerate = as_json(home, "rerate", "--period", "2026-02")
+    assert rerate["adjustments_issued"] == 1 and Decimal(rerate["net"]) == Decimal("-0.80")
+
+    march = [_call("theirs", 25, 3)]
+    app.lake.write("usage", P, pa.Table.from_pylist(march, schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    app.close()
+    run = as_json(home, "bill", "--period", P, "--issue")
+    assert run["adjustments_carried"] == 0
+    assert Decimal(run["total"]) == Decimal("0.57")  # the new holder's 3 minutes (rated here on the shipped catalog), nothing of February
+    assert any("earlier holder" in n and "-0.80" in n for n in run["notes"])
+    statement = invoke(home, "bill", "statement", A, "--period", P, "--lang", "en").stdout
+    assert "0.80" not in statement and "feb" not in statement

@@ -42,7 +42,7 @@ from fairtel.catalog import Catalog, Plan
 from fairtel.consent import Verdict
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
-from fairtel.core.money import minor_units
+from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period, require_aware, zone
 from fairtel.rating import HoldReason
 from fairtel.rating._vas import BEFORE_ACTIVATION, LINE_CLOSED, NOT_RELEASABLE, USAGE_HOLDS
@@ -376,11 +376,16 @@ def run_bills(
     accounts_by = {a.msisdn: a for a in accounts}
     skipped = set(skip)
     pending: dict[str, list[AdjustmentEntry]] = defaultdict(list)
+    earlier: list[AdjustmentEntry] = []
     for adj in adjustments:
         if adj.currency != currency:
             raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
         if adj.period is not None and adj.period >= per.key:
             continue  # it corrects this period or a later one: the next period's bill carries it
+        acct = accounts_by.get(adj.msisdn)
+        if acct is not None and _earlier_holders(adj, acct, catalog.operator.timezone):
+            earlier.append(adj)
+            continue
         pending[adj.msisdn].append(adj)
 
     usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), accounts_by.values())
@@ -416,6 +421,13 @@ def run_bills(
         to_bill.append((acct, plan))
     if problems:
         raise InvalidInputError(problems, what=f"bill run {per.key}")
+    if earlier:
+        net = Money.from_minor(sum(a.signed_minor for a in earlier), currency)
+        notes.append(
+            f"{len(earlier)} adjustment(s) of {len({a.msisdn for a in earlier})} number(s) left pending, not carried "
+            f"({net.amount} {currency} net): each corrects a bill or usage of an earlier holder of a number that "
+            f"changed hands since (issued before the line's activation, or for a period before it), so the current "
+            f"holder is not charged or credited for it; settle it with that customer, e.g. {earlier[0].adjustment_id}")
     if not_yet:  # usage before the activation the register holds: a wrong activation date or misrouted usage
         notes.append(f"{len(not_yet)} subscriber(s) with rated lines but activated after {per.key} left unbilled, e.g. {not_yet[0]}")
 
@@ -472,6 +484,16 @@ def _left_out(lines: pl.DataFrame, unrated: pl.DataFrame | pa.Table | None,
     frame = frame.filter(~pl.col("msisdn").is_in(list(skipped))).unique(list(_RECORD), keep="first", maintain_order=True)
     by_reason = {str(r): int(n) for r, n in sorted(frame.group_by("reason").len().iter_rows())}
     return by_reason, pl.concat([keys, frame.select(list(_RECORD))]).unique().height
+
+
+def _earlier_holders(adj: AdjustmentEntry, acct: Account, tz: str) -> bool:
+    """Whether ``adj`` is an earlier holder's of the number ``acct`` holds now (a number closed and activated again
+    for someone else: a later ``activated_at``): it corrects a period that ended by the activation (a rerate entry),
+    or was issued before it (a credit or refund of a bill of theirs). Carrying it would charge or credit the holder
+    for what was not theirs."""
+    if adj.period is not None:
+        return Period.parse(adj.period, tz).end <= acct.activated_at
+    return adj.created_at < acct.activated_at
 
 
 def _bill_one(
