@@ -21,13 +21,21 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_billing_cli import TEXT, A, as_json, invoke, rec
 
+from fairtel.billing import AdjustmentEntry, AdjustmentKind
 from fairtel.bootstrap import bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.cli._rating import rate_period
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
 from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
-from fairtel.store import import_subscribers, plan_timeline, plans_in_force, store_catalog
+from fairtel.store import (
+    import_subscribers,
+    issued_bills,
+    plan_timeline,
+    plans_in_force,
+    record_adjustments,
+    store_catalog,
+)
 
 CN = timezone(timedelta(hours=8))
 P = "2026-03"
@@ -133,3 +141,33 @@ def test_a_correction_of_the_earlier_holders_bill_is_not_carried_into_the_new_ho
     assert any("earlier holder" in n and "-0.80" in n for n in run["notes"])
     statement = invoke(home, "bill", "statement", A, "--period", P, "--lang", "en").stdout
     assert "0.80" not in statement and "feb" not in statement
+
+
+def test_a_credit_of_the_earlier_holders_bill_posted_after_the_hand_over_is_not_the_new_holders(tmp_path: Path) -> None:
+    """An agent credits the earlier holder's February bill after the number changed hands: the credit names that
+    bill, not a period, and was issued after the activation. Before: the new holder's March bill carried it."""
+    home = tmp_path / "home"
+    app = bootstrap(load_settings(home=home))
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(HEADER + f"{A},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    second.write_text(HEADER + f"{A},c9,payg,2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
+    with app.db.begin() as conn:
+        store_catalog(conn, TEXT)
+        assert import_subscribers(conn, first).accepted == 1
+    february = rec("feb", A, duration_s=1200, started_at=datetime(2026, 2, 5, 10, tzinfo=CN).astimezone(UTC))
+    app.lake.write("usage", "2026-02", pa.Table.from_pylist([february], schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse("2026-02"), catalog=load_catalog(default_catalog_path()))
+    invoke(home, "bill", "--period", "2026-02", "--issue")
+    with app.db.begin() as conn:
+        assert import_subscribers(conn, second).accepted == 1
+        bill_id = issued_bills(conn, "2026-02")[A]
+        record_adjustments(conn, [AdjustmentEntry(
+            adjustment_id="adj_goodwill_feb", kind=AdjustmentKind.CREDIT, msisdn=A, amount_minor=200, currency="CNY",
+            reason="care-credit note=goodwill currency=CNY", created_at=datetime(2026, 3, 22, tzinfo=UTC),
+            created_by="agent1", bill_id=bill_id)])
+    app.lake.write("usage", P, pa.Table.from_pylist([_call("theirs", 25, 3)], schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    app.close()
+    run = as_json(home, "bill", "--period", P, "--issue")
+    assert run["adjustments_carried"] == 0 and Decimal(run["total"]) == Decimal("0.57")
+    assert any("adj_goodwill_feb" in n for n in run["notes"])

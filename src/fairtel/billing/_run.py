@@ -17,7 +17,7 @@ suspension, and usage made after the closing or before the activation is never c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -344,11 +344,13 @@ def run_bills(
     policy: BillingPolicy | None = None,
     skip: Collection[str] = (),
     unrated: pl.DataFrame | pa.Table | None = None,
+    bill_periods: Mapping[str, str] | None = None,
 ) -> BillRun:
     """Bill every account in service during ``period`` except those in ``skip`` (already billed).
 
     ``rated``: the period's rated lines (rating's RATED_COLUMNS). ``adjustments``: the entries not yet
-    carried into any bill; an entry correcting a period is carried only into a later period's bill.
+    carried into any bill; an entry correcting a period is carried only into a later period's bill, and an entry of
+    an earlier holder of a number (``bill_periods``: the period of each bill the entries name) into none.
     Usage lines of every kind are billed (allowance draws as zero-amount lines) but those held (``held_usage``:
     made at or after the line's suspension, at or after its closing, before its activation), which the run returns
     apart (``BillRun.held``); VAS lines only with a billable verdict. A closed account pays the plan fee for the
@@ -383,7 +385,7 @@ def run_bills(
         if adj.period is not None and adj.period >= per.key:
             continue  # it corrects this period or a later one: the next period's bill carries it
         acct = accounts_by.get(adj.msisdn)
-        if acct is not None and _earlier_holders(adj, acct, catalog.operator.timezone):
+        if acct is not None and _earlier_holders(adj, acct, catalog.operator.timezone, bill_periods or {}):
             earlier.append(adj)
             continue
         pending[adj.msisdn].append(adj)
@@ -486,13 +488,14 @@ def _left_out(lines: pl.DataFrame, unrated: pl.DataFrame | pa.Table | None,
     return by_reason, pl.concat([keys, frame.select(list(_RECORD))]).unique().height
 
 
-def _earlier_holders(adj: AdjustmentEntry, acct: Account, tz: str) -> bool:
+def _earlier_holders(adj: AdjustmentEntry, acct: Account, tz: str, bill_periods: Mapping[str, str]) -> bool:
     """Whether ``adj`` is an earlier holder's of the number ``acct`` holds now (a number closed and activated again
-    for someone else: a later ``activated_at``): it corrects a period that ended by the activation (a rerate entry),
-    or was issued before it (a credit or refund of a bill of theirs). Carrying it would charge or credit the holder
-    for what was not theirs."""
-    if adj.period is not None:
-        return Period.parse(adj.period, tz).end <= acct.activated_at
+    for someone else: a later ``activated_at``): it corrects a period that ended by the activation (a rerate entry
+    names it; a credit or refund names the bill, whose period ``bill_periods`` gives), or was issued before the
+    activation. Carrying it would charge or credit the holder for what was not theirs."""
+    period = adj.period or (None if adj.bill_id is None else bill_periods.get(adj.bill_id))
+    if period is not None and Period.parse(period, tz).end <= acct.activated_at:
+        return True
     return adj.created_at < acct.activated_at
 
 

@@ -635,12 +635,20 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
               catalog_text: str | None = None) -> dict[str, Any]:
     from fairtel.billing import run_bills
     from fairtel.core.ids import new_id
-    from fairtel.store import catalog_version, current_catalog, issue_bills, issued_bills, pending_adjustments
+    from fairtel.store import (
+        bill_periods,
+        catalog_version,
+        current_catalog,
+        issue_bills,
+        issued_bills,
+        pending_adjustments,
+    )
 
     accounts = _accounts(app, per)
     with app.db.connect() as conn:
         issued = issued_bills(conn, per.key)
         pending = pending_adjustments(conn, msisdns=[a.msisdn for a in accounts if a.msisdn not in issued])
+        corrected = bill_periods(conn, [e.bill_id for e in pending if e.bill_id is not None])
     from fairtel.core.commits import period_lock
 
     # the period's rated lines read under rating's lock: a `fairtel rate` or an online commit of the period swapping
@@ -673,7 +681,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                 f"`fairtel rate --period {per.key}` first, so that the bills hold them",
                 details={"period": per.key, "unrated_now_covered": covered, "examples": covered_examples})
     run = run_bills(rated, catalog, accounts, period=per, issued_at=now, run_id=new_id(RUN_PREFIX), adjustments=pending,
-                    policy=_policy(app), skip=issued.keys(), unrated=left_out)
+                    policy=_policy(app), skip=issued.keys(), unrated=left_out, bill_periods=corrected)
     if report is not None:
         report.step("read")
     cur = catalog.operator.currency

@@ -19,6 +19,7 @@ from fairtel.store._audit import (
 from fairtel.store._billing import (
     IssueReport,
     adjustments_of,
+    bill_periods,
     bills_of_period,
     get_bill,
     issue_bills,
@@ -149,6 +150,7 @@ __all__ = [
     "access_log",
     "access_row",
     "adjustments_of",
+    "bill_periods",
     "bills_of_period",
     "catalog_currency",
     "catalog_sha256",

@@ -160,6 +160,15 @@ def pending_adjustments(conn: Connection, *, msisdns: Collection[str] | None = N
     return sorted(out, key=lambda e: (e.created_at, e.adjustment_id))
 
 
+def bill_periods(conn: Connection, bill_ids: Collection[str]) -> dict[str, str]:
+    """The period of each of ``bill_ids`` that is an issued bill (``bill_id`` → ``YYYY-MM``)."""
+    b = table_of(BillRow)
+    out: dict[str, str] = {}
+    for chunk in chunks(sorted(set(bill_ids)), _CHUNK):
+        out.update((r.bill_id, r.period) for r in conn.execute(select(b.c.bill_id, b.c.period).where(b.c.bill_id.in_(chunk))))
+    return out
+
+
 def rerate_entries(conn: Connection, period: str) -> list[AdjustmentEntry]:
     """The rerate entries issued for ``period``, oldest first: those naming a record, and the plan-fee ones
     (no record, the amounts before and after)."""
