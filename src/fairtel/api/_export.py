@@ -12,8 +12,11 @@ read, never whose else).
 Who may: the subscriber, for their own line, and an agent handling them (an assignment); no other role. The export
 is the subscriber's copy, the same whoever makes it: the line's own number plain, every other number masked (the
 other party of a call, a number written in a note), identity and bank card numbers hidden, other people's logins
-as keyed pseudonyms. Making it writes one access-audit row (``subscriber.export``) with the subscriber's pseudonym,
-committed before the export reads anything else; the export lists that row too. Its reads are made in a transaction
+as keyed pseudonyms. The ids of the line's own records (its usage records, a credit's or a finding's record ids,
+the record a finding's ``duplicate_of`` names) are the switch's, kept as stored, digits and all: the ones the
+subscriber's usage shows and a complaint or a credit names, so the copy can be used to look a record up. Making it
+writes one access-audit row (``subscriber.export``) with the subscriber's pseudonym, committed before the export
+reads anything else; the export lists that row too. Its reads are made in a transaction
 that writes nothing (``Access.commit_then_read``): on SQLite they keep no other request's change waiting.
 
 Not in it: the fraud desk's cases (an investigation is not told to its subject), the SMS outbox (it holds one-time
@@ -125,6 +128,17 @@ class _Shown:
         return self._person(name)
 
 
+# The keys of a finding's evidence that name a record of the line by its id (shown as stored, as ``record_ids``)
+_RECORD_ID_KEYS = frozenset({"duplicate_of"})
+
+
+def _evidence(shown: _Shown, evidence: dict[str, Any]) -> dict[str, Any]:
+    """A finding's evidence: numbers as ``shown.data`` shows them, the record ids it names as stored."""
+    ids = {k: v for k, v in evidence.items() if k in _RECORD_ID_KEYS and isinstance(v, str)}
+    out = shown.data({k: v for k, v in evidence.items() if k not in ids})
+    return {**out, **ids}
+
+
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -184,7 +198,7 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     out["bills"] = _bills(acc, msisdn, shown, first)
     out["adjustments"] = [
         {"adjustment_id": e.adjustment_id, "kind": str(getattr(e.kind, "value", e.kind)), "amount": _money(e.amount_minor, e.currency),
-         "currency": e.currency, "bill_id": e.bill_id, "finding_id": e.finding_id, "period": e.period, "record_id": shown.data(e.record_id),
+         "currency": e.currency, "bill_id": e.bill_id, "finding_id": e.finding_id, "period": e.period, "record_id": e.record_id,
          "reason": shown.text(e.reason), "created_at": _iso(e.created_at), "created_by": shown.person(e.created_by)}
         for e in adjustments_of(conn, msisdn)
         if in_holding(since, e.created_at) and (first is None or e.period is None or e.period >= first)
@@ -195,8 +209,8 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     f = table_of(Finding)
     out["findings"] = [
         {"finding_id": r.finding_id, "kind": r.kind, "subscription_id": r.subscription_id,
-         "record_ids": [shown.data(str(x)) for x in r.record_ids or []], "amount": _money(r.amount_minor, r.currency),
-         "currency": r.currency, "status": r.status, "evidence": shown.data(dict(r.evidence or {})),
+         "record_ids": [str(x) for x in r.record_ids or []], "amount": _money(r.amount_minor, r.currency),
+         "currency": r.currency, "status": r.status, "evidence": _evidence(shown, dict(r.evidence or {})),
          "detected_at": _iso(r.detected_at), "resolved_at": _iso(r.resolved_at), "resolved_by": shown.person(r.resolved_by),
          "resolution": shown.text(r.resolution)}
         for r in conn.execute(_from(select(f).where(f.c.msisdn == msisdn), f.c.detected_at, since).order_by(f.c.detected_at, f.c.finding_id))
@@ -333,7 +347,7 @@ def _usage(lake: Lake | None, msisdn: str, shown: _Shown, months: int, since: da
                 truncated = True
                 break
             row = {k: _iso(r.get(k)) for k in _USAGE_FIELDS if k in r and k not in ("amount_minor", "source", "peer", "record_id")}
-            row["record_id"] = shown.data(r.get("record_id"))
+            row["record_id"] = r.get("record_id")  # the line's own record: its id as stored, as /me/usage shows it
             row["period"] = period
             row["peer"] = shown.number(r.get("peer"))
             if r.get("amount_minor") is not None:

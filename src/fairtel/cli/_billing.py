@@ -777,6 +777,12 @@ def _no_bill(msisdn: str, per: Period, *, known: bool, issued: bool) -> str:
     if not known:
         return f"{msisdn} is not a subscriber of this home (not in the register): it has no bill for {per.key}"
     if not issued:
+        from fairtel.core.time import utc_now, zone
+
+        if utc_now() < per.end:  # `bill --issue` would be refused (period_not_ended): not a step to take now
+            return (f"no bill issued for {per.key}: the period has not ended yet (it ends at "
+                    f"{per.end.astimezone(zone(per.tz)):%Y-%m-%d %H:%M} {per.tz} on the operator's clock); its bills "
+                    f"are issued once it has ended, and `fairtel bill --period {per.key}` previews them meanwhile")
         return f"no bill issued for {per.key} yet: run `fairtel bill --period {per.key} --issue` first"
     return (f"no bill for {msisdn} in {per.key}, though the period's bills are issued: the line was not in service in "
             "the period (activated after it, or closed with nothing to bill)")

@@ -267,7 +267,8 @@ def record_decision(app: App, files: CaseFiles, decided: FraudCase, decision: De
 
 def decider_name(by: str) -> str:
     """``--by``, refused when it holds a phone number (as a login's name is): the name is recorded in the access
-    audit and shown to analysts beside the decision (``decided_by``), where a number must never be."""
+    audit and shown beside what was decided (a fraud case's ``decided_by``, a release or write-off of held usage),
+    where a number must never be. Worded for every command that takes it, not one."""
     from fairtel.core.errors import Problem
     from fairtel.privacy import has_number
 
@@ -277,11 +278,11 @@ def decider_name(by: str) -> str:
         problem = "who decided must be named"
     elif has_number(name):
         problem = ("must not hold a phone number (7 or more digits together): the name is recorded in the access audit "
-                   "and shown to analysts beside the decision")
+                   "and shown beside what was decided")
     elif len(name) > 64:
         problem = "at most 64 characters"
     if problem is not None:
-        raise InvalidInputError([Problem("--by", None, "by", problem)], what="fraud decision")
+        raise InvalidInputError([Problem("--by", None, "by", problem)], what="--by")
     return name
 
 

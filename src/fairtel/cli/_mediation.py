@@ -146,7 +146,9 @@ def register(app: typer.Typer) -> None:
             "With --rate: a cap preset to watch as usage is rated (repeatable), besides the roaming caps subscribers "
             "set, which are always watched."))] = None,
         cap_rate: Annotated[list[str] | None, typer.Option("--cap-rate", help=(
-            "With --bill-shock: exchange rate for a cap in another currency, CUR=VALUE (as assure --rate)."))] = None,
+            "With --rate: exchange rate for a cap in another currency than the charges (a subscriber's roaming cap "
+            "or a --bill-shock preset's), CUR=VALUE as assure --rate: how many units of the presets' cap currency "
+            "(without --bill-shock, the operator's) one CUR is worth (repeatable)."))] = None,
         welcome_after_days: Annotated[int, typer.Option("--welcome-after-days", min=0, help=(
             "With --rate: send the welcome SMS with a country's roaming prices on the first roaming record there "
             "after none for this many days (0: no welcome SMS)."))] = 7,
@@ -154,8 +156,9 @@ def register(app: typer.Typer) -> None:
         """Ingest files as they arrive in INBOX (polling); a file moves to done/ or failed/ only once its
         results are committed. Write files under a .tmp name and rename them when complete.
 
-        SIGTERM or Ctrl-C stops at the next file (a second Ctrl-C at once) and prints a summary; the exit status
-        is 1 when a file failed."""
+        SIGTERM or Ctrl-C stops at the next file (a second Ctrl-C at once) and prints a summary.
+
+        Exit status 1 when a file went to failed/ (it failed, or was ingested but cut short), with --once too."""
         if not inbox.is_dir():
             err_console.print(f"not a directory: {inbox}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
@@ -216,13 +219,18 @@ def register(app: typer.Typer) -> None:
             print_json({"files": [r.to_dict() for r in reports], **({"rated": rating} if rating is not None else {})})
         elif once:
             _show(reports, f"watch {inbox}")
+            cut = _cut_short_line(inbox, reports)
+            if cut is not None:  # the table says "ingested": the file is in failed/ all the same
+                console.print(cut, markup=False, highlight=False, soft_wrap=True)
             if rating is not None:
                 console.print(_rated_line(rating), markup=False, highlight=False, soft_wrap=True)
         elif as_json:
             lines.write({"summary": _summary(reports)})
         else:
             err_console.print(_summary_line(inbox, reports), markup=False, highlight=False, soft_wrap=True)
-        if any(r.status == Status.FAILED for r in reports):
+        # a file cut short is in failed/ too, waiting for its complete copy: a cron job or a service manager hears
+        # of it by the exit status as of a file that failed
+        if any(r.status == Status.FAILED or went_to_failed(r) for r in reports):
             raise typer.Exit(1)
 
 
@@ -329,10 +337,22 @@ def _summary_line(inbox: Path, reports: Sequence[FileReport]) -> str:
     if s["failed_files"]:
         line += f"; failed (see {inbox / 'failed'}): {', '.join(Path(f).name for f in s['failed_files'])}"
     if s["cut_short_files"]:
-        line += (f"; ingested but cut short ({TRUNCATED}: records before the cut committed; the file and its "
-                 f".error.txt in {inbox / 'failed'}, put the complete file back): "
-                 f"{', '.join(Path(f).name for f in s['cut_short_files'])}")
+        line += f"; ingested but cut short {_cut_short_why(inbox, s['cut_short_files'])}"
     return line
+
+
+def _cut_short_why(inbox: Path, files: Sequence[str]) -> str:
+    return (f"({TRUNCATED}: records before the cut committed; the file and its .error.txt in {inbox / 'failed'}, "
+            f"put the complete file back): {', '.join(Path(f).name for f in files)}")
+
+
+def _cut_short_line(inbox: Path, reports: Sequence[FileReport]) -> str | None:
+    """The line under ``watch --once``'s table for the files ingested but filed in failed/ (their last record cut
+    short), which the table counts as ingested; None when there are none."""
+    cut = [r.file for r in reports if went_to_failed(r)]
+    if not cut:
+        return None
+    return f"{len(cut)} ingested but cut short → failed/ {_cut_short_why(inbox, cut)}"
 
 
 @contextmanager
