@@ -190,7 +190,7 @@ def test_a_total_below_zero_reads_as_a_credit_balance() -> None:
     assert csv_rows[-1][0] == "本期结余" and csv_rows[-1][9] == "-0.60"  # the row still sums the rows above it
     assert sum(Decimal(r[9]) for r in csv_rows[1:-1]) == Decimal("-0.60")
     html = statement_html(zh)
-    assert "本期应付" not in html and "<tr><th>本期结余</th><td>0.60 CNY</td></tr>" in html
+    assert "本期应付" not in html and "<tr><th>本期结余</th><td>0.60 元</td></tr>" in html
     en = statement_html(build_statement(b, run.billed, catalog=CATALOG, language="en"))
     assert "Total due" not in en and "<tr><th>Credit balance</th><td>0.60 CNY</td></tr>" in en
     a = run.bill_for(A)

@@ -108,8 +108,9 @@ def welcome_findings(
 # ---- the welcome notice ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class WelcomePrices:
-    """What roaming costs in ``country`` (its roaming zone ``zone``) under ``plan_id``: ``voice`` per minute,
-    ``sms`` per message, ``data`` per MiB and ``data_daily_cap`` (None: not priced by the plan there, or no cap)."""
+    """What roaming costs in ``country`` (its roaming zone ``zone``) under ``plan_id``: ``voice`` per minute
+    made, ``sms`` per message sent, ``data`` per MiB and ``data_daily_cap``; ``voice_in`` per minute answered and
+    ``sms_in`` per message received (0: free; None: not priced by the plan there, or no cap)."""
 
     country: str
     zone: str
@@ -119,6 +120,8 @@ class WelcomePrices:
     sms: Decimal | None
     data: Decimal | None
     data_daily_cap: Decimal | None
+    voice_in: Decimal | None = None
+    sms_in: Decimal | None = None
 
 
 _PER = {"voice": 60, "sms": 1, "data": 1024 * 1024}  # a minute, a message, a MiB in base units
@@ -131,8 +134,8 @@ def _unit_price(rate: Rate, per: int) -> Decimal:
 
 
 def welcome_prices(catalog: Catalog, plan_id: str, country: str) -> WelcomePrices | None:
-    """The roaming prices of ``country`` for ``plan_id`` (outgoing calls, SMS, data), from the catalog; None when
-    the country is at home, no roaming zone prices it, or the plan is unknown."""
+    """The roaming prices of ``country`` for ``plan_id`` (calls made and answered, SMS sent and received, data),
+    from the catalog; None when the country is at home, no roaming zone prices it, or the plan is unknown."""
     from fairtel.core.errors import NotFoundError
 
     try:
@@ -145,15 +148,19 @@ def welcome_prices(catalog: Catalog, plan_id: str, country: str) -> WelcomePrice
     prices: dict[str, Decimal | None] = {}
     cap: Decimal | None = None
     for kind, per in _PER.items():
-        rule = plan.rule_for(kind, "out", None, zone.id) or plan.rule_for(kind, None, None, zone.id)
-        if rule is None or rule.rate is None:
-            prices[kind] = Decimal(0) if rule is not None and rule.free else None
-            continue
-        prices[kind] = _unit_price(catalog.rate(rule.rate), per)
-        if kind == "data":
-            cap = rule.daily_cap
+        # answering a call or receiving an SMS abroad is priced by its own rule (often the same one as making it)
+        for direction in (("out", "in") if kind in ("voice", "sms") else ("out",)):
+            key = kind if direction == "out" else f"{kind}_in"
+            rule = plan.rule_for(kind, direction, None, zone.id) or plan.rule_for(kind, None, None, zone.id)
+            if rule is None or rule.rate is None:
+                prices[key] = Decimal(0) if rule is not None and rule.free else None
+                continue
+            prices[key] = _unit_price(catalog.rate(rule.rate), per)
+            if kind == "data":
+                cap = rule.daily_cap
     return WelcomePrices(country.strip().upper(), zone.id, {"zh": zone.name.zh, "en": zone.name.en},
-                         catalog.operator.currency, prices["voice"], prices["sms"], prices["data"], cap)
+                         catalog.operator.currency, prices["voice"], prices["sms"], prices["data"], cap,
+                         voice_in=prices["voice_in"], sms_in=prices["sms_in"])
 
 
 _CURRENCY_ZH = {"CNY": "元"}
@@ -164,20 +171,53 @@ def _money(amount: Decimal, currency: str, language: str) -> str:
     return f"{m.amount}{_CURRENCY_ZH.get(currency, currency)}" if language == "zh" else f"{m.amount} {currency}"
 
 
+def _made_and_received(made: Decimal | None, received: Decimal | None, unit: tuple[str, str], words: dict[str, str],
+                        currency: str, language: str) -> str | None:
+    """One price line for calls (or SMS): made and received at one price, or each at its own, or received free.
+    ``words``: zh_both, zh_made, zh_received, en_both, en_made, en_received (the labels)."""
+    zh = language == "zh"
+    per = unit[0] if zh else unit[1]
+
+    def priced(label: str, amount: Decimal) -> str:
+        money = _money(amount, currency, language)
+        return f"{label}{money}/{per}" if zh else f"{label} {money}/{per}"
+
+    lang = "zh" if zh else "en"
+    if made is None and received is None:
+        return None
+    if made is None:
+        assert received is not None
+        return priced(words[f"{lang}_received"], received) if received else None
+    if received is not None and received == made and made:
+        return priced(words[f"{lang}_both"], made)
+    line = priced(words[f"{lang}_made"], made)
+    if received is None:
+        return line
+    if not received:
+        return f"{line}（{words['zh_received']}免费）" if zh else f"{line} ({words['en_received'].lower()} free)"
+    return f"{line}，{priced(words['zh_received'], received)}" if zh else f"{line}, {priced(words['en_received'].lower(), received)}"
+
+
+_VOICE_WORDS = {"zh_both": "拨打及接听电话", "zh_made": "拨打电话", "zh_received": "接听电话",
+                "en_both": "Calls made and answered", "en_made": "Calls made", "en_received": "Calls answered"}
+_SMS_WORDS = {"zh_both": "发送及接收短信", "zh_made": "发短信", "zh_received": "接收",
+              "en_both": "SMS sent and received", "en_made": "SMS sent", "en_received": "Received"}
+
+
 def welcome_text(prices: WelcomePrices, *, language: str, sender: str) -> str:
-    """The welcome SMS (zh or en): the country, then each price the plan has there."""
+    """The welcome SMS (zh or en): the country, then each price the plan has there. Calls are priced as made
+    and as answered (answering a call abroad is usually charged too), SMS as sent and as received."""
     zh = language == "zh"
     parts: list[str] = []
-    for kind, zh_unit, en_unit in (("voice", "分钟", "min"), ("sms", "条", "SMS"), ("data", "MB", "MB")):
-        value = getattr(prices, kind)
-        if value is None:
-            continue
-        money = _money(value, prices.currency, language)
-        label = {"voice": ("拨打电话", "Calls"), "sms": ("短信", "SMS"), "data": ("上网", "Data")}[kind]
-        parts.append(f"{label[0]}{money}/{zh_unit}" if zh else f"{label[1]} {money}/{en_unit}")
+    voice = _made_and_received(prices.voice, prices.voice_in, ("分钟", "min"), _VOICE_WORDS, prices.currency, language)
+    sms = _made_and_received(prices.sms, prices.sms_in, ("条", "SMS"), _SMS_WORDS, prices.currency, language)
+    parts.extend(p for p in (voice, sms) if p is not None)
+    if prices.data is not None:
+        money = _money(prices.data, prices.currency, language)
+        parts.append(f"上网{money}/MB" if zh else f"Data {money}/MB")
     if prices.data_daily_cap is not None:
         cap = _money(prices.data_daily_cap, prices.currency, language)
-        parts.append(f"上网每日最多收取{cap}" if zh else f"data charged at most {cap} a day")
+        parts.append(f"每日上网费用最高{cap}" if zh else f"data charged at most {cap} a day")
     zone = prices.zone_name["zh" if zh else "en"]
     country = country_name(prices.country, "zh" if zh else "en")  # 日本 / Japan, not JP
     if zh:

@@ -25,7 +25,7 @@ from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
 from fairtel.core.time import zone
-from fairtel.privacy import mask_msisdn
+from fairtel.privacy import HOME_COUNTRY_CODE, mask_msisdn
 from fairtel.rating import HoldReason
 from fairtel.rating._countries import country_name
 from fairtel.rating._explain import VERDICT_WORDS
@@ -263,10 +263,13 @@ def line_text(
     allowance_id: str | None = None,
     zone_id: str | None = None,
     roaming_country: str | None = None,
+    direction: str | None = None,
 ) -> str:
     """What a bill line (or a rated line) is, in the reader's language, from the catalog's names of its plan,
     rule, allowance, zone or offer: ``国内主叫（套餐内国内主叫 300 分钟）`` / ``Domestic calls (allowance: Domestic
-    calls included, 300 min)``. ``description`` is the line's stored text (billing writes it in English); an
+    calls included, 300 min)``. A roaming line says where the subscriber was and, for a call or SMS, what it was
+    (``direction``: out, in) and where it went: ``港澳台漫游通话 · 漫游（中国香港） · 拨打内地号码`` / ``… · roaming (Hong
+    Kong) · to mainland numbers``. ``description`` is the line's stored text (billing writes it in English); an
     adjustment's reason is worded from its code and parameters when stored so (rerate entries), else taken as
     stored."""
     lang = _language(language)
@@ -294,12 +297,18 @@ def line_text(
                   else refund_reason_in(reason, lang))
         return f"{t.get(what, what)}{'：' if lang == Language.ZH else ': '}{reason}"
     text = _named(catalog, "rule", rule_id, lang) if rule_id else t.get(kind, kind)
-    zone_name = _zone_name(catalog, zone_id, lang)
-    if zone_name and zone_name not in text:
-        text = f"{text} · {zone_name}"
     if roaming_country:
+        # where the subscriber was, then where the call or SMS went: a destination zone's bare name after a roaming
+        # charge (国内) would read as the charge's own place, the opposite of why it costs money
         country = country_name(roaming_country, lang)
         text = f"{text} · {t['roaming']}（{country}）" if lang == Language.ZH else f"{text} · {t['roaming']} ({country})"
+        went = _roaming_destination(catalog, kind, direction, zone_id, lang)
+        if went:
+            text = f"{text} · {went}"
+    else:
+        zone_name = _zone_name(catalog, zone_id, lang)
+        if zone_name and zone_name not in text:
+            text = f"{text} · {zone_name}"
     if allowance_id is None:
         found = _ALLOWANCE_IN_TEXT.search(description)
         allowance_id = found.group(1) if found else None
@@ -307,6 +316,42 @@ def line_text(
         allowance = _named(catalog, "allowance", allowance_id, lang)
         text = with_note(text, allowance if lang == Language.ZH else f"{t['allowance'].lower()}: {allowance}", lang)
     return text
+
+
+_ROAMING_WENT = {  # (kind, direction): zh and en words, {zone} where the call or SMS went
+    ("voice", "out"): ("拨打{zone}号码", "to {zone}"),
+    ("voice", "in"): ("接听", "answered"),
+    ("sms", "out"): ("发往{zone}号码", "to {zone}"),
+}
+_HOME_ZONE_WORDS = {"CN": ("内地", "mainland numbers")}  # the operator's own country's zone, as roaming words name it
+
+
+def _roaming_destination(catalog: Catalog, kind: str, direction: str | None, zone_id: str | None, language: str) -> str:
+    """What a call or SMS made while roaming was and where it went, in words (``_ROAMING_WENT``): the zone of the
+    operator's own country named as its subscribers abroad name it (内地 / mainland numbers), another zone by its
+    name; nothing for data, a received SMS, or a direction not known."""
+    words = _ROAMING_WENT.get((str(kind), str(direction or "")))
+    if words is None:
+        return ""
+    zh = language == Language.ZH
+    said = words[0] if zh else words[1]
+    if "{zone}" not in said:
+        return said
+    if not zone_id:
+        return ""
+    home = _HOME_ZONE_WORDS.get(catalog.home_country or "")
+    if home is not None and zone_id == _home_zone(catalog):
+        return said.format(zone=home[0]) if zh else said.format(zone=home[1])
+    return said.format(zone=_zone_name(catalog, zone_id, language))
+
+
+def _home_zone(catalog: Catalog) -> str | None:
+    """The destination zone of a mobile number of the operator's own country (mainland China's numbering: its
+    calling code, then 11 digits), if the catalog has one."""
+    try:
+        return catalog.zone_for(f"{HOME_COUNTRY_CODE}13800000000").id
+    except Exception:
+        return None
 
 
 _ZH_NOTED = re.compile(r"^(.*\S)\s*（([^（）]*)）$")
@@ -380,7 +425,7 @@ def build_statement(
         peer = row["_peer"] if row["kind"] != LineKind.DATA else None
         direction = row["direction"] if row["kind"] in (LineKind.VOICE, LineKind.SMS) else None
         text = line_text(row["kind"], rule_id=row["rule_id"], catalog=catalog, language=lang,
-                         zone_id=row["zone"], roaming_country=row["roaming_country"])
+                         zone_id=row["zone"], roaming_country=row["roaming_country"], direction=direction)
         reason = (str(row.get("verdict") or "") or None) if section == _HELD else None
         if section == _HELD:
             text = with_note(text, _hold_words(reason, lang)[0], lang)
@@ -478,6 +523,14 @@ def _refused_rows(rated: pl.DataFrame | None, bill: Bill, billed: pl.DataFrame) 
     frame = frame.unique(["source", "record_id"], keep="first", maintain_order=True)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("_peer"), pl.col("amount_minor").fill_null(0))
     return frame.sort("started_at", "source", "record_id", nulls_last=True).to_dicts()
+
+
+_CURRENCY_ZH = {"CNY": "元"}  # as explanations, the assistant and the SMS name it; other currencies by their code
+
+
+def _currency_word(currency: str, language: str) -> str:
+    """How an amount's currency is named to the reader: 元 in Chinese for CNY, else the ISO code."""
+    return _CURRENCY_ZH.get(currency, currency) if language == Language.ZH else currency
 
 
 def _money(minor: int, currency: str) -> str:
@@ -587,8 +640,9 @@ def statement_html(st: Statement) -> str:
         del cells[COLUMNS.index("currency")]
         cls = ' class="credit"' if line.amount_minor < 0 else ""
         rows.append(f"<tr{cls}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    cur = _currency_word(b.currency, st.language)
     totals = "".join(
-        f"<tr><th>{escape(label)}</th><td>{escape(_money(v, b.currency))} {escape(b.currency)}</td></tr>" for label, v in _totals(st)
+        f"<tr><th>{escape(label)}</th><td>{escape(_money(v, b.currency))} {escape(cur)}</td></tr>" for label, v in _totals(st)
     )
     meta = [(t["msisdn"], b.msisdn), (t["period"], b.period), (t["plan"], st.plan_name or ""), (t["bill_id"], b.bill_id),
             (t["issued_at"], issued_text(st))]
@@ -619,7 +673,7 @@ def _held_html(st: Statement, head: str) -> str:
         cells = _cells(st, line)
         del cells[COLUMNS.index("currency")]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    total = f"{escape(_money(st.held_minor, st.bill.currency))} {escape(st.bill.currency)}"
+    total = f"{escape(_money(st.held_minor, st.bill.currency))} {escape(_currency_word(st.bill.currency, st.language))}"
     return (f"<h2>{escape(t['held'])}</h2><p>{escape(held_note(st))}</p>"
             f"<table class=\"held\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<table class=\"held-total\"><tr><th>{escape(t['held_total'])}</th><td>{total}</td></tr></table>")

@@ -96,10 +96,10 @@ _T: dict[str, tuple[str, str]] = {
     "charge_row": ("  {n}. {when} {what} {amount}", "  {n}. {when} {what} {amount}"),
     "charge_more": ("  ……共 {count} 笔，以上是金额最大的 {shown} 笔。", "  ... {count} in all; these are the {shown} largest."),
     "charge_vas_consented": (
-        "{when} 的 {amount} 是增值业务“{offer}”的费用（订购号 {sub}）。您于 {confirmed} 确认订购，"
+        "{when} 的 {amount} 是增值业务“{offer}”的费用（订购号 {sub}）。订购记录显示您于 {confirmed} 通过短信二次确认订购，"
         "扣费时订购有效，当前状态：{state}。",
-        "The {amount} on {when} is for the value-added service \"{offer}\" (subscription {sub}). You "
-        "confirmed it on {confirmed}, so it was chargeable; its state now: {state}.",
+        "The {amount} on {when} is for the value-added service \"{offer}\" (subscription {sub}). The records show "
+        "you confirmed it with the code sent by SMS on {confirmed}, so it was chargeable; its state now: {state}.",
     ),
     "charge_vas_cancel_hint": ("如需退订，可以对我说“退订{offer}”。", " To stop it, say \"cancel {offer}\"."),
     "charge_vas_consented_refunded": (

@@ -223,6 +223,10 @@ class Explanation:
     refunds: tuple[Refund, ...] = ()  # refunds posted for the record since, oldest first
     # the record is a call back to a one-ring (Wangiri) scam number, whose subscriber was warned (``fraud detect``)
     wangiri_caller: str | None = None
+    # a value-added charge whose confirmation charge assurance holds in doubt: the kind of the open finding naming the
+    # record (``machine_speed_confirmation``: confirmed too fast to be a person's), as a caller that reads findings
+    # says (this layer reads none); the charge is then told as under review, never as a confirmed order
+    consent_review: str | None = None
 
     @property
     def held(self) -> str | None:
@@ -271,6 +275,7 @@ def explain(
     refunds: Iterable[Refund] = (),
     current: Catalog | None = None,
     repriced: pl.DataFrame | None = None,
+    consent_review: str | None = None,
 ) -> Explanation:
     """The chain behind a record's rated lines. ``rated`` may hold other records; only this one's are read: rated
     lines (``RATED_COLUMNS``), or the lines a bill was issued from (billing's snapshot, which keeps fewer columns:
@@ -284,7 +289,9 @@ def explain(
     ``earlier_tariff``, the home's catalog now: the explanation then says the tariff has changed only where what
     priced this record did (its rule, the rule's rate, the allowances it may draw on: ``tariff_changes``), and what.
     ``repriced``: the record's lines as a rerate priced them since (the lake's rated lines, when they are not the bill's),
-    explained with ``current`` (else ``catalog``) and told after the correction, which says what made the new amount."""
+    explained with ``current`` (else ``catalog``) and told after the correction, which says what made the new amount.
+    ``consent_review``: the kind of an open charge-assurance finding about the record's confirmation (the caller reads
+    the findings; ``Explanation.consent_review``)."""
     corrections = tuple(corrections)
     again: tuple[ExplainedLine, ...] = ()
     mine = rated.filter(pl.col("record_id") == record_id)
@@ -383,7 +390,7 @@ def explain(
         corrections=tuple(corrections), catalog_version=catalog.version, catalog_version_id=catalog_version_id,
         earlier_tariff=earlier_tariff, refunds=tuple(with_share(r, record_id, _charged_now(rows, corrections)) for r in refunds),
         tariff_changes=() if current is None or not earlier_tariff else tariff_changes(rows, catalog, current),
-        tariff_compared=current is not None and earlier_tariff, repriced=again,
+        tariff_compared=current is not None and earlier_tariff, repriced=again, consent_review=consent_review,
     )
 
 
@@ -628,6 +635,27 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
     "no_gate": ("未核对订购记录，不计费", "no consent ledger to check against: not billed"),
     "not_checked": ("未核对订购记录", "consent not checked"),
 }
+# a confirmed order charge assurance holds in doubt (the kind of its open finding, ``Explanation.consent_review``), in
+# the operators' words: the order's second confirmation (二次确认) is suspected not the subscriber's own, the charge is
+# under review. A kind not listed here is said in the general words (``CONSENT_REVIEW_OTHER``).
+CONSENT_REVIEW_WORDS: dict[str, tuple[str, str]] = {
+    "machine_speed_confirmation": (
+        "订购的二次确认疑似非本人操作（确认过快），该笔费用正在核查，经核实非本人操作将予退还",
+        "the order's confirmation is suspected not to be the subscriber's own (confirmed too fast for a person); "
+        "the charge is under review and will be refunded if so"),
+}
+CONSENT_REVIEW_OTHER: tuple[str, str] = (
+    "订购的二次确认存疑，该笔费用正在核查，经核实非本人操作将予退还",
+    "the order's confirmation is in doubt; the charge is under review and will be refunded if it was not the "
+    "subscriber's own")
+
+
+def consent_review_words(kind: str, language: str) -> str:
+    """What a confirmed order held in doubt by charge assurance (an open finding of ``kind``) is told as."""
+    zh, en = CONSENT_REVIEW_WORDS.get(kind, CONSENT_REVIEW_OTHER)
+    return zh if language == "zh" else en
+
+
 # why usage is held off the bill (``rating._vas.USAGE_HOLDS`` codes, in words)
 HELD_WORDS: dict[str, tuple[str, str]] = {
     "line_suspended": ("暂缓计费：本话单发生在号码停机之后，已计价但未计入账单，经核实确为本人使用后才会收取",
@@ -788,6 +816,8 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
             why = refund_reason_in(e.refunds[-1].reason, "zh" if zh else "en")
             verdict = (f"计费时按{verdict}计费，其后查明为{why}，已退款" if zh
                        else f"billed as {verdict} when rated; since found to be {why}, refunded")
+        elif e.consent_review and ln.verdict == "consented":  # not told as confirmed while its confirmation is in doubt
+            verdict = consent_review_words(e.consent_review, "zh" if zh else "en")
         amount = _money(ln.amount, cur, zh)
         # the verdict "no subscription" says it already: not said twice
         said = ln.subscription_id is None and ln.verdict == "no_subscription"

@@ -1047,6 +1047,7 @@ def explain_stored(
     candidates: list[tuple[Callable[[], Catalog], int | None]] = []
     corrections: list[Correction] = []
     refunds: list[Refund] = []
+    review: str | None = None
     current_id = None
     if mine.height and mine["source"].n_unique() == 1:  # else ``explain`` says what is wrong
         first = mine.row(0, named=True)
@@ -1071,6 +1072,7 @@ def explain_stored(
                 for e in mine_entries
             ]
             refunds = record_refunds(conn, first["msisdn"], record_id, source=first["source"], period=first["period"])
+            review = consent_review(conn, first["msisdn"], record_id)
         if text is not None:
             billed = parse_catalog(text, file=f"<stored catalog version {billed_id}>")[0]
             if billed is not None:
@@ -1095,12 +1097,27 @@ def explain_stored(
         e = explain(record_id, rated=rated, catalog=load(), usage=usage, source=source, corrections=corrections,
                     catalog_version_id=version_id, refunds=refunds, earlier_tariff=earlier,
                     current=catalog_now() if earlier or (repriced is not None and corrections) else None,
-                    repriced=repriced)
+                    repriced=repriced, consent_review=review)
         found = found or e
         if e.agrees:
             return e
     assert found is not None
     return found
+
+
+# the findings that put an order's confirmation in doubt while open or confirmed (not yet resolved or dismissed)
+_CONSENT_DOUBTS = ("machine_speed_confirmation", "replayed_evidence")
+
+
+def consent_review(conn: Connection, msisdn: str, record_id: str) -> str | None:
+    """The kind of an open or confirmed charge-assurance finding that holds the confirmation behind ``record_id``
+    (a value-added charge of ``msisdn``) in doubt, or None: ``explain`` then tells the charge as under review, not as
+    a confirmed order."""
+    f = table_of(Finding)
+    rows = conn.execute(select(f.c.kind, f.c.record_ids).where(
+        (f.c.msisdn == msisdn) & f.c.kind.in_(_CONSENT_DOUBTS) & f.c.status.in_(("open", "confirmed")))
+        .order_by(f.c.detected_at, f.c.finding_id)).all()
+    return next((r.kind for r in rows if record_id in (r.record_ids or [])), None)
 
 
 _REFUNDED_BEFORE = re.compile(r"refunded before: (\S+?)\)?$")
