@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from fairtel.cli._context import app_for
-from fairtel.cli._ui import console, fail, print_json
+from fairtel.cli._ui import console, err_console, fail, print_json
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 
@@ -47,6 +47,18 @@ def _show(summary: dict[str, Any], *, applied: bool) -> None:
     kept = [f"{table} {k['rows']}" for table, k in summary["kept"].items() if k["rows"]]
     if kept:
         console.print(f"kept (billing, legal or append-only): {', '.join(kept)}", highlight=False)
+
+
+def _scrub_log(engine: Any) -> None:
+    """The erased words out of SQLite's write-ahead log too (``store._engine.sqlite_checkpoint``), not only out of
+    the database file (``secure_delete`` zeroes them there); a reader holding the log past the busy timeout is said
+    on stderr, the log being emptied by the next checkpoint."""
+    from fairtel.store._engine import sqlite_checkpoint
+
+    if sqlite_checkpoint(engine) is False:
+        err_console.print("note: another connection held the database's write-ahead log; the erased words leave it "
+                          "at its next checkpoint (run the same `fairtel privacy erase --apply` again, or stop the server, to force one)",
+                          highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -123,6 +135,7 @@ def register(app: typer.Typer) -> None:
                                                           f"authorised by {(by or '').strip()}")
                                 apply_in_database(conn, planned)
                         done = apply_in_files(planned)
+                        _scrub_log(fapp.db)  # also when nothing was left: a run that found the log held empties it
                     summary = planned.summary()
                     summary["applied"] = {"outbox_messages": done["outbox"], "retention_list_rows": done["retention_list"],
                                           "audit_request_id": request_id}

@@ -90,16 +90,120 @@ def address_in_use(host: str, port: int) -> str | None:
     return None
 
 
+ACCESS_LOGGER = "fairtel.access"  # one JSON object per line: each request answered, each unexpected error
+UNMATCHED = "unmatched"  # the route of a request no route took: its path (which may hold a number) is never logged
+
+
 def log_config(level: str) -> dict[str, Any]:
     """Uvicorn's logging, with fairtel's own loggers written beside its lines (each worker process applies it): a
-    database lost while serving, and found back, is said in the server's log, not only in the 503s answered."""
+    database lost while serving, and found back, is said in the server's log, not only in the 503s answered. The
+    access log (``ACCESS_LOGGER``, written by ``AccessLog``) goes to stderr as it is, one JSON object a line."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["fairtel"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    config["formatters"]["fairtel_json"] = {"format": "%(message)s"}
+    config["handlers"]["fairtel_json"] = {"formatter": "fairtel_json", "class": "logging.StreamHandler",
+                                          "stream": "ext://sys.stderr"}
+    config["loggers"][ACCESS_LOGGER] = {"handlers": ["fairtel_json"], "level": level.upper(), "propagate": False}
     return config
+
+
+def redact(text: str) -> str:
+    """``text`` with every phone, ID-card or bank-card number in it masked (``fairtel.privacy.mask_msisdn``): for
+    an error's words and traceback, which may quote a value (a statement's parameters never: the engines hide them)."""
+    from fairtel.privacy import mask_msisdn, replace_numbers
+
+    return replace_numbers(text, mask_msisdn)
+
+
+class AccessLog:
+    """Pure ASGI, outermost: one line per request answered in ``ACCESS_LOGGER`` at INFO, a JSON object with the
+    instant (``ts``, UTC), ``method``, the template of the route that took it (``route``: ``/api/v1/bills/{period}``,
+    ``UNMATCHED`` when none did; never the path itself nor its query, which may hold numbers), ``status``, the
+    duration (``ms``) and ``request_id`` (the answer's ``X-Request-ID``, as the access audit records it). An error
+    the application did not answer itself is logged here at ERROR, with the request id and its traceback, numbers
+    masked (``redact``), and not again by the server: the client had its 500 already (given here when nothing was
+    answered yet). The answer without an ``X-Request-ID`` (a 500 the server's error handler wrote) gets the id."""
+
+    def __init__(self, app: Any, logger: Any = None) -> None:
+        import logging
+
+        self.app = app
+        self.log = logger if logger is not None else logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import time
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status, request_id, started, finished = 500, None, False, False
+
+        async def noting(message: Any) -> None:
+            nonlocal status, request_id, started, finished
+            if message["type"] == "http.response.start":
+                started, status = True, int(message["status"])
+                headers = list(message.get("headers", []))
+                request_id = next((v.decode("latin-1") for k, v in headers if k.lower() == b"x-request-id"), None)
+                if request_id is None and (request_id := self._state_id(scope)) is not None:
+                    message["headers"] = [*headers, (b"x-request-id", request_id.encode("latin-1"))]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        except Exception as exc:  # the application's own 500 was answered (Starlette re-raises it to be logged)
+            self._failed(scope, request_id or self._state_id(scope), exc)
+            if not started:
+                await send({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"),
+                    *([(b"x-request-id", request_id.encode("latin-1"))] if request_id else [])]})
+                await send({"type": "http.response.body", "body": b'{"error":{"code":"internal_error",'
+                            b'"message":"an unexpected error; it has been logged"}}'})
+                status = 500
+            elif not finished:
+                raise  # half an answer: the server ends the connection
+        finally:
+            if self.log.isEnabledFor(20):  # INFO
+                self.log.info(self._line("request", scope, request_id or self._state_id(scope), status=status,
+                                         ms=round((time.perf_counter() - began) * 1000, 1)))
+
+    @staticmethod
+    def _state_id(scope: Any) -> str | None:
+        state = scope.get("state")
+        found = state.get("request_id") if isinstance(state, dict) else None
+        return found if isinstance(found, str) else None
+
+    @staticmethod
+    def _line(event: str, scope: Any, request_id: str | None, **fields: Any) -> str:
+        import json
+        from datetime import UTC, datetime
+
+        route = getattr(scope.get("route"), "path", None)
+        return json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event,
+                           "method": scope.get("method", "GET"),
+                           "route": route if isinstance(route, str) and route else UNMATCHED,
+                           **fields, "request_id": request_id}, ensure_ascii=False, separators=(",", ":"))
+
+    def _failed(self, scope: Any, request_id: str | None, exc: BaseException) -> None:
+        import traceback
+
+        first = (str(exc).splitlines() or [""])[0]
+        self.log.error(self._line("unexpected_error", scope, request_id, error=type(exc).__name__,
+                                  message=redact(first)[:500],
+                                  traceback=redact("".join(traceback.format_exception(exc)))))
+
+
+def logged_from_environment() -> Any:
+    """``fairtel.web._factory.from_environment`` behind ``AccessLog``: each worker process's application."""
+    from fairtel.web._factory import from_environment
+
+    return AccessLog(from_environment())
 
 
 def announce_when_serving(
@@ -174,7 +278,7 @@ def register(app: typer.Typer) -> None:
                 web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context, progress=say)
                 say("starting the server")
                 watcher.start()
-                uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
+                uvicorn.run(AccessLog(web), host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
                             log_config=log_config(settings.log_level), proxy_headers=forwarded, forwarded_allow_ips=proxies)
             else:  # each process builds its own application from the environment
                 import os
@@ -184,13 +288,16 @@ def register(app: typer.Typer) -> None:
                 say(f"starting {workers} server processes: each loads the API, the console and the assistant")
                 watcher.start()
                 uvicorn.run(
-                    "fairtel.web._factory:from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
+                    "fairtel.cli._serve:logged_from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
                     log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
                     log_config=log_config(settings.log_level),
                     proxy_headers=forwarded, forwarded_allow_ips=proxies,
                 )
         finally:
             serving.set()  # stopped (or never started): nothing more to announce
+            # the database's connections closed: SQLite's write-ahead log, old pages of erased words in it, is
+            # checkpointed and removed by the last one
+            context.close()
 
     users = typer.Typer(help="Logins for people and API keys for systems.", no_args_is_help=True)
 

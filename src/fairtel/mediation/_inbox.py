@@ -89,7 +89,10 @@ def _file_away(path: Path, rep: FileReport, done: Path, failed: Path, prev: File
         why_moved = f"{MOVED_TO_FAILED}: {why}"
         rep.message = f"{rep.message}; {why_moved}" if rep.message else why_moved
     moved = _move(path, failed)
-    moved.with_name(moved.name + ".error.txt").write_text(why + "\n", encoding="utf-8")
+    error = moved.with_name(moved.name + ".error.txt")
+    error.write_text(why + "\n", encoding="utf-8")
+    with suppress(OSError):
+        os.chmod(error, 0o600)  # it may quote the file's lines
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -122,6 +125,10 @@ def _move(path: Path, target_dir: Path) -> Path:
             f"from {path.parent}", details={"file": str(path)}) from None
     except OSError as exc:
         raise _unwritable(target_dir, exc) from None
+    # raw usage (every subscriber's number) kept in done/ or failed/: readable by the watch's owner only, as the home's
+    # own files are, whatever mode the feed dropped it with
+    with suppress(OSError):
+        os.chmod(target, 0o600)
     fd = os.open(target_dir, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -25,7 +25,14 @@ bills and bill lines, the adjustments (billing and tax duty); the usage and rate
 rejects files, the consent events and the decided fraud cases until retention removes them (disputes, consent proof,
 fraud prevention); the ledgers the database keeps append-only (migration 0021: ``adjustments``, ``loyalty_points``,
 ``subscriber_plans``, ``line_status_history``, ``complaint_events`` (their notes too), ``roaming_caps``,
-``marketing_preferences``: an opt-out stays honoured); the access audit (its subjects are pseudonyms). The
+``marketing_preferences``: an opt-out stays honoured); the access audit (its subjects are pseudonyms). An agent's
+note on a complaint (``complaint_events.note``) is free text, stored as typed: a name or number written there stays,
+as the database refuses any UPDATE of the ledger (0021) and an erasure able to rewrite it would leave the ledger
+rewritable by the application's account. The raw usage files a watch filed in its inbox's ``done/`` and
+``failed/`` are outside the home, unknown to it: ``fairtel retention apply --inbox`` removes them after
+``rejects_days``. On SQLite the erased words leave the files too: connections zero what they delete
+(``secure_delete``) and the command checkpoints the write-ahead log after the apply
+(``store._engine.sqlite_checkpoint``). The
 conversation log (``<home>/care/turns-*.jsonl``) keeps neither text nor number: nothing of the line is in it.
 
 Usage is unbilled only when a bill may still charge it: a value-added charge the consent gate refused (no
@@ -109,7 +116,7 @@ KEPT: dict[str, str] = {
     "bill_lines": "lines of the issued bills: billing and tax duty",
     "adjustments": "billing duty; append-only (0021)",
     "consent_events": "consent proof of charged services, until retention removes them",
-    "complaint_events": "a complaint's history, notes included; append-only (0021)",
+    "complaint_events": "a complaint's history, agents' notes as typed included; append-only (0021)",
     "marketing_preferences": "an opt-out stays honoured; append-only (0021)",
     "loyalty_points": "append-only (0021)",
     "subscriber_plans": "append-only (0021)",

@@ -11,6 +11,11 @@ Four kinds, each with its own period (``Settings.retention``, docs/operations.md
   consent gate refused is in no snapshot either, but no bill will ever charge it (``never_billable``): it goes with
   its period like a billed record (the line's matter open, an assurance finding say, keeps it);
 - **rejects**: mediation's rejects files (the original records it refused) written more than ``rejects_days`` ago;
+- **filed inbox files**: the files a ``fairtel watch`` of an inbox named to the run (``inboxes``) filed in its
+  ``done/`` and ``failed/`` (the raw usage files as received, full numbers in them, and the ``.error.txt`` beside a
+  failed one) more than ``rejects_days`` ago, as the rejects: both are mediation's raw input, kept to correct and
+  resend a feed; the records themselves are in the lake (usage detail). An inbox is outside the home and the home
+  does not know it: each run names it, and it must be one a watch has taken (``INBOX/.fairtel-watch``);
 - **consent events** of the VAS subscriptions that ended more than ``consent_months`` ago
   (``fairtel.consent.archivable``), except those of a line with a matter open;
 - **conversations**: the summary (the conversation carried from the assistant) and the agents' notes of a
@@ -44,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -75,6 +81,8 @@ from fairtel.store._schema import (
 
 DETAIL_DATASETS = ("usage", "rated", "unrated")  # the usage detail of a period; ``billed``/``bills`` are the bill's
 REJECTS_SUFFIX = ".rejects.jsonl"
+INBOX_FILED = ("done", "failed")  # the subdirectories of an inbox a watch files its files in
+WATCHED_MARK = ".fairtel-watch"  # in an inbox a watch has taken (its lock, ``mediation._state.INBOX_LOCK``)
 CONVERSATION_REMOVED = "[conversation removed under the data retention policy]"
 COMPLAINT_REMOVED = "[complaint text removed under the data retention policy]"
 SNAPSHOT_DATASET = "billed"  # the bill run's snapshot: removed after ``billed_months``, never before the detail
@@ -182,6 +190,7 @@ class RetentionPlan:
     kept_fraud_cases: int = 0
     fraud_file: Path | None = None
     retention_list: tuple[Path, int, datetime] | None = None  # (file, rows, written at)
+    inbox_files: tuple[tuple[Path, datetime], ...] = ()  # (file in an inbox's done/ or failed/, filed at)
     _lines: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)  # period → lines kept
     # period → the held records released or written off then (``held_decisions``): no longer waiting for a bill
     _decided: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -197,7 +206,8 @@ class RetentionPlan:
     @property
     def empty(self) -> bool:
         return not (self.detail_records or self.rejects or self.consent or self.tickets or self.snapshot_records
-                    or self.complaints or self.surveys or self.outbox or self.fraud_cases or self.retention_list)
+                    or self.complaints or self.surveys or self.outbox or self.fraud_cases or self.retention_list
+                    or self.inbox_files)
 
     def summary(self) -> dict[str, Any]:
         """What the plan removes per kind, with counts and the oldest date; no number in it."""
@@ -261,6 +271,11 @@ class RetentionPlan:
                 "rows": self.retention_list[1] if self.retention_list else 0,
                 "written": self.retention_list[2].isoformat() if self.retention_list else None,
             },
+            "inbox_files": {
+                "files": len(self.inbox_files),
+                "inboxes": sorted({str(path.parent.parent) for path, _ in self.inbox_files}),
+                "oldest": min(at for _, at in self.inbox_files).isoformat() if self.inbox_files else None,
+            },
             "open_matters": {
                 "lines": len(self.open_matters),
                 "matters": sorted({m for ms in self.open_matters.values() for m in ms}),
@@ -301,6 +316,9 @@ class RetentionPlan:
         if self.retention_list:
             parts.append(f"the retention call list ({self.retention_list[1]} rows) older than "
                          f"{self.policy.retention_list_days} days")
+        if self.inbox_files:
+            parts.append(f"{len(self.inbox_files)} files an inbox's watch filed more than {self.policy.rejects_days} "
+                         f"days ago ({', '.join(sorted({str(p.parent.parent) for p, _ in self.inbox_files}))})")
         text = "removes " + "; ".join(parts) if parts else "removes nothing past its retention period"
         kept = sum(p.kept_records for p in self.detail)
         if kept:
@@ -434,10 +452,12 @@ def _kept_mask(table: pa.Table, kept: Collection[str], pending: pa.Array) -> pa.
 
 
 def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSettings, *, now: datetime,
-         timezone: str, home: Path | None = None) -> RetentionPlan:
+         timezone: str, home: Path | None = None, inboxes: Sequence[Path] = ()) -> RetentionPlan:
     """What retention removes at ``now`` (nothing is changed). The files of ``home`` (the outbox, the fraud cases,
-    the retention call list) are looked at when it is given."""
+    the retention call list) are looked at when it is given; the files filed in ``done/`` and ``failed/`` of each
+    of ``inboxes`` (``inbox_filed``)."""
     now = require_aware(now, "now")
+    filed = [f for inbox in inboxes for f in inbox_filed(inbox, policy, now=now)]
     matters = open_matters(conn)
     detail, waiting, lines, decided = _detail(conn, lake, policy, now=now, timezone=timezone, protected=matters)
     consent, events, kept_consent = _consent(conn, policy, now=now, protected=matters)
@@ -462,8 +482,44 @@ def plan(conn: Connection, lake: Lake, rejects_dir: Path, policy: RetentionSetti
         snapshot=tuple(_snapshot(lake, policy, now=now, timezone=timezone, protected=matters)),
         complaints=complaints, kept_complaints=kept_complaints, surveys=surveys, kept_surveys=kept_surveys,
         outbox=outbox, kept_outbox=kept_outbox, fraud_cases=fraud, kept_fraud_cases=kept_fraud,
-        fraud_file=fraud_file, retention_list=call_list,
+        fraud_file=fraud_file, retention_list=call_list, inbox_files=tuple(filed),
     )
+
+
+def _filed_at(st: os.stat_result) -> float:
+    """When a watch filed a file: the last change of its inode (a rename into ``done/`` makes one), never earlier
+    than its contents' last change. Its modification time alone is the file's as it arrived, which may be long
+    before (a feed resent with its original times)."""
+    return max(st.st_mtime, st.st_ctime)
+
+
+def inbox_filed(inbox: Path, policy: RetentionSettings, *, now: datetime) -> list[tuple[Path, datetime]]:
+    """The files a watch filed in ``inbox``'s ``done/`` and ``failed/`` more than ``rejects_days`` ago (regular files
+    only, hidden ones and links left alone), by name. ``InvalidInputError`` naming ``--inbox`` for a directory no
+    watch has taken (no ``WATCHED_MARK`` in it): its ``done/`` is nobody's to clear."""
+    from fairtel.core.errors import InvalidInputError, Problem
+
+    inbox = Path(inbox)
+    if not (inbox / WATCHED_MARK).is_dir():
+        raise InvalidInputError([Problem("command line", None, "--inbox",
+                                         f"{inbox} is not an inbox a `fairtel watch` has taken (no {WATCHED_MARK} in it)")],
+                                what="retention")
+    horizon = now.timestamp() - policy.rejects_days * 86400
+    out: list[tuple[Path, datetime]] = []
+    for sub in INBOX_FILED:
+        directory = inbox / sub
+        if directory.is_symlink() or not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith("."):
+                continue
+            st = path.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            at = _filed_at(st)
+            if at <= horizon:
+                out.append((path, datetime.fromtimestamp(at, UTC)))
+    return out
 
 
 def snapshot_horizon(now: datetime, policy: RetentionSettings) -> datetime:
@@ -761,8 +817,9 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
     retention removes (removed when none is left), under the period's rating lock, the usage detail first and the
     bill snapshot after it (a run cut short never leaves rated records without the snapshot that says they were
     billed); the rejects files and an old retention call list unlinked; the outbox and the fraud cases rewritten
-    without the messages and cases that go. Returns what was removed: ``records`` (lake detail), ``snapshot``
-    (lake ``billed`` records), ``rejects`` (files), ``outbox`` (messages), ``fraud_cases`` and ``retention_lists``."""
+    without the messages and cases that go; the files an inbox's watch filed unlinked. Returns what was removed:
+    ``records`` (lake detail), ``snapshot`` (lake ``billed`` records), ``rejects`` (files), ``outbox`` (messages),
+    ``fraud_cases``, ``retention_lists`` and ``inbox_files``."""
     from fairtel.core.commits import fsync_dir
 
     records = 0
@@ -835,5 +892,17 @@ def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
                 path.unlink()
                 fsync_dir(path.parent)
                 lists = 1
+    filed = 0
+    touched: set[Path] = set()
+    for path, _at in planned.inbox_files:
+        with contextlib.suppress(FileNotFoundError):
+            st = path.lstat()
+            horizon_ts = planned.now.timestamp() - planned.policy.rejects_days * 86400
+            if stat.S_ISREG(st.st_mode) and _filed_at(st) <= horizon_ts:  # not filed again since the plan
+                path.unlink()
+                filed += 1
+                touched.add(path.parent)
+    for directory in sorted(touched):
+        fsync_dir(directory)
     return {"records": records, "rejects": removed, "snapshot": snapshot, "outbox": messages,
-            "fraud_cases": cases, "retention_lists": lists}
+            "fraud_cases": cases, "retention_lists": lists, "inbox_files": filed}

@@ -47,7 +47,7 @@ if context.is_offline_mode():
         context.run_migrations()
 elif connection is not None:
     _run(connection)
-else:  # the `alembic` command line, with sqlalchemy.url set
-    with create_engine(config.get_main_option("sqlalchemy.url") or "").connect() as conn:
+else:  # the `alembic` command line, with sqlalchemy.url set; an error never shows the statement's parameters
+    with create_engine(config.get_main_option("sqlalchemy.url") or "", hide_parameters=True).connect() as conn:
         _run(conn)
         conn.commit()
