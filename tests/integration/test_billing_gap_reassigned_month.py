@@ -71,6 +71,9 @@ def test_the_new_holder_is_billed_on_their_own_plan(tmp_path: Path) -> None:
     assert bill["plan_id"] == "senior-19"
     lines = as_json(home, "bill", "--period", P, "--issue")
     assert lines["bills"] == 1
+    # the operator is told the earlier holder's part of March is on no bill
+    assert any(n.startswith("1 line(s) activated again during 2026-03 after an earlier holding") and A in n
+               for n in lines["notes"]), lines["notes"]
     statement = invoke(home, "bill", "statement", A, "--period", P, "--lang", "en").stdout
     assert "senior-19/" in statement and "basic-39" not in statement
     assert "7.35" in statement
@@ -171,3 +174,18 @@ def test_a_credit_of_the_earlier_holders_bill_posted_after_the_hand_over_is_not_
     run = as_json(home, "bill", "--period", P, "--issue")
     assert run["adjustments_carried"] == 0 and Decimal(run["total"]) == Decimal("0.57")
     assert any("adj_goodwill_feb" in n for n in run["notes"])
+
+
+def test_a_line_first_activated_during_the_period_is_not_said_to_have_changed_hands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    app = bootstrap(load_settings(home=home))
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + f"{A},c1,payg,2026-03-20T12:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    with app.db.begin() as conn:
+        store_catalog(conn, TEXT)
+        assert import_subscribers(conn, first).accepted == 1
+    app.lake.write("usage", P, pa.Table.from_pylist([_call("theirs", 25, 3)], schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    app.close()
+    run = as_json(home, "bill", "--period", P)
+    assert run["bills"] == 1 and not any("earlier holding" in n for n in run["notes"])

@@ -692,6 +692,19 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
         "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
     }
+    billed = {b.msisdn for b in run.bills}
+    activated = {a.msisdn: a.activated_at for a in accounts if a.msisdn in billed and per.start < a.activated_at < per.end}
+    if activated:
+        from fairtel.store import handed_over
+
+        with app.db.connect() as conn:
+            again = handed_over(conn, activated)
+        if again:
+            out["notes"].append(
+                f"{len(again)} line(s) activated again during {per.key} after an earlier holding (a number closed and "
+                f"given to a new holder, or its activation corrected), e.g. {again[0]}: the bill is the current "
+                f"holder's, from the activation; what the earlier holder owes for the part of {per.key} before it "
+                "(fee and usage) is on no bill (one bill per number and period)")
     summary = run.summary()
     out.update(held_records=summary["held_records"], held=_money(summary["held_minor"], cur),
                held_subscribers=summary["held_subscribers"],

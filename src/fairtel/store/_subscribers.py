@@ -20,7 +20,7 @@ the register keeps only the current state, and rating reads from the history the
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -606,6 +606,18 @@ def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.Dat
                 .select("msisdn", "plan_id", "effective_from").sort("msisdn", "effective_from"))
     activated = _frame(conn, select(s.c.msisdn, s.c.activated_at).where(s.c.msisdn.in_(several)))
     return holding_plans(resolved, activated)
+
+
+def handed_over(conn: Connection, lines: Mapping[str, datetime]) -> list[str]:
+    """The numbers among ``lines`` (msisdn → its current ``activated_at``) that were held before that activation
+    (a plan history row from before it: a number closed and activated again, 号码回收, or an activation corrected
+    later), in number order."""
+    h = table_of(SubscriberPlan)
+    out: set[str] = set()
+    for chunk in chunks(sorted(lines), 500):
+        out.update(r.msisdn for r in conn.execute(select(h.c.msisdn, h.c.effective_from).where(h.c.msisdn.in_(chunk)))
+                   if r.effective_from < lines[r.msisdn])
+    return sorted(out)
 
 
 def holding_plans(timeline: pl.DataFrame, activated: pl.DataFrame) -> pl.DataFrame:
