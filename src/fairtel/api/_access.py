@@ -600,7 +600,8 @@ class LoginAudit:
     def _row(self, conn: Connection, action: str, username: str, *, client: str, resource: str, request_id: str | None,
              outcome: str) -> dict[str, Any]:
         t = table_of(User)
-        known = conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
+        # a name holding a NUL is no login's (PostgreSQL could not even compare it): kept as its keyed pseudonym
+        known = None if "\x00" in username else conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
         if known is None:
             actor, role, subject = self.pseudonyms.login_keyed(username), NO_ROLE, None
         else:

@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
@@ -50,8 +51,10 @@ from fairtel.assurance._refunds import (
 )
 from fairtel.billing import TAXABLE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind
 from fairtel.billing import Bill as BillModel
-from fairtel.billing._model import care_credit_reason, issued_policy
+from fairtel.billing._model import care_credit_reason, decode_reason, issued_policy
+from fairtel.billing._statement import reason_words
 from fairtel.care import ComplaintStatus, resolve_due, status_from_store
+from fairtel.catalog import Catalog
 from fairtel.core.errors import (
     ConflictError,
     InvalidInputError,
@@ -62,6 +65,7 @@ from fairtel.core.errors import (
 )
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
+from fairtel.core.reasons import refund_reason_in
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case
 from fairtel.kpi._complaint_report import APPEAL_CHANNEL
@@ -166,7 +170,9 @@ class AdjustmentOut(BaseModel):
     kind: str
     amount: str = Field(description="What the subscriber gets back, tax included.")
     currency: str
-    reason: str
+    reason: str = Field(description="Why, as the statement words it (in English): a care credit `customer care credit (<the agent's "
+                                    "words>)`, a refund charge assurance's sentence; never the code billing stores it in.")
+    reason_zh: str = Field(description="The same in Chinese, as the Chinese statement words it.")
     tax: str | None = Field(None, description="The part of `amount` that is the tax the bill that charged the charge charged on it "
                                               "(`0.00` when no bill of fairtel's charged it); null for a refund that does not record it "
                                               "(posted by an earlier version, or by hand).")
@@ -612,12 +618,24 @@ def _refund_of(acc: Access, *, finding_id: str | None = None, adjustment_id: str
     return acc.conn.execute(q.order_by(t.c.created_at, t.c.adjustment_id)).first()
 
 
-def _adjustment_out(r: Any) -> AdjustmentOut:
+def _adjustment_out(r: Any, catalog: Catalog | None = None) -> AdjustmentOut:
     tax = None
     if r.old_amount_minor is not None and r.new_amount_minor is not None:
         tax = money_text(r.amount_minor - abs(r.new_amount_minor - r.old_amount_minor), r.currency)
     return AdjustmentOut(adjustment_id=r.adjustment_id, kind=r.kind, amount=money_text(r.amount_minor, r.currency) or "", currency=r.currency,
-                         reason=r.reason, tax=tax)
+                         reason=_reason_in(r.reason, catalog, "en"), reason_zh=_reason_in(r.reason, catalog, "zh"), tax=tax)
+
+
+def _reason_in(reason: str, catalog: Catalog | None, language: str) -> str:
+    """An adjustment's stored reason as its bill line words it in ``language`` (``reason_words``): a code and its
+    parameters (a care credit) worded, a refund's sentence as charge assurance wrote it or in Chinese. Without the
+    catalog (none stored), a coded reason is shown by the words its writer gave, or else as stored."""
+    decoded = decode_reason(reason)
+    if decoded is None:
+        return refund_reason_in(reason, language)
+    if catalog is not None:
+        return reason_words(reason, catalog=catalog, language=language)
+    return decoded[1].get("note", reason)
 
 
 def refund_entry(adj: RefundAdjustment, *, bill_id: str | None) -> AdjustmentEntry:
@@ -784,8 +802,14 @@ CREDIT_REASON_MIN = 3
 _CREDITED = (AdjustmentKind.CREDIT.value, AdjustmentKind.REFUND.value)
 
 
+DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
+"""A money input as the API takes it: a decimal string in plain digits (``"3.50"``), never a JSON number."""
+
+
 class NewCredit(BaseModel):
-    amount: Decimal = Field(gt=0, max_digits=14, description="What the subscriber gets back, tax included, in the bill's "
+    # served as what it is read as (a string of that pattern): a client made from the schema sends no number
+    amount: Annotated[Decimal, WithJsonSchema({"type": "string", "pattern": DECIMAL_TEXT, "examples": ["3.50"]})] = Field(
+        gt=0, max_digits=14, description="What the subscriber gets back, tax included, in the bill's "
                             "currency (a decimal string, at most its minor units: `\"3.50\"`; a JSON number is refused).")
     reason: str = Field(min_length=CREDIT_REASON_MIN, max_length=180, description="Why, in words: carried into the next "
                         "bill's line and the audit (numbers in it kept there as their pseudonyms).")
@@ -805,6 +829,9 @@ class NewCredit(BaseModel):
         have computed in binary floating point."""
         if not isinstance(value, str):
             raise ValueError('a decimal string, e.g. "3.50", not a JSON number')
+        if not re.fullmatch(DECIMAL_TEXT, value):  # what the schema says: no exponent, sign or spaces either
+            raise PydanticCustomError("decimal_parsing",  # pydantic's own words first: the console words them in the reader's language
+                                      'Input should be a valid decimal in plain digits, e.g. "3.50" (no sign, spaces or exponent)')
         return value
 
     @field_validator("reason")
@@ -877,7 +904,7 @@ def credit_id(bill_id: str, record_id: str | None, source: str | None, key: str)
     return stable_id("adj", "care-credit", bill_id, source or "", record_id or "", key)
 
 
-def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
+def post_credit(acc: Access, bill_id: str, body: NewCredit, *, catalog: Catalog | None = None) -> CreditOut:
     """An agent handling the customer gives back a disputed or goodwill charge: a credit entry of the adjustments
     ledger against an issued bill (or a usage record it charged), carried into the next bill as other adjustments
     are. Never more than the bill charged (for the record: what it charged for it, tax included), less what was
@@ -914,7 +941,7 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
         if held.amount_minor != minor or held.bill_id != bill_id:
             raise ConflictError(f"idempotency key used before for another credit ({held.adjustment_id})",
                                 details={"adjustment_id": held.adjustment_id})
-        return CreditOut(adjustment=_adjustment_out(held), bill_id=bill_id, record_id=held.record_id, outcome="credited_before",
+        return CreditOut(adjustment=_adjustment_out(held, catalog), bill_id=bill_id, record_id=held.record_id, outcome="credited_before",
                          remaining=money_text(_credit_room(acc, bill, body), bill.currency) or "0")
     room = _credit_room(acc, bill, body)
     if minor > room:
@@ -935,7 +962,7 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit) -> CreditOut:
                      + (f" record {body.record_id}" if body.record_id else "")
                      + (f" complaint {audited_text(acc, c.complaint_id, bill.msisdn)}" if c is not None else "") + f": {reason}")
     row = acc.conn.execute(select(a).where(a.c.adjustment_id == adjustment_id)).one()
-    return CreditOut(adjustment=_adjustment_out(row), bill_id=bill_id, record_id=body.record_id,
+    return CreditOut(adjustment=_adjustment_out(row, catalog), bill_id=bill_id, record_id=body.record_id,
                      outcome="credited" if posted else "credited_before",
                      remaining=money_text(_credit_room(acc, bill, body), bill.currency) or "0")
 

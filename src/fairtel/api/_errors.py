@@ -6,6 +6,7 @@ Every failure the API reports is a ``FairtelError`` (or is turned into one here)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from fairtel.core.errors import FairtelError, InvalidInputError, NotAvailableError, PermissionDeniedError, Problem
 from fairtel.store._engine import unavailable
@@ -128,9 +130,13 @@ def problem_out(problem: Problem) -> dict[str, Any]:
 
 def error_details(exc: FairtelError) -> dict[str, Any]:
     """``exc.details`` as the API answers them: an invalid input's problems as objects (``problem_out``), not the
-    text the command line prints."""
+    text the command line prints. Every other 422 (``time_invalid``, ``currency_mismatch``, ...) carries the same
+    list, of its one problem: the field its details name (empty when none) and its message."""
     if isinstance(exc, InvalidInputError):
         return {**exc.details, "problems": [problem_out(p) for p in exc.problems]}
+    if status_for(exc.code) == 422 and "problems" not in exc.details:
+        field = exc.details.get("field")
+        return {**exc.details, "problems": [{"field": field if isinstance(field, str) else "", "message": exc.message}]}
     return exc.details
 
 
@@ -145,6 +151,50 @@ DATABASE_BUSY_RETRY_AFTER_S = 1
 """... and when it was busy: the transaction in the way has most likely ended by then."""
 
 _HTTP_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def _problem_of(error: Any) -> dict[str, str]:
+    """One problem of a request's own validation: the field (its dotted place in the body, query or path) and the
+    message. A body that is not JSON is about the body: the place in it where reading stopped is in the message."""
+    if error.get("type") == "json_invalid":
+        loc = error.get("loc", ())
+        where = f" at character {loc[-1]}" if len(loc) > 1 else ""
+        return {"field": "body", "message": f"not valid JSON: {error.get('ctx', {}).get('error', 'cannot be read')}{where}"}
+    return {"field": ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")), "message": error.get("msg", "")}
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def api_paths(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """The API's path templates as its OpenAPI schema serves them (every route under ``/api/v1``), each compiled
+    as the router matches it, with the methods it answers; read once per application."""
+    known: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "api_paths", None)
+    if known is None:
+        known = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            regex, _, _ = compile_path(template)
+            known.append((regex, frozenset(m.upper() for m in operations if m in _METHODS)))
+        app.state.api_paths = known
+    return known
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the request's path answers (``Allow`` of a 405)."""
+    path = request.scope.get("path", "")
+    return sorted({m for regex, methods in api_paths(request.app) if regex.match(path) for m in methods})
+
+
+def path_parameter_holding(app: Any, path: str, text: str) -> str | None:
+    """The name of the path parameter whose value holds ``text``, by the first route of ``path`` whose parameter
+    does (None: no route's)."""
+    for regex, _ in api_paths(app):
+        found = regex.match(path)
+        if found is not None:
+            for name, value in found.groupdict().items():
+                if text in value:
+                    return name
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -173,16 +223,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        problems = [_problem_of(e) for e in exc.errors()]
         return JSONResponse(error_body("input_invalid", f"{len(problems)} problem(s) in the request", {"problems": problems}), status_code=422)
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and str(request.scope.get("path", "")).startswith("/api/"):  # the router names the first route of the path only: every route of it is told
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
     async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("internal_error", "an unexpected error; it has been logged"), status_code=500)

@@ -1,22 +1,35 @@
-"""The outer layer every request passes: a request id, limits on body size and rate, security headers."""
+"""The outer layer every request passes: a request id, limits on body size and rate, security headers, and the
+checks of what a request carries that hold for every route (no NUL character in any text, a JSON body that is
+UTF-8, not nested past ``MAX_JSON_DEPTH``, with no key twice)."""
 
 from __future__ import annotations
 
+import email.message
 import itertools
 import json
+import logging
 import re
 import secrets
 import threading
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fairtel.api._errors import RateLimitedError, RequestTooLargeError, error_body, status_for
+from fairtel.api._errors import (
+    RateLimitedError,
+    RequestTooLargeError,
+    error_body,
+    error_details,
+    path_parameter_holding,
+    status_for,
+)
 from fairtel.api._services import Services, client_key
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.privacy import has_number
 
+log = logging.getLogger("fairtel.api")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ID_PREFIX = secrets.token_hex(4)  # this process; a counter numbers its requests (cheaper than random bytes each)
 _ids = itertools.count(1)
@@ -89,6 +102,7 @@ class Guard:
         request_id = request_id_for(headers.get("x-request-id", ""))
         scope.setdefault("state", {})["request_id"] = request_id
         limit = self.services.options.max_body_bytes
+        api = str(scope.get("path", "")).startswith("/api/")
 
         try:
             length = int(headers.get("content-length", "0") or 0)
@@ -97,7 +111,9 @@ class Guard:
         try:
             if length > limit:
                 raise RequestTooLargeError(f"request body over {limit} bytes")
-            _refuse_repeated_parameters(scope)
+            if api:
+                _refuse_repeated_parameters(scope)
+                _refuse_nul_in_url(scope)
             client = (scope.get("client") or ("?", 0))[0]
             self.services.limiter.check(f"ip:{client_key(client)}")
         except FairtelError as exc:
@@ -115,25 +131,222 @@ class Guard:
                     raise RequestTooLargeError(f"request body over {limit} bytes")
             return message
 
+        inner_receive: Receive = limited_receive
+        if api and scope.get("method") in _WITH_BODY:
+            # the body read whole here (at most ``limit`` bytes, chunked or not) and checked before any route reads it
+            try:
+                body, more = await _read_body(receive, limit)
+                if more is None:  # the client went away
+                    return
+                if body:
+                    _check_body(headers.get("content-type", ""), body, login=str(scope["path"]).endswith(LOGIN_PATH))
+            except FairtelError as exc:
+                await self._refuse(send, exc, request_id)
+                return
+            inner_receive = _replay(body, receive)
+
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = [(b"x-request-id", request_id.encode())]
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, limited_receive, send_with_headers)
+        try:
+            await self.app(scope, inner_receive, send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            # a fault: answered here, with the request id a caller reports it by and the headers of every answer;
+            # the log names the request, the route template and the kind of error (its own text may hold the
+            # request's data, e.g. a query's parameters: the server's traceback follows, as for any fault)
+            route = scope.get("route")
+            log.error("request %s (%s %s) failed: %s; answered 500 internal_error", request_id, scope.get("method"),
+                      getattr(route, "path", "?"), type(exc).__name__)
+            body = _compact(error_body("internal_error", f"an unexpected error; it has been logged (request {request_id})"))
+            await send_with_headers({"type": "http.response.start", "status": 500,
+                                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send_with_headers({"type": "http.response.body", "body": body})
+            raise  # the server logs its traceback; the outer error handler sees the answer sent and sends none
 
     @staticmethod
     async def _refuse(send: Send, exc: FairtelError, request_id: str) -> None:
-        body = json.dumps(error_body(exc.code, exc.message, exc.details or None)).encode()
+        body = _compact(error_body(exc.code, exc.message, error_details(exc) or None))
         headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
         if isinstance(exc, RateLimitedError):
             headers.append((b"retry-after", str(exc.details.get("retry_after_s", 1)).encode()))
         start: dict[str, Any] = {"type": "http.response.start", "status": status_for(exc.code), "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+def _compact(body: dict[str, Any]) -> bytes:
+    """An error body as the API's other answers write JSON: compact, UTF-8."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOGIN_PATH = "/auth/token"
+"""The login route: a NUL in its form fields is a failed login (401, audited as any), not a 422."""
+MAX_JSON_DEPTH = 32
+"""Arrays and objects inside one another in a request body: no route's input comes near it."""
+MAX_JSON_INT_DIGITS = 30
+"""Digits of a whole number in a request body: no route's input comes near it (money is a decimal string)."""
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool | None]:
+    """The whole body (``RequestTooLargeError`` once it passes ``limit`` bytes, whether or not a length was
+    announced); ``None`` for ``more`` when the client went away before sending it all."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(f"request body over {limit} bytes")
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive giving ``body`` once, then what the client sends next (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _invalid(where: str, field: str, message: str) -> InvalidInputError:
+    return InvalidInputError([Problem(where, None, field, message)], what="request")
+
+
+_NUL = "a NUL character (\\u0000) is not allowed in any text"
+
+
+def _refuse_nul_in_url(scope: Scope) -> None:
+    """No text of a request may hold a NUL character (PostgreSQL stores none, and no name, id or words of the API
+    hold one): a path parameter holding one is refused naming it, as a query parameter (``input_invalid``)."""
+    path = str(scope.get("path", ""))
+    problems: list[Problem] = []
+    if "\x00" in path:
+        app = scope.get("app")
+        name = path_parameter_holding(app, path, "\x00") if app is not None else None
+        problems.append(Problem("path", None, name or "path", _NUL))
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                problems.append(Problem("query", None, name.replace("\x00", "\\u0000"), _NUL))
+    if problems:
+        raise InvalidInputError(problems, what="request")
+
+
+def _check_body(content_type: str, body: bytes, *, login: bool) -> None:
+    """A JSON body (no content type, ``application/json``, ``application/*+json``: what the routes read as JSON)
+    must be UTF-8 JSON, nested at most ``MAX_JSON_DEPTH`` deep, its whole numbers at most ``MAX_JSON_INT_DIGITS``
+    digits, no object naming a key twice (which one a filter in front of the API would read is anyone's guess:
+    for money above all), and no text holding a NUL; a form's fields hold no NUL (but the login's, which fails as
+    any wrong login does). Anything else is the route's to read."""
+    kind = email.message.Message()
+    kind["content-type"] = content_type
+    maintype, subtype = kind.get_content_maintype(), kind.get_content_subtype()
+    if not content_type or (maintype == "application" and (subtype == "json" or subtype.endswith("+json"))):
+        _check_json(body)
+    elif maintype == "application" and subtype == "x-www-form-urlencoded" and not login:
+        text = body.decode("latin-1")
+        problems = [Problem("body", None, name, _NUL) for name, value in parse_qsl(text, keep_blank_values=True)
+                    if "\x00" in name or "\x00" in value]
+        if problems:
+            raise InvalidInputError(problems, what="request")
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _LongIntegerError(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _LongIntegerError(text)
+    return int(text)
+
+
+def _check_json(body: bytes) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid("body", "body", f"the body is not UTF-8: byte {exc.start} (0x{body[exc.start]:02x}) is not") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_integer)
+    except _DuplicateKeyError as exc:
+        raise _invalid("body", _printable(exc.key), "given more than once in one object: send each key once") from None
+    except _LongIntegerError:
+        raise _invalid("body", "body", f"a whole number of more than {MAX_JSON_INT_DIGITS} digits") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid("body", "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+                                       f"(character {exc.pos})") from None
+    except RecursionError:
+        raise _invalid("body", "body", f"nested more than {MAX_JSON_DEPTH} deep") from None
+    except ValueError as exc:  # e.g. a number Python will not read
+        raise _invalid("body", "body", f"not valid JSON: {exc}"[:200]) from None
+    problems: list[Problem] = []
+    for field, message in _walk(value):
+        problems.append(Problem("body", None, field, message))
+        if message.startswith("nested"):
+            break
+    if problems:
+        raise InvalidInputError(problems, what="request")
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\u0000")[:100]
+
+
+def _walk(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:
+    """The problems of a parsed body: texts (keys and values) holding a NUL, each by its dotted path, and nesting
+    past ``MAX_JSON_DEPTH``."""
+    if isinstance(value, dict | list):
+        if depth >= MAX_JSON_DEPTH:
+            yield "body", f"nested more than {MAX_JSON_DEPTH} deep"
+            return
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                yield _printable(name), _NUL
+                continue
+            yield from _walk(item, name, depth + 1)
+    elif isinstance(value, str) and "\x00" in value:
+        yield _printable(path) or "body", _NUL
 
 
 def _refuse_repeated_parameters(scope: Scope) -> None:

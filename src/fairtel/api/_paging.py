@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -29,18 +30,22 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
 
+_OFFSET_CURSOR = re.compile(r"o:(0|[1-9][0-9]{0,17})", re.ASCII)
+"""What ``encode_cursor`` writes: an offset in plain digits, below 10^18 (a database's 64-bit integer holds it, and
+the offset of the next page too); a larger one, or one written otherwise (``o:+5``, ``o:1_000``), is no cursor of ours."""
+
+
 def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
-            raise ValueError(cursor)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError([Problem("query", None, "cursor", "not a cursor this API gave out")], what="request") from exc
-    return offset
+    found = _OFFSET_CURSOR.fullmatch(text)
+    if found is None:
+        raise InvalidInputError([Problem("query", None, "cursor", "not a cursor this API gave out")], what="request")
+    return int(found.group(1))
 
 
 def encode_after(key: bytes) -> str:

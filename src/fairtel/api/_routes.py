@@ -19,14 +19,31 @@ from fairtel.api._deps import Acc, BearerToken, Svc, Who, served
 from fairtel.api._errors import ERROR_RESPONSES
 from fairtel.api._paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from fairtel.care import ComplaintCategory
-from fairtel.core.errors import NotFoundError, PermissionDeniedError
+from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
+from fairtel.core.time import Period
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's `next_cursor`.")]
 Msisdn = Annotated[str, Field(pattern=r"^\d{7,15}$")]
 ComplaintId = Annotated[str, Path(max_length=64)]  # a pseudonymised id is longer than the stored one
 TicketId = Annotated[str, Path(max_length=40)]
-PERIOD_PATTERN = r"^\d{4}-\d{2}$"  # YYYY-MM; a month out of range is `time_invalid`
+PERIOD_PATTERN = r"^[0-9]{4}-[0-9]{2}$"  # YYYY-MM (ASCII digits); a month out of range is `time_invalid` (``checked_period``)
+
+
+def checked_period(text: str | None) -> str | None:
+    """``text`` once ``Period.parse`` reads it; what it refuses (a month out of range: ``time_invalid``; a period
+    not ending by year 9999: ``input_invalid``) is told as a problem of the parameter itself, named ``period``, not
+    of the year or month inside it."""
+    if text is None:
+        return None
+    try:
+        Period.parse(text)
+    except InvalidInputError as exc:
+        raise InvalidInputError([Problem("request", None, "period", p.message) for p in exc.problems], what="request") from None
+    except FairtelError as exc:
+        exc.details["field"] = "period"
+        raise
+    return text
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -107,6 +124,7 @@ def my_bills(acc: Acc, limit: Limit = 24, cursor: Cursor = None) -> Page[_custom
 
 @router.get("/me/bills/{period}", tags=["me"], summary="One bill with its itemised lines")
 async def my_bill(acc: Acc, period: Annotated[str, Path(pattern=PERIOD_PATTERN, description="YYYY-MM")]) -> _customers.BillOut:
+    checked_period(period)
     return await served(acc, lambda: _customers.bill_for_period(acc, acc.own_msisdn(), period))
 
 
@@ -115,7 +133,7 @@ def my_usage(
     acc: Acc, svc: Svc, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
-    return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=period, kind=kind, limit=limit, cursor=cursor,
+    return _customers.usage_lines(acc, svc.app.lake, acc.own_msisdn(), period=checked_period(period), kind=kind, limit=limit, cursor=cursor,
                                   catalog=svc.stored_catalog())
 
 
@@ -236,7 +254,7 @@ def subscriber_usage(
     acc: Acc, svc: Svc, msisdn: str, period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     kind: Annotated[str | None, Query(pattern="^(voice|sms|data|vas)$")] = None, limit: Limit = 100, cursor: Cursor = None,
 ) -> _customers.UsagePage:
-    return _customers.usage_lines(acc, svc.app.lake, acc.line_of(msisdn), period=period, kind=kind, limit=limit, cursor=cursor,
+    return _customers.usage_lines(acc, svc.app.lake, acc.line_of(msisdn), period=checked_period(period), kind=kind, limit=limit, cursor=cursor,
                                   catalog=svc.stored_catalog())
 
 
@@ -290,9 +308,9 @@ async def bill_lines(acc: Acc, bill_id: str) -> list[_customers.BillLineOut]:
 @router.post("/bills/{bill_id}/credits", tags=["care"], status_code=201,
              summary="Give back a disputed or goodwill charge: a credit against an issued bill or a record it charged, for the next bill "
                      "(an agent handling the customer)")
-def credit(acc: Acc, bill_id: str, body: _cases.NewCredit) -> _cases.CreditOut:
+def credit(acc: Acc, svc: Svc, bill_id: str, body: _cases.NewCredit) -> _cases.CreditOut:
     try:
-        return _cases.post_credit(acc, bill_id, body)
+        return _cases.post_credit(acc, bill_id, body, catalog=svc.stored_catalog())
     except PermissionDeniedError:
         if acc.refused_subject:  # as for reading the bill: whether the number is a customer is not told
             raise NotFoundError(f"no bill {bill_id}") from None

@@ -32,12 +32,19 @@ def hash_password(password: str, *, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: i
     """``scrypt$N$r$p$salt$hash``: the parameters travel with the hash, so they can be raised later."""
     if not password:
         raise ValueError("a password cannot be empty")
+    if "\x00" in password:  # scrypt (OpenSSL) would read the password only up to it
+        raise ValueError("a password cannot hold a NUL character")
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=32)
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` is the one ``stored`` was hashed from. One holding a NUL character never is: scrypt
+    (OpenSSL) reads a password only up to it, so ``secret\\x00anything`` would pass for ``secret``."""
+    if "\x00" in password:
+        hashlib.scrypt(b"", salt=b"\x00" * 16, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, maxmem=_SCRYPT_MAXMEM, dklen=32)  # as long
+        return False
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
@@ -110,7 +117,8 @@ class TokenSigner:
 
     def verify(self, token: str, *, now: datetime | None = None) -> Claims:
         payload, _, signature = token.partition(".")
-        if not payload or not signature or not hmac.compare_digest(self._sign(payload), signature):
+        # a token is ASCII (base64url): anything else (``Bearer é.é``) is not one of ours, and is not signed
+        if not payload or not signature or not token.isascii() or not hmac.compare_digest(self._sign(payload), signature):
             raise NotAuthenticatedError("the token is not valid")
         try:
             claims = json.loads(_unb64(payload))

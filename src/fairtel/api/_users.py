@@ -60,6 +60,8 @@ def create_user(
                                                           "the name is shown in the access audit and the work queues"))
     if len(password) < MIN_PASSWORD:
         problems.append(Problem("user", None, "password", f"at least {MIN_PASSWORD} characters"))
+    elif "\x00" in password:  # scrypt would read it only up to the NUL (``verify_password``)
+        problems.append(Problem("user", None, "password", "must not hold a NUL character"))
     if known is Role.SUBSCRIBER:
         if not msisdn:
             problems.append(Problem("user", None, "msisdn", "a subscriber login names its own number"))
@@ -140,6 +142,8 @@ def _login_row(conn: Connection, username: str) -> Any:
     """The login with, for a subscriber's, when their line's current holding began (the register's
     ``activated_at``; null for a line the register does not hold) and whether the line was in service before it
     (a status recorded from an earlier instant: an earlier holding), in one read."""
+    if "\x00" in username:  # no login's name holds one (PostgreSQL could not even compare it): no such login
+        return None
     t, s, h = table_of(User), table_of(Subscriber), table_of(LineStatusHistory)
     earlier = exists().where(h.c.msisdn == t.c.msisdn, h.c.since < s.c.activated_at)
     return conn.execute(
