@@ -74,6 +74,9 @@ class Pseudonyms:
         self.customer = lru_cache(maxsize=65536)(self._customer.__call__)
         self.msisdn_digest = self._msisdn.digest  # sorts as ``msisdn`` does (a list in pseudonym order)
         self.msisdn_pads = self._msisdn.hmac_pads
+        # a ledger id (an adjustment's) as those who do not see the line's number read it: some are derived from the
+        # number without a key (a care credit's from its bill's id), so as stored they could be walked back to it
+        self.ledger = lru_cache(maxsize=4096)(Pseudonymizer(key, domain="ledger").__call__)
         self._login = Pseudonymizer(key, domain="login")
         self.login = lru_cache(maxsize=4096)(self._login_name)
         # any name as its keyed pseudonym, number or not: a name typed at a login that no login has (a

@@ -1342,7 +1342,7 @@ class ComplaintOut(BaseModel):
     overdue: bool = Field(description="Not settled and past `due_at` at the time of the request.")
     escalation_level: int = Field(description="0 none, 1 supervisor, 2 manager (raised by `fairtel care escalate`).")
     finding_id: str | None
-    adjustment_id: str | None = Field(description="The refund that settled it, if any.")
+    adjustment_id: str | None = Field(description="The refund that settled it, if any: as stored to whoever sees the line's number, else a keyed pseudonym (``x…``).")
     conversation_id: str | None
     text: str | None = Field(description="The complaint's words: shown to the subscriber and to the agent handling it.")
 
@@ -1420,7 +1420,9 @@ def _complaint_out(acc: Access, r: Any) -> ComplaintOut:
     return ComplaintOut(
         complaint_id=shown_id(acc, r.complaint_id, r.msisdn) or "", msisdn=acc.show(r.msisdn) or "", category=r.category, status=r.status, lifecycle=lifecycle,
         channel=r.channel, opened_at=r.opened_at, closed_at=r.closed_at, due_at=due, overdue=lifecycle not in SETTLED and acc.now > due,
-        escalation_level=r.escalation_level, finding_id=r.finding_id, adjustment_id=r.adjustment_id, conversation_id=r.conversation_id,
+        escalation_level=r.escalation_level, finding_id=r.finding_id, conversation_id=r.conversation_id,
+        adjustment_id=r.adjustment_id if r.adjustment_id is None or acc.view(r.msisdn) is View.PLAIN
+        else acc.pseudonyms.ledger(r.adjustment_id),
         text=shown_text(acc, r.text) if sees_text and r.text else None,  # ID and card numbers never shown
     )
 
