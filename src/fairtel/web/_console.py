@@ -532,7 +532,7 @@ def _routes(c: Console) -> APIRouter:
                             who=None, username=username)
         except FairtelError:  # the username as typed comes back, to correct; never the password
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None, username=username)
-        target = next if next.startswith("/") and not next.startswith("//") else HOME_OF[who.role]
+        target = next if same_site(next) else HOME_OF[who.role]
         resp = RedirectResponse(target, status_code=303)
         resp.set_cookie(
             COOKIE, svc.signer.issue(who), max_age=int(svc.signer.ttl.total_seconds()), httponly=True, samesite="strict", secure=c.secure_cookies(request)
@@ -720,7 +720,7 @@ def _routes(c: Console) -> APIRouter:
 
     @r.post("/subscriptions/{subscription_id}/cancel")
     def cancel(request: Request, subscription_id: str, csrf: str = Form(""), back: str = Form("/")) -> Response:
-        target = back if back.startswith("/") and not back.startswith("//") else "/"
+        target = back if same_site(back) else "/"
         # an order never confirmed is cancelled, not unsubscribed: said so
         return c.action(request, csrf, lambda acc, _w: f"{target}?msg="
                         + ("cancelled_ok" if ops.cancel(acc, svc.catalog(), subscription_id).confirmed_at else "order_cancelled_ok"))
