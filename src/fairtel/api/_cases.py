@@ -1148,9 +1148,23 @@ def _last_decision(evidence: dict[str, Any]) -> dict[str, Any] | None:
     return last if isinstance(last, dict) else None
 
 
+def _whole_days(value: Any) -> Any:
+    """``value`` (evidence) with every line age (a key ending ``_age_days``) cut to whole days: with the instant of
+    the call it was measured at (also in the evidence), an age to the fraction of a day gives the line's activation
+    to the second, which the subscriber list cuts to the month for those who do not see the number."""
+    if isinstance(value, dict):
+        return {k: (int(v) if k.endswith("_age_days") and isinstance(v, float) and v == v and abs(v) != float("inf")
+                    else _whole_days(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_days(v) for v in value]
+    return value
+
+
 def _case_out(acc: Access, r: Any, *, lines: dict[str, str] | None = None) -> FraudCaseOut:
     """``lines``: the register status of the lines whose case was decided with a suspension (``_suspended_lines``)."""
     evidence = dict(r.evidence or {})
+    if acc.view(r.msisdn) is not View.PLAIN:
+        evidence = _whole_days(evidence)
     if "status" in evidence:  # the row's status is the case's (a copy written before a decision may lag)
         evidence["status"] = r.status
     decided = _last_decision(evidence) if r.status != CaseStatus.OPEN.value else None
