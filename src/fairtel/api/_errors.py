@@ -78,6 +78,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "assistant_unavailable": 503,
     "catalog_missing": 503,
     "database_unavailable": 503,
+    "ledger_missing": 503,  # the home's mediation ledger is missing: restore it (fairtel backup --verify, then restore)
+    "lake_incomplete": 503,  # the lake lacks usage parts the ledger says were taken (an unmounted volume)
     "database_busy": 503,
     "database_schema_newer": 503,  # migrated by a newer fairtel: this one must be upgraded (no Retry-After)
 }

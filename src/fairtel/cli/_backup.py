@@ -13,7 +13,12 @@ finding and case ids and tokens derive from it). The backup takes them in one co
 - the copy is owner-only whatever the umask (directories 0700, files 0600): it holds what the home holds;
 - the copy is written under ``DEST.partial`` and renamed to ``DEST`` at the end, so a backup that was cut short
   never looks whole; ``DEST/fairtel-backup.json`` says what it holds (the fairtel version, the schema revision,
-  files and bytes).
+  files and bytes, and every file with its size and SHA-256, ``contents``).
+
+``fairtel backup --verify DEST`` checks a backup against its manifest before it is restored: a file missing, of
+another size or content (a partial or damaged copy), or one the manifest does not name, is listed and the command
+exits with status 2; a backup without the home's key (``secret.key``) or, with PostgreSQL, without its dump beside
+it is warned of.
 
 The copy holds every subscriber's data and, in a home without ``FAIRTEL_SECRET_KEY``, the key that reverses their
 pseudonyms: the largest export the home makes. Each backup is recorded in the home's access audit (``home.backup``,
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -101,6 +107,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _copy_sqlite(src: Path, dst: Path) -> None:
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=60)
     try:
@@ -125,7 +139,7 @@ def _schema_revision(url: str) -> str | None:
 
     from fairtel.store import current_revision
 
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)  # no SQL parameters (numbers) in an error
     try:
         return current_revision(engine)
     finally:
@@ -179,6 +193,7 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     recorded in the home's access audit first (``ctx``: the command, naming who ran it)."""
     from fairtel import __version__
     from fairtel.bootstrap import home_id
+    from fairtel.core.settings import SECRET_FILE
     from fairtel.mediation import LockedError, mediation_lock
 
     home = Path(settings.home).resolve()
@@ -195,6 +210,7 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
         shutil.rmtree(partial)  # a backup cut short before: never whole, never used
     database = _database(settings, dest)
     files = sqlite_files = size = 0
+    contents: list[dict[str, Any]] = []
     started = datetime.now(UTC)
     try:
         with mediation_lock(home, holder="a backup"), _run_locks(home / "lake") as locks:
@@ -221,14 +237,17 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
                         _fsync(dst)
                     os.chmod(dst, _FILE_MODE)  # not the source's mode, which an older umask may have opened
                     files += 1
-                    size += dst.stat().st_size
+                    n = dst.stat().st_size
+                    size += n
+                    contents.append({"path": rel.as_posix(), "bytes": n, "sha256": _sha256(dst)})
             if database["backend"] == "sqlite":
                 database["revision"] = _schema_revision(f"sqlite:///{partial / 'fairtel.db'}") if (partial / "fairtel.db").is_file() else None
             else:
                 database["revision"] = _schema_revision(settings.db_url)
             manifest = {"fairtel_version": __version__, "taken_at": started.isoformat(timespec="seconds"),
                         "home": str(home), "home_id": home_id(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
-                        "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks}
+                        "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks,
+                        "secret_key": (partial / SECRET_FILE).is_file(), "contents": contents}
             (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             os.chmod(partial / MANIFEST, _FILE_MODE)
             _fsync(partial / MANIFEST)
@@ -245,10 +264,68 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    out = {"backup": str(dest), **manifest}
+    out = {"backup": str(dest), **{k: v for k, v in manifest.items() if k != "contents"}}
     if "dump_command" in database:
         out["database_dump"] = database["dump_command"]
     return out
+
+
+def verify_backup(dest: Path) -> dict[str, Any]:
+    """``dest`` checked against its manifest (``fairtel-backup.json``): each file named there present, of its size
+    and SHA-256. Returns ``ok``, the files ``missing``, ``changed`` (size or content) and ``unexpected`` (on disk,
+    not in the manifest), and ``warnings`` (no ``secret.key``, no PostgreSQL dump beside it). A directory without
+    a manifest, or with one written before it listed the files, is refused (``InvalidInputError``)."""
+    from fairtel.core.settings import SECRET_FILE
+
+    dest = dest.resolve()
+    path = dest / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError([Problem(str(path), None, MANIFEST, "no manifest: not a backup `fairtel backup` "
+                                         "finished (a partial copy?)")], what="backup") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError([Problem(str(path), None, MANIFEST, f"not readable: {exc}")], what="backup") from None
+    listed = manifest.get("contents") if isinstance(manifest, dict) else None
+    if not isinstance(listed, list):
+        raise InvalidInputError([Problem(str(path), None, "contents", "the manifest lists no files (a backup taken by "
+                                         "an earlier fairtel): it cannot be verified; take a new backup")], what="backup")
+    missing: list[str] = []
+    changed: list[dict[str, Any]] = []
+    named: set[str] = set()
+    for entry in listed:
+        rel = str(entry.get("path", ""))
+        named.add(rel)
+        file = dest / rel
+        if not file.is_file():
+            missing.append(rel)
+            continue
+        n = file.stat().st_size
+        if n != entry.get("bytes"):
+            changed.append({"path": rel, "bytes": n, "expected_bytes": entry.get("bytes")})
+        elif _sha256(file) != entry.get("sha256"):
+            changed.append({"path": rel, "bytes": n, "expected_bytes": entry.get("bytes"), "sha256_differs": True})
+    unexpected = sorted(rel for p in dest.rglob("*") if p.is_file() and (rel := p.relative_to(dest).as_posix()) not in
+                        named and rel != MANIFEST and not _skipped(Path(rel)))
+    warnings = []
+    if not (dest / SECRET_FILE).is_file():
+        warnings.append(f"no {SECRET_FILE} in the backup: restore it with the FAIRTEL_SECRET_KEY the home ran with, or "
+                        "the pseudonyms, keyed ids and tokens change (the audit written before is not found by number)")
+    from fairtel.mediation._state import missing_lake_parts
+
+    gone = missing_lake_parts(dest / "lake")  # the home was copied so: its ledger lists parts its lake lacked
+    if gone:
+        warnings.append("the backup's lake lacks usage parts its ledger lists (" + "; ".join(
+            f"{period}: {len(parts)}" for period, parts in gone.items()) + "), lost from this copy or from the home before "
+            "it was backed up: a home restored from it refuses to bill those periods (`lake_incomplete`)")
+    database = manifest.get("database") or {}
+    if database.get("in_backup") is False and not dump_file(dest).is_file():
+        warnings.append(f"the {database.get('backend', 'PostgreSQL')} database is not in the backup and its dump "
+                        f"{dump_file(dest)} is not beside it: restore the dump taken with this backup")
+    return {"backup": str(dest), "ok": not (missing or changed or unexpected), "files": len(listed),
+            "missing": missing, "changed": changed, "unexpected": unexpected, "warnings": warnings,
+            "home_id": manifest.get("home_id"), "taken_at": manifest.get("taken_at"),
+            "fairtel_version": manifest.get("fairtel_version")}
 
 
 def register(app: typer.Typer) -> None:
@@ -257,13 +334,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         dest: Annotated[Path, typer.Argument(help="Directory to write the backup to (new, or empty).")],
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        verify: Annotated[bool, typer.Option("--verify", help="Check the backup DEST against its manifest (every "
+                                                               "file, size and SHA-256) instead of writing one.")] = False,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Copy the home, consistently, to DEST: a directory that is itself a home (restore: put it back as the
-        home). Refused while an ingest, a watch or a rating/bill run writes the home. Recorded in the access audit
-        (who, when, where to) before anything is copied."""
+        """Copy the home, consistently, to DEST: a directory that is itself a home (restore: verify it with
+        --verify, then put it back as the home). Refused while an ingest, a watch or a rating/bill run writes the
+        home. Recorded in the access audit (who, when, where to) before anything is copied."""
         from fairtel.core.settings import load_settings
 
+        if verify:
+            _verify_cmd(dest, as_json=as_json)
+            return
         try:
             out = backup_home(load_settings(home=home_of(ctx, home)), dest, ctx=ctx)
         except FairtelError as exc:
@@ -281,6 +363,33 @@ def register(app: typer.Typer) -> None:
                           "start again, owner-only (umask 077: it holds every subscriber's data):", highlight=False)
             console.print(f"(umask 077 && {out['database_dump']})", soft_wrap=True, highlight=False, markup=False,
                           emoji=False)
+
+    def _verify_cmd(dest: Path, *, as_json: bool) -> None:
+        try:
+            out = verify_backup(dest)
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(out)
+        else:
+            for rel in out["missing"]:
+                console.print(f"missing: {rel}", highlight=False, markup=False, soft_wrap=True)
+            for c in out["changed"]:
+                console.print(f"changed: {c['path']} ({c['bytes']:,} bytes, {c['expected_bytes']:,} in the manifest"
+                              f"{', other content' if c.get('sha256_differs') else ''})", highlight=False, markup=False,
+                              soft_wrap=True)
+            for rel in out["unexpected"]:
+                console.print(f"not in the manifest: {rel}", highlight=False, markup=False, soft_wrap=True)
+            for w in out["warnings"]:
+                console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
+            bad = len(out["missing"]) + len(out["changed"]) + len(out["unexpected"])
+            console.print(f"backup {out['backup']} (home {out['home_id']}, taken {out['taken_at']}): "
+                          + (f"{out['files']} files as the manifest lists them: fit to restore" if out["ok"] else
+                             f"{bad} of its files differ from the manifest: do not restore it (take another "
+                             "copy of the backup, or another backup) / 备份与清单不符，请勿用于恢复"),
+                          highlight=False, soft_wrap=True)
+        if not out["ok"]:
+            raise typer.Exit(2)
 
     home_app = typer.Typer(help="The home and the database it is bound to.", no_args_is_help=True)
     app.add_typer(home_app, name="home")

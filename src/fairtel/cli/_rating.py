@@ -36,8 +36,11 @@ def rate_period(
     totals (``RateSummary.to_dict``). VAS charges of providers suspended when they were made are refused, usage of
     a line made before its activation held (``home_gate``)."""
     from fairtel.engines import engine_for
+    from fairtel.mediation._state import check_lake_complete
 
     settings = app.settings
+    # a lake missing parts the ledger says were taken (an unmounted volume, a partial restore) would be rated short
+    check_lake_complete(settings.lake_dir, [period.key])
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
     try:
         totals = eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),

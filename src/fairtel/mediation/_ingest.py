@@ -34,7 +34,7 @@ from fairtel.core.settings import Settings
 from fairtel.mediation._keys import KeyIndex, key_hashes, single_value
 from fairtel.mediation._output import PartWriter, RejectsWriter, filter_rows, remove_parts
 from fairtel.mediation._partials import Clash, conflicting_parts, held_from, held_ids, hold, late_parts, release
-from fairtel.mediation._state import FileRecord, MediationState, inbox_lock
+from fairtel.mediation._state import FileRecord, MediationState, check_lake_complete, inbox_lock
 from fairtel.mediation._validate import FUTURE_TOLERANCE_S, Reason, Validated, validate
 from fairtel.mediation.readers import POS, Reader, Reject, detect, get_reader, refuse_compressed, unpacked
 from fairtel.mediation.readers._base import bulk_default_pool
@@ -673,6 +673,7 @@ class _Session:
                 rep.parts = [str(p) for p in writer.close()]
                 rpath = rejects.close()
                 rep.rejects_file = str(rpath) if rpath else None
+                st.record_parts(rep.parts, None)
                 st.unjournal(name)
         except BaseException:
             writer.abort()
@@ -769,6 +770,9 @@ def ingest_session(settings: Settings, *, report: Progress | None = None, durabl
         cleaned = recover(state, settings)
         if cleaned:
             progress.note(f"recovered {len(cleaned)} interrupted ingest(s); their files are read again")
+        # usage parts the ledger lists and the lake lacks (a lake lost or not mounted): its files would be called
+        # already ingested while their records are gone, and new parts written where the volume is not
+        check_lake_complete(settings.lake_dir)
         session = _Session(state, settings, durable=durable)
         try:
             yield session

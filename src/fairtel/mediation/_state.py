@@ -17,6 +17,15 @@ watermarks, and clears the journal entry. Whatever a crash leaves behind is foun
 (``recover``): the parts, rejects and segments of journalled files are deleted, as are segment files no row
 names and every temporary file, and the file is simply ingested again, giving the same rows under the same
 names.
+
+The ledger is guarded as the database file is: once made, the home says so (``<home>/ledger.id``, written when the
+ledger is made, or first opened by a fairtel that writes it), and a ledger missing from a home that had one (that
+file, key segments in ``keys/``, or usage parts an ingest wrote in the lake) is refused (``ledger_missing``), never
+made again empty: an empty ledger would take again, and charge again, every record sent again. It also lists the
+usage parts each ingest committed to the lake (``lake_parts``), so a reader of a period finds a part that is gone
+(a lake lost, not restored, its volume not mounted, a partial copy) and refuses (``lake_incomplete``,
+``check_lake_complete``) instead of rating or billing less than was taken. A part removed on purpose (retention)
+leaves a mark (``<lake>/.removed/usage/period=P/<part>``, ``part_removed``).
 """
 
 from __future__ import annotations
@@ -25,18 +34,19 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fairtel.core.errors import ConflictError, InboxUnwritableError
+from fairtel.core.errors import ConflictError, FairtelError, InboxUnwritableError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -118,6 +128,15 @@ CREATE TABLE IF NOT EXISTS watermarks (
     source TEXT PRIMARY KEY,
     newest_us INTEGER NOT NULL
 );
+-- the usage parts committed to the lake (lake/usage/period=P/<part>.parquet), by the file whose ingest wrote them
+-- (records: rows in the part when written; null for a part listed from a ledger of an earlier version)
+CREATE TABLE IF NOT EXISTS lake_parts (
+    period TEXT NOT NULL,
+    part TEXT NOT NULL,
+    records INTEGER,
+    content_hash TEXT,
+    PRIMARY KEY (period, part)
+);
 """
 
 # After SCHEMA (its tables exist by then): the columns a database of an earlier version lacks, added in one
@@ -148,10 +167,183 @@ def _upgrade(conn: sqlite3.Connection) -> None:
             for sql in steps:
                 conn.execute(sql)
         conn.execute(_AGE_INDEX)
+        if (conn.execute("SELECT NOT EXISTS (SELECT 1 FROM lake_parts)").fetchone()[0]
+                and conn.execute("SELECT EXISTS (SELECT 1 FROM files)").fetchone()[0]):
+            _list_parts(conn)  # a ledger of an earlier version: its files' parts, as they name them
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+_PERIOD_DIR = re.compile(r"period=(\d{4}-\d{2})")
+
+
+def _lake_part(path: str) -> tuple[str, str] | None:
+    """(period, part) of a usage part's path as the ledger names it (absolute when written: the home may have moved
+    since, so only its last two names count)."""
+    p = Path(path)
+    m = _PERIOD_DIR.fullmatch(p.parent.name)
+    return (m.group(1), p.name.removesuffix(".parquet")) if m and p.name.endswith(".parquet") else None
+
+
+def _list_parts(conn: sqlite3.Connection) -> None:
+    for digest, parts in conn.execute("SELECT content_hash, parts FROM files").fetchall():
+        for found in filter(None, map(_lake_part, json.loads(parts or "[]"))):
+            conn.execute("INSERT OR IGNORE INTO lake_parts VALUES (?, ?, NULL, ?)", (*found, digest))
+
+
+def _rows_of(path: str) -> int | None:
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, ValueError):
+        return None
+
+
+LEDGER = "state.sqlite"
+LEDGER_MARK = "ledger.id"  # in the home: the ledger was made (when, where); a missing ledger is then refused
+# the names ingests give their usage parts (the file's content hash; held sessions flushed)
+_INGESTED_PART = re.compile(r"(?:[0-9a-f]{24}|flush-[0-9a-f]{18})\.parquet")
+
+
+class LedgerMissingError(FairtelError):
+    """The home had a mediation ledger and it is gone: refused, never made again empty (records sent again would
+    be charged twice)."""
+
+    code = "ledger_missing"
+
+
+class LakeIncompleteError(FairtelError):
+    """Usage parts the ledger says an ingest committed are not in the lake: rating or billing the period would
+    charge less than was taken."""
+
+    code = "lake_incomplete"
+
+
+def _had_ledger(home: Path) -> str | None:
+    """What shows that ``home`` had a ledger (None: nothing, a new home)."""
+    mark = home / LEDGER_MARK
+    if mark.is_file():
+        try:
+            made = json.loads(mark.read_text(encoding="utf-8")).get("made_at", "?")
+        except (OSError, ValueError, AttributeError):
+            made = "?"
+        return f"{mark} says it was made ({made})"
+    keys = home / "mediation" / "keys"
+    if keys.is_dir() and any(p.suffix == ".npy" for p in keys.iterdir()):
+        return f"the home holds its record keys ({keys})"
+    usage = home / "lake" / "usage"
+    if usage.is_dir():
+        for d in sorted(usage.glob("period=*")):
+            found = next((p for p in sorted(d.iterdir()) if _INGESTED_PART.fullmatch(p.name)), None) if d.is_dir() else None
+            if found is not None:
+                return f"the lake holds usage parts ingests wrote ({found.relative_to(home)})"
+    return None
+
+
+def _mark_ledger(home: Path) -> None:
+    """``<home>/ledger.id``: the home has a ledger (written once, through a synced temporary file and a rename)."""
+    mark = home / LEDGER_MARK
+    if mark.exists():
+        return
+    tmp = home / f".{LEDGER_MARK}.{os.getpid()}.tmp"
+    note = {"ledger": f"mediation/{LEDGER}", "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "host": socket.gethostname()}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(note) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, mark)
+    dir_fd = os.open(home, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _missing_ledger(home: Path, evidence: str) -> LedgerMissingError:
+    path = home / "mediation" / LEDGER
+    return LedgerMissingError(
+        f"the mediation ledger is missing: {path} (the files and records already taken); {evidence}, so it was "
+        "removed, lost or its volume is not mounted; nothing was made in its place, as an empty ledger would take "
+        "again, and charge again, every record sent again. Restore it from the home's backup (`fairtel backup`; "
+        "the ledger, the lake and the database of one backup together) / 中介台账缺失：请从本目录的备份恢复该文件，"
+        "不会新建空台账（否则重发的话单会被重复计费）",
+        details={"file": str(path), "evidence": evidence})
+
+
+def _removed_mark(lake_dir: Path, period: str, part: str) -> Path:
+    return lake_dir / ".removed" / "usage" / f"period={period}" / part
+
+
+def part_removed(lake_dir: Path, period: str, part: str) -> None:
+    """Mark a usage part removed on purpose (retention): ``check_lake_complete`` no longer asks for it."""
+    mark = _removed_mark(lake_dir, period, part)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    mark.touch()
+
+
+def missing_lake_parts(lake_dir: Path, periods: Iterable[str] | None = None) -> dict[str, list[tuple[str, int | None]]]:
+    """The usage parts of ``periods`` (all: None) the home's ledger (``<lake_dir>/../mediation/state.sqlite``) says
+    an ingest committed and the lake does not hold (nor marks removed): period -> [(part, records)]. One query of
+    the ledger (read only, no lock) and one listing per period; no part is read. No ledger: nothing to compare."""
+    lake_dir = Path(lake_dir)
+    path = lake_dir.parent / "mediation" / LEDGER
+    if not path.is_file():
+        return {}
+    wanted = None if periods is None else sorted(set(periods))
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            try:
+                if wanted is None:
+                    rows = conn.execute("SELECT period, part, records FROM lake_parts").fetchall()
+                else:
+                    rows = conn.execute(f"SELECT period, part, records FROM lake_parts WHERE period IN "
+                                        f"({','.join('?' * len(wanted))})", wanted).fetchall()
+            except sqlite3.OperationalError:  # a ledger of an earlier version, not upgraded yet: its files' parts
+                rows = [(*found, None) for (parts,) in conn.execute("SELECT parts FROM files")
+                        for found in filter(None, map(_lake_part, json.loads(parts or "[]")))
+                        if wanted is None or found[0] in wanted]
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a ledger being made, or not one: nothing to compare
+        return {}
+    listed: dict[str, set[str]] = {}
+    out: dict[str, list[tuple[str, int | None]]] = {}
+    for period, part, records in rows:
+        if period not in listed:
+            d = lake_dir / "usage" / f"period={period}"
+            gone = _removed_mark(lake_dir, period, "x").parent
+            listed[period] = ({n.removesuffix(".parquet") for n in os.listdir(d) if n.endswith(".parquet")}
+                              if d.is_dir() else set()) | (set(os.listdir(gone)) if gone.is_dir() else set())
+        if part not in listed[period]:
+            out.setdefault(period, []).append((part, records))
+    return {p: sorted(v) for p, v in sorted(out.items())}
+
+
+def check_lake_complete(lake_dir: Path, periods: Iterable[str] | None = None) -> None:
+    """``LakeIncompleteError`` naming each period and its missing parts when the lake lacks usage parts the ledger
+    says were committed (``missing_lake_parts``)."""
+    missing = missing_lake_parts(lake_dir, periods)
+    if not missing:
+        return
+    said = []
+    for period, parts in missing.items():
+        known = [n for _, n in parts if n is not None]
+        records = f", {sum(known):,} records" if len(known) == len(parts) else ""
+        names = ", ".join(f"usage/period={period}/{p}.parquet" for p, _ in parts[:3])
+        said.append(f"{period}: {len(parts)} part(s){records} missing ({names}{', …' if len(parts) > 3 else ''})")
+    raise LakeIncompleteError(
+        f"the lake {lake_dir} lacks usage the mediation ledger says was taken: {'; '.join(said)}. Rating or billing "
+        "the period now would charge less than was taken. Mount the lake's volume, or restore the home (its lake, "
+        "ledger and database together) from its backup (checked first with `fairtel backup --verify`) / 数据湖缺少已入账的话单分片："
+        "请挂载或从备份恢复后再计费",
+        details={"lake": str(lake_dir), "missing": {p: [n for n, _ in v] for p, v in missing.items()}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,12 +588,15 @@ class MediationState:
         (root / "keys").mkdir(exist_ok=True)
         fd = None if _held_here(home) is not None else _acquire(home, wait=wait, holder="an ingest", keeps=False)
         try:
-            conn = sqlite3.connect(root / "state.sqlite", isolation_level=None, timeout=60)
+            if not (root / LEDGER).exists() and (evidence := _had_ledger(home)) is not None:
+                raise _missing_ledger(home, evidence)
+            conn = sqlite3.connect(root / LEDGER, isolation_level=None, timeout=60)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.executescript(SCHEMA)
                 _upgrade(conn)
+                _mark_ledger(home)
                 yield cls(root, conn, fd)
             finally:
                 conn.close()
@@ -444,6 +639,12 @@ class MediationState:
             (rec.content_hash, seq, rec.name, rec.format, rec.source, rec.read, rec.accepted, rec.rejected,
              rec.duplicate, rec.held, rec.emitted, rec.rejects_file, json.dumps(rec.parts), rec.ingested_at),
         )
+        self.record_parts(rec.parts, rec.content_hash)
+
+    def record_parts(self, parts: Iterable[str], content_hash: str | None) -> None:
+        """The usage parts an ingest commits (paths), with their rows, in the transaction that commits them."""
+        self.conn.executemany("INSERT OR REPLACE INTO lake_parts VALUES (?, ?, ?, ?)",
+                              [(*found, _rows_of(p), content_hash) for p in parts if (found := _lake_part(p))])
 
     # --- journal ----------------------------------------------------------------------------------------
     def journal(self, content_hash: str, part_name: str, rejects_file: str | None) -> None:

@@ -59,6 +59,7 @@ from fairtel.core.errors import FairtelError
 from fairtel.core.time import Period
 
 PERIOD_COLUMN = "period"
+USAGE = "usage"  # the clean usage mediation commits (its ledger lists the parts: ``_snapshot`` checks them)
 _DATASET = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -148,7 +149,12 @@ class Lake:
         """The parts of ``datasets`` (of ``periods``, or all) as one consistent state of the lake holds them: a
         commit pending for them finished first (or waited for) where this process may, else read where its
         journal says; held open (``hold``) until the block ends. No lock is taken unless commits keep landing
-        on the listing."""
+        on the listing. Usage of periods named: refused (``lake_incomplete``) when parts the home's mediation ledger
+        says were committed are gone (``check_lake_complete``: one ledger query and one listing per period)."""
+        if periods is not None and USAGE in datasets:
+            from fairtel.mediation._state import check_lake_complete
+
+            check_lake_complete(self.root, periods)
         snap = None
         for _ in range(_ATTEMPTS):
             self._settle(datasets, periods)
@@ -337,6 +343,10 @@ class Lake:
     def delete_part(self, dataset: str, period: Period | str, part: str) -> bool:
         """Remove one part; True if it existed. An emptied period directory is removed too."""
         path = self.part_path(dataset, period, part)
+        if dataset == USAGE and path.exists():  # removed on purpose: the ledger's check no longer asks for it
+            from fairtel.mediation._state import part_removed
+
+            part_removed(self.root, _period_key(period), part)
         try:
             path.unlink()
         except FileNotFoundError:

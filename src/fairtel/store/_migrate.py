@@ -161,7 +161,8 @@ def _refuse_a_copy(engine: Engine, found: HomeBound, *, home_path: str, host: st
         f"billed there would be taken and charged again from here. Use the home at {found.home_path}; to give a copy "
         "its own database, give it its own FAIRTEL_DATABASE_URL and remove the copy's home.id (a new id is made); "
         "to move the database to this home on purpose, stop every process of the other home and run "
-        "`fairtel home adopt` with this home",
+        "`fairtel home adopt` with this home (so too for a restore drill beside the live home, on a restored copy "
+        "of its database: `fairtel home adopt` with the drill's home and its own FAIRTEL_DATABASE_URL)",
         details={"database": describe(engine.url), "database_home_id": found.home_id,
                  "database_home_path": found.home_path, "home": home_path, "home_id": found.home_id,
                  "copy_of": found.home_path})
