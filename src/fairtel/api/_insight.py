@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,16 @@ from fairtel.kpi import (
     sla_attainment,
 )
 from fairtel.privacy import Permission, hide_identity_numbers
-from fairtel.store import Adjustment, FraudCase, Lake, Subscriber, Survey, catalog_currency, complaint_facts
+from fairtel.store import (
+    Adjustment,
+    FraudCase,
+    Lake,
+    Subscriber,
+    Survey,
+    catalog_currency,
+    complaint_facts,
+    register_version,
+)
 from fairtel.store import Finding as FindingRow
 from fairtel.store._report import text_problem
 from fairtel.store._schema import table_of
@@ -124,12 +134,42 @@ def _when(at: datetime, tz: str) -> str:
     return at.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
 
 
+# the lines in service per month, by the database and the register's version (``store.register_version``: every
+# import or line suspension moves it): reading the whole register took seconds a request at a few hundred
+# thousand lines, for figures that change only when the register does
+_IN_SERVICE: dict[tuple[str, int, int, str, tuple[tuple[datetime, datetime], ...]], list[int]] = {}
+_IN_SERVICE_LOCK = threading.Lock()
+
+
+def _lines_in_service(conn: Any, bounds: list[tuple[datetime, datetime]], until: datetime) -> list[int]:
+    """``kpi.lines_in_service_by_period`` over the register for ``bounds`` (lines activated before ``until``),
+    remembered until the register changes."""
+    s = table_of(Subscriber)
+    # the register's change log, and its size and latest change besides (a row written by other means than the
+    # register import or a suspension, as a migration or a repair might)
+    count, latest = conn.execute(select(func.count(), func.max(s.c.updated_at))).one()
+    key = (conn.engine.url.render_as_string(hide_password=True), register_version(conn), int(count), str(latest),
+           tuple(bounds))
+    with _IN_SERVICE_LOCK:
+        known = _IN_SERVICE.get(key)
+    if known is not None:
+        return list(known)
+    counts = list(lines_in_service_by_period(
+        (LineFact(r.activated_at, r.status, r.closed_at)
+         for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < until))),
+        bounds))
+    with _IN_SERVICE_LOCK:
+        if len(_IN_SERVICE) > 64:
+            _IN_SERVICE.clear()
+        _IN_SERVICE[key] = counts
+    return list(counts)
+
+
 def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     acc.require(Permission.AGGREGATE_READ)
     conn = acc.conn
     # the money is the catalog's currency (the one rating, bills and refunds are in); the setting when none is loaded
     currency = catalog_currency(conn) or currency
-    s = table_of(Subscriber)
 
     # as `fairtel kpi` counts and judges them, month by month: the complaints opened in the month (each once,
     # however often reopened) over the lines in service at some time in it; the resolution terms begun in the
@@ -153,10 +193,7 @@ def kpis(acc: Access, lake: Lake, *, tz: str, currency: str) -> Kpis:
     # the headline subscribers are `fairtel kpi`'s of this month: lines in service at some time in it
     this_month = Period.containing(now, tz)
     until = max(p.end for p in [*months, this_month])
-    *lines, subscribers = lines_in_service_by_period(
-        (LineFact(r.activated_at, r.status, r.closed_at)
-         for r in conn.execute(select(s.c.activated_at, s.c.status, s.c.closed_at).where(s.c.activated_at < until))),
-        [(p.start, p.end) for p in [*months, this_month]])
+    *lines, subscribers = _lines_in_service(conn, [(p.start, p.end) for p in [*months, this_month]], until)
     for p, in_service in zip(months, lines, strict=True):
         rate = complaint_rates(facts, in_service, start=p.start, end=p.end)["per_million"]
         if rate is not None:
