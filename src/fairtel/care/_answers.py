@@ -76,6 +76,9 @@ _T: dict[str, tuple[str, str]] = {
         "balance of {credit}:",
     ),
     "bill_item": ("  · {what}：{amount}", "  · {what}: {amount}"),
+    "bill_this_line_only": ("以上是本号码（{msisdn}）的账单，不含您名下其他号码；其他号码的账单请用该号码登录查询。",
+                            "This is the bill of this line ({msisdn}) only, not of the account's other lines: ask about "
+                            "another line from that line's own login."),
     "bill_more": ("想了解某一笔费用，可以问我“这笔费用是怎么来的”。", "Ask me \"why was I charged this\" about any item."),
     "bill_not_rated": (
         "（{period} 还没有已计费的通话、短信或流量记录，以上只有月租和待入账的调账/退款。）",

@@ -771,6 +771,8 @@ class Dialog:
         for a in pending:  # a refund or credit no bill carries yet, due on another month's bill: said, outside the total
             out.append(say("bill_pending_credit", lang, amount=money(a.amount, lang), kind=name_of(ADJUSTMENT_NAMES, a.kind, lang),
                            carried=a.carried_by or "-"))
+        if words.asks_all_lines(message) and not conv.other_lines:  # one line's sum, never passed off as the account's
+            out.append(say("bill_this_line_only", lang, msisdn=_mask(line)))
         out.append(say("bill_more", lang))
         return self._reply(conv, "\n".join(out), "bill_inquiry", data={
             "period": month, "issued": bill.issued, "bill_id": bill.bill_id, "currency": bill.currency,

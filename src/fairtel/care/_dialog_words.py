@@ -633,3 +633,14 @@ def bare_home(place: str) -> bool:
     t = _norm(place)
     t = re.sub(r"^(?:at|in)\s+|^(?:在|于)", "", t).strip(" 。.!！")
     return bool(t) and _BARE_HOME.fullmatch(t) is not None
+
+
+_ALL_LINES = re.compile(r"(?:所有|全部|几个|每个|名下的?)(?:的)?(?:号码|号|手机号|卡|线路)|一家人|全家|"
+                        r"\ball (?:of )?(?:my|our|the) (?:lines|numbers|phones|sims)\b|\bevery (?:line|number)\b|"
+                        r"\b(?:family|household) (?:lines|numbers|plan)\b")
+
+
+def asks_all_lines(text: str) -> bool:
+    """Whether the message asks about every line of the account together ("我所有号码一共多少钱", "how much for all
+    my lines"), not the one the conversation is about."""
+    return _ALL_LINES.search(_norm(text)) is not None
