@@ -92,6 +92,16 @@ class Pseudonyms:
         return self._login(username)
 
 
+def holding_start(activated_at: datetime, holder_since: datetime | None) -> datetime:
+    """When the current customer's holding of a line began: the later of the register's ``activated_at`` and its
+    ``holder_since`` (the line moved to another customer with its activation kept; None: never), aware."""
+    def aware(at: datetime) -> datetime:
+        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+    since = aware(activated_at)
+    return since if holder_since is None else max(since, aware(holder_since))
+
+
 def in_holding(since: datetime | None, at: datetime | None) -> bool:
     """Whether a record dated ``at`` belongs to a holding that began at ``since`` (None: no bound, staff)."""
     if since is None:
@@ -321,7 +331,9 @@ class Access:
     def holding_from(self, msisdn: str) -> datetime | None:
         """From when a subscriber's records are theirs: the instant their holding of the line began, the register's
         ``activated_at`` (a number closed and activated again, for a new holder or not, has a later one; rating
-        holds usage before it as ``before_activation`` and takes consent given before it as a previous holder's).
+        holds usage before it as ``before_activation`` and takes consent given before it as a previous holder's),
+        or its ``holder_since`` when later (the line moved to another customer with its activation kept: what
+        was before the move is the previous customer's).
         A subscriber reads only what is dated at or after it; None for staff, who read the line's whole record,
         and for a line the register does not hold. Read once per request."""
         if self.role is not Role.SUBSCRIBER:
@@ -330,8 +342,9 @@ class Access:
             return self.principal.holding_from  # read with the login: no read of its own (a bill answered from memory)
         if msisdn not in self._holding:
             s = table_of(Subscriber)
-            at = self.conn.scalar(select(s.c.activated_at).where(s.c.msisdn == msisdn))
-            self._holding[msisdn] = None if at is None else (at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+            row = self.conn.execute(select(s.c.activated_at, s.c.holder_since).where(s.c.msisdn == msisdn)).first()
+            self._holding[msisdn] = None if row is None or row.activated_at is None else holding_start(
+                row.activated_at, row.holder_since)
         return self._holding[msisdn]
 
     def holding_period(self, msisdn: str) -> str | None:

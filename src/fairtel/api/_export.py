@@ -173,7 +173,8 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
     acc.commit_then_read()
     conn = acc.conn
     # the subscriber's copy holds what is theirs: the records dated in their holding of the line (from the
-    # register's ``activated_at``), never an earlier holder's of the number; an agent's copy, the line's whole record
+    # register's ``activated_at``, or its ``holder_since`` when the line moved to them from another customer), never
+    # an earlier holder's of the number; an agent's copy, the line's whole record
     since, first = acc.holding_from(msisdn), acc.holding_period(msisdn)
     shown = _Shown(acc, msisdn, since)
 

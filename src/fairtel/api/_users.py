@@ -140,15 +140,17 @@ def _one_login_held(conn: Connection, username: str) -> Iterator[None]:
 
 def _login_row(conn: Connection, username: str) -> Any:
     """The login with, for a subscriber's, when their line's current holding began (the register's
-    ``activated_at``; null for a line the register does not hold) and whether the line was in service before it
-    (a status recorded from an earlier instant: an earlier holding), in one read."""
+    ``activated_at``, and its ``holder_since`` when the line moved to another customer with its activation kept;
+    null for a line the register does not hold) and whether the line was in service before it (a status recorded
+    from an earlier instant: an earlier holding), in one read."""
     if "\x00" in username:  # no login's name holds one (PostgreSQL could not even compare it): no such login
         return None
     t, s, h = table_of(User), table_of(Subscriber), table_of(LineStatusHistory)
     earlier = exists().where(h.c.msisdn == t.c.msisdn, h.c.since < s.c.activated_at)
     return conn.execute(
         select(t.c.username, t.c.password_hash, t.c.role, t.c.msisdn, t.c.disabled, t.c.created_at,
-               s.c.activated_at.label("line_activated_at"), earlier.label("earlier_holding"))
+               s.c.activated_at.label("line_activated_at"), s.c.holder_since.label("line_holder_since"),
+               earlier.label("earlier_holding"))
         .select_from(t.outerjoin(s, s.c.msisdn == t.c.msisdn))
         .where(t.c.username == username)
     ).first()
@@ -159,17 +161,23 @@ def before_holding(row: Any) -> bool:
     holding: the number was closed and activated again since (a new holder, as rating reads a later
     ``activated_at``), so the login is an earlier holder's and opens nothing. A login made at or after the
     activation is the current holder's, and so is one made ahead of a line's first activation (a line the
-    register adds with a future ``activated_at`` and no status before it: nobody held it before)."""
+    register adds with a future ``activated_at`` and no status before it: nobody held it before). A login made
+    before the line moved to its current customer (``holder_since``: another customer held it then) is the
+    earlier customer's as well."""
     if row.role != Role.SUBSCRIBER.value or row.line_activated_at is None or row.created_at is None:
         return False
+    if row.line_holder_since is not None and _utc(row.created_at) < _utc(row.line_holder_since):
+        return True
     return bool(_utc(row.created_at) < _utc(row.line_activated_at) and row.earlier_holding)
 
 
 def _holding_of(row: Any) -> datetime | None:
-    """When a subscriber login's holding of its line began (the line's ``activated_at``); None for staff."""
+    """When a subscriber login's holding of its line began (the later of the line's ``activated_at`` and its
+    ``holder_since``); None for staff."""
     if row.role != Role.SUBSCRIBER.value or row.line_activated_at is None:
         return None
-    return _utc(row.line_activated_at)
+    since = _utc(row.line_activated_at)
+    return since if row.line_holder_since is None else max(since, _utc(row.line_holder_since))
 
 
 def _utc(at: datetime) -> datetime:

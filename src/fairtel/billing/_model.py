@@ -53,11 +53,22 @@ class Account:
     closed_at: datetime | None = None  # a closed line: when it left service (its last month's fee is pro-rated)
     # a suspended line: since when (its usage from then on is held off the bill; unknown: all of it)
     suspended_at: datetime | None = None
+    # since when the current customer holds the line, when later than ``activated_at`` (it moved to them from
+    # another customer with its activation kept): what was issued for an earlier customer is not carried to them
+    holder_since: datetime | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.activated_at, "activated_at")
         if self.suspended_at is not None:
             require_aware(self.suspended_at, "suspended_at")
+        if self.holder_since is not None:
+            require_aware(self.holder_since, "holder_since")
+
+    @property
+    def holding_from(self) -> datetime:
+        """When the current customer's holding of the line began: the later of ``activated_at`` and
+        ``holder_since``."""
+        return self.activated_at if self.holder_since is None else max(self.activated_at, self.holder_since)
 
 
 @dataclass(frozen=True, slots=True)

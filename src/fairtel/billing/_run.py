@@ -428,8 +428,9 @@ def run_bills(
         notes.append(
             f"{len(earlier)} adjustment(s) of {len({a.msisdn for a in earlier})} number(s) left pending, not carried "
             f"({net.amount} {currency} net): each corrects a bill or usage of an earlier holder of a number that "
-            f"changed hands since (issued before the line's activation, or for a period before it), so the current "
-            f"holder is not charged or credited for it; settle it with that customer, e.g. {earlier[0].adjustment_id}")
+            f"changed hands since (issued before the current holding began, at the line's activation or its move to "
+            f"another customer, or for a period before it), so the current holder is not charged or credited for "
+            f"it; settle it with that customer, e.g. {earlier[0].adjustment_id}")
     if not_yet:  # usage before the activation the register holds: a wrong activation date or misrouted usage
         notes.append(f"{len(not_yet)} subscriber(s) with rated lines but activated after {per.key} left unbilled, e.g. {not_yet[0]}")
 
@@ -490,13 +491,15 @@ def _left_out(lines: pl.DataFrame, unrated: pl.DataFrame | pa.Table | None,
 
 def _earlier_holders(adj: AdjustmentEntry, acct: Account, tz: str, bill_periods: Mapping[str, str]) -> bool:
     """Whether ``adj`` is an earlier holder's of the number ``acct`` holds now (a number closed and activated again
-    for someone else: a later ``activated_at``): it corrects a period that ended by the activation (a rerate entry
-    names it; a credit or refund names the bill, whose period ``bill_periods`` gives), or was issued before the
-    activation. Carrying it would charge or credit the holder for what was not theirs."""
+    for someone else: a later ``activated_at``; or the line moved to another customer with its activation kept: a
+    later ``holder_since``): it corrects a period that ended by the start of the current holding (a rerate entry
+    names it; a credit or refund names the bill, whose period ``bill_periods`` gives), or was issued before that
+    start. Carrying it would charge or credit the holder for what was not theirs."""
+    since = acct.holding_from
     period = adj.period or (None if adj.bill_id is None else bill_periods.get(adj.bill_id))
-    if period is not None and Period.parse(period, tz).end <= acct.activated_at:
+    if period is not None and Period.parse(period, tz).end <= since:
         return True
-    return adj.created_at < acct.activated_at
+    return adj.created_at < since
 
 
 def _bill_one(

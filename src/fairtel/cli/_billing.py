@@ -164,7 +164,7 @@ def _accounts(app: App, period: Period) -> list[Account]:
         in_force = plans_in_force(conn, at=period.start)
     plans = dict(zip(in_force["msisdn"].to_pylist(), in_force["plan_id"].to_pylist(), strict=True))
     return [Account(s.msisdn, plans.get(s.msisdn, s.plan_id), s.activated_at, s.status, s.language, s.closed_at,
-                    s.suspended_at if s.status == "suspended" else None)
+                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since)
             for s in subs]
 
 

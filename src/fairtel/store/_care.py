@@ -674,12 +674,16 @@ class StoreCareData:
     # ``HoldingRecords``: the assistant tells a holder only what is dated from their line's activation on) -------
     def holding_since(self, msisdn: str) -> datetime | None:
         """When the current holder's holding of ``msisdn`` began: the register's ``activated_at`` (a reassigned
-        number has a later one); None: the line is unknown."""
+        number has a later one), or its ``holder_since`` when later (the line moved to another customer, its
+        activation kept); None: the line is unknown."""
         with self.engine.connect() as conn:
             sub = get_subscriber(conn, msisdn)
         if sub is None or sub.activated_at is None:
             return None
-        return _instant(sub.activated_at)
+        since = _instant(sub.activated_at)
+        if sub.holder_since is not None:
+            since = max(since, _instant(sub.holder_since))
+        return since
 
     def holding_roaming_cap(self, msisdn: str, since: datetime) -> Money | None:
         """The cap in force set in the holding that began ``since``: the latest cap row of ``msisdn`` set at or

@@ -106,6 +106,10 @@ class Subscriber(Base):
     closed_at: Mapped[datetime | None]  # when a closed line left service (None: not closed, or not known)
     # since when a suspended line is suspended (as suspended, or as the register learnt it); None otherwise
     suspended_at: Mapped[datetime | None]
+    # since when the current customer holds the line, when later than ``activated_at`` (the line moved to another
+    # customer, its activation kept: the file's ``customer_since``, else as the register learnt it); None: since
+    # ``activated_at``. What the holder reads and what their bill carries begin at the later of the two
+    holder_since: Mapped[datetime | None]
     # the line's place in the subscriber list's keyed order (``fairtel.privacy.KeyedOrder``: a tag naming the key,
     # then the line's digest under a key derived from the secret apart from the pseudonyms' own, so it reveals no
     # pseudonym), kept by ``fairtel.api._customers.keep_sort_keys``; None until made

@@ -10,7 +10,9 @@ so that a reader that keeps the register in memory (online rating) reads again o
 A line whose number the import gives to a new holder (a later ``activated_at``) or to another customer (a changed
 ``customer_id``) has all its subscriber logins in use disabled in the same transaction: a login made for the earlier
 holder would otherwise open the new holder's account. The import's report counts them
-(``SubscriberImportReport.logins_disabled``) and names the lines by their last digits only.
+(``SubscriberImportReport.logins_disabled``) and names the lines by their last digits only. A line moved to
+another customer with its ``activated_at`` kept (an owner change) is dated: ``subscribers.holder_since`` (the
+file's ``customer_since``, else the import's instant) bounds what the new customer reads and what their bills carry.
 
 Every change of a line's status (a new line, a suspension, a line brought back into service, closed, or its number
 activated again for a new holder) is a row of the line's status history (``line_status_history``, append-only):
@@ -63,7 +65,7 @@ OPTIONAL_FIELDS = frozenset({"region"})
 # from when a line's new plan applies (the first period starting at or after it; default: the next period), and
 # since when a suspended line has been suspended (default: since the register learnt it), and since when a line
 # the file brings back into service from a suspension is back (default: since the register learnt it)
-EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at", "resumed_at")
+EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at", "resumed_at", "customer_since")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -92,6 +94,8 @@ class SubscriberRecord:
     region: str | None
     closed_at: datetime | None = None
     suspended_at: datetime | None = None
+    # since when the current customer holds the line, when later than ``activated_at`` (None: since it)
+    holder_since: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +143,7 @@ def import_subscribers(
     report = SubscriberImportReport(file=str(path), kind="subscribers")
     good: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
+    now = now or utc_now()
 
     with path.open("rb") as raw:
         head = raw.read(4)
@@ -186,7 +191,7 @@ def import_subscribers(
             if unusable:
                 report.rejected += 1
                 continue
-            record, problems = _check_row(str(path), start, row, columns, index, known_plans)
+            record, problems = _check_row(str(path), start, row, columns, index, known_plans, now=now)
             if record is not None and record["msisdn"] in first_line:
                 if not problems and record == kept[record["msisdn"]]:
                     report.duplicate += 1  # the very same subscriber again: nothing to choose between
@@ -202,14 +207,15 @@ def import_subscribers(
             kept[record["msisdn"]] = record
             good.append(record)
 
-    now = now or utc_now()
     good = _check_resumes(conn, str(path), good, first_line, now, report)
     tz = timezone or _operator_timezone(conn)
     written: list[str] = []
     handed: set[str] = set()
+    moved: dict[str, bool] = {}
     for chunk in chunks(good, chunk_size):
-        written += _upsert(conn, chunk, now, report, tz, handed)
+        written += _upsert(conn, chunk, now, report, tz, handed, moved)
     _disable_line_logins(conn, handed, report)
+    _note_moved(moved, now, report)
     note_register_changes(conn, written)  # last: see there
     report.accepted = len(good)
     return report
@@ -234,6 +240,8 @@ def _check_row(
     columns: list[str],
     index: dict[str, int],
     known_plans: Collection[str] | None,
+    *,
+    now: datetime | None = None,
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     if len(row) != len(columns):
         return None, [Problem(file, line, None, f"expected {len(columns)} fields, found {len(row)}", "column_count")]
@@ -285,6 +293,10 @@ def _check_row(
     suspended = instant("suspended_at", SubscriberStatus.SUSPENDED, "is not suspended")
     resumed = instant("resumed_at", SubscriberStatus.ACTIVE, "is not back in service")
     plan_since = instant("plan_since")
+    # since when the row's customer holds the line (an owner change: the line moved to them, its activation kept)
+    customer_since = instant("customer_since")
+    if customer_since is not None and now is not None and customer_since > now:
+        bad("customer_since", f"in the future (after {now.isoformat()})")
     for name, limit in (("customer_id", 64), ("plan_id", 64), ("region", 64)):
         if len(value.get(name, "")) > limit:
             bad(name, f"longer than {limit} characters")
@@ -302,6 +314,7 @@ def _check_row(
         "plan_since": plan_since,
         "suspended_at": suspended,
         "resumed_at": resumed,
+        "customer_since": customer_since,
     }, []
 
 
@@ -373,18 +386,24 @@ def _first_period_start(instant: datetime, tz: str) -> datetime:
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str,
-            handed: set[str]) -> list[str]:
+            handed: set[str], moved: dict[str, bool] | None = None) -> list[str]:
     """Insert new numbers, update changed ones; a row identical to what is stored is left untouched. A new number
     and a changed plan each add a row to the plan history, and so does a ``plan_since`` that the history does not
     say yet (the register's plan dated back to a period that was under another). Returns the numbers written.
 
     Each stored line the file gives to a new holder (a later ``activated_at``) or another customer is put in
-    ``handed``: its subscriber logins are disabled."""
+    ``handed``: its subscriber logins are disabled. A line moved to another customer with its activation kept (an
+    owner change) is held by the new customer from the row's ``customer_since`` when it gives one, else from
+    ``now`` (as the register learnt it), never from before the previous customer's holding began
+    (``holder_since``); it is put in ``moved`` (msisdn → whether the file dated it). A later ``activated_at`` (the
+    number given to a new holder) begins a new holding: ``holder_since`` is cleared. A line whose customer is
+    unchanged keeps its ``holder_since``."""
     subscribers = table_of(Subscriber)
     stored = {
         r.msisdn: r
         for r in conn.execute(
-            select(subscribers.c.msisdn, subscribers.c.suspended_at, *(subscribers.c[f] for f in _FIELDS)).where(
+            select(subscribers.c.msisdn, subscribers.c.suspended_at, subscribers.c.holder_since,
+                   *(subscribers.c[f] for f in _FIELDS)).where(
                 subscribers.c.msisdn.in_([r["msisdn"] for r in rows])
             )
         )
@@ -395,7 +414,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     statuses: list[dict[str, Any]] = []
     for row in rows:
         plan_since, given_since = row["plan_since"], row["suspended_at"]
-        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at", "resumed_at")}
+        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at", "resumed_at", "customer_since")}
         old = stored.get(r["msisdn"])
         plan_from: datetime | None = None
         if old is None:
@@ -421,7 +440,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         suspended = r["status"] == SubscriberStatus.SUSPENDED.value
         kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
         since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
-        changed.append({**r, "updated_at": now, "suspended_at": since})
+        changed.append({**r, "updated_at": now, "suspended_at": since,
+                        "holder_since": _holder_since(old, r, row["customer_since"], now, moved)})
         statuses += _status_rows(old, r, since, now, resumed=row["resumed_at"])
     if not changed:
         return []
@@ -433,7 +453,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     ins = dialect_insert(conn, subscribers)
     stmt = ins.on_conflict_do_update(
         index_elements=[subscribers.c.msisdn],
-        set_={c: getattr(ins.excluded, c) for c in (*_FIELDS, "updated_at", "suspended_at")},
+        set_={c: getattr(ins.excluded, c) for c in (*_FIELDS, "updated_at", "suspended_at", "holder_since")},
     )
     conn.execute(stmt, changed)
     if history:
@@ -441,6 +461,40 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     if statuses:
         conn.execute(table_of(LineStatusHistory).insert(), statuses)
     return [r["msisdn"] for r in changed]
+
+
+def _holder_since(old: Any, new: dict[str, Any], given: datetime | None, now: datetime,
+                  moved: dict[str, bool] | None) -> datetime | None:
+    """Since when the customer of ``new`` holds the line, when later than its ``activated_at`` (None: since it):
+    a new line or a number activated again begins a holding with its activation; a line moved to another customer
+    with its activation kept is theirs from ``given`` (the file's ``customer_since``) or else ``now``, and never from
+    before the previous holding began (the previous customer's records stay theirs); otherwise it is kept."""
+    if old is None or new["activated_at"] > _aware(old.activated_at):
+        return None
+    kept = None if old.holder_since is None else _aware(old.holder_since)
+    if old.customer_id == new["customer_id"]:
+        return kept
+    since = given if given is not None else now
+    floor = max(_aware(new["activated_at"]), kept) if kept is not None else _aware(new["activated_at"])
+    if moved is not None:
+        moved[new["msisdn"]] = given is not None
+    return max(since, floor)
+
+
+def _note_moved(moved: dict[str, bool], now: datetime, report: SubscriberImportReport) -> None:
+    """Say in ``report`` which lines moved to another customer with their activation kept, and from when the new
+    customer holds each (naming the lines by their last four digits only)."""
+    for dated, how in ((True, "from the file's customer_since"),
+                       (False, f"from this import ({now.isoformat()}: as the register learnt it; give customer_since "
+                               "to date it)")):
+        lines = sorted(m for m, d in moved.items() if d is dated)
+        if not lines:
+            continue
+        shown = ", ".join(f"…{m[-4:]}" for m in lines[:10]) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+        report.notes.append(
+            f"{len(lines)} line(s) moved to another customer with their activation kept ({shown}): the new customer "
+            f"holds the line {how}; what they read and what their bills carry begin then, the earlier records "
+            "stay the previous customer's")
 
 
 def _disable_line_logins(conn: Connection, handed: set[str], report: SubscriberImportReport) -> None:
@@ -541,6 +595,7 @@ def _record(row: Any) -> SubscriberRecord:
         region=row.region,
         closed_at=row.closed_at,
         suspended_at=row.suspended_at,
+        holder_since=row.holder_since,
     )
 
 
