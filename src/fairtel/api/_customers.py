@@ -20,8 +20,10 @@ from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
+from fairtel.api._subscriptions import LineNotInServiceError
 from fairtel.billing import BILLABLE_VERDICTS, LineKind, line_text
 from fairtel.catalog import Catalog, parse_catalog
+from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.money import Money
@@ -737,6 +739,11 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str,
             raise InvalidInputError([Problem("request", None, "amount", f"not an amount in {currency}: {amount!r}")], what="roaming cap") from exc
         if money.amount < 0 or money.amount > CAP_MAX:
             raise InvalidInputError([Problem("request", None, "amount", "between 0 and 100000")], what="roaming cap")
+        sub = table_of(Subscriber)
+        if acc.conn.scalar(select(sub.c.status).where(sub.c.msisdn == msisdn)) == SubscriberStatus.CLOSED.value:
+            # a closed line roams no more; a cap set on it would stand for whoever the number is given to next
+            raise LineNotInServiceError(f"the line {acc.show(msisdn)} is closed: a roaming cap has no use on it",
+                                        details={"field": "amount", "status": "closed"})
     acc.conn.execute(
         table_of(RoamingCap).insert().values(
             cap_id=new_id("cap"), msisdn=msisdn, amount_minor=minor, currency=currency if minor is not None else None,
