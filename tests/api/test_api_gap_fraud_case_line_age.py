@@ -4,7 +4,6 @@ subscriber list cuts it to the month for them). Before: the age to four decimals
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from fairtel_seed import ALICE, Seeded, auth
