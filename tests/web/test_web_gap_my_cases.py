@@ -157,3 +157,12 @@ def test_in_a_browser_the_subscriber_reaches_their_complaints_and_faults(browser
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     context.close()
+
+
+def test_staff_cannot_reopen_through_the_subscribers_own_page(web: TestClient) -> None:
+    """Before: an admin's post to the subscriber's own reopen route answered "Your complaint is reopened"."""
+    login(web, "admin1")
+    desk = web.get("/desk")
+    token = csrf(desk.text)
+    r = web.post("/my/complaints/cmp-1/reopen", data={"csrf": token, "note": "x"}, follow_redirects=False)
+    assert r.status_code == 403, (r.status_code, r.headers.get("location"))

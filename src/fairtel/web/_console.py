@@ -822,8 +822,10 @@ def _routes(c: Console) -> APIRouter:
 
     @r.post("/my/complaints/{complaint_id}/reopen")
     def my_reopen(request: Request, complaint_id: str, csrf: str = Form(""), note: str = Form("", max_length=2000)) -> Response:
-        return c.action(request, csrf, lambda acc, _w: (ops.reopen_complaint(acc, complaint_id, note=note.strip() or None),
-                                                        "/my/complaints?msg=reopened_mine_ok")[1])
+        # the subscriber's own page: staff reopen from the desk (``own_msisdn`` refuses every other login)
+        return c.action(request, csrf, lambda acc, _w: (acc.own_msisdn(),
+                                                        ops.reopen_complaint(acc, complaint_id, note=note.strip() or None),
+                                                        "/my/complaints?msg=reopened_mine_ok")[2])
 
     @r.get("/my/tickets")
     def my_tickets(request: Request) -> Response:
