@@ -81,10 +81,14 @@ def register(fraud_app: typer.Typer) -> None:
         catalog_path: CatalogOpt = None,
         unreviewed: Annotated[str, typer.Option("--unreviewed", help="Label of lines without any case: 0 (presumed normal) or blank (unknown).")] = "0",
         chunks: ChunksOpt = None,
+        pseudonymise: Annotated[bool, typer.Option(
+            "--pseudonymise", help="Name each line by its keyed pseudonym (column `pseudonym`, as the API shows it to "
+                                   "analysts) instead of its number: a model needs a key to group by, not the number.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print a summary as JSON.")] = False,
     ) -> None:
         """Export per-line features with case outcomes as the label (1 confirmed, 0 false alarm, blank open),
-        to train the fraud model on the operator's own cases: `fairtel fraud train --data OUT --label fraud --id msisdn`."""
+        to train the fraud model on the operator's own cases: `fairtel fraud train --data OUT --label fraud --id msisdn`
+        (`--id pseudonym` with `--pseudonymise`)."""
         from fairtel.fraud._score import LABEL_COLUMN, label_from_cases
 
         try:
@@ -104,9 +108,16 @@ def register(fraud_app: typer.Typer) -> None:
                                         holders.get_column("activated_at").to_list(), strict=True))
                 frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None,
                                          holding_from={m: t for m, t in holding_from.items() if t is not None})
-                # the export names every line by its number: recorded before it is written
+                # the export names every line by its number (or its pseudonym): recorded before it is written
                 audit_shown(ctx, app, action="fraud_features.export", subjects=frame.get_column("msisdn").unique().to_list(),
-                            what=f"{plural(frame.height, 'row')} of line features", to=out)
+                            what=f"{plural(frame.height, 'row')} of line features"
+                                 + (" (pseudonymised)" if pseudonymise else ""), to=out)
+                if pseudonymise:
+                    from fairtel.privacy import Pseudonymizer
+
+                    name = Pseudonymizer(app.settings.secret_key.get_secret_value(), domain="msisdn")
+                    frame = frame.with_columns(pl.col("msisdn").map_elements(name, return_dtype=pl.String).alias("msisdn"))
+                    frame = frame.rename({"msisdn": "pseudonym"})
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_name(f".{out.name}.tmp")
             frame.write_csv(tmp)
@@ -115,6 +126,7 @@ def register(fraud_app: typer.Typer) -> None:
             raise fail(exc, as_json=as_json) from None
         label = frame.get_column(LABEL_COLUMN)
         summary = {"out": str(out), "rows": frame.height, "periods": list(tables), "features": frame.width - 3,
+                   "pseudonymised": pseudonymise,
                    "fraud": int((label == 1).sum()), "normal": int((label == 0).sum()), "unknown": label.null_count()}
         if as_json:
             print_json(summary)
