@@ -147,3 +147,9 @@ def test_a_list_page_reads_the_plans_of_its_rows_in_one_query(client: TestClient
     finally:
         event.remove(seeded.engine, "before_cursor_execute", count)
     assert sizes == {2: 1, 30: 1}
+
+
+def test_a_plan_no_line_names_lists_nothing(client: TestClient, tokens: dict[str, str]) -> None:
+    """A mistyped or retired plan: an empty page (answered without a pass over the register)."""
+    r = client.get("/api/v1/subscribers", params={"plan_id": "no-such-plan"}, headers=auth(tokens["agent1"]))
+    assert r.status_code == 200 and r.json()["items"] == [] and r.json()["next_cursor"] is None

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, ColumnElement, CompoundSelect, Table, exists, func, select, text, union_all
+from sqlalchemy import Column, ColumnElement, CompoundSelect, Table, exists, false, func, select, text, union_all
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import Access, Pseudonyms, in_holding
@@ -269,7 +269,16 @@ def list_subscribers(
     if status:
         q = q.where(t.c.status == status)
     if plan_id:  # the lines on the plan now, as the list shows them (not those only changing to it)
-        q = q.where(_plan_now_column(t, acc.now) == plan_id)
+        # only a line whose register or history names the plan can be on it: checked first, by the indexes, so the
+        # plan in force (two subqueries a line) is worked out for those alone, not for every line of the register
+        h = table_of(SubscriberPlan)
+        named = (t.c.plan_id == plan_id) | select(h.c.msisdn).where(h.c.msisdn == t.c.msisdn, h.c.plan_id == plan_id).exists()
+        q = q.where(named, _plan_now_column(t, acc.now) == plan_id)
+        # a plan no line names at all (mistyped, retired): an empty page without a pass over the register
+        if not acc.conn.execute(select(
+                select(t.c.msisdn).where(t.c.plan_id == plan_id).exists()
+                | select(h.c.msisdn).where(h.c.plan_id == plan_id).exists())).scalar():
+            q = q.where(false())
     rows = acc.conn.execute(q.limit(limit + 1)).all()
     rows, nxt = rows[:limit], (encode_after(bytes(rows[limit - 1].order_key)) if len(rows) > limit else None)
     # audited in the pseudonyms' order, not the page's: the audit's rows follow the order they are written in, and
