@@ -1691,7 +1691,14 @@ def _scrub(message: str, readable: tuple[str, ...], home_country: str | None = N
             return digits
         return _mask(msisdn) if len(msisdn) == 13 and msisdn.startswith("86") else "*" * len(digits)
 
-    return replace_numbers(message, one, standalone=True)
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "***", replace_numbers(message, one, standalone=True))
+
+
+# a password or code the subscriber wrote ("我的密码是abc123", "my password is hunter2"): the hand-off carries the
+# words, never the secret (no agent needs it; the assistant never asks for one)
+_SECRET_WORD = r"(?:服务密码|密码|口令|验证码|pin码|PIN码|passcode|password|passwd|pwd|pin(?: code)?)"
+_SECRET = re.compile(rf"({_SECRET_WORD}\s*(?:是|为|:|：|=|\bis\b|\bwas\b)\s*)(?!\*\*\*)[^\s，。,.!！?？;；]+"
+                     rf"|({_SECRET_WORD}\s*)(?=[^\s，。,.!！?？;；]*\d)(?!\*\*\*)[^\s，。,.!！?？;；]+", re.IGNORECASE)
 
 
 def _plain_amount(amount: Decimal, lang: str) -> str:
