@@ -122,6 +122,7 @@ def test_the_sms_is_in_the_subscribers_language(seeded: Seeded, api: tuple[Servi
     sms = [x for x in rows if x["kind"] == "confirm_code" and x["msisdn"] == BOB][-1]
     offer = next(o for o in seeded.catalog.offers if o.id == "vas-video-15")
     assert sms["language"] == "zh" and offer.name.zh in sms["text"] and offer.provider in sms["text"]
-    for words in ("15.00元/月", "每月从话费中扣除，直至您退订", "验证码", "我的订购"):
+    # the code's life is said (a code works CODE_TTL: ten minutes)
+    for words in ("15.00元/月", "每月从话费中扣除，直至您退订", "验证码", "10分钟内有效", "我的订购"):
         assert words in sms["text"], words
     _cancel(client, bob, sid)

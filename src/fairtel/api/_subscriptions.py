@@ -75,16 +75,16 @@ _CURRENCY_ZH = {"CNY": "元", "EUR": "欧元", "USD": "美元", "HKD": "港元"}
 _CODE_SMS = {
     "monthly": {
         "zh": "【{sender}】您正在订购{provider}提供的“{name}”，资费{price}/月，订购确认后每月从话费中扣除，直至您退订。"
-              "确认订购请输入验证码{code}（订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
+              "确认订购请输入验证码{code}（{minutes}分钟内有效，订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
         "en": "{sender}: you are ordering {name} from {provider} at {price}/month, charged to your phone bill every month "
-              "once confirmed, until you cancel. To confirm, enter code {code} (nothing is charged before you confirm). "
+              "once confirmed, until you cancel. To confirm, enter code {code} within {minutes} minutes (nothing is charged before you confirm). "
               "To cancel: \"My subscriptions\", Cancel, or call customer care. If you did not order this, do not give the code to anyone.",
     },
     "per_use": {
         "zh": "【{sender}】您正在订购{provider}提供的“{name}”，资费{price}/次，订购确认后每次使用从话费中扣除，直至您退订。"
-              "确认订购请输入验证码{code}（订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
+              "确认订购请输入验证码{code}（{minutes}分钟内有效，订购确认前不收费）。退订：在“我的订购”中点击“退订”，或致电客服。如非本人操作，请勿提供验证码。",
         "en": "{sender}: you are ordering {name} from {provider} at {price} per use, charged to your phone bill for each use "
-              "once confirmed, until you cancel. To confirm, enter code {code} (nothing is charged before you confirm). "
+              "once confirmed, until you cancel. To confirm, enter code {code} within {minutes} minutes (nothing is charged before you confirm). "
               "To cancel: \"My subscriptions\", Cancel, or call customer care. If you did not order this, do not give the code to anyone.",
     },
 }
@@ -346,6 +346,7 @@ def _code_sms(acc: Access, catalog: Catalog, msisdn: str, subscription_id: str, 
     text = _CODE_SMS.get(period, _CODE_SMS["monthly"])[lang].format(
         sender=catalog.operator.name.in_language(lang), provider=offer.provider, name=offer.name.in_language(lang),
         price=price_text(offer.price, catalog.operator.currency, None, lang, sms=True), code=code,
+        minutes=int(CODE_TTL.total_seconds() // 60),
     )
     message_id = stable_id("msg", "confirm_code", subscription_id) if issue == 0 else stable_id("msg", "confirm_code", subscription_id, issue)
     return directory, OutboxMessage(message_id=message_id, msisdn=msisdn, language=lang, kind="confirm_code", text=text,
