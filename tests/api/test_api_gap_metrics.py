@@ -100,6 +100,12 @@ def test_metrics_count_requests_by_route_template_and_read_the_database(local: T
         assert value(samples, "fairtel_fraud_cases", status=status) == n
     for lifecycle, n in by_lifecycle.items():
         assert value(samples, "fairtel_complaints", lifecycle=lifecycle) == n
+    # a status nothing is in is a sample of 0, not missing (an alert rule must see 0, not no data)
+    for status in ("open", "confirmed", "false_alarm"):
+        assert value(samples, "fairtel_fraud_cases", status=status) == by_status.get(status, 0)
+    for lifecycle in ("opened", "acknowledged", "resolved", "closed", "reopened"):
+        assert value(samples, "fairtel_complaints", lifecycle=lifecycle) == by_lifecycle.get(lifecycle, 0)
+    assert value(samples, "fairtel_trouble_tickets", status="in_progress") is not None
     assert value(samples, "fairtel_outbox_bytes") is not None
     for number in (ALICE, BOB, CAROL, ALICE[-4:] + "\"", "alice"):
         assert number not in answer.text

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fairtel.api._errors import NotAuthenticatedError
 from fairtel.core.errors import ConfigError, FairtelError, PermissionDeniedError
+from fairtel.store._schema import COMPLAINT_LIFECYCLE, FRAUD_CASE_STATUSES, TICKET_STATUSES
 
 if TYPE_CHECKING:
     from fairtel.api._services import Services
@@ -203,10 +204,13 @@ class ProductCounts:
             return lines
 
 
+# each gauge with every value its column may hold: a status with nothing in it is a sample of 0, not missing (an alert
+# on "open fraud cases > 0" must see 0, not no data)
 _GROUPED = (
-    ("fairtel_complaints", "Complaints, by lifecycle status.", "lifecycle", "complaints"),
-    ("fairtel_trouble_tickets", "Trouble tickets, by status.", "status", "trouble_tickets"),
-    ("fairtel_fraud_cases", "Fraud cases, by status (open: awaiting an analyst's decision).", "status", "fraud_cases"),
+    ("fairtel_complaints", "Complaints, by lifecycle status.", "lifecycle", "complaints", COMPLAINT_LIFECYCLE),
+    ("fairtel_trouble_tickets", "Trouble tickets, by status.", "status", "trouble_tickets", TICKET_STATUSES),
+    ("fairtel_fraud_cases", "Fraud cases, by status (open: awaiting an analyst's decision).", "status", "fraud_cases",
+     FRAUD_CASE_STATUSES),
 )
 
 
@@ -215,10 +219,11 @@ def _read_counts(services: Services) -> list[str]:
 
     lines: list[str] = []
     with services.app.db.connect() as conn:
-        for name, about, column, table in _GROUPED:
+        for name, about, column, table, known in _GROUPED:
             rows = conn.execute(text(f"SELECT {column}, COUNT(*) FROM {table} GROUP BY {column} ORDER BY {column}")).all()
+            counts = dict.fromkeys(known, 0) | {str(value): int(count) for value, count in rows}
             lines += [f"# HELP {name} {about}", f"# TYPE {name} gauge"]
-            lines += [f"{name}{_labels({column: str(value)})} {int(count)}" for value, count in rows]
+            lines += [f"{name}{_labels({column: value})} {count}" for value, count in sorted(counts.items())]
     outbox = services.settings.outbox_dir / "messages.jsonl"
     try:
         size = outbox.stat().st_size
