@@ -89,3 +89,13 @@ def test_a_settings_file_that_is_not_toml_is_named(tmp_path: Path) -> None:
     (tmp_path / "fairtel.toml").write_text('timezone = "UTC\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"^fairtel.toml: not valid TOML: .*line 1"):
         load_settings(home=tmp_path / "h")
+
+
+def test_an_unknown_key_and_a_bad_value_are_told_together(tmp_path: Path) -> None:
+    """Before: the unknown key alone was told; fixed, the bad value came up on the next run (two rounds)."""
+    (tmp_path / "fairtel.toml").write_text('timezon = "UTC"\nbatch_size = "lots"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(home=tmp_path / "h")
+    said = str(caught.value)
+    assert "fairtel.toml:1 [timezon]: unknown setting (did you mean timezone?)" in said
+    assert "fairtel.toml:2 [batch_size]" in said, said

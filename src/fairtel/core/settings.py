@@ -587,15 +587,16 @@ def config_file() -> Path | None:
 def load_settings(**overrides: Any) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     config = config_file()
-    config_text = _config_problems(config)
+    config_text, unknown = _config_problems(config)
     try:
-        return Settings(**given)
+        settings = Settings(**given)
     except ValidationError as exc:
         problems = _sla_problems(exc, given)
         others = [e for e in exc.errors() if not _is_sla_error(e)]
         # each setting by where its value came from (argument, variable, the settings file's line), the message
-        # without the value given (a URL may carry a password)
-        text = ([str(p) for p in problems]
+        # without the value given (a URL may carry a password); a key that is no setting among them, so that one
+        # reading tells every problem of the file
+        text = (unknown + [str(p) for p in problems]
                 + [_setting_error(e, given=given, config=config, config_text=config_text) for e in others])
         raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
     except Exception as exc:
@@ -603,6 +604,10 @@ def load_settings(**overrides: Any) -> Settings:
             text = [str(p) for p in problems]
             raise ConfigError("invalid settings: " + "; ".join(text), details={"problems": text}) from exc
         raise ConfigError(f"invalid settings: {exc}") from exc
+    if unknown:
+        raise ConfigError("invalid settings: " + "; ".join(unknown),
+                          details={"problems": unknown, "file": str(config)})
+    return settings
 
 
 # Settings whose environment variable holds JSON (a table): pydantic-settings only says it could not parse one.
@@ -735,12 +740,13 @@ def _redact_url(url: str) -> str:
     return f"{scheme}://{user.split(':', 1)[0]}:***@{host}" if ":" in user else url
 
 
-def _config_problems(config: Path | None) -> str | None:
-    """The settings file's text (None: no file), after refusing one that is not TOML or names a key that is no
-    setting (a typo such as ``timezon`` would otherwise leave the setting at its default without a word):
+def _config_problems(config: Path | None) -> tuple[str | None, list[str]]:
+    """The settings file's text (None: no file), after refusing one that is not TOML, and each key it names that
+    is no setting (a typo such as ``timezon`` would otherwise leave the setting at its default without a word),
+    told with the file's other problems:
     ``ConfigError`` naming the file, line and key, with the setting it likely meant."""
     if config is None:
-        return None
+        return None, []
     import difflib
     import tomllib
 
@@ -760,10 +766,7 @@ def _config_problems(config: Path | None) -> str | None:
         close = difflib.get_close_matches(key.lower().removeprefix("fairtel_"), known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else f"; the settings are: {', '.join(known)}"
         problems.append(Problem(str(config), _toml_line(text, (key,)), key, f"unknown setting{hint}"))
-    if problems:
-        lines = [str(p) for p in problems]
-        raise ConfigError("invalid settings: " + "; ".join(lines), details={"problems": lines, "file": str(config)})
-    return text
+    return text, [str(p) for p in problems]
 
 
 def _setting_error(error: Any, *, given: Mapping[str, Any] | None = None, config: Path | None = None,
