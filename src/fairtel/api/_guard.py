@@ -5,6 +5,7 @@ UTF-8, not nested past ``MAX_JSON_DEPTH``, with no key twice)."""
 from __future__ import annotations
 
 import email.message
+import html
 import itertools
 import json
 import logging
@@ -168,9 +169,13 @@ class Guard:
             route = scope.get("route")
             log.error("request %s (%s %s) failed: %s; answered 500 internal_error", request_id, scope.get("method"),
                       getattr(route, "path", "?"), type(exc).__name__)
-            body = _compact(error_body("internal_error", f"an unexpected error; it has been logged (request {request_id})"))
+            if not api and "text/html" in headers.get("accept", ""):  # a browser at a console page: a page, in both languages
+                body, kind = _fault_page(request_id), b"text/html; charset=utf-8"
+            else:
+                body = _compact(error_body("internal_error", f"an unexpected error; it has been logged (request {request_id})"))
+                kind = b"application/json"
             await send_with_headers({"type": "http.response.start", "status": 500,
-                                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
             await send_with_headers({"type": "http.response.body", "body": body})
             raise  # the server logs its traceback; the outer error handler sees the answer sent and sends none
 
@@ -183,6 +188,21 @@ class Guard:
         start: dict[str, Any] = {"type": "http.response.start", "status": status_for(exc.code), "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+def _fault_page(request_id: str) -> bytes:
+    """The page a browser gets for an unexpected error behind a console page (not the API's JSON): what happened
+    and what to do, in Chinese and English (the reader's language may be what failed to be read), with the request
+    id to quote; no script, no style sheet to load."""
+    rid = html.escape(request_id)
+    return (
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>系统出错 / Something went wrong</title>"
+        "</head><body><main><h1>系统出错</h1><p>系统出错，未能完成您的请求；错误已记录，请稍后再试。如需协助，请提供请求编号 "
+        f"<code>{rid}</code>。</p><p><a href=\"/\">返回首页</a></p>"
+        "<h2 lang=\"en\">Something went wrong</h2><p lang=\"en\">Something went wrong on our side and the request was not "
+        f"done; it has been logged. Try again later. If you need help, quote request <code>{rid}</code>.</p>"
+        "<p lang=\"en\"><a href=\"/\">Back to the start page</a></p></main></body></html>"
+    ).encode()
 
 
 def _compact(body: dict[str, Any]) -> bytes:
