@@ -229,6 +229,14 @@ class _Ints:
     bad: np.ndarray  # present but not an integer
     huge: np.ndarray  # an integer beyond int64, positive ...
     tiny: np.ndarray  # ... or negative: out of range (or negative), not "not an integer"
+    inexact: np.ndarray | None = None  # a whole float too large for its type to tell one integer from the next
+    inexact_what: str = ""
+
+
+# A float column stands for an integer only below the magnitude where its type still holds every integer: from
+# 2**53 (float64; 2**24 float32, 2**11 float16) on, the writer's integer may have been rounded to the value read
+# (2**53 + 1 is stored as 2**53), so the count is not known exactly and the record is refused, never guessed.
+_FLOAT_EXACT = {16: 11, 32: 24, 64: 53}
 
 
 def _parse_int(arr: pa.Array | None, present: np.ndarray) -> _Ints:
@@ -256,7 +264,11 @@ def _parse_int(arr: pa.Array | None, present: np.ndarray) -> _Ints:
         tiny = present & whole & (f < -(2.0**63))
         exact = whole & ~huge & ~tiny
         ints = pa.array(np.where(exact, f, 0.0).astype(np.int64), pa.int64(), mask=~(exact & present))
-        return _Ints(ints, present & ~whole, huge, tiny)
+        digits = _FLOAT_EXACT.get(t.bit_width, 11)
+        inexact = present & exact & (np.abs(np.where(exact, f, 0.0)) >= 2.0**digits)
+        what = (f"a {t} at or above 2**{digits} in magnitude: not an exact integer (the writer's integer may have "
+                "been rounded; write counts as an integer column)")
+        return _Ints(ints, present & ~whole, huge, tiny, inexact if inexact.any() else None, what)
     if _is_text(t):
         try:  # fast path: every value is already a clean integer
             return _Ints(pc.cast(arr, pa.int64(), memory_pool=bulk_pool()), none, none, none)
@@ -595,6 +607,11 @@ def _within(a: pa.Array, low: int, high: int | None) -> bool:
     return bool(least >= low and (high is None or most <= high))
 
 
+def _inexact(ints: _Ints, n: int) -> np.ndarray:
+    """The rows whose float value is too large to stand for one exact integer (none for integer and text columns)."""
+    return ints.inexact if ints.inexact is not None else np.zeros(n, dtype=bool)
+
+
 def _range_flags(ints: _Ints, present: np.ndarray, high: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(negative, above ``high``) masks of a parsed integer column's well-formed values; integers beyond int64 are
     negative or above whatever ``high`` is (above int64 itself when there is none)."""
@@ -730,13 +747,16 @@ def validate(batch: RawBatch, *, file: str, source: str, now: datetime | None = 
         (Reason.BAD_VALUE, "duration_s", "not an integer", bad_dur),
         (Reason.NEGATIVE, "duration_s", "negative", dur_neg),
         (Reason.OUT_OF_RANGE, "duration_s", f"more than {MAX_DURATION_S} s in one record", dur_high),
+        (Reason.BAD_VALUE, "duration_s", dur_i.inexact_what, _inexact(dur_i, n)),
         (Reason.MISSING_FIELD, "duration_s", "required for voice", is_voice & ~P("duration_s")),
         (Reason.BAD_VALUE, "bytes_up", "not an integer", bad_up),
         (Reason.NEGATIVE, "bytes_up", "negative", up_neg),
         (Reason.OUT_OF_RANGE, "bytes_up", "more than 1 TiB in one record", up_high),
+        (Reason.BAD_VALUE, "bytes_up", up_i.inexact_what, _inexact(up_i, n)),
         (Reason.BAD_VALUE, "bytes_down", "not an integer", bad_down),
         (Reason.NEGATIVE, "bytes_down", "negative", down_neg),
         (Reason.OUT_OF_RANGE, "bytes_down", "more than 1 TiB in one record", down_high),
+        (Reason.BAD_VALUE, "bytes_down", down_i.inexact_what, _inexact(down_i, n)),
         (Reason.MISSING_FIELD, "bytes_down", "bytes_up or bytes_down required for data", is_data & ~P("bytes_up") & ~P("bytes_down")),
         (Reason.MISSING_FIELD, "offer_id", "required for vas", is_vas & ~P("offer_id")),
         (Reason.BAD_AMOUNT, "amount", "not a decimal amount like 6.00", amounts.bad_format),
@@ -760,6 +780,7 @@ def validate(batch: RawBatch, *, file: str, source: str, now: datetime | None = 
         (Reason.BAD_VALUE, "seq", "not an integer", bad_seq),
         (Reason.NEGATIVE, "seq", "negative", seq_neg),
         (Reason.OUT_OF_RANGE, "seq", "larger than a 64-bit integer", seq_high),
+        (Reason.BAD_VALUE, "seq", seq_i.inexact_what, _inexact(seq_i, n)),
         (Reason.BAD_VALUE, "final", "not true or false", bad_final),
     ]
     code = np.full(n, -1, dtype=np.int16)
