@@ -9,12 +9,15 @@ raised from refused charges (assurance/).
 
 from fairtel.consent._gate import GATE_COLUMNS, Verdict, charge_key, gate_vas, line_states, subscription_coverage
 from fairtel.consent._ledger import (
+    EARLIEST_EVENT,
+    EVENT_FUTURE_TOLERANCE,
     EVENT_SCHEMA,
     AppendResult,
     ConsentLedger,
     EventBatch,
     as_events,
     empty_events,
+    event_time_problem,
     parse_consent_lines,
     read_consent_events,
 )
@@ -36,6 +39,8 @@ from fairtel.consent._projection import (
 __all__ = [
     "CODE_STEP",
     "DEFAULT_POLICY",
+    "EARLIEST_EVENT",
+    "EVENT_FUTURE_TOLERANCE",
     "EVENT_SCHEMA",
     "GATE_COLUMNS",
     "REGULATORY_MIN_RETENTION_MONTHS",
@@ -57,6 +62,7 @@ __all__ = [
     "chargeable_intervals",
     "code_verified",
     "empty_events",
+    "event_time_problem",
     "gate_vas",
     "line_states",
     "offer_book",

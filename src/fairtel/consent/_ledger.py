@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,34 @@ _EVENTS = [e.value for e in ConsentEventKind]
 # (a regex ``\d`` also takes full-width and other scripts' digits), the first not 0.
 _E164 = rf"^[1-9][0-9]{{{MIN_DIGITS - 1},{MAX_DIGITS - 1}}}$"
 _MSISDN_WHY = "msisdn_problem"  # the check's message is msisdn_problem's for the value
+_EARLY, _LATE = "event_time_early", "event_time_late"  # the check's message is event_time_problem's
 _CHANNELS = [c.value for c in ConsentChannel]
+# An event is dated when it happened, so never after it was read: a clock or zone set wrong, or a feed dating
+# events ahead, would otherwise put into the append-only ledger a confirmation that covers charges for years to
+# come (or an order that sorts after every real event). A few minutes allow for clocks that disagree a little.
+EVENT_FUTURE_TOLERANCE = timedelta(minutes=5)
+# Nothing in this ledger predates value-added services as the operator sells them: an event before this is a
+# clock reset (1970) or a typo, and would sort before the subscription's real history.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def event_time_problem(at: datetime, *, now: datetime, tolerance: timedelta = EVENT_FUTURE_TOLERANCE) -> str | None:
+    """Why an event's ``at`` cannot be taken into the ledger read at ``now`` (None: it can): before
+    ``EARLIEST_EVENT``, or more than ``tolerance`` after ``now``. The message names the bound."""
+    if at < EARLIEST_EVENT:
+        return f"before {EARLIEST_EVENT:%Y-%m-%d} (a clock reset or a typo?)"
+    if at > now + tolerance:
+        return (f"later than the moment of import ({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}) plus "
+                f"{_span(tolerance)}: an event is recorded after it happens (a clock or time zone set wrong?)")
+    return None
+
+
+def _span(tolerance: timedelta) -> str:
+    seconds = int(tolerance.total_seconds())
+    if seconds and seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{tolerance.total_seconds():g} s"
 
 
 def empty_events() -> pl.DataFrame:
@@ -118,8 +146,10 @@ def _decode(lines: Sequence[str], file: str) -> tuple[pl.DataFrame, list[Problem
     return frame, problems
 
 
-def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Problem]]:
-    """Check every field of every row at once; rows with any problem are left out."""
+def _validate(frame: pl.DataFrame, file: str, *, now: datetime, tolerance: timedelta) -> tuple[pl.DataFrame, list[Problem]]:
+    """Check every field of every row at once; rows with any problem are left out. ``now`` is the moment of
+    import, which no event may follow by more than ``tolerance``."""
+    latest = now.astimezone(UTC) + tolerance
     f = frame.with_columns(
         pl.col(c).str.strip_chars() for c in ("event", "subscription_id", "msisdn", "offer_id", "channel")
     ).with_columns(
@@ -144,6 +174,8 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
         ("offer_id", pl.col("offer_id").fill_null("") == "", "missing"),
         ("at", pl.col("at").is_null(), "missing"),
         ("at", pl.col("at").is_not_null() & pl.col("_at").is_null(), "must be an RFC 3339 timestamp with an offset"),
+        ("at", pl.col("_at") < pl.lit(EARLIEST_EVENT).dt.cast_time_unit("us"), _EARLY),
+        ("at", pl.col("_at") > pl.lit(latest).dt.cast_time_unit("us"), _LATE),
         ("channel", pl.col("channel").is_not_null() & ~pl.col("channel").is_in(_CHANNELS), f"must be one of {', '.join(_CHANNELS)}"),
         ("channel", (pl.col("event") == "confirmed") & pl.col("channel").is_null(), "a confirmation names the operator channel it came through"),
         # only fairtel's own order and confirmation write it (the one-time code sent by SMS and given back): a feed
@@ -160,12 +192,14 @@ def _validate(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Proble
     bad = flagged.filter(bad_any)
     problems: list[Problem] = []
     if bad.height:
-        for row in bad.select("line", "_bad", *[c for c in ("event", "msisdn", "at", "channel")]).iter_rows(named=True):
+        for row in bad.select("line", "_bad", "_at", *[c for c in ("event", "msisdn", "at", "channel")]).iter_rows(named=True):
             for i, (fld, _, msg) in enumerate(checks):
                 if row["_bad"][f"c{i}"]:
                     value = row.get(fld)
                     if msg == _MSISDN_WHY:  # says why and quotes the value
                         text = msisdn_problem(value or "") or f"not an E.164 number: {value!r}"
+                    elif msg in (_EARLY, _LATE):
+                        text = (event_time_problem(row["_at"], now=now, tolerance=tolerance) or msg) + f" (got {value!r})"
                     else:
                         text = msg + (f" (got {value!r})" if value not in (None, "") and msg != "missing" else "")
                     problems.append(Problem(file, int(row["line"]), fld, text, "consent_event_invalid"))
@@ -210,17 +244,31 @@ def jsonl_lines(data: bytes, file: str) -> tuple[list[str], list[Problem]]:
     return lines, problems
 
 
-def parse_consent_lines(lines: Sequence[str], *, file: str = "<events>") -> EventBatch:
-    """Parse JSON Lines text already split into lines; line numbers count from 1, blank lines included."""
+def parse_consent_lines(lines: Sequence[str], *, file: str = "<events>", now: datetime | None = None,
+                        future_tolerance: timedelta = EVENT_FUTURE_TOLERANCE) -> EventBatch:
+    """Parse JSON Lines text already split into lines; line numbers count from 1, blank lines included. An event
+    dated before 2000 or more than ``future_tolerance`` after ``now`` (the moment of import; the clock when not
+    given) is a bad line, named by file, line and field ``at``."""
     frame, problems = _decode(lines, file)
     read = frame.height + len(problems)
-    good, more = _validate(frame, file)
+    good, more = _validate(frame, file, now=_moment(now), tolerance=future_tolerance)
     problems = sorted([*problems, *more], key=lambda p: (p.line or 0, p.field or ""))
     return EventBatch(events=good.drop("line").cast(EVENT_SCHEMA), problems=problems, read=read)  # type: ignore[arg-type]
 
 
-def read_consent_events(paths: Iterable[Path | str]) -> EventBatch:
-    """Read and validate consent event files (JSON Lines). Bad lines are reported, good ones kept."""
+def _moment(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("the moment of import must be an aware datetime")
+    return now
+
+
+def read_consent_events(paths: Iterable[Path | str], *, now: datetime | None = None,
+                        future_tolerance: timedelta = EVENT_FUTURE_TOLERANCE) -> EventBatch:
+    """Read and validate consent event files (JSON Lines). Bad lines are reported, good ones kept; ``now`` and
+    ``future_tolerance`` as for ``parse_consent_lines`` (one moment for every file of the call)."""
+    now = _moment(now)
     frames: list[pl.DataFrame] = []
     problems: list[Problem] = []
     read = 0
@@ -232,7 +280,7 @@ def read_consent_events(paths: Iterable[Path | str]) -> EventBatch:
             problems.append(Problem(str(p), None, None, f"cannot read: {exc}", "file_unreadable"))
             continue
         lines, undecodable = jsonl_lines(data, str(p))
-        batch = parse_consent_lines(lines, file=str(p))
+        batch = parse_consent_lines(lines, file=str(p), now=now, future_tolerance=future_tolerance)
         frames.append(batch.events)
         problems.extend(sorted([*undecodable, *batch.problems], key=lambda q: (q.line or 0, q.field or "")))
         read += batch.read + len(undecodable)
