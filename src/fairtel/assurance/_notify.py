@@ -5,8 +5,11 @@ in that language (``sender``: the catalog's ``[operator] name``)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +19,7 @@ from typing import Protocol
 from fairtel.assurance._billshock import OWN_ROAMING_CAP
 from fairtel.assurance._finding import Finding, FindingKind
 from fairtel.assurance._refunds import RefundAdjustment
+from fairtel.core.commits import fsync_dir
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
@@ -344,31 +348,146 @@ class Outbox(Protocol):
 
 
 class FileOutbox:
-    """Messages appended as JSON Lines to ``<dir>/messages.jsonl``; a message id already written is skipped,
-    so rerunning the same detection sends nothing twice."""
+    """Messages appended as JSON Lines to ``<dir>/messages.jsonl``, the queue a delivery adapter (the SMS gateway's)
+    reads; a message id already written is skipped, so rerunning the same detection sends nothing twice.
+
+    ``send`` returns only once its messages are on disk: the lines are written and fsynced, and the directory
+    fsynced when the call created the file (or the directory), so a power cut after it cannot take back a message
+    a caller then records as told (a refund posted, a code issued). A caller records that it told someone after
+    ``send`` returns, never before: a crash between the two sends again on the rerun, and the outbox, which keeps
+    each ``message_id`` once, takes it once (at least once; never lost). The ``message_id`` is stable for the cause
+    (the refund's adjustment, the finding, the subscriber, number and kind), so it is the idempotency key a
+    gateway dedupes on should it be handed a line twice (the adapter read the file again before recording what it
+    sent). Senders in several processes take turns (``flock`` on the file). A crash in the middle of an append
+    leaves a line without its end: the next ``send`` ends it when it is a whole message, else removes the torn
+    bytes (their ``send`` never returned, so nothing counted on them; their cause sends them again)."""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "messages.jsonl"
 
     def _known(self) -> set[str]:
-        if not self.path.exists():
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
             return set()
-        known: set[str] = set()
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    known.add(json.loads(line)["message_id"])
-        return known
+        return _message_ids(data)
 
     def send(self, messages: Sequence[OutboxMessage]) -> int:
-        known = self._known()
-        fresh = [m for m in messages if m.message_id not in known]
-        if not fresh:
+        if not messages:
             return 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            for m in fresh:
-                row = asdict(m)
-                row["created_at"] = m.created_at.isoformat()
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        with self._locked() as (fd, created):
+            data = _read_all(fd)
+            data, mended = _mend(fd, data)
+            known = _message_ids(data)
+            fresh: list[OutboxMessage] = []
+            for m in messages:
+                if m.message_id not in known:
+                    known.add(m.message_id)
+                    fresh.append(m)
+            if fresh:
+                rows = []
+                for m in fresh:
+                    row = asdict(m)
+                    row["created_at"] = m.created_at.isoformat()
+                    rows.append(json.dumps(row, ensure_ascii=False) + "\n")
+                _write_all(fd, "".join(rows).encode("utf-8"))
+            if fresh or mended or created:
+                os.fsync(fd)
+            if created:  # the file's name, as durable as its lines
+                fsync_dir(self.path.parent)
         return len(fresh)
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[int, bool]]:
+        """The outbox file open for appending, locked against other senders; whether this call created it. A file
+        renamed over it meanwhile (retention's rewrite) is opened again, so no append goes to a replaced file."""
+        directory = self.path.parent
+        if not directory.is_dir():
+            _make_dirs(directory)
+        while True:
+            created = False
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                created = True
+            except FileExistsError:
+                try:
+                    fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+                except FileNotFoundError:  # removed between the two opens: create it
+                    continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if not same:
+                    continue
+                yield fd, created
+                return
+            finally:
+                os.close(fd)  # releases the lock
+
+
+def _make_dirs(directory: Path) -> None:
+    """``directory`` and the parents it lacks, each new entry made durable in its parent."""
+    missing: list[Path] = []
+    d = directory
+    while not d.is_dir():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    for m in reversed(missing):
+        fsync_dir(m.parent)
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _mend(fd: int, data: bytes) -> tuple[bytes, bool]:
+    """The file's bytes with a torn last line (a crash in the middle of an append) ended when it holds a whole
+    message, else cut off; whether anything changed."""
+    if not data or data.endswith(b"\n"):
+        return data, False
+    start = data.rfind(b"\n") + 1
+    if _message_id(data[start:]) is not None:
+        _write_all(fd, b"\n")
+        return data + b"\n", True
+    os.ftruncate(fd, start)
+    return data[:start], True
+
+
+def _message_id(line: bytes) -> str | None:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    mid = row.get("message_id") if isinstance(row, dict) else None
+    return mid if isinstance(mid, str) else None
+
+
+def _message_ids(data: bytes) -> set[str]:
+    """The ids of the whole messages in the outbox's bytes. A line that is not one (the torn end of an append cut
+    short) names no id: a message it was is sent again when asked for, never taken as sent."""
+    known: set[str] = set()
+    for line in data.split(b"\n"):
+        if line.strip() and (mid := _message_id(line)) is not None:
+            known.add(mid)
+    return known
