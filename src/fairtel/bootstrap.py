@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from fairtel.core.errors import HomeMismatchError
-from fairtel.core.settings import Settings, secure_home
+from fairtel.core.settings import SECRET_FILE, HomeSecret, Settings, home_key, secure_home
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -77,7 +77,61 @@ def bootstrap(settings: Settings) -> App:
     # directory behind)
     if Path(settings.home).exists() or not served_elsewhere(settings):
         secure_home(settings.home)
+        check_secret_key(settings)
     return App(settings=settings)
+
+
+def check_secret_key(settings: Settings) -> None:
+    """Refuse a key that is not the one the home's pseudonyms, keyed ids and tokens were made with
+    (``secret_key_mismatch``), by the fingerprint the home records of it (``privacy._key``): a home restored with
+    another ``secret.key``, or run with another ``FAIRTEL_SECRET_KEY``, would change every pseudonym silently. A
+    home with no fingerprint yet records the key's. The home's own key is not made here: a home that has none yet
+    records its fingerprint when the key is made (``_FingerprintedHomeSecret``), and one whose key file is gone while
+    its fingerprint stays is refused (a new random key would change every pseudonym as surely)."""
+    from fairtel.privacy import check_key, key_mismatch, recorded_fingerprint
+
+    home = Path(settings.home)
+    if not settings.secret_is_home_key:
+        check_key(home, settings.secret_key.get_secret_value(), source="FAIRTEL_SECRET_KEY",
+                  restore="Set the FAIRTEL_SECRET_KEY the home ran with (from the vault it is kept in)")
+        return
+    path = home.absolute() / SECRET_FILE
+    if path.is_file():
+        check_key(home, settings.secret_key.get_secret_value(), source=str(path), restore=_RESTORE_KEY)
+        return
+    recorded = recorded_fingerprint(home)
+    if recorded is not None:
+        raise key_mismatch(home, source=str(path), restore=_RESTORE_KEY, given=None, recorded=recorded)
+    settings.__dict__["secret_key"] = _FingerprintedHomeSecret(home)  # as the settings put a HomeSecret there
+
+
+_RESTORE_KEY = "Restore the home's secret.key from its backup (the one `fairtel backup --verify` says matches)"
+
+
+class _FingerprintedHomeSecret(HomeSecret):
+    """The home's own key, its fingerprint recorded (or checked) when it is first read, which makes it."""
+
+    def get_secret_value(self) -> str:
+        if self._known is None:
+            from fairtel.privacy import check_key
+
+            key = home_key(self.path)
+            check_key(self.path.parent, key, source=str(self.path), restore=_RESTORE_KEY)
+            self._known = key
+        return self._known
+
+
+def adopt_secret_key(settings: Settings) -> tuple[str | None, str]:
+    """Key the home by the key the settings give on purpose (``fairtel privacy adopt-key``): the home's own key made
+    when its file is gone, and the fingerprint recorded again. Every pseudonym, keyed id and token changes with it.
+    Returns the fingerprint recorded before (None: none was) and the one recorded now."""
+    from fairtel.privacy import record_fingerprint, recorded_fingerprint
+
+    home = Path(settings.home)
+    secure_home(home)
+    before = recorded_fingerprint(home)
+    key = home_key(home.absolute() / SECRET_FILE) if settings.secret_is_home_key else settings.secret_key.get_secret_value()
+    return before, record_fingerprint(home, key, replace=True)
 
 
 def served_elsewhere(settings: Settings) -> bool:

@@ -195,6 +195,7 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     from fairtel.bootstrap import home_id
     from fairtel.core.settings import SECRET_FILE
     from fairtel.mediation import LockedError, mediation_lock
+    from fairtel.privacy import recorded_fingerprint
 
     home = Path(settings.home).resolve()
     dest = dest.resolve()
@@ -247,7 +248,8 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
             manifest = {"fairtel_version": __version__, "taken_at": started.isoformat(timespec="seconds"),
                         "home": str(home), "home_id": home_id(home), "database": {k: v for k, v in database.items() if k != "dump_command"},
                         "files": files, "sqlite_databases": sqlite_files, "bytes": size, "run_locks_held": locks,
-                        "secret_key": (partial / SECRET_FILE).is_file(), "contents": contents}
+                        "secret_key": (partial / SECRET_FILE).is_file(),
+                        "secret_key_fingerprint": recorded_fingerprint(home), "contents": contents}
             (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             os.chmod(partial / MANIFEST, _FILE_MODE)
             _fsync(partial / MANIFEST)
@@ -270,11 +272,14 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     return out
 
 
-def verify_backup(dest: Path) -> dict[str, Any]:
+def verify_backup(dest: Path, *, key: str | None = None) -> dict[str, Any]:
     """``dest`` checked against its manifest (``fairtel-backup.json``): each file named there present, of its size
     and SHA-256. Returns ``ok``, the files ``missing``, ``changed`` (size or content) and ``unexpected`` (on disk,
-    not in the manifest), and ``warnings`` (no ``secret.key``, no PostgreSQL dump beside it). A directory without
-    a manifest, or with one written before it listed the files, is refused (``InvalidInputError``)."""
+    not in the manifest), ``key`` (``_key_check``: whether the key the restored home would run with is the one its
+    pseudonyms were made with; a mismatch makes the backup not ``ok``), and ``warnings`` (no ``secret.key``, no
+    PostgreSQL dump beside it). ``key``: the ``FAIRTEL_SECRET_KEY`` the restored home will run with, if one is set
+    (it wins over the backup's ``secret.key``). A directory without a manifest, or with one written before it listed
+    the files, is refused (``InvalidInputError``)."""
     from fairtel.core.settings import SECRET_FILE
 
     dest = dest.resolve()
@@ -322,10 +327,37 @@ def verify_backup(dest: Path) -> dict[str, Any]:
     if database.get("in_backup") is False and not dump_file(dest).is_file():
         warnings.append(f"the {database.get('backend', 'PostgreSQL')} database is not in the backup and its dump "
                         f"{dump_file(dest)} is not beside it: restore the dump taken with this backup")
-    return {"backup": str(dest), "ok": not (missing or changed or unexpected), "files": len(listed),
-            "missing": missing, "changed": changed, "unexpected": unexpected, "warnings": warnings,
+    checked = _key_check(dest, manifest, key)
+    mismatched = checked is not None and not checked["matches"]
+    return {"backup": str(dest), "ok": not (missing or changed or unexpected or mismatched), "files": len(listed),
+            "missing": missing, "changed": changed, "unexpected": unexpected, "key": checked, "warnings": warnings,
             "home_id": manifest.get("home_id"), "taken_at": manifest.get("taken_at"),
             "fairtel_version": manifest.get("fairtel_version")}
+
+
+def _key_check(dest: Path, manifest: dict[str, Any], key: str | None) -> dict[str, Any] | None:
+    """Whether the key a home restored from ``dest`` would run with (``key``, the ``FAIRTEL_SECRET_KEY`` set, else
+    the backup's ``secret.key``) is the one the backup's pseudonyms were made with, by the fingerprint the backup
+    records (in its manifest, else in its ``secret.key.fingerprint``): ``key`` (where it came from), ``fingerprint``,
+    ``backup_fingerprint`` and ``matches``. None when either is unknown (a backup from before fingerprints, or
+    with no key in it and none set)."""
+    from fairtel.core.settings import SECRET_FILE
+    from fairtel.privacy import key_fingerprint, recorded_fingerprint, short_fingerprint
+
+    recorded = manifest.get("secret_key_fingerprint") or recorded_fingerprint(dest)
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    source = "FAIRTEL_SECRET_KEY"
+    if key is None:
+        path = dest / SECRET_FILE
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        source = str(path)
+    given = key_fingerprint(key)
+    return {"key": source, "fingerprint": short_fingerprint(given), "backup_fingerprint": short_fingerprint(recorded),
+            "matches": given == recorded}
 
 
 def register(app: typer.Typer) -> None:
@@ -365,8 +397,13 @@ def register(app: typer.Typer) -> None:
                           emoji=False)
 
     def _verify_cmd(dest: Path, *, as_json: bool) -> None:
+        from fairtel.core.settings import load_settings
+
         try:
-            out = verify_backup(dest)
+            # the key the restored home will run with: FAIRTEL_SECRET_KEY when one is set, else the backup's own
+            settings = load_settings(home=dest)
+            key = None if settings.secret_is_home_key else settings.secret_key.get_secret_value()
+            out = verify_backup(dest, key=key)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:
@@ -380,13 +417,22 @@ def register(app: typer.Typer) -> None:
                               soft_wrap=True)
             for rel in out["unexpected"]:
                 console.print(f"not in the manifest: {rel}", highlight=False, markup=False, soft_wrap=True)
+            k = out["key"]
+            if k is not None and not k["matches"]:
+                console.print(f"key mismatch: the key in {k['key']} (fingerprint {k['fingerprint']}) is not the one the "
+                              f"backup's pseudonyms were made with (fingerprint {k['backup_fingerprint']}): restored with "
+                              "it, the home is refused (secret_key_mismatch); restore the secret.key taken with this "
+                              "backup, or set the FAIRTEL_SECRET_KEY the home ran with", highlight=False, markup=False,
+                              soft_wrap=True)
             for w in out["warnings"]:
                 console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
             bad = len(out["missing"]) + len(out["changed"]) + len(out["unexpected"])
             console.print(f"backup {out['backup']} (home {out['home_id']}, taken {out['taken_at']}): "
                           + (f"{out['files']} files as the manifest lists them: fit to restore" if out["ok"] else
                              f"{bad} of its files differ from the manifest: do not restore it (take another "
-                             "copy of the backup, or another backup) / 备份与清单不符，请勿用于恢复"),
+                             "copy of the backup, or another backup) / 备份与清单不符，请勿用于恢复" if bad else
+                             "its key is not the one its pseudonyms were made with: do not restore it with this key "
+                             "/ 密钥与备份不符"),
                           highlight=False, soft_wrap=True)
         if not out["ok"]:
             raise typer.Exit(2)

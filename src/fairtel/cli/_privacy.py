@@ -1,4 +1,5 @@
 """``fairtel privacy erase MSISDN --plan|--apply --by LOGIN``: erase one subscriber's personal data at their request.
+``fairtel privacy adopt-key``: key the home by the key it is given now, on purpose (see ``adopt_key_cmd``).
 
 What goes, what stays and why, and when a line may be erased at all (closed, closing date known, no matter open) is
 in ``fairtel.store._erasure`` and docs/operations.md#erasing-a-subscribers-data. ``--plan`` changes nothing.
@@ -19,9 +20,15 @@ from typing import Annotated, Any
 
 import typer
 
-from fairtel.cli._context import app_for
+from fairtel.cli._context import app_for, home_of
 from fairtel.cli._ui import console, err_console, fail, print_json
 from fairtel.core.errors import FairtelError, InvalidInputError, Problem
+
+
+def _short(fingerprint: str | None) -> str | None:
+    from fairtel.privacy import short_fingerprint
+
+    return None if fingerprint is None else short_fingerprint(fingerprint)
 
 
 def _show(summary: dict[str, Any], *, applied: bool) -> None:
@@ -62,8 +69,51 @@ def _scrub_log(engine: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Privacy: erase a subscriber's personal data at their request.", no_args_is_help=True)
+    group = typer.Typer(help="Privacy: erase a subscriber's personal data at their request; adopt a new key.",
+                        no_args_is_help=True)
     app.add_typer(group, name="privacy")
+
+    @group.command("adopt-key")
+    def adopt_key_cmd(
+        ctx: typer.Context,
+        home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Key the home by the key it is run with now (its secret.key, made when it is gone, or FAIRTEL_SECRET_KEY),
+        on purpose: the key's fingerprint is recorded in the home, and commands refused with secret_key_mismatch run
+        again. Every pseudonym (analysts' exports, the access audit's subjects), finding and case id and token
+        changes: they no longer join to what was made under the old key. If the old key can be found, restore it
+        instead. Recorded in the access audit."""
+        from fairtel.bootstrap import adopt_secret_key, bootstrap
+        from fairtel.cli._audit import audit_change
+        from fairtel.core.settings import SECRET_FILE, load_settings
+
+        try:
+            settings = load_settings(home=home_of(ctx, home))
+            settings.check_secrets()
+            before, after = adopt_secret_key(settings)
+            source = (str(Path(settings.home).absolute() / SECRET_FILE) if settings.secret_is_home_key
+                      else "FAIRTEL_SECRET_KEY")
+            out = {"home": str(Path(settings.home).absolute()), "key": source, "changed": before != after,
+                   "fingerprint_before": _short(before), "fingerprint": _short(after)}
+            if out["changed"]:
+                with bootstrap(settings) as fapp, fapp.db.begin() as conn:
+                    audit_change(ctx, fapp, conn, action="home.adopt_key", resource="home/secret-key",
+                                 reason=f"the home keyed by {source} (fingerprint {out['fingerprint']}, before "
+                                        f"{out['fingerprint_before'] or 'none recorded'}): every pseudonym and keyed "
+                                        "id changes")
+        except FairtelError as exc:
+            raise fail(exc, as_json=as_json) from None
+        if as_json:
+            print_json(out)
+        elif not out["changed"]:
+            console.print(f"the home is keyed by {source} already (fingerprint {out['fingerprint']}): nothing changed",
+                          highlight=False, soft_wrap=True)
+        else:
+            console.print(f"the home {out['home']} is now keyed by {source} (fingerprint {out['fingerprint']}, before "
+                          f"{out['fingerprint_before'] or 'none recorded'}): pseudonyms, finding and case ids and tokens "
+                          "made under the old key no longer match / 密钥已更换，旧的假名与编号不再对应", highlight=False,
+                          soft_wrap=True)
 
     @group.command("erase")
     def erase_cmd(

@@ -5,11 +5,25 @@ which anyone can brute-force over the 10^10 mobile numbers of a country), keyed 
 of its own, neither the numbers' nor the pseudonyms', read from an index), finding numbers in text however
 people write them (as E.164 numbers of the operator's home numbering plan, ``home_numbering``: the caller passes
 the home country, ``home_country``, mainland China's ``HOME_COUNTRY_CODE`` without one) and hiding ID-card and
-bank-card numbers there, masking for display, the role model and its permissions. Does not own: storing the
+bank-card numbers there, masking for display and masking for good the personal data of text kept where nothing
+erases it (``mask_personal_data``: phone, ID-card and bank-card numbers, e-mail addresses), the fingerprint of the
+key pseudonyms derive from, kept in the home so that another key is refused rather than changing every pseudonym
+(``check_key``, ``secret_key_mismatch``), the role model and its permissions. Does not own: storing the
 access audit (store/), enforcing it on requests (api/: ``can`` and ``view_of`` here) or recording what the
 command line shows in clear (cli/_audit.py: the same audit, under these pseudonyms).
 """
 
+from fairtel.privacy._key import (
+    KEY_FINGERPRINT_FILE,
+    SecretKeyMismatchError,
+    check_key,
+    key_fingerprint,
+    key_mismatch,
+    record_fingerprint,
+    recorded_fingerprint,
+    short_fingerprint,
+)
+from fairtel.privacy._masking import mask_personal_data
 from fairtel.privacy._numbers import (
     CARD_NUMBER_MARK,
     HOME_COUNTRY_CODE,
@@ -32,23 +46,32 @@ __all__ = [
     "CARD_NUMBER_MARK",
     "HOME_COUNTRY_CODE",
     "ID_NUMBER_MARK",
+    "KEY_FINGERPRINT_FILE",
     "ORDER_KEY_BYTES",
     "HomeNumbering",
     "KeyedOrder",
     "Permission",
     "Pseudonymizer",
     "Role",
+    "SecretKeyMismatchError",
     "can",
+    "check_key",
     "e164_of",
     "has_number",
     "hide_identity_numbers",
     "home_numbering",
+    "key_fingerprint",
+    "key_mismatch",
     "mask_msisdn",
+    "mask_personal_data",
     "number_in_id",
     "permissions_of",
     "pseudonymise_numbers",
+    "record_fingerprint",
+    "recorded_fingerprint",
     "replace_numbers",
     "replace_numbers_in",
     "replace_numbers_in_id",
+    "short_fingerprint",
     "view_of",
 ]
