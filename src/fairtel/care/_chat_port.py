@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -32,9 +32,11 @@ class LineFacts:
     """One subscriber line, and the other lines of the same customer (the numbers they may ask about).
 
     ``plan_id`` is the plan in force now (this month is billed under it); a plan change takes effect from the next
-    billing period, and until then it is ``pending_plan_id`` from ``pending_from``. ``activated_at``: when the
-    current holder's holding of the number began (the register's activation; a reassigned number has a later one):
-    the assistant tells only what is dated from it on (``care._holding``); None when the port does not say."""
+    billing period, and until then it is ``pending_plan_id`` from ``pending_from``. ``activated_at``: the
+    number's current activation (the register's; a reassigned number has a later one); ``holder_since``: when the
+    line moved to its current customer with its activation kept (an owner change, 过户; None: it did not, or the
+    port does not say). The current customer's holding begins at ``holding_from``, the later of the two: the
+    assistant tells only what is dated from it on (``care._holding``); None when the port says neither."""
 
     msisdn: str
     customer_id: str
@@ -47,6 +49,15 @@ class LineFacts:
     pending_plan_name: Text | None = None
     pending_from: datetime | None = None
     activated_at: datetime | None = None
+    holder_since: datetime | None = None
+
+    @property
+    def holding_from(self) -> datetime | None:
+        """When the current customer's holding of the line began: the later of ``activated_at`` and
+        ``holder_since`` (a stored instant without a zone is UTC); None when neither is known."""
+        known = [at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+                 for at in (self.activated_at, self.holder_since) if at is not None]
+        return max(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from fairtel.fraud._features import (
     FraudFeatures,
     compute_features,
     cross_features,
+    holding_starts,
     premium_calls,
 )
 
@@ -88,6 +89,7 @@ __all__ = [
     "detect_simbox",
     "detect_wangiri",
     "feature_table",
+    "holding_starts",
     "label_from_cases",
     "notice_id",
     "premium_calls",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -264,7 +265,8 @@ def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFra
     if subscribers is not None:
         lines = lines.join(subscribers, on="msisdn", how="left")
     else:
-        lines = lines.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("activated_at"))
+        lines = lines.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(c)
+                                   for c in ("activated_at", "_holding_from"))
     zero = [
         "distinct_callees", "distinct_callers", "distinct_cells", "distinct_imeis", "roaming_days",
         "callees_calling_back", "intl_calls_out", "premium_calls", "premium_minutes", "premium_numbers",
@@ -277,8 +279,9 @@ def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFra
         n = pl.col(num) if isinstance(num, str) else num
         return pl.when(den > 0).then(n / den).otherwise(0.0)
 
-    age = (pl.col("first_at") - pl.col("activated_at")).dt.total_seconds() / 86400.0
-    premium_age = (pl.col("premium_first_at") - pl.col("activated_at")).dt.total_seconds() / 86400.0
+    # the ages are the current holding's: from the activation, or from a later owner change (``_subscriber_frame``)
+    age = (pl.col("first_at") - pl.col("_holding_from")).dt.total_seconds() / 86400.0
+    premium_age = (pl.col("premium_first_at") - pl.col("_holding_from")).dt.total_seconds() / 86400.0
     return (
         lines.with_columns(pl.col(c).fill_null(0) for c in zero)
         .with_columns(pl.col("sims_per_imei").fill_null(0))
@@ -298,40 +301,63 @@ def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFra
             age.alias("line_age_days"),
             premium_age.alias("premium_line_age_days"),
         )
-        .drop("_short", "_brief", "_night_out", "_office_out", "_premium_night")
+        .drop("_short", "_brief", "_night_out", "_office_out", "_premium_night", "_holding_from")
         .sort("msisdn")
     )
 
 
-def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame | None:
-    if subscribers is None:
-        return None
-    lf = subscribers.lazy().select(pl.col("msisdn").cast(pl.String), "activated_at")
-    dtype = lf.collect_schema()["activated_at"]
+def _instant(column: str, dtype: pl.DataType) -> pl.Expr:
+    """``column`` of the subscribers (of type ``dtype``: RFC 3339 text or an aware timestamp) as a UTC instant."""
+    if dtype == pl.Null:
+        return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
     if dtype == pl.String:
-        at = pl.col("activated_at").str.replace(r"[Zz]$", "+00:00").str.to_datetime(
+        at = pl.col(column).str.replace(r"[Zz]$", "+00:00").str.to_datetime(
             "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC"
         )
     elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        raise ValueError("subscribers.activated_at has no time zone")
+        raise ValueError(f"subscribers.{column} has no time zone")
     else:
-        at = pl.col("activated_at").dt.convert_time_zone("UTC")
+        at = pl.col(column).dt.convert_time_zone("UTC")
+    return at.dt.cast_time_unit("us")
+
+
+def _subscriber_frame(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame | None:
+    """One row per number: msisdn, ``activated_at`` and ``_holding_from`` (UTC), where its current holding began: its
+    activation, or its ``holder_since`` when the subscribers give a later one (the line moved to another customer
+    with its activation kept, an owner change: the new customer's records, and the line's age to them, begin then)."""
+    if subscribers is None:
+        return None
+    lf = subscribers.lazy()
+    schema = lf.collect_schema()
+    at = _instant("activated_at", schema["activated_at"])
+    since = (pl.max_horizontal(at, _instant("holder_since", schema["holder_since"])) if "holder_since" in schema
+             else at)
     # One row per number. A number listed twice (a recycled number's old and new holder) is as new as its
     # latest activation: the line in use now is the one activated last. ("first" took whichever row the file
     # or the engine happened to put first.)
-    return lf.with_columns(at.dt.cast_time_unit("us").alias("activated_at")).group_by("msisdn").agg(
-        pl.col("activated_at").max()
-    )
+    return lf.select(pl.col("msisdn").cast(pl.String), at.alias("activated_at"), since.alias("_holding_from")
+                     ).group_by("msisdn").agg(pl.col("activated_at").max(), pl.col("_holding_from").max())
+
+
+def holding_starts(subscribers: pl.DataFrame | pl.LazyFrame) -> dict[str, datetime]:
+    """msisdn → when its current holding began (aware, UTC), from ``subscribers`` (msisdn, activated_at,
+    holder_since?): the line's latest activation, or a later owner change. What ``label_from_cases`` takes as
+    ``holding_from``: a case opened before it is an earlier holder's, or the previous customer's."""
+    subs = _subscriber_frame(subscribers)
+    assert subs is not None
+    rows = subs.select("msisdn", "_holding_from").collect().iter_rows()
+    return {m: at for m, at in rows if at is not None}
 
 
 def _current_holding(lf: pl.LazyFrame, subs: pl.LazyFrame | None) -> pl.LazyFrame:
-    """``lf`` without the records dated before their line's ``activated_at`` (``subs``: one row per number, its
-    latest activation): a recycled number's earlier holder's records are not the current holder's, so they are
+    """``lf`` without the records dated before their line's current holding (``subs``: one row per number, its
+    ``_holding_from``: its latest activation, or a later owner change): a recycled number's earlier holder's
+    records, or the previous customer's of a line that changed owner, are not the current holder's, so they are
     neither counted in its features nor read as the start of its use (``line_age_days``). Lines ``subs`` does not
     name, and all lines without ``subs``, keep every record."""
     if subs is None:
         return lf
-    since = subs.select("msisdn", pl.col("activated_at").alias("_holding_from"))
+    since = subs.select("msisdn", "_holding_from")
     start = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     return (lf.join(since, on="msisdn", how="left", maintain_order="left")
             .filter(pl.col("_holding_from").is_null() | (start >= pl.col("_holding_from")))
@@ -378,9 +404,10 @@ def compute_features(
     """The features of every line and of every international caller in ``usage`` (one period of clean usage,
     CLEAN_USAGE_SCHEMA; missing optional columns read as null).
 
-    ``subscribers`` (msisdn, activated_at) gives the line age and bounds each line's features to its current
-    holding: a record dated before the line's (latest) ``activated_at`` is an earlier holder's of a recycled
-    number and is left out of that line's features (the cross-subscriber aggregates, ``cross``, are not bounded);
+    ``subscribers`` (msisdn, activated_at, holder_since?) gives the line age and bounds each line's features to its
+    current holding: a record dated before the line's (latest) ``activated_at`` is an earlier holder's of a recycled
+    number, and one dated before a later ``holder_since`` the previous customer's of a line that changed owner with
+    its activation kept; either is left out of that line's features, and the ages count from the holding's start (the cross-subscriber aggregates, ``cross``, are not bounded);
     without it the ages are null and every record counts. ``chunks``
     splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
     memory on large periods. ``cross``: the two aggregates that cross subscribers (``cross_features``),

@@ -45,8 +45,9 @@ def label_from_cases(table: pl.DataFrame, queue: CaseQueue, *, unreviewed: int |
     """Add the ``fraud`` label from the case queue: 1 where a case on the line in that period was confirmed,
     0 where its cases were all dismissed as false alarms, null where a case is still open (not yet known), and
     ``unreviewed`` (0 by default: presumed normal; None: unknown) for lines without any case. ``holding_from``
-    (msisdn → the current holder's activation): a case opened before it is an earlier holder's of the number and
-    labels nothing (the features are the current holder's alone)."""
+    (msisdn → when the current holding began: ``holding_starts``, the activation or a later owner change): a case
+    opened before it is an earlier holder's of the number, or the previous customer's of the line, and labels
+    nothing (the features are the current holder's alone)."""
     outcome: dict[tuple[str, str], int | None] = {}
     since = holding_from or {}
     for c in queue.cases():

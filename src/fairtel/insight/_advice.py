@@ -31,7 +31,10 @@ subscriber's), is advised nothing: it is listed in ``AdviceResult.skipped`` with
 With ``prorate`` (a home's lines, whose ``activated_at`` starts the current holder's bills) a line's months are its
 current holder's: usage dated before its activation, and a fraud case of a month that ended before it (or opened
 before it, when the cases say when), are a recycled number's earlier holder's and are neither priced nor held
-against the current holder.
+against the current holder. A line that moved to another customer with its activation kept (an owner change, 过户:
+a ``holder_since`` later than ``activated_at`` in the subscribers) is the new customer's from that instant in the
+same way: the previous customer's usage and fraud cases are not theirs, and their first month is counted, its fee
+pro-rated, from the change.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from fairtel.catalog import SALES_CHANNELS, Catalog, Ineligible, Refusal
 from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period, require_aware, utc_now, zone
-from fairtel.insight._features import holding_start, in_holding, in_utc
+from fairtel.insight._features import holding_row_start, holding_start, in_holding, in_utc
 from fairtel.rating import VasGate, rate
 
 PRICED_KINDS = ("voice", "sms", "data")
@@ -657,7 +660,9 @@ def advise(
     row in ``fraud_cases`` (msisdn, period, opened_at?: its open or confirmed fraud cases) for the first month
     priced or a later one, is not priced and is listed in ``AdviceResult.skipped``. With ``prorate``, a line's
     usage before its ``activated_at``, and its fraud cases of months that ended before it or opened before it, are
-    an earlier holder's of the number: left out. So is a line of ``do_not_contact`` (lines
+    an earlier holder's of the number: left out; so are those before its ``holder_since`` (optional column, aware:
+    since when a line that moved to another customer with its activation kept is theirs), from which the new
+    customer's months are counted as from an activation. So is a line of ``do_not_contact`` (lines
     whose subscriber refuses marketing based on automated profiling, PIPL Art. 24): a notice of a cheaper plan
     made from their usage is such marketing; ``explain`` still shows what their months cost.
     """
@@ -671,15 +676,20 @@ def advise(
         raise InvalidInputError([Problem("subscribers", None, "activated_at", "column missing (needed to pro-rate fees)")],
                                 what="subscribers")
     closing = prorate and "closed_at" in subscribers.columns
-    cols = ["msisdn", "plan_id", *(["activated_at"] if prorate else []), *(["closed_at"] if closing else [])]
+    moved = prorate and "holder_since" in subscribers.columns
+    cols = ["msisdn", "plan_id", *(["activated_at"] if prorate else []), *(["closed_at"] if closing else []),
+            *(["holder_since"] if moved else [])]
     subs = subscribers.select(cols).with_columns(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
     subs = subs.filter(pl.col("plan_id").is_in(sorted(known))).unique(maintain_order=True)
     activated: dict[str, datetime] | None = None
     closed: dict[str, datetime] | None = None
     if prorate:
         subs = in_utc(subs, "activated_at")
-        activated = {m: a for m, a in subs.select("msisdn", "activated_at").iter_rows() if a is not None}
-        # a record before the line's activation is an earlier holder's of a recycled number, as rating holds it
+        # the current customer's months begin with their holding: the line's activation, or a later owner change
+        # (``holder_since``): the fee of that month is counted by their days, as their own usage is
+        activated = {m: a for m, a in subs.select("msisdn", holding_row_start(subs)).iter_rows() if a is not None}
+        # a record before the holding is an earlier holder's (a recycled number's, or the previous customer's of a
+        # line that changed owner), as rating holds the first and the new customer's bills and reads the second
         usage = in_holding(usage, subs, "started_at").collect()
     if closing:
         if subs.schema["closed_at"] == pl.Null:  # no line closed

@@ -193,7 +193,9 @@ class ChurnWarningError(InvalidInputError):
 class ChurnData:
     """The operator's data for the warning (all frames; nothing is read from disk here).
 
-    ``usage``: clean usage; ``subscribers``: msisdn, plan_id, activated_at (aware), language?, region?, and
+    ``usage``: clean usage; ``subscribers``: msisdn, plan_id, activated_at (aware), language?, region?,
+    holder_since? (aware: since when the current customer holds a line that moved to them with its activation kept,
+    an owner change; their holding, and so every feature, tenure and fraud case of theirs, begins then), and
     the line's state when known: status? (``active`` | ``suspended`` | ``closed``), suspended_at?, closed_at?
     (aware); ``complaints``: msisdn, at, category; ``consent``: msisdn, event, at; ``charges``: rated lines
     the subscribers are billed for (msisdn, started_at, amount_minor; usage held off the bill left out);
@@ -221,7 +223,7 @@ class ChurnData:
             return None if frame is None or frame.height == 0 else in_utc(frame, col)
 
         subs = in_utc(self.subscribers.with_columns(pl.col("msisdn").cast(pl.String)), "activated_at")
-        for col in ("suspended_at", "closed_at"):
+        for col in ("suspended_at", "closed_at", "holder_since"):
             if col in subs.columns:
                 subs = (subs.with_columns(pl.col(col).cast(pl.Datetime("us", "UTC"))) if subs.schema[col] == pl.Null
                         else in_utc(subs, col))
@@ -320,9 +322,9 @@ def fraud_case_lines(cases: Iterable[Any]) -> pl.DataFrame:
 
 def fraud_lines(fraud_cases: pl.DataFrame | None, subscribers: pl.DataFrame | None = None) -> pl.Series:
     """msisdn of the lines with an open or confirmed fraud case (``FRAUD_CASES_HELD``). With ``subscribers``
-    (msisdn, activated_at) and the cases' ``opened_at``, only the cases of a line's current holding count: a case
-    opened before the line's (latest) activation is about an earlier holder of the number, and its new holder is
-    not held to it. A case without ``opened_at``, or of a line the subscribers do not name, counts."""
+    (msisdn, activated_at, holder_since?) and the cases' ``opened_at``, only the cases of a line's current holding
+    count: a case opened before the line's (latest) activation, or before a later owner change (``holding_start``),
+    is about an earlier holder of the number, and its new holder is not held to it. A case without ``opened_at``, or of a line the subscribers do not name, counts."""
     if fraud_cases is None or fraud_cases.height == 0:
         return pl.Series("msisdn", [], dtype=pl.String)
     held = fraud_cases.filter(pl.col("status").cast(pl.String).str.to_lowercase().is_in(FRAUD_CASES_HELD))
@@ -357,7 +359,7 @@ def retention_skips(subscribers: pl.DataFrame, fraud_cases: pl.DataFrame | None,
     """msisdn and ``reason`` (one of ``SKIP_REASONS``) of each line to leave out of a retention list whose period
     ends at the instant ``at``: ``closed`` or ``suspended`` when the line was so at ``at``, else ``fraud_case``
     when the line has an open or confirmed fraud case of its current holding (``fraud_lines``: one opened before
-    the line's ``activated_at`` is an earlier holder's of the number). Lines without a reason are not in the frame.
+    the line's current holding began, at its ``activated_at`` or a later ``holder_since``, is an earlier holder's). Lines without a reason are not in the frame.
 
     The status at ``at`` is read from the status ``history`` (``line_status_at``) for every line it has a row of at
     or before ``at``: a line suspended after ``at`` was in service then, and one suspended before ``at`` and brought

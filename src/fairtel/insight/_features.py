@@ -13,8 +13,10 @@ activity in the observation window; no activity at all (usage stopped, line clos
 Only subscribers activated before the observation window ends and active in its last week are eligible:
 the others have already gone, or have nothing to compare with.
 
-A number's data is its current holder's from the line's ``activated_at`` on: usage, complaints, consent events
-and charges dated before it are an earlier holder's of a recycled number, and no feature or label reads them.
+A number's data is its current holder's from the line's ``activated_at`` on, or from its ``holder_since`` when the
+subscribers give a later one (the line moved to another customer with its activation kept, an owner change):
+usage, complaints, consent events and charges dated before it are an earlier holder's, no feature or label reads
+them, and tenure is counted from it.
 """
 
 from __future__ import annotations
@@ -70,13 +72,33 @@ def _local_day(col: str, tz: str) -> pl.Expr:
     return pl.col(col).dt.convert_time_zone(tz).dt.date()
 
 
+def _utc_instant(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """``column`` of ``frame`` as an aware UTC instant (microseconds); a column with no value at all (``Null``,
+    as an all-empty column reads) is a null instant, a naive timestamp is refused."""
+    dtype = frame.schema[column]
+    if dtype == pl.Null:
+        return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
+        raise NaiveTimeError(f"{column} must be a time-zone-aware timestamp, got {dtype}")
+    return pl.col(column).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def holding_row_start(subscribers: pl.DataFrame) -> pl.Expr:
+    """Where the holding of each row of ``subscribers`` begins (UTC): its ``activated_at``, or its ``holder_since``
+    when the frame has one and it is later (the line moved to another customer with its activation kept, an owner
+    change, 过户: the new customer's holding begins then, not at the number's activation)."""
+    start = _utc_instant(subscribers, "activated_at")
+    if "holder_since" in subscribers.columns:
+        start = pl.max_horizontal(start, _utc_instant(subscribers, "holder_since"))
+    return start
+
+
 def holding_start(subscribers: pl.DataFrame) -> pl.DataFrame:
-    """msisdn and ``_holding_from`` (UTC): where each line's current holding begins, its latest ``activated_at``
-    (a number listed twice, a recycled number's earlier and current holder, is its current holder's)."""
-    return subscribers.select(
-        pl.col("msisdn").cast(pl.String),
-        pl.col("activated_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_holding_from"),
-    ).group_by("msisdn").agg(pl.col("_holding_from").max())
+    """msisdn and ``_holding_from`` (UTC): where each line's current holding begins (``holding_row_start``), the
+    latest of its rows (a number listed twice, a recycled number's earlier and current holder, is its current
+    holder's)."""
+    return subscribers.select(pl.col("msisdn").cast(pl.String), holding_row_start(subscribers).alias("_holding_from")
+                              ).group_by("msisdn").agg(pl.col("_holding_from").max())
 
 
 def in_holding(frame: pl.DataFrame | pl.LazyFrame, subscribers: pl.DataFrame | None, column: str) -> pl.LazyFrame:
@@ -93,8 +115,8 @@ def in_holding(frame: pl.DataFrame | pl.LazyFrame, subscribers: pl.DataFrame | N
 
 def activity(usage: pl.DataFrame | pl.LazyFrame, tz: str, subscribers: pl.DataFrame | None = None) -> Activity:
     """Daily per-subscriber counts and the daily contacts, from clean usage (CLEAN_USAGE_SCHEMA columns).
-    ``subscribers`` (msisdn, activated_at): a record dated before its line's activation is an earlier holder's
-    of the number and is left out (``in_holding``)."""
+    ``subscribers`` (msisdn, activated_at, holder_since?): a record dated before its line's current holding (its
+    activation, or a later owner change) is an earlier holder's of the number and is left out (``in_holding``)."""
     lf = in_holding(usage, subscribers, "started_at")
     names = lf.collect_schema().names()
 
@@ -171,9 +193,9 @@ def eligible(act: Activity, subscribers: pl.DataFrame, cut: date, window: ChurnW
     """msisdn of subscribers activated before ``cut`` with activity in the window's last ``recent_days``."""
     recent = _held_days(act, act.daily.filter(_days(cut - timedelta(days=window.recent_days), cut)), subscribers)
     recent = recent.select("msisdn").unique()
-    subs = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
     start = cut_instant(cut, act.tz)
-    return recent.join(subs.filter(pl.col("activated_at") < start), on="msisdn", how="inner").select("msisdn").sort("msisdn")
+    held = holding_start(subscribers).filter(pl.col("_holding_from") < start)
+    return recent.join(held, on="msisdn", how="inner").select("msisdn").sort("msisdn")
 
 
 def churn_labels(act: Activity, subscribers: pl.DataFrame, cut: date, window: ChurnWindow) -> pl.DataFrame:
@@ -183,10 +205,9 @@ def churn_labels(act: Activity, subscribers: pl.DataFrame, cut: date, window: Ch
     obs0 = cut - timedelta(days=window.observation_days)
     lab0 = cut + timedelta(days=window.lead_days)
     lab1 = lab0 + timedelta(days=window.label_days)
-    subs = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
-    # a subscriber activated inside the observation window is compared with the days it had
-    since = subs.select(
-        "msisdn", pl.col("activated_at").dt.convert_time_zone(act.tz).dt.date().alias("_since")
+    # a subscriber whose holding began inside the observation window is compared with the days it had
+    since = holding_start(subscribers).select(
+        "msisdn", pl.col("_holding_from").dt.convert_time_zone(act.tz).dt.date().alias("_since")
     )
     obs = _held_days(act, act.daily.filter(_days(obs0, cut)), subscribers).group_by("msisdn").agg(
         pl.col("events").sum().alias("_obs"))
@@ -231,7 +252,9 @@ def churn_features(
     """One row per eligible subscriber at ``cut``: usage levels and weekly trends, recency, distinct contacts,
     complaints, VAS consent events, charges, tenure and plan. Only data before ``cut`` is read.
 
-    ``subscribers``: msisdn, plan_id, activated_at (aware), optionally language and region.
+    ``subscribers``: msisdn, plan_id, activated_at (aware), optionally language, region and holder_since (aware:
+    since when the current customer holds a line that moved to them with its activation kept; tenure and every
+    record read count from it).
     ``complaints``: msisdn, at, category. ``consent``: msisdn, event, at. ``charges``: msisdn, started_at,
     amount_minor (rated lines), ``minor_per_major`` minor units to a major one. ``monthly_fee``: plan_id → fee
     in major units. Money here is a model feature (a float), never an amount that is billed.
@@ -268,10 +291,11 @@ def churn_features(
         pl.col("peer").filter(pl.col("day") < half).n_unique().alias("_early"),
     ).select("msisdn", "distinct_peers", ((pl.col("_late") + 1) / (pl.col("_early") + 1)).alias("peers_trend"))
     subs = subscribers.with_columns(pl.col("msisdn").cast(pl.String))
+    # tenure is the current customer's: from the start of their holding (``holding_row_start``), not the number's
     profile = subs.select(
         "msisdn",
         pl.col("plan_id").cast(pl.String),
-        ((pl.lit(start) - pl.col("activated_at")).dt.total_days()).alias("tenure_days"),
+        ((pl.lit(start) - holding_row_start(subs)).dt.total_days()).alias("tenure_days"),
         *(pl.col(c).cast(pl.String) for c in ("language", "region") if c in subs.columns),
     )
     frame = who.join(profile, on="msisdn", how="left").join(usage, on="msisdn", how="left").join(peers, on="msisdn", how="left")
