@@ -48,6 +48,7 @@ from fairtel.store._consent import (
 )
 from fairtel.store._engine import connect
 from fairtel.store._lake import Lake, LakeError
+from fairtel.store._logins import LoginNameClashError, LoginNameTakenError, login_key, login_named
 from fairtel.store._merchants import (
     MerchantSuspensionRecord,
     lift_merchant,
@@ -135,6 +136,8 @@ __all__ = [
     "Lake",
     "LakeError",
     "LineStatusHistory",
+    "LoginNameClashError",
+    "LoginNameTakenError",
     "LoyaltyEntry",
     "MerchantSuspension",
     "MerchantSuspensionRecord",
@@ -178,6 +181,8 @@ __all__ = [
     "issued_bills",
     "lift_merchant",
     "list_subscribers",
+    "login_key",
+    "login_named",
     "merchant_suspensions",
     "merchant_windows",
     "metadata",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -13,12 +15,20 @@ from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_ur
 from fairtel.core.errors import DatabaseUnavailableError
 
 POOL_RECYCLE_S = 1800  # a server connection is replaced after this long, before a firewall or proxy drops it idle
+LOCK_WAIT_S = 30.0  # how long a statement waits for a lock another transaction holds, by default
 
 
-def connect(url: str, *, schema: str | None = None, home: Path | None = None, **engine_options: Any) -> Engine:
+def connect(url: str, *, schema: str | None = None, home: Path | None = None, lock_wait_s: float | None = None,
+            **engine_options: Any) -> Engine:
     """An engine for ``url``.
 
-    SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and a busy timeout. Its
+    A statement waits at most ``lock_wait_s`` (default ``LOCK_WAIT_S``, 30 s) for a lock another transaction holds:
+    SQLite's ``busy_timeout``, PostgreSQL's ``lock_timeout`` (a row lock, ``FOR UPDATE``, a table lock, an advisory
+    lock), set for every connection of the engine. Past it the statement fails, and ``unavailable`` makes the error
+    ``DatabaseBusyError`` (``database_busy``) naming the operation, instead of a request or a command hanging for as
+    long as the other transaction runs. 0 waits without end (PostgreSQL) or not at all (SQLite): not for production.
+
+    SQLite gets foreign keys enforced, WAL journaling (readers do not block the writer) and the busy timeout. Its
     file is made only for a new home: once the engine has opened it, or once the home beside it has its id
     (``home.id``, written when the home first opened its database), the file is opened as it is (``mode=rw``) and a
     file missing is ``DatabaseUnavailableError`` naming it (``SqliteFileGuard``), never made anew and empty.
@@ -35,6 +45,7 @@ def connect(url: str, *, schema: str | None = None, home: Path | None = None, **
     ``_sqlite_pragmas``).
     """
     parsed = make_url(url)
+    wait_ms = _lock_wait_ms(LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
     options = dict(engine_options)
     options["hide_parameters"] = True  # never to be turned off: see above
     if parsed.get_backend_name() == "postgresql" and schema:
@@ -47,7 +58,7 @@ def connect(url: str, *, schema: str | None = None, home: Path | None = None, **
     engine = create_engine(parsed, **options)
     where = describe(parsed)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=wait_ms))
         event.listen(engine, "begin", _sqlite_begin)
         path = sqlite_file(parsed)
         if path is not None:
@@ -55,14 +66,25 @@ def connect(url: str, *, schema: str | None = None, home: Path | None = None, **
             event.listen(engine, "do_connect", guard.open)
             event.listen(engine, "connect", guard.opened)
     if parsed.get_backend_name() == "postgresql":
-        event.listen(engine, "connect", _postgresql_utc, insert=True)
+        event.listen(engine, "connect", functools.partial(_postgresql_session, lock_wait_ms=wait_ms), insert=True)
 
-    def _name_database(context: ExceptionContext) -> None:
+    def _name_database(context: ExceptionContext) -> BaseException | None:
         if context.sqlalchemy_exception is not None:  # (None for an error that is not the driver's)
             setattr(context.sqlalchemy_exception, _WHERE, where)
+        if isinstance(context.sqlalchemy_exception, exc.IntegrityError):
+            from fairtel.store._logins import login_name_taken  # (the schema, loaded only for this rare path)
+
+            return login_name_taken(context.original_exception)
+        return None
 
     event.listen(engine, "handle_error", _name_database)
     return engine
+
+
+def _lock_wait_ms(seconds: float) -> int:
+    if not seconds >= 0:  # NaN too
+        raise ValueError(f"lock_wait_s is a number of seconds, 0 or more, got {seconds!r}")
+    return round(seconds * 1000)
 
 
 _WHERE = "fairtel_database"  # the attribute ``connect``'s engines set on their errors: ``describe(url)``
@@ -166,8 +188,10 @@ _BUSY_STATES = ("55P03", "40P01", "40001")
 
 class DatabaseBusyError(DatabaseUnavailableError):
     """The database is there and working, but another transaction held a lock this one needed for longer than it
-    waits (``busy_timeout`` on SQLite), or the two deadlocked: the request may be tried again at once. Not an
-    outage: its code is its own."""
+    waits (``busy_timeout`` on SQLite, ``lock_timeout`` on PostgreSQL: ``connect``'s ``lock_wait_s``), or the two
+    deadlocked: the request may be tried again at once. Not an outage: its code is its own. The message and
+    ``details["operation"]`` name the statement that waited (``UPDATE subscribers``, ``SELECT ... FOR UPDATE from
+    subscribers``, ``BEGIN IMMEDIATE``), never its values."""
 
     code = "database_busy"
 
@@ -216,9 +240,33 @@ def unavailable(error: BaseException) -> DatabaseUnavailableError | None:
     text = " ".join(str(cause).split("\n", 1)[0].split()) or type(cause).__name__
     details: dict[str, Any] = {"database": where} if where else {}
     if busy:
-        return DatabaseBusyError(f"database busy{f' ({where})' if where else ''}: {text}; another transaction held it "
-                                 "longer than this one waits: try again", details=details)
+        operation = _operation(getattr(error, "statement", None))
+        during = f" during {operation}" if operation else ""
+        if operation:
+            details["operation"] = operation
+        return DatabaseBusyError(f"database busy{f' ({where})' if where else ''}: {text}{during}; another transaction "
+                                 "held it longer than this one waits: try again", details=details)
     return DatabaseUnavailableError(f"database unavailable{f' ({where})' if where else ''}: {text}", details=details)
+
+
+_NAME = r'"?[\w$]+"?(?:\."?[\w$]+"?)?'
+_WRITE = re.compile(rf"\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+({_NAME})", re.IGNORECASE)
+_READ = re.compile(rf"\s*(?:WITH\b.*?\)\s*)?SELECT\b.*?\bFROM\s+({_NAME})", re.IGNORECASE | re.DOTALL)
+
+
+def _operation(statement: str | None) -> str | None:
+    """What a statement did, fit for a message: its verb and table (``UPDATE subscribers``, ``SELECT ... FOR UPDATE
+    from subscribers``), or its first words (``BEGIN IMMEDIATE``, ``ALTER TABLE users``); never its values (its
+    parameters are apart from it, and a literal in it stays out)."""
+    if not statement or not statement.strip():
+        return None
+    if found := _WRITE.match(statement):
+        return f"{' '.join(found[1].upper().split())} {found[2].replace(chr(34), '')}"
+    if found := _READ.match(statement):
+        locking = " FOR UPDATE" if re.search(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b", statement, re.IGNORECASE) else ""
+        return f"SELECT ...{locking} from {found[1].replace(chr(34), '')}"
+    words = [found[0] for w in statement.split()[:3] if (found := re.match(r"[A-Za-z_][\w.]*", w))]
+    return " ".join(words)[:60] or None
 
 
 def writer(engine: Engine) -> Engine:
@@ -232,18 +280,19 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
-def _postgresql_utc(dbapi_connection: Any, _record: Any) -> None:
-    """Put the session in UTC. Timestamps read back through the schema's types are UTC either way, but
-    a textual query, a date cast or a ``date_trunc`` works in the session's zone, which otherwise comes
-    from the server, the database or the client's ``PGTZ`` (a startup parameter that wins over
-    ``-c TimeZone`` in the connection options, hence a ``SET`` once connected). Committed at once: a
-    ``SET`` inside a transaction that is rolled back is undone, and the pool rolls back every checkin."""
+def _postgresql_session(dbapi_connection: Any, _record: Any, *, lock_wait_ms: int) -> None:
+    """Put the session in UTC, and bound its lock waits (``lock_timeout``, see ``connect``). Timestamps read back
+    through the schema's types are UTC either way, but a textual query, a date cast or a ``date_trunc`` works in the
+    session's zone, which otherwise comes from the server, the database or the client's ``PGTZ`` (a startup
+    parameter that wins over ``-c TimeZone`` in the connection options, hence a ``SET`` once connected). Committed
+    at once: a ``SET`` inside a transaction that is rolled back is undone, and the pool rolls back every checkin."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     try:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET lock_timeout = {int(lock_wait_ms)}")
         finally:
             cursor.close()
     finally:
@@ -263,8 +312,8 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys, the busy timeout, WAL, and ``secure_delete``: what is deleted or overwritten (an erased name, a
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = round(LOCK_WAIT_S * 1000)) -> None:
+    """Foreign keys, the busy timeout (``connect``'s ``lock_wait_s``), WAL, and ``secure_delete``: what is deleted or overwritten (an erased name, a
     complaint's words) is overwritten with zeros in the file, not left in its free pages or cells, whatever the
     SQLite library's own default (it is a build option; many builds have it on already). Its cost is writing the
     zeros on the pages a statement changes anyway: 500,000 inserts then an update and a delete of a third of them ran
@@ -273,7 +322,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA secure_delete=ON")
         if cursor.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
             _wal(cursor)
@@ -301,7 +350,7 @@ def sqlite_checkpoint(engine: Engine) -> bool | None:
     return not busy
 
 
-WAL_WAIT_S = 30.0  # as long as busy_timeout
+WAL_WAIT_S = LOCK_WAIT_S  # as long as the default busy_timeout
 
 
 def _wal(cursor: Any) -> None:

@@ -65,7 +65,12 @@ def migrate(engine_or_url: Engine | str, *, revision: str = "head") -> Engine:
         conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             if conn.dialect.name == "postgresql":
+                # a migrator waits for another's migration however long it runs (then finds the database at head), not
+                # the lock wait of ``connect``; the migration's own statements wait as long as any other's
+                bounded = conn.scalar(text("SELECT current_setting('lock_timeout')"))
+                conn.execute(text("SET LOCAL lock_timeout = 0"))
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": bounded})
             cfg = alembic_config(conn)
             _refuse_unknown_revisions(conn, ScriptDirectory.from_config(cfg), engine)
             command.upgrade(cfg, revision)

@@ -212,10 +212,12 @@ def import_subscribers(
     written: list[str] = []
     handed: set[str] = set()
     moved: dict[str, bool] = {}
+    raised: list[str] = []
     for chunk in chunks(good, chunk_size):
-        written += _upsert(conn, chunk, now, report, tz, handed, moved)
+        written += _upsert(conn, chunk, now, report, tz, handed, moved, raised)
     _disable_line_logins(conn, handed, report)
     _note_moved(moved, now, report)
+    _note_raised(raised, first_line, str(path), report)
     note_register_changes(conn, written)  # last: see there
     report.accepted = len(good)
     return report
@@ -386,7 +388,7 @@ def _first_period_start(instant: datetime, tz: str) -> datetime:
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report: ImportReport, tz: str,
-            handed: set[str], moved: dict[str, bool] | None = None) -> list[str]:
+            handed: set[str], moved: dict[str, bool] | None = None, raised: list[str] | None = None) -> list[str]:
     """Insert new numbers, update changed ones; a row identical to what is stored is left untouched. A new number
     and a changed plan each add a row to the plan history, and so does a ``plan_since`` that the history does not
     say yet (the register's plan dated back to a period that was under another). Returns the numbers written.
@@ -395,7 +397,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     ``handed``: its subscriber logins are disabled. A line moved to another customer with its activation kept (an
     owner change) is held by the new customer from the row's ``customer_since`` when it gives one, else from
     ``now`` (as the register learnt it), never from before the previous customer's holding began
-    (``holder_since``); it is put in ``moved`` (msisdn → whether the file dated it). A later ``activated_at`` (the
+    (``holder_since``, else its activation: an earlier ``customer_since`` is raised to it, and the line put in
+    ``raised``); it is put in ``moved`` (msisdn → whether the file dated it). A later ``activated_at`` (the
     number given to a new holder) begins a new holding: ``holder_since`` is cleared. A line whose customer is
     unchanged keeps its ``holder_since``."""
     subscribers = table_of(Subscriber)
@@ -441,7 +444,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         kept = old is not None and old.status == SubscriberStatus.SUSPENDED.value
         since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since,
-                        "holder_since": _holder_since(old, r, row["customer_since"], now, moved)})
+                        "holder_since": _holder_since(old, r, row["customer_since"], now, moved, raised)})
         statuses += _status_rows(old, r, since, now, resumed=row["resumed_at"])
     if not changed:
         return []
@@ -464,11 +467,12 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
 
 
 def _holder_since(old: Any, new: dict[str, Any], given: datetime | None, now: datetime,
-                  moved: dict[str, bool] | None) -> datetime | None:
+                  moved: dict[str, bool] | None, raised: list[str] | None = None) -> datetime | None:
     """Since when the customer of ``new`` holds the line, when later than its ``activated_at`` (None: since it):
     a new line or a number activated again begins a holding with its activation; a line moved to another customer
     with its activation kept is theirs from ``given`` (the file's ``customer_since``) or else ``now``, and never from
-    before the previous holding began (the previous customer's records stay theirs); otherwise it is kept."""
+    before the previous holding began (the previous customer's records stay theirs): a ``given`` earlier than that
+    is raised to it, and the line put in ``raised`` (the import says so); otherwise it is kept."""
     if old is None or new["activated_at"] > _aware(old.activated_at):
         return None
     kept = None if old.holder_since is None else _aware(old.holder_since)
@@ -478,6 +482,8 @@ def _holder_since(old: Any, new: dict[str, Any], given: datetime | None, now: da
     floor = max(_aware(new["activated_at"]), kept) if kept is not None else _aware(new["activated_at"])
     if moved is not None:
         moved[new["msisdn"]] = given is not None
+    if given is not None and given < floor and raised is not None:
+        raised.append(new["msisdn"])
     return max(since, floor)
 
 
@@ -495,6 +501,20 @@ def _note_moved(moved: dict[str, bool], now: datetime, report: SubscriberImportR
             f"{len(lines)} line(s) moved to another customer with their activation kept ({shown}): the new customer "
             f"holds the line {how}; what they read and what their bills carry begin then, the earlier records "
             "stay the previous customer's")
+
+
+def _note_raised(raised: list[str], first_line: Mapping[str, int], file: str, report: SubscriberImportReport) -> None:
+    """Say in ``report`` how many rows gave a ``customer_since`` earlier than the line's previous holding began (its
+    ``holder_since``, else its activation), which the import raised to that start, and the first such line of the
+    file: the new customer's holding cannot begin inside the previous customer's."""
+    if not raised:
+        return
+    first = min(first_line[m] for m in raised)
+    report.notes.append(
+        f"{len(raised)} row(s) gave a customer_since earlier than the line's previous holding began (first at {file} "
+        f"line {first}, field customer_since): the new customer holds the line from the start of the previous "
+        "holding instead (its holder_since, else its activation), as the previous customer's records stay theirs; "
+        "correct the file's customer_since if the change of holder was dated wrong")
 
 
 def _disable_line_logins(conn: Connection, handed: set[str], report: SubscriberImportReport) -> None:
