@@ -26,6 +26,7 @@ from fairtel.care._dialog_words import complaint_category
 from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
+from fairtel.privacy import mask_personal_data
 
 if TYPE_CHECKING:
     from fairtel.core.settings import SlaHours
@@ -249,8 +250,27 @@ def open_complaint(
                      dict(links or {}))
 
 
+# What a note whose personal data was masked says of it, after its words: a reader knows the stars are not the agent's.
+NOTE_MASKED = "[已隐去个人信息 personal data masked]"
+
+
+def mask_note(note: str | None) -> str | None:
+    """An agent's note on a complaint as it is kept: its phone numbers, ID-card and bank-card numbers and e-mail
+    addresses masked (``privacy.mask_personal_data``: ``138****8000``, the ID-card mark, ``z***@example.com``), and,
+    when anything was, ``NOTE_MASKED`` after it. The history is append-only (nothing erases a note later, not even a
+    subscriber's erasure), so what it must not keep is never written into it. A note with nothing to mask, or masked
+    already, is kept as it is."""
+    if note is None:
+        return None
+    masked = mask_personal_data(note)
+    if masked == note:
+        return note
+    return f"{masked} {NOTE_MASKED}"
+
+
 def transition(complaint: Complaint, status: ComplaintStatus | str, *, at: datetime, by: str, note: str | None = None) -> Complaint:
-    """The complaint after one more event; a move the lifecycle does not allow is a ConflictError."""
+    """The complaint after one more event; a move the lifecycle does not allow is a ConflictError. The event's note is
+    ``note`` masked (``mask_note``): the one to keep in the history."""
     to = ComplaintStatus(status)
     require_aware(at, "at")
     if to not in _NEXT[complaint.status]:
@@ -258,7 +278,7 @@ def transition(complaint: Complaint, status: ComplaintStatus | str, *, at: datet
                             details={"from": complaint.status.value, "to": to.value})
     if _utc(at) < _utc(complaint.events[-1].at):  # instants: in one zone a repeated hour compares by wall clock
         raise ConflictError(f"complaint {complaint.complaint_id}: an event cannot come before the previous one")
-    return replace(complaint, events=(*complaint.events, ComplaintEvent(to, at, by, note)))
+    return replace(complaint, events=(*complaint.events, ComplaintEvent(to, at, by, mask_note(note))))
 
 
 def store_status(status: ComplaintStatus) -> str:

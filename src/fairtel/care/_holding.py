@@ -15,7 +15,7 @@ are those dated at or after the line's ``activated_at`` in the register:
 
 ``HoldingData`` wraps any ``CareData`` port and filters what it returns by this rule (``Dialog`` wraps the port it
 is given). The instant comes from the port's ``holding_since`` (``HoldingSince``: the store's port reads the
-register's row) when it has one, else from ``LineFacts.activated_at``; the roaming cap set in the holding and the
+register's row) when it has one, else from ``LineFacts.holding_from`` (activation or owner change); the roaming cap set in the holding and the
 subscriptions ordered before it from the port's ``HoldingRecords`` (the store's reads its tables). A port that
 tells none of these is answered from as it is (nothing can be dated). The earlier holder's records stay where they are (staff
 read them); only the holder of today is not told them.
@@ -103,7 +103,8 @@ class HoldingData:
             at = self.wrapped.holding_since(msisdn)
             return None if at is None else _aware(at)
         facts = self.wrapped.line(msisdn)
-        return None if facts is None or facts.activated_at is None else _aware(facts.activated_at)
+        since = None if facts is None else facts.holding_from  # the later of activation and an owner change
+        return None if since is None else _aware(since)
 
     def _held(self, at: datetime | None, since: datetime | None) -> bool:
         """Whether a record dated ``at`` is of the holding that began ``since`` (an undated one is kept)."""

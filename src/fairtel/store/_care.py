@@ -223,7 +223,8 @@ class StoreCareData:
                          plan_name=self._plan_name(plan.plan_id), status=sub.status, language=sub.language, lines=lines,
                          pending_plan_id=plan.pending_plan_id,
                          pending_plan_name=None if plan.pending_plan_id is None else self._plan_name(plan.pending_plan_id),
-                         pending_from=pending_from)
+                         pending_from=pending_from, activated_at=_utc(sub.activated_at),
+                         holder_since=_utc(sub.holder_since))
 
     def _plan_at(self, conn: Connection, msisdn: str, register_plan: str, at: datetime) -> PlanInForce:
         return plan_in_force(plan_spells(conn, [msisdn]).get(msisdn), register_plan, at=at)
@@ -1500,8 +1501,8 @@ class HomeAdvisor:
             return None
         with d.engine.connect() as conn:
             t = table_of(Subscriber)
-            sub = conn.execute(select(t.c.msisdn, t.c.plan_id, t.c.activated_at, t.c.status, t.c.closed_at, t.c.suspended_at,
-                                      t.c.updated_at).where(t.c.msisdn == msisdn)).first()
+            sub = conn.execute(select(t.c.msisdn, t.c.plan_id, t.c.activated_at, t.c.holder_since, t.c.status, t.c.closed_at,
+                                      t.c.suspended_at, t.c.updated_at).where(t.c.msisdn == msisdn)).first()
             if sub is None:
                 return None
             now = d.clock()
@@ -1536,7 +1537,8 @@ class HomeAdvisor:
         usage = scan.filter(pl.col("msisdn") == sub.msisdn).select([c for c in _ADVICE_USAGE if c in names]).collect()
         if usage.height == 0:
             return None
-        instants = {c: _utc(getattr(sub, c)) for c in ("activated_at", "closed_at", "suspended_at", "updated_at")}
+        instants = {c: _utc(getattr(sub, c))
+                    for c in ("activated_at", "holder_since", "closed_at", "suspended_at", "updated_at")}
         # a closed line whose register does not say when: closed when the register last changed it, as the consent
         # gate reads it (cli._home.home_lines); such a line is advised nothing either way
         closed = instants["closed_at"] or (instants["updated_at"] if sub.status == "closed" else None)
@@ -1547,8 +1549,10 @@ class HomeAdvisor:
                                      "suspended_at": stamp})
         gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
         # a closed line's fee pro-rated to its closing, as on its bill (``advise`` skips a closed line anyway)
+        # the current customer's holding only: after an owner change the earlier customer's usage is not theirs
         subscribers = lines.select("msisdn", pl.lit(plan).alias("plan_id"), "activated_at",
-                                   pl.when(pl.col("status") == "closed").then(pl.col("closed_at")).alias("closed_at"))
+                                   pl.when(pl.col("status") == "closed").then(pl.col("closed_at")).alias("closed_at"),
+                                   pl.lit(instants["holder_since"], dtype=stamp).alias("holder_since"))
         # months ended on the assistant's clock; a closed or suspended line is advised nothing (as `fairtel advise`)
         # (``so_far``: the month not ended yet, the only one there is, priced as far as it has gone)
         result = advise(usage, d.catalog, subscribers, months=None, prorate=True, gate=gate, at=now, now=now,

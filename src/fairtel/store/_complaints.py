@@ -325,7 +325,7 @@ def move_complaint(
     if refund is not None:
         _check_link(conn, Adjustment, "adjustment_id", refund, row.msisdn)
     values: dict[str, Any] = {"lifecycle": target.value, "status": store_status(target), "closed_at": after.resolved_at}
-    event = ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, note)
+    event = ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, after.events[-1].note)  # masked by care
     if target is ComplaintStatus.REOPENED:
         values["due_at"] = resolve_due(row.category, at, policy)
         values["escalation_level"] = 0

@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from fairtel.consent import event_time_problem
 from fairtel.core.contracts import ConsentChannel, ConsentEventKind
 from fairtel.core.errors import Problem
 from fairtel.core.ids import stable_id
@@ -65,13 +66,14 @@ def import_consent_events(
     source = source or path.name
     report = ImportReport(file=str(path), kind="consent")
     pending: dict[str, tuple[int, dict[str, Any]]] = {}
+    now = utc_now()  # one moment of import for every line: no event may be dated (much) after it
 
     with path.open("rb") as fh:
         for line_no, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
             report.read += 1
-            record, problems = _check_line(str(path), line_no, raw)
+            record, problems = _check_line(str(path), line_no, raw, now=now)
             if record is None:
                 report.rejected += 1
                 report.problems.extend(problems)
@@ -106,7 +108,7 @@ def _finite(token: str) -> float:
     return value
 
 
-def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _check_line(file: str, line: int, raw: bytes, *, now: datetime) -> tuple[dict[str, Any] | None, list[Problem]]:
     if line == 1:
         raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark, as editors on Windows write it
     try:
@@ -153,6 +155,8 @@ def _check_line(file: str, line: int, raw: bytes) -> tuple[dict[str, Any] | None
     at: datetime | None = None
     if at_text:
         at, why = parse_instant(at_text)
+        if why is None and at is not None:
+            why = event_time_problem(at, now=now)  # a clock reset (1970) or a date ahead (2099) would stay for ever
         if why is not None:
             bad("at", why, "bad_timestamp")
     evidence = obj.get("evidence")

@@ -47,6 +47,7 @@ its last file): a second one waits, then plans what the first left.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -778,38 +779,55 @@ def rewrite_lines(path: Path, goes: Callable[[bytes], bool], *, tmp_suffix: str 
     (``tmp_suffix``, the rewriter's own) and a rename, the directory synced. A writer that changed the file meanwhile
     (an append, a rewrite) wins: the rewrite is made again from the file as it is then; after five tries a
     ``ConflictError`` says what to do (``again``). Returns the lines removed."""
-    from fairtel.core.commits import fsync_dir
-
     for stale in path.parent.glob(f".{path.name}.*{tmp_suffix}"):  # a run killed mid-rewrite
         with contextlib.suppress(OSError):
             stale.unlink()
     for _ in range(5):
         try:
-            before = path.stat()
-            data = path.read_bytes()
+            lock = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return 0
-        lines = data.splitlines(keepends=True)
-        kept = [line for line in lines if not (line.strip() and goes(line.rstrip(b"\r\n")))]
-        if len(kept) == len(lines):
-            return 0
-        tmp = path.with_name(f".{path.name}.{os.getpid()}{tmp_suffix}")
-        with tmp.open("wb") as fh:
-            for line in kept:
-                fh.write(line if line.endswith(b"\n") else line + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, before.st_mode & 0o777)
-        now = path.stat()
-        if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
-            tmp.unlink()
-            continue
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-        return len(lines) - len(kept)
+        try:
+            # a writer that takes turns by ``flock`` (the outbox) waits while the file is rewritten, and then finds
+            # it renamed and opens the new one: its append cannot fall between this read and the rename
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            removed = _rewrite_once(path, goes, tmp_suffix)
+        finally:
+            os.close(lock)
+        if removed is not None:
+            return removed
     from fairtel.core.errors import ConflictError
 
     raise ConflictError(f"{path.name} kept changing while {who} rewrote it; {again}", details={"file": str(path)})
+
+
+def _rewrite_once(path: Path, goes: Callable[[bytes], bool], tmp_suffix: str) -> int | None:
+    """One try of ``rewrite_lines``: the lines removed, or None when another writer changed the file meanwhile."""
+    from fairtel.core.commits import fsync_dir
+
+    try:
+        before = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    lines = data.splitlines(keepends=True)
+    kept = [line for line in lines if not (line.strip() and goes(line.rstrip(b"\r\n")))]
+    if len(kept) == len(lines):
+        return 0
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{tmp_suffix}")
+    with tmp.open("wb") as fh:
+        for line in kept:
+            fh.write(line if line.endswith(b"\n") else line + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, before.st_mode & 0o777)
+    now = path.stat()
+    if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
+        tmp.unlink()
+        return None
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    return len(lines) - len(kept)
 
 
 def apply_in_files(lake: Lake, planned: RetentionPlan) -> dict[str, int]:
