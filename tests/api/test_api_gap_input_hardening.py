@@ -153,11 +153,12 @@ def test_a_fault_answers_with_the_request_id_and_every_header(client: TestClient
 
 # ---- 5. 405 ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("PATCH", "/me/roaming-cap", {"GET", "PUT"}),
-    ("DELETE", "/me/subscriptions", {"GET", "POST"}),
-    ("DELETE", "/complaints", {"GET", "POST"}),
-    ("DELETE", "/users", {"GET", "POST"}),
-    ("DELETE", "/me/marketing", {"GET", "PUT"}),
+    # HEAD wherever GET is, and OPTIONS: every method the path answers (RFC 9110), as OPTIONS lists them
+    ("PATCH", "/me/roaming-cap", {"GET", "HEAD", "OPTIONS", "PUT"}),
+    ("DELETE", "/me/subscriptions", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ("DELETE", "/complaints", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ("DELETE", "/users", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ("DELETE", "/me/marketing", {"GET", "HEAD", "OPTIONS", "PUT"}),
 ])
 def test_a_405_names_every_method_of_the_path(client: TestClient, tokens: dict[str, str], method: str, path: str, allowed: set[str]) -> None:
     r = client.request(method, f"{B}{path}", headers=auth(tokens["alice"]))

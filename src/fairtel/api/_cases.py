@@ -20,6 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import OWN_DATA, Access, in_holding
+from fairtel.api._money import AMOUNT_DIGITS, WIDEST_MINOR, amount_pattern, amount_problem, parse_amount
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import (
     CHARGE_KINDS,
@@ -802,8 +803,9 @@ CREDIT_REASON_MIN = 3
 _CREDITED = (AdjustmentKind.CREDIT.value, AdjustmentKind.REFUND.value)
 
 
-DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
-"""A money input as the API takes it: a decimal string in plain digits (``"3.50"``), never a JSON number."""
+DECIMAL_TEXT = amount_pattern(WIDEST_MINOR)
+"""A money input as the API takes it (``_money``): a decimal string in plain digits (``"3.50"``), never a JSON
+number; at most the bill's currency's minor digits, checked once the bill is read."""
 
 
 class NewCredit(BaseModel):
@@ -829,9 +831,10 @@ class NewCredit(BaseModel):
         have computed in binary floating point."""
         if not isinstance(value, str):
             raise ValueError('a decimal string, e.g. "3.50", not a JSON number')
-        if not re.fullmatch(DECIMAL_TEXT, value):  # what the schema says: no exponent, sign or spaces either
+        if amount_problem(value, None) is not None:  # what the schema says: no exponent, sign or spaces either
             raise PydanticCustomError("decimal_parsing",  # pydantic's own words first: the console words them in the reader's language
-                                      'Input should be a valid decimal in plain digits, e.g. "3.50" (no sign, spaces or exponent)')
+                                      f'Input should be a valid decimal in plain digits, e.g. "3.50" (no sign, spaces or '
+                                      f'exponent; at most {AMOUNT_DIGITS} digits before the point)')
         return value
 
     @field_validator("reason")
@@ -923,11 +926,7 @@ def post_credit(acc: Access, bill_id: str, body: NewCredit, *, catalog: Catalog 
         if c.msisdn != bill.msisdn:
             raise InvalidInputError([Problem("request", None, "complaint_id", "the complaint is about another line than the bill")],
                                     what="credit")
-    try:
-        minor = Money(body.amount, bill.currency).to_minor()
-    except ValueError:
-        raise InvalidInputError([Problem("request", None, "amount", f"more decimals than {bill.currency} has minor units")],
-                                what="credit") from None
+    minor = Money(parse_amount(body.amount, bill.currency, what="credit"), bill.currency).to_minor()  # its minor digits
     # two credits of one line are decided one after the other (PostgreSQL: a row lock; SQLite: the request's
     # transaction holds the write lock): the second reads the first once it committed, so together they never pass
     # what may be credited

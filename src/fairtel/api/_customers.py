@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pyarrow.compute as pc
@@ -18,6 +18,7 @@ from fairtel.api._access import Access, Pseudonyms, in_holding
 from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
+from fairtel.api._money import parse_amount
 from fairtel.api._paging import Page, decode_after, encode_after, fetch_page, money_text, slice_page
 from fairtel.api._services import Assistant, ChatReply
 from fairtel.api._subscriptions import LineNotInServiceError
@@ -740,12 +741,10 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str,
         raise InvalidInputError([Problem("request", None, "currency", f"a roaming cap is set in the currency roaming is "
                                          f"charged in, {catalog_currency}; not {currency}")], what="roaming cap")
     minor: int | None = None
-    if amount is not None and str(amount).strip():
-        try:
-            money = Money.of(str(amount).strip(), currency)  # a string: Money refuses '1_000' and non-ASCII digits
-            minor = money.to_minor()
-        except (InvalidOperation, ValueError, ArithmeticError) as exc:
-            raise InvalidInputError([Problem("request", None, "amount", f"not an amount in {currency}: {amount!r}")], what="roaming cap") from exc
+    if amount is not None and amount != "":
+        # the API's one rule for an amount (``parse_amount``): plain digits, at most the currency's minor digits
+        money = Money(parse_amount(amount, currency, what="roaming cap"), currency)
+        minor = money.to_minor()
         if money.amount < 0 or money.amount > CAP_MAX:
             raise InvalidInputError([Problem("request", None, "amount", "between 0 and 100000")], what="roaming cap")
         sub = table_of(Subscriber)

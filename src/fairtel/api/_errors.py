@@ -7,6 +7,7 @@ Every failure the API reports is a ``FairtelError`` (or is turned into one here)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from fairtel.api._error_words import ENGLISH, language_headers, language_of, message_in
 from fairtel.core.errors import FairtelError, InvalidInputError, NotAvailableError, PermissionDeniedError, Problem
 from fairtel.store._engine import unavailable
 
@@ -120,8 +122,9 @@ def status_for(code: str) -> int:
     return STATUS_OF_CODE.get(code, 400)
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
+def error_body(code: str, message: str, details: dict[str, Any] | None = None, *, language: str = ENGLISH) -> dict[str, Any]:
+    """The one shape of an error answer; its message in ``language`` (``message_in``), its code as it is."""
+    return {"error": {"code": code, "message": message_in(language, code, message), **({"details": details} if details else {})}}
 
 
 def problem_out(problem: Problem) -> dict[str, Any]:
@@ -142,8 +145,16 @@ def error_details(exc: FairtelError) -> dict[str, Any]:
     return exc.details
 
 
-def error_response(exc: FairtelError, *, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, error_details(exc)), status_code=status_for(exc.code), headers=headers)
+def error_response(exc: FairtelError, *, headers: dict[str, str] | None = None, language: str = ENGLISH) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message, error_details(exc), language=language), status_code=status_for(exc.code),
+                        headers={**(headers or {}), **language_headers(language)})
+
+
+def _answer(code: str, message: str, details: dict[str, Any] | None, status: int, request: Request,
+            headers: Mapping[str, str] | None = None) -> JSONResponse:
+    language = language_of(request.headers)
+    return JSONResponse(error_body(code, message, details, language=language), status_code=status,
+                        headers={**(headers or {}), **language_headers(language)})
 
 
 DATABASE_RETRY_AFTER_S = 5
@@ -182,9 +193,31 @@ def api_paths(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the request's path answers (``Allow`` of a 405)."""
-    path = request.scope.get("path", "")
-    return sorted({m for regex, methods in api_paths(request.app) if regex.match(path) for m in methods})
+    """Every method some route of the request's path answers (``Allow`` of a 405): ``methods_at``."""
+    return methods_at(request.app, request.scope)
+
+
+_ROUTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def methods_at(app: Any, scope: Any) -> list[str]:
+    """The methods ``app`` answers at the path of ``scope``, each route asked as the router asks it (API routes and
+    the console's alike): HEAD wherever GET is (a GET without its body), OPTIONS wherever any is (the ``Allow``
+    of its 204); none for a path no route takes."""
+    from starlette.routing import Match, Mount
+
+    found: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Mount):  # the static files: read only
+            if route.matches({**scope, "method": "GET"})[0] is Match.FULL:
+                found.update(("GET", "HEAD"))
+            continue
+        found.update(m for m in _ROUTED if route.matches({**scope, "method": m})[0] is Match.FULL)
+    if "GET" in found:
+        found.add("HEAD")
+    if found:
+        found.add("OPTIONS")
+    return sorted(found)
 
 
 def path_parameter_holding(app: Any, path: str, text: str) -> str | None:
@@ -202,7 +235,7 @@ def path_parameter_holding(app: Any, path: str, text: str) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves the API in one shape."""
 
-    async def fairtel_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def fairtel_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FairtelError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.code == "not_authenticated" else None
         if exc.code == "rate_limited":
@@ -211,7 +244,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
         elif exc.code == "database_busy":
             headers = {"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_S)}
-        return error_response(exc, headers=headers)
+        return error_response(exc, headers=headers, language=language_of(request.headers))
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         """A lost or refused connection (the server restarting, a network fault) is ``database_unavailable``,
@@ -223,10 +256,10 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         return await fairtel_error(request, problem)
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [_problem_of(e) for e in exc.errors()]
-        return JSONResponse(error_body("input_invalid", f"{len(problems)} problem(s) in the request", {"problems": problems}), status_code=422)
+        return _answer("input_invalid", f"{len(problems)} problem(s) in the request", {"problems": problems}, 422, request)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -234,10 +267,10 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405 and str(request.scope.get("path", "")).startswith("/api/"):  # the router names the first route of the path only: every route of it is told
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
+        return _answer(code, str(exc.detail), None, exc.status_code, request, headers)
 
-    async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
-        return JSONResponse(error_body("internal_error", "an unexpected error; it has been logged"), status_code=500)
+    async def unexpected(request: Request, _exc: Exception) -> JSONResponse:
+        return _answer("internal_error", "an unexpected error; it has been logged", None, 500, request)
 
     app.add_exception_handler(FairtelError, fairtel_error)
     app.add_exception_handler(SQLAlchemyError, database_error)

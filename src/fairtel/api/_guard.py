@@ -18,11 +18,13 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fairtel.api._error_words import CHINESE, MESSAGES, language_headers, language_of
 from fairtel.api._errors import (
     RateLimitedError,
     RequestTooLargeError,
     error_body,
     error_details,
+    methods_at,
     path_parameter_holding,
     status_for,
 )
@@ -31,6 +33,8 @@ from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.privacy import has_number
 
 log = logging.getLogger("fairtel.api")
+FAULTS_LOGGED = "fairtel.faults_logged"
+"""A key of a request's ``state``: set by a server's access log that records a fault itself (``fairtel serve``)."""
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ID_PREFIX = secrets.token_hex(4)  # this process; a counter numbers its requests (cheaper than random bytes each)
 _ids = itertools.count(1)
@@ -99,6 +103,8 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope.get("method") == "HEAD":  # every answer without its body, whoever sends it (a refusal here too)
+            send = _bodiless(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request_id = request_id_for(headers.get("x-request-id", ""))
         scope.setdefault("state", {})["request_id"] = request_id
@@ -118,8 +124,18 @@ class Guard:
             client = (scope.get("client") or ("?", 0))[0]
             self.services.limiter.check(f"ip:{client_key(client)}")
         except FairtelError as exc:
-            await self._refuse(send, exc, request_id)
+            await self._refuse(send, exc, request_id, language_of(headers))
             return
+        if scope.get("method") == "OPTIONS" and (allowed := methods_at(scope["app"], scope) if "app" in scope else []):
+            # what the path answers, to anyone (the API's schema says as much); no CORS: no Access-Control-* header
+            await send({"type": "http.response.start", "status": 204, "headers": [
+                (b"allow", ", ".join(allowed).encode()), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        # HEAD is GET without the body (``_bodiless``): the route, its login and permission checks and its answer's
+        # headers are the GET's, so a HEAD tells no one more than the GET would. The server's own scope keeps HEAD
+        # (it sends no body for it); what the router notes in the copy (the route taken) is brought back.
+        inner = {**scope, "method": "GET"} if scope.get("method") == "HEAD" else scope
 
         received = 0
 
@@ -142,7 +158,7 @@ class Guard:
                 if body:
                     _check_body(headers.get("content-type", ""), body, login=str(scope["path"]).endswith(LOGIN_PATH))
             except FairtelError as exc:
-                await self._refuse(send, exc, request_id)
+                await self._refuse(send, exc, request_id, language_of(headers))
                 return
             inner_receive = _replay(body, receive)
 
@@ -159,35 +175,64 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, inner_receive, send_with_headers)
+            await self.app(inner, inner_receive, send_with_headers)
         except Exception as exc:
             if started:
                 raise
-            # a fault: answered here, with the request id a caller reports it by and the headers of every answer;
-            # the log names the request, the route template and the kind of error (its own text may hold the
-            # request's data, e.g. a query's parameters: the server's traceback follows, as for any fault)
-            route = scope.get("route")
-            log.error("request %s (%s %s) failed: %s; answered 500 internal_error", request_id, scope.get("method"),
-                      getattr(route, "path", "?"), type(exc).__name__)
+            # a fault: answered here, with the request id a caller reports it by and the headers of every answer.
+            # Under ``fairtel serve`` its one record is the access log's (with the request id, the route template and
+            # the traceback, the request's own values left out), which marks the request's state (``FAULTS_LOGGED``):
+            # nothing is logged here then. Served otherwise, a line names the request, the route template and the kind
+            # of error (its own text may hold the request's data: the server's traceback follows, as for any fault)
+            if not scope["state"].get(FAULTS_LOGGED):
+                route = inner.get("route")
+                log.error("request %s (%s %s) failed: %s; answered 500 internal_error", request_id, scope.get("method"),
+                          getattr(route, "path", "?"), type(exc).__name__)
+            said: list[tuple[bytes, bytes]] = []
             if not api and "text/html" in headers.get("accept", ""):  # a browser at a console page: a page, in both languages
                 body, kind = _fault_page(request_id), b"text/html; charset=utf-8"
             else:
-                body = _compact(error_body("internal_error", f"an unexpected error; it has been logged (request {request_id})"))
+                language = language_of(headers)
+                message = f"an unexpected error; it has been logged (request {request_id})"
+                if language == CHINESE:
+                    message = f"{MESSAGES['internal_error'][1]}如需协助，请提供请求编号 {request_id}。"
+                body = _compact({"error": {"code": "internal_error", "message": message}})
                 kind = b"application/json"
+                said = [(k.lower().encode(), v.encode()) for k, v in language_headers(language).items()]
             await send_with_headers({"type": "http.response.start", "status": 500,
-                                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+                                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *said]})
             await send_with_headers({"type": "http.response.body", "body": body})
             raise  # the server logs its traceback; the outer error handler sees the answer sent and sends none
+        finally:
+            if inner is not scope:
+                scope.update({k: inner[k] for k in _ROUTED_KEYS if k in inner})
 
     @staticmethod
-    async def _refuse(send: Send, exc: FairtelError, request_id: str) -> None:
-        body = _compact(error_body(exc.code, exc.message, error_details(exc) or None))
-        headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+    async def _refuse(send: Send, exc: FairtelError, request_id: str, language: str) -> None:
+        body = _compact(error_body(exc.code, exc.message, error_details(exc) or None, language=language))
+        headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS,
+                                              *((k.lower().encode(), v.encode()) for k, v in language_headers(language).items())]
         if isinstance(exc, RateLimitedError):
             headers.append((b"retry-after", str(exc.details.get("retry_after_s", 1)).encode()))
         start: dict[str, Any] = {"type": "http.response.start", "status": status_for(exc.code), "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+_ROUTED_KEYS = ("route", "endpoint", "path_params")
+"""What the router notes in a request's scope: a HEAD's, noted in its GET copy, is brought back for the access log."""
+
+
+def _bodiless(send: Send) -> Send:
+    """``send`` for a HEAD: every message as it is (the status, the headers, ``Content-Length`` among them), each
+    body part empty."""
+
+    async def bodiless(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return bodiless
 
 
 def _fault_page(request_id: str) -> bytes:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fairtel.api._deps import Svc
+from fairtel.api._error_words import language_of
 from fairtel.api._errors import DATABASE_RETRY_AFTER_S, ErrorOut, error_response
 from fairtel.core.errors import DatabaseUnavailableError, FairtelError
 
@@ -214,7 +215,8 @@ class DatabaseFileGate:
                 _check_file(engine, made=True)
             except DatabaseUnavailableError as problem:
                 note_unavailable(problem)
-                answer = error_response(problem, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+                asked = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+                answer = error_response(problem, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}, language=language_of(asked))
                 await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)

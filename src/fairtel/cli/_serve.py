@@ -125,7 +125,8 @@ class AccessLog:
     ``UNMATCHED`` when none did; never the path itself nor its query, which may hold numbers), ``status``, the
     duration (``ms``) and ``request_id`` (the answer's ``X-Request-ID``, as the access audit records it). An error
     the application did not answer itself is logged here at ERROR, with the request id and its traceback, numbers
-    masked (``redact``), and not again by the server: the client had its 500 already (given here when nothing was
+    masked (``redact``) and the request's own values left out (``request_values``), and not again by the API's guard
+    nor by the server: the client had its 500 already (given here when nothing was
     answered yet). The answer without an ``X-Request-ID`` (a 500 the server's error handler wrote) gets the id."""
 
     def __init__(self, app: Any, logger: Any = None) -> None:
@@ -135,13 +136,17 @@ class AccessLog:
         self.log = logger if logger is not None else logging.getLogger(ACCESS_LOGGER)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import json
         import time
 
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from fairtel.api._guard import FAULTS_LOGGED
+
         began = time.perf_counter()
         status, request_id, started, finished = 500, None, False, False
+        scope.setdefault("state", {})[FAULTS_LOGGED] = True  # a fault's one record is ours: the API's guard logs none
 
         async def noting(message: Any) -> None:
             nonlocal status, request_id, started, finished
@@ -159,12 +164,19 @@ class AccessLog:
             await self.app(scope, receive, noting)
         except Exception as exc:  # the application's own 500 was answered (Starlette re-raises it to be logged)
             self._failed(scope, request_id or self._state_id(scope), exc)
-            if not started:
+            if not started:  # in the caller's language, as the API's own errors (``fairtel.api._error_words``)
+                from fairtel.api._error_words import language_headers, language_of
+                from fairtel.api._errors import error_body
+
+                asked = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+                language = language_of(asked)
+                body = json.dumps(error_body("internal_error", "an unexpected error; it has been logged", language=language),
+                                  ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 await send({"type": "http.response.start", "status": 500, "headers": [
                     (b"content-type", b"application/json"),
+                    *[(k.lower().encode(), v.encode()) for k, v in language_headers(language).items()],
                     *([(b"x-request-id", request_id.encode("latin-1"))] if request_id else [])]})
-                await send({"type": "http.response.body", "body": b'{"error":{"code":"internal_error",'
-                            b'"message":"an unexpected error; it has been logged"}}'})
+                await send({"type": "http.response.body", "body": body})
                 status = 500
             elif not finished:
                 raise  # half an answer: the server ends the connection
@@ -191,12 +203,42 @@ class AccessLog:
                            **fields, "request_id": request_id}, ensure_ascii=False, separators=(",", ":"))
 
     def _failed(self, scope: Any, request_id: str | None, exc: BaseException) -> None:
+        """The one record of a fault (the API's guard answered it and logs nothing): its words and traceback with
+        numbers masked and the request's own values (``request_values``) left out of every line that is not code."""
         import traceback
 
+        values = request_values(scope)
         first = (str(exc).splitlines() or [""])[0]
+        lines = "".join(traceback.format_exception(exc)).splitlines(keepends=True)
+        # a frame's lines ("  File ...", its source) are the code's, not data: only the errors' own words are scrubbed
+        told = "".join(line if line.startswith(" ") else leave_out(line, values) for line in lines)
         self.log.error(self._line("unexpected_error", scope, request_id, error=type(exc).__name__,
-                                  message=redact(first)[:500],
-                                  traceback=redact("".join(traceback.format_exception(exc)))))
+                                  message=redact(leave_out(first, values))[:500], traceback=redact(told)))
+
+
+LEFT_OUT = "<request value>"
+
+
+def request_values(scope: Any) -> list[str]:
+    """What a request carried that an error's words may quote: its path as typed, its query, each query parameter's
+    and path parameter's value (a name, a plan, a customer's words: personal data without a number in it too); the
+    longest first, so a value inside another is not left half."""
+    from urllib.parse import parse_qsl, unquote
+
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    path = str(scope.get("path", ""))
+    found = {path, query, unquote(query), *(v for _k, v in parse_qsl(query, keep_blank_values=True))}
+    found.update(str(v) for v in (scope.get("path_params") or {}).values())
+    return sorted((v for v in found if len(v.strip()) >= MIN_LEFT_OUT and v != "/"), key=len, reverse=True)
+
+
+MIN_LEFT_OUT = 3  # a shorter value ("1", "en") is no one's data, and left out it would blank the words around it
+
+
+def leave_out(text: str, values: list[str]) -> str:
+    for value in values:
+        text = text.replace(value, LEFT_OUT)
+    return text
 
 
 def logged_from_environment() -> Any:

@@ -1,0 +1,130 @@
+"""What an error answer says, in the caller's language: every code the API answers with has its sentence in English
+and in Chinese (``MESSAGES``); ``Accept-Language`` picks one (``language_of``). The ``code`` never changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+ENGLISH, CHINESE = "en", "zh-CN"
+"""The languages an error answer is in, as its ``Content-Language`` says them."""
+
+MESSAGES: dict[str, tuple[str, str]] = {  # code: (en, zh)
+    # the API's own
+    "not_authenticated": ("Log in first: send a valid bearer token or API key.", "请先登录：请提供有效的令牌或 API 密钥。"),
+    "permission_denied": ("Not allowed for this login.", "当前登录账号无权执行此操作。"),
+    "assignment_required": ("Take the customer's ticket, complaint or chat first: an agent sees a customer's data only "
+                            "while handling them.", "请先受理该客户的投诉、工单或会话：客服仅在处理期间可查看客户资料。"),
+    "line_changed_hands": ("The number changed hands since this login was made: an administrator issues a new one.",
+                           "该号码已更换机主（或销户后重新启用），此登录账号开通于此之前，已不能再使用：请联系管理员开通新的登录账号。"),
+    "not_found": ("Not found, or not visible to this login.", "未找到该记录，或您无权查看。"),
+    "page_not_found": ("No such page.", "没有这个页面。"),
+    "method_not_allowed": ("This method is not allowed here: the Allow header lists those that are.",
+                           "此地址不支持该请求方法：可用的方法见 Allow 头。"),
+    "http_error": ("The request could not be answered.", "请求未能完成。"),
+    "internal_error": ("An unexpected error; it has been logged.", "系统出现意外错误，已记录，请稍后再试。"),
+    "conflict": ("Conflicts with the current state (someone may have handled it already).",
+                 "该操作与当前状态不符（可能已由他人处理），请刷新后查看。"),
+    "already_subscribed": ("Already subscribed to this offer: cancel it first to order it again.",
+                           "您已订购该业务，如需重新订购请先退订。"),
+    "finding_resolution_invalid": ("This finding cannot be resolved that way (resolved already, or not billed yet).",
+                                   "该异常扣费无法按此方式处理（可能已处理或尚未出账）。"),
+    "line_not_in_service": ("The line is suspended or closed.", "该号码已停机或销户，无法办理。"),
+    "merchant_suspended": ("The merchant of this offer is suspended: it cannot be ordered now.", "该业务的合作商已被暂停，暂时无法订购。"),
+    "request_too_large": ("The request body is too large.", "提交的内容过长。"),
+    "input_invalid": ("Invalid input: every problem is listed in details.", "输入有误：所有问题已列在 details 中。"),
+    "rate_limited": ("Too many requests: retry after the Retry-After seconds.", "请求过于频繁：请在 Retry-After 所示秒数后重试。"),
+    "not_available": ("Not available yet: what it needs has not been produced.", "该功能所需的数据尚未生成，暂不可用。"),
+    "assistant_unavailable": ("The assistant is not available.", "智能助手暂不可用。"),
+    "not_a_subscriber": ("The number is no customer's.", "该号码不是本网用户。"),
+    # the stages' and stores' own, as they may reach a request
+    "fairtel_error": ("The request could not be done.", "请求未能完成。"),
+    "config_invalid": ("The server's configuration is invalid.", "服务器配置有误。"),
+    "catalog_invalid": ("The tariff catalog is invalid.", "资费目录有误。"),
+    "catalog_missing": ("No tariff catalog is loaded yet.", "资费目录尚未加载，暂不可用。"),
+    "consent_event_invalid": ("The consent event is invalid.", "订购同意记录有误。"),
+    "currency_mismatch": ("The currencies do not match.", "币种不一致，无法处理。"),
+    "currency_unknown": ("Unknown currency.", "未知币种。"),
+    "time_invalid": ("A period or time is not valid: a period reads YYYY-MM (e.g. 2026-09).",
+                     "账期或时间格式有误：账期应写作 YYYY-MM（例如 2026-09）。"),
+    "time_naive": ("A time without its time zone: give its offset (e.g. +08:00).", "时间缺少时区：请注明时差（例如 +08:00）。"),
+    "database_unavailable": ("The database cannot be reached now: retry after the Retry-After seconds.",
+                             "数据库暂时无法连接，请在 Retry-After 所示秒数后重试。"),
+    "database_busy": ("The database is busy: retry after the Retry-After seconds.", "数据库繁忙，请在 Retry-After 所示秒数后重试。"),
+    "database_schema_newer": ("The database was upgraded by a newer version: this server must be upgraded.",
+                              "数据库已由更新的版本升级，本服务需要升级后才能使用。"),
+    "ledger_missing": ("The mediation ledger of this home is missing: it must be restored.", "本系统的采集台账缺失，需要恢复后才能使用。"),
+    "lake_incomplete": ("Usage data the ledger names is missing from the lake (an unmounted volume?).",
+                        "台账记录的用量数据在数据湖中缺失（存储卷可能未挂载）。"),
+    "lake_invalid": ("The usage lake holds data that cannot be read.", "数据湖中的数据无法读取。"),
+    "engine_failed": ("The rating engine failed the job.", "计费引擎未能完成任务。"),
+    "file_system_error": ("A file could not be read or written on the server.", "服务器上的文件无法读写。"),
+    "file_unreadable": ("The file cannot be read.", "该文件无法读取。"),
+    "compressed_file": ("A compressed file or archive: unpack it first.", "这是压缩文件或归档文件，请先解压。"),
+    "format_unknown": ("The file's format is not known.", "无法识别该文件的格式。"),
+    "fieldmap_invalid": ("The field map is invalid.", "字段映射有误。"),
+    "audit_mismatch": ("The batch's control totals disagree with its records.", "该批次的控制合计与其记录不符。"),
+    "audit_plain_number": ("The audit takes no plain number.", "审计记录不得包含明文号码。"),
+    "tap_batch_repeated": ("This transfer batch was read before.", "该漫游结算批次已读取过。"),
+    "tap_test_data": ("A transfer batch of test data: nothing to charge.", "该漫游结算批次为测试数据，无可计费内容。"),
+    "inbox_unwritable": ("The inbox cannot be written.", "收件目录无法写入。"),
+    "inbox_file_gone": ("The file left the inbox while it was handled.", "文件在处理期间已被移出收件目录。"),
+    "mediation_locked": ("Mediation is held by another process: retry when it is done.", "采集正由另一进程处理，请稍后再试。"),
+    "home_mismatch": ("The database serves another home than this server's.", "数据库属于另一个系统目录，与本服务不符。"),
+    "secret_key_mismatch": ("The secret key is not the one this home's data was made with.", "密钥与本系统数据所用的密钥不一致。"),
+    "login_name_clash": ("Login names differ only in letter case.", "存在仅大小写不同的登录名。"),
+    "backup_refused_busy": ("A backup cannot be made while the home is in use.", "系统正在使用中，无法备份。"),
+    "period_not_ended": ("The period has not ended yet.", "该账期尚未结束。"),
+    "fraud_case_transition": ("The fraud case cannot move to that state (it has been decided already?).", "该欺诈案件已有决定，无法再次处理。"),
+    "churn_data_too_short": ("Too little history to tell churn.", "历史数据不足，无法进行流失预测。"),
+    "model_invalid": ("The model file is invalid.", "模型文件无效。"),
+    "intent_model_invalid": ("The assistant's model is missing or invalid.", "智能助手的模型缺失或无效。"),
+    "synth_failed": ("Making the sample data failed.", "生成示例数据失败。"),
+}
+
+
+def language_of(headers: Mapping[str, str]) -> str:
+    """The language an error answer is in, by ``Accept-Language`` (``headers`` keyed in lower case): Chinese
+    (``CHINESE``) when the caller prefers it, English (``ENGLISH``) otherwise. The tags are weighed by their
+    ``q`` (1 when left out; 0 refuses); of two as wanted, the first. ``zh``, ``zh-CN``, ``zh-SG`` and ``zh-Hans`` (in
+    any letter case) are Chinese as written here, ``en`` and ``en-*`` English; ``*`` or any other tag is none of
+    ours, so a caller asking only for French, or for traditional characters (``zh-TW``, ``zh-Hant``), reads English."""
+    best, best_q = ENGLISH, 0.0
+    for part in headers.get("accept-language", "")[:500].split(","):
+        tag, _, params = part.strip().partition(";")
+        language = _ours(tag.strip().lower())
+        if language is None:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0:
+                    q = 0.0
+        if q > best_q:
+            best, best_q = language, q
+    return best
+
+
+def _ours(tag: str) -> str | None:
+    if tag == "zh" or tag in ("zh-cn", "zh-sg", "zh-hans") or tag.startswith("zh-hans-"):
+        return CHINESE
+    if tag == "en" or tag.startswith("en-"):
+        return ENGLISH
+    return None
+
+
+def message_in(language: str, code: str, message: str) -> str:
+    """``message`` (the error's own English words, which name the thing) in ``language``: in Chinese, the code's
+    sentence (``MESSAGES``; a code without one, the general one)."""
+    if language != CHINESE:
+        return message
+    return MESSAGES.get(code, MESSAGES["fairtel_error"])[1]
+
+
+def language_headers(language: str) -> dict[str, str]:
+    """The headers of an error answer in ``language``: what it is in, and that ``Accept-Language`` chose it."""
+    return {"Content-Language": language, "Vary": "Accept-Language"}
