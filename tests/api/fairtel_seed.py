@@ -114,8 +114,18 @@ def write_operator(ops: Path) -> Path:
     return ops
 
 
+TEST_KEY = "test-secret-key-0123456789abcdef"
+
+
 def _settings(home: Path, database_url: str | None = None) -> Settings:
-    return load_settings(home=home, database_url=database_url, environment="test", secret_key="test-secret-key-0123456789abcdef")
+    # the home keeps the same key as its own secret.key: a command run on it without FAIRTEL_SECRET_KEY (the CLI in
+    # a test) uses the key the server's pseudonyms and tokens were made with, as one deployment does
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_file = home / "secret.key"
+    if not key_file.exists():
+        key_file.write_text(TEST_KEY + "\n", encoding="ascii")
+        key_file.chmod(0o600)
+    return load_settings(home=home, database_url=database_url, environment="test", secret_key=TEST_KEY)
 
 
 _TEMPLATE: list[Path] = []

@@ -113,10 +113,11 @@ def test_load_without_a_catalog_says_what_rating_will_do(tmp_path: Path) -> None
     said = " ".join(err.split())
     assert "WARNING: no catalog.toml in the directory and no catalog loaded in this home" in said, err
     assert "rating and billing refuse (catalog_missing) in the test environment" in said
-    code, out, _ = _run(home, "load", str(_operator(tmp_path / "op2", catalog=False)), "--json")  # development
+    code, out, _ = _run(home, "load", str(_operator(tmp_path / "op2", catalog=False)), "--json",
+                        env={"FAIRTEL_SECRET_KEY": KEY})  # development (the home's key as before)
     assert "bundled demo catalog" in out["catalog"]["note"] and out["catalog"]["current_version_id"] is None
     # a home with a catalog keeps it
-    _run(home, "load", str(_operator(tmp_path / "op3", catalog=True)), "--json")
+    _run(home, "load", str(_operator(tmp_path / "op3", catalog=True)), "--json", env={"FAIRTEL_SECRET_KEY": KEY})
     code, out, _ = _run(home, "load", str(_operator(tmp_path / "op4", catalog=False)), "--json", env=TEST_ENV)
     assert code == 0 and out["catalog"]["current_version_id"] == 1, out
     assert "stays in use" in out["catalog"]["note"]

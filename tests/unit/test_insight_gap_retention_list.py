@@ -52,7 +52,9 @@ def _op_dir(d: Path, usage: pl.DataFrame, subs: pl.DataFrame) -> Path:
 def _warn(d: Path, home: Path) -> pl.DataFrame:
     app = typer.Typer()
     register(app)
-    res = runner.invoke(app, ["churn", "warn", "--dir", str(d), "--home", str(home), "--json", "--top", "3"])
+    # the key the API reads the home with below: one deployment, one key (another is refused, secret_key_mismatch)
+    res = runner.invoke(app, ["churn", "warn", "--dir", str(d), "--home", str(home), "--json", "--top", "3"],
+                        env={"FAIRTEL_SECRET_KEY": KEY})
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["retention_lake"]
     return pl.read_csv(home / "outbox" / "retention.csv", infer_schema=False)
