@@ -45,10 +45,12 @@ class MarketingOut(BaseModel):
 def opted_out_lines(conn: Connection, msisdns: Iterable[str] | None = None) -> set[str]:
     """The lines whose latest say refuses marketing (of ``msisdns`` only, when given). Only what the line's current
     holder said counts: a say recorded before the line's current activation (the register's ``activated_at``) is an
-    earlier holder's of the number, and the line has not refused until its holder says so."""
+    earlier holder's of the number, one recorded before an owner change (``holder_since``) the previous customer's,
+    and the line has not refused until its holder says so."""
     t, s = PREFERENCES, table_of(Subscriber)
     q = (select(t.c.msisdn, t.c.opted_out).select_from(t.outerjoin(s, s.c.msisdn == t.c.msisdn))
          .where(or_(s.c.activated_at.is_(None), t.c.changed_at >= s.c.activated_at))
+         .where(or_(s.c.holder_since.is_(None), t.c.changed_at >= s.c.holder_since))
          .order_by(t.c.msisdn, t.c.changed_at, t.c.pref_id))
     if msisdns is not None:
         wanted = sorted(set(msisdns))
