@@ -42,7 +42,7 @@ class App:
         (``check_home``): a database serving another home is refused."""
         from fairtel.store import connect, migrate
 
-        engine = connect(self.settings.db_url, home=self.settings.home)
+        engine = connect(self.settings.db_url, home=self.settings.home, lock_wait_s=self.settings.lock_wait_s)
         self._closers.append(engine.dispose)
         migrate(engine)
         check_home(engine, self.settings)
@@ -151,7 +151,7 @@ def served_elsewhere(settings: Settings) -> bool:
         path = sqlite_file(url)
         if path is None or home in path.parents or not path.is_file():
             return False  # the home's own database (new with it), one in memory, or none yet: nothing bound
-    engine = connect(url, home=home)
+    engine = connect(url, home=home, lock_wait_s=settings.lock_wait_s)
     try:
         return bound_home(engine) is not None
     except (SQLAlchemyError, DatabaseUnavailableError):
@@ -227,7 +227,7 @@ def adopt_home(settings: Settings) -> tuple[str, HomeBound | None]:
 
     home = Path(settings.home)
     secure_home(home)
-    engine = connect(settings.db_url, home=home)
+    engine = connect(settings.db_url, home=home, lock_wait_s=settings.lock_wait_s)
     try:
         migrate(engine)
         before = bound_home(engine)
