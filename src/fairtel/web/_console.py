@@ -55,6 +55,7 @@ from fairtel.core.settings import Settings
 from fairtel.core.time import zone
 from fairtel.privacy import Permission, Role, can, e164_of
 from fairtel.store import Lake
+from fairtel.web._audit_words import action_text
 from fairtel.web._charts import bar_chart, line_chart
 from fairtel.web._i18n import (
     CODES,
@@ -73,6 +74,7 @@ from fairtel.web._i18n import (
     text_lang,
     translate,
 )
+from fairtel.web._session import HSTS, SEEN_COOKIE, SessionPolicy, last_seen, seen_value
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -272,6 +274,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "released_ok": ("Released: the customer's data is closed to you now.", "已结束处理，您不再能查看该客户的资料。"),
     "all_statuses": ("All", "全部"),
     "offer": ("Offer", "业务"),
+    "no_value": ("none", "无"),  # an empty cell, read out beside its dash
     "charged_at": ("Charged", "扣费时间"),
     "records": ("Records", "话单"),
     "evidence": ("Evidence", "依据"),
@@ -350,15 +353,46 @@ def name_in(catalog: Catalog, what: str, key: str | None, lang: str) -> str:
     return name.in_language(lang) if name is not None else (key or "")
 
 
+def rule_name(catalog: Catalog, rule_id: str | None, lang: str) -> str:
+    """What priced a line, as a subscriber reads it: the catalog's name of the rule, of the offer a value-added line's
+    rule (``offer/<offer id>``) charges for, or of the plan a monthly fee's rule is; the id only when the catalog
+    names none of them (ids are for staff)."""
+    if not rule_id:
+        return ""
+    for what, key in (("rule", rule_id), ("offer", rule_id.removeprefix("offer/") if rule_id.startswith("offer/") else None),
+                      ("plan", rule_id)):
+        name = catalog.name_of(what, key) if key else None
+        if name is not None:
+            return name.in_language(lang)
+    return rule_id
+
+
+def why_for_subscriber(line: Any, catalog: Catalog, lang: str) -> str:
+    """A usage line's “why this charge” without the rule's id the explanation names it by for staff and the API
+    (``“Domestic calls” (basic-39/voice-domestic)`` reads ``“Domestic calls”``); a rule with no name of its own
+    (a value-added line's) named as ``rule_name`` names it."""
+    why = str(line.why.get(lang) or "")
+    rule = line.rule_id
+    if not rule:
+        return why
+    if catalog.name_of("rule", rule) is not None:
+        return why.replace("”（" + rule + "）", "”").replace("” (" + rule + ")", "”")
+    named = rule_name(catalog, rule, lang)
+    if named == rule:
+        return why
+    return why.replace(f"规则 {rule}", f"规则“{named}”").replace(rule, f"“{named}”")
+
+
 class Console:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, sessions: SessionPolicy | None = None) -> None:
         self.services = services
+        self.sessions = sessions or SessionPolicy()
         tz = zone(services.settings.timezone)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(
             bar_chart=bar_chart, line_chart=line_chart, can=can, Permission=Permission, Role=Role,
             pairs=chart_pairs, quantity=quantity_in, score_percent=score_percent, fraud_word=fraud_word,
-            bill_line_text=bill_line_text, name_in=name_in, day=day_on_clock, text_lang=text_lang, channel_words=CARE_WORDS,
+            bill_line_text=bill_line_text, name_in=name_in, rule_name=rule_name, why_for_subscriber=why_for_subscriber, day=day_on_clock, text_lang=text_lang, channel_words=CARE_WORDS,
             known_codes=CODES,
             local=lambda instant: instant.astimezone(tz) if instant.tzinfo is not None else instant.replace(tzinfo=UTC).astimezone(tz),
         )
@@ -402,14 +436,72 @@ class Console:
             raise PermissionDeniedError("the form has expired; reload the page and try again")
 
     def secure_cookies(self, request: Request) -> bool:
-        return self.services.settings.environment is Env.PRODUCTION or request.url.scheme == "https"
+        return self.services.settings.environment is Env.PRODUCTION or self.over_tls(request)
+
+    def over_tls(self, request: Request) -> bool:
+        """The request came over HTTPS (directly, or through a trusted proxy that said so), or the settings say the
+        console is only reached so: then, and never on plain HTTP, answers carry ``Strict-Transport-Security``."""
+        return request.url.scheme == "https" or self.sessions.behind_tls
+
+    # --- how long a session lasts --------------------------------------------------------------------
+    def set_session(self, request: Request, response: Response, token: str) -> None:
+        """The session's cookies: its token (for the token's lifetime) and when it was last used."""
+        secure, life = self.secure_cookies(request), int(self.services.signer.ttl.total_seconds())
+        response.set_cookie(COOKIE, token, max_age=life, httponly=True, samesite="strict", secure=secure)
+        self.set_seen(request, response, token)
+
+    def set_seen(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(SEEN_COOKIE, seen_value(self.services.signer.derive, token, self.sessions.clock()),
+                            max_age=int(self.services.signer.ttl.total_seconds()), httponly=True, samesite="strict",
+                            secure=self.secure_cookies(request))
+
+    def end_cookies(self, request: Request, response: Response) -> None:
+        for name in (COOKIE, SEEN_COOKIE):
+            response.delete_cookie(name, httponly=True, samesite="strict", secure=self.secure_cookies(request))
+
+    def idle_ended(self, request: Request) -> Response | None:
+        """A session not used for the idle timeout ends here: its token is ended (as logging out ends it), its cookies
+        are dropped and the browser goes to the login page, which says why (and, from a page, comes back to it).
+        None for a request that goes on: no session, one the pages refuse anyway (forged, expired), or one in use."""
+        token = request.cookies.get(COOKIE)
+        if not token or request.url.path in ("/login", "/logout"):
+            return None
+        try:
+            claims = self.services.signer.verify(token)
+        except FairtelError:
+            return None
+        seen = last_seen(self.services.signer.derive, token, request.cookies.get(SEEN_COOKIE))
+        since = max(claims.issued_at, seen) if seen is not None else claims.issued_at
+        if self.sessions.clock() - since < self.sessions.idle:
+            return None
+        with suppress(FairtelError):
+            self.services.revoke_token(token)
+        back = request.url.path if request.method in ("GET", "HEAD") and same_site(request.url.path) else ""
+        target = "/login?ended=idle" + (f"&next={quote(back)}" if back and back != "/" else "")
+        response = RedirectResponse(target, status_code=303)
+        self.end_cookies(request, response)
+        return response
+
+    def keep_alive(self, request: Request, response: Response) -> None:
+        """A request of a session in use moves its last use to now, unless the answer sets the session's cookies itself
+        (a login, a logout)."""
+        token = request.cookies.get(COOKIE)
+        if not token or request.url.path in ("/login", "/logout"):
+            return
+        if any(v.startswith((f"{COOKIE}=", f"{SEEN_COOKIE}=")) for v in response.headers.getlist("set-cookie")):
+            return
+        try:
+            self.services.signer.verify(token)
+        except FairtelError:
+            return
+        self.set_seen(request, response, token)
 
     def render(self, request: Request, template: str, *, status_code: int = 200, **data: Any) -> HTMLResponse:
         lang = self.lang(request)
         who = data.pop("who", None) or self.who(request)
         context: dict[str, Any] = dict(
             t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
-            code=lambda c: code_text(c, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
+            code=lambda c: code_text(c, lang), action_text=lambda a: action_text(a, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
             error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
             error_title=lambda e: error_title(getattr(e, "code", None), lang),
             resolution=lambda r: resolution_text(r, lang), problem_field=lambda f: problem_field(f, lang),
@@ -513,8 +605,10 @@ def _routes(c: Console) -> APIRouter:
 
     @r.get("/login")
     def login_form(request: Request) -> Response:
+        # ``ended=idle``: the session ended for want of use (``Console.idle_ended``): said, with how long that is
+        idle = int(c.sessions.idle.total_seconds() // 60) if request.query_params.get("ended") == "idle" else None
         return c.render(request, "login.html", next=request.query_params.get("next", ""), failed=False, who=None,
-                        changed=c.line_changed_hands(request))
+                        changed=c.line_changed_hands(request), idle=idle)
 
     @r.post("/login")
     def login(request: Request, username: str = Form(..., max_length=64), password: str = Form(..., max_length=256), next: str = Form("")) -> Response:
@@ -534,9 +628,7 @@ def _routes(c: Console) -> APIRouter:
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None, username=username)
         target = next if same_site(next) else HOME_OF[who.role]
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(
-            COOKIE, svc.signer.issue(who), max_age=int(svc.signer.ttl.total_seconds()), httponly=True, samesite="strict", secure=c.secure_cookies(request)
-        )
+        c.set_session(request, resp, svc.signer.issue(who))
         return resp
 
     @r.post("/logout")
@@ -548,7 +640,7 @@ def _routes(c: Console) -> APIRouter:
             with suppress(FairtelError):
                 svc.revoke_token(token)
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=c.secure_cookies(request))
+        c.end_cookies(request, resp)
         return resp
 
     # --- staff ---------------------------------------------------------------------------------------
@@ -945,15 +1037,34 @@ def create_console(
     assistant: Assistant | None = None,
     app: App | None = None,
     progress: Callable[[str], None] | None = None,
+    sessions: SessionPolicy | None = None,
 ) -> FastAPI:
     """The REST API (``/api/v1``) and the console (``/``) in one application: what ``fairtel serve`` runs.
-    ``progress`` is told each slow step as it begins (``create_app``)."""
+    ``progress`` is told each slow step as it begins (``create_app``); ``sessions``: the console's idle timeout and
+    whether it is behind TLS (default: the settings', ``SessionPolicy.from_settings``)."""
     api = create_app(settings, options=options, assistant=assistant, app=app, progress=progress)
-    console = Console(api.state.services)
+    console = Console(api.state.services, sessions=sessions or SessionPolicy.from_settings(settings))
     api.include_router(_routes(console))
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _console_errors(api, console)
+    _console_sessions(api, console)
     return api
+
+
+def _console_sessions(api: FastAPI, console: Console) -> None:
+    """Every console request: a session idle too long ends before its page runs, one in use is kept alive; every
+    answer over HTTPS (or behind TLS, as the settings say) carries ``Strict-Transport-Security``."""
+
+    @api.middleware("http")
+    async def sessions(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        console_path = not request.url.path.startswith(("/api/", "/static/")) and request.url.path != "/api"
+        ended = await run_in_threadpool(console.idle_ended, request) if console_path else None
+        response: Response = ended if ended is not None else await call_next(request)
+        if console_path and ended is None:
+            console.keep_alive(request, response)
+        if console.over_tls(request):
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
 
 class NoSuchPage(FairtelError):

@@ -20,6 +20,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "login_changed_hands": ("This login was made before the number changed hands (or was closed and activated again), so it no "
                             "longer opens the line. Ask the operator's administrator for a new login.",
                             "该号码已更换机主（或销户后重新启用），此登录账号开通于此之前，已不能再使用。请联系运营商管理员为您开通新的登录账号。"),
+    # a session not used for the idle timeout (``web._session``) ended: the next request comes to the login page
+    "session_idle": ("You were logged out after {m} minutes without use. Log in again to go on.",
+                     "您已 {m} 分钟未操作，为保护您的账户已自动退出，请重新登录。"),
     "retry_in": ("Too many requests. Try again in {s} s.", "请求过于频繁，请 {s} 秒后再试。"),
     "dashboard": ("Dashboard", "仪表盘"),
     "findings": ("Findings", "异常扣费"),
