@@ -13,6 +13,7 @@ and a rewrite did not wait."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -57,8 +58,8 @@ def test_the_assistants_line_facts_date_the_current_holding(engine: Engine, tmp_
 
 
 def _event(at: str, n: int) -> str:
-    return ('{"event": "ordered", "subscription_id": "sub-%d", "msisdn": "%s", "offer_id": "vas-music-10", '
-            '"at": "%s", "channel": "app"}' % (n, A, at))
+    return json.dumps({"event": "ordered", "subscription_id": f"sub-{n}", "msisdn": A, "offer_id": "vas-music-10",
+                       "at": at, "channel": "app"})
 
 
 def test_the_database_import_refuses_events_dated_before_2000_or_ahead_of_the_import(engine: Engine, tmp_path: Path) -> None:
