@@ -178,6 +178,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
         RefundFact,
         compute_kpis,
         lines_in_service,
+        parse_month,
     )
     from fairtel.store import Adjustment, Subscriber, Survey, catalog_currency, complaint_facts
     from fairtel.store._schema import table_of
@@ -186,7 +187,7 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     tz = settings.timezone
     now = utc_now()
     sla = sla_of(fapp)
-    period = Period.parse(period_key, tz) if period_key else Period.containing(now, tz)
+    period = parse_month(period_key, tz) if period_key else Period.containing(now, tz)
     start, end = period.start, period.end
     with fapp.db.connect() as conn:
         # money in the currency the home's catalog charges in (without a catalog: the refunds' or findings')

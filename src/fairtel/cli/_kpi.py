@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,6 @@ from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
-    from fairtel.core.time import Period
     from fairtel.kpi import KpiReport
     from fairtel.kpi._complaint_report import ComplaintReport
 
@@ -87,7 +85,7 @@ def register(app: typer.Typer) -> None:
     @kpi_app.callback()
     def kpi(
         ctx: typer.Context,
-        period: Annotated[str | None, typer.Option("--period", help="YYYY-MM (default: this month).")] = None,
+        period: Annotated[str | None, typer.Option("--period", help="YYYY-MM or YYYYMM (default: this month).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the indicators as JSON.")] = False,
         home: HomeOpt = None,
     ) -> None:
@@ -127,21 +125,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(kpi_app, name="kpi")
 
 
-def _month(text: str, tz: str) -> Period:
-    """The month ``--period`` names, read as every other command reads a period (``Period.parse``: ``YYYY-MM``, the
-    month also in one digit, its errors ``time_invalid``), the option named in the error. ``YYYYMM`` (six ASCII
-    digits), the form the regulator's tables use, is read as ``YYYY-MM``."""
-    from fairtel.core.time import BadTimeError, Period
-
-    given = text.strip()
-    if re.fullmatch(r"[0-9]{6}", given):
-        given = f"{given[:4]}-{given[4:]}"
-    try:
-        return Period.parse(given, tz)
-    except BadTimeError as exc:
-        raise BadTimeError(f"--period: {exc}") from None
-
-
 def gather_complaint_report(fapp: App, period_text: str, lang: str) -> ComplaintReport:
     """The month's complaints, and those of its year before it, with the lines in service at some time in the
     month (the month's per-million denominator, ``fairtel kpi``'s) and those in service at its end (the user base
@@ -150,7 +133,7 @@ def gather_complaint_report(fapp: App, period_text: str, lang: str) -> Complaint
 
     from fairtel.cli._care import sla_of
     from fairtel.core.time import Period
-    from fairtel.kpi import LineFact, lines_in_service, lines_in_service_at
+    from fairtel.kpi import LineFact, lines_in_service, lines_in_service_at, parse_month
     from fairtel.kpi._complaint_report import LANGUAGES, complaint_report
     from fairtel.store import Subscriber, complaint_facts
     from fairtel.store._schema import table_of
@@ -160,7 +143,7 @@ def gather_complaint_report(fapp: App, period_text: str, lang: str) -> Complaint
             [Problem("options", None, "--lang", f"one of {', '.join(LANGUAGES)}, not {lang!r}")], what="options"
         )
     tz = fapp.settings.timezone
-    period = _month(period_text, tz)
+    period = parse_month(period_text, tz)
     start, end = period.start, period.end
     year_start = Period(period.year, 1, tz).start
     with fapp.db.connect() as conn:

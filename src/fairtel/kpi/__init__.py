@@ -1,6 +1,7 @@
 """kpi: service indicators computed from complaints, surveys, the assistant's log, findings, refunds and
 rating. See README.md in this folder."""
 
+from fairtel.kpi._period import MONTH_FORMS, parse_month
 from fairtel.kpi._service import (
     AT_RISK_STATUSES,
     TIMELINESS_WINDOW,
@@ -32,6 +33,7 @@ from fairtel.kpi._service import (
 
 __all__ = [
     "AT_RISK_STATUSES",
+    "MONTH_FORMS",
     "TIMELINESS_WINDOW",
     "UNEXPLAINED_CHARGE_REFERENCE",
     "UNEXPLAINED_FINDINGS",
@@ -51,6 +53,7 @@ __all__ = [
     "lines_in_service",
     "lines_in_service_at",
     "lines_in_service_by_period",
+    "parse_month",
     "per_million",
     "rating_timeliness",
     "resolution_times",
