@@ -80,7 +80,7 @@ def _catalog(app: App, explicit: Path | None, operator_dir: Path | None) -> Cata
 def _subscribers(app: App) -> pl.DataFrame:
     from fairtel.cli._home import home_subscribers
 
-    return home_subscribers(app, ("msisdn", "activated_at"))
+    return home_subscribers(app, ("msisdn", "activated_at", "holder_since"))
 
 
 def _thresholds(app: App, path: Path | None) -> Thresholds:

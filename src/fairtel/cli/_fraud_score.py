@@ -89,6 +89,7 @@ def register(fraud_app: typer.Typer) -> None:
         """Export per-line features with case outcomes as the label (1 confirmed, 0 false alarm, blank open),
         to train the fraud model on the operator's own cases: `fairtel fraud train --data OUT --label fraud --id msisdn`
         (`--id pseudonym` with `--pseudonymise`)."""
+        from fairtel.fraud import holding_starts
         from fairtel.fraud._score import LABEL_COLUMN, label_from_cases
 
         try:
@@ -103,11 +104,9 @@ def register(fraud_app: typer.Typer) -> None:
                     raise NotFoundError(f"no usage in the periods {', '.join(keys)}")
                 frame = pl.concat(list(tables.values()), how="diagonal_relaxed")
                 # a case of an earlier holder of a number labels nothing of its current holder's
-                holders = _subscribers(app)
-                holding_from = dict(zip(holders.get_column("msisdn").to_list(),
-                                        holders.get_column("activated_at").to_list(), strict=True))
+                # (or of the previous customer, before an owner change)
                 frame = label_from_cases(frame, queue, unreviewed=0 if unreviewed == "0" else None,
-                                         holding_from={m: t for m, t in holding_from.items() if t is not None})
+                                         holding_from=holding_starts(_subscribers(app)))
                 # the export names every line by its number (or its pseudonym): recorded before it is written
                 audit_shown(ctx, app, action="fraud_features.export", subjects=frame.get_column("msisdn").unique().to_list(),
                             what=f"{plural(frame.height, 'row')} of line features"

@@ -113,6 +113,7 @@ _SUBSCRIBER_TYPES: dict[str, pl.DataType] = {
     "msisdn": pl.String(),
     "plan_id": pl.String(),
     "activated_at": pl.Datetime("us", "UTC"),
+    "holder_since": pl.Datetime("us", "UTC"),  # an owner change: the current customer's holding began then
     "status": pl.String(),
     "closed_at": pl.Datetime("us", "UTC"),
     "suspended_at": pl.Datetime("us", "UTC"),

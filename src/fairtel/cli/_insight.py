@@ -58,13 +58,15 @@ def _home_subscribers(app: App) -> pl.DataFrame:
 
     with app.db.connect() as conn:
         rows = conn.execute(select(Subscriber.msisdn, Subscriber.plan_id, Subscriber.activated_at, Subscriber.language,
-                                   Subscriber.region)).all()
+                                   Subscriber.region, Subscriber.holder_since)).all()
     frame = pl.DataFrame(
         {"msisdn": [r[0] for r in rows], "plan_id": [r[1] for r in rows],
          "activated_at": [r[2] if r[2].tzinfo else r[2].replace(tzinfo=UTC) for r in rows],
-         "language": [r[3] for r in rows], "region": [r[4] for r in rows]},
+         "language": [r[3] for r in rows], "region": [r[4] for r in rows],
+         # an owner change: the current customer's history (tenure, usage, cases) begins then
+         "holder_since": [None if r[5] is None else r[5] if r[5].tzinfo else r[5].replace(tzinfo=UTC) for r in rows]},
         schema={"msisdn": pl.String(), "plan_id": pl.String(), "activated_at": pl.Datetime("us", "UTC"),
-                "language": pl.String(), "region": pl.String()},
+                "language": pl.String(), "region": pl.String(), "holder_since": pl.Datetime("us", "UTC")},
     )
     if frame.height == 0:
         raise NotFoundError("no subscribers in this home: run `fairtel load DIR` first")
