@@ -19,7 +19,7 @@ from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError,
 from fairtel.core.ids import new_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Role, has_number
-from fairtel.store import ApiKey, Subscriber, User
+from fairtel.store import ApiKey, Subscriber, User, login_named
 from fairtel.store._report import dialect_insert
 from fairtel.store._schema import LineStatusHistory, RevokedToken, table_of
 
@@ -195,7 +195,9 @@ def authenticate(conn: Connection, username: str, password: str) -> Principal:
     """Who logs in with ``username`` and ``password``; ``NotAuthenticatedError`` for a wrong name or password or a
     disabled login, ``LineChangedHandsError`` (checked after the password) for a subscriber login made before its
     line's current activation."""
-    row = _login_row(conn, username)
+    # a login's name is matched whatever its letter case ("ALICE" reaches "Alice": names are unique so, 0024)
+    stored = login_named(conn, username)
+    row = None if stored is None else _login_row(conn, stored)
     ok = verify_password(password, row.password_hash if row is not None else DUMMY_HASH)
     if row is None or not ok or row.disabled:
         raise NotAuthenticatedError("wrong username or password")
