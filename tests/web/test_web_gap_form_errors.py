@@ -60,6 +60,15 @@ def test_a_roaming_cap_not_a_number_in_chinese(web: TestClient) -> None:
     assert r.status_code == 303, r.text
 
 
+@pytest.mark.parametrize(("typed", "kept"), [(" 120 ", "120.00"), ("１２０．５", "120.50")])
+def test_a_roaming_cap_typed_with_spaces_or_full_width_digits_is_the_amount(web: TestClient, typed: str, kept: str) -> None:
+    login(web, "alice", lang="zh")
+    token = csrf(web.get("/my/roaming").text)
+    r = web.post("/my/roaming", data={"csrf": token, "amount": typed}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert kept in web.get("/my/roaming").text
+
+
 def test_an_audit_search_with_a_bad_day_shows_the_search_again(web: TestClient) -> None:
     login(web, "admin1")
     r = web.get("/audit", params={"actor": "alice", "since": "2026-13-45"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import inspect
 import re
+import unicodedata
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -1007,7 +1008,9 @@ def _routes(c: Console) -> APIRouter:
 
         def run(acc: Any, _w: Principal) -> str:
             currency, in_catalog = cap_currency()
-            ops.set_roaming_cap(acc, acc.own_msisdn(), amount or None, currency, catalog_currency=in_catalog)
+            # a person types it: spaces around it and an input method's full-width digits (１００．５) are the amount
+            typed = unicodedata.normalize("NFKC", amount).strip()
+            ops.set_roaming_cap(acc, acc.own_msisdn(), typed or None, currency, catalog_currency=in_catalog)
             return "/my/roaming?msg=saved_ok"
 
         return c.action(request, csrf, run, again=again)
