@@ -184,23 +184,35 @@ def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
     return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(column)
 
 
-def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, since: datetime | None = None) -> Any:
+def home_subscriptions(app: App) -> pl.DataFrame:
+    """The home's consent ledger projected to subscriptions (``consent.project_subscriptions``): what ``home_gate``
+    reads, for a caller that builds gates again while the ledger has not changed (the watch)."""
+    from fairtel.consent import project_subscriptions
+    from fairtel.store import consent_ledger
+
+    with app.db.connect() as conn:
+        ledger = consent_ledger(conn)
+    return project_subscriptions(ledger)
+
+
+def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, since: datetime | None = None,
+              subscriptions: pl.DataFrame | None = None) -> Any:
     """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order, on a
     line in service (not after it closed), under consent given by the line's current holder, from a provider whose
     billing rights were not suspended when the charge was made (``fairtel merchants suspend``). ``lines``: the
     register's line states (``home_lines``) when the caller has them already. ``since`` (a period's start): the gate
     carries, too, the lines activated after it, so that their usage made before the activation is held
-    (``rating.with_activations``)."""
-    from fairtel.consent import project_subscriptions
+    (``rating.with_activations``). ``subscriptions``: the ledger's projection (``home_subscriptions``) when the caller
+    knows the ledger has not changed since it was read; else the ledger is read."""
     from fairtel.rating import consent_gate
     from fairtel.rating._vas import with_activations
-    from fairtel.store import consent_ledger, merchant_windows
+    from fairtel.store import merchant_windows
 
+    projected = home_subscriptions(app) if subscriptions is None else subscriptions
     with app.db.connect() as conn:
-        ledger = consent_ledger(conn)
         suspended = merchant_windows(conn)
     register = home_lines(app) if lines is None else lines
-    gate = consent_gate(project_subscriptions(ledger), catalog, lines=register, suspended=suspended)
+    gate = consent_gate(projected, catalog, lines=register, suspended=suspended)
     return gate if since is None else with_activations(gate, register, since=since)
 
 

@@ -27,6 +27,7 @@ from fairtel.mediation._ingest import switch_clock
 
 if TYPE_CHECKING:
     from fairtel.bootstrap import App
+    from fairtel.catalog import Catalog
     from fairtel.cli._online_alerts import OnlineAlerts
     from fairtel.engines import OnlineResult
 
@@ -466,7 +467,7 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
     import polars as pl
 
     from fairtel.catalog import parse_catalog
-    from fairtel.cli._home import home_catalog, home_gate, home_lines, home_plans
+    from fairtel.cli._home import home_catalog, home_gate, home_lines, home_plans, home_subscriptions
     from fairtel.engines import ArrivedFile, OnlineRater
     from fairtel.store import catalog_text, current_catalog, plan_timeline, register_changes, register_version
 
@@ -491,9 +492,20 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
         ledger = ledger_mark(conn)  # likewise: an event added in between makes the next look build the gate again
     catalog = home_catalog(app, None, [])
     lines = home_lines(app)
+    projected = home_subscriptions(app)  # the ledger read once, and again only when its mark changes
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app),
-                        gate=home_gate(app, catalog, lines=lines))
+                        gate=home_gate(app, catalog, lines=lines, subscriptions=projected))
     loaded = time.monotonic()
+
+    def gate_for(catalog: Catalog, lines: pl.DataFrame) -> Any:
+        """The gate over ``lines`` and ``catalog``; the consent ledger read again only when events were added to it
+        (a register or catalog change alone does not re-read a ledger of millions of events)."""
+        nonlocal projected, ledger
+        with app.db.connect() as conn:
+            mark = ledger_mark(conn)  # before the read: an event added meanwhile is taken the next time
+        if mark != ledger:
+            projected, ledger = home_subscriptions(app), mark
+        return home_gate(app, catalog, lines=lines, subscriptions=projected)
 
     def after(reports: Sequence[FileReport]) -> Collection[str]:
         nonlocal loaded, seen, lines, catalog, version_id, ledger
@@ -515,7 +527,7 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
             if fresh is None:
                 raise InvalidInputError(problems, what="the stored catalog")
             app.settings.check_clock(fresh.operator.timezone)  # the watch files usage on the settings' clock
-            gate = home_gate(app, fresh, lines=lines)
+            gate = gate_for(fresh, lines)
             catalog, version_id, rater.catalog, rater.gate = fresh, current, fresh, gate
             loaded = time.monotonic()
             err_console.print(f"catalog version {current} loaded: rating with it from now on", markup=False,
@@ -523,7 +535,7 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
         if changed is None:  # more lines changed than are worth taking one by one
             whole = home_lines(app)
             subscribers = home_plans(app)
-            gate = home_gate(app, catalog, lines=whole)
+            gate = gate_for(catalog, whole)
             lines, rater.subscribers, rater.gate = whole, subscribers, gate
             loaded = time.monotonic()
         elif changed:
@@ -534,10 +546,9 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
         seen = version
         if time.monotonic() - loaded > SUBSCRIBERS_REFRESH_S:  # new orders and confirmations, if any
             with app.db.connect() as conn:
-                mark = ledger_mark(conn)  # before the read: an event added meanwhile is taken the next time
+                mark = ledger_mark(conn)
             if mark != ledger:
-                rater.gate = home_gate(app, catalog, lines=lines)
-                ledger = mark
+                rater.gate = gate_for(catalog, lines)
             loaded = time.monotonic()
         names = {r.content_hash: Path(r.file).name for r in reports}
         rated: set[str] = set()
