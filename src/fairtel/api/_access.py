@@ -615,13 +615,17 @@ class LoginAudit:
 
     def _row(self, conn: Connection, action: str, username: str, *, client: str, resource: str, request_id: str | None,
              outcome: str) -> dict[str, Any]:
+        from fairtel.store import login_named
+
         t = table_of(User)
-        # a name holding a NUL is no login's (PostgreSQL could not even compare it): kept as its keyed pseudonym
-        known = None if "\x00" in username else conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == username)).first()
-        if known is None:
+        # the login the typed name reaches whatever its letter case ("ALICE" is alice's attempt, as authenticate
+        # finds it); a name holding a NUL is no login's (login_named: None): kept as its keyed pseudonym
+        stored = login_named(conn, username)
+        known = None if stored is None else conn.execute(select(t.c.role, t.c.msisdn).where(t.c.username == stored)).first()
+        if known is None or stored is None:
             actor, role, subject = self.pseudonyms.login_keyed(username), NO_ROLE, None
         else:
-            actor, role = self.pseudonyms.login(username), str(known.role)
+            actor, role = self.pseudonyms.login(stored), str(known.role)
             subject = self.pseudonyms.msisdn(known.msisdn) if known.msisdn else None
         return access_row(
             actor=actor[:64], role=role, action=action, resource=resource[:255], subject_msisdn_pseudonym=subject,

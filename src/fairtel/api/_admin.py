@@ -23,7 +23,7 @@ from fairtel.core.errors import FairtelError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
 from fairtel.privacy import Permission
 from fairtel.privacy._numbers import MAX_DIGITS, msisdn_problem, number_digits
-from fairtel.store import AccessAudit, Subscriber
+from fairtel.store import AccessAudit, Subscriber, login_named
 from fairtel.store._schema import table_of
 
 
@@ -197,6 +197,7 @@ def add_user(acc: Access, body: NewUser) -> UserOut:
 
 def disable_user(acc: Access, username: str, disabled: bool = True) -> None:
     acc.require(Permission.USER_ADMIN)
+    username = login_named(acc.conn, username) or username  # the login the name reaches, as at the login form
     set_disabled(acc.conn, username, disabled)
     acc.audit("user.disable" if disabled else "user.enable", f"user/{acc.pseudonyms.login(username)}", reason="user administration")
 
@@ -206,6 +207,7 @@ def add_api_key(acc: Access, username: str, body: NewApiKey) -> ApiKeyOut:
     carries the pseudonym of the line the login names, if any, the attempt for a subscriber's login included:
     a search by that subscriber finds it."""
     acc.require(Permission.USER_ADMIN)
+    username = login_named(acc.conn, username) or username  # the login the name reaches, as at the login form
     owner = active_user(acc.conn, username)
     line = owner.msisdn if owner is not None else None
     reason = f"for {acc.pseudonyms.login(username)}"

@@ -117,11 +117,26 @@ def _ours(tag: str) -> str | None:
     return None
 
 
+# Where one code covers refusals a person must tell apart (a wrong password is not "log in first"), the Chinese
+# sentence of the English message's beginning.
+SPECIFIC: dict[tuple[str, str], str] = {
+    ("not_authenticated", "wrong username or password"): "用户名或密码错误。",
+    ("not_authenticated", "the token has expired"): "登录已过期，请重新登录。",
+    ("not_authenticated", "the token is not valid"): "令牌无效，请重新登录。",
+    ("not_authenticated", "this token was ended by logging out"): "此令牌已因退出登录而失效，请重新登录。",
+    ("not_authenticated", "the account behind this token is disabled or changed"): "此令牌对应的账户已停用或已变更，请重新登录。",
+}
+
+
 def message_in(language: str, code: str, message: str) -> str:
-    """``message`` (the error's own English words, which name the thing) in ``language``: in Chinese, the code's
-    sentence (``MESSAGES``; a code without one, the general one)."""
+    """``message`` (the error's own English words, which name the thing) in ``language``: in Chinese, the
+    sentence of the message's case where one code covers several a person must tell apart (``SPECIFIC``), else the
+    code's sentence (``MESSAGES``; a code without one, the general one)."""
     if language != CHINESE:
         return message
+    for (known, start), words in SPECIFIC.items():
+        if known == code and message.startswith(start):
+            return words
     return MESSAGES.get(code, MESSAGES["fairtel_error"])[1]
 
 
