@@ -25,25 +25,30 @@ from fairtel.billing._model import (
 )
 from fairtel.billing._reconcile import KindTie, Reconciliation, reconcile
 from fairtel.billing._rerate import (
+    EarlierRerate,
     FeeChange,
     FeeRerateResult,
     LateVasResult,
     RecordChange,
+    RerateOutcome,
     RerateResult,
     Settled,
     charge_late_vas,
     rerate_differences,
     rerate_fees,
+    rerate_outcome,
 )
 from fairtel.billing._run import (
     BILLABLE_VERDICTS,
     SNAPSHOT_COLUMNS,
     BillRun,
+    ChunkedBillRun,
     charged,
     held_usage,
     normalise_rated,
     prorated_fee_minor,
     run_bills,
+    run_bills_chunked,
     snapshot_mismatches,
 )
 from fairtel.billing._statement import (
@@ -69,6 +74,8 @@ __all__ = [
     "BillLine",
     "BillRun",
     "BillingPolicy",
+    "ChunkedBillRun",
+    "EarlierRerate",
     "FeeChange",
     "FeeRerateResult",
     "KindTie",
@@ -78,6 +85,7 @@ __all__ = [
     "Reconciliation",
     "RecordChange",
     "ReleaseResult",
+    "RerateOutcome",
     "RerateResult",
     "Settled",
     "Statement",
@@ -97,7 +105,9 @@ __all__ = [
     "release_held",
     "rerate_differences",
     "rerate_fees",
+    "rerate_outcome",
     "run_bills",
+    "run_bills_chunked",
     "snapshot_mismatches",
     "statement_csv",
     "statement_html",

@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow as pa
@@ -59,6 +59,7 @@ from fairtel.billing._model import (
     Bill,
     BillingPolicy,
     LineKind,
+    decode_reason,
     encode_reason,
     issued_policy,
 )
@@ -570,3 +571,63 @@ def charge_late_vas(
             new_amount_minor=amount,
         ))
     return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled))
+
+
+
+RERATE_CODES = frozenset({"rerate-usage", "late-usage", "rerate-fee", "late-vas"})  # reasons of the entries a rerate issues
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierRerate:
+    """A rerate of a period committed before: the entries it issued (they share the time and author it issued them
+    with), and what they add up to."""
+
+    created_at: datetime
+    created_by: str
+    adjustments: int
+    net_minor: int
+    debits: int
+    credits: int
+
+
+@dataclass(frozen=True)
+class RerateOutcome:
+    """What a rerate issued (``issued``: the entries the ledger took from it) and the rerates of the period committed
+    before it (``earlier``, latest first). A rerate stopped after its commit and run again issues nothing (every
+    correction is in the ledger): its report names the run that issued them rather than reading as "nothing to
+    correct"."""
+
+    issued: tuple[AdjustmentEntry, ...]
+    earlier: tuple[EarlierRerate, ...]
+
+    @property
+    def last(self) -> EarlierRerate | None:
+        return self.earlier[0] if self.earlier else None
+
+    def note(self, period: str, currency: str) -> str | None:
+        """What the report says when this rerate issued nothing and an earlier one had issued corrections (None
+        otherwise): which run (its time, UTC, and author), how many entries, and their net."""
+        last = self.last
+        if self.issued or last is None:
+            return None
+        more = f" (and {len(self.earlier) - 1} rerate(s) before it)" if len(self.earlier) > 1 else ""
+        return (f"{period} was already rerated by the rerate of {last.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+                f"({last.created_by}), which issued {last.adjustments} adjustment(s): {last.debits} debit(s), "
+                f"{last.credits} credit(s), net {Money.from_minor(last.net_minor, currency).amount} {currency}{more}; "
+                "nothing more to correct")
+
+
+def rerate_outcome(issued: Iterable[AdjustmentEntry], ledger: Iterable[AdjustmentEntry]) -> RerateOutcome:
+    """The outcome of a rerate that issued ``issued``, given the period's entries the ledger held before it
+    (``ledger``: rerate entries, ``store.rerate_entries``), grouped into the rerates that issued them by their time and
+    author. Entries another process issued (a release of held usage) are not a rerate's; a reason no code reads
+    (written by an earlier version) is taken as a rerate's."""
+    runs: dict[tuple[datetime, str], list[AdjustmentEntry]] = defaultdict(list)
+    for entry in ledger:
+        decoded = decode_reason(entry.reason)
+        if decoded is None or decoded[0] in RERATE_CODES:
+            runs[(entry.created_at, entry.created_by)].append(entry)
+    earlier = [EarlierRerate(at, by, len(done), sum(e.signed_minor for e in done),
+                             sum(1 for e in done if e.signed_minor > 0), sum(1 for e in done if e.signed_minor < 0))
+               for (at, by), done in runs.items()]
+    return RerateOutcome(tuple(issued), tuple(sorted(earlier, key=lambda r: r.created_at, reverse=True)))

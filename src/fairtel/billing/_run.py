@@ -17,8 +17,8 @@ suspension, and usage made after the closing or before the activation is never c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -41,7 +41,7 @@ from fairtel.billing._model import (
 from fairtel.catalog import Catalog, Plan
 from fairtel.consent import Verdict
 from fairtel.core.contracts import SubscriberStatus
-from fairtel.core.errors import CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
+from fairtel.core.errors import ConflictError, CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period, require_aware, zone
 from fairtel.rating import HoldReason
@@ -360,35 +360,170 @@ def run_bills(
     ``unrated``: the period's records rating left out (rating's UNRATED_COLUMNS: no rule, no plan...). No bill holds
     them; the run counts them by reason (``BillRun.unrated_by_reason``) among the period's records it looked at
     (``BillRun.records``), so that whoever issues the bills is told what is on none of them.
+
+    The whole run in one piece; ``run_bills_chunked`` gives the same bills, snapshot, held lines, counts and notes a
+    chunk of subscribers at a time, in bounded memory.
     """
-    policy = policy or BillingPolicy()
     per = _period(period, catalog)
-    currency = catalog.operator.currency
     require_aware(issued_at, "issued_at")
     lines = normalise_rated(rated)
-    problems: list[Problem] = []
+    other = lines.filter(pl.col("currency") != catalog.operator.currency)["currency"].unique().to_list()
+    if other:  # refused before the adjustments are looked at, as ever
+        raise CurrencyMismatchError(f"rated lines in {', '.join(sorted(other))} cannot be billed in {catalog.operator.currency}")
+    by_msisdn = {a.msisdn: a for a in accounts}
+    setup = _Setup.of(catalog, period=per, issued_at=issued_at, run_id=run_id, adjustments=adjustments,
+                      policy=policy, skip=skip, bill_periods=bill_periods)
+    run, facts = _bill_chunk(setup, lines, by_msisdn, unrated)
+    facts.raise_problems(setup)
+    return replace(run, notes=tuple(facts.notes(setup)))
 
-    wrong_period = lines.filter(pl.col("period") != per.key)
-    if wrong_period.height:
-        problems.append(Problem("rated", None, "period", f"{wrong_period.height} line(s) of another period than {per.key}"))
-    other = lines.filter(pl.col("currency") != currency)["currency"].unique().to_list()
-    if other:
-        raise CurrencyMismatchError(f"rated lines in {', '.join(sorted(other))} cannot be billed in {currency}")
 
-    accounts_by = {a.msisdn: a for a in accounts}
-    skipped = set(skip)
-    pending: dict[str, list[AdjustmentEntry]] = defaultdict(list)
-    earlier: list[AdjustmentEntry] = []
-    for adj in adjustments:
-        if adj.currency != currency:
-            raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
-        if adj.period is not None and adj.period >= per.key:
-            continue  # it corrects this period or a later one: the next period's bill carries it
-        acct = accounts_by.get(adj.msisdn)
-        if acct is not None and _earlier_holders(adj, acct, catalog.operator.timezone, bill_periods or {}):
-            earlier.append(adj)
-            continue
-        pending[adj.msisdn].append(adj)
+@dataclass
+class _Setup:
+    """What every chunk of a run shares: its parameters and the adjustment entries due this period, per number."""
+
+    catalog: Catalog
+    per: Period
+    currency: str
+    issued_at: datetime
+    run_id: str
+    policy: BillingPolicy
+    skipped: set[str]
+    # per number, the entries not correcting this period or a later one, with their place among ``adjustments``
+    adjustments: dict[str, list[tuple[int, AdjustmentEntry]]]
+    bill_periods: Mapping[str, str]
+
+    @classmethod
+    def of(cls, catalog: Catalog, *, period: Period | str, issued_at: datetime, run_id: str,
+           adjustments: Iterable[AdjustmentEntry], policy: BillingPolicy | None, skip: Collection[str],
+           bill_periods: Mapping[str, str] | None) -> _Setup:
+        per = _period(period, catalog)
+        currency = catalog.operator.currency
+        require_aware(issued_at, "issued_at")
+        due: dict[str, list[tuple[int, AdjustmentEntry]]] = defaultdict(list)
+        for i, adj in enumerate(adjustments):
+            if adj.currency != currency:
+                raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
+            if adj.period is not None and adj.period >= per.key:
+                continue  # it corrects this period or a later one: the next period's bill carries it
+            due[adj.msisdn].append((i, adj))
+        return cls(catalog, per, currency, issued_at, run_id, policy or BillingPolicy(), set(skip), due,
+                   bill_periods or {})
+
+    def pending(self, accounts_by: Mapping[str, Account], facts: _Facts) -> dict[str, list[AdjustmentEntry]]:
+        """The entries the bills of ``accounts_by`` carry; those of an earlier holder of a number go to ``facts``."""
+        tz = self.catalog.operator.timezone
+        pending: dict[str, list[AdjustmentEntry]] = defaultdict(list)
+        for msisdn in accounts_by.keys() & self.adjustments.keys():
+            acct = accounts_by[msisdn]
+            for i, adj in self.adjustments[msisdn]:
+                if _earlier_holders(adj, acct, tz, self.bill_periods):
+                    facts.earlier(i, adj)
+                else:
+                    pending[msisdn].append(adj)
+        return pending
+
+
+@dataclass
+class _Facts:
+    """What a run's notes and refusals are made of, counted chunk by chunk: each chunk holds whole subscribers, so
+    counts add up, and an example (the first number in order) is the least of the chunks' examples."""
+
+    wrong_period: int = 0
+    currencies: set[str] = field(default_factory=set)
+    plan_problems: list[Problem] = field(default_factory=list)
+    unknown: int = 0
+    unknown_first: str | None = None
+    not_yet: int = 0
+    not_yet_first: str | None = None
+    unbilled_records: int = 0
+    unbilled_numbers: int = 0
+    unbilled_first: str | None = None
+    undated_numbers: int = 0
+    undated_records: int = 0
+    undated_first: str | None = None
+    earlier_count: int = 0
+    earlier_numbers: set[str] = field(default_factory=set)
+    earlier_net_minor: int = 0
+    earlier_first: tuple[int, str] | None = None  # (place among the adjustments given, id)
+
+    def earlier(self, place: int, adj: AdjustmentEntry) -> None:
+        """Count an entry of an earlier holder of a number: left pending, not carried."""
+        self.earlier_count += 1
+        self.earlier_numbers.add(adj.msisdn)
+        self.earlier_net_minor += adj.signed_minor
+        if self.earlier_first is None or place < self.earlier_first[0]:
+            self.earlier_first = (place, adj.adjustment_id)
+
+    def add(self, other: _Facts) -> None:
+        for name in ("wrong_period", "unknown", "not_yet", "unbilled_records", "unbilled_numbers", "undated_numbers",
+                     "undated_records"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("unknown_first", "not_yet_first", "unbilled_first", "undated_first"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None and (mine is None or theirs < mine):
+                setattr(self, name, theirs)
+        self.currencies |= other.currencies
+        self.plan_problems.extend(other.plan_problems)
+        self.earlier_count += other.earlier_count
+        self.earlier_numbers |= other.earlier_numbers
+        self.earlier_net_minor += other.earlier_net_minor
+        if other.earlier_first is not None and (self.earlier_first is None or other.earlier_first < self.earlier_first):
+            self.earlier_first = other.earlier_first
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.wrong_period or self.currencies or self.plan_problems)
+
+    def raise_problems(self, setup: _Setup) -> None:
+        """Refuse the run as the whole run refuses it: lines in another currency, else every problem at once."""
+        if self.currencies:
+            raise CurrencyMismatchError(f"rated lines in {', '.join(sorted(self.currencies))} cannot be billed in {setup.currency}")
+        problems = []
+        if self.wrong_period:
+            problems.append(Problem("rated", None, "period", f"{self.wrong_period} line(s) of another period than {setup.per.key}"))
+        problems.extend(self.plan_problems)
+        if problems:
+            raise InvalidInputError(problems, what=f"bill run {setup.per.key}")
+
+    def notes(self, setup: _Setup) -> list[str]:
+        per, currency = setup.per, setup.currency
+        notes: list[str] = []
+        if self.unknown:
+            notes.append(f"{self.unknown} subscriber(s) with rated lines but no account left unbilled, e.g. {self.unknown_first}")
+        if self.earlier_first is not None:
+            net = Money.from_minor(self.earlier_net_minor, currency)
+            notes.append(
+                f"{self.earlier_count} adjustment(s) of {len(self.earlier_numbers)} number(s) left pending, not carried "
+                f"({net.amount} {currency} net): each corrects a bill or usage of an earlier holder of a number that "
+                f"changed hands since (issued before the current holding began, at the line's activation or its move to "
+                f"another customer, or for a period before it), so the current holder is not charged or credited for "
+                f"it; settle it with that customer, e.g. {self.earlier_first[1]}")
+        if self.not_yet:  # usage before the activation the register holds: a wrong activation date or misrouted usage
+            notes.append(f"{self.not_yet} subscriber(s) with rated lines but activated after {per.key} left unbilled, "
+                         f"e.g. {self.not_yet_first}")
+        if self.unbilled_records:  # a line closed before the period with only usage made since: held, on no bill, never charged
+            notes.append(f"{self.unbilled_records} held usage record(s) of {self.unbilled_numbers} subscriber(s) with no bill "
+                         f"this period (made after the line closed or before it was activated) left unbilled, e.g. "
+                         f"{self.unbilled_first}")
+        if self.undated_numbers:  # the register is what to fix: the usage made before the closing is the subscriber's
+            notes.append(f"{self.undated_numbers} closed line(s) have no closing date in the subscriber register (closed_at), "
+                         f"e.g. {self.undated_first}: all {self.undated_records} usage record(s) of theirs in {per.key} are "
+                         f"held, never charged ({LINE_CLOSED_UNDATED}), and no plan fee is billed; to bill what was used "
+                         "before the closing, give the register their closed_at (`fairtel load`) before issuing the period")
+        return notes
+
+
+def _bill_chunk(setup: _Setup, lines: pl.DataFrame, accounts_by: Mapping[str, Account],
+                unrated: pl.DataFrame | pa.Table | None) -> tuple[BillRun, _Facts]:
+    """The bills of the accounts ``accounts_by`` from their rated lines ``lines`` (normalised), and the facts the
+    run's notes and refusals are made of. ``lines`` and ``unrated`` may name numbers no account holds: those are
+    counted, never billed."""
+    per, currency, skipped = setup.per, setup.currency, setup.skipped
+    facts = _Facts()
+    pending = setup.pending(accounts_by, facts)
+    facts.wrong_period = lines.filter(pl.col("period") != per.key).height
+    facts.currencies = set(lines.filter(pl.col("currency") != currency)["currency"].unique().to_list())
 
     usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), accounts_by.values())
     held = usage.filter(pl.col(HOLD).is_not_null()).with_columns(pl.col(HOLD).alias("verdict")).drop(HOLD)
@@ -397,9 +532,8 @@ def run_bills(
     refused = vas.filter(~pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(True))
     billable = pl.concat([usage, vas.filter(pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))])
     unknown = sorted(set(billable["msisdn"].unique().to_list()) - set(accounts_by))
-    notes: list[str] = []
     if unknown:
-        notes.append(f"{len(unknown)} subscriber(s) with rated lines but no account left unbilled, e.g. {unknown[0]}")
+        facts.unknown, facts.unknown_first = len(unknown), unknown[0]
 
     with_lines = set(billable["msisdn"].unique().to_list())
     with_held = set(held["msisdn"].unique().to_list())
@@ -416,55 +550,190 @@ def run_bills(
         if acct.status == SubscriberStatus.CLOSED and not in_service and msisdn not in with_lines and not pending.get(msisdn):
             continue
         try:
-            plan = catalog.plan(acct.plan_id)
+            plan = setup.catalog.plan(acct.plan_id)
         except NotFoundError:
-            problems.append(Problem("subscribers", None, "plan_id", f"{msisdn}: plan {acct.plan_id!r} is not in the catalog"))
+            facts.plan_problems.append(Problem("subscribers", None, "plan_id",
+                                               f"{msisdn}: plan {acct.plan_id!r} is not in the catalog"))
             continue
         to_bill.append((acct, plan))
-    if problems:
-        raise InvalidInputError(problems, what=f"bill run {per.key}")
-    if earlier:
-        net = Money.from_minor(sum(a.signed_minor for a in earlier), currency)
-        notes.append(
-            f"{len(earlier)} adjustment(s) of {len({a.msisdn for a in earlier})} number(s) left pending, not carried "
-            f"({net.amount} {currency} net): each corrects a bill or usage of an earlier holder of a number that "
-            f"changed hands since (issued before the current holding began, at the line's activation or its move to "
-            f"another customer, or for a period before it), so the current holder is not charged or credited for "
-            f"it; settle it with that customer, e.g. {earlier[0].adjustment_id}")
-    if not_yet:  # usage before the activation the register holds: a wrong activation date or misrouted usage
-        notes.append(f"{len(not_yet)} subscriber(s) with rated lines but activated after {per.key} left unbilled, e.g. {not_yet[0]}")
+    if not_yet:
+        facts.not_yet, facts.not_yet_first = len(not_yet), not_yet[0]
 
     billed_msisdns = [a.msisdn for a, _ in to_bill]
-    billable = billable.filter(pl.col("msisdn").is_in(billed_msisdns))
-    by_msisdn = _usage_lines(billable)
-    bills = [_bill_one(acct, plan, per, by_msisdn.get(acct.msisdn, []), pending.get(acct.msisdn, []),
-                       currency=currency, policy=policy, issued_at=issued_at, run_id=run_id) for acct, plan in to_bill]
+    bills: list[Bill] = []
+    if not facts.refused:  # a refused run is refused whole: its bills are never built
+        billable = billable.filter(pl.col("msisdn").is_in(billed_msisdns))
+        by_msisdn = _usage_lines(billable)
+        bills = [_bill_one(acct, plan, per, by_msisdn.get(acct.msisdn, []), pending.get(acct.msisdn, []),
+                           currency=currency, policy=setup.policy, issued_at=setup.issued_at, run_id=setup.run_id)
+                 for acct, plan in to_bill]
+    else:
+        billed_msisdns = []
+        billable = billable.head(0)
 
     ids = pl.DataFrame({"msisdn": billed_msisdns, "bill_id": [b.bill_id for b in bills]},
                        schema={"msisdn": pl.String(), "bill_id": pl.String()})
-    snapshot = billable.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
+    snapshot = billable.join(ids, on="msisdn", how="inner").with_columns(pl.lit(setup.run_id).alias("run_id"))
     snapshot = snapshot.sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS))
-    kept = (held.join(ids, on="msisdn", how="inner").with_columns(pl.lit(run_id).alias("run_id"))
+    kept = (held.join(ids, on="msisdn", how="inner").with_columns(pl.lit(setup.run_id).alias("run_id"))
             .sort("msisdn", "started_at", "source", "record_id", "line").select(list(SNAPSHOT_COLUMNS)))
     unbilled = held.filter(~pl.col("msisdn").is_in([*billed_msisdns, *skipped, *not_yet])
-                           & (pl.col("verdict") != LINE_CLOSED_UNDATED))  # those have a note of their own, below
-    if unbilled.height:  # a line closed before the period with only usage made since: held, on no bill, never charged
-        first = unbilled.sort("msisdn")["msisdn"][0]
-        records = unbilled.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
-        notes.append(f"{records} held usage record(s) of {unbilled['msisdn'].n_unique()} subscriber(s) with no bill "
-                     f"this period (made after the line closed or before it was activated) left unbilled, e.g. {first}")
+                           & (pl.col("verdict") != LINE_CLOSED_UNDATED))  # those have a note of their own
+    if unbilled.height:
+        facts.unbilled_first = unbilled.sort("msisdn")["msisdn"][0]
+        facts.unbilled_records = unbilled.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
+        facts.unbilled_numbers = unbilled["msisdn"].n_unique()
     undated = held.filter((pl.col("verdict") == LINE_CLOSED_UNDATED) & ~pl.col("msisdn").is_in(list(skipped)))
-    if undated.height:  # the register is what to fix: the usage made before the closing is the subscriber's
+    if undated.height:
         numbers = sorted(set(undated["msisdn"].to_list()))
-        records = undated.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
-        notes.append(f"{len(numbers)} closed line(s) have no closing date in the subscriber register (closed_at), e.g. "
-                     f"{numbers[0]}: all {records} usage record(s) of theirs in {per.key} are held, never charged "
-                     f"({LINE_CLOSED_UNDATED}), and no plan fee is billed; to bill what was used before the closing, "
-                     "give the register their closed_at (`fairtel load`) before issuing the period")
+        facts.undated_numbers, facts.undated_first = len(numbers), numbers[0]
+        facts.undated_records = undated.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
     left_out, records = _left_out(lines, unrated, skipped)
-    return BillRun(per.key, run_id, issued_at, tuple(bills), snapshot,
-                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, notes=tuple(notes), held=kept,
-                   unrated_by_reason=left_out, records=records)
+    run = BillRun(per.key, setup.run_id, setup.issued_at, tuple(bills), snapshot,
+                  refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, held=kept,
+                  unrated_by_reason=left_out, records=records)
+    return run, facts
+
+
+DEFAULT_CHUNK = 5_000  # subscribers per chunk of a chunked bill run
+
+
+class ChunkedBillRun:
+    """A bill run a chunk of subscribers at a time (``run_bills_chunked``): ``chunks()`` yields one ``BillRun`` per
+    chunk (its bills, snapshot and held lines, in number order, as the whole run's would be), and the run's totals,
+    report (``summary``) and ``notes`` are those of the whole run once every chunk has been yielded. A run refused
+    (lines in another currency, of another period, an account on a plan the catalog lacks) raises at the end of
+    ``chunks()``, as the whole run does before issuing anything, naming every problem; no chunk is yielded after the
+    first problem is found, so a caller that commits only once ``chunks()`` has ended commits nothing of it."""
+
+    def __init__(self, setup: _Setup, numbers: Sequence[str], chunk_size: int,
+                 accounts_for: Callable[[Sequence[str]], Iterable[Account]],
+                 rated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None],
+                 unrated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None] | None,
+                 sample: int) -> None:
+        if chunk_size < 1:
+            raise InvalidInputError([Problem("bill run", None, "chunk_size", f"at least 1, got {chunk_size}")],
+                                    what="bill run")
+        self.period, self.run_id, self.issued_at = setup.per.key, setup.run_id, setup.issued_at
+        self._setup, self._numbers, self._size = setup, numbers, chunk_size
+        self._accounts_for, self._rated_for, self._unrated_for = accounts_for, rated_for, unrated_for
+        self._facts = _Facts()
+        self._done = False
+        self._started = False
+        self._sample_size = sample
+        self.sample: list[Bill] = []  # the first bills, in number order
+        self.bills = 0
+        self.total_minor = 0
+        self.adjustments_carried = 0
+        self.refused_vas = 0
+        self.records = 0
+        self.unrated_by_reason: dict[str, int] = {}
+        self._by_kind: dict[str, int] = defaultdict(int)
+        self._held: dict[str, int] = defaultdict(int)
+        self._held_by_kind: dict[str, int] = defaultdict(int)
+        self._held_by_reason: dict[str, int] = defaultdict(int)
+
+    def chunks(self) -> Iterator[BillRun]:
+        if self._started:
+            raise ConflictError("a chunked bill run is read once: start another run")
+        self._started = True
+        numbers = self._numbers
+        for at in range(0, len(numbers), self._size):
+            chunk = numbers[at:at + self._size]
+            accounts_by = {a.msisdn: a for a in self._accounts_for(chunk)}
+            wanted = list(chunk)
+            rated = self._rated_for(chunk)
+            lines = normalise_rated(rated) if rated is not None else pl.DataFrame(schema=BILLED_INPUT)
+            lines = lines.filter(pl.col("msisdn").is_in(wanted))
+            unrated = self._unrated_for(chunk) if self._unrated_for is not None else None
+            if unrated is not None:
+                frame = pl.from_arrow(unrated) if isinstance(unrated, pa.Table) else unrated
+                assert isinstance(frame, pl.DataFrame)
+                if "msisdn" in frame.columns:  # a record naming no number is on no chunk, as the whole run counts none
+                    unrated = frame.filter(pl.col("msisdn").cast(pl.String).is_in(wanted))
+            run, facts = _bill_chunk(self._setup, lines, accounts_by, unrated)
+            was_refused = self._facts.refused
+            self._facts.add(facts)
+            if self._facts.refused:
+                continue  # the run will be refused: count the other problems, yield nothing more
+            if not was_refused:
+                self._count(run)
+                yield run
+        self._facts.raise_problems(self._setup)
+        self._done = True
+
+    def _count(self, run: BillRun) -> None:
+        for bill in run.bills:
+            self.total_minor += bill.total_minor
+            self.adjustments_carried += len(bill.adjustment_ids)
+            for line in bill.lines:
+                self._by_kind[line.kind.value] += line.amount_minor
+            if len(self.sample) < self._sample_size:
+                self.sample.append(bill)
+        self.bills += len(run.bills)
+        self.refused_vas += run.refused_vas
+        self.records += run.records
+        for reason, n in run.unrated_by_reason.items():
+            self.unrated_by_reason[reason] = self.unrated_by_reason.get(reason, 0) + n
+        if run.held.height:
+            self._held["records"] += run.held_records
+            self._held["minor"] += run.held_minor
+            self._held["subscribers"] += run.held["msisdn"].n_unique()
+            for kind, minor in run.held.group_by("kind").agg(pl.col("amount_minor").sum()).iter_rows():
+                self._held_by_kind[kind] += int(minor)
+            for reason, n in run.held_by_reason.items():
+                self._held_by_reason[reason] += n
+
+    def _finished(self) -> None:
+        if not self._done:
+            raise ConflictError("a chunked bill run's totals are known once all its chunks are read")
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        self._finished()
+        return tuple(self._facts.notes(self._setup))
+
+    def summary(self) -> dict[str, Any]:
+        """``BillRun.summary`` of the whole run."""
+        self._finished()
+        return {"bills": self.bills, "total_minor": self.total_minor, "by_kind_minor": dict(sorted(self._by_kind.items())),
+                "refused_vas": self.refused_vas, "held_records": self._held["records"], "held_minor": self._held["minor"],
+                "held_by_kind_minor": dict(sorted(self._held_by_kind.items())),
+                "held_by_reason": dict(sorted(self._held_by_reason.items())),
+                "held_subscribers": self._held["subscribers"],
+                "records": self.records, "unrated_records": sum(self.unrated_by_reason.values()),
+                "unrated_by_reason": dict(sorted(self.unrated_by_reason.items()))}
+
+
+def run_bills_chunked(
+    rated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None],
+    catalog: Catalog,
+    accounts_for: Callable[[Sequence[str]], Iterable[Account]],
+    *,
+    numbers: Iterable[str],
+    period: Period | str,
+    issued_at: datetime,
+    run_id: str,
+    chunk_size: int = DEFAULT_CHUNK,
+    adjustments: Iterable[AdjustmentEntry] = (),
+    policy: BillingPolicy | None = None,
+    skip: Collection[str] = (),
+    unrated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None] | None = None,
+    bill_periods: Mapping[str, str] | None = None,
+    sample: int = 20,
+) -> ChunkedBillRun:
+    """``run_bills`` a chunk of ``chunk_size`` subscribers at a time, in number order, so that a run holds one chunk's
+    lines and bills whatever the size of the register: the same bills, snapshot, held lines, totals and notes.
+
+    ``numbers``: every number the run may meet (the register's, and those the period's rated and unrated lines name,
+    so that lines of a number no account holds are counted as the whole run counts them). ``accounts_for(chunk)``: the
+    accounts of a chunk of numbers (sorted); ``rated_for(chunk)`` and ``unrated_for(chunk)``: their rated lines and
+    the records rating left out (lines of other numbers are ignored). The other arguments are ``run_bills``'s;
+    ``sample``: how many of the first bills ``ChunkedBillRun.sample`` keeps."""
+    setup = _Setup.of(catalog, period=period, issued_at=issued_at, run_id=run_id, adjustments=adjustments,
+                      policy=policy, skip=skip, bill_periods=bill_periods)
+    ordered = sorted(set(numbers))
+    return ChunkedBillRun(setup, ordered, chunk_size, accounts_for, rated_for, unrated_for, sample)
 
 
 _RECORD = ("msisdn", "source", "record_id")

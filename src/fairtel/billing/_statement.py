@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -21,10 +21,10 @@ import polars as pl
 from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, Bill, LineKind, decode_reason
 from fairtel.catalog import Catalog
 from fairtel.core.contracts import Language
-from fairtel.core.errors import ConflictError, InvalidInputError, Problem
+from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
-from fairtel.core.time import zone
+from fairtel.core.time import Period, zone
 from fairtel.privacy import HOME_COUNTRY_CODE, mask_msisdn
 from fairtel.rating import HoldReason
 from fairtel.rating._countries import country_name
@@ -534,7 +534,40 @@ def _currency_word(currency: str, language: str) -> str:
 
 
 def _money(minor: int, currency: str) -> str:
+    """An amount as machines read it (CSV): no thousands separators, ``1234.50``."""
     return f"{Money.from_minor(minor, currency).amount:f}"
+
+
+def _money_shown(minor: int, currency: str) -> str:
+    """An amount as people read it (HTML): thousands separated, ``1,234.50``."""
+    return f"{Money.from_minor(minor, currency).amount:,f}"
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def _shows_offset(st: Statement) -> bool:
+    """Whether the statement's times carry their UTC offset: when the operator's clock changes its offset within the
+    bill's period (daylight saving), so that the hour repeated when clocks go back can be told apart (two lines at
+    02:30 on the last Sunday of October in Europe/Berlin, one at +02:00, one at +01:00); a clock that keeps one offset
+    through the period is shown as it reads."""
+    try:
+        per = Period.parse(st.bill.period, st.timezone)
+    except (FairtelError, ValueError):  # a bill of no monthly period: show the offset rather than guess
+        return True
+    tz = zone(st.timezone)
+    offsets = {per.start.astimezone(tz).utcoffset(), (per.end - _INSTANT).astimezone(tz).utcoffset()}
+    offsets |= {line.at.utcoffset() for line in (*st.lines, *st.held) if line.at is not None}
+    return len(offsets) > 1
+
+
+def _time_cell(at: datetime | None, with_offset: bool) -> str:
+    if at is None:
+        return ""
+    text = at.strftime("%Y-%m-%d %H:%M:%S")
+    if not with_offset:
+        return text
+    return text + at.isoformat(timespec="seconds")[19:]  # +01:00, read back by datetime.fromisoformat
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -555,11 +588,13 @@ def _direction(line: StatementLine, language: str) -> str:
     return t.get(key, line.direction)
 
 
-def _cells(st: Statement, line: StatementLine) -> list[str]:
+def _cells(st: Statement, line: StatementLine, *, shown: bool = False, offset: bool = False) -> list[str]:
+    """A line's cells; ``shown``: for people (amounts with thousands separators), else for machines (CSV);
+    ``offset``: times with their UTC offset (``_shows_offset``)."""
     t = _TEXT[st.language]
     return [
         t.get(line.section, line.section),
-        line.at.strftime("%Y-%m-%d %H:%M:%S") if line.at else "",
+        _time_cell(line.at, offset),
         t.get(line.kind, line.kind),
         _direction(line, st.language),
         _text_cell(line.peer or ""),
@@ -567,7 +602,7 @@ def _cells(st: Statement, line: StatementLine) -> list[str]:
         _text_cell(line.rule_id or ""),
         _text_cell(line.allowance_name or line.allowance_id or ""),
         format_quantity(line.allowance_used, line.unit, st.language) if line.allowance_used else "",
-        _money(line.amount_minor, st.bill.currency),
+        (_money_shown if shown else _money)(line.amount_minor, st.bill.currency),
         st.bill.currency,
         _text_cell(line.description),
     ]
@@ -615,14 +650,15 @@ def statement_csv(st: Statement) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([t[c] for c in COLUMNS])
+    offset = _shows_offset(st)
     for line in st.lines:
-        w.writerow(_cells(st, line))
+        w.writerow(_cells(st, line, offset=offset))
     w.writerow([_total_label(st), "", "", "", "", "", "", "", "", _money(st.bill.total_minor, st.bill.currency),
                 st.bill.currency, st.bill.bill_id])
     if st.held:  # after the total, which they are not part of
         w.writerow([t["held"], "", "", "", "", "", "", "", "", "", "", held_note(st)])
         for line in st.held:
-            w.writerow(_cells(st, line))
+            w.writerow(_cells(st, line, offset=offset))
         w.writerow([t["held_total"], "", "", "", "", "", "", "", "", _money(st.held_minor, st.bill.currency),
                     st.bill.currency, ""])
     return buf.getvalue()
@@ -635,14 +671,15 @@ def statement_html(st: Statement) -> str:
     b = st.bill
     head = "".join(f"<th>{escape(t[c])}</th>" for c in COLUMNS if c != "currency")
     rows = []
+    offset = _shows_offset(st)
     for line in st.lines:
-        cells = _cells(st, line)
+        cells = _cells(st, line, shown=True, offset=offset)
         del cells[COLUMNS.index("currency")]
         cls = ' class="credit"' if line.amount_minor < 0 else ""
         rows.append(f"<tr{cls}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     cur = _currency_word(b.currency, st.language)
     totals = "".join(
-        f"<tr><th>{escape(label)}</th><td>{escape(_money(v, b.currency))} {escape(cur)}</td></tr>" for label, v in _totals(st)
+        f"<tr><th>{escape(label)}</th><td>{escape(_money_shown(v, b.currency))} {escape(cur)}</td></tr>" for label, v in _totals(st)
     )
     meta = [(t["msisdn"], b.msisdn), (t["period"], b.period), (t["plan"], st.plan_name or ""), (t["bill_id"], b.bill_id),
             (t["issued_at"], issued_text(st))]
@@ -669,11 +706,12 @@ def _held_html(st: Statement, head: str) -> str:
         return ""
     t = _TEXT[st.language]
     rows = []
+    offset = _shows_offset(st)
     for line in st.held:
-        cells = _cells(st, line)
+        cells = _cells(st, line, shown=True, offset=offset)
         del cells[COLUMNS.index("currency")]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    total = f"{escape(_money(st.held_minor, st.bill.currency))} {escape(_currency_word(st.bill.currency, st.language))}"
+    total = f"{escape(_money_shown(st.held_minor, st.bill.currency))} {escape(_currency_word(st.bill.currency, st.language))}"
     return (f"<h2>{escape(t['held'])}</h2><p>{escape(held_note(st))}</p>"
             f"<table class=\"held\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<table class=\"held-total\"><tr><th>{escape(t['held_total'])}</th><td>{total}</td></tr></table>")

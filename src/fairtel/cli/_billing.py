@@ -249,6 +249,16 @@ def _rates_text(rates: Mapping[str, Decimal] | None) -> str | None:
     return None if rates is None else json.dumps({k: str(v) for k, v in sorted(rates.items())}, sort_keys=True)
 
 
+def _bills_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("bill_id", pa.string()), ("msisdn", pa.string()), ("period", pa.string()), ("plan_id", pa.string()),
+                      ("currency", pa.string()), ("issued_at", pa.timestamp("us", "UTC")), ("run_id", pa.string()),
+                      ("charges_minor", pa.int64()), ("tax_minor", pa.int64()), ("adjustments_minor", pa.int64()),
+                      ("subtotal_minor", pa.int64()), ("total_minor", pa.int64()), ("tax_rates", pa.string()),
+                      ("rating_batch", pa.string())])
+
+
 def _bill_rows(run: BillRun, rating_batch: str | None) -> list[dict[str, Any]]:
     """One row per bill of ``run``. ``rating_batch``: the batch run whose lines the period held when the run read
     them (None: none), which says in what order those lines drew their allowances (``billing._order``)."""
@@ -631,14 +641,54 @@ def _unrated_note(app: App, per: Period, unrated: int, records: int, by_reason: 
             f"--period {per.key}` for subscribers billed already)")
 
 
+class _StagedPart:
+    """A run's part of one dataset, written a chunk at a time where no reader looks (``_staged``): row groups appended
+    to a hidden temporary file, renamed to the staged name once whole (fsynced), as ``write_parquet`` writes a part."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        import uuid
+
+        import pyarrow.parquet as pq
+
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+        self._fh = self._tmp.open("wb")
+        self._writer = pq.ParquetWriter(self._fh, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table.cast(self._writer.schema))
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: Any, now: datetime,
               catalog_text: str | None = None) -> dict[str, Any]:
-    from fairtel.billing import run_bills
+    import pyarrow as pa
+
+    from fairtel.billing import SNAPSHOT_COLUMNS, run_bills_chunked
     from fairtel.core.ids import new_id
     from fairtel.store import (
         bill_periods,
         catalog_version,
         current_catalog,
+        handed_over,
         issue_bills,
         issued_bills,
         pending_adjustments,
@@ -651,8 +701,10 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         corrected = bill_periods(conn, [e.bill_id for e in pending if e.bill_id is not None])
     from fairtel.core.commits import period_lock
 
-    # the period's rated lines read under rating's lock: a `fairtel rate` or an online commit of the period swapping
-    # its lines in meanwhile would remove the files listed here before they are read
+    by_msisdn = {a.msisdn: a for a in accounts}
+    chunk_size = app.settings.bill_chunk
+    # the period's rated lines read under rating's lock, a chunk of subscribers at a time: a `fairtel rate` or an online
+    # commit of the period swapping its lines in meanwhile would remove the files listed here before they are read
     with period_lock(app.lake.root, per.key):
         rated_files = app.lake.files("rated", periods=[per.key])
         unrated, examples = not_rated(app, per.key)
@@ -666,9 +718,6 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         if report is not None:
             report.step("read", total=2)
         rating_batch = _rating_batch(app, per.key)  # the lines' draw order, for a rerate to rate them in again
-        rated = pl.scan_parquet(rated_files).filter(~pl.col("msisdn").is_in(list(issued))).collect() if rated_files else pl.DataFrame(
-            schema={"record_id": pl.String(), "msisdn": pl.String(), "period": pl.String(), "started_at": pl.Datetime("us", "UTC"),
-                    "kind": pl.String(), "rule_id": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String()})
         late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
         left_out = _unrated_of_period(app, per, issued)
         covered, covered_examples = _covered_now(left_out, accounts, catalog, per)
@@ -680,32 +729,95 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                 f"catalog did not cover their line, and now does (e.g. {', '.join(covered_examples)}): run "
                 f"`fairtel rate --period {per.key}` first, so that the bills hold them",
                 details={"period": per.key, "unrated_now_covered": covered, "examples": covered_examples})
-    run = run_bills(rated, catalog, accounts, period=per, issued_at=now, run_id=new_id(RUN_PREFIX), adjustments=pending,
-                    policy=_policy(app), skip=issued.keys(), unrated=left_out, bill_periods=corrected)
+        not_issued = ~pl.col("msisdn").is_in(list(issued))
+        rated_numbers = (pl.scan_parquet(rated_files).filter(not_issued).select(pl.col("msisdn").cast(pl.String)).unique()
+                         .collect()["msisdn"].to_list() if rated_files else [])
+        numbers = [*by_msisdn, *rated_numbers,
+                   *(left_out["msisdn"].drop_nulls().cast(pl.String).to_list() if left_out is not None else [])]
+
+        def rated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
+            if not rated_files:
+                return None
+            lo, hi = chunk[0], chunk[-1]  # the chunk is every number of the run between them
+            return (pl.scan_parquet(rated_files).filter((pl.col("msisdn") >= lo) & (pl.col("msisdn") <= hi) & not_issued)
+                    .collect())
+
+        def unrated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
+            if left_out is None:
+                return None
+            return left_out.filter((pl.col("msisdn") >= chunk[0]) & (pl.col("msisdn") <= chunk[-1]))
+
+        run = run_bills_chunked(rated_for, catalog, lambda chunk: [by_msisdn[m] for m in chunk if m in by_msisdn],
+                                numbers=numbers, period=per, issued_at=now, run_id=new_id(RUN_PREFIX),
+                                chunk_size=chunk_size, adjustments=pending, policy=_policy(app), skip=issued.keys(),
+                                unrated_for=unrated_for, bill_periods=corrected)
+        # Stage the lake parts (named after the run) where no reader looks, chunk by chunk, insert the bills chunk by
+        # chunk in one transaction committed once every chunk is staged, then move the parts in. A crash anywhere
+        # leaves either no bills and staged parts the next run removes, or the bills and staged parts the next run
+        # moves in (settle_issue): never parts of bills that were not issued.
+        snapshot_schema = pl.DataFrame(schema=SNAPSHOT_COLUMNS).to_arrow().schema
+        parts: dict[str, _StagedPart] = {}
+        activated: dict[str, Any] = {}
+        issued_now: list[str] = []
+        carried = 0
+        try:
+            with contextlib.ExitStack() as stack:
+                tx: Any = None  # the one transaction the bills are inserted in, begun with the first bill
+                version_id: int | None = None
+                for chunk in run.chunks():
+                    activated.update({b.msisdn: by_msisdn[b.msisdn].activated_at for b in chunk.bills
+                                      if per.start < by_msisdn[b.msisdn].activated_at < per.end})
+                    if not issue or not chunk.bills:
+                        continue
+                    if tx is None:
+                        tx = stack.enter_context(app.db.begin())
+                        # the version that priced the bills: the catalog file's text (kept, not made current), else
+                        # the current one
+                        if catalog_text is not None:
+                            version_id = catalog_version(tx, catalog_text)
+                        else:
+                            version = current_catalog(tx)
+                            version_id = None if version is None else version.version_id
+                        parts = {BILLED: _StagedPart(_staged(app, BILLED, per.key, run.run_id), snapshot_schema),
+                                 BILLS: _StagedPart(_staged(app, BILLS, per.key, run.run_id), _bills_schema())}
+                    parts[BILLED].write(chunk.billed.to_arrow())
+                    parts[BILLS].write(pa.Table.from_pylist(_bill_rows(chunk, rating_batch), schema=_bills_schema()))
+                    if chunk.held.height:  # a run that holds nothing writes no held part
+                        if HELD not in parts:
+                            parts[HELD] = _StagedPart(_staged(app, HELD, per.key, run.run_id), snapshot_schema)
+                        parts[HELD].write(chunk.held.to_arrow())
+                    result = issue_bills(tx, chunk, catalog_version_id=version_id)
+                    issued_now.extend(result.issued)
+                    carried += result.adjustments_carried
+                for part in parts.values():  # staged whole before the commit, as the stack ends
+                    part.close()
+        except BaseException:
+            for part in parts.values():
+                part.discard()
+            if issue:
+                with contextlib.suppress(Exception):  # the database decides: moved in if it did commit, removed if not
+                    settle_issue(app, per.key)
+            raise
     if report is not None:
         report.step("read")
     cur = catalog.operator.currency
+    summary = run.summary()
     out: dict[str, Any] = {
-        "period": per.key, "mode": "issue" if issue else "preview", "currency": cur, "bills": len(run.bills),
+        "period": per.key, "mode": "issue" if issue else "preview", "currency": cur, "bills": run.bills,
         "already_issued": len(issued), "total": _money(run.total_minor, cur),
-        "by_kind": {k: _money(v, cur) for k, v in run.summary()["by_kind_minor"].items()},
-        "adjustments_carried": sum(len(b.adjustment_ids) for b in run.bills), "refused_vas": run.refused_vas,
-        "notes": list(run.notes), "sample": [_bill_json(b) for b in run.bills[:20]],
+        "by_kind": {k: _money(v, cur) for k, v in summary["by_kind_minor"].items()},
+        "adjustments_carried": run.adjustments_carried, "refused_vas": run.refused_vas,
+        "notes": list(run.notes), "sample": [_bill_json(b) for b in run.sample],
     }
-    billed = {b.msisdn for b in run.bills}
-    activated = {a.msisdn: a.activated_at for a in accounts if a.msisdn in billed and per.start < a.activated_at < per.end}
     if activated:
-        from fairtel.store import handed_over
-
-        with app.db.connect() as conn:
-            again = handed_over(conn, activated)
+        with app.db.connect() as conn2:
+            again = handed_over(conn2, activated)
         if again:
             out["notes"].append(
                 f"{len(again)} line(s) activated again during {per.key} after an earlier holding (a number closed and "
                 f"given to a new holder, or its activation corrected), e.g. {again[0]}: the bill is the current "
                 f"holder's, from the activation; what the earlier holder owes for the part of {per.key} before it "
                 "(fee and usage) is on no bill (one bill per number and period)")
-    summary = run.summary()
     out.update(held_records=summary["held_records"], held=_money(summary["held_minor"], cur),
                held_subscribers=summary["held_subscribers"],
                held_by_kind={k: _money(v, cur) for k, v in summary["held_by_kind_minor"].items()},
@@ -744,31 +856,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         return out
     if not issue:
         return out
-    # Stage the lake parts (named after the run) where no reader looks, commit the bills in one transaction, then
-    # move the parts in. A crash anywhere leaves either no bills and staged parts the next run removes, or the
-    # bills and staged parts the next run moves in (settle_issue): never parts of bills that were not issued.
-    import pyarrow as pa
-
-    _stage(app, BILLED, per.key, run.run_id, run.billed.to_arrow())
-    _stage(app, BILLS, per.key, run.run_id, pa.Table.from_pylist(_bill_rows(run, rating_batch)))
-    if run.held.height:
-        _stage(app, HELD, per.key, run.run_id, run.held.to_arrow())
-    try:
-        with app.db.begin() as conn:
-            # the version that priced the bills: the catalog file's text (kept, not made current), else the current one
-            if catalog_text is not None:
-                version_id: int | None = catalog_version(conn, catalog_text)
-            else:
-                version = current_catalog(conn)
-                version_id = None if version is None else version.version_id
-            result = issue_bills(conn, run, catalog_version_id=version_id)
-    except BaseException:
-        with contextlib.suppress(Exception):  # the database decides: moved in if it did commit, removed if not
-            settle_issue(app, per.key)
-        raise
     written = _promote(app, per.key, run.run_id)
-    out.update(bills=len(result.issued), adjustments_carried=result.adjustments_carried, run_id=run.run_id,
-               files=[str(p) for p in written])
+    out.update(bills=len(issued_now), adjustments_carried=carried, run_id=run.run_id, files=[str(p) for p in written])
     return out
 
 
@@ -854,7 +943,7 @@ def rerate_period(app: App, period: str, *, catalog: Catalog, created_by: str = 
 def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report: Any) -> dict[str, Any]:
     from dataclasses import replace
 
-    from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, snapshot_mismatches
+    from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, rerate_outcome, snapshot_mismatches
     from fairtel.billing._model import issued_policy
     from fairtel.billing._order import ARRIVAL, PART, UNPLACED, draw_order
     from fairtel.cli._home import home_gate, home_subscribers
@@ -928,7 +1017,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     cur = catalog.operator.currency
     new = [a for a in entries if a.adjustment_id in added]
     vas_ids = {a.adjustment_id for a in late.adjustments}
+    # a rerate that issues nothing after one that stopped past its commit: say which run issued the corrections
+    outcome = rerate_outcome(new, prior)
     notes = []
+    already = outcome.note(per.key, cur)
+    if already:
+        notes.append(already)
     if broken:
         notes.append(f"{len(broken)} bill(s) of {per.key} whose billed lines are missing from the lake were not rerated "
                      f"(their usage is left as billed), e.g. {min(broken)}")
@@ -975,6 +1069,10 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "net": _money(sum(a.signed_minor for a in new), cur),
         "debits": sum(1 for a in new if a.signed_minor > 0), "credits": sum(1 for a in new if a.signed_minor < 0),
         "not_rerated": len(diff.missing), "fees_not_rerated": len(fees.missing), "bills_without_snapshot": len(broken),
+        "already_rerated": None if outcome.note(per.key, cur) is None or outcome.last is None else {
+            "at": outcome.last.created_at.isoformat(), "by": outcome.last.created_by,
+            "adjustments": outcome.last.adjustments, "net": _money(outcome.last.net_minor, cur),
+            "debits": outcome.last.debits, "credits": outcome.last.credits},
         "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
         "held_records": len(diff.held), "late_free": free, "records_refunded_before": len(diff.refunded),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,

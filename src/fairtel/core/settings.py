@@ -176,6 +176,7 @@ class Settings(BaseSettings):
     partial_timeout_s: int = Field(6 * 3600, ge=0, description="Seconds a partial record waits for its final part before it is emitted flagged incomplete.")
     console_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="Minutes a console session may go unused before it ends (its next request goes to the login page and its token is ended); the absolute limit of 8 hours stays.")
     console_behind_tls: bool = Field(False, description="The console is reached over HTTPS through a proxy that does not say so (X-Forwarded-Proto): every answer carries Strict-Transport-Security. Never set it for a console served over plain http.")
+    bill_chunk: int = Field(5_000, ge=1, description="Subscribers a bill run bills at a time: its memory is one chunk's lines and bills whatever the register's size; the bills, parts and report are those of a run in one piece.")
     lock_wait_s: float = Field(30.0, ge=0.1, le=3600, description="Seconds a database statement waits for a lock another transaction holds (SQLite busy_timeout, PostgreSQL lock_timeout) before it fails as database_busy naming the operation, instead of a request or a command hanging.")
     future_tolerance_days: int = Field(7, ge=1, le=28, description="Days past the moment of ingest a record may start before mediation refuses it as future_timestamp (a switch clock set wrong); 1 to 28, so that a record within it lands at worst in the next billing period.")
     api_host: str = Field("127.0.0.1", description="Address `fairtel serve` binds.")

@@ -1,0 +1,123 @@
+"""The bill run (`fairtel bill --period P --issue`) of one rated home, by two versions of fairtel, side by side:
+peak RSS and wall time of each, and whether they issued the same bills.
+
+    # a rated home: 200 000 subscribers, one day of usage (about 4 M records)
+    fairtel synth --out OP --subscribers 200000 --days 1 --start 2026-09-10
+    fairtel load OP --home HOME && fairtel rate --period 2026-09 --home HOME
+    # the previous version: a detached worktree of HEAD
+    git worktree add --detach /tmp/fairtel-head HEAD
+    .venv/bin/python bench/bench_billing_run.py --home HOME --period 2026-09 \\
+        --before /tmp/fairtel-head/src --after src
+
+Each version bills its own copy of ``--home`` (the home is never changed) in a child process whose ``PYTHONPATH`` is
+its source tree; the figures are that child's wall time and peak RSS (``ru_maxrss`` of a fresh parent that runs only
+it). Then the two copies are compared: the bills (number, plan, every line and total), the billed lines, the held
+lines and the run's report (but its run id and files), which must be identical. ``FAIRTEL_BILL_CHUNK`` (subscribers
+per chunk, where the version bills in chunks) is passed through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# runs one command and prints its wall time and the peak RSS of that command alone (this process runs nothing else)
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+print(json.dumps({"rc": done.returncode, "wall_s": wall, "peak_rss_mib": peak / 1024, "stdout": done.stdout,
+                  "stderr": done.stderr[-4000:]}))
+"""
+
+# what a home issued, as text to compare: every bill with its lines, the billed and held lines (run and bill ids aside)
+_DIGEST = """
+import hashlib, json, sys
+import polars as pl
+from fairtel.bootstrap import bootstrap
+from fairtel.core.settings import load_settings
+from fairtel.store import bills_of_period
+
+home, period = sys.argv[1], sys.argv[2]
+app = bootstrap(load_settings(home=home))
+with app.db.connect() as conn:
+    bills = bills_of_period(conn, period)
+h = hashlib.sha256()
+for b in bills:
+    h.update(repr((b.bill_id, b.msisdn, b.plan_id, b.currency, b.total_minor, b.tax_minor,
+                   [(ln.line_no, ln.kind.value, ln.description, ln.rule_id, ln.quantity, ln.unit, ln.amount_minor,
+                     ln.allowance_id, ln.adjustment_id) for ln in b.lines])).encode())
+out = {"bills": len(bills), "total_minor": sum(b.total_minor for b in bills), "bills_sha256": h.hexdigest()}
+for dataset in ("billed", "held_usage", "bills"):
+    files = app.lake.files(dataset, periods=[period])
+    if not files:
+        out[dataset] = None
+        continue
+    frame = pl.read_parquet(files).drop("run_id", "issued_at", strict=False)
+    frame = frame.sort(frame.columns)
+    out[dataset] = {"rows": frame.height, "parts": len(files),
+                    "sha256": hashlib.sha256(frame.write_csv().encode()).hexdigest()}
+app.close()
+print(json.dumps(out))
+"""
+
+
+def _run(src: Path, home: Path, period: str) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(src.resolve()), "FAIRTEL_HOME": str(home)}
+    env.pop("FAIRTEL_DATABASE_URL", None)  # each copy bills its own SQLite database
+    cmd = [sys.executable, "-c", "import sys; from fairtel.cli import main; sys.argv[0] = 'fairtel'; main()", "bill", "--period", period, "--issue", "--json", "--home", str(home)]
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"{src}: the bill run failed ({result['rc']}): {result['stdout'][-4000:]}{result['stderr']}")
+    digest = subprocess.run([sys.executable, "-c", _DIGEST, str(home), period], env=env, capture_output=True,
+                            text=True, check=True)
+    report = json.loads(result["stdout"])
+    for key in ("run_id", "files"):
+        report.pop(key, None)
+    return {"wall_s": round(result["wall_s"], 1), "peak_rss_mib": round(result["peak_rss_mib"]),
+            "report_sha256": hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest(),
+            "bills": report.get("bills"), "total": report.get("total"), "issued": json.loads(digest.stdout)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True, help="a home with the period rated, not yet issued")
+    parser.add_argument("--period", required=True)
+    parser.add_argument("--before", type=Path, required=True, help="source tree (src/) of the previous version")
+    parser.add_argument("--after", type=Path, required=True, help="source tree (src/) of this version")
+    parser.add_argument("--work", type=Path, default=None, help="where the copies go (default: a temporary directory)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-billing-", dir=args.work))
+    figures = {}
+    try:
+        for name, src in (("before", args.before), ("after", args.after)):
+            copy = work / name
+            shutil.copytree(args.home, copy, symlinks=True)
+            figures[name] = _run(src, copy, args.period)
+            print(name, json.dumps({k: v for k, v in figures[name].items() if k != "issued"}), flush=True)
+            shutil.rmtree(copy)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    before, after = figures["before"], figures["after"]
+    same = before["issued"] == after["issued"] and before["report_sha256"] == after["report_sha256"]
+    print(json.dumps({"period": args.period, "chunk": os.environ.get("FAIRTEL_BILL_CHUNK", "default"),
+                      "before": before, "after": after,
+                      "peak_rss_ratio": round(float(after["peak_rss_mib"]) / float(before["peak_rss_mib"]), 2),  # type: ignore[arg-type]
+                      "wall_ratio": round(float(after["wall_s"]) / float(before["wall_s"]), 2),  # type: ignore[arg-type]
+                      "identical": same}, indent=2))
+    if not same:
+        raise SystemExit("the two versions issued different bills or reports")
+
+
+if __name__ == "__main__":
+    main()
