@@ -91,7 +91,7 @@ HELP_SHA256: dict[str, str] = {
     'care surveys-due': 'c15515301958d6f3',
     'kpi': '8b2d879a4afc9382',  # its --period now names both forms it takes (YYYY-MM or YYYYMM)
     'kpi complaints': '639f98dd00e5824d',
-    'retention': '529934b05cc04bfc',
+    'retention': '44d44e18f1b5b19f',  # "[retention] settings" was read as markup: "( settings)"
     'retention plan': 'cd1d81914aaed947',
     'retention apply': '114ea35987e1b358',
 }

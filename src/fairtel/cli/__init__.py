@@ -67,8 +67,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kpi": ("_kpi", "Service KPIs, and the complaints report per category."),
     "users": ("_serve", "Logins for people and API keys for systems."),
     "home": ("_backup", "The home and the database it is bound to."),
-    "retention": ("_retention", "Data retention: remove the personal data past its retention period ([retention] "
-                                "settings)."),
+    "retention": ("_retention", "Data retention: remove the personal data past its retention period (the settings' "
+                                "retention section)."),
     "privacy": ("_privacy", "Privacy: erase a subscriber's personal data at their request; adopt a new key."),
 }
 

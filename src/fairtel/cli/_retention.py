@@ -85,7 +85,7 @@ def _show(summary: dict[str, Any], *, applied: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Data retention: remove the personal data past its retention period ([retention] settings).",
+    group = typer.Typer(help="Data retention: remove the personal data past its retention period (the settings' retention section).",
                         no_args_is_help=True)
     app.add_typer(group, name="retention")
 
