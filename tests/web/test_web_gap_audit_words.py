@@ -22,7 +22,8 @@ from fairtel.web import create_console
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fairtel"
 # the functions that write audit rows (api's Access and LoginAudit, the CLI's helpers, the store's)
-WRITERS = {"audit", "audit_list", "_row", "audit_shown", "audit_change", "record_access", "access_row", "audit_cases"}
+WRITERS = {"audit", "audit_list", "_row", "audit_shown", "audit_change", "record_access", "access_row", "audit_cases",
+           "_audit", "_audit_change"}
 CODE = re.compile(r"[a-z_]+(?:\.[a-z_]+)+")
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -67,6 +68,13 @@ def _values(e: ast.expr, given: dict[str, list[ast.expr]], seen: tuple[str, ...]
     if isinstance(e, ast.JoinedStr):
         parts = [_values(v.value if isinstance(v, ast.FormattedValue) else v, given, seen) for v in e.values]
         return {"".join(p) for p in itertools.product(*parts)}
+    if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name):  # ``_VERBS[target]``: any value of that mapping
+        out = set()
+        for m in given.get(e.value.id, []):
+            if isinstance(m, ast.Dict):
+                for v in m.values:
+                    out |= _values(v, given, seen)
+        return out
     if isinstance(e, ast.Name) and e.id not in seen:
         out: set[str] = set()
         for v in given.get(e.id, []):
@@ -134,3 +142,20 @@ def test_the_audit_page_says_the_action_in_words_and_keeps_the_code(web: TestCli
         assert words in text
     roles = re.findall(r"<td>[^<]*\(([^)]*)\)</td>", page.text)
     assert roles and ("用户" if lang == "zh" else "subscriber") in roles
+
+
+def test_the_written_actions_include_those_made_of_a_lifecycle_state() -> None:
+    # written as f"complaint.{_VERBS[target]}", or through the store's own writers
+    assert {"complaint.acknowledge", "complaint.resolve", "complaint.close", "complaint.reopen", "complaint.escalate",
+            "ticket.open"} <= audited_actions()
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh", "无此账号"), ("en", "no such login")])
+def test_a_failed_login_under_a_name_no_login_has_reads_in_words(web: TestClient, lang: str, words: str) -> None:
+    web.cookies.clear()
+    r = web.post("/login", data={"username": "no-such-login-here", "password": "wrong-password-1"}, follow_redirects=False)
+    assert r.status_code == 401
+    login(web, "admin1", lang)
+    page = web.get("/audit", params={"action": "login.failed"}).text
+    roles = re.findall(r"<td>[^<]*\(([^)]*)\)</td>", page)
+    assert words in roles and "none" not in roles, roles

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from fairtel.api import (
     ApiOptions,
@@ -127,6 +128,45 @@ def here_of(request: Request) -> str:
     (a findings filter, a page of usage) in the other language."""
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "msg"]
     return request.url.path + ("?" + urlencode(query) if query else "")
+
+
+# what an empty roaming cap amount is told: the cap is removed only by its own button
+EMPTY_CAP = "enter the cap as an amount, e.g. 100.00 (to remove the cap, use its own button)"
+
+
+def money_typed(amount: str) -> str:
+    """An amount as a person types it, for the API's strict parser: spaces around it and an input method's
+    full-width digits and point (１．５０) are the amount (NFKC), the same rule for every money field of the console."""
+    return unicodedata.normalize("NFKC", amount).strip()
+
+
+def console_page(target: str) -> bool:
+    """A path of this site that is a console page to come back to: not the API's, a static file, the login's."""
+    path = urlsplit(target).path
+    return same_site(target) and not path.startswith(("/api/", "/static/")) and path not in ("/api", "/login", "/logout")
+
+
+def posted_from(request: Request) -> str:
+    """The console page a form was posted from, by its ``Referer``: its path (and query) when the Referer is this
+    site's own (same scheme and host) and a console page; else "" (another site's, the API's, the login's). The
+    console's pages ask browsers to send none (``Referrer-Policy: no-referrer``): the form's ``page`` field comes
+    first (``posted_page``)."""
+    ref = urlsplit(request.headers.get("referer", ""))
+    if ref.scheme != request.url.scheme or ref.netloc != request.url.netloc or not ref.path:
+        return ""
+    back = ref.path + (f"?{ref.query}" if ref.query else "")
+    return back if console_page(back) else ""
+
+
+async def posted_page(request: Request) -> str:
+    """The page a console form says it is on (its hidden ``page`` field, ``csrf_field``); "" when it says none or
+    its body cannot be read as a form."""
+    try:
+        form = await request.form()
+    except (StarletteHTTPException, MultiPartException, ValueError):
+        return ""
+    page = form.get("page")
+    return page if isinstance(page, str) and console_page(page) else ""
 
 
 def same_site(target: str) -> bool:
@@ -460,24 +500,31 @@ class Console:
         for name in (COOKIE, SEEN_COOKIE):
             response.delete_cookie(name, httponly=True, samesite="strict", secure=self.secure_cookies(request))
 
-    def idle_ended(self, request: Request) -> Response | None:
-        """A session not used for the idle timeout ends here: its token is ended (as logging out ends it), its cookies
-        are dropped and the browser goes to the login page, which says why (and, from a page, comes back to it).
-        None for a request that goes on: no session, one the pages refuse anyway (forged, expired), or one in use."""
+    def idle(self, request: Request) -> bool:
+        """The request's session has not been used for the idle timeout. False for a request that goes on: no
+        session, one the pages refuse anyway (forged, expired), one in use, a login or a logout."""
         token = request.cookies.get(COOKIE)
         if not token or request.url.path in ("/login", "/logout"):
-            return None
+            return False
         try:
             claims = self.services.signer.verify(token)
         except FairtelError:
-            return None
+            return False
         seen = last_seen(self.services.signer.derive, token, request.cookies.get(SEEN_COOKIE))
         since = max(claims.issued_at, seen) if seen is not None else claims.issued_at
-        if self.sessions.clock() - since < self.sessions.idle:
+        return self.sessions.clock() - since >= self.sessions.idle
+
+    def idle_ended(self, request: Request, posted: str = "") -> Response | None:
+        """A session not used for the idle timeout ends here: its token is ended (as logging out ends it), its cookies
+        are dropped and the browser goes to the login page, which says why and comes back to the page: the page
+        asked for, or for a form posted, the page it was on (``posted``, its ``page`` field; else its same-site
+        ``Referer``). None for a request that goes on (``idle``)."""
+        if not self.idle(request):
             return None
         with suppress(FairtelError):
-            self.services.revoke_token(token)
-        back = request.url.path if request.method in ("GET", "HEAD") and same_site(request.url.path) else ""
+            self.services.revoke_token(request.cookies.get(COOKIE, ""))
+        back = request.url.path if request.method in ("GET", "HEAD") else posted or posted_from(request)
+        back = back if console_page(back) else ""
         target = "/login?ended=idle" + (f"&next={quote(back)}" if back and back != "/" else "")
         response = RedirectResponse(target, status_code=303)
         self.end_cookies(request, response)
@@ -731,10 +778,10 @@ def _routes(c: Console) -> APIRouter:
 
         def build(acc: Any, _w: Principal) -> str:
             link, done = refund.strip() or None, "resolved_ok"
-            if amount.strip():
+            if money_typed(amount):
                 if not bill_id:
                     raise InvalidInputError([Problem("form", None, "bill_id", "choose the bill the credit goes against")], what="credit")
-                body = form_model(_cases.NewCredit, "credit", amount=amount.strip(), reason=note, record_id=record_id.strip() or None,
+                body = form_model(_cases.NewCredit, "credit", amount=money_typed(amount), reason=note, record_id=record_id.strip() or None,
                                   complaint_id=complaint_id, idempotency_key=key or None)
                 link, done = _cases.post_credit(acc, bill_id, body).adjustment.adjustment_id, "credited_ok"
             ops.resolve_complaint(acc, complaint_id, note=note or None, refund=link)
@@ -1001,16 +1048,24 @@ def _routes(c: Console) -> APIRouter:
         return c.page(request, lambda acc, _w: c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=cap_currency()[0]))
 
     @r.post("/my/roaming")
-    def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("", max_length=32)) -> Response:
+    def set_roaming(request: Request, csrf: str = Form(""), amount: str = Form("", max_length=32),
+                    remove: str = Form("", max_length=8)) -> Response:
+        """Set the cap to the amount typed; remove it only by its own button (``remove``). An empty amount (a field
+        left empty, or one a browser could not read and sent empty) is a problem at the form, never a removal."""
+
         def again(acc: Any, _w: Principal, exc: InvalidInputError) -> HTMLResponse:  # the amount as entered, and what is wrong with it
             return c.render(request, "my_roaming.html", cap=ops.roaming_cap(acc, acc.own_msisdn()), currency=cap_currency()[0],
                             entered=amount, problems=exc)
 
         def run(acc: Any, _w: Principal) -> str:
             currency, in_catalog = cap_currency()
-            # a person types it: spaces around it and an input method's full-width digits (１００．５) are the amount
-            typed = unicodedata.normalize("NFKC", amount).strip()
-            ops.set_roaming_cap(acc, acc.own_msisdn(), typed or None, currency, catalog_currency=in_catalog)
+            if remove:
+                ops.set_roaming_cap(acc, acc.own_msisdn(), None, currency, catalog_currency=in_catalog)
+                return "/my/roaming?msg=cap_removed_ok"
+            typed = money_typed(amount)
+            if not typed:
+                raise InvalidInputError([Problem("form", None, "amount", EMPTY_CAP)], what="roaming cap")
+            ops.set_roaming_cap(acc, acc.own_msisdn(), typed, currency, catalog_currency=in_catalog)
             return "/my/roaming?msg=saved_ok"
 
         return c.action(request, csrf, run, again=again)
@@ -1061,7 +1116,10 @@ def _console_sessions(api: FastAPI, console: Console) -> None:
     @api.middleware("http")
     async def sessions(request: Request, call_next: Callable[[Request], Any]) -> Response:
         console_path = not request.url.path.startswith(("/api/", "/static/")) and request.url.path != "/api"
-        ended = await run_in_threadpool(console.idle_ended, request) if console_path else None
+        posted = ""
+        if console_path and request.method not in ("GET", "HEAD") and await run_in_threadpool(console.idle, request):
+            posted = await posted_page(request)  # read only when the post goes no further: its page, to come back to
+        ended = await run_in_threadpool(console.idle_ended, request, posted) if console_path else None
         response: Response = ended if ended is not None else await call_next(request)
         if console_path and ended is None:
             console.keep_alive(request, response)

@@ -109,6 +109,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "pseudonym_note": ("Numbers are shown as keyed pseudonyms.", "号码以加密假名显示。"),
     "cancelled_ok": ("Subscription cancelled.", "已退订。"),
     "saved_ok": ("Saved.", "已保存。"),
+    "cap_removed_ok": ("The cap is removed: roaming spending is no longer limited.", "已取消上限：漫游消费不再受限制。"),
+    "remove_cap": ("Remove the cap", "取消上限"),
+    "role_none": ("no such login", "无此账号"),  # the role the audit gives a login attempt under a name no login has
     "refunded_ok": ("Refunded.", "已退款。"),
     "not_billed_ok": ("Never billed: nothing to refund, the finding is closed.", "该笔费用未计入账单，无需退款，已关闭。"),
     "refunded_before_ok": ("Already refunded: the finding is closed with that refund.", "此前已退款，已按该笔退款关闭。"),
@@ -511,6 +514,8 @@ PROBLEM_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Decimal input should have no more than (\d+) digits? in total"), "最多 {0} 位数字"),
     (re.compile(r"(?:Value error, )?say why in words: at least (\d+) letters"), "请用文字说明原因，至少 {0} 个字"),
     (re.compile(r"choose the bill the credit goes against"), "请选择退款冲抵的账单"),
+    (re.compile(r"enter the cap as an amount, e\.g\. 100\.00 \(to remove the cap, use its own button\)"),
+     "请填写上限金额，如 100.00（如要取消上限，请点“取消上限”按钮）"),
     # the second step of an order: the code the SMS brought
     (re.compile(r"the code does not match the one sent to your phone"), "验证码不正确，与发送到您手机的验证码不一致，请核对后重新输入"),
     (re.compile(r"the code sent to your phone by SMS is needed to confirm"), "请输入短信中的 6 位验证码"),
