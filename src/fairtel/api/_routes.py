@@ -72,8 +72,9 @@ class ConfirmIn(BaseModel):
 
 
 class CapIn(BaseModel):
-    amount: str | None = Field(None, max_length=20, description="A decimal string in plain digits, at most the currency's minor "
-                                "digits (`\"100\"`, `\"99.50\"` in CNY; no sign, space or exponent); null removes the cap.")
+    amount: str | None = Field(..., max_length=20, description="A decimal string in plain digits, at most the currency's minor "
+                               "digits (`\"100\"`, `\"99.50\"` in CNY; no sign, space or exponent); an explicit null removes the "
+                               "cap (a body without `amount` is refused: a client that forgot it does not remove the protection).")
     currency: str | None = Field(None, pattern="^[A-Z]{3}$", description="The catalog's currency (the default); another is refused.")
 
 
