@@ -18,7 +18,7 @@ from fairtel.core.errors import HomeMismatchError
 from fairtel.core.settings import SECRET_FILE, HomeSecret, Settings, home_key, secure_home
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from fairtel.store import Lake
     from fairtel.store._migrate import HomeBound
@@ -85,27 +85,82 @@ def check_secret_key(settings: Settings) -> None:
     """Refuse a key that is not the one the home's pseudonyms, keyed ids and tokens were made with
     (``secret_key_mismatch``), by the fingerprint the home records of it (``privacy._key``): a home restored with
     another ``secret.key``, or run with another ``FAIRTEL_SECRET_KEY``, would change every pseudonym silently. A
-    home with no fingerprint yet records the key's. The home's own key is not made here: a home that has none yet
-    records its fingerprint when the key is made (``_FingerprintedHomeSecret``), and one whose key file is gone while
-    its fingerprint stays is refused (a new random key would change every pseudonym as surely)."""
-    from fairtel.privacy import check_key, key_mismatch, recorded_fingerprint
+    home with no fingerprint yet records the key's, except a ``FAIRTEL_SECRET_KEY`` other than the key in the home's
+    own ``secret.key`` (a home from before fingerprints whose pseudonyms that file keyed, unless it ran with the
+    variable: refused, ``fairtel privacy adopt-key`` chooses the variable's key on purpose). The home's own key is not
+    made here: a home that has none yet records its fingerprint when the key is made (``_FingerprintedHomeSecret``),
+    and one whose key file is gone while its fingerprint stays is refused (a new random key would change every
+    pseudonym as surely). The refusal says which key to put back: the variable unset when the home's own
+    ``secret.key`` is the recorded one, the variable set when the home has no ``secret.key`` (its backup's manifest
+    says whether it had one)."""
+    from fairtel.privacy import check_key, key_fingerprint, key_mismatch, recorded_fingerprint
 
     home = Path(settings.home)
-    if not settings.secret_is_home_key:
-        check_key(home, settings.secret_key.get_secret_value(), source="FAIRTEL_SECRET_KEY",
-                  restore="Set the FAIRTEL_SECRET_KEY the home ran with (from the vault it is kept in)")
-        return
     path = home.absolute() / SECRET_FILE
+    recorded = recorded_fingerprint(home)
+    if not settings.secret_is_home_key:
+        given = settings.secret_key.get_secret_value()
+        own = _own_key(path)
+        if recorded is None and own is not None and own != given:
+            raise _unrecorded_mismatch(home, path, given=key_fingerprint(given), own=key_fingerprint(own))
+        restore = ("Set the FAIRTEL_SECRET_KEY the home ran with (from the vault it is kept in)"
+                   if own is None or recorded is None or key_fingerprint(own) != recorded else
+                   f"Unset FAIRTEL_SECRET_KEY: the home's own key, {path}, is the recorded one")
+        check_key(home, given, source="FAIRTEL_SECRET_KEY", restore=restore)
+        return
     if path.is_file():
         check_key(home, settings.secret_key.get_secret_value(), source=str(path), restore=_RESTORE_KEY)
         return
-    recorded = recorded_fingerprint(home)
     if recorded is not None:
-        raise key_mismatch(home, source=str(path), restore=_RESTORE_KEY, given=None, recorded=recorded)
+        raise key_mismatch(home, source=str(path), restore=_missing_key_advice(home), given=None, recorded=recorded)
     settings.__dict__["secret_key"] = _FingerprintedHomeSecret(home)  # as the settings put a HomeSecret there
 
 
 _RESTORE_KEY = "Restore the home's secret.key from its backup (the one `fairtel backup --verify` says matches)"
+
+
+def _own_key(path: Path) -> str | None:
+    """The key in the home's ``secret.key`` (read only, never made), None when there is none or it holds no key."""
+    from fairtel.core.settings import DEFAULT_SECRET
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text if text and text != DEFAULT_SECRET else None
+
+
+def _missing_key_advice(home: Path) -> str:
+    """What to put back when the home has a fingerprint and no ``secret.key``: the ``FAIRTEL_SECRET_KEY`` it ran
+    with when the manifest of the backup it was restored from says the home had no ``secret.key``, else either."""
+    import json
+
+    manifest = home / "fairtel-backup.json"  # a restored home holds its backup's manifest (cli/_backup.py MANIFEST)
+    had_file: object = None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        had_file = json.loads(manifest.read_text(encoding="utf-8")).get("secret_key")
+    if had_file is False:
+        return ("The home ran with FAIRTEL_SECRET_KEY, not a secret.key of its own (its backup's manifest, "
+                f"{manifest.absolute()}, records none): set the FAIRTEL_SECRET_KEY it ran with (from the vault it is "
+                "kept in)")
+    return ("If the home ran with FAIRTEL_SECRET_KEY, set the one it ran with (from the vault it is kept in); if it "
+            "had its own secret.key, restore it from the home's backup (the one `fairtel backup --verify` says matches)")
+
+
+def _unrecorded_mismatch(home: Path, path: Path, *, given: str, own: str) -> Exception:
+    """The refusal of a ``FAIRTEL_SECRET_KEY`` other than the key in the home's ``secret.key``, the home recording no
+    fingerprint yet (made before fingerprints): which of the two keyed its pseudonyms is not known here."""
+    from fairtel.privacy import SecretKeyMismatchError, fingerprint_file, short_fingerprint
+
+    return SecretKeyMismatchError(
+        f"FAIRTEL_SECRET_KEY (fingerprint {short_fingerprint(given)}) is not the key in the home's own {path} "
+        f"(fingerprint {short_fingerprint(own)}), and the home records no fingerprint of its key yet (it was made "
+        "before fingerprints): its pseudonyms, keyed ids and tokens were made with its secret.key unless it ran with "
+        "this FAIRTEL_SECRET_KEY. Nothing is recorded. If the home ran on its secret.key, unset FAIRTEL_SECRET_KEY; if "
+        "it ran with FAIRTEL_SECRET_KEY, choose that key on purpose with `fairtel privacy adopt-key` (run with it set)",
+        details={"file": str(fingerprint_file(home)), "key": "FAIRTEL_SECRET_KEY", "home_key": str(path),
+                 "fingerprint": short_fingerprint(given), "home_key_fingerprint": short_fingerprint(own),
+                 "recorded_fingerprint": None})
 
 
 class _FingerprintedHomeSecret(HomeSecret):
@@ -121,17 +176,43 @@ class _FingerprintedHomeSecret(HomeSecret):
         return self._known
 
 
-def adopt_secret_key(settings: Settings) -> tuple[str | None, str]:
+def is_home(home: Path) -> bool:
+    """Whether ``home`` is a fairtel home already: it has an id (``home.id``), a database (``fairtel.db``), a key or
+    a key's fingerprint."""
+    from fairtel.privacy import KEY_FINGERPRINT_FILE
+
+    home = Path(home)
+    return home.is_dir() and any((home / name).is_file() for name in
+                                 (HOME_ID_FILE, "fairtel.db", SECRET_FILE, KEY_FINGERPRINT_FILE))
+
+
+def adopt_secret_key(settings: Settings, audit: Callable[[App, Connection, str | None, str], None]) -> tuple[str | None, str]:
     """Key the home by the key the settings give on purpose (``fairtel privacy adopt-key``): the home's own key made
     when its file is gone, and the fingerprint recorded again. Every pseudonym, keyed id and token changes with it.
-    Returns the fingerprint recorded before (None: none was) and the one recorded now."""
-    from fairtel.privacy import record_fingerprint, recorded_fingerprint
+    ``audit`` writes the change's access-audit row (given the app, the transaction, the fingerprints before and
+    after) in the transaction the fingerprint is recorded in: the database opened and the row written first, the
+    fingerprint recorded last, and put back as it was when the transaction does not commit, so the key never
+    changes without its row. Nothing is written when the key is the recorded one already. Returns the fingerprint
+    recorded before (None: none was) and the one recorded now."""
+    from fairtel.privacy import key_fingerprint, put_fingerprint, record_fingerprint, recorded_fingerprint
 
     home = Path(settings.home)
     secure_home(home)
     before = recorded_fingerprint(home)
     key = home_key(home.absolute() / SECRET_FILE) if settings.secret_is_home_key else settings.secret_key.get_secret_value()
-    return before, record_fingerprint(home, key, replace=True)
+    after = key_fingerprint(key)
+    if before == after:
+        return before, after
+    with App(settings=settings) as fapp:  # not ``bootstrap``: it refuses the key this adopts
+        try:
+            with fapp.db.begin() as conn:
+                audit(fapp, conn, before, after)
+                record_fingerprint(home, key, replace=True)
+        except BaseException:
+            if recorded_fingerprint(home) != before:
+                put_fingerprint(home, before)
+            raise
+    return before, after
 
 
 def served_elsewhere(settings: Settings) -> bool:

@@ -100,7 +100,7 @@ def test_a_home_whose_key_file_is_gone_is_refused_not_given_a_new_key(tmp_path: 
     home = tmp_path / "home"
     _made(home)
     (home / SECRET_FILE).unlink()
-    assert "secret.key is missing" in _refused(home).message
+    assert f"is missing: there is no {(home / SECRET_FILE).absolute()}" in _refused(home).message
     assert not (home / SECRET_FILE).exists()  # no random key made in its place
     code, out = _cli("privacy", "adopt-key", "--home", str(home))
     assert code == 0, out

@@ -25,7 +25,11 @@ pseudonyms: the largest export the home makes. Each backup is recorded in the ho
 role ``cli``, no subject) before anything is copied, once the locks are held: who ran it (``--actor`` or the OS
 user, always named), when, the destination and the host it is on, how many subscribers the copy holds and whether
 it holds the key. The copy's database holds the row too (a PostgreSQL dump taken after it does). If it cannot be written, nothing is copied; a backup
-that fails later keeps its row (part of the data may have been written before the partial copy was removed).
+that fails later keeps its row (part of the data may have been written before the partial copy was removed). A home
+whose key is refused (``secret_key_mismatch``) is backed up all the same, without the row (it would be keyed by the
+refused key) and said on stderr: the safety copy to take before ``fairtel privacy adopt-key``, which cannot be undone.
+The manifest of a backup the home was restored from (``fairtel-backup.json`` at its top) is not copied: the new one
+takes its place.
 
 A PostgreSQL database is not in the copy: ``pg_dump`` takes it (the command is printed), while the writers are
 still stopped. Restoring is putting the directory back as the home (or pointing ``--home`` at it) with the same
@@ -56,7 +60,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fairtel.cli._context import home_of
-from fairtel.cli._ui import console, fail, print_json
+from fairtel.cli._ui import console, err_console, fail, print_json
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
 
 if TYPE_CHECKING:
@@ -130,8 +134,11 @@ def _copy_sqlite(src: Path, dst: Path) -> None:
 
 
 def _skipped(rel: Path) -> bool:
-    """Lock files (held by their processes, made again on use) and SQLite side files (in their database's copy)."""
-    return rel.name.endswith((*_SKIPPED_SUFFIXES, ".lock")) or rel == Path("mediation", "lock")
+    """Lock files (held by their processes, made again on use), SQLite side files (in their database's copy) and
+    what the backup writes itself: the manifest at the top (a home restored from a backup still holds the old one,
+    which the new manifest would replace after listing it)."""
+    return (rel.name.endswith((*_SKIPPED_SUFFIXES, ".lock")) or rel == Path("mediation", "lock")
+            or rel == Path(MANIFEST))
 
 
 def _schema_revision(url: str) -> str | None:
@@ -167,18 +174,26 @@ def _database(settings: Any, dest: Path) -> dict[str, Any]:
             "dump_command": shlex.join(w for w in words if w)}
 
 
-def _audit_backup(settings: Settings, home: Path, dest: Path, database: dict[str, Any], ctx: typer.Context | None) -> None:
-    """The access-audit row of a backup about to be taken (the module says what it records)."""
+def _audit_backup(settings: Settings, home: Path, dest: Path, database: dict[str, Any], ctx: typer.Context | None) -> str | None:
+    """The access-audit row of a backup about to be taken (the module says what it records). A home whose key is
+    refused (``secret_key_mismatch``) is copied all the same, the safety copy to take before restoring another key
+    or adopting one: no row is written then (it would be keyed by the refused key), and the refusal is returned for
+    the command to say; None when the row is written."""
     from sqlalchemy import func, select
 
     from fairtel.bootstrap import bootstrap, home_id
     from fairtel.cli._audit import audit_change
     from fairtel.core.settings import SECRET_FILE
+    from fairtel.privacy import SecretKeyMismatchError
     from fairtel.store import Subscriber
     from fairtel.store._schema import table_of
 
-    with bootstrap(settings) as fapp, fapp.db.begin() as conn:
+    try:
+        fapp = bootstrap(settings)
         fapp.settings.secret_key.get_secret_value()  # a home without a secret has its key made now: the copy holds it
+    except SecretKeyMismatchError as exc:
+        return exc.message
+    with fapp, fapp.db.begin() as conn:
         subscribers = conn.execute(select(func.count()).select_from(table_of(Subscriber))).scalar_one()
         key = ("the home's key (secret.key), which reverses the pseudonyms" if (home / SECRET_FILE).is_file()
                else "not the key (FAIRTEL_SECRET_KEY is set outside the home)")
@@ -186,6 +201,7 @@ def _audit_backup(settings: Settings, home: Path, dest: Path, database: dict[str
         audit_change(ctx, fapp, conn, action="home.backup", resource=f"home/{home_id(home) or home.name}",
                      reason=f"backup of the home {home} to {dest} on host {socket.gethostname()}: the data of "
                             f"{subscribers} subscriber{'' if subscribers == 1 else 's'}, {db}, the lake, {key}")
+    return None
 
 
 def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) -> dict[str, Any]:
@@ -215,7 +231,8 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
     started = datetime.now(UTC)
     try:
         with mediation_lock(home, holder="a backup"), _run_locks(home / "lake") as locks:
-            _audit_backup(settings, home, dest, database, ctx)  # before anything is copied: the copy holds the row
+            # before anything is copied: the copy holds the row (none when the home's key is refused)
+            unaudited = _audit_backup(settings, home, dest, database, ctx)
             partial.mkdir(parents=True)
             os.chmod(partial, _DIR_MODE)  # before anything is copied into it
             for root, dirs, names in os.walk(home):
@@ -267,6 +284,8 @@ def backup_home(settings: Any, dest: Path, *, ctx: typer.Context | None = None) 
         shutil.rmtree(partial, ignore_errors=True)
         raise
     out = {"backup": str(dest), **{k: v for k, v in manifest.items() if k != "contents"}}
+    if unaudited is not None:
+        out["not_audited"] = unaudited
     if "dump_command" in database:
         out["database_dump"] = database["dump_command"]
     return out
@@ -281,6 +300,7 @@ def verify_backup(dest: Path, *, key: str | None = None) -> dict[str, Any]:
     (it wins over the backup's ``secret.key``). A directory without a manifest, or with one written before it listed
     the files, is refused (``InvalidInputError``)."""
     from fairtel.core.settings import SECRET_FILE
+    from fairtel.privacy import recorded_fingerprint
 
     dest = dest.resolve()
     path = dest / MANIFEST
@@ -329,8 +349,16 @@ def verify_backup(dest: Path, *, key: str | None = None) -> dict[str, Any]:
                         f"{dump_file(dest)} is not beside it: restore the dump taken with this backup")
     checked = _key_check(dest, manifest, key)
     mismatched = checked is not None and not checked["matches"]
+    unchecked = None
+    if checked is None:
+        unchecked = ("set FAIRTEL_SECRET_KEY to check it" if manifest.get("secret_key_fingerprint")
+                     or recorded_fingerprint(dest) else "the backup records no fingerprint of its key")
+        if unchecked.startswith("set"):
+            warnings.append("key not checked: the backup holds no secret.key and FAIRTEL_SECRET_KEY is not set; set "
+                            "it to the key the home ran with to check it")
     return {"backup": str(dest), "ok": not (missing or changed or unexpected or mismatched), "files": len(listed),
-            "missing": missing, "changed": changed, "unexpected": unexpected, "key": checked, "warnings": warnings,
+            "missing": missing, "changed": changed, "unexpected": unexpected, "key": checked,
+            "key_checked": checked is not None, "key_not_checked": unchecked, "warnings": warnings,
             "home_id": manifest.get("home_id"), "taken_at": manifest.get("taken_at"),
             "fairtel_version": manifest.get("fairtel_version")}
 
@@ -382,6 +410,10 @@ def register(app: typer.Typer) -> None:
             out = backup_home(load_settings(home=home_of(ctx, home)), dest, ctx=ctx)
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
+        if "not_audited" in out:
+            err_console.print(f"warning: the home's key is refused, so this backup is not recorded in its access "
+                              f"audit (a row keyed by the refused key would not join to the rest): {out['not_audited']}",
+                              highlight=False, markup=False, soft_wrap=True)
         if as_json:
             print_json(out)
             return
@@ -428,7 +460,9 @@ def register(app: typer.Typer) -> None:
                 console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
             bad = len(out["missing"]) + len(out["changed"]) + len(out["unexpected"])
             console.print(f"backup {out['backup']} (home {out['home_id']}, taken {out['taken_at']}): "
-                          + (f"{out['files']} files as the manifest lists them: fit to restore" if out["ok"] else
+                          + (f"{out['files']} files as the manifest lists them: fit to restore"
+                             + ("" if out["key_checked"] else f" (key not checked: {out['key_not_checked']})")
+                             if out["ok"] else
                              f"{bad} of its files differ from the manifest: do not restore it (take another "
                              "copy of the backup, or another backup) / 备份与清单不符，请勿用于恢复" if bad else
                              "its key is not the one its pseudonyms were made with: do not restore it with this key "

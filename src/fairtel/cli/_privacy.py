@@ -77,31 +77,48 @@ def register(app: typer.Typer) -> None:
     def adopt_key_cmd(
         ctx: typer.Context,
         home: Annotated[Path | None, typer.Option("--home", help="Home directory (default: FAIRTEL_HOME or ./var).")] = None,
+        new_home: Annotated[bool, typer.Option("--new-home", help="Key a directory that is not a fairtel home yet "
+                                                                   "(no database, home.id or key in it): refused "
+                                                                   "without this, as a mistyped --home.")] = False,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Key the home by the key it is run with now (its secret.key, made when it is gone, or FAIRTEL_SECRET_KEY),
         on purpose: the key's fingerprint is recorded in the home, and commands refused with secret_key_mismatch run
         again. Every pseudonym (analysts' exports, the access audit's subjects), finding and case id and token
         changes: they no longer join to what was made under the old key. If the old key can be found, restore it
-        instead. Recorded in the access audit."""
-        from fairtel.bootstrap import adopt_secret_key, bootstrap
+        instead. Stop every server and watch of the home first (one running keeps the old key), and take a backup
+        (`fairtel backup` runs on a home whose key is refused). Recorded in the access audit, in the same step as
+        the key: if the database cannot be written, the key stays as it was."""
+        from sqlalchemy.engine import Connection
+
+        from fairtel.bootstrap import App, adopt_secret_key, is_home
         from fairtel.cli._audit import audit_change
-        from fairtel.core.settings import SECRET_FILE, load_settings
+        from fairtel.core.errors import InvalidInputError, Problem
+        from fairtel.core.settings import SECRET_FILE, load_settings, secure_home
+        from fairtel.mediation import mediation_lock
 
         try:
             settings = load_settings(home=home_of(ctx, home))
             settings.check_secrets()
-            before, after = adopt_secret_key(settings)
-            source = (str(Path(settings.home).absolute() / SECRET_FILE) if settings.secret_is_home_key
-                      else "FAIRTEL_SECRET_KEY")
-            out = {"home": str(Path(settings.home).absolute()), "key": source, "changed": before != after,
+            where = Path(settings.home).absolute()
+            if not new_home and not is_home(where):
+                raise InvalidInputError([Problem(str(where), None, "--home", "not a fairtel home (no database, home.id "
+                                                 "or key in it): a mistyped --home? Give --new-home to key a new "
+                                                 "one")], what="privacy adopt-key")
+            source = str(where / SECRET_FILE) if settings.secret_is_home_key else "FAIRTEL_SECRET_KEY"
+            secure_home(where)  # a new home (--new-home) made, owner-only, before its lock is taken
+
+            def audit(fapp: App, conn: Connection, before: str | None, after: str) -> None:
+                audit_change(ctx, fapp, conn, action="home.adopt_key", resource="home/secret-key",
+                             reason=f"the home keyed by {source} (fingerprint {_short(after)}, before "
+                                    f"{_short(before) or 'none recorded'}): every pseudonym and keyed id changes")
+
+            # a watch or an ingest of the home holds its mediation lock: refused while one runs (`mediation_locked`,
+            # naming it), as it would go on keyed by the old key; a server holds none (stop it first, as the help says)
+            with mediation_lock(where, holder="a key adoption (fairtel privacy adopt-key)"):
+                before, after = adopt_secret_key(settings, audit)
+            out = {"home": str(where), "key": source, "changed": before != after,
                    "fingerprint_before": _short(before), "fingerprint": _short(after)}
-            if out["changed"]:
-                with bootstrap(settings) as fapp, fapp.db.begin() as conn:
-                    audit_change(ctx, fapp, conn, action="home.adopt_key", resource="home/secret-key",
-                                 reason=f"the home keyed by {source} (fingerprint {out['fingerprint']}, before "
-                                        f"{out['fingerprint_before'] or 'none recorded'}): every pseudonym and keyed "
-                                        "id changes")
         except FairtelError as exc:
             raise fail(exc, as_json=as_json) from None
         if as_json:

@@ -4,7 +4,9 @@ pseudonym without a word.
 
 The fingerprint is a keyed hash of a fixed label under the key (HMAC-SHA256), never the key nor a hash of the key
 alone: it tells whether two keys are the same one, and nothing that helps find the key. It is recorded the first time
-the home is run with a key (a home made before fingerprints gets its one so, silently) and checked every time after.
+the home is run with a key (a home made before fingerprints gets its one so, silently, unless a ``FAIRTEL_SECRET_KEY``
+other than the key in its own ``secret.key`` is set: ``bootstrap.check_secret_key`` refuses that) and checked every
+time after.
 Keying the home by another key on purpose is ``adopt``: the fingerprint recorded again, every pseudonym, finding and
 case id changing with it.
 """
@@ -38,7 +40,8 @@ def key_fingerprint(key: str) -> str:
 
 
 def fingerprint_file(home: Path) -> Path:
-    return Path(home) / KEY_FINGERPRINT_FILE
+    """``<home>/secret.key.fingerprint``, absolute (as messages name it)."""
+    return Path(home).absolute() / KEY_FINGERPRINT_FILE
 
 
 def recorded_fingerprint(home: Path) -> str | None:
@@ -54,11 +57,23 @@ def record_fingerprint(home: Path, key: str, *, replace: bool = False) -> str:
     """Record the fingerprint of ``key`` in ``home`` (owner-only, written whole under another name first) and return
     the fingerprint in force: without ``replace`` a fingerprint already there (another process recorded one first)
     is kept and returned."""
+    found = put_fingerprint(home, key_fingerprint(key), replace=replace)
+    assert found is not None, home
+    return found
+
+
+def put_fingerprint(home: Path, fingerprint: str | None, *, replace: bool = True) -> str | None:
+    """Put ``fingerprint`` (as ``key_fingerprint`` made it) in ``home`` as ``record_fingerprint`` does; None removes
+    the home's (a fingerprint put back as it was: none). Returns the fingerprint in force."""
     path = fingerprint_file(home)
+    if fingerprint is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return None
     fd, tmp = tempfile.mkstemp(prefix=f".{KEY_FINGERPRINT_FILE}.", dir=home)  # 0600 whatever the umask
     try:
         try:
-            os.write(fd, (key_fingerprint(key) + "\n").encode("ascii"))
+            os.write(fd, (fingerprint + "\n").encode("ascii"))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -95,13 +110,14 @@ def check_key(home: Path, key: str, *, source: str, restore: str) -> None:
 
 
 def key_mismatch(home: Path, *, source: str, restore: str, given: str | None, recorded: str) -> SecretKeyMismatchError:
-    """The refusal of a home whose key is not the recorded one (``given``; None: the key file is gone)."""
+    """The refusal of a home whose key is not the recorded one (``given``; None: the key, ``source``, is gone)."""
     path = fingerprint_file(home)
-    what = (f"{source} is missing" if given is None else
-            f"the key in {source} (fingerprint {short_fingerprint(given)}) is not the key")
+    made = (f"the key the home's pseudonyms, keyed ids and tokens were made with (fingerprint "
+            f"{short_fingerprint(recorded)}, recorded in {path})")
+    what = (f"{made} is missing: there is no {source}" if given is None else
+            f"the key in {source} (fingerprint {short_fingerprint(given)}) is not {made}")
     return SecretKeyMismatchError(
-        f"{what} the home's pseudonyms, keyed ids and tokens were made with (fingerprint {short_fingerprint(recorded)}, recorded "
-        f"in {path}): run on, every pseudonym would change, no longer joining to earlier exports nor finding the "
+        f"{what}. Run on, every pseudonym would change, no longer joining to earlier exports nor finding the "
         f"audit written before, and every finding and case id would differ. {restore}; or, to key the home by "
         "another key on purpose and accept that every pseudonym and keyed id changes, run `fairtel privacy adopt-key`",
         details={"file": str(path), "key": source, "fingerprint": None if given is None else short_fingerprint(given),
