@@ -26,7 +26,7 @@ from fairtel.care._dialog_words import complaint_category
 from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
-from fairtel.privacy import mask_personal_data
+from fairtel.privacy import mask_identity_data
 
 if TYPE_CHECKING:
     from fairtel.core.settings import SlaHours
@@ -255,14 +255,16 @@ NOTE_MASKED = "[已隐去个人信息 personal data masked]"
 
 
 def mask_note(note: str | None) -> str | None:
-    """An agent's note on a complaint as it is kept: its phone numbers, ID-card and bank-card numbers and e-mail
-    addresses masked (``privacy.mask_personal_data``: ``138****8000``, the ID-card mark, ``z***@example.com``), and,
-    when anything was, ``NOTE_MASKED`` after it. The history is append-only (nothing erases a note later, not even a
-    subscriber's erasure), so what it must not keep is never written into it. A note with nothing to mask, or masked
-    already, is kept as it is."""
+    """An agent's note on a complaint as it is kept: its ID-card and bank-card numbers and e-mail addresses masked
+    (``privacy.mask_identity_data``: the ID-card mark, ``z***@example.com``), and, when anything was, ``NOTE_MASKED``
+    after it. The history is append-only (nothing erases a note later, not even a subscriber's erasure), so what it
+    must not keep is never written into it. Phone numbers stay as written: every reader is shown them by role when
+    reading (the agent handling the line the number, an analyst its keyed pseudonym; a number masked at write, seven
+    of its eleven digits kept, would tell an analyst more than the pseudonym does). A note with nothing to mask, or
+    masked already, is kept as it is."""
     if note is None:
         return None
-    masked = mask_personal_data(note)
+    masked = mask_identity_data(note)
     if masked == note:
         return note
     return f"{masked} {NOTE_MASKED}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from fairtel.privacy._numbers import replace_numbers
+from fairtel.privacy._numbers import hide_identity_numbers, replace_numbers
 from fairtel.privacy._pseudonym import mask_msisdn
 
 # An address as people type one: a local part of letters, digits and ``._%+-``, an ``@`` (full-width too), a domain of
@@ -26,3 +26,11 @@ def mask_personal_data(text: str) -> str:
     country's. Masking masked text changes nothing."""
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     return replace_numbers(text, mask_msisdn, standalone=True)
+
+
+def mask_identity_data(text: str) -> str:
+    """``text`` with its e-mail addresses masked (``z***@example.com``) and its ID-card and bank-card numbers replaced
+    whole by their marks, phone numbers left as written: for text whose readers are shown its phone numbers by their
+    role when they read it (the agent handling the subscriber sees the number, an analyst its keyed pseudonym), which
+    a partly masked number (``138****8000``, seven digits of eleven) would defeat for the analyst."""
+    return hide_identity_numbers(_EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text))

@@ -26,8 +26,9 @@ rejects files, the consent events and the decided fraud cases until retention re
 fraud prevention); the ledgers the database keeps append-only (migration 0021: ``adjustments``, ``loyalty_points``,
 ``subscriber_plans``, ``line_status_history``, ``complaint_events`` (their notes too), ``roaming_caps``,
 ``marketing_preferences``: an opt-out stays honoured); the access audit (its subjects are pseudonyms). An agent's
-note on a complaint (``complaint_events.note``) is free text, stored with phone numbers, ID-card numbers and e-mail
-addresses masked (``care.mask_note``); a name written there stays, as the database refuses any UPDATE of the ledger (0021) and an erasure able to rewrite it would leave the ledger
+note on a complaint (``complaint_events.note``) is free text, stored with ID-card and bank-card numbers and e-mail
+addresses masked (``care.mask_note``); a phone number (shown by role when read) or a name written there stays, as
+the database refuses any UPDATE of the ledger (0021) and an erasure able to rewrite it would leave the ledger
 rewritable by the application's account. The raw usage files a watch filed in its inbox's ``done/`` and
 ``failed/`` are outside the home, unknown to it: ``fairtel retention apply --inbox`` removes them after
 ``rejects_days``. On SQLite the erased words leave the files too: connections zero what they delete
@@ -116,7 +117,7 @@ KEPT: dict[str, str] = {
     "bill_lines": "lines of the issued bills: billing and tax duty",
     "adjustments": "billing duty; append-only (0021)",
     "consent_events": "consent proof of charged services, until retention removes them",
-    "complaint_events": "a complaint's history, agents' notes (personal numbers masked at write) included; append-only (0021)",
+    "complaint_events": "a complaint's history, agents' notes (ID-card numbers and e-mail addresses masked at write) included; append-only (0021)",
     "marketing_preferences": "an opt-out stays honoured; append-only (0021)",
     "loyalty_points": "append-only (0021)",
     "subscriber_plans": "append-only (0021)",
