@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -751,10 +753,12 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                                 numbers=numbers, period=per, issued_at=now, run_id=new_id(RUN_PREFIX),
                                 chunk_size=chunk_size, adjustments=pending, policy=_policy(app), skip=issued.keys(),
                                 unrated_for=unrated_for, bill_periods=corrected)
-        # Stage the lake parts (named after the run) where no reader looks, chunk by chunk, insert the bills chunk by
-        # chunk in one transaction committed once every chunk is staged, then move the parts in. A crash anywhere
-        # leaves either no bills and staged parts the next run removes, or the bills and staged parts the next run
-        # moves in (settle_issue): never parts of bills that were not issued.
+        # Stage the lake parts (named after the run) where no reader looks, chunk by chunk, with each chunk's bills
+        # spooled to an anonymous file in the home; once every chunk is computed and every part staged whole, insert
+        # the spooled bills chunk by chunk in one transaction (the database's write lock held for the inserts alone,
+        # not while chunks are computed), then move the parts in. A crash anywhere leaves either no bills and staged
+        # parts the next run removes, or the bills and staged parts the next run moves in (settle_issue): never parts
+        # of bills that were not issued; the spool vanishes with the process.
         snapshot_schema = pl.DataFrame(schema=SNAPSHOT_COLUMNS).to_arrow().schema
         parts: dict[str, _StagedPart] = {}
         activated: dict[str, Any] = {}
@@ -762,22 +766,14 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         carried = 0
         try:
             with contextlib.ExitStack() as stack:
-                tx: Any = None  # the one transaction the bills are inserted in, begun with the first bill
-                version_id: int | None = None
+                spool: Any = None  # the chunks' bills, pickled one after another (0600 in the home, unlinked)
                 for chunk in run.chunks():
                     activated.update({b.msisdn: by_msisdn[b.msisdn].activated_at for b in chunk.bills
                                       if per.start < by_msisdn[b.msisdn].activated_at < per.end})
                     if not issue or not chunk.bills:
                         continue
-                    if tx is None:
-                        tx = stack.enter_context(app.db.begin())
-                        # the version that priced the bills: the catalog file's text (kept, not made current), else
-                        # the current one
-                        if catalog_text is not None:
-                            version_id = catalog_version(tx, catalog_text)
-                        else:
-                            version = current_catalog(tx)
-                            version_id = None if version is None else version.version_id
+                    if spool is None:
+                        spool = stack.enter_context(tempfile.TemporaryFile(dir=app.settings.home, prefix=".bill-run-"))
                         parts = {BILLED: _StagedPart(_staged(app, BILLED, per.key, run.run_id), snapshot_schema),
                                  BILLS: _StagedPart(_staged(app, BILLS, per.key, run.run_id), _bills_schema())}
                     parts[BILLED].write(chunk.billed.to_arrow())
@@ -786,11 +782,28 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                         if HELD not in parts:
                             parts[HELD] = _StagedPart(_staged(app, HELD, per.key, run.run_id), snapshot_schema)
                         parts[HELD].write(chunk.held.to_arrow())
-                    result = issue_bills(tx, chunk, catalog_version_id=version_id)
-                    issued_now.extend(result.issued)
-                    carried += result.adjustments_carried
-                for part in parts.values():  # staged whole before the commit, as the stack ends
+                    pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                for part in parts.values():  # staged whole before the commit
                     part.close()
+                if spool is not None:
+                    spool.seek(0)
+                    with app.db.begin() as tx:  # the one transaction the bills are inserted in
+                        # the version that priced the bills: the catalog file's text (kept, not made current), else
+                        # the current one
+                        version_id: int | None
+                        if catalog_text is not None:
+                            version_id = catalog_version(tx, catalog_text)
+                        else:
+                            version = current_catalog(tx)
+                            version_id = None if version is None else version.version_id
+                        while True:
+                            try:
+                                spooled = pickle.load(spool)  # this process's own file, just written
+                            except EOFError:
+                                break
+                            result = issue_bills(tx, spooled, catalog_version_id=version_id)
+                            issued_now.extend(result.issued)
+                            carried += result.adjustments_carried
         except BaseException:
             for part in parts.values():
                 part.discard()
