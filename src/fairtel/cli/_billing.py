@@ -684,7 +684,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
               catalog_text: str | None = None) -> dict[str, Any]:
     import pyarrow as pa
 
-    from fairtel.billing import SNAPSHOT_COLUMNS, run_bills_chunked
+    from fairtel.billing import SNAPSHOT_COLUMNS, BillRun, run_bills_chunked
     from fairtel.core.ids import new_id
     from fairtel.store import (
         bill_periods,
@@ -760,6 +760,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         # parts the next run removes, or the bills and staged parts the next run moves in (settle_issue): never parts
         # of bills that were not issued; the spool vanishes with the process.
         snapshot_schema = pl.DataFrame(schema=SNAPSHOT_COLUMNS).to_arrow().schema
+        no_lines = pl.DataFrame(schema=SNAPSHOT_COLUMNS)  # the inserts read a chunk's bills alone
         parts: dict[str, _StagedPart] = {}
         activated: dict[str, Any] = {}
         issued_now: list[str] = []
@@ -782,7 +783,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                         if HELD not in parts:
                             parts[HELD] = _StagedPart(_staged(app, HELD, per.key, run.run_id), snapshot_schema)
                         parts[HELD].write(chunk.held.to_arrow())
-                    pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(chunk.bills, spool, protocol=pickle.HIGHEST_PROTOCOL)  # all the insert reads
                 for part in parts.values():  # staged whole before the commit
                     part.close()
                 if spool is not None:
@@ -801,7 +802,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                                 spooled = pickle.load(spool)  # this process's own file, just written
                             except EOFError:
                                 break
-                            result = issue_bills(tx, spooled, catalog_version_id=version_id)
+                            result = issue_bills(tx, BillRun(per.key, run.run_id, now, spooled, no_lines),
+                                                 catalog_version_id=version_id)
                             issued_now.extend(result.issued)
                             carried += result.adjustments_carried
         except BaseException:
