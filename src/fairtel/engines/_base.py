@@ -129,7 +129,8 @@ class Engine(Protocol):
     ) -> FeatureSummary:
         """Compute the fraud features of ``period`` and replace its ``fraud_*`` datasets.
 
-        ``subscribers``: msisdn, activated_at (for line ages; optional).
+        ``subscribers``: msisdn, activated_at, and holder_since where a line moved to another customer with its
+        activation kept (optional): a line's features count its records, and its age, from the later of the two.
         """
         ...
 

@@ -8,7 +8,8 @@
 
 Inputs that live in the operator's database are passed as files, and the job rates with them as
 ``fairtel rate`` does on one machine: the catalog (TOML); subscribers (Parquet or CSV with msisdn, plan_id,
-activated_at, and status, closed_at, suspended_at, updated_at for the lines' states); consent events (JSON
+activated_at, and status, closed_at, suspended_at, updated_at for the lines' states; ``features`` also reads
+holder_since, when a line moved to another customer with its activation kept); consent events (JSON
 Lines) for the VAS gate; the providers' suspensions (``MERCHANT_SUSPENSION_COLUMNS``: the
 ``merchant_suspensions`` table, ``store.merchant_windows``), whose charges dated inside a suspension are refused
 (``merchant_suspended``); and the lines' suspensions that ended (``LINE_SUSPENSION_COLUMNS``: the line status
@@ -38,7 +39,9 @@ from fairtel.core.time import Period
 from fairtel.engines._spark import SparkEngine, spark_session
 from fairtel.rating._vas import SUSPENSIONS, with_activations
 
-_REGISTER = ("msisdn", "plan_id", "activated_at", "status", "closed_at", "suspended_at", "updated_at", SUSPENSIONS)
+_REGISTER = ("msisdn", "plan_id", "activated_at", "holder_since", "status", "closed_at", "suspended_at", "updated_at",
+             SUSPENSIONS)
+_HOLDING = ("msisdn", "activated_at", "holder_since")  # what the feature pass reads of the register
 MERCHANT_SUSPENSION_COLUMNS = ("provider_id", "suspended_at", "lifted_at")
 """A provider's suspension: its charges dated at or after ``suspended_at`` and before ``lifted_at`` (empty: still
 suspended) are refused; one row per suspension, a provider suspended twice on two rows."""
@@ -281,7 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          subscribers=subscribers.select("msisdn", "plan_id"), gate=gate,
                                          batch_size=args.batch_size).to_dict()
         else:
-            subs = subscribers.select("msisdn", "activated_at") if "activated_at" in subscribers.columns else None
+            # the line's age and its records from the current holding on: its activation, or a later owner change
+            # (holder_since), as `fairtel fraud features` reads the register
+            subs = (subscribers.select([c for c in _HOLDING if c in subscribers.columns])
+                    if "activated_at" in subscribers.columns else None)
             summary = engine.features(settings, args.period, catalog=catalog, subscribers=subs,
                                       batch_size=args.batch_size).to_dict()
     finally:

@@ -107,22 +107,27 @@ def add_summary(summary: pl.DataFrame) -> tuple[int, int, dict[str, tuple[int, i
 
 
 # ------------------------------------------------------------------------------------------------- features
+HOLDING = ("activated_at", "holder_since")  # a line's activation and its current customer's holding, when later
+
+
 def _subscribers_of(usage: pl.DataFrame) -> pl.DataFrame | None:
     if "activated_at" not in usage.columns:
         return None
-    return usage.select("msisdn", "activated_at").filter(pl.col("activated_at").is_not_null()).unique("msisdn")
+    columns = [c for c in HOLDING if c in usage.columns]
+    return usage.select("msisdn", *columns).filter(pl.col("activated_at").is_not_null()).unique("msisdn")
 
 
 def feature_group(
     usage: pl.DataFrame, *, catalog: Catalog, config: FeatureConfig, subscribers: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(lines, callbacks) of one group of whole subscribers. ``sims_per_imei`` in ``lines`` counts only this
-    group's lines; ``merge_sims`` replaces it with the value over every line. Without ``subscribers``, the
-    rows may carry the subscriber's ``activated_at``."""
+    group's lines; ``merge_sims`` replaces it with the value over every line. ``subscribers`` (msisdn,
+    activated_at, holder_since?): without them, the rows may carry the subscriber's ``activated_at`` and
+    ``holder_since``. The kernel counts a line's records, and its age, from the later of the two."""
     from fairtel.fraud import compute_features
 
     subs = subscribers if subscribers is not None else _subscribers_of(usage)
-    found = compute_features(usage.drop("activated_at", strict=False), catalog=catalog, subscribers=subs, config=config)
+    found = compute_features(usage.drop(*HOLDING, strict=False), catalog=catalog, subscribers=subs, config=config)
     return normalise(found.lines), normalise(found.callbacks)
 
 

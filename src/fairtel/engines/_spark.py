@@ -591,12 +591,18 @@ def _kernel(fn: Callable[[pa.Table], pl.DataFrame], target: pa.Schema) -> Callab
 
 
 def _activation(subscribers: pl.DataFrame) -> pl.DataFrame:
-    """(msisdn, activated_at) as Spark can carry them: text stays text (the kernel parses it)."""
-    frame = subscribers.select(pl.col("msisdn").cast(pl.String), "activated_at")
-    dtype = frame.schema["activated_at"]
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            raise ConfigError("subscribers.activated_at has no time zone")
-        frame = frame.with_columns(pl.col("activated_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+    """(msisdn, activated_at, holder_since when given) as Spark can carry them: timestamps as UTC microseconds, text
+    stays text (the kernel parses it), a column without a value as a null timestamp. ``holder_since``: when the
+    line's current customer began to hold it (an owner change, the activation kept); the kernel starts the line's
+    features and age at the later of the two."""
+    columns = [c for c in ("activated_at", "holder_since") if c in subscribers.columns]
+    frame = subscribers.select(pl.col("msisdn").cast(pl.String), *columns)
+    for column in columns:
+        dtype = frame.schema[column]
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is None:
+                raise ConfigError(f"subscribers.{column} has no time zone")
+            frame = frame.with_columns(pl.col(column).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+        elif dtype == pl.Null:
+            frame = frame.with_columns(pl.col(column).cast(pl.Datetime("us", "UTC")))
     return frame
-
