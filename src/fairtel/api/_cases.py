@@ -829,8 +829,11 @@ class NewCredit(BaseModel):
     def _decimal_string(cls, value: Any) -> Any:
         """A decimal string (``"3.50"``), as every money field of the API: never a JSON number, which a client may
         have computed in binary floating point."""
+        if value is None:  # null is no number: the amount was left empty
+            raise PydanticCustomError("decimal_type", 'required: a decimal string such as "12.50"')
         if not isinstance(value, str):
-            raise ValueError('a decimal string, e.g. "3.50", not a JSON number')
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            raise PydanticCustomError("decimal_type", 'a decimal string, e.g. "3.50"' + (", not a JSON number" if number else ""))
         if amount_problem(value, None) is not None:  # what the schema says: no exponent, sign or spaces either
             raise PydanticCustomError("decimal_parsing",  # pydantic's own words first: the console words them in the reader's language
                                       f'Input should be a valid decimal in plain digits, e.g. "3.50" (no sign, spaces or '

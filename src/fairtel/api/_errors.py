@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from fairtel.api._error_words import ENGLISH, language_headers, language_of, message_in
+from fairtel.api._error_words import ENGLISH, MESSAGES, language_headers, language_of, message_in
 from fairtel.core.errors import FairtelError, InvalidInputError, NotAvailableError, PermissionDeniedError, Problem
 from fairtel.store._engine import unavailable
 
@@ -173,7 +174,40 @@ def _problem_of(error: Any) -> dict[str, str]:
         loc = error.get("loc", ())
         where = f" at character {loc[-1]}" if len(loc) > 1 else ""
         return {"field": "body", "message": f"not valid JSON: {error.get('ctx', {}).get('error', 'cannot be read')}{where}"}
-    return {"field": ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")), "message": error.get("msg", "")}
+    return {"field": ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")),
+            "message": problem_words(str(error.get("msg", "")))}
+
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def problem_words(message: str) -> str:
+    """A model's problem as the API says it: a validator's own words, without the prefix pydantic puts before the
+    text of a ``ValueError`` or an ``assert`` (``Value error, a decimal string ...`` reads ``a decimal string ...``)."""
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def http_words(status: int, detail: str, method: str, allowed: str | None) -> str:
+    """The English message of an error the HTTP layer raised (the router's 404 and 405, a body it cannot read): a
+    sentence saying what happened, never the path asked for (it may hold a number or a name). A detail the code
+    that raised it gave (not the status's bare phrase, ``Not Found``) is kept as it is."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    if detail and detail != phrase:
+        return detail
+    if status == 404:
+        return "no such path: nothing here answers it (GET /api/v1/openapi.json lists every path of the API)"
+    if status == 405:
+        if allowed:
+            return f"this path does not answer {method}; it answers {allowed}"
+        return f"this path does not answer {method}: the Allow header lists the methods it does"
+    code = _HTTP_CODES.get(status, "http_error")
+    return MESSAGES.get(code, MESSAGES["http_error"])[0]
 
 
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -182,14 +216,39 @@ _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"
 def api_paths(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
     """The API's path templates as its OpenAPI schema serves them (every route under ``/api/v1``), each compiled
     as the router matches it, with the methods it answers; read once per application."""
-    known: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "api_paths", None)
+    return [(regex, methods) for _, regex, methods in _templates(app)]
+
+
+def _templates(app: Any) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    known: list[tuple[str, re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "api_templates", None)
     if known is None:
         known = []
         for template, operations in app.openapi().get("paths", {}).items():
             regex, _, _ = compile_path(template)
-            known.append((regex, frozenset(m.upper() for m in operations if m in _METHODS)))
-        app.state.api_paths = known
+            known.append((template, regex, frozenset(m.upper() for m in operations if m in _METHODS)))
+        app.state.api_templates = known
     return known
+
+
+def api_template(app: Any, path: str) -> str | None:
+    """The template of the first API route whose path takes ``path`` (``/api/v1/subscribers/{msisdn}/bills``),
+    whatever its methods, as the router would try them; None when none does."""
+    for template, regex, _ in _templates(app):
+        if regex.match(path):
+            return template
+    return None
+
+
+ASKED_METHOD = "fairtel.asked_method"
+"""A key of a request's ``state``: the method the client sent, where the guard hands the routes another (a HEAD is
+routed as its GET)."""
+
+
+def asked_method(request: Request) -> str:
+    """The method the client sent (``ASKED_METHOD``; else the request's own)."""
+    state = request.scope.get("state")
+    asked = state.get(ASKED_METHOD) if isinstance(state, dict) else None
+    return asked if isinstance(asked, str) else request.method
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -267,7 +326,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405 and str(request.scope.get("path", "")).startswith("/api/"):  # the router names the first route of the path only: every route of it is told
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
-        return _answer(code, str(exc.detail), None, exc.status_code, request, headers)
+        allowed = next((v for k, v in (headers or {}).items() if k.lower() == "allow"), None)
+        words = http_words(exc.status_code, str(exc.detail or ""), asked_method(request), allowed)
+        return _answer(code, words, None, exc.status_code, request, headers)
 
     async def unexpected(request: Request, _exc: Exception) -> JSONResponse:
         return _answer("internal_error", "an unexpected error; it has been logged", None, 500, request)

@@ -19,6 +19,11 @@ writes one access-audit row (``subscriber.export``) with the subscriber's pseudo
 reads anything else; the export lists that row too. Its reads are made in a transaction
 that writes nothing (``Access.commit_then_read``): on SQLite they keep no other request's change waiting.
 
+A ``HEAD`` of either path is not an export: it is answered after the same login and permission checks as the
+``GET`` (the same status, ``Content-Type`` and ``Content-Disposition``; no ``Content-Length``, the export not being
+made), and writes no ``subscriber.export`` row, since nothing of the subscriber's data left. A refused ``HEAD`` is
+recorded as a refused ``GET`` is (``access.denied``).
+
 Not in it: the fraud desk's cases (an investigation is not told to its subject), the SMS outbox (it holds one-time
 codes), the mediation rejects (raw records a switch sent that were never taken), the assistant's conversation log
 (it keeps neither the words nor the number), and the audit rows written under a secret since replaced (they are
@@ -42,6 +47,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Select, select
 
 from fairtel.api._access import Access, in_holding
+from fairtel.api._guard import withhold_body
 from fairtel.api._paging import money_text
 from fairtel.catalog import Catalog
 from fairtel.core.errors import PermissionDeniedError
@@ -164,6 +170,8 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
             f"role {acc.role.value} may not export a subscriber's data (the subscriber, or an agent handling them)",
             details={"needs": [Permission.OWN_LINES_READ.value, Permission.CUSTOMER_READ.value]}))
     reason = acc.open_subject(msisdn)
+    if withhold_body():  # a HEAD: the GET's status and headers, after the same checks; nothing made, read or recorded
+        return {"format": EXPORT_FORMAT, "made": False}
     months = max(1, min(int(months), MAX_USAGE_MONTHS))
     lake = lake if lake is not None else acc.lake
     # recorded first, and committed at once in a short transaction of its own: the export's own read is among the

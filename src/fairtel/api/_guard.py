@@ -13,15 +13,18 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fairtel.api._error_words import CHINESE, MESSAGES, language_headers, language_of
 from fairtel.api._errors import (
+    ASKED_METHOD,
     RateLimitedError,
     RequestTooLargeError,
+    api_template,
     error_body,
     error_details,
     methods_at,
@@ -127,7 +130,9 @@ class Guard:
             await self._refuse(send, exc, request_id, language_of(headers))
             return
         if scope.get("method") == "OPTIONS" and (allowed := methods_at(scope["app"], scope) if "app" in scope else []):
-            # what the path answers, to anyone (the API's schema says as much); no CORS: no Access-Control-* header
+            # what the path answers, to anyone (the API's schema says as much); no CORS: no Access-Control-* header.
+            # Answered before routing: the route the path takes is named here, for the access log and the metrics
+            _name_route(scope)
             await send({"type": "http.response.start", "status": 204, "headers": [
                 (b"allow", ", ".join(allowed).encode()), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]})
             await send({"type": "http.response.body", "body": b""})
@@ -136,6 +141,10 @@ class Guard:
         # headers are the GET's, so a HEAD tells no one more than the GET would. The server's own scope keeps HEAD
         # (it sends no body for it); what the router notes in the copy (the route taken) is brought back.
         inner = {**scope, "method": "GET"} if scope.get("method") == "HEAD" else scope
+        head = _Head() if inner is not scope else None
+        if head is not None:
+            scope["state"][ASKED_METHOD] = "HEAD"  # what a 405 names: the method sent, not the GET it is routed as
+            send = _withholding(send, head)
 
         received = 0
 
@@ -174,6 +183,7 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        answering = _HEAD.set(head)  # seen by the routes (``withhold_body``): their threads run in a copy of this context
         try:
             await self.app(inner, inner_receive, send_with_headers)
         except Exception as exc:
@@ -204,8 +214,11 @@ class Guard:
             await send_with_headers({"type": "http.response.body", "body": body})
             raise  # the server logs its traceback; the outer error handler sees the answer sent and sends none
         finally:
+            _HEAD.reset(answering)
             if inner is not scope:
                 scope.update({k: inner[k] for k in _ROUTED_KEYS if k in inner})
+            if "route" not in scope and "endpoint" in scope:  # a plain route (the schema's): named as an API route is
+                _name_route(scope)
 
     @staticmethod
     async def _refuse(send: Send, exc: FairtelError, request_id: str, language: str) -> None:
@@ -221,6 +234,66 @@ class Guard:
 
 _ROUTED_KEYS = ("route", "endpoint", "path_params")
 """What the router notes in a request's scope: a HEAD's, noted in its GET copy, is brought back for the access log."""
+
+
+class _Template(NamedTuple):
+    """A route as the access log and the metrics read it (its ``path`` template), for a request no router took."""
+
+    path: str
+
+
+def _name_route(scope: Scope) -> None:
+    """Note in ``scope`` the route its path takes, for the access log and the metrics to name the request by (they
+    read ``route.path``, as the router notes an API route): for an OPTIONS, answered before routing, the first
+    template of the API's schema taking the path; for a plain route (the schema's own), the route that answered
+    (``endpoint``). The static files' mount and the console's pages are named by nothing more than their GETs are."""
+    app = scope.get("app")
+    if app is None:
+        return
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for route in getattr(app.router, "routes", ()):
+            if getattr(route, "endpoint", None) is endpoint and isinstance(getattr(route, "path", None), str):
+                scope["route"] = route
+                return
+        return
+    if str(scope.get("path", "")).startswith("/api/"):
+        template = api_template(app, str(scope["path"]))
+        if template is not None:
+            scope["route"] = _Template(template)
+
+
+class _Head:
+    """A HEAD under way: ``withheld`` once its route answered without making the body a GET would carry
+    (``withhold_body``), so its length is not known and not told."""
+
+    withheld = False
+
+
+_HEAD: ContextVar[_Head | None] = ContextVar("fairtel_head", default=None)
+
+
+def withhold_body() -> bool:
+    """Whether the request is a HEAD, noting that its route will not make the body (call it only then): a route
+    whose answer is costly to make, or whose making is recorded as a disclosure (a data export), answers a HEAD
+    with the GET's status and headers only. Its ``Content-Length`` is then left out (it would be the length of
+    what was not made)."""
+    head = _HEAD.get()
+    if head is None:
+        return False
+    head.withheld = True
+    return True
+
+
+def _withholding(send: Send, head: _Head) -> Send:
+    """``send`` for a HEAD: a ``Content-Length`` dropped from the answer's headers once its route withheld the body."""
+
+    async def withholding(message: Message) -> None:
+        if message["type"] == "http.response.start" and head.withheld:
+            message = {**message, "headers": [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]}
+        await send(message)
+
+    return withholding
 
 
 def _bodiless(send: Send) -> Send:
