@@ -75,7 +75,7 @@ from fairtel.care._slots import (
     shift_month,
 )
 from fairtel.core.errors import FairtelError
-from fairtel.core.money import Money, minor_units
+from fairtel.core.money import MINOR_UNITS, ROAMING_CAP_MAX, Money, amount_pattern, minor_units
 from fairtel.privacy import e164_of, replace_numbers
 from fairtel.rating._countries import COUNTRY_NAMES as ISO_COUNTRY_NAMES
 from fairtel.rating._explain import Refund, refund_words
@@ -93,7 +93,6 @@ ROAMING_SPEND_MONTHS = 3  # how far back "how much did I spend roaming" looks wh
 DISOWNED_MONTHS = 3  # how far back "我没订过这个业务" looks for a value-added charge when no month is named or talked about
 NEW_QUESTION_CONFIDENCE = 0.9
 MAX_ASKS = 2
-CAP_MAX = Decimal("100000")  # the largest roaming cap, as PUT /me/roaming-cap allows
 # The category of a complaint asked for beside another question, when its words name none.
 COMPLAINT_FALLBACK = {
     "charge_explain": "billing_error", "bill_inquiry": "billing_error", "usage_left": "billing_error",
@@ -116,6 +115,21 @@ class AttemptedCharges(Protocol):
     record, or the offer's price), where no subscription gives a price."""
 
     def attempted_charge(self, msisdn: str, record_id: str, source: str | None) -> Money | None: ...
+
+
+@runtime_checkable
+class CapCurrency(Protocol):
+    """A data port that knows the currency a line's roaming cap is set in (the operator's): a cap said with more
+    decimals than it has ("100.123元" in CNY) is refused before it is confirmed, never rounded."""
+
+    def cap_currency(self, msisdn: str) -> str: ...
+
+
+# A cap more precise than its currency. Beside the other answers' texts once ``care._answers`` has a key for it.
+CAP_TOO_PRECISE = ("漫游消费上限 {amount} 的小数位太多：{currency}金额最多 {digits} 位小数。",
+                   "A roaming cap of {amount} has too many decimals: amounts in {currency} have at most {digits}.")
+CAP_TOO_PRECISE_WHOLE = ("漫游消费上限 {amount} 不能有小数：{currency}金额没有小数。",
+                         "A roaming cap of {amount} cannot have decimals: amounts in {currency} have none.")
 
 
 @runtime_checkable
@@ -562,9 +576,7 @@ class Dialog:
                 conv.slots["points"] = str(n)
                 return True
         elif p.need == "cap_amount":
-            amount = words.cap_amount(message)
-            if amount is None and re.fullmatch(r"\s*\d{1,6}(?:\.\d{1,2})?\s*", message):
-                amount = Decimal(message.strip())
+            amount = words.cap_amount(message, bare=True)  # "300", "１００元", "一百元", "1万"
             if amount is not None:
                 conv.slots["cap"] = str(amount)
                 return True
@@ -1334,8 +1346,18 @@ class Dialog:
                              action={"do": "set_roaming_cap", "amount": None, "line": line})
         if amount is None:
             return self._ask(conv, "roaming", "cap_amount", say("cap_ask_amount", lang))
-        if amount < 0 or amount > CAP_MAX:
-            return self._reply(conv, say("cap_out_of_range", lang, most=CAP_MAX), "roaming", data={"amount": str(amount)})
+        if amount < 0 or amount > ROAMING_CAP_MAX:
+            return self._reply(conv, say("cap_out_of_range", lang, most=ROAMING_CAP_MAX), "roaming",
+                               data={"amount": _typed(amount)})
+        # what is set satisfies the rule PUT /me/roaming-cap reads an amount by (``core.money.amount_pattern``): at
+        # most the currency's decimals (any currency's, as the API when the line's is not known), never rounded
+        currency = self.data.cap_currency(line) if isinstance(self.data, CapCurrency) else None
+        decimals = max(MINOR_UNITS.values()) if currency is None else minor_units(currency)
+        if not re.fullmatch(amount_pattern(decimals), _typed(amount)):
+            zh, en = CAP_TOO_PRECISE_WHOLE if decimals == 0 else CAP_TOO_PRECISE
+            named = currency or ("该币种" if lang == "zh" else "its currency")
+            text = (zh if lang == "zh" else en).format(amount=_typed(amount), currency=named, digits=decimals)
+            return self._reply(conv, text, "roaming", data={"amount": _typed(amount), "currency": currency})
         return self._ask(conv, "roaming", "confirm", say("cap_confirm", lang, cap=_plain_amount(amount, lang)),
                          action={"do": "set_roaming_cap", "amount": str(amount), "line": line})
 
@@ -1703,7 +1725,8 @@ _SECRET = re.compile(rf"({_SECRET_WORD}\s*(?:是|为|:|：|=|\bis\b|\bwas\b)\s*)
 
 def _plain_amount(amount: Decimal, lang: str) -> str:
     """An amount the subscriber named, in the words money is said in (``100.00 元`` / ``100.00``)."""
-    shown = amount.quantize(Decimal("0.01"))
+    exact = amount == amount.quantize(Decimal("0.01"))
+    shown = amount.quantize(Decimal("0.01")) if exact else amount  # "100.125" is confirmed as said, never rounded
     return f"{shown} 元" if lang == "zh" else f"{shown}"
 
 

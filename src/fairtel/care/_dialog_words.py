@@ -325,13 +325,12 @@ def asks_to_cancel(text: str) -> bool:
 _CAP_WORD = r"(?:上限|限额|封顶|额度)"
 _ZH_CAP_CHANGE = re.compile(
     rf"(?:设置|设定|设为|设成|设到|设|改成|改为|改到|改|调整|调到|调成|调高|调低|调|修改|提高|降低|提到|降到|开通|定)"
-    rf"[^，。,.!?！？]{{0,10}}{_CAP_WORD}|{_CAP_WORD}[^，。,.!?！？]{{0,6}}(?:设|改|调|定|提高|降低|为|成|到)\s*\d"
+    rf"[^，。,.!?！？]{{0,10}}{_CAP_WORD}|{_CAP_WORD}[^，。,.!?！？]{{0,6}}(?:设|改|调|定|提高|降低|为|成|到)\s*[-−负¥]?[\d一二两三四五六七八九十]"
 )
 _EN_CAP_CHANGE = re.compile(
     r"\b(?:set|change|raise|lower|increase|decrease|put|make|update|adjust|move)\b[^.!?]{0,40}"
     r"\b(?:cap|limit|spending limit)\b|\b(?:cap|limit)\b[^.!?]{0,20}\bto\s+[¥￥]?\d"
 )
-_CAP_AMOUNT = re.compile(r"(?:\bto\b|为|成|到|改|设|:|：)\s*(?:[¥￥]|\b(?:cny|rmb)\s?)?\s*(\d{1,6}(?:\.\d{1,2})?)(?![\d.])")
 
 
 _ZH_CAP_REMOVE = re.compile(rf"(?:取消|去掉|删除|删掉|关闭|不要|不设|解除)[^，。,.!?！？]{{0,8}}{_CAP_WORD}")
@@ -352,13 +351,51 @@ def wants_cap_removed(text: str) -> bool:
     return bool(_ZH_CAP_REMOVE.search(t) or _EN_CAP_REMOVE.search(t))
 
 
-def cap_amount(text: str) -> Decimal | None:
-    """The amount a cap is to be set to: money named ("200元", "100 yuan"), or a number after "to" / "为"."""
-    found = money_mentioned(text)
-    if found is not None:
-        return found
-    m = _CAP_AMOUNT.search(_norm(text))
-    return None if m is None else Decimal(m.group(1))
+def cap_amount(text: str, *, bare: bool = False) -> Decimal | None:
+    """The amount a cap is to be set to, turned into plain digits: money named ("200元", "１００元", "一百元", "1万元",
+    "1,000 yuan", "¥100.50"), or a number after "to" / "为"; with ``bare``, also a message that is only a number
+    (the answer to "how much?"). Read as said, sign and decimals included, never rounded: whether the cap may be
+    that is the dialog's to say."""
+    t = _norm(text)
+    m = (_CAP_AFTER_SIGN.search(t) or _CAP_BEFORE_UNIT.search(t) or _CAP_AFTER_TO.search(t)
+         or (_CAP_BARE.fullmatch(t) if bare else None))
+    return None if m is None else _cap_value(m)
+
+
+def _cap_value(m: re.Match[str]) -> Decimal | None:
+    if m["zh"]:
+        whole = _zh_integer(m["zh"])
+        if whole is None:
+            return None
+        value = Decimal(whole)
+    else:
+        # digits of any script ("１００" is made ASCII by NFKC, "١٠٠" is not) as ASCII, the thousands commas dropped
+        digits = "".join(str(unicodedata.decimal(c)) if c.isdigit() else c for c in m["num"] + (m["frac"] or ""))
+        value = Decimal(digits.replace(",", ""))
+        if m["mult"]:
+            value *= 10000 if m["mult"] == "万" else 1000
+            if value == value.to_integral_value():
+                value = value.quantize(Decimal(1))  # "1.5万" is 15000, not 15000.0
+    return -value if m["sign"] else value
+
+
+def _zh_integer(text: str) -> int | None:
+    """A whole number in Chinese numerals ("一百", "两千五百", "三百零五", "十万", "一万二千"); None when it is not one."""
+    total = section = 0
+    digit: int | None = None
+    for ch in text:
+        if ch in _ZH_DIGIT:
+            if digit not in (None, 0):
+                return None  # "一二" is not a number
+            digit = _ZH_DIGIT[ch]
+        elif ch in _ZH_UNIT:
+            section += (1 if digit is None else digit) * _ZH_UNIT[ch]
+            digit = None
+        else:  # 万
+            if total:
+                return None
+            total, section, digit = (section + (digit or 0)) * 10000, 0, None
+    return total + section + (digit or 0)
 
 
 # -- loyalty ----------------------------------------------------------------------------------------------
@@ -513,6 +550,21 @@ _MONEY = re.compile(
     rf"(?:[¥￥$€₩]|\b(?:{_CODES})\s?)\s*(\d{{1,7}}(?:\.\d{{1,3}})?)(?![\d.])"
     rf"|(?<![\d.])(\d{{1,7}}(?:\.\d{{1,3}})?)\s*(?:日元|日圆|韩元|韓元|美元|港元|港币|欧元|元|块|塊|円|yuan\b|yen\b|won\b|dinars?\b|rmb\b|(?:{_CODES})\b)"
 )
+
+
+# A cap as people say it: "200元", "¥100.50", "1,000 yuan", "1万元", "一百元", "两千五百块", "set it to 300", "-100元" (read
+# with its sign, so that it is refused rather than set to 100). Any number of digits is read, so that an amount past
+# the limit is refused as such (``Dialog._roaming_cap`` checks it, and the API's rule, on what this returns).
+_ZH_NUMERAL = "零〇一二两三四五六七八九十百千万"
+_CAP_NUMBER = (rf"(?P<sign>[-−]|负)?\s*(?:(?P<num>\d{{1,3}}(?:,\d{{3}})+(?![\d])|\d+)(?P<frac>\.\d+)?\s*(?P<mult>万|千)?"
+               rf"|(?P<zh>[{_ZH_NUMERAL[:-3]}][{_ZH_NUMERAL}]*))")
+_CAP_UNIT = rf"(?:日元|日圆|韩元|韓元|美元|港元|港币|欧元|人民币|元|块|塊|円|yuan\b|yen\b|won\b|dinars?\b|(?:{_CODES})\b)"
+_CAP_AFTER_SIGN = re.compile(rf"(?:[¥$€₩]|\b(?:{_CODES})\s?)\s*{_CAP_NUMBER}")
+_CAP_BEFORE_UNIT = re.compile(rf"(?<![\d.,]){_CAP_NUMBER}\s*{_CAP_UNIT}")
+_CAP_AFTER_TO = re.compile(rf"(?:\bto\b|为|成|到|改|设|:|：)\s*{_CAP_NUMBER}(?![\d.,])")
+_CAP_BARE = re.compile(rf"\s*{_CAP_NUMBER}\s*[.。!！]?\s*")
+_ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
 
 
 def money_mentioned(text: str) -> Decimal | None:

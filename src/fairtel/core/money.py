@@ -33,6 +33,21 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
+ROAMING_CAP_MAX = Decimal(100000)
+"""The highest monthly roaming spending cap, in units of the cap's currency (100000 CNY, JPY or KWD): the one limit
+``PUT /me/roaming-cap``, the assistant and the care store all check."""
+
+AMOUNT_DIGITS = 9
+"""Digits before the point of an amount a person types (a request, a chat): none comes near a thousand million."""
+
+
+def amount_pattern(decimals: int) -> str:
+    """How a typed amount is written, as a regular expression: plain ASCII digits, at most ``AMOUNT_DIGITS`` before
+    the point and 1 to ``decimals`` after it (none when ``decimals`` is 0); no sign, space, exponent or lone point."""
+    fraction = rf"(\.[0-9]{{1,{decimals}}})?" if decimals > 0 else ""
+    return rf"^[0-9]{{1,{AMOUNT_DIGITS}}}{fraction}$"
+
+
 class UnknownCurrencyError(FairtelError):
     code = "currency_unknown"
 

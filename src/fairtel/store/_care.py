@@ -67,7 +67,7 @@ from fairtel.catalog import Catalog
 from fairtel.consent import project_subscriptions, states_at
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
-from fairtel.core.money import Money
+from fairtel.core.money import ROAMING_CAP_MAX, Money
 from fairtel.core.time import Period, parse_rfc3339, utc_now, zone
 from fairtel.store._audit import record_access
 from fairtel.store._consent import consent_event_id, consent_ledger
@@ -98,7 +98,6 @@ if TYPE_CHECKING:
 
 RATED = "rated"
 _PER_UNIT = {"voice": (60, "min"), "sms": (1, "SMS"), "data": (1024 * 1024, "MiB")}  # data priced per MiB (1024² bytes)
-CAP_MAX = Decimal("100000")  # the largest roaming cap, in the currency, as PUT /me/roaming-cap allows
 _URGENT = frozenset({"no_service", "no_signal"})
 _MSISDN = re.compile(r"\d{7,15}")
 
@@ -967,6 +966,11 @@ class StoreCareData:
                           reason=f"asked in chat by {self.pseudonymize(caller)} about {whose}", at=self.clock())
 
     # -- roaming cap ------------------------------------------------------------------------------------
+    def cap_currency(self, msisdn: str) -> str:
+        """The currency a roaming cap is set in (the operator's, whatever the line): the assistant refuses a cap
+        with more decimals than it has before asking to confirm it."""
+        return self.currency
+
     def set_roaming_cap(self, msisdn: str, amount: Decimal | None) -> Money | None:
         """Set the line's monthly roaming spending cap as ``PUT /me/roaming-cap`` does: a new cap row (the history
         is kept), in minor units of the operator's currency, set by ``actor`` at the clock's instant; ``amount``
@@ -979,8 +983,9 @@ class StoreCareData:
             except (ArithmeticError, ValueError) as exc:
                 raise InvalidInputError([Problem("roaming cap", None, "amount", f"not an amount in {self.currency}: {amount}")],
                                         what="roaming cap") from exc
-            if minor < 0 or Money.from_minor(minor, self.currency).amount > CAP_MAX:
-                raise InvalidInputError([Problem("roaming cap", None, "amount", "between 0 and 100000")], what="roaming cap")
+            if minor < 0 or Money.from_minor(minor, self.currency).amount > ROAMING_CAP_MAX:
+                raise InvalidInputError([Problem("roaming cap", None, "amount", f"between 0 and {ROAMING_CAP_MAX}")],
+                                        what="roaming cap")
         at = self.clock()
         t = table_of(RoamingCap)
         with self.engine.begin() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
 
-from fairtel.core.errors import DatabaseUnavailableError
+from fairtel.core.errors import DatabaseUnavailableError, FileSystemError
 
 POOL_RECYCLE_S = 1800  # a server connection is replaced after this long, before a firewall or proxy drops it idle
 LOCK_WAIT_S = 30.0  # how long a statement waits for a lock another transaction holds, by default
@@ -68,9 +68,13 @@ def connect(url: str, *, schema: str | None = None, home: Path | None = None, lo
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", functools.partial(_postgresql_session, lock_wait_ms=wait_ms), insert=True)
 
+    file = sqlite_file(parsed)
+
     def _name_database(context: ExceptionContext) -> BaseException | None:
         if context.sqlalchemy_exception is not None:  # (None for an error that is not the driver's)
             setattr(context.sqlalchemy_exception, _WHERE, where)
+        if file is not None and _read_only(context.original_exception):
+            return read_only_file(file, where, context.original_exception)
         if isinstance(context.sqlalchemy_exception, exc.IntegrityError):
             from fairtel.store._logins import login_name_taken  # (the schema, loaded only for this rare path)
 
@@ -79,6 +83,25 @@ def connect(url: str, *, schema: str | None = None, home: Path | None = None, lo
 
     event.listen(engine, "handle_error", _name_database)
     return engine
+
+
+# SQLite's primary result code SQLITE_READONLY: the file (or the directory its journal goes in) cannot be written,
+# a read-only volume or missing rights, met by the switch to WAL when the database is opened or by the first write
+_READONLY_SQLITE = 8
+
+
+def _read_only(error: BaseException | None) -> bool:
+    return isinstance(error, sqlite3.Error) and (getattr(error, "sqlite_errorcode", 0) & 0xFF) == _READONLY_SQLITE
+
+
+def read_only_file(path: Path, where: str, error: BaseException) -> FileSystemError:
+    """SQLite's "attempt to write a readonly database" on the file ``path`` as the ``file_system_error`` error
+    naming it (and its directory, where SQLite writes its journal and WAL beside it) and what to do."""
+    return FileSystemError(
+        f"{path}: the database file cannot be written ({' '.join(str(error).split())}): the file or its directory "
+        f"{path.parent} is read-only (a volume mounted or remounted read-only after a disk error?) or not writable by "
+        "this user; make both writable, or use another home",
+        details={"path": str(path), "database": where, "operation": "writing the database"})
 
 
 def _lock_wait_ms(seconds: float) -> int:
