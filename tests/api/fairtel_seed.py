@@ -19,10 +19,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy.engine import Engine
@@ -39,6 +40,9 @@ from fairtel.core.time import Period
 from fairtel.store import Complaint, FraudCase, Lake, Survey
 from fairtel.store import Finding as FindingRow
 from fairtel.store._schema import table_of
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 ALICE, BOB, CAROL = "8613800138000", "8613900139000", "8613700137000"
 PASSWORD = "correct-horse-battery"
@@ -203,6 +207,26 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def token(client: TestClient, username: str) -> dict[str, str]:
+    """The headers of ``username`` logged in through the token route (the seed's password)."""
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return auth(r.json()["access_token"])
+
+
+@contextmanager
+def client_for(seeded: Seeded) -> Iterator[TestClient]:
+    """The API over ``seeded`` in a test client, with no rate limit and no user cache (a login disabled or changed
+    is seen at once). For a module fixture: ``with client_for(seeded) as c: yield c``."""
+    from fastapi.testclient import TestClient
+
+    from fairtel.api import ApiOptions, create_app
+
+    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
+    with TestClient(app) as c:
+        yield c
+
+
 def seeded_on(backend: str, home: Path, postgres_url: str | None = None) -> Iterator[Seeded]:
     """``seed(home)`` on SQLite, or on PostgreSQL in a schema of its own (``postgres_url``) dropped afterwards: the
     body of a fixture parametrised over both databases (``yield from seeded_on(request.param, ...)``)."""
@@ -228,6 +252,14 @@ def seeded_on(backend: str, home: Path, postgres_url: str | None = None) -> Iter
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def client_on_sqlite(home: Path) -> Iterator[TestClient]:
+    """``client_for`` a home seeded afresh on SQLite at ``home``, disposed afterwards: the body of a module fixture
+    of tests that read the API alone (``yield from client_on_sqlite(tmp_path_factory.mktemp("home"))``)."""
+    for seeded in seeded_on("sqlite", home):
+        with client_for(seeded) as c:
+            yield c
 
 
 def simbox_case_row(case: str, subject: str, period: str, score: float, opened_at: datetime) -> dict[str, Any]:

@@ -7,27 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fairtel_seed import PASSWORD, Seeded, auth, seeded_on
+from fairtel_seed import client_on_sqlite, token
 from fastapi.testclient import TestClient
 
-from fairtel.api import ApiOptions, create_app
-
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    yield from seeded_on("sqlite", tmp_path_factory.mktemp("home"), None)
-
-
-@pytest.fixture(scope="module")
-def client(seeded: Seeded) -> Iterator[TestClient]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
-    with TestClient(app) as c:
-        yield c
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    yield from client_on_sqlite(tmp_path_factory.mktemp("home"))
 
 
 def test_a_body_without_amount_keeps_the_cap_and_null_removes_it(client: TestClient) -> None:
-    r = client.post("/api/v1/auth/token", data={"username": "alice", "password": PASSWORD})
-    alice = auth(r.json()["access_token"])
+    alice = token(client, "alice")
     assert client.put("/api/v1/me/roaming-cap", json={"amount": "200"}, headers=alice).status_code == 200
     for body in ({}, {"currency": "CNY"}):
         r = client.put("/api/v1/me/roaming-cap", json=body, headers=alice)

@@ -7,22 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, seeded_on
+from fairtel_seed import ALICE, PASSWORD, client_on_sqlite
 from fastapi.testclient import TestClient
 
-from fairtel.api import ApiOptions, create_app
-
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    yield from seeded_on("sqlite", tmp_path_factory.mktemp("home"), None)
-
-
-@pytest.fixture(scope="module")
-def client(seeded: Seeded) -> Iterator[TestClient]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
-    with TestClient(app) as c:
-        yield c
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    yield from client_on_sqlite(tmp_path_factory.mktemp("home"))
 
 
 @pytest.mark.parametrize("typed", ["alice", "ALICE", "Alice", "ａｌｉｃｅ"])

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fairtel_seed import ALICE, PASSWORD, Seeded, auth, seeded_on
+from fairtel_seed import ALICE, PASSWORD, Seeded, client_for, seeded_on, token
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from fairtel.api import ApiOptions, create_app, create_user
+from fairtel.api import create_user
 from fairtel.privacy import Pseudonymizer
 from fairtel.store import AccessAudit
 from fairtel.store._schema import table_of
@@ -30,20 +30,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
 @pytest.fixture(scope="module")
 def client(seeded: Seeded) -> Iterator[TestClient]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
-    with TestClient(app) as c:
+    with client_for(seeded) as c:
         yield c
-
-
-def _token(client: TestClient, name: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return auth(r.json()["access_token"])
 
 
 def test_attempts_in_another_case_are_the_logins_own_in_the_audit(client: TestClient, seeded: Seeded) -> None:
     assert client.post("/api/v1/auth/token", data={"username": "ALICE", "password": "wrong"}).status_code == 401
-    _token(client, "Alice")
+    token(client, "Alice")
     t = table_of(AccessAudit)
     with seeded.engine.connect() as conn:
         rows = conn.execute(select(t.c.actor, t.c.role, t.c.action, t.c.subject_msisdn_pseudonym)
@@ -57,7 +50,7 @@ def test_attempts_in_another_case_are_the_logins_own_in_the_audit(client: TestCl
 def test_an_admin_reaches_a_login_whatever_its_case(client: TestClient, seeded: Seeded) -> None:
     with seeded.engine.begin() as conn:
         create_user(conn, "kim", PASSWORD, "analyst")
-    admin = _token(client, "admin1")
+    admin = token(client, "admin1")
     r = client.post("/api/v1/users/KIM/api-keys", json={"label": "reports"}, headers=admin)
     assert r.status_code in (200, 201), r.text
     r = client.post("/api/v1/users/KIM/disable", headers=admin)

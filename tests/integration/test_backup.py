@@ -11,7 +11,10 @@ import os
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -37,8 +40,9 @@ def _run(home: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     return res.exit_code, json.loads(res.stdout) if res.stdout.strip().startswith("{") else {"output": res.output}
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> tuple[Path, list[Path]]:
+def rated_home(tmp_path: Path, issue: Callable[[App], dict[str, Any]] | None = None) -> tuple[Path, list[Path]]:
+    """A home at ``tmp_path / "home"`` of three lines on basic-39 that has ingested the switch fixtures (returned)
+    and rated their month, 2026-11; ``issue``, given, is run on the same app after the rating and issues 3 bills."""
     home = tmp_path / "home"
     files = fixtures(tmp_path / "in")
     fapp = bootstrap(load_settings(home=home))
@@ -54,15 +58,49 @@ def home(tmp_path: Path) -> tuple[Path, list[Path]]:
     assert code == 0, out
     with bootstrap(load_settings(home=home)) as fapp:
         rate_period(fapp, Period.parse("2026-11"), catalog=load_catalog(default_catalog_path()))
-        out = _issue(fapp)
-    assert out["bills"] == 3, out
+        if issue is not None:
+            out = issue(fapp)
+            assert out["bills"] == 3, out
     return home, files
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> tuple[Path, list[Path]]:
+    return rated_home(tmp_path, _issue)
+
+
+@contextmanager
+def watch_holding(home: Path, seconds: float) -> Iterator[None]:
+    """For the block's time, another thread holds the home's mediation lock as a running watch does (a lock held by
+    the block's own thread would be the command's own, taken again); each wait gives up after ``seconds``."""
+    held, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        with mediation_lock(home, holder="a watch"):
+            held.set()
+            done.wait(seconds)
+
+    holder = threading.Thread(target=watch)
+    holder.start()
+    try:
+        assert held.wait(seconds)
+        yield
+    finally:
+        done.set()
+        holder.join()
 
 
 def _issue(fapp: App) -> dict:  # type: ignore[type-arg]
     """The bill run of 2026-11 (the fixtures' month) issued as at its end: a period is issued once it has ended."""
     return bill_period(fapp, "2026-11", catalog=load_catalog(default_catalog_path()), issue=True,
                        now=Period.parse("2026-11").end)
+
+
+def backed_up(src: Path, dest: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``fairtel backup DEST`` of ``src``, succeeded: its answer and the manifest it wrote in ``dest``."""
+    code, out = _run(src, "backup", str(dest))
+    assert code == 0, out
+    return out, json.loads((dest / "fairtel-backup.json").read_text(encoding="utf-8"))
 
 
 def _bills(home: Path) -> list[tuple[object, ...]]:
@@ -73,9 +111,7 @@ def _bills(home: Path) -> list[tuple[object, ...]]:
 def test_a_backup_is_a_home_that_charges_nothing_twice(home: tuple[Path, list[Path]], tmp_path: Path) -> None:
     src, files = home
     dest = tmp_path / "backups" / "b1"
-    code, out = _run(src, "backup", str(dest))
-    assert code == 0, out
-    manifest = json.loads((dest / "fairtel-backup.json").read_text(encoding="utf-8"))
+    out, manifest = backed_up(src, dest)
     assert manifest["database"] == {"backend": "sqlite", "in_backup": True, "revision": out["database"]["revision"]}
     assert manifest["database"]["revision"] and manifest["sqlite_databases"] >= 2  # fairtel.db and the mediation ledger
     assert not list(dest.rglob("*-wal")) and not list(dest.rglob("*.lock")) and not (dest.parent / "b1.partial").exists()
@@ -84,28 +120,15 @@ def test_a_backup_is_a_home_that_charges_nothing_twice(home: tuple[Path, list[Pa
     with bootstrap(load_settings(home=dest)) as fapp:
         again = _issue(fapp)
     assert again["already_issued"] == 3 and again["bills"] == 0 and _bills(dest) == _bills(src), again
-    code, ingested = _run(dest, "ingest", *map(str, files))
+    _, ingested = _run(dest, "ingest", *map(str, files))
     assert {f["status"] for f in ingested["files"]} == {"already_ingested"}, ingested
     assert lake_rows(dest) == lake_rows(src)
 
 
 def test_refused_while_the_home_is_written_or_into_a_full_directory(home: tuple[Path, list[Path]], tmp_path: Path) -> None:
     src, _ = home
-    held, done = threading.Event(), threading.Event()
-
-    def watch() -> None:  # another holder (a lock held by this very thread is the backup's own, taken again)
-        with mediation_lock(src, holder="a watch"):
-            held.set()
-            done.wait(60)
-
-    holder = threading.Thread(target=watch)
-    holder.start()
-    try:
-        assert held.wait(60)
+    with watch_holding(src, 60):
         code, out = _run(src, "backup", str(tmp_path / "b2"))
-    finally:
-        done.set()
-        holder.join()
     assert code == 2 and out["error"]["code"] == "backup_refused_busy" and "a watch" in out["error"]["message"]
     assert not (tmp_path / "b2").exists() and not (tmp_path / "b2.partial").exists()
     lock = next((src / "lake").glob("*/*.lock"))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_billing_cli import TEXT, A, as_json, invoke, rec
 
 from fairtel.billing import AdjustmentEntry, AdjustmentKind
-from fairtel.bootstrap import bootstrap
+from fairtel.bootstrap import App, bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.cli._rating import rate_period
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
@@ -45,19 +45,40 @@ HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region\n"
 def _home(tmp_path: Path, new_plan: str, calls: list[dict[str, Any]]) -> Path:
     """A: customer c1 on basic-39 (300 domestic minutes) since 2025, handed to customer c9 on ``new_plan`` on
     20 March at noon; ``calls`` of March rated."""
+    home, app, second = _handing_over(tmp_path, "basic-39", new_plan)
+    with app.db.begin() as conn:
+        assert import_subscribers(conn, second).accepted == 1
+    _rated(app, P, calls)
+    app.close()
+    return home
+
+
+def _rated(app: App, period: str, calls: list[dict[str, Any]]) -> None:
+    """``calls`` written to the lake as ``period``'s usage and rated on the shipped catalog."""
+    app.lake.write("usage", period, pa.Table.from_pylist(calls, schema=CLEAN_USAGE_SCHEMA), part="t1")
+    rate_period(app, Period.parse(period), catalog=load_catalog(default_catalog_path()))
+
+
+def _handing_over(tmp_path: Path, plan: str, new_plan: str) -> tuple[Path, App, Path]:
+    """A home whose register has A for customer c1 on ``plan`` since 2025, and the register file (written, not
+    imported) that hands A to customer c9 on ``new_plan`` on 20 March at noon: the home, its open app, that file."""
     home = tmp_path / "home"
     app = bootstrap(load_settings(home=home))
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    first.write_text(HEADER + f"{A},c1,basic-39,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
+    first.write_text(HEADER + f"{A},c1,{plan},2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
     second.write_text(HEADER + f"{A},c9,{new_plan},2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
     with app.db.begin() as conn:
         store_catalog(conn, TEXT)
         assert import_subscribers(conn, first).accepted == 1
-        assert import_subscribers(conn, second).accepted == 1
-    app.lake.write("usage", P, pa.Table.from_pylist(calls, schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
-    app.close()
-    return home
+    return home, app, second
+
+
+def _february_rated(tmp_path: Path) -> tuple[Path, App, Path]:
+    """A on payg, with a 20-minute call on 5 February, February rated, before the hand-over (``_handing_over``)."""
+    home, app, second = _handing_over(tmp_path, "payg", "payg")
+    february = rec("feb", A, duration_s=1200, started_at=datetime(2026, 2, 5, 10, tzinfo=CN).astimezone(UTC))
+    _rated(app, "2026-02", [february])
+    return home, app, second
 
 
 def _call(rid: str, day: int, minutes: int) -> dict[str, Any]:
@@ -116,17 +137,7 @@ def test_a_correction_of_the_earlier_holders_bill_is_not_carried_into_the_new_ho
     """February billed to the earlier holder; the number changes hands on 20 March; a tariff correction of February
     credits the earlier holder's call. Before: the credit was carried into the new holder's March bill (a debit
     would have charged them for a call that was not theirs)."""
-    home = tmp_path / "home"
-    app = bootstrap(load_settings(home=home))
-    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    first.write_text(HEADER + f"{A},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
-    second.write_text(HEADER + f"{A},c9,payg,2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
-    with app.db.begin() as conn:
-        store_catalog(conn, TEXT)
-        assert import_subscribers(conn, first).accepted == 1
-    february = rec("feb", A, duration_s=1200, started_at=datetime(2026, 2, 5, 10, tzinfo=CN).astimezone(UTC))
-    app.lake.write("usage", "2026-02", pa.Table.from_pylist([february], schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse("2026-02"), catalog=load_catalog(default_catalog_path()))
+    home, app, second = _february_rated(tmp_path)
     assert Decimal(as_json(home, "bill", "--period", "2026-02", "--issue")["total"]) == Decimal("3.80")
     with app.db.begin() as conn:
         assert import_subscribers(conn, second).accepted == 1
@@ -134,9 +145,7 @@ def test_a_correction_of_the_earlier_holders_bill_is_not_carried_into_the_new_ho
     rerate = as_json(home, "rerate", "--period", "2026-02")
     assert rerate["adjustments_issued"] == 1 and Decimal(rerate["net"]) == Decimal("-0.80")
 
-    march = [_call("theirs", 25, 3)]
-    app.lake.write("usage", P, pa.Table.from_pylist(march, schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    _rated(app, P, [_call("theirs", 25, 3)])
     app.close()
     run = as_json(home, "bill", "--period", P, "--issue")
     assert run["adjustments_carried"] == 0
@@ -149,17 +158,7 @@ def test_a_correction_of_the_earlier_holders_bill_is_not_carried_into_the_new_ho
 def test_a_credit_of_the_earlier_holders_bill_posted_after_the_hand_over_is_not_the_new_holders(tmp_path: Path) -> None:
     """An agent credits the earlier holder's February bill after the number changed hands: the credit names that
     bill, not a period, and was issued after the activation. Before: the new holder's March bill carried it."""
-    home = tmp_path / "home"
-    app = bootstrap(load_settings(home=home))
-    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    first.write_text(HEADER + f"{A},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh\n", encoding="utf-8")
-    second.write_text(HEADER + f"{A},c9,payg,2026-03-20T12:00:00+08:00,active,en,sh\n", encoding="utf-8")
-    with app.db.begin() as conn:
-        store_catalog(conn, TEXT)
-        assert import_subscribers(conn, first).accepted == 1
-    february = rec("feb", A, duration_s=1200, started_at=datetime(2026, 2, 5, 10, tzinfo=CN).astimezone(UTC))
-    app.lake.write("usage", "2026-02", pa.Table.from_pylist([february], schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse("2026-02"), catalog=load_catalog(default_catalog_path()))
+    home, app, second = _february_rated(tmp_path)
     invoke(home, "bill", "--period", "2026-02", "--issue")
     with app.db.begin() as conn:
         assert import_subscribers(conn, second).accepted == 1
@@ -168,8 +167,7 @@ def test_a_credit_of_the_earlier_holders_bill_posted_after_the_hand_over_is_not_
             adjustment_id="adj_goodwill_feb", kind=AdjustmentKind.CREDIT, msisdn=A, amount_minor=200, currency="CNY",
             reason="care-credit note=goodwill currency=CNY", created_at=datetime(2026, 3, 22, tzinfo=UTC),
             created_by="agent1", bill_id=bill_id)])
-    app.lake.write("usage", P, pa.Table.from_pylist([_call("theirs", 25, 3)], schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    _rated(app, P, [_call("theirs", 25, 3)])
     app.close()
     run = as_json(home, "bill", "--period", P, "--issue")
     assert run["adjustments_carried"] == 0 and Decimal(run["total"]) == Decimal("0.57")
@@ -184,8 +182,7 @@ def test_a_line_first_activated_during_the_period_is_not_said_to_have_changed_ha
     with app.db.begin() as conn:
         store_catalog(conn, TEXT)
         assert import_subscribers(conn, first).accepted == 1
-    app.lake.write("usage", P, pa.Table.from_pylist([_call("theirs", 25, 3)], schema=CLEAN_USAGE_SCHEMA), part="t1")
-    rate_period(app, Period.parse(P), catalog=load_catalog(default_catalog_path()))
+    _rated(app, P, [_call("theirs", 25, 3)])
     app.close()
     run = as_json(home, "bill", "--period", P)
     assert run["bills"] == 1 and not any("earlier holding" in n for n in run["notes"])

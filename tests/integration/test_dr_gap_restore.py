@@ -5,56 +5,32 @@ its manifest (every file, size and SHA-256) before it is restored."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_ingest_cli import fixtures
+from test_backup import _run, backed_up, rated_home
 
 from fairtel.bootstrap import bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.cli import app
 from fairtel.cli._billing import bill_period
-from fairtel.cli._rating import rate_period
 from fairtel.core.settings import load_settings
 from fairtel.core.time import Period
-from fairtel.store import Lake, import_subscribers, store_catalog
+from fairtel.store import Lake
 
 runner = CliRunner()
 P = "2026-11"
 
 
-def _run(home: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    res = runner.invoke(app, ["--home", str(home), *args, "--json"])
-    out = res.stdout.strip()
-    return res.exit_code, json.loads(out) if out.startswith("{") else {"output": res.output}
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> tuple[Path, list[Path]]:
-    home = tmp_path / "home"
-    files = fixtures(tmp_path / "in")
-    fapp = bootstrap(load_settings(home=home))
-    subs = tmp_path / "subscribers.csv"
-    subs.write_text("msisdn,customer_id,plan_id,activated_at,status,language,region\n"
-                    + "".join(f"86138001380{i:02d},c{i},basic-39,2025-01-01T00:00:00+08:00,active,zh,sh\n" for i in range(3)),
-                    encoding="utf-8")
-    with fapp.db.begin() as conn:
-        store_catalog(conn, default_catalog_path().read_text(encoding="utf-8"))
-        assert import_subscribers(conn, subs).accepted == 3
-    fapp.close()
-    code, out = _run(home, "ingest", *map(str, files))
-    assert code == 0, out
-    with bootstrap(load_settings(home=home)) as fapp:
-        rate_period(fapp, Period.parse(P), catalog=load_catalog(default_catalog_path()))
-    return home, files
+    return rated_home(tmp_path)  # the month rated, P, not billed
 
 
 def _resent(files: list[Path], tmp_path: Path) -> Path:
@@ -154,9 +130,7 @@ def test_a_ledger_of_an_earlier_version_lists_its_parts(home: tuple[Path, list[P
 def test_backup_verify_finds_a_partial_or_damaged_copy(home: tuple[Path, list[Path]], tmp_path: Path) -> None:
     src, _ = home
     dest = tmp_path / "backups" / "b1"
-    code, out = _run(src, "backup", str(dest))
-    assert code == 0, out
-    manifest = json.loads((dest / "fairtel-backup.json").read_text(encoding="utf-8"))
+    _, manifest = backed_up(src, dest)
     listed = {e["path"]: e for e in manifest["contents"]}
     assert len(listed) == manifest["files"] and "mediation/state.sqlite" in listed and "fairtel.db" in listed
     assert all(len(e["sha256"]) == 64 and e["bytes"] >= 0 for e in listed.values())

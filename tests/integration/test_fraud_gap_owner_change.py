@@ -10,19 +10,18 @@ labelled the new customer's period as fraud."""
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_billing_cli import TEXT, rec
+from owner_change_seed import CHANGE, CN, KEPT, MOVED, owner_changed, utc
+from test_billing_cli import rec
 
-from fairtel.bootstrap import bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
-from fairtel.core.settings import load_settings
 from fairtel.fraud import (
     CaseQueue,
     CaseStatus,
@@ -32,12 +31,7 @@ from fairtel.fraud import (
     feature_table,
     label_from_cases,
 )
-from fairtel.store import import_subscribers, list_subscribers, store_catalog
 
-CN = timezone(timedelta(hours=8))
-MOVED, KEPT = "8613800000001", "8613800000002"
-HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region,customer_since\n"
-CHANGE = datetime(2026, 3, 10, tzinfo=CN)
 PREMIUM = "8819000001"  # the catalog's intl-premium range
 
 
@@ -49,24 +43,7 @@ def _at(day: int, hour: int = 10) -> datetime:
 def subscribers(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     """Both lines active since 2025; on 10 March 2026 the register moves MOVED to another customer, its activation
     kept. The frame is the register's (msisdn, activated_at, holder_since), read back."""
-    tmp = tmp_path_factory.mktemp("owner-change")
-    app = bootstrap(load_settings(home=tmp / "home"))
-    before, after = tmp / "before.csv", tmp / "after.csv"
-    before.write_text(HEADER + f"{MOVED},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n"
-                               f"{KEPT},c2,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n", encoding="utf-8")
-    after.write_text(HEADER + f"{MOVED},c9,payg,2025-01-01T00:00:00+08:00,active,zh,sh,{CHANGE.isoformat()}\n"
-                              f"{KEPT},c2,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n", encoding="utf-8")
-    with app.db.begin() as conn:
-        store_catalog(conn, TEXT)
-        assert import_subscribers(conn, before, now=_at(1)).accepted == 2
-        assert import_subscribers(conn, after, now=_at(12)).accepted == 2
-    with app.db.connect() as conn:
-        rows = list_subscribers(conn)
-    app.close()
-
-    def utc(at: datetime | None) -> datetime | None:
-        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
-
+    rows = owner_changed(tmp_path_factory.mktemp("owner-change"), first_import=_at(1), second_import=_at(12))
     return pl.DataFrame([(r.msisdn, utc(r.activated_at), utc(r.holder_since)) for r in rows],
                         schema={"msisdn": pl.String, "activated_at": pl.Datetime("us", "UTC"),
                                 "holder_since": pl.Datetime("us", "UTC")}, orient="row")

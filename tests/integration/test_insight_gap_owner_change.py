@@ -9,28 +9,21 @@ and plan advice priced the previous customer's months and usage."""
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_billing_cli import TEXT, rec
+from owner_change_seed import CHANGE, CN, KEPT, MOVED, owner_changed, utc
+from test_billing_cli import rec
 
-from fairtel.bootstrap import bootstrap
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.core.contracts import CLEAN_USAGE_SCHEMA
-from fairtel.core.settings import load_settings
 from fairtel.insight import ChurnWindow, advise, churn_features
 from fairtel.insight._churn_warning import fraud_lines, retention_skips
 from fairtel.insight._features import activity
-from fairtel.store import import_subscribers, list_subscribers, store_catalog
-
-CN = timezone(timedelta(hours=8))
-MOVED, KEPT = "8613800000001", "8613800000002"
-HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region,customer_since\n"
-CHANGE = datetime(2026, 3, 10, tzinfo=CN)
 
 
 def _at(month: int, day: int, hour: int = 10) -> datetime:
@@ -41,24 +34,7 @@ def _at(month: int, day: int, hour: int = 10) -> datetime:
 def subscribers(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     """Both lines active since 2025 for customers c1 and c2; on 10 March 2026 the register moves MOVED to customer
     c9, its activation kept. The frame is the register's, read back with each line's ``holder_since``."""
-    tmp = tmp_path_factory.mktemp("owner-change")
-    app = bootstrap(load_settings(home=tmp / "home"))
-    before, after = tmp / "before.csv", tmp / "after.csv"
-    before.write_text(HEADER + f"{MOVED},c1,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n"
-                               f"{KEPT},c2,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n", encoding="utf-8")
-    after.write_text(HEADER + f"{MOVED},c9,payg,2025-01-01T00:00:00+08:00,active,zh,sh,{CHANGE.isoformat()}\n"
-                              f"{KEPT},c2,payg,2025-01-01T00:00:00+08:00,active,zh,sh,\n", encoding="utf-8")
-    with app.db.begin() as conn:
-        store_catalog(conn, TEXT)
-        assert import_subscribers(conn, before, now=_at(1, 1)).accepted == 2
-        assert import_subscribers(conn, after, now=_at(3, 12)).accepted == 2
-    with app.db.connect() as conn:
-        rows = list_subscribers(conn)
-    app.close()
-
-    def utc(at: datetime | None) -> datetime | None:
-        return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
-
+    rows = owner_changed(tmp_path_factory.mktemp("owner-change"), first_import=_at(1, 1), second_import=_at(3, 12))
     frame = pl.DataFrame(
         [(r.msisdn, r.plan_id, utc(r.activated_at), utc(r.holder_since), r.language, r.region, r.status) for r in rows],
         schema={"msisdn": pl.String, "plan_id": pl.String, "activated_at": pl.Datetime("us", "UTC"),

@@ -5,52 +5,41 @@ runs (and verifies) on a restored home and on one whose key is refused."""
 
 from __future__ import annotations
 
-import json
-import os
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_backup import watch_holding
+from test_privacy_gap_secret_key_fingerprint import (  # _clean: the autouse fixture, no FAIRTEL_ variable in a test
+    KEY,
+    LINE,
+    _clean,  # noqa: F401
+    _cli,
+    _made,
+    _refused,
+    runner,
+)
+from test_privacy_gap_secret_key_fingerprint import KEY_FINGERPRINT_FILE as FINGERPRINT
 
 from fairtel.bootstrap import bootstrap
 from fairtel.cli import app
-from fairtel.core.errors import FairtelError
 from fairtel.core.settings import SECRET_FILE, load_settings
 from fairtel.privacy import Pseudonymizer, key_fingerprint
 
-runner = CliRunner()
-LINE = "8613800138000"
-KEY = "the-vault-key-0123456789abcdef"
 OTHER = "another-vault-key-0123456789abcdef"
-FINGERPRINT = "secret.key.fingerprint"
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("FAIRTEL_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no fairtel.toml of the working directory
-
-
-def _made(home: Path) -> str:
-    """A home that has run a command keying pseudonyms: its key made, its database there; returns the key."""
-    with bootstrap(load_settings(home=home)) as fapp, fapp.db.begin():
-        return fapp.settings.secret_key.get_secret_value()
-
-
-def _refused(home: Path) -> FairtelError:
-    with pytest.raises(FairtelError) as caught:
-        _made(home)
-    assert caught.value.code == "secret_key_mismatch", caught.value
-    return caught.value
-
-
-def _cli(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    res = runner.invoke(app, [*args, "--json"])
-    out = res.stdout.strip()
-    return res.exit_code, json.loads(out) if out.startswith("{") else {"output": res.output}
+def _backed_up_on_the_env_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The backup (``tmp_path / "bk"``) of a home that ran on ``FAIRTEL_SECRET_KEY``, the variable unset since."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("FAIRTEL_SECRET_KEY", KEY)
+    _made(home)
+    assert _cli("backup", str(tmp_path / "bk"), "--home", str(home))[0] == 0
+    monkeypatch.delenv("FAIRTEL_SECRET_KEY")
+    return tmp_path / "bk"
 
 
 def _recorded(home: Path) -> str | None:
@@ -151,12 +140,7 @@ def test_adopt_key_puts_the_fingerprint_back_when_the_audit_row_fails(tmp_path: 
 
 def test_a_home_that_ran_on_the_env_key_restored_without_it_is_told_to_set_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("FAIRTEL_SECRET_KEY", KEY)
-    _made(home)
-    assert _cli("backup", str(tmp_path / "bk"), "--home", str(home))[0] == 0
-    monkeypatch.delenv("FAIRTEL_SECRET_KEY")
-    message = _refused(tmp_path / "bk").message  # restored in place (the backup is itself a home)
+    message = _refused(_backed_up_on_the_env_key(tmp_path, monkeypatch)).message  # restored in place (the backup is itself a home)
     assert "set the FAIRTEL_SECRET_KEY it ran with" in message, message
     assert "Restore the home's secret.key" not in message
     assert not (tmp_path / "bk" / SECRET_FILE).exists()
@@ -196,11 +180,7 @@ def test_backup_runs_on_a_home_whose_key_is_refused(tmp_path: Path, monkeypatch:
 
 def test_backup_verify_without_a_key_says_the_key_was_not_checked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("FAIRTEL_SECRET_KEY", KEY)
-    _made(home)
-    assert _cli("backup", str(tmp_path / "bk"), "--home", str(home))[0] == 0
-    monkeypatch.delenv("FAIRTEL_SECRET_KEY")
+    _backed_up_on_the_env_key(tmp_path, monkeypatch)
     res = runner.invoke(app, ["backup", "--verify", str(tmp_path / "bk")])
     assert res.exit_code == 0, res.output
     assert "key not checked: set FAIRTEL_SECRET_KEY to check it" in res.output
@@ -219,29 +199,12 @@ def test_adopt_key_refuses_a_directory_that_is_not_a_home(tmp_path: Path) -> Non
 
 
 def test_adopt_key_is_refused_while_a_watch_holds_the_home(tmp_path: Path) -> None:
-    import threading
-
-    from fairtel.mediation import mediation_lock
-
     home = tmp_path / "home"
     _made(home)
     (home / SECRET_FILE).unlink()
     before = _recorded(home)
-    held, done = threading.Event(), threading.Event()
-
-    def watch() -> None:  # another holder of the home's mediation lock, as a running watch is
-        with mediation_lock(home, holder="a watch"):
-            held.set()
-            done.wait(30)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    try:
-        assert held.wait(30)
+    with watch_holding(home, 30):
         code, out = _cli("privacy", "adopt-key", "--home", str(home))
-    finally:
-        done.set()
-        thread.join()
     assert code != 0 and out["error"]["code"] == "mediation_locked", out
     assert _recorded(home) == before and not (home / SECRET_FILE).exists()
     code, out = _cli("privacy", "adopt-key", "--home", str(home))
