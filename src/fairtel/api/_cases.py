@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import OWN_DATA, Access, in_holding
-from fairtel.api._money import AMOUNT_DIGITS, WIDEST_MINOR, amount_pattern, amount_problem, parse_amount
+from fairtel.api._money import WIDEST_MINOR, amount_problem, parse_amount
 from fairtel.api._paging import Page, fetch_page, money_text
 from fairtel.assurance import (
     CHARGE_KINDS,
@@ -65,7 +65,7 @@ from fairtel.core.errors import (
     Problem,
 )
 from fairtel.core.ids import stable_id
-from fairtel.core.money import Money
+from fairtel.core.money import AMOUNT_DIGITS, Money, amount_pattern
 from fairtel.core.reasons import refund_reason_in
 from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
 from fairtel.fraud import FraudCase as Case

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pyarrow.compute as pc
@@ -27,7 +26,7 @@ from fairtel.catalog import Catalog, parse_catalog
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
-from fairtel.core.money import Money
+from fairtel.core.money import ROAMING_CAP_MAX, Money
 from fairtel.core.time import Period
 from fairtel.privacy import KeyedOrder, Permission, Role
 from fairtel.privacy._roles import View
@@ -724,8 +723,8 @@ def roaming_cap(acc: Access, msisdn: str) -> RoamingCapOut:
 
 
 # the highest cap, in units of the cap's currency (100000 CNY, 100000 JPY, 100000 KWD): checked on the amount, not
-# on minor units, whose count per unit differs by currency
-CAP_MAX = Decimal(100000)
+# on minor units, whose count per unit differs by currency; one limit for the API, the console and the assistant
+CAP_MAX = ROAMING_CAP_MAX
 
 
 def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str, *,
@@ -746,7 +745,7 @@ def set_roaming_cap(acc: Access, msisdn: str, amount: str | None, currency: str,
         money = Money(parse_amount(amount, currency, what="roaming cap"), currency)
         minor = money.to_minor()
         if money.amount < 0 or money.amount > CAP_MAX:
-            raise InvalidInputError([Problem("request", None, "amount", "between 0 and 100000")], what="roaming cap")
+            raise InvalidInputError([Problem("request", None, "amount", f"between 0 and {CAP_MAX}")], what="roaming cap")
         sub = table_of(Subscriber)
         if acc.conn.scalar(select(sub.c.status).where(sub.c.msisdn == msisdn)) == SubscriberStatus.CLOSED.value:
             # a closed line roams no more; a cap set on it would stand for whoever the number is given to next

@@ -10,18 +10,11 @@ import re
 from decimal import Decimal
 
 from fairtel.core.errors import InvalidInputError, Problem
-from fairtel.core.money import MINOR_UNITS, minor_units
+from fairtel.core.money import AMOUNT_DIGITS, MINOR_UNITS, amount_pattern, minor_units
 
-AMOUNT_DIGITS = 9
-"""Digits before the point: no amount a request carries comes near a thousand million."""
 WIDEST_MINOR = max(MINOR_UNITS.values())
 """Digits after the point in the currency that has most (KWD's 3): an amount whose currency is not known yet."""
-
-
-def amount_pattern(decimals: int) -> str:
-    """The rule as a regular expression (served in the API's schema too), ``decimals`` digits after the point."""
-    fraction = rf"(\.[0-9]{{1,{decimals}}})?" if decimals > 0 else ""
-    return rf"^[0-9]{{1,{AMOUNT_DIGITS}}}{fraction}$"
+# the rule itself (``AMOUNT_DIGITS``, ``amount_pattern``) is core's: the assistant reads a cap said in chat by it too
 
 
 def amount_problem(value: object, currency: str | None) -> str | None:
