@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fairtel_seed import ALICE, BILL_A, PASSWORD, PERIOD, Seeded, auth, seeded_on
+from fairtel_seed import ALICE, BILL_A, PASSWORD, PERIOD, Seeded, auth, client_for, seeded_on
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from fairtel.api import ApiOptions, create_app, create_user
+from fairtel.api import create_user
 from fairtel.core.time import utc_now
 from fairtel.store import Subscriber
 from fairtel.store._roaming_caps import caps_in_force
@@ -37,8 +37,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def client(seeded: Seeded) -> Iterator[TestClient]:
     # the account is read on every request (no cache), so a change of the register counts at once
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
-    with TestClient(app) as c:
+    with client_for(seeded) as c:
         yield c
 
 

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-from fairtel_seed import ALICE, BILL_A, PASSWORD, PERIOD, SUBSCRIBERS, Seeded, auth, seeded_on
+from fairtel_seed import ALICE, BILL_A, PASSWORD, PERIOD, SUBSCRIBERS, Seeded, client_for, seeded_on, token
 
-from fairtel.api import ApiOptions, create_app, create_user
+from fairtel.api import create_user
 from fairtel.api._users import set_disabled
 from fairtel.cli._billing import bill_period
 from fairtel.cli._home import home_catalog
@@ -47,15 +47,8 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def client(seeded: Seeded) -> Iterator[TestClient]:
-    app = create_app(seeded.settings, options=ApiOptions(rate_per_second=0, user_cache_s=0), app=seeded.app)
-    with TestClient(app) as c:
+    with client_for(seeded) as c:
         yield c
-
-
-def _token(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return auth(r.json()["access_token"])
 
 
 def _holder_since(engine: Engine, msisdn: str) -> datetime | None:
@@ -69,7 +62,7 @@ def _holder_since(engine: Engine, msisdn: str) -> datetime | None:
 def moved(seeded: Seeded, client: TestClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Alice (customer cust-a) sets a roaming cap; she has the seed's October bill and usage. Then the register
     moves her line to customer cust-new, its activation kept, and an administrator issues the new customer a login."""
-    old = _token(client, "alice")
+    old = token(client, "alice")
     assert client.put("/api/v1/me/roaming-cap", json={"amount": "50.00"}, headers=old).status_code == 200
     register = tmp_path_factory.mktemp("register") / "subscribers.csv"
     register.write_text(SUBSCRIBERS.replace(f"{ALICE},cust-a,", f"{ALICE},cust-new,"), encoding="utf-8")
@@ -79,7 +72,7 @@ def moved(seeded: Seeded, client: TestClient, tmp_path_factory: pytest.TempPathF
     after = utc_now()
     with seeded.engine.begin() as conn:
         create_user(conn, NEW, PASSWORD, "subscriber", msisdn=ALICE)
-    return {"report": report.to_dict(), "before": before, "after": after, "new": _token(client, NEW)}
+    return {"report": report.to_dict(), "before": before, "after": after, "new": token(client, NEW)}
 
 
 def test_the_import_dates_the_owner_change(seeded: Seeded, moved: dict[str, Any]) -> None:
@@ -119,7 +112,7 @@ def test_the_new_customer_reads_nothing_of_before_the_change(seeded: Seeded, cli
     assert port.holding_since(ALICE) == since
 
     # staff still read the line's whole record
-    agent = _token(client, "agent1")
+    agent = token(client, "agent1")
     r = client.post("/api/v1/complaints/cmp-1/take", headers=agent)
     assert r.status_code in (200, 201), r.text
     bills = client.get(f"/api/v1/subscribers/{ALICE}/bills", headers=agent).json()["items"]
@@ -128,7 +121,7 @@ def test_the_new_customer_reads_nothing_of_before_the_change(seeded: Seeded, cli
 
 def test_a_credit_on_the_previous_customer_s_bill_is_not_carried(seeded: Seeded, client: TestClient,
                                                                   moved: dict[str, Any]) -> None:
-    agent = _token(client, "agent1")
+    agent = token(client, "agent1")
     r = client.post("/api/v1/complaints/cmp-1/take", headers=agent)
     assert r.status_code in (200, 201, 409), r.text
     r = client.post(f"/api/v1/bills/{BILL_A}/credits", json={"amount": "50.00", "reason": "roaming goodwill"},
@@ -158,7 +151,7 @@ def test_a_login_made_before_the_change_is_the_previous_customer_s(seeded: Seede
         with seeded.engine.begin() as conn:
             set_disabled(conn, "alice", True)
             set_disabled(conn, NEW, False)
-    assert client.get("/api/v1/me", headers=_token(client, NEW)).status_code == 200
+    assert client.get("/api/v1/me", headers=token(client, NEW)).status_code == 200
 
 
 # -- the register alone ------------------------------------------------------------------------------------------
