@@ -170,8 +170,17 @@ def write_part(frame: pl.DataFrame, path: Path, *, atomic: bool = False, keep_em
     path.parent.mkdir(parents=True, exist_ok=True)
     target = path.with_name(f".{path.name}.tmp") if atomic else path
     with target.open("wb") as fh:
-        # zstd level 1: about as small as the default level here, and the cheapest encoder setting
-        frame.write_parquet(fh, compression="zstd", compression_level=1)
+        coded = [c for c, t in frame.schema.items() if isinstance(t, pl.Enum)]
+        if coded:
+            # enum columns (``rate(coded=True)``) go in as dictionary pages made from their codes, and are stored
+            # as the strings they stand for (no Arrow schema kept: readers see plain string columns, as ever);
+            # the writer would otherwise hash every value again. No statistics for them (a few values each)
+            table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+            pq.write_table(table, fh, compression="zstd", compression_level=1, use_dictionary=coded,
+                           store_schema=False, write_statistics=[c for c in frame.columns if c not in coded])
+        else:
+            # zstd level 1: about as small as the default level here, and the cheapest encoder setting
+            frame.write_parquet(fh, compression="zstd", compression_level=1)
         fh.flush()
         os.fsync(fh.fileno())
     if atomic:
@@ -187,7 +196,7 @@ def rate_bucket(bucket: int, source: Source, job: RatingJob | None = None) -> pl
     if usage.height == 0:
         return rating_summary(*(pl.DataFrame(schema=s) for s in _EMPTY))
     rated, unrated = rate_group(usage, catalog=job.catalog, period=job.period, gate=job.gate,
-                                subscribers=job.subscribers[bucket])
+                                subscribers=job.subscribers[bucket], coded=True)
     del usage
     write_part(rated, job.rated_dir / f"part-{bucket:05d}.parquet")
     write_part(unrated, job.unrated_dir / f"part-{bucket:05d}.parquet")

@@ -66,14 +66,15 @@ def empty_usage(columns: Sequence[str] = tuple(CLEAN_USAGE_SCHEMA.names)) -> pl.
 # ------------------------------------------------------------------------------------------------- rating
 def rate_group(
     usage: pl.DataFrame, *, catalog: Catalog, period: Period | str, gate: VasGate | None,
-    subscribers: pl.DataFrame | None = None,
+    subscribers: pl.DataFrame | None = None, coded: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rated, unrated) of one group of whole subscribers. Without ``subscribers``, the group's rows carry
-    the subscriber's ``plan_id`` (null when unknown)."""
+    the subscriber's ``plan_id`` (null when unknown). ``coded``: the catalog's names in the rated lines as enums
+    (``rate``), for ``write_part``."""
     if subscribers is None:
         subscribers = usage.select("msisdn", "plan_id").filter(pl.col("plan_id").is_not_null()).unique("msisdn")
         usage = usage.drop("plan_id")
-    result = rate(usage, catalog, subscribers, period=period, gate=gate, closing_state=False)
+    result = rate(usage, catalog, subscribers, period=period, gate=gate, closing_state=False, coded=coded)
     return result.rated, result.unrated
 
 
