@@ -5,7 +5,9 @@
 
 1. a base month from the synthetic operator (``fairtel.synth``, ``--base-subscribers``), ingested by
    mediation into a lake; it is tiled (every copy gets its own numbers, record ids and devices) up to each
-   ``--records`` size, written as lake parts of clean usage, as mediation would;
+   ``--records`` size, written as lake parts of clean usage, as mediation would; the register gives one line in
+   ``OWNER_CHANGE_EVERY`` an owner change (过户: ``holder_since``) during the month, so the feature pass bounds
+   those lines' records, ages and devices to the new customer's holding as production does;
 2. for each size, ``LocalEngine`` and ``SparkEngine`` (``--master``, default local[N] with N = the machine's
    cores) rate the period (and, with ``--features``, compute the fraud features), each in its own child
    process so memory and JVM state never carry over; every run writes the lake datasets it would in
@@ -28,7 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ import pyarrow.parquet as pq
 PERIOD = "2025-03"
 DAILY_RECORDS = 33_000_000_000
 WINDOW_S = 15 * 60
+OWNER_CHANGE_EVERY = 20  # one line in 20 moves to another customer during the month, its activation kept
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -58,11 +61,25 @@ def base_month(work: Path, subscribers: int, seed: int) -> Path:
     return base
 
 
+def with_owner_changes(subs: pl.DataFrame) -> pl.DataFrame:
+    """``subs`` with ``holder_since`` (UTC): every ``OWNER_CHANGE_EVERY``-th line moved to another customer at local
+    midnight (UTC+8) of one of the days 2 to 29 of the month, spread over them, when the line was activated before that
+    (the others, and a line activated later, none)."""
+    activated = pl.col("activated_at").cast(pl.String).str.to_datetime(time_zone="UTC", time_unit="us")
+    day = pl.int_range(pl.len()) // OWNER_CHANGE_EVERY % 28
+    change = pl.lit(datetime(2025, 2, 28, 16, tzinfo=UTC)).dt.cast_time_unit("us") + pl.duration(days=day + 1)
+    moved = (pl.int_range(pl.len()) % OWNER_CHANGE_EVERY == OWNER_CHANGE_EVERY - 1) & (activated < change)
+    return subs.with_columns(pl.when(moved).then(change).otherwise(None).alias("holder_since"))
+
+
 def tiled(work: Path, base: Path, records: int) -> Path:
     """A home whose usage lake holds ``records`` records: copies of the base month for new subscribers."""
     home = work / f"lake-{records}"
     usage_dir = home / "lake" / "usage" / f"period={PERIOD}"
     if (home / "done").exists():
+        kept = pl.read_parquet(home / "subscribers.parquet")
+        if "holder_since" not in kept.columns:  # a lake tiled before the register had owner changes
+            with_owner_changes(kept).write_parquet(home / "subscribers.parquet")
         return home
     shutil.rmtree(home, ignore_errors=True)
     usage_dir.mkdir(parents=True)
@@ -87,7 +104,7 @@ def tiled(work: Path, base: Path, records: int) -> Path:
         all_subs.append(subs.join(ids, on="msisdn").with_columns(pl.col("_new").alias("msisdn")).drop("_i", "_new"))
         written += chunk.height
         copy += 1
-    pl.concat(all_subs).write_parquet(home / "subscribers.parquet")
+    with_owner_changes(pl.concat(all_subs)).write_parquet(home / "subscribers.parquet")
     shutil.copy(base / "op" / "catalog.toml", home / "catalog.toml")
     shutil.copy(base / "op" / "consent" / "events.jsonl", home / "consent.jsonl")
     (home / "done").touch()
@@ -120,8 +137,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         summary = engine.rate_period(settings, PERIOD, catalog=catalog, subscribers=subs.select("msisdn", "plan_id"),
                                      gate=gate).to_dict()
     else:
-        summary = engine.features(settings, PERIOD, catalog=catalog, subscribers=subs.select("msisdn", "activated_at"),
-                                  ).to_dict()
+        summary = engine.features(settings, PERIOD, catalog=catalog,
+                                  subscribers=subs.select("msisdn", "activated_at", "holder_since")).to_dict()
     seconds = time.perf_counter() - t1
     jvm_mb, workers_mb = tree_peaks()  # before the session stops: the JVM and its Python workers are still there
     engine.close()

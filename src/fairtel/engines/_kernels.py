@@ -122,9 +122,10 @@ def feature_group(
     usage: pl.DataFrame, *, catalog: Catalog, config: FeatureConfig, subscribers: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(lines, callbacks) of one group of whole subscribers. ``sims_per_imei`` in ``lines`` counts only this
-    group's lines; ``merge_sims`` replaces it with the value over every line. ``subscribers`` (msisdn,
-    activated_at, holder_since?): without them, the rows may carry the subscriber's ``activated_at`` and
-    ``holder_since``. The kernel counts a line's records, and its age, from the later of the two."""
+    group's lines; ``merge_sims`` replaces it with the value over every line (``sims_group``, per group of devices).
+    ``subscribers`` (msisdn, activated_at, holder_since?): without them, the rows may carry the subscriber's
+    ``activated_at`` and ``holder_since``. The kernel counts a line's records, and its age, from the later of the
+    two."""
     from fairtel.fraud import compute_features
 
     subs = subscribers if subscribers is not None else _subscribers_of(usage)
@@ -139,23 +140,19 @@ def caller_group(incoming: pl.DataFrame, *, catalog: Catalog, config: FeatureCon
     return normalise(compute_features(incoming, catalog=catalog, config=config).callers)
 
 
-def device_pairs(usage: pl.DataFrame) -> pl.DataFrame:
-    """The distinct (imei, msisdn) pairs, shaped as usage so the feature kernel reads them."""
-    return usage.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique()
-
-
 def sims_group(pairs: pl.DataFrame, *, catalog: Catalog, config: FeatureConfig) -> pl.DataFrame:
-    """(msisdn, sims_per_imei) over one group of devices: exact for these devices."""
-    from fairtel.fraud import USAGE_COLUMNS as FEATURE_USAGE_COLUMNS
-    from fairtel.fraud import compute_features
+    """(msisdn, sims_per_imei) over one group of whole devices: exact for these devices. ``pairs``: imei, msisdn,
+    last_at (each device and line seen together, and when the line was last seen in it), with the subscriber's ``activated_at`` and ``holder_since`` on each row when they are
+    known (a number the register lists twice on two rows): each line then counts only the devices of its current
+    holding, and in them the lines seen since it began (``device_sims``). ``catalog`` and ``config`` are those of the
+    other feature groups; the count reads neither."""
+    from fairtel.fraud import device_sims
 
-    usage = empty_usage(FEATURE_USAGE_COLUMNS).drop("imei", "msisdn")
-    filler = [pl.lit(None, dtype=t).alias(c) for c, t in usage.schema.items()]
-    rows = pairs.select("imei", "msisdn").with_columns(filler)
-    rows = rows.with_columns(pl.lit("pairs").alias("kind"), pl.lit(Period.parse("2000-01").start).dt.convert_time_zone("UTC")
-                             .dt.cast_time_unit("us").alias("started_at"))
-    lines = compute_features(rows, catalog=catalog, config=config).lines
-    return normalise(lines.select("msisdn", SIMS))
+    holding = [c for c in HOLDING if c in pairs.columns]
+    subs = (pairs.select("msisdn", *holding).filter(pl.col("activated_at").is_not_null())
+            if "activated_at" in holding else None)
+    found = device_sims(pairs.select("imei", "msisdn", "last_at").unique(["imei", "msisdn"]), subscribers=subs)
+    return normalise(found.select("msisdn", SIMS))
 
 
 def merge_sims(lines: pl.DataFrame, sims: pl.DataFrame) -> pl.DataFrame:

@@ -68,7 +68,6 @@ from fairtel.engines._kernels import (
     Schema,
     add_summary,
     caller_group,
-    device_pairs,
     feature_group,
     feature_schemas,
     rate_group,
@@ -513,14 +512,13 @@ class SparkEngine:
 
         # per line and its callbacks: groups of whole subscribers
         grouped = self._grouped(usage, "msisdn", groups).groupBy(GROUP)
-        if subscribers is None:
+        subs = None if subscribers is None else spark.createDataFrame(_activation(subscribers).to_arrow())
+        if subs is None:
             def lines_one(usage_t: pa.Table) -> pa.Table:
                 return _to_arrow(tag(feature_group(_frame(usage_t), catalog=catalog, config=cfg), outputs), target)
 
             tagged = grouped.applyInArrow(lines_one, struct)
         else:
-            subs = spark.createDataFrame(_activation(subscribers).to_arrow())
-
             def lines_subs(usage_t: pa.Table, subs_t: pa.Table) -> pa.Table:
                 found = feature_group(_frame(usage_t), catalog=catalog, config=cfg, subscribers=_frame(subs_t))
                 return _to_arrow(tag(found, outputs), target)
@@ -528,12 +526,17 @@ class SparkEngine:
             tagged = grouped.cogroup(self._grouped(subs, "msisdn", groups).groupBy(GROUP)).applyInArrow(lines_subs, struct)
         tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)
 
-        # SIMs per device: groups of devices, then the largest count per line
-        pairs = usage.filter(F.col("imei").isNotNull()).select("imei", "msisdn").distinct()
+        # SIMs per device: groups of whole devices, each line with when it was last seen in the device and, with the
+        # subscribers, its holding (a line counts the devices of its current holding, and in them the lines seen
+        # since it began: the kernel's ``sims_group``), then the largest count per line
+        pairs = (usage.filter(F.col("imei").isNotNull()).groupBy("imei", "msisdn")
+                 .agg(F.max("started_at").alias("last_at")))
+        if subs is not None:
+            pairs = pairs.join(subs, on="msisdn", how="left")
         sims_struct = spark_schema({"msisdn": pl.String(), SIMS: pl.Int64()})
         sims_target = _arrow_target(spark, sims_struct)
         sims = self._grouped(pairs, "imei", groups).groupBy(GROUP).applyInArrow(
-            _kernel(lambda t: sims_group(device_pairs(_frame(t)), catalog=catalog, config=cfg), sims_target), sims_struct
+            _kernel(lambda t: sims_group(_frame(t), catalog=catalog, config=cfg), sims_target), sims_struct
         ).groupBy("msisdn").agg(F.max(SIMS).alias(SIMS))
         lines = self._untag(tagged, 0, outputs[0])
         lines = lines.drop(SIMS).join(sims, on="msisdn", how="left").fillna(0, subset=[SIMS]).select(list(outputs[0]))

@@ -43,6 +43,7 @@ from fairtel.fraud._features import (
     FraudFeatures,
     compute_features,
     cross_features,
+    device_sims,
     holding_starts,
     premium_calls,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "detect_scam",
     "detect_simbox",
     "detect_wangiri",
+    "device_sims",
     "feature_table",
     "holding_starts",
     "label_from_cases",

@@ -48,6 +48,13 @@ class Condition:
     # more decimals than it has ("(≤ 48 hours)", not "(≤ 48.0)").
     unit_en: str = ""
     unit_zh: str = ""
+    # Said instead of ``en``/``zh`` when the row's ``since_column`` holds an instant (a line's age counted from an
+    # owner change, not its activation): ``{d}`` is its local date. The condition and threshold are the same; the
+    # reason's code is ``since_code``, so that an analyst tells a new holder from a new line.
+    since_column: str | None = None
+    since_code: str = ""
+    since_en: str = ""
+    since_zh: str = ""
 
     def expr(self) -> pl.Expr:
         c = pl.col(self.column)
@@ -56,19 +63,23 @@ class Condition:
             held = held & (c >= self.floor)
         return held.fill_null(False)
 
-    def reason(self, value: Any) -> Reason:
+    def reason(self, value: Any, *, since: str | None = None) -> Reason:
+        """``since``: the local date the row's ``since_column`` gives (None: it gives none), said in the words of
+        ``since_en``/``since_zh`` when the condition has them."""
         v = float(value)
         fmt = _exact_format(self.fmt, self.threshold)
         shown, limit = fmt.format(v), fmt.format(self.threshold)
         sign = "≥" if self.op == ">=" else "≤"
-        en, zh = self.en.format(v=shown), self.zh.format(v=shown)
+        moved = since is not None and bool(self.since_en)
+        en = self.since_en.format(v=shown, d=since) if moved else self.en.format(v=shown)
+        zh = self.since_zh.format(v=shown, d=since) if moved else self.zh.format(v=shown)
         limit_en = limit_zh = limit
         if self.unit_en or self.unit_zh:
             bare = _exact_format("{:.0f}", self.threshold).format(self.threshold)
             limit_en = f"{bare} {self.unit_en}".rstrip()
             limit_zh = f"{bare} {self.unit_zh}".rstrip()
         return Reason(
-            code=self.code,
+            code=self.since_code if moved and self.since_code else self.code,
             value=round(v, 4),
             threshold=self.threshold,
             en=f"{en} ({sign} {limit_en})" if self.show_threshold else en,
@@ -286,6 +297,12 @@ def _wangiri(t: WangiriThresholds, premium_zone: str, one_ring_max_s: int,
     return required, signals
 
 
+# A line's age counts from its current holding: from an owner change (过户: the features' ``holder_since``) when
+# later than the activation. The new-line signal holds the same (premium traffic soon after a line changed hands is
+# a known pattern), and its reason says "new holder since <date>" so that a transfer is not read as a new line.
+_NEW_HOLDER: dict[str, Any] = {"since_column": "holder_since", "since_code": "new_holder"}
+
+
 def _irsf(t: IrsfThresholds, premium_zone: str = "intl-premium",
           zone_name: Mapping[str, str] | None = None) -> tuple[list[Condition], list[Condition]]:
     # the zone as the catalog names it (its id when the catalog is not given), as the Wangiri reason names it
@@ -300,7 +317,9 @@ def _irsf(t: IrsfThresholds, premium_zone: str = "intl-premium",
     signals = [
         Condition("new_line", "premium_line_age_days", "<=", t.max_new_line_days,
                   "premium calls began {v} days after the line was activated", "开户 {v} 天后即开始拨打高资费号段",
-                  weight=1.5, fmt="{:.1f}", unit_en="days", unit_zh="天"),
+                  weight=1.5, fmt="{:.1f}", unit_en="days", unit_zh="天", **_NEW_HOLDER,
+                  since_en="premium calls began {v} days after the line changed hands (new holder since {d})",
+                  since_zh="过户（新机主自 {d} 起）{v} 天后即开始拨打高资费号段"),
         Condition("roaming", "premium_roaming_calls", ">=", t.min_roaming_calls,
                   "{v} of them made while roaming", "其中 {v} 次在漫游时拨打", weight=1.5),
         Condition("night", "premium_night_share", ">=", t.min_night_share,
@@ -336,7 +355,8 @@ def _scam(t: ScamThresholds, brief_call_s: int) -> tuple[list[Condition], list[C
                   "used {v} different devices (IMEIs)", "使用了 {v} 部不同终端 (IMEI)"),
         Condition("new_line", "line_age_days", "<=", t.max_new_line_days,
                   "line activated {v} days before this activity", "开户仅 {v} 天", fmt="{:.1f}", unit_en="days",
-                  unit_zh="天"),
+                  unit_zh="天", **_NEW_HOLDER, since_en="new holder since {d}, {v} days before this activity",
+                  since_zh="过户（新机主自 {d} 起）仅 {v} 天"),
     ]
     return required, signals
 
@@ -355,8 +375,14 @@ def _evaluate(frame: pl.DataFrame, required: list[Condition], signals: list[Cond
     )
 
 
-def _reasons(row: Mapping[str, Any], conds: list[Condition]) -> tuple[Reason, ...]:
-    return tuple(c.reason(row[c.column]) for i, c in enumerate(conds) if row[f"_c{i}"])
+def _reasons(row: Mapping[str, Any], conds: list[Condition], tz: str = DEMO_TIMEZONE) -> tuple[Reason, ...]:
+    """The reasons of the conditions that held on ``row``; an instant a condition's words name (its
+    ``since_column``) is said as a local date of ``tz``."""
+    def since(c: Condition) -> str | None:
+        at = row.get(c.since_column) if c.since_column else None
+        return at.astimezone(zone(tz)).date().isoformat() if isinstance(at, datetime) else None
+
+    return tuple(c.reason(row[c.column], since=since(c)) for i, c in enumerate(conds) if row[f"_c{i}"])
 
 
 def exempt_numbers(exempt: Collection[str]) -> set[str]:
@@ -405,8 +431,10 @@ def _line_cases(
     exempt: Collection[str],
     id_key: bytes | None = None,
     tz: str | None = None,
+    clock: str = DEMO_TIMEZONE,
 ) -> list[FraudCase]:
-    """``tz``: instants of the evidence are written as local times of that zone (with their offset); UTC without."""
+    """``tz``: instants of the evidence are written as local times of that zone (with their offset); UTC without.
+    ``clock``: the zone of the dates the reasons say (an owner change's), the operator's."""
     no_case = exempt_numbers(exempt)
     frame = lines.filter(~pl.col("msisdn").is_in(list(no_case))) if no_case else lines
     hits = _evaluate(frame, required, signals, min_score)
@@ -420,7 +448,7 @@ def _line_cases(
             period=period,
             score=round(float(row["_score"]), 4),
             evidence={k: _clean(row[k]) if tz is None else _local_iso(row[k], tz) for k in keys},
-            reasons=_reasons(row, conds),
+            reasons=_reasons(row, conds, tz or clock),
             opened_at=now,
         )
         for row in hits.iter_rows(named=True)
@@ -471,12 +499,13 @@ def detect_irsf(lines: pl.DataFrame, thresholds: IrsfThresholds | None = None, *
 
 def detect_scam(lines: pl.DataFrame, thresholds: ScamThresholds | None = None, *, period: str, now: datetime,
                 exempt: Collection[str] = (), id_key: bytes | None = None,
-                brief_call_s: int = _DEFAULT_READING.brief_call_s) -> list[FraudCase]:
-    """``brief_call_s``: the bound the features' ``brief_call_share`` was computed with, said in the reason."""
+                brief_call_s: int = _DEFAULT_READING.brief_call_s, tz: str = DEMO_TIMEZONE) -> list[FraudCase]:
+    """``brief_call_s``: the bound the features' ``brief_call_share`` was computed with, said in the reason.
+    ``tz``: the operator's clock, on which a reason dates an owner change."""
     t = thresholds or ScamThresholds()
     required, signals = _scam(t, brief_call_s)
     return _line_cases(Detector.SCAM, lines, required, signals, t.min_score, period=period, now=require_aware(now),
-                       exempt=exempt, id_key=id_key)
+                       exempt=exempt, id_key=id_key, clock=tz)
 
 
 def _local_text(value: datetime, tz: str) -> str:
@@ -635,5 +664,5 @@ def detect(
                              premium_zone=premium_zone, zone_name=zone_name, tz=tz)
     if Detector.SCAM in t.enabled:
         cases += detect_scam(features.lines, t.scam, period=period, now=now, exempt=exempt, id_key=id_key,
-                             brief_call_s=reading.brief_call_s)
+                             brief_call_s=reading.brief_call_s, tz=tz)
     return Detection(period=period, cases=tuple(cases), notices=tuple(notices))

@@ -2,8 +2,9 @@
 
 Everything here is a group-by over frames: no Python loop touches a subscriber. The usage is read once per
 chunk of subscribers (a hash of the msisdn picks the chunk), so memory follows the chunk, not the period;
-the few aggregates that cross subscribers (SIMs per IMEI, international callers) are small and computed
-over the whole period.
+the few aggregates that cross subscribers (the devices several lines shared, international callers) are small
+and computed over the whole period. A line's own features, and the devices it counts in ``sims_per_imei``, are
+those of its current holding (from its activation, or a later owner change).
 
 What the columns mean is documented in docs/fraud.md ("Features"); detectors read them by name.
 """
@@ -254,11 +255,48 @@ def _caller_plan(intl: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
     )
 
 
-def _sims_per_imei_plan(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Per line: the most lines seen in any one of its devices (a SIM-box holds many SIMs in one device)."""
-    pairs = lf.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique()
-    per_imei = pairs.group_by("imei").agg(pl.len().alias("_sims"))
-    return pairs.join(per_imei, on="imei").group_by("msisdn").agg(pl.col("_sims").max().alias("sims_per_imei"))
+_UTC = pl.Datetime("us", "UTC")
+
+
+def _device_pairs_plan(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """(imei, msisdn, last_at): each device and line seen together, and when the line was last seen in it (UTC)."""
+    at = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return lf.filter(pl.col("imei").is_not_null()).group_by("imei", "msisdn").agg(at.max().alias("last_at"))
+
+
+def _shared_devices_plan(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The pairs (``_device_pairs_plan``) of the devices seen with more than one line: the only ones whose count
+    depends on other lines (a device of one line counts one SIM)."""
+    pairs = _device_pairs_plan(lf)
+    shared = pairs.group_by("imei").agg(pl.len().alias("_lines")).filter(pl.col("_lines") > 1)
+    return pairs.join(shared.select("imei"), on="imei", how="semi")
+
+
+def _sims_plan(own: pl.LazyFrame, shared: pl.LazyFrame, subs: pl.LazyFrame | None) -> pl.LazyFrame:
+    """msisdn, ``sims_per_imei`` of the lines of ``own`` (their device pairs, ``_device_pairs_plan``): over the
+    devices a line was seen in during its current holding (``subs``' ``_holding_from``: its activation, or a later
+    owner change; the whole period without it), the most lines seen in one of them from the start of that holding,
+    the line itself included. ``shared``: the pairs of every line of the devices several lines shared
+    (``_shared_devices_plan``); a device it does not hold was this line's alone.
+
+    A device the previous customer of a line used before an owner change (or an earlier holder of a recycled number)
+    is not the current holder's, and the SIMs a device of theirs carried before their holding began are no sign of
+    a SIM-box of theirs; a line seen in the device since then counts, whoever holds it."""
+    since = (subs.select("msisdn", "_holding_from") if subs is not None
+             else own.select("msisdn").unique().with_columns(pl.lit(None, dtype=_UTC).alias("_holding_from")))
+    start = pl.col("_holding_from")
+    held = (own.select("imei", "msisdn", pl.col("last_at").cast(_UTC))
+            .join(since, on="msisdn", how="left")
+            .filter(start.is_null() | (pl.col("last_at") >= start)))
+    others = shared.select("imei", pl.col("msisdn").alias("_other"), pl.col("last_at").cast(_UTC).alias("_other_last"))
+    seen = pl.col("_other").is_not_null() & (start.is_null() | (pl.col("_other_last") >= start))
+    return (
+        held.join(others, on="imei", how="left")
+        .group_by("msisdn", "imei")
+        .agg(pl.col("_other").filter(seen).n_unique().alias("_sims"))
+        .group_by("msisdn")
+        .agg(pl.max_horizontal(pl.col("_sims"), pl.lit(1, dtype=pl.UInt32)).max().alias("sims_per_imei"))
+    )
 
 
 def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -300,6 +338,10 @@ def _finish(lines: pl.LazyFrame, subscribers: pl.LazyFrame | None) -> pl.LazyFra
             share("_premium_night", pl.col("premium_calls")).alias("premium_night_share"),
             age.alias("line_age_days"),
             premium_age.alias("premium_line_age_days"),
+            # when the holding began with an owner change (later than the activation): the rules' reasons say a
+            # line's age is its new holder's, not a new line's
+            pl.when(pl.col("_holding_from") > pl.col("activated_at")).then(pl.col("_holding_from"))
+            .otherwise(None).alias("holder_since"),
         )
         .drop("_short", "_brief", "_night_out", "_office_out", "_premium_night", "_holding_from")
         .sort("msisdn")
@@ -371,24 +413,36 @@ def _operator_config(catalog: Catalog) -> FeatureConfig:
 
 @dataclass(frozen=True)
 class CrossFeatures:
-    """The aggregates that cross subscribers: per international caller (``callers``) and the most lines seen
-    in one device per line (``sims``: msisdn, sims_per_imei)."""
+    """The aggregates that cross subscribers: per international caller (``callers``) and the devices seen with
+    more than one line (``devices``: imei, msisdn, last_at, when the line was last seen in the device), from which
+    each line's ``sims_per_imei`` is counted over its own holding."""
 
     callers: pl.DataFrame
-    sims: pl.DataFrame
+    devices: pl.DataFrame
 
 
 def cross_features(
     usage: pl.LazyFrame | pl.DataFrame, *, catalog: Catalog, config: FeatureConfig | None = None, streaming: bool = True,
 ) -> CrossFeatures:
-    """``CrossFeatures`` of a whole period, in one pass over ``usage``."""
+    """``CrossFeatures`` of a whole period, in one pass over ``usage``. A caller's counts are the whole period's:
+    each of its calls rang whoever held the line then (docs/fraud.md, "A line that changed hands")."""
     cfg = config or _operator_config(catalog)
     engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
     lf = _prepare(usage.lazy())
     maybe_intl, zone = _zone_of(catalog, cfg)
-    callers, sims = pl.collect_all([_caller_plan(_intl_plan(lf, cfg, maybe_intl, zone), cfg), _sims_per_imei_plan(lf)],
-                                   engine=engine)
-    return CrossFeatures(callers, sims)
+    callers, devices = pl.collect_all([_caller_plan(_intl_plan(lf, cfg, maybe_intl, zone), cfg),
+                                       _shared_devices_plan(lf)], engine=engine)
+    return CrossFeatures(callers, devices)
+
+
+def device_sims(pairs: pl.DataFrame, *, subscribers: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """msisdn, ``sims_per_imei`` from ``pairs`` (imei, msisdn, last_at: every line seen in each of a group of whole
+    devices, and when it was last seen in it), exact for these devices: ``compute_features``' value when a line's
+    devices are spread over several groups is the largest of its groups'. ``subscribers`` (msisdn, activated_at,
+    holder_since?): each line counts only the devices of its current holding, and in them the lines seen since that
+    holding began."""
+    lf = pairs.lazy().select("imei", "msisdn", pl.col("last_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+    return _sims_plan(lf, lf, _subscriber_frame(subscribers)).collect().sort("msisdn")
 
 
 def compute_features(
@@ -407,7 +461,9 @@ def compute_features(
     ``subscribers`` (msisdn, activated_at, holder_since?) gives the line age and bounds each line's features to its
     current holding: a record dated before the line's (latest) ``activated_at`` is an earlier holder's of a recycled
     number, and one dated before a later ``holder_since`` the previous customer's of a line that changed owner with
-    its activation kept; either is left out of that line's features, and the ages count from the holding's start (the cross-subscriber aggregates, ``cross``, are not bounded);
+    its activation kept; either is left out of that line's features, and the ages count from the holding's start.
+    ``sims_per_imei`` counts the devices of the line's current holding, and in each the lines seen since it began;
+    the callers' table counts every call of the period (each rang whoever held the line then);
     without it the ages are null and every record counts. ``chunks``
     splits the lines into that many groups by a hash of the msisdn, one scan of the usage each, to bound
     memory on large periods. ``cross``: the two aggregates that cross subscribers (``cross_features``),
@@ -424,15 +480,16 @@ def compute_features(
     maybe_intl, zone = _zone_of(catalog, cfg)
     cross = cross or cross_features(usage, catalog=catalog, config=cfg, streaming=streaming)
     lf = _current_holding(lf, subs)
-    callers, sims = cross.callers, cross.sims
+    callers, shared = cross.callers, cross.devices.lazy()
     line_parts: list[pl.DataFrame] = []
     callback_parts: list[pl.DataFrame] = []
     for i in range(chunks):
         part = lf if chunks == 1 else lf.filter(pl.col("msisdn").hash(seed=0) % chunks == i)
         intl = _intl_plan(part, cfg, maybe_intl, zone, _visited_night(catalog, cfg))
         plans = _line_plans(part, cfg)
-        *frames, intl_lines, callbacks = pl.collect_all([*plans, _intl_line_plan(intl, cfg), _callbacks_plan(intl, cfg)],
-                                                        engine=engine)
+        sims_plan = _sims_plan(_device_pairs_plan(part), shared, subs)
+        *frames, intl_lines, callbacks, sims = pl.collect_all(
+            [*plans, _intl_line_plan(intl, cfg), _callbacks_plan(intl, cfg), sims_plan], engine=engine)
         per_line_cb = callbacks.group_by("msisdn").agg(
             pl.len().alias("callbacks_to_one_ring"),
             (pl.col("zone") == cfg.premium_zone).sum().alias("premium_callbacks"),

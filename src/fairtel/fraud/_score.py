@@ -27,7 +27,8 @@ PERIOD_COLUMN = "period"
 LABEL_COLUMN = "fraud"
 # Per-line columns that are keys or instants rather than behaviour: never model inputs (the ages derived
 # from them, line_age_days and premium_line_age_days, are).
-NOT_FEATURES = frozenset({ID_COLUMN, PERIOD_COLUMN, "first_at", "premium_first_at", "premium_last_at", "activated_at"})
+NOT_FEATURES = frozenset({ID_COLUMN, PERIOD_COLUMN, "first_at", "premium_first_at", "premium_last_at", "activated_at",
+                          "holder_since"})
 
 
 def feature_table(lines: pl.DataFrame, *, period: str) -> pl.DataFrame:

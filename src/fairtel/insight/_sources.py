@@ -1,8 +1,10 @@
 """Frames for the churn warning from an operator directory (docs/formats.md), without a home.
 
-Reads ``subscribers.csv``, ``complaints.jsonl``, ``consent/*.jsonl`` and the usage files in canonical
-Parquet (``usage/*.parquet``). Usage in other layouts (CSV, JSON Lines, switch formats) needs mediation:
-``fairtel load DIR`` puts every feed in a home, and the commands read the home instead.
+Reads ``subscribers.csv`` (its optional ``customer_since``, when the current customer's holding of a line that
+moved to them with its activation kept began, as the register's ``holder_since``), ``complaints.jsonl``,
+``consent/*.jsonl`` and the usage files in canonical Parquet (``usage/*.parquet``). Usage in other layouts (CSV,
+JSON Lines, switch formats) needs mediation: ``fairtel load DIR`` puts every feed in a home, and the commands read
+the home instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
-from fairtel.core.time import parse_rfc3339
+from fairtel.core.time import parse_rfc3339, utc_now
 
 _USAGE = ("record_id", "source", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
           "peer", "roaming_country")
@@ -23,7 +25,10 @@ def _instant(col: str) -> pl.Expr:
 
 
 # The instants of a subscribers file (docs/formats.md): ``activated_at`` is required, the others may be empty.
-_SUBSCRIBER_INSTANTS = ("activated_at", "closed_at", "suspended_at")
+# ``customer_since`` (an owner change, 过户: since when the row's customer holds a line that moved to them with its
+# activation kept) is read as the register keeps it, ``holder_since``; a file may give it under that name instead.
+_SUBSCRIBER_INSTANTS = ("activated_at", "closed_at", "suspended_at", "customer_since", "holder_since")
+_HOLDING_NAMES = ("customer_since", "holder_since")
 # RFC 3339 with its offset, as ``parse_rfc3339`` takes it (a naive time is refused, not read as UTC)
 _RFC3339 = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
             r"([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
@@ -62,16 +67,39 @@ def _subscriber_instants(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
             empty = checked.filter(pl.col("text").is_null())["i"]
             problems += [Problem(str(path), i + 2, col, "required value is empty", "missing_field") for i in empty]
         parsed.append(value.alias(col))
+    problems += _holding_problems(frame.with_columns(parsed), path)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, _SUBSCRIBER_INSTANTS.index(p.field or "activated_at")))
         raise InvalidInputError(problems, what=str(path))
-    return frame.with_columns(parsed)
+    out = frame.with_columns(parsed)
+    # the frames downstream (churn, advice) read the holding's start as ``holder_since``
+    return out.rename({"customer_since": "holder_since"}) if "customer_since" in out.columns else out
+
+
+def _holding_problems(frame: pl.DataFrame, path: Path) -> list[Problem]:
+    """The problems of the owner-change column of a parsed ``frame``: both names given (which one holds is not
+    known), or a holding that begins before the line's activation or after now (the register refuses the same
+    rows: docs/formats.md)."""
+    given = [c for c in _HOLDING_NAMES if c in frame.columns]
+    if len(given) > 1:
+        return [Problem(str(path), 1, "holder_since", "give one of customer_since and holder_since, not both",
+                        "invalid")]
+    if not given or "activated_at" not in frame.columns:
+        return []
+    col, now = given[0], utc_now()
+    checked = frame.select(pl.col(col).alias("since"), pl.col("activated_at")).with_row_index("i")
+    early = checked.filter(pl.col("since") < pl.col("activated_at"))
+    late = checked.filter(pl.col("since") > now)
+    return ([Problem(str(path), i + 2, col, "before the line was activated", "invalid") for i in early["i"]]
+            + [Problem(str(path), i + 2, col, f"in the future (after {now.isoformat()})", "invalid")
+               for i in late["i"]])
 
 
 def read_subscribers_csv(path: Path) -> pl.DataFrame:
-    """The subscribers file, every field as text but its instants (``activated_at``, and ``closed_at`` and
-    ``suspended_at`` when the file has them), which are UTC timestamps; an empty ``closed_at`` or
-    ``suspended_at`` is null."""
+    """The subscribers file, every field as text but its instants (``activated_at``, and ``closed_at``,
+    ``suspended_at`` and ``customer_since`` when the file has them), which are UTC timestamps; an empty optional
+    instant is null. ``customer_since`` comes out as ``holder_since``, the name the churn warning and plan advice
+    read: a line that moved to another customer with its activation kept is scored from that instant."""
     if not path.is_file():
         raise NotFoundError(f"{path}: subscribers file not found")
     frame = pl.read_csv(path, infer_schema=False)
