@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from fairtel.billing import Account, charged, held_records, run_bills
-from fairtel.billing._run import HOLD_REASONS, LINE_CLOSED_UNDATED, NOT_RELEASED
+from fairtel.billing._run import BEFORE_HOLDING, HOLD_REASONS, LINE_CLOSED_UNDATED, NOT_RELEASED
 from fairtel.catalog import default_catalog_path, load_catalog
 from fairtel.consent import project_subscriptions, read_consent_events
 from fairtel.rating import consent_gate, drop_held, explain, rate, register_gate
@@ -134,11 +134,13 @@ def test_usage_after_closing_or_before_activation_is_rated_and_held() -> None:
     assert held.closing_state.equals(plain.closing_state)
     assert held.unrated.height == 0 and held.rated.filter(pl.col("line") == 0).height == RECORDS.height
     assert held.rated.filter(pl.col("record_id") == "a-after")["amount_minor"].sum() > 0
-    # never released: not the subscriber's usage (a closed line's without its closing date too, held by the bill run)
+    # never released: not the subscriber's usage (a closed line's without its closing date too, and the previous
+    # customer's in the month of an owner change, both held by the bill run)
     assert {LINE_CLOSED, BEFORE_ACTIVATION} <= set(HOLD_REASONS) and set(NOT_RELEASED) == {
         LINE_CLOSED,
         BEFORE_ACTIVATION,
         LINE_CLOSED_UNDATED,
+        BEFORE_HOLDING,
     }
 
 

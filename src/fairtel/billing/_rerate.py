@@ -22,7 +22,8 @@ another plan (the subscriber changed plan after the period) is not a tariff corr
 Only usage (voice, SMS, data) and plan fees are rerated. A VAS charge costs its offer's price under a consent
 verdict; it is corrected by charge assurance's refunds, which would otherwise be paid twice. A consented VAS charge
 that no bill holds (rated after its subscriber's bill was issued) is charged once (``charge_late_vas``) and never
-compared again: not at a changed price, not when consent is withdrawn later (assurance's refunds do that).
+compared again: not at a changed price, not when consent is withdrawn later (assurance's refunds do that). One held
+off the bill (a previous customer's, made before an owner change in the period) is never charged late.
 
 Usage a refund gave back is rerated like any other: each record's entry brings it to its new price, and the
 refund is charge assurance's to recompute. Charge assurance refunds usage charged past a spending cap as adjustments
@@ -472,6 +473,9 @@ class LateVasResult:
     refused: tuple[str, ...]  # ``source/record_id`` of VAS charges no bill holds that a consent gate refused: never billed
     # the charges no bill holds that were decided without an entry: refused (those above), or costing nothing
     settled: tuple[Settled, ...] = ()
+    # ``source/record_id`` of charges no bill holds that are held (``held``: the previous customer's in the month of
+    # an owner change): not charged, not settled, left to their hold
+    held: tuple[str, ...] = ()
 
 
 def charge_late_vas(
@@ -487,6 +491,7 @@ def charge_late_vas(
     policy: BillingPolicy | None = None,
     policies: Mapping[str, BillingPolicy] | None = None,
     created_by: str = "rerate",
+    held: Collection[tuple[str, str, str]] = (),
 ) -> LateVasResult:
     """Adjustment entries that charge, once, the consented VAS charges of billed subscribers that their bill of
     ``period`` does not hold: rated after the bill run, which never reopens an issued bill.
@@ -501,7 +506,9 @@ def charge_late_vas(
     bill taxed its VAS charges once, on their total: the base is that total plus the late charges before this
     one, in record order), naming the bill, the period and the record; its id is the one a rerate entry of the
     record gets, so issuing it twice is impossible. ``policies``: msisdn → the tax policy its bill was issued
-    under (``issued_policy``); a subscriber it does not name is taxed under ``policy``.
+    under (``issued_policy``); a subscriber it does not name is taxed under ``policy``. ``held``: (msisdn, source,
+    record_id) of the charges held off the bills (by their runs: a previous customer's, made before an owner change in
+    the period, ``before_holding``): never charged late onto the bill of the number's current customer, nor settled.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -535,12 +542,17 @@ def charge_late_vas(
     if stored is not None:
         kept = normalise_rated(stored).filter(vas_kind).with_columns(pl.col("source").fill_null(""))
         refused_before = set(kept.filter(~pl.col("verdict").is_in(billable).fill_null(True)).select(_KEY).iter_rows())
+    held_keys = {(m, s or "", r) for m, s, r in held}
     entries: list[AdjustmentEntry] = []
     refused: list[str] = []
     settled: list[Settled] = []
+    kept_held: list[str] = []
     for row in late.iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
         amount = int(row["amount_minor"])
+        if key in held_keys:  # not the bill's customer's to pay (a previous customer's): left to its hold
+            kept_held.append(f"{row['source']}/{row['record_id']}")
+            continue
         if row["verdict"] not in BILLABLE_VERDICTS or key in refused_before:
             refused.append(f"{row['source']}/{row['record_id']}")
             settled.append(Settled(*key, LineKind.VAS.value, amount, "refused"))
@@ -570,7 +582,7 @@ def charge_late_vas(
             old_amount_minor=0,
             new_amount_minor=amount,
         ))
-    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled))
+    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled), tuple(kept_held))
 
 
 

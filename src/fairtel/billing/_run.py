@@ -12,6 +12,11 @@ or after its ``suspended_at``, a closed account's at or after its ``closed_at``,
 ``activated_at`` (lines rated before the register knew, or by a version that did not hold); a closed account that does
 not say when it closed holds all its usage (``line_closed_undated``). The run returns those lines apart (``BillRun.held``); only a release (an adjustment entry, ``release_held``) ever charges usage held for a
 suspension, and usage made after the closing or before the activation is never charged (written off).
+
+The month a line moves to another customer with its activation kept (an owner change, ``holder_since`` inside the
+period) is billed to the current customer from the change: the plan fee from its day, usage and consented VAS from its
+instant. What the previous customer used before it is held (``before_holding``) and, with the fee of their days,
+reported (``BillRun.earlier_holder``, a note): the register keeps no earlier customer to bill it to.
 """
 
 from __future__ import annotations
@@ -80,9 +85,16 @@ LINE_CLOSED_UNDATED = "line_closed_undated"
 ``closed_at``): none of its usage can be told to be the subscriber's, so all of it is held, never charged (written off),
 until the register is given the closing date. Named apart from ``line_closed`` so that the operator knows the register
 is what to fix."""
-HOLD_REASONS: tuple[str, ...] = (*USAGE_HOLDS, LINE_CLOSED_UNDATED)  # a usage line's ``verdict`` that holds it
+BEFORE_HOLDING = "before_holding"
+"""Hold reason the bill run gives the usage (and consented VAS charges) of a line's month of an owner change (过户: the
+register's ``holder_since`` inside the period, the activation kept) made before the change: the previous customer's,
+not the current one's. The register keeps only the current customer, so no bill of the number can charge it to the
+previous one: it is kept with the run's held lines and reported (``BillRun.earlier_holder``, the run's notes), with the
+plan fee of the previous customer's days, to be settled with that customer; never released onto the current
+customer's bill, only written off."""
+HOLD_REASONS: tuple[str, ...] = (*USAGE_HOLDS, LINE_CLOSED_UNDATED, BEFORE_HOLDING)  # a ``verdict`` that holds a line
 # hold reasons of usage that was not the subscriber's (or cannot be told to be): never charged, only written off
-NOT_RELEASED: tuple[str, ...] = (*NOT_RELEASABLE, LINE_CLOSED_UNDATED)
+NOT_RELEASED: tuple[str, ...] = (*NOT_RELEASABLE, LINE_CLOSED_UNDATED, BEFORE_HOLDING)
 def charged(columns: Collection[str]) -> pl.Expr:
     """True for the rated lines a bill may charge (with rated lines whose ``columns`` these are): every line but a
     usage line held off the bill (its ``verdict`` a hold reason, ``HOLD_REASONS``: made after the line's suspension,
@@ -115,6 +127,9 @@ class BillRun:
     # records of the period the run looked at, rated or not (those of subscribers billed before, ``skip``, aside)
     unrated_by_reason: dict[str, int] = field(default_factory=dict)
     records: int = 0
+    # what the previous customers of the lines that changed owner during the period owe for it, on no bill
+    # (``_Facts.earlier_holder``: lines, records, usage_minor, fee_days, fee_minor; {} when none)
+    earlier_holder: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def unrated_records(self) -> int:
@@ -156,7 +171,7 @@ class BillRun:
                 "held_by_reason": self.held_by_reason,
                 "held_subscribers": self.held["msisdn"].n_unique() if self.held.height else 0,
                 "records": self.records, "unrated_records": self.unrated_records,
-                "unrated_by_reason": dict(self.unrated_by_reason)}
+                "unrated_by_reason": dict(self.unrated_by_reason), "earlier_holder": dict(self.earlier_holder)}
 
 
 def normalise_rated(rated: pl.DataFrame | pa.Table) -> pl.DataFrame:
@@ -213,13 +228,41 @@ def fee_for_days(fee_minor: int, days: int, period: Period) -> int:
     return int((Decimal(fee_minor) * days / Decimal(period.days)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def changed_hands_in(acct: Account, period: Period) -> datetime | None:
+    """The instant the line moved to its current customer (``holder_since``, later than its activation: an owner
+    change, 过户) when that falls inside ``period`` after its start, else None. Such a period is split: the current
+    customer's bill covers it from the change, what came before is the previous customer's. A period that ended by
+    the change is wholly the previous customer's (its bill is theirs); one that began at or after it, the current
+    customer's."""
+    since = acct.holder_since
+    if since is None or since <= acct.activated_at or not period.start < since < period.end:
+        return None
+    return since
+
+
 def fee_days(acct: Account, period: Period) -> int:
-    """The days of ``period`` the account owes its plan fee for: from activation, and for a closed line up to
-    its ``closed_at``; a closed line that does not say when it closed owes none."""
+    """The days of ``period`` the account owes its plan fee for: from activation (in the month of an owner change,
+    from the day of the change: ``changed_hands_in``), and for a closed line up to its ``closed_at``; a closed line
+    that does not say when it closed owes none."""
     closed = acct.status == SubscriberStatus.CLOSED
     if closed and acct.closed_at is None:
         return 0
-    return prorated_fee_minor(1, acct.activated_at, period, acct.closed_at if closed else None)[1]
+    start = changed_hands_in(acct, period) or acct.activated_at
+    return prorated_fee_minor(1, start, period, acct.closed_at if closed else None)[1]
+
+
+def earlier_holder_days(acct: Account, period: Period) -> int:
+    """In the month of an owner change (``changed_hands_in``), the days of ``period`` the previous customer held the
+    line: from its activation (or the period's start) to the day before the change, on the period's clock (the day
+    of the change is the current customer's); 0 in any other period, or when the line had closed by then."""
+    since = changed_hands_in(acct, period)
+    if since is None or (acct.status == SubscriberStatus.CLOSED and acct.closed_at is None):
+        return 0  # a closed line without its closing date owes no fee, for neither customer
+    local = since.astimezone(zone(period.tz))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    closed = acct.closed_at if acct.status == SubscriberStatus.CLOSED and acct.closed_at is not None else None
+    until = day if closed is None else min(day, closed)
+    return prorated_fee_minor(1, acct.activated_at, period, until)[1]
 
 
 def snapshot_mismatches(bills: Iterable[Bill], billed: pl.DataFrame) -> list[str]:
@@ -267,7 +310,7 @@ def closed_undated(accounts: Iterable[Account]) -> list[str]:
     return sorted(a.msisdn for a in accounts if a.status == SubscriberStatus.CLOSED and a.closed_at is None)
 
 
-def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame:
+def held_usage(usage: pl.DataFrame, accounts: Iterable[Account], *, period: Period | None = None) -> pl.DataFrame:
     """``usage`` (rated usage lines) with ``_hold``: why each line is held off the bill, or null. A line rating held
     (its ``verdict`` one of ``HOLD_REASONS``), and every line of a record that started before its account's
     ``activated_at`` (``before_activation``), at or after a closed account's ``closed_at`` (``line_closed``), or at or
@@ -275,19 +318,22 @@ def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame
     account that does not say when it closed holds every record made after its activation (``LINE_CLOSED_UNDATED``,
     whatever rating said of the record: rating dates such a closing at the register's last change of the line). A
     record is held whole: its start is its first line's (a call cut at a band change starts where its first piece
-    does)."""
+    does). With ``period`` (the period the lines are of), a record of the month of an owner change made before it
+    (``changed_hands_in``) is the previous customer's: held ``BEFORE_HOLDING``, whatever else holds it but its being
+    made before the activation."""
     hold = pl.when(pl.col("verdict").is_in(HOLD_REASONS)).then(pl.col("verdict"))
     windows = [
         (a.msisdn, a.activated_at,
          (a.closed_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.CLOSED else None,
          (a.suspended_at or _SINCE_ALWAYS) if a.status == SubscriberStatus.SUSPENDED else None,
-         a.status == SubscriberStatus.CLOSED and a.closed_at is None)
+         a.status == SubscriberStatus.CLOSED and a.closed_at is None,
+         None if period is None else changed_hands_in(a, period))
         for a in accounts
     ]
     if windows and usage.height:
         since = pl.DataFrame(windows, schema={"msisdn": pl.String(), "_active": pl.Datetime("us", "UTC"),
                                               "_closed": pl.Datetime("us", "UTC"), "_since": pl.Datetime("us", "UTC"),
-                                              "_undated": pl.Boolean()},
+                                              "_undated": pl.Boolean(), "_holder": pl.Datetime("us", "UTC")},
                              orient="row")
         usage = usage.join(since, on="msisdn", how="left", maintain_order="left")
         start = pl.col("started_at").min().over("msisdn", "source", "record_id")
@@ -295,9 +341,12 @@ def held_usage(usage: pl.DataFrame, accounts: Iterable[Account]) -> pl.DataFrame
         now_held = (pl.when(before).then(pl.lit(BEFORE_ACTIVATION))
                     .when(start >= pl.col("_closed")).then(pl.lit(LINE_CLOSED))
                     .when(start >= pl.col("_since")).then(pl.lit(LINE_SUSPENDED)))
-        undated = pl.col("_undated").fill_null(False) & ~before.fill_null(False) & (hold != BEFORE_ACTIVATION).fill_null(True)
-        reason = pl.when(undated).then(pl.lit(LINE_CLOSED_UNDATED)).otherwise(pl.coalesce(hold, now_held))
-        return usage.with_columns(reason.alias(HOLD)).drop("_active", "_closed", "_since", "_undated")
+        activation = before.fill_null(False) | (hold == BEFORE_ACTIVATION).fill_null(False)
+        earlier = ~activation & (start < pl.col("_holder")).fill_null(False)
+        undated = pl.col("_undated").fill_null(False) & ~activation
+        reason = (pl.when(earlier).then(pl.lit(BEFORE_HOLDING))
+                  .when(undated).then(pl.lit(LINE_CLOSED_UNDATED)).otherwise(pl.coalesce(hold, now_held)))
+        return usage.with_columns(reason.alias(HOLD)).drop("_active", "_closed", "_since", "_undated", "_holder")
     return usage.with_columns(hold.alias(HOLD))
 
 
@@ -446,6 +495,22 @@ class _Facts:
     earlier_numbers: set[str] = field(default_factory=set)
     earlier_net_minor: int = 0
     earlier_first: tuple[int, str] | None = None  # (place among the adjustments given, id)
+    # lines that changed owner during the period (过户): what their previous customers owe for it, on no bill
+    holder_lines: int = 0
+    holder_first: str | None = None
+    holder_records: int = 0
+    holder_minor: int = 0  # usage and consented VAS made before the change, before tax
+    holder_days: int = 0
+    holder_fee_minor: int = 0  # the plan fee of the previous customers' days, before tax
+
+    def earlier_holder(self) -> dict[str, int]:
+        """What the previous customers of the lines that changed owner during the period owe for it, on no bill:
+        ``lines``, ``records`` (usage and consented VAS made before the change), ``usage_minor`` (what those cost),
+        ``fee_days`` and ``fee_minor`` (their plan fee for the days before the change), before tax; {} when none."""
+        if not self.holder_lines:
+            return {}
+        return {"lines": self.holder_lines, "records": self.holder_records, "usage_minor": self.holder_minor,
+                "fee_days": self.holder_days, "fee_minor": self.holder_fee_minor}
 
     def earlier(self, place: int, adj: AdjustmentEntry) -> None:
         """Count an entry of an earlier holder of a number: left pending, not carried."""
@@ -457,9 +522,10 @@ class _Facts:
 
     def add(self, other: _Facts) -> None:
         for name in ("wrong_period", "unknown", "not_yet", "unbilled_records", "unbilled_numbers", "undated_numbers",
-                     "undated_records"):
+                     "undated_records", "holder_lines", "holder_records", "holder_minor", "holder_days",
+                     "holder_fee_minor"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("unknown_first", "not_yet_first", "unbilled_first", "undated_first"):
+        for name in ("unknown_first", "not_yet_first", "unbilled_first", "undated_first", "holder_first"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if theirs is not None and (mine is None or theirs < mine):
                 setattr(self, name, theirs)
@@ -511,6 +577,16 @@ class _Facts:
                          f"e.g. {self.undated_first}: all {self.undated_records} usage record(s) of theirs in {per.key} are "
                          f"held, never charged ({LINE_CLOSED_UNDATED}), and no plan fee is billed; to bill what was used "
                          "before the closing, give the register their closed_at (`fairtel load`) before issuing the period")
+        if self.holder_lines:  # the register keeps the current customer only: the previous one's part is on no bill
+            fee, used = (Money.from_minor(m, currency).amount for m in (self.holder_fee_minor, self.holder_minor))
+            notes.append(
+                f"{self.holder_lines} line(s) moved to another customer during {per.key} with their activation kept "
+                f"(owner change, holder_since), e.g. {self.holder_first}: each bill is the current customer's, from the "
+                f"change (plan fee pro-rated from its day, usage and VAS from its instant); the previous customers' part "
+                f"of {per.key} is on no bill, not charged to anyone: plan fee for {self.holder_days} day(s) ({fee} "
+                f"{currency}) and {self.holder_records} usage/VAS record(s) made before the change ({used} {currency}, "
+                f"held as {BEFORE_HOLDING}, `fairtel bill held --period {per.key}`), before tax; settle it with those "
+                "customers")
         return notes
 
 
@@ -525,12 +601,23 @@ def _bill_chunk(setup: _Setup, lines: pl.DataFrame, accounts_by: Mapping[str, Ac
     facts.wrong_period = lines.filter(pl.col("period") != per.key).height
     facts.currencies = set(lines.filter(pl.col("currency") != currency)["currency"].unique().to_list())
 
-    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), accounts_by.values())
+    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), accounts_by.values(), period=per)
     held = usage.filter(pl.col(HOLD).is_not_null()).with_columns(pl.col(HOLD).alias("verdict")).drop(HOLD)
     usage = usage.filter(pl.col(HOLD).is_null()).drop(HOLD)
     vas = lines.filter(pl.col("kind") == LineKind.VAS)
     refused = vas.filter(~pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(True))
-    billable = pl.concat([usage, vas.filter(pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))])
+    consented = vas.filter(pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))
+    # the month of an owner change: the previous customer's consented charges (made before the change) are theirs,
+    # not the current customer's; kept with the held lines, as their usage is
+    changes = {m: at for m, a in accounts_by.items() if (at := changed_hands_in(a, per)) is not None}
+    if changes and consented.height:
+        change = pl.DataFrame(list(changes.items()), schema={"msisdn": pl.String(), "_holder": pl.Datetime("us", "UTC")},
+                              orient="row")
+        consented = consented.join(change, on="msisdn", how="left", maintain_order="left")
+        theirs = (pl.col("started_at") < pl.col("_holder")).fill_null(False)
+        held = pl.concat([held, consented.filter(theirs).drop("_holder").with_columns(pl.lit(BEFORE_HOLDING).alias("verdict"))])
+        consented = consented.filter(~theirs).drop("_holder")
+    billable = pl.concat([usage, consented])
     unknown = sorted(set(billable["msisdn"].unique().to_list()) - set(accounts_by))
     if unknown:
         facts.unknown, facts.unknown_first = len(unknown), unknown[0]
@@ -588,11 +675,36 @@ def _bill_chunk(setup: _Setup, lines: pl.DataFrame, accounts_by: Mapping[str, Ac
         numbers = sorted(set(undated["msisdn"].to_list()))
         facts.undated_numbers, facts.undated_first = len(numbers), numbers[0]
         facts.undated_records = undated.select(pl.struct("msisdn", "source", "record_id").n_unique()).item()
+    _count_earlier_holders(facts, setup, to_bill if bills else [], kept)
     left_out, records = _left_out(lines, unrated, skipped)
     run = BillRun(per.key, setup.run_id, setup.issued_at, tuple(bills), snapshot,
                   refused_vas=refused.filter(pl.col("msisdn").is_in(billed_msisdns)).height, held=kept,
-                  unrated_by_reason=left_out, records=records)
+                  unrated_by_reason=left_out, records=records, earlier_holder=facts.earlier_holder())
     return run, facts
+
+
+def _count_earlier_holders(facts: _Facts, setup: _Setup, billed: Sequence[tuple[Account, Plan]],
+                           kept: pl.DataFrame) -> None:
+    """Count, in ``facts``, what the previous customers of the billed lines that changed owner during the period (过户,
+    ``changed_hands_in``) used and owe for their days of it: their usage and consented VAS charges made before the
+    change (held ``BEFORE_HOLDING``, ``kept``) and their plan fee for the days before it. No bill charges it."""
+    per = setup.per
+    theirs = kept.filter(pl.col("verdict") == BEFORE_HOLDING)
+    for acct, plan in billed:
+        if changed_hands_in(acct, per) is None:
+            continue
+        days = earlier_holder_days(acct, per)
+        mine = theirs.filter(pl.col("msisdn") == acct.msisdn)
+        if not days and not mine.height:
+            continue
+        facts.holder_lines += 1
+        if facts.holder_first is None or acct.msisdn < facts.holder_first:
+            facts.holder_first = acct.msisdn
+        facts.holder_days += days
+        facts.holder_fee_minor += fee_for_days(plan_fee_minor(plan, setup.currency), days, per)
+        if mine.height:
+            facts.holder_records += mine.select(pl.struct("source", "record_id").n_unique()).item()
+            facts.holder_minor += int(mine["amount_minor"].sum() or 0)
 
 
 DEFAULT_CHUNK = 5_000  # subscribers per chunk of a chunked bill run
@@ -702,7 +814,8 @@ class ChunkedBillRun:
                 "held_by_reason": dict(sorted(self._held_by_reason.items())),
                 "held_subscribers": self._held["subscribers"],
                 "records": self.records, "unrated_records": sum(self.unrated_by_reason.values()),
-                "unrated_by_reason": dict(sorted(self.unrated_by_reason.items()))}
+                "unrated_by_reason": dict(sorted(self.unrated_by_reason.items())),
+                "earlier_holder": self._facts.earlier_holder()}
 
 
 def run_bills_chunked(

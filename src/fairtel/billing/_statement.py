@@ -19,12 +19,13 @@ from typing import Any
 import polars as pl
 
 from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, Bill, LineKind, decode_reason
+from fairtel.billing._run import BEFORE_HOLDING
 from fairtel.catalog import Catalog
 from fairtel.core.contracts import Language
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
-from fairtel.core.time import Period, zone
+from fairtel.core.time import Period, require_aware, zone
 from fairtel.privacy import HOME_COUNTRY_CODE, mask_msisdn
 from fairtel.rating import HoldReason
 from fairtel.rating._countries import country_name
@@ -397,6 +398,7 @@ def build_statement(
     held: pl.DataFrame | None = None,
     adjustments: Mapping[str, AdjustmentEntry] | None = None,
     refused: pl.DataFrame | None = None,
+    holding_from: datetime | None = None,
 ) -> Statement:
     """The statement of ``bill``. ``billed``: the snapshot lines of this bill (billing's SNAPSHOT_COLUMNS);
     ``usage``: the clean usage records, for the other party's number (shown masked); ``held``: the usage lines
@@ -407,7 +409,9 @@ def build_statement(
     charged it charged; a rerate entry is taxed as its bill was). ``refused``: the period's rated lines (the lake's
     ``rated``): the value-added charges of this line the consent gate refused (a verdict other than ``consented``,
     so no bill holds them) are listed among the VAS lines at 0.00 with the reason in words, as the console and the
-    API list them, and never add to the total."""
+    API list them, and never add to the total. ``holding_from``: when the bill's customer began to hold the line,
+    when that falls in the bill's period (its activation, or an owner change: ``Account.holding_from``): a refused
+    charge made before it is an earlier customer's, not listed (the bill's own lines are all from it)."""
     lang = _language(language)
     entries = adjustments or {}
     tz = zone(catalog.operator.timezone)
@@ -451,6 +455,9 @@ def build_statement(
                                        None, None, bl.amount_minor,
                                        line_text(bl.kind, rule_id=bl.rule_id, catalog=catalog, language=lang, description=bl.description)))
     blocked = _refused_rows(refused, bill, mine)
+    if holding_from is not None:  # an earlier customer's refused charges are not this customer's to read
+        since = require_aware(holding_from, "holding_from")
+        blocked = [row for row in blocked if row["started_at"] is not None and row["started_at"] >= since]
     for section in (*USAGE_KINDS, LineKind.VAS.value):
         rows = [(row, False) for row in mine.filter(pl.col("kind") == section).iter_rows(named=True)]
         if section == LineKind.VAS.value and blocked:
@@ -480,11 +487,12 @@ def build_statement(
                 text += tax_included_text(entry, lang)
             lines.append(StatementLine(bl.kind.value, None, bl.kind.value, None, None, None, None, bl.rule_id, None, None,
                                        bl.amount_minor, text))
-    # usage before the line's activation is not the holder's (a reassigned number's earlier holder, whose calls and
-    # other parties it would show): the run reports it to the operator, the holder's statement leaves it out
+    # usage before the line's activation, or in the month of an owner change before the change, is not the holder's
+    # (a reassigned number's earlier holder, the line's previous customer: their calls and other parties it would
+    # show): the run reports it to the operator, the holder's statement leaves it out
     theirs = pl.col("kind").is_in(USAGE_KINDS)
     if held is not None and "verdict" in held.columns:
-        theirs &= (pl.col("verdict") != HoldReason.BEFORE_ACTIVATION.value).fill_null(True)
+        theirs &= ~pl.col("verdict").is_in([HoldReason.BEFORE_ACTIVATION.value, BEFORE_HOLDING]).fill_null(False)
     kept = [] if held is None or held.height == 0 else [
         usage_line(_HELD, row) for row in own(held).filter(theirs).iter_rows(named=True)]
     st = Statement(bill, lang, plan_name, catalog.operator.name.in_language(lang), tuple(lines), catalog.operator.timezone,

@@ -435,10 +435,11 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
     period that none of their bills' snapshots holds, no entry charged yet and no rerate settled (priced at nothing,
     or refused: ``SETTLED``): rated after the bill run, so a rerun of the bill run (which skips issued bills) does
     not charge them; ``fairtel rerate`` prices the first two, and charges what they cost. The third are held (made
-    after the line's suspension, ``billing.held_usage``), not charged until released; records a bill run held
-    already are not counted again."""
+    after the line's suspension, ``billing.held_usage``), not charged until released, or (usage and consented VAS
+    charges) the previous customer's in the month of an owner change (``before_holding``), never charged to the
+    current one; records a bill run held already are not counted again."""
     from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_usage
-    from fairtel.billing._run import HOLD
+    from fairtel.billing._run import BEFORE_HOLDING, HOLD
     from fairtel.store._billing import issued_runs, rerate_entries
 
     if not issued or not rated_files:
@@ -450,10 +451,11 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
              .select(*key, "kind", "started_at", verdict.alias("verdict"))
              .filter(pl.col("kind").is_in(USAGE_KINDS) | (pl.col("kind") == "vas") & pl.col("verdict").is_in(list(BILLABLE_VERDICTS)))
              .with_columns(pl.col("source").fill_null("")).collect())
-    usage = held_usage(rated.filter(pl.col("kind").is_in(USAGE_KINDS)), [a for a in accounts if a.msisdn in issued])
-    rated = pl.concat([usage.select(*key, "kind", HOLD),
-                       rated.filter(pl.col("kind") == "vas").select(*key, "kind", pl.lit(None, dtype=pl.String).alias(HOLD))]
-                      ).unique(key, keep="first")
+    # held as the bill run holds them: a consented VAS charge only when it is the previous customer's
+    rated = held_usage(rated, [a for a in accounts if a.msisdn in issued], period=per)
+    vas_hold = pl.when(pl.col(HOLD) == BEFORE_HOLDING).then(pl.col(HOLD))
+    rated = rated.select(*key, "kind", pl.when(pl.col("kind") == "vas").then(vas_hold).otherwise(pl.col(HOLD)).alias(HOLD)
+                         ).unique(key, keep="first")
     with app.db.connect() as conn:
         runs = issued_runs(conn, per.key)
         charged = {(e.msisdn, e.source or "", e.record_id) for e in rerate_entries(conn, per.key) if e.record_id is not None}
@@ -469,7 +471,7 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
     if charged:
         rated = rated.join(pl.DataFrame(sorted(charged), schema=dict.fromkeys(key, pl.String()), orient="row"), on=key, how="anti")
     held = rated.filter(pl.col(HOLD).is_not_null())
-    vas = rated.filter(pl.col("kind") == "vas").height
+    vas = rated.filter((pl.col("kind") == "vas") & pl.col(HOLD).is_null()).height
     by_reason = {str(r): int(n) for r, n in sorted(held.group_by(HOLD).len().iter_rows())}
     return rated.height - vas - held.height, vas, by_reason
 
@@ -484,6 +486,9 @@ _HOLD_WORDS = {
                          "off, `fairtel bill release --period {key} --write-off`)",
     "line_closed_undated": "{n} of a closed line whose register has no closing date (never charged, only written off; "
                            "give the register the line's closed_at)",
+    "before_holding": "{n} made before the line moved to its current customer in the period (owner change: the "
+                      "previous customer's, never charged to the current one, only written off, "
+                      "`fairtel bill release --period {key} --write-off`; settle it with the previous customer)",
 }
 
 
@@ -519,11 +524,19 @@ def _keep_settled(app: App, per: Period, settled: list[Settled], *, at: datetime
 
 def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str],
                accounts: Sequence[Account] = ()) -> dict[tuple[str, str, str], str]:
-    """(msisdn, source, record_id) → hold reason of the usage records of ``msisdns`` held off the bills (bill_id →
-    run_id: their runs' ``held_usage`` parts), held by rating as it stored the period (a usage line with a
-    ``verdict``), or made on a line of ``accounts`` closed with no closing date (``billing.held_usage``)."""
-    from fairtel.billing import USAGE_KINDS
-    from fairtel.billing._run import HOLD_REASONS, LINE_CLOSED_UNDATED, closed_undated
+    """(msisdn, source, record_id) → hold reason of the records of ``msisdns`` held off the bills (bill_id → run_id:
+    their runs' ``held_usage`` parts), held by rating as it stored the period (a usage line with a ``verdict``), made
+    on a line of ``accounts`` closed with no closing date, or made before the owner change of a line of ``accounts``
+    that changed owner during the period (usage and VAS charges: the previous customer's, ``billing.held_usage``)."""
+    from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_usage
+    from fairtel.billing._run import (
+        BEFORE_HOLDING,
+        HOLD,
+        HOLD_REASONS,
+        LINE_CLOSED_UNDATED,
+        changed_hands_in,
+        closed_undated,
+    )
 
     key = ["msisdn", "source", "record_id"]
     kept = _held_lines(app, per, bills).select(*key, "verdict")
@@ -531,13 +544,23 @@ def _held_keys(app: App, per: Period, bills: dict[str, str], msisdns: list[str],
     if files:
         scan = pl.scan_parquet(files)
         undated = [m for m in closed_undated(accounts) if m in set(msisdns)]
+        moved = [a for a in accounts if a.msisdn in set(msisdns) and changed_hands_in(a, per) is not None]
         names = scan.collect_schema().names()
         verdict = pl.col("verdict") if "verdict" in names else pl.lit(None, dtype=pl.String())
-        held = verdict.is_in(HOLD_REASONS).fill_null(False) | pl.col("msisdn").is_in(undated)
-        flagged = (scan.filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("msisdn").is_in(msisdns))
-                   .with_columns(verdict.alias("verdict")).filter(held)
-                   .select(*key, pl.when(pl.col("msisdn").is_in(undated)).then(pl.lit(LINE_CLOSED_UNDATED))
-                           .otherwise(pl.col("verdict")).cast(pl.String).alias("verdict")).collect())
+        usage = pl.col("kind").is_in(USAGE_KINDS)
+        held = usage & (verdict.is_in(HOLD_REASONS).fill_null(False) | pl.col("msisdn").is_in(undated))
+        # the previous customer's usage and consented VAS charges, as the bill run holds them (refused ones: refused)
+        consented = (pl.col("kind") == "vas") & verdict.is_in(list(BILLABLE_VERDICTS)).fill_null(False)
+        theirs = pl.col("msisdn").is_in([a.msisdn for a in moved]) & (usage | consented)
+        found = (scan.filter(pl.col("msisdn").is_in(msisdns) & (held | theirs))
+                 .select(*key, "kind", "started_at", verdict.cast(pl.String).alias("verdict")).collect())
+        # the bill run's reasons: the previous customer's first, then a line closed with no date, then rating's
+        reason = (pl.when(pl.col(HOLD) == BEFORE_HOLDING).then(pl.col(HOLD))
+                  .when(~pl.col("kind").is_in(USAGE_KINDS)).then(pl.lit(None, dtype=pl.String()))
+                  .when(pl.col("msisdn").is_in(undated)).then(pl.lit(LINE_CLOSED_UNDATED))
+                  .when(pl.col("verdict").is_in(HOLD_REASONS)).then(pl.col("verdict")))
+        flagged = (held_usage(found, moved, period=per).select(*key, reason.alias("verdict"))
+                   .filter(pl.col("verdict").is_not_null()))
         kept = pl.concat([kept.cast({"verdict": pl.String()}), flagged])
     out: dict[tuple[str, str, str], str] = {}
     for m, s, r, why in kept.iter_rows():
@@ -837,6 +860,11 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                held_subscribers=summary["held_subscribers"],
                held_by_kind={k: _money(v, cur) for k, v in summary["held_by_kind_minor"].items()},
                held_by_reason=summary["held_by_reason"])
+    # the previous customers' part of the month of an owner change: on no bill, to be settled with them
+    earlier = summary.get("earlier_holder") or {}
+    out["earlier_holder"] = {} if not earlier else {
+        "lines": earlier["lines"], "records": earlier["records"], "usage": _money(earlier["usage_minor"], cur),
+        "fee_days": earlier["fee_days"], "fee": _money(earlier["fee_minor"], cur)}
     if summary["held_records"]:
         reasons = summary["held_by_reason"]
         out["notes"].append(
@@ -853,7 +881,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                             "gate still lets through")
     late_held_records = sum(late_held.values())
     if late_held_records:
-        out["notes"].append(f"{late_held_records} usage record(s) of subscribers already billed for {per.key}, rated after "
+        out["notes"].append(f"{late_held_records} record(s) of subscribers already billed for {per.key}, rated after "
                             f"their bill run, are held, neither billed nor charged by a rerate: {held_words(late_held, per.key)}")
     out.update(unbilled_late_records=late_usage, unbilled_late_vas=late_vas, held_late_records=late_held_records)
     out.update(records=summary["records"], unrated_records=summary["unrated_records"],
@@ -933,10 +961,14 @@ def statement_for(app: App, msisdn: str, period: str, *, catalog: Catalog, fmt: 
     held = _held_lines(app, per, {bill.bill_id: bill.run_id}) if bill.run_id else None
     with app.db.connect() as conn:  # the entries its adjustment lines carry: the tax each includes
         entries = adjustments_by_id(conn, bill.adjustment_ids)
-    # the VAS charges the consent gate refused are on no bill: listed at 0.00 with why, as the console and the API do
+    # the VAS charges the consent gate refused are on no bill: listed at 0.00 with why, as the console and the API do,
+    # those of the bill's customer only (from the line's owner change or activation in the period, when it has one)
     refused = _stored_vas(app, per, [msisdn])
+    since = None if sub is None else max(sub.activated_at, sub.holder_since or sub.activated_at)
+    if since is not None and not per.start < since < per.end:
+        since = None  # a holding that began before the period (or after it: the bill is an earlier customer's)
     st = build_statement(bill, lines, catalog=catalog, language=language, usage=usage if usage.height else None, held=held,
-                         adjustments=entries, refused=refused)
+                         adjustments=entries, refused=refused, holding_from=since)
     return statement_csv(st) if fmt == "csv" else statement_html(st)
 
 
@@ -1017,11 +1049,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in accounts},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
-    # gate refused (the gate as it stands, or the one rating stored its verdict under)
+    # gate refused (the gate as it stands, or the one rating stored its verdict under), nor one held off the bill (a
+    # previous customer's, made before an owner change in the period: not the current customer's to pay)
     late = charge_late_vas(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                            currency=catalog.operator.currency, created_at=now, prior=prior,
                            stored=_stored_vas(app, per, msisdns), policy=current, policies=policies,
-                           created_by=created_by)
+                           created_by=created_by, held=held)
     entries = [*diff.adjustments, *fees.adjustments, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
@@ -1054,6 +1087,13 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if late.refused:
         notes.append(f"{len(late.refused)} VAS charge(s) on no bill of {per.key} refused by the consent gate were not billed, "
                      f"e.g. {late.refused[0]}")
+    if late.held:
+        held_why = {f"{s}/{r}": v for (_, s, r), v in held.items()}
+        vas_why: dict[str, int] = {}
+        for rec in late.held:
+            vas_why[held_why.get(rec, "")] = vas_why.get(held_why.get(rec, ""), 0) + 1
+        notes.append(f"{len(late.held)} VAS charge(s) on no bill of {per.key} are held and were not charged: "
+                     f"{held_words(vas_why, per.key)}")
     free = sum(1 for x in settled if x.outcome == "free")
     if free:
         notes.append(f"{free} record(s) on no bill of {per.key} (rated after the bill run) cost nothing (drawn from "
@@ -1088,7 +1128,8 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
             "at": outcome.last.created_at.isoformat(), "by": outcome.last.created_by,
             "adjustments": outcome.last.adjustments, "net": _money(outcome.last.net_minor, cur),
             "debits": outcome.last.debits, "credits": outcome.last.credits},
-        "vas_charged": vas_new, "vas_refused": len(late.refused), "records_order_unknown": unplaced,
+        "vas_charged": vas_new, "vas_refused": len(late.refused), "vas_held": len(late.held),
+        "records_order_unknown": unplaced,
         "held_records": len(diff.held), "late_free": free, "records_refunded_before": len(diff.refunded),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
@@ -1134,18 +1175,21 @@ def _decision_resource(period: str, source: str, record_id: str) -> str:
 def held_of_period(app: App, per: Period) -> pl.DataFrame:
     """Every held usage record of ``per`` (``billing.HELD_RECORD_COLUMNS``), with ``status`` (``pending``, ``released``:
     an entry charged it, ``written_off``) and ``bill_id`` (the subscriber's bill of the period, null before it is
-    issued). Held: by rating (a usage line's ``verdict``), of a line suspended now from its suspension on
-    (``billing.held_usage``), or by the bill run that left it off an issued bill; a record a bill charged is not."""
+    issued). Held: by rating (a usage line's ``verdict``), of a line suspended now from its suspension on, of a line
+    that moved to another customer during the period before the change (``billing.held_usage``), or by the bill run
+    that left it off an issued bill; a record a bill charged is not."""
     from fairtel.billing import USAGE_KINDS, held_records, held_usage, normalise_rated
-    from fairtel.billing._run import BILLED_INPUT, HOLD, HOLD_REASONS
+    from fairtel.billing._run import BILLED_INPUT, HOLD, HOLD_REASONS, changed_hands_in
     from fairtel.store import bills_of_period, rerate_entries
     from fairtel.store._schema import AccessAudit, table_of
 
     key = ["msisdn", "source", "record_id"]
     accounts = _accounts(app, per)
     # the accounts whose state holds usage of the period now (``billing.held_usage``): suspended, closed (since a
-    # known instant, or with no closing date: all their usage), activated after the period began
-    suspended = [a.msisdn for a in accounts if a.status in ("suspended", "closed") or a.activated_at > per.start]
+    # known instant, or with no closing date: all their usage), activated after the period began, moved to another
+    # customer during it (the previous customer's usage)
+    suspended = [a.msisdn for a in accounts if a.status in ("suspended", "closed") or a.activated_at > per.start
+                 or changed_hands_in(a, per) is not None]
     files = app.lake.files("rated", periods=[per.key])
     lines = pl.DataFrame(schema=BILLED_INPUT)
     if files:
@@ -1153,7 +1197,7 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
         flagged = pl.col("verdict").is_in(HOLD_REASONS) if "verdict" in scan.collect_schema().names() else pl.lit(False)
         lines = normalise_rated(scan.filter(pl.col("kind").is_in(USAGE_KINDS) & (flagged | pl.col("msisdn").is_in(suspended)))
                                 .collect())
-        lines = held_usage(lines, accounts).filter(pl.col(HOLD).is_not_null()).with_columns(
+        lines = held_usage(lines, accounts, period=per).filter(pl.col(HOLD).is_not_null()).with_columns(
             pl.col(HOLD).alias("verdict")).drop(HOLD)
     with app.db.connect() as conn:
         bills = bills_of_period(conn, per.key)
@@ -1203,7 +1247,9 @@ def _held_json(row: dict[str, Any], currency: str, tz: str) -> dict[str, Any]:
 _NOT_RELEASED_WHY = {"line_closed": "held because it was made after the line closed (line_closed)",
                      "before_activation": "held because it was made before the line was activated (before_activation)",
                      "line_closed_undated": "held because the line is closed and the register has no closing date for "
-                                            "it (line_closed_undated): give the register its closed_at"}
+                                            "it (line_closed_undated): give the register its closed_at",
+                     "before_holding": "held because it was made before the line moved to its current customer "
+                                       "(before_holding): the previous customer's"}
 
 
 def release_period(app: App, period: str, *, catalog: Catalog, by: str, records: list[str] | None = None,
@@ -1213,8 +1259,9 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
     bill) or write it off (never charged), as ``by``; every decision audited. Chosen by record ids (``records``, of
     ``source`` when ids repeat across sources), by subscriber (``msisdn``) or all (``every``). A record released is
     never charged again, nor written off; one written off is never released. Usage held because it was made after
-    the line closed or before it was activated (``billing._run.NOT_RELEASED``) is not the subscriber's: it is never
-    released, only written off (named with ``records``: refused; chosen otherwise: left pending, said in a note).
+    the line closed, before it was activated or before an owner change in the period (``billing._run.NOT_RELEASED``)
+    is not the subscriber's: it is never released, only written off (named with ``records``: refused; chosen
+    otherwise: left pending, said in a note).
     Holds the period's billing lock."""
     from dataclasses import replace
 
@@ -1287,8 +1334,8 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
     notes = []
     if refused.height:
         notes.append(f"{refused.height} record(s) not released: made after the line closed or before it was activated, "
-                     "or on a closed line with no closing date, not the subscriber's usage as far as the register tells, "
-                     "never charged; write them off (--write-off)")
+                     "on a closed line with no closing date, or before the line moved to its current customer, not the "
+                     "subscriber's usage as far as the register tells, never charged; write them off (--write-off)")
     if skipped.height:
         notes.append(f"{skipped.height} record(s) left as they were: already "
                      + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(skipped.group_by("status").len().iter_rows())))

@@ -632,6 +632,8 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
     "line_closed": ("扣费时号码已销户", "line closed when charged"),
     "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
     "before_activation": ("订购早于本号码入网（前机主所订）", "consent given before this line's activation (by a previous holder)"),
+    "previous_holder": ("订购早于号码过户（原机主所订），过户后不再扣费",
+                        "consent given before the line's owner change (by the previous customer): not charged after it"),
     "no_gate": ("未核对订购记录，不计费", "no consent ledger to check against: not billed"),
     "not_checked": ("未核对订购记录", "consent not checked"),
 }
@@ -667,6 +669,9 @@ HELD_WORDS: dict[str, tuple[str, str]] = {
     "line_closed_undated": ("不计费：号码已销户但销户时间未登记，无法确认为您本人使用，已计价但不计入账单，也不会向您收取",
                             "Held, not billed: the line is closed and its closing date is not on record, so this usage cannot "
                             "be shown to be yours; it is never charged to you"),
+    "before_holding": ("不计费：本话单发生在号码过户给您之前，是原机主的用量，已计价但不计入您的账单，也不会向您收取",
+                       "Held, not billed: made before the line moved to you (owner change); the previous customer's "
+                       "usage, so it is never charged to you"),
 }
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 
