@@ -7,7 +7,8 @@ import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
@@ -16,8 +17,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from fairtel.api._access import Access
 from fairtel.api._errors import NotAuthenticatedError
 from fairtel.api._guard import InFlight
-from fairtel.api._security import Principal
+from fairtel.api._security import SEEN_COOKIE, Principal, idle_refusal, last_seen
 from fairtel.api._services import Services
+from fairtel.core.time import utc_now
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -55,6 +57,39 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+class IdlePolicy(Protocol):
+    """How long a console session may go unused, and the clock it is judged by (the console's ``SessionPolicy``)."""
+
+    @property
+    def idle(self) -> timedelta: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+def console_sessions(request: Request, svc: Services) -> tuple[timedelta, datetime]:
+    """The idle timeout of console sessions and now: the console's own (``app.state.console_sessions``, which the
+    console sets where it is served), else the settings' ``console_idle_minutes`` on the real clock."""
+    policy: IdlePolicy | None = getattr(request.app.state, "console_sessions", None)
+    if policy is None:
+        return timedelta(minutes=svc.settings.console_idle_minutes), utc_now()
+    return policy.idle, policy.clock()
+
+
+def check_console_idle(request: Request, svc: Services, token: str) -> None:
+    """Refuse a console session's token sent as a bearer when its session has gone unused for the idle timeout
+    (``idle_refusal``), as the console itself would: its last use is what the request's signed ``fairtel_seen``
+    cookie says, else its login. The request does not move its last use. A forged or expired token is refused by
+    ``verify`` as it always was; an API client's token passes."""
+    claims = svc.signer.verify(token)
+    if claims.session is None:
+        return
+    idle, now = console_sessions(request, svc)
+    refused = idle_refusal(claims, last_seen(svc.signer.derive, token, request.cookies.get(SEEN_COOKIE)), idle=idle, now=now)
+    if refused is not None:
+        raise refused
+
+
 async def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
@@ -62,6 +97,7 @@ async def principal(
 ) -> Principal:
     svc = _services_of(request)
     if creds is not None and creds.credentials:
+        check_console_idle(request, svc, creds.credentials)
         who = svc.cached_principal_from_token(creds.credentials)
         if who is None:
             who = await run_in_threadpool(svc.principal_from_token, creds.credentials)

@@ -3,7 +3,9 @@ and in Chinese (``MESSAGES``); ``Accept-Language`` picks one (``language_of``). 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from typing import Any
 
 ENGLISH, CHINESE = "en", "zh-CN"
 """The languages an error answer is in, as its ``Content-Language`` says them."""
@@ -140,6 +142,173 @@ def message_in(language: str, code: str, message: str) -> str:
     return MESSAGES.get(code, MESSAGES["fairtel_error"])[1]
 
 
+ROLE_WORDS: dict[str, tuple[str, str]] = {  # role: (en, zh), as a refusal names who may
+    "subscriber": ("subscriber", "用户"), "agent": ("agent", "客服"), "analyst": ("analyst", "分析师"),
+    "fraud_analyst": ("fraud analyst", "反欺诈分析师"), "admin": ("admin", "管理员"),
+}
+
+
+def roles_words(language: str, roles: list[str]) -> str:
+    """Who may do what a login was refused (``permission_denied``'s ``details.roles``), as its message ends: "it is
+    for the roles agent and analyst" / "仅限客服、分析师"."""
+    names = [ROLE_WORDS.get(r, (r, r))[1 if language == CHINESE else 0] for r in roles]
+    if language == CHINESE:
+        return f"仅限{'、'.join(names)}。"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"it is for the role{'s' if len(names) > 1 else ''} {listed}"
+
+
 def language_headers(language: str) -> dict[str, str]:
     """The headers of an error answer in ``language``: what it is in, and that ``Accept-Language`` chose it."""
     return {"Content-Language": language, "Vary": "Accept-Language"}
+
+
+# ---- a request's problems: pydantic's findings in the API's own words, in both languages -------------------------
+_KIND = {bool: "true or false", int: "a JSON number", float: "a JSON number", list: "a list", dict: "an object",
+         type(None): "null"}
+_ALTERNATIVES = re.compile(r"\^\(?([^()|^$\\\[\]{}*+?.]+(?:\|[^()|^$\\\[\]{}*+?.]+)+)\)?\$")
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def problem_words(message: str) -> str:
+    """A model's problem as the API says it: a validator's own words, without the prefix pydantic puts before the
+    text of a ``ValueError`` or an ``assert`` (``Value error, a decimal string ...`` reads ``a decimal string ...``)."""
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def validation_words(error: Mapping[str, Any]) -> str:
+    """One problem the request models found (an item of pydantic's ``errors()``) as the API says it, in English:
+    what the field accepts, in a sentence of ours rather than the model library's ("Input should be a valid
+    string"). An ``amount`` is told the one amount rule (``_money``). A check of our own (a validator's
+    ``ValueError``, a custom error) keeps its words (``problem_words``). The API's answers and the console's forms
+    both say a problem so (``problem_in`` gives its Chinese)."""
+    kind = str(error.get("type", ""))
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
+    value = error.get("input")
+    loc = error.get("loc") or ()
+    if loc and str(loc[-1]) == "amount":
+        said = _amount_words(kind, ctx, value)
+        if said is not None:
+            return said
+    if kind == "missing":
+        return "required"
+    if kind == "string_type":
+        return f"text expected (a JSON string, in quotes), not {_KIND.get(type(value), 'that')}"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        return "must not be empty" if least == 1 else f"at least {least} characters"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        choices = _ALTERNATIVES.fullmatch(pattern)
+        if choices is not None:
+            return f"not one of the accepted values: {', '.join(choices.group(1).split('|'))}"
+        return f"not in the accepted form (the pattern {pattern})"
+    if kind in ("literal_error", "enum"):
+        return f"not one of the accepted values: {str(ctx.get('expected', '')).replace(' or ', ', ')}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number expected"
+    if kind in ("float_parsing", "float_type"):
+        return "a number expected"
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false expected"
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        return "a JSON object expected"
+    if kind == "list_type":
+        return "a list expected"
+    for bound, words in (("gt", "more than"), ("ge", "at least"), ("lt", "less than"), ("le", "at most")):
+        if kind == _BOUND_TYPES[bound]:
+            return f"must be {words} {ctx.get(bound)}"
+    if kind == "extra_forbidden":
+        return "not a field of this request"
+    return problem_words(str(error.get("msg", "")))
+
+
+_BOUND_TYPES = {"gt": "greater_than", "ge": "greater_than_equal", "lt": "less_than", "le": "less_than_equal"}
+
+
+def _amount_words(kind: str, ctx: Mapping[str, Any], value: Any) -> str | None:
+    """An amount's problem in the words of the amount rule (``_money``); None for a check of our own (its words
+    stand)."""
+    from fairtel.api._money import amount_problem
+
+    if kind == "string_type" and not isinstance(value, str):
+        return amount_problem(value, None)
+    if kind in ("string_too_long", "decimal_max_digits", "decimal_max_places") and isinstance(value, str):
+        return amount_problem(value, None) or amount_problem("", None)
+    if kind in ("greater_than", "greater_than_equal"):
+        words = "more than" if kind == "greater_than" else "at least"
+        bound = ctx.get("gt", ctx.get("ge"))
+        return f'the amount must be {words} {bound}: a decimal string such as "3.50"'
+    return None
+
+
+_NOT_AN_AMOUNT = (r'not an amount in {currency}: plain digits \(0-9\), at most (\d+) before the point and {fraction}, '
+                  r'e\.g\. "([^"]+)" \(no sign, space or exponent\)')
+_FRACTION = r"at most (\d+) after the point"
+
+# The API's English problem sentences (``validation_words``, the amount rule's, the guard's), in Chinese: each
+# pattern, the Chinese with its values put back in order. A message not matched is answered as written.
+PROBLEMS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S), zh) for p, zh in (
+    (r"required", "必填"),
+    (r"text expected \(a JSON string, in quotes\), not .*", "应为文字（带引号的 JSON 字符串）"),
+    (r"at most (\d+) characters", "不能超过 {0} 个字"),
+    (r"longer than (\d+) characters", "不能超过 {0} 个字"),
+    (r"at least (\d+) characters", "至少 {0} 个字"),
+    (r"must not be empty", "不能为空"),
+    (r"not one of the accepted values: (.*)", "不是可选的值，可选：{0}"),
+    (r"not in the accepted form \(the pattern (.*)\)", "格式不符（应符合 {0}）"),
+    (r"a whole number expected", "应为整数"),
+    (r"a number expected", "应为数字"),
+    (r"true or false expected", "应为 true 或 false"),
+    (r"a JSON object expected", "应为 JSON 对象"),
+    (r"a list expected", "应为列表"),
+    (r"must be more than (\S+)", "应大于 {0}"),
+    (r"must be at least (\S+)", "应不小于 {0}"),
+    (r"must be less than (\S+)", "应小于 {0}"),
+    (r"must be at most (\S+)", "应不大于 {0}"),
+    (r"not a field of this request", "本请求没有这个字段"),
+    # the amount rule (``_money``)
+    (r'a decimal string, e\.g\. "([^"]+)", not a JSON number', '金额应为带引号的十进制数字字符串（如 "{0}"），不能是 JSON 数字'),
+    (r'a decimal string, e\.g\. "([^"]+)"', '金额应为带引号的十进制数字字符串（如 "{0}"）'),
+    (r'required: a decimal string such as "([^"]+)"', '必填：金额应为带引号的十进制数字字符串（如 "{0}"）'),
+    (r'the amount must be more than (\S+): a decimal string such as "([^"]+)"', '金额应大于 {0}，写作带引号的十进制数字字符串（如 "{1}"）'),
+    (r'the amount must be at least (\S+): a decimal string such as "([^"]+)"', '金额应不小于 {0}，写作带引号的十进制数字字符串（如 "{1}"）'),
+    (_NOT_AN_AMOUNT.format(currency="its currency", fraction=_FRACTION),
+     '不是有效的金额：只能写数字（0-9），小数点前最多 {0} 位，小数点后最多 {1} 位，如 "{2}"（不带正负号、空格或指数）'),
+    (_NOT_AN_AMOUNT.format(currency="its currency", fraction="no point"),
+     '不是有效的金额：只能写数字（0-9），最多 {0} 位，不带小数点，如 "{1}"（不带正负号、空格或指数）'),
+    (_NOT_AN_AMOUNT.format(currency="([A-Z]{3})", fraction=_FRACTION),
+     '不是有效的金额（{0}）：只能写数字（0-9），小数点前最多 {1} 位，小数点后最多 {2} 位，如 "{3}"（不带正负号、空格或指数）'),
+    (_NOT_AN_AMOUNT.format(currency="([A-Z]{3})", fraction="no point"),
+     '不是有效的金额（{0}）：只能写数字（0-9），最多 {1} 位，不带小数点，如 "{2}"（不带正负号、空格或指数）'),
+    (r"Input should be a valid (?:integer|number|decimal).*", "请填写数字"),
+    (r"say why in words: at least (\d+) letters", "请用文字说明原因，至少 {0} 个字"),
+    # a login's name (``_admin``, ``_users``)
+    (r"a space before or after the name: a login's name is letters, digits or \. _ @ - only, with no space",
+     "登录名前后有空格：登录名只能由字母、数字或 . _ @ - 组成，不含空格"),
+    (r"2-63 letters, digits or \. _ @ -, starting with a letter or digit", "应为 2 到 63 个字母、数字或 . _ @ -，以字母或数字开头"),
+    # the guard's (every route's) checks
+    (r"given more than once", "重复给出：每个参数只能给一次"),
+    (r"given more than once in one object: send each key once", "同一对象中重复给出：每个键只能给一次"),
+    (r"a NUL character \(\\u0000\) is not allowed in any text", "任何文字中都不允许出现 NUL 字符（\\u0000）"),
+    (r"not valid JSON: (.*)", "不是有效的 JSON：{0}"),
+    (r"nested more than (\d+) deep", "嵌套超过 {0} 层"),
+    (r"a whole number of more than (\d+) digits", "整数超过 {0} 位"),
+))
+
+
+def problem_in(language: str, message: str) -> str:
+    """A problem's message (``validation_words``' English, or a check's own) in ``language``: in Chinese, the
+    sentence ``PROBLEMS_ZH`` has for it; a message it has none for, as it is."""
+    if language != CHINESE:
+        return message
+    for pattern, zh in PROBLEMS_ZH:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return zh.format(*found.groups())
+    return message

@@ -19,8 +19,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from fairtel.api._error_words import ENGLISH, MESSAGES, language_headers, language_of, message_in
+from fairtel.api._error_words import (
+    ENGLISH,
+    MESSAGES,
+    language_headers,
+    language_of,
+    message_in,
+    problem_in,
+    roles_words,
+    validation_words,
+)
+from fairtel.api._error_words import (
+    problem_words as problem_words,  # the words of a model's own check, as they were here
+)
 from fairtel.core.errors import FairtelError, InvalidInputError, NotAvailableError, PermissionDeniedError, Problem
+from fairtel.privacy import Permission, Role, can
 from fairtel.store._engine import unavailable
 
 
@@ -124,8 +137,28 @@ def status_for(code: str) -> int:
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None, *, language: str = ENGLISH) -> dict[str, Any]:
-    """The one shape of an error answer; its message in ``language`` (``message_in``), its code as it is."""
-    return {"error": {"code": code, "message": message_in(language, code, message), **({"details": details} if details else {})}}
+    """The one shape of an error answer; its message in ``language`` (``message_in``), and so each of its problems'
+    (``problem_in``), its code and the problems' fields as they are."""
+    said = message_in(language, code, message)
+    roles = (details or {}).get("roles")
+    if code in _REFUSALS and isinstance(roles, list) and roles:  # who may, in the caller's language
+        said = f"{said}: {roles_words(language, roles)}" if language == ENGLISH else f"{said}{roles_words(language, roles)}"
+    problems = (details or {}).get("problems")
+    if isinstance(problems, list) and language != ENGLISH:
+        told = [{**p, "message": problem_in(language, p["message"])} if isinstance(p, dict) and isinstance(p.get("message"), str)
+                else p for p in problems]
+        details = {**(details or {}), "problems": told}
+    return {"error": {"code": code, "message": said, **({"details": details} if details else {})}}
+
+
+_REFUSALS = frozenset({"permission_denied"})
+
+
+def roles_holding(needs: list[str]) -> list[str]:
+    """The roles holding any one of the permissions ``needs`` names (a refusal's ``details.needs``), in the order
+    the roles are declared: who may do what was refused."""
+    wanted = {p for p in Permission if p.value in needs}
+    return [r.value for r in Role if any(can(r, p) for p in wanted)]
 
 
 def problem_out(problem: Problem) -> dict[str, Any]:
@@ -137,9 +170,13 @@ def problem_out(problem: Problem) -> dict[str, Any]:
 def error_details(exc: FairtelError) -> dict[str, Any]:
     """``exc.details`` as the API answers them: an invalid input's problems as objects (``problem_out``), not the
     text the command line prints. Every other 422 (``time_invalid``, ``currency_mismatch``, ...) carries the same
-    list, of its one problem: the field its details name (empty when none) and its message."""
+    list, of its one problem: the field its details name (empty when none) and its message. A refusal naming the
+    permissions it needs (``needs``) names the roles holding one of them too (``roles``): who may."""
     if isinstance(exc, InvalidInputError):
         return {**exc.details, "problems": [problem_out(p) for p in exc.problems]}
+    needs = exc.details.get("needs")
+    if exc.code in _REFUSALS and isinstance(needs, list) and "roles" not in exc.details:
+        return {**exc.details, "roles": roles_holding([str(n) for n in needs])}
     if status_for(exc.code) == 422 and "problems" not in exc.details:
         field = exc.details.get("field")
         return {**exc.details, "problems": [{"field": field if isinstance(field, str) else "", "message": exc.message}]}
@@ -174,20 +211,13 @@ def _problem_of(error: Any) -> dict[str, str]:
         loc = error.get("loc", ())
         where = f" at character {loc[-1]}" if len(loc) > 1 else ""
         return {"field": "body", "message": f"not valid JSON: {error.get('ctx', {}).get('error', 'cannot be read')}{where}"}
-    return {"field": ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")),
-            "message": problem_words(str(error.get("msg", "")))}
+    return {"field": problem_place(error), "message": validation_words(error)}
 
 
-_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
-
-
-def problem_words(message: str) -> str:
-    """A model's problem as the API says it: a validator's own words, without the prefix pydantic puts before the
-    text of a ``ValueError`` or an ``assert`` (``Value error, a decimal string ...`` reads ``a decimal string ...``)."""
-    for prefix in _PYDANTIC_PREFIXES:
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message
+def problem_place(error: Any) -> str:
+    """The field a problem of a request's own validation is about: its dotted place in the body, query or path
+    (``items.0.name``), without the part it came in."""
+    return ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
 
 
 def http_words(status: int, detail: str, method: str, allowed: str | None) -> str:

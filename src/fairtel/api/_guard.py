@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fairtel.api._error_words import CHINESE, MESSAGES, language_headers, language_of
@@ -245,8 +246,9 @@ class _Template(NamedTuple):
 def _name_route(scope: Scope) -> None:
     """Note in ``scope`` the route its path takes, for the access log and the metrics to name the request by (they
     read ``route.path``, as the router notes an API route): for an OPTIONS, answered before routing, the first
-    template of the API's schema taking the path; for a plain route (the schema's own), the route that answered
-    (``endpoint``). The static files' mount and the console's pages are named by nothing more than their GETs are."""
+    template of the API's schema taking the path, or at a console page (or the static files), the first route of
+    the application taking it, which names its GET too (``/customers/{msisdn}``, never the number); for a plain
+    route (the schema's own), the route that answered (``endpoint``)."""
     app = scope.get("app")
     if app is None:
         return
@@ -261,6 +263,35 @@ def _name_route(scope: Scope) -> None:
         template = api_template(app, str(scope["path"]))
         if template is not None:
             scope["route"] = _Template(template)
+        return
+    path = str(scope.get("path", ""))
+    for template, regex in _page_templates(app):  # a console page (or the static files), in the router's order
+        if regex.match(path):
+            scope["route"] = _Template(template)
+            return
+
+
+def _page_templates(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """The path template of every route of ``app`` (an included router's each, under its prefix; a mount's path
+    and whatever is below it), compiled as the router matches it; read once per application."""
+    known: list[tuple[str, re.Pattern[str]]] | None = getattr(app.state, "page_templates", None)
+    if known is None:
+        known = []
+
+        def add(routes: Any, prefix: str) -> None:
+            for route in routes:
+                inner = getattr(route, "original_router", None)  # a router included whole (its routes are kept in it)
+                if inner is not None:
+                    context = getattr(route, "include_context", None)
+                    add(inner.routes, prefix + str(getattr(context, "prefix", "") or ""))
+                elif isinstance(route, Mount):
+                    known.append((prefix + route.path, re.compile(f"^{re.escape(prefix + route.path)}(/|$)")))
+                elif isinstance(getattr(route, "path", None), str):
+                    known.append((prefix + route.path, compile_path(prefix + route.path)[0]))
+
+        add(app.router.routes, "")
+        app.state.page_templates = known
+    return known
 
 
 class _Head:

@@ -20,8 +20,9 @@ WIDEST_MINOR = max(MINOR_UNITS.values())
 def amount_problem(value: object, currency: str | None) -> str | None:
     """What is wrong with ``value`` as an amount in ``currency`` (None: its currency is not known yet, any the API
     knows), in words naming the rule; None when nothing is."""
-    if not isinstance(value, str):
-        return 'a decimal string, e.g. "3.50", not a JSON number'
+    if not isinstance(value, str):  # a JSON number may have been computed in binary floating point: never taken
+        number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        return 'a decimal string, e.g. "3.50"' + (", not a JSON number" if number else "")
     decimals = WIDEST_MINOR if currency is None else minor_units(currency)
     if re.fullmatch(amount_pattern(decimals), value):
         return None

@@ -1,4 +1,5 @@
-"""Credentials: scrypt password hashes, signed bearer tokens with expiry, API keys kept only as hashes."""
+"""Credentials: scrypt password hashes, signed bearer tokens with expiry, API keys kept only as hashes, and the idle
+timeout a console session's token is held to wherever it is presented."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fairtel.api._errors import NotAuthenticatedError
 from fairtel.core.time import utc_now
@@ -18,6 +20,11 @@ from fairtel.privacy import Role
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 API_KEY_PREFIX = "ftk_"
+CONSOLE_SESSION = "console"
+"""The ``ses`` claim of a token the console's login issued: a console session's, held to the console's idle timeout
+wherever it is presented (``idle_refusal``). A token from ``POST /api/v1/auth/token`` has no such claim."""
+SEEN_COOKIE = "fairtel_seen"
+"""The cookie saying when a console session was last used (``seen_value``)."""
 
 
 def _b64(data: bytes) -> str:
@@ -86,6 +93,7 @@ class Claims:
     issued_at: datetime
     expires_at: datetime
     token_id: str  # what logging out revokes (``jti``)
+    session: str | None = None  # ``CONSOLE_SESSION`` for a console session's token (``ses``); None: an API client's
 
 
 class TokenSigner:
@@ -102,9 +110,13 @@ class TokenSigner:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, principal: Principal, *, now: datetime | None = None, ttl: timedelta | None = None) -> str:
+    def issue(
+        self, principal: Principal, *, now: datetime | None = None, ttl: timedelta | None = None, session: str | None = None
+    ) -> str:
+        """A token for ``principal``; ``session``: the kind of session it is issued for (``CONSOLE_SESSION``), kept
+        in it as its ``ses`` claim (an API client's has none)."""
         at = now or utc_now()
-        claims = {
+        claims: dict[str, object] = {
             "sub": principal.username,
             "role": principal.role.value,
             "msisdn": principal.msisdn,
@@ -112,6 +124,8 @@ class TokenSigner:
             "exp": int((at + (ttl or self.ttl)).timestamp()),
             "jti": secrets.token_urlsafe(16),
         }
+        if session is not None:
+            claims["ses"] = session
         payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
@@ -126,6 +140,9 @@ class TokenSigner:
             issued = datetime.fromtimestamp(int(claims["iat"]), tz=utc_now().tzinfo)
             expires = datetime.fromtimestamp(int(claims["exp"]), tz=utc_now().tzinfo)
             username = str(claims["sub"])
+            session = claims.get("ses")
+            if session is not None and not isinstance(session, str):
+                raise TypeError("ses")
         except (ValueError, KeyError, TypeError) as exc:
             raise NotAuthenticatedError("the token is not valid") from exc
         at = now or utc_now()
@@ -138,11 +155,48 @@ class TokenSigner:
         msisdn = claims.get("msisdn")
         # a token issued before tokens had ids is named by its signature: it can be revoked all the same
         token_id = str(claims.get("jti") or signature)
-        return Claims(username, role, None if msisdn is None else str(msisdn), issued, expires, token_id)
+        return Claims(username, role, None if msisdn is None else str(msisdn), issued, expires, token_id, session)
 
     def derive(self, purpose: str, value: str) -> str:
         """A keyed tag of ``value`` for another purpose (e.g. the console's form tokens)."""
         return _b64(hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).digest())[:32]
+
+
+def seen_value(derive: Callable[[str, str], str], token: str, at: datetime) -> str:
+    """The cookie saying the session ``token`` was last used at ``at`` (whole seconds), signed for that token."""
+    stamp = str(int(at.timestamp()))
+    return f"{stamp}.{derive('console-seen', f'{stamp}|{token}')}"
+
+
+def last_seen(derive: Callable[[str, str], str], token: str, value: str | None) -> datetime | None:
+    """When the session ``token`` was last used, as its cookie ``value`` says; None when there is none, or it is not
+    one the server signed for this token."""
+    stamp, _, mac = (value or "").partition(".")
+    if not stamp.isdigit() or not mac:
+        return None
+    if not hmac.compare_digest(mac.encode("utf-8"), derive("console-seen", f"{stamp}|{token}").encode("utf-8")):
+        return None
+    return datetime.fromtimestamp(int(stamp), tz=UTC)
+
+
+def idle_for(claims: Claims, seen: datetime | None, *, now: datetime) -> timedelta:
+    """How long the session of a token with ``claims`` has gone unused at ``now``: since its last use (``seen``,
+    what its signed ``SEEN_COOKIE`` says) or, without one, since its login."""
+    return now - (claims.issued_at if seen is None else max(claims.issued_at, seen))
+
+
+def idle_refusal(claims: Claims, seen: datetime | None, *, idle: timedelta, now: datetime) -> NotAuthenticatedError | None:
+    """The refusal of a console session's token (``CONSOLE_SESSION``) sent to the API when its session has gone
+    unused for ``idle`` (``idle_for``), as an expired token is refused; None for one still in use, and for every
+    token an API client was issued (``POST /api/v1/auth/token``), which only its own lifetime ends. The API's use
+    of the token is not use of the session: it does not move its last use."""
+    if claims.session != CONSOLE_SESSION or idle_for(claims, seen, now=now) < idle:
+        return None
+    minutes = int(idle.total_seconds() // 60)
+    return NotAuthenticatedError(
+        f"the token has expired: its console session was not used for {minutes} minutes; log in again",
+        details={"idle_minutes": minutes},
+    )
 
 
 def new_api_key() -> str:

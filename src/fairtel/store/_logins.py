@@ -49,8 +49,9 @@ def login_name_taken(error: BaseException) -> LoginNameTakenError | None:
 
 def login_key(name: str) -> str:
     """What a login's name is compared by: its NFKC case fold ("Alice", "ALICE" and a full-width "Ａｌｉｃｅ" are
-    all "alice")."""
-    return unicodedata.normalize("NFKC", name).casefold()
+    all "alice"), without white space around it (" alice " is "alice": a name pasted or typed with a space before or
+    after it reaches its login; no login's name holds a space, and making one with any is refused)."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
 
 
 def login_named(conn: Connection, name: str) -> str | None:

@@ -1,7 +1,13 @@
 """The access audit's actions (``subject.verb`` codes, as the API and the CLI write them) in words: the audit page
-shows the words and keeps the code beside them, which is what an auditor searches by."""
+shows the words and keeps the code beside them, which is what an auditor searches by. Its resources and the reasons
+fairtel writes itself read in the reader's language too (``resource_text``, ``reason_text``)."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fairtel.api._error_words import ROLE_WORDS
 
 AUDIT_ACTIONS: dict[str, tuple[str, str]] = {  # code: (en, zh)
     "access.denied": ("Access refused", "访问被拒绝"),
@@ -93,3 +99,111 @@ def action_text(code: str | None, lang: str) -> str:
         return ""
     pair = AUDIT_ACTIONS.get(code)
     return code if pair is None else pair[1] if lang == "zh" else pair[0]
+
+
+# What an audit row is about (its ``resource``): a kind of record (``findings``), one record (``finding/<id>``), or
+# the route of a request refused before it named one (``GET /api/v1/findings``, shown as it is). (en, zh)
+AUDIT_RESOURCES: dict[str, tuple[str, str]] = {
+    "access_audit": ("access audit", "访问审计"), "api_key": ("API key", "API 密钥"),
+    "assignments": ("customers handled", "正在处理的客户"), "bill": ("bill", "账单"), "bills": ("bills", "账单列表"),
+    "chat": ("assistant chat", "智能助手会话"), "complaint": ("complaint", "投诉"), "complaints": ("complaints", "投诉列表"),
+    "conversation": ("conversation", "会话"), "data_export": ("data export", "数据导出"), "finding": ("finding", "异常扣费"),
+    "findings": ("findings", "异常扣费列表"), "fraud_case": ("fraud case", "欺诈案件"), "fraud_cases": ("fraud cases", "欺诈案件列表"),
+    "held_usage": ("held usage", "暂挂话单"), "home": ("home", "系统"), "kpis": ("indicators", "服务指标"),
+    "loyalty": ("loyalty points", "积分"), "marketing": ("marketing choice", "营销偏好"), "merchant": ("provider", "服务商"),
+    "retention": ("retention list", "挽留名单"), "roaming_cap": ("roaming cap", "漫游限额"), "subscriber": ("subscriber", "用户资料"),
+    "subscribers": ("subscribers", "用户列表"), "subscription": ("subscription", "订购"), "subscriptions": ("subscriptions", "订购列表"),
+    "survey": ("survey", "满意度调查"), "ticket": ("ticket", "工单"), "tickets": ("tickets", "工单列表"), "usage": ("usage", "详单"),
+    "user": ("login", "登录账号"), "users": ("logins", "登录账号列表"),
+}
+_ROUTE = re.compile(r"(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*")
+
+
+def resource_text(resource: str | None, lang: str) -> str:
+    """An audit row's resource in the reader's language: in Chinese, the kind of record in words and the record's id
+    as written (``finding/fnd_1`` → 异常扣费 fnd_1); a route, and a kind not listed, as written. In English as
+    written (the words are the code's own)."""
+    if not resource:
+        return ""
+    if lang != "zh" or _ROUTE.fullmatch(resource):
+        return resource
+    kind, sep, rest = resource.partition("/")
+    pair = AUDIT_RESOURCES.get(kind)
+    if pair is None:
+        return resource
+    return f"{pair[1]} {rest}" if sep else pair[1]
+
+
+_VIEWS_ZH = {"plain": "明文", "masked": "掩码", "pseudonymised": "假名", "none": "无"}
+_REFUSALS_ZH = {"permission_denied": "无权限", "assignment_required": "未在处理该客户", "not_found": "未找到",
+                "not_authenticated": "未登录", "line_changed_hands": "号码已更换机主"}
+_CASES_ZH = {"complaint": "投诉", "ticket": "工单", "chat": "会话"}
+
+
+def _refusal(code: str) -> str:
+    words = _REFUSALS_ZH.get(code)
+    return f"{words}（{code}）" if words else code
+
+
+# The reasons fairtel writes itself (an agent's or a decision's own words are shown as written), in Chinese: the
+# English pattern and the Chinese with its values put back in order, or a function of the match.
+REASONS_ZH: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple((re.compile(p, re.S), f) for p, f in (
+    (r"own data", lambda m: "本人数据"),
+    (r"own chat", lambda m: "本人会话"),
+    (r"own request for a new confirmation code", lambda m: "本人申请重发验证码"),
+    (r"user administration", lambda m: "账号管理"),
+    (r"role (\w+)", lambda m: f"角色：{_role(m[1])}"),
+    (r"for (\S+)", lambda m: f"供 {m[1]} 使用"),
+    (r"released", lambda m: "已结束处理"),
+    (r"(complaint|ticket|chat) (\S+)", lambda m: f"{_CASES_ZH[m[1]]} {m[2]}"),
+    (r"findings queue \((\d+) rows?\)", lambda m: f"异常扣费队列（{m[1]} 条）"),
+    (r"findings queue", lambda m: "异常扣费队列"),
+    (r"fraud queue \((\d+) rows?\)", lambda m: f"欺诈案件队列（{m[1]} 条）"),
+    (r"dashboard \(aggregates\)", lambda m: "仪表盘（汇总数据）"),
+    (r"list of (\d+), shown (\w+)", lambda m: f"列表 {m[1]} 条，号码显示为{_VIEWS_ZH.get(m[2], m[2])}"),
+    (r"the agent's own assignments", lambda m: "客服本人正在处理的客户"),
+    (r"named by the decided case", lambda m: "已处理案件涉及的号码"),
+    (r"recorded by agent: the filing agent handles the customer", lambda m: "客服代为登记：登记的客服即处理该客户"),
+    (r"taken while handled by (.+)", lambda m: f"受理时该客户正由 {m[1]} 处理"),
+    (r"refused: (\w+), answered (\w+)", lambda m: f"已拒绝：{_refusal(m[1])}，答复为 {m[2]}"),
+    (r"refused: (\w+)", lambda m: f"已拒绝：{_refusal(m[1])}"),
+    # a login's outcome, then where it came from
+    (r"succeeded; from (.+)", lambda m: f"成功；来自 {m[1]}"),
+    (r"refused: wrong username or password, or the login is disabled; from (.+)",
+     lambda m: f"已拒绝：用户名或密码错误，或账号已停用；来自 {m[1]}"),
+    (r"refused: the login was made before the line's current activation \(line_changed_hands\); from (.+)",
+     lambda m: f"已拒绝：此登录账号开通于号码更换机主之前（line_changed_hands）；来自 {m[1]}"),
+    (r"refused unchecked: too many attempts(?: \(retry after (\d+) s\))?(?:; (\d+) more refused so from this client since the last such row)?; from (.+)",
+     lambda m: "未核验即拒绝：尝试次数过多" + (f"（{m[1]} 秒后可重试）" if m[1] else "")
+     + (f"；自上一条此类记录以来，该来源另有 {m[2]} 次被拒绝" if m[2] else "") + f"；来自 {m[3]}"),
+))
+_FAILED = re.compile(r"(.*?) ?\(failed: (\w+)\)|failed: (\w+)", re.S)
+_VIA = re.compile(r"(.*?) ?\(?via api_key (\S+?)\)?", re.S)
+
+
+def _role(role: str) -> str:
+    return ROLE_WORDS.get(role, (role, role))[1]
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """An audit row's reason in the reader's language: in Chinese, the reasons fairtel writes itself in words
+    (``REASONS_ZH``), what the request failed with and the API key it came through after them; words a person typed
+    (a note, a decision) as written."""
+    if not reason:
+        return ""
+    if lang != "zh":
+        return reason
+    via = _VIA.fullmatch(reason)
+    if via is not None:
+        inner = reason_text(via[1], lang) if via[1] else ""
+        return f"{inner}（经 API 密钥 {via[2]}）" if inner else f"经 API 密钥 {via[2]}"
+    failed = _FAILED.fullmatch(reason)
+    if failed is not None:
+        if failed[3]:
+            return f"失败：{failed[3]}"
+        return f"{reason_text(failed[1], lang)}（失败：{failed[2]}）"
+    for pattern, words in REASONS_ZH:
+        found = pattern.fullmatch(reason)
+        if found is not None:
+            return words(found)
+    return reason

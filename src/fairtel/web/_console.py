@@ -41,7 +41,8 @@ from fairtel.api import (
     status_for,
 )
 from fairtel.api._deps import in_flight
-from fairtel.api._errors import LineChangedHandsError
+from fairtel.api._error_words import CHINESE, ENGLISH, roles_words, validation_words
+from fairtel.api._errors import LineChangedHandsError, error_details, problem_place
 from fairtel.api._explain import quantity_text
 from fairtel.api._paging import Page, decode_cursor, encode_cursor
 from fairtel.api._subscriptions import AlreadySubscribedError
@@ -57,7 +58,7 @@ from fairtel.core.settings import Settings
 from fairtel.core.time import zone
 from fairtel.privacy import Permission, Role, can, e164_of
 from fairtel.store import Lake
-from fairtel.web._audit_words import action_text
+from fairtel.web._audit_words import action_text, reason_text, resource_text
 from fairtel.web._charts import bar_chart, line_chart
 from fairtel.web._i18n import (
     CODES,
@@ -76,7 +77,7 @@ from fairtel.web._i18n import (
     text_lang,
     translate,
 )
-from fairtel.web._session import HSTS, SEEN_COOKIE, SessionPolicy, last_seen, seen_value
+from fairtel.web._session import CONSOLE_SESSION, HSTS, SEEN_COOKIE, SessionPolicy, last_seen, seen_value
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fairtel_session"
@@ -329,6 +330,7 @@ CARE_WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "problems": ("What to correct:", "请修改："),
     "audit_since": ("From (day)", "起始日期"),
     "audit_until": ("To (day, included)", "截止日期（含当天）"),
+    "page_for": ("You may not see this page: ", "您无权查看此页面："),
     "page_denied": ("You may not see this page, or this customer: agents see a customer while handling their complaint or ticket.",
                     "您无权查看此页面或该客户的资料：客服仅在处理其投诉或工单期间可查看。"),
 }
@@ -355,11 +357,12 @@ def day_in(text: str | None, field: str, tz: tzinfo, problems: list[Problem], *,
 
 
 def form_model(model: type[BaseModel], what: str, **values: Any) -> Any:
-    """A form's fields as the API's model of the request takes them: what it refuses is a 422 naming the fields."""
+    """A form's fields as the API's model of the request takes them: what it refuses is a 422 naming the fields, each
+    problem in the API's words (``validation_words``)."""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise InvalidInputError([Problem("form", None, ".".join(str(x) for x in e["loc"]) or None, e["msg"]) for e in exc.errors()],
+        raise InvalidInputError([Problem("form", None, problem_place(e) or None, validation_words(e)) for e in exc.errors()],
                                 what=what) from None
 
 
@@ -549,7 +552,8 @@ class Console:
         who = data.pop("who", None) or self.who(request)
         context: dict[str, Any] = dict(
             t=lambda key: care_word(key, lang) or translate(key, lang), kind_text=lambda k: line_kind(k, lang),
-            code=lambda c: code_text(c, lang), action_text=lambda a: action_text(a, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
+            code=lambda c: code_text(c, lang), action_text=lambda a: action_text(a, lang),
+            resource_text=lambda r: resource_text(r, lang), reason_text=lambda r: reason_text(r, lang), note=lambda n: note_text(n, lang), region=lambda x: region_text(x, lang),
             error_text=lambda e: self.error_words(request, e, lang), category_label=lambda c: category_label(c, lang),
             error_title=lambda e: error_title(getattr(e, "code", None), lang),
             resolution=lambda r: resolution_text(r, lang), problem_field=lambda f: problem_field(f, lang),
@@ -565,6 +569,10 @@ class Console:
     def error_words(request: Request, error: Any, lang: str) -> str:
         """The sentence under an error's code. A page refused to a reader (a GET) is not a form that expired."""
         if request.method == "GET" and error.code == "permission_denied":
+            roles = error_details(error).get("roles")  # the API's words for who may: one source
+            if isinstance(roles, list) and roles:
+                who_may = roles_words(CHINESE if lang == "zh" else ENGLISH, roles)
+                return f"{care_word('page_for', lang)}{who_may}" + ("" if lang == "zh" else ".")
             return care_word("page_denied", lang) or ""
         if isinstance(error, InvalidInputError):  # its message counts problems ("form: 1 problem"): the list says them
             return translate("input_invalid_intro", lang)
@@ -676,7 +684,8 @@ def _routes(c: Console) -> APIRouter:
             return c.render(request, "login.html", status_code=401, next=next, failed=True, who=None, username=username)
         target = next if same_site(next) else HOME_OF[who.role]
         resp = RedirectResponse(target, status_code=303)
-        c.set_session(request, resp, svc.signer.issue(who))
+        # a console session's token: held to the idle timeout wherever it is sent, the API included
+        c.set_session(request, resp, svc.signer.issue(who, session=CONSOLE_SESSION))
         return resp
 
     @r.post("/logout")
@@ -1102,6 +1111,7 @@ def create_console(
     whether it is behind TLS (default: the settings', ``SessionPolicy.from_settings``)."""
     api = create_app(settings, options=options, assistant=assistant, app=app, progress=progress)
     console = Console(api.state.services, sessions=sessions or SessionPolicy.from_settings(settings))
+    api.state.console_sessions = console.sessions  # the API holds a console session's token to the same timeout
     api.include_router(_routes(console))
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _console_errors(api, console)
@@ -1169,8 +1179,7 @@ def _console_errors(api: FastAPI, console: Console) -> None:
             result = checked(request, exc)
             return await result if inspect.isawaitable(result) else result
         error = InvalidInputError([
-            Problem("form", None, ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")) or None, str(e.get("msg", "")))
-            for e in exc.errors()
+            Problem("form", None, problem_place(e) or None, validation_words(e)) for e in exc.errors()
         ], what="the form")
         return await run_in_threadpool(console.render, request, "error.html", status_code=422, error=error)
 

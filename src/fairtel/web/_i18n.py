@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fairtel.api._error_words import CHINESE, problem_in
 from fairtel.rating._explain import VERDICT_WORDS
 
 LANGUAGES = ("zh", "en")
@@ -493,26 +494,16 @@ PROBLEM_FIELDS: dict[str, tuple[str, str]] = {
     "status": ("Status", "状态"),
 }
 
-# What a problem says (``Problem.message``, in English), in Chinese: the English pattern, the Chinese with its values
-# put back in order. A message not matched shows as written, after its field's name.
+# What a problem of the console's own forms says (``Problem.message``, in English), in Chinese: the English pattern,
+# the Chinese with its values put back in order. The API's problems (a model's, the amount rule's) are worded by the
+# API (``fairtel.api._error_words.PROBLEMS_ZH``: one source); a message neither matches shows as written.
 PROBLEM_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"between (\S+) and (\S+)"), "应在 {0} 到 {1} 之间"),
-    (re.compile(r"not an amount in (\w+): .*", re.S), "不是有效的金额（{0}），请填写数字，最多两位小数"),
     (re.compile(r"the customer's number is required"), "请填写客户号码"),
     (re.compile(r"not a subscriber number: write its digits, from the country code \((\d+)\) or as dialled at home \((\d+)\)"),
      "不是有效的用户号码：请填写数字，从国家码写起（如 {0}）或按国内拨号方式（如 {1}）"),
     (re.compile(r"empty message"), "请输入内容"),
-    (re.compile(r"longer than (\d+) characters"), "不能超过 {0} 个字"),
-    (re.compile(r"String should have at most (\d+) characters?"), "不能超过 {0} 个字"),
-    (re.compile(r"String should have at least (\d+) characters?"), "至少 {0} 个字"),
-    (re.compile(r"Field required"), "必填"),
     (re.compile(r"not a date: write it as YYYY-MM-DD"), "不是有效的日期，请按 年-月-日（如 2026-11-02）填写"),
-    (re.compile(r"String should match pattern .*", re.S), "填写的值不在可选范围内"),
-    (re.compile(r"Input should be a valid (?:integer|number|decimal).*", re.S), "请填写数字"),
-    (re.compile(r"Input should be greater than (\S+)"), "应大于 {0}"),
-    (re.compile(r"Decimal input should have no more than (\d+) decimal places?"), "最多 {0} 位小数"),
-    (re.compile(r"Decimal input should have no more than (\d+) digits? in total"), "最多 {0} 位数字"),
-    (re.compile(r"(?:Value error, )?say why in words: at least (\d+) letters"), "请用文字说明原因，至少 {0} 个字"),
     (re.compile(r"choose the bill the credit goes against"), "请选择退款冲抵的账单"),
     (re.compile(r"enter the cap as an amount, e\.g\. 100\.00 \(to remove the cap, use its own button\)"),
      "请填写上限金额，如 100.00（如要取消上限，请点“取消上限”按钮）"),
@@ -538,7 +529,7 @@ def problem_text(message: str, lang: str) -> str:
         m = pattern.fullmatch(message)
         if m:
             return zh.format(*m.groups())
-    return message
+    return problem_in(CHINESE, message)
 
 
 def resolution_text(resolution: str | None, lang: str) -> str:
