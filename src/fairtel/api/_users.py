@@ -37,6 +37,9 @@ class UserInfo:
     created_at: datetime
 
 
+SURROUNDING_SPACE = "a space before or after the name: a login's name is letters, digits or . _ @ - only, with no space"
+
+
 def create_user(
     conn: Connection, username: str, password: str, role: Role | str, *, msisdn: str | None = None
 ) -> UserInfo:
@@ -53,7 +56,9 @@ def create_user(
     known = _role(role)
     if known is None:
         problems.append(Problem("user", None, "role", f"one of {', '.join(r.value for r in Role)}, not {str(role)!r}"))
-    if not USERNAME_RE.fullmatch(username):
+    if username != username.strip():  # the login form ignores them; a name holding them is refused (API and CLI)
+        problems.append(Problem("user", None, "username", SURROUNDING_SPACE))
+    elif not USERNAME_RE.fullmatch(username):
         problems.append(Problem("user", None, "username", "2-63 letters, digits or . _ @ -, starting with a letter or digit"))
     elif has_number(username):
         problems.append(Problem("user", None, "username", "must not hold a phone number (7 or more digits together): "
