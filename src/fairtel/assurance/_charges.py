@@ -15,6 +15,8 @@ _KIND_OF_VERDICT: dict[str, FindingKind] = {
     Verdict.NOT_CONFIRMED.value: FindingKind.UNCONSENTED_CHARGE,
     Verdict.PRICE_RAISED.value: FindingKind.UNCONSENTED_CHARGE,  # consented at a lower price only
     Verdict.BEFORE_ACTIVATION.value: FindingKind.UNCONSENTED_CHARGE,  # consented by the number's previous holder
+    # consented by the line's previous customer, charged after the owner change (holder_since)
+    Verdict.PREVIOUS_HOLDER.value: FindingKind.UNCONSENTED_CHARGE,
     Verdict.AFTER_CANCELLATION.value: FindingKind.CHARGE_AFTER_CANCELLATION,
     # a closed line ends every subscription on it; a suspended one holds them (the verdict is in the evidence)
     Verdict.LINE_CLOSED.value: FindingKind.CHARGE_AFTER_CANCELLATION,

@@ -87,8 +87,10 @@ def assure(
     dates: re-judging charges billing already took, pass the rank billing took them in, the charge a bill holds
     first, so that it is never called the duplicate of one no bill holds); ``events`` the
     consent ledger's events (or pass ``subscriptions`` already projected). ``lines``: the subscriber register
-    (``msisdn``, ``status``, optional ``closed_at``, ``suspended_at``): charges on a line after it closed or
-    while it was suspended become findings (without it lines are not checked). ``subscriber_caps``: the roaming
+    (``msisdn``, ``status``, optional ``closed_at``, ``suspended_at``, ``activated_at``, ``holder_since``): charges
+    on a line after it closed or while it was suspended, and those made after an owner change under a subscription
+    the previous customer began before it (``previous_holder``), become findings (without it lines are not
+    checked). ``subscriber_caps``: the roaming
     cap each subscriber set themselves and when (msisdn → ``SubscriberCap``, ``store._roaming_caps.caps_in_force``),
     watched over ``rated`` beside the presets of ``policy.bill_shock`` (alerts at 80 % and 100 % of it over the
     roaming charges made since it was set; charges past it reported for refund, once even when a preset reports

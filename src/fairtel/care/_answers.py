@@ -544,6 +544,7 @@ VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as
     "line_closed": ("扣费时号码已销户", "line closed when charged"),
     "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
     "before_activation": ("订购早于本号码入网", "consent given before this line's activation"),
+    "previous_holder": ("订购早于号码过户", "consent given before the line's owner change"),
 }
 # why a value-added charge the consent gate refused is not owed, each verdict for what it is (a charge after the
 # cancellation had a confirmation once: it is not said never to have had one)
@@ -559,6 +560,8 @@ REFUSAL_WHY: dict[str, tuple[str, str]] = {
     "line_closed": ("扣费时您的号码已销户", "your line was closed when it was charged"),
     "line_suspended": ("扣费时您的号码处于停机状态", "your line was suspended when it was charged"),
     "before_activation": ("该订购早于本号码入网，是前机主所订", "the order was made before this line was yours, by a previous holder"),
+    "previous_holder": ("该订购是号码过户给您之前原机主所订，您没有确认过",
+                        "the order was made by the line's previous customer, before it moved to you; you never confirmed it"),
 }
 STATE_NAMES: dict[str, tuple[str, str]] = {
     "ordered": ("待确认", "waiting for your confirmation"),

@@ -198,7 +198,8 @@ def home_subscriptions(app: App) -> pl.DataFrame:
 def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, since: datetime | None = None,
               subscriptions: pl.DataFrame | None = None) -> Any:
     """The consent gate over the home's consent ledger: VAS charges are billable only with a confirmed order, on a
-    line in service (not after it closed), under consent given by the line's current holder, from a provider whose
+    line in service (not after it closed), under consent given by the line's current holder (not before its
+    activation; after an owner change, not before ``holder_since``: ``previous_holder``), from a provider whose
     billing rights were not suspended when the charge was made (``fairtel merchants suspend``). ``lines``: the
     register's line states (``home_lines``) when the caller has them already. ``since`` (a period's start): the gate
     carries, too, the lines activated after it, so that their usage made before the activation is held
@@ -216,6 +217,25 @@ def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, 
     return gate if since is None else with_activations(gate, register, since=since)
 
 
+def _holdings(conn: Any, msisdns: pl.Series) -> pl.DataFrame:
+    """(``msisdn``, ``holder_since``) of the lines ``msisdns`` as the register says (UTC; null: never changed owner)."""
+    from datetime import UTC
+
+    from sqlalchemy import select
+
+    from fairtel.store import Subscriber
+
+    s = Subscriber.__table__
+    names = sorted(set(msisdns.cast(pl.String).to_list()))
+    rows = [r for start in range(0, len(names), 5000)
+            for r in conn.execute(select(s.c.msisdn, s.c.holder_since).where(s.c.msisdn.in_(names[start:start + 5000])))]
+    return pl.DataFrame(
+        {"msisdn": [r[0] for r in rows],
+         "holder_since": [None if r[1] is None else r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1].astimezone(UTC)
+                          for r in rows]},
+        schema={"msisdn": pl.String(), "holder_since": pl.Datetime("us", "UTC")})
+
+
 def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame:
     """The register's line states as the consent gate reads them (of ``msisdns`` alone, when given: the lines
     ``store.register_changes`` names). A closed line whose register does not say when
@@ -228,11 +248,15 @@ def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame
     Each line comes with its suspensions that ended (``rating._vas.SUSPENSIONS``: from the line status history,
     ``store.suspension_windows``; null: none), so that its usage dated inside one is held even when the line is
     back in service when that usage is rated (a late switch file, roaming records days later, a period rated
-    again)."""
+    again).
+
+    Each line comes with its ``holder_since`` too (an owner change, 过户: null when none), so that the consent
+    gate takes the previous customer's subscriptions as consenting no charge made from the change on
+    (``previous_holder``), in the batch run and the watch alike."""
     from fairtel.rating._vas import SUSPENSIONS
     from fairtel.store import suspension_windows
 
-    columns = ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at")
+    columns = ("msisdn", "status", "activated_at", "closed_at", "suspended_at", "updated_at", "holder_since")
     if msisdns is None:
         lines = home_subscribers(app, columns)
         with app.db.connect() as conn:
@@ -241,7 +265,10 @@ def home_lines(app: App, msisdns: Collection[str] | None = None) -> pl.DataFrame
         from fairtel.store import register_lines
 
         with app.db.connect() as conn:
-            lines = register_lines(conn, msisdns).select(columns)
+            lines = register_lines(conn, msisdns)
+            if "holder_since" not in lines.columns:  # the register's line states carry no owner change
+                lines = lines.join(_holdings(conn, lines["msisdn"]), on="msisdn", how="left", maintain_order="left")
+            lines = lines.select(columns)
             windows = suspension_windows(conn, msisdns)
     ended = windows.group_by("msisdn", maintain_order=True).agg(
         pl.struct("suspended_from", "suspended_until").alias(SUSPENSIONS))

@@ -2,7 +2,9 @@
 time, at the catalog price the subscriber last confirmed (or a lower one), once per number, offer and billing
 month for monthly offers (whatever the number of subscriptions in the month: 当月退订后再次订购同一业务，当月不重复
 收取月功能费), from a provider not suspended, and (given the subscriber register) on a line in service whose
-holder gave the consent.
+holder gave the consent: neither a previous holder of the number (consent given before the line's activation) nor
+the previous customer of a line that changed owner with its activation kept (过户: consent given before the line's
+``holder_since`` consents no charge made from then on).
 
 Pure function over frames: rating calls it with the period's VAS records; assurance reads its verdicts.
 """
@@ -38,6 +40,9 @@ class Verdict(StrEnum):
     LINE_SUSPENDED = "line_suspended"  # the line was suspended when charged
     # consent given before the line's activation: by a previous holder of the number, not by this subscriber
     BEFORE_ACTIVATION = "before_activation"
+    # consent given before an owner change (the register's ``holder_since``) by the line's previous customer: it
+    # consents no charge made from the change on, when the line is the current customer's
+    PREVIOUS_HOLDER = "previous_holder"
 
 
 SuspensionWindows = Sequence[tuple[datetime | None, datetime | None]]
@@ -135,17 +140,19 @@ def _utc(frame: pl.DataFrame, column: str, what: str) -> pl.Expr:
 
 def line_states(lines: pl.DataFrame, *, subscriptions: pl.DataFrame | None = None) -> pl.DataFrame:
     """The subscriber register as the gate reads it: ``msisdn``, ``status`` (active, suspended, closed) and the
-    optional ``activated_at``, ``closed_at`` and ``suspended_at``; one row per number. Every problem is reported
-    at once.
+    optional ``activated_at``, ``closed_at``, ``suspended_at`` and ``holder_since`` (when the line's current
+    customer began to hold it, a line moved to them with its activation kept: 过户); one row per number, every
+    one of these columns present (null when the register has none). Every problem is reported at once.
 
     Only the lines that restrict something are kept, so that a register of millions stays small: those not
-    active, and active ones with an activation instant; given ``subscriptions``, only those active lines
-    activated after one of their subscriptions was confirmed (a number that passed to a new holder)."""
+    active, and active ones with an activation instant or an owner change; given ``subscriptions``, only those
+    active lines activated, or moved to their current customer, after one of their subscriptions was confirmed (a
+    number that passed to a new holder, a line that changed owner)."""
     _check_columns(lines, ("msisdn", "status"), "lines")
     frame = lines.select(
         pl.col("msisdn").cast(pl.String),
         pl.col("status").cast(pl.String),
-        *(_utc(lines, c, "lines").alias(c) for c in ("activated_at", "closed_at", "suspended_at")),
+        *(_utc(lines, c, "lines").alias(c) for c in ("activated_at", "closed_at", "suspended_at", "holder_since")),
     )
     problems = [
         Problem("lines", None, "status", f"{r['msisdn']}: {r['status']!r} is not one of {', '.join(_LINE_STATUSES)}")
@@ -162,9 +169,10 @@ def line_states(lines: pl.DataFrame, *, subscriptions: pl.DataFrame | None = Non
         earliest = subscriptions.filter(pl.col("confirmed_at").is_not_null()).group_by(pl.col("msisdn").cast(pl.String)).agg(
             pl.col("confirmed_at").min().dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_first"))
         frame = frame.join(earliest, on="msisdn", how="left").filter(
-            ~active | (pl.col("activated_at") > pl.col("_first")).fill_null(False)).drop("_first")
+            ~active | (pl.col("activated_at") > pl.col("_first")).fill_null(False)
+            | (pl.col("holder_since") > pl.col("_first")).fill_null(False)).drop("_first")
         return frame
-    return frame.filter(~active | pl.col("activated_at").is_not_null())
+    return frame.filter(~active | pl.col("activated_at").is_not_null() | pl.col("holder_since").is_not_null())
 
 
 def _episodes(subs: pl.DataFrame) -> pl.DataFrame:
@@ -175,32 +183,64 @@ def _episodes(subs: pl.DataFrame) -> pl.DataFrame:
     monthly offer is charged once a month per coverage, whichever of them covers each charge, and a subscriber
     who cancels and subscribes again within the month is not charged that month again (当月退订后再次订购同一业务，
     当月不重复收取月功能费). Charges of one coverage in different months keep their own keys (the month is in
-    the key); a gap of a whole month or more starts a new coverage."""
-    valid = subs.filter(pl.col("_from").is_not_null()).sort("msisdn", "offer_id", "_from", "subscription_id")
+    the key); a gap of a whole month or more starts a new coverage. With ``_holder`` (the line's ``holder_since``,
+    an owner change), the subscriptions confirmed from it on are the current customer's and never continue a
+    coverage of the previous customer's: what the previous customer was charged in the month of the change does
+    not make the current customer's own subscription a duplicate."""
+    era = ((_began(subs) >= pl.col("_holder")).fill_null(False) if "_holder" in subs.columns
+           else pl.lit(False)).alias("_era")
+    valid = subs.filter(pl.col("_from").is_not_null()).with_columns(era).sort("msisdn", "offer_id", "_era", "_from",
+                                                                              "subscription_id")
+    over = ("msisdn", "offer_id", "_era")
     return (
-        valid.with_columns(pl.col("_until").cum_max().shift(1).over("msisdn", "offer_id").alias("_reach"))
+        valid.with_columns(pl.col("_until").cum_max().shift(1).over(over).alias("_reach"))
         .with_columns((pl.col("_reach").is_null() | (pl.col("_from") >= pl.col("_reach") + _MONTH_GAP))
-                      .cum_sum().over("msisdn", "offer_id").alias("_n"))
-        .with_columns(pl.col("subscription_id").first().over("msisdn", "offer_id", "_n").alias("_episode"))
+                      .cum_sum().over(over).alias("_n"))
+        .with_columns(pl.col("subscription_id").first().over(*over, "_n").alias("_episode"))
         .select("subscription_id", "_episode")
         .unique("subscription_id", keep="first", maintain_order=True)
     )
 
 
-def subscription_coverage(subscriptions: pl.DataFrame) -> pl.DataFrame:
+def subscription_coverage(subscriptions: pl.DataFrame, *, lines: pl.DataFrame | None = None) -> pl.DataFrame:
     """``subscription_id`` → ``coverage_id``: the subscription whose id names the charge key of every charge made
     under it (the first of its coverage, see ``_episodes``: every subscription of a number to an offer with
-    charges in one billing month has the same); a subscription never validly confirmed maps to itself. Lets
+    charges in one billing month has the same, but the current customer's of a line that changed owner never
+    share one with the previous customer's); a subscription never validly confirmed maps to itself. Lets
     counters recovered from rated lines (which name the subscription that covered each charge) use the keys the
-    gate uses. Needs no time zone: coverages are cut only at gaps no billing month fits in."""
+    gate uses. Needs no time zone: coverages are cut only at gaps no billing month fits in, and at owner changes.
+    The owner changes are the ``holder_since`` of ``lines`` (the register, as the gate is given it), else a
+    ``holder_since`` column of ``subscriptions`` (``rating.consent_gate`` puts the register's on the
+    subscriptions its gate carries, so that a caller holding only the gate's subscriptions keys as it does)."""
     _check_columns(subscriptions, ("subscription_id", "msisdn", "offer_id", "confirmed_at", "ended_at", "confirmation"), "subscriptions")
     subs = subscriptions.select(
         pl.col("subscription_id").cast(pl.String), pl.col("msisdn").cast(pl.String), pl.col("offer_id").cast(pl.String),
         pl.when(pl.col("confirmation") == ConfirmationStatus.VALID.value).then(pl.col("confirmed_at")).alias("_from"),
         pl.col("ended_at").fill_null(_FAR).alias("_until"),
+        _holding(subscriptions, lines),
+        *(["ordered_at"] if "ordered_at" in subscriptions.columns else []),
     )
     return subs.select("subscription_id").join(_episodes(subs), on="subscription_id", how="left").select(
         "subscription_id", pl.coalesce("_episode", "subscription_id").alias("coverage_id"))
+
+
+def _began(subs: pl.DataFrame) -> pl.Expr:
+    """When a subscription began, as its holder is told apart: its order (its first event), else its confirmation.
+    One ordered by a line's previous customer and confirmed after the owner change is still theirs: the current
+    customer's self-service does not list it either (``api._subscriptions``), so they could not cancel it."""
+    return (pl.min_horizontal(pl.col("ordered_at").cast(_INSTANT), pl.col("_from").cast(_INSTANT))
+            if "ordered_at" in subs.columns else pl.col("_from"))
+
+
+def _holding(subscriptions: pl.DataFrame, lines: pl.DataFrame | None) -> pl.Expr:
+    """``_holder``: the ``holder_since`` of each subscription's line (UTC; null when the line never changed owner),
+    from ``lines`` (``line_states``), else from a ``holder_since`` column of ``subscriptions``."""
+    if lines is not None:
+        holders = line_states(lines).filter(pl.col("holder_since").is_not_null())
+        mapping = dict(zip(holders["msisdn"].to_list(), holders["holder_since"].to_list(), strict=True))
+        return (pl.col("msisdn").cast(pl.String).replace_strict(mapping, default=None, return_dtype=_INSTANT)
+                .alias("_holder"))
+    return _utc(subscriptions, "holder_since", "subscriptions").alias("_holder")
 
 
 def gate_vas(
@@ -225,8 +265,11 @@ def gate_vas(
     charge each use. ``lines``: the subscriber register
     (``line_states``): a charge at or after a closed line's ``closed_at`` (any charge, when the register does
     not say when it closed) or a suspended line's ``suspended_at`` (any charge, when it does not say since when)
-    is refused, and a subscription confirmed
-    before the line's ``activated_at`` (by a previous holder of the number) covers nothing; without it lines
+    is refused, a subscription confirmed before the line's ``activated_at`` (by a previous holder of the number)
+    covers nothing, and one ordered or confirmed before the line's ``holder_since`` (by the previous customer of a
+    line that changed owner, 过户) covers no charge made at or after it (``previous_holder``; its charges before it
+    stay consented, the previous customer's: the bill run holds them ``before_holding``), while a subscription the
+    current customer began from then on is theirs, with coverages of its own (``_episodes``); without it lines
     are not checked. ``suspended``: the providers whose billing rights are suspended (``SuspendedProviders``:
     ids, refused whenever charged; or provider → since, or provider → windows, refused when the charge is dated
     within): their charges are ``merchant_suspended``.
@@ -263,6 +306,13 @@ def gate_vas(
         pl.col("ended_at").fill_null(_FAR).alias("_until"),
         pl.col("ended_at").is_not_null().alias("_ended"),
     )
+    if line_frame is not None:  # the register's owner change, the only one (a line's latest)
+        subs = subs.join(line_frame.filter(pl.col("holder_since").is_not_null())
+                         .select(pl.col("msisdn"), pl.col("holder_since").alias("_holder")),
+                         on="msisdn", how="left")
+    else:
+        subs = subs.with_columns(pl.lit(None, dtype=_INSTANT).alias("_holder"))
+    subs = subs.with_columns(_began(subs).alias("_began"))
     pairs = priced.select("_row", "msisdn", "offer_id", "_t", "price_minor", "amount_minor").join(subs, on=["msisdn", "offer_id"], how="inner")
     if line_frame is not None:
         pairs = pairs.join(line_frame.select("msisdn", pl.col("activated_at").alias("_activated")), on="msisdn", how="left")
@@ -299,9 +349,13 @@ def gate_vas(
               & (pl.col("amount_minor") == pl.col("price_minor")))
     covering = pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_t")) & (pl.col("_t") < pl.col("_until"))
     previous_holder = (pl.col("_from") < pl.col("_activated")).fill_null(False)
+    # ordered (or confirmed) by the previous customer of a line that changed owner, charged from the change on
+    previous_customer = ((pl.col("_began") < pl.col("_holder")) & (pl.col("_t") >= pl.col("_holder"))).fill_null(False)
     pairs = pairs.with_columns(
         pl.when(covering & previous_holder)
         .then(pl.lit(4))
+        .when(covering & previous_customer)
+        .then(pl.lit(5))
         .when(covering & raised)
         .then(pl.lit(3))
         .when(covering)
@@ -363,6 +417,8 @@ def gate_vas(
         .then(pl.lit(Verdict.LINE_SUSPENDED.value))
         .when(pl.col("_rank") == 4)
         .then(pl.lit(Verdict.BEFORE_ACTIVATION.value))
+        .when(pl.col("_rank") == 5)
+        .then(pl.lit(Verdict.PREVIOUS_HOLDER.value))
         .when(pl.col("_rank") == 3)
         .then(pl.lit(Verdict.PRICE_RAISED.value))
         .when(pl.col("_merchant_suspended").fill_null(False))

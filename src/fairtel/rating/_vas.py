@@ -4,7 +4,8 @@ Rating does not decide consent. It hands the period's VAS records to a ``VasGate
 row, ``billable``, ``verdict`` and ``subscription_id``. Without a gate nothing is billable (verdict
 ``no_gate``), so a VAS charge can never reach a bill by accident; ``consent_gate`` adapts the consent
 package's ``gate_vas`` over a subscription projection (and, given the subscriber register, the lines' state:
-no charge is billable on a line after it closed or while it is suspended).
+no charge is billable on a line after it closed or while it is suspended, nor under consent its current customer
+did not give: before its activation, or before an owner change, ``holder_since``, for a charge made after it).
 
 A gate may carry the register's line states as ``lines`` (``consent.line_states``): the gate is what every engine
 already hands the kernel (to worker processes, in a Spark closure, kept up to date by online rating), so the
@@ -89,20 +90,37 @@ def consent_gate(
     lines: pl.DataFrame | None = None,
 ) -> VasGate:
     """A gate over ``consent.project_subscriptions(...)`` with the catalog's offers and clock. ``lines``: the
-    subscriber register (``msisdn``, ``status``, optional ``activated_at``, ``closed_at`` and ``suspended_at``),
-    so that a charge on a line after it closed, or while it is suspended, or under consent given before the
-    line's activation (by a previous holder of the number), is not billable; only the lines that restrict
+    subscriber register (``msisdn``, ``status``, optional ``activated_at``, ``closed_at``, ``suspended_at`` and
+    ``holder_since``), so that a charge on a line after it closed, or while it is suspended, or under consent given
+    before the line's activation (by a previous holder of the number), or made after an owner change under consent
+    given before it (by the previous customer: ``previous_holder``), is not billable; only the lines that restrict
     something are kept (the gate may be sent to worker processes). Without it lines are not checked. A ``lines``
     column ``SUSPENSIONS`` (the suspensions that ended) is carried apart, for the kernel's holds (``gate_lines``).
     ``suspended``: the providers whose billing rights are suspended (``consent.gate_vas``), e.g.
-    ``store.merchant_windows``."""
+    ``store.merchant_windows``. The gate's ``subscriptions`` carry the register's ``holder_since`` of their line
+    (those it keeps), so that counters recovered from rated lines (``rating.state_from_rated``, given the gate's
+    subscriptions) key the charges as the gate does (``consent.subscription_coverage``)."""
     from fairtel.consent import offer_book
 
     book = offer_book(catalog.offers, currency=catalog.operator.currency)  # every price each offer has had
     kept = None if lines is None else line_states(lines, subscriptions=subscriptions)
+    if kept is not None:
+        subscriptions = with_holdings(subscriptions, kept)
     held = suspension_windows(suspended) if isinstance(suspended, Mapping) else tuple(suspended)
     windows = None if lines is None else suspension_frame(lines)
     return ConsentGate(subscriptions, book, held, catalog.operator.timezone, kept, windows)
+
+
+def with_holdings(subscriptions: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """``subscriptions`` with ``holder_since``: the owner change of each one's line as ``lines`` (``consent.line_states``)
+    says it (null: none), replacing one they carry."""
+    changed = lines.filter(pl.col("holder_since").is_not_null()).select(
+        "msisdn", pl.col("holder_since").cast(pl.Datetime("us", "UTC")))
+    base = subscriptions.drop("holder_since", strict=False)
+    if changed.height == 0:
+        return base.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("holder_since"))
+    return base.with_columns(pl.col("msisdn").cast(pl.String)).join(changed, on="msisdn", how="left",
+                                                                      maintain_order="left")
 
 
 def with_suspended(gate: VasGate | None, suspended: SuspendedProviders) -> VasGate | None:
