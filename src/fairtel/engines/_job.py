@@ -63,7 +63,7 @@ def _lines(subscribers: pl.DataFrame, windows: pl.DataFrame | None = None, *, so
                                              "status column (and activated_at, closed_at, suspended_at)")],
                                     what="subscribers")
         return None
-    stamps = ("activated_at", "closed_at", "suspended_at", "updated_at")
+    stamps = ("activated_at", "closed_at", "suspended_at", "updated_at", "holder_since")
     if "suspended_at" not in subscribers.columns and (subscribers["status"].cast(pl.String) == "suspended").any():
         # without the column every suspended line would hold all its usage, as one suspended since a time not known
         raise InvalidInputError([Problem(source, None, "suspended_at", "the register has suspended lines but no "

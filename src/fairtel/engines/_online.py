@@ -586,8 +586,13 @@ def _with_lines(gate: VasGate | None, names: pl.Series, lines: pl.DataFrame) -> 
     theirs = subscriptions.filter(pl.col("msisdn").cast(pl.String).is_in(names.implode()))
     fresh = line_states(lines.filter(pl.col("msisdn").is_in(names.implode())), subscriptions=theirs)
     merged = pl.concat([kept.filter(~pl.col("msisdn").is_in(names.implode())), fresh.select(kept.columns)])
+    from fairtel.rating._vas import with_holdings
+
+    # the subscriptions carry the lines' holdings (an owner change landing while watching), so that the charge keys
+    # rebuilt from rated lines (``state_from_rated``) are the gate's own
+    subscriptions = with_holdings(subscriptions, merged)
     if not any(f.name == "windows" for f in dataclasses.fields(gate)):
-        return dataclasses.replace(gate, lines=merged)
+        return dataclasses.replace(gate, lines=merged, subscriptions=subscriptions)
     # the suspensions that ended, of the changed lines too (a line brought back into service while watching keeps
     # the window its usage made during the suspension is held in)
     from fairtel.rating._vas import suspension_frame
@@ -597,7 +602,7 @@ def _with_lines(gate: VasGate | None, names: pl.Series, lines: pl.DataFrame) -> 
     parts = [w for w in (None if old is None else old.filter(~pl.col("msisdn").is_in(names.implode())), theirs_now)
              if w is not None and w.height]
     windows = pl.concat(parts) if parts else None
-    return dataclasses.replace(gate, lines=merged, windows=windows)
+    return dataclasses.replace(gate, lines=merged, subscriptions=subscriptions, windows=windows)
 
 
 def _by_period(usage: pl.DataFrame, tz: str) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[int, str, int]]]:

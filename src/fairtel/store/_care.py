@@ -1549,9 +1549,10 @@ class HomeAdvisor:
         closed = instants["closed_at"] or (instants["updated_at"] if sub.status == "closed" else None)
         stamp = pl.Datetime("us", "UTC")
         lines = pl.DataFrame({"msisdn": [sub.msisdn], "status": [sub.status], "activated_at": [instants["activated_at"]],
-                              "closed_at": [closed], "suspended_at": [instants["suspended_at"]]},
+                              "closed_at": [closed], "suspended_at": [instants["suspended_at"]],
+                              "holder_since": [instants["holder_since"]]},
                              schema={"msisdn": pl.String(), "status": pl.String(), "activated_at": stamp, "closed_at": stamp,
-                                     "suspended_at": stamp})
+                                     "suspended_at": stamp, "holder_since": stamp})
         gate = consent_gate(project_subscriptions(ledger), d.catalog, lines=lines)
         # a closed line's fee pro-rated to its closing, as on its bill (``advise`` skips a closed line anyway)
         # the current customer's holding only: after an owner change the earlier customer's usage is not theirs
