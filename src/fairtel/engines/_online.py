@@ -108,7 +108,9 @@ def _roaming_lines(rated: pl.DataFrame) -> pl.DataFrame:
         return rated.clear().select()
     cols = [c for c in ROAMING_COLUMNS if c in rated.columns]
     country = pl.col("roaming_country")
-    return rated.filter(country.is_not_null() & (country != "")).select(cols)
+    lines = rated.filter(country.is_not_null() & (country != "")).select(cols)
+    # the catalog's names as strings again (each file's lines code them apart: ``rate(coded=True)``)
+    return lines.cast({c: pl.String for c, t in lines.schema.items() if isinstance(t, pl.Enum)})
 
 
 @dataclass(frozen=True)
@@ -456,7 +458,7 @@ class OnlineRater:
                 touched = before.touched(mine).fill_null(False)
                 result = rate(frame, self.catalog, self._register_of(mine), period=Period.parse(period, tz),
                               gate=self.gate, opening_state=opening.filter(touched),
-                              arrival=ARRIVAL if len(files) > 1 else None)
+                              arrival=ARRIVAL if len(files) > 1 else None, coded=True)
                 write_part(result.rated, self.lake / RATED / f"period={period}" / f"{name}.parquet", atomic=True)
                 roaming.append(_roaming_lines(result.rated))
                 if result.unrated.height:
