@@ -656,6 +656,7 @@ def run_detect(
         one_ring_calls,
         one_ring_charge_findings,
         premium_callback_findings,
+        previous_holder_rings,
         rung_lines,
         wangiri_targets,
     )
@@ -668,6 +669,7 @@ def run_detect(
     targets: list[WangiriTarget] = []
     callback_findings: list[Finding] = []
     ring_findings: list[Finding] = []
+    not_warned = 0  # lines a Wangiri number rang before they changed hands: their previous customer is not reachable
     ids = finding_ids(app)
     premium_zone = config.premium_zone
     zone_name = _zone_name(catalog, premium_zone)
@@ -684,7 +686,8 @@ def run_detect(
             rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")
             features = compute_features(usage, catalog=catalog, subscribers=subscribers, config=config, chunks=n)
             found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt,
-                           id_key=case_key(app), devices=device_lines(usage), zone_name=zone_name)
+                           id_key=case_key(app), devices=device_lines(usage, subscribers=subscribers),
+                           zone_name=zone_name)
             across, irsf_usage = _irsf_across(app, queue, key, usage, list(found.cases), catalog=catalog, config=config,
                                               thresholds=thresholds, subscribers=subscribers, exempt=exempt, now=now,
                                               zone_name=zone_name)
@@ -710,8 +713,11 @@ def run_detect(
             charged_rings = one_ring_charge_findings(scams, rings, _rated_records(app, key, rings["record_id"].to_list()),
                                                      detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog)
             ring_findings += charged_rings
-            targets += wangiri_targets(wangiri, rung_lines(usage, [c.subject for c in wangiri]), these,
-                                       premium_zone=premium_zone, findings=[*backs, *charged_rings], rings=rings)
+            scam_numbers = [c.subject for c in wangiri]
+            targets += wangiri_targets(wangiri, rung_lines(usage, scam_numbers, subscribers=subscribers), these,
+                                       premium_zone=premium_zone, findings=[*backs, *charged_rings], rings=rings,
+                                       subscribers=subscribers)
+            not_warned += previous_holder_rings(usage, scam_numbers, subscribers=subscribers).height
             summary["periods"][key] = {"records": records, "lines": features.lines.height, "cases": found.counts(),
                                        "callback_notices": len(found.notices)}
             rep.step("periods", total=len(periods))
@@ -726,6 +732,7 @@ def run_detect(
     summary["warnings_sent"] = sum(sent.values())  # every Wangiri SMS, of both kinds
     summary["wangiri_warnings_sent"] = sent.get("wangiri_warning", 0)
     summary["wangiri_callback_messages_sent"] = sent.get("wangiri_callback", 0)
+    summary["wangiri_previous_holders_not_warned"] = not_warned
     summary["db_rows"] = sync_db(app, queue.cases(), files)
     return queue, summary, notices
 
@@ -783,6 +790,8 @@ def register(fraud_app: typer.Typer) -> None:
                       f"{summary['warnings_sent']} Wangiri SMS sent to the outbox "
                       f"({summary['wangiri_warnings_sent']} do-not-call-back warning(s), "
                       f"{summary['wangiri_callback_messages_sent']} to callers back that their call is reviewed), "
+                      f"{summary['wangiri_previous_holders_not_warned']} ring(s) of a line's previous customer not "
+                      "warned (the line changed hands since), "
                       f"{summary['premium_callback_findings']} new premium callback finding(s), "
                       f"{summary['one_ring_roaming_charge_findings']} new one-ring roaming charge finding(s), "
                       f"{summary['irsf_fraud_findings']} new IRSF refund finding(s)")

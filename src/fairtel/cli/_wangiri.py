@@ -22,6 +22,7 @@ from fairtel.assurance._finding import Finding, FindingIds, FindingKind, minor_t
 from fairtel.assurance._notify import WangiriTarget
 from fairtel.core.errors import NotFoundError
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, zone
+from fairtel.fraud import holding_starts
 from fairtel.fraud._cases import CallbackNotice, Detector, FraudCase
 
 if TYPE_CHECKING:
@@ -29,16 +30,72 @@ if TYPE_CHECKING:
     from fairtel.rating._explain import Explanation
 
 FINDINGS_PART = "fraud"  # the findings lake part `fraud detect` writes (``fairtel assure`` writes ``assure``)
+_UTC = pl.Datetime("us", "UTC")
 
 
-def rung_lines(usage: pl.LazyFrame, callers: Collection[str]) -> pl.DataFrame:
-    """The subscribers each of ``callers`` rang in ``usage`` (incoming voice calls): peer, msisdn, first_at."""
+def _holdings(subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame | None:
+    """msisdn, ``_holding_from``: when each line's current holding began (``holding_starts``: its latest activation,
+    or a later owner change, ``holder_since``); None without subscribers."""
+    if subscribers is None:
+        return None
+    starts = holding_starts(subscribers)
+    return pl.LazyFrame({"msisdn": list(starts), "_holding_from": list(starts.values())},
+                        schema={"msisdn": pl.String, "_holding_from": _UTC})
+
+
+def _in_holding(lf: pl.LazyFrame, holdings: pl.LazyFrame | None, *, before: bool = False) -> pl.LazyFrame:
+    """The records of ``lf`` made in their line's current holding (``before``: those made before it began, the
+    previous customer's or an earlier holder's), with the holding's start as ``_holding_from``. Without
+    ``holdings``, and for a line they do not name, every record is its current holder's."""
+    if holdings is None:
+        lf = lf.with_columns(pl.lit(None, dtype=_UTC).alias("_holding_from"))
+    else:
+        lf = lf.join(holdings, on="msisdn", how="left", maintain_order="left")
+    start = pl.col("_holding_from")
+    earlier = start.is_not_null() & (_started() < start)
+    return lf.filter(earlier if before else ~earlier)
+
+
+def _started() -> pl.Expr:
+    return pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def _rings(usage: pl.LazyFrame, callers: Collection[str]) -> pl.LazyFrame:
+    return usage.filter((pl.col("kind") == "voice") & (pl.col("direction") == "in") & pl.col("peer").is_in(list(callers)))
+
+
+def rung_lines(usage: pl.LazyFrame, callers: Collection[str], *,
+               subscribers: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """The subscribers each of ``callers`` rang in ``usage`` (incoming voice calls): peer, msisdn, first_at. With
+    ``subscribers`` (msisdn, activated_at, holder_since?), only the rings of each line's current holding: a ring
+    before an owner change rang the previous customer, and the line's new customer is not warned about it
+    (``previous_holder_rings`` lists those)."""
     if not callers:
-        return pl.DataFrame(schema={"peer": pl.String, "msisdn": pl.String, "first_at": pl.Datetime("us", "UTC")})
+        return pl.DataFrame(schema={"peer": pl.String, "msisdn": pl.String, "first_at": _UTC})
     return (
-        usage.filter((pl.col("kind") == "voice") & (pl.col("direction") == "in") & pl.col("peer").is_in(list(callers)))
+        _in_holding(_rings(usage, callers), _holdings(subscribers))
         .group_by("peer", "msisdn")
         .agg(pl.col("started_at").min().alias("first_at"))
+        .sort("peer", "msisdn")
+        .collect()
+    )
+
+
+def previous_holder_rings(usage: pl.LazyFrame, callers: Collection[str], *,
+                          subscribers: pl.DataFrame | pl.LazyFrame | None) -> pl.DataFrame:
+    """The lines each of ``callers`` rang before their current holding began (``subscribers``: msisdn,
+    activated_at, holder_since?): peer, msisdn, first_at (the first such ring), holding_from (when the current
+    holding began). Those rings reached the line's previous customer (or an earlier holder of a recycled number),
+    whom a warning SMS to the number would not reach: the register keeps no other contact of theirs, so they are
+    counted, not warned. Empty without subscribers (every ring is then taken as the current holder's)."""
+    schema: dict[str, pl.DataType] = {"peer": pl.String(), "msisdn": pl.String(), "first_at": _UTC, "holding_from": _UTC}
+    holdings = _holdings(subscribers)
+    if not callers or holdings is None:
+        return pl.DataFrame(schema=schema)
+    return (
+        _in_holding(_rings(usage, callers), holdings, before=True)
+        .group_by("peer", "msisdn")
+        .agg(_started().min().alias("first_at"), pl.col("_holding_from").first().alias("holding_from"))
         .sort("peer", "msisdn")
         .collect()
     )
@@ -61,9 +118,14 @@ def one_ring_calls(usage: pl.LazyFrame, callers: Collection[str], *, one_ring_ma
     )
 
 
-def device_lines(usage: pl.LazyFrame) -> pl.DataFrame:
-    """The (imei, msisdn) pairs seen in ``usage``: which lines shared a device (``detect_simbox``)."""
-    return usage.filter(pl.col("imei").is_not_null()).select("imei", "msisdn").unique().collect()
+def device_lines(usage: pl.LazyFrame, *, subscribers: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """The (imei, msisdn) pairs seen in ``usage``: which lines shared a device (``detect_simbox`` names a case's
+    device and the other lines seen in it, its ``related``). With ``subscribers`` (msisdn, activated_at,
+    holder_since?), a line is paired with a device only when seen in it at or after its current holding began (as
+    ``device_sims`` counts): a line in a box before it changed hands is not named as its new customer's SIM in the
+    box, nor a device its previous customer used as the new customer's."""
+    seen = _in_holding(usage.filter(pl.col("imei").is_not_null()), _holdings(subscribers))
+    return seen.select("imei", "msisdn").unique().collect()
 
 
 def charged_premium(rule_id: str | None, roaming_zone: str | None, *, catalog: Catalog | None, premium_zone: str,
@@ -239,24 +301,38 @@ def wangiri_targets(
     premium_zone: str = "intl-premium",
     findings: Iterable[Finding] = (),
     rings: pl.DataFrame | None = None,
+    subscribers: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> list[WangiriTarget]:
     """Whom to warn about each Wangiri case's number: every subscriber it rang (``rung_lines``), and those who
     called it back (the notices), the latter with the finding of their premium call back and told what the call
     was charged (``charged_premium`` in its evidence: a call back made while roaming, at the roaming rate).
     A subscriber it rang while roaming (``rings``: ``one_ring_calls``, with their roaming country) is told so (not
     that calls to it are charged at premium rates), and one charged for receiving its call (a
-    ``one_ring_roaming_charge`` finding among ``findings``) is told that charge is reviewed for a refund."""
+    ``one_ring_roaming_charge`` finding among ``findings``) is told that charge is reviewed for a refund.
+    ``subscribers`` (msisdn, activated_at, holder_since?): a line's rings and ring findings from before its current
+    holding began are its previous customer's, so they neither make its current holder "rung while roaming" nor
+    tell them of a charge under review (``rung`` is then ``rung_lines`` with the same subscribers)."""
     callers = {c.subject: c.evidence.get("zone") == premium_zone for c in cases if c.detector is Detector.WANGIRI}
     findings = list(findings)
+    starts = {} if subscribers is None else holding_starts(subscribers)
+
+    def held(msisdn: str, at: datetime | str | None) -> bool:
+        """Whether a ring to ``msisdn`` at ``at`` reached its current holder (not one before the holding began)."""
+        start = starts.get(msisdn)
+        if start is None or at is None:
+            return True
+        return require_aware(datetime.fromisoformat(at) if isinstance(at, str) else at) >= start
+
     by_record = {f.record_ids[0]: f for f in findings
                  if f.record_ids and f.kind is not FindingKind.ONE_RING_ROAMING_CHARGE}
     ring_finding: dict[tuple[str, str], str] = {}
     for f in findings:
-        if f.kind is FindingKind.ONE_RING_ROAMING_CHARGE and f.msisdn:
+        if f.kind is FindingKind.ONE_RING_ROAMING_CHARGE and f.msisdn and held(f.msisdn, f.evidence.get("started_at")):
             ring_finding.setdefault((f.msisdn, str(f.evidence.get("caller"))), f.finding_id)
     abroad: set[tuple[str, str]] = set()
     if rings is not None and not rings.is_empty():
-        abroad = {(r["msisdn"], r["peer"]) for r in rings.iter_rows(named=True) if r["roaming_country"]}
+        abroad = {(r["msisdn"], r["peer"]) for r in rings.iter_rows(named=True)
+                  if r["roaming_country"] and held(r["msisdn"], r["started_at"])}
     abroad |= set(ring_finding)
 
     def charged(n: CallbackNotice) -> tuple[bool, bool]:
