@@ -14,8 +14,10 @@ readers predating the lifecycle use: :func:`store_status` maps a lifecycle statu
 from __future__ import annotations
 
 import re
+import secrets
+import string
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -26,7 +28,7 @@ from fairtel.care._dialog_words import complaint_category
 from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
-from fairtel.privacy import mask_identity_data
+from fairtel.privacy import e164_of, mask_identity_data, number_in_id, replace_numbers
 
 if TYPE_CHECKING:
     from fairtel.core.settings import SlaHours
@@ -255,19 +257,123 @@ NOTE_MASKED = "[已隐去个人信息 personal data masked]"
 
 
 def mask_note(note: str | None) -> str | None:
-    """An agent's note on a complaint as it is kept: its ID-card and bank-card numbers and e-mail addresses masked
+    """An agent's note on a complaint with its ID-card and bank-card numbers and e-mail addresses masked
     (``privacy.mask_identity_data``: the ID-card mark, ``z***@example.com``), and, when anything was, ``NOTE_MASKED``
-    after it. The history is append-only (nothing erases a note later, not even a subscriber's erasure), so what it
-    must not keep is never written into it. Phone numbers stay as written: every reader is shown them by role when
-    reading (the agent handling the line the number, an analyst its keyed pseudonym; a number masked at write, seven
-    of its eleven digits kept, would tell an analyst more than the pseudonym does). A note with nothing to mask, or
-    masked already, is kept as it is."""
+    after it. The history is append-only, so what it must never keep is never written into it. Phone numbers stay as
+    written here: the store keeps each as a token (``tokenise_note``) whose number it can forget when the subscriber
+    is erased, and gives the number back to readers who are then shown it by role (the agent handling the line the
+    number, an analyst its keyed pseudonym; a number masked at write, seven of its eleven digits kept, would tell an
+    analyst more than the pseudonym does). A note with nothing to mask, or masked already, is kept as it is."""
     if note is None:
         return None
     masked = mask_identity_data(note)
     if masked == note:
         return note
     return f"{masked} {NOTE_MASKED}"
+
+
+# A phone number in a stored note: a marker naming the number's token, an id of letters only (no digit of it can be
+# read as a number), which the store's table of note numbers maps to the number for as long as it may be known, and,
+# after a ``/``, how the agent wrote it when not as that number (``_written_form``: letters too).
+NOTE_NUMBER_PREFIX = "[tel:"
+_NOTE_NUMBER = re.compile(r"\[tel:(n[A-Za-z]{20})(?:/([A-J]{1,5}))?\]")
+# What a reader is shown for a token whose number is no longer known (its subscriber was erased).
+NOTE_NUMBER_ERASED = "[号码已删除 number erased]"
+# The value a number's token is keyed from: a label no number is, so the token is not the number's pseudonym and
+# cannot be joined to the audit's or an analyst's (``privacy.Pseudonymizer``: labels no value is).
+_TOKEN_LABEL = "#complaint-note/number/"
+_TOKEN_LETTERS = str.maketrans("0123456789", "ABCDEFGHIJ")  # the pseudonym alphabet's digits as letters it lacks
+TOKEN_CHARS = 21  # ``n`` and 20 letters
+_FORM_DIGITS = str.maketrans("ABCDEFGHIJ", "0123456789")  # a written form's letters back to digits
+_FORM_DROPPED, _FORM_PREFIX = 9, 4  # at most: digits of the number not written, digits written before the rest of it
+# The digits of an id, as ``privacy.replace_numbers_in_id`` reads them: a segment of digits only, between separators.
+_ID_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d+(?![0-9A-Za-z])")
+
+
+def note_token(number: str, keyed: Callable[[str], str] | None = None) -> str:
+    """The token a note keeps ``number`` (E.164 digits, or digits as written) under: ``n`` and 20 letters, the
+    keyed pseudonym (``keyed``, a ``privacy.Pseudonymizer`` under the home's secret key) of a label and the number,
+    its digits spelt as letters; the same number, the same token, under one key. Without a key (a writer given
+    none) or from a key's stand-in that makes no pseudonym, 100 random bits in the same shape."""
+    made = keyed(_TOKEN_LABEL + number) if keyed is not None else ""
+    body = made[1:].translate(_TOKEN_LETTERS)
+    if len(body) != TOKEN_CHARS - 1 or not body.isascii() or not body.isalpha():
+        body = "".join(secrets.choice(string.ascii_letters) for _ in range(TOKEN_CHARS - 1))
+    return "n" + body
+
+
+def _written_form(written: str, number: str) -> str:
+    """How ``written`` (a number's digits as the agent typed them) is spelt from ``number`` (E.164 digits), in letters
+    (``A`` for 0 … ``J`` for 9) so that a note holds no digit of it: how many leading digits of the number were left
+    out, then the digits written in front of the rest, e.g. ``C`` for ``13800138000`` (``8613800138000`` without its
+    calling code), ``CA`` for ``015123456789`` (``4915123456789``: the trunk 0 for the 49), ``AAA`` for
+    ``008613800138000``. Empty when written as the number, or when the two share no such spelling (the number is
+    then read back as the number)."""
+    if written == number:
+        return ""
+    for dropped in range(min(len(number) - 1, _FORM_DROPPED) + 1):
+        rest = number[dropped:]
+        if written.endswith(rest):
+            prefix = written[: len(written) - len(rest)]
+            return f"{dropped}{prefix}".translate(_TOKEN_LETTERS) if len(prefix) <= _FORM_PREFIX else ""
+    return ""
+
+
+def _as_written(number: str, form: str | None) -> str:
+    """``number`` spelt as its ``form`` (``_written_form``) says the agent wrote it; as it is without one."""
+    if not form:
+        return number
+    digits = form.translate(_FORM_DIGITS)
+    return digits[1:] + number[int(digits[0]):]
+
+
+def tokenise_note(
+    note: str, token: Callable[[str], str], *, home_country: str | None = None,
+) -> tuple[str, dict[str, str]]:
+    """``note`` as the store keeps it and the numbers its tokens stand for: every phone number in it, however written
+    (``13800138000``, ``+86 138 0013 8000``, ``号码138-0013-8000``), replaced by the marker of ``token(e164)``, the
+    number read by the numbering of the operator's ``home_country`` (``privacy.e164_of``); a mobile number an id
+    holds (``cmp-8613800138000-01``) too, as ``privacy.pseudonymise_numbers`` finds them. The marker also says how
+    the number was written (its digits as typed, spaces, dashes and ``+`` left out: ``13800138000``,
+    ``015123456789``; ``_written_form``), in letters, so that readers are given the number as they were before
+    tokens (``resolve_note``). ID-card and bank-card numbers become their marks, dates, amounts and the digits of
+    ids stay. Returns the text and ``{token: e164}``: one token per number, however often and however written."""
+    numbers: dict[str, str] = {}
+
+    def marker(written: str, e164: str) -> str:
+        t = token(e164)
+        numbers[t] = e164
+        form = _written_form(written, e164)
+        return f"{NOTE_NUMBER_PREFIX}{t}{'/' + form if form else ''}]"
+
+    def in_id(m: re.Match[str]) -> str:
+        number = number_in_id(m.group(0), home_country=home_country)
+        return m.group(0) if number is None else marker(m.group(0), number)
+
+    text = replace_numbers(note, lambda digits: marker(digits, e164_of(digits, home_country=home_country)),
+                           standalone=True)
+    return _ID_DIGITS.sub(in_id, text), numbers
+
+
+def note_tokens(note: str | None) -> set[str]:
+    """The tokens of numbers a stored note holds."""
+    return {m.group(1) for m in _NOTE_NUMBER.finditer(note)} if note else set()
+
+
+def resolve_note(note: str | None, numbers: Mapping[str, str]) -> str | None:
+    """A stored note as readers are given it: each token's marker replaced by its number (``numbers``: token →
+    number, what the store still knows) spelt as the agent wrote it (``13800138000`` for ``8613800138000`` written
+    as dialled at home, ``015123456789`` for ``4915123456789`` in Germany: the digits as typed, as notes read before
+    tokens), or by ``NOTE_NUMBER_ERASED`` when its number is forgotten (the subscriber was erased). The number is
+    then shown by role, as every number in free text is."""
+    if note is None or NOTE_NUMBER_PREFIX not in note:
+        return note
+
+    def one(m: re.Match[str]) -> str:
+        number = numbers.get(m.group(1))
+        return NOTE_NUMBER_ERASED if number is None else _as_written(number, m.group(2))
+
+    return _NOTE_NUMBER.sub(one, note)
 
 
 def transition(complaint: Complaint, status: ComplaintStatus | str, *, at: datetime, by: str, note: str | None = None) -> Complaint:

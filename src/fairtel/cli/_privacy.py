@@ -49,6 +49,7 @@ def _show(summary: dict[str, Any], *, applied: bool) -> None:
         console.print(f"ticket conversations: {verb} {len(e['ticket_conversations'])} ({e['ticket_notes']} notes)",
                       highlight=False)
         console.print(f"survey comments: {verb} {len(e['survey_comments'])}", highlight=False)
+        console.print(f"numbers in agents' notes on complaints: {verb} {e['complaint_note_numbers']}", highlight=False)
         console.print(f"outbox messages: {verb} {e['outbox_messages']}", highlight=False)
         console.print(f"retention call list rows: {verb} {e['retention_list_rows']}", highlight=False)
     kept = [f"{table} {k['rows']}" for table, k in summary["kept"].items() if k["rows"]]
@@ -86,13 +87,15 @@ def register(app: typer.Typer) -> None:
         on purpose: the key's fingerprint is recorded in the home, and commands refused with secret_key_mismatch run
         again. Every pseudonym (analysts' exports, the access audit's subjects), finding and case id and token
         changes: they no longer join to what was made under the old key. If the old key can be found, restore it
-        instead. Stop every server and watch of the home first (one running keeps the old key), and take a backup
+        instead. Stop every server and watch of the home first (one running keeps the old key: refused while a watch
+        or a `fairtel serve` of the home runs, and no server starts while it adopts), and take a backup
         (`fairtel backup` runs on a home whose key is refused). Recorded in the access audit, in the same step as
         the key: if the database cannot be written, the key stays as it was."""
         from sqlalchemy.engine import Connection
 
         from fairtel.bootstrap import App, adopt_secret_key, is_home
         from fairtel.cli._audit import audit_change
+        from fairtel.cli._serve import unserved
         from fairtel.core.errors import InvalidInputError, Problem
         from fairtel.core.settings import SECRET_FILE, load_settings, secure_home
         from fairtel.mediation import mediation_lock
@@ -113,9 +116,11 @@ def register(app: typer.Typer) -> None:
                              reason=f"the home keyed by {source} (fingerprint {_short(after)}, before "
                                     f"{_short(before) or 'none recorded'}): every pseudonym and keyed id changes")
 
-            # a watch or an ingest of the home holds its mediation lock: refused while one runs (`mediation_locked`,
-            # naming it), as it would go on keyed by the old key; a server holds none (stop it first, as the help says)
-            with mediation_lock(where, holder="a key adoption (fairtel privacy adopt-key)"):
+            # a watch or an ingest of the home holds its mediation lock, a server its serving mark: refused while one
+            # runs (`mediation_locked` naming it; `conflict` for a server), as it would go on keyed by the old key; the
+            # mark held alone meanwhile, so that no server starts on the home before the new key is in place
+            with (mediation_lock(where, holder="a key adoption (fairtel privacy adopt-key)"),
+                  unserved(where, what="fairtel privacy adopt-key")):
                 before, after = adopt_secret_key(settings, audit)
             out = {"home": str(where), "key": source, "changed": before != after,
                    "fingerprint_before": _short(before), "fingerprint": _short(after)}
@@ -144,8 +149,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Erase the personal data of a closed line with no matter open: the customer's name, the line's region,
         its complaint texts, ticket conversations and notes, survey comments, outbox messages and retention call
-        list rows. Bills, bill lines, adjustments, consent events and the append-only ledgers stay. Refused for a
-        line not closed or with a matter open. Idempotent; recorded in the access audit."""
+        list rows, and its number wherever an agent's note on a complaint holds it (the note keeps a token whose
+        number is forgotten; a number written before tokens is read by the home's numbering, FAIRTEL_COUNTRY). Bills,
+        bill lines, adjustments, consent events and the append-only ledgers stay. Refused for a line not closed or
+        with a matter open. Idempotent; recorded in the access audit."""
         from fairtel.core.errors import ConflictError
         from fairtel.core.time import utc_now
         from fairtel.privacy._numbers import msisdn_problem
@@ -167,7 +174,7 @@ def register(app: typer.Typer) -> None:
                 if do_plan:
                     with fapp.db.connect() as conn:
                         planned = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
-                                       outbox_dir=settings.outbox_dir)
+                                       outbox_dir=settings.outbox_dir, home_country=settings.home_country)
                     summary = planned.summary()
                 else:
                     from fairtel.store._engine import writer
@@ -179,7 +186,7 @@ def register(app: typer.Typer) -> None:
                         # database's write lock (SQLite) is not held while the lake is scanned
                         with fapp.db.connect() as conn:
                             checked = plan(conn, msisdn, now=now, lake=fapp.lake, home=settings.home,
-                                           outbox_dir=settings.outbox_dir)
+                                           outbox_dir=settings.outbox_dir, home_country=settings.home_country)
                         if checked.refused:
                             raise ConflictError("the line may not be erased: " + "; ".join(checked.refused),
                                                 details={"reasons": list(checked.refused)})
@@ -187,7 +194,8 @@ def register(app: typer.Typer) -> None:
                         # in between, and a concurrent erasure of the line is waited for, not failed nor repeated
                         with writer(fapp.db).begin() as conn:
                             lock_line(conn, msisdn)
-                            planned = plan(conn, msisdn, now=now, home=settings.home, outbox_dir=settings.outbox_dir)
+                            planned = plan(conn, msisdn, now=now, home=settings.home, outbox_dir=settings.outbox_dir,
+                                           home_country=settings.home_country)
                             if planned.refused:
                                 raise ConflictError("the line may not be erased: " + "; ".join(planned.refused),
                                                     details={"reasons": list(planned.refused)})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,11 +16,58 @@ import typer
 
 from fairtel.cli._context import app_for
 from fairtel.cli._ui import console, err_console, fail, print_json, table
-from fairtel.core.errors import ConfigError, FairtelError
+from fairtel.core.errors import ConfigError, ConflictError, FairtelError
 from fairtel.core.settings import SECRET_FILE, Environment, Settings
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+SERVING_MARK = "serving.lock"
+"""The file in the home that every ``fairtel serve`` of the home holds (a shared ``flock``, ``serving_home``) from
+before it reads the home's key until it stops. A command that must not run under a server (``fairtel privacy
+adopt-key``: a running server would go on with the old key) takes it alone (``unserved``). The lock is the marker,
+not the file: a server killed leaves the file behind and holds nothing."""
+
+
+def _mark(home: Path) -> int:
+    return os.open(Path(home) / SERVING_MARK, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextmanager
+def serving_home(home: Path) -> Iterator[None]:
+    """Hold ``home``'s serving mark, shared, for the block: any number of servers of the home hold it together. While
+    a command holds it alone (a key adoption under way), refused at once (``conflict``) naming it."""
+    fd = _mark(home)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(f"the home {Path(home).absolute()} is taken by a key adoption (fairtel privacy "
+                                "adopt-key) under way: serve it once that has ended",
+                                details={"home": str(Path(home).absolute())}) from None
+        yield
+    finally:
+        os.close(fd)  # releases the hold
+
+
+@contextmanager
+def unserved(home: Path, *, what: str) -> Iterator[None]:
+    """Hold ``home``'s serving mark alone for the block, so that no server starts on the home meanwhile. A server
+    running on the home (``serving_home``): refused at once (``conflict``), telling to stop it first. ``what``: the
+    command, as the refusal names it."""
+    where = Path(home).absolute()
+    fd = _mark(home)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(f"a server (fairtel serve) is running on the home {where} (it holds "
+                                f"{where / SERVING_MARK}): stop every server of the home first, then run {what} again",
+                                details={"home": str(where), "held": str(where / SERVING_MARK)}) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def is_loopback(host: str) -> bool:
@@ -285,61 +335,67 @@ def register(app: typer.Typer) -> None:
         """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web console (/)."""
         import uvicorn
 
-        try:
-            context = app_for(ctx, home)
-            settings = context.settings
-            settings.check_secrets()
-            # the database before anything is loaded or bound: one it cannot reach ends the command with
-            # database_unavailable (exit status 2), as every other command, not with the server's failed start-up
-            from fairtel.api._health import check_app_database
+        from fairtel.cli._context import home_of
+        from fairtel.core.settings import load_settings, secure_home
 
-            check_app_database(context)
-        except FairtelError as exc:
-            raise fail(exc) from None
-        bind_host, bind_port = host or settings.api_host, port or settings.api_port
-        if (warning := exposure_warning(settings, bind_host)) is not None:
-            err_console.print(warning, highlight=False, markup=False)
-        if (taken := address_in_use(bind_host, bind_port)) is not None:  # said now, not after loading for a while
-            raise fail(ConfigError(f"cannot serve on {served_url(bind_host, bind_port)}: {taken} (another server "
-                                   "listens there?); choose another --port or stop that server"))
-        forwarded, proxies = bool(trusted_proxy), ",".join(trusted_proxy or ()) or None
-        # The address is printed once the server answers there, not before it has loaded (tens of seconds with an
-        # assistant's model): someone opening it at once would find nothing listening. Until then, each step.
-        url = served_url(bind_host, bind_port)
-        serving = threading.Event()
-        watcher = threading.Thread(
-            target=announce_when_serving, name="fairtel-serve-ready", daemon=True,
-            args=(bind_host, bind_port, serving, lambda: say(f"fairtel console ready at {url} (API: /api/v1, home {settings.home})")),
-        )
-        try:
-            if workers == 1:
-                say("loading the API and the console")
-                from fairtel.api import ApiOptions
-                from fairtel.web import create_console
+        # the home's serving mark: held from before its key is read until the server stops
+        with ExitStack() as held:
+            try:
+                where = load_settings(home=home_of(ctx, home)).home
+                secure_home(where)  # a new home made, owner-only, before its mark is put in it (as bootstrapping does)
+                held.enter_context(serving_home(where))
+                context = app_for(ctx, home)
+                settings = context.settings
+                settings.check_secrets()
+                # the database before anything is loaded or bound: one it cannot reach ends the command with
+                # database_unavailable (exit status 2), as every other command, not with the server's failed start-up
+                from fairtel.api._health import check_app_database
 
-                web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context, progress=say)
-                say("starting the server")
-                watcher.start()
-                uvicorn.run(AccessLog(web), host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
-                            log_config=log_config(settings.log_level), proxy_headers=forwarded, forwarded_allow_ips=proxies)
-            else:  # each process builds its own application from the environment
-                import os
+                check_app_database(context)
+            except FairtelError as exc:
+                raise fail(exc) from None
+            bind_host, bind_port = host or settings.api_host, port or settings.api_port
+            if (warning := exposure_warning(settings, bind_host)) is not None:
+                err_console.print(warning, highlight=False, markup=False)
+            if (taken := address_in_use(bind_host, bind_port)) is not None:  # said now, not after loading for a while
+                raise fail(ConfigError(f"cannot serve on {served_url(bind_host, bind_port)}: {taken} (another server "
+                                       "listens there?); choose another --port or stop that server"))
+            forwarded, proxies = bool(trusted_proxy), ",".join(trusted_proxy or ()) or None
+            # The address is printed once the server answers there, not before it has loaded (tens of seconds with an
+            # assistant's model): someone opening it at once would find nothing listening. Until then, each step.
+            url = served_url(bind_host, bind_port)
+            serving = threading.Event()
+            watcher = threading.Thread(
+                target=announce_when_serving, name="fairtel-serve-ready", daemon=True,
+                args=(bind_host, bind_port, serving, lambda: say(f"fairtel console ready at {url} (API: /api/v1, home {settings.home})")),
+            )
+            try:
+                if workers == 1:
+                    say("loading the API and the console")
+                    from fairtel.api import ApiOptions
+                    from fairtel.web import create_console
 
-                os.environ["FAIRTEL_HOME"] = str(settings.home)
-                os.environ["FAIRTEL_SERVE_RATE_LIMIT"] = str(rate_limit)
-                say(f"starting {workers} server processes: each loads the API, the console and the assistant")
-                watcher.start()
-                uvicorn.run(
-                    "fairtel.cli._serve:logged_from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
-                    log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
-                    log_config=log_config(settings.log_level),
-                    proxy_headers=forwarded, forwarded_allow_ips=proxies,
-                )
-        finally:
-            serving.set()  # stopped (or never started): nothing more to announce
-            # the database's connections closed: SQLite's write-ahead log, old pages of erased words in it, is
-            # checkpointed and removed by the last one
-            context.close()
+                    web = create_console(settings, options=ApiOptions(rate_per_second=rate_limit), app=context, progress=say)
+                    say("starting the server")
+                    watcher.start()
+                    uvicorn.run(AccessLog(web), host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
+                                log_config=log_config(settings.log_level), proxy_headers=forwarded, forwarded_allow_ips=proxies)
+                else:  # each process builds its own application from the environment
+                    os.environ["FAIRTEL_HOME"] = str(settings.home)
+                    os.environ["FAIRTEL_SERVE_RATE_LIMIT"] = str(rate_limit)
+                    say(f"starting {workers} server processes: each loads the API, the console and the assistant")
+                    watcher.start()
+                    uvicorn.run(
+                        "fairtel.cli._serve:logged_from_environment", factory=True, host=bind_host, port=bind_port, workers=workers,
+                        log_level=settings.log_level.lower(), access_log=False, timeout_worker_healthcheck=60,
+                        log_config=log_config(settings.log_level),
+                        proxy_headers=forwarded, forwarded_allow_ips=proxies,
+                    )
+            finally:
+                serving.set()  # stopped (or never started): nothing more to announce
+                # the database's connections closed: SQLite's write-ahead log, old pages of erased words in it, is
+                # checkpointed and removed by the last one
+                context.close()
 
     users = typer.Typer(help="Logins for people and API keys for systems.", no_args_is_help=True)
 

@@ -15,6 +15,13 @@ deadline: the ``opened`` and ``reopened`` events record the deadline they set (`
 and a reopening the deadline and escalation level it replaced (``previous_due_at``,
 ``previous_escalation_level``). Events recorded before the events kept deadlines have none: the readers
 here infer them (:func:`_with_deadlines`). Notes are the writer's text only.
+
+A phone number in a note is not kept in the note: the history holds a token in its place (``care.tokenise_note``,
+keyed by the home's secret key through ``AuditAs.pseudonym``) and ``complaint_note_numbers`` the number, until the
+subscriber is erased (:func:`forget_note_numbers`). :func:`get_complaint` gives each note back with its numbers, each
+spelt as the agent wrote it (its digits as typed: ``13800138000``, ``015123456789``, as notes read before tokens; the
+table keeps the E.164 number, the marker how it was written), shown by role by whoever reads it, or
+``care.NOTE_NUMBER_ERASED`` where the number is forgotten.
 """
 
 from __future__ import annotations
@@ -34,11 +41,15 @@ from fairtel.care import (
     ComplaintStatus,
     Escalation,
     SlaPolicy,
+    note_token,
+    note_tokens,
     parse_category,
     resolve_due,
+    resolve_note,
     sla_state,
     status_from_store,
     store_status,
+    tokenise_note,
     transition,
 )
 from fairtel.care import Complaint as LifecycleComplaint
@@ -46,9 +57,10 @@ from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError,
 from fairtel.core.ids import new_id
 from fairtel.core.time import require_aware
 from fairtel.kpi import ComplaintFact
-from fairtel.privacy import replace_numbers_in_id
+from fairtel.privacy import e164_of, number_in_id, replace_numbers_in_id
 from fairtel.store._audit import record_access
-from fairtel.store._schema import Adjustment, Complaint, Finding, table_of
+from fairtel.store._report import dialect_insert
+from fairtel.store._schema import Adjustment, Complaint, ComplaintNoteNumber, Finding, table_of
 from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
 
 UNRECORDED = "unrecorded"  # the actor of an event implied by a complaint's status but never written
@@ -211,9 +223,70 @@ def _record(row: Row[Any], stored: list[ComplaintHistoryEntry], policy: SlaPolic
 
 
 def get_complaint(conn: Connection, complaint_id: str, *, policy: SlaPolicy = DEFAULT_SLA) -> ComplaintRecord:
-    """A complaint with its history, oldest event first."""
+    """A complaint with its history, oldest event first; its notes with the numbers they hold, each the table of note
+    numbers still knows spelt as the agent wrote it (``care.resolve_note``; ``care.NOTE_NUMBER_ERASED`` once its
+    subscriber is erased)."""
     row = _row(conn, complaint_id)
-    return _record(row, _stored_events(conn, [complaint_id])[complaint_id], policy)
+    rec = _record(row, _stored_events(conn, [complaint_id])[complaint_id], policy)
+    tokens = set().union(*(note_tokens(e.note) for e in rec.history))
+    if not tokens:
+        return rec
+    known = note_numbers(conn, tokens)
+    return replace(rec, history=tuple(replace(e, note=resolve_note(e.note, known)) for e in rec.history))
+
+
+def note_numbers(conn: Connection, tokens: set[str]) -> dict[str, str]:
+    """The numbers the table still knows for ``tokens`` (token → number); a forgotten one is not there."""
+    t = table_of(ComplaintNoteNumber)
+    out: dict[str, str] = {}
+    wanted = sorted(tokens)
+    for i in range(0, len(wanted), 500):
+        out.update((r.token, r.number) for r in conn.execute(
+            select(t.c.token, t.c.number).where(t.c.token.in_(wanted[i:i + 500]))))
+    return out
+
+
+def _keep_note(conn: Connection, note: str | None, audit: AuditAs) -> str | None:
+    """``note`` as the history keeps it: each phone number replaced by its token's marker, the token's number put in
+    the table of note numbers (once: a token stands for one number)."""
+    if not note:
+        return note
+    text, numbers = tokenise_note(note, lambda e164: note_token(e164, audit.pseudonym), home_country=audit.home_country)
+    if numbers:
+        t = table_of(ComplaintNoteNumber)
+        conn.execute(dialect_insert(conn, t).on_conflict_do_nothing(),
+                     [{"token": k, "number": v} for k, v in sorted(numbers.items())])
+    return text
+
+
+def _note_number_rows(conn: Connection, msisdn: str, home_country: str | None) -> list[str]:
+    """The tokens of the table's rows that are ``msisdn``: kept as E.164 (notes since 0025) or as written in a note
+    before (``13800138000``, ``013800138000``), by the numbering of the operator's ``home_country``."""
+    t = table_of(ComplaintNoteNumber)
+    tail = msisdn[-7:]  # every spelling of the number ends with its last digits
+    out: list[str] = []
+    for token, number in conn.execute(select(t.c.token, t.c.number).where(t.c.number.like(f"%{tail}"))):
+        if number == msisdn or e164_of(number, home_country=home_country) == msisdn \
+                or number_in_id(number, subject=msisdn, home_country=home_country) == msisdn:
+            out.append(token)
+    return sorted(out)
+
+
+def count_note_numbers(conn: Connection, msisdn: str, *, home_country: str | None = None) -> int:
+    """How many tokens of notes stand for ``msisdn`` (what its erasure forgets)."""
+    return len(_note_number_rows(conn, msisdn, home_country))
+
+
+def forget_note_numbers(conn: Connection, msisdn: str, *, home_country: str | None = None) -> int:
+    """Forget ``msisdn`` wherever a note on a complaint holds it (any complaint's, any subscriber's): its rows of the
+    table of note numbers deleted, so that every reader is shown ``care.NOTE_NUMBER_ERASED`` there from now on. The
+    notes themselves are not changed (the history is append-only: they hold tokens, never the number). Returns how
+    many tokens were forgotten."""
+    tokens = _note_number_rows(conn, msisdn, home_country)
+    t = table_of(ComplaintNoteNumber)
+    for i in range(0, len(tokens), 500):
+        conn.execute(t.delete().where(t.c.token.in_(tokens[i:i + 500])))
+    return len(tokens)
 
 
 # -- writing ----------------------------------------------------------------------------------------------
@@ -325,7 +398,8 @@ def move_complaint(
     if refund is not None:
         _check_link(conn, Adjustment, "adjustment_id", refund, row.msisdn)
     values: dict[str, Any] = {"lifecycle": target.value, "status": store_status(target), "closed_at": after.resolved_at}
-    event = ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, after.events[-1].note)  # masked by care
+    note_kept = _keep_note(conn, after.events[-1].note, audit)  # masked by care, its numbers kept apart
+    event = ComplaintHistoryEntry(None, "status", target.value, at, audit.actor, note_kept)
     if target is ComplaintStatus.REOPENED:
         values["due_at"] = resolve_due(row.category, at, policy)
         values["escalation_level"] = 0

@@ -16,6 +16,10 @@ What goes:
 - the subscriber's words of every complaint of the line (``complaints.text`` becomes ``COMPLAINT_REMOVED``, as
   retention leaves them), the summary and the agents' notes of every ticket of the line (``CONVERSATION_REMOVED``,
   notes set to NULL), the comments of its survey answers;
+- the line's number wherever an agent's note on a complaint holds it (any complaint's, another subscriber's too):
+  a note keeps a token in the number's place (``care.tokenise_note``) and ``complaint_note_numbers`` the number; its
+  rows go (``store._complaints.forget_note_numbers``), and every reader is shown ``care.NOTE_NUMBER_ERASED`` there,
+  whatever their role;
 - the outbox's messages to the line (``<home>/outbox/messages.jsonl``) and its rows of the retention call list
   (``<home>/outbox/retention.csv``).
 
@@ -27,9 +31,10 @@ fraud prevention); the ledgers the database keeps append-only (migration 0021: `
 ``subscriber_plans``, ``line_status_history``, ``complaint_events`` (their notes too), ``roaming_caps``,
 ``marketing_preferences``: an opt-out stays honoured); the access audit (its subjects are pseudonyms). An agent's
 note on a complaint (``complaint_events.note``) is free text, stored with ID-card and bank-card numbers and e-mail
-addresses masked (``care.mask_note``); a phone number (shown by role when read) or a name written there stays, as
-the database refuses any UPDATE of the ledger (0021) and an erasure able to rewrite it would leave the ledger
-rewritable by the application's account. The raw usage files a watch filed in its inbox's ``done/`` and
+addresses masked (``care.mask_note``) and phone numbers as tokens (their numbers forgotten as above); a name written
+there stays, as the database refuses any UPDATE of the ledger (0021) and an erasure able to rewrite it would leave
+the ledger rewritable by the application's account (the notes written before 0025 had their numbers turned into
+tokens once, by that migration, not by erasure). The raw usage files a watch filed in its inbox's ``done/`` and
 ``failed/`` are outside the home, unknown to it: ``fairtel retention apply --inbox`` removes them after
 ``rejects_days``. On SQLite the erased words leave the files too: connections zero what they delete
 (``secure_delete``) and the command checkpoints the write-ahead log after the apply
@@ -117,7 +122,7 @@ KEPT: dict[str, str] = {
     "bill_lines": "lines of the issued bills: billing and tax duty",
     "adjustments": "billing duty; append-only (0021)",
     "consent_events": "consent proof of charged services, until retention removes them",
-    "complaint_events": "a complaint's history, agents' notes (ID-card numbers and e-mail addresses masked at write) included; append-only (0021)",
+    "complaint_events": "a complaint's history, agents' notes (ID-card numbers and e-mail addresses masked, phone numbers kept as tokens) included; append-only (0021)",
     "marketing_preferences": "an opt-out stays honoured; append-only (0021)",
     "loyalty_points": "append-only (0021)",
     "subscriber_plans": "append-only (0021)",
@@ -143,11 +148,13 @@ class ErasurePlan:
     outbox: tuple[Path, int] | None = None  # (file, messages to the line)
     call_list: tuple[Path, int] | None = None  # (file, rows of the line)
     kept: Mapping[str, int] = field(default_factory=dict)  # table → the line's rows that stay
+    note_numbers: int = 0  # tokens of complaint notes standing for the number, whose number goes
+    home_country: str | None = None  # the numbering notes written before 0025 are read by (None: mainland China's)
 
     @property
     def empty(self) -> bool:
         return not (self.name or self.region or self.complaints or self.tickets or self.surveys or self.outbox
-                    or self.call_list)
+                    or self.call_list or self.note_numbers)
 
     def summary(self) -> dict[str, Any]:
         """What the plan erases and keeps, with counts and ids; the number is the caller's to show or not."""
@@ -162,6 +169,7 @@ class ErasurePlan:
                 "complaint_texts": list(self.complaints),
                 "ticket_conversations": list(self.tickets),
                 "ticket_notes": self.ticket_notes,
+                "complaint_note_numbers": self.note_numbers,
                 "survey_comments": list(self.surveys),
                 "outbox_messages": self.outbox[1] if self.outbox else 0,
                 "retention_list_rows": self.call_list[1] if self.call_list else 0,
@@ -184,6 +192,8 @@ class ErasurePlan:
                          f"{self.ticket_notes} notes)")
         if self.surveys:
             parts.append(f"the comments of {len(self.surveys)} survey answers")
+        if self.note_numbers:
+            parts.append(f"the number where {self.note_numbers} tokens of complaint notes stand for it")
         if self.outbox:
             parts.append(f"{self.outbox[1]} outbox messages")
         if self.call_list:
@@ -215,10 +225,11 @@ def lock_line(conn: Connection, msisdn: str) -> None:
 
 
 def plan(conn: Connection, msisdn: str, *, now: datetime, lake: Lake | None = None, home: Path | None = None,
-         outbox_dir: Path | None = None) -> ErasurePlan:
+         outbox_dir: Path | None = None, home_country: str | None = None) -> ErasurePlan:
     """What erasing ``msisdn`` removes (nothing is changed), or why it is refused. The lake is looked at for
     unbilled usage when given; the files of ``home`` (open fraud cases) and of ``outbox_dir`` (default
-    ``<home>/outbox``) when given."""
+    ``<home>/outbox``) when given. ``home_country``: the operator's, by whose numbering a number written in a note
+    before 0025 is read (``None``: mainland China's)."""
     now = require_aware(now, "now")
     s = table_of(Subscriber)
     line = conn.execute(select(s.c.customer_id, s.c.status, s.c.closed_at, s.c.region)
@@ -246,6 +257,9 @@ def plan(conn: Connection, msisdn: str, *, now: datetime, lake: Lake | None = No
     tickets = tuple(sorted(worded | set(with_notes)))
     surveys = tuple(sorted(r for (r,) in conn.execute(
         select(v.c.survey_id).where(v.c.msisdn == msisdn, v.c.comment.is_not(None)))))
+    from fairtel.store._complaints import count_note_numbers
+
+    note_numbers = count_note_numbers(conn, msisdn, home_country=home_country)
     out_dir = outbox_dir if outbox_dir is not None else (home / "outbox" if home is not None else None)
     outbox = call_list = None
     if out_dir is not None:
@@ -254,7 +268,8 @@ def plan(conn: Connection, msisdn: str, *, now: datetime, lake: Lake | None = No
     return ErasurePlan(
         msisdn, now, (), customer_id=line.customer_id, name=name, name_kept=name_kept,
         region=line.region is not None, complaints=complaints, tickets=tickets,
-        ticket_notes=sum(with_notes.values()), surveys=surveys, outbox=outbox, call_list=call_list, kept=kept)
+        ticket_notes=sum(with_notes.values()), surveys=surveys, outbox=outbox, call_list=call_list, kept=kept,
+        note_numbers=note_numbers, home_country=home_country)
 
 
 def _refusals(conn: Connection, msisdn: str, line: Any, matters: Mapping[str, tuple[str, ...]], *,
@@ -403,6 +418,10 @@ def apply_in_database(conn: Connection, planned: ErasurePlan) -> None:
     for chunk in _chunks(list(planned.surveys)):
         conn.execute(update(v).where(v.c.survey_id.in_(chunk), v.c.msisdn == m, v.c.comment.is_not(None))
                      .values(comment=None))
+    if planned.note_numbers:
+        from fairtel.store._complaints import forget_note_numbers
+
+        forget_note_numbers(conn, m, home_country=planned.home_country)
 
 
 def _message_of(msisdn: str) -> Callable[[bytes], bool]:

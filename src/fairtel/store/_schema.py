@@ -291,6 +291,17 @@ class ComplaintEvent(Base):
     previous_escalation_level: Mapped[int | None] = mapped_column(SmallInteger)  # a reopening: the level it reset
 
 
+class ComplaintNoteNumber(Base):
+    """A phone number an agent's note on a complaint holds (``complaint_events.note`` keeps its token instead:
+    ``care.tokenise_note``). The erasure of a subscriber deletes their number's rows, after which every note shows
+    ``care.NOTE_NUMBER_ERASED`` where the number stood (migration 0025)."""
+
+    __tablename__ = "complaint_note_numbers"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)  # E.164, or digits as written (notes before 0025)
+
+
 class Survey(Base):
     """One NPS answer."""
 
