@@ -444,6 +444,13 @@ _T: dict[str, tuple[str, str]] = {
         "The {amount} in {period} is the plan fee: your plan \"{plan}\" costs {monthly} a month; the line was in service "
         "{days} of the month's {period_days} days, so {amount} is charged for those days.",
     ),
+    "fee_explain_holder": (
+        "{period} 的 {amount}是套餐月费：您的套餐“{plan}”月费 {monthly}。该号码于 {since} 过户到您名下，本月由您使用 "
+        "{days} 天（共 {period_days} 天），按天折算收取 {amount}；过户前的天数不向您收取。",
+        "The {amount} in {period} is the plan fee: your plan \"{plan}\" costs {monthly} a month. The line moved to you "
+        "on {since}, so you are charged for the {days} of the month's {period_days} days it has been yours: {amount}. "
+        "The days before the transfer are not charged to you.",
+    ),
     "fee_explain_item": ("{period} 的 {amount}是{what}。", "The {amount} in {period} is the {what}."),
     "fee_only": ("{period} 只有套餐月费 {amount}，没有通话、短信、流量或增值业务等其他收费。",
                  "In {period} there is only the plan fee of {amount}: no other charges (calls, texts, data, services)."),

@@ -63,7 +63,7 @@ from fairtel.care._chat_port import (
     TicketRequest,
 )
 from fairtel.care._complaints import DEFAULT_SLA, SlaPolicy, classify_complaint
-from fairtel.care._holding import holding_view
+from fairtel.care._holding import changed_hands_in, holding_view
 from fairtel.care._intent_model import IntentPrediction
 from fairtel.care._slots import (
     COUNTRY_NAMES,
@@ -152,6 +152,7 @@ class Pending:
     asks: int = 1
     line: str | None = None  # the line the question is about, when it is not the caller's own
     question: str = ""  # the question as asked (asked again, whole, when the reply does not answer it)
+    language: str = ""  # the language it was asked in: a reply in another is not asked it again in the old one
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +402,8 @@ class Dialog:
              **pending: Any) -> Reply:
         previous = conv.pending
         asks = previous.asks + 1 if previous is not None and previous.intent == intent and previous.need == need else 1
-        conv.pending = Pending(intent=intent, need=need, asks=asks, line=conv.line, question=text, **pending)
+        conv.pending = Pending(intent=intent, need=need, asks=asks, line=conv.line, question=text,
+                               language=conv.language, **pending)
         return self._reply(conv, text, intent, waiting=need, data=data)
 
     def _resume(self, conv: Conversation, p: Pending, message: str) -> Reply:
@@ -481,6 +483,11 @@ class Dialog:
             conv.pending = None
             conv.line = conv.line or p.line
             return self._dispatch(conv, p.intent, message)
+        if p.question and p.language and p.language != lang:
+            # the question was asked in another language than this message's: it is not answered, and not asked
+            # again in the old language, so the message is taken as a question of its own, answered in its language
+            conv.pending = None
+            return None
         p.asks += 1
         return self._reply(conv, say("reask", lang) + self._question_text(conv, p), p.intent, waiting=p.need)
 
@@ -978,10 +985,17 @@ class Dialog:
         if kind == "plan_fee":
             fee = self.data.plan_fee(line, month) if isinstance(self.data, PlanFees) else None
             if fee is not None:
-                key = "fee_explain" if fee.days >= fee.period_days else "fee_explain_prorated"
+                # in the month of an owner change the fee is the current customer's from the day of the change
+                now = self.data.now()
+                since = changed_hands_in(self.data.line(line), month, str(getattr(now.tzinfo, "key", None) or "UTC"))
+                key = ("fee_explain_holder" if since is not None
+                       else "fee_explain" if fee.days >= fee.period_days else "fee_explain_prorated")
                 data.update({"plan_id": fee.plan_id, "days": fee.days, "period_days": fee.period_days})
+                if since is not None:
+                    data["holder_since"] = _day(since.astimezone(now.tzinfo))
                 return self._reply(conv, say(key, lang, period=month, amount=amount, plan=fee.plan_name.get(lang),
-                                             monthly=money(fee.monthly, lang), days=fee.days, period_days=fee.period_days),
+                                             monthly=money(fee.monthly, lang), days=fee.days, period_days=fee.period_days,
+                                             since=_day(None if since is None else since.astimezone(now.tzinfo))),
                                    "charge_explain", data=data)
         if kind == "adjustment" and isinstance(self.data, AdjustmentReader):
             carried = [a for a in self.data.adjustments(line, limit=50) if a.carried_by == month]
