@@ -10,8 +10,9 @@ peak RSS and wall time of each, and whether they issued the same bills.
         --before /tmp/fairtel-head/src --after src
 
 Each version bills its own copy of ``--home`` (the home is never changed) in a child process whose ``PYTHONPATH`` is
-its source tree; the figures are that child's wall time and peak RSS (``ru_maxrss`` of a fresh parent that runs only
-it). Then the two copies are compared: the bills (number, plan, every line and total), the billed lines, the held
+its source tree; the figures are that child's wall time, CPU time (user + system) and peak RSS (``ru_maxrss`` of a
+fresh parent that runs only it). With ``--repeat N`` the versions run alternately, N times each, and the figures are
+the medians. Then the two copies are compared: the bills (number, plan, every line and total), the billed lines, the held
 lines and the run's report (but its run id and files), which must be identical. ``FAIRTEL_BILL_CHUNK`` (subscribers
 per chunk, where the version bills in chunks) is passed through.
 """
@@ -28,15 +29,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-# runs one command and prints its wall time and the peak RSS of that command alone (this process runs nothing else)
+# runs one command and prints its wall time, CPU time (user + system) and the peak RSS of that command alone (this
+# process runs nothing else)
 _MEASURE = """
 import json, resource, subprocess, sys, time
 t = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
-print(json.dumps({"rc": done.returncode, "wall_s": wall, "peak_rss_mib": peak / 1024, "stdout": done.stdout,
-                  "stderr": done.stderr[-4000:]}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = usage.ru_maxrss  # KiB on Linux
+print(json.dumps({"rc": done.returncode, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_mib": peak / 1024, "stdout": done.stdout, "stderr": done.stderr[-4000:]}))
 """
 
 # what a home issued, as text to compare: every bill with its lines, the billed and held lines (run and bill ids aside)
@@ -84,7 +87,8 @@ def _run(src: Path, home: Path, period: str) -> dict[str, object]:
     report = json.loads(result["stdout"])
     for key in ("run_id", "files"):
         report.pop(key, None)
-    return {"wall_s": round(result["wall_s"], 1), "peak_rss_mib": round(result["peak_rss_mib"]),
+    return {"wall_s": round(result["wall_s"], 1), "cpu_s": round(result["cpu_s"], 1),
+            "peak_rss_mib": round(result["peak_rss_mib"]),
             "report_sha256": hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest(),
             "bills": report.get("bills"), "total": report.get("total"), "issued": json.loads(digest.stdout)}
 
@@ -96,27 +100,41 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="source tree (src/) of the previous version")
     parser.add_argument("--after", type=Path, required=True, help="source tree (src/) of this version")
     parser.add_argument("--work", type=Path, default=None, help="where the copies go (default: a temporary directory)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each version, alternately (before, after, before...); the figures are the medians")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-billing-", dir=args.work))
-    figures = {}
+    runs: dict[str, list[dict[str, object]]] = {"before": [], "after": []}
     try:
-        for name, src in (("before", args.before), ("after", args.after)):
-            copy = work / name
-            shutil.copytree(args.home, copy, symlinks=True)
-            figures[name] = _run(src, copy, args.period)
-            print(name, json.dumps({k: v for k, v in figures[name].items() if k != "issued"}), flush=True)
-            shutil.rmtree(copy)
+        for _ in range(max(1, args.repeat)):
+            for name, src in (("before", args.before), ("after", args.after)):
+                copy = work / name
+                shutil.copytree(args.home, copy, symlinks=True)
+                runs[name].append(_run(src, copy, args.period))
+                print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "issued"}), flush=True)
+                shutil.rmtree(copy)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    figures = {name: {**done[0], **{k: _median([float(r[k]) for r in done])  # type: ignore[arg-type]
+                                    for k in ("wall_s", "cpu_s", "peak_rss_mib")}}
+               for name, done in runs.items()}
     before, after = figures["before"], figures["after"]
-    same = before["issued"] == after["issued"] and before["report_sha256"] == after["report_sha256"]
+    every = [*runs["before"], *runs["after"]]
+    same = all(r["issued"] == every[0]["issued"] and r["report_sha256"] == every[0]["report_sha256"] for r in every)
     print(json.dumps({"period": args.period, "chunk": os.environ.get("FAIRTEL_BILL_CHUNK", "default"),
-                      "before": before, "after": after,
+                      "runs": args.repeat, "before": before, "after": after,
                       "peak_rss_ratio": round(float(after["peak_rss_mib"]) / float(before["peak_rss_mib"]), 2),  # type: ignore[arg-type]
                       "wall_ratio": round(float(after["wall_s"]) / float(before["wall_s"]), 2),  # type: ignore[arg-type]
+                      "cpu_ratio": round(float(after["cpu_s"]) / float(before["cpu_s"]), 2),  # type: ignore[arg-type]
                       "identical": same}, indent=2))
     if not same:
         raise SystemExit("the two versions issued different bills or reports")
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return round(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2, 1)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from datetime import datetime
 import polars as pl
 import pyarrow as pa
 
-from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, encode_reason
-from fairtel.billing._run import HOLD_REASONS, normalise_rated
+from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, AdjustmentKind, BillingPolicy, LineKind, encode_reason
+from fairtel.billing._run import BEFORE_HOLDING, HOLD_REASONS, normalise_rated
 from fairtel.core.errors import CurrencyMismatchError
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
@@ -34,10 +34,13 @@ HELD_RECORD_COLUMNS: dict[str, pl.DataType] = {
 
 
 def held_records(lines: pl.DataFrame | pa.Table) -> pl.DataFrame:
-    """Held usage lines (their ``verdict`` the hold reason) as one row per record (``HELD_RECORD_COLUMNS``): its
+    """Held lines (their ``verdict`` the hold reason) as one row per record (``HELD_RECORD_COLUMNS``): its
     start, the rules that priced it (``a+b`` for pieces), its usage, what it would cost and why it is held; in
-    subscriber, start and record order."""
-    frame = normalise_rated(lines).filter(pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS))
+    subscriber, start and record order. Usage lines, and the consented VAS charges the bill run holds: the previous
+    customer's in the month of an owner change (``BEFORE_HOLDING``)."""
+    usage = pl.col("kind").is_in(USAGE_KINDS) & pl.col("verdict").is_in(HOLD_REASONS)
+    vas = (pl.col("kind") == LineKind.VAS.value) & (pl.col("verdict") == BEFORE_HOLDING)
+    frame = normalise_rated(lines).filter(usage | vas)
     out = frame.with_columns(pl.col("source").fill_null("")).group_by(KEY).agg(
         pl.col("kind").first(), pl.col("started_at").min(), pl.col("plan_id").drop_nulls().first(),
         pl.col("rule_id").drop_nulls().unique().sort().str.join("+").alias("rules"),

@@ -439,7 +439,7 @@ class _Setup:
     policy: BillingPolicy
     skipped: set[str]
     # per number, the entries not correcting this period or a later one, with their place among ``adjustments``
-    adjustments: dict[str, list[tuple[int, AdjustmentEntry]]]
+    adjustments: dict[str, list[tuple[Any, AdjustmentEntry]]]
     bill_periods: Mapping[str, str]
 
     @classmethod
@@ -447,30 +447,42 @@ class _Setup:
            adjustments: Iterable[AdjustmentEntry], policy: BillingPolicy | None, skip: Collection[str],
            bill_periods: Mapping[str, str] | None) -> _Setup:
         per = _period(period, catalog)
-        currency = catalog.operator.currency
         require_aware(issued_at, "issued_at")
-        due: dict[str, list[tuple[int, AdjustmentEntry]]] = defaultdict(list)
-        for i, adj in enumerate(adjustments):
-            if adj.currency != currency:
-                raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
-            if adj.period is not None and adj.period >= per.key:
-                continue  # it corrects this period or a later one: the next period's bill carries it
-            due[adj.msisdn].append((i, adj))
-        return cls(catalog, per, currency, issued_at, run_id, policy or BillingPolicy(), set(skip), due,
-                   bill_periods or {})
+        due = _due(enumerate(adjustments), catalog.operator.currency, per)
+        return cls(catalog, per, catalog.operator.currency, issued_at, run_id, policy or BillingPolicy(), set(skip),
+                   due, bill_periods or {})
 
-    def pending(self, accounts_by: Mapping[str, Account], facts: _Facts) -> dict[str, list[AdjustmentEntry]]:
-        """The entries the bills of ``accounts_by`` carry; those of an earlier holder of a number go to ``facts``."""
+    def pending(self, accounts_by: Mapping[str, Account], facts: _Facts,
+                loaded: tuple[Mapping[str, list[tuple[Any, AdjustmentEntry]]], Mapping[str, str]] | None = None,
+                ) -> dict[str, list[AdjustmentEntry]]:
+        """The entries the bills of ``accounts_by`` carry; those of an earlier holder of a number go to ``facts``.
+        ``loaded``: the entries due (``_due``) and the bills' periods read for these accounts alone, in place of the
+        run's."""
         tz = self.catalog.operator.timezone
+        due, periods = loaded if loaded is not None else (self.adjustments, self.bill_periods)
         pending: dict[str, list[AdjustmentEntry]] = defaultdict(list)
-        for msisdn in accounts_by.keys() & self.adjustments.keys():
+        for msisdn in accounts_by.keys() & due.keys():
             acct = accounts_by[msisdn]
-            for i, adj in self.adjustments[msisdn]:
-                if _earlier_holders(adj, acct, tz, self.bill_periods):
-                    facts.earlier(i, adj)
+            for place, adj in due[msisdn]:
+                if _earlier_holders(adj, acct, tz, periods):
+                    facts.earlier(place, adj)
                 else:
                     pending[msisdn].append(adj)
         return pending
+
+
+def _due(adjustments: Iterable[tuple[Any, AdjustmentEntry]], currency: str,
+         per: Period) -> dict[str, list[tuple[Any, AdjustmentEntry]]]:
+    """Per number, the entries (each with its place, which orders the run's examples) a bill of ``per`` may carry:
+    not those correcting ``per`` or a later period. One in another currency than the bills' refuses the run."""
+    due: dict[str, list[tuple[Any, AdjustmentEntry]]] = defaultdict(list)
+    for place, adj in adjustments:
+        if adj.currency != currency:
+            raise CurrencyMismatchError(f"adjustment {adj.adjustment_id} is in {adj.currency}, bills are in {currency}")
+        if adj.period is not None and adj.period >= per.key:
+            continue  # it corrects this period or a later one: the next period's bill carries it
+        due[adj.msisdn].append((place, adj))
+    return due
 
 
 @dataclass
@@ -494,7 +506,8 @@ class _Facts:
     earlier_count: int = 0
     earlier_numbers: set[str] = field(default_factory=set)
     earlier_net_minor: int = 0
-    earlier_first: tuple[int, str] | None = None  # (place among the adjustments given, id)
+    # (place among the adjustments given: their index, or (created_at, id) when read a chunk at a time; id)
+    earlier_first: tuple[Any, str] | None = None
     # lines that changed owner during the period (过户): what their previous customers owe for it, on no bill
     holder_lines: int = 0
     holder_first: str | None = None
@@ -512,7 +525,7 @@ class _Facts:
         return {"lines": self.holder_lines, "records": self.holder_records, "usage_minor": self.holder_minor,
                 "fee_days": self.holder_days, "fee_minor": self.holder_fee_minor}
 
-    def earlier(self, place: int, adj: AdjustmentEntry) -> None:
+    def earlier(self, place: Any, adj: AdjustmentEntry) -> None:
         """Count an entry of an earlier holder of a number: left pending, not carried."""
         self.earlier_count += 1
         self.earlier_numbers.add(adj.msisdn)
@@ -591,13 +604,16 @@ class _Facts:
 
 
 def _bill_chunk(setup: _Setup, lines: pl.DataFrame, accounts_by: Mapping[str, Account],
-                unrated: pl.DataFrame | pa.Table | None) -> tuple[BillRun, _Facts]:
+                unrated: pl.DataFrame | pa.Table | None,
+                loaded: tuple[Mapping[str, list[tuple[Any, AdjustmentEntry]]], Mapping[str, str]] | None = None,
+                ) -> tuple[BillRun, _Facts]:
     """The bills of the accounts ``accounts_by`` from their rated lines ``lines`` (normalised), and the facts the
     run's notes and refusals are made of. ``lines`` and ``unrated`` may name numbers no account holds: those are
-    counted, never billed."""
+    counted, never billed. ``loaded``: these accounts' adjustment entries due and their bills' periods, read for
+    this chunk (``_Setup.pending``), else the run's."""
     per, currency, skipped = setup.per, setup.currency, setup.skipped
     facts = _Facts()
-    pending = setup.pending(accounts_by, facts)
+    pending = setup.pending(accounts_by, facts, loaded)
     facts.wrong_period = lines.filter(pl.col("period") != per.key).height
     facts.currencies = set(lines.filter(pl.col("currency") != currency)["currency"].unique().to_list())
 
@@ -708,6 +724,9 @@ def _count_earlier_holders(facts: _Facts, setup: _Setup, billed: Sequence[tuple[
 
 
 DEFAULT_CHUNK = 5_000  # subscribers per chunk of a chunked bill run
+AdjustmentsFor = Callable[[Sequence[str]], tuple[Iterable[AdjustmentEntry], Mapping[str, str]]]
+"""``adjustments_for(numbers)``: the entries no bill carries yet of ``numbers`` (a chunk's accounts, sorted) and the
+period of each bill they name (``bill_periods``)."""
 
 
 class ChunkedBillRun:
@@ -718,17 +737,18 @@ class ChunkedBillRun:
     ``chunks()``, as the whole run does before issuing anything, naming every problem; no chunk is yielded after the
     first problem is found, so a caller that commits only once ``chunks()`` has ended commits nothing of it."""
 
-    def __init__(self, setup: _Setup, numbers: Sequence[str], chunk_size: int,
+    def __init__(self, setup: _Setup, numbers: Sequence[str] | pl.Series, chunk_size: int,
                  accounts_for: Callable[[Sequence[str]], Iterable[Account]],
                  rated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None],
                  unrated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None] | None,
-                 sample: int) -> None:
+                 sample: int, adjustments_for: AdjustmentsFor | None = None) -> None:
         if chunk_size < 1:
             raise InvalidInputError([Problem("bill run", None, "chunk_size", f"at least 1, got {chunk_size}")],
                                     what="bill run")
         self.period, self.run_id, self.issued_at = setup.per.key, setup.run_id, setup.issued_at
         self._setup, self._numbers, self._size = setup, numbers, chunk_size
         self._accounts_for, self._rated_for, self._unrated_for = accounts_for, rated_for, unrated_for
+        self._adjustments_for = adjustments_for
         self._facts = _Facts()
         self._done = False
         self._started = False
@@ -751,8 +771,14 @@ class ChunkedBillRun:
         self._started = True
         numbers = self._numbers
         for at in range(0, len(numbers), self._size):
-            chunk = numbers[at:at + self._size]
+            part = numbers[at:at + self._size]
+            chunk: Sequence[str] = part.to_list() if isinstance(part, pl.Series) else part
             accounts_by = {a.msisdn: a for a in self._accounts_for(chunk)}
+            loaded = None
+            if self._adjustments_for is not None:  # this chunk's entries alone, placed as the whole run orders them
+                entries, periods = self._adjustments_for(sorted(accounts_by))
+                loaded = (_due((((a.created_at, a.adjustment_id), a) for a in entries if a.msisdn in accounts_by),
+                               self._setup.currency, self._setup.per), periods)
             wanted = list(chunk)
             rated = self._rated_for(chunk)
             lines = normalise_rated(rated) if rated is not None else pl.DataFrame(schema=BILLED_INPUT)
@@ -763,7 +789,7 @@ class ChunkedBillRun:
                 assert isinstance(frame, pl.DataFrame)
                 if "msisdn" in frame.columns:  # a record naming no number is on no chunk, as the whole run counts none
                     unrated = frame.filter(pl.col("msisdn").cast(pl.String).is_in(wanted))
-            run, facts = _bill_chunk(self._setup, lines, accounts_by, unrated)
+            run, facts = _bill_chunk(self._setup, lines, accounts_by, unrated, loaded)
             was_refused = self._facts.refused
             self._facts.add(facts)
             if self._facts.refused:
@@ -823,7 +849,7 @@ def run_bills_chunked(
     catalog: Catalog,
     accounts_for: Callable[[Sequence[str]], Iterable[Account]],
     *,
-    numbers: Iterable[str],
+    numbers: Iterable[str] | pl.Series,
     period: Period | str,
     issued_at: datetime,
     run_id: str,
@@ -834,19 +860,34 @@ def run_bills_chunked(
     unrated_for: Callable[[Sequence[str]], pl.DataFrame | pa.Table | None] | None = None,
     bill_periods: Mapping[str, str] | None = None,
     sample: int = 20,
+    adjustments_for: AdjustmentsFor | None = None,
 ) -> ChunkedBillRun:
     """``run_bills`` a chunk of ``chunk_size`` subscribers at a time, in number order, so that a run holds one chunk's
     lines and bills whatever the size of the register: the same bills, snapshot, held lines, totals and notes.
 
     ``numbers``: every number the run may meet (the register's, and those the period's rated and unrated lines name,
-    so that lines of a number no account holds are counted as the whole run counts them). ``accounts_for(chunk)``: the
+    so that lines of a number no account holds are counted as the whole run counts them), as strings or one column
+    of them (``pl.Series``, kept as such: the run holds no Python string per number). ``accounts_for(chunk)``: the
     accounts of a chunk of numbers (sorted); ``rated_for(chunk)`` and ``unrated_for(chunk)``: their rated lines and
     the records rating left out (lines of other numbers are ignored). The other arguments are ``run_bills``'s;
-    ``sample``: how many of the first bills ``ChunkedBillRun.sample`` keeps."""
+    ``sample``: how many of the first bills ``ChunkedBillRun.sample`` keeps.
+
+    ``adjustments_for(numbers)``, in place of ``adjustments`` and ``bill_periods``: the pending entries of a chunk's
+    accounts (of other numbers are ignored) and the period of each bill they name, read when the chunk is billed, so
+    that the run never holds the whole register's entries. The bills and notes are those of a run given every entry
+    oldest first (by ``created_at``, then id) with ``adjustments``; an entry in another currency refuses the run when
+    its chunk is billed (a caller that must refuse before billing anything checks first)."""
+    adjustments = list(adjustments)
+    if adjustments_for is not None and (adjustments or bill_periods):
+        raise InvalidInputError([Problem("bill run", None, "adjustments",
+                                         "give the entries as adjustments or adjustments_for, not both")],
+                                what="bill run")
     setup = _Setup.of(catalog, period=period, issued_at=issued_at, run_id=run_id, adjustments=adjustments,
                       policy=policy, skip=skip, bill_periods=bill_periods)
-    ordered = sorted(set(numbers))
-    return ChunkedBillRun(setup, ordered, chunk_size, accounts_for, rated_for, unrated_for, sample)
+    # a column of strings is kept as one (a run over millions of lines), not as a Python string per number
+    ordered: Sequence[str] | pl.Series = (numbers.cast(pl.String).drop_nulls().unique().sort()
+                                          if isinstance(numbers, pl.Series) else sorted(set(numbers)))
+    return ChunkedBillRun(setup, ordered, chunk_size, accounts_for, rated_for, unrated_for, sample, adjustments_for)
 
 
 _RECORD = ("msisdn", "source", "record_id")

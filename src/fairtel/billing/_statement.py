@@ -65,6 +65,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "refused": "not billed: no confirmed subscription covers this charge, not in the total due; consent check: {verdict}",
     },
 }
+# A refused VAS charge whose verdict says why on its own, per language, in place of ``refused`` (which says no
+# confirmed subscription covers it): ``previous_holder``, a subscription the previous customer confirmed before the
+# line's owner change, which did cover the charge while it was theirs.
+_REFUSED_OWN: dict[str, dict[str, str]] = {
+    "zh": {"previous_holder": "未计费：原机主的订购（订购早于号码过户），过户后不再扣费，不向您收取，不在本期应付内"},
+    "en": {"previous_holder": "not billed: the previous customer's subscription (consent given before the line's owner "
+                              "change), not charged after the change nor to you; not in the total due"},
+}
 # Why usage is held off the bill (``rating.HoldReason``), as the statement words it: per language and reason, the
 # note on each held row and the sentence the held section opens with. Usage after a suspension is charged only if
 # released (``fairtel bill release``: a debit entry, with its tax, on a later bill); usage after the line closed or
@@ -469,7 +477,8 @@ def build_statement(
             if was_refused:  # never billed: at nothing, with why
                 verdict = str(row.get("verdict") or "")
                 zh_words, en_words = VERDICT_WORDS.get(verdict, (verdict, verdict))
-                why = _TEXT[lang]["refused"].format(verdict=zh_words if lang == Language.ZH else en_words)
+                why = _REFUSED_OWN[lang].get(verdict) or _TEXT[lang]["refused"].format(
+                    verdict=zh_words if lang == Language.ZH else en_words)
                 text = with_note(line.description, why, lang)
                 line = StatementLine(line.section, line.at, line.kind, line.direction, line.peer, line.quantity, line.unit,
                                      line.rule_id, line.allowance_id, line.allowance_used, 0, text, line.allowance_name)

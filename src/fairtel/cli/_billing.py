@@ -22,13 +22,13 @@ from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, 
 from fairtel.core.time import Period
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from datetime import datetime
     from decimal import Decimal
 
     import pyarrow as pa
 
-    from fairtel.billing import Account, Bill, BillingPolicy, BillRun, Reconciliation, Settled
+    from fairtel.billing import Account, AdjustmentEntry, Bill, BillingPolicy, BillRun, Reconciliation, Settled
     from fairtel.billing._order import RatedOrder
     from fairtel.bootstrap import App
     from fairtel.catalog import Catalog
@@ -153,6 +153,20 @@ def _policy(app: App) -> BillingPolicy:
     from fairtel.billing import BillingPolicy
 
     return BillingPolicy(tax_rates=app.settings.tax_rates)
+
+
+def _accounts_of(app: App, period: Period, *, first: str | None = None, last: str | None = None,
+                 msisdns: Collection[str] | None = None) -> list[Account]:
+    """``_accounts`` of the register's lines numbered ``first`` to ``last`` (one range of it), or of ``msisdns``,
+    in number order: what a bill run reads of the register a chunk at a time."""
+    from fairtel.billing import Account
+    from fairtel.store._subscribers import lines_in_force
+
+    with app.db.connect() as conn:
+        lines = lines_in_force(conn, at=period.start, first=first, last=last, msisdns=msisdns)
+    return [Account(s.msisdn, plan, s.activated_at, s.status, s.language, s.closed_at,
+                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since)
+            for s, plan in lines]
 
 
 def _accounts(app: App, period: Period) -> list[Account]:
@@ -470,6 +484,15 @@ def _on_no_bill(app: App, per: Period, issued: dict[str, str], rated_files: list
         rated = rated.join(kept.select(key).with_columns(pl.col("source").fill_null("")).unique(), on=key, how="anti")
     if charged:
         rated = rated.join(pl.DataFrame(sorted(charged), schema=dict.fromkeys(key, pl.String()), orient="row"), on=key, how="anti")
+    if rated.filter(pl.col(HOLD).is_not_null()).height:
+        # a held record released or written off (`fairtel bill release`) is settled: not advised again
+        from fairtel.store._schema import AccessAudit, table_of
+
+        with app.db.connect() as conn:
+            decided = {str(r.resource) for r in conn.execute(select_decisions(table_of(AccessAudit), per.key))}
+        settled = [h is not None and _decision_resource(per.key, src, r) in decided
+                   for src, r, h in rated.select("source", "record_id", HOLD).iter_rows()]
+        rated = rated.filter(~pl.Series("_settled", settled, dtype=pl.Boolean()))
     held = rated.filter(pl.col(HOLD).is_not_null())
     vas = rated.filter((pl.col("kind") == "vas") & pl.col(HOLD).is_null()).height
     by_reason = {str(r): int(n) for r, n in sorted(held.group_by(HOLD).len().iter_rows())}
@@ -609,6 +632,15 @@ def _unrated_of_period(app: App, per: Period, issued: Mapping[str, Any]) -> pl.D
 _COVERABLE = ("unknown_subscriber", "unknown_plan")
 
 
+def _coverable_accounts(app: App, per: Period, unrated: pl.DataFrame | None) -> list[Account]:
+    """The accounts of the lines ``_covered_now`` looks at: those rating left records of out for want of a line or a
+    plan (``_COVERABLE``), read for those lines alone."""
+    if unrated is None or unrated.height == 0 or "reason" not in unrated.columns:
+        return []
+    numbers = unrated.filter(pl.col("reason").is_in(_COVERABLE))["msisdn"].drop_nulls().cast(pl.String).unique()
+    return _accounts_of(app, per, msisdns=numbers.to_list()) if numbers.len() else []
+
+
 def _covered_now(unrated: pl.DataFrame | None, accounts: list[Account], catalog: Catalog, per: Period,
                  *, examples: int = 3) -> tuple[int, list[str]]:
     """How many of the period's records rating left out for want of a subscriber or a plan (``_COVERABLE``) belong now
@@ -708,26 +740,37 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     import pyarrow as pa
 
     from fairtel.billing import SNAPSHOT_COLUMNS, BillRun, run_bills_chunked
+    from fairtel.core.errors import CurrencyMismatchError
     from fairtel.core.ids import new_id
-    from fairtel.store import (
-        bill_periods,
-        catalog_version,
-        current_catalog,
-        handed_over,
-        issue_bills,
-        issued_bills,
-        pending_adjustments,
-    )
+    from fairtel.store import catalog_version, current_catalog, handed_over, issue_bills, issued_bills
+    from fairtel.store._billing import bill_periods, pending_adjustments_between, pending_in_other_currency
+    from fairtel.store._subscribers import register_numbers
 
-    accounts = _accounts(app, per)
+    # the register's numbers alone up front; each chunk's lines and pending adjustments are read when it is billed
     with app.db.connect() as conn:
         issued = issued_bills(conn, per.key)
-        pending = pending_adjustments(conn, msisdns=[a.msisdn for a in accounts if a.msisdn not in issued])
-        corrected = bill_periods(conn, [e.bill_id for e in pending if e.bill_id is not None])
+        register = register_numbers(conn)
     from fairtel.core.commits import period_lock
 
-    by_msisdn = {a.msisdn: a for a in accounts}
     chunk_size = app.settings.bill_chunk
+    current: dict[str, Account] = {}  # the accounts of the chunk being billed
+
+    def accounts_for(chunk: Sequence[str]) -> list[Account]:
+        # one range of the register (the chunk is every number of the run between its first and last): a line
+        # added since the numbers were listed waits for the next run, as it did when the register was read whole
+        wanted = set(chunk)
+        current.clear()
+        current.update((a.msisdn, a) for a in _accounts_of(app, per, first=chunk[0], last=chunk[-1])
+                       if a.msisdn in wanted)
+        return list(current.values())
+
+    def adjustments_for(numbers: Sequence[str]) -> tuple[list[AdjustmentEntry], dict[str, str]]:
+        if not numbers:
+            return [], {}
+        mine = {m for m in numbers if m not in issued}
+        with app.db.connect() as conn:
+            entries = [e for e in pending_adjustments_between(conn, numbers[0], numbers[-1]) if e.msisdn in mine]
+            return entries, bill_periods(conn, [e.bill_id for e in entries if e.bill_id is not None])
     # the period's rated lines read under rating's lock, a chunk of subscribers at a time: a `fairtel rate` or an online
     # commit of the period swapping its lines in meanwhile would remove the files listed here before they are read
     with period_lock(app.lake.root, per.key):
@@ -743,9 +786,13 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         if report is not None:
             report.step("read", total=2)
         rating_batch = _rating_batch(app, per.key)  # the lines' draw order, for a rerate to rate them in again
-        late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, accounts)
+        # the accounts of the lines already billed (a rerun) and of those rating left records of out for want of a
+        # line or plan, read for those lines alone
+        billed_before = _accounts_of(app, per, msisdns=issued) if issued and rated_files else []
+        late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, billed_before)
+        del billed_before
         left_out = _unrated_of_period(app, per, issued)
-        covered, covered_examples = _covered_now(left_out, accounts, catalog, per)
+        covered, covered_examples = _covered_now(left_out, _coverable_accounts(app, per, left_out), catalog, per)
         if covered:
             # rated again, they are on the bills this run would issue; issued without them, they wait for a rerate
             # and reach the subscriber a month late
@@ -755,27 +802,37 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
                 f"`fairtel rate --period {per.key}` first, so that the bills hold them",
                 details={"period": per.key, "unrated_now_covered": covered, "examples": covered_examples})
         not_issued = ~pl.col("msisdn").is_in(list(issued))
+        # every number the run may meet, as one column of strings (the streaming engine reads the rated lines' numbers
+        # a batch at a time, not the whole column at once)
+        no_numbers = pl.Series("msisdn", [], dtype=pl.String)
         rated_numbers = (pl.scan_parquet(rated_files).filter(not_issued).select(pl.col("msisdn").cast(pl.String)).unique()
-                         .collect()["msisdn"].to_list() if rated_files else [])
-        numbers = [*by_msisdn, *rated_numbers,
-                   *(left_out["msisdn"].drop_nulls().cast(pl.String).to_list() if left_out is not None else [])]
+                         .collect(engine="streaming")["msisdn"] if rated_files else no_numbers)
+        numbers = pl.concat([register, rated_numbers,
+                             left_out["msisdn"].cast(pl.String).rename("msisdn") if left_out is not None else no_numbers])
+        del register, rated_numbers
+        # refused before anything is billed, as when every entry was read up front: an entry in another currency
+        with app.db.connect() as conn:
+            foreign = pending_in_other_currency(conn, catalog.operator.currency, period=per.key)
+        if foreign is not None:
+            raise CurrencyMismatchError(f"adjustment {foreign.adjustment_id} is in {foreign.currency}, bills are in "
+                                        f"{catalog.operator.currency}")
 
         def rated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
             if not rated_files:
                 return None
             lo, hi = chunk[0], chunk[-1]  # the chunk is every number of the run between them
             return (pl.scan_parquet(rated_files).filter((pl.col("msisdn") >= lo) & (pl.col("msisdn") <= hi) & not_issued)
-                    .collect())
+                    .collect(engine="streaming"))  # a batch of each part at a time: the parts span every number
 
         def unrated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
             if left_out is None:
                 return None
             return left_out.filter((pl.col("msisdn") >= chunk[0]) & (pl.col("msisdn") <= chunk[-1]))
 
-        run = run_bills_chunked(rated_for, catalog, lambda chunk: [by_msisdn[m] for m in chunk if m in by_msisdn],
-                                numbers=numbers, period=per, issued_at=now, run_id=new_id(RUN_PREFIX),
-                                chunk_size=chunk_size, adjustments=pending, policy=_policy(app), skip=issued.keys(),
-                                unrated_for=unrated_for, bill_periods=corrected)
+        run = run_bills_chunked(rated_for, catalog, accounts_for, numbers=numbers, period=per, issued_at=now,
+                                run_id=new_id(RUN_PREFIX), chunk_size=chunk_size, policy=_policy(app),
+                                skip=issued.keys(), unrated_for=unrated_for, adjustments_for=adjustments_for)
+        del numbers
         # Stage the lake parts (named after the run) where no reader looks, chunk by chunk, with each chunk's bills
         # spooled to an anonymous file in the home; once every chunk is computed and every part staged whole, insert
         # the spooled bills chunk by chunk in one transaction (the database's write lock held for the inserts alone,
@@ -792,8 +849,8 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             with contextlib.ExitStack() as stack:
                 spool: Any = None  # the chunks' bills, pickled one after another (0600 in the home, unlinked)
                 for chunk in run.chunks():
-                    activated.update({b.msisdn: by_msisdn[b.msisdn].activated_at for b in chunk.bills
-                                      if per.start < by_msisdn[b.msisdn].activated_at < per.end})
+                    activated.update({b.msisdn: current[b.msisdn].activated_at for b in chunk.bills
+                                      if per.start < current[b.msisdn].activated_at < per.end})
                     if not issue or not chunk.bills:
                         continue
                     if spool is None:
@@ -1173,13 +1230,14 @@ def _decision_resource(period: str, source: str, record_id: str) -> str:
 
 
 def held_of_period(app: App, per: Period) -> pl.DataFrame:
-    """Every held usage record of ``per`` (``billing.HELD_RECORD_COLUMNS``), with ``status`` (``pending``, ``released``:
+    """Every held usage record of ``per`` (and held VAS charge: the previous customer's, ``billing.held_records``;
+    ``billing.HELD_RECORD_COLUMNS``), with ``status`` (``pending``, ``released``:
     an entry charged it, ``written_off``) and ``bill_id`` (the subscriber's bill of the period, null before it is
     issued). Held: by rating (a usage line's ``verdict``), of a line suspended now from its suspension on, of a line
     that moved to another customer during the period before the change (``billing.held_usage``), or by the bill run
     that left it off an issued bill; a record a bill charged is not."""
-    from fairtel.billing import USAGE_KINDS, held_records, held_usage, normalise_rated
-    from fairtel.billing._run import BILLED_INPUT, HOLD, HOLD_REASONS, changed_hands_in
+    from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_records, held_usage, normalise_rated
+    from fairtel.billing._run import BEFORE_HOLDING, BILLED_INPUT, HOLD, HOLD_REASONS, changed_hands_in
     from fairtel.store import bills_of_period, rerate_entries
     from fairtel.store._schema import AccessAudit, table_of
 
@@ -1190,14 +1248,20 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
     # customer during it (the previous customer's usage)
     suspended = [a.msisdn for a in accounts if a.status in ("suspended", "closed") or a.activated_at > per.start
                  or changed_hands_in(a, per) is not None]
+    moved = [a.msisdn for a in accounts if changed_hands_in(a, per) is not None]
     files = app.lake.files("rated", periods=[per.key])
     lines = pl.DataFrame(schema=BILLED_INPUT)
     if files:
         scan = pl.scan_parquet(files)
-        flagged = pl.col("verdict").is_in(HOLD_REASONS) if "verdict" in scan.collect_schema().names() else pl.lit(False)
-        lines = normalise_rated(scan.filter(pl.col("kind").is_in(USAGE_KINDS) & (flagged | pl.col("msisdn").is_in(suspended)))
-                                .collect())
-        lines = held_usage(lines, accounts, period=per).filter(pl.col(HOLD).is_not_null()).with_columns(
+        has_verdict = "verdict" in scan.collect_schema().names()
+        flagged = pl.col("verdict").is_in(HOLD_REASONS) if has_verdict else pl.lit(False)
+        # the previous customer's consented VAS charges in the month of an owner change, as the bill run holds them
+        consented = (pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False) if has_verdict else pl.lit(False))
+        theirs = (pl.col("kind") == "vas") & consented & pl.col("msisdn").is_in(moved)
+        lines = normalise_rated(scan.filter(pl.col("kind").is_in(USAGE_KINDS) & (flagged | pl.col("msisdn").is_in(suspended))
+                                            | theirs).collect())
+        lines = held_usage(lines, accounts, period=per).filter(
+            pl.col(HOLD).is_not_null() & ((pl.col("kind") != "vas") | (pl.col(HOLD) == BEFORE_HOLDING))).with_columns(
             pl.col(HOLD).alias("verdict")).drop(HOLD)
     with app.db.connect() as conn:
         bills = bills_of_period(conn, per.key)

@@ -231,8 +231,10 @@ class Explanation:
     @property
     def held(self) -> str | None:
         """Why the usage is held off the bill (``HoldReason``), or None: billed as usual (a VAS charge's verdict is
-        the consent gate's, not a hold)."""
-        return next((ln.verdict for ln in self.lines if ln.unit != "item" and ln.verdict in HELD_WORDS), None)
+        the consent gate's, not a hold, but for the bill run's holds of a consented charge, ``HELD_VAS_WORDS``)."""
+        return next((ln.verdict for ln in self.lines
+                     if (ln.verdict in HELD_VAS_WORDS if ln.unit == "item" else ln.verdict in HELD_WORDS)),
+                    None)
 
     @property
     def total(self) -> Decimal:
@@ -673,6 +675,15 @@ HELD_WORDS: dict[str, tuple[str, str]] = {
                        "Held, not billed: made before the line moved to you (owner change); the previous customer's "
                        "usage, so it is never charged to you"),
 }
+# why a value-added charge is held off the bill (the bill run's holds of a consented charge, in words): the verdict
+# shown on its line, and the sentence after the total
+HELD_VAS_WORDS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "before_holding": (
+        ("原机主订购，扣费发生在号码过户给您之前", "the previous customer's order, charged before the line moved to you"),
+        ("不计费：这笔增值业务费用发生在号码过户给您之前，是原机主订购的业务，已计价但不计入您的账单，也不会向您收取",
+         "Held, not billed: charged before the line moved to you (owner change); the previous customer's "
+         "subscription, so it is never charged to you")),
+}
 _KIB, _MIB, _GIB = 1024, 1024**2, 1024**3
 
 
@@ -772,7 +783,9 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
     for ln in e.lines:
         out.extend(_line(ln, e, zh))
     out.append(f"合计：{_minor(e.total_minor, cur, zh)}" if zh else f"Total: {_minor(e.total_minor, cur, zh)}")
-    if e.held:
+    if e.held and any(ln.unit == "item" for ln in e.lines) and e.held in HELD_VAS_WORDS:
+        out.append(_pick(zh, HELD_VAS_WORDS[e.held][1]))
+    elif e.held:
         out.append(_pick(zh, HELD_WORDS.get(e.held, (e.held, e.held))))
     out.extend(_corrections(e, zh))
     tz = e.started_at.tzinfo
@@ -817,6 +830,8 @@ def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
     if ln.unit == "item":  # a value-added charge
         offer = _named(ln.labels, "offer", (ln.rule_id or "").split("/", 1)[-1], zh)
         verdict = _pick(zh, VERDICT_WORDS.get(ln.verdict or "", (ln.verdict or "-", ln.verdict or "-")))
+        if ln.verdict in HELD_VAS_WORDS:  # held by the bill run, not a consent gate's verdict
+            verdict = _pick(zh, HELD_VAS_WORDS[ln.verdict][0])
         if e.refunds and ln.verdict == "consented":  # the gate's verdict when rated, since overturned by a refund
             why = refund_reason_in(e.refunds[-1].reason, "zh" if zh else "en")
             verdict = (f"计费时按{verdict}计费，其后查明为{why}，已退款" if zh

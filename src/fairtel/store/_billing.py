@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from fairtel.billing import AdjustmentEntry, AdjustmentKind, Bill, BillLine, BillRun, LineKind
 from fairtel.core.errors import ConflictError
 from fairtel.store._report import chunks, dialect_insert
-from fairtel.store._schema import Adjustment, table_of
+from fairtel.store._schema import Adjustment, Subscriber, table_of
 from fairtel.store._schema import Bill as BillRow
 from fairtel.store._schema import BillLine as BillLineRow
 
@@ -158,6 +158,37 @@ def pending_adjustments(conn: Connection, *, msisdns: Collection[str] | None = N
     for chunk in chunks(sorted(set(msisdns)), _CHUNK):
         out.extend(_entry(r) for r in conn.execute(query.where(t.c.msisdn.in_(chunk))))
     return sorted(out, key=lambda e: (e.created_at, e.adjustment_id))
+
+
+def pending_adjustments_between(conn: Connection, first: str, last: str) -> list[AdjustmentEntry]:
+    """``pending_adjustments`` of the numbers ``first`` to ``last`` (both included: one range of the index, as a bill
+    run reads a chunk of the register), oldest first."""
+    t, lines_t = table_of(Adjustment), table_of(BillLineRow)
+    query = (
+        select(t)
+        .outerjoin(lines_t, lines_t.c.adjustment_id == t.c.adjustment_id)
+        .where(lines_t.c.adjustment_id.is_(None), t.c.msisdn >= first, t.c.msisdn <= last)
+        .order_by(t.c.created_at, t.c.adjustment_id)
+    )
+    return [_entry(r) for r in conn.execute(query)]
+
+
+def pending_in_other_currency(conn: Connection, currency: str, *, period: str) -> AdjustmentEntry | None:
+    """The oldest entry no bill line carries yet that is not in ``currency``, of a line of the register with no bill
+    of ``period`` issued: what a bill run of ``period`` would be given and refuse, found before it bills anything."""
+    t, lines_t, bills_t = table_of(Adjustment), table_of(BillLineRow), table_of(BillRow)
+    s = table_of(Subscriber)
+    query = (
+        select(t)
+        .outerjoin(lines_t, lines_t.c.adjustment_id == t.c.adjustment_id)
+        .where(lines_t.c.adjustment_id.is_(None), t.c.currency != currency,
+               t.c.msisdn.in_(select(s.c.msisdn)),
+               ~t.c.msisdn.in_(select(bills_t.c.msisdn).where(bills_t.c.period == period)))
+        .order_by(t.c.created_at, t.c.adjustment_id)
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _entry(row)
 
 
 def bill_periods(conn: Connection, bill_ids: Collection[str]) -> dict[str, str]:

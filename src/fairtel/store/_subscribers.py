@@ -654,7 +654,8 @@ PLAN_TIMELINE_SCHEMA = pa.schema([("msisdn", pa.string()), ("plan_id", pa.string
 PLANS_IN_FORCE_SCHEMA = pa.schema([("msisdn", pa.string()), ("plan_id", pa.string())])
 
 
-def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.DataFrame:
+def _changed(conn: Connection, msisdns: Collection[str] | None = None,
+             between: tuple[str, str] | None = None) -> pl.DataFrame:
     """The plans (msisdn, plan_id, effective_from) of the lines that changed plan, each in force from its
     ``effective_from`` until the line's next row, in number and time order. A history row recorded later replaces,
     from its own ``effective_from`` on, what the rows recorded before it said (a change dated back with
@@ -672,6 +673,8 @@ def _changed(conn: Connection, msisdns: Collection[str] | None = None) -> pl.Dat
     several = select(h.c.msisdn).group_by(h.c.msisdn).having(func.count() > 1)
     if msisdns is not None:  # those lines' rows alone, by the index, not a grouping of the whole history
         several = several.where(h.c.msisdn.in_(list(msisdns)))
+    if between is not None:  # the lines numbered first..last (a range of the index)
+        several = several.where(h.c.msisdn >= between[0], h.c.msisdn <= between[1])
     rows = select(h.c.msisdn, h.c.plan_id, h.c.effective_from, h.c.recorded_at, h.c.plan_change_id).where(
         h.c.msisdn.in_(several))
     # a row holds until the earliest start among the rows recorded after it, when that is not after its own
@@ -732,14 +735,51 @@ def plans_in_force(conn: Connection, *, at: datetime) -> pa.Table:
     """The plan each line of the register is on for a billing period starting ``at`` (``PLANS_IN_FORCE_SCHEMA``,
     one row per line, in number order): its latest plan in force by then, or, for a line activated during or after
     it, its first. A period is rated and billed, and rated again later, under these plans."""
-    at = require_aware(at, "at").astimezone(UTC)
-    changed = _changed(conn)
-    due = pl.col("effective_from") <= at
-    # in time order within each line: the last row in force by ``at``, else (none yet) the first
-    picked = changed.group_by("msisdn", maintain_order=True).agg(
-        pl.when(due.any()).then(pl.col("plan_id").filter(due).last()).otherwise(pl.col("plan_id").first()))
+    picked = _in_force(_changed(conn), at)
     unchanged = _register(conn, "msisdn", "plan_id").join(picked.select("msisdn"), on="msisdn", how="anti")
     return pl.concat([unchanged, picked]).sort("msisdn").to_arrow().cast(PLANS_IN_FORCE_SCHEMA)
+
+
+def _in_force(changed: pl.DataFrame, at: datetime) -> pl.DataFrame:
+    """(msisdn, plan_id): of the lines that changed plan (``_changed``), the plan each is on for a billing period
+    starting ``at``: its latest in force by then, or, for a line activated during or after it, its first."""
+    at = require_aware(at, "at").astimezone(UTC)
+    due = pl.col("effective_from") <= at
+    # in time order within each line: the last row in force by ``at``, else (none yet) the first
+    return changed.group_by("msisdn", maintain_order=True).agg(
+        pl.when(due.any()).then(pl.col("plan_id").filter(due).last()).otherwise(pl.col("plan_id").first()))
+
+
+def register_numbers(conn: Connection) -> pl.Series:
+    """Every number of the register, in number order (a column of strings: what a run over the whole register keeps
+    of it while it reads the lines themselves a range at a time, ``lines_in_force``)."""
+    s = table_of(Subscriber)
+    return _frame(conn, select(s.c.msisdn).order_by(s.c.msisdn))["msisdn"].cast(pl.String)
+
+
+def lines_in_force(conn: Connection, *, at: datetime, first: str | None = None, last: str | None = None,
+                   msisdns: Collection[str] | None = None) -> list[tuple[SubscriberRecord, str]]:
+    """The register's lines numbered ``first`` to ``last`` (both included: one range of the index, as a bill run reads
+    a chunk of the register), or those among ``msisdns``, in number order, each with the plan it is on for a billing
+    period starting ``at`` (``plans_in_force``'s, read for those lines alone)."""
+    if msisdns is not None:
+        out: list[tuple[SubscriberRecord, str]] = []
+        for chunk in chunks(sorted(set(msisdns)), 2000):
+            out.extend(_lines_in_force(conn, at, Subscriber.msisdn.in_(chunk), msisdns=chunk))
+        return out
+    if first is None or last is None:
+        raise ValueError("lines_in_force: give first and last, or msisdns")
+    return _lines_in_force(conn, at, (Subscriber.msisdn >= first) & (Subscriber.msisdn <= last), between=(first, last))
+
+
+def _lines_in_force(conn: Connection, at: datetime, where: Any, *, msisdns: Collection[str] | None = None,
+                    between: tuple[str, str] | None = None) -> list[tuple[SubscriberRecord, str]]:
+    records = [_record(r) for r in conn.execute(select(table_of(Subscriber)).where(where).order_by(Subscriber.msisdn))]
+    if not records:
+        return []
+    picked = _in_force(_changed(conn, msisdns, between), at)
+    plans = dict(zip(picked["msisdn"].to_list(), picked["plan_id"].to_list(), strict=True))
+    return [(r, plans.get(r.msisdn, r.plan_id)) for r in records]
 
 
 def note_register_changes(conn: Connection, msisdns: Collection[str]) -> None:
