@@ -10,8 +10,7 @@ Before: the bill run read every line (``list_subscribers``, ``plans_in_force``) 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
-from sqlalchemy import create_engine, text
 
 import fairtel.store
 import fairtel.store._billing
@@ -54,27 +52,6 @@ PLANS = ("basic-39", "payg", "senior-19")
 
 def num(i: int) -> str:
     return f"86138000000{i:02d}"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """The home's database: its own SQLite file, or a private schema on PostgreSQL (``FAIRTEL_DATABASE_URL``)."""
-    if request.param == "sqlite":
-        monkeypatch.delenv("FAIRTEL_DATABASE_URL", raising=False)
-        yield None
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    schema = f"fairtel_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    monkeypatch.setenv("FAIRTEL_DATABASE_URL", f"{url}?options=-csearch_path%3D{schema}")
-    try:
-        yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def entry(aid: str, i: int, minor: int, created: datetime, **kw: Any) -> AdjustmentEntry:

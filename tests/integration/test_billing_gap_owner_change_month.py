@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +24,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_billing_cli import TEXT, A, B, cli, invoke, rec, runner
@@ -43,27 +40,6 @@ CN = timezone(timedelta(hours=8))
 P = "2026-03"
 HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region,customer_since\n"
 HK = "85261234567"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """The home's database: its own SQLite file, or a private schema on PostgreSQL (``FAIRTEL_DATABASE_URL``)."""
-    if request.param == "sqlite":
-        monkeypatch.delenv("FAIRTEL_DATABASE_URL", raising=False)
-        yield None
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    schema = f"fairtel_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    monkeypatch.setenv("FAIRTEL_DATABASE_URL", f"{url}?options=-csearch_path%3D{schema}")
-    try:
-        yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _call(rid: str, msisdn: str, day: int) -> dict[str, Any]:

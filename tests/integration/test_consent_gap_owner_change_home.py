@@ -18,16 +18,12 @@ charge refused as a duplicate of c1's. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from fairtel.bootstrap import bootstrap
@@ -42,27 +38,6 @@ A, B = "8613800000001", "8613800000002"
 P = "2026-03"
 HEADER = "msisdn,customer_id,plan_id,activated_at,status,language,region,customer_since\n"
 runner = CliRunner()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """The home's database: its own SQLite file, or a private schema on PostgreSQL (``FAIRTEL_DATABASE_URL``)."""
-    if request.param == "sqlite":
-        monkeypatch.delenv("FAIRTEL_DATABASE_URL", raising=False)
-        yield None
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    schema = f"fairtel_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    monkeypatch.setenv("FAIRTEL_DATABASE_URL", f"{url}?options=-csearch_path%3D{schema}")
-    try:
-        yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _ok(*args: str) -> str:
