@@ -92,12 +92,12 @@ def test_the_desk_reads_a_german_subscribers_own_number_in_their_complaints_note
                        "--home", str(berlin))
     assert code == 0
     # the move's own answer shows its notes as the history does (it printed them in clear)
-    assert [e["note"] for e in acked["history"] if e["note"]] == ["called back on 015123456789, not on 0160****5432"]
+    assert [e["note"] for e in acked["history"] if e["note"]] == ["called back on 015123456789, not on 49160****5432"]
     code, history = _run("care", "complaint-history", cid, "--home", str(berlin))
     assert code == 0, history
     notes = [e["note"] for e in history["history"] if e["note"]]
     # the subscriber's own number as written (it is theirs: 4915123456789), the other one masked
-    assert notes == ["called back on 015123456789, not on 0160****5432"]
+    assert notes == ["called back on 015123456789, not on 49160****5432"]
 
 
 def test_the_command_lines_audit_files_a_german_number_under_its_subscriber(berlin: Path) -> None:

@@ -270,11 +270,11 @@ def test_complaint_history_masks_a_third_party_number_in_a_note(tmp_path: Path) 
     )
     history = json.loads(care("complaint-history", "cmp-0000099", "--json"))
     assert [e["note"] for e in history["history"] if e["note"]] == [
-        f"refunded, call 139****9000 back; line 13800138000; ID {ID_NUMBER_MARK}; cmp-0000099"
+        f"refunded, call 86139****9000 back; line 13800138000; ID {ID_NUMBER_MARK}; cmp-0000099"
     ]
-    assert history["text"] == "6 yuan, and my friend 139****9000 too"  # the words as the notes: a third party masked
+    assert history["text"] == "6 yuan, and my friend 86139****9000 too"  # the words as the notes: a third party masked
     shown = care("complaint-history", "cmp-0000099")
-    assert "13900139000" not in shown and ID_VALID not in shown and "139****9000" in shown
+    assert "13900139000" not in shown and ID_VALID not in shown and "86139****9000" in shown
     # the audit names the complaint as it is called (not ``cmp-p…``), and no number in clear
     fapp = bootstrap(load_settings(home=home))
     with fapp.db.connect() as conn:

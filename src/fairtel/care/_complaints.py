@@ -28,7 +28,7 @@ from fairtel.care._dialog_words import complaint_category
 from fairtel.core.contracts import ComplaintCategory
 from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.time import require_aware
-from fairtel.privacy import e164_of, mask_identity_data, number_in_id, replace_numbers
+from fairtel.privacy import e164_of, mask_identity_data, replace_numbers, replace_numbers_in_words
 
 if TYPE_CHECKING:
     from fairtel.core.settings import SlaHours
@@ -286,8 +286,6 @@ _TOKEN_LETTERS = str.maketrans("0123456789", "ABCDEFGHIJ")  # the pseudonym alph
 TOKEN_CHARS = 21  # ``n`` and 20 letters
 _FORM_DIGITS = str.maketrans("ABCDEFGHIJ", "0123456789")  # a written form's letters back to digits
 _FORM_DROPPED, _FORM_PREFIX = 9, 4  # at most: digits of the number not written, digits written before the rest of it
-# The digits of an id, as ``privacy.replace_numbers_in_id`` reads them: a segment of digits only, between separators.
-_ID_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d+(?![0-9A-Za-z])")
 
 
 def note_token(number: str, keyed: Callable[[str], str] | None = None) -> str:
@@ -333,7 +331,9 @@ def tokenise_note(
     """``note`` as the store keeps it and the numbers its tokens stand for: every phone number in it, however written
     (``13800138000``, ``+86 138 0013 8000``, ``号码138-0013-8000``), replaced by the marker of ``token(e164)``, the
     number read by the numbering of the operator's ``home_country`` (``privacy.e164_of``); a mobile number an id
-    holds (``cmp-8613800138000-01``) too, as ``privacy.pseudonymise_numbers`` finds them. The marker also says how
+    holds (``cmp-8613800138000-01``) or that is glued to Latin letters (``abc13800138000``) too
+    (``privacy.replace_numbers_in_words``: a whole run of digits of a mobile number's length and form, never an IMEI,
+    an ICCID or an order id's). The marker also says how
     the number was written (its digits as typed, spaces, dashes and ``+`` left out: ``13800138000``,
     ``015123456789``; ``_written_form``), in letters, so that readers are given the number as they were before
     tokens (``resolve_note``). ID-card and bank-card numbers become their marks, dates, amounts and the digits of
@@ -346,13 +346,9 @@ def tokenise_note(
         form = _written_form(written, e164)
         return f"{NOTE_NUMBER_PREFIX}{t}{'/' + form if form else ''}]"
 
-    def in_id(m: re.Match[str]) -> str:
-        number = number_in_id(m.group(0), home_country=home_country)
-        return m.group(0) if number is None else marker(m.group(0), number)
-
     text = replace_numbers(note, lambda digits: marker(digits, e164_of(digits, home_country=home_country)),
                            standalone=True)
-    return _ID_DIGITS.sub(in_id, text), numbers
+    return replace_numbers_in_words(text, marker, home_country=home_country), numbers
 
 
 def note_tokens(note: str | None) -> set[str]:

@@ -466,18 +466,22 @@ def _note_shown(note: str | None, msisdn: str, home_country: str | None = None) 
     """A note of a complaint's history as the command line shows it, the way the API shows it to the agent
     handling the complaint: the subscriber's own number (however written, read by the numbering plan of the
     operator's ``home_country``: ``13800138000`` is ``8613800138000`` in China, ``0151 2345 6789`` is
-    ``4915123456789`` in Germany) as written, every other number masked (``138****8000``: a third party's, which
-    the audit does not name), ID-card and bank-card numbers hidden, the digits of ids (``cmp-0000099``) left as
-    they are."""
-    from fairtel.privacy import e164_of, mask_msisdn, replace_numbers
+    ``4915123456789`` in Germany) as written, every other number masked as the API masks it, from the number as the
+    register keeps it (``86139****9000``, however written: a third party's, which the audit does not name), a mobile
+    number an id holds or glued to letters (``abc13900139000``) too, ID-card and bank-card numbers hidden, the other
+    digits of ids (``cmp-0000099``) left as they are."""
+    from fairtel.privacy import e164_of, mask_msisdn, replace_numbers, replace_numbers_in_words
 
     if note is None:
         return None
 
     def shown(digits: str) -> str:
-        return digits if e164_of(digits, home_country=home_country) == msisdn else mask_msisdn(digits)
+        e164 = e164_of(digits, home_country=home_country)
+        return digits if e164 == msisdn else mask_msisdn(e164)
 
-    return replace_numbers(note, shown, standalone=True)
+    text = replace_numbers(note, shown, standalone=True)
+    return replace_numbers_in_words(text, lambda _written, e164: None if e164 == msisdn else mask_msisdn(e164),
+                                    subject=msisdn, home_country=home_country)
 
 
 def _record_shown(rec: ComplaintRecord, home_country: str | None = None) -> ComplaintRecord:

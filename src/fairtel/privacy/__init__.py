@@ -40,6 +40,7 @@ from fairtel.privacy._numbers import (
     replace_numbers,
     replace_numbers_in,
     replace_numbers_in_id,
+    replace_numbers_in_words,
 )
 from fairtel.privacy._pseudonym import ORDER_KEY_BYTES, KeyedOrder, Pseudonymizer, mask_msisdn
 from fairtel.privacy._roles import Permission, Role, can, permissions_of, view_of
@@ -77,6 +78,7 @@ __all__ = [
     "replace_numbers",
     "replace_numbers_in",
     "replace_numbers_in_id",
+    "replace_numbers_in_words",
     "short_fingerprint",
     "view_of",
 ]

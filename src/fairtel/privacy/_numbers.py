@@ -343,6 +343,31 @@ def replace_numbers_in_id(
     return _ID_DIGITS.sub(one, identifier)
 
 
+# A run of digits as a whole: never part of a longer one (an order id of 20 digits, an IMEI of 15 or an ICCID of 19 or
+# 20 holds no number), whatever stands on either side of it (an id's separators, Latin letters).
+_DIGIT_RUN = re.compile(r"(?<!\d)\d+(?!\d)")
+
+
+def replace_numbers_in_words(
+    text: str, replace: Callable[[str, str], str | None], *, subject: str | None = None, home_country: str | None = None
+) -> str:
+    """``text`` with each number an id or a word holds replaced by ``replace(written, e164)``: a whole run of digits
+    standing between an id's separators (``cmp-8613800138000-01``) or glued to Latin letters (``abc13800138000``,
+    ``tel13800138000x``, ``ref8613800138000``), which ``replace_numbers(standalone=True)`` leaves as an id's, when it
+    is a number by its length and form (``number_in_id``: the ``subject``'s, as the register keeps it or as dialled
+    at home, or a mobile number of the home numbering plan, 11 digits from ``13`` to ``19`` in China, or those after
+    its calling code). A run of another length stays as written: a sequence (``0000099``), an IMEI (15 digits), an
+    ICCID (19 or 20), an order id of 20 digits, a date's or an amount's digits. ``replace`` returning ``None`` keeps
+    a number as written."""
+
+    def one(m: re.Match[str]) -> str:
+        number = number_in_id(m.group(0), subject=subject, home_country=home_country)
+        shown = None if number is None else replace(m.group(0), number)
+        return m.group(0) if shown is None else shown
+
+    return _DIGIT_RUN.sub(one, text)
+
+
 def pseudonymise_numbers(text: str, pseudonym: Callable[[str], str], *, home_country: str | None = None) -> str:
     """Free text bound for the access audit (a reason, a resource's name): every number in it, however written,
     replaced by the keyed pseudonym of the number as the register keeps it, the one the audit files the

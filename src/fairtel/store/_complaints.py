@@ -21,14 +21,17 @@ keyed by the home's secret key through ``AuditAs.pseudonym``) and ``complaint_no
 subscriber is erased (:func:`forget_note_numbers`). :func:`get_complaint` gives each note back with its numbers, each
 spelt as the agent wrote it (its digits as typed: ``13800138000``, ``015123456789``, as notes read before tokens; the
 table keeps the E.164 number, the marker how it was written), shown by role by whoever reads it, or
-``care.NOTE_NUMBER_ERASED`` where the number is forgotten.
+``care.NOTE_NUMBER_ERASED`` where the number is forgotten. A note written after the erasure that names the number
+again keeps ``care.NOTE_NUMBER_ERASED`` in its place (:func:`_token_of`: the erasure is found by its access-audit row,
+filed under the number's keyed pseudonym), until the register gives the number to a new holding.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
@@ -36,6 +39,7 @@ from sqlalchemy.engine import Connection, Row
 
 from fairtel.care import (
     DEFAULT_SLA,
+    NOTE_NUMBER_ERASED,
     ComplaintCategory,
     ComplaintEvent,
     ComplaintStatus,
@@ -53,6 +57,7 @@ from fairtel.care import (
     transition,
 )
 from fairtel.care import Complaint as LifecycleComplaint
+from fairtel.care._complaints import NOTE_NUMBER_PREFIX
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
 from fairtel.core.time import require_aware
@@ -60,7 +65,15 @@ from fairtel.kpi import ComplaintFact
 from fairtel.privacy import e164_of, number_in_id, replace_numbers_in_id
 from fairtel.store._audit import record_access
 from fairtel.store._report import dialect_insert
-from fairtel.store._schema import Adjustment, Complaint, ComplaintNoteNumber, Finding, table_of
+from fairtel.store._schema import (
+    AccessAudit,
+    Adjustment,
+    Complaint,
+    ComplaintNoteNumber,
+    Finding,
+    Subscriber,
+    table_of,
+)
 from fairtel.store._schema import ComplaintEvent as ComplaintEventRow
 
 UNRECORDED = "unrecorded"  # the actor of an event implied by a complaint's status but never written
@@ -246,12 +259,64 @@ def note_numbers(conn: Connection, tokens: set[str]) -> dict[str, str]:
     return out
 
 
+ERASE_ACTION = "subscriber.erase"  # the access-audit action of ``fairtel privacy erase --apply``
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _token_of(conn: Connection, e164: str, pseudonym: Callable[[str], str]) -> tuple[str, bool]:
+    """The token a new note keeps ``e164`` under, and whether the number may be known (``False``: its subscriber was
+    erased, and the note keeps ``care.NOTE_NUMBER_ERASED`` in its place).
+
+    An erasure keeps no number: what it keeps is its access-audit row (``ERASE_ACTION``), filed, as every row, under
+    the keyed pseudonym of the number (``pseudonym``, the one the audit is written with), which is how the number is
+    recognised here without being kept in clear. A number erased in the line's current holding (the register's
+    ``activated_at``, or ``holder_since`` when later, is before the latest erasure, or the register no longer holds
+    the line) is not known again: the note holds it as erased, and no row is written (one would give the number back
+    to the notes written before the erasure too, as they hold the same token). A number the register gave to a
+    holding that began after its erasure (a new holder of a recycled number, or the line activated again) is the
+    new holding's: kept under a token keyed by the number and the erasure's instant, never the erased notes' one.
+    Without a key (a writer given none, ``pseudonym`` making no pseudonym) the number is kept as before."""
+    keyed = note_token(e164, pseudonym)
+    subject = pseudonym(e164)
+    if not subject:
+        return keyed, True
+    a = table_of(AccessAudit)
+    erased_at = conn.execute(select(func.max(a.c.at)).where(
+        a.c.subject_msisdn_pseudonym == subject, a.c.action == ERASE_ACTION)).scalar_one_or_none()
+    if erased_at is None:
+        return keyed, True
+    erased_at = _aware(erased_at)
+    s = table_of(Subscriber)
+    line = conn.execute(select(s.c.activated_at, s.c.holder_since).where(s.c.msisdn == e164)).first()
+    if line is not None:
+        held_since = max(_aware(at) for at in (line.activated_at, line.holder_since) if at is not None)
+        if held_since > erased_at:
+            return note_token(f"{e164}@{erased_at.isoformat()}", pseudonym), True
+    return keyed, False
+
+
 def _keep_note(conn: Connection, note: str | None, audit: AuditAs) -> str | None:
     """``note`` as the history keeps it: each phone number replaced by its token's marker, the token's number put in
-    the table of note numbers (once: a token stands for one number)."""
+    the table of note numbers (once: a token stands for one number); a number whose subscriber was erased
+    (``_token_of``) replaced by ``care.NOTE_NUMBER_ERASED``, its number kept nowhere."""
     if not note:
         return note
-    text, numbers = tokenise_note(note, lambda e164: note_token(e164, audit.pseudonym), home_country=audit.home_country)
+    decided: dict[str, tuple[str, bool]] = {}
+
+    def token(e164: str) -> str:
+        if e164 not in decided:
+            decided[e164] = _token_of(conn, e164, audit.pseudonym)
+        return decided[e164][0]
+
+    text, numbers = tokenise_note(note, token, home_country=audit.home_country)
+    erased = sorted(t for t, known in decided.values() if not known)
+    if erased:
+        marker = re.compile(rf"{re.escape(NOTE_NUMBER_PREFIX)}(?:{'|'.join(map(re.escape, erased))})(?:/[A-J]+)?\]")
+        text = marker.sub(NOTE_NUMBER_ERASED, text)
+        numbers = {t: n for t, n in numbers.items() if t not in erased}
     if numbers:
         t = table_of(ComplaintNoteNumber)
         conn.execute(dialect_insert(conn, t).on_conflict_do_nothing(),
