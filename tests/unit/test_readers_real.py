@@ -557,7 +557,8 @@ def test_tap_shared_sample(shared_dir: Path, tmp_path: Path) -> None:
         "started_at": "2024-01-15T10:00:00+01:00", "duration_s": 125, "bytes_up": None, "bytes_down": None,
         "peer": "15550000002", "tap_charge": "0.25000", "tap_currency": "XDR", "roaming_country": "ZZ", "cell_id": "1",
         "imei": None, "session_id": None, "seq": None, "final": None, "imsi": "001010000000001", "vpmn": "ZZZAA",
-        "apn": None, "tap_exchange_rate": "1.00000", "tap_local_currency": "EUR", "_pos": 223}
+        "apn": None, "tap_exchange_rate": "1.00000", "tap_local_currency": "EUR", "tap_local_charge": "0.25000",
+        "_pos": 223}
 
 
 def test_tadig_country() -> None:

@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -22,14 +22,14 @@ from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, Bill, LineKind,
 from fairtel.billing._run import BEFORE_HOLDING
 from fairtel.catalog import Catalog
 from fairtel.core.contracts import Language
-from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, Problem
+from fairtel.core.errors import ConflictError, InvalidInputError, Problem
 from fairtel.core.money import Money
 from fairtel.core.reasons import refund_reason_in
-from fairtel.core.time import Period, require_aware, zone
+from fairtel.core.time import require_aware, zone
 from fairtel.privacy import HOME_COUNTRY_CODE, mask_msisdn
 from fairtel.rating import HoldReason
 from fairtel.rating._countries import country_name
-from fairtel.rating._explain import VERDICT_WORDS
+from fairtel.rating._explain import VERDICT_WORDS, clock_changes, time_text
 
 _TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -560,31 +560,16 @@ def _money_shown(minor: int, currency: str) -> str:
     return f"{Money.from_minor(minor, currency).amount:,f}"
 
 
-_INSTANT = timedelta(microseconds=1)
-
-
 def _shows_offset(st: Statement) -> bool:
     """Whether the statement's times carry their UTC offset: when the operator's clock changes its offset within the
     bill's period (daylight saving), so that the hour repeated when clocks go back can be told apart (two lines at
     02:30 on the last Sunday of October in Europe/Berlin, one at +02:00, one at +01:00); a clock that keeps one offset
-    through the period is shown as it reads."""
-    try:
-        per = Period.parse(st.bill.period, st.timezone)
-    except (FairtelError, ValueError):  # a bill of no monthly period: show the offset rather than guess
-        return True
-    tz = zone(st.timezone)
-    offsets = {per.start.astimezone(tz).utcoffset(), (per.end - _INSTANT).astimezone(tz).utcoffset()}
-    offsets |= {line.at.utcoffset() for line in (*st.lines, *st.held) if line.at is not None}
-    return len(offsets) > 1
+    through the period is shown as it reads. The rule ``fairtel explain`` follows too (``rating.clock_changes``)."""
+    return clock_changes(st.bill.period, st.timezone, (line.at for line in (*st.lines, *st.held)))
 
 
 def _time_cell(at: datetime | None, with_offset: bool) -> str:
-    if at is None:
-        return ""
-    text = at.strftime("%Y-%m-%d %H:%M:%S")
-    if not with_offset:
-        return text
-    return text + at.isoformat(timespec="seconds")[19:]  # +01:00, read back by datetime.fromisoformat
+    return "" if at is None else time_text(at, with_offset)  # +01:00 read back by datetime.fromisoformat
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

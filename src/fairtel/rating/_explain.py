@@ -17,17 +17,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
 from fairtel.catalog import Catalog, Name
-from fairtel.core.errors import NotFoundError
+from fairtel.core.errors import FairtelError, NotFoundError
 from fairtel.core.money import Money, Rounding, minor_units
 from fairtel.core.reasons import refund_reason_in
+from fairtel.core.time import Period, zone
 from fairtel.privacy import mask_msisdn
 from fairtel.rating._countries import country_name
 from fairtel.rating._steps import CompiledRate, charge_line, compile_rate
@@ -749,8 +751,59 @@ def _per(n: int, unit: str, zh: bool) -> str:
     return _pick(zh, named) if named else _quantity(n, unit, zh)
 
 
-def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S")
+_INSTANT = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=512)
+def _offsets_in(period: str, tz: tzinfo) -> frozenset[timedelta | None] | None:
+    """The UTC offsets the clock of ``tz`` shows within ``period`` (YYYY-MM, [its local start, its local end)), read
+    every hour and at its last instant; None when ``period`` is no monthly period. Read at instants, not wall times:
+    a clock that goes back at the very end of the month (Africa/Cairo on 31 October 2024, from 24:00 to 23:00)
+    repeats an hour of that month, which its last wall time alone (23:59:59, read at the first offset) would hide."""
+    try:
+        per = Period.parse(period, "UTC")  # the year and month: the bounds are taken on ``tz`` below
+    except (FairtelError, ValueError):
+        return None
+    after = (per.year + per.month // 12, per.month % 12 + 1)
+    start = datetime(per.year, per.month, 1, tzinfo=tz).astimezone(UTC)
+    end = datetime(*after, 1, tzinfo=tz).astimezone(UTC)
+    hours = int((end - start) / timedelta(hours=1))
+    at = [start + timedelta(hours=h) for h in range(hours + 1)] + [end - _INSTANT]
+    return frozenset(t.astimezone(tz).utcoffset() for t in at if t < end)
+
+
+def clock_changes(period: str, tz: tzinfo | str, instants: Iterable[datetime | None] = ()) -> bool:
+    """Whether times on the operator's clock ``tz`` in ``period`` are shown with their UTC offset: when the clock
+    changes its offset within the period (daylight saving, a zone moving its standard time), so that the hour repeated
+    when clocks go back reads as two different times (01:30 comes round twice in America/New_York on the first Sunday
+    of November, at -04:00 and at -05:00), or when the ``instants`` shown read at different offsets; a clock that keeps
+    one offset through the period (China always) is shown as it reads. A period that is not YYYY-MM: shown with the
+    offset rather than guess. The one rule of itemised statements (billing) and explanations."""
+    clock = zone(tz) if isinstance(tz, str) else tz
+    offsets = _offsets_in(period, clock)
+    if offsets is None:
+        return True
+    return len(offsets | {at.astimezone(clock).utcoffset() for at in instants if at is not None}) > 1
+
+
+def time_text(at: datetime, with_offset: bool = False) -> str:
+    """``2025-11-02 01:30:00``, or with its UTC offset ``2025-11-02 01:30:00-04:00`` (``clock_changes``), as it reads
+    back with ``datetime.fromisoformat``."""
+    text = at.strftime("%Y-%m-%d %H:%M:%S")
+    return text + at.isoformat(timespec="seconds")[19:] if with_offset else text
+
+
+def _shows_offset(e: Explanation) -> bool:
+    """Whether the explanation's times carry their UTC offset (``clock_changes``: as the statement of its period)."""
+    tz = e.started_at.tzinfo
+    if tz is None:
+        return False
+    shown = [e.started_at, *(ln.started_at for ln in e.lines), *(ln.started_at for ln in e.repriced)]
+    return clock_changes(e.period, tz, shown)
+
+
+def _when(at: datetime, with_offset: bool = False) -> str:
+    return time_text(at, with_offset)
 
 
 def _named(labels: dict[str, Name], what: str, fallback: str | None, zh: bool) -> str:
@@ -766,8 +819,9 @@ def _render(e: Explanation, zh: bool, plain: bool) -> str:
 
     cur = e.currency
     kind = _pick(zh, _KIND.get(e.kind, (e.kind, e.kind)))
-    out = [f"话单 {e.record_id}：{kind}，号码 {number(e.msisdn)}，{_when(e.started_at)}，账期 {e.period}" if zh
-           else f"Record {e.record_id}: {kind} of {number(e.msisdn)}, {_when(e.started_at)}, billing period {e.period}"]
+    start = _when(e.started_at, _shows_offset(e))
+    out = [f"话单 {e.record_id}：{kind}，号码 {number(e.msisdn)}，{start}，账期 {e.period}" if zh
+           else f"Record {e.record_id}: {kind} of {number(e.msisdn)}, {start}, billing period {e.period}"]
     usage = _usage(e.record, zh, number)
     if usage:
         out.append(("用量：" if zh else "Usage: ") + usage)
@@ -826,7 +880,7 @@ def _usage(record: dict[str, Any], zh: bool, number: Any) -> str:
 
 def _line(ln: ExplainedLine, e: Explanation, zh: bool) -> list[str]:
     cur, n = e.currency, ln.line + 1
-    when = _when(ln.started_at)
+    when = _when(ln.started_at, _shows_offset(e))
     if ln.unit == "item":  # a value-added charge
         offer = _named(ln.labels, "offer", (ln.rule_id or "").split("/", 1)[-1], zh)
         verdict = _pick(zh, VERDICT_WORDS.get(ln.verdict or "", (ln.verdict or "-", ln.verdict or "-")))

@@ -33,17 +33,23 @@ it in the transaction that registers its file: a number read before with other c
   allows one) is rejected as ``bad_value``, naming the event, its byte and the list: which is the total is
   unknown, and summing them would count the charge twice. Either still counts in the audit control check, as
   TD.57 counts every event.
-- ``tap_exchange_rate``/``tap_local_currency``: the rate the batch's currency conversion gives for the
-  ``exchangeRateCode`` the event's charge information names (``exchangeRate`` scaled by its
-  ``numberOfDecimalPlaces``; empty when it names none, or several different ones), and the batch's
-  ``localCurrency``: what relating the charge to the visited network's own tariff needs.
+- ``tap_exchange_rate``/``tap_local_currency``/``tap_local_charge``: the rate the batch's currency conversion gives
+  for the ``exchangeRateCode`` the event's charge informations name (``exchangeRate`` scaled by its own
+  ``numberOfDecimalPlaces``: local currency units to one unit of TAP currency; empty when they name none, or several
+  different ones), the batch's ``localCurrency``, and the charge in it: each charge information's total times the
+  rate of its own code, summed exactly and rounded once, half up, to ``tapDecimalPlaces``. What relating the charge
+  to the visited network's own tariff needs. TD.57 requires a code where a charge above zero is present, and rejects
+  a call event naming a code its batch's table does not define: such an event is rejected (``missing_field`` /
+  ``bad_value``), naming the file, the record, the field and the codes the table does define; so is one naming an
+  entry with no usable rate (no ``numberOfDecimalPlaces``, whose rate's scale is then unknown, or no
+  ``exchangeRate``, or a code defined twice with different rates).
 - ``apn`` (GPRS): the access point name's network identifier (``accessPointNameNI``), as the 3GPP reader gives it.
 - Ingest keeps ``imsi``, ``vpmn``, ``apn`` and the wholesale charge in the lake's optional columns of
   ``CLEAN_USAGE_SCHEMA``: ``tap_charge`` as ``wholesale_charge_units`` at ``wholesale_charge_decimals`` (the
   batch's ``tapDecimalPlaces``, exactly, never rounded), ``tap_currency`` as ``wholesale_charge_currency``,
   for reconciling the batch with the visited network's invoice; never in ``amount_minor``/``currency``, a VAS
-  record's price (docs/formats.md). ``tap_exchange_rate`` and ``tap_local_currency`` are for a caller of this
-  reader: they do not reach the lake.
+  record's price (docs/formats.md). ``tap_exchange_rate``, ``tap_local_currency`` and ``tap_local_charge`` are for
+  a caller of this reader: they do not reach the lake.
 - ``started_at``: the event's local time with the offset its ``utcTimeOffsetCode`` names in the batch's
   network information.
 - GPRS partials (``partialTypeIndicator`` F/I/L) carry ``session_id`` ``<sender>:<chargingId>`` and
@@ -56,12 +62,12 @@ import importlib.util
 import mmap
 import os
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fairtel.mediation.readers._base import RawBatch
+from fairtel.mediation.readers._base import RawBatch, Reject
 from fairtel.mediation.readers._errors import AuditMismatchError, UnreadableFileError
 from fairtel.mediation.readers._rows import NATIVE_TYPES, BatchBuilder, make_reject
 from fairtel.mediation.readers._tlv import APPLICATION, Buffer, TlvError, bcd, lenient, read_head
@@ -73,7 +79,7 @@ UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code, by convention "unknown"
 
 OUTPUT = ("record_id", "msisdn", "kind", "direction", "started_at", "duration_s", "bytes_up", "bytes_down",
           "peer", "tap_charge", "tap_currency", "roaming_country", "cell_id", "imei", "session_id", "seq", "final",
-          "imsi", "vpmn", "apn", "tap_exchange_rate", "tap_local_currency")
+          "imsi", "vpmn", "apn", "tap_exchange_rate", "tap_local_currency", "tap_local_charge")
 
 TRANSFER_BATCH, NOTIFICATION = 1, 2
 CALL_EVENT_DETAILS, BATCH_CONTROL_INFO, ACCOUNTING_INFO, NETWORK_INFO = 3, 4, 5, 6
@@ -121,7 +127,9 @@ class Batch:
         self.decimals = 0
         self.currency = SDR
         self.local_currency = ""
-        self.rates: dict[int, Decimal] = {}  # exchangeRateCode -> exchangeRate, scaled by its numberOfDecimalPlaces
+        # exchangeRateCode -> (exchangeRate, its numberOfDecimalPlaces): local currency units to one unit of TAP currency
+        self.rates: dict[int, tuple[int, int]] = {}
+        self.unusable: dict[int, str] = {}  # codes the table names but gives no usable rate for, and why
         self.offsets: dict[int, str] = {}
         self.problems: list[str] = []
 
@@ -142,9 +150,7 @@ class Batch:
                 self.currency = _str(info.get("tapCurrency")) or SDR
                 self.local_currency = _str(info.get("localCurrency"))
                 for item in info.get("currencyConversionInfo", []):
-                    if {"exchangeRateCode", "exchangeRate"} <= item.keys():
-                        places = int(item.get("numberOfDecimalPlaces", 0))
-                        self.rates[int(item["exchangeRateCode"])] = Decimal(int(item["exchangeRate"])).scaleb(-places)
+                    self._rate(item)
             elif tag == NETWORK_INFO:
                 tap.NetworkInfo.from_ber(data)
                 info = tap.NetworkInfo.get_val()
@@ -152,6 +158,23 @@ class Batch:
                     self.offsets[int(item["utcTimeOffsetCode"])] = _str(item["utcTimeOffset"])
         except Exception as exc:  # pycrate raises several kinds on damaged input
             self.problems.append(f"batch header part {tag} undecodable: {type(exc).__name__}: {exc}")
+
+    def _rate(self, item: Mapping[str, Any]) -> None:
+        """One entry of the currency conversion table. TD.57 makes its three items mandatory: an entry without its
+        number of decimal places leaves the rate's scale unknown (``100000`` is 1.00000 at 5 places, 100000 at none),
+        so its code gives no rate, nor does a code defined twice with different rates."""
+        if "exchangeRateCode" not in item:  # no charge can name it
+            return
+        code = int(item["exchangeRateCode"])
+        missing = [k for k in ("exchangeRate", "numberOfDecimalPlaces") if k not in item]
+        if missing:
+            self.unusable[code] = f"its entry has no {' and no '.join(missing)}"
+            return
+        rate = (int(item["exchangeRate"]), int(item["numberOfDecimalPlaces"]))
+        old = self.rates.get(code)
+        if old is not None and _scaled(*old) != _scaled(*rate):
+            self.unusable[code] = f"it is defined twice, as {_scaled(*old)} and {_scaled(*rate)}"
+        self.rates[code] = rate
 
     def timestamp(self, stamp: Mapping[str, Any] | None) -> str | None:
         """``{'localTimeStamp': b'20240115100000', 'utcTimeOffsetCode': 1}`` -> RFC 3339 with offset."""
@@ -166,15 +189,22 @@ class Batch:
             return text  # no offset: validation rejects it as a bad timestamp
         return f"{text}{offset[:3]}:{offset[3:]}"
 
-    def charge(self, charge_lists: list[tuple[str, Any]]) -> tuple[str, str | None]:
+    def charge(self, charge_lists: list[tuple[str, Any]]) -> tuple[str, str | None, str]:
         """The event's wholesale charge: the total charge (charge type ``00``) of each of its charge informations,
-        summed, scaled by the batch's ``tapDecimalPlaces``, and the exchange rate its charge information names
-        (None when it names none, or several different ones). ``charge_lists`` pairs each charge information list
-        with where it is in the event. TD.57 makes every item on the way mandatory (the list, each charge
-        information's charge detail list, and in it one charge detail of type ``00`` with its charge): when one is
-        missing the charge is unknown, not zero (``MissingCharge``); a list with several of type ``00`` leaves
-        the total unknown too (``AmbiguousCharge``), as TD.57 allows one."""
+        summed, scaled by the batch's ``tapDecimalPlaces``, in the TAP currency; the exchange rate its charge
+        informations name (None when they name none, or several different ones); and the charge in the local
+        currency: each charge information's total converted with the rate of its own ``exchangeRateCode`` (local
+        currency units to one unit of TAP currency, TD.57), summed exactly and rounded once, half up, to
+        ``tapDecimalPlaces``. ``charge_lists`` pairs each charge information list with where it is in the event.
+
+        TD.57 makes every item on the way mandatory (the list, each charge information's charge detail list, and in
+        it one charge detail of type ``00`` with its charge): when one is missing the charge is unknown, not zero
+        (``MissingCharge``); a list with several of type ``00`` leaves the total unknown too (``AmbiguousCharge``),
+        as TD.57 allows one. A charge information with a charge above zero must name its exchange rate code, and a
+        code named must be in the batch's currency conversion table (TD.57 rejects the call event otherwise):
+        ``NoExchangeRate``."""
         total, codes = 0, set()
+        local, places = 0, 0  # the local charge, exactly: local / 10^(decimals + places)
         for where, charges in charge_lists:
             if not charges:
                 raise MissingCharge(f"{where}.chargeInformationList", "no charge information")
@@ -190,12 +220,47 @@ class Batch:
                 if not totals or "charge" not in totals[0]:
                     raise MissingCharge(f"{at}.chargeDetailList[chargeType=00].charge", "no total charge (a charge "
                                         "detail of charge type 00, with its charge)")
-                total += int(totals[0]["charge"])
-                if "exchangeRateCode" in info:
-                    codes.add(int(info["exchangeRateCode"]))
-        rates = {self.rates.get(code) for code in codes}
-        rate = rates.pop() if len(rates) == 1 else None
-        return f"{Decimal(total).scaleb(-self.decimals):.{self.decimals}f}", None if rate is None else str(rate)
+                charge = int(totals[0]["charge"])
+                total += charge
+                if "exchangeRateCode" not in info:
+                    if any(int(d.get("charge", 0)) > 0 for d in details):
+                        raise NoExchangeRate(f"{at}.exchangeRateCode", None, "")
+                    continue  # no charge to convert
+                code = int(info["exchangeRateCode"])
+                if code not in self.rates or code in self.unusable:
+                    raise NoExchangeRate(f"{at}.exchangeRateCode", code, self.unusable.get(code, ""))
+                codes.add(code)
+                rate, rate_places = self.rates[code]
+                if rate_places > places:
+                    local, places = local * 10 ** (rate_places - places), rate_places
+                local += charge * rate * 10 ** (places - rate_places)
+        rates = {_scaled(*self.rates[code]) for code in codes}
+        one = rates.pop() if len(rates) == 1 else None
+        with localcontext() as ctx:  # exact: as many digits as the sum has
+            ctx.prec = max(28, len(str(abs(local))) + self.decimals + 2)
+            converted = Decimal(local).scaleb(-(self.decimals + places)).quantize(
+                Decimal(1).scaleb(-self.decimals), rounding=ROUND_HALF_UP)
+        return (f"{Decimal(total).scaleb(-self.decimals):.{self.decimals}f}", None if one is None else str(one),
+                f"{converted:.{self.decimals}f}")
+
+
+def _scaled(rate: int, places: int) -> Decimal:
+    """An exchange rate as TD.57 writes it (an integer and its number of decimal places) as a Decimal: 78000, 4 ->
+    7.8000."""
+    return Decimal(rate).scaleb(-places)
+
+
+class NoExchangeRate(Exception):
+    """A charge information whose charge cannot be converted to the local currency: it names no exchange rate code
+    though a charge above zero is present (``code`` None; TD.57 requires one then), or a code the batch's currency
+    conversion table does not define (TD.57: severe, the call event is rejected), or defines with no usable rate
+    (``why``). ``field`` is the exchange rate code's place in the event."""
+
+    def __init__(self, field: str, code: int | None, why: str) -> None:
+        super().__init__(f"{field}: {code}")
+        self.field = field
+        self.code = code
+        self.why = why
 
 
 class AmbiguousCharge(Exception):
@@ -268,7 +333,7 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
             duration_s=basic.get("totalCallEventDuration"),
             cell_id=str(location["cellId"]) if "cellId" in location else None,
         )
-        record["tap_charge"], record["tap_exchange_rate"] = batch.charge(
+        record["tap_charge"], record["tap_exchange_rate"], record["tap_local_charge"] = batch.charge(
             [(f"basicServiceUsedList[{i}]", s.get("chargeInformationList")) for i, s in enumerate(services, 1)])
         return record
     if kind == "gprsCall":
@@ -287,7 +352,7 @@ def map_event(batch: Batch, index: int, event: tuple[str, Mapping[str, Any]]) ->
             apn=_str(basic.get("gprsDestination", {}).get("accessPointNameNI")) or None,
             cell_id=str(location["cellId"]) if "cellId" in location else None,
         )
-        record["tap_charge"], record["tap_exchange_rate"] = batch.charge(
+        record["tap_charge"], record["tap_exchange_rate"], record["tap_local_charge"] = batch.charge(
             [("gprsServiceUsed", used.get("chargeInformationList"))])
         if partial:
             record.update(session_id=f"{batch.sender}:{basic.get('chargingId')}", final=partial == "L")
@@ -362,6 +427,23 @@ class Audit:
                        f"{batch.currency}) but the call events' charges of type 00 sum to {self.charge} "
                        f"({Decimal(self.charge).scaleb(-places):.{places}f})")
         return "; ".join(out) or None
+
+
+def _no_rate_reject(exc: NoExchangeRate, file: str, at: int, index: int, kind: str, batch: Batch, raw: bytes) -> Reject:
+    """The reject of a call event whose charge has no exchange rate: the file, the record, the field and why."""
+    record = f"{batch.sender}-{batch.sequence}-{index}"
+    where = f"{Path(file).name}: call event {index} (record {record}) at byte {at} ({kind})"
+    table = ", ".join(str(c) for c in sorted(batch.rates.keys() - batch.unusable.keys())) or "none"
+    if exc.code is None:
+        return make_reject(file, at, "missing_field", (
+            f"{where} has a charge above zero but {exc.field} is missing, which TD.57 requires then: without it the "
+            f"charge cannot be converted to the local currency, so the call is not read"), raw, field=exc.field)
+    why = (f"the batch's currency conversion table (accountingInfo.currencyConversionInfo) defines code {exc.code} "
+           f"with no usable rate: {exc.why}") if exc.why else (
+        "the batch's currency conversion table (accountingInfo.currencyConversionInfo) does not define it")
+    return make_reject(file, at, "bad_value", (
+        f"{where}: {exc.field} is {exc.code}, but {why} (codes with a rate: {table}); TD.57 rejects such a call "
+        f"event, its charge cannot be converted to the local currency, so the call is not read"), raw, field=exc.field)
 
 
 def _is_tap(head: bytes) -> bool:
@@ -558,6 +640,9 @@ class Tap3Reader:
                 f"times (charges {charges}), where TD.57 allows one total charge per charge detail list; which one is "
                 f"the visited network's charge is unknown (their sum would count it twice), so the call is not read",
                 raw, field=exc.field))
+            return
+        except NoExchangeRate as exc:
+            builder.reject(_no_rate_reject(exc, file, at, index, event[0], batch, raw))
             return
         except UnsupportedEvent:
             builder.reject(make_reject(file, at, "unsupported_record", f"TAP event {event[0]} is not read", raw))
