@@ -14,7 +14,7 @@ from sqlalchemy import Column, ColumnElement, CompoundSelect, Table, exists, fal
 from sqlalchemy.engine import Connection
 
 from fairtel.api._access import Access, Pseudonyms, in_holding
-from fairtel.api._bills import BILL_COLUMNS, IssuedBill, read_bill
+from fairtel.api._bills import BILL_COLUMNS, BillCorrectionOut, IssuedBill, bill_corrections, read_bill
 from fairtel.api._errors import AssistantUnavailableError
 from fairtel.api._explain import explain_line
 from fairtel.api._money import parse_amount
@@ -23,6 +23,7 @@ from fairtel.api._services import Assistant, ChatReply
 from fairtel.api._subscriptions import LineNotInServiceError
 from fairtel.billing import BILLABLE_VERDICTS, LineKind, line_text
 from fairtel.catalog import Catalog, parse_catalog
+from fairtel.consent import Verdict
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id
@@ -73,6 +74,9 @@ class BillOut(BaseModel):
     tax: str
     total: str
     lines: list[BillLineOut] | None = None
+    corrections: list[BillCorrectionOut] | None = Field(
+        None, description="One bill read alone: entries issued since to correct it (an owner change learnt after it), "
+                          "carried into a later bill, each with why; the bill itself never changes.")
 
 
 class CorrectionOut(BaseModel):
@@ -108,7 +112,10 @@ class UsageLineOut(BaseModel):
     rule_id: str | None
     rate_id: str | None
     verdict: str | None
-    subscription_id: str | None
+    subscription_id: str | None = Field(
+        description="The subscription a value-added charge was made under; null for a subscriber when it is another "
+                    "customer's (verdict previous_holder or before_activation: the line's previous customer's, or the "
+                    "number's previous holder's), which they are not shown.")
     why: dict[str, str] = Field(description="Why this charge, in English (en) and Chinese (zh).")
     on_bill: bool | None = Field(
         None, description="True: a line of the period's issued bill, as the bill was issued from it; False: a line on no "
@@ -433,7 +440,9 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     acc.audit("bill.read", f"bill/{key}", msisdn=msisdn, reason=reason)
     if found is None or not in_holding_period(acc, msisdn, key):
         raise NotFoundError(f"no bill for {key}")
-    return _bill_out(acc, found.bill, _lines_out(acc, found))
+    out = _bill_out(acc, found.bill, _lines_out(acc, found))
+    out.corrections = bill_corrections(acc.conn, found.bill.bill_id, lambda: _current_catalog(acc, found))
+    return out
 
 
 # ---- itemised usage (of an issued period, the lines its bill was issued from; else the rated lines) ----
@@ -590,6 +599,25 @@ def _line_out(r: dict[str, Any], currency: str | None, why: dict[str, str], *, o
     )
 
 
+# the consent verdicts of a VAS charge made under another customer's subscription: the number's previous holder's
+# (consent given before its activation) or, after an owner change (过户), the line's previous customer's
+_ANOTHER_CUSTOMERS = frozenset({Verdict.BEFORE_ACTIVATION.value, Verdict.PREVIOUS_HOLDER.value})
+
+
+def _as_seen_by(acc: Access, page: UsagePage) -> UsagePage:
+    """``page`` as its reader may see it: a subscriber is told a charge refused for being made under another
+    customer's subscription (``_ANOTHER_CUSTOMERS``) with its verdict and why, never that subscription's id (it is
+    the other customer's record); staff read the line's whole record."""
+    if acc.role is not Role.SUBSCRIBER:
+        return page
+
+    def seen(lines: list[UsageLineOut]) -> list[UsageLineOut]:
+        return [u.model_copy(update={"subscription_id": None}) if u.subscription_id and u.verdict in _ANOTHER_CUSTOMERS
+                else u for u in lines]
+
+    return page.model_copy(update={"items": seen(page.items), "not_on_bill": seen(page.not_on_bill)})
+
+
 def usage_lines(
     acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None,
     catalog: Catalog | None = None,
@@ -601,7 +629,16 @@ def usage_lines(
     since (a tariff change, a late record). What changed since is told as such: the corrections issued for a line's
     record (carried into the next bill), and apart from the lines and their total (``not_on_bill``) the lines on no
     bill: rated after the bill (charged on the next one), held off it, or refused by the consent gate. Of a period not
-    billed yet, the rated lines as they stand."""
+    billed yet, the rated lines as they stand. As the caller may see them (``_as_seen_by``)."""
+    return _as_seen_by(acc, _usage_lines(acc, lake, msisdn, period=period, kind=kind, limit=limit, cursor=cursor,
+                                         catalog=catalog))
+
+
+def _usage_lines(
+    acc: Access, lake: Lake, msisdn: str, *, period: str | None = None, kind: str | None = None, limit: int = 100, cursor: str | None = None,
+    catalog: Catalog | None = None,
+) -> UsagePage:
+    """``usage_lines`` before ``_as_seen_by``."""
     reason = acc.open_subject(msisdn)
     periods = usage_periods(lake)
     key = Period.parse(period).key if period else (periods[-1] if periods else "")

@@ -102,6 +102,13 @@ _LINE_REASONS = {
 }
 
 
+# a charge the gate refused for consent another customer gave, told as such (the finding's kind is the unconsented
+# one): after an owner change (过户), under the subscription of the line's previous customer
+_HOLDER_REASONS = {
+    "previous_holder": "charge under the previous customer's subscription after the line changed owner",
+}
+
+
 # a monthly fee charged again under another subscription to the same offer in a month already billed: the
 # operators' rule for monthly services (the finding's evidence names the subscription the month was billed under)
 RESUBSCRIBED_REASON = "monthly fee charged again after re-subscribing in the same month"
@@ -117,7 +124,8 @@ CALLBACK_REASON = "call back to a one-ring scam number"
 
 def refund_reasons() -> tuple[str, ...]:
     """Every reason ``refund_reason`` and ``decide_refunds`` give (in English, as stored)."""
-    return (*_REASONS.values(), *_LINE_REASONS.values(), RESUBSCRIBED_REASON, NOT_BILLED_REASON, CALLBACK_REASON)
+    return (*_REASONS.values(), *_LINE_REASONS.values(), *_HOLDER_REASONS.values(), RESUBSCRIBED_REASON, NOT_BILLED_REASON,
+            CALLBACK_REASON)
 
 
 def refund_reason(finding: Finding) -> str:
@@ -128,6 +136,10 @@ def refund_reason(finding: Finding) -> str:
         line = _LINE_REASONS.get(str(finding.evidence.get("verdict", "")))
         if line is not None:
             return line
+    if finding.kind is FindingKind.UNCONSENTED_CHARGE:
+        holder = _HOLDER_REASONS.get(str(finding.evidence.get("verdict", "")))
+        if holder is not None:
+            return holder
     if finding.kind is FindingKind.PREMIUM_CALLBACK and finding.evidence.get("charged_premium") is False:
         return CALLBACK_REASON  # charged what it was charged (the roaming rate), not premium rates
     return _REASONS.get(finding.kind, finding.kind.value)

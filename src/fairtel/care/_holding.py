@@ -6,8 +6,9 @@ already treats the earlier holder's usage as not this line's (``before_activatio
 are those dated at or after the line's ``activated_at`` in the register:
 
 - bills and plan fees of periods ending after it (the month of the activation included), allowances of those
-  periods; in the month of an owner change the plan fee is told for the days from the change, as billing charges
-  it (``fee_from_holding``);
+  periods; in the month of an owner change the port tells the plan fee as billing charges it, for the days from the
+  change (``PlanFeeFacts``; the store's port counts them by ``billing.fee_days``), and the assistant says the line
+  moved to the customer on that day (``changed_hands_in``);
 - usage records started at or after it;
 - subscriptions first ordered (else confirmed) at or after it;
 - complaints, trouble tickets and adjustments opened or created at or after it;
@@ -30,7 +31,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from fairtel.billing import prorated_fee_minor
 from fairtel.care._chat_port import (
     AdjustmentFacts,
     AdviceFacts,
@@ -51,7 +51,7 @@ from fairtel.care._chat_port import (
 )
 from fairtel.core.errors import ConflictError, FairtelError, NotFoundError
 from fairtel.core.money import Money
-from fairtel.core.time import Period, zone
+from fairtel.core.time import Period
 
 if TYPE_CHECKING:
     from fairtel.rating._explain import Refund
@@ -235,14 +235,12 @@ class HoldingData:
                 if self._held(a.created_at, since)]
 
     def plan_fee(self, msisdn: str, period: str) -> PlanFeeFacts | None:
-        """The plan fee as billing charges it to the current customer: in the month of an owner change, for the
-        days from the change on (``changed_hands_in``), however the wrapped port counted them."""
+        """The plan fee of a period of the holding, as the port tells it: as billing charges it (``PlanFeeFacts``), in
+        the month of an owner change for the days from the change on."""
         if not self._period_held(period, self.holding_since(msisdn)):
             return None
         found: PlanFeeFacts | None = self.wrapped.plan_fee(msisdn, period)  # type: ignore[attr-defined]
-        if found is None:
-            return None
-        return fee_from_holding(found, self.wrapped.line(msisdn), _zone_name(self.wrapped.now()))
+        return found
 
     def roaming_cap(self, msisdn: str) -> Money | None:
         cap: Money | None = self.wrapped.roaming_cap(msisdn)  # type: ignore[attr-defined]
@@ -271,11 +269,6 @@ class HoldingData:
         self.wrapped.audit_line_read(msisdn, caller=caller, topic=topic, holder=holder)  # type: ignore[attr-defined]
 
 
-def _zone_name(now: datetime) -> str:
-    """The name of the operator's time zone (the zone of the port's ``now``); UTC when it has none."""
-    return str(getattr(now.tzinfo, "key", None) or "UTC")
-
-
 def changed_hands_in(facts: LineFacts | None, period: str, tz: str) -> datetime | None:
     """The instant the line moved to its current customer (``holder_since``, later than its activation: an owner
     change, 过户) when it falls inside billing period ``period`` after its start, else None: billing's
@@ -290,35 +283,6 @@ def changed_hands_in(facts: LineFacts | None, period: str, tz: str) -> datetime 
     except (ValueError, FairtelError):
         return None
     return since if per.start < since < per.end else None
-
-
-def fee_from_holding(fee: PlanFeeFacts, facts: LineFacts | None, tz: str) -> PlanFeeFacts:
-    """``fee`` as billing charges the current customer (``billing.fee_days``): in the month of an owner change the
-    days in service count from the day of the change (the earlier days are the previous customer's, billed to
-    them), and the fee is pro-rated over those days. A fee already counted from the change is returned as it is."""
-    since = changed_hands_in(facts, fee.period, tz)
-    if since is None or facts is None:
-        return fee
-    per = Period.parse(fee.period, tz)
-    local = zone(tz)
-    change_day = since.astimezone(local).day
-    activated = None if facts.activated_at is None else _aware(facts.activated_at)
-    first = 1 if activated is None or activated < per.start else activated.astimezone(local).day
-    if first >= change_day:
-        return fee
-    # counted from the activation (or the period's start): to the month's end for a line in service, else at least
-    # past the days the change leaves; anything else was counted from the change already
-    from_activation = (fee.days == per.days - first + 1 if facts.status != "closed"
-                       else fee.days > per.days - change_day + 1)
-    if not from_activation:
-        return fee
-    days = max(0, fee.days - (change_day - first))
-    monthly = fee.monthly.to_minor()
-    charged = fee.charged
-    if activated is not None and facts.status != "closed" and fee.charged.to_minor() == prorated_fee_minor(
-            monthly, activated, per)[0]:  # the wrapped port pro-rated it from the activation: billing does not
-        charged = Money.from_minor(prorated_fee_minor(monthly, since, per)[0], fee.monthly.currency)
-    return replace(fee, days=days, charged=charged)
 
 
 _VIEWS: dict[tuple[str, ...], type[HoldingData]] = {}
@@ -338,4 +302,4 @@ def holding_view(data: CareData) -> CareData:
     return view
 
 
-__all__ = ["HoldingData", "HoldingRecords", "HoldingSince", "changed_hands_in", "fee_from_holding", "holding_view"]
+__all__ = ["HoldingData", "HoldingRecords", "HoldingSince", "changed_hands_in", "holding_view"]

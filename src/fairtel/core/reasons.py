@@ -14,6 +14,7 @@ REFUND_REASONS_ZH: dict[str, str] = {
     "charge after the subscription ended": "退订后的扣费",
     "charge after the line was closed": "销户后的扣费",
     "charge while the line was suspended": "停机期间的扣费",
+    "charge under the previous customer's subscription after the line changed owner": "号码过户给您后仍按原机主的订购扣费",
     "charged twice for the same period": "同一周期重复扣费",
     "monthly fee charged again after re-subscribing in the same month": "当月退订后再次订购同一业务，当月不重复收取月功能费",
     "charged more than the catalog price": "超出资费标准的扣费",

@@ -34,8 +34,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated, prorated_fee_minor
-from fairtel.billing._run import HOLD, HOLD_REASONS
+from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated
+from fairtel.billing._run import BEFORE_HOLDING, HOLD, HOLD_REASONS, changed_hands_in, fee_days, fee_for_days
 from fairtel.billing._statement import reason_words
 from fairtel.care import (
     DEFAULT_SLA,
@@ -301,7 +301,8 @@ class StoreCareData:
     def bill(self, msisdn: str, period: str) -> BillFacts | None:
         """The issued bill of ``period``; before it, what that bill would carry by billing's rules (``run_bills``):
         the plan fee for the days in service, the rated lines it charges (not the usage held off it, made after the
-        line's suspension: ``held_minor``, outside the total; VAS only with a billable consent verdict), and the
+        line's suspension: ``held_minor``, outside the total; VAS only with a billable consent verdict; in the month
+        of an owner change, from the change on, the previous customer's part told neither charged nor held), and the
         adjustments it would carry (``_adjustments``). A month not rated yet (this one, early on) still has its fee
         and adjustments (``rated`` False); a past month this home rated nothing of is unknown (None)."""
         with self.engine.connect() as conn:
@@ -330,8 +331,9 @@ class StoreCareData:
                 items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
         held_minor = 0
         if rated is not None and rated.height:
-            billable, held = _billable_and_held(rated, sub)
-            held_minor = int(held["amount_minor"].sum() or 0)
+            billable, held = _billable_and_held(rated, sub, per)
+            # the previous customer's part of an owner change month is none of this customer's: not told as held
+            held_minor = int(held.filter(pl.col("verdict") != BEFORE_HOLDING)["amount_minor"].sum() or 0)
             charged = billable.with_columns(
                 pl.when(pl.col("roaming_country").is_not_null() & (pl.col("kind") != "vas"))
                 .then(pl.lit("roaming")).otherwise(pl.col("kind")).alias("item")
@@ -348,19 +350,17 @@ class StoreCareData:
 
     @staticmethod
     def _fee(fee_minor: int, sub: Any, per: Period) -> int:
-        """The plan fee the period's bill charges (``billing.fee_days``' rule): for the days in service from the
-        activation, up to the closing of a closed line (none when a closed line does not say when it closed)."""
-        closed = sub.status == "closed"
-        if closed and sub.closed_at is None:
-            return 0
-        activated = _utc(sub.activated_at)
-        assert activated is not None
-        return prorated_fee_minor(fee_minor, activated, per, _utc(sub.closed_at) if closed else None)[0]
+        """The plan fee the period's bill charges (``billing.fee_days``): for the days in service from the later of
+        the activation and, in the month of an owner change, the day of the change, up to the closing of a closed
+        line (none when a closed line does not say when it closed)."""
+        account = _account(sub)
+        return 0 if account is None else fee_for_days(fee_minor, fee_days(account, per), per)
 
     def plan_fee(self, msisdn: str, period: str) -> PlanFeeFacts | None:
         """How the plan fee of ``period``'s bill is charged (``care.PlanFees``): the plan the period is billed under,
-        its monthly fee and the days in service (``billing.prorated_fee_minor``); the issued bill's fee line when the
-        bill is issued. None when the line has no fee that month."""
+        its monthly fee and the days in service as the bill run counts them (``billing.fee_days``: from the activation,
+        or in the month of an owner change from the day of the change); the issued bill's fee line when the bill is
+        issued. None when the line has no fee that month."""
         try:
             per = Period.parse(period, self.tz)
         except (ValueError, FairtelError):
@@ -380,11 +380,13 @@ class StoreCareData:
         if plan is None or not plan.monthly_fee:
             return None
         monthly = Money.of(plan.monthly_fee, self.currency).to_minor()
-        closed = sub.status == "closed"
-        activated = _utc(sub.activated_at)
-        if activated is None or (closed and sub.closed_at is None):
+        account = _account(sub)
+        if account is None or (sub.status == "closed" and sub.closed_at is None):
             return None
-        fee, days = prorated_fee_minor(monthly, activated, per, _utc(sub.closed_at) if closed else None)
+        # the bill run's days (``billing.fee_days``): in the month of an owner change, the current customer's from
+        # the day of the change, not from the activation (the earlier days are the previous customer's)
+        days = fee_days(account, per)
+        fee = fee_for_days(monthly, days, per)
         if issued is not None and issued[0] is not None:
             fee = int(issued[0])
         if not fee:
@@ -1601,17 +1603,34 @@ class HomeAdvisor:
         return Text(zh, en)
 
 
-def _billable_and_held(rated: pl.DataFrame, sub: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _account(sub: Any) -> Account | None:
+    """The register's line as the bill run reads it (``Account``, with its ``holder_since``); None when the register
+    does not say when it was activated."""
+    activated = _utc(sub.activated_at)
+    if activated is None:
+        return None
+    return Account(sub.msisdn, sub.plan_id, activated, sub.status, sub.language, _utc(sub.closed_at),
+                   _utc(sub.suspended_at) if sub.status == "suspended" else None, holder_since=_utc(sub.holder_since))
+
+
+def _billable_and_held(rated: pl.DataFrame, sub: Any, per: Period | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A line's rated lines as its bill run splits them: (the lines a bill charges, the usage lines it holds off the
     bill with ``verdict`` the reason). Usage is held by ``billing.held_usage`` (rating's hold, or made at or after the
-    suspension of a suspended line, as the register says), VAS billed only with a billable consent verdict."""
+    suspension of a suspended line, as the register says), VAS billed only with a billable consent verdict. With
+    ``per`` (the period the lines are of), in the month of an owner change what was used or charged before the change
+    is the previous customer's, held (``before_holding``) as the bill run holds it."""
     lines = normalise_rated(rated)
-    activated = _utc(sub.activated_at)
-    assert activated is not None
-    account = Account(sub.msisdn, sub.plan_id, activated, sub.status, sub.language, _utc(sub.closed_at), _utc(sub.suspended_at))
-    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), [account])
+    account = _account(sub)
+    assert account is not None
+    usage = held_usage(lines.filter(pl.col("kind").is_in(USAGE_KINDS)), [account], period=per)
     held = usage.filter(pl.col(HOLD).is_not_null()).with_columns(pl.col(HOLD).alias("verdict")).drop(HOLD)
     vas = lines.filter((pl.col("kind") == "vas") & pl.col("verdict").is_in(list(BILLABLE_VERDICTS)).fill_null(False))
+    change = None if per is None else changed_hands_in(account, per)
+    if change is not None and vas.height:
+        theirs = pl.col("started_at") < change
+        held = pl.concat([held, vas.filter(theirs).with_columns(pl.lit(BEFORE_HOLDING).alias("verdict"))],
+                         how="diagonal_relaxed")
+        vas = vas.filter(~theirs)
     billable = pl.concat([usage.filter(pl.col(HOLD).is_null()).drop(HOLD), vas])
     return billable, held
 
