@@ -73,7 +73,7 @@ def test_adopt_key_is_refused_while_a_server_runs_on_the_home(tmp_path: Path, mo
     served = runner.invoke(app, ["--home", str(home), "serve", "--port", str(_free_port())])
     assert served.exit_code == 0, served.output
     code, out = seen["adopt"]
-    assert code == 2 and out["error"]["code"] == "conflict", out
+    assert code == 2 and out["error"]["code"] == "home_served", out
     message = out["error"]["message"]
     assert "fairtel serve" in message and "stop every server of the home first" in message, message
     assert str((home / SERVING_MARK).absolute()) in message, message

@@ -21,7 +21,7 @@ from fairtel.api._health import DatabaseFileGate, log, note_unavailable
 from fairtel.api._health import router as health_router
 from fairtel.api._metrics import CONTENT_TYPE, CountRequests, Metrics, MetricsAccess, ProductCounts, exposition
 from fairtel.api._routes import router
-from fairtel.api._services import ApiOptions, Assistant, Services, find_assistant
+from fairtel.api._services import ApiOptions, Assistant, HomeAssistant, Services
 from fairtel.bootstrap import App, bootstrap
 from fairtel.core.errors import ConfigError, DatabaseUnavailableError, FairtelError
 from fairtel.core.settings import Settings
@@ -42,7 +42,8 @@ def create_app(
 ) -> FastAPI:
     """The API over the home ``settings`` names. Outside development a default secret is refused here.
 
-    ``assistant`` overrides the care package's (found through ``fairtel.care.load_assistant`` when present).
+    ``assistant`` overrides the home's (``HomeAssistant``: the care assistant of ``<home>/models/intents.joblib``,
+    loaded when the server starts and looked at again while it runs, so that a model made later is taken up).
     ``app``: the stores already built from these same settings (a command serving its own home); built from
     other settings it is refused, since the services would use its settings and the rest of the API these.
     ``progress`` is told each slow step as it begins (loading the assistant's model now, reading the lake's findings
@@ -61,9 +62,14 @@ def create_app(
     settings.check_secrets()
     access = metrics or MetricsAccess.from_settings(settings)
     context = app or bootstrap(settings)
-    if assistant is None and (settings.models_dir / "intents.joblib").is_file():  # what ``find_assistant`` loads
-        step("loading the assistant's intent model")
-    services = Services(context, options=options or ApiOptions(), assistant=assistant or find_assistant(settings, context))
+    # without an assistant given, the home's: its model loaded now when there is one (a model that cannot be loaded
+    # stops the start), then followed while the server runs (a model made or replaced later is taken up)
+    home_assistant = None if assistant is not None else HomeAssistant(settings, context)
+    if home_assistant is not None:
+        if home_assistant.path.is_file():
+            step("loading the assistant's intent model")
+        home_assistant.load_now()
+    services = Services(context, options=options or ApiOptions(), assistant=assistant, home_assistant=home_assistant)
 
     def start_up(tell: Callable[[str], None] = step) -> None:
         tell("reading the findings in the usage lake")

@@ -70,6 +70,8 @@ MESSAGES: dict[str, tuple[str, str]] = {  # code: (en, zh)
     "tap_test_data": ("A transfer batch of test data: nothing to charge.", "该漫游结算批次为测试数据，无可计费内容。"),
     "inbox_unwritable": ("The inbox cannot be written.", "收件目录无法写入。"),
     "inbox_file_gone": ("The file left the inbox while it was handled.", "文件在处理期间已被移出收件目录。"),
+    "home_served": ("A server (fairtel serve) is running on this home: stop every server of the home first.",
+                    "该系统目录正由服务进程（fairtel serve）使用：请先停止该目录的所有服务进程。"),
     "mediation_locked": ("Mediation is held by another process: retry when it is done.", "采集正由另一进程处理，请稍后再试。"),
     "home_mismatch": ("The database serves another home than this server's.", "数据库属于另一个系统目录，与本服务不符。"),
     "secret_key_mismatch": ("The secret key is not the one this home's data was made with.", "密钥与本系统数据所用的密钥不一致。"),

@@ -41,6 +41,25 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"  # the route of a request no route took (a 404, a refusal before routing): one label for all
 
 
+def route_label(scope: Scope) -> str:
+    """The route a request is counted and logged under, once the application has answered it: the template of the
+    route that took it (``/api/v1/bills/{period}``); for one a mounted application took (the console's files under
+    ``/static``), the mount's path (``/static``), whatever file was asked for or found; ``UNMATCHED`` when none did.
+    Never the path as typed, which may hold a number."""
+    route = getattr(scope.get("route"), "path", None)
+    if isinstance(route, str) and route:
+        return route
+    endpoint = scope.get("endpoint")  # a mount that took the request leaves its application here, and no route
+    if endpoint is not None:
+        from starlette.routing import Mount
+
+        router = scope.get("router")
+        for candidate in getattr(router, "routes", ()) if router is not None else ():
+            if isinstance(candidate, Mount) and candidate.app is endpoint and candidate.path:
+                return candidate.path
+    return UNMATCHED
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -154,7 +173,8 @@ class Metrics:
 
 class CountRequests:
     """Pure ASGI, outermost: every request is counted, a refused one (rate limit, body too large) included, under
-    the template of the route that took it (``UNMATCHED`` when none did)."""
+    the template of the route that took it (``route_label``: a mount's path for its files, ``UNMATCHED`` when none
+    did)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -176,9 +196,7 @@ class CountRequests:
         try:
             await self.app(scope, receive, note_status)
         finally:
-            route = getattr(scope.get("route"), "path", None)
-            self.metrics.observe(scope.get("method", "GET"), route if isinstance(route, str) and route else UNMATCHED,
-                                 status, time.perf_counter() - began)
+            self.metrics.observe(scope.get("method", "GET"), route_label(scope), status, time.perf_counter() - began)
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import stat
 import threading
 import time
 import unicodedata
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fairtel.api._access import Access, LoginAudit, Pseudonyms
@@ -121,24 +124,155 @@ class HomeCatalog:
         return self._demo
 
 
+MODEL_CHECK_S = 2.0
+"""How often at most a server looks at its home's intent model file again (``HomeAssistant``): a model made or
+replaced while it runs is answered with from the first message after its next look."""
+
+
 def find_assistant(settings: Settings, app: App | None = None) -> Assistant | None:
     """The care assistant over this home's data, once the home has a trained intent model
     (``fairtel assistant train``, or ``fairtel demo``); ``None`` until then, and chat says so. It answers from
     the home's current catalog (``HomeCatalog``): a home without one outside development is answered
-    ``catalog_missing`` until one is loaded."""
-    from fairtel.care import load_intent_model
-
-    if app is None or not (settings.models_dir / "intents.joblib").is_file():
+    ``catalog_missing`` until one is loaded. The model is the file as it is now (a model that cannot be loaded is
+    raised); a server follows the file instead (``HomeAssistant``)."""
+    if app is None:
         return None
-    model = load_intent_model(settings.models_dir, train_if_missing=False)
-    # warm up now, not on a subscriber's first message: the sentence encoder (embeddings extra) loads its
-    # weights on first use (~1.5 s), and every first call pays its own set-up
-    model.predict(["你好", "hello"])
-    return CurrentCatalogAssistant(lambda catalog: _care_assistant(settings, app, model, catalog), HomeCatalog(app))
+    return HomeAssistant(settings, app).load_now()
+
+
+_Stamp = tuple[int, int, int, int]  # a model file's device, inode, size and modification time (ns)
+
+
+def _stamp(path: Path) -> _Stamp | None:
+    """What tells one model file from another, read without opening it; None when there is no file at ``path``."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+class HomeAssistant:
+    """The care assistant of the home's intent model (``<home>/models/intents.joblib``) as the file is now, for the
+    life of a server (each worker process has its own). ``current`` is asked when a request needs the assistant (a
+    chat message, the console's assistant page); it looks at the file again at most every ``check_s`` seconds (one
+    ``stat``, no read): a model made after the server started (``fairtel assistant train``, ``fairtel demo``) is
+    loaded then, and answers from that message on, with no restart; a model replaced (trained again: the file is
+    written whole, then renamed over the old one) is loaded once and classifies the next messages, the conversations
+    under way kept; a model removed makes the assistant unavailable again. One request loads a model; the others keep
+    the model in use meanwhile, or, with none yet, wait for that load rather than answer 503. A file that cannot be
+    loaded (not an intent model, another version, a library missing) is said once in the server's log and not tried
+    again until it changes; the model in use, if any, goes on answering."""
+
+    def __init__(self, settings: Settings, app: App, *, check_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        from fairtel.care._chat import MODEL_FILE
+
+        self.path: Path = settings.models_dir / MODEL_FILE
+        self.check_s = MODEL_CHECK_S if check_s is None else check_s
+        self._clock = clock
+        self._lock = threading.Lock()  # the state below
+        self._loading = threading.Lock()  # one load at a time
+        self._classify: Callable[[str], Any] | None = None  # the model in use, as the dialog asks it
+        self._in_use: _Stamp | None = None  # the file that model was loaded from; None once it is gone
+        self._refused: _Stamp | None = None  # the file that could not be loaded (said once)
+        self._looked_at: float | None = None
+        self._assistant = CurrentCatalogAssistant(
+            lambda catalog: _care_assistant(settings, app, self._classify_now, catalog), HomeCatalog(app))
+
+    def _classify_now(self, text: str) -> Any:
+        classify = self._classify
+        assert classify is not None, "the assistant is answered only once a model is loaded"
+        return classify(text)
+
+    def _serving(self) -> Assistant | None:
+        return self._assistant if self._in_use is not None else None
+
+    def load_now(self) -> Assistant | None:
+        """Load the model file as it is now (when the server starts: its first message does not pay for it); None
+        when there is none. A model that cannot be loaded is raised (``intent_model_invalid``)."""
+        with self._lock:
+            self._looked_at = self._clock()
+        stamp = _stamp(self.path)
+        if stamp is not None:
+            with self._loading:
+                self._load(stamp, strict=True)
+        return self._serving()
+
+    def current(self) -> Assistant | None:
+        """The assistant of the model file as it was at the latest look (looking again when ``check_s`` has passed);
+        None while the home has no model that loads."""
+        now = self._clock()
+        with self._lock:
+            due = self._looked_at is None or now - self._looked_at >= self.check_s
+            if due:
+                self._looked_at = now
+        if due:
+            self._look()
+        elif self._classify is None and self._loading.locked():
+            with self._loading:  # the home's first model is being loaded for another request: answered with it
+                pass
+        return self._serving()
+
+    def _look(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._in_use or (stamp is not None and stamp == self._refused):
+            return
+        if stamp is None:  # removed: not available until a model is there again
+            with self._lock:
+                gone, self._in_use, self._refused = self._in_use is not None, None, None
+            if gone:
+                log.warning("the assistant's intent model %s is gone: the chat answers 503 assistant_unavailable "
+                            "until a model is there again (fairtel assistant train)", self.path)
+            return
+        if self._classify is None:
+            self._loading.acquire()  # no model yet: wait for a load under way, then see whether it is this file
+        elif not self._loading.acquire(blocking=False):
+            return  # another request loads it: this one goes on with the model in use
+        try:
+            stamp = _stamp(self.path)  # again: it may have been loaded (or changed) while this request waited
+            if stamp is not None and stamp != self._in_use and stamp != self._refused:
+                self._load(stamp, strict=False)
+        finally:
+            self._loading.release()
+
+    def _load(self, stamp: _Stamp, *, strict: bool) -> None:
+        """Load the file ``stamp`` tells (the ``_loading`` lock held) and put it in use, warmed up."""
+        import fairtel.care as care  # its ``load_intent_model`` as the package has it now (a test may stand in)
+        from fairtel.care import IntentModel, classifier_of
+
+        began = time.perf_counter()
+        try:
+            model = care.load_intent_model(self.path.parent, train_if_missing=False)
+            # warm up now, not on a subscriber's message: the sentence encoder (embeddings extra) loads its
+            # weights on first use (~1.5 s), and every first call pays its own set-up
+            model.predict(["你好", "hello"])
+        except Exception as exc:
+            if strict:
+                raise
+            with self._lock:
+                self._refused = stamp
+            kept = ("the model loaded before goes on answering" if self._in_use is not None
+                    else "the chat answers 503 assistant_unavailable")
+            said = (str(exc).splitlines() or [""])[0][:300]
+            log.warning("the assistant's intent model %s could not be loaded (%s: %s): %s until the file changes",
+                        self.path, getattr(exc, "code", type(exc).__name__), said, kept)
+            return
+        classify = classifier_of(model) if isinstance(model, IntentModel) else model
+        with self._lock:
+            replaced = self._classify is not None
+            self._classify, self._in_use, self._refused = classify, stamp, None
+        if not strict:
+            log.info("the assistant's intent model %s %s (loaded in %.1f s)", self.path,
+                     "was replaced: the next messages are classified by the new one" if replaced
+                     else "appeared: the chat is served from now on", time.perf_counter() - began)
 
 
 def _care_assistant(settings: Settings, app: App, model: Any, catalog: Catalog) -> tuple[Assistant, Callable[[Catalog], None]]:
-    """The care assistant over the home's data priced from ``catalog``, and how to price it from another."""
+    """The care assistant over the home's data priced from ``catalog``, and how to price it from another. ``model``:
+    the intent model, or what classifies a message (``HomeAssistant``: the model in use at each message)."""
     from fairtel.care import Assistant as CareAssistant
     from fairtel.care import ConversationLog
     from fairtel.privacy import Pseudonymizer
@@ -242,7 +376,8 @@ def login_name(username: str) -> str:
 
 
 class Services:
-    def __init__(self, app: App, *, options: ApiOptions, assistant: Assistant | None) -> None:
+    def __init__(self, app: App, *, options: ApiOptions, assistant: Assistant | None,
+                 home_assistant: HomeAssistant | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.options = options
@@ -251,7 +386,8 @@ class Services:
         # tokens are signed apart from the pseudonyms (``token_key``): replacing it ends every token, nothing else
         self.signer = TokenSigner(app.settings.token_signing_key(), ttl=options.token_ttl)
         self.pseudonyms = Pseudonyms(secret, home_country=app.settings.home_country)
-        self.assistant = assistant
+        self._assistant = assistant
+        self._home_assistant = home_assistant  # followed when no ``assistant`` is given
         self.bills = IssuedBills(options.bill_cache_size)
         self.audit_log = AuditLog(lambda: app.db)
         self.logins = LoginAudit(self.pseudonyms, connect=lambda: app.db.connect(), write=self.audit_log.write)
@@ -263,6 +399,14 @@ class Services:
         self.home_catalog = HomeCatalog(app)
         self._writer: tuple[Engine, Engine] | None = None  # (the home's engine, its ``writer``)
         self._lock = threading.Lock()
+
+    @property
+    def assistant(self) -> Assistant | None:
+        """The assistant chat answers with: the one given, else the home's (``HomeAssistant``: its model file as
+        it is now, looked at again at most every ``MODEL_CHECK_S``); None while there is none."""
+        if self._assistant is None and self._home_assistant is not None:
+            return self._home_assistant.current()
+        return self._assistant
 
     # --- who is asking --------------------------------------------------------------------------------
     def principal_from_token(self, token: str) -> Principal:

@@ -30,6 +30,13 @@ adopt-key``: a running server would go on with the old key) takes it alone (``un
 not the file: a server killed leaves the file behind and holds nothing."""
 
 
+class HomeServedError(ConflictError):
+    """A command that must not run under a server of the home (``unserved``) while one runs: its own code, so that a
+    script tells "stop the server first" from any other state conflict."""
+
+    code = "home_served"
+
+
 def _mark(home: Path) -> int:
     return os.open(Path(home) / SERVING_MARK, os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -54,17 +61,20 @@ def serving_home(home: Path) -> Iterator[None]:
 @contextmanager
 def unserved(home: Path, *, what: str) -> Iterator[None]:
     """Hold ``home``'s serving mark alone for the block, so that no server starts on the home meanwhile. A server
-    running on the home (``serving_home``): refused at once (``conflict``), telling to stop it first. ``what``: the
-    command, as the refusal names it."""
+    running on the home (``serving_home``): refused at once (``HomeServedError``, ``home_served``), telling to stop
+    every ``fairtel serve`` of the home first, in English and in Chinese. ``what``: the command, as the refusal names
+    it."""
     where = Path(home).absolute()
     fd = _mark(home)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConflictError(f"a server (fairtel serve) is running on the home {where} (it holds "
-                                f"{where / SERVING_MARK}): stop every server of the home first, then run {what} again",
-                                details={"home": str(where), "held": str(where / SERVING_MARK)}) from None
+            raise HomeServedError(f"a server (fairtel serve) is running on the home {where} (it holds "
+                                  f"{where / SERVING_MARK}): stop every server of the home first, then run {what} "
+                                  f"again / 该系统目录正由服务进程（fairtel serve）使用：请先停止该目录的所有服务进程，再运行 {what}",
+                                  details={"home": str(where), "held": str(where / SERVING_MARK),
+                                           "stop": "fairtel serve", "command": what}) from None
         yield
     finally:
         os.close(fd)
@@ -142,6 +152,7 @@ def address_in_use(host: str, port: int) -> str | None:
 
 ACCESS_LOGGER = "fairtel.access"  # one JSON object per line: each request answered, each unexpected error
 UNMATCHED = "unmatched"  # the route of a request no route took: its path (which may hold a number) is never logged
+# (``fairtel.api._metrics.UNMATCHED``: the access log and the metrics label a request alike, ``route_label``)
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -172,12 +183,13 @@ def redact(text: str) -> str:
 class AccessLog:
     """Pure ASGI, outermost: one line per request answered in ``ACCESS_LOGGER`` at INFO, a JSON object with the
     instant (``ts``, UTC), ``method``, the template of the route that took it (``route``: ``/api/v1/bills/{period}``,
-    ``UNMATCHED`` when none did; never the path itself nor its query, which may hold numbers), ``status``, the
-    duration (``ms``) and ``request_id`` (the answer's ``X-Request-ID``, as the access audit records it). An error
-    the application did not answer itself is logged here at ERROR, with the request id and its traceback, numbers
-    masked (``redact``) and the request's own values left out (``request_values``), and not again by the API's guard
-    nor by the server: the client had its 500 already (given here when nothing was
-    answered yet). The answer without an ``X-Request-ID`` (a 500 the server's error handler wrote) gets the id."""
+    the mount's path for a file of the console's ``/static``, ``UNMATCHED`` when none did: ``route_label``; never
+    the path itself nor its query, which may hold numbers), ``status``, the duration (``ms``) and ``request_id``
+    (the answer's ``X-Request-ID``, as the access audit records it). An error the application did not answer itself
+    is logged here at ERROR, with the request id and its traceback, numbers masked (``redact``) and the request's
+    own values left out (``request_values``), and not again by the API's guard nor by the server: the client had its
+    500 already (given here when nothing was answered yet). The answer without an ``X-Request-ID`` (a 500 the
+    server's error handler wrote) gets the id."""
 
     def __init__(self, app: Any, logger: Any = None) -> None:
         import logging
@@ -246,10 +258,10 @@ class AccessLog:
         import json
         from datetime import UTC, datetime
 
-        route = getattr(scope.get("route"), "path", None)
+        from fairtel.api._metrics import route_label
+
         return json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event,
-                           "method": scope.get("method", "GET"),
-                           "route": route if isinstance(route, str) and route else UNMATCHED,
+                           "method": scope.get("method", "GET"), "route": route_label(scope),
                            **fields, "request_id": request_id}, ensure_ascii=False, separators=(",", ":"))
 
     def _failed(self, scope: Any, request_id: str | None, exc: BaseException) -> None:
