@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
                                     f"{_short(before) or 'none recorded'}): every pseudonym and keyed id changes")
 
             # a watch or an ingest of the home holds its mediation lock, a server its serving mark: refused while one
-            # runs (`mediation_locked` naming it; `conflict` for a server), as it would go on keyed by the old key; the
+            # runs (`mediation_locked` naming it; `home_served` for a server), as it would go on keyed by the old key; the
             # mark held alone meanwhile, so that no server starts on the home before the new key is in place
             with (mediation_lock(where, holder="a key adoption (fairtel privacy adopt-key)"),
                   unserved(where, what="fairtel privacy adopt-key")):
