@@ -92,7 +92,7 @@ def test_the_new_customer_s_bill_covers_from_the_change_and_the_earlier_part_is_
     assert run["held_by_reason"] == {"before_holding": 1}
     assert Decimal(run["held"]) == Decimal("3.00")
     note = next(n for n in run["notes"] if "moved to another customer during 2026-03" in n)
-    assert A in note and "9 day(s)" in note and f"{fee_c1} CNY" in note and "1 usage/VAS record(s)" in note
+    assert "86138****0001" in note and A not in note and "9 day(s)" in note and f"{fee_c1} CNY" in note and "1 usage/VAS record(s)" in note
     # every rated record is on a bill or held off it, once
     rated = set(_lake(home, "rated")["record_id"].to_list())
     billed = _lake(home, "billed")["record_id"].to_list()

@@ -270,7 +270,14 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     # a credit an agent gave back on a complaint (``POST /bills/{id}/credits``): the agent's words as ``note``
     # (optional: ``complaint``, the complaint it settles; ``record``, the charge it gives back)
     "care-credit": ("note",),
+    # an owner change (过户) learnt after the bill of its month was issued: what the bill charged of the days before the
+    # change (``since``, its day on the operator's clock) credited, the previous customer's; the plan fee (``old``
+    # billed → ``new`` from the change; optional: plan, days as ``22/31``), or one record of theirs (``old`` what it
+    # was billed, before tax; optional: kind, ``usage`` or ``vas``, and rule)
+    "holding-fee": ("period", "since", "old", "new"),
+    "holding-record": ("period", "since", "record", "old"),
 }
+HOLDING_CODES = frozenset({"holding-fee", "holding-record"})  # reasons of a rerate's owner-change corrections
 REASON_LIMIT = 190  # a bill line keeps 200 characters, ``credit: `` included
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 

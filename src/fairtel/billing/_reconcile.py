@@ -41,7 +41,8 @@ _KEY = ("msisdn", "source", "record_id")
 COMPARED_KINDS: tuple[str, ...] = (*USAGE_KINDS, LineKind.VAS.value)
 LATE_CODES = ("late-usage", "late-vas")
 # the reason codes of the entries a rerate issues for a period (billing's ``encode_reason``)
-RERATE_CODES = ("rerate-usage", "rerate-fee", "late-usage", "late-vas", "release-held", "refund-recomputed")
+RERATE_CODES = ("rerate-usage", "rerate-fee", "late-usage", "late-vas", "release-held", "refund-recomputed", "holding-fee",
+                "holding-record")
 _EXAMPLES = 3
 
 

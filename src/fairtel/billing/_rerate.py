@@ -36,6 +36,13 @@ refund at the amount reckoned from the old prices: a cut that moved the cap's cr
 rerate run before the refund, would return more or less than the rerated charges past the cap. What the refunds took
 out of the bill is taken out of the base the corrections are taxed on.
 
+An owner change (过户: the line's current customer's holding, ``holder_since``, began inside the period) learnt after
+the bill of its month was issued left that bill charging the previous customer's part of the month to the current
+one. A rerate (given the ``holdings``) brings it to what the bill run would issue now: each usage record and VAS
+charge on the bill made before the change is credited whole (reason ``holding-record``; it is then held
+``before_holding``, as the bill run holds it), and the plan fee is priced again by the days from the change
+(``holding-fee``), each once, with the same ids and counts as any correction.
+
 A plan fee (``rerate_fees``) is compared per bill: what the bill charged for its plan (plus the fee corrections
 already issued) against the plan's current monthly fee pro-rated by the same days in service as the bill's fee
 line, so a correction of the fee reaches a part-month bill in the same proportion. The entry names the bill
@@ -48,11 +55,13 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import polars as pl
 import pyarrow as pa
 
 from fairtel.billing._model import (
+    HOLDING_CODES,
     USAGE_KINDS,
     Account,
     AdjustmentEntry,
@@ -67,6 +76,7 @@ from fairtel.billing._model import (
 from fairtel.billing._run import (
     BILLABLE_VERDICTS,
     HOLD_REASONS,
+    changed_hands_in,
     fee_days,
     fee_for_days,
     normalise_rated,
@@ -76,9 +86,27 @@ from fairtel.catalog import Catalog
 from fairtel.core.errors import CurrencyMismatchError, NotFoundError
 from fairtel.core.ids import stable_id
 from fairtel.core.money import Money
-from fairtel.core.time import Period, require_aware
+from fairtel.core.time import Period, require_aware, zone
 
 _KEY = ["msisdn", "source", "record_id"]
+
+
+class Holding(NamedTuple):
+    """When a line's current customer began to hold it, inside the period (an owner change: ``changed_hands_in``),
+    and that instant's day on the operator's clock (``YYYY-MM-DD``), as a correction's reason names it."""
+
+    since: datetime
+    day: str
+
+
+def holdings_of(accounts: Iterable[Account], period: Period) -> dict[str, Holding]:
+    """msisdn → ``Holding`` of the accounts whose line moved to its current customer during ``period``."""
+    out = {}
+    for acct in accounts:
+        since = changed_hands_in(acct, period)
+        if since is not None:
+            out[acct.msisdn] = Holding(since, since.astimezone(zone(period.tz)).date().isoformat())
+    return out
 
 RecordKey = tuple[str, str, str]
 """(msisdn, source, record_id); a source "" in a refund's records stands for any source."""
@@ -125,6 +153,9 @@ class RerateResult:
     # changed records a refund in the ledger covers ("source/record_id"): their credits are not cut here, charge
     # assurance recomputes the refund on the new charges (``fairtel assure --refund``)
     refunded: tuple[str, ...] = ()
+    # billed records made before an owner change in the period that this rerate credited ("source/record_id"): the
+    # previous customer's, held ``before_holding`` from now on
+    before_holding: tuple[str, ...] = ()
 
     @property
     def net_minor(self) -> int:
@@ -141,6 +172,7 @@ def _per_record(lines: pl.DataFrame) -> pl.DataFrame:
             pl.col("amount_minor").sum().alias("amount"),
             pl.col("rule_id").drop_nulls().unique().sort().str.join("+").alias("rules"),
             pl.col("plan_id").drop_nulls().first().alias("plan"),
+            pl.col("started_at").min().alias("started"),
             # usage held off the bill: why (null: billable)
             pl.col("verdict").filter(pl.col("verdict").is_in(HOLD_REASONS)).first().alias("held"),
         )
@@ -173,6 +205,7 @@ def rerate_differences(
     created_by: str = "rerate",
     held: Collection[tuple[str, str, str]] = (),
     refunded: Mapping[tuple[RecordKey, ...], int] | None = None,
+    holdings: Mapping[str, Holding] | None = None,
 ) -> RerateResult:
     """Adjustment entries that bring each billed record to its rerated price.
 
@@ -195,6 +228,10 @@ def rerate_differences(
     bill's currency). What a refund took out of the bill is taken out of the base the corrections are taxed on; the
     records it covered are corrected in full (the refund is recomputed by charge assurance, not cut here);
     ``RerateResult.refunded`` lists the changed records a refund covers, whose refund is due to be recomputed.
+
+    ``holdings``: msisdn → its current customer's holding when it began inside the period (``holdings_of``). A billed
+    record of such a line made before it is the previous customer's: priced at nothing, whatever the rating says, so
+    its entry credits what the bill charged for it (reason ``holding-record``), once (``before_holding``).
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -226,6 +263,18 @@ def rerate_differences(
         & (pl.col("plan") != pl.col("msisdn").replace_strict(plans, default=None, return_dtype=pl.String()))
     )
     new = new.join(other_plan, on=_KEY, how="anti")
+    # an owner change the bill did not know: the billed records made before it are the previous customer's, at nothing
+    holdings = holdings or {}
+    theirs: set[RecordKey] = set()
+    if holdings:
+        since = pl.DataFrame([(m, h.since) for m, h in holdings.items()],
+                             schema={"msisdn": pl.String(), "_since": pl.Datetime("us", "UTC")}, orient="row")
+        earlier = old.join(since, on="msisdn", how="inner").filter(pl.col("started") < pl.col("_since")).drop("_since")
+        if earlier.height:
+            theirs = set(earlier.select(_KEY).iter_rows())
+            new = pl.concat([new.join(earlier.select(_KEY), on=_KEY, how="anti"),
+                             earlier.with_columns(pl.lit(0, dtype=new.schema["amount"]).alias("amount"),
+                                                 pl.lit(None, dtype=pl.String()).alias("held")).select(new.columns)])
 
     # What each bill charged per kind of usage, with the corrections already issued: the base of its tax.
     charged: dict[tuple[str, str], int] = defaultdict(int)
@@ -251,6 +300,7 @@ def rerate_differences(
     entries: list[AdjustmentEntry] = []
     kept_held: list[str] = []
     settled: list[Settled] = []
+    credited: list[str] = []
     for row in joined.iter_rows(named=True):
         key = (row["msisdn"], row["source"], row["record_id"])
         if key not in priced:
@@ -272,7 +322,11 @@ def rerate_differences(
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
-        if row["amount_old"] is None and key not in shift:  # a record the bill does not hold: rated after it
+        if key in theirs:  # the previous customer's, on the current one's bill: credited
+            reason = encode_reason("holding-record", currency, period=period, since=holdings[row["msisdn"]].day,
+                                   record=row["record_id"], old=money[0], kind="usage", rule=change.old_rule)
+            credited.append(f"{row['source']}/{row['record_id']}")
+        elif row["amount_old"] is None and key not in shift:  # a record the bill does not hold: rated after it
             reason = encode_reason("late-usage", currency, period=period, record=row["record_id"], new=money[1],
                                    rule=change.new_rule)
         else:
@@ -305,6 +359,7 @@ def rerate_differences(
         held=tuple(kept_held),
         settled=tuple(settled),
         refunded=_refunded_changes(changes, refunded or {}),
+        before_holding=tuple(credited),
     )
 
 
@@ -386,6 +441,9 @@ def rerate_fees(
     billed (listed in ``missing``) when its account is not given. ``prior``: the rerate entries already issued
     for the period; the fee ones (naming no record) are counted as already corrected. Each bill's tax is reckoned
     at the rates it was issued under (``issued_policy``; ``policy``: the rates now, for a bill that cannot tell).
+    An account of ``accounts`` that moved to its current customer during the period (``changed_hands_in``) after its
+    bill counted more days is priced by its days from the change (``fee_days``), as the bill run prices it now: the
+    entry crediting the previous customer's days has reason ``holding-fee``.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -407,6 +465,9 @@ def rerate_fees(
     changes: list[FeeChange] = []
     entries: list[AdjustmentEntry] = []
     missing: list[str] = []
+    holdings = holdings_of(accounts.values(), per)
+    corrected = {p.msisdn for p in prior  # bills whose fee an owner change's correction has brought to its days already
+                 if p.period == period and p.record_id is None and (decode_reason(p.reason) or ("",))[0] == "holding-fee"}
     for bill in sorted(bills, key=lambda b: b.msisdn):
         if bill.period != period:
             continue
@@ -434,6 +495,14 @@ def rerate_fees(
                 missing.append(bill.bill_id)
                 continue
             days = fee_days(acct, per) if full and acct is not None else 0
+        # an owner change in the period the bill did not know: the fee is the current customer's from the change's day,
+        # as the bill run prices it now (the previous customer's days are not theirs)
+        holding = holdings.get(bill.msisdn)
+        moved = False
+        if holding is not None and fee_lines:
+            now_days = fee_days(accounts[bill.msisdn], per)
+            moved = now_days < days and bill.msisdn not in corrected
+            days = min(days, now_days)
         compared += 1
         before = billed + shift.get(bill.msisdn, 0)
         after = fee_for_days(full, days, per)
@@ -447,14 +516,17 @@ def rerate_fees(
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
+        span = None if days == per.days else f"{days}/{per.days}"
         entries.append(AdjustmentEntry(
             adjustment_id=stable_id("adj", "rerate-fee", period, bill.msisdn, count.get(bill.msisdn, 0)),
             kind=AdjustmentKind.DEBIT if taxed > 0 else AdjustmentKind.CREDIT,
             msisdn=bill.msisdn,
             amount_minor=abs(taxed),
             currency=currency,
-            reason=encode_reason("rerate-fee", currency, period=period, plan=plan.id, old=money[0], new=money[1],
-                                 days=None if days == per.days else f"{days}/{per.days}"),
+            reason=(encode_reason("holding-fee", currency, period=period, since=holding.day, old=money[0], new=money[1],
+                                  plan=plan.id, days=span) if moved and holding is not None
+                    else encode_reason("rerate-fee", currency, period=period, plan=plan.id, old=money[0], new=money[1],
+                                       days=span)),
             created_at=created_at,
             created_by=created_by,
             bill_id=bill.bill_id,
@@ -476,6 +548,9 @@ class LateVasResult:
     # ``source/record_id`` of charges no bill holds that are held (``held``: the previous customer's in the month of
     # an owner change): not charged, not settled, left to their hold
     held: tuple[str, ...] = ()
+    # one credit per consented VAS charge on a bill made before an owner change in the period (``holdings``): the
+    # previous customer's, held ``before_holding`` from now on
+    credits: tuple[AdjustmentEntry, ...] = ()
 
 
 def charge_late_vas(
@@ -492,6 +567,7 @@ def charge_late_vas(
     policies: Mapping[str, BillingPolicy] | None = None,
     created_by: str = "rerate",
     held: Collection[tuple[str, str, str]] = (),
+    holdings: Mapping[str, Holding] | None = None,
 ) -> LateVasResult:
     """Adjustment entries that charge, once, the consented VAS charges of billed subscribers that their bill of
     ``period`` does not hold: rated after the bill run, which never reopens an issued bill.
@@ -509,6 +585,9 @@ def charge_late_vas(
     under (``issued_policy``); a subscriber it does not name is taxed under ``policy``. ``held``: (msisdn, source,
     record_id) of the charges held off the bills (by their runs: a previous customer's, made before an owner change in
     the period, ``before_holding``): never charged late onto the bill of the number's current customer, nor settled.
+    ``holdings`` (``holdings_of``): the lines whose current customer's holding began inside the period; a VAS charge
+    their bill holds that was made before it is the previous customer's: credited whole, tax included, once
+    (``LateVasResult.credits``, reason ``holding-record``), before the late charges are taxed.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -536,6 +615,40 @@ def charge_late_vas(
         if key in vas_keys and p.old_amount_minor is not None and p.new_amount_minor is not None:
             charged[p.msisdn] += p.new_amount_minor - p.old_amount_minor
 
+    credits: list[AdjustmentEntry] = []
+    for m, holding in sorted((holdings or {}).items()):
+        if m not in bills:
+            continue
+        theirs = (old.filter(vas_kind & (pl.col("msisdn") == m)).group_by(_KEY).agg(
+            pl.col("started_at").min(), pl.col("amount_minor").sum(), pl.col("rule_id").drop_nulls().first())
+            .filter(pl.col("started_at") < holding.since).sort(_KEY))
+        for row in theirs.iter_rows(named=True):
+            key = (row["msisdn"], row["source"], row["record_id"])
+            amount = int(row["amount_minor"])
+            if key in done or amount <= 0:
+                continue
+            taxes = policies.get(m, policy)
+            tax = taxes.tax_on(LineKind.VAS, charged[m]) - taxes.tax_on(LineKind.VAS, charged[m] - amount)
+            charged[m] -= amount
+            credits.append(AdjustmentEntry(
+                adjustment_id=stable_id("adj", "rerate", period, *key, 0),
+                kind=AdjustmentKind.CREDIT,
+                msisdn=m,
+                amount_minor=amount + tax,
+                currency=currency,
+                reason=encode_reason("holding-record", currency, period=period, since=holding.day,
+                                     record=row["record_id"], old=str(Money.from_minor(amount, currency).amount),
+                                     kind="vas", rule=row["rule_id"] or None),
+                created_at=created_at,
+                created_by=created_by,
+                bill_id=bills[m],
+                period=period,
+                source=row["source"],
+                record_id=row["record_id"],
+                rule_id=(row["rule_id"] or None) and str(row["rule_id"])[:128],
+                old_amount_minor=amount,
+                new_amount_minor=0,
+            ))
     charged_before = pl.DataFrame(sorted(done), schema=dict.fromkeys(_KEY, pl.String()), orient="row")
     late = new.join(old.select(_KEY).unique(), on=_KEY, how="anti").join(charged_before, on=_KEY, how="anti")
     refused_before: set[tuple[str, str, str]] = set()
@@ -582,11 +695,11 @@ def charge_late_vas(
             old_amount_minor=0,
             new_amount_minor=amount,
         ))
-    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled), tuple(kept_held))
+    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled), tuple(kept_held), tuple(credits))
 
 
 
-RERATE_CODES = frozenset({"rerate-usage", "late-usage", "rerate-fee", "late-vas"})  # reasons of the entries a rerate issues
+RERATE_CODES = frozenset({"rerate-usage", "late-usage", "rerate-fee", "late-vas", *HOLDING_CODES})  # reasons of the entries a rerate issues
 
 
 @dataclass(frozen=True, slots=True)

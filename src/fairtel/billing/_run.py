@@ -49,6 +49,7 @@ from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, CurrencyMismatchError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import Money, minor_units
 from fairtel.core.time import Period, require_aware, zone
+from fairtel.privacy import mask_msisdn
 from fairtel.rating import HoldReason
 from fairtel.rating._vas import BEFORE_ACTIVATION, LINE_CLOSED, NOT_RELEASABLE, USAGE_HOLDS
 
@@ -140,6 +141,12 @@ class BillRun:
         return self.held.select(pl.struct("msisdn", "source", "record_id").n_unique()).item() if self.held.height else 0
 
     @property
+    def held_vas_records(self) -> int:
+        """Of ``held_records``, the VAS charges (a previous customer's, in the month of an owner change)."""
+        vas = self.held.filter(pl.col("kind") == LineKind.VAS.value)
+        return vas.select(pl.struct("msisdn", "source", "record_id").n_unique()).item() if vas.height else 0
+
+    @property
     def held_by_reason(self) -> dict[str, int]:
         """Held records per hold reason (``line_suspended``, ``line_closed``, ``before_activation``,
         ``line_closed_undated``)."""
@@ -167,6 +174,7 @@ class BillRun:
         held = self.held.group_by("kind").agg(pl.col("amount_minor").sum()) if self.held.height else self.held
         return {"bills": len(self.bills), "total_minor": self.total_minor, "by_kind_minor": dict(sorted(by_kind.items())),
                 "refused_vas": self.refused_vas, "held_records": self.held_records, "held_minor": self.held_minor,
+                "held_vas_records": self.held_vas_records,
                 "held_by_kind_minor": {k: int(v) for k, v in sorted(held.select("kind", "amount_minor").iter_rows())},
                 "held_by_reason": self.held_by_reason,
                 "held_subscribers": self.held["msisdn"].n_unique() if self.held.height else 0,
@@ -594,7 +602,7 @@ class _Facts:
             fee, used = (Money.from_minor(m, currency).amount for m in (self.holder_fee_minor, self.holder_minor))
             notes.append(
                 f"{self.holder_lines} line(s) moved to another customer during {per.key} with their activation kept "
-                f"(owner change, holder_since), e.g. {self.holder_first}: each bill is the current customer's, from the "
+                f"(owner change, holder_since), e.g. {mask_msisdn(self.holder_first or '')}: each bill is the current customer's, from the "
                 f"change (plan fee pro-rated from its day, usage and VAS from its instant); the previous customers' part "
                 f"of {per.key} is on no bill, not charged to anyone: plan fee for {self.holder_days} day(s) ({fee} "
                 f"{currency}) and {self.holder_records} usage/VAS record(s) made before the change ({used} {currency}, "
@@ -815,6 +823,7 @@ class ChunkedBillRun:
             self.unrated_by_reason[reason] = self.unrated_by_reason.get(reason, 0) + n
         if run.held.height:
             self._held["records"] += run.held_records
+            self._held["vas"] += run.held_vas_records
             self._held["minor"] += run.held_minor
             self._held["subscribers"] += run.held["msisdn"].n_unique()
             for kind, minor in run.held.group_by("kind").agg(pl.col("amount_minor").sum()).iter_rows():
@@ -836,6 +845,7 @@ class ChunkedBillRun:
         self._finished()
         return {"bills": self.bills, "total_minor": self.total_minor, "by_kind_minor": dict(sorted(self._by_kind.items())),
                 "refused_vas": self.refused_vas, "held_records": self._held["records"], "held_minor": self._held["minor"],
+                "held_vas_records": self._held["vas"],
                 "held_by_kind_minor": dict(sorted(self._held_by_kind.items())),
                 "held_by_reason": dict(sorted(self._held_by_reason.items())),
                 "held_subscribers": self._held["subscribers"],

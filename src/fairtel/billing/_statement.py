@@ -220,6 +220,17 @@ def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: st
     period, cur = p["period"], p["currency"]
     if zh and cur == "CNY":  # as explanations and the assistant word amounts in Chinese: 9.50 元
         cur = "元"
+    if code in ("holding-fee", "holding-record"):  # an owner change learnt after the bill: the days before it credited
+        lead = (f"号码于 {p['since']} 过户给您，此前的费用已退还" if zh
+                else f"line transferred to you on {p['since']}: charges before that date credited")
+        if code == "holding-fee":
+            days = p.get("days")
+            span = (f"，按 {days} 天" if zh else f", {days} days") if days else ""
+            what = (f"套餐月费 {p['old']} → {p['new']} {cur}{span}" if zh
+                    else f"monthly fee {p['old']} → {p['new']} {cur}{span}")
+        else:
+            what = f"话单 {p['record']} {p['old']} {cur}" if zh else f"record {p['record']} {p['old']} {cur}"
+        return f"{lead}（{period}，{what}）" if zh else f"{lead} ({period}, {what})"
     if code == "rerate-fee":
         plan = _named(catalog, "plan", p["plan"], language)
         days = p.get("days")

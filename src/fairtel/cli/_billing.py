@@ -924,8 +924,10 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         "fee_days": earlier["fee_days"], "fee": _money(earlier["fee_minor"], cur)}
     if summary["held_records"]:
         reasons = summary["held_by_reason"]
+        vas_held = summary.get("held_vas_records", 0)  # a previous customer's VAS charges: not usage records
+        counted = f"{summary['held_records'] - vas_held} usage record(s)" + (f" and {vas_held} VAS charge(s)" if vas_held else "")
         out["notes"].append(
-            f"{summary['held_records']} usage record(s) of {summary['held_subscribers']} line(s) held, not billed "
+            f"{counted} of {summary['held_subscribers']} line(s) held, not billed "
             f"({out['held']} {cur}; " + ", ".join(f"{r} {n}" for r, n in reasons.items()) + "): "
             f"{held_words(reasons, per.key)}; `fairtel bill held --period {per.key}` lists them")
     if late_usage:
@@ -1048,10 +1050,13 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     from dataclasses import replace
 
     from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, rerate_outcome, snapshot_mismatches
-    from fairtel.billing._model import issued_policy
+    from fairtel.billing._model import HOLDING_CODES, decode_reason, issued_policy
     from fairtel.billing._order import ARRIVAL, PART, UNPLACED, draw_order
+    from fairtel.billing._rerate import holdings_of
+    from fairtel.billing._run import BEFORE_HOLDING
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
+    from fairtel.privacy import mask_msisdn
     from fairtel.rating import rate
     from fairtel.store import bills_of_period, record_adjustments, rerate_entries
 
@@ -1100,9 +1105,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns, accounts)
     # what refunds already gave back of the records (usage past a spending cap): not credited a second time
     refunded = _refunded_records(app, msisdns, catalog.operator.currency)
+    # lines moved to another customer during the period (an owner change the bills may not have known): what their
+    # bills charged of the days before the change is the previous customer's, credited as the bill run would leave it
+    holdings = {m: h for m, h in holdings_of(accounts, per).items() if m in set(msisdns)}
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
-                              policies=policies, created_by=created_by, held=held, refunded=refunded)
+                              policies=policies, created_by=created_by, held=held, refunded=refunded, holdings=holdings)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in accounts},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
@@ -1111,8 +1119,8 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     late = charge_late_vas(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                            currency=catalog.operator.currency, created_at=now, prior=prior,
                            stored=_stored_vas(app, per, msisdns), policy=current, policies=policies,
-                           created_by=created_by, held=held)
-    entries = [*diff.adjustments, *fees.adjustments, *late.adjustments]
+                           created_by=created_by, held=held, holdings=holdings)
+    entries = [*diff.adjustments, *fees.adjustments, *late.credits, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
     settled = [*diff.settled, *late.settled]
@@ -1122,6 +1130,8 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     cur = catalog.operator.currency
     new = [a for a in entries if a.adjustment_id in added]
     vas_ids = {a.adjustment_id for a in late.adjustments}
+    vas_credits = {a.adjustment_id for a in late.credits}
+    moved_new = [a for a in new if (decode_reason(a.reason) or ("",))[0] in HOLDING_CODES]
     # a rerate that issues nothing after one that stopped past its commit: say which run issued the corrections
     outcome = rerate_outcome(new, prior)
     notes = []
@@ -1135,6 +1145,17 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         notes.append(f"{unplaced} billed record(s) of {per.key} whose rating the lake does not record (no batch run's manifest "
                      "names their usage part, no online commit their file) were rated again in time order: a correction "
                      "of one of them may stem from the order allowances were drawn in, not the tariff")
+    if moved_new:
+        moved_lines = sorted({a.msisdn for a in moved_new})
+        fee_new = [a for a in moved_new if a.record_id is None]
+        usage_new = sum(1 for a in moved_new if a.record_id is not None and a.adjustment_id not in vas_credits)
+        vas_cut = sum(1 for a in moved_new if a.adjustment_id in vas_credits)
+        notes.append(
+            f"{len(moved_lines)} line(s) moved to another customer during {per.key} after their bill was issued (owner "
+            f"change, holder_since), e.g. {mask_msisdn(moved_lines[0])}: credited to the current customer what the bill charged of the "
+            f"days before the change ({_money(-sum(a.signed_minor for a in moved_new), cur)} {cur}, tax included: "
+            f"{len(fee_new)} plan fee(s), {usage_new} usage record(s), {vas_cut} VAS charge(s)); the previous customer's "
+            f"records are held as {BEFORE_HOLDING} (`fairtel bill held --period {per.key}`), settle them with that customer")
     if fees.missing:
         notes.append(f"{len(fees.missing)} bill(s) whose plan fee could not be priced again (plan no longer in the catalog, "
                      f"or days in service unknown), e.g. {fees.missing[0]}")
@@ -1188,10 +1209,12 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         "vas_charged": vas_new, "vas_refused": len(late.refused), "vas_held": len(late.held),
         "records_order_unknown": unplaced,
         "held_records": len(diff.held), "late_free": free, "records_refunded_before": len(diff.refunded),
+        "owner_change_credits": len(moved_new),
         "unrated_now": 0 if result is None else result.unrated.height, "notes": notes,
         "sample": [
             {"adjustment_id": a.adjustment_id, "msisdn": a.msisdn,
-             "item": "vas" if a.adjustment_id in vas_ids else "usage" if a.record_id is not None else "plan_fee",
+             "item": ("vas" if a.adjustment_id in vas_ids | vas_credits else "usage" if a.record_id is not None
+                      else "plan_fee"),
              "record_id": a.record_id, "kind": a.kind.value, "old": _money(a.old_amount_minor or 0, cur),
              "new": _money(a.new_amount_minor or 0, cur), "amount": _money(a.signed_minor, cur), "rule_id": a.rule_id}
             for a in new
@@ -1237,6 +1260,7 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
     that moved to another customer during the period before the change (``billing.held_usage``), or by the bill run
     that left it off an issued bill; a record a bill charged is not."""
     from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, held_records, held_usage, normalise_rated
+    from fairtel.billing._model import decode_reason
     from fairtel.billing._run import BEFORE_HOLDING, BILLED_INPUT, HOLD, HOLD_REASONS, changed_hands_in
     from fairtel.store import bills_of_period, rerate_entries
     from fairtel.store._schema import AccessAudit, table_of
@@ -1271,11 +1295,19 @@ def held_of_period(app: App, per: Period) -> pl.DataFrame:
             select_decisions(audit, per.key))}
     kept = normalise_rated(_held_lines(app, per))
     lines = pl.concat([lines, kept.join(lines.select(key).unique(), on=key, how="anti")])
+    # a billed record a rerate credited as the previous customer's (an owner change learnt after the bill) is held, as
+    # the bill run would have held it: not charged by that entry, only written off
+    credited = {(e.msisdn, e.source or "", e.record_id) for e in prior
+                if e.record_id is not None and (decode_reason(e.reason) or ("",))[0] == "holding-record"}
     billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
     if billed.height:
-        lines = lines.join(billed.select(key).unique(), on=key, how="anti")
+        on_bill = billed.select(key).with_columns(pl.col("source").fill_null("")).unique()
+        if credited:
+            on_bill = on_bill.join(pl.DataFrame(sorted(credited), schema=dict.fromkeys(key, pl.String()), orient="row"),
+                                   on=key, how="anti")
+        lines = lines.with_columns(pl.col("source").fill_null("")).join(on_bill, on=key, how="anti")
     records = held_records(lines)
-    charged = {(e.msisdn, e.source or "", e.record_id) for e in prior if e.record_id is not None}
+    charged = {(e.msisdn, e.source or "", e.record_id) for e in prior if e.record_id is not None} - credited
     bill_of = {b.msisdn: b.bill_id for b in bills}
 
     def status_of(m: str, src: str, r: str) -> str:
@@ -1366,7 +1398,8 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
         if refused.height and records:  # named one by one: refused outright, nothing released
             raise InvalidInputError([Problem("options", None, "--record", f"{r['source']}/{r['record_id']}: "
                                              f"{_NOT_RELEASED_WHY.get(r['reason'], r['reason'])}, not the subscriber's "
-                                             "usage: it is never charged; write it off (--write-off)")
+                                             f"{'VAS charge' if r['kind'] == 'vas' else 'usage'}: it is never charged; "
+                                             "write it off (--write-off)")
                                      for r in refused.head(20).iter_rows(named=True)], what="release")
         pending = pending.join(refused.select(key), on=key, how="anti")
         pseudonym = msisdn_pseudonyms(app)
@@ -1399,7 +1432,7 @@ def release_period(app: App, period: str, *, catalog: Catalog, by: str, records:
     if refused.height:
         notes.append(f"{refused.height} record(s) not released: made after the line closed or before it was activated, "
                      "on a closed line with no closing date, or before the line moved to its current customer, not the "
-                     "subscriber's usage as far as the register tells, never charged; write them off (--write-off)")
+                     "subscriber's usage or VAS charges as far as the register tells, never charged; write them off (--write-off)")
     if skipped.height:
         notes.append(f"{skipped.height} record(s) left as they were: already "
                      + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(skipped.group_by("status").len().iter_rows())))
