@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -68,7 +67,7 @@ from fairtel.core.errors import (
 from fairtel.core.ids import stable_id
 from fairtel.core.money import AMOUNT_DIGITS, Money, amount_pattern
 from fairtel.core.reasons import refund_reason_in
-from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError
+from fairtel.fraud import CaseQueue, CaseStatus, InvalidTransitionError, pseudonymised_evidence
 from fairtel.fraud import FraudCase as Case
 from fairtel.kpi._complaint_report import APPEAL_CHANNEL
 from fairtel.privacy import Permission, Role, e164_of, hide_identity_numbers, replace_numbers_in, replace_numbers_in_id
@@ -1151,57 +1150,11 @@ def _last_decision(evidence: dict[str, Any]) -> dict[str, Any] | None:
     return last if isinstance(last, dict) else None
 
 
-def _whole_days(value: Any) -> Any:
-    """``value`` (evidence) with every line age (a key ending ``_age_days``) cut to whole days: with the instant of
-    the call it was measured at (also in the evidence), an age to the fraction of a day gives the line's activation
-    to the second, which the subscriber list cuts to the month for those who do not see the number."""
-    if isinstance(value, dict):
-        return {k: (int(v) if k.endswith("_age_days") and isinstance(v, float) and v == v and abs(v) != float("inf")
-                    else _whole_days(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_days(v) for v in value]
-    return value
-
-
-# The reasons that state a line's age: a new line's (from its activation), or a new holder's (from an owner change,
-# naming the day the line changed hands).
-_AGE_REASONS = frozenset({"new_line", "new_holder"})
-_DAY = re.compile(r"\b(\d{4}-\d{2})-\d{2}\b")
-_DAYS_AGE = re.compile(r"-?\d+\.\d+(?=\s*(?:days|天))")
-
-
-def _coarse_reason(reason: Any) -> Any:
-    """A reason stating the line's age as those who do not see the number read it: the age in whole days (as
-    ``_whole_days`` cuts the evidence's: to a tenth of a day beside the first premium call it gives the activation,
-    or the owner change, to the 2.4 hours), and a new holder's date of the owner change cut to its month (as the
-    subscriber list cuts the activation): the day a line changed hands is a day its new customer went through the
-    transfer with their ID, so beside the pseudonym it singles them out. The value and the words say the same."""
-    if not isinstance(reason, dict) or reason.get("code") not in _AGE_REASONS:
-        return reason
-    out = dict(reason)
-    value = reason.get("value")
-    whole = int(value) if isinstance(value, int | float) and math.isfinite(value) else None
-    if whole is not None:
-        out["value"] = whole
-    for language in ("en", "zh"):
-        text = reason.get(language)
-        if not isinstance(text, str):
-            continue
-        if whole is not None:  # the age first, then the threshold: only the first number of days is the age
-            text = _DAYS_AGE.sub(str(whole), text, count=1)
-        if reason.get("code") == "new_holder":
-            text = _DAY.sub(r"\1", text)
-        out[language] = text
-    return out
-
-
 def _case_out(acc: Access, r: Any, *, lines: dict[str, str] | None = None) -> FraudCaseOut:
     """``lines``: the register status of the lines whose case was decided with a suspension (``_suspended_lines``)."""
     evidence = dict(r.evidence or {})
     if acc.view(r.msisdn) is not View.PLAIN:
-        evidence = _whole_days(evidence)
-        if isinstance(evidence.get("reasons"), list):
-            evidence["reasons"] = [_coarse_reason(x) for x in evidence["reasons"]]
+        evidence = pseudonymised_evidence(evidence)  # the line's holding to the month, as the subscriber list dates it
     if "status" in evidence:  # the row's status is the case's (a copy written before a decision may lag)
         evidence["status"] = r.status
     decided = _last_decision(evidence) if r.status != CaseStatus.OPEN.value else None

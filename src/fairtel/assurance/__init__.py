@@ -11,6 +11,7 @@ from fairtel.assurance._billshock import DOMESTIC, EU_DATA_ROAMING, PRESETS, Bil
 from fairtel.assurance._charges import charge_findings
 from fairtel.assurance._confirmations import machine_speed_findings, replayed_evidence_findings, shared_evidence
 from fairtel.assurance._finding import (
+    BEFORE_HOLDING,
     CHARGE_KINDS,
     FINDING_ID_PURPOSE,
     FINDINGS_SCHEMA,
@@ -18,8 +19,10 @@ from fairtel.assurance._finding import (
     FindingIds,
     FindingKind,
     FindingStatus,
+    before_holding_counts,
     finding_id,
     findings_frame,
+    mark_before_holding,
 )
 from fairtel.assurance._merchants import SIGNALS, MerchantPolicy, merchant_evidence, rank_merchants, suspension_list
 from fairtel.assurance._notify import (
@@ -52,6 +55,7 @@ from fairtel.assurance._roaming import welcome_findings
 from fairtel.assurance._run import AssurancePolicy, AssuranceRun, assure, detect
 
 __all__ = [
+    "BEFORE_HOLDING",
     "CHARGE_KINDS",
     "DOMESTIC",
     "EU_DATA_ROAMING",
@@ -82,6 +86,7 @@ __all__ = [
     "ResolutionError",
     "any_source",
     "assure",
+    "before_holding_counts",
     "bill_shock_findings",
     "bill_shock_messages",
     "charge_findings",
@@ -92,6 +97,7 @@ __all__ = [
     "finding_id",
     "findings_frame",
     "machine_speed_findings",
+    "mark_before_holding",
     "merchant_evidence",
     "rank_merchants",
     "record_keys",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -89,6 +89,11 @@ class FindingIds:
         return finding_id(kind, *values, id_key=self.key)
 
 
+# The evidence key of a finding about usage made before its line's current holding began (过户: an owner change,
+# the register's ``holder_since``; or an earlier holder of a recycled number): ``holding_from`` says when it began.
+BEFORE_HOLDING = "before_holding"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     finding_id: str
@@ -106,6 +111,13 @@ class Finding:
         require_aware(self.detected_at, "Finding.detected_at")
         if isinstance(self.amount, float):
             raise TypeError("a finding's amount is a Decimal, never a float")
+
+    @property
+    def before_holding(self) -> bool:
+        """Whether the finding is about usage made before its line's current holding began (``BEFORE_HOLDING`` in
+        its evidence: a previous customer's, before an owner change): still fraud for the operator, but not the
+        line's current customer's, who is neither refunded nor told about it (``mark_before_holding``)."""
+        return self.evidence.get(BEFORE_HOLDING) is True
 
     @property
     def money(self) -> Money | None:
@@ -210,3 +222,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def mark_before_holding(finding: Finding, holding_from: datetime) -> Finding:
+    """``finding`` marked as about usage made before its line's current holding began (``holding_from``): the
+    previous customer's. It stays a finding for the operator (the fraud happened), but is not addressed to the
+    line's current customer: ``refund`` refuses it and ``decide_refunds`` leaves it pending, so that no refund, and
+    no SMS about one, reaches them; whatever is owed is settled with the previous customer outside the line."""
+    at = require_aware(holding_from, "holding_from")
+    return replace(finding, evidence={**finding.evidence, BEFORE_HOLDING: True, "holding_from": at.isoformat()})
+
+
+def before_holding_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """kind → how many of ``findings`` are about usage before their line's current holding (``Finding.before_holding``),
+    for a report to count apart from those addressed to the lines' current customers."""
+    out: dict[str, int] = {}
+    for f in findings:
+        if f.before_holding:
+            out[f.kind.value] = out.get(f.kind.value, 0) + 1
+    return dict(sorted(out.items()))

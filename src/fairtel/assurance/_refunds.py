@@ -213,6 +213,11 @@ def refund(
     charge and what was refunded before only, never on the tax: a refund reckoned again is the same refund."""
     if finding.status in (FindingStatus.RESOLVED, FindingStatus.DISMISSED):
         raise ResolutionError(f"finding {finding.finding_id} is already {finding.status.value}")
+    if finding.before_holding:
+        raise ResolutionError(
+            f"finding {finding.finding_id} is about usage before the line's current holding began (the previous "
+            "customer's, before an owner change): a refund to the line would reach its current customer; settle it "
+            "with the previous customer, or dismiss it with the reason", details={"before_holding": True})
     amount = refundable_amount(finding) - max(already, Decimal(0))
     if amount <= 0 or finding.msisdn is None or finding.currency is None:
         raise ResolutionError(f"finding {finding.finding_id} has nothing to refund")
@@ -342,7 +347,8 @@ def decide_refunds(
     pending: list[Finding] = []
     for f in findings:
         auto = f.kind in policy.automatic or (f.kind is FindingKind.USAGE_PAST_CAP and policy.refund_usage_past_cap)
-        if not auto or f.status not in _UNRESOLVED:
+        # a previous customer's usage (before the owner change): never refunded to the line's current customer
+        if not auto or f.status not in _UNRESOLVED or f.before_holding:
             pending.append(f)
             continue
         keys = record_keys(f)

@@ -354,6 +354,9 @@ def _at_stake(case: FraudCase, language: str) -> str | None:
 
 
 _VICTIM_KINDS = {"one_ring_roaming_charge": ("ring(s) charged while roaming", "次漫游期间被收费的来电"),
+                 # rings charged to a line's previous customer (before an owner change): not its current customer's
+                 "one_ring_roaming_charge:before_holding": ("ring(s) charged to a line's previous customer, before "
+                                                            "an owner change", "次过户前原机主漫游期间被收费的来电"),
                  "premium_callback": ("call(s) back charged", "次被收费的回拨")}
 
 
@@ -374,12 +377,15 @@ def wangiri_refund_findings(app: App, cases: list[FraudCase]) -> dict[str, dict[
     for part in parts:
         frame = pl.read_parquet(part, columns=["finding_id", "kind", "amount_minor", "currency", "evidence"])
         for r in frame.filter(pl.col("kind").is_in(list(_VICTIM_KINDS))).iter_rows(named=True):
-            case_id = json.loads(r["evidence"] or "{}").get("case_id")
+            evidence = json.loads(r["evidence"] or "{}")
+            case_id = evidence.get("case_id")
             if case_id not in wanted or r["finding_id"] in seen:
                 continue
             seen.add(r["finding_id"])
-            held = out.setdefault(case_id, {}).get((r["kind"], r["currency"]), (0, 0))
-            out[case_id][(r["kind"], r["currency"])] = (held[0] + 1, held[1] + int(r["amount_minor"] or 0))
+            # a previous customer's (before an owner change) counted apart: not the line's current customer's refund
+            kind = f"{r['kind']}:before_holding" if evidence.get("before_holding") is True else r["kind"]
+            held = out.setdefault(case_id, {}).get((kind, r["currency"]), (0, 0))
+            out[case_id][(kind, r["currency"])] = (held[0] + 1, held[1] + int(r["amount_minor"] or 0))
     return out
 
 
@@ -390,8 +396,8 @@ def _victim_refunds(found: dict[tuple[str, str], tuple[int, int]] | None, langua
     said = []
     for (kind, currency), (n, minor) in sorted(found.items()):
         en, zh = _VICTIM_KINDS[kind]
-        money = _money_text(minor, currency)
-        said.append(f"{n} {zh}（{money} {currency}，{kind}）" if language == "zh" else f"{n} {en} ({money} {currency}, {kind})")
+        money, code = _money_text(minor, currency), kind.partition(":")[0]
+        said.append(f"{n} {zh}（{money} {currency}，{code}）" if language == "zh" else f"{n} {en} ({money} {currency}, {code})")
     return ("待退款核查：" + "；".join(said)) if language == "zh" else "refund findings: " + "; ".join(said)
 
 
@@ -482,15 +488,16 @@ def _money_text(minor: int, currency: str) -> str:
 
 
 def _irsf_evidence(app: App, cases: list[FraudCase], usage: pl.LazyFrame, *, catalog: Catalog,
-                   config: FeatureConfig) -> list[FraudCase]:
+                   config: FeatureConfig, subscribers: pl.DataFrame | None = None) -> list[FraudCase]:
     """IRSF cases with the calls they are about (``premium_records``: source, record id, local start) and the money at
-    stake: what rating charged for them (``charged``, ``currency``; ``not_rated``: calls not rated yet)."""
+    stake: what rating charged for them (``charged``, ``currency``; ``not_rated``: calls not rated yet). With
+    ``subscribers``, only the calls of the line's current holding (a previous customer's are not the case's)."""
     from fairtel.fraud import premium_calls
 
     irsf = [c for c in cases if c.detector is Detector.IRSF]
     if not irsf:
         return cases
-    calls = premium_calls(usage, catalog=catalog, config=config, msisdns={c.subject for c in irsf})
+    calls = premium_calls(usage, catalog=catalog, config=config, msisdns={c.subject for c in irsf}, subscribers=subscribers)
     tz = zone(config.tz)
     ids = calls["record_id"].to_list()
     periods = sorted({Period.containing(t, config.tz).key for t in calls["started_at"].to_list()})
@@ -652,7 +659,6 @@ def run_detect(
     findings (``fairtel.cli._wangiri``)."""
     from fairtel.cli._assure import finding_ids
     from fairtel.cli._wangiri import (
-        device_lines,
         one_ring_calls,
         one_ring_charge_findings,
         premium_callback_findings,
@@ -660,6 +666,7 @@ def run_detect(
         rung_lines,
         wangiri_targets,
     )
+    from fairtel.fraud import device_pairs
 
     files, queue = load_queue(app)
     subscribers = _subscribers(app)
@@ -686,12 +693,13 @@ def run_detect(
             rep.note(f"{key}: {records:,} usage records, {n} chunk(s)")
             features = compute_features(usage, catalog=catalog, subscribers=subscribers, config=config, chunks=n)
             found = detect(features, thresholds, period=key, now=now, tz=app.settings.timezone, exempt=exempt,
-                           id_key=case_key(app), devices=device_lines(usage, subscribers=subscribers),
+                           id_key=case_key(app), devices=device_pairs(usage, subscribers=subscribers),
                            zone_name=zone_name)
             across, irsf_usage = _irsf_across(app, queue, key, usage, list(found.cases), catalog=catalog, config=config,
                                               thresholds=thresholds, subscribers=subscribers, exempt=exempt, now=now,
                                               zone_name=zone_name)
-            found = replace(found, cases=tuple(_irsf_evidence(app, across, irsf_usage, catalog=catalog, config=config)))
+            found = replace(found, cases=tuple(_irsf_evidence(app, across, irsf_usage, catalog=catalog, config=config,
+                                                         subscribers=subscribers)))
             cases = [queue.held(c) for c in found.cases]
             moved = {f.case_id: c.case_id for f, c in zip(found.cases, cases, strict=True) if f.case_id != c.case_id}
             merged = queue.merge(cases)
@@ -711,7 +719,8 @@ def run_detect(
             scams = [queue.get(c.case_id) for c in cases if c.detector is Detector.WANGIRI]
             scams = [c for c in scams if c.status is not CaseStatus.FALSE_ALARM]
             charged_rings = one_ring_charge_findings(scams, rings, _rated_records(app, key, rings["record_id"].to_list()),
-                                                     detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog)
+                                                     detected_at=now, ids=ids, tz=app.settings.timezone, catalog=catalog,
+                                                     subscribers=subscribers)
             ring_findings += charged_rings
             scam_numbers = [c.subject for c in wangiri]
             targets += wangiri_targets(wangiri, rung_lines(usage, scam_numbers, subscribers=subscribers), these,
@@ -727,7 +736,12 @@ def run_detect(
     summary["irsf_fraud_findings"] = _write_callback_findings(app, victims)
     summary["new_notices"] = files.save_notices(notices)
     summary["premium_callback_findings"] = _write_callback_findings(app, callback_findings)
-    summary["one_ring_roaming_charge_findings"] = _write_callback_findings(app, ring_findings)
+    # the rings a line's previous customer was charged for (before an owner change): kept, counted apart, not the
+    # current customer's to be refunded or told
+    earlier = _write_callback_findings(app, [f for f in ring_findings if f.before_holding])
+    summary["one_ring_roaming_charge_findings"] = earlier + _write_callback_findings(
+        app, [f for f in ring_findings if not f.before_holding])
+    summary["one_ring_roaming_charge_findings_before_holding"] = earlier
     sent = _warn_victims(app, catalog, targets)
     summary["warnings_sent"] = sum(sent.values())  # every Wangiri SMS, of both kinds
     summary["wangiri_warnings_sent"] = sent.get("wangiri_warning", 0)
@@ -793,7 +807,9 @@ def register(fraud_app: typer.Typer) -> None:
                       f"{summary['wangiri_previous_holders_not_warned']} ring(s) of a line's previous customer not "
                       "warned (the line changed hands since), "
                       f"{summary['premium_callback_findings']} new premium callback finding(s), "
-                      f"{summary['one_ring_roaming_charge_findings']} new one-ring roaming charge finding(s), "
+                      f"{summary['one_ring_roaming_charge_findings']} new one-ring roaming charge finding(s) "
+                      f"({summary['one_ring_roaming_charge_findings_before_holding']} of a line's previous customer, "
+                      "before an owner change: neither refunded nor told to its current customer), "
                       f"{summary['irsf_fraud_findings']} new IRSF refund finding(s)")
 
     @fraud_app.command("cases")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fairtel.assurance._finding import Finding, FindingIds, FindingKind, minor_to_decimal
+from fairtel.assurance._finding import Finding, FindingIds, FindingKind, mark_before_holding, minor_to_decimal
 from fairtel.assurance._notify import WangiriTarget
 from fairtel.core.errors import NotFoundError
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, zone
@@ -236,12 +236,17 @@ def one_ring_charge_findings(
     ids: FindingIds = FindingIds(),
     tz: str = DEMO_TIMEZONE,
     catalog: Catalog | None = None,
+    subscribers: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> list[Finding]:
     """A finding for every one-ring call (``one_ring_calls``) from the number of a Wangiri case (``cases``) that a
     subscriber was charged for receiving while roaming (``rated``: the rated lines, as ``premium_callback_findings``
     reads them; roaming: the record's roaming country or the roaming zone that priced it). One per record (its id
     derives from the line, source and record), so a rerun raises nothing new; a ring not rated yet has none until a
-    later run finds it rated, and a ring charged nothing (free, or not roaming) none at all."""
+    later run finds it rated, and a ring charged nothing (free, or not roaming) none at all. ``subscribers``
+    (msisdn, activated_at, holder_since?): a ring made before its line's current holding began rang the previous
+    customer; its finding is kept for the operator, marked so (``assurance.mark_before_holding``): neither refunded
+    to the line's current customer nor told them."""
+    starts = {} if subscribers is None else holding_starts(subscribers)
     by_caller = {c.subject: c for c in cases if c.detector is Detector.WANGIRI}
     if not by_caller or rings.is_empty() or rated.is_empty():
         return []
@@ -266,7 +271,7 @@ def one_ring_charge_findings(
             continue  # charged at home: not a roaming charge for receiving the ring
         started = require_aware(ring["started_at"])
         key = [ring["msisdn"], ring["source"] or "", ring["record_id"]]
-        out.append(
+        found = (
             Finding(
                 finding_id=ids.of(FindingKind.ONE_RING_ROAMING_CHARGE, ("msisdn", "source", "record_id"), key),
                 kind=FindingKind.ONE_RING_ROAMING_CHARGE,
@@ -290,6 +295,8 @@ def one_ring_charge_findings(
                 },
             )
         )
+        holding = starts.get(ring["msisdn"])
+        out.append(found if holding is None or started >= holding else mark_before_holding(found, holding))
     return out
 
 
@@ -327,7 +334,8 @@ def wangiri_targets(
                  if f.record_ids and f.kind is not FindingKind.ONE_RING_ROAMING_CHARGE}
     ring_finding: dict[tuple[str, str], str] = {}
     for f in findings:
-        if f.kind is FindingKind.ONE_RING_ROAMING_CHARGE and f.msisdn and held(f.msisdn, f.evidence.get("started_at")):
+        if (f.kind is FindingKind.ONE_RING_ROAMING_CHARGE and f.msisdn and not f.before_holding
+                and held(f.msisdn, f.evidence.get("started_at"))):
             ring_finding.setdefault((f.msisdn, str(f.evidence.get("caller"))), f.finding_id)
     abroad: set[tuple[str, str]] = set()
     if rings is not None and not rings.is_empty():

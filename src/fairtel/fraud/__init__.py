@@ -43,10 +43,12 @@ from fairtel.fraud._features import (
     FraudFeatures,
     compute_features,
     cross_features,
+    device_pairs,
     device_sims,
     holding_starts,
     premium_calls,
 )
+from fairtel.fraud._reading import coarse_reason, pseudonymised_evidence
 
 if TYPE_CHECKING:
     from fairtel.fraud._model import FRAUD_PHRASES, train_fraud_model
@@ -81,6 +83,7 @@ __all__ = [
     "Thresholds",
     "WangiriThresholds",
     "case_id",
+    "coarse_reason",
     "compute_features",
     "cross_features",
     "decision_id",
@@ -89,12 +92,14 @@ __all__ = [
     "detect_scam",
     "detect_simbox",
     "detect_wangiri",
+    "device_pairs",
     "device_sims",
     "feature_table",
     "holding_starts",
     "label_from_cases",
     "notice_id",
     "premium_calls",
+    "pseudonymised_evidence",
     "score_lines",
     "suspension_of",
     "train_fraud_model",

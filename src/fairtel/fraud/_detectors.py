@@ -458,22 +458,46 @@ def _line_cases(
 def detect_simbox(lines: pl.DataFrame, thresholds: SimboxThresholds | None = None, *, period: str, now: datetime,
                   exempt: Collection[str] = (), id_key: bytes | None = None,
                   devices: pl.DataFrame | None = None) -> list[FraudCase]:
-    """``devices``: the (imei, msisdn) pairs seen in the period's usage. With them, a case names its line's
-    device(s) (``imeis`` in its evidence) and, in ``related``, the other lines seen in them: the box's other SIMs,
-    which suspending one line leaves running."""
+    """``devices``: the (imei, msisdn, last_at) pairs seen in the period's usage (``device_pairs``: ``last_at``, when
+    the line was last seen in the device). With them, a case names its line's device(s) (``imeis`` in its evidence)
+    and, in ``related``, the other lines seen in them: the box's other SIMs, which suspending one line leaves
+    running. Both are the case line's holding's (``lines``' ``holder_since``, else ``activated_at``), as
+    ``sims_per_imei`` counts them: a device it was last seen in before its holding began is not its, and a line last
+    seen in its device before then was not in the box beside it. Pairs without ``last_at`` are taken as seen now."""
     t = thresholds or SimboxThresholds()
     required, signals = _simbox(t)
     cases = _line_cases(Detector.SIMBOX, lines, required, signals, t.min_score, period=period, now=require_aware(now),
                         exempt=exempt, id_key=id_key)
     if devices is None or not cases:
         return cases
-    return [_with_device(c, devices) for c in cases]
+    starts = _holding_starts(lines, {c.subject for c in cases})
+    return [_with_device(c, devices, since=starts.get(c.subject)) for c in cases]
 
 
-def _with_device(case: FraudCase, devices: pl.DataFrame) -> FraudCase:
+def _holding_starts(lines: pl.DataFrame, msisdns: Collection[str]) -> dict[str, datetime]:
+    """msisdn → when its current holding began, as its features say: ``holder_since`` (an owner change later than
+    the activation), else ``activated_at``; a line with neither has none."""
+    columns = [c for c in ("holder_since", "activated_at") if isinstance(lines.schema.get(c), pl.Datetime)]
+    if not columns:
+        return {}
+    rows = lines.filter(pl.col("msisdn").is_in(list(msisdns))).select(
+        "msisdn", pl.coalesce([pl.col(c).cast(pl.Datetime("us", "UTC")) for c in columns]).alias("_start"))
+    return {m: at for m, at in rows.iter_rows() if isinstance(at, datetime)}
+
+
+def _with_device(case: FraudCase, devices: pl.DataFrame, *, since: datetime | None = None) -> FraudCase:
     """The case with its line's devices shared with other lines (an IMEI, like a number, is personal data: kept
-    where the case keeps its numbers, and shown by the API as it shows them) and those other lines."""
-    pairs = devices.select("imei", "msisdn").drop_nulls().unique()
+    where the case keeps its numbers, and shown by the API as it shows them) and those other lines. ``since``: when
+    the case line's holding began; a pair (``devices``: imei, msisdn, last_at) last seen before it counts for
+    neither (the devices of the line's holding, and in them the lines seen since it began: ``sims_per_imei``)."""
+    utc = pl.Datetime("us", "UTC")
+    last = (pl.col("last_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us") if "last_at" in devices.columns
+            else pl.lit(None, dtype=utc))
+    pairs = devices.select("imei", "msisdn", last.alias("last_at")).filter(
+        pl.col("imei").is_not_null() & pl.col("msisdn").is_not_null())
+    if since is not None:
+        pairs = pairs.filter(pl.col("last_at").is_null() | (pl.col("last_at") >= pl.lit(require_aware(since), dtype=utc)))
+    pairs = pairs.select("imei", "msisdn").unique()
     own = set(pairs.filter(pl.col("msisdn") == case.subject)["imei"].to_list())
     if not own:
         return case
@@ -645,8 +669,8 @@ def detect(
     """Every enabled detector over one period's features. ``exempt`` numbers (known business lines, a
     partner's call centre) never open a case. ``id_key``: the operator's key of case ids (``case_id``).
     The reasons state the durations the features were computed with (``features.config``; the defaults
-    when the features do not say). ``devices``: the period's (imei, msisdn) pairs, for the other SIMs of a
-    SIM-box (``detect_simbox``); ``zone_name``: the premium zone's catalog name per language."""
+    when the features do not say). ``devices``: the period's (imei, msisdn, last_at) pairs (``device_pairs``),
+    for the other SIMs of a SIM-box (``detect_simbox``); ``zone_name``: the premium zone's catalog name per language."""
     t = thresholds or Thresholds()
     reading = features.config or _DEFAULT_READING
     cases: list[FraudCase] = []

@@ -445,6 +445,17 @@ def device_sims(pairs: pl.DataFrame, *, subscribers: pl.DataFrame | pl.LazyFrame
     return _sims_plan(lf, lf, _subscriber_frame(subscribers)).collect().sort("msisdn")
 
 
+def device_pairs(usage: pl.LazyFrame | pl.DataFrame, *,
+                 subscribers: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """(imei, msisdn, last_at): each device and line seen together in ``usage``, and when the line was last seen in
+    it (UTC), as the engines pair them to count ``sims_per_imei``: what ``detect`` takes as ``devices`` to name a
+    SIM-box case's device and the other lines in it. ``subscribers`` (msisdn, activated_at, holder_since?): a line is
+    paired only with what it was seen in during its current holding (a previous customer's records, or an earlier
+    holder's of a recycled number, pair no device with the line), ``last_at`` the last time within it."""
+    lf = _current_holding(_prepare(usage.lazy()), _subscriber_frame(subscribers))
+    return _device_pairs_plan(lf).collect().sort("imei", "msisdn")
+
+
 def compute_features(
     usage: pl.LazyFrame | pl.DataFrame,
     *,
@@ -511,13 +522,15 @@ def compute_features(
 
 def premium_calls(
     usage: pl.LazyFrame | pl.DataFrame, *, catalog: Catalog, config: FeatureConfig | None = None,
-    msisdns: Collection[str] | None = None,
+    msisdns: Collection[str] | None = None, subscribers: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """The outgoing calls to the premium zone in ``usage`` (of ``msisdns`` only, when given), each record once:
     msisdn, source, record_id, started_at, peer, duration_s, roaming_country; by line and start. The calls an
-    IRSF case is about (its evidence names them; a confirmed case on a victim's line refunds them)."""
+    IRSF case is about (its evidence names them; a confirmed case on a victim's line refunds them). ``subscribers``
+    (msisdn, activated_at, holder_since?): only the calls of each line's current holding, as its features count
+    them: a call its previous customer made before an owner change is not the case's, nor refunded to its holder."""
     cfg = config or _operator_config(catalog)
-    lf = _prepare(usage.lazy())
+    lf = _current_holding(_prepare(usage.lazy()), _subscriber_frame(subscribers))
     if msisdns is not None:
         lf = lf.filter(pl.col("msisdn").is_in(list(msisdns)))
     maybe_intl, zone = _zone_of(catalog, cfg)
