@@ -15,6 +15,14 @@ fresh parent that runs only it). With ``--repeat N`` the versions run alternatel
 the medians. Then the two copies are compared: the bills (number, plan, every line and total), the billed lines, the held
 lines and the run's report (but its run id and files), which must be identical. ``FAIRTEL_BILL_CHUNK`` (subscribers
 per chunk, where the version bills in chunks) is passed through.
+
+A change in how rating writes its lines is measured with ``--after-home``: a copy of ``--home`` (made before it was
+rated, or rated again) whose period this version rated, billed by this version in place of ``--home``. Its rating run
+is another one, so the bills' ``rating_batch`` (the run's name) is left out of the comparison:
+
+    cp -a HOME HOME2 && PYTHONPATH=src fairtel rate --period 2026-09 --home HOME2
+    .venv/bin/python bench/bench_billing_run.py --home HOME --after-home HOME2 --period 2026-09 \\
+        --before /tmp/fairtel-head/src --after src
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from fairtel.bootstrap import bootstrap
 from fairtel.core.settings import load_settings
 from fairtel.store import bills_of_period
 
-home, period = sys.argv[1], sys.argv[2]
+home, period, drop = sys.argv[1], sys.argv[2], sys.argv[3:]  # drop: columns left out (the rating run's name)
 app = bootstrap(load_settings(home=home))
 with app.db.connect() as conn:
     bills = bills_of_period(conn, period)
@@ -65,7 +73,7 @@ for dataset in ("billed", "held_usage", "bills"):
     if not files:
         out[dataset] = None
         continue
-    frame = pl.read_parquet(files).drop("run_id", "issued_at", strict=False)
+    frame = pl.read_parquet(files).drop("run_id", "issued_at", *drop, strict=False)
     frame = frame.sort(frame.columns)
     out[dataset] = {"rows": frame.height, "parts": len(files),
                     "sha256": hashlib.sha256(frame.write_csv().encode()).hexdigest()}
@@ -74,7 +82,7 @@ print(json.dumps(out))
 """
 
 
-def _run(src: Path, home: Path, period: str) -> dict[str, object]:
+def _run(src: Path, home: Path, period: str, drop: tuple[str, ...] = ()) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(src.resolve()), "FAIRTEL_HOME": str(home)}
     env.pop("FAIRTEL_DATABASE_URL", None)  # each copy bills its own SQLite database
     cmd = [sys.executable, "-c", "import sys; from fairtel.cli import main; sys.argv[0] = 'fairtel'; main()", "bill", "--period", period, "--issue", "--json", "--home", str(home)]
@@ -82,7 +90,7 @@ def _run(src: Path, home: Path, period: str) -> dict[str, object]:
     result = json.loads(done.stdout)
     if result["rc"] != 0:
         raise SystemExit(f"{src}: the bill run failed ({result['rc']}): {result['stdout'][-4000:]}{result['stderr']}")
-    digest = subprocess.run([sys.executable, "-c", _DIGEST, str(home), period], env=env, capture_output=True,
+    digest = subprocess.run([sys.executable, "-c", _DIGEST, str(home), period, *drop], env=env, capture_output=True,
                             text=True, check=True)
     report = json.loads(result["stdout"])
     for key in ("run_id", "files"):
@@ -99,6 +107,8 @@ def main() -> None:
     parser.add_argument("--period", required=True)
     parser.add_argument("--before", type=Path, required=True, help="source tree (src/) of the previous version")
     parser.add_argument("--after", type=Path, required=True, help="source tree (src/) of this version")
+    parser.add_argument("--after-home", type=Path, default=None,
+                        help="the home the after version bills: --home with the period rated by that version")
     parser.add_argument("--work", type=Path, default=None, help="where the copies go (default: a temporary directory)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each version, alternately (before, after, before...); the figures are the medians")
@@ -109,8 +119,9 @@ def main() -> None:
         for _ in range(max(1, args.repeat)):
             for name, src in (("before", args.before), ("after", args.after)):
                 copy = work / name
-                shutil.copytree(args.home, copy, symlinks=True)
-                runs[name].append(_run(src, copy, args.period))
+                home = args.after_home if name == "after" and args.after_home else args.home
+                shutil.copytree(home, copy, symlinks=True)
+                runs[name].append(_run(src, copy, args.period, ("rating_batch",) if args.after_home else ()))
                 print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "issued"}), flush=True)
                 shutil.rmtree(copy)
     finally:

@@ -42,8 +42,10 @@ def rate_period(
     # a lake missing parts the ledger says were taken (an unmounted volume, a partial restore) would be rated short
     check_lake_complete(settings.lake_dir, [period.key])
     eng = engine_for(settings, master=settings.spark_master) if settings.engine == "spark" else engine_for(settings)
+    # with each line's owner change (过户), if any: allowances are counted per holding in the month of the change
+    subscribers = home_subscribers(app, ("msisdn", "plan_id", "holder_since"), period=period)
     try:
-        totals = eng.rate_period(settings, period, catalog=catalog, subscribers=home_subscribers(app, period=period),
+        totals = eng.rate_period(settings, period, catalog=catalog, subscribers=subscribers,
                                  gate=home_gate(app, catalog, since=period.start), batch_size=batch_size, report=report).to_dict()
     finally:
         eng.close()

@@ -106,6 +106,17 @@ def _read(uri: str, columns: Sequence[str] | None = None, *, text: bool = False)
     return pl.read_parquet(path)
 
 
+def _plans(subscribers: pl.DataFrame) -> pl.DataFrame:
+    """What rating reads of the register: msisdn, plan_id and, when the register has it, holder_since (an owner
+    change, 过户: allowances are counted per holding in its month), text read as an instant."""
+    if "holder_since" not in subscribers.columns:
+        return subscribers.select("msisdn", "plan_id")
+    since = pl.col("holder_since")
+    if subscribers.schema["holder_since"] == pl.String:
+        since = since.str.to_datetime(time_zone="UTC", time_unit="us")
+    return subscribers.select("msisdn", "plan_id", since.alias("holder_since"))
+
+
 def _subscribers(uri: str) -> pl.DataFrame:
     return _read(uri, _REGISTER)
 
@@ -281,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # as `fairtel rate`: the lines activated in the period hold their usage made before the activation
                 gate = with_activations(gate, lines, since=Period.parse(args.period, catalog.operator.timezone).start)
             summary = engine.rate_period(settings, args.period, catalog=catalog,
-                                         subscribers=subscribers.select("msisdn", "plan_id"), gate=gate,
+                                         subscribers=_plans(subscribers), gate=gate,
                                          batch_size=args.batch_size).to_dict()
         else:
             # the line's age and its records from the current holding on: its activation, or a later owner change

@@ -68,12 +68,14 @@ def rate_group(
     usage: pl.DataFrame, *, catalog: Catalog, period: Period | str, gate: VasGate | None,
     subscribers: pl.DataFrame | None = None, coded: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rated, unrated) of one group of whole subscribers. Without ``subscribers``, the group's rows carry
-    the subscriber's ``plan_id`` (null when unknown). ``coded``: the catalog's names in the rated lines as enums
-    (``rate``), for ``write_part``."""
+    """(rated, unrated) of one group of whole subscribers. ``subscribers``: the register's rows of the group
+    (msisdn, plan_id, and holder_since when a line changed owner: allowances are then counted per holding, ``rate``);
+    without them, the group's rows carry the subscriber's ``plan_id`` (null when unknown) and perhaps
+    ``holder_since``. ``coded``: the catalog's names in the rated lines as enums (``rate``), for ``write_part``."""
     if subscribers is None:
-        subscribers = usage.select("msisdn", "plan_id").filter(pl.col("plan_id").is_not_null()).unique("msisdn")
-        usage = usage.drop("plan_id")
+        holder = [c for c in ("holder_since",) if c in usage.columns]
+        subscribers = usage.select("msisdn", "plan_id", *holder).filter(pl.col("plan_id").is_not_null()).unique("msisdn")
+        usage = usage.drop("plan_id", *holder)
     result = rate(usage, catalog, subscribers, period=period, gate=gate, closing_state=False, coded=coded)
     return result.rated, result.unrated
 

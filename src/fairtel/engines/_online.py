@@ -227,6 +227,21 @@ def batch_of(lake: Path, period: str) -> tuple[str | None, frozenset[str]]:
     return "parts-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16], frozenset()
 
 
+def _with_holder(rows: pl.DataFrame, register: pl.DataFrame, names: pl.Series,
+                 lines: pl.DataFrame | None) -> pl.DataFrame:
+    """``rows`` (the changed lines' plans) with the register's ``holder_since`` (an owner change) when the register
+    carries it and they do not: from ``lines`` (their line states, ``cli._home.home_lines``) when those say it, else
+    as the register had it. Rating counts allowances per holding (``rating.rate``)."""
+    if "holder_since" not in register.columns or "holder_since" in rows.columns:
+        return rows
+    if lines is not None and "holder_since" in lines.columns:
+        known = lines.select(pl.col("msisdn").cast(pl.String),
+                             pl.col("holder_since").cast(pl.Datetime("us", "UTC"))).unique("msisdn")
+    else:
+        known = register.filter(pl.col("msisdn").is_in(names.implode())).select("msisdn", "holder_since").unique("msisdn")
+    return rows.join(known, on="msisdn", how="left", maintain_order="left")
+
+
 class OnlineRater:
     """Rates committed usage files one after another, carrying each period's counters. Not thread-safe: one
     rater per home (``fairtel watch --rate`` starts it holding mediation's lock, and each pass over the inbox
@@ -275,7 +290,7 @@ class OnlineRater:
         from fairtel.rating import normalise_subscribers
 
         names = pl.Series("msisdn", sorted(set(msisdns)), dtype=pl.String)
-        rows = normalise_subscribers(plans)
+        rows = _with_holder(normalise_subscribers(plans), self._subscribers, names, lines)
         if set(rows.columns) != set(self._subscribers.columns):  # a plan history against a plain register, say
             raise ValueError(f"plans with columns {rows.columns}, the register has {self._subscribers.columns}")
         if stray := rows.filter(~pl.col("msisdn").is_in(names.implode()))["msisdn"].unique().sort().head(3).to_list():
@@ -381,7 +396,9 @@ class OnlineRater:
 
                     # the gate's subscriptions: a charge keyed as the gate keys it (by its unbroken coverage)
                     frame = state_from_rated(pl.scan_parquet(lines), self.catalog,
-                                             getattr(self.gate, "subscriptions", None))
+                                             getattr(self.gate, "subscriptions", None),
+                                             holdings=self._subscribers if "holder_since" in self._subscribers.columns
+                                             else None)
                 self._state[period] = _PeriodState.of(frame, batch=batch)
         return self._state[period]
 

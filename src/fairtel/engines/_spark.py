@@ -432,9 +432,7 @@ class SparkEngine:
         groups = self._group_count(spark, rows, batch_size or settings.batch_size)
         if report is not None:
             report.note(f"spark: {rows:,} records of {key} in {groups} groups of subscribers")
-        subs = spark.createDataFrame(
-            subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String)).to_arrow()
-        )
+        subs = spark.createDataFrame(_plans(subscribers).to_arrow())
         struct = spark_schema(tagged_schema(RATING_OUTPUTS))
         target = _arrow_target(spark, struct)
 
@@ -591,6 +589,22 @@ def _kernel(fn: Callable[[pa.Table], pl.DataFrame], target: pa.Schema) -> Callab
         return _to_arrow(fn(table), target)
 
     return run
+
+
+def _plans(subscribers: pl.DataFrame) -> pl.DataFrame:
+    """(msisdn, plan_id, holder_since when given) for rating: ``holder_since`` (an owner change, 过户) as UTC
+    microseconds (text read as an instant, naive as the UTC wall clock), so that the kernel counts allowances per
+    holding as the local engine does."""
+    frame = subscribers.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String),
+                               *(["holder_since"] if "holder_since" in subscribers.columns else []))
+    if "holder_since" not in frame.columns:
+        return frame
+    since, dtype = pl.col("holder_since"), frame.schema["holder_since"]
+    if dtype == pl.String:
+        since = since.str.to_datetime(time_zone="UTC", time_unit="us")
+    elif isinstance(dtype, pl.Datetime):
+        since = (since.dt.replace_time_zone("UTC") if dtype.time_zone is None else since.dt.convert_time_zone("UTC"))
+    return frame.with_columns(since.cast(pl.Datetime("us", "UTC")).alias("holder_since"))
 
 
 def _activation(subscribers: pl.DataFrame) -> pl.DataFrame:

@@ -57,6 +57,15 @@ STATE_COLUMNS: dict[str, pl.DataType] = {
     "used": pl.Int64(),  # allowance units, minor units charged under the cap, 1 for a VAS charge billed
 }
 VAS_COUNTER = "vas:"  # a counter ``vas:<charge key>`` (used 1): that value-added charge was billed this period
+HOLDING_TAG = "@holding:"
+"""A counter of a line's new holding after an owner change inside the period (过户: the register's ``holder_since``)
+is named ``<counter>@holding:<holder_since, UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ>``: the previous customer's keep the
+plain name, so counters carried from before the change never open the new customer's."""
+
+
+def holding_tag(since: pl.Expr) -> pl.Expr:
+    """The suffix of the counters of a holding that began at ``since`` (an aware instant): ``HOLDING_TAG``."""
+    return pl.lit(HOLDING_TAG) + since.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
 
 
 class UnratedReason(StrEnum):

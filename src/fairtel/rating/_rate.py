@@ -45,6 +45,7 @@ from fairtel.core.errors import InvalidInputError, NotFoundError, Problem
 from fairtel.core.money import minor_units
 from fairtel.core.time import Period
 from fairtel.rating._lines import (
+    HOLDING_TAG,
     RATED_COLUMNS,
     STATE_COLUMNS,
     UNRATED_COLUMNS,
@@ -53,6 +54,7 @@ from fairtel.rating._lines import (
     Unit,
     UnratedReason,
     empty,
+    holding_tag,
 )
 from fairtel.rating._resolve import (
     DIRECTIONS,
@@ -150,7 +152,11 @@ def normalise_subscribers(
     each plan a line is on from that instant until its next row. With ``period`` each line's row in force for it
     is kept (the latest in force by the period's start; for a line activated during the period, its first);
     without, the rows are kept as (msisdn, plan_id, effective_from), a number listed twice for one instant being
-    the error."""
+    the error.
+
+    An optional ``holder_since`` column (an owner change, 过户: when the line's current customer began to hold it;
+    aware instants, or naive ones read as the UTC wall clock; null: none) is kept as UTC microseconds: ``rate``
+    counts allowances and caps per holding (``_rate_holdings``)."""
     if isinstance(subscribers, Mapping):
         frame = pl.DataFrame({"msisdn": list(subscribers.keys()), "plan_id": list(subscribers.values())},
                              schema={"msisdn": pl.String(), "plan_id": pl.String()})
@@ -161,7 +167,7 @@ def normalise_subscribers(
             raise InvalidInputError([Problem("subscribers", None, c, "column missing") for c in missing], what="subscribers")
         if "effective_from" in frame.columns:
             return _plans_in_force(frame, period)
-        frame = frame.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
+        frame = frame.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String), *_holder(frame))
     if frame["msisdn"].n_unique() == frame.height:  # one hashing pass; the examples only when needed
         return frame
     dup = frame.filter(pl.col("msisdn").is_duplicated())["msisdn"].unique().sort().head(5).to_list()
@@ -172,6 +178,24 @@ def normalise_subscribers(
 
 
 _SINCE_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+HOLDER_SINCE = "holder_since"
+_INSTANT = pl.Datetime("us", "UTC")
+
+
+def _holder(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The register's optional ``holder_since`` as UTC microseconds (none: no such column)."""
+    dtype = frame.schema.get(HOLDER_SINCE)
+    if dtype is None:
+        return []
+    column = pl.col(HOLDER_SINCE)
+    if dtype == pl.Null():
+        return [column.cast(_INSTANT)]
+    if not isinstance(dtype, pl.Datetime):
+        raise InvalidInputError([Problem("subscribers", None, HOLDER_SINCE, f"must be a timestamp, got {dtype}")],
+                                what="subscribers")
+    if dtype.time_zone is None:  # the UTC wall clock, as the store keeps it
+        return [column.dt.cast_time_unit("us").dt.replace_time_zone("UTC")]
+    return [column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")]
 
 
 def _plans_in_force(frame: pl.DataFrame, period: Period | None) -> pl.DataFrame:
@@ -183,7 +207,7 @@ def _plans_in_force(frame: pl.DataFrame, period: Period | None) -> pl.DataFrame:
                                 what="subscribers")
     history = frame.select(
         pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String),
-        pl.col("effective_from").cast(pl.Datetime("us", "UTC")).fill_null(_SINCE_ALWAYS),
+        pl.col("effective_from").cast(pl.Datetime("us", "UTC")).fill_null(_SINCE_ALWAYS), *_holder(frame),
     )
     twice = history.filter(pl.struct("msisdn", "effective_from").is_duplicated())
     if twice.height:
@@ -198,7 +222,7 @@ def _plans_in_force(frame: pl.DataFrame, period: Period | None) -> pl.DataFrame:
         pl.when(pl.col("_due").is_not_null().any().over("msisdn"))
         .then(pl.col("_due") == pl.col("_due").max().over("msisdn"))
         .otherwise(pl.col("effective_from") == pl.col("effective_from").min().over("msisdn"))
-    ).select("msisdn", "plan_id")
+    ).select("msisdn", "plan_id", *([HOLDER_SINCE] if HOLDER_SINCE in history.columns else []))
 
 
 def _period_of(period: Period | str, catalog: Catalog) -> Period:
@@ -906,6 +930,91 @@ def _rate_apart(data: pl.DataFrame, early: pl.Series, numeric: bool, catalog: Ca
     )
 
 
+def _holder_changes(subs: pl.DataFrame, data: pl.DataFrame, period: Period) -> pl.DataFrame | None:
+    """(msisdn, holder_since, ``_tag``) of the lines of ``data`` whose current customer began to hold them inside
+    ``period`` (after its start, before its end; a change at or before the start makes the whole period the new
+    customer's, one after the end the previous customer's); None: no such line."""
+    start = pl.lit(period.start.astimezone(UTC), dtype=_INSTANT)
+    end = pl.lit(period.end.astimezone(UTC), dtype=_INSTANT)
+    since = pl.col(HOLDER_SINCE)
+    changed = subs.filter((since > start) & (since < end))
+    if changed.height == 0:
+        return None
+    changed = changed.filter(pl.col("msisdn").is_in(data["msisdn"].implode()))
+    if changed.height == 0:
+        return None
+    return changed.select("msisdn", HOLDER_SINCE, holding_tag(since).alias("_tag"))
+
+
+_TAGGED = HOLDING_TAG + r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+
+
+def _rate_holdings(data: pl.DataFrame, changed: pl.DataFrame, subs: pl.DataFrame, catalog: Catalog, period: Period,
+                   gate: VasGate | None, opening_state: pl.DataFrame | None, allowances: bool, closing_state: bool,
+                   register: pl.DataFrame | None) -> RatingResult:
+    """``rate`` of ``data`` (normalised usage, its arrival ordinal as ``_f``) where the lines ``changed`` moved to a
+    new customer inside the period (``_holder_changes``): a changed line's voice, SMS and data records made before
+    its ``holder_since`` (the previous customer's) and those made from it (the new customer's) are rated apart, each
+    holding on allowances, throttle thresholds and daily caps of its own, the new one starting from nothing, as a
+    line activated that day does. The previous holding's counters keep their plain names, the new one's are tagged
+    (``HOLDING_TAG``), so that counters carried from before the change (online rating) never open the new holding.
+    Value-added charges are rated with the new holding's part (they draw no allowance; the gate judges their
+    consent). The lines are in ``rate``'s order, a subscriber's previous holding's first."""
+    arrival = "_f" if "_f" in data.columns else None
+    since = pl.col("msisdn").replace_strict(changed["msisdn"], changed[HOLDER_SINCE], default=None,
+                                            return_dtype=_INSTANT)
+    before = data.select(((pl.col("started_at") < since) & (pl.col("kind") != "vas")).fill_null(False)).to_series()
+    tag = pl.col("msisdn").replace_strict(changed["msisdn"], changed["_tag"], default=None, return_dtype=pl.String)
+    plain = ~pl.col("counter").str.starts_with(VAS_COUNTER) & ~pl.col("counter").str.contains(_TAGGED)
+    empty_state = pl.DataFrame(schema=STATE_COLUMNS)
+    openings = [empty_state, empty_state]
+    if opening_state is not None:
+        opening = opening_state.select(list(STATE_COLUMNS)).cast(STATE_COLUMNS).with_columns(tag.alias("_tag"))  # type: ignore[arg-type]
+        mine = pl.col("_tag").is_not_null()
+        current = pl.col("counter").str.ends_with(pl.col("_tag")).fill_null(False)
+        previous = mine & plain
+        openings = [
+            opening.filter(previous).drop("_tag"),
+            opening.filter(~previous).select(
+                "msisdn", pl.when(mine & current).then(pl.col("counter").str.strip_suffix(pl.col("_tag")))
+                .otherwise(pl.col("counter")).alias("counter"), "used"),
+        ]
+    results = []
+    for which, open_with in zip((before, ~before), openings, strict=True):
+        if which.any():
+            results.append(rate(data.filter(which), catalog, subs, period=period, gate=gate, allowances=allowances,
+                                arrival=arrival, register=register, _holdings=False,
+                                opening_state=open_with if opening_state is not None else None,
+                                closing_state=closing_state))
+        else:  # no usage of that holding here: its counters are carried as they are
+            results.append(RatingResult(empty(RATED_COLUMNS), empty(UNRATED_COLUMNS), open_with))
+    first, later = results
+    usage = pl.col("kind") != "vas"
+    lines = pl.concat([first.rated, later.rated.filter(usage)])
+    lines = lines.sort(_number_order(lines["msisdn"]), maintain_order=True)
+    state = empty(STATE_COLUMNS)
+    if closing_state:
+        # the new holding's counters of the changed lines are named as its own
+        late = later.closing_state.with_columns(tag.alias("_tag")).select(
+            "msisdn", pl.when(pl.col("_tag").is_not_null() & plain).then(pl.col("counter") + pl.col("_tag"))
+            .otherwise(pl.col("counter")).alias("counter"), "used")
+        state = pl.concat([first.closing_state.cast(STATE_COLUMNS), late.cast(STATE_COLUMNS)])  # type: ignore[arg-type]
+        state = state.sort(_number_order(state["msisdn"]), "counter")
+    return RatingResult(
+        pl.concat([lines, later.rated.filter(~usage)]),
+        pl.concat([first.unrated, later.unrated]).sort("msisdn", "started_at", "source", "record_id"),
+        state.cast(STATE_COLUMNS),  # type: ignore[arg-type]
+    )
+
+
+def _number_order(numbers: pl.Series) -> pl.Expr:
+    """Subscribers ordered as the kernel orders them: by the number's value when every number is plain digits,
+    else by the string."""
+    ints = numbers.cast(pl.Int64, strict=False)
+    digits = ints.null_count() == 0 and bool((ints.cast(pl.String) == numbers).all())
+    return pl.col("msisdn").cast(pl.Int64) if digits else pl.col("msisdn")
+
+
 def rate(
     usage: pl.DataFrame | pa.Table,
     catalog: Catalog,
@@ -920,6 +1029,7 @@ def rate(
     register: pl.DataFrame | None = None,
     coded: bool = False,
     _apart: bool = True,
+    _holdings: bool = True,
 ) -> RatingResult:
     """Rate one billing period's usage of some subscribers.
 
@@ -945,6 +1055,13 @@ def rate(
     its own, so that it takes nothing from the holder's and its counters are not in ``closing_state``.
     Every record must start inside ``period`` (on the catalog's clock).
 
+    An owner change (过户): ``subscribers`` may carry the register's ``holder_since`` (when the line's current customer
+    began to hold it; absent or null: no change). For a line whose change falls inside ``period``, the voice, SMS and
+    data records made before it are the previous customer's and those made from it the new customer's: each holding
+    draws allowances, reaches throttle thresholds and daily caps on counters of its own, the new one from nothing (a
+    full allowance, as a line activated that day gets), and its counters in ``closing_state`` are named apart
+    (``HOLDING_TAG``; ``opening_state`` read the same way). Such a period comes as strings, whatever ``coded``.
+
     ``coded=True``: the rated lines' columns named by the catalog (``CODED_COLUMNS``; ``direction`` only when every
     record's is out, in or none) come as ``pl.Enum`` of the values they hold instead of strings, the same values;
     a writer stores them as dictionary pages straight from the codes (``engines.write_part``) instead of hashing
@@ -959,6 +1076,13 @@ def rate(
     # only the subscribers this usage names are keyed (ranked, joined): a period's buckets each carry a small
     # share of a register that may list millions; ranks among them order lines as among all
     subs = normalise_subscribers(subscribers, period=per)
+    if HOLDER_SINCE in subs.columns:
+        # an owner change inside the period (过户): each holding draws on counters of its own
+        changed = _holder_changes(subs, data, per) if _holdings else None
+        subs = subs.drop(HOLDER_SINCE)
+        if changed is not None:
+            return _rate_holdings(data, changed, subs, catalog, per, gate, opening_state, allowances, closing_state,
+                                  register)
     subs, numeric = _subscriber_keys(subs.filter(pl.col("msisdn").is_in(data["msisdn"].implode())), dims)
     # the instants of the lines that restrict usage (suspended, closed, activated: ``line_holds``) ride on the
     # subscriber rows into the records (no join of the usage itself); the records' starts are compared with them
