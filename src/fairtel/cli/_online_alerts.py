@@ -6,7 +6,17 @@ Only the subscribers a commit's roaming lines name are looked at: their cap (one
 with a cap (all of them under a preset), their roaming lines of the commit's months in the lake. An alert is the
 finding ``fairtel assure`` raises for the same crossing, under the same finding id, and its SMS has the same message
 id: the outbox takes it once, whichever of the two sends it first. Welcome notices are recorded in
-``<home>/notices/welcome.jsonl`` (msisdn, country, sent_at), where the roaming-without-welcome check reads them.
+``<home>/notices/welcome.jsonl`` (msisdn, country, sent_at, message_id), where the roaming-without-welcome check
+reads them.
+
+What a commit calls for is sent after the commit, at least once: each commit told is noted in
+``<home>/notices/told.log`` (its sequence number in the rating log) once its messages are in the outbox and its
+welcome notices recorded. A watch stopped before that (killed after the commit, or the sending failed) leaves the
+commit untold, and the next ``watch --rate`` tells it at its start, before rating anything: its lines are left out
+of "when each subscriber last roamed where" (so its trip starts are still new), and its messages are made again
+under the same ids (a welcome notice's: the subscriber, country and trip start), so the outbox takes each once and
+a notice already sent is recorded, not sent again. A home whose watch ran before this note was kept counts every
+commit logged by then as told.
 
 A cap set in a currency no exchange rate converts to its roaming charges' is not watched over them, as ``fairtel
 assure`` leaves it (the other subscribers' alerts are sent): a note names the line (masked) and the ``--cap-rate``
@@ -16,7 +26,9 @@ that would convert it, once per watch.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +46,7 @@ from fairtel.assurance._billshock import (
 )
 from fairtel.assurance._notify import DEFAULT_SENDER, FileOutbox, OutboxMessage, bill_shock_messages
 from fairtel.assurance._roaming import TRIP_GAP, WelcomePrices, welcome_prices, welcome_text
+from fairtel.core.commits import fsync_dir
 from fairtel.core.ids import stable_id
 
 if TYPE_CHECKING:
@@ -85,6 +98,10 @@ class OnlineAlerts:
         self.ids = finding_ids(app)  # once: the ids held unkeyed are those from before keyed ids, a fixed set
         self.outbox = FileOutbox(app.settings.outbox_dir)
         self.notices = app.settings.home / "notices" / "welcome.jsonl"
+        # JSON lines, not named *.jsonl: ``fairtel assure`` reads the notices directory's *.jsonl as notices
+        self.told_path = app.settings.home / "notices" / "told.log"
+        self._recorded = _recorded(self.notices)  # the welcome notices' message ids recorded so far
+        self._untold = self._untold_commits()  # the rating log's commits a stopped watch did not tell
         self._last: dict[tuple[str, str], datetime] | None = None
         self._prices: dict[tuple[str, str], WelcomePrices | None] = {}
         self._catalog: Catalog | None = None
@@ -113,8 +130,84 @@ class OnlineAlerts:
         known = self.outbox._known()
         fresh = [m for m in messages if m.message_id not in known]
         self.outbox.send(fresh)
-        self._record(fresh, welcome)
+        # every notice of the commit in the outbox is recorded, also one sent by a run stopped before recording it
+        self._record(welcome, {m.message_id for m in fresh})
         return fresh
+
+    # ---- commits told ---------------------------------------------------------------------------------------
+    def _log(self) -> list[dict[str, Any]]:
+        from fairtel.engines._online import LOG_DIR, LOG_FILE, _Log
+
+        return _Log.read(self.app.settings.lake_dir / LOG_DIR / LOG_FILE).entries
+
+    def _untold_commits(self) -> list[dict[str, Any]]:
+        """The rating log's entries whose messages were not all sent (a watch stopped after the commit), in order.
+        The first watch of a home keeping ``told.log`` counts every commit logged until then as told."""
+        entries = self._log()
+        if not self.told_path.exists():
+            self._append(self.told_path, [{"through": max((int(e["seq"]) for e in entries), default=0)}])
+            return []
+        through, told = 0, set()
+        for row in _jsonl(self.told_path):
+            if "through" in row:
+                through = max(through, int(row["through"]))
+            elif "seq" in row:
+                told.add(int(row["seq"]))
+        return [e for e in entries if int(e["seq"]) > through and int(e["seq"]) not in told]
+
+    def told(self, res: OnlineResult) -> None:
+        """The commit ``res`` told: its messages are in the outbox and its welcome notices recorded."""
+        self._append(self.told_path, [{"seq": res.seq}])
+
+    def catch_up(self, catalog: Catalog) -> list[OutboxMessage]:
+        """Tell the commits a stopped watch left untold (``_untold_commits``), in order, each noted as told
+        once done; returns the messages new in the outbox. Before any commit of this watch."""
+        from dataclasses import replace as with_lines
+
+        from fairtel.engines import OnlineResult
+        from fairtel.engines._online import ROAMING_COLUMNS, _roaming_lines
+
+        def read(part: Path) -> pl.DataFrame:  # the columns a commit's roaming lines keep
+            names = pl.read_parquet_schema(part)
+            return pl.read_parquet(part, columns=[c for c in ROAMING_COLUMNS if c in names])
+
+        sent: list[OutboxMessage] = []
+        for entry in self._untold:
+            res = OnlineResult.of(entry)
+            parts = [f for f in self._commit_parts(entry) if f.exists()]  # a batch run may have replaced them
+            rated = pl.concat([read(f) for f in parts], how="diagonal_relaxed") if parts else None
+            if rated is not None and rated.height:
+                res = with_lines(res, roaming=_roaming_lines(rated))
+            sent += self.after_commit(res, catalog)
+            self.told(res)
+        self._untold = []
+        return sent
+
+    def _commit_parts(self, entry: dict[str, Any]) -> list[Path]:
+        """The rated parts a log entry committed (``rated/period=P/o-<seq>-<file>.parquet``)."""
+        from fairtel.engines._base import RATED
+
+        name = _part_name(int(entry["seq"]), str(entry["file"]))
+        rated = self.app.settings.lake_dir / RATED
+        return [rated / f"period={p}" / f"{name}.parquet" for p in entry.get("periods", [])]
+
+    @staticmethod
+    def _append(path: Path, rows: list[dict[str, Any]]) -> None:
+        """``rows`` appended to ``path`` in one write, synced (after a line torn by a crash, on a line of its own)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        with path.open("a+b") as fh:
+            fh.seek(0, 2)
+            if fh.tell():
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    text = "\n" + text
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        if created:
+            fsync_dir(path.parent)
 
     def _languages(self, msisdns: list[str]) -> dict[str, str]:
         from fairtel.cli._assure import _register_languages
@@ -189,7 +282,12 @@ class OnlineAlerts:
         commit, so that a commit's own lines are not taken for an earlier visit; the commits then carry it on)."""
         from fairtel.store import Lake
 
-        files = Lake(self.app.settings.lake_dir).files("rated")
+        # the lines of commits not told (their trip starts are told at the start, ``catch_up``) and of parts no
+        # commit owns (a crash in the middle of one: removed, and rated again) are not an earlier visit
+        committed = {_part_name(int(e["seq"]), str(e["file"])) for e in self._log()}
+        untold = {_part_name(int(e["seq"]), str(e["file"])) for e in self._untold}
+        files = [f for f in Lake(self.app.settings.lake_dir).files("rated")
+                 if not (Path(f).name.startswith(_ONLINE) and (Path(f).stem not in committed or Path(f).stem in untold))]
         last: dict[tuple[str, str], datetime] = {}
         if files:
             lf = pl.scan_parquet(files)
@@ -242,16 +340,54 @@ class OnlineAlerts:
                                      welcome_text(prices, language=lang, sender=name), now, None))
         return out
 
-    def _record(self, fresh: list[OutboxMessage], welcome: list[OutboxMessage]) -> None:
-        """The welcome notices sent, where the roaming-without-welcome check reads them."""
-        ids = {m.message_id for m in welcome}
-        sent = [m for m in fresh if m.message_id in ids]
-        if not sent:
+    def _record(self, welcome: list[OutboxMessage], fresh: set[str]) -> None:
+        """The welcome notices sent (``fresh``: the ids sent now; the others were sent before), where the
+        roaming-without-welcome check reads them, each once: one sent by a run stopped before recording it is
+        recorded when its commit is told again, at the time the outbox took it."""
+        todo = [m for m in welcome if m.message_id not in self._recorded]
+        if not todo:
             return
-        self.notices.parent.mkdir(parents=True, exist_ok=True)
-        with Path(self.notices).open("a", encoding="utf-8") as fh:
-            for m in sent:
-                fh.write(json.dumps({"msisdn": m.msisdn, "country": self._countries[m.message_id],
-                                     "sent_at": _utc(m.created_at), "message_id": m.message_id},
-                                    ensure_ascii=False) + "\n")
+        earlier = self._sent_at({m.message_id for m in todo} - fresh)
+        self._append(self.notices, [{"msisdn": m.msisdn, "country": self._countries[m.message_id],
+                                     "sent_at": earlier.get(m.message_id, _utc(m.created_at)),
+                                     "message_id": m.message_id} for m in todo])
+        self._recorded.update(m.message_id for m in todo)
+
+    def _sent_at(self, ids: set[str]) -> dict[str, str]:
+        """When the outbox took the messages ``ids`` (sent by an earlier run)."""
+        out: dict[str, str] = {}
+        if not ids:
+            return out
+        for row in _jsonl(self.outbox.path):
+            if row.get("message_id") in ids and row.get("created_at"):
+                with suppress(ValueError, TypeError):
+                    out[row["message_id"]] = _utc(datetime.fromisoformat(str(row["created_at"])))
+        return out
+
+
+_ONLINE = "o-"  # the names of online rating's parts: ``o-<seq, 8 digits>-<file>``
+
+
+def _part_name(seq: int, file: str) -> str:
+    return f"{_ONLINE}{seq:08d}-{file}"
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    """The whole JSON objects of a JSON Lines file (none when it is missing; a torn or foreign line skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        with suppress(ValueError):
+            row = json.loads(line)
+            if isinstance(row, dict):
+                out.append(row)
+    return out
+
+
+def _recorded(notices: Path) -> set[str]:
+    """The message ids of the welcome notices recorded in ``notices``."""
+    return {str(r["message_id"]) for r in _jsonl(notices) if r.get("message_id")}
 

@@ -25,6 +25,7 @@ import errno
 import json
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -46,21 +47,23 @@ from fairtel.mediation._ingest import (
     content_hash,
     ingest_session,
 )
-from fairtel.mediation._state import FileRecord, inbox_lock, mediation_lock
+from fairtel.mediation._state import LEDGER, FileRecord, MediationState, inbox_lock, mediation_lock
 
 SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 TRUNCATED = "truncated"  # the reject reason of a file's last record cut short (``_validate.Reason.TRUNCATED``)
 
 
-def cut_short(rep: FileReport, reasons: dict[str, int] | None = None) -> str | None:
+def cut_short(rep: FileReport, reasons: dict[str, int] | None = None, prev: FileRecord | None = None) -> str | None:
     """Why a file must not be filed as complete in ``done/`` (None when it may): its records end in one cut short,
     so the file was still being written when it was read, or was cut in transfer. What it held is committed; the
     complete file, put back in the inbox, is read again, its records read before counted as duplicates.
-    ``reasons``: the file's rejects by reason when ``rep`` does not carry them (a file found already ingested)."""
+    ``reasons``: the file's rejects by reason when ``rep`` does not carry them (a file found already ingested);
+    ``prev``: the ledger's record of such a file's ingest, whose counts are given (the report's are all 0)."""
     if rep.status not in (Status.INGESTED, Status.ALREADY) or not (reasons or rep.reasons).get(TRUNCATED):
         return None
-    return (f"{TRUNCATED}: {Path(rep.file).name} ends in a record cut short (read {rep.read}, accepted "
-            f"{rep.accepted}, rejected {rep.rejected}, duplicate {rep.duplicate}; the records before the cut are "
+    n = prev if prev is not None and rep.status == Status.ALREADY else rep
+    return (f"{TRUNCATED}: {Path(rep.file).name} ends in a record cut short (read {n.read}, accepted "
+            f"{n.accepted}, rejected {n.rejected}, duplicate {n.duplicate}; the records before the cut are "
             f"committed): it was still being written when it was read, or was cut in transfer. Put the complete "
             f"file back in the inbox (under a .tmp name, renamed when complete): the records already read count as "
             f"duplicates and the rest are read")
@@ -79,20 +82,44 @@ def went_to_failed(rep: FileReport) -> bool:
 def _file_away(path: Path, rep: FileReport, done: Path, failed: Path, prev: FileRecord | None = None) -> None:
     """Moves a handled file to ``done/``, or to ``failed/`` beside a ``<name>.error.txt`` saying why when it failed
     or ends cut short (``cut_short``; its report says so in its message). ``prev``: the state's record of the
-    ingest of a file found already ingested, whose rejects say whether it ends cut short."""
+    ingest of a file found already ingested, whose rejects say whether it ends cut short (and whose counts it
+    gives). The reason is written first (under a hidden name, then renamed), and the file moved after it: a run
+    stopped in between leaves the file in the inbox, taken again by the next run, never a file in ``failed/``
+    without its reason."""
     reasons = _reasons(prev) if prev is not None and rep.status == Status.ALREADY and not rep.reasons else None
-    why = rep.message if rep.status == Status.FAILED else cut_short(rep, reasons)
+    why = rep.message if rep.status == Status.FAILED else cut_short(rep, reasons, prev)
     if why is None:
         _move(path, done)
         return
     if rep.status != Status.FAILED:
         why_moved = f"{MOVED_TO_FAILED}: {why}"
         rep.message = f"{rep.message}; {why_moved}" if rep.message else why_moved
-    moved = _move(path, failed)
-    error = moved.with_name(moved.name + ".error.txt")
-    error.write_text(why + "\n", encoding="utf-8")
-    with suppress(OSError):
-        os.chmod(error, 0o600)  # it may quote the file's lines
+    target = _target(path, failed)
+    _write_reason(target, why)
+    _move(path, failed, target)
+
+
+def _error_file(filed: Path) -> Path:
+    """Where the reason of a file filed in ``failed/`` is written."""
+    return filed.with_name(filed.name + ".error.txt")
+
+
+def _write_reason(filed: Path, why: str) -> None:
+    """``<filed>.error.txt`` saying ``why``, whole or not at all (a hidden name, synced, then renamed)."""
+    error = _error_file(filed)
+    tmp = error.with_name(f".{error.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            with suppress(OSError):
+                os.fchmod(fh.fileno(), 0o600)  # it may quote the file's lines
+            fh.write(why + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, error)
+    except OSError as exc:
+        with suppress(OSError):
+            tmp.unlink()
+        raise _unwritable(filed.parent, exc) from None
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -104,7 +131,8 @@ def inbox_files(inbox: Path) -> list[Path]:
     )
 
 
-def _move(path: Path, target_dir: Path) -> Path:
+def _target(path: Path, target_dir: Path) -> Path:
+    """Where ``path`` goes in ``target_dir`` (made when missing): its name, or ``<stem>.<n><suffix>`` when taken."""
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -114,6 +142,11 @@ def _move(path: Path, target_dir: Path) -> Path:
     while target.exists():
         target = target_dir / f"{path.stem}.{n}{path.suffix}"
         n += 1
+    return target
+
+
+def _move(path: Path, target_dir: Path, target: Path | None = None) -> Path:
+    target = target if target is not None else _target(path, target_dir)
     try:
         os.replace(path, target)
     except FileNotFoundError:
@@ -213,8 +246,10 @@ class _Committer:
 
     def __init__(self, after: After, done: Path, handled: list[FileReport],
                  on_file: Callable[[FileReport], None] | None, depth: int = AFTER_FILES,
-                 records: int = AFTER_RECORDS, failed: Path | None = None) -> None:
+                 records: int = AFTER_RECORDS, failed: Path | None = None,
+                 told: Callable[[FileReport], None] | None = None) -> None:
         self.after, self.done, self.handled, self.on_file = after, done, handled, on_file
+        self.told = told
         self.failed = failed if failed is not None else done.parent / "failed"
         self.records = records
         self.queue: queue.Queue[_Handed | None] = queue.Queue(maxsize=depth)
@@ -266,6 +301,8 @@ class _Committer:
                         self.handled.append(rep)
                         if self.on_file is not None:
                             self.on_file(rep)
+                        if self.told is not None:
+                            self.told(rep)
                 except RetryLater as exc:  # nothing of the batch committed: its files stay for the next pass
                     self.deferred = exc
                 except BaseException as exc:  # reported by the watch loop; the files stay in the inbox
@@ -353,11 +390,12 @@ def _ingested_before(session: _Session, paths: Sequence[Path]) -> dict[Path, dat
     return out
 
 
-def _first_ingest_report(rep: FileReport, prev: FileRecord) -> FileReport:
-    """The report of a file found already ingested that ``after`` took for the first time: the counts of its
-    ingest, by a run stopped before ``after`` took the file (which reported nothing of it), as a file this watch
-    ingested is reported."""
-    message = f"ingested at {prev.ingested_at} and left unrated (a run stopped before rating it); rated now"
+def _first_ingest_report(rep: FileReport, prev: FileRecord, *, why: str | None = None) -> FileReport:
+    """The report of a file found already ingested that ``after`` took for the first time, or that the run which
+    ingested it never reported (``why`` says so): the counts of its ingest, as a file this watch ingested is
+    reported."""
+    message = (f"ingested at {prev.ingested_at} and left unrated (a run stopped before rating it); rated now"
+               if why is None else why)
     if rep.format_requested is not None or rep.source_requested is not None:
         message += f" ({rep.message})"
     return FileReport(
@@ -408,6 +446,7 @@ def watch(
     after: After | None = None,
     on_retry: Callable[[str], None] | None = None,
     settle: float | None = None,
+    mark_reported: bool = True,
 ) -> list[FileReport]:
     """Polls ``inbox`` every ``interval`` seconds (one pass with ``once``); returns the reports of the files
     it handled. A failed file goes to failed/ with a ``<name>.error.txt`` beside it saying why. ``after``
@@ -431,7 +470,14 @@ def watch(
     does: a file modified more recently is looked at again once it is that old, and left in the inbox when its
     size or mtime changed meanwhile (said on ``on_retry``, else ``report``'s notes). A file whose records end in one
     cut short (``cut_short``) goes to failed/ with its ``.error.txt``, its committed records reported, never to
-    done/."""
+    done/.
+
+    Every file's counts are reported once: a file a watch ingests waits in the ledger for its report (its
+    ``on_file`` call, after which it is marked reported; with ``mark_reported`` False the caller marks the files
+    once it has shown them, ``files_reported``). A run stopped in between leaves it waiting, and the next watch
+    reports it with the counts of that ingest: a file still in the inbox when it takes it again (not as
+    ``already_ingested`` with none), one already filed in ``done/`` or ``failed/`` before anything else, saying
+    which ingest it was. A file in ``failed/`` found without its ``.error.txt`` is given one."""
     progress = report or _Quiet()
     settle_s = interval if settle is None else settle
     retried = on_retry or progress.note
@@ -445,8 +491,16 @@ def watch(
     # by an earlier run)
     earlier: dict[Path, tuple[FileReport, FileRecord | None]] = {}
     with mediation_lock(settings.home, holder=f"a watch of {inbox}"), \
-            watching(inbox, home=settings.home, holder=f"a watch of {inbox}"):
-        committer = None if after is None else _Committer(after, done, handled, on_file, failed=failed)
+            watching(inbox, home=settings.home, holder=f"a watch of {inbox}"), ExitStack() as marks:
+        told = marks.enter_context(_Marks(settings.home)) if mark_reported else None
+        # what a run stopped before reporting it left: files it ingested and filed away, reported first
+        for rep in _reports_left(settings.home, inbox):
+            handled.append(rep)
+            if on_file is not None:
+                on_file(rep)
+            if told is not None:
+                told(rep)
+        committer = None if after is None else _Committer(after, done, handled, on_file, failed=failed, told=told)
         try:
             while True:
                 with ExitStack() as pass_:
@@ -476,6 +530,8 @@ def watch(
                         ready = []
                     # one mediation session for the files of this pass, opened when one is ready
                     session = pass_.enter_context(ingest_session(settings, report=progress)) if ready else None
+                    if session is not None:
+                        session.unreported = True  # each file ingested waits for its report in the ledger
                     arrival = {} if session is None else _arrivals(session, ready, first_seen, earlier)
                     for path in sorted(ready, key=lambda p: (arrival[p], p.name)):
                         if stop is not None and stop():
@@ -494,8 +550,13 @@ def watch(
                             rep, record = given  # given back by ``after``: reported once, as this watch ingested it
                         else:
                             rep.arrived_at = arrived.isoformat()
-                            if committer is not None and rep.status == Status.ALREADY and rep.content_hash is not None:
+                            if rep.status == Status.ALREADY and rep.content_hash is not None:
                                 record = session.state.done(rep.content_hash)
+                                if record is not None and session.state.is_unreported(rep.content_hash):
+                                    # a run stopped before its report (rated or not): reported now, with its counts
+                                    rep = _first_ingest_report(rep, record, why=_unreported_why(record))
+                                elif committer is None:
+                                    record = None
                         if rep.status != Status.FAILED and committer is not None:
                             committer.put(path, rep, record)
                             continue
@@ -505,6 +566,8 @@ def watch(
                         handled.append(rep)
                         if on_file is not None:
                             on_file(rep)
+                        if told is not None:
+                            told(rep)
                 wait = interval
                 if committer is not None:
                     committer.check()
@@ -590,3 +653,111 @@ def _arrivals(session: _Session, paths: Sequence[Path], first_seen: dict[Path, d
 
 def _staying(reason: RetryLater, files: Sequence[_Handed]) -> str:
     return f"{reason}; {len(files)} {'file stays' if len(files) == 1 else 'files stay'} in the inbox"
+
+
+class _Marks:
+    """Marks the files a watch reported (``MediationState.reported``), from the watch's thread and the rating
+    thread alike: a connection to the ledger of its own, used by one at a time."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "mediation" / LEDGER
+        self.conn: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> _Marks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def __call__(self, rep: FileReport) -> None:
+        if rep.content_hash is None or rep.status not in (Status.INGESTED, Status.ALREADY):
+            return
+        with self.lock:
+            if self.conn is None:
+                if not self.path.exists():  # nothing ingested here yet
+                    return
+                self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+            self.conn.execute("DELETE FROM unreported WHERE content_hash = ?", (rep.content_hash,))
+
+
+def files_reported(home: Path, reports: Sequence[FileReport]) -> None:
+    """Mark the files of ``reports`` reported, once a watch run with ``mark_reported=False`` has shown them."""
+    hashes = [r.content_hash for r in reports
+              if r.content_hash is not None and r.status in (Status.INGESTED, Status.ALREADY)]
+    if not hashes or not (home / "mediation" / LEDGER).exists():
+        return
+    with MediationState.open(home) as state:
+        state.reported(hashes)
+
+
+def _unreported_why(prev: FileRecord, filed: str | None = None) -> str:
+    where = f" and filed in {filed}/" if filed is not None else ""
+    return (f"ingested at {prev.ingested_at}{where} by a run stopped before reporting it; reported now with the "
+            f"counts of that ingest")
+
+
+def _reports_left(home: Path, inbox: Path) -> list[FileReport]:
+    """At a watch's start: the reports of the files an earlier watch ingested and filed in ``done/`` or ``failed/``
+    (or that left their place) without reporting them, from the ledger, each saying so; a file filed in
+    ``failed/`` gets the ``.error.txt`` that run did not write, as does any file found there without one. Files
+    still where they were ingested are reported when the pass takes them again."""
+    path = home / "mediation" / LEDGER
+    if not path.exists():
+        return []
+    out: list[FileReport] = []
+    # read under the watch's mediation lock, on a connection of its own: the pass's session opens the state
+    # (recovered, its key segments mapped) only when a file is ready
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+    try:
+        state = MediationState(home / "mediation", conn, None)
+        try:
+            left = state.unreported()
+        except sqlite3.OperationalError:  # a ledger of an earlier version, not opened since: nothing waits
+            left = []
+        for prev in left:
+            where = Path(prev.name)
+            if where.exists():
+                continue  # taken again by a pass: reported then
+            filed = next((d for d in ("done", "failed") if (where.parent / d / where.name).exists()), None)
+            rep = _first_ingest_report(FileReport(file=prev.name, content_hash=prev.content_hash, format=prev.format),
+                                       prev, why=_unreported_why(prev, filed))
+            rep.arrived_at = prev.ingested_at
+            why = cut_short(rep)
+            if why is not None and (filed == "failed" or filed is None):
+                rep.message = f"{rep.message}; {MOVED_TO_FAILED}: {why}"
+                if filed == "failed" and not _error_file(where.parent / "failed" / where.name).exists():
+                    _write_reason(where.parent / "failed" / where.name, why)
+            out.append(rep)
+        _reasons_missing(state, inbox / "failed")
+    finally:
+        conn.close()
+    return out
+
+
+def _reasons_missing(state: MediationState, failed: Path) -> None:
+    """Give each file in ``failed`` found without its ``.error.txt`` (a run stopped as it filed the file) one: the
+    ledger's counts and reason of a file it ingested, cut short; else that the reason was not kept."""
+    if not failed.is_dir():
+        return
+    for path in sorted(failed.iterdir()):
+        if path.name.startswith(".") and path.name.endswith(".error.txt.tmp"):  # a reason cut short by a stop
+            with suppress(OSError):
+                path.unlink()
+            continue
+        if (not path.is_file() or path.name.startswith(".") or path.name.endswith(".error.txt")
+                or _error_file(path).exists()):
+            continue
+        try:
+            prev = state.done(content_hash(path))
+        except OSError:
+            continue
+        why = None
+        if prev is not None:
+            rep = FileReport(file=str(path), status=Status.ALREADY, content_hash=prev.content_hash)
+            why = cut_short(rep, _reasons(prev), prev)
+        if why is None:
+            why = (f"{path.name}: the reason it was filed here was not kept (a run stopped as it filed it); put the "
+                   f"file back in the inbox to read it again: what was committed of it counts as already ingested")
+        _write_reason(path, why)

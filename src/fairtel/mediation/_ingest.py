@@ -438,6 +438,8 @@ class _Session:
         self.keys = KeyIndex(state.keys_dir, state.segments(), durable=durable)
         self._merger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fairtel-merge")
         self._merging: tuple[list[str], str, Future[int]] | None = None
+        # a watch's session: each file ingested waits for its report in the ledger (``MediationState.unreported``)
+        self.unreported = False
 
     def close(self) -> None:
         try:
@@ -634,7 +636,9 @@ class _Session:
                 st.add_segments(segs)
                 st.register(FileRecord(digest, str(path), rep.format, rep.source, rep.read, rep.accepted,
                                        rep.rejected, rep.duplicate, rep.held, rep.emitted, rep.rejects_file,
-                                       rep.parts, datetime.now(UTC).isoformat(timespec="seconds")), seq)
+                                       rep.parts, datetime.now(UTC).isoformat(timespec="microseconds")), seq)
+                if self.unreported:
+                    st.mark_unreported(digest)
                 st.unjournal(digest)
         except BaseException:
             writer.abort()

@@ -137,6 +137,11 @@ CREATE TABLE IF NOT EXISTS lake_parts (
     content_hash TEXT,
     PRIMARY KEY (period, part)
 );
+-- the files a watch ingested and has not reported yet (its line for the file, or its table with --once): a run
+-- stopped in between leaves them here, and the next watch reports them with the counts of that ingest
+CREATE TABLE IF NOT EXISTS unreported (
+    content_hash TEXT PRIMARY KEY
+);
 """
 
 # After SCHEMA (its tables exist by then): the columns a database of an earlier version lacks, added in one
@@ -360,6 +365,8 @@ class FileRecord:
     emitted: int
     rejects_file: str | None
     parts: list[str]
+    # when the ingest was registered (ISO 8601, UTC): to the microsecond, so that a reader can tell it from an instant
+    # in the same second (a bill issued then); a row of an earlier version says the second only
     ingested_at: str
 
 
@@ -640,6 +647,24 @@ class MediationState:
              rec.duplicate, rec.held, rec.emitted, rec.rejects_file, json.dumps(rec.parts), rec.ingested_at),
         )
         self.record_parts(rec.parts, rec.content_hash)
+
+    def mark_unreported(self, content_hash: str) -> None:
+        """The file ``content_hash`` waits for its report (a watch's ingest, in the transaction that commits it)."""
+        self.conn.execute("INSERT OR IGNORE INTO unreported VALUES (?)", (content_hash,))
+
+    def is_unreported(self, content_hash: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM unreported WHERE content_hash = ?", (content_hash,)).fetchone() is not None
+
+    def unreported(self) -> list[FileRecord]:
+        """The files a watch ingested and never reported (a run stopped in between), in the order of their ingest."""
+        rows = self.conn.execute("SELECT f.content_hash FROM unreported u JOIN files f USING (content_hash)"
+                                 " ORDER BY f.seq").fetchall()
+        return [rec for (h,) in rows if (rec := self.done(h)) is not None]
+
+    def reported(self, content_hashes: Iterable[str]) -> None:
+        """Those files' reports are out: no later run reports them again."""
+        with self.transaction() as c:
+            c.executemany("DELETE FROM unreported WHERE content_hash = ?", [(h,) for h in content_hashes])
 
     def record_parts(self, parts: Iterable[str], content_hash: str | None) -> None:
         """The usage parts an ingest commits (paths), with their rows, in the transaction that commits them."""
