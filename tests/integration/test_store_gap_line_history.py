@@ -77,6 +77,7 @@ def test_the_migration_backfills_the_register_and_its_downgrade_drops_the_table(
         "since",
         "recorded_at",
         "source",
+        "reason",  # why a suspension's line was suspended (0026)
     }
     assert "ix_line_status_history_msisdn_since" in {i["name"] for i in insp.get_indexes("line_status_history")}
     assert sorted(_history(blank_engine)) == sorted(

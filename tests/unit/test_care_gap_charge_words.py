@@ -48,7 +48,7 @@ def _charge(verdict: str, amount_minor: int) -> ChargeFacts:
 @pytest.mark.parametrize(("verdict", "zh", "en"), [
     ("after_cancellation", "扣费时您已退订该业务", "you had cancelled the subscription before it was charged"),
     ("line_closed", "扣费时您的号码已销户", "your line was closed when it was charged"),
-    ("not_confirmed", "您没有确认这项订购", "you never confirmed the order"),
+    ("not_confirmed", "扣费前您没有确认这项订购", "you had not confirmed the order before the charge"),
 ])
 @pytest.mark.parametrize("amount_minor", [0, 600])  # blocked by the gate, or charged and refused since
 def test_each_refusal_is_worded_for_what_it_is(verdict: str, zh: str, en: str, amount_minor: int) -> None:

@@ -115,7 +115,7 @@ def test_a_refund_with_nothing_cancelled_still_asks_what_it_is_about() -> None:
 
 # -- 2. a month whose only other charge the consent gate blocked says so ------------------------------------
 @pytest.mark.parametrize(("why", "month", "fee", "blocked"), [
-    ("为啥扣我钱", "9月", "只有套餐月费", "另有一笔 2026-09-29“星座运势”的扣费因您没有确认这项订购已拦截，未扣费"),
+    ("为啥扣我钱", "9月", "只有套餐月费", "另有一笔 2026-09-29“星座运势”的扣费因扣费前您没有确认这项订购已拦截，未扣费"),
     ("why was I charged?", "September", "only the plan fee", "Daily horoscope\" on 2026-09-29: blocked"),
 ])
 def test_a_fee_only_month_names_the_charge_the_gate_blocked(why: str, month: str, fee: str, blocked: str) -> None:

@@ -427,6 +427,19 @@ def refunded_charges(conn: Connection, msisdns: Collection[str], lake: Lake | No
     for _, f, minor, adjustment_id in _ledger_refunds(conn, msisdns, lake):
         if f is not None:
             out.add(f, minor, adjustment_id)
+    # a VAS charge an owner change's correction credited (a rerate's ``holding-record`` entry: the previous customer's)
+    # was given back to the line as a refund would: no refund pays it again (usage is in its rerated charges)
+    a = table_of(AdjustmentRow)
+    for chunk in _in_chunks(sorted(msisdns)):
+        for e in conn.execute(select(a.c.adjustment_id, a.c.msisdn, a.c.source, a.c.record_id, a.c.currency, a.c.reason,
+                                     a.c.old_amount_minor, a.c.new_amount_minor)
+                              .where(a.c.msisdn.in_(chunk), a.c.kind == AdjustmentKind.CREDIT.value,
+                                     a.c.record_id.is_not(None), a.c.reason.like("holding-record %"))
+                              .order_by(a.c.created_at, a.c.adjustment_id)):
+            decoded = decode_reason(e.reason)
+            if decoded is not None and decoded[1].get("kind") == "vas" and e.old_amount_minor is not None:
+                out.refunds.append((e.adjustment_id, e.currency, ((e.msisdn, e.source or "", e.record_id),),
+                                    int(e.old_amount_minor) - int(e.new_amount_minor or 0), e.adjustment_id))
     return out
 
 
@@ -614,8 +627,9 @@ def _trace(acc: Access, f: Finding) -> ChargeTrace:
 
 def _refund_of(acc: Access, *, finding_id: str | None = None, adjustment_id: str | None = None) -> Any:
     t = table_of(AdjustmentRow)
-    q = select(t).where(t.c.kind == AdjustmentKind.REFUND.value)
-    q = q.where(t.c.finding_id == finding_id) if finding_id is not None else q.where(t.c.adjustment_id == adjustment_id)
+    # by id, whatever its kind: a charge given back before by an owner change's credit names that entry
+    q = select(t).where(t.c.kind == AdjustmentKind.REFUND.value, t.c.finding_id == finding_id) if finding_id is not None \
+        else select(t).where(t.c.adjustment_id == adjustment_id)
     return acc.conn.execute(q.order_by(t.c.created_at, t.c.adjustment_id)).first()
 
 

@@ -294,6 +294,10 @@ PROBLEMS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S
     (r"a space before or after the name: a login's name is letters, digits or \. _ @ - only, with no space",
      "登录名前后有空格：登录名只能由字母、数字或 . _ @ - 组成，不含空格"),
     (r"2-63 letters, digits or \. _ @ -, starting with a letter or digit", "应为 2 到 63 个字母、数字或 . _ @ -，以字母或数字开头"),
+    # an order's second confirmation (二次确认, ``_subscriptions``)
+    (r"the code sent to your phone by SMS is needed to confirm", "需要填写短信发送到您手机上的验证码才能确认订购"),
+    (r"the code does not match the one sent to your phone", "验证码与发送到您手机上的不一致"),
+    (r"no offer '([^']*)' in the catalog", "资费目录中没有业务“{0}”"),
     # the guard's (every route's) checks
     (r"given more than once", "重复给出：每个参数只能给一次"),
     (r"given more than once in one object: send each key once", "同一对象中重复给出：每个键只能给一次"),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fairtel.api._paging import money_text
+from fairtel.billing._statement import refused_why
 from fairtel.catalog import Catalog
 from fairtel.rating._explain import VERDICT_WORDS, Refund, refund_words
 
@@ -107,9 +108,13 @@ def explain_line(row: dict[str, Any], catalog: Catalog | None = None, *, refunds
                 out["en"] += " Since found not to be owed: " + "; ".join(refund_words(r, "en", tz) for r in refunds) + "."
                 out["zh"] += "此后核实不应收取：" + "；".join(refund_words(r, "zh", tz) for r in refunds) + "。"
             return out
+        if verdict == "consented":  # an offer the plan includes: consented, at nothing
+            return {"en": f"No charge: {o_en} is included in your plan (consent check: {v_en}).",
+                    "zh": f"不收费：“{o_zh}”已含在您的套餐内（同意校验：{v_zh}）。"}
+        # each refusal for what it is (a duplicate, a price mismatch, a suspended provider ...), as the statement says it
         return {
-            "en": f"Not billed: no confirmed subscription covers this value-added charge for {o_en} (consent check: {v_en}).",
-            "zh": f"未计费：没有已确认的订购可支持此“{o_zh}”增值业务扣费（同意校验：{v_zh}）。",
+            "en": f"Not billed: {refused_why(verdict, 'en')} (value-added charge for {o_en}; consent check: {v_en}).",
+            "zh": f"未计费：{refused_why(verdict, 'zh')}（“{o_zh}”增值业务扣费；同意校验：{v_zh}）。",
         }
     k_en, k_zh = _KIND.get(kind, (kind, kind))
     d_en, d_zh = (_SMS_DIR if kind == "sms" else _DIR).get(str(row.get("direction") or ""), ("", ""))

@@ -9,6 +9,12 @@ agents' notes, its survey answers, its loyalty entries and balance, its roaming 
 its data (the access audit rows about it: when, the reader's role and a keyed pseudonym of the reader, what was
 read, never whose else).
 
+A subscriber's copy holds their own holding only (``Access.holding_from``: the activation, or ``holder_since`` after
+an owner change): the consent events of their own subscriptions (ordered in their holding), the findings about what
+happened in it (not one dated before it by what it is about, nor marked ``before_holding``), and never a previous
+customer's subscription id (a finding about a charge made in their holding under it names none). An agent's copy
+holds the line's whole record.
+
 Who may: the subscriber, for their own line, and an agent handling them (an assignment); no other role. The export
 is the subscriber's copy, the same whoever makes it: the line's own number plain, every other number masked (the
 other party of a call, a number written in a note), identity and bank card numbers hidden, other people's logins
@@ -44,23 +50,26 @@ from pathlib import PurePath
 from typing import Any
 
 import pyarrow.parquet as pq
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from fairtel.api._access import Access, in_holding
 from fairtel.api._guard import withhold_body
 from fairtel.api._paging import money_text
 from fairtel.catalog import Catalog
+from fairtel.consent import LINE_CLOSED
 from fairtel.core.errors import PermissionDeniedError
 from fairtel.privacy import Permission, Pseudonymizer, Role, mask_msisdn
 from fairtel.privacy._numbers import e164_of, replace_numbers, replace_numbers_in
 from fairtel.store import Lake, adjustments_of, consent_events_for
 from fairtel.store._care import ticket_notes, ticket_text
 from fairtel.store._complaints import UNRECORDED, get_complaint
+from fairtel.store._consent import closing_ends
 from fairtel.store._schema import (
     AccessAudit,
     Bill,
     BillLine,
     Complaint,
+    ConsentEvent,
     Customer,
     Finding,
     LineStatusHistory,
@@ -213,16 +222,19 @@ def data_export(acc: Access, msisdn: str, *, lake: Lake | None = None, catalog: 
         if in_holding(since, e.created_at) and (first is None or e.period is None or e.period >= first)
     ]
     out["usage"] = _usage(lake, msisdn, shown, months, since, first)
-    out["consent_events"] = _consent(acc, msisdn, shown, since)
+    own = _own_subscriptions(acc, msisdn, since)
+    out["consent_events"] = _consent(acc, msisdn, shown, since, own)
     out["subscriptions"] = _subscriptions(acc, msisdn, catalog)
     f = table_of(Finding)
     out["findings"] = [
-        {"finding_id": r.finding_id, "kind": r.kind, "subscription_id": r.subscription_id,
+        {"finding_id": r.finding_id, "kind": r.kind,
+         "subscription_id": r.subscription_id if own is None or r.subscription_id in own else None,
          "record_ids": [str(x) for x in r.record_ids or []], "amount": _money(r.amount_minor, r.currency),
-         "currency": r.currency, "status": r.status, "evidence": _evidence(shown, dict(r.evidence or {})),
+         "currency": r.currency, "status": r.status, "evidence": _evidence(shown, _their_evidence(dict(r.evidence or {}), own)),
          "detected_at": _iso(r.detected_at), "resolved_at": _iso(r.resolved_at), "resolved_by": shown.person(r.resolved_by),
          "resolution": shown.text(r.resolution)}
         for r in conn.execute(_from(select(f).where(f.c.msisdn == msisdn), f.c.detected_at, since).order_by(f.c.detected_at, f.c.finding_id))
+        if _in_holding(dict(r.evidence or {}), since, first)
     ]
     out["complaints"] = _complaints(acc, msisdn, shown, since)
     out["tickets"] = _tickets(acc, msisdn, shown, since)
@@ -367,9 +379,60 @@ def _usage(lake: Lake | None, msisdn: str, shown: _Shown, months: int, since: da
     return {"available": True, "months": summary, "records": records, "records_truncated": truncated}
 
 
-def _consent(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None) -> list[dict[str, Any]]:
+def _own_subscriptions(acc: Access, msisdn: str, since: datetime | None) -> frozenset[str] | None:
+    """The line's subscriptions begun (by their first event, the order) at or after ``since``: a subscriber's own, as
+    ``/me/subscriptions`` lists them; None when ``since`` is (staff: every subscription of the line is in the copy)."""
+    if since is None:
+        return None
+    t = table_of(ConsentEvent)
+    rows = acc.conn.execute(select(t.c.subscription_id, func.min(t.c.at).label("first"))
+                            .where(t.c.msisdn == msisdn).group_by(t.c.subscription_id))
+    return frozenset(r.subscription_id for r in rows if in_holding(since, r.first))
+
+
+# the evidence keys that date what a finding is about (a charge, a confirmation, a roaming visit, a cap passed), and
+# that name a subscription it was charged under
+_DATED_BY = ("started_at", "visit_started_at", "confirmed_at", "ordered_at", "first_past_cap_at")
+_SUBSCRIPTION_KEYS = ("billed_under_subscription",)
+
+
+def _in_holding(evidence: dict[str, Any], since: datetime | None, first: str | None) -> bool:
+    """Whether a finding is about the subscriber's holding (``since``, its first period ``first``; None: staff, every
+    finding): not one marked as about usage before it (``before_holding``), nor dated before it by what it is about
+    (``_DATED_BY``: the charge, the confirmation, the visit), nor of a billing period before its first. A finding
+    detected in the holding may be about a previous customer's usage, charged or confirmed before the change."""
+    if since is None:
+        return True
+    if evidence.get("before_holding") is True:
+        return False
+    for key in _DATED_BY:
+        value = evidence.get(key)
+        if isinstance(value, str):
+            try:
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            return in_holding(since, at)
+    period = evidence.get("period")
+    return not (first is not None and isinstance(period, str) and period < first)
+
+
+def _their_evidence(evidence: dict[str, Any], own: frozenset[str] | None) -> dict[str, Any]:
+    """A finding's evidence without the id of a subscription that is not the subscriber's (``own``; None: staff)."""
+    if own is None:
+        return evidence
+    return {k: v for k, v in evidence.items() if k not in _SUBSCRIPTION_KEYS or v in own}
+
+
+def _consent(acc: Access, msisdn: str, shown: _Shown, since: datetime | None = None,
+             own: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """The line's consent events; of the subscriber's own subscriptions only (``own``, when given), dated in their
+    holding (``since``): an event dated after an owner change of a subscription the previous customer made (its
+    cancellation, its ending when the line closed) is theirs."""
     out = []
     for e in consent_events_for(acc.conn, msisdn, since=since):
+        if own is not None and e.subscription_id not in own:
+            continue
         evidence = e.evidence
         if isinstance(evidence, str):
             with contextlib.suppress(ValueError):
@@ -412,14 +475,17 @@ def _subscriptions(acc: Access, msisdn: str, catalog: Catalog | None) -> list[di
 
     by_id = {o.id: o for o in catalog.offers} if catalog is not None else {}
     frame = _projection(acc, msisdn)
+    closing = closing_ends(acc.conn, msisdn) if frame.height else {}
     out = []
     for r in frame.sort("ordered_at", nulls_last=True).iter_rows(named=True):
         o = by_id.get(r["offer_id"])
+        closed = r["ended_at"] is not None and closing.get(r["subscription_id"]) == r["ended_at"]
         out.append({
             "subscription_id": r["subscription_id"], "offer_id": r["offer_id"], "name_en": o.name.en if o else None,
             "name_zh": o.name.zh if o else None, "provider": o.provider if o else None, "price": str(o.price) if o else None,
             "state": r["state"], "confirmation": r["confirmation"], "ordered_at": _iso(r["ordered_at"]),
             "confirmed_at": _iso(r["confirmed_at"]), "ended_at": _iso(r["ended_at"]),
+            "ended_reason": LINE_CLOSED if closed else None,
         })
     return out
 

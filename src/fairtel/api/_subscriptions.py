@@ -39,13 +39,21 @@ from fairtel.api._access import Access
 from fairtel.api._errors import RateLimitedError
 from fairtel.assurance import FileOutbox, OutboxMessage
 from fairtel.catalog import Catalog
-from fairtel.consent import CODE_STEP, ConfirmationStatus, SubscriptionState, project_subscriptions, states_at
+from fairtel.consent import (
+    CODE_STEP,
+    LINE_CLOSED,
+    ConfirmationStatus,
+    SubscriptionState,
+    project_subscriptions,
+    states_at,
+)
 from fairtel.core.contracts import SubscriberStatus
 from fairtel.core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError, Problem
 from fairtel.core.ids import new_id, stable_id
 from fairtel.core.time import utc_now
 from fairtel.privacy import Permission, Role
 from fairtel.store import ConsentEvent, Subscriber, consent_event_id, consent_ledger, get_subscriber
+from fairtel.store._consent import closing_ends
 from fairtel.store._merchants import on_sale, require_on_sale
 from fairtel.store._schema import AccessAudit, table_of
 
@@ -129,6 +137,17 @@ class SubscriptionOut(BaseModel):
     ended_at: datetime | None
     currency: str | None = None
     confirm_with: str | None = None  # "sms_code": a one-time code was sent to the phone; the confirmation gives it back
+    # why it ended, when the system ended it: "line_closed" (the line was closed, 销户), with ``ended_why`` in en and zh
+    ended_reason: str | None = None
+    ended_why: dict[str, str] | None = None
+
+
+# what a subscription ended by the closing of its line says where subscriptions are listed
+LINE_CLOSED_WHY = {
+    "en": "Ended when the line was closed: it is no longer charged. A line opened again orders and confirms a service "
+          "again before it is charged for it.",
+    "zh": "号码销户时已自动退订，不再收费。号码重新开通后，如需该业务须重新订购并确认后才会计费。",
+}
 
 
 class OfferOut(BaseModel):
@@ -181,9 +200,11 @@ def subscriptions(acc: Access, catalog: Catalog, msisdn: str) -> list[Subscripti
     reason = acc.open_subject(msisdn)
     frame = _projection(acc, msisdn)
     by_id = {o.id: o for o in catalog.offers}
+    closing = closing_ends(acc.conn, msisdn) if frame.height else {}
     out = []
     for r in frame.sort("ordered_at", nulls_last=True, descending=True).iter_rows(named=True):
         o = by_id.get(r["offer_id"])
+        closed = r["ended_at"] is not None and closing.get(r["subscription_id"]) == r["ended_at"]
         out.append(
             SubscriptionOut(
                 subscription_id=r["subscription_id"], offer_id=r["offer_id"],
@@ -192,6 +213,7 @@ def subscriptions(acc: Access, catalog: Catalog, msisdn: str) -> list[Subscripti
                 state=r["state"], confirmation=r["confirmation"], ordered_at=r["ordered_at"], confirmed_at=r["confirmed_at"], ended_at=r["ended_at"],
                 currency=catalog.operator.currency if o else None,
                 confirm_with=CODE_STEP if _challenge(r["order_evidence"]) is not None else None,
+                ended_reason=LINE_CLOSED if closed else None, ended_why=dict(LINE_CLOSED_WHY) if closed else None,
             )
         )
     acc.audit("subscription.list", "subscriptions", msisdn=msisdn, reason=reason)

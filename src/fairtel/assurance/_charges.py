@@ -6,7 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
-from fairtel.assurance._finding import Finding, FindingKind, build_findings
+from fairtel.assurance._finding import Finding, FindingIds, FindingKind, build_findings
 from fairtel.assurance._refunds import RESUBSCRIBED_REASON, RESUBSCRIBED_REASON_ZH
 from fairtel.consent import OfferPeriod, Verdict
 
@@ -104,3 +104,31 @@ def charge_findings(gated: pl.DataFrame, *, detected_at: datetime) -> list[Findi
                 )
             )
     return out
+
+
+REFUSED_ON_BILL = "refused_on_bill"
+"""The verdict a ``refused_on_bill_findings`` finding names: refused on its issued bill, consented by the ledger now."""
+
+
+def refused_on_bill_findings(gated: pl.DataFrame, keys: set[tuple[str, str, str]], *, detected_at: datetime,
+                             ids: FindingIds = FindingIds()) -> list[Finding]:
+    """One finding (``unconsented_charge``, verdict ``refused_on_bill``) per charge of ``gated`` that the consent gate
+    consents now but that its issued bill did not charge (``keys``: (msisdn, source, record_id) of the charges that
+    were in the lake when their bill was issued and are not on it): a confirmation or order recorded after the bill,
+    dated before the charge. A rerate never bills such a charge; it is raised for an operator's review, under an id
+    of its own (keyed on the verdict too), so that a finding of the charge closed as not billed before does not hide
+    it."""
+    if not keys or gated.height == 0:
+        return []
+    src = pl.col("source").cast(pl.String).fill_null("") if "source" in gated.columns else pl.lit("")
+    wanted = pl.DataFrame(sorted(keys), schema={"msisdn": pl.String(), "_src": pl.String(), "record_id": pl.String()},
+                          orient="row")
+    part = (gated.filter(pl.col("verdict") == Verdict.CONSENTED.value)
+            .with_columns(pl.col("msisdn").cast(pl.String), pl.col("record_id").cast(pl.String), src.alias("_src"))
+            .join(wanted, on=["msisdn", "_src", "record_id"], how="semi")
+            .select("record_id", pl.col("_src").alias("source"), "msisdn", "offer_id", "provider_id", "subscription_id",
+                    pl.lit(REFUSED_ON_BILL).alias("verdict"), "period", "started_at",
+                    pl.col("amount_minor").alias("charged_minor"), "price_minor", "currency",
+                    pl.concat_list(pl.col("record_id")).alias("record_ids"), "amount_minor"))
+    return build_findings(part, FindingKind.UNCONSENTED_CHARGE, key=("source", "record_id", "verdict"),
+                          detected_at=detected_at, evidence=_EVIDENCE, ids=ids)

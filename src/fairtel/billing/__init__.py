@@ -21,6 +21,7 @@ from fairtel.billing._model import (
     BillingPolicy,
     BillLine,
     LineKind,
+    Suspension,
     bill_id_for,
 )
 from fairtel.billing._reconcile import KindTie, Reconciliation, reconcile
@@ -44,12 +45,15 @@ from fairtel.billing._run import (
     BillRun,
     ChunkedBillRun,
     charged,
+    fee_parts,
     held_usage,
+    kept_number_days,
     normalise_rated,
     prorated_fee_minor,
     run_bills,
     run_bills_chunked,
     snapshot_mismatches,
+    suspensions_of,
 )
 from fairtel.billing._statement import (
     Statement,
@@ -90,14 +94,17 @@ __all__ = [
     "Settled",
     "Statement",
     "StatementLine",
+    "Suspension",
     "bill_id_for",
     "build_statement",
     "charge_late_vas",
     "charged",
     "check_issuable",
+    "fee_parts",
     "format_quantity",
     "held_records",
     "held_usage",
+    "kept_number_days",
     "line_text",
     "normalise_rated",
     "prorated_fee_minor",
@@ -111,4 +118,5 @@ __all__ = [
     "snapshot_mismatches",
     "statement_csv",
     "statement_html",
+    "suspensions_of",
 ]

@@ -42,6 +42,25 @@ class AdjustmentKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Suspension:
+    """A suspension of a line (停机), from its status history: from ``since`` until it was back in service or closed
+    (``until``; None: still suspended), and why (``reason``: ``catalog.SUSPENSION_REASONS``, None when the register did
+    not say: such a day owes the plan fee, as a day in service)."""
+
+    since: datetime
+    until: datetime | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.since, "since")
+        if self.until is not None:
+            require_aware(self.until, "until")
+
+
+KEEP_NUMBER_TEXT = "Keep-number fee"  # how a bill's keep-number fee line begins (a ``plan_fee`` line of its own)
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """A subscriber as billing sees them (the subscribers contract of DESIGN.md)."""
 
@@ -56,6 +75,9 @@ class Account:
     # since when the current customer holds the line, when later than ``activated_at`` (it moved to them from
     # another customer with its activation kept): what was issued for an earlier customer is not carried to them
     holder_since: datetime | None = None
+    # the line's suspensions, from its status history (those that ended and the one in force), with why: what a plan's
+    # suspension policy (``catalog.SuspensionPolicy``) charges for the days wholly suspended; () knows none
+    suspensions: tuple[Suspension, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self.activated_at, "activated_at")
@@ -273,7 +295,8 @@ REASON_PARAMS: dict[str, tuple[str, ...]] = {
     # an owner change (过户) learnt after the bill of its month was issued: what the bill charged of the days before the
     # change (``since``, its day on the operator's clock) credited, the previous customer's; the plan fee (``old``
     # billed → ``new`` from the change; optional: plan, days as ``22/31``), or one record of theirs (``old`` what it
-    # was billed, before tax; optional: kind, ``usage`` or ``vas``, and rule)
+    # was billed and is credited, before tax; optional: ``given``, what a refund or care credit gave back of it before,
+    # when only the rest is credited; kind, ``usage`` or ``vas``, and rule)
     "holding-fee": ("period", "since", "old", "new"),
     "holding-record": ("period", "since", "record", "old"),
 }

@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 
 from fairtel.billing._model import (
+    KEEP_NUMBER_TEXT,
     TAXABLE_KINDS,
     USAGE_KINDS,
     AdjustmentEntry,
@@ -251,6 +252,8 @@ def reconcile(
         if owed != bill.tax_minor:
             problems.append(f"bill {bill.bill_id}: tax {bill.tax_minor}, its charges at its rates give {owed}")
         for ln in bill.lines:
+            if ln.kind is LineKind.PLAN_FEE and ln.description.startswith(KEEP_NUMBER_TEXT):
+                continue  # a keep-number fee (停机保号): the bill's plan fee is pro-rated, counted by its own line
             if ln.kind is LineKind.PLAN_FEE:
                 fee_bills += 1
                 part_month += (ln.quantity or 0) < days_in_period

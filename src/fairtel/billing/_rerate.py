@@ -55,6 +55,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 import polars as pl
@@ -62,6 +63,7 @@ import pyarrow as pa
 
 from fairtel.billing._model import (
     HOLDING_CODES,
+    KEEP_NUMBER_TEXT,
     USAGE_KINDS,
     Account,
     AdjustmentEntry,
@@ -78,7 +80,8 @@ from fairtel.billing._run import (
     HOLD_REASONS,
     changed_hands_in,
     fee_days,
-    fee_for_days,
+    fee_parts,
+    kept_number_days,
     normalise_rated,
     plan_fee_minor,
 )
@@ -206,6 +209,8 @@ def rerate_differences(
     held: Collection[tuple[str, str, str]] = (),
     refunded: Mapping[tuple[RecordKey, ...], int] | None = None,
     holdings: Mapping[str, Holding] | None = None,
+    kept_refunds: Mapping[tuple[RecordKey, ...], int] | None = None,
+    record_credits: Mapping[RecordKey, int] | None = None,
 ) -> RerateResult:
     """Adjustment entries that bring each billed record to its rerated price.
 
@@ -231,7 +236,11 @@ def rerate_differences(
 
     ``holdings``: msisdn → its current customer's holding when it began inside the period (``holdings_of``). A billed
     record of such a line made before it is the previous customer's: priced at nothing, whatever the rating says, so
-    its entry credits what the bill charged for it (reason ``holding-record``), once (``before_holding``).
+    its entry credits what the bill charged for it (reason ``holding-record``), once (``before_holding``), less what
+    was given back of it already: by the refunds of ``kept_refunds`` (those of ``refunded`` charge assurance does not
+    recompute: every kind but usage past a cap, whose refund is recomputed on the rerated charges) and by the entries
+    naming it that no rerate issued, ``record_credits`` (record → what they gave back, tax included: a customer care credit).
+    Its price is then what was given back, so a later rerate finds nothing more to credit.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -296,6 +305,15 @@ def rerate_differences(
     given_back = _refunds_given_back(priced, refunded or {})
     for (msisdn, kind), minor in given_back.items():
         charged[(msisdn, kind)] -= minor  # the bill's tax base, less what refunds took out of it
+    if theirs:  # the previous customer's records are credited what is still charged of them, never what was given back
+        mine = {k: (v[0], v[2]) for k, v in priced.items() if k in theirs}
+        refunds_of = _refunds_per_record({k: v[0] for k, v in mine.items()}, kept_refunds or {})
+        back = _given_back(mine, refunds=kept_refunds or {}, credited=record_credits or {}, base=charged, policies=policies,
+                           policy=policy)
+        for k, minor in back.items():
+            before, _, kind = priced[k]
+            priced[k] = (before, minor, kind)
+            charged[(k[0], kind)] -= max(minor - refunds_of.get(k, 0), 0)  # what a credit took out of the tax base
     changes: list[RecordChange] = []
     entries: list[AdjustmentEntry] = []
     kept_held: list[str] = []
@@ -322,9 +340,10 @@ def rerate_differences(
         if taxed == 0:
             continue
         money = (str(Money.from_minor(before, currency).amount), str(Money.from_minor(after, currency).amount))
-        if key in theirs:  # the previous customer's, on the current one's bill: credited
+        if key in theirs:  # the previous customer's, on the current one's bill: credited (what is still charged)
             reason = encode_reason("holding-record", currency, period=period, since=holdings[row["msisdn"]].day,
-                                   record=row["record_id"], old=money[0], kind="usage", rule=change.old_rule)
+                                   record=row["record_id"], old=str(Money.from_minor(before - after, currency).amount),
+                                   given=money[1] if after else None, kind="usage", rule=change.old_rule)
             credited.append(f"{row['source']}/{row['record_id']}")
         elif row["amount_old"] is None and key not in shift:  # a record the bill does not hold: rated after it
             reason = encode_reason("late-usage", currency, period=period, record=row["record_id"], new=money[1],
@@ -379,11 +398,23 @@ def _refunds_given_back(
     (msisdn, kind): each refund spread from the last of its records back over what each was charged, as the refund's
     tax was reckoned (a source "" in a refund's records matches any). The records' credits are not cut: the refund is
     recomputed on the rerated charges by charge assurance."""
-    by_id: dict[tuple[str, str], list[RecordKey]] = defaultdict(list)
-    for key in priced:
-        by_id[(key[0], key[2])].append(key)
     given_back: dict[tuple[str, str], int] = defaultdict(int)
-    left = {k: max(v[0], 0) for k, v in priced.items()}  # what refunds have not taken of each record yet
+    for k, take in _refunds_per_record({k: v[0] for k, v in priced.items()}, refunded).items():
+        given_back[(k[0], priced[k][2])] += take
+    return dict(given_back)
+
+
+def _refunds_per_record(
+    charged: Mapping[RecordKey, int], refunded: Mapping[tuple[RecordKey, ...], int],
+) -> dict[RecordKey, int]:
+    """What refunds gave back of each record of ``charged`` (record → what it was charged, before tax): each refund
+    spread from the last of its records back over what each was charged (a source "" in a refund's records matches
+    any), never more than a record was charged."""
+    by_id: dict[tuple[str, str], list[RecordKey]] = defaultdict(list)
+    for key in charged:
+        by_id[(key[0], key[2])].append(key)
+    out: dict[RecordKey, int] = defaultdict(int)
+    left = {k: max(v, 0) for k, v in charged.items()}  # what refunds have not taken of each record yet
     for keys, minor in refunded.items():
         found = list(dict.fromkeys(k for m, s, r in keys for k in by_id.get((m, r), ()) if not s or k[1] == s))
         back = int(minor)
@@ -391,10 +422,36 @@ def _refunds_given_back(
             if back <= 0:
                 break
             take = min(back, left[k])
-            given_back[(k[0], priced[k][2])] += take
+            out[k] += take
             left[k] -= take
             back -= take
-    return dict(given_back)
+    return dict(out)
+
+
+def _given_back(
+    charged: Mapping[RecordKey, tuple[int, str]], *, refunds: Mapping[tuple[RecordKey, ...], int],
+    credited: Mapping[RecordKey, int], base: Mapping[tuple[str, str], int], policies: Mapping[str, BillingPolicy],
+    policy: BillingPolicy,
+) -> dict[RecordKey, int]:
+    """What was already given back of each record of ``charged`` (record → (what it is charged now, before tax, its
+    kind)) before tax, never more than it is charged: by ``refunds`` (a refund's records → its charge before tax,
+    spread as ``_refunds_per_record``) and by the entries naming the record that no rerate issued (``credited``:
+    record → what they gave back, tax included, such as a customer care credit: its part before tax is the record's
+    share of the charge plus the tax it added to its kind's total, ``base``, on the bill)."""
+    out = _refunds_per_record({k: v[0] for k, v in charged.items()}, refunds)
+    for key, taxed in credited.items():
+        found = [k for k in charged if k[0] == key[0] and k[2] == key[2] and (not key[1] or k[1] == key[1])]
+        if not found or taxed <= 0:
+            continue
+        k = found[0]
+        charge, kind = charged[k]
+        if charge <= 0:
+            continue
+        total = base.get((k[0], kind), charge)
+        share = policies.get(k[0], policy).tax_on(kind, total) - policies.get(k[0], policy).tax_on(kind, total - charge)
+        before_tax = int((Decimal(taxed) * charge / (charge + max(share, 0))).to_integral_value(ROUND_HALF_UP))
+        out[k] = out.get(k, 0) + before_tax
+    return {k: min(v, max(charged[k][0], 0)) for k, v in out.items() if v > 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +538,8 @@ def rerate_fees(
             missing.append(bill.bill_id)
             continue
         fee_lines = [ln for ln in bill.lines if ln.kind is LineKind.PLAN_FEE]
+        # days the bill charged a keep-number fee for instead of the plan fee (停机保号): its line of its own
+        kept_billed = sum(ln.quantity or 0 for ln in fee_lines if ln.description.startswith(KEEP_NUMBER_TEXT))
         full = plan_fee_minor(plan, currency)
         if fee_lines:
             days = sum(ln.quantity or 0 for ln in fee_lines)
@@ -505,7 +564,11 @@ def rerate_fees(
             days = min(days, now_days)
         compared += 1
         before = billed + shift.get(bill.msisdn, 0)
-        after = fee_for_days(full, days, per)
+        # the days wholly suspended under the plan's suspension policy as the bill run counts them now (the account's
+        # suspensions), else as the bill counted them: the plan fee for the rest, the keep-number fee for those
+        acct = accounts.get(bill.msisdn)
+        kept = kept_number_days(acct, plan, per) if acct is not None else kept_billed
+        after = sum(fee_parts(plan, currency, days, kept, per))
         if before == after:
             continue
         changes.append(FeeChange(bill.msisdn, bill.bill_id, plan.id, days, before, after))
@@ -551,6 +614,9 @@ class LateVasResult:
     # one credit per consented VAS charge on a bill made before an owner change in the period (``holdings``): the
     # previous customer's, held ``before_holding`` from now on
     credits: tuple[AdjustmentEntry, ...] = ()
+    # ``source/record_id`` of charges their issued bill did not charge (``on_bill_refused``) that the consent gate
+    # would consent now: never billed late, left for an operator's review (among ``refused`` too)
+    reconsented: tuple[str, ...] = ()
 
 
 def charge_late_vas(
@@ -568,6 +634,9 @@ def charge_late_vas(
     created_by: str = "rerate",
     held: Collection[tuple[str, str, str]] = (),
     holdings: Mapping[str, Holding] | None = None,
+    refunded: Mapping[tuple[RecordKey, ...], int] | None = None,
+    record_credits: Mapping[RecordKey, int] | None = None,
+    on_bill_refused: Collection[tuple[str, str, str]] = (),
 ) -> LateVasResult:
     """Adjustment entries that charge, once, the consented VAS charges of billed subscribers that their bill of
     ``period`` does not hold: rated after the bill run, which never reopens an issued bill.
@@ -578,7 +647,11 @@ def charge_late_vas(
     issued for the period: a charge that has one is never charged again, whatever its price or verdict now.
     ``stored``: the period's rated lines as rating stored them; a charge refused there is not billed even when
     the gate consents now (a charge the gate refused is never billed late, and charge assurance may have closed
-    its finding as never billed). Each entry is a debit of the charge plus what it adds to the bill's VAS tax (the
+    its finding as never billed). Rating stored again since (`fairtel rate` after a consent event) says what the gate
+    says now, so ``on_bill_refused`` carries what the bill itself did: (msisdn, source, record_id) of the charges that
+    were in the lake when their bill was issued and that it did not charge (refused on it, or left unrated): never
+    billed late either; those the gate consents now are listed apart (``LateVasResult.reconsented``) for an
+    operator's review. Each entry is a debit of the charge plus what it adds to the bill's VAS tax (the
     bill taxed its VAS charges once, on their total: the base is that total plus the late charges before this
     one, in record order), naming the bill, the period and the record; its id is the one a rerate entry of the
     record gets, so issuing it twice is impossible. ``policies``: msisdn → the tax policy its bill was issued
@@ -587,7 +660,12 @@ def charge_late_vas(
     the period, ``before_holding``): never charged late onto the bill of the number's current customer, nor settled.
     ``holdings`` (``holdings_of``): the lines whose current customer's holding began inside the period; a VAS charge
     their bill holds that was made before it is the previous customer's: credited whole, tax included, once
-    (``LateVasResult.credits``, reason ``holding-record``), before the late charges are taxed.
+    (``LateVasResult.credits``, reason ``holding-record``), before the late charges are taxed, less what was given
+    back of it already: by a refund of ``refunded`` (a refund's records → its charge before tax, as
+    ``rerate_differences`` takes them) or an entry naming it that no rerate issued (``record_credits``: record → what it gave
+    back, tax included; a customer care credit). A charge given back whole has nothing left to credit; the entry of
+    one given back in part credits the rest (``old_amount_minor`` what the bill charged, ``new_amount_minor`` what was
+    given back), taxed on the bill's VAS charges less what was given back of them.
     """
     require_aware(created_at, "created_at")
     policy = policy or BillingPolicy()
@@ -616,28 +694,41 @@ def charge_late_vas(
             charged[p.msisdn] += p.new_amount_minor - p.old_amount_minor
 
     credits: list[AdjustmentEntry] = []
-    for m, holding in sorted((holdings or {}).items()):
-        if m not in bills:
-            continue
+    holdings = {m: h for m, h in (holdings or {}).items() if m in bills}
+    # what was given back already of each VAS charge of those bills (refunds, care credits), before tax: not credited
+    # again; and the bills' VAS charges less it, the base the credits are taxed on
+    on_bills = {(r["msisdn"], r["source"], r["record_id"]): (int(r["amount_minor"]), LineKind.VAS.value)
+                for r in old.filter(vas_kind & pl.col("msisdn").is_in(list(holdings))).group_by(_KEY)
+                .agg(pl.col("amount_minor").sum()).iter_rows(named=True)} if holdings else {}
+    back = _given_back(on_bills, refunds=refunded or {}, credited=record_credits or {},
+                       base={(m, LineKind.VAS.value): v for m, v in charged.items()}, policies=policies, policy=policy)
+    base: dict[str, int] = defaultdict(int, charged)
+    for k, minor in back.items():
+        base[k[0]] -= minor
+    for m, holding in sorted(holdings.items()):
         theirs = (old.filter(vas_kind & (pl.col("msisdn") == m)).group_by(_KEY).agg(
             pl.col("started_at").min(), pl.col("amount_minor").sum(), pl.col("rule_id").drop_nulls().first())
             .filter(pl.col("started_at") < holding.since).sort(_KEY))
         for row in theirs.iter_rows(named=True):
             key = (row["msisdn"], row["source"], row["record_id"])
             amount = int(row["amount_minor"])
-            if key in done or amount <= 0:
+            given = back.get(key, 0)
+            owed = amount - given  # what is still charged of it
+            if key in done or owed <= 0:
                 continue
             taxes = policies.get(m, policy)
-            tax = taxes.tax_on(LineKind.VAS, charged[m]) - taxes.tax_on(LineKind.VAS, charged[m] - amount)
-            charged[m] -= amount
+            tax = taxes.tax_on(LineKind.VAS, base[m]) - taxes.tax_on(LineKind.VAS, base[m] - owed)
+            base[m] -= owed
+            charged[m] -= owed
             credits.append(AdjustmentEntry(
                 adjustment_id=stable_id("adj", "rerate", period, *key, 0),
                 kind=AdjustmentKind.CREDIT,
                 msisdn=m,
-                amount_minor=amount + tax,
+                amount_minor=owed + tax,
                 currency=currency,
                 reason=encode_reason("holding-record", currency, period=period, since=holding.day,
-                                     record=row["record_id"], old=str(Money.from_minor(amount, currency).amount),
+                                     record=row["record_id"], old=str(Money.from_minor(owed, currency).amount),
+                                     given=str(Money.from_minor(given, currency).amount) if given else None,
                                      kind="vas", rule=row["rule_id"] or None),
                 created_at=created_at,
                 created_by=created_by,
@@ -647,7 +738,7 @@ def charge_late_vas(
                 record_id=row["record_id"],
                 rule_id=(row["rule_id"] or None) and str(row["rule_id"])[:128],
                 old_amount_minor=amount,
-                new_amount_minor=0,
+                new_amount_minor=given,
             ))
     charged_before = pl.DataFrame(sorted(done), schema=dict.fromkeys(_KEY, pl.String()), orient="row")
     late = new.join(old.select(_KEY).unique(), on=_KEY, how="anti").join(charged_before, on=_KEY, how="anti")
@@ -656,6 +747,10 @@ def charge_late_vas(
         kept = normalise_rated(stored).filter(vas_kind).with_columns(pl.col("source").fill_null(""))
         refused_before = set(kept.filter(~pl.col("verdict").is_in(billable).fill_null(True)).select(_KEY).iter_rows())
     held_keys = {(m, s or "", r) for m, s, r in held}
+    # charges that were in the lake when their bill was issued and that it did not charge: refused on that bill (at
+    # 0.00 on its statement, perhaps a finding closed as never billed); what the gate says now does not bill them
+    refused_on_bill = {(m, s or "", r) for m, s, r in on_bill_refused}
+    reconsented: list[str] = []
     entries: list[AdjustmentEntry] = []
     refused: list[str] = []
     settled: list[Settled] = []
@@ -666,7 +761,9 @@ def charge_late_vas(
         if key in held_keys:  # not the bill's customer's to pay (a previous customer's): left to its hold
             kept_held.append(f"{row['source']}/{row['record_id']}")
             continue
-        if row["verdict"] not in BILLABLE_VERDICTS or key in refused_before:
+        if key in refused_on_bill and row["verdict"] in BILLABLE_VERDICTS:
+            reconsented.append(f"{row['source']}/{row['record_id']}")
+        if row["verdict"] not in BILLABLE_VERDICTS or key in refused_before or key in refused_on_bill:
             refused.append(f"{row['source']}/{row['record_id']}")
             settled.append(Settled(*key, LineKind.VAS.value, amount, "refused"))
             continue
@@ -695,7 +792,40 @@ def charge_late_vas(
             old_amount_minor=0,
             new_amount_minor=amount,
         ))
-    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled), tuple(kept_held), tuple(credits))
+    return LateVasResult(period, tuple(entries), tuple(refused), tuple(settled), tuple(kept_held), tuple(credits),
+                         tuple(reconsented))
+
+
+def late_vas_charged(prior: Iterable[AdjustmentEntry], period: str) -> set[tuple[str, str, str]]:
+    """(msisdn, source, record_id) of the VAS charges an earlier rerate of ``period`` charged late (a ``late-vas``
+    debit naming the record): billed, as a bill's lines are."""
+    return {(p.msisdn, p.source or "", p.record_id) for p in prior
+            if p.period == period and p.record_id is not None and p.kind is AdjustmentKind.DEBIT
+            and (decode_reason(p.reason) or ("",))[0] == "late-vas"}
+
+
+def late_charged_first(ordered: pl.DataFrame, billed: pl.DataFrame, charged: Collection[tuple[str, str, str]], *,
+                       arrival: str) -> pl.DataFrame:
+    """``ordered`` (usage with ``billing._order.draw_order``'s ``arrival`` ordinal) with the records ``charged``
+    (``late_vas_charged``: charged late by an earlier rerate) rated after those the bills hold (``billed``: their
+    snapshot) and before every other record on no bill, each group in its order. Of two charges of one month of a
+    monthly offer, the one a late-VAS entry billed keeps the month, as one on the bill does: an earlier-dated charge
+    arriving after it is its duplicate, never charged too."""
+    if not charged or ordered.height == 0:
+        return ordered
+    key = pl.DataFrame(sorted(charged), schema=dict.fromkeys(_KEY, pl.String()), orient="row").rename({"source": "_src"})
+    on_bill = (billed.select(pl.col("msisdn").cast(pl.String), pl.col("source").cast(pl.String).fill_null("").alias("_src"),
+                             pl.col("record_id").cast(pl.String)).unique())
+    top = int(ordered.select(pl.col(arrival).max().fill_null(0).cast(pl.Int64)).item()) + 1
+    frame = (ordered.with_columns(pl.col("source").cast(pl.String).fill_null("").alias("_src"))
+             .join(on_bill.with_columns(pl.lit(True).alias("_on_bill")), on=["msisdn", "_src", "record_id"], how="left",
+                   maintain_order="left")
+             .join(key.with_columns(pl.lit(True).alias("_charged")), on=["msisdn", "_src", "record_id"], how="left",
+                   maintain_order="left"))
+    ordinal = (pl.when(pl.col("_on_bill").fill_null(False)).then(pl.col(arrival))
+               .when(pl.col("_charged").fill_null(False)).then(pl.col(arrival) + top)
+               .otherwise(pl.col(arrival) + 2 * top))
+    return frame.with_columns(ordinal.rank("dense").cast(pl.Int64).sub(1).alias(arrival)).drop("_src", "_on_bill", "_charged")
 
 
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from fairtel.billing._model import (
     CHARGE_ORDER,
+    KEEP_NUMBER_TEXT,
     TAXABLE_KINDS,
     USAGE_KINDS,
     Account,
@@ -41,6 +42,7 @@ from fairtel.billing._model import (
     BillingPolicy,
     BillLine,
     LineKind,
+    Suspension,
     bill_id_for,
 )
 from fairtel.catalog import Catalog, Plan
@@ -257,6 +259,69 @@ def fee_days(acct: Account, period: Period) -> int:
         return 0
     start = changed_hands_in(acct, period) or acct.activated_at
     return prorated_fee_minor(1, start, period, acct.closed_at if closed else None)[1]
+
+
+def kept_number_days(acct: Account, plan: Plan, period: Period) -> int:
+    """Of the days ``fee_days`` counts, those wholly inside a suspension the plan charges its keep-number fee for
+    instead of the plan fee (停机保号: ``plan.suspension``, a suspension whose reason it ``applies_to``), on the period's
+    clock: a day the line was in service at any instant owes the plan fee, and so does a day of a suspension for
+    another reason (arrears, 欠费停机) or for none the register said. 0 under the default policy."""
+    policy = plan.suspension
+    if not policy.active or not acct.suspensions:
+        return 0
+    closed = acct.status == SubscriberStatus.CLOSED
+    if closed and acct.closed_at is None:
+        return 0
+    start = changed_hands_in(acct, period) or acct.activated_at
+    end = acct.closed_at if closed and acct.closed_at is not None else period.end
+    windows = [(s.since, s.until or period.end) for s in acct.suspensions if s.reason in policy.applies_to]
+    if not windows:
+        return 0
+    tz = zone(period.tz)
+    kept = 0
+    for d in range(1, period.days + 1):
+        lo = datetime(period.year, period.month, d, tzinfo=tz)
+        hi = datetime(period.year, period.month, d + 1, tzinfo=tz) if d < period.days else period.end
+        # a day of the fee's days (the line held by its customer, not closed) wholly suspended for a reason the policy names
+        if lo.astimezone(UTC) >= start and hi <= end and any(a <= lo and hi <= b for a, b in windows):
+            kept += 1
+    return kept
+
+
+def suspensions_of(history: Iterable[tuple[str, str, datetime, str | None]]) -> dict[str, tuple[Suspension, ...]]:
+    """msisdn → its suspensions, from its line status history rows (msisdn, status, since, reason), each line's in
+    ``since`` order: a run of ``suspended`` rows lasts until the line's next row of another status (None: in force),
+    and is for the reason its first row gives (None: not said)."""
+    rows: dict[str, list[tuple[str, datetime, str | None]]] = defaultdict(list)
+    for msisdn, status, since, reason in history:
+        rows[msisdn].append((status, since, reason))
+    out: dict[str, tuple[Suspension, ...]] = {}
+    for msisdn, seen in rows.items():
+        found: list[Suspension] = []
+        current: Suspension | None = None
+        for status, since, reason in seen:
+            if status == SubscriberStatus.SUSPENDED.value:
+                if current is None:
+                    current = Suspension(since, None, reason)
+            elif current is not None:
+                if since > current.since:
+                    found.append(replace(current, until=since))
+                current = None
+        if current is not None:
+            found.append(current)
+        if found:
+            out[msisdn] = tuple(found)
+    return out
+
+
+def fee_parts(plan: Plan, currency: str, days: int, kept: int, period: Period) -> tuple[int, int]:
+    """(plan fee, keep-number fee) of a bill whose line owes ``days`` of fee, ``kept`` of them wholly suspended under
+    the plan's suspension policy (``kept_number_days``): the monthly fee pro-rated by the other days, and the
+    keep-number fee by those, each rounded half-up once (``fee_for_days``)."""
+    kept = min(max(kept, 0), days)
+    keep = plan.suspension.keep_number_fee
+    keep_full = 0 if keep is None else int(keep.scaleb(minor_units(currency)))
+    return fee_for_days(plan_fee_minor(plan, currency), days - kept, period), fee_for_days(keep_full, kept, period)
 
 
 def earlier_holder_days(acct: Account, period: Period) -> int:
@@ -955,11 +1020,18 @@ def _bill_one(
     charge_by_kind: dict[str, int] = defaultdict(int)
     fee_full = plan_fee_minor(plan, currency)
     days = fee_days(acct, per) if fee_full else 0
-    if days:  # a line closed before the period (billed for late usage or adjustments) has no fee line
-        fee = fee_for_days(fee_full, days, per)
-        text = f"Monthly fee {plan.id}" + (f", {days} of {per.days} days" if days != per.days else "")
-        add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=days, unit="day")
+    # days wholly suspended at the subscriber's request (停机保号) under a plan that charges a keep-number fee for them
+    kept = kept_number_days(acct, plan, per) if days else 0
+    fee, keep = fee_parts(plan, currency, days, kept, per)
+    if days - kept:  # a line closed before the period (billed for late usage or adjustments) has no fee line
+        served = days - kept
+        text = f"Monthly fee {plan.id}" + (f", {served} of {per.days} days" if served != per.days else "")
+        add(LineKind.PLAN_FEE, text, fee, rule_id=plan.id, quantity=served, unit="day")
         charge_by_kind[LineKind.PLAN_FEE] += fee
+    if kept:  # its own line, taxed as the plan fee
+        add(LineKind.PLAN_FEE, f"{KEEP_NUMBER_TEXT} {plan.id}, {kept} of {per.days} days suspended", keep,
+            rule_id=plan.id, quantity=kept, unit="day")
+        charge_by_kind[LineKind.PLAN_FEE] += keep
     for row in usage:
         if not row["amount_minor"] and not row["quantity"] and not row["allowance_id"]:
             continue  # nothing used and nothing charged (calls of 0 seconds): the statement lists them, the bill need not

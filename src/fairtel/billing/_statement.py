@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from fairtel.billing._model import USAGE_KINDS, AdjustmentEntry, Bill, LineKind, decode_reason
+from fairtel.billing._model import KEEP_NUMBER_TEXT, USAGE_KINDS, AdjustmentEntry, Bill, LineKind, decode_reason
 from fairtel.billing._run import BEFORE_HOLDING
 from fairtel.catalog import Catalog
 from fairtel.core.contracts import Language
@@ -38,14 +38,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "rule": "计费规则", "allowance": "套餐内", "allowance_used": "套餐内用量", "amount": "金额", "currency": "币种",
         "description": "说明", "charges": "费用小计", "tax": "税费", "adjustments": "调整", "total": "本期应付",
         "credit_balance": "本期结余",
-        "plan_fee": "套餐月费", "voice": "通话", "sms": "短信", "data": "上网", "vas": "增值业务", "adjustment": "调整",
+        "plan_fee": "套餐月费", "keep_number": "停机保号费", "voice": "通话", "sms": "短信", "data": "上网", "vas": "增值业务", "adjustment": "调整",
         "out": "主叫", "in": "被叫", "sms_out": "发送", "sms_in": "接收", "roaming": "漫游", "days": "天", "msg": "条",
         "item": "次",
         "min": "分", "sec": "秒", "refund": "退款", "credit": "减免", "debit": "补收", "note": "对方号码已部分隐藏。套餐内用量不收费。",
         "tax_included": "含税费 {amount}",
         "held": "暂缓计费", "held_total": "暂缓计费合计（不在本期应付内）",
         "held_note": "以下用量已按资费计价，但未计入本账单，也不在本期应付金额内。",
-        "refused": "未计费：没有已确认的订购可支持此扣费，不在本期应付内；同意校验：{verdict}",
+        "refused": "未计费：{why}，不在本期应付内；同意校验：{verdict}",
     },
     "en": {
         "title": "Itemised statement", "msisdn": "Number", "period": "Period", "plan": "Plan", "bill_id": "Bill",
@@ -54,7 +54,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "allowance_used": "From allowance", "amount": "Amount", "currency": "Currency", "description": "Details",
         "charges": "Charges", "tax": "Tax", "adjustments": "Adjustments", "total": "Total due",
         "credit_balance": "Credit balance",
-        "plan_fee": "Monthly fee", "voice": "Calls", "sms": "SMS", "data": "Data", "vas": "Value-added services",
+        "plan_fee": "Monthly fee", "keep_number": "Keep-number fee (suspended)", "voice": "Calls", "sms": "SMS", "data": "Data", "vas": "Value-added services",
         "adjustment": "Adjustment", "out": "outgoing", "in": "incoming", "sms_out": "sent", "sms_in": "received",
         "roaming": "roaming", "days": "days",
         "msg": "msg", "item": "item", "min": "m", "sec": "s", "refund": "Refund", "credit": "Credit", "debit": "Debit",
@@ -62,12 +62,56 @@ _TEXT: dict[str, dict[str, str]] = {
         "tax_included": "tax {amount} included",
         "held": "Held, not billed", "held_total": "Total held (not in the total due)",
         "held_note": "The usage below is priced but not on this bill and not in the total due.",
-        "refused": "not billed: no confirmed subscription covers this charge, not in the total due; consent check: {verdict}",
+        "refused": "not billed: {why}, not in the total due; consent check: {verdict}",
     },
 }
-# A refused VAS charge whose verdict says why on its own, per language, in place of ``refused`` (which says no
-# confirmed subscription covers it): ``previous_holder``, a subscription the previous customer confirmed before the
+# A refused VAS charge whose verdict says why on its own, per language, in place of ``refused`` (which says why
+# not billed, ``REFUSED_WHY``, and the consent check's verdict): ``previous_holder``, a subscription the previous customer confirmed before the
 # line's owner change, which did cover the charge while it was theirs.
+# Why a refused VAS charge is not billed, per language and verdict (``refused``'s ``why``), each verdict for what it
+# is, in the words the assistant tells a refused charge with; a verdict not listed here is said in general words
+# (``_REFUSED_OTHER``), never as a missing subscription.
+REFUSED_WHY: dict[str, dict[str, str]] = {
+    "zh": {
+        "no_subscription": "没有已确认的订购可支持此扣费",
+        "not_confirmed": "扣费前订购未确认",
+        "after_cancellation": "扣费时该订购已退订",
+        "price_mismatch": "扣费金额与确认订购时的资费不符",
+        "price_raised": "确认订购后资费上调，未再次确认",
+        "duplicate_charge": "同一周期已扣过费，属于重复扣费",
+        "unknown_offer": "该业务不在资费目录中",
+        "merchant_suspended": "扣费时该服务商已被暂停收费",
+        "merchant_suspended_late": "该服务商被暂停后才提交这笔扣费",
+        "line_closed": "扣费时号码已销户",
+        "line_suspended": "扣费时号码处于停机状态",
+        "before_activation": "该订购早于本号码入网，是前机主所订",
+        "previous_holder": "原机主的订购（订购早于号码过户），过户后不再扣费",
+        "no_gate": "未核对订购记录",
+    },
+    "en": {
+        "no_subscription": "no confirmed subscription covers this charge",
+        "not_confirmed": "the order was not confirmed before the charge",
+        "after_cancellation": "charged after the subscription was cancelled",
+        "price_mismatch": "the amount differs from the price confirmed",
+        "price_raised": "the price rose after the confirmation and was not confirmed again",
+        "duplicate_charge": "already charged for the same period (a duplicate)",
+        "unknown_offer": "the offer is not in the catalog",
+        "merchant_suspended": "the provider's billing rights were suspended when it charged",
+        "merchant_suspended_late": "the provider sent the charge after it was suspended",
+        "line_closed": "the line was closed when charged",
+        "line_suspended": "the line was suspended when charged",
+        "before_activation": "the order was made before this line's activation, by a previous holder",
+        "previous_holder": "the previous customer's subscription, given before the line's owner change",
+        "no_gate": "no consent record to check the charge against",
+    },
+}
+_REFUSED_OTHER = {"zh": "未通过订购同意校验", "en": "the consent check did not let it through"}
+
+
+def refused_why(verdict: str, language: str) -> str:
+    """Why a VAS charge the consent gate refused with ``verdict`` is not billed, in ``language`` (zh or en)."""
+    lang = "zh" if language == "zh" else "en"
+    return REFUSED_WHY[lang].get(verdict, _REFUSED_OTHER[lang])
 _REFUSED_OWN: dict[str, dict[str, str]] = {
     "zh": {"previous_holder": "未计费：原机主的订购（订购早于号码过户），过户后不再扣费，不向您收取，不在本期应付内"},
     "en": {"previous_holder": "not billed: the previous customer's subscription (consent given before the line's owner "
@@ -230,6 +274,8 @@ def _reason_text(code: str, p: dict[str, str], *, catalog: Catalog, language: st
                     else f"monthly fee {p['old']} → {p['new']} {cur}{span}")
         else:
             what = f"话单 {p['record']} {p['old']} {cur}" if zh else f"record {p['record']} {p['old']} {cur}"
+            if p.get("given"):  # given back before (a refund, a care credit): only the rest credited
+                what += f"，此前已退 {p['given']} {cur}" if zh else f", {p['given']} {cur} given back before"
         return f"{lead}（{period}，{what}）" if zh else f"{lead} ({period}, {what})"
     if code == "rerate-fee":
         plan = _named(catalog, "plan", p["plan"], language)
@@ -295,7 +341,9 @@ def line_text(
     lang = _language(language)
     t = _TEXT[lang]
     if kind == LineKind.PLAN_FEE:
-        text = f"{t['plan_fee']} · {_named(catalog, 'plan', rule_id, lang)}"
+        # a keep-number fee (停机保号) for the days the line was suspended at the subscriber's request: a line of its own
+        what = t["keep_number"] if description.startswith(KEEP_NUMBER_TEXT) else t["plan_fee"]
+        text = f"{what} · {_named(catalog, 'plan', rule_id, lang)}"
         days = _PRORATED.search(description)
         if days:
             part = f"{days.group(1)}/{days.group(2)} {t['days']}"
@@ -489,6 +537,7 @@ def build_statement(
                 verdict = str(row.get("verdict") or "")
                 zh_words, en_words = VERDICT_WORDS.get(verdict, (verdict, verdict))
                 why = _REFUSED_OWN[lang].get(verdict) or _TEXT[lang]["refused"].format(
+                    why=refused_why(verdict, lang),
                     verdict=zh_words if lang == Language.ZH else en_words)
                 text = with_note(line.description, why, lang)
                 line = StatementLine(line.section, line.at, line.kind, line.direction, line.peer, line.quantity, line.unit,

@@ -548,6 +548,7 @@ VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as
     "duplicate_charge": ("重复扣费", "charged twice"),
     "unknown_offer": ("未知业务", "unknown offer"),
     "merchant_suspended": ("服务商已暂停", "provider suspended"),
+    "merchant_suspended_late": ("服务商暂停后提交的扣费", "sent after the provider was suspended"),
     "line_closed": ("扣费时号码已销户", "line closed when charged"),
     "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
     "before_activation": ("订购早于本号码入网", "consent given before this line's activation"),
@@ -557,13 +558,14 @@ VERDICT_NAMES: dict[str, tuple[str, str]] = {  # the consent gate's verdicts, as
 # cancellation had a confirmation once: it is not said never to have had one)
 REFUSAL_WHY: dict[str, tuple[str, str]] = {
     "no_subscription": ("您没有订购该业务", "you have no subscription to it"),
-    "not_confirmed": ("您没有确认这项订购", "you never confirmed the order"),
+    "not_confirmed": ("扣费前您没有确认这项订购", "you had not confirmed the order before the charge"),
     "after_cancellation": ("扣费时您已退订该业务", "you had cancelled the subscription before it was charged"),
     "price_mismatch": ("扣费金额与该业务的资费不符", "the amount differs from the offer's price"),
     "price_raised": ("您确认订购后资费上调，您没有再次确认", "the price rose after you confirmed and you did not confirm again"),
     "duplicate_charge": ("同一周期已扣过费，属于重复扣费", "it had already been charged for the same period"),
     "unknown_offer": ("该业务不在资费目录中", "the offer is not in the catalog"),
     "merchant_suspended": ("该服务商已被暂停", "the provider was suspended"),
+    "merchant_suspended_late": ("该服务商被暂停后才提交这笔扣费", "the provider sent the charge after it was suspended"),
     "line_closed": ("扣费时您的号码已销户", "your line was closed when it was charged"),
     "line_suspended": ("扣费时您的号码处于停机状态", "your line was suspended when it was charged"),
     "before_activation": ("该订购早于本号码入网，是前机主所订", "the order was made before this line was yours, by a previous holder"),

@@ -15,6 +15,7 @@ from fairtel.catalog._model import (
     ALL_DAY_BAND,
     ANY_ROAMING,
     ANY_SUBJECT,
+    SUSPENSION_REASONS,
     Allowance,
     Band,
     Catalog,
@@ -33,6 +34,7 @@ from fairtel.catalog._model import (
     RoamingZone,
     RuleSet,
     SubjectPlan,
+    SuspensionPolicy,
     Zone,
 )
 from fairtel.catalog._pricing import PriceBreakdown, StepCharge, price_breakdown, price_steps
@@ -45,6 +47,7 @@ __all__ = [
     "ANY_ROAMING",
     "ANY_SUBJECT",
     "SALES_CHANNELS",
+    "SUSPENSION_REASONS",
     "UNIT_OF_KIND",
     "Allowance",
     "Band",
@@ -71,6 +74,7 @@ __all__ = [
     "RuleSet",
     "StepCharge",
     "SubjectPlan",
+    "SuspensionPolicy",
     "Unit",
     "Zone",
     "default_catalog_path",

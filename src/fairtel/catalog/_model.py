@@ -213,6 +213,27 @@ class RuleSet:
     rules: tuple[PricingRule, ...]
 
 
+SUSPENSION_REASONS = ("requested", "arrears", "fraud")
+"""Why a line is suspended, as its status history says (``line_status_history.reason``): ``requested`` by its
+subscriber, keeping the number (停机保号); for ``arrears`` (欠费停机); after a confirmed ``fraud`` case. Not said:
+unknown, which owes what a line in service owes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionPolicy:
+    """What a plan charges for the days a line is suspended (``[plans.suspension]``). By default (no
+    ``keep_number_fee``) the plan fee, as for days in service. With one, a day wholly suspended for one of
+    ``applies_to`` (default: ``requested``, 停机保号) is charged the keep-number fee pro-rated instead of the plan fee;
+    a suspension for another reason (arrears, 欠费停机) still owes the plan fee."""
+
+    keep_number_fee: Decimal | None = None  # a month's keep-number fee, in the catalog currency
+    applies_to: frozenset[str] = frozenset({"requested"})
+
+    @property
+    def active(self) -> bool:
+        return self.keep_number_fee is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A tariff plan. ``rules`` is the effective, ordered list: the plan's own rules, then those of each set
@@ -227,6 +248,7 @@ class Plan:
     included_offers: tuple[str, ...] = ()
     rule_sets: tuple[str, ...] = ()
     eligibility: Eligibility = field(default_factory=Eligibility)
+    suspension: SuspensionPolicy = field(default_factory=SuspensionPolicy)  # what suspended days are charged
 
     @property
     def plan_id(self) -> str:

@@ -8,7 +8,16 @@ from typing import Any, TypeVar
 from fairtel.catalog._eligibility import MAX_AGE, SALES_CHANNELS, Eligibility
 from fairtel.catalog._fields import FieldReader, declared
 from fairtel.catalog._locate import join
-from fairtel.catalog._model import ANY_ROAMING, Allowance, Match, Plan, PricingRule, RuleSet
+from fairtel.catalog._model import (
+    ANY_ROAMING,
+    SUSPENSION_REASONS,
+    Allowance,
+    Match,
+    Plan,
+    PricingRule,
+    RuleSet,
+    SuspensionPolicy,
+)
 from fairtel.catalog._subjects import read_instant
 from fairtel.catalog._units import UNIT_OF_KIND, Unit
 from fairtel.core.contracts import Direction, UsageKind
@@ -103,7 +112,7 @@ class PlanReader(FieldReader):
         self.unique(((t.get("id") if isinstance(t.get("id"), str) else None, p) for t, p in items), "plan")
         for raw, path in items:
             t = self.table(raw, path, ("id", "name", "monthly_fee", "allowances", "rules", "rule_sets",
-                                       "included_offers", "eligibility"), ("id", "name", "monthly_fee"))
+                                       "included_offers", "eligibility", "suspension"), ("id", "name", "monthly_fee"))
             if t is None:
                 continue
             ident, name = self.ident(t, "id", path), self.name(t, "name", path)
@@ -134,12 +143,31 @@ class PlanReader(FieldReader):
                 else:
                     included.append(offer)
             eligibility = self.eligibility(t["eligibility"], join(path, "eligibility")) if "eligibility" in t else Eligibility()
-            if ident and name and fee is not None and eligibility is not None:
+            suspension = (self.suspension(t["suspension"], join(path, "suspension"), fee) if "suspension" in t
+                          else SuspensionPolicy())
+            if ident and name and fee is not None and eligibility is not None and suspension is not None:
                 out.append(Plan(ident, name, fee, tuple(allowances), tuple(rules), tuple(included), tuple(used_sets),
-                                eligibility))
+                                eligibility, suspension))
         self.unique(rule_items, "rule")
         self.unique(allowance_items, "allowance")
         return out, list(sets.values())
+
+    def suspension(self, raw: object, path: str, monthly_fee: object) -> SuspensionPolicy | None:
+        """``[plans.suspension]``: what a suspended day is charged (``SuspensionPolicy``); ``None`` if any of it is
+        wrong. ``keep_number_fee`` (a month's, exact to the currency's minor unit, not above the plan's monthly fee)
+        instead of the plan fee for the days wholly suspended for one of ``applies_to`` (default ``["requested"]``)."""
+        t = self.table(raw, path, ("keep_number_fee", "applies_to"), ("keep_number_fee",))
+        if t is None:
+            return None
+        fee = self.money(t, "keep_number_fee", path, exact=True)
+        ok, reasons = self.members(t, "applies_to", path, {r: r for r in SUSPENSION_REASONS}, "suspension reason")
+        if fee is None or not ok:
+            return None
+        if isinstance(monthly_fee, type(fee)) and fee > monthly_fee:
+            self.add(join(path, "keep_number_fee"), f"{fee} is above the plan's monthly fee ({monthly_fee}): a suspended "
+                     "day would cost more than a day in service", "invalid_value")
+            return None
+        return SuspensionPolicy(fee, reasons if reasons is not None else SuspensionPolicy().applies_to)
 
     def eligibility(self, raw: object, path: str) -> Eligibility | None:
         """``[plans.eligibility]``: who may order the plan; ``None`` if any of it is wrong."""

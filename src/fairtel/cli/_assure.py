@@ -23,6 +23,7 @@ from fairtel.assurance import (
     Finding,
     FindingIds,
     FindingKind,
+    MerchantPolicy,
     RefundPolicy,
     assure,
     bill_shock_messages,
@@ -468,38 +469,101 @@ def suspended_providers(fapp: App, given: list[str] | None) -> dict[str, Suspens
 
 
 _SUSPENDED_EVIDENCE = ("verdict", "offer_id", "provider_id", "started_at", "period", "charged_minor", "price_minor",
-                       "source", "suspended_since")
+                       "source", "suspended_since", "arrived_at")
+
+
+def late_charges(fapp: App, gated: pl.DataFrame, suspended: dict[str, SuspensionWindows]
+                 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``gated`` with each charge that passed the consent checks but arrived (mediation's first ingest of its file,
+    ``cli._home.charge_arrivals``) while its provider was suspended, dated before the suspension, refused as rating
+    refuses it (``merchant_suspended_late``: a suspended provider still charging, back-dated), and the arrivals read."""
+    from fairtel.cli._home import charge_arrivals
+    from fairtel.rating._vas import MERCHANT_SUSPENDED_LATE, arrived_late
+
+    if gated.height == 0 or not {"offer_id", "provider_id", "verdict"} <= set(gated.columns):
+        return gated, None
+    offers = dict(gated.select("offer_id", "provider_id").drop_nulls().unique().iter_rows())
+    arrivals = charge_arrivals(fapp, offers, suspended)
+    if arrivals is None:
+        return gated, None
+    late = arrived_late(gated, arrivals, suspended) & (gated["verdict"] == Verdict.CONSENTED.value)
+    if not late.any():
+        return gated, arrivals
+    refused = [pl.when(late).then(pl.lit(MERCHANT_SUSPENDED_LATE)).otherwise(pl.col("verdict")).alias("verdict")]
+    if "billable" in gated.columns:
+        refused.append((pl.col("billable") & ~late).alias("billable"))
+    return gated.with_columns(refused), arrivals
 
 
 def suspended_charge_findings(gated: pl.DataFrame, suspended: dict[str, SuspensionWindows], *, detected_at: datetime,
-                              have: set[str]) -> list[Finding]:
+                              have: set[str], arrivals: pl.DataFrame | None = None) -> list[Finding]:
     """One finding (``merchant_suspended_charge``) per charge the gate refused because its provider's billing rights
     were suspended when it was made, with the instant the suspension began (``suspended_since``, none when suspended
     for this run only): refunded, as the other charge findings, when a bill charged it (rated before the suspension
-    was recorded). Findings ``have`` already (by id) are not raised again."""
+    was recorded). A charge that arrived while its provider was suspended, dated before (``merchant_suspended_late``,
+    ``late_charges``), is one too: the evidence gives when it arrived (``arrived_at``, from ``arrivals``) and the
+    suspension it arrived in. Findings ``have`` already (by id) are not raised again."""
+    from fairtel.rating._vas import MERCHANT_SUSPENDED_LATE
+
     if gated.height == 0 or "verdict" not in gated.columns:
         return []
-    part = gated.filter(pl.col("verdict") == Verdict.MERCHANT_SUSPENDED.value)
+    part = gated.filter(pl.col("verdict").is_in([Verdict.MERCHANT_SUSPENDED.value, MERCHANT_SUSPENDED_LATE]))
     if part.height == 0:
         return []
+    src_key = pl.col("source").cast(pl.String).fill_null("") if "source" in part.columns else pl.lit("")
+    if arrivals is not None and arrivals.height:
+        came = arrivals.select(pl.col("source").alias("_src"), "record_id", "arrived_at")
+        part = (part.with_columns(src_key.alias("_src")).join(came, on=["_src", "record_id"], how="left",
+                                                              maintain_order="left").drop("_src")
+                .with_columns(pl.when(pl.col("verdict") == MERCHANT_SUSPENDED_LATE).then(pl.col("arrived_at"))
+                              .alias("arrived_at")))
+    else:
+        part = part.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("arrived_at"))
     since = pl.DataFrame(
         [(p, a, b) for p, windows in suspended.items() for a, b in windows if a is not None],
         schema={"provider_id": pl.String(), "_from": pl.Datetime("us", "UTC"), "_until": pl.Datetime("us", "UTC")},
         orient="row",
     )
-    t = pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    # the instant that fell in the suspension: the charge's date, or for one back-dated, its arrival
+    t = pl.coalesce(pl.col("arrived_at"), pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
     window = (part.with_row_index("_r").select("_r", "provider_id", t.alias("_t"))
               .join(since, on="provider_id", how="inner")
-              .filter((pl.col("_t") >= pl.col("_from")) & (pl.col("_until").is_null() | (pl.col("_t") < pl.col("_until"))))
+              # an arrival is recorded to the second: one in the suspension's second arrived in it
+              .filter((pl.col("_t") >= pl.col("_from").dt.truncate("1s"))
+                      & (pl.col("_until").is_null() | (pl.col("_t") < pl.col("_until"))))
               .group_by("_r").agg(pl.col("_from").min().alias("suspended_since")))
     src = pl.col("source") if "source" in part.columns else pl.lit(None, dtype=pl.String)
     frame = (part.with_row_index("_r").join(window, on="_r", how="left", maintain_order="left").select(
         "record_id", src.alias("source"), "msisdn", "offer_id", "provider_id", "subscription_id", "verdict", "period",
-        "started_at", "suspended_since", pl.col("amount_minor").alias("charged_minor"), "price_minor", "currency",
+        "started_at", "suspended_since", "arrived_at", pl.col("amount_minor").alias("charged_minor"), "price_minor",
+        "currency",
         pl.concat_list(pl.col("record_id")).alias("record_ids"), "amount_minor"))
     found = build_findings(frame, FindingKind.MERCHANT_SUSPENDED_CHARGE, key=("source", "record_id"),
                            detected_at=detected_at, evidence=_SUSPENDED_EVIDENCE)
     return [f for f in found if f.finding_id not in have]
+
+
+def withheld_advice(ranking: pl.DataFrame, policy: MerchantPolicy | None = None) -> list[dict[str, Any]]:
+    """The providers scoring enough to be advised for suspension (``MerchantPolicy.suspend_score``) but on too few
+    subscriptions and charges (fewer than ``min_subscriptions`` of each) for the score to be more than chance: each
+    with its ``provider_id``, ``score``, ``subscriptions`` and ``charges``, most suspicious first. ``suspension_list``
+    does not advise them; an operator is told so, and why, rather than reading "none" as "all clean"."""
+    policy = policy or MerchantPolicy()
+    if ranking.height == 0:
+        return []
+    few = ranking.filter((pl.col("score") >= policy.suspend_score) & (pl.col("subscriptions") < policy.min_subscriptions)
+                         & (pl.col("charges") < policy.min_subscriptions))
+    return [{"provider_id": r["provider_id"], "score": round(float(r["score"]), 2), "subscriptions": int(r["subscriptions"]),
+             "charges": int(r["charges"])} for r in few.sort("score", descending=True).iter_rows(named=True)]
+
+
+def withheld_words(withheld: list[dict[str, Any]], policy: MerchantPolicy | None = None) -> str:
+    """Why ``withheld`` (``withheld_advice``) are not advised, in one line."""
+    floor = (policy or MerchantPolicy()).min_subscriptions
+    each = ", ".join(f"{w['provider_id']} (score {w['score']:.2f}, {w['subscriptions']} subscriptions, {w['charges']} "
+                     f"charges)" for w in withheld)
+    return (f"{each}: they score high but on fewer than {floor} subscriptions or charges each, too few to tell from "
+            "chance; review them in the ranking (`fairtel assure`) and suspend by hand if the evidence holds")
 
 
 # what ``--refund`` refunds without a person deciding: the default kinds, and a charge from a suspended provider
@@ -659,8 +723,20 @@ def register(app: typer.Typer) -> None:
                     ids=finding_ids(fapp),
                 )
                 inputs.notes.extend(unwatched_cap_note(u, cap_currencies) for u in run.unwatched_caps)
+                arrivals = None
+                if operator_dir is None:  # charges that came after their provider's suspension, back-dated
+                    gated, arrivals = late_charges(fapp, run.gated, suspended)
+                    run = replace(run, gated=gated)
                 extra = suspended_charge_findings(run.gated, suspended, detected_at=now,
-                                                  have={f.finding_id for f in run.findings})
+                                                  have={f.finding_id for f in run.findings}, arrivals=arrivals)
+                if operator_dir is None and run.gated.height and "period" in run.gated.columns:
+                    # charges refused on their issued bill that the ledger consents now (a confirmation recorded
+                    # since, dated before them): never billed by a rerate, raised for review
+                    from fairtel.assurance._charges import refused_on_bill_findings
+                    from fairtel.cli._billing import refused_on_bill_charges
+
+                    on_bill = refused_on_bill_charges(fapp, run.gated["period"].drop_nulls().cast(pl.String).unique().to_list())
+                    extra = [*extra, *refused_on_bill_findings(run.gated, on_bill, detected_at=now)]
                 if extra:
                     run.findings.extend(extra)
                     run.findings.sort(key=lambda f: (f.kind.value, f.msisdn or "", f.finding_id))
@@ -733,6 +809,7 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
     verdicts = Counter(run.gated["verdict"].to_list()) if run.gated.height else Counter()
     held = set(suspended or ())
     advice = sorted(set(suspension_list(run.merchants)) - held)  # those suspended already need no advice
+    withheld = [r for r in withheld_advice(run.merchants) if r["provider_id"] not in held]
     if as_json:
         print_json(
             {
@@ -743,6 +820,7 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
                     {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in run.merchants.iter_rows(named=True)
                 ],
                 "suspension_advice": advice,
+                "advice_withheld": withheld,
                 "suspended": sorted(held),
                 "problems": [str(p) for p in inputs.problems],
                 "notes": inputs.notes,
@@ -776,6 +854,8 @@ def _report(run: AssuranceRun, inputs: Inputs, *, as_json: bool, written: int, s
     if advice:
         console.print(f"suspension advised: {', '.join(advice)} (`fairtel merchants suspend PROVIDER --reason TEXT`)",
                       highlight=False)
+    if withheld:
+        console.print(f"no suspension advised for {withheld_words(withheld)}", highlight=False, soft_wrap=True)
     posted = len(refunds.posted) if refunds is not None else 0
     console.print(f"{written} finding(s) written to the lake, {sent} notification(s) to the outbox, {posted} refund(s) posted")
     if refunds is not None:

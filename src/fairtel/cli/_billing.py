@@ -156,31 +156,40 @@ def _policy(app: App) -> BillingPolicy:
 
 
 def _accounts_of(app: App, period: Period, *, first: str | None = None, last: str | None = None,
-                 msisdns: Collection[str] | None = None) -> list[Account]:
+                 msisdns: Collection[str] | None = None, kept_numbers: bool = False) -> list[Account]:
     """``_accounts`` of the register's lines numbered ``first`` to ``last`` (one range of it), or of ``msisdns``,
-    in number order: what a bill run reads of the register a chunk at a time."""
+    in number order: what a bill run reads of the register a chunk at a time. ``kept_numbers``: with each line's
+    suspensions and why (``store._care.suspensions_in``), read only when a plan of the catalog has a suspension
+    policy (``store._care.keeps_numbers``): what its keep-number fee is counted from."""
     from fairtel.billing import Account
+    from fairtel.store._care import suspensions_in
     from fairtel.store._subscribers import lines_in_force
 
     with app.db.connect() as conn:
         lines = lines_in_force(conn, at=period.start, first=first, last=last, msisdns=msisdns)
+        kept = suspensions_in(conn, first=first, last=last, msisdns=msisdns) if kept_numbers else {}
     return [Account(s.msisdn, plan, s.activated_at, s.status, s.language, s.closed_at,
-                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since)
+                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since,
+                    suspensions=kept.get(s.msisdn, ()))
             for s, plan in lines]
 
 
-def _accounts(app: App, period: Period) -> list[Account]:
+def _accounts(app: App, period: Period, *, kept_numbers: bool = False) -> list[Account]:
     """The register's lines as billing sees them for ``period``: each on the plan in force for it (a plan change
-    takes effect from a period's start), not the latest the register names."""
+    takes effect from a period's start), not the latest the register names. ``kept_numbers``: with their
+    suspensions and why, as ``_accounts_of``."""
     from fairtel.billing import Account
     from fairtel.store import list_subscribers, plans_in_force
+    from fairtel.store._care import suspensions_in
 
     with app.db.connect() as conn:
         subs = list_subscribers(conn)
         in_force = plans_in_force(conn, at=period.start)
+        kept = suspensions_in(conn) if kept_numbers else {}
     plans = dict(zip(in_force["msisdn"].to_pylist(), in_force["plan_id"].to_pylist(), strict=True))
     return [Account(s.msisdn, plans.get(s.msisdn, s.plan_id), s.activated_at, s.status, s.language, s.closed_at,
-                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since)
+                    s.suspended_at if s.status == "suspended" else None, holder_since=s.holder_since,
+                    suspensions=kept.get(s.msisdn, ()))
             for s in subs]
 
 
@@ -632,13 +641,13 @@ def _unrated_of_period(app: App, per: Period, issued: Mapping[str, Any]) -> pl.D
 _COVERABLE = ("unknown_subscriber", "unknown_plan")
 
 
-def _coverable_accounts(app: App, per: Period, unrated: pl.DataFrame | None) -> list[Account]:
+def _coverable_accounts(app: App, per: Period, unrated: pl.DataFrame | None, *, kept_numbers: bool = False) -> list[Account]:
     """The accounts of the lines ``_covered_now`` looks at: those rating left records of out for want of a line or a
-    plan (``_COVERABLE``), read for those lines alone."""
+    plan (``_COVERABLE``), read for those lines alone (``kept_numbers``: as ``_accounts_of``)."""
     if unrated is None or unrated.height == 0 or "reason" not in unrated.columns:
         return []
     numbers = unrated.filter(pl.col("reason").is_in(_COVERABLE))["msisdn"].drop_nulls().cast(pl.String).unique()
-    return _accounts_of(app, per, msisdns=numbers.to_list()) if numbers.len() else []
+    return _accounts_of(app, per, msisdns=numbers.to_list(), kept_numbers=kept_numbers) if numbers.len() else []
 
 
 def _covered_now(unrated: pl.DataFrame | None, accounts: list[Account], catalog: Catalog, per: Period,
@@ -744,6 +753,7 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
     from fairtel.core.ids import new_id
     from fairtel.store import catalog_version, current_catalog, handed_over, issue_bills, issued_bills
     from fairtel.store._billing import bill_periods, pending_adjustments_between, pending_in_other_currency
+    from fairtel.store._care import keeps_numbers
     from fairtel.store._subscribers import register_numbers
 
     # the register's numbers alone up front; each chunk's lines and pending adjustments are read when it is billed
@@ -754,14 +764,16 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
 
     chunk_size = app.settings.bill_chunk
     current: dict[str, Account] = {}  # the accounts of the chunk being billed
+    # the lines' suspensions and why, read only when a plan charges a keep-number fee for suspended days (停机保号)
+    kept_numbers = keeps_numbers(catalog)
 
     def accounts_for(chunk: Sequence[str]) -> list[Account]:
         # one range of the register (the chunk is every number of the run between its first and last): a line
         # added since the numbers were listed waits for the next run, as it did when the register was read whole
         wanted = set(chunk)
         current.clear()
-        current.update((a.msisdn, a) for a in _accounts_of(app, per, first=chunk[0], last=chunk[-1])
-                       if a.msisdn in wanted)
+        lines = _accounts_of(app, per, first=chunk[0], last=chunk[-1], kept_numbers=kept_numbers)
+        current.update((a.msisdn, a) for a in lines if a.msisdn in wanted)
         return list(current.values())
 
     def adjustments_for(numbers: Sequence[str]) -> tuple[list[AdjustmentEntry], dict[str, str]]:
@@ -788,11 +800,13 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
         rating_batch = _rating_batch(app, per.key)  # the lines' draw order, for a rerate to rate them in again
         # the accounts of the lines already billed (a rerun) and of those rating left records of out for want of a
         # line or plan, read for those lines alone
-        billed_before = _accounts_of(app, per, msisdns=issued) if issued and rated_files else []
+        billed_before = (_accounts_of(app, per, msisdns=issued, kept_numbers=kept_numbers)
+                         if issued and rated_files else [])
         late_usage, late_vas, late_held = _on_no_bill(app, per, issued, rated_files, billed_before)
         del billed_before
         left_out = _unrated_of_period(app, per, issued)
-        covered, covered_examples = _covered_now(left_out, _coverable_accounts(app, per, left_out), catalog, per)
+        coverable = _coverable_accounts(app, per, left_out, kept_numbers=kept_numbers)
+        covered, covered_examples = _covered_now(left_out, coverable, catalog, per)
         if covered:
             # rated again, they are on the bills this run would issue; issued without them, they wait for a rerate
             # and reach the subscriber a month late
@@ -817,12 +831,14 @@ def _bill_run(app: App, per: Period, *, catalog: Catalog, issue: bool, report: A
             raise CurrencyMismatchError(f"adjustment {foreign.adjustment_id} is in {foreign.currency}, bills are in "
                                         f"{catalog.operator.currency}")
 
+        from fairtel.engines._buckets import scan_numbers
+
         def rated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
             if not rated_files:
                 return None
-            lo, hi = chunk[0], chunk[-1]  # the chunk is every number of the run between them
-            return (pl.scan_parquet(rated_files).filter((pl.col("msisdn") >= lo) & (pl.col("msisdn") <= hi) & not_issued)
-                    .collect(engine="streaming"))  # a batch of each part at a time: the parts span every number
+            # the chunk is every number of the run between its first and last; the parts' row groups of other
+            # numbers are skipped by their statistics (``engines.scan_numbers``), a batch of each part at a time
+            return scan_numbers(rated_files, chunk[0], chunk[-1]).filter(not_issued).collect(engine="streaming")
 
         def unrated_for(chunk: Sequence[str]) -> pl.DataFrame | None:
             if left_out is None:
@@ -1052,13 +1068,14 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     from fairtel.billing import charge_late_vas, rerate_differences, rerate_fees, rerate_outcome, snapshot_mismatches
     from fairtel.billing._model import HOLDING_CODES, decode_reason, issued_policy
     from fairtel.billing._order import ARRIVAL, PART, UNPLACED, draw_order
-    from fairtel.billing._rerate import holdings_of
+    from fairtel.billing._rerate import holdings_of, late_charged_first, late_vas_charged
     from fairtel.billing._run import BEFORE_HOLDING
     from fairtel.cli._home import home_gate, home_subscribers
     from fairtel.core.time import utc_now
     from fairtel.privacy import mask_msisdn
     from fairtel.rating import rate
     from fairtel.store import bills_of_period, record_adjustments, rerate_entries
+    from fairtel.store._care import keeps_numbers
 
     with app.db.connect() as conn:
         bills = bills_of_period(conn, per.key)
@@ -1086,14 +1103,22 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
         report.step("rerate", total=2)
     # each subscriber's usage under the plan its bill was issued on (a plan changed since is not a tariff
     # correction of this period); a subscriber whose bill names no plan, under the one in force for the period
-    register = home_subscribers(app, period=per)
+    # with each line's owner change (过户), if any: rating counts allowances per holding in the month of the change,
+    # as `fairtel rate` does
+    register = home_subscribers(app, ("msisdn", "plan_id", "holder_since"), period=per)
     on_bill = pl.DataFrame({"msisdn": [b.msisdn for b in bills if b.plan_id], "plan_id": [b.plan_id for b in bills if b.plan_id]},
                            schema={"msisdn": pl.String(), "plan_id": pl.String()})
-    plans = pl.concat([on_bill, register.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String))
-                       .join(on_bill, on="msisdn", how="anti")])
+    lines = register.select(pl.col("msisdn").cast(pl.String), pl.col("plan_id").cast(pl.String), "holder_since")
+    plans = pl.concat([on_bill.join(lines.select("msisdn", "holder_since"), on="msisdn", how="left", maintain_order="left"),
+                       lines.join(on_bill, on="msisdn", how="anti")])
     # rated again in that order (the records no bill holds after those it does), so an unchanged tariff gives
     # back every billed line, and a changed one differs by the tariff alone
     ordered = draw_order(usage, billed, order, pins) if usage.height else None
+    if ordered is not None:
+        # a charge an earlier rerate billed with a late-VAS debit keeps its month as one on the bill does: rated right
+        # after the bills' lines and before every other record on no bill (an earlier-dated charge of the same month
+        # arriving after it is its duplicate, never debited too)
+        ordered = late_charged_first(ordered, billed, late_vas_charged(prior, per.key), arrival=ARRIVAL)
     result = (rate(ordered, catalog, plans, period=per, gate=home_gate(app, catalog), arrival=ARRIVAL)
               if ordered is not None else None)
     unplaced = 0 if ordered is None else int(ordered[UNPLACED].sum())
@@ -1101,16 +1126,21 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     now = utc_now()
     # usage held off the bills (by their runs, or by rating as it stored it) is charged only by a release: a rerun of
     # rating after the line came back into service, or a changed tariff, must not bill it as late usage
-    accounts = _accounts(app, per)
+    # with the lines' suspensions and why when a plan charges a keep-number fee (停机保号): the fee priced as the bill run does
+    accounts = _accounts(app, per, kept_numbers=keeps_numbers(catalog))
     held = _held_keys(app, per, {b.bill_id: b.run_id for b in compared_bills if b.run_id}, msisdns, accounts)
-    # what refunds already gave back of the records (usage past a spending cap): not credited a second time
-    refunded = _refunded_records(app, msisdns, catalog.operator.currency)
+    # what refunds already gave back of the records (usage past a spending cap): not credited a second time; and the
+    # refunds charge assurance does not recompute (every kind but usage past a cap), with the entries naming a record
+    # that no rerate issued (care credits): an owner change's credit credits only what is still charged of a record
+    refunded, kept_refunds = _refunded_records(app, msisdns, catalog.operator.currency)
+    credits = _record_credits(app, per, compared_bills, catalog.operator.currency)
     # lines moved to another customer during the period (an owner change the bills may not have known): what their
     # bills charged of the days before the change is the previous customer's, credited as the bill run would leave it
     holdings = {m: h for m, h in holdings_of(accounts, per).items() if m in set(msisdns)}
     diff = rerate_differences(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                               currency=catalog.operator.currency, created_at=now, prior=prior, policy=current,
-                              policies=policies, created_by=created_by, held=held, refunded=refunded, holdings=holdings)
+                              policies=policies, created_by=created_by, held=held, refunded=refunded, holdings=holdings,
+                              kept_refunds=kept_refunds, record_credits=credits)
     fees = rerate_fees(bills, catalog, period=per.key, created_at=now, accounts={a.msisdn: a for a in accounts},
                        prior=prior, policy=current, created_by=created_by)
     # consented VAS charges rated after the bill run: charged once on the bill of the period, never one a consent
@@ -1119,7 +1149,9 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     late = charge_late_vas(billed, rerated, period=per.key, bills={b.msisdn: b.bill_id for b in compared_bills},
                            currency=catalog.operator.currency, created_at=now, prior=prior,
                            stored=_stored_vas(app, per, msisdns), policy=current, policies=policies,
-                           created_by=created_by, held=held, holdings=holdings)
+                           created_by=created_by, held=held, holdings=holdings, refunded=kept_refunds,
+                           record_credits=credits,
+                           on_bill_refused=_refused_on_bill(app, per, usage, compared_bills, billed))
     entries = [*diff.adjustments, *fees.adjustments, *late.credits, *late.adjustments]
     with app.db.begin() as conn:
         added = set(record_adjustments(conn, entries))
@@ -1165,6 +1197,10 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     if late.refused:
         notes.append(f"{len(late.refused)} VAS charge(s) on no bill of {per.key} refused by the consent gate were not billed, "
                      f"e.g. {late.refused[0]}")
+    if late.reconsented:
+        notes.append(f"{len(late.reconsented)} VAS charge(s) refused on their issued bill of {per.key} (in the lake when it was "
+                     f"issued, not on it) are consented by the ledger now, e.g. {late.reconsented[0]}: not billed, review them "
+                     "(`fairtel assure` raises a finding of each, verdict refused_on_bill)")
     if late.held:
         held_why = {f"{s}/{r}": v for (_, s, r), v in held.items()}
         vas_why: dict[str, int] = {}
@@ -1207,6 +1243,7 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
             "adjustments": outcome.last.adjustments, "net": _money(outcome.last.net_minor, cur),
             "debits": outcome.last.debits, "credits": outcome.last.credits},
         "vas_charged": vas_new, "vas_refused": len(late.refused), "vas_held": len(late.held),
+        "vas_refused_on_bill_consented_now": list(late.reconsented),
         "records_order_unknown": unplaced,
         "held_records": len(diff.held), "late_free": free, "records_refunded_before": len(diff.refunded),
         "owner_change_credits": len(moved_new),
@@ -1222,22 +1259,165 @@ def _rerate(app: App, per: Period, *, catalog: Catalog, created_by: str, report:
     }
 
 
-def _refunded_records(app: App, msisdns: list[str], currency: str) -> dict[tuple[tuple[str, str, str], ...], int]:
+def _refused_on_bill(app: App, per: Period, usage: pl.DataFrame, bills: Sequence[Bill],
+                     billed: pl.DataFrame) -> set[tuple[str, str, str]]:
+    """(msisdn, source, record_id) of the VAS charges of ``usage`` (with its ``PART``) that were in the lake when
+    their subscriber's bill of ``per`` was issued and that the bill (``billed``, its snapshot) does not hold: the bill
+    run rated them then (it refuses a period with unrated usage) and did not charge them (refused by the consent
+    gate, or left unrated). When a usage part came in is what mediation's ledger says (``mediation/state.sqlite``,
+    read only, without taking mediation's lock): the instant its ingest was registered (after the part was in the
+    lake), compared with the bill's ``issued_at`` at full precision. A ledger row from before the instant was kept
+    to the microsecond says its second only: the ingest may have come at any instant of it, so one in the bill's own
+    second is taken to have come before the bill (not billed late, listed for review if the gate consents it now)
+    rather than a charge the bill may have refused being billed behind it. A part the ledger does not name is taken
+    to have come in after the bill."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from fairtel.billing._order import PART
+
+    path = app.settings.home / "mediation" / "state.sqlite"
+    if usage.height == 0 or PART not in usage.columns or not path.exists():
+        return set()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            rows = conn.execute("SELECT l.part, f.ingested_at FROM lake_parts l JOIN files f ON f.content_hash = l.content_hash "
+                                "WHERE l.period = ?", (per.key,)).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a ledger from before parts were listed, or one being created: nothing known
+        return set()
+    came: dict[str, datetime] = {}
+    for part, at in rows:
+        try:
+            when = datetime.fromisoformat(str(at))
+        except ValueError:
+            continue
+        # to the second (an earlier ledger) the instant is the second's first: earlier than the ingest or equal,
+        # so an ingest in the bill's own second counts as before it, the side that never bills a charge twice over
+        came[f"{part}.parquet"] = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    issued = {b.msisdn: b.issued_at.astimezone(UTC) for b in bills}
+    on_bill = set(billed.select(pl.col("msisdn").cast(pl.String), pl.col("source").cast(pl.String).fill_null(""),
+                                pl.col("record_id").cast(pl.String)).iter_rows()) if billed.height else set()
+    out: set[tuple[str, str, str]] = set()
+    src = pl.col("source").cast(pl.String).fill_null("") if "source" in usage.columns else pl.lit("")
+    vas = usage.filter(pl.col("kind") == "vas").select(pl.col("msisdn").cast(pl.String), src.alias("source"),
+                                                         pl.col("record_id").cast(pl.String), pl.col(PART).cast(pl.String))
+    for msisdn, source, record_id, part in vas.iter_rows():
+        at = came.get(str(part))
+        key = (msisdn, source, record_id)
+        if at is not None and msisdn in issued and at < issued[msisdn] and key not in on_bill:
+            out.add(key)
+    return out
+
+
+def refused_on_bill_charges(app: App, periods: Collection[str]) -> set[tuple[str, str, str]]:
+    """(msisdn, source, record_id) of the VAS charges of ``periods`` that their issued bill did not charge though they
+    were in the lake when it was issued (``_refused_on_bill``): what a rerate never bills, whatever the consent ledger
+    says now. For charge assurance, which raises a finding of those the gate consents now (for review). A bill whose
+    snapshot is missing or incomplete cannot tell what it charged: its charges are not named."""
+    from fairtel.billing import snapshot_mismatches
+    from fairtel.billing._order import PART
+    from fairtel.store import bills_of_period
+
+    out: set[tuple[str, str, str]] = set()
+    for key in sorted(set(periods)):
+        try:
+            per = Period.parse(key)
+        except (ValueError, FairtelError):
+            continue
+        with app.db.connect() as conn:
+            bills = bills_of_period(conn, per.key)
+        if not bills:
+            continue
+        billed = _snapshot(app, per, {b.bill_id: b.run_id for b in bills})
+        broken = set(snapshot_mismatches(bills, billed))
+        compared = [b for b in bills if b.bill_id not in broken]
+        if not compared:
+            continue
+        usage = _scan_usage(app, per, [b.msisdn for b in compared], part=PART)
+        if usage.height == 0 or "kind" not in usage.columns:
+            continue
+        out |= _refused_on_bill(app, per, usage, compared, billed)
+    return out
+
+
+RefundedRecords = dict[tuple[tuple[str, str, str], ...], int]
+
+
+def _refunded_records(app: App, msisdns: list[str], currency: str) -> tuple[RefundedRecords, RefundedRecords]:
     """The refunds the ledger holds for ``msisdns`` in ``currency``: the records each one's finding names (msisdn,
     source, record_id; source "" for any), in its order, → what it refunded before tax (minor units); refunds of
-    the same records summed."""
+    the same records summed. Twice: every refund (with the VAS charges an owner change's correction credited, which
+    ``api.refunded_charges`` counts as given back), and those charge assurance does not recompute on the rerated
+    charges: all but refunds of usage past a spending cap (the kind of the finding behind each refund says which)."""
     from collections import defaultdict
 
+    from sqlalchemy import select
+
     from fairtel.api._cases import refunded_charges
+    from fairtel.assurance import FindingKind
+    from fairtel.store._schema import Finding as FindingRow
+    from fairtel.store._schema import table_of
 
     if not msisdns:
-        return {}
+        return {}, {}
+    f = table_of(FindingRow)
     with app.db.connect() as conn:
         ledger = refunded_charges(conn, msisdns)
+        ids = sorted({fid for fid, *_ in ledger.refunds})
+        kinds: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            kinds.update((str(r.finding_id), str(r.kind)) for r in conn.execute(
+                select(f.c.finding_id, f.c.kind).where(f.c.finding_id.in_(ids[i:i + 500]))))
     out: dict[tuple[tuple[str, str, str], ...], int] = defaultdict(int)
-    for _finding, cur, keys, minor, _adj in ledger.refunds:
+    kept: dict[tuple[tuple[str, str, str], ...], int] = defaultdict(int)
+    for finding, cur, keys, minor, _adj in ledger.refunds:
         if cur == currency and keys:
             out[keys] += minor
+            if kinds.get(finding) != FindingKind.USAGE_PAST_CAP.value:
+                kept[keys] += minor
+    return dict(out), dict(kept)
+
+
+# the reasons of the entries a rerate (or a release, or charge assurance's recomputation) issues: an entry naming a
+# record with another reason (a customer care credit, ``care-credit``, or one made by hand) gave back part of it
+_ISSUED_CODES = frozenset({"rerate-usage", "late-usage", "rerate-fee", "late-vas", "release-held", "refund-recomputed",
+                           "holding-fee", "holding-record"})
+
+
+def _record_credits(app: App, per: Period, bills: Sequence[Bill], currency: str) -> dict[tuple[str, str, str], int]:
+    """(msisdn, source, record_id; source "" for any) → what the credits naming that record gave back of it, tax
+    included (minor units), of those in ``currency`` on ``bills`` (or naming ``per``) that no rerate issued: a
+    customer care credit (``POST /bills/{id}/credits`` with its record), an entry made by hand. An owner change's
+    credit credits only what they left charged."""
+    from collections import defaultdict
+
+    from sqlalchemy import select
+
+    from fairtel.billing import AdjustmentKind
+    from fairtel.billing._model import decode_reason
+    from fairtel.store._schema import Adjustment, table_of
+
+    if not bills:
+        return {}
+    a = table_of(Adjustment)
+    ids = {b.bill_id for b in bills}
+    numbers = sorted({b.msisdn for b in bills})
+    out: dict[tuple[str, str, str], int] = defaultdict(int)
+    with app.db.connect() as conn:
+        for i in range(0, len(numbers), 500):
+            rows = conn.execute(select(a.c.msisdn, a.c.bill_id, a.c.period, a.c.source, a.c.record_id, a.c.amount_minor,
+                                       a.c.reason)
+                                .where(a.c.msisdn.in_(numbers[i:i + 500]), a.c.kind == AdjustmentKind.CREDIT.value,
+                                       a.c.record_id.is_not(None), a.c.currency == currency))
+            for r in rows:
+                if r.bill_id not in ids and r.period != per.key:
+                    continue
+                if (decode_reason(r.reason) or ("",))[0] in _ISSUED_CODES:
+                    continue
+                out[(str(r.msisdn), r.source or "", str(r.record_id))] += int(r.amount_minor)
     return dict(out)
 
 

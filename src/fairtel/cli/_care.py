@@ -18,9 +18,11 @@ from fairtel.cli._ui import console, err_console, fail, print_json, reporter, ta
 from fairtel.core.errors import FairtelError, InvalidInputError, NotFoundError, Problem
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from fairtel.bootstrap import App
     from fairtel.care import Assistant, Reply, SlaPolicy
-    from fairtel.kpi import KpiReport
+    from fairtel.kpi import FindingFact, KpiReport
     from fairtel.store import AuditAs, ComplaintRecord
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]
@@ -172,7 +174,6 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     from fairtel.care import ConversationLog, SurveyAnswer
     from fairtel.core.time import Period, utc_now
     from fairtel.kpi import (
-        FindingFact,
         KpiInputs,
         LineFact,
         RefundFact,
@@ -213,8 +214,8 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
     findings: list[FindingFact] = []
     files = sorted((settings.lake_dir / "findings" / f"period={period.key}").glob("*.parquet"))
     if files:
-        frame = pl.scan_parquet(files).select("kind", "amount_minor", "currency").collect()
-        findings = [FindingFact(k, m, cur) for k, m, cur in frame.iter_rows()]
+        frame = pl.scan_parquet(files).select("kind", "amount_minor", "currency", "msisdn", "record_ids", "evidence").collect()
+        findings = _with_outcomes(fapp, frame)
     from fairtel.engines import timeliness as online_timeliness
 
     # files rated online (``watch --rate``) log when they arrived and when they were rated; a batch-only home
@@ -225,6 +226,27 @@ def gather_kpis(fapp: App, period_key: str | None) -> KpiReport:
                        turns=turns, findings=findings, refunds=refunds, timeliness=timeliness, start=start, end=end,
                        currency=currency)
     return compute_kpis(inputs, sla=sla)
+
+
+def _with_outcomes(fapp: App, frame: pl.DataFrame) -> list[FindingFact]:
+    """The findings of ``frame`` (the lake's ``findings`` rows) as KPI facts, each charge finding with what became of
+    its charge (``FindingFact.billed``), as ``fairtel assure --refund`` reads it (``charge_evidence``): an issued bill
+    charged one of its records (billed), or the consent gate refused them all and no bill took one (blocked)."""
+    from fairtel.cli._assure_refunds import charge_evidence
+    from fairtel.kpi import FindingFact
+    from fairtel.kpi._service import UNEXPLAINED_FINDINGS
+
+    keyed: list[list[tuple[str, str, str]]] = []
+    for kind, msisdn, records, evidence in frame.select("kind", "msisdn", "record_ids", "evidence").iter_rows():
+        source = str(json.loads(evidence or "{}").get("source") or "") if kind in UNEXPLAINED_FINDINGS else ""
+        keyed.append([(msisdn or "", source, r) for r in (records or [])] if kind in UNEXPLAINED_FINDINGS else [])
+    seen = charge_evidence(fapp, {k for keys in keyed for k in keys}, outside_billing=False)
+    out = []
+    for (kind, minor, cur), keys in zip(frame.select("kind", "amount_minor", "currency").iter_rows(), keyed, strict=True):
+        billed = (None if not keys else True if seen.bill_of(keys) is not None
+                  else False if all(k in seen.refused for k in keys) else None)
+        out.append(FindingFact(kind, minor, cur, billed=billed))
+    return out
 
 
 # -- complaints and surveys ---------------------------------------------------------------------------------

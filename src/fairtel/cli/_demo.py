@@ -180,8 +180,20 @@ def _assure(ctx: DemoContext) -> dict[str, Any]:
         "billed (consented)": verdicts.get("consented", 0),
         "refused at the gate": run.gated.height - verdicts.get("consented", 0),
         "findings": written,
-        "suspension advised": ", ".join(sorted(suspension_list(run.merchants))) or "none",
+        "suspension advised": _advice(run.merchants),
     }
+
+
+def _advice(ranking: Any) -> str:
+    """The providers advised for suspension; none, with why when some score high on too few subscriptions and charges
+    to advise on (a demo's register is small: each provider has a few subscriptions, fewer than the policy's floor)."""
+    from fairtel.assurance import suspension_list
+    from fairtel.cli._assure import withheld_advice, withheld_words
+
+    advised = sorted(suspension_list(ranking))
+    withheld = withheld_advice(ranking)
+    said = ", ".join(advised) or "none"
+    return f"{said}; not advised: {withheld_words(withheld)}" if withheld else said
 
 
 def _care(ctx: DemoContext) -> dict[str, Any]:

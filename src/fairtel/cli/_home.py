@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +161,24 @@ def home_subscribers(
 def home_plans(app: App) -> pl.DataFrame:
     """Every line's plans through time (``msisdn``, ``plan_id``, ``effective_from``: several rows a line that
     changed plan, a pending change included), for online rating, which rates each record under the plan in
-    force for the period it falls in (``rating.rate`` picks the row)."""
-    from fairtel.store import plan_timeline
+    force for the period it falls in (``rating.rate`` picks the row), and its ``holder_since`` (an owner change, 过户:
+    null when none), so that rating counts allowances per holding in the month of the change."""
+    from datetime import UTC
 
+    from sqlalchemy import select
+
+    from fairtel.store import Subscriber, plan_timeline
+
+    s = Subscriber.__table__
     with app.db.connect() as conn:
         frame = pl.from_arrow(plan_timeline(conn))
+        changed = conn.execute(select(s.c.msisdn, s.c.holder_since).where(s.c.holder_since.is_not(None))).all()
     assert isinstance(frame, pl.DataFrame)
-    return frame
+    holders = pl.DataFrame(
+        {"msisdn": [r[0] for r in changed],
+         "holder_since": [r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1].astimezone(UTC) for r in changed]},
+        schema={"msisdn": pl.String(), "holder_since": pl.Datetime("us", "UTC")})
+    return frame.join(holders, on="msisdn", how="left", maintain_order="left")
 
 
 def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -206,7 +217,7 @@ def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, 
     (``rating.with_activations``). ``subscriptions``: the ledger's projection (``home_subscriptions``) when the caller
     knows the ledger has not changed since it was read; else the ledger is read."""
     from fairtel.rating import consent_gate
-    from fairtel.rating._vas import with_activations
+    from fairtel.rating._vas import with_activations, with_arrivals
     from fairtel.store import merchant_windows
 
     projected = home_subscriptions(app) if subscriptions is None else subscriptions
@@ -214,7 +225,65 @@ def home_gate(app: App, catalog: Catalog, *, lines: pl.DataFrame | None = None, 
         suspended = merchant_windows(conn)
     register = home_lines(app) if lines is None else lines
     gate = consent_gate(projected, catalog, lines=register, suspended=suspended)
+    # a charge that arrived after its provider's suspension, back-dated before it, is refused too
+    gate = with_arrivals(gate, charge_arrivals(app, {o.offer_id: o.provider for o in catalog.offers}, suspended))
     return gate if since is None else with_activations(gate, register, since=since)
+
+
+def charge_arrivals(app: App, offers: Mapping[str, str], suspended: Any, *,
+                    parts: Collection[str | Path] | None = None) -> pl.DataFrame | None:
+    """When each VAS charge of a provider ``suspended`` (``store.merchant_windows``; ``offers``: offer id → provider)
+    arrived, as the gate reads it
+    (``rating._vas.ARRIVALS``: ``source``, ``record_id``, ``arrived_at``): mediation's first ingest of the file it came
+    in (the ledger's ``files.ingested_at``, through the usage part it was written to), the operator's own clock, not a
+    time the sender can set (a file's modification time). Batch rating, rerate, ``fairtel assure`` and ``watch --rate``
+    (for the parts ``parts`` of the files it rates) read the same instant, so that they refuse the same charges. Only
+    the charges of suspended providers' offers are read; a usage part the ledger does not name (written by a test or
+    a tool into the lake) has no arrival, and its charges are judged by their date alone. None: nothing to check."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from fairtel.consent._gate import suspension_windows
+    from fairtel.mediation._state import LEDGER
+
+    windows = suspension_windows(suspended)
+    providers = {p for p, ws in windows.items() if any(a is not None for a, _ in ws)}
+    theirs = sorted(o for o, p in offers.items() if p in providers)
+    if not theirs:
+        return None
+    ledger = app.settings.lake_dir.parent / "mediation" / LEDGER
+    if not ledger.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=60)
+        try:
+            rows = conn.execute("SELECT l.part, f.ingested_at FROM lake_parts l JOIN files f "
+                                "ON f.content_hash = l.content_hash").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a ledger being made, or of an earlier version: no arrival known
+        return None
+    came: dict[str, datetime] = {}
+    for part, text in rows:
+        at = datetime.fromisoformat(text)
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        came[part] = min(at, came.get(part, at))
+    wanted = None if parts is None else {Path(p).name.removesuffix(".parquet") for p in parts}
+    files = [f for f in app.lake.files("usage")
+             if f.stem in came and (wanted is None or f.stem in wanted)]
+    if not files:
+        return None
+    read = (pl.scan_parquet(files, include_file_paths="_path", missing_columns="insert", extra_columns="ignore")
+            .filter((pl.col("kind") == "vas") & pl.col("offer_id").is_in(theirs))
+            .select(pl.col("source").cast(pl.String).fill_null(""), pl.col("record_id").cast(pl.String),
+                    pl.col("_path").str.split("/").list.last().str.strip_suffix(".parquet").alias("_part"))
+            .collect())
+    if read.height == 0:
+        return None
+    arrived = pl.DataFrame({"_part": list(came), "arrived_at": list(came.values())},
+                           schema={"_part": pl.String(), "arrived_at": pl.Datetime("us", "UTC")})
+    return (read.join(arrived, on="_part").group_by("source", "record_id")
+            .agg(pl.col("arrived_at").min()).sort("source", "record_id"))
 
 
 def _holdings(conn: Any, msisdns: pl.Series) -> pl.DataFrame:

@@ -58,8 +58,12 @@ def print_kpis(report: KpiReport) -> None:
         ],
         [
             "unexplained-charge findings",
-            f"{ch['unexplained_findings']} ({_v(ch['amount_at_stake'])} {ch['currency']} at stake)",
+            f"{ch['unexplained_findings']} ({_amounts(ch['amounts_at_stake'])} at stake)",
         ],
+        # what became of those charges: paid on an issued bill without consent, or refused by the gate and never billed
+        *[[f"  {label}", f"{ch[key]['findings']} ({_amounts(ch[key]['amounts'])})"]
+          for key, label in (("billed", "billed unconsented"), ("blocked", "blocked, never billed"),
+                             ("not_billed_yet", "not billed yet"))],
         ["refunds", f"{ch['refunds']} ({_v(ch['refunded'])} {ch['currency']})"],
     ]
     t = d["rating_timeliness"]
@@ -74,6 +78,11 @@ def print_kpis(report: KpiReport) -> None:
     console.print(table(f"Service KPIs {d['period']}", ["indicator", "value"], rows))
     for note in d["notes"]:
         err_console.print(f"note: {note}", highlight=False)
+
+
+def _amounts(by_currency: dict[str, str]) -> str:
+    """Amounts in several currencies, never added together: ``213.00 CNY + 10.00 USD``."""
+    return " + ".join(f"{_v(v)} {c}" for c, v in by_currency.items())
 
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="fairtel home (default: FAIRTEL_HOME or ./var).")]

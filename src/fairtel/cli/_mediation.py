@@ -22,7 +22,7 @@ from fairtel.cli._ui import console, err_console, fail, print_json, reporter, ta
 from fairtel.core.errors import DatabaseUnavailableError, FairtelError, InvalidInputError, Problem
 from fairtel.core.time import zone
 from fairtel.mediation import FileReport, Status, ingest_files, mediation_lock, watch
-from fairtel.mediation._inbox import TRUNCATED, RetryLater, watching, went_to_failed
+from fairtel.mediation._inbox import TRUNCATED, RetryLater, files_reported, watching, went_to_failed
 from fairtel.mediation._ingest import switch_clock
 
 if TYPE_CHECKING:
@@ -205,7 +205,8 @@ def register(app: typer.Typer) -> None:
                 try:
                     with reporter(quiet=as_json) as rep, switch_clock(timezone):
                         watch(inbox, settings=ctx_app.settings, interval=interval, once=once, fmt=fmt, source=source,
-                              report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry)
+                              report=rep, on_file=on_file, after=after, stop=stop, on_retry=on_retry,
+                              mark_reported=not once)  # --once: its files are marked once shown, below
                 finally:
                     held.flush(_say)  # a commit whose files were not all reported (the watch ended first)
         except KeyboardInterrupt:
@@ -225,6 +226,8 @@ def register(app: typer.Typer) -> None:
                 console.print(cut, markup=False, highlight=False, soft_wrap=True)
             if rating is not None:
                 console.print(_rated_line(rating), markup=False, highlight=False, soft_wrap=True)
+        if once:  # shown: no later run reports them again (a run stopped before this line leaves them to the next)
+            files_reported(ctx_app.settings.home, reports)
         elif as_json:
             lines.write({"summary": _summary(reports)})
         else:
@@ -386,18 +389,35 @@ def _stop_signals() -> Iterator[Callable[[], bool]]:
 
 def _tell(alerts: OnlineAlerts, res: OnlineResult, catalog: Any, *, quiet: bool,
           say: Callable[[str], None] | None = None) -> None:
-    """The cap alerts and welcome SMS of one commit. The commit stands whatever happens here: a failure is said on
-    stderr (``fairtel assure`` raises the cap alerts still untold). ``say``: how a line reaches stderr (by default
-    at once)."""
+    """The cap alerts and welcome SMS of one commit, the commit then noted as told. The commit stands whatever
+    happens here: a failure is said on stderr, and the commit, not noted as told, is told again by the next
+    ``watch --rate`` at its start (``OnlineAlerts.catch_up``). ``say``: how a line reaches stderr (by default at
+    once)."""
     say = say or _say
     try:
         sent = alerts.after_commit(res, catalog)
+        alerts.told(res)
     except (FairtelError, OSError) as exc:
-        say(f"rated, but the alerts and welcome SMS of this commit were not sent: {exc}")
+        say(f"rated, but the alerts and welcome SMS of this commit were not sent: {exc}; the next watch --rate "
+            f"sends them at its start")
         return
     if sent and not quiet:
         kinds = Counter(m.kind for m in sent)
         say("sent to the outbox: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
+
+def _catch_up(alerts: OnlineAlerts, catalog: Any, *, quiet: bool) -> None:
+    """The alerts and welcome SMS of the commits a stopped watch left untold, sent at the start."""
+    try:
+        sent = alerts.catch_up(catalog)
+    except (FairtelError, OSError) as exc:
+        _say(f"the alerts and welcome SMS of commits a stopped watch made were not sent: {exc}; the next "
+             f"watch --rate tries again")
+        return
+    if sent and not quiet:
+        kinds = Counter(m.kind for m in sent)
+        _say("sent to the outbox for commits a stopped watch made: "
+             + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 
 
 def _retrying(after: Callable[[Sequence[FileReport]], Collection[str]]) -> Callable[[Sequence[FileReport]], Collection[str]]:
@@ -467,9 +487,17 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
     import polars as pl
 
     from fairtel.catalog import parse_catalog
-    from fairtel.cli._home import home_catalog, home_gate, home_lines, home_plans, home_subscriptions
+    from fairtel.cli._home import charge_arrivals, home_catalog, home_gate, home_lines, home_plans, home_subscriptions
     from fairtel.engines import ArrivedFile, OnlineRater
-    from fairtel.store import catalog_text, current_catalog, plan_timeline, register_changes, register_version
+    from fairtel.rating._vas import with_arrivals
+    from fairtel.store import (
+        catalog_text,
+        current_catalog,
+        merchant_windows,
+        plan_timeline,
+        register_changes,
+        register_version,
+    )
 
     def catalog_version(conn: Any) -> int | None:
         stored = current_catalog(conn)
@@ -496,6 +524,8 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
     rater = OnlineRater(app.settings, catalog=catalog, subscribers=home_plans(app),
                         gate=home_gate(app, catalog, lines=lines, subscriptions=projected))
     loaded = time.monotonic()
+    if alerts is not None:  # what commits of a stopped watch called for and did not send, before anything new
+        _catch_up(alerts, catalog, quiet=quiet)
 
     def gate_for(catalog: Catalog, lines: pl.DataFrame) -> Any:
         """The gate over ``lines`` and ``catalog``; the consent ledger read again only when events were added to it
@@ -550,6 +580,13 @@ def _online_rating(app: App, *, quiet: bool, tally: list[OnlineResult] | None = 
             if mark != ledger:
                 rater.gate = gate_for(catalog, lines)
             loaded = time.monotonic()
+        # a provider suspended since the gate was built, and when these files' charges arrived: a charge that came
+        # after its provider's suspension, back-dated before it, is refused as batch rating refuses it
+        with app.db.connect() as conn:
+            windows = merchant_windows(conn)
+        offers = {o.offer_id: o.provider for o in catalog.offers}
+        came = charge_arrivals(app, offers, windows, parts=[p for f in files for p in f.parts])
+        rater.gate = with_arrivals(rater.gate, came, windows)
         names = {r.content_hash: Path(r.file).name for r in reports}
         rated: set[str] = set()
         for res in rater.rate_files(files):

@@ -24,25 +24,31 @@ from fairtel.consent._ledger import (
 from fairtel.consent._offer import Offer, OfferBook, OfferLike, OfferPeriod, offer_book, offers_frame
 from fairtel.consent._policy import DEFAULT_POLICY, REGULATORY_MIN_RETENTION_MONTHS, ConsentPolicy
 from fairtel.consent._projection import (
+    CLOSING_SOURCE,
     CODE_STEP,
+    LINE_CLOSED,
     SUBSCRIPTION_SCHEMA,
     ConfirmationStatus,
     SubscriptionState,
     archivable,
     chargeable_intervals,
+    closing_evidence,
     code_verified,
+    ends_at_closing,
     project_subscriptions,
     state_expr,
     states_at,
 )
 
 __all__ = [
+    "CLOSING_SOURCE",
     "CODE_STEP",
     "DEFAULT_POLICY",
     "EARLIEST_EVENT",
     "EVENT_FUTURE_TOLERANCE",
     "EVENT_SCHEMA",
     "GATE_COLUMNS",
+    "LINE_CLOSED",
     "REGULATORY_MIN_RETENTION_MONTHS",
     "SUBSCRIPTION_SCHEMA",
     "AppendResult",
@@ -60,8 +66,10 @@ __all__ = [
     "as_events",
     "charge_key",
     "chargeable_intervals",
+    "closing_evidence",
     "code_verified",
     "empty_events",
+    "ends_at_closing",
     "event_time_problem",
     "gate_vas",
     "line_states",

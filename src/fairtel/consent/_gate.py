@@ -407,6 +407,9 @@ def gate_vas(
         .then(pl.lit(Verdict.UNKNOWN_OFFER.value))
         .when(pl.col("_rank").is_null())
         .then(pl.lit(Verdict.NO_SUBSCRIPTION.value))
+        # a subscription ended by its line's closing (or before it) charged on the closed line: the line is closed
+        .when((pl.col("_rank") == 1) & line_closed.fill_null(False))
+        .then(pl.lit(Verdict.LINE_CLOSED.value))
         .when(pl.col("_rank") == 1)
         .then(pl.lit(Verdict.AFTER_CANCELLATION.value))
         .when(pl.col("_rank") == 2)

@@ -233,3 +233,44 @@ def archivable(subscriptions: pl.DataFrame, now: datetime, *, policy: ConsentPol
         pl.col("ended_at").is_not_null()
         & (pl.col("ended_at").dt.offset_by(f"{policy.retention_months}mo") <= instant)
     ).select("subscription_id", "msisdn", "offer_id", "ended_at")
+
+
+LINE_CLOSED = "line_closed"
+"""Why a subscription ended when its line was closed: the reason in the evidence of the ``cancelled`` event the
+register's import appends for it (``ends_at_closing``)."""
+CLOSING_SOURCE = "system:line_closed"
+"""The source of those events: the system, not the subscriber, an agent or a provider's feed."""
+
+
+def closing_evidence() -> dict[str, str]:
+    """The evidence of a ``cancelled`` event appended because the subscription's line was closed."""
+    return {"reason": LINE_CLOSED, "by": "system"}
+
+
+def ends_at_closing(subscriptions: pl.DataFrame, closings: pl.DataFrame, *,
+                    policy: ConsentPolicy = DEFAULT_POLICY) -> pl.DataFrame:
+    """The subscriptions a closing of their line ends (``subscription_id``, ``msisdn``, ``offer_id``, ``at``), from
+    the projected ``subscriptions`` and ``closings`` (``msisdn``, ``closed_at``: when each closed line left service).
+
+    Closing a line ends every subscription of its number still running then: confirmed, or ordered and waiting for
+    its confirmation (an order that lapsed unconfirmed, or a subscription already ended, needs nothing). Each ends
+    at the closing instant, or at its order when it was ordered after it (an end never precedes the subscription's
+    order). A subscription whose ledger already ends it by then is left as it is, so that the same closing, learnt
+    again (the register imported again), ends nothing twice. A line re-activated later starts with none: any
+    value-added service is ordered, confirmed and paid again."""
+    empty = pl.DataFrame(schema={"subscription_id": pl.String(), "msisdn": pl.String(), "offer_id": pl.String(),
+                                 "at": pl.Datetime("us", "UTC")})
+    if subscriptions.height == 0 or closings.height == 0:
+        return empty
+    closed = closings.select(pl.col("msisdn").cast(pl.String),
+                             pl.col("closed_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_closed"))
+    at = pl.max_horizontal("_closed", "ordered_at")
+    running = state_expr(pl.col("_end"), policy=policy).is_in(
+        [SubscriptionState.ORDERED.value, SubscriptionState.CONFIRMED.value])
+    return (subscriptions.filter(pl.col("ordered_at").is_not_null())
+            .join(closed, on="msisdn", how="inner")
+            .with_columns(at.alias("_end"))
+            .filter((pl.col("ended_at").is_null() | (pl.col("ended_at") > pl.col("_end"))) & running)
+            .select("subscription_id", "msisdn", "offer_id", pl.col("_end").alias("at"))
+            .sort("msisdn", "subscription_id")
+            .cast(empty.schema))

@@ -101,6 +101,10 @@ class FindingFact:
     currency: str | None
     status: str | None = None
     count: int = 1
+    # what became of the charge: True, an issued bill charged it (the subscriber paid it, unconsented); False, the
+    # consent gate refused it and no bill took it (blocked); None, neither known (rated billable and on no issued bill
+    # yet, or not looked up: a database's totals by group)
+    billed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,9 +376,29 @@ def amount_at_risk(findings: Iterable[FindingFact], currency: str) -> int:
                if f.currency in (None, currency) and (f.status is None or f.status in AT_RISK_STATUSES))
 
 
+def _by_currency(findings: Iterable[FindingFact], currency: str) -> dict[str, str]:
+    """The findings' amounts summed per currency (one without a currency is in ``currency``), the operator's first:
+    amounts in different currencies are never added together."""
+    sums: dict[str, int] = {currency: 0}
+    for f in findings:
+        cur = f.currency or currency
+        sums[cur] = sums.get(cur, 0) + (f.amount_minor or 0)
+    return {cur: str(Money.from_minor(units, cur).amount) for cur, units in sums.items() if units or cur == currency}
+
+
+def _outcome(findings: Sequence[FindingFact], currency: str) -> dict[str, Any]:
+    return {"findings": sum(f.count for f in findings), "amounts": _by_currency(findings, currency)}
+
+
 def charge_figures(findings: Sequence[FindingFact], refunds: Sequence[RefundFact], currency: str) -> dict[str, Any]:
     """The unexplained-charge findings (:func:`unexplained_findings`), by kind, with the amount at stake (all of
-    them, whatever became of them since), and the refunds made."""
+    them, whatever became of them since), and the refunds made.
+
+    ``amount_at_stake`` is in ``currency`` (the operator's) alone; ``amounts_at_stake`` gives every currency the
+    findings are in (a charge in another currency than its offer's, say), none added to another. The findings are
+    split by what became of their charges (``FindingFact.billed``): ``billed`` (an issued bill charged it: money the
+    subscriber paid without consent), ``blocked`` (the consent gate refused it, no bill took it: nothing was paid)
+    and ``not_billed_yet`` (neither: rated billable and on no issued bill yet, or not known)."""
     unexplained = unexplained_findings(findings)
     at_stake = sum(f.amount_minor or 0 for f in unexplained if f.currency in (None, currency))
     refunded = sum(r.amount_minor for r in refunds if r.currency == currency)
@@ -385,6 +409,10 @@ def charge_figures(findings: Sequence[FindingFact], refunds: Sequence[RefundFact
         "unexplained_findings": sum(f.count for f in unexplained),
         "by_kind": dict(sorted(by_kind.items())),
         "amount_at_stake": str(Money.from_minor(at_stake, currency).amount),
+        "amounts_at_stake": _by_currency(unexplained, currency),
+        "billed": _outcome([f for f in unexplained if f.billed is True], currency),
+        "blocked": _outcome([f for f in unexplained if f.billed is False], currency),
+        "not_billed_yet": _outcome([f for f in unexplained if f.billed is None], currency),
         "refunds": len(refunds),
         "refunds_for_findings": sum(1 for r in refunds if r.finding_id),
         "refunded": str(Money.from_minor(refunded, currency).amount),
@@ -466,6 +494,11 @@ def compute_kpis(
         notes.append(f"{attainment['outcome_unknown']} complaint term(s) of the period have no known outcome (imported "
                      "without one): left out of SLA attainment")
     currency = inputs.currency or facts_currency(inputs.findings, inputs.refunds) or DEFAULT_CURRENCY
+    charges = charge_figures(inputs.findings, inputs.refunds, currency)
+    others = {c: v for c, v in charges["amounts_at_stake"].items() if c != currency}
+    if others:
+        notes.append(f"amount_at_stake counts {currency} alone; findings in other currencies are at stake too: "
+                     + ", ".join(f"{v} {c}" for c, v in others.items()) + " (amounts_at_stake)")
     return KpiReport(
         period=inputs.period,
         subscribers=inputs.subscribers,
@@ -473,7 +506,7 @@ def compute_kpis(
         sla=attainment,
         nps=nps_figures(inputs),
         assistant=assistant_figures(inputs.turns, oos_label=oos_label, threshold=threshold),
-        charges=charge_figures(inputs.findings, inputs.refunds, currency),
+        charges=charges,
         rating_timeliness=rating_timeliness(inputs.timeliness),
         notes=notes,
         resolution=resolution_times(inputs.complaints, sla, start=inputs.start, end=inputs.end),

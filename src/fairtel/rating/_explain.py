@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 import polars as pl
 
@@ -109,6 +110,10 @@ class ExplainedLine:
 
 
 LATE_CODES = frozenset({"late-usage", "late-vas"})  # reason codes of entries charging a record after its bill
+# the reason code of an entry crediting a record of the previous customer's, billed to the line's current customer
+# before the owner change (过户) was known (billing's ``holding-record``, among ``billing.HOLDING_CODES``); its ``since``
+# parameter is the change's day
+OWNER_CHANGE_CODE = "holding-record"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,15 @@ class Correction:
     def late(self) -> bool:
         """Whether the entry charges a record its bill did not hold (rated after it), by its reason's code."""
         return self.reason is not None and self.reason.split(" ", 1)[0] in LATE_CODES
+
+    @property
+    def owner_change(self) -> str | None:
+        """The day the line moved to its current customer (``YYYY-MM-DD``) when the entry credits a record of the
+        previous customer's (``OWNER_CHANGE_CODE``), else None ("" when the reason does not say the day)."""
+        if self.reason is None or self.reason.split(" ", 1)[0] != OWNER_CHANGE_CODE:
+            return None
+        since = next((t.partition("=")[2] for t in self.reason.split(" ")[1:] if t.startswith("since=")), "")
+        return unquote(since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +647,8 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
     "duplicate_charge": ("重复扣费", "charged twice"),
     "unknown_offer": ("未知业务", "unknown offer"),
     "merchant_suspended": ("服务商已暂停", "merchant suspended"),
+    "merchant_suspended_late": ("服务商暂停后才提交的扣费（扣费时间早于暂停）",
+                                "sent after the merchant was suspended (dated before it)"),
     "line_closed": ("扣费时号码已销户", "line closed when charged"),
     "line_suspended": ("扣费时号码已停机", "line suspended when charged"),
     "before_activation": ("订购早于本号码入网（前机主所订）", "consent given before this line's activation (by a previous holder)"),
@@ -1073,6 +1089,17 @@ def correction_words(c: Correction, currency: str, language: str, tz: Any = None
     if released:
         return (f"放行：{day} 经核实后收取，将作为调整项在下期账单中收取 {amount}" if zh
                 else f"Released on {day}: charged as an adjustment on your next bill, {amount}")
+    since = c.owner_change
+    if since is not None:  # the previous customer's record, charged before the owner change was known: credited
+        where = ("将在下期账单中" if c.carried_in is None else f"已在 {c.carried_in} 账单中") if zh else (
+            "your next bill" if c.carried_in is None else f"the {c.carried_in} bill")
+        on = (f"于 {since} " if since else "") if zh else (f" on {since}" if since else "")
+        taxed = c.old_minor is not None and c.new_minor is not None and abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
+        if zh:
+            return (f"更正：{day} 号码{on}过户给您，本话单发生在过户之前，是原机主的费用，不由您承担，"
+                    f"{where}抵扣 {amount}" + ("（含税）" if taxed else ""))
+        return (f"Correction on {day}: the line was transferred to you{on}; this record was made before that, the previous "
+                f"customer's, not yours to pay: {amount} credited on {where}" + (" (tax included)" if taxed else ""))
     if c.old_minor is not None and c.new_minor is not None and not c.late:
         taxed = abs(c.amount_minor) != abs(c.new_minor - c.old_minor)
         old, new = _minor(c.old_minor, currency, zh), _minor(c.new_minor, currency, zh)
@@ -1105,7 +1132,8 @@ def _corrections(e: Explanation, zh: bool) -> list[str]:
             out.append(correction_words(c, cur, language, tz, released=True))
             now = c.new_minor
             continue
-        last = c is e.corrections[-1] and c.old_minor is not None and c.new_minor is not None and not c.late
+        last = (c is e.corrections[-1] and c.old_minor is not None and c.new_minor is not None and not c.late
+                and c.owner_change is None)
         out.append(correction_words(c, cur, language, tz, why=_why_repriced(e, zh) if last else ""))
         if c.new_minor is not None and (c.old_minor is not None or not credit):
             now = c.new_minor

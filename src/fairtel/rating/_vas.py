@@ -17,7 +17,9 @@ ended (``SUSPENSIONS``: from the line status history, ``store.suspension_windows
 back in service when it is rated. A register without them (a Spark job's file) holds as the current states say.
 
 A consent gate also carries the providers whose billing rights are suspended (``store.merchant_windows``, handed in
-by ``with_suspended``): their charges dated while suspended are refused (verdict ``merchant_suspended``).
+by ``with_suspended``): their charges dated while suspended are refused (verdict ``merchant_suspended``). Given when
+the charges arrived (``with_arrivals``: mediation's first ingest of the file each came in), it refuses too a charge that
+arrived while its provider was suspended though dated before (``merchant_suspended_late``).
 """
 
 from __future__ import annotations
@@ -80,9 +82,26 @@ class ConsentGate:
     tz: str
     lines: pl.DataFrame | None = None  # ``consent.line_states``: the lines that restrict charges
     windows: pl.DataFrame | None = None  # ``suspension_frame``: the lines' suspensions that ended
+    # ``ARRIVALS``: when charges of suspended providers arrived (``with_arrivals``); None: not checked
+    arrivals: pl.DataFrame | None = None
 
     def __call__(self, vas: pl.DataFrame) -> pl.DataFrame:
-        return gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, lines=self.lines, tz=self.tz)
+        out = gate_vas(vas, self.subscriptions, self.book, suspended=self.suspended, lines=self.lines, tz=self.tz)
+        if self.arrivals is None or out.height == 0:
+            return out
+        late = arrived_late(out, self.arrivals, self.suspended)
+        if not late.any():
+            return out
+        # gated again without them, so that the month they would have used up is another charge's to bill
+        again = gate_vas(vas.filter(~late), self.subscriptions, self.book, suspended=self.suspended, lines=self.lines,
+                         tz=self.tz)
+        refused = out.filter(late).with_columns(
+            pl.lit(MERCHANT_SUSPENDED_LATE).alias("verdict"), pl.lit(False).alias("billable"),
+            *(pl.lit(None, dtype=out.schema[c]).alias(c) for c in ("charge_key", "duplicate_of") if c in out.columns))
+        row = pl.int_range(0, out.height, dtype=pl.UInt32).alias("_r")
+        rows = out.select(row)["_r"]
+        return (pl.concat([again.with_columns(rows.filter(~late)), refused.with_columns(rows.filter(late))],
+                          how="vertical_relaxed").sort("_r").drop("_r"))
 
 
 def consent_gate(
@@ -121,6 +140,55 @@ def with_holdings(subscriptions: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFr
         return base.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("holder_since"))
     return base.with_columns(pl.col("msisdn").cast(pl.String)).join(changed, on="msisdn", how="left",
                                                                       maintain_order="left")
+
+
+MERCHANT_SUSPENDED_LATE = "merchant_suspended_late"
+"""Verdict: a charge of a provider whose billing rights were suspended when it arrived (mediation first ingested it),
+dated before the suspension. A provider removed could otherwise go on charging by back-dating its charges to just
+before its removal: such a charge is refused, never billed without review (``fairtel assure`` raises it as a
+``merchant_suspended_charge``, its evidence naming when it arrived)."""
+ARRIVALS = ("source", "record_id", "arrived_at")
+"""The columns of a gate's ``arrivals``: a charge's (source, record id) and when it arrived (UTC)."""
+
+
+def arrived_late(gated: pl.DataFrame, arrivals: pl.DataFrame, suspended: SuspendedProviders) -> pl.Series:
+    """Which rows of ``gated`` (``consent.gate_vas``'s result: ``provider_id``, ``verdict``, ``started_at``) passed the
+    consent checks (``consented``, or ``duplicate_charge`` of another) though they arrived (``arrivals``, ``ARRIVALS``)
+    within a suspension of their provider (``suspended``'s windows with a start), dated before it began."""
+    windows = [(p, a, b) for p, ws in suspension_windows(suspended).items() for a, b in ws if a is not None]
+    if not windows or gated.height == 0 or arrivals.height == 0:
+        return pl.Series("late", [False] * gated.height, dtype=pl.Boolean)
+    utc = pl.Datetime("us", "UTC")
+    w = pl.DataFrame(windows, schema={"provider_id": pl.String(), "_from": utc, "_until": utc}, orient="row")
+    src = pl.col("source").cast(pl.String).fill_null("") if "source" in gated.columns else pl.lit("")
+    keyed = gated.with_row_index("_r").filter(pl.col("verdict").is_in(["consented", "duplicate_charge"])).select(
+        "_r", pl.col("provider_id").cast(pl.String), src.alias("source"), pl.col("record_id").cast(pl.String),
+        pl.col("started_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_t"))
+    came = arrivals.select(pl.col("source").cast(pl.String).fill_null(""), pl.col("record_id").cast(pl.String),
+                           pl.col("arrived_at").cast(utc)).group_by("source", "record_id").agg(pl.col("arrived_at").min())
+    hit = (keyed.join(came, on=["source", "record_id"]).join(w, on="provider_id")
+           # an arrival is recorded to the second (mediation's ``ingested_at``): one in the suspension's second is late
+           .filter((pl.col("_t") < pl.col("_from")) & (pl.col("arrived_at") >= pl.col("_from").dt.truncate("1s"))
+                   & (pl.col("_until").is_null() | (pl.col("arrived_at") < pl.col("_until")))))
+    return pl.Series("late", range(gated.height), dtype=pl.Int64).is_in(hit["_r"].cast(pl.Int64).implode())
+
+
+def with_arrivals(gate: VasGate | None, arrivals: pl.DataFrame | None, suspended: SuspendedProviders | None = None
+                  ) -> VasGate | None:
+    """``gate`` (a ``ConsentGate``) refusing also the charges that arrived while their provider was suspended, dated
+    before it (``MERCHANT_SUSPENDED_LATE``): ``arrivals`` (``ARRIVALS``) are added to those it carries; ``suspended``
+    (``store.merchant_windows``), when given, replaces its providers' suspensions (a watch taking a suspension made
+    since it began). Any other gate is returned as it is."""
+    if not isinstance(gate, ConsentGate):
+        return gate
+    if suspended is not None:
+        gate = replace(gate, suspended=suspension_windows(suspended))
+    if arrivals is None or arrivals.height == 0:
+        return gate
+    fresh = arrivals.select(pl.col("source").cast(pl.String).fill_null(""), pl.col("record_id").cast(pl.String),
+                            pl.col("arrived_at").cast(pl.Datetime("us", "UTC")))
+    held = fresh if gate.arrivals is None else pl.concat([gate.arrivals.select(fresh.columns), fresh])
+    return replace(gate, arrivals=held.unique(["source", "record_id"], keep="first", maintain_order=True))
 
 
 def with_suspended(gate: VasGate | None, suspended: SuspendedProviders) -> VasGate | None:

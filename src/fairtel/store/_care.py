@@ -23,7 +23,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,8 +34,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from fairtel.billing import BILLABLE_VERDICTS, USAGE_KINDS, Account, held_usage, normalise_rated
-from fairtel.billing._run import BEFORE_HOLDING, HOLD, HOLD_REASONS, changed_hands_in, fee_days, fee_for_days
+from fairtel.billing import (
+    BILLABLE_VERDICTS,
+    USAGE_KINDS,
+    Account,
+    Suspension,
+    held_usage,
+    normalise_rated,
+    suspensions_of,
+)
+from fairtel.billing._model import KEEP_NUMBER_TEXT
+from fairtel.billing._run import (
+    BEFORE_HOLDING,
+    HOLD,
+    HOLD_REASONS,
+    changed_hands_in,
+    fee_days,
+    fee_for_days,
+    fee_parts,
+    kept_number_days,
+)
 from fairtel.billing._statement import reason_words
 from fairtel.care import (
     DEFAULT_SLA,
@@ -63,7 +81,7 @@ from fairtel.care import (
     TicketRequest,
     bill_item_text,
 )
-from fairtel.catalog import Catalog
+from fairtel.catalog import Catalog, Plan
 from fairtel.consent import project_subscriptions, states_at
 from fairtel.core.errors import ConflictError, FairtelError, InvalidInputError, NotFoundError, Problem
 from fairtel.core.ids import new_id
@@ -82,6 +100,7 @@ from fairtel.store._schema import (
     Complaint,
     ConsentEvent,
     Finding,
+    LineStatusHistory,
     LoyaltyEntry,
     RoamingCap,
     Subscriber,
@@ -319,6 +338,7 @@ class StoreCareData:
                 return None
             adjustments = self._adjustments(conn, sub, period)
             plan_id = self._period_plan(conn, msisdn, sub.plan_id, period)
+            kept = suspensions_in(conn, msisdns=[msisdn]) if keeps_numbers(self.catalog) else {}
         per = Period.parse(period, self.tz)
         rated = self._rated(msisdn, period)
         if rated is None and per.key != Period.containing(self.clock(), self.tz).key and not adjustments:
@@ -326,9 +346,12 @@ class StoreCareData:
         items: list[BillItem] = []
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
         if plan is not None and plan.monthly_fee:
-            fee = self._fee(Money.of(plan.monthly_fee, self.currency).to_minor(), sub, per)
+            fee, keep = self._fees(plan, sub, per, kept.get(msisdn, ()))
             if fee:
                 items.append(BillItem("plan_fee", Text(f"套餐月租（{plan.name.zh}）", f"Plan fee ({plan.name.en})"), fee))
+            if keep:  # days suspended at the subscriber's request under a plan with a keep-number fee: as the bill run
+                items.append(BillItem("plan_fee", Text(f"停机保号费（{plan.name.zh}）", f"Keep-number fee ({plan.name.en})"),
+                                      keep))
         held_minor = 0
         if rated is not None and rated.height:
             billable, held = _billable_and_held(rated, sub, per)
@@ -348,13 +371,17 @@ class StoreCareData:
         return BillFacts(msisdn, period, self.currency, sum(i.amount_minor for i in items), tuple(items), issued=False,
                          held_minor=held_minor, rated=rated is not None and rated.height > 0)
 
-    @staticmethod
-    def _fee(fee_minor: int, sub: Any, per: Period) -> int:
-        """The plan fee the period's bill charges (``billing.fee_days``): for the days in service from the later of
-        the activation and, in the month of an owner change, the day of the change, up to the closing of a closed
-        line (none when a closed line does not say when it closed)."""
+    def _fees(self, plan: Plan, sub: Any, per: Period, suspensions: tuple[Suspension, ...] = ()) -> tuple[int, int]:
+        """(plan fee, keep-number fee) the period's bill charges (``billing.fee_days``, ``billing.fee_parts``): for the
+        days in service from the later of the activation and, in the month of an owner change, the day of the change,
+        up to the closing of a closed line (none when a closed line does not say when it closed); the days wholly
+        suspended at the subscriber's request (``suspensions``) under a plan with a keep-number fee, at that fee."""
         account = _account(sub)
-        return 0 if account is None else fee_for_days(fee_minor, fee_days(account, per), per)
+        if account is None:
+            return 0, 0
+        account = replace(account, suspensions=suspensions)
+        days = fee_days(account, per)
+        return fee_parts(plan, self.currency, days, kept_number_days(account, plan, per), per)
 
     def plan_fee(self, msisdn: str, period: str) -> PlanFeeFacts | None:
         """How the plan fee of ``period``'s bill is charged (``care.PlanFees``): the plan the period is billed under,
@@ -371,9 +398,12 @@ class StoreCareData:
                 return None
             plan_id = self._period_plan(conn, msisdn, sub.plan_id, period)
             b, bl = table_of(Bill), table_of(BillLine)
+            # the plan fee lines (a keep-number fee line, for days suspended at the subscriber's request, is not one)
             issued = conn.execute(select(func.sum(bl.c.amount_minor), func.max(bl.c.rule_id))
                                   .join(b, b.c.bill_id == bl.c.bill_id)
-                                  .where((b.c.msisdn == msisdn) & (b.c.period == period) & (bl.c.kind == "plan_fee"))).first()
+                                  .where((b.c.msisdn == msisdn) & (b.c.period == period) & (bl.c.kind == "plan_fee")
+                                         & ~bl.c.description.startswith(KEEP_NUMBER_TEXT))).first()
+            kept = suspensions_in(conn, msisdns=[msisdn]) if keeps_numbers(self.catalog) else {}
         if issued is not None and issued[1]:
             plan_id = str(issued[1])
         plan = next((p for p in self.catalog.plans if p.id == plan_id), None)
@@ -385,7 +415,9 @@ class StoreCareData:
             return None
         # the bill run's days (``billing.fee_days``): in the month of an owner change, the current customer's from
         # the day of the change, not from the activation (the earlier days are the previous customer's)
-        days = fee_days(account, per)
+        # the days in service; those wholly suspended at the subscriber's request are charged a keep-number fee instead
+        account = replace(account, suspensions=kept.get(msisdn, ()))
+        days = fee_days(account, per) - kept_number_days(account, plan, per)
         fee = fee_for_days(monthly, days, per)
         if issued is not None and issued[0] is not None:
             fee = int(issued[0])
@@ -1601,6 +1633,31 @@ class HomeAdvisor:
             en += (f" In {dearer} of those months \"{best.en}\" would have cost more (up to {extra.amount} {extra.currency} "
                    "more in a month).")
         return Text(zh, en)
+
+
+def keeps_numbers(catalog: Catalog) -> bool:
+    """Whether a plan of ``catalog`` charges a keep-number fee for suspended days (``catalog.SuspensionPolicy``):
+    then the bill run, the rerate and the bill preview read the lines' suspensions and why."""
+    return any(p.suspension.active for p in catalog.plans)
+
+
+def suspensions_in(conn: Connection, *, first: str | None = None, last: str | None = None,
+                   msisdns: Collection[str] | None = None) -> dict[str, tuple[Suspension, ...]]:
+    """msisdn → its suspensions with their reasons (``billing.suspensions_of``), from the line status history, of the
+    lines numbered ``first`` to ``last`` or of ``msisdns`` that were ever suspended for a reason the register said
+    (a suspension of no reason owes the plan fee: not read)."""
+    h = table_of(LineStatusHistory)
+    said = select(h.c.msisdn).where(h.c.status == "suspended", h.c.reason.is_not(None))
+    if first is not None:
+        said = said.where(h.c.msisdn >= first)
+    if last is not None:
+        said = said.where(h.c.msisdn <= last)
+    if msisdns is not None:
+        said = said.where(h.c.msisdn.in_(sorted(set(msisdns))))
+    rows = conn.execute(select(h.c.msisdn, h.c.status, h.c.since, h.c.reason).where(h.c.msisdn.in_(said.distinct()))
+                        .order_by(h.c.msisdn, h.c.since, h.c.entry_id)).all()
+    return suspensions_of((r.msisdn, r.status, r.since if r.since.tzinfo else r.since.replace(tzinfo=UTC), r.reason)
+                          for r in rows)
 
 
 def _account(sub: Any) -> Account | None:

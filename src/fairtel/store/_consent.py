@@ -3,29 +3,44 @@
 An event's id is derived from its natural key (subscription, event, instant), so importing the same file
 twice, or two files that overlap, records each event once. An event whose key is already recorded with
 different content is refused: the ledger is append-only and never rewritten.
+
+Closing a line ends its subscriptions in the ledger (``end_closed_lines``, called by the register's import in its
+transaction, and by the events' import for the events of a line closed already): a ``cancelled`` event of each
+subscription still running at the closing, dated then, its evidence ``{"reason": "line_closed", "by": "system"}``,
+its source ``system:line_closed``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from fairtel.consent import event_time_problem
-from fairtel.core.contracts import ConsentChannel, ConsentEventKind
+from fairtel.consent import (
+    CLOSING_SOURCE,
+    DEFAULT_POLICY,
+    ConsentPolicy,
+    closing_evidence,
+    ends_at_closing,
+    event_time_problem,
+    project_subscriptions,
+)
+from fairtel.core.contracts import ConsentChannel, ConsentEventKind, SubscriberStatus
 from fairtel.core.errors import Problem
 from fairtel.core.ids import stable_id
 from fairtel.core.time import utc_now
 from fairtel.privacy._numbers import msisdn_problem
 from fairtel.store._report import ImportReport, chunks, dialect_insert, parse_instant, text_problem
-from fairtel.store._schema import ConsentEvent, table_of
+from fairtel.store._schema import ConsentEvent, LineStatusHistory, Subscriber, table_of
 
 _EVENTS = frozenset(e.value for e in ConsentEventKind)
 _CHANNELS = frozenset(c.value for c in ConsentChannel)
@@ -90,9 +105,16 @@ def import_consent_events(
                 continue
             pending[record["event_id"]] = (line_no, record)
 
+    for event_id, problem in _conflicting(conn, pending, str(path)):  # another number or offer than its subscription's
+        del pending[event_id]
+        report.rejected += 1
+        report.problems.append(problem)
     recorded_at = utc_now()
     for chunk in chunks(list(pending.values()), chunk_size):
         _append(conn, chunk, str(path), source, recorded_at, report)
+    if report.inserted:  # events of a line closed already: its closing ends what they began (a feed sent late)
+        closings = closing_instants(conn, {r["msisdn"] for _, r in pending.values()})
+        end_closed_lines(conn, {m: at for m, at in closings.items() if at <= recorded_at}, recorded_at=recorded_at)
     return report
 
 
@@ -274,3 +296,96 @@ def _evidence_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+# the channel of the events that end a closed line's subscriptions: a line is closed at the operator's own counter
+# (销户), and the register that learns it is the operator's record; ``source`` and the evidence say it was the system
+CLOSING_CHANNEL = ConsentChannel.STORE.value
+
+
+def closing_instants(conn: Connection, msisdns: Collection[str]) -> dict[str, datetime]:
+    """When each of ``msisdns`` that the register holds as closed left service: its ``closed_at``, else since when
+    its status history says it is closed (when the register learnt it), else its row's ``updated_at``."""
+    s, h = table_of(Subscriber), table_of(LineStatusHistory)
+    out: dict[str, datetime] = {}
+    for chunk in chunks(sorted(set(msisdns)), 2000):
+        rows = conn.execute(select(s.c.msisdn, s.c.closed_at, s.c.updated_at).where(
+            s.c.msisdn.in_(chunk), s.c.status == SubscriberStatus.CLOSED.value)).all()
+        undated = [r.msisdn for r in rows if r.closed_at is None]
+        since = {r.msisdn: r.since for r in conn.execute(
+            select(h.c.msisdn, func.max(h.c.since).label("since")).where(
+                h.c.msisdn.in_(undated), h.c.status == SubscriberStatus.CLOSED.value).group_by(h.c.msisdn))
+            } if undated else {}
+        for r in rows:
+            at = r.closed_at or since.get(r.msisdn) or r.updated_at
+            out[r.msisdn] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return out
+
+
+def end_closed_lines(conn: Connection, closings: Mapping[str, datetime], *, recorded_at: datetime,
+                     policy: ConsentPolicy = DEFAULT_POLICY) -> int:
+    """End in the ledger the subscriptions of the closed lines ``closings`` (msisdn → when it left service) that
+    were still running then (``consent.ends_at_closing``): one ``cancelled`` event each, dated at the closing (at
+    its order, for one ordered after it), by the system (``CLOSING_SOURCE``, ``closing_evidence``). A subscription
+    the ledger ends by then already gets nothing, so a closing learnt again adds no event. Runs in the caller's
+    transaction; returns how many events it appended."""
+    added = 0
+    t = table_of(ConsentEvent)
+    for chunk in chunks(sorted(closings), 2000):
+        ledger = consent_ledger(conn, msisdns=chunk)
+        if ledger.num_rows == 0:
+            continue
+        frame = pl.DataFrame({"msisdn": chunk, "closed_at": [closings[m].astimezone(UTC) for m in chunk]},
+                             schema={"msisdn": pl.String(), "closed_at": pl.Datetime("us", "UTC")})
+        ends = ends_at_closing(project_subscriptions(ledger, policy=policy), frame, policy=policy)
+        rows = [{"event_id": consent_event_id(r["subscription_id"], "cancelled", r["at"]),
+                 "subscription_id": r["subscription_id"], "msisdn": r["msisdn"], "offer_id": r["offer_id"],
+                 "event": "cancelled", "at": r["at"], "channel": CLOSING_CHANNEL, "evidence": closing_evidence(),
+                 "recorded_at": recorded_at, "source": CLOSING_SOURCE} for r in ends.iter_rows(named=True)]
+        if rows:
+            conn.execute(dialect_insert(conn, t).on_conflict_do_nothing(), rows)
+            added += len(rows)
+    return added
+
+
+def closing_ends(conn: Connection, msisdn: str) -> dict[str, datetime]:
+    """subscription id → when the closing of the line ``msisdn`` ended it (the ``cancelled`` events
+    ``end_closed_lines`` appended), to say so where subscriptions are listed."""
+    t = table_of(ConsentEvent)
+    rows = conn.execute(select(t.c.subscription_id, t.c.at).where(
+        t.c.msisdn == msisdn, t.c.event == "cancelled", t.c.source == CLOSING_SOURCE))
+    return {r.subscription_id: (r.at if r.at.tzinfo is not None else r.at.replace(tzinfo=UTC)) for r in rows}
+
+
+def _conflicting(conn: Connection, pending: Mapping[str, tuple[int, dict[str, Any]]], file: str
+                 ) -> list[tuple[str, Problem]]:
+    """The events of ``pending`` (event id → (line, record)) that name another number or offer than their
+    subscription, refused as ``consent.ConsentLedger.append`` refuses them (``consent_event_conflict``, its words): a
+    subscription belongs to the number and offer of its earliest event (by ``at``, whichever file brought it; a tie,
+    the one recorded first). An event recorded already is left to the import (a duplicate, or a conflict with it)."""
+    def utc(at: datetime) -> datetime:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+    t = table_of(ConsentEvent)
+    first: dict[str, tuple[datetime, int, str, str]] = {}
+    subs = sorted({r["subscription_id"] for _, r in pending.values()})
+    for chunk in chunks(subs, 2000):
+        for sid, at, msisdn, offer in conn.execute(select(t.c.subscription_id, t.c.at, t.c.msisdn, t.c.offer_id)
+                                                   .where(t.c.subscription_id.in_(chunk))
+                                                   .order_by(t.c.subscription_id, t.c.at, t.c.recorded_at)):
+            first.setdefault(sid, (utc(at), 0, msisdn, offer))
+    stored = {eid for chunk in chunks(list(pending), 2000)
+              for (eid,) in conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk)))}
+    for line, r in pending.values():
+        mine = (utc(r["at"]), 1 + line, r["msisdn"], r["offer_id"])
+        if r["subscription_id"] not in first or mine[:2] < first[r["subscription_id"]][:2]:
+            first[r["subscription_id"]] = mine
+    out = []
+    for event_id, (line, r) in pending.items():
+        _, _, m, o = first[r["subscription_id"]]
+        if event_id not in stored and (r["msisdn"], r["offer_id"]) != (m, o):
+            out.append((event_id, Problem(
+                file, line, "msisdn" if r["msisdn"] != m else "offer_id",
+                f"{r['event']} event of {r['subscription_id']} names {r['msisdn']}/{r['offer_id']} but the subscription is "
+                f"{m}/{o}", "consent_event_conflict")))
+    return out

@@ -547,6 +547,9 @@ class LineStatusHistory(Base):
     since: Mapped[datetime]
     recorded_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32))
+    # why a ``suspended`` row's line was suspended (catalog.SUSPENSION_REASONS: ``requested``, 停机保号; ``arrears``;
+    # ``fraud``), when the register file (``suspension_reason``) or the decision said; NULL: not said (migration 0026)
+    reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class HomeBinding(Base):

@@ -17,7 +17,12 @@ file's ``customer_since``, else the import's instant) bounds what the new custom
 Every change of a line's status (a new line, a suspension, a line brought back into service, closed, or its number
 activated again for a new holder) is a row of the line's status history (``line_status_history``, append-only):
 the register keeps only the current state, and rating reads from the history the suspensions that ended
-(``suspension_windows``), so that usage made during one is held even when rated after the line came back."""
+(``suspension_windows``), so that usage made during one is held even when rated after the line came back.
+
+A line the file says is closed has its VAS subscriptions ended in the consent ledger in the same transaction: a
+``cancelled`` event of each still running at the closing, dated then, by the system (reason ``line_closed``; see
+``store._consent.end_closed_lines``). The same file imported again adds none; a line opened again later has no
+subscription running, and orders and confirms again whatever value-added service it wants."""
 
 from __future__ import annotations
 
@@ -35,12 +40,14 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fairtel.catalog import SUSPENSION_REASONS
 from fairtel.core.contracts import SUBSCRIBER_FIELDS, Language, SubscriberStatus
 from fairtel.core.errors import Problem
 from fairtel.core.time import DEMO_TIMEZONE, Period, require_aware, utc_now
 from fairtel.mediation.readers._delimited import decode_line
 from fairtel.privacy._numbers import msisdn_problem
 from fairtel.privacy._roles import Role
+from fairtel.store._consent import closing_instants, end_closed_lines
 from fairtel.store._report import (
     ImportReport,
     chunks,
@@ -65,7 +72,7 @@ OPTIONAL_FIELDS = frozenset({"region"})
 # from when a line's new plan applies (the first period starting at or after it; default: the next period), and
 # since when a suspended line has been suspended (default: since the register learnt it), and since when a line
 # the file brings back into service from a suspension is back (default: since the register learnt it)
-EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at", "resumed_at", "customer_since")
+EXTRA_FIELDS = ("closed_at", "plan_since", "suspended_at", "resumed_at", "customer_since", "suspension_reason")
 REQUIRED_FIELDS = tuple(f for f in SUBSCRIBER_FIELDS if f not in OPTIONAL_FIELDS)
 _STATUSES = frozenset(s.value for s in SubscriberStatus)
 _LANGUAGES = frozenset(s.value for s in Language)
@@ -216,6 +223,7 @@ def import_subscribers(
     for chunk in chunks(good, chunk_size):
         written += _upsert(conn, chunk, now, report, tz, handed, moved, raised)
     _disable_line_logins(conn, handed, report)
+    _end_closed_subscriptions(conn, good, now, report)
     _note_moved(moved, now, report)
     _note_raised(raised, first_line, str(path), report)
     note_register_changes(conn, written)  # last: see there
@@ -294,6 +302,13 @@ def _check_row(
     closed = instant("closed_at", SubscriberStatus.CLOSED, "has not left service")
     suspended = instant("suspended_at", SubscriberStatus.SUSPENDED, "is not suspended")
     resumed = instant("resumed_at", SubscriberStatus.ACTIVE, "is not back in service")
+    # why a suspended line is suspended (catalog.SUSPENSION_REASONS): what a plan's suspension policy charges for it
+    why_suspended = value.get("suspension_reason") or None
+    if why_suspended is not None and why_suspended not in SUSPENSION_REASONS:
+        bad("suspension_reason", f"{why_suspended!r} is not one of {', '.join(SUSPENSION_REASONS)}")
+    elif why_suspended is not None and value.get("status") != SubscriberStatus.SUSPENDED.value:
+        bad("suspension_reason", f"a line that is {value.get('status')!r} is not suspended (suspension_reason is for "
+            "suspended lines)")
     plan_since = instant("plan_since")
     # since when the row's customer holds the line (an owner change: the line moved to them, its activation kept)
     customer_since = instant("customer_since")
@@ -317,6 +332,7 @@ def _check_row(
         "suspended_at": suspended,
         "resumed_at": resumed,
         "customer_since": customer_since,
+        "suspension_reason": why_suspended,
     }, []
 
 
@@ -417,7 +433,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
     statuses: list[dict[str, Any]] = []
     for row in rows:
         plan_since, given_since = row["plan_since"], row["suspended_at"]
-        r = {k: v for k, v in row.items() if k not in ("plan_since", "suspended_at", "resumed_at", "customer_since")}
+        r = {k: v for k, v in row.items()
+             if k not in ("plan_since", "suspended_at", "resumed_at", "customer_since", "suspension_reason")}
         old = stored.get(r["msisdn"])
         plan_from: datetime | None = None
         if old is None:
@@ -445,7 +462,7 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]], now: datetime, report:
         since = (given_since or (old.suspended_at if kept and old is not None else now)) if suspended else None
         changed.append({**r, "updated_at": now, "suspended_at": since,
                         "holder_since": _holder_since(old, r, row["customer_since"], now, moved, raised)})
-        statuses += _status_rows(old, r, since, now, resumed=row["resumed_at"])
+        statuses += _status_rows(old, r, since, now, resumed=row["resumed_at"], reason=row.get("suspension_reason"))
     if not changed:
         return []
 
@@ -542,6 +559,22 @@ def _disable_line_logins(conn: Connection, handed: set[str], report: SubscriberI
             "administrator issues the new holder a login")
 
 
+def _end_closed_subscriptions(conn: Connection, rows: list[dict[str, Any]], now: datetime,
+                              report: SubscriberImportReport) -> None:
+    """End in the consent ledger the VAS subscriptions of the lines the file says are closed (``end_closed_lines``):
+    each still running at the closing gets a ``cancelled`` event dated then (the row's ``closed_at``; without one,
+    since when the status history says the line is closed, which is when the register learnt it), by the system. A
+    line closed earlier and listed again, or a file imported again, adds nothing; a closing dated after ``now`` ends
+    nothing yet (the ledger holds no event ahead of its time: an import after the date ends them). ``report.notes``
+    counts the events, naming no line."""
+    closings = closing_instants(conn, [r["msisdn"] for r in rows if r["status"] == SubscriberStatus.CLOSED.value])
+    ended = end_closed_lines(conn, {m: at for m, at in closings.items() if at <= now}, recorded_at=now)
+    if ended:
+        report.notes.append(f"{ended} VAS subscription(s) ended in the consent ledger as their lines closed "
+                            "(cancelled, reason line_closed, at each line's closing): a line opened again needs a "
+                            "new order and confirmation for any value-added service")
+
+
 def _aware(at: datetime) -> datetime:
     """A stored instant as aware UTC (SQLite returns the UTC wall clock without its zone)."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
@@ -552,7 +585,7 @@ SUSPEND_SOURCE = "line_suspend"  # a line suspended on a confirmed case's decisi
 
 
 def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None, now: datetime, *,
-                 resumed: datetime | None = None) -> list[dict[str, Any]]:
+                 resumed: datetime | None = None, reason: str | None = None) -> list[dict[str, Any]]:
     """The status history rows an import's write of ``new`` over the stored row ``old`` (None: a new line) adds: a
     new line, or a number activated again (a new holder), active from its activation; then, when its status changed
     (or a suspension or closing was dated anew), the new status from when the file says (``suspended_since``,
@@ -572,8 +605,9 @@ def _status_rows(old: Any, new: dict[str, Any], suspended_since: datetime | None
             rows.append((status, new["closed_at"] or now))
     elif was != status:
         rows.append((status, resumed or now))
-    return [{"msisdn": msisdn, "status": st, "since": at, "recorded_at": now, "source": REGISTER_SOURCE}
-            for st, at in rows]
+    # a suspension's row says why when the file does (``suspension_reason``; None: not said)
+    return [{"msisdn": msisdn, "status": st, "since": at, "recorded_at": now, "source": REGISTER_SOURCE,
+             "reason": reason if st == SubscriberStatus.SUSPENDED.value else None} for st, at in rows]
 
 
 def _spells_of(conn: Connection, msisdns: list[str]) -> dict[str, list[tuple[datetime, str]]]:
@@ -915,7 +949,8 @@ def suspend_line(conn: Connection, msisdn: str, *, at: datetime, audit: Any, rea
     conn.execute(t.update().where(t.c.msisdn == msisdn).values(status=SubscriberStatus.SUSPENDED.value, suspended_at=at,
                                                                 updated_at=at))
     conn.execute(table_of(LineStatusHistory).insert().values(msisdn=msisdn, status=SubscriberStatus.SUSPENDED.value,
-                                                             since=at, recorded_at=at, source=SUSPEND_SOURCE))
+                                                             since=at, recorded_at=at, source=SUSPEND_SOURCE,
+                                                             reason="fraud"))
     who = audit.pseudonym(msisdn)
     record_access(conn, actor=audit.actor, role=audit.role, action="line.suspend", resource=f"subscriber/{who}",
                   subject_msisdn_pseudonym=who, reason=reason[:255], at=at)
