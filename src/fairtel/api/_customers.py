@@ -441,7 +441,11 @@ def bill_for_period(acc: Access, msisdn: str, period: str) -> BillOut:
     if found is None or not in_holding_period(acc, msisdn, key):
         raise NotFoundError(f"no bill for {key}")
     out = _bill_out(acc, found.bill, _lines_out(acc, found))
-    out.corrections = bill_corrections(acc.conn, found.bill.bill_id, lambda: _current_catalog(acc, found))
+    # owner-change corrections (``holding-*`` entries) are issued only for the bill of the period the line's current
+    # holding began in: a subscriber's other bills have none, and are answered from memory as before
+    first = acc.holding_period(msisdn)
+    out.corrections = ([] if first is not None and first != key
+                       else bill_corrections(acc.conn, found.bill.bill_id, lambda: _current_catalog(acc, found)))
     return out
 
 
